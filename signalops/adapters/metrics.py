@@ -1,0 +1,237 @@
+"""The metric declarations of the five built-in sources.
+
+These are the names a strategy may use. Each adapter answers exactly the metrics declared for its
+source here; units are what the adapter returns, so thresholds are written in the same units.
+"""
+
+from __future__ import annotations
+
+from signalops.adapters.catalogue import Catalogue, MetricSpec, Param, SourceCatalogue
+
+HOUR = 3600
+DAY = 86400
+
+# Timeframes every major exchange offers through ccxt; the technical metrics take one of them.
+TIMEFRAMES = (60, 300, 900, 1800, HOUR, 4 * HOUR, DAY, 7 * DAY)
+_TIMEFRAME = Param(
+    "timeframe",
+    "duration",
+    DAY,
+    "candle length (1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w)",
+    None,
+    TIMEFRAMES,
+)
+
+
+def _period(name: str = "n", default: int | None = None, what: str = "look-back in bars") -> Param:
+    if default is None:
+        return Param(name, "int", description=what, minimum=1)
+    return Param(name, "int", default, what, minimum=1)
+
+
+def _technical(
+    name: str, unit: str, description: str, *params: Param, aliases: tuple[str, ...] = ()
+) -> MetricSpec:
+    return MetricSpec(
+        name,
+        (*params, _TIMEFRAME),
+        unit,
+        description,
+        asset_scoped=True,
+        max_age_bars=2,
+        aliases=aliases,
+    )
+
+
+_MACD = (
+    _period("fast", 12, "fast EMA period"),
+    _period("slow", 26, "slow EMA period"),
+    _period("signal", 9, "signal EMA period"),
+)
+_BBANDS = (_period("n", 20), Param("k", "number", 2.0, "band width in standard deviations", 0.0))
+
+TECHNICAL = SourceCatalogue.of(
+    "technical",
+    [
+        _technical("open", "quote currency", "open of the last closed candle"),
+        _technical("high", "quote currency", "high of the last closed candle"),
+        _technical("low", "quote currency", "low of the last closed candle"),
+        _technical(
+            "close", "quote currency", "close of the last closed candle", aliases=("price",)
+        ),
+        _technical("volume", "base currency", "volume of the last closed candle"),
+        _technical("rsi", "0-100", "relative strength index (Wilder)", _period("n", 14)),
+        _technical("sma", "quote currency", "simple moving average of closes", _period()),
+        _technical("ema", "quote currency", "exponential moving average of closes", _period()),
+        _technical("macd", "quote currency", "MACD line (fast EMA - slow EMA)", *_MACD),
+        _technical("macd_signal", "quote currency", "MACD signal line", *_MACD),
+        _technical("macd_hist", "quote currency", "MACD histogram (line - signal)", *_MACD),
+        _technical("atr", "quote currency", "average true range", _period("n", 14)),
+        _technical("bb_upper", "quote currency", "upper Bollinger band", *_BBANDS),
+        _technical("bb_middle", "quote currency", "middle Bollinger band", *_BBANDS),
+        _technical("bb_lower", "quote currency", "lower Bollinger band", *_BBANDS),
+        _technical(
+            "volume_z",
+            "z-score",
+            "z-score of the last volume against the previous n",
+            _period("n", 20),
+        ),
+        _technical(
+            "return",
+            "fraction",
+            "close-to-close return over the window (0.05 = +5%)",
+            Param("window", "duration", description="look-back, e.g. 24h or 7d"),
+        ),
+    ],
+    "exchange candles through ccxt, indicators through TA-Lib",
+)
+
+_MARKET = Param("market", "string", description="Polymarket market slug or id")
+
+POLYMARKET = SourceCatalogue.of(
+    "polymarket",
+    [
+        MetricSpec("yes", (_MARKET,), "probability", "price of the YES outcome", False, HOUR),
+        MetricSpec("no", (_MARKET,), "probability", "price of the NO outcome", False, HOUR),
+        MetricSpec(
+            "outcome",
+            (
+                _MARKET,
+                Param("name", "string", description="outcome name of a multi-outcome market"),
+            ),
+            "probability",
+            "price of a named outcome",
+            False,
+            HOUR,
+        ),
+        MetricSpec(
+            "spread",
+            (_MARKET, Param("outcome", "string", "yes", "outcome whose book is read")),
+            "probability",
+            "best ask - best bid on the CLOB order book",
+            False,
+            HOUR,
+        ),
+        MetricSpec("liquidity", (_MARKET,), "USD", "market liquidity (Gamma)", False, HOUR),
+        MetricSpec("volume_24h", (_MARKET,), "USD", "traded volume over 24h (Gamma)", False, HOUR),
+        MetricSpec(
+            "change",
+            (
+                _MARKET,
+                Param("window", "duration", DAY, "look-back"),
+                Param("outcome", "string", "yes", "outcome whose price is compared"),
+            ),
+            "probability",
+            "price change over the window (0.10 = +10 points)",
+            False,
+            HOUR,
+        ),
+    ],
+    "prediction-market odds: Gamma API, CLOB prices and history",
+)
+
+_STABLECOIN = Param("stablecoin", "string", "all", "symbol such as USDC, or all")
+_CHAIN_ALL = Param("chain", "string", "all", "chain name such as Ethereum, or all")
+_CHAIN = Param("chain", "string", description="chain name such as Ethereum")
+_WINDOW = Param("window", "duration", DAY, "look-back")
+
+ONCHAIN = SourceCatalogue.of(
+    "onchain",
+    [
+        MetricSpec(
+            "stablecoin_supply",
+            (_STABLECOIN, _CHAIN_ALL),
+            "USD",
+            "circulating stablecoin supply",
+            False,
+            2 * DAY,
+        ),
+        MetricSpec(
+            "stablecoin_net_flow",
+            (_STABLECOIN, _WINDOW, _CHAIN_ALL),
+            "USD",
+            "change in circulating supply over the window (mints - burns)",
+            False,
+            2 * DAY,
+        ),
+        MetricSpec("chain_tvl", (_CHAIN,), "USD", "total value locked on a chain", False, 2 * DAY),
+        MetricSpec(
+            "chain_tvl_change",
+            (_CHAIN, _WINDOW),
+            "fraction",
+            "relative TVL change over the window (-0.05 = -5%)",
+            False,
+            2 * DAY,
+        ),
+        MetricSpec(
+            "protocol_tvl",
+            (Param("protocol", "string", description="DeFiLlama protocol slug"),),
+            "USD",
+            "total value locked in a protocol",
+            False,
+            2 * DAY,
+        ),
+        MetricSpec(
+            "exchange_net_flow_24h",
+            (Param("exchange", "string", "default", "CEX slug such as binance-cex, or default"),),
+            "USD",
+            "net flow into centralised exchanges over 24h (needs a DeFiLlama API key)",
+            False,
+            2 * DAY,
+        ),
+    ],
+    "DeFiLlama: stablecoins, chain and protocol TVL, CEX flows",
+)
+
+FUNDAMENTAL = SourceCatalogue.of(
+    "fundamental",
+    [
+        MetricSpec("price_to_book", (), "ratio", "price / book value per share", True, 7 * DAY),
+        MetricSpec(
+            "trailing_pe",
+            (),
+            "ratio",
+            "price / trailing 12-month EPS",
+            True,
+            7 * DAY,
+            aliases=("pe_ratio", "pe"),
+        ),
+        MetricSpec("forward_pe", (), "ratio", "price / forward EPS estimate", True, 7 * DAY),
+        MetricSpec("price_to_sales", (), "ratio", "market cap / trailing revenue", True, 7 * DAY),
+        MetricSpec("debt_to_equity", (), "percent", "total debt / equity x 100", True, 7 * DAY),
+        MetricSpec(
+            "current_ratio", (), "ratio", "current assets / current liabilities", True, 7 * DAY
+        ),
+        MetricSpec("market_cap", (), "currency", "market capitalisation", True, 7 * DAY),
+        MetricSpec(
+            "ncav_per_share",
+            (),
+            "currency",
+            "(current assets - total liabilities) / shares outstanding",
+            True,
+            7 * DAY,
+        ),
+    ],
+    "company fundamentals through yfinance",
+)
+
+NEWS = SourceCatalogue.of(
+    "news",
+    [
+        MetricSpec(
+            "news_count",
+            (
+                Param("query", "string", description="keywords, or /regex/ for a pattern"),
+                Param("window", "duration", DAY, "look-back"),
+            ),
+            "items",
+            "number of feed items matching the query in the window",
+            False,
+            HOUR,
+        ),
+    ],
+    "RSS/Atom feeds through feedparser",
+)
+
+BUILTIN = Catalogue.of([FUNDAMENTAL, POLYMARKET, ONCHAIN, TECHNICAL, NEWS])
+SOURCES = tuple(BUILTIN.sources)

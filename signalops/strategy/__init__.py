@@ -1,0 +1,71 @@
+"""The strategy language: load a YAML file, check it, compile it into a ``Strategy``.
+
+    strategy = load("strategies/banking_crisis.yaml")      # raises StrategyError on any problem
+    evaluation = strategy.evaluate(observations, as_of, "BTC")
+
+Loading runs three passes, each reporting every problem it finds with file, line and column:
+YAML (syntax, duplicate keys), the JSON Schema (shape, unknown keys), and the compiler (metrics,
+parameters, expressions, confirmations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from signalops.adapters.catalogue import Catalogue
+from signalops.adapters.metrics import BUILTIN
+from signalops.errors import StrategyError, raise_collected
+from signalops.strategy._yaml import load_yaml
+from signalops.strategy.compiler import compile_document
+from signalops.strategy.model import Execution, Strategy
+from signalops.strategy.schema import check_schema, schema_path, strategy_schema
+
+__all__ = [
+    "Execution",
+    "Strategy",
+    "find_strategy_files",
+    "load",
+    "loads",
+    "schema_path",
+    "strategy_schema",
+]
+
+STRATEGY_SUFFIXES = (".yaml", ".yml")
+
+
+def loads(text: str, file: str = "<string>", catalogue: Catalogue = BUILTIN) -> Strategy:
+    """Compile strategy YAML given as text; ``file`` is the name errors will cite."""
+    doc = load_yaml(text, file)
+    raise_collected(check_schema(doc))
+    return compile_document(doc, catalogue)
+
+
+def load(path: str | Path, catalogue: Catalogue = BUILTIN) -> Strategy:
+    """Compile a strategy file."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StrategyError("no such file", file=name) from None
+    except IsADirectoryError:
+        raise StrategyError("is a directory, not a strategy file", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise StrategyError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
+        ) from None
+    except OSError as exc:
+        raise StrategyError(f"cannot read: {exc.strerror}", file=name) from None
+    return loads(text, name, catalogue)
+
+
+def find_strategy_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders expanded to their ``*.yaml``/``*.yml`` files, sorted, recursively."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix in STRATEGY_SUFFIXES and p.is_file()
+            )
+            yield from found
+        else:
+            yield path

@@ -1,0 +1,243 @@
+"""YAML with source positions.
+
+PyYAML's composer gives every node a start mark; we walk the node graph ourselves so that each value
+in the resulting plain-Python document keeps the line and column it came from, keyed by its JSON
+path.
+That map is what lets every later error (schema, compiler, expression) point into the file.
+
+Two deliberate departures from PyYAML's defaults, both to avoid silent surprises in a trading file:
+- duplicate keys are errors (PyYAML keeps the last one without a word);
+- only ``true``/``false`` are booleans and dates stay strings (YAML 1.1 turns ``no``, ``on`` and
+  ``2024-11-06`` into booleans and dates, which is never what a strategy author meant).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from signalops.errors import StrategyError
+
+Path = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose implicit scalar types follow YAML 1.2's core schema for booleans."""
+
+
+_DROPPED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A 1-based position in a source file; ``index`` is the 0-based character offset."""
+
+    line: int
+    column: int
+    index: int
+
+
+@dataclass(slots=True)
+class Document:
+    """A loaded YAML document: plain data plus where each value and each key came from."""
+
+    data: Any
+    text: str
+    file: str
+    values: dict[Path, tuple[Mark, Mark]] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+    styles: dict[Path, str | None] = field(default_factory=dict)
+
+    def mark(self, path: Path) -> Mark:
+        """Where the value at ``path`` starts; falls back to the nearest enclosing value."""
+        while path:
+            if path in self.values:
+                return self.values[path][0]
+            path = path[:-1]
+        return self.values.get((), (Mark(1, 1, 0), Mark(1, 1, 0)))[0]
+
+    def key_mark(self, path: Path) -> Mark:
+        """Where the key of the mapping entry at ``path`` starts (the value's mark otherwise)."""
+        return self.keys.get(path) or self.mark(path)
+
+    def line_text(self, line: int) -> str | None:
+        lines = self.text.splitlines()
+        if 1 <= line <= len(lines):
+            return lines[line - 1]
+        return None
+
+    def error(
+        self,
+        message: str,
+        path: Path,
+        *,
+        at: Mark | None = None,
+        hint: str | None = None,
+        expected: tuple[str, ...] = (),
+        strategy_relative: bool = True,
+    ) -> StrategyError:
+        mark = at or self.mark(path)
+        return StrategyError(
+            message,
+            file=self.file,
+            line=mark.line,
+            column=mark.column,
+            path=format_path(path, strategy_relative=strategy_relative),
+            hint=hint,
+            source_line=self.line_text(mark.line),
+            expected=expected,
+        )
+
+    def offset_mark(self, path: Path, offset: int) -> Mark:
+        """Position in the file of character ``offset`` of the string scalar at ``path``.
+
+        Exact for plain, quoted and literal-block scalars; for anything we cannot map back (escapes,
+        folded blocks) the scalar's own start is the honest fallback.
+        """
+        start, end = self.values[path]
+        value = _get(self.data, path)
+        raw = self.text[start.index : end.index]
+        if not isinstance(value, str):
+            return start
+        # Walk the value line by line, finding each line inside the raw source slice.
+        cursor = 0
+        consumed = 0
+        for piece in value.split("\n"):
+            found = raw.find(piece, cursor) if piece else cursor
+            if found < 0:
+                return start
+            if consumed <= offset <= consumed + len(piece):
+                return self._mark_at(start.index + found + (offset - consumed))
+            consumed += len(piece) + 1
+            cursor = found + len(piece)
+        return start
+
+    def _mark_at(self, index: int) -> Mark:
+        line = self.text.count("\n", 0, index) + 1
+        line_start = self.text.rfind("\n", 0, index) + 1
+        return Mark(line, index - line_start + 1, index)
+
+
+def _get(data: Any, path: Path) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def format_path(path: Path, *, strategy_relative: bool = True) -> str:
+    """``('strategy', 'rules', 1, 'conditions', 0)`` -> ``rules[1].conditions[0]``.
+
+    Paths are shown relative to the ``strategy`` mapping because that is where every author's
+    attention is; the document root itself has no path.
+    """
+    if strategy_relative and path[:1] == ("strategy",):
+        path = path[1:]
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        else:
+            text += ("." if text else "") + str(key)
+    return text
+
+
+def load_yaml(text: str, file: str) -> Document:
+    """Parse one YAML document, keeping positions; every problem is a ``StrategyError``."""
+    loader = _Loader(text)
+    doc = Document(None, text, file)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise StrategyError("the file is empty", file=file, line=1, column=1)
+        doc.data = _Builder(doc, loader).build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise StrategyError(
+            f"invalid YAML: {problem}",
+            file=file,
+            line=line,
+            column=column,
+            source_line=doc.line_text(line),
+        ) from None
+    except yaml.YAMLError as exc:
+        raise StrategyError(f"invalid YAML: {exc}", file=file) from None
+    finally:
+        loader.dispose()
+    return doc
+
+
+class _Builder:
+    def __init__(self, doc: Document, loader: _Loader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.active: set[int] = set()  # node ids on the current path, to refuse recursive aliases
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.doc.values[path] = (_mark(node.start_mark), _mark(node.end_mark))
+        if isinstance(node, yaml.ScalarNode):
+            self.doc.styles[path] = node.style
+            value = self.loader.construct_object(node, deep=True)
+            return value
+        if id(node) in self.active:
+            raise self._error("a YAML alias refers to itself", node.start_mark, path)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+        raise self._error("unsupported YAML node", node.start_mark, path)  # pragma: no cover
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self._error(
+                    "YAML merge keys ('<<') are not supported; use params and defaults",
+                    key_node.start_mark,
+                    path,
+                )
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._error("a mapping key must be a plain string", key_node.start_mark, path)
+            key = self.loader.construct_object(key_node)
+            if not isinstance(key, str):
+                # 1: x or true: y would silently become non-string keys; JSON has only strings.
+                key = str(key_node.value)
+            if key in first_seen:
+                seen = first_seen[key]
+                raise self._error(
+                    f"duplicate key '{key}'",
+                    key_node.start_mark,
+                    path,
+                    hint=f"first defined at line {seen.line + 1}",
+                )
+            first_seen[key] = key_node.start_mark
+            self.doc.keys[(*path, key)] = _mark(key_node.start_mark)
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _error(
+        self, message: str, mark: yaml.Mark, path: Path, hint: str | None = None
+    ) -> StrategyError:
+        return self.doc.error(message, path, at=_mark(mark), hint=hint)
+
+
+def _mark(mark: yaml.Mark) -> Mark:
+    return Mark(mark.line + 1, mark.column + 1, mark.index)

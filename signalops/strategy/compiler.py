@@ -1,0 +1,842 @@
+"""Compile a schema-valid strategy document into a ``Strategy`` with its ``DecisionTree``.
+
+The schema has already checked the document's shape; here we check its meaning against the metric
+catalogue (names, parameter counts and types), resolve ``$params`` and defaults, parse ``when:``
+expressions, and build frozen nodes that remember their YAML position. Problems are collected, not
+raised one by one, so a trader sees every mistake in a file at once.
+
+Semantics fixed here (and shown by ``signalops explain``):
+- a rule passes when all of its conditions pass;
+- the strategy BUYs when ``execution.require_confirmations`` entry rules pass (default: all);
+- it SELLs when ``exit.require_confirmations`` exit rules pass (default: 1, any exit);
+- a veto blocks the actions in its ``blocks`` list (default: BUY) when its conditions pass or
+  cannot be evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from signalops.adapters.catalogue import Catalogue, MetricSpec, Param, parse_duration
+from signalops.adapters.metrics import BUILTIN
+from signalops.canonical import content_hash
+from signalops.errors import StrategyError
+from signalops.strategy import expression as ex
+from signalops.strategy._yaml import Document, Mark, Path, format_path
+from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
+from signalops.strategy.schema import did_you_mean
+from signalops.tree import (
+    Action,
+    AllOf,
+    AnyOf,
+    Arith,
+    AtLeast,
+    Const,
+    DecisionTree,
+    Metric,
+    Neg,
+    Node,
+    Not,
+    Operand,
+    Predicate,
+    Span,
+    Veto,
+    operand_metrics,
+)
+
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?([%kKMBT]?)$")
+_SCALE = {"": 1.0, "%": 0.01, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_number(text: str) -> float | None:
+    """``'100M'`` -> 1e8, ``'5%'`` -> 0.05; None when ``text`` is not a number."""
+    match = _NUMBER.match(text.strip().replace("_", ""))
+    if not match:
+        return None
+    suffix = match.group(1)
+    body = text.strip().replace("_", "")[: len(text.strip().replace("_", "")) - len(suffix)]
+    value = float(body) * _SCALE[suffix]
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What a condition inherits from its rule: the default source, max_age and the rule id."""
+
+    path: Path
+    source: str | None
+    max_age: int | None
+    rule: str
+
+
+class _Fail(Exception):
+    """Internal: abandon the current condition after its error has been recorded."""
+
+
+def compile_document(doc: Document, catalogue: Catalogue = BUILTIN) -> Strategy:
+    """Compile a schema-valid document; raises ``StrategyError`` (possibly several together)."""
+    return _Compiler(doc, catalogue).run()
+
+
+class _Compiler:
+    def __init__(self, doc: Document, catalogue: Catalogue) -> None:
+        self.doc = doc
+        self.catalogue = catalogue
+        self.errors: list[StrategyError] = []
+        self.next_index = 0
+        spec = doc.data["strategy"]
+        self.spec = spec
+        self.params: dict[str, Any] = dict(spec.get("params", {}))
+        defaults = spec.get("defaults", {})
+        self.default_max_age = _duration(defaults.get("max_age"))
+        self.default_params: dict[str, Any] = dict(defaults.get("params", {}))
+        self.rule_ids: dict[str, Path] = {}
+
+    # --- entry point ---------------------------------------------------------------------------
+
+    def run(self) -> Strategy:
+        spec = self.spec
+        root: Path = ("strategy",)
+        rules = spec["rules"]
+        execution = spec.get("execution", {})
+        n_entry = execution.get("require_confirmations", len(rules))
+        if n_entry > len(rules):
+            self.error(
+                f"require_confirmations is {n_entry} but there {_are(len(rules))}",
+                (*root, "execution", "require_confirmations"),
+                hint=f"use a number from 1 to {len(rules)}",
+            )
+        entry_index = self.take_index()
+        entry_rules = self.rules(rules, (*root, "rules"))
+        entry = AtLeast(
+            index=entry_index,
+            path="rules",
+            span=self.span((*root, "rules")),
+            text=f"BUY when at least {n_entry} of {len(rules)} entry rules pass",
+            n=n_entry,
+            items=tuple(entry_rules),
+        )
+
+        exit_node = None
+        n_exit = None
+        if "exit" in spec:
+            exit_rules_doc = spec["exit"]["rules"]
+            n_exit = spec["exit"].get("require_confirmations", 1)
+            if n_exit > len(exit_rules_doc):
+                self.error(
+                    f"require_confirmations is {n_exit} but there {_are(len(exit_rules_doc))}",
+                    (*root, "exit", "require_confirmations"),
+                    hint=f"use a number from 1 to {len(exit_rules_doc)}",
+                )
+            exit_index = self.take_index()
+            exit_rules = self.rules(exit_rules_doc, (*root, "exit", "rules"))
+            exit_node = AtLeast(
+                index=exit_index,
+                path="exit.rules",
+                span=self.span((*root, "exit")),
+                text=f"SELL when at least {n_exit} of {len(exit_rules_doc)} exit rules pass",
+                n=n_exit,
+                items=tuple(exit_rules),
+            )
+
+        vetoes = []
+        for i, veto in enumerate(spec.get("vetoes", [])):
+            path = (*root, "vetoes", i)
+            node = self.rule(veto, path)
+            blocks = frozenset(Action(b.upper()) for b in veto.get("blocks", ["BUY"]))
+            if node is not None:
+                vetoes.append(Veto(veto["id"], node, blocks, veto.get("description")))
+
+        if self.errors:
+            from signalops.errors import raise_collected
+
+            self.errors.sort(key=lambda e: (e.line, e.column))
+            raise_collected(self.errors)
+
+        tree = DecisionTree(entry=entry, exit=exit_node, vetoes=tuple(vetoes))
+        return Strategy(
+            name=spec["name"],
+            description=spec.get("description"),
+            assets=tuple(spec["assets"]),
+            params=MappingProxyType(dict(self.params)),
+            tree=tree,
+            execution=Execution(
+                require_confirmations=n_entry,
+                position_size=float(execution.get("position_size", DEFAULT_POSITION_SIZE)),
+                action_mode=execution.get("action_mode", DEFAULT_ACTION_MODE),
+            ),
+            exit_confirmations=n_exit,
+            content_hash=content_hash(self.doc.data),
+            file=self.doc.file,
+            document=MappingProxyType(self.doc.data),
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def take_index(self) -> int:
+        index = self.next_index
+        self.next_index += 1
+        return index
+
+    def span(self, path: Path, at: Mark | None = None) -> Span:
+        mark = at or self.doc.mark(path)
+        return Span(self.doc.file, mark.line, mark.column)
+
+    def error(
+        self,
+        message: str,
+        path: Path,
+        *,
+        at: Mark | None = None,
+        hint: str | None = None,
+        expected: tuple[str, ...] = (),
+    ) -> None:
+        self.errors.append(self.doc.error(message, path, at=at, hint=hint, expected=expected))
+
+    def fail(self, message: str, path: Path, **kwargs: Any) -> _Fail:
+        self.error(message, path, **kwargs)
+        return _Fail()
+
+    # --- rules and conditions ------------------------------------------------------------------
+
+    def rules(self, rules: list[dict[str, Any]], path: Path) -> list[Node]:
+        nodes = []
+        for i, rule in enumerate(rules):
+            node = self.rule(rule, (*path, i))
+            if node is not None:
+                nodes.append(node)
+        return nodes
+
+    def rule(self, rule: dict[str, Any], path: Path) -> Node | None:
+        rule_id = rule["id"]
+        if rule_id in self.rule_ids:
+            first = self.doc.mark(self.rule_ids[rule_id])
+            self.error(
+                f"duplicate rule id '{rule_id}'",
+                (*path, "id"),
+                hint=f"first used at line {first.line}",
+            )
+        else:
+            self.rule_ids[rule_id] = (*path, "id")
+        index = self.take_index()
+        context = _Context(
+            path=path,
+            source=rule.get("source"),
+            max_age=_duration(rule.get("max_age")),
+            rule=rule_id,
+        )
+        items = self.conditions(rule["conditions"], (*path, "conditions"), context)
+        if items is None:
+            return None
+        return AllOf(
+            index=index,
+            path=format_path(path),
+            span=self.span(path),
+            text=rule_id,
+            items=tuple(items),
+            label=rule_id,
+            source=rule.get("source"),
+            description=rule.get("description"),
+        )
+
+    def conditions(
+        self, conditions: list[dict[str, Any]], path: Path, context: _Context
+    ) -> list[Node] | None:
+        nodes: list[Node] = []
+        ok = True
+        for i, condition in enumerate(conditions):
+            node = self.condition(condition, (*path, i), context)
+            if node is None:
+                ok = False
+            else:
+                nodes.append(node)
+        return nodes if ok else None
+
+    def condition(self, condition: dict[str, Any], path: Path, context: _Context) -> Node | None:
+        try:
+            if "all" in condition:
+                return self.group(AllOf, condition["all"], (*path, "all"), path, context, "all of")
+            if "any" in condition:
+                return self.group(AnyOf, condition["any"], (*path, "any"), path, context, "any of")
+            if "at_least" in condition:
+                return self.at_least(condition["at_least"], path, context)
+            if "not" in condition:
+                index = self.take_index()
+                child = self.condition(condition["not"], (*path, "not"), context)
+                if child is None:
+                    return None
+                return Not(
+                    index=index,
+                    path=format_path(path),
+                    span=self.span(path),
+                    text="not",
+                    item=child,
+                )
+            if "when" in condition:
+                return self.when(condition, path, context)
+            if "market" in condition:
+                return self.market(condition, path, context)
+            return self.structured(condition, path, context)
+        except _Fail:
+            return None
+
+    def group(
+        self,
+        kind: type[AllOf] | type[AnyOf],
+        items: list[dict[str, Any]],
+        items_path: Path,
+        path: Path,
+        context: _Context,
+        text: str,
+    ) -> Node | None:
+        index = self.take_index()
+        children = self.conditions(items, items_path, context)
+        if children is None:
+            return None
+        return kind(
+            index=index,
+            path=format_path(path),
+            span=self.span(path),
+            text=text,
+            items=tuple(children),
+        )
+
+    def at_least(self, spec: dict[str, Any], path: Path, context: _Context) -> Node | None:
+        n, of = spec["n"], spec["of"]
+        if n > len(of):
+            self.error(
+                f"at_least needs {n} but lists only {len(of)} conditions",
+                (*path, "at_least", "n"),
+                hint=f"use a number from 1 to {len(of)}",
+            )
+        index = self.take_index()
+        children = self.conditions(of, (*path, "at_least", "of"), context)
+        if children is None:
+            return None
+        return AtLeast(
+            index=index,
+            path=format_path(path),
+            span=self.span(path),
+            text=f"at least {n} of",
+            n=n,
+            items=tuple(children),
+        )
+
+    # --- the structured forms of the original README ---------------------------------------------
+
+    def structured(self, condition: dict[str, Any], path: Path, context: _Context) -> Node:
+        name = condition["metric"]
+        source = condition.get("source", context.source)
+        given = dict(condition.get("params", {}))
+        metric = self.metric(
+            name,
+            source,
+            positional=[],
+            keywords={k: (v, (*path, "params", k)) for k, v in given.items()},
+            path=(*path, "metric"),
+        )
+        return self.threshold_leaf(condition, path, context, metric, name)
+
+    def market(self, condition: dict[str, Any], path: Path, context: _Context) -> Node:
+        market = self.resolve_param_text(condition["market"], (*path, "market"))
+        outcome = condition.get("outcome")
+        metric_name = condition.get("metric")
+        keywords: dict[str, tuple[Any, Path]] = {"market": (market, (*path, "market"))}
+        for key, value in condition.get("params", {}).items():
+            keywords[key] = (value, (*path, "params", key))
+        if metric_name is None:
+            if outcome is None or outcome.lower() in ("yes", "no"):
+                metric_name = (outcome or "yes").lower()
+            else:
+                metric_name = "outcome"
+                keywords["name"] = (outcome, (*path, "outcome"))
+        elif outcome is not None:
+            keywords["name" if metric_name == "outcome" else "outcome"] = (
+                outcome,
+                (*path, "outcome"),
+            )
+        metric = self.metric(
+            metric_name, "polymarket", positional=[], keywords=keywords, path=(*path, "market")
+        )
+        return self.threshold_leaf(condition, path, context, metric, metric.render())
+
+    def threshold_leaf(
+        self,
+        condition: dict[str, Any],
+        path: Path,
+        context: _Context,
+        metric: Metric,
+        written: str,
+    ) -> Predicate:
+        op = condition["operator"]
+        raw = condition["threshold"]
+        tpath = (*path, "threshold")
+        if op == "between":
+            if not isinstance(raw, list) or len(raw) != 2:
+                raise self.fail(
+                    "'between' needs a threshold of two numbers [low, high]",
+                    tpath,
+                    hint="e.g. threshold: [30, 70]",
+                )
+            low = self.threshold_value(raw[0], (*tpath, 0))
+            high = self.threshold_value(raw[1], (*tpath, 1))
+            if low.value > high.value:
+                raise self.fail(f"the range [{low.text}, {high.text}] is empty", tpath)
+            right: tuple[Operand, ...] = (low, high)
+        else:
+            if isinstance(raw, list):
+                raise self.fail(
+                    f"operator '{op}' needs one threshold, got a list",
+                    tpath,
+                    hint="a list is only for 'between'",
+                )
+            right = (self.threshold_value(raw, tpath),)
+        max_age = self.max_ages(condition, context, (metric,), path)
+        predicate = Predicate(
+            index=self.take_index(),
+            path=format_path(path),
+            span=self.span(path),
+            text="",
+            left=metric,
+            op=op,
+            right=right,
+            metrics=(metric,),
+            max_ages=max_age,
+            rule=context.rule,
+            description=condition.get("description"),
+        )
+        text = f"{written} {predicate.threshold_text()}"
+        return _replace_text(predicate, text)
+
+    def threshold_value(self, raw: Any, path: Path) -> Const:
+        if isinstance(raw, bool) or raw is None:
+            raise self.fail(f"a threshold must be a number, got {raw!r}", path)
+        if isinstance(raw, int | float):
+            if not math.isfinite(raw):
+                raise self.fail("a threshold must be a finite number", path)
+            return Const(float(raw), _number_text(raw))
+        text = str(raw).strip()
+        if text.startswith("$"):
+            value = self.param_number(text[1:], path)
+            return Const(value, _number_text(value))
+        value = parse_number(text)
+        if value is None:
+            raise self.fail(
+                f"'{text}' is not a number",
+                path,
+                hint="use a number, a suffixed number like 5%, 1.5k, 100M, 2B, or a $param; "
+                "to compare two metrics write a when: expression",
+            )
+        return Const(value, text)
+
+    # --- parameters ----------------------------------------------------------------------------
+
+    def param(self, name: str, path: Path, at: Mark | None = None) -> Any:
+        if name not in self.params:
+            known = sorted(self.params)
+            hint = did_you_mean(name, known)
+            if hint:
+                hint = hint.replace("'", "'$", 1)
+            elif known:
+                hint = "defined params: " + ", ".join(f"${k}" for k in known)
+            else:
+                hint = "define it under strategy.params"
+            raise self.fail(f"unknown parameter '${name}'", path, at=at, hint=hint)
+        return self.params[name]
+
+    def param_number(self, name: str, path: Path, at: Mark | None = None) -> float:
+        value = self.param(name, path, at)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number: float | None = float(value)
+        else:
+            number = parse_number(str(value))
+        if number is None or not math.isfinite(number):
+            raise self.fail(
+                f"parameter '${name}' is {value!r}, not a number",
+                path,
+                at=at,
+                hint=f"see strategy.params.{name}",
+            )
+        return number
+
+    def resolve_param_text(self, value: Any, path: Path) -> Any:
+        if isinstance(value, str) and value.startswith("$"):
+            return self.param(value[1:], path)
+        return value
+
+    def max_ages(
+        self,
+        condition: dict[str, Any],
+        context: _Context,
+        metrics: tuple[Metric, ...],
+        path: Path,
+    ) -> tuple[int, ...]:
+        explicit = _duration(condition.get("max_age"))
+        chosen = explicit or context.max_age or self.default_max_age
+        if chosen is not None:
+            return tuple(chosen for _ in metrics)
+        return tuple(m.spec.default_max_age(dict(m.params)) if m.spec else 0 for m in metrics)
+
+    # --- metrics -------------------------------------------------------------------------------
+
+    def lookup(
+        self, name: str, source: str | None, path: Path, at: Mark | None
+    ) -> tuple[str, MetricSpec, Any]:
+        """Find ``name`` in ``source`` (or anywhere); the third item is a shorthand argument."""
+        found = self.find(name, source)
+        if found:
+            return (*found, None)
+        if "_" in name:
+            base, suffix = name.rsplit("_", 1)
+            for src, spec in self.candidates(base, source):
+                if spec.params:
+                    first = spec.params[0]
+                    try:
+                        value = first.coerce(_shorthand_value(suffix, first))
+                    except ValueError:
+                        continue
+                    return src, spec, value
+        if source is not None:
+            elsewhere = self.catalogue.find(name)
+            if elsewhere:
+                other = elsewhere[0][0].source
+                raise self.fail(
+                    f"metric '{name}' belongs to source '{other}', not '{source}'",
+                    path,
+                    at=at,
+                    hint=f"use source: {other}, or write {other}.{name} in a when: expression",
+                )
+            names = self.catalogue.sources[source].names()
+            where = f"source '{source}'"
+        else:
+            names = self.catalogue.all_names()
+            where = "any source"
+        hint = did_you_mean(name, names)
+        if hint is None and "_" in name:
+            hint = did_you_mean(name.rsplit("_", 1)[0], names)
+        raise self.fail(
+            f"unknown metric '{name}' in {where}",
+            path,
+            at=at,
+            hint=hint or "run 'signalops metrics' to list every metric",
+        )
+
+    def find(self, name: str, source: str | None) -> tuple[str, MetricSpec] | None:
+        candidates = self.candidates(name, source)
+        if len(candidates) > 1:
+            sources = ", ".join(src for src, _ in candidates)
+            raise _Ambiguous(name, sources)
+        return candidates[0] if candidates else None
+
+    def candidates(self, name: str, source: str | None) -> list[tuple[str, MetricSpec]]:
+        if source is not None:
+            spec = self.catalogue.sources[source].get(name)
+            return [(source, spec)] if spec else []
+        return [(src.source, spec) for src, spec in self.catalogue.find(name)]
+
+    def metric(
+        self,
+        name: str,
+        source: str | None,
+        *,
+        positional: list[tuple[Any, Path, Mark | None]],
+        keywords: dict[str, tuple[Any, Path]] | dict[str, tuple[Any, Path, Mark | None]],
+        path: Path,
+        at: Mark | None = None,
+    ) -> Metric:
+        try:
+            src, spec, shorthand = self.lookup(name, source, path, at)
+        except _Ambiguous as exc:
+            raise self.fail(
+                f"metric '{name}' exists in several sources ({exc.sources})",
+                path,
+                at=at,
+                hint="set the rule's source, or qualify it, e.g. technical.close",
+            ) from None
+        values: dict[str, Any] = {}
+        given: set[str] = set()
+        if shorthand is not None:
+            values[spec.params[0].name] = shorthand
+            given.add(spec.params[0].name)
+            if positional:
+                raise self.fail(
+                    f"'{name}' already sets {spec.params[0].name}; do not pass arguments too",
+                    path,
+                    at=at,
+                )
+        if len(positional) > len(spec.params):
+            extra = positional[len(spec.params)]
+            raise self.fail(
+                f"{spec.name} takes at most {len(spec.params)} argument"
+                f"{'' if len(spec.params) == 1 else 's'}, got {len(positional)}",
+                extra[1],
+                at=extra[2],
+                hint=f"signature: {spec.signature()}",
+            )
+        for param, (value, vpath, vat) in zip(spec.params, positional, strict=False):
+            values[param.name] = self.coerce(param, value, vpath, vat)
+            given.add(param.name)
+        for key, item in keywords.items():
+            value, vpath = item[0], item[1]
+            vat = item[2] if len(item) > 2 else None
+            param = spec.param(key)
+            if param is None:
+                names = [p.name for p in spec.params]
+                raise self.fail(
+                    f"{spec.name} has no parameter '{key}'",
+                    vpath,
+                    at=vat,
+                    hint=did_you_mean(key, names) or f"signature: {spec.signature()}",
+                )
+            if key in values:
+                raise self.fail(f"parameter '{key}' is given twice", vpath, at=vat)
+            values[key] = self.coerce(param, value, vpath, vat)
+            given.add(key)
+        for param in spec.params:
+            if param.name in values:
+                continue
+            if param.name in self.default_params:
+                value = self.default_params[param.name]
+                values[param.name] = self.coerce(
+                    param, value, ("strategy", "defaults", "params", param.name), None
+                )
+            elif param.required:
+                raise self.fail(
+                    f"{spec.name} needs parameter '{param.name}'",
+                    path,
+                    at=at,
+                    hint=f"signature: {spec.signature()}",
+                )
+            else:
+                values[param.name] = param.default
+        params = tuple((p.name, values[p.name]) for p in spec.params)
+        return Metric(src, spec.name, params, spec.asset_scoped, spec, frozenset(given))
+
+    def coerce(self, param: Param, value: Any, path: Path, at: Mark | None) -> Any:
+        if isinstance(value, str) and value.startswith("$"):
+            value = self.param(value[1:], path, at)
+        if param.type in ("int", "number") and isinstance(value, str):
+            number = parse_number(value)
+            value = number if number is not None else value
+        try:
+            return param.coerce(value)
+        except ValueError as exc:
+            raise self.fail(str(exc), path, at=at) from None
+
+    # --- when: expressions ---------------------------------------------------------------------
+
+    def when(self, condition: dict[str, Any], path: Path, context: _Context) -> Node:
+        text = condition["when"]
+        wpath = (*path, "when")
+        try:
+            tree = ex.parse(text)
+        except ex.ExpressionSyntaxError as exc:
+            raise self.fail(
+                exc.message,
+                wpath,
+                at=self.doc.offset_mark(wpath, exc.offset),
+                expected=exc.expected,
+            ) from None
+        source = condition.get("source", context.source)
+        max_age = _duration(condition.get("max_age"))
+        return _ExpressionCompiler(self, text, wpath, source, max_age, context, condition).bool(
+            tree
+        )
+
+
+class _Ambiguous(Exception):
+    def __init__(self, name: str, sources: str) -> None:
+        self.name = name
+        self.sources = sources
+
+
+class _ExpressionCompiler:
+    """Turns one parsed ``when:`` expression into nodes, reporting errors at exact offsets."""
+
+    def __init__(
+        self,
+        parent: _Compiler,
+        text: str,
+        path: Path,
+        source: str | None,
+        max_age: int | None,
+        context: _Context,
+        condition: dict[str, Any],
+    ) -> None:
+        self.c = parent
+        self.text = text
+        self.path = path
+        self.source = source
+        self.max_age = max_age
+        self.context = context
+        self.condition = condition
+        self.node_path = format_path(path[:-1])
+
+    def at(self, offset: int) -> Mark:
+        return self.c.doc.offset_mark(self.path, offset)
+
+    def fail(self, message: str, offset: int, hint: str | None = None) -> _Fail:
+        return self.c.fail(message, self.path, at=self.at(offset), hint=hint)
+
+    def bool(self, node: ex.BoolExpr) -> Node:
+        index = self.c.take_index()
+        span = self.c.span(self.path, self.at(node.start))
+        text = self.text[node.start : node.end]
+        if isinstance(node, ex.And | ex.Or):
+            items = tuple(self.bool(item) for item in node.operands)
+            kind = AllOf if isinstance(node, ex.And) else AnyOf
+            return kind(index=index, path=self.node_path, span=span, text=text, items=items)
+        if isinstance(node, ex.Not):
+            item = self.bool(node.operand)
+            return Not(index=index, path=self.node_path, span=span, text=text, item=item)
+        if isinstance(node, ex.Compare):
+            left = self.value(node.left)
+            right: tuple[Operand, ...] = (self.value(node.right),)
+            op = node.op
+        else:
+            left = self.value(node.subject)
+            right = (self.value(node.low), self.value(node.high))
+            op = "between"
+            low, high = right
+            if isinstance(low, Const) and isinstance(high, Const) and low.value > high.value:
+                raise self.fail(f"the range {low.text} to {high.text} is empty", node.low.start)
+        metrics = tuple(dict.fromkeys(m for side in (left, *right) for m in operand_metrics(side)))
+        if not metrics:
+            raise self.fail(
+                "this comparison reads no metric, so it is always true or always false",
+                node.start,
+            )
+        chosen = self.max_age or self.context.max_age or self.c.default_max_age
+        if chosen is not None:
+            max_ages = tuple(chosen for _ in metrics)
+        else:
+            max_ages = tuple(m.spec.default_max_age(dict(m.params)) for m in metrics if m.spec)
+        return Predicate(
+            index=index,
+            path=self.node_path,
+            span=span,
+            text=text,
+            left=left,
+            op=op,
+            right=right,
+            metrics=metrics,
+            max_ages=max_ages,
+            rule=self.context.rule,
+            description=self.condition.get("description"),
+        )
+
+    def value(self, node: ex.ValueExpr) -> Operand:
+        if isinstance(node, ex.Num):
+            return Const(node.value, node.text)
+        if isinstance(node, ex.Param):
+            number = self.c.param_number(node.name, self.path, self.at(node.start))
+            return Const(number, _number_text(number))
+        if isinstance(node, ex.Neg):
+            inner = self.value(node.operand)
+            if isinstance(inner, Const):
+                return Const(-inner.value, f"-{inner.text}")
+            return Neg(inner)
+        if isinstance(node, ex.BinOp):
+            left, right = self.value(node.left), self.value(node.right)
+            if isinstance(right, Const) and right.value == 0 and node.op == "/":
+                raise self.fail("division by zero", node.right.start)
+            return Arith(node.op, left, right)
+        if isinstance(node, ex.Ref):
+            return self.ref(node)
+        if isinstance(node, ex.Str):
+            raise self.fail(
+                "text can only be an argument, e.g. polymarket('some-market').yes",
+                node.start,
+            )
+        if isinstance(node, ex.Duration):
+            raise self.fail("a duration can only be an argument, e.g. return(7d)", node.start)
+        raise self.fail("unsupported expression", node.start)  # pragma: no cover
+
+    def ref(self, node: ex.Ref) -> Metric:
+        segments = node.segments
+        source = self.source
+        if len(segments) == 2 and segments[0].name in self.c.catalogue.sources:
+            head, tail = segments
+            source = head.name
+            args = [*(head.args or ()), *(tail.args or ())]
+            name_segment = tail
+        elif len(segments) == 1:
+            name_segment = segments[0]
+            args = list(name_segment.args or ())
+            if name_segment.args is not None and name_segment.name in self.c.catalogue.sources:
+                raise self.fail(
+                    f"'{name_segment.name}(...)' names a source; add the metric, "
+                    f"e.g. {name_segment.name}(...).yes",
+                    node.end,
+                )
+        else:
+            first = segments[0].name
+            hint = did_you_mean(first, list(self.c.catalogue.sources))
+            raise self.fail(
+                f"'{self.text[node.start : node.end]}' is not a metric reference",
+                node.start,
+                hint=hint or "write metric(args) or source(args).metric",
+            )
+        positional: list[tuple[Any, Path, Mark | None]] = []
+        keywords: dict[str, tuple[Any, Path, Mark | None]] = {}
+        for arg in args:
+            value = self.argument(arg.value)
+            if arg.name is None:
+                positional.append((value, self.path, self.at(arg.start)))
+            else:
+                keywords[arg.name] = (value, self.path, self.at(arg.start))
+        return self.c.metric(
+            name_segment.name,
+            source,
+            positional=positional,
+            keywords=keywords,
+            path=self.path,
+            at=self.at(name_segment.start),
+        )
+
+    def argument(self, node: ex.ValueExpr) -> Any:
+        if isinstance(node, ex.Num):
+            return node.value
+        if isinstance(node, ex.Neg) and isinstance(node.operand, ex.Num):
+            return -node.operand.value
+        if isinstance(node, ex.Duration):
+            return node.text
+        if isinstance(node, ex.Str):
+            return node.value
+        if isinstance(node, ex.Param):
+            return "$" + node.name
+        raise self.fail(
+            "an argument must be a number, a duration, a 'string' or a $param", node.start
+        )
+
+
+def _replace_text(node: Predicate, text: str) -> Predicate:
+    from dataclasses import replace
+
+    return replace(node, text=text)
+
+
+def _duration(value: Any) -> int | None:
+    return parse_duration(value) if isinstance(value, str) else None
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e15 else repr(value)
+
+
+def _shorthand_value(suffix: str, param: Param) -> Any:
+    if param.type in ("int", "number"):
+        number = parse_number(suffix)
+        return number if number is not None else suffix
+    return suffix
+
+
+def _are(count: int) -> str:
+    return f"is only {count} rule" if count == 1 else f"are only {count} rules"
+
+
+__all__ = ["compile_document", "parse_number"]

@@ -1,0 +1,531 @@
+"""The logic tree a strategy compiles into, its three-valued evaluation, and the trace.
+
+Nodes are frozen values, each remembering where in the YAML it came from. Statuses follow Kleene's
+three-valued logic so that missing data can never make a condition pass:
+
+    all_of: FAIL if any child FAILs, else UNKNOWN if any is UNKNOWN, else PASS
+    any_of: PASS if any child PASSes, else UNKNOWN if any is UNKNOWN, else FAIL
+    at_least n: PASS if >= n PASS; FAIL if < n even counting UNKNOWNs as PASS; else UNKNOWN
+    not: swaps PASS and FAIL, keeps UNKNOWN
+
+A veto that is PASS *or UNKNOWN* blocks the action it guards (fail closed).
+
+Every node is evaluated on every call — no short-circuit — so the trace is complete. The evaluation
+itself runs as one Python function generated for each tree (see ``_codegen``): walking the nodes
+one call at a time would cost the 100x-1000x that tracing engines usually pay; the generated code
+records every status and value at close to the cost of a hand-written rule. The trace stores flat
+tuples; the readable views (``leaves()``, ``to_dict()``) are built from them on demand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any, NamedTuple
+
+from signalops.adapters.catalogue import MetricSpec
+from signalops.observation import DataError, Observation, Request, utc
+
+
+class Status(IntEnum):
+    FAIL = 0
+    PASS = 1
+    UNKNOWN = 2
+
+
+class Verdict(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+    BLOCKED = "BLOCKED"
+
+
+class Action(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+# Why a leaf is UNKNOWN: stable codes that audit records and filters rely on.
+MISSING = "MISSING"  # no observation for the request
+STALE = "STALE"  # observation older than the leaf's max_age
+FUTURE = "FUTURE"  # observation dated after as_of: would be look-ahead
+NOT_A_NUMBER = "NOT_A_NUMBER"  # NaN, infinity or not numeric
+ADAPTER_ERROR = "ADAPTER_ERROR"  # the adapter answered with a DataError
+MATH_ERROR = "MATH_ERROR"  # e.g. division by zero in the leaf's arithmetic
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node came from: file, 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# --- operands: the value side of a comparison --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A metric with its normalised parameters, as the catalogue declared it."""
+
+    source: str
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    asset_scoped: bool
+    spec: MetricSpec | None = field(default=None, compare=False, repr=False)
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def request(self, asset: str | None) -> Request:
+        return Request(self.source, self.name, self.params, asset if self.asset_scoped else None)
+
+    def render(self, *, full: bool = False) -> str:
+        """``rsi(14)``: the parameters the author gave (all of them with ``full``).
+
+        Leading parameters read positionally; once one is skipped the rest are named, so the
+        rendering can be pasted back into a ``when:`` expression unchanged.
+        """
+        shown = []
+        positional = True
+        params = self.params
+        prefix = ""
+        if params and params[0][0] == "market":
+            # Markets read as the expression language writes them: polymarket('slug').yes
+            prefix = f"{self.source}({params[0][1]!r})."
+            params = params[1:]
+        for name, value in params:
+            param = self.spec.param(name) if self.spec else None
+            if not (full or name in self.given or param is None or param.required):
+                positional = False
+                continue
+            text = param.render(value) if param else repr(value)
+            shown.append(text if positional and not full else f"{name}={text}")
+        if not shown:
+            return prefix + self.name
+        return f"{prefix}{self.name}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    op: str  # + - * /
+    left: Operand
+    right: Operand
+
+
+Operand = Metric | Const | Neg | Arith
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def render_operand(operand: Operand, parent: int = 0) -> str:
+    if isinstance(operand, Metric):
+        return operand.render()
+    if isinstance(operand, Const):
+        return operand.text
+    if isinstance(operand, Neg):
+        return "-" + render_operand(operand.operand, 3)
+    level = _PRECEDENCE[operand.op]
+    text = (
+        f"{render_operand(operand.left, level)} {operand.op} "
+        f"{render_operand(operand.right, level + 1)}"
+    )
+    return f"({text})" if level < parent else text
+
+
+def operand_value(operand: Operand, values: Mapping[Metric, Any]) -> float | None:
+    """The operand's value given metric values; None when a value is missing or not computable."""
+    if isinstance(operand, Const):
+        return operand.value
+    if isinstance(operand, Metric):
+        value = values.get(operand)
+        return value if is_number(value) else None
+    if isinstance(operand, Neg):
+        inner = operand_value(operand.operand, values)
+        return None if inner is None else -inner
+    left, right = operand_value(operand.left, values), operand_value(operand.right, values)
+    if left is None or right is None:
+        return None
+    if operand.op == "/":
+        result = left / right if right != 0 else math.nan
+    else:
+        result = {"+": left + right, "-": left - right, "*": left * right}[operand.op]
+    return result if math.isfinite(result) else None
+
+
+def operand_metrics(operand: Operand) -> Iterator[Metric]:
+    if isinstance(operand, Metric):
+        yield operand
+    elif isinstance(operand, Neg):
+        yield from operand_metrics(operand.operand)
+    elif isinstance(operand, Arith):
+        yield from operand_metrics(operand.left)
+        yield from operand_metrics(operand.right)
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    """Common to every node: its place in the flat status array, its YAML path and span.
+
+    ``text`` is how a trader would read the node (the expression as written, the rule id).
+    """
+
+    index: int
+    path: str
+    span: Span
+    text: str
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+    def walk(self) -> Iterator[Node]:
+        """Pre-order: the node, then its descendants."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Predicate(Node):
+    """A comparison leaf: ``left op right`` or ``left between low and high``.
+
+    ``metrics`` are the distinct metrics the leaf reads; ``max_ages`` (seconds) align with them.
+    """
+
+    left: Operand
+    op: str
+    right: tuple[Operand, ...]
+    metrics: tuple[Metric, ...]
+    max_ages: tuple[int, ...]
+    rule: str | None = None
+    description: str | None = None
+
+    @property
+    def source(self) -> str:
+        return self.metrics[0].source if self.metrics else ""
+
+    def threshold_text(self) -> str:
+        """The comparison without its subject, e.g. ``< 1.5`` or ``between 30 and 70``."""
+        if self.op == "between":
+            low, high = (render_operand(r) for r in self.right)
+            return f"between {low} and {high}"
+        return f"{self.op} {render_operand(self.right[0])}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllOf(Node):
+    items: tuple[Node, ...]
+    label: str | None = None  # rule or veto id when the group is a whole rule
+    source: str | None = None
+    description: str | None = None
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyOf(Node):
+    items: tuple[Node, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AtLeast(Node):
+    n: int
+    items: tuple[Node, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Not(Node):
+    item: Node
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.item,)
+
+
+@dataclass(frozen=True, slots=True)
+class Veto:
+    """A guard: when ``node`` is PASS or UNKNOWN, the actions in ``blocks`` may not happen."""
+
+    id: str
+    node: Node
+    blocks: frozenset[Action]
+    description: str | None = None
+
+
+# --- the whole tree ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionTree:
+    """Entry (BUY) and exit (SELL) conditions plus vetoes, ready to evaluate.
+
+    ``metrics`` lists every distinct metric in the tree once: the engine fetches each once per
+    asset and cycle, however many leaves read it.
+    """
+
+    entry: Node
+    exit: Node | None
+    vetoes: tuple[Veto, ...]
+    nodes: tuple[Node, ...] = field(init=False, repr=False)
+    metrics: tuple[Metric, ...] = field(init=False, repr=False)
+    _run: Any = field(init=False, repr=False, compare=False)
+    _plan: Any = field(init=False, repr=False, compare=False)
+    _requests: dict[str | None, tuple[Request, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        from signalops._codegen import generate
+
+        roots = [self.entry, *([self.exit] if self.exit else []), *(v.node for v in self.vetoes)]
+        nodes = sorted((n for root in roots for n in root.walk()), key=lambda n: n.index)
+        if [n.index for n in nodes] != list(range(len(nodes))):
+            raise ValueError("node indexes must be 0..n-1, each used once")
+        metrics: dict[Metric, None] = {}
+        for node in nodes:
+            if isinstance(node, Predicate):
+                metrics.update(dict.fromkeys(node.metrics))
+        object.__setattr__(self, "nodes", tuple(nodes))
+        object.__setattr__(self, "metrics", tuple(metrics))
+        object.__setattr__(self, "_run", generate(self))
+        plan = _Plan(
+            self.entry.index,
+            self.exit.index if self.exit is not None else -1,
+            tuple((v.node.index, v.id) for v in self.vetoes if Action.BUY in v.blocks),
+            tuple((v.node.index, v.id) for v in self.vetoes if Action.SELL in v.blocks),
+        )
+        object.__setattr__(self, "_plan", plan)
+
+    @property
+    def source_code(self) -> str:
+        """The generated evaluation function, for anyone who wants to audit it."""
+        return self._run.source
+
+    def leaves(self) -> tuple[Predicate, ...]:
+        return tuple(n for n in self.nodes if isinstance(n, Predicate))
+
+    def requests(self, asset: str | None) -> tuple[Request, ...]:
+        """The requests this tree needs for ``asset``, aligned with ``metrics``."""
+        cached = self._requests.get(asset)
+        if cached is None:
+            cached = tuple(m.request(asset) for m in self.metrics)
+            self._requests[asset] = cached
+        return cached
+
+    def evaluate(
+        self,
+        observations: Mapping[Request, Observation | DataError],
+        as_of: datetime,
+        asset: str | None = None,
+    ) -> Evaluation:
+        """Evaluate every node at ``as_of`` with what the adapters returned."""
+        requests = self.requests(asset)
+        return self.evaluate_aligned(tuple(map(observations.get, requests)), as_of, asset)
+
+    def evaluate_aligned(
+        self,
+        observations: Sequence[Observation | DataError | None],
+        as_of: datetime,
+        asset: str | None = None,
+    ) -> Evaluation:
+        """Like ``evaluate`` with observations already in ``metrics`` order (the fast path)."""
+        if as_of.tzinfo is None:
+            utc(as_of)  # raises with a clear message
+        statuses, reasons = self._run(observations, as_of.timestamp())
+        return _decide(self, statuses, (self, asset, as_of, observations, statuses, reasons))
+
+
+_tuple_new = tuple.__new__
+_BUY, _SELL = Action.BUY, Action.SELL
+_HOLD, _BLOCKED = Verdict.HOLD, Verdict.BLOCKED
+_BUY_VERDICT, _SELL_VERDICT = Verdict.BUY, Verdict.SELL
+_BOTH_PASS = ("entry and exit rules both pass: holding",)
+
+
+def _decide(tree: DecisionTree, statuses: tuple[int, ...], traced: tuple) -> Evaluation:
+    # tuple.__new__ skips NamedTuple's Python-level __new__: this runs once per evaluation.
+    entry_index, exit_index, buy_vetoes, sell_vetoes = tree._plan
+    entry = statuses[entry_index]
+    exit_ = statuses[exit_index] if exit_index >= 0 else 0
+    if entry == 1:
+        if exit_ == 1:
+            return _tuple_new(Evaluation, (_HOLD, None, (), _BOTH_PASS, *traced))
+        action, verdict, vetoes = _BUY, _BUY_VERDICT, buy_vetoes
+    elif exit_ == 1:
+        action, verdict, vetoes = _SELL, _SELL_VERDICT, sell_vetoes
+    else:
+        return _tuple_new(Evaluation, (_HOLD, None, (), (), *traced))
+    if vetoes:
+        blocked_by = tuple(veto_id for index, veto_id in vetoes if statuses[index])
+        if blocked_by:  # a veto that PASSes blocks; one that is UNKNOWN blocks too (fail closed)
+            conflicts = tuple(
+                f"{action} signal conflicts with veto '{veto_id}'"
+                for index, veto_id in vetoes
+                if statuses[index] == 1
+            )
+            return _tuple_new(Evaluation, (_BLOCKED, action, blocked_by, conflicts, *traced))
+    return _tuple_new(Evaluation, (verdict, action, (), (), *traced))
+
+
+class _Plan(NamedTuple):
+    """Node indexes the verdict needs, computed once per tree."""
+
+    entry: int
+    exit: int
+    buy_vetoes: tuple[tuple[int, str], ...]
+    sell_vetoes: tuple[tuple[int, str], ...]
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+class Evaluation(NamedTuple):
+    """The outcome of one evaluation: the verdict, what it would have done, and the full trace.
+
+    ``action`` is the signal before vetoes (BUY or SELL), so a BLOCKED verdict still says what was
+    blocked; ``blocked_by`` names the vetoes that stopped it (PASS or UNKNOWN). The remaining
+    fields are the trace's, stored flat so one evaluation allocates one object; ``trace`` gives
+    the readable view.
+    """
+
+    verdict: Verdict
+    action: Action | None
+    blocked_by: tuple[str, ...]
+    conflicts: tuple[str, ...]
+    tree: DecisionTree
+    asset: str | None
+    as_of: datetime
+    observations: Sequence[Observation | DataError | None]
+    statuses: tuple[int, ...]
+    reasons: tuple[str | None, ...]
+
+    @property
+    def trace(self) -> Trace:
+        return Trace(self.tree, self.asset, self.as_of, *self[7:])
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.trace.to_dict(self)
+
+
+class Trace(NamedTuple):
+    """Every node's status for one evaluation, with the observations that produced them.
+
+    ``statuses`` and ``reasons`` (why a leaf is UNKNOWN) are indexed by node index;
+    ``observations`` align with ``tree.metrics``. Operand values are recomputed from the
+    observations on demand: they are a pure function of them.
+    """
+
+    tree: DecisionTree
+    asset: str | None
+    as_of: datetime
+    observations: Sequence[Observation | DataError | None]
+    statuses: tuple[int, ...]
+    reasons: tuple[str | None, ...]
+
+    def status(self, node: Node) -> Status:
+        return Status(self.statuses[node.index])
+
+    def observation(self, metric: Metric) -> Observation | DataError | None:
+        return self.observations[self.tree.metrics.index(metric)]
+
+    def leaf(self, node: Predicate) -> LeafTrace:
+        now = self.as_of.timestamp()
+        seen = []
+        for metric, max_age in zip(node.metrics, node.max_ages, strict=True):
+            obs = self.observation(metric)
+            seen.append(MetricReading.of(metric, obs, max_age, now))
+        values = {m: r.value for m, r in zip(node.metrics, seen, strict=True)}
+        left = operand_value(node.left, values)
+        rights = tuple(operand_value(r, values) for r in node.right)
+        return LeafTrace(
+            node=node,
+            status=Status(self.statuses[node.index]),
+            reason=self.reasons[node.index],
+            value=left,
+            threshold_value=rights[0] if len(rights) == 1 else rights,
+            readings=tuple(seen),
+        )
+
+    def leaves(self) -> Iterator[LeafTrace]:
+        for node in self.tree.nodes:
+            if isinstance(node, Predicate):
+                yield self.leaf(node)
+
+    def to_dict(self, evaluation: Evaluation | None = None) -> dict[str, Any]:
+        """JSON-ready trace; a superset of the original SignalOps audit example's fields."""
+        from signalops.explain import trace_to_dict
+
+        return trace_to_dict(self, evaluation)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricReading:
+    """One metric as a leaf saw it: the request, the value, its timestamp and age."""
+
+    metric: Metric
+    value: Any
+    data_time: datetime | None
+    age_seconds: float | None
+    max_age: int
+    error: str | None
+
+    @classmethod
+    def of(
+        cls, metric: Metric, obs: Observation | DataError | None, max_age: int, now: float
+    ) -> MetricReading:
+        if isinstance(obs, Observation):
+            return cls(metric, obs.value, utc(obs.as_of), now - obs.epoch, max_age, None)
+        if isinstance(obs, DataError):
+            return cls(metric, None, None, None, max_age, f"{obs.reason}: {obs.message}")
+        return cls(metric, None, None, None, max_age, None)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafTrace:
+    """A readable view of one leaf's evaluation."""
+
+    node: Predicate
+    status: Status
+    reason: str | None
+    value: Any
+    threshold_value: Any
+    readings: tuple[MetricReading, ...]
+
+
+def is_number(value: Any) -> bool:
+    return value.__class__ in (int, float) and math.isfinite(value)
+
+
+def epoch_to_utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
