@@ -182,7 +182,8 @@ def _label(node: Node, trace: Trace | None, file_name: str | None) -> Text:
         text.append(node.text, style="bold")
         details = [node.source]
         if node.metrics:
-            details.append("max age " + "/".join(format_duration(a) for a in node.max_ages))
+            ages = dict.fromkeys(format_duration(a) for a in node.max_ages)
+            details.append("max age " + "/".join(ages))
         if file_name is not None:
             details.append(f"line {node.span.line}")
         text.append("   " + " · ".join(details), style="dim")
@@ -332,7 +333,7 @@ def _heading(action: str, node: Node, trace: Trace | None) -> Text:
     assert isinstance(node, AtLeast)
     count = len(node.children)
     if node.n == count:
-        rule_word = "rule passes" if count == 1 else f"all {count} rules pass"
+        rule_word = "this rule passes" if count == 1 else f"all {count} rules pass"
         text.append(f"{action} when {rule_word}", style="bold")
     else:
         text.append(f"{action} when at least {node.n} of {count} rules pass", style="bold")

@@ -33,7 +33,7 @@ def parse_duration(text: str) -> int | None:
 
 def format_duration(seconds: float) -> str:
     """86400 -> ``'1d'``; the largest unit that divides evenly, so round trips are exact."""
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):  # days, not weeks: "7d" reads as written
         size = _DURATION_UNITS[unit]
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"

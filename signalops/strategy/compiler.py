@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -46,6 +46,7 @@ from signalops.tree import (
     Span,
     Veto,
     operand_metrics,
+    render_operand,
 )
 
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?([%kKMBT]?)$")
@@ -339,7 +340,7 @@ class _Compiler:
             keywords={k: (v, (*path, "params", k)) for k, v in given.items()},
             path=(*path, "metric"),
         )
-        return self.threshold_leaf(condition, path, context, metric, name)
+        return self.threshold_leaf(condition, path, context, metric)
 
     def market(self, condition: dict[str, Any], path: Path, context: _Context) -> Node:
         market = self.resolve_param_text(condition["market"], (*path, "market"))
@@ -362,7 +363,7 @@ class _Compiler:
         metric = self.metric(
             metric_name, "polymarket", positional=[], keywords=keywords, path=(*path, "market")
         )
-        return self.threshold_leaf(condition, path, context, metric, metric.render())
+        return self.threshold_leaf(condition, path, context, metric)
 
     def threshold_leaf(
         self,
@@ -370,7 +371,6 @@ class _Compiler:
         path: Path,
         context: _Context,
         metric: Metric,
-        written: str,
     ) -> Predicate:
         op = condition["operator"]
         raw = condition["threshold"]
@@ -409,8 +409,7 @@ class _Compiler:
             rule=context.rule,
             description=condition.get("description"),
         )
-        text = f"{written} {predicate.threshold_text()}"
-        return _replace_text(predicate, text)
+        return _with_rendered_text(predicate)
 
     def threshold_value(self, raw: Any, path: Path) -> Const:
         if isinstance(raw, bool) or raw is None:
@@ -715,7 +714,7 @@ class _ExpressionCompiler:
             max_ages = tuple(chosen for _ in metrics)
         else:
             max_ages = tuple(m.spec.default_max_age(dict(m.params)) for m in metrics if m.spec)
-        return Predicate(
+        predicate = Predicate(
             index=index,
             path=self.node_path,
             span=span,
@@ -728,6 +727,7 @@ class _ExpressionCompiler:
             rule=self.context.rule,
             description=self.condition.get("description"),
         )
+        return _with_rendered_text(predicate)
 
     def value(self, node: ex.ValueExpr) -> Operand:
         if isinstance(node, ex.Num):
@@ -814,10 +814,9 @@ class _ExpressionCompiler:
         )
 
 
-def _replace_text(node: Predicate, text: str) -> Predicate:
-    from dataclasses import replace
-
-    return replace(node, text=text)
+def _with_rendered_text(node: Predicate) -> Predicate:
+    """Leaves read as what will be evaluated: $params resolved, shorthands spelled out."""
+    return replace(node, text=f"{render_operand(node.left)} {node.threshold_text()}")
 
 
 def _duration(value: Any) -> int | None:
