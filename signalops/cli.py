@@ -26,6 +26,10 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _print_strategy_error(error: StrategyError, console: Console) -> None:
     for item in error.errors:
         console.print(Text("error: ", style="bold red") + Text(str(item)))
@@ -40,10 +44,10 @@ def cli() -> None:
 
     \b
     Typical session:
-      signalops validate strategies/          check every strategy file, with line:column errors
-      signalops explain strategies/x.yaml     draw the logic tree a file compiles into
-      signalops metrics                       list every metric a strategy may use
-      signalops schema > strategy.schema.json the JSON Schema, for editor completion
+      signalops validate strategies/           check every strategy file, with line:column errors
+      signalops explain strategies/x.yaml      draw the logic tree a file compiles into
+      signalops metrics                        list every metric a strategy may use
+      signalops schema > strategy.schema.json  the JSON Schema, for editor completion
     """
 
 
@@ -62,7 +66,11 @@ def validate(paths: tuple[Path, ...]) -> None:
     out, err = _console(), _console(stderr=True)
     files = list(find_strategy_files(paths))
     if not files:
-        err.print(Text("error: ", style="bold red") + Text("no strategy files found"))
+        where = ", ".join(str(p) for p in paths)
+        err.print(
+            Text("error: ", style="bold red")
+            + Text(f"no strategy files (*.yaml, *.yml) found in {where}")
+        )
         sys.exit(1)
     invalid = 0
     problems = 0
@@ -75,20 +83,22 @@ def validate(paths: tuple[Path, ...]) -> None:
             _print_strategy_error(exc, err)
             continue
         tree = strategy.tree
-        summary = (
-            f"{len(tree.entry.children)} entry rule{'s' if len(tree.entry.children) != 1 else ''}"
-            f", {len(tree.exit.children) if tree.exit else 0} exit"
-            f", {len(tree.vetoes)} veto{'es' if len(tree.vetoes) != 1 else ''}"
-            f", {len(tree.leaves())} conditions"
+        summary = ", ".join(
+            (
+                _count(len(tree.entry.children), "entry rule"),
+                _count(len(tree.exit.children) if tree.exit else 0, "exit rule"),
+                _count(len(tree.vetoes), "veto", "vetoes"),
+                _count(len(tree.leaves()), "condition"),
+            )
         )
         line = Text("ok ", style="bold green")
         line.append(f"{file}")
         line.append(f"  {strategy.name}: {summary}", style="dim")
         out.print(line)
     total = len(files)
-    verdict = f"{total} file{'s' if total != 1 else ''}: {total - invalid} valid"
+    verdict = f"{_count(total, 'file')}: {total - invalid} valid"
     if invalid:
-        verdict += f", {invalid} invalid ({problems} error{'s' if problems != 1 else ''})"
+        verdict += f", {invalid} invalid ({_count(problems, 'error')})"
     out.print(Text(verdict, style="bold"))
     sys.exit(1 if invalid else 0)
 
@@ -101,6 +111,11 @@ def explain(strategy: Path, as_json: bool) -> None:
 
     Each condition shows its source, its staleness limit (max age) and its line in the file;
     the headings say how many rules must pass and what each veto blocks.
+
+    \b
+    Example:
+      signalops explain strategies/event_filter.yaml
+      signalops explain --json strategies/event_filter.yaml
     """
     try:
         compiled = load(strategy)
@@ -111,7 +126,8 @@ def explain(strategy: Path, as_json: bool) -> None:
     if as_json:
         from signalops.explain import tree_to_dict
 
-        out.print_json(json.dumps(tree_to_dict(compiled)))
+        # Plain text, never styled: this output is for jq and other programs.
+        click.echo(json.dumps(tree_to_dict(compiled), indent=2, ensure_ascii=False))
         return
     for line in strategy_header(compiled):
         out.print(line)
@@ -136,13 +152,15 @@ def metrics(source: str | None) -> None:
             + Text(f"unknown source '{source}' (one of: {', '.join(sources)})")
         )
         sys.exit(1)
-    for name, catalogue in sources.items():
-        if source is not None and name != source:
-            continue
+    shown = {n: c for n, c in sources.items() if source is None or n == source}
+    specs = [spec for c in shown.values() for spec in c.metrics.values()]
+    width = max(len(spec.signature()) for spec in specs)
+    unit_width = max(len(spec.unit) for spec in specs)
+    for name, catalogue in shown.items():
         out.print(Text(f"{name}", style="bold") + Text(f"  {catalogue.description}", style="dim"))
         for spec in catalogue.metrics.values():
-            line = Text(f"  {spec.signature():<42}", style="cyan")
-            line.append(f" {spec.unit:<15} ")
+            line = Text(f"  {spec.signature():<{width}}", style="cyan")
+            line.append(f"  {spec.unit:<{unit_width}}  ")
             line.append(spec.description, style="dim")
             if spec.aliases:
                 line.append(f" (also: {', '.join(spec.aliases)})", style="dim")
@@ -151,9 +169,19 @@ def metrics(source: str | None) -> None:
 
 @cli.command()
 def schema() -> None:
-    """Print the JSON Schema (2020-12) of strategy files, e.g. for editor validation."""
+    """Print the JSON Schema (2020-12) of strategy files, e.g. for editor validation.
+
+    \b
+    Example:
+      signalops schema > strategy.schema.json
+    """
     click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
 
 
 def main() -> None:
+    # A console that cannot encode the tree characters (e.g. a legacy Windows code page when
+    # piping, or PYTHONIOENCODING=ascii) gets '?' instead of a UnicodeEncodeError traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     cli(prog_name="signalops")

@@ -27,6 +27,7 @@ from signalops.tree import (
     Not,
     Predicate,
     Status,
+    confirmation_text,
 )
 
 if TYPE_CHECKING:
@@ -131,12 +132,20 @@ def _node_to_dict(node: Node, trace: Trace) -> dict[str, Any]:
     return out
 
 
+def _positive_leaves(node: Node, negated: bool = False) -> Iterator[int]:
+    if isinstance(node, Predicate):
+        if not negated:
+            yield node.index
+        return
+    for child in node.children:
+        yield from _positive_leaves(child, negated ^ isinstance(node, Not))
+
+
 def trace_to_dict(
     trace: Trace, evaluation: Evaluation | None = None, strategy: Strategy | None = None
 ) -> dict[str, Any]:
     tree = trace.tree
     leaves = [leaf_to_dict(leaf) for leaf in trace.leaves()]
-    veto_nodes = {n.index for v in tree.vetoes for n in v.node.walk()}
     out: dict[str, Any] = {
         "timestamp": iso(trace.as_of),
         "asset": trace.asset,
@@ -148,8 +157,12 @@ def trace_to_dict(
         out["action"] = evaluation.action.value if evaluation.action else None
         out["blocked_by"] = list(evaluation.blocked_by)
         out["conflicts"] = list(evaluation.conflicts)
+    # The original README's "triggers_met": the passing conditions that argue *for* the action.
+    # A leaf under a `not` passing argues against it, so it is not a trigger.
+    side = tree.exit if evaluation is not None and evaluation.action == "SELL" else tree.entry
+    triggers = set(_positive_leaves(side)) if side is not None else set()
     out["triggers_met"] = [
-        leaf for leaf in leaves if leaf["status"] == "PASS" and leaf["node"] not in veto_nodes
+        leaf for leaf in leaves if leaf["status"] == "PASS" and leaf["node"] in triggers
     ]
     out["leaves"] = leaves
     out["entry"] = _node_to_dict(tree.entry, trace)
@@ -262,8 +275,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return repr(value)
-        if abs(value) >= 1e6:
-            return f"{value:,.0f}"
+        for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+            if abs(value) >= size:
+                return f"{value / size:.4g}{suffix}"
         return f"{value:.6g}"
     return str(value)
 
@@ -316,7 +330,9 @@ def draw_tree(
             word = {Status.PASS: "BLOCKS", Status.UNKNOWN: "BLOCKS", Status.FAIL: "clear"}[status]
             line.append(f"{word:<7} ", style=f"bold {_STATUS_STYLE[status]}")
         line.append(f"VETO {veto.id}", style="bold magenta")
-        line.append(f": blocks {blocks} when all of these pass or are unknown")
+        one = len(veto.node.children) == 1
+        these = "this passes or is unknown" if one else "all of these pass or are unknown"
+        line.append(f": blocks {blocks} when {these}")
         if veto.description:
             line.append(f" — {veto.description}", style="dim")
         yield line
@@ -331,12 +347,7 @@ def _heading(action: str, node: Node, trace: Trace | None) -> Text:
         status = Status(trace.statuses[node.index])
         text.append(f"{_STATUS_MARK[status]:<7} ", style=f"bold {_STATUS_STYLE[status]}")
     assert isinstance(node, AtLeast)
-    count = len(node.children)
-    if node.n == count:
-        rule_word = "this rule passes" if count == 1 else f"all {count} rules pass"
-        text.append(f"{action} when {rule_word}", style="bold")
-    else:
-        text.append(f"{action} when at least {node.n} of {count} rules pass", style="bold")
+    text.append(confirmation_text(action, node.n, len(node.children)), style="bold")
     return text
 
 

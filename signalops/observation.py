@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -56,7 +57,13 @@ class Observation:
         if value.__class__ is not float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"observation value must be a real number, got {value!r}")
-            object.__setattr__(self, "value", float(value))
+            try:
+                value = float(value)
+            except OverflowError:
+                # An int beyond float range: infinite, so the leaf reports NOT_A_NUMBER instead
+                # of the adapter crashing with an error it does not expect.
+                value = math.inf if value > 0 else -math.inf
+            object.__setattr__(self, "value", value)
         object.__setattr__(self, "epoch", utc(self.as_of).timestamp())
 
 

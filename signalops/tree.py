@@ -69,6 +69,17 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def confirmation_text(action: str, n: int, count: int) -> str:
+    """How many of the rules must pass, in words: ``BUY when both rules pass``."""
+    if count == 1:
+        return f"{action} when this rule passes"
+    if n == count:
+        return f"{action} when {'both' if count == 2 else f'all {count}'} rules pass"
+    if n == 1:
+        return f"{action} when any of {count} rules passes"
+    return f"{action} when at least {n} of {count} rules pass"
+
+
 # --- operands: the value side of a comparison --------------------------------------------------
 
 
@@ -371,6 +382,7 @@ _BUY, _SELL = Action.BUY, Action.SELL
 _HOLD, _BLOCKED = Verdict.HOLD, Verdict.BLOCKED
 _BUY_VERDICT, _SELL_VERDICT = Verdict.BUY, Verdict.SELL
 _BOTH_PASS = ("entry and exit rules both pass: holding",)
+_EXIT_UNKNOWN = ("entry rules pass but the exit rules cannot be evaluated: not buying",)
 
 
 def _decide(tree: DecisionTree, statuses: tuple[int, ...], traced: tuple) -> Evaluation:
@@ -381,6 +393,10 @@ def _decide(tree: DecisionTree, statuses: tuple[int, ...], traced: tuple) -> Eva
     if entry == 1:
         if exit_ == 1:
             return _tuple_new(Evaluation, (_HOLD, None, (), _BOTH_PASS, *traced))
+        if exit_ == 2:
+            # The exit might be passing too; unknown data must never add risk, so no BUY. (An
+            # unknown entry does not stop a SELL below: selling reduces risk.)
+            return _tuple_new(Evaluation, (_HOLD, None, (), _EXIT_UNKNOWN, *traced))
         action, verdict, vetoes = _BUY, _BUY_VERDICT, buy_vetoes
     elif exit_ == 1:
         action, verdict, vetoes = _SELL, _SELL_VERDICT, sell_vetoes
@@ -504,10 +520,15 @@ class MetricReading:
     def of(
         cls, metric: Metric, obs: Observation | DataError | None, max_age: int, now: float
     ) -> MetricReading:
-        if isinstance(obs, Observation):
+        # The same test as the generated code (exact class), so the trace shows what was used.
+        if obs.__class__ is Observation:
             return cls(metric, obs.value, utc(obs.as_of), now - obs.epoch, max_age, None)
         if isinstance(obs, DataError):
             return cls(metric, None, None, None, max_age, f"{obs.reason}: {obs.message}")
+        if obs is not None:
+            # Anything else made the leaf ADAPTER_ERROR; without this the reading looked missing.
+            error = f"not an Observation or DataError: {type(obs).__name__}"
+            return cls(metric, None, None, None, max_age, error)
         return cls(metric, None, None, None, max_age, None)
 
 

@@ -60,12 +60,20 @@ def load(path: str | Path, catalogue: Catalogue = BUILTIN) -> Strategy:
 
 
 def find_strategy_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders expanded to their ``*.yaml``/``*.yml`` files, sorted, recursively."""
+    """Files as given; folders expanded to their ``*.yaml``/``*.yml`` files, sorted, recursively.
+
+    A file named twice (or inside a folder also given) is yielded once.
+    """
+    seen: set[Path] = set()
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*") if p.suffix in STRATEGY_SUFFIXES and p.is_file()
             )
-            yield from found
         else:
-            yield path
+            found = [path]
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield file

@@ -23,6 +23,17 @@ from signalops.errors import StrategyError
 
 Path = tuple[str | int, ...]
 
+# A strategy never nests anywhere near this deep (rules[0].conditions[0].all[0].not is 7 levels);
+# much deeper documents would exhaust the Python stack in the recursive passes that follow (JSON
+# Schema validation takes ~15 frames per level of nested conditions).
+MAX_DEPTH = 32
+# Aliases can make a few lines expand into billions of values ("billion laughs"); no real strategy
+# comes near this many values, so past it the file is refused instead of hanging the loader.
+MAX_VALUES = 100_000
+# The line breaks PyYAML counts in its marks (lines, columns), so that positions we compute from
+# character offsets agree with the ones PyYAML reports.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose implicit scalar types follow YAML 1.2's core schema for booleans."""
@@ -125,8 +136,13 @@ class Document:
         return start
 
     def _mark_at(self, index: int) -> Mark:
-        line = self.text.count("\n", 0, index) + 1
-        line_start = self.text.rfind("\n", 0, index) + 1
+        # Not just "\n": PyYAML also breaks lines at \r, NEL, LS and PS, and line_text() (via
+        # splitlines) agrees with it, so counting "\n" alone would point at the wrong line.
+        line = 1
+        line_start = 0
+        for match in _LINE_BREAK.finditer(self.text, 0, index):
+            line += 1
+            line_start = match.end()
         return Mark(line, index - line_start + 1, index)
 
 
@@ -155,8 +171,12 @@ def format_path(path: Path, *, strategy_relative: bool = True) -> str:
 
 def load_yaml(text: str, file: str) -> Document:
     """Parse one YAML document, keeping positions; every problem is a ``StrategyError``."""
-    loader = _Loader(text)
     doc = Document(None, text, file)
+    try:
+        # The reader checks the whole text for characters YAML forbids as soon as it is built.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(doc, exc) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -175,9 +195,29 @@ def load_yaml(text: str, file: str) -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise StrategyError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        # PyYAML's composer recurses once per nesting level, before _Builder can count levels.
+        mark = _mark(loader.get_mark())
+        raise doc.error(
+            f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
+            (),
+            at=mark,
+        ) from None
     finally:
         loader.dispose()
     return doc
+
+
+def _reader_error(doc: Document, exc: yaml.reader.ReaderError) -> StrategyError:
+    """A character YAML does not allow (e.g. a NUL or another control character)."""
+    mark = doc._mark_at(min(max(exc.position, 0), len(doc.text)))
+    character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return doc.error(
+        f"invalid YAML: the character {ord(character):#06x} is not allowed in a YAML file",
+        (),
+        at=mark,
+        hint="remove it, or write it as an escape such as \\x07 inside double quotes",
+    )
 
 
 class _Builder:
@@ -185,13 +225,26 @@ class _Builder:
         self.doc = doc
         self.loader = loader
         self.active: set[int] = set()  # node ids on the current path, to refuse recursive aliases
+        self.count = 0  # values built so far, aliases expanded
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if len(path) > MAX_DEPTH:
+            raise self._error(
+                f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
+                node.start_mark,
+                path,
+            )
+        if self.count > MAX_VALUES:
+            raise self._error(
+                f"the document has more than {MAX_VALUES} values (YAML aliases expanding?)",
+                node.start_mark,
+                path,
+            )
         self.doc.values[path] = (_mark(node.start_mark), _mark(node.end_mark))
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[path] = node.style
-            value = self.loader.construct_object(node, deep=True)
-            return value
+            return self._scalar(node, path)
         if id(node) in self.active:
             raise self._error("a YAML alias refers to itself", node.start_mark, path)
         self.active.add(id(node))
@@ -216,7 +269,7 @@ class _Builder:
                 )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self._error("a mapping key must be a plain string", key_node.start_mark, path)
-            key = self.loader.construct_object(key_node)
+            key = self._scalar(key_node, path)
             if not isinstance(key, str):
                 # 1: x or true: y would silently become non-string keys; JSON has only strings.
                 key = str(key_node.value)
@@ -232,6 +285,19 @@ class _Builder:
             self.doc.keys[(*path, key)] = _mark(key_node.start_mark)
             result[key] = self.build(value_node, (*path, key))
         return result
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception:
+            # An explicit tag whose text does not fit it (!!int abc, !!bool maybe, !!timestamp x)
+            # makes PyYAML's constructors fail with ValueError, KeyError or AttributeError.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self._error(
+                f"invalid YAML: {node.value!r} is not a valid {tag}", node.start_mark, path
+            ) from None
 
     def _error(
         self, message: str, mark: yaml.Mark, path: Path, hint: str | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -45,12 +45,17 @@ from signalops.tree import (
     Predicate,
     Span,
     Veto,
+    confirmation_text,
     operand_metrics,
     render_operand,
 )
 
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?([%kKMBT]?)$")
 _SCALE = {"": 1.0, "%": 0.01, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+# No real condition nests this deep (rsi(14) < 30 is 5 levels); far deeper ones (`- - - ... x`,
+# `x + 1 + 1 + ...`) would overflow the Python stack or the 200 nested parentheses Python allows
+# in the generated evaluator.
+MAX_EXPRESSION_DEPTH = 50
 
 
 def parse_number(text: str) -> float | None:
@@ -93,9 +98,10 @@ class _Compiler:
         self.spec = spec
         self.params: dict[str, Any] = dict(spec.get("params", {}))
         defaults = spec.get("defaults", {})
-        self.default_max_age = _duration(defaults.get("max_age"))
+        self.default_max_age = self.max_age_of(defaults, ("strategy", "defaults"))
         self.default_params: dict[str, Any] = dict(defaults.get("params", {}))
         self.rule_ids: dict[str, Path] = {}
+        self.check_default_params()
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -117,7 +123,7 @@ class _Compiler:
             index=entry_index,
             path="rules",
             span=self.span((*root, "rules")),
-            text=f"BUY when at least {n_entry} of {len(rules)} entry rules pass",
+            text=confirmation_text("BUY", n_entry, len(rules)),
             n=n_entry,
             items=tuple(entry_rules),
         )
@@ -139,7 +145,7 @@ class _Compiler:
                 index=exit_index,
                 path="exit.rules",
                 span=self.span((*root, "exit")),
-                text=f"SELL when at least {n_exit} of {len(exit_rules_doc)} exit rules pass",
+                text=confirmation_text("SELL", n_exit, len(exit_rules_doc)),
                 n=n_exit,
                 items=tuple(exit_rules),
             )
@@ -156,7 +162,9 @@ class _Compiler:
             from signalops.errors import raise_collected
 
             self.errors.sort(key=lambda e: (e.line, e.column))
-            raise_collected(self.errors)
+            # A bad defaults.params value is found again by every metric that uses it; once is
+            # enough.
+            raise_collected(list({str(e): e for e in self.errors}.values()))
 
         tree = DecisionTree(entry=entry, exit=exit_node, vetoes=tuple(vetoes))
         return Strategy(
@@ -202,6 +210,43 @@ class _Compiler:
         self.error(message, path, **kwargs)
         return _Fail()
 
+    def max_age_of(self, mapping: dict[str, Any], path: Path) -> int | None:
+        """The ``max_age`` of a condition, rule or the defaults, in seconds (None if not set)."""
+        value = mapping.get("max_age")
+        if value is None:
+            return None
+        seconds = _duration(value)
+        if seconds is None:
+            # The schema's pattern admits '0s' and '0.5s'; read as "not set", they would silently
+            # fall back to a longer default, the one thing a staleness limit must not do.
+            self.error(
+                f"max_age '{value}' is not a whole number of seconds above 0",
+                (*path, "max_age"),
+                hint="e.g. 30m, 4h, 2d",
+            )
+        return seconds
+
+    def check_default_params(self) -> None:
+        """defaults.params names parameters; a typo there would otherwise be silently unused."""
+        known = sorted(
+            {
+                param.name
+                for source in self.catalogue.sources.values()
+                for spec in source.metrics.values()
+                for param in spec.params
+            }
+        )
+        for name in self.default_params:
+            if name in known:
+                continue
+            path = ("strategy", "defaults", "params", name)
+            self.error(
+                f"no metric has a parameter '{name}'",
+                path,
+                at=self.doc.key_mark(path),
+                hint=did_you_mean(name, known) or "parameters: " + ", ".join(known),
+            )
+
     # --- rules and conditions ------------------------------------------------------------------
 
     def rules(self, rules: list[dict[str, Any]], path: Path) -> list[Node]:
@@ -227,7 +272,7 @@ class _Compiler:
         context = _Context(
             path=path,
             source=rule.get("source"),
-            max_age=_duration(rule.get("max_age")),
+            max_age=self.max_age_of(rule, path),
             rule=rule_id,
         )
         items = self.conditions(rule["conditions"], (*path, "conditions"), context)
@@ -415,13 +460,14 @@ class _Compiler:
         if isinstance(raw, bool) or raw is None:
             raise self.fail(f"a threshold must be a number, got {raw!r}", path)
         if isinstance(raw, int | float):
-            if not math.isfinite(raw):
+            number = _finite(raw)
+            if number is None:
                 raise self.fail("a threshold must be a finite number", path)
-            return Const(float(raw), _number_text(raw))
+            return Const(number, _number_text(raw))
         text = str(raw).strip()
         if text.startswith("$"):
             value = self.param_number(text[1:], path)
-            return Const(value, _number_text(value))
+            return Const(value, _param_text(self.params[text[1:]], value))
         value = parse_number(text)
         if value is None:
             raise self.fail(
@@ -450,7 +496,7 @@ class _Compiler:
     def param_number(self, name: str, path: Path, at: Mark | None = None) -> float:
         value = self.param(name, path, at)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            number: float | None = float(value)
+            number: float | None = _finite(value)
         else:
             number = parse_number(str(value))
         if number is None or not math.isfinite(number):
@@ -474,7 +520,7 @@ class _Compiler:
         metrics: tuple[Metric, ...],
         path: Path,
     ) -> tuple[int, ...]:
-        explicit = _duration(condition.get("max_age"))
+        explicit = self.max_age_of(condition, path)
         chosen = explicit or context.max_age or self.default_max_age
         if chosen is not None:
             return tuple(chosen for _ in metrics)
@@ -621,6 +667,9 @@ class _Compiler:
         if param.type in ("int", "number") and isinstance(value, str):
             number = parse_number(value)
             value = number if number is not None else value
+        if param.type == "number" and isinstance(value, int) and _finite(value) is None:
+            # An int too large for a float would make the catalogue's finiteness check overflow.
+            raise self.fail(f"parameter '{param.name}' must be finite, got {value!r}", path, at=at)
         try:
             return param.coerce(value)
         except ValueError as exc:
@@ -640,8 +689,16 @@ class _Compiler:
                 at=self.doc.offset_mark(wpath, exc.offset),
                 expected=exc.expected,
             ) from None
+        deep = _too_deep(tree, MAX_EXPRESSION_DEPTH)
+        if deep is not None:
+            raise self.fail(
+                f"the expression is nested too deeply (more than {MAX_EXPRESSION_DEPTH} levels)",
+                wpath,
+                at=self.doc.offset_mark(wpath, deep.start),
+                hint="split it into several conditions",
+            )
         source = condition.get("source", context.source)
-        max_age = _duration(condition.get("max_age"))
+        max_age = self.max_age_of(condition, path)
         return _ExpressionCompiler(self, text, wpath, source, max_age, context, condition).bool(
             tree
         )
@@ -734,7 +791,7 @@ class _ExpressionCompiler:
             return Const(node.value, node.text)
         if isinstance(node, ex.Param):
             number = self.c.param_number(node.name, self.path, self.at(node.start))
-            return Const(number, _number_text(number))
+            return Const(number, _param_text(self.c.params[node.name], number))
         if isinstance(node, ex.Neg):
             inner = self.value(node.operand)
             if isinstance(inner, Const):
@@ -775,7 +832,9 @@ class _ExpressionCompiler:
                 )
         else:
             first = segments[0].name
-            hint = did_you_mean(first, list(self.c.catalogue.sources))
+            sources = list(self.c.catalogue.sources)
+            # Suggesting 'polymarket' for polymarket('x').yes.foo would be no help at all.
+            hint = did_you_mean(first, sources) if first not in sources else None
             raise self.fail(
                 f"'{self.text[node.start : node.end]}' is not a metric reference",
                 node.start,
@@ -821,6 +880,37 @@ def _with_rendered_text(node: Predicate) -> Predicate:
 
 def _duration(value: Any) -> int | None:
     return parse_duration(value) if isinstance(value, str) else None
+
+
+def _too_deep(node: ex.Node, limit: int) -> ex.Node | None:
+    """The leftmost node nested more than ``limit`` levels deep, if any; iterative on purpose."""
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return item
+        children = []
+        for field in fields(item):
+            value = getattr(item, field.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                if is_dataclass(child):
+                    children.append((child, depth + 1))
+        stack.extend(reversed(children))
+    return None
+
+
+def _finite(value: int | float) -> float | None:
+    """``value`` as a float; None for NaN, infinity and ints too large for a float (10**400)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _param_text(raw: Any, value: float) -> str:
+    """A parameter shows as its author wrote it (``-1B``), not as ``-1e+09``."""
+    return raw.strip() if isinstance(raw, str) else _number_text(value)
 
 
 def _number_text(value: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -72,10 +73,12 @@ def check_schema(doc: Document) -> list[StrategyError]:
             if isinstance(error.instance, dict) and key not in error.instance:
                 # 'treshold' already got "did you mean 'threshold'?"; saying "missing
                 # 'threshold'" as well would be the same mistake reported twice.
-                if (path, key) in suggested:
+                if (path, key) in suggested or (path, "*") in suggested:
                     continue
                 found = doc.error(f"missing required key '{key}'", path)
                 errors.append(((found.line, found.column), found))
+    for found in _non_finite(doc, doc.data, ()):
+        errors.append(((found.line, found.column), found))
     unique: dict[str, StrategyError] = {}
     for _, found in sorted(errors, key=lambda item: item[0]):
         unique.setdefault(str(found), found)
@@ -92,13 +95,18 @@ def _translate(
 
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = list(schema.get("properties", {}))
+        # x-suggest: keys that are not allowed here but select another form of the same thing
+        # (a condition missing its 'when' lands in the metric form); 'whne' should still get
+        # "did you mean 'when'?", and then the metric form's required keys are beside the point.
+        others = list(schema.get("x-suggest", []))
         found = []
         for key in instance:
             if key in allowed:
                 continue
-            hint = did_you_mean(key, allowed)
+            hint = did_you_mean(key, allowed + others)
             if hint:
-                suggested.add((path, hint.split("'")[1]))
+                suggestion = hint.split("'")[1]
+                suggested.add((path, "*" if suggestion in others else suggestion))
             elif allowed:
                 hint = "allowed keys: " + ", ".join(allowed)
             found.append(
@@ -142,6 +150,18 @@ def _translate(
             at = doc.key_mark((*path, instance))  # a propertyNames failure: point at the key
         return [doc.error(f"{_describe(instance)} {message}", path, at=at)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
+
+
+def _non_finite(doc: Document, value: Any, path: tuple[Any, ...]) -> list[StrategyError]:
+    """YAML's .nan and .inf: JSON has no such numbers, so the schema cannot refuse them, and the
+    content hash (canonical JSON) cannot represent them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [doc.error(f"must be a finite number, got {value}", path)]
+    if isinstance(value, dict):
+        return [e for key, item in value.items() for e in _non_finite(doc, item, (*path, key))]
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in _non_finite(doc, item, (*path, i))]
+    return []
 
 
 def _describe(value: Any) -> str:
