@@ -1,0 +1,74 @@
+"""The adapter protocol: a source answers a batch of requests at an explicit ``as_of``.
+
+An adapter never raises for one bad request: each request gets an ``Observation`` or a
+``DataError`` with a stable reason code, so one failing market or ticker never discards the
+others, and the leaf that needed it becomes UNKNOWN with that reason (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from signalops.adapters.catalogue import SourceCatalogue
+from signalops.errors import AdapterError
+from signalops.observation import DataError, Observation, Request, utc
+
+log = logging.getLogger(__name__)
+
+Answer = Observation | DataError
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What the engine needs from a data source."""
+
+    source: str
+    catalogue: SourceCatalogue
+
+    def fetch(self, requests: Sequence[Request], as_of: datetime) -> Mapping[Request, Answer]:
+        """Answer every request as of ``as_of``: never with data dated after it."""
+        ...
+
+
+class BaseAdapter:
+    """Turns ``observe(request, as_of, batch)`` into the batch protocol with per-request errors.
+
+    ``batch`` is a dict shared by the requests of one ``fetch`` call, so that e.g. twelve
+    indicators on the same candles download those candles once.
+    """
+
+    source: str = ""
+    catalogue: SourceCatalogue
+
+    def fetch(self, requests: Sequence[Request], as_of: datetime) -> dict[Request, Answer]:
+        as_of = utc(as_of)
+        batch: dict[Any, Any] = {}
+        answers: dict[Request, Answer] = {}
+        for request in requests:
+            if request in answers:
+                continue
+            answers[request] = self._answer(request, as_of, batch)
+        return answers
+
+    def _answer(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Answer:
+        if self.catalogue.get(request.metric) is None:
+            return DataError("UNKNOWN_METRIC", f"{self.source} has no metric '{request.metric}'")
+        try:
+            observation = self.observe(request, as_of, batch)
+        except AdapterError as exc:
+            return DataError(exc.reason, exc.message, self.source)
+        except Exception as exc:  # a bug or an unexpected library error: fail closed, loudly
+            log.exception("%s adapter failed on %s", self.source, request)
+            return DataError("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", self.source)
+        if observation.epoch > as_of.timestamp():
+            # An adapter must never hand the engine the future; treat it as a bug, not data.
+            return DataError(
+                "LOOK_AHEAD", f"data dated {observation.as_of.isoformat()} is after as_of"
+            )
+        return observation
+
+    def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
+        raise NotImplementedError

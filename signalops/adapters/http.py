@@ -1,0 +1,206 @@
+"""The HTTP client every adapter shares: timeouts, bounded retries, rate limit, TTL cache.
+
+Tests and replays inject an ``httpx`` transport (``httpx.MockTransport`` with recorded responses),
+so nothing here ever needs the network to be exercised. Clock and sleep are injectable too, so
+retry back-off and rate limiting are tested without waiting.
+
+The cache keys on the full URL and parameters and compares *elapsed seconds on a monotonic
+clock* with the TTL. (The original SignalOps compared ``timedelta.seconds``, which wraps at one
+day, so day-old data looked fresh.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from signalops.errors import AdapterError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_SECRET_PARAM = re.compile(r"(?i)(api[_-]?key|apikey|token|secret|signature)=[^&\s]+")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove secrets from text that may reach a log, an error or the audit record."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+@dataclass
+class HttpClient:
+    """JSON/text over HTTP for one source, with the failure handling a trading system needs.
+
+    ``retries`` is the number of *additional* attempts after the first, for 429, 5xx, timeouts
+    and connection errors; back-off doubles from ``backoff`` seconds (a 429's Retry-After wins
+    when it is longer), capped at ``max_backoff``. ``min_interval`` spaces requests to respect
+    the source's rate limit. ``secrets`` are scrubbed from every error message.
+    """
+
+    source: str
+    transport: httpx.BaseTransport | None = None
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    min_interval: float = 0.0
+    cache_ttl: float = 60.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+    _cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _last_request: float | None = field(default=None, init=False, repr=False)
+    requests_sent: int = field(default=0, init=False)
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                transport=self.transport,
+                timeout=self.timeout,
+                headers={"User-Agent": "signalops", **self.headers},
+                follow_redirects=True,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def get_json(
+        self, url: str, params: Mapping[str, Any] | None = None, *, ttl: float | None = None
+    ) -> Any:
+        """GET and parse JSON; malformed JSON or non-finite numbers are adapter errors."""
+        text = self.get_text(url, params, ttl=ttl)
+        try:
+            return json.loads(text, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise AdapterError(
+                f"malformed JSON from {self._where(url)}: {exc}",
+                source=self.source,
+                reason="BAD_RESPONSE",
+            ) from None
+
+    def get_text(
+        self, url: str, params: Mapping[str, Any] | None = None, *, ttl: float | None = None
+    ) -> str:
+        key = (url, tuple(sorted((str(k), str(v)) for k, v in (params or {}).items())))
+        ttl = self.cache_ttl if ttl is None else ttl
+        now = self.clock()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < ttl:
+            return cached[1]
+        text = self._send(url, params)
+        self._cache[key] = (self.clock(), text)
+        return text
+
+    def _send(self, url: str, params: Mapping[str, Any] | None) -> str:
+        attempts = self.retries + 1
+        delay = self.backoff
+        last_problem = ""
+        for attempt in range(attempts):
+            self._respect_rate_limit()
+            try:
+                self.requests_sent += 1
+                response = self.client.get(url, params=params)
+            except httpx.TimeoutException:
+                last_problem = f"timed out after {self.timeout:g}s"
+                reason = "TIMEOUT"
+            except httpx.TransportError as exc:
+                last_problem = f"connection failed ({type(exc).__name__})"
+                reason = "CONNECTION_ERROR"
+            else:
+                if response.status_code < 400:
+                    return response.text
+                last_problem = f"HTTP {response.status_code}"
+                reason = "RATE_LIMITED" if response.status_code == 429 else "HTTP_ERROR"
+                if response.status_code not in RETRY_STATUSES:
+                    raise AdapterError(
+                        f"{last_problem} from {self._where(url)}", source=self.source, reason=reason
+                    )
+                retry_after = _retry_after(response)
+                if retry_after is not None:
+                    delay = max(delay, retry_after)
+            if attempt + 1 < attempts:
+                self.sleep(min(delay, self.max_backoff))
+                delay *= 2
+        raise AdapterError(
+            f"{last_problem} from {self._where(url)} (gave up after {attempts} attempts)",
+            source=self.source,
+            reason=reason,
+        )
+
+    def _respect_rate_limit(self) -> None:
+        if self.min_interval <= 0:
+            return
+        now = self.clock()
+        if self._last_request is not None:
+            wait = self._last_request + self.min_interval - now
+            if wait > 0:
+                self.sleep(wait)
+                now += wait
+        self._last_request = now
+
+    def _where(self, url: str) -> str:
+        return redact(url, self.secrets)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name} in JSON")
+
+
+# --- response validation -------------------------------------------------------------------
+
+
+def bad_response(source: str, message: str) -> AdapterError:
+    return AdapterError(message, source=source, reason="BAD_RESPONSE")
+
+
+def field_of(source: str, obj: Any, *path: str | int) -> Any:
+    """``obj[path...]`` or a BAD_RESPONSE error naming the missing field."""
+    current = obj
+    for i, key in enumerate(path):
+        try:
+            current = current[key]
+        except (KeyError, IndexError, TypeError):
+            where = ".".join(str(p) for p in path[: i + 1])
+            raise bad_response(source, f"response has no field '{where}'") from None
+    return current
+
+
+def number(source: str, value: Any, what: str) -> float:
+    """A finite float from a JSON number or numeric string; anything else is BAD_RESPONSE."""
+    if isinstance(value, bool) or value is None:
+        raise bad_response(source, f"{what} is {value!r}, not a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise bad_response(source, f"{what} is {value!r}, not a number") from None
+    if not isinstance(value, int | float):
+        raise bad_response(source, f"{what} is {type(value).__name__}, not a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise bad_response(source, f"{what} is {value}, not a finite number")
+    return value

@@ -1,0 +1,63 @@
+"""Adapters by source name: the five built-ins plus any installed through entry points.
+
+A third-party package adds a source by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."signalops.adapters"]
+    weather = "my_package.weather:WeatherAdapter"
+
+The object the entry point names must have ``source`` and ``catalogue`` attributes (the catalogue
+the compiler checks metric names against) and the ``live(...)`` / ``replay(store)`` constructors.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from signalops.adapters.catalogue import Catalogue, SourceCatalogue
+from signalops.adapters.store import SnapshotStore
+from signalops.errors import AdapterError
+
+ENTRY_POINT_GROUP = "signalops.adapters"
+
+BUILTIN: Mapping[str, str] = {
+    "fundamental": "signalops.adapters.fundamental:FundamentalAdapter",
+    "polymarket": "signalops.adapters.polymarket:PolymarketAdapter",
+    "onchain": "signalops.adapters.onchain:OnchainAdapter",
+    "technical": "signalops.adapters.technical:TechnicalAdapter",
+    "news": "signalops.adapters.news:NewsAdapter",
+}
+
+
+def _load(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def adapter_classes() -> dict[str, Any]:
+    """Every adapter class by source: built-ins first, then entry points (which may not shadow)."""
+    found: dict[str, Any] = {name: _load(target) for name, target in BUILTIN.items()}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in found:
+            continue
+        cls = entry.load()
+        if not isinstance(getattr(cls, "catalogue", None), SourceCatalogue):
+            raise AdapterError(
+                f"entry point {entry.value} has no SourceCatalogue 'catalogue'",
+                source=entry.name,
+                reason="BAD_ADAPTER",
+            )
+        found[entry.name] = cls
+    return found
+
+
+def catalogue() -> Catalogue:
+    """The catalogue of every installed source, for the compiler."""
+    return Catalogue.of(cls.catalogue for cls in adapter_classes().values())
+
+
+def replay_adapters(store: SnapshotStore) -> dict[str, Any]:
+    """One replay adapter per source, all reading the same snapshot store."""
+    return {name: cls.replay(store) for name, cls in adapter_classes().items()}

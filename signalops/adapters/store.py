@@ -1,0 +1,166 @@
+"""The snapshot store: recorded raw data that replays feed to the very same adapter code.
+
+Layout: a directory with one JSON Lines file per source, ``<dir>/<source>.jsonl``. Each line is
+one point of one series::
+
+    {"series": "candles/binance/BTC/USDT/1d", "t": 1678406400, "v": [o, h, l, c, volume]}
+    {"series": "stablecoin_supply/USDC/all", "t": 1678406400, "v": 43180000000.0}
+    {"series": "prices/511754/yes", "t": 1730851200, "v": 0.62}
+
+- ``series`` names what was recorded; each adapter documents its keys.
+- ``t`` is Unix seconds (UTC) of the time the data *refers to* (a candle's close, a price's
+  timestamp), which is what ``as_of`` cut-offs and staleness are measured against.
+- ``v`` is a number or any JSON value (a candle, a news item, a fundamentals snapshot).
+
+Lines may be in any order and files may be appended to while recording; on reading, each series
+is sorted by ``t`` and, for duplicate times, the last line wins (a re-recording corrects an
+earlier one). Why raw series rather than finished metric values: replaying candles through the
+same TA-Lib code that runs live is what makes a backtest and a live run agree on ``rsi(14)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from signalops.errors import AdapterError
+
+
+@dataclass
+class Series:
+    """One recorded series: times ascending, values aligned."""
+
+    key: str
+    times: list[float]
+    values: list[Any]
+    _columns: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _array: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def end(self, t: float) -> int:
+        """How many points are at or before ``t``: ``values[:end(t)]`` is the usable past."""
+        return bisect_right(self.times, t)
+
+    def last_at_or_before(self, t: float) -> tuple[float, Any] | None:
+        i = self.end(t)
+        if i == 0:
+            return None
+        return self.times[i - 1], self.values[i - 1]
+
+    @property
+    def time_array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.asarray(self.times, dtype=float)
+        return self._array
+
+    def column(self, index: int | None = None) -> np.ndarray:
+        """Values as a float array; ``index`` picks a field of list values (4: a candle close)."""
+        key = -1 if index is None else index
+        cached = self._columns.get(key)
+        if cached is None:
+            if index is None:
+                cached = np.asarray(self.values, dtype=float)
+            else:
+                cached = np.asarray([v[index] for v in self.values], dtype=float)
+            self._columns[key] = cached
+        return cached
+
+
+class SnapshotStore:
+    """Reads (and appends to) a snapshot directory; each source file is loaded once."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._loaded: dict[str, dict[str, Series]] = {}
+
+    def path(self, source: str) -> Path:
+        return self.directory / f"{source}.jsonl"
+
+    def sources(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.jsonl"))
+
+    def series(self, source: str, key: str) -> Series | None:
+        return self._load(source).get(key)
+
+    def keys(self, source: str) -> list[str]:
+        return sorted(self._load(source))
+
+    def _load(self, source: str) -> dict[str, Series]:
+        loaded = self._loaded.get(source)
+        if loaded is not None:
+            return loaded
+        points: dict[str, dict[float, Any]] = {}
+        path = self.path(source)
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                        key, t, value = record["series"], float(record["t"]), record["v"]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise AdapterError(
+                            f"{path}:{number}: not a snapshot line ({exc})",
+                            source=source,
+                            reason="BAD_SNAPSHOT",
+                        ) from None
+                    if not math.isfinite(t):
+                        raise AdapterError(
+                            f"{path}:{number}: time is not finite",
+                            source=source,
+                            reason="BAD_SNAPSHOT",
+                        )
+                    points.setdefault(key, {})[t] = value
+        loaded = {}
+        for key, by_time in points.items():
+            times = sorted(by_time)
+            loaded[key] = Series(key, times, [by_time[t] for t in times])
+        self._loaded[source] = loaded
+        return loaded
+
+    def append(self, source: str, records: Iterable[tuple[str, float, Any]]) -> int:
+        """Append ``(series, t, value)`` points; returns how many were written."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        count = 0
+        with self.path(source).open("a", encoding="utf-8") as handle:
+            for key, t, value in records:
+                handle.write(_line(key, t, value))
+                count += 1
+        self._loaded.pop(source, None)  # re-read on next use, with the new points merged
+        return count
+
+    def write(self, source: str, records: Iterable[tuple[str, float, Any]]) -> int:
+        """Replace the source's file with ``records`` (used by ``signalops data import``)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(source)
+        tmp = path.with_suffix(".jsonl.tmp")
+        count = 0
+        with tmp.open("w", encoding="utf-8") as handle:
+            for key, t, value in records:
+                handle.write(_line(key, t, value))
+                count += 1
+        tmp.replace(path)
+        self._loaded.pop(source, None)
+        return count
+
+
+def _line(key: str, t: float, value: Any) -> str:
+    t_out: float | int = int(t) if float(t).is_integer() else t
+    return json.dumps({"series": key, "t": t_out, "v": value}, allow_nan=False) + "\n"
+
+
+def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
