@@ -28,6 +28,7 @@ from signalops.tree import (
     Node,
     Not,
     Predicate,
+    confirmation_text,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def test_original_readme_tree_is_two_of_two_rules_with_one_leaf_each():
             ("AllOf", ("polymarket('crypto_regulation_crackdown_2025').yes < 0.2",)),
         ),
     )
-    assert entry.text == "BUY when at least 2 of 2 entry rules pass"
+    assert entry.text == confirmation_text("BUY", 2, 2)
     assert [(rule.label, rule.source) for rule in entry.children] == [
         ("value_screen", "fundamental"),
         ("event_filter", "polymarket"),
@@ -749,7 +750,7 @@ def test_entry_requires_every_rule_and_execution_is_cautious_by_default():
     strategy = compile_text(text)
 
     assert strategy.tree.entry.n == 3
-    assert strategy.tree.entry.text == "BUY when at least 3 of 3 entry rules pass"
+    assert strategy.tree.entry.text == confirmation_text("BUY", 3, 3)
     assert strategy.execution.require_confirmations == 3
     assert (strategy.execution.position_size, strategy.execution.action_mode) == (0.01, "paper")
     assert [rule.label for rule in strategy.tree.entry.children] == ["a", "b", "c"]
@@ -796,7 +797,7 @@ def test_exit_rules_sell_on_any_one_by_default():
     assert strategy.exit_confirmations == 1
     assert isinstance(strategy.tree.exit, AtLeast)
     assert strategy.tree.exit.n == 1
-    assert strategy.tree.exit.text == "SELL when at least 1 of 2 exit rules pass"
+    assert strategy.tree.exit.text == confirmation_text("SELL", 1, 2)
     assert strategy.tree.exit.path == "exit.rules"
     assert [rule.label for rule in strategy.tree.exit.children] == ["recovered", "stop"]
 

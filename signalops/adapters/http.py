@@ -41,8 +41,9 @@ class HttpClient:
 
     ``retries`` is the number of *additional* attempts after the first, for 429, 5xx, timeouts
     and connection errors; back-off doubles from ``backoff`` seconds (a 429's Retry-After wins
-    when it is longer), capped at ``max_backoff``. ``min_interval`` spaces requests to respect
-    the source's rate limit. ``secrets`` are scrubbed from every error message.
+    when it is longer), capped at ``max_backoff``; a Retry-After beyond ``max_backoff`` ends the
+    retries at once. ``min_interval`` spaces requests to respect the source's rate limit.
+    ``secrets`` are scrubbed from every error message.
     """
 
     source: str
@@ -86,7 +87,8 @@ class HttpClient:
         """GET and parse JSON; malformed JSON or non-finite numbers are adapter errors."""
         text = self.get_text(url, params, ttl=ttl)
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            # parse_float too: "1e999" parses to inf without ever reaching parse_constant.
+            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except (json.JSONDecodeError, ValueError) as exc:
             raise AdapterError(
                 f"malformed JSON from {self._where(url)}: {exc}",
@@ -133,6 +135,16 @@ class HttpClient:
                     )
                 retry_after = _retry_after(response)
                 if retry_after is not None:
+                    if retry_after > self.max_backoff and attempt + 1 < attempts:
+                        # Retrying before the server allows it only earns another 429 (or a
+                        # ban), and waiting that long would stall the cycle: give up now.
+                        raise AdapterError(
+                            f"{last_problem} from {self._where(url)}: Retry-After "
+                            f"{retry_after:g}s exceeds {self.max_backoff:g}s "
+                            f"(gave up after {attempt + 1} attempts)",
+                            source=self.source,
+                            reason=reason,
+                        )
                     delay = max(delay, retry_after)
             if attempt + 1 < attempts:
                 self.sleep(min(delay, self.max_backoff))
@@ -170,6 +182,13 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} in JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} in JSON is out of range")
+    return value
+
+
 # --- response validation -------------------------------------------------------------------
 
 
@@ -200,7 +219,10 @@ def number(source: str, value: Any, what: str) -> float:
             raise bad_response(source, f"{what} is {value!r}, not a number") from None
     if not isinstance(value, int | float):
         raise bad_response(source, f"{what} is {type(value).__name__}, not a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range, e.g. a JSON number with 400 digits
+        raise bad_response(source, f"{what} is out of range") from None
     if not math.isfinite(value):
         raise bad_response(source, f"{what} is {value}, not a finite number")
     return value

@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from signalops.adapters.catalogue import Catalogue, SourceCatalogue
+from signalops.adapters.metrics import BUILTIN as BUILTIN_CATALOGUE
 from signalops.adapters.store import SnapshotStore
 from signalops.errors import AdapterError
 
@@ -39,8 +40,15 @@ def _load(target: str) -> Any:
 def adapter_classes() -> dict[str, Any]:
     """Every adapter class by source: built-ins first, then entry points (which may not shadow)."""
     found: dict[str, Any] = {name: _load(target) for name, target in BUILTIN.items()}
+    found.update(plugin_classes())
+    return found
+
+
+def plugin_classes() -> dict[str, Any]:
+    """Adapters installed through entry points (built-in names cannot be shadowed)."""
+    found: dict[str, Any] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name in found:
+        if entry.name in BUILTIN or entry.name in found:
             continue
         cls = entry.load()
         if not isinstance(getattr(cls, "catalogue", None), SourceCatalogue):
@@ -54,8 +62,13 @@ def adapter_classes() -> dict[str, Any]:
 
 
 def catalogue() -> Catalogue:
-    """The catalogue of every installed source, for the compiler."""
-    return Catalogue.of(cls.catalogue for cls in adapter_classes().values())
+    """Every installed source's metrics, for the compiler.
+
+    Built-in catalogues come from ``metrics.py`` so that validating a file never imports ccxt,
+    yfinance or TA-Lib; plugins' catalogues come from their classes.
+    """
+    plugins = [cls.catalogue for cls in plugin_classes().values()]
+    return Catalogue.of([*BUILTIN_CATALOGUE.sources.values(), *plugins])
 
 
 def replay_adapters(store: SnapshotStore) -> dict[str, Any]:

@@ -9,14 +9,20 @@ time, ``v`` = ``[open, high, low, close, volume]``). Both feed the same indicato
 Gaps (missing candles, e.g. an exchange outage) are detected and reported in the observation's
 detail; indicators are computed over the candles that exist, and a missing *latest* candle shows
 up as staleness, which the leaf's ``max_age`` turns into UNKNOWN.
+
+``import_bundled`` turns the bundled Binance exports (``examples/data/ohlcv``) into the same
+series: ``candles/binance/{BTC,ETH}/USDT/1d`` and ``candles/binance/BTC/USDT/1h``.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -48,6 +54,20 @@ class Candles:
 
     def __len__(self) -> int:
         return len(self.close_time)
+
+    def tail(self, bars: int) -> Candles:
+        """The last ``bars`` candles (all of them when there are fewer)."""
+        if len(self) <= bars:
+            return self
+        return Candles(
+            self.close_time[-bars:],
+            self.open[-bars:],
+            self.high[-bars:],
+            self.low[-bars:],
+            self.close[-bars:],
+            self.volume[-bars:],
+            self.timeframe,
+        )
 
     def gaps(self) -> list[dict[str, Any]]:
         """Each run of missing candles: where it starts and how many are missing."""
@@ -117,13 +137,18 @@ class CcxtCandleFeed:
                 reason="BAD_REQUEST",
             )
         symbol = symbol_for(asset, self.quote)
-        since_ms = int((as_of - (bars + 1) * timeframe) * 1000)
+        # Ask for ~10% more time than ``bars`` candles span: a window with missing candles (an
+        # outage) still yields the last ``bars`` candles that exist, as the replay feed does;
+        # otherwise live and replay would seed RSI/EMA from different first candles.
+        span = bars + bars // 10 + 2
+        since_ms = int((as_of - span * timeframe) * 1000)
         rows: dict[int, list[float]] = {}
-        max_pages = bars // self.page_size + 3
+        max_pages = span // self.page_size + 2
         try:
             for _ in range(max_pages):
                 page = self.exchange.fetch_ohlcv(symbol, code, since=since_ms, limit=self.page_size)
                 if not page:
+                    _require_json_body(self.exchange, symbol)
                     break
                 for row in page:
                     rows[int(row[0])] = row
@@ -138,8 +163,18 @@ class CcxtCandleFeed:
         except ccxt.RequestTimeout:
             raise AdapterError(f"{self.name} timed out", source=SOURCE, reason="TIMEOUT") from None
         except ccxt.DDoSProtection:
+            # Not retried here: Binance bans IPs that keep calling after a 429 (HTTP 418), and
+            # the next evaluation cycle is the retry; meanwhile the leaves are UNKNOWN.
             raise AdapterError(
                 f"{self.name} rate limited the request", source=SOURCE, reason="RATE_LIMITED"
+            ) from None
+        except ccxt.ExchangeNotAvailable as exc:
+            # ccxt raises this (a NetworkError) for HTTP 5xx and most 4xx answers: the server
+            # did answer, with an error status, so it is an HTTP_ERROR as in http.py.
+            raise AdapterError(  # the message carries the body: an error page can be long
+                f"{self.name} answered with an error: {str(exc)[:300]}",
+                source=SOURCE,
+                reason="HTTP_ERROR",
             ) from None
         except ccxt.NetworkError as exc:
             raise AdapterError(
@@ -194,6 +229,25 @@ class ReplayCandleFeed:
             volume=series.column(4)[start:end],
             timeframe=timeframe,
         )
+
+
+def _require_json_body(exchange: Any, symbol: str) -> None:
+    """An empty page is "no candles" only if the exchange really sent JSON.
+
+    ccxt's ``parse_json`` swallows a decoding error and ``fetch_ohlcv`` then parses the raw text
+    into an empty list, so a truncated or HTML body would otherwise read as an empty history.
+    """
+    body = getattr(exchange, "last_http_response", None)
+    if not isinstance(body, str):
+        return
+    try:
+        json.loads(body)
+    except ValueError:
+        raise AdapterError(
+            f"{symbol}: {exchange.id} sent a response that is not JSON ({body[:40]!r})",
+            source=SOURCE,
+            reason="BAD_RESPONSE",
+        ) from None
 
 
 def _finite(value: Any, symbol: str) -> float:
@@ -327,10 +381,22 @@ class TechnicalAdapter(BaseAdapter):
         bars = max(needed, 250)
         key = (request.asset, timeframe)
         candles = batch.get(key)
+        if isinstance(candles, AdapterError):
+            # The download failed for an earlier request of this batch: give the same answer
+            # rather than calling a failing (or rate-limiting) exchange once per indicator.
+            raise AdapterError(candles.message, source=SOURCE, reason=candles.reason)
         if candles is None or (len(candles) < bars and batch.get((key, "bars"), 0) < bars):
-            candles = self.feed.candles(request.asset, timeframe, as_of.timestamp(), bars)
+            try:
+                candles = self.feed.candles(request.asset, timeframe, as_of.timestamp(), bars)
+            except AdapterError as exc:
+                batch[key] = exc
+                raise
             batch[key] = candles
             batch[(key, "bars")] = bars
+        # Each indicator sees its own last ``bars`` candles, whatever longer history another
+        # request of the batch fetched: RSI/EMA/ATR depend on their first candle, so rsi(14)
+        # must not change because the same strategy also asks for sma(300).
+        candles = candles.tail(bars)
         if len(candles) < needed:
             raise AdapterError(
                 f"{request.metric} needs {needed} closed {format_duration(timeframe)} candles, "
@@ -351,3 +417,63 @@ class TechnicalAdapter(BaseAdapter):
         if gaps:
             detail["gaps"] = gaps
         return Observation(value, data_time, SOURCE, fetched_at=as_of, detail=detail)
+
+
+# --- bundled data ------------------------------------------------------------------------------
+
+_DAILY_FILES = (("Binance_BTCUSDT_d.csv", "BTC"), ("Binance_ETHUSDT_d.csv", "ETH"))
+# Not BTCUSDT_1h_binance_2023-03.csv: it is a slice of this file and would only duplicate it.
+_HOURLY_FILE = "BTCUSDT_1h_binance_2020-10_2025-10.csv"
+
+
+def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
+    """Candle records from the bundled Binance exports under ``data_dir/ohlcv``.
+
+    Daily files (CryptoDataDownload): a URL banner line, then rows newest first with ``Unix`` =
+    open time in ms; the hourly file: ``open_time`` as ``YYYY-mm-dd HH:MM:SS`` UTC, oldest first.
+    ``t`` is the close time (open + timeframe), as the live feed records it.
+    """
+    folder = Path(data_dir) / "ohlcv"
+    for name, base in _DAILY_FILES:
+        key = series_key("binance", f"{base}/USDT", 86400)
+        columns = ("Open", "High", "Low", "Close", f"Volume {base}")
+        for where, row in _csv_rows(folder / name):
+            opened = _field(where, row, "Unix") / 1000
+            yield key, opened + 86400, [_field(where, row, c) for c in columns]
+    key = series_key("binance", "BTC/USDT", 3600)
+    columns = ("open", "high", "low", "close", "volume")
+    for where, row in _csv_rows(folder / _HOURLY_FILE):
+        try:
+            opened = datetime.fromisoformat(row["open_time"]).replace(tzinfo=UTC).timestamp()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_row(where, exc) from None
+        yield key, opened + 3600, [_field(where, row, c) for c in columns]
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """``("path:line", row)`` for each data row, skipping a CryptoDataDownload URL banner."""
+    if not path.exists():
+        raise AdapterError(f"{path}: bundled candle file missing", source=SOURCE, reason="NO_DATA")
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = handle.readline()
+        skipped = 1
+        if header.startswith("http"):
+            header = handle.readline()
+            skipped = 2
+        reader = csv.DictReader(handle, fieldnames=next(csv.reader([header])))
+        for row in reader:
+            yield f"{path}:{reader.line_num + skipped}", row
+
+
+def _field(where: str, row: dict[str, str], name: str) -> float:
+    try:
+        value = float(row[name])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_row(where, exc) from None
+    if not math.isfinite(value):
+        raise _bad_row(where, f"{name} is {value}")
+    return value
+
+
+def _bad_row(where: str, problem: object) -> AdapterError:
+    return AdapterError(f"{where}: bad candle row ({problem})", source=SOURCE, reason="BAD_DATA")

@@ -1,0 +1,498 @@
+"""News counts over RSS/Atom feeds: feeds fetched with the shared HTTP client, parsed by feedparser.
+
+Metric ``news_count(query, window)``: how many items of the configured feeds were published (or,
+without a published date, updated) in ``(as_of - window, as_of]`` and match the query in their
+title or summary (HTML tags stripped):
+
+- ``'/pattern/'`` (slashes at both ends): a case-insensitive regular-expression search
+  (``re.search`` with ``re.IGNORECASE``); an invalid or empty pattern is BAD_REQUEST;
+- anything else: the whole phrase, case-insensitively, at word boundaries: ``"us"`` matches
+  "US asset seizure" but not "USDT" or "bonus"; runs of spaces in the phrase match any
+  whitespace; a phrase may start or end with punctuation ("$BTC", "S&P 500").
+
+The same story syndicated by two feeds (same link) counts once. The matching headlines, links and
+times are kept in ``Observation.detail["matches"]`` (newest first, at most ``MAX_MATCHES``) for the
+audit trace, with ``feeds`` (how many were read), ``items_in_window`` and ``undated``.
+
+Items with no parseable date cannot be placed in time: they are skipped and counted in
+``detail["undated"]`` (live only; they are never recorded), never guessed.
+
+Failures fail closed. If any configured feed cannot be fetched (HTTP error, timeout, ...) or is not
+a feed (an HTML page, XML cut short), the request is a DataError with that reason: a count over
+the remaining feeds would be an undercount, not a smaller truth. A feed that lists no items at all
+is NO_DATA. And a feed whose oldest known item is newer than the window start may have dropped
+older items of the window (RSS lists only its latest N items), so that is INSUFFICIENT_HISTORY
+rather than a count that could be too low (the oldest item itself marks the horizon: a window
+starting before it reaches into time the feed no longer shows). The live feed remembers items
+across polls (and, when recording, starts from what the store already holds), so after running for
+one window it covers it. ``strict_coverage=False`` counts such partial windows anyway and names the
+feeds in ``detail["partial_window"]`` (for demos on short recordings; not for vetoes).
+
+Time. Live: the observation's ``as_of`` is the fetch time of the feeds (the oldest, if several) -
+a live feed is current as of its fetch, so the count is "as of now" (a fetch that completes within
+``LIVE_SKEW`` seconds after ``as_of`` is stamped ``as_of``). Replay: the store cannot say when a
+recording stopped, so the data time is the newest recorded item at or before ``as_of`` (the oldest
+such time across feeds): when no news was recorded for longer than the predicate's ``max_age`` the
+leaf goes stale (UNKNOWN) instead of counting zero on a recording that may have lapsed.
+
+Series keys (source ``news``): ``items/<feed>`` where ``<feed>`` is the feed's configured name
+(its URL unless a mapping name -> URL is given); ``t`` = the item's published (else updated) time,
+``v`` = ``{title, link, summary, published}`` (``published`` as ISO 8601 UTC), or a list of such
+objects when a feed has several items with the very same second (the store keeps one value per
+time). ``import_bundled`` files the bundled CoinDesk feed under its own self link,
+``items/https://www.coindesk.com/arc/outboundfeeds/rss``, which is also the default live name.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import feedparser
+
+from signalops.adapters.base import BaseAdapter
+from signalops.adapters.catalogue import format_duration
+from signalops.adapters.http import HttpClient
+from signalops.adapters.metrics import NEWS
+from signalops.adapters.store import SnapshotStore
+from signalops.errors import AdapterError
+from signalops.observation import Observation, Request
+
+SOURCE = "news"
+LIVE_SKEW = 300.0
+MAX_MATCHES = 50
+
+# Public crypto news feeds read by default. CoinDesk's URL is the feed's own self link.
+DEFAULT_FEEDS: tuple[str, ...] = (
+    "https://www.coindesk.com/arc/outboundfeeds/rss",
+    "https://cointelegraph.com/rss",
+    "https://decrypt.co/feed",
+)
+
+Item = dict[str, Any]  # {title, link, summary, published}
+
+
+def items_key(feed: str) -> str:
+    return f"items/{feed}"
+
+
+@dataclass
+class FeedItems:
+    """One feed's items as of a time: ``times`` ascending, ``values[i]`` an item or a list of
+    items at ``times[i]``; ``values[:end]`` are at or before ``as_of``."""
+
+    name: str
+    times: Sequence[float]
+    values: Sequence[Any]
+    end: int
+    data_time: float
+    undated: int = 0
+
+    @property
+    def oldest(self) -> float | None:
+        return self.times[0] if self.end > 0 else None
+
+    def since(self, start: float) -> Iterator[tuple[float, Item]]:
+        """Items with ``start < t`` among ``values[:end]`` (so at or before ``as_of``)."""
+        for i in range(bisect_right(self.times, start, 0, self.end), self.end):
+            value = self.values[i]
+            for item in value if isinstance(value, list) else (value,):
+                yield self.times[i], item
+
+
+class ItemFeed(Protocol):
+    """Where items come from: the feeds over HTTP (live) or the snapshot store (replay)."""
+
+    name: str
+
+    def load(self, as_of: float) -> list[FeedItems]:
+        """Every configured feed's items as of ``as_of`` (raises AdapterError for any failure)."""
+        ...
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+# feedparser maps both <description> and <dc:description> to "summary", and an empty
+# <dc:description/> after the real description (as in CoinDesk's feed) would erase it.
+_EMPTY_DC_DESCRIPTION = re.compile(r"<dc:description\s*/>|<dc:description>\s*</dc:description>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass
+class ParsedFeed:
+    items: list[tuple[float, Item]]  # dated items, any order
+    undated: int
+    self_link: str | None
+
+
+def parse_feed(text: str, where: str) -> ParsedFeed:
+    """Parse RSS/Atom text with feedparser (which never fetches anything itself here)."""
+    parsed = feedparser.parse(_EMPTY_DC_DESCRIPTION.sub("", text))
+    if not parsed.get("version"):
+        raise _error(f"{where} did not return an RSS or Atom feed", "BAD_RESPONSE")
+    problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and type(problem).__name__ == "SAXParseException":
+        # Not well-formed XML: most often a body cut short, i.e. items missing.
+        raise _error(f"{where} returned a malformed feed ({problem})", "BAD_RESPONSE")
+    items: list[tuple[float, Item]] = []
+    undated = 0
+    for entry in parsed.get("entries", []):
+        # dict.get: FeedParserDict.get("updated_parsed") silently falls back to the published
+        # date (with a DeprecationWarning); the plain lookups say what the feed really has.
+        stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+        if stamp is None:
+            undated += 1
+            continue
+        t = float(calendar.timegm(stamp))
+        items.append(
+            (
+                t,
+                {
+                    "title": str(entry.get("title", "")),
+                    "link": str(entry.get("link", "")),
+                    "summary": str(entry.get("summary", "")),
+                    "published": _iso(t),
+                },
+            )
+        )
+    self_link = next(
+        (link.get("href") for link in parsed.feed.get("links", []) if link.get("rel") == "self"),
+        None,
+    )
+    return ParsedFeed(items, undated, self_link)
+
+
+def _records(feed: str, items: Sequence[tuple[float, Item]]) -> Iterator[tuple[str, float, Any]]:
+    """Snapshot records of one feed's items; items sharing a second go into one list value."""
+    by_time: dict[float, list[Item]] = {}
+    for t, item in items:
+        group = by_time.setdefault(t, [])
+        if item not in group:
+            group.append(item)
+    for t in sorted(by_time):
+        group = by_time[t]
+        yield items_key(feed), t, group[0] if len(group) == 1 else group
+
+
+# --- live: RSS over HTTP --------------------------------------------------------------------------
+
+
+@dataclass
+class _Known:
+    """Everything one feed has shown this process (and the store), by time."""
+
+    items: dict[tuple[float, str, str], Item] = field(default_factory=dict)
+    fetched: float = 0.0
+    polled: float | None = None  # monotonic time of the last fetch
+    undated: int = 0
+    seeded: bool = False
+
+
+class RssFeed:
+    """Live feeds through the shared ``HttpClient`` (retries, back-off, timeouts).
+
+    ``feeds``: URLs (each its own name) or a mapping name -> URL. A feed is fetched again when its
+    last fetch is older than ``cache_ttl`` seconds (on a monotonic ``clock``). Items seen in earlier
+    polls are remembered, so coverage grows past the feed's own N-item horizon; with ``record`` set
+    new items are appended to the store and the memory starts from the store's items.
+    """
+
+    name = "rss"
+
+    def __init__(
+        self,
+        feeds: Sequence[str] | Mapping[str, str] = DEFAULT_FEEDS,
+        *,
+        client: HttpClient | None = None,
+        record: SnapshotStore | None = None,
+        cache_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+        **http_options: Any,
+    ) -> None:
+        self.feeds = _feed_table(feeds)
+        self.client = client or HttpClient(SOURCE, **http_options)
+        self.record = record
+        self.cache_ttl = cache_ttl
+        self.clock = clock
+        self.now = now or (lambda: datetime.now(UTC))
+        self._known: dict[str, _Known] = {}
+
+    def load(self, as_of: float) -> list[FeedItems]:
+        loaded = []
+        for name, url in self.feeds.items():
+            known = self._poll(name, url)
+            ordered = sorted(known.items.items(), key=lambda kv: kv[0][0])
+            times = [key[0] for key, _ in ordered]
+            loaded.append(
+                FeedItems(
+                    name=name,
+                    times=times,
+                    values=[item for _, item in ordered],
+                    end=bisect_right(times, as_of),
+                    data_time=_live_time(known.fetched, as_of),
+                    undated=known.undated,
+                )
+            )
+        return loaded
+
+    def _poll(self, name: str, url: str) -> _Known:
+        known = self._known.setdefault(name, _Known())
+        if known.polled is not None and self.clock() - known.polled < self.cache_ttl:
+            return known
+        if not known.seeded:
+            known.seeded = True
+            self._seed(name, known)
+        # ttl=0: freshness is decided here, where the fetch time is known.
+        text = self.client.get_text(url, ttl=0)
+        fetched = self.now().timestamp()
+        parsed = parse_feed(text, f"feed {name}")
+        if not parsed.items and not parsed.undated:
+            raise _error(f"feed {name} lists no items", "NO_DATA")
+        new = []
+        for t, item in parsed.items:
+            key = (t, item["link"], item["title"])
+            if key not in known.items:
+                known.items[key] = item
+                new.append(t)
+        known.fetched, known.polled, known.undated = fetched, self.clock(), parsed.undated
+        if self.record is not None and new:
+            # Re-write the whole group of each new item's second: the store keeps one value a time.
+            stamps = set(new)
+            group = [(t, item) for (t, _, _), item in known.items.items() if t in stamps]
+            self.record.append(SOURCE, _records(name, group))
+        return known
+
+    def _seed(self, name: str, known: _Known) -> None:
+        if self.record is None:
+            return
+        series = self.record.series(SOURCE, items_key(name))
+        if series is None:
+            return
+        for t, value in zip(series.times, series.values, strict=True):
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, dict):
+                    known.items[(t, str(item.get("link", "")), str(item.get("title", "")))] = item
+
+
+def _feed_table(feeds: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(feeds, str):
+        feeds = (feeds,)
+    table = dict(feeds) if isinstance(feeds, Mapping) else {url: url for url in feeds}
+    if not table:
+        raise ValueError("news needs at least one feed")
+    return table
+
+
+def _live_time(fetched: float, as_of: float) -> float:
+    if fetched > as_of and fetched - as_of <= LIVE_SKEW:
+        return as_of
+    return fetched
+
+
+# --- replay: the snapshot store -------------------------------------------------------------------
+
+
+class ReplayItemFeed:
+    """Recorded items from the store: never one dated after ``as_of``.
+
+    ``feeds``: the names to read (default: every ``items/...`` series recorded).
+    """
+
+    name = "replay"
+
+    def __init__(self, store: SnapshotStore, feeds: Sequence[str] | None = None) -> None:
+        self.store = store
+        self.feeds = list(feeds) if feeds is not None else None
+
+    def load(self, as_of: float) -> list[FeedItems]:
+        names = self.feeds
+        if names is None:
+            names = [k[len("items/") :] for k in self.store.keys(SOURCE) if k.startswith("items/")]
+        if not names:
+            raise _error("no news feed was recorded", "NO_DATA")
+        loaded = []
+        for name in names:
+            series = self.store.series(SOURCE, items_key(name))
+            if series is None:
+                raise _error(f"no recorded items for feed {name}", "NO_DATA")
+            end = series.end(as_of)
+            if end == 0:
+                raise _error(
+                    f"no item of feed {name} was recorded at or before {_iso(as_of)}", "NO_DATA"
+                )
+            loaded.append(FeedItems(name, series.times, series.values, end, series.times[end - 1]))
+        return loaded
+
+
+# --- matching -------------------------------------------------------------------------------------
+
+
+def compile_query(query: str) -> re.Pattern[str]:
+    """``'/regex/'`` -> that regex; otherwise the whole phrase at word boundaries; both ignore
+    case. BAD_REQUEST for an empty query or an invalid pattern."""
+    text = query.strip()
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        pattern = text[1:-1]
+        if not pattern:
+            raise _error("empty regular expression '//'", "BAD_REQUEST")
+        try:
+            return re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise _error(f"invalid regular expression {text}: {exc}", "BAD_REQUEST") from None
+    words = text.split()
+    if not words:
+        raise _error("empty news query", "BAD_REQUEST")
+    phrase = r"\s+".join(re.escape(word) for word in words)
+    return re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)
+
+
+def searchable(item: Item) -> str:
+    summary = html.unescape(_TAG.sub(" ", str(item.get("summary", ""))))
+    return f"{item.get('title', '')}\n{summary}"
+
+
+# --- the adapter ----------------------------------------------------------------------------------
+
+
+class NewsAdapter(BaseAdapter):
+    source = SOURCE
+    catalogue = NEWS
+
+    def __init__(self, feed: ItemFeed, *, strict_coverage: bool = True) -> None:
+        self.feed = feed
+        self.strict_coverage = strict_coverage
+
+    @classmethod
+    def live(
+        cls,
+        feeds: Sequence[str] | Mapping[str, str] = DEFAULT_FEEDS,
+        *,
+        transport: Any = None,
+        client: HttpClient | None = None,
+        record: SnapshotStore | None = None,
+        cache_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+        strict_coverage: bool = True,
+        **http_options: Any,
+    ) -> NewsAdapter:
+        """``http_options`` go to the ``HttpClient`` (retries, backoff, timeout, sleep, ...)."""
+        if client is None:
+            client = HttpClient(SOURCE, transport=transport, **http_options)
+        feed = RssFeed(
+            feeds, client=client, record=record, cache_ttl=cache_ttl, clock=clock, now=now
+        )
+        return cls(feed, strict_coverage=strict_coverage)
+
+    @classmethod
+    def replay(
+        cls,
+        store: SnapshotStore,
+        feeds: Sequence[str] | None = None,
+        *,
+        strict_coverage: bool = True,
+    ) -> NewsAdapter:
+        return cls(ReplayItemFeed(store, feeds), strict_coverage=strict_coverage)
+
+    def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
+        params = request.param_dict
+        query = str(params.get("query", ""))
+        pattern = compile_query(query)
+        window = float(params.get("window", 86400))
+        if window <= 0:
+            raise _error("window must be positive", "BAD_REQUEST")
+        until = as_of.timestamp()
+        since = until - window
+        loaded = batch.get((SOURCE, "feeds"))
+        if loaded is None:
+            try:
+                loaded = self.feed.load(until)
+            except AdapterError as exc:
+                loaded = exc
+            batch[(SOURCE, "feeds")] = loaded  # one load per fetch; a failure fails them all
+        if isinstance(loaded, AdapterError):
+            raise loaded
+        short = [f for f in loaded if f.oldest is None or f.oldest > since]
+        if short and self.strict_coverage:
+            covered = ", ".join(
+                f"{f.name} from {_iso(f.oldest) if f.oldest is not None else 'nothing'}"
+                for f in short
+            )
+            raise _error(
+                f"the {format_duration(window)} window starts {_iso(since)} but the items known "
+                f"only go back to: {covered}; older items of the window may be missing",
+                "INSUFFICIENT_HISTORY",
+            )
+        matches: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        in_window = 0
+        for feed in loaded:
+            for t, item in feed.since(since):
+                identity = str(item.get("link") or "") or f"{feed.name}|{t}|{item.get('title')}"
+                if identity in seen:
+                    continue
+                seen.add(identity)
+                in_window += 1
+                if pattern.search(searchable(item)):
+                    matches.append(
+                        {
+                            "title": item.get("title", ""),
+                            "link": item.get("link", ""),
+                            "published": _iso(t),
+                            "feed": feed.name,
+                            "_t": t,
+                        }
+                    )
+        matches.sort(key=lambda m: m["_t"], reverse=True)
+        for match in matches:
+            del match["_t"]
+        detail: dict[str, Any] = {
+            "query": query,
+            "window": format_duration(window),
+            "feeds": len(loaded),
+            "items_in_window": in_window,
+            "undated": sum(f.undated for f in loaded),
+            "matches": matches[:MAX_MATCHES],
+        }
+        if len(matches) > MAX_MATCHES:
+            detail["more_matches"] = len(matches) - MAX_MATCHES
+        if short:
+            detail["partial_window"] = {
+                f.name: None if f.oldest is None else _iso(f.oldest) for f in short
+            }
+        data_time = min(f.data_time for f in loaded)
+        return Observation(
+            float(len(matches)),
+            datetime.fromtimestamp(data_time, UTC),
+            SOURCE,
+            fetched_at=as_of,
+            detail=detail,
+        )
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _error(message: str, reason: str) -> AdapterError:
+    return AdapterError(message, source=SOURCE, reason=reason)
+
+
+# --- bundled data ---------------------------------------------------------------------------------
+
+
+def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
+    """``rss/*.xml`` -> ``items/<feed>`` records, ``<feed>`` being the feed's self link (else the
+    file name), at each item's published time; undated items are skipped."""
+    for path in sorted((Path(data_dir) / "rss").glob("*.xml")):
+        parsed = parse_feed(path.read_text(encoding="utf-8"), str(path))
+        yield from _records(parsed.self_link or path.stem, parsed.items)
