@@ -27,6 +27,12 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/signalops validate strategies/
 	@for f in strategies/*.yaml; do echo; $(BIN)/signalops explain "$$f" || exit 1; done
+	@echo
+	$(BIN)/signalops data import
+	@echo
+	$(BIN)/signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-11
+	@echo
+	$(BIN)/signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-13
 
 format: $(STAMP)
 	$(BIN)/ruff format .

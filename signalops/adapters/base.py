@@ -20,6 +20,18 @@ log = logging.getLogger(__name__)
 
 Answer = Observation | DataError
 
+# The engine fixes as_of when a cycle starts and the fetches follow: a live value fetched at most
+# this long after as_of is the cycle's own latency and is stamped as_of. Anything later would be
+# refused as look-ahead (a live source cannot answer for the past; a replay can).
+LIVE_SKEW = 300.0
+
+
+def live_time(fetched: float, as_of: float, max_skew: float = LIVE_SKEW) -> float:
+    """The data time of a live value that has no timestamp of its own (Unix seconds)."""
+    if as_of < fetched <= as_of + max_skew:
+        return as_of
+    return fetched
+
 
 @runtime_checkable
 class Adapter(Protocol):

@@ -59,7 +59,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from signalops.adapters.base import BaseAdapter
+from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.metrics import FUNDAMENTAL
 from signalops.adapters.store import SnapshotStore
 from signalops.errors import AdapterError
@@ -69,8 +69,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "fundamental"
 
-# A live answer fetched at most this long after as_of is stamped as_of: the cycle's own latency.
-LIVE_SKEW = 300.0
 
 # When the four bundled quoteSummary files were recorded (their HTTP Date headers are 09:34:51 to
 # 09:35:29 UTC on 2025-02-24); the bundled snapshots are dated here.
@@ -373,13 +371,6 @@ def _finite_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def live_time(fetched: float, as_of: float) -> float:
-    """A live fetch's data time: the fetch time, or as_of when the fetch only just followed it."""
-    if fetched > as_of and fetched - as_of <= LIVE_SKEW:
-        return as_of
-    return fetched
 
 
 # --- replay: the snapshot store -------------------------------------------------------------------

@@ -12,6 +12,7 @@ day, so day-old data looked fresh.)
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -33,6 +34,38 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+class _SecretLogFilter(logging.Filter):
+    """Scrubs secrets from httpx's own log lines: it logs every request URL at INFO, and some
+    APIs (DeFiLlama's pro API) put the key in the URL path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken record is logging's problem, not ours
+                return True
+            clean = redact(message, tuple(self.secrets))
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+_LOG_FILTER = _SecretLogFilter()
+
+
+def protect_logs(*secrets: str) -> None:
+    """Never let these strings reach a log line written by httpx or httpcore."""
+    _LOG_FILTER.secrets.update(s for s in secrets if s)
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _LOG_FILTER not in logger.filters:
+            logger.addFilter(_LOG_FILTER)
 
 
 @dataclass
@@ -62,8 +95,14 @@ class HttpClient:
     _cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _parsed: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, Any]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _last_request: float | None = field(default=None, init=False, repr=False)
     requests_sent: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        protect_logs(*self.secrets)
 
     @property
     def client(self) -> httpx.Client:
@@ -84,22 +123,36 @@ class HttpClient:
     def get_json(
         self, url: str, params: Mapping[str, Any] | None = None, *, ttl: float | None = None
     ) -> Any:
-        """GET and parse JSON; malformed JSON or non-finite numbers are adapter errors."""
+        """GET and parse JSON; malformed JSON or non-finite numbers are adapter errors.
+
+        A cache hit also reuses the parsed value (a full DeFiLlama history is thousands of
+        points): callers must treat what they get as read-only.
+        """
         text = self.get_text(url, params, ttl=ttl)
+        key = self._key(url, params)
+        parsed = self._parsed.get(key)
+        if parsed is not None and parsed[0] is text:
+            return parsed[1]
         try:
             # parse_float too: "1e999" parses to inf without ever reaching parse_constant.
-            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except (json.JSONDecodeError, ValueError) as exc:
             raise AdapterError(
                 f"malformed JSON from {self._where(url)}: {exc}",
                 source=self.source,
                 reason="BAD_RESPONSE",
             ) from None
+        self._parsed[key] = (text, value)
+        return value
+
+    @staticmethod
+    def _key(url: str, params: Mapping[str, Any] | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return (url, tuple(sorted((str(k), str(v)) for k, v in (params or {}).items())))
 
     def get_text(
         self, url: str, params: Mapping[str, Any] | None = None, *, ttl: float | None = None
     ) -> str:
-        key = (url, tuple(sorted((str(k), str(v)) for k, v in (params or {}).items())))
+        key = self._key(url, params)
         ttl = self.cache_ttl if ttl is None else ttl
         now = self.clock()
         cached = self._cache.get(key)

@@ -58,7 +58,7 @@ from typing import Any, Protocol
 
 import feedparser
 
-from signalops.adapters.base import BaseAdapter
+from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.catalogue import format_duration
 from signalops.adapters.http import HttpClient
 from signalops.adapters.metrics import NEWS
@@ -67,7 +67,6 @@ from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
 SOURCE = "news"
-LIVE_SKEW = 300.0
 MAX_MATCHES = 50
 
 # Public crypto news feeds read by default. CoinDesk's URL is the feed's own self link.
@@ -238,7 +237,7 @@ class RssFeed:
                     times=times,
                     values=[item for _, item in ordered],
                     end=bisect_right(times, as_of),
-                    data_time=_live_time(known.fetched, as_of),
+                    data_time=live_time(known.fetched, as_of),
                     undated=known.undated,
                 )
             )
@@ -290,12 +289,6 @@ def _feed_table(feeds: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
     if not table:
         raise ValueError("news needs at least one feed")
     return table
-
-
-def _live_time(fetched: float, as_of: float) -> float:
-    if fetched > as_of and fetched - as_of <= LIVE_SKEW:
-        return as_of
-    return fetched
 
 
 # --- replay: the snapshot store -------------------------------------------------------------------

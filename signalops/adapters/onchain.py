@@ -51,7 +51,6 @@ CONNECTION_ERROR.
 from __future__ import annotations
 
 import csv
-import logging
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter
-from signalops.adapters.http import HttpClient, bad_response, field_of, number, redact
+from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
 from signalops.adapters.metrics import ONCHAIN
 from signalops.adapters.store import Series, SnapshotStore
 from signalops.errors import AdapterError
@@ -298,36 +297,6 @@ class OnchainFeed(Protocol):
     def cex_net_flow(self, slug: str, as_of: float) -> Series: ...
 
 
-class _SecretLogFilter(logging.Filter):
-    """Scrubs API keys from httpx's own log lines (it logs every request URL at INFO)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken record is logging's problem, not ours
-                return True
-            clean = redact(message, tuple(self.secrets))
-            if clean != message:
-                record.msg, record.args = clean, ()
-        return True
-
-
-_LOG_FILTER = _SecretLogFilter()
-
-
-def _protect_logs(secret: str) -> None:
-    _LOG_FILTER.secrets.add(secret)
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _LOG_FILTER not in logger.filters:
-            logger.addFilter(_LOG_FILTER)
-
-
 class DefiLlamaFeed:
     """Live series from DeFiLlama, optionally recorded into a snapshot store.
 
@@ -351,7 +320,7 @@ class DefiLlamaFeed:
         if self.api_key:
             if self.api_key not in self.http.secrets:
                 self.http.secrets = (*self.http.secrets, self.api_key)
-            _protect_logs(self.api_key)
+            protect_logs(self.api_key)
         self.record = record
         self._ids: dict[str, str] = dict(MAJOR_STABLECOIN_IDS)
         self._recorded: dict[str, float] = {}

@@ -90,7 +90,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from signalops.adapters.base import BaseAdapter
+from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.catalogue import format_duration
 from signalops.adapters.http import HttpClient, bad_response, field_of, number
 from signalops.adapters.metrics import POLYMARKET
@@ -618,9 +618,8 @@ class LiveFeed:
 
     def _clamp(self, t: float, as_of: float) -> float | None:
         """``t``, or ``as_of`` for a value at most ``max_skew`` later; None beyond that."""
-        if t <= as_of:
-            return t
-        return as_of if t - as_of <= self.max_skew else None
+        t = live_time(t, as_of, self.max_skew)
+        return t if t <= as_of else None
 
     def _live_time(self, t: float, as_of: float, what: str) -> float:
         clamped = self._clamp(t, as_of)
