@@ -226,6 +226,7 @@ def evaluate_command(
       signalops data import
       signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
     """
+    as_of = _parse_time(at)
     err = _console(stderr=True)
     try:
         compiled = load(strategy, registry.catalogue())
@@ -238,7 +239,6 @@ def evaluate_command(
             + Text(f"{data_dir}: no snapshot folder (run 'signalops data import' first)")
         )
         sys.exit(1)
-    as_of = _parse_time(at)
     adapters = registry.replay_adapters(SnapshotStore(data_dir))
     out = _console()
     assets = [asset] if asset else list(compiled.assets)

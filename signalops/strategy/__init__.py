@@ -37,7 +37,7 @@ STRATEGY_SUFFIXES = (".yaml", ".yml")
 def loads(text: str, file: str = "<string>", catalogue: Catalogue = BUILTIN) -> Strategy:
     """Compile strategy YAML given as text; ``file`` is the name errors will cite."""
     doc = load_yaml(text, file)
-    raise_collected(check_schema(doc))
+    raise_collected(check_schema(doc, tuple(catalogue.sources)))
     return compile_document(doc, catalogue)
 
 

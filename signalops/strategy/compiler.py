@@ -268,6 +268,8 @@ class _Compiler:
             )
         else:
             self.rule_ids[rule_id] = (*path, "id")
+        if not self.known_source(rule.get("source"), (*path, "source")):
+            return None
         index = self.take_index()
         context = _Context(
             path=path,
@@ -372,11 +374,25 @@ class _Compiler:
             items=tuple(children),
         )
 
+    def known_source(self, source: str | None, path: Path) -> bool:
+        """Sources are checked here, not in the schema, so that plugin sources are accepted."""
+        if source is None or source in self.catalogue.sources:
+            return True
+        names = list(self.catalogue.sources)
+        self.error(
+            f"unknown source '{source}'",
+            path,
+            hint=did_you_mean(source, names) or "installed sources: " + ", ".join(names),
+        )
+        return False
+
     # --- the structured forms of the original README ---------------------------------------------
 
     def structured(self, condition: dict[str, Any], path: Path, context: _Context) -> Node:
         name = condition["metric"]
         source = condition.get("source", context.source)
+        if not self.known_source(source, (*path, "source")):
+            raise _Fail
         given = dict(condition.get("params", {}))
         metric = self.metric(
             name,
@@ -698,6 +714,8 @@ class _Compiler:
                 hint="split it into several conditions",
             )
         source = condition.get("source", context.source)
+        if not self.known_source(source, (*path, "source")):
+            raise _Fail
         max_age = self.max_age_of(condition, path)
         return _ExpressionCompiler(self, text, wpath, source, max_age, context, condition).bool(
             tree

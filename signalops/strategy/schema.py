@@ -7,6 +7,7 @@ The JSON Schema is the single source of truth for the file's shape (it is also w
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import math
@@ -46,8 +47,18 @@ def strategy_schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(strategy_schema())
+def _validator(sources: tuple[str, ...] | None = None) -> Draft202012Validator:
+    """The schema, with ``source`` narrowed to the installed sources when they are given.
+
+    The published schema only checks the *shape* of a source name, so that a plugin's source is
+    valid; validating against the installed names keeps a typo such as 'technicl' in the same
+    pass as every other shape error, with its "did you mean".
+    """
+    schema = strategy_schema()
+    if sources is not None:
+        schema = copy.deepcopy(schema)
+        schema["$defs"]["source"] = {"enum": list(sources)}
+    return Draft202012Validator(schema)
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
@@ -55,9 +66,10 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     return f"did you mean '{matches[0]}'?" if matches else None
 
 
-def check_schema(doc: Document) -> list[StrategyError]:
-    """Every schema problem in ``doc``, in source order."""
-    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+def check_schema(doc: Document, sources: tuple[str, ...] | None = None) -> list[StrategyError]:
+    """Every schema problem in ``doc``, in source order (``sources``: the installed ones)."""
+    validator = _validator(sources)
+    raw = sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
     errors: list[tuple[tuple[int, int], StrategyError]] = []
     suggested: set[tuple[tuple[Any, ...], str]] = set()
     pending_required: list[ValidationError] = []
