@@ -6,22 +6,34 @@ a traceback only ever means a bug in SignalOps.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
-from datetime import UTC, datetime
+import threading
+from contextlib import nullcontext
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from signalops import __version__, engine
+from signalops import __version__, engine, runner
 from signalops.adapters import registry
 from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
+from signalops.adapters.catalogue import parse_duration
 from signalops.adapters.store import SnapshotStore
+from signalops.audit import why
+from signalops.audit.verify import verify
 from signalops.errors import SignalOpsError, StrategyError
 from signalops.explain import draw_tree, iso, strategy_header
+from signalops.orders import Mode
+from signalops.runner import simulated_times, wall_clock_times
 from signalops.strategy import find_strategy_files, load, schema_path
+from signalops.strategy.model import Strategy
+from signalops.tree import Verdict
+from signalops.workspace import Workspace, build_pipeline, load_strategies, open_workspace
 
 
 def _console(stderr: bool = False) -> Console:
@@ -259,6 +271,400 @@ def evaluate_command(
 
 
 _VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
+
+
+# --- the decision pipeline -------------------------------------------------------------------
+
+AUDIT_OPTION = click.option(
+    "--audit",
+    "audit_file",
+    type=click.Path(path_type=Path),
+    help="Audit log (SQLite). Default: $SIGNALOPS_AUDIT, the config's audit.path, signalops.db.",
+)
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Config file (risk limits, paper, notify). Default: ./signalops.yaml if present.",
+)
+
+
+def _fail(message: str) -> None:
+    _console(stderr=True).print(Text("error: ", style="bold red") + Text(message))
+    sys.exit(1)
+
+
+def _workspace(audit_file: Path | None, config_file: Path | None) -> Workspace:
+    try:
+        return open_workspace(audit=audit_file, config=config_file)
+    except StrategyError as exc:  # a bad config file reads like a bad strategy file
+        _print_strategy_error(exc, _console(stderr=True))
+        sys.exit(1)
+
+
+def _duration(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise click.BadParameter(f"'{text}' is not a duration such as 30s, 5m, 1h or 1d")
+    return timedelta(seconds=seconds)
+
+
+@cli.command("run")
+@click.argument("strategies", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    help="Override each strategy's action_mode.",
+)
+@click.option("--once", is_flag=True, help="Run one cycle and stop (the default without --every).")
+@click.option("--every", help="Cycle interval, e.g. 5m or 1h (on the wall clock or the replay).")
+@click.option("--live", is_flag=True, help="Allow auto mode to place real orders.")
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(path_type=Path),
+    help="Use replayed data from this snapshot folder instead of live sources.",
+)
+@click.option("--from", "start", help="With --replay: first decision time (e.g. 2023-03-01).")
+@click.option("--to", "end", help="With --replay: last decision time.")
+@AUDIT_OPTION
+@CONFIG_OPTION
+def run_command(
+    strategies: tuple[Path, ...],
+    mode: str | None,
+    once: bool,
+    every: str | None,
+    live: bool,
+    replay_dir: Path | None,
+    start: str | None,
+    end: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Evaluate strategies, pass verdicts through the risk gate, execute, record everything.
+
+    Each cycle gathers every distinct data request once, then for each strategy and asset:
+    evaluate, size, check the risk gate, execute (paper, notify or auto) and append the decision
+    to the audit log, traded or not. Ctrl-C (or SIGTERM) finishes the current cycle first.
+
+    \b
+    Examples:
+      signalops run strategies/banking_crisis_dip.yaml --once
+      signalops run strategies/*.yaml --mode notify --every 5m
+      signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
+          --from 2023-03-01 --to 2023-03-31 --every 1d
+    """
+    interval = _duration(every)
+    try:
+        loaded = load_strategies(strategies)
+    except StrategyError as exc:
+        _print_strategy_error(exc, _console(stderr=True))
+        sys.exit(1)
+    workspace = _workspace(audit_file, config_file)
+    simulated: dict[str, datetime] = {}
+    if replay_dir is not None:
+        if start is None:
+            raise click.UsageError("--replay needs --from (and optionally --to and --every)")
+        first = _parse_time(start)
+        times = simulated_times(
+            first, _parse_time(end) if end else first, interval or timedelta(days=1)
+        )
+        clock = lambda: simulated.get("now", first)  # noqa: E731 - the replay's own clock
+    elif start or end:
+        raise click.UsageError("--from/--to only apply with --replay")
+    else:
+        times = None
+        clock = None
+    try:
+        pipeline = build_pipeline(
+            workspace,
+            loaded,
+            mode=Mode(mode) if mode else None,
+            live=live,
+            replay=replay_dir,
+            clock=clock,
+        )
+    except SignalOpsError as exc:
+        _fail(str(exc))
+    out = _console()
+    stop = threading.Event()
+    if times is None:
+        times = wall_clock_times(None if once else interval, pipeline.clock, stop)
+    else:
+        times = _ticking(times, simulated)
+    with out.status("running...") if out.is_terminal else nullcontext():
+        summaries = runner.run(pipeline, times, stop=stop, on_cycle=lambda s: out.print(s.line()))
+    if stop.is_set():
+        out.print(
+            Text(f"stopped after {len(summaries)} cycles; audit log is complete", style="dim")
+        )
+    workspace.close()
+
+
+def _ticking(times, holder: dict[str, datetime]):
+    for moment in times:
+        holder["now"] = moment
+        yield moment
+
+
+@cli.command("approvals")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@AUDIT_OPTION
+@CONFIG_OPTION
+def approvals_command(as_json: bool, audit_file: Path | None, config_file: Path | None) -> None:
+    """List decisions waiting for a human (notify mode), soonest expiry first."""
+    workspace = _workspace(audit_file, config_file)
+    now = datetime.now(UTC)
+    pending = workspace.audit.pending_approvals(now)
+    if as_json:
+        click.echo(json.dumps([_pending_dict(p) for p in pending], indent=2))
+        return
+    out = _console()
+    if not pending:
+        out.print("no approvals pending")
+    for item in pending:
+        order = item.record.get("order") or {}
+        line = Text(f"{item.approval_id}  ", style="bold")
+        line.append(f"{order.get('side', '?')} {order.get('quantity', '?')} {item.asset}  ")
+        line.append(f"{item.strategy}  decided {item.as_of}  ")
+        line.append(
+            "EXPIRED" if item.expired else f"expires {iso(item.expires_at)}",
+            style="red" if item.expired else "dim",
+        )
+        out.print(line)
+
+
+def _pending_dict(item: Any) -> dict[str, Any]:
+    return {
+        "approval_id": item.approval_id,
+        "decision_id": item.decision_id,
+        "asset": item.asset,
+        "strategy": item.strategy,
+        "as_of": item.as_of,
+        "expires_at": iso(item.expires_at),
+        "expired": item.expired,
+        "order": item.record.get("order"),
+    }
+
+
+def _answer(
+    approval_id: str,
+    approve: bool,
+    by: str | None,
+    note: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+    live: bool,
+    replay_dir: Path | None,
+    at: str | None,
+) -> None:
+    workspace = _workspace(audit_file, config_file)
+    now = _parse_time(at) if at else datetime.now(UTC)
+    pending = [
+        p
+        for p in workspace.audit.pending_approvals(now)
+        if approval_id in (p.approval_id, p.decision_id)
+    ]
+    strategies: list[Strategy] = []
+    if pending and approve:
+        try:
+            strategies = load_strategies([pending[0].record["strategy"]["file"]])
+        except StrategyError as exc:
+            _print_strategy_error(exc, _console(stderr=True))
+            sys.exit(1)
+    try:
+        pipeline = build_pipeline(
+            workspace, strategies, live=live, replay=replay_dir, clock=lambda: now
+        )
+        outcome = pipeline.answer_approval(
+            approval_id, approve=approve, by=by or getpass.getuser(), note=note, now=now
+        )
+    except SignalOpsError as exc:
+        _fail(str(exc))
+    style = {"FILLED": "green", "REJECTED": "yellow", "SUBMITTED": "green"}.get(
+        outcome.status, "red"
+    )
+    _console().print(
+        Text(f"{outcome.approval_id}: ", style="bold")
+        + Text(outcome.status, style=f"bold {style}")
+        + Text(f" — {outcome.message}")
+    )
+    sys.exit(0 if outcome.status in ("FILLED", "SUBMITTED", "REJECTED") else 1)
+
+
+ANSWER_OPTIONS = [
+    click.option("--by", help="Who decides (recorded). Default: the current user."),
+    click.option("--live", is_flag=True, help="Execute through the live exchange (auto mode)."),
+    click.option(
+        "--replay",
+        "replay_dir",
+        type=click.Path(path_type=Path),
+        help="Re-check the signal on replayed data (for replays and tests).",
+    ),
+    click.option("--at", help="Decision time of the re-check (default: now)."),
+    AUDIT_OPTION,
+    CONFIG_OPTION,
+]
+
+
+def _with_options(options):
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+@cli.command("approve")
+@click.argument("approval_id")
+@click.option("--note", help="A note kept in the audit record.")
+@_with_options(ANSWER_OPTIONS)
+def approve_command(approval_id, note, by, live, replay_dir, at, audit_file, config_file) -> None:
+    """Approve a pending trade: re-check data and risk, then execute and record.
+
+    \b
+    Example:
+      signalops approve apv-06b9f3bcf8279e462f0c49f6 --note "checked the news"
+    """
+    _answer(approval_id, True, by, note, audit_file, config_file, live, replay_dir, at)
+
+
+@cli.command("reject")
+@click.argument("approval_id")
+@click.option("--note", required=True, help="Why (kept in the audit record).")
+@_with_options(ANSWER_OPTIONS)
+def reject_command(approval_id, note, by, live, replay_dir, at, audit_file, config_file) -> None:
+    """Reject a pending trade; the rejection is recorded with your note.
+
+    \b
+    Example:
+      signalops reject apv-06b9f3bcf8279e462f0c49f6 --note "FOMC in an hour"
+    """
+    _answer(approval_id, False, by, note, audit_file, config_file, live, replay_dir, at)
+
+
+@cli.command("decisions")
+@click.option("--asset")
+@click.option("--strategy")
+@click.option("--verdict", type=click.Choice([v.value for v in Verdict], case_sensitive=False))
+@click.option("--since", help="Earliest decision time (date or ISO time).")
+@click.option("--until", help="Latest decision time (date or ISO time).")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON lines.")
+@AUDIT_OPTION
+def decisions_command(asset, strategy, verdict, since, until, limit, as_json, audit_file) -> None:
+    """List recorded decisions, newest first: traded, blocked, held or denied.
+
+    \b
+    Example:
+      signalops decisions --asset BTC --verdict BLOCKED --since 2023-03-01
+    """
+    workspace = _workspace(audit_file, None)
+    records = workspace.audit.decisions(
+        asset=asset,
+        strategy=strategy,
+        verdict=verdict.upper() if verdict else None,
+        since=_parse_bound(since),
+        until=_parse_bound(until),
+        limit=limit,
+    )
+    out = _console()
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record))
+            continue
+        line = Text(f"{record['as_of']}  {record['asset']:<6} ")
+        line.append(f"{record['verdict']:<8}", style=f"bold {_VERDICT_STYLE[record['verdict']]}")
+        line.append(f" {why.outcome(record, workspace.audit.followups(record['decision_id']))}")
+        line.append(f"  {record['strategy']['name']}  {record['decision_id']}", style="dim")
+        out.print(line)
+    if not records and not as_json:
+        out.print("no decisions match")
+
+
+def _parse_bound(text: str | None) -> datetime | date | None:
+    if text is None:
+        return None
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"'{text}' is not a date") from None
+    return _parse_time(text)
+
+
+@cli.command("why")
+@click.argument("ref")
+@click.option("--at", help="With an asset: the date or time to explain (e.g. 2024-11-06).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record and follow-ups as JSON.")
+@AUDIT_OPTION
+def why_command(ref: str, at: str | None, as_json: bool, audit_file: Path | None) -> None:
+    """Explain one decision from its audit record: the tree, values, vetoes, risk and outcome.
+
+    \b
+    Examples:
+      signalops why BTC --at 2024-11-06      why did it (not) trade BTC that day?
+      signalops why dec-06b9f3bcf8279e462f0c49f6
+    """
+    workspace = _workspace(audit_file, None)
+    when = _parse_bound(at) if at else None
+    if not ref.startswith("dec-") and when is None:
+        raise click.UsageError("give a decision id, or an asset with --at DATE")
+    record = why.find_decision(workspace.audit, ref, when)
+    if record is None:
+        _fail(
+            f"no decision for {ref}"
+            + (f" at {at}" if at else "")
+            + " in "
+            + str(workspace.audit.path)
+        )
+    followups = workspace.audit.followups(record["decision_id"])
+    if as_json:
+        click.echo(json.dumps(why.why_json(record, followups), indent=2))
+        return
+    out = _console()
+    for line in why.why(record, followups):
+        out.print(line)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check and export the audit log."""
+
+
+@audit_group.command("verify")
+@AUDIT_OPTION
+def audit_verify(audit_file: Path | None) -> None:
+    """Recompute every hash and link; say which record was edited, deleted or reordered."""
+    workspace = _workspace(audit_file, None)
+    report = verify(workspace.audit)
+    out = _console()
+    if report.ok:
+        out.print(Text("ok ", style="bold green") + Text(f"{report.checked} records, chain intact"))
+        return
+    err = _console(stderr=True)
+    for problem in report.problems:
+        where = f"seq {problem.seq}" if problem.seq is not None else "chain"
+        err.print(
+            Text(f"{problem.kind.value} ", style="bold red") + Text(f"{where}: {problem.message}")
+        )
+    err.print(
+        Text(f"audit log FAILED verification: {len(report.problems)} problems", style="bold red")
+    )
+    sys.exit(1)
+
+
+@audit_group.command("export")
+@click.argument("target", type=click.Path(path_type=Path))
+@AUDIT_OPTION
+def audit_export(target: Path, audit_file: Path | None) -> None:
+    """Write every record as JSON Lines (each line verifies on its own)."""
+    workspace = _workspace(audit_file, None)
+    count = workspace.audit.export_jsonl(target)
+    _console().print(f"{count} records written to {target}")
 
 
 @cli.group()

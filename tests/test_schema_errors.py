@@ -57,7 +57,7 @@ GOLDEN = [
         """,
         [
             "s.yaml:4:3: unknown key 'frobnicate' (allowed keys: name, description, assets, "
-            "params, defaults, rules, exit, vetoes, execution)"
+            "params, defaults, rules, exit, vetoes, execution, risk)"
         ],
         id="unknown_key_without_a_close_match_lists_the_allowed_keys",
     ),

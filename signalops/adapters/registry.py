@@ -74,3 +74,8 @@ def catalogue() -> Catalogue:
 def replay_adapters(store: SnapshotStore) -> dict[str, Any]:
     """One replay adapter per source, all reading the same snapshot store."""
     return {name: cls.replay(store) for name, cls in adapter_classes().items()}
+
+
+def live_adapters(record: SnapshotStore | None = None) -> dict[str, Any]:
+    """One live adapter per source with its defaults; ``record`` keeps what they fetch."""
+    return {name: cls.live(record=record) for name, cls in adapter_classes().items()}

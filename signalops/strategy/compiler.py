@@ -182,6 +182,7 @@ class _Compiler:
             content_hash=content_hash(self.doc.data),
             file=self.doc.file,
             document=MappingProxyType(self.doc.data),
+            risk=MappingProxyType(dict(spec.get("risk", {}))),
         )
 
     # --- helpers -------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from signalops.observation import DataError, Observation, Request
@@ -29,7 +30,9 @@ class Strategy:
 
     ``content_hash`` is the sha256 of the canonical JSON of the file's content (comments and
     formatting do not change it; any value does), which audit records cite. ``document`` is that
-    content, kept so a decision can be replayed from the record alone.
+    content, kept so a decision can be replayed from the record alone. ``risk`` is the file's
+    schema-valid ``risk:`` section as written (empty when absent); ``signalops.config.limits_for``
+    turns it into the limits that apply, which can only be tighter than the global ones.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Strategy:
     content_hash: str
     file: str
     document: Mapping[str, Any]
+    risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def evaluate(
         self,

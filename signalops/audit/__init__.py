@@ -1,0 +1,64 @@
+"""The audit log: one append-only, hash-chained record per evaluation, and what follows it.
+
+Every evaluation (traded, blocked, held or denied) becomes a ``decision`` record. Anything that
+happens later to that decision is a *new* record that references it by ``decision_id``; nothing
+is ever updated in place:
+
+    kind              written when                                  references
+    decision          every evaluation of a strategy for an asset   -
+    order_submitted   auto mode, just BEFORE an order is sent        decision_id, client_order_id
+    order_result      auto mode, after the venue answered           decision_id, client_order_id
+    fill              an order filled (paper at once, live later)    decision_id, client_order_id
+    approval          a human approved or rejected (notify mode)    decision_id, approval_id
+    expiry            a pending approval passed its expiry           decision_id, approval_id
+
+Common fields of every record (see ``schemas/decision.schema.json``):
+``schema`` ("signalops.audit/1"), ``kind``, ``id``, ``seq`` (1, 2, 3... in chain order),
+``recorded_at``, ``prev_hash`` (the previous record's hash; 64 zeros for the first) and ``hash``
+= sha256 of the canonical JSON (``signalops.canonical``) of the record without ``hash``.
+
+A ``decision`` record is self-contained: strategy name + content hash (the strategy document
+itself is stored once per hash in the ``strategies`` table), asset, mode, ``as_of``, verdict,
+action, blocked_by, conflicts, the full trace (every leaf with value, data timestamp, operator,
+threshold and status), the observations used, each risk check with its outcome and details,
+the order intent, and the execution outcome.
+
+Follow-up ids are ``{kind}-{decision hex}-{n}`` (e.g. ``approval-1662108dbba0a8f7559ca420-1``):
+the n-th record of that kind for that decision, n counting from 1. They are deterministic and
+``id`` is UNIQUE in the store, so recording the same event again after a restart fails with
+``DuplicateRecordError`` instead of writing it twice. The fields each kind carries (follow-ups
+may add more; a decision record has exactly the fields listed above):
+
+    order_submitted   client_order_id, order (``OrderIntent.to_dict()``)
+    order_result      client_order_id, execution (``ExecutionResult.to_dict()``)
+    fill              client_order_id, fill (``Fill.to_dict()``)
+    approval          approval_id, approved (bool), by (who); optional note
+    expiry            approval_id, expires_at
+
+Records are plain JSON: NaN and infinity are the strings "nan"/"inf"/"-inf", money and
+quantities are decimal strings, times are UTC ISO-8601 with a ``Z``. No record carries a
+credential: the builders read none, and scrub secret-looking environment values and
+``api_key=...`` from every string (an error message may quote a URL that carried a key).
+
+The modules:
+
+    record.py   build_decision_record, build_followup, followup_id   (not yet sealed)
+    chain.py    GENESIS, seal, check                                   (seq, prev_hash, hash)
+    store.py    AuditLog: SQLite via sqlite-utils, WAL, appends in BEGIN IMMEDIATE, queries,
+                the approval queue, JSONL export; a chain_head row to catch a deleted tail
+    verify.py   verify(log) -> VerifyReport of EDITED / DELETED / REORDERED / INSERTED problems
+    why.py      why(record, followups) -> rich Text lines; why_json; find_decision
+    schema.py   the JSON Schema of records, loaded; record_errors(record)
+    bench.py    bench_store(path, n): bulk-load n records and time the lookups
+
+A run loop records a decision, and its fill, atomically with its own state::
+
+    log = AuditLog("state/audit.db")
+    log.remember_strategy(strategy)
+    record = build_decision_record(strategy=..., evaluation=..., mode=..., intent=...,
+                                   risk=..., execution=..., recorded_at=as_of)
+    with log.transaction() as db:                 # one SQLite transaction
+        if not log.has_decision(record["id"]):    # idempotent across restarts
+            log.append(record)
+            db.table("paper_positions").upsert(...)
+"""

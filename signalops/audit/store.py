@@ -1,0 +1,590 @@
+"""The audit log on disk: one SQLite file (WAL), append-only, hash-chained, via sqlite-utils.
+
+Tables::
+
+    records     seq INTEGER PRIMARY KEY   chain order, 1, 2, 3...
+                id TEXT UNIQUE            the record id (a decision's id is its decision id)
+                kind, decision_id, recorded_at, as_of, strategy, strategy_hash, asset,
+                verdict, mode, status     copies of body fields, for indexes only (the body is
+                                          the truth; ``verify`` checks that they agree)
+                prev_hash, hash           the chain
+                body TEXT                 canonical JSON of the whole sealed record
+    strategies  hash PRIMARY KEY, name, file, document (JSON)   one row per content hash
+    chain_head  one row: seq and hash of the last record appended
+
+Indexes: records(asset, as_of), (strategy, as_of), (verdict), (kind, as_of), (decision_id),
+(status), UNIQUE (id). Copied columns (asset, as_of, strategy, strategy_hash, verdict, mode,
+status) are set for decisions only, so ``asset = ?`` alone finds decisions. Times in the
+columns are fixed-width (``2023-03-12T00:00:00.000000Z``) so that text order is time order;
+the body keeps the record's own ``...Z`` form.
+
+``status`` is the decision's execution status: an extra indexed column so that the approval
+queue (``pending_approvals``) is an index lookup, not a scan of every decision.
+
+Concurrency: every append runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before
+reading the chain head, so two writers (the run loop and a CLI approval, in two processes)
+queue up instead of both linking to the same previous record. ``transaction()`` lets a caller
+put several appends and its own writes (the paper portfolio, via ``log.db``, a
+``sqlite_utils.Database``) in that one transaction::
+
+    with log.transaction() as db:
+        log.append(decision)
+        log.append(fill)
+        db.table("paper_positions").upsert({...}, pk="asset")   # commits or rolls back with them
+
+(sqlite-utils >= 4 nests its table writes in savepoints when a transaction is open. 3.x commits
+them, ending the transaction early: ``transaction()`` then raises ``TransactionEndedError``
+rather than append without the write lock; with 3.x, write your own tables with ``db.execute``.)
+
+Append-only: the API has no update or delete, and triggers make SQLite refuse UPDATE and DELETE
+on ``records`` and ``strategies`` from any client (dropping the triggers is a deliberate act).
+``chain_head`` is the one row that changes: it is written in the same transaction as each
+append, and is what lets ``verify`` notice that the *last* records were deleted, which the
+chain alone cannot show (a truncated chain is a valid chain). It does not stop someone with
+write access from rewriting the whole file consistently; for that, keep ``head()`` somewhere
+else (a notification, a signed export) and compare.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import sqlite_utils
+
+from signalops.audit.chain import GENESIS, seal_to_json
+from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
+from signalops.audit.record import loads_record as _loads
+from signalops.canonical import canonical_json, content_hash
+from signalops.errors import SignalOpsError
+from signalops.observation import utc
+
+# The columns copied from a record's body, in table order (``body`` comes last).
+COLUMNS = (
+    "seq",
+    "id",
+    "kind",
+    "decision_id",
+    "recorded_at",
+    "as_of",
+    "strategy",
+    "strategy_hash",
+    "asset",
+    "verdict",
+    "mode",
+    "status",
+    "prev_hash",
+    "hash",
+)
+PENDING_APPROVAL = "PENDING_APPROVAL"
+_CHUNK = 10_000  # rows per executemany: bounded memory for bulk appends
+_PAGE = 1_000  # rows per read: iterators never hold a read transaction between pages
+_SORTABLE = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+_INSERT = (
+    f"INSERT INTO records ({', '.join(COLUMNS)}, body) "
+    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+)
+# SQLite refuses UPDATE and DELETE on these tables from any client, not just this API.
+_TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{what} are append-only: never {verb}d'); END"
+    for table, what in (("records", "audit records"), ("strategies", "stored strategies"))
+    for verb in ("update", "delete")
+)
+
+
+class DuplicateRecordError(SignalOpsError, ValueError):
+    """A record with this id is already in the log: the same decision or event, twice."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(self.ids[:5]) + (" ..." if len(self.ids) > 5 else "")
+        super().__init__(f"already in the audit log: {shown}")
+
+
+class TransactionEndedError(SignalOpsError, RuntimeError):
+    """A ``transaction()`` block's transaction was committed by something else before its end."""
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A notify-mode decision still waiting for a human (no approval or expiry recorded).
+
+    ``expired`` says whether ``expires_at`` had passed at the ``now`` that was asked about: the
+    caller then records an ``expiry`` follow-up, which takes it off the queue.
+    """
+
+    decision_id: str
+    approval_id: str | None
+    asset: str
+    strategy: str
+    as_of: str
+    expires_at: datetime | None
+    expired: bool
+    record: dict[str, Any]
+
+
+def sortable_time(value: str | None) -> str | None:
+    """Fixed-width UTC text (microseconds always shown), so that string order is time order.
+
+    ``...:00Z`` and ``...:00.5Z`` would otherwise sort the wrong way round ('.' < 'Z').
+    """
+    if value is None:
+        return None
+    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        return value[:19] + ".000000Z"  # the common whole-second form, without parsing
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime(_SORTABLE)
+
+
+def _time_bound(when: datetime | date, *, end: bool = False) -> str:
+    """A column value to compare with: a datetime as is, a date as its UTC day's start (or end)."""
+    if isinstance(when, datetime):
+        moment = utc(when)
+    else:
+        moment = datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
+    return moment.strftime(_SORTABLE)
+
+
+def index_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The indexed columns for a sealed record, all derived from the record itself."""
+    decision = record.get("kind") == DECISION
+    strategy = record.get("strategy") if decision else None
+    strategy = strategy if isinstance(strategy, Mapping) else {}
+    execution = record.get("execution") if decision else None
+    execution = execution if isinstance(execution, Mapping) else {}
+    return {
+        "seq": record.get("seq"),
+        "id": record.get("id"),
+        "kind": record.get("kind"),
+        "decision_id": record.get("decision_id"),
+        "recorded_at": sortable_time(record.get("recorded_at")),
+        "as_of": sortable_time(record.get("as_of")) if decision else None,
+        "strategy": strategy.get("name"),
+        "strategy_hash": strategy.get("hash"),
+        "asset": record.get("asset") if decision else None,
+        "verdict": record.get("verdict") if decision else None,
+        "mode": record.get("mode") if decision else None,
+        "status": execution.get("status"),
+        "prev_hash": record.get("prev_hash"),
+        "hash": record.get("hash"),
+    }
+
+
+def _check_appendable(record: Mapping[str, Any]) -> None:
+    if not isinstance(record, Mapping):
+        raise TypeError(f"an audit record is a dict, not {type(record).__name__}")
+    if record.get("schema") != SCHEMA:
+        raise ValueError(f"record {record.get('id')} is not a {SCHEMA} record")
+    if record.get("kind") not in KINDS:
+        raise ValueError(f"record {record.get('id')} has unknown kind {record.get('kind')!r}")
+    if not isinstance(record.get("id"), str) or not isinstance(record.get("recorded_at"), str):
+        raise ValueError("a record needs an id and a recorded_at (use the record builders)")
+
+
+_TABLES = ("records", "strategies", "chain_head")
+_INDEXES = (
+    ("records_id", ("id",), True),
+    ("records_asset_as_of", ("asset", "as_of"), False),
+    ("records_strategy_as_of", ("strategy", "as_of"), False),
+    ("records_verdict", ("verdict",), False),
+    ("records_kind_as_of", ("kind", "as_of"), False),
+    ("records_decision_id", ("decision_id",), False),
+    ("records_status", ("status",), False),
+)
+
+
+def _schema_sql(db: sqlite_utils.Database) -> list[str]:
+    """Every statement that creates the schema, each a no-op when its object exists.
+
+    sqlite-utils writes the CREATE TABLE statements; ``AuditLog`` runs them all in one
+    ``BEGIN IMMEDIATE`` transaction, because two processes creating a new file at once would
+    otherwise fail with "database is locked" (a deferred transaction cannot wait for a lock).
+    """
+    text_columns = {name: str for name in COLUMNS if name != "seq"}
+    statements = [
+        db.create_table_sql(
+            "records",
+            {"seq": int, **text_columns, "body": str},
+            pk="seq",
+            not_null=["id", "kind", "recorded_at", "prev_hash", "hash", "body"],
+            if_not_exists=True,
+        ),
+        db.create_table_sql(
+            "strategies",
+            {"hash": str, "name": str, "file": str, "document": str},
+            pk="hash",
+            not_null=["name", "document"],
+            if_not_exists=True,
+        ),
+        db.create_table_sql(
+            "chain_head",
+            {"id": int, "seq": int, "hash": str},
+            pk="id",
+            not_null=["seq", "hash"],
+            if_not_exists=True,
+        ),
+    ]
+    for name, columns, unique in _INDEXES:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)})")
+    statements += _TRIGGERS
+    return statements
+
+
+class AuditLog:
+    """An append-only, hash-chained audit log in one SQLite file.
+
+    One object may be shared by threads (a lock serialises its connection); several objects or
+    processes may share one file (SQLite's write lock serialises appends). ``timeout`` is how
+    long a writer waits for another one's transaction, in seconds.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.db.enable_wal()
+        if not set(_TABLES) <= set(self.db.table_names()):
+            with self.transaction() as db:
+                for statement in _schema_sql(db):
+                    db.execute(statement)
+
+    # --- lifecycle and transactions ------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction (``BEGIN IMMEDIATE``): everything in it commits or none of it.
+
+        Nested use joins the outer transaction through a savepoint, so a failed inner block
+        (e.g. a ``DuplicateRecordError`` the caller catches) leaves no half-written rows.
+        Something that commits the transaction early (``conn.commit()``, or sqlite-utils 3.x
+        table writes) raises ``TransactionEndedError`` at the next append or at the end of
+        the block: after it, appends would read the chain head without the write lock.
+        """
+        with self._lock:
+            conn = self.db.conn
+            if self._depth:
+                self._require_open()
+                name = f"audit_{self._depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield self.db
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO {name}")
+                        conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._require_open()
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.db
+                self._require_open()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _require_open(self) -> None:
+        if not self.db.conn.in_transaction:
+            raise TransactionEndedError(
+                "the audit log's transaction was committed before its end (sqlite-utils < 4 "
+                "commits inside its own table writes: use sqlite-utils >= 4 or db.execute)"
+            )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the log as of one moment.
+
+        ``verify`` and ``export_jsonl`` use it so that a concurrent append cannot land between
+        reading the chain head and reading the records.
+        """
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                yield
+                return
+            conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, list(params)).fetchall()
+
+    def _bodies(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [_loads(row[0]) for row in self._all(sql, params)]
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last record appended, as the chain head row remembers it."""
+        rows = self._all("SELECT seq, hash FROM chain_head WHERE id = 1")
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def _tail(self) -> tuple[int, str]:
+        # The head row, not the last record: after a (forbidden) delete of the last rows, the
+        # next record still links to the deleted one, so ``verify`` reports the gap.
+        head = self.head()
+        if head is not None:
+            return head
+        rows = self._all("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+
+    def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Seal ``record`` after the current last one and store it; returns the sealed record.
+
+        Raises ``DuplicateRecordError`` when its id is already in the log (nothing is written).
+        """
+        kept: list[dict[str, Any]] = []
+        self._append([record], kept)
+        return kept[0]
+
+    def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append records in order, in one transaction; returns how many (the bulk path).
+
+        Memory stays flat however many records the iterable yields (rows go to SQLite a chunk
+        at a time and nothing is kept), so a million records can be one transaction. A
+        duplicate id anywhere rolls the whole batch back.
+        """
+        return self._append(records, None)
+
+    def _append(
+        self, records: Iterable[Mapping[str, Any]], kept: list[dict[str, Any]] | None
+    ) -> int:
+        appended = 0
+        with self.transaction():
+            seq, prev = self._tail()
+            chunk: list[tuple[Any, ...]] = []
+            for record in records:
+                _check_appendable(record)
+                seq += 1
+                sealed, body = seal_to_json(record, prev, seq)
+                prev = sealed["hash"]
+                columns = index_columns(sealed)
+                chunk.append((*(columns[c] for c in COLUMNS), body))
+                appended += 1
+                if kept is not None:
+                    kept.append(sealed)
+                if len(chunk) >= _CHUNK:
+                    self._insert(chunk)
+                    chunk = []
+            if chunk:
+                self._insert(chunk)
+            if appended:
+                self.db.execute(
+                    "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    [seq, prev],
+                )
+        return appended
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            self.db.conn.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError:
+            # Only duplicates of ids stored before this chunk, or repeated within it: rows of
+            # the chunk itself may already be in (the transaction rolls them back).
+            ids = [row[1] for row in rows]
+            placeholders = ", ".join("?" * len(ids))
+            sql = f"SELECT id FROM records WHERE id IN ({placeholders}) AND seq < ?"
+            before = {r[0] for r in self._all(sql, [*ids, rows[0][0]])}
+            repeated = {i for i, n in Counter(ids).items() if n > 1}
+            raise DuplicateRecordError(sorted(before | repeated)) from None
+
+    def remember_strategy(self, strategy: Any) -> bool:
+        """Store the strategy document under its content hash, once; True if it was new."""
+        document = json_safe(strategy.document)
+        if content_hash(document) != strategy.content_hash:
+            raise ValueError(f"strategy {strategy.name}: document does not match its content hash")
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO strategies (hash, name, file, document) VALUES (?, ?, ?, ?)",
+                [strategy.content_hash, strategy.name, strategy.file, canonical_json(document)],
+            )
+            return cursor.rowcount == 1
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def strategy_document(self, hash: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT document FROM strategies WHERE hash = ?", [hash])
+        return _loads(rows[0][0]) if rows else None
+
+    def get(self, id: str) -> dict[str, Any] | None:
+        """The record with this id (for a decision: its decision id), or None."""
+        found = self._bodies("SELECT body FROM records WHERE id = ?", [id])
+        return found[0] if found else None
+
+    def has_decision(self, decision_id: str) -> bool:
+        rows = self._all("SELECT kind FROM records WHERE id = ?", [decision_id])
+        return bool(rows) and rows[0][0] == DECISION
+
+    def decisions(
+        self,
+        *,
+        asset: str | None = None,
+        strategy: str | None = None,
+        verdict: str | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """Decision records, newest ``as_of`` first.
+
+        ``strategy`` is a name or a ``sha256:...`` content hash. ``since``/``until`` are
+        inclusive; a date means that whole UTC day.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if asset is not None:
+            where.append("asset = ?")
+            params.append(asset)
+        if strategy is not None:
+            where.append("strategy_hash = ?" if strategy.startswith("sha256:") else "strategy = ?")
+            params.append(strategy)
+        if verdict is not None:
+            where.append("verdict = ?")
+            params.append(str(verdict))
+        if not where:
+            where.append("kind = ?")  # the copied columns are NULL for follow-ups already
+            params.append(DECISION)
+        if since is not None:
+            where.append("as_of >= ?")
+            params.append(_time_bound(since))
+        if until is not None:
+            exclusive = not isinstance(until, datetime)
+            where.append("as_of < ?" if exclusive else "as_of <= ?")
+            params.append(_time_bound(until, end=True))
+        sql = f"SELECT body FROM records WHERE {' AND '.join(where)} ORDER BY as_of DESC, seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._bodies(sql, params)
+
+    def decision_at(
+        self, asset: str, when: datetime | date, *, strategy: str | None = None
+    ) -> dict[str, Any] | None:
+        """The decision in force for ``asset`` at ``when``: the latest with as_of <= when.
+
+        A ``date`` means that UTC day: the day's latest decision, or None if there was none
+        that day ("why did it trade BTC on 2024-11-06?").
+        """
+        if isinstance(when, datetime):
+            found = self.decisions(asset=asset, strategy=strategy, until=when, limit=1)
+        else:
+            found = self.decisions(asset=asset, strategy=strategy, since=when, until=when, limit=1)
+        return found[0] if found else None
+
+    def followups(self, decision_id: str) -> list[dict[str, Any]]:
+        """Every later record about a decision (orders, fills, approvals, expiry), in order."""
+        return self._bodies(
+            "SELECT body FROM records WHERE decision_id = ? AND kind != ? ORDER BY seq",
+            [decision_id, DECISION],
+        )
+
+    def pending_approvals(self, now: datetime) -> list[PendingApproval]:
+        """Decisions waiting for a human, soonest expiry first (those past it say ``expired``)."""
+        now = utc(now)
+        records = self._bodies(
+            "SELECT body FROM records AS d WHERE d.status = ? AND d.kind = ? AND NOT EXISTS ("
+            " SELECT 1 FROM records AS f WHERE f.decision_id = d.decision_id"
+            " AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq",
+            [PENDING_APPROVAL, DECISION, APPROVAL, EXPIRY],
+        )
+        pending = []
+        for record in records:
+            execution = record.get("execution") or {}
+            expires = execution.get("expires_at")
+            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+            pending.append(
+                PendingApproval(
+                    decision_id=record["decision_id"],
+                    approval_id=execution.get("approval_id"),
+                    asset=record["asset"],
+                    strategy=record["strategy"]["name"],
+                    as_of=record["as_of"],
+                    expires_at=expires_at,
+                    expired=expires_at is not None and expires_at <= now,
+                    record=record,
+                )
+            )
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(pending, key=lambda p: p.expires_at or far)
+
+    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """Every record after ``after_seq``, in chain order (read a page at a time)."""
+        for row in self.raw_rows(after_seq):
+            yield _loads(row["body"])
+
+    def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """The stored rows as they are (columns and body text), for ``verify``."""
+        names = (*COLUMNS, "body")
+        sql = f"SELECT {', '.join(names)} FROM records WHERE seq > ? ORDER BY seq LIMIT ?"
+        last = after_seq
+        while True:
+            page = self._all(sql, [last, _PAGE])
+            for row in page:
+                yield dict(zip(names, row, strict=True))
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0]
+
+    def seq_of_hash(self, hash: str) -> int | None:
+        """Which record carries this hash (a scan: only ``verify`` asks, and only on a break)."""
+        rows = self._all("SELECT seq FROM records WHERE hash = ? LIMIT 1", [hash])
+        return rows[0][0] if rows else None
+
+    def count(self) -> int:
+        return self._all("SELECT count(*) FROM records")[0][0]
+
+    def export_jsonl(self, target: str | Path | IO[str]) -> int:
+        """Write every record, one canonical JSON object per line, in chain order.
+
+        Each line is the stored body byte for byte, so ``chain.check`` holds for each line and
+        consecutive lines link by ``prev_hash``. Returns the number of lines.
+        """
+        if isinstance(target, str | Path):
+            with open(target, "w", encoding="utf-8", newline="\n") as file:
+                return self.export_jsonl(file)
+        written = 0
+        with self.snapshot():
+            for row in self.raw_rows():
+                target.write(row["body"] + "\n")
+                written += 1
+        return written

@@ -1,0 +1,272 @@
+"""Check an audit log: every record intact, every link in place, nothing missing or moved.
+
+What each problem kind means (rows are read in the order of their ``seq`` column):
+
+EDITED     a record's body no longer matches its own hash; or an indexed column disagrees
+           with the body (e.g. ``verdict`` changed by SQL, so filters lie); or a record was
+           edited and *re-sealed* (its hash recomputed): it is then self-consistent, but the next
+           record's ``prev_hash`` still names the old hash, so the problem names the re-sealed
+           record (the chain cannot tell "edited and re-sealed" from "replaced by another
+           record", which is the same thing to an auditor). A re-sealed *last* record is caught
+           by the chain head, which still holds the old hash.
+DELETED    a sealed seq number is missing: a gap between two records (the problem names the
+           missing seq and the record after the gap, whose ``prev_hash`` points at nothing), or
+           records missing at the end: the chain alone cannot show that (a truncated chain is
+           a valid chain), so the store keeps a ``chain_head`` row written with every append.
+           A missing ``chain_head`` with records present is reported too.
+REORDERED  a record is stored at a position other than the seq it was sealed with (swapped or
+           renumbered rows), or its ``prev_hash`` names a record that exists but is not its
+           predecessor.
+INSERTED   records after the chain head: sealed and linked, but not written by
+           ``AuditLog.append`` (which moves the head in the same transaction).
+
+``verify`` never raises for what it finds: it returns a ``VerifyReport``. ``strict=True`` is the
+convenience that raises ``AuditIntegrityError`` when the report is not ok.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from signalops.audit.chain import GENESIS, check
+from signalops.audit.record import loads_record
+from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.errors import AuditIntegrityError
+
+# Looking up which record a stray prev_hash names is a scan; on a badly broken log, stop asking
+# after this many and report the remaining breaks without the lookup.
+_MAX_HASH_LOOKUPS = 100
+
+
+class ProblemKind(StrEnum):
+    EDITED = "EDITED"
+    DELETED = "DELETED"
+    REORDERED = "REORDERED"
+    INSERTED = "INSERTED"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, at one place: ``seq`` and ``id`` are None only when nothing is there."""
+
+    kind: ProblemKind
+    seq: int | None
+    id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "log"
+        if self.id:
+            where += f" ({self.id})"
+        return f"{self.kind}: {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``checked`` rows read; ``head_seq``/``head_hash`` are the chain head that was checked
+    against (worth keeping elsewhere: it pins down the whole log)."""
+
+    ok: bool
+    checked: int
+    problems: tuple[Problem, ...]
+    head_seq: int
+    head_hash: str
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok: {self.checked} records, head seq {self.head_seq} {self.head_hash}"
+        lines = [f"{len(self.problems)} problems in {self.checked} records:"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The previous row in storage order, as far as the chain is concerned."""
+
+    seq: int  # the seq it was sealed with
+    id: str | None
+    hash: str | None  # its stated hash; None when its body was unreadable
+
+
+class _Gaps:
+    """Sealed seq numbers not seen (yet): ranges, so a huge jump costs nothing."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int, int, str | None]] = []  # lo, hi, next seq, next id
+
+    def add(self, lo: int, hi: int, next_seq: int, next_id: str | None) -> None:
+        self.ranges.append((lo, hi, next_seq, next_id))
+
+    def fill(self, seq: int) -> bool:
+        """Take ``seq`` out of the gaps; whether it was in one."""
+        for i, (lo, hi, nseq, nid) in enumerate(self.ranges):
+            if lo <= seq <= hi:
+                parts = [(lo, seq - 1, nseq, nid), (seq + 1, hi, nseq, nid)]
+                self.ranges[i : i + 1] = [p for p in parts if p[0] <= p[1]]
+                return True
+        return False
+
+
+def _seqs(lo: int, hi: int) -> str:
+    return f"seq {lo}" if lo == hi else f"seqs {lo}..{hi}"
+
+
+def _columns_problem(row: dict[str, Any], body: dict[str, Any]) -> str | None:
+    try:
+        expected = index_columns(body)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return f"the record's fields are malformed ({exc})"
+    wrong = [
+        f"{name} says {row[name]!r}, the record says {expected[name]!r}"
+        for name in COLUMNS
+        if name != "seq" and row[name] != expected[name]
+    ]
+    return "column " + "; column ".join(wrong) if wrong else None
+
+
+class _Walk:
+    """One pass over the rows in storage order, collecting problems."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+        self.problems: list[Problem] = []
+        self.gaps = _Gaps()
+        self.lookups = 0
+        self.checked = 0
+        self.max_seq = 0
+        self.max_hash: str | None = None
+        self.max_id: str | None = None
+        self.previous: _Seen | None = None
+
+    def report(self, kind: ProblemKind, seq: int | None, id: str | None, message: str) -> None:
+        self.problems.append(Problem(kind, seq, id, message))
+
+    def row(self, row: dict[str, Any]) -> None:
+        self.checked += 1
+        stored_seq, stored_id = row["seq"], row["id"]
+        try:
+            body = loads_record(row["body"])
+        except ValueError:
+            self.unreadable(row, "the body is not a JSON record")
+            return
+        seq = body.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            self.unreadable(row, "the record has no seq")
+            return
+        ident = body["id"] if isinstance(body.get("id"), str) else stored_id
+        stated = body.get("hash") if isinstance(body.get("hash"), str) else None
+
+        # 1. the record against its own hash, the columns against the record
+        if not check(body):
+            self.report(ProblemKind.EDITED, seq, ident, "the record does not match its hash")
+        wrong = _columns_problem(row, body)
+        if wrong:
+            self.report(ProblemKind.EDITED, seq, ident, f"indexed {wrong}")
+        self.position(seq, ident, stored_seq)
+        self.link(seq, ident, body.get("prev_hash"))
+        if seq > self.max_seq:
+            self.max_seq, self.max_hash, self.max_id = seq, stated, ident
+        self.previous = _Seen(seq, ident, stated)
+
+    def unreadable(self, row: dict[str, Any], message: str) -> None:
+        """A row whose body cannot be read: EDITED, and it still holds its place in the chain
+        (so it is not also reported as a deletion); the next link cannot be checked."""
+        seq, ident = row["seq"], row["id"]
+        self.report(ProblemKind.EDITED, seq, ident, message)
+        self.position(seq, ident, seq)
+        if seq > self.max_seq:
+            self.max_seq, self.max_hash, self.max_id = seq, row["hash"], ident
+        self.previous = _Seen(seq, ident, None)
+
+    def position(self, seq: int, ident: str | None, stored_seq: int) -> None:
+        """The sealed seq against the storage order: gaps are deletions, the rest moves."""
+        order: list[str] = []
+        if stored_seq != seq:
+            order.append(f"stored as seq {stored_seq} but sealed as seq {seq}")
+        if seq > self.max_seq + 1:
+            self.gaps.add(self.max_seq + 1, seq - 1, seq, ident)
+        elif seq <= self.max_seq:
+            if self.gaps.fill(seq):
+                order.append(f"it is stored after seq {self.max_seq}")
+            else:
+                order.append(f"seq {seq} appears more than once")
+        if order:
+            self.report(ProblemKind.REORDERED, seq, ident, "; ".join(order))
+
+    def link(self, seq: int, ident: str | None, prev_hash: Any) -> None:
+        """``prev_hash`` against the hash of the record sealed just before this one."""
+        previous = self.previous
+        if seq == 1:
+            expected = GENESIS
+        elif previous is not None and previous.seq == seq - 1:
+            expected = previous.hash
+        else:
+            return  # the predecessor is missing or elsewhere: reported as DELETED/REORDERED
+        if prev_hash == expected or expected is None:
+            return
+        target = None
+        if isinstance(prev_hash, str) and self.lookups < _MAX_HASH_LOOKUPS:
+            self.lookups += 1
+            target = self.log.seq_of_hash(prev_hash)
+        if target is not None:
+            message = f"it links to seq {target}, not to its predecessor seq {seq - 1}"
+            self.report(ProblemKind.REORDERED, seq, ident, message)
+        elif seq == 1 or previous is None:
+            self.report(ProblemKind.EDITED, seq, ident, "the first record does not link to genesis")
+        else:
+            self.report(
+                ProblemKind.EDITED,
+                previous.seq,
+                previous.id,
+                f"changed and re-sealed: seq {seq} links to {str(prev_hash)[:12]}…, "
+                "which is not this record's hash",
+            )
+
+    def finish(self, head: tuple[int, str] | None) -> None:
+        """Gaps that stayed open, and the end of the chain against the chain head."""
+        for lo, hi, next_seq, next_id in self.gaps.ranges:
+            message = (
+                f"{_seqs(lo, hi)} missing: seq {next_seq} ({next_id}) links to a record "
+                "that is not there"
+            )
+            self.report(ProblemKind.DELETED, lo, None, message)
+        if head is None:
+            if self.checked:
+                message = "the chain head is missing: deletions at the end would go unnoticed"
+                self.report(ProblemKind.DELETED, None, None, message)
+            return
+        head_seq, head_hash = head
+        if head_seq > self.max_seq:
+            message = (
+                f"{_seqs(self.max_seq + 1, head_seq)} missing at the end: the chain head says "
+                f"the log ends at seq {head_seq}"
+            )
+            self.report(ProblemKind.DELETED, self.max_seq + 1, None, message)
+        elif head_seq < self.max_seq:
+            message = (
+                f"{_seqs(head_seq + 1, self.max_seq)} after the chain head (seq {head_seq}): "
+                "not written by AuditLog.append"
+            )
+            self.report(ProblemKind.INSERTED, head_seq + 1, None, message)
+        elif self.max_hash != head_hash:
+            message = "changed and re-sealed: the chain head holds a different hash for it"
+            self.report(ProblemKind.EDITED, self.max_seq, self.max_id, message)
+
+
+def verify(log: AuditLog, *, strict: bool = False) -> VerifyReport:
+    """Check every record of ``log`` and its links; see the module docstring for the kinds."""
+    walk = _Walk(log)
+    with log.snapshot():  # the head and the rows as of one moment, even with a writer running
+        head = log.head()
+        for row in log.raw_rows():
+            walk.row(row)
+        walk.finish(head)
+    problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
+    head_seq, head_hash = head if head is not None else (0, GENESIS)
+    report = VerifyReport(not problems, walk.checked, tuple(problems), head_seq, head_hash)
+    if strict and not report.ok:
+        raise AuditIntegrityError(str(report))
+    return report

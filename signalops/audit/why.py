@@ -1,0 +1,461 @@
+"""Why did it trade, or not? One decision record and its follow-ups, told to a trader.
+
+Everything shown comes from the records alone (the trace JSON, the risk checks, the order and
+execution dicts, the follow-up records), never from the strategy file or the code as they are
+today: a decision made last month is explained with last month's tree, values and thresholds.
+
+``why`` returns rich ``Text`` lines in the style of ``explain.draw_tree``; ``why_json`` the same
+facts as a dict for programs. Find the record with ``AuditLog.get(decision_id)`` or by asset and
+time with ``find_decision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from signalops.adapters.catalogue import format_duration
+from signalops.audit.record import APPROVAL, DECISION, EXPIRY, FILL, ORDER_RESULT, ORDER_SUBMITTED
+from signalops.explain import describe_reason, format_age, format_value
+
+if TYPE_CHECKING:
+    from signalops.audit.store import AuditLog
+
+Record = Mapping[str, Any]
+
+_STYLE = {"PASS": "green", "FAIL": "red", "UNKNOWN": "yellow"}
+_PAST = {"BUY": "BOUGHT", "SELL": "SOLD"}
+_VERB = {"BUY": "bought", "SELL": "sold"}
+# Outcome -> style of the headline.
+_OUTCOME_STYLE = {
+    "FILLED": "bold green",
+    "HOLD": "bold",
+    "BLOCKED": "bold red",
+    "DENIED": "bold red",
+    "REJECTED": "bold red",
+    "FAILED": "bold red",
+    "EXPIRED": "bold yellow",
+    "PENDING_APPROVAL": "bold yellow",
+}
+
+
+# --- what happened, in one word and one line ---------------------------------------------------
+
+
+def outcome(record: Record, followups: Sequence[Record] = ()) -> str:
+    """Where the decision ended up: HOLD, BLOCKED, DENIED, or the latest execution state.
+
+    Execution states: FILLED, SUBMITTED, FAILED, NOT_EXECUTED, PENDING_APPROVAL, APPROVED,
+    REJECTED, EXPIRED, or SIGNAL when no execution was recorded (an evaluation without orders).
+    """
+    verdict = record["verdict"]
+    if verdict in ("HOLD", "BLOCKED"):
+        return verdict
+    risk = record.get("risk")
+    if risk is not None and not risk.get("approved"):
+        return "DENIED"
+    state = (record.get("execution") or {}).get("status") or "SIGNAL"
+    for item in followups:
+        kind = item["kind"]
+        if kind == APPROVAL:
+            state = "APPROVED" if item.get("approved") else "REJECTED"
+        elif kind == EXPIRY:
+            state = "EXPIRED"
+        elif kind == ORDER_SUBMITTED:
+            state = "SUBMITTED"
+        elif kind == ORDER_RESULT:
+            state = (item.get("execution") or {}).get("status") or state
+        elif kind == FILL:
+            state = "FILLED"
+    return state
+
+
+def details_text(details: Any) -> str:
+    """A risk check's details in words: ``limit 10% of equity, would be 14.2%``."""
+    if details in (None, "", {}, []):
+        return ""
+    if isinstance(details, Mapping):
+        # Sorted: a stored record's keys are (canonical JSON), so the text is the same before
+        # and after the record went through the log.
+        items = sorted(details.items())
+        return ", ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in items)
+    return _plain(details)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return format_value(value)
+    if isinstance(value, list):
+        return "/".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _last(followups: Sequence[Record], kind: str) -> Record | None:
+    found = [f for f in followups if f["kind"] == kind]
+    return found[-1] if found else None
+
+
+def headline(record: Record, followups: Sequence[Record] = ()) -> str:
+    """The verdict in words: ``BOUGHT``, ``would have bought but BLOCKED by veto x``..."""
+    state = outcome(record, followups)
+    action = record.get("action") or ""
+    if state == "HOLD":
+        if record.get("conflicts"):
+            return f"HOLD: {record['conflicts'][0]}"
+        entry = (record.get("trace") or {}).get("entry") or {}
+        if entry.get("status") == "UNKNOWN":
+            return "HOLD: no entry signal (the entry data is unknown)"
+        return "HOLD: no entry signal"
+    if state == "BLOCKED":
+        statuses = {v["id"]: v["status"] for v in (record.get("trace") or {}).get("vetoes", [])}
+        names = [
+            f"{veto} (data unknown)" if statuses.get(veto) == "UNKNOWN" else veto
+            for veto in record.get("blocked_by", [])
+        ]
+        word = "veto" if len(names) == 1 else "vetoes"
+        return f"would have {_VERB.get(action, action)} but BLOCKED by {word} {', '.join(names)}"
+    if state == "DENIED":
+        failed = [c for c in (record.get("risk") or {}).get("checks", []) if not c.get("passed")]
+        reasons = [
+            f"{c['code']} ({details_text(c.get('details'))})"
+            if details_text(c.get("details"))
+            else c["code"]
+            for c in failed
+        ]
+        return "DENIED by the risk gate: " + ("; ".join(reasons) or "no reason recorded")
+    execution = record.get("execution") or {}
+    if state == "FILLED":
+        return _PAST.get(action, action)
+    if state == "PENDING_APPROVAL":
+        expires = execution.get("expires_at")
+        return f"{action} awaiting approval" + (f" until {expires}" if expires else "")
+    if state in ("APPROVED", "REJECTED"):
+        approval = _last(followups, APPROVAL) or {}
+        if state == "REJECTED":
+            return f"{action} REJECTED by {approval.get('by')}"
+        return f"{action} approved by {approval.get('by')}, not filled yet"
+    if state == "EXPIRED":
+        return f"{action} EXPIRED without approval"
+    if state == "SUBMITTED":
+        return f"{action} order submitted, not filled yet"
+    message = execution.get("message") or ""
+    result = _last(followups, ORDER_RESULT)
+    if result is not None:
+        message = (result.get("execution") or {}).get("message") or message
+    if state == "FAILED":
+        return f"{action} FAILED" + (f": {message}" if message else "")
+    if state == "NOT_EXECUTED":
+        return f"{action} signal, not executed" + (f": {message}" if message else "")
+    return f"{action} signal (no order recorded)"
+
+
+def followup_summary(item: Record) -> str:
+    """One follow-up in words: ``approved by alice``, ``filled 0.05 BTC at 20010``..."""
+    kind = item["kind"]
+    if kind == APPROVAL:
+        text = f"{'approved' if item.get('approved') else 'rejected'} by {item.get('by')}"
+        return text + (f": {item['note']}" if item.get("note") else "")
+    if kind == EXPIRY:
+        return f"expired (approval {item.get('approval_id')} was due by {item.get('expires_at')})"
+    if kind == FILL:
+        return "filled " + _fill_text(item.get("fill") or {})
+    if kind == ORDER_SUBMITTED:
+        return f"order {item.get('client_order_id')} submitted"
+    if kind == ORDER_RESULT:
+        execution = item.get("execution") or {}
+        text = f"order {item.get('client_order_id')}: {execution.get('status')}"
+        return text + (f": {execution['message']}" if execution.get("message") else "")
+    return kind
+
+
+def _fill_text(fill: Record) -> str:
+    text = f"{fill.get('quantity')} {fill.get('asset')} at {fill.get('price')}"
+    text += f", fee {fill.get('fee')}"
+    if fill.get("venue"):
+        text += f" ({fill['venue']})"
+    return text
+
+
+# --- the trees, from the trace JSON -----------------------------------------------------------
+
+
+def _reading_name(reading: Record) -> str:
+    params = dict(reading.get("params") or {})
+    prefix = ""
+    if "market" in params:
+        prefix = f"{reading.get('source')}({params.pop('market')!r})."
+    # Sorted, like every stored record's keys: the same line before and after storage.
+    shown = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(params.items()))
+    return f"{prefix}{reading.get('metric')}" + (f"({shown})" if shown else "")
+
+
+def _shown(value: Any) -> str:
+    return "unknown" if value is None else _plain(value)
+
+
+def threshold_text(leaf: Record) -> str:
+    """``< 30``; ``< -15% (= -0.15)`` when the number compared with is not what is written
+    (units, parameters, a threshold that reads another metric)."""
+    text = leaf.get("threshold") or ""
+    computed = leaf.get("threshold_value")
+    if computed is None:
+        return text
+    if isinstance(computed, list):
+        shown = " and ".join(_shown(c) for c in computed)
+        written = text.removeprefix("between ")
+    else:
+        shown = _shown(computed)
+        operator = leaf.get("operator") or ""
+        written = text.removeprefix(operator).strip()
+    return text if written == shown else f"{text} (= {shown})"
+
+
+def _leaf_lines(leaf: Record) -> list[Text]:
+    readings = leaf.get("readings") or []
+    value = _shown(leaf.get("value"))
+    lines = [Text(f"value {value} · threshold {threshold_text(leaf)}", style="dim")]
+    for reading in readings:
+        name = _reading_name(reading)
+        if reading.get("error"):
+            lines.append(Text(f"{name}: {reading['error']}", style="yellow"))
+        elif reading.get("data_timestamp") is None:
+            lines.append(Text(f"{name}: no data", style="yellow"))
+        else:
+            line = Text(f"{name} = {_shown(reading.get('value'))}")
+            age = format_age(reading.get("age_seconds") or 0.0)
+            limit = reading.get("max_age_seconds")
+            limit_text = f", max {format_duration(limit)}" if limit is not None else ""
+            line.append(f" at {reading['data_timestamp']} ({age} old{limit_text})", style="dim")
+            lines.append(line)
+    if leaf.get("reason"):
+        lines.append(Text(f"UNKNOWN: {describe_reason(leaf['reason'])}", style="yellow"))
+    return lines
+
+
+def _sources(node: Record, leaves: Mapping[int, Record]) -> set[str]:
+    if node.get("kind") == "predicate":
+        leaf = leaves.get(node["node"]) or {}
+        return {leaf["source"]} if leaf.get("source") else set()
+    return {s for child in node.get("children", []) for s in _sources(child, leaves)}
+
+
+def _label(node: Record, leaves: Mapping[int, Record]) -> list[Text]:
+    status = node.get("status", "UNKNOWN")
+    text = Text(f"{status:<7} ", style=f"bold {_STYLE.get(status, '')}")
+    kind = node.get("kind")
+    if kind == "predicate":
+        leaf = leaves.get(node["node"]) or {}
+        text.append(node.get("text", ""), style="bold")
+        if leaf.get("source"):
+            text.append(f"   {leaf['source']}", style="dim")
+        return [text, *_leaf_lines(leaf)]
+    if kind == "all_of" and node.get("rule"):
+        text.append(f"rule {node['rule']}", style="bold cyan")
+        sources = _sources(node, leaves)
+        if len(sources) == 1:
+            text.append(f" [{next(iter(sources))}]", style="cyan")
+        text.append(": all of")
+    elif kind == "at_least":
+        text.append(f"at least {node.get('n')} of")
+    elif kind in ("all_of", "any_of"):
+        words = "all of" if kind == "all_of" else "any of"
+        shown = node.get("text")
+        text.append(f"{words}: {shown}" if shown and shown != words else words)
+    else:
+        text.append(str(kind))
+    return [text]
+
+
+def _draw(node: Record, leaves: Mapping[int, Record], prefix: str, last: bool) -> Iterator[Text]:
+    label = _label(node, leaves)
+    first = Text(prefix + ("└── " if last else "├── "))
+    first.append_text(label[0])
+    yield first
+    continuation = prefix + ("    " if last else "│   ")
+    for extra in label[1:]:
+        line = Text(continuation + "    ")
+        line.append_text(extra)
+        yield line
+    children = node.get("children", [])
+    for i, child in enumerate(children):
+        yield from _draw(child, leaves, continuation, i == len(children) - 1)
+
+
+def _children(node: Record, leaves: Mapping[int, Record]) -> Iterator[Text]:
+    children = node.get("children", [])
+    for i, child in enumerate(children):
+        yield from _draw(child, leaves, "", i == len(children) - 1)
+
+
+def _heading(node: Record) -> Text:
+    status = node.get("status", "UNKNOWN")
+    text = Text(f"{status:<7} ", style=f"bold {_STYLE.get(status, '')}")
+    text.append(node.get("text", ""), style="bold")
+    return text
+
+
+def trees(trace: Record) -> Iterator[Text]:
+    """Entry, exit and veto trees with each node's status and each leaf's data."""
+    leaves = {leaf["node"]: leaf for leaf in trace.get("leaves", [])}
+    yield _heading(trace["entry"])
+    yield from _children(trace["entry"], leaves)
+    if trace.get("exit"):
+        yield _heading(trace["exit"])
+        yield from _children(trace["exit"], leaves)
+    else:
+        yield Text("SELL: no exit rules", style="bold")
+    if not trace.get("vetoes"):
+        yield Text("VETOES: none", style="bold")
+    for veto in trace.get("vetoes", []):
+        status = veto.get("status", "UNKNOWN")
+        word = "clear" if status == "FAIL" else "BLOCKS"
+        line = Text(f"{word:<7} ", style=f"bold {_STYLE.get(status, '')}")
+        line.append(f"VETO {veto['id']}", style="bold magenta")
+        one = len(veto["tree"].get("children", [])) == 1
+        these = "this passes or is unknown" if one else "all of these pass or are unknown"
+        line.append(f": blocks {'/'.join(veto.get('blocks', []))} when {these}")
+        if veto.get("description"):
+            line.append(f" — {veto['description']}", style="dim")
+        yield line
+        yield from _children(veto["tree"], leaves)
+
+
+# --- the whole story ---------------------------------------------------------------------------
+
+
+def _risk_lines(risk: Record | None) -> Iterator[Text]:
+    if risk is None:
+        yield Text("RISK: not checked (no order to check)", style="dim")
+        return
+    approved = risk.get("approved")
+    head = Text("RISK: ", style="bold")
+    head.append("approved" if approved else "DENIED", style="green" if approved else "bold red")
+    yield head
+    for check in risk.get("checks", []):
+        passed = check.get("passed")
+        line = Text(f"  {'PASS' if passed else 'FAIL':<7} ", style="green" if passed else "red")
+        line.append(str(check.get("code")), style="bold")
+        details = details_text(check.get("details"))
+        if details:
+            line.append(f": {details}")
+        yield line
+
+
+def _outcome_lines(record: Record) -> Iterator[Text]:
+    order = record.get("order")
+    if order:
+        line = Text("ORDER: ", style="bold")
+        line.append(
+            f"{order.get('side')} {order.get('quantity')} {order.get('asset')} at "
+            f"{order.get('reference_price')} (notional {order.get('notional')}), "
+            f"client order {order.get('client_order_id')}"
+        )
+        yield line
+    else:
+        yield Text("ORDER: none", style="dim")
+    execution = record.get("execution")
+    if not execution:
+        yield Text("EXECUTION: none", style="dim")
+        return
+    line = Text("EXECUTION: ", style="bold")
+    line.append(str(execution.get("status")))
+    if execution.get("message"):
+        line.append(f": {execution['message']}")
+    yield line
+    if execution.get("fill"):
+        fill = execution["fill"]
+        yield Text(f"  fill {_fill_text(fill)} at {fill.get('at')}")
+    if execution.get("approval_id"):
+        text = f"  approval {execution['approval_id']}"
+        if execution.get("expires_at"):
+            text += f", expires {execution['expires_at']}"
+        yield Text(text)
+    if execution.get("venue_order_id"):
+        yield Text(f"  venue order {execution['venue_order_id']}")
+
+
+def why(record: Record, followups: Sequence[Record] = ()) -> list[Text]:
+    """A decision and what followed it, as lines for a terminal (``.plain`` for plain text)."""
+    if record.get("kind") != DECISION:
+        raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
+    state = outcome(record, followups)
+    strategy = record.get("strategy") or {}
+    head = Text(f"{record['asset']} at {record['as_of']}: ", style="bold")
+    head.append(headline(record, followups), style=_OUTCOME_STYLE.get(state, "bold"))
+    facts = Text(style="dim")
+    facts.append(f"{strategy.get('name')}  {str(strategy.get('hash'))[:19]}…  ")
+    facts.append(f"mode {record.get('mode')}  ({strategy.get('file')})")
+    ident = Text(f"decision {record['id']}  recorded {record.get('recorded_at')}", style="dim")
+    if record.get("seq") is not None:
+        ident.append(f"  seq {record['seq']}  hash {str(record.get('hash'))[:12]}…")
+    lines = [head, facts, ident]
+    if record.get("verdict") == "BLOCKED":
+        lines += [Text(f"conflict: {c}", style="magenta") for c in record.get("conflicts", [])]
+    lines += list(trees(record["trace"]))
+    lines += list(_risk_lines(record.get("risk")))
+    lines += list(_outcome_lines(record))
+    if not followups:
+        lines.append(Text("FOLLOW-UPS: none", style="dim"))
+    else:
+        lines.append(Text("FOLLOW-UPS:", style="bold"))
+        for item in followups:
+            lines.append(Text(f"  {item.get('recorded_at')}  {followup_summary(item)}"))
+    return lines
+
+
+def why_json(record: Record, followups: Sequence[Record] = ()) -> dict[str, Any]:
+    """The same story for programs: the outcome, the headline, the trees and every follow-up."""
+    if record.get("kind") != DECISION:
+        raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
+    trace = record["trace"]
+    return {
+        "decision_id": record["decision_id"],
+        "asset": record["asset"],
+        "as_of": record["as_of"],
+        "recorded_at": record.get("recorded_at"),
+        "seq": record.get("seq"),
+        "hash": record.get("hash"),
+        "strategy": record.get("strategy"),
+        "mode": record.get("mode"),
+        "verdict": record["verdict"],
+        "action": record.get("action"),
+        "outcome": outcome(record, followups),
+        "headline": headline(record, followups),
+        "blocked_by": record.get("blocked_by", []),
+        "conflicts": record.get("conflicts", []),
+        "triggers_met": trace.get("triggers_met", []),
+        "entry": trace.get("entry"),
+        "exit": trace.get("exit"),
+        "vetoes": trace.get("vetoes", []),
+        "leaves": trace.get("leaves", []),
+        "risk": record.get("risk"),
+        "order": record.get("order"),
+        "execution": record.get("execution"),
+        "followups": [
+            {
+                "kind": item["kind"],
+                "id": item["id"],
+                "recorded_at": item.get("recorded_at"),
+                "summary": followup_summary(item),
+                "record": dict(item),
+            }
+            for item in followups
+        ],
+    }
+
+
+def find_decision(
+    log: AuditLog, ref: str, when: datetime | date | None = None
+) -> dict[str, Any] | None:
+    """A decision by id (``dec-…``), or by asset and time: ``find_decision(log, "BTC", day)``.
+
+    With a date, the asset's latest decision that UTC day; with a datetime, the latest at or
+    before it (see ``AuditLog.decision_at``).
+    """
+    if when is not None:
+        return log.decision_at(ref, when)
+    record = log.get(ref)
+    return record if record is not None and record.get("kind") == DECISION else None

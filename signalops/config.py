@@ -1,0 +1,368 @@
+"""The global configuration file (``signalops.yaml``) and the risk limits a strategy runs under.
+
+    config = load_config("signalops.yaml")         # StrategyError with file:line:col on any problem
+    limits = limits_for(strategy, config)           # global limits, tightened by the strategy's
+
+The file is read like a strategy: YAML with positions (duplicate keys are errors, ``no`` is not a
+boolean), validated by ``schemas/config.schema.json`` (unknown keys get "did you mean"), then a
+few checks the schema cannot express. Every section is optional; what is left out keeps the
+cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
+
+    risk:                      # same shape as a strategy's risk: section
+      max_position: 0.10
+      max_data_age: 15m
+    paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}
+    notify:
+      approval_ttl: 15m        # at most risk.max_data_age (default: 15m, or max_data_age if less)
+      webhooks:
+        - {kind: slack, url_env: SLACK_WEBHOOK_URL}
+        - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
+    audit: {path: audit.sqlite}
+    kill_switch: KILL          # touch this file to halt all trading
+
+Secrets never go in the file: a webhook names the environment variable that holds its URL (or
+Telegram bot token), read only when a message is sent. Relative paths (``audit.path``,
+``kill_switch``) are relative to the config file's folder, so the result does not depend on the
+directory the command was started from.
+
+Merge semantics (``limits_for``): the global limits are the defaults overridden by the config's
+``risk:`` (the operator may loosen a default); a strategy's ``risk:`` can only *tighten* them. For
+each key the stricter of the global and the strategy value applies — lower max_* fractions,
+max_data_age, max_orders_per_hour and max_notional; higher cooldown and min_notional; the stricter
+trading_state (ACTIVE < REDUCING < HALTED); the Kelly cap that allows less. A looser strategy value
+is not an error (that would stop a running loop) but is ignored; ``looser_than_global`` lists such
+keys so ``validate`` can warn about them. The kill switch is global only.
+
+Durations are whole seconds: a fractional duration is rounded towards the stricter side (down for
+max_data_age and approval_ttl, up for cooldown).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from signalops.adapters.catalogue import format_duration
+from signalops.errors import StrategyError, raise_collected
+from signalops.orders import to_decimal
+from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
+from signalops.strategy._yaml import Document, load_yaml
+from signalops.strategy.model import Strategy
+from signalops.strategy.schema import _non_finite, _translate, schema_path
+
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "AuditConfig",
+    "Config",
+    "NotifyConfig",
+    "PaperConfig",
+    "Webhook",
+    "check_config_schema",
+    "config_schema",
+    "limits_for",
+    "load_config",
+    "loads_config",
+    "looser_than_global",
+    "risk_values",
+    "tighten",
+]
+
+DEFAULT_CONFIG_FILE = "signalops.yaml"
+DEFAULT_APPROVAL_TTL = 900  # seconds: equal to the default RiskLimits.max_data_age
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True, slots=True)
+class PaperConfig:
+    """Paper trading: 10,000 in cash, 0.1% fee (a typical taker fee), 5 bps slippage."""
+
+    starting_cash: Decimal = Decimal("10000")
+    fee_bps: Decimal = Decimal("10")
+    slippage_bps: Decimal = Decimal("5")
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where approval requests go. ``url_env`` names the environment variable with the URL
+    (Telegram: the bot token); the file never holds it."""
+
+    kind: str  # slack | discord | telegram
+    url_env: str
+    chat_id: str | None = None
+
+    def url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The secret, read at the moment it is needed; None when the variable is unset."""
+        return (os.environ if environ is None else environ).get(self.url_env) or None
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """Approvals stay open 15 minutes by default: the same as ``RiskLimits.max_data_age``, so an
+    approval given in time is never refused as stale."""
+
+    approval_ttl: int = DEFAULT_APPROVAL_TTL
+    webhooks: tuple[Webhook, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    path: str | None = None  # None: the audit store's own default
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A validated ``signalops.yaml`` (or the defaults, without one).
+
+    ``limits`` are the global risk limits (defaults overridden by ``risk:``, with the kill switch
+    file); ``risk`` is the ``risk:`` section as written.
+    """
+
+    limits: RiskLimits = DEFAULT_LIMITS
+    paper: PaperConfig = PaperConfig()
+    notify: NotifyConfig = NotifyConfig()
+    audit: AuditConfig = AuditConfig()
+    risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    file: str | None = None
+
+    @property
+    def kill_switch(self) -> str | None:
+        return self.limits.kill_switch_file
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a config file; ``None`` gives the defaults (no file is searched for)."""
+    if path is None:
+        return Config()
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StrategyError("no such file", file=name) from None
+    except IsADirectoryError:
+        raise StrategyError("is a directory, not a config file", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise StrategyError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
+        ) from None
+    except OSError as exc:
+        raise StrategyError(f"cannot read: {exc.strerror}", file=name) from None
+    return loads_config(text, name, base=Path(path).parent)
+
+
+def loads_config(text: str, file: str = "<string>", *, base: str | Path | None = None) -> Config:
+    """Config YAML given as text; ``base`` is the folder relative paths are resolved against
+    (None: left as written)."""
+    doc = load_yaml(text, file)
+    raise_collected(check_config_schema(doc))
+    data: dict[str, Any] = doc.data
+    risk = data.get("risk", {})
+    limits = replace(DEFAULT_LIMITS, **risk_values(risk))
+    if "kill_switch" in data:
+        limits = replace(limits, kill_switch_file=_resolve(data["kill_switch"], base))
+    paper = data.get("paper", {})
+    notify = data.get("notify", {})
+    audit = data.get("audit", {})
+    ttl = notify.get("approval_ttl")
+    config = Config(
+        limits=limits,
+        paper=PaperConfig(**{key: to_decimal(value) for key, value in paper.items()}),
+        notify=NotifyConfig(
+            approval_ttl=(
+                # by default no longer than max_data_age, so an approval in time is never stale
+                min(DEFAULT_APPROVAL_TTL, limits.max_data_age)
+                if ttl is None
+                else _seconds(ttl, ROUND_FLOOR)
+            ),
+            webhooks=tuple(
+                Webhook(
+                    kind=hook["kind"],
+                    url_env=hook["url_env"],
+                    chat_id=None if "chat_id" not in hook else str(hook["chat_id"]),
+                )
+                for hook in notify.get("webhooks", [])
+            ),
+        ),
+        audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
+        risk=MappingProxyType(dict(risk)),
+        file=file,
+    )
+    raise_collected(_check_meaning(doc, config))
+    return config
+
+
+def _resolve(path: str, base: str | Path | None) -> str:
+    expanded = Path(path).expanduser()
+    if base is None or expanded.is_absolute():
+        return str(expanded)
+    return str(Path(base) / expanded)
+
+
+def _check_meaning(doc: Document, config: Config) -> list[StrategyError]:
+    """What the schema cannot say: limits that contradict each other."""
+    errors = []
+    limits, ttl = config.limits, config.notify.approval_ttl
+    if "approval_ttl" in doc.data.get("notify", {}):
+        path = ("notify", "approval_ttl")
+        if ttl <= 0:
+            errors.append(doc.error("approval_ttl must be at least 1s", path))
+        elif ttl > limits.max_data_age:
+            age = format_duration(limits.max_data_age) if limits.max_data_age else "0s"
+            errors.append(
+                doc.error(
+                    f"approval_ttl {format_duration(ttl)} is longer than risk.max_data_age {age}",
+                    path,
+                    hint=f"an approval given after {age} would be denied DATA_STALE; "
+                    "shorten approval_ttl or raise risk.max_data_age",
+                )
+            )
+    if (
+        "min_notional" in config.risk
+        and limits.max_notional is not None
+        and limits.min_notional > limits.max_notional
+    ):
+        errors.append(
+            doc.error(
+                f"min_notional {limits.min_notional} is above max_notional "
+                f"{limits.max_notional}: no order could pass",
+                ("risk", "min_notional"),
+            )
+        )
+    return errors
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    return json.loads(schema_path("config.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(config_schema())
+
+
+def check_config_schema(doc: Document) -> list[StrategyError]:
+    """Every schema problem in a config document, in source order, worded as for strategies.
+
+    The same translation as ``signalops.strategy.schema.check_schema`` (which is bound to the
+    strategy schema): unknown keys with "did you mean", a missing key reported once.
+    """
+    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    found: list[StrategyError] = []
+    suggested: set[tuple[tuple[Any, ...], str]] = set()
+    required = []
+    for error in raw:
+        if error.validator == "required":
+            required.append(error)
+        else:
+            found.extend(_translate(doc, error, suggested))
+    for error in required:
+        path = tuple(error.absolute_path)
+        for key in error.validator_value:
+            if isinstance(error.instance, dict) and key not in error.instance:
+                if (path, key) in suggested or (path, "*") in suggested:
+                    continue
+                found.append(doc.error(f"missing required key '{key}'", path))
+    found.extend(_non_finite(doc, doc.data, ()))
+    unique: dict[str, StrategyError] = {}
+    for error in sorted(found, key=lambda e: (e.line, e.column)):
+        unique.setdefault(str(error), error)
+    return list(unique.values())
+
+
+# --- risk sections ------------------------------------------------------------------------------
+
+
+def _seconds(text: str, rounding: str) -> int:
+    """A schema-valid duration in whole seconds, rounded as asked."""
+    text = text.strip()
+    amount = Decimal(text[:-1]) * _DURATION_UNITS[text[-1]]
+    return int(amount.to_integral_value(rounding=rounding))
+
+
+def risk_values(section: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema-valid ``risk:`` section as ``RiskLimits`` field values (Decimals, seconds)."""
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key == "trading_state":
+            values[key] = TradingState(value.upper())
+        elif key == "max_data_age":
+            values[key] = _seconds(value, ROUND_FLOOR)
+        elif key == "cooldown":
+            values[key] = _seconds(value, ROUND_CEILING)
+        elif key == "max_orders_per_hour":
+            values[key] = int(value)
+        elif key == "max_notional":
+            values[key] = None if value is None else to_decimal(value)
+        elif key == "kelly":
+            values[key] = Kelly(**{k: to_decimal(v) for k, v in value.items()})
+        else:  # max_position, max_exposure, max_daily_loss, min_notional
+            values[key] = to_decimal(value)
+    return values
+
+
+_LOWER_IS_STRICTER = (
+    "max_data_age",
+    "max_position",
+    "max_exposure",
+    "max_daily_loss",
+    "max_orders_per_hour",
+)
+_HIGHER_IS_STRICTER = ("cooldown", "min_notional")
+
+
+def _stricter(key: str, mine: Any, theirs: Any) -> Any:
+    """The stricter of two values of the limit ``key``; ``mine`` (the global one) on a tie."""
+    if key in _LOWER_IS_STRICTER:
+        return theirs if theirs < mine else mine
+    if key in _HIGHER_IS_STRICTER:
+        return theirs if theirs > mine else mine
+    if key == "trading_state":
+        return theirs if theirs.strictness > mine.strictness else mine
+    if key == "max_notional":  # None: no cap, the loosest
+        if theirs is None:
+            return mine
+        return theirs if mine is None or theirs < mine else mine
+    if key == "kelly":  # None: no cap, the loosest
+        if theirs is None:
+            return mine
+        return theirs if mine is None or theirs.cap < mine.cap else mine
+    raise KeyError(key)  # pragma: no cover - the schema admits no other key
+
+
+def tighten(limits: RiskLimits, section: Mapping[str, Any]) -> RiskLimits:
+    """``limits`` with each value of a schema-valid ``risk:`` section applied where stricter."""
+    values = risk_values(section)
+    return replace(
+        limits, **{key: _stricter(key, getattr(limits, key), v) for key, v in values.items()}
+    )
+
+
+def limits_for(strategy: Strategy, config: Config | None = None) -> RiskLimits:
+    """The limits ``strategy`` runs under: the global ones, tightened by its ``risk:``."""
+    return tighten((config or Config()).limits, strategy.risk)
+
+
+def looser_than_global(strategy: Strategy, config: Config | None = None) -> tuple[str, ...]:
+    """The keys of ``strategy``'s ``risk:`` that ask for more than the global limits allow, and
+    are therefore ignored (in schema order)."""
+    base = (config or Config()).limits
+    values = risk_values(strategy.risk)
+    order = [f.name for f in fields(RiskLimits)]
+    return tuple(
+        key
+        for key in sorted(values, key=order.index)
+        if _stricter(key, getattr(base, key), values[key]) != values[key]
+    )

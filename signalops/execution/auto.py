@@ -1,0 +1,137 @@
+"""Auto mode: real orders, only with an explicit ``live`` opt-in and credentials from the env.
+
+``build_auto_executor`` is the one way the CLI gets a real-order executor. It refuses, with a
+``SignalOpsError`` a user can act on, when
+
+  - ``live`` is False: auto mode places real orders; the user must pass --live to confirm;
+  - a credential is missing: the message names the environment variables, never a value.
+
+Venues and their environment variables:
+
+  any ccxt exchange id (default ``binance``): each credential ccxt says the exchange requires,
+      named ``SIGNALOPS_EXCHANGE_<CREDENTIAL>`` -- for Binance ``SIGNALOPS_EXCHANGE_API_KEY``
+      and ``SIGNALOPS_EXCHANGE_SECRET`` (OKX adds ``SIGNALOPS_EXCHANGE_PASSWORD``, ...).
+      ``sandbox=True`` (the default) trades on the exchange's testnet.
+  ``polymarket``: ``SIGNALOPS_POLYMARKET_PRIVATE_KEY`` (signs orders); optionally
+      ``SIGNALOPS_POLYMARKET_API_KEY`` / ``_API_SECRET`` / ``_API_PASSPHRASE`` (all three, else
+      they are derived from the key on first use), ``SIGNALOPS_POLYMARKET_FUNDER`` and
+      ``SIGNALOPS_POLYMARKET_SIGNATURE_TYPE`` (proxy wallets). Polymarket has no testnet, so it
+      needs ``sandbox=False``: real funds, said twice.
+
+The executors themselves live in ``exchange`` (``CcxtExecutor``) and ``clob``
+(``PolymarketExecutor``) and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+import ccxt
+
+from signalops.adapters.polymarket import CLOB_URL
+from signalops.errors import SignalOpsError
+
+from .base import Executor
+from .clob import PolymarketExecutor
+from .exchange import CcxtExecutor
+
+__all__ = [
+    "LIVE_REFUSAL",
+    "CcxtExecutor",
+    "PolymarketExecutor",
+    "build_auto_executor",
+    "credential_env",
+]
+
+LIVE_REFUSAL = "auto mode places real orders; pass --live to confirm"
+POLYMARKET = "polymarket"
+POLYGON_CHAIN_ID = 137
+POLYMARKET_KEY_ENV = "SIGNALOPS_POLYMARKET_PRIVATE_KEY"
+POLYMARKET_CREDS_ENV = (
+    "SIGNALOPS_POLYMARKET_API_KEY",
+    "SIGNALOPS_POLYMARKET_API_SECRET",
+    "SIGNALOPS_POLYMARKET_API_PASSPHRASE",
+)
+POLYMARKET_FUNDER_ENV = "SIGNALOPS_POLYMARKET_FUNDER"
+POLYMARKET_SIGNATURE_TYPE_ENV = "SIGNALOPS_POLYMARKET_SIGNATURE_TYPE"
+
+
+def credential_env(credential: str) -> str:
+    """The environment variable of a ccxt credential: ``apiKey`` -> SIGNALOPS_EXCHANGE_API_KEY."""
+    return "SIGNALOPS_EXCHANGE_" + re.sub(r"(?<!^)(?=[A-Z])", "_", credential).upper()
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    return value or None
+
+
+def _missing(names: list[str], venue: str) -> SignalOpsError:
+    listed = ", ".join(names)
+    verb = "is" if len(names) == 1 else "are"
+    return SignalOpsError(
+        f"auto mode on {venue} needs credentials from the environment: {listed} {verb} not set"
+    )
+
+
+def build_auto_executor(
+    *,
+    live: bool,
+    env: Mapping[str, str] = os.environ,
+    exchange_id: str = "binance",
+    sandbox: bool = True,
+) -> Executor:
+    """A real-order executor for ``exchange_id``, or a clear refusal."""
+    if not live:
+        raise SignalOpsError(LIVE_REFUSAL)
+    if exchange_id == POLYMARKET:
+        return _polymarket(env, sandbox=sandbox)
+    if exchange_id not in ccxt.exchanges:
+        raise SignalOpsError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id")
+    exchange_class = getattr(ccxt, exchange_id)
+    required = [name for name, needed in exchange_class().requiredCredentials.items() if needed]
+    credentials = {name: _value(env, credential_env(name)) for name in required}
+    missing = [credential_env(name) for name, value in credentials.items() if value is None]
+    if missing:
+        raise _missing(missing, exchange_id)
+    exchange = exchange_class({"enableRateLimit": True, **credentials})
+    return CcxtExecutor(exchange, sandbox=sandbox)
+
+
+def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
+    from py_clob_client.client import ClobClient
+    from py_clob_client.clob_types import ApiCreds
+
+    if sandbox:
+        raise SignalOpsError(
+            "Polymarket has no sandbox: auto mode there trades real funds; "
+            "build it with sandbox=False to confirm"
+        )
+    key = _value(env, POLYMARKET_KEY_ENV)
+    if key is None:
+        raise _missing([POLYMARKET_KEY_ENV], POLYMARKET)
+    given = {name: _value(env, name) for name in POLYMARKET_CREDS_ENV}
+    creds = None
+    if any(given.values()):
+        absent = [name for name, value in given.items() if value is None]
+        if absent:
+            raise _missing(absent, POLYMARKET)
+        api_key, secret, passphrase = (given[name] for name in POLYMARKET_CREDS_ENV)
+        creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
+    signature_type = _value(env, POLYMARKET_SIGNATURE_TYPE_ENV)
+    if signature_type is not None and signature_type not in ("0", "1", "2"):
+        raise SignalOpsError(f"{POLYMARKET_SIGNATURE_TYPE_ENV} must be 0, 1 or 2")
+    try:
+        client = ClobClient(
+            CLOB_URL,
+            chain_id=POLYGON_CHAIN_ID,
+            key=key,
+            creds=creds,
+            signature_type=None if signature_type is None else int(signature_type),
+            funder=_value(env, POLYMARKET_FUNDER_ENV),
+        )
+    except Exception:  # the library's message may quote the key: name the variable instead
+        raise SignalOpsError(f"{POLYMARKET_KEY_ENV} does not hold a usable private key") from None
+    return PolymarketExecutor(client)

@@ -1,0 +1,559 @@
+"""Paper trading: simulated fills against a portfolio kept as an append-only SQLite ledger.
+
+Prices
+  A fill happens at ``price(asset, as_of) -> (price, price_time)``. The default is the intent's
+  own reference price at ``as_of``; a backtest passes "the next bar's open", so that a decision
+  taken on a close never trades at that same close. BUY fills at price x (1 + slippage), SELL
+  at price x (1 - slippage); the fee is notional x fee_bps / 10,000, in the quote currency. All
+  arithmetic is ``Decimal``, exact except the divisions of average-cost accounting (28
+  significant digits); nothing is rounded to a tick (paper has no tick size).
+
+Ledger (two tables, rows only ever inserted; triggers refuse UPDATE and DELETE)
+
+  paper_account  id (always 1), starting_cash, quote, created_at
+  paper_fills    seq (ledger order), client_order_id (UNIQUE), decision_id, strategy, asset,
+                 side, quantity, price, fee, reference_price, fee_bps, slippage_bps,
+                 placed_at (the as_of the order was placed at), filled_at (the price's time)
+
+  Money and quantities are stored as decimal TEXT so they read back exactly. Cash, positions,
+  realised and unrealised PnL are never stored: ``portfolio`` derives them by replaying the
+  fills, so the ledger cannot disagree with itself.
+
+Accounting (average cost, fees in the cost basis)
+  A BUY adds quantity x price + fee to the position's cost; the average price is cost /
+  quantity. A SELL removes the average cost of what it sells and realises
+  quantity x price - fee - that cost. So ``equity == starting_cash + realised + unrealised``
+  (to the 28th digit), and a round trip's fees show up in its realised PnL. Replays are
+  incremental: each broker keeps the parsed ledger and its books and reads only new rows, so a
+  backtest asking for the portfolio every cycle does not replay the whole ledger each time.
+
+Refusals (FAILED, nothing written): selling more than is held (the broker never goes short,
+whatever the risk gate said), buying for more cash than there is (never negative cash), a
+non-positive quantity or price, a price source that has no price.
+
+Idempotency
+  ``client_order_id`` is UNIQUE in ``paper_fills``. Executing an intent whose client order id
+  is already in the ledger returns that first fill (FILLED, ``details["already_filled"]``) and
+  writes nothing; the same id with a different asset, side or quantity is a bug upstream and is
+  refused (CLIENT_ORDER_ID_REUSED).
+
+Transactions
+  ``execute`` can run inside the caller's transaction on the same ``sqlite_utils.Database``
+  (the audit log's), so that a fill and its audit record commit or roll back together:
+
+  - transaction open (``db.conn.in_transaction``, e.g. inside ``AuditLog.transaction()``):
+    the fill is written inside a SAVEPOINT and NOT committed; the caller's COMMIT (or
+    ROLLBACK) decides. A refused order releases the savepoint with nothing written.
+  - no transaction open: ``execute`` runs its own ``BEGIN IMMEDIATE`` ... ``COMMIT`` (taking the
+    write lock before it reads the position it checks against).
+
+  Python's sqlite3 only opens a transaction implicitly at the first INSERT/UPDATE/DELETE, and
+  ``with conn:`` opens none by itself: to make the fill part of a transaction, start it
+  explicitly before calling ``execute`` (``db.conn.execute("BEGIN")``, or sqlite-utils'
+  ``db.atomic()``/``db.begin()`` where available) -- or write the audit record first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from signalops.errors import SignalOpsError
+from signalops.explain import iso
+from signalops.orders import (
+    ExecutionResult,
+    ExecutionStatus,
+    Fill,
+    Mode,
+    OrderIntent,
+    PortfolioView,
+    Position,
+    Side,
+    to_decimal,
+)
+
+from .outcomes import check_intent, failed, plain, require_aware
+
+PriceSource = Callable[[str, datetime], tuple[Decimal, datetime]]
+"""``(asset, as_of) -> (price, time of that price)``; raise LookupError when there is none."""
+
+DEFAULT_STARTING_CASH = Decimal("100000")
+DEFAULT_QUOTE = "USDT"
+VENUE = "paper"
+_BPS = Decimal(10_000)
+_SAVEPOINT = "signalops_paper_execute"
+_REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS paper_account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        starting_cash TEXT NOT NULL,
+        quote TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS paper_fills (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id TEXT NOT NULL UNIQUE,
+        decision_id TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+        quantity TEXT NOT NULL,
+        price TEXT NOT NULL,
+        fee TEXT NOT NULL,
+        reference_price TEXT NOT NULL,
+        fee_bps TEXT NOT NULL,
+        slippage_bps TEXT NOT NULL,
+        placed_at TEXT NOT NULL,
+        filled_at TEXT NOT NULL
+    )""",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_append_only_{op.lower()}
+        BEFORE {op} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+        for table in ("paper_account", "paper_fills")
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+
+_FILL_COLUMNS = (
+    "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
+    "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
+)
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class _FillRow:
+    seq: int
+    client_order_id: str
+    decision_id: str
+    strategy: str
+    asset: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    reference_price: Decimal
+    placed_at: datetime
+    filled_at: datetime
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> _FillRow:
+        (seq, coid, decision, strategy, asset, side, qty, price, fee, ref, _, _, placed,
+         filled) = row  # fmt: skip
+        return cls(
+            seq, coid, decision, strategy, asset, Side(side), Decimal(qty), Decimal(price),
+            Decimal(fee), Decimal(ref), _parse_time(placed), _parse_time(filled),
+        )  # fmt: skip
+
+    def fill(self) -> Fill:
+        return Fill(
+            client_order_id=self.client_order_id,
+            asset=self.asset,
+            side=self.side,
+            quantity=self.quantity,
+            price=self.price,
+            fee=self.fee,
+            at=self.filled_at,
+            venue=VENUE,
+            venue_order_id=f"paper-{self.seq}",
+        )
+
+
+@dataclass
+class _Holding:
+    quantity: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)  # cost basis, buy fees included
+    last_price: Decimal = Decimal(0)  # of the last fill, the fallback mark
+
+    @property
+    def average_price(self) -> Decimal:
+        return self.cost / self.quantity if self.quantity else Decimal(0)
+
+
+@dataclass
+class _Book:
+    """Cash, holdings and realised PnL after replaying fills in ledger order."""
+
+    cash: Decimal
+    realised: Decimal = Decimal(0)
+    holdings: dict[str, _Holding] = field(default_factory=dict)
+
+    def apply(self, fill: _FillRow) -> None:
+        holding = self.holdings.setdefault(fill.asset, _Holding())
+        notional = fill.quantity * fill.price
+        if fill.side is Side.BUY:
+            self.cash -= notional + fill.fee
+            holding.quantity += fill.quantity
+            holding.cost += notional + fill.fee
+        else:
+            # Closing everything removes the whole cost exactly (no division remainder).
+            if fill.quantity == holding.quantity:
+                removed = holding.cost
+            else:
+                removed = holding.cost * fill.quantity / holding.quantity
+            self.cash += notional - fill.fee
+            self.realised += notional - fill.fee - removed
+            holding.quantity -= fill.quantity
+            holding.cost -= removed
+        holding.last_price = fill.price
+        if holding.quantity == 0:
+            holding.cost = Decimal(0)
+
+    def held(self, asset: str) -> Decimal:
+        holding = self.holdings.get(asset)
+        return holding.quantity if holding else Decimal(0)
+
+    def marked_equity(self) -> Decimal:
+        """Cash plus every holding at its last fill price (the ledger knows no other price)."""
+        return self.cash + sum(
+            (h.quantity * h.last_price for h in self.holdings.values()), Decimal(0)
+        )
+
+    def copy(self) -> _Book:
+        return _Book(self.cash, self.realised, {a: replace(h) for a, h in self.holdings.items()})
+
+
+@dataclass
+class _Replay:
+    """A book over the first ``seen`` ledger rows (those its filter accepts), kept so that the
+    next call only applies the rows appended since. ``last`` is the last row seen: if the row
+    cache no longer holds that very object, the ledger was re-read and the replay restarts."""
+
+    book: _Book
+    seen: int = 0
+    last: _FillRow | None = None
+
+
+class PaperBroker:
+    """Simulated execution with fee and slippage; the portfolio lives in SQLite.
+
+    ``db`` is a ``sqlite_utils.Database`` (share the audit log's to write fills in its
+    transactions) or a path, which the broker opens and ``close`` closes. ``starting_cash`` and
+    ``quote`` are fixed when the ledger is created; reopening keeps them (passing a different
+    value is an error rather than a silent reset of the account).
+    """
+
+    mode = Mode.PAPER
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database | str | Path,
+        *,
+        starting_cash: Decimal | int | str | None = None,
+        fee_bps: Decimal | int | str = 10,
+        slippage_bps: Decimal | int | str = 5,
+        quote: str | None = None,
+        price: PriceSource | None = None,
+        created_at: datetime | None = None,
+    ) -> None:
+        self._owns_db = not isinstance(db, sqlite_utils.Database)
+        self.db = sqlite_utils.Database(db) if self._owns_db else db
+        self.fee_bps = to_decimal(fee_bps)
+        self.slippage_bps = to_decimal(slippage_bps)
+        if self.fee_bps < 0 or self.slippage_bps < 0:
+            raise SignalOpsError("paper broker: fee_bps and slippage_bps must not be negative")
+        self.price = price
+        self._cache: list[_FillRow] = []
+        self._latest_placed: datetime | None = None
+        self._replays: dict[tuple[datetime | None, bool], _Replay] = {}
+        self.starting_cash, self.quote = self._open_account(
+            None if starting_cash is None else to_decimal(starting_cash),
+            quote,
+            created_at or datetime.now(UTC),
+        )
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.close()
+
+    # --- schema and account ---------------------------------------------------------------
+
+    def _open_account(
+        self, starting_cash: Decimal | None, quote: str | None, created_at: datetime
+    ) -> tuple[Decimal, str]:
+        with self._write():
+            conn = self.db.conn
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            row = conn.execute(
+                "SELECT starting_cash, quote FROM paper_account WHERE id = 1"
+            ).fetchone()
+            if row is None:
+                cash = DEFAULT_STARTING_CASH if starting_cash is None else starting_cash
+                if not cash.is_finite() or cash <= 0:
+                    raise SignalOpsError(f"paper broker: starting cash must be positive: {cash}")
+                currency = quote or DEFAULT_QUOTE
+                conn.execute(
+                    "INSERT INTO paper_account (id, starting_cash, quote, created_at) "
+                    "VALUES (1, ?, ?, ?)",
+                    (str(cash), currency, iso(created_at)),
+                )
+                return cash, currency
+        cash, currency = Decimal(row[0]), row[1]
+        if starting_cash is not None and starting_cash != cash:
+            raise SignalOpsError(
+                f"paper ledger was created with starting cash {plain(cash)} {currency}, "
+                f"not {plain(starting_cash)}; use a new ledger file to start over"
+            )
+        if quote is not None and quote != currency:
+            raise SignalOpsError(f"paper ledger is in {currency}, not {quote}")
+        return cash, currency
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """Inside the caller's transaction: a savepoint, never a commit. Else our own."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:  # an error may already have ended the transaction
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # --- the ledger -------------------------------------------------------------------------
+
+    def fills(self) -> list[Fill]:
+        """Every fill in ledger order."""
+        return [row.fill() for row in self._rows()]
+
+    def _rows(self) -> list[_FillRow]:
+        """The ledger in order, parsed once: only rows after the cached ones are read.
+
+        Rows are only ever appended, and a rollback (the caller's, or our own) removes a suffix
+        of them, so the cache is valid exactly when its last row is still in the table,
+        unchanged; otherwise it is read again from the start.
+        """
+        conn = self.db.conn
+        cached = self._cache
+        if cached:
+            last = cached[-1]
+            row = conn.execute(
+                f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE seq = ?", (last.seq,)
+            ).fetchone()
+            if row is None or _FillRow.from_row(row) != last:
+                cached = []
+        after = cached[-1].seq if cached else 0
+        cursor = conn.execute(
+            f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE seq > ? ORDER BY seq", (after,)
+        )
+        new = [_FillRow.from_row(row) for row in cursor.fetchall()]
+        if not cached:
+            self._latest_placed = None
+        if new:
+            latest = max(row.placed_at for row in new)
+            if self._latest_placed is None or latest > self._latest_placed:
+                self._latest_placed = latest
+            cached = cached + new
+        self._cache = cached
+        return cached
+
+    def _row_for(self, client_order_id: str) -> _FillRow | None:
+        row = self.db.conn.execute(
+            f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+        return None if row is None else _FillRow.from_row(row)
+
+    def _book(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Book:
+        """The book after the fills placed before (or at, when ``inclusive``) a moment.
+
+        Replays are incremental (a backtest asks every cycle, and the ledger grows): one kept
+        per filter, and the usual "as of now" filter is the unfiltered one whenever no fill was
+        placed after ``placed_before``.
+        """
+        rows = self._rows()
+        if (
+            placed_before is not None
+            and inclusive
+            and (not rows or self._latest_placed is None or self._latest_placed <= placed_before)
+        ):
+            placed_before = None
+        key = (placed_before, inclusive)
+        replay = self._replays.get(key)
+        if replay is None or (replay.seen and (
+            replay.seen > len(rows) or rows[replay.seen - 1] is not replay.last
+        )):  # fmt: skip
+            replay = _Replay(_Book(cash=self.starting_cash))
+        for row in rows[replay.seen :]:
+            if (
+                placed_before is None
+                or row.placed_at < placed_before
+                or (inclusive and row.placed_at == placed_before)
+            ):
+                replay.book.apply(row)
+        replay.seen, replay.last = len(rows), rows[-1] if rows else None
+        self._replays.pop(key, None)
+        self._replays[key] = replay  # most recently used last
+        while len(self._replays) > _REPLAYS_KEPT:
+            del self._replays[next(iter(self._replays))]
+        return replay.book.copy()
+
+    # --- execution --------------------------------------------------------------------------
+
+    def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
+        require_aware(as_of)
+        existing = self._row_for(intent.client_order_id)
+        if existing is not None:
+            return self._already_filled(existing, intent)
+        problem = check_intent(intent)
+        if problem is not None:
+            return problem
+        try:
+            base_price, price_time = self._base_price(intent, as_of)
+        except (LookupError, ValueError, ArithmeticError, SignalOpsError) as exc:
+            return failed("NO_PRICE", f"no paper price for {intent.asset} at {iso(as_of)}: {exc}")
+        if not base_price.is_finite() or base_price <= 0:
+            return failed("NO_PRICE", f"paper price for {intent.asset} is {base_price}")
+        slip = self.slippage_bps / _BPS
+        price = base_price * (1 + slip if intent.side is Side.BUY else 1 - slip)
+        notional = intent.quantity * price
+        fee = notional * self.fee_bps / _BPS
+
+        with self._write():
+            # Checked again under the write lock: another process may have filled it meanwhile.
+            existing = self._row_for(intent.client_order_id)
+            if existing is not None:
+                return self._already_filled(existing, intent)
+            book = self._book()
+            refusal = self._refusal(intent, book, notional + fee)
+            if refusal is not None:
+                return refusal
+            cursor = self.db.conn.execute(
+                f"INSERT INTO paper_fills ({_FILL_COLUMNS.removeprefix('seq, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    intent.client_order_id, intent.decision_id, intent.strategy, intent.asset,
+                    intent.side.value, str(intent.quantity), str(price), str(fee),
+                    str(intent.reference_price), str(self.fee_bps), str(self.slippage_bps),
+                    iso(as_of), iso(price_time),
+                ),
+            )  # fmt: skip
+            row = self._row_for(intent.client_order_id)
+            assert row is not None and row.seq == cursor.lastrowid
+            book.apply(row)
+        fill = row.fill()
+        return ExecutionResult(
+            ExecutionStatus.FILLED,
+            message=(
+                f"paper {intent.side.value} {plain(fill.quantity)} {intent.asset} at "
+                f"{plain(price)} {self.quote} (fee {plain(fee)})"
+            ),
+            fill=fill,
+            venue_order_id=fill.venue_order_id,
+            details={
+                "venue": VENUE,
+                "base_price": base_price,
+                "price_time": price_time,
+                "slippage_bps": self.slippage_bps,
+                "fee_bps": self.fee_bps,
+                "quote": self.quote,
+                "cash_after": book.cash,
+                "position_after": book.held(intent.asset),
+            },
+        )
+
+    def _base_price(self, intent: OrderIntent, as_of: datetime) -> tuple[Decimal, datetime]:
+        if self.price is None:
+            return intent.reference_price, as_of
+        price, at = self.price(intent.asset, as_of)
+        require_aware(at, "price time")
+        return to_decimal(price), at
+
+    def _refusal(self, intent: OrderIntent, book: _Book, cost: Decimal) -> ExecutionResult | None:
+        if intent.side is Side.SELL:
+            held = book.held(intent.asset)
+            if intent.quantity > held:
+                return failed(
+                    "INSUFFICIENT_POSITION",
+                    f"cannot sell {plain(intent.quantity)} {intent.asset}: "
+                    f"{plain(held)} held (paper never goes short)",
+                    held=held,
+                )
+        elif cost > book.cash:
+            return failed(
+                "INSUFFICIENT_FUNDS",
+                f"buying {plain(intent.quantity)} {intent.asset} costs {plain(cost)} "
+                f"{self.quote} with fee; cash is {plain(book.cash)}",
+                cash=book.cash,
+                cost=cost,
+            )
+        return None
+
+    def _already_filled(self, row: _FillRow, intent: OrderIntent) -> ExecutionResult:
+        if (row.asset, row.side, row.quantity) != (intent.asset, intent.side, intent.quantity):
+            return failed(
+                "CLIENT_ORDER_ID_REUSED",
+                f"client order id {intent.client_order_id} already filled a different order "
+                f"({row.side.value} {plain(row.quantity)} {row.asset}, paper-{row.seq})",
+            )
+        fill = row.fill()
+        return ExecutionResult(
+            ExecutionStatus.FILLED,
+            message=f"already filled as {fill.venue_order_id}; not executed again",
+            fill=fill,
+            venue_order_id=fill.venue_order_id,
+            details={"venue": VENUE, "already_filled": True},
+        )
+
+    # --- the portfolio ----------------------------------------------------------------------
+
+    def portfolio(
+        self, prices: Mapping[str, Decimal | float | str], as_of: datetime
+    ) -> PortfolioView:
+        """The portfolio as of ``as_of``: fills placed at or before it, marked at ``prices``.
+
+        An asset missing from ``prices`` is marked at its last fill price.
+
+        ``day_start_equity`` is the equity at 00:00 UTC of ``as_of``'s day, rebuilt from the
+        fills placed before that midnight. The ledger holds no market prices, so positions open
+        at midnight are marked at their last fill price before midnight, not at the midnight
+        market price. A move since that fill therefore counts as today's gain or loss: a daily
+        loss limit sees more loss than a midnight mark would show after a drop (it errs on the
+        side of blocking), and more gain after a rise.
+        """
+        require_aware(as_of)
+        book = self._book(placed_before=as_of)
+        positions = {}
+        for asset, holding in sorted(book.holdings.items()):
+            if holding.quantity == 0:
+                continue
+            mark = prices.get(asset)
+            positions[asset] = Position(
+                asset=asset,
+                quantity=holding.quantity,
+                average_price=holding.average_price,
+                last_price=holding.last_price if mark is None else to_decimal(mark),
+            )
+        midnight = as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        day_start = self._book(placed_before=midnight, inclusive=False)
+        return PortfolioView(
+            cash=book.cash,
+            positions=positions,
+            realised_pnl=book.realised,
+            day_start_equity=day_start.marked_equity(),
+        )

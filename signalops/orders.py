@@ -1,0 +1,199 @@
+"""The values that flow from a verdict to a trade: intents, fills, execution outcomes, positions.
+
+Money and quantities are ``Decimal`` (prices arrive from adapters as floats and are converted
+through ``str`` exactly once, in ``to_decimal``). Every value here is frozen and JSON-ready
+through ``to_dict``, because each of them ends up in an audit record.
+
+Identifiers are derived, never random, so that a restart recomputes them:
+
+- ``decision_id`` = hash of (strategy content hash, asset, as_of, mode): evaluating the same
+  strategy for the same asset at the same time is the same decision;
+- ``client_order_id`` = derived from the decision id and sent to the venue, so the venue itself
+  can tell us whether a decision was already placed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from signalops.explain import iso
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    NOTIFY = "notify"
+    AUTO = "auto"
+
+
+class ExecutionStatus(StrEnum):
+    FILLED = "FILLED"  # the order filled (paper fills are immediate)
+    SUBMITTED = "SUBMITTED"  # sent to a venue, not (yet) known to be filled
+    PENDING_APPROVAL = "PENDING_APPROVAL"  # notify mode: waiting for a human
+    NOT_EXECUTED = "NOT_EXECUTED"  # nothing to do: HOLD, BLOCKED, or denied by the risk gate
+    FAILED = "FAILED"  # the venue refused or the request failed
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Exact decimal of what was printed, not of the binary float (0.1 stays 0.1)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def decision_id(strategy_hash: str, asset: str, as_of: datetime, mode: str) -> str:
+    digest = hashlib.sha256(f"{strategy_hash}|{asset}|{iso(as_of)}|{mode}".encode()).hexdigest()
+    return f"dec-{digest[:24]}"
+
+
+def client_order_id(decision: str) -> str:
+    """Venue-safe (<= 36 chars of [A-Za-z0-9-]) and derived from the decision id."""
+    return "so-" + decision.removeprefix("dec-")[:24]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What the pipeline wants to do for one decision, after sizing, before the risk gate.
+
+    ``quantity`` is in the asset's units; ``notional`` = quantity x ``reference_price`` in the
+    quote currency. A SELL intent closes (part of) an existing position.
+    """
+
+    decision_id: str
+    client_order_id: str
+    strategy: str
+    asset: str
+    side: Side
+    quantity: Decimal
+    reference_price: Decimal
+    notional: Decimal
+    as_of: datetime
+    mode: Mode
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A (simulated or real) execution of an intent."""
+
+    client_order_id: str
+    asset: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    at: datetime
+    venue: str
+    venue_order_id: str | None = None
+
+    @property
+    def notional(self) -> Decimal:
+        return self.quantity * self.price
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json({**self.__dict__, "notional": self.notional})
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What an executor did with an intent: a status, the fill if any, and why."""
+
+    status: ExecutionStatus
+    message: str = ""
+    fill: Fill | None = None
+    approval_id: str | None = None
+    expires_at: datetime | None = None
+    venue_order_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json(
+            {
+                "status": self.status,
+                "message": self.message,
+                "fill": self.fill.to_dict() if self.fill else None,
+                "approval_id": self.approval_id,
+                "expires_at": self.expires_at,
+                "venue_order_id": self.venue_order_id,
+                "details": self.details,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Position:
+    asset: str
+    quantity: Decimal
+    average_price: Decimal
+    last_price: Decimal
+
+    @property
+    def market_value(self) -> Decimal:
+        return self.quantity * self.last_price
+
+    @property
+    def unrealised_pnl(self) -> Decimal:
+        return (self.last_price - self.average_price) * self.quantity
+
+
+@dataclass(frozen=True)
+class PortfolioView:
+    """The portfolio as the risk gate sees it at one moment."""
+
+    cash: Decimal
+    positions: dict[str, Position]
+    realised_pnl: Decimal
+    day_start_equity: Decimal
+
+    @property
+    def exposure(self) -> Decimal:
+        return sum((p.market_value for p in self.positions.values()), Decimal(0))
+
+    @property
+    def equity(self) -> Decimal:
+        return self.cash + self.exposure
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json(
+            {
+                "cash": self.cash,
+                "equity": self.equity,
+                "exposure": self.exposure,
+                "realised_pnl": self.realised_pnl,
+                "day_start_equity": self.day_start_equity,
+                "positions": {
+                    a: {
+                        "quantity": p.quantity,
+                        "average_price": p.average_price,
+                        "last_price": p.last_price,
+                        "unrealised_pnl": p.unrealised_pnl,
+                    }
+                    for a, p in sorted(self.positions.items())
+                },
+            }
+        )

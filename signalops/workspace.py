@@ -1,0 +1,116 @@
+"""Where a pipeline runs: the config, the audit log, the paper ledger, and how to assemble them.
+
+The CLI and the dashboard both open a workspace from the same few options, so the rules for
+"which audit file" and "which config" live here once:
+
+- config: ``--config FILE``, else ``signalops.yaml`` in the current folder if present, else the
+  built-in defaults;
+- audit log: ``--audit PATH``, else ``$SIGNALOPS_AUDIT``, else the config's ``audit.path``, else
+  ``signalops.db`` in the current folder. The paper ledger lives in the same SQLite file, so a
+  simulated fill and its audit record commit together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from signalops.adapters import registry
+from signalops.adapters.store import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
+from signalops.errors import SignalOpsError
+from signalops.execution.auto import build_auto_executor
+from signalops.execution.notify import NotifyExecutor
+from signalops.execution.paper import PaperBroker
+from signalops.orders import Mode
+from signalops.pipeline import Pipeline
+from signalops.strategy import load
+from signalops.strategy.model import Strategy
+
+DEFAULT_AUDIT_FILE = "signalops.db"
+AUDIT_ENV = "SIGNALOPS_AUDIT"
+
+
+@dataclass
+class Workspace:
+    config: Config
+    audit: AuditLog
+    broker: PaperBroker
+
+    def close(self) -> None:
+        self.audit.close()
+
+
+def audit_path(option: str | Path | None, config: Config) -> Path:
+    return Path(option or os.environ.get(AUDIT_ENV) or config.audit.path or DEFAULT_AUDIT_FILE)
+
+
+def open_workspace(
+    *, audit: str | Path | None = None, config: str | Path | None = None
+) -> Workspace:
+    if config is None and Path(DEFAULT_CONFIG_FILE).exists():
+        config = DEFAULT_CONFIG_FILE
+    settings = load_config(config)
+    log = AuditLog(audit_path(audit, settings))
+    broker = PaperBroker(
+        log.db,
+        starting_cash=settings.paper.starting_cash,
+        fee_bps=settings.paper.fee_bps,
+        slippage_bps=settings.paper.slippage_bps,
+    )
+    return Workspace(settings, log, broker)
+
+
+def load_strategies(paths: Sequence[str | Path]) -> list[Strategy]:
+    catalogue = registry.catalogue()
+    return [load(path, catalogue) for path in paths]
+
+
+def build_pipeline(
+    workspace: Workspace,
+    strategies: Sequence[Strategy],
+    *,
+    mode: Mode | None = None,
+    live: bool = False,
+    replay: str | Path | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Pipeline:
+    """Adapters (replayed from ``replay`` or live), executors and the audit log, together.
+
+    ``auto`` mode places real orders and needs ``live=True`` (the CLI's ``--live``) and
+    credentials in the environment; anything less is refused here, before a cycle runs.
+    """
+    wants_auto = mode is Mode.AUTO or (
+        mode is None and any(s.execution.action_mode == "auto" for s in strategies)
+    )
+    auto = None
+    if wants_auto or live:
+        if not live:
+            raise SignalOpsError(
+                "auto mode places real orders; pass --live to confirm "
+                "(or run with --mode paper or --mode notify)"
+            )
+        auto = build_auto_executor(live=True)
+    if replay is not None:
+        if not Path(replay).is_dir():
+            raise SignalOpsError(f"{replay}: no snapshot folder (run 'signalops data import')")
+        adapters = registry.replay_adapters(SnapshotStore(replay))
+    else:
+        adapters = registry.live_adapters()
+    notify = workspace.config.notify
+    notifier = NotifyExecutor(notify.webhooks, approval_ttl=notify.approval_ttl)
+    return Pipeline(
+        strategies=strategies,
+        adapters=adapters,
+        audit=workspace.audit,
+        broker=workspace.broker,
+        config=workspace.config,
+        mode=mode,
+        notifier=notifier,
+        auto_executor=auto,
+        clock=clock or (lambda: datetime.now(UTC)),
+    )

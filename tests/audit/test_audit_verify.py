@@ -1,0 +1,222 @@
+"""verify: a clean log passes; each way of tampering with the file is named, with the seq.
+
+Tampering goes around the API with plain sqlite3 (dropping the append-only triggers first), as
+someone holding the file could.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from audit_scenarios import AS_OF, SCENARIOS, tamper
+
+from signalops.audit.chain import GENESIS, record_hash, seal
+from signalops.audit.record import build_followup
+from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.verify import ProblemKind, verify
+from signalops.canonical import canonical_json
+from signalops.errors import AuditIntegrityError
+
+EDITED, DELETED = ProblemKind.EDITED, ProblemKind.DELETED
+REORDERED, INSERTED = ProblemKind.REORDERED, ProblemKind.INSERTED
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """Six records: four decisions (buy, blocked, denied, pending) and two follow-ups."""
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as log:
+        records = [
+            log.append(SCENARIOS.record("buy", as_of=AS_OF)),
+            log.append(SCENARIOS.record("blocked", as_of=AS_OF + DAY)),
+            log.append(SCENARIOS.record("buy", as_of=AS_OF + 2 * DAY)),
+            log.append(SCENARIOS.record("denied", as_of=AS_OF + 3 * DAY)),
+            pending := log.append(SCENARIOS.record("pending", as_of=AS_OF + 4 * DAY)),
+        ]
+        records.append(
+            log.append(
+                build_followup(
+                    "approval",
+                    decision_id=pending["decision_id"],
+                    recorded_at=AS_OF + 4 * DAY + timedelta(minutes=5),
+                    approval_id=pending["execution"]["approval_id"],
+                    approved=True,
+                    by="alice",
+                )
+            )
+        )
+    return path, records
+
+
+def check_file(path: Path):
+    with AuditLog(path) as log:
+        return verify(log)
+
+
+def found(report):
+    return [(p.kind, p.seq, p.id) for p in report.problems]
+
+
+def resealed_row(record, **changes):
+    """A record edited and consistently re-hashed, as UPDATE parameters for its row."""
+    edited = {k: v for k, v in record.items() if k != "hash"} | changes
+    edited["hash"] = record_hash(edited)
+    columns = index_columns(edited)
+    assignments = ", ".join(f"{name} = ?" for name in COLUMNS if name != "seq")
+    params = (*(columns[n] for n in COLUMNS if n != "seq"), canonical_json(edited), record["seq"])
+    return (f"UPDATE records SET {assignments}, body = ? WHERE seq = ?", params), edited
+
+
+def test_clean_log_verifies_and_reports_its_head(chain):
+    path, records = chain
+    report = check_file(path)
+    assert report.ok and report.problems == ()
+    assert report.checked == 6
+    assert (report.head_seq, report.head_hash) == (6, records[-1]["hash"])
+    assert str(report) == f"ok: 6 records, head seq 6 {records[-1]['hash']}"
+
+
+def test_empty_log_verifies(tmp_path):
+    report = check_file(tmp_path / "empty.db")
+    assert report.ok and report.checked == 0 and report.head_hash == GENESIS
+
+
+def test_edited_body_is_reported_at_its_seq(chain):
+    path, records = chain
+    body = canonical_json(records[2]).replace('"verdict":"BUY"', '"verdict":"HOLD"')
+    tamper(path, ("UPDATE records SET body = ? WHERE seq = 3", (body,)))
+    report = check_file(path)
+    assert found(report) == [(EDITED, 3, records[2]["id"])] * 2
+    messages = [p.message for p in report.problems]
+    assert "the record does not match its hash" in messages
+    assert "indexed column verdict says 'BUY', the record says 'HOLD'" in messages
+
+
+def test_indexed_column_changed_by_sql_is_reported(chain):
+    path, records = chain
+    tamper(path, "UPDATE records SET verdict = 'HOLD' WHERE seq = 2")
+    report = check_file(path)
+    assert found(report) == [(EDITED, 2, records[1]["id"])]
+    assert report.problems[0].message == (
+        "indexed column verdict says 'HOLD', the record says 'BLOCKED'"
+    )
+
+
+def test_deleted_middle_record_is_reported_with_the_record_that_points_at_it(chain):
+    path, records = chain
+    tamper(path, "DELETE FROM records WHERE seq = 3")
+    report = check_file(path)
+    assert found(report) == [(DELETED, 3, None)]
+    assert report.problems[0].message == (
+        f"seq 3 missing: seq 4 ({records[3]['id']}) links to a record that is not there"
+    )
+
+
+def test_deleted_first_records_are_reported(chain):
+    path, _ = chain
+    tamper(path, "DELETE FROM records WHERE seq <= 2")
+    assert found(check_file(path)) == [(DELETED, 1, None)]
+
+
+def test_deleted_last_record_is_caught_by_the_chain_head(chain):
+    # The chain alone cannot show this: records 1..5 are a perfectly valid chain.
+    path, _ = chain
+    tamper(path, "DELETE FROM records WHERE seq = 6")
+    report = check_file(path)
+    assert found(report) == [(DELETED, 6, None)]
+    assert "missing at the end: the chain head says the log ends at seq 6" in str(report)
+
+
+def test_deleted_last_record_and_chain_head_is_still_reported(chain):
+    path, _ = chain
+    tamper(path, "DELETE FROM records WHERE seq = 6", "DELETE FROM chain_head")
+    report = check_file(path)
+    assert found(report) == [(DELETED, None, None)]
+    assert "the chain head is missing" in report.problems[0].message
+
+
+def test_appending_after_a_deleted_tail_does_not_hide_the_gap(chain):
+    path, records = chain
+    tamper(path, "DELETE FROM records WHERE seq >= 5")
+    with AuditLog(path) as log:
+        later = log.append(SCENARIOS.record("hold", as_of=AS_OF + 9 * DAY))
+        assert later["seq"] == 7 and later["prev_hash"] == records[5]["hash"]
+        report = verify(log)
+    assert found(report) == [(DELETED, 5, None)]
+    assert report.problems[0].message.startswith("seqs 5..6 missing: seq 7")
+
+
+def test_swapped_pair_is_reported_as_reordered(chain):
+    path, records = chain
+    tamper(
+        path,
+        "UPDATE records SET seq = -1 WHERE seq = 3",
+        "UPDATE records SET seq = 3 WHERE seq = 4",
+        "UPDATE records SET seq = 4 WHERE seq = -1",
+    )
+    report = check_file(path)
+    assert found(report) == [(REORDERED, 3, records[2]["id"]), (REORDERED, 4, records[3]["id"])]
+    assert report.problems[0].message == (
+        "stored as seq 4 but sealed as seq 3; it is stored after seq 4"
+    )
+    assert report.problems[1].message == "stored as seq 3 but sealed as seq 4"
+
+
+def test_edited_and_resealed_middle_record_is_caught_by_the_next_link(chain):
+    path, records = chain
+    update, _ = resealed_row(records[1], verdict="BUY", blocked_by=[])
+    tamper(path, update)
+    report = check_file(path)
+    assert found(report) == [(EDITED, 2, records[1]["id"])]
+    assert report.problems[0].message == (
+        f"changed and re-sealed: seq 3 links to {records[1]['hash'][:12]}…, "
+        "which is not this record's hash"
+    )
+
+
+def test_edited_and_resealed_last_record_is_caught_by_the_chain_head(chain):
+    path, records = chain
+    update, _ = resealed_row(records[5], by="mallory")
+    tamper(path, update)
+    report = check_file(path)
+    assert found(report) == [(EDITED, 6, records[5]["id"])]
+    assert "the chain head holds a different hash" in report.problems[0].message
+
+
+def test_record_resealed_to_link_past_its_predecessor_is_reported_as_reordered(chain):
+    path, records = chain
+    update, _ = resealed_row(records[4], prev_hash=records[2]["hash"])
+    tamper(path, update)
+    assert found(check_file(path)) == [
+        (EDITED, 5, records[4]["id"]),  # its new hash is not what seq 6 links to
+        (REORDERED, 5, records[4]["id"]),  # it links to seq 3, not seq 4
+    ]
+
+
+def test_record_inserted_after_the_chain_head_is_reported(chain):
+    path, records = chain
+    forged = seal(SCENARIOS.record("buy", as_of=AS_OF + 8 * DAY), records[-1]["hash"], 7)
+    columns = index_columns(forged)
+    names = [*COLUMNS, "body"]
+    sql = f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    tamper(path, (sql, (*(columns[n] for n in COLUMNS), canonical_json(forged))))
+    report = check_file(path)
+    assert found(report) == [(INSERTED, 7, None)]
+
+
+def test_body_that_is_not_json_is_reported_not_raised(chain):
+    path, records = chain
+    tamper(path, "UPDATE records SET body = 'garbage' WHERE seq = 4")
+    assert found(check_file(path)) == [(EDITED, 4, records[3]["id"])]
+
+
+def test_strict_verify_raises_the_integrity_error_only_when_broken(chain):
+    path, _ = chain
+    with AuditLog(path) as log:
+        assert verify(log, strict=True).ok
+    tamper(path, "UPDATE records SET asset = 'ETH' WHERE seq = 1")
+    with AuditLog(path) as log, pytest.raises(AuditIntegrityError, match="EDITED: seq 1"):
+        verify(log, strict=True)

@@ -1,0 +1,519 @@
+"""The paper broker: fills, average-cost accounting, refusals, idempotency, the SQLite ledger.
+
+Every expected number is written out by hand in Decimal, so a float creeping into the
+arithmetic shows up as an inequality rather than a rounding difference hidden by approx.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from signalops.errors import SignalOpsError
+from signalops.execution.base import Executor
+from signalops.execution.paper import PaperBroker
+from signalops.orders import (
+    ExecutionStatus,
+    Mode,
+    OrderIntent,
+    Side,
+    client_order_id,
+    decision_id,
+)
+
+T0 = datetime(2024, 11, 6, 14, 0, tzinfo=UTC)
+D = Decimal
+
+
+def intent(
+    side: Side,
+    quantity: str,
+    price: str,
+    *,
+    asset: str = "BTC",
+    at: datetime = T0,
+    tag: str = "",
+) -> OrderIntent:
+    """An intent with a decision id unique to (asset, at, tag), as the pipeline derives it."""
+    decision = decision_id(f"strategy-hash{tag}", asset, at, "paper")
+    return OrderIntent(
+        decision_id=decision,
+        client_order_id=client_order_id(decision),
+        strategy="Multi_Source_Momentum",
+        asset=asset,
+        side=side,
+        quantity=D(quantity),
+        reference_price=D(price),
+        notional=D(quantity) * D(price),
+        as_of=at,
+        mode=Mode.PAPER,
+    )
+
+
+def fills_in(db: sqlite_utils.Database) -> int:
+    return db.conn.execute("SELECT count(*) FROM paper_fills").fetchone()[0]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    return sqlite_utils.Database(tmp_path / "signalops.db")
+
+
+@pytest.fixture
+def broker(db: sqlite_utils.Database) -> PaperBroker:
+    """No slippage, 10 bps fee: the accounting tests read more easily at round prices."""
+    return PaperBroker(db, fee_bps=10, slippage_bps=0)
+
+
+# --- fills: slippage and fee ------------------------------------------------------------------
+
+
+def test_paper_broker_is_an_executor_in_paper_mode(broker: PaperBroker) -> None:
+    assert isinstance(broker, Executor)
+    assert broker.mode is Mode.PAPER
+
+
+def test_buy_fills_above_the_price_by_the_slippage_and_pays_the_fee_in_decimal(
+    db: sqlite_utils.Database,
+) -> None:
+    broker = PaperBroker(db, fee_bps=10, slippage_bps=5)
+
+    result = broker.execute(intent(Side.BUY, "0.5", "20000"), as_of=T0)
+
+    assert result.status is ExecutionStatus.FILLED
+    fill = result.fill
+    assert fill is not None
+    assert fill.price == D("20010.0000")  # 20000 x 1.0005
+    assert fill.notional == D("10005.00000")  # 0.5 x 20010
+    assert fill.fee == D("10.005")  # 10005 x 10 / 10000
+    assert fill.venue == "paper" and fill.venue_order_id == "paper-1"
+    assert fill.at == T0  # the default price is the intent's reference price, at as_of
+    assert result.details["cash_after"] == D("89984.995")  # 100000 - 10005 - 10.005
+    view = broker.portfolio({"BTC": D("20000")}, T0)
+    assert view.cash == D("89984.995")
+
+
+def test_sell_fills_below_the_price_by_the_slippage(db: sqlite_utils.Database) -> None:
+    broker = PaperBroker(db, fee_bps=10, slippage_bps=5)
+    broker.execute(intent(Side.BUY, "1", "20000"), as_of=T0)
+
+    later = T0 + timedelta(hours=1)
+    result = broker.execute(intent(Side.SELL, "1", "21000", at=later), as_of=later)
+
+    assert result.fill is not None
+    assert result.fill.price == D("20989.5000")  # 21000 x 0.9995
+    assert result.fill.fee == D("20.98950000")  # 20989.5 x 10 / 10000
+
+
+def test_price_source_sets_the_fill_price_and_time_like_a_next_bar_open(
+    db: sqlite_utils.Database,
+) -> None:
+    next_open = T0 + timedelta(hours=1)
+    asked: list[tuple[str, datetime]] = []
+
+    def next_bar_open(asset: str, as_of: datetime) -> tuple[Decimal, datetime]:
+        asked.append((asset, as_of))
+        return D("20100"), next_open
+
+    broker = PaperBroker(db, fee_bps=0, slippage_bps=0, price=next_bar_open)
+
+    result = broker.execute(intent(Side.BUY, "1", "20000"), as_of=T0)
+
+    assert asked == [("BTC", T0)]
+    assert result.fill is not None
+    assert (result.fill.price, result.fill.at) == (D("20100"), next_open)
+    assert result.details["base_price"] == D("20100")
+
+
+def test_price_source_without_a_price_is_a_failed_no_price(db: sqlite_utils.Database) -> None:
+    def end_of_data(asset: str, as_of: datetime) -> tuple[Decimal, datetime]:
+        raise LookupError("no bar after 2024-11-06T14:00:00Z")
+
+    broker = PaperBroker(db, price=end_of_data)
+
+    result = broker.execute(intent(Side.BUY, "1", "20000"), as_of=T0)
+
+    assert result.status is ExecutionStatus.FAILED
+    assert result.details["reason"] == "NO_PRICE"
+    assert "no bar after" in result.message
+    assert fills_in(db) == 0
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1"])
+def test_non_positive_quantity_is_refused_as_invalid_order(
+    broker: PaperBroker, db: sqlite_utils.Database, quantity: str
+) -> None:
+    result = broker.execute(intent(Side.BUY, quantity, "20000"), as_of=T0)
+
+    assert result.details["reason"] == "INVALID_ORDER"
+    assert fills_in(db) == 0
+
+
+def test_naive_as_of_is_a_programming_error(broker: PaperBroker) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        broker.execute(intent(Side.BUY, "1", "100"), as_of=T0.replace(tzinfo=None))
+
+
+# --- average-cost accounting ------------------------------------------------------------------
+
+
+def _buy_buy_sell(broker: PaperBroker) -> None:
+    broker.execute(intent(Side.BUY, "1", "100", tag="a"), as_of=T0)
+    broker.execute(intent(Side.BUY, "3", "200", tag="b"), as_of=T0 + timedelta(hours=1))
+    broker.execute(intent(Side.SELL, "2", "250", tag="c"), as_of=T0 + timedelta(hours=2))
+
+
+def test_buy_buy_sell_keeps_the_average_cost_and_realises_the_difference(
+    broker: PaperBroker,
+) -> None:
+    _buy_buy_sell(broker)
+
+    view = broker.portfolio({"BTC": D("300")}, T0 + timedelta(hours=3))
+
+    # cost basis: 1 x 100 + 0.1 fee, then 3 x 200 + 0.6 fee = 700.7 for 4 -> 175.175 each
+    position = view.positions["BTC"]
+    assert position.quantity == D("2")
+    assert position.average_price == D("175.175")  # selling does not change the average
+    # the sale: 2 x 250 = 500, fee 0.5, cost removed 2 x 175.175 = 350.35
+    assert view.realised_pnl == D("149.15")
+    assert position.unrealised_pnl == D("249.650")  # (300 - 175.175) x 2
+    assert view.cash == D("99798.8")  # 100000 - 100.1 - 600.6 + 499.5
+
+
+def test_equity_is_starting_cash_plus_realised_plus_unrealised(broker: PaperBroker) -> None:
+    _buy_buy_sell(broker)
+
+    view = broker.portfolio({"BTC": D("300")}, T0 + timedelta(hours=3))
+
+    unrealised = sum(p.unrealised_pnl for p in view.positions.values())
+    assert view.equity == D("100398.8")
+    assert view.equity == broker.starting_cash + view.realised_pnl + unrealised
+
+
+def test_selling_everything_closes_the_position_and_realises_all_of_it(
+    broker: PaperBroker,
+) -> None:
+    _buy_buy_sell(broker)
+    broker.execute(
+        intent(Side.SELL, "2", "150", tag="d"), as_of=T0 + timedelta(hours=4)
+    )  # 300 - 0.3 fee - 350.35 cost = -50.65
+
+    view = broker.portfolio({"BTC": D("1000")}, T0 + timedelta(hours=5))
+
+    assert view.positions == {}
+    assert view.realised_pnl == D("98.50")  # 149.15 - 50.65
+    assert view.equity == view.cash == D("100098.50")
+
+
+def test_positions_are_kept_per_asset(broker: PaperBroker) -> None:
+    broker.execute(intent(Side.BUY, "1", "20000", asset="BTC"), as_of=T0)
+    broker.execute(intent(Side.BUY, "10", "1500", asset="ETH"), as_of=T0)
+
+    view = broker.portfolio({"BTC": D("21000"), "ETH": D("1400")}, T0)
+
+    assert sorted(view.positions) == ["BTC", "ETH"]
+    assert view.positions["ETH"].average_price == D("1501.5")  # (15000 + 15 fee) / 10
+    assert view.exposure == D("21000") + D("14000")
+
+
+def test_asset_without_a_price_is_marked_at_its_last_fill(broker: PaperBroker) -> None:
+    broker.execute(intent(Side.BUY, "1", "20000"), as_of=T0)
+
+    view = broker.portfolio({}, T0)
+
+    assert view.positions["BTC"].last_price == D("20000")
+
+
+def test_portfolio_as_of_ignores_fills_placed_later(broker: PaperBroker) -> None:
+    _buy_buy_sell(broker)
+
+    view = broker.portfolio({"BTC": D("300")}, T0 + timedelta(minutes=30))
+
+    assert view.positions["BTC"].quantity == D("1")
+    assert view.realised_pnl == 0
+
+
+def test_day_start_equity_marks_overnight_positions_at_their_last_fill_before_midnight(
+    broker: PaperBroker,
+) -> None:
+    yesterday = T0 - timedelta(days=1)  # 2024-11-05 14:00
+    broker.execute(intent(Side.BUY, "2", "100", at=yesterday), as_of=yesterday)
+    broker.execute(intent(Side.BUY, "1", "200", at=T0), as_of=T0)
+
+    view = broker.portfolio({"BTC": D("150")}, T0 + timedelta(hours=1))
+
+    # at 2024-11-06 00:00: cash 100000 - 200.2, plus 2 BTC at their last fill price, 100
+    assert view.day_start_equity == D("99999.8")
+    # the day's change: the overnight 2 BTC 100 -> 150 (+100), today's BTC 200 -> 150 (-50),
+    # today's fee (-0.2)
+    assert view.equity - view.day_start_equity == D("49.8")
+
+
+def test_day_start_equity_of_a_fresh_ledger_is_the_starting_cash(broker: PaperBroker) -> None:
+    broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
+
+    assert broker.portfolio({}, T0).day_start_equity == D("100000")
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_selling_without_a_position_is_refused_and_writes_nothing(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    result = broker.execute(intent(Side.SELL, "1", "20000"), as_of=T0)
+
+    assert result.status is ExecutionStatus.FAILED
+    assert result.details["reason"] == "INSUFFICIENT_POSITION"
+    assert "0 held" in result.message and "never goes short" in result.message
+    assert fills_in(db) == 0
+
+
+def test_selling_more_than_held_is_refused_and_the_position_is_unchanged(
+    broker: PaperBroker,
+) -> None:
+    broker.execute(intent(Side.BUY, "0.5", "20000"), as_of=T0)
+
+    later = T0 + timedelta(hours=1)
+    result = broker.execute(intent(Side.SELL, "0.6", "20000", at=later), as_of=later)
+
+    assert result.details["reason"] == "INSUFFICIENT_POSITION"
+    assert result.details["held"] == D("0.5")
+    assert broker.portfolio({}, later).positions["BTC"].quantity == D("0.5")
+
+
+def test_buying_for_more_than_the_cash_is_refused(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    result = broker.execute(intent(Side.BUY, "5", "20000"), as_of=T0)  # 100000 + 100 fee
+
+    assert result.details["reason"] == "INSUFFICIENT_FUNDS"
+    assert result.details["cost"] == D("100100.0")
+    assert fills_in(db) == 0
+
+
+# --- idempotency ----------------------------------------------------------------------------
+
+
+def test_executing_the_same_client_order_id_twice_returns_the_first_fill_without_a_second_row(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    order = intent(Side.BUY, "1", "20000")
+    first = broker.execute(order, as_of=T0)
+
+    again = broker.execute(order, as_of=T0 + timedelta(minutes=5))
+
+    assert again.status is ExecutionStatus.FILLED
+    assert again.fill == first.fill
+    assert again.details["already_filled"] is True
+    assert fills_in(db) == 1
+    assert broker.portfolio({}, T0).positions["BTC"].quantity == D("1")
+
+
+def test_a_filled_sell_re_executed_is_not_refused_for_lack_of_position(
+    broker: PaperBroker,
+) -> None:
+    broker.execute(intent(Side.BUY, "1", "100", tag="buy"), as_of=T0)
+    sell = intent(Side.SELL, "1", "110", tag="sell")
+    broker.execute(sell, as_of=T0)
+
+    again = broker.execute(sell, as_of=T0)
+
+    assert again.status is ExecutionStatus.FILLED  # not INSUFFICIENT_POSITION
+    assert again.details["already_filled"] is True
+
+
+def test_reusing_a_client_order_id_for_a_different_order_is_refused(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    order = intent(Side.BUY, "1", "20000")
+    broker.execute(order, as_of=T0)
+    other = OrderIntent(**{**order.__dict__, "quantity": D("2")})
+
+    result = broker.execute(other, as_of=T0)
+
+    assert result.details["reason"] == "CLIENT_ORDER_ID_REUSED"
+    assert fills_in(db) == 1
+
+
+# --- the SQLite ledger ----------------------------------------------------------------------
+
+
+def test_ledger_survives_a_reopen_of_the_file_and_a_restart_does_not_fill_twice(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "paper.db"
+    broker = PaperBroker(path, starting_cash="50000", fee_bps=10, slippage_bps=0)
+    _buy_buy_sell(broker)
+    before = broker.portfolio({"BTC": D("300")}, T0 + timedelta(hours=3))
+    broker.close()
+
+    reopened = PaperBroker(path, fee_bps=10, slippage_bps=0)
+    replay = reopened.execute(intent(Side.SELL, "2", "250", tag="c"), as_of=T0)
+
+    assert reopened.starting_cash == D("50000")
+    assert reopened.portfolio({"BTC": D("300")}, T0 + timedelta(hours=3)) == before
+    assert replay.details["already_filled"] is True
+    assert len(reopened.fills()) == 3
+    reopened.close()
+
+
+def test_reopening_with_a_different_starting_cash_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "paper.db"
+    PaperBroker(path, starting_cash="50000").close()
+
+    with pytest.raises(SignalOpsError, match="starting cash 50000"):
+        PaperBroker(path, starting_cash="100000")
+
+
+def test_ledger_rows_cannot_be_updated_or_deleted(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
+
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.conn.execute("UPDATE paper_fills SET quantity = '2'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.conn.execute("DELETE FROM paper_fills")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.conn.execute("UPDATE paper_account SET starting_cash = '1'")
+
+
+def test_ledger_stores_money_as_exact_decimal_text(
+    db: sqlite_utils.Database,
+) -> None:
+    PaperBroker(db, fee_bps=10, slippage_bps=5).execute(intent(Side.BUY, "0.1", "0.3"), as_of=T0)
+
+    quantity, price, fee, placed_at = db.conn.execute(
+        "SELECT quantity, price, fee, placed_at FROM paper_fills"
+    ).fetchone()
+
+    assert all(isinstance(v, str) for v in (quantity, price, fee))
+    assert (D(quantity), D(price), D(fee)) == (D("0.1"), D("0.30015"), D("0.000030015"))
+    assert placed_at == "2024-11-06T14:00:00Z"
+
+
+# --- inside the caller's transaction --------------------------------------------------------
+
+
+def _audit_table(db: sqlite_utils.Database) -> None:
+    db.conn.execute("CREATE TABLE audit (decision_id TEXT)")
+
+
+def test_inside_an_open_transaction_the_fill_is_not_committed_by_the_broker(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.db"
+    db = sqlite_utils.Database(path)
+    _audit_table(db)
+    broker = PaperBroker(db)
+    order = intent(Side.BUY, "1", "100")
+
+    db.conn.execute("BEGIN")
+    db.conn.execute("INSERT INTO audit VALUES (?)", (order.decision_id,))
+    result = broker.execute(order, as_of=T0)
+
+    assert result.status is ExecutionStatus.FILLED
+    assert db.conn.in_transaction  # still the caller's, still open
+    outsider = sqlite3.connect(path)
+    assert outsider.execute("SELECT count(*) FROM paper_fills").fetchone() == (0,)
+    db.conn.execute("COMMIT")
+    assert outsider.execute("SELECT count(*) FROM paper_fills").fetchone() == (1,)
+    assert outsider.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+
+
+def test_rolling_back_the_callers_transaction_removes_the_fill_with_the_audit_record(
+    db: sqlite_utils.Database,
+) -> None:
+    _audit_table(db)
+    broker = PaperBroker(db)
+    order = intent(Side.BUY, "1", "100")
+
+    db.conn.execute("BEGIN")
+    db.conn.execute("INSERT INTO audit VALUES (?)", (order.decision_id,))
+    broker.execute(order, as_of=T0)
+    db.conn.execute("ROLLBACK")
+
+    assert fills_in(db) == 0
+    assert db.conn.execute("SELECT count(*) FROM audit").fetchone() == (0,)
+    # and the decision can then be executed for real
+    assert broker.execute(order, as_of=T0).details.get("already_filled") is None
+    assert fills_in(db) == 1
+
+
+def test_a_refusal_inside_an_open_transaction_leaves_the_callers_writes_alone(
+    db: sqlite_utils.Database,
+) -> None:
+    _audit_table(db)
+    broker = PaperBroker(db)
+
+    db.conn.execute("BEGIN")
+    db.conn.execute("INSERT INTO audit VALUES ('dec-1')")
+    result = broker.execute(intent(Side.SELL, "1", "100"), as_of=T0)
+    db.conn.execute("COMMIT")
+
+    assert result.details["reason"] == "INSUFFICIENT_POSITION"
+    assert db.conn.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+    assert fills_in(db) == 0
+
+
+def test_a_different_fill_in_a_rolled_back_ledger_slot_is_seen_not_the_cached_one(
+    db: sqlite_utils.Database,
+) -> None:
+    broker = PaperBroker(db, fee_bps=0, slippage_bps=0)
+    broker.execute(intent(Side.BUY, "1", "100", tag="kept"), as_of=T0)
+    db.conn.execute("BEGIN")
+    broker.execute(intent(Side.BUY, "1", "100", tag="undone"), as_of=T0)
+    assert broker.portfolio({}, T0).positions["BTC"].quantity == D("2")
+    db.conn.execute("ROLLBACK")
+
+    # Another broker on the ledger fills next; SQLite hands it the rolled-back row's seq.
+    PaperBroker(db, fee_bps=0, slippage_bps=0).execute(
+        intent(Side.BUY, "3", "50", tag="other"), as_of=T0
+    )
+
+    view = broker.portfolio({}, T0)
+    assert [f.venue_order_id for f in broker.fills()] == ["paper-1", "paper-2"]
+    assert view.positions["BTC"].quantity == D("4")
+    assert view.cash == D("99750")  # 100000 - 100 - 150
+
+
+def test_two_brokers_on_one_ledger_see_each_others_fills(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    first = PaperBroker(path, fee_bps=0, slippage_bps=0)
+    second = PaperBroker(path, fee_bps=0, slippage_bps=0)
+    first.portfolio({}, T0)  # both have read the (empty) ledger before
+
+    first.execute(intent(Side.BUY, "1", "100", tag="a"), as_of=T0)
+    second.execute(intent(Side.BUY, "1", "200", tag="b"), as_of=T0)
+
+    assert first.portfolio({}, T0) == second.portfolio({}, T0)
+    assert first.portfolio({}, T0).positions["BTC"].quantity == D("2")
+    first.close()
+    second.close()
+
+
+def test_without_an_open_transaction_the_fill_is_committed_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "own.db"
+    broker = PaperBroker(sqlite_utils.Database(path))
+
+    broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
+
+    assert not broker.db.conn.in_transaction
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM paper_fills").fetchone() == (1,)
+
+
+def test_result_is_json_ready_for_the_audit_record(broker: PaperBroker) -> None:
+    result = broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
+
+    record = result.to_dict()
+
+    assert record["status"] == "FILLED"
+    assert record["fill"]["price"] == "100"
+    assert record["fill"]["fee"] == "0.1"
+    assert record["details"]["price_time"] == "2024-11-06T14:00:00Z"
