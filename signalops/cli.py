@@ -411,12 +411,15 @@ def _ticking(times, holder: dict[str, datetime]):
 
 @cli.command("approvals")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--at", help="Judge expiry at this time (default: now; for replays).")
 @AUDIT_OPTION
 @CONFIG_OPTION
-def approvals_command(as_json: bool, audit_file: Path | None, config_file: Path | None) -> None:
+def approvals_command(
+    as_json: bool, at: str | None, audit_file: Path | None, config_file: Path | None
+) -> None:
     """List decisions waiting for a human (notify mode), soonest expiry first."""
     workspace = _workspace(audit_file, config_file)
-    now = datetime.now(UTC)
+    now = _parse_time(at) if at else datetime.now(UTC)
     pending = workspace.audit.pending_approvals(now)
     if as_json:
         click.echo(json.dumps([_pending_dict(p) for p in pending], indent=2))
@@ -651,9 +654,9 @@ def audit_verify(audit_file: Path | None) -> None:
         err.print(
             Text(f"{problem.kind.value} ", style="bold red") + Text(f"{where}: {problem.message}")
         )
-    err.print(
-        Text(f"audit log FAILED verification: {len(report.problems)} problems", style="bold red")
-    )
+    count = len(report.problems)
+    plural = "problem" if count == 1 else "problems"
+    err.print(Text(f"audit log FAILED verification: {count} {plural}", style="bold red"))
     sys.exit(1)
 
 

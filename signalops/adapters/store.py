@@ -99,8 +99,19 @@ class SnapshotStore:
         loaded = self._loaded.get(source)
         if loaded is not None:
             return loaded
-        points: dict[str, dict[float, Any]] = {}
         path = self.path(source)
+        stamp = _stamp(path)
+        shared = _PARSED.get(path.resolve())
+        if shared is not None and shared[0] == stamp:
+            self._loaded[source] = shared[1]
+            return shared[1]
+        loaded = self._parse(source, path)
+        _PARSED[path.resolve()] = (stamp, loaded)
+        self._loaded[source] = loaded
+        return loaded
+
+    def _parse(self, source: str, path: Path) -> dict[str, Series]:
+        points: dict[str, dict[float, Any]] = {}
         if path.exists():
             with path.open(encoding="utf-8") as handle:
                 for number, line in enumerate(handle, 1):
@@ -126,7 +137,6 @@ class SnapshotStore:
         for key, by_time in points.items():
             times = sorted(by_time)
             loaded[key] = Series(key, times, [by_time[t] for t in times])
-        self._loaded[source] = loaded
         return loaded
 
     def append(self, source: str, records: Iterable[tuple[str, float, Any]]) -> int:
@@ -163,6 +173,20 @@ _ENCODE = json.JSONEncoder(allow_nan=False, separators=(", ", ": ")).encode
 @lru_cache(maxsize=4096)
 def _key_prefix(key: str) -> str:
     return '{"series": ' + _ENCODE(key) + ', "t": '
+
+
+# Parsed files shared by every store in the process (a CLI run, a test session, the dashboard
+# open several stores on the same folder): keyed by path and invalidated by size and mtime, so
+# an append or a rewrite is always seen. Series are read-only once parsed.
+_PARSED: dict[Path, tuple[tuple[int, int] | None, dict[str, Series]]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_size, info.st_mtime_ns)
 
 
 def _line(key: str, t: float, value: Any) -> str:

@@ -1,0 +1,116 @@
+"""Notify mode end to end: a pending approval, then approve / reject / expire / re-check fails.
+
+Decisions are made on the replayed real data of 2023-03-10 (a BUY of BTC on daily RSI), and the
+human's answer is given minutes later on the same replay, so the re-check sees the same data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from signalops.audit.store import AuditLog
+from signalops.audit.verify import verify
+from signalops.cli import cli
+
+STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def pending(replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A notify-mode decision awaiting approval; returns (audit path, approval id, replay)."""
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "audit.db"
+    made = run(
+        "run", STRATEGY, "--mode", "notify", "--replay", str(replay_dir), "--from",
+        "2023-03-10", "--audit", str(db),
+    )  # fmt: skip
+    assert made.stdout.startswith("2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 awaiting approval)")
+    listed = run("approvals", "--at", "2023-03-10T00:01:00Z", "--audit", str(db))
+    approval_id = listed.stdout.split()[0]
+    assert approval_id.startswith("apv-")
+    assert listed.stdout.rstrip().endswith("expires 2023-03-10T00:15:00Z")
+    return db, approval_id, replay_dir
+
+
+def answer(verb: str, pending, *extra: str, at: str = "2023-03-10T00:05:00Z"):
+    db, approval_id, replay = pending
+    return run(verb, approval_id, "--replay", str(replay), "--at", at, "--audit", str(db), *extra)
+
+
+def kinds(db: Path) -> list[str]:
+    return [r["kind"] for r in AuditLog(db).records()]
+
+
+def test_approving_rechecks_then_fills_on_paper_and_records_who(pending):
+    result = answer("approve", pending, "--by", "alice", "--note", "looks right")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{pending[1]}: FILLED — paper BUY 0.02455527 BTC at ")
+    db = pending[0]
+    assert kinds(db) == ["decision", "approval", "fill"]
+    approval = next(r for r in AuditLog(db).records() if r["kind"] == "approval")
+    assert (approval["by"], approval["note"], approval["approved"]) == (
+        "alice",
+        "looks right",
+        True,
+    )
+    assert approval["recheck"]["verdict"] == "BUY"
+    assert approval["recheck"]["risk"]["approved"] is True
+    assert verify(AuditLog(db)).ok
+
+
+def test_approving_twice_is_refused_with_who_already_did(pending):
+    answer("approve", pending, "--by", "alice")
+    again = answer("approve", pending, "--by", "bob", at="2023-03-10T00:06:00Z")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"error: approval {pending[1]} was already approved by alice at 2023-03-10T00:05:00Z\n"
+    )
+    assert kinds(pending[0]).count("fill") == 1
+
+
+def test_rejecting_records_the_note_and_executes_nothing(pending):
+    result = answer("reject", pending, "--by", "carol", "--note", "FOMC in an hour")
+    assert result.exit_code == 0
+    assert result.stdout == f"{pending[1]}: REJECTED — FOMC in an hour\n"
+    assert kinds(pending[0]) == ["decision", "approval"]
+    listed = run("approvals", "--at", "2023-03-10T00:06:00Z", "--audit", str(pending[0]))
+    assert listed.stdout == "no approvals pending\n"
+
+
+def test_approving_after_the_expiry_records_the_expiry_and_refuses(pending):
+    result = answer("approve", pending, at="2023-03-10T00:20:00Z")
+    assert result.exit_code == 1
+    assert result.stdout == f"{pending[1]}: EXPIRED — expired at 2023-03-10T00:15:00Z\n"
+    assert kinds(pending[0]) == ["decision", "expiry"]
+
+
+def test_a_failed_recheck_is_recorded_and_nothing_executes(pending, tmp_path: Path):
+    # The operator pulled the kill switch after the decision was made.
+    (tmp_path / "HALT").write_text("")
+    config = tmp_path / "signalops.yaml"
+    config.write_text("kill_switch: HALT\n")
+    result = answer("approve", pending, "--by", "alice", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.stdout == f"{pending[1]}: RECHECK_FAILED — re-check failed: KILL_SWITCH\n"
+    records = list(AuditLog(pending[0]).records())
+    assert [r["kind"] for r in records] == ["decision", "approval"]
+    assert records[1]["approved"] is True  # the click is recorded even though nothing ran
+    assert records[1]["outcome"] == {"status": "NOT_EXECUTED"}
+
+
+def test_an_unknown_approval_id_is_a_clear_error(pending):
+    db, _, replay = pending
+    result = run("approve", "apv-000000000000000000000000", "--replay", str(replay),
+                 "--at", "2023-03-10T00:05:00Z", "--audit", str(db))  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
+    )
