@@ -7,33 +7,38 @@ a traceback only ever means a bug in SignalOps.
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import json
+import os
+import subprocess
 import sys
 import threading
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from signalops import __version__, engine, runner
+from signalops import __version__
 from signalops.adapters import registry
 from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
 from signalops.adapters.catalogue import parse_duration
 from signalops.adapters.store import SnapshotStore
 from signalops.audit import why
-from signalops.audit.verify import verify
 from signalops.errors import SignalOpsError, StrategyError
 from signalops.explain import draw_tree, iso, strategy_header
 from signalops.orders import Mode
-from signalops.runner import simulated_times, wall_clock_times
-from signalops.strategy import find_strategy_files, load, schema_path
-from signalops.strategy.model import Strategy
 from signalops.tree import Verdict
-from signalops.workspace import Workspace, build_pipeline, load_strategies, open_workspace
+
+# Every command, even --help, pays for what is imported here. What only some commands need
+# (the strategy compiler, the audit log with sqlite-utils and pandas, the pipeline, ccxt and
+# py-clob-client, the dashboard) is imported inside them.
+if TYPE_CHECKING:
+    from signalops.strategy.model import Strategy
+    from signalops.workspace import Workspace
 
 
 def _console(stderr: bool = False) -> Console:
@@ -78,6 +83,8 @@ def validate(paths: tuple[Path, ...]) -> None:
     Example:
       signalops validate strategies/ my_strategy.yaml
     """
+    from signalops.strategy import find_strategy_files, load
+
     out, err = _console(), _console(stderr=True)
     files = list(find_strategy_files(paths))
     if not files:
@@ -132,6 +139,8 @@ def explain(strategy: Path, as_json: bool) -> None:
       signalops explain strategies/event_filter.yaml
       signalops explain --json strategies/event_filter.yaml
     """
+    from signalops.strategy import load
+
     try:
         compiled = load(strategy, registry.catalogue())
     except StrategyError as exc:
@@ -238,6 +247,9 @@ def evaluate_command(
       signalops data import
       signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
     """
+    from signalops import engine
+    from signalops.strategy import load
+
     as_of = _parse_time(at)
     err = _console(stderr=True)
     try:
@@ -295,6 +307,8 @@ def _fail(message: str) -> None:
 
 
 def _workspace(audit_file: Path | None, config_file: Path | None) -> Workspace:
+    from signalops.workspace import open_workspace
+
     try:
         return open_workspace(audit=audit_file, config=config_file)
     except StrategyError as exc:  # a bad config file reads like a bad strategy file
@@ -356,6 +370,10 @@ def run_command(
       signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
           --from 2023-03-01 --to 2023-03-31 --every 1d
     """
+    from signalops import runner
+    from signalops.runner import simulated_times, wall_clock_times
+    from signalops.workspace import build_pipeline, load_strategies
+
     interval = _duration(every)
     try:
         loaded = load_strategies(strategies)
@@ -463,6 +481,8 @@ def _answer(
     replay_dir: Path | None,
     at: str | None,
 ) -> None:
+    from signalops.workspace import build_pipeline, load_strategies
+
     workspace = _workspace(audit_file, config_file)
     now = _parse_time(at) if at else datetime.now(UTC)
     pending = [
@@ -642,6 +662,8 @@ def audit_group() -> None:
 @AUDIT_OPTION
 def audit_verify(audit_file: Path | None) -> None:
     """Recompute every hash and link; say which record was edited, deleted or reordered."""
+    from signalops.audit.verify import verify
+
     workspace = _workspace(audit_file, None)
     report = verify(workspace.audit)
     out = _console()
@@ -668,6 +690,281 @@ def audit_export(target: Path, audit_file: Path | None) -> None:
     workspace = _workspace(audit_file, None)
     count = workspace.audit.export_jsonl(target)
     _console().print(f"{count} records written to {target}")
+
+
+@cli.command("dashboard")
+@AUDIT_OPTION
+@CONFIG_OPTION
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8501,  # dashboard_api.DEFAULT_PORT: that module loads the workspace (slow start-up)
+    show_default=True,
+    help="Local port.",
+)
+@click.option(
+    "--strategies",
+    "strategies_dir",
+    type=click.Path(path_type=Path),
+    help="Strategies folder shown on the Strategies page and searched to re-check approvals. "
+    "Default: $SIGNALOPS_STRATEGIES, else ./strategies.",
+)
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(path_type=Path),
+    help="Backtest reports folder. Default: $SIGNALOPS_REPORTS, else ./reports.",
+)
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(path_type=Path),
+    help="Re-check approvals on replayed data from this snapshot folder (replays, demos).",
+)
+@click.option("--at", help="Freeze the dashboard's clock at this time (for replayed decisions).")
+def dashboard_command(
+    audit_file: Path | None,
+    config_file: Path | None,
+    port: int,
+    strategies_dir: Path | None,
+    reports_dir: Path | None,
+    replay_dir: Path | None,
+    at: str | None,
+) -> None:
+    """Open the dashboard: approval queue, decisions, portfolio, strategies, backtests, audit.
+
+    It listens on 127.0.0.1 only. Approving and rejecting need the operator password in
+    $SIGNALOPS_DASHBOARD_PASSWORD; without it the dashboard is read-only. Ctrl-C stops it.
+
+    \b
+    Example:
+      SIGNALOPS_DASHBOARD_PASSWORD=... signalops dashboard --audit signalops.db --port 8501
+    """
+    from signalops import dashboard_api
+
+    # Streamlit runs in its own process (and is only imported by dashboard/): check it is
+    # installed without importing it here.
+    if importlib.util.find_spec("streamlit") is None:
+        _fail("the dashboard needs Streamlit: pip install streamlit")
+    if not dashboard_api.app_path().is_file():
+        _fail(f"{dashboard_api.app_path()}: the dashboard app ships with the source checkout")
+    # The options become the environment the app reads (Settings.from_env), over the caller's.
+    # Paths stay as given: the app runs in this same working directory, and shows them.
+    environ = dict(os.environ)
+    options = {
+        dashboard_api.AUDIT_ENV: audit_file,
+        dashboard_api.CONFIG_ENV: config_file,
+        dashboard_api.STRATEGIES_ENV: strategies_dir,
+        dashboard_api.REPORTS_ENV: reports_dir,
+        dashboard_api.REPLAY_ENV: replay_dir,
+    }
+    environ.update({name: str(path) for name, path in options.items() if path})
+    if at:
+        environ[dashboard_api.NOW_ENV] = at
+    try:
+        settings = dashboard_api.Settings.from_env(environ)  # fail here, not in the browser
+    except StrategyError as exc:  # a bad config file
+        _print_strategy_error(exc, _console(stderr=True))
+        sys.exit(1)
+    except SignalOpsError as exc:
+        _fail(str(exc))
+    env = {**environ, **settings.environment()}
+    mode = "read-only" if not os.environ.get(dashboard_api.PASSWORD_ENV) else "operator login on"
+    _console(stderr=True).print(
+        Text(f"dashboard on http://{dashboard_api.BIND_ADDRESS}:{port} ", style="bold")
+        + Text(f"({mode}; audit log {settings.audit})", style="dim")
+    )
+    try:
+        code = subprocess.call(dashboard_api.launch_command(port), env=env)
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+# --- backtests ---------------------------------------------------------------------------------
+
+
+@cli.command("backtest")
+@click.argument("strategy", type=click.Path(path_type=Path))
+@click.option("--from", "start", required=True, help="First decision time (e.g. 2023-03-01).")
+@click.option("--to", "end", required=True, help="Last decision time, included.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SNAPSHOT_DIR,
+    show_default=True,
+    help="Replay snapshot folder (made by 'signalops data import').",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the report and audit logs. Default: reports/<strategy name>.",
+)
+@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@click.option(
+    "--asset", "assets", multiple=True, help="Only this asset (repeatable). Default: all."
+)
+@click.option(
+    "--horizon",
+    default="72h",
+    show_default=True,
+    help="How long a blocked trade is played out for the filter accounting.",
+)
+@click.option("--no-baseline", is_flag=True, help="Skip the run with the vetoes removed.")
+@CONFIG_OPTION
+def backtest_command(
+    strategy: Path,
+    start: str,
+    end: str,
+    data_dir: Path,
+    report_dir: Path | None,
+    every: str | None,
+    assets: tuple[str, ...],
+    horizon: str,
+    no_baseline: bool,
+    config_file: Path | None,
+) -> None:
+    """Backtest a strategy on replayed history through the live pipeline, with a report.
+
+    Each decision time from --from to --to runs the same evaluate -> risk gate -> paper
+    execution -> audit path as 'signalops run'; orders fill at the next bar's open with the
+    configured fee and slippage. Prints the strategy next to the same strategy with its vetoes
+    removed and to buy-and-hold, says what the blocked trades would have done, and writes
+    metrics.json, trades.csv, report.html (with charts) and the audit logs.
+
+    \b
+    Example:
+      signalops data import
+      signalops backtest tests/fixtures/banking_crisis_pipeline.yaml \\
+          --from 2023-03-01 --to 2023-03-31
+    """
+    # Imported here: the backtest package (and its report's matplotlib) is only needed by this
+    # command, so other commands start as fast as before.
+    from rich import box
+    from rich.table import Table
+
+    from signalops.backtest.report import columns, filter_lines, method_lines, metric_rows, title
+    from signalops.backtest.study import run_study
+    from signalops.config import load_config
+    from signalops.strategy import load
+
+    first, last = _backtest_time("--from", start), _backtest_time("--to", end)
+    interval = _backtest_duration("--every", every)
+    span = _backtest_duration("--horizon", horizon)
+    err = _console(stderr=True)
+    try:
+        compiled = load(strategy, registry.catalogue())
+        settings = load_config(config_file or _default_config())
+    except StrategyError as exc:
+        _print_strategy_error(exc, err)
+        sys.exit(1)
+    if not data_dir.is_dir():
+        _fail(f"{data_dir}: no snapshot folder (run 'signalops data import' first)")
+    out_dir = report_dir or Path("reports") / _file_name(compiled.name)
+    try:
+        with _backtest_progress(err) as progress:
+            study = run_study(
+                compiled,
+                store=SnapshotStore(data_dir),
+                start=first,
+                end=last,
+                out_dir=out_dir,
+                every=interval,
+                assets=assets or None,
+                config=settings,
+                horizon=span or timedelta(hours=72),
+                baseline=not no_baseline,
+                progress=progress,
+            )
+    except SignalOpsError as exc:
+        _fail(str(exc))
+    out = _console()
+    out.print(Text(title(study), style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i, name in enumerate(columns(study)):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in metric_rows(study):
+        table.add_row(*row)
+    out.print(table)
+    for line in (*filter_lines(study), *method_lines(study)):
+        out.print(line)
+    out.print(f"report: {out_dir / 'report.html'}")
+    audit = study.result.audit_path
+    out.print(f"audit log: {audit}")
+    if study.result.blocked.items:
+        first = study.result.blocked.items[0]
+        out.print(f"why the first block: signalops why {first.decision_id} --audit {audit}")
+
+
+def _backtest_time(option: str, text: str) -> datetime:
+    try:
+        return _parse_time(text)
+    except click.BadParameter:
+        _fail(f"{option}: '{text}' is not a date or ISO-8601 time (e.g. 2023-03-01)")
+        raise  # unreachable: _fail exits
+
+
+def _backtest_duration(option: str, text: str | None) -> timedelta | None:
+    try:
+        return _duration(text)
+    except click.BadParameter:
+        _fail(f"{option}: '{text}' is not a duration such as 1h or 1d")
+        raise  # unreachable: _fail exits
+
+
+def _default_config() -> str | None:
+    from signalops.config import DEFAULT_CONFIG_FILE
+
+    return DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
+
+
+def _file_name(name: str) -> str:
+    """A strategy name as a folder name: anything but letters, digits, . _ - becomes _."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "strategy"
+
+
+def _backtest_progress(console: Console) -> Any:
+    """A progress bar per run (strategy, baseline) on a terminal; nothing when piped."""
+    return _ProgressBars(console) if console.is_terminal else nullcontext(None)
+
+
+class _ProgressBars:
+    """``with`` gives ``update(label, done, total)``; one bar per label, gone when done."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bars = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        self.bars.start()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.bars.add_task(label, total=total)
+        self.bars.update(self.tasks[label], completed=done)
 
 
 @cli.group()
@@ -727,6 +1024,8 @@ def schema() -> None:
     Example:
       signalops schema > strategy.schema.json
     """
+    from signalops.strategy import schema_path
+
     click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
 
 

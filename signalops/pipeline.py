@@ -14,7 +14,13 @@ Why the order of writes matters (crash safety):
   ``order_result``; ``reconcile()`` asks the venue by client order id and records what it says,
   so no decision is ever sent twice;
 - a decision id is derived from (strategy hash, asset, as_of, mode), so a restart that replays a
-  cycle finds its decisions already recorded and skips them.
+  cycle finds its decisions already recorded and skips them, before fetching any data for them.
+
+What orders are sized and checked against: the paper ledger, except in auto mode with an
+executor that reports the venue's holdings (``portfolio(prices, as_of)``, e.g. ``CcxtExecutor``):
+real fills never reach the ledger, so the venue's account is the only one that knows what can be
+sold. A venue that cannot be asked is a PORTFOLIO_UNAVAILABLE denial (recorded, no order), and
+a holding nothing prices blocks BUYs (UNPRICED_HOLDINGS): the limits cannot be verified.
 """
 
 from __future__ import annotations
@@ -144,14 +150,19 @@ class Pipeline:
         reconciled = self.reconcile()
         expired = self.expire_approvals(as_of)
         work = [(s, a) for s in self.strategies for a in s.assets]
+        # Recorded decisions first: a restart replaying a cycle fetches no data for them.
+        recorded = [self.recorded(strategy, asset, as_of) for strategy, asset in work]
         requests: list[Request] = []
-        for strategy, asset in work:
-            requests.extend(strategy.requests(asset))
-            requests.extend(_price_requests(asset))
+        for (strategy, asset), outcome in zip(work, recorded, strict=True):
+            if outcome is None:
+                requests.extend(strategy.requests(asset))
+                requests.extend(_price_requests(asset))
+        if requests:
+            requests.extend(self._venue_price_requests())
         answers = engine.gather(requests, self.adapters, as_of)
         outcomes = []
-        for done, (strategy, asset) in enumerate(work, 1):
-            outcomes.append(self.decide(strategy, asset, as_of, answers))
+        for done, ((strategy, asset), outcome) in enumerate(zip(work, recorded, strict=True), 1):
+            outcomes.append(outcome or self.decide(strategy, asset, as_of, answers))
             if self.on_progress is not None:
                 self.on_progress(done, len(work))
         return CycleSummary(
@@ -165,18 +176,12 @@ class Pipeline:
         as_of: datetime,
         answers: Mapping[Request, Any],
     ) -> Outcome:
+        skipped = self.recorded(strategy, asset, as_of)
+        if skipped is not None:
+            return skipped
         mode = self.mode or Mode(strategy.execution.action_mode)
         did = decision_id(strategy.content_hash, asset, as_of, mode.value)
         evaluation = strategy.evaluate(answers, as_of, asset)
-        if self.audit.has_decision(did):
-            return Outcome(
-                did,
-                strategy.name,
-                asset,
-                evaluation.verdict,
-                ExecutionStatus.NOT_EXECUTED,
-                skipped=True,
-            )
 
         intent: OrderIntent | None = None
         gate: dict[str, Any] | None = None
@@ -194,6 +199,17 @@ class Pipeline:
             self._record(strategy, evaluation, mode, None, None, execution)
         denials = tuple(c["code"] for c in (gate or {}).get("checks", []) if not c["passed"])
         return Outcome(did, strategy.name, asset, evaluation.verdict, execution.status, denials)
+
+    def recorded(self, strategy: Strategy, asset: str, as_of: datetime) -> Outcome | None:
+        """The skipped outcome of a decision already in the audit log (its recorded verdict)."""
+        mode = self.mode or Mode(strategy.execution.action_mode)
+        did = decision_id(strategy.content_hash, asset, as_of, mode.value)
+        if not self.audit.has_decision(did):
+            return None
+        verdict = Verdict(self.audit.get(did)["verdict"])
+        return Outcome(
+            did, strategy.name, asset, verdict, ExecutionStatus.NOT_EXECUTED, skipped=True
+        )
 
     # --- sizing and the gate ---
 
@@ -213,7 +229,17 @@ class Pipeline:
         if price is None:
             return None, _single_denial("NO_PRICE", {"asset": asset, "timeframes": ["1h", "1d"]})
         prices = {asset: price[0]}
-        portfolio = self.broker.portfolio(prices, as_of)
+        venue = self._venue_portfolio(mode)
+        if venue is None:
+            portfolio = self.broker.portfolio(prices, as_of)
+        else:
+            # Every asset priced this cycle: the venue's other holdings are valued, not unknown.
+            prices = {**self._known_prices(answers, as_of, limits.max_data_age), **prices}
+            try:
+                portfolio = venue(prices, as_of)
+            except SignalOpsError as exc:  # no holdings, nothing to size or check against
+                details = {"asset": asset, "error": str(exc)}
+                return None, _single_denial("PORTFOLIO_UNAVAILABLE", details)
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
@@ -233,8 +259,47 @@ class Pipeline:
             return None, _single_denial("ZERO_SIZE", {"asset": asset, "equity": equity})
         state = self.risk_state(portfolio, as_of, limits)
         data_time = decision_data_time(evaluation, price[1])
-        decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
-        return intent, decision.to_dict()
+        decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time).to_dict()
+        unpriced = getattr(portfolio, "unpriced", None)  # a venue's holdings nothing prices
+        if side is Side.BUY and unpriced:
+            # Equity and exposure are unknown, so no BUY limit can be verified: fail closed. A
+            # SELL only reduces risk and stays allowed.
+            held = {currency: str(quantity) for currency, quantity in sorted(unpriced.items())}
+            details = {"asset": asset, "holdings": held}
+            decision["checks"].append(
+                {"code": "UNPRICED_HOLDINGS", "passed": False, "details": details}
+            )
+            decision["approved"] = False
+        return intent, decision
+
+    def _venue_portfolio(self, mode: Mode) -> Callable[..., Any] | None:
+        """The auto executor's ``portfolio`` when it reports a venue's holdings, else None.
+
+        Without one (Polymarket's executor: see ``execution/clob.py``) the gate stays on the
+        paper ledger.
+        """
+        if mode is not Mode.AUTO:
+            return None
+        return getattr(self.auto_executor, "portfolio", None)
+
+    def _assets(self) -> list[str]:
+        return list(dict.fromkeys(a for s in self.strategies for a in s.assets))
+
+    def _venue_price_requests(self) -> list[Request]:
+        """Every loaded asset's price, when a venue's holdings will be valued with them."""
+        if getattr(self.auto_executor, "portfolio", None) is None:
+            return []
+        return [r for asset in self._assets() for r in _price_requests(asset)]
+
+    def _known_prices(
+        self, answers: Mapping[Request, Any], as_of: datetime, max_age: float | None
+    ) -> dict[str, Decimal]:
+        known = {}
+        for asset in self._assets():
+            found = reference_price(asset, answers, as_of, max_age)
+            if found is not None:
+                known[asset] = found[0]
+        return known
 
     def risk_state(self, portfolio: Any, as_of: datetime, limits: risk.RiskLimits) -> Any:
         """Order rate, cooldowns and executed decisions, read from the audit log itself.
@@ -396,9 +461,9 @@ class Pipeline:
 
         strategy = self._strategy_of(decision)
         asset = decision["asset"]
-        answers = engine.gather(
-            [*strategy.requests(asset), *_price_requests(asset)], self.adapters, now
-        )
+        mode = Mode.AUTO if self.auto_executor is not None else Mode.PAPER
+        requests = [*strategy.requests(asset), *_price_requests(asset)]
+        answers = engine.gather([*requests, *self._venue_price_requests()], self.adapters, now)
         evaluation = strategy.evaluate(answers, now, asset)
         wanted = decision["action"]
         recheck: dict[str, Any] = {"as_of": iso(now), "verdict": evaluation.verdict.value}
@@ -407,7 +472,6 @@ class Pipeline:
                 "SIGNAL_CHANGED", {"decided": wanted, "now": evaluation.verdict.value}
             )
             return self._record_failed_recheck(pending, fields, recheck, now)
-        mode = Mode.AUTO if self.auto_executor is not None else Mode.PAPER
         intent, gate = self.gate(
             strategy, asset, now, evaluation, answers, pending.decision_id, mode
         )

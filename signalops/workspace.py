@@ -23,7 +23,6 @@ from signalops.adapters.store import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
 from signalops.errors import SignalOpsError
-from signalops.execution.auto import build_auto_executor
 from signalops.execution.notify import NotifyExecutor
 from signalops.execution.paper import PaperBroker
 from signalops.orders import Mode
@@ -94,6 +93,10 @@ def build_pipeline(
                 "auto mode places real orders; pass --live to confirm "
                 "(or run with --mode paper or --mode notify)"
             )
+        # Imported here: ccxt and py-clob-client take seconds to import and only --live
+        # needs them, so every other command (and the dashboard) starts without them.
+        from signalops.execution.auto import build_auto_executor
+
         auto = build_auto_executor(live=True)
     if replay is not None:
         if not Path(replay).is_dir():

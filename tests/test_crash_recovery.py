@@ -57,7 +57,7 @@ START = "2023-03-04T18:00:00Z"
 END = "2023-03-05T18:00:00Z"
 FIRST = datetime(2023, 3, 4, 18, tzinfo=UTC)
 AS_OFS = tuple(FIRST + timedelta(hours=i) for i in range(25))
-DELAY = 0.15  # seconds the slow plugin takes per cycle
+DELAY = 0.1  # seconds the slow plugin takes per cycle
 # Each kill comes after this many finished cycles (a restart replays the recorded ones, so the
 # ranges grow), plus a random part of the next cycle.
 KILL_AFTER = ((2, 6), (9, 13), (16, 21))
@@ -78,9 +78,7 @@ def _kinds(log: AuditLog, kind: str) -> list[dict[str, Any]]:
 def _portfolio(log: AuditLog) -> dict[str, Any]:
     """Cash, realised PnL and positions, derived from the paper ledger in the audit file."""
     view = PaperBroker(log.db).portfolio({}, AS_OFS[-1])
-    positions = {
-        a: (p.quantity, p.average_price) for a, p in view.positions.items() if p.quantity
-    }
+    positions = {a: (p.quantity, p.average_price) for a, p in view.positions.items() if p.quantity}
     return {"cash": view.cash, "realised": view.realised_pnl, "positions": positions}
 
 
@@ -121,9 +119,7 @@ def test_sigkill_mid_cycle_three_times_then_restart_loses_no_record_and_repeats_
     kills: list[dict[str, Any]] = []
 
     # The reference run goes alongside the crashing ones (the test stays well under a minute).
-    clean = RunProcess(
-        run_args(replay_dir, clean_audit, START, END), cwd=clean_dir, delay=DELAY
-    )
+    clean = RunProcess(run_args(replay_dir, clean_audit, START, END), cwd=clean_dir, delay=DELAY)
     try:
         for low, high in KILL_AFTER:
             after, pause = rng.randint(low, high), rng.uniform(0, 1.5 * DELAY)
@@ -138,7 +134,9 @@ def test_sigkill_mid_cycle_three_times_then_restart_loses_no_record_and_repeats_
             finally:
                 run.stop()
             decisions, fills = _state(crash_audit)
-            kills.append({"after": after, "pause": round(pause, 3), "decisions": decisions})
+            kills.append(
+                {"after": after, "pause": round(pause, 3), "decisions": decisions, "fills": fills}
+            )
             context = f"seed {seed}, kills {kills}"
             assert code == -signal.SIGKILL, context
             assert run.stderr() == "", context  # killed, not crashed on its own

@@ -33,9 +33,7 @@ def _decisions(path: Path) -> int:
         return len(log.decisions(limit=None))
 
 
-@pytest.mark.parametrize(
-    "signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
-)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stop_signal_mid_cycle_finishes_that_cycle_and_exits_zero_with_a_complete_log(
     signum: int, replay_dir: Path, tmp_path: Path
 ) -> None:
@@ -58,10 +56,12 @@ def test_stop_signal_mid_cycle_finishes_that_cycle_and_exits_zero_with_a_complet
     n = len(cycles)
     assert run.lines == [*cycles, f"stopped after {n} cycles; audit log is complete"]
     assert took < 5, f"took {took:.1f}s to stop"
-    # The cycle running when the signal came was finished, not dropped (nor was a new one begun
-    # beyond it): more decisions than at the signal, and whole cycles only.
-    assert 2 * n > recorded_at_signal
-    assert 2 <= n <= 3
+    # The cycle running when the signal came (the second, or a later one on a slow machine) was
+    # finished and recorded, not dropped, and no other was begun after it (the "+ 2" allows for
+    # a cycle that ended between our look at the log and the signal).
+    finished_at_signal = recorded_at_signal // 2
+    assert n >= 2
+    assert finished_at_signal < n <= finished_at_signal + 2
     hours = [FIRST + timedelta(hours=i) for i in range(n)]
     assert [line.split()[0] for line in cycles] == [iso(t) for t in hours]
     assert all(line.split()[1:3] == ["2", "decisions:"] for line in cycles)

@@ -55,6 +55,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import IO, Any
 
 import sqlite_utils
@@ -241,6 +242,26 @@ def _schema_sql(db: sqlite_utils.Database) -> list[str]:
     return statements
 
 
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch to WAL, retrying while another process holds the file.
+
+    Changing the journal mode needs the database to itself, and SQLite reports "locked" for it
+    at once instead of waiting out the busy timeout; two processes opening a brand-new log
+    together (the run loop and a CLI approval) would otherwise fail at random.
+    """
+    deadline = monotonic() + timeout
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode=wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or monotonic() > deadline:
+                raise
+            sleep(0.05)
+
+
 class AuditLog:
     """An append-only, hash-chained audit log in one SQLite file.
 
@@ -256,7 +277,7 @@ class AuditLog:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
-        self.db.enable_wal()
+        _enable_wal(conn, timeout)
         if not set(_TABLES) <= set(self.db.table_names()):
             with self.transaction() as db:
                 for statement in _schema_sql(db):

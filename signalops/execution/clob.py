@@ -31,6 +31,14 @@ ORDER_REJECTED. HTTP errors: 400 with "balance"/"allowance" -> INSUFFICIENT_FUND
 ORDER_REJECTED, 401/403 -> AUTHENTICATION_FAILED, 429 -> RATE_LIMITED, 503 (trading paused) ->
 EXCHANGE_UNAVAILABLE.
 
+Holdings. Unlike ``CcxtExecutor`` this executor has no ``portfolio``: the CLOB answers the
+balance of one given token (``get_balance_allowance``) but cannot list what an account holds, so
+holdings nobody asked about could not block BUYs the way ``CcxtExecutor``'s unpriced holdings
+do. The pipeline's gate therefore stays on the paper ledger in Polymarket auto mode, which does
+not see these fills: a SELL is denied NO_POSITION and MAX_POSITION / MAX_EXPOSURE see nothing
+held. Until it has one, Polymarket auto mode is effectively buy-only, capped per order by
+``max_notional`` and in count by ``max_orders_per_hour`` and ``cooldown``.
+
 Secrets (the private key, the API secret and passphrase) are redacted from every message and
 scrubbed from httpx's and py-clob-client's logs.
 """

@@ -36,6 +36,25 @@ Refusals are FAILED results with a stable ``details["reason"]``:
   NETWORK_ERROR  BAD_RESPONSE  OPERATION_FAILED  EXCHANGE_ERROR  AMBIGUOUS
   ORDER_CANCELED / ORDER_EXPIRED / ORDER_REJECTED (the venue ended the order unfilled)
 
+Holdings: ``portfolio(prices, as_of)`` is the account as the risk gate must see it in auto mode
+(the paper ledger never sees a real fill), read from ``fetch_balance()`` (Binance spot:
+``GET /api/v3/account``). Cash is the quote currency's total (free + locked); every other
+non-zero total is a position in the asset ``prices`` names for it, valued at that price. What the
+venue cannot tell is filled in, and each gap is a known limitation:
+
+  average_price       the venue keeps no cost basis: the given price (unrealised PnL reads 0)
+  realised_pnl        unknown: 0 (no risk check reads it)
+  day_start_equity    no snapshot is kept: the current equity, so MAX_DAILY_LOSS never trips
+                      in auto mode (the kill switch and HALTED remain the manual stops)
+  unpriced holdings   currencies no given price values (a third currency, BNB kept for fees, a
+                      testnet's pre-funded coins) are listed in ``unpriced``, not ignored: the
+                      pipeline denies BUYs while there are any (equity and exposure unknown)
+  dust                a holding below the market's lot step (what a SELL leaves when the fee
+                      was taken in the asset) is no position: it cannot be sold
+
+When the venue cannot be asked, ``portfolio`` raises ``PortfolioUnavailable``, which the
+pipeline records as a PORTFOLIO_UNAVAILABLE risk denial: no holdings, no order.
+
 Credentials live on the ccxt exchange object; every error message is redacted with them, and
 ccxt's request log (which carries the API-key header) is scrubbed (``redaction``). Never turn on
 ccxt's ``verbose``: it prints requests with ``print``, out of any filter's reach.
@@ -43,6 +62,8 @@ ccxt's ``verbose``: it prints requests with ``print``, out of any filter's reach
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -56,6 +77,8 @@ from signalops.orders import (
     Fill,
     Mode,
     OrderIntent,
+    PortfolioView,
+    Position,
     Side,
     to_decimal,
 )
@@ -85,6 +108,17 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 # Answers that prove the venue refused the request: the order does not exist.
 _NOT_PLACED = (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.InvalidNonce, ccxt.ExchangeError)
 _CREDENTIALS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login", "twofa")
+
+
+class PortfolioUnavailable(SignalOpsError):
+    """The venue could not say what the account holds: nothing can be sized or checked."""
+
+
+@dataclass(frozen=True)
+class VenuePortfolio(PortfolioView):
+    """A venue's holdings; ``unpriced`` are currency -> quantity held that no price values."""
+
+    unpriced: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def reason_for(exc: BaseException) -> str:
@@ -195,6 +229,72 @@ class CcxtExecutor:
             order, client_order_id, asset, side, requested, moment, {"reconciled": True}
         )
 
+    # --- holdings -------------------------------------------------------------------------------
+
+    def portfolio(self, prices: Mapping[str, Decimal], as_of: datetime) -> VenuePortfolio:
+        """The account at the venue now, valued at ``prices`` (asset -> price in ``quote``).
+
+        ``as_of`` is only checked: a venue answers with its present balance, never a past one.
+        Raises ``PortfolioUnavailable`` when the venue cannot be asked or answers nonsense.
+        """
+        require_aware(as_of)
+        try:
+            balance = self.exchange.fetch_balance()
+        except ccxt.BaseError as exc:
+            raise PortfolioUnavailable(
+                f"could not read the balance at {self.venue}: {self._text(exc)}"
+            ) from None
+        totals = balance.get("total") if isinstance(balance, dict) else None
+        if not isinstance(totals, dict):
+            raise PortfolioUnavailable(f"{self.venue} answered a balance without totals")
+        # A holding is valued by the asset trading it against our quote currency; an asset
+        # quoted in another currency has a price in other units, so it values nothing here.
+        by_currency: dict[str, tuple[str, Decimal]] = {}
+        for asset, price in prices.items():
+            base, _, quote = self.symbol(asset).partition("/")
+            if quote == self.quote:
+                by_currency.setdefault(base, (asset, to_decimal(price)))
+        cash = Decimal(0)
+        positions: dict[str, Position] = {}
+        unpriced: dict[str, Decimal] = {}
+        for currency, total in totals.items():
+            amount = _decimal(total)
+            if amount is None and total is not None:
+                raise PortfolioUnavailable(
+                    f"{self.venue} reported an unreadable {currency} balance: {total!r}"
+                )
+            if not amount:
+                continue
+            if currency == self.quote:
+                cash = amount
+            elif currency in by_currency:
+                asset, price = by_currency[currency]
+                if self._below_lot_step(asset, amount):
+                    # What a SELL leaves when the fee was taken in the asset: worth less than
+                    # one step and unsellable, so no position (a SELL of it could only fail).
+                    continue
+                positions[asset] = Position(asset, amount, average_price=price, last_price=price)
+            else:
+                unpriced[currency] = amount
+        equity = cash + sum((p.market_value for p in positions.values()), Decimal(0))
+        return VenuePortfolio(
+            cash=cash,
+            positions=positions,
+            realised_pnl=Decimal(0),  # the venue does not know it; no check reads it
+            day_start_equity=equity,  # no day-start snapshot: see the module docstring
+            unpriced=unpriced,
+        )
+
+    def _below_lot_step(self, asset: str, amount: Decimal) -> bool:
+        """True when ccxt truncates ``amount`` to nothing at the market's lot step."""
+        try:
+            self.exchange.amount_to_precision(self.symbol(asset), float(amount))
+        except ccxt.InvalidOrder:  # ccxt's answer to an amount that truncates to zero
+            return True
+        except ccxt.BaseError:  # a market ccxt cannot size: the holding counts (fail closed)
+            pass
+        return False
+
     # --- execution ------------------------------------------------------------------------------
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
@@ -209,27 +309,38 @@ class CcxtExecutor:
         except ccxt.BaseError as exc:
             return self._refused(exc, "could not check for an existing order; nothing was sent")
         if existing is not None:
-            return self._intent_outcome(existing, intent, as_of, {"already_placed": True})
+            return self._intent_outcome(existing, intent, None, as_of, {"already_placed": True})
+        try:
+            # What ccxt sends: the quantity truncated to the market's lot step. A fill is
+            # complete when it reaches this, not the intent's 8 decimals.
+            sent = to_decimal(self.exchange.amount_to_precision(symbol, float(intent.quantity)))
+        except ccxt.BaseError as exc:
+            return self._refused(exc, "the order cannot be sized for the venue; nothing was sent")
         try:
             order = self.exchange.create_order(
                 symbol,
                 "market",
                 intent.side.value.lower(),
-                float(intent.quantity),
+                float(sent),
                 None,
                 {"clientOrderId": coid},
             )
         except _NOT_PLACED as exc:
             if isinstance(exc, ccxt.InvalidOrder) and "Duplicate order" in str(exc):
                 # The venue knows this id already (placed by a concurrent run): report that one.
-                return self._after_ambiguity(exc, intent, symbol, as_of)
+                return self._after_ambiguity(exc, intent, sent, symbol, as_of)
             return self._refused(exc, "the venue refused the order")
         except ccxt.BaseError as exc:  # timeouts, dropped connections, 5xx, unreadable answers
-            return self._after_ambiguity(exc, intent, symbol, as_of)
-        return self._intent_outcome(order, intent, as_of, {})
+            return self._after_ambiguity(exc, intent, sent, symbol, as_of)
+        return self._intent_outcome(order, intent, sent, as_of, {})
 
     def _after_ambiguity(
-        self, exc: ccxt.BaseError, intent: OrderIntent, symbol: str, as_of: datetime
+        self,
+        exc: ccxt.BaseError,
+        intent: OrderIntent,
+        sent: Decimal,
+        symbol: str,
+        as_of: datetime,
     ) -> ExecutionResult:
         """The order may or may not exist: ask the venue before saying anything."""
         reason = reason_for(exc)
@@ -248,7 +359,7 @@ class CcxtExecutor:
                 may_have_been_placed=True,
             )
         if existing is not None:
-            return self._intent_outcome(existing, intent, as_of, {"recovered_from": reason})
+            return self._intent_outcome(existing, intent, sent, as_of, {"recovered_from": reason})
         return failed(
             reason,
             f"{self._text(exc)}; {self.venue} has no order with client order id {coid} "
@@ -272,10 +383,24 @@ class CcxtExecutor:
     # --- reading an order -----------------------------------------------------------------------
 
     def _intent_outcome(
-        self, order: dict[str, Any], intent: OrderIntent, as_of: datetime, extra: dict[str, Any]
+        self,
+        order: dict[str, Any],
+        intent: OrderIntent,
+        sent: Decimal | None,
+        as_of: datetime,
+        extra: dict[str, Any],
     ) -> ExecutionResult:
+        if sent is None:  # placed by an earlier attempt: the venue says what it got
+            sent = _decimal(order.get("amount")) or intent.quantity
         return self._outcome(
-            order, intent.client_order_id, intent.asset, intent.side, intent.quantity, as_of, extra
+            order,
+            intent.client_order_id,
+            intent.asset,
+            intent.side,
+            intent.quantity,
+            as_of,
+            {"sent": sent, **extra},
+            sent=sent,
         )
 
     def _outcome(
@@ -287,7 +412,9 @@ class CcxtExecutor:
         requested: Decimal,
         as_of: datetime,
         extra: dict[str, Any],
+        sent: Decimal | None = None,
     ) -> ExecutionResult:
+        """``requested`` is what was asked for; ``sent`` (default: requested) what the venue got."""
         status = order.get("status")
         filled = _decimal(order.get("filled")) or Decimal(0)
         price = _decimal(order.get("average"))
@@ -319,7 +446,7 @@ class CcxtExecutor:
                 venue=self.venue,
                 venue_order_id=venue_id,
             )
-            partial = filled < requested
+            partial = filled < (requested if sent is None else sent)
             if partial:
                 details["partial"] = True
             done = status in ("closed", "canceled", "expired")

@@ -5,7 +5,8 @@ layer is replaced, at the ``requests.Session`` boundary (``exchange.session.moun
 ``BinanceSpot`` below, a small Binance spot account that keeps its orders by client order id.
 No order traffic was ever recorded (it would need a funded account), so the answers are built
 in the shapes Binance documents for ``POST /api/v3/order`` (``newOrderRespType=FULL``, with
-``fills``), ``GET /api/v3/order`` and its error bodies (``{"code": -2010, "msg": ...}``); the
+``fills``), ``GET /api/v3/order``, ``GET /api/v3/account`` (``balances`` of ``asset``, ``free``,
+``locked``) and its error bodies (``{"code": -2010, "msg": ...}``); the
 prices are BTC/USDT's on 2024-11-06. The exchange is primed with one BTC/USDT spot market, as
 in ``tests/adapters/test_technical.py`` (``load_markets`` would download exchangeInfo).
 
@@ -48,6 +49,7 @@ from signalops.execution.auto import (
     credential_env,
 )
 from signalops.execution.base import Executor
+from signalops.execution.exchange import PortfolioUnavailable
 from signalops.orders import (
     ExecutionStatus,
     Mode,
@@ -152,12 +154,16 @@ class BinanceSpot(requests.adapters.BaseAdapter):
     ``"fill"``, ``"accept-then-timeout"`` (the order is placed, the answer is lost),
     ``"timeout"`` (lost before reaching the matching engine), ``"insufficient"``, ``"expire"``,
     or an HTTP status (429, 503). ``get`` scripts order look-ups: ``"timeout"``, 401, or None.
+    ``account`` is what ``GET /api/v3/account`` meets: ``balances`` entries, ``"timeout"`` or 401.
     """
 
-    def __init__(self, *, post: Iterable[Any] = (), get: Iterable[Any] = ()) -> None:
+    def __init__(
+        self, *, post: Iterable[Any] = (), get: Iterable[Any] = (), account: Any = ()
+    ) -> None:
         super().__init__()
         self.post_script = list(post)
         self.get_script = list(get)
+        self.account = account
         self.orders: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.next_id = 12569099453
@@ -168,6 +174,8 @@ class BinanceSpot(requests.adapters.BaseAdapter):
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         params.update({k: v[-1] for k, v in parse_qs(body).items()})
         self.calls.append((request.method or "", url.netloc, params, dict(request.headers)))
+        if url.path == "/api/v3/account" and request.method == "GET":
+            return self._account(request)
         if url.path != "/api/v3/order":
             return _response(request, 404, "<html>no such endpoint here</html>")
         if request.method == "GET":
@@ -186,6 +194,22 @@ class BinanceSpot(requests.adapters.BaseAdapter):
             body = {"code": -2013, "msg": "Order does not exist."}
             return _response(request, 400, json.dumps(body))
         return _response(request, 200, json.dumps(order))
+
+    def _account(self, request: requests.PreparedRequest) -> Any:
+        if self.account == "timeout":
+            raise requests.ReadTimeout(READ_TIMED_OUT)
+        if self.account == 401:
+            body = {"code": -2015, "msg": f"Invalid API-key {API_KEY}, IP, or permissions."}
+            return _response(request, 401, json.dumps(body))
+        # Binance's "Account information (USER_DATA)" answer for a spot account.
+        body = {
+            "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
+            "sellerCommission": 0, "canTrade": True, "canWithdraw": True, "canDeposit": True,
+            "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
+            "updateTime": TRANSACT_MS, "accountType": "SPOT", "balances": list(self.account),
+            "permissions": ["SPOT"], "uid": 354937868,
+        }  # fmt: skip
+        return _response(request, 200, json.dumps(body))
 
     def _place(self, request: requests.PreparedRequest, params: dict[str, str]) -> Any:
         step = self.post_script.pop(0) if self.post_script else "fill"
@@ -305,6 +329,22 @@ def test_market_sell_fee_in_usdt_is_taken_as_is() -> None:
     assert result.fill is not None
     assert result.fill.fee == D("0.712506")
     assert result.details["fees"] == [{"currency": "USDT", "cost": D("0.712506")}]
+
+
+def test_quantity_beyond_the_lot_step_filled_as_sent_is_a_full_fill_not_a_partial_one() -> None:
+    stub = BinanceSpot()  # fills 0.01 BTC
+    order = intent(quantity="0.01000437")  # sizing's 8 decimals; BTC/USDT's step is 0.00001
+
+    result = executor(stub).execute(order, as_of=AS_OF)
+    again = executor(stub).execute(order, as_of=AS_OF)  # found at the venue, not resent
+
+    (placed,) = stub.sent("POST")
+    assert placed["quantity"] == "0.01"  # ccxt truncates to the lot step
+    for outcome in (result, again):
+        assert outcome.status is ExecutionStatus.FILLED
+        assert "partial" not in outcome.details and "partial" not in outcome.message
+        assert outcome.details["sent"] == D("0.01")
+        assert outcome.details["requested"] == D("0.01000437")
 
 
 def test_executing_an_already_placed_decision_returns_it_without_a_second_create() -> None:
@@ -467,6 +507,65 @@ def test_reconcile_when_the_venue_cannot_be_asked_is_ambiguous() -> None:
     assert found.details["reason"] == "AMBIGUOUS"
     assert found.details["cause"] == "REQUEST_TIMEOUT"
     assert found.details["may_have_been_placed"] is True
+
+
+# --- ccxt: the account's holdings (what the gate checks auto orders against) -----------------
+
+
+def test_portfolio_is_the_venue_balance_valued_at_the_given_prices() -> None:
+    stub = BinanceSpot(
+        account=[
+            {"asset": "BTC", "free": "0.01500000", "locked": "0.00500000"},
+            {"asset": "LTC", "free": "0.00000000", "locked": "0.00000000"},
+            {"asset": "USDT", "free": "9000.50000000", "locked": "1000.00000000"},
+            {"asset": "BNB", "free": "0.25000000", "locked": "0.00000000"},
+        ]
+    )
+
+    view = executor(stub).portfolio({"BTC": D("71250")}, AS_OF)
+
+    (read,) = [params for method, _, params, _ in stub.calls if method == "GET"]
+    assert "signature" in read  # a signed USER_DATA request
+    assert view.cash == D("10000.5")  # the quote currency's total: free + locked
+    (btc,) = view.positions.values()
+    assert (btc.asset, btc.quantity, btc.last_price) == ("BTC", D("0.02"), D("71250"))
+    assert btc.unrealised_pnl == 0  # no cost basis at the venue
+    assert view.unpriced == {"BNB": D("0.25")}  # held, priced by nothing: listed, not dropped
+    assert view.equity == D("10000.5") + D("1425")  # BNB's value is unknown: not in it
+    assert view.day_start_equity == view.equity and view.realised_pnl == 0
+
+
+def test_portfolio_holding_below_the_lot_step_is_no_position() -> None:
+    # What selling 0.02499 of 0.024994 BTC leaves (the BUY's fee was taken in BTC).
+    stub = BinanceSpot(account=[{"asset": "BTC", "free": "0.00000400", "locked": "0.00000000"}])
+
+    view = executor(stub).portfolio({"BTC": D("71250")}, AS_OF)
+
+    assert view.positions == {} and view.unpriced == {}
+
+
+def test_portfolio_of_an_asset_quoted_in_another_currency_leaves_its_holding_unpriced() -> None:
+    stub = BinanceSpot(account=[{"asset": "ETH", "free": "2.00000000", "locked": "0.00000000"}])
+
+    view = executor(stub).portfolio({"ETH/BTC": D("0.05")}, AS_OF)  # a price in BTC, not USDT
+
+    assert view.positions == {}
+    assert view.unpriced == {"ETH": D("2")}
+
+
+@pytest.mark.parametrize(
+    "account, reason", [("timeout", "RequestTimeout"), (401, "AuthenticationError")]
+)
+def test_portfolio_the_venue_cannot_report_raises_portfolio_unavailable(
+    account: Any, reason: str
+) -> None:
+    with pytest.raises(PortfolioUnavailable) as unavailable:
+        executor(BinanceSpot(account=account)).portfolio({"BTC": D("71250")}, AS_OF)
+
+    assert isinstance(unavailable.value, SignalOpsError)
+    message = str(unavailable.value)
+    assert message.startswith(f"could not read the balance at binance: {reason}")
+    assert API_KEY not in message
 
 
 # --- ccxt: sandbox ----------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""Files the dashboard shows besides the audit log: strategy files and backtest reports.
+
+No Streamlit here. Each strategy file is loaded exactly as ``signalops validate`` loads it, so
+the errors (with file:line:column) are the ones the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from signalops.adapters import registry
+from signalops.errors import StrategyError
+from signalops.explain import draw_tree, strategy_header
+from signalops.strategy import find_strategy_files, load
+
+CHART_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+
+
+@dataclass(frozen=True)
+class StrategyFile:
+    path: Path
+    name: str | None
+    ok: bool
+    errors: tuple[str, ...] = ()
+    excerpts: tuple[str, ...] = ()
+    header: str = ""
+    tree: str = ""
+    summary: str = ""
+
+
+def strategy_files(folder: Path) -> list[StrategyFile]:
+    """Every ``*.yaml``/``*.yml`` under ``folder``, valid or not, in file order."""
+    if not folder.is_dir():
+        return []
+    catalogue = registry.catalogue()
+    found = []
+    for path in find_strategy_files([folder]):
+        try:
+            strategy = load(path, catalogue)
+        except StrategyError as exc:
+            found.append(
+                StrategyFile(
+                    path=path,
+                    name=None,
+                    ok=False,
+                    errors=tuple(str(item) for item in exc.errors),
+                    excerpts=tuple(item.excerpt or "" for item in exc.errors),
+                )
+            )
+            continue
+        tree = strategy.tree
+        exits = len(tree.exit.children) if tree.exit else 0
+        found.append(
+            StrategyFile(
+                path=path,
+                name=strategy.name,
+                ok=True,
+                header="\n".join(line.plain for line in strategy_header(strategy)),
+                tree="\n".join(line.plain for line in draw_tree(tree, file_name=str(path))),
+                summary=(
+                    f"{len(tree.entry.children)} entry, {exits} exit rules, "
+                    f"{len(tree.vetoes)} vetoes, {len(tree.leaves())} conditions"
+                ),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """One ``reports/<name>/`` folder: its ``metrics.json`` and any chart images beside it."""
+
+    folder: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    charts: tuple[Path, ...] = ()
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def scalar_metrics(self) -> dict[str, Any]:
+        """Top-level numbers and strings (the headline figures); nested data shown as JSON."""
+        return {k: v for k, v in self.metrics.items() if _scalar(v)}
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """The strategy's metrics beside the vetoes-removed baseline's and buy-and-hold's, as
+        ``signalops backtest`` writes them (``metrics``, ``baseline.metrics``,
+        ``buy_and_hold``): one row per metric. Empty for reports of another shape."""
+        data = self.metrics
+        columns = {
+            "strategy": data.get("metrics"),
+            "vetoes removed": (data.get("baseline") or {}).get("metrics"),
+            "buy & hold": data.get("buy_and_hold"),
+        }
+        columns = {name: value for name, value in columns.items() if isinstance(value, dict)}
+        if "strategy" not in columns:
+            return []
+        names: list[str] = []
+        for section in columns.values():
+            names += [k for k, v in section.items() if _scalar(v) and k not in names]
+        return [
+            {"metric": name, **{c: _shown(columns[c].get(name)) for c in columns}} for name in names
+        ]
+
+    @property
+    def trades(self) -> Path | None:
+        path = self.folder / "trades.csv"
+        return path if path.is_file() else None
+
+    @property
+    def html(self) -> Path | None:
+        path = self.folder / "report.html"
+        return path if path.is_file() else None
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, int | float | str | bool)
+
+
+def _shown(value: Any) -> str:
+    """Readable numbers: floats to 6 significant digits, long decimal strings to 2 places."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str) and "." in value and len(value.split(".")[1]) > 6:
+        try:
+            return f"{Decimal(value):.2f}"
+        except ArithmeticError:
+            return value
+    return str(value)
+
+
+def backtest_reports(folder: Path) -> list[BacktestReport]:
+    """Reports written by ``signalops backtest``, newest first (by metrics.json mtime)."""
+    if not folder.is_dir():
+        return []
+    found = []
+    files = sorted(folder.glob("*/metrics.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for metrics_file in files:
+        report_dir = metrics_file.parent
+        charts = tuple(
+            sorted(p for p in report_dir.rglob("*") if p.suffix.lower() in CHART_SUFFIXES)
+        )
+        try:
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            found.append(BacktestReport(report_dir, charts=charts, error=f"{metrics_file}: {exc}"))
+            continue
+        if not isinstance(metrics, dict):
+            metrics = {"metrics": metrics}
+        found.append(BacktestReport(report_dir, metrics, charts))
+    return found

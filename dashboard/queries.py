@@ -1,0 +1,296 @@
+"""The dashboard's data, shaped for tables and charts; no Streamlit here, so it tests plainly.
+
+Everything about a decision is read from its audit record and follow-ups (as ``signalops why``
+does), never from today's strategy files: the dashboard shows what the engine saw then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from signalops.audit import why
+from signalops.audit.record import loads_record
+from signalops.audit.store import AuditLog, PendingApproval
+from signalops.execution.paper import VENUE as PAPER_VENUE
+from signalops.explain import format_age, format_value
+from signalops.orders import Fill, Side
+
+Record = Mapping[str, Any]
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def signed_duration(delta: timedelta) -> str:
+    """``4m``, ``2.5h``; negative spans read ``-4m`` (a replayed decision in the future)."""
+    seconds = delta.total_seconds()
+    return ("-" if seconds < 0 else "") + format_age(abs(seconds))
+
+
+def plain_number(value: Any) -> str:
+    """Decimal strings as written in the record, trailing zeros of a fraction trimmed."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "." in text and "e" not in text.lower():
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+# --- the approval queue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    approval_id: str
+    decision_id: str
+    asset: str
+    side: str
+    quantity: str
+    notional: str
+    strategy: str
+    decided_at: str
+    age: str
+    expires_at: str
+    expires_in: str
+    expired: bool
+
+    def label(self) -> str:
+        return f"{self.side} {self.quantity} {self.asset} · {self.strategy} · {self.approval_id}"
+
+    def table_row(self) -> dict[str, Any]:
+        return {
+            "approval": self.approval_id,
+            "asset": self.asset,
+            "side": self.side,
+            "size": self.quantity,
+            "notional": self.notional,
+            "strategy": self.strategy,
+            "age": self.age,
+            "expires in": "EXPIRED" if self.expired else self.expires_in,
+        }
+
+
+def pending_rows(pending: Sequence[PendingApproval], now: datetime) -> list[PendingRow]:
+    rows = []
+    for item in pending:
+        order = item.record.get("order") or {}
+        expires = item.expires_at
+        rows.append(
+            PendingRow(
+                approval_id=item.approval_id or item.decision_id,
+                decision_id=item.decision_id,
+                asset=item.asset,
+                side=str(order.get("side", "?")),
+                quantity=plain_number(order.get("quantity")),
+                notional=plain_number(_rounded(order.get("notional"))),
+                strategy=item.strategy,
+                decided_at=item.as_of,
+                age=signed_duration(now - parse_iso(item.as_of)),
+                expires_at=expires.isoformat().replace("+00:00", "Z") if expires else "never",
+                expires_in=signed_duration(expires - now) if expires else "never",
+                expired=item.expired,
+            )
+        )
+    return rows
+
+
+def _rounded(value: Any, places: str = "0.01") -> Any:
+    try:
+        return Decimal(str(value)).quantize(Decimal(places))
+    except (ArithmeticError, ValueError):
+        return value
+
+
+# --- one decision ------------------------------------------------------------------------------
+
+
+def why_text(record: Record, followups: Sequence[Record]) -> str:
+    """Exactly the lines ``signalops why`` prints, as plain text."""
+    return "\n".join(line.plain for line in why.why(record, followups))
+
+
+def leaf_rows(record: Record) -> list[dict[str, Any]]:
+    """Every condition of the decision's trees: status, value, threshold, data time and age."""
+    rows = []
+    for leaf in (record.get("trace") or {}).get("leaves", []):
+        age = leaf.get("age_seconds")
+        limit = leaf.get("max_age_seconds")
+        rows.append(
+            {
+                "status": leaf.get("status"),
+                "condition": leaf.get("text"),
+                "rule": leaf.get("rule"),
+                "source": leaf.get("source"),
+                "value": "unknown" if leaf.get("value") is None else format_value(leaf["value"]),
+                "threshold": why.threshold_text(leaf),
+                "data time": leaf.get("data_timestamp") or "no data",
+                "age": "" if age is None else format_age(age),
+                "max age": "" if limit is None else format_age(limit),
+                "why unknown": leaf.get("reason") or "",
+            }
+        )
+    return rows
+
+
+def veto_rows(record: Record) -> list[dict[str, Any]]:
+    rows = []
+    for veto in (record.get("trace") or {}).get("vetoes", []):
+        status = veto.get("status")
+        rows.append(
+            {
+                "veto": veto.get("id"),
+                "blocks": "/".join(veto.get("blocks", [])),
+                "state": "clear" if status == "FAIL" else "BLOCKS",
+                "status": status,
+                "description": veto.get("description") or "",
+            }
+        )
+    return rows
+
+
+def risk_rows(risk: Record | None) -> list[dict[str, Any]]:
+    if not risk:
+        return []
+    return [
+        {
+            "check": check.get("code"),
+            "result": "PASS" if check.get("passed") else "FAIL",
+            "details": why.details_text(check.get("details")),
+        }
+        for check in risk.get("checks", [])
+    ]
+
+
+def recheck_of(followups: Sequence[Record]) -> Record | None:
+    """The re-check recorded with the latest approval, if any (what the click found)."""
+    for item in reversed(followups):
+        if item.get("kind") == "approval":
+            return item.get("recheck")
+    return None
+
+
+# --- the decision feed -------------------------------------------------------------------------
+
+
+def distinct_values(audit: AuditLog, column: str) -> list[str]:
+    """Values of an indexed decision column (strategy or asset), for the feed's filters."""
+    if column not in ("strategy", "asset"):
+        raise ValueError(column)
+    rows = audit.db.execute(
+        f"SELECT DISTINCT {column} FROM records WHERE kind = 'decision' "
+        f"AND {column} IS NOT NULL ORDER BY {column}"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def decision_rows(
+    audit: AuditLog,
+    *,
+    strategy: str | None = None,
+    asset: str | None = None,
+    verdict: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """The feed, newest first: one row per evaluation (HOLD and BLOCKED included)."""
+    rows = []
+    records = audit.decisions(
+        asset=asset, strategy=strategy, verdict=verdict, since=since, until=until, limit=limit
+    )
+    for record in records:
+        followups = audit.followups(record["decision_id"])
+        order = record.get("order") or {}
+        rows.append(
+            {
+                "as of": record["as_of"],
+                "asset": record["asset"],
+                "verdict": record["verdict"],
+                "outcome": why.outcome(record, followups),
+                "size": plain_number(order.get("quantity")),
+                "what happened": why.headline(record, followups),
+                "strategy": record["strategy"]["name"],
+                "mode": record.get("mode"),
+                "decision": record["decision_id"],
+            }
+        )
+    return rows
+
+
+# --- the portfolio -----------------------------------------------------------------------------
+
+
+def equity_points(
+    fills: Sequence[Fill], starting_cash: Decimal, until: datetime
+) -> list[dict[str, Any]]:
+    """Equity after each fill up to ``until``, positions marked at their latest fill price.
+
+    The ledger holds no market prices between fills, so this is the equity the account would
+    show at each trade; the last point repeats it at ``until`` so the line reaches today.
+    """
+    cash = starting_cash
+    held: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    points = []
+    for fill in sorted(fills, key=lambda f: f.at):
+        if fill.at > until:
+            break
+        if not points:
+            points.append({"time": fill.at, "equity": float(starting_cash)})
+        notional = fill.quantity * fill.price
+        if fill.side is Side.BUY:
+            cash -= notional + fill.fee
+            held[fill.asset] = held.get(fill.asset, Decimal(0)) + fill.quantity
+        else:
+            cash += notional - fill.fee
+            held[fill.asset] = held.get(fill.asset, Decimal(0)) - fill.quantity
+        marks[fill.asset] = fill.price
+        equity = cash + sum((q * marks[a] for a, q in held.items()), Decimal(0))
+        points.append({"time": fill.at, "equity": float(equity)})
+    if points and points[-1]["time"] < until:
+        points.append({"time": until, "equity": points[-1]["equity"]})
+    return points
+
+
+def fill_rows(fills: Sequence[Fill], until: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "time": fill.at.isoformat().replace("+00:00", "Z"),
+            "asset": fill.asset,
+            "side": fill.side.value,
+            "quantity": plain_number(fill.quantity),
+            "price": plain_number(fill.price),
+            "fee": plain_number(_rounded(fill.fee, "0.0001")),
+            "order": fill.venue_order_id or fill.client_order_id,
+        }
+        for fill in sorted(fills, key=lambda f: f.at, reverse=True)
+        if fill.at <= until
+    ]
+
+
+def live_fill_rows(audit: AuditLog) -> list[dict[str, Any]]:
+    """Fills from venues other than the paper ledger (auto mode), as the audit log has them."""
+    rows = []
+    found = audit.db.execute("SELECT body FROM records WHERE kind = 'fill' ORDER BY seq DESC")
+    for (body,) in found.fetchall():
+        fill = loads_record(body).get("fill") or {}
+        if fill.get("venue") in (None, PAPER_VENUE):
+            continue
+        rows.append(
+            {
+                "time": fill.get("at"),
+                "venue": fill.get("venue"),
+                "asset": fill.get("asset"),
+                "side": fill.get("side"),
+                "quantity": plain_number(fill.get("quantity")),
+                "price": plain_number(fill.get("price")),
+                "fee": plain_number(fill.get("fee")),
+            }
+        )
+    return rows

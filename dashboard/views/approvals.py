@@ -1,0 +1,149 @@
+"""Approval queue: what waits for a human, why the engine wants it, and the answer buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import queries, richhtml
+from dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.audit import why
+from signalops.dashboard_api import answer_approval
+from signalops.errors import SignalOpsError
+
+SELECTED_KEY = "approvals.selected"
+OUTCOME_KEY = "approvals.outcome"
+NOTE_KEY = "approvals.note"
+# Outcomes that did what the operator asked; anything else is shown as an error.
+_GOOD = {"FILLED": "success", "SUBMITTED": "success", "REJECTED": "warning"}
+
+
+def render(context: Context) -> None:
+    st.header("Approval queue")
+    clock_caption(context)
+    _last_outcome()
+    if is_empty(context):
+        first_run(context.settings)
+        return
+    assert context.reader is not None
+    with context.reader.use() as workspace:
+        pending = workspace.audit.pending_approvals(context.now)
+    rows = queries.pending_rows(pending, context.now)
+    if not rows:
+        st.success("No approvals pending. Trades from strategies in notify mode wait here.")
+        return
+    st.write(f"**{len(rows)} waiting** (soonest expiry first)")
+    table([row.table_row() for row in rows], key="approvals.table")
+
+    by_id = {row.approval_id: row for row in rows}
+    # Keep the operator's place across refreshes; if the one they had open was answered
+    # (here or elsewhere), fall back to the first one still waiting.
+    if st.session_state.get(SELECTED_KEY) not in by_id:
+        st.session_state[SELECTED_KEY] = rows[0].approval_id
+    chosen = st.selectbox(
+        "Open approval", list(by_id), format_func=lambda i: by_id[i].label(), key=SELECTED_KEY
+    )
+    row = by_id[chosen]
+    item = next(p for p in pending if (p.approval_id or p.decision_id) == chosen)
+    _detail(context, row, item.record)
+
+
+def _last_outcome() -> None:
+    outcome: dict[str, Any] | None = st.session_state.get(OUTCOME_KEY)
+    if not outcome:
+        return
+    text = f"**{outcome['approval_id']}: {outcome['status']}** — {outcome['message']}"
+    getattr(st, _GOOD.get(outcome["status"], "error"))(text)
+
+
+def _detail(context: Context, row: queries.PendingRow, record: dict[str, Any]) -> None:
+    st.subheader(f"{row.side} {row.quantity} {row.asset}")
+    st.write(why.headline(record))
+    expiry = "**EXPIRED**" if row.expired else f"in **{row.expires_in}**"
+    st.markdown(
+        f"Notional **{row.notional}** · decided {row.decided_at} (**{row.age}** ago) · "
+        f"expires {expiry} ({row.expires_at}) · strategy **{row.strategy}** · "
+        f"decision `{row.decision_id}`"
+    )
+    if row.expired:
+        st.warning(
+            f"This approval expired at {row.expires_at}: answering it records the expiry and "
+            "executes nothing."
+        )
+    st.markdown("**The logic tree**: every condition with the value the engine saw")
+    tree_tab, leaves_tab = st.tabs(["Tree", "Conditions"])
+    with tree_tab, st.container(key="approvals.tree"):
+        st.html(richhtml.text_html(why.trees(record["trace"])))
+    with leaves_tab:
+        table(queries.leaf_rows(record), key="approvals.leaves")
+    vetoes = queries.veto_rows(record)
+    st.markdown("**Vetoes**" if vetoes else "**Vetoes:** none")
+    if vetoes:
+        table(vetoes, key="approvals.vetoes")
+    risk_rows = queries.risk_rows(record.get("risk"))
+    failed = [r for r in risk_rows if r["result"] != "PASS"]
+    verdict = "DENIED" if failed else "approved"
+    st.markdown(
+        f"**Risk gate at decision time:** {verdict} — "
+        f"{len(risk_rows) - len(failed)} of {len(risk_rows)} checks passed"
+    )
+    if failed:
+        table(failed, key="approvals.risk_failed")
+    # Every check with its numbers, folded while they all pass (the answer stays in view).
+    with st.expander("All risk checks", expanded=bool(failed)):
+        table(risk_rows, key="approvals.risk")
+    with st.expander("The whole decision, as `signalops why` prints it", expanded=False):
+        with context.reader.use() as workspace:  # type: ignore[union-attr]
+            followups = workspace.audit.followups(record["decision_id"])
+        st.code(queries.why_text(record, followups), language=None)
+    _answer_form(context, row)
+
+
+def _answer_form(context: Context, row: queries.PendingRow) -> None:
+    st.markdown("**Your answer**")
+    if not context.can_answer:
+        st.info(
+            "Read-only: log in as operator (sidebar) to approve or reject. Approving re-checks "
+            "the signal on fresh data and the risk gate before anything executes."
+        )
+    with st.form("approvals.answer", clear_on_submit=True):
+        note = st.text_area(
+            "Note (kept in the audit record; required to reject)",
+            key=NOTE_KEY,
+            disabled=not context.can_answer,
+        )
+        left, right = st.columns(2)
+        approve = left.form_submit_button(
+            "Approve", type="primary", key="approvals.approve", disabled=not context.can_answer
+        )
+        reject = right.form_submit_button(
+            "Reject", key="approvals.reject", disabled=not context.can_answer
+        )
+    if not (approve or reject):
+        return
+    if not context.can_answer or context.operator is None:
+        st.error("Read-only: log in as operator to answer.")  # a forged click
+        return
+    if reject and not (note or "").strip():
+        st.error("Say why you reject it: the note is kept in the audit record.")
+        return
+    with st.spinner("Re-checking data and risk..." if approve else "Recording..."):
+        try:
+            outcome = answer_approval(
+                context.settings,
+                row.approval_id,
+                approve=bool(approve),
+                by=context.operator,
+                note=(note or "").strip() or None,
+            )
+        except SignalOpsError as exc:
+            result = {"approval_id": row.approval_id, "status": "ERROR", "message": str(exc)}
+        else:
+            result = {
+                "approval_id": outcome.approval_id,
+                "status": outcome.status,
+                "message": outcome.message,
+            }
+    st.session_state[OUTCOME_KEY] = result
+    st.rerun()  # the whole app: the queue, the sidebar count and the outcome at once

@@ -1,0 +1,95 @@
+"""What every page shares: the context of a run, the first-run message, the integrity banner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from signalops.dashboard_api import Settings
+from signalops.explain import iso
+
+
+@dataclass(frozen=True)
+class Context:
+    """One page run: the settings, the clock reading, the reader and who is logged in."""
+
+    settings: Settings
+    now: datetime
+    reader: state.Reader | None
+    operator: str | None
+
+    @property
+    def can_answer(self) -> bool:
+        return self.operator is not None
+
+
+def first_run(settings: Settings) -> None:
+    """An empty or missing audit log: say what fills it, rather than show empty tables."""
+    st.info(
+        f"**No decisions recorded yet** in `{settings.audit}`.\n\n"
+        "The dashboard shows what `signalops run` records. To try it on the bundled real data:\n\n"
+        "```\n"
+        "signalops data import\n"
+        "signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\\n"
+        "    --from 2023-03-01 --to 2023-03-31\n"
+        "```\n\n"
+        "Run a strategy with `--mode notify` to get trades waiting for your approval here. "
+        "This page refreshes on its own."
+    )
+
+
+def is_empty(context: Context) -> bool:
+    if context.reader is None:
+        return True
+    with context.reader.use() as workspace:
+        return workspace.audit.count() == 0
+
+
+def clock_caption(context: Context) -> None:
+    fixed = " (fixed clock)" if context.settings.fixed_now else ""
+    st.caption(f"As of {iso(context.now)}{fixed} · audit log `{context.settings.audit}`")
+
+
+def integrity_banner(settings: Settings) -> None:
+    """On every page: a broken chain must not go unnoticed while someone approves trades."""
+    result = state.integrity(settings)
+    if result is not None and not result.ok:
+        st.error(
+            f"**Audit log FAILED verification: {len(result.problems)} problem(s).** "
+            "Records were edited, deleted or reordered — see Audit integrity. "
+            "Do not trust what this log says until this is explained.",
+            icon=":material/gpp_bad:",
+        )
+
+
+# Status words get the colours the terminal gives them (rich styles in explain/why/cli).
+_GREEN, _RED, _AMBER, _BLUE, _MAGENTA = "#1a7f37", "#cf222e", "#9a6700", "#0969da", "#8250df"
+_STATUS_COLOURS = {
+    word: f"color: {colour}; font-weight: 600"
+    for words, colour in (
+        (("PASS", "FILLED", "BUY", "SUBMITTED", "APPROVED"), _GREEN),
+        (("FAIL", "BLOCKS", "DENIED", "REJECTED", "FAILED", "SELL"), _RED),
+        (("UNKNOWN", "EXPIRED", "PENDING_APPROVAL"), _AMBER),
+        (("HOLD",), _BLUE),
+        (("BLOCKED",), _MAGENTA),
+    )
+    for word in words
+}
+_STATUS_COLUMNS = ("status", "result", "state", "expires in", "verdict", "outcome")
+
+
+def table(rows: Sequence[dict[str, Any]], *, key: str) -> None:
+    """A read-only table in a keyed container (tests and the browser find it by that key)."""
+    frame = pd.DataFrame(list(rows))
+    columns = [c for c in _STATUS_COLUMNS if c in frame.columns]
+    data: Any = frame
+    if columns and not frame.empty:
+        data = frame.style.map(lambda v: _STATUS_COLOURS.get(str(v), ""), subset=columns)
+    with st.container(key=key):
+        st.dataframe(data, hide_index=True)

@@ -1,0 +1,80 @@
+"""Decisions: every evaluation, traded or not, filterable, with the ``why`` of each."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboard import queries
+from dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.audit import why
+
+ALL = "(all)"
+VERDICTS = (ALL, "BUY", "SELL", "HOLD", "BLOCKED")
+SELECTED_KEY = "decisions.selected"
+
+
+def render(context: Context) -> None:
+    st.header("Decisions")
+    clock_caption(context)
+    if is_empty(context):
+        first_run(context.settings)
+        return
+    assert context.reader is not None
+    with context.reader.use() as workspace:
+        strategies = queries.distinct_values(workspace.audit, "strategy")
+        assets = queries.distinct_values(workspace.audit, "asset")
+    cols = st.columns([3, 2, 2, 2, 2, 1])
+    strategy = cols[0].selectbox("Strategy", (ALL, *strategies), key="decisions.strategy")
+    asset = cols[1].selectbox("Asset", (ALL, *assets), key="decisions.asset")
+    verdict = cols[2].selectbox("Verdict", VERDICTS, key="decisions.verdict")
+    since = cols[3].date_input("From", value=None, key="decisions.since")
+    until = cols[4].date_input("To", value=None, key="decisions.until")
+    limit = cols[5].number_input("Show", 10, 5000, 200, step=50, key="decisions.limit")
+    with context.reader.use() as workspace:
+        rows = queries.decision_rows(
+            workspace.audit,
+            strategy=None if strategy == ALL else strategy,
+            asset=None if asset == ALL else asset,
+            verdict=None if verdict == ALL else verdict,
+            since=since,
+            until=until,
+            limit=int(limit),
+        )
+    if not rows:
+        st.info("No decisions match these filters.")
+        return
+    st.write(f"**{len(rows)} decisions** (newest first)")
+    table(rows, key="decisions.table")
+
+    ids = [row["decision"] for row in rows]
+    labels = {
+        row["decision"]: f"{row['as of']} · {row['asset']} · {row['verdict']} · {row['outcome']}"
+        for row in rows
+    }
+    if st.session_state.get(SELECTED_KEY) not in labels:
+        st.session_state[SELECTED_KEY] = ids[0]
+    chosen = st.selectbox("Explain decision", ids, format_func=labels.__getitem__, key=SELECTED_KEY)
+    _detail(context, chosen)
+
+
+def _detail(context: Context, decision_id: str) -> None:
+    with context.reader.use() as workspace:  # type: ignore[union-attr]
+        record = workspace.audit.get(decision_id)
+        followups = workspace.audit.followups(decision_id)
+    if record is None:  # pragma: no cover - ids come from the same log
+        st.error(f"{decision_id} is not in the audit log")
+        return
+    st.subheader(f"{record['asset']} at {record['as_of']}: {why.outcome(record, followups)}")
+    st.markdown("**Conditions**")
+    table(queries.leaf_rows(record), key="decisions.leaves")
+    st.markdown(f"**Why** — the same as `signalops why {decision_id}`")
+    st.code(queries.why_text(record, followups), language=None)
+    st.download_button(
+        "Download as JSON (signalops why --json)",
+        json.dumps(why.why_json(record, followups), indent=2),
+        file_name=f"{decision_id}.json",
+        mime="application/json",
+        key="decisions.download",
+    )

@@ -1,0 +1,127 @@
+"""Candle prices a backtest trades and marks at, read from the replay store by time.
+
+A backtest needs prices at three kinds of moments, and each lookup is written so that it can only
+see what existed at that moment:
+
+- a fill for a decision taken at ``t``: the bar that *opens* at or after ``t`` (its open, or its
+  close for the ``next_close`` rule). A decision is taken on the close of the bar that produced
+  the signal, so that bar's own prices are never the fill: no look-ahead;
+- the mark of the portfolio at the end of a period: the last close at or before that moment;
+- a counterfactual exit (filter accounting): the close ``horizon`` after the entry.
+
+Candles are the technical adapter's series (``candles/<exchange>/<BASE>/<QUOTE>/<timeframe>``,
+``t`` = close time, ``v`` = ``[open, high, low, close, volume]``), so a bar's open time is its
+close time minus the timeframe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+
+from signalops.adapters.catalogue import format_duration
+from signalops.adapters.store import SnapshotStore
+from signalops.adapters.technical import SOURCE, series_key, symbol_for
+from signalops.errors import SignalOpsError
+from signalops.explain import iso
+from signalops.orders import to_decimal
+
+# How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
+NEXT_OPEN = "next_open"
+NEXT_CLOSE = "next_close"
+FILL_RULES = (NEXT_OPEN, NEXT_CLOSE)
+
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """One asset's candles of one timeframe, oldest first (close times in Unix seconds)."""
+
+    asset: str
+    timeframe: int
+    close_time: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+
+    @classmethod
+    def load(
+        cls,
+        store: SnapshotStore,
+        asset: str,
+        timeframe: int,
+        *,
+        exchange: str = "binance",
+        quote: str = "USDT",
+    ) -> Bars:
+        key = series_key(exchange, symbol_for(asset, quote), timeframe)
+        series = store.series(SOURCE, key)
+        if series is None or len(series) == 0:
+            raise SignalOpsError(
+                f"no recorded {format_duration(timeframe)} candles for {asset} in "
+                f"{store.directory} (series {key}; run 'signalops data import')"
+            )
+        return cls(asset, timeframe, series.time_array, series.column(0), series.column(3))
+
+    def __len__(self) -> int:
+        return len(self.close_time)
+
+    @property
+    def first_close(self) -> datetime:
+        return _utc(self.close_time[0])
+
+    @property
+    def last_close(self) -> datetime:
+        return _utc(self.close_time[-1])
+
+    def closes_between(self, start: datetime, end: datetime) -> int:
+        """How many bars close in ``[start, end]``."""
+        lo = np.searchsorted(self.close_time, start.timestamp(), side="left")
+        hi = np.searchsorted(self.close_time, end.timestamp(), side="right")
+        return int(hi - lo)
+
+    def _next_index(self, at: datetime) -> int:
+        """The first bar that opens at or after ``at``; raises LookupError when the data ends."""
+        # open time = close time - timeframe >= at  <=>  close time >= at + timeframe
+        i = int(np.searchsorted(self.close_time, at.timestamp() + self.timeframe, side="left"))
+        if i >= len(self):
+            raise LookupError(
+                f"no {format_duration(self.timeframe)} {self.asset} bar opens at or after "
+                f"{iso(at)}: the data ends with the bar closing at {iso(self.last_close)}"
+            )
+        return i
+
+    def next_open(self, at: datetime) -> tuple[Decimal, datetime]:
+        """The open of the first bar opening at or after ``at``, and that bar's open time."""
+        i = self._next_index(at)
+        return to_decimal(float(self.open[i])), _utc(self.close_time[i] - self.timeframe)
+
+    def next_close(self, at: datetime) -> tuple[Decimal, datetime]:
+        """The close of the first bar opening at or after ``at``, and its close time."""
+        i = self._next_index(at)
+        return to_decimal(float(self.close[i])), _utc(self.close_time[i])
+
+    def fill(self, rule: str, at: datetime) -> tuple[Decimal, datetime]:
+        if rule == NEXT_OPEN:
+            return self.next_open(at)
+        if rule == NEXT_CLOSE:
+            return self.next_close(at)
+        raise SignalOpsError(f"unknown fill rule '{rule}' (one of: {', '.join(FILL_RULES)})")
+
+    def close_at(self, at: datetime) -> tuple[Decimal, datetime] | None:
+        """The last close at or before ``at`` (None before the first bar)."""
+        i = int(np.searchsorted(self.close_time, at.timestamp(), side="right")) - 1
+        if i < 0:
+            return None
+        return to_decimal(float(self.close[i])), _utc(self.close_time[i])
+
+    def window(self, start: datetime, end: datetime) -> tuple[list[datetime], list[float]]:
+        """Close times and closes of the bars closing in ``[start, end]`` (for charts)."""
+        lo = int(np.searchsorted(self.close_time, start.timestamp(), side="left"))
+        hi = int(np.searchsorted(self.close_time, end.timestamp(), side="right"))
+        return [_utc(t) for t in self.close_time[lo:hi]], [float(c) for c in self.close[lo:hi]]
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(float(epoch), UTC)

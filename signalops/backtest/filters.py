@@ -1,0 +1,246 @@
+"""Filter accounting: what the vetoes' blocks did, and the strategy with its vetoes removed.
+
+For every BLOCKED decision, the trade it blocked is played out on the recorded prices as a
+counterfactual over a fixed horizon (default 72h, i.e. three daily bars):
+
+    entry  the same fill rule as real orders: the open of the bar that opens at or after the
+           decision (with slippage), never the bar that produced the signal;
+    exit   the close ``horizon`` after the entry (the last close at or before it), with slippage;
+    net    after the fee on both legs, i.e. what the paper broker would have charged:
+             BUY   exit·(1-s)·(1-f) / (entry·(1+s)·(1+f)) - 1
+             SELL  entry·(1-s)·(1-f) / (exit·(1+s)·(1+f)) - 1   (sell now, buy back at the exit)
+
+A block whose blocked trade would have lost (net < 0) *avoided a loss*; one whose trade would
+have gained (net > 0) *cost a profit*: that is the filter's false positive. The false-positive
+rate is cost-a-profit blocks / resolved blocks; a block is unresolved when the data ends before
+its exit. Every BLOCKED decision counts, so a veto that holds for five days in a row is five
+blocks (one per decision the strategy would otherwise have acted on).
+
+The same measure applied to the BUY signals that were acted on (FILLED) gives *false signals*:
+entries whose 72h net return was negative. Comparing them between the strategy and its
+vetoes-removed baseline shows what the filter changed, on the same yardstick.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from signalops.adapters.catalogue import Catalogue
+from signalops.backtest.bars import NEXT_OPEN, Bars
+from signalops.backtest.ledger import Decision
+from signalops.config import PaperConfig
+from signalops.explain import iso
+from signalops.strategy import loads
+from signalops.strategy.model import Strategy
+
+DEFAULT_HORIZON = timedelta(hours=72)
+_BPS = Decimal(10_000)
+
+# A counterfactual trade's outcome; for a block, LOSS means the block avoided a loss.
+LOSS = "loss"
+PROFIT = "profit"
+FLAT = "flat"
+UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """One decision's trade played out over the horizon on recorded prices."""
+
+    decision_id: str
+    as_of: datetime
+    asset: str
+    action: str  # BUY or SELL
+    blocked_by: tuple[str, ...]
+    entry_time: datetime | None = None
+    entry_price: Decimal | None = None  # the bar's price, before slippage
+    exit_time: datetime | None = None
+    exit_price: Decimal | None = None
+    gross_return: float | None = None  # of the move alone, in the trade's direction
+    net_return: float | None = None  # after slippage and fees on both legs
+    note: str | None = None  # why unresolved
+
+    @property
+    def outcome(self) -> str:
+        if self.net_return is None:
+            return UNRESOLVED
+        if self.net_return < 0:
+            return LOSS
+        if self.net_return > 0:
+            return PROFIT
+        return FLAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "as_of": iso(self.as_of),
+            "asset": self.asset,
+            "action": self.action,
+            "blocked_by": list(self.blocked_by),
+            "entry_time": iso(self.entry_time),
+            "entry_price": None if self.entry_price is None else str(self.entry_price),
+            "exit_time": iso(self.exit_time),
+            "exit_price": None if self.exit_price is None else str(self.exit_price),
+            "gross_return": self.gross_return,
+            "net_return": self.net_return,
+            "outcome": self.outcome,
+            "note": self.note,
+        }
+
+
+def play_out(
+    decision: Decision,
+    bars: Bars,
+    horizon: timedelta,
+    paper: PaperConfig,
+    fill: str = NEXT_OPEN,
+) -> Counterfactual:
+    """The trade ``decision`` asked for (its ``action``), entered and exited as described above."""
+    base = Counterfactual(
+        decision.decision_id,
+        decision.as_of,
+        decision.asset,
+        decision.action or "BUY",
+        decision.blocked_by,
+    )
+    try:
+        entry_price, entry_time = bars.fill(fill, decision.as_of)
+    except LookupError as exc:
+        return replace(base, note=str(exc))
+    exit_at = entry_time + horizon
+    if bars.last_close < exit_at:
+        return replace(
+            base,
+            entry_time=entry_time,
+            entry_price=entry_price,
+            note=f"the data ends at {iso(bars.last_close)}, before the exit at {iso(exit_at)}",
+        )
+    found = bars.close_at(exit_at)
+    if found is None or found[1] <= entry_time:  # a horizon shorter than a bar: no exit yet
+        return replace(
+            base,
+            entry_time=entry_time,
+            entry_price=entry_price,
+            note=f"no bar closes between the entry and {iso(exit_at)}",
+        )
+    exit_price, exit_time = found
+    slip, fee = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
+    if base.action == "SELL":
+        gross = entry_price / exit_price - 1
+        net = entry_price * (1 - slip) * (1 - fee) / (exit_price * (1 + slip) * (1 + fee)) - 1
+    else:
+        gross = exit_price / entry_price - 1
+        net = exit_price * (1 - slip) * (1 - fee) / (entry_price * (1 + slip) * (1 + fee)) - 1
+    return replace(
+        base,
+        entry_time=entry_time,
+        entry_price=entry_price,
+        exit_time=exit_time,
+        exit_price=exit_price,
+        gross_return=float(gross),
+        net_return=float(net),
+    )
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Counterfactual outcomes of a set of decisions (the blocked ones, or the acted-on BUYs)."""
+
+    horizon: timedelta
+    items: tuple[Counterfactual, ...]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def resolved(self) -> int:
+        return self.total - self.count(UNRESOLVED)
+
+    @property
+    def losers(self) -> int:
+        """Trades that would have lost: for blocks, losses avoided; for signals, false ones."""
+        return self.count(LOSS)
+
+    @property
+    def winners(self) -> int:
+        """Trades that would have gained: for blocks, profits the filter cost."""
+        return self.count(PROFIT)
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        """Blocks that cost a profit / resolved blocks (meaningful for blocked decisions)."""
+        return self.winners / self.resolved if self.resolved else None
+
+    @property
+    def mean_net_return(self) -> float | None:
+        values = [i.net_return for i in self.items if i.net_return is not None]
+        return sum(values) / len(values) if values else None
+
+    def to_dict(self, *, blocked: bool) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "horizon_hours": self.horizon / timedelta(hours=1),
+            "total": self.total,
+            "resolved": self.resolved,
+            "unresolved": self.count(UNRESOLVED),
+            "mean_net_return": self.mean_net_return,
+        }
+        if blocked:
+            counts.update(
+                avoided_loss=self.losers,
+                cost_profit=self.winners,
+                flat=self.count(FLAT),
+                false_positive_rate=self.false_positive_rate,
+            )
+        else:
+            counts.update(false_signals=self.losers, profitable_signals=self.winners)
+        return {**counts, "decisions": [item.to_dict() for item in self.items]}
+
+
+def account(
+    decisions: Iterable[Decision],
+    bars: Mapping[str, Bars],
+    horizon: timedelta = DEFAULT_HORIZON,
+    paper: PaperConfig | None = None,
+    fill: str = NEXT_OPEN,
+) -> Accounting:
+    """Play out each decision's trade (see ``play_out``); decisions without prices are skipped."""
+    paper = paper or PaperConfig()
+    items = tuple(
+        play_out(decision, bars[decision.asset], horizon, paper, fill)
+        for decision in decisions
+        if decision.asset in bars
+    )
+    return Accounting(horizon, items)
+
+
+def without_vetoes(strategy: Strategy, catalogue: Catalogue | None = None) -> Strategy | None:
+    """The same strategy document with its ``vetoes`` removed, compiled; None if it had none.
+
+    Compiled from the YAML dump of the modified document, exactly as a user's file would be, so
+    the baseline runs through the same loader, schema and compiler. Its name gets a
+    ``_no_vetoes`` suffix (and its content hash differs), so its audit records cannot be mistaken
+    for the strategy's own.
+    """
+    document = copy.deepcopy(dict(strategy.document))
+    spec = document["strategy"]
+    if not spec.get("vetoes"):
+        return None
+    del spec["vetoes"]
+    spec["name"] = f"{spec['name']}_no_vetoes"
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if catalogue is None:
+        from signalops.adapters import registry
+
+        catalogue = registry.catalogue()
+    return loads(text, f"{strategy.file} (vetoes removed)", catalogue)

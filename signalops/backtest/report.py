@@ -1,0 +1,523 @@
+"""The report of a study: ``metrics.json``, ``trades.csv``, PNG charts and a static ``report.html``.
+
+    out_dir/
+      metrics.json     every metric of the strategy, the vetoes-removed baseline and buy-and-hold,
+                       the filter accounting with each blocked decision, and how it was computed
+      trades.csv       one row per round trip (entry/exit time and price, quantity, pnl, return,
+                       fees, the decision ids behind it)
+      equity.png       equity curves: strategy, baseline, buy-and-hold
+      drawdown.png     drawdown from the running peak, same three
+      price_<ASSET>.png  closes with the strategy's fills and its blocked signals marked
+      report.html      all of the above on one page (charts embedded, so the file stands alone)
+      backtest.db      the audit log of every decision (``signalops why ID --audit ...``)
+      baseline.db      the baseline's audit log
+
+The table rows (``metric_rows``) are shared with the CLI, so the terminal and the page agree.
+Charts are drawn with matplotlib's object API on the Agg canvas: no pyplot state, no display.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from signalops.adapters.catalogue import format_duration
+from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED
+from signalops.backtest.ledger import EquityPoint
+from signalops.backtest.metrics import YEAR, Metrics
+from signalops.backtest.runner import BacktestResult
+from signalops.backtest.study import Study
+from signalops.explain import iso
+
+COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
+TRADE_FIELDS = (
+    "asset",
+    "status",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "quantity",
+    "pnl",
+    "return",
+    "fees",
+    "entry_decisions",
+    "exit_decisions",
+)
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    metrics: Path
+    trades: Path
+    html: Path
+    charts: tuple[Path, ...]
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def pct(value: float | None, *, signed: bool = False, digits: int = 2) -> str:
+    if value is None:
+        return DASH
+    return f"{value:+.{digits}%}" if signed else f"{value:.{digits}%}"
+
+
+def ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}"
+
+
+def money(value: Decimal, quote: str = "USDT") -> str:
+    return f"{value:,.2f} {quote}"
+
+
+def day(moment: datetime | None) -> str:
+    """``2023-03-10`` at midnight UTC, else ``2023-03-10 05:00`` (UTC)."""
+    if moment is None:
+        return DASH
+    text = iso(moment) or DASH
+    return text[:10] if text.endswith("T00:00:00Z") else text[:16].replace("T", " ")
+
+
+def hours(span: timedelta) -> str:
+    """A horizon as the issue states it: ``72h``."""
+    return f"{span / timedelta(hours=1):g}h"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _recovered(m: Metrics) -> str:
+    if m.drawdown.peak is None:
+        return DASH
+    return day(m.drawdown.recovered) if m.drawdown.recovered else "not yet"
+
+
+def _trades(m: Metrics) -> str:
+    return f"{m.trades}" + (f" (+{m.open_trades} open)" if m.open_trades else "")
+
+
+def _win_rate(m: Metrics) -> str:
+    w = m.win_rate
+    if w.rate is None or w.interval is None:
+        return DASH
+    low, high = w.interval
+    return f"{w.rate:.0%} [{low:.0%}, {high:.0%}]"
+
+
+def _p_value(m: Metrics) -> str:
+    return DASH if not m.win_rate.trades else f"{m.win_rate.p_value:.3f}"
+
+
+def _false_signals(r: BacktestResult) -> str:
+    return f"{r.signals.losers} of {r.signals.resolved}"
+
+
+def columns(study: Study) -> tuple[str, ...]:
+    """The table's header; the baseline column only when a baseline ran."""
+    if study.baseline is None:
+        return (COLUMNS[0], COLUMNS[1], COLUMNS[3])
+    return COLUMNS
+
+
+def metric_rows(study: Study) -> list[tuple[str, ...]]:
+    """The side-by-side table as text, one tuple per metric, aligned with ``columns``."""
+    runs = [study.result] if study.baseline is None else [study.result, study.baseline]
+    bench = study.result.benchmark
+
+    def line(
+        label: str,
+        of_metrics: Callable[[Metrics], str] | None,
+        of_run: Callable[[BacktestResult], str] | None = None,
+    ) -> tuple[str, ...]:
+        if of_run is not None:  # about trades and decisions: buy-and-hold makes none
+            return (label, *(of_run(r) for r in runs), DASH)
+        assert of_metrics is not None
+        cells = [of_metrics(r.metrics) for r in runs]
+        return (label, *cells, DASH if bench is None else of_metrics(bench))
+
+    return [
+        line("total return", lambda m: pct(m.total_return, signed=True)),
+        line("CAGR", lambda m: pct(m.cagr, signed=True)),
+        line("max drawdown", lambda m: pct(m.drawdown.depth)),
+        line("drawdown peak", lambda m: day(m.drawdown.peak)),
+        line("drawdown trough", lambda m: day(m.drawdown.trough)),
+        line("recovered", _recovered),
+        line("Sharpe", lambda m: ratio(m.sharpe)),
+        line("Sortino", lambda m: ratio(m.sortino)),
+        line("trades", None, lambda r: _trades(r.metrics)),
+        line("win rate [95% CI]", None, lambda r: _win_rate(r.metrics)),
+        line("p (win rate = 50%)", None, lambda r: _p_value(r.metrics)),
+        line("exposure", lambda m: pct(m.exposure, digits=1)),
+        line("fees (USDT)", lambda m: f"{m.fees:,.2f}"),
+        line("end equity (USDT)", lambda m: f"{m.end_equity:,.2f}"),
+        line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
+        line("blocked decisions", None, lambda r: str(r.blocked.total)),
+    ]
+
+
+def title(study: Study) -> str:
+    r = study.result
+    return (
+        f"{r.strategy.name} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · "
+        f"{_count(r.periods, 'period')} of {format_duration(r.every.total_seconds())}"
+    )
+
+
+def filter_lines(study: Study) -> list[str]:
+    """What the vetoes did, in words (the CLI prints these under the table)."""
+    r = study.result
+    vetoes = [veto.id for veto in r.strategy.tree.vetoes]
+    if not vetoes:
+        return ["filter: the strategy has no vetoes; nothing was blocked"]
+    blocked = r.blocked
+    head = f"filter ({', '.join(vetoes)}): {_count(blocked.total, 'decision')} blocked"
+    if not blocked.total:
+        return [head]
+    lines = [
+        f"{head}; played out over {hours(blocked.horizon)}, the blocked trade would have lost "
+        f"{_count(blocked.losers, 'time')} (loss avoided) and gained "
+        f"{_count(blocked.winners, 'time')} (profit missed); "
+        f"{blocked.count(UNRESOLVED)} unresolved",
+        f"filter false-positive rate: {pct(blocked.false_positive_rate, digits=0)} "
+        f"({blocked.winners} of {blocked.resolved} resolved); mean net return of the blocked "
+        f"trades {pct(blocked.mean_net_return, signed=True)}",
+    ]
+    if study.baseline is not None:
+        lines.append(_without_vetoes_line(study))
+    return lines
+
+
+def _without_vetoes_line(study: Study) -> str:
+    """What the baseline did at the blocked decisions' times: did the blocks change anything?"""
+    outcomes: dict[str, int] = {}
+    for item in study.result.blocked.items:
+        match = study.baseline_decision(item)
+        if match is None:
+            key = "not evaluated"
+        elif match.status == "FILLED":
+            key = "traded"
+        elif match.denials:
+            key = "denied " + "+".join(match.denials)
+        else:
+            key = f"{match.verdict} {match.status}".lower()
+        outcomes[key] = outcomes.get(key, 0) + 1
+    parts = ", ".join(f"{n} {key}" for key, n in sorted(outcomes.items(), key=lambda kv: -kv[1]))
+    total = study.result.blocked.total
+    return f"the vetoes-removed baseline at the {_count(total, 'blocked time')}: {parts}"
+
+
+def method_lines(study: Study) -> list[str]:
+    r = study.result
+    m = r.metrics
+    period = format_duration(r.every.total_seconds())
+    fill = "next bar's open" if r.fill == "next_open" else "next bar's close"
+    return [
+        f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
+        f"{m.periods_per_year:g} periods a year ({period} periods, {YEAR.days}-day year)",
+        f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
+        f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
+        f"{money(r.paper.starting_cash)}",
+    ]
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def write_report(study: Study) -> ReportFiles:
+    out = study.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.json"
+    data = study.to_dict()
+    data["definitions"] = _DEFINITIONS
+    metrics_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    trades_path = write_trades(study.result, out / "trades.csv")
+    charts = draw_charts(study)
+    html_path = out / "report.html"
+    html_path.write_text(render_html(study, charts), encoding="utf-8")
+    return ReportFiles(metrics_path, trades_path, html_path, tuple(charts.values()))
+
+
+def write_trades(result: BacktestResult, path: Path) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TRADE_FIELDS)
+        writer.writeheader()
+        for trade in result.trades:
+            row = trade.to_dict()
+            row["entry_decisions"] = " ".join(row["entry_decisions"])
+            row["exit_decisions"] = " ".join(row["exit_decisions"])
+            writer.writerow({k: "" if row[k] is None else row[k] for k in TRADE_FIELDS})
+    return path
+
+
+_DEFINITIONS = {
+    "equity": "starting cash at 'from', then the portfolio after each decision time t, marked "
+    "at the last close at or before t + every",
+    "total_return": "last equity / first equity - 1",
+    "cagr": "(last / first) ** (365 days / elapsed) - 1",
+    "max_drawdown": "deepest fall of equity below its running peak (<= 0), with peak, trough "
+    "and recovery times",
+    "sharpe": "mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods_per_year)",
+    "sortino": "mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) * sqrt(periods_per_year)",
+    "risk_free": "annual rate, compounded to a per-period rate",
+    "periods_per_year": "365 days / the decision interval",
+    "win_rate": "closed round trips with pnl > 0 / closed round trips; Wilson 95% interval; "
+    "exact two-sided binomial test against 50%",
+    "exposure": "fraction of periods with a position held",
+    "blocked": "each BLOCKED decision's trade entered at the next bar's open and exited at the "
+    "close 'horizon' later, net of slippage and fees; loss = the block avoided a loss, profit = "
+    "the block cost a profit (a false positive)",
+    "false_signals": "FILLED BUY decisions whose trade, measured the same way, lost",
+    "buy_and_hold": "all cash into the assets (equal parts) at the first fill price, same fee "
+    "and slippage, held to the end",
+}
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def draw_charts(study: Study) -> dict[str, Path]:
+    """PNG files in the study's folder, by name."""
+    from matplotlib.figure import Figure
+
+    out = study.out_dir
+    result, base = study.result, study.baseline
+    curves: list[tuple[str, Sequence[EquityPoint], str]] = [
+        (result.strategy.name, result.equity, "#1f77b4")
+    ]
+    if base is not None:
+        curves.append(("vetoes removed", base.equity, "#ff7f0e"))  # dashed: may coincide
+    if result.buy_and_hold:
+        curves.append(("buy & hold", result.buy_and_hold, "#7f7f7f"))
+    charts: dict[str, Path] = {}
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for label, curve, color in curves:
+        ax.plot(
+            [p.time for p in curve],
+            [float(p.equity) for p in curve],
+            label=label,
+            color=color,
+            ls=_style(label),
+        )
+    ax.set_title("Equity")
+    ax.set_ylabel("USDT")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    charts["equity"] = _save(fig, out / "equity.png")
+
+    fig = Figure(figsize=(10, 3), layout="constrained")
+    ax = fig.add_subplot()
+    for label, curve, color in curves:
+        ax.plot(
+            [p.time for p in curve], _drawdowns(curve), label=label, color=color, ls=_style(label)
+        )
+    ax.set_title("Drawdown from the running peak")
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    charts["drawdown"] = _save(fig, out / "drawdown.png")
+
+    for asset in result.assets:
+        charts[f"price_{asset}"] = _price_chart(study, asset, out / f"price_{asset}.png")
+    return charts
+
+
+def _style(label: str) -> str:
+    return "--" if label == "vetoes removed" else "-"
+
+
+def _drawdowns(curve: Sequence[EquityPoint]) -> list[float]:
+    peak = 0.0
+    found = []
+    for point in curve:
+        value = float(point.equity)
+        peak = max(peak, value)
+        found.append(value / peak - 1 if peak > 0 else 0.0)
+    return found
+
+
+def _price_chart(study: Study, asset: str, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    result = study.result
+    bars = result.prices[asset]
+    first, last = result.equity[0].time, result.equity[-1].time
+    times, closes = bars.window(first, last)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(times, closes, color="#444444", lw=1, label="close")
+    for side, marker, color in (("BUY", "^", "#2ca02c"), ("SELL", "v", "#d62728")):
+        legs = [leg for leg in result.legs if leg.asset == asset and leg.side.value == side]
+        if legs:
+            ax.scatter(
+                [leg.filled_at for leg in legs],
+                [float(leg.price) for leg in legs],
+                marker=marker,
+                color=color,
+                s=60,
+                zorder=3,
+                label=f"{side.lower()} (fill)",
+            )
+    blocked = [item for item in result.blocked.items if item.asset == asset]
+    marks = [(item.as_of, bars.close_at(item.as_of)) for item in blocked]
+    marks = [(t, float(found[0])) for t, found in marks if found is not None]
+    if marks:
+        ax.scatter(
+            [t for t, _ in marks],
+            [c for _, c in marks],
+            marker="x",
+            color="#9467bd",
+            s=60,
+            zorder=3,
+            label=f"blocked {', '.join(sorted({i.action for i in blocked}))} signal",
+        )
+    ax.set_title(f"{asset}: closes, fills and blocked signals")
+    ax.set_xlim(first, last)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    for ax in fig.axes:
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def render_html(study: Study, charts: dict[str, Path]) -> str:
+    r = study.result
+    e = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(r.strategy.name)} backtest</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{e(title(study))}</h1>",
+        "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
+        _table(columns(study), metric_rows(study)),
+        "<h2>Filter accounting</h2>",
+        "<p>" + "<br>".join(e(line) for line in filter_lines(study)) + "</p>",
+    ]
+    if r.blocked.items:
+        parts.append(_blocked_table(study))
+    for name in ("equity", "drawdown", *(f"price_{a}" for a in r.assets)):
+        if name in charts:
+            parts.append(_image(charts[name], name))
+    parts.append(f"<h2>Trades ({len(r.trades)})</h2>")
+    parts.append(_trades_table(r))
+    parts.append(
+        "<p class=note>Every decision is in the audit log "
+        f"<code>{e(str(r.audit_path))}</code>: <code>signalops why DECISION_ID --audit "
+        f"{e(str(r.audit_path))}</code> explains one.</p>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    e = html.escape
+    lines = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
+    for row in rows:
+        lines.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _blocked_table(study: Study) -> str:
+    head = (
+        "decided",
+        "asset",
+        "action",
+        "blocked by",
+        "entry",
+        "exit",
+        "net return",
+        "outcome",
+        "decision",
+    )
+    if study.baseline is not None:
+        head = (*head, "without vetoes")
+    rows = []
+    for item in study.result.blocked.items:
+        outcome = {LOSS: "loss avoided", PROFIT: "profit missed"}.get(item.outcome, item.outcome)
+        if item.outcome == UNRESOLVED and item.note:
+            outcome = f"unresolved: {item.note}"
+        row = [
+            day(item.as_of),
+            item.asset,
+            item.action,
+            ", ".join(item.blocked_by),
+            _price_at(item.entry_price, item.entry_time),
+            _price_at(item.exit_price, item.exit_time),
+            pct(item.net_return, signed=True),
+            outcome,
+            item.decision_id,
+        ]
+        if study.baseline is not None:
+            match = study.baseline_decision(item)
+            row.append(
+                DASH
+                if match is None
+                else f"{match.verdict} {match.status}"
+                + (f" ({', '.join(match.denials)})" if match.denials else "")
+            )
+        rows.append(row)
+    return _table(head, rows)
+
+
+def _price_at(price: Decimal | None, moment: datetime | None) -> str:
+    if price is None:
+        return DASH
+    return f"{price:,.2f} @ {day(moment)}"
+
+
+def _trades_table(result: BacktestResult) -> str:
+    head = ("asset", "entry", "exit", "quantity", "pnl", "return", "fees")
+    rows = []
+    for trade in result.trades:
+        rows.append(
+            [
+                trade.asset,
+                _price_at(trade.entry_price, trade.entry_time),
+                _price_at(trade.exit_price, trade.exit_time) if trade.closed else "open",
+                f"{trade.quantity}",
+                DASH if trade.pnl is None else f"{trade.pnl:,.2f}",
+                pct(trade.ret, signed=True),
+                f"{trade.fees:,.2f}",
+            ]
+        )
+    return _table(head, rows)
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}"
+    "img{max-width:100%}.note{color:#555}code{background:#f4f4f4;padding:1px 3px}"
+)

@@ -1,0 +1,401 @@
+"""The event-driven backtest: the live ``Pipeline`` on replayed data and a simulated clock.
+
+    result = run_backtest(strategy, store=SnapshotStore("examples/replay"),
+                          start=datetime(2023, 3, 1, tzinfo=UTC), end=datetime(2023, 3, 31,
+                          tzinfo=UTC), out_dir="reports/x")
+
+Nothing here decides anything. Each period the very ``Pipeline.cycle`` that ``signalops run``
+uses gathers data from the replay adapters, evaluates the compiled tree, sizes, passes the risk
+gate, executes on a ``PaperBroker`` and appends to an audit log (a fresh file in ``out_dir``),
+so a backtest decision is a live decision at a simulated time (backtest-live parity). The only
+backtest-specific parts are:
+
+- the clock: decision times from ``start`` to ``end`` inclusive, every ``every`` (default: the
+  strategy's candle timeframe), and records stamped with that simulated time;
+- the fill price: the broker fills a decision taken at ``t`` at the open of the next bar, the
+  bar that opens at or after ``t`` (``fill="next_close"``: at its close), with the configured
+  slippage and fee. The bar that produced the signal closed at ``t`` and is never traded at. When
+  there is no next bar (the data ends) the order FAILS with that reason, recorded like any other;
+- the mode: always paper, whatever the strategy's ``action_mode`` says (a backtest sends no
+  notifications and places no orders);
+- the accounting afterwards (equity curve, trades, metrics, filter accounting), which only reads
+  the audit log and the recorded prices.
+
+Equity curve: the first point is the starting cash at ``start``; then one point per period
+``[t, t + every)``, at its end, with the portfolio after the decisions at ``t`` marked at the last
+close at or before ``t + every`` (the orders of ``t`` fill at the start of that period). The
+buy-and-hold benchmark buys the assets in equal parts at the first fill price (same slippage and
+fee) and is marked the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from signalops.adapters import registry
+from signalops.adapters.catalogue import format_duration
+from signalops.adapters.metrics import DAY
+from signalops.adapters.store import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
+from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
+from signalops.backtest.ledger import Decision, EquityPoint, Leg, Trade, parse_time, round_trips
+from signalops.backtest.metrics import Metrics, summarize
+from signalops.config import Config, PaperConfig
+from signalops.errors import SignalOpsError
+from signalops.execution.paper import PaperBroker
+from signalops.explain import iso
+from signalops.observation import utc
+from signalops.orders import Mode, Side
+from signalops.pipeline import Pipeline, records_of_kind
+from signalops.runner import simulated_times
+from signalops.strategy.model import Strategy
+
+AUDIT_FILE = "backtest.db"
+_BPS = Decimal(10_000)
+
+OnProgress = Callable[[int, int], None]
+"""``(periods done, periods in all)``, called after each cycle."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a backtest produced; the audit log at ``audit_path`` has every decision."""
+
+    strategy: Strategy
+    assets: tuple[str, ...]
+    start: datetime
+    end: datetime
+    every: timedelta
+    timeframe: int  # candle timeframe (seconds) the fills and marks use
+    fill: str
+    paper: PaperConfig
+    horizon: timedelta
+    audit_path: Path
+    prices: Mapping[str, Bars]  # the candles fills and marks used, by asset
+    equity: tuple[EquityPoint, ...]
+    buy_and_hold: tuple[EquityPoint, ...]
+    decisions: tuple[Decision, ...]
+    legs: tuple[Leg, ...]
+    trades: tuple[Trade, ...]
+    metrics: Metrics
+    benchmark: Metrics | None  # buy-and-hold; None when it could not buy (no price)
+    blocked: Accounting  # every BLOCKED decision's trade, played out over ``horizon``
+    signals: Accounting  # every FILLED BUY, played out the same way (false signals)
+    seconds: float
+
+    @property
+    def periods(self) -> int:
+        return len(self.equity) - 1
+
+    def decision(self, as_of: datetime, asset: str) -> Decision | None:
+        """The decision for ``asset`` at ``as_of`` (one per strategy, asset and time)."""
+        return self._by_time.get((as_of, asset))
+
+    @cached_property
+    def _by_time(self) -> dict[tuple[datetime, str], Decision]:
+        return {(d.as_of, d.asset): d for d in self.decisions}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": {
+                "name": self.strategy.name,
+                "file": self.strategy.file,
+                "hash": self.strategy.content_hash,
+                "vetoes": [veto.id for veto in self.strategy.tree.vetoes],
+            },
+            "assets": list(self.assets),
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "every": format_duration(self.every.total_seconds()),
+            "timeframe": format_duration(self.timeframe),
+            "periods": self.periods,
+            "fill": {
+                "rule": self.fill,
+                "fee_bps": str(self.paper.fee_bps),
+                "slippage_bps": str(self.paper.slippage_bps),
+            },
+            "starting_cash": str(self.paper.starting_cash),
+            "audit_log": str(self.audit_path),
+            "decisions": {
+                verdict: sum(1 for d in self.decisions if d.verdict == verdict)
+                for verdict in ("BUY", "SELL", "HOLD", "BLOCKED")
+            },
+            "metrics": self.metrics.to_dict(),
+            "blocked": self.blocked.to_dict(blocked=True),
+            "signals": self.signals.to_dict(blocked=False),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class SimulatedClock:
+    """The backtest's "now": the decision time being simulated, for the records' timestamps."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def candle_timeframe(strategy: Strategy) -> int:
+    """The shortest candle timeframe the strategy reads; 1d when it reads no candles."""
+    found = [
+        int(request.param_dict["timeframe"])
+        for request in strategy.requests(strategy.assets[0] if strategy.assets else None)
+        if request.source == "technical" and "timeframe" in request.param_dict
+    ]
+    return min(found, default=DAY)
+
+
+def run_backtest(
+    strategy: Strategy,
+    *,
+    store: SnapshotStore,
+    start: datetime,
+    end: datetime,
+    out_dir: str | Path,
+    every: timedelta | None = None,
+    assets: Sequence[str] | None = None,
+    config: Config | None = None,
+    fill: str = NEXT_OPEN,
+    horizon: timedelta = DEFAULT_HORIZON,
+    risk_free: float = 0.0,
+    progress: OnProgress | None = None,
+    audit_file: str = AUDIT_FILE,
+) -> BacktestResult:
+    """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``.
+
+    Raises ``SignalOpsError`` for input that cannot give a backtest: an empty or reversed period,
+    an unknown fill rule, assets without recorded candles, or no candle at all in the period.
+    """
+    began = time.perf_counter()
+    config = config or Config()
+    start, end = utc(start), utc(end)
+    timeframe = candle_timeframe(strategy)
+    step = every or timedelta(seconds=timeframe)
+    chosen = tuple(assets) if assets else strategy.assets
+    _check_input(start, end, step, fill, chosen)
+    if horizon < timedelta(seconds=timeframe):
+        raise SignalOpsError(
+            f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
+            f"{format_duration(timeframe)} bar: a blocked trade could not be played out"
+        )
+    prices = {asset: Bars.load(store, asset, timeframe) for asset in chosen}
+    _check_coverage(prices, start, end)
+    if chosen != strategy.assets:
+        strategy = replace(strategy, assets=chosen)
+
+    audit_path = Path(out_dir) / audit_file
+    log = _fresh_log(audit_path)
+    try:
+        clock = SimulatedClock(start)
+        paper = config.paper
+        broker = PaperBroker(
+            log.db,
+            starting_cash=paper.starting_cash,
+            fee_bps=paper.fee_bps,
+            slippage_bps=paper.slippage_bps,
+            price=lambda asset, at: _bars_of(prices, asset).fill(fill, at),
+            created_at=start,
+        )
+        pipeline = Pipeline(
+            strategies=[strategy],
+            adapters=registry.replay_adapters(store),
+            audit=log,
+            broker=broker,
+            config=config,
+            mode=Mode.PAPER,
+            clock=clock,
+        )
+        times = list(simulated_times(start, end, step))
+        curve = [EquityPoint(start, paper.starting_cash, paper.starting_cash, held=False)]
+        for done, moment in enumerate(times, 1):
+            clock.now = moment
+            pipeline.cycle(moment)
+            curve.append(_mark(broker, prices, moment, moment + step))
+            if progress is not None:
+                progress(done, len(times))
+        decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
+        legs = _legs(log, decisions)
+    finally:
+        log.close()
+
+    trades = round_trips(legs)
+    fees = sum((leg.fee for leg in legs), Decimal(0))
+    benchmark = buy_and_hold(prices, times, step, paper, fill)
+    blocked = [d for d in decisions if d.verdict == "BLOCKED"]
+    acted = [d for d in decisions if d.action == "BUY" and d.status == "FILLED"]
+    return BacktestResult(
+        strategy=strategy,
+        assets=chosen,
+        start=start,
+        end=end,
+        every=step,
+        timeframe=timeframe,
+        fill=fill,
+        paper=paper,
+        horizon=horizon,
+        audit_path=audit_path,
+        prices=prices,
+        equity=tuple(curve),
+        buy_and_hold=benchmark,
+        decisions=decisions,
+        legs=legs,
+        trades=trades,
+        metrics=summarize(curve, trades, fees, step, risk_free=risk_free),
+        benchmark=(
+            summarize(benchmark, (), _benchmark_fees(benchmark, paper), step, risk_free=risk_free)
+            if benchmark
+            else None
+        ),
+        blocked=account(blocked, prices, horizon, paper, fill),
+        signals=account(acted, prices, horizon, paper, fill),
+        seconds=time.perf_counter() - began,
+    )
+
+
+# --- input checks ---------------------------------------------------------------------------------
+
+
+def _check_input(
+    start: datetime, end: datetime, step: timedelta, fill: str, assets: Sequence[str]
+) -> None:
+    if fill not in FILL_RULES:
+        raise SignalOpsError(f"unknown fill rule '{fill}' (one of: {', '.join(FILL_RULES)})")
+    if end < start:
+        raise SignalOpsError(f"the period ends ({iso(end)}) before it starts ({iso(start)})")
+    if step <= timedelta(0):
+        raise SignalOpsError("the decision interval must be positive")
+    if not assets:
+        raise SignalOpsError("no assets to backtest")
+
+
+def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> None:
+    for asset, bars in prices.items():
+        if bars.closes_between(start, end) == 0:
+            raise SignalOpsError(
+                f"no {format_duration(bars.timeframe)} {asset} candles between {iso(start)} "
+                f"and {iso(end)}: the recorded data covers {iso(bars.first_close)} to "
+                f"{iso(bars.last_close)}"
+            )
+
+
+def _bars_of(prices: dict[str, Bars], asset: str) -> Bars:
+    bars = prices.get(asset)
+    if bars is None:
+        raise LookupError(f"no candles loaded for {asset}")
+    return bars
+
+
+def _fresh_log(path: Path) -> AuditLog:
+    """A new, empty audit log at ``path`` (a previous backtest's log there is replaced).
+
+    A backtest's log is an output that the same run can always rebuild, so it is written without
+    waiting for the disk at every commit (``synchronous=NORMAL`` in WAL mode: still consistent
+    after a crash, but the last commits may be lost). The pipeline commits once per decision.
+    """
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    log = AuditLog(path)
+    log.db.execute("PRAGMA synchronous=NORMAL")
+    return log
+
+
+# --- what happened --------------------------------------------------------------------------------
+
+
+def _mark(
+    broker: PaperBroker, prices: dict[str, Bars], decided: datetime, at: datetime
+) -> EquityPoint:
+    marks = {}
+    for asset, bars in prices.items():
+        found = bars.close_at(at)
+        if found is not None:
+            marks[asset] = found[0]
+    portfolio = broker.portfolio(marks, decided)
+    held = any(p.quantity > 0 for p in portfolio.positions.values())
+    return EquityPoint(at, portfolio.equity, portfolio.cash, held)
+
+
+def _legs(log: AuditLog, decisions: Sequence[Decision]) -> tuple[Leg, ...]:
+    decided = {d.decision_id: d.as_of for d in decisions}
+    legs = []
+    for record in records_of_kind(log, "fill"):
+        fill = record["fill"]
+        legs.append(
+            Leg(
+                decision_id=record["decision_id"],
+                decided_at=decided[record["decision_id"]],
+                asset=fill["asset"],
+                side=Side(fill["side"]),
+                quantity=Decimal(fill["quantity"]),
+                price=Decimal(fill["price"]),
+                fee=Decimal(fill["fee"]),
+                filled_at=parse_time(fill["at"]),
+            )
+        )
+    return tuple(legs)
+
+
+def buy_and_hold(
+    prices: dict[str, Bars],
+    times: Sequence[datetime],
+    step: timedelta,
+    paper: PaperConfig,
+    fill: str = NEXT_OPEN,
+) -> tuple[EquityPoint, ...]:
+    """Equal parts of each asset bought at the first decision time's fill, held to the end.
+
+    Bought like a strategy order (fill price x (1 + slippage), plus the fee), with all the cash:
+    quantity = allocation / (price x (1 + fee)). Empty when some asset has no fill price then.
+    """
+    if not times:
+        return ()
+    slip, fee_rate = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
+    share = paper.starting_cash / len(prices)
+    holdings: dict[str, Decimal] = {}
+    cash = paper.starting_cash
+    for asset, bars in prices.items():
+        try:
+            base, _ = bars.fill(fill, times[0])
+        except LookupError:
+            return ()
+        price = base * (1 + slip)
+        quantity = share / (price * (1 + fee_rate))
+        holdings[asset] = quantity
+        cash -= quantity * price * (1 + fee_rate)
+    curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
+    for moment in times:
+        value = cash
+        for asset, quantity in holdings.items():
+            found = prices[asset].close_at(moment + step)
+            value += quantity * (found[0] if found is not None else Decimal(0))
+        curve.append(EquityPoint(moment + step, value, cash, held=True))
+    return tuple(curve)
+
+
+def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal:
+    """The buy-and-hold entry fee: fee_bps of what was invested."""
+    if len(curve) < 2:
+        return Decimal(0)
+    invested = paper.starting_cash - curve[1].cash
+    return invested * paper.fee_bps / (_BPS + paper.fee_bps)
+
+
+__all__ = [
+    "AUDIT_FILE",
+    "BacktestResult",
+    "OnProgress",
+    "SimulatedClock",
+    "buy_and_hold",
+    "candle_timeframe",
+    "run_backtest",
+]

@@ -1,0 +1,259 @@
+"""What the dashboard needs from the library, without Streamlit: settings, access, answers.
+
+The Streamlit app (``dashboard/``) runs in its own process, started by ``signalops dashboard``,
+so everything it is told arrives through the environment:
+
+    SIGNALOPS_AUDIT                the audit log (else the config's audit.path, signalops.db)
+    SIGNALOPS_CONFIG               the config file (else ./signalops.yaml if present)
+    SIGNALOPS_STRATEGIES           the strategies folder shown on the Strategies page
+    SIGNALOPS_REPORTS              the backtest reports folder (reports/<name>/metrics.json)
+    SIGNALOPS_REPLAY               re-check approvals on this replay snapshot folder, not live
+    SIGNALOPS_NOW                  a fixed clock (replays, demos and tests); else the wall clock
+    SIGNALOPS_DASHBOARD_PASSWORD   the operator password; unset = the dashboard is read-only
+    SIGNALOPS_DASHBOARD_REFRESH    seconds between refreshes (default 5; 0 = never)
+
+Approving and rejecting go through ``Pipeline.answer_approval`` exactly as ``signalops approve``
+and ``signalops reject`` do (same workspace, same strategy loading, same re-check), so a click
+in the dashboard and a command in a terminal leave the same records.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from signalops.config import DEFAULT_CONFIG_FILE, load_config
+from signalops.errors import SignalOpsError, StrategyError
+from signalops.pipeline import ApprovalOutcome
+from signalops.strategy import find_strategy_files
+from signalops.strategy.model import Strategy
+from signalops.workspace import (
+    AUDIT_ENV,
+    Workspace,
+    audit_path,
+    build_pipeline,
+    load_strategies,
+)
+from signalops.workspace import open_workspace as _open_workspace
+
+CONFIG_ENV = "SIGNALOPS_CONFIG"
+STRATEGIES_ENV = "SIGNALOPS_STRATEGIES"
+REPORTS_ENV = "SIGNALOPS_REPORTS"
+REPLAY_ENV = "SIGNALOPS_REPLAY"
+NOW_ENV = "SIGNALOPS_NOW"
+PASSWORD_ENV = "SIGNALOPS_DASHBOARD_PASSWORD"
+REFRESH_ENV = "SIGNALOPS_DASHBOARD_REFRESH"
+
+DEFAULT_STRATEGIES_DIR = "strategies"
+DEFAULT_REPORTS_DIR = "reports"
+DEFAULT_REFRESH_SECONDS = 5.0
+DEFAULT_PORT = 8501
+# Loopback only: the dashboard can approve trades, so it is never exposed by default.
+BIND_ADDRESS = "127.0.0.1"
+
+
+def parse_time(text: str) -> datetime:
+    """``2023-03-12`` (midnight UTC) or an ISO-8601 time; naive times are UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SignalOpsError(f"'{text}' is not a date or ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the dashboard reads and writes, read once per page run from the environment."""
+
+    audit: Path
+    config: Path | None
+    strategies: Path
+    reports: Path
+    replay: Path | None = None
+    fixed_now: datetime | None = None
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS
+    # Kept out of repr: settings end up in logs and error messages, the password must not.
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        config = env.get(CONFIG_ENV) or None
+        if config is None and Path(DEFAULT_CONFIG_FILE).exists():
+            config = DEFAULT_CONFIG_FILE
+        # The audit path follows the CLI's rules (option > env > config > default).
+        audit = audit_path(env.get(AUDIT_ENV) or None, load_config(config))
+        now = env.get(NOW_ENV)
+        refresh = env.get(REFRESH_ENV)
+        try:
+            seconds = DEFAULT_REFRESH_SECONDS if not refresh else float(refresh)
+        except ValueError:
+            raise SignalOpsError(f"{REFRESH_ENV}={refresh!r} is not a number of seconds") from None
+        return cls(
+            audit=audit,
+            config=Path(config) if config else None,
+            strategies=Path(env.get(STRATEGIES_ENV) or DEFAULT_STRATEGIES_DIR),
+            reports=Path(env.get(REPORTS_ENV) or DEFAULT_REPORTS_DIR),
+            replay=Path(env[REPLAY_ENV]) if env.get(REPLAY_ENV) else None,
+            fixed_now=parse_time(now) if now else None,
+            refresh_seconds=max(seconds, 0.0),
+            password=env.get(PASSWORD_ENV) or None,
+        )
+
+    def now(self) -> datetime:
+        """The dashboard's clock: fixed for replays and tests, else the wall clock."""
+        return self.fixed_now or datetime.now(UTC)
+
+    @property
+    def can_write(self) -> bool:
+        """Without an operator password configured, nobody can approve: read-only."""
+        return bool(self.password)
+
+    def password_ok(self, given: str) -> bool:
+        """Constant-time comparison, so response timing leaks nothing about the password."""
+        if not self.password:
+            return False
+        return hmac.compare_digest(given.encode("utf-8"), self.password.encode("utf-8"))
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables that recreate them (for the launcher)."""
+        env = {
+            AUDIT_ENV: str(self.audit),
+            STRATEGIES_ENV: str(self.strategies),
+            REPORTS_ENV: str(self.reports),
+            REFRESH_ENV: str(self.refresh_seconds),
+        }
+        if self.config is not None:
+            env[CONFIG_ENV] = str(self.config)
+        if self.replay is not None:
+            env[REPLAY_ENV] = str(self.replay)
+        if self.fixed_now is not None:
+            env[NOW_ENV] = self.fixed_now.isoformat()
+        return env
+
+
+def open_workspace(settings: Settings) -> Workspace:
+    """The workspace these settings name (creates the audit file if it does not exist)."""
+    return _open_workspace(audit=settings.audit, config=settings.config)
+
+
+def strategy_for(record: Mapping[str, Any], folder: Path | None = None) -> Strategy:
+    """The strategy that made a decision, with the same content hash, to re-check it with.
+
+    The decision remembers the file it was loaded from; if that file has changed or moved,
+    the strategies folder is searched for a file with the recorded content hash. A re-check
+    never runs a *different* strategy than the one that decided.
+    """
+    wanted = record["strategy"]["hash"]
+    recorded = record["strategy"].get("file")
+    candidates: list[Path] = [Path(recorded)] if recorded else []
+    if folder is not None and folder.is_dir():
+        candidates += [p for p in find_strategy_files([folder]) if p not in candidates]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            (strategy,) = load_strategies([path])
+        except StrategyError:
+            continue  # an invalid file cannot be the one that decided
+        if strategy.content_hash == wanted:
+            return strategy
+    name = record["strategy"].get("name")
+    raise SignalOpsError(
+        f"the decision was made by strategy '{name}' ({wanted[:19]}…) from {recorded}, and no "
+        "file with that content was found (the file changed?): approve it with 'signalops "
+        "approve' and the original file, or reject it"
+    )
+
+
+def answer_approval(
+    settings: Settings,
+    approval_id: str,
+    *,
+    approve: bool,
+    by: str,
+    note: str | None = None,
+) -> ApprovalOutcome:
+    """Approve or reject as ``signalops approve/reject`` would; the click is recorded.
+
+    A fresh workspace per answer (its own SQLite connection and write transaction), closed
+    after: the dashboard's read connection never holds the write lock.
+    """
+    if not by.strip():
+        raise SignalOpsError("say who you are: the operator name is recorded with the answer")
+    now = settings.now()
+    workspace = open_workspace(settings)
+    try:
+        pending = [
+            p
+            for p in workspace.audit.pending_approvals(now)
+            if approval_id in (p.approval_id, p.decision_id)
+        ]
+        strategies: list[Strategy] = []
+        if pending and approve and not pending[0].expired:
+            strategies = [strategy_for(pending[0].record, settings.strategies)]
+        pipeline = build_pipeline(workspace, strategies, replay=settings.replay, clock=lambda: now)
+        return pipeline.answer_approval(
+            approval_id, approve=approve, by=by.strip(), note=note or None, now=now
+        )
+    finally:
+        workspace.close()
+
+
+def app_path() -> Path:
+    """``dashboard/app.py`` beside the package (the dashboard ships with the source tree)."""
+    return Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+def launch_command(port: int, *, address: str = BIND_ADDRESS) -> list[str]:
+    """The ``streamlit run`` command line: headless, no telemetry, loopback unless told."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path()),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        # Usage statistics would be network traffic nobody asked for.
+        "--browser.gatherUsageStats",
+        "false",
+        # The dashboard is an installed tool, not a script being edited: no file watching.
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        # An operator's tool: no "Deploy" button or developer menu.
+        "--client.toolbarMode",
+        "viewer",
+    ]
+
+
+__all__ = [
+    "AUDIT_ENV",
+    "BIND_ADDRESS",
+    "CONFIG_ENV",
+    "DEFAULT_PORT",
+    "NOW_ENV",
+    "PASSWORD_ENV",
+    "REPLAY_ENV",
+    "REPORTS_ENV",
+    "STRATEGIES_ENV",
+    "Settings",
+    "answer_approval",
+    "app_path",
+    "launch_command",
+    "open_workspace",
+    "parse_time",
+    "strategy_for",
+]

@@ -1,0 +1,180 @@
+"""End to end in a real browser: the dashboard (``streamlit run``, exactly the command line
+``signalops dashboard`` runs) on a free local port, headless Chromium
+(Debian's, driven by Playwright) logs in, approves the pending trade, and the audit log then
+holds the approval record and the paper fill.
+
+Screenshots go to the test's tmp folder. The approval queue one is also copied to
+``docs/approval_queue.png`` (shown by the README) when that file is missing or when
+``SIGNALOPS_UPDATE_SCREENSHOTS=1``: a test run must not leave the work tree modified.
+"""
+
+# Fixtures come from dashboard_fixtures (see test_app.py for why not a conftest.py).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import (  # noqa: F401 - fixtures
+    NOW,
+    PASSWORD,
+    ROOT,
+    audit_db,
+    copy_log,
+    pending,
+    prepared_template,
+)
+
+from signalops.audit.store import AuditLog
+from signalops.dashboard_api import Settings, launch_command, parse_time
+
+CHROMIUM = Path(os.environ.get("SIGNALOPS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DOCS_SCREENSHOT = ROOT / "docs" / "approval_queue.png"
+STARTUP_SECONDS = 60
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not CHROMIUM.is_file():
+    pytest.skip(
+        f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set "
+        "SIGNALOPS_CHROMIUM",
+        allow_module_level=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                if answer.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"the dashboard did not start in {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def dashboard(
+    prepared_template: Path, replay_dir: Path, tmp_path: Path
+) -> Iterator[tuple[str, Path]]:
+    """The dashboard serving a copy of the prepared log; yields (url, audit path)."""
+    # Relative audit path, run from tmp_path: the page shows "signalops.db", not a tmp path.
+    audit = copy_log(prepared_template, tmp_path / "signalops.db")
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    settings = Settings(
+        audit=Path("signalops.db"),
+        config=None,
+        strategies=ROOT / "strategies",
+        reports=tmp_path / "reports",
+        replay=replay_dir,
+        fixed_now=parse_time(NOW),
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIGNALOPS_")},
+        **settings.environment(),
+        "SIGNALOPS_DASHBOARD_PASSWORD": PASSWORD,
+    }
+    # The command `signalops dashboard` runs (its option handling is tested in
+    # test_cli_dashboard.py); started directly, this test does not pay for a second
+    # Python start-up.
+    with log.open("wb") as out:
+        # Its own process group, so that everything it starts stops with it.
+        proc = subprocess.Popen(
+            launch_command(port), cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield url, audit
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def wait_rendered(page) -> None:
+    """Tables and charts load their code lazily: wait until no placeholder is left."""
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+        timeout=30_000,
+    )
+
+
+def test_log_in_and_approve_in_a_real_browser(
+    dashboard: tuple[str, Path], pending: tuple[str, str], tmp_path: Path
+):
+    url, audit = dashboard
+    approval_id, decision_id = pending
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1750})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.get_by_text("1 waiting").wait_for()
+            page.get_by_label("Operator name").fill("alice")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_text("Logged in as").wait_for()
+            note = page.get_by_label("Note (kept in the audit record; required to reject)")
+            note.wait_for()
+            wait_rendered(page)
+            queue_shot = tmp_path / "approval_queue.png"
+            page.screenshot(path=str(queue_shot))
+
+            note.fill("checked in the browser")
+            page.get_by_role("button", name="Approve").click()
+            page.get_by_text(f"{approval_id}: FILLED").wait_for()
+            page.get_by_text("No approvals pending").wait_for()
+            page.screenshot(path=str(tmp_path / "approved.png"))
+        finally:
+            browser.close()
+
+    with AuditLog(audit) as log:
+        followups = log.followups(decision_id)
+        fills = log.db.execute("SELECT asset, side FROM paper_fills").fetchall()
+    assert [r["kind"] for r in followups] == ["approval", "fill"]
+    approval, fill = followups
+    assert (approval["approved"], approval["by"], approval["note"]) == (
+        True,
+        "alice",
+        "checked in the browser",
+    )
+    assert fill["fill"]["asset"] == "ETH"
+    assert ("ETH", "BUY") in fills
+    assert queue_shot.stat().st_size > 10_000
+    if not DOCS_SCREENSHOT.exists() or os.environ.get("SIGNALOPS_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(queue_shot, DOCS_SCREENSHOT)

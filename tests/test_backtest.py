@@ -1,0 +1,684 @@
+"""The event-driven backtest on the bundled real data: known answers, parity, no look-ahead,
+metric arithmetic, filter accounting and the ``signalops backtest`` command.
+
+Known answers are checked against the raw Binance export (``examples/data/ohlcv``), not against
+anything the backtest itself computed: RSI through TA-Lib on the CSV's closes, and fill prices
+from the CSV's opens with the configured fee and slippage applied by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import talib
+from click.testing import CliRunner
+from conftest import DATA, ROOT
+
+from signalops.adapters import registry
+from signalops.adapters.store import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.backtest import run_backtest, without_vetoes
+from signalops.backtest.bars import Bars
+from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, account
+from signalops.backtest.ledger import Decision, EquityPoint, Leg, round_trips
+from signalops.backtest.metrics import (
+    binomial_p_value,
+    cagr,
+    exposure,
+    max_drawdown,
+    periods_per_year,
+    sharpe,
+    sortino,
+    summarize,
+    wilson_interval,
+)
+from signalops.backtest.study import Study, run_study
+from signalops.cli import cli
+from signalops.config import Config, PaperConfig
+from signalops.orders import Mode, Side
+from signalops.pipeline import records_of_kind
+from signalops.strategy import load, loads
+from signalops.workspace import build_pipeline, open_workspace
+
+FIXTURE = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
+DAY = timedelta(days=1)
+BPS = Decimal(10_000)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def raw_daily() -> dict[str, dict[str, str]]:
+    """The Binance BTC/USDT daily export, by date (the day the candle opens)."""
+    with (DATA / "ohlcv" / "Binance_BTCUSDT_d.csv").open(encoding="utf-8") as handle:
+        handle.readline()  # the CryptoDataDownload URL banner
+        return {row["Date"][:10]: row for row in csv.DictReader(handle)}
+
+
+def decision_records(path: Path) -> dict[str, dict[str, Any]]:
+    log = AuditLog(path)
+    try:
+        return {r["as_of"]: r for r in records_of_kind(log, "decision")}
+    finally:
+        log.close()
+
+
+def fill_records(path: Path) -> dict[str, dict[str, Any]]:
+    log = AuditLog(path)
+    try:
+        return {r["decision_id"]: r["fill"] for r in records_of_kind(log, "fill")}
+    finally:
+        log.close()
+
+
+def fixture_series(source: str, key: str) -> bool:
+    """The series the banking-crisis fixture can read (candles, USDC supply) and the small
+    sources; leaving out the other 280 stablecoins keeps each copied store quick to write."""
+    return source != "onchain" or key == "stablecoin_supply/USDC/all"
+
+
+def rewrite_store(
+    source_dir: Path,
+    target_dir: Path,
+    change: Callable[[str, str, list[tuple[float, Any]]], list[tuple[float, Any]]],
+    keep: Callable[[str, str], bool] = fixture_series,
+) -> SnapshotStore:
+    """A copy of a snapshot folder (the ``keep`` series) with each series' points passed
+    through ``change``."""
+    old, new = SnapshotStore(source_dir), SnapshotStore(target_dir)
+    for source in old.sources():
+        records = []
+        for key in filter(lambda k: keep(source, k), old.keys(source)):
+            series = old.series(source, key)
+            assert series is not None
+            points = change(source, key, list(zip(series.times, series.values, strict=True)))
+            records.extend((key, t, value) for t, value in points)
+        new.write(source, records)
+    return new
+
+
+def daily_candles(source: str, key: str) -> bool:
+    return key == "candles/binance/BTC/USDT/1d"
+
+
+RSI_BELOW_30 = """
+strategy:
+  name: "Rsi_Known_Answer"
+  assets: ["BTC"]
+  rules:
+    - id: oversold
+      source: technical
+      conditions:
+        - when: "rsi(14) < 30"
+  execution:
+    position_size: 0.05
+    action_mode: notify      # a backtest trades on paper whatever the file says
+"""
+# A fee and slippage that are not the defaults, so the test shows the configured ones apply.
+FEES = Config(
+    paper=PaperConfig(starting_cash=Decimal("10000"), fee_bps=Decimal(25), slippage_bps=Decimal(8))
+)
+
+
+@pytest.fixture(scope="module")
+def march(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Study:
+    """The banking-crisis fixture over March 2023, with its baseline and report, once."""
+    strategy = load(FIXTURE, registry.catalogue())
+    return run_study(
+        strategy,
+        store=SnapshotStore(replay_dir),
+        start=utc("2023-03-01"),
+        end=utc("2023-03-31"),
+        out_dir=tmp_path_factory.mktemp("march"),
+    )
+
+
+# --- known answers on the raw data ----------------------------------------------------------------
+
+
+def test_rsi_at_the_end_of_2023_03_10_matches_talib_on_the_raw_csv(replay_dir: Path, tmp_path):
+    strategy = loads(RSI_BELOW_30, "rsi.yaml", registry.catalogue())
+    as_of = utc("2023-03-11")  # the close of the 2023-03-10 daily candle
+    result = run_backtest(
+        strategy, store=SnapshotStore(replay_dir), start=as_of, end=as_of, out_dir=tmp_path
+    )
+    rows = raw_daily()
+    days = sorted(day for day in rows if day <= "2023-03-10")
+    closes = np.array([float(rows[day]["Close"]) for day in days])
+    expected = float(talib.RSI(closes, timeperiod=14)[-1])
+    assert expected == pytest.approx(28.2420486, abs=1e-6)
+
+    record = decision_records(result.audit_path)["2023-03-11T00:00:00Z"]
+    (leaf,) = record["trace"]["leaves"]
+    assert leaf["value"] == pytest.approx(expected, abs=1e-6)  # 250 candles of warm-up vs all
+    assert record["observations"][0]["data_time"] == "2023-03-11T00:00:00Z"
+    assert record["verdict"] == "BUY"
+
+
+def test_a_decision_fills_at_the_next_bars_open_with_the_configured_fee_and_slippage(
+    replay_dir: Path, tmp_path: Path
+):
+    strategy = loads(RSI_BELOW_30, "rsi.yaml", registry.catalogue())
+    as_of = utc("2023-03-11")  # decided on the 2023-03-10 close ...
+    result = run_backtest(
+        strategy,
+        store=SnapshotStore(replay_dir),
+        start=as_of,
+        end=as_of,
+        out_dir=tmp_path,
+        config=FEES,
+    )
+    (leg,) = result.legs
+    next_open = Decimal(raw_daily()["2023-03-11"]["Open"])  # ... filled at the 03-11 open
+    price = next_open * (1 + Decimal(8) / BPS)
+    assert leg.side is Side.BUY
+    assert leg.filled_at == utc("2023-03-11")
+    assert leg.price == price
+    assert leg.fee == leg.quantity * price * Decimal(25) / BPS
+    fill = fill_records(result.audit_path)[leg.decision_id]
+    assert (Decimal(fill["price"]), Decimal(fill["fee"])) == (leg.price, leg.fee)
+    assert result.metrics.fees == leg.fee
+    # The mode is paper whatever the file's action_mode (notify) says.
+    assert decision_records(result.audit_path)["2023-03-11T00:00:00Z"]["mode"] == "paper"
+
+
+def test_the_fill_is_the_next_bars_own_open_not_the_signal_bars_close(
+    replay_dir: Path, tmp_path: Path
+):
+    # On Binance a daily open equals the previous close, so move the 03-11 open to tell them apart.
+    opening = utc("2023-03-12").timestamp()  # the close time of the candle that opens 03-11
+
+    def move_open(source: str, key: str, points: list[tuple[float, Any]]):
+        if key != "candles/binance/BTC/USDT/1d":
+            return points
+        return [(t, [20000.0, *v[1:]] if t == opening else v) for t, v in points]
+
+    store = rewrite_store(replay_dir, tmp_path / "moved", move_open, keep=daily_candles)
+    strategy = loads(RSI_BELOW_30, "rsi.yaml", registry.catalogue())
+    as_of = utc("2023-03-11")
+    common = dict(store=store, start=as_of, end=as_of, config=FEES)
+    at_open = run_backtest(strategy, out_dir=tmp_path / "open", **common)
+    at_close = run_backtest(strategy, out_dir=tmp_path / "close", fill="next_close", **common)
+    slip = 1 + Decimal(8) / BPS
+    assert at_open.legs[0].price == Decimal("20000.0") * slip
+    assert at_close.legs[0].price == Decimal(raw_daily()["2023-03-11"]["Close"]) * slip
+    assert at_close.legs[0].filled_at == utc("2023-03-12")
+
+
+def test_without_a_next_bar_the_order_fails_with_the_reason(replay_dir: Path, tmp_path: Path):
+    end = utc("2023-03-11").timestamp()
+
+    def truncate(source: str, key: str, points: list[tuple[float, Any]]):
+        return [(t, v) for t, v in points if t <= end] if source == "technical" else points
+
+    store = rewrite_store(replay_dir, tmp_path / "short", truncate, keep=daily_candles)
+    strategy = loads(RSI_BELOW_30, "rsi.yaml", registry.catalogue())
+    as_of = utc("2023-03-11")
+    result = run_backtest(strategy, store=store, start=as_of, end=as_of, out_dir=tmp_path / "o")
+    record = decision_records(result.audit_path)["2023-03-11T00:00:00Z"]
+    assert record["verdict"] == "BUY"
+    assert record["execution"]["status"] == "FAILED"
+    assert record["execution"]["message"] == (
+        "no paper price for BTC at 2023-03-11T00:00:00Z: no 1d BTC bar opens at or after "
+        "2023-03-11T00:00:00Z: the data ends with the bar closing at 2023-03-11T00:00:00Z"
+    )
+    assert result.legs == () and result.trades == ()
+
+
+def test_march_trades_fill_at_the_raw_opens_after_their_decisions(march: Study):
+    rows = raw_daily()
+    slip = Decimal(5) / BPS  # the default paper config: 10 bps fee, 5 bps slippage
+    (trade,) = march.result.trades
+    assert [leg.decided_at for leg in (*trade.entries, *trade.exits)] == [
+        utc("2023-03-10"),
+        utc("2023-03-14"),
+    ]
+    assert trade.entry_price == Decimal(rows["2023-03-10"]["Open"]) * (1 + slip)
+    assert trade.exit_price == Decimal(rows["2023-03-14"]["Open"]) * (1 - slip)
+    fees = sum((leg.notional * 10 / BPS for leg in (*trade.entries, *trade.exits)), Decimal(0))
+    assert trade.fees == fees
+    assert trade.pnl == trade.quantity * (trade.exit_price - trade.entry_price) - fees
+    lines = (march.out_dir / "trades.csv").read_text().splitlines()
+    assert lines[0] == (
+        "asset,status,entry_time,entry_price,exit_time,exit_price,quantity,pnl,return,fees,"
+        "entry_decisions,exit_decisions"
+    )
+    assert lines[1].startswith(
+        f"BTC,closed,2023-03-10T00:00:00Z,{trade.entry_price},2023-03-14T00:00:00Z,"
+        f"{trade.exit_price},{trade.quantity},{trade.pnl},"
+    )
+    assert len(lines) == 2
+
+
+def test_the_equity_curve_has_one_point_per_period_marked_at_the_close(march: Study):
+    result = march.result
+    assert len(result.equity) == 32  # the starting cash + 31 daily periods
+    assert result.equity[0] == EquityPoint(utc("2023-03-01"), Decimal(10000), Decimal(10000), False)
+    assert result.equity[-1].time == utc("2023-04-01")
+    # 03-10's buy is held through the period that ends at 03-11's close, marked at that close.
+    point = next(p for p in result.equity if p.time == utc("2023-03-11"))
+    (trade,) = result.trades
+    assert point.held
+    assert point.exposure == trade.quantity * Decimal(raw_daily()["2023-03-10"]["Close"])
+    assert result.metrics.exposure == pytest.approx(4 / 31)  # held 03-10 .. 03-13
+    # Buy-and-hold buys at the first decision's fill: the 03-01 open, with slippage and fee.
+    bench = result.buy_and_hold
+    first_open = Decimal(raw_daily()["2023-03-01"]["Open"]) * (1 + Decimal(5) / BPS)
+    quantity = Decimal(10000) / (first_open * (1 + Decimal(10) / BPS))
+    last_close = Decimal(raw_daily()["2023-03-31"]["Close"])
+    assert bench[-1].equity == pytest.approx(quantity * last_close, rel=Decimal("1e-20"))
+
+
+# --- backtest-live parity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day", ["2023-03-10", "2023-03-11", "2023-03-12", "2023-03-13"])
+def test_a_backtest_decision_equals_a_run_once_at_the_same_time(
+    march: Study, replay_dir: Path, tmp_path: Path, day: str
+):
+    as_of = utc(day)
+    workspace = open_workspace(audit=tmp_path / "live.db")
+    strategy = load(FIXTURE, registry.catalogue())
+    pipeline = build_pipeline(
+        workspace, [strategy], mode=Mode.PAPER, replay=replay_dir, clock=lambda: as_of
+    )
+    pipeline.cycle(as_of)  # what `signalops run --once --replay` does at that time
+    workspace.close()
+    live = decision_records(tmp_path / "live.db")[f"{day}T00:00:00Z"]
+    replayed = decision_records(march.result.audit_path)[f"{day}T00:00:00Z"]
+    assert replayed["decision_id"] == live["decision_id"]
+    assert replayed["verdict"] == live["verdict"]
+    assert replayed["trace"] == live["trace"]
+    assert replayed["observations"] == live["observations"]
+    assert replayed["blocked_by"] == live["blocked_by"]
+
+
+# --- no look-ahead --------------------------------------------------------------------------------
+
+CUT = utc("2023-03-12")  # the blocked day: every decision at or before it is compared
+
+
+def _shuffle_after_cut(source: str, key: str, points: list[tuple[float, Any]]):
+    before = [(t, v) for t, v in points if t <= CUT.timestamp()]
+    after = [(t, v) for t, v in points if t > CUT.timestamp()]
+    values = [v for _, v in after]
+    random.Random(f"{source}/{key}").shuffle(values)
+    return before + [(t, v) for (t, _), v in zip(after, values, strict=True)]
+
+
+def _garbage_after_cut(source: str, key: str, points: list[tuple[float, Any]]):
+    def junk(value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(x, int | float) for x in value):
+            return [1.0, 1e9, 0.5, 7.0, 1.0]  # a candle no market ever printed
+        return -1e15 if isinstance(value, int | float) else value
+
+    return [(t, v if t <= CUT.timestamp() else junk(v)) for t, v in points]
+
+
+def _truncate_after_cut(source: str, key: str, points: list[tuple[float, Any]]):
+    return [(t, v) for t, v in points if t <= CUT.timestamp()]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_shuffle_after_cut, _garbage_after_cut, _truncate_after_cut],
+    ids=["shuffled", "garbage", "truncated"],
+)
+def test_changing_the_future_never_changes_a_past_decision(
+    march: Study, replay_dir: Path, tmp_path: Path, change
+):
+    store = rewrite_store(replay_dir, tmp_path / "future", change)
+    strategy = load(FIXTURE, registry.catalogue())
+    other = run_backtest(
+        strategy, store=store, start=utc("2023-03-01"), end=utc("2023-03-31"), out_dir=tmp_path
+    )
+    original = decision_records(march.result.audit_path)
+    changed = decision_records(other.audit_path)
+    decided = ("verdict", "action", "blocked_by", "trace", "observations", "risk", "order")
+    for as_of, record in original.items():
+        if as_of < "2023-03-12":
+            # Filled at opens at or before the cut: the whole record is the same, hash included.
+            assert changed[as_of] == record, as_of
+        elif as_of == "2023-03-12T00:00:00Z":
+            assert {k: changed[as_of][k] for k in decided} == {k: record[k] for k in decided}
+    # ... while the future did change what the strategy saw later (the test has teeth).
+    later = [a for a in original if a > "2023-03-12"]
+    assert any(changed[a]["trace"] != original[a]["trace"] for a in later)
+    assert other.equity[:12] == march.result.equity[:12]  # every point up to 03-12's close
+    assert other.equity[11].time == CUT
+
+
+# --- metrics arithmetic ---------------------------------------------------------------------------
+
+
+def test_max_drawdown_with_its_dates():
+    times = [utc("2024-01-01") + i * DAY for i in range(6)]
+    dd = max_drawdown(times, [100, 120, 90, 95, 130, 104])
+    assert dd.depth == pytest.approx(90 / 120 - 1)  # -25%: 104/130 - 1 = -20% is shallower
+    assert (dd.peak, dd.trough, dd.recovered) == (times[1], times[2], times[4])
+    never = max_drawdown(times[:3], [100, 80, 90])
+    assert (never.depth, never.recovered) == (pytest.approx(-0.2), None)
+    assert max_drawdown(times[:3], [1, 2, 3]).depth == 0.0
+
+
+def test_cagr_and_annualisation():
+    assert cagr(100, 121, timedelta(days=730)) == pytest.approx(0.10)
+    assert cagr(100, 50, timedelta(days=365)) == pytest.approx(-0.5)
+    assert cagr(100, 121, timedelta(0)) is None
+    assert periods_per_year(DAY) == 365
+    assert periods_per_year(timedelta(hours=1)) == 8760
+
+
+def test_sharpe_and_sortino_on_a_hand_series():
+    returns = [0.01, -0.02, 0.03, 0.0]
+    # mean 0.005; sample std sqrt(0.0013 / 3); downside sqrt(0.02^2 / 4) = 0.01
+    assert sharpe(returns, 365) == pytest.approx(0.005 / (0.0013 / 3) ** 0.5 * 365**0.5)
+    assert sharpe(returns, 365) == pytest.approx(4.588866, abs=1e-6)
+    assert sortino(returns, 365) == pytest.approx(0.005 / 0.01 * 365**0.5)
+    rf = 1.05 ** (1 / 365) - 1  # 5% a year, per day
+    excess = [r - rf for r in returns]
+    mean = sum(excess) / 4
+    std = (sum((x - mean) ** 2 for x in excess) / 3) ** 0.5
+    assert sharpe(returns, 365, risk_free=0.05) == pytest.approx(mean / std * 365**0.5)
+    assert sharpe([0.01, 0.01, 0.01], 365) is None  # no variance: undefined, not infinite
+    assert sortino([0.01, 0.02], 365) is None  # no downside
+    assert sharpe([0.01], 365) is None
+
+
+def test_wilson_interval_on_known_values():
+    assert wilson_interval(9, 10) == pytest.approx((0.59585, 0.98212), abs=1e-5)
+    assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
+    assert wilson_interval(0, 0) is None
+
+
+def test_binomial_p_value_on_known_values():
+    assert binomial_p_value(9, 10) == 0.021484375  # 2 x (10 + 1) / 1024, exactly
+    assert binomial_p_value(1, 10) == 0.021484375
+    assert binomial_p_value(5, 10) == 1.0
+    assert binomial_p_value(0, 10) == 2 / 1024
+    assert binomial_p_value(7, 20) == pytest.approx(0.263176, abs=1e-6)  # R: binom.test(7, 20)
+    assert binomial_p_value(7, 10, Fraction(3, 10)) == pytest.approx(0.010592, abs=1e-6)
+    assert binomial_p_value(0, 0) == 1.0
+
+
+def test_exposure_and_a_summary_of_a_small_curve():
+    assert exposure([True, False, True, True]) == 0.75
+    assert exposure([]) == 0.0
+    t0 = utc("2024-01-01")
+    curve = [
+        EquityPoint(t0, Decimal(100), Decimal(100), False),
+        EquityPoint(t0 + DAY, Decimal(110), Decimal(10), True),
+        EquityPoint(t0 + 2 * DAY, Decimal(99), Decimal(99), False),
+    ]
+    metrics = summarize(curve, (), Decimal("0.5"), DAY)
+    assert metrics.total_return == pytest.approx(-0.01)
+    assert metrics.drawdown.depth == pytest.approx(-0.1)
+    assert metrics.exposure == 0.5
+    assert metrics.periods == 2 and metrics.periods_per_year == 365
+    assert (metrics.trades, metrics.win_rate.rate, metrics.fees) == (0, None, Decimal("0.5"))
+
+
+def test_round_trips_group_fills_per_position():
+    def leg(side: Side, quantity: str, price: str, day: int, fee: str = "1") -> Leg:
+        at = utc("2024-01-01") + day * DAY
+        return Leg(
+            f"dec-{day}", at, "BTC", side, Decimal(quantity), Decimal(price), Decimal(fee), at
+        )
+
+    trades = round_trips(
+        [
+            leg(Side.BUY, "1", "100", 0),
+            leg(Side.BUY, "1", "120", 1),
+            leg(Side.SELL, "2", "130", 2),
+            leg(Side.BUY, "1", "90", 3),
+        ]
+    )
+    closed, still_open = trades
+    assert closed.closed and not still_open.closed
+    assert closed.entry_price == Decimal(110)
+    assert closed.pnl == Decimal(260) - Decimal(220) - Decimal(3)
+    assert closed.ret == pytest.approx(37 / 222)
+    assert [leg.decision_id for leg in closed.entries] == ["dec-0", "dec-1"]
+    assert (still_open.pnl, still_open.exit_time) == (None, None)
+    metrics = summarize(
+        [EquityPoint(utc("2024-01-01"), Decimal(1), Decimal(1), False)] * 2,
+        trades,
+        Decimal(4),
+        DAY,
+    )
+    assert (metrics.trades, metrics.open_trades, metrics.win_rate.wins) == (1, 1, 1)
+
+
+# --- filter accounting ----------------------------------------------------------------------------
+
+
+def synthetic_bars() -> Bars:
+    """Daily bars closing 01-02 .. 01-10; bar i opens at 100 + i and closes at 100 + i + 1,
+    except a crash in the bars opening 01-05 .. 01-07."""
+    start = utc("2024-01-02").timestamp()
+    closes = [101.0, 102.0, 103.0, 90.0, 80.0, 85.0, 110.0, 111.0, 112.0]
+    opens = [100.0, 101.0, 102.0, 103.0, 90.0, 80.0, 85.0, 110.0, 111.0]
+    times = np.array([start + i * 86400 for i in range(9)])
+    return Bars("BTC", 86400, times, np.array(opens), np.array(closes))
+
+
+def blocked(day: str, action: str = "BUY") -> Decision:
+    return Decision(f"dec-{day}", utc(day), "BTC", "BLOCKED", action, ("veto",), "", ())
+
+
+def test_filter_accounting_on_a_synthetic_decision_set():
+    paper = PaperConfig(fee_bps=Decimal(10), slippage_bps=Decimal(5))
+    decisions = [
+        blocked("2024-01-02"),  # enters at the 01-02 open 101, exits at the 01-05 close 90
+        blocked("2024-01-05"),  # enters at 80 (01-05 open? no: 90), exits at the 01-08 close 110
+        blocked("2024-01-08"),  # 3 days later is past the data: unresolved
+        blocked("2024-01-03", "SELL"),  # sells at 102, buys back at the 01-06 close 80
+    ]
+    result = account(decisions, {"BTC": synthetic_bars()}, timedelta(hours=72), paper)
+    first, second, third, fourth = result.items
+    assert (first.entry_price, first.exit_price) == (Decimal("101.0"), Decimal("90.0"))
+    assert first.exit_time == utc("2024-01-05")
+    assert first.gross_return == pytest.approx(90 / 101 - 1)
+    costs = (1 - 0.0005) * (1 - 0.001) / ((1 + 0.0005) * (1 + 0.001))
+    assert first.net_return == pytest.approx(90 / 101 * costs - 1)
+    assert first.outcome == LOSS  # the block avoided a loss
+    assert (second.entry_price, second.exit_price) == (Decimal("90.0"), Decimal("110.0"))
+    assert second.outcome == PROFIT  # the block cost a profit: a false positive
+    assert third.outcome == UNRESOLVED and "data ends" in (third.note or "")
+    assert fourth.gross_return == pytest.approx(102 / 80 - 1)  # sold before the fall
+    assert fourth.outcome == PROFIT
+    assert (result.total, result.resolved, result.losers, result.winners) == (4, 3, 1, 2)
+    assert result.false_positive_rate == pytest.approx(2 / 3)
+
+
+def test_filter_accounting_on_the_banking_crisis_fixture(march: Study):
+    result, baseline = march.result, march.baseline
+    assert baseline is not None
+    (block,) = result.blocked.items
+    rows = raw_daily()
+    entry, exit_ = Decimal(rows["2023-03-12"]["Open"]), Decimal(rows["2023-03-14"]["Close"])
+    assert (block.as_of, block.blocked_by, block.action) == (
+        utc("2023-03-12"),
+        ("usdc_outflow",),
+        "BUY",
+    )
+    assert (block.entry_price, block.entry_time) == (entry, utc("2023-03-12"))
+    assert (block.exit_price, block.exit_time) == (exit_, utc("2023-03-15"))  # 72h later
+    costs = (1 - Decimal("0.0005")) * (1 - Decimal("0.001"))
+    costs /= (1 + Decimal("0.0005")) * (1 + Decimal("0.001"))
+    assert block.net_return == pytest.approx(float(exit_ / entry * costs - 1))
+    assert block.outcome == PROFIT  # BTC rallied 20% after the USDC depeg: a false positive
+    assert result.blocked.false_positive_rate == 1.0
+    # Without the veto the same BUY would have been denied anyway (the 3-day cooldown).
+    without = march.baseline_decision(block)
+    assert without is not None
+    assert (without.verdict, without.status) == ("BUY", "NOT_EXECUTED")
+    assert "COOLDOWN" in without.denials
+    assert march.blocks_that_mattered == 0
+    # The baseline is the same strategy minus its vetoes, through the same backtest.
+    assert baseline.strategy.name == "Banking_Crisis_Pipeline_no_vetoes"
+    assert baseline.strategy.tree.vetoes == ()
+    assert baseline.blocked.total == 0
+    verdicts = {d.as_of: d.verdict for d in result.decisions}
+    assert {d.as_of: d.verdict for d in baseline.decisions} == {
+        **verdicts,
+        utc("2023-03-12"): "BUY",
+    }
+    assert baseline.metrics.total_return == result.metrics.total_return
+    assert (result.signals.total, result.signals.losers) == (1, 0)
+
+
+def test_without_vetoes_compiles_the_document_minus_its_vetoes():
+    dip = load(ROOT / "strategies" / "banking_crisis_dip.yaml", registry.catalogue())
+    bare = without_vetoes(dip)
+    assert bare is not None
+    assert bare.tree.vetoes == () and bare.content_hash != dip.content_hash
+    assert bare.tree.entry.text == dip.tree.entry.text
+    assert "vetoes" not in bare.document["strategy"]
+    assert bare.document["strategy"]["rules"] == dip.document["strategy"]["rules"]
+    assert bare.file.endswith("(vetoes removed)")
+    baseline = load(ROOT / "strategies" / "technical_baseline.yaml", registry.catalogue())
+    assert without_vetoes(baseline) is None
+
+
+# --- input errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2023-03-05", "2023-03-01", "the period ends (2023-03-01T00:00:00Z) before it starts"),
+        ("2010-01-01", "2010-01-31", "no 1d BTC candles between 2010-01-01T00:00:00Z"),
+    ],
+)
+def test_bad_periods_are_refused(replay_dir: Path, tmp_path: Path, start, end, message):
+    strategy = load(FIXTURE, registry.catalogue())
+    with pytest.raises(Exception, match=r"^" + message.replace("(", r"\(").replace(")", r"\)")):
+        run_backtest(
+            strategy,
+            store=SnapshotStore(replay_dir),
+            start=utc(start),
+            end=utc(end),
+            out_dir=tmp_path,
+        )
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)  # the default report folder is reports/<strategy name>
+    result = invoke(
+        "backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31",
+        "--data", str(replay_dir),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "Banking_Crisis_Pipeline · BTC · 2023-03-01 → 2023-03-31 · 31 periods of 1d",
+        "metric                        strategy     vetoes removed   buy & hold",
+        "──────────────────────────────────────────────────────────────────────",
+    ]
+    assert [line.split()[0] for line in lines[3:19]] == [
+        "total", "CAGR", "max", "drawdown", "drawdown", "recovered", "Sharpe", "Sortino",
+        "trades", "win", "p", "exposure", "fees", "end", "false", "blocked",
+    ]  # fmt: skip
+    assert lines[18] == "blocked decisions                    1                  0            —"
+    assert (
+        "filter (usdc_outflow): 1 decision blocked; played out over 72h, the blocked trade "
+        "would have lost 0 times (loss avoided) and gained 1 time (profit missed); 0 unresolved"
+    ) in lines
+    baseline_line = (
+        "the vetoes-removed baseline at the 1 blocked time: 1 denied MAX_POSITION+COOLDOWN"
+    )
+    assert baseline_line in lines
+    assert (
+        "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with 365 periods a year "
+        "(1d periods, 365-day year)"
+    ) in lines
+    assert "report: reports/Banking_Crisis_Pipeline/report.html" in lines
+    folder = tmp_path / "reports" / "Banking_Crisis_Pipeline"
+    written = sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm")))
+    assert written == [
+        "backtest.db", "baseline.db", "drawdown.png", "equity.png", "metrics.json",
+        "price_BTC.png", "report.html", "trades.csv",
+    ]  # fmt: skip
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["metrics"]["risk_free_rate"] == 0.0
+    assert metrics["metrics"]["periods_per_year"] == 365.0
+    assert metrics["blocked"]["cost_profit"] == 1
+    assert metrics["blocked"]["decisions"][0]["without_vetoes"]["status"] == "NOT_EXECUTED"
+    assert metrics["baseline"]["strategy"]["name"] == "Banking_Crisis_Pipeline_no_vetoes"
+    page = (folder / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert "Filter accounting" in page
+    # The blocked decision is in the audit log, for `signalops why`.
+    why = invoke("why", metrics["blocked"]["decisions"][0]["decision_id"], "--audit",
+                 str(folder / "backtest.db"))  # fmt: skip
+    assert why.stdout.splitlines()[0] == (
+        "BTC at 2023-03-12T00:00:00Z: would have bought but BLOCKED by veto usdc_outflow"
+    )
+
+
+def test_backtest_command_without_baseline_has_three_columns(replay_dir: Path, tmp_path: Path):
+    result = invoke(
+        "backtest", str(FIXTURE), "--from", "2023-03-08", "--to", "2023-03-16",
+        "--data", str(replay_dir), "--report", str(tmp_path / "r"), "--no-baseline",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "metric                        strategy   buy & hold"
+    assert not (tmp_path / "r" / "baseline.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2023-13-01", "--to", "2023-03-31"], "error: --from: '2023-13-01' is not a"),
+        (["--from", "2023-03-01", "--to", "soon"], "error: --to: 'soon' is not a date"),
+        (["--from", "2010-03-01", "--to", "2010-03-31"], "error: no 1d BTC candles between"),
+        (["--from", "2023-03-02", "--to", "2023-03-01"], "error: the period ends"),
+        (["--from", "2023-03-01", "--to", "2023-03-02", "--every", "often"], "error: --every:"),
+        (["--from", "2023-03-01", "--to", "2023-03-02", "--asset", "DOGE"], "error: no recorded"),
+        (
+            ["--from", "2023-03-01", "--to", "2023-03-02", "--horizon", "1h"],
+            "error: the filter horizon (1h) is shorter than one 1d bar",
+        ),
+    ],
+)
+def test_backtest_command_refuses_bad_input_with_an_error_line(
+    replay_dir: Path, tmp_path: Path, args: list[str], message: str
+):
+    result = invoke(
+        "backtest", str(FIXTURE), *args, "--data", str(replay_dir), "--report", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_backtest_command_without_snapshots_says_how_to_make_them(tmp_path: Path):
+    result = invoke(
+        "backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31",
+        "--data", str(tmp_path / "missing"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {tmp_path / 'missing'}: no snapshot folder (run 'signalops data import' first)\n"
+    )
