@@ -31,15 +31,28 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The demo: real bundled data, offline, in well under a minute. Backtests run through the same
+# pipeline as live trading (replay adapters, risk gate, paper fills at the next bar's open, audit).
+DEMO_REPORTS := reports
+
 demo: $(STAMP)
 	$(BIN)/signalops validate strategies/
-	@for f in strategies/*.yaml; do echo; $(BIN)/signalops explain "$$f" || exit 1; done
 	@echo
 	$(BIN)/signalops data import
 	@echo
-	$(BIN)/signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-11
+	@echo "== 1. March 2023 banking crisis: RSI-oversold BTC entry, on-chain veto on USDC outflows"
+	$(BIN)/signalops backtest strategies/banking_crisis_dip.yaml --from 2023-01-01 --to 2023-06-30 --report $(DEMO_REPORTS)/banking_crisis_dip
 	@echo
-	$(BIN)/signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-13
+	@echo "== 2. The 2024 US election: BTC trend entry gated by Polymarket odds, on-chain confirmation"
+	$(BIN)/signalops backtest strategies/election_odds_gate.yaml --from 2024-10-01 --to 2025-01-31 --report $(DEMO_REPORTS)/election_odds_gate
+	@echo
+	@echo "== 3. Technical-only baseline of the same RSI entry"
+	$(BIN)/signalops backtest strategies/technical_baseline.yaml --from 2023-01-01 --to 2023-06-30 --report $(DEMO_REPORTS)/technical_baseline --no-baseline
+	@echo
+	@echo "== Why was a trade blocked? (from the audit record alone)"
+	$(BIN)/signalops why BTC --at 2024-10-15 --audit $(DEMO_REPORTS)/election_odds_gate/backtest.db
+	@echo
+	@echo "Reports: $(DEMO_REPORTS)/*/report.html (equity, drawdown, blocked trades), metrics.json, trades.csv"
 
 format: $(STAMP)
 	$(BIN)/ruff format .
