@@ -138,6 +138,7 @@ class Pipeline:
     auto_executor: Executor | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_progress: Callable[[int, int], None] | None = None
+    _orders: _OrdersSeen = field(default_factory=lambda: _OrdersSeen(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         for strategy in self.strategies:
@@ -307,25 +308,29 @@ class Pipeline:
         An order counts when it was placed (a paper fill, or an order sent to a venue); times
         are the decisions' ``as_of`` so that replays and backtests see their simulated clock.
         """
-        order_times: list[datetime] = []
-        last_trade: dict[str, datetime] = {}
-        executed: set[str] = set()
-        for record in records_of_kind(self.audit, "fill", "order_submitted"):
+        # Incremental: only records appended since the last call are read, so a gated decision
+        # costs the same on a log of a million records as on a fresh one. Another process may
+        # append too (a CLI approval); reading by seq picks its records up as well.
+        known = self._orders
+        for seq, record in records_since(
+            self.audit, "fill", "order_submitted", after_seq=known.seq
+        ):
+            known.seq = seq
             order = record.get("order") or {}
             fill = record.get("fill") or {}
             asset = fill.get("asset") or order.get("asset")
             placed = _time(order.get("as_of") or fill.get("placed_at") or fill.get("at"))
-            if record["kind"] == "fill" and record["decision_id"] in executed:
+            if record["kind"] == "fill" and record["decision_id"] in known.executed:
                 continue  # an auto order's fill after its order_submitted: one order
-            executed.add(record["decision_id"])
-            order_times.append(placed)
-            if asset is not None and placed > last_trade.get(asset, placed - _EPSILON):
-                last_trade[asset] = placed
+            known.executed.add(record["decision_id"])
+            known.times.append(placed)
+            if asset is not None and placed > known.last_trade.get(asset, placed - _EPSILON):
+                known.last_trade[asset] = placed
         return risk.RiskState(
             portfolio=portfolio,
-            order_times=tuple(order_times),
-            last_trade=last_trade,
-            executed_decisions=frozenset(executed),
+            order_times=tuple(known.times),
+            last_trade=dict(known.last_trade),
+            executed_decisions=frozenset(known.executed),
             kill_switch=risk.kill_switch_active(limits),
         )
 
@@ -601,11 +606,29 @@ _EPSILON = timedelta(microseconds=1)
 
 def records_of_kind(audit: AuditLog, *kinds: str) -> list[dict[str, Any]]:
     """Records of these kinds in chain order, through the ``kind`` index (not a full scan)."""
+    return [record for _, record in records_since(audit, *kinds)]
+
+
+def records_since(
+    audit: AuditLog, *kinds: str, after_seq: int = 0
+) -> list[tuple[int, dict[str, Any]]]:
+    """(seq, record) of these kinds after ``after_seq``, in chain order, through the index."""
     marks = ", ".join("?" for _ in kinds)
     rows = audit.db.execute(
-        f"SELECT body FROM records WHERE kind IN ({marks}) ORDER BY seq", kinds
+        f"SELECT seq, body FROM records WHERE kind IN ({marks}) AND seq > ? ORDER BY seq",
+        (*kinds, after_seq),
     ).fetchall()
-    return [loads_record(body) for (body,) in rows]
+    return [(seq, loads_record(body)) for seq, body in rows]
+
+
+@dataclass
+class _OrdersSeen:
+    """What the risk gate needs from past orders, kept up to date from the audit log."""
+
+    seq: int = 0
+    times: list[datetime] = field(default_factory=list)
+    last_trade: dict[str, datetime] = field(default_factory=dict)
+    executed: set[str] = field(default_factory=set)
 
 
 def _time(text: str) -> datetime:
