@@ -967,6 +967,129 @@ class _ProgressBars:
         self.bars.update(self.tasks[label], completed=done)
 
 
+# --- parameter sweeps --------------------------------------------------------------------------
+
+
+@cli.command("sweep")
+@click.argument("strategy", type=click.Path(path_type=Path))
+@click.option(
+    "--grid",
+    "grid_specs",
+    multiple=True,
+    required=True,
+    metavar="NAME=V1,V2,...",
+    help="A strategy param and the values to try (repeatable). Values read like thresholds: "
+    "30, 5%, 1.5k, -1B.",
+)
+@click.option("--from", "start", required=True, help="First decision time (e.g. 2022-01-01).")
+@click.option("--to", "end", required=True, help="Last decision time, included.")
+@click.option("--asset", help="Asset to screen. Default: the strategy's first.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SNAPSHOT_DIR,
+    show_default=True,
+    help="Replay snapshot folder (made by 'signalops data import').",
+)
+@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@CONFIG_OPTION
+def sweep_command(
+    strategy: Path,
+    grid_specs: tuple[str, ...],
+    start: str,
+    end: str,
+    asset: str | None,
+    data_dir: Path,
+    every: str | None,
+    config_file: Path | None,
+) -> None:
+    """Screen a grid of parameter values with the vectorised evaluator, best return first.
+
+    Every combination of the --grid values replaces the strategy's params, is compiled again and
+    evaluated over all decision times at once; a long-only, all-in position then buys on BUY and
+    sells on SELL at the next bar's open, with the config's fee and slippage. A fast screen: no
+    risk gate, sizing, confirmations or audit log, so its numbers are not the backtest's.
+
+    \b
+    Example:
+      signalops sweep strategies/technical_baseline.yaml --grid oversold=25,30,35 \\
+          --from 2022-01-01 --to 2024-12-31
+    """
+    # Imported here: numpy, TA-Lib and the compiler are only needed by this command.
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    from signalops.backtest.runner import candle_timeframe
+    from signalops.backtest.sweep import describe_period, format_value, parse_grid, sweep
+    from signalops.config import load_config
+    from signalops.strategy import load
+
+    first, last = _backtest_time("--from", start), _backtest_time("--to", end)
+    interval = _backtest_duration("--every", every)
+    err = _console(stderr=True)
+    try:
+        grid = parse_grid(grid_specs)
+    except SignalOpsError as exc:
+        _fail(str(exc))
+    try:
+        compiled = load(strategy, registry.catalogue())
+        paper = load_config(config_file or _default_config()).paper
+    except StrategyError as exc:
+        _print_strategy_error(exc, err)
+        sys.exit(1)
+    if not data_dir.is_dir():
+        _fail(f"{data_dir}: no snapshot folder (run 'signalops data import' first)")
+    try:
+        rows = sweep(
+            compiled,
+            grid=grid,
+            store=SnapshotStore(data_dir),
+            asset=asset,
+            start=first,
+            end=last,
+            every=interval,
+            fee_bps=paper.fee_bps,
+            slippage_bps=paper.slippage_bps,
+        )
+    except SignalOpsError as exc:  # an unknown param, a value it cannot compile with, no data
+        _fail(str(exc))
+    rows.sort(key=lambda row: row.total_return, reverse=True)
+    step = interval or timedelta(seconds=candle_timeframe(compiled))
+    period = describe_period(first, last, step)
+    out = _console()
+    out.print(
+        Text(
+            f"{compiled.name} · {asset or compiled.assets[0]} · {period}"
+            f" · {_count(len(rows), 'combination')} · fee {paper.fee_bps} bps, slippage "
+            f"{paper.slippage_bps} bps",
+            style="bold",
+        )
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in grid:
+        table.add_column(name, justify="right")
+    for name in ("return", "max DD", "trades", "win rate", "exposure", "blocked bars"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        rate = row.win_rate.rate
+        trades = str(row.closed_trades) + (" +1 open" if row.open_trade else "")
+        table.add_row(
+            *(format_value(row.params[name]) for name in grid),
+            f"{row.total_return:+.2%}",
+            f"{row.max_drawdown:.2%}",
+            trades,
+            "—" if rate is None else f"{rate:.0%}",
+            f"{row.exposure:.1%}",
+            str(row.blocked),
+        )
+    # As wide as it needs (one line per row, nothing truncated), even when piped.
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+    out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
+
+
 @cli.group()
 def data() -> None:
     """Manage replay data: snapshots of recorded real data that backtests replay."""
