@@ -59,10 +59,17 @@ class _SecretLogFilter(logging.Filter):
 _LOG_FILTER = _SecretLogFilter()
 
 
-def protect_logs(*secrets: str) -> None:
-    """Never let these strings reach a log line written by httpx or httpcore."""
+HTTP_LOGGERS = ("httpx", "httpcore")
+
+
+def protect_logs(*secrets: str, loggers: tuple[str, ...] = ()) -> None:
+    """Never let these strings reach a log line written by httpx, httpcore or ``loggers``.
+
+    A filter only sees records logged to its own logger (not those propagated from children),
+    so callers name the exact loggers of the libraries they drive (ccxt, py-clob-client).
+    """
     _LOG_FILTER.secrets.update(s for s in secrets if s)
-    for name in ("httpx", "httpcore"):
+    for name in (*HTTP_LOGGERS, *loggers):
         logger = logging.getLogger(name)
         if _LOG_FILTER not in logger.filters:
             logger.addFilter(_LOG_FILTER)

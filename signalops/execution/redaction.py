@@ -9,7 +9,6 @@ logger names are listed here.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from signalops.adapters.http import protect_logs, redact
@@ -18,35 +17,9 @@ CCXT_LOGGERS = ("ccxt.base.exchange",)
 CLOB_LOGGERS = ("ClobClient",)
 
 
-class _Scrubber(logging.Filter):
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken record is logging's problem, not ours
-                return True
-            clean = redact(message, tuple(self.secrets))
-            if clean != message:
-                record.msg, record.args = clean, ()
-        return True
-
-
-_SCRUBBER = _Scrubber()
-
-
 def scrub_logs(loggers: Iterable[str], *secrets: str) -> None:
     """Never let ``secrets`` reach a line logged by ``loggers`` (nor by httpx/httpcore)."""
-    found = [s for s in secrets if s]
-    _SCRUBBER.secrets.update(found)
-    protect_logs(*found)
-    for name in loggers:
-        logger = logging.getLogger(name)
-        if _SCRUBBER not in logger.filters:
-            logger.addFilter(_SCRUBBER)
+    protect_logs(*secrets, loggers=tuple(loggers))
 
 
 def clean(text: str, secrets: Iterable[str], limit: int = 400) -> str:
