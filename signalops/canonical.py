@@ -1,10 +1,21 @@
-"""Canonical JSON and content hashes: one byte sequence per value, so hashes are reproducible."""
+"""Canonical JSON and content hashes: one byte sequence per value, so hashes are reproducible.
+
+Also the one conversion of SignalOps values (Decimal, datetime, enums, ``to_dict`` objects) to
+plain JSON data, used by orders, risk decisions and audit records alike.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
+
+from signalops.observation import utc
 
 
 def canonical_json(value: Any) -> str:
@@ -17,3 +28,34 @@ def canonical_json(value: Any) -> str:
 def content_hash(value: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of ``value``."""
     return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO-8601 with a Z, the one timestamp format of every record."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON data for ``value``; NaN/inf as text so they stay visible (JSON has neither)."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(utc(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return json_safe(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [json_safe(v) for v in value]
+        return sorted(items, key=canonical_json) if isinstance(value, set | frozenset) else items
+    if hasattr(value, "to_dict"):
+        return json_safe(value.to_dict())
+    return str(value)  # an adapter's opaque detail object: keep what it says, not the object

@@ -55,7 +55,7 @@ from signalops.adapters.catalogue import format_duration
 from signalops.errors import StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
-from signalops.strategy._yaml import Document, load_yaml
+from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _non_finite, _translate, schema_path
 
@@ -146,20 +146,8 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read a config file; ``None`` gives the defaults (no file is searched for)."""
     if path is None:
         return Config()
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StrategyError("no such file", file=name) from None
-    except IsADirectoryError:
-        raise StrategyError("is a directory, not a config file", file=name) from None
-    except UnicodeDecodeError as exc:
-        raise StrategyError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
-        ) from None
-    except OSError as exc:
-        raise StrategyError(f"cannot read: {exc.strerror}", file=name) from None
-    return loads_config(text, name, base=Path(path).parent)
+    text = read_source(path, "config")
+    return loads_config(text, str(path), base=Path(path).parent)
 
 
 def loads_config(text: str, file: str = "<string>", *, base: str | Path | None = None) -> Config:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from signalops.adapters.catalogue import format_duration
+from signalops.canonical import iso
 from signalops.tree import (
     AllOf,
     AnyOf,
@@ -33,13 +33,6 @@ from signalops.tree import (
 if TYPE_CHECKING:
     from signalops.strategy.model import Strategy
     from signalops.tree import Evaluation, Trace
-
-
-def iso(moment: datetime | None) -> str | None:
-    """UTC ISO-8601 with a Z, the one timestamp format of every record."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _json_number(value: Any) -> Any:

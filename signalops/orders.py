@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from signalops.explain import iso
+from signalops.canonical import iso, json_safe
 
 
 class Side(StrEnum):
@@ -60,20 +60,6 @@ def client_order_id(decision: str) -> str:
     return "so-" + decision.removeprefix("dec-")[:24]
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
 class OrderIntent:
     """What the pipeline wants to do for one decision, after sizing, before the risk gate.
@@ -94,7 +80,7 @@ class OrderIntent:
     mode: Mode
 
     def to_dict(self) -> dict[str, Any]:
-        return _json(self.__dict__)
+        return json_safe(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -116,7 +102,7 @@ class Fill:
         return self.quantity * self.price
 
     def to_dict(self) -> dict[str, Any]:
-        return _json({**self.__dict__, "notional": self.notional})
+        return json_safe({**self.__dict__, "notional": self.notional})
 
 
 @dataclass(frozen=True)
@@ -132,7 +118,7 @@ class ExecutionResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json(
+        return json_safe(
             {
                 "status": self.status,
                 "message": self.message,
@@ -179,7 +165,7 @@ class PortfolioView:
         return self.cash + self.exposure
 
     def to_dict(self) -> dict[str, Any]:
-        return _json(
+        return json_safe(
             {
                 "cash": self.cash,
                 "equity": self.equity,

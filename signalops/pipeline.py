@@ -349,16 +349,7 @@ class Pipeline:
             with self.audit.transaction():
                 result = self.broker.execute(intent, as_of=as_of)
                 self._record(strategy, evaluation, mode, intent, gate, result)
-                if result.fill is not None:
-                    self.audit.append(
-                        build_followup(
-                            "fill",
-                            decision_id=intent.decision_id,
-                            recorded_at=self.clock(),
-                            client_order_id=intent.client_order_id,
-                            fill=result.fill.to_dict(),
-                        )
-                    )
+                self._append_fill(intent, result, self.clock())
             return result
         if mode is Mode.NOTIFY:
             if self.notifier is None:
@@ -381,15 +372,7 @@ class Pipeline:
         submitted = ExecutionResult(ExecutionStatus.SUBMITTED, "sending to the venue")
         with self.audit.transaction():
             self._record(strategy, evaluation, mode, intent, gate, submitted)
-            self.audit.append(
-                build_followup(
-                    "order_submitted",
-                    decision_id=intent.decision_id,
-                    recorded_at=self.clock(),
-                    client_order_id=intent.client_order_id,
-                    order=intent.to_dict(),
-                )
-            )
+            self._append_submitted(intent, self.clock())
         result = self.auto_executor.execute(intent, as_of=as_of)
         self._record_result(intent, result)
         return result
@@ -418,16 +401,31 @@ class Pipeline:
                     execution=result.to_dict(),
                 )
             )
-            if result.fill is not None:
-                self.audit.append(
-                    build_followup(
-                        "fill",
-                        decision_id=intent.decision_id,
-                        recorded_at=self.clock(),
-                        client_order_id=intent.client_order_id,
-                        fill=result.fill.to_dict(),
-                    )
+            self._append_fill(intent, result, self.clock())
+
+    def _append_fill(self, intent: OrderIntent, result: ExecutionResult, at: datetime) -> None:
+        if result.fill is not None:
+            self.audit.append(
+                build_followup(
+                    "fill",
+                    decision_id=intent.decision_id,
+                    recorded_at=at,
+                    client_order_id=intent.client_order_id,
+                    fill=result.fill.to_dict(),
                 )
+            )
+
+    def _append_submitted(self, intent: OrderIntent, at: datetime) -> None:
+        """Written before the order is sent (write-ahead): see the module docstring."""
+        self.audit.append(
+            build_followup(
+                "order_submitted",
+                decision_id=intent.decision_id,
+                recorded_at=at,
+                client_order_id=intent.client_order_id,
+                order=intent.to_dict(),
+            )
+        )
 
     # --- approvals (notify mode) ---
 
@@ -497,16 +495,7 @@ class Pipeline:
                         **fields,
                     )
                 )
-                if result.fill is not None:
-                    self.audit.append(
-                        build_followup(
-                            "fill",
-                            decision_id=pending.decision_id,
-                            recorded_at=now,
-                            client_order_id=intent.client_order_id,
-                            fill=result.fill.to_dict(),
-                        )
-                    )
+                self._append_fill(intent, result, now)
         else:
             with self.audit.transaction():
                 self.audit.append(
@@ -518,15 +507,7 @@ class Pipeline:
                         **fields,
                     )
                 )
-                self.audit.append(
-                    build_followup(
-                        "order_submitted",
-                        decision_id=pending.decision_id,
-                        recorded_at=now,
-                        client_order_id=intent.client_order_id,
-                        order=intent.to_dict(),
-                    )
-                )
+                self._append_submitted(intent, now)
             result = self.auto_executor.execute(intent, as_of=now)
             self._record_result(intent, result)
         return ApprovalOutcome(approval_id, result.status.value, result.message, result)

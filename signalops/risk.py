@@ -58,7 +58,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from signalops.explain import iso
+from signalops.canonical import json_safe
 from signalops.observation import utc
 from signalops.orders import (
     Mode,
@@ -213,7 +213,7 @@ class RiskLimits:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the audit record of the limits a decision was checked against."""
         kelly = self.kelly
-        return _plain(
+        return json_safe(
             {
                 "kill_switch_file": self.kill_switch_file,
                 "trading_state": self.trading_state,
@@ -273,7 +273,7 @@ class RiskCheck:
     details: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "passed": self.passed, "details": _plain(self.details)}
+        return {"code": self.code, "passed": self.passed, "details": json_safe(self.details)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,21 +677,3 @@ def _marked_equity(portfolio: PortfolioView, position: Position | None, price: D
     if position is None:
         return portfolio.equity
     return portfolio.equity - position.market_value + position.quantity * price
-
-
-# --- JSON ---------------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: Decimals as strings, times as ISO UTC, enums as their value."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

@@ -17,16 +17,13 @@ URL or header that carried a key. A leaked key in an append-only log could never
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from signalops.canonical import canonical_json
+from signalops.canonical import canonical_json, json_safe
 from signalops.explain import iso, trace_to_dict
 from signalops.observation import DataError, Observation, utc
 from signalops.orders import decision_id as make_decision_id
@@ -64,30 +61,6 @@ _MIN_SECRET_LENGTH = 8
 # The same query-string pattern the HTTP layer scrubs (signalops.adapters.http.redact).
 _SECRET_PARAM = re.compile(r"(?i)(api[_-]?key|apikey|token|secret|signature)=[^&\s\"]+")
 REDACTED = "***"
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON data for ``value``; NaN/inf as text so they stay visible (JSON has neither)."""
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso(utc(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return json_safe(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [json_safe(v) for v in value]
-        return sorted(items, key=canonical_json) if isinstance(value, set | frozenset) else items
-    if hasattr(value, "to_dict"):
-        return json_safe(value.to_dict())
-    return str(value)  # an adapter's opaque detail object: keep what it says, not the object
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from signalops.adapters.catalogue import Catalogue
 from signalops.adapters.metrics import BUILTIN
-from signalops.errors import StrategyError, raise_collected
-from signalops.strategy._yaml import load_yaml
+from signalops.errors import raise_collected
+from signalops.strategy._yaml import load_yaml, read_source
 from signalops.strategy.compiler import compile_document
 from signalops.strategy.model import Execution, Strategy
 from signalops.strategy.schema import check_schema, schema_path, strategy_schema
@@ -43,20 +43,7 @@ def loads(text: str, file: str = "<string>", catalogue: Catalogue = BUILTIN) -> 
 
 def load(path: str | Path, catalogue: Catalogue = BUILTIN) -> Strategy:
     """Compile a strategy file."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StrategyError("no such file", file=name) from None
-    except IsADirectoryError:
-        raise StrategyError("is a directory, not a strategy file", file=name) from None
-    except UnicodeDecodeError as exc:
-        raise StrategyError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
-        ) from None
-    except OSError as exc:
-        raise StrategyError(f"cannot read: {exc.strerror}", file=name) from None
-    return loads(text, name, catalogue)
+    return loads(read_source(path, "strategy"), str(path), catalogue)
 
 
 def find_strategy_files(paths: Iterable[str | Path]) -> Iterator[Path]:

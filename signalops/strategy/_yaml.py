@@ -13,6 +13,7 @@ Two deliberate departures from PyYAML's defaults, both to avoid silent surprises
 
 from __future__ import annotations
 
+import pathlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +168,26 @@ def format_path(path: Path, *, strategy_relative: bool = True) -> str:
         else:
             text += ("." if text else "") + str(key)
     return text
+
+
+def read_source(path: str | pathlib.Path, what: str) -> str:
+    """A YAML file's text; a file that cannot be read is a ``StrategyError`` naming it.
+
+    ``what`` says what the file should have been ("strategy", "config") in the message.
+    """
+    name = str(path)
+    try:
+        return pathlib.Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StrategyError("no such file", file=name) from None
+    except IsADirectoryError:
+        raise StrategyError(f"is a directory, not a {what} file", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise StrategyError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name
+        ) from None
+    except OSError as exc:
+        raise StrategyError(f"cannot read: {exc.strerror}", file=name) from None
 
 
 def load_yaml(text: str, file: str) -> Document:
