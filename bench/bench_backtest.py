@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from signalops import engine, vectorized
+from signalops.adapters import gather as engine
 from signalops.adapters import registry, technical
 from signalops.adapters.store import SnapshotStore
 from signalops.backtest.runner import run_backtest
+from signalops.evaluation import vectorized
 from signalops.strategy import loads
 
 ROOT = Path(__file__).resolve().parents[1]

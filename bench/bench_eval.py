@@ -39,9 +39,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from signalops.evaluation.tree import Verdict
 from signalops.observation import Observation, Request
 from signalops.strategy import loads
-from signalops.tree import Verdict
 
 STRATEGY = """
 strategy:

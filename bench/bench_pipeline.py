@@ -70,12 +70,12 @@ from typing import Any
 
 from rich.console import Console
 
-from signalops import engine
+from bench.audit_records import template_record
+from signalops.adapters import gather as engine
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
 from signalops.adapters.store import SnapshotStore
 from signalops.audit import why
-from signalops.audit.bench import template_record
 from signalops.audit.chain import SEALED_FIELDS, check
 from signalops.audit.record import followup_id
 from signalops.audit.schema import record_errors

@@ -51,7 +51,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from signalops.adapters.catalogue import format_duration
+from signalops.catalogue.spec import format_duration
 from signalops.errors import StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState

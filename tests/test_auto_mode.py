@@ -36,10 +36,10 @@ from signalops.adapters.store import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.errors import SignalOpsError
+from signalops.evaluation.tree import Verdict
 from signalops.execution.auto import CcxtExecutor, build_auto_executor
 from signalops.orders import ExecutionStatus, Mode
 from signalops.pipeline import Pipeline
-from signalops.tree import Verdict
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -91,7 +91,7 @@ def test_evaluate_rejects_a_bad_date_with_usage_help():
 
 PLUGIN = """
 from signalops.adapters.base import BaseAdapter
-from signalops.adapters.catalogue import MetricSpec, SourceCatalogue
+from signalops.catalogue.spec import MetricSpec, SourceCatalogue
 
 class WeatherAdapter(BaseAdapter):
     source = "weather"

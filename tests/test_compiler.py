@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from signalops.adapters.catalogue import Catalogue, MetricSpec, SourceCatalogue
-from signalops.adapters.metrics import TECHNICAL
+from signalops.catalogue.builtin import TECHNICAL
+from signalops.catalogue.spec import Catalogue, MetricSpec, SourceCatalogue
 from signalops.errors import StrategyError
-from signalops.strategy import Strategy, load, loads
-from signalops.strategy.compiler import MAX_EXPRESSION_DEPTH, parse_number
-from signalops.tree import (
+from signalops.evaluation.tree import (
     Action,
     AllOf,
     Arith,
@@ -30,6 +28,8 @@ from signalops.tree import (
     Predicate,
     confirmation_text,
 )
+from signalops.strategy import Strategy, load, loads
+from signalops.strategy.compiler import MAX_EXPRESSION_DEPTH, parse_number
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGY_FILES = sorted((ROOT / "strategies").glob("*.yaml"))

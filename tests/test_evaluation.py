@@ -19,10 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from signalops.explain import draw_tree
-from signalops.observation import DataError, Observation, Request
-from signalops.strategy import Strategy, load, loads
-from signalops.tree import (
+from signalops.evaluation.tree import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,
@@ -38,6 +35,9 @@ from signalops.tree import (
     Status,
     Verdict,
 )
+from signalops.explain import draw_tree
+from signalops.observation import DataError, Observation, Request
+from signalops.strategy import Strategy, load, loads
 
 PASS, FAIL, UNKNOWN = Status.PASS, Status.FAIL, Status.UNKNOWN
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

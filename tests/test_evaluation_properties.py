@@ -29,9 +29,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from signalops.evaluation.tree import AllOf, AnyOf, AtLeast, Not, Predicate, Status
 from signalops.observation import DataError, Observation
 from signalops.strategy import loads
-from signalops.tree import AllOf, AnyOf, AtLeast, Not, Predicate, Status
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MAX_AGE = 86400  # the strategies set defaults.max_age: 1d

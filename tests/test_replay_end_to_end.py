@@ -16,10 +16,10 @@ from conftest import DATA, STRATEGIES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalops import engine
+from signalops.adapters import gather as engine
+from signalops.evaluation.tree import Status, Verdict
 from signalops.observation import Observation
 from signalops.strategy import load
-from signalops.tree import Status, Verdict
 
 
 def at(text: str) -> datetime:

@@ -30,8 +30,8 @@ from signalops.backtest.sweep import (
 )
 from signalops.cli import cli
 from signalops.errors import SignalOpsError
+from signalops.evaluation.vectorized import BLOCKED, BUY, HOLD, SELL, screen
 from signalops.strategy import load
-from signalops.vectorized import BLOCKED, BUY, HOLD, SELL, screen
 
 BASELINE = STRATEGIES / "technical_baseline.yaml"
 START, END = datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)

@@ -24,14 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_evaluation_properties import METRICS, NUMBERS, OPERATORS, number_text
 
-from signalops import engine
+from signalops.adapters import gather as engine
 from signalops.adapters import onchain, technical
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.store import SnapshotStore
-from signalops.observation import DataError, Observation
-from signalops.strategy import load, loads
-from signalops.tree import MATH_ERROR, Predicate, Status, Verdict
-from signalops.vectorized import (
+from signalops.evaluation.tree import MATH_ERROR, Predicate, Status, Verdict
+from signalops.evaluation.vectorized import (
     REASONS,
     Reason,
     SeriesInput,
@@ -42,6 +40,8 @@ from signalops.vectorized import (
     screen,
     technical_inputs,
 )
+from signalops.observation import DataError, Observation
+from signalops.strategy import load, loads
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"

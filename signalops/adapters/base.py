@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from signalops.adapters.catalogue import SourceCatalogue
+from signalops.catalogue.spec import SourceCatalogue
 from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request, utc
 

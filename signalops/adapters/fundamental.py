@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter, live_time
-from signalops.adapters.metrics import FUNDAMENTAL
 from signalops.adapters.store import SnapshotStore
+from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 

@@ -59,10 +59,10 @@ from typing import Any, Protocol
 import feedparser
 
 from signalops.adapters.base import BaseAdapter, live_time
-from signalops.adapters.catalogue import format_duration
 from signalops.adapters.http import HttpClient
-from signalops.adapters.metrics import NEWS
 from signalops.adapters.store import SnapshotStore
+from signalops.catalogue.builtin import NEWS
+from signalops.catalogue.spec import format_duration
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 

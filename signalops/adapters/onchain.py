@@ -60,8 +60,8 @@ from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter
 from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
-from signalops.adapters.metrics import ONCHAIN
 from signalops.adapters.store import Series, SnapshotStore
+from signalops.catalogue.builtin import ONCHAIN
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 

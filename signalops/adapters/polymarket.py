@@ -91,10 +91,10 @@ from typing import Any, Protocol
 import httpx
 
 from signalops.adapters.base import BaseAdapter, live_time
-from signalops.adapters.catalogue import format_duration
 from signalops.adapters.http import HttpClient, bad_response, field_of, number
-from signalops.adapters.metrics import POLYMARKET
 from signalops.adapters.store import SnapshotStore
+from signalops.catalogue.builtin import POLYMARKET
+from signalops.catalogue.spec import format_duration
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from signalops.adapters.catalogue import Catalogue, SourceCatalogue
-from signalops.adapters.metrics import BUILTIN as BUILTIN_CATALOGUE
 from signalops.adapters.store import SnapshotStore
+from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
+from signalops.catalogue.spec import Catalogue, SourceCatalogue
 from signalops.errors import AdapterError
 
 ENTRY_POINT_GROUP = "signalops.adapters"

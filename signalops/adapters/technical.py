@@ -29,9 +29,9 @@ import numpy as np
 import talib
 
 from signalops.adapters.base import BaseAdapter
-from signalops.adapters.catalogue import format_duration
-from signalops.adapters.metrics import TECHNICAL
 from signalops.adapters.store import SnapshotStore
+from signalops.catalogue.builtin import TECHNICAL
+from signalops.catalogue.spec import format_duration
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 

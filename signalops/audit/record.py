@@ -29,9 +29,9 @@ from signalops.observation import DataError, Observation, utc
 from signalops.orders import decision_id as make_decision_id
 
 if TYPE_CHECKING:
+    from signalops.evaluation.tree import Evaluation
     from signalops.orders import ExecutionResult, OrderIntent
     from signalops.strategy.model import Strategy
-    from signalops.tree import Evaluation
 
 SCHEMA = "signalops.audit/1"
 DECISION = "decision"

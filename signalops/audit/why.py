@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from signalops.adapters.catalogue import format_duration
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, FILL, ORDER_RESULT, ORDER_SUBMITTED
+from signalops.catalogue.spec import format_duration
 from signalops.explain import describe_reason, format_age, format_value
 
 if TYPE_CHECKING:

@@ -22,9 +22,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from signalops.adapters.catalogue import format_duration
 from signalops.adapters.store import SnapshotStore
 from signalops.adapters.technical import SOURCE, series_key, symbol_for
+from signalops.catalogue.spec import format_duration
 from signalops.errors import SignalOpsError
 from signalops.explain import iso
 from signalops.orders import to_decimal

@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
-from signalops.adapters.catalogue import Catalogue
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
+from signalops.catalogue.spec import Catalogue
 from signalops.config import PaperConfig
 from signalops.explain import iso
 from signalops.strategy import loads

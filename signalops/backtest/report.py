@@ -29,12 +29,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from signalops.adapters.catalogue import format_duration
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED
 from signalops.backtest.ledger import EquityPoint
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
 from signalops.backtest.study import Study
+from signalops.catalogue.spec import format_duration
 from signalops.explain import iso
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")

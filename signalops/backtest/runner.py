@@ -40,14 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from signalops.adapters import registry
-from signalops.adapters.catalogue import format_duration
-from signalops.adapters.metrics import DAY
 from signalops.adapters.store import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import Decision, EquityPoint, Leg, Trade, parse_time, round_trips
 from signalops.backtest.metrics import Metrics, summarize
+from signalops.catalogue.builtin import DAY
+from signalops.catalogue.spec import format_duration
 from signalops.config import Config, PaperConfig
 from signalops.errors import SignalOpsError
 from signalops.execution.paper import PaperBroker
@@ -55,7 +55,7 @@ from signalops.explain import iso
 from signalops.observation import utc
 from signalops.orders import Mode, Side
 from signalops.pipeline import Pipeline, records_of_kind
-from signalops.runner import simulated_times
+from signalops.pipeline.loop import simulated_times
 from signalops.strategy.model import Strategy
 
 AUDIT_FILE = "backtest.db"

@@ -5,8 +5,8 @@
 
 For every combination of values the strategy document's ``strategy.params`` are replaced, the
 document is compiled again (so a bad value fails exactly as it would in the file), and
-``signalops.vectorized`` evaluates the tree at every decision time at once. A simple long-only
-position is then played through the verdict arrays:
+``signalops.evaluation.vectorized`` evaluates the tree at every decision time at once. A simple
+long-only position is then played through the verdict arrays:
 
 - decision times are those of ``signalops backtest``: ``start`` to ``end`` inclusive, every
   ``every`` (default: the strategy's candle timeframe);
@@ -25,8 +25,8 @@ THIS IS A FAST SCREEN, NOT A BACKTEST. It has no risk gate (no limits, cool-down
 switch), no position sizing (always all-in, ignoring ``execution.position_size``), no confirmation
 rounds, no approvals and no audit log, and it computes in float64 rather than the paper broker's
 Decimal. The technical fast path also warms recursive indicators up over the whole history (see
-``signalops.vectorized``). Its numbers are therefore *not* those of ``signalops backtest``: use
-it to pick candidates, then confirm them with the event-driven backtest.
+``signalops.evaluation.vectorized``). Its numbers are therefore *not* those of
+``signalops backtest``: use it to pick candidates, then confirm them with the event-driven backtest.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 
 from signalops.adapters import registry
-from signalops.adapters.catalogue import Catalogue, format_duration
 from signalops.adapters.store import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
@@ -56,13 +55,10 @@ from signalops.backtest.metrics import (
     total_return,
 )
 from signalops.backtest.runner import _check_coverage, _check_input, candle_timeframe
+from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
 from signalops.errors import SignalOpsError, StrategyError
-from signalops.observation import utc
-from signalops.runner import simulated_times
-from signalops.strategy.compiler import parse_number
-from signalops.strategy.model import Strategy
-from signalops.vectorized import (
+from signalops.evaluation.vectorized import (
     BLOCKED,
     BUY,
     SELL,
@@ -70,6 +66,10 @@ from signalops.vectorized import (
     inputs_from_adapters,
     technical_inputs,
 )
+from signalops.observation import utc
+from signalops.pipeline.loop import simulated_times
+from signalops.strategy.compiler import parse_number
+from signalops.strategy.model import Strategy
 
 __all__ = [
     "SweepRow",

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from signalops.adapters.catalogue import Catalogue
-from signalops.adapters.metrics import BUILTIN
+from signalops.catalogue.builtin import BUILTIN
+from signalops.catalogue.spec import Catalogue
 from signalops.errors import raise_collected
 from signalops.strategy._yaml import load_yaml, read_source
 from signalops.strategy.compiler import compile_document

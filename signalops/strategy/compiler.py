@@ -21,15 +21,11 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from signalops.adapters.catalogue import Catalogue, MetricSpec, Param, parse_duration
-from signalops.adapters.metrics import BUILTIN
 from signalops.canonical import content_hash
+from signalops.catalogue.builtin import BUILTIN
+from signalops.catalogue.spec import Catalogue, MetricSpec, Param, parse_duration
 from signalops.errors import StrategyError
-from signalops.strategy import expression as ex
-from signalops.strategy._yaml import Document, Mark, Path, format_path
-from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
-from signalops.strategy.schema import did_you_mean
-from signalops.tree import (
+from signalops.evaluation.tree import (
     Action,
     AllOf,
     AnyOf,
@@ -49,6 +45,10 @@ from signalops.tree import (
     operand_metrics,
     render_operand,
 )
+from signalops.strategy import expression as ex
+from signalops.strategy._yaml import Document, Mark, Path, format_path
+from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
+from signalops.strategy.schema import did_you_mean
 
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?([%kKMBT]?)$")
 _SCALE = {"": 1.0, "%": 0.01, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}

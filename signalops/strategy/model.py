@@ -8,8 +8,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from signalops.evaluation.tree import DecisionTree, Evaluation
 from signalops.observation import DataError, Observation, Request
-from signalops.tree import DecisionTree, Evaluation
 
 DEFAULT_POSITION_SIZE = 0.01
 DEFAULT_ACTION_MODE = "paper"

@@ -38,7 +38,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from signalops.adapters.metrics import TECHNICAL
 from signalops.adapters.store import SnapshotStore
 from signalops.adapters.technical import (
     CcxtCandleFeed,
@@ -46,6 +45,7 @@ from signalops.adapters.technical import (
     TechnicalAdapter,
     import_bundled,
 )
+from signalops.catalogue.builtin import TECHNICAL
 from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request
 

@@ -24,6 +24,7 @@ from typing import Any
 from signalops.audit.record import build_decision_record
 from signalops.audit.schema import record_errors
 from signalops.audit.store import AuditLog
+from signalops.evaluation.tree import Evaluation
 from signalops.observation import DataError, Observation
 from signalops.orders import (
     ExecutionResult,
@@ -36,7 +37,6 @@ from signalops.orders import (
     decision_id,
 )
 from signalops.strategy import Strategy, load
-from signalops.tree import Evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 STRATEGY_FILE = "strategies/banking_crisis_dip.yaml"

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 from audit_scenarios import AS_OF, REPO, SCENARIOS, STRATEGY, schema_checked_log
 
-from signalops.audit.bench import synthetic_records
+from bench.audit_records import synthetic_records
 from signalops.audit.chain import GENESIS, check
 from signalops.audit.record import build_followup, json_safe
 from signalops.audit.store import (
@@ -459,7 +459,7 @@ def test_threads_sharing_one_log_object_keep_one_chain(log):
 _WRITER = """
 import sys
 from datetime import timedelta
-from signalops.audit.bench import START, synthetic_records
+from bench.audit_records import START, synthetic_records
 from signalops.audit.store import AuditLog
 
 path, k = sys.argv[1], int(sys.argv[2])

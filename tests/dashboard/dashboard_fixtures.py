@@ -24,10 +24,10 @@ from click.testing import CliRunner
 
 from signalops.audit.store import AuditLog
 from signalops.cli import cli
-from signalops.dashboard_api import parse_time
+from signalops.dashboard.api import parse_time
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "signalops" / "dashboard" / "app.py"
 PAPER_STRATEGY = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
 NOTIFY_STRATEGY = Path(__file__).resolve().parent / "fixtures" / "eth_crisis_pipeline.yaml"
 NOW = "2023-03-10T00:05:00Z"

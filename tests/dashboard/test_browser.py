@@ -35,7 +35,7 @@ from dashboard_fixtures import (  # noqa: F401 - fixtures
 )
 
 from signalops.audit.store import AuditLog
-from signalops.dashboard_api import Settings, launch_command, parse_time
+from signalops.dashboard.api import Settings, launch_command, parse_time
 
 CHROMIUM = Path(os.environ.get("SIGNALOPS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from signalops import cli as cli_module
 from signalops.cli import cli
-from signalops.dashboard_api import BIND_ADDRESS, app_path, launch_command
+from signalops.dashboard.api import BIND_ADDRESS, app_path, launch_command
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import queries
-from signalops.dashboard_api import Settings, answer_approval, strategy_for
+from signalops.dashboard import queries
+from signalops.dashboard.api import Settings, answer_approval, strategy_for
 from signalops.errors import SignalOpsError
 from signalops.orders import Fill, Side
 from signalops.workspace import load_strategies

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from signalops.dashboard_api import PASSWORD_ENV, Settings
+from signalops.dashboard.api import PASSWORD_ENV, Settings
 
 OPERATOR_KEY = "access.operator"
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from signalops.adapters.catalogue import format_duration
 from signalops.canonical import iso
-from signalops.tree import (
+from signalops.catalogue.spec import format_duration
+from signalops.evaluation.tree import (
     AllOf,
     AnyOf,
     AtLeast,
@@ -31,8 +31,8 @@ from signalops.tree import (
 )
 
 if TYPE_CHECKING:
+    from signalops.evaluation.tree import Evaluation, Trace
     from signalops.strategy.model import Strategy
-    from signalops.tree import Evaluation, Trace
 
 
 def _json_number(value: Any) -> Any:

@@ -20,7 +20,7 @@ import streamlit as st
 
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.dashboard_api import Settings
+from signalops.dashboard.api import Settings
 from signalops.workspace import Workspace, open_workspace
 
 # Verifying re-reads every record; a live run changes the file every cycle, so re-verify at

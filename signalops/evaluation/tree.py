@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any, NamedTuple
 
-from signalops.adapters.catalogue import MetricSpec
+from signalops.catalogue.spec import MetricSpec
 from signalops.observation import DataError, Observation, Request, utc
 
 
@@ -317,7 +317,7 @@ class DecisionTree:
     )
 
     def __post_init__(self) -> None:
-        from signalops._codegen import generate
+        from signalops.evaluation._codegen import generate
 
         roots = [self.entry, *([self.exit] if self.exit else []), *(v.node for v in self.vetoes)]
         nodes = sorted((n for root in roots for n in root.walk()), key=lambda n: n.index)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import files
-from dashboard.views.common import Context, table
+from signalops.dashboard import files
+from signalops.dashboard.views.common import Context, table
 
 
 def render(context: Context) -> None:

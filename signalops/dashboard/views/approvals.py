@@ -6,10 +6,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import queries, richhtml
-from dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 from signalops.audit import why
-from signalops.dashboard_api import answer_approval
+from signalops.dashboard import queries, richhtml
+from signalops.dashboard.api import answer_approval
+from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 from signalops.errors import SignalOpsError
 
 SELECTED_KEY = "approvals.selected"

@@ -33,13 +33,11 @@ from typing import Any
 import numpy as np
 import talib
 
+from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.store import SnapshotStore
 from signalops.adapters.technical import SOURCE, bars_needed, series_key, symbol_for
-from signalops.engine import gather
-from signalops.observation import DataError, Observation, Request
-from signalops.strategy.model import Strategy
-from signalops.tree import (
+from signalops.evaluation.tree import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,
@@ -61,6 +59,8 @@ from signalops.tree import (
     Predicate,
     Verdict,
 )
+from signalops.observation import DataError, Observation, Request
+from signalops.strategy.model import Strategy
 
 __all__ = [
     "ACTIONS",
@@ -345,7 +345,7 @@ _COMPARE: dict[str, Callable[..., np.ndarray]] = {
 
 
 def _group(node: Node, kids: list[np.ndarray]) -> np.ndarray:
-    """Kleene's logic over the children's status arrays (see ``signalops.tree``)."""
+    """Kleene's logic over the children's status arrays (see ``signalops.evaluation.tree``)."""
     if isinstance(node, Not):
         (child,) = kids
         return np.where(child == UNKNOWN, UNKNOWN, 1 - child)

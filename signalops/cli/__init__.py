@@ -25,13 +25,13 @@ from rich.text import Text
 from signalops import __version__
 from signalops.adapters import registry
 from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
-from signalops.adapters.catalogue import parse_duration
 from signalops.adapters.store import SnapshotStore
 from signalops.audit import why
+from signalops.catalogue.spec import parse_duration
 from signalops.errors import SignalOpsError, StrategyError
+from signalops.evaluation.tree import Verdict
 from signalops.explain import draw_tree, iso, strategy_header
 from signalops.orders import Mode
-from signalops.tree import Verdict
 
 # Every command, even --help, pays for what is imported here. What only some commands need
 # (the strategy compiler, the audit log with sqlite-utils and pandas, the pipeline, ccxt and
@@ -247,7 +247,7 @@ def evaluate_command(
       signalops data import
       signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
     """
-    from signalops import engine
+    from signalops.adapters import gather as engine
     from signalops.strategy import load
 
     as_of = _parse_time(at)
@@ -370,8 +370,8 @@ def run_command(
       signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
           --from 2023-03-01 --to 2023-03-31 --every 1d
     """
-    from signalops import runner
-    from signalops.runner import simulated_times, wall_clock_times
+    from signalops.pipeline import loop as runner
+    from signalops.pipeline.loop import simulated_times, wall_clock_times
     from signalops.workspace import build_pipeline, load_strategies
 
     interval = _duration(every)
@@ -740,7 +740,7 @@ def dashboard_command(
     Example:
       SIGNALOPS_DASHBOARD_PASSWORD=... signalops dashboard --audit signalops.db --port 8501
     """
-    from signalops import dashboard_api
+    from signalops.dashboard import api as dashboard_api
 
     # Streamlit runs in its own process (and is only imported by dashboard/): check it is
     # installed without importing it here.

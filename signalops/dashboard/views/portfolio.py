@@ -8,8 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries
-from dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.dashboard import queries
+from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 
 
 def _money(value: Decimal, quote: str | None = None) -> str:

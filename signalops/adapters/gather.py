@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from signalops.adapters.base import Adapter, Answer
+from signalops.evaluation.tree import Evaluation
 from signalops.observation import DataError, Request, utc
 from signalops.strategy.model import Strategy
-from signalops.tree import Evaluation
 
 
 def gather(

@@ -33,12 +33,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from signalops import engine, risk
+from signalops import risk
+from signalops.adapters import gather as engine
 from signalops.adapters.base import Adapter
 from signalops.audit.record import build_decision_record, build_followup, loads_record
 from signalops.audit.store import AuditLog
 from signalops.config import Config, limits_for
 from signalops.errors import SignalOpsError
+from signalops.evaluation.tree import Evaluation, Predicate, Status, Verdict
 from signalops.execution.base import Executor
 from signalops.execution.paper import PaperBroker
 from signalops.explain import iso
@@ -54,7 +56,6 @@ from signalops.orders import (
     to_decimal,
 )
 from signalops.strategy.model import Strategy
-from signalops.tree import Evaluation, Predicate, Status, Verdict
 
 # Sizing and paper fills need a price even when a strategy never reads one: the pipeline asks
 # the technical source for the latest closes and uses the freshest that is not stale.

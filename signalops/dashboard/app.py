@@ -1,4 +1,4 @@
-"""The SignalOps dashboard: ``signalops dashboard`` runs ``streamlit run dashboard/app.py``.
+"""The SignalOps dashboard: ``signalops dashboard`` runs this file with Streamlit.
 
 Pages: Approval queue, Decisions, Portfolio, Strategies, Backtests, Audit integrity. The page
 body is a fragment that reruns every few seconds (``SIGNALOPS_DASHBOARD_REFRESH``); widgets
@@ -13,14 +13,15 @@ from typing import Any
 
 # `streamlit run` puts this file's folder on sys.path, not the checkout: make `dashboard`
 # importable as a package (and prefer this checkout's `signalops`).
-_ROOT = str(Path(__file__).resolve().parents[1])
+_ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import streamlit as st  # noqa: E402
 
-from dashboard import access, state  # noqa: E402
-from dashboard.views import (  # noqa: E402
+from signalops.dashboard import access, state  # noqa: E402
+from signalops.dashboard.api import Settings  # noqa: E402
+from signalops.dashboard.views import (  # noqa: E402
     approvals,
     backtests,
     decisions,
@@ -28,8 +29,7 @@ from dashboard.views import (  # noqa: E402
     portfolio,
     strategies,
 )
-from dashboard.views.common import Context, integrity_banner  # noqa: E402
-from signalops.dashboard_api import Settings  # noqa: E402
+from signalops.dashboard.views.common import Context, integrity_banner  # noqa: E402
 from signalops.errors import SignalOpsError  # noqa: E402
 
 PAGES = {

@@ -2,7 +2,7 @@
 
 Not a test: ``bench/`` scripts call ``bench_store`` and print the timings, e.g.::
 
-    from signalops.audit.bench import bench_store
+    from bench.audit_records import bench_store
     print(bench_store("/tmp/audit-bench.db", 1_000_000))
 
 The records are real decision records (a small inline strategy evaluated on made-up

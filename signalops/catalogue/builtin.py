@@ -6,7 +6,7 @@ source here; units are what the adapter returns, so thresholds are written in th
 
 from __future__ import annotations
 
-from signalops.adapters.catalogue import Catalogue, MetricSpec, Param, SourceCatalogue
+from signalops.catalogue.spec import Catalogue, MetricSpec, Param, SourceCatalogue
 
 HOUR = 3600
 DAY = 86400

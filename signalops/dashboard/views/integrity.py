@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
-from dashboard.views.common import Context, first_run, table
+from signalops.dashboard import state
+from signalops.dashboard.views.common import Context, first_run, table
 
 
 def render(context: Context) -> None:

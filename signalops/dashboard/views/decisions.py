@@ -6,9 +6,9 @@ import json
 
 import streamlit as st
 
-from dashboard import queries
-from dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 from signalops.audit import why
+from signalops.dashboard import queries
+from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 
 ALL = "(all)"
 VERDICTS = (ALL, "BUY", "SELL", "HOLD", "BLOCKED")

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
-from signalops.dashboard_api import Settings
+from signalops.dashboard import state
+from signalops.dashboard.api import Settings
 from signalops.explain import iso
 
 

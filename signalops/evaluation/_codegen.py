@@ -6,8 +6,8 @@ which is what makes tracing nearly free (see ``bench/bench_eval.py``). The funct
 readable Python, kept on ``DecisionTree.source_code`` and registered with ``linecache`` so that
 tracebacks and debuggers show it like any other source.
 
-The generated code must agree with the semantics documented in ``signalops.tree``; the property
-tests compare it with a direct recursive evaluator.
+The generated code must agree with the semantics documented in ``signalops.evaluation.tree``; the
+property tests compare it with a direct recursive evaluator.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import hashlib
 import linecache
 from typing import TYPE_CHECKING, Any
 
-from signalops.observation import Observation
-from signalops.tree import (
+from signalops.evaluation.tree import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,
@@ -36,9 +35,10 @@ from signalops.tree import (
     Operand,
     Predicate,
 )
+from signalops.observation import Observation
 
 if TYPE_CHECKING:
-    from signalops.tree import DecisionTree
+    from signalops.evaluation.tree import DecisionTree
 
 
 def generate(tree: DecisionTree) -> Any:

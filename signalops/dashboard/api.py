@@ -207,8 +207,8 @@ def answer_approval(
 
 
 def app_path() -> Path:
-    """``dashboard/app.py`` beside the package (the dashboard ships with the source tree)."""
-    return Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    """``app.py`` of this package: the wheel carries the dashboard with the library."""
+    return Path(__file__).resolve().parent / "app.py"
 
 
 def launch_command(port: int, *, address: str = BIND_ADDRESS) -> list[str]:
