@@ -3,10 +3,24 @@
 ::
 
     SignalOpsError
-     ├── StrategyError           a strategy file is wrong: file, line, column, path, hint
-     │    └── StrategyErrors     several StrategyErrors found in one pass, reported together
-     ├── AdapterError            a data source failed for one request (the leaf becomes UNKNOWN)
-     └── AuditIntegrityError     the audit hash chain does not verify
+     ├── StrategyError             a strategy file is wrong: file, line, column, path, hint
+     │    ├── StrategyErrors       several StrategyErrors found in one pass, reported together
+     │    └── ConfigError          the config file (signalops.yaml) is wrong, with the same position
+     ├── InputError                a value given on the command line or to a library call is wrong
+     │                             (a time, a duration, a grid, a period, an unknown source or rule)
+     ├── DataNotFound              a snapshot or data folder the caller named does not exist
+     ├── AdapterError              a data source failed for one request (the leaf becomes UNKNOWN)
+     ├── ExecutionError            an executor cannot be built or used: no --live, no credentials,
+     │    │                        a bad webhook, a bad paper-broker setting
+     │    └── PortfolioUnavailable the venue could not say what the account holds
+     ├── ApprovalError             an approval cannot be answered: not pending, already answered,
+     │                             expired, or its strategy is not available
+     └── AuditError                the audit log cannot be used as asked
+          ├── AuditNotFound        a read command named a log that does not exist
+          ├── AuditUnreadable      the file is not a SignalOps audit log (or is corrupt)
+          ├── AuditIntegrityError  the hash chain does not verify
+          ├── DuplicateRecordError a record with this id is already in the log
+          └── TransactionEndedError a transaction was committed by something else before its end
 
 A risk denial is deliberately *not* here: denials are values (a reason code with details) that get
 recorded like any other outcome, never exceptions.
@@ -22,10 +36,21 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "AdapterError",
+    "ApprovalError",
+    "AuditError",
     "AuditIntegrityError",
+    "AuditNotFound",
+    "AuditUnreadable",
+    "ConfigError",
+    "DataNotFound",
+    "DuplicateRecordError",
+    "ExecutionError",
+    "InputError",
+    "PortfolioUnavailable",
     "SignalOpsError",
     "StrategyError",
     "StrategyErrors",
+    "TransactionEndedError",
 ]
 
 
@@ -156,5 +181,63 @@ class AdapterError(SignalOpsError):
         super().__init__(f"{source}: {message}" if source else message)
 
 
-class AuditIntegrityError(SignalOpsError):
+class ConfigError(StrategyError):
+    """A problem in the config file, with file, line, column and path like a strategy error."""
+
+
+class InputError(SignalOpsError):
+    """A value given by the caller is wrong: a time, a duration, a grid, a period, a name."""
+
+
+class DataNotFound(SignalOpsError):
+    """A data or snapshot folder the caller named does not exist (run ``signalops data import``)."""
+
+
+class ExecutionError(SignalOpsError):
+    """An executor cannot be built or used as configured (no --live, credentials, webhooks)."""
+
+
+class PortfolioUnavailable(ExecutionError):
+    """The venue could not say what the account holds: nothing can be sized or checked."""
+
+
+class ApprovalError(SignalOpsError):
+    """An approval cannot be answered: not pending, already answered, or no strategy for it."""
+
+
+class AuditError(SignalOpsError):
+    """The audit log cannot be used as asked."""
+
+
+class AuditNotFound(AuditError):
+    """A command that only reads named an audit log that does not exist (nothing is created)."""
+
+    def __init__(self, path: object) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: no such audit log")
+
+
+class AuditUnreadable(AuditError):
+    """The file exists but is not a SignalOps audit log (another file, truncated or corrupt)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: not a SignalOps audit log ({reason})")
+
+
+class AuditIntegrityError(AuditError):
     """The audit log's hash chain is broken: a record was edited, deleted or reordered."""
+
+
+class DuplicateRecordError(AuditError, ValueError):
+    """A record with this id is already in the log: the same decision or event, twice."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(self.ids[:5]) + (" ..." if len(self.ids) > 5 else "")
+        super().__init__(f"already in the audit log: {shown}")
+
+
+class TransactionEndedError(AuditError, RuntimeError):
+    """A ``transaction()`` block's transaction was committed by something else before its end."""

@@ -64,7 +64,7 @@ from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
 from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash
-from signalops.errors import SignalOpsError
+from signalops.errors import DuplicateRecordError, TransactionEndedError
 from signalops.observation import utc
 
 # The columns copied from a record's body, in table order (``body`` comes last).
@@ -100,19 +100,6 @@ _TRIGGERS = tuple(
     for table, what in (("records", "audit records"), ("strategies", "stored strategies"))
     for verb in ("update", "delete")
 )
-
-
-class DuplicateRecordError(SignalOpsError, ValueError):
-    """A record with this id is already in the log: the same decision or event, twice."""
-
-    def __init__(self, ids: Iterable[str]) -> None:
-        self.ids = tuple(ids)
-        shown = ", ".join(self.ids[:5]) + (" ..." if len(self.ids) > 5 else "")
-        super().__init__(f"already in the audit log: {shown}")
-
-
-class TransactionEndedError(SignalOpsError, RuntimeError):
-    """A ``transaction()`` block's transaction was committed by something else before its end."""
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ from typing import Any
 
 import ccxt
 
-from signalops.errors import SignalOpsError
+from signalops.errors import PortfolioUnavailable, SignalOpsError
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
@@ -108,10 +108,6 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 # Answers that prove the venue refused the request: the order does not exist.
 _NOT_PLACED = (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.InvalidNonce, ccxt.ExchangeError)
 _CREDENTIALS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login", "twofa")
-
-
-class PortfolioUnavailable(SignalOpsError):
-    """The venue could not say what the account holds: nothing can be sized or checked."""
 
 
 @dataclass(frozen=True)
