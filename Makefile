@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint format venv clean browser
+.PHONY: test demo lint typecheck format venv clean browser
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Settings and the list of untyped third-party libraries live in [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # The dashboard's end-to-end test drives Debian's chromium (Playwright never downloads a browser
 # here). Installing it needs root and apt; where that fails the test skips and says why.
 browser:
@@ -28,7 +32,7 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: could not install chromium; the browser test will be skipped"; }
 
-test: lint browser
+test: lint typecheck browser
 	$(BIN)/python -m pytest
 
 # The demo: real bundled data, offline, in well under a minute. Backtests run through the same
@@ -59,4 +63,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from signalops.codes import Code
+
 
 def utc(moment: datetime) -> datetime:
     """Refuse naive datetimes: a decision time without a zone cannot be replayed exactly."""
@@ -74,6 +76,6 @@ class DataError:
     ``reason`` is a stable UPPER_SNAKE code (``NOT_APPLICABLE``, ``HTTP_ERROR``, ``NO_API_KEY``...).
     """
 
-    reason: str
+    reason: Code
     message: str
     source: str = ""

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from signalops.catalogue.spec import SourceCatalogue
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request, utc
 
@@ -67,18 +68,18 @@ class BaseAdapter:
 
     def _answer(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Answer:
         if self.catalogue.get(request.metric) is None:
-            return DataError("UNKNOWN_METRIC", f"{self.source} has no metric '{request.metric}'")
+            return DataError(Code.UNKNOWN_METRIC, f"{self.source} has no metric '{request.metric}'")
         try:
             observation = self.observe(request, as_of, batch)
         except AdapterError as exc:
             return DataError(exc.reason, exc.message, self.source)
         except Exception as exc:  # a bug or an unexpected library error: fail closed, loudly
             log.exception("%s adapter failed on %s", self.source, request)
-            return DataError("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", self.source)
+            return DataError(Code.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", self.source)
         if observation.epoch > as_of.timestamp():
             # An adapter must never hand the engine the future; treat it as a bug, not data.
             return DataError(
-                "LOOK_AHEAD", f"data dated {observation.as_of.isoformat()} is after as_of"
+                Code.LOOK_AHEAD, f"data dated {observation.as_of.isoformat()} is after as_of"
             )
         return observation
 

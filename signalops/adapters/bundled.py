@@ -14,7 +14,7 @@ from typing import Any
 
 from signalops.adapters.registry import BUILTIN
 from signalops.adapters.store import SnapshotStore
-from signalops.errors import SignalOpsError
+from signalops.errors import DataNotFound, InputError
 
 DEFAULT_DATA_DIR = Path("examples/data")
 DEFAULT_SNAPSHOT_DIR = Path("examples/replay")
@@ -38,13 +38,13 @@ def import_bundled(
     """Write ``<out_dir>/<source>.jsonl`` for every source with bundled data; returns counts."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if not data_dir.is_dir():
-        raise SignalOpsError(f"{data_dir}: no such data folder")
+        raise DataNotFound(f"{data_dir}: no such data folder")
     store = SnapshotStore(out_dir)
     results = []
     for source in sources or BUILTIN:
         target = BUILTIN.get(source)
         if target is None:
-            raise SignalOpsError(f"unknown source '{source}' (one of: {', '.join(BUILTIN)})")
+            raise InputError(f"unknown source '{source}' (one of: {', '.join(BUILTIN)})")
         module = importlib.import_module(target.partition(":")[0])
         reader = getattr(module, "import_bundled", None)
         if reader is None:

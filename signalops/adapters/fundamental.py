@@ -56,12 +56,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.store import SnapshotStore
 from signalops.catalogue.builtin import FUNDAMENTAL
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
@@ -218,10 +220,10 @@ class YahooFundamentalsFeed:
     def _fetch_info(self, symbol: str) -> dict[str, Any]:
         info = self._with_retries(symbol, "info", lambda: self._ticker(symbol).info)
         if not isinstance(info, dict):
-            raise _error(f"Yahoo info for {symbol} is {type(info).__name__}", "BAD_RESPONSE")
+            raise _error(f"Yahoo info for {symbol} is {type(info).__name__}", Code.BAD_RESPONSE)
         fields = info_fields(info)
         if "quoteType" not in fields:
-            raise _error(f"Yahoo returned no quote for {symbol}", "NO_DATA")
+            raise _error(f"Yahoo returned no quote for {symbol}", Code.NO_DATA)
         return fields
 
     def _fetch_balance(self, symbol: str) -> dict[str, Any]:
@@ -230,10 +232,10 @@ class YahooFundamentalsFeed:
                 frame = self._with_retries(
                     symbol,
                     f"{freq} balance sheet",
-                    lambda freq=freq: self._ticker(symbol).get_balance_sheet(freq=freq),
+                    partial(self._balance_sheet, symbol, freq),
                 )
             except AdapterError as exc:
-                if exc.reason == "NO_DATA":
+                if exc.reason == Code.NO_DATA:
                     continue
                 raise
             found = latest_balance(frame)
@@ -241,8 +243,11 @@ class YahooFundamentalsFeed:
                 return {**found, "freq": freq}
         raise _error(
             f"Yahoo has no balance sheet with current assets and total liabilities for {symbol}",
-            "NO_DATA",
+            Code.NO_DATA,
         )
+
+    def _balance_sheet(self, symbol: str, freq: str) -> Any:
+        return self._ticker(symbol).get_balance_sheet(freq=freq)
 
     def _with_retries(self, symbol: str, what: str, call: Callable[[], Any]) -> Any:
         delay = self.backoff
@@ -299,30 +304,32 @@ def classify(exc: Exception, what: str) -> tuple[AdapterError | None, bool]:
     it is not a data-source failure (a bug), which the caller re-raises."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     if "YFRateLimitError" in names:
-        return _error(f"Yahoo rate limited the {what}", "RATE_LIMITED"), True
+        return _error(f"Yahoo rate limited the {what}", Code.RATE_LIMITED), True
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and status >= 400:
         if status == 429:
-            return _error(f"Yahoo rate limited the {what} (HTTP 429)", "RATE_LIMITED"), True
+            return _error(f"Yahoo rate limited the {what} (HTTP 429)", Code.RATE_LIMITED), True
         if status == 404:
             message = f"Yahoo does not know the symbol ({what}: HTTP 404)"
-            return _error(message, "UNKNOWN_SYMBOL"), False
-        return _error(f"HTTP {status} from Yahoo for the {what}", "HTTP_ERROR"), status >= 500
+            return _error(message, Code.UNKNOWN_SYMBOL), False
+        return _error(f"HTTP {status} from Yahoo for the {what}", Code.HTTP_ERROR), status >= 500
     if names & set(_TIMEOUT_NAMES) or isinstance(exc, TimeoutError):
-        return _error(f"Yahoo timed out on the {what}", "TIMEOUT"), True
+        return _error(f"Yahoo timed out on the {what}", Code.TIMEOUT), True
     if names & set(_CONNECTION_NAMES) or isinstance(exc, ConnectionError):
         message = f"connection to Yahoo failed on the {what} ({type(exc).__name__})"
-        return _error(message, "CONNECTION_ERROR"), True
+        return _error(message, Code.CONNECTION_ERROR), True
     if "YFException" in names:
         if "empty" in str(exc).lower():
-            return _error(f"Yahoo returned an empty {what}", "NO_DATA"), False
-        return _error(f"Yahoo's {what} could not be parsed: {exc}", "BAD_RESPONSE"), False
+            return _error(f"Yahoo returned an empty {what}", Code.NO_DATA), False
+        return _error(f"Yahoo's {what} could not be parsed: {exc}", Code.BAD_RESPONSE), False
     if isinstance(exc, ValueError | KeyError | TypeError | AttributeError | IndexError):
         # Malformed JSON (JSONDecodeError is a ValueError) or a body of an unexpected shape that
         # yfinance tripped over while flattening it.
         detail = f"{type(exc).__name__}: {exc}"
-        return _error(f"malformed Yahoo response for the {what} ({detail})", "BAD_RESPONSE"), False
+        return _error(
+            f"malformed Yahoo response for the {what} ({detail})", Code.BAD_RESPONSE
+        ), False
     return None, False
 
 
@@ -395,10 +402,10 @@ class ReplayFundamentalsFeed:
         point = None if series is None else series.last_at_or_before(as_of)
         if point is None:
             when = datetime.fromtimestamp(as_of, UTC).isoformat()
-            raise _error(f"no recorded {what} for {symbol} at or before {when}", "NO_DATA")
+            raise _error(f"no recorded {what} for {symbol} at or before {when}", Code.NO_DATA)
         t, value = point
         if not isinstance(value, dict):
-            raise _error(f"recorded {what} for {symbol} is not an object", "BAD_SNAPSHOT")
+            raise _error(f"recorded {what} for {symbol} is not an object", Code.BAD_SNAPSHOT)
         return t, value
 
 
@@ -433,12 +440,12 @@ class FundamentalAdapter(BaseAdapter):
 
     def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
         if not request.asset:
-            raise _error("fundamental metrics need an asset", "BAD_REQUEST")
+            raise _error("fundamental metrics need an asset", Code.BAD_REQUEST)
         symbol = request.asset.strip().upper()
         base = re.split(r"[-/]", symbol, maxsplit=1)[0]
         if base in self.crypto:
             raise _error(
-                f"{symbol} is a crypto asset: it has no company fundamentals", "NOT_APPLICABLE"
+                f"{symbol} is a crypto asset: it has no company fundamentals", Code.NOT_APPLICABLE
             )
         when = as_of.timestamp()
         info_time, info = self._load(batch, "info", symbol, when)
@@ -446,7 +453,7 @@ class FundamentalAdapter(BaseAdapter):
         if quote_type in NO_FUNDAMENTALS_QUOTE_TYPES:
             raise _error(
                 f"{symbol} is a {quote_type} on Yahoo: it has no company fundamentals",
-                "NOT_APPLICABLE",
+                Code.NOT_APPLICABLE,
             )
         metric = request.metric
         if metric in MIXES_PRICE_AND_STATEMENTS:
@@ -493,20 +500,20 @@ def check_currencies(info: dict[str, Any], symbol: str, metric: str) -> None:
         raise _error(
             f"{metric} of {symbol} mixes price and financial statements, but Yahoo did not say "
             f"both currencies (price: {price_currency}, statements: {statement_currency})",
-            "NO_DATA",
+            Code.NO_DATA,
         )
     if price_currency != statement_currency:
         raise _error(
             f"{metric} of {symbol} mixes a price in {price_currency} with statements in "
             f"{statement_currency}; refusing to divide across currencies",
-            "CURRENCY_MISMATCH",
+            Code.CURRENCY_MISMATCH,
         )
 
 
 def info_number(info: dict[str, Any], field: str, symbol: str) -> float:
     if field not in info:
         raise _error(
-            f"Yahoo has no {field} for {symbol} (e.g. negative earnings have no P/E)", "NO_DATA"
+            f"Yahoo has no {field} for {symbol} (e.g. negative earnings have no P/E)", Code.NO_DATA
         )
     return _number(info[field], f"{field} of {symbol}")
 
@@ -524,10 +531,10 @@ def ncav_per_share(
         shares_source = "info.sharesOutstanding"
         shares_value = info.get("sharesOutstanding")
         if shares_value is None:
-            raise _error(f"no share count for {symbol}", "NO_DATA")
+            raise _error(f"no share count for {symbol}", Code.NO_DATA)
     shares = _number(shares_value, f"share count of {symbol}")
     if shares <= 0:
-        raise _error(f"share count of {symbol} is {shares:g}", "BAD_RESPONSE")
+        raise _error(f"share count of {symbol} is {shares:g}", Code.BAD_RESPONSE)
     detail = {
         "period_end": balance.get("period_end"),
         "current_assets": assets,
@@ -541,20 +548,20 @@ def ncav_per_share(
 def _number(value: Any, what: str) -> float:
     value = _raw(value)
     if isinstance(value, bool) or value is None:
-        raise _error(f"{what} is {value!r}, not a number", "BAD_RESPONSE")
+        raise _error(f"{what} is {value!r}, not a number", Code.BAD_RESPONSE)
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            raise _error(f"{what} is {value!r}, not a number", "BAD_RESPONSE") from None
+            raise _error(f"{what} is {value!r}, not a number", Code.BAD_RESPONSE) from None
     if not isinstance(value, int | float):
-        raise _error(f"{what} is {type(value).__name__}, not a number", "BAD_RESPONSE")
+        raise _error(f"{what} is {type(value).__name__}, not a number", Code.BAD_RESPONSE)
     try:
         number = float(value)
     except OverflowError:
-        raise _error(f"{what} is out of range", "BAD_RESPONSE") from None
+        raise _error(f"{what} is out of range", Code.BAD_RESPONSE) from None
     if not math.isfinite(number):
-        raise _error(f"{what} is {number}, not a finite number", "BAD_RESPONSE")
+        raise _error(f"{what} is {number}, not a finite number", Code.BAD_RESPONSE)
     return number
 
 
@@ -565,7 +572,7 @@ def _raw(value: Any) -> Any:
     return value
 
 
-def _error(message: str, reason: str) -> AdapterError:
+def _error(message: str, reason: Code) -> AdapterError:
     return AdapterError(message, source=SOURCE, reason=reason)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from signalops.adapters.base import Adapter, Answer
+from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation
 from signalops.observation import DataError, Request, utc
 from signalops.strategy.model import Strategy
@@ -33,7 +34,7 @@ def gather(
         adapter = adapters.get(source)
         if adapter is None:
             for request in batch:
-                answers[request] = DataError("NO_ADAPTER", f"no adapter for source '{source}'")
+                answers[request] = DataError(Code.NO_ADAPTER, f"no adapter for source '{source}'")
             continue
         answers.update(adapter.fetch(batch, as_of))
     return answers

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from signalops.codes import Code
 from signalops.errors import AdapterError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -147,7 +148,7 @@ class HttpClient:
             raise AdapterError(
                 f"malformed JSON from {self._where(url)}: {exc}",
                 source=self.source,
-                reason="BAD_RESPONSE",
+                reason=Code.BAD_RESPONSE,
             ) from None
         self._parsed[key] = (text, value)
         return value
@@ -180,15 +181,15 @@ class HttpClient:
                 response = self.client.get(url, params=params)
             except httpx.TimeoutException:
                 last_problem = f"timed out after {self.timeout:g}s"
-                reason = "TIMEOUT"
+                reason = Code.TIMEOUT
             except httpx.TransportError as exc:
                 last_problem = f"connection failed ({type(exc).__name__})"
-                reason = "CONNECTION_ERROR"
+                reason = Code.CONNECTION_ERROR
             else:
                 if response.status_code < 400:
                     return response.text
                 last_problem = f"HTTP {response.status_code}"
-                reason = "RATE_LIMITED" if response.status_code == 429 else "HTTP_ERROR"
+                reason = Code.RATE_LIMITED if response.status_code == 429 else Code.HTTP_ERROR
                 if response.status_code not in RETRY_STATUSES:
                     raise AdapterError(
                         f"{last_problem} from {self._where(url)}", source=self.source, reason=reason
@@ -253,7 +254,7 @@ def _finite_float(text: str) -> float:
 
 
 def bad_response(source: str, message: str) -> AdapterError:
-    return AdapterError(message, source=source, reason="BAD_RESPONSE")
+    return AdapterError(message, source=source, reason=Code.BAD_RESPONSE)
 
 
 def field_of(source: str, obj: Any, *path: str | int) -> Any:

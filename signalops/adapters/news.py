@@ -63,6 +63,7 @@ from signalops.adapters.http import HttpClient
 from signalops.adapters.store import SnapshotStore
 from signalops.catalogue.builtin import NEWS
 from signalops.catalogue.spec import format_duration
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
@@ -136,11 +137,11 @@ def parse_feed(text: str, where: str) -> ParsedFeed:
     """Parse RSS/Atom text with feedparser (which never fetches anything itself here)."""
     parsed = feedparser.parse(_EMPTY_DC_DESCRIPTION.sub("", text))
     if not parsed.get("version"):
-        raise _error(f"{where} did not return an RSS or Atom feed", "BAD_RESPONSE")
+        raise _error(f"{where} did not return an RSS or Atom feed", Code.BAD_RESPONSE)
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and type(problem).__name__ == "SAXParseException":
         # Not well-formed XML: most often a body cut short, i.e. items missing.
-        raise _error(f"{where} returned a malformed feed ({problem})", "BAD_RESPONSE")
+        raise _error(f"{where} returned a malformed feed ({problem})", Code.BAD_RESPONSE)
     items: list[tuple[float, Item]] = []
     undated = 0
     for entry in parsed.get("entries", []):
@@ -255,7 +256,7 @@ class RssFeed:
         fetched = self.now().timestamp()
         parsed = parse_feed(text, f"feed {name}")
         if not parsed.items and not parsed.undated:
-            raise _error(f"feed {name} lists no items", "NO_DATA")
+            raise _error(f"feed {name} lists no items", Code.NO_DATA)
         new = []
         for t, item in parsed.items:
             key = (t, item["link"], item["title"])
@@ -311,16 +312,16 @@ class ReplayItemFeed:
         if names is None:
             names = [k[len("items/") :] for k in self.store.keys(SOURCE) if k.startswith("items/")]
         if not names:
-            raise _error("no news feed was recorded", "NO_DATA")
+            raise _error("no news feed was recorded", Code.NO_DATA)
         loaded = []
         for name in names:
             series = self.store.series(SOURCE, items_key(name))
             if series is None:
-                raise _error(f"no recorded items for feed {name}", "NO_DATA")
+                raise _error(f"no recorded items for feed {name}", Code.NO_DATA)
             end = series.end(as_of)
             if end == 0:
                 raise _error(
-                    f"no item of feed {name} was recorded at or before {_iso(as_of)}", "NO_DATA"
+                    f"no item of feed {name} was recorded at or before {_iso(as_of)}", Code.NO_DATA
                 )
             loaded.append(FeedItems(name, series.times, series.values, end, series.times[end - 1]))
         return loaded
@@ -336,14 +337,14 @@ def compile_query(query: str) -> re.Pattern[str]:
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         pattern = text[1:-1]
         if not pattern:
-            raise _error("empty regular expression '//'", "BAD_REQUEST")
+            raise _error("empty regular expression '//'", Code.BAD_REQUEST)
         try:
             return re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
-            raise _error(f"invalid regular expression {text}: {exc}", "BAD_REQUEST") from None
+            raise _error(f"invalid regular expression {text}: {exc}", Code.BAD_REQUEST) from None
     words = text.split()
     if not words:
-        raise _error("empty news query", "BAD_REQUEST")
+        raise _error("empty news query", Code.BAD_REQUEST)
     phrase = r"\s+".join(re.escape(word) for word in words)
     return re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)
 
@@ -402,7 +403,7 @@ class NewsAdapter(BaseAdapter):
         pattern = compile_query(query)
         window = float(params.get("window", 86400))
         if window <= 0:
-            raise _error("window must be positive", "BAD_REQUEST")
+            raise _error("window must be positive", Code.BAD_REQUEST)
         until = as_of.timestamp()
         since = until - window
         loaded = batch.get((SOURCE, "feeds"))
@@ -423,7 +424,7 @@ class NewsAdapter(BaseAdapter):
             raise _error(
                 f"the {format_duration(window)} window starts {_iso(since)} but the items known "
                 f"only go back to: {covered}; older items of the window may be missing",
-                "INSUFFICIENT_HISTORY",
+                Code.INSUFFICIENT_HISTORY,
             )
         matches: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -476,7 +477,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _error(message: str, reason: str) -> AdapterError:
+def _error(message: str, reason: Code) -> AdapterError:
     return AdapterError(message, source=SOURCE, reason=reason)
 
 

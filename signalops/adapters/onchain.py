@@ -55,6 +55,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,6 +63,7 @@ from signalops.adapters.base import BaseAdapter
 from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
 from signalops.adapters.store import Series, SnapshotStore
 from signalops.catalogue.builtin import ONCHAIN
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
@@ -148,7 +150,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _error(message: str, reason: str) -> AdapterError:
+def _error(message: str, reason: Code) -> AdapterError:
     return AdapterError(message, source=SOURCE, reason=reason)
 
 
@@ -257,7 +259,7 @@ def pick_stablecoin(assets: Any, wanted: str) -> tuple[str, str]:
         if len(symbols) > 1:
             raise _error(
                 f"stablecoin '{wanted}' is ambiguous: {', '.join(symbols)}; write the exact symbol",
-                "UNKNOWN_STABLECOIN",
+                Code.UNKNOWN_STABLECOIN,
             )
         if folded:
             canonical, candidates = symbols[0], folded
@@ -268,7 +270,7 @@ def pick_stablecoin(assets: Any, wanted: str) -> tuple[str, str]:
             if isinstance(a, dict) and str(a.get("name", "")).lower() == wanted.lower()
         ]
     if not candidates:
-        raise _error(f"DeFiLlama lists no stablecoin '{wanted}'", "UNKNOWN_STABLECOIN")
+        raise _error(f"DeFiLlama lists no stablecoin '{wanted}'", Code.UNKNOWN_STABLECOIN)
     best = max(candidates, key=_circulating)
     return canonical, str(field_of(SOURCE, best, "id"))
 
@@ -367,7 +369,7 @@ class DefiLlamaFeed:
         """Net inflow over the last complete UTC day before ``as_of`` (one point)."""
         if not self.api_key:
             raise _error(
-                f"exchange flows need a DeFiLlama Pro API key in ${API_KEY_ENV}", "NO_API_KEY"
+                f"exchange flows need a DeFiLlama Pro API key in ${API_KEY_ENV}", Code.NO_API_KEY
             )
         end = math.floor(as_of / DAY) * DAY
         start = end - DAY
@@ -410,7 +412,7 @@ class ReplayFeed:
         if len(folded) > 1:
             raise _error(
                 f"stablecoin '{symbol}' is ambiguous: {', '.join(folded)}; write the exact symbol",
-                "UNKNOWN_STABLECOIN",
+                Code.UNKNOWN_STABLECOIN,
             )
         return folded[0] if folded else symbol
 
@@ -429,7 +431,7 @@ class ReplayFeed:
     def _read(self, key: str, as_of: float) -> Series:
         series = self.store.series(SOURCE, key)
         if series is None:
-            raise _error(f"no recorded series {key}", "NO_DATA")
+            raise _error(f"no recorded series {key}", Code.NO_DATA)
         end = series.end(as_of)
         return Series(key, series.times[:end], series.values[:end])
 
@@ -440,23 +442,23 @@ class ReplayFeed:
 def _text(params: dict[str, Any], name: str, default: str | None = None) -> str:
     value = params.get(name, default)
     if not isinstance(value, str) or not value.strip():
-        raise _error(f"parameter '{name}' must be a non-empty string", "BAD_REQUEST")
+        raise _error(f"parameter '{name}' must be a non-empty string", Code.BAD_REQUEST)
     value = value.strip()
     if "/" in value:
-        raise _error(f"parameter '{name}' may not contain '/': {value!r}", "BAD_REQUEST")
+        raise _error(f"parameter '{name}' may not contain '/': {value!r}", Code.BAD_REQUEST)
     return value
 
 
 def _window(params: dict[str, Any]) -> float:
     window = params.get("window", DAY)
     if isinstance(window, bool) or not isinstance(window, int | float) or not window > 0:
-        raise _error(f"window must be a positive duration, got {window!r}", "BAD_REQUEST")
+        raise _error(f"window must be a positive duration, got {window!r}", Code.BAD_REQUEST)
     return float(window)
 
 
 def _latest(series: Series) -> tuple[float, float]:
     if not len(series):
-        raise _error(f"{series.key}: no data at or before as_of", "NO_DATA")
+        raise _error(f"{series.key}: no data at or before as_of", Code.NO_DATA)
     return series.times[-1], number(SOURCE, series.values[-1], f"{series.key} value")
 
 
@@ -468,7 +470,7 @@ def _change(series: Series, window: float) -> tuple[float, float, float, float]:
         raise _error(
             f"{series.key}: no point at or before {_iso(t - window)} (history starts "
             f"{_iso(series.times[0])})",
-            "INSUFFICIENT_HISTORY",
+            Code.INSUFFICIENT_HISTORY,
         )
     return t, value, base[0], number(SOURCE, base[1], f"{series.key} value")
 
@@ -525,7 +527,7 @@ class OnchainAdapter(BaseAdapter):
             if base <= 0:
                 raise _error(
                     f"{series.key}: TVL was {base:g} on {_iso(t0)}; no relative change",
-                    "INSUFFICIENT_HISTORY",
+                    Code.INSUFFICIENT_HISTORY,
                 )
             detail = {"series": series.key, "latest": _point(t, value), "base": _point(t0, base)}
             return self._observation(value / base - 1.0, t, as_of, detail)
@@ -537,7 +539,7 @@ class OnchainAdapter(BaseAdapter):
             return self._level(series, as_of)
         if metric == "exchange_net_flow_24h":
             return self._exchange_flow(_text(params, "exchange", "default"), at, as_of, batch)
-        raise _error(f"onchain has no metric '{metric}'", "UNKNOWN_METRIC")
+        raise _error(f"onchain has no metric '{metric}'", Code.UNKNOWN_METRIC)
 
     def _exchange_flow(
         self, exchange: str, at: float, as_of: datetime, batch: dict[Any, Any]
@@ -546,7 +548,7 @@ class OnchainAdapter(BaseAdapter):
         series = {}
         for slug in slugs:
             series[slug] = self._series(
-                batch, cex_flow_key(slug), lambda slug=slug: self.feed.cex_net_flow(slug, at)
+                batch, cex_flow_key(slug), partial(self.feed.cex_net_flow, slug, at)
             )
         # Sum one and the same day for every exchange: the latest day they all have.
         day_end = min(_latest(s)[0] for s in series.values())
@@ -554,7 +556,7 @@ class OnchainAdapter(BaseAdapter):
         for slug, s in series.items():
             point = s.last_at_or_before(day_end)
             if point is None or point[0] != day_end:
-                raise _error(f"{s.key}: no flow for the day ending {_iso(day_end)}", "NO_DATA")
+                raise _error(f"{s.key}: no flow for the day ending {_iso(day_end)}", Code.NO_DATA)
             flows[slug] = number(SOURCE, point[1], f"{s.key} value")
         detail = {"day": _iso(day_end - DAY)[:10], "exchanges": flows}
         return self._observation(math.fsum(flows.values()), day_end, as_of, detail)
@@ -606,7 +608,7 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
 
 
 def _bad_file(path: Path, line: int, message: str) -> AdapterError:
-    return _error(f"{path}:{line}: {message}", "BAD_SNAPSHOT")
+    return _error(f"{path}:{line}: {message}", Code.BAD_SNAPSHOT)
 
 
 def _cell_value(path: Path, line: int, cell: str) -> float:
@@ -621,7 +623,7 @@ def _cell_value(path: Path, line: int, cell: str) -> float:
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if not path.is_file():
-        raise _error(f"bundled file {path} is missing", "NO_DATA")
+        raise _error(f"bundled file {path} is missing", Code.NO_DATA)
     with path.open(newline="", encoding="utf-8") as handle:
         for line, row in enumerate(csv.reader(handle), 1):
             if row:

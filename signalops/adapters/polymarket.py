@@ -86,7 +86,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 
@@ -95,10 +95,12 @@ from signalops.adapters.http import HttpClient, bad_response, field_of, number
 from signalops.adapters.store import SnapshotStore
 from signalops.catalogue.builtin import POLYMARKET
 from signalops.catalogue.spec import format_duration
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
 SOURCE = "polymarket"
+_T = TypeVar("_T")
 GAMMA_URL = "https://gamma-api.polymarket.com"
 CLOB_URL = "https://clob.polymarket.com"
 
@@ -112,7 +114,7 @@ _STATUS = re.compile(r"^HTTP (\d{3})\b")
 _FIDELITIES = (1, 2, 5, 10)  # minutes
 
 
-def _error(message: str, reason: str) -> AdapterError:
+def _error(message: str, reason: Code) -> AdapterError:
     return AdapterError(message, source=SOURCE, reason=reason)
 
 
@@ -243,7 +245,7 @@ class Market:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise _error(
                 f"recorded metadata of market '{ref}' is malformed ({type(exc).__name__}: {exc})",
-                "BAD_SNAPSHOT",
+                Code.BAD_SNAPSHOT,
             ) from None
 
     def record(self) -> dict[str, Any]:
@@ -272,17 +274,17 @@ class Market:
             raise _error(
                 f"market {self.label} has no '{metric}' outcome (outcomes: "
                 f"{_quoted(self.outcomes)}); use outcome(name=...)",
-                "NOT_APPLICABLE",
+                Code.NOT_APPLICABLE,
             )
         raise _error(
             f"market {self.label} has no outcome {name!r}; valid outcomes: "
             f"{_quoted(self.outcomes)}",
-            "UNKNOWN_OUTCOME",
+            Code.UNKNOWN_OUTCOME,
         )
 
     def token(self, i: int) -> str:
         if not self.token_ids:
-            raise _error(f"market {self.label} has no CLOB order book tokens", "NO_DATA")
+            raise _error(f"market {self.label} has no CLOB order book tokens", Code.NO_DATA)
         return self.token_ids[i]
 
 
@@ -358,7 +360,7 @@ def _recorded_price(value: Any, market: str) -> float:
     try:
         return _probability(value, f"recorded price of market '{market}'")
     except AdapterError as exc:
-        raise _error(exc.message, "BAD_SNAPSHOT") from None
+        raise _error(exc.message, Code.BAD_SNAPSHOT) from None
 
 
 class Clob:
@@ -396,7 +398,7 @@ class Clob:
 
         attempts = self.retries + 1
         delay = self.backoff
-        problem, reason = "", "HTTP_ERROR"
+        problem, reason = "", Code.HTTP_ERROR
         for attempt in range(attempts):
             self.calls += 1
             try:
@@ -406,15 +408,15 @@ class Clob:
                 if status is None:
                     cause = exc.__context__
                     if isinstance(cause, httpx.TimeoutException):
-                        problem, reason = "timed out", "TIMEOUT"
+                        problem, reason = "timed out", Code.TIMEOUT
                     else:
                         name = type(cause).__name__ if cause is not None else "request failed"
-                        problem, reason = f"connection failed ({name})", "CONNECTION_ERROR"
+                        problem, reason = f"connection failed ({name})", Code.CONNECTION_ERROR
                 else:
                     problem = f"HTTP {status}"
-                    reason = "RATE_LIMITED" if status == 429 else "HTTP_ERROR"
+                    reason = Code.RATE_LIMITED if status == 429 else Code.HTTP_ERROR
                     if status == 404:
-                        raise _error(f"CLOB {what}: {exc.error_msg}", "NO_DATA") from None
+                        raise _error(f"CLOB {what}: {exc.error_msg}", Code.NO_DATA) from None
                     if status not in _RETRY_STATUSES:
                         raise _error(f"CLOB {what}: {problem} {exc.error_msg}", reason) from None
             except KeyError as exc:
@@ -441,7 +443,7 @@ class Clob:
     def price(self, token_id: str, side: str) -> float:
         """Best resting price on ``side``: ``BUY`` is the best bid, ``SELL`` the best ask."""
         if side not in ("BUY", "SELL"):
-            raise _error(f"side must be BUY or SELL, got {side!r}", "BAD_REQUEST")
+            raise _error(f"side must be BUY or SELL, got {side!r}", Code.BAD_REQUEST)
         call = self._call("price", self.client.get_price, token_id, side)
         return _probability(
             field_of(SOURCE, self._json_object("price", call), "price"), "CLOB price"
@@ -583,9 +585,9 @@ class LiveFeed:
         try:
             raw = self.http.get_json(url, params, ttl=self.metadata_ttl)
         except AdapterError as exc:
-            if by_id and exc.reason == "HTTP_ERROR" and _http_status(exc) == 404:
+            if by_id and exc.reason == Code.HTTP_ERROR and _http_status(exc) == 404:
                 raise _error(
-                    f"Polymarket has no market with id {ref} (Gamma: 404)", "UNKNOWN_MARKET"
+                    f"Polymarket has no market with id {ref} (Gamma: 404)", Code.UNKNOWN_MARKET
                 ) from None
             raise
         fresh = self.http.requests_sent != sent or ref not in self._fetched
@@ -600,7 +602,7 @@ class LiveFeed:
             raise _error(
                 f"Polymarket has no market with {what} '{ref}' (Gamma returned none); "
                 f"{hint}copy the slug from the market's URL or give its numeric id",
-                "UNKNOWN_MARKET",
+                Code.UNKNOWN_MARKET,
             )
         market = Market.from_gamma(raw, ref, self._fetched[ref])
         if fresh and self.record is not None:
@@ -612,7 +614,7 @@ class LiveFeed:
             raise _error(
                 f"market {market.label} is closed: it has no live prices (replay its recorded "
                 "history instead)",
-                "MARKET_CLOSED",
+                Code.MARKET_CLOSED,
             )
         return market
 
@@ -628,7 +630,7 @@ class LiveFeed:
         raise _error(
             f"live {what} is from {_iso(t)}, {format_duration(round(t - as_of))} after as_of "
             f"{_iso(as_of)}; a live source cannot answer for the past (use a replay)",
-            "LOOK_AHEAD",
+            Code.LOOK_AHEAD,
         )
 
     def _detail(self, market: Market, i: int, **extra: Any) -> dict[str, Any]:
@@ -663,7 +665,7 @@ class LiveFeed:
         if book.best_bid is None or book.best_ask is None:
             side = "bids" if book.best_bid is None else "asks"
             raise _error(
-                f"the order book of {market.label} {market.outcomes[i]} has no {side}", "NO_DATA"
+                f"the order book of {market.label} {market.outcomes[i]} has no {side}", Code.NO_DATA
             )
         bid, ask = book.best_bid, book.best_ask
         if ask < bid:
@@ -679,7 +681,7 @@ class LiveFeed:
         market = self.market(market_ref, as_of)
         value = market.liquidity if metric == "liquidity" else market.volume_24h
         if value is None:
-            raise _error(f"Gamma reports no {metric} for market {market.label}", "NO_DATA")
+            raise _error(f"Gamma reports no {metric} for market {market.label}", Code.NO_DATA)
         fetched = market.fetched_at if market.fetched_at is not None else self.clock()
         t = self._live_time(fetched, as_of, "Gamma metadata")
         detail = {"market": market.ref, "question": market.question, "via": "Gamma"}
@@ -695,7 +697,8 @@ class LiveFeed:
         times, prices = parse_history(raw, "CLOB prices-history")
         if not times:
             raise _error(
-                f"the CLOB has no price history for {market.label} {market.outcomes[i]}", "NO_DATA"
+                f"the CLOB has no price history for {market.label} {market.outcomes[i]}",
+                Code.NO_DATA,
             )
         if self.record is not None:
             key = prices_key(market_ref, market.outcomes[i])
@@ -754,9 +757,9 @@ class ReplayFeed:
             return _error(
                 f"no recorded {kind} for outcome {outcome!r} of market '{ref}' "
                 f"(recorded outcomes: {_quoted(recorded)})",
-                "NO_DATA",
+                Code.NO_DATA,
             )
-        return _error(f"no recorded {kind} for market '{ref}'", "NO_DATA")
+        return _error(f"no recorded {kind} for market '{ref}'", Code.NO_DATA)
 
     def price(self, market: str, outcome: str, as_of: float, metric: str) -> Point:
         key, name = self._outcome(market, outcome, as_of, metric)
@@ -768,7 +771,7 @@ class ReplayFeed:
             raise _error(
                 f"no recorded price of market '{market}' {name} at or before {_iso(as_of)} "
                 f"(the first is from {_iso(series.times[0])})",
-                "NO_DATA",
+                Code.NO_DATA,
             )
         t, value = found
         detail = {"market": market, "outcome": name, "price": "recorded"}
@@ -781,14 +784,14 @@ class ReplayFeed:
         if found is None:
             raise _error(
                 f"no recorded order book of market '{market}' {name} at or before {_iso(as_of)}",
-                "NO_DATA",
+                Code.NO_DATA,
             )
         t, value = found
         try:
             bid, ask = float(value["bid"]), float(value["ask"])
         except (KeyError, TypeError, ValueError):
             raise _error(
-                f"recorded book of '{market}' is malformed: {value!r}", "BAD_SNAPSHOT"
+                f"recorded book of '{market}' is malformed: {value!r}", Code.BAD_SNAPSHOT
             ) from None
         detail = {"market": market, "outcome": name, "best_bid": bid, "best_ask": ask}
         return bid, ask, Point(ask - bid, t, detail)
@@ -797,11 +800,12 @@ class ReplayFeed:
         found = self.market(market, as_of)
         if found is None:
             raise _error(
-                f"no recorded metadata of market '{market}' at or before {_iso(as_of)}", "NO_DATA"
+                f"no recorded metadata of market '{market}' at or before {_iso(as_of)}",
+                Code.NO_DATA,
             )
         value = found.liquidity if metric == "liquidity" else found.volume_24h
         if value is None:
-            raise _error(f"no recorded {metric} for market '{market}'", "NO_DATA")
+            raise _error(f"no recorded {metric} for market '{market}'", Code.NO_DATA)
         t = found.fetched_at if found.fetched_at is not None else as_of
         detail = {"market": market, "question": found.question, "via": "recorded Gamma"}
         return Point(value, t, detail)
@@ -831,7 +835,7 @@ def price_change(
         raise _error(
             f"price history {first}, after as_of - {format_duration(window)} "
             f"({_iso(as_of - window)})",
-            "INSUFFICIENT_HISTORY",
+            Code.INSUFFICIENT_HISTORY,
         )
     detail = {
         "now": {"t": _iso(now.t), "price": now.value},
@@ -897,7 +901,7 @@ class PolymarketAdapter(BaseAdapter):
         params = request.param_dict
         market = str(params["market"]).strip()
         if not market:
-            raise _error("market name is empty", "BAD_REQUEST")
+            raise _error("market name is empty", Code.BAD_REQUEST)
         metric = request.metric
         t = as_of.timestamp()
         if metric in ("yes", "no", "outcome"):
@@ -915,13 +919,17 @@ class PolymarketAdapter(BaseAdapter):
             return self._observation(point, as_of)
         if metric == "change":
             outcome, window = str(params["outcome"]), int(params["window"])
-            key = ("history", market, outcome.strip().casefold(), window)
-            history = _once(batch, key, lambda: self.feed.history(market, outcome, t, window))
+            history_key = ("history", market, outcome.strip().casefold(), window)
+            history = _once(
+                batch, history_key, lambda: self.feed.history(market, outcome, t, window)
+            )
             now = self._price(batch, market, outcome, t, metric)
             value, detail = price_change(now, history, t, window)
             point = Point(value, now.t, {**now.detail, **detail}, now.fetched_at)
             return self._observation(point, as_of)
-        raise _error(f"metric '{metric}' is not implemented", "UNKNOWN_METRIC")  # pragma: no cover
+        raise _error(
+            f"metric '{metric}' is not implemented", Code.UNKNOWN_METRIC
+        )  # pragma: no cover
 
     def _price(self, batch: dict[Any, Any], market: str, name: str, t: float, metric: str) -> Point:
         """The outcome's current price, read once per fetch (``yes`` and ``change`` share it)."""
@@ -943,19 +951,20 @@ class PolymarketAdapter(BaseAdapter):
         )
 
 
-def _once(batch: dict[Any, Any], key: Any, read: Callable[[], Any]) -> Any:
+def _once(batch: dict[Any, Any], key: tuple[object, ...], read: Callable[[], _T]) -> _T:
     """One read per key per ``fetch`` (failures too), so ten leaves on a market ask once."""
     if key in batch:
         found = batch[key]
         if isinstance(found, AdapterError):
             raise found
-        return found
+        return cast(_T, found)
     try:
-        batch[key] = read()
+        value = read()
     except AdapterError as exc:
         batch[key] = exc
         raise
-    return batch[key]
+    batch[key] = value
+    return value
 
 
 # --- bundled data ------------------------------------------------------------------------------
@@ -970,9 +979,9 @@ def _listish(value: Any, what: str) -> list[Any]:
             try:
                 value = ast.literal_eval(value)
             except (ValueError, SyntaxError):
-                raise _error(f"{what} is not a list: {value[:60]!r}", "BAD_DATA") from None
+                raise _error(f"{what} is not a list: {value[:60]!r}", Code.BAD_DATA) from None
     if not isinstance(value, list):
-        raise _error(f"{what} is {type(value).__name__}, not a list", "BAD_DATA")
+        raise _error(f"{what} is {type(value).__name__}, not a list", Code.BAD_DATA)
     return value
 
 
@@ -981,14 +990,14 @@ def _load_json(path: Path) -> Any:
         with path.open(encoding="utf-8") as handle:
             return json.load(handle)
     except ValueError as exc:
-        raise _error(f"{path}: not valid JSON ({exc})", "BAD_DATA") from None
+        raise _error(f"{path}: not valid JSON ({exc})", Code.BAD_DATA) from None
 
 
 def _end_of_day(date: str, where: str) -> float:
     try:
         day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
     except (TypeError, ValueError):
-        raise _error(f"{where}: date {date!r} is not YYYY-MM-DD", "BAD_DATA") from None
+        raise _error(f"{where}: date {date!r} is not YYYY-MM-DD", Code.BAD_DATA) from None
     return (day + timedelta(days=1)).timestamp()
 
 
@@ -1003,7 +1012,7 @@ def _election_records(folder: Path) -> Iterator[tuple[str, float, Any]]:
         outcomes = [str(o) for o in _listish(entry["outcomes"], f"{where} outcomes")]
         tokens = [str(tk) for tk in _listish(entry["clob_token_ids"], f"{where} clob_token_ids")]
         if len(outcomes) != len(tokens):
-            raise _error(f"{where}: {len(outcomes)} outcomes, {len(tokens)} tokens", "BAD_DATA")
+            raise _error(f"{where}: {len(outcomes)} outcomes, {len(tokens)} tokens", Code.BAD_DATA)
         for token, outcome in zip(tokens, outcomes, strict=True):
             outcome_of[token] = (market_id, outcome)
         meta = {
@@ -1029,12 +1038,12 @@ def _election_records(folder: Path) -> Iterator[tuple[str, float, Any]]:
                 raise _error(
                     f"{prices_path.name}: token {point['token_id']} of market {market_id} "
                     f"is not in {markets_path.name}",
-                    "BAD_DATA",
+                    Code.BAD_DATA,
                 )
             where = f"{prices_path.name} market {market_id}"
             price = point["price"]
             if isinstance(price, bool) or not isinstance(price, int | float):
-                raise _error(f"{where}: price {price!r} is not a number", "BAD_DATA")
+                raise _error(f"{where}: price {price!r} is not a number", Code.BAD_DATA)
             t = _end_of_day(point["date"], where)
             yield prices_key(str(market_id), found[1]), t, float(price)
 
@@ -1046,7 +1055,7 @@ def _mstr_records(folder: Path) -> Iterator[tuple[str, float, Any]]:
     try:
         times, prices = parse_history(_load_json(path), path.name)
     except AdapterError as exc:
-        raise _error(f"{path}: {exc.message}", "BAD_DATA") from None
+        raise _error(f"{path}: {exc.message}", Code.BAD_DATA) from None
     key = prices_key(MSTR_SLUG, "yes")
     for t, p in zip(times, prices, strict=True):
         yield key, t, p

@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Protocol, cast
 
+from signalops.adapters.base import Adapter
 from signalops.adapters.store import SnapshotStore
 from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
 from signalops.catalogue.spec import Catalogue, SourceCatalogue
+from signalops.codes import Code
 from signalops.errors import AdapterError
 
 ENTRY_POINT_GROUP = "signalops.adapters"
@@ -32,21 +34,34 @@ BUILTIN: Mapping[str, str] = {
 }
 
 
-def _load(target: str) -> Any:
+class AdapterClass(Protocol):
+    """What a source's class offers: its catalogue and the two ways to build an adapter."""
+
+    source: str
+    catalogue: SourceCatalogue
+
+    def live(self, *, record: SnapshotStore | None = None) -> Adapter: ...
+
+    def replay(self, store: SnapshotStore) -> Adapter: ...
+
+
+def _load(target: str) -> AdapterClass:
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    # Loaded by name (so that validating never imports ccxt): the type is declared, not inferred;
+    # tests/adapters/test_registry.py checks each built-in class against it.
+    return cast(AdapterClass, getattr(importlib.import_module(module), name))
 
 
-def adapter_classes() -> dict[str, Any]:
+def adapter_classes() -> dict[str, AdapterClass]:
     """Every adapter class by source: built-ins first, then entry points (which may not shadow)."""
-    found: dict[str, Any] = {name: _load(target) for name, target in BUILTIN.items()}
+    found = {name: _load(target) for name, target in BUILTIN.items()}
     found.update(plugin_classes())
     return found
 
 
-def plugin_classes() -> dict[str, Any]:
+def plugin_classes() -> dict[str, AdapterClass]:
     """Adapters installed through entry points (built-in names cannot be shadowed)."""
-    found: dict[str, Any] = {}
+    found: dict[str, AdapterClass] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name in BUILTIN or entry.name in found:
             continue
@@ -55,7 +70,7 @@ def plugin_classes() -> dict[str, Any]:
             raise AdapterError(
                 f"entry point {entry.value} has no SourceCatalogue 'catalogue'",
                 source=entry.name,
-                reason="BAD_ADAPTER",
+                reason=Code.BAD_ADAPTER,
             )
         found[entry.name] = cls
     return found
@@ -64,18 +79,18 @@ def plugin_classes() -> dict[str, Any]:
 def catalogue() -> Catalogue:
     """Every installed source's metrics, for the compiler.
 
-    Built-in catalogues come from ``metrics.py`` so that validating a file never imports ccxt,
-    yfinance or TA-Lib; plugins' catalogues come from their classes.
+    Built-in catalogues come from ``signalops.catalogue.builtin`` so that validating a file never
+    imports ccxt, yfinance or TA-Lib; plugins' catalogues come from their classes.
     """
     plugins = [cls.catalogue for cls in plugin_classes().values()]
     return Catalogue.of([*BUILTIN_CATALOGUE.sources.values(), *plugins])
 
 
-def replay_adapters(store: SnapshotStore) -> dict[str, Any]:
+def replay_adapters(store: SnapshotStore) -> dict[str, Adapter]:
     """One replay adapter per source, all reading the same snapshot store."""
     return {name: cls.replay(store) for name, cls in adapter_classes().items()}
 
 
-def live_adapters(record: SnapshotStore | None = None) -> dict[str, Any]:
+def live_adapters(record: SnapshotStore | None = None) -> dict[str, Adapter]:
     """One live adapter per source with its defaults; ``record`` keeps what they fetch."""
     return {name: cls.live(record=record) for name, cls in adapter_classes().items()}

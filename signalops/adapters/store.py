@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from signalops.codes import Code
 from signalops.errors import AdapterError
 
 
@@ -124,13 +125,13 @@ class SnapshotStore:
                         raise AdapterError(
                             f"{path}:{number}: not a snapshot line ({exc})",
                             source=source,
-                            reason="BAD_SNAPSHOT",
+                            reason=Code.BAD_SNAPSHOT,
                         ) from None
                     if not math.isfinite(t):
                         raise AdapterError(
                             f"{path}:{number}: time is not finite",
                             source=source,
-                            reason="BAD_SNAPSHOT",
+                            reason=Code.BAD_SNAPSHOT,
                         )
                     points.setdefault(key, {})[t] = value
         loaded = {}

@@ -32,6 +32,7 @@ from signalops.adapters.base import BaseAdapter
 from signalops.adapters.store import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import format_duration
+from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
@@ -137,7 +138,7 @@ class CcxtCandleFeed:
             raise AdapterError(
                 f"timeframe {format_duration(timeframe)} is not supported",
                 source=SOURCE,
-                reason="BAD_REQUEST",
+                reason=Code.BAD_REQUEST,
             )
         symbol = symbol_for(asset, self.quote)
         # Ask for ~10% more time than ``bars`` candles span: a window with missing candles (an
@@ -161,15 +162,19 @@ class CcxtCandleFeed:
                 since_ms = last_open + timeframe * 1000
         except ccxt.BadSymbol as exc:
             raise AdapterError(
-                f"{self.name} has no market {symbol}: {exc}", source=SOURCE, reason="UNKNOWN_SYMBOL"
+                f"{self.name} has no market {symbol}: {exc}",
+                source=SOURCE,
+                reason=Code.UNKNOWN_SYMBOL,
             ) from None
         except ccxt.RequestTimeout:
-            raise AdapterError(f"{self.name} timed out", source=SOURCE, reason="TIMEOUT") from None
+            raise AdapterError(
+                f"{self.name} timed out", source=SOURCE, reason=Code.TIMEOUT
+            ) from None
         except ccxt.DDoSProtection:
             # Not retried here: Binance bans IPs that keep calling after a 429 (HTTP 418), and
             # the next evaluation cycle is the retry; meanwhile the leaves are UNKNOWN.
             raise AdapterError(
-                f"{self.name} rate limited the request", source=SOURCE, reason="RATE_LIMITED"
+                f"{self.name} rate limited the request", source=SOURCE, reason=Code.RATE_LIMITED
             ) from None
         except ccxt.ExchangeNotAvailable as exc:
             # ccxt raises this (a NetworkError) for HTTP 5xx and most 4xx answers: the server
@@ -177,17 +182,17 @@ class CcxtCandleFeed:
             raise AdapterError(  # the message carries the body: an error page can be long
                 f"{self.name} answered with an error: {str(exc)[:300]}",
                 source=SOURCE,
-                reason="HTTP_ERROR",
+                reason=Code.HTTP_ERROR,
             ) from None
         except ccxt.NetworkError as exc:
             raise AdapterError(
                 f"{self.name} network error: {type(exc).__name__}",
                 source=SOURCE,
-                reason="CONNECTION_ERROR",
+                reason=Code.CONNECTION_ERROR,
             ) from None
         except ccxt.ExchangeError as exc:
             raise AdapterError(
-                f"{self.name} error: {exc}", source=SOURCE, reason="HTTP_ERROR"
+                f"{self.name} error: {exc}", source=SOURCE, reason=Code.HTTP_ERROR
             ) from None
         closed = []
         for open_ms in sorted(rows):
@@ -218,7 +223,7 @@ class ReplayCandleFeed:
             raise AdapterError(
                 f"no recorded {format_duration(timeframe)} candles for {symbol} on {self.name}",
                 source=SOURCE,
-                reason="NO_DATA",
+                reason=Code.NO_DATA,
             )
         end = series.end(as_of)
         start = max(0, end - bars)
@@ -249,7 +254,7 @@ def _require_json_body(exchange: Any, symbol: str) -> None:
         raise AdapterError(
             f"{symbol}: {exchange.id} sent a response that is not JSON ({body[:40]!r})",
             source=SOURCE,
-            reason="BAD_RESPONSE",
+            reason=Code.BAD_RESPONSE,
         ) from None
 
 
@@ -260,18 +265,21 @@ def _finite(value: Any, symbol: str) -> float:
         raise AdapterError(
             f"{symbol}: candle field {value!r} is not a number",
             source=SOURCE,
-            reason="BAD_RESPONSE",
+            reason=Code.BAD_RESPONSE,
         ) from None
     if not math.isfinite(number):
         raise AdapterError(
-            f"{symbol}: candle field is {number}", source=SOURCE, reason="BAD_RESPONSE"
+            f"{symbol}: candle field is {number}", source=SOURCE, reason=Code.BAD_RESPONSE
         )
     return number
 
 
 def _to_candles(rows: list[tuple[float, ...]], timeframe: int) -> Candles:
     array = np.asarray(rows, dtype=float).reshape(-1, 6)
-    return Candles(*(np.ascontiguousarray(array[:, i]) for i in range(6)), timeframe=timeframe)
+    close_time, open_, high, low, close, volume = (
+        np.ascontiguousarray(array[:, i]) for i in range(6)
+    )
+    return Candles(close_time, open_, high, low, close, volume, timeframe=timeframe)
 
 
 def _iso(epoch: float) -> str:
@@ -376,7 +384,7 @@ class TechnicalAdapter(BaseAdapter):
     def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
         if request.asset is None:
             raise AdapterError(
-                "technical metrics need an asset", source=SOURCE, reason="BAD_REQUEST"
+                "technical metrics need an asset", source=SOURCE, reason=Code.BAD_REQUEST
             )
         params = dict(request.params)
         timeframe = int(params["timeframe"])
@@ -405,14 +413,14 @@ class TechnicalAdapter(BaseAdapter):
                 f"{request.metric} needs {needed} closed {format_duration(timeframe)} candles, "
                 f"{len(candles)} available",
                 source=SOURCE,
-                reason="INSUFFICIENT_HISTORY",
+                reason=Code.INSUFFICIENT_HISTORY,
             )
         value = INDICATORS[request.metric](candles, params)
         if not math.isfinite(value):
             raise AdapterError(
                 f"{request.metric} is undefined on the available candles",
                 source=SOURCE,
-                reason="INSUFFICIENT_HISTORY",
+                reason=Code.INSUFFICIENT_HISTORY,
             )
         data_time = datetime.fromtimestamp(float(candles.close_time[-1]), UTC)
         detail: dict[str, Any] = {"exchange": self.feed.name, "candles": len(candles)}
@@ -456,7 +464,9 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
 def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``("path:line", row)`` for each data row, skipping a CryptoDataDownload URL banner."""
     if not path.exists():
-        raise AdapterError(f"{path}: bundled candle file missing", source=SOURCE, reason="NO_DATA")
+        raise AdapterError(
+            f"{path}: bundled candle file missing", source=SOURCE, reason=Code.NO_DATA
+        )
     with path.open(encoding="utf-8", newline="") as handle:
         header = handle.readline()
         skipped = 1
@@ -479,4 +489,4 @@ def _field(where: str, row: dict[str, str], name: str) -> float:
 
 
 def _bad_row(where: str, problem: object) -> AdapterError:
-    return AdapterError(f"{where}: bad candle row ({problem})", source=SOURCE, reason="BAD_DATA")
+    return AdapterError(f"{where}: bad candle row ({problem})", source=SOURCE, reason=Code.BAD_DATA)

@@ -485,15 +485,15 @@ class _Compiler:
         if text.startswith("$"):
             value = self.param_number(text[1:], path)
             return Const(value, _param_text(self.params[text[1:]], value))
-        value = parse_number(text)
-        if value is None:
+        parsed = parse_number(text)
+        if parsed is None:
             raise self.fail(
                 f"'{text}' is not a number",
                 path,
                 hint="use a number, a suffixed number like 5%, 1.5k, 100M, 2B, or a $param; "
                 "to compare two metrics write a when: expression",
             )
-        return Const(value, text)
+        return Const(parsed, text)
 
     # --- parameters ----------------------------------------------------------------------------
 
@@ -645,8 +645,8 @@ class _Compiler:
         for key, item in keywords.items():
             value, vpath = item[0], item[1]
             vat = item[2] if len(item) > 2 else None
-            param = spec.param(key)
-            if param is None:
+            declared = spec.param(key)
+            if declared is None:
                 names = [p.name for p in spec.params]
                 raise self.fail(
                     f"{spec.name} has no parameter '{key}'",
@@ -656,7 +656,7 @@ class _Compiler:
                 )
             if key in values:
                 raise self.fail(f"parameter '{key}' is given twice", vpath, at=vat)
-            values[key] = self.coerce(param, value, vpath, vat)
+            values[key] = self.coerce(declared, value, vpath, vat)
             given.add(key)
         for param in spec.params:
             if param.name in values:

@@ -286,15 +286,20 @@ def _value(node: Node, message: str) -> ValueExpr:
     return node
 
 
+def _offset(token: Token) -> int:
+    # Lark leaves start_pos unset only on tokens it makes up itself (none reach these checks).
+    return token.start_pos or 0
+
+
 def _scaled(token: Token, scale: dict[str, Decimal]) -> float:
     digits, unit = (token[:-1], token[-1]) if token[-1] in scale else (str(token), "")
     # Checked before Decimal arithmetic, which raises its own Overflow for absurd exponents.
     if math.isinf(float(digits)):
-        raise ExpressionSyntaxError("number is too large", token.start_pos)
+        raise ExpressionSyntaxError("number is too large", _offset(token))
     # Decimal keeps the suffix exact: 0.3k is 300.0, not 300.00000000000006.
     value = float(Decimal(digits) * scale[unit]) if unit else float(digits)
     if math.isinf(value):
-        raise ExpressionSyntaxError("number is too large", token.start_pos)
+        raise ExpressionSyntaxError("number is too large", _offset(token))
     return value
 
 
@@ -369,7 +374,7 @@ class _ToAst(Transformer_NonRecursive):
             assert isinstance(second_op, Token)
             raise ExpressionSyntaxError(
                 "comparisons cannot be chained; join them with 'and', e.g. 'a < b and b < c'",
-                second_op.start_pos,
+                _offset(second_op),
             )
         message = "cannot compare a condition; join conditions with 'and' / 'or'"
         return Compare(
@@ -454,10 +459,10 @@ def _syntax_error(text: str, error: UnexpectedInput) -> ExpressionSyntaxError:
             message = f"unexpected {str(token)!r}"
         if token.type == "NAME" and token.lower() in _KEYWORDS:
             message += f" (keywords are lowercase: {token.lower()!r})"
-        return ExpressionSyntaxError(message, token.start_pos, expected)
+        return ExpressionSyntaxError(message, _offset(token), expected)
 
     if isinstance(error, UnexpectedCharacters):
-        offset = error.pos_in_stream
+        offset = error.pos_in_stream or 0  # lark sets it for every character it rejects
         if text[offset] in "'\"":
             return ExpressionSyntaxError("unterminated string", offset)
         if _PARAM_SIGIL.match(text, offset):
@@ -522,7 +527,7 @@ def render(node: Node) -> str:
             return ".".join(render(segment) for segment in segments)
         case Segment(name=name, args=None):
             return name
-        case Segment(name=name, args=args):
+        case Segment(name=name, args=tuple() as args):
             return f"{name}({', '.join(render(arg) for arg in args)})"
         case Arg(name=None, value=value):
             return render(value)

@@ -81,7 +81,7 @@ def check_schema(doc: Document, sources: tuple[str, ...] | None = None) -> list[
             errors.append(((found.line, found.column), found))
     for error in pending_required:
         path = tuple(error.absolute_path)
-        for key in error.validator_value:
+        for key in _listed(error.validator_value):
             if isinstance(error.instance, dict) and key not in error.instance:
                 # 'treshold' already got "did you mean 'threshold'?"; saying "missing
                 # 'threshold'" as well would be the same mistake reported twice.
@@ -126,12 +126,11 @@ def _translate(
             )
         return found
     if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
+        names = _listed(error.validator_value)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return [doc.error(f"expected {wanted}, got {_describe(instance)}", path)]
     if kind == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in _listed(error.validator_value)]
         hint = None
         if isinstance(instance, str):
             flipped = instance[::-1]  # '=<' and '=>' are the usual operator slips
@@ -162,6 +161,11 @@ def _translate(
             at = doc.key_mark((*path, instance))  # a propertyNames failure: point at the key
         return [doc.error(f"{_describe(instance)} {message}", path, at=at)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
+
+
+def _listed(value: object) -> list[Any]:
+    """A validator's argument as a list: ``type`` may be one name or several."""
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _non_finite(doc: Document, value: Any, path: tuple[Any, ...]) -> list[StrategyError]:
