@@ -22,11 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from signalops.canonical import iso, json_safe
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
+from signalops.side import Side
 
 
 class Mode(StrEnum):

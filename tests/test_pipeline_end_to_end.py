@@ -200,3 +200,42 @@ def test_audit_export_writes_every_record_as_a_line(audit_db: Path, tmp_path: Pa
     result = run("audit", "export", str(target), "--audit", str(audit_db))
     assert result.stdout == f"11 records written to {target}\n"
     assert len(target.read_text().splitlines()) == 11
+
+
+@pytest.mark.parametrize("quantity", ["NaN", "sNaN"])
+def test_a_ledger_that_cannot_be_valued_is_a_recorded_denial_not_a_crash(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quantity
+):
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "audit.db"
+    common = ("--replay", str(replay_dir), "--audit", str(db), "--once")
+    assert run("run", STRATEGY, "--from", "2023-03-08", *common).exit_code == 0
+    with sqlite3.connect(db) as conn:  # rows can be added, not edited: a tampered fill
+        conn.execute(
+            "INSERT INTO paper_fills (client_order_id, decision_id, strategy, asset, side, "
+            "quantity, price, fee, reference_price, fee_bps, slippage_bps, placed_at, filled_at) "
+            "VALUES ('so-x', 'dec-x', 'Banking_Crisis_Pipeline', 'BTC', 'BUY', ?, '20000', '0', "
+            "'20000', '10', '5', '2023-03-09T00:00:00Z', '2023-03-09T00:00:00Z')",
+            (quantity,),
+        )
+    result = run("run", STRATEGY, "--from", "2023-03-10", *common)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split("  [")[0] == (
+        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
+    )
+    with sqlite3.connect(db) as conn:
+        (body,) = conn.execute(
+            "SELECT body FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
+        ).fetchone()
+    checks = json.loads(body)["risk"]["checks"]
+    assert checks == [
+        {
+            "code": "PORTFOLIO_UNVALUED",
+            "passed": False,
+            # The fill's NaN runs through the cash and the day-start equity it was bought with.
+            "details": {
+                "asset": "BTC",
+                "unvalued": ["cash: NaN", "day_start_equity: NaN", "BTC quantity: NaN"],
+            },
+        }
+    ]

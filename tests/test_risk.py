@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from signalops.codes import Code
 from signalops.orders import Mode, OrderIntent, PortfolioView, Position, Side, client_order_id
 from signalops.risk import (
     CHECKS,
@@ -809,9 +810,8 @@ def test_sell_without_a_position_is_denied_no_position_only():
 # --- never raising ------------------------------------------------------------------------------
 
 
-def test_nan_in_the_portfolio_denies_as_not_computable_instead_of_raising():
-    state = RiskState(portfolio("NaN"))
-    decision = run(state=state)
+def test_nan_in_the_intent_denies_as_not_computable_instead_of_raising():
+    decision = run(intent(price="NaN", notional="NaN"))
     assert not decision.approved
     assert [c.code for c in decision.checks] == ORDER
     failed = outcome(decision, "MAX_POSITION")
@@ -1175,3 +1175,68 @@ def test_approved_buy_never_takes_the_asset_above_max_position(situation):
     assert (held_quantity + order.quantity) * price_now <= limits.max_position * equity
     if limits.max_notional is not None:
         assert order.notional <= limits.max_notional
+
+
+# --- a portfolio that cannot be valued ----------------------------------------------------------
+
+UNVALUED_PORTFOLIOS = [
+    pytest.param(
+        portfolio("10000", Position("BTC", D("sNaN"), D("50000"), D("50000"))),
+        ["BTC quantity: sNaN"],
+        id="signalling_nan_quantity",
+    ),
+    pytest.param(
+        portfolio("10000", Position("ETH", D("NaN"), D("3000"), D("3000"))),
+        ["ETH quantity: NaN"],
+        id="nan_quantity",
+    ),
+    pytest.param(
+        portfolio("10000", Position("ETH", 0.5, D("3000"), D("3000"))),
+        ["ETH quantity: 0.5 (float, not Decimal)"],
+        id="float_quantity_from_a_venue",
+    ),
+    pytest.param(
+        portfolio("10000", Position("ETH", D("1"), D("3000"), None)),
+        ["ETH last_price: missing"],
+        id="missing_price",
+    ),
+    pytest.param(portfolio("NaN"), ["cash: NaN"], id="nan_cash"),
+    pytest.param(portfolio(day_start="sNaN"), ["day_start_equity: sNaN"], id="nan_day_start"),
+]
+
+
+@pytest.mark.parametrize(("view", "unvalued"), UNVALUED_PORTFOLIOS)
+@pytest.mark.parametrize("side", ["BUY", "SELL"])
+def test_a_portfolio_that_cannot_be_valued_is_denied_portfolio_unvalued_not_raised(
+    view, unvalued, side
+):
+    decision = run(intent(side), RiskState(view))
+    assert not decision.approved
+    first = decision.checks[0]
+    assert (first.code, first.passed) == (Code.PORTFOLIO_UNVALUED, False)
+    assert first.to_dict()["details"] == {"limit": None, "actual": None, "unvalued": unvalued}
+    # Every check still runs after it; those that need the portfolio's figures fail closed.
+    assert [c.code for c in decision.checks] == [Code.PORTFOLIO_UNVALUED, *ORDER]
+    assert outcome(decision, "MAX_EXPOSURE")["details"]["error"] == "NOT_COMPUTABLE"
+    json.dumps(decision.to_dict())
+
+
+def test_an_unvaluable_portfolio_names_every_figure_it_could_not_value():
+    view = PortfolioView(
+        D("NaN"),
+        {
+            "BTC": Position("BTC", D("sNaN"), D(1), D(1)),
+            "ETH": Position("ETH", D(1), D(1), D("Infinity")),
+        },
+        D(0),
+        D(1000),
+    )
+    details = run(state=RiskState(view)).checks[0].to_dict()["details"]
+    assert details["unvalued"] == ["cash: NaN", "BTC quantity: sNaN", "ETH last_price: Infinity"]
+
+
+def test_checks_that_do_not_need_the_portfolio_still_say_what_they_found():
+    view = portfolio("10000", Position("BTC", D("sNaN"), D(1), D(1)))
+    decision = run(state=RiskState(view, kill_switch=True))
+    assert outcome(decision, "KILL_SWITCH")["details"]["actual"] == "active"
+    assert outcome(decision, "DATA_STALE")["passed"] is True

@@ -12,9 +12,9 @@ so everything it is told arrives through the environment:
     SIGNALOPS_DASHBOARD_PASSWORD   the operator password; unset = the dashboard is read-only
     SIGNALOPS_DASHBOARD_REFRESH    seconds between refreshes (default 5; 0 = never)
 
-Approving and rejecting go through ``Pipeline.answer_approval`` exactly as ``signalops approve``
-and ``signalops reject`` do (same workspace, same strategy loading, same re-check), so a click
-in the dashboard and a command in a terminal leave the same records.
+Approving and rejecting go through ``signalops.pipeline.approvals.answer``, as ``signalops
+approve`` and ``signalops reject`` do (same workspace, same strategy lookup, same re-check), so
+a click in the dashboard and a command in a terminal leave the same records.
 """
 
 from __future__ import annotations
@@ -29,17 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from signalops.config import DEFAULT_CONFIG_FILE, load_config
-from signalops.errors import SignalOpsError, StrategyError
+from signalops.errors import ApprovalError, SignalOpsError
 from signalops.pipeline import ApprovalOutcome
-from signalops.strategy import find_strategy_files
+from signalops.pipeline.approvals import answer, find_strategy
 from signalops.strategy.model import Strategy
-from signalops.workspace import (
-    AUDIT_ENV,
-    Workspace,
-    audit_path,
-    build_pipeline,
-    load_strategies,
-)
+from signalops.workspace import AUDIT_ENV, Workspace, audit_path
 from signalops.workspace import open_workspace as _open_workspace
 
 CONFIG_ENV = "SIGNALOPS_CONFIG"
@@ -144,32 +138,9 @@ def open_workspace(settings: Settings) -> Workspace:
 
 
 def strategy_for(record: Mapping[str, Any], folder: Path | None = None) -> Strategy:
-    """The strategy that made a decision, with the same content hash, to re-check it with.
-
-    The decision remembers the file it was loaded from; if that file has changed or moved,
-    the strategies folder is searched for a file with the recorded content hash. A re-check
-    never runs a *different* strategy than the one that decided.
-    """
-    wanted = record["strategy"]["hash"]
-    recorded = record["strategy"].get("file")
-    candidates: list[Path] = [Path(recorded)] if recorded else []
-    if folder is not None and folder.is_dir():
-        candidates += [p for p in find_strategy_files([folder]) if p not in candidates]
-    for path in candidates:
-        if not path.is_file():
-            continue
-        try:
-            (strategy,) = load_strategies([path])
-        except StrategyError:
-            continue  # an invalid file cannot be the one that decided
-        if strategy.content_hash == wanted:
-            return strategy
-    name = record["strategy"].get("name")
-    raise SignalOpsError(
-        f"the decision was made by strategy '{name}' ({wanted[:19]}…) from {recorded}, and no "
-        "file with that content was found (the file changed?): approve it with 'signalops "
-        "approve' and the original file, or reject it"
-    )
+    """The strategy that made a decision, with the same content hash, to re-check it with
+    (``signalops.pipeline.approvals.find_strategy``, without the audit log's stored copy)."""
+    return find_strategy(record, folder=folder)
 
 
 def answer_approval(
@@ -186,21 +157,18 @@ def answer_approval(
     after: the dashboard's read connection never holds the write lock.
     """
     if not by.strip():
-        raise SignalOpsError("say who you are: the operator name is recorded with the answer")
-    now = settings.now()
+        raise ApprovalError("say who you are: the operator name is recorded with the answer")
     workspace = open_workspace(settings)
     try:
-        pending = [
-            p
-            for p in workspace.audit.pending_approvals(now)
-            if approval_id in (p.approval_id, p.decision_id)
-        ]
-        strategies: list[Strategy] = []
-        if pending and approve and not pending[0].expired:
-            strategies = [strategy_for(pending[0].record, settings.strategies)]
-        pipeline = build_pipeline(workspace, strategies, replay=settings.replay, clock=lambda: now)
-        return pipeline.answer_approval(
-            approval_id, approve=approve, by=by.strip(), note=note or None, now=now
+        return answer(
+            workspace,
+            approval_id,
+            approve=approve,
+            by=by.strip(),
+            note=note or None,
+            now=settings.now(),
+            replay=settings.replay,
+            strategies_dir=settings.strategies,
         )
     finally:
         workspace.close()

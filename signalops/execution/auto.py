@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import ccxt
 
 from signalops.adapters.polymarket import CLOB_URL
-from signalops.errors import SignalOpsError
+from signalops.errors import ExecutionError, SignalOpsError
 
 from .base import Executor
 from .clob import PolymarketExecutor
@@ -71,7 +71,7 @@ def _value(env: Mapping[str, str], name: str) -> str | None:
 def _missing(names: list[str], venue: str) -> SignalOpsError:
     listed = ", ".join(names)
     verb = "is" if len(names) == 1 else "are"
-    return SignalOpsError(
+    return ExecutionError(
         f"auto mode on {venue} needs credentials from the environment: {listed} {verb} not set"
     )
 
@@ -85,11 +85,11 @@ def build_auto_executor(
 ) -> Executor:
     """A real-order executor for ``exchange_id``, or a clear refusal."""
     if not live:
-        raise SignalOpsError(LIVE_REFUSAL)
+        raise ExecutionError(LIVE_REFUSAL)
     if exchange_id == POLYMARKET:
         return _polymarket(env, sandbox=sandbox)
     if exchange_id not in ccxt.exchanges:
-        raise SignalOpsError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id")
+        raise ExecutionError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id")
     exchange_class = getattr(ccxt, exchange_id)
     required = [name for name, needed in exchange_class().requiredCredentials.items() if needed]
     credentials = {name: _value(env, credential_env(name)) for name in required}
@@ -105,7 +105,7 @@ def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
     from py_clob_client.clob_types import ApiCreds
 
     if sandbox:
-        raise SignalOpsError(
+        raise ExecutionError(
             "Polymarket has no sandbox: auto mode there trades real funds; "
             "build it with sandbox=False to confirm"
         )
@@ -122,7 +122,7 @@ def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
         creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
     signature_type = _value(env, POLYMARKET_SIGNATURE_TYPE_ENV)
     if signature_type is not None and signature_type not in ("0", "1", "2"):
-        raise SignalOpsError(f"{POLYMARKET_SIGNATURE_TYPE_ENV} must be 0, 1 or 2")
+        raise ExecutionError(f"{POLYMARKET_SIGNATURE_TYPE_ENV} must be 0, 1 or 2")
     try:
         client = ClobClient(
             CLOB_URL,
@@ -133,5 +133,5 @@ def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
             funder=_value(env, POLYMARKET_FUNDER_ENV),
         )
     except Exception:  # the library's message may quote the key: name the variable instead
-        raise SignalOpsError(f"{POLYMARKET_KEY_ENV} does not hold a usable private key") from None
+        raise ExecutionError(f"{POLYMARKET_KEY_ENV} does not hold a usable private key") from None
     return PolymarketExecutor(client)

@@ -63,26 +63,25 @@ ccxt's ``verbose``: it prints requests with ``print``, out of any filter's reach
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ccxt
 
-from signalops.errors import PortfolioUnavailable, SignalOpsError
+from signalops.errors import ExecutionError, PortfolioUnavailable
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
     Fill,
     Mode,
     OrderIntent,
-    PortfolioView,
     Position,
     Side,
     to_decimal,
 )
 
+from .base import VenuePortfolio
 from .outcomes import check_intent, failed, plain, require_aware
 from .redaction import CCXT_LOGGERS, clean, scrub_logs
 
@@ -108,13 +107,6 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 # Answers that prove the venue refused the request: the order does not exist.
 _NOT_PLACED = (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.InvalidNonce, ccxt.ExchangeError)
 _CREDENTIALS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login", "twofa")
-
-
-@dataclass(frozen=True)
-class VenuePortfolio(PortfolioView):
-    """A venue's holdings; ``unpriced`` are currency -> quantity held that no price values."""
-
-    unpriced: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def reason_for(exc: BaseException) -> str:
@@ -149,7 +141,7 @@ class CcxtExecutor:
             try:
                 exchange.set_sandbox_mode(True)
             except ccxt.NotSupported:
-                raise SignalOpsError(
+                raise ExecutionError(
                     f"{exchange.id} has no sandbox in ccxt; only sandbox=False could trade there"
                 ) from None
         self.exchange = exchange

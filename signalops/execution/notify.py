@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import httpx
 
 from signalops.adapters.http import protect_logs, redact
-from signalops.errors import SignalOpsError
+from signalops.errors import ExecutionError
 from signalops.explain import iso
 from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
 
@@ -73,13 +73,13 @@ class Webhook:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise SignalOpsError(
+            raise ExecutionError(
                 f"unknown webhook kind {self.kind!r}; expected one of {', '.join(KINDS)}"
             )
         if not self.url_env:
-            raise SignalOpsError(f"{self.kind} webhook needs the name of an environment variable")
+            raise ExecutionError(f"{self.kind} webhook needs the name of an environment variable")
         if self.kind == "telegram" and not self.chat_id:
-            raise SignalOpsError("telegram webhook needs a chat_id")
+            raise ExecutionError("telegram webhook needs a chat_id")
 
     def request(self, secret: str, text: str) -> tuple[str, dict[str, Any]]:
         """The URL and JSON body to post ``text`` with this webhook's ``secret``."""
@@ -133,7 +133,7 @@ class NotifyExecutor:
         if not isinstance(approval_ttl, timedelta):
             approval_ttl = timedelta(seconds=approval_ttl)  # the config file's seconds
         if approval_ttl <= timedelta(0):
-            raise SignalOpsError("approval_ttl must be positive")
+            raise ExecutionError("approval_ttl must be positive")
         self.webhooks = tuple(
             w if isinstance(w, Webhook) else Webhook(w.kind, w.url_env, w.chat_id) for w in webhooks
         )

@@ -8,7 +8,8 @@ Prices
   arithmetic is ``Decimal``, exact except the divisions of average-cost accounting (28
   significant digits); nothing is rounded to a tick (paper has no tick size).
 
-Ledger (two tables, rows only ever inserted; triggers refuse UPDATE and DELETE)
+Ledger (two tables, rows only ever inserted; triggers refuse UPDATE and DELETE; their SQL is
+``signalops.audit.ledger``)
 
   paper_account  id (always 1), starting_cash, quote, created_at
   paper_fills    seq (ledger order), client_order_id (UNIQUE), decision_id, strategy, asset,
@@ -55,8 +56,7 @@ Transactions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -65,7 +65,8 @@ from typing import Any
 
 import sqlite_utils
 
-from signalops.errors import SignalOpsError
+from signalops.audit.ledger import PaperLedger
+from signalops.errors import ExecutionError, SignalOpsError
 from signalops.explain import iso
 from signalops.orders import (
     ExecutionResult,
@@ -88,49 +89,18 @@ DEFAULT_STARTING_CASH = Decimal("100000")
 DEFAULT_QUOTE = "USDT"
 VENUE = "paper"
 _BPS = Decimal(10_000)
-_SAVEPOINT = "signalops_paper_execute"
 _REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS paper_account (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        starting_cash TEXT NOT NULL,
-        quote TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS paper_fills (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        client_order_id TEXT NOT NULL UNIQUE,
-        decision_id TEXT NOT NULL,
-        strategy TEXT NOT NULL,
-        asset TEXT NOT NULL,
-        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
-        quantity TEXT NOT NULL,
-        price TEXT NOT NULL,
-        fee TEXT NOT NULL,
-        reference_price TEXT NOT NULL,
-        fee_bps TEXT NOT NULL,
-        slippage_bps TEXT NOT NULL,
-        placed_at TEXT NOT NULL,
-        filled_at TEXT NOT NULL
-    )""",
-    *(
-        f"""CREATE TRIGGER IF NOT EXISTS {table}_append_only_{op.lower()}
-        BEFORE {op} ON {table}
-        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
-        for table in ("paper_account", "paper_fills")
-        for op in ("UPDATE", "DELETE")
-    ),
-)
-
-_FILL_COLUMNS = (
-    "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
-    "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
-)
 
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _amount(text: str) -> Decimal:
+    """A stored amount; a signalling NaN (a tampered or corrupt row) reads as a quiet one, so
+    the book becomes NaN instead of raising and the risk gate names what it cannot value."""
+    value = Decimal(text)
+    return Decimal("NaN") if value.is_snan() else value
 
 
 @dataclass(frozen=True)
@@ -153,8 +123,8 @@ class _FillRow:
         (seq, coid, decision, strategy, asset, side, qty, price, fee, ref, _, _, placed,
          filled) = row  # fmt: skip
         return cls(
-            seq, coid, decision, strategy, asset, Side(side), Decimal(qty), Decimal(price),
-            Decimal(fee), Decimal(ref), _parse_time(placed), _parse_time(filled),
+            seq, coid, decision, strategy, asset, Side(side), _amount(qty), _amount(price),
+            _amount(fee), _amount(ref), _parse_time(placed), _parse_time(filled),
         )  # fmt: skip
 
     def fill(self) -> Fill:
@@ -259,12 +229,13 @@ class PaperBroker:
         created_at: datetime | None = None,
     ) -> None:
         self._owns_db = not isinstance(db, sqlite_utils.Database)
-        self.db = sqlite_utils.Database(db) if self._owns_db else db
+        self.db = db if isinstance(db, sqlite_utils.Database) else sqlite_utils.Database(db)
         self.fee_bps = to_decimal(fee_bps)
         self.slippage_bps = to_decimal(slippage_bps)
         if self.fee_bps < 0 or self.slippage_bps < 0:
-            raise SignalOpsError("paper broker: fee_bps and slippage_bps must not be negative")
+            raise ExecutionError("paper broker: fee_bps and slippage_bps must not be negative")
         self.price = price
+        self.ledger = PaperLedger(self.db)
         self._cache: list[_FillRow] = []
         self._latest_placed: datetime | None = None
         self._replays: dict[tuple[datetime | None, bool], _Replay] = {}
@@ -283,57 +254,25 @@ class PaperBroker:
     def _open_account(
         self, starting_cash: Decimal | None, quote: str | None, created_at: datetime
     ) -> tuple[Decimal, str]:
-        with self._write():
-            conn = self.db.conn
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            row = conn.execute(
-                "SELECT starting_cash, quote FROM paper_account WHERE id = 1"
-            ).fetchone()
+        with self.ledger.write():
+            self.ledger.create()
+            row = self.ledger.account()
             if row is None:
                 cash = DEFAULT_STARTING_CASH if starting_cash is None else starting_cash
                 if not cash.is_finite() or cash <= 0:
-                    raise SignalOpsError(f"paper broker: starting cash must be positive: {cash}")
+                    raise ExecutionError(f"paper broker: starting cash must be positive: {cash}")
                 currency = quote or DEFAULT_QUOTE
-                conn.execute(
-                    "INSERT INTO paper_account (id, starting_cash, quote, created_at) "
-                    "VALUES (1, ?, ?, ?)",
-                    (str(cash), currency, iso(created_at)),
-                )
+                self.ledger.open_account(str(cash), currency, str(iso(created_at)))
                 return cash, currency
         cash, currency = Decimal(row[0]), row[1]
         if starting_cash is not None and starting_cash != cash:
-            raise SignalOpsError(
+            raise ExecutionError(
                 f"paper ledger was created with starting cash {plain(cash)} {currency}, "
                 f"not {plain(starting_cash)}; use a new ledger file to start over"
             )
         if quote is not None and quote != currency:
-            raise SignalOpsError(f"paper ledger is in {currency}, not {quote}")
+            raise ExecutionError(f"paper ledger is in {currency}, not {quote}")
         return cash, currency
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        """Inside the caller's transaction: a savepoint, never a commit. Else our own."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
-            try:
-                yield
-            except BaseException:
-                if conn.in_transaction:  # an error may already have ended the transaction
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-                    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-                raise
-            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-        else:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     # --- the ledger -------------------------------------------------------------------------
 
@@ -348,20 +287,14 @@ class PaperBroker:
         of them, so the cache is valid exactly when its last row is still in the table,
         unchanged; otherwise it is read again from the start.
         """
-        conn = self.db.conn
         cached = self._cache
         if cached:
             last = cached[-1]
-            row = conn.execute(
-                f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE seq = ?", (last.seq,)
-            ).fetchone()
+            row = self.ledger.fill_at(last.seq)
             if row is None or _FillRow.from_row(row) != last:
                 cached = []
         after = cached[-1].seq if cached else 0
-        cursor = conn.execute(
-            f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE seq > ? ORDER BY seq", (after,)
-        )
-        new = [_FillRow.from_row(row) for row in cursor.fetchall()]
+        new = [_FillRow.from_row(row) for row in self.ledger.fills_after(after)]
         if not cached:
             self._latest_placed = None
         if new:
@@ -373,10 +306,7 @@ class PaperBroker:
         return cached
 
     def _row_for(self, client_order_id: str) -> _FillRow | None:
-        row = self.db.conn.execute(
-            f"SELECT {_FILL_COLUMNS} FROM paper_fills WHERE client_order_id = ?",
-            (client_order_id,),
-        ).fetchone()
+        row = self.ledger.fill_for(client_order_id)
         return None if row is None else _FillRow.from_row(row)
 
     def _book(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Book:
@@ -434,7 +364,7 @@ class PaperBroker:
         notional = intent.quantity * price
         fee = notional * self.fee_bps / _BPS
 
-        with self._write():
+        with self.ledger.write():
             # Checked again under the write lock: another process may have filled it meanwhile.
             existing = self._row_for(intent.client_order_id)
             if existing is not None:
@@ -443,9 +373,7 @@ class PaperBroker:
             refusal = self._refusal(intent, book, notional + fee)
             if refusal is not None:
                 return refusal
-            cursor = self.db.conn.execute(
-                f"INSERT INTO paper_fills ({_FILL_COLUMNS.removeprefix('seq, ')}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            seq = self.ledger.insert_fill(
                 (
                     intent.client_order_id, intent.decision_id, intent.strategy, intent.asset,
                     intent.side.value, str(intent.quantity), str(price), str(fee),
@@ -454,7 +382,7 @@ class PaperBroker:
                 ),
             )  # fmt: skip
             row = self._row_for(intent.client_order_id)
-            assert row is not None and row.seq == cursor.lastrowid
+            assert row is not None and row.seq == seq
             book.apply(row)
         fill = row.fill()
         return ExecutionResult(

@@ -1,0 +1,150 @@
+"""The paper broker's ledger tables: the only SQL the paper broker runs.
+
+    paper_account  id (always 1), starting_cash, quote, created_at
+    paper_fills    seq (ledger order), client_order_id (UNIQUE), decision_id, strategy, asset,
+                   side, quantity, price, fee, reference_price, fee_bps, slippage_bps,
+                   placed_at (the as_of the order was placed at), filled_at (the price's time)
+
+Rows are only ever inserted; triggers refuse UPDATE and DELETE. Money and quantities are decimal
+TEXT, so they read back exactly; rows come back as tuples in ``FILL_COLUMNS`` order, and the
+broker (``signalops.execution.paper``) gives them meaning.
+
+Transactions: ``write()`` runs inside the caller's transaction on the same database when one is
+open (a SAVEPOINT, never a commit: the audit log's ``transaction()`` decides, so a fill and its
+audit records commit or roll back together), else in its own ``BEGIN IMMEDIATE`` ... ``COMMIT``
+(taking the write lock before the broker reads the position it checks against).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlite_utils
+
+_SAVEPOINT = "signalops_paper_execute"
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS paper_account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        starting_cash TEXT NOT NULL,
+        quote TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS paper_fills (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id TEXT NOT NULL UNIQUE,
+        decision_id TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+        quantity TEXT NOT NULL,
+        price TEXT NOT NULL,
+        fee TEXT NOT NULL,
+        reference_price TEXT NOT NULL,
+        fee_bps TEXT NOT NULL,
+        slippage_bps TEXT NOT NULL,
+        placed_at TEXT NOT NULL,
+        filled_at TEXT NOT NULL
+    )""",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_append_only_{op.lower()}
+        BEFORE {op} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+        for table in ("paper_account", "paper_fills")
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+
+_FILL_COLUMNS = (
+    "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
+    "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
+)
+
+FILL_COLUMNS = (
+    "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
+    "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
+)
+_INSERTED = FILL_COLUMNS.removeprefix("seq, ")
+
+Row = tuple[Any, ...]
+
+
+class PaperLedger:
+    """The two ledger tables in ``db`` (the audit log's database, or one of their own)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """Inside the caller's transaction: a savepoint, never a commit. Else our own."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:  # an error may already have ended the transaction
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def create(self) -> None:
+        """The tables and triggers, each only if missing (call inside ``write()``)."""
+        for statement in _SCHEMA:
+            self.db.conn.execute(statement)
+
+    def account(self) -> tuple[str, str] | None:
+        """(starting_cash, quote) as stored, or None before the account is opened."""
+        row = self.db.conn.execute(
+            "SELECT starting_cash, quote FROM paper_account WHERE id = 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def open_account(self, starting_cash: str, quote: str, created_at: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO paper_account (id, starting_cash, quote, created_at) VALUES (1, ?, ?, ?)",
+            (starting_cash, quote, created_at),
+        )
+
+    def fill_at(self, seq: int) -> Row | None:
+        return self.db.conn.execute(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq = ?", (seq,)
+        ).fetchone()
+
+    def fills_after(self, seq: int) -> list[Row]:
+        """Every fill row after ``seq``, in ledger order."""
+        return self.db.conn.execute(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq > ? ORDER BY seq", (seq,)
+        ).fetchall()
+
+    def fill_for(self, client_order_id: str) -> Row | None:
+        return self.db.conn.execute(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+
+    def insert_fill(self, values: Row) -> int:
+        """Append a fill (every column but ``seq``, in order); returns its seq."""
+        marks = ", ".join("?" for _ in values)
+        cursor = self.db.conn.execute(
+            f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({marks})", values
+        )
+        seq = cursor.lastrowid
+        assert seq is not None
+        return seq
+
+
+__all__ = ["FILL_COLUMNS", "PaperLedger"]

@@ -1,0 +1,167 @@
+"""The limits the risk gate enforces, the trading states, fractional Kelly, and the kill switch.
+
+All of them are configuration: ``signalops.config`` builds ``RiskLimits`` from the config file
+and a strategy's ``risk:`` section (which can only tighten them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from signalops.canonical import json_safe
+from signalops.orders import to_decimal
+
+
+class TradingState(StrEnum):
+    """NautilusTrader's trading states, in increasing strictness."""
+
+    ACTIVE = "ACTIVE"  # everything the other checks allow
+    REDUCING = "REDUCING"  # only SELLs that reduce a position
+    HALTED = "HALTED"  # nothing, not even SELLs
+
+    @property
+    def strictness(self) -> int:
+        return list(TradingState).index(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Kelly:
+    """A fractional-Kelly cap on the BUY size: ``fraction x max(0, p - (1 - p) / b)`` of equity.
+
+    ``win_rate`` (p) and ``payoff`` (b, average win / average loss) are the strategy's own
+    estimates, e.g. from a backtest; ``fraction`` scales the full Kelly bet down (0.25-0.5 is
+    usual, since full Kelly on estimated odds overbets).
+    """
+
+    fraction: Decimal
+    win_rate: Decimal
+    payoff: Decimal
+
+    def __post_init__(self) -> None:
+        for name in ("fraction", "win_rate", "payoff"):
+            object.__setattr__(self, name, to_decimal(getattr(self, name)))
+        if not (0 < self.fraction <= 1):
+            raise ValueError(f"kelly fraction must be in (0, 1], got {self.fraction}")
+        if not (0 <= self.win_rate <= 1):
+            raise ValueError(f"kelly win_rate must be in [0, 1], got {self.win_rate}")
+        if not self.payoff > 0:
+            raise ValueError(f"kelly payoff must be > 0, got {self.payoff}")
+
+    @property
+    def full(self) -> Decimal:
+        """Full Kelly f* = p - (1 - p) / b; negative when the edge is negative."""
+        return self.win_rate - (1 - self.win_rate) / self.payoff
+
+    @property
+    def cap(self) -> Decimal:
+        """The largest fraction of equity a BUY may use: never negative."""
+        return max(self.full, Decimal(0)) * self.fraction
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """The limits the gate enforces. Money is ``Decimal`` in the quote currency; durations are
+    whole seconds; fractions are of equity. The defaults are the cautious ones:
+
+    - ``kill_switch_file`` None: no file is watched until the config names one;
+    - ``trading_state`` ACTIVE;
+    - ``max_data_age`` 15 minutes: a decision acted on later than that (a late approval) is
+      re-evaluated instead; equal to the default approval expiry;
+    - ``max_position`` 10% of equity per asset, ``max_exposure`` 50% of equity in positions:
+      at least half the portfolio stays in cash;
+    - ``max_daily_loss`` 3% of the day's starting equity: after that, no new BUYs that day;
+    - ``max_orders_per_hour`` 10: a strategy on candles trades a few times a day, so more is a
+      runaway loop;
+    - ``cooldown`` 1 hour per asset: no buying back what was just sold (whipsaw);
+    - ``min_notional`` 10: below typical exchange minimums, and fees eat it;
+    - ``max_notional`` 10,000: an absolute per-order cap that holds even if equity is miscounted
+      (None: no absolute cap);
+    - ``kelly`` None: sizing follows ``position_size`` alone.
+    """
+
+    kill_switch_file: str | None = None
+    trading_state: TradingState = TradingState.ACTIVE
+    max_data_age: int = 900
+    max_position: Decimal = Decimal("0.10")
+    max_exposure: Decimal = Decimal("0.50")
+    max_daily_loss: Decimal = Decimal("0.03")
+    max_orders_per_hour: int = 10
+    cooldown: int = 3600
+    min_notional: Decimal = Decimal("10")
+    max_notional: Decimal | None = Decimal("10000")
+    kelly: Kelly | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trading_state", TradingState(self.trading_state))
+        for name in ("max_position", "max_exposure", "max_daily_loss", "min_notional"):
+            object.__setattr__(self, name, to_decimal(getattr(self, name)))
+        if self.max_notional is not None:
+            object.__setattr__(self, "max_notional", to_decimal(self.max_notional))
+        if isinstance(self.kelly, Mapping):
+            object.__setattr__(self, "kelly", Kelly(**self.kelly))
+        for name in ("max_position", "max_exposure", "max_daily_loss"):
+            value = getattr(self, name)
+            if not (0 <= value <= 1):
+                raise ValueError(f"{name} must be a fraction from 0 to 1, got {value}")
+        for name in ("max_data_age", "max_orders_per_hour", "cooldown"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+        if self.min_notional < 0:
+            raise ValueError(f"min_notional must be >= 0, got {self.min_notional}")
+        if self.max_notional is not None and self.max_notional <= 0:
+            raise ValueError(f"max_notional must be > 0, got {self.max_notional}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the audit record of the limits a decision was checked against."""
+        kelly = self.kelly
+        return json_safe(
+            {
+                "kill_switch_file": self.kill_switch_file,
+                "trading_state": self.trading_state,
+                "max_data_age": self.max_data_age,
+                "max_position": self.max_position,
+                "max_exposure": self.max_exposure,
+                "max_daily_loss": self.max_daily_loss,
+                "max_orders_per_hour": self.max_orders_per_hour,
+                "cooldown": self.cooldown,
+                "min_notional": self.min_notional,
+                "max_notional": self.max_notional,
+                "kelly": None
+                if kelly is None
+                else {
+                    "fraction": kelly.fraction,
+                    "win_rate": kelly.win_rate,
+                    "payoff": kelly.payoff,
+                },
+            }
+        )
+
+
+DEFAULT_LIMITS = RiskLimits()
+
+
+def kill_switch_active(limits: RiskLimits) -> bool:
+    """True when the kill switch file exists (a dangling symlink counts); a path that cannot be
+    checked (e.g. a folder without permission) counts as on: fail closed.
+
+    Kept out of ``check`` so that the checks are pure functions of their arguments (replayable);
+    the caller looks once per cycle and passes the answer in ``RiskState``.
+    """
+    if limits.kill_switch_file is None:
+        return False
+    try:
+        Path(limits.kill_switch_file).expanduser().lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, ValueError, RuntimeError):
+        return True
+    return True
+
+
+__all__ = ["DEFAULT_LIMITS", "Kelly", "RiskLimits", "TradingState", "kill_switch_active"]

@@ -1,0 +1,77 @@
+"""Sizing: the order a BUY or SELL verdict turns into, before the gate checks it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from signalops.observation import utc
+from signalops.orders import Mode, OrderIntent, PortfolioView, client_order_id, to_decimal
+from signalops.risk.limits import RiskLimits
+from signalops.risk.valuation import marked_equity, unvalued
+from signalops.side import Side
+
+QUANTITY_STEP = Decimal("0.00000001")  # sizing rounds quantities down to 8 decimal places
+
+
+def size_order(
+    *,
+    decision_id: str,
+    strategy: str,
+    asset: str,
+    side: Side | str,
+    reference_price: Decimal | float | str,
+    position_size: Decimal | float | str,
+    portfolio: PortfolioView,
+    limits: RiskLimits,
+    as_of: datetime,
+    mode: Mode | str,
+) -> OrderIntent | None:
+    """The order a verdict turns into, before the gate; None when there is nothing to order.
+
+    BUY: notional = min(position_size, Kelly cap if configured) x equity (the asset marked at
+    ``reference_price``), quantity = notional / price rounded *down* to 8 decimal places (never
+    more than asked for), notional recomputed from the rounded quantity. SELL: the whole position.
+
+    Sizing does not shrink an order to fit MAX_POSITION, MAX_NOTIONAL and the like: the gate
+    denies it, so the audit says which limit bound instead of a silently smaller trade. Venue
+    step sizes (whole shares, lot sizes) are the executor's business.
+
+    None when: the portfolio cannot be valued (``unvalued``); the price is not a positive finite
+    number; BUY with no equity, a zero size or a Kelly cap of zero (no edge); quantity rounds to
+    zero; SELL with no position.
+    """
+    side = Side(side)
+    mode = Mode(mode)
+    price = to_decimal(reference_price)
+    if not price.is_finite() or price <= 0 or unvalued(portfolio):
+        return None
+    position = portfolio.positions.get(asset)
+    held = position.quantity if position is not None else Decimal(0)
+    if side is Side.SELL:
+        quantity = held
+    else:
+        equity = marked_equity(portfolio, position, price)
+        fraction = to_decimal(position_size)
+        if limits.kelly is not None:
+            fraction = min(fraction, limits.kelly.cap)
+        if not equity.is_finite() or equity <= 0 or not fraction.is_finite() or fraction <= 0:
+            return None
+        quantity = (fraction * equity / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+    if quantity <= 0:
+        return None
+    return OrderIntent(
+        decision_id=decision_id,
+        client_order_id=client_order_id(decision_id),
+        strategy=strategy,
+        asset=asset,
+        side=side,
+        quantity=quantity,
+        reference_price=price,
+        notional=quantity * price,
+        as_of=utc(as_of),
+        mode=mode,
+    )
+
+
+__all__ = ["QUANTITY_STEP", "size_order"]

@@ -1,0 +1,51 @@
+"""Whether a portfolio can be valued at all, and its equity with one asset marked at a new price.
+
+Sizing and every limit multiply quantities by prices; a figure that is not a finite ``Decimal``
+(a NaN from a corrupt ledger row, a float a venue returned, a price nobody had) would make that
+arithmetic raise or compare meaninglessly. ``unvalued`` names each such figure, so the gate can
+deny with PORTFOLIO_UNVALUED and say what it could not value, instead of crashing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from signalops.orders import PortfolioView, Position
+
+
+def _problem(value: object) -> str | None:
+    """Why ``value`` is not a usable amount, or None when it is one."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        return f"{value} ({type(value).__name__}, not Decimal)"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return str(value)
+    return None
+
+
+def unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
+    """Every figure of ``portfolio`` that cannot be valued, as ``"what: why"``; () when none."""
+    figures: list[tuple[str, object]] = [
+        ("cash", portfolio.cash),
+        ("day_start_equity", portfolio.day_start_equity),
+    ]
+    for asset, position in sorted(portfolio.positions.items()):
+        figures.append((f"{asset} quantity", position.quantity))
+        figures.append((f"{asset} last_price", position.last_price))
+    found = []
+    for name, value in figures:
+        problem = _problem(value)
+        if problem is not None:
+            found.append(f"{name}: {problem}")
+    return tuple(found)
+
+
+def marked_equity(portfolio: PortfolioView, position: Position | None, price: Decimal) -> Decimal:
+    """Equity with ``position``'s asset marked at ``price`` instead of its last price."""
+    if position is None:
+        return portfolio.equity
+    return portfolio.equity - position.market_value + position.quantity * price
+
+
+__all__ = ["marked_equity", "unvalued"]
