@@ -77,11 +77,14 @@ class Code(StrEnum):
     MAX_NOTIONAL = "MAX_NOTIONAL"
 
     # --- execution -------------------------------------------------------------------------
+    MISSING_ENV = "MISSING_ENV"  # a webhook's URL variable is not set
     AUTO_NOT_ENABLED = "AUTO_NOT_ENABLED"  # auto mode without --live and credentials
     INVALID_ORDER = "INVALID_ORDER"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
     ORDER_REJECTED = "ORDER_REJECTED"
+    ORDER_CANCELED = "ORDER_CANCELED"  # the venue canceled the order before any fill
+    ORDER_EXPIRED = "ORDER_EXPIRED"  # the order expired on the venue without a fill
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     NOT_PLACED = "NOT_PLACED"  # the venue's answer proves the order does not exist
     AMBIGUOUS = "AMBIGUOUS"  # the order may or may not exist: reconcile before retrying
@@ -92,6 +95,8 @@ class Code(StrEnum):
     OPERATION_FAILED = "OPERATION_FAILED"
     CLOCK_SKEW = "CLOCK_SKEW"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+
+    ERROR = "ERROR"  # a webhook failed in a way no other code names
 
     # --- approvals -------------------------------------------------------------------------
     SIGNAL_CHANGED = "SIGNAL_CHANGED"  # the re-checked signal no longer says what was approved

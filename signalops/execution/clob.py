@@ -54,6 +54,7 @@ from py_clob_client.client import ClobClient
 from py_clob_client.clob_types import OrderArgs
 from py_clob_client.exceptions import PolyApiException
 
+from signalops.codes import Code
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
@@ -69,18 +70,18 @@ from .redaction import CLOB_LOGGERS, clean, scrub_logs
 VENUE = "polymarket"
 
 
-def _http_reason(exc: PolyApiException, text: str) -> str:
+def _http_reason(exc: PolyApiException, text: str) -> Code:
     status = exc.status_code
     if status in (401, 403):
-        return "AUTHENTICATION_FAILED"
+        return Code.AUTHENTICATION_FAILED
     if status == 429:
-        return "RATE_LIMITED"
+        return Code.RATE_LIMITED
     if status == 503:
-        return "EXCHANGE_UNAVAILABLE"
+        return Code.EXCHANGE_UNAVAILABLE
     lowered = text.lower()
     if "balance" in lowered or "allowance" in lowered:
-        return "INSUFFICIENT_FUNDS"
-    return "ORDER_REJECTED"
+        return Code.INSUFFICIENT_FUNDS
+    return Code.ORDER_REJECTED
 
 
 class PolymarketExecutor:
@@ -124,7 +125,7 @@ class PolymarketExecutor:
             return problem
         if intent.reference_price >= 1:
             return failed(
-                "INVALID_ORDER",
+                Code.INVALID_ORDER,
                 f"a Polymarket price is a probability below 1, got {intent.reference_price}",
             )
         token = self.tokens.get(intent.asset, intent.asset)
@@ -142,7 +143,7 @@ class PolymarketExecutor:
         try:
             signed = self.client.create_order(args)
         except PolyApiException as exc:
-            reason = "NETWORK_ERROR" if exc.status_code is None else _http_reason(exc, str(exc))
+            reason = Code.NETWORK_ERROR if exc.status_code is None else _http_reason(exc, str(exc))
             return failed(
                 reason,
                 f"preparing the order failed: {self._text(exc)}; nothing was sent",
@@ -150,7 +151,7 @@ class PolymarketExecutor:
                 may_have_been_placed=False,
             )
         except Exception as exc:  # py-clob-client validates with bare Exception (price, tick)
-            return failed("INVALID_ORDER", self._text(exc), **base, may_have_been_placed=False)
+            return failed(Code.INVALID_ORDER, self._text(exc), **base, may_have_been_placed=False)
         base["salt"] = str(signed.order["salt"])
 
         try:
@@ -179,7 +180,7 @@ class PolymarketExecutor:
             return earlier
         token = self.tokens.get(asset, asset)
         return failed(
-            "AMBIGUOUS",
+            Code.AMBIGUOUS,
             "the Polymarket CLOB cannot look an order up by client order id: check the open "
             f"orders and trades of token {token} before deciding anything about it",
             venue=VENUE,
@@ -194,9 +195,9 @@ class PolymarketExecutor:
         try:
             creds = self.client.create_or_derive_api_creds()
         except Exception as exc:  # whatever went wrong: no credentials, no order
-            return failed("AUTHENTICATION_FAILED", f"no CLOB API credentials: {self._text(exc)}")
+            return failed(Code.AUTHENTICATION_FAILED, f"no CLOB API credentials: {self._text(exc)}")
         if creds is None:
-            return failed("AUTHENTICATION_FAILED", "the CLOB returned no API credentials")
+            return failed(Code.AUTHENTICATION_FAILED, "the CLOB returned no API credentials")
         self.client.set_api_creds(creds)
         self._protect()
         return None
@@ -205,7 +206,7 @@ class PolymarketExecutor:
         status = exc.status_code
         if status is None or (status >= 500 and status != 503):
             return failed(
-                "AMBIGUOUS",
+                Code.AMBIGUOUS,
                 f"posting the order got no usable answer ({self._text(exc)}): it may be on the "
                 f"book; look for salt {base['salt']} among the open orders and trades of "
                 f"token {base['token_id']} before retrying",
@@ -225,7 +226,7 @@ class PolymarketExecutor:
     ) -> ExecutionResult:
         if not isinstance(answer, dict):
             return failed(
-                "AMBIGUOUS",
+                Code.AMBIGUOUS,
                 "the CLOB answered something that is not an order result; check the book",
                 **base,
                 may_have_been_placed=True,
@@ -242,7 +243,7 @@ class PolymarketExecutor:
         if not answer.get("success", False):
             message = clean(str(answer.get("errorMsg") or "no reason given"), self._secrets())
             return failed(
-                "ORDER_REJECTED",
+                Code.ORDER_REJECTED,
                 f"the CLOB refused the order: {message}",
                 **details,
                 may_have_been_placed=False,

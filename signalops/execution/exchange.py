@@ -69,6 +69,7 @@ from typing import Any
 
 import ccxt
 
+from signalops.codes import Code
 from signalops.errors import ExecutionError, PortfolioUnavailable
 from signalops.orders import (
     ExecutionResult,
@@ -86,22 +87,22 @@ from .outcomes import check_intent, failed, plain, require_aware
 from .redaction import CCXT_LOGGERS, clean, scrub_logs
 
 # Most specific first: the first matching class names the reason.
-_REASONS: tuple[tuple[type[Exception], str], ...] = (
-    (ccxt.InsufficientFunds, "INSUFFICIENT_FUNDS"),
-    (ccxt.OrderNotFound, "ORDER_NOT_FOUND"),
-    (ccxt.InvalidOrder, "INVALID_ORDER"),
-    (ccxt.BadSymbol, "BAD_SYMBOL"),
-    (ccxt.AuthenticationError, "AUTHENTICATION_FAILED"),
-    (ccxt.MarketClosed, "MARKET_CLOSED"),
-    (ccxt.RateLimitExceeded, "RATE_LIMITED"),
-    (ccxt.DDoSProtection, "RATE_LIMITED"),
-    (ccxt.InvalidNonce, "CLOCK_SKEW"),
-    (ccxt.RequestTimeout, "REQUEST_TIMEOUT"),
-    (ccxt.ExchangeNotAvailable, "EXCHANGE_UNAVAILABLE"),
-    (ccxt.NetworkError, "NETWORK_ERROR"),
-    (ccxt.BadResponse, "BAD_RESPONSE"),
-    (ccxt.OperationFailed, "OPERATION_FAILED"),  # Binance -1000/-1006: "status unknown"
-    (ccxt.BaseError, "EXCHANGE_ERROR"),
+_REASONS: tuple[tuple[type[Exception], Code], ...] = (
+    (ccxt.InsufficientFunds, Code.INSUFFICIENT_FUNDS),
+    (ccxt.OrderNotFound, Code.ORDER_NOT_FOUND),
+    (ccxt.InvalidOrder, Code.INVALID_ORDER),
+    (ccxt.BadSymbol, Code.BAD_SYMBOL),
+    (ccxt.AuthenticationError, Code.AUTHENTICATION_FAILED),
+    (ccxt.MarketClosed, Code.MARKET_CLOSED),
+    (ccxt.RateLimitExceeded, Code.RATE_LIMITED),
+    (ccxt.DDoSProtection, Code.RATE_LIMITED),
+    (ccxt.InvalidNonce, Code.CLOCK_SKEW),
+    (ccxt.RequestTimeout, Code.REQUEST_TIMEOUT),
+    (ccxt.ExchangeNotAvailable, Code.EXCHANGE_UNAVAILABLE),
+    (ccxt.NetworkError, Code.NETWORK_ERROR),
+    (ccxt.BadResponse, Code.BAD_RESPONSE),
+    (ccxt.OperationFailed, Code.OPERATION_FAILED),  # Binance -1000/-1006: "status unknown"
+    (ccxt.BaseError, Code.EXCHANGE_ERROR),
 )
 
 # Answers that prove the venue refused the request: the order does not exist.
@@ -109,11 +110,11 @@ _NOT_PLACED = (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.InvalidNonce, c
 _CREDENTIALS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login", "twofa")
 
 
-def reason_for(exc: BaseException) -> str:
+def reason_for(exc: BaseException) -> Code:
     for cls, reason in _REASONS:
         if isinstance(exc, cls):
             return reason
-    return "EXCHANGE_ERROR"
+    return Code.EXCHANGE_ERROR
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -194,7 +195,7 @@ class CcxtExecutor:
             order = self.find_order(client_order_id, symbol)
         except ccxt.BaseError as exc:
             return failed(
-                "AMBIGUOUS",
+                Code.AMBIGUOUS,
                 f"could not look up client order id {client_order_id} at {self.venue} "
                 f"({self._text(exc)}); it may have been placed",
                 venue=self.venue,
@@ -204,7 +205,7 @@ class CcxtExecutor:
             )
         if order is None:
             return failed(
-                "NOT_PLACED",
+                Code.NOT_PLACED,
                 f"{self.venue} has no order with client order id {client_order_id}",
                 venue=self.venue,
                 client_order_id=client_order_id,
@@ -337,7 +338,7 @@ class CcxtExecutor:
             existing = self.find_order(coid, symbol)
         except ccxt.BaseError as again:
             return failed(
-                "AMBIGUOUS",
+                Code.AMBIGUOUS,
                 f"{self._text(exc)}; the order may have been placed and looking it up failed "
                 f"too ({reason_for(again)}): check {self.venue} for client order id {coid} "
                 "before retrying (a retry looks it up first)",
@@ -450,7 +451,7 @@ class CcxtExecutor:
             )
         if status in ("canceled", "expired", "rejected"):
             return failed(
-                f"ORDER_{status.upper()}",
+                Code(f"ORDER_{status.upper()}"),  # ORDER_CANCELED, _EXPIRED, _REJECTED
                 f"{self.venue} {status} the order without filling any of it",
                 **details,
                 venue_order_id=venue_id,

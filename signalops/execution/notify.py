@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import httpx
 
 from signalops.adapters.http import protect_logs, redact
+from signalops.codes import Code
 from signalops.errors import ExecutionError
 from signalops.explain import iso
 from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
@@ -178,28 +179,28 @@ class NotifyExecutor:
         secret = (self.env.get(webhook.url_env) or "").strip()
         if not secret:
             return _failure(
-                webhook, "MISSING_ENV", f"environment variable {webhook.url_env} is not set"
+                webhook, Code.MISSING_ENV, f"environment variable {webhook.url_env} is not set"
             )
         protect_logs(secret)
         url, body = webhook.request(secret, text)
         if not _is_https(url):
             # Checked here rather than left to httpx: its error text would quote the URL, and a
             # webhook secret must not travel over plain http.
-            return _failure(webhook, "BAD_URL", f"{webhook.url_env} does not hold an https URL")
+            return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold an https URL")
         try:
             response = self._client.post(url, json=body)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            return _failure(webhook, "BAD_URL", f"{webhook.url_env} does not hold a usable URL")
+            return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold a usable URL")
         except httpx.TimeoutException:
-            return _failure(webhook, "TIMEOUT", "timed out")
+            return _failure(webhook, Code.TIMEOUT, "timed out")
         except httpx.TransportError as exc:  # exception names only: their text has the URL
-            return _failure(webhook, "CONNECTION_ERROR", type(exc).__name__)
+            return _failure(webhook, Code.CONNECTION_ERROR, type(exc).__name__)
         except Exception as exc:  # a webhook must never stop the approval being created
-            return _failure(webhook, "ERROR", type(exc).__name__)
+            return _failure(webhook, Code.ERROR, type(exc).__name__)
         if response.status_code >= 300:
             detail = _telegram_description(response) if webhook.kind == "telegram" else ""
             message = redact(f"HTTP {response.status_code}{detail}", (secret,))
-            return _failure(webhook, f"HTTP_{response.status_code}", message)
+            return _failure(webhook, _http_code(response.status_code), message)
         return None
 
 
@@ -211,7 +212,13 @@ def _is_https(url: str) -> bool:
     return parsed.scheme == "https" and bool(parsed.host)
 
 
-def _failure(webhook: Webhook, reason: str, message: str) -> dict[str, str]:
+def _http_code(status: int) -> Code:
+    if status == 429:
+        return Code.RATE_LIMITED
+    return Code.BAD_REQUEST if 400 <= status < 500 else Code.HTTP_ERROR
+
+
+def _failure(webhook: Webhook, reason: Code, message: str) -> dict[str, str]:
     return {
         "kind": webhook.kind,
         "env": webhook.url_env,

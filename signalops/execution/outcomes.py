@@ -11,10 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from signalops.codes import Code
 from signalops.orders import ExecutionResult, ExecutionStatus, OrderIntent
 
 
-def failed(reason: str, message: str, **details: Any) -> ExecutionResult:
+def failed(reason: Code, message: str, **details: Any) -> ExecutionResult:
     return ExecutionResult(
         ExecutionStatus.FAILED, message=message, details={"reason": reason, **details}
     )
@@ -29,10 +30,10 @@ def require_aware(moment: datetime, what: str = "as_of") -> None:
 def check_intent(intent: OrderIntent) -> ExecutionResult | None:
     """The checks every venue would make anyway; None when the intent is well-formed."""
     if not intent.quantity.is_finite() or intent.quantity <= 0:
-        return failed("INVALID_ORDER", f"quantity must be positive, got {intent.quantity}")
+        return failed(Code.INVALID_ORDER, f"quantity must be positive, got {intent.quantity}")
     if not intent.reference_price.is_finite() or intent.reference_price <= 0:
         return failed(
-            "INVALID_ORDER", f"reference price must be positive, got {intent.reference_price}"
+            Code.INVALID_ORDER, f"reference price must be positive, got {intent.reference_price}"
         )
     return None
 

@@ -66,6 +66,7 @@ from typing import Any
 import sqlite_utils
 
 from signalops.audit.ledger import PaperLedger
+from signalops.codes import Code
 from signalops.errors import ExecutionError, SignalOpsError
 from signalops.explain import iso
 from signalops.orders import (
@@ -356,9 +357,11 @@ class PaperBroker:
         try:
             base_price, price_time = self._base_price(intent, as_of)
         except (LookupError, ValueError, ArithmeticError, SignalOpsError) as exc:
-            return failed("NO_PRICE", f"no paper price for {intent.asset} at {iso(as_of)}: {exc}")
+            return failed(
+                Code.NO_PRICE, f"no paper price for {intent.asset} at {iso(as_of)}: {exc}"
+            )
         if not base_price.is_finite() or base_price <= 0:
-            return failed("NO_PRICE", f"paper price for {intent.asset} is {base_price}")
+            return failed(Code.NO_PRICE, f"paper price for {intent.asset} is {base_price}")
         slip = self.slippage_bps / _BPS
         price = base_price * (1 + slip if intent.side is Side.BUY else 1 - slip)
         notional = intent.quantity * price
@@ -417,14 +420,14 @@ class PaperBroker:
             held = book.held(intent.asset)
             if intent.quantity > held:
                 return failed(
-                    "INSUFFICIENT_POSITION",
+                    Code.INSUFFICIENT_POSITION,
                     f"cannot sell {plain(intent.quantity)} {intent.asset}: "
                     f"{plain(held)} held (paper never goes short)",
                     held=held,
                 )
         elif cost > book.cash:
             return failed(
-                "INSUFFICIENT_FUNDS",
+                Code.INSUFFICIENT_FUNDS,
                 f"buying {plain(intent.quantity)} {intent.asset} costs {plain(cost)} "
                 f"{self.quote} with fee; cash is {plain(book.cash)}",
                 cash=book.cash,
@@ -435,7 +438,7 @@ class PaperBroker:
     def _already_filled(self, row: _FillRow, intent: OrderIntent) -> ExecutionResult:
         if (row.asset, row.side, row.quantity) != (intent.asset, intent.side, intent.quantity):
             return failed(
-                "CLIENT_ORDER_ID_REUSED",
+                Code.CLIENT_ORDER_ID_REUSED,
                 f"client order id {intent.client_order_id} already filled a different order "
                 f"({row.side.value} {plain(row.quantity)} {row.asset}, paper-{row.seq})",
             )

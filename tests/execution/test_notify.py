@@ -221,8 +221,8 @@ def test_every_webhook_failing_still_creates_the_approval() -> None:
     assert result.details["notified"] == []
     assert [(f["kind"], f["reason"]) for f in result.details["failed"]] == [
         ("slack", "TIMEOUT"),
-        ("discord", "HTTP_429"),
-        ("telegram", "HTTP_500"),
+        ("discord", "RATE_LIMITED"),
+        ("telegram", "HTTP_ERROR"),
     ]
     assert "no webhook notified" in result.message
 
@@ -239,7 +239,7 @@ def test_telegram_refusal_reports_telegrams_description() -> None:
     result = notifier(Chat(unknown_chat)).execute(INTENT, as_of=AS_OF)
 
     (failure,) = result.details["failed"]
-    assert failure["reason"] == "HTTP_400"
+    assert failure["reason"] == "BAD_REQUEST"
     assert failure["message"].endswith("HTTP 400: Bad Request: chat not found")
 
 
