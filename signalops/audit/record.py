@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from signalops.canonical import canonical_json, json_safe
-from signalops.explain import iso, trace_to_dict
+from signalops.canonical import canonical_json, iso, json_safe
+from signalops.codes import Code
+from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, utc
 from signalops.orders import decision_id as make_decision_id
 
@@ -102,7 +103,7 @@ def _observation_entry(request: Any, obs: Any) -> dict[str, Any]:
         # adapter was asked, so the decision can be replayed. The trace has readable ones.
         "params": dict(request.params),
         "asset": request.asset,
-        "status": "MISSING",
+        "status": Code.MISSING,
         "value": None,
         "data_time": None,
         "fetched_at": None,
@@ -121,7 +122,7 @@ def _observation_entry(request: Any, obs: Any) -> dict[str, Any]:
         entry.update(status="ERROR", error={"reason": obs.reason, "message": obs.message})
     elif obs is not None:
         message = f"not an Observation or DataError: {type(obs).__name__}"
-        entry.update(status="ERROR", error={"reason": "ADAPTER_ERROR", "message": message})
+        entry.update(status="ERROR", error={"reason": Code.ADAPTER_ERROR, "message": message})
     return entry
 
 

@@ -4,9 +4,9 @@ Everything shown comes from the records alone (the trace JSON, the risk checks, 
 execution dicts, the follow-up records), never from the strategy file or the code as they are
 today: a decision made last month is explained with last month's tree, values and thresholds.
 
-``why`` returns rich ``Text`` lines in the style of ``explain.draw_tree``; ``why_json`` the same
-facts as a dict for programs. Find the record with ``AuditLog.get(decision_id)`` or by asset and
-time with ``find_decision``.
+``why`` returns rich ``Text`` lines, the trees drawn by the one renderer
+(``signalops.explain.render``, record view); ``why_json`` the same facts as a dict for programs.
+Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``find_decision``.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, FILL, ORDER_RESULT, ORDER_SUBMITTED
-from signalops.catalogue.spec import format_duration
-from signalops.explain import describe_reason, format_age, format_value
+from signalops.explain.render import RECORD, plain, tree_lines
 
 if TYPE_CHECKING:
     from signalops.audit.store import AuditLog
 
 Record = Mapping[str, Any]
 
-_STYLE = {"PASS": "green", "FAIL": "red", "UNKNOWN": "yellow"}
 _PAST = {"BUY": "BOUGHT", "SELL": "SOLD"}
 _VERB = {"BUY": "bought", "SELL": "sold"}
 # Outcome -> style of the headline.
@@ -81,16 +79,8 @@ def details_text(details: Any) -> str:
         # Sorted: a stored record's keys are (canonical JSON), so the text is the same before
         # and after the record went through the log.
         items = sorted(details.items())
-        return ", ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in items)
-    return _plain(details)
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, float):
-        return format_value(value)
-    if isinstance(value, list):
-        return "/".join(_plain(v) for v in value)
-    return str(value)
+        return ", ".join(f"{k.replace('_', ' ')} {plain(v)}" for k, v in items)
+    return plain(details)
 
 
 def _last(followups: Sequence[Record], kind: str) -> Record | None:
@@ -182,145 +172,9 @@ def _fill_text(fill: Record) -> str:
 # --- the trees, from the trace JSON -----------------------------------------------------------
 
 
-def _reading_name(reading: Record) -> str:
-    params = dict(reading.get("params") or {})
-    prefix = ""
-    if "market" in params:
-        prefix = f"{reading.get('source')}({params.pop('market')!r})."
-    # Sorted, like every stored record's keys: the same line before and after storage.
-    shown = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(params.items()))
-    return f"{prefix}{reading.get('metric')}" + (f"({shown})" if shown else "")
-
-
-def _shown(value: Any) -> str:
-    return "unknown" if value is None else _plain(value)
-
-
-def threshold_text(leaf: Record) -> str:
-    """``< 30``; ``< -15% (= -0.15)`` when the number compared with is not what is written
-    (units, parameters, a threshold that reads another metric)."""
-    text = leaf.get("threshold") or ""
-    computed = leaf.get("threshold_value")
-    if computed is None:
-        return text
-    if isinstance(computed, list):
-        shown = " and ".join(_shown(c) for c in computed)
-        written = text.removeprefix("between ")
-    else:
-        shown = _shown(computed)
-        operator = leaf.get("operator") or ""
-        written = text.removeprefix(operator).strip()
-    return text if written == shown else f"{text} (= {shown})"
-
-
-def _leaf_lines(leaf: Record) -> list[Text]:
-    readings = leaf.get("readings") or []
-    value = _shown(leaf.get("value"))
-    lines = [Text(f"value {value} · threshold {threshold_text(leaf)}", style="dim")]
-    for reading in readings:
-        name = _reading_name(reading)
-        if reading.get("error"):
-            lines.append(Text(f"{name}: {reading['error']}", style="yellow"))
-        elif reading.get("data_timestamp") is None:
-            lines.append(Text(f"{name}: no data", style="yellow"))
-        else:
-            line = Text(f"{name} = {_shown(reading.get('value'))}")
-            age = format_age(reading.get("age_seconds") or 0.0)
-            limit = reading.get("max_age_seconds")
-            limit_text = f", max {format_duration(limit)}" if limit is not None else ""
-            line.append(f" at {reading['data_timestamp']} ({age} old{limit_text})", style="dim")
-            lines.append(line)
-    if leaf.get("reason"):
-        lines.append(Text(f"UNKNOWN: {describe_reason(leaf['reason'])}", style="yellow"))
-    return lines
-
-
-def _sources(node: Record, leaves: Mapping[int, Record]) -> set[str]:
-    if node.get("kind") == "predicate":
-        leaf = leaves.get(node["node"]) or {}
-        return {leaf["source"]} if leaf.get("source") else set()
-    return {s for child in node.get("children", []) for s in _sources(child, leaves)}
-
-
-def _label(node: Record, leaves: Mapping[int, Record]) -> list[Text]:
-    status = node.get("status", "UNKNOWN")
-    text = Text(f"{status:<7} ", style=f"bold {_STYLE.get(status, '')}")
-    kind = node.get("kind")
-    if kind == "predicate":
-        leaf = leaves.get(node["node"]) or {}
-        text.append(node.get("text", ""), style="bold")
-        if leaf.get("source"):
-            text.append(f"   {leaf['source']}", style="dim")
-        return [text, *_leaf_lines(leaf)]
-    if kind == "all_of" and node.get("rule"):
-        text.append(f"rule {node['rule']}", style="bold cyan")
-        sources = _sources(node, leaves)
-        if len(sources) == 1:
-            text.append(f" [{next(iter(sources))}]", style="cyan")
-        text.append(": all of")
-    elif kind == "at_least":
-        text.append(f"at least {node.get('n')} of")
-    elif kind in ("all_of", "any_of"):
-        words = "all of" if kind == "all_of" else "any of"
-        shown = node.get("text")
-        text.append(f"{words}: {shown}" if shown and shown != words else words)
-    else:
-        text.append(str(kind))
-    return [text]
-
-
-def _draw(node: Record, leaves: Mapping[int, Record], prefix: str, last: bool) -> Iterator[Text]:
-    label = _label(node, leaves)
-    first = Text(prefix + ("└── " if last else "├── "))
-    first.append_text(label[0])
-    yield first
-    continuation = prefix + ("    " if last else "│   ")
-    for extra in label[1:]:
-        line = Text(continuation + "    ")
-        line.append_text(extra)
-        yield line
-    children = node.get("children", [])
-    for i, child in enumerate(children):
-        yield from _draw(child, leaves, continuation, i == len(children) - 1)
-
-
-def _children(node: Record, leaves: Mapping[int, Record]) -> Iterator[Text]:
-    children = node.get("children", [])
-    for i, child in enumerate(children):
-        yield from _draw(child, leaves, "", i == len(children) - 1)
-
-
-def _heading(node: Record) -> Text:
-    status = node.get("status", "UNKNOWN")
-    text = Text(f"{status:<7} ", style=f"bold {_STYLE.get(status, '')}")
-    text.append(node.get("text", ""), style="bold")
-    return text
-
-
 def trees(trace: Record) -> Iterator[Text]:
     """Entry, exit and veto trees with each node's status and each leaf's data."""
-    leaves = {leaf["node"]: leaf for leaf in trace.get("leaves", [])}
-    yield _heading(trace["entry"])
-    yield from _children(trace["entry"], leaves)
-    if trace.get("exit"):
-        yield _heading(trace["exit"])
-        yield from _children(trace["exit"], leaves)
-    else:
-        yield Text("SELL: no exit rules", style="bold")
-    if not trace.get("vetoes"):
-        yield Text("VETOES: none", style="bold")
-    for veto in trace.get("vetoes", []):
-        status = veto.get("status", "UNKNOWN")
-        word = "clear" if status == "FAIL" else "BLOCKS"
-        line = Text(f"{word:<7} ", style=f"bold {_STYLE.get(status, '')}")
-        line.append(f"VETO {veto['id']}", style="bold magenta")
-        one = len(veto["tree"].get("children", [])) == 1
-        these = "this passes or is unknown" if one else "all of these pass or are unknown"
-        line.append(f": blocks {'/'.join(veto.get('blocks', []))} when {these}")
-        if veto.get("description"):
-            line.append(f" — {veto['description']}", style="dim")
-        yield line
-        yield from _children(veto["tree"], leaves)
+    return tree_lines(trace, RECORD)
 
 
 # --- the whole story ---------------------------------------------------------------------------

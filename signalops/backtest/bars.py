@@ -24,9 +24,9 @@ import numpy as np
 
 from signalops.adapters.store import SnapshotStore
 from signalops.adapters.technical import SOURCE, series_key, symbol_for
+from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
-from signalops.errors import SignalOpsError
-from signalops.explain import iso
+from signalops.errors import DataNotFound, InputError
 from signalops.orders import to_decimal
 
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
@@ -58,7 +58,7 @@ class Bars:
         key = series_key(exchange, symbol_for(asset, quote), timeframe)
         series = store.series(SOURCE, key)
         if series is None or len(series) == 0:
-            raise SignalOpsError(
+            raise DataNotFound(
                 f"no recorded {format_duration(timeframe)} candles for {asset} in "
                 f"{store.directory} (series {key}; run 'signalops data import')"
             )
@@ -107,7 +107,7 @@ class Bars:
             return self.next_open(at)
         if rule == NEXT_CLOSE:
             return self.next_close(at)
-        raise SignalOpsError(f"unknown fill rule '{rule}' (one of: {', '.join(FILL_RULES)})")
+        raise InputError(f"unknown fill rule '{rule}' (one of: {', '.join(FILL_RULES)})")
 
     def close_at(self, at: datetime) -> tuple[Decimal, datetime] | None:
         """The last close at or before ``at`` (None before the first bar)."""

@@ -32,11 +32,12 @@ from typing import Any
 
 import yaml
 
+from signalops.adapters import registry
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
+from signalops.canonical import iso
 from signalops.catalogue.spec import Catalogue
 from signalops.config import PaperConfig
-from signalops.explain import iso
 from signalops.strategy import loads
 from signalops.strategy.model import Strategy
 
@@ -240,7 +241,5 @@ def without_vetoes(strategy: Strategy, catalogue: Catalogue | None = None) -> St
     spec["name"] = f"{spec['name']}_no_vetoes"
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     if catalogue is None:
-        from signalops.adapters import registry
-
         catalogue = registry.catalogue()
     return loads(text, f"{strategy.file} (vetoes removed)", catalogue)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from signalops.explain import iso
+from signalops.canonical import iso
 from signalops.orders import Side
 
 
@@ -146,9 +146,9 @@ def round_trips(legs: Iterable[Leg]) -> tuple[Trade, ...]:
             if opened:
                 done.append(Trade(leg.asset, opened, closing, closed=True))
             held[leg.asset] = Decimal(0)
-    for asset, opened in entries.items():
-        if opened:
-            done.append(Trade(asset, tuple(opened), tuple(exits.get(asset, ())), closed=False))
+    for asset, still_open in entries.items():
+        if still_open:
+            done.append(Trade(asset, tuple(still_open), tuple(exits.get(asset, ())), closed=False))
     return tuple(done)
 
 

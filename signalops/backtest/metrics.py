@@ -35,7 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 from signalops.backtest.ledger import EquityPoint, Trade
-from signalops.explain import iso
+from signalops.canonical import iso
 
 YEAR = timedelta(days=365)
 Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
@@ -95,10 +95,11 @@ def max_drawdown(times: Sequence[datetime], values: Sequence[float]) -> Drawdown
         depth = value / peak_value - 1 if peak_value > 0 else 0.0
         if depth < worst.depth:
             worst = Drawdown(depth, peak_time, time)
-    if worst.peak is None:
+    trough = worst.trough
+    if worst.peak is None or trough is None:
         return worst
     top = values[list(times).index(worst.peak)]
-    after = [t for t, v in zip(times, values, strict=True) if t > worst.trough and v >= top]
+    after = [t for t, v in zip(times, values, strict=True) if t > trough and v >= top]
     return Drawdown(worst.depth, worst.peak, worst.trough, after[0] if after else None)
 
 

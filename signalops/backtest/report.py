@@ -29,13 +29,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from signalops.backtest.comparison import Study
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED
 from signalops.backtest.ledger import EquityPoint
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
-from signalops.backtest.study import Study
+from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
-from signalops.explain import iso
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
 TRADE_FIELDS = (
@@ -288,6 +288,7 @@ _DEFINITIONS = {
 
 def draw_charts(study: Study) -> dict[str, Path]:
     """PNG files in the study's folder, by name."""
+    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
     from matplotlib.figure import Figure
 
     out = study.out_dir
@@ -305,7 +306,7 @@ def draw_charts(study: Study) -> dict[str, Path]:
     ax = fig.add_subplot()
     for label, curve, color in curves:
         ax.plot(
-            [p.time for p in curve],
+            _days([p.time for p in curve]),
             [float(p.equity) for p in curve],
             label=label,
             color=color,
@@ -321,7 +322,11 @@ def draw_charts(study: Study) -> dict[str, Path]:
     ax = fig.add_subplot()
     for label, curve, color in curves:
         ax.plot(
-            [p.time for p in curve], _drawdowns(curve), label=label, color=color, ls=_style(label)
+            _days([p.time for p in curve]),
+            _drawdowns(curve),
+            label=label,
+            color=color,
+            ls=_style(label),
         )
     ax.set_title("Drawdown from the running peak")
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
@@ -349,6 +354,7 @@ def _drawdowns(curve: Sequence[EquityPoint]) -> list[float]:
 
 
 def _price_chart(study: Study, asset: str, path: Path) -> Path:
+    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
     from matplotlib.figure import Figure
 
     result = study.result
@@ -357,12 +363,12 @@ def _price_chart(study: Study, asset: str, path: Path) -> Path:
     times, closes = bars.window(first, last)
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(times, closes, color="#444444", lw=1, label="close")
+    ax.plot(_days(times), closes, color="#444444", lw=1, label="close")
     for side, marker, color in (("BUY", "^", "#2ca02c"), ("SELL", "v", "#d62728")):
         legs = [leg for leg in result.legs if leg.asset == asset and leg.side.value == side]
         if legs:
             ax.scatter(
-                [leg.filled_at for leg in legs],
+                _days([leg.filled_at for leg in legs]),
                 [float(leg.price) for leg in legs],
                 marker=marker,
                 color=color,
@@ -371,11 +377,11 @@ def _price_chart(study: Study, asset: str, path: Path) -> Path:
                 label=f"{side.lower()} (fill)",
             )
     blocked = [item for item in result.blocked.items if item.asset == asset]
-    marks = [(item.as_of, bars.close_at(item.as_of)) for item in blocked]
-    marks = [(t, float(found[0])) for t, found in marks if found is not None]
+    closes_at = [(item.as_of, bars.close_at(item.as_of)) for item in blocked]
+    marks = [(t, float(found[0])) for t, found in closes_at if found is not None]
     if marks:
         ax.scatter(
-            [t for t, _ in marks],
+            _days([t for t, _ in marks]),
             [c for _, c in marks],
             marker="x",
             color="#9467bd",
@@ -384,13 +390,22 @@ def _price_chart(study: Study, asset: str, path: Path) -> Path:
             label=f"blocked {', '.join(sorted({i.action for i in blocked}))} signal",
         )
     ax.set_title(f"{asset}: closes, fills and blocked signals")
-    ax.set_xlim(first, last)
+    ax.set_xlim(*_days([first, last]))
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
 
 
+def _days(times: Sequence[datetime]) -> list[float]:
+    """Times as matplotlib date numbers, which the date locator and formatter of ``_save`` read."""
+    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
+    from matplotlib.dates import date2num
+
+    return [float(day) for day in date2num(list(times))]
+
+
 def _save(fig: Any, path: Path) -> Path:
+    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     for ax in fig.axes:
@@ -444,7 +459,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _blocked_table(study: Study) -> str:
-    head = (
+    head: tuple[str, ...] = (
         "decided",
         "asset",
         "action",

@@ -46,12 +46,12 @@ from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import Decision, EquityPoint, Leg, Trade, parse_time, round_trips
 from signalops.backtest.metrics import Metrics, summarize
+from signalops.canonical import iso
 from signalops.catalogue.builtin import DAY
 from signalops.catalogue.spec import format_duration
 from signalops.config import Config, PaperConfig
-from signalops.errors import SignalOpsError
+from signalops.errors import DataNotFound, InputError
 from signalops.execution.paper import PaperBroker
-from signalops.explain import iso
 from signalops.observation import utc
 from signalops.orders import Mode, Side
 from signalops.pipeline import Pipeline, records_of_kind
@@ -149,7 +149,7 @@ def candle_timeframe(strategy: Strategy) -> int:
     """The shortest candle timeframe the strategy reads; 1d when it reads no candles."""
     found = [
         int(request.param_dict["timeframe"])
-        for request in strategy.requests(strategy.assets[0] if strategy.assets else None)
+        for request in strategy.tree.requests(strategy.assets[0] if strategy.assets else None)
         if request.source == "technical" and "timeframe" in request.param_dict
     ]
     return min(found, default=DAY)
@@ -173,8 +173,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``.
 
-    Raises ``SignalOpsError`` for input that cannot give a backtest: an empty or reversed period,
-    an unknown fill rule, assets without recorded candles, or no candle at all in the period.
+    Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
+    fill rule, no assets, a horizon shorter than a bar) and ``DataNotFound`` for assets without
+    recorded candles or without a candle in the period.
     """
     began = time.perf_counter()
     config = config or Config()
@@ -184,7 +185,7 @@ def run_backtest(
     chosen = tuple(assets) if assets else strategy.assets
     _check_input(start, end, step, fill, chosen)
     if horizon < timedelta(seconds=timeframe):
-        raise SignalOpsError(
+        raise InputError(
             f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
             f"{format_duration(timeframe)} bar: a blocked trade could not be played out"
         )
@@ -269,19 +270,19 @@ def _check_input(
     start: datetime, end: datetime, step: timedelta, fill: str, assets: Sequence[str]
 ) -> None:
     if fill not in FILL_RULES:
-        raise SignalOpsError(f"unknown fill rule '{fill}' (one of: {', '.join(FILL_RULES)})")
+        raise InputError(f"unknown fill rule '{fill}' (one of: {', '.join(FILL_RULES)})")
     if end < start:
-        raise SignalOpsError(f"the period ends ({iso(end)}) before it starts ({iso(start)})")
+        raise InputError(f"the period ends ({iso(end)}) before it starts ({iso(start)})")
     if step <= timedelta(0):
-        raise SignalOpsError("the decision interval must be positive")
+        raise InputError("the decision interval must be positive")
     if not assets:
-        raise SignalOpsError("no assets to backtest")
+        raise InputError("no assets to backtest")
 
 
 def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> None:
     for asset, bars in prices.items():
         if bars.closes_between(start, end) == 0:
-            raise SignalOpsError(
+            raise DataNotFound(
                 f"no {format_duration(bars.timeframe)} {asset} candles between {iso(start)} "
                 f"and {iso(end)}: the recorded data covers {iso(bars.first_close)} to "
                 f"{iso(bars.last_close)}"

@@ -10,63 +10,25 @@ block only changed the outcome if, without the veto, the order would have passed
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from signalops.adapters.store import SnapshotStore
 from signalops.backtest.bars import NEXT_OPEN
-from signalops.backtest.filters import DEFAULT_HORIZON, Counterfactual, without_vetoes
-from signalops.backtest.ledger import Decision
-from signalops.backtest.runner import BacktestResult, run_backtest
+from signalops.backtest.comparison import Study
+from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
+from signalops.backtest.report import write_report
+from signalops.backtest.runner import run_backtest
 from signalops.config import Config
 from signalops.strategy.model import Strategy
+
+__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "run_study"]
 
 BASELINE_AUDIT_FILE = "baseline.db"
 
 StudyProgress = Callable[[str, int, int], None]
 """``(which run: "strategy" or "baseline", periods done, periods in all)``."""
-
-
-@dataclass(frozen=True)
-class Study:
-    result: BacktestResult
-    baseline: BacktestResult | None  # None: the strategy has no vetoes, or it was not asked for
-    out_dir: Path
-
-    def baseline_decision(self, blocked: Counterfactual) -> Decision | None:
-        """What the vetoes-removed strategy decided at the blocked decision's time."""
-        if self.baseline is None:
-            return None
-        return self.baseline.decision(blocked.as_of, blocked.asset)
-
-    @property
-    def blocks_that_mattered(self) -> int:
-        """Blocks at times when the baseline actually traded (its order filled)."""
-        found = (self.baseline_decision(item) for item in self.result.blocked.items)
-        return sum(1 for d in found if d is not None and d.status == "FILLED")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = self.result.to_dict()
-        data["buy_and_hold"] = self.result.benchmark.to_dict() if self.result.benchmark else None
-        data["baseline"] = None if self.baseline is None else self.baseline.to_dict()
-        blocked = data["blocked"]
-        for item, shown in zip(self.result.blocked.items, blocked["decisions"], strict=True):
-            match = self.baseline_decision(item)  # in the baseline's own audit log
-            shown["without_vetoes"] = None if match is None else _decision_dict(match)
-        mattered = None if self.baseline is None else self.blocks_that_mattered
-        blocked["blocks_that_mattered"] = mattered
-        return data
-
-
-def _decision_dict(decision: Decision) -> dict[str, Any]:
-    return {
-        "decision_id": decision.decision_id,
-        "verdict": decision.verdict,
-        "status": decision.status,
-        "denials": list(decision.denials),
-    }
 
 
 def run_study(
@@ -113,8 +75,6 @@ def run_study(
         )
     study = Study(result, other, out)
     if report:
-        from signalops.backtest.report import write_report
-
         write_report(study)
     return study
 

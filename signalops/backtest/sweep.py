@@ -57,7 +57,7 @@ from signalops.backtest.metrics import (
 from signalops.backtest.runner import _check_coverage, _check_input, candle_timeframe
 from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
-from signalops.errors import SignalOpsError, StrategyError
+from signalops.errors import InputError, StrategyError
 from signalops.evaluation.vectorized import (
     BLOCKED,
     BUY,
@@ -68,6 +68,7 @@ from signalops.evaluation.vectorized import (
 )
 from signalops.observation import utc
 from signalops.pipeline.loop import simulated_times
+from signalops.strategy import loads
 from signalops.strategy.compiler import parse_number
 from signalops.strategy.model import Strategy
 
@@ -123,12 +124,12 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
         name, sep, values = spec.partition("=")
         name = name.strip().removeprefix("$")
         if not sep or not name:
-            raise SignalOpsError(f"--grid '{spec}': expected NAME=V1,V2,... (e.g. oversold=25,30)")
+            raise InputError(f"--grid '{spec}': expected NAME=V1,V2,... (e.g. oversold=25,30)")
         if name in grid:
-            raise SignalOpsError(f"--grid: parameter '{name}' given twice")
+            raise InputError(f"--grid: parameter '{name}' given twice")
         texts = [v.strip() for v in values.split(",")]
         if not values.strip() or any(not v for v in texts):
-            raise SignalOpsError(f"--grid '{spec}': empty value (expected NAME=V1,V2,...)")
+            raise InputError(f"--grid '{spec}': empty value (expected NAME=V1,V2,...)")
         parsed: list[Any] = []
         for value in map(parse_grid_value, texts):
             if value not in parsed:
@@ -159,8 +160,6 @@ def _document(source: str | Mapping[str, Any] | Strategy, catalogue: Catalogue) 
     if isinstance(source, Strategy):
         return _plain(source.document)
     if isinstance(source, str):
-        from signalops.strategy import loads
-
         return _plain(loads(source, catalogue=catalogue).document)
     return _plain(source)
 
@@ -172,15 +171,13 @@ def with_params(
     file: str = "<sweep>",
 ) -> Strategy:
     """Compile ``document`` with ``strategy.params`` entries replaced by ``params``."""
-    from signalops.strategy import loads
-
     doc = _plain(document)
     spec = doc.get("strategy") if isinstance(doc.get("strategy"), dict) else None
     known = dict(spec.get("params") or {}) if spec else {}
     unknown = [name for name in params if name not in known]
     if unknown:
         listed = ", ".join(sorted(known)) if known else "none (it has no params: section)"
-        raise SignalOpsError(
+        raise InputError(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(u) for u in unknown)}: the strategy's params are {listed}"
         )
@@ -204,7 +201,7 @@ def with_params(
             f"{e.path + ': ' if e.path else ''}{e.message}{f' ({e.hint})' if e.hint else ''}"
             for e in exc.errors
         )
-        raise SignalOpsError(f"{file} with {label}: {problems}") from None
+        raise InputError(f"{file} with {label}: {problems}") from None
 
 
 # --- the position --------------------------------------------------------------------------------
@@ -364,10 +361,10 @@ def sweep(
     catalogue = catalogue or registry.catalogue()
     document = _document(strategy_text_or_document, catalogue)
     if not grid:
-        raise SignalOpsError("an empty grid: give at least one parameter and its values")
+        raise InputError("an empty grid: give at least one parameter and its values")
     empty = [name for name, values in grid.items() if not list(values)]
     if empty:
-        raise SignalOpsError(f"no values for parameter '{empty[0]}'")
+        raise InputError(f"no values for parameter '{empty[0]}'")
     combos = grid_combinations(grid)
     file = strategy_text_or_document.file if isinstance(strategy_text_or_document, Strategy) else ""
     strategies = [with_params(document, p, catalogue, file or "<sweep>") for p in combos]

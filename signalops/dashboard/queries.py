@@ -16,7 +16,8 @@ from signalops.audit import why
 from signalops.audit.record import loads_record
 from signalops.audit.store import AuditLog, PendingApproval
 from signalops.execution.paper import VENUE as PAPER_VENUE
-from signalops.explain import format_age, format_value
+from signalops.explain.render import threshold_text
+from signalops.explain.text import format_age, format_value
 from signalops.orders import Fill, Side
 
 Record = Mapping[str, Any]
@@ -128,7 +129,7 @@ def leaf_rows(record: Record) -> list[dict[str, Any]]:
                 "rule": leaf.get("rule"),
                 "source": leaf.get("source"),
                 "value": "unknown" if leaf.get("value") is None else format_value(leaf["value"]),
-                "threshold": why.threshold_text(leaf),
+                "threshold": threshold_text(leaf),
                 "data time": leaf.get("data_timestamp") or "no data",
                 "age": "" if age is None else format_age(age),
                 "max age": "" if limit is None else format_age(limit),
@@ -237,7 +238,7 @@ def equity_points(
     cash = starting_cash
     held: dict[str, Decimal] = {}
     marks: dict[str, Decimal] = {}
-    points = []
+    points: list[dict[str, Any]] = []
     for fill in sorted(fills, key=lambda f: f.at):
         if fill.at > until:
             break

@@ -16,7 +16,7 @@ import hashlib
 import linecache
 from typing import TYPE_CHECKING, Any
 
-from signalops.evaluation.tree import (
+from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,

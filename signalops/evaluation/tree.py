@@ -1,7 +1,8 @@
 """The logic tree a strategy compiles into, its three-valued evaluation, and the trace.
 
-Nodes are frozen values, each remembering where in the YAML it came from. Statuses follow Kleene's
-three-valued logic so that missing data can never make a condition pass:
+Nodes (defined in ``nodes``, re-exported here) are frozen values, each remembering where in the
+YAML it came from. Statuses follow Kleene's three-valued logic so that missing data can never make
+a condition pass:
 
     all_of: FAIL if any child FAILs, else UNKNOWN if any is UNKNOWN, else PASS
     any_of: PASS if any child PASSes, else UNKNOWN if any is UNKNOWN, else FAIL
@@ -14,26 +15,85 @@ Every node is evaluated on every call — no short-circuit — so the trace is c
 itself runs as one Python function generated for each tree (see ``_codegen``): walking the nodes
 one call at a time would cost the 100x-1000x that tracing engines usually pay; the generated code
 records every status and value at close to the cost of a hand-written rule. The trace stores flat
-tuples; the readable views (``leaves()``, ``to_dict()``) are built from them on demand.
+tuples; the readable views (``leaves()``, ``to_dict()``) are built from them on demand, and the
+JSON format of the trace is ``trace_json``'s.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Any, NamedTuple
 
-from signalops.catalogue.spec import MetricSpec
+from signalops.evaluation._codegen import generate
+from signalops.evaluation.nodes import (
+    ADAPTER_ERROR,
+    FUTURE,
+    MATH_ERROR,
+    MISSING,
+    NOT_A_NUMBER,
+    STALE,
+    AllOf,
+    AnyOf,
+    Arith,
+    AtLeast,
+    Const,
+    Metric,
+    Neg,
+    Node,
+    Not,
+    Operand,
+    Predicate,
+    Span,
+    Status,
+    is_number,
+    operand_metrics,
+    operand_value,
+    render_operand,
+)
+from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, Request, utc
+from signalops.side import Side as Action
 
-
-class Status(IntEnum):
-    FAIL = 0
-    PASS = 1
-    UNKNOWN = 2
+# The node and operand types are defined in ``nodes`` (below the code generator) and belong to
+# this module's public face: the compiler and the tests import them from here.
+__all__ = [
+    "ADAPTER_ERROR",
+    "FUTURE",
+    "MATH_ERROR",
+    "MISSING",
+    "NOT_A_NUMBER",
+    "STALE",
+    "Action",
+    "AllOf",
+    "AnyOf",
+    "Arith",
+    "AtLeast",
+    "Const",
+    "DecisionTree",
+    "Evaluation",
+    "LeafTrace",
+    "Metric",
+    "MetricReading",
+    "Neg",
+    "Node",
+    "Not",
+    "Operand",
+    "Predicate",
+    "Span",
+    "Status",
+    "Trace",
+    "Verdict",
+    "Veto",
+    "confirmation_text",
+    "epoch_to_utc",
+    "is_number",
+    "operand_metrics",
+    "operand_value",
+    "render_operand",
+]
 
 
 class Verdict(StrEnum):
@@ -41,32 +101,6 @@ class Verdict(StrEnum):
     SELL = "SELL"
     HOLD = "HOLD"
     BLOCKED = "BLOCKED"
-
-
-class Action(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-# Why a leaf is UNKNOWN: stable codes that audit records and filters rely on.
-MISSING = "MISSING"  # no observation for the request
-STALE = "STALE"  # observation older than the leaf's max_age
-FUTURE = "FUTURE"  # observation dated after as_of: would be look-ahead
-NOT_A_NUMBER = "NOT_A_NUMBER"  # NaN, infinity or not numeric
-ADAPTER_ERROR = "ADAPTER_ERROR"  # the adapter answered with a DataError
-MATH_ERROR = "MATH_ERROR"  # e.g. division by zero in the leaf's arithmetic
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Where a node came from: file, 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
 
 
 def confirmation_text(action: str, n: int, count: int) -> str:
@@ -78,210 +112,6 @@ def confirmation_text(action: str, n: int, count: int) -> str:
     if n == 1:
         return f"{action} when any of {count} rules passes"
     return f"{action} when at least {n} of {count} rules pass"
-
-
-# --- operands: the value side of a comparison --------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    """A metric with its normalised parameters, as the catalogue declared it."""
-
-    source: str
-    name: str
-    params: tuple[tuple[str, Any], ...]
-    asset_scoped: bool
-    spec: MetricSpec | None = field(default=None, compare=False, repr=False)
-    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-
-    def request(self, asset: str | None) -> Request:
-        return Request(self.source, self.name, self.params, asset if self.asset_scoped else None)
-
-    def render(self, *, full: bool = False) -> str:
-        """``rsi(14)``: the parameters the author gave (all of them with ``full``).
-
-        Leading parameters read positionally; once one is skipped the rest are named, so the
-        rendering can be pasted back into a ``when:`` expression unchanged.
-        """
-        shown = []
-        positional = True
-        params = self.params
-        prefix = ""
-        if params and params[0][0] == "market":
-            # Markets read as the expression language writes them: polymarket('slug').yes
-            prefix = f"{self.source}({params[0][1]!r})."
-            params = params[1:]
-        for name, value in params:
-            param = self.spec.param(name) if self.spec else None
-            if not (full or name in self.given or param is None or param.required):
-                positional = False
-                continue
-            text = param.render(value) if param else repr(value)
-            shown.append(text if positional and not full else f"{name}={text}")
-        if not shown:
-            return prefix + self.name
-        return f"{prefix}{self.name}({', '.join(shown)})"
-
-
-@dataclass(frozen=True, slots=True)
-class Const:
-    value: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Neg:
-    operand: Operand
-
-
-@dataclass(frozen=True, slots=True)
-class Arith:
-    op: str  # + - * /
-    left: Operand
-    right: Operand
-
-
-Operand = Metric | Const | Neg | Arith
-
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
-
-
-def render_operand(operand: Operand, parent: int = 0) -> str:
-    if isinstance(operand, Metric):
-        return operand.render()
-    if isinstance(operand, Const):
-        return operand.text
-    if isinstance(operand, Neg):
-        return "-" + render_operand(operand.operand, 3)
-    level = _PRECEDENCE[operand.op]
-    text = (
-        f"{render_operand(operand.left, level)} {operand.op} "
-        f"{render_operand(operand.right, level + 1)}"
-    )
-    return f"({text})" if level < parent else text
-
-
-def operand_value(operand: Operand, values: Mapping[Metric, Any]) -> float | None:
-    """The operand's value given metric values; None when a value is missing or not computable."""
-    if isinstance(operand, Const):
-        return operand.value
-    if isinstance(operand, Metric):
-        value = values.get(operand)
-        return value if is_number(value) else None
-    if isinstance(operand, Neg):
-        inner = operand_value(operand.operand, values)
-        return None if inner is None else -inner
-    left, right = operand_value(operand.left, values), operand_value(operand.right, values)
-    if left is None or right is None:
-        return None
-    if operand.op == "/":
-        result = left / right if right != 0 else math.nan
-    else:
-        result = {"+": left + right, "-": left - right, "*": left * right}[operand.op]
-    return result if math.isfinite(result) else None
-
-
-def operand_metrics(operand: Operand) -> Iterator[Metric]:
-    if isinstance(operand, Metric):
-        yield operand
-    elif isinstance(operand, Neg):
-        yield from operand_metrics(operand.operand)
-    elif isinstance(operand, Arith):
-        yield from operand_metrics(operand.left)
-        yield from operand_metrics(operand.right)
-
-
-# --- nodes -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Node:
-    """Common to every node: its place in the flat status array, its YAML path and span.
-
-    ``text`` is how a trader would read the node (the expression as written, the rule id).
-    """
-
-    index: int
-    path: str
-    span: Span
-    text: str
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return ()
-
-    def walk(self) -> Iterator[Node]:
-        """Pre-order: the node, then its descendants."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Predicate(Node):
-    """A comparison leaf: ``left op right`` or ``left between low and high``.
-
-    ``metrics`` are the distinct metrics the leaf reads; ``max_ages`` (seconds) align with them.
-    """
-
-    left: Operand
-    op: str
-    right: tuple[Operand, ...]
-    metrics: tuple[Metric, ...]
-    max_ages: tuple[int, ...]
-    rule: str | None = None
-    description: str | None = None
-
-    @property
-    def source(self) -> str:
-        return self.metrics[0].source if self.metrics else ""
-
-    def threshold_text(self) -> str:
-        """The comparison without its subject, e.g. ``< 1.5`` or ``between 30 and 70``."""
-        if self.op == "between":
-            low, high = (render_operand(r) for r in self.right)
-            return f"between {low} and {high}"
-        return f"{self.op} {render_operand(self.right[0])}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AllOf(Node):
-    items: tuple[Node, ...]
-    label: str | None = None  # rule or veto id when the group is a whole rule
-    source: str | None = None
-    description: str | None = None
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return self.items
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AnyOf(Node):
-    items: tuple[Node, ...]
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return self.items
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AtLeast(Node):
-    n: int
-    items: tuple[Node, ...]
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return self.items
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Not(Node):
-    item: Node
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.item,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,8 +147,6 @@ class DecisionTree:
     )
 
     def __post_init__(self) -> None:
-        from signalops.evaluation._codegen import generate
-
         roots = [self.entry, *([self.exit] if self.exit else []), *(v.node for v in self.vetoes)]
         nodes = sorted((n for root in roots for n in root.walk()), key=lambda n: n.index)
         if [n.index for n in nodes] != list(range(len(nodes))):
@@ -500,8 +328,6 @@ class Trace(NamedTuple):
 
     def to_dict(self, evaluation: Evaluation | None = None) -> dict[str, Any]:
         """JSON-ready trace; a superset of the original SignalOps audit example's fields."""
-        from signalops.explain import trace_to_dict
-
         return trace_to_dict(self, evaluation)
 
 
@@ -542,10 +368,6 @@ class LeafTrace:
     value: Any
     threshold_value: Any
     readings: tuple[MetricReading, ...]
-
-
-def is_number(value: Any) -> bool:
-    return value.__class__ in (int, float) and math.isfinite(value)
 
 
 def epoch_to_utc(epoch: float) -> datetime:

@@ -492,9 +492,13 @@ def _bbands(part: int) -> Callable[[dict[str, np.ndarray], dict[str, Any]], np.n
     return compute
 
 
+def _candle_field(name: str) -> Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]:
+    return lambda c, p: c[name]
+
+
 # Each indicator over the whole history, one value per candle (``return`` is computed inline).
 _FULL: dict[str, Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]] = {
-    **{name: (lambda c, p, name=name: c[name]) for name in _CANDLE_FIELDS},
+    **{name: _candle_field(name) for name in _CANDLE_FIELDS},
     "rsi": lambda c, p: talib.RSI(c["close"], timeperiod=p["n"]),
     "sma": lambda c, p: talib.SMA(c["close"], timeperiod=p["n"]),
     "ema": lambda c, p: talib.EMA(c["close"], timeperiod=p["n"]),

@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from signalops.canonical import iso
 from signalops.dashboard import state
 from signalops.dashboard.api import Settings
-from signalops.explain import iso
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,229 @@
+"""Replay a stored decision from its record alone, and say whether it comes out the same.
+
+What a replay uses: the strategy document stored once per content hash in the log's
+``strategies`` table (compiled again with ``signalops.strategy.loads``), and the observations
+the decision record kept (each turned back into the ``Observation`` or ``DataError`` an adapter
+answered), evaluated at the record's ``as_of`` for its asset. Nothing is fetched, no file or
+clock is read: a replay is a pure function of the log.
+
+The decision is *identical* when the verdict and the trace hash (``content_hash`` of the trace
+JSON, as built for a record) match what was recorded. A mismatch names the leaves that differ,
+which points at the cause: an edited observation, or an evaluator that changed since. The one
+field not recomputed is each leaf's ``span`` (its line in the original file): the stored
+document has no layout, so spans come from the record (see ``with_recorded_spans``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from signalops.adapters import registry
+from signalops.audit.record import DECISION, build_decision_record
+from signalops.audit.store import AuditLog
+from signalops.canonical import canonical_json, content_hash, json_safe
+from signalops.catalogue.spec import Catalogue
+from signalops.codes import Code
+from signalops.errors import AuditError, InputError
+from signalops.observation import DataError, Observation, Request
+from signalops.strategy import loads
+from signalops.strategy.model import Strategy
+
+Record = Mapping[str, Any]
+Answers = dict[Request, Observation | DataError]
+
+
+@dataclass(frozen=True, slots=True)
+class LeafDifference:
+    """One leaf whose stored trace differs from the replayed one: which fields, and both sides."""
+
+    node: int
+    text: str
+    fields: tuple[str, ...]
+    recorded: Mapping[str, Any] | None
+    replayed: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """A stored decision against its replay: verdicts, trace hashes and the leaves that differ."""
+
+    decision_id: str
+    recorded_verdict: str
+    replayed_verdict: str
+    recorded_trace_hash: str
+    replayed_trace_hash: str
+    differing_leaves: tuple[LeafDifference, ...]
+
+    @property
+    def identical(self) -> bool:
+        return (
+            self.recorded_verdict == self.replayed_verdict
+            and self.recorded_trace_hash == self.replayed_trace_hash
+        )
+
+
+def replay(log: AuditLog, decision_id: str, catalogue: Catalogue | None = None) -> ReplayResult:
+    """Re-evaluate decision ``decision_id`` of ``log`` from its record and stored strategy.
+
+    ``catalogue`` compiles the stored document (default: the built-in and plugin catalogue).
+    Raises ``InputError`` when the log has no such decision and ``AuditError`` when it lacks
+    the strategy document the decision was made with.
+    """
+    record = log.get(decision_id)
+    if record is None or record.get("kind") != DECISION:
+        raise InputError(f"no decision {decision_id} in {log.path}")
+    strategy_hash = record["strategy"]["hash"]
+    document = log.strategy_document(strategy_hash)
+    if document is None:
+        raise AuditError(f"{log.path}: no stored strategy document for {strategy_hash}")
+    return replay_record(record, document, catalogue)
+
+
+def replay_record(
+    record: Record, document: Mapping[str, Any], catalogue: Catalogue | None = None
+) -> ReplayResult:
+    """Re-evaluate one decision ``record`` with the strategy ``document`` it names by hash."""
+    strategy = compile_document(record, document, catalogue)
+    asset = record["asset"]
+    as_of = datetime.fromisoformat(record["as_of"])
+    requests = strategy.tree.requests(asset)
+    evaluation = strategy.tree.evaluate(answers(record["observations"], requests), as_of, asset)
+    # Built like the stored record (JSON-safe, scrubbed) so the two traces compare byte for
+    # byte. No environment: stored strings are scrubbed already, and scrubbing is idempotent.
+    rebuilt = build_decision_record(
+        strategy=strategy,
+        evaluation=evaluation,
+        mode=record["mode"],
+        intent=None,
+        risk=None,
+        execution=None,
+        recorded_at=as_of,
+        environ={},
+    )
+    recorded_trace = record["trace"]
+    replayed_trace = with_recorded_spans(rebuilt["trace"], recorded_trace)
+    return ReplayResult(
+        decision_id=record["decision_id"],
+        recorded_verdict=record["verdict"],
+        replayed_verdict=rebuilt["verdict"],
+        recorded_trace_hash=content_hash(recorded_trace),
+        replayed_trace_hash=content_hash(replayed_trace),
+        differing_leaves=leaf_differences(
+            recorded_trace.get("leaves", []), replayed_trace["leaves"]
+        ),
+    )
+
+
+def with_recorded_spans(trace: Record, recorded: Record) -> dict[str, Any]:
+    """``trace`` with each leaf's ``span`` (file:line:column) taken from the recorded trace.
+
+    A span locates a leaf in the *formatting* of the original file, which the stored document
+    does not keep (like the content hash, it is the file's content without layout): compiled
+    again, every leaf sits on line 1. Spans do not take part in any decision, so they are the one
+    field a replay copies instead of recomputing; a leaf the record does not have keeps its own.
+    """
+    spans = {leaf["node"]: leaf["span"] for leaf in recorded.get("leaves", []) if "span" in leaf}
+
+    def respan(leaf: Record) -> dict[str, Any]:
+        return {**leaf, "span": spans.get(leaf["node"], leaf["span"])}
+
+    return {
+        **trace,
+        "leaves": [respan(leaf) for leaf in trace["leaves"]],
+        "triggers_met": [respan(leaf) for leaf in trace["triggers_met"]],
+    }
+
+
+def compile_document(
+    record: Record, document: Mapping[str, Any], catalogue: Catalogue | None = None
+) -> Strategy:
+    """The stored strategy compiled again, under the file name the record gives it."""
+    stated = record["strategy"]
+    # JSON is YAML: the compiler reads the stored document exactly as it read the file.
+    strategy = loads(
+        canonical_json(document),
+        stated.get("file") or "<stored>",
+        catalogue or registry.catalogue(),
+    )
+    if strategy.content_hash != stated["hash"]:
+        raise AuditError(
+            f"the stored document hashes to {strategy.content_hash}, "
+            f"not {stated['hash']} as decision {record['decision_id']} says"
+        )
+    return strategy
+
+
+def answers(observations: Sequence[Record], requests: Sequence[Request]) -> Answers:
+    """The record's observations as the adapters answered ``requests``: ``Request`` -> answer.
+
+    Entries are matched to requests by source, metric, parameters and asset (a stored record's
+    keys are sorted, so parameter order is not kept). A MISSING entry is left out, as it was
+    missing from the answers then.
+    """
+    stored = {
+        _key(entry["source"], entry["metric"], entry["params"], entry.get("asset")): entry
+        for entry in observations
+    }
+    found: Answers = {}
+    for request in requests:
+        entry = stored.get(
+            _key(request.source, request.metric, dict(request.params), request.asset)
+        )
+        answer = _answer(entry) if entry is not None else None
+        if answer is not None:
+            found[request] = answer
+    return found
+
+
+def _key(source: str, metric: str, params: Mapping[str, Any], asset: str | None) -> str:
+    return canonical_json([source, metric, json_safe(params), asset])
+
+
+def _answer(entry: Record) -> Observation | DataError | None:
+    status = entry["status"]
+    if status == "OK":
+        value = entry["value"]
+        return Observation(
+            # NaN and infinity were stored as text ("nan", "inf"): JSON has neither.
+            value=float(value) if isinstance(value, str) else value,
+            as_of=datetime.fromisoformat(entry["data_time"]),
+            source=entry["source"],
+            fetched_at=_time(entry.get("fetched_at")),
+            detail=entry.get("detail"),
+        )
+    if status == "ERROR":
+        error = entry["error"]
+        reason = error["reason"]
+        code = Code(reason) if reason in Code.__members__ else reason
+        return DataError(code, error["message"], entry["source"])
+    return None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def leaf_differences(
+    recorded: Sequence[Record], replayed: Sequence[Record]
+) -> tuple[LeafDifference, ...]:
+    """The leaves (by node index) whose JSON differs, with the names of the differing fields."""
+    before = {leaf["node"]: leaf for leaf in recorded}
+    after = {leaf["node"]: leaf for leaf in replayed}
+    found = []
+    for node in sorted(before.keys() | after.keys()):
+        old, new = before.get(node), after.get(node)
+        if old is not None and new is not None and canonical_json(old) == canonical_json(new):
+            continue
+        keys = sorted((old or {}).keys() | (new or {}).keys())
+        fields = tuple(k for k in keys if _differs((old or {}).get(k), (new or {}).get(k)))
+        text = (old or new or {}).get("text", "")
+        found.append(LeafDifference(node, text, fields, old, new))
+    return tuple(found)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    # Canonical JSON, not ==: 1 and 1.0 are equal in Python but hash differently in a record.
+    return canonical_json(a) != canonical_json(b)

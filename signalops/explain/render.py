@@ -1,0 +1,306 @@
+"""The one text renderer of a tree: rich ``Text`` lines drawn from the node JSON alone.
+
+Every view of a logic tree goes through ``tree_lines``: ``signalops explain`` (the tree JSON of
+``tree_to_dict``, no statuses), ``signalops evaluate`` (the same JSON with a trace laid over it by
+``with_trace``), and ``signalops why`` and the dashboard (the trace JSON stored in a decision
+record). The JSON formats are ``signalops.evaluation.trace_json``'s; nothing here reads a compiled
+tree or evaluates anything, so the drawing of a record can never drift from the drawing of a live
+evaluation.
+
+Two densities, chosen with ``View``: the live view (``explain``, ``evaluate``) gives each leaf its
+source, max ages and line in the file, then each metric as the author wrote it; the record view
+(``why``) gives each leaf its value against its threshold, then each metric with all of its
+parameters (the record keeps them all, not how they were written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+
+from signalops.catalogue.spec import format_duration
+from signalops.evaluation.trace_json import with_trace
+from signalops.explain.text import describe_reason, format_age, format_value
+
+Json = Mapping[str, Any]
+
+_STYLE = {"PASS": "green", "FAIL": "red", "UNKNOWN": "yellow"}
+_VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How much of each leaf to show: ``record`` for ``why``; ``file_lines`` adds YAML lines."""
+
+    record: bool = False
+    file_lines: bool = False
+
+
+LIVE = View()
+RECORD = View(record=True)
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> str:
+    """A stored value in words: numbers via ``format_value``, lists joined with ``/``."""
+    if isinstance(value, float):
+        return format_value(value)
+    if isinstance(value, list):
+        return "/".join(plain(v) for v in value)
+    return str(value)
+
+
+def _shown(value: Any) -> str:
+    return "unknown" if value is None else plain(value)
+
+
+def reading_name(reading: Json) -> str:
+    """A stored reading's metric with every parameter: ``rsi(n=14, timeframe=1d)``."""
+    params = dict(reading.get("params") or {})
+    prefix = ""
+    if "market" in params:
+        prefix = f"{reading.get('source')}({params.pop('market')!r})."
+    # Sorted, like every stored record's keys: the same line before and after storage.
+    shown = ", ".join(f"{k}={plain(v)}" for k, v in sorted(params.items()))
+    return f"{prefix}{reading.get('metric')}" + (f"({shown})" if shown else "")
+
+
+def threshold_text(leaf: Json) -> str:
+    """``< 30``; ``< -15% (= -0.15)`` when the number compared with is not what is written
+    (units, parameters, a threshold that reads another metric)."""
+    text = leaf.get("threshold") or ""
+    computed = leaf.get("threshold_value")
+    if computed is None:
+        return text
+    if isinstance(computed, list):
+        shown = " and ".join(_shown(c) for c in computed)
+        written = text.removeprefix("between ")
+    else:
+        shown = _shown(computed)
+        operator = leaf.get("operator") or ""
+        written = text.removeprefix(operator).strip()
+    return text if written == shown else f"{text} (= {shown})"
+
+
+# --- one node ----------------------------------------------------------------------------------
+
+
+def _marked(word: str | None, status: str | None, view: View) -> Text:
+    """A line starting with ``word`` (a status, BLOCKS/clear) in the status colour.
+
+    The record view colours the whole line (the status is the line's base style); the live view
+    only the word, so that values and thresholds stay readable beside it.
+    """
+    if word is None or status is None:
+        return Text()
+    style = f"bold {_STYLE.get(status, '')}"
+    if view.record:
+        return Text(f"{word:<7} ", style=style)
+    return Text().append(f"{word:<7} ", style=style)
+
+
+def _status(node: Json, view: View) -> str | None:
+    # A stored node always has a status; drawing an old or hand-made record, say UNKNOWN.
+    return node.get("status", "UNKNOWN" if view.record else None)
+
+
+def _reading_lines(leaf: Json, names: Sequence[str | None], view: View) -> Iterator[Text]:
+    for i, reading in enumerate(leaf.get("readings") or []):
+        # The tree JSON has each metric as the author wrote it; a stored trace only the full one.
+        name = names[i] if i < len(names) else reading_name(reading)
+        if reading.get("error"):
+            yield Text(f"{name}: {reading['error']}", style="yellow")
+        elif reading.get("data_timestamp") is None:
+            yield Text(f"{name}: no data", style="yellow")
+        else:
+            value = _shown(reading.get("value")) if view.record else format_value(reading["value"])
+            line = Text(f"{name} = {value}")
+            age = format_age(reading.get("age_seconds") or 0.0)
+            limit = reading.get("max_age_seconds")
+            limit_text = f", max {format_duration(limit)}" if limit is not None else ""
+            line.append(f" at {reading['data_timestamp']} ({age} old{limit_text})", style="dim")
+            yield line
+
+
+def _leaf_lines(node: Json, leaf: Json, view: View) -> Iterator[Text]:
+    if view.record:
+        value = _shown(leaf.get("value"))
+        yield Text(f"value {value} · threshold {threshold_text(leaf)}", style="dim")
+    yield from _reading_lines(leaf, node.get("metric_names") or (), view)
+    computed = leaf.get("threshold_value")
+    if leaf.get("reason"):
+        yield Text(f"UNKNOWN: {describe_reason(leaf['reason'])}", style="yellow")
+    elif not view.record and computed is not None and node.get("computed_threshold"):
+        if isinstance(computed, list):
+            low, high = (format_value(c) for c in computed)
+            yield Text(f"range = {low} .. {high}", style="dim")
+        else:
+            yield Text(f"threshold = {format_value(computed)}", style="dim")
+
+
+def _predicate_details(node: Json, leaf: Json, view: View) -> str | None:
+    if view.record:
+        return f"   {leaf['source']}" if leaf.get("source") else None
+    metrics = node.get("metrics") or []
+    details = [metrics[0]["source"] if metrics else ""]
+    if metrics:
+        ages = dict.fromkeys(format_duration(m["max_age"]) for m in metrics)
+        details.append("max age " + "/".join(ages))
+    if view.file_lines:
+        details.append(f"line {str(node['span']).rsplit(':', 2)[1]}")
+    return "   " + " · ".join(details)
+
+
+def _sources(node: Json, leaves: Mapping[int, Json]) -> set[str]:
+    if node.get("kind") == "predicate":
+        leaf = leaves.get(node["node"]) or {}
+        return {leaf["source"]} if leaf.get("source") else set()
+    return {s for child in node.get("children", []) for s in _sources(child, leaves)}
+
+
+def _rule_source(node: Json, leaves: Mapping[int, Json]) -> str | None:
+    # The tree JSON says the rule's declared source; a stored trace does not, so a rule whose
+    # leaves all read one source shows that one.
+    if "source" in node:
+        return node["source"]
+    sources = _sources(node, leaves)
+    return next(iter(sources)) if len(sources) == 1 else None
+
+
+def _label(node: Json, leaves: Mapping[int, Json], view: View) -> list[Text]:
+    status = _status(node, view)
+    text = _marked(status, status, view)
+    kind = node.get("kind")
+    if kind == "predicate":
+        leaf = leaves.get(node["node"])
+        text.append(node.get("text", ""), style="bold")
+        details = _predicate_details(node, leaf or {}, view)
+        if details is not None:
+            text.append(details, style="dim")
+        if leaf is None and not view.record:  # the tree alone: nothing was read
+            return [text]
+        return [text, *_leaf_lines(node, leaf or {}, view)]
+    if kind == "all_of" and node.get("rule"):
+        text.append(f"rule {node['rule']}", style="bold cyan")
+        source = _rule_source(node, leaves)
+        if source:
+            text.append(f" [{source}]", style="cyan")
+        text.append(": all of")
+        if node.get("description"):
+            text.append(f" — {node['description']}", style="dim")
+    elif kind == "at_least":
+        text.append(f"at least {node.get('n')} of")
+    elif kind in ("all_of", "any_of"):
+        words = "all of" if kind == "all_of" else "any of"
+        shown = node.get("text")
+        text.append(f"{words}: {shown}" if shown and shown != words else words)
+    else:
+        text.append(str(kind))
+    return [text]
+
+
+# --- the trees ---------------------------------------------------------------------------------
+
+
+def _draw(
+    node: Json, leaves: Mapping[int, Json], view: View, prefix: str, last: bool
+) -> Iterator[Text]:
+    label = _label(node, leaves, view)
+    first = Text(prefix + ("└── " if last else "├── "))
+    first.append_text(label[0])
+    yield first
+    continuation = prefix + ("    " if last else "│   ")
+    for extra in label[1:]:
+        line = Text(continuation + "    ")
+        line.append_text(extra)
+        yield line
+    children = node.get("children", [])
+    for i, child in enumerate(children):
+        yield from _draw(child, leaves, view, continuation, i == len(children) - 1)
+
+
+def _children(node: Json, leaves: Mapping[int, Json], view: View) -> Iterator[Text]:
+    children = node.get("children", [])
+    for i, child in enumerate(children):
+        yield from _draw(child, leaves, view, "", i == len(children) - 1)
+
+
+def _heading(node: Json, view: View) -> Text:
+    status = _status(node, view)
+    text = _marked(status, status, view)
+    text.append(node.get("text", ""), style="bold")
+    return text
+
+
+def _veto_line(veto: Json, view: View) -> Text:
+    status = _status(veto, view)
+    line = _marked("clear" if status == "FAIL" else "BLOCKS", status, view)
+    line.append(f"VETO {veto['id']}", style="bold magenta")
+    one = len(veto["tree"].get("children", [])) == 1
+    these = "this passes or is unknown" if one else "all of these pass or are unknown"
+    line.append(f": blocks {'/'.join(veto.get('blocks', []))} when {these}")
+    if veto.get("description"):
+        line.append(f" — {veto['description']}", style="dim")
+    return line
+
+
+def tree_lines(doc: Json, view: View = LIVE) -> Iterator[Text]:
+    """Entry, exit and veto trees of a tree or trace JSON; statuses and leaf data when present."""
+    leaves = {leaf["node"]: leaf for leaf in doc.get("leaves", [])}
+    yield _heading(doc["entry"], view)
+    yield from _children(doc["entry"], leaves, view)
+    if doc.get("exit"):
+        yield _heading(doc["exit"], view)
+        yield from _children(doc["exit"], leaves, view)
+    else:
+        yield Text("SELL: no exit rules", style="bold")
+    if not doc.get("vetoes"):
+        yield Text("VETOES: none", style="bold")
+    for veto in doc.get("vetoes", []):
+        yield _veto_line(veto, view)
+        yield from _children(veto["tree"], leaves, view)
+
+
+# --- whole screens -----------------------------------------------------------------------------
+
+
+def header_lines(doc: Json) -> list[Text]:
+    """Name, file, hash, assets, mode and size of a strategy, from its ``tree_to_dict`` JSON."""
+    head = Text()
+    head.append(doc["name"], style="bold")
+    head.append(f"  ({doc['file']})", style="dim")
+    ex = doc["execution"]
+    facts = Text(style="dim")
+    facts.append(f"hash {doc['hash'][:19]}…  ")
+    facts.append(f"assets {', '.join(doc['assets'])}  ")
+    facts.append(f"mode {ex['action_mode']}  ")
+    facts.append(f"position {ex['position_size'] * 100:g}% of portfolio")
+    lines = [head, facts]
+    if doc.get("description"):
+        lines.append(Text(doc["description"], style="italic"))
+    return lines
+
+
+def strategy_lines(doc: Json) -> list[Text]:
+    """``signalops explain``: the header and the tree of a strategy's ``tree_to_dict`` JSON."""
+    return [*header_lines(doc), *tree_lines(doc, View(file_lines=True))]
+
+
+def evaluation_lines(doc: Json, trace: Json) -> list[Text]:
+    """``signalops evaluate``: the verdict line, conflicts and the traced tree of one asset.
+
+    ``doc`` is the strategy's ``tree_to_dict`` JSON, ``trace`` the evaluation's ``to_dict``.
+    """
+    verdict = trace["decision"]
+    head = Text(f"{doc['name']} · {trace['asset']} · {trace['timestamp']}: ", style="bold")
+    head.append(verdict, style=f"bold {_VERDICT_STYLE[verdict]}")
+    if trace.get("blocked_by"):
+        head.append(f" ({trace['action']} blocked by {', '.join(trace['blocked_by'])})")
+    lines = [head]
+    lines += [Text(f"conflict: {note}", style="magenta") for note in trace.get("conflicts", [])]
+    return lines + list(tree_lines(with_trace(doc, trace), View(file_lines=True)))
