@@ -1,6 +1,6 @@
 """The global configuration file (``signalops.yaml``) and the risk limits a strategy runs under.
 
-    config = load_config("signalops.yaml")         # StrategyError with file:line:col on any problem
+    config = load_config("signalops.yaml")         # ConfigError with file:line:col on any problem
     limits = limits_for(strategy, config)           # global limits, tightened by the strategy's
 
 The file is read like a strategy: YAML with positions (duplicate keys are errors, ``no`` is not a
@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import cache
@@ -52,7 +53,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from signalops.catalogue.spec import format_duration
-from signalops.errors import StrategyError, raise_collected
+from signalops.errors import ConfigError, StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.strategy._yaml import Document, load_yaml, read_source
@@ -143,16 +144,35 @@ class Config:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Read a config file; ``None`` gives the defaults (no file is searched for)."""
+    """Read a config file; ``None`` gives the defaults (no file is searched for).
+
+    Any problem with the file is a ``ConfigError`` (``ConfigErrors`` for several).
+    """
     if path is None:
         return Config()
-    text = read_source(path, "config")
+    with _config_errors():
+        text = read_source(path, "config")
     return loads_config(text, str(path), base=Path(path).parent)
 
 
 def loads_config(text: str, file: str = "<string>", *, base: str | Path | None = None) -> Config:
     """Config YAML given as text; ``base`` is the folder relative paths are resolved against
     (None: left as written)."""
+    with _config_errors():
+        return _parse(text, file, base)
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    # The YAML reader and the schema translation are shared with strategies and speak of
+    # StrategyError; a caller of this module learns that the *config* is wrong.
+    try:
+        yield
+    except StrategyError as exc:
+        raise ConfigError.from_strategy_error(exc) from None
+
+
+def _parse(text: str, file: str, base: str | Path | None) -> Config:
     doc = load_yaml(text, file)
     raise_collected(check_config_schema(doc))
     data: dict[str, Any] = doc.data

@@ -6,6 +6,7 @@
      ├── StrategyError             a strategy file is wrong: file, line, column, path, hint
      │    ├── StrategyErrors       several StrategyErrors found in one pass, reported together
      │    └── ConfigError          the config file (signalops.yaml) is wrong, with the same position
+     │         └── ConfigErrors     several ConfigErrors found in one pass, reported together
      ├── InputError                a value given on the command line or to a library call is wrong
      │                             (a time, a duration, a grid, a period, an unknown source or rule)
      ├── DataNotFound              a snapshot or data folder the caller named does not exist
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from signalops.codes import Code
+
 __all__ = [
     "AdapterError",
     "ApprovalError",
@@ -42,6 +45,7 @@ __all__ = [
     "AuditNotFound",
     "AuditUnreadable",
     "ConfigError",
+    "ConfigErrors",
     "DataNotFound",
     "DuplicateRecordError",
     "ExecutionError",
@@ -174,7 +178,9 @@ class AdapterError(SignalOpsError):
     records can be filtered on it; ``message`` is for people.
     """
 
-    def __init__(self, message: str, *, source: str = "", reason: str = "ADAPTER_ERROR") -> None:
+    def __init__(
+        self, message: str, *, source: str = "", reason: Code = Code.ADAPTER_ERROR
+    ) -> None:
         self.message = message
         self.source = source
         self.reason = reason
@@ -183,6 +189,28 @@ class AdapterError(SignalOpsError):
 
 class ConfigError(StrategyError):
     """A problem in the config file, with file, line, column and path like a strategy error."""
+
+    @classmethod
+    def from_strategy_error(cls, error: StrategyError) -> ConfigError:
+        """The same problem (or problems), found while reading a config file."""
+        if isinstance(error, ConfigError):
+            return error
+        if len(error.errors) > 1:
+            return ConfigErrors(cls.from_strategy_error(e) for e in error.errors)
+        return cls(
+            error.message,
+            file=error.file,
+            line=error.line,
+            column=error.column,
+            path=error.path,
+            hint=error.hint,
+            source_line=error.source_line,
+            expected=error.expected,
+        )
+
+
+class ConfigErrors(StrategyErrors, ConfigError):
+    """Several problems found in one config file, in source order; behaves as the first one."""
 
 
 class InputError(SignalOpsError):

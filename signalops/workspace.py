@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlite_utils
+
 from signalops.adapters import registry
 from signalops.adapters.store import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
-from signalops.errors import SignalOpsError
+from signalops.errors import DataNotFound, ExecutionError
 from signalops.execution.notify import NotifyExecutor
 from signalops.execution.paper import PaperBroker
 from signalops.orders import Mode
@@ -32,6 +34,7 @@ from signalops.strategy.model import Strategy
 
 DEFAULT_AUDIT_FILE = "signalops.db"
 AUDIT_ENV = "SIGNALOPS_AUDIT"
+_LEDGER_TABLE = "paper_account"  # the paper broker's first table (signalops.execution.paper)
 
 
 @dataclass
@@ -49,19 +52,39 @@ def audit_path(option: str | Path | None, config: Config) -> Path:
 
 
 def open_workspace(
-    *, audit: str | Path | None = None, config: str | Path | None = None
+    *, audit: str | Path | None = None, config: str | Path | None = None, create: bool = True
 ) -> Workspace:
+    """The config, the audit log and the paper ledger these options name.
+
+    ``create=True`` is for commands that write (run, backtest, approve, reject): the audit log
+    and the ledger are made when missing. ``create=False`` is for commands that only read: the
+    log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
+    opened read-only, so looking never writes.
+    """
     if config is None and Path(DEFAULT_CONFIG_FILE).exists():
         config = DEFAULT_CONFIG_FILE
     settings = load_config(config)
-    log = AuditLog(audit_path(audit, settings))
-    broker = PaperBroker(
-        log.db,
+    log = AuditLog.open(audit_path(audit, settings), create=create)
+    try:
+        broker = _paper_broker(log, settings)
+    except BaseException:
+        log.close()
+        raise
+    return Workspace(settings, log, broker)
+
+
+def _paper_broker(log: AuditLog, settings: Config) -> PaperBroker:
+    db = log.db
+    if log.readonly and _LEDGER_TABLE not in db.table_names():
+        # No ledger in the file means no paper fill yet: an empty account in memory says
+        # exactly that, without making tables in a file that was opened only to be read.
+        db = sqlite_utils.Database(memory=True)
+    return PaperBroker(
+        db,
         starting_cash=settings.paper.starting_cash,
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,
     )
-    return Workspace(settings, log, broker)
 
 
 def load_strategies(paths: Sequence[str | Path]) -> list[Strategy]:
@@ -89,7 +112,7 @@ def build_pipeline(
     auto = None
     if wants_auto or live:
         if not live:
-            raise SignalOpsError(
+            raise ExecutionError(
                 "auto mode places real orders; pass --live to confirm "
                 "(or run with --mode paper or --mode notify)"
             )
@@ -100,7 +123,7 @@ def build_pipeline(
         auto = build_auto_executor(live=True)
     if replay is not None:
         if not Path(replay).is_dir():
-            raise SignalOpsError(f"{replay}: no snapshot folder (run 'signalops data import')")
+            raise DataNotFound(f"{replay}: no snapshot folder (run 'signalops data import')")
         adapters = registry.replay_adapters(SnapshotStore(replay))
     else:
         adapters = registry.live_adapters()

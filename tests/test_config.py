@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -26,9 +27,10 @@ from signalops.config import (
     looser_than_global,
     tighten,
 )
-from signalops.errors import StrategyError
+from signalops.errors import ConfigError, ConfigErrors, StrategyError
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.strategy import Strategy, loads, strategy_schema
+from signalops.strategy._yaml import MAX_DEPTH
 
 D = Decimal
 
@@ -49,9 +51,9 @@ def config(risk: dict[str, Any] | None = None, **sections: Any) -> Config:
     return loads_config(json.dumps(data), "signalops.yaml")
 
 
-def errors_of(text: str, load=loads_config, file: str = "signalops.yaml") -> list[str]:
-    with pytest.raises(StrategyError) as info:
-        load(textwrap.dedent(text), file)
+def errors_of(text: str, file: str = "signalops.yaml") -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        loads_config(textwrap.dedent(text), file)
     return [str(error) for error in info.value.errors]
 
 
@@ -325,22 +327,47 @@ def test_broken_config_reports_exactly_these_errors(text, expected):
 
 
 def test_missing_config_file_is_an_error_naming_it(tmp_path: Path):
-    with pytest.raises(StrategyError) as info:
+    with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.yaml")
     assert str(info.value) == f"{tmp_path / 'nope.yaml'}: no such file"
 
 
 def test_config_path_that_is_a_folder_is_an_error(tmp_path: Path):
-    with pytest.raises(StrategyError, match="is a directory, not a config file"):
+    with pytest.raises(ConfigError, match="is a directory, not a config file"):
         load_config(tmp_path)
 
 
 def test_invalid_yaml_in_the_config_points_at_the_line(tmp_path: Path):
     file = tmp_path / "c.yaml"
     file.write_text("risk:\n  max_position: [0.1\n", encoding="utf-8")
-    with pytest.raises(StrategyError) as info:
+    with pytest.raises(ConfigError) as info:
         load_config(file)
     assert info.value.location.startswith(f"{file}:3:")
+
+
+def test_several_problems_in_the_config_are_config_errors_each(tmp_path: Path):
+    file = tmp_path / "c.yaml"
+    file.write_text("risk:\n  max_positon: 0.1\npaper: {fee_bp: 1}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigErrors) as info:
+        load_config(file)
+
+    assert len(info.value.errors) == 2
+    assert all(isinstance(error, ConfigError) for error in info.value.errors)
+    assert [error.path for error in info.value.errors] == ["risk", "paper"]
+
+
+def test_config_nested_past_the_depth_limit_is_a_config_error_at_once(tmp_path: Path):
+    file = tmp_path / "c.yaml"
+    file.write_text("risk: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    started = time.perf_counter()
+
+    with pytest.raises(ConfigError) as info:
+        load_config(file)
+
+    assert time.perf_counter() - started < 2
+    assert info.value.message == f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
+    assert info.value.location == f"{file}:1:{7 + MAX_DEPTH}"
 
 
 # --- the strategy's risk section ----------------------------------------------------------------

@@ -45,11 +45,16 @@ The modules:
     record.py   build_decision_record, build_followup, followup_id   (not yet sealed)
     chain.py    GENESIS, seal, check                                   (seq, prev_hash, hash)
     store.py    AuditLog: SQLite via sqlite-utils, WAL, appends in BEGIN IMMEDIATE, queries,
-                the approval queue, JSONL export; a chain_head row to catch a deleted tail
+                the approval queue, JSONL export; a chain_head row to catch a deleted tail.
+                ``AuditLog(path)`` creates a missing log (for commands that write);
+                ``AuditLog.open_readonly(path)`` reads an existing one and raises
+                ``AuditNotFound`` / ``AuditUnreadable`` (signalops.errors) otherwise
     verify.py   verify(log) -> VerifyReport of EDITED / DELETED / REORDERED / INSERTED problems
     why.py      why(record, followups) -> rich Text lines; why_json; find_decision
     schema.py   the JSON Schema of records, loaded; record_errors(record)
-    bench.py    bench_store(path, n): bulk-load n records and time the lookups
+    ledger.py   the paper broker's ledger tables in the same file (its only SQL)
+    queries.py  reads by record kind for the pipeline and the backtest
+    replay.py   re-evaluate a stored decision from its record alone
 
 A run loop records a decision, and its fill, atomically with its own state::
 

@@ -64,7 +64,13 @@ from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
 from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash
-from signalops.errors import DuplicateRecordError, TransactionEndedError
+from signalops.errors import (
+    AuditError,
+    AuditNotFound,
+    AuditUnreadable,
+    DuplicateRecordError,
+    TransactionEndedError,
+)
 from signalops.observation import utc
 
 # The columns copied from a record's body, in table order (``body`` comes last).
@@ -229,6 +235,12 @@ def _schema_sql(db: sqlite_utils.Database) -> list[str]:
     return statements
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A file that is not SQLite, or SQLite that is corrupt or truncated."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
     """Switch to WAL, retrying while another process holds the file.
 
@@ -255,25 +267,97 @@ class AuditLog:
     One object may be shared by threads (a lock serialises its connection); several objects or
     processes may share one file (SQLite's write lock serialises appends). ``timeout`` is how
     long a writer waits for another one's transaction, in seconds.
+
+    Two ways to open one, and only writers may create a file:
+
+    - ``AuditLog(path)`` or ``AuditLog.open(path, create=True)``: for commands that write (run,
+      backtest, approve, reject); makes the file, its folder and its tables when missing.
+    - ``AuditLog.open_readonly(path)`` (``AuditLog.open(path, create=False)``): for commands that
+      only look. The file must exist (else ``AuditNotFound``) and be a SignalOps log (else
+      ``AuditUnreadable``); the connection is SQLite's ``mode=ro``, so nothing is ever written,
+      and a WAL log stays readable while a writer appends.
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self.readonly = False
+        self._made: list[Path] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False)
+        self._attach(conn)
+        with self._readable():
+            _enable_wal(conn, timeout)
+            if not set(_TABLES) <= set(self.db.table_names()):
+                with self.transaction() as db:
+                    for statement in _schema_sql(db):
+                        db.execute(statement)
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool, timeout: float = 30.0) -> AuditLog:
+        """A writer that may create the log (``create=True``), or a reader of an existing one."""
+        return cls(path, timeout=timeout) if create else cls.open_readonly(path, timeout=timeout)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path, *, timeout: float = 30.0) -> AuditLog:
+        """An existing log, read-only; ``AuditNotFound`` or ``AuditUnreadable`` otherwise."""
+        where = Path(path)
+        if not where.exists():
+            raise AuditNotFound(path)
+        if where.is_dir():
+            raise AuditUnreadable(path, "it is a folder")
+        # A file whose header says WAL gets -wal and -shm files from SQLite even read-only;
+        # when it then turns out not to be a log, take away what this open made.
+        siblings = [where.with_name(where.name + suffix) for suffix in ("-wal", "-shm")]
+        log = cls.__new__(cls)
+        log.path = where
+        log.readonly = True
+        log._made = [file for file in siblings if not file.exists()]
+        uri = f"{where.resolve().as_uri()}?mode=ro"
+        log._attach(sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False))
+        try:
+            with log._readable():
+                missing = sorted(set(_TABLES) - set(log.db.table_names()))
+            if missing:
+                tables = "table" if len(missing) == 1 else "tables"
+                raise AuditUnreadable(path, f"no {', '.join(missing)} {tables}")
+        except BaseException:
+            log._discard()
+            raise
+        return log
+
+    def _discard(self) -> None:
+        """Close a reader of a file that is not a (sound) log, and take away the -wal and -shm
+        files that opening it made: looking at a file must leave it as it was."""
+        self.close()
+        for file in self._made:
+            file.unlink(missing_ok=True)
+
+    def _attach(self, conn: sqlite3.Connection) -> None:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
-        _enable_wal(conn, timeout)
-        if not set(_TABLES) <= set(self.db.table_names()):
-            with self.transaction() as db:
-                for statement in _schema_sql(db):
-                    db.execute(statement)
+        self._closed = False
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """SQLite's "not a database" and "malformed" become ``AuditUnreadable`` with its reason.
+
+        Locks and other operational errors pass through: they say nothing about the file.
+        """
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) or not _is_damage(exc):
+                raise
+            if self.readonly:  # a log damaged past its first pages: found only when read
+                self._discard()
+            raise AuditUnreadable(self.path, str(exc)) from None
 
     # --- lifecycle and transactions ------------------------------------------------------------
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self.db.close()
 
     def __enter__(self) -> AuditLog:
@@ -292,6 +376,8 @@ class AuditLog:
         table writes) raises ``TransactionEndedError`` at the next append or at the end of
         the block: after it, appends would read the chain head without the write lock.
         """
+        if self.readonly:
+            raise AuditError(f"{self.path}: opened read-only (for a command that only reads)")
         with self._lock:
             conn = self.db.conn
             if self._depth:
@@ -340,7 +426,7 @@ class AuditLog:
         ``verify`` and ``export_jsonl`` use it so that a concurrent append cannot land between
         reading the chain head and reading the records.
         """
-        with self._lock:
+        with self._lock, self._readable():
             conn = self.db.conn
             if conn.in_transaction:
                 yield
@@ -349,11 +435,12 @@ class AuditLog:
             try:
                 yield
             finally:
-                if conn.in_transaction:
+                # A reader that found the file damaged has closed itself (``_discard``).
+                if not self._closed and conn.in_transaction:
                     conn.execute("COMMIT")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._readable():
             return self.db.execute(sql, list(params)).fetchall()
 
     def _bodies(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
@@ -588,11 +675,25 @@ class AuditLog:
         consecutive lines link by ``prev_hash``. Returns the number of lines.
         """
         if isinstance(target, str | Path):
-            with open(target, "w", encoding="utf-8", newline="\n") as file:
-                return self.export_jsonl(file)
+            return self._export_file(Path(target))
         written = 0
         with self.snapshot():
             for row in self.raw_rows():
                 target.write(row["body"] + "\n")
                 written += 1
+        return written
+
+    def _export_file(self, target: Path) -> int:
+        """A file appears only complete: a log found damaged halfway leaves no partial export."""
+        if target.exists() and not target.is_file():  # a device or pipe, e.g. /dev/stdout
+            with open(target, "w", encoding="utf-8", newline="\n") as file:
+                return self.export_jsonl(file)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with open(partial, "w", encoding="utf-8", newline="\n") as file:
+                written = self.export_jsonl(file)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
         return written

@@ -199,6 +199,7 @@ class _Walk:
     def link(self, seq: int, ident: str | None, prev_hash: Any) -> None:
         """``prev_hash`` against the hash of the record sealed just before this one."""
         previous = self.previous
+        expected: str | None
         if seq == 1:
             expected = GENESIS
         elif previous is not None and previous.seq == seq - 1:

@@ -30,7 +30,7 @@ from signalops.dashboard.views import (  # noqa: E402
     strategies,
 )
 from signalops.dashboard.views.common import Context, integrity_banner  # noqa: E402
-from signalops.errors import SignalOpsError  # noqa: E402
+from signalops.errors import AuditNotFound, SignalOpsError  # noqa: E402
 
 PAGES = {
     "Approval queue": approvals.render,
@@ -48,9 +48,14 @@ def _page(name: str, settings: Settings, operator: str | None, badge: Any) -> No
 
     ``badge`` is a sidebar placeholder made outside the fragment, refreshed with it.
     """
-    context = Context(
-        settings=settings, now=settings.now(), reader=state.reader(settings), operator=operator
-    )
+    try:
+        reader = state.reader(settings)
+    except SignalOpsError as exc:  # a file that is not an audit log: say which and why, stop
+        st.error(str(exc))
+        return
+    if reader is None:  # nothing recorded yet: the page says how to fill it
+        st.warning(str(AuditNotFound(settings.audit)))
+    context = Context(settings=settings, now=settings.now(), reader=reader, operator=operator)
     waiting = _pending_count(context)
     if waiting:
         badge.warning(f"{waiting} trade(s) waiting for approval", icon=":material/pending:")

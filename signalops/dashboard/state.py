@@ -1,10 +1,10 @@
 """Long-lived things shared by every session of the dashboard process: the read connection to
 the audit log and the last hash-chain verification.
 
-Why cached: the page refreshes every few seconds in every open tab. Opening a workspace each
-time would also open the paper ledger, which takes SQLite's write lock for a moment and could
-queue behind a running cycle; one read connection per audit file avoids that. Writes (answers
-to approvals) never use it: they open their own workspace (``dashboard_api.answer_approval``).
+Why cached: the page refreshes every few seconds in every open tab; one read connection per
+audit file avoids reopening it each time. The connection is read-only (``mode=ro``): looking
+never writes to the log, nor makes it. Writes (answers to approvals) never use it: they open
+their own workspace (``signalops.dashboard.api.answer_approval``).
 """
 
 from __future__ import annotations
@@ -49,14 +49,20 @@ def _still_there(reader: Reader) -> bool:
 
 @st.cache_resource(max_entries=8, show_spinner=False, validate=_still_there)
 def _reader(audit: str, config: str | None) -> Reader:
-    return Reader(open_workspace(audit=audit, config=config))
+    return Reader(open_workspace(audit=audit, config=config, create=False))
 
 
 def reader(settings: Settings) -> Reader | None:
     """The shared reader, or None while there is no audit file (first run: nothing to read,
     and the dashboard must not create one just by looking)."""
-    if not settings.audit.is_file():
+    if not settings.audit.exists():
         return None
+    return open_reader(settings)
+
+
+def open_reader(settings: Settings) -> Reader:
+    """The shared reader of an existing log: ``AuditNotFound`` when there is no file,
+    ``AuditUnreadable`` when it is not a SignalOps audit log; nothing is ever created."""
     config = str(settings.config) if settings.config else None
     return _reader(str(settings.audit.resolve()), config)
 
@@ -111,7 +117,7 @@ def integrity(settings: Settings, *, force: bool = False) -> Integrity | None:
             fresh = time.monotonic() - result.checked_at < VERIFY_INTERVAL_SECONDS
             if seen == signature or fresh:
                 return result
-        with AuditLog(path) as log:
+        with AuditLog.open_readonly(path) as log:
             report = verify(log)
         result = Integrity(
             ok=report.ok,

@@ -56,11 +56,16 @@ def approval_id(decision_id: str) -> str:
 
 
 class WebhookConfig(Protocol):
-    """Anything shaped like a webhook entry (``signalops.config.Webhook`` included)."""
+    """Anything shaped like a webhook entry (``signalops.config.Webhook`` included).
 
-    kind: str
-    url_env: str
-    chat_id: str | None
+    Read-only members, so that frozen dataclasses match."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def url_env(self) -> str: ...
+    @property
+    def chat_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

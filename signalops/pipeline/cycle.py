@@ -44,7 +44,7 @@ from signalops.orders import (
     decision_id,
     to_decimal,
 )
-from signalops.pipeline.outcomes import ApprovalOutcome, CycleSummary, Outcome
+from signalops.pipeline.outcomes import CycleSummary, Outcome
 from signalops.pipeline.records import Recorder
 from signalops.risk import CheckResult, RiskDecision
 from signalops.side import Side
@@ -334,22 +334,6 @@ class Pipeline:
         return records.send(self.auto_executor, intent, as_of, decision(submitted))
 
     # --- approvals and housekeeping ---
-
-    def answer_approval(
-        self,
-        approval_id: str,
-        *,
-        approve: bool,
-        by: str,
-        note: str | None = None,
-        now: datetime | None = None,
-    ) -> ApprovalOutcome:
-        """``signalops.pipeline.approvals.answer_approval`` on this pipeline (see there)."""
-        from signalops.pipeline import approvals  # the flow sits above the cycle it drives
-
-        return approvals.answer_approval(
-            self, approval_id, approve=approve, by=by, note=note, now=now or self.clock()
-        )
 
     def expire_approvals(self, now: datetime) -> int:
         return self.records.expire(now)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pathlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -28,6 +28,7 @@ Path = tuple[str | int, ...]
 # much deeper documents would exhaust the Python stack in the recursive passes that follow (JSON
 # Schema validation takes ~15 frames per level of nested conditions).
 MAX_DEPTH = 32
+_TOO_DEEP = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
 # Aliases can make a few lines expand into billions of values ("billion laughs"); no real strategy
 # comes near this many values, so past it the file is refused instead of hanging the loader.
 MAX_VALUES = 100_000
@@ -36,8 +37,43 @@ MAX_VALUES = 100_000
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
+class _TooDeep(Exception):
+    """The composer reached a node inside more than ``MAX_DEPTH`` collections."""
+
+    def __init__(self, mark: yaml.Mark, path: Path) -> None:
+        super().__init__()
+        self.mark = mark
+        self.path = path
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose implicit scalar types follow YAML 1.2's core schema for booleans."""
+    """SafeLoader whose implicit scalar types follow YAML 1.2's core schema for booleans, and
+    whose composer refuses a node nested deeper than ``MAX_DEPTH`` before it recurses into it
+    (PyYAML's composer recurses once per level: ``[[[[...`` would otherwise take seconds to
+    exhaust the Python stack)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # One step per enclosing collection; None for a mapping key (a key is one level inside
+        # its mapping, so ``? ? ? ...`` cannot recurse unbounded, but it is not in the path).
+        self._path: list[str | int | None] = []
+
+    def compose_node(
+        self, parent: yaml.Node | None, index: int | yaml.Node | None
+    ) -> yaml.Node | None:
+        # ``index`` is a sequence position, a mapping value's key node, or None (a key, the root);
+        # PyYAML's stubs say only ``int``.
+        step = index.value if isinstance(index, yaml.Node) else index
+        if parent is not None:
+            self._path.append(step if isinstance(step, str | int) or step is None else "")
+        try:
+            if len(self._path) > MAX_DEPTH:
+                path = tuple(step for step in self._path if step is not None)
+                raise _TooDeep(self.peek_event().start_mark, path)
+            return super().compose_node(parent, cast(int, index))
+        finally:
+            if parent is not None:
+                self._path.pop()
 
 
 _DROPPED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
@@ -216,14 +252,8 @@ def load_yaml(text: str, file: str) -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise StrategyError(f"invalid YAML: {exc}", file=file) from None
-    except RecursionError:
-        # PyYAML's composer recurses once per nesting level, before _Builder can count levels.
-        mark = _mark(loader.get_mark())
-        raise doc.error(
-            f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
-            (),
-            at=mark,
-        ) from None
+    except _TooDeep as exc:
+        raise doc.error(_TOO_DEEP, exc.path, at=_mark(exc.mark)) from None
     finally:
         loader.dispose()
     return doc
@@ -250,12 +280,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
-        if len(path) > MAX_DEPTH:
-            raise self._error(
-                f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
-                node.start_mark,
-                path,
-            )
+        if len(path) > MAX_DEPTH:  # reached through an alias: the composer saw it shallower
+            raise self._error(_TOO_DEEP, node.start_mark, path)
         if self.count > MAX_VALUES:
             raise self._error(
                 f"the document has more than {MAX_VALUES} values (YAML aliases expanding?)",

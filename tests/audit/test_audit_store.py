@@ -25,6 +25,7 @@ from signalops.audit.store import (
 )
 from signalops.audit.verify import verify
 from signalops.canonical import content_hash
+from signalops.errors import AuditError, AuditNotFound, AuditUnreadable
 
 DAY = timedelta(days=1)
 
@@ -129,6 +130,85 @@ def test_reopening_a_log_continues_its_chain(tmp_path):
         two = again.append(SCENARIOS.record("buy", as_of=AS_OF + DAY))
         assert two["seq"] == 2 and two["prev_hash"] == one["hash"]
         assert verify(again).ok
+
+
+# --- opening for reading ----------------------------------------------------------------------
+
+
+def test_opening_a_missing_log_for_reading_is_audit_not_found_and_creates_nothing(tmp_path):
+    missing = tmp_path / "typo" / "nope.db"
+
+    with pytest.raises(AuditNotFound) as info:
+        AuditLog.open(missing, create=False)
+
+    assert str(info.value) == f"{missing}: no such audit log"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_opening_a_missing_log_for_writing_creates_it_and_its_folder(tmp_path):
+    with AuditLog.open(tmp_path / "new" / "audit.db", create=True) as made:
+        assert made.count() == 0
+    assert (tmp_path / "new" / "audit.db").is_file()
+
+
+def test_a_folder_is_not_an_audit_log(tmp_path):
+    with pytest.raises(AuditUnreadable) as info:
+        AuditLog.open_readonly(tmp_path)
+
+    assert str(info.value) == f"{tmp_path}: not a SignalOps audit log (it is a folder)"
+
+
+def test_a_log_opened_for_reading_refuses_to_write_and_the_file_is_unchanged(tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as writer:
+        writer.append(SCENARIOS.record("hold"))
+    before = path.read_bytes()
+
+    with AuditLog.open_readonly(path) as reader:
+        assert reader.count() == 1 and verify(reader).ok
+        with pytest.raises(AuditError, match="opened read-only"):
+            reader.append(SCENARIOS.record("buy", as_of=AS_OF + DAY))
+
+    assert path.read_bytes() == before
+
+
+def test_a_reader_sees_what_a_writer_appends_while_it_is_open(tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as writer, AuditLog.open_readonly(path) as reader:
+        assert reader.count() == 0
+        writer.append(SCENARIOS.record("hold"))
+        assert reader.count() == 1
+
+
+def test_a_log_damaged_past_its_first_pages_is_unreadable_when_read_and_leaves_no_files(tmp_path):
+    whole = tmp_path / "whole.db"
+    with AuditLog(whole) as writer:
+        writer.append_many(synthetic_records(200))
+    cut = tmp_path / "cut.db"
+    data = whole.read_bytes()
+    half = len(data) // 2 // 4096 * 4096  # whole pages of records zeroed, the schema intact
+    cut.write_bytes(data[:half] + bytes(len(data) - half))
+
+    reader = AuditLog.open_readonly(cut)  # the schema pages are intact
+    with pytest.raises(AuditUnreadable, match=r"^.*cut.db: not a SignalOps audit log \("):
+        verify(reader)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.db", "whole.db"]
+
+
+def test_export_from_a_damaged_log_leaves_no_partial_file(tmp_path):
+    whole = tmp_path / "whole.db"
+    with AuditLog(whole) as writer:
+        writer.append_many(synthetic_records(200))
+    cut = tmp_path / "cut.db"
+    data = whole.read_bytes()
+    half = len(data) // 2 // 4096 * 4096
+    cut.write_bytes(data[:half] + bytes(len(data) - half))
+
+    with pytest.raises(AuditUnreadable):
+        AuditLog.open_readonly(cut).export_jsonl(tmp_path / "out.jsonl")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.db", "whole.db"]
 
 
 # --- transactions ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every page of the dashboard through Streamlit's own test harness, on a prepared audit log.
 
 The log is made by real runs on replayed real data (see ``dashboard_fixtures``); answers go
-through ``Pipeline.answer_approval`` and are checked in the audit log itself.
+through ``signalops.pipeline.approvals.answer`` and are checked in the audit log itself.
 """
 
 # Fixtures come from dashboard_fixtures (a second conftest.py would shadow tests/conftest.py,
@@ -37,6 +37,9 @@ from streamlit.testing.v1 import AppTest
 from signalops.audit import why
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
+from signalops.dashboard import state
+from signalops.dashboard.api import Settings
+from signalops.errors import AuditNotFound
 
 pytestmark = pytest.mark.usefixtures("dashboard_env")
 
@@ -102,9 +105,39 @@ def test_every_page_on_a_missing_log_says_how_to_fill_it_and_creates_nothing(
     at = start()
     for page in ("Approval queue", "Decisions", "Portfolio", "Audit integrity"):
         go(at, page)
+        assert values(at.main.warning) == [f"{missing}: no such audit log"], page
         assert "No decisions recorded yet" in joined(at.info), page
         assert "signalops run strategies/banking_crisis_dip.yaml" in joined(at.info)
     assert not missing.exists()
+
+
+def test_the_reader_of_a_missing_log_says_so_and_creates_nothing(tmp_path: Path):
+    missing = tmp_path / "typo" / "nope.db"
+    settings = Settings(audit=missing, config=None, strategies=tmp_path, reports=tmp_path)
+
+    with pytest.raises(AuditNotFound) as info:
+        state.open_reader(settings)
+
+    assert str(info.value) == f"{missing}: no such audit log"
+    assert state.reader(settings) is None
+    assert not missing.parent.exists()
+
+
+def test_a_file_that_is_not_an_audit_log_is_named_on_every_page_and_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "data").mkdir()
+    csv = tmp_path / "data" / "some.csv"
+    csv.write_bytes(b"time,asset,price\n2023-03-10,BTC,20000\n")
+    monkeypatch.setenv("SIGNALOPS_AUDIT", str(csv))
+    at = start()
+    for page in ("Approval queue", "Decisions", "Audit integrity"):
+        go(at, page)
+        assert values(at.main.error) == [
+            f"{csv}: not a SignalOps audit log (file is not a database)"
+        ], page
+    assert csv.read_bytes() == b"time,asset,price\n2023-03-10,BTC,20000\n"
+    assert [p.name for p in csv.parent.iterdir()] == ["some.csv"]
 
 
 def test_an_empty_log_file_gets_the_first_run_message_too(

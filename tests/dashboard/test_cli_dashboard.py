@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from signalops import cli as cli_module
 from signalops.cli import cli
+from signalops.cli import dashboard as dashboard_cli
 from signalops.dashboard.api import BIND_ADDRESS, app_path, launch_command
 
 
@@ -23,7 +23,7 @@ def launched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
         calls.append({"command": command, "env": env})
         return 0
 
-    monkeypatch.setattr(cli_module.subprocess, "call", fake_call)
+    monkeypatch.setattr(dashboard_cli.subprocess, "call", fake_call)
     for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "SIGNALOPS_NOW", "SIGNALOPS_REPLAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,122 @@
+"""Reading the audit log: decisions, why, audit verify, audit export.
+
+Every command here only reads: the log must exist, and is opened read-only
+(``open_workspace(create=False)``), so a typo in ``--audit`` is an error, not a new empty log.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from signalops.audit import why
+from signalops.cli import render
+from signalops.cli.params import AUDIT_OPTION, parse_bound
+from signalops.errors import InputError
+from signalops.evaluation.tree import Verdict
+
+if TYPE_CHECKING:
+    from signalops.workspace import Workspace
+
+
+def _reader(audit_file: Path | None) -> Workspace:
+    from signalops.workspace import open_workspace
+
+    return open_workspace(audit=audit_file, create=False)
+
+
+@click.command("decisions")
+@click.option("--asset")
+@click.option("--strategy")
+@click.option("--verdict", type=click.Choice([v.value for v in Verdict], case_sensitive=False))
+@click.option("--since", help="Earliest decision time (date or ISO time).")
+@click.option("--until", help="Latest decision time (date or ISO time).")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON lines.")
+@AUDIT_OPTION
+def decisions_command(
+    asset: str | None,
+    strategy: str | None,
+    verdict: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+    audit_file: Path | None,
+) -> None:
+    """List recorded decisions, newest first: traded, blocked, held or denied.
+
+    \b
+    Example:
+      signalops decisions --asset BTC --verdict BLOCKED --since 2023-03-01
+    """
+    first, last = parse_bound(since), parse_bound(until)
+    log = _reader(audit_file).audit
+    records = log.decisions(
+        asset=asset,
+        strategy=strategy,
+        verdict=verdict.upper() if verdict else None,
+        since=first,
+        until=last,
+        limit=limit,
+    )
+    if as_json:
+        for record in records:
+            render.json_out(record, indent=None)
+        return
+    render.decision_lines(
+        (record, why.outcome(record, log.followups(record["decision_id"]))) for record in records
+    )
+
+
+@click.command("why")
+@click.argument("ref")
+@click.option("--at", help="With an asset: the date or time to explain (e.g. 2024-11-06).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record and follow-ups as JSON.")
+@AUDIT_OPTION
+def why_command(ref: str, at: str | None, as_json: bool, audit_file: Path | None) -> None:
+    """Explain one decision from its audit record: the tree, values, vetoes, risk and outcome.
+
+    \b
+    Examples:
+      signalops why BTC --at 2024-11-06      why did it (not) trade BTC that day?
+      signalops why dec-06b9f3bcf8279e462f0c49f6
+    """
+    when = parse_bound(at) if at else None
+    if not ref.startswith("dec-") and when is None:
+        raise click.UsageError("give a decision id, or an asset with --at DATE")
+    log = _reader(audit_file).audit
+    record = why.find_decision(log, ref, when)
+    if record is None:
+        raise InputError(f"no decision for {ref}" + (f" at {at}" if at else "") + f" in {log.path}")
+    followups = log.followups(record["decision_id"])
+    if as_json:
+        render.json_out(why.why_json(record, followups))
+        return
+    render.lines(why.why(record, followups))
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Check and export the audit log."""
+
+
+@audit_group.command("verify")
+@AUDIT_OPTION
+def audit_verify(audit_file: Path | None) -> None:
+    """Recompute every hash and link; say which record was edited, deleted or reordered."""
+    from signalops.audit.verify import verify
+
+    sys.exit(render.verified(verify(_reader(audit_file).audit)))
+
+
+@audit_group.command("export")
+@click.argument("target", type=click.Path(path_type=Path))
+@AUDIT_OPTION
+def audit_export(target: Path, audit_file: Path | None) -> None:
+    """Write every record as JSON Lines (each line verifies on its own)."""
+    written = _reader(audit_file).audit.export_jsonl(target)
+    render.console().print(f"{written} records written to {target}")

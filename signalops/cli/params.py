@@ -1,0 +1,122 @@
+"""Options several commands share, and the parsing of times, durations and folders.
+
+A value that click should answer with usage help raises ``click.BadParameter``; a value the
+backtest commands report as ``error: --from: ...`` raises ``InputError``, which the one error
+boundary (``signalops.cli.main``) prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from signalops.catalogue.spec import parse_duration
+from signalops.errors import DataNotFound, InputError
+
+if TYPE_CHECKING:
+    from signalops.adapters.store import SnapshotStore
+
+F = TypeVar("F", bound=Callable[..., object])
+
+AUDIT_OPTION = click.option(
+    "--audit",
+    "audit_file",
+    type=click.Path(path_type=Path),
+    help="Audit log (SQLite). Default: $SIGNALOPS_AUDIT, the config's audit.path, signalops.db.",
+)
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Config file (risk limits, paper, notify). Default: ./signalops.yaml if present.",
+)
+
+
+def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """``2023-03-12`` (midnight UTC) or an ISO-8601 time; naive times are UTC."""
+    moment = _time(text)
+    if moment is None:
+        raise click.BadParameter(f"'{text}' is not a date or ISO-8601 time")
+    return moment
+
+
+def parse_bound(text: str | None) -> datetime | date | None:
+    """A date (that whole UTC day) or a time, for ``--since``/``--until``/``--at`` filters."""
+    if text is None:
+        return None
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"'{text}' is not a date") from None
+    return parse_time(text)
+
+
+def parse_interval(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise click.BadParameter(f"'{text}' is not a duration such as 30s, 5m, 1h or 1d")
+    return timedelta(seconds=seconds)
+
+
+def period_time(option: str, text: str) -> datetime:
+    """A backtest's ``--from``/``--to``: a wrong value is an error naming the option."""
+    moment = _time(text)
+    if moment is None:
+        raise InputError(f"{option}: '{text}' is not a date or ISO-8601 time (e.g. 2023-03-01)")
+    return moment
+
+
+def period_interval(option: str, text: str | None) -> timedelta | None:
+    """A backtest's ``--every``/``--horizon``: a wrong value is an error naming the option."""
+    if text is None:
+        return None
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise InputError(f"{option}: '{text}' is not a duration such as 1h or 1d")
+    return timedelta(seconds=seconds)
+
+
+def snapshots(folder: Path) -> SnapshotStore:
+    """The replay snapshots in ``folder``; ``DataNotFound`` says how to make them."""
+    from signalops.adapters.store import SnapshotStore
+
+    if not folder.is_dir():
+        raise DataNotFound(f"{folder}: no snapshot folder (run 'signalops data import' first)")
+    return SnapshotStore(folder)
+
+
+def default_config() -> str | None:
+    from signalops.config import DEFAULT_CONFIG_FILE
+
+    return DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
+
+
+def folder_name(name: str) -> str:
+    """A strategy name as a folder name: anything but letters, digits, . _ - becomes _."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "strategy"

@@ -1,0 +1,361 @@
+"""Everything the ``signalops`` command prints: consoles, styles, counts, tables, progress bars
+and the one error printer. Commands hand their results here; nothing here decides anything.
+
+Lines never wrap (``soft_wrap``): error messages and tree lines stay greppable and testable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from signalops.errors import SignalOpsError, StrategyError
+from signalops.explain import iso
+
+if TYPE_CHECKING:
+    from signalops.adapters.bundled import ImportResult
+    from signalops.audit.store import PendingApproval
+    from signalops.audit.verify import VerifyReport
+    from signalops.backtest.study import Study
+    from signalops.backtest.sweep import SweepRow
+    from signalops.catalogue.spec import SourceCatalogue
+    from signalops.evaluation.tree import Evaluation
+    from signalops.pipeline import ApprovalOutcome
+    from signalops.strategy.check import FileCheck
+    from signalops.strategy.model import Strategy
+
+VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
+_OUTCOME_STYLE = {"FILLED": "green", "REJECTED": "yellow", "SUBMITTED": "green"}
+ProgressUpdate = Callable[[str, int, int], None]
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _error_line(message: str) -> Text:
+    return Text("error: ", style="bold red") + Text(message)
+
+
+def error(exc: SignalOpsError) -> None:
+    """``error: ...`` on stderr; a strategy or config error with its source line and caret."""
+    err = console(stderr=True)
+    if not isinstance(exc, StrategyError):
+        err.print(_error_line(str(exc)))
+        return
+    for item in exc.errors:
+        err.print(_error_line(str(item)))
+        if item.excerpt:
+            err.print(Text(item.excerpt, style="dim"))
+
+
+def fail(message: str) -> NoReturn:
+    """For what the command line itself cannot do (no Streamlit): say so, exit 1."""
+    console(stderr=True).print(_error_line(message))
+    sys.exit(1)
+
+
+def json_out(value: Any, *, indent: int | None = 2, ascii_only: bool = True) -> None:
+    # Plain text, never styled: this output is for jq and other programs.
+    click.echo(json.dumps(value, indent=indent, ensure_ascii=ascii_only))
+
+
+# --- strategies --------------------------------------------------------------------------------
+
+
+def validated(checks: Sequence[FileCheck]) -> int:
+    """One line per valid file, the errors of the others, a verdict; returns the exit status."""
+    out = console()
+    invalid = problems = 0
+    for check in checks:
+        if check.error is not None:
+            invalid += 1
+            problems += len(check.error.errors)
+            error(check.error)
+            continue
+        assert check.strategy is not None
+        tree = check.strategy.tree
+        summary = ", ".join(
+            (
+                count(len(tree.entry.children), "entry rule"),
+                count(len(tree.exit.children) if tree.exit else 0, "exit rule"),
+                count(len(tree.vetoes), "veto", "vetoes"),
+                count(len(tree.leaves()), "condition"),
+            )
+        )
+        line = Text("ok ", style="bold green")
+        line.append(f"{check.file}")
+        line.append(f"  {check.strategy.name}: {summary}", style="dim")
+        out.print(line)
+    total = len(checks)
+    verdict = f"{count(total, 'file')}: {total - invalid} valid"
+    if invalid:
+        verdict += f", {invalid} invalid ({count(problems, 'error')})"
+    out.print(Text(verdict, style="bold"))
+    return 1 if invalid else 0
+
+
+def lines(items: Iterable[Text | str]) -> None:
+    out = console()
+    for line in items:
+        out.print(line)
+
+
+def catalogue(
+    sources: Mapping[str, SourceCatalogue], kinds: Mapping[str, str] | None = None
+) -> None:
+    """Each source with its metrics; ``kinds`` (built-in or plugin) for ``adapters``."""
+    out = console()
+    specs = [spec for c in sources.values() for spec in c.metrics.values()]
+    width = max(len(spec.signature()) for spec in specs)
+    unit_width = max(len(spec.unit) for spec in specs)
+    for name, source in sources.items():
+        head = Text(f"{name}", style="bold")
+        if kinds is not None:
+            head.append(f"  {kinds.get(name, 'plugin')}", style="magenta")
+        out.print(head + Text(f"  {source.description}", style="dim"))
+        for spec in source.metrics.values():
+            line = Text(f"  {spec.signature():<{width}}", style="cyan")
+            line.append(f"  {spec.unit:<{unit_width}}  ")
+            line.append(spec.description, style="dim")
+            if spec.aliases:
+                line.append(f" (also: {', '.join(spec.aliases)})", style="dim")
+            out.print(line)
+
+
+def evaluation(
+    strategy: Strategy, asset: str, as_of: datetime, result: Evaluation, tree: Iterable[Text]
+) -> None:
+    """The verdict line, any conflicts, then the traced tree."""
+    out = console()
+    head = Text(f"{strategy.name} · {asset} · {iso(as_of)}: ", style="bold")
+    head.append(str(result.verdict), style=f"bold {VERDICT_STYLE[result.verdict]}")
+    if result.blocked_by:
+        head.append(f" ({result.action} blocked by {', '.join(result.blocked_by)})")
+    out.print(head)
+    for note in result.conflicts:
+        out.print(Text(f"conflict: {note}", style="magenta"))
+    for line in tree:
+        out.print(line)
+
+
+def data_imported(results: Iterable[ImportResult]) -> None:
+    out = console()
+    for result in results:
+        line = Text(f"{result.source:<12}", style="bold")
+        line.append(f"{result.records:>9,} points in {result.series:>4} series  ")
+        line.append(str(result.path), style="dim")
+        out.print(line)
+
+
+# --- runs and approvals ------------------------------------------------------------------------
+
+
+def stopped(cycles: int) -> None:
+    console().print(Text(f"stopped after {cycles} cycles; audit log is complete", style="dim"))
+
+
+def pending_dict(item: PendingApproval) -> dict[str, Any]:
+    return {
+        "approval_id": item.approval_id,
+        "decision_id": item.decision_id,
+        "asset": item.asset,
+        "strategy": item.strategy,
+        "as_of": item.as_of,
+        "expires_at": iso(item.expires_at),
+        "expired": item.expired,
+        "order": item.record.get("order"),
+    }
+
+
+def pending(items: Sequence[PendingApproval]) -> None:
+    out = console()
+    if not items:
+        out.print("no approvals pending")
+    for item in items:
+        order = item.record.get("order") or {}
+        line = Text(f"{item.approval_id}  ", style="bold")
+        line.append(f"{order.get('side', '?')} {order.get('quantity', '?')} {item.asset}  ")
+        line.append(f"{item.strategy}  decided {item.as_of}  ")
+        line.append(
+            "EXPIRED" if item.expired else f"expires {iso(item.expires_at)}",
+            style="red" if item.expired else "dim",
+        )
+        out.print(line)
+
+
+def answered(outcome: ApprovalOutcome) -> int:
+    """The answer's outcome; returns the exit status (0 when it went through or was rejected)."""
+    style = _OUTCOME_STYLE.get(outcome.status, "red")
+    console().print(
+        Text(f"{outcome.approval_id}: ", style="bold")
+        + Text(outcome.status, style=f"bold {style}")
+        + Text(f" — {outcome.message}")
+    )
+    return 0 if outcome.status in ("FILLED", "SUBMITTED", "REJECTED") else 1
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+
+def decision_lines(rows: Iterable[tuple[dict[str, Any], str]]) -> None:
+    """One line per decision record and its outcome, or a note that none matched."""
+    out = console()
+    shown = 0
+    for record, outcome in rows:
+        shown += 1
+        line = Text(f"{record['as_of']}  {record['asset']:<6} ")
+        line.append(f"{record['verdict']:<8}", style=f"bold {VERDICT_STYLE[record['verdict']]}")
+        line.append(f" {outcome}")
+        line.append(f"  {record['strategy']['name']}  {record['decision_id']}", style="dim")
+        out.print(line)
+    if not shown:
+        out.print("no decisions match")
+
+
+def verified(report: VerifyReport) -> int:
+    """``ok`` with the count, or every problem and the verdict on stderr; the exit status."""
+    if report.ok:
+        console().print(
+            Text("ok ", style="bold green") + Text(f"{report.checked} records, chain intact")
+        )
+        return 0
+    err = console(stderr=True)
+    for problem in report.problems:
+        where = f"seq {problem.seq}" if problem.seq is not None else "chain"
+        err.print(
+            Text(f"{problem.kind.value} ", style="bold red") + Text(f"{where}: {problem.message}")
+        )
+    err.print(
+        Text(
+            f"audit log FAILED verification: {count(len(report.problems), 'problem')}",
+            style="bold red",
+        )
+    )
+    return 1
+
+
+def dashboard_started(url: str, mode: str, audit: Path) -> None:
+    console(stderr=True).print(
+        Text(f"dashboard on {url} ", style="bold")
+        + Text(f"({mode}; audit log {audit})", style="dim")
+    )
+
+
+# --- backtests and sweeps -----------------------------------------------------------------------
+
+
+def backtest(study: Study, out_dir: Path) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from signalops.backtest.report import columns, filter_lines, method_lines, metric_rows, title
+
+    out = console()
+    out.print(Text(title(study), style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i, name in enumerate(columns(study)):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in metric_rows(study):
+        table.add_row(*row)
+    out.print(table)
+    for line in (*filter_lines(study), *method_lines(study)):
+        out.print(line)
+    out.print(f"report: {out_dir / 'report.html'}")
+    audit = study.result.audit_path
+    out.print(f"audit log: {audit}")
+    if study.result.blocked.items:
+        first = study.result.blocked.items[0]
+        out.print(f"why the first block: signalops why {first.decision_id} --audit {audit}")
+
+
+def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    from signalops.backtest.sweep import format_value
+
+    names = list(grid)
+    out = console()
+    out.print(Text(heading, style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in names:
+        table.add_column(name, justify="right")
+    for name in ("return", "max DD", "trades", "win rate", "exposure", "blocked bars"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        rate = row.win_rate.rate
+        trades = str(row.closed_trades) + (" +1 open" if row.open_trade else "")
+        table.add_row(
+            *(format_value(row.params[name]) for name in names),
+            f"{row.total_return:+.2%}",
+            f"{row.max_drawdown:.2%}",
+            trades,
+            "—" if rate is None else f"{rate:.0%}",
+            f"{row.exposure:.1%}",
+            str(row.blocked),
+        )
+    # As wide as it needs (one line per row, nothing truncated), even when piped.
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+    out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
+
+
+def progress(err: Console) -> AbstractContextManager[ProgressUpdate | None]:
+    """A progress bar per run (strategy, baseline) on a terminal; nothing when piped."""
+    return _ProgressBars(err) if err.is_terminal else nullcontext(None)
+
+
+def status(out: Console, message: str) -> AbstractContextManager[Any]:
+    """A spinner on a terminal; nothing when piped."""
+    return out.status(message) if out.is_terminal else nullcontext()
+
+
+class _ProgressBars:
+    """``with`` gives ``update(label, done, total)``; one bar per label, gone when done."""
+
+    def __init__(self, err: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bars = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressUpdate:
+        self.bars.start()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.bars.add_task(label, total=total)
+        self.bars.update(self.tasks[label], completed=done)

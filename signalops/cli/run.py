@@ -1,0 +1,222 @@
+"""The decision pipeline: run it, list the approval queue, approve or reject a trade."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from signalops.cli import render
+from signalops.cli.params import (
+    AUDIT_OPTION,
+    CONFIG_OPTION,
+    parse_interval,
+    parse_time,
+    with_options,
+)
+from signalops.orders import Mode
+
+
+@click.command("run")
+@click.argument("strategies", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    help="Override each strategy's action_mode.",
+)
+@click.option("--once", is_flag=True, help="Run one cycle and stop (the default without --every).")
+@click.option("--every", help="Cycle interval, e.g. 5m or 1h (on the wall clock or the replay).")
+@click.option("--live", is_flag=True, help="Allow auto mode to place real orders.")
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(path_type=Path),
+    help="Use replayed data from this snapshot folder instead of live sources.",
+)
+@click.option("--from", "start", help="With --replay: first decision time (e.g. 2023-03-01).")
+@click.option("--to", "end", help="With --replay: last decision time.")
+@AUDIT_OPTION
+@CONFIG_OPTION
+def run_command(
+    strategies: tuple[Path, ...],
+    mode: str | None,
+    once: bool,
+    every: str | None,
+    live: bool,
+    replay_dir: Path | None,
+    start: str | None,
+    end: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Evaluate strategies, pass verdicts through the risk gate, execute, record everything.
+
+    Each cycle gathers every distinct data request once, then for each strategy and asset:
+    evaluate, size, check the risk gate, execute (paper, notify or auto) and append the decision
+    to the audit log, traded or not. Ctrl-C (or SIGTERM) finishes the current cycle first.
+
+    \b
+    Examples:
+      signalops run strategies/banking_crisis_dip.yaml --once
+      signalops run strategies/*.yaml --mode notify --every 5m
+      signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
+          --from 2023-03-01 --to 2023-03-31 --every 1d
+    """
+    from signalops.pipeline import loop
+    from signalops.workspace import build_pipeline, load_strategies, open_workspace
+
+    interval = parse_interval(every)
+    simulated: dict[str, datetime] = {}
+    times: Iterable[datetime] | None = None
+    clock = None
+    if replay_dir is not None:
+        if start is None:
+            raise click.UsageError("--replay needs --from (and optionally --to and --every)")
+        first = parse_time(start)
+        last = parse_time(end) if end else first
+        times = _ticking(
+            loop.simulated_times(first, last, interval or timedelta(days=1)), simulated
+        )
+        clock = lambda: simulated.get("now", first)  # noqa: E731 - the replay's own clock
+    elif start or end:
+        raise click.UsageError("--from/--to only apply with --replay")
+    loaded = load_strategies(strategies)
+    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
+    pipeline = build_pipeline(
+        workspace,
+        loaded,
+        mode=Mode(mode) if mode else None,
+        live=live,
+        replay=replay_dir,
+        clock=clock,
+    )
+    out = render.console()
+    stop = threading.Event()
+    if times is None:
+        times = loop.wall_clock_times(None if once else interval, pipeline.clock, stop)
+    with render.status(out, "running..."):
+        summaries = loop.run(pipeline, times, stop=stop, on_cycle=lambda s: out.print(s.line()))
+    if stop.is_set():
+        render.stopped(len(summaries))
+    workspace.close()
+
+
+def _ticking(times: Iterable[datetime], holder: dict[str, datetime]) -> Iterator[datetime]:
+    for moment in times:
+        holder["now"] = moment
+        yield moment
+
+
+@click.command("approvals")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--at", help="Judge expiry at this time (default: now; for replays).")
+@AUDIT_OPTION
+@CONFIG_OPTION
+def approvals_command(
+    as_json: bool, at: str | None, audit_file: Path | None, config_file: Path | None
+) -> None:
+    """List decisions waiting for a human (notify mode), soonest expiry first."""
+    from signalops.workspace import open_workspace
+
+    workspace = open_workspace(audit=audit_file, config=config_file, create=False)
+    now = parse_time(at) if at else datetime.now(UTC)
+    pending = workspace.audit.pending_approvals(now)
+    if as_json:
+        render.json_out([render.pending_dict(p) for p in pending])
+        return
+    render.pending(pending)
+
+
+def _answer(
+    approval_id: str,
+    approve: bool,
+    by: str | None,
+    note: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+    live: bool,
+    replay_dir: Path | None,
+    at: str | None,
+) -> None:
+    from signalops.pipeline import approvals
+    from signalops.workspace import open_workspace
+
+    now = parse_time(at) if at else datetime.now(UTC)
+    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
+    outcome = approvals.answer(
+        workspace,
+        approval_id,
+        approve=approve,
+        by=by or getpass.getuser(),
+        now=now,
+        note=note,
+        live=live,
+        replay=replay_dir,
+    )
+    sys.exit(render.answered(outcome))
+
+
+ANSWER_OPTIONS = [
+    click.option("--by", help="Who decides (recorded). Default: the current user."),
+    click.option("--live", is_flag=True, help="Execute through the live exchange (auto mode)."),
+    click.option(
+        "--replay",
+        "replay_dir",
+        type=click.Path(path_type=Path),
+        help="Re-check the signal on replayed data (for replays and tests).",
+    ),
+    click.option("--at", help="Decision time of the re-check (default: now)."),
+    AUDIT_OPTION,
+    CONFIG_OPTION,
+]
+
+
+@click.command("approve")
+@click.argument("approval_id")
+@click.option("--note", help="A note kept in the audit record.")
+@with_options(ANSWER_OPTIONS)
+def approve_command(
+    approval_id: str,
+    note: str | None,
+    by: str | None,
+    live: bool,
+    replay_dir: Path | None,
+    at: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Approve a pending trade: re-check data and risk, then execute and record.
+
+    \b
+    Example:
+      signalops approve apv-06b9f3bcf8279e462f0c49f6 --note "checked the news"
+    """
+    _answer(approval_id, True, by, note, audit_file, config_file, live, replay_dir, at)
+
+
+@click.command("reject")
+@click.argument("approval_id")
+@click.option("--note", required=True, help="Why (kept in the audit record).")
+@with_options(ANSWER_OPTIONS)
+def reject_command(
+    approval_id: str,
+    note: str,
+    by: str | None,
+    live: bool,
+    replay_dir: Path | None,
+    at: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Reject a pending trade; the rejection is recorded with your note.
+
+    \b
+    Example:
+      signalops reject apv-06b9f3bcf8279e462f0c49f6 --note "FOMC in an hour"
+    """
+    _answer(approval_id, False, by, note, audit_file, config_file, live, replay_dir, at)

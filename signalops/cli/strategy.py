@@ -1,0 +1,146 @@
+"""Commands about strategy files: validate, explain, metrics, adapters, schema, evaluate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from signalops.adapters import registry
+from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
+from signalops.catalogue.spec import SourceCatalogue
+from signalops.cli import render
+from signalops.cli.params import parse_time, snapshots
+from signalops.errors import InputError
+from signalops.explain import draw_tree, strategy_header
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check strategy files (or every *.yaml/*.yml under folders).
+
+    Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
+    is valid, 1 otherwise.
+
+    \b
+    Example:
+      signalops validate strategies/ my_strategy.yaml
+    """
+    from signalops.strategy.check import check_files
+
+    sys.exit(render.validated(check_files(paths, registry.catalogue())))
+
+
+@click.command()
+@click.argument("strategy", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the compiled tree as JSON.")
+def explain(strategy: Path, as_json: bool) -> None:
+    """Draw the logic tree a strategy file compiles into.
+
+    Each condition shows its source, its staleness limit (max age) and its line in the file;
+    the headings say how many rules must pass and what each veto blocks.
+
+    \b
+    Example:
+      signalops explain strategies/event_filter.yaml
+      signalops explain --json strategies/event_filter.yaml
+    """
+    from signalops.strategy import load
+
+    compiled = load(strategy, registry.catalogue())
+    if as_json:
+        from signalops.explain import tree_to_dict
+
+        render.json_out(tree_to_dict(compiled), ascii_only=False)
+        return
+    render.lines(strategy_header(compiled))
+    render.lines(draw_tree(compiled.tree, file_name=str(strategy)))
+
+
+def _sources(source: str | None) -> dict[str, SourceCatalogue]:
+    sources = registry.catalogue().sources
+    if source is not None and source not in sources:
+        raise InputError(f"unknown source '{source}' (one of: {', '.join(sources)})")
+    return {n: c for n, c in sources.items() if source is None or n == source}
+
+
+@click.command()
+@click.argument("source", required=False)
+def metrics(source: str | None) -> None:
+    """List the metrics strategies may use, with parameters, unit and description.
+
+    \b
+    Example:
+      signalops metrics technical
+    """
+    render.catalogue(_sources(source))
+
+
+@click.command()
+@click.argument("source", required=False)
+def adapters(source: str | None) -> None:
+    """List every data adapter (built-in and plugins) with its metrics.
+
+    Plugins register under the entry-point group 'signalops.adapters'.
+
+    \b
+    Example:
+      signalops adapters onchain
+    """
+    render.catalogue(_sources(source), kinds=registry.BUILTIN)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema (2020-12) of strategy files, e.g. for editor validation.
+
+    \b
+    Example:
+      signalops schema > strategy.schema.json
+    """
+    from signalops.strategy import schema_path
+
+    click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
+
+
+@click.command("evaluate")
+@click.argument("strategy", type=click.Path(path_type=Path))
+@click.option("--at", "at", required=True, help="Decision time: 2023-03-12 or 2023-03-12T09:00Z.")
+@click.option("--asset", help="Asset to evaluate (default: every asset of the strategy).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SNAPSHOT_DIR,
+    show_default=True,
+    help="Replay snapshot folder (made by 'signalops data import').",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full trace as JSON.")
+def evaluate_command(
+    strategy: Path, at: str, asset: str | None, data_dir: Path, as_json: bool
+) -> None:
+    """Evaluate a strategy at a past time on replayed real data, and show the traced tree.
+
+    Each condition shows PASS, FAIL or UNKNOWN with the value it saw, the data's timestamp and
+    age; vetoes show whether they block. Nothing is traded.
+
+    \b
+    Example:
+      signalops data import
+      signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
+    """
+    from signalops.adapters import gather
+    from signalops.strategy import load
+
+    as_of = parse_time(at)
+    compiled = load(strategy, registry.catalogue())
+    adapters = registry.replay_adapters(snapshots(data_dir))
+    for name in [asset] if asset else list(compiled.assets):
+        evaluation = gather.evaluate(compiled, name, as_of, adapters)
+        if as_json:
+            render.json_out(evaluation.trace.to_dict(evaluation))
+            continue
+        tree = draw_tree(compiled.tree, evaluation.trace, file_name=str(strategy))
+        render.evaluation(compiled, name, as_of, evaluation, tree)

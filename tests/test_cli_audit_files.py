@@ -1,0 +1,279 @@
+"""Which files the commands open: readers never create or touch a log, writers may create one.
+
+Regression tests for issue 9: a missing audit log used to "verify" (and be created), a file that
+is not a log gave a traceback, and a deeply nested YAML file stalled ``validate`` in PyYAML.
+Every case goes through the command line and checks the exact output and exit status, then
+that the files on disk are as they were.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import STRATEGIES
+
+from signalops.cli import cli
+from signalops.strategy._yaml import MAX_DEPTH
+
+READ_COMMANDS = [
+    pytest.param(["audit", "verify"], id="audit_verify"),
+    pytest.param(["decisions"], id="decisions"),
+    pytest.param(["why", "BTC", "--at", "2023-03-10"], id="why"),
+    pytest.param(["approvals"], id="approvals"),
+    pytest.param(["audit", "export", "out.jsonl"], id="audit_export"),
+]
+TOO_DEEP = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+def run(*args: str) -> Result:
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2: keep stderr apart from stdout
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli, list(args), prog_name="signalops")
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory, replay_dir: Path) -> bytes:
+    """The bytes of a real audit log: five daily cycles of a replayed strategy."""
+    log = tmp_path_factory.mktemp("real") / "real.db"
+    result = run(
+        "run",
+        str(STRATEGIES / "banking_crisis_dip.yaml"),
+        "--replay",
+        str(replay_dir),
+        "--from",
+        "2023-03-08",
+        "--to",
+        "2023-03-12",
+        "--every",
+        "1d",
+        "--audit",
+        str(log),
+    )
+    assert result.exit_code == 0, result.output
+    return log.read_bytes()
+
+
+# --- a missing log ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS)
+def test_read_command_on_a_missing_log_says_so_and_creates_nothing(in_tmp: Path, command):
+    result = run(*command, "--audit", "typo/nope.db")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "error: typo/nope.db: no such audit log\n"
+    assert list(in_tmp.iterdir()) == []  # neither the log, nor its folder, nor an export
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS)
+def test_read_command_without_audit_option_names_the_default_log_it_did_not_find(
+    in_tmp: Path, command
+):
+    result = run(*command)
+
+    assert result.exit_code == 1
+    assert result.stderr == "error: signalops.db: no such audit log\n"
+    assert list(in_tmp.iterdir()) == []
+
+
+# --- a file that is not a log -------------------------------------------------------------------
+
+
+def _foreign_sqlite(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE prices (asset TEXT, price REAL)")
+    db.close()
+
+
+NOT_LOGS = {
+    "some.csv": (
+        lambda path, real: path.write_bytes(b"time,asset,price\n2023-03-10,BTC,20000\n"),
+        "file is not a database",
+    ),
+    "random.bin": (
+        lambda path, real: path.write_bytes(random.Random(9).randbytes(5000)),
+        "file is not a database",
+    ),
+    "truncated.db": (
+        lambda path, real: path.write_bytes(real[:3000]),
+        "database disk image is malformed",
+    ),
+    "foreign.db": (
+        lambda path, real: _foreign_sqlite(path),
+        "no chain_head, records, strategies tables",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS)
+@pytest.mark.parametrize("name", sorted(NOT_LOGS))
+def test_read_command_on_a_file_that_is_not_a_log_says_why_and_leaves_it_as_it_was(
+    in_tmp: Path, real_log: bytes, name: str, command
+):
+    make, reason = NOT_LOGS[name]
+    make(in_tmp / name, real_log)
+    before = listing(in_tmp)
+
+    result = run(*command, "--audit", name)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"error: {name}: not a SignalOps audit log ({reason})\n"
+    assert listing(in_tmp) == before  # same bytes, no -wal, -shm or export
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "export", "out.jsonl"]])
+def test_log_damaged_in_its_last_page_is_reported_when_read_and_nothing_is_left_behind(
+    in_tmp: Path, real_log: bytes, command
+):
+    (in_tmp / "cut.db").write_bytes(real_log[:-496])  # the tables are there, the last records not
+    before = listing(in_tmp)
+
+    result = run(*command, "--audit", "cut.db")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: cut.db: not a SignalOps audit log (database disk image is malformed)\n"
+    )
+    assert listing(in_tmp) == before
+
+
+def test_read_commands_on_a_real_log_still_work(in_tmp: Path, real_log: bytes):
+    (in_tmp / "real.db").write_bytes(real_log)
+
+    verified = run("audit", "verify", "--audit", "real.db")
+    exported = run("audit", "export", "out.jsonl", "--audit", "real.db")
+
+    assert (verified.exit_code, verified.stdout) == (0, "ok 7 records, chain intact\n")
+    assert (exported.exit_code, exported.stdout) == (0, "7 records written to out.jsonl\n")
+    assert len((in_tmp / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 7
+    assert (in_tmp / "real.db").read_bytes() == real_log
+
+
+def test_a_usage_error_is_reported_before_the_log_is_looked_for(in_tmp: Path):
+    result = run("why", "BTC", "--audit", "nope.db")
+
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: give a decision id, or an asset with --at DATE\n")
+
+
+# --- commands that write create the log ---------------------------------------------------------
+
+
+def test_run_creates_a_missing_log_and_its_folder(in_tmp: Path, replay_dir: Path):
+    result = run(
+        "run",
+        str(STRATEGIES / "banking_crisis_dip.yaml"),
+        "--replay",
+        str(replay_dir),
+        "--from",
+        "2023-03-10",
+        "--audit",
+        "state/new.db",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert run("audit", "verify", "--audit", "state/new.db").stdout == (
+        "ok 2 records, chain intact\n"  # the decision and its paper fill
+    )
+
+
+def test_run_with_a_usage_error_creates_no_log(in_tmp: Path, replay_dir: Path):
+    strategy = str(STRATEGIES / "banking_crisis_dip.yaml")
+
+    result = run("run", strategy, "--replay", str(replay_dir), "--audit", "new.db")
+
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: --replay needs --from (and optionally --to and --every)\n"
+    )
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "answer", [["approve"], ["reject", "--note", "no"]], ids=["approve", "reject"]
+)
+def test_approve_and_reject_create_a_missing_log(in_tmp: Path, answer):
+    result = run(*answer, "apv-000000000000000000000000", "--audit", "state/new.db")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
+    )
+    assert run("audit", "verify", "--audit", "state/new.db").stdout == (
+        "ok 0 records, chain intact\n"
+    )
+
+
+# --- nesting past the limit ---------------------------------------------------------------------
+
+
+def _block_mappings(levels: int) -> str:
+    return (
+        "strategy:\n"
+        + "".join("  " * i + f"k{i}:\n" for i in range(1, levels))
+        + ("  " * levels + "v: 1\n")
+    )
+
+
+DEEP = {
+    "flow": (
+        "strategy: " + "[" * 5000 + "]" * 5000 + "\n",
+        f"flow.yaml:1:{11 + MAX_DEPTH}: " + "[0]" * MAX_DEPTH,
+    ),
+    "block": (
+        _block_mappings(300),
+        f"block.yaml:{MAX_DEPTH + 1}:{2 * MAX_DEPTH + 1}: "
+        + ".".join(f"k{i}" for i in range(1, MAX_DEPTH)),
+    ),
+}
+
+
+@pytest.mark.parametrize("style", sorted(DEEP))
+def test_validate_refuses_a_strategy_nested_past_the_limit_at_once(in_tmp: Path, style: str):
+    text, where = DEEP[style]
+    (in_tmp / f"{style}.yaml").write_text(text, encoding="utf-8")
+    started = time.perf_counter()
+
+    result = run("validate", f"{style}.yaml")
+
+    assert time.perf_counter() - started < 2
+    assert result.exit_code == 1
+    assert result.stdout == "1 file: 0 valid, 1 invalid (1 error)\n"
+    first, source, caret = result.stderr.splitlines()
+    assert first == f"error: {where}: {TOO_DEEP}"
+    assert source == "  " + text.splitlines()[int(where.split(":")[1]) - 1]
+    assert caret == "  " + " " * (int(where.split(":")[2]) - 1) + "^"
+
+
+@pytest.mark.parametrize("style", sorted(DEEP))
+def test_a_config_nested_past_the_limit_is_an_error_at_once(in_tmp: Path, style: str):
+    text, _ = DEEP[style]
+    (in_tmp / "deep.yaml").write_text(text.replace("strategy:", "risk:", 1), encoding="utf-8")
+    started = time.perf_counter()
+
+    result = run("approvals", "--config", "deep.yaml", "--audit", "none.db")
+
+    assert time.perf_counter() - started < 2
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: deep.yaml:") and first.endswith(f": {TOO_DEEP}")
+    assert listing(in_tmp) == {"deep.yaml": text.replace("strategy:", "risk:", 1).encode()}
