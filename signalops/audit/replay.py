@@ -15,12 +15,13 @@ document has no layout, so spans come from the record (see ``with_recorded_spans
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from signalops.adapters import registry
+from signalops.audit.queries import records_of_kind
 from signalops.audit.record import DECISION, build_decision_record
 from signalops.audit.store import AuditLog
 from signalops.canonical import canonical_json, content_hash, json_safe
@@ -82,11 +83,27 @@ def replay(log: AuditLog, decision_id: str, catalogue: Catalogue | None = None) 
     return replay_record(record, document, catalogue)
 
 
+def replay_all(log: AuditLog, catalogue: Catalogue | None = None) -> Iterator[ReplayResult]:
+    """Every decision of ``log`` in chain order; each stored strategy is compiled once."""
+    compiled: dict[str, Strategy] = {}
+    for record in records_of_kind(log, DECISION):
+        strategy_hash = record["strategy"]["hash"]
+        if strategy_hash not in compiled:
+            document = log.strategy_document(strategy_hash)
+            if document is None:
+                raise AuditError(f"{log.path}: no stored strategy document for {strategy_hash}")
+            compiled[strategy_hash] = compile_document(record, document, catalogue)
+        yield _replay(record, compiled[strategy_hash])
+
+
 def replay_record(
     record: Record, document: Mapping[str, Any], catalogue: Catalogue | None = None
 ) -> ReplayResult:
     """Re-evaluate one decision ``record`` with the strategy ``document`` it names by hash."""
-    strategy = compile_document(record, document, catalogue)
+    return _replay(record, compile_document(record, document, catalogue))
+
+
+def _replay(record: Record, strategy: Strategy) -> ReplayResult:
     asset = record["asset"]
     as_of = datetime.fromisoformat(record["as_of"])
     requests = strategy.tree.requests(asset)

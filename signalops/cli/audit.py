@@ -1,4 +1,4 @@
-"""Reading the audit log: decisions, why, audit verify, audit export.
+"""Reading the audit log: decisions, why, audit verify, audit replay, audit export.
 
 Every command here only reads: the log must exist, and is opened read-only
 (``open_workspace(create=False)``), so a typo in ``--audit`` is an error, not a new empty log.
@@ -111,6 +111,33 @@ def audit_verify(audit_file: Path | None) -> None:
     from signalops.audit.verify import verify
 
     sys.exit(render.verified(verify(_reader(audit_file).audit)))
+
+
+@audit_group.command("replay")
+@click.argument("decision_ids", nargs=-1, metavar="[DECISION_ID]...")
+@click.option("--all", "every", is_flag=True, help="Replay every decision in the log.")
+@AUDIT_OPTION
+def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | None) -> None:
+    """Re-evaluate decisions from their records alone; say whether each comes out identical.
+
+    A replay compiles the strategy document the log stored for the decision's content hash and
+    evaluates it on the observations the record kept, at the record's as_of: nothing is fetched
+    and no file is read. It prints, per decision, whether the verdict and the trace hash are the
+    ones recorded, and for a difference which conditions differ and in which fields. Exits 1
+    when any decision differs.
+
+    \b
+    Examples:
+      signalops audit replay dec-06b9f3bcf8279e462f0c49f6
+      signalops audit replay --all --audit reports/banking_crisis_dip/backtest.db
+    """
+    from signalops.audit.replay import replay, replay_all
+
+    if bool(decision_ids) == every:
+        raise click.UsageError("give decision ids, or --all (not both)")
+    log = _reader(audit_file).audit
+    results = replay_all(log) if every else (replay(log, ref) for ref in decision_ids)
+    sys.exit(render.replayed(results))
 
 
 @audit_group.command("export")

@@ -10,7 +10,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -18,22 +17,21 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from signalops.canonical import iso
 from signalops.errors import SignalOpsError, StrategyError
-from signalops.explain import iso
+from signalops.explain.render import VERDICT_STYLE
 
 if TYPE_CHECKING:
     from signalops.adapters.bundled import ImportResult
+    from signalops.audit.replay import LeafDifference, ReplayResult
     from signalops.audit.store import PendingApproval
     from signalops.audit.verify import VerifyReport
     from signalops.backtest.study import Study
     from signalops.backtest.sweep import SweepRow
     from signalops.catalogue.spec import SourceCatalogue
-    from signalops.evaluation.tree import Evaluation
     from signalops.pipeline import ApprovalOutcome
     from signalops.strategy.check import FileCheck
-    from signalops.strategy.model import Strategy
 
-VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
 _OUTCOME_STYLE = {"FILLED": "green", "REJECTED": "yellow", "SUBMITTED": "green"}
 ProgressUpdate = Callable[[str, int, int], None]
 
@@ -136,22 +134,6 @@ def catalogue(
             out.print(line)
 
 
-def evaluation(
-    strategy: Strategy, asset: str, as_of: datetime, result: Evaluation, tree: Iterable[Text]
-) -> None:
-    """The verdict line, any conflicts, then the traced tree."""
-    out = console()
-    head = Text(f"{strategy.name} · {asset} · {iso(as_of)}: ", style="bold")
-    head.append(str(result.verdict), style=f"bold {VERDICT_STYLE[result.verdict]}")
-    if result.blocked_by:
-        head.append(f" ({result.action} blocked by {', '.join(result.blocked_by)})")
-    out.print(head)
-    for note in result.conflicts:
-        out.print(Text(f"conflict: {note}", style="magenta"))
-    for line in tree:
-        out.print(line)
-
-
 def data_imported(results: Iterable[ImportResult]) -> None:
     out = console()
     for result in results:
@@ -246,6 +228,51 @@ def verified(report: VerifyReport) -> int:
         )
     )
     return 1
+
+
+def replayed(results: Iterable[ReplayResult]) -> int:
+    """A line per replayed decision (and the leaves that differ), then a count; the exit status."""
+    out = console()
+    identical = differs = 0
+    for result in results:
+        if result.identical:
+            identical += 1
+            line = Text("identical ", style="bold green") + Text(result.decision_id)
+            line.append(f"  {result.replayed_verdict}  trace {_short(result.replayed_trace_hash)}")
+            out.print(line)
+            continue
+        differs += 1
+        line = Text("DIFFERS ", style="bold red") + Text(result.decision_id)
+        line.append(f"  recorded {result.recorded_verdict}, replayed {result.replayed_verdict}")
+        line.append(
+            f"; trace {_short(result.recorded_trace_hash)} recorded, "
+            f"{_short(result.replayed_trace_hash)} replayed"
+        )
+        out.print(line)
+        for leaf in result.differing_leaves:
+            out.print(Text(f"  node {leaf.node} {leaf.text}: {_changes(leaf)}", style="red"))
+    total = identical + differs
+    if total > 1:
+        verdict = f"{count(total, 'decision')} replayed: {identical} identical"
+        out.print(Text(verdict + (f", {differs} differ" if differs else ""), style="bold"))
+    return 1 if differs else 0
+
+
+def _short(digest: str) -> str:
+    return digest[:19] + "…"
+
+
+def _changes(leaf: LeafDifference) -> str:
+    """``value 28.2 -> 31.5, status PASS -> FAIL``: each differing field, recorded -> replayed."""
+    before, after = leaf.recorded or {}, leaf.replayed or {}
+    shown = []
+    for name in leaf.fields:
+        old, new = before.get(name), after.get(name)
+        if isinstance(old, dict | list) or isinstance(new, dict | list):
+            shown.append(name)
+        else:
+            shown.append(f"{name} {old} -> {new}")
+    return ", ".join(shown)
 
 
 def dashboard_started(url: str, mode: str, audit: Path) -> None:

@@ -13,7 +13,7 @@ from signalops.catalogue.spec import SourceCatalogue
 from signalops.cli import render
 from signalops.cli.params import parse_time, snapshots
 from signalops.errors import InputError
-from signalops.explain import draw_tree, strategy_header
+from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
 
 
 @click.command()
@@ -51,12 +51,9 @@ def explain(strategy: Path, as_json: bool) -> None:
 
     compiled = load(strategy, registry.catalogue())
     if as_json:
-        from signalops.explain import tree_to_dict
-
         render.json_out(tree_to_dict(compiled), ascii_only=False)
         return
-    render.lines(strategy_header(compiled))
-    render.lines(draw_tree(compiled.tree, file_name=str(strategy)))
+    render.lines(strategy_lines(tree_to_dict(compiled)))
 
 
 def _sources(source: str | None) -> dict[str, SourceCatalogue]:
@@ -137,10 +134,10 @@ def evaluate_command(
     as_of = parse_time(at)
     compiled = load(strategy, registry.catalogue())
     adapters = registry.replay_adapters(snapshots(data_dir))
+    doc = tree_to_dict(compiled)
     for name in [asset] if asset else list(compiled.assets):
         evaluation = gather.evaluate(compiled, name, as_of, adapters)
         if as_json:
-            render.json_out(evaluation.trace.to_dict(evaluation))
+            render.json_out(evaluation.to_dict())
             continue
-        tree = draw_tree(compiled.tree, evaluation.trace, file_name=str(strategy))
-        render.evaluation(compiled, name, as_of, evaluation, tree)
+        render.lines(evaluation_lines(doc, evaluation.to_dict()))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops.config import DEFAULT_CONFIG_FILE, load_config
-from signalops.errors import ApprovalError, SignalOpsError
+from signalops.errors import ApprovalError, InputError
 from signalops.pipeline import ApprovalOutcome
 from signalops.pipeline.approvals import answer, find_strategy
 from signalops.strategy.model import Strategy
@@ -57,7 +57,7 @@ def parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise SignalOpsError(f"'{text}' is not a date or ISO-8601 time") from None
+        raise InputError(f"'{text}' is not a date or ISO-8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -88,7 +88,7 @@ class Settings:
         try:
             seconds = DEFAULT_REFRESH_SECONDS if not refresh else float(refresh)
         except ValueError:
-            raise SignalOpsError(f"{REFRESH_ENV}={refresh!r} is not a number of seconds") from None
+            raise InputError(f"{REFRESH_ENV}={refresh!r} is not a number of seconds") from None
         return cls(
             audit=audit,
             config=Path(config) if config else None,

@@ -14,7 +14,7 @@ from typing import Any
 
 from signalops.adapters import registry
 from signalops.errors import StrategyError
-from signalops.explain import draw_tree, strategy_header
+from signalops.explain import View, header_lines, tree_lines, tree_to_dict
 from signalops.strategy import find_strategy_files, load
 
 CHART_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
@@ -53,14 +53,15 @@ def strategy_files(folder: Path) -> list[StrategyFile]:
             )
             continue
         tree = strategy.tree
+        doc = tree_to_dict(strategy)
         exits = len(tree.exit.children) if tree.exit else 0
         found.append(
             StrategyFile(
                 path=path,
                 name=strategy.name,
                 ok=True,
-                header="\n".join(line.plain for line in strategy_header(strategy)),
-                tree="\n".join(line.plain for line in draw_tree(tree, file_name=str(path))),
+                header="\n".join(line.plain for line in header_lines(doc)),
+                tree="\n".join(line.plain for line in tree_lines(doc, View(file_lines=True))),
                 summary=(
                     f"{len(tree.entry.children)} entry, {exits} exit rules, "
                     f"{len(tree.vetoes)} vetoes, {len(tree.leaves())} conditions"
@@ -92,12 +93,14 @@ class BacktestReport:
         ``signalops backtest`` writes them (``metrics``, ``baseline.metrics``,
         ``buy_and_hold``): one row per metric. Empty for reports of another shape."""
         data = self.metrics
-        columns = {
+        found = {
             "strategy": data.get("metrics"),
             "vetoes removed": (data.get("baseline") or {}).get("metrics"),
             "buy & hold": data.get("buy_and_hold"),
         }
-        columns = {name: value for name, value in columns.items() if isinstance(value, dict)}
+        columns: dict[str, dict[str, Any]] = {
+            name: value for name, value in found.items() if isinstance(value, dict)
+        }
         if "strategy" not in columns:
             return []
         names: list[str] = []

@@ -28,7 +28,7 @@ from signalops.explain.text import describe_reason, format_age, format_value
 Json = Mapping[str, Any]
 
 _STYLE = {"PASS": "green", "FAIL": "red", "UNKNOWN": "yellow"}
-_VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
+VERDICT_STYLE = {"BUY": "green", "SELL": "red", "HOLD": "blue", "BLOCKED": "magenta"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +298,7 @@ def evaluation_lines(doc: Json, trace: Json) -> list[Text]:
     """
     verdict = trace["decision"]
     head = Text(f"{doc['name']} · {trace['asset']} · {trace['timestamp']}: ", style="bold")
-    head.append(verdict, style=f"bold {_VERDICT_STYLE[verdict]}")
+    head.append(verdict, style=f"bold {VERDICT_STYLE[verdict]}")
     if trace.get("blocked_by"):
         head.append(f" ({trace['action']} blocked by {', '.join(trace['blocked_by'])})")
     lines = [head]

@@ -4,13 +4,15 @@ and the observations the record kept, evaluated again at the record's time."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_scenarios import SCENARIOS, STRATEGY
+from audit_scenarios import SCENARIOS, STRATEGY, tamper
+from click.testing import CliRunner
 from conftest import STRATEGIES
 
 from signalops.adapters import registry
@@ -18,6 +20,7 @@ from signalops.adapters.store import SnapshotStore
 from signalops.audit.replay import replay, replay_record
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
+from signalops.cli import cli
 from signalops.codes import Code
 from signalops.errors import InputError
 from signalops.observation import DataError
@@ -108,3 +111,72 @@ def test_nan_data_errors_and_missing_data_replay_to_the_same_unknown_leaves(tmp_
 def test_replaying_an_id_that_is_not_a_decision_is_an_input_error(march_2023: Path):
     with AuditLog(march_2023) as log, pytest.raises(InputError, match="no decision dec-nope"):
         replay(log, "dec-nope")
+
+
+# --- signalops audit replay --------------------------------------------------------------------
+
+
+def test_cli_replays_every_decision_of_a_backtest_identically(march_2023: Path):
+    result = CliRunner().invoke(cli, ["audit", "replay", "--all", "--audit", str(march_2023)])
+
+    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.output
+    assert lines[-1] == "31 decisions replayed: 31 identical"
+    assert len(lines) == 32
+    assert all(line.startswith("identical dec-") for line in lines[:-1])
+
+
+def test_cli_replays_one_decision_with_its_verdict_and_trace_hash(march_2023: Path):
+    record = next(r for r in decisions(march_2023) if r["verdict"] == "BUY")
+    with AuditLog(march_2023) as log:
+        expected = replay(log, record["decision_id"]).replayed_trace_hash
+
+    result = CliRunner().invoke(
+        cli, ["audit", "replay", record["decision_id"], "--audit", str(march_2023)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"identical {record['decision_id']}  BUY  trace {expected[:19]}…\n"
+
+
+def test_cli_replay_of_an_edited_observation_says_differs_and_exits_1(
+    march_2023: Path, tmp_path: Path
+):
+    copied = tmp_path / "edited.db"
+    copied.write_bytes(march_2023.read_bytes())
+    record = next(r for r in decisions(copied) if r["verdict"] == "BUY")
+    edited = copy.deepcopy(record)
+    rsi = next(o for o in edited["observations"] if o["metric"] == "rsi")
+    old = rsi["value"]
+    rsi["value"] = 45.0
+    body = json.dumps(edited, sort_keys=True, separators=(",", ":"))
+    tamper(copied, ("UPDATE records SET body = ? WHERE id = ?", (body, record["id"])))
+
+    result = CliRunner().invoke(
+        cli, ["audit", "replay", record["decision_id"], "--audit", str(copied)]
+    )
+
+    lines = result.output.splitlines()
+    assert result.exit_code == 1
+    assert lines[0].startswith(f"DIFFERS {record['decision_id']}  recorded BUY, replayed HOLD; ")
+    assert any(f"value {old} -> 45.0" in line for line in lines[1:])
+    assert all(line.startswith("  node ") for line in lines[1:])
+
+
+def test_cli_replay_needs_ids_or_all_but_not_both(march_2023: Path):
+    neither = CliRunner().invoke(cli, ["audit", "replay", "--audit", str(march_2023)])
+    both = CliRunner().invoke(cli, ["audit", "replay", "dec-x", "--all", "--audit", "x.db"])
+
+    assert neither.exit_code == both.exit_code == 2
+    assert "Error: give decision ids, or --all (not both)" in neither.output
+    assert "Error: give decision ids, or --all (not both)" in both.output
+
+
+def test_cli_replay_of_a_missing_log_creates_nothing(tmp_path: Path):
+    missing = tmp_path / "typo" / "nope.db"
+
+    result = CliRunner().invoke(cli, ["audit", "replay", "--all", "--audit", str(missing)])
+
+    assert result.exit_code == 1
+    assert result.output == f"error: {missing}: no such audit log\n"
+    assert not missing.parent.exists()
