@@ -29,7 +29,7 @@ import httpx
 
 from signalops.adapters import onchain, technical
 from signalops.adapters.http import HttpClient
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.observation import Observation, Request
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ import numpy as np
 
 from signalops.adapters import gather as engine
 from signalops.adapters import registry, technical
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.runner import run_backtest
 from signalops.evaluation import vectorized
 from signalops.strategy import loads

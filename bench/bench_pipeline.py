@@ -74,7 +74,7 @@ from bench.audit_records import template_record
 from signalops.adapters import gather as engine
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit import why
 from signalops.audit.chain import SEALED_FIELDS, check
 from signalops.audit.record import followup_id

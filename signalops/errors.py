@@ -7,6 +7,8 @@
      │    ├── StrategyErrors       several StrategyErrors found in one pass, reported together
      │    └── ConfigError          the config file (signalops.yaml) is wrong, with the same position
      │         └── ConfigErrors     several ConfigErrors found in one pass, reported together
+     ├── ExpressionSyntaxError     a ``when:`` expression does not parse: an offset inside it; the
+     │                             compiler reports it as a StrategyError at file:line:column
      ├── InputError                a value given on the command line or to a library call is wrong
      │                             (a time, a duration, a grid, a period, an unknown source or rule)
      ├── DataNotFound              a snapshot or data folder the caller named does not exist
@@ -49,6 +51,7 @@ __all__ = [
     "DataNotFound",
     "DuplicateRecordError",
     "ExecutionError",
+    "ExpressionSyntaxError",
     "InputError",
     "PortfolioUnavailable",
     "SignalOpsError",
@@ -185,6 +188,25 @@ class AdapterError(SignalOpsError):
         self.source = source
         self.reason = reason
         super().__init__(f"{source}: {message}" if source else message)
+
+
+class ExpressionSyntaxError(SignalOpsError):
+    """An expression that cannot be parsed, or that mixes conditions and values.
+
+    Only the facts are kept here; the caller owns the presentation (source line, caret and the
+    "expected one of" list), since it knows where the expression sits in the YAML file.
+    """
+
+    def __init__(self, message: str, offset: int, expected: Iterable[str] = ()) -> None:
+        expected = tuple(sorted(set(expected)))
+        # All three go to Exception so that the error survives pickling (e.g. process pools).
+        super().__init__(message, offset, expected)
+        self.message = message
+        self.offset = offset
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ConfigError(StrategyError):

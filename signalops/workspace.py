@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlite_utils
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
 from signalops.errors import DataNotFound, ExecutionError

@@ -8,7 +8,7 @@ import pytest
 
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"

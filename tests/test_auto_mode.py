@@ -32,7 +32,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.errors import SignalOpsError

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest, without_vetoes
 from signalops.backtest.bars import Bars

@@ -42,7 +42,7 @@ from run_process import (
 )
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.execution.paper import PaperBroker

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import DATA, STRATEGIES
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.bars import Bars
 from signalops.backtest.sweep import (
     format_value,

@@ -27,7 +27,7 @@ from test_evaluation_properties import METRICS, NUMBERS, OPERATORS, number_text
 from signalops.adapters import gather as engine
 from signalops.adapters import onchain, technical
 from signalops.adapters.registry import replay_adapters
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.evaluation.tree import MATH_ERROR, Predicate, Status, Verdict
 from signalops.evaluation.vectorized import (
     REASONS,

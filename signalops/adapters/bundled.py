@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops.adapters.registry import BUILTIN
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import DataNotFound, InputError
 
 DEFAULT_DATA_DIR = Path("examples/data")

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter, live_time
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.codes import Code
 from signalops.errors import AdapterError

@@ -60,7 +60,7 @@ import feedparser
 
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import NEWS
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code

@@ -61,7 +61,7 @@ from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter
 from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
-from signalops.adapters.store import Series, SnapshotStore
+from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.catalogue.builtin import ONCHAIN
 from signalops.codes import Code
 from signalops.errors import AdapterError

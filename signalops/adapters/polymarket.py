@@ -92,7 +92,7 @@ import httpx
 
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient, bad_response, field_of, number
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import POLYMARKET
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code

@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import Protocol, cast
 
 from signalops.adapters.base import Adapter
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
 from signalops.catalogue.spec import Catalogue, SourceCatalogue
 from signalops.codes import Code

@@ -29,7 +29,7 @@ import numpy as np
 import talib
 
 from signalops.adapters.base import BaseAdapter
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code

@@ -52,7 +52,7 @@ The modules:
     verify.py   verify(log) -> VerifyReport of EDITED / DELETED / REORDERED / INSERTED problems
     why.py      why(record, followups) -> rich Text lines; why_json; find_decision
     schema.py   the JSON Schema of records, loaded; record_errors(record)
-    ledger.py   the paper broker's ledger tables in the same file (its only SQL)
+    paper_ledger.py  the paper broker's ledger tables in the same file (its only SQL)
     queries.py  reads by record kind for the pipeline and the backtest
     replay.py   re-evaluate a stored decision from its record alone
 

@@ -1,4 +1,4 @@
-"""Reads of the audit log that the pipeline and the backtest make by record kind.
+"""Reads of the audit log by record kind, for the pipeline, the backtest and the dashboard.
 
 They go through the ``records(kind, as_of)`` index, so the risk gate's incremental read of past
 orders costs the same on a log of a million records as on a fresh one.
@@ -29,4 +29,36 @@ def records_of_kind(audit: AuditLog, *kinds: str) -> list[dict[str, Any]]:
     return [record for _, record in records_since(audit, *kinds)]
 
 
-__all__ = ["records_of_kind", "records_since"]
+def decision_values(audit: AuditLog, column: str) -> list[str]:
+    """The distinct values of an indexed decision column (``strategy`` or ``asset``), sorted."""
+    if column not in ("strategy", "asset"):
+        raise ValueError(column)
+    rows = audit.db.execute(
+        f"SELECT DISTINCT {column} FROM records WHERE kind = 'decision' "
+        f"AND {column} IS NOT NULL ORDER BY {column}"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def newest_first(audit: AuditLog, kind: str) -> list[dict[str, Any]]:
+    """Records of one kind, the last appended first."""
+    rows = audit.db.execute("SELECT body FROM records WHERE kind = ? ORDER BY seq DESC", (kind,))
+    return [loads_record(body) for (body,) in rows.fetchall()]
+
+
+def relax_durability(audit: AuditLog) -> None:
+    """Commit without waiting for the disk (WAL ``synchronous=NORMAL``): for rebuildable logs.
+
+    Still consistent after a crash, but the last commits may be lost: only for a log that the
+    same run can write again, such as a backtest's.
+    """
+    audit.db.execute("PRAGMA synchronous=NORMAL")
+
+
+__all__ = [
+    "decision_values",
+    "newest_first",
+    "records_of_kind",
+    "records_since",
+    "relax_durability",
+]

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE, series_key, symbol_for
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration

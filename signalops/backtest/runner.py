@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.queries import relax_durability
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
@@ -306,7 +307,7 @@ def _fresh_log(path: Path) -> AuditLog:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     log = AuditLog(path)
-    log.db.execute("PRAGMA synchronous=NORMAL")
+    relax_durability(log)
     return log
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.bars import NEXT_OPEN
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes

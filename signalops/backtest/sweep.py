@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
 from signalops.backtest.metrics import (

@@ -5,11 +5,11 @@ in one place (``main._Commands``); a traceback only ever means a bug in SignalOp
 
     main.py       the command group, ``main()`` (the console script) and the error boundary
     params.py     shared options; parsing of times, durations and snapshot folders
-    render.py     everything printed: consoles, styles, counts, tables, progress, errors
+    output.py     everything printed: consoles, styles, counts, tables, progress, errors
     strategy.py   validate, explain, metrics, adapters, schema, evaluate
     data.py       data import
     run.py        run, approvals, approve, reject
-    audit.py      decisions, why, audit verify, audit export (read-only)
+    audit.py      decisions, why, audit verify, replay and export (read-only)
     backtest.py   backtest, sweep
     dashboard.py  dashboard
 

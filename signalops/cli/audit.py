@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from signalops.audit import why
-from signalops.cli import render
+from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, parse_bound
 from signalops.errors import InputError
 from signalops.evaluation.tree import Verdict
@@ -65,9 +65,9 @@ def decisions_command(
     )
     if as_json:
         for record in records:
-            render.json_out(record, indent=None)
+            output.json_out(record, indent=None)
         return
-    render.decision_lines(
+    output.decision_lines(
         (record, why.outcome(record, log.followups(record["decision_id"]))) for record in records
     )
 
@@ -94,9 +94,9 @@ def why_command(ref: str, at: str | None, as_json: bool, audit_file: Path | None
         raise InputError(f"no decision for {ref}" + (f" at {at}" if at else "") + f" in {log.path}")
     followups = log.followups(record["decision_id"])
     if as_json:
-        render.json_out(why.why_json(record, followups))
+        output.json_out(why.why_json(record, followups))
         return
-    render.lines(why.why(record, followups))
+    output.lines(why.why(record, followups))
 
 
 @click.group("audit")
@@ -110,7 +110,7 @@ def audit_verify(audit_file: Path | None) -> None:
     """Recompute every hash and link; say which record was edited, deleted or reordered."""
     from signalops.audit.verify import verify
 
-    sys.exit(render.verified(verify(_reader(audit_file).audit)))
+    sys.exit(output.verified(verify(_reader(audit_file).audit)))
 
 
 @audit_group.command("replay")
@@ -137,7 +137,7 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
         raise click.UsageError("give decision ids, or --all (not both)")
     log = _reader(audit_file).audit
     results = replay_all(log) if every else (replay(log, ref) for ref in decision_ids)
-    sys.exit(render.replayed(results))
+    sys.exit(output.replayed(results))
 
 
 @audit_group.command("export")
@@ -146,4 +146,4 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
 def audit_export(target: Path, audit_file: Path | None) -> None:
     """Write every record as JSON Lines (each line verifies on its own)."""
     written = _reader(audit_file).audit.export_jsonl(target)
-    render.console().print(f"{written} records written to {target}")
+    output.console().print(f"{written} records written to {target}")

@@ -9,7 +9,7 @@ import click
 
 from signalops.adapters import registry
 from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
-from signalops.cli import render
+from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
     default_config,
@@ -89,7 +89,7 @@ def backtest_command(
     settings = load_config(config_file or default_config())
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
-    with render.progress(render.console(stderr=True)) as progress:
+    with output.progress(output.console(stderr=True)) as progress:
         study = run_study(
             compiled,
             store=store,
@@ -103,7 +103,7 @@ def backtest_command(
             baseline=not no_baseline,
             progress=progress,
         )
-    render.backtest(study, out_dir)
+    output.backtest(study, out_dir)
 
 
 @click.command("sweep")
@@ -178,7 +178,7 @@ def sweep_command(
     step = interval or timedelta(seconds=candle_timeframe(compiled))
     heading = (
         f"{compiled.name} · {asset or compiled.assets[0]} · "
-        f"{describe_period(first, last, step)} · {render.count(len(rows), 'combination')} · "
+        f"{describe_period(first, last, step)} · {output.count(len(rows), 'combination')} · "
         f"fee {paper.fee_bps} bps, slippage {paper.slippage_bps} bps"
     )
-    render.sweep(heading, grid, rows)
+    output.sweep(heading, grid, rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from signalops.cli import render
+from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
 
 
@@ -68,9 +68,9 @@ def dashboard_command(
     # Streamlit runs in its own process (and is only imported by dashboard/): check it is
     # installed without importing it here.
     if importlib.util.find_spec("streamlit") is None:
-        render.fail("the dashboard needs Streamlit: pip install streamlit")
+        output.fail("the dashboard needs Streamlit: pip install streamlit")
     if not dashboard_api.app_path().is_file():
-        render.fail(f"{dashboard_api.app_path()}: the dashboard app ships with the source checkout")
+        output.fail(f"{dashboard_api.app_path()}: the dashboard app ships with the source checkout")
     # The options become the environment the app reads (Settings.from_env), over the caller's.
     # Paths stay as given: the app runs in this same working directory, and shows them.
     environ = dict(os.environ)
@@ -87,7 +87,7 @@ def dashboard_command(
     settings = dashboard_api.Settings.from_env(environ)  # fail here, not in the browser
     mode = "read-only" if not os.environ.get(dashboard_api.PASSWORD_ENV) else "operator login on"
     url = f"http://{dashboard_api.BIND_ADDRESS}:{port}"
-    render.dashboard_started(url, mode, settings.audit)
+    output.dashboard_started(url, mode, settings.audit)
     command = dashboard_api.launch_command(port)
     sys.exit(_until_interrupted(command, {**environ, **settings.environment()}))
 

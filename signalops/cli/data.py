@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
-from signalops.cli import render
+from signalops.cli import output
 
 
 @click.group()
@@ -40,11 +40,11 @@ def data_import(data_dir: Path, out_dir: Path, sources: tuple[str, ...]) -> None
     Example:
       signalops data import --from examples/data --to examples/replay
     """
-    with render.console(stderr=True).status("importing...") as status:
+    with output.console(stderr=True).status("importing...") as status:
         results = import_bundled(
             data_dir,
             out_dir,
             sources=sources or None,
             on_source=lambda s: status.update(f"importing {s}..."),
         )
-    render.data_imported(results)
+    output.data_imported(results)

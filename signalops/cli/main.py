@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from signalops import __version__
-from signalops.cli import audit, backtest, dashboard, data, render, run, strategy
+from signalops.cli import audit, backtest, dashboard, data, output, run, strategy
 from signalops.errors import SignalOpsError
 
 
@@ -25,7 +25,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except SignalOpsError as exc:
-            render.error(exc)
+            output.error(exc)
             ctx.exit(1)
 
 

@@ -18,7 +18,7 @@ from signalops.catalogue.spec import parse_duration
 from signalops.errors import DataNotFound, InputError
 
 if TYPE_CHECKING:
-    from signalops.adapters.store import SnapshotStore
+    from signalops.adapters.snapshots import SnapshotStore
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -102,7 +102,7 @@ def period_interval(option: str, text: str | None) -> timedelta | None:
 
 def snapshots(folder: Path) -> SnapshotStore:
     """The replay snapshots in ``folder``; ``DataNotFound`` says how to make them."""
-    from signalops.adapters.store import SnapshotStore
+    from signalops.adapters.snapshots import SnapshotStore
 
     if not folder.is_dir():
         raise DataNotFound(f"{folder}: no snapshot folder (run 'signalops data import' first)")

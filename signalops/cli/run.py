@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import getpass
 import sys
-import threading
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from signalops.cli import render
+from signalops.cli import output
 from signalops.cli.params import (
     AUDIT_OPTION,
     CONFIG_OPTION,
@@ -68,48 +66,28 @@ def run_command(
           --from 2023-03-01 --to 2023-03-31 --every 1d
     """
     from signalops.pipeline import loop
-    from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
-    interval = parse_interval(every)
-    simulated: dict[str, datetime] = {}
-    times: Iterable[datetime] | None = None
-    clock = None
-    if replay_dir is not None:
-        if start is None:
-            raise click.UsageError("--replay needs --from (and optionally --to and --every)")
-        first = parse_time(start)
-        last = parse_time(end) if end else first
-        times = _ticking(
-            loop.simulated_times(first, last, interval or timedelta(days=1)), simulated
-        )
-        clock = lambda: simulated.get("now", first)  # noqa: E731 - the replay's own clock
-    elif start or end:
+    if replay_dir is not None and start is None:
+        raise click.UsageError("--replay needs --from (and optionally --to and --every)")
+    if replay_dir is None and (start or end):
         raise click.UsageError("--from/--to only apply with --replay")
-    loaded = load_strategies(strategies)
-    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
-    pipeline = build_pipeline(
-        workspace,
-        loaded,
+    plan = loop.RunPlan(
+        strategies=strategies,
         mode=Mode(mode) if mode else None,
         live=live,
         replay=replay_dir,
-        clock=clock,
+        start=parse_time(start) if start else None,
+        end=parse_time(end) if end else None,
+        every=parse_interval(every),
+        once=once,
+        audit=audit_file,
+        config=config_file,
     )
-    out = render.console()
-    stop = threading.Event()
-    if times is None:
-        times = loop.wall_clock_times(None if once else interval, pipeline.clock, stop)
-    with render.status(out, "running..."):
-        summaries = loop.run(pipeline, times, stop=stop, on_cycle=lambda s: out.print(s.line()))
-    if stop.is_set():
-        render.stopped(len(summaries))
-    workspace.close()
-
-
-def _ticking(times: Iterable[datetime], holder: dict[str, datetime]) -> Iterator[datetime]:
-    for moment in times:
-        holder["now"] = moment
-        yield moment
+    out = output.console()
+    with output.status(out, "running..."):
+        result = loop.run_plan(plan, on_cycle=lambda summary: out.print(summary.line()))
+    if result.stopped:
+        output.stopped(len(result.summaries))
 
 
 @click.command("approvals")
@@ -127,9 +105,9 @@ def approvals_command(
     now = parse_time(at) if at else datetime.now(UTC)
     pending = workspace.audit.pending_approvals(now)
     if as_json:
-        render.json_out([render.pending_dict(p) for p in pending])
+        output.json_out([output.pending_dict(p) for p in pending])
         return
-    render.pending(pending)
+    output.pending(pending)
 
 
 def _answer(
@@ -158,7 +136,7 @@ def _answer(
         live=live,
         replay=replay_dir,
     )
-    sys.exit(render.answered(outcome))
+    sys.exit(output.answered(outcome))
 
 
 ANSWER_OPTIONS = [

@@ -10,7 +10,7 @@ import click
 from signalops.adapters import registry
 from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.catalogue.spec import SourceCatalogue
-from signalops.cli import render
+from signalops.cli import output
 from signalops.cli.params import parse_time, snapshots
 from signalops.errors import InputError
 from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
@@ -30,7 +30,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     """
     from signalops.strategy.check import check_files
 
-    sys.exit(render.validated(check_files(paths, registry.catalogue())))
+    sys.exit(output.validated(check_files(paths, registry.catalogue())))
 
 
 @click.command()
@@ -51,9 +51,9 @@ def explain(strategy: Path, as_json: bool) -> None:
 
     compiled = load(strategy, registry.catalogue())
     if as_json:
-        render.json_out(tree_to_dict(compiled), ascii_only=False)
+        output.json_out(tree_to_dict(compiled), ascii_only=False)
         return
-    render.lines(strategy_lines(tree_to_dict(compiled)))
+    output.lines(strategy_lines(tree_to_dict(compiled)))
 
 
 def _sources(source: str | None) -> dict[str, SourceCatalogue]:
@@ -72,7 +72,7 @@ def metrics(source: str | None) -> None:
     Example:
       signalops metrics technical
     """
-    render.catalogue(_sources(source))
+    output.catalogue(_sources(source))
 
 
 @click.command()
@@ -86,7 +86,7 @@ def adapters(source: str | None) -> None:
     Example:
       signalops adapters onchain
     """
-    render.catalogue(_sources(source), kinds=registry.BUILTIN)
+    output.catalogue(_sources(source), kinds=registry.BUILTIN)
 
 
 @click.command()
@@ -138,6 +138,6 @@ def evaluate_command(
     for name in [asset] if asset else list(compiled.assets):
         evaluation = gather.evaluate(compiled, name, as_of, adapters)
         if as_json:
-            render.json_out(evaluation.to_dict())
+            output.json_out(evaluation.to_dict())
             continue
-        render.lines(evaluation_lines(doc, evaluation.to_dict()))
+        output.lines(evaluation_lines(doc, evaluation.to_dict()))

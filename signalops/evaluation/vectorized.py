@@ -35,7 +35,7 @@ import talib
 
 from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE, bars_needed, series_key, symbol_for
 from signalops.evaluation.tree import (
     ADAPTER_ERROR,

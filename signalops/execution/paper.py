@@ -9,7 +9,7 @@ Prices
   significant digits); nothing is rounded to a tick (paper has no tick size).
 
 Ledger (two tables, rows only ever inserted; triggers refuse UPDATE and DELETE; their SQL is
-``signalops.audit.ledger``)
+``signalops.audit.paper_ledger``)
 
   paper_account  id (always 1), starting_cash, quote, created_at
   paper_fills    seq (ledger order), client_order_id (UNIQUE), decision_id, strategy, asset,
@@ -65,7 +65,7 @@ from typing import Any
 
 import sqlite_utils
 
-from signalops.audit.ledger import PaperLedger
+from signalops.audit.paper_ledger import PaperLedger
 from signalops.codes import Code
 from signalops.errors import ExecutionError, SignalOpsError
 from signalops.explain import iso

@@ -3,7 +3,7 @@
 cycle.py       one cycle over every strategy x asset (``Pipeline``)
 records.py     the order records are written in: the crash-safety contract (``Recorder``)
 approvals.py   answering a pending approval: re-check, then execute (``answer``)
-outcomes.py    what a cycle or an answer led to (``CycleSummary``, ``Outcome``, ``ApprovalOutcome``)
+summary.py     what a cycle or an answer led to (``CycleSummary``, ``Outcome``, ``ApprovalOutcome``)
 loop.py        cycles on a clock, a summary line each, a clean stop on SIGINT/SIGTERM
 
 ``approvals`` is not imported here: it sits above ``signalops.workspace``, which builds pipelines.
@@ -16,7 +16,7 @@ from signalops.pipeline.cycle import (
     records_of_kind,
     reference_price,
 )
-from signalops.pipeline.outcomes import ApprovalOutcome, CycleSummary, Outcome
+from signalops.pipeline.summary import ApprovalOutcome, CycleSummary, Outcome
 
 __all__ = [
     "PRICE_TIMEFRAMES",

@@ -28,7 +28,7 @@ from signalops.errors import ApprovalError, StrategyError
 from signalops.explain import iso
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
 from signalops.pipeline.cycle import Pipeline, price_requests
-from signalops.pipeline.outcomes import ApprovalOutcome
+from signalops.pipeline.summary import ApprovalOutcome
 from signalops.risk import RiskDecision
 from signalops.strategy import find_strategy_files, loads
 from signalops.strategy.model import Strategy

@@ -44,8 +44,8 @@ from signalops.orders import (
     decision_id,
     to_decimal,
 )
-from signalops.pipeline.outcomes import CycleSummary, Outcome
 from signalops.pipeline.records import Recorder
+from signalops.pipeline.summary import CycleSummary, Outcome
 from signalops.risk import CheckResult, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy

@@ -1,5 +1,9 @@
 """The run loop: cycles on a clock, a summary line each, and a clean stop on SIGINT/SIGTERM.
 
+``run_plan(RunPlan(...))`` is what ``signalops run`` does: load the strategies, open the
+workspace for writing, build the pipeline (live or replayed) and run its cycles on the wall
+clock or on the replay's simulated clock.
+
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
 that safe too, see ``signalops.pipeline``.)
@@ -11,8 +15,11 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from signalops.orders import Mode
 from signalops.pipeline import CycleSummary, Pipeline
 
 
@@ -38,6 +45,26 @@ def simulated_times(start: datetime, end: datetime, every: timedelta) -> Iterato
     while moment <= end:
         yield moment
         moment += every
+
+
+class ReplayClock:
+    """The simulated clock of a replay: it reads the time of the cycle being run.
+
+    Records written during a cycle (``recorded_at``) then carry the replayed time, not the
+    wall clock's, so a replayed run is the same whenever it is run.
+    """
+
+    def __init__(self, start: datetime, end: datetime, every: timedelta) -> None:
+        self.start, self.end, self.every = start, end, every
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def times(self) -> Iterator[datetime]:
+        for moment in simulated_times(self.start, self.end, self.every):
+            self.now = moment
+            yield moment
 
 
 @contextmanager
@@ -79,3 +106,67 @@ def run(
             if on_cycle is not None:
                 on_cycle(summary)
     return summaries
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What ``signalops run`` was asked: strategies, where to record, what data, which clock.
+
+    With ``replay`` the cycles run from ``start`` to ``end`` (default: ``start`` alone) every
+    ``every`` (default one day) on replayed data; without it, on the wall clock: once, or every
+    ``every`` until stopped.
+    """
+
+    strategies: tuple[Path, ...]
+    mode: Mode | None = None
+    live: bool = False
+    replay: Path | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    every: timedelta | None = None
+    once: bool = False
+    audit: Path | None = None
+    config: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    summaries: tuple[CycleSummary, ...]
+    stopped: bool  # a stop was requested (SIGINT/SIGTERM) before the times ran out
+
+
+def run_plan(
+    plan: RunPlan,
+    *,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[CycleSummary], None] | None = None,
+) -> RunResult:
+    """Load, open, build and run: every cycle recorded in the plan's audit log."""
+    # Imported here: the workspace builds pipelines, so it sits above this package.
+    from signalops.workspace import build_pipeline, load_strategies, open_workspace
+
+    stop = stop or threading.Event()
+    strategies = load_strategies(plan.strategies)
+    replay_clock = None
+    if plan.replay is not None and plan.start is not None:
+        replay_clock = ReplayClock(
+            plan.start, plan.end or plan.start, plan.every or timedelta(days=1)
+        )
+    workspace = open_workspace(audit=plan.audit, config=plan.config, create=True)
+    try:
+        pipeline = build_pipeline(
+            workspace,
+            strategies,
+            mode=plan.mode,
+            live=plan.live,
+            replay=plan.replay,
+            clock=replay_clock,
+        )
+        if replay_clock is not None:
+            times: Iterable[datetime] = replay_clock.times()
+        else:
+            times = wall_clock_times(None if plan.once else plan.every, pipeline.clock, stop)
+        summaries = run(pipeline, times, stop=stop, on_cycle=on_cycle)
+    finally:
+        workspace.close()
+    return RunResult(tuple(summaries), stop.is_set())

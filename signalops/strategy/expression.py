@@ -30,6 +30,8 @@ from lark.exceptions import (
 )
 from lark.tree import Meta
 
+from signalops.errors import ExpressionSyntaxError
+
 __all__ = [
     "And",
     "Arg",
@@ -53,25 +55,6 @@ __all__ = [
     "render",
     "source_text",
 ]
-
-
-class ExpressionSyntaxError(Exception):
-    """An expression that cannot be parsed, or that mixes conditions and values.
-
-    Only the facts are kept here; the caller owns the presentation (source line, caret and the
-    "expected one of" list), since it knows where the expression sits in the YAML file.
-    """
-
-    def __init__(self, message: str, offset: int, expected: Iterable[str] = ()) -> None:
-        expected = tuple(sorted(set(expected)))
-        # All three go to Exception so that the error survives pickling (e.g. process pools).
-        super().__init__(message, offset, expected)
-        self.message = message
-        self.offset = offset
-        self.expected = expected
-
-    def __str__(self) -> str:
-        return self.message
 
 
 # --- AST ------------------------------------------------------------------------------------------

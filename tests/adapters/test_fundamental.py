@@ -39,7 +39,7 @@ from yfinance.data import YfData
 
 from signalops.adapters import fundamental
 from signalops.adapters.fundamental import FundamentalAdapter, import_bundled
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.observation import DataError, Observation, Request
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ from signalops.adapters.news import (
     parse_feed,
     searchable,
 )
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request
 

@@ -29,7 +29,7 @@ from signalops.adapters.onchain import (
     data_time,
     import_bundled,
 )
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request
 

@@ -31,7 +31,7 @@ from signalops.adapters.polymarket import (
     restore_clob_client,
     use_clob_transport,
 )
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.observation import DataError, Observation, Request
 from signalops.strategy import load
 

@@ -6,7 +6,7 @@ import pytest
 
 from signalops.adapters import registry
 from signalops.adapters.base import Adapter
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.spec import SourceCatalogue
 
 

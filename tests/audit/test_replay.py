@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import STRATEGIES
 
 from signalops.adapters import registry
-from signalops.adapters.store import SnapshotStore
+from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.replay import replay, replay_record
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from signalops.dashboard import queries
+from signalops.dashboard import tables
 from signalops.dashboard.api import Settings, answer_approval, strategy_for
 from signalops.errors import SignalOpsError
 from signalops.orders import Fill, Side
@@ -97,22 +97,22 @@ def fill(side: Side, quantity: str, price: str, day: int) -> Fill:
 def test_the_equity_line_marks_positions_at_their_latest_fill_and_stops_at_now():
     fills = [fill(Side.BUY, "0.1", "20000", 10), fill(Side.SELL, "0.1", "24000", 14)]
     now = datetime(2023, 3, 12, tzinfo=UTC)
-    points = queries.equity_points(fills, Decimal("10000"), now)
+    points = tables.equity_points(fills, Decimal("10000"), now)
     assert [(p["time"].day, p["equity"]) for p in points] == [
         (10, 10000.0),
         (10, 9999.0),
         (12, 9999.0),
     ]
-    later = queries.equity_points(fills, Decimal("10000"), datetime(2023, 3, 20, tzinfo=UTC))
+    later = tables.equity_points(fills, Decimal("10000"), datetime(2023, 3, 20, tzinfo=UTC))
     assert later[-1]["equity"] == 10000 - 1 + 400 - 1
-    assert [r["side"] for r in queries.fill_rows(fills, now)] == ["BUY"]
+    assert [r["side"] for r in tables.fill_rows(fills, now)] == ["BUY"]
 
 
 def test_durations_read_like_the_cli_and_numbers_keep_their_digits():
     from datetime import timedelta
 
-    assert queries.signed_duration(timedelta(minutes=10)) == "10m"
-    assert queries.signed_duration(timedelta(hours=-2, minutes=-30)) == "-2.5h"
-    assert queries.plain_number("0.34785224") == "0.34785224"
-    assert queries.plain_number("12.500") == "12.5"
-    assert queries.plain_number(None) == ""
+    assert tables.signed_duration(timedelta(minutes=10)) == "10m"
+    assert tables.signed_duration(timedelta(hours=-2, minutes=-30)) == "-2.5h"
+    assert tables.plain_number("0.34785224") == "0.34785224"
+    assert tables.plain_number("12.500") == "12.5"
+    assert tables.plain_number(None) == ""

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from signalops.audit import why
-from signalops.dashboard import queries, richhtml
+from signalops.dashboard import richhtml, tables
 from signalops.dashboard.api import answer_approval
 from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 from signalops.errors import SignalOpsError
@@ -29,7 +29,7 @@ def render(context: Context) -> None:
     assert context.reader is not None
     with context.reader.use() as workspace:
         pending = workspace.audit.pending_approvals(context.now)
-    rows = queries.pending_rows(pending, context.now)
+    rows = tables.pending_rows(pending, context.now)
     if not rows:
         st.success("No approvals pending. Trades from strategies in notify mode wait here.")
         return
@@ -57,7 +57,7 @@ def _last_outcome() -> None:
     getattr(st, _GOOD.get(outcome["status"], "error"))(text)
 
 
-def _detail(context: Context, row: queries.PendingRow, record: dict[str, Any]) -> None:
+def _detail(context: Context, row: tables.PendingRow, record: dict[str, Any]) -> None:
     st.subheader(f"{row.side} {row.quantity} {row.asset}")
     st.write(why.headline(record))
     expiry = "**EXPIRED**" if row.expired else f"in **{row.expires_in}**"
@@ -76,12 +76,12 @@ def _detail(context: Context, row: queries.PendingRow, record: dict[str, Any]) -
     with tree_tab, st.container(key="approvals.tree"):
         st.html(richhtml.text_html(why.trees(record["trace"])))
     with leaves_tab:
-        table(queries.leaf_rows(record), key="approvals.leaves")
-    vetoes = queries.veto_rows(record)
+        table(tables.leaf_rows(record), key="approvals.leaves")
+    vetoes = tables.veto_rows(record)
     st.markdown("**Vetoes**" if vetoes else "**Vetoes:** none")
     if vetoes:
         table(vetoes, key="approvals.vetoes")
-    risk_rows = queries.risk_rows(record.get("risk"))
+    risk_rows = tables.risk_rows(record.get("risk"))
     failed = [r for r in risk_rows if r["result"] != "PASS"]
     verdict = "DENIED" if failed else "approved"
     st.markdown(
@@ -96,11 +96,11 @@ def _detail(context: Context, row: queries.PendingRow, record: dict[str, Any]) -
     with st.expander("The whole decision, as `signalops why` prints it", expanded=False):
         with context.reader.use() as workspace:  # type: ignore[union-attr]
             followups = workspace.audit.followups(record["decision_id"])
-        st.code(queries.why_text(record, followups), language=None)
+        st.code(tables.why_text(record, followups), language=None)
     _answer_form(context, row)
 
 
-def _answer_form(context: Context, row: queries.PendingRow) -> None:
+def _answer_form(context: Context, row: tables.PendingRow) -> None:
     st.markdown("**Your answer**")
     if not context.can_answer:
         st.info(

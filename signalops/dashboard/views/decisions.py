@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from signalops.audit import why
-from signalops.dashboard import queries
+from signalops.dashboard import tables
 from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 
 ALL = "(all)"
@@ -23,8 +23,8 @@ def render(context: Context) -> None:
         return
     assert context.reader is not None
     with context.reader.use() as workspace:
-        strategies = queries.distinct_values(workspace.audit, "strategy")
-        assets = queries.distinct_values(workspace.audit, "asset")
+        strategies = tables.distinct_values(workspace.audit, "strategy")
+        assets = tables.distinct_values(workspace.audit, "asset")
     cols = st.columns([3, 2, 2, 2, 2, 1])
     strategy = cols[0].selectbox("Strategy", (ALL, *strategies), key="decisions.strategy")
     asset = cols[1].selectbox("Asset", (ALL, *assets), key="decisions.asset")
@@ -33,7 +33,7 @@ def render(context: Context) -> None:
     until = cols[4].date_input("To", value=None, key="decisions.until")
     limit = cols[5].number_input("Show", 10, 5000, 200, step=50, key="decisions.limit")
     with context.reader.use() as workspace:
-        rows = queries.decision_rows(
+        rows = tables.decision_rows(
             workspace.audit,
             strategy=None if strategy == ALL else strategy,
             asset=None if asset == ALL else asset,
@@ -68,9 +68,9 @@ def _detail(context: Context, decision_id: str) -> None:
         return
     st.subheader(f"{record['asset']} at {record['as_of']}: {why.outcome(record, followups)}")
     st.markdown("**Conditions**")
-    table(queries.leaf_rows(record), key="decisions.leaves")
+    table(tables.leaf_rows(record), key="decisions.leaves")
     st.markdown(f"**Why** — the same as `signalops why {decision_id}`")
-    st.code(queries.why_text(record, followups), language=None)
+    st.code(tables.why_text(record, followups), language=None)
     st.download_button(
         "Download as JSON (signalops why --json)",
         json.dumps(why.why_json(record, followups), indent=2),

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from signalops.dashboard import queries
+from signalops.dashboard import tables
 from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
 
 
@@ -42,7 +42,7 @@ def render(context: Context) -> None:
         view = broker.portfolio({}, context.now)
         fills = broker.fills()
         starting, quote = broker.starting_cash, broker.quote
-        live = queries.live_fill_rows(workspace.audit)
+        live = tables.live_fill_rows(workspace.audit)
     total_pnl = view.equity - starting
     unrealised = sum((p.unrealised_pnl for p in view.positions.values()), Decimal(0))
     cols = st.columns(5)
@@ -62,7 +62,7 @@ def render(context: Context) -> None:
             [
                 {
                     "asset": p.asset,
-                    "quantity": queries.plain_number(p.quantity),
+                    "quantity": tables.plain_number(p.quantity),
                     "average price": f"{p.average_price:,.2f}",
                     "last price": f"{p.last_price:,.2f}",
                     "market value": f"{p.market_value:,.2f}",
@@ -76,14 +76,14 @@ def render(context: Context) -> None:
         st.write("No open positions.")
 
     st.subheader("Equity")
-    points = queries.equity_points(fills, starting, context.now)
+    points = tables.equity_points(fills, starting, context.now)
     if points:
         st.altair_chart(_equity_chart(points, quote))
     else:
         st.write("No fills yet: the equity line starts with the first trade.")
 
     st.subheader("Fills")
-    rows = queries.fill_rows(fills, context.now)
+    rows = tables.fill_rows(fills, context.now)
     if rows:
         table(rows, key="portfolio.fills")
     else:

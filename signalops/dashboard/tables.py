@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from signalops.audit import why
-from signalops.audit.record import loads_record
+from signalops.audit.queries import decision_values, newest_first
 from signalops.audit.store import AuditLog, PendingApproval
 from signalops.execution.paper import VENUE as PAPER_VENUE
 from signalops.explain.render import threshold_text
@@ -181,13 +181,7 @@ def recheck_of(followups: Sequence[Record]) -> Record | None:
 
 def distinct_values(audit: AuditLog, column: str) -> list[str]:
     """Values of an indexed decision column (strategy or asset), for the feed's filters."""
-    if column not in ("strategy", "asset"):
-        raise ValueError(column)
-    rows = audit.db.execute(
-        f"SELECT DISTINCT {column} FROM records WHERE kind = 'decision' "
-        f"AND {column} IS NOT NULL ORDER BY {column}"
-    ).fetchall()
-    return [row[0] for row in rows]
+    return decision_values(audit, column)
 
 
 def decision_rows(
@@ -278,9 +272,8 @@ def fill_rows(fills: Sequence[Fill], until: datetime) -> list[dict[str, Any]]:
 def live_fill_rows(audit: AuditLog) -> list[dict[str, Any]]:
     """Fills from venues other than the paper ledger (auto mode), as the audit log has them."""
     rows = []
-    found = audit.db.execute("SELECT body FROM records WHERE kind = 'fill' ORDER BY seq DESC")
-    for (body,) in found.fetchall():
-        fill = loads_record(body).get("fill") or {}
+    for record in newest_first(audit, "fill"):
+        fill = record.get("fill") or {}
         if fill.get("venue") in (None, PAPER_VENUE):
             continue
         rows.append(
