@@ -20,7 +20,7 @@ from typing import Any
 
 from signalops.audit.record import build_decision_record
 from signalops.audit.store import AuditLog
-from signalops.explain import iso
+from signalops.canonical import iso
 from signalops.observation import Observation
 from signalops.orders import decision_id
 

@@ -81,9 +81,8 @@ from signalops.audit.record import followup_id
 from signalops.audit.schema import record_errors
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.canonical import canonical_json
+from signalops.canonical import canonical_json, iso
 from signalops.config import DEFAULT_CONFIG_FILE
-from signalops.explain import iso
 from signalops.observation import Request
 from signalops.orders import ExecutionStatus, Mode, client_order_id, decision_id
 from signalops.pipeline import PRICE_TIMEFRAMES, Outcome, Pipeline

@@ -36,6 +36,7 @@ caret.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from signalops.codes import Code
 
@@ -146,16 +147,7 @@ class StrategyErrors(StrategyError):
         if not self._errors:
             raise ValueError("StrategyErrors needs at least one error")
         first = self._errors[0]
-        super().__init__(
-            first.message,
-            file=first.file,
-            line=first.line,
-            column=first.column,
-            path=first.path,
-            hint=first.hint,
-            source_line=first.source_line,
-            expected=first.expected,
-        )
+        super().__init__(first.message, **_position(first))
 
     @property
     def errors(self) -> tuple[StrategyError, ...]:
@@ -164,6 +156,19 @@ class StrategyErrors(StrategyError):
     def __str__(self) -> str:
         # While __init__ runs, _errors is set but the base fields are not yet.
         return "\n".join(StrategyError.__str__(e) for e in self._errors)
+
+
+def _position(error: StrategyError) -> dict[str, Any]:
+    """Everything but the message, to state the same problem as another error."""
+    return {
+        "file": error.file,
+        "line": error.line,
+        "column": error.column,
+        "path": error.path,
+        "hint": error.hint,
+        "source_line": error.source_line,
+        "expected": error.expected,
+    }
 
 
 def raise_collected(errors: Sequence[StrategyError]) -> None:
@@ -219,16 +224,7 @@ class ConfigError(StrategyError):
             return error
         if len(error.errors) > 1:
             return ConfigErrors(cls.from_strategy_error(e) for e in error.errors)
-        return cls(
-            error.message,
-            file=error.file,
-            line=error.line,
-            column=error.column,
-            path=error.path,
-            hint=error.hint,
-            source_line=error.source_line,
-            expected=error.expected,
-        )
+        return cls(error.message, **_position(error))
 
 
 class ConfigErrors(StrategyErrors, ConfigError):

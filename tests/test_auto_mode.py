@@ -10,7 +10,7 @@ executor comes from ``build_auto_executor`` with credentials in the environment,
 builds it.
 
 The decision: ``strategies/technical_baseline.yaml`` on 2023-03-11 (daily RSI 28.2 < 30: BUY),
-on the bundled replay data. What is checked is the write order of ``signalops.pipeline``:
+on the bundled replay data. What is checked is the write order of ``signalops.pipeline.records``:
 decision + ``order_submitted`` committed BEFORE the order is sent, then ``order_result`` +
 ``fill``; and what a restart does when the process died in between: it asks the venue and
 records its answer, and never sends the decision again.

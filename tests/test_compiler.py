@@ -15,8 +15,7 @@ import pytest
 from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import Catalogue, MetricSpec, SourceCatalogue
 from signalops.errors import StrategyError
-from signalops.evaluation.tree import (
-    Action,
+from signalops.evaluation.nodes import (
     AllOf,
     Arith,
     AtLeast,
@@ -26,8 +25,9 @@ from signalops.evaluation.tree import (
     Node,
     Not,
     Predicate,
-    confirmation_text,
 )
+from signalops.evaluation.tree import confirmation_text
+from signalops.side import Side
 from signalops.strategy import Strategy, load, loads
 from signalops.strategy.compiler import MAX_EXPRESSION_DEPTH, parse_number
 
@@ -828,10 +828,10 @@ def test_exit_require_confirmations_sets_n_of_the_exit_rules():
 @pytest.mark.parametrize(
     ("blocks", "expected"),
     [
-        ("", {Action.BUY}),
-        ("blocks: [BUY]", {Action.BUY}),
-        ("blocks: [sell]", {Action.SELL}),
-        ("blocks: [BUY, sell]", {Action.BUY, Action.SELL}),
+        ("", {Side.BUY}),
+        ("blocks: [BUY]", {Side.BUY}),
+        ("blocks: [sell]", {Side.SELL}),
+        ("blocks: [BUY, sell]", {Side.BUY, Side.SELL}),
     ],
 )
 def test_veto_blocks_buy_by_default_or_the_actions_it_lists(blocks, expected):

@@ -45,8 +45,8 @@ from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
+from signalops.canonical import iso
 from signalops.execution.paper import PaperBroker
-from signalops.explain import iso
 from signalops.orders import ExecutionResult, OrderIntent
 from signalops.pipeline import CycleSummary, Pipeline
 from signalops.workspace import load_strategies, open_workspace

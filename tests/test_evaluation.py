@@ -19,24 +19,24 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from signalops.evaluation.tree import (
+from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,
     MISSING,
     NOT_A_NUMBER,
     STALE,
-    Action,
     AllOf,
     AnyOf,
     AtLeast,
     Not,
     Predicate,
     Status,
-    Verdict,
 )
-from signalops.explain import draw_tree
+from signalops.evaluation.tree import Verdict
+from signalops.explain import tree_json, tree_lines, with_trace
 from signalops.observation import DataError, Observation, Request
+from signalops.side import Side
 from signalops.strategy import Strategy, load, loads
 
 PASS, FAIL, UNKNOWN = Status.PASS, Status.FAIL, Status.UNKNOWN
@@ -526,7 +526,7 @@ VERDICT_CASES = [
         "entry passes, veto clear",
         {**ENTRY_PASS, **EXIT_FAIL, **CRISIS_FAIL, **GUARD_FAIL},
         Verdict.BUY,
-        Action.BUY,
+        Side.BUY,
         (),
         (),
     ),
@@ -534,7 +534,7 @@ VERDICT_CASES = [
         "entry passes, veto passes: blocked with a conflict",
         {**ENTRY_PASS, **EXIT_FAIL, **CRISIS_PASS, **GUARD_FAIL},
         Verdict.BLOCKED,
-        Action.BUY,
+        Side.BUY,
         ("crisis",),
         ("BUY signal conflicts with veto 'crisis'",),
     ),
@@ -542,7 +542,7 @@ VERDICT_CASES = [
         "entry passes, veto unknown: blocked, fail closed, no conflict",
         {**ENTRY_PASS, **EXIT_FAIL, **CRISIS_UNKNOWN, **GUARD_FAIL},
         Verdict.BLOCKED,
-        Action.BUY,
+        Side.BUY,
         ("crisis",),
         (),
     ),
@@ -555,7 +555,7 @@ VERDICT_CASES = [
             **GUARD_FAIL,
         },
         Verdict.BLOCKED,
-        Action.BUY,
+        Side.BUY,
         ("crisis",),
         (),
     ),
@@ -563,7 +563,7 @@ VERDICT_CASES = [
         "a SELL-only veto that passes does not block a BUY",
         {**ENTRY_PASS, **EXIT_FAIL, **CRISIS_FAIL, **GUARD_PASS},
         Verdict.BUY,
-        Action.BUY,
+        Side.BUY,
         (),
         (),
     ),
@@ -571,7 +571,7 @@ VERDICT_CASES = [
         "a SELL-only veto that is unknown does not block a BUY",
         {**ENTRY_PASS, **EXIT_FAIL, **CRISIS_FAIL, **GUARD_UNKNOWN},
         Verdict.BUY,
-        Action.BUY,
+        Side.BUY,
         (),
         (),
     ),
@@ -579,7 +579,7 @@ VERDICT_CASES = [
         "exit passes, veto clear",
         {**ENTRY_FAIL, **EXIT_PASS, **CRISIS_FAIL, **GUARD_FAIL},
         Verdict.SELL,
-        Action.SELL,
+        Side.SELL,
         (),
         (),
     ),
@@ -587,7 +587,7 @@ VERDICT_CASES = [
         "a BUY-only veto does not block a SELL",
         {**ENTRY_FAIL, **EXIT_PASS, **CRISIS_PASS, **GUARD_FAIL},
         Verdict.SELL,
-        Action.SELL,
+        Side.SELL,
         (),
         (),
     ),
@@ -595,7 +595,7 @@ VERDICT_CASES = [
         "exit passes, SELL veto passes",
         {**ENTRY_FAIL, **EXIT_PASS, **CRISIS_FAIL, **GUARD_PASS},
         Verdict.BLOCKED,
-        Action.SELL,
+        Side.SELL,
         ("sell_guard",),
         ("SELL signal conflicts with veto 'sell_guard'",),
     ),
@@ -603,7 +603,7 @@ VERDICT_CASES = [
         "exit passes, SELL veto unknown",
         {**ENTRY_FAIL, **EXIT_PASS, **CRISIS_FAIL, **GUARD_UNKNOWN},
         Verdict.BLOCKED,
-        Action.SELL,
+        Side.SELL,
         ("sell_guard",),
         (),
     ),
@@ -627,7 +627,7 @@ VERDICT_CASES = [
         "exit passes, entry unknown: sell, since selling reduces risk",
         {**ENTRY_UNKNOWN, **EXIT_PASS, **CRISIS_FAIL, **GUARD_FAIL},
         Verdict.SELL,
-        Action.SELL,
+        Side.SELL,
         (),
         (),
     ),
@@ -652,7 +652,7 @@ VERDICT_CASES = [
         "entry unknown, exit passes: sell",
         {**EXIT_PASS, **CRISIS_FAIL, **GUARD_FAIL},
         Verdict.SELL,
-        Action.SELL,
+        Side.SELL,
         (),
         (),
     ),
@@ -687,8 +687,8 @@ def test_veto_blocking_both_actions_blocks_buy_and_sell():
     strategy = loads(text)
     buy = evaluate(strategy, {**ENTRY_PASS, **EXIT_FAIL, **GUARD_PASS})
     sell = evaluate(strategy, {**ENTRY_FAIL, **EXIT_PASS, **GUARD_UNKNOWN})
-    assert (buy.verdict, buy.action, buy.blocked_by) == (Verdict.BLOCKED, Action.BUY, ("halt",))
-    assert (sell.verdict, sell.action, sell.blocked_by) == (Verdict.BLOCKED, Action.SELL, ("halt",))
+    assert (buy.verdict, buy.action, buy.blocked_by) == (Verdict.BLOCKED, Side.BUY, ("halt",))
+    assert (sell.verdict, sell.action, sell.blocked_by) == (Verdict.BLOCKED, Side.SELL, ("halt",))
     assert buy.conflicts == ("BUY signal conflicts with veto 'halt'",)
     assert sell.conflicts == ()
 
@@ -721,7 +721,7 @@ def test_event_filter_example_blocks_buy_and_flags_the_conflict():
         "polymarket('us-recession-in-2025').change(1d)": 0.02,
     }
     evaluation = evaluate(strategy, values)
-    assert (evaluation.verdict, evaluation.action) == (Verdict.BLOCKED, Action.BUY)
+    assert (evaluation.verdict, evaluation.action) == (Verdict.BLOCKED, Side.BUY)
     assert evaluation.blocked_by == ("crisis_odds",)
     assert evaluation.conflicts == ("BUY signal conflicts with veto 'crisis_odds'",)
     record = evaluation.to_dict()
@@ -915,7 +915,8 @@ def test_vetoed_leaves_are_not_listed_as_triggers():
 def test_drawn_tree_shows_statuses_values_and_reasons():
     strategy = loads(COMPLETE_TRACE_STRATEGY)
     evaluation = evaluate(strategy, {"rsi(14)": 20, "macd_hist": 1})
-    lines = [line.plain for line in draw_tree(strategy.tree, evaluation.trace)]
+    traced = with_trace(tree_json(strategy.tree), evaluation.to_dict())
+    lines = [line.plain for line in tree_lines(traced)]
     text = "\n".join(lines)
     assert "PASS    rsi(14) < 30" in text
     assert "rsi(14) = 20" in text

@@ -29,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalops.evaluation.tree import AllOf, AnyOf, AtLeast, Not, Predicate, Status
+from signalops.evaluation.nodes import AllOf, AnyOf, AtLeast, Not, Predicate, Status
 from signalops.observation import DataError, Observation
 from signalops.strategy import loads
 

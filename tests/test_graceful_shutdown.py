@@ -20,7 +20,7 @@ from run_process import ASSETS, STRATEGY_NAME, RunProcess, run_args
 
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.explain import iso
+from signalops.canonical import iso
 
 START = "2023-03-01T00:00:00Z"
 END = "2023-03-31T00:00:00Z"

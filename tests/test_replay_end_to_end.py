@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signalops.adapters import gather as engine
-from signalops.evaluation.tree import Status, Verdict
+from signalops.evaluation.nodes import Status
+from signalops.evaluation.tree import Verdict
 from signalops.observation import Observation
 from signalops.strategy import load
 

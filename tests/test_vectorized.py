@@ -28,7 +28,8 @@ from signalops.adapters import gather as engine
 from signalops.adapters import onchain, technical
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.evaluation.tree import MATH_ERROR, Predicate, Status, Verdict
+from signalops.evaluation.nodes import MATH_ERROR, Predicate, Status
+from signalops.evaluation.tree import Verdict
 from signalops.evaluation.vectorized import (
     REASONS,
     Reason,

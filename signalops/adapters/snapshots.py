@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -196,10 +196,3 @@ def _line(key: str, t: float, value: Any) -> str:
         raise ValueError(f"snapshot time must be finite, got {t}")
     t_text = str(int(t)) if t.is_integer() else repr(t)
     return f'{_key_prefix(key)}{t_text}, "v": {_ENCODE(value)}}}\n'
-
-
-def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from signalops.adapters import registry
-from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
+    DATA_OPTION,
     default_config,
     folder_name,
     period_interval,
@@ -24,14 +24,7 @@ from signalops.cli.params import (
 @click.argument("strategy", type=click.Path(path_type=Path))
 @click.option("--from", "start", required=True, help="First decision time (e.g. 2023-03-01).")
 @click.option("--to", "end", required=True, help="Last decision time, included.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_SNAPSHOT_DIR,
-    show_default=True,
-    help="Replay snapshot folder (made by 'signalops data import').",
-)
+@DATA_OPTION
 @click.option(
     "--report",
     "report_dir",
@@ -120,14 +113,7 @@ def backtest_command(
 @click.option("--from", "start", required=True, help="First decision time (e.g. 2022-01-01).")
 @click.option("--to", "end", required=True, help="Last decision time, included.")
 @click.option("--asset", help="Asset to screen. Default: the strategy's first.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_SNAPSHOT_DIR,
-    show_default=True,
-    help="Replay snapshot folder (made by 'signalops data import').",
-)
+@DATA_OPTION
 @click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
 @CONFIG_OPTION
 def sweep_command(

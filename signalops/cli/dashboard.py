@@ -21,7 +21,7 @@ from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    default=8501,  # dashboard_api.DEFAULT_PORT: that module loads the workspace (slow start-up)
+    default=8501,  # = signalops.dashboard.api.DEFAULT_PORT; importing it here slows start-up
     show_default=True,
     help="Local port.",
 )

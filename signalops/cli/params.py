@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.catalogue.spec import parse_duration
 from signalops.errors import DataNotFound, InputError
 
@@ -27,6 +28,15 @@ AUDIT_OPTION = click.option(
     "audit_file",
     type=click.Path(path_type=Path),
     help="Audit log (SQLite). Default: $SIGNALOPS_AUDIT, the config's audit.path, signalops.db.",
+)
+# The replay snapshots read by ``backtest``, ``sweep`` and ``evaluate``.
+DATA_OPTION = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SNAPSHOT_DIR,
+    show_default=True,
+    help="Replay snapshot folder (made by 'signalops data import').",
 )
 CONFIG_OPTION = click.option(
     "--config",

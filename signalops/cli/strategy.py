@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from signalops.adapters import registry
-from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.catalogue.spec import SourceCatalogue
 from signalops.cli import output
-from signalops.cli.params import parse_time, snapshots
+from signalops.cli.params import DATA_OPTION, parse_time, snapshots
 from signalops.errors import InputError
 from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
 
@@ -106,14 +105,7 @@ def schema() -> None:
 @click.argument("strategy", type=click.Path(path_type=Path))
 @click.option("--at", "at", required=True, help="Decision time: 2023-03-12 or 2023-03-12T09:00Z.")
 @click.option("--asset", help="Asset to evaluate (default: every asset of the strategy).")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_SNAPSHOT_DIR,
-    show_default=True,
-    help="Replay snapshot folder (made by 'signalops data import').",
-)
+@DATA_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the full trace as JSON.")
 def evaluate_command(
     strategy: Path, at: str, asset: str | None, data_dir: Path, as_json: bool

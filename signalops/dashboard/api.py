@@ -26,13 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from signalops.config import DEFAULT_CONFIG_FILE, load_config
 from signalops.errors import ApprovalError, InputError
 from signalops.pipeline import ApprovalOutcome
-from signalops.pipeline.approvals import answer, find_strategy
-from signalops.strategy.model import Strategy
+from signalops.pipeline.approvals import answer
 from signalops.workspace import AUDIT_ENV, Workspace, audit_path
 from signalops.workspace import open_workspace as _open_workspace
 
@@ -137,12 +135,6 @@ def open_workspace(settings: Settings) -> Workspace:
     return _open_workspace(audit=settings.audit, config=settings.config)
 
 
-def strategy_for(record: Mapping[str, Any], folder: Path | None = None) -> Strategy:
-    """The strategy that made a decision, with the same content hash, to re-check it with
-    (``signalops.pipeline.approvals.find_strategy``, without the audit log's stored copy)."""
-    return find_strategy(record, folder=folder)
-
-
 def answer_approval(
     settings: Settings,
     approval_id: str,
@@ -223,5 +215,4 @@ __all__ = [
     "launch_command",
     "open_workspace",
     "parse_time",
-    "strategy_for",
 ]

@@ -168,14 +168,6 @@ def risk_rows(risk: Record | None) -> list[dict[str, Any]]:
     ]
 
 
-def recheck_of(followups: Sequence[Record]) -> Record | None:
-    """The re-check recorded with the latest approval, if any (what the click found)."""
-    for item in reversed(followups):
-        if item.get("kind") == "approval":
-            return item.get("recheck")
-    return None
-
-
 # --- the decision feed -------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """The logic tree a strategy compiles into, its three-valued evaluation, and the trace.
 
-Nodes (defined in ``nodes``, re-exported here) are frozen values, each remembering where in the
+Nodes (defined in ``nodes``) are frozen values, each remembering where in the
 YAML it came from. Statuses follow Kleene's three-valued logic so that missing data can never make
 a condition pass:
 
@@ -28,71 +28,21 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from signalops.evaluation._codegen import generate
-from signalops.evaluation.nodes import (
-    ADAPTER_ERROR,
-    FUTURE,
-    MATH_ERROR,
-    MISSING,
-    NOT_A_NUMBER,
-    STALE,
-    AllOf,
-    AnyOf,
-    Arith,
-    AtLeast,
-    Const,
-    Metric,
-    Neg,
-    Node,
-    Not,
-    Operand,
-    Predicate,
-    Span,
-    Status,
-    is_number,
-    operand_metrics,
-    operand_value,
-    render_operand,
-)
+from signalops.evaluation.nodes import Metric, Node, Predicate, Status, operand_value
 from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, Request, utc
-from signalops.side import Side as Action
+from signalops.side import Side
 
-# The node and operand types are defined in ``nodes`` (below the code generator) and belong to
-# this module's public face: the compiler and the tests import them from here.
 __all__ = [
-    "ADAPTER_ERROR",
-    "FUTURE",
-    "MATH_ERROR",
-    "MISSING",
-    "NOT_A_NUMBER",
-    "STALE",
-    "Action",
-    "AllOf",
-    "AnyOf",
-    "Arith",
-    "AtLeast",
-    "Const",
     "DecisionTree",
     "Evaluation",
     "LeafTrace",
-    "Metric",
     "MetricReading",
-    "Neg",
-    "Node",
-    "Not",
-    "Operand",
-    "Predicate",
-    "Span",
-    "Status",
     "Trace",
     "Verdict",
     "Veto",
     "confirmation_text",
     "epoch_to_utc",
-    "is_number",
-    "operand_metrics",
-    "operand_value",
-    "render_operand",
 ]
 
 
@@ -120,7 +70,7 @@ class Veto:
 
     id: str
     node: Node
-    blocks: frozenset[Action]
+    blocks: frozenset[Side]
     description: str | None = None
 
 
@@ -161,8 +111,8 @@ class DecisionTree:
         plan = _Plan(
             self.entry.index,
             self.exit.index if self.exit is not None else -1,
-            tuple((v.node.index, v.id) for v in self.vetoes if Action.BUY in v.blocks),
-            tuple((v.node.index, v.id) for v in self.vetoes if Action.SELL in v.blocks),
+            tuple((v.node.index, v.id) for v in self.vetoes if Side.BUY in v.blocks),
+            tuple((v.node.index, v.id) for v in self.vetoes if Side.SELL in v.blocks),
         )
         object.__setattr__(self, "_plan", plan)
 
@@ -206,7 +156,7 @@ class DecisionTree:
 
 
 _tuple_new = tuple.__new__
-_BUY, _SELL = Action.BUY, Action.SELL
+_BUY, _SELL = Side.BUY, Side.SELL
 _HOLD, _BLOCKED = Verdict.HOLD, Verdict.BLOCKED
 _BUY_VERDICT, _SELL_VERDICT = Verdict.BUY, Verdict.SELL
 _BOTH_PASS = ("entry and exit rules both pass: holding",)
@@ -264,7 +214,7 @@ class Evaluation(NamedTuple):
     """
 
     verdict: Verdict
-    action: Action | None
+    action: Side | None
     blocked_by: tuple[str, ...]
     conflicts: tuple[str, ...]
     tree: DecisionTree

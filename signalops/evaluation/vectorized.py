@@ -37,29 +37,28 @@ from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE, bars_needed, series_key, symbol_for
-from signalops.evaluation.tree import (
+from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
     FUTURE,
     MATH_ERROR,
     MISSING,
     NOT_A_NUMBER,
     STALE,
-    Action,
     AllOf,
     AnyOf,
     Arith,
     AtLeast,
     Const,
-    DecisionTree,
     Metric,
     Neg,
     Node,
     Not,
     Operand,
     Predicate,
-    Verdict,
 )
+from signalops.evaluation.tree import DecisionTree, Verdict
 from signalops.observation import DataError, Observation, Request
+from signalops.side import Side
 from signalops.strategy.model import Strategy
 
 __all__ = [
@@ -107,7 +106,7 @@ REASONS: tuple[str | None, ...] = (
     MATH_ERROR,
 )
 VERDICTS: tuple[Verdict, ...] = (Verdict.HOLD, Verdict.BUY, Verdict.SELL, Verdict.BLOCKED)
-ACTIONS: tuple[Action | None, ...] = (None, Action.BUY, Action.SELL)
+ACTIONS: tuple[Side | None, ...] = (None, Side.BUY, Side.SELL)
 HOLD, BUY, SELL, BLOCKED = range(4)  # verdict codes; actions use 0 (none), BUY 1, SELL 2
 
 
@@ -115,7 +114,7 @@ def decode_verdicts(codes: Iterable[int]) -> list[Verdict]:
     return [VERDICTS[c] for c in codes]
 
 
-def decode_actions(codes: Iterable[int]) -> list[Action | None]:
+def decode_actions(codes: Iterable[int]) -> list[Side | None]:
     return [ACTIONS[c] for c in codes]
 
 
@@ -228,7 +227,7 @@ class SeriesResult:
     def verdict_at(self, bar: int) -> Verdict:
         return VERDICTS[self.verdicts[bar]]
 
-    def action_at(self, bar: int) -> Action | None:
+    def action_at(self, bar: int) -> Side | None:
         return ACTIONS[self.actions[bar]]
 
     def reasons_at(self, bar: int) -> tuple[str | None, ...]:
@@ -378,9 +377,9 @@ def _decide(
     blocking = np.zeros((len(tree.vetoes), n), dtype=bool)
     for k, veto in enumerate(tree.vetoes):
         guarded = np.zeros(n, dtype=bool)
-        if Action.BUY in veto.blocks:
+        if Side.BUY in veto.blocks:
             guarded |= buy
-        if Action.SELL in veto.blocks:
+        if Side.SELL in veto.blocks:
             guarded |= sell
         blocking[k] = guarded & (statuses[veto.node.index] != FAIL)  # PASS or UNKNOWN blocks
     blocked = blocking.any(axis=0)

@@ -35,9 +35,9 @@ from typing import Any, Protocol
 import httpx
 
 from signalops.adapters.http import protect_logs, redact
+from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.errors import ExecutionError
-from signalops.explain import iso
 from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
 
 from .outcomes import check_intent, plain, require_aware

@@ -66,9 +66,9 @@ from typing import Any
 import sqlite_utils
 
 from signalops.audit.paper_ledger import PaperLedger
+from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.errors import ExecutionError, SignalOpsError
-from signalops.explain import iso
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,

@@ -12,23 +12,8 @@ entry points for commands: ``strategy_lines(tree_to_dict(strategy))`` for ``expl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-from rich.text import Text
-
-from signalops.canonical import iso
-from signalops.evaluation.trace_json import (
-    leaf_to_dict,
-    metric_params,
-    node_kind,
-    trace_to_dict,
-    tree_json,
-    tree_to_dict,
-    with_trace,
-)
+from signalops.evaluation.trace_json import trace_to_dict, tree_json, tree_to_dict, with_trace
 from signalops.explain.render import (
-    LIVE,
     RECORD,
     View,
     evaluation_lines,
@@ -36,27 +21,12 @@ from signalops.explain.render import (
     strategy_lines,
     tree_lines,
 )
-from signalops.explain.text import describe_reason, format_age, format_value
-
-if TYPE_CHECKING:
-    from signalops.evaluation.tree import DecisionTree, Trace
-    from signalops.strategy.model import Strategy
 
 __all__ = [
-    "LIVE",
     "RECORD",
     "View",
-    "describe_reason",
-    "draw_tree",
     "evaluation_lines",
-    "format_age",
-    "format_value",
     "header_lines",
-    "iso",
-    "leaf_to_dict",
-    "metric_params",
-    "node_kind",
-    "strategy_header",
     "strategy_lines",
     "trace_to_dict",
     "tree_json",
@@ -64,21 +34,3 @@ __all__ = [
     "tree_to_dict",
     "with_trace",
 ]
-
-
-def draw_tree(
-    tree: DecisionTree, trace: Trace | None = None, file_name: str | None = None
-) -> Iterator[Text]:
-    """The entry, exit and veto trees as lines of styled text (with statuses when traced).
-
-    The compiled tree and its trace are turned into their JSON and drawn by ``tree_lines``.
-    """
-    doc = tree_json(tree)
-    if trace is not None:
-        doc = with_trace(doc, trace_to_dict(trace))
-    return tree_lines(doc, View(file_lines=file_name is not None))
-
-
-def strategy_header(strategy: Strategy) -> list[Text]:
-    """Name, file, hash, assets, mode and position size: the lines above ``explain``'s tree."""
-    return header_lines(tree_to_dict(strategy))

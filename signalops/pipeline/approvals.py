@@ -22,10 +22,9 @@ from typing import Any
 from signalops.adapters import gather as engine
 from signalops.adapters import registry
 from signalops.audit.store import AuditLog, PendingApproval
-from signalops.canonical import canonical_json
+from signalops.canonical import canonical_json, iso
 from signalops.codes import Code
 from signalops.errors import ApprovalError, StrategyError
-from signalops.explain import iso
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
 from signalops.pipeline.cycle import Pipeline, price_requests
 from signalops.pipeline.summary import ApprovalOutcome
@@ -60,10 +59,10 @@ def answer(
     if approve and not pending.expired:
         strategies = [find_strategy(pending.record, audit=workspace.audit, folder=strategies_dir)]
     pipeline = build_pipeline(workspace, strategies, live=live, replay=replay, clock=lambda: now)
-    return answer_approval(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
+    return _answer_on(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
 
 
-def answer_approval(
+def _answer_on(
     pipeline: Pipeline,
     approval_id: str,
     *,
@@ -227,4 +226,4 @@ def _same_order_ids(intent: OrderIntent, decision: Mapping[str, Any]) -> OrderIn
     )
 
 
-__all__ = ["answer", "answer_approval", "find_strategy"]
+__all__ = ["answer", "find_strategy"]

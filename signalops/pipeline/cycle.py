@@ -31,7 +31,8 @@ from signalops.audit.store import AuditLog
 from signalops.codes import Code
 from signalops.config import Config, limits_for
 from signalops.errors import SignalOpsError
-from signalops.evaluation.tree import Evaluation, Predicate, Status, Verdict
+from signalops.evaluation.nodes import Predicate, Status
+from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
 from signalops.observation import Observation, Request

@@ -6,7 +6,7 @@ clock or on the replay's simulated clock.
 
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
-that safe too, see ``signalops.pipeline``.)
+that safe too, see ``signalops.pipeline.records``.)
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ from typing import Any
 from signalops.audit.queries import records_of_kind
 from signalops.audit.record import build_decision_record, build_followup
 from signalops.audit.store import AuditLog
+from signalops.canonical import iso
 from signalops.evaluation.tree import Evaluation
 from signalops.execution.base import Executor, Reconciles
 from signalops.execution.paper import PaperBroker
-from signalops.explain import iso
 from signalops.orders import ExecutionResult, Mode, OrderIntent
 from signalops.risk import RiskDecision
 from signalops.side import Side
@@ -91,13 +91,7 @@ class Recorder:
         with self.audit.transaction():
             self.audit.append(first)
             self.audit.append(
-                build_followup(
-                    "order_submitted",
-                    decision_id=intent.decision_id,
-                    recorded_at=self.clock(),
-                    client_order_id=intent.client_order_id,
-                    order=intent.to_dict(),
-                )
+                _order_record("order_submitted", intent, self.clock(), order=intent.to_dict())
             )
         result = executor.execute(intent, as_of=as_of)
         self.result(intent, result)
@@ -107,27 +101,13 @@ class Recorder:
         """The venue's answer to a sent order, and its fill if any, together."""
         with self.audit.transaction():
             self.audit.append(
-                build_followup(
-                    "order_result",
-                    decision_id=intent.decision_id,
-                    recorded_at=self.clock(),
-                    client_order_id=intent.client_order_id,
-                    execution=result.to_dict(),
-                )
+                _order_record("order_result", intent, self.clock(), execution=result.to_dict())
             )
             self._append_fill(intent, result, self.clock())
 
     def _append_fill(self, intent: OrderIntent, result: ExecutionResult, at: datetime) -> None:
         if result.fill is not None:
-            self.audit.append(
-                build_followup(
-                    "fill",
-                    decision_id=intent.decision_id,
-                    recorded_at=at,
-                    client_order_id=intent.client_order_id,
-                    fill=result.fill.to_dict(),
-                )
-            )
+            self.audit.append(_order_record("fill", intent, at, fill=result.fill.to_dict()))
 
     def expire(self, now: datetime) -> int:
         """An ``expiry`` record for each pending approval past its expiry at ``now``."""
@@ -158,6 +138,17 @@ class Recorder:
             self.result(_intent_from_dict(order), found)
             fixed += 1
         return fixed
+
+
+def _order_record(kind: str, intent: OrderIntent, at: datetime, **fields: Any) -> dict[str, Any]:
+    """A follow-up about ``intent``'s order, which names its decision and client order id."""
+    return build_followup(
+        kind,
+        decision_id=intent.decision_id,
+        recorded_at=at,
+        client_order_id=intent.client_order_id,
+        **fields,
+    )
 
 
 def _intent_from_dict(order: Mapping[str, Any]) -> OrderIntent:

@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.evaluation.tree import Verdict
-from signalops.explain import iso
 from signalops.orders import ExecutionResult, ExecutionStatus
 
 

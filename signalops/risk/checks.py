@@ -154,6 +154,13 @@ class _Context:
         self.measured = details
         return RiskReason(code, MappingProxyType(details)) if denied else None
 
+    def exempt(
+        self, code: Code, details: dict[str, Any], side: str = EXEMPT_SELL
+    ) -> RiskReason | None:
+        """A pass: ``side`` cannot add the risk this check limits. The figures are still kept."""
+        details["exempt"] = side
+        return self.verdict(code, False, details)
+
 
 def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     if denominator <= 0:
@@ -226,44 +233,35 @@ def _duplicate_decision(c: _Context) -> RiskReason | None:
 def _no_position(c: _Context) -> RiskReason | None:
     details = {"limit": c.held, "actual": c.intent.quantity, "unit": "asset units"}
     if c.buy:
-        details["exempt"] = Side.BUY.value
-        return c.verdict(Code.NO_POSITION, False, details)
+        return c.exempt(Code.NO_POSITION, details, Side.BUY.value)
     return c.verdict(Code.NO_POSITION, not c.reducing, details)
 
 
 def _max_position(c: _Context) -> RiskReason | None:
     after = (c.held + c.signed_quantity) * c.price
-    actual = _fraction(after, c.equity)
-    limit = c.limits.max_position
-    details = {
-        "limit": limit,
-        "actual": _shown(actual),
-        "unit": "fraction of equity",
-        "position_value": after,
-        "equity": c.equity,
-    }
-    if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.MAX_POSITION, False, details)
-    # Compared by multiplying, not dividing: exact for any figure Decimal holds.
-    return c.verdict(Code.MAX_POSITION, c.equity <= 0 or after > limit * c.equity, details)
+    return _fraction_of_equity(c, Code.MAX_POSITION, c.limits.max_position, "position_value", after)
 
 
 def _max_exposure(c: _Context) -> RiskReason | None:
     after = c.exposure + c.signed_quantity * c.price
-    actual = _fraction(after, c.equity)
-    limit = c.limits.max_exposure
+    return _fraction_of_equity(c, Code.MAX_EXPOSURE, c.limits.max_exposure, "exposure", after)
+
+
+def _fraction_of_equity(
+    c: _Context, code: Code, limit: Decimal, name: str, after: Decimal
+) -> RiskReason | None:
+    """Deny a BUY when ``after`` (in the details as ``name``) exceeds ``limit`` of equity."""
     details = {
         "limit": limit,
-        "actual": _shown(actual),
+        "actual": _shown(_fraction(after, c.equity)),
         "unit": "fraction of equity",
-        "exposure": after,
+        name: after,
         "equity": c.equity,
     }
     if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.MAX_EXPOSURE, False, details)
-    return c.verdict(Code.MAX_EXPOSURE, c.equity <= 0 or after > limit * c.equity, details)
+        return c.exempt(code, details)
+    # Compared by multiplying, not dividing: exact for any figure Decimal holds.
+    return c.verdict(code, c.equity <= 0 or after > limit * c.equity, details)
 
 
 def _max_daily_loss(c: _Context) -> RiskReason | None:
@@ -278,8 +276,7 @@ def _max_daily_loss(c: _Context) -> RiskReason | None:
         "day_start_equity": start,
     }
     if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.MAX_DAILY_LOSS, False, details)
+        return c.exempt(Code.MAX_DAILY_LOSS, details)
     return c.verdict(Code.MAX_DAILY_LOSS, start <= 0 or change <= -limit * start, details)
 
 
@@ -294,8 +291,7 @@ def _order_rate(c: _Context) -> RiskReason | None:
         "unit": "orders in the last hour, this one included",
     }
     if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.ORDER_RATE, False, details)
+        return c.exempt(Code.ORDER_RATE, details)
     return c.verdict(Code.ORDER_RATE, count + 1 > limit, details)
 
 
@@ -310,8 +306,7 @@ def _cooldown(c: _Context) -> RiskReason | None:
         "last_trade": last,
     }
     if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.COOLDOWN, False, details)
+        return c.exempt(Code.COOLDOWN, details)
     return c.verdict(Code.COOLDOWN, elapsed is not None and elapsed < limit, details)
 
 
@@ -319,8 +314,8 @@ def _min_notional(c: _Context) -> RiskReason | None:
     limit = c.limits.min_notional
     details = {"limit": limit, "actual": c.intent.notional, "unit": "quote currency"}
     if c.reducing and c.intent.quantity == c.held:
-        details["exempt"] = EXEMPT_SELL  # closing a dust position must stay possible
-        return c.verdict(Code.MIN_NOTIONAL, False, details)
+        # Closing a dust position must stay possible.
+        return c.exempt(Code.MIN_NOTIONAL, details)
     return c.verdict(Code.MIN_NOTIONAL, c.intent.notional < limit, details)
 
 
@@ -328,8 +323,7 @@ def _max_notional(c: _Context) -> RiskReason | None:
     limit = c.limits.max_notional
     details = {"limit": limit, "actual": c.intent.notional, "unit": "quote currency"}
     if not c.buy:
-        details["exempt"] = EXEMPT_SELL
-        return c.verdict(Code.MAX_NOTIONAL, False, details)
+        return c.exempt(Code.MAX_NOTIONAL, details)
     return c.verdict(Code.MAX_NOTIONAL, limit is not None and c.intent.notional > limit, details)
 
 

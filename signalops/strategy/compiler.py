@@ -25,14 +25,12 @@ from signalops.canonical import content_hash
 from signalops.catalogue.builtin import BUILTIN
 from signalops.catalogue.spec import Catalogue, MetricSpec, Param, parse_duration
 from signalops.errors import StrategyError
-from signalops.evaluation.tree import (
-    Action,
+from signalops.evaluation.nodes import (
     AllOf,
     AnyOf,
     Arith,
     AtLeast,
     Const,
-    DecisionTree,
     Metric,
     Neg,
     Node,
@@ -40,11 +38,11 @@ from signalops.evaluation.tree import (
     Operand,
     Predicate,
     Span,
-    Veto,
-    confirmation_text,
     operand_metrics,
     render_operand,
 )
+from signalops.evaluation.tree import DecisionTree, Veto, confirmation_text
+from signalops.side import Side
 from signalops.strategy import expression as ex
 from signalops.strategy._yaml import Document, Mark, Path, format_path
 from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
@@ -154,7 +152,7 @@ class _Compiler:
         for i, veto in enumerate(spec.get("vetoes", [])):
             path = (*root, "vetoes", i)
             node = self.rule(veto, path)
-            blocks = frozenset(Action(b.upper()) for b in veto.get("blocks", ["BUY"]))
+            blocks = frozenset(Side(b.upper()) for b in veto.get("blocks", ["BUY"]))
             if node is not None:
                 vetoes.append(Veto(veto["id"], node, blocks, veto.get("description")))
 

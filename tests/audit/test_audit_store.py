@@ -180,14 +180,20 @@ def test_a_reader_sees_what_a_writer_appends_while_it_is_open(tmp_path):
         assert reader.count() == 1
 
 
-def test_a_log_damaged_past_its_first_pages_is_unreadable_when_read_and_leaves_no_files(tmp_path):
-    whole = tmp_path / "whole.db"
+def _damaged_log(folder):
+    """``cut.db``: a copy of ``whole.db`` (200 records) with its second half zeroed."""
+    whole = folder / "whole.db"
     with AuditLog(whole) as writer:
         writer.append_many(synthetic_records(200))
-    cut = tmp_path / "cut.db"
+    cut = folder / "cut.db"
     data = whole.read_bytes()
     half = len(data) // 2 // 4096 * 4096  # whole pages of records zeroed, the schema intact
     cut.write_bytes(data[:half] + bytes(len(data) - half))
+    return cut
+
+
+def test_a_log_damaged_past_its_first_pages_is_unreadable_when_read_and_leaves_no_files(tmp_path):
+    cut = _damaged_log(tmp_path)
 
     reader = AuditLog.open_readonly(cut)  # the schema pages are intact
     with pytest.raises(AuditUnreadable, match=r"^.*cut.db: not a SignalOps audit log \("):
@@ -197,13 +203,7 @@ def test_a_log_damaged_past_its_first_pages_is_unreadable_when_read_and_leaves_n
 
 
 def test_export_from_a_damaged_log_leaves_no_partial_file(tmp_path):
-    whole = tmp_path / "whole.db"
-    with AuditLog(whole) as writer:
-        writer.append_many(synthetic_records(200))
-    cut = tmp_path / "cut.db"
-    data = whole.read_bytes()
-    half = len(data) // 2 // 4096 * 4096
-    cut.write_bytes(data[:half] + bytes(len(data) - half))
+    cut = _damaged_log(tmp_path)
 
     with pytest.raises(AuditUnreadable):
         AuditLog.open_readonly(cut).export_jsonl(tmp_path / "out.jsonl")

@@ -17,10 +17,10 @@ from signalops.canonical import canonical_json
 from signalops.explain import (
     RECORD,
     View,
-    draw_tree,
     evaluation_lines,
-    strategy_header,
+    header_lines,
     strategy_lines,
+    trace_to_dict,
     tree_json,
     tree_lines,
     tree_to_dict,
@@ -36,7 +36,7 @@ def test_a_live_tree_is_drawn_from_its_json_with_the_trace_laid_over_it():
     evaluation = SCENARIOS.evaluate((25.0, -0.02, -5e8))
     trace = json.loads(json.dumps(evaluation.to_dict()))  # JSON only, no Python objects
 
-    drawn = plain(draw_tree(STRATEGY.tree, evaluation.trace, file_name=STRATEGY.file))
+    drawn = plain(evaluation_lines(tree_to_dict(STRATEGY), evaluation.to_dict()))[1:]
     from_json = plain(
         tree_lines(with_trace(tree_json(STRATEGY.tree), trace), View(file_lines=True))
     )
@@ -51,15 +51,18 @@ def test_evaluate_lines_are_the_verdict_then_the_traced_tree():
     lines = plain(evaluation_lines(tree_to_dict(STRATEGY), evaluation.to_dict()))
 
     assert lines[0] == "Banking_Crisis_Dip · BTC · 2023-03-13T00:00:00Z: BUY"
-    assert lines[1:] == plain(draw_tree(STRATEGY.tree, evaluation.trace, STRATEGY.file))
+    traced = with_trace(tree_json(STRATEGY.tree), trace_to_dict(evaluation.trace))
+    assert lines[1:] == plain(tree_lines(traced, View(file_lines=True)))
 
 
 def test_explain_lines_are_the_header_then_the_tree_without_statuses():
     lines = plain(strategy_lines(tree_to_dict(STRATEGY)))
 
-    header = plain(strategy_header(STRATEGY))
+    header = plain(header_lines(tree_to_dict(STRATEGY)))
     assert lines[: len(header)] == header
-    assert lines[len(header) :] == plain(draw_tree(STRATEGY.tree, file_name=STRATEGY.file))
+    assert lines[len(header) :] == plain(
+        tree_lines(tree_json(STRATEGY.tree), View(file_lines=True))
+    )
     assert not any(line.startswith(("PASS", "FAIL", "UNKNOWN")) for line in lines)
 
 

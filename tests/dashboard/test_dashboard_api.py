@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from signalops.dashboard import tables
-from signalops.dashboard.api import Settings, answer_approval, strategy_for
+from signalops.dashboard.api import Settings, answer_approval
 from signalops.errors import SignalOpsError
 from signalops.orders import Fill, Side
+from signalops.pipeline.approvals import find_strategy
 from signalops.workspace import load_strategies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,10 +68,10 @@ def test_the_deciding_strategy_is_found_by_content_hash_even_if_its_file_moved(t
     folder.mkdir()
     shutil.copy(STRATEGY, folder / "renamed.yaml")
     (folder / "broken.yaml").write_text("strategy: [")
-    assert strategy_for(record, folder).content_hash == strategy.content_hash
+    assert find_strategy(record, folder=folder).content_hash == strategy.content_hash
     (folder / "renamed.yaml").write_text(STRATEGY.read_text().replace("30", "31"))
     with pytest.raises(SignalOpsError, match="no file with that content was found"):
-        strategy_for(record, folder)
+        find_strategy(record, folder=folder)
 
 
 def test_an_answer_needs_a_name(tmp_path):

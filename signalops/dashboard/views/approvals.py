@@ -9,7 +9,7 @@ import streamlit as st
 from signalops.audit import why
 from signalops.dashboard import richhtml, tables
 from signalops.dashboard.api import answer_approval
-from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.dashboard.views.common import Context, clock_caption, recorded, table
 from signalops.errors import SignalOpsError
 
 SELECTED_KEY = "approvals.selected"
@@ -23,11 +23,10 @@ def render(context: Context) -> None:
     st.header("Approval queue")
     clock_caption(context)
     _last_outcome()
-    if is_empty(context):
-        first_run(context.settings)
+    reader = recorded(context)
+    if reader is None:
         return
-    assert context.reader is not None
-    with context.reader.use() as workspace:
+    with reader.use() as workspace:
         pending = workspace.audit.pending_approvals(context.now)
     rows = tables.pending_rows(pending, context.now)
     if not rows:

@@ -44,11 +44,14 @@ def first_run(settings: Settings) -> None:
     )
 
 
-def is_empty(context: Context) -> bool:
-    if context.reader is None:
-        return True
-    with context.reader.use() as workspace:
-        return workspace.audit.count() == 0
+def recorded(context: Context) -> state.Reader | None:
+    """The reader of a log with records in it; otherwise None, after the first-run message."""
+    if context.reader is not None:
+        with context.reader.use() as workspace:
+            if workspace.audit.count() > 0:
+                return context.reader
+    first_run(context.settings)
+    return None
 
 
 def clock_caption(context: Context) -> None:

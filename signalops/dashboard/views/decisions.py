@@ -8,7 +8,8 @@ import streamlit as st
 
 from signalops.audit import why
 from signalops.dashboard import tables
-from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.dashboard.state import Reader
+from signalops.dashboard.views.common import Context, clock_caption, recorded, table
 
 ALL = "(all)"
 VERDICTS = (ALL, "BUY", "SELL", "HOLD", "BLOCKED")
@@ -18,11 +19,10 @@ SELECTED_KEY = "decisions.selected"
 def render(context: Context) -> None:
     st.header("Decisions")
     clock_caption(context)
-    if is_empty(context):
-        first_run(context.settings)
+    reader = recorded(context)
+    if reader is None:
         return
-    assert context.reader is not None
-    with context.reader.use() as workspace:
+    with reader.use() as workspace:
         strategies = tables.distinct_values(workspace.audit, "strategy")
         assets = tables.distinct_values(workspace.audit, "asset")
     cols = st.columns([3, 2, 2, 2, 2, 1])
@@ -32,7 +32,7 @@ def render(context: Context) -> None:
     since = cols[3].date_input("From", value=None, key="decisions.since")
     until = cols[4].date_input("To", value=None, key="decisions.until")
     limit = cols[5].number_input("Show", 10, 5000, 200, step=50, key="decisions.limit")
-    with context.reader.use() as workspace:
+    with reader.use() as workspace:
         rows = tables.decision_rows(
             workspace.audit,
             strategy=None if strategy == ALL else strategy,
@@ -56,11 +56,11 @@ def render(context: Context) -> None:
     if st.session_state.get(SELECTED_KEY) not in labels:
         st.session_state[SELECTED_KEY] = ids[0]
     chosen = st.selectbox("Explain decision", ids, format_func=labels.__getitem__, key=SELECTED_KEY)
-    _detail(context, chosen)
+    _detail(reader, chosen)
 
 
-def _detail(context: Context, decision_id: str) -> None:
-    with context.reader.use() as workspace:  # type: ignore[union-attr]
+def _detail(reader: Reader, decision_id: str) -> None:
+    with reader.use() as workspace:
         record = workspace.audit.get(decision_id)
         followups = workspace.audit.followups(decision_id)
     if record is None:  # pragma: no cover - ids come from the same log

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from signalops.dashboard import tables
-from signalops.dashboard.views.common import Context, clock_caption, first_run, is_empty, table
+from signalops.dashboard.views.common import Context, clock_caption, recorded, table
 
 
 def _money(value: Decimal, quote: str | None = None) -> str:
@@ -32,11 +32,10 @@ def _equity_chart(points: list[dict], quote: str) -> alt.Chart:
 def render(context: Context) -> None:
     st.header("Portfolio")
     clock_caption(context)
-    if is_empty(context):
-        first_run(context.settings)
+    reader = recorded(context)
+    if reader is None:
         return
-    assert context.reader is not None
-    with context.reader.use() as workspace:
+    with reader.use() as workspace:
         broker = workspace.broker
         # No market feed here: positions are marked at their latest fill price.
         view = broker.portfolio({}, context.now)
