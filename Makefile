@@ -56,6 +56,9 @@ demo: $(STAMP)
 	@echo "== Why was a trade blocked? (from the audit record alone)"
 	$(BIN)/signalops why BTC --at 2024-10-15 --audit $(DEMO_REPORTS)/election_odds_gate/backtest.db
 	@echo
+	@echo "== Every decision replayed from its audit record alone (same verdict, same trace hash)"
+	$(BIN)/signalops audit replay --all --audit $(DEMO_REPORTS)/election_odds_gate/backtest.db
+	@echo
 	@echo "Reports: $(DEMO_REPORTS)/*/report.html (equity, drawdown, blocked trades), metrics.json, trades.csv"
 
 format: $(STAMP)

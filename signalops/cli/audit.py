@@ -123,8 +123,8 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
     A replay compiles the strategy document the log stored for the decision's content hash and
     evaluates it on the observations the record kept, at the record's as_of: nothing is fetched
     and no file is read. It prints, per decision, whether the verdict and the trace hash are the
-    ones recorded, and for a difference which conditions differ and in which fields. Exits 1
-    when any decision differs.
+    ones recorded, and for a difference which conditions differ and in which fields (with --all,
+    only the decisions that differ, then the count). Exits 1 when any decision differs.
 
     \b
     Examples:
@@ -137,7 +137,7 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
         raise click.UsageError("give decision ids, or --all (not both)")
     log = _reader(audit_file).audit
     results = replay_all(log) if every else (replay(log, ref) for ref in decision_ids)
-    sys.exit(output.replayed(results))
+    sys.exit(output.replayed(results, each=not every))
 
 
 @audit_group.command("export")

@@ -230,16 +230,20 @@ def verified(report: VerifyReport) -> int:
     return 1
 
 
-def replayed(results: Iterable[ReplayResult]) -> int:
-    """A line per replayed decision (and the leaves that differ), then a count; the exit status."""
+def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
+    """Per decision whether it replays identically (``each``; else only the ones that differ,
+    with the leaves that differ), then a count when there were several; the exit status."""
     out = console()
     identical = differs = 0
     for result in results:
         if result.identical:
             identical += 1
-            line = Text("identical ", style="bold green") + Text(result.decision_id)
-            line.append(f"  {result.replayed_verdict}  trace {_short(result.replayed_trace_hash)}")
-            out.print(line)
+            if each:
+                line = Text("identical ", style="bold green") + Text(result.decision_id)
+                line.append(
+                    f"  {result.replayed_verdict}  trace {_short(result.replayed_trace_hash)}"
+                )
+                out.print(line)
             continue
         differs += 1
         line = Text("DIFFERS ", style="bold red") + Text(result.decision_id)
@@ -252,7 +256,7 @@ def replayed(results: Iterable[ReplayResult]) -> int:
         for leaf in result.differing_leaves:
             out.print(Text(f"  node {leaf.node} {leaf.text}: {_changes(leaf)}", style="red"))
     total = identical + differs
-    if total > 1:
+    if total > 1 or not each:
         verdict = f"{count(total, 'decision')} replayed: {identical} identical"
         out.print(Text(verdict + (f", {differs} differ" if differs else ""), style="bold"))
     return 1 if differs else 0

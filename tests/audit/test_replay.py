@@ -116,14 +116,13 @@ def test_replaying_an_id_that_is_not_a_decision_is_an_input_error(march_2023: Pa
 # --- signalops audit replay --------------------------------------------------------------------
 
 
-def test_cli_replays_every_decision_of_a_backtest_identically(march_2023: Path):
+def test_cli_replay_all_of_a_backtest_prints_only_the_count_when_all_are_identical(
+    march_2023: Path,
+):
     result = CliRunner().invoke(cli, ["audit", "replay", "--all", "--audit", str(march_2023)])
 
-    lines = result.output.splitlines()
     assert result.exit_code == 0, result.output
-    assert lines[-1] == "31 decisions replayed: 31 identical"
-    assert len(lines) == 32
-    assert all(line.startswith("identical dec-") for line in lines[:-1])
+    assert result.output == "31 decisions replayed: 31 identical\n"
 
 
 def test_cli_replays_one_decision_with_its_verdict_and_trace_hash(march_2023: Path):
