@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -72,6 +72,9 @@ from signalops.errors import (
     TransactionEndedError,
 )
 from signalops.observation import utc
+
+if TYPE_CHECKING:
+    from signalops.strategy.model import Strategy
 
 # The columns copied from a record's body, in table order (``body`` comes last).
 COLUMNS = (
@@ -523,7 +526,7 @@ class AuditLog:
             repeated = {i for i, n in Counter(ids).items() if n > 1}
             raise DuplicateRecordError(sorted(before | repeated)) from None
 
-    def remember_strategy(self, strategy: Any) -> bool:
+    def remember_strategy(self, strategy: Strategy) -> bool:
         """Store the strategy document under its content hash, once; True if it was new."""
         document = json_safe(strategy.document)
         if content_hash(document) != strategy.content_hash:
