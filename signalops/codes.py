@@ -44,6 +44,8 @@ class Code(StrEnum):
     UNKNOWN_STABLECOIN = "UNKNOWN_STABLECOIN"  # DeFiLlama lists no such stablecoin
     NOT_APPLICABLE = "NOT_APPLICABLE"  # the metric does not apply to the asset (P/E of BTC)
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"  # figures in different currencies
+    NOT_REPORTED = "NOT_REPORTED"  # the filer reports no such figure (a bank's current assets)
+    NO_USER_AGENT = "NO_USER_AGENT"  # SEC EDGAR needs a User-Agent naming a contact
     MARKET_CLOSED = "MARKET_CLOSED"  # the market was closed or resolved at as_of
     NO_API_KEY = "NO_API_KEY"  # the endpoint needs a key that the environment lacks
     BAD_URL = "BAD_URL"  # a configured URL is not usable

@@ -19,6 +19,14 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
     audit: {path: audit.sqlite}
     kill_switch: KILL          # touch this file to halt all trading
+    venues:                    # which market serves each asset (see signalops.venues)
+      coinbase: {exchange: coinbaseexchange, quote: USD}
+      stocks: {exchange: yfinance, quote: USD}
+    assets:
+      ETH: {venue: coinbase, symbol: ETH-USD}
+      AAPL: {venue: stocks}
+    default_venue: binance     # every other asset: BASE/USDT on Binance, as without venues
+    executor: binance          # auto mode's venue: its testnet unless sandbox: false
 
 Secrets never go in the file: a webhook names the environment variable that holds its URL (or
 Telegram bot token), read only when a message is sent. Relative paths (``audit.path``,
@@ -59,6 +67,14 @@ from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _non_finite, _translate, schema_path
+from signalops.venues import (
+    DEFAULT_VENUES,
+    AssetVenue,
+    Venue,
+    VenueKind,
+    Venues,
+    exchange_problem,
+)
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -133,6 +149,7 @@ class Config:
     notify: NotifyConfig = NotifyConfig()
     audit: AuditConfig = AuditConfig()
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    venues: Venues = DEFAULT_VENUES
     file: str | None = None
 
     @property
@@ -205,10 +222,73 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         ),
         audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
         risk=MappingProxyType(dict(risk)),
+        venues=_venues(data),
         file=file,
     )
-    raise_collected(_check_meaning(doc, config))
+    raise_collected([*_check_meaning(doc, config), *_check_venues(doc, config.venues)])
     return config
+
+
+def _venues(data: Mapping[str, Any]) -> Venues:
+    """The schema-valid venue sections; names are checked by ``_check_venues``."""
+    venues = dict(DEFAULT_VENUES.venues)
+    for name, spec in data.get("venues", {}).items():
+        venues[name] = Venue(
+            name=name,
+            exchange=spec["exchange"],
+            quote=spec.get("quote", "USDT"),
+            sandbox=spec.get("sandbox", True),
+            rate_limit=spec.get("rate_limit"),
+        )
+    assets = {
+        asset: AssetVenue(venue=spec["venue"], symbol=spec.get("symbol"))
+        for asset, spec in data.get("assets", {}).items()
+    }
+    executor = data.get("executor")
+    if executor is not None and executor not in venues:
+        # An exchange id needs no venue of its own: ``executor: kraken`` is kraken's testnet.
+        venues[executor] = Venue(executor, executor)
+    return Venues(
+        venues=MappingProxyType(venues),
+        assets=MappingProxyType(assets),
+        default=data.get("default_venue", DEFAULT_VENUES.default),
+        executor=executor,
+    )
+
+
+def _check_venues(doc: Document, venues: Venues) -> list[StrategyError]:
+    """Exchange ids ccxt knows (with a did-you-mean), and venue names that exist."""
+    errors = []
+    sections = doc.data.get("venues", {})
+    for name, spec in sections.items():
+        problem = exchange_problem(spec["exchange"])
+        if problem is not None:
+            message, hint = problem
+            errors.append(doc.error(message, ("venues", name, "exchange"), hint=hint))
+    if "executor" in doc.data and doc.data["executor"] not in sections:
+        problem = exchange_problem(doc.data["executor"])
+        if problem is not None:
+            message, hint = problem
+            errors.append(doc.error(message, ("executor",), hint=hint))
+    names = ", ".join(sorted(venues.venues))
+    references: list[tuple[tuple[str, ...], str]] = [
+        (("assets", a, "venue"), s["venue"]) for a, s in doc.data.get("assets", {}).items()
+    ]
+    if doc.data.get("default_venue") is not None:
+        references.append((("default_venue",), doc.data["default_venue"]))
+    for path, name in references:
+        if name not in venues.venues:
+            errors.append(doc.error(f"unknown venue '{name}' (configured: {names})", path))
+    executor = venues.executor_venue()
+    if "executor" in doc.data and executor is not None and executor.kind is VenueKind.YFINANCE:
+        errors.append(
+            doc.error(
+                f"venue '{executor.name}' ({executor.exchange}) cannot place orders",
+                ("executor",),
+                hint="name a ccxt exchange venue or polymarket",
+            )
+        )
+    return errors
 
 
 def _resolve(path: str, base: str | Path | None) -> str:

@@ -7,14 +7,16 @@ The CLI and the dashboard both open a workspace from the same few options, so th
   built-in defaults;
 - audit log: ``--audit PATH``, else ``$SIGNALOPS_AUDIT``, else the config's ``audit.path``, else
   ``signalops.db`` in the current folder. The paper ledger lives in the same SQLite file, so a
-  simulated fill and its audit record commit together.
+  simulated fill and its audit record commit together;
+- venue: ``--venue NAME`` puts every asset (and auto mode) on that venue, else the config's
+  ``venues:``/``assets:`` decide (``signalops.venues``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from signalops.orders import Mode
 from signalops.pipeline import Pipeline
 from signalops.strategy import load
 from signalops.strategy.model import Strategy
+from signalops.venues import venue_for_option
 
 DEFAULT_AUDIT_FILE = "signalops.db"
 AUDIT_ENV = "SIGNALOPS_AUDIT"
@@ -51,8 +54,20 @@ def audit_path(option: str | Path | None, config: Config) -> Path:
     return Path(option or os.environ.get(AUDIT_ENV) or config.audit.path or DEFAULT_AUDIT_FILE)
 
 
+def with_venue(settings: Config, venue: str | None) -> Config:
+    """``settings`` with every asset on ``venue`` (the CLI's ``--venue``); None: unchanged."""
+    if venue is None:
+        return settings
+    chosen = venue_for_option(settings.venues, venue)
+    return replace(settings, venues=settings.venues.only(chosen))
+
+
 def open_workspace(
-    *, audit: str | Path | None = None, config: str | Path | None = None, create: bool = True
+    *,
+    audit: str | Path | None = None,
+    config: str | Path | None = None,
+    create: bool = True,
+    venue: str | None = None,
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
@@ -63,7 +78,7 @@ def open_workspace(
     """
     if config is None and Path(DEFAULT_CONFIG_FILE).exists():
         config = DEFAULT_CONFIG_FILE
-    settings = load_config(config)
+    settings = with_venue(load_config(config), venue)
     log = AuditLog.open(audit_path(audit, settings), create=create)
     try:
         broker = _paper_broker(log, settings)
@@ -110,6 +125,7 @@ def build_pipeline(
         mode is None and any(s.execution.action_mode == "auto" for s in strategies)
     )
     auto = None
+    venues = workspace.config.venues
     if wants_auto or live:
         if not live:
             raise ExecutionError(
@@ -120,13 +136,13 @@ def build_pipeline(
         # needs them, so every other command (and the dashboard) starts without them.
         from signalops.execution.auto import build_auto_executor
 
-        auto = build_auto_executor(live=True)
+        auto = build_auto_executor(live=True, venue=venues.executor_venue())
     if replay is not None:
         if not Path(replay).is_dir():
             raise DataNotFound(f"{replay}: no snapshot folder (run 'signalops data import')")
-        adapters = registry.replay_adapters(SnapshotStore(replay))
+        adapters = registry.replay_adapters(SnapshotStore(replay), venues=venues)
     else:
-        adapters = registry.live_adapters()
+        adapters = registry.live_adapters(venues=venues)
     notify = workspace.config.notify
     notifier = NotifyExecutor(notify.webhooks, approval_ttl=notify.approval_ttl)
     return Pipeline(

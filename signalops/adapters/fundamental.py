@@ -52,7 +52,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +61,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters.base import BaseAdapter, live_time
+from signalops.adapters.edgar import (
+    EDGAR_METRICS,
+    EDGAR_ONLY,
+    Close,
+    EdgarClient,
+    EdgarFactsFeed,
+    FactsFeed,
+    PriceSource,
+    ReplayFactsFeed,
+    Split,
+    StoreCloses,
+    point_in_time,
+    stored_splits,
+)
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.codes import Code
@@ -413,12 +427,37 @@ class ReplayFundamentalsFeed:
 
 
 class FundamentalAdapter(BaseAdapter):
+    """Fundamentals from two providers: yfinance snapshots and EDGAR point-in-time facts.
+
+    Which one answers a metric (also stated in the catalogue, ``live_from``/``replay_from``):
+    ``edgar_metrics`` go to EDGAR, the rest to yfinance. Live, EDGAR answers only what yfinance
+    cannot (``book_value_per_share``, ``shares_outstanding``) unless ``point_in_time=True``; in
+    a replay EDGAR answers every metric it can for a company whose facts the store holds, and
+    yfinance snapshots answer the rest. Price-based EDGAR metrics read the daily close from
+    ``prices`` (the technical candles in the store).
+    """
+
     source = SOURCE
     catalogue = FUNDAMENTAL
 
-    def __init__(self, feed: FundamentalsFeed, *, crypto: Iterable[str] = KNOWN_CRYPTO) -> None:
+    def __init__(
+        self,
+        feed: FundamentalsFeed,
+        *,
+        crypto: Iterable[str] = KNOWN_CRYPTO,
+        facts: FactsFeed | None = None,
+        prices: PriceSource | None = None,
+        splits: Mapping[str, Sequence[Split]] | None = None,
+        edgar_metrics: Iterable[str] = EDGAR_ONLY,
+        fallback_to_yahoo: bool = False,
+    ) -> None:
         self.feed = feed
         self.crypto = frozenset(c.upper() for c in crypto)
+        self.facts = facts
+        self.prices = prices
+        self.splits = {k.upper(): list(v) for k, v in (splits or {}).items()}
+        self.edgar_metrics = frozenset(edgar_metrics) & EDGAR_METRICS
+        self.fallback_to_yahoo = fallback_to_yahoo
 
     @classmethod
     def live(
@@ -427,16 +466,47 @@ class FundamentalAdapter(BaseAdapter):
         *,
         record: SnapshotStore | None = None,
         crypto: Iterable[str] = KNOWN_CRYPTO,
+        edgar: EdgarClient | None = None,
+        prices: PriceSource | None = None,
+        splits: Mapping[str, Sequence[Split]] | None = None,
+        point_in_time: bool = False,
         **options: Any,
     ) -> FundamentalAdapter:
-        """``options``: retries, backoff, max_backoff, cache_ttl, sleep, clock, now."""
-        return cls(YahooFundamentalsFeed(session, record=record, **options), crypto=crypto)
+        """``options``: retries, backoff, max_backoff, cache_ttl, sleep, clock, now.
+
+        ``edgar`` defaults to a client whose User-Agent comes from ``SIGNALOPS_SEC_USER_AGENT``;
+        ``point_in_time`` makes EDGAR answer every metric it can (price-based ones need
+        ``prices``)."""
+        now = options.get("now")
+        facts = EdgarFactsFeed(edgar or EdgarClient(), record=record, now=now)
+        return cls(
+            YahooFundamentalsFeed(session, record=record, **options),
+            crypto=crypto,
+            facts=facts,
+            prices=prices,
+            splits=splits,
+            edgar_metrics=EDGAR_METRICS if point_in_time else EDGAR_ONLY,
+        )
 
     @classmethod
     def replay(
-        cls, store: SnapshotStore, *, crypto: Iterable[str] = KNOWN_CRYPTO
+        cls,
+        store: SnapshotStore,
+        *,
+        crypto: Iterable[str] = KNOWN_CRYPTO,
+        price_exchange: str = "yfinance",
+        splits: Mapping[str, Sequence[Split]] | None = None,
     ) -> FundamentalAdapter:
-        return cls(ReplayFundamentalsFeed(store), crypto=crypto)
+        """Splits come from ``splits`` else the store's ``splits/<SYMBOL>`` series."""
+        return cls(
+            ReplayFundamentalsFeed(store),
+            crypto=crypto,
+            facts=ReplayFactsFeed(store),
+            prices=StoreCloses(store, exchange=price_exchange),
+            splits=splits,
+            edgar_metrics=EDGAR_METRICS,
+            fallback_to_yahoo=True,
+        )
 
     def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
         if not request.asset:
@@ -447,6 +517,9 @@ class FundamentalAdapter(BaseAdapter):
             raise _error(
                 f"{symbol} is a crypto asset: it has no company fundamentals", Code.NOT_APPLICABLE
             )
+        metric = request.metric
+        if self._from_edgar(metric, symbol):
+            return self._observe_edgar(metric, symbol, as_of, batch)
         when = as_of.timestamp()
         info_time, info = self._load(batch, "info", symbol, when)
         quote_type = str(info.get("quoteType", "")).upper()
@@ -455,7 +528,6 @@ class FundamentalAdapter(BaseAdapter):
                 f"{symbol} is a {quote_type} on Yahoo: it has no company fundamentals",
                 Code.NOT_APPLICABLE,
             )
-        metric = request.metric
         if metric in MIXES_PRICE_AND_STATEMENTS:
             check_currencies(info, symbol, metric)
         detail: dict[str, Any] = {
@@ -477,6 +549,48 @@ class FundamentalAdapter(BaseAdapter):
         return Observation(
             value, datetime.fromtimestamp(data_time, UTC), SOURCE, fetched_at=as_of, detail=detail
         )
+
+    def _from_edgar(self, metric: str, symbol: str) -> bool:
+        if metric not in self.edgar_metrics or self.facts is None:
+            return False
+        if metric in EDGAR_ONLY or not self.fallback_to_yahoo:
+            return True
+        return not isinstance(self.facts, ReplayFactsFeed) or self.facts.has(symbol)
+
+    def _observe_edgar(
+        self, metric: str, symbol: str, as_of: datetime, batch: dict[Any, Any]
+    ) -> Observation:
+        assert self.facts is not None  # _from_edgar checked it
+        when = as_of.timestamp()
+        key = (SOURCE, "edgar", symbol)
+        if key not in batch:
+            try:
+                batch[key] = self.facts.facts(symbol, when)
+            except AdapterError as exc:
+                batch[key] = exc
+        found = batch[key]
+        if isinstance(found, AdapterError):
+            raise found
+        splits = self.splits.get(symbol)
+        if splits is None and isinstance(self.facts, ReplayFactsFeed):
+            splits = stored_splits(self.facts.store, symbol)
+        figures = point_in_time(symbol, found, when, splits=splits or ())
+        figure = figures.answer(metric, lambda: self._close(symbol, when))
+        return Observation(
+            figure.value,
+            datetime.fromtimestamp(figure.time, UTC),
+            SOURCE,
+            fetched_at=as_of,
+            detail=figure.detail,
+        )
+
+    def _close(self, symbol: str, when: float) -> Close:
+        if self.prices is None:
+            raise _error(
+                f"no price source for {symbol}: price-based EDGAR metrics need daily closes",
+                Code.NO_PRICE,
+            )
+        return self.prices.close(symbol, when)
 
     def _load(self, batch: dict[Any, Any], kind: str, symbol: str, when: float) -> Snapshot:
         """One fetch per symbol and kind per batch; a failure is remembered for the batch too,

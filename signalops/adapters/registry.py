@@ -7,6 +7,9 @@ A third-party package adds a source by declaring, in its ``pyproject.toml``::
 
 The object the entry point names must have ``source`` and ``catalogue`` attributes (the catalogue
 the compiler checks metric names against) and the ``live(...)`` / ``replay(store)`` constructors.
+
+The venue configuration (``signalops.venues``) reaches the sources that read from venues: the
+technical source builds each asset's candle feed from it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
 from signalops.catalogue.spec import Catalogue, SourceCatalogue
 from signalops.codes import Code
 from signalops.errors import AdapterError
+from signalops.venues import Venues
 
 ENTRY_POINT_GROUP = "signalops.adapters"
 
@@ -86,11 +90,41 @@ def catalogue() -> Catalogue:
     return Catalogue.of([*BUILTIN_CATALOGUE.sources.values(), *plugins])
 
 
-def replay_adapters(store: SnapshotStore) -> dict[str, Adapter]:
-    """One replay adapter per source, all reading the same snapshot store."""
-    return {name: cls.replay(store) for name, cls in adapter_classes().items()}
+# Sources whose constructors take ``venues=``.
+VENUE_SOURCES = frozenset({"technical"})
 
 
-def live_adapters(record: SnapshotStore | None = None) -> dict[str, Adapter]:
-    """One live adapter per source with its defaults; ``record`` keeps what they fetch."""
-    return {name: cls.live(record=record) for name, cls in adapter_classes().items()}
+def replay_adapters(store: SnapshotStore, venues: Venues | None = None) -> dict[str, Adapter]:
+    """One replay adapter per source, all reading the same snapshot store; ``venues`` says
+    which venue's series serve each asset (default: Binance, BASE/USDT)."""
+    return {
+        name: _venue_aware(cls).replay(store, venues=venues)
+        if name in VENUE_SOURCES and venues is not None
+        else cls.replay(store)
+        for name, cls in adapter_classes().items()
+    }
+
+
+def live_adapters(
+    record: SnapshotStore | None = None, venues: Venues | None = None
+) -> dict[str, Adapter]:
+    """One live adapter per source with its defaults; ``record`` keeps what they fetch;
+    ``venues`` says which venue serves each asset (default: Binance, BASE/USDT)."""
+    return {
+        name: _venue_aware(cls).live(record=record, venues=venues)
+        if name in VENUE_SOURCES and venues is not None
+        else cls.live(record=record)
+        for name, cls in adapter_classes().items()
+    }
+
+
+class _VenueAware(Protocol):
+    """The constructors of a source in ``VENUE_SOURCES``."""
+
+    def live(self, *, record: SnapshotStore | None = None, venues: Venues | None) -> Adapter: ...
+
+    def replay(self, store: SnapshotStore, *, venues: Venues | None) -> Adapter: ...
+
+
+def _venue_aware(cls: AdapterClass) -> _VenueAware:
+    return cast(_VenueAware, cls)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
+from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues
 
 SOURCE = "technical"
 CCXT_TIMEFRAMES = {60: "1m", 300: "5m", 900: "15m", 1800: "30m", 3600: "1h", 14400: "4h",
@@ -109,7 +110,8 @@ class CcxtCandleFeed:
     """Live candles from a ccxt exchange, paginated, optionally recorded to a snapshot store.
 
     ``exchange`` is a ccxt exchange instance (its HTTP session is the test seam); by default a
-    ``ccxt.binance`` with rate limiting on. API keys are not needed for candles.
+    ``ccxt.binance`` with rate limiting on. API keys are not needed for candles. ``symbols``
+    names an asset's symbol where it is not ``BASE/QUOTE`` (e.g. ``ETH-USD``).
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class CcxtCandleFeed:
         quote: str = "USDT",
         page_size: int = 1000,
         record: SnapshotStore | None = None,
+        symbols: Mapping[str, str] | None = None,
     ) -> None:
         if exchange is None:
             import ccxt
@@ -129,6 +132,7 @@ class CcxtCandleFeed:
         self.quote = quote
         self.page_size = page_size
         self.record = record
+        self.symbols = dict(symbols or {})
 
     def candles(self, asset: str, timeframe: int, as_of: float, bars: int) -> Candles:
         import ccxt
@@ -140,7 +144,7 @@ class CcxtCandleFeed:
                 source=SOURCE,
                 reason=Code.BAD_REQUEST,
             )
-        symbol = symbol_for(asset, self.quote)
+        symbol = self.symbols.get(asset) or symbol_for(asset, self.quote)
         # Ask for ~10% more time than ``bars`` candles span: a window with missing candles (an
         # outage) still yields the last ``bars`` candles that exist, as the replay feed does;
         # otherwise live and replay would seed RSI/EMA from different first candles.
@@ -210,14 +214,20 @@ class ReplayCandleFeed:
     """Candles from the snapshot store: never one that closed after ``as_of``."""
 
     def __init__(
-        self, store: SnapshotStore, *, exchange: str = "binance", quote: str = "USDT"
+        self,
+        store: SnapshotStore,
+        *,
+        exchange: str = "binance",
+        quote: str = "USDT",
+        symbols: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.name = exchange
         self.quote = quote
+        self.symbols = dict(symbols or {})
 
     def candles(self, asset: str, timeframe: int, as_of: float, bars: int) -> Candles:
-        symbol = symbol_for(asset, self.quote)
+        symbol = self.symbols.get(asset) or symbol_for(asset, self.quote)
         series = self.store.series(SOURCE, series_key(self.name, symbol, timeframe))
         if series is None:
             raise AdapterError(
@@ -237,6 +247,74 @@ class ReplayCandleFeed:
             volume=series.column(4)[start:end],
             timeframe=timeframe,
         )
+
+
+class VenueFeeds:
+    """Each asset's candle feed: the feed of the venue the configuration routes it to.
+
+    ``build`` makes a venue's feed, once, on the first asset that needs it (so a run never
+    builds an exchange none of its assets trades on).
+    """
+
+    def __init__(
+        self,
+        venues: Venues,
+        build: Callable[[Venue, Mapping[str, str]], CandleFeed],
+        *,
+        every: CandleFeed | None = None,
+    ) -> None:
+        self.venues = venues
+        self._build = build
+        self._every = every
+        self._feeds: dict[str, CandleFeed] = {}
+
+    @classmethod
+    def single(cls, feed: CandleFeed) -> VenueFeeds:
+        """One feed for every asset (a feed built by hand, as tests and benchmarks do)."""
+        return cls(DEFAULT_VENUES, lambda venue, symbols: feed, every=feed)
+
+    def feed_for(self, asset: str) -> CandleFeed:
+        """``asset``'s feed; an ``AdapterError`` (NO_ADAPTER) when no ccxt venue serves it."""
+        if self._every is not None:
+            return self._every
+        venue = self.venues.venue_of(asset)
+        if venue is None:
+            raise AdapterError(
+                f"no configured venue serves {asset} (add it under assets: or set default_venue)",
+                source=SOURCE,
+                reason=Code.NO_ADAPTER,
+            )
+        if venue.kind is not VenueKind.CCXT:
+            raise AdapterError(
+                f"{asset} is served by venue '{venue.name}' ({venue.exchange}): "
+                f"the technical source reads candles from ccxt exchanges only",
+                source=SOURCE,
+                reason=Code.NO_ADAPTER,
+            )
+        feed = self._feeds.get(venue.name)
+        if feed is None:
+            symbols = {
+                name: mapped.symbol
+                for name, mapped in self.venues.assets.items()
+                if mapped.venue == venue.name and mapped.symbol is not None
+            }
+            feed = self._feeds[venue.name] = self._build(venue, symbols)
+        return feed
+
+
+def ccxt_exchange(venue: Venue) -> Any:
+    """ccxt's own class for the venue's exchange id, with the venue's options."""
+    import ccxt
+
+    return getattr(ccxt, venue.exchange)(venue.ccxt_options())
+
+
+def page_limit(exchange: Any, default: int = 1000) -> int:
+    """The most candles one request to ``exchange`` returns (ccxt's ``features``; Coinbase:
+    300), so that a full page is told apart from the last one."""
+    features = getattr(exchange, "features", None) or {}
+    limit = (features.get("spot") or {}).get("fetchOHLCV", {}).get("limit")
+    return min(int(limit), default) if isinstance(limit, int) and limit > 0 else default
 
 
 def _require_json_body(exchange: Any, symbol: str) -> None:
@@ -370,22 +448,54 @@ class TechnicalAdapter(BaseAdapter):
     source = SOURCE
     catalogue = TECHNICAL
 
-    def __init__(self, feed: CandleFeed) -> None:
-        self.feed = feed
+    def __init__(self, feed: CandleFeed | VenueFeeds) -> None:
+        self.feeds = feed if isinstance(feed, VenueFeeds) else VenueFeeds.single(feed)
 
     @classmethod
-    def live(cls, exchange: Any = None, *, record: SnapshotStore | None = None) -> TechnicalAdapter:
-        return cls(CcxtCandleFeed(exchange, record=record))
+    def live(
+        cls,
+        exchange: Any = None,
+        *,
+        record: SnapshotStore | None = None,
+        venues: Venues | None = None,
+    ) -> TechnicalAdapter:
+        """Candles from ``exchange`` for every asset, else from each asset's venue."""
+        if exchange is not None:
+            return cls(CcxtCandleFeed(exchange, record=record))
+
+        def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
+            exchange = ccxt_exchange(venue)
+            return CcxtCandleFeed(
+                exchange,
+                quote=venue.quote,
+                page_size=page_limit(exchange),
+                record=record,
+                symbols=symbols,
+            )
+
+        return cls(VenueFeeds(venues or DEFAULT_VENUES, build))
 
     @classmethod
-    def replay(cls, store: SnapshotStore, *, exchange: str = "binance") -> TechnicalAdapter:
-        return cls(ReplayCandleFeed(store, exchange=exchange))
+    def replay(
+        cls, store: SnapshotStore, *, exchange: str = "binance", venues: Venues | None = None
+    ) -> TechnicalAdapter:
+        """Recorded candles: each asset's venue's series (with ``venues``), else ``exchange``'s."""
+        if venues is None:
+            return cls(ReplayCandleFeed(store, exchange=exchange))
+
+        def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
+            return ReplayCandleFeed(
+                store, exchange=venue.exchange, quote=venue.quote, symbols=symbols
+            )
+
+        return cls(VenueFeeds(venues, build))
 
     def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
         if request.asset is None:
             raise AdapterError(
                 "technical metrics need an asset", source=SOURCE, reason=Code.BAD_REQUEST
             )
+        feed = self.feeds.feed_for(request.asset)
         params = dict(request.params)
         timeframe = int(params["timeframe"])
         needed = bars_needed(request.metric, params)
@@ -398,7 +508,7 @@ class TechnicalAdapter(BaseAdapter):
             raise AdapterError(candles.message, source=SOURCE, reason=candles.reason)
         if candles is None or (len(candles) < bars and batch.get((key, "bars"), 0) < bars):
             try:
-                candles = self.feed.candles(request.asset, timeframe, as_of.timestamp(), bars)
+                candles = feed.candles(request.asset, timeframe, as_of.timestamp(), bars)
             except AdapterError as exc:
                 batch[key] = exc
                 raise
@@ -423,7 +533,7 @@ class TechnicalAdapter(BaseAdapter):
                 reason=Code.INSUFFICIENT_HISTORY,
             )
         data_time = datetime.fromtimestamp(float(candles.close_time[-1]), UTC)
-        detail: dict[str, Any] = {"exchange": self.feed.name, "candles": len(candles)}
+        detail: dict[str, Any] = {"exchange": feed.name, "candles": len(candles)}
         gaps = candles.gaps()
         if gaps:
             detail["gaps"] = gaps

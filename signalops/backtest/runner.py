@@ -41,6 +41,7 @@ from typing import Any
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.adapters.technical import SOURCE, series_key
 from signalops.audit.queries import relax_durability
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
@@ -58,6 +59,7 @@ from signalops.orders import Mode, Side
 from signalops.pipeline import Pipeline, records_of_kind
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy.model import Strategy
+from signalops.venues import Venues
 
 AUDIT_FILE = "backtest.db"
 _BPS = Decimal(10_000)
@@ -190,7 +192,7 @@ def run_backtest(
             f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
             f"{format_duration(timeframe)} bar: a blocked trade could not be played out"
         )
-    prices = {asset: Bars.load(store, asset, timeframe) for asset in chosen}
+    prices = {asset: _load_bars(store, asset, timeframe, config.venues) for asset in chosen}
     _check_coverage(prices, start, end)
     if chosen != strategy.assets:
         strategy = replace(strategy, assets=chosen)
@@ -210,7 +212,7 @@ def run_backtest(
         )
         pipeline = Pipeline(
             strategies=[strategy],
-            adapters=registry.replay_adapters(store),
+            adapters=registry.replay_adapters(store, venues=config.venues),
             audit=log,
             broker=broker,
             config=config,
@@ -288,6 +290,24 @@ def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> 
                 f"and {iso(end)}: the recorded data covers {iso(bars.first_close)} to "
                 f"{iso(bars.last_close)}"
             )
+
+
+def _load_bars(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Bars:
+    """``asset``'s bars from the series of the venue that serves it (default: Binance)."""
+    venue = venues.venue_of(asset)
+    if venue is None or not venue.kind.serves_candles:
+        raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
+    symbol = venues.symbol_of(asset)
+    if "/" in symbol:
+        return replace(Bars.load(store, symbol, timeframe, exchange=venue.exchange), asset=asset)
+    key = series_key(venue.exchange, symbol, timeframe)
+    series = store.series(SOURCE, key)
+    if series is None or len(series) == 0:
+        raise DataNotFound(
+            f"no recorded {format_duration(timeframe)} candles for {asset} in "
+            f"{store.directory} (series {key}; run 'signalops data import')"
+        )
+    return Bars(asset, timeframe, series.time_array, series.column(0), series.column(3))
 
 
 def _bars_of(prices: dict[str, Bars], asset: str) -> Bars:

@@ -183,33 +183,89 @@ ONCHAIN = SourceCatalogue.of(
     "DeFiLlama: stablecoins, chain and protocol TVL, CEX flows",
 )
 
+# Fundamentals have two providers. yfinance answers live snapshots (Yahoo's own ratios); EDGAR
+# answers from SEC company facts read point in time (each fact known from the end of its filed day),
+# and is what a replay uses whenever the store holds the company's facts (else yfinance snapshots).
+# EDGAR values carry their filing in the trace; per-share figures are in shares as traded at as_of.
+_YAHOO = "yfinance"
+_EDGAR = "edgar"
+_EDGAR_FIRST = "edgar (yfinance snapshots when no EDGAR facts are recorded)"
+# Filings come once a quarter: an EDGAR-only figure is as fresh as the record is complete.
+_FILING_AGE = 7 * DAY
+
+
+def _fundamental(
+    name: str,
+    unit: str,
+    description: str,
+    live: str,
+    replay: str,
+    aliases: tuple[str, ...] = (),
+) -> MetricSpec:
+    return MetricSpec(
+        name,
+        (),
+        unit,
+        description,
+        True,
+        _FILING_AGE,
+        aliases=aliases,
+        live_from=live,
+        replay_from=replay,
+    )
+
+
 FUNDAMENTAL = SourceCatalogue.of(
     "fundamental",
     [
-        MetricSpec("price_to_book", (), "ratio", "price / book value per share", True, 7 * DAY),
-        MetricSpec(
+        _fundamental(
+            "price_to_book",
+            "ratio",
+            "price / book value per share",
+            _YAHOO,
+            _EDGAR_FIRST,
+        ),
+        _fundamental(
             "trailing_pe",
-            (),
             "ratio",
             "price / trailing 12-month EPS",
-            True,
-            7 * DAY,
+            _YAHOO,
+            _EDGAR_FIRST,
             aliases=("pe_ratio", "pe"),
         ),
-        MetricSpec("forward_pe", (), "ratio", "price / forward EPS estimate", True, 7 * DAY),
-        MetricSpec("price_to_sales", (), "ratio", "market cap / trailing revenue", True, 7 * DAY),
-        MetricSpec("debt_to_equity", (), "percent", "total debt / equity x 100", True, 7 * DAY),
-        MetricSpec(
-            "current_ratio", (), "ratio", "current assets / current liabilities", True, 7 * DAY
+        _fundamental("forward_pe", "ratio", "price / forward EPS estimate", _YAHOO, _YAHOO),
+        _fundamental("price_to_sales", "ratio", "market cap / trailing revenue", _YAHOO, _YAHOO),
+        _fundamental(
+            "debt_to_equity", "percent", "total debt / equity x 100", _YAHOO, _EDGAR_FIRST
         ),
-        MetricSpec("market_cap", (), "currency", "market capitalisation", True, 7 * DAY),
-        MetricSpec(
+        _fundamental(
+            "current_ratio",
+            "ratio",
+            "current assets / current liabilities",
+            _YAHOO,
+            _EDGAR_FIRST,
+        ),
+        _fundamental("market_cap", "currency", "market capitalisation", _YAHOO, _YAHOO),
+        _fundamental(
             "ncav_per_share",
-            (),
             "currency",
             "(current assets - total liabilities) / shares outstanding",
-            True,
-            7 * DAY,
+            _YAHOO,
+            _EDGAR_FIRST,
+        ),
+        _fundamental(
+            "book_value_per_share",
+            "currency",
+            "stockholders' equity / shares outstanding (latest filed)",
+            _EDGAR,
+            _EDGAR,
+        ),
+        _fundamental(
+            "shares_outstanding",
+            "shares",
+            "latest filed share count, in shares as traded at as_of",
+            _EDGAR,
+            _EDGAR,
         ),
     ],
     "company fundamentals through yfinance",

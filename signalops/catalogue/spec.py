@@ -106,6 +106,8 @@ class MetricSpec:
     Polymarket market, USDC supply) and are fetched once per cycle whatever the asset.
     ``max_age`` is the default staleness limit in seconds; ``max_age_bars`` instead scales it with
     the metric's ``timeframe`` parameter (two daily bars are two days, two hourly bars two hours).
+    ``live_from``/``replay_from`` name the provider behind the metric in each mode when the
+    source has more than one (fundamentals: yfinance snapshots or EDGAR point-in-time facts).
     """
 
     name: str
@@ -116,6 +118,8 @@ class MetricSpec:
     max_age: int | None = None
     max_age_bars: int | None = None
     aliases: tuple[str, ...] = ()
+    live_from: str = ""  # which provider answers a live run (when a source has several)
+    replay_from: str = ""  # which provider answers a replay or backtest
 
     def param(self, name: str) -> Param | None:
         for param in self.params:

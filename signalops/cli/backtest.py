@@ -12,6 +12,7 @@ from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
     DATA_OPTION,
+    VENUE_OPTION,
     default_config,
     folder_name,
     period_interval,
@@ -43,6 +44,7 @@ from signalops.cli.params import (
 )
 @click.option("--no-baseline", is_flag=True, help="Skip the run with the vetoes removed.")
 @CONFIG_OPTION
+@VENUE_OPTION
 def backtest_command(
     strategy: Path,
     start: str,
@@ -54,6 +56,7 @@ def backtest_command(
     horizon: str,
     no_baseline: bool,
     config_file: Path | None,
+    venue: str | None,
 ) -> None:
     """Backtest a strategy on replayed history through the live pipeline, with a report.
 
@@ -74,12 +77,13 @@ def backtest_command(
     from signalops.backtest.study import run_study
     from signalops.config import load_config
     from signalops.strategy import load
+    from signalops.workspace import with_venue
 
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
     span = period_interval("--horizon", horizon)
     compiled = load(strategy, registry.catalogue())
-    settings = load_config(config_file or default_config())
+    settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
     with output.progress(output.console(stderr=True)) as progress:

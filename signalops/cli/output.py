@@ -23,6 +23,7 @@ from signalops.explain.render import VERDICT_STYLE
 
 if TYPE_CHECKING:
     from signalops.adapters.bundled import ImportResult
+    from signalops.adapters.importing import SeriesImported
     from signalops.audit.replay import LeafDifference, ReplayResult
     from signalops.audit.store import PendingApproval
     from signalops.audit.verify import VerifyReport
@@ -139,6 +140,17 @@ def data_imported(results: Iterable[ImportResult]) -> None:
     for result in results:
         line = Text(f"{result.source:<12}", style="bold")
         line.append(f"{result.records:>9,} points in {result.series:>4} series  ")
+        line.append(str(result.path), style="dim")
+        out.print(line)
+
+
+def file_imported(results: Iterable[SeriesImported]) -> None:
+    """One line per series a file fed, in the bundled import's columns."""
+    out = console()
+    for result in results:
+        line = Text(f"{result.source:<12}", style="bold")
+        points = "point " if result.points == 1 else "points"
+        line.append(f"{result.points:>9,} {points} in {result.series}  ")
         line.append(str(result.path), style="dim")
         out.print(line)
 
@@ -390,3 +402,10 @@ class _ProgressBars:
         if label not in self.tasks:
             self.tasks[label] = self.bars.add_task(label, total=total)
         self.bars.update(self.tasks[label], completed=done)
+
+
+def warnings(messages: Iterable[str]) -> None:
+    """``warning: ...`` on stderr: a problem that does not make the input invalid."""
+    err = console(stderr=True)
+    for message in messages:
+        err.print(Text("warning: ", style="bold yellow") + Text(message))

@@ -45,6 +45,12 @@ CONFIG_OPTION = click.option(
     help="Config file (risk limits, paper, notify). Default: ./signalops.yaml if present.",
 )
 
+VENUE_OPTION = click.option(
+    "--venue",
+    help="Every asset (and auto mode) on this venue: a name under the config's venues: or a "
+    "ccxt exchange id. Default: the config's assets:/default_venue (binance).",
+)
+
 
 def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
     def decorate(function: F) -> F:

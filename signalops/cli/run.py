@@ -13,6 +13,7 @@ from signalops.cli import output
 from signalops.cli.params import (
     AUDIT_OPTION,
     CONFIG_OPTION,
+    VENUE_OPTION,
     parse_interval,
     parse_time,
     with_options,
@@ -40,6 +41,7 @@ from signalops.orders import Mode
 @click.option("--to", "end", help="With --replay: last decision time.")
 @AUDIT_OPTION
 @CONFIG_OPTION
+@VENUE_OPTION
 def run_command(
     strategies: tuple[Path, ...],
     mode: str | None,
@@ -51,6 +53,7 @@ def run_command(
     end: str | None,
     audit_file: Path | None,
     config_file: Path | None,
+    venue: str | None,
 ) -> None:
     """Evaluate strategies, pass verdicts through the risk gate, execute, record everything.
 
@@ -82,6 +85,7 @@ def run_command(
         once=once,
         audit=audit_file,
         config=config_file,
+        venue=venue,
     )
     out = output.console()
     with output.status(out, "running..."):

@@ -10,26 +10,47 @@ import click
 from signalops.adapters import registry
 from signalops.catalogue.spec import SourceCatalogue
 from signalops.cli import output
-from signalops.cli.params import DATA_OPTION, parse_time, snapshots
+from signalops.cli.params import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    VENUE_OPTION,
+    default_config,
+    parse_time,
+    snapshots,
+)
 from signalops.errors import InputError
 from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Check strategy files (or every *.yaml/*.yml under folders).
+@CONFIG_OPTION
+@VENUE_OPTION
+def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | None) -> None:
+    """Check strategy files (or every *.yaml/*.yml under folders), and the config.
 
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
-    is valid, 1 otherwise.
+    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning.
 
     \b
     Example:
       signalops validate strategies/ my_strategy.yaml
     """
+    from signalops.config import load_config
     from signalops.strategy.check import check_files
+    from signalops.workspace import with_venue
 
-    sys.exit(output.validated(check_files(paths, registry.catalogue())))
+    settings = with_venue(load_config(config_file or default_config()), venue)
+    checks = check_files(paths, registry.catalogue())
+    status = output.validated(checks)
+    output.warnings(
+        f"{check.file}: no configured venue serves asset {asset}"
+        for check in checks
+        if check.strategy is not None
+        for asset in check.strategy.assets
+        if not settings.venues.serves(asset)
+    )
+    sys.exit(status)
 
 
 @click.command()
@@ -107,8 +128,16 @@ def schema() -> None:
 @click.option("--asset", help="Asset to evaluate (default: every asset of the strategy).")
 @DATA_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the full trace as JSON.")
+@CONFIG_OPTION
+@VENUE_OPTION
 def evaluate_command(
-    strategy: Path, at: str, asset: str | None, data_dir: Path, as_json: bool
+    strategy: Path,
+    at: str,
+    asset: str | None,
+    data_dir: Path,
+    as_json: bool,
+    config_file: Path | None,
+    venue: str | None,
 ) -> None:
     """Evaluate a strategy at a past time on replayed real data, and show the traced tree.
 
@@ -121,11 +150,14 @@ def evaluate_command(
       signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
     """
     from signalops.adapters import gather
+    from signalops.config import load_config
     from signalops.strategy import load
+    from signalops.workspace import with_venue
 
     as_of = parse_time(at)
+    settings = with_venue(load_config(config_file or default_config()), venue)
     compiled = load(strategy, registry.catalogue())
-    adapters = registry.replay_adapters(snapshots(data_dir))
+    adapters = registry.replay_adapters(snapshots(data_dir), venues=settings.venues)
     doc = tree_to_dict(compiled)
     for name in [asset] if asset else list(compiled.assets):
         evaluation = gather.evaluate(compiled, name, as_of, adapters)

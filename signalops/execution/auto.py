@@ -4,7 +4,12 @@
 ``SignalOpsError`` a user can act on, when
 
   - ``live`` is False: auto mode places real orders; the user must pass --live to confirm;
-  - a credential is missing: the message names the environment variables, never a value.
+  - a credential is missing: the message names the environment variables, never a value;
+  - the venue cannot place orders (yfinance), or has no sandbox while the venue asks for one.
+
+The venue is the configuration's executor venue (``signalops.venues``: ``executor:`` or the
+default venue): its exchange id, quote currency, rate limit and ``sandbox``. Mainnet therefore
+takes two explicit statements: ``sandbox: false`` on the venue and ``--live``.
 
 Venues and their environment variables:
 
@@ -32,6 +37,7 @@ import ccxt
 
 from signalops.adapters.polymarket import CLOB_URL
 from signalops.errors import ExecutionError, SignalOpsError
+from signalops.venues import Venue, VenueKind
 
 from .base import Executor
 from .clob import PolymarketExecutor
@@ -82,22 +88,38 @@ def build_auto_executor(
     env: Mapping[str, str] = os.environ,
     exchange_id: str = "binance",
     sandbox: bool = True,
+    venue: Venue | None = None,
 ) -> Executor:
-    """A real-order executor for ``exchange_id``, or a clear refusal."""
+    """A real-order executor for ``venue`` (else ``exchange_id`` and ``sandbox``), or a clear
+    refusal."""
     if not live:
         raise ExecutionError(LIVE_REFUSAL)
-    if exchange_id == POLYMARKET:
-        return _polymarket(env, sandbox=sandbox)
-    if exchange_id not in ccxt.exchanges:
-        raise ExecutionError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id")
-    exchange_class = getattr(ccxt, exchange_id)
-    required = [name for name, needed in exchange_class().requiredCredentials.items() if needed]
+    if venue is None:
+        venue = Venue(exchange_id, exchange_id, sandbox=sandbox)
+    if venue.kind is VenueKind.POLYMARKET:
+        return _polymarket(env, sandbox=venue.sandbox)
+    if venue.kind is not VenueKind.CCXT:
+        raise ExecutionError(
+            f"auto mode cannot trade on venue '{venue.name}' ({venue.exchange}): it places no "
+            "orders; set executor: in the config to a ccxt exchange venue or polymarket"
+        )
+    if venue.exchange not in ccxt.exchanges:
+        raise ExecutionError(f"unknown exchange {venue.exchange!r}: not a ccxt exchange id")
+    exchange_class = getattr(ccxt, venue.exchange)
+    template = exchange_class()
+    if venue.sandbox and not template.urls.get("test"):
+        # Never fall back to mainnet: a venue that asks for a sandbox gets one or nothing.
+        raise ExecutionError(
+            f"{venue.exchange} has no sandbox in ccxt; set sandbox: false on venue "
+            f"'{venue.name}' to trade on its mainnet (with --live)"
+        )
+    required = [name for name, needed in template.requiredCredentials.items() if needed]
     credentials = {name: _value(env, credential_env(name)) for name in required}
     missing = [credential_env(name) for name, value in credentials.items() if value is None]
     if missing:
-        raise _missing(missing, exchange_id)
-    exchange = exchange_class({"enableRateLimit": True, **credentials})
-    return CcxtExecutor(exchange, sandbox=sandbox)
+        raise _missing(missing, venue.exchange)
+    exchange = exchange_class({**venue.ccxt_options(), **credentials})
+    return CcxtExecutor(exchange, sandbox=venue.sandbox, quote=venue.quote)
 
 
 def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
@@ -107,7 +129,7 @@ def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
     if sandbox:
         raise ExecutionError(
             "Polymarket has no sandbox: auto mode there trades real funds; "
-            "build it with sandbox=False to confirm"
+            "configure its venue with sandbox: false to confirm"
         )
     key = _value(env, POLYMARKET_KEY_ENV)
     if key is None:

@@ -127,6 +127,7 @@ class RunPlan:
     once: bool = False
     audit: Path | None = None
     config: Path | None = None
+    venue: str | None = None  # every asset (and auto mode) on this venue, else the config's
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def run_plan(
         replay_clock = ReplayClock(
             plan.start, plan.end or plan.start, plan.every or timedelta(days=1)
         )
-    workspace = open_workspace(audit=plan.audit, config=plan.config, create=True)
+    workspace = open_workspace(audit=plan.audit, config=plan.config, create=True, venue=plan.venue)
     try:
         pipeline = build_pipeline(
             workspace,

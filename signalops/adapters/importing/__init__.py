@@ -1,0 +1,366 @@
+"""``signalops data import FILE``: a trader's own file, into the series the replay adapters read.
+
+One file, one source, one asset. The layout is recognised from the file itself, and the points
+land in exactly the series a live run would have recorded, so a replay cannot tell them apart:
+
+technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt and Freqtrade
+    save them; Freqtrade/Yahoo/CryptoDataDownload/exchange exports with columns in any order)
+    -> ``candles/<venue>/<BASE>/<QUOTE>/<timeframe>``, ``t`` = the candle's *close* (its time
+    column is the open, as in every one of these layouts, plus the timeframe), ``v`` =
+    ``[open, high, low, close, volume]``. Venue and symbol are the ones the configuration
+    routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
+    replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
+    (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
+    exchange's close. The timeframe, when not given, is the
+    smallest step between two rows; rows closer than the timeframe are refused.
+polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
+    ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
+    (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
+    ``v`` = the metadata the replay reads). ``--asset MARKET/OUTCOME``; the outcome defaults to yes.
+fundamental (an SEC ``companyfacts`` JSON as the API serves it) -> ``edgar/CIK##########``:
+    one point per filing day, ``t`` = the end of the ``filed`` day in New York (a fact is known
+    from its filing, never its period end), ``v`` = the facts filed that day. These are exactly
+    the points ``signalops.adapters.edgar.recording`` writes for a live fetch (with
+    ``edgar/CIK##########/fetched`` and ``edgar/ticker/<ASSET>``), as if the file had been
+    fetched when its last filing became known.
+
+Points are merged into the source's snapshot file (a point at the same series and time is
+replaced; every other series is kept), written aside and renamed into place only when the whole
+file was read: a bad row leaves the folder as it was, and importing a file twice gives the same
+store byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from signalops.adapters.importing.staged import staged
+from signalops.adapters.importing.tables import (
+    Table,
+    csv_table,
+    epoch,
+    json_table,
+    load_json,
+    match_columns,
+    number,
+    parquet_table,
+    parse_mapping,
+)
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.catalogue.spec import format_duration, parse_duration
+from signalops.errors import AdapterError, DataNotFound, InputError
+from signalops.venues import DEFAULT_VENUES, VenueKind, Venues
+
+__all__ = ["SOURCES", "SeriesImported", "import_file"]
+
+SOURCES = ("technical", "polymarket", "fundamental")
+NEW_YORK = ZoneInfo("America/New_York")
+DAY = 86400
+CANDLE_FIELDS = ("time", "open", "high", "low", "close", "volume")
+PRICE_FIELDS = ("time", "price")
+_TIME_ALIASES = ("unix", "unix(ms)", "unix_ms", "timestamp", "open_time", "open time", "opentime",
+                 "time", "date", "datetime", "t")  # fmt: skip
+
+Record = tuple[str, float, Any]
+
+
+@dataclass(frozen=True)
+class SeriesImported:
+    """How many points of one series a file gave, and the snapshot file that now holds them."""
+
+    source: str
+    series: str
+    points: int
+    path: Path
+
+
+def import_file(
+    path: str | Path,
+    *,
+    source: str,
+    asset: str,
+    out_dir: str | Path,
+    venues: Venues = DEFAULT_VENUES,
+    timeframe: str | None = None,
+    columns: str | None = None,
+) -> list[SeriesImported]:
+    """Read ``path`` as ``source`` data about ``asset`` and merge it into ``out_dir``.
+
+    Candles go to the series of the venue ``venues`` routes ``asset`` to (the configuration
+    with the CLI's ``--venue`` applied: ``signalops.workspace.with_venue``), under the symbol it
+    names there, so that the same configuration replays them.
+    """
+    path, out_dir = Path(path), Path(out_dir)
+    if source not in SOURCES:
+        raise InputError(
+            f"--source: cannot import a file for '{source}' (one of: {', '.join(SOURCES)})"
+        )
+    if not path.is_file():
+        raise DataNotFound(f"{path}: no such file")
+    if not asset.strip():
+        raise InputError("--asset: empty name")
+    if source != "technical" and timeframe:
+        raise InputError("--timeframe is for candles (--source technical)")
+    records = _records(path, source, asset.strip(), venues, timeframe, columns)
+    by_series: dict[str, dict[float, Any]] = {}
+    for key, t, value in records:
+        by_series.setdefault(key, {})[t] = value
+    if not by_series:
+        raise InputError(f"{path}: 0 points read")
+    final = SnapshotStore(out_dir)
+    with staged(out_dir) as store:
+        store.write(source, _merged(final, source, by_series))
+    return [
+        SeriesImported(source, key, len(points), final.path(source))
+        for key, points in sorted(by_series.items())
+    ]
+
+
+def _merged(
+    existing: SnapshotStore, source: str, new: Mapping[str, Mapping[float, Any]]
+) -> Iterator[Record]:
+    """Every series of the old file and the new points, sorted, so that a re-import is a no-op."""
+    for key in sorted(set(existing.keys(source)) | set(new)):
+        series = existing.series(source, key)
+        points: dict[float, Any] = (
+            {} if series is None else dict(zip(series.times, series.values, strict=True))
+        )
+        points.update(new.get(key, {}))
+        for t in sorted(points):
+            yield key, t, points[t]
+
+
+def _records(
+    path: Path,
+    source: str,
+    asset: str,
+    venues: Venues,
+    timeframe: str | None,
+    columns: str | None,
+) -> list[Record]:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        raw = load_json(path)
+        kind = _json_kind(raw)
+        if kind not in (None, source):
+            raise InputError(f"{path}: this is {_KIND_NAMES[kind]}: import it with --source {kind}")
+        if kind == "fundamental":
+            return list(_companyfacts(path, raw, asset))
+        if kind == "polymarket":
+            return list(_polymarket_json(path, raw, asset))
+        positional = CANDLE_FIELDS if source == "technical" else PRICE_FIELDS
+        table = json_table(path, raw, positional)
+        if table is None:
+            raise InputError(
+                f"{path}: 0 points read: not a layout SignalOps knows (a list of arrays, a list of "
+                "objects, a CLOB prices-history, a Gamma markets response, SEC companyfacts)"
+            )
+    elif suffix in (".csv", ".txt"):
+        table = csv_table(path)
+    elif suffix in (".parquet", ".pq"):
+        table = parquet_table(path)
+    else:
+        raise InputError(f"{path}: unknown format '{suffix}' (CSV, Parquet or JSON)")
+    if source == "technical":
+        return list(_candles(table, asset, venues, timeframe, columns))
+    if source == "polymarket":
+        return list(_price_rows(table, asset, columns))
+    raise InputError(f"{path}: fundamental imports read an SEC companyfacts JSON, not a table")
+
+
+_KIND_NAMES = {
+    "fundamental": "an SEC companyfacts file",
+    "polymarket": "a Polymarket response",
+}
+
+
+def _json_kind(raw: Any) -> str | None:
+    if isinstance(raw, dict) and "facts" in raw and "cik" in raw:
+        return "fundamental"
+    if isinstance(raw, dict) and ("history" in raw or "clobTokenIds" in raw):
+        return "polymarket"
+    if (
+        isinstance(raw, list)
+        and raw
+        and all(isinstance(m, dict) and "outcomes" in m and "id" in m for m in raw)
+    ):
+        return "polymarket"
+    return None
+
+
+# --- candles ---------------------------------------------------------------------------------
+
+
+def _candles(
+    table: Table, asset: str, venues: Venues, timeframe: str | None, columns: str | None
+) -> Iterator[Record]:
+    from signalops.adapters.technical import series_key
+
+    venue = venues.venue_of(asset)
+    if venue is None or not venue.kind.serves_candles:
+        raise InputError(f"--asset: no configured venue serves {asset}'s candles; give --venue")
+    symbol = venues.symbol_of(asset)
+    base = symbol.split("/")[0].lower()
+    aliases = {
+        "time": _TIME_ALIASES,
+        "open": ("open", "o"),
+        "high": ("high", "h"),
+        "low": ("low", "l"),
+        "close": ("close", "c"),
+        "volume": (f"volume {base}", f"volume_{base}", "volume", "vol", "v"),
+    }
+    found = match_columns(table, CANDLE_FIELDS, aliases, parse_mapping(columns, CANDLE_FIELDS))
+    opened: dict[float, list[float]] = {}
+    where: dict[float, str] = {}
+    for row in table.rows:
+        t = epoch(row, found["time"], "time")
+        opened[t] = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
+        where[t] = row[0]
+    step = _timeframe(table, sorted(opened), where, timeframe)
+    key = series_key(venue.exchange, symbol, step)
+    at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
+    closes = _exchange_close if at_exchange_close else lambda t: t + step
+    for t in sorted(opened):
+        yield key, closes(t), opened[t]
+
+
+def _exchange_close(opened: float) -> float:
+    """A US equity's daily bar is known at 16:00 New York on its date, never before."""
+    day = datetime.fromtimestamp(opened, UTC).date()
+    return datetime.combine(day, time(16), NEW_YORK).timestamp()
+
+
+def _timeframe(
+    table: Table, times: Sequence[float], where: Mapping[float, str], given: str | None
+) -> int:
+    steps = [b - a for a, b in pairwise(times)]
+    if given is not None:
+        step = parse_duration(given)
+        if step is None:
+            raise InputError(f"--timeframe: '{given}' is not a duration such as 1h or 1d")
+    elif steps:
+        smallest = min(steps)
+        if not float(smallest).is_integer():
+            raise InputError(f"{table.path}: rows are {smallest:g}s apart; give --timeframe")
+        step = int(smallest)
+    else:
+        raise InputError(f"{table.path}: one row cannot show its timeframe; give --timeframe")
+    for a, b in pairwise(times):
+        if b - a < step:
+            raise InputError(
+                f"{where[b]}: this candle opens {format_duration(b - a)} after the one at "
+                f"{where[a]}, less than the timeframe {format_duration(step)}"
+            )
+    return step
+
+
+# --- polymarket ------------------------------------------------------------------------------
+
+
+def _market_and_outcome(asset: str) -> tuple[str, str]:
+    market, _, outcome = asset.rpartition("/")
+    if not market:
+        return asset, "yes"
+    return market, outcome
+
+
+def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Record]:
+    from signalops.adapters.polymarket import prices_key
+
+    market, outcome = _market_and_outcome(asset)
+    aliases = {"time": _TIME_ALIASES, "price": ("p", "price", outcome.lower())}
+    found = match_columns(table, PRICE_FIELDS, aliases, parse_mapping(columns, PRICE_FIELDS))
+    key = prices_key(market, outcome)
+    for row in table.rows:
+        price = number(row, found["price"], "price")
+        if not 0.0 <= price <= 1.0:
+            raise InputError(f"{row[0]}: price {price:g} is not a probability between 0 and 1")
+        yield key, epoch(row, found["time"], "time"), price
+
+
+def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Record]:
+    from signalops.adapters.polymarket import Market, markets_key, parse_history, prices_key
+
+    market, outcome = _market_and_outcome(asset)
+    if isinstance(raw, dict) and "history" in raw:
+        try:
+            times, prices = parse_history(raw, str(path))
+        except AdapterError as exc:
+            raise InputError(exc.message) from None
+        if not times:
+            raise InputError(f"{path}: 0 points read: 'history' is empty")
+        key = prices_key(market, outcome)
+        yield from ((key, t, p) for t, p in zip(times, prices, strict=True))
+        return
+    listed = raw if isinstance(raw, list) else [raw]
+    chosen = [m for m in listed if market in (str(m.get("id")), m.get("slug"))]
+    if not chosen:
+        names = ", ".join(str(m.get("slug") or m.get("id")) for m in listed)
+        raise InputError(
+            f"{path}: 0 points read: no market with slug or id '{market}' (found: {names})"
+        )
+    entry = chosen[0]
+    try:
+        updated = datetime.fromisoformat(str(entry.get("updatedAt")).replace("Z", "+00:00"))
+        meta = Market.from_gamma(entry, market, updated.timestamp())
+    except ValueError:
+        raise InputError(f"{path}: market '{market}' has no ISO 'updatedAt' time") from None
+    except AdapterError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
+    yield markets_key(market), updated.timestamp(), meta.record()
+
+
+# --- SEC companyfacts ------------------------------------------------------------------------
+
+
+def _companyfacts(path: Path, raw: Mapping[str, Any], asset: str) -> Iterator[Record]:
+    """The EDGAR adapter's own recording of the document, as if fetched after its last filing."""
+    from signalops.adapters._facts import known_at
+    from signalops.adapters.edgar import recording
+
+    try:
+        cik = str(int(raw["cik"]))
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: 'cik' is {raw['cik']!r}, not a number") from None
+    last: date | None = None
+    for taxonomy, concept, unit, i, fact in _facts(path, raw):
+        try:
+            filed = date.fromisoformat(str(fact.get("filed")))
+        except ValueError:
+            where = f"{taxonomy}:{concept} {unit} fact {i + 1}"
+            raise InputError(
+                f"{path}: {where}: 'filed' is {fact.get('filed')!r}, not YYYY-MM-DD"
+            ) from None
+        last = filed if last is None or filed > last else last
+    records = [] if last is None else list(recording(asset, cik, raw, known_at(last)))
+    if not any(key.endswith(f"CIK{int(cik):010d}") for key, _, _ in records):
+        raise InputError(
+            f"{path}: 0 points read: no fact of the concepts the fundamentals metrics read"
+        )
+    yield from records
+
+
+def _facts(
+    path: Path, raw: Mapping[str, Any]
+) -> Iterable[tuple[str, str, str, int, dict[str, Any]]]:
+    facts = raw.get("facts")
+    if not isinstance(facts, dict):
+        raise InputError(f"{path}: 'facts' is not an object")
+    for taxonomy, concepts in facts.items():
+        for concept, body in (concepts or {}).items():
+            units = body.get("units") if isinstance(body, dict) else None
+            if not isinstance(units, dict):
+                raise InputError(f"{path}: {taxonomy}:{concept} has no 'units' object")
+            for unit, listed in units.items():
+                for i, fact in enumerate(listed):
+                    if not isinstance(fact, dict):
+                        raise InputError(
+                            f"{path}: {taxonomy}:{concept} {unit} fact {i + 1} is not an object"
+                        )
+                    yield taxonomy, concept, unit, i, fact

@@ -1,0 +1,201 @@
+"""Rows of a CSV, Parquet or JSON file, each with the place a person would look for it.
+
+A ``Table`` is a header and rows of raw cells; ``where`` names a row as ``FILE:LINE`` for text
+files (the physical line, counting a skipped banner) and ``FILE: row N`` / ``FILE: item N``
+where a file has no useful lines. Columns are matched to fields by an explicit mapping first,
+then by common names (case, spaces, a BOM and non-breaking spaces ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from signalops.errors import InputError
+
+Row = tuple[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Table:
+    path: Path
+    header: tuple[str, ...]
+    rows: Sequence[Row]
+
+    def shown_header(self) -> str:
+        return ", ".join(self.header) if self.header else "(none)"
+
+
+def normalized(name: str) -> str:
+    return " ".join(name.replace("\ufeff", "").replace("\xa0", " ").split()).lower()
+
+
+def csv_table(path: Path) -> Table:
+    """A CSV file; a first line of one field followed by a wider header is a banner, skipped."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        rows: list[Row] = []
+        header: tuple[str, ...] = ()
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if not header:
+                header = tuple(cells)
+                continue
+            if len(header) == 1 and len(cells) > 1 and not rows:
+                header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
+                continue
+            rows.append((f"{path}:{reader.line_num}", cells))
+    return Table(path, header, rows)
+
+
+def parquet_table(path: Path) -> Table:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(
+            f"{path}: reading Parquet needs pyarrow (pip install 'signalops[parquet]')"
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a Parquet file ({exc})") from None
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    rows: list[Row] = [
+        (f"{path}: row {i + 1}", [column[i] for column in columns]) for i in range(table.num_rows)
+    ]
+    return Table(path, tuple(table.column_names), rows)
+
+
+def load_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def json_table(path: Path, raw: Any, positional: Sequence[str]) -> Table | None:
+    """A JSON list of arrays (ccxt/Freqtrade: ``positional`` names the cells) or of objects."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    if all(isinstance(item, list) for item in raw):
+        rows: list[Row] = [(f"{path}: item {i + 1}", item) for i, item in enumerate(raw)]
+        return Table(path, tuple(positional), rows)
+    if all(isinstance(item, dict) for item in raw):
+        header = tuple(dict.fromkeys(key for item in raw for key in item))
+        rows = [
+            (f"{path}: item {i + 1}", [item.get(k) for k in header]) for i, item in enumerate(raw)
+        ]
+        return Table(path, header, rows)
+    return None
+
+
+def parse_mapping(text: str | None, fields: Sequence[str]) -> dict[str, str]:
+    """``time=open_time,close=Close`` -> ``{"time": "open_time", "close": "Close"}``."""
+    mapping: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        field, sep, column = part.partition("=")
+        field = field.strip().lower()
+        if not sep or not column.strip():
+            raise InputError(f"--columns: '{part.strip()}' is not FIELD=COLUMN")
+        if field not in fields:
+            raise InputError(f"--columns: unknown field '{field}' (one of: {', '.join(fields)})")
+        mapping[field] = column.strip()
+    return mapping
+
+
+def match_columns(
+    table: Table,
+    fields: Sequence[str],
+    aliases: Mapping[str, Sequence[str]],
+    mapping: Mapping[str, str],
+) -> dict[str, int]:
+    """Each field's column index; every field must be found or the import reads 0 points."""
+    position = {normalized(name): i for i, name in reversed(list(enumerate(table.header)))}
+    found: dict[str, int] = {}
+    for field in fields:
+        if field in mapping:
+            index = position.get(normalized(mapping[field]))
+            if index is None:
+                raise InputError(
+                    f"{table.path}: --columns {field}={mapping[field]}: no such column "
+                    f"(the header is: {table.shown_header()})"
+                )
+            found[field] = index
+            continue
+        for alias in aliases[field]:
+            if alias in position:
+                found[field] = position[alias]
+                break
+    missing = [f for f in fields if f not in found]
+    if missing:
+        example = ",".join(f"{f}=COLUMN" for f in missing)
+        raise InputError(
+            f"{table.path}: 0 points read: no column matched {', '.join(missing)} "
+            f"(the header is: {table.shown_header()}); name them with --columns {example}"
+        )
+    if not table.rows:
+        raise InputError(f"{table.path}: 0 points read: the header is there but no rows follow")
+    return found
+
+
+def cell(row: Row, index: int, field: str) -> Any:
+    where, cells = row
+    if index >= len(cells):
+        raise InputError(f"{where}: no {field} (the row has {len(cells)} cells)")
+    return cells[index]
+
+
+def number(row: Row, index: int, field: str) -> float:
+    value = cell(row, index, field)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        result = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise InputError(f"{row[0]}: {field} is {value!r}, not a number") from None
+    if not math.isfinite(result):
+        raise InputError(f"{row[0]}: {field} is {value!r}, not a finite number")
+    return result
+
+
+def epoch(row: Row, index: int, field: str) -> float:
+    """Unix seconds from s, ms or µs, or from an ISO date or time (UTC when it has no zone)."""
+    value = cell(row, index, field)
+    if isinstance(value, datetime):
+        return _utc(value).timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                return _utc(datetime.fromisoformat(text.replace("Z", "+00:00"))).timestamp()
+            except ValueError:
+                raise InputError(
+                    f"{row[0]}: {field} is {text!r}, neither a Unix time nor an ISO date"
+                ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"{row[0]}: {field} is {value!r}, not a time")
+    t = float(value)
+    # A time in seconds passes 1e11 only in the year 5138: larger values are ms, then µs.
+    if abs(t) >= 1e14:
+        return t / 1e6
+    if abs(t) >= 1e11:
+        return t / 1e3
+    return t
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

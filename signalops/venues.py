@@ -1,0 +1,201 @@
+"""Venues: which market serves each asset's candles, and which one auto mode trades on.
+
+Configured in ``signalops.yaml`` (``signalops.config`` reads and checks the file)::
+
+    venues:                       # named venues; binance and polymarket exist without being listed
+      coinbase: {exchange: coinbaseexchange, quote: USD, rate_limit: 350}
+      kraken:   {exchange: kraken, quote: USD, sandbox: false}
+      stocks:   {exchange: yfinance, quote: USD}
+    assets:                       # per asset: its venue and, when not BASE/QUOTE, its symbol
+      ETH:  {venue: coinbase, symbol: ETH-USD}
+      AAPL: {venue: stocks}
+    default_venue: binance        # every asset not listed (null: only the listed ones)
+    executor: kraken              # auto mode's venue (default: the default venue)
+
+``exchange`` is a ccxt exchange id (its candles and orders go through ccxt's own class),
+``yfinance`` (equities and ETFs) or ``polymarket`` (an executor only). Without any of this the
+behaviour is the historical one: every asset is ``BASE/USDT`` on Binance, and auto mode trades on
+Binance's testnet.
+
+A symbol is kept as written (``ETH-USD`` is Coinbase's market id, which ccxt resolves like the
+unified ``ETH/USD``), and so is the replay series it names:
+``candles/<exchange>/<symbol>/<timeframe>``.
+
+``sandbox`` says where orders go: true (the default) is the exchange's testnet; false is
+mainnet, which auto mode also requires ``--live`` for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from types import MappingProxyType
+from typing import TypeVar
+
+from signalops.errors import InputError
+
+__all__ = [
+    "BINANCE",
+    "DEFAULT_VENUES",
+    "POLYMARKET",
+    "AssetVenue",
+    "Venue",
+    "VenueKind",
+    "Venues",
+    "exchange_problem",
+    "venue_for_option",
+]
+
+
+class VenueKind(Enum):
+    CCXT = "ccxt"  # candles and orders through ccxt's class for the exchange id
+    YFINANCE = "yfinance"  # equities and ETFs: daily history through yfinance
+    POLYMARKET = "polymarket"  # prediction markets: orders through py-clob-client
+
+    @classmethod
+    def of(cls, exchange: str) -> VenueKind:
+        for kind in (cls.YFINANCE, cls.POLYMARKET):
+            if exchange == kind.value:
+                return kind
+        return cls.CCXT
+
+    @property
+    def serves_candles(self) -> bool:
+        return self is not VenueKind.POLYMARKET
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """One named venue. ``rate_limit``: milliseconds between requests (None: ccxt's own)."""
+
+    name: str
+    exchange: str
+    quote: str = "USDT"
+    sandbox: bool = True
+    rate_limit: int | None = None
+
+    @property
+    def kind(self) -> VenueKind:
+        return VenueKind.of(self.exchange)
+
+    def ccxt_options(self) -> dict[str, object]:
+        """The options a ccxt exchange class is built with for this venue."""
+        options: dict[str, object] = {"enableRateLimit": True}
+        if self.rate_limit is not None:
+            options["rateLimit"] = self.rate_limit
+        return options
+
+
+@dataclass(frozen=True, slots=True)
+class AssetVenue:
+    """Where one asset trades: a venue name and its symbol there (None: ``BASE/QUOTE``)."""
+
+    venue: str
+    symbol: str | None = None
+
+
+BINANCE = Venue("binance", "binance", "USDT")
+# Polymarket has no testnet: auto mode refuses it until a venue says ``sandbox: false``.
+POLYMARKET = Venue("polymarket", "polymarket", "USDC")
+
+
+V = TypeVar("V")
+
+
+def _frozen(values: Mapping[str, V]) -> Mapping[str, V]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Venues:
+    """The venue table of a configuration, and the routing of assets through it."""
+
+    venues: Mapping[str, Venue] = field(
+        default_factory=lambda: MappingProxyType({v.name: v for v in (BINANCE, POLYMARKET)})
+    )
+    assets: Mapping[str, AssetVenue] = field(default_factory=lambda: MappingProxyType({}))
+    default: str | None = BINANCE.name
+    executor: str | None = None  # None: the default venue
+
+    def venue_of(self, asset: str) -> Venue | None:
+        """The venue serving ``asset``'s candles; None when no configured venue does."""
+        mapped = self.assets.get(asset)
+        name = mapped.venue if mapped is not None else self.default
+        return None if name is None else self.venues.get(name)
+
+    def symbol_of(self, asset: str) -> str:
+        """``asset``'s symbol on its venue: as configured, else ``BASE/QUOTE`` (a pair as given)."""
+        mapped = self.assets.get(asset)
+        if mapped is not None and mapped.symbol is not None:
+            return mapped.symbol
+        venue = self.venue_of(asset)
+        if "/" in asset or venue is None or venue.kind is VenueKind.YFINANCE:
+            return asset
+        return f"{asset}/{venue.quote}"
+
+    def serves(self, asset: str) -> bool:
+        venue = self.venue_of(asset)
+        return venue is not None and venue.kind.serves_candles
+
+    def executor_venue(self) -> Venue | None:
+        name = self.executor or self.default
+        return None if name is None else self.venues.get(name)
+
+    def named(self, name: str) -> Venue | None:
+        return self.venues.get(name)
+
+    def only(self, venue: Venue) -> Venues:
+        """Every asset on ``venue`` (the CLI's ``--venue``): a symbol configured for that venue
+        is kept, any other asset becomes ``BASE/QUOTE`` there; auto mode trades there too."""
+        kept = {a: m for a, m in self.assets.items() if m.venue == venue.name}
+        return replace(
+            self,
+            venues=_frozen({**self.venues, venue.name: venue}),
+            assets=_frozen(kept),
+            default=venue.name,
+            executor=venue.name,
+        )
+
+
+DEFAULT_VENUES = Venues()
+
+
+def exchange_problem(exchange: str, names: Iterable[str] = ()) -> tuple[str, str | None] | None:
+    """Why ``exchange`` is not a venue's exchange, with a did-you-mean; None when it is one.
+
+    ccxt is imported only here (about a second), so only a configuration that names a venue
+    pays for it.
+    """
+    if VenueKind.of(exchange) is not VenueKind.CCXT:
+        return None
+    import difflib
+
+    import ccxt
+
+    known: list[str] = list(ccxt.exchanges)
+    if exchange in known:
+        return None
+    # Configured venue names first: ``--venue coinbse`` most likely means the venue ``coinbase``.
+    candidates = [*names, *known, "yfinance", "polymarket"]
+    close = difflib.get_close_matches(exchange, candidates, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else None
+    return f"unknown exchange '{exchange}': not a ccxt exchange id, yfinance or polymarket", hint
+
+
+def venue_for_option(venues: Venues, name: str) -> Venue:
+    """The venue ``--venue NAME`` means: a configured venue, else an exchange id of that name
+    (quoted in the default venue's currency)."""
+    configured = venues.named(name)
+    if configured is not None:
+        return configured
+    problem = exchange_problem(name, venues.venues)
+    if problem is not None:
+        message, hint = problem
+        listed = ", ".join(sorted(venues.venues))
+        raise InputError(
+            f"--venue: {message}; configured venues: {listed}" + (f" ({hint})" if hint else "")
+        )
+    default = venues.venues.get(venues.default) if venues.default is not None else None
+    quote = default.quote if default is not None else BINANCE.quote
+    return Venue(name, name, quote)

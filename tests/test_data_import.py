@@ -1,0 +1,349 @@
+"""``signalops data import FILE``: a trader's own files, through the CLI, into replayable series."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import DATA, STRATEGIES
+
+from signalops.adapters.edgar import ReplayFactsFeed
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+CDD_DAILY = FIXTURES / "cryptodatadownload_BTCUSDT_d_2022-06_2023-03.csv"
+REORDERED_HOURLY = FIXTURES / "BTCUSDT_1h_2023-03-01_reordered.csv"
+CCXT_HOURLY = FIXTURES / "ccxt_BTCUSDT_1h_2023-03-01.json"
+PARQUET_DAILY = FIXTURES / "freqtrade_ETHUSDT_1d_2023-Q1.parquet"
+YAHOO_DAILY = FIXTURES / "yahoo_AAPL_2023-03.csv"
+CLOB_HISTORY = FIXTURES / "clob_prices-history_MSTR_YES_first30.json"
+GAMMA_MARKETS = FIXTURES / "gamma_markets_trump-deportation_2mkts.json"
+DEFILLAMA_TVL = FIXTURES / "defillama_chain_tvl_ethereum_2023-03-01_09.csv"
+COMPANYFACTS = FIXTURES / "companyfacts_CIK0000320193_2022-2023.json"
+# 2023-03-01 00:00 UTC: the first hourly candle opens then and is recorded at its close, 01:00.
+MARCH_1 = 1677628800
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def import_file(path: Path, out: Path, *args: str):
+    return run("data", "import", path, "--to", out, *args)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_a_csv_with_columns_in_another_order_lands_in_the_replayed_candle_series(tmp_path: Path):
+    result = import_file(REORDERED_HOURLY, tmp_path, "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical          48 points in candles/binance/BTC/USDT/1h  {tmp_path}/technical.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("technical", "candles/binance/BTC/USDT/1h")
+    assert series is not None
+    assert series.times[0] == MARCH_1 + 3600
+    assert series.values[0] == [23141.57, 23219.99, 23020.03, 23101.0, 12736.94918]
+
+
+def test_the_cryptodatadownload_file_with_its_banner_and_newest_first_rows_imports(
+    tmp_path: Path,
+):
+    result = import_file(CDD_DAILY, tmp_path, "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical         304 points in candles/binance/BTC/USDT/1d  {tmp_path}/technical.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("technical", "candles/binance/BTC/USDT/1d")
+    assert series is not None
+    # The 2023-03-10 candle (low 19549.09, close 20150.69) is known at its close, 03-11 00:00.
+    t, candle = series.last_at_or_before(1678492800) or (None, None)
+    assert (t, candle[2], candle[3]) == (1678492800, 19549.09, 20150.69)
+
+
+def test_a_parquet_file_in_freqtrade_layout_imports_with_its_timeframe_inferred(tmp_path: Path):
+    result = import_file(PARQUET_DAILY, tmp_path, "--source", "technical", "--asset", "ETH")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical          90 points in candles/binance/ETH/USDT/1d  {tmp_path}/technical.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("technical", "candles/binance/ETH/USDT/1d")
+    assert series is not None
+    assert series.times[0] == 1672617600  # 2023-01-01's candle, closed 01-02 00:00 UTC
+    assert series.values[0] == [1196.13, 1204.67, 1190.57, 1200.34, 117762.0685]
+
+
+def test_a_json_file_of_ccxt_arrays_gives_the_same_store_as_the_same_candles_in_a_csv(
+    tmp_path: Path,
+):
+    result = import_file(CCXT_HOURLY, tmp_path / "json", "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical          48 points in candles/binance/BTC/USDT/1h  "
+        f"{tmp_path}/json/technical.jsonl\n"
+    )
+    import_file(REORDERED_HOURLY, tmp_path / "csv", "--source", "technical", "--asset", "BTC")
+    csv_bytes = (tmp_path / "csv" / "technical.jsonl").read_bytes()
+    assert (tmp_path / "json" / "technical.jsonl").read_bytes() == csv_bytes
+
+
+def test_a_yahoo_export_is_a_yfinance_series_known_at_the_new_york_close(tmp_path: Path):
+    result = import_file(
+        YAHOO_DAILY, tmp_path, "--source", "technical", "--asset", "AAPL", "--venue", "yfinance"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical          23 points in candles/yfinance/AAPL/1d  {tmp_path}/technical.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("technical", "candles/yfinance/AAPL/1d")
+    assert series is not None
+    # 2023-03-01's bar, Close (not Adj Close), known at 16:00 EST = 21:00 UTC that day.
+    assert series.times[0] == MARCH_1 + 21 * 3600
+    assert series.values[0] == [146.83, 147.23, 145.01, 145.31, 55479000.0]
+
+
+def test_an_explicit_column_mapping_names_columns_no_layout_knows(tmp_path: Path):
+    odd = tmp_path / "odd.csv"
+    text = REORDERED_HOURLY.read_text().splitlines(keepends=True)
+    odd.write_text("qty,last,floor,ceiling,first,opened\n" + "".join(text[1:]))
+    mapping = "time=opened,open=first,high=ceiling,low=floor,close=last,volume=qty"
+    out = tmp_path / "out"
+    result = import_file(odd, out, "--source", "technical", "--asset", "BTC", "--columns", mapping)
+    assert result.exit_code == 0, result.stderr
+    import_file(REORDERED_HOURLY, tmp_path / "ref", "--source", "technical", "--asset", "BTC")
+    expected = (tmp_path / "ref" / "technical.jsonl").read_bytes()
+    assert (out / "technical.jsonl").read_bytes() == expected
+
+
+def test_an_import_that_reads_no_points_is_refused_with_the_header_and_writes_nothing(
+    tmp_path: Path,
+):
+    result = import_file(DEFILLAMA_TVL, tmp_path / "out", "--source", "technical", "--asset", "ETH")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: {DEFILLAMA_TVL}: 0 points read: no column matched open, high, low, close, volume "
+        "(the header is: date, chain, tvl); name them with --columns "
+        "open=COLUMN,high=COLUMN,low=COLUMN,close=COLUMN,volume=COLUMN\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_header_with_no_rows_is_refused(tmp_path: Path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("date,open,high,low,close,volume\n")
+    result = import_file(empty, tmp_path / "out", "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {empty}: 0 points read: the header is there but no rows follow\n"
+    )
+
+
+def test_a_bad_row_half_way_names_its_line_and_leaves_the_store_as_it_was(tmp_path: Path):
+    out = tmp_path / "out"
+    import_file(CCXT_HOURLY, out, "--source", "technical", "--asset", "BTC")
+    before = (out / "technical.jsonl").read_bytes()
+    lines = CDD_DAILY.read_text().splitlines(keepends=True)
+    lines[150] = lines[150].replace(",BTCUSDT,", ",BTCUSDT,n/a,", 1).replace(",", ";", 0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(lines[:150]) + "1666656000000,2022-10-25,BTCUSDT,19330,x,1,2,3,4,5\n")
+    result = import_file(bad, out, "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {bad}:151: high is 'x', not a number\n"
+    assert files_in(out) == ["technical.jsonl"]
+    assert (out / "technical.jsonl").read_bytes() == before
+
+
+def test_a_failed_import_into_a_new_folder_does_not_create_it(tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[[1677628800000, 1, 2, 0.5, 1.5, 10],\n [1677632400000, 1, 2, 0.5, "", 10]]\n')
+    result = import_file(bad, tmp_path / "new", "--source", "technical", "--asset", "BTC")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {bad}: item 2: close is '', not a number\n"
+    assert not (tmp_path / "new").exists()
+
+
+def test_importing_the_same_file_twice_gives_the_same_store_and_keeps_other_series(
+    tmp_path: Path,
+):
+    import_file(PARQUET_DAILY, tmp_path, "--source", "technical", "--asset", "ETH")
+    import_file(CDD_DAILY, tmp_path, "--source", "technical", "--asset", "BTC")
+    once = (tmp_path / "technical.jsonl").read_bytes()
+    again = import_file(CDD_DAILY, tmp_path, "--source", "technical", "--asset", "BTC")
+    assert again.exit_code == 0
+    assert (tmp_path / "technical.jsonl").read_bytes() == once
+    assert SnapshotStore(tmp_path).keys("technical") == [
+        "candles/binance/BTC/USDT/1d",
+        "candles/binance/ETH/USDT/1d",
+    ]
+    assert files_in(tmp_path) == ["technical.jsonl"]
+
+
+def test_imported_real_candles_give_the_same_rsi_as_the_bundled_data(
+    tmp_path: Path, replay_dir: Path
+):
+    import_file(CDD_DAILY, tmp_path, "--source", "technical", "--asset", "BTC")
+    strategy = STRATEGIES / "technical_baseline.yaml"
+    at = "2023-03-11T00:00:00Z"
+    mine = run("evaluate", strategy, "--at", at, "--data", tmp_path, "--json")
+    bundled = run("evaluate", strategy, "--at", at, "--data", replay_dir, "--json")
+    assert mine.exit_code == 0, mine.stderr
+    value = json.loads(mine.stdout)["triggers_met"][0]["value"]
+    assert value == json.loads(bundled.stdout)["triggers_met"][0]["value"]
+    assert round(value, 3) == 28.242
+
+
+def test_a_clob_prices_history_lands_where_the_polymarket_replay_reads_it(tmp_path: Path):
+    market = "microstrategy-sells-any-bitcoin-by-december-31-2026"
+    result = import_file(CLOB_HISTORY, tmp_path, "--source", "polymarket", "--asset", market)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"polymarket         30 points in prices/{market}/yes  {tmp_path}/polymarket.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("polymarket", f"prices/{market}/yes")
+    assert series is not None
+    assert (series.times[0], series.values[0]) == (1770394157, 0.23)
+
+
+def test_a_gamma_markets_response_gives_the_metadata_of_the_market_named(tmp_path: Path):
+    slug = "will-trump-deport-less-than-250000"
+    result = import_file(GAMMA_MARKETS, tmp_path, "--source", "polymarket", "--asset", slug)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"polymarket          1 point  in markets/{slug}  {tmp_path}/polymarket.jsonl\n"
+    )
+    series = SnapshotStore(tmp_path).series("polymarket", f"markets/{slug}")
+    assert series is not None
+    assert series.values[0]["id"] == "517310"
+    assert series.values[0]["outcomes"] == ["Yes", "No"]
+
+
+def test_a_gamma_response_without_the_market_named_is_refused_with_the_ones_it_has(
+    tmp_path: Path,
+):
+    result = import_file(GAMMA_MARKETS, tmp_path, "--source", "polymarket", "--asset", "nope")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {GAMMA_MARKETS}: 0 points read: no market with slug or id 'nope' (found: "
+        "will-trump-deport-less-than-250000, will-trump-deport-250000-500000-people)\n"
+    )
+
+
+def test_sec_companyfacts_land_where_the_edgar_replay_reads_them_known_from_their_filing_day(
+    tmp_path: Path,
+):
+    result = import_file(COMPANYFACTS, tmp_path, "--source", "fundamental", "--asset", "AAPL")
+    assert result.exit_code == 0, result.stderr
+    path = f"{tmp_path}/fundamental.jsonl"
+    assert result.stdout == (
+        f"fundamental         8 points in edgar/CIK0000320193  {path}\n"
+        f"fundamental         1 point  in edgar/CIK0000320193/fetched  {path}\n"
+        f"fundamental         1 point  in edgar/ticker/AAPL  {path}\n"
+    )
+    store = SnapshotStore(tmp_path)
+    facts = store.series("fundamental", "edgar/CIK0000320193")
+    assert facts is not None
+    # Each point is the end of its filing day in New York: nothing is seen on the day it is filed.
+    for t, day in zip(facts.times, facts.values, strict=True):
+        assert {f["filed"] for f in day} == {_new_york_day_before(t)}
+    feed = ReplayFactsFeed(store)
+    assert feed.cik("AAPL") == "0000320193"
+    known, _ = feed.facts("AAPL", as_of=facts.times[0])
+    assert {f.filed.isoformat() for f in known} == {"2022-01-28"}
+
+
+def _new_york_day_before(t: float) -> str:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    return (datetime.fromtimestamp(t, ZoneInfo("America/New_York")) - timedelta(days=1)).strftime(
+        "%Y-%m-%d"
+    )
+
+
+def test_a_file_of_another_source_says_which_source_it_is_for(tmp_path: Path):
+    result = import_file(COMPANYFACTS, tmp_path, "--source", "technical", "--asset", "AAPL")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {COMPANYFACTS}: this is an SEC companyfacts file: "
+        "import it with --source fundamental\n"
+    )
+
+
+def test_file_options_without_a_file_are_refused(tmp_path: Path):
+    result = run("data", "import", "--to", tmp_path, "--asset", "BTC")
+    assert result.exit_code == 1
+    assert result.stderr == "error: --asset: only with a FILE to import\n"
+
+
+def test_help_teaches_the_file_import_with_examples():
+    result = run("data", "import", "--help")
+    assert "signalops data import Binance_BTCUSDT_d.csv --source technical --asset BTC" in (
+        result.stdout
+    )
+
+
+def test_a_failed_bundled_import_leaves_no_tmp_files_and_keeps_the_old_snapshots(
+    tmp_path: Path,
+):
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "ohlcv", data / "ohlcv")
+    hourly = data / "ohlcv" / "BTCUSDT_1h_binance_2020-10_2025-10.csv"
+    lines = hourly.read_text().splitlines(keepends=True)
+    lines[300] = lines[300].split(",")[0] + ",1,2,3,oops,5\n"
+    hourly.write_text("".join(lines))
+    out = tmp_path / "out"
+    ok = run("data", "import", "--from", DATA, "--to", out, "--source", "news")
+    assert ok.exit_code == 0
+    before = (out / "news.jsonl").stat().st_mtime_ns
+    (data / "rss").symlink_to(DATA / "rss")
+    result = run("data", "import", "--from", data, "--to", out, "--source", "news",
+                 "--source", "technical")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: technical: {hourly}:301: bad candle row")
+    assert files_in(out) == ["news.jsonl"]
+    assert (out / "news.jsonl").stat().st_mtime_ns == before  # not replaced: nothing was
+
+
+def test_a_table_of_times_and_prices_imports_like_the_clob_response_it_came_from(tmp_path: Path):
+    history = json.loads(CLOB_HISTORY.read_text())["history"]
+    table = tmp_path / "mstr.csv"
+    table.write_text("timestamp,price\n" + "".join(f"{p['t']},{p['p']}\n" for p in history))
+    import_file(CLOB_HISTORY, tmp_path / "json", "--source", "polymarket", "--asset", "mstr/yes")
+    result = import_file(table, tmp_path / "csv", "--source", "polymarket", "--asset", "mstr")
+    assert result.exit_code == 0, result.stderr
+    expected = (tmp_path / "json" / "polymarket.jsonl").read_bytes()
+    assert (tmp_path / "csv" / "polymarket.jsonl").read_bytes() == expected
+
+
+def test_candles_land_under_the_venue_and_symbol_the_config_routes_the_asset_to(tmp_path: Path):
+    config = tmp_path / "signalops.yaml"
+    config.write_text(
+        "venues:\n"
+        "  coinbase: {exchange: coinbaseexchange, quote: USD}\n"
+        "assets:\n"
+        "  ETH: {venue: coinbase, symbol: ETH-USD}\n"
+    )
+    out = tmp_path / "out"
+    result = import_file(
+        PARQUET_DAILY, out, "--source", "technical", "--asset", "ETH", "--config", str(config)
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"technical          90 points in candles/coinbaseexchange/ETH-USD/1d  "
+        f"{out}/technical.jsonl\n"
+    )
+
+
+def test_an_unknown_venue_is_refused_with_a_suggestion(tmp_path: Path):
+    result = import_file(
+        PARQUET_DAILY, tmp_path, "--source", "technical", "--asset", "ETH", "--venue", "krakn"
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --venue: unknown exchange 'krakn'")
+    assert files_in(tmp_path) == []
