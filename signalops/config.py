@@ -18,6 +18,7 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
         - {kind: slack, url_env: SLACK_WEBHOOK_URL}
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
     audit: {path: audit.sqlite}
+    fundamental: {sec_user_agent: "Jane Trader jane@example.com"}   # SEC EDGAR's required contact
     kill_switch: KILL          # touch this file to halt all trading
     venues:                    # which market serves each asset (see signalops.venues)
       coinbase: {exchange: coinbaseexchange, quote: USD}
@@ -80,6 +81,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "AuditConfig",
     "Config",
+    "FundamentalConfig",
     "NotifyConfig",
     "PaperConfig",
     "Webhook",
@@ -137,6 +139,14 @@ class AuditConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FundamentalConfig:
+    """The fundamentals source. ``sec_user_agent``: the name and contact e-mail SEC EDGAR
+    requires of every client (None: ``$SIGNALOPS_SEC_USER_AGENT``)."""
+
+    sec_user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated ``signalops.yaml`` (or the defaults, without one).
 
@@ -148,6 +158,7 @@ class Config:
     paper: PaperConfig = PaperConfig()
     notify: NotifyConfig = NotifyConfig()
     audit: AuditConfig = AuditConfig()
+    fundamental: FundamentalConfig = FundamentalConfig()
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     venues: Venues = DEFAULT_VENUES
     file: str | None = None
@@ -221,6 +232,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
             ),
         ),
         audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
+        fundamental=FundamentalConfig(**data.get("fundamental", {})),
         risk=MappingProxyType(dict(risk)),
         venues=_venues(data),
         file=file,

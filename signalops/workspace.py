@@ -10,6 +10,8 @@ The CLI and the dashboard both open a workspace from the same few options, so th
   simulated fill and its audit record commit together;
 - venue: ``--venue NAME`` puts every asset (and auto mode) on that venue, else the config's
   ``venues:``/``assets:`` decide (``signalops.venues``).
+- SEC User-Agent of live EDGAR requests: the config's ``fundamental.sec_user_agent``, else
+  ``$SIGNALOPS_SEC_USER_AGENT``.
 """
 
 from __future__ import annotations
@@ -142,7 +144,9 @@ def build_pipeline(
             raise DataNotFound(f"{replay}: no snapshot folder (run 'signalops data import')")
         adapters = registry.replay_adapters(SnapshotStore(replay), venues=venues)
     else:
-        adapters = registry.live_adapters(venues=venues)
+        adapters = registry.live_adapters(
+            venues=venues, sec_user_agent=workspace.config.fundamental.sec_user_agent
+        )
     notify = workspace.config.notify
     notifier = NotifyExecutor(notify.webhooks, approval_ttl=notify.approval_ttl)
     return Pipeline(

@@ -136,10 +136,11 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
         ok strategies/banking_crisis_dip.yaml  Banking_Crisis_Dip: 1 entry rule, 2 exit rules, 1 veto, 4 conditions
         ok strategies/election_odds_gate.yaml  Election_Odds_Gate: 2 entry rules, 1 exit rule, 1 veto, 5 conditions
         ok strategies/event_filter.yaml  Event_Filter: 1 entry rule, 0 exit rules, 2 vetoes, 6 conditions
+        ok strategies/graham_value_event_filter.yaml  Graham_Value_Event_Filter: 2 entry rules, 1 exit rule, 1 veto, 5 conditions
         ok strategies/news_risk_off.yaml  News_Risk_Off: 1 entry rule, 0 exit rules, 1 veto, 3 conditions
         ok strategies/technical_baseline.yaml  Technical_Baseline: 1 entry rule, 1 exit rule, 0 vetoes, 2 conditions
         ok strategies/value_screen.yaml  Value_Screen: 2 entry rules, 1 exit rule, 0 vetoes, 6 conditions
-        6 files: 6 valid
+        7 files: 7 valid
         """  # noqa: E501
     )
     assert result.stderr == ""

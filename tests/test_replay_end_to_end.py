@@ -118,15 +118,27 @@ def test_election_veto_blocks_before_the_market_has_any_price(replay_adapters):
 def test_value_screen_reads_the_recorded_yahoo_snapshot_and_fails_closed_before_it(
     replay_adapters,
 ):
+    # AMZN has only the Yahoo snapshot (no SEC facts bundled), so replay answers from it.
     strategy = load(STRATEGIES / "value_screen.yaml")
-    recorded = engine.evaluate(strategy, "AAPL", at("2025-02-25T00:00:00"), replay_adapters)
-    earlier = engine.evaluate(strategy, "AAPL", at("2024-06-01T00:00:00"), replay_adapters)
+    recorded = engine.evaluate(strategy, "AMZN", at("2025-02-25T00:00:00"), replay_adapters)
+    earlier = engine.evaluate(strategy, "AMZN", at("2024-06-01T00:00:00"), replay_adapters)
 
-    assert leaf(recorded, "price_to_book < 3")["value"] == pytest.approx(55.33, abs=0.01)
+    assert leaf(recorded, "price_to_book < 3")["value"] == pytest.approx(8.02267, abs=1e-5)
     assert leaf(recorded, "price_to_book < 3")["data_timestamp"] == "2025-02-24T09:35:00Z"
     # Nothing was recorded before 2025-02-24: no guess, the leaves are UNKNOWN and nothing trades.
     assert all(x["status"] == "UNKNOWN" for x in earlier.to_dict()["leaves"])
     assert earlier.verdict is Verdict.HOLD
+
+
+def test_value_screen_of_a_company_with_sec_facts_answers_point_in_time_not_from_yahoo(
+    replay_adapters,
+):
+    strategy = load(STRATEGIES / "value_screen.yaml")
+    evaluation = engine.evaluate(strategy, "AAPL", at("2025-02-25T00:00:00"), replay_adapters)
+
+    # The last bundled AAPL close (2024-12-31) over the latest filed book value per share, not
+    # Yahoo's 55.33 of 2025-02-24.
+    assert leaf(evaluation, "price_to_book < 3")["value"] == pytest.approx(56.35, abs=0.01)
 
 
 def test_crypto_asset_in_a_fundamental_rule_is_unknown_not_applicable(replay_adapters):

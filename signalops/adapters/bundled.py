@@ -4,12 +4,26 @@ Each source module knows its own files and exposes ``import_bundled(data_dir)``,
 ``(series, t, value)`` records; this module runs them and writes one snapshot file per source.
 The files replace the old ones only once every source has been read: a bad row in the last
 source leaves the snapshot folder exactly as it was (see ``importing.staged``).
+
+The equity universe (``equities/``, see its README) belongs to no single source: its daily
+prices are technical candles and its SEC company facts and splits are fundamentals. It is read
+by the same code as ``signalops data import FILE`` (so a bundled point equals an imported one)
+and added to those two sources' files, reported on lines of its own:
+
+- ``equities/prices/daily/<TICKER>.csv`` -> ``candles/yfinance/<SYMBOL>/1d`` (the Yahoo symbol:
+  the ticker, ``^GSPC`` for the S&P 500 index), each bar at 16:00 New York on its date;
+- ``equities/edgar/companyfacts/CIK##########.json.gz`` (ticker from ``universe.csv``) ->
+  ``edgar/CIK##########``, ``.../fetched`` and ``edgar/ticker/<TICKER>``;
+- ``equities/prices/splits.csv`` -> ``splits/<TICKER>``.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +32,26 @@ from signalops.adapters.importing.staged import staged
 from signalops.adapters.registry import BUILTIN
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import DataNotFound, InputError
+from signalops.venues import AssetVenue, Venue, Venues
 
 DEFAULT_DATA_DIR = Path("examples/data")
 DEFAULT_SNAPSHOT_DIR = Path("examples/replay")
+EQUITIES = "equities"
+# Yahoo's symbol where it is not the file's name: what a live yfinance venue would record.
+YAHOO_SYMBOLS: Mapping[str, str] = {"GSPC": "^GSPC", "IXIC": "^IXIC"}
+_YFINANCE = Venue("yfinance", "yfinance", "USD")
+EQUITY_VENUES = Venues(
+    venues={_YFINANCE.name: _YFINANCE},
+    assets={ticker: AssetVenue(_YFINANCE.name, symbol) for ticker, symbol in YAHOO_SYMBOLS.items()},
+    default=_YFINANCE.name,
+)
+
+Record = tuple[str, float, Any]
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    source: str
+    source: str  # the source, or ``equities`` for the universe's points added to ``path``
     records: int
     series: int
     path: Path
@@ -38,7 +64,9 @@ def import_bundled(
     sources: Iterable[str] | None = None,
     on_source: Callable[[str], None] | None = None,
 ) -> list[ImportResult]:
-    """Write ``<out_dir>/<source>.jsonl`` for every source with bundled data; returns counts."""
+    """Write ``<out_dir>/<source>.jsonl`` for every source with bundled data; returns counts:
+    one result per source, followed by an ``equities`` one when the equity universe added points
+    to that source's file."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if not data_dir.is_dir():
         raise DataNotFound(f"{data_dir}: no such data folder")
@@ -51,19 +79,79 @@ def import_bundled(
                 raise InputError(f"unknown source '{source}' (one of: {', '.join(BUILTIN)})")
             module = importlib.import_module(target.partition(":")[0])
             reader = getattr(module, "import_bundled", None)
-            if reader is None:
+            equities = _EQUITY_READERS.get(source) if (data_dir / EQUITIES).is_dir() else None
+            if reader is None and equities is None:
                 continue
             if on_source is not None:
                 on_source(source)
-            keys: set[str] = set()
-            count = store.write(source, _noting_keys(reader(data_dir), keys))
-            results.append(ImportResult(source, count, len(keys), final.path(source)))
+            own = _Tally(reader(data_dir) if reader is not None else ())
+            added = _Tally(equities(data_dir / EQUITIES) if equities is not None else ())
+            store.write(source, _chained(own, added))
+            if reader is not None:
+                results.append(ImportResult(source, own.count, len(own.keys), final.path(source)))
+            if added.count:
+                results.append(
+                    ImportResult(EQUITIES, added.count, len(added.keys), final.path(source))
+                )
     return results
 
 
-def _noting_keys(
-    records: Iterable[tuple[str, float, Any]], keys: set[str]
-) -> Iterator[tuple[str, float, Any]]:
-    for record in records:
-        keys.add(record[0])
-        yield record
+class _Tally:
+    """Records passed through, counted, with the series they belong to."""
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self.records = records
+        self.count = 0
+        self.keys: set[str] = set()
+
+    def __iter__(self) -> Iterator[Record]:
+        for record in self.records:
+            self.keys.add(record[0])
+            self.count += 1
+            yield record
+
+
+def _chained(*parts: _Tally) -> Iterator[Record]:
+    for part in parts:
+        yield from part
+
+
+# --- the equity universe -----------------------------------------------------------------------
+
+
+def equity_candles(folder: Path) -> Iterator[Record]:
+    """Every ``prices/daily/<TICKER>.csv`` as ``data import FILE --venue yfinance`` reads it."""
+    from signalops.adapters.importing import _records
+
+    for path in sorted((folder / "prices" / "daily").glob("*.csv")):
+        yield from _records(path, "technical", path.stem.upper(), EQUITY_VENUES, "1d", None)
+
+
+def equity_fundamentals(folder: Path) -> Iterator[Record]:
+    """Company facts of every ticker ``universe.csv`` lists with them, then the splits."""
+    # Imported here, as every source module is: the EDGAR adapter loads TA-Lib and pandas.
+    from signalops.adapters.edgar import split_records, splits_from_csv_rows
+    from signalops.adapters.importing import _companyfacts
+
+    for ticker, cik in _universe(folder / "universe.csv"):
+        path = folder / "edgar" / "companyfacts" / f"CIK{cik}.json.gz"
+        if not path.is_file():
+            raise DataNotFound(f"{path}: {ticker}'s company facts, listed in universe.csv")
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            document = json.load(handle)
+        yield from _companyfacts(path, document, ticker)
+    with (folder / "prices" / "splits.csv").open(encoding="utf-8", newline="") as handle:
+        yield from split_records(splits_from_csv_rows(csv.DictReader(handle)))
+
+
+def _universe(path: Path) -> Iterator[tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("has_companyfacts") == "1":
+                yield row["ticker"].upper(), f"{int(row['cik']):010d}"
+
+
+_EQUITY_READERS: Mapping[str, Callable[[Path], Iterable[Record]]] = {
+    "technical": equity_candles,
+    "fundamental": equity_fundamentals,
+}

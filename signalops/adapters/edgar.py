@@ -297,7 +297,7 @@ class ReplayFactsFeed:
         series = self.store.series(SOURCE, ticker_key(ticker))
         if series is not None and len(series):
             return cik10(series.values[-1])
-        return self.tickers.get(ticker) or bundled_tickers().get(ticker)
+        return self.tickers.get(ticker)  # replay reads only what was recorded: no live map
 
     def has(self, symbol: str) -> bool:
         cik = self.cik(symbol)

@@ -9,7 +9,8 @@ The object the entry point names must have ``source`` and ``catalogue`` attribut
 the compiler checks metric names against) and the ``live(...)`` / ``replay(store)`` constructors.
 
 The venue configuration (``signalops.venues``) reaches the sources that read from venues: the
-technical source builds each asset's candle feed from it.
+technical source builds each asset's candle feed from it. The SEC User-Agent of the configuration
+(``fundamental: {sec_user_agent: ...}``) reaches the live fundamentals source's EDGAR client.
 """
 
 from __future__ import annotations
@@ -106,16 +107,31 @@ def replay_adapters(store: SnapshotStore, venues: Venues | None = None) -> dict[
 
 
 def live_adapters(
-    record: SnapshotStore | None = None, venues: Venues | None = None
+    record: SnapshotStore | None = None,
+    venues: Venues | None = None,
+    *,
+    sec_user_agent: str | None = None,
 ) -> dict[str, Adapter]:
     """One live adapter per source with its defaults; ``record`` keeps what they fetch;
-    ``venues`` says which venue serves each asset (default: Binance, BASE/USDT)."""
-    return {
-        name: _venue_aware(cls).live(record=record, venues=venues)
-        if name in VENUE_SOURCES and venues is not None
-        else cls.live(record=record)
-        for name, cls in adapter_classes().items()
-    }
+    ``venues`` says which venue serves each asset (default: Binance, BASE/USDT);
+    ``sec_user_agent`` is what EDGAR requests send (None: ``$SIGNALOPS_SEC_USER_AGENT``)."""
+    adapters: dict[str, Adapter] = {}
+    for name, cls in adapter_classes().items():
+        if name in VENUE_SOURCES and venues is not None:
+            adapters[name] = _venue_aware(cls).live(record=record, venues=venues)
+        elif name == "fundamental" and sec_user_agent is not None:
+            adapters[name] = _fundamental_live(record, sec_user_agent)
+        else:
+            adapters[name] = cls.live(record=record)
+    return adapters
+
+
+def _fundamental_live(record: SnapshotStore | None, sec_user_agent: str) -> Adapter:
+    # Imported here, as every built-in is loaded by name: validating never imports httpx.
+    from signalops.adapters.edgar import EdgarClient
+    from signalops.adapters.fundamental import FundamentalAdapter
+
+    return FundamentalAdapter.live(record=record, edgar=EdgarClient(sec_user_agent))
 
 
 class _VenueAware(Protocol):

@@ -1,4 +1,4 @@
-"""Technical indicators over exchange candles: candles through ccxt, indicators through TA-Lib.
+"""Technical indicators: crypto candles through ccxt, equities through yfinance, TA-Lib on both.
 
 Only *closed* candles count: at ``as_of`` the last usable candle is the one whose close time
 (open + timeframe) is at or before ``as_of``, and an observation's data time is that close. Live
@@ -9,6 +9,10 @@ time, ``v`` = ``[open, high, low, close, volume]``). Both feed the same indicato
 Gaps (missing candles, e.g. an exchange outage) are detected and reported in the observation's
 detail; indicators are computed over the candles that exist, and a missing *latest* candle shows
 up as staleness, which the leaf's ``max_age`` turns into UNKNOWN.
+
+Equities and ETFs (an asset on a ``yfinance`` venue) have daily candles only, known at the US
+market's close, 16:00 New York, on each trading day (``signalops.adapters.equities``); weekends
+and holidays have no candle and are not gaps.
 
 ``import_bundled`` turns the bundled Binance exports (``examples/data/ohlcv``) into the same
 series: ``candles/binance/{BTC,ETH}/USDT/1d`` and ``candles/binance/BTC/USDT/1h``.
@@ -28,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 import talib
 
+from signalops.adapters import calendar
 from signalops.adapters.base import BaseAdapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
@@ -53,6 +58,8 @@ class Candles:
     close: np.ndarray
     volume: np.ndarray
     timeframe: int
+    # Daily bars on US trading days only (equities): weekends and holidays are not gaps.
+    sessions: bool = False
 
     def __len__(self) -> int:
         return len(self.close_time)
@@ -69,12 +76,15 @@ class Candles:
             self.close[-bars:],
             self.volume[-bars:],
             self.timeframe,
+            self.sessions,
         )
 
     def gaps(self) -> list[dict[str, Any]]:
         """Each run of missing candles: where it starts and how many are missing."""
         if len(self) < 2:
             return []
+        if self.sessions:
+            return self._missing_sessions()
         # Contiguous windows (nearly all of them) are recognised in O(1) without a diff.
         if self.close_time[-1] - self.close_time[0] == (len(self) - 1) * self.timeframe:
             return []
@@ -85,6 +95,19 @@ class Candles:
             if missing > 0:
                 start = self.close_time[i] + self.timeframe
                 found.append({"first_missing_close": _iso(start), "missing": missing})
+        return found
+
+    def _missing_sessions(self) -> list[dict[str, Any]]:
+        found = []
+        # Consecutive trading days' closes are about a day apart (23-25 h across DST changes);
+        # only a longer step can hide a missing session.
+        for i in np.nonzero(np.diff(self.close_time) > 90000)[0]:
+            before = calendar.trading_day(float(self.close_time[i]))
+            after = calendar.trading_day(float(self.close_time[i + 1]))
+            missing = calendar.sessions_between(before, after)
+            if missing:
+                first = _iso(calendar.session_close(missing[0]))
+                found.append({"first_missing_close": first, "missing": len(missing)})
         return found
 
 
@@ -274,7 +297,8 @@ class VenueFeeds:
         return cls(DEFAULT_VENUES, lambda venue, symbols: feed, every=feed)
 
     def feed_for(self, asset: str) -> CandleFeed:
-        """``asset``'s feed; an ``AdapterError`` (NO_ADAPTER) when no ccxt venue serves it."""
+        """``asset``'s feed; an ``AdapterError`` (NO_ADAPTER) when no venue with candles
+        (a ccxt exchange or yfinance) serves it."""
         if self._every is not None:
             return self._every
         venue = self.venues.venue_of(asset)
@@ -284,10 +308,10 @@ class VenueFeeds:
                 source=SOURCE,
                 reason=Code.NO_ADAPTER,
             )
-        if venue.kind is not VenueKind.CCXT:
+        if not venue.kind.serves_candles:
             raise AdapterError(
-                f"{asset} is served by venue '{venue.name}' ({venue.exchange}): "
-                f"the technical source reads candles from ccxt exchanges only",
+                f"{asset} is served by venue '{venue.name}' ({venue.exchange}), which has no "
+                f"candles: map it to a ccxt exchange or yfinance under assets:",
                 source=SOURCE,
                 reason=Code.NO_ADAPTER,
             )
@@ -352,12 +376,14 @@ def _finite(value: Any, symbol: str) -> float:
     return number
 
 
-def _to_candles(rows: list[tuple[float, ...]], timeframe: int) -> Candles:
+def _to_candles(
+    rows: list[tuple[float, ...]], timeframe: int, *, sessions: bool = False
+) -> Candles:
     array = np.asarray(rows, dtype=float).reshape(-1, 6)
     close_time, open_, high, low, close, volume = (
         np.ascontiguousarray(array[:, i]) for i in range(6)
     )
-    return Candles(close_time, open_, high, low, close, volume, timeframe=timeframe)
+    return Candles(close_time, open_, high, low, close, volume, timeframe, sessions)
 
 
 def _iso(epoch: float) -> str:
@@ -458,12 +484,18 @@ class TechnicalAdapter(BaseAdapter):
         *,
         record: SnapshotStore | None = None,
         venues: Venues | None = None,
+        yahoo_session: Any = None,
     ) -> TechnicalAdapter:
-        """Candles from ``exchange`` for every asset, else from each asset's venue."""
+        """Candles from ``exchange`` for every asset, else from each asset's venue: a ccxt
+        exchange, or yfinance (``yahoo_session``: the session yfinance uses; None: its own)."""
         if exchange is not None:
             return cls(CcxtCandleFeed(exchange, record=record))
 
         def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
+            if venue.kind is VenueKind.YFINANCE:
+                from signalops.adapters.equities import YahooCandleFeed
+
+                return YahooCandleFeed(yahoo_session, record=record, symbols=symbols)
             exchange = ccxt_exchange(venue)
             return CcxtCandleFeed(
                 exchange,
@@ -484,6 +516,10 @@ class TechnicalAdapter(BaseAdapter):
             return cls(ReplayCandleFeed(store, exchange=exchange))
 
         def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
+            if venue.kind is VenueKind.YFINANCE:
+                from signalops.adapters.equities import EquityReplayFeed
+
+                return EquityReplayFeed(store, symbols=symbols)
             return ReplayCandleFeed(
                 store, exchange=venue.exchange, quote=venue.quote, symbols=symbols
             )

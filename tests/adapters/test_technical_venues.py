@@ -183,21 +183,31 @@ def test_coinbase_pages_hold_300_candles_so_a_full_page_is_not_mistaken_for_the_
     assert page_limit(ccxt.binance()) == 1000
 
 
-def test_equity_on_a_yfinance_venue_is_unknown_with_a_reason_and_asks_no_exchange(replay_store):
+def test_equity_without_recorded_daily_candles_is_no_data_naming_the_import(tmp_path):
     venues = loads_config("venues: {stocks: {exchange: yfinance, quote: USD}}\n"
                           "assets: {AAPL: {venue: stocks}}\n").venues  # fmt: skip
+    close = request("close", "AAPL", timeframe="1d")
+
+    answer = TechnicalAdapter.replay(SnapshotStore(tmp_path), venues=venues).fetch(
+        [close], datetime(2024, 6, 3, tzinfo=UTC)
+    )[close]
+
+    assert isinstance(answer, DataError)
+    assert answer.reason == Code.NO_DATA
+    assert "candles/yfinance/AAPL/1d" in answer.message
+    assert "signalops data import" in answer.message
+
+
+def test_an_asset_routed_to_polymarket_has_no_candles_and_is_no_adapter(replay_store):
+    venues = loads_config("assets: {AAPL: {venue: polymarket}}\n").venues
     close = request("close", "AAPL")
 
     answer = TechnicalAdapter.replay(replay_store, venues=venues).fetch(
         [close], datetime(2024, 6, 3, tzinfo=UTC)
     )[close]
 
-    assert isinstance(answer, DataError)
-    assert answer.reason == Code.NO_ADAPTER
-    assert answer.message == (
-        "AAPL is served by venue 'stocks' (yfinance): "
-        "the technical source reads candles from ccxt exchanges only"
-    )
+    assert isinstance(answer, DataError) and answer.reason == Code.NO_ADAPTER
+    assert "which has no candles" in answer.message
 
 
 def test_an_asset_no_venue_serves_is_unknown_when_default_venue_is_null(replay_store):

@@ -396,7 +396,7 @@ def test_strategies_show_validation_status_with_line_numbers_and_the_tree(
     table = {Path(r["file"]).name: r for r in rows(at, "strategies.table")}
     assert table["banking_crisis_dip.yaml"]["status"] == "valid"
     assert table["zz_broken.yaml"]["status"].startswith("INVALID")
-    assert "1 of 7 strategy files do not load" in joined(at.error)
+    assert "1 of 8 strategy files do not load" in joined(at.error)
     broken = str(strategies_dir / "zz_broken.yaml")
     assert any(e.value.startswith(f"{broken}:9:11: ") and "treshold" in e.value for e in at.error)
     trees = joined(at.code)
