@@ -291,6 +291,9 @@ class ReplayFactsFeed:
     def __init__(self, store: SnapshotStore, *, tickers: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.tickers = {k.upper(): cik10(v) for k, v in (tickers or {}).items()}
+        # Parsing a company's recorded filings dominated replays (every metric, every decision
+        # re-read them): the facts known after the first ``end`` points are parsed once per CIK.
+        self._known: dict[tuple[str, int], tuple[Fact, ...]] = {}
 
     def cik(self, symbol: str) -> str | None:
         ticker = symbol.strip().upper()
@@ -314,12 +317,16 @@ class ReplayFactsFeed:
                 f"fundamental --asset {symbol.upper()})",
                 Code.NO_DATA,
             )
-        facts: list[Fact] = []
-        for rows in series.values[: series.end(as_of)]:
-            if not isinstance(rows, list):
-                raise _error(f"recorded facts of CIK {cik} are not a list", Code.BAD_SNAPSHOT)
-            facts.extend(parse_facts(rows, f"recorded facts of CIK {cik}"))
-        return facts, self._complete_until(cik, series.times, as_of)
+        end = series.end(as_of)
+        known = self._known.get((cik, end))
+        if known is None:
+            facts: list[Fact] = []
+            for rows in series.values[:end]:
+                if not isinstance(rows, list):
+                    raise _error(f"recorded facts of CIK {cik} are not a list", Code.BAD_SNAPSHOT)
+                facts.extend(parse_facts(rows, f"recorded facts of CIK {cik}"))
+            known = self._known[(cik, end)] = tuple(facts)
+        return list(known), self._complete_until(cik, series.times, as_of)
 
     def _complete_until(self, cik: str, times: Sequence[float], as_of: float) -> float:
         marks = self.store.series(SOURCE, fetched_key(cik))
