@@ -121,17 +121,17 @@ def _chained(*parts: _Tally) -> Iterator[Record]:
 
 def equity_candles(folder: Path) -> Iterator[Record]:
     """Every ``prices/daily/<TICKER>.csv`` as ``data import FILE --venue yfinance`` reads it."""
-    from signalops.adapters.importing import _records
+    from signalops.adapters.importing import file_records
 
     for path in sorted((folder / "prices" / "daily").glob("*.csv")):
-        yield from _records(path, "technical", path.stem.upper(), EQUITY_VENUES, "1d", None)
+        yield from file_records(path, "technical", path.stem.upper(), EQUITY_VENUES, "1d", None)
 
 
 def equity_fundamentals(folder: Path) -> Iterator[Record]:
     """Company facts of every ticker ``universe.csv`` lists with them, then the splits."""
     # Imported here, as every source module is: the EDGAR adapter loads TA-Lib and pandas.
     from signalops.adapters.edgar import split_records, splits_from_csv_rows
-    from signalops.adapters.importing import _companyfacts
+    from signalops.adapters.importing import companyfacts_records
 
     for ticker, cik in _universe(folder / "universe.csv"):
         path = folder / "edgar" / "companyfacts" / f"CIK{cik}.json.gz"
@@ -139,7 +139,7 @@ def equity_fundamentals(folder: Path) -> Iterator[Record]:
             raise DataNotFound(f"{path}: {ticker}'s company facts, listed in universe.csv")
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             document = json.load(handle)
-        yield from _companyfacts(path, document, ticker)
+        yield from companyfacts_records(path, document, ticker)
     with (folder / "prices" / "splits.csv").open(encoding="utf-8", newline="") as handle:
         yield from split_records(splits_from_csv_rows(csv.DictReader(handle)))
 

@@ -125,14 +125,14 @@ class YahooCandleFeed:
     def _history(self, symbol: str, as_of: float, bars: int) -> Any:
         import yfinance
 
-        from signalops.adapters.fundamental import _clear_yfinance_cache, _yfinance_raises, classify
+        from signalops.adapters.fundamental import classify, clear_yfinance_cache, yfinance_raises
 
         # ``bars`` sessions span about 7/5 as many calendar days, plus up to ten holidays a year.
         days = bars * 7 // 5 + bars // 25 + 10
         end = datetime.fromtimestamp(as_of, UTC).astimezone(NEW_YORK).date() + timedelta(days=1)
-        _clear_yfinance_cache()
+        clear_yfinance_cache()
         try:
-            with _yfinance_raises():
+            with yfinance_raises():
                 frame = yfinance.Ticker(symbol, session=self.session).history(
                     start=end - timedelta(days=days),
                     end=end,

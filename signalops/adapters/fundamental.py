@@ -267,9 +267,9 @@ class YahooFundamentalsFeed:
         delay = self.backoff
         attempts = self.retries + 1
         for attempt in range(attempts):
-            _clear_yfinance_cache()
+            clear_yfinance_cache()
             try:
-                with _yfinance_raises():
+                with yfinance_raises():
                     return call()
             except Exception as exc:  # yfinance raises many types; classify or re-raise
                 error, retryable = classify(exc, f"{what} of {symbol}")
@@ -287,7 +287,7 @@ class YahooFundamentalsFeed:
 
 
 @contextmanager
-def _yfinance_raises() -> Iterator[None]:
+def yfinance_raises() -> Iterator[None]:
     import yfinance
 
     previous = yfinance.config.debug.hide_exceptions
@@ -298,7 +298,7 @@ def _yfinance_raises() -> Iterator[None]:
         yfinance.config.debug.hide_exceptions = previous
 
 
-def _clear_yfinance_cache() -> None:
+def clear_yfinance_cache() -> None:
     # yfinance keeps fundamentals-timeseries responses (failed ones included) in a process-wide
     # LRU cache for the day; our own TTL cache decides freshness, so a fetch always asks again.
     from yfinance.data import YfData

@@ -107,7 +107,7 @@ def import_file(
         raise InputError("--asset: empty name")
     if source != "technical" and timeframe:
         raise InputError("--timeframe is for candles (--source technical)")
-    records = _records(path, source, asset.strip(), venues, timeframe, columns)
+    records = file_records(path, source, asset.strip(), venues, timeframe, columns)
     by_series: dict[str, dict[float, Any]] = {}
     for key, t, value in records:
         by_series.setdefault(key, {})[t] = value
@@ -136,7 +136,7 @@ def _merged(
             yield key, t, points[t]
 
 
-def _records(
+def file_records(
     path: Path,
     source: str,
     asset: str,
@@ -151,7 +151,7 @@ def _records(
         if kind not in (None, source):
             raise InputError(f"{path}: this is {_KIND_NAMES[kind]}: import it with --source {kind}")
         if kind == "fundamental":
-            return list(_companyfacts(path, raw, asset))
+            return list(companyfacts_records(path, raw, asset))
         if kind == "polymarket":
             return list(_polymarket_json(path, raw, asset))
         positional = CANDLE_FIELDS if source == "technical" else PRICE_FIELDS
@@ -319,7 +319,7 @@ def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Record]:
 # --- SEC companyfacts ------------------------------------------------------------------------
 
 
-def _companyfacts(path: Path, raw: Mapping[str, Any], asset: str) -> Iterator[Record]:
+def companyfacts_records(path: Path, raw: Mapping[str, Any], asset: str) -> Iterator[Record]:
     """The EDGAR adapter's own recording of the document, as if fetched after its last filing."""
     from signalops.adapters._facts import known_at
     from signalops.adapters.edgar import recording
