@@ -140,11 +140,44 @@ def test_read_command_on_a_file_that_is_not_a_log_says_why_and_leaves_it_as_it_w
     assert listing(in_tmp) == before  # same bytes, no -wal, -shm or export
 
 
+def in_memory(log: bytes) -> sqlite3.Connection:
+    """A read-only look at a log's bytes (a WAL-mode header is set to rollback for the copy)."""
+    probe = sqlite3.connect(":memory:")
+    probe.deserialize(log[:18] + b"\x01\x01" + log[20:])
+    return probe
+
+
+def damage_records_page(log: bytes) -> bytes:
+    """The log with the type byte of its ``records`` table's root page overwritten.
+
+    Found through the schema, not a byte offset, so the damage is the same whatever the paths
+    recorded in the log (a byte cut lands in a b-tree page or in a record body by chance).
+    """
+    page_size = int.from_bytes(log[16:18], "big")
+    probe = in_memory(log)
+    (root,) = probe.execute("SELECT rootpage FROM sqlite_master WHERE name = 'records'").fetchone()
+    probe.close()
+    damaged = bytearray(log)
+    damaged[(root - 1) * page_size + (100 if root == 1 else 0)] = 0x7F  # no such page type
+    return bytes(damaged)
+
+
+def damage_last_body(log: bytes) -> tuple[bytes, int]:
+    """The log with the last record's body no longer JSON (same length), and that record's seq."""
+    probe = in_memory(log)
+    seq, body = probe.execute("SELECT seq, body FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    probe.close()
+    raw = body.encode("utf-8")
+    assert log.count(raw[:64]) == 1  # the body's first bytes are stored once, in one page
+    at = log.index(raw[:64])
+    return log[:at] + b"#" + log[at + 1 :], seq
+
+
 @pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "export", "out.jsonl"]])
-def test_log_damaged_in_its_last_page_is_reported_when_read_and_nothing_is_left_behind(
+def test_log_with_a_damaged_table_page_is_reported_when_read_and_nothing_is_left_behind(
     in_tmp: Path, real_log: bytes, command
 ):
-    (in_tmp / "cut.db").write_bytes(real_log[:-496])  # the tables are there, the last records not
+    (in_tmp / "cut.db").write_bytes(damage_records_page(real_log))
     before = listing(in_tmp)
 
     result = run(*command, "--audit", "cut.db")
@@ -154,6 +187,34 @@ def test_log_damaged_in_its_last_page_is_reported_when_read_and_nothing_is_left_
         "error: cut.db: not a SignalOps audit log (database disk image is malformed)\n"
     )
     assert listing(in_tmp) == before
+
+
+def test_verify_names_a_record_whose_body_was_damaged(in_tmp: Path, real_log: bytes):
+    damaged, seq = damage_last_body(real_log)
+    (in_tmp / "cut.db").write_bytes(damaged)
+
+    result = run("audit", "verify", "--audit", "cut.db")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"EDITED seq {seq}: the body is not a JSON record\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_export_refuses_a_damaged_record_and_leaves_no_partial_file(in_tmp: Path, real_log: bytes):
+    damaged, seq = damage_last_body(real_log)
+    (in_tmp / "cut.db").write_bytes(damaged)
+
+    result = run("audit", "export", "out.jsonl", "--audit", "cut.db")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: record seq {seq} is damaged (its body is not a JSON record);"
+        " `signalops audit verify` lists every problem\n"
+    )
+    assert (in_tmp / "cut.db").read_bytes() == damaged
+    assert sorted(p.name for p in in_tmp.glob("out.jsonl*")) == []
 
 
 def test_read_commands_on_a_real_log_still_work(in_tmp: Path, real_log: bytes):

@@ -66,6 +66,7 @@ from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash
 from signalops.errors import (
     AuditError,
+    AuditIntegrityError,
     AuditNotFound,
     AuditUnreadable,
     DuplicateRecordError,
@@ -675,14 +676,15 @@ class AuditLog:
         """Write every record, one canonical JSON object per line, in chain order.
 
         Each line is the stored body byte for byte, so ``chain.check`` holds for each line and
-        consecutive lines link by ``prev_hash``. Returns the number of lines.
+        consecutive lines link by ``prev_hash``. Returns the number of lines. A body that is not
+        a JSON record (a damaged page) cannot be a line: it raises ``AuditIntegrityError``.
         """
         if isinstance(target, str | Path):
             return self._export_file(Path(target))
         written = 0
         with self.snapshot():
             for row in self.raw_rows():
-                target.write(row["body"] + "\n")
+                target.write(_export_line(row))
                 written += 1
         return written
 
@@ -700,3 +702,15 @@ class AuditLog:
             raise
         partial.replace(target)
         return written
+
+
+def _export_line(row: dict[str, Any]) -> str:
+    body = row["body"]
+    try:
+        _loads(body)
+    except ValueError:
+        raise AuditIntegrityError(
+            f"record seq {row['seq']} is damaged (its body is not a JSON record);"
+            " `signalops audit verify` lists every problem"
+        ) from None
+    return body + "\n"
