@@ -194,9 +194,12 @@ def test_venue_option_on_evaluate_asks_that_venues_series_for_the_candles(
 
     assert (default.exit_code, kraken.exit_code) == (0, 0)
     assert "NO_DATA" not in default.stdout
-    assert "        rsi(14): NO_DATA: no recorded 1d candles for BTC/USDT on kraken\n" in (
-        kraken.stdout
-    )
+    assert (
+        "        rsi(14): NO_DATA: no recorded 1d candles for BTC/USDT on kraken: download it with"
+        " 'signalops data download --source technical --asset BTC/USDT --venue kraken"
+        " --timeframe 1d' or import a file with 'signalops data import FILE --source technical"
+        " --asset BTC/USDT --venue kraken --timeframe 1d'\n"
+    ) in kraken.stdout
 
 
 def test_venue_option_naming_nothing_known_is_an_input_error():

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from signalops.adapters import hints
 from signalops.adapters.calendar import NEW_YORK, session_close
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE, Candles, _finite, _to_candles, series_key
@@ -65,8 +66,8 @@ class EquityReplayFeed:
         series = self.store.series(SOURCE, key)
         if series is None:
             raise AdapterError(
-                f"no recorded daily candles for {symbol} ({key}); import them with "
-                f"'signalops data import FILE --source technical --asset {asset}'",
+                f"no recorded daily candles for {symbol} ({key}): "
+                + hints.provide(SOURCE, asset, venue=EXCHANGE, timeframe="1d"),
                 source=SOURCE,
                 reason=Code.NO_DATA,
             )

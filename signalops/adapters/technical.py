@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 import talib
 
-from signalops.adapters import calendar
+from signalops.adapters import calendar, hints
 from signalops.adapters.base import BaseAdapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
@@ -253,8 +253,10 @@ class ReplayCandleFeed:
         symbol = self.symbols.get(asset) or symbol_for(asset, self.quote)
         series = self.store.series(SOURCE, series_key(self.name, symbol, timeframe))
         if series is None:
+            frame = format_duration(timeframe)
             raise AdapterError(
-                f"no recorded {format_duration(timeframe)} candles for {symbol} on {self.name}",
+                f"no recorded {frame} candles for {symbol} on {self.name}: "
+                + hints.provide(SOURCE, symbol, venue=self.name, timeframe=frame),
                 source=SOURCE,
                 reason=Code.NO_DATA,
             )
