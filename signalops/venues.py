@@ -142,6 +142,14 @@ class Venues:
         name = self.executor or self.default
         return None if name is None else self.venues.get(name)
 
+    def symbols_on(self, venue: Venue) -> dict[str, str]:
+        """The symbols configured for assets on ``venue`` (auto mode trades them as such)."""
+        return {
+            asset: mapped.symbol
+            for asset, mapped in self.assets.items()
+            if mapped.venue == venue.name and mapped.symbol is not None
+        }
+
     def named(self, name: str) -> Venue | None:
         return self.venues.get(name)
 

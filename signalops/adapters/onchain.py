@@ -59,6 +59,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter
 from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
 from signalops.adapters.snapshots import Series, SnapshotStore
@@ -431,7 +432,7 @@ class ReplayFeed:
     def _read(self, key: str, as_of: float) -> Series:
         series = self.store.series(SOURCE, key)
         if series is None:
-            raise _error(f"no recorded series {key}", Code.NO_DATA)
+            raise _error(f"no recorded series {key}: {hints.provide(SOURCE, key)}", Code.NO_DATA)
         end = series.end(as_of)
         return Series(key, series.times[:end], series.values[:end])
 

@@ -90,6 +90,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 
+from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient, bad_response, field_of, number
 from signalops.adapters.snapshots import SnapshotStore
@@ -759,7 +760,7 @@ class ReplayFeed:
                 f"(recorded outcomes: {_quoted(recorded)})",
                 Code.NO_DATA,
             )
-        return _error(f"no recorded {kind} for market '{ref}'", Code.NO_DATA)
+        return _error(f"no recorded {kind} for market '{ref}': {_provide(ref, kind)}", Code.NO_DATA)
 
     def price(self, market: str, outcome: str, as_of: float, metric: str) -> Point:
         key, name = self._outcome(market, outcome, as_of, metric)
@@ -1066,3 +1067,10 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
     folder = Path(data_dir) / "polymarket"
     yield from _election_records(folder)
     yield from _mstr_records(folder)
+
+
+def _provide(ref: str, kind: str) -> str:
+    """Price history can be downloaded; order books have no history: only a recording keeps them."""
+    if kind == "prices":
+        return hints.provide(SOURCE, ref)
+    return "order books have no history to download; record them with 'signalops run --record DIR'"

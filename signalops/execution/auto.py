@@ -89,9 +89,10 @@ def build_auto_executor(
     exchange_id: str = "binance",
     sandbox: bool = True,
     venue: Venue | None = None,
+    symbols: Mapping[str, str] | None = None,
 ) -> Executor:
     """A real-order executor for ``venue`` (else ``exchange_id`` and ``sandbox``), or a clear
-    refusal."""
+    refusal. ``symbols``: asset -> the symbol it trades as there (the config's ``assets:``)."""
     if not live:
         raise ExecutionError(LIVE_REFUSAL)
     if venue is None:
@@ -119,7 +120,7 @@ def build_auto_executor(
     if missing:
         raise _missing(missing, venue.exchange)
     exchange = exchange_class({**venue.ccxt_options(), **credentials})
-    return CcxtExecutor(exchange, sandbox=venue.sandbox, quote=venue.quote)
+    return CcxtExecutor(exchange, sandbox=venue.sandbox, quote=venue.quote, symbols=symbols)
 
 
 def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:

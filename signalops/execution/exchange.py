@@ -132,12 +132,20 @@ class CcxtExecutor:
 
     ``sandbox=True`` switches ccxt to the exchange's testnet URLs (Binance spot:
     ``https://testnet.binance.vision``) before anything is sent; fills are then labelled
-    ``<exchange>:sandbox``. An asset without a ``/`` trades against ``quote``.
+    ``<exchange>:sandbox``. An asset trades as ``symbols`` maps it (the config's ``assets:``,
+    a unified ``ETH/USD`` or the venue's own id ``ETH-USD``), else against ``quote``.
     """
 
     mode = Mode.AUTO
 
-    def __init__(self, exchange: ccxt.Exchange, *, sandbox: bool, quote: str = "USDT") -> None:
+    def __init__(
+        self,
+        exchange: ccxt.Exchange,
+        *,
+        sandbox: bool,
+        quote: str = "USDT",
+        symbols: Mapping[str, str] | None = None,
+    ) -> None:
         if sandbox:
             try:
                 exchange.set_sandbox_mode(True)
@@ -148,6 +156,7 @@ class CcxtExecutor:
         self.exchange = exchange
         self.sandbox = sandbox
         self.quote = quote
+        self.symbols = dict(symbols or {})
         self.venue = f"{exchange.id}:sandbox" if sandbox else exchange.id
         self._secrets = tuple(
             value
@@ -157,7 +166,16 @@ class CcxtExecutor:
         scrub_logs(CCXT_LOGGERS, *self._secrets)
 
     def symbol(self, asset: str) -> str:
-        return asset if "/" in asset else f"{asset}/{self.quote}"
+        """The unified ccxt symbol ``asset`` trades as (orders, fees and holdings all use it)."""
+        mapped = self.symbols.get(asset)
+        if mapped is None:
+            return asset if "/" in asset else f"{asset}/{self.quote}"
+        if "/" in mapped:
+            return mapped
+        # A venue id such as Coinbase's ``ETH-USD``: ccxt knows it once the markets are loaded
+        # (load_markets is cached by ccxt, and create_order would load them anyway).
+        self.exchange.load_markets()
+        return str(self.exchange.market(mapped)["symbol"])
 
     # --- the venue's memory -------------------------------------------------------------------
 

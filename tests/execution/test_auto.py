@@ -41,6 +41,7 @@ from py_clob_client.clob_types import ApiCreds
 from requests.structures import CaseInsensitiveDict
 
 from signalops.adapters.polymarket import CLOB_URL, clob_transport
+from signalops.config import load_config
 from signalops.errors import SignalOpsError
 from signalops.execution.auto import (
     CcxtExecutor,
@@ -310,6 +311,45 @@ def test_market_buy_fills_and_the_request_carries_our_client_order_id() -> None:
     assert fill.at == datetime(2024, 11, 6, 14, 0, 0, 123000, tzinfo=UTC)
     assert result.details["fees"] == [{"currency": "BTC", "cost": D("0.00001")}]
     assert result.details["venue_status"] == "closed"
+
+
+def test_an_asset_mapped_to_the_venues_own_id_trades_as_that_market() -> None:
+    stub = BinanceSpot()
+    ex = CcxtExecutor(binance(stub), sandbox=False, symbols={"BITCOIN": "BTCUSDT"})
+    order = intent(Side.BUY, asset="BITCOIN")
+
+    result = ex.execute(order, as_of=AS_OF)
+
+    (placed,) = stub.sent("POST")
+    assert ex.symbol("BITCOIN") == "BTC/USDT"
+    assert placed["symbol"] == "BTCUSDT"
+    assert result.status is ExecutionStatus.FILLED
+
+
+def test_auto_mode_trades_each_asset_as_the_config_maps_it_on_the_executor_venue(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "signalops.yaml"
+    config.write_text(
+        "venues:\n"
+        "  spot: {exchange: binance, quote: USDT, sandbox: false}\n"
+        "  stocks: {exchange: yfinance, quote: USD}\n"
+        "assets:\n"
+        "  BITCOIN: {venue: spot, symbol: BTCUSDT}\n"
+        "  AAPL: {venue: stocks}\n"
+        "executor: spot\n",
+        encoding="utf-8",
+    )
+    venues = load_config(config).venues
+    venue = venues.executor_venue()
+    assert venue is not None
+
+    built = build_auto_executor(
+        live=True, env=EXCHANGE_ENV, venue=venue, symbols=venues.symbols_on(venue)
+    )
+
+    assert isinstance(built, CcxtExecutor)
+    assert (built.sandbox, built.symbols) == (False, {"BITCOIN": "BTCUSDT"})
 
 
 def test_the_order_is_looked_up_by_client_order_id_before_it_is_sent() -> None:
