@@ -19,6 +19,10 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
     audit: {path: audit.sqlite}
     fundamental: {sec_user_agent: "Jane Trader jane@example.com"}   # SEC EDGAR's required contact
+    news:                      # the RSS/Atom feeds news_count reads (replaces the crypto defaults)
+      feeds:                   # name -> URL (or a list of URLs, each named by its URL)
+        fed: https://www.federalreserve.gov/feeds/press_all.xml
+        sec: https://www.sec.gov/news/pressreleases.rss
     kill_switch: KILL          # touch this file to halt all trading
     venues:                    # which market serves each asset (see signalops.venues)
       coinbase: {exchange: coinbaseexchange, quote: USD}
@@ -82,6 +86,7 @@ __all__ = [
     "AuditConfig",
     "Config",
     "FundamentalConfig",
+    "NewsConfig",
     "NotifyConfig",
     "PaperConfig",
     "Webhook",
@@ -147,6 +152,15 @@ class FundamentalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NewsConfig:
+    """The news source. ``feeds``: name -> URL of the feeds ``news_count`` reads (a listed URL
+    is its own name); None: the adapter's defaults (``signalops.adapters.news.DEFAULT_FEEDS``).
+    A recording is filed under these names, so a replay reads it under the same ones."""
+
+    feeds: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated ``signalops.yaml`` (or the defaults, without one).
 
@@ -159,6 +173,7 @@ class Config:
     notify: NotifyConfig = NotifyConfig()
     audit: AuditConfig = AuditConfig()
     fundamental: FundamentalConfig = FundamentalConfig()
+    news: NewsConfig = NewsConfig()
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     venues: Venues = DEFAULT_VENUES
     file: str | None = None
@@ -233,12 +248,58 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         ),
         audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
         fundamental=FundamentalConfig(**data.get("fundamental", {})),
+        news=_news(data),
         risk=MappingProxyType(dict(risk)),
         venues=_venues(data),
         file=file,
     )
-    raise_collected([*_check_meaning(doc, config), *_check_venues(doc, config.venues)])
+    raise_collected(
+        [*_check_meaning(doc, config), *_check_venues(doc, config.venues), *_check_news(doc)]
+    )
     return config
+
+
+def _news(data: Mapping[str, Any]) -> NewsConfig:
+    """The schema-valid ``news:`` section; names are checked by ``_check_news``."""
+    feeds = data.get("news", {}).get("feeds")
+    if feeds is None:
+        return NewsConfig()
+    table = dict(feeds) if isinstance(feeds, Mapping) else {url: url for url in feeds}
+    return NewsConfig(feeds=MappingProxyType(table))
+
+
+# ``news_count(..., feeds='all')`` means every configured feed, so no feed may be called that.
+_ALL_FEEDS = "all"
+
+
+def _check_news(doc: Document) -> list[StrategyError]:
+    """What the schema cannot say: the reserved name 'all', and one URL given twice."""
+    feeds = doc.data.get("news", {}).get("feeds")
+    if isinstance(feeds, list):
+        named: Mapping[Any, str] = dict(enumerate(feeds))
+    elif isinstance(feeds, Mapping):
+        named = feeds
+    else:
+        return []
+    errors = []
+    seen: dict[str, Any] = {}
+    for name, url in named.items():
+        path = ("news", "feeds", name)
+        if name == _ALL_FEEDS:
+            errors.append(
+                doc.error(
+                    "'all' is not a feed name: news_count(..., feeds='all') means every feed",
+                    path,
+                    at=doc.key_mark(path),
+                )
+            )
+        if url in seen:
+            first = seen[url]
+            where = f"line {doc.mark(('news', 'feeds', first)).line}"
+            also = f"as '{first}' ({where})" if isinstance(first, str) else f"at {where}"
+            errors.append(doc.error(f"feed URL is already configured {also}", path))
+        seen.setdefault(url, name)
+    return errors
 
 
 def _venues(data: Mapping[str, Any]) -> Venues:

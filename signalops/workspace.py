@@ -12,6 +12,9 @@ The CLI and the dashboard both open a workspace from the same few options, so th
   ``venues:``/``assets:`` decide (``signalops.venues``).
 - SEC User-Agent of live EDGAR requests: the config's ``fundamental.sec_user_agent``, else
   ``$SIGNALOPS_SEC_USER_AGENT``.
+- news feeds: the config's ``news.feeds`` (live and replayed), else the news source's defaults.
+- recording: ``build_pipeline(record=DIR)`` (``signalops run --record DIR``) appends everything
+  the live sources fetch to the snapshot folder ``DIR``, which ``--replay DIR`` then reads.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from pathlib import Path
 import sqlite_utils
 
 from signalops.adapters import registry
+from signalops.adapters.registry import Connections
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
-from signalops.errors import DataNotFound, ExecutionError
+from signalops.errors import DataNotFound, ExecutionError, InputError
 from signalops.execution.notify import NotifyExecutor
 from signalops.execution.paper import PaperBroker
 from signalops.orders import Mode
@@ -117,12 +121,18 @@ def build_pipeline(
     live: bool = False,
     replay: str | Path | None = None,
     clock: Callable[[], datetime] | None = None,
+    record: str | Path | None = None,
+    connections: Connections | None = None,
 ) -> Pipeline:
     """Adapters (replayed from ``replay`` or live), executors and the audit log, together.
 
     ``auto`` mode places real orders and needs ``live=True`` (the CLI's ``--live``) and
     credentials in the environment; anything less is refused here, before a cycle runs.
+    ``record``: a snapshot folder the live sources append what they fetch to (made if missing;
+    not with ``replay``). ``connections``: where live requests go (tests; None: the network).
     """
+    if record is not None and replay is not None:
+        raise InputError("--record records a live run; it cannot be used with --replay")
     wants_auto = mode is Mode.AUTO or (
         mode is None and any(s.execution.action_mode == "auto" for s in strategies)
     )
@@ -138,14 +148,22 @@ def build_pipeline(
         # needs them, so every other command (and the dashboard) starts without them.
         from signalops.execution.auto import build_auto_executor
 
-        auto = build_auto_executor(live=True, venue=venues.executor_venue())
+        venue = venues.executor_venue()
+        symbols = venues.symbols_on(venue) if venue is not None else {}
+        auto = build_auto_executor(live=True, venue=venue, symbols=symbols)
     if replay is not None:
         if not Path(replay).is_dir():
             raise DataNotFound(f"{replay}: no snapshot folder (run 'signalops data import')")
-        adapters = registry.replay_adapters(SnapshotStore(replay), venues=venues)
+        adapters = registry.replay_adapters(
+            SnapshotStore(replay), venues=venues, news_feeds=workspace.config.news.feeds
+        )
     else:
         adapters = registry.live_adapters(
-            venues=venues, sec_user_agent=workspace.config.fundamental.sec_user_agent
+            record=None if record is None else SnapshotStore(record),
+            venues=venues,
+            sec_user_agent=workspace.config.fundamental.sec_user_agent,
+            news_feeds=workspace.config.news.feeds,
+            connections=connections,
         )
     notify = workspace.config.notify
     notifier = NotifyExecutor(notify.webhooks, approval_ttl=notify.approval_ttl)
@@ -158,5 +176,12 @@ def build_pipeline(
         mode=mode,
         notifier=notifier,
         auto_executor=auto,
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=clock or _wall_clock(connections),
     )
+
+
+def _wall_clock(connections: Connections | None) -> Callable[[], datetime]:
+    """The live sources' clock when a test set one, so the run's as_of agrees with it."""
+    if connections is not None and connections.now is not None:
+        return connections.now
+    return lambda: datetime.now(UTC)

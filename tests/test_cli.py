@@ -586,7 +586,7 @@ def test_metrics_without_source_lists_all_five_sources():
         "news  RSS/Atom feeds through feedparser",
     ]
     assert (
-        "  news_count(query, window=1d)                                   items           "
+        "  news_count(query, window=1d, feeds='all')                      items           "
         "number of feed items matching the query in the window"
     ) in result.stdout.splitlines()
 

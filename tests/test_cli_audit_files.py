@@ -223,7 +223,11 @@ def test_read_commands_on_a_real_log_still_work(in_tmp: Path, real_log: bytes):
     verified = run("audit", "verify", "--audit", "real.db")
     exported = run("audit", "export", "out.jsonl", "--audit", "real.db")
 
-    assert (verified.exit_code, verified.stdout) == (0, "ok 7 records, chain intact\n")
+    head = sqlite3.connect(in_tmp / "real.db").execute("SELECT hash FROM chain_head").fetchone()[0]
+    assert (verified.exit_code, verified.stdout) == (
+        0,
+        f"ok 7 records, chain intact\nhead seq 7 {head}\n",
+    )
     assert (exported.exit_code, exported.stdout) == (0, "7 records written to out.jsonl\n")
     assert len((in_tmp / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 7
     assert (in_tmp / "real.db").read_bytes() == real_log
@@ -252,8 +256,8 @@ def test_run_creates_a_missing_log_and_its_folder(in_tmp: Path, replay_dir: Path
     )
 
     assert result.exit_code == 0, result.output
-    assert run("audit", "verify", "--audit", "state/new.db").stdout == (
-        "ok 2 records, chain intact\n"  # the decision and its paper fill
+    assert run("audit", "verify", "--audit", "state/new.db").stdout.startswith(
+        "ok 2 records, chain intact\nhead seq 2 "  # the decision and its paper fill
     )
 
 
@@ -280,7 +284,7 @@ def test_approve_and_reject_create_a_missing_log(in_tmp: Path, answer):
         "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
     )
     assert run("audit", "verify", "--audit", "state/new.db").stdout == (
-        "ok 0 records, chain intact\n"
+        f"ok 0 records, chain intact\nhead seq 0 {'0' * 64}\n"
     )
 
 

@@ -299,7 +299,7 @@ def test_example_strategies_have_the_documented_shapes():
         (
             "metric: news_count\nparams: {query: hack}\noperator: '>='\nthreshold: 3",
             "news",
-            ("news", "news_count", {"query": "hack", "window": DAY}),
+            ("news", "news_count", {"query": "hack", "window": DAY, "feeds": "all"}),
             "news_count('hack') >= 3",
         ),
         (
@@ -533,7 +533,7 @@ def test_market_metrics_are_global_not_per_asset():
         ),
         (
             "news_count('/hack|exploit/', 24h) >= 3",
-            [("news", "news_count", {"query": "/hack|exploit/", "window": DAY})],
+            [("news", "news_count", {"query": "/hack|exploit/", "window": DAY, "feeds": "all"})],
             "news_count('/hack|exploit/', 1d) >= 3",
         ),
         (
@@ -1334,7 +1334,7 @@ COMPILE_ERRORS = [
             "s.yaml:7:18: rules[0].conditions[0].when: return needs parameter 'window' "
             "(signature: return(window, timeframe=1d))",
             "s.yaml:8:19: rules[0].conditions[1].metric: news_count needs parameter 'query' "
-            "(signature: news_count(query, window=1d))",
+            "(signature: news_count(query, window=1d, feeds='all'))",
             "s.yaml:11:19: rules[0].conditions[2].market: outcome needs parameter 'name' "
             "(signature: outcome(market, name))",
         ],

@@ -38,7 +38,7 @@ def download(
     timeframe: str | None = None,
     to: str | None = None,
 ) -> str:
-    """``signalops data download ...`` for one series (``to``: a snapshot folder not the default)."""
+    """``signalops data download ...`` for one series (``to``: another snapshot folder)."""
     return _command("download", source, asset, venue=venue, timeframe=timeframe, to=to)
 
 

@@ -1,6 +1,6 @@
 """News counts over RSS/Atom feeds: feeds fetched with the shared HTTP client, parsed by feedparser.
 
-Metric ``news_count(query, window)``: how many items of the configured feeds were published (or,
+Metric ``news_count(query, window, feeds)``: how many items of the feeds were published (or,
 without a published date, updated) in ``(as_of - window, as_of]`` and match the query in their
 title or summary (HTML tags stripped):
 
@@ -10,6 +10,13 @@ title or summary (HTML tags stripped):
   "US asset seizure" but not "USDT" or "bonus"; runs of spaces in the phrase match any
   whitespace; a phrase may start or end with punctuation ("$BTC", "S&P 500").
 
+Which feeds. The configuration's ``news: {feeds: ...}`` (a mapping name -> URL, or a list of URLs,
+each its own name) replaces ``DEFAULT_FEEDS``; ``feeds='all'`` (the default) counts every configured
+feed, and ``feeds='fed, sec'`` only those (names or URLs, separated by commas or spaces). A URL
+that is a configured feed's counts under that feed's name; any other URL is read as a feed of its
+own, named by its URL; any other word is BAD_REQUEST naming the configured feeds. (A URL holding
+a comma cannot be named in ``feeds=``: configure it under a name.)
+
 The same story syndicated by two feeds (same link) counts once. The matching headlines, links and
 times are kept in ``Observation.detail["matches"]`` (newest first, at most ``MAX_MATCHES``) for the
 audit trace, with ``feeds`` (how many were read), ``items_in_window`` and ``undated``.
@@ -17,8 +24,8 @@ audit trace, with ``feeds`` (how many were read), ``items_in_window`` and ``unda
 Items with no parseable date cannot be placed in time: they are skipped and counted in
 ``detail["undated"]`` (live only; they are never recorded), never guessed.
 
-Failures fail closed. If any configured feed cannot be fetched (HTTP error, timeout, ...) or is not
-a feed (an HTML page, XML cut short), the request is a DataError with that reason: a count over
+Failures fail closed. If any feed a leaf counts cannot be fetched (HTTP error, timeout, ...) or is
+not a feed (an HTML page, XML cut short), the request is a DataError with that reason: a count over
 the remaining feeds would be an undercount, not a smaller truth. A feed that lists no items at all
 is NO_DATA. And a feed whose oldest known item is newer than the window start may have dropped
 older items of the window (RSS lists only its latest N items), so that is INSUFFICIENT_HISTORY
@@ -30,27 +37,34 @@ feeds in ``detail["partial_window"]`` (for demos on short recordings; not for ve
 
 Time. Live: the observation's ``as_of`` is the fetch time of the feeds (the oldest, if several) -
 a live feed is current as of its fetch, so the count is "as of now" (a fetch that completes within
-``LIVE_SKEW`` seconds after ``as_of`` is stamped ``as_of``). Replay: the store cannot say when a
-recording stopped, so the data time is the newest recorded item at or before ``as_of`` (the oldest
-such time across feeds): when no news was recorded for longer than the predicate's ``max_age`` the
-leaf goes stale (UNKNOWN) instead of counting zero on a recording that may have lapsed.
+``LIVE_SKEW`` seconds after ``as_of`` is stamped ``as_of``). Replay: the data time is the newest
+recorded item or poll mark at or before ``as_of`` (the oldest such time across feeds). A live run
+that records (``signalops run --record DIR``) marks every poll, so its replay is dated as the live
+run was; items without poll marks (imports, downloads) cannot say when the recording stopped, so
+the newest item dates them: when no news was recorded for longer than the predicate's ``max_age``
+the leaf goes stale (UNKNOWN) instead of counting zero on a recording that may have lapsed.
 
 Series keys (source ``news``): ``items/<feed>`` where ``<feed>`` is the feed's configured name
 (its URL unless a mapping name -> URL is given); ``t`` = the item's published (else updated) time,
 ``v`` = ``{title, link, summary, published}`` (``published`` as ISO 8601 UTC), or a list of such
 objects when a feed has several items with the very same second (the store keeps one value per
-time). ``import_bundled`` files the bundled CoinDesk feed under its own self link,
+time). ``polled/<feed>``: one point per live poll while recording, ``t`` = the poll's data time,
+``v`` = ``{items, undated}`` (how many dated and undated items the feed listed). A recording under
+a configured name replays under that name, so replay with the same ``news:`` configuration.
+When a feed has no recorded items the message names the ``signalops data download`` command
+that provides them. ``import_bundled`` files the bundled CoinDesk feed under its own self link,
 ``items/https://www.coindesk.com/arc/outboundfeeds/rss``, which is also the default live name.
 """
 
 from __future__ import annotations
 
 import calendar
+import difflib
 import html
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +72,7 @@ from typing import Any, Protocol
 
 import feedparser
 
+from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient
 from signalops.adapters.snapshots import SnapshotStore
@@ -77,11 +92,61 @@ DEFAULT_FEEDS: tuple[str, ...] = (
     "https://decrypt.co/feed",
 )
 
+# The ``feeds`` parameter's default: every configured feed (so no feed may be named "all").
+ALL_FEEDS = "all"
+
 Item = dict[str, Any]  # {title, link, summary, published}
 
 
 def items_key(feed: str) -> str:
     return f"items/{feed}"
+
+
+def polled_key(feed: str) -> str:
+    return f"polled/{feed}"
+
+
+def is_feed_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def select_feeds(
+    wanted: str, table: Mapping[str, str], *, recorded: Collection[str] = ()
+) -> dict[str, str] | None:
+    """The feeds (name -> URL) a ``feeds`` parameter names; None for ``'all'``.
+
+    ``table``: the configured feeds; ``recorded``: names a replay store holds (also valid).
+    BAD_REQUEST for an empty list, ``'all'`` among names, or a name that is neither configured,
+    recorded nor a URL.
+    """
+    tokens = [token for token in re.split(r"[\s,]+", wanted.strip()) if token]
+    if not tokens:
+        raise _error("parameter 'feeds' names no feed", Code.BAD_REQUEST)
+    if tokens == [ALL_FEEDS]:
+        return None
+    by_url = {url: name for name, url in table.items()}
+    chosen: dict[str, str] = {}
+    for token in tokens:
+        if token in table:
+            chosen[token] = table[token]
+        elif token in by_url:
+            chosen[by_url[token]] = token
+        elif token in recorded or is_feed_url(token):
+            chosen[token] = token
+        else:
+            known = [*table, *(r for r in recorded if r not in table)]
+            what = "configured or recorded" if recorded else "configured"
+            raise _unknown_feed(token, known, what)
+    return chosen
+
+
+def _unknown_feed(token: str, known: Sequence[str], what: str) -> AdapterError:
+    if token == ALL_FEEDS:
+        return _error("feeds: 'all' cannot be combined with feed names", Code.BAD_REQUEST)
+    names = ", ".join(known) if known else "none"
+    close = difflib.get_close_matches(token, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else "; name one of them or a feed URL"
+    return _error(f"unknown news feed '{token}' ({what}: {names}){hint}", Code.BAD_REQUEST)
 
 
 @dataclass
@@ -113,8 +178,12 @@ class ItemFeed(Protocol):
 
     name: str
 
-    def load(self, as_of: float) -> list[FeedItems]:
-        """Every configured feed's items as of ``as_of`` (raises AdapterError for any failure)."""
+    def resolve(self, wanted: str) -> list[str]:
+        """The names of the feeds a ``feeds`` parameter selects (AdapterError if it cannot)."""
+        ...
+
+    def load_feed(self, name: str, as_of: float) -> FeedItems:
+        """One resolved feed's items as of ``as_of`` (raises AdapterError for any failure)."""
         ...
 
 
@@ -202,7 +271,8 @@ class RssFeed:
     ``feeds``: URLs (each its own name) or a mapping name -> URL. A feed is fetched again when its
     last fetch is older than ``cache_ttl`` seconds (on a monotonic ``clock``). Items seen in earlier
     polls are remembered, so coverage grows past the feed's own N-item horizon; with ``record`` set
-    new items are appended to the store and the memory starts from the store's items.
+    new items are appended to the store, every fetch leaves a poll mark, and the memory starts
+    from the store's items. A leaf may name a feed URL that is not configured: it is read too.
     """
 
     name = "rss"
@@ -225,26 +295,36 @@ class RssFeed:
         self.clock = clock
         self.now = now or (lambda: datetime.now(UTC))
         self._known: dict[str, _Known] = {}
+        self._unlisted: dict[str, str] = {}  # feed URLs named by a leaf, not configured
+
+    def resolve(self, wanted: str) -> list[str]:
+        chosen = select_feeds(wanted, self.feeds)
+        if chosen is None:
+            return list(self.feeds)
+        for name, url in chosen.items():
+            if name not in self.feeds:
+                self._unlisted[name] = url
+        return list(chosen)
 
     def load(self, as_of: float) -> list[FeedItems]:
-        loaded = []
-        for name, url in self.feeds.items():
-            known = self._poll(name, url)
-            ordered = sorted(known.items.items(), key=lambda kv: kv[0][0])
-            times = [key[0] for key, _ in ordered]
-            loaded.append(
-                FeedItems(
-                    name=name,
-                    times=times,
-                    values=[item for _, item in ordered],
-                    end=bisect_right(times, as_of),
-                    data_time=live_time(known.fetched, as_of),
-                    undated=known.undated,
-                )
-            )
-        return loaded
+        """Every configured feed's items as of ``as_of``."""
+        return [self.load_feed(name, as_of) for name in self.feeds]
 
-    def _poll(self, name: str, url: str) -> _Known:
+    def load_feed(self, name: str, as_of: float) -> FeedItems:
+        url = self.feeds.get(name) or self._unlisted[name]
+        known = self._poll(name, url, as_of)
+        ordered = sorted(known.items.items(), key=lambda kv: kv[0][0])
+        times = [key[0] for key, _ in ordered]
+        return FeedItems(
+            name=name,
+            times=times,
+            values=[item for _, item in ordered],
+            end=bisect_right(times, as_of),
+            data_time=live_time(known.fetched, as_of),
+            undated=known.undated,
+        )
+
+    def _poll(self, name: str, url: str, as_of: float) -> _Known:
         known = self._known.setdefault(name, _Known())
         if known.polled is not None and self.clock() - known.polled < self.cache_ttl:
             return known
@@ -264,11 +344,15 @@ class RssFeed:
                 known.items[key] = item
                 new.append(t)
         known.fetched, known.polled, known.undated = fetched, self.clock(), parsed.undated
-        if self.record is not None and new:
+        if self.record is not None:
             # Re-write the whole group of each new item's second: the store keeps one value a time.
             stamps = set(new)
             group = [(t, item) for (t, _, _), item in known.items.items() if t in stamps]
-            self.record.append(SOURCE, _records(name, group))
+            # The poll mark dates a replay as this poll dated the live answer (items alone
+            # cannot say that the feed was read later and had nothing newer).
+            mark = {"items": len(parsed.items), "undated": parsed.undated}
+            polled = (polled_key(name), live_time(fetched, as_of), mark)
+            self.record.append(SOURCE, [*_records(name, group), polled])
         return known
 
     def _seed(self, name: str, known: _Known) -> None:
@@ -298,33 +382,58 @@ def _feed_table(feeds: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
 class ReplayItemFeed:
     """Recorded items from the store: never one dated after ``as_of``.
 
-    ``feeds``: the names to read (default: every ``items/...`` series recorded).
+    ``feeds``: the configured feeds (names, or a mapping name -> URL, as live); ``'all'`` reads
+    those. None (no configuration): ``'all'`` reads every ``items/...`` series recorded. Either
+    way a leaf may name any recorded feed.
     """
 
     name = "replay"
 
-    def __init__(self, store: SnapshotStore, feeds: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, store: SnapshotStore, feeds: Sequence[str] | Mapping[str, str] | None = None
+    ) -> None:
         self.store = store
-        self.feeds = list(feeds) if feeds is not None else None
+        self.feeds = _feed_table(feeds) if feeds is not None else None
 
-    def load(self, as_of: float) -> list[FeedItems]:
-        names = self.feeds
-        if names is None:
-            names = [k[len("items/") :] for k in self.store.keys(SOURCE) if k.startswith("items/")]
+    def recorded(self) -> list[str]:
+        prefix = "items/"
+        return [k[len(prefix) :] for k in self.store.keys(SOURCE) if k.startswith(prefix)]
+
+    def resolve(self, wanted: str) -> list[str]:
+        recorded = self.recorded()
+        chosen = select_feeds(wanted, self.feeds or {}, recorded=recorded)
+        if chosen is not None:
+            return list(chosen)
+        names = list(self.feeds) if self.feeds is not None else recorded
         if not names:
             raise _error("no news feed was recorded", Code.NO_DATA)
-        loaded = []
-        for name in names:
-            series = self.store.series(SOURCE, items_key(name))
-            if series is None:
-                raise _error(f"no recorded items for feed {name}", Code.NO_DATA)
-            end = series.end(as_of)
-            if end == 0:
-                raise _error(
-                    f"no item of feed {name} was recorded at or before {_iso(as_of)}", Code.NO_DATA
-                )
-            loaded.append(FeedItems(name, series.times, series.values, end, series.times[end - 1]))
-        return loaded
+        return names
+
+    def load(self, as_of: float) -> list[FeedItems]:
+        """Every configured (else recorded) feed's items as of ``as_of``."""
+        return [self.load_feed(name, as_of) for name in self.resolve(ALL_FEEDS)]
+
+    def load_feed(self, name: str, as_of: float) -> FeedItems:
+        series = self.store.series(SOURCE, items_key(name))
+        if series is None:
+            raise _error(
+                f"no recorded items for feed {name}: {hints.provide(SOURCE, name)}", Code.NO_DATA
+            )
+        end = series.end(as_of)
+        data_time = series.times[end - 1] if end else None
+        undated = 0
+        marks = self.store.series(SOURCE, polled_key(name))
+        mark = marks.last_at_or_before(as_of) if marks is not None else None
+        if mark is not None:
+            data_time = mark[0] if data_time is None else max(data_time, mark[0])
+            undated = int(mark[1].get("undated", 0)) if isinstance(mark[1], dict) else 0
+        if data_time is None:
+            raise _error(
+                f"no item of feed {name} was recorded at or before {_iso(as_of)}: "
+                + hints.provide(SOURCE, name),
+                Code.NO_DATA,
+            )
+        return FeedItems(name, series.times, series.values, end, data_time, undated)
 
 
 # --- matching -------------------------------------------------------------------------------------
@@ -391,7 +500,7 @@ class NewsAdapter(BaseAdapter):
     def replay(
         cls,
         store: SnapshotStore,
-        feeds: Sequence[str] | None = None,
+        feeds: Sequence[str] | Mapping[str, str] | None = None,
         *,
         strict_coverage: bool = True,
     ) -> NewsAdapter:
@@ -406,15 +515,7 @@ class NewsAdapter(BaseAdapter):
             raise _error("window must be positive", Code.BAD_REQUEST)
         until = as_of.timestamp()
         since = until - window
-        loaded = batch.get((SOURCE, "feeds"))
-        if loaded is None:
-            try:
-                loaded = self.feed.load(until)
-            except AdapterError as exc:
-                loaded = exc
-            batch[(SOURCE, "feeds")] = loaded  # one load per fetch; a failure fails them all
-        if isinstance(loaded, AdapterError):
-            raise loaded
+        loaded = self._load(str(params.get("feeds", ALL_FEEDS)), until, batch)
         short = [f for f in loaded if f.oldest is None or f.oldest > since]
         if short and self.strict_coverage:
             covered = ", ".join(
@@ -471,6 +572,24 @@ class NewsAdapter(BaseAdapter):
             fetched_at=as_of,
             detail=detail,
         )
+
+    def _load(self, wanted: str, as_of: float, batch: dict[Any, Any]) -> list[FeedItems]:
+        """The selected feeds' items, each loaded once per fetch (a failure is kept, so every
+        leaf counting that feed fails alike); any failing feed fails the count."""
+        loaded = []
+        for name in self.feed.resolve(wanted):
+            key = (SOURCE, "feed", name)
+            found = batch.get(key)
+            if found is None:
+                try:
+                    found = self.feed.load_feed(name, as_of)
+                except AdapterError as exc:
+                    found = exc
+                batch[key] = found
+            if isinstance(found, AdapterError):
+                raise found
+            loaded.append(found)
+        return loaded
 
 
 def _iso(t: float) -> str:

@@ -10,15 +10,25 @@ the compiler checks metric names against) and the ``live(...)`` / ``replay(store
 
 The venue configuration (``signalops.venues``) reaches the sources that read from venues: the
 technical source builds each asset's candle feed from it. The SEC User-Agent of the configuration
-(``fundamental: {sec_user_agent: ...}``) reaches the live fundamentals source's EDGAR client.
+(``fundamental: {sec_user_agent: ...}``) reaches the live fundamentals source's EDGAR client, and
+its news feeds (``news: {feeds: ...}``) reach the news source, live and replayed.
+
+Recording: ``live_adapters(record=SnapshotStore(DIR))`` (``signalops run --record DIR``) makes
+every live source append what it fetched to the store, under the very keys its replay twin reads.
+
+``Connections`` is the seam of a live run without the network: where the live sources' requests
+go (an ``httpx`` transport, a ccxt exchange per venue, yfinance's session) and the wall clock they
+stamp fetches with. Tests put recorded answers there; the CLI never sets it.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
@@ -26,7 +36,7 @@ from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
 from signalops.catalogue.spec import Catalogue, SourceCatalogue
 from signalops.codes import Code
 from signalops.errors import AdapterError
-from signalops.venues import Venues
+from signalops.venues import Venue, Venues
 
 ENTRY_POINT_GROUP = "signalops.adapters"
 
@@ -94,16 +104,57 @@ def catalogue() -> Catalogue:
 # Sources whose constructors take ``venues=``.
 VENUE_SOURCES = frozenset({"technical"})
 
+# The built-in sources a ``Connections`` reaches (a plugin gets its own defaults).
+_CONNECTED = frozenset({"technical", "onchain", "polymarket", "news", "fundamental"})
 
-def replay_adapters(store: SnapshotStore, venues: Venues | None = None) -> dict[str, Adapter]:
+
+@dataclass(frozen=True)
+class Connections:
+    """Where the built-in live sources send their requests, and their wall clock.
+
+    Every field's default is the real thing (the network, ``datetime.now``). A test of a live
+    run sets them to serve recorded answers through the libraries' own transport boundaries:
+
+    - ``http``: an ``httpx`` transport for every request made through ``HttpClient``: DeFiLlama,
+      Polymarket Gamma and CLOB price history, RSS feeds, SEC EDGAR. (py-clob-client's own
+      requests -- midpoints, order books -- go through its process-global client; install a
+      transport for them with ``signalops.adapters.polymarket.clob_transport``.)
+    - ``exchange``: builds the ccxt exchange of a ccxt venue (default: ccxt's class for the
+      venue's exchange id); a test returns that class with recorded answers at its session.
+    - ``yahoo_session``: the session yfinance uses (equity candles and fundamentals).
+    - ``now``: the wall clock live sources stamp fetches with (the run's clock should agree).
+    - ``sleep``: how HTTP clients wait between retries and requests.
+    """
+
+    http: Any = None  # httpx.BaseTransport (not imported: validating never imports httpx)
+    exchange: Callable[[Venue], Any] | None = None
+    yahoo_session: Any = None
+    now: Callable[[], datetime] | None = None
+    sleep: Callable[[float], None] | None = None
+
+    @property
+    def default(self) -> bool:
+        return self == Connections()
+
+
+def replay_adapters(
+    store: SnapshotStore,
+    venues: Venues | None = None,
+    *,
+    news_feeds: Mapping[str, str] | None = None,
+) -> dict[str, Adapter]:
     """One replay adapter per source, all reading the same snapshot store; ``venues`` says
-    which venue's series serve each asset (default: Binance, BASE/USDT)."""
-    return {
-        name: _venue_aware(cls).replay(store, venues=venues)
-        if name in VENUE_SOURCES and venues is not None
-        else cls.replay(store)
-        for name, cls in adapter_classes().items()
-    }
+    which venue's series serve each asset (default: Binance, BASE/USDT); ``news_feeds`` are the
+    configured news feeds (None: every recorded feed)."""
+    adapters: dict[str, Adapter] = {}
+    for name, cls in adapter_classes().items():
+        if name in VENUE_SOURCES and venues is not None:
+            adapters[name] = _venue_aware(cls).replay(store, venues=venues)
+        elif name == "news" and news_feeds is not None:
+            adapters[name] = _news_class().replay(store, news_feeds)
+        else:
+            adapters[name] = cls.replay(store)
+    return adapters
 
 
 def live_adapters(
@@ -111,27 +162,109 @@ def live_adapters(
     venues: Venues | None = None,
     *,
     sec_user_agent: str | None = None,
+    news_feeds: Mapping[str, str] | None = None,
+    connections: Connections | None = None,
 ) -> dict[str, Adapter]:
     """One live adapter per source with its defaults; ``record`` keeps what they fetch;
     ``venues`` says which venue serves each asset (default: Binance, BASE/USDT);
-    ``sec_user_agent`` is what EDGAR requests send (None: ``$SIGNALOPS_SEC_USER_AGENT``)."""
+    ``sec_user_agent`` is what EDGAR requests send (None: ``$SIGNALOPS_SEC_USER_AGENT``);
+    ``news_feeds`` are the configured news feeds (None: the adapter's defaults);
+    ``connections`` where requests go (None: the network)."""
+    connections = connections or Connections()
     adapters: dict[str, Adapter] = {}
     for name, cls in adapter_classes().items():
-        if name in VENUE_SOURCES and venues is not None:
+        if name in _CONNECTED and (
+            not connections.default
+            or (name == "fundamental" and sec_user_agent is not None)
+            or (name == "news" and news_feeds is not None)
+        ):
+            adapters[name] = _connected(
+                name, record, venues, sec_user_agent, news_feeds, connections
+            )
+        elif name in VENUE_SOURCES and venues is not None:
             adapters[name] = _venue_aware(cls).live(record=record, venues=venues)
-        elif name == "fundamental" and sec_user_agent is not None:
-            adapters[name] = _fundamental_live(record, sec_user_agent)
         else:
             adapters[name] = cls.live(record=record)
     return adapters
 
 
-def _fundamental_live(record: SnapshotStore | None, sec_user_agent: str) -> Adapter:
-    # Imported here, as every built-in is loaded by name: validating never imports httpx.
+def _connected(
+    name: str,
+    record: SnapshotStore | None,
+    venues: Venues | None,
+    sec_user_agent: str | None,
+    news_feeds: Mapping[str, str] | None,
+    connections: Connections,
+) -> Adapter:
+    """A built-in live adapter on ``connections``, with the configuration's settings."""
+    # Imported here, as every built-in is loaded by name: validating never imports httpx/ccxt.
+    from signalops.adapters.http import HttpClient
+
+    c = connections
+    sleep: dict[str, Any] = {"sleep": c.sleep} if c.sleep is not None else {}
+    if name == "technical":
+        return _technical_live(record, venues, c)
+    if name == "onchain":
+        from signalops.adapters.onchain import OnchainAdapter
+
+        http = HttpClient("onchain", transport=c.http, min_interval=0.25, **sleep)
+        return OnchainAdapter.live(http, record=record)
+    if name == "polymarket":
+        from signalops.adapters.polymarket import PolymarketAdapter
+
+        now = c.now
+        clock: dict[str, Any] = {"clock": lambda: now().timestamp()} if now is not None else {}
+        return PolymarketAdapter.live(transport=c.http, record=record, **clock, **sleep)
+    if name == "news":
+        from signalops.adapters.news import DEFAULT_FEEDS, NewsAdapter
+
+        feeds = news_feeds if news_feeds is not None else DEFAULT_FEEDS
+        return NewsAdapter.live(feeds, transport=c.http, record=record, now=c.now, **sleep)
     from signalops.adapters.edgar import EdgarClient
     from signalops.adapters.fundamental import FundamentalAdapter
 
-    return FundamentalAdapter.live(record=record, edgar=EdgarClient(sec_user_agent))
+    edgar = EdgarClient(sec_user_agent, transport=c.http, **sleep)
+    options: dict[str, Any] = {"now": c.now} if c.now is not None else {}
+    return FundamentalAdapter.live(c.yahoo_session, record=record, edgar=edgar, **options, **sleep)
+
+
+def _technical_live(
+    record: SnapshotStore | None, venues: Venues | None, connections: Connections
+) -> Adapter:
+    """The technical source's live constructor, with each ccxt venue's exchange built by
+    ``connections.exchange``. (Mirrors ``TechnicalAdapter.live``, which has no such seam.)"""
+    from signalops.adapters.equities import YahooCandleFeed
+    from signalops.adapters.technical import (
+        CandleFeed,
+        CcxtCandleFeed,
+        TechnicalAdapter,
+        VenueFeeds,
+        ccxt_exchange,
+        page_limit,
+    )
+    from signalops.venues import DEFAULT_VENUES, VenueKind
+
+    make_exchange = connections.exchange or ccxt_exchange
+
+    def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
+        if venue.kind is VenueKind.YFINANCE:
+            return YahooCandleFeed(connections.yahoo_session, record=record, symbols=symbols)
+        exchange = make_exchange(venue)
+        return CcxtCandleFeed(
+            exchange,
+            quote=venue.quote,
+            page_size=page_limit(exchange),
+            record=record,
+            symbols=symbols,
+        )
+
+    return TechnicalAdapter(VenueFeeds(venues or DEFAULT_VENUES, build))
+
+
+def _news_class() -> Any:
+    from signalops.adapters.news import NewsAdapter
+
+    return NewsAdapter
 
 
 class _VenueAware(Protocol):

@@ -14,20 +14,30 @@ one point of one series::
 
 Lines may be in any order and files may be appended to while recording; on reading, each series
 is sorted by ``t`` and, for duplicate times, the last line wins (a re-recording corrects an
-earlier one). Why raw series rather than finished metric values: replaying candles through the
-same TA-Lib code that runs live is what makes a backtest and a live run agree on ``rsi(14)``.
+earlier one).
+
+Interrupted appends: every append writes whole lines in one call, and a ``durable`` store also
+flushes them to disk (fsync) before returning, so a download stopped by Ctrl-C, a crash or a
+network error keeps every page written before it. Should the process die inside a write, the
+file can end in a line without its newline: a *final* line that has no newline and is not a
+valid snapshot line is such a torn append. Reading ignores it and the next append cuts it off;
+anywhere else, a line that does not read is an error (BAD_SNAPSHOT) as before.
+
+Why raw series rather than finished metric values: replaying candles through the same TA-Lib
+code that runs live is what makes a backtest and a live run agree on ``rsi(14)``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -80,8 +90,10 @@ class Series:
 class SnapshotStore:
     """Reads (and appends to) a snapshot directory; each source file is loaded once."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, durable: bool = False) -> None:
         self.directory = Path(directory)
+        # fsync each append: a download must survive an interruption page by page.
+        self.durable = durable
         self._loaded: dict[str, dict[str, Series]] = {}
 
     def path(self, source: str) -> Path:
@@ -119,9 +131,10 @@ class SnapshotStore:
                     if not line.strip():
                         continue
                     try:
-                        record = json.loads(line)
-                        key, t, value = record["series"], float(record["t"]), record["v"]
+                        key, t, value = _point(line)
                     except (ValueError, KeyError, TypeError) as exc:
+                        if not line.endswith("\n"):  # only the final line can lack it
+                            break  # a torn append (see the module docstring)
                         raise AdapterError(
                             f"{path}:{number}: not a snapshot line ({exc})",
                             source=source,
@@ -142,14 +155,19 @@ class SnapshotStore:
 
     def append(self, source: str, records: Iterable[tuple[str, float, Any]]) -> int:
         """Append ``(series, t, value)`` points; returns how many were written."""
+        text = "".join(_line(key, t, value) for key, t, value in records)
+        if not text:
+            return 0
         self.directory.mkdir(parents=True, exist_ok=True)
-        count = 0
-        with self.path(source).open("a", encoding="utf-8") as handle:
-            for key, t, value in records:
-                handle.write(_line(key, t, value))
-                count += 1
+        path = self.path(source)
+        _mend_tail(path)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+            if self.durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         self._loaded.pop(source, None)  # re-read on next use, with the new points merged
-        return count
+        return text.count("\n")
 
     def write(self, source: str, records: Iterable[tuple[str, float, Any]]) -> int:
         """Replace the source's file with ``records`` (used by ``signalops data import``)."""
@@ -188,6 +206,49 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return (info.st_size, info.st_mtime_ns)
+
+
+def _point(line: str) -> tuple[str, float, Any]:
+    record = json.loads(line)
+    return record["series"], float(record["t"]), record["v"]
+
+
+def _mend_tail(path: Path) -> None:
+    """Before appending: a final line without its newline is either a torn append (cut off)
+    or a complete line a person wrote without one (given its newline)."""
+    try:
+        handle = path.open("rb+")
+    except FileNotFoundError:
+        return
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        start = _last_line_start(handle, size)
+        handle.seek(start)
+        tail = handle.read()
+        try:
+            _point(tail.decode("utf-8"))
+        except (ValueError, KeyError, TypeError):
+            handle.truncate(start)
+        else:
+            handle.write(b"\n")
+
+
+def _last_line_start(handle: BinaryIO, size: int) -> int:
+    """The offset just after the last newline of the file (0 when it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        handle.seek(start)
+        found = handle.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
 
 
 def _line(key: str, t: float, value: Any) -> str:

@@ -106,6 +106,9 @@ class PaperLedger:
         for statement in _SCHEMA:
             self.db.conn.execute(statement)
 
+    def exists(self) -> bool:
+        return "paper_account" in self.db.table_names()
+
     def account(self) -> tuple[str, str] | None:
         """(starting_cash, quote) as stored, or None before the account is opened."""
         row = self.db.conn.execute(

@@ -184,15 +184,33 @@ def answers(observations: Sequence[Record], requests: Sequence[Request]) -> Answ
         _key(entry["source"], entry["metric"], entry["params"], entry.get("asset")): entry
         for entry in observations
     }
+    loose = {
+        _loose_key(e["source"], e["metric"], e["params"], e.get("asset")): e for e in observations
+    }
     found: Answers = {}
     for request in requests:
         entry = stored.get(
             _key(request.source, request.metric, dict(request.params), request.asset)
-        )
+        ) or loose.get(_loose_key(request.source, request.metric, request.params, request.asset))
         answer = _answer(entry) if entry is not None else None
         if answer is not None:
             found[request] = answer
     return found
+
+
+def _loose_key(source: str, metric: str, params: Any, asset: str | None) -> str:
+    """The key without parameters at their default: a record written before a metric gained
+    a parameter (e.g. ``news_count``'s ``feeds``) stored its leaves without it."""
+    given = dict(params)
+    catalogue = registry.catalogue().sources.get(source)
+    spec = catalogue.get(metric) if catalogue is not None else None
+    if spec is not None:
+        given = {
+            name: value
+            for name, value in given.items()
+            if (param := spec.param(name)) is None or param.required or param.default != value
+        }
+    return _key(source, metric, given, asset)
 
 
 def _key(source: str, metric: str, params: Mapping[str, Any], asset: str | None) -> str:

@@ -56,13 +56,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import sqlite_utils
 
 from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
 from signalops.audit.record import loads_record as _loads
+from signalops.audit.signing import (
+    KEY_ENV,
+    Checkpoint,
+    SigningKey,
+    checkpoint_path,
+    key_from_env,
+    write_checkpoint,
+)
 from signalops.canonical import canonical_json, content_hash
 from signalops.errors import (
     AuditError,
@@ -95,6 +103,8 @@ COLUMNS = (
     "hash",
 )
 PENDING_APPROVAL = "PENDING_APPROVAL"
+_HASH = COLUMNS.index("hash")
+_ENV = object()  # AuditLog's default key: the one in SIGNALOPS_AUDIT_KEY, if any
 _CHUNK = 10_000  # rows per executemany: bounded memory for bulk appends
 _PAGE = 1_000  # rows per read: iterators never hold a read transaction between pages
 _SORTABLE = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -107,9 +117,20 @@ _INSERT = (
 _TRIGGERS = tuple(
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{what} are append-only: never {verb}d'); END"
-    for table, what in (("records", "audit records"), ("strategies", "stored strategies"))
+    for table, what in (
+        ("records", "audit records"),
+        ("strategies", "stored strategies"),
+        ("seals", "record MACs"),
+    )
     for verb in ("update", "delete")
 )
+# Record MACs (``signalops.audit.signing``); a log written without a key has none. Made by
+# writers of older logs too, so it is not one of the tables a reader requires.
+_SEALS = (
+    "CREATE TABLE IF NOT EXISTS seals ("
+    "seq INTEGER PRIMARY KEY, key_id TEXT NOT NULL, mac TEXT NOT NULL)"
+)
+_CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while a writer appends
 
 
 @dataclass(frozen=True)
@@ -235,6 +256,7 @@ def _schema_sql(db: sqlite_utils.Database) -> list[str]:
     for name, columns, unique in _INDEXES:
         kind = "UNIQUE INDEX" if unique else "INDEX"
         statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)})")
+    statements.append(_SEALS)
     statements += _TRIGGERS
     return statements
 
@@ -282,19 +304,50 @@ class AuditLog:
       and a WAL log stays readable while a writer appends.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout: float = 30.0, key: SigningKey | object | None = _ENV
+    ) -> None:
         self.path = Path(path)
         self.readonly = False
+        self.key = key_from_env() if key is _ENV else cast("SigningKey | None", key)
         self._made: list[Path] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False)
         self._attach(conn)
         with self._readable():
             _enable_wal(conn, timeout)
-            if not set(_TABLES) <= set(self.db.table_names()):
+            if not {*_TABLES, "seals"} <= set(self.db.table_names()):
                 with self.transaction() as db:
                     for statement in _schema_sql(db):
                         db.execute(statement)
+            self._check_signing()
+
+    def _check_signing(self) -> None:
+        """A signed log takes appends under its own key only; an unsigned one never gets a
+        key half way (a signed log is signed from its first record, or ``verify`` could not
+        tell unsigned old records from forged ones)."""
+        rows = self._all("SELECT key_id FROM seals ORDER BY seq LIMIT 1")
+        signed_by = rows[0][0] if rows else None
+        if signed_by is None:
+            unsigned = self._all("SELECT count(*) FROM records")[0][0]
+            if self.key is not None and unsigned:
+                self.close()
+                raise AuditError(
+                    f"{self.path}: holds {unsigned:,} records written without {KEY_ENV}; a "
+                    "signed log is signed from its first record: start a new log (--audit)"
+                )
+        elif self.key is None:
+            self.close()
+            raise AuditError(
+                f"{self.path}: this log is signed (key id {signed_by}); set {KEY_ENV} to its "
+                "key to write to it"
+            )
+        elif self.key.id != signed_by:
+            self.close()
+            raise AuditError(
+                f"{self.path}: signed with key id {signed_by}, but {KEY_ENV} is key id "
+                f"{self.key.id}"
+            )
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool, timeout: float = 30.0) -> AuditLog:
@@ -315,9 +368,12 @@ class AuditLog:
         log = cls.__new__(cls)
         log.path = where
         log.readonly = True
+        log.key = key_from_env()
         log._made = [file for file in siblings if not file.exists()]
         uri = f"{where.resolve().as_uri()}?mode=ro"
         log._attach(sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False))
+        # Also tells code sharing the connection (the paper ledger) that this one only reads.
+        log.db.conn.execute("PRAGMA query_only = ON")
         try:
             with log._readable():
                 missing = sorted(set(_TABLES) - set(log.db.table_names()))
@@ -341,6 +397,8 @@ class AuditLog:
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
+        self._unchecked: tuple[int, str] | None = None  # a head no checkpoint covers yet
+        self._checkpointed = 0.0
 
     @contextmanager
     def _readable(self) -> Iterator[None]:
@@ -361,8 +419,23 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._checkpoint(force=True)
             self._closed = True
             self.db.close()
+
+    def _checkpoint(self, *, force: bool) -> None:
+        """Sign the head into the checkpoint file (at most once a second, and on close)."""
+        if self.key is None or self._unchecked is None:
+            return
+        now = monotonic()
+        if not force and now - self._checkpointed < _CHECKPOINT_EVERY:
+            return
+        seq, hash = self._unchecked
+        at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        write_checkpoint(checkpoint_path(self.path), Checkpoint.make(self.key, seq, hash, at))
+        self._unchecked, self._checkpointed = None, now
 
     def __enter__(self) -> AuditLog:
         return self
@@ -404,6 +477,7 @@ class AuditLog:
                 return
             conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._pending: tuple[int, str] | None = None
             try:
                 yield self.db
                 self._require_open()
@@ -413,8 +487,14 @@ class AuditLog:
                 raise
             else:
                 conn.execute("COMMIT")
+                if self._pending is not None and self.key is not None:
+                    # The committed head, not the last append's: a savepoint rolled back
+                    # inside the transaction may have undone that one.
+                    self._unchecked = self.head()
+                    self._checkpoint(force=False)
             finally:
                 self._depth = 0
+                self._pending = None
 
     def _require_open(self) -> None:
         if not self.db.conn.in_transaction:
@@ -512,11 +592,18 @@ class AuditLog:
                     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
                     [seq, prev],
                 )
+                self._pending = (seq, prev)
         return appended
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         try:
             self.db.conn.executemany(_INSERT, rows)
+            if self.key is not None:
+                key = self.key
+                seals = [(row[0], key.id, key.record_mac(row[0], row[_HASH])) for row in rows]
+                self.db.conn.executemany(
+                    "INSERT INTO seals (seq, key_id, mac) VALUES (?, ?, ?)", seals
+                )
         except sqlite3.IntegrityError:
             # Only duplicates of ids stored before this chunk, or repeated within it: rows of
             # the chunk itself may already be in (the transaction rolls them back).
@@ -663,6 +750,55 @@ class AuditLog:
             if len(page) < _PAGE:
                 return
             last = page[-1][0]
+
+    def seals(self, after_seq: int = 0) -> Iterator[tuple[int, str, str]]:
+        """``(seq, key_id, mac)`` of every record MAC after ``after_seq``, in seq order."""
+        if "seals" not in self.db.table_names():
+            return
+        sql = "SELECT seq, key_id, mac FROM seals WHERE seq > ? ORDER BY seq LIMIT ?"
+        last = after_seq
+        while True:
+            page = self._all(sql, [last, _PAGE])
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0]
+
+    def signed_by(self) -> str | None:
+        """The key id the log is signed with; None for a log written without a key."""
+        if "seals" not in self.db.table_names():
+            return None
+        rows = self._all("SELECT key_id FROM seals ORDER BY seq LIMIT 1")
+        return rows[0][0] if rows else None
+
+    def body_at(self, seq: int) -> str | None:
+        """The stored body text of the record at ``seq`` (as it is, for checks)."""
+        rows = self._all("SELECT body FROM records WHERE seq = ?", [seq])
+        return rows[0][0] if rows else None
+
+    def seal_at(self, seq: int) -> tuple[int, str, str] | None:
+        if "seals" not in self.db.table_names():
+            return None
+        rows = self._all("SELECT seq, key_id, mac FROM seals WHERE seq = ?", [seq])
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def hash_at(self, seq: int) -> str | None:
+        rows = self._all("SELECT hash FROM records WHERE seq = ?", [seq])
+        return rows[0][0] if rows else None
+
+    def paper_fill_rows(self) -> list[tuple[Any, ...]]:
+        """The paper ledger's rows (``FILL_COLUMNS`` order); none when it has no ledger."""
+        if "paper_fills" not in self.db.table_names():
+            return []
+        from signalops.audit.paper_ledger import FILL_COLUMNS
+
+        return self._all(f"SELECT {FILL_COLUMNS} FROM paper_fills ORDER BY seq")
+
+    def stored_strategies(self) -> list[tuple[str, str, str]]:
+        """``(hash, name, document text)`` of every stored strategy document."""
+        return [
+            (r[0], r[1], r[2]) for r in self._all("SELECT hash, name, document FROM strategies")
+        ]
 
     def seq_of_hash(self, hash: str) -> int | None:
         """Which record carries this hash (a scan: only ``verify`` asks, and only on a break)."""

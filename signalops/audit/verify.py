@@ -20,6 +20,24 @@ REORDERED  a record is stored at a position other than the seq it was sealed wit
 INSERTED   records after the chain head: sealed and linked, but not written by
            ``AuditLog.append`` (which moves the head in the same transaction).
 
+With the key (``SIGNALOPS_AUDIT_KEY``; ``signalops.audit.signing``), which no one without it can
+satisfy:
+
+FORGED     a record without a valid MAC: appended by someone without the key (with the head
+           moved, so the chain alone looks fine), or edited and re-sealed.
+TRUNCATED  a signed checkpoint names a seq past the end of the log: the tail was cut (and the
+           head rewritten to match).
+REWRITTEN  a signed checkpoint names a hash that the record at its seq no longer has.
+CHECKPOINT the checkpoint file is missing, or holds a line that is not a valid checkpoint.
+UNSIGNED   the key is given but the log holds no MACs (written without it, or stripped).
+
+Without the key, against the rest of the file:
+
+LEDGER     a paper-ledger row that no fill record states, one that differs from it (side,
+           asset, quantity, price, fee), or a stated paper fill with no row.
+STRATEGY   a stored strategy document that no longer hashes to its content hash, or a hash a
+           decision cites that is not stored.
+
 ``verify`` never raises for what it finds: it returns a ``VerifyReport``. ``strict=True`` is the
 convenience that raises ``AuditIntegrityError`` when the report is not ok.
 """
@@ -30,9 +48,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from signalops.audit import witnesses
 from signalops.audit.chain import GENESIS, check
 from signalops.audit.record import loads_record
+from signalops.audit.signing import SigningKey, checkpoint_path
 from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
 
 # Looking up which record a stray prev_hash names is a scan; on a badly broken log, stop asking
@@ -45,6 +66,13 @@ class ProblemKind(StrEnum):
     DELETED = "DELETED"
     REORDERED = "REORDERED"
     INSERTED = "INSERTED"
+    FORGED = "FORGED"
+    TRUNCATED = "TRUNCATED"
+    REWRITTEN = "REWRITTEN"
+    CHECKPOINT = "CHECKPOINT"
+    UNSIGNED = "UNSIGNED"
+    LEDGER = "LEDGER"
+    STRATEGY = "STRATEGY"
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,8 @@ class VerifyReport:
     problems: tuple[Problem, ...]
     head_seq: int
     head_hash: str
+    signed_by: str | None = None  # the key id of a signed log
+    macs_checked: bool = False  # whether the key was there to check its MACs and checkpoints
 
     def __str__(self) -> str:
         if self.ok:
@@ -130,8 +160,12 @@ def _columns_problem(row: dict[str, Any], body: dict[str, Any]) -> str | None:
 class _Walk:
     """One pass over the rows in storage order, collecting problems."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, key: SigningKey | None = None) -> None:
         self.log = log
+        self.key = key
+        self.seals = iter(log.seals()) if key is not None else iter(())
+        self.seal: tuple[int, str, str] | None = next(self.seals, None)
+        self.witnessed = witnesses.Witnessed()
         self.problems: list[Problem] = []
         self.gaps = _Gaps()
         self.lookups = 0
@@ -159,6 +193,8 @@ class _Walk:
         ident = body["id"] if isinstance(body.get("id"), str) else stored_id
         stated = body.get("hash") if isinstance(body.get("hash"), str) else None
 
+        self.witnessed.record(seq, body)
+        self.mac(stored_seq, ident, stated)
         # 1. the record against its own hash, the columns against the record
         if not check(body):
             self.report(ProblemKind.EDITED, seq, ident, "the record does not match its hash")
@@ -170,6 +206,17 @@ class _Walk:
         if seq > self.max_seq:
             self.max_seq, self.max_hash, self.max_id = seq, stated, ident
         self.previous = _Seen(seq, ident, stated)
+
+    def mac(self, stored_seq: int, ident: str | None, hash: str | None) -> None:
+        """The record's MAC (seals come in seq order, like the rows)."""
+        if self.key is None:
+            return
+        while self.seal is not None and self.seal[0] < stored_seq:
+            self.seal = next(self.seals, None)
+        seal = self.seal if self.seal is not None and self.seal[0] == stored_seq else None
+        wrong = witnesses.record_mac(self.key, seal, stored_seq, hash)
+        if wrong:
+            self.report(ProblemKind.FORGED, stored_seq, ident, wrong)
 
     def unreadable(self, row: dict[str, Any], message: str) -> None:
         """A row whose body cannot be read: EDITED, and it still holds its place in the chain
@@ -258,16 +305,91 @@ class _Walk:
 
 
 def verify(log: AuditLog, *, strict: bool = False) -> VerifyReport:
-    """Check every record of ``log`` and its links; see the module docstring for the kinds."""
-    walk = _Walk(log)
+    """Check every record of ``log`` and its links; see the module docstring for the kinds.
+
+    The MACs and checkpoints are checked with ``log.key`` (``SIGNALOPS_AUDIT_KEY``) when the log
+    is signed or the key is given; the ledger and the strategy documents always.
+    """
+    key = log.key
     with log.snapshot():  # the head and the rows as of one moment, even with a writer running
+        signed_by = log.signed_by()
+        walk = _Walk(log, key if signed_by is not None else None)
         head = log.head()
         for row in log.raw_rows():
             walk.row(row)
         walk.finish(head)
+        _witnesses(walk, log, key, signed_by)
     problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
     head_seq, head_hash = head if head is not None else (0, GENESIS)
-    report = VerifyReport(not problems, walk.checked, tuple(problems), head_seq, head_hash)
+    report = VerifyReport(
+        not problems,
+        walk.checked,
+        tuple(problems),
+        head_seq,
+        head_hash,
+        signed_by=signed_by,
+        macs_checked=key is not None and signed_by is not None,
+    )
     if strict and not report.ok:
         raise AuditIntegrityError(str(report))
     return report
+
+
+def _witnesses(walk: _Walk, log: AuditLog, key: SigningKey | None, signed_by: str | None) -> None:
+    findings = [
+        *witnesses.ledger(log, walk.witnessed.fills),
+        *witnesses.strategies(log, walk.witnessed.cited),
+    ]
+    if key is not None and signed_by is None and walk.checked:
+        message = "the log holds no MACs: written without the key, or they were removed"
+        findings.append(("UNSIGNED", None, None, message))
+    elif key is not None and signed_by is not None:
+        path = checkpoint_path(log.path)
+        findings += witnesses.checkpoints(log, key, path, walk.max_seq)
+    for kind, seq, ident, message in findings:
+        walk.report(ProblemKind(kind), seq, ident, message)
+
+
+def check_record(log: AuditLog, record: dict[str, Any]) -> list[str]:
+    """Why one record (the one ``why`` shows) cannot be trusted; empty when it checks out.
+
+    Its own hash, both its links (a record edited and re-sealed no longer matches the next
+    record's ``prev_hash``, or the chain head when it is the last), its MAC when the log is
+    signed and the key is given, and the strategy document it cites.
+    """
+    problems: list[str] = []
+    seq = record.get("seq")
+    stated = record.get("hash")
+    if not isinstance(seq, int) or not check(record):
+        return ["the record does not match its hash: it was edited"]
+    before = GENESIS if seq == 1 else log.hash_at(seq - 1)
+    if record.get("prev_hash") != before:
+        problems.append(f"it does not link to the record before it (seq {seq - 1})")
+    after = _prev_hash_of(log, seq + 1)
+    if after is not None and after != stated:
+        problems.append(f"the next record (seq {seq + 1}) links to another hash: it was re-sealed")
+    head = log.head()
+    if after is None and head is not None and head[0] == seq and head[1] != stated:
+        problems.append("the chain head holds another hash for it: it was re-sealed")
+    if log.signed_by() is not None and log.key is not None:
+        wrong = witnesses.record_mac(log.key, log.seal_at(seq), seq, str(stated))
+        if wrong:
+            problems.append(wrong)
+    strategy = record.get("strategy")
+    cited = strategy.get("hash") if isinstance(strategy, dict) else None
+    if isinstance(cited, str):
+        document = log.strategy_document(cited)
+        if document is not None and content_hash(document) != cited:
+            problems.append("the strategy document it cites was edited")
+    return problems
+
+
+def _prev_hash_of(log: AuditLog, seq: int) -> str | None:
+    body = log.body_at(seq)
+    if body is None:
+        return None
+    try:
+        value = loads_record(body).get("prev_hash")
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None

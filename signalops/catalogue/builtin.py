@@ -279,6 +279,13 @@ NEWS = SourceCatalogue.of(
             (
                 Param("query", "string", description="keywords, or /regex/ for a pattern"),
                 Param("window", "duration", DAY, "look-back"),
+                Param(
+                    "feeds",
+                    "string",
+                    "all",
+                    "the feeds counted: all (the configured ones), or names and URLs such as "
+                    "'fed, sec'",
+                ),
             ),
             "items",
             "number of feed items matching the query in the window",

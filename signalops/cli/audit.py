@@ -93,10 +93,16 @@ def why_command(ref: str, at: str | None, as_json: bool, audit_file: Path | None
     if record is None:
         raise InputError(f"no decision for {ref}" + (f" at {at}" if at else "") + f" in {log.path}")
     followups = log.followups(record["decision_id"])
+    from signalops.audit.verify import check_record
+
+    problems = check_record(log, record)
     if as_json:
-        output.json_out(why.why_json(record, followups))
-        return
-    output.lines(why.why(record, followups))
+        shown = why.why_json(record, followups)
+        output.json_out({**shown, "integrity_problems": problems} if problems else shown)
+    else:
+        output.lines(why.why(record, followups))
+    if problems:
+        sys.exit(output.untrusted(record, problems))
 
 
 @click.group("audit")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
 from signalops.cli import output
-from signalops.cli.params import CONFIG_OPTION, default_config
+from signalops.cli.params import CONFIG_OPTION, default_config, parse_time
 from signalops.errors import InputError
 
 
@@ -119,3 +120,124 @@ def _refuse_file_options(**given: object) -> None:
     named = [f"--{name}" for name, value in given.items() if value is not None]
     if named:
         raise InputError(f"{', '.join(named)}: only with a FILE to import")
+
+
+@data.command("download")
+@click.option(
+    "--source",
+    required=True,
+    help="technical, fundamental, onchain, polymarket or news.",
+)
+@click.option(
+    "--asset",
+    required=True,
+    help="BTC or BTC/USDT, AAPL; a ticker (fundamental); a series key such as "
+    "stablecoin_supply/USDC/all (onchain); a market slug (polymarket); a feed URL or a name "
+    "under the config's news: feeds: (news).",
+)
+@click.option(
+    "--venue",
+    help="Candles: a name under the config's venues:, a ccxt exchange id, or yfinance.  "
+    "[default: the config's routing of --asset, else binance]",
+)
+@click.option("--timeframe", help="Candles: 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w.  [default: 1d]")
+@click.option(
+    "--since",
+    callback=lambda ctx, param, value: None if value is None else parse_time(value),
+    help="Start (date or ISO time, UTC).  [default: candles continue after the last stored "
+    "one, else 365 days back; other sources: all the history the service gives]",
+)
+@click.option(
+    "--until",
+    callback=lambda ctx, param, value: None if value is None else parse_time(value),
+    help="End (date or ISO time, UTC).  [default: now]",
+)
+@click.option(
+    "--to",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SNAPSHOT_DIR,
+    show_default=True,
+    help="Snapshot folder to write into (the series are added to what is there).",
+)
+@CONFIG_OPTION
+@click.pass_obj
+def data_download(
+    connections: object,
+    source: str,
+    asset: str,
+    venue: str | None,
+    timeframe: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    out_dir: Path,
+    config_file: Path | None,
+) -> None:
+    """Download history from a live source into the replay snapshots, page by page.
+
+    Each page is written (and flushed to disk) as it arrives, so an interrupted download keeps
+    what it got and the same command continues after the last stored candle. Only closed
+    candles are stored, at their close time (times shown are candle closes, UTC); missing bars
+    between them are reported as gaps (for equities, only missing NYSE sessions). Rerunning a
+    finished download adds nothing.
+
+    \b
+    Examples:
+      signalops data download --source technical --asset BTC/USDT --venue binance --timeframe 1h
+      signalops data download --source technical --asset ETH --venue coinbaseexchange \\
+          --timeframe 1d --since 2022-01-01 --until 2024-01-01
+      signalops data download --source technical --asset AAPL --venue yfinance --timeframe 1d
+      signalops data download --source fundamental --asset AAPL       (SEC EDGAR company facts)
+      signalops data download --source onchain --asset stablecoin_supply/USDC/all
+      signalops data download --source onchain --asset chain_tvl/ethereum
+      signalops data download --source polymarket --asset will-trump-deport-less-than-250000
+      signalops data download --source news --asset https://www.coindesk.com/arc/outboundfeeds/rss
+
+    EDGAR needs a User-Agent naming you: the config's fundamental: {sec_user_agent: ...} or
+    $SIGNALOPS_SEC_USER_AGENT. On-chain series: stablecoin_supply/<SYMBOL>/<chain or all>,
+    chain_tvl/<chain>, protocol_tvl/<slug>, cex_net_flow/<slug> (needs $DEFILLAMA_API_KEY).
+    """
+    from signalops.adapters.download import Connections, download
+    from signalops.config import load_config
+    from signalops.workspace import with_venue
+
+    candles = source == "technical"
+    if not candles:
+        _refuse_options(source, venue=venue, timeframe=timeframe)
+    if source in ("fundamental", "news"):
+        _refuse_options(source, since=since, until=until)
+    step = _timeframe(timeframe or "1d")
+    settings = load_config(config_file or default_config())
+    settings = with_venue(settings, venue)
+    now = datetime.now(UTC)
+    with output.progress(output.console(stderr=True)) as update:
+        results = download(
+            source,
+            asset,
+            to=out_dir,
+            venues=settings.venues,
+            timeframe=step,
+            since=None if since is None else since.timestamp(),
+            until=(until or now).timestamp(),
+            now=now.timestamp(),
+            sec_user_agent=settings.fundamental.sec_user_agent,
+            news_feeds=settings.news.feeds,
+            connections=connections if isinstance(connections, Connections) else Connections(),
+            progress=update,
+        )
+    output.downloaded(results)
+
+
+def _refuse_options(source: str, **given: object) -> None:
+    named = [f"--{name}" for name, value in given.items() if value is not None]
+    if named:
+        raise InputError(f"{', '.join(named)}: not for --source {source}")
+
+
+def _timeframe(text: str) -> int:
+    from signalops.catalogue.spec import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None or not float(seconds).is_integer():
+        raise InputError(f"--timeframe: '{text}' is not a duration such as 1h or 1d")
+    return int(seconds)

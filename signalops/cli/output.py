@@ -222,12 +222,22 @@ def decision_lines(rows: Iterable[tuple[dict[str, Any], str]]) -> None:
 
 def verified(report: VerifyReport) -> int:
     """``ok`` with the count, or every problem and the verdict on stderr; the exit status."""
-    if report.ok:
-        console().print(
-            Text("ok ", style="bold green") + Text(f"{report.checked} records, chain intact")
-        )
-        return 0
     err = console(stderr=True)
+    if report.signed_by is not None and not report.macs_checked:
+        err.print(
+            f"note: signed log (key id {report.signed_by}): set SIGNALOPS_AUDIT_KEY to check "
+            "its MACs and checkpoints",
+            style="yellow",
+        )
+    if report.ok:
+        signed = ", MACs and checkpoints valid" if report.macs_checked else ""
+        out = console()
+        out.print(
+            Text("ok ", style="bold green")
+            + Text(f"{count(report.checked, 'record')}, chain intact{signed}")
+        )
+        out.print(f"head seq {report.head_seq} {report.head_hash}", highlight=False)
+        return 0
     for problem in report.problems:
         where = f"seq {problem.seq}" if problem.seq is not None else "chain"
         err.print(
@@ -239,6 +249,22 @@ def verified(report: VerifyReport) -> int:
             style="bold red",
         )
     )
+    return 1
+
+
+def untrusted(record: dict[str, Any], problems: Sequence[str]) -> int:
+    """The loud warning under an explanation whose record does not verify; the exit status."""
+    err = console(stderr=True)
+    err.print(
+        Text(
+            f"WARNING: record seq {record.get('seq')} does not verify; do not trust the "
+            "explanation above:",
+            style="bold red",
+        )
+    )
+    for problem in problems:
+        err.print(Text(f"  - {problem}", style="red"))
+    err.print("  run 'signalops audit verify' for the whole log", style="red")
     return 1
 
 
@@ -409,3 +435,37 @@ def warnings(messages: Iterable[str]) -> None:
     err = console(stderr=True)
     for message in messages:
         err.print(Text("warning: ", style="bold yellow") + Text(message))
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from signalops.adapters.download import Downloaded, Gap
+
+_SHOWN_GAPS = 5
+
+
+def downloaded(results: Iterable[Downloaded]) -> None:
+    """One line per series a download wrote to: new points, the times they span, any gaps."""
+    out = console()
+    for result in results:
+        line = Text(f"{result.source} {result.series}: ", style="bold")
+        line.append(f"{result.new_points:,} new {'point' if result.new_points == 1 else 'points'}")
+        if result.first is not None and result.last is not None:
+            line.append(f" ({_minute(result.first)} → {_minute(result.last)})")
+        if result.gaps:
+            line.append(f", {count(len(result.gaps), 'gap')}: ", style="yellow")
+            line.append(_gap_list(result.gaps), style="yellow")
+        out.print(line)
+
+
+def _gap_list(gaps: Sequence[Gap]) -> str:
+    shown = [f"{_minute(g.first_missing_close)} ({count(g.missing, 'bar')})" for g in gaps]
+    more = len(shown) - _SHOWN_GAPS
+    return ", ".join(shown[:_SHOWN_GAPS]) + (f" and {more} more" if more > 0 else "")
+
+
+def _minute(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")

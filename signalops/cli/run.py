@@ -37,6 +37,12 @@ from signalops.orders import Mode
     type=click.Path(path_type=Path),
     help="Use replayed data from this snapshot folder instead of live sources.",
 )
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Append everything the live sources fetch to this snapshot folder (for --replay).",
+)
 @click.option("--from", "start", help="With --replay: first decision time (e.g. 2023-03-01).")
 @click.option("--to", "end", help="With --replay: last decision time.")
 @AUDIT_OPTION
@@ -49,6 +55,7 @@ def run_command(
     every: str | None,
     live: bool,
     replay_dir: Path | None,
+    record_dir: Path | None,
     start: str | None,
     end: str | None,
     audit_file: Path | None,
@@ -67,6 +74,7 @@ def run_command(
       signalops run strategies/*.yaml --mode notify --every 5m
       signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
           --from 2023-03-01 --to 2023-03-31 --every 1d
+      signalops run strategies/*.yaml --every 1h --record recorded/
     """
     from signalops.pipeline import loop
 
@@ -74,6 +82,8 @@ def run_command(
         raise click.UsageError("--replay needs --from (and optionally --to and --every)")
     if replay_dir is None and (start or end):
         raise click.UsageError("--from/--to only apply with --replay")
+    if replay_dir is not None and record_dir is not None:
+        raise click.UsageError("--record records a live run; it cannot be used with --replay")
     plan = loop.RunPlan(
         strategies=strategies,
         mode=Mode(mode) if mode else None,
@@ -86,6 +96,7 @@ def run_command(
         audit=audit_file,
         config=config_file,
         venue=venue,
+        record=record_dir,
     )
     out = output.console()
     with output.status(out, "running..."):

@@ -157,7 +157,9 @@ def evaluate_command(
     as_of = parse_time(at)
     settings = with_venue(load_config(config_file or default_config()), venue)
     compiled = load(strategy, registry.catalogue())
-    adapters = registry.replay_adapters(snapshots(data_dir), venues=settings.venues)
+    adapters = registry.replay_adapters(
+        snapshots(data_dir), venues=settings.venues, news_feeds=settings.news.feeds
+    )
     doc = tree_to_dict(compiled)
     for name in [asset] if asset else list(compiled.assets):
         evaluation = gather.evaluate(compiled, name, as_of, adapters)

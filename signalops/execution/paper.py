@@ -250,11 +250,21 @@ class PaperBroker:
         if self._owns_db:
             self.db.close()
 
+    def _read_only(self) -> bool:
+        """A log opened by a command that only reads (``AuditLog.open_readonly`` sets
+        ``query_only``): the ledger is read as it is, never created or repaired."""
+        return bool(self.db.conn.execute("PRAGMA query_only").fetchone()[0])
+
     # --- schema and account ---------------------------------------------------------------
 
     def _open_account(
         self, starting_cash: Decimal | None, quote: str | None, created_at: datetime
     ) -> tuple[Decimal, str]:
+        if self._read_only():  # a command that only looks: read the account, open nothing
+            row = self.ledger.account() if self.ledger.exists() else None
+            if row is None:
+                return DEFAULT_STARTING_CASH, quote or DEFAULT_QUOTE
+            return Decimal(row[0]), row[1]
         with self.ledger.write():
             self.ledger.create()
             row = self.ledger.account()

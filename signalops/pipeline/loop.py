@@ -2,7 +2,8 @@
 
 ``run_plan(RunPlan(...))`` is what ``signalops run`` does: load the strategies, open the
 workspace for writing, build the pipeline (live or replayed) and run its cycles on the wall
-clock or on the replay's simulated clock.
+clock or on the replay's simulated clock. A live run with ``record`` appends everything its
+sources fetch to that snapshot folder, so it can be replayed (``RunPlan(replay=...)``) later.
 
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from signalops.adapters.registry import Connections
 from signalops.orders import Mode
 from signalops.pipeline import CycleSummary, Pipeline
 
@@ -114,7 +116,8 @@ class RunPlan:
 
     With ``replay`` the cycles run from ``start`` to ``end`` (default: ``start`` alone) every
     ``every`` (default one day) on replayed data; without it, on the wall clock: once, or every
-    ``every`` until stopped.
+    ``every`` until stopped, appending what the live sources fetch to ``record`` when given.
+    ``connections`` is the test seam of a live run (recorded answers, a fixed wall clock).
     """
 
     strategies: tuple[Path, ...]
@@ -128,6 +131,8 @@ class RunPlan:
     audit: Path | None = None
     config: Path | None = None
     venue: str | None = None  # every asset (and auto mode) on this venue, else the config's
+    record: Path | None = None  # snapshot folder a live run records into
+    connections: Connections | None = None  # where live requests go (None: the network)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,8 @@ def run_plan(
             live=plan.live,
             replay=plan.replay,
             clock=replay_clock,
+            record=plan.record,
+            connections=plan.connections,
         )
         if replay_clock is not None:
             times: Iterable[datetime] = replay_clock.times()

@@ -179,3 +179,29 @@ def test_cli_replay_of_a_missing_log_creates_nothing(tmp_path: Path):
     assert result.exit_code == 1
     assert result.output == f"error: {missing}: no such audit log\n"
     assert not missing.parent.exists()
+
+
+def test_a_leaf_recorded_before_its_metric_gained_a_defaulted_parameter_still_replays():
+    from signalops.audit.replay import answers
+    from signalops.observation import Request
+
+    recorded = {
+        "source": "news",
+        "metric": "news_count",
+        "params": {"query": "hack", "window": 86400},  # written before ``feeds`` existed
+        "asset": None,
+        "status": "OK",
+        "value": 3,
+        "data_time": "2023-03-10T00:00:00+00:00",
+        "fetched_at": None,
+        "detail": None,
+    }
+    today = Request("news", "news_count", (("query", "hack"), ("window", 86400), ("feeds", "all")))
+    narrowed = Request(
+        "news", "news_count", (("query", "hack"), ("window", 86400), ("feeds", "sec"))
+    )
+
+    found = answers([recorded], [today, narrowed])
+
+    assert [r.param_dict["feeds"] for r in found] == ["all"]  # only the default means "as then"
+    assert found[today].value == 3

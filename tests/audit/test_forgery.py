@@ -1,0 +1,413 @@
+"""Issue 11: attacks on a log by someone who can write the file but does not hold the key.
+
+Each attack is done the way an attacker would (plain sqlite3, triggers dropped, the chain
+re-computed with the project's own sealing code, so the chain itself is flawless), then
+``signalops audit verify`` must name it by kind. The same attacks on a log without a key show
+what the chain alone cannot see (a forged append "by ceo@example.com" passes it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import STRATEGIES
+
+from signalops.audit.chain import GENESIS, seal_to_json
+from signalops.audit.signing import KEY_ENV, SigningKey, checkpoint_path
+from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.cli import cli
+from signalops.errors import AuditError
+
+KEY = "k3Yf0r-t3sts-0nly-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+OTHER_KEY = "an0ther-k3y-0f-the-s4me-l3ngth-9f8e7d6c5b4a39281706"
+
+
+def run(*args: str) -> Result:
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli, list(args), prog_name="signalops")
+
+
+def replayed_run(log: Path, replay_dir: Path, start: str = "2023-03-08") -> None:
+    result = run(
+        "run",
+        str(STRATEGIES / "banking_crisis_dip.yaml"),
+        "--replay",
+        str(replay_dir),
+        "--from",
+        start,
+        "--to",
+        "2023-03-14",
+        "--every",
+        "1d",
+        "--audit",
+        str(log),
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def signed_log(tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real log of seven replayed days (a paper BUY on 2023-03-10), written under KEY."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+    log = tmp_path / "signed.db"
+    replayed_run(log, replay_dir)
+    return log
+
+
+@pytest.fixture
+def unsigned_log(tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    log = tmp_path / "unsigned.db"
+    replayed_run(log, replay_dir)
+    return log
+
+
+def attacker(log: Path) -> sqlite3.Connection:
+    """The file opened as an attacker would: plain sqlite3, every trigger dropped."""
+    db = sqlite3.connect(log)
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    return db
+
+
+def last(db: sqlite3.Connection) -> tuple[int, str]:
+    return db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+
+
+def insert(db: sqlite3.Connection, sealed: dict[str, Any], body: str) -> None:
+    columns = index_columns(sealed)
+    marks = ", ".join("?" * (len(COLUMNS) + 1))
+    db.execute(
+        f"INSERT INTO records ({', '.join(COLUMNS)}, body) VALUES ({marks})",
+        [*(columns[c] for c in COLUMNS), body],
+    )
+
+
+def move_head(db: sqlite3.Connection) -> None:
+    seq, hash = last(db)
+    db.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq, hash))
+
+
+def forge_approval(log: Path) -> None:
+    """A correctly chained approval "by ceo@example.com" appended, with the head moved."""
+    db = attacker(log)
+    seq, prev = last(db)
+    record = {
+        "schema": "signalops.audit/1",
+        "kind": "approval",
+        "id": "approval-forged-1",
+        "decision_id": "dec-forged",
+        "approval_id": "apv-forged",
+        "approved": True,
+        "by": "ceo@example.com",
+        "recorded_at": "2023-03-15T00:00:00Z",
+    }
+    sealed, body = seal_to_json(record, prev, seq + 1)
+    insert(db, sealed, body)
+    move_head(db)
+    db.commit()
+    db.close()
+
+
+def reseal_from(db: sqlite3.Connection, start: int, edit: Any) -> None:
+    """Edit the record at ``start`` and re-seal it and everything after it."""
+    rows = db.execute("SELECT seq, body FROM records WHERE seq >= ? ORDER BY seq", (start,))
+    bodies = [(seq, json.loads(body)) for seq, body in rows.fetchall()]
+    prev = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
+    prev_hash = prev[0] if prev else GENESIS
+    db.execute("DELETE FROM records WHERE seq >= ?", (start,))
+    for seq, body in bodies:
+        for name in ("seq", "prev_hash", "hash"):
+            body.pop(name)
+        if seq == start:
+            edit(body)
+        sealed, text = seal_to_json(body, prev_hash, seq)
+        insert(db, sealed, text)
+        prev_hash = sealed["hash"]
+    move_head(db)
+
+
+def verify(log: Path) -> Result:
+    return run("audit", "verify", "--audit", str(log))
+
+
+def kinds(result: Result) -> list[str]:
+    lines = result.stderr.splitlines()
+    return sorted(
+        {line.split(" ", 1)[0] for line in lines if not line.startswith(("audit", "note"))}
+    )
+
+
+# --- the chain alone, and with the key -----------------------------------------------------------
+
+
+def test_forged_append_with_the_head_moved_passes_the_chain_alone(unsigned_log: Path):
+    forge_approval(unsigned_log)
+
+    assert verify(unsigned_log).exit_code == 0  # why the key exists
+
+
+def test_forged_append_with_the_head_moved_is_forged_under_the_key(signed_log: Path):
+    forge_approval(signed_log)
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "FORGED seq 11: no MAC: not appended by a holder of the log's key (a forged append)\n"
+    )
+
+
+def test_a_signed_log_verifies_and_prints_its_head(signed_log: Path):
+    head = sqlite3.connect(signed_log).execute("SELECT seq, hash FROM chain_head").fetchone()
+
+    result = verify(signed_log)
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"ok 10 records, chain intact, MACs and checkpoints valid\nhead seq {head[0]} {head[1]}\n"
+    )
+
+
+def test_truncated_tail_with_the_head_rewritten_is_truncated(signed_log: Path):
+    db = attacker(signed_log)
+    db.execute("DELETE FROM records WHERE seq >= 8")
+    move_head(db)
+    db.commit()
+    db.close()
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["LEDGER", "TRUNCATED"]  # the cut took a fill record too
+    assert "the log ends at seq 7, but a checkpoint made at " in result.stderr
+    assert "signed seq 10: records were cut from the end" in result.stderr
+
+
+def test_an_edited_fill_resealed_to_the_end_is_forged(signed_log: Path):
+    db = attacker(signed_log)
+    (fill_seq,) = db.execute("SELECT seq FROM records WHERE kind = 'fill'").fetchone()
+
+    def bigger(body: dict[str, Any]) -> None:
+        body["fill"]["quantity"] = "5"
+
+    reseal_from(db, fill_seq, bigger)
+    db.commit()
+    db.close()
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert f"FORGED seq {fill_seq}: its MAC does not match" in result.stderr
+    assert "REWRITTEN" in kinds(result)  # the last checkpoint names the old head
+    assert "LEDGER" in kinds(result)  # and the ledger still says what was really filled
+
+
+def test_a_head_moved_back_without_cutting_is_caught(signed_log: Path):
+    db = attacker(signed_log)
+    row = db.execute("SELECT seq, hash FROM records WHERE seq = 5").fetchone()
+    db.execute("UPDATE chain_head SET seq = ?, hash = ?", row)
+    db.commit()
+    db.close()
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["INSERTED"]
+
+
+def test_a_forged_ledger_row_is_a_ledger_problem_even_without_the_key(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    row = list(db.execute("SELECT * FROM paper_fills ORDER BY seq DESC").fetchone())
+    row[0], row[1], row[6] = None, "so-forged", "5"
+    cursor = db.execute(f"INSERT INTO paper_fills VALUES ({', '.join('?' * len(row))})", row)
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER chain: ledger row {cursor.lastrowid} ({row[5]} 5 BTC at {row[7]}) has no fill "
+        "record in the chain: a position the log never decided\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_an_edited_ledger_quantity_is_named(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    db.execute("UPDATE paper_fills SET quantity = '5' WHERE seq = 1")
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert "ledger row 1 differs: quantity 5 in the ledger, 0.02455527 in the record" in (
+        result.stderr
+    )
+
+
+def test_an_edited_strategy_document_is_a_strategy_problem(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    (document,) = db.execute("SELECT document FROM strategies").fetchone()
+    db.execute("UPDATE strategies SET document = ?", (document.replace("30", "99", 1),))
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["STRATEGY"]
+    assert "does not hash to its content hash: it was edited" in result.stderr
+
+
+def test_a_deleted_checkpoint_file_is_reported(signed_log: Path):
+    checkpoint_path(signed_log).unlink()
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["CHECKPOINT"]
+
+
+def test_a_forged_checkpoint_line_is_reported(signed_log: Path):
+    path = checkpoint_path(signed_log)
+    good = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+    path.write_text(
+        path.read_text(encoding="utf-8") + json.dumps({**good, "seq": 99}) + "\n",
+        encoding="utf-8",
+    )
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["CHECKPOINT"]
+    assert "its MAC does not match the key (forged)" in result.stderr
+
+
+def test_a_signed_log_verified_without_the_key_says_what_was_not_checked(
+    signed_log: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv(KEY_ENV)
+    key_id = SigningKey.from_secret(KEY).id
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"note: signed log (key id {key_id}): set SIGNALOPS_AUDIT_KEY to check its MACs and "
+        "checkpoints\n"
+    )
+
+
+def test_the_key_on_an_unsigned_log_is_unsigned(unsigned_log: Path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert kinds(result) == ["UNSIGNED"]
+
+
+# --- who may append -------------------------------------------------------------------------------
+
+
+def test_a_signed_log_refuses_a_writer_without_the_key(signed_log: Path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV)
+
+    with pytest.raises(AuditError, match="this log is signed"):
+        AuditLog(signed_log)
+
+
+def test_a_signed_log_refuses_a_writer_with_another_key(signed_log: Path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, OTHER_KEY)
+
+    with pytest.raises(AuditError, match=r"signed with key id .*, but SIGNALOPS_AUDIT_KEY is"):
+        AuditLog(signed_log)
+
+
+def test_an_unsigned_log_with_records_is_not_signed_half_way(unsigned_log: Path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+    with pytest.raises(AuditError, match="holds 10 records written without SIGNALOPS_AUDIT_KEY"):
+        AuditLog(unsigned_log)
+
+
+def test_a_short_key_is_refused_with_how_to_make_one(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv(KEY_ENV, "short")
+
+    result = run("audit", "verify", "--audit", str(tmp_path / "x.db"))
+
+    assert result.exit_code == 1
+    assert "SIGNALOPS_AUDIT_KEY is too short" in result.stderr or "no such audit log" in (
+        result.stderr
+    )
+
+
+def test_the_key_never_enters_the_log_or_the_checkpoints(signed_log: Path):
+    assert KEY.encode() not in signed_log.read_bytes()
+    assert KEY not in checkpoint_path(signed_log).read_text(encoding="utf-8")
+
+
+# --- why checks the record it shows --------------------------------------------------------------
+
+
+def why_filled(log: Path) -> Result:
+    return run("why", "BTC", "--at", "2023-03-10", "--audit", str(log))
+
+
+def test_why_on_a_sound_record_prints_no_warning(signed_log: Path):
+    result = why_filled(signed_log)
+
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_why_on_a_resealed_record_warns_loudly_and_exits_1(signed_log: Path):
+    db = attacker(signed_log)
+    (seq,) = db.execute(
+        "SELECT seq FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
+    ).fetchone()
+    reseal_from(db, seq, lambda body: body["order"].update(quantity="5"))
+    db.commit()
+    db.close()
+
+    result = why_filled(signed_log)
+
+    assert result.exit_code == 1
+    assert result.stdout  # the explanation is still shown, under the warning
+    assert result.stderr == (
+        f"WARNING: record seq {seq} does not verify; do not trust the explanation above:\n"
+        "  - its MAC does not match: the record was forged or re-sealed after an edit\n"
+        "  run 'signalops audit verify' for the whole log\n"
+    )
+
+
+def test_why_on_a_record_resealed_alone_names_the_broken_link(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    (seq, body) = db.execute(
+        "SELECT seq, body FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
+    ).fetchone()
+    record = json.loads(body)
+    prev = record.pop("prev_hash")
+    record.pop("hash"), record.pop("seq")
+    record["order"]["quantity"] = "5"
+    sealed, text = seal_to_json(record, prev, seq)
+    db.execute("UPDATE records SET hash = ?, body = ? WHERE seq = ?", (sealed["hash"], text, seq))
+    db.commit()
+    db.close()
+
+    result = why_filled(unsigned_log)
+
+    assert result.exit_code == 1
+    assert f"  - the next record (seq {seq + 1}) links to another hash: it was re-sealed\n" in (
+        result.stderr
+    )
