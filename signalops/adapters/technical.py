@@ -24,6 +24,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,7 +159,6 @@ class CcxtCandleFeed:
         self.symbols = dict(symbols or {})
 
     def candles(self, asset: str, timeframe: int, as_of: float, bars: int) -> Candles:
-        import ccxt
 
         code = CCXT_TIMEFRAMES.get(timeframe)
         if code is None:
@@ -175,11 +175,11 @@ class CcxtCandleFeed:
         since_ms = int((as_of - span * timeframe) * 1000)
         rows: dict[int, list[float]] = {}
         max_pages = span // self.page_size + 2
-        try:
+        with ccxt_errors(self.name, symbol):
             for _ in range(max_pages):
                 page = self.exchange.fetch_ohlcv(symbol, code, since=since_ms, limit=self.page_size)
                 if not page:
-                    _require_json_body(self.exchange, symbol)
+                    require_json_body(self.exchange, symbol)
                     break
                 for row in page:
                     rows[int(row[0])] = row
@@ -187,46 +187,12 @@ class CcxtCandleFeed:
                 if last_open / 1000 + timeframe > as_of or len(page) < self.page_size:
                     break
                 since_ms = last_open + timeframe * 1000
-        except ccxt.BadSymbol as exc:
-            raise AdapterError(
-                f"{self.name} has no market {symbol}: {exc}",
-                source=SOURCE,
-                reason=Code.UNKNOWN_SYMBOL,
-            ) from None
-        except ccxt.RequestTimeout:
-            raise AdapterError(
-                f"{self.name} timed out", source=SOURCE, reason=Code.TIMEOUT
-            ) from None
-        except ccxt.DDoSProtection:
-            # Not retried here: Binance bans IPs that keep calling after a 429 (HTTP 418), and
-            # the next evaluation cycle is the retry; meanwhile the leaves are UNKNOWN.
-            raise AdapterError(
-                f"{self.name} rate limited the request", source=SOURCE, reason=Code.RATE_LIMITED
-            ) from None
-        except ccxt.ExchangeNotAvailable as exc:
-            # ccxt raises this (a NetworkError) for HTTP 5xx and most 4xx answers: the server
-            # did answer, with an error status, so it is an HTTP_ERROR as in http.py.
-            raise AdapterError(  # the message carries the body: an error page can be long
-                f"{self.name} answered with an error: {str(exc)[:300]}",
-                source=SOURCE,
-                reason=Code.HTTP_ERROR,
-            ) from None
-        except ccxt.NetworkError as exc:
-            raise AdapterError(
-                f"{self.name} network error: {type(exc).__name__}",
-                source=SOURCE,
-                reason=Code.CONNECTION_ERROR,
-            ) from None
-        except ccxt.ExchangeError as exc:
-            raise AdapterError(
-                f"{self.name} error: {exc}", source=SOURCE, reason=Code.HTTP_ERROR
-            ) from None
         closed = []
         for open_ms in sorted(rows):
             row = rows[open_ms]
             close_time = open_ms / 1000 + timeframe
             if close_time <= as_of:
-                closed.append((close_time, *(_finite(row[i], symbol) for i in range(1, 6))))
+                closed.append((close_time, *(candle_field(row[i], symbol) for i in range(1, 6))))
         if self.record is not None and closed:
             key = series_key(self.name, symbol, timeframe)
             self.record.append(SOURCE, ((key, c[0], list(c[1:])) for c in closed))
@@ -343,7 +309,39 @@ def page_limit(exchange: Any, default: int = 1000) -> int:
     return min(int(limit), default) if isinstance(limit, int) and limit > 0 else default
 
 
-def _require_json_body(exchange: Any, symbol: str) -> None:
+@contextmanager
+def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
+    """ccxt's exceptions as the technical source's reason codes (live feed and download)."""
+    import ccxt
+
+    try:
+        yield
+    except ccxt.BadSymbol as exc:
+        raise _ccxt_error(f"{name} has no market {symbol}: {exc}", Code.UNKNOWN_SYMBOL) from None
+    except ccxt.RequestTimeout:
+        raise _ccxt_error(f"{name} timed out", Code.TIMEOUT) from None
+    except ccxt.DDoSProtection:
+        # Not retried here: Binance bans IPs that keep calling after a 429 (HTTP 418), and
+        # the next evaluation cycle is the retry; meanwhile the leaves are UNKNOWN.
+        raise _ccxt_error(f"{name} rate limited the request", Code.RATE_LIMITED) from None
+    except ccxt.ExchangeNotAvailable as exc:
+        # ccxt raises this (a NetworkError) for HTTP 5xx and most 4xx answers: the server
+        # did answer, with an error status, so it is an HTTP_ERROR as in http.py. The message
+        # carries the body: an error page can be long.
+        message = f"{name} answered with an error: {str(exc)[:300]}"
+        raise _ccxt_error(message, Code.HTTP_ERROR) from None
+    except ccxt.NetworkError as exc:
+        message = f"{name} network error: {type(exc).__name__}"
+        raise _ccxt_error(message, Code.CONNECTION_ERROR) from None
+    except ccxt.ExchangeError as exc:
+        raise _ccxt_error(f"{name} error: {str(exc)[:300]}", Code.HTTP_ERROR) from None
+
+
+def _ccxt_error(message: str, reason: Code) -> AdapterError:
+    return AdapterError(message, source=SOURCE, reason=reason)
+
+
+def require_json_body(exchange: Any, symbol: str) -> None:
     """An empty page is "no candles" only if the exchange really sent JSON.
 
     ccxt's ``parse_json`` swallows a decoding error and ``fetch_ohlcv`` then parses the raw text
@@ -362,7 +360,7 @@ def _require_json_body(exchange: Any, symbol: str) -> None:
         ) from None
 
 
-def _finite(value: Any, symbol: str) -> float:
+def candle_field(value: Any, symbol: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):

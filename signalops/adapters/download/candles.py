@@ -18,7 +18,6 @@ missing NYSE sessions), found by the replay feeds' own ``Candles.gaps``.
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 from typing import Any
@@ -32,7 +31,10 @@ from signalops.adapters.technical import (
     CCXT_TIMEFRAMES,
     SOURCE,
     ReplayCandleFeed,
+    candle_field,
+    ccxt_errors,
     page_limit,
+    require_json_body,
     series_key,
 )
 from signalops.catalogue.spec import format_duration
@@ -84,7 +86,7 @@ def download_ccxt(
         if not rows:
             break
         closed = [
-            (opened / 1000 + timeframe, [_number(row[i], symbol) for i in range(1, 6)])
+            (opened / 1000 + timeframe, [candle_field(row[i], symbol) for i in range(1, 6)])
             for opened, row in rows
             if opened / 1000 + timeframe <= until
         ]
@@ -159,57 +161,13 @@ def _gaps(
     return gaps_of(feed.candles(symbol, timeframe, until, end - begin).gaps())
 
 
-def _number(value: Any, symbol: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise AdapterError(
-            f"{symbol}: candle field {value!r} is not a finite number",
-            source=SOURCE,
-            reason=Code.BAD_RESPONSE,
-        )
-    return number
-
-
 def _page(exchange: Any, symbol: str, code: str, since_ms: int, limit: int) -> list[Any]:
     """One ``fetch_ohlcv`` page; ccxt's errors become the live feed's reason codes."""
-    import ccxt
-
-    name = exchange.id
-    try:
+    with ccxt_errors(exchange.id, symbol):
         page: list[Any] = exchange.fetch_ohlcv(symbol, code, since=since_ms, limit=limit)
-    except ccxt.BadSymbol as exc:
-        raise _error(f"{name} has no market {symbol}: {exc}", Code.UNKNOWN_SYMBOL) from None
-    except ccxt.RequestTimeout:
-        raise _error(f"{name} timed out", Code.TIMEOUT) from None
-    except ccxt.DDoSProtection:
-        raise _error(f"{name} rate limited the request", Code.RATE_LIMITED) from None
-    except ccxt.ExchangeNotAvailable as exc:
-        raise _error(f"{name} answered with an error: {str(exc)[:300]}", Code.HTTP_ERROR) from None
-    except ccxt.NetworkError as exc:
-        raise _error(f"{name} network error: {type(exc).__name__}", Code.CONNECTION_ERROR) from None
-    except ccxt.ExchangeError as exc:
-        raise _error(f"{name} error: {str(exc)[:300]}", Code.HTTP_ERROR) from None
     if not page:
-        _require_json_body(exchange, symbol)
+        require_json_body(exchange, symbol)
     return page
-
-
-def _require_json_body(exchange: Any, symbol: str) -> None:
-    """An empty page means "no more candles" only if the exchange sent JSON: ccxt reads an HTML
-    or truncated body as an empty list, which would end the download early without a word."""
-    body = getattr(exchange, "last_http_response", None)
-    if not isinstance(body, str):
-        return
-    try:
-        json.loads(body)
-    except ValueError:
-        raise _error(
-            f"{symbol}: {exchange.id} sent a response that is not JSON ({body[:40]!r})",
-            Code.BAD_RESPONSE,
-        ) from None
 
 
 def _error(message: str, reason: Code) -> AdapterError:
