@@ -22,6 +22,7 @@
           ├── AuditNotFound        a read command named a log that does not exist
           ├── AuditUnreadable      the file is not a SignalOps audit log (or is corrupt)
           ├── AuditIntegrityError  the hash chain does not verify
+          ├── AuditLogHeld         another runner holds the log (its pid, host and start time)
           ├── DuplicateRecordError a record with this id is already in the log
           └── TransactionEndedError a transaction was committed by something else before its end
 
@@ -45,6 +46,7 @@ __all__ = [
     "ApprovalError",
     "AuditError",
     "AuditIntegrityError",
+    "AuditLogHeld",
     "AuditNotFound",
     "AuditUnreadable",
     "ConfigError",
@@ -274,6 +276,10 @@ class AuditUnreadable(AuditError):
 
 class AuditIntegrityError(AuditError):
     """The audit log's hash chain is broken: a record was edited, deleted or reordered."""
+
+
+class AuditLogHeld(AuditError):
+    """Another ``signalops run`` holds the log's runner lock (``signalops.audit.runner_lock``)."""
 
 
 class DuplicateRecordError(AuditError, ValueError):

@@ -45,6 +45,11 @@ from signalops.orders import Mode
 )
 @click.option("--from", "start", help="With --replay: first decision time (e.g. 2023-03-01).")
 @click.option("--to", "end", help="With --replay: last decision time.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another run holds the audit log, wait for it to stop instead of refusing.",
+)
 @AUDIT_OPTION
 @CONFIG_OPTION
 @VENUE_OPTION
@@ -58,6 +63,7 @@ def run_command(
     record_dir: Path | None,
     start: str | None,
     end: str | None,
+    wait: bool,
     audit_file: Path | None,
     config_file: Path | None,
     venue: str | None,
@@ -67,6 +73,8 @@ def run_command(
     Each cycle gathers every distinct data request once, then for each strategy and asset:
     evaluate, size, check the risk gate, execute (paper, notify or auto) and append the decision
     to the audit log, traded or not. Ctrl-C (or SIGTERM) finishes the current cycle first.
+    One run at a time holds an audit log (a second is refused, naming the first; --wait waits);
+    approving and rejecting trades while it runs is fine.
 
     \b
     Examples:
@@ -97,6 +105,7 @@ def run_command(
         config=config_file,
         venue=venue,
         record=record_dir,
+        wait=wait,
     )
     out = output.console()
     with output.status(out, "running..."):

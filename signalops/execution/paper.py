@@ -142,6 +142,11 @@ class _FillRow:
         )
 
 
+def _below(small: Decimal, large: Decimal) -> bool:
+    """``small < large`` for finite numbers; False for a NaN (whose comparison would raise)."""
+    return small.is_finite() and large.is_finite() and small < large
+
+
 @dataclass
 class _Holding:
     quantity: Decimal = Decimal(0)
@@ -169,11 +174,13 @@ class _Book:
             holding.quantity += fill.quantity
             holding.cost += notional + fill.fee
         else:
-            # Closing everything removes the whole cost exactly (no division remainder).
-            if fill.quantity == holding.quantity:
-                removed = holding.cost
-            else:
+            # Closing everything removes the whole cost exactly (no division remainder). A
+            # sale of more than is held (a ledger written by racing writers, or edited) removes
+            # all of it too: no division by a zero or negative quantity, so never a 0/0.
+            if _below(fill.quantity, holding.quantity) and _below(Decimal(0), holding.quantity):
                 removed = holding.cost * fill.quantity / holding.quantity
+            else:
+                removed = holding.cost
             self.cash += notional - fill.fee
             self.realised += notional - fill.fee - removed
             holding.quantity -= fill.quantity

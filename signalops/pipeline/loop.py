@@ -19,10 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signalops.adapters.registry import Connections
+from signalops.audit import runner_lock
 from signalops.orders import Mode
 from signalops.pipeline import CycleSummary, Pipeline
+
+if TYPE_CHECKING:
+    from signalops.strategy.model import Strategy
+    from signalops.workspace import Workspace
 
 
 def wall_clock_times(
@@ -133,6 +139,7 @@ class RunPlan:
     venue: str | None = None  # every asset (and auto mode) on this venue, else the config's
     record: Path | None = None  # snapshot folder a live run records into
     connections: Connections | None = None  # where live requests go (None: the network)
+    wait: bool = False  # wait for another runner to release the log instead of refusing
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def run_plan(
 ) -> RunResult:
     """Load, open, build and run: every cycle recorded in the plan's audit log."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
-    from signalops.workspace import build_pipeline, load_strategies, open_workspace
+    from signalops.workspace import load_strategies, open_workspace
 
     stop = stop or threading.Event()
     strategies = load_strategies(plan.strategies)
@@ -160,21 +167,35 @@ def run_plan(
         )
     workspace = open_workspace(audit=plan.audit, config=plan.config, create=True, venue=plan.venue)
     try:
-        pipeline = build_pipeline(
-            workspace,
-            strategies,
-            mode=plan.mode,
-            live=plan.live,
-            replay=plan.replay,
-            clock=replay_clock,
-            record=plan.record,
-            connections=plan.connections,
-        )
-        if replay_clock is not None:
-            times: Iterable[datetime] = replay_clock.times()
-        else:
-            times = wall_clock_times(None if plan.once else plan.every, pipeline.clock, stop)
-        summaries = run(pipeline, times, stop=stop, on_cycle=on_cycle)
+        with runner_lock.hold(workspace.audit.path, wait=plan.wait):
+            summaries = _run_in(workspace, plan, strategies, replay_clock, stop, on_cycle)
     finally:
         workspace.close()
     return RunResult(tuple(summaries), stop.is_set())
+
+
+def _run_in(
+    workspace: Workspace,
+    plan: RunPlan,
+    strategies: list[Strategy],
+    replay_clock: ReplayClock | None,
+    stop: threading.Event,
+    on_cycle: Callable[[CycleSummary], None] | None,
+) -> list[CycleSummary]:
+    from signalops.workspace import build_pipeline
+
+    pipeline = build_pipeline(
+        workspace,
+        strategies,
+        mode=plan.mode,
+        live=plan.live,
+        replay=plan.replay,
+        clock=replay_clock,
+        record=plan.record,
+        connections=plan.connections,
+    )
+    if replay_clock is not None:
+        times: Iterable[datetime] = replay_clock.times()
+    else:
+        times = wall_clock_times(None if plan.once else plan.every, pipeline.clock, stop)
+    return list(run(pipeline, times, stop=stop, on_cycle=on_cycle))

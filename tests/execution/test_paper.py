@@ -517,3 +517,22 @@ def test_result_is_json_ready_for_the_audit_record(broker: PaperBroker) -> None:
     assert record["fill"]["price"] == "100"
     assert record["fill"]["fee"] == "0.1"
     assert record["details"]["price_time"] == "2024-11-06T14:00:00Z"
+
+
+def test_a_ledger_with_a_sale_of_nothing_still_values_and_never_divides_zero_by_zero(
+    db: sqlite_utils.Database, broker: PaperBroker
+) -> None:
+    # What two racing writers left behind (issue 11): a SELL filled with no position, which
+    # the broker itself refuses, inserted into the ledger as the race did.
+    broker.execute(intent(Side.BUY, "1", "100", tag="a"), as_of=T0)
+    row = list(db.conn.execute("SELECT * FROM paper_fills").fetchone())
+    row[0], row[1], row[2], row[5] = None, "so-raced", "dec-raced", "SELL"
+    for _ in range(2):  # the second sale sells what is no longer there
+        row[1] = row[1] + "x"
+        db.conn.execute(f"INSERT INTO paper_fills VALUES ({', '.join('?' * len(row))})", row)
+    db.conn.commit()
+
+    view = PaperBroker(db, fee_bps=10, slippage_bps=0).portfolio({"BTC": D("100")}, T0)
+
+    assert view.positions.get("BTC") is None or view.positions["BTC"].quantity <= 0
+    assert view.cash.is_finite() and view.realised_pnl.is_finite()
