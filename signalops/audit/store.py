@@ -261,6 +261,12 @@ def _schema_sql(db: sqlite_utils.Database) -> list[str]:
     return statements
 
 
+def _is_full(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite's "database or disk is full" (the disk, or a page limit): the transaction is
+    rolled back, so nothing of it is in the file."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+
+
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     """A file that is not SQLite, or SQLite that is corrupt or truncated."""
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
@@ -481,12 +487,29 @@ class AuditLog:
             try:
                 yield self.db
                 self._require_open()
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if _is_full(exc):
+                    raise AuditError(
+                        f"disk full writing {self.path}: nothing of this cycle was written"
+                    ) from None
+                raise
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             else:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    if _is_full(exc):
+                        raise AuditError(
+                            f"disk full writing {self.path}: nothing of this cycle was written"
+                        ) from None
+                    raise
                 if self._pending is not None and self.key is not None:
                     # The committed head, not the last append's: a savepoint rolled back
                     # inside the transaction may have undone that one.
@@ -826,6 +849,14 @@ class AuditLog:
 
     def _export_file(self, target: Path) -> int:
         """A file appears only complete: a log found damaged halfway leaves no partial export."""
+        try:
+            return self._export_into(target)
+        except OSError as exc:
+            if exc.filename is None:  # write() and flush() do not say which file was full
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
+            raise
+
+    def _export_into(self, target: Path) -> int:
         if target.exists() and not target.is_file():  # a device or pipe, e.g. /dev/stdout
             with open(target, "w", encoding="utf-8", newline="\n") as file:
                 return self.export_jsonl(file)

@@ -8,6 +8,7 @@ its traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -26,6 +27,12 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except SignalOpsError as exc:
             output.error(exc)
+            ctx.exit(1)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # A full disk is the machine's state, not a bug: one line, as for library errors.
+            output.error(SignalOpsError(f"disk full writing {exc.filename or 'a file'}"))
             ctx.exit(1)
 
 
