@@ -72,6 +72,7 @@ from typing import Any, Protocol
 
 import feedparser
 
+from signalops import textmatch
 from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient
@@ -81,6 +82,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
+from signalops.textmatch import Matcher
 
 SOURCE = "news"
 MAX_MATCHES = 50
@@ -439,23 +441,13 @@ class ReplayItemFeed:
 # --- matching -------------------------------------------------------------------------------------
 
 
-def compile_query(query: str) -> re.Pattern[str]:
-    """``'/regex/'`` -> that regex; otherwise the whole phrase at word boundaries; both ignore
-    case. BAD_REQUEST for an empty query or an invalid pattern."""
-    text = query.strip()
-    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
-        pattern = text[1:-1]
-        if not pattern:
-            raise _error("empty regular expression '//'", Code.BAD_REQUEST)
-        try:
-            return re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise _error(f"invalid regular expression {text}: {exc}", Code.BAD_REQUEST) from None
-    words = text.split()
-    if not words:
-        raise _error("empty news query", Code.BAD_REQUEST)
-    phrase = r"\s+".join(re.escape(word) for word in words)
-    return re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)
+def compile_query(query: str) -> Matcher:
+    """``'/regex/'`` -> that regex on RE2; otherwise the whole phrase at word boundaries; both
+    ignore case (``signalops.textmatch``). BAD_REQUEST for an empty query or a bad pattern."""
+    try:
+        return textmatch.compile_query(query)
+    except ValueError as exc:
+        raise _error(str(exc), Code.BAD_REQUEST) from None
 
 
 def searchable(item: Item) -> str:

@@ -7,6 +7,7 @@ source here; units are what the adapter returns, so thresholds are written in th
 from __future__ import annotations
 
 from signalops.catalogue.spec import Catalogue, MetricSpec, Param, SourceCatalogue
+from signalops.textmatch import check_query
 
 HOUR = 3600
 DAY = 86400
@@ -277,7 +278,12 @@ NEWS = SourceCatalogue.of(
         MetricSpec(
             "news_count",
             (
-                Param("query", "string", description="keywords, or /regex/ for a pattern"),
+                Param(
+                    "query",
+                    "string",
+                    description="keywords, or /regex/ for a pattern (RE2: linear time)",
+                    check=check_query,
+                ),
                 Param("window", "duration", DAY, "look-back"),
                 Param(
                     "feeds",

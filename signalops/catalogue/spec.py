@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -50,6 +50,7 @@ class Param:
     description: str = ""
     minimum: float | None = None
     choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], None] | None = None  # a further check; raises ValueError
 
     @property
     def required(self) -> bool:
@@ -88,6 +89,11 @@ class Param:
         if self.choices is not None and value not in self.choices:
             shown = ", ".join(self.render(c) for c in self.choices)
             raise ValueError(f"parameter '{self.name}' must be one of {shown}, got {value!r}")
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as exc:
+                raise ValueError(f"parameter '{self.name}': {exc}") from None
         return value
 
     def render(self, value: Any) -> str:

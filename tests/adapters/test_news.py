@@ -488,3 +488,29 @@ def test_unknown_metric_is_refused():
 def test_adapter_error_type_is_the_shared_one():
     with pytest.raises(AdapterError):
         compile_query("/(/")
+
+
+# --- patterns cannot hang (issue 11) -------------------------------------------------------------
+
+
+def test_a_catastrophic_pattern_on_a_long_headline_is_answered_not_hung(tmp_path):
+    # /(a+)+$/ backtracks exponentially in Python's re (42 s on 28 characters); on RE2 it is
+    # linear, so a 5,000-character headline is answered at once (this test would never end).
+    store = bundled_store(tmp_path)
+    store.append(
+        "news",
+        [(f"items/{COINDESK}", ITEM_1.timestamp(), {"title": "a" * 5000 + "!", "link": "x"})],
+    )
+    adapter = NewsAdapter.replay(store)
+
+    assert value(ask(adapter, "/(a+)+$/")) == 0
+    assert value(ask(adapter, "/(a+)+!/")) == 1
+
+
+def test_a_pattern_re2_cannot_run_is_a_bad_request_naming_why(tmp_path):
+    answer = ask(NewsAdapter.replay(bundled_store(tmp_path)), "/(hack)\\1/")
+
+    assert reason(answer) == "BAD_REQUEST"
+    assert str(answer.message).startswith(
+        "invalid regular expression /(hack)\\1/: invalid escape sequence: \\1 (patterns run on RE2"
+    )
