@@ -119,10 +119,11 @@ def _emit_node(node: Node, metric_index: dict[Metric, int], emit) -> None:
     elif isinstance(node, AnyOf):
         emit(f"    s{i} = 1 if ({_any(kids, 1)}) else (2 if ({_any(kids, 2)}) else 0)")
     elif isinstance(node, AtLeast):
-        passed = " + ".join(f"({k} == 1)" for k in kids)
-        unknown = " + ".join(f"({k} == 2)" for k in kids)
-        emit(f"    p = {passed}")
-        emit(f"    s{i} = 1 if p >= {node.n} else (2 if p + {unknown} >= {node.n} else 0)")
+        # Counted over a flat tuple: a chain "a + b + ..." nests one AST level per child, and
+        # CPython's compiler overflows its recursion limit on a few thousand of them.
+        emit(f"    t = {_tuple(kids)}")
+        emit("    p = t.count(1)")
+        emit(f"    s{i} = 1 if p >= {node.n} else (2 if p + t.count(2) >= {node.n} else 0)")
     elif isinstance(node, Not):
         child = kids[0]
         emit(f"    s{i} = 2 if {child} == 2 else 1 - {child}")
@@ -131,7 +132,11 @@ def _emit_node(node: Node, metric_index: dict[Metric, int], emit) -> None:
 
 
 def _any(kids: list[str], status: int) -> str:
-    return " or ".join(f"{k} == {status}" for k in kids)
+    return f"{status} in {_tuple(kids)}"
+
+
+def _tuple(kids: list[str]) -> str:
+    return "(" + ", ".join(kids) + ",)"
 
 
 def _emit_predicate(node: Node, metric_index: dict[Metric, int], emit) -> None:
