@@ -114,3 +114,31 @@ def test_an_unknown_approval_id_is_a_clear_error(pending):
     assert result.stderr == (
         "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
     )
+
+
+def test_the_loser_of_an_approval_race_reads_who_won_and_no_second_order(
+    pending, monkeypatch: pytest.MonkeyPatch
+):
+    """Both answers found the approval pending; the winner's record lands between the loser's
+    look and its append (the race, made deterministic by keeping the loser's stale look)."""
+    from datetime import UTC, datetime
+
+    from signalops.pipeline import approvals
+    from signalops.workspace import open_workspace
+
+    db, approval_id, replay = pending
+    now = datetime(2023, 3, 10, 0, 5, tzinfo=UTC)
+    loser = open_workspace(audit=db, create=True)
+    stale = loser.audit.pending_approvals(now)
+    monkeypatch.setattr(loser.audit, "pending_approvals", lambda _now: stale)
+    assert answer("approve", pending, "--by", "alice").exit_code == 0
+
+    with pytest.raises(approvals.ApprovalError) as refused:
+        approvals.answer(loser, approval_id, approve=True, by="bob", now=now, replay=replay)
+    loser.close()
+
+    assert str(refused.value) == (
+        f"approval {approval_id} was already approved by alice at 2023-03-10T00:05:00Z"
+    )
+    assert kinds(db).count("fill") == 1
+    assert kinds(db).count("approval") == 1

@@ -24,7 +24,7 @@ from signalops.adapters import registry
 from signalops.audit.store import AuditLog, PendingApproval
 from signalops.canonical import canonical_json, iso
 from signalops.codes import Code
-from signalops.errors import ApprovalError, StrategyError
+from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
 from signalops.pipeline.cycle import Pipeline, price_requests
 from signalops.pipeline.summary import ApprovalOutcome
@@ -71,7 +71,27 @@ def _answer_on(
     now: datetime,
     note: str | None = None,
 ) -> ApprovalOutcome:
-    """Answer on ``pipeline``, whose strategies include the one that decided."""
+    """Answer on ``pipeline``, whose strategies include the one that decided.
+
+    Two answers racing (two terminals, the dashboard and Telegram) may both find the approval
+    pending; the log takes one approval record per decision, so the loser's append is refused
+    and it reads what the winner did, as a late answer would.
+    """
+    try:
+        return _answer_pending(pipeline, approval_id, approve=approve, by=by, now=now, note=note)
+    except DuplicateRecordError:
+        raise ApprovalError(_not_pending(pipeline.audit, approval_id)) from None
+
+
+def _answer_pending(
+    pipeline: Pipeline,
+    approval_id: str,
+    *,
+    approve: bool,
+    by: str,
+    now: datetime,
+    note: str | None = None,
+) -> ApprovalOutcome:
     pending = _pending(pipeline.audit, approval_id, now)
     records = pipeline.records
     if pending.expired:
