@@ -50,7 +50,11 @@ class Code(StrEnum):
     NO_API_KEY = "NO_API_KEY"  # the endpoint needs a key that the environment lacks
     BAD_URL = "BAD_URL"  # a configured URL is not usable
     BAD_REQUEST = "BAD_REQUEST"  # the source refused the request (4xx)
-    BAD_RESPONSE = "BAD_RESPONSE"  # the source answered something unparseable
+    BAD_RESPONSE = "BAD_RESPONSE"  # the source answered something unparseable or implausible
+    RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"  # more bytes or points than any real answer has
+    RESPONSE_TOO_DEEP = "RESPONSE_TOO_DEEP"  # JSON nested deeper than the parser may recurse
+    REDIRECT_LOOP = "REDIRECT_LOOP"  # the source redirected too many times
+    TRANSPORT_ERROR = "TRANSPORT_ERROR"  # the HTTP transport failed in a way httpx does not name
     HTTP_ERROR = "HTTP_ERROR"  # the source answered an HTTP error (5xx)
     RATE_LIMITED = "RATE_LIMITED"  # the source asked us to slow down
     TIMEOUT = "TIMEOUT"  # the source did not answer in time

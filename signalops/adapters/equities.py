@@ -29,7 +29,7 @@ from typing import Any
 from signalops.adapters import hints
 from signalops.adapters.calendar import NEW_YORK, session_close
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.adapters.technical import SOURCE, Candles, _to_candles, candle_field, series_key
+from signalops.adapters.technical import SOURCE, Candles, _to_candles, plausible_candle, series_key
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
@@ -117,7 +117,7 @@ class YahooCandleFeed:
             close_time = session_close(day)
             if close_time <= as_of:
                 values = [row[c] for c in ("Open", "High", "Low", "Close", "Volume")]
-                closed.append((close_time, *(candle_field(v, symbol) for v in values)))
+                closed.append((close_time, *plausible_candle(values, symbol)))
         if self.record is not None and closed:
             key = series_key(EXCHANGE, symbol, DAY)
             self.record.append(SOURCE, ((key, c[0], list(c[1:])) for c in closed))

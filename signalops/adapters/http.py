@@ -21,11 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import numpy as np
 
 from signalops.codes import Code
 from signalops.errors import AdapterError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Larger than any real answer of the sources (a full DeFiLlama history or an SEC companyfacts
+# file is a few MB): a 90 MB answer took 40 s and 1.5 GB to parse before this limit.
+MAX_RESPONSE_BYTES = 48 * 1024 * 1024
 _SECRET_PARAM = re.compile(r"(?i)(api[_-]?key|apikey|token|secret|signature)=[^&\s]+")
 
 
@@ -99,6 +103,7 @@ class HttpClient:
     secrets: tuple[str, ...] = ()
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    max_bytes: int = MAX_RESPONSE_BYTES
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
     _cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = field(
         default_factory=dict, init=False, repr=False
@@ -142,8 +147,16 @@ class HttpClient:
         if parsed is not None and parsed[0] is text:
             return parsed[1]
         try:
+            if len(text) > 2 * MAX_JSON_DEPTH and _nesting_depth(text) > MAX_JSON_DEPTH:
+                raise RecursionError
             # parse_float too: "1e999" parses to inf without ever reaching parse_constant.
             value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except RecursionError:
+            raise AdapterError(
+                f"JSON from {self._where(url)} is nested too deeply to read",
+                source=self.source,
+                reason=Code.RESPONSE_TOO_DEEP,
+            ) from None
         except (json.JSONDecodeError, ValueError) as exc:
             raise AdapterError(
                 f"malformed JSON from {self._where(url)}: {exc}",
@@ -178,16 +191,31 @@ class HttpClient:
             self._respect_rate_limit()
             try:
                 self.requests_sent += 1
-                response = self.client.get(url, params=params)
+                response, body = self._get(url, params)
             except httpx.TimeoutException:
                 last_problem = f"timed out after {self.timeout:g}s"
                 reason = Code.TIMEOUT
             except httpx.TransportError as exc:
                 last_problem = f"connection failed ({type(exc).__name__})"
                 reason = Code.CONNECTION_ERROR
+            except httpx.TooManyRedirects:
+                raise AdapterError(
+                    f"{self._where(url)} redirects in a loop",
+                    source=self.source,
+                    reason=Code.REDIRECT_LOOP,
+                ) from None
+            except (httpx.HTTPError, OSError, RuntimeError, ValueError) as exc:
+                # A transport (a plugin's, a proxy's) failing in a way httpx has no class for:
+                # still this source's failure, not a bug of the caller.
+                raise AdapterError(
+                    f"request to {self._where(url)} failed ({type(exc).__name__}: "
+                    f"{redact(str(exc), self.secrets)[:200]})",
+                    source=self.source,
+                    reason=Code.TRANSPORT_ERROR,
+                ) from None
             else:
                 if response.status_code < 400:
-                    return response.text
+                    return _decode(response, body)
                 last_problem = f"HTTP {response.status_code}"
                 reason = Code.RATE_LIMITED if response.status_code == 429 else Code.HTTP_ERROR
                 if response.status_code not in RETRY_STATUSES:
@@ -216,6 +244,27 @@ class HttpClient:
             reason=reason,
         )
 
+    def _get(self, url: str, params: Mapping[str, Any] | None) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read no further than ``max_bytes``."""
+        with self.client.stream("GET", url, params=params) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise self._too_large(url)
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise self._too_large(url)
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+    def _too_large(self, url: str) -> AdapterError:
+        return AdapterError(
+            f"{self._where(url)} answered more than {self.max_bytes:,} bytes",
+            source=self.source,
+            reason=Code.RESPONSE_TOO_LARGE,
+        )
+
     def _respect_rate_limit(self) -> None:
         if self.min_interval <= 0:
             return
@@ -229,6 +278,34 @@ class HttpClient:
 
     def _where(self, url: str) -> str:
         return redact(url, self.secrets)
+
+
+# Deeper than any real answer; measured before parsing because the json module's C parser
+# recurses on the C stack, and a library that raises Python's recursion limit (py_ecc, under
+# py-clob-client, sets 100,000) turns a deeply nested answer into a segmentation fault.
+MAX_JSON_DEPTH = 512
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
+_JSON_STRING = re.compile(rb'"[^"]*"')
+
+
+def _nesting_depth(text: str) -> int:
+    """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count)."""
+    kept = text.encode("utf-8", "replace").translate(None, _NOT_STRUCTURE)
+    kept = kept.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _JSON_STRING.sub(b"", kept).replace(b"\\", b"")
+    if not brackets:
+        return 0
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    opens = (steps == ord("[")) | (steps == ord("{"))
+    return int(np.cumsum(np.where(opens, 1, -1)).max())
+
+
+def _decode(response: httpx.Response, body: bytes) -> str:
+    """The body as text in the response's charset (UTF-8 when it names none or a bad one)."""
+    try:
+        return body.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -168,10 +168,29 @@ def _daily(points: Points) -> Points:
     return sorted(by_time.items())
 
 
+# Daily histories since 2017 hold a few thousand points; far more is not a real answer and
+# would cost seconds and gigabytes to read (600,000 points did).
+MAX_POINTS = 50_000
+
+
 def _list_of(payload: Any, what: str) -> list[Any]:
     if not isinstance(payload, list):
         raise bad_response(SOURCE, f"{what} is {type(payload).__name__}, not a list")
+    if len(payload) > MAX_POINTS:
+        raise AdapterError(
+            f"{what} has {len(payload):,} points, more than the {MAX_POINTS:,} a real one has",
+            source=SOURCE,
+            reason=Code.RESPONSE_TOO_LARGE,
+        )
     return payload
+
+
+def _amount(value: Any, what: str) -> float:
+    """A USD amount (supply, TVL): a finite number not below zero, else BAD_RESPONSE."""
+    amount = number(SOURCE, value, what)
+    if amount < 0:
+        raise bad_response(SOURCE, f"{what} is {amount:g}: an amount cannot be negative")
+    return amount
 
 
 def parse_stablecoin_chart(payload: Any) -> Points:
@@ -185,8 +204,7 @@ def parse_stablecoin_chart(payload: Any) -> Points:
         if not circulating:
             continue
         value = math.fsum(
-            number(SOURCE, v, f"point {i} totalCirculatingUSD.{peg}")
-            for peg, v in circulating.items()
+            _amount(v, f"point {i} totalCirculatingUSD.{peg}") for peg, v in circulating.items()
         )
         points.append((label, value))
     return _daily(points)
@@ -198,7 +216,7 @@ def parse_chain_tvl(payload: Any) -> Points:
         [
             (
                 number(SOURCE, field_of(SOURCE, point, "date"), f"point {i} date"),
-                number(SOURCE, field_of(SOURCE, point, "tvl"), f"point {i} tvl"),
+                _amount(field_of(SOURCE, point, "tvl"), f"point {i} tvl"),
             )
             for i, point in enumerate(_list_of(payload, "chain TVL history"))
         ]
@@ -212,10 +230,8 @@ def parse_protocol_tvl(payload: Any) -> Points:
         [
             (
                 number(SOURCE, field_of(SOURCE, point, "date"), f"tvl[{i}].date"),
-                number(
-                    SOURCE,
-                    field_of(SOURCE, point, "totalLiquidityUSD"),
-                    f"tvl[{i}].totalLiquidityUSD",
+                _amount(
+                    field_of(SOURCE, point, "totalLiquidityUSD"), f"tvl[{i}].totalLiquidityUSD"
                 ),
             )
             for i, point in enumerate(history)

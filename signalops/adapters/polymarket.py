@@ -166,11 +166,15 @@ def _strings(values: list[Any], what: str) -> tuple[str, ...]:
 
 
 def _optional_number(raw: dict[str, Any], *names: str) -> float | None:
-    """The first of ``names`` present and not null, as a finite float; None when all are absent."""
+    """The first of ``names`` present and not null, as a finite float not below zero (these are
+    amounts: liquidity, volume); None when all are absent."""
     for name in names:
         value = raw.get(name)
         if value is not None:
-            return number(SOURCE, value, f"Gamma '{name}'")
+            amount = number(SOURCE, value, f"Gamma '{name}'")
+            if amount < 0:
+                raise bad_response(SOURCE, f"Gamma '{name}' is {amount:g}: cannot be negative")
+            return amount
     return None
 
 
@@ -836,6 +840,15 @@ def price_change(
         raise _error(
             f"price history {first}, after as_of - {format_duration(window)} "
             f"({_iso(as_of - window)})",
+            Code.INSUFFICIENT_HISTORY,
+        )
+    # The price "then" must be from about then: a change(1d) against a point 300 days old (a
+    # history with a hole) would be a number with no meaning.
+    slack = max(window // 2, 3600)
+    if as_of - window - times[then] > slack:
+        raise _error(
+            f"no price within {format_duration(slack)} before as_of - {format_duration(window)} "
+            f"({_iso(as_of - window)}): the latest is from {_iso(times[then])}",
             Code.INSUFFICIENT_HISTORY,
         )
     detail = {

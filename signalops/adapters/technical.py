@@ -181,9 +181,16 @@ class CcxtCandleFeed:
                 if not page:
                     require_json_body(self.exchange, symbol)
                     break
+                if len(page) > self.page_size:
+                    raise AdapterError(
+                        f"{self.name} answered {len(page):,} candles for a page of "
+                        f"{self.page_size:,}",
+                        source=SOURCE,
+                        reason=Code.RESPONSE_TOO_LARGE,
+                    )
                 for row in page:
-                    rows[int(row[0])] = row
-                last_open = int(page[-1][0])
+                    rows[candle_time(row, symbol)] = row
+                last_open = candle_time(page[-1], symbol)
                 if last_open / 1000 + timeframe > as_of or len(page) < self.page_size:
                     break
                 since_ms = last_open + timeframe * 1000
@@ -192,7 +199,7 @@ class CcxtCandleFeed:
             row = rows[open_ms]
             close_time = open_ms / 1000 + timeframe
             if close_time <= as_of:
-                closed.append((close_time, *(candle_field(row[i], symbol) for i in range(1, 6))))
+                closed.append((close_time, *plausible_candle(row[1:6], symbol)))
         if self.record is not None and closed:
             key = series_key(self.name, symbol, timeframe)
             self.record.append(SOURCE, ((key, c[0], list(c[1:])) for c in closed))
@@ -358,6 +365,44 @@ def require_json_body(exchange: Any, symbol: str) -> None:
             source=SOURCE,
             reason=Code.BAD_RESPONSE,
         ) from None
+
+
+def candle_time(row: Any, symbol: str) -> int:
+    """A ccxt candle's open time in milliseconds; a string or other non-integer is refused."""
+    stamp = row[0] if isinstance(row, list | tuple) and row else None
+    if isinstance(stamp, float) and stamp.is_integer():
+        stamp = int(stamp)
+    if isinstance(stamp, bool) or not isinstance(stamp, int):
+        raise AdapterError(
+            f"{symbol}: candle time {stamp!r} is not a number of milliseconds",
+            source=SOURCE,
+            reason=Code.BAD_RESPONSE,
+        )
+    return stamp
+
+
+def plausible_candle(values: Any, symbol: str) -> list[float]:
+    """Open, high, low, close, volume as finite floats that can be a real candle: prices above
+    zero, high not below low, volume not negative. Anything else is BAD_RESPONSE, never data."""
+    if not isinstance(values, list | tuple) or len(values) != 5:
+        raise AdapterError(
+            f"{symbol}: a candle has {values!r}, not open, high, low, close, volume",
+            source=SOURCE,
+            reason=Code.BAD_RESPONSE,
+        )
+    o, h, low, c, v = (candle_field(x, symbol) for x in values)
+    problem = None
+    if min(o, h, low, c) <= 0:
+        problem = "a price at or below zero"
+    elif h < low:
+        problem = f"high {h:g} below low {low:g}"
+    elif v < 0:
+        problem = f"negative volume {v:g}"
+    if problem is not None:
+        raise AdapterError(
+            f"{symbol}: implausible candle ({problem})", source=SOURCE, reason=Code.BAD_RESPONSE
+        )
+    return [o, h, low, c, v]
 
 
 def candle_field(value: Any, symbol: str) -> float:

@@ -10,6 +10,7 @@ rate-limit waits are asserted as numbers and nothing actually waits.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -485,3 +486,66 @@ def test_json_numbers_from_a_response_validate_end_to_end() -> None:
     assert number("test", field_of("test", body, "data", 0, "price"), "price") == 0.61
     bad = failure(lambda: number("test", field_of("test", body, "data", 1, "price"), "price"))
     assert bad.reason == "BAD_RESPONSE"
+
+
+# --- faults with their own codes (issue 11) ----------------------------------------------------
+
+
+def test_json_nested_a_hundred_thousand_deep_is_too_deep_not_an_internal_error() -> None:
+    # py_ecc (imported with py-clob-client) raises the recursion limit to 100,000: the json
+    # module's C parser would then overflow the C stack (a segfault) instead of raising.
+    deep = "[" * 100_000 + "]" * 100_000
+    script, fake = Script(httpx.Response(200, text=deep)), FakeTime()
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        error = failure(lambda: client(script, fake).get_json(URL))
+    finally:
+        sys.setrecursionlimit(limit)
+
+    assert error.reason == "RESPONSE_TOO_DEEP"
+    assert str(error) == f"test: JSON from {URL} is nested too deeply to read"
+
+
+def test_a_redirect_loop_is_its_own_code_and_is_not_retried() -> None:
+    loop = httpx.Response(302, headers={"Location": URL})
+    script, fake = Script(loop), FakeTime()
+
+    error = failure(lambda: client(script, fake).get_json(URL))
+
+    assert error.reason == "REDIRECT_LOOP"
+    assert str(error) == f"test: {URL} redirects in a loop"
+    assert fake.sleeps == []
+
+
+def test_a_transport_failing_in_a_way_httpx_does_not_name_is_a_transport_error() -> None:
+    script, fake = Script(RuntimeError("proxy plugin crashed")), FakeTime()
+
+    error = failure(lambda: client(script, fake).get_json(URL))
+
+    assert error.reason == "TRANSPORT_ERROR"
+    assert str(error) == f"test: request to {URL} failed (RuntimeError: proxy plugin crashed)"
+
+
+def test_an_answer_over_the_byte_limit_is_refused_while_it_is_read() -> None:
+    big = json.dumps([0.5] * 5_000)
+    script, fake = Script(httpx.Response(200, text=big)), FakeTime()
+
+    error = failure(lambda: client(script, fake, max_bytes=10_000).get_json(URL))
+
+    assert error.reason == "RESPONSE_TOO_LARGE"
+    assert str(error) == f"test: {URL} answered more than 10,000 bytes"
+
+
+def test_an_answer_within_the_byte_limit_is_read_whole() -> None:
+    body = [0.5] * 1_000
+    script, fake = Script(ok(body)), FakeTime()
+
+    assert client(script, fake, max_bytes=10_000).get_json(URL) == body
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    body = {"title": "[" * 2_000 + '\\" {{{', "values": [[1, 2], [3]]}
+    script, fake = Script(ok(body)), FakeTime()
+
+    assert client(script, fake).get_json(URL) == body

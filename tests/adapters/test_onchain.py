@@ -443,6 +443,27 @@ def test_live_string_where_a_number_belongs_is_bad_response() -> None:
     assert isinstance(USDC_CHART[0]["date"], str)
 
 
+def test_live_negative_tvl_is_an_implausible_bad_response() -> None:
+    broken = [dict(point) for point in ETH_TVL]
+    broken[3]["tvl"] = -5e9
+    adapter, _ = live({"/v2/historicalChainTvl/Ethereum": broken})
+
+    error = failed(answer(adapter, eth_tvl_change(), END_OF_2023_03_12), "BAD_RESPONSE")
+
+    assert error.message.endswith("point 3 tvl is -5e+09: an amount cannot be negative")
+
+
+def test_live_history_with_far_more_points_than_any_real_one_is_too_large() -> None:
+    huge = [ETH_TVL[0]] * 60_000
+    adapter, _ = live({"/v2/historicalChainTvl/Ethereum": huge})
+
+    error = failed(answer(adapter, eth_tvl_change(), END_OF_2023_03_12), "RESPONSE_TOO_LARGE")
+
+    assert error.message.endswith(
+        "chain TVL history has 60,000 points, more than the 50,000 a real one has"
+    )
+
+
 def test_live_empty_history_is_no_data() -> None:
     adapter, _ = live({"/v2/historicalChainTvl/Ethereum": [], "/stablecoincharts/all": []})
     failed(answer(adapter, eth_tvl_change(), END_OF_2023_03_12), "NO_DATA")

@@ -24,14 +24,18 @@ from signalops.adapters.http import HttpClient
 from signalops.adapters.polymarket import (
     MSTR_SLUG,
     Clob,
+    History,
     Market,
+    Point,
     PolymarketAdapter,
     clob_transport,
     import_bundled,
+    price_change,
     restore_clob_client,
     use_clob_transport,
 )
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.errors import AdapterError
 from signalops.observation import DataError, Observation, Request
 from signalops.strategy import load
 
@@ -186,6 +190,36 @@ def test_outcome_names_match_case_insensitively(api):
     adapter = live(api)
     assert value(adapter, req("outcome", name="YES")).value == 0.054
     assert value(adapter, req("outcome", name=" no ")).value == 0.946
+
+
+def test_negative_liquidity_from_gamma_is_an_implausible_bad_response():
+    with pytest.raises(AdapterError) as refused:
+        Market.from_gamma({**DEPORT, "liquidityNum": -3.5}, SLUG, NOW.timestamp())
+
+    assert refused.value.reason == "BAD_RESPONSE"
+    assert str(refused.value).endswith("Gamma 'liquidityNum' is -3.5: cannot be negative")
+
+
+def test_a_change_whose_only_earlier_price_is_300_days_old_is_insufficient_history():
+    as_of = NOW.timestamp()
+    old = as_of - 300 * 86400
+    history = History([old, as_of - 3600], [0.40, 0.55])
+
+    with pytest.raises(AdapterError) as refused:
+        price_change(Point(0.56, as_of), history, as_of, 86400)
+
+    assert refused.value.reason == "INSUFFICIENT_HISTORY"
+    assert "no price within 12h before as_of - 1d" in str(refused.value)
+
+
+def test_a_change_with_a_price_shortly_before_the_window_start_is_answered():
+    as_of = NOW.timestamp()
+    history = History([as_of - 86400 - 1800, as_of - 3600], [0.40, 0.55])
+
+    change, detail = price_change(Point(0.56, as_of), history, as_of, 86400)
+
+    assert change == pytest.approx(0.16)
+    assert detail["then"]["price"] == 0.40
 
 
 def test_unknown_outcome_is_an_error_listing_the_valid_outcomes(api):

@@ -43,6 +43,7 @@ from signalops.adapters.technical import (
     CcxtCandleFeed,
     ReplayCandleFeed,
     TechnicalAdapter,
+    candle_time,
     import_bundled,
 )
 from signalops.catalogue.builtin import TECHNICAL
@@ -479,6 +480,49 @@ def test_live_non_number_in_a_candle_is_bad_response(index: int, value: Any) -> 
     for answer in answers.values():
         assert error(answer).reason == "BAD_RESPONSE"
         assert error(answer).message.startswith("BTC/USDT: candle field")
+
+
+def test_live_candle_time_given_as_a_date_string_is_a_reported_gap_not_an_internal_error():
+    # ccxt's parser cannot date the row and leaves it out: the window reports it missing.
+    page = [list(k) for k in KLINES if k[0] <= epoch(AS_OF) * MS][-300:]
+    page[-5][0] = "2023-03-27T20:00:00Z"
+    stub = RecordedBinance(script=[json.dumps(page)])
+
+    answer = live(stub).fetch([HOURLY["close"]], AS_OF)[HOURLY["close"]]
+
+    assert isinstance(answer, Observation)
+    assert {"first_missing_close": "2023-03-27T21:00:00Z", "missing": 1} in answer.detail["gaps"]
+
+
+@pytest.mark.parametrize("stamp", ["2023-03-20T05:00:00Z", "1679288400000", None, True])
+def test_a_candle_time_that_is_not_milliseconds_is_bad_response(stamp: Any) -> None:
+    with pytest.raises(AdapterError) as refused:
+        candle_time([stamp, 1, 2, 0.5, 1.5, 10], "BTC/USDT")
+
+    assert refused.value.reason == "BAD_RESPONSE"
+    assert str(refused.value).endswith(
+        f"BTC/USDT: candle time {stamp!r} is not a number of milliseconds"
+    )
+
+
+@pytest.mark.parametrize(
+    "index, value, problem",
+    [
+        (1, "-5", "a price at or below zero"),
+        (3, "0", "a price at or below zero"),
+        (2, "1", "high 1 below low"),
+        (5, "-3", "negative volume -3"),
+    ],
+    ids=["negative-open", "zero-low", "high-below-low", "negative-volume"],
+)
+def test_live_implausible_candle_is_bad_response(index: int, value: str, problem: str) -> None:
+    stub = RecordedBinance(_corrupt(index, value, utc(2023, 3, 20, 5)))
+
+    answers = live(stub).fetch([HOURLY["close"]], AS_OF)
+
+    message = error(answers[HOURLY["close"]]).message
+    assert error(answers[HOURLY["close"]]).reason == "BAD_RESPONSE"
+    assert message.startswith(f"BTC/USDT: implausible candle ({problem}")
 
 
 def test_live_empty_history_is_insufficient_history() -> None:

@@ -31,9 +31,10 @@ from signalops.adapters.technical import (
     CCXT_TIMEFRAMES,
     SOURCE,
     ReplayCandleFeed,
-    candle_field,
+    candle_time,
     ccxt_errors,
     page_limit,
+    plausible_candle,
     require_json_body,
     series_key,
 )
@@ -82,11 +83,12 @@ def download_ccxt(
     cursor = int(start * 1000)
     while cursor / 1000 + timeframe <= until:
         page = _page(exchange, symbol, code, cursor, limit)
-        rows = sorted((int(row[0]), row) for row in page if int(row[0]) >= cursor)
+        stamped = ((candle_time(row, symbol), row) for row in page)
+        rows = sorted((opened, row) for opened, row in stamped if opened >= cursor)
         if not rows:
             break
         closed = [
-            (opened / 1000 + timeframe, [candle_field(row[i], symbol) for i in range(1, 6)])
+            (opened / 1000 + timeframe, plausible_candle(row[1:6], symbol))
             for opened, row in rows
             if opened / 1000 + timeframe <= until
         ]
