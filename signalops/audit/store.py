@@ -805,6 +805,21 @@ class AuditLog:
         rows = self._all("SELECT seq, key_id, mac FROM seals WHERE seq = ?", [seq])
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
+    def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(seq, record)`` of every record of ``kind``, in chain order (by the kind index)."""
+        sql = "SELECT seq, body FROM records WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?"
+        last = 0
+        while True:
+            page = self._all(sql, [kind, last, _PAGE])
+            for seq, body in page:
+                try:
+                    yield seq, _loads(body)
+                except ValueError:  # a damaged body: ``verify``'s walk reports it
+                    continue
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0]
+
     def hash_at(self, seq: int) -> str | None:
         rows = self._all("SELECT hash FROM records WHERE seq = ?", [seq])
         return rows[0][0] if rows else None

@@ -160,10 +160,13 @@ def _columns_problem(row: dict[str, Any], body: dict[str, Any]) -> str | None:
 class _Walk:
     """One pass over the rows in storage order, collecting problems."""
 
-    def __init__(self, log: AuditLog, key: SigningKey | None = None) -> None:
+    def __init__(
+        self, log: AuditLog, key: SigningKey | None = None, since: tuple[int, str] | None = None
+    ) -> None:
         self.log = log
         self.key = key
-        self.seals = iter(log.seals()) if key is not None else iter(())
+        start = since[0] if since is not None else 0
+        self.seals = iter(log.seals(start)) if key is not None else iter(())
         self.seal: tuple[int, str, str] | None = next(self.seals, None)
         self.witnessed = witnesses.Witnessed()
         self.problems: list[Problem] = []
@@ -174,6 +177,9 @@ class _Walk:
         self.max_hash: str | None = None
         self.max_id: str | None = None
         self.previous: _Seen | None = None
+        if since is not None:  # continue after a point an earlier pass verified
+            self.max_seq, self.max_hash = since
+            self.previous = _Seen(since[0], None, since[1])
 
     def report(self, kind: ProblemKind, seq: int | None, id: str | None, message: str) -> None:
         self.problems.append(Problem(kind, seq, id, message))
@@ -304,20 +310,30 @@ class _Walk:
             self.report(ProblemKind.EDITED, self.max_seq, self.max_id, message)
 
 
-def verify(log: AuditLog, *, strict: bool = False) -> VerifyReport:
+def verify(
+    log: AuditLog, *, strict: bool = False, since: tuple[int, str] | None = None
+) -> VerifyReport:
     """Check every record of ``log`` and its links; see the module docstring for the kinds.
 
     The MACs and checkpoints are checked with ``log.key`` (``SIGNALOPS_AUDIT_KEY``) when the log
     is signed or the key is given; the ledger and the strategy documents always.
+
+    ``since``: the ``(head_seq, head_hash)`` of an earlier report that was ok. Only the records
+    after it are read (a dashboard re-checks a growing log in the time of its new records);
+    the record at ``since`` must still carry that hash, or the whole log is checked again.
     """
+    if since is not None and (since[0] == 0 or log.hash_at(since[0]) != since[1]):
+        since = None
     key = log.key
     with log.snapshot():  # the head and the rows as of one moment, even with a writer running
         signed_by = log.signed_by()
-        walk = _Walk(log, key if signed_by is not None else None)
+        walk = _Walk(log, key if signed_by is not None else None, since)
         head = log.head()
-        for row in log.raw_rows():
+        for row in log.raw_rows(since[0] if since is not None else 0):
             walk.row(row)
         walk.finish(head)
+        if since is not None:
+            walk.witnessed.fills = _paper_fills(log)
         _witnesses(walk, log, key, signed_by)
     problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
     head_seq, head_hash = head if head is not None else (0, GENESIS)
@@ -393,3 +409,11 @@ def _prev_hash_of(log: AuditLog, seq: int) -> str | None:
     except ValueError:
         return None
     return value if isinstance(value, str) else None
+
+
+def _paper_fills(log: AuditLog) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Every paper fill the chain states (fill records, found by their kind's index)."""
+    seen = witnesses.Witnessed()
+    for seq, body in log.records_of_kind("fill"):
+        seen.record(seq, body)
+    return seen.fills

@@ -20,6 +20,7 @@ from conftest import STRATEGIES
 from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.signing import KEY_ENV, SigningKey, checkpoint_path
 from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.verify import verify as verify_report
 from signalops.cli import cli
 from signalops.errors import AuditError
 
@@ -35,7 +36,9 @@ def run(*args: str) -> Result:
     return runner.invoke(cli, list(args), prog_name="signalops")
 
 
-def replayed_run(log: Path, replay_dir: Path, start: str = "2023-03-08") -> None:
+def replayed_run(
+    log: Path, replay_dir: Path, start: str = "2023-03-08", end: str = "2023-03-14"
+) -> None:
     result = run(
         "run",
         str(STRATEGIES / "banking_crisis_dip.yaml"),
@@ -44,7 +47,7 @@ def replayed_run(log: Path, replay_dir: Path, start: str = "2023-03-08") -> None
         "--from",
         start,
         "--to",
-        "2023-03-14",
+        end,
         "--every",
         "1d",
         "--audit",
@@ -411,3 +414,50 @@ def test_why_on_a_record_resealed_alone_names_the_broken_link(unsigned_log: Path
     assert f"  - the next record (seq {seq + 1}) links to another hash: it was re-sealed\n" in (
         result.stderr
     )
+
+
+# --- incremental verification (the dashboard's) --------------------------------------------------
+
+
+def test_verifying_since_an_ok_head_reads_only_the_new_records(signed_log: Path, replay_dir: Path):
+    with AuditLog.open_readonly(signed_log) as log:
+        first = verify_report(log)
+    assert first.ok
+    replayed_run(
+        signed_log, replay_dir, start="2023-03-15", end="2023-03-21"
+    )  # seven more days, same key
+
+    with AuditLog.open_readonly(signed_log) as log:
+        again = verify_report(log, since=(first.head_seq, first.head_hash))
+        full = verify_report(log)
+
+    assert again.ok and full.ok
+    assert again.head_seq == full.head_seq > first.head_seq
+    assert again.checked == full.checked - first.checked
+
+
+def test_verifying_since_a_head_catches_a_forged_append_after_it(signed_log: Path):
+    with AuditLog.open_readonly(signed_log) as log:
+        first = verify_report(log)
+    forge_approval(signed_log)
+
+    with AuditLog.open_readonly(signed_log) as log:
+        again = verify_report(log, since=(first.head_seq, first.head_hash))
+
+    assert [p.kind.value for p in again.problems] == ["FORGED"]
+    assert again.checked == 1
+
+
+def test_a_since_point_that_no_longer_holds_falls_back_to_the_whole_log(signed_log: Path):
+    with AuditLog.open_readonly(signed_log) as log:
+        first = verify_report(log)
+    db = attacker(signed_log)
+    reseal_from(db, 3, lambda body: body.update(recorded_at="2023-03-01T00:00:00Z"))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(signed_log) as log:
+        again = verify_report(log, since=(first.head_seq, first.head_hash))
+
+    assert again.checked == first.checked  # the whole log, because seq 10's hash changed
+    assert "FORGED" in {p.kind.value for p in again.problems}
