@@ -11,7 +11,9 @@ signed tree heads:
   the key: ``verify`` reports it as FORGED.
 - **Checkpoints.** A MAC'd ``(seq, hash, at)`` of the chain head is appended to a file *outside*
   the log, ``<log>.checkpoints`` (JSON Lines, fsynced), at most once a second while a writer
-  appends and whenever it closes. Cutting the tail of the log (and rewriting its head) leaves a
+  appends and whenever it closes, and POSTed to ``SIGNALOPS_AUDIT_WITNESS_URL`` when that is set
+  (a witness on another machine that the attacker cannot rewrite; a failed post is logged, never
+  fatal). Cutting the tail of the log (and rewriting its head) leaves a
   checkpoint that names a record which is no longer there: TRUNCATED. Replacing the records a
   checkpoint names: REWRITTEN. Keep a copy of the file (or its last line) somewhere else too;
   ``audit verify`` prints the head to make that easy.
@@ -32,9 +34,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from signalops.errors import InputError
 
 KEY_ENV = "SIGNALOPS_AUDIT_KEY"
+WITNESS_ENV = "SIGNALOPS_AUDIT_WITNESS_URL"  # optional: where each checkpoint is also posted
 MIN_KEY_LENGTH = 32
 CHECKPOINT_SUFFIX = ".checkpoints"
 
@@ -102,6 +107,24 @@ class Checkpoint:
     def line(self) -> str:
         fields = {"seq": self.seq, "hash": self.hash, "at": self.at, "key": self.key_id}
         return json.dumps({**fields, "mac": self.mac}, separators=(",", ":")) + "\n"
+
+
+def post_checkpoint(
+    url: str, checkpoint: Checkpoint, *, transport: httpx.BaseTransport | None = None
+) -> str | None:
+    """POST the checkpoint line as JSON to ``url`` (a witness outside this machine); returns
+    why it failed, or None. Never raises: a witness that is down must not stop trading, and
+    the file on disk keeps the checkpoint either way."""
+    try:
+        with httpx.Client(transport=transport, timeout=5.0) as client:
+            response = client.post(
+                url,
+                content=checkpoint.line().encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+            )
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}"
+    return None if response.status_code < 400 else f"HTTP {response.status_code}"
 
 
 def checkpoint_path(log_path: Path) -> Path:

@@ -47,6 +47,8 @@ else (a notification, a signed export) and compare.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections import Counter
@@ -65,10 +67,12 @@ from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, js
 from signalops.audit.record import loads_record as _loads
 from signalops.audit.signing import (
     KEY_ENV,
+    WITNESS_ENV,
     Checkpoint,
     SigningKey,
     checkpoint_path,
     key_from_env,
+    post_checkpoint,
     write_checkpoint,
 )
 from signalops.canonical import canonical_json, content_hash
@@ -104,6 +108,7 @@ COLUMNS = (
 )
 PENDING_APPROVAL = "PENDING_APPROVAL"
 _HASH = COLUMNS.index("hash")
+_LOG = logging.getLogger("signalops.audit")
 _ENV = object()  # AuditLog's default key: the one in SIGNALOPS_AUDIT_KEY, if any
 _CHUNK = 10_000  # rows per executemany: bounded memory for bulk appends
 _PAGE = 1_000  # rows per read: iterators never hold a read transaction between pages
@@ -440,8 +445,14 @@ class AuditLog:
             return
         seq, hash = self._unchecked
         at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        write_checkpoint(checkpoint_path(self.path), Checkpoint.make(self.key, seq, hash, at))
+        checkpoint = Checkpoint.make(self.key, seq, hash, at)
+        write_checkpoint(checkpoint_path(self.path), checkpoint)
         self._unchecked, self._checkpointed = None, now
+        witness = os.environ.get(WITNESS_ENV)
+        if witness:
+            failed = post_checkpoint(witness, checkpoint)
+            if failed:
+                _LOG.warning("checkpoint seq %s not posted to the witness: %s", seq, failed)
 
     def __enter__(self) -> AuditLog:
         return self

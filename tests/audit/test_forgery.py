@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 from conftest import STRATEGIES
@@ -461,3 +462,44 @@ def test_a_since_point_that_no_longer_holds_falls_back_to_the_whole_log(signed_l
 
     assert again.checked == first.checked  # the whole log, because seq 10's hash changed
     assert "FORGED" in {p.kind.value for p in again.problems}
+
+
+# --- a witness elsewhere -----------------------------------------------------------------------
+
+
+def test_each_checkpoint_is_posted_to_the_witness_when_one_is_set(
+    tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    posted: list[dict[str, Any]] = []
+
+    def witness(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        posted.append({"url": str(request.url), "body": json.loads(request.read())})
+        return httpx.Response(204)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", witness)  # the socket boundary
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.setenv("SIGNALOPS_AUDIT_WITNESS_URL", "https://witness.example.test/heads")
+    log = tmp_path / "witnessed.db"
+
+    replayed_run(log, replay_dir)
+
+    on_disk = checkpoint_path(log).read_text(encoding="utf-8").splitlines()
+    assert [p["url"] for p in posted] == ["https://witness.example.test/heads"] * len(on_disk)
+    assert [p["body"] for p in posted] == [json.loads(line) for line in on_disk]
+
+
+def test_a_witness_that_is_down_is_logged_and_the_run_goes_on(
+    tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog
+):
+    def down(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", down)
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.setenv("SIGNALOPS_AUDIT_WITNESS_URL", "https://witness.example.test/heads")
+    log = tmp_path / "witnessed.db"
+
+    replayed_run(log, replay_dir)
+
+    assert checkpoint_path(log).exists()
+    assert "not posted to the witness: ConnectError" in caplog.text
