@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
@@ -13,6 +14,17 @@ from signalops.adapters.snapshots import SnapshotStore
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"
 STRATEGIES = ROOT / "strategies"
+
+
+def invoke(*args: str) -> Result:
+    """``signalops ARGS`` in process, stdout and stderr kept apart (as a terminal shows them)."""
+    from signalops.cli import cli
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli, list(args), prog_name="signalops")
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from conftest import STRATEGIES
+from conftest import invoke as run
 
-from signalops.cli import cli
 from signalops.strategy._yaml import MAX_DEPTH
 
 READ_COMMANDS = [
@@ -28,14 +27,6 @@ READ_COMMANDS = [
     pytest.param(["audit", "export", "out.jsonl"], id="audit_export"),
 ]
 TOO_DEEP = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
-
-
-def run(*args: str) -> Result:
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2: keep stderr apart from stdout
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), prog_name="signalops")
 
 
 def listing(folder: Path) -> dict[str, bytes]:

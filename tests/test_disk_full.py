@@ -12,23 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from conftest import ROOT, STRATEGIES
+from conftest import invoke as run
 
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.cli import cli
 from signalops.errors import AuditError
 from signalops.pipeline import loop
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
-
-
-def run(*args: str) -> Result:
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), prog_name="signalops")
 
 
 def test_a_run_that_fills_the_disk_stops_with_one_error_and_a_sound_log(

@@ -14,25 +14,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from click.testing import CliRunner, Result
+from conftest import invoke as run
 from run_process import RunProcess, plugin_env, run_args
 
 from signalops.audit import runner_lock
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.cli import cli
 
 START = "2023-03-01T00:00:00Z"
 END = "2023-03-31T00:00:00Z"
 DELAY = 0.3
-
-
-def run(*args: str) -> Result:
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), prog_name="signalops")
 
 
 def test_a_second_run_on_a_held_log_is_refused_naming_the_holder(replay_dir: Path, tmp_path: Path):

@@ -496,31 +496,15 @@ class AuditLog:
             self._depth = 1
             self._pending: tuple[int, str] | None = None
             try:
-                yield self.db
-                self._require_open()
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if _is_full(exc):
-                    raise AuditError(
-                        f"disk full writing {self.path}: nothing of this cycle was written"
-                    ) from None
-                raise
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    if _is_full(exc):
-                        raise AuditError(
-                            f"disk full writing {self.path}: nothing of this cycle was written"
-                        ) from None
-                    raise
+                with self._full_disk_is_one_error():
+                    try:
+                        yield self.db
+                        self._require_open()
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
                 if self._pending is not None and self.key is not None:
                     # The committed head, not the last append's: a savepoint rolled back
                     # inside the transaction may have undone that one.
@@ -529,6 +513,18 @@ class AuditLog:
             finally:
                 self._depth = 0
                 self._pending = None
+
+    @contextmanager
+    def _full_disk_is_one_error(self) -> Iterator[None]:
+        """SQLite's "database or disk is full" as one line; the transaction was rolled back."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _is_full(exc):
+                raise AuditError(
+                    f"disk full writing {self.path}: nothing of this cycle was written"
+                ) from None
+            raise
 
     def _require_open(self) -> None:
         if not self.db.conn.in_transaction:

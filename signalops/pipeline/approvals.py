@@ -59,7 +59,13 @@ def answer(
     if approve and not pending.expired:
         strategies = [find_strategy(pending.record, audit=workspace.audit, folder=strategies_dir)]
     pipeline = build_pipeline(workspace, strategies, live=live, replay=replay, clock=lambda: now)
-    return _answer_on(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
+    # Two answers racing (two terminals, the dashboard and Telegram) may both find the approval
+    # pending; the log takes one approval record per decision, so the loser's append is refused
+    # and it reads what the winner did, as a late answer would.
+    try:
+        return _answer_on(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
+    except DuplicateRecordError:
+        raise ApprovalError(_not_pending(workspace.audit, approval_id)) from None
 
 
 def _answer_on(
@@ -71,27 +77,7 @@ def _answer_on(
     now: datetime,
     note: str | None = None,
 ) -> ApprovalOutcome:
-    """Answer on ``pipeline``, whose strategies include the one that decided.
-
-    Two answers racing (two terminals, the dashboard and Telegram) may both find the approval
-    pending; the log takes one approval record per decision, so the loser's append is refused
-    and it reads what the winner did, as a late answer would.
-    """
-    try:
-        return _answer_pending(pipeline, approval_id, approve=approve, by=by, now=now, note=note)
-    except DuplicateRecordError:
-        raise ApprovalError(_not_pending(pipeline.audit, approval_id)) from None
-
-
-def _answer_pending(
-    pipeline: Pipeline,
-    approval_id: str,
-    *,
-    approve: bool,
-    by: str,
-    now: datetime,
-    note: str | None = None,
-) -> ApprovalOutcome:
+    """Answer on ``pipeline``, whose strategies include the one that decided."""
     pending = _pending(pipeline.audit, approval_id, now)
     records = pipeline.records
     if pending.expired:

@@ -15,26 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from attacks import append_sealed, attacker, move_head, reseal_from
+from click.testing import Result
 from conftest import STRATEGIES
+from conftest import invoke as run
 
-from signalops.audit.chain import GENESIS, seal_to_json
+from signalops.audit.chain import seal_to_json
 from signalops.audit.signing import KEY_ENV, SigningKey, checkpoint_path
-from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify as verify_report
-from signalops.cli import cli
 from signalops.errors import AuditError
 
 KEY = "k3Yf0r-t3sts-0nly-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 OTHER_KEY = "an0ther-k3y-0f-the-s4me-l3ngth-9f8e7d6c5b4a39281706"
-
-
-def run(*args: str) -> Result:
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), prog_name="signalops")
 
 
 def replayed_run(
@@ -74,36 +67,9 @@ def unsigned_log(tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPat
     return log
 
 
-def attacker(log: Path) -> sqlite3.Connection:
-    """The file opened as an attacker would: plain sqlite3, every trigger dropped."""
-    db = sqlite3.connect(log)
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        db.execute(f"DROP TRIGGER {name}")
-    return db
-
-
-def last(db: sqlite3.Connection) -> tuple[int, str]:
-    return db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-
-
-def insert(db: sqlite3.Connection, sealed: dict[str, Any], body: str) -> None:
-    columns = index_columns(sealed)
-    marks = ", ".join("?" * (len(COLUMNS) + 1))
-    db.execute(
-        f"INSERT INTO records ({', '.join(COLUMNS)}, body) VALUES ({marks})",
-        [*(columns[c] for c in COLUMNS), body],
-    )
-
-
-def move_head(db: sqlite3.Connection) -> None:
-    seq, hash = last(db)
-    db.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq, hash))
-
-
 def forge_approval(log: Path) -> None:
     """A correctly chained approval "by ceo@example.com" appended, with the head moved."""
     db = attacker(log)
-    seq, prev = last(db)
     record = {
         "schema": "signalops.audit/1",
         "kind": "approval",
@@ -114,29 +80,9 @@ def forge_approval(log: Path) -> None:
         "by": "ceo@example.com",
         "recorded_at": "2023-03-15T00:00:00Z",
     }
-    sealed, body = seal_to_json(record, prev, seq + 1)
-    insert(db, sealed, body)
-    move_head(db)
+    append_sealed(db, [record])
     db.commit()
     db.close()
-
-
-def reseal_from(db: sqlite3.Connection, start: int, edit: Any) -> None:
-    """Edit the record at ``start`` and re-seal it and everything after it."""
-    rows = db.execute("SELECT seq, body FROM records WHERE seq >= ? ORDER BY seq", (start,))
-    bodies = [(seq, json.loads(body)) for seq, body in rows.fetchall()]
-    prev = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
-    prev_hash = prev[0] if prev else GENESIS
-    db.execute("DELETE FROM records WHERE seq >= ?", (start,))
-    for seq, body in bodies:
-        for name in ("seq", "prev_hash", "hash"):
-            body.pop(name)
-        if seq == start:
-            edit(body)
-        sealed, text = seal_to_json(body, prev_hash, seq)
-        insert(db, sealed, text)
-        prev_hash = sealed["hash"]
-    move_head(db)
 
 
 def verify(log: Path) -> Result:

@@ -10,22 +10,20 @@ row, add a ledger row, or edit the stored strategy document. Bounded to stay a f
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
+from attacks import append_sealed, attacker, move_head, reseal_from
 from audit_scenarios import AS_OF, SCENARIOS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.paper_ledger import PaperLedger
 from signalops.audit.record import build_followup
 from signalops.audit.signing import SigningKey
-from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 
 KEY = SigningKey.from_secret("pr0perty-t3sts-k3y-0f-en0ugh-length-1234567890")
@@ -77,57 +75,19 @@ def build(path: Path, days: int, buy_on: int) -> None:
                 )  # fmt: skip
 
 
-def attacker(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path)
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        db.execute(f"DROP TRIGGER {name}")
-    return db
-
-
-def insert(db: sqlite3.Connection, sealed: dict[str, Any], body: str) -> None:
-    columns = index_columns(sealed)
-    marks = ", ".join("?" * (len(COLUMNS) + 1))
-    db.execute(
-        f"INSERT INTO records ({', '.join(COLUMNS)}, body) VALUES ({marks})",
-        [*(columns[c] for c in COLUMNS), body],
-    )
-
-
-def move_head(db: sqlite3.Connection) -> None:
-    seq, hash = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-    db.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq, hash))
-
-
 def attack(path: Path, kind: str, where: int, count: int) -> None:
     db = attacker(path)
     (end,) = db.execute("SELECT max(seq) FROM records").fetchone()
     if kind == "append":
-        prev = db.execute("SELECT hash FROM records WHERE seq = ?", (end,)).fetchone()[0]
-        for i in range(count):
-            record = SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1000 + i))
-            sealed, body = seal_to_json(record, prev, end + 1 + i)
-            insert(db, sealed, body)
-            prev = sealed["hash"]
-        move_head(db)
+        days = range(1000, 1000 + count)
+        append_sealed(db, [SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=d)) for d in days])
     elif kind == "truncate":
         db.execute("DELETE FROM records WHERE seq > ?", (max(1, end - count),))
         move_head(db)
     elif kind == "reseal":
-        start = 1 + where % end
-        rows = db.execute("SELECT seq, body FROM records WHERE seq >= ? ORDER BY seq", (start,))
-        bodies = [(seq, json.loads(body)) for seq, body in rows.fetchall()]
-        prev_row = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
-        prev = prev_row[0] if prev_row else GENESIS
-        db.execute("DELETE FROM records WHERE seq >= ?", (start,))
-        for seq, body in bodies:
-            for name in ("seq", "prev_hash", "hash"):
-                body.pop(name)
-            if seq == start:
-                body["recorded_at"] = "2020-01-01T00:00:00Z"
-            sealed, text = seal_to_json(body, prev, seq)
-            insert(db, sealed, text)
-            prev = sealed["hash"]
-        move_head(db)
+        reseal_from(
+            db, 1 + where % end, lambda body: body.update(recorded_at="2020-01-01T00:00:00Z")
+        )
     elif kind == "head":
         target = 1 + where % (end - 1)
         row = db.execute("SELECT seq, hash FROM records WHERE seq = ?", (target,)).fetchone()
