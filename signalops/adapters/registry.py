@@ -231,34 +231,16 @@ def _connected(
 def _technical_live(
     record: SnapshotStore | None, venues: Venues | None, connections: Connections
 ) -> Adapter:
-    """The technical source's live constructor, with each ccxt venue's exchange built by
-    ``connections.exchange``. (Mirrors ``TechnicalAdapter.live``, which has no such seam.)"""
-    from signalops.adapters.equities import YahooCandleFeed
-    from signalops.adapters.technical import (
-        CandleFeed,
-        CcxtCandleFeed,
-        TechnicalAdapter,
-        VenueFeeds,
-        ccxt_exchange,
-        page_limit,
+    """The technical source's live constructor, each ccxt venue's exchange built by
+    ``connections.exchange``."""
+    from signalops.adapters.technical import TechnicalAdapter
+
+    return TechnicalAdapter.live(
+        record=record,
+        venues=venues,
+        yahoo_session=connections.yahoo_session,
+        make_exchange=connections.exchange,
     )
-    from signalops.venues import DEFAULT_VENUES, VenueKind
-
-    make_exchange = connections.exchange or ccxt_exchange
-
-    def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
-        if venue.kind is VenueKind.YFINANCE:
-            return YahooCandleFeed(connections.yahoo_session, record=record, symbols=symbols)
-        exchange = make_exchange(venue)
-        return CcxtCandleFeed(
-            exchange,
-            quote=venue.quote,
-            page_size=page_limit(exchange),
-            record=record,
-            symbols=symbols,
-        )
-
-    return TechnicalAdapter(VenueFeeds(venues or DEFAULT_VENUES, build))
 
 
 def _news_class() -> Any:

@@ -530,18 +530,22 @@ class TechnicalAdapter(BaseAdapter):
         record: SnapshotStore | None = None,
         venues: Venues | None = None,
         yahoo_session: Any = None,
+        make_exchange: Callable[[Venue], Any] | None = None,
     ) -> TechnicalAdapter:
         """Candles from ``exchange`` for every asset, else from each asset's venue: a ccxt
-        exchange, or yfinance (``yahoo_session``: the session yfinance uses; None: its own)."""
+        exchange (built by ``make_exchange``, default ``ccxt_exchange``: tests give recorded
+        answers through it), or yfinance (``yahoo_session``: the session yfinance uses; None:
+        its own)."""
         if exchange is not None:
             return cls(CcxtCandleFeed(exchange, record=record))
+        build_exchange = make_exchange or ccxt_exchange
 
         def build(venue: Venue, symbols: Mapping[str, str]) -> CandleFeed:
             if venue.kind is VenueKind.YFINANCE:
                 from signalops.adapters.equities import YahooCandleFeed
 
                 return YahooCandleFeed(yahoo_session, record=record, symbols=symbols)
-            exchange = ccxt_exchange(venue)
+            exchange = build_exchange(venue)
             return CcxtCandleFeed(
                 exchange,
                 quote=venue.quote,
