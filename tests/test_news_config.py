@@ -187,6 +187,35 @@ def test_validate_prints_a_bad_feed_url_with_its_line_and_caret(tmp_path, monkey
     )
 
 
+def test_validate_warns_about_a_feed_a_condition_names_that_the_config_does_not(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text(
+        "news:\n  feeds:\n    fed: https://www.federalreserve.gov/feeds/press_all.xml\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "strategy:\n"
+        '  name: "Fed_Watch"\n'
+        '  assets: ["BTC"]\n'
+        "  rules:\n"
+        "    - id: cut\n"
+        "      source: news\n"
+        "      conditions:\n"
+        """        - when: "news_count('rate cut', 24h, feeds='fed, fedd') >= 1"\n"""
+        "  execution:\n"
+        "    position_size: 0.01\n"
+        "    action_mode: paper\n"
+    )
+
+    result = CliRunner().invoke(cli, ["validate", "--config", "c.yaml", "s.yaml"])
+
+    assert result.exit_code == 0  # a replay store may have recorded it under that name
+    assert result.stderr == (
+        "warning: s.yaml: unknown news feed 'fedd' (configured: fed); did you mean 'fed'?\n"
+    )
+
+
 # --- a leaf's feeds -----------------------------------------------------------------------------
 
 

@@ -64,7 +64,7 @@ import html
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +140,22 @@ def select_feeds(
             what = "configured or recorded" if recorded else "configured"
             raise _unknown_feed(token, known, what)
     return chosen
+
+
+def feed_problems(requests: Iterable[Request], feeds: Mapping[str, str] | None) -> Iterator[str]:
+    """What is wrong with the ``feeds`` each news request names, against the configured feeds
+    (None: the defaults). For ``validate``: a name may still be one a replay store recorded."""
+    table = _feed_table(feeds if feeds is not None else DEFAULT_FEEDS)
+    seen: set[str] = set()
+    for request in requests:
+        wanted = request.param_dict.get("feeds", ALL_FEEDS)
+        if request.source != SOURCE or wanted in seen:
+            continue
+        seen.add(wanted)
+        try:
+            select_feeds(str(wanted), table)
+        except AdapterError as exc:
+            yield exc.message
 
 
 def _unknown_feed(token: str, known: Sequence[str], what: str) -> AdapterError:

@@ -30,12 +30,14 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     """Check strategy files (or every *.yaml/*.yml under folders), and the config.
 
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
-    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning.
+    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning, and so
+    is a news feed a condition names that the config does not (a replay may have recorded it).
 
     \b
     Example:
       signalops validate strategies/ my_strategy.yaml
     """
+    from signalops.adapters.news import feed_problems
     from signalops.config import load_config
     from signalops.strategy.check import check_files
     from signalops.workspace import with_venue
@@ -49,6 +51,14 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
         if check.strategy is not None
         for asset in check.strategy.assets
         if not settings.venues.serves(asset)
+    )
+    output.warnings(
+        f"{check.file}: {problem}"
+        for check in checks
+        if check.strategy is not None and check.strategy.assets
+        for problem in feed_problems(
+            check.strategy.requests(check.strategy.assets[0]), settings.news.feeds
+        )
     )
     sys.exit(status)
 
