@@ -53,6 +53,9 @@ demo: $(STAMP)
 	@echo "== 3. Technical-only baseline of the same RSI entry"
 	$(BIN)/signalops backtest strategies/technical_baseline.yaml --from 2023-01-01 --to 2023-06-30 --report $(DEMO_REPORTS)/technical_baseline --no-baseline
 	@echo
+	@echo "== 4. Graham Value + Event Filter on US stocks (SEC EDGAR point-in-time fundamentals) vs buy-and-hold of the S&P 500"
+	$(BIN)/signalops backtest strategies/graham_value_event_filter.yaml --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 --benchmark GSPC --no-baseline --report $(DEMO_REPORTS)/graham_value_event_filter
+	@echo
 	@echo "== Why was a trade blocked? (from the audit record alone)"
 	$(BIN)/signalops why BTC --at 2024-10-15 --audit $(DEMO_REPORTS)/election_odds_gate/backtest.db
 	@echo

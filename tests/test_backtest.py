@@ -644,7 +644,7 @@ def test_backtest_command_without_baseline_has_three_columns(replay_dir: Path, t
         "--data", str(replay_dir), "--report", str(tmp_path / "r"), "--no-baseline",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1] == "metric                        strategy   buy & hold"
+    assert result.stdout.splitlines()[1] == "metric                        strategy    buy & hold"
     assert not (tmp_path / "r" / "baseline.db").exists()
 
 

@@ -16,11 +16,12 @@ filed date. For "the current balance sheet" the latest period ``end`` known by `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 EASTERN = ZoneInfo("America/New_York")
@@ -108,35 +109,101 @@ def fact_of(record: Mapping[str, Any]) -> Fact:
     )
 
 
+class FactSet(Sequence[Fact]):
+    """A company's facts, prepared once for reading at many moments (a backtest asks at every
+    decision): each fact's known-at time is computed once, and the facts known at a moment are
+    indexed once per set of filings, shared by every moment that knows the same filings."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self._facts = tuple(facts)
+        times = [fact.known_at for fact in self._facts]
+        self._times = sorted(times)
+        self._known = times
+        self._tables: dict[int, _Table] = {}
+
+    @classmethod
+    def of(cls, facts: Iterable[Fact]) -> FactSet:
+        return facts if isinstance(facts, FactSet) else cls(facts)
+
+    @overload
+    def __getitem__(self, index: int) -> Fact: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Fact]: ...
+    def __getitem__(self, index: int | slice) -> Fact | Sequence[Fact]:
+        return self._facts[index]
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def book(self, as_of: float) -> FactBook:
+        """The facts known at ``as_of``: those whose known-at time is at or before it."""
+        # The count of known facts names the set: known-at times only grow past as_of.
+        count = bisect_right(self._times, as_of)
+        table = self._tables.get(count)
+        if table is None:
+            known = (f for f, t in zip(self._facts, self._known, strict=True) if t <= as_of)
+            table = self._tables[count] = _Table(known)
+        return FactBook.sharing(table, as_of)
+
+
+class _Table:
+    """Known facts by concept, in the order given, with the per-period answers memoised (the
+    same answers for every moment that knows the same facts)."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self.by_concept: dict[tuple[str, str], list[Fact]] = {}
+        for fact in facts:
+            self.by_concept.setdefault((fact.taxonomy, fact.concept), []).append(fact)
+        self.periods: dict[tuple[str, str, str], dict[tuple[date | None, date], Fact]] = {}
+        self.instants: dict[tuple[str, str, str], dict[date, Fact]] = {}
+        self.units: dict[tuple[str, str], frozenset[str]] = {}
+
+
 class FactBook:
-    """The facts of one company known at one moment (everything filed later is left out)."""
+    """The facts of one company known at one moment (everything filed later is left out).
+
+    The mappings it returns may be shared with other books of the same filings: read them only.
+    """
 
     def __init__(self, facts: Iterable[Fact], as_of: float) -> None:
         self.as_of = as_of
-        self._by_concept: dict[tuple[str, str], list[Fact]] = {}
-        for fact in facts:
-            if fact.known_at <= as_of:
-                self._by_concept.setdefault((fact.taxonomy, fact.concept), []).append(fact)
+        self._table = _Table(fact for fact in facts if fact.known_at <= as_of)
+
+    @classmethod
+    def sharing(cls, table: _Table, as_of: float) -> FactBook:
+        book = cls.__new__(cls)
+        book.as_of = as_of
+        book._table = table
+        return book
 
     def reported(self, taxonomy: str, concept: str) -> bool:
-        return (taxonomy, concept) in self._by_concept
+        return (taxonomy, concept) in self._table.by_concept
 
-    def units(self, taxonomy: str, concept: str) -> set[str]:
-        return {f.unit for f in self._by_concept.get((taxonomy, concept), ())}
+    def units(self, taxonomy: str, concept: str) -> frozenset[str]:
+        key = (taxonomy, concept)
+        found = self._table.units.get(key)
+        if found is None:
+            found = self._table.units[key] = frozenset(
+                f.unit for f in self._table.by_concept.get(key, ())
+            )
+        return found
 
     def facts(self, taxonomy: str, concept: str, unit: str) -> list[Fact]:
-        return [f for f in self._by_concept.get((taxonomy, concept), ()) if f.unit == unit]
+        return [f for f in self._table.by_concept.get((taxonomy, concept), ()) if f.unit == unit]
 
     def periods(
         self, taxonomy: str, concept: str, unit: str
-    ) -> dict[tuple[date | None, date], Fact]:
+    ) -> Mapping[tuple[date | None, date], Fact]:
         """Each reported period -> its value as known now (the latest filing's)."""
-        latest: dict[tuple[date | None, date], Fact] = {}
-        for fact in self.facts(taxonomy, concept, unit):
-            key = (fact.start, fact.end)
-            held = latest.get(key)
-            if held is None or fact.order() > held.order():
-                latest[key] = fact
+        key = (taxonomy, concept, unit)
+        latest = self._table.periods.get(key)
+        if latest is None:
+            latest = self._table.periods[key] = {}
+            for fact in self.facts(taxonomy, concept, unit):
+                period = (fact.start, fact.end)
+                held = latest.get(period)
+                if held is None or fact.order() > held.order():
+                    latest[period] = fact
         return latest
 
     def value_at(
@@ -145,13 +212,17 @@ class FactBook:
         """The value of one period as known now."""
         return self.periods(taxonomy, concept, unit).get((start, end))
 
-    def instants(self, taxonomy: str, concept: str, unit: str) -> dict[date, Fact]:
+    def instants(self, taxonomy: str, concept: str, unit: str) -> Mapping[date, Fact]:
         """Balance-sheet values by date, each as known now."""
-        return {
-            end: fact
-            for (start, end), fact in self.periods(taxonomy, concept, unit).items()
-            if start is None
-        }
+        key = (taxonomy, concept, unit)
+        found = self._table.instants.get(key)
+        if found is None:
+            found = self._table.instants[key] = {
+                end: fact
+                for (start, end), fact in self.periods(taxonomy, concept, unit).items()
+                if start is None
+            }
+        return found
 
     def latest_instant(self, taxonomy: str, concept: str, unit: str) -> Fact | None:
         found = self.instants(taxonomy, concept, unit)

@@ -14,7 +14,7 @@ unscheduled closures since 2001 listed in ``_CLOSURES``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -36,8 +36,10 @@ def session_close(day: date) -> float:
     return datetime.combine(day, CLOSE, NEW_YORK).timestamp()
 
 
+@lru_cache(maxsize=65536)
 def trading_day(epoch: float) -> date:
-    """The New York calendar date of a moment."""
+    """The New York calendar date of a moment (cached: a backtest asks for the same closes at
+    every decision, and the time zone conversion dominated its calendar work)."""
     return datetime.fromtimestamp(epoch, UTC).astimezone(NEW_YORK).date()
 
 
@@ -46,7 +48,8 @@ def is_session(day: date) -> bool:
     return day.weekday() < 5 and day not in holidays(day.year) and day not in _CLOSURES
 
 
-def sessions_between(first: date, last: date) -> list[date]:
+@lru_cache(maxsize=65536)
+def sessions_between(first: date, last: date) -> tuple[date, ...]:
     """The trading days strictly after ``first`` and strictly before ``last``."""
     found = []
     day = first + timedelta(days=1)
@@ -54,7 +57,7 @@ def sessions_between(first: date, last: date) -> list[date]:
         if is_session(day):
             found.append(day)
         day += timedelta(days=1)
-    return found
+    return tuple(found)
 
 
 @cache

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import httpx
 
 from signalops.adapters import _facts
-from signalops.adapters._facts import EASTERN, Fact, FactBook, day_of, fact_of, known_at
+from signalops.adapters._facts import EASTERN, Fact, FactBook, FactSet, day_of, fact_of, known_at
 from signalops.adapters.base import live_time
 from signalops.adapters.http import HttpClient
 from signalops.adapters.snapshots import SnapshotStore
@@ -229,7 +229,7 @@ def recording(
     yield ticker_key(symbol), fetched, cik10(cik)
 
 
-Known = tuple[list[Fact], float]  # (facts, the time up to which they are known complete)
+Known = tuple[Sequence[Fact], float]  # (facts, the time up to which they are known complete)
 
 
 class FactsFeed(Protocol):
@@ -245,7 +245,7 @@ class FactsFeed(Protocol):
 class _Fetched:
     monotonic: float
     fetched: float
-    facts: list[Fact]
+    facts: FactSet
 
 
 class EdgarFactsFeed:
@@ -276,7 +276,7 @@ class EdgarFactsFeed:
             document = self.client.companyfacts(cik)
             fetched = self.now().timestamp()
             facts = parse_facts(_facts.raw_records(document), f"companyfacts of CIK {cik}")
-            hit = _Fetched(self.clock(), fetched, facts)
+            hit = _Fetched(self.clock(), fetched, FactSet(facts))
             self._cache[cik] = hit
             if self.record is not None:
                 self.record.append(SOURCE, recording(symbol, cik, document, fetched))
@@ -292,8 +292,10 @@ class ReplayFactsFeed:
         self.store = store
         self.tickers = {k.upper(): cik10(v) for k, v in (tickers or {}).items()}
         # Parsing a company's recorded filings dominated replays (every metric, every decision
-        # re-read them): the facts known after the first ``end`` points are parsed once per CIK.
-        self._known: dict[tuple[str, int], tuple[Fact, ...]] = {}
+        # re-read them): the facts known after the first ``end`` points are parsed once per CIK,
+        # and read through one FactSet, whose index every later decision reuses.
+        self._known: dict[tuple[str, int], FactSet] = {}
+        self._days: dict[tuple[str, int], list[Fact]] = {}  # each recorded point, parsed once
 
     def cik(self, symbol: str) -> str | None:
         ticker = symbol.strip().upper()
@@ -321,12 +323,18 @@ class ReplayFactsFeed:
         known = self._known.get((cik, end))
         if known is None:
             facts: list[Fact] = []
-            for rows in series.values[:end]:
-                if not isinstance(rows, list):
-                    raise _error(f"recorded facts of CIK {cik} are not a list", Code.BAD_SNAPSHOT)
-                facts.extend(parse_facts(rows, f"recorded facts of CIK {cik}"))
-            known = self._known[(cik, end)] = tuple(facts)
-        return list(known), self._complete_until(cik, series.times, as_of)
+            for i, rows in enumerate(series.values[:end]):
+                facts.extend(self._day(cik, i, rows))
+            known = self._known[(cik, end)] = FactSet(facts)
+        return known, self._complete_until(cik, series.times, as_of)
+
+    def _day(self, cik: str, index: int, rows: Any) -> list[Fact]:
+        found = self._days.get((cik, index))
+        if found is None:
+            if not isinstance(rows, list):
+                raise _error(f"recorded facts of CIK {cik} are not a list", Code.BAD_SNAPSHOT)
+            found = self._days[(cik, index)] = parse_facts(rows, f"recorded facts of CIK {cik}")
+        return found
 
     def _complete_until(self, cik: str, times: Sequence[float], as_of: float) -> float:
         marks = self.store.series(SOURCE, fetched_key(cik))
@@ -633,7 +641,7 @@ def point_in_time(
     facts, complete_until = known
     return PointInTime(
         symbol,
-        FactBook(facts, as_of),
+        FactSet.of(facts).book(as_of),
         complete_until=complete_until,
         splits=splits,
         currency=currency,

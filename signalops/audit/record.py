@@ -90,9 +90,34 @@ def scrub_secrets(value: Any, secrets: tuple[str, ...]) -> Any:
 
 
 def _finish(record: dict[str, Any], environ: Mapping[str, str] | None) -> dict[str, Any]:
-    clean = scrub_secrets(json_safe(record), secret_values(environ))
-    canonical_json(clean)  # raises now, not in the store, if anything is still not JSON
+    safe = json_safe(record)
+    text = canonical_json(safe)  # raises now, not in the store, if anything is not JSON
+    secrets = secret_values(environ)
+    if _nothing_to_scrub(text, secrets):
+        return safe  # the walk below would change nothing: a third of a backtest's time
+    clean = scrub_secrets(safe, secrets)
+    canonical_json(clean)
     return clean
+
+
+# What ``_SECRET_PARAM`` needs to find in the text before it can match anything.
+_PARAM_TAILS = ("key=", "token=", "secret=", "signature=")
+
+
+def _nothing_to_scrub(text: str, secrets: tuple[str, ...]) -> bool:
+    """Whether the record's JSON ``text`` shows that ``scrub_secrets`` would change nothing.
+
+    A secret is looked for in the text only when JSON writes it as it is (printable ASCII
+    without quotes or backslashes); any other secret sends the record through the scrubber.
+    """
+    lower = text.lower()
+    if any(tail in lower for tail in _PARAM_TAILS):
+        return False
+    return all(_written_as_is(secret) and secret not in text for secret in secrets)
+
+
+def _written_as_is(secret: str) -> bool:
+    return secret.isascii() and secret.isprintable() and '"' not in secret and "\\" not in secret
 
 
 def _observation_entry(request: Any, obs: Any) -> dict[str, Any]:

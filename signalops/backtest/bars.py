@@ -9,8 +9,9 @@ see what existed at that moment:
 - the mark of the portfolio at the end of a period: the last close at or before that moment;
 - a counterfactual exit (filter accounting): the close ``horizon`` after the entry.
 
-Candles are the technical adapter's series (``candles/<exchange>/<BASE>/<QUOTE>/<timeframe>``,
-``t`` = close time, ``v`` = ``[open, high, low, close, volume]``), so a bar's open time is its
+Candles are the technical adapter's series, ``candles/<exchange>/<symbol>/<timeframe>`` (the
+symbol as the configured venue names it: ``BTC/USDT`` on Binance, ``AAPL`` on yfinance), with
+``t`` = close time and ``v`` = ``[open, high, low, close, volume]``; a bar's open time is its
 close time minus the timeframe.
 """
 
@@ -23,11 +24,13 @@ from decimal import Decimal
 import numpy as np
 
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.adapters.technical import SOURCE, series_key, symbol_for
+from signalops.adapters.technical import SOURCE
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.errors import DataNotFound, InputError
+from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
+from signalops.venues import Venues
 
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
 NEXT_OPEN = "next_open"
@@ -47,15 +50,14 @@ class Bars:
 
     @classmethod
     def load(
-        cls,
-        store: SnapshotStore,
-        asset: str,
-        timeframe: int,
-        *,
-        exchange: str = "binance",
-        quote: str = "USDT",
+        cls, store: SnapshotStore, asset: str, timeframe: int, venues: Venues | None = None
     ) -> Bars:
-        key = series_key(exchange, symbol_for(asset, quote), timeframe)
+        """``asset``'s candles from the series of the venue that serves it (``candle_key``).
+
+        Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
+        key = candle_key(asset, timeframe, venues)
+        if key is None:
+            raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
         series = store.series(SOURCE, key)
         if series is None or len(series) == 0:
             raise DataNotFound(

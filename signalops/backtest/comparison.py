@@ -12,7 +12,7 @@ from typing import Any
 
 from signalops.backtest.filters import Counterfactual
 from signalops.backtest.ledger import Decision
-from signalops.backtest.runner import BacktestResult
+from signalops.backtest.runner import BacktestResult, BenchmarkHold
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Study:
     result: BacktestResult
     baseline: BacktestResult | None  # None: the strategy has no vetoes, or it was not asked for
     out_dir: Path
+    benchmark: BenchmarkHold | None = None  # buy-and-hold of a benchmark index, when asked for
 
     def baseline_decision(self, blocked: Counterfactual) -> Decision | None:
         """What the vetoes-removed strategy decided at the blocked decision's time."""
@@ -37,6 +38,7 @@ class Study:
         data = self.result.to_dict()
         data["buy_and_hold"] = self.result.benchmark.to_dict() if self.result.benchmark else None
         data["baseline"] = None if self.baseline is None else self.baseline.to_dict()
+        data["benchmark"] = None if self.benchmark is None else self.benchmark.to_dict()
         blocked = data["blocked"]
         for item, shown in zip(self.result.blocked.items, blocked["decisions"], strict=True):
             match = self.baseline_decision(item)  # in the baseline's own audit log

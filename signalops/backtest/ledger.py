@@ -9,7 +9,8 @@ closes the whole position (sizing sells everything held).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -178,6 +179,32 @@ class Decision:
             status=(record.get("execution") or {}).get("status", ""),
             denials=tuple(c["code"] for c in checks if not c["passed"]),
         )
+
+
+# The fields ``Decision`` reads, extracted by SQLite from each decision record's body: decoding
+# every whole record (~9 kB with its trace) in Python took a tenth of a long backtest.
+DECISIONS_SQL = (
+    "SELECT json_extract(body, '$.decision_id'), json_extract(body, '$.as_of'), "
+    "json_extract(body, '$.asset'), json_extract(body, '$.verdict'), "
+    "json_extract(body, '$.action'), json_extract(body, '$.blocked_by'), "
+    "json_extract(body, '$.execution.status'), json_extract(body, '$.risk.checks') "
+    "FROM records WHERE kind = 'decision' ORDER BY seq"
+)
+
+
+def decision_of_row(row: Sequence[Any]) -> Decision:
+    """A row of ``DECISIONS_SQL`` -> the same ``Decision`` as ``from_record`` of its record."""
+    decision_id, as_of, asset, verdict, action, blocked_by, status, checks = row
+    return Decision(
+        decision_id=decision_id,
+        as_of=parse_time(as_of),
+        asset=asset,
+        verdict=verdict,
+        action=action,
+        blocked_by=tuple(json.loads(blocked_by) or ()) if blocked_by else (),
+        status=status or "",
+        denials=tuple(c["code"] for c in json.loads(checks) if not c["passed"]) if checks else (),
+    )
 
 
 def parse_time(text: str) -> datetime:

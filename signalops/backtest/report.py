@@ -67,9 +67,10 @@ class ReportFiles:
 
 
 def pct(value: float | None, *, signed: bool = False, digits: int = 2) -> str:
+    """A percentage with thousands separators: ``+1,234.56%``."""
     if value is None:
         return DASH
-    return f"{value:+.{digits}%}" if signed else f"{value:.{digits}%}"
+    return f"{value:+,.{digits}%}" if signed else f"{value:,.{digits}%}"
 
 
 def ratio(value: float | None) -> str:
@@ -124,16 +125,24 @@ def _false_signals(r: BacktestResult) -> str:
 
 
 def columns(study: Study) -> tuple[str, ...]:
-    """The table's header; the baseline column only when a baseline ran."""
-    if study.baseline is None:
-        return (COLUMNS[0], COLUMNS[1], COLUMNS[3])
-    return COLUMNS
+    """The table's header; the baseline column only when a baseline ran, the benchmark's only
+    when one was asked for."""
+    head = COLUMNS if study.baseline is not None else (COLUMNS[0], COLUMNS[1], COLUMNS[3])
+    if study.benchmark is not None:
+        head = (*head, benchmark_column(study.benchmark.asset))
+    return head
+
+
+def benchmark_column(asset: str) -> str:
+    return f"{COLUMNS[3]} {asset}"
 
 
 def metric_rows(study: Study) -> list[tuple[str, ...]]:
     """The side-by-side table as text, one tuple per metric, aligned with ``columns``."""
     runs = [study.result] if study.baseline is None else [study.result, study.baseline]
-    bench = study.result.benchmark
+    holds = [study.result.benchmark]
+    if study.benchmark is not None:
+        holds.append(study.benchmark.metrics)
 
     def line(
         label: str,
@@ -141,10 +150,10 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         of_run: Callable[[BacktestResult], str] | None = None,
     ) -> tuple[str, ...]:
         if of_run is not None:  # about trades and decisions: buy-and-hold makes none
-            return (label, *(of_run(r) for r in runs), DASH)
+            return (label, *(of_run(r) for r in runs), *(DASH for _ in holds))
         assert of_metrics is not None
         cells = [of_metrics(r.metrics) for r in runs]
-        return (label, *cells, DASH if bench is None else of_metrics(bench))
+        return (label, *cells, *(DASH if m is None else of_metrics(m) for m in holds))
 
     return [
         line("total return", lambda m: pct(m.total_return, signed=True)),
@@ -222,13 +231,21 @@ def method_lines(study: Study) -> list[str]:
     m = r.metrics
     period = format_duration(r.every.total_seconds())
     fill = "next bar's open" if r.fill == "next_open" else "next bar's close"
-    return [
+    lines = [
         f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
         f"{m.periods_per_year:g} periods a year ({period} periods, {YEAR.days}-day year)",
         f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
         f"{money(r.paper.starting_cash)}",
     ]
+    held = study.benchmark
+    if held is not None:
+        lines.append(
+            f"{COLUMNS[3]}: the strategy's assets in equal parts; "
+            f"{benchmark_column(held.asset)}: the benchmark {held.symbol} alone; both bought "
+            f"with all the cash at the first fill, same fee and slippage, held to the end"
+        )
+    return lines
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -280,6 +297,8 @@ _DEFINITIONS = {
     "false_signals": "FILLED BUY decisions whose trade, measured the same way, lost",
     "buy_and_hold": "all cash into the assets (equal parts) at the first fill price, same fee "
     "and slippage, held to the end",
+    "benchmark": "all cash into the benchmark asset (--benchmark) at the first fill price, "
+    "same fee and slippage, held to the end; null when none was asked for",
 }
 
 
@@ -300,6 +319,9 @@ def draw_charts(study: Study) -> dict[str, Path]:
         curves.append(("vetoes removed", base.equity, "#ff7f0e"))  # dashed: may coincide
     if result.buy_and_hold:
         curves.append(("buy & hold", result.buy_and_hold, "#7f7f7f"))
+    held = study.benchmark
+    if held is not None and held.equity:
+        curves.append((benchmark_column(held.asset), held.equity, "#8c564b"))
     charts: dict[str, Path] = {}
 
     fig = Figure(figsize=(10, 4), layout="constrained")

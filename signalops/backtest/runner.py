@@ -41,12 +41,20 @@ from typing import Any
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.adapters.technical import SOURCE, series_key
 from signalops.audit.queries import relax_durability
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
-from signalops.backtest.ledger import Decision, EquityPoint, Leg, Trade, parse_time, round_trips
+from signalops.backtest.ledger import (
+    DECISIONS_SQL,
+    Decision,
+    EquityPoint,
+    Leg,
+    Trade,
+    decision_of_row,
+    parse_time,
+    round_trips,
+)
 from signalops.backtest.metrics import Metrics, summarize
 from signalops.canonical import iso
 from signalops.catalogue.builtin import DAY
@@ -63,6 +71,9 @@ from signalops.venues import Venues
 
 AUDIT_FILE = "backtest.db"
 _BPS = Decimal(10_000)
+# Cycles written per commit of the backtest's audit log: the log is rebuildable output (see
+# ``_fresh_log``), so a crash may lose the last batch, never leave a half-written cycle.
+_CYCLES_PER_COMMIT = 64
 
 OnProgress = Callable[[int, int], None]
 """``(periods done, periods in all)``, called after each cycle."""
@@ -192,7 +203,7 @@ def run_backtest(
             f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
             f"{format_duration(timeframe)} bar: a blocked trade could not be played out"
         )
-    prices = {asset: _load_bars(store, asset, timeframe, config.venues) for asset in chosen}
+    prices = {asset: load_bars(store, asset, timeframe, config.venues) for asset in chosen}
     _check_coverage(prices, start, end)
     if chosen != strategy.assets:
         strategy = replace(strategy, assets=chosen)
@@ -221,13 +232,17 @@ def run_backtest(
         )
         times = list(simulated_times(start, end, step))
         curve = [EquityPoint(start, paper.starting_cash, paper.starting_cash, held=False)]
-        for done, moment in enumerate(times, 1):
-            clock.now = moment
-            pipeline.cycle(moment)
-            curve.append(_mark(broker, prices, moment, moment + step))
-            if progress is not None:
-                progress(done, len(times))
-        decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
+        for first in range(0, len(times), _CYCLES_PER_COMMIT):
+            # Each cycle's records are still written in their own (nested) transaction; one
+            # commit per batch instead of one per decision was a tenth of a long backtest.
+            with log.transaction():
+                for done, moment in enumerate(times[first : first + _CYCLES_PER_COMMIT], first + 1):
+                    clock.now = moment
+                    pipeline.cycle(moment)
+                    curve.append(_mark(broker, prices, moment, moment + step))
+                    if progress is not None:
+                        progress(done, len(times))
+        decisions = tuple(decision_of_row(row) for row in log.db.execute(DECISIONS_SQL))
         legs = _legs(log, decisions)
     finally:
         log.close()
@@ -292,22 +307,9 @@ def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> 
             )
 
 
-def _load_bars(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Bars:
+def load_bars(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Bars:
     """``asset``'s bars from the series of the venue that serves it (default: Binance)."""
-    venue = venues.venue_of(asset)
-    if venue is None or not venue.kind.serves_candles:
-        raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
-    symbol = venues.symbol_of(asset)
-    if "/" in symbol:
-        return replace(Bars.load(store, symbol, timeframe, exchange=venue.exchange), asset=asset)
-    key = series_key(venue.exchange, symbol, timeframe)
-    series = store.series(SOURCE, key)
-    if series is None or len(series) == 0:
-        raise DataNotFound(
-            f"no recorded {format_duration(timeframe)} candles for {asset} in "
-            f"{store.directory} (series {key}; run 'signalops data import')"
-        )
-    return Bars(asset, timeframe, series.time_array, series.column(0), series.column(3))
+    return Bars.load(store, asset, timeframe, venues)
 
 
 def _bars_of(prices: dict[str, Bars], asset: str) -> Bars:
@@ -404,6 +406,61 @@ def buy_and_hold(
     return tuple(curve)
 
 
+@dataclass(frozen=True)
+class BenchmarkHold:
+    """Buy-and-hold of one benchmark asset (an index such as the S&P 500) over a backtest's
+    period, bought and marked exactly like the backtest's own buy-and-hold."""
+
+    asset: str
+    symbol: str  # the venue's symbol of the asset (``^GSPC``)
+    bars: Bars
+    equity: tuple[EquityPoint, ...]
+    metrics: Metrics | None  # None when it could not buy (no price at the first fill)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "symbol": self.symbol,
+            "metrics": None if self.metrics is None else self.metrics.to_dict(),
+        }
+
+
+def benchmark_bars(
+    asset: str,
+    strategy: Strategy,
+    *,
+    store: SnapshotStore,
+    start: datetime,
+    end: datetime,
+    config: Config | None = None,
+) -> tuple[Bars, str]:
+    """The candles of a benchmark ``asset`` a backtest of ``strategy`` would be compared with
+    (its venue's series of the strategy's candle timeframe), and its symbol on that venue.
+
+    Raises ``DataNotFound`` when no venue serves ``asset`` or it has no candle in the period:
+    checked before a long backtest, not after it.
+    """
+    venues = (config or Config()).venues
+    bars = load_bars(store, asset, candle_timeframe(strategy), venues)
+    _check_coverage({asset: bars}, utc(start), utc(end))
+    return bars, venues.symbol_of(asset)
+
+
+def hold_benchmark(
+    bars: Bars, symbol: str, result: BacktestResult, *, risk_free: float = 0.0
+) -> BenchmarkHold:
+    """Buy-and-hold of the benchmark's ``bars`` at ``result``'s decision times, with its fill
+    rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
+    times = list(simulated_times(result.start, result.end, result.every))
+    prices = {bars.asset: bars}
+    curve = buy_and_hold(prices, times, result.every, result.paper, result.fill)
+    metrics = None
+    if curve:
+        fees = _benchmark_fees(curve, result.paper)
+        metrics = summarize(curve, (), fees, result.every, risk_free=risk_free)
+    return BenchmarkHold(bars.asset, symbol, bars, curve, metrics)
+
+
 def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal:
     """The buy-and-hold entry fee: fee_bps of what was invested."""
     if len(curve) < 2:
@@ -415,9 +472,13 @@ def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal
 __all__ = [
     "AUDIT_FILE",
     "BacktestResult",
+    "BenchmarkHold",
     "OnProgress",
     "SimulatedClock",
+    "benchmark_bars",
     "buy_and_hold",
     "candle_timeframe",
+    "hold_benchmark",
+    "load_bars",
     "run_backtest",
 ]

@@ -19,7 +19,7 @@ from signalops.backtest.bars import NEXT_OPEN
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
 from signalops.backtest.report import write_report
-from signalops.backtest.runner import run_backtest
+from signalops.backtest.runner import benchmark_bars, hold_benchmark, run_backtest
 from signalops.config import Config
 from signalops.strategy.model import Strategy
 
@@ -47,9 +47,11 @@ def run_study(
     baseline: bool = True,
     progress: StudyProgress | None = None,
     report: bool = True,
+    benchmark: str | None = None,
 ) -> Study:
     """Backtest ``strategy`` and (if it has vetoes and ``baseline``) its vetoes-removed twin,
-    then write the report into ``out_dir``."""
+    then write the report into ``out_dir``. ``benchmark`` names an asset (an index such as GSPC)
+    whose buy-and-hold over the same period is shown beside them."""
     out = Path(out_dir)
     common: dict[str, Any] = dict(
         store=store,
@@ -63,6 +65,11 @@ def run_study(
         horizon=horizon,
         risk_free=risk_free,
     )
+    index = None
+    if benchmark is not None:
+        index = benchmark_bars(
+            benchmark, strategy, store=store, start=start, end=end, config=config
+        )
     result = run_backtest(strategy, progress=_labelled(progress, "strategy"), **common)
     twin = without_vetoes(strategy) if baseline else None
     other = None
@@ -73,7 +80,8 @@ def run_study(
             audit_file=BASELINE_AUDIT_FILE,
             **common,
         )
-    study = Study(result, other, out)
+    held = None if index is None else hold_benchmark(*index, result, risk_free=risk_free)
+    study = Study(result, other, out, held)
     if report:
         write_report(study)
     return study

@@ -71,6 +71,7 @@ from signalops.pipeline.loop import simulated_times
 from signalops.strategy import loads
 from signalops.strategy.compiler import parse_number
 from signalops.strategy.model import Strategy
+from signalops.venues import Venues
 
 __all__ = [
     "SweepRow",
@@ -351,12 +352,14 @@ def sweep(
     fee_bps: float | Decimal = _PAPER.fee_bps,
     slippage_bps: float | Decimal = _PAPER.slippage_bps,
     catalogue: Catalogue | None = None,
+    venues: Venues | None = None,
 ) -> list[SweepRow]:
     """Screen every combination of ``grid`` (param name -> values); rows in grid order.
 
     ``strategy_text_or_document`` is strategy YAML text, a strategy document (the content of a
     file, as ``Strategy.document``) or a compiled ``Strategy``. ``asset`` defaults to the
-    strategy's first. A fast screen, not a backtest: see the module docstring.
+    strategy's first; ``venues`` says which venue's candles serve it (default: Binance,
+    ``BASE/USDT``). A fast screen, not a backtest: see the module docstring.
     """
     catalogue = catalogue or registry.catalogue()
     document = _document(strategy_text_or_document, catalogue)
@@ -376,7 +379,7 @@ def sweep(
     step = every or timedelta(seconds=timeframe)
     _check_input(start, end, step, "next_open", (asset,) if asset else ())
     assert asset is not None
-    bars = Bars.load(store, asset, timeframe)
+    bars = Bars.load(store, asset, timeframe, venues)
     _check_coverage({asset: bars}, start, end)
     moments = list(simulated_times(start, end, step))
     times = np.array([m.timestamp() for m in moments], dtype=np.float64)
@@ -393,9 +396,9 @@ def sweep(
         key = strategy.tree.requests(asset)
         if key not in inputs_cache:
             if all(m.source == SOURCE for m in strategy.tree.metrics):  # as screen()
-                inputs_cache[key] = technical_inputs(store, strategy, asset, times)
+                inputs_cache[key] = technical_inputs(store, strategy, asset, times, venues=venues)
             else:
-                adapters = adapters or registry.replay_adapters(store)
+                adapters = adapters or registry.replay_adapters(store, venues)
                 inputs_cache[key] = inputs_from_adapters(strategy, asset, times, adapters)
         result = evaluate_series(strategy.tree, inputs_cache[key], times)
         sim = simulate(

@@ -43,6 +43,12 @@ from signalops.cli.params import (
     help="How long a blocked trade is played out for the filter accounting.",
 )
 @click.option("--no-baseline", is_flag=True, help="Skip the run with the vetoes removed.")
+@click.option(
+    "--benchmark",
+    metavar="ASSET",
+    help="Also show buy-and-hold of this asset (e.g. GSPC, the S&P 500 in the equities config), "
+    "read from the same replay data.",
+)
 @CONFIG_OPTION
 @VENUE_OPTION
 def backtest_command(
@@ -55,6 +61,7 @@ def backtest_command(
     assets: tuple[str, ...],
     horizon: str,
     no_baseline: bool,
+    benchmark: str | None,
     config_file: Path | None,
     venue: str | None,
 ) -> None:
@@ -63,14 +70,18 @@ def backtest_command(
     Each decision time from --from to --to runs the same evaluate -> risk gate -> paper
     execution -> audit path as 'signalops run'; orders fill at the next bar's open with the
     configured fee and slippage. Prints the strategy next to the same strategy with its vetoes
-    removed and to buy-and-hold, says what the blocked trades would have done, and writes
-    metrics.json, trades.csv, report.html (with charts) and the audit logs.
+    removed and to buy-and-hold (of its assets, and of --benchmark), says what the blocked
+    trades would have done, and writes metrics.json, trades.csv, report.html (with charts) and
+    the audit logs.
 
     \b
     Example:
       signalops data import
       signalops backtest tests/fixtures/banking_crisis_pipeline.yaml \\
           --from 2023-03-01 --to 2023-03-31
+      signalops backtest strategies/graham_value_event_filter.yaml \\
+          --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
+          --benchmark GSPC
     """
     # Imported here: the backtest package (and its report's matplotlib) is only needed by this
     # command, so other commands start as fast as before.
@@ -99,6 +110,7 @@ def backtest_command(
             horizon=span or timedelta(hours=72),
             baseline=not no_baseline,
             progress=progress,
+            benchmark=benchmark,
         )
     output.backtest(study, out_dir)
 
@@ -152,7 +164,8 @@ def sweep_command(
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
     compiled = load(strategy, registry.catalogue())
-    paper = load_config(config_file or default_config()).paper
+    settings = load_config(config_file or default_config())
+    paper = settings.paper
     rows = sweep(
         compiled,
         grid=grid,
@@ -163,6 +176,7 @@ def sweep_command(
         every=interval,
         fee_bps=paper.fee_bps,
         slippage_bps=paper.slippage_bps,
+        venues=settings.venues,
     )
     rows.sort(key=lambda row: row.total_return, reverse=True)
     step = interval or timedelta(seconds=candle_timeframe(compiled))

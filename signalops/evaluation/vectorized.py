@@ -36,7 +36,7 @@ import talib
 from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.adapters.technical import SOURCE, bars_needed, series_key, symbol_for
+from signalops.adapters.technical import SOURCE, bars_needed, series_key
 from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
     FUTURE,
@@ -60,6 +60,7 @@ from signalops.evaluation.tree import DecisionTree, Verdict
 from signalops.observation import DataError, Observation, Request
 from signalops.side import Side
 from signalops.strategy.model import Strategy
+from signalops.venues import Venues
 
 __all__ = [
     "ACTIONS",
@@ -68,6 +69,7 @@ __all__ = [
     "Reason",
     "SeriesInput",
     "SeriesResult",
+    "candle_key",
     "decode_actions",
     "decode_verdicts",
     "evaluate_series",
@@ -397,16 +399,16 @@ def technical_inputs(
     times: np.ndarray,
     *,
     adapters: Mapping[str, Any] | None = None,
-    exchange: str = "binance",
-    quote: str = "USDT",
+    venues: Venues | None = None,
 ) -> tuple[SeriesInput, ...]:
     """Technical metrics from TA-Lib over the whole recorded candle history, aligned to ``times``.
 
     Mirrors the replay adapter bar for bar: the last candle closed at or before ``t``, the same
     INSUFFICIENT_HISTORY cut-off (an ADAPTER_ERROR), non-finite results as errors, and the same
     data time (the candle's close). Only the warm-up of recursive indicators differs (module
-    docstring). Other sources' metrics go through ``adapters`` (default: replay adapters on
-    ``store``) once per bar.
+    docstring). Candles come from the series of the venue ``venues`` assigns to the asset
+    (default: Binance, ``BASE/USDT``), as the replay adapter reads them. Other sources' metrics
+    go through ``adapters`` (default: replay adapters on ``store`` with ``venues``) once per bar.
     """
     times = np.asarray(times, dtype=np.float64)
     requests = strategy.tree.requests(asset)
@@ -414,26 +416,38 @@ def technical_inputs(
     others = []
     for i, request in enumerate(requests):
         if request.source == SOURCE:
-            found[i] = _technical_series(store, request, times, exchange, quote)
+            found[i] = _technical_series(store, request, times, venues)
         else:
             others.append(i)
     if others:
         if adapters is None:
-            adapters = replay_adapters(store)
+            adapters = replay_adapters(store, venues)
         answered = _adapter_inputs([requests[i] for i in others], times, adapters)
         found.update(zip(others, answered, strict=True))
     return tuple(found[i] for i in range(len(requests)))
 
 
+def candle_key(asset: str, timeframe: int, venues: Venues | None = None) -> str | None:
+    """The store key of ``asset``'s candles: its configured venue's exchange and symbol
+    (``candles/yfinance/AAPL/1d``, ``candles/yfinance/^GSPC/1d``); without ``venues``,
+    Binance's ``BASE/USDT``. None when no configured venue serves the asset's candles."""
+    venues = venues or Venues()
+    venue = venues.venue_of(asset)
+    if venue is None or not venue.kind.serves_candles:
+        return None
+    return series_key(venue.exchange, venues.symbol_of(asset), timeframe)
+
+
 def _technical_series(
-    store: SnapshotStore, request: Request, times: np.ndarray, exchange: str, quote: str
+    store: SnapshotStore, request: Request, times: np.ndarray, venues: Venues | None
 ) -> SeriesInput:
     n = len(times)
     if request.asset is None or request.metric not in (*_FULL, "return"):
         return SeriesInput.failed(n)
     params = dict(request.params)
     timeframe = int(params["timeframe"])
-    series = store.series(SOURCE, series_key(exchange, symbol_for(request.asset, quote), timeframe))
+    key = candle_key(request.asset, timeframe, venues)
+    series = None if key is None else store.series(SOURCE, key)
     if series is None or len(series) == 0:
         return SeriesInput.failed(n)
     close_time = series.time_array
@@ -512,15 +526,22 @@ _FULL: dict[str, Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]] 
 }
 
 
-def screen(strategy: Strategy, asset: str, store: SnapshotStore, times: np.ndarray) -> SeriesResult:
-    """Verdicts of ``strategy`` for ``asset`` at every time, from the replay data in ``store``.
+def screen(
+    strategy: Strategy,
+    asset: str,
+    store: SnapshotStore,
+    times: np.ndarray,
+    venues: Venues | None = None,
+) -> SeriesResult:
+    """Verdicts of ``strategy`` for ``asset`` at every time, from the replay data in ``store``,
+    each asset's candles from the venue ``venues`` assigns to it (default: Binance).
 
     Technical-only strategies take the fast TA-Lib path; any other source makes the whole
     evaluation go through the replay adapters bar by bar (exact, slower).
     """
     times = np.asarray(times, dtype=np.float64)
     if all(m.source == SOURCE for m in strategy.tree.metrics):
-        inputs = technical_inputs(store, strategy, asset, times)
+        inputs = technical_inputs(store, strategy, asset, times, venues=venues)
     else:
-        inputs = inputs_from_adapters(strategy, asset, times, replay_adapters(store))
+        inputs = inputs_from_adapters(strategy, asset, times, replay_adapters(store, venues))
     return evaluate_series(strategy.tree, inputs, times)

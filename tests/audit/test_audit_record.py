@@ -280,3 +280,26 @@ def test_followup_may_not_set_chain_fields():
 def test_unknown_followup_kind_is_refused():
     with pytest.raises(ValueError, match="unknown follow-up kind 'cancel'"):
         build_followup("cancel", decision_id="dec-0", recorded_at=AS_OF)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ['quoted"secret-value', "back\\slash-secret", "ünïcode-sécret-value", "tab\tseparated-secret"],
+    ids=["quote", "backslash", "non-ascii", "control"],
+)
+def test_a_secret_json_writes_escaped_is_still_scrubbed(monkeypatch, secret: str):
+    # The fast path looks for secrets in the record's JSON text; one that JSON escapes is not
+    # written as it is there, so it must go through the scrubber instead.
+    monkeypatch.setenv("VENUE_API_SECRET", secret)
+    failed = ExecutionResult(ExecutionStatus.FAILED, f"venue echoed {secret}")
+    record = build_decision_record(
+        strategy=STRATEGY,
+        evaluation=SCENARIOS.evaluate((25.0, -0.02, -5e8)),
+        mode="paper",
+        intent=None,
+        risk=None,
+        execution=failed,
+        recorded_at=AS_OF,
+    )
+
+    assert record["execution"]["message"] == "venue echoed ***"

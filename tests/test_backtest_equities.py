@@ -1,0 +1,228 @@
+"""Backtests of US stocks on their configured venue (yfinance series), and the benchmark column.
+
+Known answers come from the bundled daily price files (``examples/data/equities/prices/daily``),
+not from the code under test: buy-and-hold of the S&P 500 buys at the open of the first session
+after the period starts (5 bps slippage, 10 bps fee) and is marked at the last close.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import DATA, ROOT
+
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.backtest import run_backtest
+from signalops.backtest.ledger import DECISIONS_SQL, Decision, decision_of_row
+from signalops.backtest.study import run_study
+from signalops.backtest.sweep import sweep
+from signalops.cli import cli
+from signalops.config import load_config
+from signalops.errors import DataNotFound
+from signalops.evaluation.vectorized import decode_verdicts, screen
+from signalops.pipeline import records_of_kind
+from signalops.strategy import loads
+
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+PRICES = DATA / "equities" / "prices" / "daily"
+
+# Technical-only and without recursive indicators, so the vectorised fast path is exact.
+AAPL_TREND = """
+strategy:
+  name: aapl_trend
+  assets: [AAPL]
+  params: {fast: 20, slow: 50}
+  defaults:
+    params: {timeframe: 1d}
+  rules:
+    - id: uptrend
+      source: technical
+      conditions:
+        - when: "sma($fast) > sma($slow)"
+        - when: "return(5d) > 0"
+  exit:
+    rules:
+      - id: downtrend
+        source: technical
+        conditions:
+          - when: "close < sma($slow)"
+  execution: {position_size: 0.1, action_mode: paper}
+"""
+
+
+@pytest.fixture(scope="module")
+def trading_config() -> Path:
+    """The equities config, which allows prices as old as a weekend: a daily stock bar closes
+    at 16:00 New York, hours before a 00:00 UTC decision, and the risk gate's 15-minute default
+    would deny every order NO_PRICE."""
+    assert "max_data_age: 4d" in EQUITIES.read_text(encoding="utf-8")
+    return EQUITIES
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def raw_prices(ticker: str) -> dict[str, dict[str, str]]:
+    with (PRICES / f"{ticker}.csv").open(encoding="utf-8") as handle:
+        return {row["date"]: row for row in csv.DictReader(handle)}
+
+
+def test_vectorised_screen_of_aapl_equals_the_event_driven_decisions_on_the_same_dates(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = loads(AAPL_TREND)
+    venues = load_config(EQUITIES).venues
+    result = run_backtest(
+        strategy,
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-12-31"),
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+    )
+    times = np.array([d.as_of.timestamp() for d in result.decisions])
+    fast = screen(strategy, "AAPL", replay_store, times, venues)
+    event_driven = [d.verdict for d in result.decisions]
+    assert [v.value for v in decode_verdicts(fast.verdicts)] == event_driven
+    assert len(event_driven) == 365
+    assert {"BUY", "SELL", "HOLD"} <= set(event_driven)
+
+
+def test_sweep_screens_a_stock_on_its_configured_venue(replay_store: SnapshotStore):
+    rows = sweep(
+        AAPL_TREND,
+        grid={"fast": [10, 20]},
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-12-31"),
+        venues=load_config(EQUITIES).venues,
+    )
+    assert [row.params for row in rows] == [{"fast": 10}, {"fast": 20}]
+    assert all(row.closed_trades > 0 for row in rows)
+
+
+def test_without_the_equities_config_a_stock_has_no_binance_candles(replay_store: SnapshotStore):
+    with pytest.raises(DataNotFound, match="AAPL/USDT"):
+        sweep(
+            AAPL_TREND,
+            grid={"fast": [10]},
+            store=replay_store,
+            start=utc("2022-01-01"),
+            end=utc("2022-12-31"),
+        )
+
+
+def test_benchmark_buys_the_sp500_at_the_first_sessions_open_and_marks_the_last_close(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    study = run_study(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2023-01-01"),
+        end=utc("2023-01-31"),
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+        benchmark="GSPC",
+        report=False,
+    )
+    held = study.benchmark
+    assert held is not None and held.metrics is not None
+    assert (held.asset, held.symbol) == ("GSPC", "^GSPC")
+    gspc = raw_prices("GSPC")
+    # 2023-01-02 was a holiday: the first bar opening after 2023-01-01 is 2023-01-03's.
+    price = Decimal(gspc["2023-01-03"]["open"]) * Decimal("1.0005")
+    quantity = Decimal(10_000) / (price * Decimal("1.001"))
+    expected = quantity * Decimal(gspc["2023-01-31"]["close"])
+    cash_left = Decimal(10_000) - quantity * price * Decimal("1.001")
+    assert float(held.metrics.end_equity) == pytest.approx(float(expected + cash_left), abs=1e-6)
+    assert held.metrics.total_return == pytest.approx(float(expected) / 10_000 - 1, abs=1e-9)
+
+
+def test_backtest_command_shows_buy_and_hold_of_the_benchmark_beside_the_strategy(
+    replay_dir: Path, tmp_path: Path
+):
+    strategy = tmp_path / "aapl_trend.yaml"
+    strategy.write_text(AAPL_TREND, encoding="utf-8")
+    out = tmp_path / "report"
+    args = [
+        "backtest", str(strategy), "--config", str(EQUITIES), "--data", str(replay_dir),
+        "--from", "2023-01-01", "--to", "2023-01-31", "--report", str(out), "--benchmark", "GSPC",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    table = result.output.split("filter:")[0]
+    assert table == TABLE
+    assert (
+        "buy & hold: the strategy's assets in equal parts; buy & hold GSPC: the benchmark ^GSPC "
+        "alone; both bought with all the cash at the first fill, same fee and slippage, held to "
+        "the end\n"
+    ) in result.output
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["benchmark"]["asset"] == "GSPC"
+    assert metrics["benchmark"]["symbol"] == "^GSPC"
+    assert metrics["benchmark"]["metrics"]["end_equity"] == "10563.67993692212471621689492"
+
+
+TABLE = """\
+aapl_trend · AAPL · 2023-01-01 → 2023-01-31 · 31 periods of 1d
+metric                 strategy   buy & hold   buy & hold GSPC
+──────────────────────────────────────────────────────────────
+total return             +0.00%      +10.59%            +5.64%
+CAGR                     +0.00%     +227.05%           +90.72%
+max drawdown              0.00%       -4.18%            -2.51%
+drawdown peak                 —   2023-01-01        2023-01-14
+drawdown trough               —   2023-01-06        2023-01-20
+recovered                     —   2023-01-11        2023-01-24
+Sharpe                        —         4.81              4.02
+Sortino                       —         7.97              7.53
+trades                        0            —                 —
+win rate [95% CI]             —            —                 —
+p (win rate = 50%)            —            —                 —
+exposure                   0.0%       100.0%            100.0%
+fees (USDT)                0.00         9.99              9.99
+end equity (USDT)     10,000.00    11,058.78         10,563.68
+false signals (72h)      0 of 0            —                 —
+blocked decisions             0            —                 —
+"""
+
+
+def test_an_unserved_benchmark_fails_before_the_backtest_runs(replay_dir: Path, tmp_path: Path):
+    args = [
+        "backtest", str(ROOT / "strategies" / "technical_baseline.yaml"), "--data",
+        str(replay_dir), "--from", "2023-01-01", "--to", "2023-01-31", "--report",
+        str(tmp_path / "r"), "--benchmark", "GSPC",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "GSPC" in result.output
+    assert not (tmp_path / "r" / "backtest.db").exists()
+
+
+def test_decisions_read_through_sqlite_equal_the_decoded_records(
+    replay_store: SnapshotStore, tmp_path: Path, trading_config: Path
+):
+    run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-06-30"),
+        out_dir=tmp_path,
+        config=load_config(trading_config),
+    )
+    log = AuditLog(tmp_path / "backtest.db")
+    try:
+        decoded = [Decision.from_record(r) for r in records_of_kind(log, "decision")]
+        extracted = [decision_of_row(row) for row in log.db.execute(DECISIONS_SQL)]
+    finally:
+        log.close()
+    assert extracted == decoded
+    assert any(d.status == "FILLED" for d in decoded)
