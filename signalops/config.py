@@ -32,6 +32,9 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       AAPL: {venue: stocks}
     default_venue: binance     # every other asset: BASE/USDT on Binance, as without venues
     executor: binance          # auto mode's venue: its testnet unless sandbox: false
+    dashboard:                 # operator accounts (none: the dashboard is read-only)
+      operators:               # make a hash with `signalops dashboard hash-password`
+        alice: {password_hash: "pbkdf2_sha256$600000$...$..."}
 
 Secrets never go in the file: a webhook names the environment variable that holds its URL (or
 Telegram bot token), read only when a message is sent. Relative paths (``audit.path``,
@@ -85,6 +88,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "AuditConfig",
     "Config",
+    "DashboardConfig",
     "FundamentalConfig",
     "NewsConfig",
     "NotifyConfig",
@@ -101,6 +105,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_FILE = "signalops.yaml"
+CONFIG_ENV = "SIGNALOPS_CONFIG"  # the config every command reads without --config
 DEFAULT_APPROVAL_TTL = 900  # seconds: equal to the default RiskLimits.max_data_age
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -161,6 +166,14 @@ class NewsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """The dashboard's operator accounts: name -> password hash (PBKDF2, never the password).
+    No operators: nobody can approve or reject in the dashboard."""
+
+    operators: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated ``signalops.yaml`` (or the defaults, without one).
 
@@ -174,6 +187,7 @@ class Config:
     audit: AuditConfig = AuditConfig()
     fundamental: FundamentalConfig = FundamentalConfig()
     news: NewsConfig = NewsConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     venues: Venues = DEFAULT_VENUES
     file: str | None = None
@@ -249,14 +263,45 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
         fundamental=FundamentalConfig(**data.get("fundamental", {})),
         news=_news(data),
+        dashboard=_dashboard(data),
         risk=MappingProxyType(dict(risk)),
         venues=_venues(data),
         file=file,
     )
     raise_collected(
-        [*_check_meaning(doc, config), *_check_venues(doc, config.venues), *_check_news(doc)]
+        [
+            *_check_meaning(doc, config),
+            *_check_venues(doc, config.venues),
+            *_check_news(doc),
+            *_check_dashboard(doc),
+        ]
     )
     return config
+
+
+def _dashboard(data: Mapping[str, Any]) -> DashboardConfig:
+    operators = data.get("dashboard", {}).get("operators", {})
+    return DashboardConfig(
+        operators=MappingProxyType({name: o["password_hash"] for name, o in operators.items()})
+    )
+
+
+def _check_dashboard(doc: Document) -> list[StrategyError]:
+    """Each password hash must be one the dashboard can check, and slow enough to guess."""
+    from signalops.dashboard.accounts import hash_problem
+
+    errors = []
+    for name, account in doc.data.get("dashboard", {}).get("operators", {}).items():
+        problem = hash_problem(account["password_hash"])
+        if problem is not None:
+            errors.append(
+                doc.error(
+                    problem,
+                    ("dashboard", "operators", name, "password_hash"),
+                    hint="make one with `signalops dashboard hash-password`",
+                )
+            )
+    return errors
 
 
 def _news(data: Mapping[str, Any]) -> NewsConfig:

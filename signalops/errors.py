@@ -12,6 +12,7 @@
      ├── InputError                a value given on the command line or to a library call is wrong
      │                             (a time, a duration, a grid, a period, an unknown source or rule)
      ├── DataNotFound              a snapshot or data folder the caller named does not exist
+     ├── MissingExtra              an optional part is not installed: names the pip extra with it
      ├── AdapterError              a data source failed for one request (the leaf becomes UNKNOWN)
      ├── ExecutionError            an executor cannot be built or used: no --live, no credentials,
      │    │                        a bad webhook, a bad paper-broker setting
@@ -56,6 +57,7 @@ __all__ = [
     "ExecutionError",
     "ExpressionSyntaxError",
     "InputError",
+    "MissingExtra",
     "PortfolioUnavailable",
     "SignalOpsError",
     "StrategyError",
@@ -239,6 +241,19 @@ class InputError(SignalOpsError):
 
 class DataNotFound(SignalOpsError):
     """A data or snapshot folder the caller named does not exist (run ``signalops data import``)."""
+
+
+class MissingExtra(SignalOpsError):
+    """A feature needs a library that only an extra installs (``signalops.extras.require``)."""
+
+    def __init__(self, module: str, extra: str, feature: str) -> None:
+        self.module = module
+        self.extra = extra
+        self.feature = feature
+        # "live venues need", "the dashboard needs": the feature is the subject of the sentence.
+        verb = "need" if feature.endswith("s") and not feature.endswith("ss") else "needs"
+        install = f'pip install "signalops[{extra}]"'
+        super().__init__(f"{feature} {verb} the '{extra}' extra: {install}")
 
 
 class ExecutionError(SignalOpsError):

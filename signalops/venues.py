@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from signalops.errors import InputError
+from signalops.extras import installed
 
 __all__ = [
     "BINANCE",
@@ -175,7 +176,9 @@ def exchange_problem(exchange: str, names: Iterable[str] = ()) -> tuple[str, str
     ccxt is imported only here (about a second), so only a configuration that names a venue
     pays for it.
     """
-    if VenueKind.of(exchange) is not VenueKind.CCXT:
+    if VenueKind.of(exchange) is not VenueKind.CCXT or not installed("ccxt"):
+        # Without the 'live' extra the id cannot be checked here; trading on it says what is
+        # missing (signalops.extras), and replays never need ccxt.
         return None
     import difflib
 

@@ -31,7 +31,7 @@ from signalops.adapters import registry
 from signalops.adapters.registry import Connections
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
-from signalops.config import DEFAULT_CONFIG_FILE, Config, load_config
+from signalops.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, Config, load_config
 from signalops.errors import DataNotFound, ExecutionError, InputError
 from signalops.execution.notify import NotifyExecutor
 from signalops.execution.paper import PaperBroker
@@ -82,8 +82,10 @@ def open_workspace(
     log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
     opened read-only, so looking never writes.
     """
-    if config is None and Path(DEFAULT_CONFIG_FILE).exists():
-        config = DEFAULT_CONFIG_FILE
+    if config is None:  # as every command: --config, else $SIGNALOPS_CONFIG, else ./signalops.yaml
+        config = os.environ.get(CONFIG_ENV) or (
+            DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
+        )
     settings = with_venue(load_config(config), venue)
     log = AuditLog.open(audit_path(audit, settings), create=create)
     try:

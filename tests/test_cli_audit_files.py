@@ -8,6 +8,7 @@ that the files on disk are as they were.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
@@ -333,3 +334,18 @@ def test_a_config_nested_past_the_limit_is_an_error_at_once(in_tmp: Path, style:
     first = result.stderr.splitlines()[0]
     assert first.startswith("error: deep.yaml:") and first.endswith(f": {TOO_DEEP}")
     assert listing(in_tmp) == {"deep.yaml": text.replace("strategy:", "risk:", 1).encode()}
+
+
+def test_signalops_config_names_the_config_of_run_and_of_every_read_command(
+    in_tmp: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (in_tmp / "elsewhere.yaml").write_text("audit: {path: from_env.db}\n", encoding="utf-8")
+    monkeypatch.setenv("SIGNALOPS_CONFIG", str(in_tmp / "elsewhere.yaml"))
+    strategy = str(STRATEGIES / "banking_crisis_dip.yaml")
+
+    ran = run("run", strategy, "--replay", str(replay_dir), "--from", "2023-03-10")
+    listed = run("decisions", "--json")
+
+    assert ran.exit_code == 0, ran.output
+    assert (in_tmp / "from_env.db").exists() and not (in_tmp / "signalops.db").exists()
+    assert [json.loads(line)["asset"] for line in listed.stdout.splitlines()] == ["BTC"]

@@ -33,6 +33,7 @@ from signalops.adapters.technical import SOURCE, Candles, _to_candles, plausible
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
+from signalops.extras import require
 
 EXCHANGE = "yfinance"
 DAY = 86400
@@ -124,6 +125,7 @@ class YahooCandleFeed:
         return _to_candles(closed[-bars:], DAY, sessions=True)
 
     def _history(self, symbol: str, as_of: float, bars: int) -> Any:
+        require("yfinance", "equities", "Yahoo Finance prices")
         import yfinance
 
         from signalops.adapters.fundamental import classify, clear_yfinance_cache, yfinance_raises

@@ -79,6 +79,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.codes import Code
 from signalops.errors import AdapterError
+from signalops.extras import require
 from signalops.observation import Observation, Request
 
 log = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ class YahooFundamentalsFeed:
         return live_time(fetched, as_of), fields
 
     def _ticker(self, symbol: str) -> Any:
+        require("yfinance", "equities", "Yahoo Finance fundamentals")
         import yfinance
 
         return yfinance.Ticker(symbol, session=self.session)

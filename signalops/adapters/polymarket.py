@@ -98,6 +98,7 @@ from signalops.catalogue.builtin import POLYMARKET
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
+from signalops.extras import require
 from signalops.observation import Observation, Request
 
 SOURCE = "polymarket"
@@ -388,6 +389,7 @@ class Clob:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if client is None:
+            require("py_clob_client", "live", "live Polymarket prices")
             from py_clob_client.client import ClobClient
 
             client = ClobClient(host)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
+from signalops.extras import require
 from signalops.observation import Observation, Request
 from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues
 
@@ -99,17 +101,26 @@ class Candles:
         return found
 
     def _missing_sessions(self) -> list[dict[str, Any]]:
-        found = []
         # Consecutive trading days' closes are about a day apart (23-25 h across DST changes);
-        # only a longer step can hide a missing session.
-        for i in np.nonzero(np.diff(self.close_time) > 90000)[0]:
-            before = calendar.trading_day(float(self.close_time[i]))
-            after = calendar.trading_day(float(self.close_time[i + 1]))
-            missing = calendar.sessions_between(before, after)
-            if missing:
-                first = _iso(calendar.session_close(missing[0]))
-                found.append({"first_missing_close": first, "missing": len(missing)})
-        return found
+        # only a longer step can hide a missing session. The same steps recur in every window
+        # of a backtest (and for every asset), so each set of steps is worked out once.
+        i = np.nonzero(np.diff(self.close_time) > 90000)[0]
+        steps = np.stack([self.close_time[i], self.close_time[i + 1]], axis=1).astype(float)
+        return [dict(gap) for gap in _missing_across(steps.tobytes())]
+
+
+@lru_cache(maxsize=4096)
+def _missing_across(steps: bytes) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """The missing sessions hidden in (close, next close) steps, as ``_missing_sessions`` says."""
+    found = []
+    for before_close, after_close in np.frombuffer(steps, dtype=float).reshape(-1, 2):
+        before = calendar.trading_day(float(before_close))
+        after = calendar.trading_day(float(after_close))
+        missing = calendar.sessions_between(before, after)
+        if missing:
+            first = _iso(calendar.session_close(missing[0]))
+            found.append((("first_missing_close", first), ("missing", len(missing))))
+    return tuple(found)
 
 
 class CandleFeed(Protocol):
@@ -148,6 +159,7 @@ class CcxtCandleFeed:
         symbols: Mapping[str, str] | None = None,
     ) -> None:
         if exchange is None:
+            require("ccxt", "live", "live exchange data")
             import ccxt
 
             exchange = ccxt.binance({"enableRateLimit": True})
@@ -303,6 +315,7 @@ class VenueFeeds:
 
 def ccxt_exchange(venue: Venue) -> Any:
     """ccxt's own class for the venue's exchange id, with the venue's options."""
+    require("ccxt", "live", "live exchange data")
     import ccxt
 
     return getattr(ccxt, venue.exchange)(venue.ccxt_options())

@@ -1,9 +1,9 @@
 """``signalops dashboard``: the Streamlit app in its own process, told everything through the
-environment (``signalops.dashboard.api.Settings``)."""
+environment (``signalops.dashboard.api.Settings``); ``signalops dashboard hash-password`` makes
+the password hash of an operator account."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,9 +13,10 @@ import click
 
 from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
+from signalops.extras import require
 
 
-@click.command("dashboard")
+@click.group("dashboard", invoke_without_command=True)
 @AUDIT_OPTION
 @CONFIG_OPTION
 @click.option(
@@ -45,7 +46,9 @@ from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
     help="Re-check approvals on replayed data from this snapshot folder (replays, demos).",
 )
 @click.option("--at", help="Freeze the dashboard's clock at this time (for replayed decisions).")
+@click.pass_context
 def dashboard_command(
+    ctx: click.Context,
     audit_file: Path | None,
     config_file: Path | None,
     port: int,
@@ -56,19 +59,21 @@ def dashboard_command(
 ) -> None:
     """Open the dashboard: approval queue, decisions, portfolio, strategies, backtests, audit.
 
-    It listens on 127.0.0.1 only. Approving and rejecting need the operator password in
-    $SIGNALOPS_DASHBOARD_PASSWORD; without it the dashboard is read-only. Ctrl-C stops it.
+    It listens on 127.0.0.1 only. Approving and rejecting need an operator account in the
+    config (dashboard.operators, with a hash from `signalops dashboard hash-password`); without
+    one the dashboard is read-only. Ctrl-C stops it.
 
     \b
     Example:
-      SIGNALOPS_DASHBOARD_PASSWORD=... signalops dashboard --audit signalops.db --port 8501
+      signalops dashboard --config signalops.yaml --audit signalops.db --port 8501
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from signalops.dashboard import api as dashboard_api
 
     # Streamlit runs in its own process (and is only imported by dashboard/): check it is
     # installed without importing it here.
-    if importlib.util.find_spec("streamlit") is None:
-        output.fail("the dashboard needs Streamlit: pip install streamlit")
+    require("streamlit", "dashboard", "the dashboard")
     if not dashboard_api.app_path().is_file():
         output.fail(f"{dashboard_api.app_path()}: the dashboard app ships with the source checkout")
     # The options become the environment the app reads (Settings.from_env), over the caller's.
@@ -85,7 +90,17 @@ def dashboard_command(
     if at:
         environ[dashboard_api.NOW_ENV] = at
     settings = dashboard_api.Settings.from_env(environ)  # fail here, not in the browser
-    mode = "read-only" if not os.environ.get(dashboard_api.PASSWORD_ENV) else "operator login on"
+    if os.environ.get(dashboard_api.PASSWORD_ENV):
+        output.warnings(
+            [
+                f"{dashboard_api.PASSWORD_ENV} is no longer read: each operator logs in with an "
+                "account in the config (dashboard.operators; see `signalops dashboard "
+                "hash-password`)"
+            ]
+        )
+    count = len(settings.operators)
+    accounts = f"{count} account{'s' if count != 1 else ''}"
+    mode = f"operator login on, {accounts}" if count else "read-only"
     url = f"http://{dashboard_api.BIND_ADDRESS}:{port}"
     output.dashboard_started(url, mode, settings.audit)
     command = dashboard_api.launch_command(port)
@@ -98,3 +113,32 @@ def _until_interrupted(command: list[str], env: dict[str, str]) -> int:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+@dashboard_command.command("hash-password")
+@click.option(
+    "--iterations",
+    type=click.IntRange(200_000),  # = accounts.MIN_ITERATIONS
+    default=600_000,  # = accounts.DEFAULT_ITERATIONS
+    show_default=True,
+    help="PBKDF2 iterations (more is slower to check and to guess).",
+)
+def hash_password_command(iterations: int) -> None:
+    """Print the password hash of an operator account, for the config file.
+
+    The password is asked twice at a prompt (never an argument: arguments end up in the shell
+    history and the process list). Put the line printed under the operator's name:
+
+    \b
+      dashboard:
+        operators:
+          alice: {password_hash: "pbkdf2_sha256$600000$..."}
+    """
+    from signalops.dashboard.accounts import MIN_PASSWORD_LENGTH, hash_password
+
+    password = click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True, err=True, show_default=False
+    )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        output.fail(f"a password of at least {MIN_PASSWORD_LENGTH} characters, please")
+    click.echo(hash_password(password, iterations=iterations))

@@ -25,7 +25,8 @@ def data() -> None:
     "data_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help=f"Folder of bundled real data (without FILE).  [default: {DEFAULT_DATA_DIR}]",
+    help="Folder of bundled real data (without FILE).  "
+    f"[default: {DEFAULT_DATA_DIR}, else the sample signalops carries]",
 )
 @click.option(
     "--to",
@@ -86,6 +87,16 @@ def data_import(
         _refuse_file_options(
             asset=asset, venue=venue, timeframe=timeframe, columns=columns, config=config_file
         )
+        if data_dir is None and not DEFAULT_DATA_DIR.is_dir():  # installed, outside a checkout
+            from signalops.starter import sample_dir
+
+            data_dir = sample_dir()
+            output.warnings(
+                [
+                    f"no {DEFAULT_DATA_DIR} here: importing the small sample signalops "
+                    "carries (March 2023; 'signalops init DIR' writes it with its README)"
+                ]
+            )
         with output.console(stderr=True).status("importing...") as status:
             results = import_bundled(
                 data_dir or DEFAULT_DATA_DIR,

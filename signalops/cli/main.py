@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import errno
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from signalops import __version__
-from signalops.cli import audit, backtest, dashboard, data, output, run, strategy
+from signalops import __version__, logs
+from signalops.cli import audit, backtest, dashboard, data, init, output, run, strategy
 from signalops.errors import SignalOpsError
 
 
@@ -41,7 +42,29 @@ class _Commands(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="signalops")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log more: -v INFO (adapter errors, denials, orders, approvals), -vv DEBUG.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append log lines to this file instead of stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="text",
+    show_default=True,
+    help="json: one object per line.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, verbose: int, quiet: bool, log_file: Path | None, log_format: logs.Format
+) -> None:
     """SignalOps: trading strategies written in YAML, compiled into explicit, auditable logic trees.
 
     \b
@@ -51,10 +74,12 @@ def cli() -> None:
       signalops metrics                        list every metric a strategy may use
       signalops schema > strategy.schema.json  the JSON Schema, for editor completion
     """
+    ctx.call_on_close(logs.configure(logs.LogSettings(verbose, quiet, log_file, log_format)))
 
 
 # In the order of ``signalops --help`` before the split (click sorts them by name anyway).
 for command in (
+    init.init_command,
     strategy.validate,
     strategy.explain,
     strategy.metrics,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from signalops.backtest.study import Study
     from signalops.backtest.sweep import SweepRow
     from signalops.catalogue.spec import SourceCatalogue
+    from signalops.config import Config
     from signalops.pipeline import ApprovalOutcome
     from signalops.strategy.check import FileCheck
 
@@ -85,6 +86,12 @@ def validated(checks: Sequence[FileCheck]) -> int:
             problems += len(check.error.errors)
             error(check.error)
             continue
+        if check.config is not None:
+            line = Text("ok ", style="bold green")
+            line.append(f"{check.file}")
+            line.append(f"  config: {config_summary(check.config)}", style="dim")
+            out.print(line)
+            continue
         assert check.strategy is not None
         tree = check.strategy.tree
         summary = ", ".join(
@@ -105,6 +112,18 @@ def validated(checks: Sequence[FileCheck]) -> int:
         verdict += f", {invalid} invalid ({count(problems, 'error')})"
     out.print(Text(verdict, style="bold"))
     return 1 if invalid else 0
+
+
+def config_summary(config: Config) -> str:
+    """What a valid config sets up, in a few counts."""
+    return ", ".join(
+        (
+            count(len(config.venues.venues), "venue"),
+            count(len(config.venues.assets), "asset mapped", "assets mapped"),
+            count(len(config.notify.webhooks), "webhook"),
+            count(len(config.dashboard.operators), "operator account"),
+        )
+    )
 
 
 def lines(items: Iterable[Text | str]) -> None:

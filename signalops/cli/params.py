@@ -7,6 +7,7 @@ boundary (``signalops.cli.main``) prints.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import click
 
 from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.catalogue.spec import parse_duration
+from signalops.config import CONFIG_ENV
 from signalops.errors import DataNotFound, InputError
 
 if TYPE_CHECKING:
@@ -42,7 +44,8 @@ CONFIG_OPTION = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
-    help="Config file (risk limits, paper, notify). Default: ./signalops.yaml if present.",
+    help="Config file (risk limits, paper, notify). Default: $SIGNALOPS_CONFIG, else "
+    "./signalops.yaml if present.",
 )
 
 VENUE_OPTION = click.option(
@@ -126,8 +129,13 @@ def snapshots(folder: Path) -> SnapshotStore:
 
 
 def default_config() -> str | None:
+    """The config a command reads without --config: $SIGNALOPS_CONFIG (a missing file is an
+    error, not a silent fallback), else ./signalops.yaml when present, else none (defaults)."""
     from signalops.config import DEFAULT_CONFIG_FILE
 
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return named
     return DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
 
 

@@ -53,7 +53,9 @@ from signalops.orders import Mode
 @AUDIT_OPTION
 @CONFIG_OPTION
 @VENUE_OPTION
+@click.pass_obj
 def run_command(
+    connections: object,
     strategies: tuple[Path, ...],
     mode: str | None,
     once: bool,
@@ -76,6 +78,10 @@ def run_command(
     One run at a time holds an audit log (a second is refused, naming the first; --wait waits);
     approving and rejecting trades while it runs is fine.
 
+    A cycle whose leaves were UNKNOWN because a source failed or had no data ends its line with
+    "WARNING data errors: CODE xN, ..." (those decisions fail closed and are recorded); a run
+    of one cycle (--once) then exits 1. Runs with --every keep going.
+
     \b
     Examples:
       signalops run strategies/banking_crisis_dip.yaml --once
@@ -84,6 +90,7 @@ def run_command(
           --from 2023-03-01 --to 2023-03-31 --every 1d
       signalops run strategies/*.yaml --every 1h --record recorded/
     """
+    from signalops.adapters.registry import Connections
     from signalops.pipeline import loop
 
     if replay_dir is not None and start is None:
@@ -106,12 +113,16 @@ def run_command(
         venue=venue,
         record=record_dir,
         wait=wait,
+        # Tests serve recorded (or failing) answers through ``obj``, as for ``data download``.
+        connections=connections if isinstance(connections, Connections) else None,
     )
     out = output.console()
     with output.status(out, "running..."):
         result = loop.run_plan(plan, on_cycle=lambda summary: out.print(summary.line()))
     if result.stopped:
         output.stopped(len(result.summaries))
+    if result.failed_closed:
+        sys.exit(1)
 
 
 @click.command("approvals")

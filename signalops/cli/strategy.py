@@ -29,6 +29,9 @@ from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
 def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | None) -> None:
     """Check strategy files (or every *.yaml/*.yml under folders), and the config.
 
+    A config file among them (signalops*.yaml, or only config sections) is checked against the
+    config schema, and the strategies against it.
+
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
     is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning, and so
     is a news feed a condition names that the config does not (a replay may have recorded it).
@@ -42,8 +45,13 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     from signalops.strategy.check import check_files
     from signalops.workspace import with_venue
 
-    settings = with_venue(load_config(config_file or default_config()), venue)
     checks = check_files(paths, registry.catalogue())
+    # A config file checked here (without --config) is the one the strategies are checked against.
+    checked = [check.config for check in checks if check.config is not None]
+    if config_file is None and checked:
+        settings = with_venue(checked[0], venue)
+    else:
+        settings = with_venue(load_config(config_file or default_config()), venue)
     status = output.validated(checks)
     output.warnings(
         f"{check.file}: no configured venue serves asset {asset}"

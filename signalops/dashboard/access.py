@@ -1,25 +1,39 @@
-"""Who may approve: the operator logs in with the password from the environment.
+"""Who may approve: each operator logs in with their own account (``dashboard.operators`` in the
+config; ``signalops.dashboard.accounts``).
 
-Without ``SIGNALOPS_DASHBOARD_PASSWORD`` nobody can approve or reject and the dashboard says
-so. The password is checked in constant time (``Settings.password_ok``) and never kept in the
-session; only the operator's name is, because it is recorded with every answer.
+Without accounts nobody can approve or reject and the dashboard says so. The name recorded with
+an answer is the account that logged in: there is no other field to type it in. Attempts go
+through the process's ``LoginGuard`` (growing delays per name and per browser session, a
+lockout after repeated failures, a log line for each failure). The password is never kept in
+the session; only the operator's name is.
 """
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
-from signalops.dashboard.api import PASSWORD_ENV, Settings
+from signalops.dashboard.accounts import Outcome, guard_for
+from signalops.dashboard.api import Settings
 
 OPERATOR_KEY = "access.operator"
+CLIENT_KEY = "access.client"
 
 
 def operator(settings: Settings) -> str | None:
-    """The logged-in operator's name; None when read-only (also if the password was unset
-    after logging in: the environment is the authority, not the session)."""
-    if not settings.can_write:
-        return None
-    return st.session_state.get(OPERATOR_KEY)
+    """The logged-in operator's name; None when read-only (also if the account was removed
+    from the config after logging in: the config is the authority, not the session)."""
+    name = st.session_state.get(OPERATOR_KEY)
+    return name if name in settings.operators else None
+
+
+def _client() -> str:
+    """This browser session, for throttling (the dashboard listens on loopback only, so the
+    address would be the same for everyone)."""
+    if CLIENT_KEY not in st.session_state:
+        st.session_state[CLIENT_KEY] = uuid.uuid4().hex[:12]
+    return str(st.session_state[CLIENT_KEY])
 
 
 def sidebar(settings: Settings) -> str | None:
@@ -27,7 +41,7 @@ def sidebar(settings: Settings) -> str | None:
     st.subheader("Operator")
     if not settings.can_write:
         st.info(
-            f"Read-only: no operator password is set ({PASSWORD_ENV}). "
+            "Read-only: no operator accounts in the config (dashboard.operators). "
             "Approving and rejecting are disabled."
         )
         return None
@@ -44,11 +58,29 @@ def sidebar(settings: Settings) -> str | None:
         password = st.text_input("Password", type="password", key="access.password")
         submitted = st.form_submit_button("Log in", key="access.submit")
     if submitted:
-        if not given_name.strip():
-            st.error("Enter your name: it is recorded with every approval.")
-        elif settings.password_ok(password):
-            st.session_state[OPERATOR_KEY] = given_name.strip()
-            st.rerun()
-        else:
-            st.error("Wrong password.")
+        _log_in(settings, given_name.strip(), password)
     return None
+
+
+def _log_in(settings: Settings, name: str, password: str) -> None:
+    if not name:
+        st.error("Enter your operator name.")
+        return
+    guard = guard_for(settings.accounts_source)
+    attempt = guard.attempt(settings.operators, name, password, client=_client())
+    if attempt.ok:
+        st.session_state[OPERATOR_KEY] = name
+        st.rerun()
+    elif attempt.outcome is Outcome.LOCKED:
+        st.error(
+            f"Too many failed logins for {name}: locked for {_duration(attempt.wait_seconds)}."
+        )
+    elif attempt.outcome is Outcome.THROTTLED:
+        st.error(f"Too many failed logins: wait {_duration(attempt.wait_seconds)} and try again.")
+    else:
+        st.error("Wrong operator name or password.")
+
+
+def _duration(seconds: float) -> str:
+    whole = max(1, round(seconds))
+    return f"{whole}s" if whole < 60 else f"{-(-whole // 60)} min"

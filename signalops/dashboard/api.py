@@ -9,8 +9,11 @@ so everything it is told arrives through the environment:
     SIGNALOPS_REPORTS              the backtest reports folder (reports/<name>/metrics.json)
     SIGNALOPS_REPLAY               re-check approvals on this replay snapshot folder, not live
     SIGNALOPS_NOW                  a fixed clock (replays, demos and tests); else the wall clock
-    SIGNALOPS_DASHBOARD_PASSWORD   the operator password; unset = the dashboard is read-only
     SIGNALOPS_DASHBOARD_REFRESH    seconds between refreshes (default 5; 0 = never)
+
+Operators log in with their own accounts, from the config's ``dashboard.operators`` (password
+hashes: ``signalops.dashboard.accounts``); without any, the dashboard is read-only.
+``SIGNALOPS_DASHBOARD_PASSWORD`` (one shared password, any name) is no longer read.
 
 Approving and rejecting go through ``signalops.pipeline.approvals.answer``, as ``signalops
 approve`` and ``signalops reject`` do (same workspace, same strategy lookup, same re-check), so
@@ -19,26 +22,26 @@ a click in the dashboard and a command in a terminal leave the same records.
 
 from __future__ import annotations
 
-import hmac
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
-from signalops.config import DEFAULT_CONFIG_FILE, load_config
+from signalops.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, load_config
 from signalops.errors import ApprovalError, InputError
 from signalops.pipeline import ApprovalOutcome
 from signalops.pipeline.approvals import answer
 from signalops.workspace import AUDIT_ENV, Workspace, audit_path
 from signalops.workspace import open_workspace as _open_workspace
 
-CONFIG_ENV = "SIGNALOPS_CONFIG"
 STRATEGIES_ENV = "SIGNALOPS_STRATEGIES"
 REPORTS_ENV = "SIGNALOPS_REPORTS"
 REPLAY_ENV = "SIGNALOPS_REPLAY"
 NOW_ENV = "SIGNALOPS_NOW"
+# No longer read (accounts replaced the shared password): `signalops dashboard` says so if set.
 PASSWORD_ENV = "SIGNALOPS_DASHBOARD_PASSWORD"
 REFRESH_ENV = "SIGNALOPS_DASHBOARD_REFRESH"
 
@@ -70,8 +73,8 @@ class Settings:
     replay: Path | None = None
     fixed_now: datetime | None = None
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
-    # Kept out of repr: settings end up in logs and error messages, the password must not.
-    password: str | None = field(default=None, repr=False)
+    # name -> password hash. Kept out of repr: settings end up in logs and error messages.
+    operators: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +83,8 @@ class Settings:
         if config is None and Path(DEFAULT_CONFIG_FILE).exists():
             config = DEFAULT_CONFIG_FILE
         # The audit path follows the CLI's rules (option > env > config > default).
-        audit = audit_path(env.get(AUDIT_ENV) or None, load_config(config))
+        loaded = load_config(config)
+        audit = audit_path(env.get(AUDIT_ENV) or None, loaded)
         now = env.get(NOW_ENV)
         refresh = env.get(REFRESH_ENV)
         try:
@@ -95,7 +99,7 @@ class Settings:
             replay=Path(env[REPLAY_ENV]) if env.get(REPLAY_ENV) else None,
             fixed_now=parse_time(now) if now else None,
             refresh_seconds=max(seconds, 0.0),
-            password=env.get(PASSWORD_ENV) or None,
+            operators=loaded.dashboard.operators,
         )
 
     def now(self) -> datetime:
@@ -104,14 +108,13 @@ class Settings:
 
     @property
     def can_write(self) -> bool:
-        """Without an operator password configured, nobody can approve: read-only."""
-        return bool(self.password)
+        """Without operator accounts in the config, nobody can approve: read-only."""
+        return bool(self.operators)
 
-    def password_ok(self, given: str) -> bool:
-        """Constant-time comparison, so response timing leaks nothing about the password."""
-        if not self.password:
-            return False
-        return hmac.compare_digest(given.encode("utf-8"), self.password.encode("utf-8"))
+    @property
+    def accounts_source(self) -> str:
+        """What names the set of accounts (for the login guard): the config file."""
+        return str(self.config.resolve()) if self.config is not None else "<no config>"
 
     def environment(self) -> dict[str, str]:
         """These settings as the environment variables that recreate them (for the launcher)."""
@@ -150,6 +153,8 @@ def answer_approval(
     """
     if not by.strip():
         raise ApprovalError("say who you are: the operator name is recorded with the answer")
+    if by not in settings.operators:  # the name comes from a login, never from a text field
+        raise ApprovalError(f"{by!r} is not an operator account: log in to answer")
     workspace = open_workspace(settings)
     try:
         return answer(

@@ -40,7 +40,7 @@ def strategy_files(folder: Path) -> list[StrategyFile]:
     found = []
     for path in find_strategy_files([folder]):
         try:
-            strategy = load(path, catalogue)
+            found.append(_strategy_file(path, catalogue))
         except StrategyError as exc:
             found.append(
                 StrategyFile(
@@ -51,24 +51,35 @@ def strategy_files(folder: Path) -> list[StrategyFile]:
                     excerpts=tuple(item.excerpt or "" for item in exc.errors),
                 )
             )
-            continue
-        tree = strategy.tree
-        doc = tree_to_dict(strategy)
-        exits = len(tree.exit.children) if tree.exit else 0
-        found.append(
-            StrategyFile(
-                path=path,
-                name=strategy.name,
-                ok=True,
-                header="\n".join(line.plain for line in header_lines(doc)),
-                tree="\n".join(line.plain for line in tree_lines(doc, View(file_lines=True))),
-                summary=(
-                    f"{len(tree.entry.children)} entry, {exits} exit rules, "
-                    f"{len(tree.vetoes)} vetoes, {len(tree.leaves())} conditions"
-                ),
-            )
-        )
+        except Exception as exc:  # RecursionError, MemoryError's cousins, a loader bug
+            # A file the loader did not foresee must not take the page (and the other files)
+            # down: it is shown as that file's one error.
+            found.append(_unloadable(path, exc))
     return found
+
+
+def _strategy_file(path: Path, catalogue: Any) -> StrategyFile:
+    strategy = load(path, catalogue)
+    tree = strategy.tree
+    doc = tree_to_dict(strategy)
+    exits = len(tree.exit.children) if tree.exit else 0
+    return StrategyFile(
+        path=path,
+        name=strategy.name,
+        ok=True,
+        header="\n".join(line.plain for line in header_lines(doc)),
+        tree="\n".join(line.plain for line in tree_lines(doc, View(file_lines=True))),
+        summary=(
+            f"{len(tree.entry.children)} entry, {exits} exit rules, "
+            f"{len(tree.vetoes)} vetoes, {len(tree.leaves())} conditions"
+        ),
+    )
+
+
+def _unloadable(path: Path, exc: BaseException) -> StrategyFile:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    text = f"{path}: cannot be loaded ({type(exc).__name__}{': ' + message if message else ''})"
+    return StrategyFile(path=path, name=None, ok=False, errors=(text[:500],), excerpts=("",))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Long-lived things shared by every session of the dashboard process: the read connection to
-the audit log and the last hash-chain verification.
+the audit log and its verification (``signalops.dashboard.verification``).
 
 Why cached: the page refreshes every few seconds in every open tab; one read connection per
 audit file avoids reopening it each time. The connection is read-only (``mode=ro``): looking
@@ -10,22 +10,15 @@ their own workspace (``signalops.dashboard.api.answer_approval``).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import streamlit as st
 
-from signalops.audit.store import AuditLog
-from signalops.audit.verify import verify
 from signalops.dashboard.api import Settings
+from signalops.dashboard.verification import Status, verifier_for
 from signalops.workspace import Workspace, open_workspace
-
-# Verifying re-reads every record; a live run changes the file every cycle, so re-verify at
-# most this often unless someone asks (the Integrity page's button).
-VERIFY_INTERVAL_SECONDS = 30.0
 
 
 @dataclass
@@ -67,65 +60,14 @@ def open_reader(settings: Settings) -> Reader:
     return _reader(str(settings.audit.resolve()), config)
 
 
-@dataclass(frozen=True)
-class Integrity:
-    ok: bool
-    checked: int
-    head_seq: int
-    head_hash: str
-    problems: tuple[tuple[str, int | None, str | None, str], ...]  # kind, seq, id, message
-    checked_at: float
-
-
-@dataclass
-class _Verifications:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    results: dict[str, tuple[tuple[int, ...], Integrity]] = field(default_factory=dict)
-
-
-@st.cache_resource(show_spinner=False)
-def _verifications() -> _Verifications:
-    return _Verifications()
-
-
-def _signature(path: Path) -> tuple[int, ...]:
-    """Changes whenever the file (or its write-ahead log) is written."""
-    out: list[int] = []
-    for file in (path, path.with_name(path.name + "-wal")):
-        try:
-            stat = file.stat()
-        except FileNotFoundError:
-            out += [0, 0]
-        else:
-            out += [stat.st_mtime_ns, stat.st_size]
-    return tuple(out)
-
-
-def integrity(settings: Settings, *, force: bool = False) -> Integrity | None:
-    """The chain verification of the audit file, recomputed when the file changed (at most
-    every ``VERIFY_INTERVAL_SECONDS``) or when forced; None while there is no file."""
-    path = settings.audit
-    if not path.is_file():
+def verification(settings: Settings) -> Status | None:
+    """Where the audit file's verification stands; starts a check in the background when the
+    file changed, never waits for one. None while there is no file."""
+    if not settings.audit.is_file():
         return None
-    key = str(path.resolve())
-    store = _verifications()
-    with store.lock:
-        signature = _signature(path)
-        known = store.results.get(key)
-        if known is not None and not force:
-            seen, result = known
-            fresh = time.monotonic() - result.checked_at < VERIFY_INTERVAL_SECONDS
-            if seen == signature or fresh:
-                return result
-        with AuditLog.open_readonly(path) as log:
-            report = verify(log)
-        result = Integrity(
-            ok=report.ok,
-            checked=report.checked,
-            head_seq=report.head_seq,
-            head_hash=report.head_hash,
-            problems=tuple((str(p.kind), p.seq, p.id, p.message) for p in report.problems),
-            checked_at=time.monotonic(),
-        )
-        store.results[key] = (signature, result)
-        return result
+    return verifier_for(settings.audit).poll()
+
+
+def request_full_check(settings: Settings, operator: str) -> bool:
+    """A full check (every record) for a logged-in operator; see ``Verifier.request_full``."""
+    return verifier_for(settings.audit).request_full(operator)

@@ -171,6 +171,13 @@ def risk_rows(risk: Record | None) -> list[dict[str, Any]]:
 # --- the decision feed -------------------------------------------------------------------------
 
 
+def has_records(audit: AuditLog) -> bool:
+    """Whether the log holds any record (not a count: that walks a whole index)."""
+    return audit.head() is not None or bool(
+        audit.db.execute("SELECT EXISTS (SELECT 1 FROM records)").fetchone()[0]
+    )
+
+
 def distinct_values(audit: AuditLog, column: str) -> list[str]:
     """Values of an indexed decision column (strategy or asset), for the feed's filters."""
     return decision_values(audit, column)

@@ -33,7 +33,15 @@ import os
 import re
 from collections.abc import Mapping
 
-import ccxt
+from signalops.extras import require
+
+try:
+    import ccxt
+    import py_clob_client  # noqa: F401  (the Polymarket executor below is built on it)
+except ModuleNotFoundError:  # one line naming the extra instead of a traceback
+    require("ccxt", "live", "auto mode")
+    require("py_clob_client", "live", "auto mode")
+    raise
 
 from signalops.adapters.polymarket import CLOB_URL
 from signalops.errors import ExecutionError, SignalOpsError

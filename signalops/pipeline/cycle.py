@@ -35,7 +35,7 @@ from signalops.evaluation.nodes import Predicate, Status
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
-from signalops.observation import Observation, Request
+from signalops.observation import DataError, Observation, Request
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
@@ -143,7 +143,15 @@ class Pipeline:
                 records.decision_record(strategy, evaluation, mode, None, None, execution)
             )
         denials = gate.codes if gate is not None else ()
-        return Outcome(did, strategy.name, asset, evaluation.verdict, execution.status, denials)
+        return Outcome(
+            did,
+            strategy.name,
+            asset,
+            evaluation.verdict,
+            execution.status,
+            denials,
+            data_errors=data_errors(evaluation),
+        )
 
     def recorded(self, strategy: Strategy, asset: str, as_of: datetime) -> Outcome | None:
         """The skipped outcome of a decision already in the audit log (its recorded verdict)."""
@@ -398,6 +406,16 @@ def decision_data_time(evaluation: Evaluation, price_time: datetime) -> datetime
     return oldest
 
 
+def data_errors(evaluation: Evaluation) -> tuple[Code, ...]:
+    """The reason code of each metric of the tree a source answered with a ``DataError``.
+
+    These are the leaves that are UNKNOWN because a source failed or had nothing to give (a
+    connection error, NO_DATA, INSUFFICIENT_HISTORY...), not because the evaluator refused a
+    value it got (STALE, NOT_A_NUMBER): those were answered, and the trace says why.
+    """
+    return tuple(obs.reason for obs in evaluation.observations if isinstance(obs, DataError))
+
+
 def _why_not(evaluation: Evaluation) -> str:
     if evaluation.verdict is Verdict.BLOCKED:
         return f"{evaluation.action} blocked by veto {', '.join(evaluation.blocked_by)}"
@@ -409,6 +427,7 @@ def _why_not(evaluation: Evaluation) -> str:
 __all__ = [
     "PRICE_TIMEFRAMES",
     "Pipeline",
+    "data_errors",
     "decision_data_time",
     "price_requests",
     "records_of_kind",

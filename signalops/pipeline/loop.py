@@ -5,6 +5,10 @@ workspace for writing, build the pipeline (live or replayed) and run its cycles 
 clock or on the replay's simulated clock. A live run with ``record`` appends everything its
 sources fetch to that snapshot folder, so it can be replayed (``RunPlan(replay=...)``) later.
 
+A cycle whose decisions had leaves a source could not answer (connection errors, NO_DATA...)
+is also logged as a WARNING (``data_errors``, logger ``signalops.pipeline``): its summary line
+says so too, and the run goes on; the leaves were UNKNOWN and decided fail-closed.
+
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
 that safe too, see ``signalops.pipeline.records``.)
@@ -12,6 +16,7 @@ that safe too, see ``signalops.pipeline.records``.)
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -23,12 +28,16 @@ from typing import TYPE_CHECKING
 
 from signalops.adapters.registry import Connections
 from signalops.audit import runner_lock
+from signalops.canonical import iso
+from signalops.logs import event
 from signalops.orders import Mode
 from signalops.pipeline import CycleSummary, Pipeline
 
 if TYPE_CHECKING:
     from signalops.strategy.model import Strategy
     from signalops.workspace import Workspace
+
+log = logging.getLogger("signalops.pipeline")
 
 
 def wall_clock_times(
@@ -111,9 +120,24 @@ def run(
                 break
             summary = pipeline.cycle(as_of)
             summaries.append(summary)
+            _warn_of_data_errors(summary)
             if on_cycle is not None:
                 on_cycle(summary)
     return summaries
+
+
+def _warn_of_data_errors(summary: CycleSummary) -> None:
+    errors = summary.data_errors_text()
+    if errors:
+        event(
+            log,
+            logging.WARNING,
+            "data_errors",
+            f"cycle {iso(summary.as_of)} decided with leaves UNKNOWN for lack of data: {errors}",
+            as_of=iso(summary.as_of),
+            code=errors.split(" ", 1)[0],  # the most frequent
+            counts=dict(sorted(summary.data_errors.items())),
+        )
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,15 @@ class RunPlan:
 class RunResult:
     summaries: tuple[CycleSummary, ...]
     stopped: bool  # a stop was requested (SIGINT/SIGTERM) before the times ran out
+
+    @property
+    def failed_closed(self) -> bool:
+        """A run of one cycle whose decisions had leaves no source could answer.
+
+        ``signalops run --once`` exits 1 then (its decisions are recorded all the same). A run
+        of several cycles (``--every``, a replay ``--from .. --to``) warns in each line instead.
+        """
+        return len(self.summaries) == 1 and not self.stopped and bool(self.summaries[0].data_errors)
 
 
 def run_plan(

@@ -16,11 +16,18 @@ writes matters:
 
 ``Recorder`` is the only writer of these records in the pipeline; each method is one of the
 steps above and opens the transaction it needs.
+
+Log lines: each record, once its transaction is committed, is also one structured log line
+(``log_record``): a risk denial (``signalops.pipeline``), an order sent, filled or failed
+(``signalops.execution``), an approval requested, approved, rejected or expired
+(``signalops.approvals``), with its reason code. The lines are built from the records
+themselves, which are already scrubbed of secrets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,11 +36,12 @@ from typing import Any
 from signalops.audit.queries import records_of_kind
 from signalops.audit.record import build_decision_record, build_followup
 from signalops.audit.store import AuditLog
-from signalops.canonical import iso
+from signalops.canonical import canonical_json, iso
 from signalops.evaluation.tree import Evaluation
 from signalops.execution.base import Executor, Reconciles
 from signalops.execution.paper import PaperBroker
-from signalops.orders import ExecutionResult, Mode, OrderIntent
+from signalops.logs import event
+from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
 from signalops.risk import RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
@@ -75,13 +83,16 @@ class Recorder:
     def append(self, record: Mapping[str, Any]) -> None:
         """A record with nothing to keep in step with it (a HOLD, a denial, a rejection)."""
         self.audit.append(record)
+        log_record(record)
 
     def paper(self, intent: OrderIntent, as_of: datetime, first: FirstRecord) -> ExecutionResult:
         """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction."""
         with self.audit.transaction():
             result = self.broker.execute(intent, as_of=as_of)
-            self.audit.append(first(result))
-            self._append_fill(intent, result, self.clock())
+            written = [first(result)]
+            self.audit.append(written[0])
+            written += self._append_fill(intent, result, self.clock())
+        log_records(written)
         return result
 
     def send(
@@ -90,9 +101,11 @@ class Recorder:
         """Write-ahead: ``first`` and ``order_submitted`` committed, then send, then the answer."""
         with self.audit.transaction():
             self.audit.append(first)
-            self.audit.append(
-                _order_record("order_submitted", intent, self.clock(), order=intent.to_dict())
+            submitted = _order_record(
+                "order_submitted", intent, self.clock(), order=intent.to_dict()
             )
+            self.audit.append(submitted)
+        log_records([first, submitted])
         result = executor.execute(intent, as_of=as_of)
         self.result(intent, result)
         return result
@@ -100,21 +113,26 @@ class Recorder:
     def result(self, intent: OrderIntent, result: ExecutionResult) -> None:
         """The venue's answer to a sent order, and its fill if any, together."""
         with self.audit.transaction():
-            self.audit.append(
-                _order_record("order_result", intent, self.clock(), execution=result.to_dict())
-            )
-            self._append_fill(intent, result, self.clock())
+            answer = _order_record("order_result", intent, self.clock(), execution=result.to_dict())
+            self.audit.append(answer)
+            written = [answer, *self._append_fill(intent, result, self.clock())]
+        log_records(written)
 
-    def _append_fill(self, intent: OrderIntent, result: ExecutionResult, at: datetime) -> None:
-        if result.fill is not None:
-            self.audit.append(_order_record("fill", intent, at, fill=result.fill.to_dict()))
+    def _append_fill(
+        self, intent: OrderIntent, result: ExecutionResult, at: datetime
+    ) -> list[dict[str, Any]]:
+        if result.fill is None:
+            return []
+        fill = _order_record("fill", intent, at, fill=result.fill.to_dict())
+        self.audit.append(fill)
+        return [fill]
 
     def expire(self, now: datetime) -> int:
         """An ``expiry`` record for each pending approval past its expiry at ``now``."""
         expired = 0
         for pending in self.audit.pending_approvals(now):
             if pending.expired:
-                self.audit.append(
+                self.append(
                     build_followup(
                         "expiry",
                         decision_id=pending.decision_id,
@@ -151,6 +169,192 @@ def _order_record(kind: str, intent: OrderIntent, at: datetime, **fields: Any) -
     )
 
 
+# --- log lines ---------------------------------------------------------------------------------
+
+_PIPELINE = logging.getLogger("signalops.pipeline")
+_EXECUTION = logging.getLogger("signalops.execution")
+_APPROVALS = logging.getLogger("signalops.approvals")
+_DETAILS_LIMIT = 300  # a denial's details in a log line: enough to read, not a whole portfolio
+
+
+def log_records(records: Iterable[Mapping[str, Any]]) -> None:
+    for record in records:
+        log_record(record)
+
+
+def log_record(record: Mapping[str, Any]) -> None:
+    """The log lines of one committed record (a HOLD is DEBUG only)."""
+    kind = record["kind"]
+    if kind == "decision":
+        _log_decision(record)
+    elif kind == "order_submitted":
+        order = record["order"]
+        event(
+            _EXECUTION,
+            logging.INFO,
+            "order_sent",
+            f"order {record['client_order_id']} sent: {order['side']} {order['quantity']} "
+            f"{order['asset']}",
+            **_order_fields(record, order),
+        )
+    elif kind == "order_result":
+        _log_execution(record, record["execution"], _order_fields(record, {}))
+    elif kind == "fill":
+        fill = record["fill"]
+        event(
+            _EXECUTION,
+            logging.INFO,
+            "order_filled",
+            f"order {record['client_order_id']} filled: {fill['side']} {fill['quantity']} "
+            f"{fill['asset']} at {fill['price']}",
+            **_order_fields(record, fill),
+            price=fill["price"],
+            venue=fill.get("venue"),
+        )
+    elif kind == "approval":
+        _log_approval(record)
+    elif kind == "expiry":
+        event(
+            _APPROVALS,
+            logging.INFO,
+            "expired",
+            f"approval {record['approval_id']} expired at {record['expires_at']}",
+            approval_id=record["approval_id"],
+            decision_id=record["decision_id"],
+            expires_at=record["expires_at"],
+        )
+
+
+def _order_fields(record: Mapping[str, Any], order: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "client_order_id": record["client_order_id"],
+        "decision_id": record["decision_id"],
+        "strategy": order.get("strategy"),
+        "asset": order.get("asset"),
+        "side": order.get("side"),
+        "quantity": order.get("quantity"),
+    }
+
+
+def _log_decision(record: Mapping[str, Any]) -> None:
+    common = {
+        "strategy": record["strategy"]["name"],
+        "asset": record["asset"],
+        "decision_id": record["decision_id"],
+        "as_of": record["as_of"],
+    }
+    execution = record.get("execution") or {}
+    verdict = record["verdict"]
+    if _PIPELINE.isEnabledFor(logging.DEBUG):
+        event(
+            _PIPELINE,
+            logging.DEBUG,
+            "decision",
+            f"{common['strategy']} {verdict} {common['asset']} at {common['as_of']}",
+            verdict=verdict,
+            status=execution.get("status"),
+            **common,
+        )
+    risk = record.get("risk")
+    if risk is not None and not risk["approved"] and _PIPELINE.isEnabledFor(logging.INFO):
+        failed = [check for check in risk["checks"] if not check["passed"]]
+        codes = [check["code"] for check in failed]
+        event(
+            _PIPELINE,
+            logging.INFO,
+            "denial",
+            f"risk gate denied {record['action']} {common['asset']}: {', '.join(codes)}",
+            code=codes[0] if codes else None,
+            codes=codes if len(codes) > 1 else None,
+            details=_details_summary(failed),
+            **common,
+        )
+    order = record.get("order") or {}
+    fields = {**common, "client_order_id": order.get("client_order_id")}
+    _log_execution(record, execution, fields)
+
+
+def _log_execution(
+    record: Mapping[str, Any], execution: Mapping[str, Any], fields: Mapping[str, Any]
+) -> None:
+    """A pending approval, or an order (or notification) that failed; fills log themselves."""
+    status = execution.get("status")
+    if status == ExecutionStatus.PENDING_APPROVAL:
+        event(
+            _APPROVALS,
+            logging.INFO,
+            "approval_requested",
+            f"approval {execution.get('approval_id')} awaits a human until "
+            f"{execution.get('expires_at')}",
+            approval_id=execution.get("approval_id"),
+            expires_at=execution.get("expires_at"),
+            **fields,
+        )
+    elif status == ExecutionStatus.FAILED:
+        details = execution.get("details") or {}
+        event(
+            _EXECUTION,
+            logging.WARNING,
+            "order_failed",
+            f"order for {record['decision_id']} failed: {execution.get('message')}",
+            status=status,
+            code=details.get("reason"),
+            **fields,
+        )
+    elif record["kind"] == "order_result" and status != ExecutionStatus.FILLED:
+        event(
+            _EXECUTION,
+            logging.INFO,
+            "order_result",
+            f"order {record['client_order_id']} is {status}: {execution.get('message')}",
+            status=status,
+            venue_order_id=execution.get("venue_order_id"),
+            **fields,
+        )
+
+
+def _log_approval(record: Mapping[str, Any]) -> None:
+    approved = record["approved"]
+    recheck = record.get("recheck") or {}
+    risk = recheck.get("risk") or {}
+    codes = [check["code"] for check in risk.get("checks", ()) if not check["passed"]]
+    outcome = record.get("outcome") or {}
+    word = "approved" if approved else "rejected"
+    message = f"approval {record['approval_id']} {word} by {record['by']}"
+    if codes:
+        message += f"; the re-check failed: {', '.join(codes)}"
+    event(
+        _APPROVALS,
+        logging.INFO,
+        word,
+        message,
+        approval_id=record["approval_id"],
+        decision_id=record["decision_id"],
+        by=record["by"],
+        status=outcome.get("status"),
+        code=codes[0] if codes else None,
+        note=record.get("note"),
+    )
+    fields = {"approval_id": record["approval_id"], "decision_id": record["decision_id"]}
+    _log_execution(record, outcome, fields)  # an approved paper order the broker refused
+
+
+def _details_summary(checks: Iterable[Mapping[str, Any]]) -> str:
+    parts = []
+    for check in checks:
+        details = check.get("details") or {}
+        shown = " ".join(f"{key}={_compact(value)}" for key, value in details.items())
+        parts.append(f"{check['code']}: {shown}" if shown else check["code"])
+    text = "; ".join(parts)
+    return text if len(text) <= _DETAILS_LIMIT else text[: _DETAILS_LIMIT - 1] + "…"
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return canonical_json(value)
+    return str(value)
+
+
 def _intent_from_dict(order: Mapping[str, Any]) -> OrderIntent:
     return OrderIntent(
         decision_id=order["decision_id"],
@@ -166,4 +370,4 @@ def _intent_from_dict(order: Mapping[str, Any]) -> OrderIntent:
     )
 
 
-__all__ = ["FirstRecord", "Recorder"]
+__all__ = ["FirstRecord", "Recorder", "log_record"]

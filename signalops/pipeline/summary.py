@@ -23,6 +23,8 @@ class Outcome:
     status: ExecutionStatus
     denials: tuple[Code, ...] = ()
     skipped: bool = False
+    # The reason of each metric a source could not answer: those leaves were UNKNOWN.
+    data_errors: tuple[Code, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,20 @@ class CycleSummary:
     expired: int
     reconciled: int
     seconds: float
+
+    @property
+    def data_errors(self) -> Counter[Code]:
+        """How many metrics the cycle's decisions were missing, by reason code.
+
+        Counted per strategy x asset x metric: the leaves a source left UNKNOWN, decided
+        fail-closed. Decisions skipped as already recorded fetched nothing and count none.
+        """
+        return Counter(code for o in self.outcomes if not o.skipped for code in o.data_errors)
+
+    def data_errors_text(self) -> str:
+        """``CONNECTION_ERROR x3, NO_DATA x1``: most frequent first, then by name ('' if none)."""
+        counts = sorted(self.data_errors.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{code} x{n}" for code, n in counts)
 
     def line(self) -> str:
         done = [o for o in self.outcomes if not o.skipped]
@@ -57,6 +73,10 @@ class CycleSummary:
             extras.append(f"{skipped} already recorded")
         if extras:
             text += " (" + ", ".join(extras) + ")"
+        errors = self.data_errors_text()
+        if errors:
+            # Before the duration, so that the duration stays the line's one variable suffix.
+            text += f"  WARNING data errors: {errors}"
         return f"{text}  [{self.seconds:.2f}s]"
 
 

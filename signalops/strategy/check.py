@@ -1,7 +1,9 @@
 """Check many strategy files in one pass: each file's compiled strategy, or its errors.
 
 ``signalops validate`` reports every file, valid or not, so one bad file must not stop the
-others: the errors are collected here as values, one per file.
+others: the errors are collected here as values, one per file. A config file met on the way
+(``signalops.yaml``, named or inside a folder) is checked against the config schema instead of
+being reported as a strategy with unknown keys.
 """
 
 from __future__ import annotations
@@ -9,21 +11,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from signalops.catalogue.builtin import BUILTIN
 from signalops.catalogue.spec import Catalogue
 from signalops.errors import InputError, StrategyError
 from signalops.strategy import find_strategy_files, load
+from signalops.strategy._yaml import load_yaml, read_source
 from signalops.strategy.model import Strategy
+
+if TYPE_CHECKING:
+    from signalops.config import Config
+
+CONFIG_NAME_PREFIX = "signalops"  # signalops.yaml, signalops.equities.yaml, signalops-live.yml
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """One file: its strategy when it compiles, else the error (a group for several)."""
+    """One file: its strategy (or, for a config file, its config) when it compiles, else the
+    error (a group for several)."""
 
     file: Path
     strategy: Strategy | None = None
     error: StrategyError | None = None
+    config: Config | None = None
 
 
 def check_files(paths: Sequence[str | Path], catalogue: Catalogue = BUILTIN) -> list[FileCheck]:
@@ -35,8 +46,42 @@ def check_files(paths: Sequence[str | Path], catalogue: Catalogue = BUILTIN) -> 
     return [_check(file, catalogue) for file in files]
 
 
+def is_config_file(file: Path) -> bool:
+    """A config rather than a strategy: no ``strategy:`` key, and either named ``signalops*``
+    or made only of config sections (``risk:``, ``venues:``...). Unreadable YAML is left to the
+    strategy reader, which reports it with its position."""
+    document = _top_level(file)
+    if document is None or "strategy" in document:
+        return False
+    if file.name.startswith(CONFIG_NAME_PREFIX):
+        return True
+    from signalops.config import config_schema
+
+    return bool(document) and set(document) <= set(config_schema()["properties"])
+
+
+def _top_level(file: Path) -> dict[Any, Any] | None:
+    # The strategy reader's own YAML loader: bounded in size and depth, as for any input.
+    try:
+        document = load_yaml(read_source(file, "strategy"), str(file)).data
+    except StrategyError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def _check(file: Path, catalogue: Catalogue) -> FileCheck:
+    if is_config_file(file):
+        return _check_config(file)
     try:
         return FileCheck(file, strategy=load(file, catalogue))
     except StrategyError as error:
+        return FileCheck(file, error=error)
+
+
+def _check_config(file: Path) -> FileCheck:
+    from signalops.config import load_config
+
+    try:
+        return FileCheck(file, config=load_config(file))
+    except StrategyError as error:  # a ConfigError, with file:line:column
         return FileCheck(file, error=error)

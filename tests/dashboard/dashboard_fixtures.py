@@ -24,7 +24,9 @@ from click.testing import CliRunner
 
 from signalops.audit.store import AuditLog
 from signalops.cli import cli
+from signalops.dashboard.accounts import MIN_ITERATIONS, hash_password
 from signalops.dashboard.api import parse_time
+from signalops.dashboard.verification import verifier_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "signalops" / "dashboard" / "app.py"
@@ -32,6 +34,11 @@ PAPER_STRATEGY = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
 NOTIFY_STRATEGY = Path(__file__).resolve().parent / "fixtures" / "eth_crisis_pipeline.yaml"
 NOW = "2023-03-10T00:05:00Z"
 PASSWORD = "correct horse battery staple"
+OPERATORS = ("alice", "carol")  # both with PASSWORD (the cheapest hash the config accepts)
+PASSWORD_HASH = hash_password(PASSWORD, iterations=MIN_ITERATIONS, salt=b"dashboard-tests!")
+OPERATORS_YAML = "dashboard:\n  operators:\n" + "".join(
+    f'    {name}: {{password_hash: "{PASSWORD_HASH}"}}\n' for name in OPERATORS
+)
 BROKEN_STRATEGY = """\
 strategy:
   name: "Broken"
@@ -43,6 +50,11 @@ strategy:
         - when: "rsi(14) < 30"
           treshold: 3
 """
+
+
+def settle(audit: Path) -> None:
+    """Until the background verification of ``audit`` ends (pages never wait for it)."""
+    verifier_for(audit).wait(timeout=60)
 
 
 def run_cli(*args: str):
@@ -110,16 +122,19 @@ def dashboard_env(
     strategies_dir: Path,
     tmp_path: Path,
 ) -> dict[str, str]:
-    """The environment ``signalops dashboard`` would give the app, for the prepared log."""
+    """The environment ``signalops dashboard`` would give the app, for the prepared log, with
+    a config holding the operator accounts."""
+    config = tmp_path / "signalops.yaml"
+    config.write_text(OPERATORS_YAML, encoding="utf-8")
     env = {
         "SIGNALOPS_AUDIT": str(audit_db),
         "SIGNALOPS_REPLAY": str(replay_dir),
         "SIGNALOPS_NOW": NOW,
         "SIGNALOPS_STRATEGIES": str(strategies_dir),
         "SIGNALOPS_REPORTS": str(tmp_path / "reports"),
-        "SIGNALOPS_DASHBOARD_PASSWORD": PASSWORD,
+        "SIGNALOPS_CONFIG": str(config),
     }
-    for name in ("SIGNALOPS_CONFIG", "SIGNALOPS_DASHBOARD_REFRESH"):
+    for name in ("SIGNALOPS_DASHBOARD_PASSWORD", "SIGNALOPS_DASHBOARD_REFRESH"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import sqlite3
 from datetime import date
@@ -22,6 +23,7 @@ import pytest
 from dashboard_fixtures import (  # noqa: F401 - fixtures
     APP,
     NOW,
+    OPERATORS_YAML,
     PAPER_STRATEGY,
     PASSWORD,
     audit_db,
@@ -29,6 +31,7 @@ from dashboard_fixtures import (  # noqa: F401 - fixtures
     pending,
     prepared_template,
     run_cli,
+    settle,
     strategies_dir,
 )
 from PIL import Image
@@ -38,7 +41,9 @@ from signalops.audit import why
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.dashboard import state
+from signalops.dashboard.accounts import LoginGuard, install_guard
 from signalops.dashboard.api import Settings
+from signalops.dashboard.verification import verifier_for
 from signalops.errors import AuditNotFound
 
 pytestmark = pytest.mark.usefixtures("dashboard_env")
@@ -92,6 +97,14 @@ def records(db: Path) -> list[dict[str, Any]]:
 def rows(at: AppTest, key: str) -> list[dict[str, Any]]:
     (frame,) = at.get_by_key(key).dataframe
     return frame.value.to_dict("records")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 # --- first run ---------------------------------------------------------------------------------
@@ -202,12 +215,16 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
     assert at.code[0].value + "\n" == cli_why
 
 
-def test_without_a_password_configured_the_dashboard_is_read_only(
-    audit_db: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_operator_accounts_in_the_config_the_dashboard_is_read_only(
+    audit_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.delenv("SIGNALOPS_DASHBOARD_PASSWORD")
+    (tmp_path / "signalops.yaml").write_text("paper: {starting_cash: 10000}\n")
+    # The shared password of old is not a way in any more.
+    monkeypatch.setenv("SIGNALOPS_DASHBOARD_PASSWORD", PASSWORD)
     at = start()
-    assert "Read-only: no operator password is set" in joined(at.sidebar.info)
+    assert "Read-only: no operator accounts in the config (dashboard.operators)" in joined(
+        at.sidebar.info
+    )
     assert not [t for t in at.text_input if t.key == "access.password"]
     assert at.button(key="approvals.approve").disabled
     assert at.button(key="approvals.reject").disabled
@@ -216,9 +233,44 @@ def test_without_a_password_configured_the_dashboard_is_read_only(
 
 def test_a_wrong_password_keeps_it_read_only(audit_db: Path):
     at = login(start(), password="guess")
-    assert "Wrong password." in joined(at.sidebar.error)
+    assert values(at.sidebar.error) == ["Wrong operator name or password."]
     assert at.button(key="approvals.approve").disabled
     assert "Read-only until you log in." in joined(at.sidebar.warning)
+
+
+def test_a_name_without_an_account_cannot_log_in_even_with_a_valid_password(audit_db: Path):
+    at = login(start(), name="CEO (not really)")
+    assert values(at.sidebar.error) == ["Wrong operator name or password."]
+    assert at.button(key="approvals.approve").disabled
+    # No field anywhere to type the name recorded with an answer: it is the login's.
+    assert [t.key for t in at.text_input] == ["access.name", "access.password"]
+
+
+def test_guessing_is_slowed_then_locked_and_each_failure_logged(
+    audit_db: Path, dashboard_env: dict[str, str], caplog: pytest.LogCaptureFixture
+):
+    clock = FakeClock()
+    install_guard(str(Path(dashboard_env["SIGNALOPS_CONFIG"]).resolve()), LoginGuard(clock=clock))
+    at = start()
+    with caplog.at_level(logging.WARNING, logger="signalops.dashboard"):
+        login(at, password="guess-0")
+        assert values(at.sidebar.error) == ["Wrong operator name or password."]
+        login(at, password=PASSWORD)  # at once: not even looked at
+        assert values(at.sidebar.error) == ["Too many failed logins: wait 1s and try again."]
+        for n in range(1, 5):
+            clock.now += 60
+            login(at, password=f"guess-{n}")
+        assert values(at.sidebar.error) == ["Too many failed logins for alice: locked for 15 min."]
+        clock.now += 60
+        login(at, password=PASSWORD)
+        assert values(at.sidebar.error) == ["Too many failed logins for alice: locked for 14 min."]
+    assert at.button(key="approvals.approve").disabled
+    failures = [r.getMessage() for r in caplog.records if "login failed" in r.getMessage()]
+    assert len(failures) == 5 and all("operator 'alice'" in m for m in failures)
+    assert not [r for r in caplog.records if "guess" in r.getMessage()]
+    clock.now += 14 * 60
+    login(at, password=PASSWORD)
+    assert "Logged in as **alice**" in joined(at.sidebar.success)
 
 
 def test_approving_with_the_password_rechecks_fills_on_paper_and_records_who(
@@ -290,7 +342,7 @@ def test_an_approval_whose_recheck_fails_is_recorded_and_nothing_executes(
     # The operator pulled the kill switch after the decision was made.
     (tmp_path / "HALT").write_text("")
     config = tmp_path / "signalops.yaml"
-    config.write_text(f"kill_switch: HALT\naudit: {{path: {audit_db}}}\n")
+    config.write_text(f"kill_switch: HALT\naudit: {{path: {audit_db}}}\n{OPERATORS_YAML}")
     monkeypatch.setenv("SIGNALOPS_CONFIG", str(config))
     at = login(start(), name="alice")
     answer(at, "approve")
@@ -404,6 +456,48 @@ def test_strategies_show_validation_status_with_line_numbers_and_the_tree(
     assert "VETO usdc_outflow" in trees
 
 
+def _wide(n: int) -> str:
+    lines = [
+        "strategy:", '  name: "Wide"', '  assets: ["BTC"]', "  rules:", "    - id: wide",
+        "      source: technical", "      conditions:", "        - at_least:", "            n: 2",
+        "            of:",
+        *(f'              - when: "rsi({i % 50 + 2}) < {i % 90 + 5}"' for i in range(n)),
+        "  execution:", "    position_size: 0.01", "    action_mode: paper",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _deep(depth: int) -> str:
+    return "strategy:\n  params:\n    p: " + "[" * depth + "1" + "]" * depth + "\n"
+
+
+def test_the_strategies_page_survives_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    huge = "strategy:\n  params:\n" + "".join(f"    p{i}: {i}\n" for i in range(100_000))
+    (folder / "a_huge.yaml").write_text(huge)
+    (folder / "b_deep.yaml").write_text(_deep(300))
+    (folder / "c_binary.yaml").write_bytes(bytes(range(256)) * 8)
+    (folder / "d_wide.yaml").write_text(_wide(3000))
+    monkeypatch.setenv("SIGNALOPS_STRATEGIES", str(folder))
+    at = go(start(), "Strategies")
+    table = {Path(r["file"]).name: r for r in rows(at, "strategies.table")}
+    assert table["d_wide.yaml"]["status"] == "valid"
+    assert table["d_wide.yaml"]["tree"] == "1 entry, 0 exit rules, 0 vetoes, 3000 conditions"
+    assert [table[f"{n}.yaml"]["status"] for n in ("a_huge", "b_deep", "c_binary")] == [
+        "INVALID (1 errors)"
+    ] * 3
+    errors = values(at.error)
+    assert errors[0] == "3 of 4 strategy files do not load: see below."
+    assert errors[1] == (
+        f"{folder / 'a_huge.yaml'}: {len(huge):,} bytes is over the 524,288-byte limit for a "
+        "strategy file"
+    )
+    assert errors[2].startswith(f"{folder / 'b_deep.yaml'}:")
+    assert errors[3].startswith(f"{folder / 'c_binary.yaml'}: not UTF-8 text")
+    assert len(errors) == 4 and all("\n" not in e for e in errors)
+
+
 # --- backtests ---------------------------------------------------------------------------------
 
 
@@ -431,7 +525,9 @@ def test_backtests_list_reports_with_metrics_and_charts(dashboard_env: dict[str,
 
 
 def test_an_intact_chain_is_reported(audit_db: Path):
-    at = go(start(), "Audit integrity")
+    at = start()
+    settle(audit_db)
+    go(at, "Audit integrity")
     assert "**Chain intact**: 12 records verified" in joined(at.success)
 
 
@@ -442,8 +538,49 @@ def test_a_tampered_log_is_shown_prominently_on_every_page(audit_db: Path):
     conn.commit()
     conn.close()
     at = start()
-    assert "Audit log FAILED verification: 1 problem(s)" in joined(at.error)
+    settle(audit_db)
+    at.run()
+    assert "Audit log FAILED verification: 1 problem(s)** (1 EDITED)" in joined(at.error)
     go(at, "Audit integrity")
     assert "Audit log FAILED verification" in joined(at.error)
     (problem,) = rows(at, "integrity.problems")
     assert (problem["problem"], problem["seq"]) == ("EDITED", 3)
+
+
+def test_checks_run_in_the_background_and_pages_say_so_until_one_ends(audit_db: Path):
+    at = start()
+    assert "Audit log: verifying… (full check; not verified yet)" in joined(at.caption)
+    settle(audit_db)
+    at.run()
+    shown = joined(at.caption)
+    assert "Audit log: verified, chain intact to seq 12 at " in shown
+
+
+def test_new_records_are_checked_from_the_last_verified_point(audit_db: Path, replay_dir: Path):
+    at = start()
+    settle(audit_db)
+    run_cli(
+        "run", str(PAPER_STRATEGY), "--mode", "paper", "--replay", str(replay_dir),
+        "--from", "2023-03-17", "--audit", str(audit_db),
+    )  # fmt: skip
+    verifier = verifier_for(audit_db)
+    verifier.clock = lambda: float("inf")  # the 5 s between checks have passed
+    go(at, "Audit integrity")
+    settle(audit_db)
+    at.run()
+    assert "**Chain intact**: 14 records verified" in joined(at.success)
+    assert "Last check (new records): 2 records read in " in joined(at.caption)
+
+
+def test_a_full_check_needs_a_logged_in_operator(audit_db: Path):
+    at = start()
+    settle(audit_db)
+    go(at, "Audit integrity")
+    assert at.button(key="integrity.verify").disabled
+    assert "log in as operator (sidebar) to start one" in joined(at.caption)
+    login(at)
+    assert not at.button(key="integrity.verify").disabled
+    at.button(key="integrity.verify").click().run()
+    settle(audit_db)
+    at.run()
+    assert "Last check (full check): 12 records read in " in joined(at.caption)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from dashboard_fixtures import (  # noqa: F401 - fixtures
     NOW,
+    OPERATORS_YAML,
     PASSWORD,
     ROOT,
     audit_db,
@@ -89,9 +90,10 @@ def dashboard(
     audit = copy_log(prepared_template, tmp_path / "signalops.db")
     port = free_port()
     log = tmp_path / "dashboard.log"
+    (tmp_path / "signalops.yaml").write_text(OPERATORS_YAML, encoding="utf-8")
     settings = Settings(
         audit=Path("signalops.db"),
-        config=None,
+        config=Path("signalops.yaml"),  # the operator accounts
         strategies=ROOT / "strategies",
         reports=tmp_path / "reports",
         replay=replay_dir,
@@ -100,7 +102,6 @@ def dashboard(
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SIGNALOPS_")},
         **settings.environment(),
-        "SIGNALOPS_DASHBOARD_PASSWORD": PASSWORD,
     }
     # The command `signalops dashboard` runs (its option handling is tested in
     # test_cli_dashboard.py); started directly, this test does not pay for a second

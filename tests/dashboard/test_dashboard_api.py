@@ -3,15 +3,28 @@ pure table/chart helpers of ``dashboard.queries``."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import logging
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import OPERATORS_YAML, PASSWORD, PASSWORD_HASH
 
 from signalops.dashboard import tables
+from signalops.dashboard.accounts import (
+    MIN_ITERATIONS,
+    Attempt,
+    LoginGuard,
+    LoginPolicy,
+    Outcome,
+    check_password,
+    hash_password,
+)
 from signalops.dashboard.api import Settings, answer_approval
 from signalops.errors import SignalOpsError
 from signalops.orders import Fill, Side
@@ -43,22 +56,114 @@ def test_settings_come_from_the_environment_with_defaults():
         settings(SIGNALOPS_NOW="yesterday")
 
 
-def test_without_a_password_nobody_can_write_and_the_check_is_constant_time(monkeypatch):
+def test_without_operator_accounts_nobody_can_write_and_hashes_stay_out_of_repr(tmp_path):
     assert not settings().can_write
-    assert not settings().password_ok("")
-    s = settings(SIGNALOPS_DASHBOARD_PASSWORD="s3cret")
-    compared: list[tuple[bytes, bytes]] = []
+    config = tmp_path / "signalops.yaml"
+    config.write_text(OPERATORS_YAML)
+    s = settings(SIGNALOPS_CONFIG=str(config), SIGNALOPS_DASHBOARD_PASSWORD="s3cret")
+    assert s.can_write and set(s.operators) == {"alice", "carol"}
+    assert PASSWORD_HASH not in repr(s) and "s3cret" not in repr(s)
+    assert "SIGNALOPS_DASHBOARD_PASSWORD" not in s.environment()
+
+
+def test_a_password_hash_checks_the_password_in_constant_time(monkeypatch):
+    stored = hash_password("s3cret-pass", iterations=MIN_ITERATIONS, salt=b"0123456789abcdef")
+    assert stored == (
+        "pbkdf2_sha256$200000$MDEyMzQ1Njc4OWFiY2RlZg==$"
+        + base64.b64encode(
+            hashlib.pbkdf2_hmac("sha256", b"s3cret-pass", b"0123456789abcdef", 200_000)
+        ).decode()
+    )
+    compared: list[bytes] = []
     real = hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
-        compared.append((a, b))
+        compared.append(b)
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
-    assert s.can_write and s.password_ok("s3cret") and not s.password_ok("s3cre")
-    assert compared == [(b"s3cret", b"s3cret"), (b"s3cre", b"s3cret")]
-    assert "s3cret" not in repr(s)
-    assert "SIGNALOPS_DASHBOARD_PASSWORD" not in s.environment()
+    operators = {"alice": stored}
+    assert check_password(operators, "alice", "s3cret-pass")
+    assert not check_password(operators, "alice", "s3cret-pas")
+    # An unknown name is checked against a dummy hash: as slow, never true.
+    assert not check_password(operators, "mallory", "s3cret-pass")
+    assert len(compared) == 3
+    with pytest.raises(ValueError, match="at least 200,000 iterations"):
+        hash_password("x", iterations=1000)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+OPS = {"alice": PASSWORD_HASH}
+
+
+def test_each_failure_makes_the_next_attempt_wait_longer_for_that_name_and_that_client():
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    assert guard.attempt(OPS, "alice", "guess1", client="s1") == Attempt(Outcome.WRONG)
+    # At once again: refused without looking at the password, even the right one.
+    assert guard.attempt(OPS, "alice", PASSWORD, client="s1") == Attempt(Outcome.THROTTLED, 1.0)
+    # Another browser session, same name: the name waits too.
+    assert guard.attempt(OPS, "alice", PASSWORD, client="s2").outcome is Outcome.THROTTLED
+    clock.now += 1
+    assert guard.attempt(OPS, "alice", "guess2", client="s1").outcome is Outcome.WRONG
+    assert guard.attempt(OPS, "bob", "guess", client="s1") == Attempt(Outcome.THROTTLED, 2.0)
+    clock.now += 2
+    assert guard.attempt(OPS, "alice", PASSWORD, client="s1").ok
+    # Success clears the name's failures; the client keeps its own.
+    assert guard.attempt(OPS, "alice", PASSWORD, client="s3").ok
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes_even_for_the_right_password():
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    for n in range(4):
+        assert guard.attempt(OPS, "alice", f"guess{n}", client=f"c{n}").outcome is Outcome.WRONG
+        clock.now += 30
+    assert guard.attempt(OPS, "alice", "guess4", client="c4") == Attempt(Outcome.LOCKED, 900.0)
+    clock.now += 899
+    assert guard.attempt(OPS, "alice", PASSWORD, client="c5") == Attempt(Outcome.LOCKED, 1.0)
+    clock.now += 1
+    assert guard.attempt(OPS, "alice", PASSWORD, client="c5").ok
+
+
+def test_failures_older_than_the_window_are_forgotten():
+    clock = FakeClock()
+    guard = LoginGuard(LoginPolicy(max_failures=3, window=60, lockout=600), clock=clock)
+    for n in range(2):
+        guard.attempt(OPS, "alice", "guess", client=f"c{n}")
+        clock.now += 50
+    # The first failure is 100 s old: only one counts, so the third is not a lockout.
+    assert guard.attempt(OPS, "alice", "guess", client="c2").outcome is Outcome.WRONG
+
+
+def test_every_failure_is_logged_with_the_name_tried_never_the_password(caplog):
+    clock = FakeClock()
+    guard = LoginGuard(LoginPolicy(max_failures=2), clock=clock)
+    with caplog.at_level(logging.INFO, logger="signalops.dashboard"):
+        guard.attempt(OPS, "CEO (not really)\nforged line", "hunter2-guess", client="c1")
+        guard.attempt(OPS, "alice", "pa55-guess", client="c2")
+        clock.now += 5
+        guard.attempt(OPS, "alice", "pa55-guess-2", client="c2")
+        guard.attempt(OPS, "alice", PASSWORD, client="c3")
+    assert [r.name for r in caplog.records] == ["signalops.dashboard"] * 5
+    assert [r.getMessage() for r in caplog.records] == [
+        "login failed for operator 'CEO (not really)\\nforged line' from client c1 "
+        "(1 failure(s) in 15 min)",
+        "login failed for operator 'alice' from client c2 (1 failure(s) in 15 min)",
+        "login failed for operator 'alice' from client c2 (2 failure(s) in 15 min)",
+        "operator 'alice' locked out for 15 min after 2 failed logins",
+        "login refused for operator 'alice' from client c3: locked (next attempt in 900s)",
+    ]
+    assert not [
+        r for r in caplog.records if "guess" in r.getMessage() or PASSWORD in r.getMessage()
+    ]
 
 
 def test_the_deciding_strategy_is_found_by_content_hash_even_if_its_file_moved(tmp_path):
@@ -74,11 +179,14 @@ def test_the_deciding_strategy_is_found_by_content_hash_even_if_its_file_moved(t
         find_strategy(record, folder=folder)
 
 
-def test_an_answer_needs_a_name(tmp_path):
+def test_an_answer_needs_the_name_of_an_operator_account(tmp_path):
+    config = tmp_path / "signalops.yaml"
+    config.write_text(OPERATORS_YAML)
+    s = settings(SIGNALOPS_AUDIT=str(tmp_path / "a.db"), SIGNALOPS_CONFIG=str(config))
     with pytest.raises(SignalOpsError, match="say who you are"):
-        answer_approval(
-            settings(SIGNALOPS_AUDIT=str(tmp_path / "a.db")), "apv-x", approve=False, by="  "
-        )
+        answer_approval(s, "apv-x", approve=False, by="  ")
+    with pytest.raises(SignalOpsError, match="'CEO \\(not really\\)' is not an operator account"):
+        answer_approval(s, "apv-x", approve=False, by="CEO (not really)")
     assert not (tmp_path / "a.db").exists()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops.errors import InputError
+from signalops.extras import require
 
 Row = tuple[str, Sequence[Any]]
 
@@ -56,12 +57,9 @@ def csv_table(path: Path) -> Table:
 
 
 def parquet_table(path: Path) -> Table:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(
-            f"{path}: reading Parquet needs pyarrow (pip install 'signalops[parquet]')"
-        ) from None
+    require("pyarrow", "parquet", "Parquet files")
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from signalops.canonical import iso
-from signalops.dashboard import state
+from signalops.dashboard import state, tables
 from signalops.dashboard.api import Settings
+from signalops.dashboard.verification import Integrity, Status
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def recorded(context: Context) -> state.Reader | None:
     """The reader of a log with records in it; otherwise None, after the first-run message."""
     if context.reader is not None:
         with context.reader.use() as workspace:
-            if workspace.audit.count() > 0:
+            if tables.has_records(workspace.audit):
                 return context.reader
     first_run(context.settings)
     return None
@@ -60,15 +61,52 @@ def clock_caption(context: Context) -> None:
 
 
 def integrity_banner(settings: Settings) -> None:
-    """On every page: a broken chain must not go unnoticed while someone approves trades."""
-    result = state.integrity(settings)
-    if result is not None and not result.ok:
+    """On every page: a broken chain must not go unnoticed while someone approves trades.
+    Never waits for a check: says one is running, with the last verified point."""
+    status = state.verification(settings)
+    if status is None:
+        return
+    shown = status.shown
+    if shown is not None and not shown.ok and shown.error is None:
         st.error(
-            f"**Audit log FAILED verification: {len(result.problems)} problem(s).** "
-            "Records were edited, deleted or reordered — see Audit integrity. "
+            f"**Audit log FAILED verification: {len(shown.problems)} problem(s)** "
+            f"({kinds_text(shown)}). "
+            "Records were edited, deleted, inserted or forged — see Audit integrity. "
             "Do not trust what this log says until this is explained.",
             icon=":material/gpp_bad:",
         )
+    st.caption(
+        verification_line(status),
+    )
+
+
+def when(moment: datetime) -> str:
+    """A check's wall-clock time, to the second (the page's clock may be fixed; checks run now)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def kinds_text(result: Integrity) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in result.by_kind().items())
+
+
+def verification_line(status: Status) -> str:
+    """One line: a check running (with the last verified point) or the last result."""
+    verified = (
+        f"last verified: seq {status.verified_seq} at {when(status.verified_at)}"
+        if status.verified_seq is not None and status.verified_at is not None
+        else "not verified yet"
+    )
+    if status.running:
+        what = "full check" if status.running_full else "new records"
+        return f"Audit log: verifying… ({what}; {verified})"
+    shown = status.shown
+    if shown is None:
+        return f"Audit log: {verified}"
+    if shown.error is not None:
+        return f"Audit log: could not be verified ({shown.error})"
+    if not shown.ok:
+        return f"Audit log: FAILED verification at {when(shown.finished_at)} ({verified})"
+    return f"Audit log: verified, chain intact to seq {shown.head_seq} at {when(shown.finished_at)}"
 
 
 # Status words get the colours the terminal gives them (rich styles in explain/why/cli).
