@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from signalops.adapters import registry
+from signalops.adapters import hints, registry
 from signalops.adapters.registry import Connections
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
@@ -155,7 +155,7 @@ def build_pipeline(
         auto = build_auto_executor(live=True, venue=venue, symbols=symbols)
     if replay is not None:
         if not Path(replay).is_dir():
-            raise DataNotFound(f"{replay}: no snapshot folder (run 'signalops data import')")
+            raise DataNotFound(hints.no_snapshot_folder(replay))
         adapters = registry.replay_adapters(
             SnapshotStore(replay), venues=venues, news_feeds=workspace.config.news.feeds
         )

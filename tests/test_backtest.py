@@ -674,11 +674,14 @@ def test_backtest_command_refuses_bad_input_with_an_error_line(
 
 
 def test_backtest_command_without_snapshots_says_how_to_make_them(tmp_path: Path):
+    missing = tmp_path / "missing"
     result = invoke(
         "backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31",
         "--data", str(tmp_path / "missing"),
     )  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {tmp_path / 'missing'}: no snapshot folder (run 'signalops data import' first)\n"
+        f"error: {missing}: no snapshot folder: make it with 'signalops data import --to "
+        f"{missing}' (the bundled data) or 'signalops data download --source ... --asset ... "
+        f"--to {missing}'\n"
     )

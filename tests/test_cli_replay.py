@@ -79,7 +79,9 @@ def test_evaluate_without_snapshots_says_how_to_make_them(tmp_path: Path):
     )
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {tmp_path}/none: no snapshot folder (run 'signalops data import' first)\n"
+        f"error: {tmp_path}/none: no snapshot folder: make it with 'signalops data import --to "
+        f"{tmp_path}/none' (the bundled data) or 'signalops data download --source ... --asset ... "
+        f"--to {tmp_path}/none'\n"
     )
 
 

@@ -66,3 +66,12 @@ def provide(
         f"download it with '{download(source, asset, venue=venue, timeframe=timeframe)}'"
         f" or import a file with '{import_file(source, asset, venue=venue, timeframe=timeframe)}'"
     )
+
+
+def no_snapshot_folder(folder: object) -> str:
+    """The message for a snapshot folder that does not exist, with the commands that make one."""
+    to = shlex.quote(str(folder))
+    return (
+        f"{folder}: no snapshot folder: make it with 'signalops data import --to {to}' (the "
+        f"bundled data) or 'signalops data download --source ... --asset ... --to {to}'"
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from signalops.adapters import hints
 from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
 from signalops.catalogue.spec import parse_duration
 from signalops.config import CONFIG_ENV
@@ -124,7 +125,7 @@ def snapshots(folder: Path) -> SnapshotStore:
     from signalops.adapters.snapshots import SnapshotStore
 
     if not folder.is_dir():
-        raise DataNotFound(f"{folder}: no snapshot folder (run 'signalops data import' first)")
+        raise DataNotFound(hints.no_snapshot_folder(folder))
     return SnapshotStore(folder)
 
 
