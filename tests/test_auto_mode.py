@@ -22,14 +22,13 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
+from binance_recorded import BTC_USDT, response
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -58,33 +57,13 @@ TRANSACT_MS = 1678492800123  # 2023-03-11T00:00:00.123Z
 ORDER = "/api/v3/order"
 ACCOUNT = "/api/v3/account"
 
-# The BTC/USDT spot market ``load_markets`` would have found (as in test_auto.py).
-BTC_USDT = {
-    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
-    "quoteId": "USDT", "type": "spot", "spot": True, "margin": False, "swap": False,
-    "future": False, "option": False, "contract": False, "linear": None, "inverse": None,
-    "active": True, "precision": {"amount": 1e-05, "price": 0.01},
-    "limits": {"amount": {"min": 1e-05, "max": 9000.0}, "cost": {"min": 5.0, "max": None}},
-    "info": {"symbol": "BTCUSDT", "status": "TRADING",
-             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
-                            "TAKE_PROFIT_LIMIT"]},
-}  # fmt: skip
-
 
 class Killed(BaseException):
     """The process dies here: not an Exception, so nothing on the way catches it."""
 
 
 def _response(request: requests.PreparedRequest, status: int, body: Any) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response._content = json.dumps(body).encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": "application/json;charset=UTF-8"})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
+    return response(request, status, json.dumps(body))
 
 
 def _order(params: dict[str, str], order_id: int) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import csv
 import json
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,8 +39,9 @@ import ccxt
 import httpx
 import pytest
 import requests
+from binance_recorded import BTC_USDT
+from binance_recorded import response as _response
 from click.testing import CliRunner, Result
-from requests.structures import CaseInsensitiveDict
 
 from signalops.adapters.registry import Connections
 from signalops.adapters.snapshots import SnapshotStore
@@ -119,28 +119,6 @@ class RecordedBinance(requests.adapters.BaseAdapter):
 
     def close(self) -> None:
         pass
-
-
-def _response(request: requests.PreparedRequest, status: int, body: str) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response._content = body.encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": "application/json;charset=UTF-8"})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
-
-
-# The market ``load_markets`` would find for BTC/USDT (its multi-megabyte answer is not recorded).
-BTC_USDT = {
-    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
-    "quoteId": "USDT", "type": "spot", "spot": True, "margin": False, "swap": False,
-    "future": False, "option": False, "contract": False, "linear": None, "inverse": None,
-    "active": True, "precision": {"amount": 1e-05, "price": 0.01},
-    "limits": {"amount": {"min": 1e-05, "max": 9000.0}, "cost": {"min": 5.0, "max": None}},
-}  # fmt: skip
 
 
 def recorded_exchange(stub: RecordedBinance) -> Any:

@@ -24,7 +24,6 @@ import json
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,9 +33,9 @@ import numpy as np
 import pytest
 import requests
 import talib
+from binance_recorded import response as _response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from requests.structures import CaseInsensitiveDict
 
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import (
@@ -153,24 +152,6 @@ class RecordedBinance(requests.adapters.BaseAdapter):
     @property
     def kline_requests(self) -> int:
         return len(self.queries)
-
-
-def _response(
-    request: requests.PreparedRequest,
-    status: int,
-    body: str,
-    headers: dict[str, str] | None = None,
-    content_type: str = "application/json;charset=UTF-8",
-) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response._content = body.encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": content_type, **(headers or {})})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
 
 
 # The one market the tests need. ``fetch_ohlcv`` calls ``load_markets`` when no markets are set,

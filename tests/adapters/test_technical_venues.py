@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import ccxt
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
+from binance_recorded import response as _response
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -95,18 +94,6 @@ class RecordedCoinbase(requests.adapters.BaseAdapter):
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _response(request: requests.PreparedRequest, status: int, body: str) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response._content = body.encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
 
 
 def request(metric: str, asset: str, **given: Any) -> Request:

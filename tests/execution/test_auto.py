@@ -27,7 +27,6 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -36,9 +35,10 @@ import ccxt
 import httpx
 import pytest
 import requests
+from binance_recorded import BTC_USDT
+from binance_recorded import response as _response
 from py_clob_client.client import ClobClient
 from py_clob_client.clob_types import ApiCreds
-from requests.structures import CaseInsensitiveDict
 
 from signalops.adapters.polymarket import CLOB_URL, clob_transport
 from signalops.config import load_config
@@ -236,38 +236,6 @@ class BinanceSpot(requests.adapters.BaseAdapter):
 
     def sent(self, method: str) -> list[dict[str, str]]:
         return [params for m, _, params, _ in self.calls if m == method]
-
-
-def _response(
-    request: requests.PreparedRequest,
-    status: int,
-    body: str,
-    headers: dict[str, str] | None = None,
-    content_type: str = "application/json;charset=UTF-8",
-) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response._content = body.encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": content_type, **(headers or {})})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
-
-
-# The BTC/USDT spot market ``load_markets`` would have found; ``info.orderTypes`` is what
-# ccxt's binance checks a market order against.
-BTC_USDT = {
-    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
-    "quoteId": "USDT", "type": "spot", "spot": True, "margin": False, "swap": False,
-    "future": False, "option": False, "contract": False, "linear": None, "inverse": None,
-    "active": True, "precision": {"amount": 1e-05, "price": 0.01},
-    "limits": {"amount": {"min": 1e-05, "max": 9000.0}, "cost": {"min": 5.0, "max": None}},
-    "info": {"symbol": "BTCUSDT", "status": "TRADING",
-             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
-                            "TAKE_PROFIT_LIMIT"]},
-}  # fmt: skip
 
 
 def binance(stub: BinanceSpot, exchange: ccxt.binance | None = None) -> ccxt.binance:
