@@ -69,6 +69,7 @@ class Code(StrEnum):
     PORTFOLIO_UNAVAILABLE = "PORTFOLIO_UNAVAILABLE"  # the venue could not report holdings
     PORTFOLIO_UNVALUED = "PORTFOLIO_UNVALUED"  # holdings cannot be valued (NaN, float, no price)
     UNPRICED_HOLDINGS = "UNPRICED_HOLDINGS"  # a held currency nothing prices: BUY limits unknown
+    RECONCILE_MISMATCH = "RECONCILE_MISMATCH"  # the venue holds less than the books say
     NOT_COMPUTABLE = "NOT_COMPUTABLE"  # a limit's actual value could not be computed
     KILL_SWITCH = "KILL_SWITCH"
     TRADING_STATE = "TRADING_STATE"  # trading is halted or reducing-only

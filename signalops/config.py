@@ -17,6 +17,14 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       webhooks:
         - {kind: slack, url_env: SLACK_WEBHOOK_URL}
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
+      telegram: {allowed_chat_ids: [-100123]}   # who may press Approve/Reject (signalops telegram)
+    alerts:                    # through the same webhooks, per event
+      on: [fill, halt, kill_switch, outage, reconcile, verify_failed]
+      outage_cycles: 3         # an outage alert after 3 cycles in a row with adapter errors
+    breakers:                  # HALTED until `signalops resume` (none set: no breakers)
+      max_drawdown: 10%        # paper equity this far below its peak
+      max_consecutive_rejects: 3
+      max_outage_cycles: 5
     audit: {path: audit.sqlite}
     fundamental: {sec_user_agent: "Jane Trader jane@example.com"}   # SEC EDGAR's required contact
     news:                      # the RSS/Atom feeds news_count reads (replaces the crypto defaults)
@@ -35,6 +43,9 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
     dashboard:                 # operator accounts (none: the dashboard is read-only)
       operators:               # make a hash with `signalops dashboard hash-password`
         alice: {password_hash: "pbkdf2_sha256$600000$...$..."}
+    strategies:                # per strategy, by name: its own paper book's cash
+      Banking_Crisis_Dip: {capital: 5000}   # an amount of the quote currency
+      Multi_Source_Momentum: {capital: 25%} # a share of the account's starting cash
 
 Secrets never go in the file: a webhook names the environment variable that holds its URL (or
 Telegram bot token), read only when a message is sent. Relative paths (``audit.path``,
@@ -85,15 +96,21 @@ from signalops.venues import (
 )
 
 __all__ = [
+    "ALERT_EVENTS",
     "DEFAULT_CONFIG_FILE",
+    "AlertsConfig",
     "AuditConfig",
+    "BreakersConfig",
+    "Capital",
     "Config",
     "DashboardConfig",
     "FundamentalConfig",
     "NewsConfig",
     "NotifyConfig",
     "PaperConfig",
+    "StrategyConfig",
     "Webhook",
+    "capital_by_strategy",
     "check_config_schema",
     "config_schema",
     "limits_for",
@@ -141,6 +158,36 @@ class NotifyConfig:
 
     approval_ttl: int = DEFAULT_APPROVAL_TTL
     webhooks: tuple[Webhook, ...] = ()
+    # Chats whose button presses the Telegram bot acts on (and $SIGNALOPS_TELEGRAM_ALLOWED_CHATS).
+    telegram_allowed_chat_ids: tuple[str, ...] = ()
+
+
+DEFAULT_OUTAGE_CYCLES = 3
+ALERT_EVENTS = ("fill", "halt", "kill_switch", "outage", "reconcile", "verify_failed")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """``alerts:``: which events are posted to the notify webhooks (none by default)."""
+
+    on: frozenset[str] = frozenset()
+    outage_cycles: int = DEFAULT_OUTAGE_CYCLES
+
+
+@dataclass(frozen=True, slots=True)
+class BreakersConfig:
+    """``breakers:``: each limit None means that breaker is off; all None, no breakers."""
+
+    max_drawdown: Decimal | None = None  # a fraction of the peak equity
+    max_consecutive_rejects: int | None = None
+    max_outage_cycles: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.max_drawdown, self.max_consecutive_rejects, self.max_outage_cycles)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +221,39 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Capital:
+    """A strategy's own cash: an ``amount`` of the quote currency, or a ``fraction`` of the
+    account's starting cash (``capital: 25%``)."""
+
+    amount: Decimal | None = None
+    fraction: Decimal | None = None
+
+    def of(self, account: Decimal) -> Decimal:
+        if self.amount is not None:
+            return self.amount
+        assert self.fraction is not None
+        share = account * self.fraction
+        return share.quantize(Decimal(1)) if share == share.to_integral_value() else share
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    """``strategies: {NAME: ...}``. No capital: the strategy shares the whole account (its
+    positions are still its own)."""
+
+    capital: Capital | None = None
+
+
+def capital_by_strategy(config: Config, account: Decimal) -> dict[str, Decimal]:
+    """Each configured strategy's allocation, for ``PaperBroker.allocate``."""
+    return {
+        name: entry.capital.of(account)
+        for name, entry in sorted(config.strategies.items())
+        if entry.capital is not None
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated ``signalops.yaml`` (or the defaults, without one).
 
@@ -184,12 +264,15 @@ class Config:
     limits: RiskLimits = DEFAULT_LIMITS
     paper: PaperConfig = PaperConfig()
     notify: NotifyConfig = NotifyConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    breakers: BreakersConfig = BreakersConfig()
     audit: AuditConfig = AuditConfig()
     fundamental: FundamentalConfig = FundamentalConfig()
     news: NewsConfig = NewsConfig()
     dashboard: DashboardConfig = DashboardConfig()
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     venues: Venues = DEFAULT_VENUES
+    strategies: Mapping[str, StrategyConfig] = field(default_factory=lambda: MappingProxyType({}))
     file: str | None = None
 
     @property
@@ -259,13 +342,19 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
                 )
                 for hook in notify.get("webhooks", [])
             ),
+            telegram_allowed_chat_ids=tuple(
+                str(chat) for chat in notify.get("telegram", {}).get("allowed_chat_ids", [])
+            ),
         ),
+        alerts=_alerts(data),
+        breakers=_breakers(data),
         audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
         fundamental=FundamentalConfig(**data.get("fundamental", {})),
         news=_news(data),
         dashboard=_dashboard(data),
         risk=MappingProxyType(dict(risk)),
         venues=_venues(data),
+        strategies=_strategies(data),
         file=file,
     )
     raise_collected(
@@ -277,6 +366,43 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         ]
     )
     return config
+
+
+def _strategies(data: Mapping[str, Any]) -> Mapping[str, StrategyConfig]:
+    """``strategies:``; the schema has checked each capital's shape (a positive number, or a
+    percentage in (0, 100])."""
+    found = {}
+    for name, entry in data.get("strategies", {}).items():
+        capital = entry.get("capital")
+        if capital is None:
+            found[name] = StrategyConfig()
+        elif isinstance(capital, str):
+            found[name] = StrategyConfig(Capital(fraction=Decimal(capital.rstrip("%")) / 100))
+        else:
+            found[name] = StrategyConfig(Capital(amount=to_decimal(capital)))
+    return MappingProxyType(found)
+
+
+def _alerts(data: Mapping[str, Any]) -> AlertsConfig:
+    section = data.get("alerts", {})
+    return AlertsConfig(
+        on=frozenset(section.get("on", ())),
+        outage_cycles=int(section.get("outage_cycles", DEFAULT_OUTAGE_CYCLES)),
+    )
+
+
+def _breakers(data: Mapping[str, Any]) -> BreakersConfig:
+    """``breakers:``; the schema has checked the shapes (a drawdown in (0, 1] or a percentage)."""
+    section = data.get("breakers", {})
+    drawdown = section.get("max_drawdown")
+    if isinstance(drawdown, str):
+        drawdown = Decimal(drawdown.rstrip("%")) / 100
+    rejects, outage = section.get("max_consecutive_rejects"), section.get("max_outage_cycles")
+    return BreakersConfig(
+        max_drawdown=None if drawdown is None else to_decimal(drawdown),
+        max_consecutive_rejects=None if rejects is None else int(rejects),
+        max_outage_cycles=None if outage is None else int(outage),
+    )
 
 
 def _dashboard(data: Mapping[str, Any]) -> DashboardConfig:

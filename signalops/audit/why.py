@@ -6,7 +6,9 @@ today: a decision made last month is explained with last month's tree, values an
 
 ``why`` returns rich ``Text`` lines, the trees drawn by the one renderer
 (``signalops.explain.render``, record view); ``why_json`` the same facts as a dict for programs.
-Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``find_decision``.
+Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``find_decision``;
+``find_decisions`` gives every strategy's decision at that time, which ``why_grouped`` (and
+``why_json_grouped``) tell one after the other under each strategy's name.
 """
 
 from __future__ import annotations
@@ -298,6 +300,52 @@ def why_json(record: Record, followups: Sequence[Record] = ()) -> dict[str, Any]
             }
             for item in followups
         ],
+    }
+
+
+def find_decisions(
+    log: AuditLog, asset: str, when: datetime | date, *, strategy: str | None = None
+) -> list[dict[str, Any]]:
+    """Every strategy's decision on ``asset`` in force at ``when``, in the order they were
+    recorded (one per strategy: with a date, its latest that UTC day; with a datetime, its
+    latest at or before it). ``strategy`` narrows it to one name (or ``sha256:`` hash)."""
+    from signalops.audit.queries import decision_values
+
+    names = [strategy] if strategy is not None else decision_values(log, "strategy")
+    found = [log.decision_at(asset, when, strategy=name) for name in names]
+    if strategy is None and not any(found):  # a log whose index names no strategy
+        found = [log.decision_at(asset, when)]
+    return sorted((r for r in found if r is not None), key=lambda r: r.get("seq") or 0)
+
+
+def why_grouped(stories: Sequence[tuple[Record, Sequence[Record]]]) -> list[Text]:
+    """Several decisions (record, follow-ups) at one moment, each under its strategy's name.
+
+    One decision is told exactly as ``why`` tells it: the grouping only appears when there is
+    something to group.
+    """
+    if len(stories) == 1:
+        return why(*stories[0])
+    first = stories[0][0]
+    moments = {record["as_of"] for record, _ in stories}
+    at = f" at {first['as_of']}" if len(moments) == 1 else ""
+    lines = [Text(f"{first['asset']}{at}: {len(stories)} decisions, by strategy", style="bold")]
+    for record, followups in stories:
+        name = (record.get("strategy") or {}).get("name")
+        lines.append(Text(""))
+        lines.append(Text(f"== {name} ==", style="bold cyan"))
+        lines += why(record, followups)
+    return lines
+
+
+def why_json_grouped(stories: Sequence[tuple[Record, Sequence[Record]]]) -> dict[str, Any]:
+    """``why_json`` of one decision; of several, ``{"asset", "decisions": [...]}`` in the
+    order they were recorded (each names its strategy)."""
+    if len(stories) == 1:
+        return why_json(*stories[0])
+    return {
+        "asset": stories[0][0]["asset"],
+        "decisions": [why_json(record, followups) for record, followups in stories],
     }
 
 

@@ -75,34 +75,54 @@ def decisions_command(
 @click.command("why")
 @click.argument("ref")
 @click.option("--at", help="With an asset: the date or time to explain (e.g. 2024-11-06).")
+@click.option("--strategy", help="With an asset: only this strategy's decision (name or hash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record and follow-ups as JSON.")
 @AUDIT_OPTION
-def why_command(ref: str, at: str | None, as_json: bool, audit_file: Path | None) -> None:
-    """Explain one decision from its audit record: the tree, values, vetoes, risk and outcome.
+def why_command(
+    ref: str, at: str | None, strategy: str | None, as_json: bool, audit_file: Path | None
+) -> None:
+    """Explain decisions from their audit records: the tree, values, vetoes, risk and outcome.
+
+    With an asset and --at, every strategy's decision on it at that time, grouped by strategy
+    (--strategy NAME: only that one's).
 
     \b
     Examples:
       signalops why BTC --at 2024-11-06      why did it (not) trade BTC that day?
+      signalops why BTC --at 2024-11-06 --strategy Banking_Crisis_Dip
       signalops why dec-06b9f3bcf8279e462f0c49f6
     """
     when = parse_bound(at) if at else None
     if not ref.startswith("dec-") and when is None:
         raise click.UsageError("give a decision id, or an asset with --at DATE")
+    if ref.startswith("dec-") and strategy is not None:
+        raise click.UsageError("--strategy goes with an asset and --at, not a decision id")
     log = _reader(audit_file).audit
-    record = why.find_decision(log, ref, when)
-    if record is None:
-        raise InputError(f"no decision for {ref}" + (f" at {at}" if at else "") + f" in {log.path}")
-    followups = log.followups(record["decision_id"])
+    if when is None:
+        found = why.find_decision(log, ref)
+        records = [] if found is None else [found]
+    else:
+        records = why.find_decisions(log, ref, when, strategy=strategy)
+    if not records:
+        by = f" by {strategy}" if strategy is not None else ""
+        at_text = f" at {at}" if at else ""
+        raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}")
     from signalops.audit.verify import check_record
 
-    problems = check_record(log, record)
+    stories = [(record, log.followups(record["decision_id"])) for record in records]
+    problems = {record["seq"]: check_record(log, record) for record in records}
     if as_json:
-        shown = why.why_json(record, followups)
-        output.json_out({**shown, "integrity_problems": problems} if problems else shown)
+        shown = why.why_json_grouped(stories)
+        flagged = [p for found in problems.values() for p in found]
+        output.json_out({**shown, "integrity_problems": flagged} if flagged else shown)
     else:
-        output.lines(why.why(record, followups))
-    if problems:
-        sys.exit(output.untrusted(record, problems))
+        output.lines(why.why_grouped(stories))
+    status = 0
+    for record in records:
+        if problems[record["seq"]]:
+            status = output.untrusted(record, problems[record["seq"]])
+    if status:
+        sys.exit(status)
 
 
 @click.group("audit")

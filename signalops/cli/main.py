@@ -16,7 +16,17 @@ from typing import Any
 import click
 
 from signalops import __version__, logs
-from signalops.cli import audit, backtest, dashboard, data, init, output, run, strategy
+from signalops.cli import (
+    audit,
+    backtest,
+    dashboard,
+    data,
+    init,
+    output,
+    run,
+    strategy,
+    telegram,
+)
 from signalops.errors import SignalOpsError
 
 
@@ -89,6 +99,8 @@ for command in (
     run.approvals_command,
     run.approve_command,
     run.reject_command,
+    run.resume_command,
+    telegram.telegram_command,
     audit.decisions_command,
     audit.why_command,
     audit.audit_group,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,10 @@ def run_command(
     "WARNING data errors: CODE xN, ..." (those decisions fail closed and are recorded); a run
     of one cycle (--once) then exits 1. Runs with --every keep going.
 
+    With breakers: in the config, a drawdown, orders rejected in a row or an outage HALTS
+    trading (a HALTED line; decisions are still recorded, orders denied) until
+    `signalops resume`. Alerts (alerts: in the config) go to the notify webhooks.
+
     \b
     Examples:
       signalops run strategies/banking_crisis_dip.yaml --once
@@ -118,7 +123,11 @@ def run_command(
     )
     out = output.console()
     with output.status(out, "running..."):
-        result = loop.run_plan(plan, on_cycle=lambda summary: out.print(summary.line()))
+        result = loop.run_plan(
+            plan,
+            on_cycle=lambda summary: out.print(summary.line()),
+            on_notice=out.print,
+        )
     if result.stopped:
         output.stopped(len(result.summaries))
     if result.failed_closed:
@@ -156,11 +165,14 @@ def _answer(
     replay_dir: Path | None,
     at: str | None,
 ) -> None:
+    from signalops import breakers
     from signalops.pipeline import approvals
     from signalops.workspace import open_workspace
 
     now = parse_time(at) if at else datetime.now(UTC)
     workspace = open_workspace(audit=audit_file, config=config_file, create=True)
+    # A tripped breaker denies an approval's order as it denies the loop's (TRADING_STATE).
+    workspace.config = breakers.applied(workspace.config, workspace.audit.path)
     outcome = approvals.answer(
         workspace,
         approval_id,
@@ -233,3 +245,52 @@ def reject_command(
       signalops reject apv-06b9f3bcf8279e462f0c49f6 --note "FOMC in an hour"
     """
     _answer(approval_id, False, by, note, audit_file, config_file, live, replay_dir, at)
+
+
+@click.command("resume")
+@click.option("--by", help="Who resumes (recorded). Default: the current user.")
+@click.option("--note", required=True, help="Why it is safe to trade again (recorded).")
+@click.option("--at", help="When (default: now; for replays and tests).")
+@AUDIT_OPTION
+@CONFIG_OPTION
+def resume_command(
+    by: str | None,
+    note: str,
+    at: str | None,
+    audit_file: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Clear a tripped circuit breaker: trading resumes at the next cycle.
+
+    A breaker (breakers: in the config) halts trading on a drawdown, on orders rejected in a
+    row or on a data outage, and only this command clears it. Who and why are kept with the
+    breaker's state, next to the audit log (<log>.breaker.json). A running `signalops run`
+    picks the resume up at its next cycle.
+
+    \b
+    Example:
+      signalops resume --by alice --note "venue back, balances checked"
+    """
+    from signalops import breakers
+    from signalops.logs import event
+    from signalops.workspace import audit_path, open_workspace
+
+    workspace = open_workspace(audit=audit_file, config=config_file, create=False)
+    try:
+        path = breakers.state_path(audit_path(audit_file, workspace.config))
+    finally:
+        workspace.close()
+    state = breakers.load(path)
+    who = by or getpass.getuser()
+    now = parse_time(at) if at else datetime.now(UTC)
+    breakers.save(path, breakers.resume(state, by=who, note=note, at=now))
+    event(
+        logging.getLogger("signalops.breakers"),
+        logging.INFO,
+        "breaker_resumed",
+        f"the {state.trigger} breaker cleared by {who}: {note}",
+        trigger=state.trigger,
+        by=who,
+        note=note,
+    )
+    click.echo(f"resumed: the {state.trigger} breaker ({state.message}) cleared by {who}")

@@ -27,10 +27,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 
 from signalops.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, load_config
+from signalops.dashboard.books import Books, held_assets, market_prices, portfolio_books
 from signalops.errors import ApprovalError, InputError
 from signalops.pipeline import ApprovalOutcome
 from signalops.pipeline.approvals import answer
@@ -156,6 +158,10 @@ def answer_approval(
     if by not in settings.operators:  # the name comes from a login, never from a text field
         raise ApprovalError(f"{by!r} is not an operator account: log in to answer")
     workspace = open_workspace(settings)
+    from signalops import breakers
+
+    # A tripped breaker halts approvals here as it does in the CLI and on Telegram.
+    workspace.config = breakers.applied(workspace.config, workspace.audit.path)
     try:
         return answer(
             workspace,
@@ -169,6 +175,28 @@ def answer_approval(
         )
     finally:
         workspace.close()
+
+
+def portfolio(
+    settings: Settings,
+    workspace: Workspace,
+    now: datetime,
+    prices: Mapping[str, tuple[Decimal, datetime]] | None = None,
+) -> Books:
+    """The account and each strategy's book at ``now``, priced at market (the replay's closes
+    with ``SIGNALOPS_REPLAY``, else the live venue's; the last fill where there is none).
+    ``prices``: market prices already fetched (the page caches them for a minute)."""
+    if prices is None:
+        prices = portfolio_prices(settings, workspace, now)
+    return portfolio_books(workspace.broker, workspace.config, prices, now)
+
+
+def portfolio_prices(
+    settings: Settings, workspace: Workspace, now: datetime
+) -> dict[str, tuple[Decimal, datetime]]:
+    """The market price of every asset the account holds at ``now``."""
+    held = held_assets(workspace.broker, now)
+    return market_prices(workspace.config, held, now, replay=settings.replay)
 
 
 def app_path() -> Path:
@@ -220,4 +248,6 @@ __all__ = [
     "launch_command",
     "open_workspace",
     "parse_time",
+    "portfolio",
+    "portfolio_prices",
 ]

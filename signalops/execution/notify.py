@@ -87,13 +87,39 @@ class Webhook:
         if self.kind == "telegram" and not self.chat_id:
             raise ExecutionError("telegram webhook needs a chat_id")
 
-    def request(self, secret: str, text: str) -> tuple[str, dict[str, Any]]:
-        """The URL and JSON body to post ``text`` with this webhook's ``secret``."""
+    def request(
+        self, secret: str, text: str, approval: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """The URL and JSON body to post ``text`` with this webhook's ``secret``.
+
+        With ``approval``, a Telegram message carries Approve / Reject buttons whose presses
+        the bot (``signalops telegram``) answers; Slack and Discord webhooks cannot take them.
+        """
         if self.kind == "slack":
             return secret, {"text": text}
         if self.kind == "discord":
             return secret, {"content": text[:DISCORD_LIMIT]}
-        return f"{TELEGRAM_API}/bot{secret}/sendMessage", {"chat_id": self.chat_id, "text": text}
+        body: dict[str, Any] = {"chat_id": self.chat_id, "text": text}
+        if approval is not None:
+            body["reply_markup"] = approval_buttons(approval)
+        return f"{TELEGRAM_API}/bot{secret}/sendMessage", body
+
+
+# callback_data is at most 64 bytes: a verb letter and the approval id (28 characters).
+APPROVE_PREFIX = "a:"
+REJECT_PREFIX = "r:"
+
+
+def approval_buttons(approval: str) -> dict[str, Any]:
+    """Telegram's inline keyboard: one row, Approve and Reject, each naming the approval."""
+    return {
+        "inline_keyboard": [
+            [
+                {"text": "Approve", "callback_data": APPROVE_PREFIX + approval},
+                {"text": "Reject", "callback_data": REJECT_PREFIX + approval},
+            ]
+        ]
+    }
 
 
 def one_line(text: str, limit: int = WHY_LIMIT) -> str:
@@ -164,7 +190,7 @@ class NotifyExecutor:
         notified: list[str] = []
         failures: list[dict[str, str]] = []
         for webhook in self.webhooks:
-            failure = self._send(webhook, text)
+            failure = send(self._client, webhook, text, self.env, approval=approval)
             if failure is None:
                 notified.append(webhook.kind)
             else:
@@ -179,34 +205,45 @@ class NotifyExecutor:
             details={"notified": notified, "failed": failures},
         )
 
-    def _send(self, webhook: Webhook, text: str) -> dict[str, str] | None:
-        """Post one message; None when delivered, else a failure entry free of the secret."""
-        secret = (self.env.get(webhook.url_env) or "").strip()
-        if not secret:
-            return _failure(
-                webhook, Code.MISSING_ENV, f"environment variable {webhook.url_env} is not set"
-            )
-        protect_logs(secret)
-        url, body = webhook.request(secret, text)
-        if not _is_https(url):
-            # Checked here rather than left to httpx: its error text would quote the URL, and a
-            # webhook secret must not travel over plain http.
-            return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold an https URL")
-        try:
-            response = self._client.post(url, json=body)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold a usable URL")
-        except httpx.TimeoutException:
-            return _failure(webhook, Code.TIMEOUT, "timed out")
-        except httpx.TransportError as exc:  # exception names only: their text has the URL
-            return _failure(webhook, Code.CONNECTION_ERROR, type(exc).__name__)
-        except Exception as exc:  # a webhook must never stop the approval being created
-            return _failure(webhook, Code.ERROR, type(exc).__name__)
-        if response.status_code >= 300:
-            detail = _telegram_description(response) if webhook.kind == "telegram" else ""
-            message = redact(f"HTTP {response.status_code}{detail}", (secret,))
-            return _failure(webhook, _http_code(response.status_code), message)
-        return None
+
+def send(
+    client: httpx.Client,
+    webhook: Webhook,
+    text: str,
+    env: Mapping[str, str],
+    *,
+    approval: str | None = None,
+) -> dict[str, str] | None:
+    """Post one message; None when delivered, else a failure entry free of the secret.
+
+    Shared by approval requests and alerts (``signalops.alerts``): never raises.
+    """
+    secret = (env.get(webhook.url_env) or "").strip()
+    if not secret:
+        return _failure(
+            webhook, Code.MISSING_ENV, f"environment variable {webhook.url_env} is not set"
+        )
+    protect_logs(secret)
+    url, body = webhook.request(secret, text, approval)
+    if not _is_https(url):
+        # Checked here rather than left to httpx: its error text would quote the URL, and a
+        # webhook secret must not travel over plain http.
+        return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold an https URL")
+    try:
+        response = client.post(url, json=body)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+        return _failure(webhook, Code.BAD_URL, f"{webhook.url_env} does not hold a usable URL")
+    except httpx.TimeoutException:
+        return _failure(webhook, Code.TIMEOUT, "timed out")
+    except httpx.TransportError as exc:  # exception names only: their text has the URL
+        return _failure(webhook, Code.CONNECTION_ERROR, type(exc).__name__)
+    except Exception as exc:  # a webhook must never stop the approval being created
+        return _failure(webhook, Code.ERROR, type(exc).__name__)
+    if response.status_code >= 300:
+        detail = _telegram_description(response) if webhook.kind == "telegram" else ""
+        message = redact(f"HTTP {response.status_code}{detail}", (secret,))
+        return _failure(webhook, _http_code(response.status_code), message)
+    return None
 
 
 def _is_https(url: str) -> bool:

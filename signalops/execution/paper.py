@@ -28,9 +28,19 @@ Accounting (average cost, fees in the cost basis)
   incremental: each broker keeps the parsed ledger and its books and reads only new rows, so a
   backtest asking for the portfolio every cycle does not replay the whole ledger each time.
 
-Refusals (FAILED, nothing written): selling more than is held (the broker never goes short,
-whatever the risk gate said), buying for more cash than there is (never negative cash), a
-non-positive quantity or price, a price source that has no price.
+Books (one per strategy)
+  Every fill row names its strategy, so the same replay also keeps each strategy's book: its
+  positions, average costs and realised PnL, from its own fills only. ``book(strategy, ...)``
+  is that book as a ``PortfolioView``; ``portfolio`` stays the whole account. A strategy's cash
+  is its allocation (``allocate``, from the config's ``strategies: {NAME: {capital: ...}}``)
+  plus the net cash of its fills; without one it shares the account (its equity is the
+  account's), which is exactly the old behaviour when one strategy runs alone. Allocations are
+  configuration, not rows: the ledger's schema is unchanged and every existing ledger opens.
+
+Refusals (FAILED, nothing written): selling more than the selling strategy's book holds (the
+broker never goes short, and never sells another strategy's holding, whatever the risk gate
+said), buying for more cash than the account has, or than the strategy's allocation has left
+(never negative cash), a non-positive quantity or price, a price source that has no price.
 
 Idempotency
   ``client_order_id`` is UNIQUE in ``paper_fills``. Executing an intent whose client order id
@@ -204,12 +214,31 @@ class _Book:
 
 
 @dataclass
-class _Replay:
-    """A book over the first ``seen`` ledger rows (those its filter accepts), kept so that the
-    next call only applies the rows appended since. ``last`` is the last row seen: if the row
-    cache no longer holds that very object, the ledger was re-read and the replay restarts."""
+class _Books:
+    """The account's book and each strategy's, after the same fills.
 
-    book: _Book
+    A strategy's book starts with no cash: its ``cash`` is the net cash flow of its own fills,
+    to which the view adds its allocation (see ``PaperBroker.book``)."""
+
+    account: _Book
+    strategies: dict[str, _Book] = field(default_factory=dict)
+
+    def apply(self, fill: _FillRow) -> None:
+        self.account.apply(fill)
+        self.strategies.setdefault(fill.strategy, _Book(cash=Decimal(0))).apply(fill)
+
+    def strategy(self, name: str) -> _Book:
+        found = self.strategies.get(name)
+        return found.copy() if found is not None else _Book(cash=Decimal(0))
+
+
+@dataclass
+class _Replay:
+    """The books over the first ``seen`` ledger rows (those its filter accepts), kept so that
+    the next call only applies the rows appended since. ``last`` is the last row seen: if the
+    row cache no longer holds that very object, the ledger was re-read and the replay restarts."""
+
+    books: _Books
     seen: int = 0
     last: _FillRow | None = None
 
@@ -243,6 +272,7 @@ class PaperBroker:
         if self.fee_bps < 0 or self.slippage_bps < 0:
             raise ExecutionError("paper broker: fee_bps and slippage_bps must not be negative")
         self.price = price
+        self.capital: dict[str, Decimal] = {}  # see ``allocate``
         self.ledger = PaperLedger(self.db)
         self._cache: list[_FillRow] = []
         self._latest_placed: datetime | None = None
@@ -328,7 +358,11 @@ class PaperBroker:
         return None if row is None else _FillRow.from_row(row)
 
     def _book(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Book:
-        """The book after the fills placed before (or at, when ``inclusive``) a moment.
+        """The account's book after the fills placed before (or at, when ``inclusive``) a moment."""
+        return self._books(placed_before=placed_before, inclusive=inclusive).account.copy()
+
+    def _books(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Books:
+        """The books after the fills placed before (or at, when ``inclusive``) a moment.
 
         Replays are incremental (a backtest asks every cycle, and the ledger grows): one kept
         per filter, and the usual "as of now" filter is the unfiltered one whenever no fill was
@@ -346,20 +380,20 @@ class PaperBroker:
         if replay is None or (replay.seen and (
             replay.seen > len(rows) or rows[replay.seen - 1] is not replay.last
         )):  # fmt: skip
-            replay = _Replay(_Book(cash=self.starting_cash))
+            replay = _Replay(_Books(_Book(cash=self.starting_cash)))
         for row in rows[replay.seen :]:
             if (
                 placed_before is None
                 or row.placed_at < placed_before
                 or (inclusive and row.placed_at == placed_before)
             ):
-                replay.book.apply(row)
+                replay.books.apply(row)
         replay.seen, replay.last = len(rows), rows[-1] if rows else None
         self._replays.pop(key, None)
         self._replays[key] = replay  # most recently used last
         while len(self._replays) > _REPLAYS_KEPT:
             del self._replays[next(iter(self._replays))]
-        return replay.book.copy()
+        return replay.books
 
     # --- execution --------------------------------------------------------------------------
 
@@ -389,8 +423,9 @@ class PaperBroker:
             existing = self._row_for(intent.client_order_id)
             if existing is not None:
                 return self._already_filled(existing, intent)
-            book = self._book()
-            refusal = self._refusal(intent, book, notional + fee)
+            books = self._books()
+            book, own = books.account.copy(), books.strategy(intent.strategy)
+            refusal = self._refusal(intent, book, own, notional + fee)
             if refusal is not None:
                 return refusal
             seq = self.ledger.insert_fill(
@@ -432,22 +467,31 @@ class PaperBroker:
         require_aware(at, "price time")
         return to_decimal(price), at
 
-    def _refusal(self, intent: OrderIntent, book: _Book, cost: Decimal) -> ExecutionResult | None:
+    def _refusal(
+        self, intent: OrderIntent, book: _Book, own: _Book, cost: Decimal
+    ) -> ExecutionResult | None:
+        """Why the order cannot fill: a strategy sells only what its own book holds, and buys
+        with no more than the account's cash (and its allocation's, when it has one)."""
         if intent.side is Side.SELL:
-            held = book.held(intent.asset)
+            held = own.held(intent.asset)
             if intent.quantity > held:
                 return failed(
                     Code.INSUFFICIENT_POSITION,
                     f"cannot sell {plain(intent.quantity)} {intent.asset}: "
-                    f"{plain(held)} held (paper never goes short)",
+                    f"{plain(held)} held by {intent.strategy} (paper never goes short)",
                     held=held,
                 )
-        elif cost > book.cash:
+            return None
+        cash = book.cash
+        capital = self.capital.get(intent.strategy)
+        if capital is not None:
+            cash = min(cash, capital + own.cash)
+        if cost > cash:
             return failed(
                 Code.INSUFFICIENT_FUNDS,
                 f"buying {plain(intent.quantity)} {intent.asset} costs {plain(cost)} "
-                f"{self.quote} with fee; cash is {plain(book.cash)}",
-                cash=book.cash,
+                f"{self.quote} with fee; cash is {plain(cash)}",
+                cash=cash,
                 cost=cost,
             )
         return None
@@ -486,22 +530,95 @@ class PaperBroker:
         """
         require_aware(as_of)
         book = self._book(placed_before=as_of)
-        positions = {}
-        for asset, holding in sorted(book.holdings.items()):
-            if holding.quantity == 0:
-                continue
-            mark = prices.get(asset)
-            positions[asset] = Position(
-                asset=asset,
-                quantity=holding.quantity,
-                average_price=holding.average_price,
-                last_price=holding.last_price if mark is None else to_decimal(mark),
-            )
-        midnight = as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        day_start = self._book(placed_before=midnight, inclusive=False)
+        day_start = self._book(placed_before=_midnight(as_of), inclusive=False)
         return PortfolioView(
             cash=book.cash,
-            positions=positions,
+            positions=_positions(book, prices),
             realised_pnl=book.realised,
             day_start_equity=day_start.marked_equity(),
         )
+
+    # --- each strategy's book ---------------------------------------------------------------
+
+    def allocate(self, capital: Mapping[str, Decimal]) -> None:
+        """Give strategies their own cash: ``name -> amount`` (of the quote currency).
+
+        A strategy without an allocation shares the whole account, as when it runs alone: it is
+        sized on the account's equity and may spend the account's cash. Either way it holds
+        and sells only its own positions. Allocations are configuration, not ledger rows: the
+        ledger keeps only fills (each with its strategy), so any log opens under any config.
+        """
+        for name, amount in capital.items():
+            if not amount.is_finite() or amount <= 0:
+                raise ExecutionError(f"paper broker: capital of {name} must be positive: {amount}")
+        self.capital = dict(capital)
+
+    def strategies(self) -> list[str]:
+        """Every strategy with a fill in the ledger, sorted."""
+        return sorted(self._books().strategies)
+
+    def book(
+        self, strategy: str, prices: Mapping[str, Decimal | float | str], as_of: datetime
+    ) -> PortfolioView:
+        """``strategy``'s book as of ``as_of``: only its own positions and realised PnL.
+
+        Its cash is its allocation plus the net cash of its fills; without an allocation it
+        shares the account: its equity is the account's (cash is what the account is worth
+        beyond this book's positions), so a strategy running alone sizes as it always did.
+        ``day_start_equity`` likewise: its own at midnight, or the account's.
+        """
+        require_aware(as_of)
+        midnight = _midnight(as_of)
+        own = self._books(placed_before=as_of).strategy(strategy)
+        positions = _positions(own, prices)
+        capital = self.capital.get(strategy)
+        if capital is None:
+            account = self.portfolio(prices, as_of)
+            # The others' holdings count as this book's cash: summed, not subtracted from the
+            # account's equity, so that alone (the others hold 0) its cash is the account's to
+            # the last digit and it sizes exactly as before books existed.
+            others = sum(
+                (
+                    (held.quantity - _held(positions, asset)) * held.last_price
+                    for asset, held in account.positions.items()
+                ),
+                Decimal(0),
+            )
+            return PortfolioView(
+                cash=account.cash + others,
+                positions=positions,
+                realised_pnl=own.realised,
+                day_start_equity=account.day_start_equity,
+            )
+        day_start = self._books(placed_before=midnight, inclusive=False).strategy(strategy)
+        return PortfolioView(
+            cash=capital + own.cash,
+            positions=positions,
+            realised_pnl=own.realised,
+            day_start_equity=capital + day_start.marked_equity(),
+        )
+
+
+def _held(positions: Mapping[str, Position], asset: str) -> Decimal:
+    found = positions.get(asset)
+    return found.quantity if found is not None else Decimal(0)
+
+
+def _midnight(as_of: datetime) -> datetime:
+    return as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _positions(book: _Book, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
+    """The book's open positions, marked at ``prices`` (else at their last fill price)."""
+    positions = {}
+    for asset, holding in sorted(book.holdings.items()):
+        if holding.quantity == 0:
+            continue
+        mark = prices.get(asset)
+        positions[asset] = Position(
+            asset=asset,
+            quantity=holding.quantity,
+            average_price=holding.average_price,
+            last_price=holding.last_price if mark is None else to_decimal(mark),
+        )
+    return positions

@@ -5,7 +5,9 @@ only the adapters, the clock and the executors differ. The order in which record
 (the crash-safety contract) is ``signalops.pipeline.records``; answering approvals is
 ``signalops.pipeline.approvals``.
 
-What orders are sized and checked against: the paper ledger, except in auto mode with an
+What orders are sized and checked against: the strategy's own book in the paper ledger (its
+positions, its capital or the shared account: ``PaperBroker.book``) for sizing, NO_POSITION and
+MAX_POSITION, the whole account for the account-wide limits; except in auto mode with an
 executor that reports the venue's holdings (``ReportsHoldings``, e.g. ``CcxtExecutor``): real
 fills never reach the ledger, so the venue's account is the only one that knows what can be
 sold. A venue that cannot be asked is a PORTFOLIO_UNAVAILABLE denial (recorded, no order), a
@@ -29,7 +31,7 @@ from signalops.adapters.base import Adapter
 from signalops.audit.queries import records_of_kind, records_since
 from signalops.audit.store import AuditLog
 from signalops.codes import Code
-from signalops.config import Config, limits_for
+from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import SignalOpsError
 from signalops.evaluation.nodes import Predicate, Status
 from signalops.evaluation.tree import Evaluation, Verdict
@@ -76,10 +78,12 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_progress: Callable[[int, int], None] | None = None
     _orders: _OrdersSeen = field(default_factory=lambda: _OrdersSeen(), init=False, repr=False)
+    _venue_books: _VenueBooks = field(default_factory=lambda: _VenueBooks(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         for strategy in self.strategies:
             self.audit.remember_strategy(strategy)
+        self.broker.allocate(capital_by_strategy(self.config, self.broker.starting_cash))
 
     @property
     def records(self) -> Recorder:
@@ -188,6 +192,9 @@ class Pipeline:
         if isinstance(found, RiskDecision):
             return None, found
         portfolio = found
+        book = self._book(strategy.name, asset, {asset: price[0]}, as_of, mode)
+        if isinstance(book, RiskDecision):
+            return None, book
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
@@ -195,7 +202,7 @@ class Pipeline:
             side=side,
             reference_price=price[0],
             position_size=Decimal(str(strategy.execution.position_size)),
-            portfolio=portfolio,
+            portfolio=portfolio if book is None else book,
             limits=limits,
             as_of=as_of,
             mode=mode,
@@ -203,10 +210,14 @@ class Pipeline:
         if intent is None:
             if side is Side.SELL:
                 details = {"asset": asset, "side": side.value}
+                if book is not None and self._has_own_book(strategy.name):
+                    # Whose holding was looked at: this strategy's, not the others'. (Alone and
+                    # sharing the account, the book is the account and the record as before.)
+                    details.update(book=strategy.name, actual=Decimal(0), unit="asset units")
                 return None, RiskDecision.denied(Code.NO_POSITION, details)
             details = {"asset": asset, "equity": str(portfolio.equity)}
             return None, RiskDecision.denied(Code.ZERO_SIZE, details)
-        state = self.risk_state(portfolio, as_of, limits)
+        state = self.risk_state(portfolio, as_of, limits, book)
         data_time = decision_data_time(evaluation, price[1])
         decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
         if side is Side.BUY and isinstance(portfolio, VenuePortfolio) and portfolio.unpriced:
@@ -216,7 +227,37 @@ class Pipeline:
             held_details: dict[str, Any] = {"asset": asset, "holdings": held}
             unpriced = CheckResult(Code.UNPRICED_HOLDINGS, False, held_details)
             decision = decision.with_check(unpriced)
+        if isinstance(portfolio, VenuePortfolio):
+            mismatch = self.reconcile_books(asset, portfolio)
+            if mismatch is not None:
+                decision = decision.with_check(mismatch)
         return intent, decision
+
+    def reconcile_books(self, asset: str, venue: PortfolioView) -> CheckResult | None:
+        """A failed RECONCILE_MISMATCH check when the venue holds less of ``asset`` than the
+        strategies' venue books add up to; None when it holds at least that.
+
+        A venue book is what a strategy's orders at the venue left it (from the audit log's
+        order results: a BUY adds what filled less a fee taken in the asset, a SELL closes the
+        position, a partial SELL takes what filled). Holding *more* is allowed: balances
+        nobody here bought (a testnet's coins, a manual purchase) are no strategy's. Holding
+        less means something sold outside SignalOps or a fill was never recorded: no order on
+        the asset until someone looks (never a silent trade on a wrong position).
+        """
+        books = self._venue_books.update(self.audit).held(asset)
+        expected = sum(books.values(), Decimal(0))
+        position = venue.positions.get(asset)
+        held = position.quantity if position is not None else Decimal(0)
+        if expected <= held:
+            return None
+        details: dict[str, Any] = {
+            "asset": asset,
+            "limit": expected,
+            "actual": held,
+            "unit": "asset units held at the venue vs the books' sum",
+            "books": {name: str(quantity) for name, quantity in sorted(books.items())},
+        }
+        return CheckResult(Code.RECONCILE_MISMATCH, False, details)
 
     def _portfolio(
         self,
@@ -251,6 +292,27 @@ class Pipeline:
             return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
         return portfolio
 
+    def _has_own_book(self, strategy: str) -> bool:
+        return len(self.strategies) > 1 or strategy in self.broker.capital
+
+    def _book(
+        self, strategy: str, asset: str, prices: dict[str, Decimal], as_of: datetime, mode: Mode
+    ) -> PortfolioView | RiskDecision | None:
+        """The strategy's own paper book (its positions, its cash); None when orders go to a
+        venue that reports its holdings: real fills never reach the paper books."""
+        if mode is Mode.AUTO and isinstance(self.auto_executor, ReportsHoldings):
+            return None
+        try:
+            book = self.broker.book(strategy, prices, as_of)
+        except (ArithmeticError, TypeError, ValueError) as exc:  # a ledger nobody can read
+            details: dict[str, Any] = {"asset": asset, "error": f"{type(exc).__name__}: {exc}"}
+            return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
+        unvalued = risk.unvalued(book)
+        if unvalued:
+            details = {"asset": asset, "book": strategy, "unvalued": list(unvalued)}
+            return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
+        return book
+
     def _assets(self) -> list[str]:
         return list(dict.fromkeys(a for s in self.strategies for a in s.assets))
 
@@ -271,7 +333,11 @@ class Pipeline:
         return known
 
     def risk_state(
-        self, portfolio: PortfolioView, as_of: datetime, limits: risk.RiskLimits
+        self,
+        portfolio: PortfolioView,
+        as_of: datetime,
+        limits: risk.RiskLimits,
+        book: PortfolioView | None = None,
     ) -> risk.RiskState:
         """Order rate, cooldowns and executed decisions, read from the audit log itself.
 
@@ -302,6 +368,7 @@ class Pipeline:
             last_trade=dict(known.last_trade),
             executed_decisions=frozenset(known.executed),
             kill_switch=risk.kill_switch_active(limits),
+            book=book,
         )
 
     # --- execution ---
@@ -365,6 +432,56 @@ class _OrdersSeen:
     times: list[datetime] = field(default_factory=list)
     last_trade: dict[str, datetime] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _VenueBooks:
+    """Each strategy's holdings at the venue, from the order results in the audit log (read
+    incrementally, like ``_OrdersSeen``). The last result of an order is the one that counts
+    (a SUBMITTED order's later FILLED answer replaces it)."""
+
+    seq: int = 0
+    orders: dict[str, tuple[str, str, Decimal | None]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # decision id -> strategy name
+
+    def update(self, audit: AuditLog) -> _VenueBooks:
+        for seq, record in records_since(audit, "order_result", after_seq=self.seq):
+            self.seq = seq
+            execution = record.get("execution") or {}
+            fill = execution.get("fill")
+            if not fill:
+                continue
+            name = self._strategy(audit, record["decision_id"])
+            change = _held_change(fill, execution.get("details") or {})
+            self.orders[record["client_order_id"]] = (name, fill["asset"], change)
+        return self
+
+    def _strategy(self, audit: AuditLog, did: str) -> str:
+        if did not in self.names:
+            decision = audit.get(did) or {}
+            self.names[did] = str((decision.get("strategy") or {}).get("name"))
+        return self.names[did]
+
+    def held(self, asset: str) -> dict[str, Decimal]:
+        books: dict[str, Decimal] = {}
+        for name, traded, change in self.orders.values():
+            if traded != asset:
+                continue
+            # None: a whole-position SELL (sizing sells the whole book), which closes it.
+            books[name] = Decimal(0) if change is None else books.get(name, Decimal(0)) + change
+        return {name: quantity for name, quantity in books.items() if quantity}
+
+
+def _held_change(fill: Mapping[str, Any], details: Mapping[str, Any]) -> Decimal | None:
+    """What a fill did to its strategy's holding: + (bought less a fee taken in the asset),
+    - (a partial SELL), or None (a SELL that closed the position)."""
+    quantity = to_decimal(fill["quantity"])
+    if fill["side"] == Side.SELL.value:
+        return -quantity if details.get("partial") else None
+    base = str(details.get("symbol") or fill["asset"]).partition("/")[0]
+    fees = details.get("fees") or []
+    taken = sum((to_decimal(f["cost"]) for f in fees if f.get("currency") == base), Decimal(0))
+    return quantity - taken
 
 
 def _time(text: str) -> datetime:

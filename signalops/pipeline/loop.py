@@ -9,6 +9,12 @@ A cycle whose decisions had leaves a source could not answer (connection errors,
 is also logged as a WARNING (``data_errors``, logger ``signalops.pipeline``): its summary line
 says so too, and the run goes on; the leaves were UNKNOWN and decided fail-closed.
 
+At each cycle boundary a ``Guard`` (when the config has ``breakers:`` or ``alerts:``) reads the
+circuit breakers' state (``signalops.breakers``), hands the pipeline a HALTED config while one
+is tripped (the risk gate then denies every order TRADING_STATE; decisions are still evaluated
+and recorded), counts the finished cycle into the breakers and posts the alerts it chose
+(``signalops.alerts``). The pipeline itself is not changed: its ``config`` is swapped.
+
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
 that safe too, see ``signalops.pipeline.records``.)
@@ -23,15 +29,33 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
+from signalops import breakers, risk
+from signalops.adapters import gather as engine
 from signalops.adapters.registry import Connections
+from signalops.alerts import (
+    Alerts,
+    fill_text,
+    halt_text,
+    kill_switch_text,
+    outage_text,
+    reconcile_text,
+    verify_failed_text,
+)
 from signalops.audit import runner_lock
 from signalops.canonical import iso
+from signalops.codes import Code
+from signalops.config import Config
+from signalops.errors import SignalOpsError
 from signalops.logs import event
-from signalops.orders import Mode
+from signalops.orders import ExecutionStatus, Mode
 from signalops.pipeline import CycleSummary, Pipeline
+from signalops.pipeline.cycle import price_requests, reference_price
 
 if TYPE_CHECKING:
     from signalops.strategy.model import Strategy
@@ -110,6 +134,7 @@ def run(
     *,
     stop: threading.Event | None = None,
     on_cycle: Callable[[CycleSummary], None] | None = None,
+    guard: Guard | None = None,
 ) -> list[CycleSummary]:
     """Run one cycle per time until the times run out or a stop is requested."""
     stop = stop or threading.Event()
@@ -118,12 +143,169 @@ def run(
         for as_of in times:
             if stop.is_set():
                 break
+            if guard is not None:
+                guard.before(as_of)
             summary = pipeline.cycle(as_of)
             summaries.append(summary)
             _warn_of_data_errors(summary)
             if on_cycle is not None:
                 on_cycle(summary)
+            if guard is not None:
+                guard.after(summary)
     return summaries
+
+
+# A denial saying the venue's holdings and the books disagree (RECONCILE_MISMATCH).
+RECONCILE_CODES = frozenset(c for c in Code if c.value.startswith("RECONCILE"))
+
+
+class Guard:
+    """Breakers and alerts at the cycle boundaries of one run of ``pipeline``.
+
+    ``path``: the breakers' state file (None: no breakers configured). ``notice`` is told, in
+    one line, when a breaker trips or a halt is found at the start (the CLI prints it).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        path: Path | None,
+        alerts: Alerts,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.base: Config = pipeline.config
+        self.path = path
+        self.alerts = alerts
+        self.notice = notice or (lambda _text: None)
+        self.state = breakers.BreakerState() if path is None else breakers.load(path)
+        self.kill_switch_on = False
+        self.outage = 0  # cycles in a row with sources unreachable (for the outage alert)
+        self.verified: tuple[int, str] | None = None  # the chain head last verified ok
+        self.verify_failed = False
+        if self.state.tripped:
+            self.notice(_halted_line(self.state))
+
+    def before(self, as_of: datetime) -> None:
+        """Read the breakers (an operator may have resumed) and set the gate's trading state."""
+        if self.path is not None:
+            self.state = breakers.load(self.path)
+        self.pipeline.config = breakers.halted(self.base) if self.state.tripped else self.base
+        on = risk.kill_switch_active(self.base.limits)
+        if on and not self.kill_switch_on:
+            self.alerts.send("kill_switch", kill_switch_text(self.base.kill_switch))
+        self.kill_switch_on = on
+        if self.alerts.wants("verify_failed") and not self.verify_failed:
+            self._verify()
+
+    def _verify(self) -> None:
+        """The hash chain, checked incrementally (only records appended since the last ok)."""
+        from signalops.audit.verify import verify
+
+        audit = self.pipeline.audit
+        report = verify(audit, since=self.verified)
+        if report.ok:
+            self.verified = (report.head_seq, report.head_hash)
+            return
+        self.verify_failed = True  # once per run: the log stays broken until someone looks
+        problem = str(report.problems[0]) if report.problems else str(report)
+        event(
+            log,
+            logging.ERROR,
+            "verify_failed",
+            f"audit log {audit.path} failed verification: {problem}",
+            problems=len(report.problems),
+        )
+        self.alerts.send("verify_failed", verify_failed_text(str(audit.path), problem))
+
+    def after(self, summary: CycleSummary) -> None:
+        self._alert_outcomes(summary)
+        self._count_breakers(summary)
+        self._alert_outage(summary)
+
+    def _count_breakers(self, summary: CycleSummary) -> None:
+        if self.path is None:
+            return
+        limits = self.base.breakers
+        equity = _equity(self.pipeline, summary.as_of) if limits.max_drawdown is not None else None
+        new = breakers.observe(self.state, summary, equity, limits)
+        tripped_now = new.tripped and not self.state.tripped
+        self.state = breakers.save_unless_resumed(self.path, new)
+        if tripped_now and self.state.tripped:
+            self._tripped(new)
+
+    def _tripped(self, state: breakers.BreakerState) -> None:
+        assert state.trigger is not None and state.message is not None
+        event(
+            log,
+            logging.WARNING,
+            "breaker_tripped",
+            f"trading HALTED by the {state.trigger} breaker: {state.message}",
+            code=Code.TRADING_STATE,
+            trigger=state.trigger,
+            as_of=state.tripped_at,
+        )
+        self.notice(_halted_line(state))
+        self.alerts.send("halt", halt_text(state.trigger, state.message), trigger=state.trigger)
+
+    def _alert_outcomes(self, summary: CycleSummary) -> None:
+        for outcome in summary.outcomes:
+            if outcome.skipped:
+                continue
+            if outcome.status is ExecutionStatus.FILLED and self.alerts.wants("fill"):
+                for record in self.pipeline.audit.followups(outcome.decision_id):
+                    if record["kind"] == "fill":
+                        text = fill_text(record["fill"], outcome.strategy)
+                        self.alerts.send("fill", text, decision_id=outcome.decision_id)
+            mismatch = [c for c in outcome.denials if c in RECONCILE_CODES]
+            if mismatch:
+                text = reconcile_text(outcome.strategy, outcome.asset, mismatch)
+                self.alerts.send("reconcile", text, decision_id=outcome.decision_id)
+
+    def _alert_outage(self, summary: CycleSummary) -> None:
+        if not any(not o.skipped for o in summary.outcomes):
+            return
+        self.outage = self.outage + 1 if breakers.outage_in(summary) else 0
+        # With breakers the count survives restarts (a `run --once` from cron), else this run's.
+        streak = self.outage if self.path is None else self.state.outage_cycles
+        if streak == self.base.alerts.outage_cycles:
+            text = outage_text(streak, summary.data_errors_text())
+            self.alerts.send("outage", text, as_of=iso(summary.as_of))
+
+
+def _halted_line(state: breakers.BreakerState) -> str:
+    return (
+        f"HALTED by the {state.trigger} breaker at {state.tripped_at}: {state.message}; "
+        "orders are denied until `signalops resume`"
+    )
+
+
+def _equity(pipeline: Pipeline, as_of: datetime) -> Decimal | None:
+    """The paper account's equity at ``as_of``, its holdings marked at their latest close.
+
+    A holding no source prices is marked at its last fill (the ledger's own fallback); a
+    ledger that cannot be read gives None (no drawdown check this cycle, a WARNING says so).
+    """
+    try:
+        held = [a for a, p in pipeline.broker.portfolio({}, as_of).positions.items() if p.quantity]
+        requests = [r for asset in held for r in price_requests(asset)]
+        answers = engine.gather(requests, pipeline.adapters, as_of) if requests else {}
+        prices = {}
+        for asset in held:
+            found = reference_price(asset, answers, as_of, None)
+            if found is not None:
+                prices[asset] = found[0]
+        return pipeline.broker.portfolio(prices, as_of).equity
+    except (SignalOpsError, ArithmeticError, TypeError, ValueError) as exc:
+        event(
+            log,
+            logging.WARNING,
+            "equity_unknown",
+            f"drawdown not checked at {iso(as_of)}: {type(exc).__name__}: {exc}",
+            as_of=iso(as_of),
+        )
+        return None
 
 
 def _warn_of_data_errors(summary: CycleSummary) -> None:
@@ -186,6 +368,8 @@ def run_plan(
     *,
     stop: threading.Event | None = None,
     on_cycle: Callable[[CycleSummary], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+    alert_transport: httpx.BaseTransport | None = None,
 ) -> RunResult:
     """Load, open, build and run: every cycle recorded in the plan's audit log."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
@@ -201,7 +385,15 @@ def run_plan(
     workspace = open_workspace(audit=plan.audit, config=plan.config, create=True, venue=plan.venue)
     try:
         with runner_lock.hold(workspace.audit.path, wait=plan.wait):
-            summaries = _run_in(workspace, plan, strategies, replay_clock, stop, on_cycle)
+            summaries = _run_in(
+                workspace,
+                plan,
+                strategies,
+                replay_clock,
+                stop,
+                on_cycle,
+                _Watchers(on_notice, alert_transport),
+            )
     finally:
         workspace.close()
     return RunResult(tuple(summaries), stop.is_set())
@@ -214,6 +406,7 @@ def _run_in(
     replay_clock: ReplayClock | None,
     stop: threading.Event,
     on_cycle: Callable[[CycleSummary], None] | None,
+    watchers: _Watchers | None = None,
 ) -> list[CycleSummary]:
     from signalops.workspace import build_pipeline
 
@@ -231,4 +424,33 @@ def _run_in(
         times: Iterable[datetime] = replay_clock.times()
     else:
         times = wall_clock_times(None if plan.once else plan.every, pipeline.clock, stop)
-    return list(run(pipeline, times, stop=stop, on_cycle=on_cycle))
+    watchers = watchers or _Watchers()
+    if watchers.transport is None and plan.connections is not None:
+        # A test's live connections carry the webhooks' answers too.
+        watchers = _Watchers(watchers.notice, plan.connections.http)
+    guard, alerts = _guard(workspace, pipeline, watchers)
+    try:
+        return list(run(pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard))
+    finally:
+        if alerts is not None:
+            alerts.close()
+
+
+@dataclass(frozen=True)
+class _Watchers:
+    notice: Callable[[str], None] | None = None
+    transport: httpx.BaseTransport | None = None  # where alerts are posted (tests)
+
+
+def _guard(
+    workspace: Workspace, pipeline: Pipeline, watchers: _Watchers
+) -> tuple[Guard | None, Alerts | None]:
+    """A guard when the config asks for breakers or alerts (or a breaker is still tripped)."""
+    config = workspace.config
+    path = breakers.state_path(workspace.audit.path)
+    if not (config.breakers.any or config.alerts.on or path.exists()):
+        return None, None
+    alerts = Alerts(config.alerts, config.notify.webhooks, transport=watchers.transport)
+    # A breaker tripped under an earlier config still halts: only `resume` clears it.
+    use = path if (config.breakers.any or path.exists()) else None
+    return Guard(pipeline, path=use, alerts=alerts, notice=watchers.notice), alerts

@@ -19,8 +19,11 @@ The checks, in order (``CHECKS``):
                         clicked hours later), or dated after the check time (clock skew)
     DUPLICATE_DECISION  this decision was already executed (idempotency across restarts)
     NO_POSITION         a SELL without a position to sell, or of more than is held (no shorts)
-    MAX_POSITION        the asset's value after the order, as a fraction of equity
-    MAX_EXPOSURE        all positions' value after the order, as a fraction of equity
+                        by the strategy's own book: it never sells another strategy's holding
+    MAX_POSITION        the asset's value after the order, as a fraction of equity (both the
+                        strategy's book's)
+    MAX_EXPOSURE        all positions' value after the order, as a fraction of equity (both the
+                        account's)
     MAX_DAILY_LOSS      equity is down max_daily_loss or more from the day's start: no new BUYs
     ORDER_RATE          more than max_orders_per_hour orders in the last hour
     COOLDOWN            a trade on the same asset less than ``cooldown`` ago
@@ -35,6 +38,11 @@ stopped by the hard stops (KILL_SWITCH, HALTED) and by the integrity checks: DUP
 NO_POSITION and DATA_STALE. A stale SELL is denied on purpose: the exit signal may no longer hold
 and the price it was judged at is gone; the next evaluation, on fresh data, issues the SELL again
 if it still holds (and the kill switch / HALTED are the manual ways out).
+
+Books: ``RiskState.portfolio`` is the account, ``RiskState.book`` the strategy's own book
+(``PaperBroker.book``; None when the account is the book). NO_POSITION, the REDUCING state,
+MIN_NOTIONAL's dust exemption and MAX_POSITION read the book; MAX_EXPOSURE, MAX_DAILY_LOSS and
+the kill switch stay account-wide.
 
 Valuation: the traded asset is marked at the intent's ``reference_price`` (the freshest price the
 decision has) in the position, exposure and equity figures; other positions at their
@@ -89,15 +97,22 @@ class RiskState:
     last_trade: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
     executed_decisions: frozenset[str] = frozenset()
     kill_switch: bool = False
+    book: PortfolioView | None = None
+
+    @property
+    def own(self) -> PortfolioView:
+        """The strategy's book (None: the account is its book, as when it runs alone)."""
+        return self.portfolio if self.book is None else self.book
 
 
 @dataclass(frozen=True, slots=True)
 class _Figures:
     """The portfolio's figures with the traded asset marked at the reference price."""
 
-    held: Decimal  # quantity of the asset held
-    equity: Decimal
-    exposure: Decimal  # gross
+    held: Decimal  # quantity of the asset held by the strategy's book
+    equity: Decimal  # the account's
+    exposure: Decimal  # the account's, gross
+    book_equity: Decimal  # the strategy's book's (the account's when it shares the account)
 
 
 @dataclass(slots=True)
@@ -135,6 +150,10 @@ class _Context:
     @property
     def exposure(self) -> Decimal:
         return self._valued().exposure
+
+    @property
+    def book_equity(self) -> Decimal:
+        return self._valued().book_equity
 
     @property
     def buy(self) -> bool:
@@ -239,29 +258,32 @@ def _no_position(c: _Context) -> RiskReason | None:
 
 def _max_position(c: _Context) -> RiskReason | None:
     after = (c.held + c.signed_quantity) * c.price
-    return _fraction_of_equity(c, Code.MAX_POSITION, c.limits.max_position, "position_value", after)
+    limit = c.limits.max_position
+    return _fraction_of_equity(c, Code.MAX_POSITION, limit, "position_value", after, c.book_equity)
 
 
 def _max_exposure(c: _Context) -> RiskReason | None:
     after = c.exposure + c.signed_quantity * c.price
-    return _fraction_of_equity(c, Code.MAX_EXPOSURE, c.limits.max_exposure, "exposure", after)
+    limit = c.limits.max_exposure
+    return _fraction_of_equity(c, Code.MAX_EXPOSURE, limit, "exposure", after, c.equity)
 
 
 def _fraction_of_equity(
-    c: _Context, code: Code, limit: Decimal, name: str, after: Decimal
+    c: _Context, code: Code, limit: Decimal, name: str, after: Decimal, equity: Decimal
 ) -> RiskReason | None:
-    """Deny a BUY when ``after`` (in the details as ``name``) exceeds ``limit`` of equity."""
+    """Deny a BUY when ``after`` (in the details as ``name``) exceeds ``limit`` of ``equity``
+    (the strategy's book's for its position, the account's for the exposure)."""
     details = {
         "limit": limit,
-        "actual": _shown(_fraction(after, c.equity)),
+        "actual": _shown(_fraction(after, equity)),
         "unit": "fraction of equity",
         name: after,
-        "equity": c.equity,
+        "equity": equity,
     }
     if not c.buy:
         return c.exempt(code, details)
     # Compared by multiplying, not dividing: exact for any figure Decimal holds.
-    return c.verdict(code, c.equity <= 0 or after > limit * c.equity, details)
+    return c.verdict(code, equity <= 0 or after > limit * equity, details)
 
 
 def _max_daily_loss(c: _Context) -> RiskReason | None:
@@ -363,10 +385,12 @@ def check(
     as_of, data_time = utc(as_of), utc(data_time)
     checks = []
     problems = _unvalued(state.portfolio)
+    if state.book is not None:
+        problems += tuple(f"book {p}" for p in _unvalued(state.book))
     if problems:
         details = {"limit": None, "actual": None, "unvalued": list(problems)}
         checks.append(CheckResult(Code.PORTFOLIO_UNVALUED, False, details))
-    figures = None if problems else _figures(intent, state.portfolio)
+    figures = None if problems else _figures(intent, state.portfolio, state.own)
     context = _Context(intent, state, limits, as_of, data_time, figures)
     for code, run in CHECKS:
         context.measured = {}
@@ -393,19 +417,21 @@ def _uncomputable() -> RiskReason:
     return RiskReason(Code.NOT_COMPUTABLE, MappingProxyType(details))
 
 
-def _figures(intent: OrderIntent, portfolio: PortfolioView) -> _Figures | None:
+def _figures(intent: OrderIntent, portfolio: PortfolioView, book: PortfolioView) -> _Figures | None:
     try:
         price = intent.reference_price
         position = portfolio.positions.get(intent.asset)
-        held = position.quantity if position is not None else Decimal(0)
+        account_held = position.quantity if position is not None else Decimal(0)
         others = sum(
             (abs(p.market_value) for a, p in portfolio.positions.items() if a != intent.asset),
             Decimal(0),
         )
+        own = book.positions.get(intent.asset)
         return _Figures(
-            held=held,
+            held=own.quantity if own is not None else Decimal(0),
             equity=marked_equity(portfolio, position, price),
-            exposure=others + abs(held * price),
+            exposure=others + abs(account_held * price),
+            book_equity=marked_equity(book, own, price),
         )
     except (ArithmeticError, TypeError, ValueError):
         return None

@@ -33,6 +33,9 @@ def size_order(
     ``reference_price``), quantity = notional / price rounded *down* to 8 decimal places (never
     more than asked for), notional recomputed from the rounded quantity. SELL: the whole position.
 
+    ``portfolio`` is the strategy's own book (``PaperBroker.book``): a SELL sells only what the
+    strategy holds, a BUY is a fraction of its equity (its capital, or the shared account's).
+
     Sizing does not shrink an order to fit MAX_POSITION, MAX_NOTIONAL and the like: the gate
     denies it, so the audit says which limit bound instead of a silently smaller trade. Venue
     step sizes (whole shares, lot sizes) are the executor's business.

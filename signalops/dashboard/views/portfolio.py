@@ -1,15 +1,21 @@
-"""Portfolio: the paper account (cash, positions, PnL, equity over time) and any live fills."""
+"""Portfolio: the paper account (cash, positions, PnL, equity over time), each strategy's book,
+and any live fills; open positions are valued at market (``signalops.dashboard.books``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from signalops.canonical import iso
 from signalops.dashboard import tables
+from signalops.dashboard.api import Settings, portfolio, portfolio_prices
+from signalops.dashboard.books import MARKET, Book, Books, held_assets
 from signalops.dashboard.views.common import Context, clock_caption, recorded, table
+from signalops.workspace import Workspace
 
 
 def _money(value: Decimal, quote: str | None = None) -> str:
@@ -29,6 +35,55 @@ def _equity_chart(points: list[dict], quote: str) -> alt.Chart:
     )
 
 
+@st.cache_data(ttl=60, show_spinner=False, max_entries=16)
+def _cached_prices(
+    _settings: Settings, _workspace: Workspace, key: tuple[str, ...]
+) -> dict[str, tuple[Decimal, datetime]]:
+    now = datetime.fromisoformat(key[0])
+    return portfolio_prices(_settings, _workspace, now)
+
+
+def _prices(context: Context, workspace: Workspace) -> dict[str, tuple[Decimal, datetime]]:
+    """Market prices, fetched at most once a minute per clock and holdings (the page refreshes
+    every few seconds; a live venue need not be asked each time)."""
+    held = held_assets(workspace.broker, context.now)
+    key = (
+        context.now.isoformat(),
+        str(context.settings.audit),
+        str(context.settings.replay),
+        *held,
+    )
+    return _cached_prices(context.settings, workspace, key)
+
+
+def _marks_text(found: Books) -> str:
+    if not found.marks:
+        return ""
+    parts = []
+    for mark in found.marks:
+        if mark.source == MARKET and mark.at is not None:
+            parts.append(f"{mark.asset} at market {mark.price:,.2f} (close of {iso(mark.at)})")
+        else:
+            parts.append(f"{mark.asset} at its last fill price {mark.price:,.2f} (no market price)")
+    return "Positions are valued " + "; ".join(parts) + "."
+
+
+def _book_row(book: Book) -> dict[str, str]:
+    view = book.view
+    held = ", ".join(
+        f"{tables.plain_number(p.quantity)} {p.asset}" for p in view.positions.values()
+    )
+    return {
+        "strategy": book.strategy,
+        "capital": "shared" if book.capital is None else f"{book.capital:,.2f}",
+        "positions": held or "none",
+        "cash": f"{view.cash:,.2f}",
+        "equity": f"{view.equity:,.2f}",
+        "realised PnL": f"{view.realised_pnl:,.2f}",
+        "unrealised PnL": f"{book.unrealised:,.2f}",
+    }
+
+
 def render(context: Context) -> None:
     st.header("Portfolio")
     clock_caption(context)
@@ -37,11 +92,12 @@ def render(context: Context) -> None:
         return
     with reader.use() as workspace:
         broker = workspace.broker
-        # No market feed here: positions are marked at their latest fill price.
-        view = broker.portfolio({}, context.now)
+        prices = _prices(context, workspace)
+        found = portfolio(context.settings, workspace, context.now, prices)
         fills = broker.fills()
         starting, quote = broker.starting_cash, broker.quote
         live = tables.live_fill_rows(workspace.audit)
+    view = found.account
     total_pnl = view.equity - starting
     unrealised = sum((p.unrealised_pnl for p in view.positions.values()), Decimal(0))
     cols = st.columns(5)
@@ -52,7 +108,7 @@ def render(context: Context) -> None:
     cols[4].metric(f"Unrealised ({quote})", _money(unrealised))
     st.caption(
         f"Paper account (starting cash {_money(starting, quote)}), from the ledger in the audit "
-        "file. Positions are marked at their latest fill price."
+        f"file. {_marks_text(found)}"
     )
 
     st.subheader("Positions")
@@ -73,6 +129,17 @@ def render(context: Context) -> None:
         )
     else:
         st.write("No open positions.")
+
+    st.subheader("Books")
+    if found.books:
+        table([_book_row(book) for book in found.books], key="portfolio.books")
+        st.caption(
+            'Each strategy\'s own book: it sells only what it bought. Capital "shared": it '
+            "sizes on the whole account (its cash column is then the account's equity beyond "
+            "its own positions)."
+        )
+    else:
+        st.write("No strategy has traded on paper yet.")
 
     st.subheader("Equity")
     points = tables.equity_points(fills, starting, context.now)

@@ -1,0 +1,272 @@
+"""Circuit breakers: trading HALTED on a drawdown, on rejected orders in a row, on an outage.
+
+    breakers: {max_drawdown: 10%, max_consecutive_rejects: 3, max_outage_cycles: 5}
+
+At each cycle boundary the run loop feeds the cycle's summary (and the paper equity, marked at
+market) to ``observe``. A breaker that trips sets the risk gate's trading state to HALTED: every
+decision is still evaluated and recorded, and every BUY or SELL is denied TRADING_STATE. Only an
+operator resumes (``signalops resume``): a breaker never resets itself, since the condition that
+tripped it (a venue refusing orders, a data outage) is what a human has to look at.
+
+The state lives in a small JSON file next to the audit log (``<log>.breaker.json``), written
+atomically (a temporary file, fsync, rename), so a restart comes back HALTED. It keeps what the
+breakers count (the equity's peak, rejects and outage cycles in a row) and every trip and resume
+(``history``). The audit log itself has no record kind for it: what a trip did is in the decision
+records it denied (TRADING_STATE, ``limit: HALTED``).
+
+Counting, per cycle, over the decisions the cycle made (skipped ones count for nothing):
+
+- rejects: an order the venue refused or that failed (``FAILED``) adds one; a fill resets the
+  count; other outcomes (HOLDs, denials, pending approvals) leave it as it is;
+- outage: a cycle with any leaf UNKNOWN because a source could not be reached (connection
+  errors, timeouts, 5xx, rate limits: ``OUTAGE_CODES``) adds one; a cycle with decisions and no
+  such leaf resets it; NO_DATA and other answers a source gave are not an outage;
+- drawdown: ``(peak - equity) / peak`` with the peak the highest equity seen since the last
+  resume (a resume starts from the equity of the next cycle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from signalops.canonical import iso
+from signalops.codes import Code
+from signalops.config import BreakersConfig, Config
+from signalops.errors import InputError
+from signalops.orders import ExecutionStatus
+from signalops.pipeline.summary import CycleSummary
+from signalops.risk import TradingState
+
+SUFFIX = ".breaker.json"
+
+# A source that could not be reached, as opposed to one that answered "nothing" (NO_DATA).
+OUTAGE_CODES = frozenset(
+    {
+        Code.CONNECTION_ERROR,
+        Code.NETWORK_ERROR,
+        Code.TIMEOUT,
+        Code.REQUEST_TIMEOUT,
+        Code.HTTP_ERROR,
+        Code.RATE_LIMITED,
+        Code.TRANSPORT_ERROR,
+        Code.ADAPTER_ERROR,
+        Code.EXCHANGE_UNAVAILABLE,
+    }
+)
+
+DRAWDOWN = "max_drawdown"
+REJECTS = "max_consecutive_rejects"
+OUTAGE = "max_outage_cycles"
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """What the breakers have counted, and whether one has tripped (and why)."""
+
+    tripped: bool = False
+    trigger: str | None = None  # the breakers: key that tripped
+    message: str | None = None
+    tripped_at: str | None = None
+    peak_equity: Decimal | None = None
+    consecutive_rejects: int = 0
+    outage_cycles: int = 0
+    revision: int = 0  # bumped by every resume, so a running loop never undoes one
+    history: tuple[Mapping[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tripped": self.tripped,
+            "trigger": self.trigger,
+            "message": self.message,
+            "tripped_at": self.tripped_at,
+            "peak_equity": None if self.peak_equity is None else str(self.peak_equity),
+            "consecutive_rejects": self.consecutive_rejects,
+            "outage_cycles": self.outage_cycles,
+            "revision": self.revision,
+            "history": [dict(h) for h in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BreakerState:
+        peak = data.get("peak_equity")
+        return cls(
+            tripped=bool(data["tripped"]),
+            trigger=data.get("trigger"),
+            message=data.get("message"),
+            tripped_at=data.get("tripped_at"),
+            peak_equity=None if peak is None else Decimal(peak),
+            consecutive_rejects=int(data.get("consecutive_rejects", 0)),
+            outage_cycles=int(data.get("outage_cycles", 0)),
+            revision=int(data.get("revision", 0)),
+            history=tuple(data.get("history", ())),
+        )
+
+
+def state_path(audit: str | Path) -> Path:
+    """The breaker file of the audit log at ``audit``: ``audit.db`` -> ``audit.db.breaker.json``."""
+    audit = Path(audit)
+    return audit.with_name(audit.name + SUFFIX)
+
+
+def load(path: Path) -> BreakerState:
+    """The recorded state; a missing file is a fresh one. A file nobody can read is an error,
+    not a silent reset: it may be the record of a trip."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return BreakerState()
+    try:
+        return BreakerState.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        raise InputError(
+            f"{path}: unreadable breaker state ({type(exc).__name__}); fix or remove it"
+        ) from None
+
+
+def save(path: Path, state: BreakerState) -> None:
+    """Atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
+    text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_unless_resumed(path: Path, state: BreakerState) -> BreakerState:
+    """Save the loop's ``state`` unless an operator resumed since it was read; return what holds.
+
+    The loop reads the file at each cycle boundary; a resume written during the cycle bumps the
+    revision, and the operator's word wins over the loop's counts.
+    """
+    current = load(path)
+    if current.revision != state.revision:
+        return current
+    save(path, state)
+    return state
+
+
+def outage_in(summary: CycleSummary) -> bool:
+    return any(code in OUTAGE_CODES for code in summary.data_errors)
+
+
+def observe(
+    state: BreakerState,
+    summary: CycleSummary,
+    equity: Decimal | None,
+    limits: BreakersConfig,
+) -> BreakerState:
+    """The state after one cycle: counts updated, and tripped if a limit was passed.
+
+    ``equity`` None: not known this cycle (drawdown not checked). A tripped state only counts:
+    it stays tripped until ``resume``.
+    """
+    done = [o for o in summary.outcomes if not o.skipped]
+    rejects = state.consecutive_rejects
+    for outcome in done:
+        if outcome.status is ExecutionStatus.FAILED:
+            rejects += 1
+        elif outcome.status is ExecutionStatus.FILLED:
+            rejects = 0
+    outage = state.outage_cycles
+    if done:
+        outage = outage + 1 if outage_in(summary) else 0
+    peak = state.peak_equity
+    if equity is not None and (peak is None or equity > peak):
+        peak = equity
+    counted = replace(state, consecutive_rejects=rejects, outage_cycles=outage, peak_equity=peak)
+    if state.tripped:
+        return counted
+    trip = _trip(counted, equity, limits)
+    if trip is None:
+        return counted
+    trigger, message = trip
+    at = iso(summary.as_of)
+    event = {"event": "trip", "trigger": trigger, "message": message, "at": at}
+    return replace(
+        counted,
+        tripped=True,
+        trigger=trigger,
+        message=message,
+        tripped_at=at,
+        history=(*counted.history, event),
+    )
+
+
+def _trip(
+    state: BreakerState, equity: Decimal | None, limits: BreakersConfig
+) -> tuple[str, str] | None:
+    peak = state.peak_equity
+    if limits.max_drawdown is not None and equity is not None and peak is not None and peak > 0:
+        drawdown = (peak - equity) / peak
+        if drawdown > limits.max_drawdown:
+            return DRAWDOWN, (
+                f"drawdown {_percent(drawdown)} from the peak equity {_money(peak)} "
+                f"(now {_money(equity)}) is beyond max_drawdown {_percent(limits.max_drawdown)}"
+            )
+    n = limits.max_consecutive_rejects
+    if n is not None and state.consecutive_rejects >= n:
+        return REJECTS, f"{state.consecutive_rejects} orders in a row failed or were rejected"
+    n = limits.max_outage_cycles
+    if n is not None and state.outage_cycles >= n:
+        return OUTAGE, f"{state.outage_cycles} cycles in a row with sources unreachable"
+    return None
+
+
+def resume(state: BreakerState, *, by: str, note: str, at: datetime) -> BreakerState:
+    """Cleared by an operator: counts reset, the peak re-based on the next cycle's equity."""
+    if not state.tripped:
+        raise InputError("no breaker is tripped: trading is not halted by a breaker")
+    event = {
+        "event": "resume",
+        "by": by,
+        "note": note,
+        "at": iso(at),
+        "cleared": state.trigger,
+    }
+    return BreakerState(revision=state.revision + 1, history=(*state.history, event))
+
+
+def halted(config: Config) -> Config:
+    """``config`` with the risk gate's trading state HALTED: every BUY and SELL is denied."""
+    return replace(config, limits=replace(config.limits, trading_state=TradingState.HALTED))
+
+
+def applied(config: Config, audit: str | Path) -> Config:
+    """``config`` as a tripped breaker of the log at ``audit`` leaves it (for approvals too)."""
+    return halted(config) if load(state_path(audit)).tripped else config
+
+
+def _percent(value: Decimal) -> str:
+    return f"{(value * 100).quantize(Decimal('0.01')).normalize():f}%"
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):f}"
+
+
+__all__ = [
+    "OUTAGE_CODES",
+    "BreakerState",
+    "applied",
+    "halted",
+    "load",
+    "observe",
+    "resume",
+    "save",
+    "save_unless_resumed",
+    "state_path",
+]
