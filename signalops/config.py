@@ -163,7 +163,15 @@ class NotifyConfig:
 
 
 DEFAULT_OUTAGE_CYCLES = 3
-ALERT_EVENTS = ("fill", "halt", "kill_switch", "outage", "reconcile", "verify_failed")
+ALERT_EVENTS = (
+    "fill",
+    "halt",
+    "kill_switch",
+    "outage",
+    "reconcile",
+    "verify_failed",
+    "reload_failed",
+)
 
 
 @dataclass(frozen=True, slots=True)

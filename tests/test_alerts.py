@@ -213,3 +213,40 @@ def test_alerts_never_raise_whatever_the_webhook_does() -> None:
     )
     assert alerts.send("halt", "x") == 0
     assert alerts.send("fill", "not chosen") == 0
+
+
+def test_a_strategy_edit_that_does_not_validate_is_alerted_and_the_run_goes_on(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from signalops.pipeline.loop import RunPlan, run_plan
+
+    monkeypatch.chdir(ROOT)
+    chat = Chat()
+    (tmp_path / "signalops.yaml").write_text(WEBHOOKS + "alerts: {on: [reload_failed]}\n")
+    strategy = tmp_path / "dip.yaml"
+    original = (ROOT / STRATEGY).read_text()
+    strategy.write_text(original)
+    broken = original.replace('"rsi(14) < $oversold"', '"rsi(14) < < $oversold"')
+    plan = RunPlan(
+        strategies=(strategy,),
+        replay=replay_dir,
+        start=datetime(2023, 3, 8, tzinfo=UTC),
+        end=datetime(2023, 3, 10, tzinfo=UTC),
+        every=timedelta(days=1),
+        audit=tmp_path / "a.db",
+        config=tmp_path / "signalops.yaml",
+    )
+
+    result = run_plan(
+        plan,
+        on_cycle=lambda _summary: strategy.write_text(broken),
+        alert_transport=httpx.MockTransport(chat),
+    )
+
+    assert len(result.summaries) == 3  # the old version kept running
+    texts = [text for _, text in chat.texts()]
+    assert len(texts) == 2  # Slack and Telegram, once: each bad version is reported once
+    assert all(text.startswith("SignalOps reload refused") for text in texts)
+    assert f"{strategy}:13:" in texts[0]

@@ -87,6 +87,13 @@ def run_command(
     trading (a HALTED line; decisions are still recorded, orders denied) until
     `signalops resume`. Alerts (alerts: in the config) go to the notify webhooks.
 
+    Hot reload: a strategy or config file edited while the run goes on is read again before the
+    next cycle. A version that validates is used from then on ("reloaded FILE (OLD -> NEW)",
+    its new content hash cited by later decisions); one that does not is refused ("WARNING
+    reload refused, keeping HASH: FILE:LINE:COL: ...") and the old version keeps running.
+    Config sections the run was built from (paper, notify, audit, fundamental, news, venues;
+    breakers and alerts when the run started without them) take a restart.
+
     \b
     Examples:
       signalops run strategies/banking_crisis_dip.yaml --once
@@ -126,7 +133,8 @@ def run_command(
         result = loop.run_plan(
             plan,
             on_cycle=lambda summary: out.print(summary.line()),
-            on_notice=out.print,
+            # Notices quote files and errors (``rules[0]``...): printed as written, not markup.
+            on_notice=lambda text: out.print(text, markup=False),
         )
     if result.stopped:
         output.stopped(len(result.summaries))

@@ -15,6 +15,13 @@ is tripped (the risk gate then denies every order TRADING_STATE; decisions are s
 and recorded), counts the finished cycle into the breakers and posts the alerts it chose
 (``signalops.alerts``). The pipeline itself is not changed: its ``config`` is swapped.
 
+Before each cycle a ``Reloader`` re-reads the strategy and config files whose bytes changed:
+a version that validates replaces the running one (INFO ``reloaded FILE (OLD -> NEW)``, the
+strategy's new content hash remembered in the audit log and cited by later decisions; the
+config becomes the pipeline's and the guard's), one that does not is refused and the old
+version keeps running (WARNING ``reload_failed`` with the one-line error). Strategies are
+hashed by content (``Strategy.content_hash``), the config by its file's bytes.
+
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
 that safe too, see ``signalops.pipeline.records``.)
@@ -22,6 +29,7 @@ that safe too, see ``signalops.pipeline.records``.)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -50,8 +58,8 @@ from signalops.alerts import (
 from signalops.audit import runner_lock
 from signalops.canonical import iso
 from signalops.codes import Code
-from signalops.config import Config
-from signalops.errors import SignalOpsError
+from signalops.config import Config, capital_by_strategy
+from signalops.errors import InputError, SignalOpsError, StrategyError
 from signalops.logs import event
 from signalops.orders import ExecutionStatus, Mode
 from signalops.pipeline import CycleSummary, Pipeline
@@ -135,6 +143,7 @@ def run(
     stop: threading.Event | None = None,
     on_cycle: Callable[[CycleSummary], None] | None = None,
     guard: Guard | None = None,
+    reloader: Reloader | None = None,
 ) -> list[CycleSummary]:
     """Run one cycle per time until the times run out or a stop is requested."""
     stop = stop or threading.Event()
@@ -143,6 +152,8 @@ def run(
         for as_of in times:
             if stop.is_set():
                 break
+            if reloader is not None:
+                reloader.check()  # before the guard: it re-applies the config it holds
             if guard is not None:
                 guard.before(as_of)
             summary = pipeline.cycle(as_of)
@@ -322,6 +333,148 @@ def _warn_of_data_errors(summary: CycleSummary) -> None:
         )
 
 
+# Config sections the running pipeline was built from (adapters, executors, the ledger, the
+# log): a change to one of them takes a restart, so a reload that changes them is refused.
+RESTART_SECTIONS = ("paper", "notify", "audit", "fundamental", "news", "venues")
+
+
+class Reloader:
+    """Hot reload: strategy and config files re-read at a cycle boundary when they changed.
+
+    A file whose bytes changed is loaded again. A version that validates replaces the running
+    one (a strategy is remembered under its new content hash, which later decisions cite; a
+    config becomes the pipeline's and the guard's) and an INFO line says so; one that does not
+    keeps the old version, and a WARNING gives the one-line error. Either way ``notice`` is told
+    (the CLI prints it). A refused version is reported once, not at every cycle.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        strategies: Iterable[Path],
+        config: Config,
+        *,
+        venue: str | None = None,
+        guard: Guard | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.venue = venue
+        self.guard = guard
+        self.notice = notice or (lambda _text: None)
+        self.config_path = None if config.file is None else Path(config.file)
+        watched = [*strategies, *([self.config_path] if self.config_path else [])]
+        self.seen = {path: _file_hash(path) for path in watched}
+        # The config file's version in force (``seen`` may hold a refused one).
+        self.config_hash = self.seen.get(self.config_path) if self.config_path else None
+
+    @property
+    def config(self) -> Config:
+        """The config in force (the guard's: the pipeline's may be its HALTED copy)."""
+        return self.guard.base if self.guard is not None else self.pipeline.config
+
+    def check(self) -> None:
+        for path, before in list(self.seen.items()):
+            now = _file_hash(path)
+            if now == before:
+                continue
+            self.seen[path] = now
+            if path == self.config_path:
+                self._reload_config(path, now)
+            else:
+                self._reload_strategy(path)
+
+    def _reload_strategy(self, path: Path) -> None:
+        from signalops.workspace import load_strategies
+
+        running = self.pipeline.strategies
+        index = next(i for i, s in enumerate(running) if Path(s.file) == path)
+        old = running[index]
+        try:
+            (new,) = load_strategies([path])
+            self._allowed(new, old)
+        except SignalOpsError as exc:
+            self._refused(path, exc, old.content_hash)
+            return
+        if new.content_hash == old.content_hash:
+            return  # comments or formatting: the strategy itself is the same
+        self.pipeline.audit.remember_strategy(new)
+        self.pipeline.strategies = [*running[:index], new, *running[index + 1 :]]
+        self._reloaded(path, old.content_hash, new.content_hash)
+
+    def _allowed(self, new: Strategy, old: Strategy) -> None:
+        """What a running pipeline cannot take from a new version (a restart can)."""
+        others = {s.name for s in self.pipeline.strategies if s is not old}
+        if new.name in others:
+            raise InputError(f"{new.file}: another running strategy is named {new.name}")
+        wants_auto = self.pipeline.mode is None and new.execution.action_mode == "auto"
+        if wants_auto and self.pipeline.auto_executor is None:
+            raise InputError(f"{new.file}: auto mode needs a restart with --live")
+
+    def _reload_config(self, path: Path, now: str | None) -> None:
+        from signalops.config import load_config
+        from signalops.workspace import with_venue
+
+        old = self.config
+        try:
+            new = with_venue(load_config(path), self.venue)
+            self._config_allowed(new, old)
+            self._allocate(new)  # last: it is the one step that changes something
+        except SignalOpsError as exc:
+            self._refused(path, exc, self.config_hash)
+            return
+        self.pipeline.config = new
+        if self.guard is not None:
+            self.guard.base = new
+            self.guard.alerts.config = new.alerts
+        self._reloaded(path, self.config_hash, now)
+        self.config_hash = now
+
+    def _config_allowed(self, new: Config, old: Config) -> None:
+        changed = [name for name in RESTART_SECTIONS if getattr(new, name) != getattr(old, name)]
+        # Breakers and alerts are the guard's, made at the start only when the config asked.
+        if new.alerts.on and self.guard is None:
+            changed.append("alerts")
+        if new.breakers.any and (self.guard is None or self.guard.path is None):
+            changed.append("breakers")
+        if changed:
+            raise InputError(f"{new.file}: {', '.join(changed)} changed: that takes a restart")
+
+    def _allocate(self, config: Config) -> None:
+        broker = self.pipeline.broker
+        broker.allocate(capital_by_strategy(config, broker.starting_cash))
+
+    def _reloaded(self, path: Path, old: str | None, new: str | None) -> None:
+        text = f"reloaded {path} ({old} -> {new})"
+        event(log, logging.INFO, "reloaded", text, file=str(path), old_hash=old, new_hash=new)
+        self.notice(text)
+
+    def _refused(self, path: Path, exc: SignalOpsError, kept: str | None) -> None:
+        problem = _one_line(exc)
+        text = f"reload refused, keeping {kept}: {problem}"
+        event(log, logging.WARNING, "reload_failed", text, file=str(path), kept_hash=kept)
+        self.notice(f"WARNING {text}")
+        if self.guard is not None:  # posted once config.ALERT_EVENTS lists reload_failed
+            self.guard.alerts.send("reload_failed", f"SignalOps {text}", file=str(path))
+
+
+def _file_hash(path: Path) -> str | None:
+    """``sha256:<hex>`` of the file's bytes; None when it cannot be read (mid-save, removed)."""
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _one_line(exc: SignalOpsError) -> str:
+    """The first problem (file:line:col: message), and how many more there are."""
+    if isinstance(exc, StrategyError):
+        errors = exc.errors
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return StrategyError.__str__(errors[0]) + more
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What ``signalops run`` was asked: strategies, where to record, what data, which clock.
@@ -429,8 +582,14 @@ def _run_in(
         # A test's live connections carry the webhooks' answers too.
         watchers = _Watchers(watchers.notice, plan.connections.http)
     guard, alerts = _guard(workspace, pipeline, watchers)
+    reloader = Reloader(
+        pipeline, plan.strategies, workspace.config, venue=plan.venue, guard=guard,
+        notice=watchers.notice,
+    )  # fmt: skip
     try:
-        return list(run(pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard))
+        return list(
+            run(pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard, reloader=reloader)
+        )
     finally:
         if alerts is not None:
             alerts.close()
