@@ -601,11 +601,19 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
         "total", "CAGR", "max", "drawdown", "drawdown", "recovered", "Sharpe", "Sortino",
         "trades", "win", "p", "exposure", "fees", "end", "false", "blocked",
     ]  # fmt: skip
-    assert lines[18] == "blocked decisions                    1                  0            —"
-    assert (
-        "filter (usdc_outflow): 1 decision blocked; played out over 72h, the blocked trade "
-        "would have lost 0 times (loss avoided) and gained 1 time (profit missed); 0 unresolved"
-    ) in lines
+    assert lines[18:21] == [
+        "blocked decisions                    1                  0            —",
+        "  by passing veto                    1                  0            —",
+        "  failed closed                      0                  0            —",
+    ]
+    assert lines[21:24] == [
+        "filter (usdc_outflow): 1 decision blocked (1 by a passing veto, 0 failed closed: veto "
+        "data UNKNOWN); each blocked trade played out over 72h",
+        "  by a passing veto: 1 block; the blocked trade would have lost 0 times (loss avoided) "
+        "and gained 1 time (profit missed), 0 unresolved; false-positive rate 100% (1 of 1 "
+        "resolved); mean net return +20.24%",
+        "  failed closed (veto data UNKNOWN, no evidence for the veto): none",
+    ]
     baseline_line = (
         "the vetoes-removed baseline at the 1 blocked time: 1 denied MAX_POSITION+COOLDOWN"
     )
@@ -625,6 +633,9 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     assert metrics["metrics"]["risk_free_rate"] == 0.0
     assert metrics["metrics"]["periods_per_year"] == 365.0
     assert metrics["blocked"]["cost_profit"] == 1
+    assert metrics["blocked"]["by_passing_veto"]["cost_profit"] == 1
+    assert metrics["blocked"]["failed_closed"]["total"] == 0
+    assert metrics["blocked"]["decisions"][0]["failed_closed"] is False
     assert metrics["blocked"]["decisions"][0]["without_vetoes"]["status"] == "NOT_EXECUTED"
     assert metrics["baseline"]["strategy"]["name"] == "Banking_Crisis_Pipeline_no_vetoes"
     page = (folder / "report.html").read_text()
@@ -685,3 +696,34 @@ def test_backtest_command_without_snapshots_says_how_to_make_them(tmp_path: Path
         f"{missing}' (the bundled data) or 'signalops data download --source ... --asset ... "
         f"--to {missing}'\n"
     )
+
+
+def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_veto_working(
+    replay_dir: Path, tmp_path: Path
+):
+    # The election market's recorded odds do not cover these days: the veto is UNKNOWN and the
+    # pipeline blocks rather than trade blind. Those "losses avoided" are no evidence for it.
+    out = tmp_path / "report"
+    result = invoke(
+        "backtest", str(ROOT / "strategies" / "election_odds_gate.yaml"), "--from", "2024-10-01",
+        "--to", "2025-01-31", "--data", str(replay_dir), "--report", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[18:21] == [
+        "blocked decisions                   11                  0            —",
+        "  by passing veto                    0                  0            —",
+        "  failed closed                     11                  0            —",
+    ]
+    assert lines[21:24] == [
+        "filter (election_odds): 11 decisions blocked (0 by a passing veto, 11 failed closed: "
+        "veto data UNKNOWN); each blocked trade played out over 72h",
+        "  by a passing veto: none",
+        "  failed closed (veto data UNKNOWN, no evidence for the veto): 11 blocks; the blocked "
+        "trade would have lost 7 times (loss avoided) and gained 4 times (profit missed), 0 "
+        "unresolved; false-positive rate 36% (4 of 11 resolved); mean net return -1.62%",
+    ]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["blocked"]["failed_closed"]["avoided_loss"] == 7
+    assert metrics["blocked"]["by_passing_veto"]["total"] == 0
+    assert all(item["failed_closed"] for item in metrics["blocked"]["decisions"])

@@ -7,10 +7,11 @@ out), so neither has to import the other's module to know the shape of a study.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from signalops.backtest.filters import Counterfactual
+from signalops.backtest.filters import Accounting, Counterfactual, failed_closed
 from signalops.backtest.ledger import Decision
 from signalops.backtest.runner import BacktestResult, BenchmarkHold
 
@@ -28,6 +29,18 @@ class Study:
             return None
         return self.baseline.decision(blocked.as_of, blocked.asset)
 
+    @cached_property
+    def failed_closed(self) -> frozenset[str]:
+        """The blocked decisions whose every blocking veto had no data (UNKNOWN: fail closed)."""
+        if not self.result.blocked.items:
+            return frozenset()
+        return failed_closed(self.result.audit_path)
+
+    @property
+    def blocked_by_kind(self) -> tuple[Accounting, Accounting]:
+        """(blocks by a passing veto, blocks that failed closed): see ``filters``."""
+        return self.result.blocked.by_kind(self.failed_closed)
+
     @property
     def blocks_that_mattered(self) -> int:
         """Blocks at times when the baseline actually traded (its order filled)."""
@@ -43,6 +56,10 @@ class Study:
         for item, shown in zip(self.result.blocked.items, blocked["decisions"], strict=True):
             match = self.baseline_decision(item)  # in the baseline's own audit log
             shown["without_vetoes"] = None if match is None else _decision_dict(match)
+            shown["failed_closed"] = item.decision_id in self.failed_closed
+        passing, closed = self.blocked_by_kind
+        blocked["by_passing_veto"] = passing.counts(blocked=True)
+        blocked["failed_closed"] = closed.counts(blocked=True)
         mattered = None if self.baseline is None else self.blocks_that_mattered
         blocked["blocks_that_mattered"] = mattered
         return data

@@ -16,6 +16,12 @@ rate is cost-a-profit blocks / resolved blocks; a block is unresolved when the d
 its exit. Every BLOCKED decision counts, so a veto that holds for five days in a row is five
 blocks (one per decision the strategy would otherwise have acted on).
 
+A block is *by a passing veto* when at least one of the vetoes that blocked it held on data
+(its status PASS); it *failed closed* when every blocking veto was UNKNOWN: its data was missing
+or stale, and the pipeline blocks rather than trade blind. A failed-closed block that "avoided a
+loss" says nothing about the veto, so the two kinds are counted apart (``by_kind``); the veto
+statuses are read from each decision record's trace in the audit log.
+
 The same measure applied to the BUY signals that were acted on (FILLED) gives *false signals*:
 entries whose 72h net return was negative. Comparing them between the strategy and its
 vetoes-removed baseline shows what the filter changed, on the same yardstick.
@@ -24,15 +30,18 @@ vetoes-removed baseline shows what the filter changed, on the same yardstick.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from signalops.adapters import registry
+from signalops.audit.store import AuditLog
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
 from signalops.canonical import iso
@@ -188,7 +197,19 @@ class Accounting:
         values = [i.net_return for i in self.items if i.net_return is not None]
         return sum(values) / len(values) if values else None
 
-    def to_dict(self, *, blocked: bool) -> dict[str, Any]:
+    def where(self, keep: Callable[[Counterfactual], bool]) -> Accounting:
+        """The same accounting over the items ``keep`` accepts."""
+        return Accounting(self.horizon, tuple(item for item in self.items if keep(item)))
+
+    def by_kind(self, failed_closed: frozenset[str]) -> tuple[Accounting, Accounting]:
+        """(blocks by a passing veto, blocks that failed closed), given the failed-closed ids."""
+        return (
+            self.where(lambda item: item.decision_id not in failed_closed),
+            self.where(lambda item: item.decision_id in failed_closed),
+        )
+
+    def counts(self, *, blocked: bool) -> dict[str, Any]:
+        """``to_dict`` without the decisions."""
         counts: dict[str, Any] = {
             "horizon_hours": self.horizon / timedelta(hours=1),
             "total": self.total,
@@ -205,7 +226,10 @@ class Accounting:
             )
         else:
             counts.update(false_signals=self.losers, profitable_signals=self.winners)
-        return {**counts, "decisions": [item.to_dict() for item in self.items]}
+        return counts
+
+    def to_dict(self, *, blocked: bool) -> dict[str, Any]:
+        return {**self.counts(blocked=blocked), "decisions": [i.to_dict() for i in self.items]}
 
 
 def account(
@@ -223,6 +247,34 @@ def account(
         if decision.asset in bars
     )
     return Accounting(horizon, items)
+
+
+# Each BLOCKED decision's id, the vetoes that blocked it, and every veto's status in its trace.
+_BLOCKS_SQL = (
+    "SELECT json_extract(body, '$.decision_id'), json_extract(body, '$.blocked_by'), "
+    "json_extract(body, '$.trace.vetoes') FROM records "
+    "WHERE kind = 'decision' AND json_extract(body, '$.verdict') = 'BLOCKED'"
+)
+
+
+def failed_closed(audit_path: Path) -> frozenset[str]:
+    """The ids of the blocked decisions in the audit log whose every blocking veto was UNKNOWN.
+
+    A block with one veto that held (PASS) is by a passing veto, even if another one beside it
+    had no data: that veto would have blocked alone.
+    """
+    log = AuditLog.open_readonly(audit_path)
+    try:
+        rows = log.db.execute(_BLOCKS_SQL).fetchall()
+    finally:
+        log.close()
+    found = set()
+    for decision_id, blocked_by, vetoes in rows:
+        statuses = {v["id"]: v["status"] for v in json.loads(vetoes or "[]")}
+        blockers = json.loads(blocked_by or "[]")
+        if blockers and all(statuses.get(veto) == "UNKNOWN" for veto in blockers):
+            found.add(decision_id)
+    return frozenset(found)
 
 
 def without_vetoes(strategy: Strategy, catalogue: Catalogue | None = None) -> Strategy | None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops.backtest.comparison import Study
-from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED
+from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
 from signalops.backtest.ledger import EquityPoint
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
@@ -155,7 +155,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         cells = [of_metrics(r.metrics) for r in runs]
         return (label, *cells, *(DASH if m is None else of_metrics(m) for m in holds))
 
-    return [
+    rows = [
         line("total return", lambda m: pct(m.total_return, signed=True)),
         line("CAGR", lambda m: pct(m.cagr, signed=True)),
         line("max drawdown", lambda m: pct(m.drawdown.depth)),
@@ -173,6 +173,20 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
         line("blocked decisions", None, lambda r: str(r.blocked.total)),
     ]
+    if study.result.strategy.tree.vetoes:  # without vetoes, nothing to tell apart
+        rows += [
+            line("  by passing veto", None, lambda r: str(_blocks_of_kind(study, r)[0].total)),
+            line("  failed closed", None, lambda r: str(_blocks_of_kind(study, r)[1].total)),
+        ]
+    return rows
+
+
+def _blocks_of_kind(study: Study, r: BacktestResult) -> tuple[Accounting, Accounting]:
+    """(by a passing veto, failed closed) of ``r``'s blocks; the baseline has no vetoes."""
+    if r is study.result:
+        return study.blocked_by_kind
+    empty = Accounting(r.blocked.horizon, ())
+    return r.blocked.by_kind(frozenset()) if r.blocked.items else (empty, empty)
 
 
 def title(study: Study) -> str:
@@ -193,18 +207,30 @@ def filter_lines(study: Study) -> list[str]:
     head = f"filter ({', '.join(vetoes)}): {_count(blocked.total, 'decision')} blocked"
     if not blocked.total:
         return [head]
+    passing, closed = study.blocked_by_kind
     lines = [
-        f"{head}; played out over {hours(blocked.horizon)}, the blocked trade would have lost "
-        f"{_count(blocked.losers, 'time')} (loss avoided) and gained "
-        f"{_count(blocked.winners, 'time')} (profit missed); "
-        f"{blocked.count(UNRESOLVED)} unresolved",
-        f"filter false-positive rate: {pct(blocked.false_positive_rate, digits=0)} "
-        f"({blocked.winners} of {blocked.resolved} resolved); mean net return of the blocked "
-        f"trades {pct(blocked.mean_net_return, signed=True)}",
+        f"{head} ({passing.total} by a passing veto, {closed.total} failed closed: veto data "
+        f"UNKNOWN); each blocked trade played out over {hours(blocked.horizon)}",
+        _kind_line("by a passing veto", passing),
+        _kind_line("failed closed (veto data UNKNOWN, no evidence for the veto)", closed),
     ]
     if study.baseline is not None:
         lines.append(_without_vetoes_line(study))
     return lines
+
+
+def _kind_line(kind: str, blocks: Accounting) -> str:
+    """One kind of block: what the blocked trades would have done."""
+    if not blocks.total:
+        return f"  {kind}: none"
+    return (
+        f"  {kind}: {_count(blocks.total, 'block')}; the blocked trade would have lost "
+        f"{_count(blocks.losers, 'time')} (loss avoided) and gained "
+        f"{_count(blocks.winners, 'time')} (profit missed), {blocks.count(UNRESOLVED)} "
+        f"unresolved; false-positive rate {pct(blocks.false_positive_rate, digits=0)} "
+        f"({blocks.winners} of {blocks.resolved} resolved); mean net return "
+        f"{pct(blocks.mean_net_return, signed=True)}"
+    )
 
 
 def _without_vetoes_line(study: Study) -> str:
@@ -293,7 +319,8 @@ _DEFINITIONS = {
     "exposure": "fraction of periods with a position held",
     "blocked": "each BLOCKED decision's trade entered at the next bar's open and exited at the "
     "close 'horizon' later, net of slippage and fees; loss = the block avoided a loss, profit = "
-    "the block cost a profit (a false positive)",
+    "the block cost a profit (a false positive); counted apart for blocks by a passing veto "
+    "and blocks that failed closed (every blocking veto UNKNOWN: its data missing or stale)",
     "false_signals": "FILLED BUY decisions whose trade, measured the same way, lost",
     "buy_and_hold": "all cash into the assets (equal parts) at the first fill price, same fee "
     "and slippage, held to the end",
@@ -486,6 +513,7 @@ def _blocked_table(study: Study) -> str:
         "asset",
         "action",
         "blocked by",
+        "veto data",
         "entry",
         "exit",
         "net return",
@@ -504,6 +532,7 @@ def _blocked_table(study: Study) -> str:
             item.asset,
             item.action,
             ", ".join(item.blocked_by),
+            "UNKNOWN (failed closed)" if item.decision_id in study.failed_closed else "held",
             _price_at(item.entry_price, item.entry_time),
             _price_at(item.exit_price, item.exit_time),
             pct(item.net_return, signed=True),

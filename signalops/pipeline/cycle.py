@@ -172,6 +172,13 @@ class Pipeline:
 
     # --- sizing and the gate ---
 
+    def _limits(self, strategy: Strategy, evaluation: Evaluation) -> risk.RiskLimits:
+        """The strategy's limits; ``max_data_age`` follows its timeframe unless a config set it."""
+        limits = limits_for(strategy, self.config)
+        if "max_data_age" in self.config.risk or "max_data_age" in strategy.risk:
+            return limits
+        return risk.following_timeframe(limits, acting_max_ages(evaluation))
+
     def gate(
         self,
         strategy: Strategy,
@@ -182,7 +189,7 @@ class Pipeline:
         did: str,
         mode: Mode,
     ) -> tuple[OrderIntent | None, RiskDecision]:
-        limits = limits_for(strategy, self.config)
+        limits = self._limits(strategy, evaluation)
         price = reference_price(asset, answers, as_of, limits.max_data_age)
         side = Side.BUY if evaluation.verdict is Verdict.BUY else Side.SELL
         if price is None:
@@ -507,6 +514,18 @@ def reference_price(
         if best is None or answer.as_of > best[1]:
             best = (to_decimal(answer.value), answer.as_of)
     return best
+
+
+def acting_max_ages(evaluation: Evaluation) -> tuple[int, ...]:
+    """The staleness limits of the leaves of the acting side (the ones ``decision_data_time``
+    reads): the age of data the strategy itself accepts."""
+    tree = evaluation.tree
+    side = tree.entry if evaluation.action is None or evaluation.action is Side.BUY else tree.exit
+    if side is None:
+        return ()
+    return tuple(
+        age for node in side.walk() if isinstance(node, Predicate) for age in node.max_ages
+    )
 
 
 def decision_data_time(evaluation: Evaluation, price_time: datetime) -> datetime:

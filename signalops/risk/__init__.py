@@ -16,6 +16,7 @@ from signalops.risk.limits import (
     Kelly,
     RiskLimits,
     TradingState,
+    following_timeframe,
     kill_switch_active,
 )
 from signalops.risk.sizing import QUANTITY_STEP, size_order
@@ -34,6 +35,7 @@ __all__ = [
     "RiskState",
     "TradingState",
     "check",
+    "following_timeframe",
     "kill_switch_active",
     "size_order",
     "unvalued",

@@ -6,8 +6,8 @@ and a strategy's ``risk:`` section (which can only tighten them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -71,7 +71,8 @@ class RiskLimits:
     - ``kill_switch_file`` None: no file is watched until the config names one;
     - ``trading_state`` ACTIVE;
     - ``max_data_age`` 15 minutes: a decision acted on later than that (a late approval) is
-      re-evaluated instead; equal to the default approval expiry;
+      re-evaluated instead; equal to the default approval expiry. Unless a config sets it, the
+      pipeline raises it to the strategy's own staleness (``following_timeframe``);
     - ``max_position`` 10% of equity per asset, ``max_exposure`` 50% of equity in positions:
       at least half the portfolio stays in cash;
     - ``max_daily_loss`` 3% of the day's starting equity: after that, no new BUYs that day;
@@ -146,6 +147,20 @@ class RiskLimits:
 DEFAULT_LIMITS = RiskLimits()
 
 
+def following_timeframe(limits: RiskLimits, max_ages: Iterable[int]) -> RiskLimits:
+    """``limits`` with ``max_data_age`` raised to the largest of the leaves' ``max_age``s.
+
+    For a ``max_data_age`` no config set: a daily strategy's data is a day old most of the day,
+    and each leaf already refused data older than its own ``max_age`` (two bars of its candle
+    timeframe by default), so 15 minutes would deny DATA_STALE every cycle but the one just
+    after midnight. Never lowered: below 15 minutes an approval given in time could be stale.
+    """
+    longest = max(max_ages, default=0)
+    if longest <= limits.max_data_age:
+        return limits
+    return replace(limits, max_data_age=longest)
+
+
 def kill_switch_active(limits: RiskLimits) -> bool:
     """True when the kill switch file exists (a dangling symlink counts); a path that cannot be
     checked (e.g. a folder without permission) counts as on: fail closed.
@@ -164,4 +179,11 @@ def kill_switch_active(limits: RiskLimits) -> bool:
     return True
 
 
-__all__ = ["DEFAULT_LIMITS", "Kelly", "RiskLimits", "TradingState", "kill_switch_active"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Kelly",
+    "RiskLimits",
+    "TradingState",
+    "following_timeframe",
+    "kill_switch_active",
+]
