@@ -116,7 +116,7 @@ class SecretFilter(logging.Filter):
         # Read each time: clients built after the handler (a venue's executor) add theirs. Looked
         # up, not imported: a command that never made a request does not import httpx for this.
         http = sys.modules.get("signalops.adapters.http")
-        declared = http._LOG_FILTER.secrets if http is not None else ()
+        declared = http.declared_secrets() if http is not None else frozenset()
         if not declared:
             return self.environment_secrets
         found = {*self.environment_secrets, *declared}

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from signalops.adapters import _facts
+from signalops.adapters import _facts, hints
 from signalops.adapters._facts import EASTERN, Fact, FactBook, FactSet, day_of, fact_of, known_at
 from signalops.adapters.base import live_time
 from signalops.adapters.http import HttpClient
@@ -313,10 +313,8 @@ class ReplayFactsFeed:
         series = None if cik is None else self.store.series(SOURCE, facts_key(cik))
         if cik is None or series is None:
             raise _error(
-                f"no recorded EDGAR company facts for {symbol.upper()}: download them "
-                f"(signalops data download --source fundamental --asset {symbol.upper()}) or "
-                f"import a saved companyfacts JSON (signalops data import FILE --source "
-                f"fundamental --asset {symbol.upper()})",
+                f"no recorded EDGAR company facts for {symbol.upper()}: "
+                + hints.provide(SOURCE, symbol.upper()),
                 Code.NO_DATA,
             )
         end = series.end(as_of)

@@ -30,30 +30,6 @@ def _command(verb: str, source: str, asset: str, **options: str | None) -> str:
     return " ".join(w if w == "FILE" else shlex.quote(w) for w in words)
 
 
-def download(
-    source: str,
-    asset: str,
-    *,
-    venue: str | None = None,
-    timeframe: str | None = None,
-    to: str | None = None,
-) -> str:
-    """``signalops data download ...`` for one series (``to``: another snapshot folder)."""
-    return _command("download", source, asset, venue=venue, timeframe=timeframe, to=to)
-
-
-def import_file(
-    source: str,
-    asset: str,
-    *,
-    venue: str | None = None,
-    timeframe: str | None = None,
-    to: str | None = None,
-) -> str:
-    """``signalops data import FILE ...`` for one series."""
-    return _command("import", source, asset, venue=venue, timeframe=timeframe, to=to)
-
-
 def provide(
     source: str,
     asset: str,
@@ -62,9 +38,10 @@ def provide(
     timeframe: str | None = None,
 ) -> str:
     """The tail of a "no recorded ..." message: both ways to get the data."""
+    options = {"venue": venue, "timeframe": timeframe}
     return (
-        f"download it with '{download(source, asset, venue=venue, timeframe=timeframe)}'"
-        f" or import a file with '{import_file(source, asset, venue=venue, timeframe=timeframe)}'"
+        f"download it with '{_command('download', source, asset, **options)}'"
+        f" or import a file with '{_command('import', source, asset, **options)}'"
     )
 
 

@@ -67,6 +67,11 @@ _LOG_FILTER = _SecretLogFilter()
 HTTP_LOGGERS = ("httpx", "httpcore")
 
 
+def declared_secrets() -> frozenset[str]:
+    """Every secret a client or venue connection declared with ``protect_logs`` so far."""
+    return frozenset(_LOG_FILTER.secrets)
+
+
 def protect_logs(*secrets: str, loggers: tuple[str, ...] = ()) -> None:
     """Never let these strings reach a log line written by httpx, httpcore or ``loggers``.
 
