@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -202,6 +202,8 @@ class Pipeline:
         book = self._book(strategy.name, asset, {asset: price[0]}, as_of, mode)
         if isinstance(book, RiskDecision):
             return None, book
+        if book is None and side is Side.SELL and self._has_own_book(strategy.name):
+            book = self._venue_book(strategy.name, asset, portfolio)
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
@@ -319,6 +321,18 @@ class Pipeline:
             details = {"asset": asset, "book": strategy, "unvalued": list(unvalued)}
             return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
         return book
+
+    def _venue_book(self, strategy: str, asset: str, venue: PortfolioView) -> PortfolioView:
+        """What a SELL at a venue may close: this strategy's venue book of ``asset``, never
+        more than the venue holds (a shortfall is RECONCILE_MISMATCH's to report), never the
+        coins another strategy bought. Cash and the rest stay the account's."""
+        own = self._venue_books.update(self.audit).held(asset).get(strategy, Decimal(0))
+        position = venue.positions.get(asset)
+        held = min(own, position.quantity) if position is not None else Decimal(0)
+        positions = (
+            {} if held <= 0 or position is None else {asset: replace(position, quantity=held)}
+        )
+        return replace(venue, positions=positions)
 
     def _assets(self) -> list[str]:
         return list(dict.fromkeys(a for s in self.strategies for a in s.assets))
