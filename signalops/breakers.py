@@ -8,11 +8,14 @@ decision is still evaluated and recorded, and every BUY or SELL is denied TRADIN
 operator resumes (``signalops resume``): a breaker never resets itself, since the condition that
 tripped it (a venue refusing orders, a data outage) is what a human has to look at.
 
-The state lives in a small JSON file next to the audit log (``<log>.breaker.json``), written
-atomically (a temporary file, fsync, rename), so a restart comes back HALTED. It keeps what the
-breakers count (the equity's peak, rejects and outage cycles in a row) and every trip and resume
-(``history``). The audit log itself has no record kind for it: what a trip did is in the decision
-records it denied (TRADING_STATE, ``limit: HALTED``).
+Every trip and every resume is a ``breaker`` record in the audit log's hash chain (``record``),
+written before anything else knows of it: the log is the authority on whether trading is halted.
+The counts (the equity's peak, rejects and outage cycles in a row) change every cycle and live in
+a small JSON file next to the log (``<log>.breaker.json``), written atomically (a temporary file,
+fsync, rename), with the history of trips and resumes. A file that was deleted, or lost the last
+trip in a crash, does not resume trading: ``effective`` takes the trip from the log (fail
+closed). What a trip did is also in the decision records it denied (TRADING_STATE, ``limit:
+HALTED``).
 
 Counting, per cycle, over the decisions the cycle made (skipped ones count for nothing):
 
@@ -27,6 +30,7 @@ Counting, per cycle, over the decisions the cycle made (skipped ones count for n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -35,15 +39,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from signalops.audit.record import BREAKER, build_breaker
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.config import BreakersConfig, Config
-from signalops.errors import InputError
+from signalops.errors import DuplicateRecordError, InputError
 from signalops.orders import ExecutionStatus
 from signalops.pipeline.summary import CycleSummary
 from signalops.risk import TradingState
+
+if TYPE_CHECKING:
+    from signalops.audit.store import AuditLog
 
 SUFFIX = ".breaker.json"
 
@@ -146,13 +154,13 @@ def save(path: Path, state: BreakerState) -> None:
         raise
 
 
-def save_unless_resumed(path: Path, state: BreakerState) -> BreakerState:
+def save_unless_resumed(path: Path, state: BreakerState, audit: AuditLog) -> BreakerState:
     """Save the loop's ``state`` unless an operator resumed since it was read; return what holds.
 
-    The loop reads the file at each cycle boundary; a resume written during the cycle bumps the
+    The loop reads the state at each cycle boundary; a resume during the cycle bumps the
     revision, and the operator's word wins over the loop's counts.
     """
-    current = load(path)
+    current = effective(load(path), audit)
     if current.revision != state.revision:
         return current
     save(path, state)
@@ -240,14 +248,62 @@ def resume(state: BreakerState, *, by: str, note: str, at: datetime) -> BreakerS
     return BreakerState(revision=state.revision + 1, history=(*state.history, event))
 
 
+def record(audit: AuditLog, state: BreakerState) -> None:
+    """Append ``state``'s latest event (a trip, or a resume) to the audit log's chain.
+
+    Idempotent: the record's id is the event and the state's revision, so recording the same
+    event again (a restart after a crash between the log and the file) is a no-op.
+    """
+    event = state.history[-1]
+    revision = state.revision if event["event"] == "trip" else state.revision - 1
+    at = datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00"))
+    with contextlib.suppress(DuplicateRecordError):
+        audit.append(build_breaker(event, revision=revision, recorded_at=at))
+
+
+def last_event(audit: AuditLog) -> tuple[int, Mapping[str, Any]] | None:
+    """The log's latest breaker event (``trip`` or ``resume``) and the revision it was recorded
+    at, or None when the log holds none."""
+    found = None
+    for _seq, body in audit.records_of_kind(BREAKER):
+        found = body
+    if found is None or not isinstance(found.get("breaker"), Mapping):
+        return None
+    revision = int(str(found["id"]).split("-")[1])
+    return revision, found["breaker"]
+
+
+def effective(state: BreakerState, audit: AuditLog) -> BreakerState:
+    """``state`` (from the file), tripped when the log's latest breaker event is a trip: a
+    deleted, stale or edited file never resumes trading; only ``resume`` (which records its own
+    event in the log first) does. Revisions continue from the log's, so the next resume's
+    record is a new one."""
+    last = last_event(audit)
+    if last is None:
+        return state
+    revision, event = last
+    counted = max(state.revision, revision if event.get("event") == "trip" else revision + 1)
+    state = replace(state, revision=counted)
+    if state.tripped or event.get("event") != "trip":
+        return state
+    return replace(
+        state,
+        tripped=True,
+        trigger=event.get("trigger"),
+        message=event.get("message"),
+        tripped_at=event.get("at"),
+        history=(*state.history, dict(event)),
+    )
+
+
 def halted(config: Config) -> Config:
     """``config`` with the risk gate's trading state HALTED: every BUY and SELL is denied."""
     return replace(config, limits=replace(config.limits, trading_state=TradingState.HALTED))
 
 
-def applied(config: Config, audit: str | Path) -> Config:
-    """``config`` as a tripped breaker of the log at ``audit`` leaves it (for approvals too)."""
-    return halted(config) if load(state_path(audit)).tripped else config
+def applied(config: Config, audit: AuditLog) -> Config:
+    """``config`` as a tripped breaker of ``audit`` leaves it (for approvals too)."""
+    return halted(config) if effective(load(state_path(audit.path)), audit).tripped else config
 
 
 def _percent(value: Decimal) -> str:
@@ -262,9 +318,12 @@ __all__ = [
     "OUTAGE_CODES",
     "BreakerState",
     "applied",
+    "effective",
     "halted",
+    "last_event",
     "load",
     "observe",
+    "record",
     "resume",
     "save",
     "save_unless_resumed",

@@ -250,3 +250,43 @@ def test_a_strategy_edit_that_does_not_validate_is_alerted_and_the_run_goes_on(
     assert len(texts) == 2  # Slack and Telegram, once: each bad version is reported once
     assert all(text.startswith("SignalOps reload refused") for text in texts)
     assert f"{strategy}:13:" in texts[0]
+
+
+def test_an_approved_order_that_fills_is_alerted_like_the_loops_fills(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signalops.pipeline import approvals
+    from signalops.workspace import open_workspace
+
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "signalops.yaml").write_text(WEBHOOKS + "alerts: {on: [fill]}\n")
+    db, config = tmp_path / "a.db", tmp_path / "signalops.yaml"
+    made = CliRunner().invoke(
+        cli,
+        ["run", STRATEGY, "--mode", "notify", "--replay", str(replay_dir), "--from",
+         "2023-03-10", "--audit", str(db), "--config", str(config)],
+    )  # fmt: skip
+    assert "1 awaiting approval" in made.stdout, made.output
+    workspace = open_workspace(audit=db, config=config)
+    (waiting,) = workspace.audit.pending_approvals(datetime(2023, 3, 10, 0, 1, tzinfo=UTC))
+    chat = Chat()
+    alerts = Alerts(
+        workspace.config.alerts,
+        workspace.config.notify.webhooks,
+        transport=httpx.MockTransport(chat),
+    )
+
+    outcome = approvals.answer(
+        workspace,
+        waiting.approval_id,
+        approve=True,
+        by="alice",
+        now=datetime(2023, 3, 10, 0, 5, tzinfo=UTC),
+        replay=replay_dir,
+        alerts=alerts,
+    )
+
+    assert outcome.status == "FILLED"
+    filled = "SignalOps filled: BUY 0.02455527 BTC at 20372.401110 (Banking_Crisis_Pipeline)"
+    assert chat.texts() == both(filled)
+    workspace.close()

@@ -22,6 +22,7 @@ from test_run_data_errors import lines_without_duration, offline
 
 from signalops import breakers
 from signalops.adapters.registry import Connections
+from signalops.audit.schema import record_errors
 from signalops.audit.store import AuditLog
 from signalops.cli.main import cli
 from signalops.cli.run import resume_command
@@ -151,6 +152,65 @@ def test_a_restart_stays_halted_until_resume_and_then_trades_again(crisis):
         "cleared": "max_drawdown",
     }
     assert (state["tripped"], state["revision"]) == (False, 1)
+
+
+def breaker_records(db: Path) -> list[tuple[str, dict]]:
+    return [(r["id"], r["breaker"]) for r in AuditLog(db).records() if r["kind"] == "breaker"]
+
+
+def test_a_trip_and_its_resume_are_records_in_the_verified_chain(crisis):
+    crisis("2023-03-09", "2023-03-12")
+    invoke(
+        "resume", "--audit", str(crisis.db), "--config", str(crisis.config), "--by", "alice",
+        "--note", "checked the book", "--at", "2023-03-14T12:00:00Z",
+    )  # fmt: skip
+
+    assert breaker_records(crisis.db) == [
+        (
+            "breaker-0-trip",
+            {
+                "event": "trip",
+                "trigger": "max_drawdown",
+                "message": "drawdown 0.06% from the peak equity 10000.00 (now 9994.06) is beyond "
+                "max_drawdown 0.05%",
+                "at": "2023-03-11T00:00:00Z",
+            },
+        ),
+        (
+            "breaker-0-resume",
+            {
+                "event": "resume",
+                "by": "alice",
+                "note": "checked the book",
+                "at": "2023-03-14T12:00:00Z",
+                "cleared": "max_drawdown",
+            },
+        ),
+    ]
+    assert all(not record_errors(r) for r in AuditLog(crisis.db).records())
+    verified = invoke("audit", "verify", "--audit", str(crisis.db))
+    assert verified.exit_code == 0, verified.output
+
+
+def test_a_deleted_breaker_file_does_not_resume_trading_the_log_still_says_halted(crisis):
+    crisis("2023-03-09", "2023-03-12")
+    breakers.state_path(crisis.db).unlink()  # by accident, or to trade past the breaker
+
+    restarted = crisis("2023-03-14")
+
+    assert stdout_lines(restarted) == [
+        HALT_LINE,
+        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+    ]
+    resumed = invoke(
+        "resume", "--audit", str(crisis.db), "--config", str(crisis.config), "--by", "bob",
+        "--note", "file restored", "--at", "2023-03-14T12:00:00Z",
+    )  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert stdout_lines(crisis("2023-03-15")) == [
+        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 filled)"
+    ]
+    assert [i for i, _ in breaker_records(crisis.db)] == ["breaker-0-trip", "breaker-0-resume"]
 
 
 def test_resume_with_no_breaker_tripped_is_an_error(crisis):
@@ -302,9 +362,12 @@ def test_the_loop_never_overwrites_a_resume_written_during_its_cycle(tmp_path: P
     read_by_loop = breakers.load(path)
     breakers.save(path, breakers.resume(tripped, by="alice", note="ok", at=AT))
 
-    kept = breakers.save_unless_resumed(path, replace(read_by_loop, outage_cycles=9))
+    log = AuditLog.open(tmp_path / "audit.db", create=True)
+
+    kept = breakers.save_unless_resumed(path, replace(read_by_loop, outage_cycles=9), log)
 
     assert (kept.tripped, breakers.load(path).tripped) == (False, False)
+    log.close()
 
 
 def test_an_unreadable_breaker_file_is_an_error_not_a_silent_reset(tmp_path: Path):

@@ -41,6 +41,7 @@ ORDER_RESULT = "order_result"
 FILL = "fill"
 APPROVAL = "approval"
 EXPIRY = "expiry"
+BREAKER = "breaker"
 
 # Each follow-up kind and the fields it must carry besides the common ones. The JSON Schema
 # (schemas/decision.schema.json) says the same with types; this table fails fast at build time.
@@ -51,7 +52,9 @@ FOLLOWUP_FIELDS: dict[str, tuple[str, ...]] = {
     APPROVAL: ("approval_id", "approved", "by"),
     EXPIRY: ("approval_id", "expires_at"),
 }
-KINDS = (DECISION, *FOLLOWUP_FIELDS)
+# A circuit breaker's trip or an operator's resume: about the account, not one decision, so it
+# is the one kind without a ``decision_id``.
+KINDS = (DECISION, *FOLLOWUP_FIELDS, BREAKER)
 
 # Environment variables whose values must never reach a record. Short values are skipped:
 # replacing every "true" or "1" in a record would mangle it without protecting anything.
@@ -261,6 +264,31 @@ def build_followup(
         "decision_id": decision_id,
         "recorded_at": iso(utc(recorded_at)),
         **fields,
+    }
+    return _finish(record, environ)
+
+
+def breaker_id(event: str, revision: int) -> str:
+    """``breaker-{revision}-{event}``: a breaker's state revision has one trip and one resume, so
+    a restart that records the same event again is refused by the unique id."""
+    return f"breaker-{revision}-{event}"
+
+
+def build_breaker(
+    event: Mapping[str, Any],
+    *,
+    revision: int,
+    recorded_at: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The record of a breaker ``event`` (``signalops.breakers``' history entry: ``trip`` with
+    trigger and message, or ``resume`` with who, why and what it cleared)."""
+    record = {
+        "schema": SCHEMA,
+        "kind": BREAKER,
+        "id": breaker_id(str(event["event"]), revision),
+        "recorded_at": iso(utc(recorded_at)),
+        "breaker": dict(event),
     }
     return _finish(record, environ)
 

@@ -180,7 +180,7 @@ def _answer(
     now = parse_time(at) if at else datetime.now(UTC)
     workspace = open_workspace(audit=audit_file, config=config_file, create=True)
     # A tripped breaker denies an approval's order as it denies the loop's (TRADING_STATE).
-    workspace.config = breakers.applied(workspace.config, workspace.audit.path)
+    workspace.config = breakers.applied(workspace.config, workspace.audit)
     outcome = approvals.answer(
         workspace,
         approval_id,
@@ -271,9 +271,9 @@ def resume_command(
     """Clear a tripped circuit breaker: trading resumes at the next cycle.
 
     A breaker (breakers: in the config) halts trading on a drawdown, on orders rejected in a
-    row or on a data outage, and only this command clears it. Who and why are kept with the
-    breaker's state, next to the audit log (<log>.breaker.json). A running `signalops run`
-    picks the resume up at its next cycle.
+    row or on a data outage, and only this command clears it. Who and why are recorded in
+    the audit log (a breaker record, like the trip) and in <log>.breaker.json. A
+    running `signalops run` picks the resume up at its next cycle.
 
     \b
     Example:
@@ -283,15 +283,18 @@ def resume_command(
     from signalops.logs import event
     from signalops.workspace import audit_path, open_workspace
 
-    workspace = open_workspace(audit=audit_file, config=config_file, create=False)
+    open_workspace(audit=audit_file, config=config_file, create=False).close()  # it exists
+    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
     try:
         path = breakers.state_path(audit_path(audit_file, workspace.config))
+        state = breakers.effective(breakers.load(path), workspace.audit)
+        who = by or getpass.getuser()
+        now = parse_time(at) if at else datetime.now(UTC)
+        resumed = breakers.resume(state, by=who, note=note, at=now)
+        breakers.record(workspace.audit, resumed)  # the log first: it is the authority
+        breakers.save(path, resumed)
     finally:
         workspace.close()
-    state = breakers.load(path)
-    who = by or getpass.getuser()
-    now = parse_time(at) if at else datetime.now(UTC)
-    breakers.save(path, breakers.resume(state, by=who, note=note, at=now))
     event(
         logging.getLogger("signalops.breakers"),
         logging.INFO,

@@ -78,7 +78,7 @@ def telegram_command(
     def answer(approval_id: str, approve: bool, by: str) -> str:
         now = parse_time(at) if at else datetime.now(UTC)
         opened = open_workspace(audit=audit_file, config=config_file, create=True)
-        opened.config = breakers.applied(opened.config, opened.audit.path)
+        opened.config = breakers.applied(opened.config, opened.audit)
         try:
             outcome = approvals.answer(
                 opened,

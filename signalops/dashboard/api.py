@@ -161,7 +161,7 @@ def answer_approval(
     from signalops import breakers
 
     # A tripped breaker halts approvals here as it does in the CLI and on Telegram.
-    workspace.config = breakers.applied(workspace.config, workspace.audit.path)
+    workspace.config = breakers.applied(workspace.config, workspace.audit)
     try:
         return answer(
             workspace,

@@ -21,6 +21,7 @@ from typing import Any
 
 from signalops.adapters import gather as engine
 from signalops.adapters import registry
+from signalops.alerts import Alerts, fill_text
 from signalops.audit.store import AuditLog, PendingApproval
 from signalops.canonical import canonical_json, iso
 from signalops.codes import Code
@@ -45,6 +46,7 @@ def answer(
     live: bool = False,
     replay: str | Path | None = None,
     strategies_dir: Path | None = None,
+    alerts: Alerts | None = None,
 ) -> ApprovalOutcome:
     """Approve or reject the pending decision ``approval_id`` (or its decision id) at ``now``.
 
@@ -52,7 +54,8 @@ def answer(
     the same re-check, the same records. ``live`` executes an approval through the auto
     executor; ``replay`` re-checks on a snapshot folder instead of live sources. Raises
     ``ApprovalError`` when the approval is not pending (unknown, already answered) or the
-    strategy that decided cannot be found.
+    strategy that decided cannot be found. An approved order that fills is alerted like the
+    loop's fills (``alerts: on: [fill]``); ``alerts`` defaults to the workspace config's.
     """
     pending = _pending(workspace.audit, approval_id, now)
     strategies: list[Strategy] = []
@@ -63,9 +66,29 @@ def answer(
     # pending; the log takes one approval record per decision, so the loser's append is refused
     # and it reads what the winner did, as a late answer would.
     try:
-        return _answer_on(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
+        outcome = _answer_on(pipeline, approval_id, approve=approve, by=by, note=note, now=now)
     except DuplicateRecordError:
         raise ApprovalError(_not_pending(workspace.audit, approval_id)) from None
+    if outcome.status == ExecutionStatus.FILLED.value:
+        _alert_fill(workspace, pending, alerts)
+    return outcome
+
+
+def _alert_fill(workspace: Workspace, pending: PendingApproval, alerts: Alerts | None) -> None:
+    config = workspace.config
+    own = alerts is None
+    sender = Alerts(config.alerts, config.notify.webhooks) if alerts is None else alerts
+    try:
+        if not sender.wants("fill"):
+            return
+        strategy = str((pending.record.get("strategy") or {}).get("name"))
+        for record in workspace.audit.followups(pending.decision_id):
+            if record["kind"] == "fill":
+                text = fill_text(record["fill"], strategy)
+                sender.send("fill", text, decision_id=pending.decision_id)
+    finally:
+        if own:
+            sender.close()
 
 
 def _answer_on(

@@ -190,7 +190,7 @@ class Guard:
         self.path = path
         self.alerts = alerts
         self.notice = notice or (lambda _text: None)
-        self.state = breakers.BreakerState() if path is None else breakers.load(path)
+        self.state = breakers.BreakerState() if path is None else self._read()
         self.kill_switch_on = False
         self.outage = 0  # cycles in a row with sources unreachable (for the outage alert)
         self.verified: tuple[int, str] | None = None  # the chain head last verified ok
@@ -201,7 +201,7 @@ class Guard:
     def before(self, as_of: datetime) -> None:
         """Read the breakers (an operator may have resumed) and set the gate's trading state."""
         if self.path is not None:
-            self.state = breakers.load(self.path)
+            self.state = self._read()
         self.pipeline.config = breakers.halted(self.base) if self.state.tripped else self.base
         on = risk.kill_switch_active(self.base.limits)
         if on and not self.kill_switch_on:
@@ -209,6 +209,10 @@ class Guard:
         self.kill_switch_on = on
         if self.alerts.wants("verify_failed") and not self.verify_failed:
             self._verify()
+
+    def _read(self) -> breakers.BreakerState:
+        assert self.path is not None
+        return breakers.effective(breakers.load(self.path), self.pipeline.audit)
 
     def _verify(self) -> None:
         """The hash chain, checked incrementally (only records appended since the last ok)."""
@@ -242,7 +246,9 @@ class Guard:
         equity = _equity(self.pipeline, summary.as_of) if limits.max_drawdown is not None else None
         new = breakers.observe(self.state, summary, equity, limits)
         tripped_now = new.tripped and not self.state.tripped
-        self.state = breakers.save_unless_resumed(self.path, new)
+        if tripped_now:
+            breakers.record(self.pipeline.audit, new)  # the log first: it is the authority
+        self.state = breakers.save_unless_resumed(self.path, new, self.pipeline.audit)
         if tripped_now and self.state.tripped:
             self._tripped(new)
 
@@ -607,9 +613,11 @@ def _guard(
     """A guard when the config asks for breakers or alerts (or a breaker is still tripped)."""
     config = workspace.config
     path = breakers.state_path(workspace.audit.path)
-    if not (config.breakers.any or config.alerts.on or path.exists()):
+    # A breaker tripped under an earlier config still halts (its file deleted too): only
+    # `resume` clears it.
+    left = path.exists() or breakers.last_event(workspace.audit) is not None
+    if not (config.breakers.any or config.alerts.on or left):
         return None, None
     alerts = Alerts(config.alerts, config.notify.webhooks, transport=watchers.transport)
-    # A breaker tripped under an earlier config still halts: only `resume` clears it.
-    use = path if (config.breakers.any or path.exists()) else None
+    use = path if (config.breakers.any or left) else None
     return Guard(pipeline, path=use, alerts=alerts, notice=watchers.notice), alerts

@@ -10,7 +10,7 @@ from audit_scenarios import AS_OF, SCENARIOS, schema_checked_log
 from jsonschema import Draft202012Validator
 
 from signalops.audit.chain import GENESIS, seal
-from signalops.audit.record import KINDS, build_followup
+from signalops.audit.record import KINDS, build_breaker, build_followup
 from signalops.audit.schema import record_errors, record_schema
 from signalops.orders import ExecutionResult, ExecutionStatus
 from signalops.strategy import schema_path
@@ -43,6 +43,27 @@ def every_kind_of_record():
             "fill", **common, client_order_id=intent.client_order_id, fill=SCENARIOS.fill(intent)
         ),
         build_followup("expiry", **common, n=2, approval_id="apr-other", expires_at=AS_OF),
+        build_breaker(
+            {
+                "event": "trip",
+                "trigger": "max_drawdown",
+                "message": "drawdown 12%",
+                "at": "2023-03-11T00:00:00Z",
+            },
+            revision=0,
+            recorded_at=AS_OF,
+        ),
+        build_breaker(
+            {
+                "event": "resume",
+                "by": "alice",
+                "note": "ok",
+                "at": "2023-03-12T00:00:00Z",
+                "cleared": "max_drawdown",
+            },
+            revision=0,
+            recorded_at=AS_OF,
+        ),
     ]
     return records
 
