@@ -15,6 +15,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
+import re2
+
 from signalops.observation import utc
 
 
@@ -23,6 +26,30 @@ def canonical_json(value: Any) -> str:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+# Where orjson writes a number differently from Python's ``repr`` (which ``json`` uses): below
+# 1e-4 (orjson ``0.00001``, Python ``1e-05``) and in exponent form (``1e16`` vs ``1e+16``). A
+# match anywhere (even inside a string, which only costs the slow path) sends the value to the
+# stdlib encoder, so the bytes are always the stdlib's. RE2 scans a record in a fifth of the
+# time ``re`` takes.
+_ORJSON_DIFFERS = re2.compile(rb"(?:^|[:,\[])-?(?:0\.0000|[0-9]+(?:\.[0-9]+)?e)")
+
+
+def canonical_json_of_plain(value: Any) -> str:
+    """``canonical_json(value)`` for plain JSON data with finite floats (what ``json_safe``
+    returns, what a stored record holds), through orjson: the same text, several times faster.
+
+    orjson would write NaN as ``null`` where ``canonical_json`` raises, hence "finite floats":
+    callers pass ``json_safe`` output, which spells them as text.
+    """
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an int beyond 64 bits, a non-str key, a type orjson does not know
+        return canonical_json(value)
+    if _ORJSON_DIFFERS.search(data):
+        return canonical_json(value)
+    return data.decode("utf-8")
 
 
 def content_hash(value: Any) -> str:

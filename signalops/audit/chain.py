@@ -12,24 +12,22 @@ first record can be ``GENESIS``, 64 zeros.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from signalops.canonical import canonical_json
+from signalops.canonical import canonical_json_of_plain
 
 GENESIS = "0" * 64
 SEALED_FIELDS = ("seq", "prev_hash", "hash")
-# canonical_json's settings, built once: bulk sealing calls it twice per record.
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+# Records are plain JSON data (the builders' json_safe output, or a stored body read back):
+# canonical JSON through orjson, byte for byte what ``canonical_json`` writes.
+_encode = canonical_json_of_plain
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
     """sha256 hex of the canonical JSON of ``record`` minus its ``hash`` field."""
     content = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_encode(content).encode("utf-8")).hexdigest()
 
 
 def seal(record: Mapping[str, Any], prev_hash: str, seq: int) -> dict[str, Any]:
