@@ -4,7 +4,8 @@ Why generate code: a tree walk pays a Python call per node and an object per sta
 function keeps every status and value in local variables and returns them as four flat tuples,
 which is what makes tracing nearly free (see ``bench/bench_eval.py``). The function is plain,
 readable Python, kept on ``DecisionTree.source_code`` and registered with ``linecache`` so that
-tracebacks and debuggers show it like any other source.
+tracebacks and debuggers show it like any other source. Python compiles it on its first call
+(``signalops validate`` makes that call), which keeps loading a strategy cheap.
 
 The generated code must agree with the semantics documented in ``signalops.evaluation.tree``; the
 property tests compare it with a direct recursive evaluator.
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 
 
 def generate(tree: DecisionTree) -> Any:
-    """Compile ``tree`` into ``run(observations, now_epoch) -> (statuses, reasons)``.
+    """Compile ``tree`` into ``run(observations, now_epoch) -> (statuses, reasons)``, with its
+    source on ``run.source``; Python compiles that source when ``run`` is first called.
 
     Only statuses and UNKNOWN reasons are produced here; operand values are a pure function of
     the observations, so the trace recomputes them when someone reads it instead of paying for
@@ -93,10 +95,28 @@ def generate(tree: DecisionTree) -> Any:
         "ADAPTER_ERROR": ADAPTER_ERROR,
         "MATH_ERROR": MATH_ERROR,
     }
-    exec(compile(source, filename, "exec"), namespace)
+    # The function is compiled on its first call, not here: CPython's compile() is ~45% of
+    # loading a large strategy, and many loads (explain, the dashboard, a reload that is not
+    # used) never evaluate. Until then ``run`` is a stub whose first call compiles the source and
+    # gives the stub the generated code, so that every later call runs that code directly.
+    exec(_STUB, namespace)
     run = namespace["run"]
+    stub_code = run.__code__
+
+    def first_call(obs: Any, now: float) -> Any:
+        if run.__code__ is stub_code:  # two threads may both get here: both compile, same code
+            exec(compile(source, filename, "exec"), namespace)
+            run.__code__ = namespace["run"].__code__
+        return run(obs, now)
+
+    namespace["_first_call"] = first_call
     run.source = source
     return run
+
+
+_STUB = compile(
+    "def run(obs, now):\n    return _first_call(obs, now)\n", "<signalops-tree>", "exec"
+)
 
 
 def _postorder(node: Node):

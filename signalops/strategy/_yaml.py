@@ -17,9 +17,12 @@ import pathlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import yaml
+from yaml import events as _events
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from signalops.errors import StrategyError
 
@@ -89,13 +92,54 @@ _Loader.add_implicit_resolver(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A 1-based position in a source file; ``index`` is the 0-based character offset."""
+try:  # PyYAML's wheels carry libyaml; a build without it only loses speed
+    from yaml._yaml import CParser
+
+    class _CLoader(CParser, SafeConstructor, Resolver):
+        """libyaml's parser with ``_Loader``'s scalar types (the fast path's events)."""
+
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _LIBYAML = True
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    _LIBYAML = False
+
+
+# Text the fast path leaves to PyYAML's own reader and scanner: characters YAML forbids (the
+# reader's error names them), tabs and byte-order marks (where libyaml and PyYAML are known to
+# disagree on what is allowed), directives (libyaml refuses %YAML 1.3, PyYAML accepts it), and a
+# comment right after a block scalar's indicator (``|#``: libyaml reads a comment, PyYAML refuses).
+_PYTHON_READER_ONLY = re.compile(
+    "[^\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    "|^%|[|>][-+0-9]*#",
+    re.MULTILINE,
+)
+_LINE_ENDS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+
+
+class _Unsure(Exception):
+    """The fast path met something it may read differently from PyYAML."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class Mark(NamedTuple):
+    """A 1-based position in a source file; ``index`` is the 0-based character offset.
+
+    A NamedTuple rather than a frozen dataclass: a large file has tens of thousands of marks,
+    and a NamedTuple is made three times faster.
+    """
 
     line: int
     column: int
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index(), which no one calls on a Mark
 
 
 @dataclass(slots=True)
@@ -109,6 +153,9 @@ class Document:
     keys: dict[Path, Mark] = field(default_factory=dict)
     styles: dict[Path, str | None] = field(default_factory=dict)
     _line_starts: list[int] | None = field(default=None, repr=False, compare=False)
+    _scalar_pieces: dict[Path, list[tuple[int, int, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def mark(self, path: Path) -> Mark:
         """Where the value at ``path`` starts; falls back to the nearest enclosing value."""
@@ -156,23 +203,38 @@ class Document:
         Exact for plain, quoted and literal-block scalars; for anything we cannot map back (escapes,
         folded blocks) the scalar's own start is the honest fallback.
         """
-        start, end = self.values[path]
-        value = _get(self.data, path)
-        raw = self.text[start.index : end.index]
-        if not isinstance(value, str):
-            return start
-        # Walk the value line by line, finding each line inside the raw source slice.
-        cursor = 0
-        consumed = 0
-        for piece in value.split("\n"):
-            found = raw.find(piece, cursor) if piece else cursor
+        start = self.values[path][0]
+        for consumed, length, found in self._pieces(path):
             if found < 0:
                 return start
-            if consumed <= offset <= consumed + len(piece):
+            if consumed <= offset <= consumed + length:
                 return self._mark_at(start.index + found + (offset - consumed))
-            consumed += len(piece) + 1
-            cursor = found + len(piece)
         return start
+
+    def _pieces(self, path: Path) -> list[tuple[int, int, int]]:
+        """Each line of the string at ``path``: (offset in the value, length, offset in the
+        source slice), up to the first line not found verbatim (found -1). Worked out once per
+        scalar: a compiler asks for many offsets in the same expression."""
+        pieces = self._scalar_pieces.get(path)
+        if pieces is not None:
+            return pieces
+        pieces = []
+        start, end = self.values[path]
+        value = _get(self.data, path)
+        if isinstance(value, str):
+            raw = self.text[start.index : end.index]
+            # Walk the value line by line, finding each line inside the raw source slice.
+            cursor = 0
+            consumed = 0
+            for piece in value.split("\n"):
+                found = raw.find(piece, cursor) if piece else cursor
+                pieces.append((consumed, len(piece), found))
+                if found < 0:
+                    break
+                consumed += len(piece) + 1
+                cursor = found + len(piece)
+        self._scalar_pieces[path] = pieces
+        return pieces
 
     def _mark_at(self, index: int) -> Mark:
         # Not just "\n": PyYAML also breaks lines at \r, NEL, LS and PS, and line_text() (via
@@ -247,6 +309,11 @@ def load_yaml(text: str, file: str) -> Document:
     """Parse one YAML document, keeping positions; every problem is a ``StrategyError``."""
     if len(text) > MAX_SOURCE_BYTES:  # characters: at least as many bytes
         raise _too_big(len(text.encode("utf-8")), "YAML", file)
+    return _load_fast(text, file) or _load_python(text, file)
+
+
+def _load_python(text: str, file: str) -> Document:
+    """PyYAML's pure-Python reader, scanner and parser: the reference for every error."""
     doc = Document(None, text, file)
     try:
         # The reader checks the whole text for characters YAML forbids as soon as it is built.
@@ -276,6 +343,136 @@ def load_yaml(text: str, file: str) -> Document:
     finally:
         loader.dispose()
     return doc
+
+
+def _load_fast(text: str, file: str) -> Document | None:
+    """The document built from libyaml's events; None when libyaml is not there, the text holds
+    something libyaml might read differently, or anything at all is amiss.
+
+    The pure-Python path then reads the file again and reports every problem, so each error
+    message and position is PyYAML's as before; for a file both read, the two give the same
+    values, marks and styles (tests/test_compile_scaling.py compares them on generated, real
+    and randomly damaged files).
+    """
+    if not _LIBYAML or _PYTHON_READER_ONLY.search(text):
+        return None
+    doc = Document(None, text, file)
+    loader = None
+    try:
+        loader = _CLoader(text)
+        doc.data = _EventBuilder(doc, loader).document()
+    except Exception:  # the pure-Python path reports every problem
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return doc
+
+
+class _EventBuilder:
+    """Values and positions straight from the event stream, as ``_Builder`` makes them from
+    PyYAML's nodes, ~5x faster than composing nodes first.
+
+    It raises ``_Unsure`` (and the file goes to PyYAML) for whatever it does not build the same
+    way: anchors and aliases, a node nested deeper than MAX_DEPTH, more than MAX_VALUES values,
+    merge keys, keys that are not scalars, duplicate keys, and the spots where libyaml's events
+    differ from PyYAML's: an empty scalar tagged '!' (a str for libyaml, null for PyYAML), and in a
+    flow collection a plain scalar holding '?' (PyYAML ends it there) or an empty one (placed
+    elsewhere).
+    """
+
+    def __init__(self, doc: Document, loader: _CLoader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.next = loader.get_event
+        self.count = 0
+        self.flow = 0  # how many flow collections ([...], {...}) enclose the current node
+        # libyaml ends a text that has no final line break with a virtual one, so a mark at the
+        # very end is on the next line there and on the last line in PyYAML; -1: none to correct.
+        self.eof = -1 if doc.text.endswith(_LINE_ENDS) else len(doc.text)
+
+    def document(self) -> Any:
+        take = self.next
+        if type(take()) is not _events.StreamStartEvent:
+            raise _Unsure
+        if type(take()) is not _events.DocumentStartEvent:
+            raise _Unsure  # an empty file among others
+        data = self.node(take(), (), 0)
+        if type(take()) is not _events.DocumentEndEvent:
+            raise _Unsure
+        if type(take()) is not _events.StreamEndEvent:
+            raise _Unsure  # a second document
+        return data
+
+    def node(self, event: Any, path: Path, depth: int) -> Any:
+        self.count += 1
+        if depth > MAX_DEPTH or self.count > MAX_VALUES or event.anchor is not None:
+            raise _Unsure
+        kind = type(event)
+        doc = self.doc
+        if kind is _events.ScalarEvent:
+            doc.values[path] = (self.mark(event.start_mark), self.mark(event.end_mark))
+            doc.styles[path] = event.style or None  # libyaml says '' for plain, PyYAML None
+            return self.scalar(event)
+        start = self.mark(event.start_mark)
+        doc.values[path] = (start, start)  # keeps _Builder's order: a collection before its items
+        flow = 1 if event.flow_style else 0
+        self.flow += flow
+        take = self.next
+        if kind is _events.SequenceStartEvent:
+            items: list[Any] = []
+            end = take()
+            while type(end) is not _events.SequenceEndEvent:
+                items.append(self.node(end, (*path, len(items)), depth + 1))
+                end = take()
+            result: Any = items
+        elif kind is _events.MappingStartEvent:
+            result = {}
+            end = self.mapping(result, path, depth)
+        else:
+            raise _Unsure  # an alias
+        self.flow -= flow
+        doc.values[path] = (start, self.mark(end.end_mark))
+        return result
+
+    def mapping(self, result: dict[str, Any], path: Path, depth: int) -> Any:
+        """Fill ``result`` with the mapping's entries; the event that ends it."""
+        take = self.next
+        keys = self.doc.keys
+        event = take()
+        while type(event) is not _events.MappingEndEvent:
+            if type(event) is not _events.ScalarEvent or event.anchor is not None:
+                raise _Unsure
+            if depth + 1 > MAX_DEPTH:
+                raise _Unsure
+            key = self.scalar(event, key=True)
+            if not isinstance(key, str):
+                key = str(event.value)
+            if key in result:
+                raise _Unsure
+            keys[(*path, key)] = self.mark(event.start_mark)
+            result[key] = self.node(take(), (*path, key), depth + 1)
+            event = take()
+        return event
+
+    def scalar(self, event: Any, *, key: bool = False) -> Any:
+        value = event.value
+        tag = event.tag
+        if tag == "!" or (self.flow and not event.style and (not value or "?" in value)):
+            raise _Unsure
+        if tag is None:
+            tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
+        if tag == _STR_TAG:
+            return value
+        if key and tag == _MERGE_TAG:
+            raise _Unsure
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+        return self.loader.construct_object(node, deep=True)
+
+    def mark(self, mark: Any) -> Mark:
+        if mark.index == self.eof:
+            return self.doc._mark_at(mark.index)
+        return Mark(mark.line + 1, mark.column + 1, mark.index)
 
 
 def _reader_error(doc: Document, exc: yaml.reader.ReaderError) -> StrategyError:
@@ -353,6 +550,8 @@ class _Builder:
         return result
 
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor.construct_yaml_str returns, without its cost
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:

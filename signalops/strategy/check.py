@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,9 +74,22 @@ def _check(file: Path, catalogue: Catalogue) -> FileCheck:
     if is_config_file(file):
         return _check_config(file)
     try:
-        return FileCheck(file, strategy=load(file, catalogue))
+        strategy = load(file, catalogue)
     except StrategyError as error:
         return FileCheck(file, error=error)
+    _run_once(strategy)
+    return FileCheck(file, strategy=strategy)
+
+
+# Any fixed time: with no data at all, every leaf is UNKNOWN whatever the time.
+_SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _run_once(strategy: Strategy) -> None:
+    """Evaluate the strategy once with no data: its evaluator is generated on first use, and a
+    file that validates must be one whose evaluator compiles and runs."""
+    tree = strategy.tree
+    tree.evaluate_aligned((None,) * len(tree.metrics), _SOME_TIME)
 
 
 def _check_config(file: Path) -> FileCheck:

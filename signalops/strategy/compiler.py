@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -901,19 +901,22 @@ def _duration(value: Any) -> int | None:
 
 def _too_deep(node: ex.Node, limit: int) -> ex.Node | None:
     """The leftmost node nested more than ``limit`` levels deep, if any; iterative on purpose."""
+    if _within(node, limit):
+        return None
     stack: list[tuple[Any, int]] = [(node, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             return item
-        children = []
-        for field in fields(item):
-            value = getattr(item, field.name)
-            for child in value if isinstance(value, tuple) else (value,):
-                if is_dataclass(child):
-                    children.append((child, depth + 1))
-        stack.extend(reversed(children))
+        stack.extend((child, depth + 1) for child in reversed(ex.children(item)))
     return None
+
+
+def _within(node: ex.Node, levels: int) -> bool:
+    """Whether ``node`` nests at most ``levels`` deep; recursion bounded by ``levels``."""
+    if levels <= 0:
+        return False
+    return all(_within(child, levels - 1) for child in ex.children(node))
 
 
 def _finite(value: int | float) -> float | None:
