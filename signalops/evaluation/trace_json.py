@@ -18,8 +18,9 @@ with last month's tree. Nothing here imports ``rich``: building a record must no
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
@@ -31,12 +32,16 @@ from signalops.evaluation.nodes import (
     Metric,
     Node,
     Not,
+    Operand,
     Predicate,
     Status,
+    is_number,
+    operand_value,
 )
+from signalops.observation import DataError, Observation
 
 if TYPE_CHECKING:
-    from signalops.evaluation.tree import DecisionTree, Evaluation, LeafTrace, Trace
+    from signalops.evaluation.tree import DecisionTree, Evaluation, Trace
     from signalops.strategy.model import Strategy
 
 _KINDS: dict[type[Node], str] = {
@@ -69,14 +74,120 @@ def node_kind(node: Node) -> str:
 
 
 # --- a trace, as records store it --------------------------------------------------------------
+#
+# A record is built for every evaluation, so the trace JSON is built from a plan made once per
+# tree (``trace_plan``, kept by ``DecisionTree.trace_plan``): whatever depends only on the tree --
+# texts, spans, rendered thresholds, parameters, which metric each leaf reads, which leaves are
+# triggers -- is worked out there, and an evaluation fills in only its values, times and statuses.
+# Each metric of the tree is converted once per evaluation however many leaves read it. Every
+# container in the output is new (templates are copied), so callers may edit what they get.
+
+_STATUS_NAMES = tuple(status.name for status in Status)  # indexed by the int status
+_NO_READING: tuple[Any, ...] = (None, None, None, None, None)
+
+# One metric as an evaluation saw it: (raw value, JSON value, data timestamp, age, error).
+_Seen = tuple[Any, Any, str | None, float | None, str | None]
+
+# A datetime's isoformat() costs about a microsecond, most of it for the "+00:00" the record
+# replaces with a Z; formatting a UTC datetime's fields from a table of two-digit strings gives
+# the same text in a third of the time. The last one is remembered because the same object
+# repeats: one as_of for every asset of a cycle.
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
+_last_iso: tuple[datetime | None, str | None] = (None, None)
 
 
-def leaf_to_dict(leaf: LeafTrace) -> dict[str, Any]:
-    node = leaf.node
-    first = leaf.readings[0] if leaf.readings else None
+def _iso(moment: datetime) -> str | None:
+    """``iso(moment)``, faster for UTC datetimes."""
+    global _last_iso
+    last, text = _last_iso
+    if moment is last:
+        return text
+    # Exact datetimes only (pandas' Timestamp formats its own way), years of four digits.
+    if moment.__class__ is datetime and moment.tzinfo is UTC and moment.year >= 1000:
+        two = _TWO_DIGITS
+        micro = moment.microsecond
+        tail = f".{micro:06d}Z" if micro else "Z"
+        text = (
+            f"{moment.year}-{two[moment.month]}-{two[moment.day]}"
+            f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{tail}"
+        )
+    else:
+        text = iso(moment)
+    _last_iso = (moment, text)
+    return text
+
+
+def _seen(observations: Iterable[Any], now: float) -> list[_Seen]:
+    """Each tree metric's reading, in ``tree.metrics`` order (the ``MetricReading`` rules)."""
+    out: list[_Seen] = []
+    append = out.append
+    for obs in observations:
+        if obs.__class__ is Observation:
+            value = obs.value
+            finite = value.__class__ is float and value - value == 0
+            shown = value if finite else _json_number(value)
+            append((value, shown, _iso(obs.as_of), now - obs.epoch, None))
+        elif isinstance(obs, DataError):
+            append((None, None, None, None, f"{obs.reason}: {obs.message}"))
+        elif obs is not None:
+            # Anything else made the leaf ADAPTER_ERROR; say so rather than look missing.
+            error = f"not an Observation or DataError: {type(obs).__name__}"
+            append((None, None, None, None, error))
+        else:
+            append(_NO_READING)
+    return out
+
+
+# One operand's value (``operand_value``) as a function of the ``_seen`` list.
+_Value = Callable[[list[_Seen]], Any]
+
+
+def _operand(operand: Operand, node: Predicate, slots: Mapping[Metric, int]) -> _Value:
+    if isinstance(operand, Const):
+        constant = operand.value
+        return lambda seen: constant
+    if isinstance(operand, Metric):
+        if operand not in node.metrics:
+            return lambda seen: None
+        slot = slots[operand]
+        return lambda seen: seen[slot][0] if is_number(seen[slot][0]) else None
+    # Arithmetic is rare and subtle (division by zero, overflow): its one definition decides.
+    pairs = tuple((metric, slots[metric]) for metric in node.metrics)
+    return lambda seen: operand_value(operand, {m: seen[slot][0] for m, slot in pairs})
+
+
+class _LeafPlan(NamedTuple):
+    node: int  # its index
+    template: dict[str, Any]  # every key in output order, the static values filled in
+    params: dict[str, Any]
+    first: int  # slot of the leaf's first metric, -1 when it reads none
+    readings: tuple[tuple[int, str, str, dict[str, Any], int], ...]  # slot, source, name, ...
+    # The leaf's "value" is its left operand's, else its first metric's raw value: when the left
+    # operand *is* the first metric, that is simply the first metric's JSON value (left is None).
+    left: _Value | None
+    # "threshold_value" of a single constant never changes (``rights`` is then empty).
+    threshold: Any
+    rights: tuple[_Value, ...]
+
+
+# A node tree in post-order: (node index, template, number of children), children before parents.
+_Steps = tuple[tuple[int, dict[str, Any], int], ...]
+
+
+class TracePlan(NamedTuple):
+    """What the trace JSON of one tree needs that no evaluation changes (see ``trace_plan``)."""
+
+    leaves: tuple[_LeafPlan, ...]
+    entry: _Steps
+    exit: _Steps | None
+    vetoes: tuple[tuple[dict[str, Any], tuple[str, ...], int, _Steps], ...]
+    entry_triggers: frozenset[int]
+    exit_triggers: frozenset[int]
+
+
+def _leaf_plan(node: Predicate, slots: Mapping[Metric, int]) -> _LeafPlan:
     metric = node.metrics[0] if node.metrics else None
-    value = leaf.value if leaf.value is not None else (first.value if first else None)
-    out: dict[str, Any] = {
+    template: dict[str, Any] = {
         "node": node.index,
         "rule": node.rule,
         "path": node.path,
@@ -85,54 +196,145 @@ def leaf_to_dict(leaf: LeafTrace) -> dict[str, Any]:
         "source": node.source,
     }
     if metric is not None and metric.params and metric.params[0][0] == "market":
-        out["market"] = metric.params[0][1]
-    out["metric"] = metric.name if metric else None
-    out["params"] = metric_params(metric) if metric else {}
-    out.update(
+        template["market"] = metric.params[0][1]
+    template.update(
         {
-            "value": _json_number(value),
-            "data_timestamp": iso(first.data_time) if first else None,
-            "age_seconds": first.age_seconds if first else None,
-            "max_age_seconds": first.max_age if first else None,
+            "metric": metric.name if metric else None,
+            "params": None,
+            "value": None,
+            "data_timestamp": None,
+            "age_seconds": None,
+            "max_age_seconds": node.max_ages[0] if metric else None,
             "operator": node.op,
             "threshold": node.threshold_text(),
-            "threshold_value": _json_number(leaf.threshold_value),
-            "status": leaf.status.name,
-            "reason": leaf.reason,
-            "readings": [
-                {
-                    "source": r.metric.source,
-                    "metric": r.metric.name,
-                    "params": metric_params(r.metric),
-                    "value": _json_number(r.value),
-                    "data_timestamp": iso(r.data_time),
-                    "age_seconds": r.age_seconds,
-                    "max_age_seconds": r.max_age,
-                    "error": r.error,
-                }
-                for r in leaf.readings
-            ],
+            "threshold_value": None,
+            "status": None,
+            "reason": None,
+            "readings": None,
         }
     )
     if node.description:
-        out["description"] = node.description
+        template["description"] = node.description
+    readings = tuple(
+        (slots[m], m.source, m.name, metric_params(m), age)
+        for m, age in zip(node.metrics, node.max_ages, strict=True)
+    )
+    left_is_first = isinstance(node.left, Metric) and node.left == metric
+    rights: tuple[_Value, ...] = tuple(_operand(r, node, slots) for r in node.right)
+    threshold = None
+    if len(node.right) == 1 and isinstance(node.right[0], Const):
+        threshold, rights = _json_number(node.right[0].value), ()
+    return _LeafPlan(
+        node.index,
+        template,
+        metric_params(metric) if metric else {},
+        slots[metric] if metric is not None else -1,
+        readings,
+        None if left_is_first else _operand(node.left, node, slots),
+        threshold,
+        rights,
+    )
+
+
+def _steps(root: Node) -> _Steps:
+    steps = []
+
+    def visit(node: Node) -> None:
+        for child in node.children:
+            visit(child)
+        template: dict[str, Any] = {
+            "node": node.index,
+            "kind": node_kind(node),
+            "text": node.text,
+            "status": None,
+        }
+        if isinstance(node, AtLeast):
+            template["n"] = node.n
+        if isinstance(node, AllOf) and node.label:
+            template["rule"] = node.label
+        if node.children:
+            template["children"] = None
+        steps.append((node.index, template, len(node.children)))
+
+    visit(root)
+    return tuple(steps)
+
+
+def trace_plan(tree: DecisionTree) -> TracePlan:
+    """Work out the trace JSON plan of ``tree`` (``DecisionTree.trace_plan`` keeps it)."""
+    slots = {metric: i for i, metric in enumerate(tree.metrics)}
+    vetoes = tuple(
+        (
+            {"id": veto.id, "blocks": None, "status": None, "description": veto.description},
+            tuple(sorted(a.value for a in veto.blocks)),
+            veto.node.index,
+            _steps(veto.node),
+        )
+        for veto in tree.vetoes
+    )
+    return TracePlan(
+        tuple(_leaf_plan(n, slots) for n in tree.nodes if isinstance(n, Predicate)),
+        _steps(tree.entry),
+        _steps(tree.exit) if tree.exit is not None else None,
+        vetoes,
+        frozenset(_positive_leaves(tree.entry)),
+        frozenset(_positive_leaves(tree.exit)) if tree.exit is not None else frozenset(),
+    )
+
+
+def _leaf(
+    plan: _LeafPlan, seen: list[_Seen], statuses: Sequence[int], reasons: Sequence[Any]
+) -> dict[str, Any]:
+    out = plan.template.copy()
+    out["params"] = plan.params.copy()
+    first = seen[plan.first] if plan.first >= 0 else _NO_READING
+    if plan.left is None:
+        out["value"] = first[1]
+    else:
+        left = plan.left(seen)
+        out["value"] = first[1] if left is None else _json_number(left)
+    out["data_timestamp"] = first[2]
+    out["age_seconds"] = first[3]
+    rights = plan.rights
+    if not rights:
+        out["threshold_value"] = plan.threshold
+    elif len(rights) == 1:
+        out["threshold_value"] = _json_number(rights[0](seen))
+    else:
+        out["threshold_value"] = [_json_number(right(seen)) for right in rights]
+    index = plan.node
+    out["status"] = _STATUS_NAMES[statuses[index]]
+    out["reason"] = reasons[index]
+    readings = []
+    for slot, source, name, params, max_age in plan.readings:
+        _, value, data_timestamp, age, error = seen[slot]
+        readings.append(
+            {
+                "source": source,
+                "metric": name,
+                "params": params.copy(),
+                "value": value,
+                "data_timestamp": data_timestamp,
+                "age_seconds": age,
+                "max_age_seconds": max_age,
+                "error": error,
+            }
+        )
+    out["readings"] = readings
     return out
 
 
-def _node_to_dict(node: Node, trace: Trace) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "node": node.index,
-        "kind": node_kind(node),
-        "text": node.text,
-        "status": Status(trace.statuses[node.index]).name,
-    }
-    if isinstance(node, AtLeast):
-        out["n"] = node.n
-    if isinstance(node, AllOf) and node.label:
-        out["rule"] = node.label
-    if node.children:
-        out["children"] = [_node_to_dict(child, trace) for child in node.children]
-    return out
+def _tree(steps: _Steps, statuses: Sequence[int]) -> dict[str, Any]:
+    """The node JSON of one root with its statuses, built bottom-up without recursion."""
+    stack: list[dict[str, Any]] = []
+    for index, template, count in steps:
+        out = template.copy()
+        out["status"] = _STATUS_NAMES[statuses[index]]
+        if count:
+            out["children"] = stack[-count:]
+            del stack[-count:]
+        stack.append(out)
+    return stack[0]
 
 
 def _positive_leaves(node: Node, negated: bool = False) -> Iterator[int]:
@@ -145,41 +347,47 @@ def _positive_leaves(node: Node, negated: bool = False) -> Iterator[int]:
 
 
 def trace_to_dict(
-    trace: Trace, evaluation: Evaluation | None = None, strategy: Strategy | None = None
+    trace: Trace | Evaluation,
+    evaluation: Evaluation | None = None,
+    strategy: Strategy | None = None,
 ) -> dict[str, Any]:
-    tree = trace.tree
-    leaves = [leaf_to_dict(leaf) for leaf in trace.leaves()]
+    """The trace JSON; ``trace`` may be the evaluation itself (it has the trace's fields)."""
+    plan = trace.tree.trace_plan()
+    statuses, reasons = trace.statuses, trace.reasons
+    seen = _seen(trace.observations, trace.as_of.timestamp())
+    leaves = [_leaf(leaf, seen, statuses, reasons) for leaf in plan.leaves]
     out: dict[str, Any] = {
-        "timestamp": iso(trace.as_of),
+        "timestamp": _iso(trace.as_of),
         "asset": trace.asset,
     }
     if strategy is not None:
         out["strategy"] = {"name": strategy.name, "hash": strategy.content_hash}
     if evaluation is not None:
-        out["decision"] = evaluation.verdict.value
-        out["action"] = evaluation.action.value if evaluation.action else None
+        # ``_value_`` is what ``.value`` returns, without the enum property's cost.
+        out["decision"] = evaluation.verdict._value_
+        out["action"] = evaluation.action._value_ if evaluation.action else None
         out["blocked_by"] = list(evaluation.blocked_by)
         out["conflicts"] = list(evaluation.conflicts)
     # The original README's "triggers_met": the passing conditions that argue *for* the action.
     # A leaf under a `not` passing argues against it, so it is not a trigger.
-    side = tree.exit if evaluation is not None and evaluation.action == "SELL" else tree.entry
-    triggers = set(_positive_leaves(side)) if side is not None else set()
+    selling = evaluation is not None and evaluation.action == "SELL"
+    triggers = plan.exit_triggers if selling else plan.entry_triggers
     out["triggers_met"] = [
-        leaf for leaf in leaves if leaf["status"] == "PASS" and leaf["node"] in triggers
+        leaf
+        for leaf_plan, leaf in zip(plan.leaves, leaves, strict=True)
+        if statuses[leaf_plan.node] == 1 and leaf_plan.node in triggers  # PASS
     ]
     out["leaves"] = leaves
-    out["entry"] = _node_to_dict(tree.entry, trace)
-    out["exit"] = _node_to_dict(tree.exit, trace) if tree.exit else None
-    out["vetoes"] = [
-        {
-            "id": veto.id,
-            "blocks": sorted(a.value for a in veto.blocks),
-            "status": Status(trace.statuses[veto.node.index]).name,
-            "description": veto.description,
-            "tree": _node_to_dict(veto.node, trace),
-        }
-        for veto in tree.vetoes
-    ]
+    out["entry"] = _tree(plan.entry, statuses)
+    out["exit"] = _tree(plan.exit, statuses) if plan.exit is not None else None
+    vetoes = []
+    for template, blocks, index, steps in plan.vetoes:
+        veto = template.copy()
+        veto["blocks"] = list(blocks)
+        veto["status"] = _STATUS_NAMES[statuses[index]]
+        veto["tree"] = _tree(steps, statuses)
+        vetoes.append(veto)
+    out["vetoes"] = vetoes
     return out
 
 

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from signalops.evaluation._codegen import generate
 from signalops.evaluation.nodes import Metric, Node, Predicate, Status, operand_value
-from signalops.evaluation.trace_json import trace_to_dict
+from signalops.evaluation.trace_json import TracePlan, trace_plan, trace_to_dict
 from signalops.observation import DataError, Observation, Request, utc
 from signalops.side import Side
 
@@ -95,6 +95,11 @@ class DecisionTree:
     _requests: dict[str | None, tuple[Request, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # Each metric's place in ``metrics``, and each leaf's metrics as those places: a trace finds
+    # a leaf's observations by index instead of searching ``metrics`` with dataclass equality.
+    _slots: dict[Metric, int] = field(init=False, repr=False, compare=False)
+    _leaf_slots: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _trace_plan: TracePlan | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         roots = [self.entry, *([self.exit] if self.exit else []), *(v.node for v in self.vetoes)]
@@ -105,8 +110,16 @@ class DecisionTree:
         for node in nodes:
             if isinstance(node, Predicate):
                 metrics.update(dict.fromkeys(node.metrics))
+        slots = {metric: i for i, metric in enumerate(metrics)}
+        leaf_slots = {
+            node.index: tuple(slots[m] for m in node.metrics)
+            for node in nodes
+            if isinstance(node, Predicate)
+        }
         object.__setattr__(self, "nodes", tuple(nodes))
         object.__setattr__(self, "metrics", tuple(metrics))
+        object.__setattr__(self, "_slots", slots)
+        object.__setattr__(self, "_leaf_slots", leaf_slots)
         object.__setattr__(self, "_run", generate(self))
         plan = _Plan(
             self.entry.index,
@@ -123,6 +136,14 @@ class DecisionTree:
 
     def leaves(self) -> tuple[Predicate, ...]:
         return tuple(n for n in self.nodes if isinstance(n, Predicate))
+
+    def trace_plan(self) -> TracePlan:
+        """What the trace JSON needs from this tree, worked out on first use and kept."""
+        plan = self._trace_plan
+        if plan is None:
+            plan = trace_plan(self)
+            object.__setattr__(self, "_trace_plan", plan)
+        return plan
 
     def requests(self, asset: str | None) -> tuple[Request, ...]:
         """The requests this tree needs for ``asset``, aligned with ``metrics``."""
@@ -229,7 +250,8 @@ class Evaluation(NamedTuple):
         return Trace(self.tree, self.asset, self.as_of, *self[7:])
 
     def to_dict(self) -> dict[str, Any]:
-        return self.trace.to_dict(self)
+        """The trace JSON (``Trace.to_dict``), read straight from these fields."""
+        return trace_to_dict(self, self)
 
 
 class Trace(NamedTuple):
@@ -251,14 +273,21 @@ class Trace(NamedTuple):
         return Status(self.statuses[node.index])
 
     def observation(self, metric: Metric) -> Observation | DataError | None:
-        return self.observations[self.tree.metrics.index(metric)]
+        """What the tree's ``metric`` was answered with (ValueError if the tree has no such)."""
+        slot = self.tree._slots.get(metric)
+        if slot is None:
+            raise ValueError(f"{metric!r} is not a metric of this tree")
+        return self.observations[slot]
 
     def leaf(self, node: Predicate) -> LeafTrace:
         now = self.as_of.timestamp()
-        seen = []
-        for metric, max_age in zip(node.metrics, node.max_ages, strict=True):
-            obs = self.observation(metric)
-            seen.append(MetricReading.of(metric, obs, max_age, now))
+        observations = self.observations
+        seen = [
+            MetricReading.of(metric, observations[slot], max_age, now)
+            for metric, max_age, slot in zip(
+                node.metrics, node.max_ages, self.tree._leaf_slots[node.index], strict=True
+            )
+        ]
         values = {m: r.value for m, r in zip(node.metrics, seen, strict=True)}
         left = operand_value(node.left, values)
         rights = tuple(operand_value(r, values) for r in node.right)
@@ -269,6 +298,18 @@ class Trace(NamedTuple):
             value=left,
             threshold_value=rights[0] if len(rights) == 1 else rights,
             readings=tuple(seen),
+        )
+
+    def data_times(self, node: Predicate) -> tuple[datetime | None, ...]:
+        """``reading.data_time`` of each of ``leaf(node).readings``, without building the view.
+
+        When the data the leaf read is from (UTC; None where no Observation answered): what a
+        decision needs to know how old its data is, on every traded decision.
+        """
+        observations = self.observations
+        return tuple(
+            utc(obs.as_of) if obs.__class__ is Observation else None
+            for obs in (observations[slot] for slot in self.tree._leaf_slots[node.index])
         )
 
     def leaves(self) -> Iterator[LeafTrace]:
