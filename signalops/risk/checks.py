@@ -60,7 +60,8 @@ with at most 6 decimals the shown value compares with the limit as the exact one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -70,16 +71,25 @@ from typing import Any
 from signalops.codes import Code
 from signalops.observation import utc
 from signalops.orders import OrderIntent, PortfolioView
-from signalops.risk.decision import CheckResult, RiskDecision, RiskReason
+from signalops.risk.decision import CheckResult, RiskDecision, checked
 from signalops.risk.limits import RiskLimits, TradingState
-from signalops.risk.valuation import marked_equity, unvalued
+from signalops.risk.valuation import unvalued
 from signalops.side import Side
 
 # What the exempt SELL checks say.
 EXEMPT_SELL = Side.SELL.value
+EXEMPT_BUY = Side.BUY.value
 
 ORDER_RATE_WINDOW = 3600  # seconds: max_orders_per_hour counts orders in this trailing window
+_WINDOW = timedelta(seconds=ORDER_RATE_WINDOW)
 _SHOWN = Decimal("0.000001")  # fractions in details: 6 decimal places, rounded up
+_ZERO = Decimal(0)
+_ALLOWED = {
+    TradingState.ACTIVE: (Side.BUY, Side.SELL),
+    TradingState.REDUCING: (Side.SELL,),  # and only one that reduces a position
+    TradingState.HALTED: (),
+}
+_NOT_COMPUTABLE = Code.NOT_COMPUTABLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +100,19 @@ class RiskState:
     scope, e.g. every strategy of the runner); ``last_trade``: the last trade time per asset;
     ``executed_decisions``: decision ids already executed; ``kill_switch``: the kill
     switch as the caller found it (see ``kill_switch_active(limits)``).
+
+    The gate only iterates ``order_times`` and asks ``in`` of ``executed_decisions``: a caller
+    that keeps them up to date may pass its own collections (or views of them) instead of
+    copying every order it ever placed into a new tuple and frozenset for each decision, as
+    long as they do not change while ``check`` runs. Only times after ``as_of`` minus
+    ``ORDER_RATE_WINDOW`` count, so passing just those gives the same decision (and keeps the
+    gate's cost flat however long the runner has been trading).
     """
 
     portfolio: PortfolioView
-    order_times: tuple[datetime, ...] = ()
+    order_times: Sequence[datetime] = ()
     last_trade: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
-    executed_decisions: frozenset[str] = frozenset()
+    executed_decisions: AbstractSet[str] = frozenset()
     kill_switch: bool = False
     book: PortfolioView | None = None
 
@@ -105,80 +122,78 @@ class RiskState:
         return self.portfolio if self.book is None else self.book
 
 
-@dataclass(frozen=True, slots=True)
-class _Figures:
-    """The portfolio's figures with the traded asset marked at the reference price."""
-
-    held: Decimal  # quantity of the asset held by the strategy's book
-    equity: Decimal  # the account's
-    exposure: Decimal  # the account's, gross
-    book_equity: Decimal  # the strategy's book's (the account's when it shares the account)
-
-
-@dataclass(slots=True)
 class _Context:
-    """Everything the checks read, computed once per ``check`` call; ``measured`` is where each
-    check leaves its limit/actual figures so a *passed* check is recorded with them too.
-    ``figures`` is None when the portfolio could not be valued: a check that reads them then
-    meets an ArithmeticError and is recorded as NOT_COMPUTABLE."""
+    """Everything the checks read, computed once per ``check`` call and kept as plain
+    attributes (slots, not properties: reading them is much of what the checks do).
 
-    intent: OrderIntent
-    state: RiskState
-    limits: RiskLimits
-    as_of: datetime
-    data_time: datetime
-    figures: _Figures | None
-    measured: dict[str, Any] = field(default_factory=dict)
+    ``held``: the quantity of the asset in the strategy's book; ``equity`` and ``exposure``
+    (gross): the account's; ``book_equity``: the book's (the account's when it is the book),
+    all with the asset marked at the intent's price. When the portfolio could not be valued,
+    ``_Unvalued`` stands in: reading one of those four raises ArithmeticError, so exactly the
+    checks that need them are recorded as NOT_COMPUTABLE.
+    """
 
-    def _valued(self) -> _Figures:
-        if self.figures is None:
-            raise ArithmeticError("the portfolio could not be valued")
-        return self.figures
+    __slots__ = (
+        "as_of",
+        "book_equity",
+        "buy",
+        "data_time",
+        "equity",
+        "exposure",
+        "held",
+        "intent",
+        "limits",
+        "price",
+        "state",
+    )
+    held: Decimal
+    equity: Decimal
+    exposure: Decimal
+    book_equity: Decimal
 
-    @property
-    def price(self) -> Decimal:
-        return self.intent.reference_price
+    def __init__(
+        self,
+        intent: OrderIntent,
+        state: RiskState,
+        limits: RiskLimits,
+        as_of: datetime,
+        data_time: datetime,
+    ) -> None:
+        self.intent = intent
+        self.state = state
+        self.limits = limits
+        self.as_of = as_of
+        self.data_time = data_time
+        self.buy = intent.side is Side.BUY
+        self.price = intent.reference_price
 
-    @property
-    def held(self) -> Decimal:
-        return self._valued().held
-
-    @property
-    def equity(self) -> Decimal:
-        return self._valued().equity
-
-    @property
-    def exposure(self) -> Decimal:
-        return self._valued().exposure
-
-    @property
-    def book_equity(self) -> Decimal:
-        return self._valued().book_equity
-
-    @property
-    def buy(self) -> bool:
-        return self.intent.side is Side.BUY
-
-    @property
-    def signed_quantity(self) -> Decimal:
-        return self.intent.quantity if self.buy else -self.intent.quantity
-
-    @property
     def reducing(self) -> bool:
         """A SELL of a held quantity: it can only lower risk."""
         return not self.buy and self.held > 0 and 0 < self.intent.quantity <= self.held
 
-    def verdict(self, code: Code, denied: bool, details: dict[str, Any]) -> RiskReason | None:
-        """Record the figures; a denial is a RiskReason, a pass is None."""
-        self.measured = details
-        return RiskReason(code, MappingProxyType(details)) if denied else None
 
-    def exempt(
-        self, code: Code, details: dict[str, Any], side: str = EXEMPT_SELL
-    ) -> RiskReason | None:
-        """A pass: ``side`` cannot add the risk this check limits. The figures are still kept."""
-        details["exempt"] = side
-        return self.verdict(code, False, details)
+def _not_valued(_: _Context) -> Decimal:
+    raise ArithmeticError("the portfolio could not be valued")
+
+
+class _Unvalued(_Context):
+    __slots__ = ()
+    # Properties over the base class's slots: nothing sets them, every read raises.
+    held = property(_not_valued)
+    equity = property(_not_valued)
+    exposure = property(_not_valued)
+    book_equity = property(_not_valued)
+
+
+# A check answers (denied, details): the details are recorded whether it passed or not.
+Outcome = tuple[bool, dict[str, Any]]
+Check = Callable[[_Context], Outcome]
+
+
+def _exempt(details: dict[str, Any], side: str = EXEMPT_SELL) -> Outcome:
+    """A pass: ``side`` cannot add the risk this check limits. The figures are still kept."""
+    details["exempt"] = side
+    return False, details
 
 
 def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -196,7 +211,7 @@ def _seconds(delta: timedelta) -> Decimal:
     return whole + Decimal(delta.microseconds).scaleb(-6) if delta.microseconds else whole
 
 
-def _kill_switch(c: _Context) -> RiskReason | None:
+def _kill_switch(c: _Context) -> Outcome:
     on = c.state.kill_switch
     details = {
         "limit": "inactive",
@@ -204,41 +219,37 @@ def _kill_switch(c: _Context) -> RiskReason | None:
         "unit": "kill switch",
         "file": c.limits.kill_switch_file,
     }
-    return c.verdict(Code.KILL_SWITCH, on, details)
+    return on, details
 
 
-def _trading_state(c: _Context) -> RiskReason | None:
+def _trading_state(c: _Context) -> Outcome:
     state = c.limits.trading_state
-    allowed = {
-        TradingState.ACTIVE: [Side.BUY, Side.SELL],
-        TradingState.REDUCING: [Side.SELL],  # and only one that reduces a position
-        TradingState.HALTED: [],
-    }[state]
-    denied = not (state is TradingState.ACTIVE or (state is TradingState.REDUCING and c.reducing))
+    allowed = list(_ALLOWED[state])
+    denied = not (state is TradingState.ACTIVE or (state is TradingState.REDUCING and c.reducing()))
     details = {
         "limit": state,
         "actual": c.intent.side,
         "unit": "trading state",
         "allowed": allowed,
     }
-    return c.verdict(Code.TRADING_STATE, denied, details)
+    return denied, details
 
 
-def _data_stale(c: _Context) -> RiskReason | None:
+def _data_stale(c: _Context) -> Outcome:
     age = _seconds(c.as_of - c.data_time)
-    limit = c.limits.max_data_age
+    limit = Decimal(c.limits.max_data_age)  # compared as it is shown: the same number
     details = {
-        "limit": Decimal(limit),
+        "limit": limit,
         "actual": age,
         "unit": "seconds",
         "data_time": c.data_time,
         "as_of": c.as_of,
     }
     # Data dated after the check is a clock or look-ahead problem: refused like stale data.
-    return c.verdict(Code.DATA_STALE, age > limit or age < 0, details)
+    return age > limit or age < 0, details
 
 
-def _duplicate_decision(c: _Context) -> RiskReason | None:
+def _duplicate_decision(c: _Context) -> Outcome:
     done = c.intent.decision_id in c.state.executed_decisions
     details = {
         "limit": 1,
@@ -246,31 +257,35 @@ def _duplicate_decision(c: _Context) -> RiskReason | None:
         "unit": "executions of this decision",
         "decision_id": c.intent.decision_id,
     }
-    return c.verdict(Code.DUPLICATE_DECISION, done, details)
+    return done, details
 
 
-def _no_position(c: _Context) -> RiskReason | None:
+def _no_position(c: _Context) -> Outcome:
     details = {"limit": c.held, "actual": c.intent.quantity, "unit": "asset units"}
     if c.buy:
-        return c.exempt(Code.NO_POSITION, details, Side.BUY.value)
-    return c.verdict(Code.NO_POSITION, not c.reducing, details)
+        return _exempt(details, EXEMPT_BUY)
+    return not c.reducing(), details
 
 
-def _max_position(c: _Context) -> RiskReason | None:
-    after = (c.held + c.signed_quantity) * c.price
+def _signed_quantity(c: _Context) -> Decimal:
+    return c.intent.quantity if c.buy else -c.intent.quantity
+
+
+def _max_position(c: _Context) -> Outcome:
+    after = (c.held + _signed_quantity(c)) * c.price
     limit = c.limits.max_position
-    return _fraction_of_equity(c, Code.MAX_POSITION, limit, "position_value", after, c.book_equity)
+    return _fraction_of_equity(c, limit, "position_value", after, c.book_equity)
 
 
-def _max_exposure(c: _Context) -> RiskReason | None:
-    after = c.exposure + c.signed_quantity * c.price
+def _max_exposure(c: _Context) -> Outcome:
+    after = c.exposure + _signed_quantity(c) * c.price
     limit = c.limits.max_exposure
-    return _fraction_of_equity(c, Code.MAX_EXPOSURE, limit, "exposure", after, c.equity)
+    return _fraction_of_equity(c, limit, "exposure", after, c.equity)
 
 
 def _fraction_of_equity(
-    c: _Context, code: Code, limit: Decimal, name: str, after: Decimal, equity: Decimal
-) -> RiskReason | None:
+    c: _Context, limit: Decimal, name: str, after: Decimal, equity: Decimal
+) -> Outcome:
     """Deny a BUY when ``after`` (in the details as ``name``) exceeds ``limit`` of ``equity``
     (the strategy's book's for its position, the account's for the exposure)."""
     details = {
@@ -281,12 +296,12 @@ def _fraction_of_equity(
         "equity": equity,
     }
     if not c.buy:
-        return c.exempt(code, details)
+        return _exempt(details)
     # Compared by multiplying, not dividing: exact for any figure Decimal holds.
-    return c.verdict(code, equity <= 0 or after > limit * equity, details)
+    return equity <= 0 or after > limit * equity, details
 
 
-def _max_daily_loss(c: _Context) -> RiskReason | None:
+def _max_daily_loss(c: _Context) -> Outcome:
     start = c.state.portfolio.day_start_equity
     change = c.equity - start
     limit = c.limits.max_daily_loss
@@ -298,14 +313,12 @@ def _max_daily_loss(c: _Context) -> RiskReason | None:
         "day_start_equity": start,
     }
     if not c.buy:
-        return c.exempt(Code.MAX_DAILY_LOSS, details)
-    return c.verdict(Code.MAX_DAILY_LOSS, start <= 0 or change <= -limit * start, details)
+        return _exempt(details)
+    return start <= 0 or change <= -limit * start, details
 
 
-def _order_rate(c: _Context) -> RiskReason | None:
-    since = c.as_of - timedelta(seconds=ORDER_RATE_WINDOW)
-    # Orders dated after as_of count too: they are recent by any reading (fail closed).
-    count = sum(1 for t in c.state.order_times if utc(t) > since)
+def _order_rate(c: _Context) -> Outcome:
+    count = _recent(c.state.order_times, c.as_of - _WINDOW)
     limit = c.limits.max_orders_per_hour
     details = {
         "limit": limit,
@@ -313,43 +326,56 @@ def _order_rate(c: _Context) -> RiskReason | None:
         "unit": "orders in the last hour, this one included",
     }
     if not c.buy:
-        return c.exempt(Code.ORDER_RATE, details)
-    return c.verdict(Code.ORDER_RATE, count + 1 > limit, details)
+        return _exempt(details)
+    return count + 1 > limit, details
 
 
-def _cooldown(c: _Context) -> RiskReason | None:
+def _recent(times: Iterable[datetime], since: datetime) -> int:
+    """How many of ``times`` are after ``since`` (an aware UTC time); orders dated after the
+    check count too: they are recent by any reading (fail closed).
+
+    An aware time compares with ``since`` as its UTC reading does, so the history (a runner
+    passes every order it placed) is counted without converting each time to UTC first. A
+    naive time cannot be compared: the exact reading then raises as it always did (ValueError,
+    recorded as NOT_COMPUTABLE).
+    """
+    try:
+        return sum(1 for t in times if t > since)
+    except TypeError:
+        return sum(1 for t in times if utc(t) > since)
+
+
+def _cooldown(c: _Context) -> Outcome:
     last = c.state.last_trade.get(c.intent.asset)
     elapsed = None if last is None else _seconds(c.as_of - utc(last))
-    limit = c.limits.cooldown
+    limit = Decimal(c.limits.cooldown)
     details = {
-        "limit": Decimal(limit),
+        "limit": limit,
         "actual": elapsed,
         "unit": "seconds since the last trade on the asset",
         "last_trade": last,
     }
     if not c.buy:
-        return c.exempt(Code.COOLDOWN, details)
-    return c.verdict(Code.COOLDOWN, elapsed is not None and elapsed < limit, details)
+        return _exempt(details)
+    return elapsed is not None and elapsed < limit, details
 
 
-def _min_notional(c: _Context) -> RiskReason | None:
+def _min_notional(c: _Context) -> Outcome:
     limit = c.limits.min_notional
     details = {"limit": limit, "actual": c.intent.notional, "unit": "quote currency"}
-    if c.reducing and c.intent.quantity == c.held:
+    if c.reducing() and c.intent.quantity == c.held:
         # Closing a dust position must stay possible.
-        return c.exempt(Code.MIN_NOTIONAL, details)
-    return c.verdict(Code.MIN_NOTIONAL, c.intent.notional < limit, details)
+        return _exempt(details)
+    return c.intent.notional < limit, details
 
 
-def _max_notional(c: _Context) -> RiskReason | None:
+def _max_notional(c: _Context) -> Outcome:
     limit = c.limits.max_notional
     details = {"limit": limit, "actual": c.intent.notional, "unit": "quote currency"}
     if not c.buy:
-        return c.exempt(Code.MAX_NOTIONAL, details)
-    return c.verdict(Code.MAX_NOTIONAL, limit is not None and c.intent.notional > limit, details)
+        return _exempt(details)
+    return limit is not None and c.intent.notional > limit, details
 
-
-Check = Callable[[_Context], RiskReason | None]
 
 CHECKS: tuple[tuple[Code, Check], ...] = (
     (Code.KILL_SWITCH, _kill_switch),
@@ -390,19 +416,23 @@ def check(
     if problems:
         details = {"limit": None, "actual": None, "unvalued": list(problems)}
         checks.append(CheckResult(Code.PORTFOLIO_UNVALUED, False, details))
-    figures = None if problems else _figures(intent, state.portfolio, state.own)
-    context = _Context(intent, state, limits, as_of, data_time, figures)
+    context = None if problems else _valued(intent, state, limits, as_of, data_time)
+    if context is None:
+        context = _Unvalued(intent, state, limits, as_of, data_time)
+    approved = not problems
     for code, run in CHECKS:
-        context.measured = {}
         try:
-            reason = run(context)
+            denied, details = run(context)
+            passed = not denied
         except (ArithmeticError, TypeError, ValueError):
-            reason = _uncomputable()
-        if reason is not None:
-            checks.append(CheckResult(code, False, reason.details))
-        else:
-            checks.append(CheckResult(code, True, MappingProxyType(context.measured)))
-    return RiskDecision(all(c.passed for c in checks), tuple(checks))
+            passed, details = False, _uncomputable()
+        approved = approved and passed
+        checks.append(checked(code, passed, MappingProxyType(details)))
+    return RiskDecision(approved, tuple(checks))
+
+
+def _uncomputable() -> dict[str, Any]:
+    return {"limit": None, "actual": None, "error": _NOT_COMPUTABLE}
 
 
 def _unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
@@ -412,29 +442,55 @@ def _unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
         return (f"portfolio: {type(exc).__name__}",)
 
 
-def _uncomputable() -> RiskReason:
-    details = {"limit": None, "actual": None, "error": Code.NOT_COMPUTABLE.value}
-    return RiskReason(Code.NOT_COMPUTABLE, MappingProxyType(details))
+_EQUITY, _EXPOSURE = PortfolioView.equity, PortfolioView.exposure
 
 
-def _figures(intent: OrderIntent, portfolio: PortfolioView, book: PortfolioView) -> _Figures | None:
+def _equity(portfolio: PortfolioView, asset: str | None) -> tuple[Decimal, Decimal]:
+    """``portfolio.equity``, and the gross value of the positions other than ``asset`` (when
+    one is named), in one pass: each position valued once, summed in the same order as
+    ``PortfolioView`` sums them, so the figures are the same to the last digit."""
+    total = others = _ZERO
+    for name, position in portfolio.positions.items():
+        value = position.market_value
+        total = total + value
+        if asset is not None and name != asset:
+            others = others + abs(value)
+    kind = type(portfolio)
+    if kind.equity is _EQUITY and kind.exposure is _EXPOSURE:
+        return portfolio.cash + total, others
+    return portfolio.equity, others  # a view that values itself otherwise
+
+
+def _valued(
+    intent: OrderIntent, state: RiskState, limits: RiskLimits, as_of: datetime, data_time: datetime
+) -> _Context | None:
+    """The context with the asset marked at the reference price; None when a figure cannot be
+    computed (e.g. a NaN price under a trap): every check that needs one fails closed."""
+    context = _Context(intent, state, limits, as_of, data_time)
     try:
-        price = intent.reference_price
-        position = portfolio.positions.get(intent.asset)
-        account_held = position.quantity if position is not None else Decimal(0)
-        others = sum(
-            (abs(p.market_value) for a, p in portfolio.positions.items() if a != intent.asset),
-            Decimal(0),
-        )
-        own = book.positions.get(intent.asset)
-        return _Figures(
-            held=own.quantity if own is not None else Decimal(0),
-            equity=marked_equity(portfolio, position, price),
-            exposure=others + abs(account_held * price),
-            book_equity=marked_equity(book, own, price),
-        )
+        asset, price = intent.asset, context.price
+        account, book = state.portfolio, state.book
+        position = account.positions.get(asset)
+        equity, others = _equity(account, asset)
+        account_held = position.quantity if position is not None else _ZERO
+        context.equity = _marked_equity(equity, position, price)
+        context.exposure = others + abs(account_held * price)
+        if book is None:  # the account is the strategy's book
+            context.held, context.book_equity = account_held, context.equity
+        else:
+            own = book.positions.get(asset)
+            context.held = own.quantity if own is not None else _ZERO
+            context.book_equity = _marked_equity(_equity(book, None)[0], own, price)
     except (ArithmeticError, TypeError, ValueError):
         return None
+    return context
+
+
+def _marked_equity(equity: Decimal, position: Any, price: Decimal) -> Decimal:
+    """``valuation.marked_equity`` from the portfolio's equity already computed."""
+    if position is None:
+        return equity
+    return equity - position.market_value + position.quantity * price
 
 
 __all__ = ["CHECKS", "ORDER_RATE_WINDOW", "RiskState", "check"]

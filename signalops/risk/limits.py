@@ -63,6 +63,12 @@ class Kelly:
         return max(self.full, Decimal(0)) * self.fraction
 
 
+_ZERO, _ONE = Decimal(0), Decimal(1)
+_DECIMALS = ("max_position", "max_exposure", "max_daily_loss", "min_notional")
+_FRACTIONS = ("max_position", "max_exposure", "max_daily_loss")
+_WHOLE = ("max_data_age", "max_orders_per_hour", "cooldown")
+
+
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
     """The limits the gate enforces. Money is ``Decimal`` in the quote currency; durations are
@@ -98,20 +104,27 @@ class RiskLimits:
     kelly: Kelly | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "trading_state", TradingState(self.trading_state))
-        for name in ("max_position", "max_exposure", "max_daily_loss", "min_notional"):
-            object.__setattr__(self, name, to_decimal(getattr(self, name)))
-        if self.max_notional is not None:
-            object.__setattr__(self, "max_notional", to_decimal(self.max_notional))
+        # Built for every decision (a strategy's ``risk:`` and the timeframe each replace one
+        # field): values that already have their type are not converted again.
+        set_ = object.__setattr__
+        if type(self.trading_state) is not TradingState:
+            set_(self, "trading_state", TradingState(self.trading_state))
+        for name in _DECIMALS:
+            value = getattr(self, name)
+            if type(value) is not Decimal:
+                set_(self, name, to_decimal(value))
+        if self.max_notional is not None and type(self.max_notional) is not Decimal:
+            set_(self, "max_notional", to_decimal(self.max_notional))
         if isinstance(self.kelly, Mapping):
-            object.__setattr__(self, "kelly", Kelly(**self.kelly))
-        for name in ("max_position", "max_exposure", "max_daily_loss"):
+            set_(self, "kelly", Kelly(**self.kelly))
+        for name in _FRACTIONS:
             value = getattr(self, name)
-            if not (0 <= value <= 1):
+            if not (_ZERO <= value <= _ONE):
                 raise ValueError(f"{name} must be a fraction from 0 to 1, got {value}")
-        for name in ("max_data_age", "max_orders_per_hour", "cooldown"):
+        for name in _WHOLE:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            whole = type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+            if not whole or value < 0:
                 raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
         if self.min_notional < 0:
             raise ValueError(f"min_notional must be >= 0, got {self.min_notional}")

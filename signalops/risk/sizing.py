@@ -44,8 +44,8 @@ def size_order(
     number; BUY with no equity, a zero size or a Kelly cap of zero (no edge); quantity rounds to
     zero; SELL with no position.
     """
-    side = Side(side)
-    mode = Mode(mode)
+    side = side if type(side) is Side else Side(side)  # an enum call costs a microsecond
+    mode = mode if type(mode) is Mode else Mode(mode)
     price = to_decimal(reference_price)
     if not price.is_finite() or price <= 0 or unvalued(portfolio):
         return None

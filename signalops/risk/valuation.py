@@ -26,6 +26,8 @@ def _problem(value: object) -> str | None:
 
 def unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
     """Every figure of ``portfolio`` that cannot be valued, as ``"what: why"``; () when none."""
+    if _all_usable(portfolio):
+        return ()
     figures: list[tuple[str, object]] = [
         ("cash", portfolio.cash),
         ("day_start_equity", portfolio.day_start_equity),
@@ -39,6 +41,23 @@ def unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
         if problem is not None:
             found.append(f"{name}: {problem}")
     return tuple(found)
+
+
+def _all_usable(portfolio: PortfolioView) -> bool:
+    """True when every figure is a finite Decimal or an int: the usual answer, found without
+    sorting the positions or naming each figure (sizing and the gate ask it per decision).
+    False sends ``unvalued`` the long way, which names what it finds."""
+    for value in (portfolio.cash, portfolio.day_start_equity):
+        kind = type(value)
+        if not (kind is int or (kind is Decimal and value.is_finite())):
+            return False
+    for position in portfolio.positions.values():
+        quantity, price = position.quantity, position.last_price
+        if not ((type(quantity) is Decimal and quantity.is_finite()) or type(quantity) is int):
+            return False
+        if not ((type(price) is Decimal and price.is_finite()) or type(price) is int):
+            return False
+    return True
 
 
 def marked_equity(portfolio: PortfolioView, position: Position | None, price: Decimal) -> Decimal:
