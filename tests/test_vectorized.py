@@ -4,7 +4,9 @@
    level, ``when:`` expressions with arithmetic and ``between``) over random per-bar data with
    missing values, adapter errors, junk answers, NaN/infinities, stale and future-dated points,
    zero divisors and overflows: every node's status, every leaf's reason, the verdict, the action
-   and the blocking vetoes equal ``tree.evaluate_aligned`` at that bar.
+   and the blocking vetoes equal ``tree.evaluate_aligned`` at that bar. The same holds when a
+   ``SeriesEvaluator`` (a sweep's) evaluates the tree with other constants: equal to the scalar
+   evaluation of the tree rebuilt with them.
 2. Real data: the bundled BTC candles replayed through the technical adapter. The adapter path is
    exact; the fast TA-Lib path agrees on values within 1e-6 relative and on verdicts except
    where a value sits within 1e-6 of a threshold.
@@ -13,6 +15,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,16 +32,18 @@ from signalops.adapters import gather as engine
 from signalops.adapters import onchain, technical
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.evaluation.nodes import MATH_ERROR, Predicate, Status
-from signalops.evaluation.tree import Verdict
+from signalops.evaluation.nodes import MATH_ERROR, Arith, Const, Neg, Not, Predicate, Status
+from signalops.evaluation.tree import DecisionTree, Verdict
 from signalops.evaluation.vectorized import (
     REASONS,
     Reason,
+    SeriesEvaluator,
     SeriesInput,
     decode_verdicts,
     evaluate_series,
     inputs_from_adapters,
     inputs_from_observations,
+    leaf_constants,
     screen,
     technical_inputs,
 )
@@ -208,10 +214,8 @@ def assert_matches_scalar(tree: Any, result: Any, rows: list[list[Any]], times: 
         assert result.blocked_by_at(bar) == scalar.blocked_by, bar
 
 
-@PROPERTY_SETTINGS
-@given(text=strategy_texts(), data=st.data())
-def test_vectorized_equals_scalar_on_random_trees_and_data(text, data):
-    tree = loads(text).tree
+def draw_bars(data: st.DataObject, tree: Any) -> tuple[Any, list[list[Any]], list[SeriesInput]]:
+    """Decision times, per-bar observation rows and the inputs built from the same cells."""
     n = data.draw(st.integers(1, 8), label="bars")
     steps = data.draw(st.lists(st.sampled_from((0, 1, 3600, 86400)), min_size=n, max_size=n))
     times = np.asarray(T0 + np.cumsum(steps), dtype=np.float64)
@@ -233,13 +237,72 @@ def test_vectorized_equals_scalar_on_random_trees_and_data(text, data):
             else:
                 errors[bar] = Reason.MISSING if kind == "missing" else Reason.ADAPTER_ERROR
         inputs.append(SeriesInput(values, data_times, errors))
+    return times, rows, inputs
 
+
+@PROPERTY_SETTINGS
+@given(text=strategy_texts(), data=st.data())
+def test_vectorized_equals_scalar_on_random_trees_and_data(text, data):
+    tree = loads(text).tree
+    times, rows, inputs = draw_bars(data, tree)
     result = evaluate_series(tree, inputs, times)
     assert_matches_scalar(tree, result, rows, times)
     for encoded, built in zip(inputs_from_observations(rows), inputs, strict=True):
         np.testing.assert_array_equal(encoded.values, built.values)
         np.testing.assert_array_equal(encoded.data_times, built.data_times)
         np.testing.assert_array_equal(encoded.errors, built.errors)
+
+
+def with_constants(tree: DecisionTree, constants: dict[int, list[float]]) -> DecisionTree:
+    """``tree`` rebuilt with each leaf's constants replaced, in ``leaf_constants`` order."""
+
+    def operand(o: Any, values: Iterator[float]) -> Any:
+        if isinstance(o, Const):
+            return Const(next(values), "c")
+        if isinstance(o, Neg):
+            return Neg(operand(o.operand, values))
+        if isinstance(o, Arith):
+            return Arith(o.op, operand(o.left, values), operand(o.right, values))
+        return o
+
+    def node(n: Any) -> Any:
+        if isinstance(n, Predicate):
+            values = iter(constants[n.index])
+            left = operand(n.left, values)
+            return replace(n, left=left, right=tuple(operand(r, values) for r in n.right))
+        if isinstance(n, Not):
+            return replace(n, item=node(n.item))
+        return replace(n, items=tuple(node(child) for child in n.items))
+
+    return DecisionTree(
+        node(tree.entry),
+        None if tree.exit is None else node(tree.exit),
+        tuple(replace(v, node=node(v.node)) for v in tree.vetoes),
+    )
+
+
+@PROPERTY_SETTINGS
+@given(text=strategy_texts(), data=st.data())
+def test_replaced_constants_evaluate_as_the_tree_compiled_with_them(text, data):
+    """What a sweep does with thresholds: one evaluator, other constants per combination."""
+    tree = loads(text).tree
+    times, rows, inputs = draw_bars(data, tree)
+    evaluator = SeriesEvaluator(tree, inputs, times)
+    leaves = [n for n in tree.nodes if isinstance(n, Predicate)]
+    for round_ in range(2):
+        constants = {
+            leaf.index: [data.draw(VALUES, label=f"c{round_}") for _ in leaf_constants(leaf)]
+            for leaf in leaves
+        }
+        changed = with_constants(tree, constants)
+        result = evaluator.evaluate(constants)
+        assert_matches_scalar(changed, result, rows, times)
+        expected = evaluate_series(changed, inputs, times)
+        np.testing.assert_array_equal(result.statuses, expected.statuses)
+        np.testing.assert_array_equal(result.reasons, expected.reasons)
+    # Leaves computed for other constants are kept apart: the tree's own ones come back.
+    again = evaluator.evaluate()
+    np.testing.assert_array_equal(again.statuses, evaluate_series(tree, inputs, times).statuses)
 
 
 # --- table tests: each reason, arithmetic edge cases, inputs -----------------------------------

@@ -21,6 +21,21 @@ long-only position is then played through the verdict arrays:
 Metrics come from ``signalops.backtest.metrics`` (total return, max drawdown, Sharpe, win rate of
 closed round trips with pnl > 0 after fees, exposure), plus the count of BLOCKED decision times.
 
+How it stays fast (``bench/bench_sweep.py`` times it against vectorbt on the same grid):
+
+- the strategy is compiled twice, not once per combination: with the first combination's values
+  and with a second value for every parameter that varies. When the two trees differ only in
+  constants that are exactly those values (a threshold ``$oversold``, ``-$x``, ``sma(50) *
+  $k``), every combination is the first tree with its constants replaced; the compiler's checks
+  on such a constant (a finite number, a non-empty ``between`` range, no division by zero) are
+  made for each combination, and any combination that fails them, or a parameter used anywhere
+  else (a period ``rsi($n)``, a market), is compiled in full as before, so a bad value fails
+  exactly as it would in the file. ``SweepRow.strategy`` compiles a combination when asked;
+- the inputs are computed once per distinct set of metrics, a leaf once per distinct set of
+  constants (``vectorized.SeriesEvaluator``), and fills and marks once per sweep;
+- the position is played in Python only through the decisions that change it (a BUY while flat,
+  a SELL while long), found with numpy; the curve, drawdown and Sharpe are numpy passes.
+
 THIS IS A FAST SCREEN, NOT A BACKTEST. It has no risk gate (no limits, cool-downs or kill
 switch), no position sizing (always all-in, ignoring ``execution.position_size``), no confirmation
 rounds, no approvals and no audit log, and it computes in float64 rather than the paper broker's
@@ -33,10 +48,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -48,7 +65,7 @@ from signalops.backtest.bars import Bars
 from signalops.backtest.metrics import (
     WinRate,
     exposure,
-    max_drawdown,
+    max_drawdown_depth,
     period_returns,
     periods_per_year,
     sharpe,
@@ -58,11 +75,13 @@ from signalops.backtest.runner import _check_coverage, _check_input, candle_time
 from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
 from signalops.errors import InputError, StrategyError
+from signalops.evaluation.nodes import Arith, Const, Neg, Node, Operand, Predicate, Span
+from signalops.evaluation.tree import DecisionTree
 from signalops.evaluation.vectorized import (
     BLOCKED,
     BUY,
     SELL,
-    evaluate_series,
+    SeriesEvaluator,
     inputs_from_adapters,
     technical_inputs,
 )
@@ -205,6 +224,247 @@ def with_params(
         raise InputError(f"{file} with {label}: {problems}") from None
 
 
+# --- compiling once --------------------------------------------------------------------------
+
+
+def _inserted(original: Any, value: Any) -> Any:
+    """The value ``with_params`` writes into the document for a param written as ``original``."""
+    return format_value(value) if isinstance(original, str) else value
+
+
+def _number(original: Any, value: Any) -> float | None:
+    """The constant a ``$param`` with ``value`` compiles to (the compiler's ``param_number``), or
+    None when the compiler would refuse it or the value is not a plain number or string."""
+    value = _inserted(original, value)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        return parse_number(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float (10**400)
+        return None
+    return number if math.isfinite(number) else None
+
+
+_NOWHERE = Span("", 0, 0)
+
+
+def _skeleton(node: Node, found: dict[int, list[float]]) -> Node | None:
+    """``node`` without what a parameter's value may change in it (texts, spans, constants),
+    the constants of each leaf collected in ``leaf_constants`` order; None for a node type
+    this module does not know."""
+    if isinstance(node, Predicate):
+        values = found[node.index] = []
+        return _replace(
+            node,
+            left=_bare(node.left, values),
+            right=tuple(_bare(r, values) for r in node.right),
+        )
+    kids = [_skeleton(child, found) for child in node.children]
+    if any(kid is None for kid in kids):
+        return None
+    if hasattr(node, "items"):
+        return _replace(node, items=tuple(kids))
+    if hasattr(node, "item"):
+        return _replace(node, item=kids[0])
+    return None
+
+
+def _replace(node: Node, **changes: Any) -> Node:
+    return replace(node, text="", span=_NOWHERE, **changes)
+
+
+def _bare(operand: Operand, values: list[float]) -> Operand:
+    # The walk of ``leaf_constants``: left before right, depth first.
+    if isinstance(operand, Const):
+        values.append(operand.value)
+        return Const(0.0, "")
+    if isinstance(operand, Neg):
+        return Neg(_bare(operand.operand, values))
+    if isinstance(operand, Arith):
+        return Arith(operand.op, _bare(operand.left, values), _bare(operand.right, values))
+    return operand
+
+
+def _skeletons(tree: DecisionTree) -> tuple[Any, dict[int, list[float]]] | None:
+    found: dict[int, list[float]] = {}
+    roots = [tree.entry, tree.exit, *(v.node for v in tree.vetoes)]
+    shapes = [None if root is None else _skeleton(root, found) for root in roots]
+    if any(shape is None for shape, root in zip(shapes, roots, strict=True) if root is not None):
+        return None
+    vetoes = tuple((v.id, v.blocks, v.description) for v in tree.vetoes)
+    return (tuple(shapes), vetoes), found
+
+
+def _checks(node: Predicate) -> tuple[list[tuple[int, int]], list[int]]:
+    """Where the compiler checks a constant's value, as places in ``leaf_constants``: the
+    ``between`` ranges of two constants (low <= high) and the constant divisors (not zero)."""
+    ranges: list[tuple[int, int]] = []
+    divisors: list[int] = []
+    count = 0
+
+    def walk(operand: Operand) -> None:
+        nonlocal count
+        if isinstance(operand, Const):
+            count += 1
+        elif isinstance(operand, Neg):
+            walk(operand.operand)
+        elif isinstance(operand, Arith):
+            walk(operand.left)
+            if operand.op == "/" and isinstance(operand.right, Const):
+                divisors.append(count)
+            walk(operand.right)
+
+    walk(node.left)
+    if node.op == "between" and all(isinstance(r, Const) for r in node.right):
+        ranges.append((count, count + 1))
+    for operand in node.right:
+        walk(operand)
+    return ranges, divisors
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A compiled tree whose constants follow the params: per leaf, for each constant in
+    ``leaf_constants`` order, the param it is (and whether negated), or None for a literal."""
+
+    tree: DecisionTree
+    originals: Mapping[str, Any]  # the params as the file writes them
+    varying: tuple[str, ...]  # the params whose value differs between combinations
+    slots: Mapping[int, tuple[tuple[str, bool] | None, ...]]
+    compiled: Mapping[int, tuple[float, ...]]  # the constants the tree was compiled with
+    checks: Mapping[int, tuple[list[tuple[int, int]], list[int]]]
+
+    def constants(self, params: Mapping[str, Any]) -> dict[int, tuple[float, ...]] | None:
+        """The constants of every leaf that reads a param, or None when the compiler would
+        refuse a value (then the combination is compiled in full and fails as in the file)."""
+        numbers: dict[str, float] = {}
+        for name in self.varying:  # used or not: the schema checks every param's value
+            number = _number(self.originals[name], params[name])
+            if number is None:
+                return None
+            numbers[name] = number
+        leaves = {}
+        for index, slots in self.slots.items():
+            values = tuple(
+                compiled if slot is None else (-numbers[slot[0]] if slot[1] else numbers[slot[0]])
+                for compiled, slot in zip(self.compiled[index], slots, strict=True)
+            )
+            ranges, divisors = self.checks[index]
+            if any(values[low] > values[high] for low, high in ranges):
+                return None
+            if any(values[i] == 0 for i in divisors):
+                return None
+            leaves[index] = values
+        return leaves
+
+
+def _template(
+    document: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]],
+    base: Strategy,
+    compile_with: Callable[[Mapping[str, Any]], Strategy],
+) -> _Template | None:
+    """Compile a second combination and compare its tree with ``base`` (the first one's): a
+    template when the params that vary change nothing but constants equal to their values."""
+    spec = document.get("strategy")
+    originals = dict(spec.get("params") or {}) if isinstance(spec, Mapping) else {}
+    first = {name: values[0] for name, values in grid.items()}
+    probe = dict(first)
+    starts: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for name, values in grid.items():
+        if len({repr(_inserted(originals.get(name), v)) for v in values}) == 1:
+            continue  # one value as the file will read it: the same in every combination
+        number = partial(_number, originals.get(name))
+        start = number(first[name])
+        # The second tree takes another value of each param that varies: one of the grid's,
+        # so the second tree is one of the combinations.
+        other = next((v for v in values if number(v) not in (None, start)), None)
+        second_number = None if other is None else number(other)
+        if start is None or second_number is None:
+            return None
+        starts[name], seconds[name], probe[name] = start, second_number, other
+    try:
+        second = compile_with(probe)
+    except Exception:
+        return None  # the full compile of each combination raises it, in grid order
+    shapes = _skeletons(base.tree), _skeletons(second.tree)
+    if shapes[0] is None or shapes[1] is None or shapes[0][0] != shapes[1][0]:
+        return None
+    if base.assets != second.assets:
+        return None
+    compiled, changed = shapes[0][1], shapes[1][1]
+    slots: dict[int, tuple[tuple[str, bool] | None, ...]] = {}
+    for index, values in compiled.items():
+        places = [_slot(a, b, starts, seconds) for a, b in zip(values, changed[index], strict=True)]
+        if any(place == () for place in places):
+            return None  # a constant computed from a param, or two params alike
+        if any(places):
+            slots[index] = tuple(place or None for place in places)
+    leaves = {n.index: n for n in base.tree.nodes if isinstance(n, Predicate)}
+    return _Template(
+        base.tree,
+        originals,
+        tuple(starts),
+        slots,
+        {i: tuple(compiled[i]) for i in slots},
+        {i: _checks(leaves[i]) for i in slots},
+    )
+
+
+def _slot(
+    a: float, b: float, starts: Mapping[str, float], seconds: Mapping[str, float]
+) -> tuple[str, bool] | tuple[()] | None:
+    """What a constant compiled as ``a`` in the first tree and ``b`` in the second is: None for
+    a literal (the same in both), (param, negated), or () when no single param explains it."""
+    if a == b and math.copysign(1, a) == math.copysign(1, b):
+        return None
+    found = [(n, False) for n in starts if (a, b) == (starts[n], seconds[n])]
+    found += [(n, True) for n in starts if (a, b) == (-starts[n], -seconds[n])]
+    return found[0] if len(found) == 1 else ()
+
+
+@dataclass(frozen=True)
+class _Combination:
+    params: Mapping[str, Any]
+    tree: DecisionTree
+    constants: Mapping[int, tuple[float, ...]] | None  # None: the tree's own
+    strategy: Callable[[], Strategy]
+
+
+def _compile_grid(
+    document: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+) -> list[_Combination]:
+    """Every combination's tree, in grid order; a bad value raises as ``with_params`` does."""
+    combos = grid_combinations(grid)
+    compile_with = partial(_compile, document, catalogue=catalogue, file=file)
+    base = compile_with(combos[0])
+    template = _template(document, grid, base, compile_with) if len(combos) > 1 else None
+    out = [_Combination(combos[0], base.tree, None, partial(_same, base))]
+    for params in combos[1:]:
+        constants = template.constants(params) if template else None
+        if template is not None and constants is not None:
+            out.append(
+                _Combination(params, template.tree, constants, partial(compile_with, params))
+            )
+        else:
+            strategy = compile_with(params)
+            out.append(_Combination(params, strategy.tree, None, partial(_same, strategy)))
+    return out
+
+
+def _compile(
+    document: Mapping[str, Any], params: Mapping[str, Any], *, catalogue: Catalogue, file: str
+) -> Strategy:
+    return with_params(document, params, catalogue, file)
+
+
+def _same(strategy: Strategy) -> Strategy:
+    return strategy
+
+
 # --- the position --------------------------------------------------------------------------------
 
 
@@ -239,10 +499,74 @@ class SweepTrade:
 
 @dataclass(frozen=True)
 class Simulation:
-    trades: tuple[SweepTrade, ...]
     equity: np.ndarray  # one point per decision time, after its fills, marked at t + every
     held: np.ndarray  # bool: a position was held during the period after that decision time
     fees: float
+    fills: _Fills = field(repr=False, compare=False)
+
+    @cached_property
+    def trades(self) -> tuple[SweepTrade, ...]:
+        """The round trips, in order (the last one open if a position is still held)."""
+        return self.fills.trades()
+
+
+@dataclass(frozen=True)
+class _Fills:
+    """The orders that moved the position, alternately BUY and SELL, as plain columns: the
+    ``SweepTrade`` objects (with a datetime per fill) are only made when someone asks."""
+
+    bars: Bars
+    orders: list[int]  # decision time indices
+    fill_bars: np.ndarray  # the bar each order filled at
+    opens: list[float]  # that bar's open
+    prices: list[float]  # the open with slippage
+    cash: list[float]  # cash at the start, then after each order
+    quantity: list[float]  # quantity held at the start (0), then after each order
+
+    @property
+    def closed(self) -> int:
+        return len(self.orders) // 2
+
+    @property
+    def open_trade(self) -> bool:
+        return len(self.orders) % 2 == 1
+
+    def wins(self) -> int:
+        """Closed round trips with a profit after fees (proceeds - cost > 0)."""
+        cash = np.array(self.cash)
+        trips = self.closed
+        return int(np.count_nonzero(cash[2 : 2 * trips + 1 : 2] - cash[0 : 2 * trips : 2] > 0))
+
+    def trades(self) -> tuple[SweepTrade, ...]:
+        starts = (self.bars.close_time[self.fill_bars] - self.bars.timeframe).tolist()
+        times = [datetime.fromtimestamp(float(t), UTC) for t in starts]
+        o, opens, prices, cash = self.orders, self.opens, self.prices, self.cash
+        out = []
+        for j in range(0, len(o), 2):
+            entry = (o[j], times[j], opens[j], prices[j], self.quantity[j + 1], cash[j])
+            if j + 1 < len(o):
+                exit_ = (o[j + 1], times[j + 1], opens[j + 1], prices[j + 1], cash[j + 2])
+                out.append(SweepTrade(*entry, *exit_))
+            else:
+                out.append(SweepTrade(*entry))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """Where each decision time fills and is marked, the same for every combination."""
+
+    bars: Bars
+    fill_bar: np.ndarray  # the bar that opens at or after t; len(bars) when there is none
+    marks: np.ndarray  # the last close at or before t + every (0 before the first close)
+
+    @classmethod
+    def of(cls, bars: Bars, times: np.ndarray, step: float) -> _Prices:
+        # The bar that opens at or after t: close time >= t + timeframe (as Bars.next_open).
+        fill_bar = np.searchsorted(bars.close_time, times + bars.timeframe, side="left")
+        mark_bar = np.searchsorted(bars.close_time, times + step, side="right") - 1
+        marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
+        return cls(bars, fill_bar, np.nan_to_num(marks))
 
 
 def simulate(
@@ -257,57 +581,53 @@ def simulate(
 ) -> Simulation:
     """Play a long-only, all-in position through ``verdicts`` (codes of ``vectorized.VERDICTS``).
 
-    ``times`` are the decision times (Unix seconds), ``step`` the period length in seconds. The
-    loop only visits BUY and SELL decision times.
+    ``times`` are the decision times (Unix seconds), ``step`` the period length in seconds.
     """
-    verdicts = np.asarray(verdicts)
-    times = np.asarray(times, dtype=np.float64)
-    n = len(times)
-    fee, slip = fee_bps / 10_000, slippage_bps / 10_000
-    # The bar that opens at or after t: close time >= t + timeframe (as Bars.next_open).
-    fill_bar = np.searchsorted(bars.close_time, times + bars.timeframe, side="left")
-    mark_bar = np.searchsorted(bars.close_time, times + step, side="right") - 1
-    marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
+    prices = _Prices.of(bars, np.asarray(times, dtype=np.float64), step)
+    return _play(np.asarray(verdicts), prices, fee_bps / 10_000, slippage_bps / 10_000, cash)
 
-    initial = cash
-    trades: list[SweepTrade] = []
-    changes: list[tuple[int, float, float]] = []  # (decision index, cash, quantity) from then on
-    quantity, fees, open_trade = 0.0, 0.0, None
-    for k in np.flatnonzero((verdicts == BUY) | (verdicts == SELL)):
-        i = int(fill_bar[k])
-        if i >= len(bars):
-            continue  # no next bar: the order fails, as in the backtest
-        base = float(bars.open[i])
-        at = datetime.fromtimestamp(float(bars.close_time[i] - bars.timeframe), UTC)
-        if verdicts[k] == BUY and open_trade is None:
-            price = base * (1 + slip)
+
+def _play(
+    verdicts: np.ndarray, prices: _Prices, fee: float, slip: float, cash: float
+) -> Simulation:
+    bars, n = prices.bars, len(prices.fill_bar)
+    orders = np.flatnonzero((verdicts == BUY) | (verdicts == SELL))
+    fills = prices.fill_bar[orders]
+    # No next bar (the data ends): the order fails, as in the backtest. Fill bars only grow
+    # with time, so these are the last orders.
+    orders, fills = orders[fills < len(bars)], fills[fills < len(bars)]
+    codes = verdicts[orders]
+    # Position after an order = that order's side (a BUY while long and a SELL while flat do
+    # nothing), so an order acts exactly when it differs from the one before (flat: a SELL).
+    acts = codes != np.concatenate(([SELL], codes))[:-1]
+    orders, fills, buys = orders[acts], fills[acts], codes[acts] == BUY
+    opens = bars.open[fills]
+    paid = np.where(buys, opens * (1 + slip), opens * (1 - slip))  # what one unit fills at
+
+    # Only the cash runs through Python, one step per order, in the order of the original
+    # arithmetic (each fill's amount depends on the cash the previous one left).
+    cash_at, qty_at = [cash], [0.0]  # from the start, then from each order on
+    quantity, fees = 0.0, 0.0
+    for buy, price in zip(buys.tolist(), paid.tolist(), strict=True):
+        if buy:
             quantity = cash / (price * (1 + fee))
-            paid = quantity * price
-            fees += paid * fee
-            open_trade = SweepTrade(int(k), at, base, price, quantity, cost=cash)
+            fees += quantity * price * fee
             cash = 0.0
-        elif verdicts[k] == SELL and open_trade is not None:
-            price = base * (1 - slip)
+        else:
             notional = quantity * price
             fees += notional * fee
             cash = notional * (1 - fee)
-            closed = replace(open_trade, exit_bar=int(k), exit_time=at, exit_open=base)
-            trades.append(replace(closed, exit_price=price, proceeds=cash))
-            quantity, open_trade = 0.0, None
-        else:
-            continue
-        changes.append((int(k), cash, quantity))
-    if open_trade is not None:
-        trades.append(open_trade)
+            quantity = 0.0
+        cash_at.append(cash)
+        qty_at.append(quantity)
 
-    index = np.array([c[0] for c in changes], dtype=np.int64)
-    cash_at = np.array([initial, *(c[1] for c in changes)])
-    qty_at = np.array([0.0, *(c[2] for c in changes)])
-    state = np.searchsorted(index, np.arange(n), side="right")  # 0 = before any fill
-    qty = qty_at[state]
+    # Each decision time holds the state after the last order at or before it.
+    lengths = np.diff(np.concatenate(([0], orders, [n])))
+    qty = np.repeat(np.array(qty_at), lengths)
     held = qty > 0
-    equity = cash_at[state] + np.where(held, qty * np.nan_to_num(marks), 0.0)
-    return Simulation(tuple(trades), equity, held, fees)
+    equity = np.repeat(np.array(cash_at), lengths) + np.where(held, qty * prices.marks, 0.0)
+    record = _Fills(bars, orders.tolist(), fills, opens.tolist(), paid.tolist(), cash_at, qty_at)
+    return Simulation(equity, held, fees, record)
 
 
 # --- the sweep -----------------------------------------------------------------------------------
@@ -318,10 +638,8 @@ class SweepRow:
     """One combination of parameter values and what the fast screen made of it."""
 
     params: Mapping[str, Any]
-    strategy: Strategy
     times: np.ndarray  # decision times, Unix seconds
     verdicts: np.ndarray  # vectorized verdict codes, one per decision time
-    trades: tuple[SweepTrade, ...]
     equity: np.ndarray  # after each decision time (the starting cash precedes it)
     total_return: float
     max_drawdown: float  # <= 0
@@ -330,6 +648,17 @@ class SweepRow:
     exposure: float
     blocked: int  # decision times whose verdict was BLOCKED
     fees: float
+    simulation: Simulation = field(repr=False, compare=False)
+    compile_strategy: Callable[[], Strategy] = field(repr=False, compare=False)
+
+    @cached_property
+    def strategy(self) -> Strategy:
+        """The strategy with these params, compiled (once) when asked."""
+        return self.compile_strategy()
+
+    @property
+    def trades(self) -> tuple[SweepTrade, ...]:
+        return self.simulation.trades
 
     @property
     def closed_trades(self) -> int:
@@ -337,7 +666,7 @@ class SweepRow:
 
     @property
     def open_trade(self) -> bool:
-        return bool(self.trades) and not self.trades[-1].closed
+        return self.simulation.fills.open_trade
 
 
 def sweep(
@@ -368,11 +697,10 @@ def sweep(
     empty = [name for name, values in grid.items() if not list(values)]
     if empty:
         raise InputError(f"no values for parameter '{empty[0]}'")
-    combos = grid_combinations(grid)
     file = strategy_text_or_document.file if isinstance(strategy_text_or_document, Strategy) else ""
-    strategies = [with_params(document, p, catalogue, file or "<sweep>") for p in combos]
+    combinations = _compile_grid(document, grid, catalogue, file or "<sweep>")
 
-    first = strategies[0]
+    first = combinations[0].strategy()
     asset = asset or (first.assets[0] if first.assets else None)
     start, end = utc(start), utc(end)
     timeframe = candle_timeframe(first)
@@ -381,55 +709,87 @@ def sweep(
     assert asset is not None
     bars = Bars.load(store, asset, timeframe, venues)
     _check_coverage({asset: bars}, start, end)
-    moments = list(simulated_times(start, end, step))
-    times = np.array([m.timestamp() for m in moments], dtype=np.float64)
-    curve_times = [start, *(m + step for m in moments)]
+    times = _decision_times(start, end, step)
+    prices = _Prices.of(bars, times, step.total_seconds())
     per_year = periods_per_year(step)
+    fee, slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
 
-    # ``vectorized.screen`` per combination, with the inputs shared between combinations that
-    # read the same metrics (a changed threshold changes no input): the adapter path, which asks
-    # the adapters once per bar, then runs once per distinct set of requests instead of per row.
+    # The inputs are shared between combinations that read the same metrics (a changed
+    # threshold changes no input): the adapter path, which asks the adapters once per bar, then
+    # runs once per distinct set of requests instead of per row; and one evaluator per tree.
     adapters: dict[str, Any] | None = None
     inputs_cache: dict[Any, Any] = {}
+    evaluators: dict[int, SeriesEvaluator] = {}
     rows = []
-    for params, strategy in zip(combos, strategies, strict=True):
-        key = strategy.tree.requests(asset)
-        if key not in inputs_cache:
-            if all(m.source == SOURCE for m in strategy.tree.metrics):  # as screen()
-                inputs_cache[key] = technical_inputs(store, strategy, asset, times, venues=venues)
-            else:
-                adapters = adapters or registry.replay_adapters(store, venues)
-                inputs_cache[key] = inputs_from_adapters(strategy, asset, times, adapters)
-        result = evaluate_series(strategy.tree, inputs_cache[key], times)
-        sim = simulate(
-            result.verdicts,
-            times,
-            bars,
-            step.total_seconds(),
-            fee_bps=float(fee_bps),
-            slippage_bps=float(slippage_bps),
-        )
-        values = [STARTING_CASH, *map(float, sim.equity)]
-        closed = [t for t in sim.trades if t.closed]
-        wins = sum(1 for t in closed if (t.pnl or 0.0) > 0)
+    for combination in combinations:
+        tree = combination.tree
+        evaluator = evaluators.get(id(tree))
+        if evaluator is None:
+            key = tree.requests(asset)
+            if key not in inputs_cache:
+                strategy = combination.strategy()
+                if all(m.source == SOURCE for m in tree.metrics):  # as screen()
+                    inputs_cache[key] = technical_inputs(
+                        store, strategy, asset, times, venues=venues
+                    )
+                else:
+                    adapters = adapters or registry.replay_adapters(store, venues)
+                    inputs_cache[key] = inputs_from_adapters(strategy, asset, times, adapters)
+            evaluator = evaluators[id(tree)] = SeriesEvaluator(tree, inputs_cache[key], times)
+        verdicts = evaluator.evaluate(combination.constants).verdicts
         rows.append(
-            SweepRow(
-                params=dict(params),
-                strategy=strategy,
-                times=times,
-                verdicts=result.verdicts,
-                trades=sim.trades,
-                equity=sim.equity,
-                total_return=total_return(values),
-                max_drawdown=max_drawdown(curve_times, values).depth,
-                sharpe=sharpe(period_returns(values), per_year),
-                win_rate=WinRate.of(wins, len(closed)),
-                exposure=exposure(sim.held.tolist()),
-                blocked=int(np.count_nonzero(result.verdicts == BLOCKED)),
-                fees=sim.fees,
+            _row(
+                combination,
+                times,
+                verdicts,
+                _play(verdicts, prices, fee, slip, STARTING_CASH),
+                per_year,
             )
         )
     return rows
+
+
+def _row(
+    combination: _Combination,
+    times: np.ndarray,
+    verdicts: np.ndarray,
+    sim: Simulation,
+    per_year: float,
+) -> SweepRow:
+    values = np.concatenate(([STARTING_CASH], sim.equity))
+    return SweepRow(
+        params=dict(combination.params),
+        times=times,
+        verdicts=verdicts,
+        equity=sim.equity,
+        total_return=total_return(values),
+        max_drawdown=max_drawdown_depth(values),
+        sharpe=sharpe(period_returns(values), per_year),
+        win_rate=WinRate.of(sim.fills.wins(), sim.fills.closed),
+        exposure=exposure(sim.held),
+        blocked=int(np.count_nonzero(verdicts == BLOCKED)),
+        fees=sim.fees,
+        simulation=sim,
+        compile_strategy=combination.strategy,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
+    """``[m.timestamp() for m in simulated_times(start, end, every)]`` (UTC ``start`` and
+    ``end``) as float64, without making a datetime per decision time."""
+    first, last = (start - _EPOCH) // _MICROSECOND, (end - _EPOCH) // _MICROSECOND
+    step = every // _MICROSECOND
+    micros = first + np.arange((last - first) // step + 1, dtype=np.int64) * step
+    if len(micros) and max(abs(first), abs(int(micros[-1]))) >= 2**53:
+        # Beyond 2**53 microseconds (year 2255) int64 -> float64 rounds: the exact way.
+        return np.array([m.timestamp() for m in simulated_times(start, end, every)])
+    # Exact: whole microseconds below 2**53 are exact floats, and one division rounds once,
+    # as ``timedelta.total_seconds`` (an integer true division) does.
+    return micros / 1e6
 
 
 def describe_period(start: datetime, end: datetime, every: timedelta) -> str:

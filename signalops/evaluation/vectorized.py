@@ -18,6 +18,10 @@ volume_z/return/close/open/volume identical. The gap grows with the period: the 
 MACD lines by ~1e-4 absolute; screen long recursive periods with the adapter path when the last
 digits matter. ``screen`` picks the fast path whenever a strategy reads technical metrics only.
 
+A sweep evaluates one tree many times with other thresholds: ``SeriesEvaluator`` keeps the
+inputs' checks and each leaf's result per set of constants, and takes the constants of each leaf
+(``leaf_constants`` order) as values instead of a recompiled tree.
+
 Times are Unix seconds (float64). A bar at ``t`` matches the scalar evaluation at
 ``datetime.fromtimestamp(t, UTC)`` when that round-trips, i.e. for whole seconds or microseconds.
 """
@@ -67,6 +71,7 @@ __all__ = [
     "REASONS",
     "VERDICTS",
     "Reason",
+    "SeriesEvaluator",
     "SeriesInput",
     "SeriesResult",
     "candle_key",
@@ -75,6 +80,7 @@ __all__ = [
     "evaluate_series",
     "inputs_from_adapters",
     "inputs_from_observations",
+    "leaf_constants",
     "screen",
     "technical_inputs",
 ]
@@ -244,94 +250,164 @@ def evaluate_series(
     tree: DecisionTree, inputs: Sequence[SeriesInput], times: np.ndarray
 ) -> SeriesResult:
     """Evaluate ``tree`` at every time in ``times`` with ``inputs`` aligned to ``tree.metrics``."""
-    times = np.asarray(times, dtype=np.float64)
-    n = len(times)
-    if len(inputs) != len(tree.metrics):
-        raise ValueError(f"{len(inputs)} inputs for {len(tree.metrics)} metrics")
-    if any(len(i) != n for i in inputs):
-        raise ValueError("every input needs one value per time")
-    statuses = np.empty((len(tree.nodes), n), dtype=np.int8)
-    reasons = np.zeros((len(tree.nodes), n), dtype=np.int8)
+    return SeriesEvaluator(tree, inputs, times).evaluate()
 
-    with np.errstate(all="ignore"):  # NaN and infinities are data here, never warnings
+
+def leaf_constants(node: Predicate) -> tuple[Const, ...]:
+    """The leaf's constants in the order ``SeriesEvaluator.evaluate`` takes replacements for them:
+    a depth-first walk of the left operand, then of each right operand (left before right)."""
+    found: list[Const] = []
+
+    def walk(operand: Operand) -> None:
+        if isinstance(operand, Const):
+            found.append(operand)
+        elif isinstance(operand, Neg):
+            walk(operand.operand)
+        elif isinstance(operand, Arith):
+            walk(operand.left)
+            walk(operand.right)
+
+    for operand in (node.left, *node.right):
+        walk(operand)
+    return tuple(found)
+
+
+class SeriesEvaluator:
+    """``evaluate_series`` for one tree and one set of inputs, as often as needed, with other
+    values for the tree's constants.
+
+    A sweep over thresholds evaluates the same tree on the same inputs once per combination,
+    changing only the ``Const`` values its parameters compiled into. The inputs are checked and
+    classified once here; a leaf is computed once per distinct set of constants it compares
+    with (the groups and the verdicts, a few passes over small int arrays, every time).
+    """
+
+    def __init__(self, tree: DecisionTree, inputs: Sequence[SeriesInput], times: np.ndarray):
+        times = np.asarray(times, dtype=np.float64)
+        n = len(times)
+        if len(inputs) != len(tree.metrics):
+            raise ValueError(f"{len(inputs)} inputs for {len(tree.metrics)} metrics")
+        if any(len(i) != n for i in inputs):
+            raise ValueError("every input needs one value per time")
+        self.tree, self.times, self.n = tree, times, n
         errors, ages = [], []
-        for series in inputs:
-            age = times - series.data_times
-            error = series.errors.copy()
-            ok = error == Reason.OK
-            finite = np.isfinite(series.values)
-            # As the generated code: a non-finite value first, then a negative age (look-ahead).
-            error[ok & ~finite] = Reason.NOT_A_NUMBER
-            error[ok & finite & ~(age >= 0)] = Reason.FUTURE
-            errors.append(error)
-            ages.append(age)
+        with np.errstate(all="ignore"):  # NaN and infinities are data here, never warnings
+            for series in inputs:
+                age = times - series.data_times
+                error = series.errors.copy()
+                ok = error == Reason.OK
+                finite = np.isfinite(series.values)
+                # As the generated code: a non-finite value first, then a negative age
+                # (look-ahead).
+                error[ok & ~finite] = Reason.NOT_A_NUMBER
+                error[ok & finite & ~(age >= 0)] = Reason.FUTURE
+                errors.append(error)
+                ages.append(age)
+        self._values = [s.values for s in inputs]
+        self._errors, self._ages = errors, ages
         metric_index = {m: i for i, m in enumerate(tree.metrics)}
-        values = [s.values for s in inputs]
+        self._slots = {
+            node.index: [metric_index[m] for m in node.metrics]
+            for node in tree.nodes
+            if isinstance(node, Predicate)
+        }
+        self._reasons: dict[int, np.ndarray] = {}  # before arithmetic: data errors, STALE
+        self._leaves: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray]] = {}
+
+    def evaluate(self, constants: Mapping[int, Sequence[float]] | None = None) -> SeriesResult:
+        """Every node's status on every bar and the verdicts.
+
+        ``constants`` maps a leaf's index to the values to use for its ``Const`` operands, in
+        ``leaf_constants`` order; leaves not named keep the values the tree was compiled with.
+        """
+        tree, n = self.tree, self.n
+        statuses = np.empty((len(tree.nodes), n), dtype=np.int8)
+        reasons = np.zeros((len(tree.nodes), n), dtype=np.int8)
+        given = constants or {}
 
         def visit(node: Node) -> None:
             for child in node.children:
                 visit(child)
             if isinstance(node, Predicate):
-                ms = [metric_index[m] for m in node.metrics]
-                status, reason = _leaf(node, ms, values, errors, ages, n)
-                statuses[node.index], reasons[node.index] = status, reason
+                values = given.get(node.index)
+                if values is None:
+                    values = [c.value for c in leaf_constants(node)]
+                statuses[node.index], reasons[node.index] = self._leaf(node, values)
             else:
                 statuses[node.index] = _group(node, [statuses[c.index] for c in node.children])
 
-        roots = [tree.entry, *([tree.exit] if tree.exit else []), *(v.node for v in tree.vetoes)]
-        for root in roots:
-            visit(root)
+        with np.errstate(all="ignore"):
+            roots = [
+                tree.entry,
+                *([tree.exit] if tree.exit else []),
+                *(v.node for v in tree.vetoes),
+            ]
+            for root in roots:
+                visit(root)
+        verdicts, actions, blocking = _decide(tree, statuses, n)
+        return SeriesResult(tree, self.times, statuses, reasons, verdicts, actions, blocking)
 
-    verdicts, actions, blocking = _decide(tree, statuses, n)
-    return SeriesResult(tree, times, statuses, reasons, verdicts, actions, blocking)
+    def _leaf(self, node: Predicate, constants: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        # Keyed by the constants' bits: -0.0 and 0.0 divide differently, and NaN is never equal.
+        key = (node.index, np.asarray(constants, dtype=np.float64).tobytes())
+        found = self._leaves.get(key)
+        if found is None:
+            found = self._compute(node, constants)
+            self._leaves[key] = found
+        return found
 
+    def _data_reason(self, node: Predicate) -> np.ndarray:
+        """The leaf's UNKNOWN reason before any arithmetic, the same for every set of constants:
+        the first metric's error in the leaf's metric order, else STALE if any metric is older
+        than its max_age (the scalar ``e0 or e1 or ... or STALE``)."""
+        found = self._reasons.get(node.index)
+        if found is None:
+            ms = self._slots[node.index]
+            found = np.zeros(self.n, dtype=np.int8)
+            for m in reversed(ms):
+                found = np.where(self._errors[m] != 0, self._errors[m], found)
+            stale = np.zeros(self.n, dtype=bool)
+            for m, max_age in zip(ms, node.max_ages, strict=True):
+                stale |= self._ages[m] > max_age
+            found[(found == Reason.OK) & stale] = Reason.STALE
+            self._reasons[node.index] = found
+        return found
 
-def _leaf(
-    node: Predicate,
-    ms: list[int],
-    values: list[np.ndarray],
-    errors: list[np.ndarray],
-    ages: list[np.ndarray],
-    n: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    # The reason is the first metric's error in the leaf's metric order, else STALE if any
-    # metric is older than its max_age (the scalar ``e0 or e1 or ... or STALE``).
-    reason = np.zeros(n, dtype=np.int8)
-    for m in reversed(ms):
-        reason = np.where(errors[m] != 0, errors[m], reason)
-    stale = np.zeros(n, dtype=bool)
-    for m, max_age in zip(ms, node.max_ages, strict=True):
-        stale |= ages[m] > max_age
-    reason[(reason == Reason.OK) & stale] = Reason.STALE
+    def _compute(
+        self, node: Predicate, constants: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ms, series = self._slots[node.index], self._values
+        reason = self._data_reason(node).copy()
+        zero_division = np.zeros(self.n, dtype=bool)  # numpy returns inf/NaN where Python raises
+        consts = iter(constants)
 
-    zero_division = np.zeros(n, dtype=bool)  # numpy returns inf/NaN where Python raises
+        def value(operand: Operand) -> Any:
+            # A constant stays a scalar: numpy broadcasts it exactly as an array full of it.
+            if isinstance(operand, Metric):
+                return series[ms[node.metrics.index(operand)]]
+            if isinstance(operand, Const):
+                return np.float64(next(consts))
+            if isinstance(operand, Neg):
+                return -value(operand.operand)
+            assert isinstance(operand, Arith)
+            left, right = value(operand.left), value(operand.right)
+            if operand.op == "/":
+                np.logical_or(zero_division, right == 0, out=zero_division)
+                return left / right
+            return {"+": np.add, "-": np.subtract, "*": np.multiply}[operand.op](left, right)
 
-    def value(operand: Operand) -> np.ndarray:
-        if isinstance(operand, Metric):
-            return values[ms[node.metrics.index(operand)]]
-        if isinstance(operand, Const):
-            return np.full(n, float(operand.value))
-        if isinstance(operand, Neg):
-            return -value(operand.operand)
-        assert isinstance(operand, Arith)
-        left, right = value(operand.left), value(operand.right)
-        if operand.op == "/":
-            np.logical_or(zero_division, right == 0, out=zero_division)
-            return left / right
-        return {"+": np.add, "-": np.subtract, "*": np.multiply}[operand.op](left, right)
-
-    x = value(node.left)
-    ys = [value(r) for r in node.right]
-    passed = _COMPARE[node.op](x, *ys)
-    if not all(isinstance(o, Metric | Const) for o in (node.left, *node.right)):
-        # Only computed leaves check the result (a plain comparison cannot divide or overflow):
-        # a division by zero, or an overflow to infinity or NaN, is a MATH_ERROR.
-        bad = zero_division | ~np.isfinite(x)
-        for y in ys:
-            bad |= ~np.isfinite(y)
-        reason[(reason == Reason.OK) & bad] = Reason.MATH_ERROR
-    status = np.where(reason == Reason.OK, passed, UNKNOWN).astype(np.int8)
-    return status, reason
+        x = value(node.left)
+        ys = [value(r) for r in node.right]
+        passed = _COMPARE[node.op](x, *ys)
+        if not all(isinstance(o, Metric | Const) for o in (node.left, *node.right)):
+            # Only computed leaves check the result (a plain comparison cannot divide or
+            # overflow): a division by zero, or an overflow to infinity or NaN, is a MATH_ERROR.
+            bad = zero_division | ~np.isfinite(x)
+            for y in ys:
+                bad |= ~np.isfinite(y)
+            reason[(reason == Reason.OK) & bad] = Reason.MATH_ERROR
+        status = np.where(reason == Reason.OK, passed, UNKNOWN).astype(np.int8)
+        return status, reason
 
 
 _COMPARE: dict[str, Callable[..., np.ndarray]] = {
@@ -350,9 +426,6 @@ def _group(node: Node, kids: list[np.ndarray]) -> np.ndarray:
     if isinstance(node, Not):
         (child,) = kids
         return np.where(child == UNKNOWN, UNKNOWN, 1 - child)
-    stack = np.stack(kids)
-    passed = (stack == PASS).sum(axis=0)
-    unknown = (stack == UNKNOWN).sum(axis=0)
     if isinstance(node, AllOf):
         needed = len(kids)
     elif isinstance(node, AnyOf):
@@ -361,6 +434,11 @@ def _group(node: Node, kids: list[np.ndarray]) -> np.ndarray:
         needed = node.n
     else:  # pragma: no cover - the compiler only builds the node types above
         raise TypeError(f"cannot evaluate {type(node).__name__}")
+    if needed == 1 and len(kids) == 1:
+        return kids[0]  # one child, one needed: the group is its child (a rule of one condition)
+    stack = np.stack(kids)
+    passed = (stack == PASS).sum(axis=0)
+    unknown = (stack == UNKNOWN).sum(axis=0)
     # all = at least len(kids), any = at least 1: the same counting rule as the generated code.
     return np.where(passed >= needed, PASS, np.where(passed + unknown >= needed, UNKNOWN, FAIL))
 
