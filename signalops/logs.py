@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from signalops.audit.record import scrub_secrets, secret_values
-from signalops.canonical import json_safe
 from signalops.errors import InputError
 
 LOGGER = "signalops"
@@ -78,7 +76,7 @@ def configure(settings: LogSettings) -> Callable[[], None]:
     handler = _handler(settings)
     handler.setLevel(settings.level)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
-    handler.addFilter(SecretFilter(secret_values()))
+    handler.addFilter(SecretFilter())
     root, ours = logging.getLogger(), logging.getLogger(LOGGER)
     saved = root.level, ours.level
     if settings.level < logging.WARNING:
@@ -106,11 +104,24 @@ def _handler(settings: LogSettings) -> logging.Handler:
 
 
 class SecretFilter(logging.Filter):
-    """Scrubs a record's message, fields and traceback before any formatter sees them."""
+    """Scrubs a record's message, fields and traceback before any formatter sees them.
 
-    def __init__(self, environment_secrets: tuple[str, ...]) -> None:
+    ``environment_secrets``: the secret values of the environment; None (what ``configure``
+    gives) reads them when the first line is logged, so that a command which logs nothing never
+    imports the audit record module for them (start-up time).
+    """
+
+    def __init__(self, environment_secrets: tuple[str, ...] | None = None) -> None:
         super().__init__()
-        self.environment_secrets = environment_secrets
+        self._environment_secrets = environment_secrets
+
+    @property
+    def environment_secrets(self) -> tuple[str, ...]:
+        if self._environment_secrets is None:
+            from signalops.audit.record import secret_values
+
+            self._environment_secrets = secret_values()
+        return self._environment_secrets
 
     def secrets(self) -> tuple[str, ...]:
         # Read each time: clients built after the handler (a venue's executor) add theirs. Looked
@@ -123,6 +134,9 @@ class SecretFilter(logging.Filter):
         return tuple(sorted(found, key=len, reverse=True))  # longest first: none hides another
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from signalops.audit.record import scrub_secrets
+        from signalops.canonical import json_safe
+
         secrets = self.secrets()
         try:
             message = record.getMessage()

@@ -15,6 +15,13 @@ The CLI and the dashboard both open a workspace from the same few options, so th
 - news feeds: the config's ``news.feeds`` (live and replayed), else the news source's defaults.
 - recording: ``build_pipeline(record=DIR)`` (``signalops run --record DIR``) appends everything
   the live sources fetch to the snapshot folder ``DIR``, which ``--replay DIR`` then reads.
+
+``open_audit`` opens only the audit log, for commands that read nothing else (``why``,
+``decisions``, ``audit ...``): the config is read only when it is what names the log.
+
+What each function needs is imported inside it: the config (the strategy compiler, jsonschema),
+the paper broker (sqlite-utils, which imports pandas), the adapters (numpy) and the pipeline
+take most of a command's start-up, and ``with_venue`` or ``open_audit`` need none of them.
 """
 
 from __future__ import annotations
@@ -24,25 +31,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-from signalops.adapters import hints, registry
-from signalops.adapters.registry import Connections
-from signalops.adapters.snapshots import SnapshotStore
-from signalops.audit.store import AuditLog
-from signalops.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, Config, load_config
 from signalops.errors import DataNotFound, ExecutionError, InputError
-from signalops.execution.notify import NotifyExecutor
-from signalops.execution.paper import PaperBroker
-from signalops.orders import Mode
-from signalops.pipeline import Pipeline
-from signalops.strategy import load
-from signalops.strategy.model import Strategy
-from signalops.venues import venue_for_option
+
+if TYPE_CHECKING:
+    from signalops.adapters.registry import Connections
+    from signalops.audit.store import AuditLog
+    from signalops.config import Config
+    from signalops.execution.paper import PaperBroker
+    from signalops.orders import Mode
+    from signalops.pipeline import Pipeline
+    from signalops.strategy.model import Strategy
 
 DEFAULT_AUDIT_FILE = "signalops.db"
 AUDIT_ENV = "SIGNALOPS_AUDIT"
+# = signalops.config.CONFIG_ENV and DEFAULT_CONFIG_FILE (a test holds them equal).
+CONFIG_ENV = "SIGNALOPS_CONFIG"
+DEFAULT_CONFIG_FILE = "signalops.yaml"
 _LEDGER_TABLE = "paper_account"  # the paper broker's first table (signalops.execution.paper)
 
 
@@ -64,6 +70,8 @@ def with_venue(settings: Config, venue: str | None) -> Config:
     """``settings`` with every asset on ``venue`` (the CLI's ``--venue``); None: unchanged."""
     if venue is None:
         return settings
+    from signalops.venues import venue_for_option
+
     chosen = venue_for_option(settings.venues, venue)
     return replace(settings, venues=settings.venues.only(chosen))
 
@@ -82,10 +90,11 @@ def open_workspace(
     log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
     opened read-only, so looking never writes.
     """
-    if config is None:  # as every command: --config, else $SIGNALOPS_CONFIG, else ./signalops.yaml
-        config = os.environ.get(CONFIG_ENV) or (
-            DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
-        )
+    from signalops.audit.store import AuditLog
+    from signalops.config import load_config
+
+    if config is None:
+        config = _config_file()
     settings = with_venue(load_config(config), venue)
     log = AuditLog.open(audit_path(audit, settings), create=create)
     try:
@@ -96,7 +105,37 @@ def open_workspace(
     return Workspace(settings, log, broker)
 
 
+def open_audit(audit: str | Path | None = None, *, create: bool = False) -> AuditLog:
+    """The audit log ``open_workspace`` would open, alone (read-only unless ``create``).
+
+    The config is read only when it is what names the log (no ``audit`` and no
+    ``$SIGNALOPS_AUDIT``, and a config file to read): a command that only reads the log does
+    not compile the config's schema to find a path it was given.
+    """
+    from signalops.audit.store import AuditLog
+
+    named = audit or os.environ.get(AUDIT_ENV)
+    if not named:
+        config = _config_file()
+        if config is not None:
+            from signalops.config import load_config
+
+            named = load_config(config).audit.path
+    return AuditLog.open(Path(named or DEFAULT_AUDIT_FILE), create=create)
+
+
+def _config_file() -> str | None:
+    """As every command without --config: $SIGNALOPS_CONFIG, else ./signalops.yaml if there."""
+    return os.environ.get(CONFIG_ENV) or (
+        DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
+    )
+
+
 def _paper_broker(log: AuditLog, settings: Config) -> PaperBroker:
+    import sqlite_utils
+
+    from signalops.execution.paper import PaperBroker
+
     db = log.db
     if log.readonly and _LEDGER_TABLE not in db.table_names():
         # No ledger in the file means no paper fill yet: an empty account in memory says
@@ -111,6 +150,9 @@ def _paper_broker(log: AuditLog, settings: Config) -> PaperBroker:
 
 
 def load_strategies(paths: Sequence[str | Path]) -> list[Strategy]:
+    from signalops.adapters import registry
+    from signalops.strategy import load
+
     catalogue = registry.catalogue()
     return [load(path, catalogue) for path in paths]
 
@@ -133,6 +175,12 @@ def build_pipeline(
     ``record``: a snapshot folder the live sources append what they fetch to (made if missing;
     not with ``replay``). ``connections``: where live requests go (tests; None: the network).
     """
+    from signalops.adapters import hints, registry
+    from signalops.adapters.snapshots import SnapshotStore
+    from signalops.execution.notify import NotifyExecutor
+    from signalops.orders import Mode
+    from signalops.pipeline import Pipeline
+
     if record is not None and replay is not None:
         raise InputError("--record records a live run; it cannot be used with --replay")
     wants_auto = mode is Mode.AUTO or (

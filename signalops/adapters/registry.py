@@ -28,15 +28,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from signalops.adapters.base import Adapter
-from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
 from signalops.catalogue.spec import Catalogue, SourceCatalogue
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.venues import Venue, Venues
+
+if TYPE_CHECKING:  # snapshots pulls in numpy, which commands that only read the log never need
+    from signalops.adapters.snapshots import SnapshotStore
 
 ENTRY_POINT_GROUP = "signalops.adapters"
 

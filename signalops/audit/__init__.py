@@ -44,8 +44,9 @@ The modules:
 
     record.py   build_decision_record, build_followup, followup_id   (not yet sealed)
     chain.py    GENESIS, seal, check                                   (seq, prev_hash, hash)
-    store.py    AuditLog: SQLite via sqlite-utils, WAL, appends in BEGIN IMMEDIATE, queries,
-                the approval queue, JSONL export; a chain_head row to catch a deleted tail.
+    store.py    AuditLog: SQLite (WAL), appends in BEGIN IMMEDIATE, queries (one index range
+                each), the approval queue, JSONL export; a chain_head row to catch a deleted
+                tail; ``log.db`` wraps the connection in sqlite-utils for the paper ledger.
                 ``AuditLog(path)`` creates a missing log (for commands that write);
                 ``AuditLog.open_readonly(path)`` reads an existing one and raises
                 ``AuditNotFound`` / ``AuditUnreadable`` (signalops.errors) otherwise

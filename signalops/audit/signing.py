@@ -33,10 +33,12 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from signalops.errors import InputError
+
+if TYPE_CHECKING:
+    import httpx
 
 KEY_ENV = "SIGNALOPS_AUDIT_KEY"
 WITNESS_ENV = "SIGNALOPS_AUDIT_WITNESS_URL"  # optional: where each checkpoint is also posted
@@ -115,6 +117,8 @@ def post_checkpoint(
     """POST the checkpoint line as JSON to ``url`` (a witness outside this machine); returns
     why it failed, or None. Never raises: a witness that is down must not stop trading, and
     the file on disk keeps the checkpoint either way."""
+    import httpx  # only runs with a witness configured; read commands never pay for the import
+
     try:
         with httpx.Client(transport=transport, timeout=5.0) as client:
             response = client.post(

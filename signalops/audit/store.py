@@ -1,4 +1,4 @@
-"""The audit log on disk: one SQLite file (WAL), append-only, hash-chained, via sqlite-utils.
+"""The audit log on disk: one SQLite file (WAL), append-only, hash-chained.
 
 Tables::
 
@@ -12,9 +12,13 @@ Tables::
     strategies  hash PRIMARY KEY, name, file, document (JSON)   one row per content hash
     chain_head  one row: seq and hash of the last record appended
 
-Indexes: records(asset, as_of), (strategy, as_of), (verdict), (kind, as_of), (decision_id),
-(status), UNIQUE (id). Copied columns (asset, as_of, strategy, strategy_hash, verdict, mode,
-status) are set for decisions only, so ``asset = ?`` alone finds decisions. Times in the
+Indexes: records(asset, as_of), (strategy, as_of), (verdict, as_of), (asset, verdict, as_of),
+(strategy, verdict, as_of), (asset, strategy, verdict, as_of), (kind, as_of), (decision_id),
+(status), UNIQUE (id): every filter of ``decisions`` is one index range, in the order of the
+answer, on a log of any length (``_INDEXES``). A writer's open adds those an older log lacks; a
+reader reads with what the file has (the same answers, only slower on a big old log). Copied
+columns (asset, as_of, strategy, strategy_hash, verdict, mode, status) are set for decisions
+only, so ``asset = ?`` alone finds decisions, and ``as_of IS NULL`` follow-ups. Times in the
 columns are fixed-width (``2023-03-12T00:00:00.000000Z``) so that text order is time order;
 the body keeps the record's own ``...Z`` form.
 
@@ -52,7 +56,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,21 +64,9 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import IO, TYPE_CHECKING, Any, cast
 
-import sqlite_utils
-
 from signalops.audit.chain import GENESIS, seal_to_json
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
 from signalops.audit.record import loads_record as _loads
-from signalops.audit.signing import (
-    KEY_ENV,
-    WITNESS_ENV,
-    Checkpoint,
-    SigningKey,
-    checkpoint_path,
-    key_from_env,
-    post_checkpoint,
-    write_checkpoint,
-)
 from signalops.canonical import canonical_json, content_hash
 from signalops.errors import (
     AuditError,
@@ -87,7 +79,14 @@ from signalops.errors import (
 from signalops.observation import utc
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
+    from signalops.audit.signing import SigningKey
     from signalops.strategy.model import Strategy
+
+# = signalops.audit.signing.KEY_ENV (a test holds them equal). The signing module (and httpx,
+# which it posts checkpoints with) is imported only for a log opened with a key set.
+KEY_ENV = "SIGNALOPS_AUDIT_KEY"
 
 # The columns copied from a record's body, in table order (``body`` comes last).
 COLUMNS = (
@@ -170,6 +169,22 @@ def sortable_time(value: str | None) -> str | None:
     return moment.strftime(_SORTABLE)
 
 
+_NEWEST_FIRST = "ORDER BY as_of DESC, seq DESC"
+
+
+def _merged_by_verdict(where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """One range of ``records_asset_strategy_verdict_as_of`` per verdict, merged newest first.
+
+    SQLite merges the ranges of a UNION ALL that are each in the ORDER BY's order, and stops at
+    the LIMIT: asset + strategy costs four short index seeks, not a sort of every decision the
+    strategy made on the asset (a compound SELECT orders by its result columns, hence as_of and
+    seq in each arm).
+    """
+    arm = f"SELECT body, as_of, seq FROM records WHERE {where} AND verdict = ?"
+    sql = " UNION ALL ".join([arm] * len(VERDICTS)) + f" {_NEWEST_FIRST}"
+    return sql, [value for verdict in VERDICTS for value in (*params, verdict)]
+
+
 def _time_bound(when: datetime | date, *, end: bool = False) -> str:
     """A column value to compare with: a datetime as is, a date as its UTC day's start (or end)."""
     if isinstance(when, datetime):
@@ -204,6 +219,27 @@ def index_columns(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _env_key() -> SigningKey | None:
+    """``signing.key_from_env()``, importing the signing module only when a key is set."""
+    if not os.environ.get(KEY_ENV):
+        return None
+    from signalops.audit.signing import key_from_env
+
+    return key_from_env()
+
+
+def kind_filter(kinds: Sequence[str]) -> str:
+    """``kind IN (?...) AND seq > ?`` (parameters: the kinds, then a seq) as a seek.
+
+    Only decisions have an as_of, so for follow-up kinds ``as_of IS NULL`` makes it a range of
+    ``records_kind_as_of`` from that seq on: reading the fills since the last cycle costs the
+    same on a log of a million records as on a new one.
+    """
+    marks = ", ".join("?" * len(kinds))
+    null = "" if DECISION in kinds else " AND as_of IS NULL"
+    return f"kind IN ({marks}){null} AND seq > ?"
+
+
 def _check_appendable(record: Mapping[str, Any]) -> None:
     if not isinstance(record, Mapping):
         raise TypeError(f"an audit record is a dict, not {type(record).__name__}")
@@ -216,15 +252,39 @@ def _check_appendable(record: Mapping[str, Any]) -> None:
 
 
 _TABLES = ("records", "strategies", "chain_head")
+# Every decision filter of ``decisions`` (and so ``decision_at``, ``why``, the dashboard's feed)
+# is one index range scan in the order it answers (as_of, then seq: SQLite ends every index
+# with the rowid, which is seq), however long the log: equality on the filtered columns, a
+# range on as_of. Asset + strategy without a verdict merges the four verdicts' ranges of
+# ``records_asset_strategy_verdict_as_of`` (``_merged_by_verdict``). Reads by kind of follow-ups
+# seek on (kind, as_of NULL, seq): only decisions have an as_of.
 _INDEXES = (
     ("records_id", ("id",), True),
     ("records_asset_as_of", ("asset", "as_of"), False),
     ("records_strategy_as_of", ("strategy", "as_of"), False),
-    ("records_verdict", ("verdict",), False),
+    ("records_verdict_as_of", ("verdict", "as_of"), False),
+    ("records_asset_verdict_as_of", ("asset", "verdict", "as_of"), False),
+    ("records_strategy_verdict_as_of", ("strategy", "verdict", "as_of"), False),
+    ("records_asset_strategy_verdict_as_of", ("asset", "strategy", "verdict", "as_of"), False),
     ("records_kind_as_of", ("kind", "as_of"), False),
     ("records_decision_id", ("decision_id",), False),
     ("records_status", ("status",), False),
 )
+# Made by older versions, now a prefix of another index: dropped by a writer's open.
+_OBSOLETE_INDEXES = ("records_verdict",)
+_MERGE_INDEX = "records_asset_strategy_verdict_as_of"
+# The record schema's verdicts (``schemas/decision.schema.json``): a decision has one of them.
+VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
+
+
+def _index_sql() -> list[str]:
+    """CREATE INDEX IF NOT EXISTS for every index, then DROP INDEX IF EXISTS the obsolete."""
+    statements = []
+    for name, columns, unique in _INDEXES:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)})")
+    statements += [f"DROP INDEX IF EXISTS {name}" for name in _OBSOLETE_INDEXES]
+    return statements
 
 
 def _schema_sql(db: sqlite_utils.Database) -> list[str]:
@@ -258,9 +318,7 @@ def _schema_sql(db: sqlite_utils.Database) -> list[str]:
             if_not_exists=True,
         ),
     ]
-    for name, columns, unique in _INDEXES:
-        kind = "UNIQUE INDEX" if unique else "INDEX"
-        statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)})")
+    statements += _index_sql()
     statements.append(_SEALS)
     statements += _TRIGGERS
     return statements
@@ -320,17 +378,25 @@ class AuditLog:
     ) -> None:
         self.path = Path(path)
         self.readonly = False
-        self.key = key_from_env() if key is _ENV else cast("SigningKey | None", key)
+        self.key = _env_key() if key is _ENV else cast("SigningKey | None", key)
         self._made: list[Path] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False)
         self._attach(conn)
         with self._readable():
             _enable_wal(conn, timeout)
-            if not {*_TABLES, "seals"} <= set(self.db.table_names()):
+            if not {*_TABLES, "seals"} <= self._table_names():
                 with self.transaction() as db:
                     for statement in _schema_sql(db):
                         db.execute(statement)
+            elif not self._indexes_current():
+                # A log written by an older version: the indexes it lacks (a minute on a
+                # million records, once). Readers never do this: they read with what is there.
+                _LOG.warning("adding the indexes of this version to %s (once)", self.path)
+                with self._write():
+                    for statement in _index_sql():
+                        self.conn.execute(statement)
+            self._indexes = self._index_names()
             self._check_signing()
 
     def _check_signing(self) -> None:
@@ -379,15 +445,16 @@ class AuditLog:
         log = cls.__new__(cls)
         log.path = where
         log.readonly = True
-        log.key = key_from_env()
+        log.key = _env_key()
         log._made = [file for file in siblings if not file.exists()]
         uri = f"{where.resolve().as_uri()}?mode=ro"
         log._attach(sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False))
         # Also tells code sharing the connection (the paper ledger) that this one only reads.
-        log.db.conn.execute("PRAGMA query_only = ON")
+        log.conn.execute("PRAGMA query_only = ON")
         try:
             with log._readable():
-                missing = sorted(set(_TABLES) - set(log.db.table_names()))
+                missing = sorted(set(_TABLES) - log._table_names())
+                log._indexes = log._index_names()
             if missing:
                 tables = "table" if len(missing) == 1 else "tables"
                 raise AuditUnreadable(path, f"no {', '.join(missing)} {tables}")
@@ -404,12 +471,46 @@ class AuditLog:
             file.unlink(missing_ok=True)
 
     def _attach(self, conn: sqlite3.Connection) -> None:
-        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self._db: sqlite_utils.Database | None = None
+        self._indexes = frozenset[str]()  # the index names, once the schema is known
+        # What sqlite-utils sets on a connection it wraps, set here as the wrapper comes later.
+        conn.execute("PRAGMA recursive_triggers = ON")
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
         self._unchecked: tuple[int, str] | None = None  # a head no checkpoint covers yet
         self._checkpointed = 0.0
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a ``sqlite_utils.Database``, for the paper ledger's tables.
+
+        Made on first use: sqlite-utils imports pandas and numpy at import time (when they are
+        installed), which a command that only reads the log never needs.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn, recursive_triggers=False)
+        return self._db
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        # Through ``db`` once it exists, so that its tracer (``db.tracer()``) sees every query.
+        if self._db is not None:
+            return self._db.execute(sql, params)
+        return self.conn.execute(sql, params)
+
+    def _table_names(self) -> set[str]:
+        return {row[0] for row in self._all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _index_names(self) -> frozenset[str]:
+        rows = self._all("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return frozenset(row[0] for row in rows)
+
+    def _indexes_current(self) -> bool:
+        names = self._index_names()
+        return {name for name, _, _ in _INDEXES} <= names and names.isdisjoint(_OBSOLETE_INDEXES)
 
     @contextmanager
     def _readable(self) -> Iterator[None]:
@@ -434,12 +535,20 @@ class AuditLog:
                 return
             self._checkpoint(force=True)
             self._closed = True
-            self.db.close()
+            self.conn.close()
 
     def _checkpoint(self, *, force: bool) -> None:
         """Sign the head into the checkpoint file (at most once a second, and on close)."""
         if self.key is None or self._unchecked is None:
             return
+        from signalops.audit.signing import (
+            WITNESS_ENV,
+            Checkpoint,
+            checkpoint_path,
+            post_checkpoint,
+            write_checkpoint,
+        )
+
         now = monotonic()
         if not force and now - self._checkpointed < _CHECKPOINT_EVERY:
             return
@@ -470,17 +579,23 @@ class AuditLog:
         table writes) raises ``TransactionEndedError`` at the next append or at the end of
         the block: after it, appends would read the chain head without the write lock.
         """
+        with self._write():
+            yield self.db
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """``transaction()`` without the ``sqlite_utils.Database`` (appends need none)."""
         if self.readonly:
             raise AuditError(f"{self.path}: opened read-only (for a command that only reads)")
         with self._lock:
-            conn = self.db.conn
+            conn = self.conn
             if self._depth:
                 self._require_open()
                 name = f"audit_{self._depth}"
                 conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
-                    yield self.db
+                    yield
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
@@ -498,7 +613,7 @@ class AuditLog:
             try:
                 with self._full_disk_is_one_error():
                     try:
-                        yield self.db
+                        yield
                         self._require_open()
                         conn.execute("COMMIT")
                     except BaseException:
@@ -527,7 +642,7 @@ class AuditLog:
             raise
 
     def _require_open(self) -> None:
-        if not self.db.conn.in_transaction:
+        if not self.conn.in_transaction:
             raise TransactionEndedError(
                 "the audit log's transaction was committed before its end (sqlite-utils < 4 "
                 "commits inside its own table writes: use sqlite-utils >= 4 or db.execute)"
@@ -541,7 +656,7 @@ class AuditLog:
         reading the chain head and reading the records.
         """
         with self._lock, self._readable():
-            conn = self.db.conn
+            conn = self.conn
             if conn.in_transaction:
                 yield
                 return
@@ -555,7 +670,7 @@ class AuditLog:
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._readable():
-            return self.db.execute(sql, list(params)).fetchall()
+            return self._execute(sql, list(params)).fetchall()
 
     def _bodies(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return [_loads(row[0]) for row in self._all(sql, params)]
@@ -598,7 +713,7 @@ class AuditLog:
         self, records: Iterable[Mapping[str, Any]], kept: list[dict[str, Any]] | None
     ) -> int:
         appended = 0
-        with self.transaction():
+        with self._write():
             seq, prev = self._tail()
             chunk: list[tuple[Any, ...]] = []
             for record in records:
@@ -617,7 +732,7 @@ class AuditLog:
             if chunk:
                 self._insert(chunk)
             if appended:
-                self.db.execute(
+                self.conn.execute(
                     "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
                     [seq, prev],
@@ -627,11 +742,11 @@ class AuditLog:
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         try:
-            self.db.conn.executemany(_INSERT, rows)
+            self.conn.executemany(_INSERT, rows)
             if self.key is not None:
                 key = self.key
                 seals = [(row[0], key.id, key.record_mac(row[0], row[_HASH])) for row in rows]
-                self.db.conn.executemany(
+                self.conn.executemany(
                     "INSERT INTO seals (seq, key_id, mac) VALUES (?, ?, ?)", seals
                 )
         except sqlite3.IntegrityError:
@@ -649,8 +764,8 @@ class AuditLog:
         document = json_safe(strategy.document)
         if content_hash(document) != strategy.content_hash:
             raise ValueError(f"strategy {strategy.name}: document does not match its content hash")
-        with self.transaction() as db:
-            cursor = db.execute(
+        with self._write():
+            cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO strategies (hash, name, file, document) VALUES (?, ?, ?, ?)",
                 [strategy.content_hash, strategy.name, strategy.file, canonical_json(document)],
             )
@@ -684,15 +799,26 @@ class AuditLog:
         """Decision records, newest ``as_of`` first.
 
         ``strategy`` is a name or a ``sha256:...`` content hash. ``since``/``until`` are
-        inclusive; a date means that whole UTC day.
+        inclusive; a date means that whole UTC day. Each combination of filters reads one index
+        range (``_INDEXES``), except that a content hash is narrowed by its strategy's name
+        (from the ``strategies`` table; no index holds the hash): an old version's decisions
+        are found after reading past the newer versions'.
         """
         where: list[str] = []
         params: list[Any] = []
         if asset is not None:
             where.append("asset = ?")
             params.append(asset)
-        if strategy is not None:
-            where.append("strategy_hash = ?" if strategy.startswith("sha256:") else "strategy = ?")
+        if strategy is not None and strategy.startswith("sha256:"):
+            # By its name too, so that the name's indexes narrow it (a hash has one name).
+            name = self._strategy_name(strategy)
+            if name is not None:
+                where.append("strategy = ?")
+                params.append(name)
+            where.append("strategy_hash = ?")
+            params.append(strategy)
+        elif strategy is not None:
+            where.append("strategy = ?")
             params.append(strategy)
         if verdict is not None:
             where.append("verdict = ?")
@@ -707,11 +833,19 @@ class AuditLog:
             exclusive = not isinstance(until, datetime)
             where.append("as_of < ?" if exclusive else "as_of <= ?")
             params.append(_time_bound(until, end=True))
-        sql = f"SELECT body FROM records WHERE {' AND '.join(where)} ORDER BY as_of DESC, seq DESC"
+        merge = verdict is None and "asset = ?" in where and "strategy = ?" in where
+        if merge and _MERGE_INDEX in self._indexes:
+            sql, params = _merged_by_verdict(" AND ".join(where), params)
+        else:
+            sql = f"SELECT body FROM records WHERE {' AND '.join(where)} {_NEWEST_FIRST}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return self._bodies(sql, params)
+
+    def _strategy_name(self, strategy_hash: str) -> str | None:
+        rows = self._all("SELECT name FROM strategies WHERE hash = ?", [strategy_hash])
+        return rows[0][0] if rows else None
 
     def decision_at(
         self, asset: str, when: datetime | date, *, strategy: str | None = None
@@ -783,7 +917,7 @@ class AuditLog:
 
     def seals(self, after_seq: int = 0) -> Iterator[tuple[int, str, str]]:
         """``(seq, key_id, mac)`` of every record MAC after ``after_seq``, in seq order."""
-        if "seals" not in self.db.table_names():
+        if "seals" not in self._table_names():
             return
         sql = "SELECT seq, key_id, mac FROM seals WHERE seq > ? ORDER BY seq LIMIT ?"
         last = after_seq
@@ -796,7 +930,7 @@ class AuditLog:
 
     def signed_by(self) -> str | None:
         """The key id the log is signed with; None for a log written without a key."""
-        if "seals" not in self.db.table_names():
+        if "seals" not in self._table_names():
             return None
         rows = self._all("SELECT key_id FROM seals ORDER BY seq LIMIT 1")
         return rows[0][0] if rows else None
@@ -807,14 +941,14 @@ class AuditLog:
         return rows[0][0] if rows else None
 
     def seal_at(self, seq: int) -> tuple[int, str, str] | None:
-        if "seals" not in self.db.table_names():
+        if "seals" not in self._table_names():
             return None
         rows = self._all("SELECT seq, key_id, mac FROM seals WHERE seq = ?", [seq])
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
     def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(seq, record)`` of every record of ``kind``, in chain order (by the kind index)."""
-        sql = "SELECT seq, body FROM records WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?"
+        sql = f"SELECT seq, body FROM records WHERE {kind_filter([kind])} ORDER BY seq LIMIT ?"
         last = 0
         while True:
             page = self._all(sql, [kind, last, _PAGE])
@@ -833,7 +967,7 @@ class AuditLog:
 
     def paper_fill_rows(self) -> list[tuple[Any, ...]]:
         """The paper ledger's rows (``FILL_COLUMNS`` order); none when it has no ledger."""
-        if "paper_fills" not in self.db.table_names():
+        if "paper_fills" not in self._table_names():
             return []
         from signalops.audit.paper_ledger import FILL_COLUMNS
 

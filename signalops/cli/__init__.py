@@ -13,9 +13,13 @@ in one place (``main._Commands``); a traceback only ever means a bug in SignalOp
     backtest.py   backtest, sweep
     dashboard.py  dashboard
 
-Every command, even --help, pays for what is imported at module level. What only some
-commands need (the strategy compiler, the audit log with sqlite-utils and pandas, the pipeline,
-ccxt and py-clob-client, the dashboard) is imported inside them.
+Start-up is mostly imports, so a command imports what it uses and nothing else: ``main``
+loads a command's module only when that command runs (``--version`` loads none; ``--help``
+loads them all for their one-line help), and each module imports at its top only click and the
+light shared modules (``output``, ``params``). What a command needs (the strategy compiler and
+jsonschema, the adapters and numpy, the paper broker's sqlite-utils and pandas, the pipeline,
+ccxt and py-clob-client, the dashboard) is imported inside it. ``tests/test_startup_imports.py``
+holds the line; ``bench/bench_startup.py`` measures it.
 """
 
 from __future__ import annotations

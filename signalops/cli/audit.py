@@ -1,7 +1,8 @@
 """Reading the audit log: decisions, why, audit verify, audit replay, audit export.
 
 Every command here only reads: the log must exist, and is opened read-only
-(``open_workspace(create=False)``), so a typo in ``--audit`` is an error, not a new empty log.
+(``open_audit(create=False)``), so a typo in ``--audit`` is an error, not a new empty log. Only
+the log is opened: no paper ledger, and no config unless it is what names the log.
 """
 
 from __future__ import annotations
@@ -12,26 +13,28 @@ from typing import TYPE_CHECKING
 
 import click
 
-from signalops.audit import why
 from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, parse_bound
 from signalops.errors import InputError
-from signalops.evaluation.tree import Verdict
 
 if TYPE_CHECKING:
-    from signalops.workspace import Workspace
+    from signalops.audit.store import AuditLog
+
+# = the values of ``signalops.evaluation.tree.Verdict`` (a test holds them equal), spelled out
+# so that declaring the option does not import the evaluator.
+VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
 
 
-def _reader(audit_file: Path | None) -> Workspace:
-    from signalops.workspace import open_workspace
+def _reader(audit_file: Path | None) -> AuditLog:
+    from signalops.workspace import open_audit
 
-    return open_workspace(audit=audit_file, create=False)
+    return open_audit(audit_file, create=False)
 
 
 @click.command("decisions")
 @click.option("--asset")
 @click.option("--strategy")
-@click.option("--verdict", type=click.Choice([v.value for v in Verdict], case_sensitive=False))
+@click.option("--verdict", type=click.Choice(VERDICTS, case_sensitive=False))
 @click.option("--since", help="Earliest decision time (date or ISO time).")
 @click.option("--until", help="Latest decision time (date or ISO time).")
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -53,8 +56,10 @@ def decisions_command(
     Example:
       signalops decisions --asset BTC --verdict BLOCKED --since 2023-03-01
     """
+    from signalops.audit import why
+
     first, last = parse_bound(since), parse_bound(until)
-    log = _reader(audit_file).audit
+    log = _reader(audit_file)
     records = log.decisions(
         asset=asset,
         strategy=strategy,
@@ -97,7 +102,9 @@ def why_command(
         raise click.UsageError("give a decision id, or an asset with --at DATE")
     if ref.startswith("dec-") and strategy is not None:
         raise click.UsageError("--strategy goes with an asset and --at, not a decision id")
-    log = _reader(audit_file).audit
+    from signalops.audit import why
+
+    log = _reader(audit_file)
     if when is None:
         found = why.find_decision(log, ref)
         records = [] if found is None else [found]
@@ -136,7 +143,7 @@ def audit_verify(audit_file: Path | None) -> None:
     """Recompute every hash and link; say which record was edited, deleted or reordered."""
     from signalops.audit.verify import verify
 
-    sys.exit(output.verified(verify(_reader(audit_file).audit)))
+    sys.exit(output.verified(verify(_reader(audit_file))))
 
 
 @audit_group.command("replay")
@@ -161,7 +168,7 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
 
     if bool(decision_ids) == every:
         raise click.UsageError("give decision ids, or --all (not both)")
-    log = _reader(audit_file).audit
+    log = _reader(audit_file)
     results = replay_all(log) if every else (replay(log, ref) for ref in decision_ids)
     sys.exit(output.replayed(results, each=not every))
 
@@ -171,5 +178,5 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
 @AUDIT_OPTION
 def audit_export(target: Path, audit_file: Path | None) -> None:
     """Write every record as JSON Lines (each line verifies on its own)."""
-    written = _reader(audit_file).audit.export_jsonl(target)
+    written = _reader(audit_file).export_jsonl(target)
     output.console().print(f"{written} records written to {target}")

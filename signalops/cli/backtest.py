@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from signalops.adapters import registry
 from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
@@ -85,6 +84,7 @@ def backtest_command(
     """
     # Imported here: the backtest package (and its report's matplotlib) is only needed by this
     # command, so other commands start as fast as before.
+    from signalops.adapters import registry
     from signalops.backtest.study import run_study
     from signalops.config import load_config
     from signalops.strategy import load
@@ -155,6 +155,7 @@ def sweep_command(
           --from 2022-01-01 --to 2024-12-31
     """
     # Imported here: numpy, TA-Lib and the compiler are only needed by this command.
+    from signalops.adapters import registry
     from signalops.backtest.runner import candle_timeframe
     from signalops.backtest.sweep import describe_period, parse_grid, sweep
     from signalops.config import load_config

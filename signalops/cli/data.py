@@ -7,9 +7,14 @@ from pathlib import Path
 
 import click
 
-from signalops.adapters.bundled import DEFAULT_DATA_DIR, DEFAULT_SNAPSHOT_DIR, import_bundled
 from signalops.cli import output
-from signalops.cli.params import CONFIG_OPTION, default_config, parse_time
+from signalops.cli.params import (
+    CONFIG_OPTION,
+    DEFAULT_DATA_DIR,
+    DEFAULT_SNAPSHOT_DIR,
+    default_config,
+    parse_time,
+)
 from signalops.errors import InputError
 
 
@@ -97,6 +102,8 @@ def data_import(
                     "carries (March 2023; 'signalops init DIR' writes it with its README)"
                 ]
             )
+        from signalops.adapters.bundled import import_bundled
+
         with output.console(stderr=True).status("importing...") as status:
             results = import_bundled(
                 data_dir or DEFAULT_DATA_DIR,

@@ -9,25 +9,78 @@ its traceback.
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from signalops import __version__, logs
-from signalops.cli import (
-    audit,
-    backtest,
-    dashboard,
-    data,
-    init,
-    output,
-    run,
-    strategy,
-    telegram,
-)
 from signalops.errors import SignalOpsError
+
+# Where each command lives, in the order of ``signalops --help`` before the split (click sorts
+# them by name anyway). A command's module is imported when that command runs (or --help lists
+# it), so ``signalops --version`` imports none of them, and ``signalops why`` only the audit one.
+COMMANDS = {
+    "init": "init:init_command",
+    "validate": "strategy:validate",
+    "explain": "strategy:explain",
+    "metrics": "strategy:metrics",
+    "adapters": "strategy:adapters",
+    "evaluate": "strategy:evaluate_command",
+    "run": "run:run_command",
+    "approvals": "run:approvals_command",
+    "approve": "run:approve_command",
+    "reject": "run:reject_command",
+    "resume": "run:resume_command",
+    "telegram": "telegram:telegram_command",
+    "decisions": "audit:decisions_command",
+    "why": "audit:why_command",
+    "audit": "audit:audit_group",
+    "dashboard": "dashboard:dashboard_command",
+    "backtest": "backtest:backtest_command",
+    "sweep": "backtest:sweep_command",
+    "data": "data:data",
+    "schema": "strategy:schema",
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands by name, each imported from ``signalops.cli.<module>`` on first use.
+
+    A mapping, so click's own ``get_command``/``list_commands`` and ``name in cli.commands``
+    work unchanged; only looking a command up imports its module.
+    """
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attribute = self._where[name].split(":")
+            found = importlib.import_module(f"signalops.cli.{module}")
+            self._loaded[name] = getattr(found, attribute)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+        self._where.setdefault(name, "")
+
+    def __delitem__(self, name: str) -> None:
+        del self._where[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
 
 
 class _Commands(click.Group):
@@ -37,11 +90,15 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except SignalOpsError as exc:
+            from signalops.cli import output
+
             output.error(exc)
             ctx.exit(1)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
+            from signalops.cli import output
+
             # A full disk is the machine's state, not a bug: one line, as for library errors.
             output.error(SignalOpsError(f"disk full writing {exc.filename or 'a file'}"))
             ctx.exit(1)
@@ -49,6 +106,7 @@ class _Commands(click.Group):
 
 @click.group(
     cls=_Commands,
+    commands=LazyCommands(COMMANDS),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="signalops")
@@ -85,32 +143,6 @@ def cli(
       signalops schema > strategy.schema.json  the JSON Schema, for editor completion
     """
     ctx.call_on_close(logs.configure(logs.LogSettings(verbose, quiet, log_file, log_format)))
-
-
-# In the order of ``signalops --help`` before the split (click sorts them by name anyway).
-for command in (
-    init.init_command,
-    strategy.validate,
-    strategy.explain,
-    strategy.metrics,
-    strategy.adapters,
-    strategy.evaluate_command,
-    run.run_command,
-    run.approvals_command,
-    run.approve_command,
-    run.reject_command,
-    run.resume_command,
-    telegram.telegram_command,
-    audit.decisions_command,
-    audit.why_command,
-    audit.audit_group,
-    dashboard.dashboard_command,
-    backtest.backtest_command,
-    backtest.sweep_command,
-    data.data,
-    strategy.schema,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

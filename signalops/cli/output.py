@@ -17,9 +17,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from signalops.canonical import iso
 from signalops.errors import SignalOpsError, StrategyError
-from signalops.explain.render import VERDICT_STYLE
 
 if TYPE_CHECKING:
     from signalops.adapters.bundled import ImportResult
@@ -182,6 +180,8 @@ def stopped(cycles: int) -> None:
 
 
 def pending_dict(item: PendingApproval) -> dict[str, Any]:
+    from signalops.canonical import iso
+
     return {
         "approval_id": item.approval_id,
         "decision_id": item.decision_id,
@@ -195,6 +195,8 @@ def pending_dict(item: PendingApproval) -> dict[str, Any]:
 
 
 def pending(items: Sequence[PendingApproval]) -> None:
+    from signalops.canonical import iso
+
     out = console()
     if not items:
         out.print("no approvals pending")
@@ -226,6 +228,8 @@ def answered(outcome: ApprovalOutcome) -> int:
 
 def decision_lines(rows: Iterable[tuple[dict[str, Any], str]]) -> None:
     """One line per decision record and its outcome, or a note that none matched."""
+    from signalops.explain.render import VERDICT_STYLE
+
     out = console()
     shown = 0
     for record, outcome in rows:

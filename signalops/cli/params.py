@@ -15,16 +15,20 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from signalops.adapters import hints
-from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
-from signalops.catalogue.spec import parse_duration
-from signalops.config import CONFIG_ENV
 from signalops.errors import DataNotFound, InputError
 
 if TYPE_CHECKING:
     from signalops.adapters.snapshots import SnapshotStore
 
 F = TypeVar("F", bound=Callable[..., object])
+
+# The same values as ``signalops.adapters.bundled.DEFAULT_DATA_DIR``/``DEFAULT_SNAPSHOT_DIR`` and
+# ``signalops.config.CONFIG_ENV`` (a test holds them equal): options need them when the command
+# is declared, and importing those modules (numpy, the strategy compiler, jsonschema) would
+# slow every command's start, ``--help`` included.
+DEFAULT_DATA_DIR = Path("examples/data")
+DEFAULT_SNAPSHOT_DIR = Path("examples/replay")
+CONFIG_ENV = "SIGNALOPS_CONFIG"
 
 AUDIT_OPTION = click.option(
     "--audit",
@@ -94,6 +98,8 @@ def parse_bound(text: str | None) -> datetime | date | None:
 
 
 def parse_interval(text: str | None) -> timedelta | None:
+    from signalops.catalogue.spec import parse_duration
+
     if text is None:
         return None
     seconds = parse_duration(text)
@@ -112,6 +118,8 @@ def period_time(option: str, text: str) -> datetime:
 
 def period_interval(option: str, text: str | None) -> timedelta | None:
     """A backtest's ``--every``/``--horizon``: a wrong value is an error naming the option."""
+    from signalops.catalogue.spec import parse_duration
+
     if text is None:
         return None
     seconds = parse_duration(text)
@@ -122,6 +130,7 @@ def period_interval(option: str, text: str | None) -> timedelta | None:
 
 def snapshots(folder: Path) -> SnapshotStore:
     """The replay snapshots in ``folder``; ``DataNotFound`` says how to make them."""
+    from signalops.adapters import hints
     from signalops.adapters.snapshots import SnapshotStore
 
     if not folder.is_dir():

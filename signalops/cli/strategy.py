@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from signalops.adapters import registry
-from signalops.catalogue.spec import SourceCatalogue
 from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
@@ -19,7 +19,10 @@ from signalops.cli.params import (
     snapshots,
 )
 from signalops.errors import InputError
-from signalops.explain import evaluation_lines, strategy_lines, tree_to_dict
+
+if TYPE_CHECKING:
+    from signalops.catalogue.spec import SourceCatalogue
+    from signalops.strategy.check import FileCheck
 
 
 @click.command()
@@ -40,7 +43,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     Example:
       signalops validate strategies/ my_strategy.yaml
     """
-    from signalops.adapters.news import feed_problems
+    from signalops.adapters import registry
     from signalops.config import load_config
     from signalops.strategy.check import check_files
     from signalops.workspace import with_venue
@@ -60,15 +63,29 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
         for asset in check.strategy.assets
         if not settings.venues.serves(asset)
     )
-    output.warnings(
-        f"{check.file}: {problem}"
+    output.warnings(_feed_warnings(checks, settings.news.feeds))
+    sys.exit(status)
+
+
+def _feed_warnings(checks: Sequence[FileCheck], feeds: Mapping[str, str] | None) -> Iterator[str]:
+    """The news feeds conditions name that ``feeds`` does not have. The news adapter (feedparser,
+    httpx) is imported only when some strategy has a news condition."""
+    from signalops.catalogue.builtin import NEWS
+
+    wanted = [
+        (check.file, requests)
         for check in checks
         if check.strategy is not None and check.strategy.assets
-        for problem in feed_problems(
-            check.strategy.requests(check.strategy.assets[0]), settings.news.feeds
-        )
-    )
-    sys.exit(status)
+        for requests in [check.strategy.requests(check.strategy.assets[0])]
+        if any(request.source == NEWS.source for request in requests)
+    ]
+    if not wanted:
+        return
+    from signalops.adapters.news import feed_problems
+
+    for file, requests in wanted:
+        for problem in feed_problems(requests, feeds):
+            yield f"{file}: {problem}"
 
 
 @click.command()
@@ -85,6 +102,8 @@ def explain(strategy: Path, as_json: bool) -> None:
       signalops explain strategies/event_filter.yaml
       signalops explain --json strategies/event_filter.yaml
     """
+    from signalops.adapters import registry
+    from signalops.explain import strategy_lines, tree_to_dict
     from signalops.strategy import load
 
     compiled = load(strategy, registry.catalogue())
@@ -95,6 +114,8 @@ def explain(strategy: Path, as_json: bool) -> None:
 
 
 def _sources(source: str | None) -> dict[str, SourceCatalogue]:
+    from signalops.adapters import registry
+
     sources = registry.catalogue().sources
     if source is not None and source not in sources:
         raise InputError(f"unknown source '{source}' (one of: {', '.join(sources)})")
@@ -124,6 +145,8 @@ def adapters(source: str | None) -> None:
     Example:
       signalops adapters onchain
     """
+    from signalops.adapters import registry
+
     output.catalogue(_sources(source), kinds=registry.BUILTIN)
 
 
@@ -167,8 +190,9 @@ def evaluate_command(
       signalops data import
       signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-12
     """
-    from signalops.adapters import gather
+    from signalops.adapters import gather, registry
     from signalops.config import load_config
+    from signalops.explain import evaluation_lines, tree_to_dict
     from signalops.strategy import load
     from signalops.workspace import with_venue
 
