@@ -159,7 +159,7 @@ def damage_last_body(log: bytes) -> tuple[bytes, int]:
     probe = in_memory(log)
     seq, body = probe.execute("SELECT seq, body FROM records ORDER BY seq DESC LIMIT 1").fetchone()
     probe.close()
-    raw = body.encode("utf-8")
+    raw = body.encode("utf-8") if isinstance(body, str) else body  # a deflated body: bytes
     assert log.count(raw[:64]) == 1  # the body's first bytes are stored once, in one page
     at = log.index(raw[:64])
     return log[:at] + b"#" + log[at + 1 :], seq

@@ -42,7 +42,9 @@ def test_a_run_that_fills_the_disk_stops_with_one_error_and_a_sound_log(
     with AuditLog.open_readonly(path) as log:
         report = verify(log)
         assert report.ok, str(report)  # ledger and records agree: no fill without its record
-        assert report.checked == 1
+        # Whole cycles only: compact records fit a few more cycles in the pages the first made.
+        decisions = [r for r in log.records() if r["kind"] == "decision"]
+        assert report.checked >= 1 and len(decisions) == len({r["as_of"] for r in decisions})
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 
+from signalops.audit.store import AuditLog
 from signalops.cli import cli
 
 STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
@@ -223,11 +225,9 @@ def test_a_ledger_that_cannot_be_valued_is_a_recorded_denial_not_a_crash(
     assert result.stdout.split("  [")[0] == (
         "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
     )
-    with sqlite3.connect(db) as conn:
-        (body,) = conn.execute(
-            "SELECT body FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
-        ).fetchone()
-    checks = json.loads(body)["risk"]["checks"]
+    with AuditLog.open_readonly(db) as log:
+        (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
+    checks = record["risk"]["checks"]
     assert checks == [
         {
             "code": "PORTFOLIO_UNVALUED",

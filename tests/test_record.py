@@ -45,6 +45,7 @@ from click.testing import CliRunner, Result
 
 from signalops.adapters.registry import Connections
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.expand import expanded
 from signalops.audit.store import AuditLog
 from signalops.cli import cli
 from signalops.errors import InputError
@@ -211,9 +212,10 @@ def live_run(
 
 
 def decisions(audit: Path) -> list[dict[str, Any]]:
+    """The log's decisions in their full shape (trace, observations with their requests)."""
     log = AuditLog.open(audit, create=False)
     try:
-        return [r for r in log.records() if r["kind"] == "decision"]
+        return [expanded(r, log) for r in log.records() if r["kind"] == "decision"]
     finally:
         log.close()
 

@@ -7,8 +7,6 @@ leaves the decision relied on (two bars of their candle timeframe), never below 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 
+from signalops.audit.store import AuditLog
 from signalops.cli import cli
 from signalops.codes import Code
 from signalops.orders import Mode, OrderIntent, PortfolioView, client_order_id
@@ -35,11 +34,9 @@ def _data_stale_check(replay_dir: Path, tmp_path: Path, *config: str) -> dict:
     ]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
-        (checks,) = conn.execute(
-            "SELECT json_extract(body, '$.risk.checks') FROM records WHERE kind = 'decision'"
-        ).fetchone()
-    return next(c for c in json.loads(checks) if c["code"] == "DATA_STALE")
+    with AuditLog.open_readonly(db) as log:
+        (record,) = log.decisions()
+    return next(c for c in record["risk"]["checks"] if c["code"] == "DATA_STALE")
 
 
 def test_daily_strategy_at_six_am_is_not_denied_data_stale(

@@ -13,15 +13,21 @@ is ever updated in place:
     expiry            a pending approval passed its expiry           decision_id, approval_id
 
 Common fields of every record (see ``schemas/decision.schema.json``):
-``schema`` ("signalops.audit/1"), ``kind``, ``id``, ``seq`` (1, 2, 3... in chain order),
-``recorded_at``, ``prev_hash`` (the previous record's hash; 64 zeros for the first) and ``hash``
-= sha256 of the canonical JSON (``signalops.canonical``) of the record without ``hash``.
+``schema``, ``kind``, ``id``, ``seq`` (1, 2, 3... in chain order), ``recorded_at``, ``prev_hash``
+(the previous record's hash; 64 zeros for the first) and ``hash`` = sha256 of the canonical JSON
+(``signalops.canonical``) of the record without ``hash``.
 
-A ``decision`` record is self-contained: strategy name + content hash (the strategy document
-itself is stored once per hash in the ``strategies`` table), asset, mode, ``as_of``, verdict,
-action, blocked_by, conflicts, the full trace (every leaf with value, data timestamp, operator,
-threshold and status), the observations used, each risk check with its outcome and details,
-the order intent, and the execution outcome.
+A ``decision`` record is compact (``schema`` "signalops.audit/2"): strategy name, content hash,
+file and the content hash of its compiled tree (the strategy document and the tree, with each
+node's span in the file, are stored once per hash in the ``strategies`` and ``trees`` tables),
+asset, mode, ``as_of``, verdict, action, blocked_by, conflicts, what each of the tree's requests
+was answered (value, data time, fetched time, detail; or the error; or nothing), each risk check
+with its outcome and details, the order intent, and the execution outcome. The full trace
+(every leaf with value, data timestamp, operator, threshold and status) is a pure function of
+the tree, the observations, ``as_of`` and the asset: ``expand.expanded(record, log)`` evaluates
+the stored tree again and gives the record as a "signalops.audit/1" decision stored it (those,
+in logs written before, still read as they are). Follow-ups and breakers are
+"signalops.audit/1".
 
 Follow-up ids are ``{kind}-{decision hex}-{n}`` (e.g. ``approval-1662108dbba0a8f7559ca420-1``):
 the n-th record of that kind for that decision, n counting from 1. They are deterministic and
@@ -42,12 +48,17 @@ credential: the builders read none, and scrub secret-looking environment values 
 
 The modules:
 
-    record.py   build_decision_record, build_followup, followup_id   (not yet sealed)
+    record.py   build_decision_record, DecisionTemplate (the same bytes, fast), build_followup,
+                followup_id   (not yet sealed)
+    trees.py    the compiled tree as JSON (what compact decisions are re-derived from)
+    expand.py   expanded(record, log): a compact decision in its full /1 shape (the one read
+                side function every reader that shows a decision uses)
     chain.py    GENESIS, seal, check                                   (seq, prev_hash, hash)
+    layout.py   how records sit in the table: compact (new logs), legacy (older logs)
     store.py    AuditLog: SQLite (WAL), appends in BEGIN IMMEDIATE, queries (one index range
-                each), the approval queue, JSONL export; a chain_head row to catch a deleted
-                tail; ``log.db`` wraps the connection in sqlite-utils for the paper ledger.
-                ``AuditLog(path)`` creates a missing log (for commands that write);
+                per verdict), the approval queue, JSONL export; a chain_head row to catch a
+                deleted tail; ``log.db`` wraps the connection in sqlite-utils for the paper
+                ledger. ``AuditLog(path)`` creates a missing log (for commands that write);
                 ``AuditLog.open_readonly(path)`` reads an existing one and raises
                 ``AuditNotFound`` / ``AuditUnreadable`` (signalops.errors) otherwise
     verify.py   verify(log) -> VerifyReport of EDITED / DELETED / REORDERED / INSERTED problems
@@ -55,7 +66,7 @@ The modules:
     schema.py   the JSON Schema of records, loaded; record_errors(record)
     paper_ledger.py  the paper broker's ledger tables in the same file (its only SQL)
     queries.py  reads by record kind for the pipeline and the backtest
-    replay.py   re-evaluate a stored decision from its record alone
+    replay.py   re-evaluate a stored decision from the log alone
 
 A run loop records a decision, and its fill, atomically with its own state::
 

@@ -6,6 +6,21 @@ the strings ``"nan"``/``"inf"``/``"-inf"``, ``Decimal`` becomes its exact string
 become UTC ISO-8601 with a ``Z``. ``seq``, ``prev_hash`` and ``hash`` are absent: only the store
 knows where a record lands in the chain (see ``signalops.audit.chain``).
 
+A decision record is compact (``signalops.audit/2``): it keeps what an evaluation cannot compute
+again, and cites the compiled tree that computes the rest. Its ``observations`` are aligned with
+``tree.requests(asset)`` (the request itself is not repeated), one entry per request::
+
+    {"value": 32.07, "data_time": "...Z", "fetched_at": "...Z" | null, ["detail": {...}]}
+    {"error": {"reason": "HTTP_ERROR", "message": "..."}}       the adapter's DataError
+    {"error": {...}, "invalid": "TypeName"}                     an answer of the wrong type
+    null                                                        no answer (MISSING)
+
+``strategy`` is ``{name, hash, file, tree}``: ``tree`` is the content hash of the compiled tree
+(``signalops.audit.trees``), which the log stores once. The full trace and the observations
+with their requests are re-derived on read (``signalops.audit.expand``), byte for byte what a
+``signalops.audit/1`` record stored. Follow-ups and breaker records keep ``signalops.audit/1``:
+their format did not change.
+
 Time is an argument (``recorded_at``), never ``datetime.now()``: a backtest records simulated
 time, and the same inputs always build the same record.
 
@@ -16,25 +31,36 @@ URL or header that carried a key. A leaked key in an append-only log could never
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
-from collections.abc import Mapping
-from datetime import datetime
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from signalops.audit.prepared import (
+    CONTEXT_KEYS,
+    PreparedRecord,
+    _member,
+    _value,
+    _values,
+    loads_record,
+    prepare,
+)
+from signalops.audit.trees import tree_hash
 from signalops.canonical import canonical_json_of_plain, iso, json_safe
 from signalops.codes import Code
-from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, utc
-from signalops.orders import decision_id as make_decision_id
 
 if TYPE_CHECKING:
     from signalops.evaluation.tree import Evaluation
     from signalops.orders import ExecutionResult, OrderIntent
     from signalops.strategy.model import Strategy
 
-SCHEMA = "signalops.audit/1"
+SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written before /2
+DECISION_SCHEMA = "signalops.audit/2"  # compact decisions
+SCHEMAS = (SCHEMA, DECISION_SCHEMA)
 DECISION = "decision"
 ORDER_SUBMITTED = "order_submitted"
 ORDER_RESULT = "order_result"
@@ -70,22 +96,23 @@ REDACTED = "***"
 def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Values of secret-looking environment variables, longest first (so none hides another)."""
     env = os.environ if environ is None else environ
-    # os.environ's raw bytes compare at C speed; decoding every variable for every record
-    # cost more than the scan it saves.
+    # os.environ's raw bytes compare at C speed (a dict against a copy of itself, a fraction
+    # of a microsecond); decoding every variable for every record cost more than the scan.
     raw = getattr(env, "_data", None) if env is os.environ else None
-    items = tuple(raw.items()) if isinstance(raw, dict) else tuple(env.items())
-    if items != _secrets_seen[0]:  # scanning names with a regex for every record was 10% of it
+    current = raw if isinstance(raw, dict) else env
+    seen = _secrets_seen
+    if seen[0] is None or current != seen[0]:  # a regex scan per record was 10% of it
         found = {
             value
             for name, value in env.items()
             if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_LENGTH
         }
-        _secrets_seen[:] = [items, tuple(sorted(found, key=len, reverse=True))]
-    return _secrets_seen[1]
+        seen[:] = [dict(current), tuple(sorted(found, key=len, reverse=True))]
+    return seen[1]
 
 
-# The environment last scanned and the secrets found in it (a process's environment rarely
-# changes; when it does, the comparison above sees it).
+# A copy of the environment last scanned and the secrets found in it (a process's environment
+# rarely changes; when it does, the comparison above sees it).
 _secrets_seen: list[Any] = [None, ()]
 
 
@@ -124,9 +151,11 @@ def _nothing_to_scrub(text: str, secrets: tuple[str, ...]) -> bool:
     A secret is looked for in the text only when JSON writes it as it is (printable ASCII
     without quotes or backslashes); any other secret sends the record through the scrubber.
     """
-    lower = text.lower()
-    if any(tail in lower for tail in _PARAM_TAILS):
-        return False
+    # Every query-string secret ends in "=": most records hold none, and then no tail can match.
+    if "=" in text:
+        lower = text.lower()
+        if any(tail in lower for tail in _PARAM_TAILS):
+            return False
     return all(_written_as_is(secret) and secret not in text for secret in secrets)
 
 
@@ -134,35 +163,305 @@ def _written_as_is(secret: str) -> bool:
     return secret.isascii() and secret.isprintable() and '"' not in secret and "\\" not in secret
 
 
-def _observation_entry(request: Any, obs: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "source": request.source,
-        "metric": request.metric,
-        # The request's own normalised parameters (durations in seconds): exactly what an
-        # adapter was asked, so the decision can be replayed. The trace has readable ones.
-        "params": dict(request.params),
-        "asset": request.asset,
-        "status": Code.MISSING,
-        "value": None,
-        "data_time": None,
-        "fetched_at": None,
-        "error": None,
-    }
+# --- the decision record -------------------------------------------------------------------------
+
+
+def compact_observation(obs: Any) -> dict[str, Any] | None:
+    """One entry of a decision record's ``observations`` (see the module docstring): what the
+    adapter answered, JSON-safe but not yet scrubbed."""
     if isinstance(obs, Observation):
-        entry.update(
-            status="OK",
-            value=obs.value,
-            data_time=iso(utc(obs.as_of)),
-            fetched_at=iso(utc(obs.fetched_at)) if obs.fetched_at else None,
-        )
+        value = obs.value
+        entry: dict[str, Any] = {
+            "data_time": _stamp(obs.as_of),
+            "fetched_at": _stamp(obs.fetched_at) if obs.fetched_at else None,
+            # NaN and infinity as text, like json_safe (only they fail ``v - v == 0``).
+            "value": value if value - value == 0 else repr(value),
+        }
         if obs.detail is not None:
-            entry["detail"] = obs.detail
-    elif isinstance(obs, DataError):
-        entry.update(status="ERROR", error={"reason": obs.reason, "message": obs.message})
-    elif obs is not None:
-        message = f"not an Observation or DataError: {type(obs).__name__}"
-        entry.update(status="ERROR", error={"reason": Code.ADAPTER_ERROR, "message": message})
-    return entry
+            entry["detail"] = json_safe(obs.detail)
+        return entry
+    if obs is None:
+        return None
+    if isinstance(obs, DataError):
+        return {"error": {"message": str(obs.message), "reason": str(obs.reason)}}
+    name = type(obs).__name__
+    message = f"not an Observation or DataError: {name}"
+    return {"error": {"message": message, "reason": str(Code.ADAPTER_ERROR)}, "invalid": name}
+
+
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
+
+
+def _stamp(moment: datetime) -> str:
+    """``iso(utc(moment))``, without ``astimezone``'s cost for an exact UTC datetime."""
+    if moment.__class__ is datetime and moment.tzinfo is UTC and moment.year >= 1000:
+        two = _TWO_DIGITS
+        micro = moment.microsecond
+        tail = f".{micro:06d}Z" if micro else "Z"
+        return (
+            f"{moment.year}-{two[moment.month]}-{two[moment.day]}"
+            f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{tail}"
+        )
+    return str(iso(utc(moment)))
+
+
+# A decision record's keys, in order (the template's members follow it).
+DECISION_KEYS = (
+    "action",
+    "as_of",
+    "asset",
+    "blocked_by",
+    "conflicts",
+    "decision_id",
+    "execution",
+    "id",
+    "kind",
+    "mode",
+    "observations",
+    "order",
+    "recorded_at",
+    "risk",
+    "schema",
+    "strategy",
+    "verdict",
+)
+
+
+def _seconds_of(moment: datetime) -> int | None:
+    """A whole-second UTC datetime as seconds since 1970 (what ``_stamp`` prints it as); None
+    for any other (the store then works it out from the text)."""
+    exact = moment.__class__ is datetime and moment.tzinfo is UTC
+    if exact and not moment.microsecond and moment.year >= 1000:
+        return int(moment.timestamp())
+    return None
+
+
+_NULL = "null"
+_ACTIONS = {None: '"action":null', "BUY": '"action":"BUY"', "SELL": '"action":"SELL"'}
+_VERDICTS = {v: f'"verdict":"{v}"' for v in ("BUY", "SELL", "HOLD", "BLOCKED")}
+
+
+class DecisionTemplate:
+    """Decision records of one strategy, asset and mode, built fast and byte for byte what
+    ``build_decision_record`` builds (which is built on it).
+
+    Everything that is the same for every record of the triple (the strategy reference with its
+    tree hash, the requests, the encoded ``asset``/``kind``/``mode``/``schema``/``strategy``
+    members) is worked out once here; each record then costs its variable parts only::
+
+        template = DecisionTemplate(strategy, "BTC", "paper")
+        prepared = template.prepare(
+            as_of=moment,                  # the decision time (aware datetime)
+            verdict=Verdict.HOLD,          # a Verdict or its value
+            action=None,                   # the signal before vetoes: Side/"BUY"/"SELL"/None
+            blocked_by=(), conflicts=(),   # as the evaluation gives them
+            observations=answers,          # aligned with strategy.tree.requests("BTC"):
+                                           # Observation, DataError or None per request
+            risk=None,                     # the risk gate's dict, or None when it did not run
+            order=None,                    # the OrderIntent (or its dict), or None
+            execution=result,              # the ExecutionResult (or its dict), or None
+            recorded_at=moment,            # when it was recorded (aware datetime)
+        )
+        log.append_many([prepared, ...])   # sealed and stored without encoding it again
+        prepared.record                    # == build_decision_record(...) for the same inputs
+        prepared.text                      # == canonical_json(prepared.record)
+
+    ``record(...)`` takes the same arguments and returns the plain dict. ``environ`` (tests
+    only) is the environment whose secret values are scrubbed (default ``os.environ``); the
+    scrubber runs only when the record's JSON text shows it would change something. The same
+    ``execution`` object given again (a backtest's "no signal" result) is encoded once.
+    """
+
+    __slots__ = (
+        "_context",
+        "_execution",
+        "_fixed",
+        "asset",
+        "mode",
+        "reference",
+        "requests",
+        "strategy",
+    )
+
+    def __init__(self, strategy: Strategy, asset: str, mode: Any) -> None:
+        if not asset:
+            raise ValueError("a decision record needs the evaluation's asset")
+        self.strategy = strategy
+        self.asset = asset
+        self.mode = str(getattr(mode, "value", mode))
+        self.requests = strategy.tree.requests(asset)
+        self.reference = {
+            "file": strategy.file,
+            "hash": strategy.content_hash,
+            "name": strategy.name,
+            "tree": tree_hash(strategy),
+        }
+        fixed = {
+            "asset": asset,
+            "kind": DECISION,
+            "mode": self.mode,
+            "schema": DECISION_SCHEMA,
+            "strategy": self.reference,
+        }
+        members = {key: _member(key, _value(value)) for key, value in fixed.items()}
+        # Indexed like DECISION_KEYS (the variable members' places stay empty).
+        self._fixed = tuple(members.get(key, "") for key in DECISION_KEYS)
+        self._context = "{" + ",".join(members[key] for key in CONTEXT_KEYS) + "}"
+        self._execution: tuple[Any, str, Any] = (None, _NULL, None)
+
+    def record(self, **fields: Any) -> dict[str, Any]:
+        """The decision record as a plain dict (the arguments of ``prepare``)."""
+        return self.prepare(**fields).record
+
+    def prepare(
+        self,
+        *,
+        as_of: datetime,
+        verdict: Any,
+        action: Any = None,
+        blocked_by: Sequence[str] = (),
+        conflicts: Sequence[str] = (),
+        observations: Sequence[Any],
+        risk: Mapping[str, Any] | None = None,
+        order: OrderIntent | Mapping[str, Any] | None = None,
+        execution: ExecutionResult | Mapping[str, Any] | None = None,
+        recorded_at: datetime,
+        environ: Mapping[str, str] | None = None,
+    ) -> PreparedRecord:
+        """One decision record of this template (see the class docstring)."""
+        stamp = _stamp(as_of)
+        recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
+        reference = self.reference
+        digest = hashlib.sha256(
+            f"{reference['hash']}|{self.asset}|{stamp}|{self.mode}".encode()
+        ).hexdigest()
+        ident = f"dec-{digest[:24]}"
+        verdict_value = str(getattr(verdict, "_value_", verdict))
+        action_value = None if action is None else str(getattr(action, "_value_", action))
+        if len(observations) != len(self.requests):
+            raise ValueError(
+                f"{len(observations)} observations for {len(self.requests)} requests of "
+                f"{reference['name']} ({self.asset})"
+            )
+        entries = [compact_observation(obs) for obs in observations]
+        blocked = list(blocked_by)
+        notes = list(conflicts)
+        risk_value = json_safe(risk) if risk is not None else None
+        order_value = _plain(order)
+        execution_value, execution_json, status = self._encoded_execution(execution)
+        fixed = self._fixed
+        quoted_id = f'"{ident}"'
+        # The variable values in one encoding (and one check of its numbers).
+        observed, blocked_json, notes_json, order_json, risk_json = _values(
+            [entries, blocked, notes, order_value, risk_value]
+        )
+        texts = [
+            _ACTIONS.get(action_value) or _member("action", _value(action_value)),
+            f'"as_of":"{stamp}"',
+            fixed[2],
+            f'"blocked_by":{blocked_json}',
+            f'"conflicts":{notes_json}',
+            f'"decision_id":{quoted_id}',
+            f'"execution":{execution_json}',
+            f'"id":{quoted_id}',
+            fixed[8],
+            fixed[9],
+            f'"observations":{observed}',
+            f'"order":{order_json}',
+            f'"recorded_at":"{recorded}"',
+            f'"risk":{risk_json}',
+            fixed[14],
+            fixed[15],
+            _VERDICTS.get(verdict_value) or _member("verdict", _value(verdict_value)),
+        ]
+
+        def record() -> dict[str, Any]:
+            # The keys in the order the record was always built with (log lines show them).
+            return {
+                "schema": DECISION_SCHEMA,
+                "kind": DECISION,
+                "id": ident,
+                "decision_id": ident,
+                "recorded_at": recorded,
+                "as_of": stamp,
+                "strategy": dict(reference),
+                "asset": self.asset,
+                "mode": self.mode,
+                "verdict": verdict_value,
+                "action": action_value,
+                "blocked_by": blocked,
+                "conflicts": notes,
+                "observations": entries,
+                "risk": risk_value,
+                "order": order_value,
+                # The remembered execution's value is shared: each record gets its own copy.
+                "execution": loads_record("{" + texts[6] + "}")["execution"]
+                if execution_value is not None
+                else None,
+            }
+
+        secrets = secret_values(environ)
+        if not _nothing_to_scrub("{" + ",".join(texts) + "}", secrets):
+            return prepare(scrub_secrets(record(), secrets))
+        as_of_seconds = _seconds_of(as_of)
+        return PreparedRecord(
+            DECISION_KEYS,
+            texts,
+            record,
+            kind=DECISION,
+            id=ident,
+            schema=DECISION_SCHEMA,
+            decision_id=ident,
+            as_of=stamp,
+            asset=self.asset,
+            verdict=verdict_value,
+            status=status,
+            recorded_at=recorded,
+            context=self._context,
+            strategy_name=reference["name"],
+            as_of_seconds=as_of_seconds,
+            recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
+        )
+
+    def _encoded_execution(self, execution: Any) -> tuple[Any, str, Any]:
+        """``(value, canonical JSON, status)`` of ``execution``; the last object is remembered."""
+        last = self._execution
+        if execution is last[0] and execution is not None:
+            value = last[2]
+            return value, last[1], value.get("status") if isinstance(value, dict) else None
+        value = _plain(execution)
+        encoded = _NULL if value is None else _value(value)
+        if execution is not None and not isinstance(execution, dict):
+            self._execution = (execution, encoded, value)  # a dict may be edited in place
+        return value, encoded, value.get("status") if isinstance(value, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """An order or execution as plain JSON data (its ``to_dict``), or None."""
+    if value is None:
+        return None
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return json_safe(value)
+
+
+# Templates of the strategies ``build_decision_record`` sees, by strategy object, asset and mode
+# (the strategy is kept with its entry, so its id is not reused while the entry lives).
+_TEMPLATES: OrderedDict[tuple[int, str, str], DecisionTemplate] = OrderedDict()
+_TEMPLATES_KEPT = 4096
+
+
+def template_for(strategy: Strategy, asset: str, mode: Any) -> DecisionTemplate:
+    """The ``DecisionTemplate`` of (strategy, asset, mode), made on first use and kept."""
+    mode = str(getattr(mode, "value", mode))
+    key = (id(strategy), asset, mode)
+    template = _TEMPLATES.get(key)
+    if template is None or template.strategy is not strategy:
+        template = DecisionTemplate(strategy, asset, mode)
+        _TEMPLATES[key] = template
+        if len(_TEMPLATES) > _TEMPLATES_KEPT:
+            _TEMPLATES.popitem(last=False)
+    return template
 
 
 def build_decision_record(
@@ -180,49 +479,57 @@ def build_decision_record(
 
     ``risk`` is the risk gate's dict as given (``{"approved": bool, "checks": [...]}``) or None
     when the gate did not run (HOLD, BLOCKED). ``environ`` is only for tests: the environment
-    whose secret values are scrubbed (default ``os.environ``).
+    whose secret values are scrubbed (default ``os.environ``). Built by the strategy's
+    ``DecisionTemplate`` for the asset and mode.
     """
+    return prepare_decision(
+        strategy=strategy,
+        evaluation=evaluation,
+        mode=mode,
+        intent=intent,
+        risk=risk,
+        execution=execution,
+        recorded_at=recorded_at,
+        environ=environ,
+    ).record
+
+
+def prepare_decision(
+    *,
+    strategy: Strategy,
+    evaluation: Evaluation,
+    mode: str,
+    intent: OrderIntent | None,
+    risk: dict[str, Any] | None,
+    execution: ExecutionResult | None,
+    recorded_at: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> PreparedRecord:
+    """``build_decision_record`` as a ``PreparedRecord`` (the store appends it without
+    encoding it again)."""
     asset = evaluation.asset
     if not asset:
         raise ValueError("a decision record needs the evaluation's asset")
-    mode = str(getattr(mode, "value", mode))
-    as_of = utc(evaluation.as_of)
-    ident = make_decision_id(strategy.content_hash, asset, as_of, mode)
-    if intent is not None and intent.decision_id != ident:
+    template = template_for(strategy, asset, mode)
+    prepared = template.prepare(
+        as_of=evaluation.as_of,
+        verdict=evaluation.verdict,
+        action=evaluation.action,
+        blocked_by=evaluation.blocked_by,
+        conflicts=evaluation.conflicts,
+        observations=evaluation.observations,
+        risk=risk,
+        order=intent,
+        execution=execution,
+        recorded_at=recorded_at,
+        environ=environ,
+    )
+    if intent is not None and intent.decision_id != prepared.id:
         raise ValueError(
-            f"order intent belongs to decision {intent.decision_id}, not {ident} "
-            f"({strategy.name} {asset} {iso(as_of)} {mode})"
+            f"order intent belongs to decision {intent.decision_id}, not {prepared.id} "
+            f"({strategy.name} {asset} {prepared.as_of} {template.mode})"
         )
-    tree = evaluation.tree
-    observations = [
-        _observation_entry(request, obs)
-        for request, obs in zip(tree.requests(asset), evaluation.observations, strict=True)
-    ]
-    record = {
-        "schema": SCHEMA,
-        "kind": DECISION,
-        "id": ident,
-        "decision_id": ident,
-        "recorded_at": iso(utc(recorded_at)),
-        "as_of": iso(as_of),
-        "strategy": {
-            "name": strategy.name,
-            "hash": strategy.content_hash,
-            "file": strategy.file,
-        },
-        "asset": asset,
-        "mode": mode,
-        "verdict": evaluation.verdict.value,
-        "action": evaluation.action.value if evaluation.action else None,
-        "blocked_by": list(evaluation.blocked_by),
-        "conflicts": list(evaluation.conflicts),
-        "trace": trace_to_dict(evaluation.trace, evaluation, strategy),
-        "observations": observations,
-        "risk": risk,
-        "order": intent.to_dict() if intent is not None else None,
-        "execution": execution.to_dict() if execution is not None else None,
-    }
-    return _finish(record, environ)
+    return prepared
 
 
 def followup_id(kind: str, decision_id: str, n: int = 1) -> str:
@@ -304,9 +611,36 @@ def build_breaker(
     return _finish(record, environ)
 
 
-def loads_record(text: str) -> dict[str, Any]:
-    """A record from its canonical JSON text (one line of an export, one ``body`` column)."""
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("an audit record is a JSON object")
-    return value
+__all__ = [
+    "APPROVAL",
+    "BREAKER",
+    "CONTEXT_KEYS",
+    "DECISION",
+    "DECISION_KEYS",
+    "DECISION_SCHEMA",
+    "EXPIRY",
+    "FILL",
+    "FOLLOWUP_FIELDS",
+    "KINDS",
+    "ORDER_RESULT",
+    "ORDER_SUBMITTED",
+    "REDACTED",
+    "SCHEMA",
+    "SCHEMAS",
+    "DecisionTemplate",
+    "PreparedRecord",
+    "breaker_id",
+    "build_breaker",
+    "build_decision_record",
+    "build_followup",
+    "canonical_json_of_plain",
+    "compact_observation",
+    "followup_id",
+    "json_safe",
+    "loads_record",
+    "prepare",
+    "prepare_decision",
+    "scrub_secrets",
+    "secret_values",
+    "template_for",
+]

@@ -1,4 +1,4 @@
-"""Replay a stored decision from its record alone, and say whether it comes out the same.
+"""Replay a stored decision from the log alone, and say whether it comes out the same.
 
 What a replay uses: the strategy document stored once per content hash in the log's
 ``strategies`` table (compiled again with ``signalops.strategy.loads``), and the observations
@@ -7,33 +7,43 @@ answered), evaluated at the record's ``as_of`` for its asset. Nothing is fetched
 clock is read: a replay is a pure function of the log.
 
 The decision is *identical* when the verdict and the trace hash (``content_hash`` of the trace
-JSON, as built for a record) match what was recorded. A mismatch names the leaves that differ,
-which points at the cause: an edited observation, or an evaluator that changed since. The one
-field not recomputed is each leaf's ``span`` (its line in the original file): the stored
-document has no layout, so spans come from the record (see ``with_recorded_spans``).
+JSON) match what was recorded. A ``signalops.audit/1`` record stored its trace; a compact one
+(``/2``) states its verdict, and its trace is the one its stored tree derives
+(``signalops.audit.expand``): replaying it compiles the strategy document instead, so a tree
+that is not the document's, or an evaluator that changed since, shows. A mismatch names the
+leaves that differ. The one field not recomputed is each leaf's ``span`` (its line in the
+original file): the stored document has no layout, so spans come from the recorded trace (see
+``with_recorded_spans``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from signalops.adapters import registry
+from signalops.audit.expand import answers as expand_answers
+from signalops.audit.expand import expanded, is_compact
 from signalops.audit.queries import records_of_kind
-from signalops.audit.record import DECISION, build_decision_record
+from signalops.audit.record import DECISION, _finish
 from signalops.audit.store import AuditLog
 from signalops.canonical import canonical_json, content_hash, json_safe
 from signalops.catalogue.spec import Catalogue
 from signalops.codes import Code
 from signalops.errors import AuditError, InputError
+from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, Request
 from signalops.strategy import loads
 from signalops.strategy.model import Strategy
 
 Record = Mapping[str, Any]
 Answers = dict[Request, Observation | DataError]
+# The log being replayed, for expanding compact records with the tree it stores.
+_LOG: ContextVar[AuditLog | None] = ContextVar("signalops_replay_log", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +90,11 @@ def replay(log: AuditLog, decision_id: str, catalogue: Catalogue | None = None) 
     document = log.strategy_document(strategy_hash)
     if document is None:
         raise AuditError(f"{log.path}: no stored strategy document for {strategy_hash}")
-    return replay_record(record, document, catalogue)
+    token = _LOG.set(log)
+    try:
+        return replay_record(record, document, catalogue)
+    finally:
+        _LOG.reset(token)
 
 
 def replay_all(log: AuditLog, catalogue: Catalogue | None = None) -> Iterator[ReplayResult]:
@@ -93,7 +107,11 @@ def replay_all(log: AuditLog, catalogue: Catalogue | None = None) -> Iterator[Re
             if document is None:
                 raise AuditError(f"{log.path}: no stored strategy document for {strategy_hash}")
             compiled[strategy_hash] = compile_document(record, document, catalogue)
-        yield _replay(record, compiled[strategy_hash])
+        token = _LOG.set(log)
+        try:
+            yield _replay(record, compiled[strategy_hash])
+        finally:
+            _LOG.reset(token)
 
 
 def replay_record(
@@ -107,31 +125,42 @@ def _replay(record: Record, strategy: Strategy) -> ReplayResult:
     asset = record["asset"]
     as_of = datetime.fromisoformat(record["as_of"])
     requests = strategy.tree.requests(asset)
-    evaluation = strategy.tree.evaluate(answers(record["observations"], requests), as_of, asset)
-    # Built like the stored record (JSON-safe, scrubbed) so the two traces compare byte for
-    # byte. No environment: stored strings are scrubbed already, and scrubbing is idempotent.
-    rebuilt = build_decision_record(
-        strategy=strategy,
-        evaluation=evaluation,
-        mode=record["mode"],
-        intent=None,
-        risk=None,
-        execution=None,
-        recorded_at=as_of,
-        environ={},
-    )
-    recorded_trace = record["trace"]
-    replayed_trace = with_recorded_spans(rebuilt["trace"], recorded_trace)
+    if is_compact(record):
+        recorded_trace = record["trace"] if "trace" in record else _expanded_trace(record)
+        given = expand_answers(record["observations"], requests)
+        evaluation = strategy.tree.evaluate_aligned(given, as_of, asset)
+        replayed_trace = _plain(trace_to_dict(evaluation, evaluation, strategy))
+    else:
+        recorded_trace = record["trace"]
+        evaluation = strategy.tree.evaluate(answers(record["observations"], requests), as_of, asset)
+        # Like the stored record was built (JSON-safe, scrubbed), so the two traces compare byte
+        # for byte. No environment: stored strings are scrubbed already, and scrubbing is
+        # idempotent.
+        trace = trace_to_dict(evaluation.trace, evaluation, strategy)
+        replayed_trace = _finish({"trace": trace}, {})["trace"]
+    replayed_trace = with_recorded_spans(replayed_trace, recorded_trace)
     return ReplayResult(
         decision_id=record["decision_id"],
         recorded_verdict=record["verdict"],
-        replayed_verdict=rebuilt["verdict"],
+        replayed_verdict=evaluation.verdict.value,
         recorded_trace_hash=content_hash(recorded_trace),
         replayed_trace_hash=content_hash(replayed_trace),
         differing_leaves=leaf_differences(
             recorded_trace.get("leaves", []), replayed_trace["leaves"]
         ),
     )
+
+
+def _expanded_trace(record: Record) -> dict[str, Any]:
+    """The trace a compact record's stored tree derives (the tree from this process, else the
+    log being replayed); an empty one when it cannot be had, so that every leaf differs."""
+    trace = expanded(record, _LOG.get()).get("trace")
+    return trace if isinstance(trace, dict) else {"leaves": [], "triggers_met": []}
+
+
+def _plain(value: Any) -> Any:
+    """As a stored record holds it: canonical JSON read back (sorted keys, JSON types)."""
+    return json.loads(canonical_json(json_safe(value)))
 
 
 def with_recorded_spans(trace: Record, recorded: Record) -> dict[str, Any]:

@@ -1,29 +1,33 @@
 """The audit log on disk: one SQLite file (WAL), append-only, hash-chained.
 
-Tables::
+Tables (the ``records`` table's layout is ``signalops.audit.layout``'s: compact in a log made
+by this version, the text columns of older logs in those)::
 
-    records     seq INTEGER PRIMARY KEY   chain order, 1, 2, 3...
-                id TEXT UNIQUE            the record id (a decision's id is its decision id)
-                kind, decision_id, recorded_at, as_of, strategy, strategy_hash, asset,
-                verdict, mode, status     copies of body fields, for indexes only (the body is
-                                          the truth; ``verify`` checks that they agree)
-                prev_hash, hash           the chain
-                body TEXT                 canonical JSON of the whole sealed record
-    strategies  hash PRIMARY KEY, name, file, document (JSON)   one row per content hash
-    chain_head  one row: seq and hash of the last record appended
+    records       seq INTEGER PRIMARY KEY   chain order, 1, 2, 3...
+                  id (UNIQUE), kind, decision_id, as_of, strategy, asset, verdict, status...
+                                            indexed columns (``verify`` checks those copied
+                                            from the record against it)
+                  prev_hash, hash           the chain
+                  body                      the record (whole, or what its columns do not hold)
+    strategies    hash PRIMARY KEY, name, file, document (JSON)   one row per content hash
+    trees         hash PRIMARY KEY, strategy_hash, document       one compiled tree per hash
+                                            (``signalops.audit.trees``: what compact decisions
+                                            are re-derived from)
+    chain_head    one row: seq and hash of the last record appended
+    seals         record MACs of a signed log (``signalops.audit.signing``)
 
-Indexes: records(asset, as_of), (strategy, as_of), (verdict, as_of), (asset, verdict, as_of),
-(strategy, verdict, as_of), (asset, strategy, verdict, as_of), (kind, as_of), (decision_id),
-(status), UNIQUE (id): every filter of ``decisions`` is one index range, in the order of the
-answer, on a log of any length (``_INDEXES``). A writer's open adds those an older log lacks; a
-reader reads with what the file has (the same answers, only slower on a big old log). Copied
-columns (asset, as_of, strategy, strategy_hash, verdict, mode, status) are set for decisions
-only, so ``asset = ?`` alone finds decisions, and ``as_of IS NULL`` follow-ups. Times in the
-columns are fixed-width (``2023-03-12T00:00:00.000000Z``) so that text order is time order;
-the body keeps the record's own ``...Z`` form.
+Every filter of ``decisions`` is an index range in the order of the answer (a filter without a
+verdict merges the four verdicts' ranges), on a log of any length. A writer's open adds the
+indexes an older log lacks; a reader reads with what the file has (the same answers, only
+slower on a big old log). Copied columns are set for decisions only, so ``asset = ?`` alone
+finds decisions, and ``as_of IS NULL`` follow-ups.
 
 ``status`` is the decision's execution status: an extra indexed column so that the approval
 queue (``pending_approvals``) is an index lookup, not a scan of every decision.
+
+Reads give records as they were sealed (``get``, ``decisions``, ``records``...): a compact
+decision without its trace. ``signalops.audit.expand.expanded(record, log)`` gives the full
+shape (trace, observations with their requests); every reader that shows a decision uses it.
 
 Concurrency: every append runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before
 reading the chain head, so two writers (the run loop and a CLI approval, in two processes)
@@ -41,12 +45,12 @@ them, ending the transaction early: ``transaction()`` then raises ``TransactionE
 rather than append without the write lock; with 3.x, write your own tables with ``db.execute``.)
 
 Append-only: the API has no update or delete, and triggers make SQLite refuse UPDATE and DELETE
-on ``records`` and ``strategies`` from any client (dropping the triggers is a deliberate act).
-``chain_head`` is the one row that changes: it is written in the same transaction as each
-append, and is what lets ``verify`` notice that the *last* records were deleted, which the
-chain alone cannot show (a truncated chain is a valid chain). It does not stop someone with
-write access from rewriting the whole file consistently; for that, keep ``head()`` somewhere
-else (a notification, a signed export) and compare.
+on ``records``, ``strategies``, ``trees`` and the compact layout's side tables from any client
+(dropping the triggers is a deliberate act). ``chain_head`` is the one row that changes: it is
+written in the same transaction as each append, and is what lets ``verify`` notice that the
+*last* records were deleted, which the chain alone cannot show (a truncated chain is a valid
+chain). It does not stop someone with write access from rewriting the whole file consistently;
+for that, keep ``head()`` somewhere else (a notification, a signed export) and compare.
 """
 
 from __future__ import annotations
@@ -64,8 +68,31 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from signalops.audit.chain import GENESIS, seal_to_json
-from signalops.audit.record import APPROVAL, DECISION, EXPIRY, KINDS, SCHEMA, json_safe
+from signalops.audit.chain import GENESIS
+from signalops.audit.layout import (
+    COLUMNS,
+    COMPACT_INDEXES,
+    COMPACT_VERSION,
+    VERDICTS,
+    CompactLayout,
+    Layout,
+    LegacyLayout,
+    Stored,
+    Undecodable,
+    compact_schema,
+    index_columns,
+    sortable_time,
+)
+from signalops.audit.record import (
+    APPROVAL,
+    DECISION,
+    EXPIRY,
+    KINDS,
+    SCHEMAS,
+    PreparedRecord,
+    json_safe,
+    prepare,
+)
 from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash
 from signalops.errors import (
@@ -88,51 +115,45 @@ if TYPE_CHECKING:
 # which it posts checkpoints with) is imported only for a log opened with a key set.
 KEY_ENV = "SIGNALOPS_AUDIT_KEY"
 
-# The columns copied from a record's body, in table order (``body`` comes last).
-COLUMNS = (
-    "seq",
-    "id",
-    "kind",
-    "decision_id",
-    "recorded_at",
-    "as_of",
-    "strategy",
-    "strategy_hash",
-    "asset",
-    "verdict",
-    "mode",
-    "status",
-    "prev_hash",
-    "hash",
-)
 PENDING_APPROVAL = "PENDING_APPROVAL"
-_HASH = COLUMNS.index("hash")
 _LOG = logging.getLogger("signalops.audit")
 _ENV = object()  # AuditLog's default key: the one in SIGNALOPS_AUDIT_KEY, if any
 _CHUNK = 10_000  # rows per executemany: bounded memory for bulk appends
 _PAGE = 1_000  # rows per read: iterators never hold a read transaction between pages
-_SORTABLE = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-_INSERT = (
-    f"INSERT INTO records ({', '.join(COLUMNS)}, body) "
-    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
-)
 # SQLite refuses UPDATE and DELETE on these tables from any client, not just this API.
-_TRIGGERS = tuple(
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, '{what} are append-only: never {verb}d'); END"
-    for table, what in (
-        ("records", "audit records"),
-        ("strategies", "stored strategies"),
-        ("seals", "record MACs"),
-    )
-    for verb in ("update", "delete")
+_APPEND_ONLY = (
+    ("records", "audit records"),
+    ("strategies", "stored strategies"),
+    ("seals", "record MACs"),
+    ("trees", "stored trees"),
+    ("names", "strategy names"),
+    ("contexts", "record contexts"),
+    ("dictionaries", "body dictionaries"),
 )
-# Record MACs (``signalops.audit.signing``); a log written without a key has none. Made by
-# writers of older logs too, so it is not one of the tables a reader requires.
-_SEALS = (
-    "CREATE TABLE IF NOT EXISTS seals ("
-    "seq INTEGER PRIMARY KEY, key_id TEXT NOT NULL, mac TEXT NOT NULL)"
+
+
+def _triggers(tables: Iterable[str]) -> list[str]:
+    what = dict(_APPEND_ONLY)
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{what[table]} are append-only: never {verb}d'); END"
+        for table in tables
+        for verb in ("update", "delete")
+    ]
+
+
+# Tables of both layouts (made by writers of older logs too where they are missing).
+_COMMON = (
+    "CREATE TABLE IF NOT EXISTS strategies (hash TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "file TEXT, document TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS chain_head (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
+    "hash TEXT NOT NULL)",
+    # Record MACs (``signalops.audit.signing``); a log written without a key has none.
+    "CREATE TABLE IF NOT EXISTS seals (seq INTEGER PRIMARY KEY, key_id TEXT NOT NULL, "
+    "mac TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS trees (hash TEXT PRIMARY KEY, strategy_hash TEXT NOT NULL, "
+    "document TEXT NOT NULL)",
 )
 _CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while a writer appends
 
@@ -155,68 +176,27 @@ class PendingApproval:
     record: dict[str, Any]
 
 
-def sortable_time(value: str | None) -> str | None:
-    """Fixed-width UTC text (microseconds always shown), so that string order is time order.
-
-    ``...:00Z`` and ``...:00.5Z`` would otherwise sort the wrong way round ('.' < 'Z').
-    """
-    if value is None:
-        return None
-    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
-        return value[:19] + ".000000Z"  # the common whole-second form, without parsing
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime(_SORTABLE)
-
-
 _NEWEST_FIRST = "ORDER BY as_of DESC, seq DESC"
 
 
-def _merged_by_verdict(where: str, params: list[Any]) -> tuple[str, list[Any]]:
-    """One range of ``records_asset_strategy_verdict_as_of`` per verdict, merged newest first.
+def _merged_by_verdict(select: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """One index range per verdict, merged newest first.
 
     SQLite merges the ranges of a UNION ALL that are each in the ORDER BY's order, and stops at
-    the LIMIT: asset + strategy costs four short index seeks, not a sort of every decision the
-    strategy made on the asset (a compound SELECT orders by its result columns, hence as_of and
-    seq in each arm).
+    the LIMIT: a filter without a verdict costs four short index seeks, not a sort of every
+    decision that matches (a compound SELECT orders by its result columns, which hold as_of and
+    seq).
     """
-    arm = f"SELECT body, as_of, seq FROM records WHERE {where} AND verdict = ?"
+    arm = f"SELECT {select} FROM records WHERE {where}{' AND ' if where else ''}verdict = ?"
     sql = " UNION ALL ".join([arm] * len(VERDICTS)) + f" {_NEWEST_FIRST}"
     return sql, [value for verdict in VERDICTS for value in (*params, verdict)]
 
 
-def _time_bound(when: datetime | date, *, end: bool = False) -> str:
-    """A column value to compare with: a datetime as is, a date as its UTC day's start (or end)."""
+def _moment(when: datetime | date, *, end: bool = False) -> datetime:
+    """A datetime as is, a date as its UTC day's start (or end)."""
     if isinstance(when, datetime):
-        moment = utc(when)
-    else:
-        moment = datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
-    return moment.strftime(_SORTABLE)
-
-
-def index_columns(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The indexed columns for a sealed record, all derived from the record itself."""
-    decision = record.get("kind") == DECISION
-    strategy = record.get("strategy") if decision else None
-    strategy = strategy if isinstance(strategy, Mapping) else {}
-    execution = record.get("execution") if decision else None
-    execution = execution if isinstance(execution, Mapping) else {}
-    return {
-        "seq": record.get("seq"),
-        "id": record.get("id"),
-        "kind": record.get("kind"),
-        "decision_id": record.get("decision_id"),
-        "recorded_at": sortable_time(record.get("recorded_at")),
-        "as_of": sortable_time(record.get("as_of")) if decision else None,
-        "strategy": strategy.get("name"),
-        "strategy_hash": strategy.get("hash"),
-        "asset": record.get("asset") if decision else None,
-        "verdict": record.get("verdict") if decision else None,
-        "mode": record.get("mode") if decision else None,
-        "status": execution.get("status"),
-        "prev_hash": record.get("prev_hash"),
-        "hash": record.get("hash"),
-    }
+        return utc(when)
+    return datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
 
 
 def _env_key() -> SigningKey | None:
@@ -232,33 +212,39 @@ def kind_filter(kinds: Sequence[str]) -> str:
     """``kind IN (?...) AND seq > ?`` (parameters: the kinds, then a seq) as a seek.
 
     Only decisions have an as_of, so for follow-up kinds ``as_of IS NULL`` makes it a range of
-    ``records_kind_as_of`` from that seq on: reading the fills since the last cycle costs the
-    same on a log of a million records as on a new one.
+    the follow-ups' kind index from that seq on: reading the fills since the last cycle costs
+    the same on a log of a million records as on a new one.
     """
     marks = ", ".join("?" * len(kinds))
     null = "" if DECISION in kinds else " AND as_of IS NULL"
     return f"kind IN ({marks}){null} AND seq > ?"
 
 
-def _check_appendable(record: Mapping[str, Any]) -> None:
-    if not isinstance(record, Mapping):
-        raise TypeError(f"an audit record is a dict, not {type(record).__name__}")
-    if record.get("schema") != SCHEMA:
-        raise ValueError(f"record {record.get('id')} is not a {SCHEMA} record")
-    if record.get("kind") not in KINDS:
-        raise ValueError(f"record {record.get('id')} has unknown kind {record.get('kind')!r}")
-    if not isinstance(record.get("id"), str) or not isinstance(record.get("recorded_at"), str):
+def _check_appendable(record: PreparedRecord, compact: bool) -> None:
+    kind, ident = record.kind, record.id
+    if record.schema not in SCHEMAS:
+        raise ValueError(f"record {ident} is not a {' or '.join(SCHEMAS)} record")
+    if kind not in KINDS:
+        raise ValueError(f"record {ident} has unknown kind {kind!r}")
+    if not isinstance(ident, str) or not isinstance(record.recorded_at, str):
         raise ValueError("a record needs an id and a recorded_at (use the record builders)")
+    if compact and kind == DECISION:
+        # What the compact layout's columns hold for a decision (the builders give all of it).
+        if record.decision_id != ident:
+            raise ValueError(f"decision {ident}: its decision_id must be its id")
+        if not isinstance(record.asset, str) or not isinstance(record.as_of, str):
+            raise ValueError(f"decision {ident} needs an asset and an as_of")
+        if record.verdict not in VERDICTS:
+            raise ValueError(
+                f"decision {ident} has verdict {record.verdict!r}, not one of {VERDICTS}"
+            )
 
 
-_TABLES = ("records", "strategies", "chain_head")
 # Every decision filter of ``decisions`` (and so ``decision_at``, ``why``, the dashboard's feed)
 # is one index range scan in the order it answers (as_of, then seq: SQLite ends every index
 # with the rowid, which is seq), however long the log: equality on the filtered columns, a
-# range on as_of. Asset + strategy without a verdict merges the four verdicts' ranges of
-# ``records_asset_strategy_verdict_as_of`` (``_merged_by_verdict``). Reads by kind of follow-ups
-# seek on (kind, as_of NULL, seq): only decisions have an as_of.
-_INDEXES = (
+# range on as_of. The legacy layout's indexes (a log made before compact records):
+_LEGACY_INDEXES = (
     ("records_id", ("id",), True),
     ("records_asset_as_of", ("asset", "as_of"), False),
     ("records_strategy_as_of", ("strategy", "as_of"), False),
@@ -273,54 +259,27 @@ _INDEXES = (
 # Made by older versions, now a prefix of another index: dropped by a writer's open.
 _OBSOLETE_INDEXES = ("records_verdict",)
 _MERGE_INDEX = "records_asset_strategy_verdict_as_of"
-# The record schema's verdicts (``schemas/decision.schema.json``): a decision has one of them.
-VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
+_TABLES = ("records", "strategies", "chain_head")
 
 
-def _index_sql() -> list[str]:
-    """CREATE INDEX IF NOT EXISTS for every index, then DROP INDEX IF EXISTS the obsolete."""
+def _legacy_index_sql() -> list[str]:
+    """CREATE INDEX IF NOT EXISTS for every legacy index, then DROP the obsolete ones."""
     statements = []
-    for name, columns, unique in _INDEXES:
+    for name, columns, unique in _LEGACY_INDEXES:
         kind = "UNIQUE INDEX" if unique else "INDEX"
         statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)})")
     statements += [f"DROP INDEX IF EXISTS {name}" for name in _OBSOLETE_INDEXES]
     return statements
 
 
-def _schema_sql(db: sqlite_utils.Database) -> list[str]:
-    """Every statement that creates the schema, each a no-op when its object exists.
-
-    sqlite-utils writes the CREATE TABLE statements; ``AuditLog`` runs them all in one
-    ``BEGIN IMMEDIATE`` transaction, because two processes creating a new file at once would
-    otherwise fail with "database is locked" (a deferred transaction cannot wait for a lock).
-    """
-    text_columns = {name: str for name in COLUMNS if name != "seq"}
-    statements = [
-        db.create_table_sql(
-            "records",
-            {"seq": int, **text_columns, "body": str},
-            pk="seq",
-            not_null=["id", "kind", "recorded_at", "prev_hash", "hash", "body"],
-            if_not_exists=True,
-        ),
-        db.create_table_sql(
-            "strategies",
-            {"hash": str, "name": str, "file": str, "document": str},
-            pk="hash",
-            not_null=["name", "document"],
-            if_not_exists=True,
-        ),
-        db.create_table_sql(
-            "chain_head",
-            {"id": int, "seq": int, "hash": str},
-            pk="id",
-            not_null=["seq", "hash"],
-            if_not_exists=True,
-        ),
-    ]
-    statements += _index_sql()
-    statements.append(_SEALS)
-    statements += _TRIGGERS
+def _compact_index_sql() -> list[str]:
+    statements = []
+    for name, columns, unique, where in COMPACT_INDEXES:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        partial = f" WHERE {where}" if where else ""
+        statements.append(
+            f"CREATE {kind} IF NOT EXISTS {name} ON records ({', '.join(columns)}){partial}"
+        )
     return statements
 
 
@@ -385,19 +344,75 @@ class AuditLog:
         self._attach(conn)
         with self._readable():
             _enable_wal(conn, timeout)
-            if not {*_TABLES, "seals"} <= self._table_names():
-                with self.transaction() as db:
-                    for statement in _schema_sql(db):
-                        db.execute(statement)
-            elif not self._indexes_current():
-                # A log written by an older version: the indexes it lacks (a minute on a
-                # million records, once). Readers never do this: they read with what is there.
-                _LOG.warning("adding the indexes of this version to %s (once)", self.path)
-                with self._write():
-                    for statement in _index_sql():
-                        self.conn.execute(statement)
+            tables = self._table_names()
+            if "records" not in tables:
+                self._create()
+            else:
+                self._upgrade(tables)
+            self._choose_layout()
             self._indexes = self._index_names()
             self._check_signing()
+
+    def _create(self) -> None:
+        """A new log: the compact layout, in one ``BEGIN IMMEDIATE`` (two processes creating
+        a file at once would otherwise fail with "database is locked")."""
+        with self._write():
+            if "records" in self._table_names():  # another process made it meanwhile
+                return
+            for statement in (
+                *compact_schema(),
+                *_COMMON,
+                *_compact_index_sql(),
+                *_triggers(name for name, _ in _APPEND_ONLY),
+            ):
+                self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA user_version = {COMPACT_VERSION}")
+
+    def _upgrade(self, tables: set[str]) -> None:
+        """What a log written by an older version lacks: tables, triggers, indexes (a minute on
+        a million records, once). Readers never do this: they read with what is there."""
+        compact = self._all("PRAGMA user_version")[0][0] == COMPACT_VERSION
+        present = {
+            row[0] for row in self._all("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        needed = ["strategies", "chain_head", "seals", "trees"]
+        wanted = _compact_index_sql() if compact else _legacy_index_sql()
+        names = self._index_names()
+        expected = (
+            {name for name, *_ in COMPACT_INDEXES}
+            if compact
+            else {name for name, _, _ in _LEGACY_INDEXES}
+        )
+        triggers = [
+            f"{table}_no_{verb}"
+            for table, _ in _APPEND_ONLY
+            if table in tables or table in needed
+            for verb in ("update", "delete")
+        ]
+        missing_tables = not set(needed) <= tables
+        stale_indexes = not expected <= names or not names.isdisjoint(_OBSOLETE_INDEXES)
+        if not missing_tables and not stale_indexes and set(triggers) <= present:
+            return
+        if stale_indexes:
+            _LOG.warning("adding the indexes of this version to %s (once)", self.path)
+        with self._write():
+            for statement in _COMMON:
+                self.conn.execute(statement)
+            for statement in wanted if stale_indexes else ():
+                self.conn.execute(statement)
+            kept = [table for table, _ in _APPEND_ONLY if table in tables or table in needed]
+            for statement in _triggers(kept):
+                self.conn.execute(statement)
+
+    def _choose_layout(self) -> None:
+        version = self._all("PRAGMA user_version")[0][0]
+        if version == COMPACT_VERSION:
+            self.layout: Layout = CompactLayout(self._query)
+        else:
+            self.layout = LegacyLayout()
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._execute(sql, params).fetchall()
 
     def _check_signing(self) -> None:
         """A signed log takes appends under its own key only; an unsigned one never gets a
@@ -455,6 +470,8 @@ class AuditLog:
             with log._readable():
                 missing = sorted(set(_TABLES) - log._table_names())
                 log._indexes = log._index_names()
+                if not missing:
+                    log._choose_layout()
             if missing:
                 tables = "table" if len(missing) == 1 else "tables"
                 raise AuditUnreadable(path, f"no {', '.join(missing)} {tables}")
@@ -476,11 +493,31 @@ class AuditLog:
         self._indexes = frozenset[str]()  # the index names, once the schema is known
         # What sqlite-utils sets on a connection it wraps, set here as the wrapper comes later.
         conn.execute("PRAGMA recursive_triggers = ON")
+        # SQL can read a record's body whatever its layout (``signalops.backtest.ledger``).
+        conn.create_function("record_body", 1, self._body_json, deterministic=True)
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
         self._unchecked: tuple[int, str] | None = None  # a head no checkpoint covers yet
         self._checkpointed = 0.0
+        self._head: tuple[int, str] | None = None  # the head this connection last committed
+
+    def _body_json(self, body: Any) -> str | None:
+        """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
+        the compact layout keeps in columns), or NULL when it cannot be read."""
+        layout = getattr(self, "layout", None)
+        try:
+            if isinstance(layout, CompactLayout):
+                text = layout.body_text(body)
+                return text.decode("utf-8") if isinstance(text, bytes) else text
+            return body if isinstance(body, str) else None
+        except (Undecodable, UnicodeDecodeError):
+            return None
+
+    @property
+    def compact(self) -> bool:
+        """Whether the log has the compact layout (a log made by this version)."""
+        return bool(self.layout.compact)
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -507,10 +544,6 @@ class AuditLog:
     def _index_names(self) -> frozenset[str]:
         rows = self._all("SELECT name FROM sqlite_master WHERE type = 'index'")
         return frozenset(row[0] for row in rows)
-
-    def _indexes_current(self) -> bool:
-        names = self._index_names()
-        return {name for name, _, _ in _INDEXES} <= names and names.isdisjoint(_OBSOLETE_INDEXES)
 
     @contextmanager
     def _readable(self) -> Iterator[None]:
@@ -600,6 +633,7 @@ class AuditLog:
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                         conn.execute(f"RELEASE {name}")
+                    self._forget()
                     raise
                 else:
                     self._require_open()
@@ -619,6 +653,7 @@ class AuditLog:
                     except BaseException:
                         if conn.in_transaction:
                             conn.execute("ROLLBACK")
+                        self._forget()
                         raise
                 if self._pending is not None and self.key is not None:
                     # The committed head, not the last append's: a savepoint rolled back
@@ -672,8 +707,25 @@ class AuditLog:
         with self._lock, self._readable():
             return self._execute(sql, list(params)).fetchall()
 
-    def _bodies(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        return [_loads(row[0]) for row in self._all(sql, params)]
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """The records of rows selected with ``self.layout.select`` (a damaged row raises)."""
+        decode = self.layout.decode
+        with self._lock, self._readable():
+            rows = self._execute(sql, list(params)).fetchall()
+            try:
+                return [decode(row) for row in rows]
+            except Undecodable as exc:
+                raise AuditIntegrityError(
+                    f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
+                    "lists every problem"
+                ) from None
+
+    def _forget(self) -> None:
+        """After a rollback: rows this connection wrote in it never existed."""
+        layout = getattr(self, "layout", None)
+        if layout is not None:
+            layout.reset()
+        self._head = None
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -684,48 +736,67 @@ class AuditLog:
 
     def _tail(self) -> tuple[int, str]:
         # The head row, not the last record: after a (forbidden) delete of the last rows, the
-        # next record still links to the deleted one, so ``verify`` reports the gap.
-        head = self.head()
+        # next record still links to the deleted one, so ``verify`` reports the gap. Read in
+        # the write transaction (under the lock): no wrapper, this runs for every append.
+        head = self.conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         if head is not None:
-            return head
+            return head[0], head[1]
         rows = self._all("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
-        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+        if not rows:
+            return (0, GENESIS)
+        digest = rows[0][1]
+        return (rows[0][0], digest.hex() if isinstance(digest, bytes) else digest)
 
-    def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
+    def append(self, record: Mapping[str, Any] | PreparedRecord) -> dict[str, Any]:
         """Seal ``record`` after the current last one and store it; returns the sealed record.
 
+        ``record`` is a builder's dict or a ``PreparedRecord`` (``DecisionTemplate.prepare``).
         Raises ``DuplicateRecordError`` when its id is already in the log (nothing is written).
         """
         kept: list[dict[str, Any]] = []
         self._append([record], kept)
         return kept[0]
 
-    def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+    def append_many(self, records: Iterable[Mapping[str, Any] | PreparedRecord]) -> int:
         """Append records in order, in one transaction; returns how many (the bulk path).
 
-        Memory stays flat however many records the iterable yields (rows go to SQLite a chunk
-        at a time and nothing is kept), so a million records can be one transaction. A
-        duplicate id anywhere rolls the whole batch back.
+        Records are builders' dicts or ``PreparedRecord``s (sealed and stored without being
+        encoded again). Memory stays flat however many records the iterable yields (rows go to
+        SQLite a chunk at a time and nothing is kept), so a million records can be one
+        transaction. A duplicate id anywhere rolls the whole batch back.
         """
         return self._append(records, None)
 
     def _append(
-        self, records: Iterable[Mapping[str, Any]], kept: list[dict[str, Any]] | None
+        self,
+        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        kept: list[dict[str, Any]] | None,
     ) -> int:
         appended = 0
+        layout = self.layout
+        compact = layout.compact
         with self._write():
             seq, prev = self._tail()
             chunk: list[tuple[Any, ...]] = []
-            for record in records:
-                _check_appendable(record)
+            for given in records:
+                if not isinstance(given, PreparedRecord):
+                    if not isinstance(given, Mapping):
+                        raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
+                    given = prepare(given)
+                _check_appendable(given, compact)
                 seq += 1
-                sealed, body = seal_to_json(record, prev, seq)
-                prev = sealed["hash"]
-                columns = index_columns(sealed)
-                chunk.append((*(columns[c] for c in COLUMNS), body))
+                row, prev = layout.row(given, seq, prev)
+                chunk.append(row)
                 appended += 1
                 if kept is not None:
-                    kept.append(sealed)
+                    kept.append(
+                        {
+                            **given.record,
+                            "seq": seq,
+                            "prev_hash": row_prev(row, compact),
+                            "hash": prev,
+                        }
+                    )
                 if len(chunk) >= _CHUNK:
                     self._insert(chunk)
                     chunk = []
@@ -741,11 +812,17 @@ class AuditLog:
         return appended
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        compact = self.layout.compact
         try:
-            self.conn.executemany(_INSERT, rows)
+            if len(rows) == 1:
+                self.conn.execute(self.layout.insert, rows[0])
+            else:
+                self.conn.executemany(self.layout.insert, rows)
             if self.key is not None:
                 key = self.key
-                seals = [(row[0], key.id, key.record_mac(row[0], row[_HASH])) for row in rows]
+                seals = [
+                    (row[0], key.id, key.record_mac(row[0], row_hash(row, compact))) for row in rows
+                ]
                 self.conn.executemany(
                     "INSERT INTO seals (seq, key_id, mac) VALUES (?, ?, ?)", seals
                 )
@@ -760,16 +837,25 @@ class AuditLog:
             raise DuplicateRecordError(sorted(before | repeated)) from None
 
     def remember_strategy(self, strategy: Strategy) -> bool:
-        """Store the strategy document under its content hash, once; True if it was new."""
+        """Store the strategy document under its content hash, and its compiled tree under the
+        tree's (what compact decisions are re-derived from), once; True if either was new."""
+        from signalops.audit.trees import tree_document, tree_hash
+
         document = json_safe(strategy.document)
         if content_hash(document) != strategy.content_hash:
             raise ValueError(f"strategy {strategy.name}: document does not match its content hash")
+        tree = tree_document(strategy)
         with self._write():
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO strategies (hash, name, file, document) VALUES (?, ?, ?, ?)",
                 [strategy.content_hash, strategy.name, strategy.file, canonical_json(document)],
             )
-            return cursor.rowcount == 1
+            new = cursor.rowcount == 1
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO trees (hash, strategy_hash, document) VALUES (?, ?, ?)",
+                [tree_hash(strategy), strategy.content_hash, canonical_json(tree)],
+            )
+            return new or cursor.rowcount == 1
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -777,9 +863,29 @@ class AuditLog:
         rows = self._all("SELECT document FROM strategies WHERE hash = ?", [hash])
         return _loads(rows[0][0]) if rows else None
 
+    def tree_document(self, hash: str) -> dict[str, Any] | None:
+        """The compiled tree stored under ``hash`` (``signalops.audit.trees``), or None."""
+        if "trees" not in self._table_names():
+            return None
+        rows = self._all("SELECT document FROM trees WHERE hash = ?", [hash])
+        if not rows:
+            return None
+        try:
+            return _loads(rows[0][0])
+        except ValueError:
+            return {}  # a damaged document: it hashes to nothing, which ``verify`` reports
+
+    def stored_trees(self) -> list[tuple[str, str, str]]:
+        """``(hash, strategy hash, document text)`` of every stored tree."""
+        if "trees" not in self._table_names():
+            return []
+        return [
+            (r[0], r[1], r[2]) for r in self._all("SELECT hash, strategy_hash, document FROM trees")
+        ]
+
     def get(self, id: str) -> dict[str, Any] | None:
         """The record with this id (for a decision: its decision id), or None."""
-        found = self._bodies("SELECT body FROM records WHERE id = ?", [id])
+        found = self._rows(f"SELECT {self.layout.select} FROM records WHERE id = ?", [id])
         return found[0] if found else None
 
     def has_decision(self, decision_id: str) -> bool:
@@ -800,48 +906,87 @@ class AuditLog:
 
         ``strategy`` is a name or a ``sha256:...`` content hash. ``since``/``until`` are
         inclusive; a date means that whole UTC day. Each combination of filters reads one index
-        range (``_INDEXES``), except that a content hash is narrowed by its strategy's name
-        (from the ``strategies`` table; no index holds the hash): an old version's decisions
-        are found after reading past the newer versions'.
+        range per verdict, except that a content hash is narrowed by its strategy's name (from
+        the ``strategies`` table; no index holds the hash): an old version's decisions are found
+        after reading past the newer versions'.
         """
         where: list[str] = []
         params: list[Any] = []
         if asset is not None:
             where.append("asset = ?")
             params.append(asset)
-        if strategy is not None and strategy.startswith("sha256:"):
-            # By its name too, so that the name's indexes narrow it (a hash has one name).
-            name = self._strategy_name(strategy)
-            if name is not None:
-                where.append("strategy = ?")
-                params.append(name)
-            where.append("strategy_hash = ?")
-            params.append(strategy)
-        elif strategy is not None:
-            where.append("strategy = ?")
-            params.append(strategy)
+        if strategy is not None:
+            narrowed = self._strategy_filter(strategy)
+            if narrowed is None:
+                return []
+            where += narrowed[0]
+            params += narrowed[1]
         if verdict is not None:
             where.append("verdict = ?")
             params.append(str(verdict))
-        if not where:
+        if not where and not self.layout.compact:
             where.append("kind = ?")  # the copied columns are NULL for follow-ups already
             params.append(DECISION)
+        bound = self.layout.time_bound
         if since is not None:
             where.append("as_of >= ?")
-            params.append(_time_bound(since))
+            params.append(bound(_moment(since)))
         if until is not None:
             exclusive = not isinstance(until, datetime)
             where.append("as_of < ?" if exclusive else "as_of <= ?")
-            params.append(_time_bound(until, end=True))
-        merge = verdict is None and "asset = ?" in where and "strategy = ?" in where
-        if merge and _MERGE_INDEX in self._indexes:
-            sql, params = _merged_by_verdict(" AND ".join(where), params)
+            params.append(bound(_moment(until, end=True)))
+        select = self.layout.select
+        if self.layout.compact and verdict is None:
+            # Every compact index leads with (asset, strategy,) verdict: one range per verdict.
+            sql, params = _merged_by_verdict(select, " AND ".join(where), params)
+        elif (
+            verdict is None
+            and "asset = ?" in where
+            and "strategy = ?" in where
+            and (_MERGE_INDEX in self._indexes)
+        ):
+            sql, params = _merged_by_verdict(select, " AND ".join(where), params)
         else:
-            sql = f"SELECT body FROM records WHERE {' AND '.join(where)} {_NEWEST_FIRST}"
+            sql = f"SELECT {select} FROM records WHERE {' AND '.join(where)} {_NEWEST_FIRST}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return self._bodies(sql, params)
+        return self._rows(sql, params)
+
+    def _strategy_filter(self, strategy: str) -> tuple[list[str], list[Any]] | None:
+        """The WHERE terms of a strategy name or ``sha256:`` content hash; None: no decision can
+        match (a compact log that never saw the name)."""
+        where: list[str] = []
+        params: list[Any] = []
+        layout = self.layout
+        name: str | None = strategy
+        if strategy.startswith("sha256:"):
+            # By its name too, so that the name's indexes narrow it (a hash has one name).
+            name = self._strategy_name(strategy)
+            if isinstance(layout, CompactLayout):
+                contexts = layout.contexts_citing(strategy)
+                if not contexts:
+                    return None
+                where.append(f"context IN ({', '.join('?' * len(contexts))})")
+                params += contexts
+            else:
+                where.append("strategy_hash = ?")
+                params.append(strategy)
+        if name is not None:
+            value: Any = name
+            if isinstance(layout, CompactLayout):
+                value = layout.name_id(name)
+                if value is None:
+                    return None
+            where.insert(0, "strategy = ?")
+            params.insert(0, value)
+        return where, params
+
+    def strategy_name_of(self, value: Any) -> str | None:
+        """The strategy name an indexed ``strategy`` column value stands for."""
+        if isinstance(self.layout, CompactLayout):
+            return self.layout.name(value) if isinstance(value, int) else None
+        return value if isinstance(value, str) else None
 
     def _strategy_name(self, strategy_hash: str) -> str | None:
         rows = self._all("SELECT name FROM strategies WHERE hash = ?", [strategy_hash])
@@ -863,22 +1008,34 @@ class AuditLog:
 
     def followups(self, decision_id: str) -> list[dict[str, Any]]:
         """Every later record about a decision (orders, fills, approvals, expiry), in order."""
-        return self._bodies(
-            "SELECT body FROM records WHERE decision_id = ? AND kind != ? ORDER BY seq",
+        return self._rows(
+            f"SELECT {self.layout.select} FROM records WHERE decision_id = ? AND kind != ? "
+            "ORDER BY seq",
             [decision_id, DECISION],
         )
 
     def pending_approvals(self, now: datetime) -> list[PendingApproval]:
         """Decisions waiting for a human, soonest expiry first (those past it say ``expired``)."""
         now = utc(now)
-        records = self._bodies(
-            "SELECT body FROM records AS d WHERE d.status = ? AND d.kind = ? AND NOT EXISTS ("
-            " SELECT 1 FROM records AS f WHERE f.decision_id = d.decision_id"
-            " AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq",
-            [PENDING_APPROVAL, DECISION, APPROVAL, EXPIRY],
-        )
+        select = ", ".join(f"d.{column}" for column in self.layout.select.split(", "))
+        if self.layout.compact:
+            # The partial index holds only decisions waiting for approval; a decision's
+            # follow-ups name it by its id.
+            sql = (
+                f"SELECT {select} FROM records AS d WHERE d.status = '{PENDING_APPROVAL}' "
+                "AND d.kind = ? AND NOT EXISTS (SELECT 1 FROM records AS f WHERE "
+                "f.decision_id = d.id AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
+            )
+            params: list[Any] = [DECISION, APPROVAL, EXPIRY]
+        else:
+            sql = (
+                f"SELECT {select} FROM records AS d WHERE d.status = ? AND d.kind = ? AND "
+                "NOT EXISTS (SELECT 1 FROM records AS f WHERE f.decision_id = d.decision_id "
+                "AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
+            )
+            params = [PENDING_APPROVAL, DECISION, APPROVAL, EXPIRY]
         pending = []
-        for record in records:
+        for record in self._rows(sql, params):
             execution = record.get("execution") or {}
             expires = execution.get("expires_at")
             expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
@@ -899,21 +1056,36 @@ class AuditLog:
 
     def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """Every record after ``after_seq``, in chain order (read a page at a time)."""
-        for row in self.raw_rows(after_seq):
-            yield _loads(row["body"])
+        for stored in self.stored_rows(after_seq):
+            if stored.record is None:
+                raise AuditIntegrityError(
+                    f"record seq {stored.seq} is damaged ({stored.error}); `signalops audit "
+                    "verify` lists every problem"
+                )
+            yield stored.record
 
-    def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-        """The stored rows as they are (columns and body text), for ``verify``."""
-        names = (*COLUMNS, "body")
-        sql = f"SELECT {', '.join(names)} FROM records WHERE seq > ? ORDER BY seq LIMIT ?"
+    def stored_rows(self, after_seq: int = 0) -> Iterator[Stored]:
+        """Every stored row after ``after_seq`` in seq order, with its record decoded (or why it
+        cannot be), for ``verify``, ``records`` and the export."""
+        stored = self.layout.stored
+        for row in self._pages(after_seq):
+            yield stored(row)
+
+    def _pages(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        sql = f"SELECT {self.layout.select} FROM records WHERE seq > ? ORDER BY seq LIMIT ?"
         last = after_seq
         while True:
             page = self._all(sql, [last, _PAGE])
-            for row in page:
-                yield dict(zip(names, row, strict=True))
+            yield from page
             if len(page) < _PAGE:
                 return
             last = page[-1][0]
+
+    def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """The stored rows as they are (columns by name, ``body`` as stored)."""
+        names = (*self.layout.columns, "body")
+        for row in self._pages(after_seq):
+            yield dict(zip(names, row, strict=True))
 
     def seals(self, after_seq: int = 0) -> Iterator[tuple[int, str, str]]:
         """``(seq, key_id, mac)`` of every record MAC after ``after_seq``, in seq order."""
@@ -936,9 +1108,16 @@ class AuditLog:
         return rows[0][0] if rows else None
 
     def body_at(self, seq: int) -> str | None:
-        """The stored body text of the record at ``seq`` (as it is, for checks)."""
-        rows = self._all("SELECT body FROM records WHERE seq = ?", [seq])
-        return rows[0][0] if rows else None
+        """The canonical JSON of the record at ``seq`` as sealed (None: no such row; an
+        unreadable row gives its stored body as it is, for checks)."""
+        rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
+        if not rows:
+            return None
+        try:
+            return self.layout.text(rows[0])
+        except Undecodable:
+            body = rows[0][-1]
+            return body if isinstance(body, str) else ""
 
     def seal_at(self, seq: int) -> tuple[int, str, str] | None:
         if "seals" not in self._table_names():
@@ -946,24 +1125,46 @@ class AuditLog:
         rows = self._all("SELECT seq, key_id, mac FROM seals WHERE seq = ?", [seq])
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
+    def records_since(self, *kinds: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        """``(seq, record)`` of these kinds after ``after_seq``, in chain order (by the kind
+        index; see ``kind_filter``)."""
+        sql = f"SELECT {self.layout.select} FROM records WHERE {kind_filter(kinds)} ORDER BY seq"
+        rows = self._rows(sql, [*kinds, after_seq])
+        return [(record["seq"], record) for record in rows]
+
     def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``(seq, record)`` of every record of ``kind``, in chain order (by the kind index)."""
-        sql = f"SELECT seq, body FROM records WHERE {kind_filter([kind])} ORDER BY seq LIMIT ?"
+        """``(seq, record)`` of every record of ``kind``, in chain order (by the kind index);
+        a damaged row is skipped (``verify``'s walk reports it)."""
+        sql = (
+            f"SELECT {self.layout.select} FROM records WHERE {kind_filter([kind])} "
+            "ORDER BY seq LIMIT ?"
+        )
+        stored = self.layout.stored
         last = 0
         while True:
             page = self._all(sql, [kind, last, _PAGE])
-            for seq, body in page:
-                try:
-                    yield seq, _loads(body)
-                except ValueError:  # a damaged body: ``verify``'s walk reports it
-                    continue
+            for row in page:
+                found = stored(row)
+                if found.record is not None:
+                    yield found.seq, found.record
             if len(page) < _PAGE:
                 return
             last = page[-1][0]
 
+    def newest_first(self, kind: str) -> list[dict[str, Any]]:
+        """Records of one kind, the last appended first."""
+        sql = (
+            f"SELECT {self.layout.select} FROM records WHERE {kind_filter([kind])} "
+            "ORDER BY seq DESC"
+        )
+        return self._rows(sql, [kind, 0])
+
     def hash_at(self, seq: int) -> str | None:
         rows = self._all("SELECT hash FROM records WHERE seq = ?", [seq])
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        value = rows[0][0]
+        return value.hex() if isinstance(value, bytes) else value
 
     def paper_fill_rows(self) -> list[tuple[Any, ...]]:
         """The paper ledger's rows (``FILL_COLUMNS`` order); none when it has no ledger."""
@@ -981,7 +1182,10 @@ class AuditLog:
 
     def seq_of_hash(self, hash: str) -> int | None:
         """Which record carries this hash (a scan: only ``verify`` asks, and only on a break)."""
-        rows = self._all("SELECT seq FROM records WHERE hash = ? LIMIT 1", [hash])
+        value = self.layout.hash_value(hash)
+        if value is None:
+            return None
+        rows = self._all("SELECT seq FROM records WHERE hash = ? LIMIT 1", [value])
         return rows[0][0] if rows else None
 
     def count(self) -> int:
@@ -990,16 +1194,28 @@ class AuditLog:
     def export_jsonl(self, target: str | Path | IO[str]) -> int:
         """Write every record, one canonical JSON object per line, in chain order.
 
-        Each line is the stored body byte for byte, so ``chain.check`` holds for each line and
-        consecutive lines link by ``prev_hash``. Returns the number of lines. A body that is not
-        a JSON record (a damaged page) cannot be a line: it raises ``AuditIntegrityError``.
+        Each line is the record as it was sealed (a compact decision as stored, not expanded),
+        so ``chain.check`` holds for each line and consecutive lines link by ``prev_hash``.
+        Returns the number of lines. A row that does not give back a record (a damaged page)
+        cannot be a line: it raises ``AuditIntegrityError``.
         """
         if isinstance(target, str | Path):
             return self._export_file(Path(target))
         written = 0
+        text = self.layout.text
         with self.snapshot():
-            for row in self.raw_rows():
-                target.write(_export_line(row))
+            for row in self._pages(0):
+                try:
+                    line = text(row)
+                except Undecodable as exc:
+                    raise AuditIntegrityError(
+                        f"record seq {row[0]} is damaged (its body is not a JSON record);"
+                        " `signalops audit verify` lists every problem"
+                        if str(exc) == "the body is not a JSON record"
+                        else f"record seq {row[0]} is damaged ({exc});"
+                        " `signalops audit verify` lists every problem"
+                    ) from None
+                target.write(line + "\n")
                 written += 1
         return written
 
@@ -1027,13 +1243,25 @@ class AuditLog:
         return written
 
 
-def _export_line(row: dict[str, Any]) -> str:
-    body = row["body"]
-    try:
-        _loads(body)
-    except ValueError:
-        raise AuditIntegrityError(
-            f"record seq {row['seq']} is damaged (its body is not a JSON record);"
-            " `signalops audit verify` lists every problem"
-        ) from None
-    return body + "\n"
+def row_hash(row: Sequence[Any], compact: bool) -> str:
+    """The hash (hex) an INSERT row of either layout carries."""
+    value = row[-2] if compact else row[len(COLUMNS) - 1]
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def row_prev(row: Sequence[Any], compact: bool) -> str:
+    value = row[-3] if compact else row[len(COLUMNS) - 2]
+    return value.hex() if isinstance(value, bytes) else value
+
+
+__all__ = [
+    "COLUMNS",
+    "KEY_ENV",
+    "PENDING_APPROVAL",
+    "VERDICTS",
+    "AuditLog",
+    "PendingApproval",
+    "index_columns",
+    "kind_filter",
+    "sortable_time",
+]

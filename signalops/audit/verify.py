@@ -36,7 +36,9 @@ Without the key, against the rest of the file:
 LEDGER     a paper-ledger row that no fill record states, one that differs from it (side,
            asset, quantity, price, fee), or a stated paper fill with no row.
 STRATEGY   a stored strategy document that no longer hashes to its content hash, or a hash a
-           decision cites that is not stored.
+           decision cites that is not stored; a stored tree (what compact decisions are
+           re-derived from) that does not hash to its key or is not what its strategy document
+           compiles to, or a tree a decision cites that is not stored.
 
 ``verify`` never raises for what it finds: it returns a ``VerifyReport``. ``strict=True`` is the
 convenience that raises ``AuditIntegrityError`` when the report is not ok.
@@ -50,9 +52,10 @@ from typing import Any
 
 from signalops.audit import witnesses
 from signalops.audit.chain import GENESIS, check
+from signalops.audit.layout import Stored
 from signalops.audit.record import loads_record
 from signalops.audit.signing import SigningKey, checkpoint_path
-from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.store import AuditLog
 from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
 
@@ -144,19 +147,6 @@ def _seqs(lo: int, hi: int) -> str:
     return f"seq {lo}" if lo == hi else f"seqs {lo}..{hi}"
 
 
-def _columns_problem(row: dict[str, Any], body: dict[str, Any]) -> str | None:
-    try:
-        expected = index_columns(body)
-    except (ValueError, TypeError, AttributeError) as exc:
-        return f"the record's fields are malformed ({exc})"
-    wrong = [
-        f"{name} says {row[name]!r}, the record says {expected[name]!r}"
-        for name in COLUMNS
-        if name != "seq" and row[name] != expected[name]
-    ]
-    return "column " + "; column ".join(wrong) if wrong else None
-
-
 class _Walk:
     """One pass over the rows in storage order, collecting problems."""
 
@@ -184,13 +174,12 @@ class _Walk:
     def report(self, kind: ProblemKind, seq: int | None, id: str | None, message: str) -> None:
         self.problems.append(Problem(kind, seq, id, message))
 
-    def row(self, row: dict[str, Any]) -> None:
+    def row(self, row: Stored) -> None:
         self.checked += 1
-        stored_seq, stored_id = row["seq"], row["id"]
-        try:
-            body = loads_record(row["body"])
-        except ValueError:
-            self.unreadable(row, "the body is not a JSON record")
+        stored_seq, stored_id = row.seq, row.id
+        body = row.record
+        if body is None:
+            self.unreadable(row, row.error or "the body is not a JSON record")
             return
         seq = body.get("seq")
         if not isinstance(seq, int) or isinstance(seq, bool):
@@ -204,7 +193,7 @@ class _Walk:
         # 1. the record against its own hash, the columns against the record
         if not check(body):
             self.report(ProblemKind.EDITED, seq, ident, "the record does not match its hash")
-        wrong = _columns_problem(row, body)
+        wrong = self.log.layout.columns_problem(row)
         if wrong:
             self.report(ProblemKind.EDITED, seq, ident, f"indexed {wrong}")
         self.position(seq, ident, stored_seq)
@@ -224,14 +213,14 @@ class _Walk:
         if wrong:
             self.report(ProblemKind.FORGED, stored_seq, ident, wrong)
 
-    def unreadable(self, row: dict[str, Any], message: str) -> None:
+    def unreadable(self, row: Stored, message: str) -> None:
         """A row whose body cannot be read: EDITED, and it still holds its place in the chain
         (so it is not also reported as a deletion); the next link cannot be checked."""
-        seq, ident = row["seq"], row["id"]
+        seq, ident = row.seq, row.id
         self.report(ProblemKind.EDITED, seq, ident, message)
         self.position(seq, ident, seq)
         if seq > self.max_seq:
-            self.max_seq, self.max_hash, self.max_id = seq, row["hash"], ident
+            self.max_seq, self.max_hash, self.max_id = seq, row.hash, ident
         self.previous = _Seen(seq, ident, None)
 
     def position(self, seq: int, ident: str | None, stored_seq: int) -> None:
@@ -329,7 +318,7 @@ def verify(
         signed_by = log.signed_by()
         walk = _Walk(log, key if signed_by is not None else None, since)
         head = log.head()
-        for row in log.raw_rows(since[0] if since is not None else 0):
+        for row in log.stored_rows(since[0] if since is not None else 0):
             walk.row(row)
         walk.finish(head)
         if since is not None:
@@ -355,6 +344,7 @@ def _witnesses(walk: _Walk, log: AuditLog, key: SigningKey | None, signed_by: st
     findings = [
         *witnesses.ledger(log, walk.witnessed.fills),
         *witnesses.strategies(log, walk.witnessed.cited),
+        *witnesses.trees(log, walk.witnessed.trees),
     ]
     if key is not None and signed_by is None and walk.checked:
         message = "the log holds no MACs: written without the key, or they were removed"
@@ -371,10 +361,22 @@ def check_record(log: AuditLog, record: dict[str, Any]) -> list[str]:
 
     Its own hash, both its links (a record edited and re-sealed no longer matches the next
     record's ``prev_hash``, or the chain head when it is the last), its MAC when the log is
-    signed and the key is given, and the strategy document it cites.
+    signed and the key is given, the strategy document and the tree it cites, and for a
+    compact decision whether re-evaluating its tree agrees with it. ``record`` may be the
+    expanded record ``why`` shows (``signalops.audit.expand``): its sealed form is checked.
     """
+    from signalops.audit.expand import PROBLEMS, derive, is_compact
+
     problems: list[str] = []
     seq = record.get("seq")
+    derived = record.get(PROBLEMS)
+    if is_compact(record) and ("trace" in record or derived is not None):
+        sealed = _sealed_at(log, seq)
+        if sealed is None or sealed.get("id") != record.get("id"):
+            return ["the record is not the one stored at its seq"]
+        record = sealed
+    elif is_compact(record):
+        derived = list(derive(record, log).problems)
     stated = record.get("hash")
     if not isinstance(seq, int) or not check(record):
         return ["the record does not match its hash: it was edited"]
@@ -397,7 +399,23 @@ def check_record(log: AuditLog, record: dict[str, Any]) -> list[str]:
         document = log.strategy_document(cited)
         if document is not None and content_hash(document) != cited:
             problems.append("the strategy document it cites was edited")
+    tree = strategy.get("tree") if isinstance(strategy, dict) else None
+    if isinstance(tree, str):
+        document = log.tree_document(tree)
+        if document is not None and content_hash(document) != tree:
+            problems.append("the tree it cites was edited")
+    problems += [str(p) for p in derived or () if str(p) not in problems]
     return problems
+
+
+def _sealed_at(log: AuditLog, seq: Any) -> dict[str, Any] | None:
+    if not isinstance(seq, int):
+        return None
+    body = log.body_at(seq)
+    try:
+        return loads_record(body) if body else None
+    except ValueError:
+        return None
 
 
 def _prev_hash_of(log: AuditLog, seq: int) -> str | None:

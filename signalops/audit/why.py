@@ -1,8 +1,13 @@
 """Why did it trade, or not? One decision record and its follow-ups, told to a trader.
 
-Everything shown comes from the records alone (the trace JSON, the risk checks, the order and
-execution dicts, the follow-up records), never from the strategy file or the code as they are
-today: a decision made last month is explained with last month's tree, values and thresholds.
+Everything shown comes from the log alone (the trace, the risk checks, the order and execution
+dicts, the follow-up records), never from the strategy file or the code as they are today: a
+decision made last month is explained with last month's tree, values and thresholds. A compact
+decision's trace is re-derived from the tree the log stored for it
+(``signalops.audit.expand.expanded``); ``find_decision`` and ``find_decisions`` return records
+expanded, and ``why``/``why_json`` expand any compact record they are given (with trees this
+process has read already: pass ``log`` for the others). When the re-derivation disagrees with
+the record, or the tree cannot be had, the story says so in a WARNING line.
 
 ``why`` returns rich ``Text`` lines, the trees drawn by the one renderer
 (``signalops.explain.render``, record view); ``why_json`` the same facts as a dict for programs.
@@ -19,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from signalops.audit.expand import PROBLEMS, derive, expanded, is_compact, veto_statuses
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, FILL, ORDER_RESULT, ORDER_SUBMITTED
+from signalops.evaluation.nodes import Status
 from signalops.explain.render import RECORD, plain, tree_lines
 
 if TYPE_CHECKING:
@@ -90,19 +97,22 @@ def _last(followups: Sequence[Record], kind: str) -> Record | None:
     return found[-1] if found else None
 
 
-def headline(record: Record, followups: Sequence[Record] = ()) -> str:
-    """The verdict in words: ``BOUGHT``, ``would have bought but BLOCKED by veto x``..."""
+def headline(record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None) -> str:
+    """The verdict in words: ``BOUGHT``, ``would have bought but BLOCKED by veto x``...
+
+    A compact record's entry and veto statuses are re-derived (with the trees this process has
+    read, or ``log``'s): a HOLD and a block say whether their data was unknown.
+    """
     state = outcome(record, followups)
     action = record.get("action") or ""
     if state == "HOLD":
         if record.get("conflicts"):
             return f"HOLD: {record['conflicts'][0]}"
-        entry = (record.get("trace") or {}).get("entry") or {}
-        if entry.get("status") == "UNKNOWN":
+        if _entry_status(record, log) == "UNKNOWN":
             return "HOLD: no entry signal (the entry data is unknown)"
         return "HOLD: no entry signal"
     if state == "BLOCKED":
-        statuses = {v["id"]: v["status"] for v in (record.get("trace") or {}).get("vetoes", [])}
+        statuses = veto_statuses(record, log)
         names = [
             f"{veto} (data unknown)" if statuses.get(veto) == "UNKNOWN" else veto
             for veto in record.get("blocked_by", [])
@@ -142,6 +152,16 @@ def headline(record: Record, followups: Sequence[Record] = ()) -> str:
     if state == "NOT_EXECUTED":
         return f"{action} signal, not executed" + (f": {message}" if message else "")
     return f"{action} signal (no order recorded)"
+
+
+def _entry_status(record: Record, log: AuditLog | None) -> str | None:
+    if not is_compact(record) or "trace" in record:
+        entry = (record.get("trace") or {}).get("entry") or {}
+        return entry.get("status")
+    derivation = derive(record, log)
+    if derivation.tree is None or derivation.evaluation is None:
+        return None
+    return Status(derivation.evaluation.statuses[derivation.tree.entry.index]).name
 
 
 def followup_summary(item: Record) -> str:
@@ -233,10 +253,20 @@ def _outcome_lines(record: Record) -> Iterator[Text]:
         yield Text(f"  venue order {execution['venue_order_id']}")
 
 
-def why(record: Record, followups: Sequence[Record] = ()) -> list[Text]:
+def full(record: Record, log: AuditLog | None = None) -> Record:
+    """``record`` with its trace: expanded when it is a compact decision not expanded yet."""
+    if is_compact(record) and "trace" not in record:
+        return expanded(record, log)
+    return record
+
+
+def why(
+    record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None
+) -> list[Text]:
     """A decision and what followed it, as lines for a terminal (``.plain`` for plain text)."""
     if record.get("kind") != DECISION:
         raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
+    record = full(record, log)
     state = outcome(record, followups)
     strategy = record.get("strategy") or {}
     head = Text(f"{record['asset']} at {record['as_of']}: ", style="bold")
@@ -248,9 +278,15 @@ def why(record: Record, followups: Sequence[Record] = ()) -> list[Text]:
     if record.get("seq") is not None:
         ident.append(f"  seq {record['seq']}  hash {str(record.get('hash'))[:12]}…")
     lines = [head, facts, ident]
+    lines += [
+        Text(f"WARNING: {problem}", style="bold red") for problem in record.get(PROBLEMS) or ()
+    ]
     if record.get("verdict") == "BLOCKED":
         lines += [Text(f"conflict: {c}", style="magenta") for c in record.get("conflicts", [])]
-    lines += list(trees(record["trace"]))
+    if record.get("trace"):
+        lines += list(trees(record["trace"]))
+    else:
+        lines.append(Text("TREES: cannot be shown (see the warning above)", style="bold red"))
     lines += list(_risk_lines(record.get("risk")))
     lines += list(_outcome_lines(record))
     if not followups:
@@ -262,12 +298,15 @@ def why(record: Record, followups: Sequence[Record] = ()) -> list[Text]:
     return lines
 
 
-def why_json(record: Record, followups: Sequence[Record] = ()) -> dict[str, Any]:
+def why_json(
+    record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None
+) -> dict[str, Any]:
     """The same story for programs: the outcome, the headline, the trees and every follow-up."""
     if record.get("kind") != DECISION:
         raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
-    trace = record["trace"]
-    return {
+    record = full(record, log)
+    trace = record.get("trace") or {}
+    told = {
         "decision_id": record["decision_id"],
         "asset": record["asset"],
         "as_of": record["as_of"],
@@ -301,6 +340,9 @@ def why_json(record: Record, followups: Sequence[Record] = ()) -> dict[str, Any]
             for item in followups
         ],
     }
+    if record.get(PROBLEMS):
+        told[PROBLEMS] = list(record[PROBLEMS])
+    return told
 
 
 def find_decisions(
@@ -315,7 +357,8 @@ def find_decisions(
     found = [log.decision_at(asset, when, strategy=name) for name in names]
     if strategy is None and not any(found):  # a log whose index names no strategy
         found = [log.decision_at(asset, when)]
-    return sorted((r for r in found if r is not None), key=lambda r: r.get("seq") or 0)
+    records = sorted((r for r in found if r is not None), key=lambda r: r.get("seq") or 0)
+    return [expanded(record, log) for record in records]
 
 
 def why_grouped(stories: Sequence[tuple[Record, Sequence[Record]]]) -> list[Text]:
@@ -357,7 +400,7 @@ def find_decision(
     With a date, the asset's latest decision that UTC day; with a datetime, the latest at or
     before it (see ``AuditLog.decision_at``).
     """
-    if when is not None:
-        return log.decision_at(ref, when)
-    record = log.get(ref)
-    return record if record is not None and record.get("kind") == DECISION else None
+    record = log.decision_at(ref, when) if when is not None else log.get(ref)
+    if record is None or record.get("kind") != DECISION:
+        return None
+    return expanded(record, log)

@@ -10,7 +10,11 @@ and that the rest of the file agrees with them:
 - the stored strategy documents: each hashes to the content hash it is stored under, and every
   hash a decision cites is stored (``audit replay`` and ``why`` read them). The pipeline stores
   every strategy it decides with; a log holding none (records appended through the API alone)
-  is not asked for them.
+  is not asked for them;
+- the stored trees (``signalops.audit.trees``, what compact decisions are re-derived from): each
+  hashes to its key, each is what compiling the strategy document it names gives (its spans
+  aside: they are the file's layout, which the document does not keep), and every tree a
+  decision cites is stored (when the log stores strategies at all).
 
 Each check yields ``(kind, seq, id, message)`` for ``verify`` to turn into problems.
 """
@@ -42,6 +46,7 @@ class Witnessed:
 
     fills: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     cited: dict[str, tuple[int, str]] = field(default_factory=dict)
+    trees: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def record(self, seq: int, body: dict[str, Any]) -> None:
         if body.get("kind") == FILL:
@@ -52,6 +57,8 @@ class Witnessed:
         strategy = body.get("strategy")
         if isinstance(strategy, dict) and isinstance(strategy.get("hash"), str):
             self.cited.setdefault(strategy["hash"], (seq, str(strategy.get("name"))))
+            if isinstance(strategy.get("tree"), str):
+                self.trees.setdefault(strategy["tree"], (seq, str(strategy.get("name"))))
 
 
 def record_mac(
@@ -176,3 +183,88 @@ def strategies(log: AuditLog, cited: dict[str, tuple[int, str]]) -> Iterator[Fin
                 None,
                 f"cites strategy {name} {hash[:19]}…, which the log does not store",
             )
+
+
+def trees(log: AuditLog, cited: dict[str, tuple[int, str]]) -> Iterator[Finding]:
+    """Stored trees against their hashes and their strategy documents; cited trees against
+    what is stored."""
+    stored = set()
+    for hash, strategy_hash, text in log.stored_trees():
+        stored.add(hash)
+        try:
+            document = loads_record(text)
+            actual = content_hash(document)
+        except ValueError:
+            document, actual = {}, None
+        if actual != hash:
+            yield (
+                "STRATEGY",
+                None,
+                None,
+                f"stored tree {hash[:19]}… does not hash to its key: it was edited",
+            )
+            continue
+        wrong = tree_against_document(log, hash, strategy_hash, document)
+        if wrong:
+            yield "STRATEGY", None, None, f"stored tree {hash[:19]}… {wrong}"
+    if not stored and not log.stored_strategies():
+        return  # records appended through the API alone: the pipeline stores what it cites
+    for hash, (seq, name) in cited.items():
+        if hash not in stored:
+            yield (
+                "STRATEGY",
+                seq,
+                None,
+                f"cites the tree {hash[:19]}… of {name}, which the log does not store",
+            )
+
+
+# Trees checked against their documents in this process (compiling costs milliseconds, and a
+# dashboard verifies again and again).
+_COMPILED: dict[tuple[str, str], str | None] = {}
+
+
+def tree_against_document(
+    log: AuditLog, hash: str, strategy_hash: str, document: dict[str, Any]
+) -> str | None:
+    """Why the stored tree is not the compile of the document it names (None: it is)."""
+    key = (hash, strategy_hash)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    source = log.strategy_document(strategy_hash)
+    if source is None:
+        found: str | None = f"names strategy {strategy_hash[:19]}…, which the log does not store"
+    elif document.get("strategy") != strategy_hash or content_hash(source) != strategy_hash:
+        found = "does not belong to the strategy document it names"
+    else:
+        found = _compare(source, document)
+    _COMPILED[key] = found
+    return found
+
+
+def _compare(source: dict[str, Any], document: dict[str, Any]) -> str | None:
+    from signalops.adapters import registry
+    from signalops.audit.trees import tree_document
+    from signalops.canonical import canonical_json
+    from signalops.errors import SignalOpsError
+    from signalops.strategy import loads
+
+    try:
+        compiled = loads(
+            canonical_json(source), str(document.get("file") or "<stored>"), registry.catalogue()
+        )
+    except SignalOpsError:
+        # Its document hashes right but does not compile here: a plugin source this process
+        # lacks (or a compiler that changed since), not an edit. The tree's hash still holds.
+        return None
+    if _without_spans(tree_document(compiled)) != _without_spans(document):
+        return "is not what its strategy document compiles to: it was forged"
+    return None
+
+
+def _without_spans(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_spans(v) for k, v in value.items() if k != "span"}
+    if isinstance(value, list):
+        return [_without_spans(v) for v in value]
+    return value

@@ -20,7 +20,7 @@ A block is *by a passing veto* when at least one of the vetoes that blocked it h
 (its status PASS); it *failed closed* when every blocking veto was UNKNOWN: its data was missing
 or stale, and the pipeline blocks rather than trade blind. A failed-closed block that "avoided a
 loss" says nothing about the veto, so the two kinds are counted apart (``by_kind``); the veto
-statuses are read from each decision record's trace in the audit log.
+statuses are read from each decision's trace in the audit log (re-derived for compact records).
 
 The same measure applied to the BUY signals that were acted on (FILLED) gives *false signals*:
 entries whose 72h net return was negative. Comparing them between the strategy and its
@@ -30,7 +30,6 @@ vetoes-removed baseline shows what the filter changed, on the same yardstick.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ from typing import Any
 import yaml
 
 from signalops.adapters import registry
+from signalops.audit.expand import veto_statuses
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
@@ -249,31 +249,25 @@ def account(
     return Accounting(horizon, items)
 
 
-# Each BLOCKED decision's id, the vetoes that blocked it, and every veto's status in its trace.
-_BLOCKS_SQL = (
-    "SELECT json_extract(body, '$.decision_id'), json_extract(body, '$.blocked_by'), "
-    "json_extract(body, '$.trace.vetoes') FROM records "
-    "WHERE kind = 'decision' AND json_extract(body, '$.verdict') = 'BLOCKED'"
-)
-
-
 def failed_closed(audit_path: Path) -> frozenset[str]:
     """The ids of the blocked decisions in the audit log whose every blocking veto was UNKNOWN.
 
     A block with one veto that held (PASS) is by a passing veto, even if another one beside it
-    had no data: that veto would have blocked alone.
+    had no data: that veto would have blocked alone. The vetoes' statuses come from each
+    decision's trace (``signalops.audit.expand.veto_statuses``: read from an older record,
+    re-derived from the stored tree for a compact one).
     """
     log = AuditLog.open_readonly(audit_path)
     try:
-        rows = log.db.execute(_BLOCKS_SQL).fetchall()
+        blocked = log.decisions(verdict="BLOCKED", limit=None)
+        found = set()
+        for record in blocked:
+            blockers = record.get("blocked_by") or []
+            statuses = veto_statuses(record, log)
+            if blockers and all(statuses.get(veto) == "UNKNOWN" for veto in blockers):
+                found.add(record["decision_id"])
     finally:
         log.close()
-    found = set()
-    for decision_id, blocked_by, vetoes in rows:
-        statuses = {v["id"]: v["status"] for v in json.loads(vetoes or "[]")}
-        blockers = json.loads(blocked_by or "[]")
-        if blockers and all(statuses.get(veto) == "UNKNOWN" for veto in blockers):
-            found.add(decision_id)
     return frozenset(found)
 
 

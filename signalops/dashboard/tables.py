@@ -117,7 +117,10 @@ def why_text(record: Record, followups: Sequence[Record]) -> str:
 
 
 def leaf_rows(record: Record) -> list[dict[str, Any]]:
-    """Every condition of the decision's trees: status, value, threshold, data time and age."""
+    """Every condition of the decision's trees: status, value, threshold, data time and age.
+
+    ``record`` is expanded (``signalops.audit.expand.expanded``): a compact one has no trace.
+    """
     rows = []
     for leaf in (record.get("trace") or {}).get("leaves", []):
         age = leaf.get("age_seconds")
@@ -208,7 +211,7 @@ def decision_rows(
                 "verdict": record["verdict"],
                 "outcome": why.outcome(record, followups),
                 "size": plain_number(order.get("quantity")),
-                "what happened": why.headline(record, followups),
+                "what happened": why.headline(record, followups, audit),
                 "strategy": record["strategy"]["name"],
                 "mode": record.get("mode"),
                 "decision": record["decision_id"],

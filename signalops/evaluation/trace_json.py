@@ -4,8 +4,10 @@ Two shapes of the same node JSON (``kind``, ``node``, ``text``, ``children``...)
 
 - the compiled tree alone (``tree_to_dict``, what ``signalops explain --json`` prints): each node
   with its YAML path and span, each leaf with its metrics and their max ages;
-- a trace (``trace_to_dict``, stored in every decision record): each node with its ``status``,
-  and a ``leaves`` list with what each leaf saw. It keeps the fields of the original SignalOps
+- a trace (``trace_to_dict``, what every decision record holds: stored in a
+  ``signalops.audit/1`` record, re-derived from the stored tree for a compact ``/2`` one by
+  ``signalops.audit.expand``): each node with its ``status``, and a ``leaves`` list with what
+  each leaf saw. It keeps the fields of the original SignalOps
   audit example (``timestamp``, ``asset``, ``decision``, ``triggers_met[]`` with ``source``,
   ``metric``/``market``, ``value``, ``threshold`` as text such as ``"< 1.5"``, ``status``) and
   adds everything needed to replay the decision.

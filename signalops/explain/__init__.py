@@ -7,7 +7,8 @@ The JSON format itself lives below the evaluator, in ``signalops.evaluation.trac
 building an audit record never imports ``rich``; it is re-exported here with the renderer. The
 entry points for commands: ``strategy_lines(tree_to_dict(strategy))`` for ``explain``,
 ``evaluation_lines(tree_to_dict(strategy), evaluation.to_dict())`` for ``evaluate``,
-``tree_lines(record["trace"], RECORD)`` for a stored decision (``signalops.audit.why``).
+``tree_lines(record["trace"], RECORD)`` for a stored decision (``signalops.audit.why``), whose
+trace ``signalops.audit.expand.expanded`` re-derives when the record is compact.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Every view of a logic tree goes through ``tree_lines``: ``signalops explain`` (the tree JSON of
 ``tree_to_dict``, no statuses), ``signalops evaluate`` (the same JSON with a trace laid over it by
-``with_trace``), and ``signalops why`` and the dashboard (the trace JSON stored in a decision
-record). The JSON formats are ``signalops.evaluation.trace_json``'s; nothing here reads a compiled
-tree or evaluates anything, so the drawing of a record can never drift from the drawing of a live
-evaluation.
+``with_trace``), and ``signalops why`` and the dashboard (the trace JSON of a decision record,
+re-derived for a compact one by ``signalops.audit.expand``). The JSON formats are
+``signalops.evaluation.trace_json``'s; nothing here reads a compiled tree or evaluates anything,
+so the drawing of a record can never drift from the drawing of a live evaluation.
 
 Two densities, chosen with ``View``: the live view (``explain``, ``evaluate``) gives each leaf its
 source, max ages and line in the file, then each metric as the author wrote it; the record view

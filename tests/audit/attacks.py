@@ -1,19 +1,24 @@
 """What an attacker with write access to the log file (but not the key) can do to it.
 
 Plain sqlite3 with the append-only triggers dropped, and the chain re-computed with the
-project's own sealing code, so that what is left is a flawless chain: only the key can tell.
+project's own sealing and layout code (``signalops.audit.layout``, on the attacker's own
+connection), so that what is left is a flawless chain: only the key can tell.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from signalops.audit.chain import GENESIS, seal_to_json
-from signalops.audit.store import COLUMNS, index_columns
+from signalops.audit.chain import GENESIS
+from signalops.audit.layout import COMPACT_VERSION, CompactLayout, Layout, LegacyLayout
+from signalops.audit.record import prepare
+from signalops.canonical import canonical_json
+
+SEALED = ("seq", "prev_hash", "hash")
 
 
 def attacker(log: Path) -> sqlite3.Connection:
@@ -24,17 +29,58 @@ def attacker(log: Path) -> sqlite3.Connection:
     return db
 
 
+def layout_of(db: sqlite3.Connection) -> Layout:
+    """The log's layout, working on the attacker's connection."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == COMPACT_VERSION:
+        return CompactLayout(lambda sql, params: db.execute(sql, params).fetchall())
+    return LegacyLayout()
+
+
+def _hex(value: Any) -> Any:
+    return value.hex() if isinstance(value, bytes) else value
+
+
 def last(db: sqlite3.Connection) -> tuple[int, str]:
-    return db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, digest = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    return seq, _hex(digest)
 
 
-def insert(db: sqlite3.Connection, sealed: dict[str, Any], body: str) -> None:
-    columns = index_columns(sealed)
-    marks = ", ".join("?" * (len(COLUMNS) + 1))
-    db.execute(
-        f"INSERT INTO records ({', '.join(COLUMNS)}, body) VALUES ({marks})",
-        [*(columns[c] for c in COLUMNS), body],
-    )
+def row_of(
+    db: sqlite3.Connection, record: Mapping[str, Any], seq: int, prev_hash: str
+) -> tuple[dict[str, Any], str]:
+    """The stored row (columns by name) of ``record`` (unsealed) sealed at ``seq``, and its
+    hash; its body is plain JSON."""
+    layout = layout_of(db)
+    row, digest = layout.row(prepare(record), seq, prev_hash, compress=False)
+    return dict(zip((*layout.columns, "body"), row, strict=True)), digest
+
+
+def insert(db: sqlite3.Connection, record: Mapping[str, Any], seq: int, prev_hash: str) -> str:
+    """``record`` (unsealed) stored sealed at ``seq`` after ``prev_hash``; returns its hash."""
+    row, digest = row_of(db, record, seq, prev_hash)
+    names, marks = ", ".join(row), ", ".join("?" * len(row))
+    db.execute(f"INSERT INTO records ({names}) VALUES ({marks})", [*row.values()])
+    return digest
+
+
+def update(db: sqlite3.Connection, record: Mapping[str, Any], seq: int, prev_hash: str) -> str:
+    """The row at ``seq`` replaced by ``record`` (unsealed) sealed there after ``prev_hash``."""
+    row, digest = row_of(db, record, seq, prev_hash)
+    assignments = ", ".join(f"{name} = ?" for name in row if name != "seq")
+    values = [value for name, value in row.items() if name != "seq"]
+    db.execute(f"UPDATE records SET {assignments} WHERE seq = ?", [*values, seq])
+    return digest
+
+
+def stored(db: sqlite3.Connection, where: str = "1", params: Any = ()) -> list[dict[str, Any]]:
+    """The sealed records of the rows matching ``where``, in seq order."""
+    layout = layout_of(db)
+    sql = f"SELECT {layout.select} FROM records WHERE {where} ORDER BY seq"
+    return [layout.decode(row) for row in db.execute(sql, params).fetchall()]
+
+
+def unsealed(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in SEALED}
 
 
 def move_head(db: sqlite3.Connection) -> None:
@@ -48,25 +94,38 @@ def append_sealed(db: sqlite3.Connection, records: list[dict[str, Any]]) -> None
     seq, prev = last(db)
     for record in records:
         seq += 1
-        sealed, body = seal_to_json(record, prev, seq)
-        insert(db, sealed, body)
-        prev = sealed["hash"]
+        prev = insert(db, record, seq, prev)
     move_head(db)
 
 
 def reseal_from(db: sqlite3.Connection, start: int, edit: Callable[[dict[str, Any]], Any]) -> None:
     """Edit the record at ``start`` and re-seal it and everything after it."""
-    rows = db.execute("SELECT seq, body FROM records WHERE seq >= ? ORDER BY seq", (start,))
-    bodies = [(seq, json.loads(body)) for seq, body in rows.fetchall()]
+    bodies = [unsealed(record) for record in stored(db, "seq >= ?", (start,))]
     prev = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
-    prev_hash = prev[0] if prev else GENESIS
+    prev_hash = _hex(prev[0]) if prev else GENESIS
     db.execute("DELETE FROM records WHERE seq >= ?", (start,))
-    for seq, body in bodies:
-        for name in ("seq", "prev_hash", "hash"):
-            body.pop(name)
+    for seq, body in enumerate(bodies, start):
         if seq == start:
             edit(body)
-        sealed, text = seal_to_json(body, prev_hash, seq)
-        insert(db, sealed, text)
-        prev_hash = sealed["hash"]
+        prev_hash = insert(db, body, seq, prev_hash)
     move_head(db)
+
+
+def reseal_one(db: sqlite3.Connection, seq: int, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """Edit the record at ``seq`` and re-seal it alone (its successors still link to the old
+    hash)."""
+    (record,) = stored(db, "seq = ?", (seq,))
+    prev_hash = record["prev_hash"]
+    body = unsealed(record)
+    edit(body)
+    update(db, body, seq, prev_hash)
+
+
+def edit_body(db: sqlite3.Connection, seq: int, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """The stored body at ``seq`` edited in place, not re-sealed (its hash stays as it was):
+    a compact body is read, edited and written back as plain JSON."""
+    layout = layout_of(db)
+    (body,) = db.execute("SELECT body FROM records WHERE seq = ?", (seq,)).fetchone()
+    fields = layout.body(body) if isinstance(layout, CompactLayout) else json.loads(body)
+    edit(fields)
+    db.execute("UPDATE records SET body = ? WHERE seq = ?", (canonical_json(fields), seq))

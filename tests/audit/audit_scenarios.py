@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from signalops.audit.expand import remember
 from signalops.audit.record import build_decision_record
 from signalops.audit.schema import record_errors
 from signalops.audit.store import AuditLog
@@ -182,6 +183,9 @@ class Scenarios:
 
 STRATEGY = load_strategy()
 SCENARIOS = Scenarios(STRATEGY)
+# Its tree is known to the tests' process, so that a compact record built here expands (and
+# ``why`` draws it) without a log, whatever order the tests run in.
+remember(STRATEGY)
 
 
 @contextlib.contextmanager

@@ -31,9 +31,11 @@ def test_sealed_record_checks_and_any_edit_breaks_the_check():
     assert not check({**sealed, "verdict": "HOLD"})
     assert not check({**sealed, "seq": 2})
     assert not check({**sealed, "prev_hash": "1" * 64})
-    leaves = [dict(leaf) for leaf in sealed["trace"]["leaves"]]
-    leaves[0]["value"] = 35.0
-    assert not check({**sealed, "trace": {**sealed["trace"], "leaves": leaves}})
+    observations = [dict(entry) for entry in sealed["observations"]]
+    observations[0]["value"] = 35.0
+    assert not check({**sealed, "observations": observations})
+    # A trace added to a compact record is not part of what was sealed: it breaks the check.
+    assert not check({**sealed, "trace": {"leaves": []}})
 
 
 def test_record_without_a_hash_does_not_check():

@@ -1,6 +1,7 @@
 """Every ``decisions`` filter, alone and combined, answers what a walk of the records answers,
-through one index range in the order of the answer (no scan, no sort of what matched), on logs
-written by this version and on logs written before its indexes existed.
+through one index range per verdict in the order of the answer (no scan, no sort of what
+matched), on logs written by this version (compact), on logs in the layout before compact
+records (legacy), and on legacy logs written before their composite indexes existed.
 
 The log is ``bench/bench_queries.py``'s: real decision records cloned over 6 strategies (two
 versions of each, so two content hashes per name), 20 assets and four verdicts, with fills and
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from legacy import legacy_log
 
 from bench.bench_queries import OLD_INDEXES, OLD_VERDICT_INDEX, records, remember_strategies
 from signalops.audit import queries
@@ -28,9 +30,21 @@ DAY = date(2021, 1, 2)
 MOMENT = datetime(2021, 1, 2, 7, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["compact", "legacy"])
+def written(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     path = tmp_path_factory.mktemp("queries") / "audit.db"
+    if request.param == "legacy":
+        legacy_log(path)
+    with AuditLog(path) as log:
+        assert log.compact == (request.param == "compact")
+        log.append_many(records(N))
+    remember_strategies(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = legacy_log(tmp_path_factory.mktemp("legacy") / "audit.db")
     with AuditLog(path) as log:
         log.append_many(records(N))
     remember_strategies(path)
@@ -165,6 +179,7 @@ def test_each_decisions_filter_is_an_index_range_in_the_order_of_the_answer(
 
 
 def test_asset_and_strategy_merge_one_range_per_verdict(log: AuditLog) -> None:
+    # Every filter without a verdict does this in a compact log; in a legacy one only this.
     (plan,) = plans(log, lambda: log.decision_at("BTC", DAY, strategy="Event_Filter"))
     assert plan.count("MERGE (UNION ALL)") == 3
     assert plan.count("records_asset_strategy_verdict_as_of (asset=? AND strategy=?") == 4
@@ -187,7 +202,8 @@ def test_a_hash_no_stored_strategy_has_is_still_found_by_the_hash_alone(
 
 
 def old_log(written: Path, tmp_path: Path) -> Path:
-    """A copy with only the indexes a log written before the composite ones has."""
+    """A copy of a legacy log with only the indexes a log written before the composite ones
+    has."""
     copy = tmp_path / "old.db"
     shutil.copy(written, copy)
     conn = sqlite3.connect(copy)
@@ -212,9 +228,9 @@ def index_names(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
 def test_a_log_written_before_the_composite_indexes_reads_the_same_read_only(
-    written: Path, tmp_path: Path, everything: list[dict[str, Any]], name: str
+    legacy: Path, tmp_path: Path, everything: list[dict[str, Any]], name: str
 ) -> None:
-    path = old_log(written, tmp_path)
+    path = old_log(legacy, tmp_path)
     filters = FILTERS[name](everything)
     with AuditLog.open_readonly(path) as old:
         got = [r["id"] for r in old.decisions(limit=50, **filters)]
@@ -223,12 +239,12 @@ def test_a_log_written_before_the_composite_indexes_reads_the_same_read_only(
 
 
 def test_a_write_open_of_an_old_log_adds_the_indexes_and_keeps_the_chain(
-    written: Path, tmp_path: Path
+    legacy: Path, tmp_path: Path
 ) -> None:
-    path = old_log(written, tmp_path)
+    path = old_log(legacy, tmp_path)
     with AuditLog(path) as upgraded:
         assert verify(upgraded).ok
-    assert index_names(path) == index_names(written)
+    assert index_names(path) == index_names(legacy)
     assert "records_verdict" not in index_names(path)  # a prefix of records_verdict_as_of
 
 
@@ -264,7 +280,12 @@ def test_reading_followups_since_a_seq_seeks_to_it(log: AuditLog) -> None:
         list(log.records_of_kind("fill"))
     sql, params = issued[0]
     plan = log.conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
-    assert "records_kind_as_of (kind=? AND as_of=? AND rowid>?)" in plan[0][-1]
+    seek = (
+        "records_followups (kind=? AND rowid>?)"
+        if log.compact
+        else "records_kind_as_of (kind=? AND as_of=? AND rowid>?)"
+    )
+    assert seek in plan[0][-1]
 
 
 @pytest.mark.parametrize("kind", ["fill", "approval", "decision"])

@@ -1,4 +1,9 @@
-"""Building records: the decision record's fields, JSON safety, ids, follow-ups, and secrets."""
+"""Building records: the decision record's fields, JSON safety, ids, follow-ups, and secrets.
+
+A decision record is compact (``signalops.audit/2``): the trace and each observation's request
+are re-derived from the tree it cites (``signalops.audit.expand``), here with the strategy
+itself; the expanded record is what a ``/1`` record stored.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from datetime import datetime, timedelta
 import pytest
 from audit_scenarios import AS_OF, RISK_APPROVED, SCENARIOS, STRATEGY, STRATEGY_FILE
 
+from signalops.audit.expand import expanded
 from signalops.audit.record import (
+    DECISION_SCHEMA,
     FOLLOWUP_FIELDS,
     SCHEMA,
     build_decision_record,
@@ -17,6 +24,7 @@ from signalops.audit.record import (
     scrub_secrets,
     secret_values,
 )
+from signalops.audit.trees import tree_hash
 from signalops.canonical import canonical_json
 from signalops.explain import trace_to_dict
 from signalops.observation import DataError
@@ -29,7 +37,7 @@ def test_buy_decision_record_carries_every_contract_field():
     evaluation = SCENARIOS.evaluate((25.0, -0.02, -5e8))
     intent = SCENARIOS.intent()
 
-    assert record["schema"] == SCHEMA == "signalops.audit/1"
+    assert record["schema"] == DECISION_SCHEMA == "signalops.audit/2" != SCHEMA
     assert record["kind"] == "decision"
     assert record["id"] == record["decision_id"] == ident
     assert record["recorded_at"] == "2023-03-13T00:00:05Z"
@@ -38,11 +46,13 @@ def test_buy_decision_record_carries_every_contract_field():
         "name": "Banking_Crisis_Dip",
         "hash": STRATEGY.content_hash,
         "file": STRATEGY_FILE,
+        "tree": tree_hash(STRATEGY),
     }
     assert (record["asset"], record["mode"]) == ("BTC", "paper")
     assert (record["verdict"], record["action"]) == ("BUY", "BUY")
     assert record["blocked_by"] == [] and record["conflicts"] == []
-    assert record["trace"] == json.loads(
+    assert "trace" not in record
+    assert expanded(record, strategy=STRATEGY)["trace"] == json.loads(
         canonical_json(trace_to_dict(evaluation.trace, evaluation, STRATEGY))
     )
     assert record["risk"] == RISK_APPROVED
@@ -56,8 +66,21 @@ def test_unsealed_record_has_no_chain_fields():
     assert not {"seq", "prev_hash", "hash"} & record.keys()
 
 
-def test_observations_list_one_entry_per_request_with_data_times():
+def test_observations_keep_what_each_request_was_answered_in_the_order_of_the_requests():
     record = SCENARIOS.record("buy")
+    assert record["observations"] == [
+        {"value": 25.0, "data_time": "2023-03-12T23:00:00Z", "fetched_at": "2023-03-13T00:00:00Z"},
+        {"value": -0.02, "data_time": "2023-03-12T23:00:00Z", "fetched_at": "2023-03-13T00:00:00Z"},
+        {
+            "value": -500000000.0,
+            "data_time": "2023-03-12T23:00:00Z",
+            "fetched_at": "2023-03-13T00:00:00Z",
+        },
+    ]
+
+
+def test_expanded_observations_list_one_entry_per_request_with_data_times():
+    record = expanded(SCENARIOS.record("buy"), strategy=STRATEGY)
     assert record["observations"] == [
         {
             "source": "technical",
@@ -99,6 +122,8 @@ def test_nan_and_infinite_values_are_recorded_as_text_and_the_record_stays_json(
     record = SCENARIOS.record("blocked", values=(float("nan"), float("inf"), -4.1e9))
     values = [o["value"] for o in record["observations"]]
     assert values == ["nan", "inf", -4100000000.0]
+    record = expanded(record, strategy=STRATEGY)
+    assert [o["value"] for o in record["observations"]] == values
     assert record["trace"]["leaves"][0]["value"] == "nan"
     assert record["trace"]["leaves"][0]["reason"] == "NOT_A_NUMBER"
     canonical_json(record)  # raises on NaN: proves nothing non-JSON is left
@@ -106,7 +131,12 @@ def test_nan_and_infinite_values_are_recorded_as_text_and_the_record_stays_json(
 
 def test_adapter_error_and_missing_data_are_distinguished():
     error = DataError("HTTP_ERROR", "upstream returned 503", "onchain")
-    record = SCENARIOS.record("blocked", values=(25.0, None, error))
+    stored = SCENARIOS.record("blocked", values=(25.0, None, error))
+    assert stored["observations"][1:] == [
+        None,
+        {"error": {"reason": "HTTP_ERROR", "message": "upstream returned 503"}},
+    ]
+    record = expanded(stored, strategy=STRATEGY)
     technical_return, flow = record["observations"][1:]
     assert (technical_return["status"], technical_return["error"]) == ("MISSING", None)
     assert flow["status"] == "ERROR"

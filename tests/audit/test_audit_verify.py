@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from attacks import attacker, edit_body, insert, unsealed, update
 from audit_scenarios import AS_OF, SCENARIOS, tamper
+from legacy import legacy_log
 
-from signalops.audit.chain import GENESIS, record_hash, seal
+from signalops.audit.chain import GENESIS
 from signalops.audit.record import build_followup
-from signalops.audit.store import COLUMNS, AuditLog, index_columns
+from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
-from signalops.canonical import canonical_json
 from signalops.errors import AuditIntegrityError
 
 EDITED, DELETED = ProblemKind.EDITED, ProblemKind.DELETED
@@ -24,11 +25,16 @@ REORDERED, INSERTED = ProblemKind.REORDERED, ProblemKind.INSERTED
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def chain(tmp_path):
-    """Six records: four decisions (buy, blocked, denied, pending) and two follow-ups."""
+@pytest.fixture(params=["compact", "legacy"])
+def chain(tmp_path, request):
+    """Six records: four decisions (buy, blocked, denied, pending) and two follow-ups, in a log
+    of this version's layout and in one of the layout before compact records."""
     path = tmp_path / "audit.db"
+    if request.param == "legacy":
+        legacy_log(path)
     with AuditLog(path) as log:
+        assert log.compact == (request.param == "compact")
+        log.remember_strategy(SCENARIOS.strategy)
         records = [
             log.append(SCENARIOS.record("buy", as_of=AS_OF)),
             log.append(SCENARIOS.record("blocked", as_of=AS_OF + DAY)),
@@ -51,6 +57,17 @@ def chain(tmp_path):
     return path, records
 
 
+def resealed(path, record, **changes):
+    """``record`` edited and consistently re-hashed in its row, as an attacker could."""
+    db = attacker(path)
+    try:
+        edited = unsealed(record) | {k: v for k, v in changes.items() if k != "prev_hash"}
+        update(db, edited, record["seq"], changes.get("prev_hash", record["prev_hash"]))
+        db.commit()
+    finally:
+        db.close()
+
+
 def check_file(path: Path):
     with AuditLog(path) as log:
         return verify(log)
@@ -58,16 +75,6 @@ def check_file(path: Path):
 
 def found(report):
     return [(p.kind, p.seq, p.id) for p in report.problems]
-
-
-def resealed_row(record, **changes):
-    """A record edited and consistently re-hashed, as UPDATE parameters for its row."""
-    edited = {k: v for k, v in record.items() if k != "hash"} | changes
-    edited["hash"] = record_hash(edited)
-    columns = index_columns(edited)
-    assignments = ", ".join(f"{name} = ?" for name in COLUMNS if name != "seq")
-    params = (*(columns[n] for n in COLUMNS if n != "seq"), canonical_json(edited), record["seq"])
-    return (f"UPDATE records SET {assignments}, body = ? WHERE seq = ?", params), edited
 
 
 def test_clean_log_verifies_and_reports_its_head(chain):
@@ -86,8 +93,10 @@ def test_empty_log_verifies(tmp_path):
 
 def test_edited_body_is_reported_at_its_seq(chain):
     path, records = chain
-    body = canonical_json(records[2]).replace('"verdict":"BUY"', '"verdict":"HOLD"')
-    tamper(path, ("UPDATE records SET body = ? WHERE seq = 3", (body,)))
+    db = attacker(path)
+    edit_body(db, 3, lambda body: body.update(verdict="HOLD"))
+    db.commit()
+    db.close()
     report = check_file(path)
     assert found(report) == [(EDITED, 3, records[2]["id"])] * 2
     messages = [p.message for p in report.problems]
@@ -167,8 +176,7 @@ def test_swapped_pair_is_reported_as_reordered(chain):
 
 def test_edited_and_resealed_middle_record_is_caught_by_the_next_link(chain):
     path, records = chain
-    update, _ = resealed_row(records[1], verdict="BUY", blocked_by=[])
-    tamper(path, update)
+    resealed(path, records[1], verdict="BUY", blocked_by=[])
     report = check_file(path)
     assert found(report) == [(EDITED, 2, records[1]["id"])]
     assert report.problems[0].message == (
@@ -179,8 +187,7 @@ def test_edited_and_resealed_middle_record_is_caught_by_the_next_link(chain):
 
 def test_edited_and_resealed_last_record_is_caught_by_the_chain_head(chain):
     path, records = chain
-    update, _ = resealed_row(records[5], by="mallory")
-    tamper(path, update)
+    resealed(path, records[5], by="mallory")
     report = check_file(path)
     assert found(report) == [(EDITED, 6, records[5]["id"])]
     assert "the chain head holds a different hash" in report.problems[0].message
@@ -188,8 +195,7 @@ def test_edited_and_resealed_last_record_is_caught_by_the_chain_head(chain):
 
 def test_record_resealed_to_link_past_its_predecessor_is_reported_as_reordered(chain):
     path, records = chain
-    update, _ = resealed_row(records[4], prev_hash=records[2]["hash"])
-    tamper(path, update)
+    resealed(path, records[4], prev_hash=records[2]["hash"])
     assert found(check_file(path)) == [
         (EDITED, 5, records[4]["id"]),  # its new hash is not what seq 6 links to
         (REORDERED, 5, records[4]["id"]),  # it links to seq 3, not seq 4
@@ -198,11 +204,10 @@ def test_record_resealed_to_link_past_its_predecessor_is_reported_as_reordered(c
 
 def test_record_inserted_after_the_chain_head_is_reported(chain):
     path, records = chain
-    forged = seal(SCENARIOS.record("buy", as_of=AS_OF + 8 * DAY), records[-1]["hash"], 7)
-    columns = index_columns(forged)
-    names = [*COLUMNS, "body"]
-    sql = f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    tamper(path, (sql, (*(columns[n] for n in COLUMNS), canonical_json(forged))))
+    db = attacker(path)
+    insert(db, SCENARIOS.record("buy", as_of=AS_OF + 8 * DAY), 7, records[-1]["hash"])
+    db.commit()
+    db.close()
     report = check_file(path)
     assert found(report) == [(INSERTED, 7, None)]
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from attacks import append_sealed, attacker, move_head, reseal_from
+from attacks import append_sealed, attacker, move_head, reseal_from, reseal_one
 from click.testing import Result
 from conftest import STRATEGIES
 from conftest import invoke as run
 
-from signalops.audit.chain import seal_to_json
 from signalops.audit.signing import KEY_ENV, SigningKey, checkpoint_path
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify as verify_report
@@ -311,6 +311,13 @@ def test_the_key_never_enters_the_log_or_the_checkpoints(signed_log: Path):
 # --- why checks the record it shows --------------------------------------------------------------
 
 
+def decided_on(log: Path, day: date) -> int:
+    """The seq of the BTC decision of ``day``."""
+    with AuditLog.open_readonly(log) as reader:
+        (found,) = reader.decisions(asset="BTC", since=day, until=day)
+    return int(found["seq"])
+
+
 def why_filled(log: Path) -> Result:
     return run("why", "BTC", "--at", "2023-03-10", "--audit", str(log))
 
@@ -322,10 +329,8 @@ def test_why_on_a_sound_record_prints_no_warning(signed_log: Path):
 
 
 def test_why_on_a_resealed_record_warns_loudly_and_exits_1(signed_log: Path):
+    seq = decided_on(signed_log, date(2023, 3, 10))
     db = attacker(signed_log)
-    (seq,) = db.execute(
-        "SELECT seq FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
-    ).fetchone()
     reseal_from(db, seq, lambda body: body["order"].update(quantity="5"))
     db.commit()
     db.close()
@@ -342,16 +347,9 @@ def test_why_on_a_resealed_record_warns_loudly_and_exits_1(signed_log: Path):
 
 
 def test_why_on_a_record_resealed_alone_names_the_broken_link(unsigned_log: Path):
+    seq = decided_on(unsigned_log, date(2023, 3, 10))
     db = attacker(unsigned_log)
-    (seq, body) = db.execute(
-        "SELECT seq, body FROM records WHERE kind = 'decision' AND as_of LIKE '2023-03-10%'"
-    ).fetchone()
-    record = json.loads(body)
-    prev = record.pop("prev_hash")
-    record.pop("hash"), record.pop("seq")
-    record["order"]["quantity"] = "5"
-    sealed, text = seal_to_json(record, prev, seq)
-    db.execute("UPDATE records SET hash = ?, body = ? WHERE seq = ?", (sealed["hash"], text, seq))
+    reseal_one(db, seq, lambda body: body["order"].update(quantity="5"))
     db.commit()
     db.close()
 

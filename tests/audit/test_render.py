@@ -13,6 +13,7 @@ from audit_scenarios import SCENARIOS, STRATEGY
 from conftest import ROOT
 
 from signalops.audit import why
+from signalops.audit.expand import expanded
 from signalops.canonical import canonical_json
 from signalops.explain import (
     RECORD,
@@ -68,7 +69,8 @@ def test_explain_lines_are_the_header_then_the_tree_without_statuses():
 
 @pytest.mark.parametrize("situation", ["buy", "blocked", "hold"])
 def test_why_and_evaluate_draw_the_same_headings_and_veto_lines(situation: str):
-    stored = json.loads(canonical_json(SCENARIOS.record(situation)["trace"]))
+    record = expanded(SCENARIOS.record(situation), strategy=STRATEGY)
+    stored = json.loads(canonical_json(record["trace"]))
 
     live = plain(tree_lines(with_trace(tree_json(STRATEGY.tree), stored)))
     told = plain(why.trees(stored))
@@ -134,7 +136,7 @@ def test_a_lower_module_imports_first_in_a_fresh_interpreter(module: str):
 
 
 def test_reason_lines_of_a_stored_unknown_leaf_read_the_same_in_both_views():
-    record = SCENARIOS.record("hold", values=(None, -0.02, -5e8))
+    record = expanded(SCENARIOS.record("hold", values=(None, -0.02, -5e8)), strategy=STRATEGY)
     stored = record["trace"]
 
     live = plain(tree_lines(with_trace(tree_json(STRATEGY.tree), stored)))

@@ -1,5 +1,10 @@
 """Replaying a stored decision from its record alone: the strategy stored under its content hash
-and the observations the record kept, evaluated again at the record's time."""
+and the observations the record kept, evaluated again at the record's time.
+
+A compact record's trace is derived from the same observations by its stored tree, so an edited
+observation shows as a verdict that differs (and a record that no longer matches its hash); a
+``signalops.audit/1`` record stored its trace, and a replay names the leaves that differ.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attacks import attacker, edit_body
 from audit_scenarios import SCENARIOS, STRATEGY, tamper
 from click.testing import CliRunner
 from conftest import STRATEGIES
+from legacy import restore_legacy
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.expand import expanded
 from signalops.audit.replay import replay, replay_record
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
@@ -26,6 +34,9 @@ from signalops.errors import InputError
 from signalops.observation import DataError
 from signalops.pipeline import records_of_kind
 from signalops.strategy import load
+
+# The BUY of 2023-03-10 in the signalops.audit/1 fixture log.
+V1_BUY = "dec-06b9f3bcf8279e462f0c49f6"
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +71,40 @@ def test_every_decision_of_a_march_2023_backtest_replays_identically(march_2023:
     assert all(r.replayed_trace_hash.startswith("sha256:") for r in results)
 
 
-def test_an_edited_observation_value_replays_to_a_mismatch_naming_its_leaves(march_2023: Path):
+def entry(record: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The record's observation of ``metric`` (compact entries follow the tree's requests)."""
+    requests = STRATEGY.tree.requests(record["asset"])
+    return next(
+        e for r, e in zip(requests, record["observations"], strict=True) if r.metric == metric
+    )
+
+
+def test_an_edited_observation_value_replays_to_another_verdict(march_2023: Path):
     with AuditLog(march_2023) as log:
         record = next(r for r in decisions(march_2023) if r["verdict"] == "BUY")
         document = log.strategy_document(record["strategy"]["hash"])
         edited = copy.deepcopy(record)
-        rsi = next(o for o in edited["observations"] if o["metric"] == "rsi")
-        rsi["value"] = 45.0  # was oversold: neither the entry nor the exit passes now
+        entry(edited, "rsi")["value"] = 45.0  # was oversold: neither entry nor exit passes now
         result = replay_record(edited, document)
         untouched = replay(log, record["decision_id"])
+
+    assert not result.identical
+    assert (result.recorded_verdict, result.replayed_verdict) == ("BUY", "HOLD")
+    assert untouched.identical  # the log itself was not edited
+
+
+def test_an_edited_observation_of_a_v1_record_replays_to_a_mismatch_naming_its_leaves(
+    tmp_path: Path,
+):
+    with AuditLog.open_readonly(restore_legacy(tmp_path / "v1.db")) as log:
+        record = log.get(V1_BUY)
+        assert record is not None and record["schema"] == "signalops.audit/1"
+        document = log.strategy_document(record["strategy"]["hash"])
+        edited = copy.deepcopy(record)
+        rsi = next(o for o in edited["observations"] if o["metric"] == "rsi")
+        rsi["value"] = 45.0
+        result = replay_record(edited, document)
+        untouched = replay(log, V1_BUY)
 
     assert not result.identical
     assert (result.recorded_verdict, result.replayed_verdict) == ("BUY", "HOLD")
@@ -77,7 +113,7 @@ def test_an_edited_observation_value_replays_to_a_mismatch_naming_its_leaves(mar
     assert all("rsi" in text for text in changed)
     assert all("value" in fields for fields in changed.values())
     assert any("status" in fields for fields in changed.values())  # the entry leaf flipped
-    assert untouched.identical  # the log itself was not edited
+    assert untouched.identical
 
 
 def replay_alone(path: Path, record: dict[str, Any]):
@@ -102,7 +138,7 @@ def test_nan_data_errors_and_missing_data_replay_to_the_same_unknown_leaves(tmp_
 
     result = replay_alone(tmp_path / "audit.db", record)
 
-    reasons = [leaf["reason"] for leaf in record["trace"]["leaves"]]
+    reasons = [leaf["reason"] for leaf in expanded(record, strategy=STRATEGY)["trace"]["leaves"]]
     assert {Code.NOT_A_NUMBER, Code.MISSING, Code.ADAPTER_ERROR} <= set(reasons)
     assert result.identical
     assert result.replayed_trace_hash == result.recorded_trace_hash
@@ -144,20 +180,42 @@ def test_cli_replay_of_an_edited_observation_says_differs_and_exits_1(
     copied = tmp_path / "edited.db"
     copied.write_bytes(march_2023.read_bytes())
     record = next(r for r in decisions(copied) if r["verdict"] == "BUY")
+    index = [r.metric for r in STRATEGY.tree.requests("BTC")].index("rsi")
+    db = attacker(copied)
+    edit_body(db, record["seq"], lambda body: body["observations"][index].update(value=45.0))
+    db.commit()
+    db.close()
+
+    result = CliRunner().invoke(
+        cli, ["audit", "replay", record["decision_id"], "--audit", str(copied)]
+    )
+    why = CliRunner().invoke(cli, ["why", record["decision_id"], "--audit", str(copied)])
+
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"DIFFERS {record['decision_id']}  recorded BUY, replayed HOLD; "
+    )
+    assert why.exit_code == 1  # the record no longer matches its hash, and its tree disagrees
+    assert "the record does not match its hash: it was edited" in why.output
+
+
+def test_cli_replay_of_an_edited_v1_observation_names_the_leaves(tmp_path: Path):
+    path = restore_legacy(tmp_path / "v1.db")
+    with AuditLog.open_readonly(path) as log:
+        record = log.get(V1_BUY)
+    assert record is not None
     edited = copy.deepcopy(record)
     rsi = next(o for o in edited["observations"] if o["metric"] == "rsi")
     old = rsi["value"]
     rsi["value"] = 45.0
     body = json.dumps(edited, sort_keys=True, separators=(",", ":"))
-    tamper(copied, ("UPDATE records SET body = ? WHERE id = ?", (body, record["id"])))
+    tamper(path, ("UPDATE records SET body = ? WHERE id = ?", (body, V1_BUY)))
 
-    result = CliRunner().invoke(
-        cli, ["audit", "replay", record["decision_id"], "--audit", str(copied)]
-    )
+    result = CliRunner().invoke(cli, ["audit", "replay", V1_BUY, "--audit", str(path)])
 
     lines = result.output.splitlines()
     assert result.exit_code == 1
-    assert lines[0].startswith(f"DIFFERS {record['decision_id']}  recorded BUY, replayed HOLD; ")
+    assert lines[0].startswith(f"DIFFERS {V1_BUY}  recorded BUY, replayed HOLD; ")
     assert any(f"value {old} -> 45.0" in line for line in lines[1:])
     assert all(line.startswith("  node ") for line in lines[1:])
 

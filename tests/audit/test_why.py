@@ -20,8 +20,10 @@ def log(tmp_path):
 
 
 def stored(log, situation, **kwargs):
-    """The record as the store gives it back: what ``signalops why`` would render."""
-    return log.get(log.append(SCENARIOS.record(situation, **kwargs))["id"])
+    """The record as ``signalops why`` reads it back (``find_decision``: expanded with the tree
+    the log stores for its strategy)."""
+    log.remember_strategy(STRATEGY)
+    return find_decision(log, log.append(SCENARIOS.record(situation, **kwargs))["id"])
 
 
 def lines(record, followups=()):

@@ -38,6 +38,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from signalops.audit import why
+from signalops.audit.expand import expanded
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.dashboard import state
@@ -189,7 +190,7 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
     (tree,) = at.get("html")
     shown = html.unescape(re.sub(r"<[^>]+>", "", tree.value)).strip()
     with AuditLog(audit_db) as log:
-        trace = log.get(decision_id)["trace"]  # type: ignore[index]
+        trace = expanded(log.get(decision_id), log)["trace"]  # type: ignore[arg-type]
     assert shown == "\n".join(line.plain for line in why.trees(trace))
     assert "└── PASS    rule rsi_oversold [technical]: all of" in shown
     assert '<span style="color: #008000' in tree.value  # PASS in green

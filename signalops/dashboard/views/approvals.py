@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from signalops.audit import why
+from signalops.audit.expand import expanded
 from signalops.dashboard import richhtml, tables
 from signalops.dashboard.api import answer_approval
 from signalops.dashboard.views.common import Context, clock_caption, recorded, table
@@ -45,7 +46,10 @@ def render(context: Context) -> None:
     )
     row = by_id[chosen]
     item = next(p for p in pending if (p.approval_id or p.decision_id) == chosen)
-    _detail(context, row, item.record)
+    with reader.use() as workspace:
+        # A compact record's trace is re-derived from the tree the log stores for it.
+        record = expanded(item.record, workspace.audit)
+    _detail(context, row, record)
 
 
 def _last_outcome() -> None:

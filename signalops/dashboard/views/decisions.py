@@ -7,6 +7,7 @@ import json
 import streamlit as st
 
 from signalops.audit import why
+from signalops.audit.expand import expanded
 from signalops.dashboard import tables
 from signalops.dashboard.state import Reader
 from signalops.dashboard.views.common import Context, clock_caption, recorded, table
@@ -61,8 +62,10 @@ def render(context: Context) -> None:
 
 def _detail(reader: Reader, decision_id: str) -> None:
     with reader.use() as workspace:
-        record = workspace.audit.get(decision_id)
+        stored = workspace.audit.get(decision_id)
         followups = workspace.audit.followups(decision_id)
+        # A compact record's trace is re-derived from the tree the log stores for it.
+        record = expanded(stored, workspace.audit) if stored is not None else None
     if record is None:  # pragma: no cover - ids come from the same log
         st.error(f"{decision_id} is not in the audit log")
         return

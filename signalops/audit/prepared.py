@@ -1,0 +1,221 @@
+"""A record ready to seal: its canonical JSON member by member (``PreparedRecord``).
+
+The store seals a record by splicing ``seq`` and ``prev_hash`` (and, in the legacy layout,
+``hash``) among its members, and keeps in a compact body only the members its columns do not
+hold: with the record encoded member by member once, neither needs to encode it again.
+``DecisionTemplate`` (``signalops.audit.record``) makes them for decisions directly; ``prepare``
+makes one from any plain record. ``loads_record`` reads a record's JSON back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate
+from typing import Any
+
+import orjson
+
+from signalops.canonical import _ORJSON_DIFFERS, canonical_json, canonical_json_of_plain
+
+
+def _value(value: Any) -> str:
+    """Canonical JSON of a value that is plain JSON data already."""
+    return canonical_json_of_plain(value)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _values(values: Sequence[Any]) -> list[str]:
+    """``_value`` of each: orjson's bytes, checked once for the numbers orjson writes apart
+    from the stdlib (a check per member cost more than the encoding)."""
+    try:
+        encoded = [orjson.dumps(value, option=_SORTED) for value in values]
+    except TypeError:  # an int beyond 64 bits, a non-str key: the stdlib's way for all
+        return [canonical_json(value) for value in values]
+    joined = b",".join(encoded)
+    if _ORJSON_DIFFERS.search(joined) is None:
+        return [text.decode("utf-8") for text in encoded]
+    # Only the members near a match (a "sha256:5e..." in a string is enough) take the stdlib's
+    # slower way; a match at a separator may start the next member, so both are redone.
+    starts = list(accumulate((len(text) + 1 for text in encoded), initial=0))
+    redo: set[int] = set()
+    for match in _ORJSON_DIFFERS.finditer(joined):
+        at = bisect.bisect_right(starts, match.start()) - 1
+        redo.update((at, at + 1))
+    return [
+        canonical_json(value) if i in redo else text.decode("utf-8")
+        for i, (value, text) in enumerate(zip(values, encoded, strict=True))
+    ]
+
+
+def _member(key: str, value_json: str) -> str:
+    return f"{_key(key)}:{value_json}"
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _key(key: str) -> str:
+    """A key as canonical JSON writes it (``"as_of"``), worked out once per key."""
+    found = _KEYS.get(key)
+    if found is None:
+        found = canonical_json(key)
+        if len(_KEYS) < 4096:  # records from outside may carry any keys; keep the common ones
+            _KEYS[key] = found
+    return found
+
+
+# The top-level keys whose values say which strategy, schema and mode a record belongs to: the
+# same for every record of one template, so the store keeps them once (``signalops.audit.layout``).
+CONTEXT_KEYS = ("mode", "schema", "strategy")
+
+
+class PreparedRecord:
+    """A record ready to seal: its canonical JSON member by member, and what the store indexes.
+
+    ``keys`` are the record's keys in order and ``texts`` their members (``'"key":value'``,
+    each value canonical JSON), so ``text`` (``{`` + the members joined by ``,`` + ``}``) is
+    exactly ``canonical_json(record)`` and the store can splice in ``seq``/``prev_hash``/``hash``
+    and leave out what its columns hold without encoding anything again. ``record`` is the plain
+    dict (built on first use). ``as_of_seconds``/``recorded_seconds`` are those times as UTC
+    seconds when the builder knows that they print back as their text (else None, and the store
+    works it out). Made by ``DecisionTemplate.prepare`` or ``prepare(record)``; immutable.
+    """
+
+    __slots__ = (
+        "_record",
+        "as_of",
+        "as_of_seconds",
+        "asset",
+        "context",
+        "decision_id",
+        "id",
+        "keys",
+        "kind",
+        "recorded_at",
+        "recorded_seconds",
+        "schema",
+        "status",
+        "strategy_name",
+        "texts",
+        "verdict",
+    )
+
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        texts: Sequence[str],
+        record: dict[str, Any] | Callable[[], dict[str, Any]] | None,
+        *,
+        kind: Any,
+        id: Any,
+        schema: Any,
+        decision_id: Any,
+        as_of: Any,
+        asset: Any,
+        verdict: Any,
+        status: Any,
+        recorded_at: Any,
+        context: str | None,
+        strategy_name: Any,
+        as_of_seconds: int | None = None,
+        recorded_seconds: int | None = None,
+    ) -> None:
+        self.keys = keys
+        self.texts = texts
+        self._record = record
+        self.kind = kind
+        self.id = id
+        self.schema = schema
+        self.decision_id = decision_id
+        self.as_of = as_of
+        self.asset = asset
+        self.verdict = verdict
+        self.status = status
+        self.recorded_at = recorded_at
+        self.context = context
+        self.strategy_name = strategy_name
+        self.as_of_seconds = as_of_seconds
+        self.recorded_seconds = recorded_seconds
+
+    @property
+    def members(self) -> tuple[tuple[str, str], ...]:
+        """``(key, member)`` pairs in key order."""
+        return tuple(zip(self.keys, self.texts, strict=True))
+
+    @property
+    def text(self) -> str:
+        """The canonical JSON of the (unsealed) record."""
+        return "{" + ",".join(self.texts) + "}"
+
+    @property
+    def record(self) -> dict[str, Any]:
+        found = self._record
+        if found is None:
+            found = self._record = loads_record(self.text)
+        elif not isinstance(found, dict):  # the builder's own: its keys in the builder's order
+            found = self._record = found()
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.record.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.record[key]
+
+
+def prepare(record: Mapping[str, Any]) -> PreparedRecord:
+    """A plain record (a builder's output, or one read back) as a ``PreparedRecord``."""
+    if isinstance(record, PreparedRecord):
+        return record
+    keys = tuple(sorted(record))
+    texts = [
+        f"{_key(key)}:{text}"
+        for key, text in zip(keys, _values([record[key] for key in keys]), strict=True)
+    ]
+    kind = record.get("kind")
+    strategy = record.get("strategy")
+    context = [text for key, text in zip(keys, texts, strict=True) if key in CONTEXT_KEYS]
+    execution = record.get("execution")
+    return PreparedRecord(
+        keys,
+        texts,
+        dict(record),
+        kind=kind,
+        id=record.get("id"),
+        schema=record.get("schema"),
+        decision_id=record.get("decision_id"),
+        as_of=record.get("as_of"),
+        asset=record.get("asset"),
+        verdict=record.get("verdict"),
+        status=execution.get("status") if isinstance(execution, Mapping) else None,
+        recorded_at=record.get("recorded_at"),
+        context="{" + ",".join(context) + "}" if context else None,
+        strategy_name=strategy.get("name") if isinstance(strategy, Mapping) else None,
+    )
+
+
+def loads_record(text: str | bytes) -> dict[str, Any]:
+    """A record from its canonical JSON text (one line of an export, one stored body)."""
+    try:
+        if _BIG_INT.search(text if isinstance(text, bytes) else text.encode("utf-8")) is None:
+            value = orjson.loads(text)
+        else:  # orjson reads integers beyond 64 bits as floats: the stdlib keeps them exact
+            value = json.loads(text)
+    except (orjson.JSONDecodeError, UnicodeError):
+        try:
+            value = json.loads(text)  # e.g. a lone surrogate, which orjson refuses
+        except ValueError:
+            raise ValueError("an audit record is JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError("an audit record is a JSON object")
+    return value
+
+
+# An integer of 19 digits or more outside a string's quotes may not fit in 64 bits (inside a
+# string it only costs the slower stdlib parse).
+_BIG_INT = re.compile(rb"[0-9]{19}")

@@ -1,0 +1,450 @@
+"""Compact decision records (``signalops.audit/2``): the same information as a ``/1`` record in
+a fraction of the bytes, read back (trace and all) by re-deriving the stored tree.
+
+What is held: the fast builder gives exactly ``build_decision_record``'s bytes; a compact record
+expands to what a ``/1`` record stored, byte for byte, on real decisions; the store gives back
+exactly the record it sealed, whatever its values; a log written before compact records still
+reads, verifies, renders and replays as it did, and takes new records; ``verify`` names edits of
+the trees and of the compact layout's side tables; a tree that does not agree with the record,
+or cannot be had, is never drawn silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from attacks import attacker, reseal_from, stored
+from audit_scenarios import AS_OF, SCENARIOS, STRATEGY, VALUES
+from conftest import ROOT
+from conftest import invoke as run
+from legacy import FIXTURES, legacy_log, restore_legacy
+
+from signalops.audit.chain import check
+from signalops.audit.expand import PROBLEMS, expanded
+from signalops.audit.record import (
+    DECISION_SCHEMA,
+    SCHEMA,
+    DecisionTemplate,
+    build_decision_record,
+    prepare,
+    prepare_decision,
+)
+from signalops.audit.replay import replay_all
+from signalops.audit.store import AuditLog
+from signalops.audit.trees import tree_document, tree_from_document, tree_hash
+from signalops.audit.verify import check_record, verify
+from signalops.audit.why import find_decision, why
+from signalops.canonical import canonical_json, content_hash
+from signalops.codes import Code
+from signalops.errors import DuplicateRecordError
+from signalops.observation import DataError, Observation
+from signalops.orders import ExecutionResult, ExecutionStatus
+from signalops.strategy import load
+
+SITUATIONS = ("buy", "blocked", "denied", "hold", "pending")
+PIPELINE_STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
+V1_DAYS = ("2023-03-10", "2023-03-11", "2023-03-12", "2023-03-13")
+
+
+def text(record: dict[str, Any]) -> str:
+    return canonical_json(record)
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_the_template_builds_the_bytes_build_decision_record_builds(situation: str):
+    record = SCENARIOS.record(situation)
+    evaluation = SCENARIOS.evaluate(VALUES[situation if situation in VALUES else "buy"])
+    template = DecisionTemplate(STRATEGY, "BTC", record["mode"])
+    prepared = template.prepare(
+        as_of=AS_OF,
+        verdict=record["verdict"],
+        action=record["action"],
+        blocked_by=record["blocked_by"],
+        conflicts=record["conflicts"],
+        observations=[o for o in evaluation.observations],
+        risk=record["risk"],
+        order=record["order"],
+        execution=record["execution"],
+        recorded_at=AS_OF + timedelta(seconds=5),
+        environ={},
+    )
+    assert prepared.text == text(record)
+    assert prepared.record == record
+
+
+def test_a_decision_keeps_its_answers_aligned_with_the_requests_and_no_trace():
+    error = DataError(Code.HTTP_ERROR, "upstream returned 503", "onchain")
+    record = SCENARIOS.record("hold", values=(float("inf"), None, error))
+    assert record["schema"] == DECISION_SCHEMA and "trace" not in record
+    assert record["observations"] == [
+        {"value": "inf", "data_time": "2023-03-12T23:00:00Z", "fetched_at": "2023-03-13T00:00:00Z"},
+        None,
+        {"error": {"reason": "HTTP_ERROR", "message": "upstream returned 503"}},
+    ]
+
+
+def test_an_answer_of_the_wrong_type_is_kept_with_its_type_and_read_back_as_it_was():
+    evaluation = SCENARIOS.evaluate((25.0, -0.02, -5e8))
+    answers = list(evaluation.observations)
+    answers[2] = ("not", "an", "observation")
+    odd = STRATEGY.tree.evaluate_aligned(answers, AS_OF, "BTC")
+    record = build_decision_record(
+        strategy=STRATEGY,
+        evaluation=odd,
+        mode="paper",
+        intent=None,
+        risk=None,
+        execution=None,
+        recorded_at=AS_OF,
+        environ={},
+    )
+    assert record["observations"][2] == {
+        "error": {"reason": "ADAPTER_ERROR", "message": "not an Observation or DataError: tuple"},
+        "invalid": "tuple",
+    }
+    full = expanded(record)
+    assert PROBLEMS not in full
+    (veto,) = [leaf for leaf in full["trace"]["leaves"] if leaf["rule"] == "usdc_outflow"]
+    assert veto["readings"][0]["error"] == "not an Observation or DataError: tuple"
+    assert veto["reason"] == "ADAPTER_ERROR"
+
+
+def test_a_template_given_a_secret_scrubs_it_like_every_builder(monkeypatch):
+    monkeypatch.setenv("VENUE_API_SECRET", "s3cr3t-value-123456")
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    error = DataError(Code.HTTP_ERROR, "GET /x?apikey=abc123 s3cr3t-value-123456", "onchain")
+    answers = [Observation(25.0, AS_OF, "technical"), None, error]
+    prepared = template.prepare(
+        as_of=AS_OF, verdict="HOLD", observations=answers, recorded_at=AS_OF
+    )
+    assert "s3cr3t-value-123456" not in prepared.text and "abc123" not in prepared.text
+    assert prepared.record["observations"][2]["error"]["message"] == "GET /x?apikey=*** ***"
+
+
+# --- reading: the same information ----------------------------------------------------------------
+
+
+def compact_of(record: dict[str, Any], tree: str) -> dict[str, Any]:
+    """A ``/1`` decision as the compact record of the same decision."""
+    entries: list[Any] = []
+    for o in record["observations"]:
+        if o["status"] == "OK":
+            entry = {
+                "value": o["value"],
+                "data_time": o["data_time"],
+                "fetched_at": o["fetched_at"],
+            }
+            if "detail" in o:
+                entry["detail"] = o["detail"]
+            entries.append(entry)
+        else:
+            entries.append({"error": o["error"]} if o["status"] == "ERROR" else None)
+    compact = {k: v for k, v in record.items() if k not in ("trace", "seq", "prev_hash", "hash")}
+    compact.update(
+        schema=DECISION_SCHEMA, observations=entries, strategy={**record["strategy"], "tree": tree}
+    )
+    return compact
+
+
+def test_every_v1_decision_expands_back_from_its_compact_record_byte_for_byte(tmp_path: Path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)  # the fixture cites the strategy by the path it was run with
+        strategy = load(PIPELINE_STRATEGY)
+    with AuditLog.open_readonly(restore_legacy(tmp_path / "v1.db")) as log:
+        decisions = [r for r in log.records() if r["kind"] == "decision"]
+    assert len(decisions) == 9
+    for record in decisions:
+        full = expanded(compact_of(record, tree_hash(strategy)), strategy=strategy)
+        assert PROBLEMS not in full
+        assert text(full["trace"]) == text(record["trace"])
+        assert text(full["observations"]) == text(record["observations"])
+
+
+def test_a_stored_tree_rebuilds_the_compiled_tree_with_its_spans():
+    document = json.loads(canonical_json(tree_document(STRATEGY)))
+    rebuilt = tree_from_document(document)
+    assert rebuilt.nodes == STRATEGY.tree.nodes  # spans included
+    first = next(str(n.span) for n in rebuilt.leaves())
+    assert first == "strategies/banking_crisis_dip.yaml:22:18"
+    assert content_hash(document) == tree_hash(STRATEGY)
+
+
+# --- the store gives back what it sealed ---------------------------------------------------------
+
+
+def odd_records() -> list[dict[str, Any]]:
+    """Records whose fields the compact layout cannot take apart (they stay in the body)."""
+    base = SCENARIOS.record("buy")
+    fractional = SCENARIOS.record("hold", as_of=AS_OF + timedelta(microseconds=250_001))
+    offset = {**SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=2))}
+    offset["as_of"] = offset["as_of"].replace("Z", "+00:00")  # not the builders' form
+    offset["recorded_at"] = "2023-03-15T01:00:00.500000+00:00"
+    huge = copy.deepcopy(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=3)))
+    huge["observations"][0]["detail"] = {"big": 2**70, "text": 'ünïcode \u2028 \\ "q"' * 200}
+    return [base, fractional, offset, huge]
+
+
+@pytest.mark.parametrize("layout", ["compact", "legacy"])
+def test_the_store_gives_back_exactly_the_record_it_sealed(tmp_path: Path, layout: str):
+    path = tmp_path / "audit.db"
+    if layout == "legacy":
+        legacy_log(path)
+    with AuditLog(path) as log:
+        sealed = [log.append(record) for record in odd_records()]
+        assert [text(log.get(r["id"]) or {}) for r in sealed] == [text(r) for r in sealed]
+        assert all(check(r) for r in log.records())
+        assert verify(log).ok
+        log.export_jsonl(tmp_path / "out.jsonl")
+    # One record a line ("\n"; str.splitlines would also split at the U+2028 in a value).
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    assert lines == [text(r) for r in sealed]  # an export holds the records as sealed
+
+
+def test_large_bodies_are_deflated_against_a_dictionary_and_read_back(tmp_path: Path):
+    with AuditLog(tmp_path / "audit.db") as log:
+        sealed = [
+            log.append(SCENARIOS.record("buy", as_of=AS_OF + timedelta(days=day)))
+            for day in range(20)
+        ]
+        kinds = [type(row["body"]).__name__ for row in log.raw_rows()]
+        assert kinds == ["bytes"] * 20  # a BUY with its risk checks and fill is large
+        assert [text(r) for r in log.records()] == [text(r) for r in sealed]
+        sizes = [len(row["body"]) for row in log.raw_rows()]
+    assert max(sizes[1:]) * 4 < len(text(sealed[0]))  # the later ones cost a fraction
+
+
+def test_a_rolled_back_append_leaves_no_side_row_a_later_record_could_cite(tmp_path: Path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as log:
+        first = log.append(SCENARIOS.record("hold"))
+        other = SCENARIOS.record("pending", as_of=AS_OF + timedelta(days=1))  # a new context
+        with pytest.raises(DuplicateRecordError):
+            log.append_many([other, SCENARIOS.record("hold")])
+        log.append(other)
+        assert verify(log).ok
+        assert text(log.get(other["id"]) or {}) != text(first)
+
+
+def test_the_fast_path_and_a_plain_dict_store_the_same_record(tmp_path: Path):
+    evaluation = SCENARIOS.evaluate((45.0, -0.02, -5e8))
+    kwargs = dict(
+        strategy=STRATEGY,
+        evaluation=evaluation,
+        mode="paper",
+        intent=None,
+        risk=None,
+        execution=ExecutionResult(ExecutionStatus.NOT_EXECUTED, "no signal"),
+        recorded_at=AS_OF,
+        environ={},
+    )
+    with AuditLog(tmp_path / "a.db") as fast, AuditLog(tmp_path / "b.db") as plain:
+        one = fast.append(prepare_decision(**kwargs))  # type: ignore[arg-type]
+        two = plain.append(build_decision_record(**kwargs))  # type: ignore[arg-type]
+        assert one == two
+        assert text(fast.get(one["id"]) or {}) == text(plain.get(two["id"]) or {})
+        assert next(fast.raw_rows()) == next(plain.raw_rows())
+
+
+def test_a_compact_log_is_smaller_than_the_same_records_in_the_legacy_layout(tmp_path: Path):
+    records = [
+        SCENARIOS.record(("hold", "blocked")[hour % 2], as_of=AS_OF + timedelta(hours=hour))
+        for hour in range(80)
+    ]
+    legacy = legacy_log(tmp_path / "legacy.db")
+    full = [
+        {**expanded(r), "schema": SCHEMA, "strategy": {**r["strategy"]}}  # the /1 shape
+        for r in records
+    ]
+    for record in full:
+        del record["strategy"]["tree"]
+    with AuditLog(tmp_path / "compact.db") as compact, AuditLog(legacy) as old:
+        compact.append_many(records)
+        old.append_many(full)
+        compact.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        old.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert (tmp_path / "compact.db").stat().st_size * 3 < legacy.stat().st_size
+
+
+# --- a log written before compact records -------------------------------------------------------
+
+
+@pytest.fixture
+def v1_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(ROOT)
+    return restore_legacy(tmp_path / "v1.db")
+
+
+@pytest.mark.parametrize("day", V1_DAYS)
+def test_a_v1_log_tells_why_exactly_as_the_version_that_wrote_it(v1_log: Path, day: str):
+    result = run("why", "BTC", "--at", day, "--audit", str(v1_log))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (FIXTURES / f"why_BTC_{day}.txt").read_text(encoding="utf-8")
+
+
+def test_a_v1_log_verifies_replays_and_exports_lines_that_verify(v1_log: Path, tmp_path: Path):
+    with AuditLog.open_readonly(v1_log) as log:
+        assert not log.compact
+        report = verify(log)
+        results = list(replay_all(log))
+        log.export_jsonl(tmp_path / "out.jsonl")
+    assert report.ok and report.checked == 11
+    assert len(results) == 9 and all(r.identical for r in results)
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["schema"] for line in lines] == [SCHEMA] * 11
+    assert all(check(json.loads(line)) for line in lines)
+
+
+def test_a_v1_log_takes_compact_records_and_reads_both(v1_log: Path, replay_dir: Path):
+    result = run(
+        "run", PIPELINE_STRATEGY, "--replay", str(replay_dir), "--from", "2023-03-17",
+        "--to", "2023-03-18", "--every", "1d", "--audit", str(v1_log),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with AuditLog.open_readonly(v1_log) as log:
+        schemas = [r["schema"] for r in log.records() if r["kind"] == "decision"]
+        assert schemas == [SCHEMA] * 9 + [DECISION_SCHEMA] * 2
+        assert verify(log).ok
+        assert all(r.identical for r in replay_all(log))
+        new = find_decision(log, "BTC", datetime(2023, 3, 18, tzinfo=UTC))
+        assert new is not None and new["trace"]["entry"]["status"] == "FAIL"
+        assert check_record(log, new) == []
+    again = run("why", "BTC", "--at", "2023-03-12", "--audit", str(v1_log))
+    assert again.stdout == (FIXTURES / "why_BTC_2023-03-12.txt").read_text(encoding="utf-8")
+
+
+# --- verify and why on what only a compact log has ----------------------------------------------
+
+
+@pytest.fixture
+def compact_log(tmp_path: Path) -> Path:
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as log:
+        log.remember_strategy(STRATEGY)
+        for day, situation in enumerate(("hold", "blocked", "buy", "denied")):
+            log.append(SCENARIOS.record(situation, as_of=AS_OF + timedelta(days=day)))
+    return path
+
+
+def problems(path: Path) -> list[tuple[str, int | None, str]]:
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    return [(p.kind.value, p.seq, p.message) for p in report.problems]
+
+
+def test_an_edited_stored_tree_is_named_by_verify_and_why_warns(compact_log: Path):
+    db = attacker(compact_log)
+    (document,) = db.execute("SELECT document FROM trees").fetchone()
+    db.execute("UPDATE trees SET document = ?", (document.replace("< 30", "< 99"),))
+    db.commit()
+    db.close()
+    found = problems(compact_log)
+    assert [(kind, seq) for kind, seq, _ in found] == [("STRATEGY", None)]
+    assert "does not hash to its key: it was edited" in found[0][2]
+    result = run("why", "BTC", "--at", "2023-03-13", "--audit", str(compact_log))
+    assert result.exit_code == 1
+    assert "the tree it cites was edited" in result.stderr
+
+
+def test_a_forged_tree_under_its_own_hash_is_not_what_the_document_compiles_to(
+    compact_log: Path,
+):
+    forged = json.loads(canonical_json(tree_document(STRATEGY)))
+    forged["entry"]["items"][0]["items"][0]["right"][0]["const"] = 99.0  # rsi(14) < 99
+    key = content_hash(forged)
+    db = attacker(compact_log)
+    db.execute(
+        "INSERT INTO trees (hash, strategy_hash, document) VALUES (?, ?, ?)",
+        (key, STRATEGY.content_hash, canonical_json(forged)),
+    )
+    # Every record re-sealed to cite it: the chain is flawless.
+    reseal_from(db, 1, lambda body: body["strategy"].update(tree=key))
+    db.commit()
+    db.close()
+    found = problems(compact_log)
+    assert ("STRATEGY", None) in [(kind, seq) for kind, seq, _ in found]
+    assert any(
+        "is not what its strategy document compiles to: it was forged" in m for *_, m in found
+    )
+    assert {kind for kind, *_ in found} == {"STRATEGY"}
+
+
+def test_a_record_whose_stated_verdict_its_tree_does_not_give_is_shown_with_a_warning(
+    compact_log: Path,
+):
+    db = attacker(compact_log)
+    reseal_from(db, 1, lambda body: body.update(verdict="BUY", action="BUY"))  # it was a HOLD
+    db.commit()
+    db.close()
+    assert problems(compact_log) == []  # re-sealed consistently: the chain cannot tell
+    result = run("why", "BTC", "--at", "2023-03-13", "--audit", str(compact_log))
+    assert result.exit_code == 1
+    assert "WARNING: re-evaluating its tree gives verdict 'HOLD', the record says 'BUY'" in (
+        result.stdout
+    )
+    assert "re-evaluating its tree gives verdict 'HOLD'" in result.stderr
+
+
+def test_a_compact_record_whose_tree_is_not_known_is_told_with_a_warning_not_drawn():
+    strategy = load(ROOT / "strategies" / "technical_baseline.yaml")  # a fresh object, unseen
+    evaluation = strategy.tree.evaluate_aligned([None], AS_OF, "BTC")
+    record = build_decision_record(
+        strategy=strategy,
+        evaluation=evaluation,
+        mode="paper",
+        intent=None,
+        risk=None,
+        execution=None,
+        recorded_at=AS_OF,
+        environ={},
+    )
+    stray = {**record, "strategy": {**record["strategy"], "tree": "sha256:" + "0" * 64}}
+    lines = [line.plain for line in why(stray)]
+    assert lines[3].startswith("WARNING: its tree cannot be derived: tree sha256:0000")
+    assert "TREES: cannot be shown (see the warning above)" in lines
+
+
+def test_an_edited_context_or_dictionary_shows_as_edited_records(compact_log: Path):
+    db = attacker(compact_log)
+    db.execute("UPDATE contexts SET json = replace(json, '\"paper\"', '\"auto\"')")
+    db.commit()
+    db.close()
+    found = problems(compact_log)
+    assert {(kind, seq) for kind, seq, _ in found} == {("EDITED", seq) for seq in (1, 2, 3, 4)}
+
+
+def test_side_tables_are_append_only(compact_log: Path):
+    conn = sqlite3.connect(compact_log)
+    for table in ("trees", "names", "contexts", "dictionaries"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(f"DELETE FROM {table}")
+    conn.close()
+
+
+def test_a_stored_compact_record_is_what_was_appended(compact_log: Path):
+    db = sqlite3.connect(compact_log)
+    try:
+        records = stored(db)
+    finally:
+        db.close()
+    assert [r["verdict"] for r in records] == ["HOLD", "BLOCKED", "BUY", "BUY"]
+    assert all(check(r) for r in records)
+    assert prepare(records[0]).text == text(records[0])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e16, 1e-05, 0.00001234, -2.5e-07, 2**70, "sha256:5e16", [1.5, "x:1e9", 3e20], {"k": 1e100}],
+    ids=["1e16", "1e-05", "small", "negative-small", "big-int", "hash-like", "list", "dict"],
+)
+def test_a_record_encoded_member_by_member_is_its_canonical_json(value: Any):
+    record = {**SCENARIOS.record("hold"), "note": value, "zeta": 1e16, "alpha": "a:5e3"}
+    assert prepare(record).text == canonical_json(record)
