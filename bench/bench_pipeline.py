@@ -12,22 +12,42 @@ are gathered from the replay adapters once, before timing. Then, in one run:
       paper broker -> audit record, committed to a real SQLite file (WAL, synchronous=FULL) in a
       temp dir; paper fills commit in the same transaction as their records;
   (c) ``Pipeline.cycle(as_of)``: the same with the gather through the replay adapters included
-      (one gather per day for the three strategies; the row shows cycle time / 3);
+      (one gather per day for the three strategies; the row shows cycle time / 3). A cycle
+      holds the records of its decisions that do not act (HOLD, BLOCKED, denied) and commits
+      them together, at its end or with the next decision that acts (the write order of
+      ``signalops.pipeline.records``), so a cycle commits about once where (b) commits once per
+      decision: (c) can be cheaper per decision than (b);
   (d) for information: the gather alone (``engine.gather`` on the replay adapters, / 3);
   (e) for information: (b) with the audit log and paper ledger in an in-memory SQLite database,
-      i.e. (b) without the disk: the difference is the cost of committing to the file.
+      i.e. (b) without the disk: the difference is the cost of committing to the file;
+  (f) for information: (b) without resting between days: SQLite then checkpoints its WAL in
+      the commit of whichever decision takes it past 1,000 pages (every few dozen decisions).
+
+Between days, (b), (c) and (e) let the pipeline rest (``Pipeline.rest``, untimed), as the live
+loop does between cycles while it waits for the next one: the WAL is checkpointed there.
 
 Each timed pass starts from a fresh audit log and paper account (decisions are idempotent, so a
 second pass over the same log would only skip them) and after one warm-up gather (the replay
 store loads its files on first use: set-up, not a per-decision cost). Every call is timed with
 ``time.perf_counter_ns``: µs/op is the pass's wall time / decisions, p50/p99 are of the single
-calls, of the best of N passes (lowest wall time). Garbage collection stays on: its pauses are
-part of a real decision's latency.
+calls, of the best of N passes (lowest wall time). "p99 low" is the p99 over the decisions of
+each decision's lowest time in the N passes (every pass takes the same decisions in the same
+order): what the decisions cost without the stalls other processes cause on a shared machine
+(a busy disk delays some fsyncs by milliseconds, in no pass at the same decision); compare it
+with p99 to see how much of the tail was the machine. Garbage collection stays on: its pauses
+are part of a real decision's latency.
 
 Checked before anything is timed: the decisions include BUYs and SELLs that filled, a BLOCKED
 veto, risk-gate denials and HOLDs; the audit chain verifies; the bare evaluation gives the same
 verdicts as the pipeline. Checked on every timed pass: the pass ends with the same chain head
 hash as the checked run, i.e. byte-identical audit records whichever path made them.
+
+Where (b)'s time goes: one more pass of (b) on a file log, instrumented (the functions still
+run; a wrapper times them): per decision, the records built (``build_decision_record`` and
+the follow-ups), their appends with the commit and its fsync (``AuditLog.append`` /
+``append_many``), and the rest: the pipeline's own work (the recorded check, evaluation,
+sizing, risk gate, paper broker, log lines). ``--profile`` prints instead the functions a
+cProfile of (b) on a file log spends most in (own time, then cumulative) and stops there.
 
 Part 2, ``why`` on a big log: N records (default 1,000,000; ``--quick`` 20,000), made from the
 real decision records (and fill records) of the checked run, re-keyed with new ids, assets
@@ -45,17 +65,20 @@ trace, the hash chain, the SQLite commit), and (e) shows how much of that is the
 ``why`` rows should stay flat as the log grows: they are index lookups. The machine may be
 shared; compare rows of one run, not numbers across runs.
 
-Run:  .venv/bin/python bench/bench_pipeline.py [--quick] [--records N] [--keep PATH]
+Run:  .venv/bin/python bench/bench_pipeline.py [--quick] [--records N] [--keep PATH] [--repeats N]
+      .venv/bin/python bench/bench_pipeline.py --quick --profile   # cProfile of (b) only
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import io
 import json
 import os
 import platform
+import pstats
 import random
 import shutil
 import sys
@@ -63,7 +86,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,8 +98,10 @@ from signalops.adapters import gather as engine
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit import store as audit_store
 from signalops.audit import why
 from signalops.audit.chain import SEALED_FIELDS, check
+from signalops.audit.layout import stamp
 from signalops.audit.record import followup_id
 from signalops.audit.schema import record_errors
 from signalops.audit.store import AuditLog
@@ -86,6 +111,7 @@ from signalops.config import DEFAULT_CONFIG_FILE
 from signalops.observation import Request
 from signalops.orders import ExecutionStatus, Mode, client_order_id, decision_id
 from signalops.pipeline import PRICE_TIMEFRAMES, Outcome, Pipeline
+from signalops.pipeline import records as pipeline_records
 from signalops.strategy.model import Strategy
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
@@ -121,23 +147,28 @@ QUICK = Plan(date(2023, 1, 1), date(2023, 7, 1), 20_000, 3, 150, 3)
 
 @dataclass(frozen=True)
 class Timing:
-    """One pass: wall time of the whole pass and each call's time, in ns."""
+    """One pass: wall time of the whole pass and each call's time, in ns. ``lows``: each
+    call's lowest time over all the passes (the same calls in the same order), when known."""
 
     wall: int
     calls: list[int]
     per: int = 1  # decisions per call (a cycle decides several)
+    lows: list[int] | None = None
 
     @property
     def mean_us(self) -> float:
         return self.wall / (len(self.calls) * self.per) / 1e3
 
-    def pct_us(self, p: float) -> float:
-        ordered = sorted(self.calls)
+    def pct_us(self, p: float, *, lows: bool = False) -> float:
+        ordered = sorted(self.lows if lows and self.lows is not None else self.calls)
         return ordered[round(p / 100 * (len(ordered) - 1))] / self.per / 1e3
 
 
 def best(passes: Sequence[Timing]) -> Timing:
-    return min(passes, key=lambda t: t.wall)
+    """The pass with the lowest wall time, with each call's lowest time over the passes."""
+    found = min(passes, key=lambda t: t.wall)
+    lows = [min(times) for times in zip(*(t.calls for t in passes), strict=True)]
+    return replace(found, lows=lows)
 
 
 # --- part 1: the pipeline ---------------------------------------------------------------------
@@ -186,11 +217,14 @@ def new_pipeline(setup: Setup, audit: str | Path) -> tuple[Pipeline, list[dateti
     return pipeline, now
 
 
-def run_decide(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome], str]:
+def run_decide(
+    setup: Setup, audit: str | Path, *, rest: bool = True
+) -> tuple[Timing, list[Outcome], str]:
     pipeline, now = new_pipeline(setup, audit)
     decide, calls, outcomes = pipeline.decide, [], []
     clock = time.perf_counter_ns
     gc.collect()
+    resting = 0
     start = clock()
     for as_of, answers in zip(setup.times, setup.answers, strict=True):
         now[0] = as_of
@@ -198,7 +232,11 @@ def run_decide(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome], 
             t0 = clock()
             outcomes.append(decide(strategy, asset, as_of, answers))
             calls.append(clock() - t0)
-    wall = clock() - start
+        if rest:  # between cycles, untimed: the live loop is waiting for the next one
+            t0 = clock()
+            pipeline.rest()
+            resting += clock() - t0
+    wall = clock() - start - resting
     head = pipeline.audit.head()
     pipeline.audit.close()
     return Timing(wall, calls), outcomes, head[1] if head else ""
@@ -210,16 +248,24 @@ def run_cycle(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome], s
     clock = time.perf_counter_ns
     gc.collect()
     start = clock()
+    resting = 0
     for as_of in setup.times:
         now[0] = as_of
         t0 = clock()
         summary = cycle(as_of)
         calls.append(clock() - t0)
         outcomes.extend(summary.outcomes)
-    wall = clock() - start
+        t0 = clock()
+        pipeline.rest()  # between cycles, untimed, as the live loop
+        resting += clock() - t0
+    wall = clock() - start - resting
     head = pipeline.audit.head()
     pipeline.audit.close()
     return Timing(wall, calls, per=len(setup.work)), outcomes, head[1] if head else ""
+
+
+def run_restless(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome], str]:
+    return run_decide(setup, audit, rest=False)
 
 
 def run_evaluate(setup: Setup) -> tuple[Timing, list[str]]:
@@ -297,7 +343,7 @@ def check_run(setup: Setup) -> tuple[list[Outcome], str, list[dict[str, Any]]] |
 def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) -> list[Any]:
     """Time every path ``plan.repeats`` times; each pass must rebuild the same audit chain."""
     same = [(o.decision_id, o.verdict, o.status, o.denials) for o in outcomes]
-    evaluate, decide, memory, cycle, gather = [], [], [], [], []
+    evaluate, decide, memory, cycle, gather, tired = [], [], [], [], [], []
     gather_adapters = registry.replay_adapters(SnapshotStore(setup.replay))
     engine.gather(setup.requests, gather_adapters, setup.times[0])
     for n in range(plan.repeats):
@@ -306,6 +352,7 @@ def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) 
             ("decide", run_decide, setup.scratch / f"decide-{n}.db", decide),
             ("decide in memory", run_decide, ":memory:", memory),
             ("cycle", run_cycle, setup.scratch / f"cycle-{n}.db", cycle),
+            ("decide, no rest", run_restless, setup.scratch / f"restless-{n}.db", tired),
         ):
             timing, got, got_head = runner(setup, audit)
             mismatch = [(o.decision_id, o.verdict, o.status, o.denials) for o in got] != same
@@ -323,7 +370,100 @@ def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) 
         (f"(c) Pipeline.cycle: gather + (b), /{k}", best(cycle)),
         (f"(d) info: engine.gather (replay), /{k}", best(gather)),
         ("(e) info: (b) with :memory: SQLite", best(memory)),
+        ("(f) info: (b) without rest between days", best(tired)),
     ]
+
+
+@dataclass
+class Split:
+    """One instrumented pass of (b): per decision, ns in each part."""
+
+    total: list[int]
+    build: list[int]
+    store: list[int]
+
+    @property
+    def rest(self) -> list[int]:
+        return [t - b - s for t, b, s in zip(self.total, self.build, self.store, strict=True)]
+
+
+def _timed(owner: Any, name: str, into: list[int]) -> Callable[[], None]:
+    """Wrap ``owner.name`` so that its time adds to ``into[0]``; returns the undo."""
+    original = getattr(owner, name)
+    clock = time.perf_counter_ns
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into[0] += clock() - t0
+
+    setattr(owner, name, timed)
+    return lambda: setattr(owner, name, original)
+
+
+def split_decide(setup: Setup, audit: Path) -> Split:
+    """(b) once, with the record builds and the appends (commit included) timed apart."""
+    build, store = [0], [0]
+    undo = [
+        _timed(pipeline_records.Recorder, "decision_record", build),
+        _timed(pipeline_records, "build_followup", build),
+        _timed(audit_store.AuditLog, "append", store),
+        _timed(audit_store.AuditLog, "append_many", store),
+    ]
+    split = Split([], [], [])
+    try:
+        pipeline, now = new_pipeline(setup, audit)
+        clock = time.perf_counter_ns
+        gc.collect()
+        for as_of, answers in zip(setup.times, setup.answers, strict=True):
+            now[0] = as_of
+            for strategy, asset in setup.work:
+                build[0] = store[0] = 0
+                t0 = clock()
+                pipeline.decide(strategy, asset, as_of, answers)
+                split.total.append(clock() - t0)
+                split.build.append(build[0])
+                split.store.append(store[0])
+            pipeline.rest()
+        pipeline.audit.close()
+    finally:
+        for restore in undo:
+            restore()
+    return split
+
+
+def print_split(split: Split) -> None:
+    def pct(values: list[int], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[round(p / 100 * (len(ordered) - 1))] / 1e3
+
+    rows = [
+        ("(b) Pipeline.decide, instrumented", split.total),
+        ("  records built (audit.record builders)", split.build),
+        ("  appends + commit + fsync (AuditLog)", split.store),
+        ("  the rest: pipeline, gate, broker, logs", split.rest),
+    ]
+    width = max(len(name) for name, _ in rows)
+    header = f"{'part of a decision':<{width}}  {'mean µs':>9}  {'p50 µs':>9}  {'p99 µs':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, values in rows:
+        mean = sum(values) / len(values) / 1e3
+        print(f"{name:<{width}}  {mean:>9,.1f}  {pct(values, 50):>9,.1f}  {pct(values, 99):>9,.1f}")
+    print("(percentiles of each part over the decisions: the parts' p99s do not add up)")
+
+
+def profile_decide(setup: Setup, top: int = 20) -> None:
+    """cProfile of one pass of (b) on a file log: the top functions by own and total time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_decide(setup, setup.scratch / "profile.db")
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 # --- part 2: why on a big log -----------------------------------------------------------------
@@ -482,6 +622,8 @@ def pick_targets(log: AuditLog, count: int, rng: random.Random) -> list[Target]:
         ).fetchall()
         if rows:
             ident, asset, as_of = rows[0]
+            if isinstance(as_of, int | float):  # compact logs keep times as UTC seconds
+                as_of = stamp(as_of)
             found.append(Target(ident, asset, as_of))
     return found
 
@@ -619,7 +761,7 @@ def print_table(title: str, unit: str, rows: list[tuple[str, Timing]]) -> None:
     print(title)
     header = (
         f"{'path':<{width}}  {'µs/' + unit:>12}  {unit + 's/s':>12}  {'p50 µs':>10}  "
-        f"{'p99 µs':>10}  {'vs baseline':>11}"
+        f"{'p99 µs':>10}  {'p99 low µs':>10}  {'vs baseline':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -627,7 +769,8 @@ def print_table(title: str, unit: str, rows: list[tuple[str, Timing]]) -> None:
         mean = timing.mean_us
         print(
             f"{name:<{width}}  {mean:>12,.1f}  {1e6 / mean:>12,.0f}  {timing.pct_us(50):>10,.1f}  "
-            f"{timing.pct_us(99):>10,.1f}  {mean / base:>10,.1f}x"
+            f"{timing.pct_us(99):>10,.1f}  {timing.pct_us(99, lows=True):>10,.1f}  "
+            f"{mean / base:>10,.1f}x"
         )
 
 
@@ -645,8 +788,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--records", type=int, help="records in the why log (default 1,000,000)")
     parser.add_argument("--keep", type=Path, help="build the why log here once, reuse it later")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile of Pipeline.decide (b) only, then stop"
+    )
+    parser.add_argument("--repeats", type=int, help="timed passes of part 1 (default 3)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.repeats:
+        plan = replace(plan, repeats=args.repeats)
     records_wanted = args.records or plan.records
     if records_wanted < 1_000:
         parser.error("--records: at least 1,000")
@@ -680,6 +829,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checked is None:
             return 1
         outcomes, head, records = checked
+        if args.profile:
+            profile_decide(setup)
+            return 0
         rows = pipeline_rows(setup, plan, outcomes, head)
         print()
         print_table(
@@ -687,6 +839,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "decision",
             rows,
         )
+        print()
+        print("Where (b)'s time goes: one more pass, instrumented (file log)")
+        print_split(split_decide(setup, scratch / "split.db"))
 
         print()
         sizes = [len(canonical_json(r)) for r in records]

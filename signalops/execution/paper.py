@@ -28,6 +28,13 @@ Accounting (average cost, fees in the cost basis)
   incremental: each broker keeps the parsed ledger and its books and reads only new rows, so a
   backtest asking for the portfolio every cycle does not replay the whole ledger each time.
 
+  What is kept stays in step with what is committed: outside a transaction, the parsed ledger
+  is trusted while neither another connection committed (SQLite's ``PRAGMA data_version``) nor
+  this one wrote anything (its ``total_changes``: any insert, even one later rolled back);
+  otherwise (and always inside a transaction, whose writes may yet roll back) one read checks
+  that the last row kept is still there, unchanged, and brings the rows after it. So a
+  decision's portfolio, book and order checks cost one ``PRAGMA`` when nothing was filled.
+
 Books (one per strategy)
   Every fill row names its strategy, so the same replay also keeps each strategy's book: its
   positions, average costs and realised PnL, from its own fills only. ``book(strategy, ...)``
@@ -275,8 +282,12 @@ class PaperBroker:
         self.capital: dict[str, Decimal] = {}  # see ``allocate``
         self.ledger = PaperLedger(self.db)
         self._cache: list[_FillRow] = []
+        self._last_raw: tuple[Any, ...] | None = None  # the last cached row as SQLite gave it
+        self._by_order: dict[str, _FillRow] = {}  # client order id -> its row, of the cache
+        self._trusted: tuple[int, int] | None = None  # see ``_rows``
         self._latest_placed: datetime | None = None
         self._replays: dict[tuple[datetime | None, bool], _Replay] = {}
+        self._views: tuple[tuple[Any, ...], PortfolioView] | None = None  # see ``portfolio``
         self.starting_cash, self.quote = self._open_account(
             None if starting_cash is None else to_decimal(starting_cash),
             quote,
@@ -333,42 +344,73 @@ class PaperBroker:
 
         Rows are only ever appended, and a rollback (the caller's, or our own) removes a suffix
         of them, so the cache is valid exactly when its last row is still in the table,
-        unchanged; otherwise it is read again from the start.
+        unchanged; otherwise it is read again from the start. One read checks that and brings
+        the new rows, and none at all while the connection's state says nothing can have
+        changed (``_state``).
         """
+        state = self._state()
+        if state is not None and state == self._trusted:
+            return self._cache
         cached = self._cache
         if cached:
-            last = cached[-1]
-            row = self.ledger.fill_at(last.seq)
-            if row is None or _FillRow.from_row(row) != last:
-                cached = []
-        after = cached[-1].seq if cached else 0
-        new = [_FillRow.from_row(row) for row in self.ledger.fills_after(after)]
+            rows = self.ledger.fills_after(cached[-1].seq - 1)  # the last kept row, and after
+            if rows and rows[0] == self._last_raw:
+                rows = rows[1:]
+            else:
+                cached, rows = [], self.ledger.fills_after(0)
+        else:
+            rows = self.ledger.fills_after(0)
         if not cached:
             self._latest_placed = None
-        if new:
+            self._by_order = {}
+        if rows:
+            new = [_FillRow.from_row(row) for row in rows]
             latest = max(row.placed_at for row in new)
             if self._latest_placed is None or latest > self._latest_placed:
                 self._latest_placed = latest
+            self._by_order.update((row.client_order_id, row) for row in new)
+            self._last_raw = tuple(rows[-1])
             cached = cached + new
         self._cache = cached
+        self._trusted = state  # the state read before the rows: a later change shows
         return cached
 
-    def _row_for(self, client_order_id: str) -> _FillRow | None:
-        row = self.ledger.fill_for(client_order_id)
-        return None if row is None else _FillRow.from_row(row)
+    def _state(self) -> tuple[int, int] | None:
+        """What says the ledger is as last read, outside a transaction: SQLite's data version
+        (another connection committed) and this connection's total changes (it wrote; a
+        rollback does not undo the count). None inside a transaction: its own writes, read
+        back, may still roll back, so the rows are checked each time."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            return None
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
-    def _book(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Book:
+    def _book(
+        self,
+        *,
+        placed_before: datetime | None = None,
+        inclusive: bool = True,
+        rows: list[_FillRow] | None = None,
+    ) -> _Book:
         """The account's book after the fills placed before (or at, when ``inclusive``) a moment."""
-        return self._books(placed_before=placed_before, inclusive=inclusive).account.copy()
+        books = self._books(placed_before=placed_before, inclusive=inclusive, rows=rows)
+        return books.account.copy()
 
-    def _books(self, *, placed_before: datetime | None = None, inclusive: bool = True) -> _Books:
+    def _books(
+        self,
+        *,
+        placed_before: datetime | None = None,
+        inclusive: bool = True,
+        rows: list[_FillRow] | None = None,
+    ) -> _Books:
         """The books after the fills placed before (or at, when ``inclusive``) a moment.
 
         Replays are incremental (a backtest asks every cycle, and the ledger grows): one kept
         per filter, and the usual "as of now" filter is the unfiltered one whenever no fill was
-        placed after ``placed_before``.
+        placed after ``placed_before``. ``rows``: the ledger as ``_rows`` just gave it.
         """
-        rows = self._rows()
+        if rows is None:
+            rows = self._rows()
         if (
             placed_before is not None
             and inclusive
@@ -399,7 +441,10 @@ class PaperBroker:
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         require_aware(as_of)
-        existing = self._row_for(intent.client_order_id)
+        conn = self.db.conn
+        rows = self._rows()
+        read_in = conn.in_transaction, conn.total_changes  # what the rows were read under
+        existing = self._by_order.get(intent.client_order_id)
         if existing is not None:
             return self._already_filled(existing, intent)
         problem = check_intent(intent)
@@ -418,26 +463,30 @@ class PaperBroker:
         notional = intent.quantity * price
         fee = notional * self.fee_bps / _BPS
 
+        # Read inside the transaction that is still open, nothing written since: the rows are
+        # as the write lock finds them (no other writer can come in while it is held).
+        current = read_in == (True, conn.total_changes) and conn.in_transaction
         with self.ledger.write():
             # Checked again under the write lock: another process may have filled it meanwhile.
-            existing = self._row_for(intent.client_order_id)
+            if not current:
+                rows = self._rows()
+            existing = self._by_order.get(intent.client_order_id)
             if existing is not None:
                 return self._already_filled(existing, intent)
-            books = self._books()
+            books = self._books(rows=rows)
             book, own = books.account.copy(), books.strategy(intent.strategy)
             refusal = self._refusal(intent, book, own, notional + fee)
             if refusal is not None:
                 return refusal
-            seq = self.ledger.insert_fill(
-                (
-                    intent.client_order_id, intent.decision_id, intent.strategy, intent.asset,
-                    intent.side.value, str(intent.quantity), str(price), str(fee),
-                    str(intent.reference_price), str(self.fee_bps), str(self.slippage_bps),
-                    iso(as_of), iso(price_time),
-                ),
+            values = (
+                intent.client_order_id, intent.decision_id, intent.strategy, intent.asset,
+                intent.side.value, str(intent.quantity), str(price), str(fee),
+                str(intent.reference_price), str(self.fee_bps), str(self.slippage_bps),
+                iso(as_of), iso(price_time),
             )  # fmt: skip
-            row = self._row_for(intent.client_order_id)
-            assert row is not None and row.seq == seq
+            seq = self.ledger.insert_fill(values)
+            # The row as the ledger holds it (TEXT stored as given), without reading it back.
+            row = _FillRow.from_row((seq, *values))
             book.apply(row)
         fill = row.fill()
         return ExecutionResult(
@@ -529,14 +578,23 @@ class PaperBroker:
         side of blocking), and more gain after a rise.
         """
         require_aware(as_of)
-        book = self._book(placed_before=as_of)
-        day_start = self._book(placed_before=_midnight(as_of), inclusive=False)
-        return PortfolioView(
+        rows = self._rows()
+        # The same view for the same question on the same ledger (``book`` asks what the
+        # pipeline's gate just asked): made once. Views are not changed by their users.
+        key = (as_of, tuple(prices.items()), len(rows), rows[-1] if rows else None)
+        if self._views is not None and self._views[0] == key:
+            return self._views[1]
+        # Read only (no copies): the view takes figures and makes its own positions.
+        book = self._books(placed_before=as_of, rows=rows).account
+        day_start = self._books(placed_before=_midnight(as_of), inclusive=False, rows=rows).account
+        view = PortfolioView(
             cash=book.cash,
             positions=_positions(book, prices),
             realised_pnl=book.realised,
             day_start_equity=day_start.marked_equity(),
         )
+        self._views = (key, view)
+        return view
 
     # --- each strategy's book ---------------------------------------------------------------
 
@@ -569,7 +627,8 @@ class PaperBroker:
         """
         require_aware(as_of)
         midnight = _midnight(as_of)
-        own = self._books(placed_before=as_of).strategy(strategy)
+        rows = self._rows()
+        own = self._books(placed_before=as_of, rows=rows).strategy(strategy)
         positions = _positions(own, prices)
         capital = self.capital.get(strategy)
         if capital is None:
@@ -590,7 +649,8 @@ class PaperBroker:
                 realised_pnl=own.realised,
                 day_start_equity=account.day_start_equity,
             )
-        day_start = self._books(placed_before=midnight, inclusive=False).strategy(strategy)
+        at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
+        day_start = at_midnight.strategy(strategy)
         return PortfolioView(
             cash=capital + own.cash,
             positions=positions,

@@ -18,11 +18,17 @@ PORTFOLIO_UNVALUED denial before sizing.
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from signalops import risk
@@ -47,9 +53,9 @@ from signalops.orders import (
     decision_id,
     to_decimal,
 )
-from signalops.pipeline.records import Recorder
+from signalops.pipeline.records import Held, Recorder
 from signalops.pipeline.summary import CycleSummary, Outcome
-from signalops.risk import CheckResult, RiskDecision
+from signalops.risk import ORDER_RATE_WINDOW, CheckResult, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
 
@@ -79,6 +85,11 @@ class Pipeline:
     on_progress: Callable[[int, int], None] | None = None
     _orders: _OrdersSeen = field(default_factory=lambda: _OrdersSeen(), init=False, repr=False)
     _venue_books: _VenueBooks = field(default_factory=lambda: _VenueBooks(), init=False, repr=False)
+    _held: Held = field(default_factory=lambda: Held(), init=False, repr=False)
+    _limits_seen: _LimitsSeen = field(default_factory=lambda: _LimitsSeen(), init=False, repr=False)
+    _reports: tuple[object, ReportsHoldings | None] = field(
+        default=(None, None), init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for strategy in self.strategies:
@@ -88,7 +99,7 @@ class Pipeline:
     @property
     def records(self) -> Recorder:
         """The writer of this pipeline's records (see ``signalops.pipeline.records``)."""
-        return Recorder(self.audit, self.broker, self.clock)
+        return Recorder(self.audit, self.broker, self.clock, self._held)
 
     # --- the cycle ---
 
@@ -98,20 +109,29 @@ class Pipeline:
         expired = self.expire_approvals(as_of)
         work = [(s, a) for s in self.strategies for a in s.assets]
         # Recorded decisions first: a restart replaying a cycle fetches no data for them.
-        recorded = [self.recorded(strategy, asset, as_of) for strategy, asset in work]
+        recorded = [self._recorded(strategy, asset, as_of) for strategy, asset in work]
         requests: list[Request] = []
-        for (strategy, asset), outcome in zip(work, recorded, strict=True):
+        for (strategy, asset), (_, outcome) in zip(work, recorded, strict=True):
             if outcome is None:
                 requests.extend(strategy.requests(asset))
-                requests.extend(price_requests(asset))
+                requests.extend(_price_requests(asset))
         if requests:
             requests.extend(self.venue_price_requests())
         answers = engine.gather(requests, self.adapters, as_of)
         outcomes = []
-        for done, ((strategy, asset), outcome) in enumerate(zip(work, recorded, strict=True), 1):
-            outcomes.append(outcome or self.decide(strategy, asset, as_of, answers))
-            if self.on_progress is not None:
-                self.on_progress(done, len(work))
+        # The cycle's decisions that do not act are held and committed together (at the end,
+        # or with the next record that acts): the write order of ``signalops.pipeline.records``.
+        decided: set[str] = set()
+        with self.records.holding():
+            for done, ((strategy, asset), (did, outcome)) in enumerate(
+                zip(work, recorded, strict=True), 1
+            ):
+                if outcome is None and did in decided:  # the same decision twice in one cycle
+                    outcome = self._recorded(strategy, asset, as_of)[1]
+                decided.add(did)
+                outcomes.append(outcome or self._decide(strategy, asset, as_of, answers, did))
+                if self.on_progress is not None:
+                    self.on_progress(done, len(work))
         return CycleSummary(
             as_of, tuple(outcomes), expired, reconciled, time.perf_counter() - started
         )
@@ -123,11 +143,22 @@ class Pipeline:
         as_of: datetime,
         answers: Mapping[Request, Any],
     ) -> Outcome:
-        skipped = self.recorded(strategy, asset, as_of)
+        """Evaluate, size, gate, execute and record one decision; its record is committed (or,
+        inside a cycle, held with the cycle's other records that do not act) on return."""
+        did, skipped = self._recorded(strategy, asset, as_of)
         if skipped is not None:
             return skipped
+        return self._decide(strategy, asset, as_of, answers, did)
+
+    def _decide(
+        self,
+        strategy: Strategy,
+        asset: str,
+        as_of: datetime,
+        answers: Mapping[Request, Any],
+        did: str,
+    ) -> Outcome:
         mode = self.mode or Mode(strategy.execution.action_mode)
-        did = decision_id(strategy.content_hash, asset, as_of, mode.value)
         evaluation = strategy.evaluate(answers, as_of, asset)
         records = self.records
 
@@ -138,14 +169,12 @@ class Pipeline:
                 execution = self._execute(intent, mode, as_of, strategy, evaluation, gate)
             else:
                 execution = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied by the risk gate")
-                records.append(
+                records.hold(
                     records.decision_record(strategy, evaluation, mode, intent, gate, execution)
                 )
         else:
             execution = ExecutionResult(ExecutionStatus.NOT_EXECUTED, _why_not(evaluation))
-            records.append(
-                records.decision_record(strategy, evaluation, mode, None, None, execution)
-            )
+            records.hold(records.decision_record(strategy, evaluation, mode, None, None, execution))
         denials = gate.codes if gate is not None else ()
         return Outcome(
             did,
@@ -159,25 +188,48 @@ class Pipeline:
 
     def recorded(self, strategy: Strategy, asset: str, as_of: datetime) -> Outcome | None:
         """The skipped outcome of a decision already in the audit log (its recorded verdict)."""
+        return self._recorded(strategy, asset, as_of)[1]
+
+    def _recorded(
+        self, strategy: Strategy, asset: str, as_of: datetime
+    ) -> tuple[str, Outcome | None]:
+        """The decision's id, and its skipped outcome when it is recorded (or held)."""
         mode = self.mode or Mode(strategy.execution.action_mode)
         did = decision_id(strategy.content_hash, asset, as_of, mode.value)
-        if not self.audit.has_decision(did):
-            return None
-        found = self.audit.get(did)
-        assert found is not None
-        verdict = Verdict(found["verdict"])
-        return Outcome(
-            did, strategy.name, asset, verdict, ExecutionStatus.NOT_EXECUTED, skipped=True
+        verdict = self._held.verdict(did)
+        if verdict is None:
+            if not self.audit.has_decision(did):
+                return did, None
+            found = self.audit.get(did)
+            assert found is not None
+            verdict = found["verdict"]
+        skipped = Outcome(
+            did, strategy.name, asset, Verdict(verdict), ExecutionStatus.NOT_EXECUTED, skipped=True
         )
+        return did, skipped
 
     # --- sizing and the gate ---
 
     def _limits(self, strategy: Strategy, evaluation: Evaluation) -> risk.RiskLimits:
-        """The strategy's limits; ``max_data_age`` follows its timeframe unless a config set it."""
+        """The strategy's limits; ``max_data_age`` follows its timeframe unless a config set it.
+
+        Made once per strategy, config and acting side (the loop swaps the config to halt or
+        reload: a new config object starts afresh), not merged again for every decision.
+        """
+        seen = self._limits_seen
+        if seen.config is not self.config:
+            seen.config, seen.found = self.config, {}
+        tree = evaluation.tree
+        exits = evaluation.action is Side.SELL
+        key = (id(strategy), id(tree), exits)
+        found = seen.found.get(key)
+        if found is not None and found[0] is strategy and found[1] is tree:
+            return found[2]
         limits = limits_for(strategy, self.config)
-        if "max_data_age" in self.config.risk or "max_data_age" in strategy.risk:
-            return limits
-        return risk.following_timeframe(limits, acting_max_ages(evaluation))
+        if "max_data_age" not in self.config.risk and "max_data_age" not in strategy.risk:
+            limits = risk.following_timeframe(limits, acting_max_ages(evaluation))
+        seen.found[key] = (strategy, tree, limits)  # the objects too: their ids stay theirs
+        return limits
 
     def gate(
         self,
@@ -282,9 +334,9 @@ class Pipeline:
         The venue's account when the auto executor reports holdings (every asset priced this
         cycle, so its other holdings are valued, not unknown); else the paper ledger.
         """
-        venue = self.auto_executor if mode is Mode.AUTO else None
+        venue = self._holdings_venue() if mode is Mode.AUTO else None
         try:
-            if isinstance(venue, ReportsHoldings):
+            if venue is not None:
                 known = self._known_prices(answers, as_of, limits.max_data_age)
                 portfolio = venue.portfolio({**known, **prices}, as_of)
             else:
@@ -301,6 +353,19 @@ class Pipeline:
             return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
         return portfolio
 
+    def _holdings_venue(self) -> ReportsHoldings | None:
+        """The auto executor when it reports the venue's holdings, else None.
+
+        Asked once per executor object: an ``isinstance`` of a runtime-checkable protocol
+        inspects the class every time (tens of µs, a tenth of a decision's budget)."""
+        executor = self.auto_executor
+        if executor is None:
+            return None
+        if self._reports[0] is not executor:
+            reports = executor if isinstance(executor, ReportsHoldings) else None
+            self._reports = (executor, reports)
+        return self._reports[1]
+
     def _has_own_book(self, strategy: str) -> bool:
         return len(self.strategies) > 1 or strategy in self.broker.capital
 
@@ -309,7 +374,7 @@ class Pipeline:
     ) -> PortfolioView | RiskDecision | None:
         """The strategy's own paper book (its positions, its cash); None when orders go to a
         venue that reports its holdings: real fills never reach the paper books."""
-        if mode is Mode.AUTO and isinstance(self.auto_executor, ReportsHoldings):
+        if mode is Mode.AUTO and self._holdings_venue() is not None:
             return None
         try:
             book = self.broker.book(strategy, prices, as_of)
@@ -339,9 +404,9 @@ class Pipeline:
 
     def venue_price_requests(self) -> list[Request]:
         """Every loaded asset's price, when a venue's holdings will be valued with them."""
-        if not isinstance(self.auto_executor, ReportsHoldings):
+        if self._holdings_venue() is None:
             return []
-        return [r for asset in self._assets() for r in price_requests(asset)]
+        return [r for asset in self._assets() for r in _price_requests(asset)]
 
     def _known_prices(
         self, answers: Mapping[Request, Any], as_of: datetime, max_age: float | None
@@ -364,6 +429,9 @@ class Pipeline:
 
         An order counts when it was placed (a paper fill, or an order sent to a venue); times
         are the decisions' ``as_of`` so that replays and backtests see their simulated clock.
+        ``order_times`` are those of the rate window only (what the gate counts), and
+        ``last_trade`` and ``executed_decisions`` are read-only views of what the pipeline keeps:
+        the state is for the check that follows, not to be kept past the next call.
         """
         # Incremental: only records appended since the last call are read, so a gated decision
         # costs the same on a log of a million records as on a fresh one. Another process may
@@ -380,14 +448,18 @@ class Pipeline:
             if record["kind"] == "fill" and record["decision_id"] in known.executed:
                 continue  # an auto order's fill after its order_submitted: one order
             known.executed.add(record["decision_id"])
-            known.times.append(placed)
+            insort(known.times, placed)  # an approved order is placed at its decision's as_of
             if asset is not None and placed > known.last_trade.get(asset, placed - _EPSILON):
                 known.last_trade[asset] = placed
+        # Only the orders of the rate window count (``RiskState``), and the gate only reads the
+        # others: the runner's own collections (read-only views), not copies of every order
+        # ever placed. They change at the next call only, after this state has been checked.
+        recent = bisect_right(known.times, as_of - _RATE_WINDOW)
         return risk.RiskState(
             portfolio=portfolio,
-            order_times=tuple(known.times),
-            last_trade=dict(known.last_trade),
-            executed_decisions=frozenset(known.executed),
+            order_times=known.times[recent:],
+            last_trade=known.last_trade_view,
+            executed_decisions=known.executed_view,
             kill_switch=risk.kill_switch_active(limits),
             book=book,
         )
@@ -432,6 +504,23 @@ class Pipeline:
 
     # --- approvals and housekeeping ---
 
+    def rest(self) -> None:
+        """Housekeeping while no cycle runs (the live loop calls it while it waits).
+
+        Checkpoints the audit log's WAL (PASSIVE: it never waits for a reader) so that the next
+        decisions' commits do not: SQLite checkpoints on the commit that takes the WAL past
+        1,000 pages, i.e. every few dozen decisions (each commit writes a dozen or more
+        pages), and that commit then also copies the WAL into the database file and syncs
+        it, which made the checkpointing decisions the slowest ones. Never an error: a log
+        that is busy (a transaction open on its connection) is checkpointed another time.
+        """
+        audit = self.audit
+        if audit.readonly or audit.conn.in_transaction:
+            return
+        # Locked or busy: skipped, SQLite checkpoints later anyway.
+        with suppress(sqlite3.OperationalError):
+            audit.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def expire_approvals(self, now: datetime) -> int:
         return self.records.expire(now)
 
@@ -443,16 +532,51 @@ class Pipeline:
 
 
 _EPSILON = timedelta(microseconds=1)
+_RATE_WINDOW = timedelta(seconds=ORDER_RATE_WINDOW)
 
 
 @dataclass
 class _OrdersSeen:
-    """What the risk gate needs from past orders, kept up to date from the audit log."""
+    """What the risk gate needs from past orders, kept up to date from the audit log.
+
+    ``times`` is kept sorted, so the orders of the rate window are one bisect away."""
 
     seq: int = 0
     times: list[datetime] = field(default_factory=list)
     last_trade: dict[str, datetime] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.last_trade_view = MappingProxyType(self.last_trade)
+        self.executed_view = _SetView(self.executed)
+
+
+class _SetView(AbstractSet[str]):
+    """A read-only view of a set (the gate asks ``in`` of it)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: AbstractSet[str]) -> None:
+        self._items = items
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class _LimitsSeen:
+    """The limits made for each (strategy, tree, acting side) under one config."""
+
+    config: Config | None = None
+    found: dict[tuple[int, int, bool], tuple[Strategy, Any, risk.RiskLimits]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -510,7 +634,15 @@ def _time(text: str) -> datetime:
 
 
 def price_requests(asset: str) -> list[Request]:
-    return [Request("technical", "close", (("timeframe", tf),), asset) for tf in PRICE_TIMEFRAMES]
+    return list(_price_requests(asset))
+
+
+@lru_cache(maxsize=65536)
+def _price_requests(asset: str) -> tuple[Request, ...]:
+    """Made once per asset, not for every decision and every price lookup."""
+    return tuple(
+        Request("technical", "close", (("timeframe", tf),), asset) for tf in PRICE_TIMEFRAMES
+    )
 
 
 def reference_price(
@@ -518,7 +650,7 @@ def reference_price(
 ) -> tuple[Decimal, datetime] | None:
     """The freshest close of ``asset`` that is not older than ``max_age``."""
     best: tuple[Decimal, datetime] | None = None
-    for request in price_requests(asset):
+    for request in _price_requests(asset):
         answer = answers.get(request)
         if not isinstance(answer, Observation):
             continue

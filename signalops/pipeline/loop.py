@@ -22,6 +22,9 @@ config becomes the pipeline's and the guard's), one that does not is refused and
 version keeps running (WARNING ``reload_failed`` with the one-line error). Strategies are
 hashed by content (``Strategy.content_hash``), the config by its file's bytes.
 
+Between two cycles on the wall clock, while it waits, the loop lets the pipeline rest
+(``Pipeline.rest``: the audit log's WAL is checkpointed then, not in a decision's commit).
+
 A stop request never interrupts a cycle: the cycle in progress finishes and its records are
 committed, then the loop returns. (SIGKILL cannot be caught; the pipeline's write order makes
 that safe too, see ``signalops.pipeline.records``.)
@@ -73,14 +76,22 @@ log = logging.getLogger("signalops.pipeline")
 
 
 def wall_clock_times(
-    every: timedelta | None, now: Callable[[], datetime], stop: threading.Event
+    every: timedelta | None,
+    now: Callable[[], datetime],
+    stop: threading.Event,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[datetime]:
-    """Cycle times on the wall clock: now, then every ``every`` (aligned to the interval)."""
+    """Cycle times on the wall clock: now, then every ``every`` (aligned to the interval).
+
+    ``idle`` is called after each cycle, before waiting for the next one (the pipeline's
+    ``rest``: housekeeping that would otherwise fall on a decision)."""
     yield now()
     if every is None:
         return
     step = every.total_seconds()
     while not stop.is_set():
+        if idle is not None:
+            idle()
         current = now().timestamp()
         next_at = (current // step + 1) * step
         if stop.wait(next_at - current):
@@ -582,7 +593,8 @@ def _run_in(
     if replay_clock is not None:
         times: Iterable[datetime] = replay_clock.times()
     else:
-        times = wall_clock_times(None if plan.once else plan.every, pipeline.clock, stop)
+        every = None if plan.once else plan.every
+        times = wall_clock_times(every, pipeline.clock, stop, idle=pipeline.rest)
     watchers = watchers or _Watchers()
     if watchers.transport is None and plan.connections is not None:
         # A test's live connections carry the webhooks' answers too.

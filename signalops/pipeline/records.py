@@ -12,10 +12,22 @@ writes matters:
   an ``order_submitted`` with no ``order_result``; ``reconcile()`` asks the venue by client
   order id and records what it says, so no decision is ever sent twice;
 - a decision id is derived from (strategy hash, asset, as_of, mode), so a restart that replays a
-  cycle finds its decisions already recorded and skips them, before fetching any data for them.
+  cycle finds its decisions already recorded and skips them, before fetching any data for them;
+- a decision that does not act (a HOLD, a BLOCKED verdict, a BUY or SELL the risk gate denied)
+  is *held* while a cycle runs (``holding()``): the held records are committed in one
+  transaction at the end of the cycle, or earlier in the transaction of the next record that
+  is written (the write-ahead of a decision that acts, a paper fill, a notification's record),
+  always before it. So the log has the records in the order the decisions were taken, exactly
+  as if each had been committed on its own (the same hash chain), and a decision that acts is
+  still committed before it acts, with every decision taken before it. A crash loses only held
+  records: decisions that placed nothing, which a restart replaying the cycle decides again
+  (it finds them unrecorded) with the same data and clock, giving the same records. A cycle
+  that raises an ``Exception`` commits what it held before the error propagates; anything
+  else (``KeyboardInterrupt``, a simulated death) drops it, as a crash would. Outside a cycle
+  (``Pipeline.decide`` called alone) nothing is held: each record is committed on return.
 
 ``Recorder`` is the only writer of these records in the pipeline; each method is one of the
-steps above and opens the transaction it needs.
+steps above and opens the transaction it needs (with the held records first).
 
 Log lines: each record, once its transaction is committed, is also one structured log line
 (``log_record``): a risk denial (``signalops.pipeline``), an order sent, filled or failed
@@ -27,8 +39,9 @@ themselves, which are already scrubbed of secrets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,12 +64,36 @@ FirstRecord = Callable[[ExecutionResult], Mapping[str, Any]]
 
 
 @dataclass
+class Held:
+    """The records of decisions that do not act, held until the cycle's batch is committed.
+
+    ``open`` is True while a cycle holds; otherwise ``hold`` writes at once."""
+
+    records: list[Mapping[str, Any]] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)  # decision id -> verdict
+    open: bool = False
+
+    def verdict(self, decision_id: str) -> str | None:
+        """The verdict of a held decision, or None when it is not held."""
+        return self.verdicts.get(decision_id) if self.verdicts else None
+
+    def take(self) -> list[Mapping[str, Any]]:
+        taken, self.records = self.records, []
+        self.verdicts = {}
+        return taken
+
+
+@dataclass
 class Recorder:
-    """Writes a pipeline's records to ``audit`` in the contract's order; ``clock`` dates them."""
+    """Writes a pipeline's records to ``audit`` in the contract's order; ``clock`` dates them.
+
+    ``held``: where the records of decisions that do not act wait during a cycle (a pipeline
+    keeps one for all its recorders); None: every record is committed at once."""
 
     audit: AuditLog
     broker: PaperBroker
     clock: Callable[[], datetime]
+    held: Held | None = None
 
     def decision_record(
         self,
@@ -81,18 +118,86 @@ class Recorder:
         return build_followup("approval", decision_id=decision_id, recorded_at=at, **fields)
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """A record with nothing to keep in step with it (a HOLD, a denial, a rejection)."""
-        self.audit.append(record)
-        log_record(record)
+        """A record with nothing to keep in step with it (a rejection, a notification's
+        decision), committed now, after any held ones."""
+        if not self._holding_any():
+            self.audit.append(record)
+            log_record(record)
+            return
+        with self.audit.transaction():
+            written = self._append_held()
+            self.audit.append(record)
+        self._committed(written)
+        log_records([*written, record])
+
+    def hold(self, record: Mapping[str, Any]) -> None:
+        """The record of a decision that does not act (a HOLD, BLOCKED, a denial): held while a
+        cycle is ``holding()``, else committed now."""
+        held = self.held
+        if held is None or not held.open:
+            self.append(record)
+            return
+        held.records.append(record)
+        held.verdicts[record["decision_id"]] = record["verdict"]
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the records of decisions that do not act until the block ends (a cycle), then
+        commit them in one transaction (see the module docstring for a block that raises)."""
+        held = self.held
+        if held is None or held.open:  # nothing to hold with, or already holding
+            yield
+            return
+        held.open = True
+        try:
+            yield
+        except Exception:
+            held.open = False
+            self.flush()  # what was decided before the error is recorded, as it always was
+            raise
+        except BaseException:
+            held.open = False
+            held.take()  # as a crash would: a restart decides them again
+            raise
+        held.open = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit the held records, in one transaction."""
+        if not self._holding_any():
+            return
+        with self.audit.transaction():
+            written = self._append_held()
+        self._committed(written)
+        log_records(written)
+
+    def _holding_any(self) -> bool:
+        return self.held is not None and bool(self.held.records)
+
+    def _append_held(self) -> list[Mapping[str, Any]]:
+        """Append the held records inside the caller's transaction; they stay held until it
+        commits (``_committed``): a transaction that fails leaves them held, not lost."""
+        if self.held is None or not self.held.records:
+            return []
+        written = list(self.held.records)
+        self.audit.append_many(written)
+        return written
+
+    def _committed(self, written: list[Mapping[str, Any]]) -> None:
+        """The held records of ``written`` are in the log now: no longer held."""
+        if written and self.held is not None:
+            self.held.take()
 
     def paper(self, intent: OrderIntent, as_of: datetime, first: FirstRecord) -> ExecutionResult:
         """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction."""
         with self.audit.transaction():
+            held = self._append_held()
             result = self.broker.execute(intent, as_of=as_of)
             written = [first(result)]
             self.audit.append(written[0])
             written += self._append_fill(intent, result, self.clock())
-        log_records(written)
+        self._committed(held)
+        log_records([*held, *written])
         return result
 
     def send(
@@ -100,12 +205,14 @@ class Recorder:
     ) -> ExecutionResult:
         """Write-ahead: ``first`` and ``order_submitted`` committed, then send, then the answer."""
         with self.audit.transaction():
+            held = self._append_held()
             self.audit.append(first)
             submitted = _order_record(
                 "order_submitted", intent, self.clock(), order=intent.to_dict()
             )
             self.audit.append(submitted)
-        log_records([first, submitted])
+        self._committed(held)
+        log_records([*held, first, submitted])
         result = executor.execute(intent, as_of=as_of)
         self.result(intent, result)
         return result
@@ -113,10 +220,12 @@ class Recorder:
     def result(self, intent: OrderIntent, result: ExecutionResult) -> None:
         """The venue's answer to a sent order, and its fill if any, together."""
         with self.audit.transaction():
+            held = self._append_held()
             answer = _order_record("order_result", intent, self.clock(), execution=result.to_dict())
             self.audit.append(answer)
             written = [answer, *self._append_fill(intent, result, self.clock())]
-        log_records(written)
+        self._committed(held)
+        log_records([*held, *written])
 
     def _append_fill(
         self, intent: OrderIntent, result: ExecutionResult, at: datetime
@@ -370,4 +479,4 @@ def _intent_from_dict(order: Mapping[str, Any]) -> OrderIntent:
     )
 
 
-__all__ = ["FirstRecord", "Recorder", "log_record"]
+__all__ = ["FirstRecord", "Held", "Recorder", "log_record"]
