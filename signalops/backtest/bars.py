@@ -17,6 +17,7 @@ close time minus the timeframe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -117,6 +118,23 @@ class Bars:
         if i < 0:
             return None
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
+
+    def closes_at(self, moments: Sequence[datetime]) -> list[Decimal | None]:
+        """``close_at(m)[0]`` for each of ``moments`` (None before the first bar), at once."""
+        at = np.array([m.timestamp() for m in moments], dtype=np.float64)
+        found = np.searchsorted(self.close_time, at, side="right") - 1
+        decimals: dict[int, Decimal] = {}
+        closes = self.close
+        out: list[Decimal | None] = []
+        for i in found.tolist():
+            if i < 0:
+                out.append(None)
+                continue
+            value = decimals.get(i)
+            if value is None:
+                value = decimals[i] = to_decimal(float(closes[i]))
+            out.append(value)
+        return out
 
     def window(self, start: datetime, end: datetime) -> tuple[list[datetime], list[float]]:
         """Close times and closes of the bars closing in ``[start, end]`` (for charts)."""

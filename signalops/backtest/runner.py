@@ -4,11 +4,20 @@
                           start=datetime(2023, 3, 1, tzinfo=UTC), end=datetime(2023, 3, 31,
                           tzinfo=UTC), out_dir="reports/x")
 
-Nothing here decides anything. Each period the very ``Pipeline.cycle`` that ``signalops run``
-uses gathers data from the replay adapters, evaluates the compiled tree, sizes, passes the risk
-gate, executes on a ``PaperBroker`` and appends to an audit log (a fresh file in ``out_dir``),
-so a backtest decision is a live decision at a simulated time (backtest-live parity). The only
-backtest-specific parts are:
+Nothing here decides anything. Each period the live pipeline's own steps run: data from the
+replay adapters, the compiled tree's evaluation, sizing, the risk gate, a ``PaperBroker`` fill
+and an audit record in a fresh log in ``out_dir``, so a backtest decision is a live decision at a
+simulated time (backtest-live parity). Two engines take those steps and write the same log,
+record for record and hash for hash (``tests/test_backtest_fast_parity.py``):
+
+- ``fast`` (the default, ``signalops.backtest.fast``): every bar's data read at once, each
+  decision through ``Pipeline.gate`` and ``Recorder.paper``, records committed in batches;
+- ``pipeline``: the very ``Pipeline.cycle`` that ``signalops run`` uses, at every decision time.
+
+The log is written as ``<audit_file>.partial`` and renamed when complete (``_publish``): a
+backtest killed half way never leaves a log under its name that verifies but is cut short.
+
+The only backtest-specific parts are:
 
 - the clock: decision times from ``start`` to ``end`` inclusive, every ``every`` (default: the
   strategy's candle timeframe), and records stamped with that simulated time;
@@ -42,16 +51,16 @@ from typing import Any
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.queries import relax_durability
+from signalops.audit.signing import CHECKPOINT_SUFFIX, checkpoint_path
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
+from signalops.backtest.fast import FastRun, FlatViewBroker
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import (
-    DECISIONS_SQL,
     Decision,
     EquityPoint,
     Leg,
     Trade,
-    decision_of_row,
     parse_time,
     round_trips,
 )
@@ -70,8 +79,14 @@ from signalops.strategy.model import Strategy
 from signalops.venues import Venues
 
 AUDIT_FILE = "backtest.db"
+# How the decisions are taken: ``fast`` (``signalops.backtest.fast``: the pipeline's gate,
+# broker and records, with every bar's data read at once) or ``pipeline`` (``Pipeline.cycle``
+# at each decision time, the reference the fast engine is tested against record for record).
+FAST, PIPELINE = "fast", "pipeline"
+ENGINES = (FAST, PIPELINE)
+PARTIAL = ".partial"  # the log's name while it is written (see ``_publish``)
 _BPS = Decimal(10_000)
-# Cycles written per commit of the backtest's audit log: the log is rebuildable output (see
+# Cycles written per commit of the pipeline engine's log: the log is rebuildable output (see
 # ``_fresh_log``), so a crash may lose the last batch, never leave a half-written cycle.
 _CYCLES_PER_COMMIT = 64
 
@@ -184,12 +199,17 @@ def run_backtest(
     risk_free: float = 0.0,
     progress: OnProgress | None = None,
     audit_file: str = AUDIT_FILE,
+    engine: str = FAST,
 ) -> BacktestResult:
     """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``.
 
+    ``engine``: ``fast`` (the default) or ``pipeline``; both write the same log, record for
+    record (module ``signalops.backtest.fast``). The log appears at ``out_dir/audit_file`` only
+    once complete (``_publish``).
+
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
-    fill rule, no assets, a horizon shorter than a bar) and ``DataNotFound`` for assets without
-    recorded candles or without a candle in the period.
+    fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
+    assets without recorded candles or without a candle in the period.
     """
     began = time.perf_counter()
     config = config or Config()
@@ -198,6 +218,8 @@ def run_backtest(
     step = every or timedelta(seconds=timeframe)
     chosen = tuple(assets) if assets else strategy.assets
     _check_input(start, end, step, fill, chosen)
+    if engine not in ENGINES:
+        raise InputError(f"unknown backtest engine '{engine}' (one of: {', '.join(ENGINES)})")
     if horizon < timedelta(seconds=timeframe):
         raise InputError(
             f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
@@ -209,11 +231,13 @@ def run_backtest(
         strategy = replace(strategy, assets=chosen)
 
     audit_path = Path(out_dir) / audit_file
-    log = _fresh_log(audit_path)
+    writing = audit_path.with_name(audit_path.name + PARTIAL)
+    log = _fresh_log(writing)
     try:
         clock = SimulatedClock(start)
         paper = config.paper
-        broker = PaperBroker(
+        broker_class = FlatViewBroker if engine == FAST else PaperBroker
+        broker = broker_class(
             log.db,
             starting_cash=paper.starting_cash,
             fee_bps=paper.fee_bps,
@@ -232,20 +256,18 @@ def run_backtest(
         )
         times = list(simulated_times(start, end, step))
         curve = [EquityPoint(start, paper.starting_cash, paper.starting_cash, held=False)]
-        for first in range(0, len(times), _CYCLES_PER_COMMIT):
-            # Each cycle's records are still written in their own (nested) transaction; one
-            # commit per batch instead of one per decision was a tenth of a long backtest.
-            with log.transaction():
-                for done, moment in enumerate(times[first : first + _CYCLES_PER_COMMIT], first + 1):
-                    clock.now = moment
-                    pipeline.cycle(moment)
-                    curve.append(_mark(broker, prices, moment, moment + step))
-                    if progress is not None:
-                        progress(done, len(times))
-        decisions = tuple(decision_of_row(row) for row in log.db.execute(DECISIONS_SQL))
+        if engine == FAST:
+            on_cycle = None if progress is None else _reporting(progress, len(times))
+            run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
+            curve += run.run()
+            decisions = tuple(run.decisions)
+        else:
+            curve += _pipeline_cycles(pipeline, clock, times, step, prices, progress)
+            decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
         legs = _legs(log, decisions)
     finally:
         log.close()
+    _publish(writing, audit_path)
 
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
@@ -319,18 +341,72 @@ def _bars_of(prices: dict[str, Bars], asset: str) -> Bars:
     return bars
 
 
+def _pipeline_cycles(
+    pipeline: Pipeline,
+    clock: SimulatedClock,
+    times: Sequence[datetime],
+    step: timedelta,
+    prices: dict[str, Bars],
+    progress: OnProgress | None,
+) -> list[EquityPoint]:
+    """``Pipeline.cycle`` at each time, and the equity point after each."""
+    log, curve = pipeline.audit, []
+    for first in range(0, len(times), _CYCLES_PER_COMMIT):
+        # Each cycle's records are still written in their own (nested) transaction; one
+        # commit per batch instead of one per decision was a tenth of a long backtest.
+        with log.transaction():
+            for done, moment in enumerate(times[first : first + _CYCLES_PER_COMMIT], first + 1):
+                clock.now = moment
+                pipeline.cycle(moment)
+                curve.append(_mark(pipeline.broker, prices, moment, moment + step))
+                if progress is not None:
+                    progress(done, len(times))
+    return curve
+
+
+def _reporting(progress: OnProgress, total: int) -> Callable[[int, datetime], None]:
+    return lambda done, moment: progress(done, total)
+
+
 def _fresh_log(path: Path) -> AuditLog:
-    """A new, empty audit log at ``path`` (a previous backtest's log there is replaced).
+    """A new, empty audit log at ``path`` (what an earlier run left there is removed).
 
     A backtest's log is an output that the same run can always rebuild, so it is written without
     waiting for the disk at every commit (``synchronous=NORMAL`` in WAL mode: still consistent
-    after a crash, but the last commits may be lost). The pipeline commits once per decision.
+    after a crash, but the last commits may be lost).
     """
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for file in _files_of(path):
+        file.unlink(missing_ok=True)
     log = AuditLog(path)
     relax_durability(log)
     return log
+
+
+def _files_of(path: Path) -> tuple[Path, ...]:
+    """The database, its WAL and shared-memory files, and its signed checkpoints (if any)."""
+    return (
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        checkpoint_path(path),
+    )
+
+
+def _publish(writing: Path, target: Path) -> None:
+    """Give the finished log its name: a backtest that dies before this leaves no log there.
+
+    The log is written as ``backtest.db.partial`` and renamed once every record is committed and
+    the file closed (SQLite has then folded its WAL into the file). A run killed half way leaves
+    the ``.partial`` file, which no command reads as the backtest's log, and the previous run's
+    complete log (if any) where it was: a log that verifies is always a whole run.
+    """
+    for stale in _files_of(target)[1:3]:  # the old log's WAL would replay onto the new file
+        stale.unlink(missing_ok=True)
+    for source, destination in zip(_files_of(writing), _files_of(target), strict=True):
+        if source.exists():
+            source.replace(destination)
+        elif destination.name.endswith(CHECKPOINT_SUFFIX):
+            destination.unlink(missing_ok=True)  # a previous run's, of another log
 
 
 # --- what happened --------------------------------------------------------------------------------
@@ -397,12 +473,15 @@ def buy_and_hold(
         holdings[asset] = quantity
         cash -= quantity * price * (1 + fee_rate)
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
-    for moment in times:
+    marked = [moment + step for moment in times]
+    closes = [(quantity, prices[asset].closes_at(marked)) for asset, quantity in holdings.items()]
+    zero = Decimal(0)
+    for k, at in enumerate(marked):
         value = cash
-        for asset, quantity in holdings.items():
-            found = prices[asset].close_at(moment + step)
-            value += quantity * (found[0] if found is not None else Decimal(0))
-        curve.append(EquityPoint(moment + step, value, cash, held=True))
+        for quantity, at_close in closes:
+            close = at_close[k]
+            value += quantity * (close if close is not None else zero)
+        curve.append(EquityPoint(at, value, cash, held=True))
     return tuple(curve)
 
 
@@ -471,6 +550,9 @@ def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal
 
 __all__ = [
     "AUDIT_FILE",
+    "ENGINES",
+    "FAST",
+    "PIPELINE",
     "BacktestResult",
     "BenchmarkHold",
     "OnProgress",

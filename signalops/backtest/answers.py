@@ -1,0 +1,408 @@
+"""What the replay adapters answer at every decision time of a backtest, worked out at once.
+
+The fast backtest (``signalops.backtest.fast``) must see exactly what ``Pipeline.cycle`` sees
+when it gathers from the replay adapters bar after bar: the same value to the last bit, the same
+data time, ``fetched_at`` and ``detail`` (``{"exchange": "binance", "candles": 250}``, with the
+gaps of the window when it has some), the same ``DataError`` with the same message. Anything
+else would change the audit records' bytes and hashes. This module gives those answers for every
+bar of the run without asking the adapters bar by bar:
+
+- technical metrics served by the replay candle feeds (``ReplayCandleFeed``, ``EquityReplayFeed``:
+  both hand out the last ``bars`` candles closed by ``as_of`` of one recorded series) are read
+  from that series, each bar's window being the adapter's own ``max(needed, 250)`` candles:
+  candle fields are the window's last value; RSI is TA-Lib's recursion run over all windows at
+  once (``windowed_rsi``, checked bit for bit against ``talib.RSI`` on sample windows of each
+  run, and replaced by the per-window path if one differs); every other indicator is the
+  adapter's own function (``technical.INDICATORS``) on each window. Gaps come from the
+  adapter's own ``Candles.gaps`` (once per distinct set of gaps a window holds);
+- wherever that reading cannot give a clean observation (too few candles, a non-finite value,
+  an indicator that raised), and for every other source or feed, the real adapters answer, at
+  that bar, through the same calls as the pipeline (``gather``), so errors and their messages
+  are theirs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import talib
+
+from signalops.adapters.base import Adapter, Answer
+from signalops.adapters.equities import EquityReplayFeed
+from signalops.adapters.gather import gather
+from signalops.adapters.technical import (
+    INDICATORS,
+    SOURCE,
+    Candles,
+    ReplayCandleFeed,
+    TechnicalAdapter,
+    bars_needed,
+)
+from signalops.errors import AdapterError
+from signalops.observation import Observation, Request
+
+# The adapter reads at least this many candles for any indicator (``TechnicalAdapter.observe``).
+MIN_WINDOW = 250
+_FIELDS = {"open": 0, "high": 1, "low": 2, "close": 3, "volume": 4}
+_PREFIX_FEEDS = (ReplayCandleFeed, EquityReplayFeed)
+_SAMPLES = 64  # windows checked at each end and spread between (windowed_rsi vs talib.RSI)
+
+# An Observation made without its dataclass __init__ (a frozen, slotted class: the slots' own
+# setters), a third of the cost; every field is set as __post_init__ would set it.
+_SLOTS = {name: vars(Observation)[name].__set__ for name in ("value", "as_of", "source")}
+_SET_FETCHED = vars(Observation)["fetched_at"].__set__
+_SET_DETAIL = vars(Observation)["detail"].__set__
+_SET_EPOCH = vars(Observation)["epoch"].__set__
+_SET_VALUE, _SET_AS_OF, _SET_SOURCE = _SLOTS["value"], _SLOTS["as_of"], _SLOTS["source"]
+_new = object.__new__
+
+
+def observation(
+    value: float, as_of: datetime, epoch: float, fetched_at: datetime, detail: Any
+) -> Observation:
+    """``Observation(value, as_of, "technical", fetched_at=..., detail=...)`` for a float value
+    and a UTC ``as_of`` whose ``timestamp()`` is ``epoch``."""
+    obs = _new(Observation)
+    _SET_VALUE(obs, value)
+    _SET_AS_OF(obs, as_of)
+    _SET_SOURCE(obs, SOURCE)
+    _SET_FETCHED(obs, fetched_at)
+    _SET_DETAIL(obs, detail)
+    _SET_EPOCH(obs, epoch)
+    return obs
+
+
+def windowed_rsi(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np.ndarray:
+    """``talib.RSI(close[e - window:e], n)[-1]`` for every ``e`` of ``ends``, all at once.
+
+    TA-Lib's recursion step by step over the windows side by side, with the arithmetic of the
+    library as built (Wilder's averages multiplied by ``1 / n``, zero when gains + losses are not
+    positive). Every end must have a whole window behind it. ``ReplayAnswers`` checks the result
+    against ``talib.RSI`` on sample windows before using it.
+    """
+    starts = np.asarray(ends, dtype=np.int64) - window
+    if len(starts) and starts.min() < 0:
+        raise ValueError("every end needs a whole window of closes before it")
+    r = 1.0 / n
+    prev = close[starts]
+    gain = np.zeros(len(starts))
+    loss = np.zeros(len(starts))
+    zero = np.zeros(len(starts))
+    for k in range(1, n + 1):
+        value = close[starts + k]
+        change = value - prev
+        prev = value
+        up = np.where(change > 0.0, change, zero)
+        gain = gain + up
+        loss = loss + (up - change)
+    gain = gain * r
+    loss = loss * r
+    for k in range(n + 1, window):
+        value = close[starts + k]
+        change = value - prev
+        prev = value
+        up = np.where(change > 0.0, change, zero)
+        gain = (gain * (n - 1) + up) * r
+        loss = ((up - change) + loss * (n - 1)) * r
+    total = loss + gain
+    with np.errstate(all="ignore"):
+        return np.where(total > 0.0, gain / total * 100.0, zero)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One technical request over every bar, as lists (read once per bar): the value, whether
+    the window reading gave a clean one (else the adapter answers that bar), the index of the
+    window's last candle (the data time), its number of candles and its gaps (None: none)."""
+
+    values: list[float]
+    ok: list[bool]
+    last: list[int]
+    counts: list[int]
+    gaps: list[list[dict[str, Any]] | None]
+    exchange: str
+    history: _History
+
+
+class _History:
+    """The whole recorded candle series of one asset and timeframe, as its feed serves it."""
+
+    def __init__(self, candles: Candles) -> None:
+        self.candles = candles
+        self.close_time = candles.close_time
+        self._moments: dict[int, tuple[datetime, float]] = {}
+        steps = np.diff(candles.close_time)
+        self._irregular = np.flatnonzero(steps != candles.timeframe)
+        self._gaps: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+
+    def moment(self, index: int) -> tuple[datetime, float]:
+        """The close time of candle ``index`` as the adapter stamps it, and its timestamp."""
+        found = self._moments.get(index)
+        if found is None:
+            moment = datetime.fromtimestamp(float(self.close_time[index]), UTC)
+            found = self._moments[index] = (moment, moment.timestamp())
+        return found
+
+    def window(self, start: int, end: int) -> Candles:
+        c = self.candles
+        return Candles(
+            c.close_time[start:end],
+            c.open[start:end],
+            c.high[start:end],
+            c.low[start:end],
+            c.close[start:end],
+            c.volume[start:end],
+            c.timeframe,
+            c.sessions,
+        )
+
+    def gaps(self, starts: np.ndarray, ends: np.ndarray) -> list[list[dict[str, Any]] | None]:
+        """``Candles.gaps()`` of each window ``[start, end)``; None where it has none."""
+        out: list[list[dict[str, Any]] | None] = [None] * len(starts)
+        if self.candles.sessions:  # trading-day gaps depend on the calendar: ask each window
+            for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+                if end - start >= 2:
+                    out[i] = self.window(start, end).gaps() or None
+            return out
+        irregular = self._irregular
+        if not len(irregular):
+            return out
+        # A step i lies inside [start, end) when start <= i and i + 1 <= end - 1.
+        lo = np.searchsorted(irregular, starts, side="left")
+        hi = np.searchsorted(irregular, ends - 1, side="left")
+        for i in np.flatnonzero(hi > lo).tolist():
+            key = tuple(irregular[lo[i] : hi[i]].tolist())
+            found = self._gaps.get(key)
+            if found is None:
+                # The steps inside decide the gaps, whatever the window's ends: ask the
+                # adapter's own method once per distinct set of them.
+                found = self._gaps[key] = self.window(int(starts[i]), int(ends[i])).gaps()
+            if found:
+                out[i] = found
+        return out
+
+
+class ReplayAnswers:
+    """The replay adapters' answers to ``requests`` at each of ``moments`` (UTC, increasing).
+
+    ``answer(request, i)`` is what ``gather`` would give for it at ``moments[i]``; requests
+    the window reading serves are answered from their columns, the others through ``gather``
+    once per bar for all of them together (a source answers its whole batch, as in a cycle).
+    """
+
+    def __init__(
+        self,
+        requests: Sequence[Request],
+        adapters: Mapping[str, Adapter],
+        moments: Sequence[datetime],
+    ) -> None:
+        self.adapters = adapters
+        self.moments = list(moments)
+        self.times = np.array([m.timestamp() for m in self.moments], dtype=np.float64)
+        unique = list(dict.fromkeys(requests))
+        self._histories: dict[tuple[str, int], _History | None] = {}
+        self.columns: dict[Request, _Column] = {}
+        self.slow: list[Request] = []
+        for request in unique:
+            column = self._column(request)
+            if column is None:
+                self.slow.append(request)
+            else:
+                self.columns[request] = column
+        self._slow_bar = -1
+        self._slow_answers: dict[Request, Answer] = {}
+
+    # --- per bar ---
+
+    def answer(self, request: Request, i: int) -> Answer | None:
+        column = self.columns.get(request)
+        if column is None:
+            return self._slow(i).get(request)
+        if not column.ok[i]:
+            return self._adapter_answer(request, i)
+        as_of, epoch = column.history.moment(column.last[i])
+        detail: dict[str, Any] = {"exchange": column.exchange, "candles": column.counts[i]}
+        gaps = column.gaps[i]
+        if gaps is not None:
+            detail["gaps"] = [dict(gap) for gap in gaps]
+        return observation(column.values[i], as_of, epoch, self.moments[i], detail)
+
+    def row(self, requests: Iterable[Request], i: int) -> tuple[Answer | None, ...]:
+        return tuple(self.answer(request, i) for request in requests)
+
+    def answers(self, requests: Iterable[Request], i: int) -> dict[Request, Answer]:
+        found = {}
+        for request in requests:
+            answer = self.answer(request, i)
+            if answer is not None:
+                found[request] = answer
+        return found
+
+    def _slow(self, i: int) -> dict[Request, Answer]:
+        if self._slow_bar != i:
+            self._slow_answers = (
+                gather(self.slow, self.adapters, self.moments[i]) if self.slow else {}
+            )
+            self._slow_bar = i
+        return self._slow_answers
+
+    def _adapter_answer(self, request: Request, i: int) -> Answer | None:
+        return gather([request], self.adapters, self.moments[i]).get(request)
+
+    # --- columns ---
+
+    def _column(self, request: Request) -> _Column | None:
+        """The request over every bar from its candle series; None when the adapter must answer
+        it bar by bar (not a technical metric of a prefix feed, or no series)."""
+        adapter = self.adapters.get(request.source)
+        if request.source != SOURCE or type(adapter) is not TechnicalAdapter:
+            return None
+        if request.asset is None or adapter.catalogue.get(request.metric) is None:
+            return None
+        if request.metric not in INDICATORS:
+            return None
+        params = dict(request.params)
+        try:
+            timeframe = int(params["timeframe"])
+            feed = adapter.feeds.feed_for(request.asset)
+        except (AdapterError, KeyError, TypeError, ValueError):
+            return None
+        if type(feed) not in _PREFIX_FEEDS:
+            return None
+        history = self._history(feed, request.asset, timeframe)
+        if history is None:
+            return None
+        needed = bars_needed(request.metric, params)
+        bars = max(needed, MIN_WINDOW)
+        ends = np.searchsorted(history.close_time, self.times, side="right")
+        starts = np.maximum(ends - bars, 0)
+        counts = ends - starts
+        enough = counts >= max(needed, 1)
+        values = np.full(len(ends), np.nan)
+        compute = _VALUES[request.metric]
+        with np.errstate(all="ignore"):
+            compute(history, params, starts, ends, enough, bars, values)
+        ok = enough & np.isfinite(values)
+        return _Column(
+            values.tolist(),
+            ok.tolist(),
+            (ends - 1).tolist(),
+            counts.tolist(),
+            history.gaps(starts, ends),
+            feed.name,
+            history,
+        )
+
+    def _history(self, feed: Any, asset: str, timeframe: int) -> _History | None:
+        key = (asset, timeframe)
+        if key not in self._histories:
+            try:
+                # A prefix feed's window at as_of is the last ``bars`` of this whole history
+                # that closed by as_of.
+                candles = feed.candles(asset, timeframe, math.inf, 2**62)
+            except AdapterError:
+                candles = None
+            self._histories[key] = _History(candles) if candles is not None else None
+        return self._histories[key]
+
+
+# --- values over every window --------------------------------------------------------------------
+
+_Values = Callable[
+    [_History, dict[str, Any], np.ndarray, np.ndarray, np.ndarray, int, np.ndarray], None
+]
+
+
+def _field(name: str) -> _Values:
+    def values(
+        history: _History,
+        params: dict[str, Any],
+        starts: np.ndarray,
+        ends: np.ndarray,
+        enough: np.ndarray,
+        bars: int,
+        out: np.ndarray,
+    ) -> None:
+        series = getattr(history.candles, name)
+        out[enough] = series[ends[enough] - 1]
+
+    return values
+
+
+def _indicator(metric: str) -> _Values:
+    """The adapter's own indicator function on each bar's window."""
+    compute = INDICATORS[metric]
+
+    def values(
+        history: _History,
+        params: dict[str, Any],
+        starts: np.ndarray,
+        ends: np.ndarray,
+        enough: np.ndarray,
+        bars: int,
+        out: np.ndarray,
+    ) -> None:
+        windows: dict[tuple[int, int], float] = {}
+        for i in np.flatnonzero(enough).tolist():
+            start, end = int(starts[i]), int(ends[i])
+            found = windows.get((start, end))
+            if found is None:
+                try:
+                    found = compute(history.window(start, end), params)
+                except Exception:  # the adapter will say what went wrong, at that bar
+                    found = math.nan
+                windows[(start, end)] = found
+            out[i] = found
+
+    return values
+
+
+def _rsi(
+    history: _History,
+    params: dict[str, Any],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    enough: np.ndarray,
+    bars: int,
+    out: np.ndarray,
+) -> None:
+    n = params["n"]
+    close = history.candles.close
+    whole = enough & (ends - starts == bars)
+    partial = enough & ~whole
+    if whole.any() and not _rsi_matches(close, ends[whole], bars, n):
+        partial = enough
+        whole = np.zeros_like(enough)
+    if whole.any():
+        out[whole] = windowed_rsi(close, ends[whole], bars, n)
+    if partial.any():
+        _indicator("rsi")(history, params, starts, ends, partial, bars, out)
+
+
+def _rsi_matches(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> bool:
+    """Whether ``windowed_rsi`` gives ``talib.RSI``'s bits on sample windows (the first and last
+    ones and others spread between): a TA-Lib built with other arithmetic fails this at once."""
+    if len(ends) <= 3 * _SAMPLES:
+        picked = ends
+    else:
+        spread = np.linspace(0, len(ends) - 1, _SAMPLES).astype(np.int64)
+        picked = np.unique(np.concatenate([ends[:_SAMPLES], ends[-_SAMPLES:], ends[spread]]))
+    fast = windowed_rsi(close, picked, window, n)
+    slow = np.array([talib.RSI(close[e - window : e], timeperiod=n)[-1] for e in picked.tolist()])
+    return bool(np.array_equal(fast, slow, equal_nan=True))
+
+
+_VALUES: dict[str, _Values] = {
+    **{name: _field(name) for name in _FIELDS},
+    "rsi": _rsi,
+}
+for _metric in INDICATORS:
+    _VALUES.setdefault(_metric, _indicator(_metric))
+
+
+__all__ = ["MIN_WINDOW", "ReplayAnswers", "observation", "windowed_rsi"]

@@ -1,0 +1,391 @@
+"""The fast event-driven backtest: the pipeline's decisions, records and fills, bar by bar,
+without asking the adapters bar by bar.
+
+``Pipeline.cycle`` gathers from the replay adapters, evaluates, sizes, gates, fills on paper and
+records, once per decision time. A backtest knows every decision time in advance and replays
+recorded data, so this loop takes the same steps with the same functions and leaves out only
+what cannot change an outcome:
+
+- data: ``ReplayAnswers`` gives, for every bar at once, exactly what the replay adapters answer
+  (the same values to the bit, data times, ``fetched_at`` and ``detail``; the adapters
+  themselves answer what it cannot read from a candle series);
+- evaluation: the strategy's own generated evaluator, bar by bar (``evaluate_aligned``, what
+  ``Strategy.evaluate`` runs), which gives the trace the record needs as it decides;
+- a BUY or SELL goes through the pipeline's own gate (``Pipeline.gate``: limits, reference
+  price, portfolio, book, ``risk.size_order``, the risk state read from the log, ``risk.check``)
+  and, when approved, its own paper execution (``Recorder.paper``: the decision record, the
+  broker's fill and the fill record together); a HOLD or BLOCKED verdict needs neither, only its
+  record, as in the pipeline;
+- records: built by the ``DecisionTemplate`` that ``build_decision_record`` is made of (so
+  scrubbed the same way), and sealed into the chain by the log's ``append_many``. The records of
+  decisions that place nothing are held and appended in order before anything else is written
+  (a fill), ``BATCH`` decisions to a transaction: the log holds the pipeline's records in the
+  pipeline's order, hash for hash;
+- the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
+  views it gave again (``FlatViewBroker``: they cannot depend on prices then).
+
+What the pipeline path does that this loop leaves out is what a fresh backtest log never
+needs: looking up each decision in the log before deciding it (none is there), expiring
+approvals (paper mode asks for none) and reconciling a venue (there is none). ``run_backtest``
+keeps the pipeline path (``engine="pipeline"``), and tests compare the two record for record.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property, lru_cache
+from typing import Any
+
+import numpy as np
+
+from signalops.audit.record import DecisionTemplate, PreparedRecord, template_for
+from signalops.backtest.answers import ReplayAnswers
+from signalops.backtest.bars import Bars
+from signalops.backtest.ledger import Decision, EquityPoint
+from signalops.evaluation.tree import Evaluation, Verdict
+from signalops.execution.paper import PaperBroker
+from signalops.observation import Request
+from signalops.orders import (
+    ExecutionResult,
+    ExecutionStatus,
+    Mode,
+    OrderIntent,
+    PortfolioView,
+    to_decimal,
+)
+from signalops.orders import decision_id as make_decision_id
+from signalops.pipeline import Pipeline
+from signalops.pipeline.cycle import _why_not, price_requests
+from signalops.pipeline.records import log_records
+from signalops.risk import RiskDecision
+from signalops.strategy.model import Strategy
+
+BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nested in it)
+_ACTS = (Verdict.BUY, Verdict.SELL)
+_DENIED = "denied by the risk gate"
+_NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
+_LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
+
+
+class FlatViewBroker(PaperBroker):
+    """A ``PaperBroker`` that gives its portfolio and book views again while the account is flat.
+
+    ``portfolio(prices, as_of)`` is the account after the fills placed by ``as_of``, marked at
+    ``prices``, with the equity at the day's start (the fills placed before midnight). In a
+    backtest every fill is placed by this run, at the decision time being simulated, in time
+    order: at any later ``as_of`` the whole ledger counts. With no position, nothing is marked:
+    the view is then a function of the ledger and of which fills were placed before midnight,
+    whatever the prices. So a flat view is kept until the next ``execute`` (which may change
+    the ledger) and given again on the same day; and on every later day too once no fill was
+    placed after its midnight (the day's start then counts the whole ledger as well). With a
+    position the broker answers every call itself. (Allocations are set once, when the
+    pipeline is made, before any view.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (whose view, strategy) -> (midnight, view, whether later days may have it too)
+        self._flat: dict[tuple[str, str], tuple[datetime, PortfolioView, bool]] = {}
+        self._last_placed: datetime | None = None
+        self._day: tuple[datetime | None, datetime | None] = (None, None)
+
+    def _midnight(self, as_of: datetime) -> datetime:
+        moment, midnight = self._day
+        if as_of is not moment or midnight is None:  # the gate, book and mark ask at one time
+            midnight = _midnight(as_of)
+            self._day = (as_of, midnight)
+        return midnight
+
+    def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
+        self._flat = {}  # the ledger may change (and a rolled-back fill changes it again)
+        if self._last_placed is None or as_of > self._last_placed:
+            self._last_placed = as_of
+        return super().execute(intent, as_of=as_of)
+
+    def flat_portfolio(self, as_of: datetime) -> PortfolioView | None:
+        """The account at ``as_of`` if it is known to hold nothing then; None otherwise."""
+        return self._kept(("account", ""), self._midnight(as_of))
+
+    def portfolio(
+        self, prices: Mapping[str, Decimal | float | str], as_of: datetime
+    ) -> PortfolioView:
+        midnight = self._midnight(as_of)
+        found = self._kept(("account", ""), midnight)
+        if found is not None:
+            return found
+        view = super().portfolio(prices, as_of)
+        if not view.positions:
+            self._keep(("account", ""), midnight, view)
+        return view
+
+    def book(
+        self, strategy: str, prices: Mapping[str, Decimal | float | str], as_of: datetime
+    ) -> PortfolioView:
+        midnight = self._midnight(as_of)
+        found = self._kept(("book", strategy), midnight)
+        if found is not None:
+            return found
+        view = super().book(strategy, prices, as_of)
+        if not view.positions and self._kept(("account", ""), midnight) is not None:
+            self._keep(("book", strategy), midnight, view)
+        return view
+
+    def _kept(self, key: tuple[str, str], midnight: datetime) -> PortfolioView | None:
+        found = self._flat.get(key)
+        if found is None:
+            return None
+        day, view, later = found
+        return view if day == midnight or (later and day < midnight) else None
+
+    def _keep(self, key: tuple[str, str], midnight: datetime, view: PortfolioView) -> None:
+        settled = self._last_placed is None or self._last_placed < midnight
+        self._flat[key] = (midnight, view, settled)
+
+
+@lru_cache(maxsize=256)
+def _not_executed(message: str) -> ExecutionResult:
+    """A decision that placed nothing, and why (one value per reason: records only read it)."""
+    return ExecutionResult(ExecutionStatus.NOT_EXECUTED, message)
+
+
+# The cyclic garbage collector's first threshold while backtests run. Each bar allocates a few
+# hundred short-lived objects and keeps a few (its decision, its equity point): at Python's
+# default (700 allocations) the collector ran every few bars and walked the growing heap of kept
+# ones, a quarter of a long backtest's time. Nothing here makes cycles to collect early.
+_GC_THRESHOLD = 50_000
+_gc_lock = threading.Lock()
+_gc_users: list[tuple[int, int, int]] = []  # the thresholds before the first of the running
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the collector's first threshold while a backtest runs (restored by the last one
+    of the backtests running at once)."""
+    with _gc_lock:
+        before = gc.get_threshold()
+        _gc_users.append(before)
+        if len(_gc_users) == 1 and before[0] < _GC_THRESHOLD:
+            gc.set_threshold(_GC_THRESHOLD, before[1], before[2])
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            first = _gc_users[0]
+            _gc_users.pop()
+            if not _gc_users:
+                gc.set_threshold(*first)
+
+
+def _midnight(as_of: datetime) -> datetime:
+    """The UTC midnight that starts ``as_of``'s day (the broker's day start)."""
+    return as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+OnCycle = Callable[[int, datetime], None]
+
+
+class FastRun:
+    """One strategy over ``moments`` with ``pipeline``'s gate, broker and writer.
+
+    ``run()`` returns the equity curve's points after the first (one per decision time, as the
+    pipeline path marks them) and keeps ``decisions`` (every decision, in log order).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        strategy: Strategy,
+        moments: Sequence[datetime],
+        step: timedelta,
+        prices: Mapping[str, Bars],
+        *,
+        clock: Any,
+        on_cycle: OnCycle | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.strategy = strategy
+        self.moments = list(moments)
+        self.step = step
+        self.prices = prices
+        self.clock = clock
+        self.on_cycle = on_cycle
+        self.assets = tuple(dict.fromkeys(strategy.assets))  # one decision per asset and time
+        self.mode = pipeline.mode or Mode(strategy.execution.action_mode)
+        requests: list[Request] = []
+        for asset in self.assets:
+            requests.extend(strategy.requests(asset))
+            requests.extend(price_requests(asset))
+        self.answers = ReplayAnswers(requests, pipeline.adapters, self.moments)
+        self.decisions: list[Decision] = []
+        self._templates: dict[str, DecisionTemplate] = {}
+        self._held: list[PreparedRecord] = []
+        self._logging = False
+        self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
+
+    def run(self) -> list[EquityPoint]:
+        """Every cycle, ``BATCH`` decisions to a transaction (one commit each: a backtest that
+        dies loses its last batch, and ``runner._publish`` never names a partial log)."""
+        curve: list[EquityPoint] = []
+        # Log lines keep their order with the pipeline's: one cycle per batch when they show.
+        self._logging = any(logging.getLogger(n).isEnabledFor(logging.INFO) for n in _LOGGERS)
+        batch = 1 if self._logging else BATCH
+        log, i, count = self.pipeline.audit, 0, len(self.moments)
+        with _fewer_collections():
+            while i < count:
+                with log.transaction():
+                    decided = 0
+                    while i < count and decided < batch:
+                        decided += self._cycle(i)
+                        curve.append(self._mark(i))
+                        if self.on_cycle is not None:
+                            self.on_cycle(i + 1, self.moments[i])
+                        i += 1
+                    self._flush()
+        return curve
+
+    def _flush(self) -> None:
+        """Append the held records (decisions that placed nothing), in order, before whatever
+        is written next."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        self.pipeline.audit.append_many(held)
+        if self._logging:
+            log_records(record.record for record in held)
+
+    def _cycle(self, i: int) -> int:
+        """The decisions at ``moments[i]``, one per asset; returns how many."""
+        moment = self.moments[i]
+        self.clock.now = moment
+        tree = self.strategy.tree
+        for asset in self.assets:
+            evaluation = tree.evaluate_aligned(
+                self.answers.row(tree.requests(asset), i), moment, asset
+            )
+            if evaluation.verdict in _ACTS:
+                record, gate, status = self._act(asset, moment, evaluation, i)
+                denials = tuple(code.value for code in gate.codes)
+            else:
+                record = self._record(evaluation, None, None, _not_executed(_why_not(evaluation)))
+                self._held.append(record)
+                status, denials = _NOT_EXECUTED, ()
+            action = evaluation.action
+            self.decisions.append(
+                Decision(
+                    record.id,
+                    moment,
+                    asset,
+                    evaluation.verdict.value,
+                    None if action is None else action.value,
+                    evaluation.blocked_by,
+                    status,
+                    denials,
+                )
+            )
+        return len(self.assets)
+
+    def _record(
+        self,
+        evaluation: Evaluation,
+        intent: OrderIntent | None,
+        gate: RiskDecision | None,
+        result: ExecutionResult,
+    ) -> PreparedRecord:
+        """The decision's record: what ``Recorder.decision_record`` builds, through the same
+        template (``build_decision_record`` is made of it), kept ready to be sealed."""
+        asset = evaluation.asset
+        assert asset is not None
+        template = self._templates.get(asset)
+        if template is None:
+            template = self._templates[asset] = template_for(self.strategy, asset, self.mode)
+        return template.prepare(
+            as_of=evaluation.as_of,
+            verdict=evaluation.verdict,
+            action=evaluation.action,
+            blocked_by=evaluation.blocked_by,
+            conflicts=evaluation.conflicts,
+            observations=evaluation.observations,
+            risk=None if gate is None else gate.to_dict(),
+            order=intent,
+            execution=result,
+            recorded_at=self.clock(),
+        )
+
+    def _act(
+        self, asset: str, moment: datetime, evaluation: Evaluation, i: int
+    ) -> tuple[PreparedRecord, RiskDecision, str]:
+        """A BUY or SELL: the pipeline's gate, then its paper execution or the denial's record
+        (the record, the gate's answer and the execution status)."""
+        strategy, mode = self.strategy, self.mode
+        did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
+        requests = (*strategy.requests(asset), *price_requests(asset))
+        answers = self.answers.answers(requests, i)
+        intent, gate = self.pipeline.gate(strategy, asset, moment, evaluation, answers, did, mode)
+        if intent is not None and gate.approved:
+            record, result = self._fill(intent, moment, evaluation, gate)
+            return record, gate, result.status.value
+        record = self._record(evaluation, intent, gate, _not_executed(_DENIED))
+        self._held.append(record)
+        return record, gate, _NOT_EXECUTED
+
+    def _fill(
+        self, intent: OrderIntent, moment: datetime, evaluation: Evaluation, gate: RiskDecision
+    ) -> tuple[PreparedRecord, ExecutionResult]:
+        """The pipeline's paper execution (``Recorder.paper``: the decision record, the broker's
+        fill and the fill record in one transaction), after the held records."""
+        self._flush()
+        written: list[PreparedRecord] = []
+
+        def first(result: ExecutionResult) -> Mapping[str, Any]:
+            written.append(self._record(evaluation, intent, gate, result))
+            return written[-1].record  # the dict, as ``Recorder.decision_record`` gives it
+
+        result = self.pipeline.records.paper(intent, moment, first)
+        return written[-1], result
+
+    def _mark(self, i: int) -> EquityPoint:
+        """The portfolio after the decisions at ``moments[i]``, marked at the end of its period
+        (``runner._mark``'s point: the broker's view at the last closes by then)."""
+        moment = self.moments[i]
+        at = moment + self.step
+        broker = self.pipeline.broker
+        flat = broker.flat_portfolio(moment) if isinstance(broker, FlatViewBroker) else None
+        if flat is not None:
+            if flat is not self._flat_mark[0]:
+                self._flat_mark = (flat, flat.equity, flat.cash)
+            return EquityPoint(at, self._flat_mark[1], self._flat_mark[2], held=False)
+        marks = {}
+        for asset, closes in self._closes.items():
+            found = closes.at(i)
+            if found is not None:
+                marks[asset] = found
+        portfolio = broker.portfolio(marks, moment)
+        held = any(p.quantity > 0 for p in portfolio.positions.values())
+        return EquityPoint(at, portfolio.equity, portfolio.cash, held)
+
+    @cached_property
+    def _closes(self) -> dict[str, _Closes]:
+        ends = [moment + self.step for moment in self.moments]
+        return {asset: _Closes(bars, ends) for asset, bars in self.prices.items()}
+
+
+class _Closes:
+    """``bars.close_at(ends[i])[0]`` by position, looked up at once and made Decimal on use."""
+
+    def __init__(self, bars: Bars, ends: Sequence[datetime]) -> None:
+        at = np.array([end.timestamp() for end in ends], dtype=np.float64)
+        self._index = (np.searchsorted(bars.close_time, at, side="right") - 1).tolist()
+        self._close = bars.close
+
+    def at(self, i: int) -> Decimal | None:
+        index = self._index[i]
+        return None if index < 0 else to_decimal(float(self._close[index]))
+
+
+__all__ = ["BATCH", "FastRun", "FlatViewBroker"]

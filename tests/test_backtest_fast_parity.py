@@ -1,0 +1,294 @@
+"""The fast backtest engine writes the pipeline engine's log, record for record and hash for hash.
+
+``run_backtest(engine="fast")`` (the default) reads every bar's data at once and takes each
+decision with the pipeline's own gate, broker and record writer; ``engine="pipeline"`` runs
+``Pipeline.cycle`` at every decision time. On every demo strategy that runs on the bundled data,
+the banking-crisis fixture (daily and hourly) and the hourly RSI strategy of the benchmark, the
+two engines must leave the same SQLite file contents (every record's columns, body and hash, the
+chain head, the paper ledger, the stored strategies and trees) and the same ``BacktestResult``
+(decisions, fills, trades, equity curve, metrics, filter accounting).
+
+Below that, the pieces the fast engine reads data with are held to the adapters' answers: the
+replay adapters' observations at every bar (values to the bit, data times, details with gaps,
+errors) and TA-Lib's RSI over each adapter window.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import talib
+from conftest import ROOT, STRATEGIES
+
+from signalops.adapters import registry
+from signalops.adapters.gather import gather
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.backtest import run_backtest
+from signalops.backtest.answers import ReplayAnswers, windowed_rsi
+from signalops.backtest.runner import BacktestResult
+from signalops.config import Config, load_config, loads_config
+from signalops.errors import InputError
+from signalops.observation import Request
+from signalops.strategy import load, loads
+
+HOUR, DAY = 3600, 86400
+EQUITIES = load_config(ROOT / "examples" / "signalops.equities.yaml")
+FIXTURE = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
+HOURLY_RSI = """
+strategy:
+  name: "Hourly_RSI_Bench"
+  assets: ["BTC"]
+  defaults:
+    params:
+      timeframe: 1h
+  rules:
+    - id: oversold
+      source: technical
+      conditions:
+        - when: "rsi(14) < 30"
+  exit:
+    rules:
+      - id: recovered
+        source: technical
+        conditions:
+          - when: "rsi(14) > 55"
+  execution:
+    position_size: 0.05
+    action_mode: paper
+"""
+# Strategies in strategies/ that cannot run on the bundled data (no candles for their assets).
+NOT_ON_BUNDLED_DATA = {"value_screen.yaml"}
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of a log file, every row in key order."""
+    with sqlite3.connect(path) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {name: db.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall() for name in names}
+
+
+def assert_same_backtest(fast: BacktestResult, pipeline: BacktestResult) -> None:
+    ours, theirs = tables(fast.audit_path), tables(pipeline.audit_path)
+    assert ours.keys() == theirs.keys()
+    for name, rows in theirs.items():
+        for mine, reference in zip(ours[name], rows, strict=True):
+            assert mine == reference, f"{name}: first difference at {reference[0]!r}"
+    for field in ("decisions", "legs", "trades", "equity", "buy_and_hold", "metrics",
+                  "benchmark", "blocked", "signals", "periods"):  # fmt: skip
+        assert getattr(fast, field) == getattr(pipeline, field), field
+
+
+def both_engines(
+    strategy: Any, store: SnapshotStore, tmp_path: Path, **options: Any
+) -> tuple[BacktestResult, BacktestResult]:
+    runs = tuple(
+        run_backtest(strategy, store=store, out_dir=tmp_path / engine, engine=engine, **options)
+        for engine in ("fast", "pipeline")
+    )
+    return runs[0], runs[1]
+
+
+# Each demo over a period where it decides what it can: (file, from, to, options, verdicts seen).
+DEMOS = [
+    ("banking_crisis_dip.yaml", "2022-06-01", "2023-06-30", {}, "BUY SELL HOLD"),
+    ("technical_baseline.yaml", "2022-01-01", "2023-12-31", {}, "BUY SELL HOLD"),
+    ("election_odds_gate.yaml", "2024-06-01", "2025-01-31", {}, "BUY SELL HOLD BLOCKED"),
+    ("event_filter.yaml", "2025-01-01", "2025-06-30", {}, "HOLD BLOCKED"),
+    ("news_risk_off.yaml", "2024-01-01", "2025-10-01", {}, "HOLD BLOCKED"),
+    (
+        "graham_value_event_filter.yaml",
+        "2024-06-01",
+        "2024-12-31",
+        {"config": EQUITIES},
+        "SELL HOLD",
+    ),
+]
+
+
+def test_every_demo_strategy_that_runs_on_the_bundled_data_is_compared():
+    compared = {name for name, *_ in DEMOS}
+    assert {p.name for p in STRATEGIES.glob("*.yaml")} == compared | NOT_ON_BUNDLED_DATA
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end", "options", "verdicts"), DEMOS, ids=[d[0] for d in DEMOS]
+)
+def test_a_demo_strategy_leaves_the_same_log_and_result_on_both_engines(
+    replay_store: SnapshotStore,
+    tmp_path: Path,
+    name: str,
+    start: str,
+    end: str,
+    options: dict,
+    verdicts: str,
+):
+    strategy = load(STRATEGIES / name, registry.catalogue())
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc(start), end=utc(end), **options
+    )
+    assert_same_backtest(fast, pipeline)
+    assert {d.verdict for d in fast.decisions} == set(verdicts.split())
+
+
+@pytest.mark.parametrize("every", [None, timedelta(hours=1)], ids=["daily", "hourly"])
+def test_the_banking_crisis_fixture_fills_denies_blocks_and_sells_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path, every: timedelta | None
+):
+    strategy = load(FIXTURE, registry.catalogue())
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2023-03-01"), end=utc("2023-03-31"),
+        every=every,
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    verdicts = {d.verdict for d in fast.decisions}
+    assert {"BUY", "SELL", "HOLD", "BLOCKED"} <= verdicts
+    assert any(d.denials for d in fast.decisions) and fast.legs
+
+
+def test_hourly_rsi_over_an_exchange_outage_fills_and_gates_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # 2,000 hours around the bundled file's longest outage: stale RSI leaves, a BUY that adds
+    # to a position, whole-position SELLs, NO_POSITION denials, fills at the next open.
+    strategy = loads(HOURLY_RSI, "bench.yaml")
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2023-02-20"), end=utc("2023-05-15"),
+        every=timedelta(hours=1),
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert len(fast.legs) >= 20
+    assert any("NO_POSITION" in d.denials for d in fast.decisions)
+
+
+def test_own_capital_next_close_fills_and_a_cooldown_give_the_same_log_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = load(FIXTURE, registry.catalogue())
+    config = loads_config(
+        "paper: {starting_cash: 50000, fee_bps: 7, slippage_bps: 3}\n"
+        "strategies: {Banking_Crisis_Pipeline: {capital: 40%}}\n"
+        "risk: {cooldown: 1d, max_position: 0.2}\n"
+    )
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2023-02-15"), end=utc("2023-04-15"),
+        every=timedelta(hours=6), config=config, fill="next_close",
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert fast.legs
+
+
+# --- what the fast engine reads data with -----------------------------------------------------
+
+
+def test_replay_answers_equal_the_adapters_at_every_bar_with_gaps_and_short_history(
+    replay_store: SnapshotStore,
+):
+    adapters = registry.replay_adapters(replay_store, venues=Config().venues)
+    series = replay_store.series("technical", "candles/binance/BTC/USDT/1h")
+    assert series is not None
+    # From before the first candle (too little history, then the adapter's 250) through the
+    # 2021 outages, every 5th hour; daily candles and a missing hourly ETH series on the way.
+    first = datetime.fromtimestamp(series.times[0], UTC) - timedelta(hours=3)
+    moments = [first + timedelta(hours=5 * k) for k in range(1_800)]
+    requests = [
+        Request("technical", "rsi", (("n", 14), ("timeframe", HOUR)), "BTC"),
+        Request("technical", "close", (("timeframe", HOUR),), "BTC"),
+        Request("technical", "close", (("timeframe", DAY),), "BTC"),
+        Request("technical", "sma", (("n", 200), ("timeframe", HOUR)), "BTC"),
+        Request("technical", "volume_z", (("n", 20), ("timeframe", HOUR)), "BTC"),
+        Request("technical", "return", (("timeframe", HOUR), ("window", 7 * DAY)), "BTC"),
+        Request("technical", "rsi", (("n", 14), ("timeframe", DAY)), "ETH"),
+        Request("technical", "close", (("timeframe", HOUR),), "ETH"),
+    ]
+    answers = ReplayAnswers(requests, adapters, moments)
+    gapped = 0
+    for i, moment in enumerate(moments):
+        expected = gather(requests, adapters, moment)
+        for request in requests:
+            found = answers.answer(request, i)
+            assert found == expected[request], (moment, request)
+            assert getattr(found, "epoch", None) == getattr(expected[request], "epoch", None)
+            gapped += "gaps" in (getattr(found, "detail", None) or {})
+    assert gapped > 100
+
+
+def test_windowed_rsi_is_talib_to_the_bit_on_every_window_of_the_hourly_file(
+    replay_store: SnapshotStore,
+):
+    series = replay_store.series("technical", "candles/binance/BTC/USDT/1h")
+    assert series is not None
+    close = series.column(3)
+    ends = np.arange(250, len(close) + 1)
+    expected = np.array([talib.RSI(close[e - 250 : e], timeperiod=14)[-1] for e in ends])
+    assert np.array_equal(windowed_rsi(close, ends, 250, 14), expected)
+
+
+# --- the log appears only when complete --------------------------------------------------------
+
+
+def _stop_after(cycles: int):
+    def progress(done: int, total: int) -> None:
+        if done == cycles:
+            raise KeyboardInterrupt  # as a kill would, half way
+
+    return progress
+
+
+@pytest.mark.parametrize("engine", ["fast", "pipeline"])
+def test_a_backtest_killed_half_way_leaves_no_log_under_the_backtests_name(
+    replay_store: SnapshotStore, tmp_path: Path, engine: str
+):
+    strategy = load(FIXTURE, registry.catalogue())
+    common: dict[str, Any] = {
+        "store": replay_store,
+        "start": utc("2023-03-01"),
+        "out_dir": tmp_path,
+    }
+    done = run_backtest(strategy, end=utc("2023-03-10"), engine=engine, **common)
+    with AuditLog.open_readonly(done.audit_path) as log:
+        head = log.head()
+    with pytest.raises(KeyboardInterrupt):
+        run_backtest(
+            strategy, end=utc("2023-03-31"), engine=engine, progress=_stop_after(20), **common
+        )
+    # The complete log of the earlier run is still the backtest's log; the killed run's
+    # records are only in the .partial file, which nothing reads as a backtest's log.
+    with AuditLog.open_readonly(done.audit_path) as log:
+        assert log.head() == head
+    assert done.audit_path.with_name("backtest.db.partial").exists()
+
+
+def test_an_unknown_engine_is_refused(replay_store: SnapshotStore, tmp_path: Path):
+    strategy = load(FIXTURE, registry.catalogue())
+    with pytest.raises(InputError, match="unknown backtest engine 'warp'"):
+        run_backtest(
+            strategy, store=replay_store, start=utc("2023-03-01"), end=utc("2023-03-02"),
+            out_dir=tmp_path, engine="warp",
+        )  # fmt: skip
+
+
+def test_a_fast_backtest_leaves_the_garbage_collector_as_it_found_it(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = load(FIXTURE, registry.catalogue())
+    before = gc.get_threshold()
+    common: dict[str, Any] = {
+        "store": replay_store,
+        "start": utc("2023-03-01"),
+        "out_dir": tmp_path,
+    }
+    run_backtest(strategy, end=utc("2023-03-05"), **common)
+    with pytest.raises(KeyboardInterrupt):
+        run_backtest(strategy, end=utc("2023-03-31"), progress=_stop_after(3), **common)
+    assert gc.get_threshold() == before
