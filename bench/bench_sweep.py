@@ -20,7 +20,20 @@ with 10,000. The grid: ``entry`` x ``exit`` (default 20,25,30,35 x 50,55,60,65,7
 Before timing, every grid point is checked: the same entry and exit signals, the same round
 trips (entry and exit bars), and total returns equal to 12 significant digits (Sharpe and max
 drawdown are compared too). Times are the minimum of ``--repeat`` runs, engines alternating.
+
+The second table scales the sweep out (``signalops.research``): ``--sets`` parameter sets (default
+1,000: RSI(14) entry 20..39 x exit 50..99) of a daily RSI strategy on every bundled asset (BTC
+and ETH on Binance, AAPL, MSFT, GOOGL, NVDA, JPM and TSLA through the equities config), 2019 to
+2024, as ``signalops sweep`` runs them: in this process (one task per asset, the baseline being
+``sweep()`` called per asset without the executor) and on a local Ray of ``--cpus`` CPUs with
+the default chunks (about 4 tasks per worker) and with ``--chunks`` parameter sets per task, down
+to one task per parameter set x asset. A run of empty tasks gives Ray's bare round trip. The
+overhead per task is ``(Ray's time - local time / workers) / tasks``: what a task costs beyond
+a perfect split of the local work over the workers. Ray's rows are checked equal to the local
+ones before timing; ``ray.init`` and the one ``ray.put`` of the market data are timed apart.
+
 Run:  .venv/bin/python bench/bench_sweep.py [--entry 20,25,30,35] [--exit 50,55,60,65,70]
+      .venv/bin/python bench/bench_sweep.py --part ray [--sets 1000] [--cpus 2] [--chunks 1,10,100]
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +57,7 @@ import talib
 
 from signalops.adapters import technical
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.backtest.sweep import SweepRow, sweep
+from signalops.backtest.sweep import SweepRun, sweep
 from signalops.evaluation.vectorized import BUY, SELL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +115,7 @@ def load_candles(store: SnapshotStore) -> Candles:
 # --- the two engines ---------------------------------------------------------------------------
 
 
-def ours(store: SnapshotStore, candles: Candles, grid: dict[str, list[int]]) -> list[SweepRow]:
+def ours(store: SnapshotStore, candles: Candles, grid: dict[str, list[int]]) -> list[SweepRun]:
     times = candles.decisions
     rows = sweep(
         STRATEGY,
@@ -180,7 +194,7 @@ def relative(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0
 
 
-def check(rows: Sequence[SweepRow], theirs: Theirs, candles: Candles) -> Agreement:
+def check(rows: Sequence[SweepRun], theirs: Theirs, candles: Candles) -> Agreement:
     """The sweep decides every hour, vectorbt at every candle: they meet at candle closes (an
     hour without a candle repeats the last candle's verdict, or holds on stale data, so it never
     moves the position)."""
@@ -246,7 +260,20 @@ def main() -> None:
     parser.add_argument("--entry", type=values, default=[20, 25, 30, 35])
     parser.add_argument("--exit", type=values, default=[50, 55, 60, 65, 70])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--part", choices=["vectorbt", "ray", "both"], default="both")
+    parser.add_argument("--sets", type=int, default=1000, help="parameter sets (scale-out part)")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    parser.add_argument("--chunks", type=values, default=[100, 10, 1], help="sets per Ray task")
     args = parser.parse_args()
+    if args.part in ("vectorbt", "both"):
+        against_vectorbt(args)
+    if args.part in ("ray", "both"):
+        if args.part == "both":
+            print()
+        scale_out(args)
+
+
+def against_vectorbt(args: argparse.Namespace) -> None:
     try:
         import pandas as pd
         import vectorbt as vbt
@@ -300,6 +327,165 @@ def main() -> None:
         seconds = best[key]
         ratio = best["vectorbt"] / seconds
         print(f"{names[key]:<58}{seconds:>9.3f}{work / seconds:>17,.0f}{ratio:>12.2f}x")
+
+
+# --- scaling out: local vs local Ray ----------------------------------------------------------
+
+ASSETS = ("BTC", "ETH", "AAPL", "MSFT", "GOOGL", "NVDA", "JPM", "TSLA")
+SCALE_FROM, SCALE_TO = datetime(2019, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)
+DAILY = STRATEGY.replace("timeframe: 1h", "timeframe: 1d").replace("Hourly_RSI", "Daily_RSI")
+
+
+def scale_grid(sets: int) -> dict[str, list[int]]:
+    """``sets`` parameter sets: RSI entry 20, 21, ... x exit 50..99 (50 exits per entry)."""
+    exits = list(range(50, 50 + min(sets, 50)))
+    entries = list(range(20, 20 + math.ceil(sets / len(exits))))
+    assert len(entries) * len(exits) == sets, "--sets: a multiple of 50 (or fewer than 50)"
+    return {"entry": entries, "exit": exits}
+
+
+def scale_out(args: argparse.Namespace) -> None:
+    import logging
+    import os
+
+    try:
+        import ray
+    except ImportError:
+        sys.exit("ray is not installed: pip install 'signalops[ray]'")
+    from signalops.adapters import registry
+    from signalops.adapters.bundled import import_bundled
+    from signalops.research.executors import LocalExecutor, RayExecutor
+    from signalops.research.market import pack, sources_read
+    from signalops.research.sweeps import run_sweep
+    from signalops.research.tasks import Settings
+    from signalops.strategy import loads
+
+    grid = scale_grid(args.sets)
+    settings = Settings.read(ROOT / "examples" / "signalops.equities.yaml")
+    strategy = loads(DAILY, "<bench>", registry.catalogue())
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SnapshotStore(Path(tmp) / "replay")
+        import_bundled(ROOT / "examples" / "data", store.directory)
+        common: dict[str, Any] = dict(
+            grid=grid,
+            store=store,
+            start=SCALE_FROM,
+            end=SCALE_TO,
+            assets=ASSETS,
+            fee_bps=FEE_BPS,
+            slippage_bps=0,
+            settings=settings,
+        )
+        venues = settings.load().venues
+
+        def plain() -> list[Any]:  # the library's sweep(), asset by asset: no executor at all
+            return [
+                sweep(
+                    DAILY,
+                    grid=grid,
+                    store=store,
+                    asset=asset,
+                    start=SCALE_FROM,
+                    end=SCALE_TO,
+                    fee_bps=FEE_BPS,
+                    slippage_bps=0,
+                    venues=venues,
+                )
+                for asset in ASSETS
+            ]
+
+        local = run_sweep(strategy, executor=LocalExecutor(), **common)
+        assert [list(a.rows) for a in local.assets] == [[r.row() for r in rows] for rows in plain()]
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        began = time.perf_counter()
+        ray.init(
+            num_cpus=args.cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            _node_ip_address="127.0.0.1",
+        )
+        started = time.perf_counter() - began
+        try:
+            executor = RayExecutor()
+            packed = pack(store, sources_read([strategy], store))
+            began = time.perf_counter()
+            ray.get(ray.put(packed))
+            put = time.perf_counter() - began
+            size = sum(a.nbytes for a in packed.files.values())
+            runs: dict[str, Callable[[], object]] = {
+                "plain": plain,
+                "local": lambda: run_sweep(strategy, executor=LocalExecutor(), **common),
+                "ray": lambda: run_sweep(strategy, executor=executor, **common),
+            }
+            tasks = {"plain": len(ASSETS), "local": local.tasks}
+            for chunk in args.chunks:
+                there = run_sweep(strategy, executor=executor, chunk=chunk, **common)
+                assert there.assets == local.assets, f"chunk {chunk}: not the local rows"
+                tasks[f"chunk {chunk}"] = there.tasks
+                runs[f"chunk {chunk}"] = partial(run_sweep, strategy, executor=executor,
+                                                 chunk=chunk, **common)  # fmt: skip
+            default = run_sweep(strategy, executor=executor, **common)
+            assert default.assets == local.assets
+            tasks["ray"] = default.tasks
+            empty = len(ASSETS) * args.sets
+            runs["empty"] = lambda: list(executor.run(_nothing, executor.put(None), range(empty)))
+            tasks["empty"] = empty
+            best = fastest(runs, args.repeat)
+        finally:
+            ray.shutdown()
+
+    screens = len(ASSETS) * args.sets
+    decisions = _decisions()
+    print(
+        f"scale-out: {args.sets:,} parameter sets x {len(ASSETS)} bundled assets "
+        f"({', '.join(ASSETS)}) = {screens:,} screens; RSI(14) entry x exit, daily "
+        f"{SCALE_FROM:%Y-%m-%d} .. {SCALE_TO:%Y-%m-%d} ({decisions:,} decisions each)"
+    )
+    print(
+        f"Ray {ray.__version__}, a local Ray of {args.cpus} CPUs on this machine: ray.init "
+        f"{started:.1f} s and one ray.put of the market data ({size / 1e6:.1f} MB) "
+        f"{put * 1000:.0f} ms, not in the times below; every Ray run's rows checked equal to "
+        f"the local ones\n"
+    )
+    names = {
+        "plain": "sweep() per asset, no executor",
+        "local": "signalops sweep, in process (local executor)",
+        "ray": f"--ray, default chunks ({math.ceil(screens / tasks['ray'])} sets/task)",
+        **{f"chunk {c}": f"--ray --chunk {c}" for c in args.chunks},
+        "empty": "Ray, empty tasks (bare round trip)",
+    }
+    heading = f"run (min of {args.repeat})"
+    print(
+        f"{heading:<50}{'tasks':>7}{'seconds':>9}{'screens/s':>11}{'vs local':>10}"
+        f"{'overhead/task':>15}"
+    )
+    print("-" * 102)
+    local_time = best["local"]
+    for key, name in names.items():
+        seconds = best[key]
+        if key == "empty":
+            print(f"{name:<50}{tasks[key]:>7,}{seconds:>9.3f}{'':>11}{'':>10}"
+                  f"{seconds / tasks[key] * 1e3:>12.2f} ms")  # fmt: skip
+            continue
+        extra = ""
+        if key not in ("plain", "local"):
+            overhead = (seconds - local_time / args.cpus) / tasks[key]
+            extra = f"{overhead * 1e3:>12.2f} ms"
+        print(
+            f"{name:<50}{tasks[key]:>7,}{seconds:>9.3f}{screens / seconds:>11,.0f}"
+            f"{local_time / seconds:>9.2f}x{extra:>15}"
+        )
+
+
+def _decisions() -> int:
+    from signalops.backtest.sweep import decision_times
+
+    return len(decision_times(SCALE_FROM, SCALE_TO, timedelta(days=1)))
+
+
+def _nothing(_shared: object, _item: int) -> None:
+    return None
 
 
 if __name__ == "__main__":

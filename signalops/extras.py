@@ -25,6 +25,7 @@ EXTRAS = {
     "equities": "Yahoo Finance prices and fundamentals through yfinance",
     "dashboard": "the Streamlit dashboard",
     "parquet": "data import of Parquet files through pyarrow",
+    "ray": "sweeps, walk-forward and each-asset backtests on a Ray cluster (--ray)",
 }
 
 

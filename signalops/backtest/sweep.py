@@ -36,6 +36,11 @@ How it stays fast (``bench/bench_sweep.py`` times it against vectorbt on the sam
 - the position is played in Python only through the decisions that change it (a BUY while flat,
   a SELL while long), found with numpy; the curve, drawdown and Sharpe are numpy passes.
 
+``sweep`` is ``CompiledGrid`` (the combinations, each compiled when asked) and ``Screen`` (one
+asset over one period, what the combinations share) put together. ``signalops.research`` uses
+the same two to screen chunks of a grid as tasks, in this process or on a Ray cluster; a task
+sends back ``SweepRow`` (the scores), not the ``SweepRun`` with its curves.
+
 THIS IS A FAST SCREEN, NOT A BACKTEST. It has no risk gate (no limits, cool-downs or kill
 switch), no position sizing (always all-in, ignoring ``execution.position_size``), no confirmation
 rounds, no approvals and no audit log, and it computes in float64 rather than the paper broker's
@@ -49,8 +54,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, partial
@@ -93,12 +98,19 @@ from signalops.strategy.model import Strategy
 from signalops.venues import Venues
 
 __all__ = [
+    "CompiledGrid",
+    "Screen",
     "SweepRow",
+    "SweepRun",
     "SweepTrade",
+    "check_grid",
+    "check_inputs",
+    "decision_times",
     "format_value",
     "grid_combinations",
     "parse_grid",
     "parse_grid_value",
+    "plain_document",
     "simulate",
     "sweep",
     "with_params",
@@ -176,6 +188,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain_document(strategy: Strategy) -> dict[str, Any]:
+    """The strategy's document as plain JSON data (what a sweep task carries)."""
+    return _plain(strategy.document)
+
+
 def _document(source: str | Mapping[str, Any] | Strategy, catalogue: Catalogue) -> dict[str, Any]:
     if isinstance(source, Strategy):
         return _plain(source.document)
@@ -192,16 +209,10 @@ def with_params(
 ) -> Strategy:
     """Compile ``document`` with ``strategy.params`` entries replaced by ``params``."""
     doc = _plain(document)
-    spec = doc.get("strategy") if isinstance(doc.get("strategy"), dict) else None
-    known = dict(spec.get("params") or {}) if spec else {}
-    unknown = [name for name in params if name not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)) if known else "none (it has no params: section)"
-        raise InputError(
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(u) for u in unknown)}: the strategy's params are {listed}"
-        )
-    assert spec is not None
+    _check_names(doc, params)
+    spec = doc.get("strategy")
+    assert isinstance(spec, dict)
+    known = dict(spec.get("params") or {})
     # A param written as a string ("511754", a market id) stays a string: a grid value read as
     # a number goes back in as its text, which a numeric use parses again the same way.
     spec["params"] = {
@@ -222,6 +233,19 @@ def with_params(
             for e in exc.errors
         )
         raise InputError(f"{file} with {label}: {problems}") from None
+
+
+def _check_names(document: Mapping[str, Any], params: Iterable[str]) -> None:
+    """``InputError`` naming the params the strategy does not have, and those it has."""
+    spec = document.get("strategy")
+    known = (spec.get("params") or {}) if isinstance(spec, Mapping) else {}
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) if known else "none (it has no params: section)"
+        raise InputError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)}: the strategy's params are {listed}"
+        )
 
 
 # --- compiling once --------------------------------------------------------------------------
@@ -434,25 +458,49 @@ class _Combination:
     strategy: Callable[[], Strategy]
 
 
-def _compile_grid(
-    document: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
-) -> list[_Combination]:
-    """Every combination's tree, in grid order; a bad value raises as ``with_params`` does."""
-    combos = grid_combinations(grid)
-    compile_with = partial(_compile, document, catalogue=catalogue, file=file)
-    base = compile_with(combos[0])
-    template = _template(document, grid, base, compile_with) if len(combos) > 1 else None
-    out = [_Combination(combos[0], base.tree, None, partial(_same, base))]
-    for params in combos[1:]:
+class CompiledGrid:
+    """Every combination of a grid, in grid order, each compiled when asked.
+
+    The first combination is compiled in full when the grid is made, and a second one to find
+    the template (see the module docstring); any other combination is then the template's tree
+    with its constants, or (when the template cannot take its values) compiled in full. A bad
+    value raises ``InputError`` as ``with_params`` does, when that combination is asked for, so a
+    task screening part of a grid fails only for its own bad values.
+    """
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        grid: Mapping[str, Sequence[Any]],
+        catalogue: Catalogue,
+        file: str,
+    ) -> None:
+        self.points = grid_combinations(grid)
+        self._compile = partial(_compile, document, catalogue=catalogue, file=file)
+        self._base: Strategy | Exception
+        try:
+            self._base = self._compile(self.points[0])
+        except Exception as exc:  # raised again when the first combination is asked for
+            self._base = exc
+        self._template = None
+        if isinstance(self._base, Strategy) and len(self.points) > 1:
+            self._template = _template(document, grid, self._base, self._compile)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def combination(self, index: int) -> _Combination:
+        params = self.points[index]
+        if index == 0:
+            if isinstance(self._base, Exception):
+                raise self._base
+            return _Combination(params, self._base.tree, None, partial(_same, self._base))
+        template = self._template
         constants = template.constants(params) if template else None
         if template is not None and constants is not None:
-            out.append(
-                _Combination(params, template.tree, constants, partial(compile_with, params))
-            )
-        else:
-            strategy = compile_with(params)
-            out.append(_Combination(params, strategy.tree, None, partial(_same, strategy)))
-    return out
+            return _Combination(params, template.tree, constants, partial(self._compile, params))
+        strategy = self._compile(params)
+        return _Combination(params, strategy.tree, None, partial(_same, strategy))
 
 
 def _compile(
@@ -635,12 +683,11 @@ def _play(
 
 @dataclass(frozen=True)
 class SweepRow:
-    """One combination of parameter values and what the fast screen made of it."""
+    """One combination of parameter values and the scores the fast screen gave it: what the
+    table shows, small and picklable (what a sweep task sends back; see ``SweepRun`` for the
+    curves and trades behind it)."""
 
     params: Mapping[str, Any]
-    times: np.ndarray  # decision times, Unix seconds
-    verdicts: np.ndarray  # vectorized verdict codes, one per decision time
-    equity: np.ndarray  # after each decision time (the starting cash precedes it)
     total_return: float
     max_drawdown: float  # <= 0
     sharpe: float | None
@@ -648,6 +695,20 @@ class SweepRow:
     exposure: float
     blocked: int  # decision times whose verdict was BLOCKED
     fees: float
+    open_trade: bool  # a position is still held at the end
+
+    @property
+    def closed_trades(self) -> int:
+        return self.win_rate.trades
+
+
+@dataclass(frozen=True)
+class SweepRun(SweepRow):
+    """A row with what produced it: the decision times, verdicts, equity curve and trades."""
+
+    times: np.ndarray  # decision times, Unix seconds
+    verdicts: np.ndarray  # vectorized verdict codes, one per decision time
+    equity: np.ndarray  # after each decision time (the starting cash precedes it)
     simulation: Simulation = field(repr=False, compare=False)
     compile_strategy: Callable[[], Strategy] = field(repr=False, compare=False)
 
@@ -660,13 +721,9 @@ class SweepRow:
     def trades(self) -> tuple[SweepTrade, ...]:
         return self.simulation.trades
 
-    @property
-    def closed_trades(self) -> int:
-        return self.win_rate.trades
-
-    @property
-    def open_trade(self) -> bool:
-        return self.simulation.fills.open_trade
+    def row(self) -> SweepRow:
+        """The scores alone."""
+        return SweepRow(**{f.name: getattr(self, f.name) for f in fields(SweepRow)})
 
 
 def sweep(
@@ -682,7 +739,7 @@ def sweep(
     slippage_bps: float | Decimal = _PAPER.slippage_bps,
     catalogue: Catalogue | None = None,
     venues: Venues | None = None,
-) -> list[SweepRow]:
+) -> list[SweepRun]:
     """Screen every combination of ``grid`` (param name -> values); rows in grid order.
 
     ``strategy_text_or_document`` is strategy YAML text, a strategy document (the content of a
@@ -692,13 +749,11 @@ def sweep(
     """
     catalogue = catalogue or registry.catalogue()
     document = _document(strategy_text_or_document, catalogue)
-    if not grid:
-        raise InputError("an empty grid: give at least one parameter and its values")
-    empty = [name for name, values in grid.items() if not list(values)]
-    if empty:
-        raise InputError(f"no values for parameter '{empty[0]}'")
+    check_grid(document, grid)
     file = strategy_text_or_document.file if isinstance(strategy_text_or_document, Strategy) else ""
-    combinations = _compile_grid(document, grid, catalogue, file or "<sweep>")
+    compiled = CompiledGrid(document, grid, catalogue, file or "<sweep>")
+    # Every combination before any data is read: a bad value fails first, as in the file.
+    combinations = [compiled.combination(i) for i in range(len(compiled))]
 
     first = combinations[0].strategy()
     asset = asset or (first.assets[0] if first.assets else None)
@@ -707,46 +762,108 @@ def sweep(
     step = every or timedelta(seconds=timeframe)
     _check_input(start, end, step, "next_open", (asset,) if asset else ())
     assert asset is not None
-    bars = Bars.load(store, asset, timeframe, venues)
-    _check_coverage({asset: bars}, start, end)
-    times = _decision_times(start, end, step)
-    prices = _Prices.of(bars, times, step.total_seconds())
-    per_year = periods_per_year(step)
-    fee, slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
+    screen = Screen(
+        store,
+        asset,
+        timeframe,
+        start,
+        end,
+        step,
+        fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+        venues=venues,
+    )
+    return [screen.run(combination) for combination in combinations]
 
-    # The inputs are shared between combinations that read the same metrics (a changed
-    # threshold changes no input): the adapter path, which asks the adapters once per bar, then
-    # runs once per distinct set of requests instead of per row; and one evaluator per tree.
-    adapters: dict[str, Any] | None = None
-    inputs_cache: dict[Any, Any] = {}
-    evaluators: dict[int, SeriesEvaluator] = {}
-    rows = []
-    for combination in combinations:
+
+def check_grid(document: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> None:
+    """``InputError`` for a grid no combination of which can be screened: no parameters, a
+    parameter without values, a name the strategy's ``params`` do not have."""
+    if not grid:
+        raise InputError("an empty grid: give at least one parameter and its values")
+    empty = [name for name, values in grid.items() if not list(values)]
+    if empty:
+        raise InputError(f"no values for parameter '{empty[0]}'")
+    _check_names(document, grid)
+
+
+def check_inputs(
+    store: SnapshotStore,
+    assets: Sequence[str],
+    timeframe: int,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    venues: Venues | None = None,
+) -> None:
+    """The errors ``sweep`` raises before it screens anything, for each of ``assets``: a
+    reversed period, a step that is not positive, an asset without candles covering the period
+    (``DataNotFound``, with the command that provides them)."""
+    _check_input(start, end, step, "next_open", tuple(assets))
+    for asset in assets:
+        _check_coverage({asset: Bars.load(store, asset, timeframe, venues)}, start, end)
+
+
+class Screen:
+    """One asset over one period, ready to screen any combination of a grid.
+
+    What every combination shares is made once: the candles, the decision times, where each
+    fills and is marked; the inputs once per distinct set of metrics the trees read (a changed
+    threshold changes no input: the adapter path, which asks the adapters once per bar, then
+    runs once per distinct set of requests instead of per row); an evaluator once per tree.
+    Raises ``DataNotFound`` when the asset has no candles covering the period.
+    """
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        asset: str,
+        timeframe: int,
+        start: datetime,
+        end: datetime,
+        step: timedelta,
+        *,
+        fee_bps: float | Decimal = _PAPER.fee_bps,
+        slippage_bps: float | Decimal = _PAPER.slippage_bps,
+        venues: Venues | None = None,
+    ) -> None:
+        self.store, self.asset, self.venues = store, asset, venues
+        bars = Bars.load(store, asset, timeframe, venues)
+        _check_coverage({asset: bars}, start, end)
+        self.times = _decision_times(start, end, step)
+        self.prices = _Prices.of(bars, self.times, step.total_seconds())
+        self.per_year = periods_per_year(step)
+        self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
+        self._adapters: dict[str, Any] | None = None
+        self._inputs: dict[Any, Any] = {}
+        self._evaluators: dict[int, SeriesEvaluator] = {}
+
+    def run(self, combination: _Combination) -> SweepRun:
+        """Screen one combination (from ``CompiledGrid.combination``)."""
+        verdicts = self._evaluator(combination).evaluate(combination.constants).verdicts
+        simulation = _play(verdicts, self.prices, self.fee, self.slip, STARTING_CASH)
+        return _row(combination, self.times, verdicts, simulation, self.per_year)
+
+    def _evaluator(self, combination: _Combination) -> SeriesEvaluator:
         tree = combination.tree
-        evaluator = evaluators.get(id(tree))
-        if evaluator is None:
-            key = tree.requests(asset)
-            if key not in inputs_cache:
-                strategy = combination.strategy()
-                if all(m.source == SOURCE for m in tree.metrics):  # as screen()
-                    inputs_cache[key] = technical_inputs(
-                        store, strategy, asset, times, venues=venues
-                    )
-                else:
-                    adapters = adapters or registry.replay_adapters(store, venues)
-                    inputs_cache[key] = inputs_from_adapters(strategy, asset, times, adapters)
-            evaluator = evaluators[id(tree)] = SeriesEvaluator(tree, inputs_cache[key], times)
-        verdicts = evaluator.evaluate(combination.constants).verdicts
-        rows.append(
-            _row(
-                combination,
-                times,
-                verdicts,
-                _play(verdicts, prices, fee, slip, STARTING_CASH),
-                per_year,
+        evaluator = self._evaluators.get(id(tree))
+        # The evaluator keeps its tree alive, so an id in the table is never a new tree's; the
+        # check says so where a screen outlives the grid it was first used with (a worker's).
+        if evaluator is None or evaluator.tree is not tree:
+            key = tree.requests(self.asset)
+            if key not in self._inputs:
+                self._inputs[key] = self._read_inputs(combination.strategy())
+            evaluator = SeriesEvaluator(tree, self._inputs[key], self.times)
+            self._evaluators[id(tree)] = evaluator
+        return evaluator
+
+    def _read_inputs(self, strategy: Strategy) -> Any:
+        if all(m.source == SOURCE for m in strategy.tree.metrics):  # as screen()
+            return technical_inputs(
+                self.store, strategy, self.asset, self.times, venues=self.venues
             )
-        )
-    return rows
+        self._adapters = self._adapters or registry.replay_adapters(self.store, self.venues)
+        return inputs_from_adapters(strategy, self.asset, self.times, self._adapters)
 
 
 def _row(
@@ -755,9 +872,9 @@ def _row(
     verdicts: np.ndarray,
     sim: Simulation,
     per_year: float,
-) -> SweepRow:
+) -> SweepRun:
     values = np.concatenate(([STARTING_CASH], sim.equity))
-    return SweepRow(
+    return SweepRun(
         params=dict(combination.params),
         times=times,
         verdicts=verdicts,
@@ -769,6 +886,7 @@ def _row(
         exposure=exposure(sim.held),
         blocked=int(np.count_nonzero(verdicts == BLOCKED)),
         fees=sim.fees,
+        open_trade=sim.fills.open_trade,
         simulation=sim,
         compile_strategy=combination.strategy,
     )
@@ -776,6 +894,12 @@ def _row(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
+    """The decision times of ``start`` to ``end`` (inclusive) every ``every``, Unix seconds:
+    the backtest's clock (``simulated_times``)."""
+    return _decision_times(utc(start), utc(end), every)
 
 
 def _decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:

@@ -10,7 +10,7 @@ in one place (``main._Commands``); a traceback only ever means a bug in SignalOp
     data.py       data import
     run.py        run, approvals, approve, reject
     audit.py      decisions, why, audit verify, replay and export (read-only)
-    backtest.py   backtest, sweep
+    backtest.py   backtest, sweep, walkforward
     dashboard.py  dashboard
 
 Start-up is mostly imports, so a command imports what it uses and nothing else: ``main``

@@ -1,11 +1,19 @@
-"""Backtests through the live pipeline, and the fast parameter sweep."""
+"""Backtests through the live pipeline, the fast parameter sweep and walk-forward.
+
+``sweep``, ``walkforward`` and ``backtest --each-asset`` cut their work into tasks
+(``signalops.research``): in this process by default, on a Ray cluster with ``--ray``. The
+tables are the same either way. Their tables are drawn here (``output`` draws the rest).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
 from signalops.cli import output
 from signalops.cli.params import (
@@ -17,6 +25,33 @@ from signalops.cli.params import (
     period_interval,
     period_time,
     snapshots,
+)
+from signalops.errors import InputError
+
+if TYPE_CHECKING:
+    from signalops.backtest.sweep import SweepRow
+    from signalops.research.assets import EachAsset
+    from signalops.research.executors import Executor
+    from signalops.research.tasks import Failed
+    from signalops.research.walkforward import AssetWalk, WalkForward
+
+RAY_OPTION = click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the tasks on Ray: alone, a Ray started here on every core; 'auto', the cluster "
+    "running on this machine; or a cluster's address (ray://HOST:10001). Default: in this "
+    "process. Needs the 'ray' extra. Give it after STRATEGY (or as --ray=ADDRESS).",
+)
+CHUNK_OPTION = click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Parameter sets per task. Default: all of an asset's in this process; on Ray, about "
+    "4 tasks per worker.",
 )
 
 
@@ -48,6 +83,13 @@ from signalops.cli.params import (
     help="Also show buy-and-hold of this asset (e.g. GSPC, the S&P 500 in the equities config), "
     "read from the same replay data.",
 )
+@click.option(
+    "--each-asset",
+    is_flag=True,
+    help="Backtest each asset on its own (its own cash and book), one task per asset, into "
+    "<report>/<asset>/, and print one row per asset.",
+)
+@RAY_OPTION
 @CONFIG_OPTION
 @VENUE_OPTION
 def backtest_command(
@@ -61,6 +103,8 @@ def backtest_command(
     horizon: str,
     no_baseline: bool,
     benchmark: str | None,
+    each_asset: bool,
+    ray_address: str | None,
     config_file: Path | None,
     venue: str | None,
 ) -> None:
@@ -81,6 +125,14 @@ def backtest_command(
       signalops backtest strategies/graham_value_event_filter.yaml \\
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --benchmark GSPC
+
+    With --each-asset every asset is backtested alone, one task per asset (no baseline or
+    HTML report: each asset's folder gets its audit log and metrics.json), on Ray with --ray:
+
+    \b
+      signalops backtest strategies/graham_value_event_filter.yaml \\
+          --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
+          --each-asset --ray
     """
     # Imported here: the backtest package (and its report's matplotlib) is only needed by this
     # command, so other commands start as fast as before.
@@ -93,10 +145,40 @@ def backtest_command(
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
     span = period_interval("--horizon", horizon)
+    if ray_address is not None and not each_asset:
+        raise InputError(
+            "--ray runs one task per asset: add --each-asset (several assets in one "
+            "portfolio share one book, so they run as one backtest)"
+        )
+    if each_asset and benchmark is not None:
+        raise InputError("--benchmark is shown beside one backtest: drop it or --each-asset")
     compiled = load(strategy, registry.catalogue())
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
+    if each_asset:
+        from signalops.research.assets import run_each_asset
+        from signalops.research.tasks import Settings
+
+        text = strategy.read_text(encoding="utf-8")
+        with _executor(ray_address) as executor, _progress() as progress:
+            runs = run_each_asset(
+                compiled,
+                text,
+                store=store,
+                start=first,
+                end=last,
+                out_dir=out_dir,
+                executor=executor,
+                assets=assets or None,
+                every=interval,
+                horizon=span or timedelta(hours=72),
+                settings=Settings.read(config_file or default_config(), venue),
+                progress=progress,
+            )
+        _each_asset_table(runs)
+        _failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
+        return
     with output.progress(output.console(stderr=True)) as progress:
         study = run_study(
             compiled,
@@ -128,18 +210,27 @@ def backtest_command(
 )
 @click.option("--from", "start", required=True, help="First decision time (e.g. 2022-01-01).")
 @click.option("--to", "end", required=True, help="Last decision time, included.")
-@click.option("--asset", help="Asset to screen. Default: the strategy's first.")
+@click.option(
+    "--asset",
+    "assets",
+    multiple=True,
+    help="Asset to screen (repeatable: a table each). Default: the strategy's first.",
+)
 @DATA_OPTION
 @click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@RAY_OPTION
+@CHUNK_OPTION
 @CONFIG_OPTION
 def sweep_command(
     strategy: Path,
     grid_specs: tuple[str, ...],
     start: str,
     end: str,
-    asset: str | None,
+    assets: tuple[str, ...],
     data_dir: Path,
     every: str | None,
+    ray_address: str | None,
+    chunk: int | None,
     config_file: Path | None,
 ) -> None:
     """Screen a grid of parameter values with the vectorised evaluator, best return first.
@@ -149,16 +240,23 @@ def sweep_command(
     sells on SELL at the next bar's open, with the config's fee and slippage. A fast screen: no
     risk gate, sizing, confirmations or audit log, so its numbers are not the backtest's.
 
+    The work is one task per parameter set and asset (in chunks): in this process, or on a Ray
+    cluster with --ray, with the same table. A combination that fails is listed with its
+    parameters after the table (exit status 1); the others are shown.
+
     \b
     Example:
       signalops sweep strategies/technical_baseline.yaml --grid oversold=25,30,35 \\
           --from 2022-01-01 --to 2024-12-31
+      signalops sweep strategies/technical_baseline.yaml --grid oversold=20,25,30,35 \\
+          --from 2020-01-01 --to 2024-12-31 --asset BTC --asset ETH --ray
     """
     # Imported here: numpy, TA-Lib and the compiler are only needed by this command.
     from signalops.adapters import registry
-    from signalops.backtest.runner import candle_timeframe
-    from signalops.backtest.sweep import describe_period, parse_grid, sweep
+    from signalops.backtest.sweep import describe_period, parse_grid
     from signalops.config import load_config
+    from signalops.research.sweeps import run_sweep
+    from signalops.research.tasks import Settings
     from signalops.strategy import load
 
     first, last = period_time("--from", start), period_time("--to", end)
@@ -167,23 +265,448 @@ def sweep_command(
     compiled = load(strategy, registry.catalogue())
     settings = load_config(config_file or default_config())
     paper = settings.paper
-    rows = sweep(
-        compiled,
-        grid=grid,
-        store=snapshots(data_dir),
-        asset=asset,
-        start=first,
-        end=last,
-        every=interval,
-        fee_bps=paper.fee_bps,
-        slippage_bps=paper.slippage_bps,
-        venues=settings.venues,
-    )
-    rows.sort(key=lambda row: row.total_return, reverse=True)
-    step = interval or timedelta(seconds=candle_timeframe(compiled))
+    with _executor(ray_address) as executor, _progress() as progress:
+        report = run_sweep(
+            compiled,
+            grid=grid,
+            store=snapshots(data_dir),
+            start=first,
+            end=last,
+            executor=executor,
+            assets=assets or None,
+            every=interval,
+            fee_bps=paper.fee_bps,
+            slippage_bps=paper.slippage_bps,
+            settings=Settings.read(config_file or default_config()),
+            chunk=chunk,
+            progress=progress,
+        )
+    for i, swept in enumerate(report.assets):
+        if i:
+            output.console().print()
+        rows = sorted(swept.rows, key=lambda row: row.total_return, reverse=True)
+        heading = (
+            f"{compiled.name} · {swept.asset} · "
+            f"{describe_period(report.start, report.end, report.step)} · "
+            f"{output.count(report.combinations, 'combination')} · "
+            f"fee {paper.fee_bps} bps, slippage {paper.slippage_bps} bps"
+        )
+        output.sweep(heading, grid, rows)
+    _failures(report.failed, report.combinations * len(report.assets), "combination")
+
+
+@click.command("walkforward")
+@click.argument("strategy", type=click.Path(path_type=Path))
+@click.option(
+    "--grid",
+    "grid_specs",
+    multiple=True,
+    required=True,
+    metavar="NAME=V1,V2,...",
+    help="A strategy param and the values to try (repeatable), as for 'signalops sweep'.",
+)
+@click.option("--from", "start", required=True, help="Start of the first training window.")
+@click.option("--to", "end", required=True, help="Last decision time a test window may have.")
+@click.option(
+    "--train",
+    required=True,
+    metavar="DURATION",
+    help="Length of a training (in-sample) window, e.g. 365d or 52w.",
+)
+@click.option(
+    "--test",
+    required=True,
+    metavar="DURATION",
+    help="Length of a test (out-of-sample) window, e.g. 90d; windows advance by it.",
+)
+@click.option(
+    "--anchored",
+    is_flag=True,
+    help="Every training window starts at --from (it grows). Default: rolling, the --train "
+    "before each test window.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["sharpe", "return", "calmar"]),
+    default="sharpe",
+    show_default=True,
+    help="What the best parameter set maximises in-sample: Sharpe ratio; return (as an annual "
+    "rate); or Calmar (annual rate over max drawdown).",
+)
+@click.option(
+    "--asset",
+    "assets",
+    multiple=True,
+    help="Asset to walk (repeatable: a table each). Default: the strategy's first.",
+)
+@DATA_OPTION
+@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@RAY_OPTION
+@CHUNK_OPTION
+@CONFIG_OPTION
+def walkforward_command(
+    strategy: Path,
+    grid_specs: tuple[str, ...],
+    start: str,
+    end: str,
+    train: str,
+    test: str,
+    anchored: bool,
+    objective: str,
+    assets: tuple[str, ...],
+    data_dir: Path,
+    every: str | None,
+    ray_address: str | None,
+    chunk: int | None,
+    config_file: Path | None,
+) -> None:
+    """Walk-forward: pick params on each training window, judge them on the window after it.
+
+    The first test window starts --train after --from; each next one starts where the last
+    ended. On each training window the whole --grid is screened (the fast screen of 'signalops
+    sweep') and the set with the best --objective is chosen (ties: the first in grid order);
+    that set alone is then screened on the test window, which starts flat with the starting
+    cash. The table shows each window's chosen set, its objective in-sample (IS) and
+    out-of-sample (OOS) and the test window's metrics; 'stitched' chains the test windows into
+    one out-of-sample record. Below it: how often each value was chosen, how often the chosen
+    set changed, and how much of the in-sample objective survived out-of-sample.
+
+    \b
+    Example: a year to choose the RSI entry, the next quarter to judge it, 2020 to 2024:
+      signalops walkforward strategies/technical_baseline.yaml --grid oversold=20,25,30,35 \\
+          --from 2020-01-01 --to 2024-12-31 --train 365d --test 90d
+    The same, training on all history so far, choosing by return, on BTC and ETH, on Ray:
+      signalops walkforward strategies/technical_baseline.yaml --grid oversold=20,25,30,35 \\
+          --from 2020-01-01 --to 2024-12-31 --train 365d --test 90d --anchored \\
+          --objective return --asset BTC --asset ETH --ray
+    """
+    from signalops.adapters import registry
+    from signalops.backtest.sweep import parse_grid
+    from signalops.config import load_config
+    from signalops.research.tasks import Settings
+    from signalops.research.walkforward import run_walkforward
+    from signalops.strategy import load
+
+    first, last = period_time("--from", start), period_time("--to", end)
+    interval = period_interval("--every", every)
+    train_span = period_interval("--train", train)
+    test_span = period_interval("--test", test)
+    assert train_span is not None and test_span is not None
+    grid = parse_grid(grid_specs)
+    compiled = load(strategy, registry.catalogue())
+    settings = load_config(config_file or default_config())
+    paper = settings.paper
+    with _executor(ray_address) as executor, _progress() as progress:
+        walk = run_walkforward(
+            compiled,
+            grid=grid,
+            store=snapshots(data_dir),
+            start=first,
+            end=last,
+            train=train_span,
+            test=test_span,
+            executor=executor,
+            assets=assets or None,
+            anchored=anchored,
+            objective=objective,
+            every=interval,
+            fee_bps=paper.fee_bps,
+            slippage_bps=paper.slippage_bps,
+            settings=Settings.read(config_file or default_config()),
+            chunk=chunk,
+            progress=progress,
+        )
+    fees = f"fee {paper.fee_bps} bps, slippage {paper.slippage_bps} bps"
+    for i, asset in enumerate(walk.assets):
+        if i:
+            output.console().print()
+        _walk_table(walk, asset, fees)
+    sets = walk.combinations * len(walk.assets) * len(walk.assets[0].windows)
+    _failures(walk.failed, sets, "in-sample or out-of-sample screen")
+
+
+# --- running tasks ---------------------------------------------------------------------------
+
+
+class _executor:
+    """``with _executor(address) as executor``: in this process, or on Ray (closed after)."""
+
+    def __init__(self, ray_address: str | None) -> None:
+        self.address = ray_address
+
+    def __enter__(self) -> Executor:
+        from signalops.research.executors import connect
+
+        self.executor = connect(self.address)
+        return self.executor
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.close()
+
+
+def _progress() -> Any:
+    """A bar of tasks done on stderr (on a terminal; nothing when piped)."""
+    return output.progress(output.console(stderr=True))
+
+
+def _failures(failed: Sequence[Failed], total: int, what: str) -> None:
+    """Each failed task on stderr with what it was; exit status 1 when there is one."""
+    if not failed:
+        return
+    err = output.console(stderr=True)
+    shown: dict[str, int] = {}  # error -> lines printed with it
+    for item in failed:
+        seen = shown.get(item.error, 0)
+        shown[item.error] = seen + 1
+        if seen < _SAME_ERROR_SHOWN:
+            err.print(Text("failed: ", style="bold red") + Text(f"{item.what}: {item.error}"))
+    for error, times in shown.items():
+        if times > _SAME_ERROR_SHOWN:
+            more = times - _SAME_ERROR_SHOWN
+            err.print(Text(f"failed: {more} more with the same error: {error}"))
+    output.fail(f"{len(failed)} of {output.count(total, what)} failed; the rest are shown above")
+
+
+# A whole task that fails (no data for a window) fails each of its parameter sets alike.
+_SAME_ERROR_SHOWN = 3
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> None:
+    """A table as ``output.sweep`` draws one: as wide as it needs, one line per row; the first
+    ``left`` columns left-aligned, the rest right-aligned."""
+    from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    out = output.console()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+
+
+def _percent(value: float | None, sign: bool = True) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2%}" if sign else f"{value:.2%}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _trades(row: SweepRow) -> str:
+    return str(row.closed_trades) + (" +1 open" if row.open_trade else "")
+
+
+def _win_rate(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _days(first: datetime, last: datetime) -> str:
+    return f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+
+
+def _objective_cell(name: str, value: float | None) -> str:
+    return _percent(value) if name == "return" else _ratio(value)
+
+
+def _walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
+    from signalops.backtest.sweep import format_value
+    from signalops.catalogue.spec import format_duration
+
+    names = list(walk.grid)
+    goal = walk.objective
+    windows = asset.windows
+    tested = (windows[0].window.test[0], windows[-1].window.test[1])
+    kind = "anchored" if walk.anchored else "rolling"
     heading = (
-        f"{compiled.name} · {asset or compiled.assets[0]} · "
-        f"{describe_period(first, last, step)} · {output.count(len(rows), 'combination')} · "
-        f"fee {paper.fee_bps} bps, slippage {paper.slippage_bps} bps"
+        f"{walk.strategy} · {asset.asset} · walk-forward, {kind}: train "
+        f"{format_duration(walk.train.total_seconds())}, test "
+        f"{format_duration(walk.test.total_seconds())} · "
+        f"{output.count(len(windows), 'window')} tested {_days(*tested)} every "
+        f"{format_duration(walk.step.total_seconds())} · "
+        f"{output.count(walk.combinations, 'combination')} · objective {goal.title} · {fees}"
     )
-    output.sweep(heading, grid, rows)
+    output.console().print(Text(heading, style="bold"))
+    columns = [
+        "window",
+        "in-sample",
+        "out-of-sample",
+        *names,
+        f"IS {goal.title}",
+        f"OOS {goal.title}",
+        *_metric_columns(goal.name),
+    ]
+    rows = []
+    for result in windows:
+        w, oos = result.window, result.out_of_sample
+        chosen = result.params or {}
+        rows.append(
+            [
+                str(w.number),
+                _days(*w.train),
+                _days(*w.test),
+                *(format_value(chosen[n]) if n in chosen else "—" for n in names),
+                _objective_cell(goal.name, result.in_sample_value),
+                _objective_cell(goal.name, result.out_of_sample_value),
+                *(_metrics(oos, goal.name) if oos is not None else _cash_cells(goal.name)),
+            ]
+        )
+    stitched = asset.stitched
+    rows.append(
+        [
+            "stitched",
+            "",
+            _days(*tested),
+            *("" for _ in names),
+            "",
+            _objective_cell(goal.name, goal.value(stitched.row, stitched.years)),
+            *_metrics(stitched.row, goal.name),
+        ]
+    )
+    _print_table(columns, rows, left=3)
+    out = output.console()
+    for line in _walk_lines(walk, asset):
+        out.print(line)
+
+
+def _metric_columns(objective: str) -> list[str]:
+    """The test window's metrics (its Sharpe only when it is not the objective already)."""
+    sharpe = [] if objective == "sharpe" else ["Sharpe"]
+    return ["return", "max DD", *sharpe, "trades", "win rate", "exposure"]
+
+
+def _metrics(row: SweepRow, objective: str) -> list[str]:
+    sharpe = [] if objective == "sharpe" else [_ratio(row.sharpe)]
+    return [
+        _percent(row.total_return),
+        _percent(row.max_drawdown, sign=False),
+        *sharpe,
+        _trades(row),
+        _win_rate(row.win_rate.rate),
+        f"{row.exposure:.1%}",
+    ]
+
+
+def _cash_cells(objective: str) -> list[str]:
+    """A window whose test was not screened (no set chosen, or it failed): cash."""
+    return ["cash", *("" for _ in _metric_columns(objective)[1:])]
+
+
+def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
+    from signalops.backtest.sweep import format_value
+
+    windows = len(asset.windows)
+    chosen = asset.chosen
+    lines = []
+    for name, counts in asset.stability().items():
+        (top, most), rest = counts[0], counts[1:]
+        parts = [f"{format_value(top)} in {most} of {windows} windows ({most / windows:.0%})"]
+        parts += [f"{format_value(value)} in {n} ({n / windows:.0%})" for value, n in rest]
+        lines.append(f"{name} chosen: {', '.join(parts)}")
+    if len(chosen) > 1:
+        lines.append(
+            f"the chosen set changed {output.count(asset.changes, 'time')} in "
+            f"{len(chosen) - 1} steps"
+        )
+    if len(chosen) < windows:
+        lines.append(
+            f"{output.count(windows - len(chosen), 'window')} without a choice "
+            f"(no set has a {walk.objective.title} in-sample) held cash"
+        )
+    lines.append(_degradation(walk, asset))
+    lines.append(
+        "each test window starts flat with the starting cash; stitched chains them; "
+        "fast screen: no risk gate or sizing; confirm with signalops backtest"
+    )
+    return lines
+
+
+def _degradation(walk: WalkForward, asset: AssetWalk) -> str:
+    goal = walk.objective
+    both = sum(
+        1
+        for w in asset.windows
+        if w.in_sample_value is not None and w.out_of_sample_value is not None
+    )
+    inside, outside = asset.degradation()
+    if inside is None or outside is None:
+        return f"in-sample vs out-of-sample {goal.title}: no window has both"
+    ratio = f", out/in {outside / inside:.0%}" if inside > 0 else ""
+    return (
+        f"in-sample → out-of-sample {goal.title} (mean of the "
+        f"{output.count(both, 'window')} with both): {_objective_cell(goal.name, inside)} → "
+        f"{_objective_cell(goal.name, outside)}{ratio}"
+    )
+
+
+def _each_asset_table(runs: EachAsset) -> None:
+    if not runs.runs:
+        return
+    first = runs.runs[0].summary
+    every = first["every"]
+    out = output.console()
+    out.print(
+        Text(
+            f"{runs.strategy} · each asset on its own · {runs.start:%Y-%m-%d} → "
+            f"{runs.end:%Y-%m-%d} · {output.count(first['periods'], 'period')} of {every}",
+            style="bold",
+        )
+    )
+    columns = [
+        "asset",
+        "return",
+        "CAGR",
+        "max DD",
+        "Sharpe",
+        "trades",
+        "win rate",
+        "exposure",
+        "blocked",
+        "buy & hold",
+    ]
+    rows = []
+    for run in runs.runs:
+        metrics = run.summary["metrics"]
+        held = run.buy_and_hold
+        trades = str(metrics["trades"]) + (
+            f" +{metrics['open_trades']} open" if metrics["open_trades"] else ""
+        )
+        rows.append(
+            [
+                run.asset,
+                _percent(metrics["total_return"]),
+                _percent(metrics["cagr"]),
+                _percent(metrics["max_drawdown"]["depth"], sign=False),
+                _ratio(metrics["sharpe"]),
+                trades,
+                _win_rate(metrics["win_rate"]["rate"]),
+                f"{metrics['exposure']:.1%}",
+                str(run.summary["decisions"]["BLOCKED"]),
+                "—" if held is None else _percent(held["total_return"]),
+            ]
+        )
+    _print_table(columns, rows)
+    fill = first["fill"]
+    out.print(
+        f"each asset alone: starting cash {_cash(first['starting_cash'])}; fills at the next "
+        f"bar's open, fee {fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
+    )
+    out.print(
+        f"audit logs and metrics.json: {runs.out_dir}/<asset>/ "
+        f"(signalops backtest --asset X for one asset's full report)"
+    )
+
+
+def _cash(text: str) -> str:
+    from decimal import Decimal
+
+    return f"{Decimal(text):,.2f}"

@@ -42,6 +42,7 @@ COMMANDS = {
     "dashboard": "dashboard:dashboard_command",
     "backtest": "backtest:backtest_command",
     "sweep": "backtest:sweep_command",
+    "walkforward": "backtest:walkforward_command",
     "data": "data:data",
     "schema": "strategy:schema",
 }

@@ -1,0 +1,466 @@
+"""Walk-forward: choose parameters on a training window, judge them on the window after it.
+
+    forward = run_walkforward(strategy, grid={"oversold": [25, 30, 35]}, store=store,
+                              start=..., end=..., train=timedelta(days=365),
+                              test=timedelta(days=90), executor=connect(None))
+
+The windows: the first test window starts ``train`` after ``start``; each next one starts where
+the last ended, until a test window would run past ``end`` (its last decision time after it).
+Each test window's training window is the ``train`` before it (rolling) or everything from
+``start`` (``anchored``). Decision times run every ``step`` from a window's start; a training
+window ends just before its test window starts, so no decision time is in both.
+
+For each asset and window the whole grid is screened on the training window (the fast screen of
+``signalops.backtest.sweep``: tasks of parameter set x asset x window), the set with the best
+``objective`` there is chosen (ties: the first in grid order; a set whose objective is undefined
+is never chosen, and a window where no set has one holds cash), and that set alone is screened
+on the test window. Each test window starts flat with the starting cash; a position still open
+at its end is marked at the last close (not sold). The stitched out-of-sample curve chains the
+test windows' curves, each starting from the equity the last one ended with.
+
+Objectives (``OBJECTIVES``): ``sharpe`` (annualised, as the sweep computes it), ``return``
+(the total return; compared across windows of different lengths as an annual rate) and
+``calmar`` (that annual rate over the depth of the maximum drawdown; undefined without a
+drawdown). In-sample vs out-of-sample degradation compares the chosen set's objective on its
+training window and on its test window.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.metrics import (
+    YEAR,
+    WinRate,
+    exposure,
+    max_drawdown_depth,
+    period_returns,
+    periods_per_year,
+    sharpe,
+    total_return,
+)
+from signalops.backtest.sweep import (
+    STARTING_CASH,
+    SweepRow,
+    check_grid,
+    check_inputs,
+    decision_times,
+    grid_combinations,
+    plain_document,
+)
+from signalops.catalogue.spec import format_duration
+from signalops.errors import InputError
+from signalops.observation import utc
+from signalops.research.executors import Executor
+from signalops.research.sweeps import (
+    Progress,
+    Screened,
+    first_timeframe,
+    run_screens,
+    share_market,
+)
+from signalops.research.tasks import Curve, Failed, ScreenJob, Settings
+from signalops.strategy.model import Strategy
+
+__all__ = [
+    "OBJECTIVES",
+    "AssetWalk",
+    "Objective",
+    "Stitched",
+    "WalkForward",
+    "Window",
+    "WindowResult",
+    "choose",
+    "run_walkforward",
+    "stitch",
+    "windows",
+]
+
+_JUST_BEFORE = timedelta(microseconds=1)  # a window's last instant: decision times are < its end
+
+
+# --- objectives ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What "best" means: a number per screened row over ``years`` (larger is better)."""
+
+    name: str
+    title: str  # as a column heading says it
+    measure: Callable[[SweepRow, float], float | None]
+
+    def value(self, row: SweepRow, years: float) -> float | None:
+        found = self.measure(row, years)
+        return None if found is None or math.isnan(found) else found
+
+
+def annual_rate(row: SweepRow, years: float) -> float | None:
+    """The total return as a compound annual rate (None for a loss of everything)."""
+    growth = 1 + row.total_return
+    if years <= 0 or growth <= 0:
+        return None
+    return float(growth ** (1 / years) - 1)
+
+
+def _calmar(row: SweepRow, years: float) -> float | None:
+    rate = annual_rate(row, years)
+    return None if rate is None or row.max_drawdown >= 0 else rate / -row.max_drawdown
+
+
+OBJECTIVES: Mapping[str, Objective] = {
+    "sharpe": Objective("sharpe", "Sharpe", lambda row, _years: row.sharpe),
+    "return": Objective("return", "return/yr", annual_rate),
+    "calmar": Objective("calmar", "Calmar", _calmar),
+}
+
+
+def choose(rows: Mapping[int, SweepRow], objective: Objective, years: float) -> int | None:
+    """The grid index of the row with the best objective; ties go to the first in grid order;
+    None when no row has one."""
+    best: int | None = None
+    best_value = -math.inf
+    for index in sorted(rows):
+        value = objective.value(rows[index], years)
+        if value is not None and (best is None or value > best_value):
+            best, best_value = index, value
+    return best
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    number: int  # from 1
+    train_start: datetime
+    test_start: datetime  # the training window ends just before it
+    test_end: datetime  # exclusive
+
+    @property
+    def train(self) -> tuple[datetime, datetime]:
+        """First and last instant of the training window (the last inclusive)."""
+        return self.train_start, self.test_start - _JUST_BEFORE
+
+    @property
+    def test(self) -> tuple[datetime, datetime]:
+        return self.test_start, self.test_end - _JUST_BEFORE
+
+
+def windows(
+    start: datetime,
+    end: datetime,
+    *,
+    train: timedelta,
+    test: timedelta,
+    step: timedelta,
+    anchored: bool = False,
+) -> list[Window]:
+    """The windows of ``start`` .. ``end`` (inclusive): see the module docstring."""
+    if train < step or test < step:
+        raise InputError(
+            f"--train ({format_duration(train.total_seconds())}) and --test "
+            f"({format_duration(test.total_seconds())}) must each hold at least one decision "
+            f"every {format_duration(step.total_seconds())}"
+        )
+    found: list[Window] = []
+    test_start = start + train
+    while test_start + (test - _JUST_BEFORE) // step * step <= end:  # its last decision time
+        train_start = start if anchored else test_start - train
+        found.append(Window(len(found) + 1, train_start, test_start, test_start + test))
+        test_start += test
+    if not found:
+        raise InputError(
+            f"no walk-forward window fits in {start:%Y-%m-%d} .. {end:%Y-%m-%d}: it needs "
+            f"--train {format_duration(train.total_seconds())} and then at least --test "
+            f"{format_duration(test.total_seconds())}"
+        )
+    return found
+
+
+def _years(first: datetime, last: datetime, step: timedelta) -> tuple[int, float]:
+    periods = len(decision_times(first, last, step))
+    return periods, periods * step / YEAR
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    window: Window
+    index: int | None  # the chosen set's place in the grid; None: none chosen (cash)
+    params: Mapping[str, Any] | None
+    in_sample: SweepRow | None
+    in_sample_value: float | None  # the objective
+    out_of_sample: SweepRow | None
+    out_of_sample_value: float | None
+    screened: int  # sets screened in-sample (the grid less its failures)
+    failed: tuple[Failed, ...]  # in-sample failures, then the test's
+    curve: Curve | None  # the test window's, for the stitched curve
+    periods: int  # decision times in the test window
+
+
+@dataclass(frozen=True)
+class Stitched:
+    """The test windows' curves chained: the out-of-sample record of the whole walk, scored as
+    a sweep row is (``params`` empty)."""
+
+    row: SweepRow
+    periods: int  # decision times in all the test windows
+    cash_windows: int  # windows with no chosen set or a failed test, counted as cash
+    step: timedelta
+
+    @property
+    def years(self) -> float:
+        return self.periods * self.step / YEAR
+
+
+@dataclass(frozen=True)
+class AssetWalk:
+    asset: str
+    windows: tuple[WindowResult, ...]
+    stitched: Stitched
+
+    @property
+    def chosen(self) -> list[WindowResult]:
+        return [w for w in self.windows if w.params is not None]
+
+    def stability(self) -> dict[str, list[tuple[Any, int]]]:
+        """Per parameter, each value chosen and in how many windows, most often first (ties:
+        grid order)."""
+        chosen = self.chosen
+        if not chosen:
+            return {}
+        names = list(chosen[0].params or {})
+        out = {}
+        for name in names:
+            counts = Counter(repr(w.params[name]) for w in chosen if w.params is not None)
+            values = {repr(w.params[name]): w.params[name] for w in chosen if w.params is not None}
+            order = list(values)  # first chosen first
+            ranked = sorted(order, key=lambda key: -counts[key])
+            out[name] = [(values[key], counts[key]) for key in ranked]
+        return out
+
+    @property
+    def changes(self) -> int:
+        """How often the chosen set differs from the one before it."""
+        sets = [w.index for w in self.chosen]
+        return sum(1 for a, b in pairwise(sets) if a != b)
+
+    def degradation(self) -> tuple[float | None, float | None]:
+        """The chosen sets' mean objective in-sample and out-of-sample (where both exist)."""
+        pairs = [
+            (w.in_sample_value, w.out_of_sample_value)
+            for w in self.windows
+            if w.in_sample_value is not None and w.out_of_sample_value is not None
+        ]
+        if not pairs:
+            return None, None
+        return (
+            float(np.mean([a for a, _ in pairs])),
+            float(np.mean([b for _, b in pairs])),
+        )
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    strategy: str
+    grid: Mapping[str, Sequence[Any]]
+    start: datetime
+    end: datetime
+    step: timedelta
+    train: timedelta
+    test: timedelta
+    anchored: bool
+    objective: Objective
+    assets: tuple[AssetWalk, ...]
+    tasks: int
+
+    @property
+    def combinations(self) -> int:
+        return len(grid_combinations(self.grid))
+
+    @property
+    def failed(self) -> tuple[Failed, ...]:
+        return tuple(f for a in self.assets for w in a.windows for f in w.failed)
+
+
+# --- the walk ------------------------------------------------------------------------------------
+
+
+def run_walkforward(
+    strategy: Strategy,
+    *,
+    grid: Mapping[str, Sequence[Any]],
+    store: SnapshotStore,
+    start: datetime,
+    end: datetime,
+    train: timedelta,
+    test: timedelta,
+    executor: Executor,
+    assets: Sequence[str] | None = None,
+    anchored: bool = False,
+    objective: str = "sharpe",
+    every: timedelta | None = None,
+    fee_bps: float | Decimal,
+    slippage_bps: float | Decimal,
+    settings: Settings | None = None,
+    chunk: int | None = None,
+    progress: Progress | None = None,
+) -> WalkForward:
+    """Walk ``strategy`` forward over ``grid`` on each of ``assets`` (default: its first)."""
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown objective '{objective}' (one of: {', '.join(OBJECTIVES)})")
+    goal = OBJECTIVES[objective]
+    settings = settings or Settings()
+    document = plain_document(strategy)
+    check_grid(document, grid)
+    chosen_assets = tuple(dict.fromkeys(assets or strategy.assets[:1]))
+    start, end = utc(start), utc(end)
+    timeframe = first_timeframe(strategy, document, grid)
+    step = every or timedelta(seconds=timeframe)
+    found = windows(start, end, train=train, test=test, step=step, anchored=anchored)
+    last = found[-1].test[1]
+    check_inputs(store, chosen_assets, timeframe, start, last, step, settings.load().venues)
+
+    run = uuid.uuid4().hex
+
+    def job(asset: str, first: datetime, final: datetime, curves: bool) -> ScreenJob:
+        return ScreenJob(
+            document,
+            strategy.file,
+            grid,
+            asset,
+            timeframe,
+            first,
+            final,
+            step,
+            float(fee_bps),
+            float(slippage_bps),
+            settings,
+            curves=curves,
+            run=run,
+        )
+
+    shared = share_market(executor, store, [strategy])
+    places = [(asset, w) for asset in chosen_assets for w in found]
+    trains = [job(asset, *w.train, curves=False) for asset, w in places]
+    trained, train_tasks = run_screens(
+        executor, shared, trains, chunk=chunk, progress=progress, what="in-sample"
+    )
+    picks = [
+        choose({i: s.row for i, s in screened.scored.items()}, goal, _years(*w.train, step)[1])
+        for (_, w), screened in zip(places, trained, strict=True)
+    ]
+    judged = [(k, pick) for k, pick in enumerate(picks) if pick is not None]
+    tested, test_tasks = run_screens(
+        executor,
+        shared,
+        [job(places[k][0], *places[k][1].test, curves=True) for k, _ in judged],
+        chunk=1,
+        indices=[[pick] for _, pick in judged],
+        progress=progress,
+        what="out-of-sample",
+    )
+    tests = {k: screened for (k, _), screened in zip(judged, tested, strict=True)}
+    by_asset: dict[str, list[WindowResult]] = {asset: [] for asset in chosen_assets}
+    for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
+        by_asset[asset].append(_window(asset, w, screened, pick, tests.get(k), goal, step))
+    return WalkForward(
+        strategy.name,
+        grid,
+        start,
+        end,
+        step,
+        train,
+        test,
+        anchored,
+        goal,
+        tuple(AssetWalk(a, tuple(rs), stitch(rs, step)) for a, rs in by_asset.items()),
+        train_tasks + test_tasks,
+    )
+
+
+def _window(
+    asset: str,
+    window: Window,
+    trained: Screened,
+    pick: int | None,
+    tested: Screened | None,
+    goal: Objective,
+    step: timedelta,
+) -> WindowResult:
+    periods, test_years = _years(*window.test, step)
+    _, train_years = _years(*window.train, step)
+    failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
+    what = f"{asset} window {window.number}"
+    named = tuple(Failed(f"{what} {f.what}", f.error, f.index) for f in failed)
+    if pick is None:
+        return WindowResult(
+            window, None, None, None, None, None, None, len(trained.scored), named, None, periods
+        )
+    row = trained.scored[pick].row
+    scored = tested.scored.get(pick) if tested is not None else None
+    out_row = scored.row if scored is not None else None
+    return WindowResult(
+        window,
+        pick,
+        dict(row.params),
+        row,
+        goal.value(row, train_years),
+        out_row,
+        None if out_row is None else goal.value(out_row, test_years),
+        len(trained.scored),
+        named,
+        scored.curve if scored is not None else None,
+        periods,
+    )
+
+
+def stitch(results: Sequence[WindowResult], step: timedelta) -> Stitched:
+    """The test windows' curves chained (a window without one held cash for its length)."""
+    values = [STARTING_CASH]
+    held: list[np.ndarray] = []
+    wins = closed = blocked = cash = 0
+    fees = 0.0
+    open_trade = False
+    for result in results:
+        curve, row = result.curve, result.out_of_sample
+        if curve is None or row is None:
+            values.extend([values[-1]] * result.periods)
+            held.append(np.zeros(result.periods, dtype=bool))
+            cash += 1
+            open_trade = False
+            continue
+        scale = values[-1] / STARTING_CASH
+        values.extend((curve.equity * scale).tolist())
+        held.append(curve.held)
+        wins, closed, blocked = wins + curve.wins, closed + curve.closed, blocked + row.blocked
+        fees += row.fees * scale
+        open_trade = row.open_trade
+    curve_values = np.array(values)
+    all_held = np.concatenate(held) if held else np.zeros(0, dtype=bool)
+    row = SweepRow(
+        params={},
+        total_return=total_return(curve_values),
+        max_drawdown=max_drawdown_depth(curve_values),
+        sharpe=sharpe(period_returns(curve_values), periods_per_year(step)),
+        win_rate=WinRate.of(wins, closed),
+        exposure=exposure(all_held) if len(all_held) else 0.0,
+        blocked=blocked,
+        fees=fees,
+        open_trade=open_trade,
+    )
+    return Stitched(row, len(all_held), cash, step)
