@@ -1,0 +1,771 @@
+"""The audit log in PostgreSQL: several runners, on several machines, append to one log.
+
+``PostgresAuditLog(url, runner=...)`` is the PostgreSQL twin of ``signalops.audit.store.AuditLog``
+(SQLite), behind the same store interface; psycopg 3 is imported here only, and this module only
+by code that was given a ``postgresql://`` URL (commands on SQLite never load psycopg).
+
+The store interface (what code outside ``signalops.audit`` and ``verify``/``witnesses``/``expand``
+call on a log; both backends provide it)::
+
+    lifecycle     open(where, create=...), open_readonly(where), close(), with log: ...
+                  readonly, key (None: a PostgreSQL log is not signed yet), compact, layout
+    writing       append(record) -> sealed record; append_many(records) -> count
+                  (DuplicateRecordError when an id is already there: nothing of the batch is
+                  written); remember_strategy(strategy) -> bool; transaction() (one atomic
+                  unit; nested use is a savepoint)
+    chain         head() -> (seq, hash) | None; hash_at(seq); seq_of_hash(hash); body_at(seq)
+    reading       get(id); has_decision(id); decisions(asset, strategy, verdict, since, until,
+                  limit); decision_at(asset, when, strategy); followups(decision_id);
+                  pending_approvals(now); records(after_seq); stored_rows(after_seq);
+                  raw_rows(after_seq); records_since(*kinds, after_seq);
+                  records_of_kind(kind); newest_first(kind); count(); strategy_name_of(value)
+    documents     strategy_document(hash); tree_document(hash); stored_strategies();
+                  stored_trees()
+    for verify    snapshot() (one consistent read); signed_by(); seals(after_seq);
+                  seal_at(seq); paper_fill_rows()
+    export        export_jsonl(target)
+    PostgreSQL    url, runner, runners(), decisions(runner=...), grant_writer(role),
+                  copy_from(source) (any log into an empty one, chain hash for hash)
+
+Seams still SQLite-only (outside this module, to close before ``--audit postgresql://`` works
+end to end): ``log.db`` (a ``sqlite_utils.Database``: the paper ledger ``audit/paper_ledger.py``,
+``execution/paper.py``, ``backtest/runner.py``, ``workspace.py``, ``dashboard/tables.py``
+``audit.db.execute(...)``), ``log.conn`` (``pipeline/cycle.py`` ``conn.in_transaction`` and
+``PRAGMA wal_checkpoint``; ``audit/queries.py`` raw SQL with ``?`` and ``PRAGMA synchronous``),
+``log.path`` as a file (here it is the URL without its password, a ``str``:
+``runner_lock.hold``, ``breakers.state_path``, signing's checkpoint file,
+``dashboard/state.py`` ``path.exists()``), the SQL function ``record_body`` (backtest ledger),
+``workspace.open_audit`` which always builds an ``AuditLog`` from a ``Path``, and ``verify``
+(typed ``AuditLog``; it reads the interface above). Paper fill records on PostgreSQL make
+``verify`` report LEDGER problems until the paper ledger has a PostgreSQL home.
+
+The chain: ONE global chain, serialised by the database. Every append transaction first takes
+the row lock of the one ``chain_head`` row (``SELECT ... FOR UPDATE``), reads seq and hash
+there, writes its records at seq = head + 1, ... and moves the head; the next appender (any
+process, any machine) blocks on that row until the commit and then reads the new head (under
+READ COMMITTED a locked row is re-read at its newest version). Why one chain rather than one per
+runner: ``verify`` stays the one walk it is on SQLite (a log copied between backends is the same
+chain), records keep one total order (a decision, its approval from the dashboard and its fill
+from the runner are ordered in the log as they happened), and deleting the whole chain of one
+runner cannot go unnoticed (per-runner chains would need a registry of runners to notice a
+missing one). The cost is that appends of different runners queue on one row lock for the
+length of an append transaction (a few ms); runners append a handful of records per cycle, so
+this is far from a bottleneck. Each record row carries the ``runner`` that wrote it (a column,
+not in the hashed record: the record format and its hashes stay those of SQLite logs; the
+column is protected by the append-only triggers, not by the chain).
+
+Append-only, enforced by the database (for every client, not just this API):
+
+- triggers raise on UPDATE, DELETE and TRUNCATE of ``records``, ``strategies``, ``trees`` and
+  ``seals`` ("audit records are append-only: never updated");
+- ``chain_head`` may only move forward onto a record that is there (a trigger), and is never
+  deleted or truncated;
+- a writer role gets INSERT and SELECT only (and UPDATE of the head row): ``grant_writer(role)``
+  runs, as the owner of the tables::
+
+      GRANT USAGE ON SCHEMA public TO signalops_writer;
+      GRANT SELECT, INSERT ON records, strategies, trees, seals TO signalops_writer;
+      GRANT SELECT, UPDATE ON chain_head TO signalops_writer;
+
+  Runners connect as that role; the owner (who could drop the triggers) creates the schema
+  once (``PostgresAuditLog(owner_url)``) and is not used by runners.
+
+Approvals are answered exactly once: an approval's id is deterministic (``approval-<decision>-1``)
+and ``records.id`` is UNIQUE, so a second approve of the same decision, from any process,
+fails on insert; the unique violation becomes ``DuplicateRecordError``, exactly as on SQLite.
+
+Records are stored in the legacy layout (``signalops.audit.layout.LegacyLayout``): the sealed
+record's canonical JSON in ``body`` (TEXT), copies of the filtered fields in text columns (times
+fixed-width, so text order is time order). ``verify`` reads them with the same code as SQLite
+logs. The compact layout (deflated bodies, side tables) is SQLite's for now.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from signalops.audit.chain import GENESIS, SEALED_FIELDS
+from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable
+from signalops.audit.record import (
+    APPROVAL,
+    DECISION,
+    EXPIRY,
+    KINDS,
+    SCHEMAS,
+    PreparedRecord,
+    prepare,
+)
+from signalops.audit.record import loads_record as _loads
+from signalops.canonical import canonical_json, content_hash, json_safe
+from signalops.errors import (
+    AuditError,
+    AuditIntegrityError,
+    AuditNotFound,
+    AuditUnreadable,
+    DuplicateRecordError,
+)
+from signalops.observation import utc
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from signalops.audit.store import PendingApproval
+    from signalops.strategy.model import Strategy
+
+PENDING_APPROVAL = "PENDING_APPROVAL"
+_CHUNK = 1_000  # rows per executemany (pipelined by psycopg)
+_PAGE = 1_000  # rows per read
+_SCHEMA_LOCK = 0x5167_A0D1  # advisory lock key: two processes creating the schema queue up
+_APPEND_ONLY = (
+    ("records", "audit records"),
+    ("strategies", "stored strategies"),
+    ("trees", "stored trees"),
+    ("seals", "record MACs"),
+)
+_SELECT = ", ".join((*COLUMNS, "body"))
+_INSERT = (
+    f"INSERT INTO records ({', '.join(COLUMNS)}, body, runner) "
+    f"VALUES ({', '.join(['%s'] * (len(COLUMNS) + 2))})"
+)
+_NEWEST_FIRST = "ORDER BY as_of DESC, seq DESC"
+
+_SCHEMA = (
+    "CREATE TABLE records (seq BIGINT PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, "
+    "decision_id TEXT, recorded_at TEXT, as_of TEXT, strategy TEXT, strategy_hash TEXT, "
+    "asset TEXT, verdict TEXT, mode TEXT, status TEXT, prev_hash TEXT NOT NULL, "
+    "hash TEXT NOT NULL, body TEXT NOT NULL, runner TEXT NOT NULL, "
+    "CONSTRAINT records_id UNIQUE (id))",
+    "CREATE TABLE strategies (hash TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT, "
+    "document TEXT NOT NULL)",
+    "CREATE TABLE trees (hash TEXT PRIMARY KEY, strategy_hash TEXT NOT NULL, "
+    "document TEXT NOT NULL)",
+    "CREATE TABLE seals (seq BIGINT PRIMARY KEY, key_id TEXT NOT NULL, mac TEXT NOT NULL)",
+    "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, "
+    "hash TEXT NOT NULL)",
+    f"INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
+    "CREATE INDEX records_asset_as_of ON records (asset, as_of) WHERE kind = 'decision'",
+    "CREATE INDEX records_strategy_as_of ON records (strategy, as_of) WHERE kind = 'decision'",
+    "CREATE INDEX records_verdict_as_of ON records (verdict, as_of) WHERE kind = 'decision'",
+    "CREATE INDEX records_kind_as_of ON records (kind, as_of, seq)",
+    "CREATE INDEX records_kind_seq ON records (kind, seq)",
+    "CREATE INDEX records_decision_id ON records (decision_id)",
+    "CREATE INDEX records_hash ON records (hash)",
+    "CREATE INDEX records_runner ON records (runner, seq)",
+    f"CREATE INDEX records_pending ON records (seq) WHERE status = '{PENDING_APPROVAL}'",
+    """CREATE FUNCTION signalops_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '% are append-only: never %d', TG_ARGV[0], lower(TG_OP)
+            USING ERRCODE = 'integrity_constraint_violation';
+    END $$""",
+    """CREATE FUNCTION signalops_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.id <> OLD.id OR NEW.seq <= OLD.seq OR NOT EXISTS (
+            SELECT 1 FROM records WHERE seq = NEW.seq AND hash = NEW.hash) THEN
+            RAISE EXCEPTION 'the chain head only moves forward, onto a stored record'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    "CREATE TRIGGER chain_head_forward BEFORE UPDATE ON chain_head "
+    "FOR EACH ROW EXECUTE FUNCTION signalops_head_forward()",
+    "CREATE TRIGGER chain_head_no_delete BEFORE DELETE ON chain_head "
+    "FOR EACH ROW EXECUTE FUNCTION signalops_append_only('the chain head')",
+    "CREATE TRIGGER chain_head_no_truncate BEFORE TRUNCATE ON chain_head "
+    "FOR EACH STATEMENT EXECUTE FUNCTION signalops_append_only('the chain head')",
+    *(
+        f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        f"FOR EACH {'STATEMENT' if verb == 'TRUNCATE' else 'ROW'} "
+        f"EXECUTE FUNCTION signalops_append_only('{what}')"
+        for table, what in _APPEND_ONLY
+        for verb in ("UPDATE", "DELETE", "TRUNCATE")
+    ),
+)
+_TABLES = ("records", "strategies", "trees", "seals", "chain_head")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (for messages and ``path``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _moment(when: datetime | date, *, end: bool = False) -> datetime:
+    if isinstance(when, datetime):
+        return utc(when)
+    return datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
+
+
+def _check_appendable(record: PreparedRecord) -> None:
+    if record.schema not in SCHEMAS:
+        raise ValueError(f"record {record.id} is not a {' or '.join(SCHEMAS)} record")
+    if record.kind not in KINDS:
+        raise ValueError(f"record {record.id} has unknown kind {record.kind!r}")
+    if not isinstance(record.id, str) or not isinstance(record.recorded_at, str):
+        raise ValueError("a record needs an id and a recorded_at (use the record builders)")
+
+
+class _Duplicate(Exception):
+    """A unique violation on insert; the ids are worked out once the savepoint is undone."""
+
+    def __init__(self, ids: list[str], first_seq: int) -> None:
+        super().__init__(ids)
+        self.ids, self.first_seq = ids, first_seq
+
+
+class PostgresAuditLog:
+    """An append-only, hash-chained audit log in a PostgreSQL database (see the module doc).
+
+    ``url`` is a libpq URL (``postgresql://user@host:port/db``); ``runner`` names the process
+    that writes (default: the host name), stored with every record it appends. One object may be
+    shared by threads (a lock serialises its connection); any number of objects, processes and
+    machines may share one database (the chain head's row lock serialises appends).
+    """
+
+    compact = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        runner: str | None = None,
+        timeout: float = 30.0,
+        readonly: bool = False,
+        create: bool = True,
+    ) -> None:
+        import psycopg
+
+        self.url = url
+        self.path = redacted(url)  # what messages name: a URL, not a file (see the seams)
+        self.runner = runner or socket.gethostname()
+        self.readonly = readonly
+        self.key = None  # signing (record MACs, checkpoints) is SQLite's for now
+        self.layout = LegacyLayout()
+        self._lock = threading.RLock()
+        try:
+            self.conn: psycopg.Connection[Any] = psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=max(1, int(timeout)),
+                application_name=f"signalops {self.runner}"[:63],  # pg_stat_activity shows it
+            )
+        except psycopg.OperationalError as exc:
+            if "does not exist" in str(exc):  # the database
+                raise AuditNotFound(self.path) from None
+            raise AuditError(f"{self.path}: cannot connect ({exc})") from None
+        self.conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+        if readonly:
+            self.conn.execute("SET default_transaction_read_only = on")
+        try:
+            present = self._table_names()
+            missing = sorted(set(_TABLES) - present)
+            if missing and "records" not in present and create and not readonly:
+                self._create()
+            elif missing:
+                self.conn.close()
+                if "records" not in present and not create:
+                    raise AuditNotFound(self.path)
+                raise AuditUnreadable(self.path, f"no {', '.join(missing)} tables")
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @classmethod
+    def open(cls, url: str, *, create: bool, timeout: float = 30.0) -> PostgresAuditLog:
+        """A writer that may create the schema, or a reader of an existing log."""
+        if create:
+            return cls(url, timeout=timeout)
+        return cls.open_readonly(url, timeout=timeout)
+
+    @classmethod
+    def open_readonly(cls, url: str, *, timeout: float = 30.0) -> PostgresAuditLog:
+        """An existing log; every transaction of the session is READ ONLY."""
+        return cls(url, timeout=timeout, readonly=True, create=False)
+
+    def _create(self) -> None:
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+            if "records" in self._table_names():  # another process made it meanwhile
+                return
+            for statement in _SCHEMA:
+                self.conn.execute(statement)
+
+    def grant_writer(self, role: str) -> None:
+        """Let ``role`` append and read, nothing else (run as the owner of the tables)."""
+        from psycopg import sql
+
+        who = sql.Identifier(role)
+        with self._lock, self.conn.transaction():
+            self.conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who))
+            self.conn.execute(
+                sql.SQL("GRANT SELECT, INSERT ON records, strategies, trees, seals TO {}").format(
+                    who
+                )
+            )
+            self.conn.execute(sql.SQL("GRANT SELECT, UPDATE ON chain_head TO {}").format(who))
+
+    def _table_names(self) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    # --- lifecycle and transactions ------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> PostgresAuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction: everything in it commits or none of it (nested: a savepoint).
+
+        Yields the connection, for the caller's own writes in the same transaction.
+        """
+        with self._write():
+            yield self.conn
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        if self.readonly:
+            raise AuditError(f"{self.path}: opened read-only (for a command that only reads)")
+        with self._lock, self.conn.transaction():
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction (REPEATABLE READ): every read inside sees one moment."""
+        with self._lock:
+            from psycopg.pq import TransactionStatus
+
+            if self.conn.info.transaction_status != TransactionStatus.IDLE:  # inside one
+                yield
+                return
+            with self.conn.transaction():
+                self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.conn.execute(sql, list(params)).fetchall()
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        decode = self.layout.decode
+        rows = self._all(sql, params)
+        try:
+            return [decode(row) for row in rows]
+        except Undecodable as exc:
+            raise AuditIntegrityError(
+                f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
+                "lists every problem"
+            ) from None
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last record appended (None before the first)."""
+        rows = self._all("SELECT seq, hash FROM chain_head WHERE id = 1")
+        if not rows or rows[0][0] == 0:
+            return None
+        return int(rows[0][0]), rows[0][1]
+
+    def append(self, record: Mapping[str, Any] | PreparedRecord) -> dict[str, Any]:
+        """Seal ``record`` after the last one (of any runner) and store it; the sealed record.
+
+        ``DuplicateRecordError`` when its id is already in the log (nothing is written).
+        """
+        kept: list[dict[str, Any]] = []
+        self._append([record], kept)
+        return kept[0]
+
+    def append_many(self, records: Iterable[Mapping[str, Any] | PreparedRecord]) -> int:
+        """Append records in order, in one transaction; how many. A duplicate rolls back all."""
+        return self._append(records, None)
+
+    def _append(
+        self,
+        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        kept: list[dict[str, Any]] | None,
+    ) -> int:
+        try:
+            return self._append_locked(records, kept)
+        except _Duplicate as dup:
+            # The savepoint (or transaction) is undone: the ids stored before are queryable.
+            marks = ", ".join(["%s"] * len(dup.ids))
+            sql = f"SELECT id FROM records WHERE id IN ({marks}) AND seq < %s"
+            before = {row[0] for row in self._all(sql, [*dup.ids, dup.first_seq])}
+            repeated = {i for i, n in Counter(dup.ids).items() if n > 1}
+            raise DuplicateRecordError(sorted(before | repeated)) from None
+
+    def _append_locked(
+        self,
+        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        kept: list[dict[str, Any]] | None,
+    ) -> int:
+        appended = 0
+        layout, runner = self.layout, self.runner
+        with self._write():
+            # The head row's lock serialises appenders of every process until this commits.
+            head = self.conn.execute(
+                "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+            ).fetchone()
+            if head is None:
+                raise AuditIntegrityError(f"{self.path}: the chain head row is missing")
+            seq, prev = int(head[0]), str(head[1])
+            chunk: list[tuple[Any, ...]] = []
+            for given in records:
+                if not isinstance(given, PreparedRecord):
+                    if not isinstance(given, Mapping):
+                        raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
+                    given = prepare(given)
+                _check_appendable(given)
+                seq += 1
+                before = prev
+                row, prev = layout.row(given, seq, prev)
+                chunk.append((*row, runner))
+                appended += 1
+                if kept is not None:
+                    kept.append({**given.record, "seq": seq, "prev_hash": before, "hash": prev})
+                if len(chunk) >= _CHUNK:
+                    self._insert(chunk)
+                    chunk = []
+            if chunk:
+                self._insert(chunk)
+            if appended:
+                self.conn.execute(
+                    "UPDATE chain_head SET seq = %s, hash = %s WHERE id = 1", [seq, prev]
+                )
+        return appended
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        import psycopg
+
+        try:
+            with self.conn.cursor() as cursor:
+                if len(rows) == 1:
+                    cursor.execute(_INSERT, rows[0])
+                else:
+                    cursor.executemany(_INSERT, rows)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "records_id":
+                raise _Duplicate([row[1] for row in rows], rows[0][0]) from None
+            # A seq past the chain head is taken: rows were put there by something other than
+            # ``append`` (which moves the head in the same transaction).
+            raise AuditIntegrityError(
+                f"{self.path}: records after the chain head (seq {rows[0][0]}...); "
+                "`signalops audit verify` lists every problem"
+            ) from None
+
+    def copy_from(self, source: Any) -> int:
+        """Copy another log (either backend) into this empty one, with its chain intact.
+
+        Strategy documents, trees and every record, in one transaction: each record is sealed
+        again at its own seq after its own predecessor, which gives back its hash exactly (the
+        hash is a function of the record, seq and prev_hash), and the new head must equal the
+        source's: the last hash commits to every record before it, so equal heads mean an
+        identical chain. A source with a gap, an edit or a record after its head cannot give
+        the same head, and nothing is written. Records carry this log's ``runner``. A signed
+        source is refused (its MACs have nowhere to go yet).
+        """
+        if source.signed_by() is not None:
+            raise AuditError(f"{source.path}: a signed log cannot be copied to PostgreSQL yet")
+        with self._write(), source.snapshot():
+            if self.count() or self.head() is not None:
+                raise AuditError(f"{self.path}: not empty; copy into a new database")
+            for hash, name, document in source.stored_strategies():
+                self.conn.execute(
+                    "INSERT INTO strategies (hash, name, file, document) "
+                    "VALUES (%s, %s, NULL, %s) ON CONFLICT (hash) DO NOTHING",
+                    [hash, name, document],
+                )
+            for hash, strategy_hash, document in source.stored_trees():
+                self.conn.execute(
+                    "INSERT INTO trees (hash, strategy_hash, document) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (hash) DO NOTHING",
+                    [hash, strategy_hash, document],
+                )
+            unsealed = (
+                {k: v for k, v in record.items() if k not in SEALED_FIELDS}
+                for record in source.records()
+            )
+            copied = self._append(unsealed, None)
+            if self.head() != source.head():
+                raise AuditIntegrityError(
+                    f"{source.path}: its chain does not re-seal to its head {source.head()} "
+                    "(a record edited, missing or after the head): nothing copied; "
+                    "`signalops audit verify` lists every problem"
+                )
+        return copied
+
+    def remember_strategy(self, strategy: Strategy) -> bool:
+        """Store the strategy document and its compiled tree once each; True if either was new."""
+        from signalops.audit.trees import tree_document, tree_hash
+
+        document = json_safe(strategy.document)
+        if content_hash(document) != strategy.content_hash:
+            raise ValueError(f"strategy {strategy.name}: document does not match its content hash")
+        tree = tree_document(strategy)
+        with self._write():
+            cursor = self.conn.execute(
+                "INSERT INTO strategies (hash, name, file, document) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (hash) DO NOTHING",
+                [strategy.content_hash, strategy.name, strategy.file, canonical_json(document)],
+            )
+            new = cursor.rowcount == 1
+            cursor = self.conn.execute(
+                "INSERT INTO trees (hash, strategy_hash, document) VALUES (%s, %s, %s) "
+                "ON CONFLICT (hash) DO NOTHING",
+                [tree_hash(strategy), strategy.content_hash, canonical_json(tree)],
+            )
+            return new or cursor.rowcount == 1
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def strategy_document(self, hash: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT document FROM strategies WHERE hash = %s", [hash])
+        return _loads(rows[0][0]) if rows else None
+
+    def tree_document(self, hash: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT document FROM trees WHERE hash = %s", [hash])
+        if not rows:
+            return None
+        try:
+            return _loads(rows[0][0])
+        except ValueError:
+            return {}  # a damaged document: it hashes to nothing, which ``verify`` reports
+
+    def stored_strategies(self) -> list[tuple[str, str, str]]:
+        rows = self._all("SELECT hash, name, document FROM strategies ORDER BY hash")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def stored_trees(self) -> list[tuple[str, str, str]]:
+        rows = self._all("SELECT hash, strategy_hash, document FROM trees ORDER BY hash")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def get(self, id: str) -> dict[str, Any] | None:
+        found = self._rows(f"SELECT {_SELECT} FROM records WHERE id = %s", [id])
+        return found[0] if found else None
+
+    def has_decision(self, decision_id: str) -> bool:
+        rows = self._all("SELECT kind FROM records WHERE id = %s", [decision_id])
+        return bool(rows) and rows[0][0] == DECISION
+
+    def decisions(
+        self,
+        *,
+        asset: str | None = None,
+        strategy: str | None = None,
+        verdict: str | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        limit: int | None = 100,
+        runner: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Decision records, newest ``as_of`` first (the filters of ``AuditLog.decisions``,
+        and ``runner``)."""
+        where: list[str] = ["kind = %s"]
+        params: list[Any] = [DECISION]
+        for column, value in (("asset", asset), ("verdict", verdict), ("runner", runner)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(str(value))
+        if strategy is not None:
+            column = "strategy_hash" if strategy.startswith("sha256:") else "strategy"
+            where.append(f"{column} = %s")
+            params.append(strategy)
+        bound = self.layout.time_bound
+        if since is not None:
+            where.append("as_of >= %s")
+            params.append(bound(_moment(since)))
+        if until is not None:
+            where.append("as_of <= %s" if isinstance(until, datetime) else "as_of < %s")
+            params.append(bound(_moment(until, end=True)))
+        sql = f"SELECT {_SELECT} FROM records WHERE {' AND '.join(where)} {_NEWEST_FIRST}"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return self._rows(sql, params)
+
+    def decision_at(
+        self, asset: str, when: datetime | date, *, strategy: str | None = None
+    ) -> dict[str, Any] | None:
+        """The decision in force for ``asset`` at ``when`` (a date: that UTC day's latest)."""
+        if isinstance(when, datetime):
+            found = self.decisions(asset=asset, strategy=strategy, until=when, limit=1)
+        else:
+            found = self.decisions(asset=asset, strategy=strategy, since=when, until=when, limit=1)
+        return found[0] if found else None
+
+    def strategy_name_of(self, value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def followups(self, decision_id: str) -> list[dict[str, Any]]:
+        return self._rows(
+            f"SELECT {_SELECT} FROM records WHERE decision_id = %s AND kind <> %s ORDER BY seq",
+            [decision_id, DECISION],
+        )
+
+    def pending_approvals(self, now: datetime) -> list[PendingApproval]:
+        """Decisions waiting for a human, soonest expiry first."""
+        from signalops.audit.store import PendingApproval
+
+        now = utc(now)
+        select = ", ".join(f"d.{column}" for column in _SELECT.split(", "))
+        sql = (
+            f"SELECT {select} FROM records AS d WHERE d.status = '{PENDING_APPROVAL}' "
+            "AND d.kind = %s AND NOT EXISTS (SELECT 1 FROM records AS f WHERE "
+            "f.decision_id = d.decision_id AND f.kind IN (%s, %s) AND f.seq > d.seq) "
+            "ORDER BY d.seq"
+        )
+        pending = []
+        for record in self._rows(sql, [DECISION, APPROVAL, EXPIRY]):
+            execution = record.get("execution") or {}
+            expires = execution.get("expires_at")
+            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+            pending.append(
+                PendingApproval(
+                    decision_id=record["decision_id"],
+                    approval_id=execution.get("approval_id"),
+                    asset=record["asset"],
+                    strategy=record["strategy"]["name"],
+                    as_of=record["as_of"],
+                    expires_at=expires_at,
+                    expired=expires_at is not None and expires_at <= now,
+                    record=record,
+                )
+            )
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(pending, key=lambda p: p.expires_at or far)
+
+    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        for stored in self.stored_rows(after_seq):
+            if stored.record is None:
+                raise AuditIntegrityError(
+                    f"record seq {stored.seq} is damaged ({stored.error}); `signalops audit "
+                    "verify` lists every problem"
+                )
+            yield stored.record
+
+    def stored_rows(self, after_seq: int = 0) -> Iterator[Stored]:
+        stored = self.layout.stored
+        for row in self._pages(f"SELECT {_SELECT} FROM records WHERE seq > %s", after_seq):
+            yield stored(row)
+
+    def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        names = (*COLUMNS, "body", "runner")
+        sql = f"SELECT {_SELECT}, runner FROM records WHERE seq > %s"
+        for row in self._pages(sql, after_seq):
+            yield dict(zip(names, row, strict=True))
+
+    def _pages(self, select: str, after_seq: int, *params: Any) -> Iterator[tuple[Any, ...]]:
+        """Rows in seq order a page at a time (``select`` ends with a ``seq > %s`` term)."""
+        sql = f"{select} ORDER BY seq LIMIT %s"
+        last = after_seq
+        while True:
+            page = self._all(sql, [*params, last, _PAGE])
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0]
+
+    def records_since(self, *kinds: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        marks = ", ".join(["%s"] * len(kinds))
+        sql = f"SELECT {_SELECT} FROM records WHERE kind IN ({marks}) AND seq > %s ORDER BY seq"
+        return [(r["seq"], r) for r in self._rows(sql, [*kinds, after_seq])]
+
+    def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(seq, record)`` of every record of ``kind``; a damaged row is skipped."""
+        select = f"SELECT {_SELECT} FROM records WHERE kind = %s AND seq > %s"
+        stored = self.layout.stored
+        for row in self._pages(select, 0, kind):
+            found = stored(row)
+            if found.record is not None:
+                yield found.seq, found.record
+
+    def newest_first(self, kind: str) -> list[dict[str, Any]]:
+        sql = f"SELECT {_SELECT} FROM records WHERE kind = %s ORDER BY seq DESC"
+        return self._rows(sql, [kind])
+
+    def body_at(self, seq: int) -> str | None:
+        rows = self._all("SELECT body FROM records WHERE seq = %s", [seq])
+        return rows[0][0] if rows else None
+
+    def hash_at(self, seq: int) -> str | None:
+        rows = self._all("SELECT hash FROM records WHERE seq = %s", [seq])
+        return rows[0][0] if rows else None
+
+    def seq_of_hash(self, hash: str) -> int | None:
+        rows = self._all("SELECT seq FROM records WHERE hash = %s LIMIT 1", [hash])
+        return int(rows[0][0]) if rows else None
+
+    def count(self) -> int:
+        return int(self._all("SELECT count(*) FROM records")[0][0])
+
+    def runners(self) -> list[str]:
+        """Every runner that appended to the log (for the dashboard's filter)."""
+        return [row[0] for row in self._all("SELECT DISTINCT runner FROM records ORDER BY 1")]
+
+    # Signing (record MACs and checkpoints) is SQLite's for now: a PostgreSQL log has none.
+    def seals(self, after_seq: int = 0) -> Iterator[tuple[int, str, str]]:
+        return iter(())
+
+    def seal_at(self, seq: int) -> tuple[int, str, str] | None:
+        return None
+
+    def signed_by(self) -> str | None:
+        return None
+
+    def paper_fill_rows(self) -> list[tuple[Any, ...]]:
+        """The paper ledger lives in SQLite only for now (a seam): no rows here."""
+        return []
+
+    def export_jsonl(self, target: str | Path | IO[str]) -> int:
+        """Every record as sealed, one canonical JSON line each, in chain order."""
+        if isinstance(target, str | Path):
+            partial = Path(str(target) + ".partial")
+            try:
+                with open(partial, "w", encoding="utf-8", newline="\n") as file:
+                    written = self.export_jsonl(file)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)
+            return written
+        written = 0
+        with self.snapshot():
+            for row in self._pages(f"SELECT {_SELECT} FROM records WHERE seq > %s", 0):
+                try:
+                    line = self.layout.text(row)
+                except Undecodable as exc:
+                    raise AuditIntegrityError(
+                        f"record seq {row[0]} is damaged ({exc}); `signalops audit verify` "
+                        "lists every problem"
+                    ) from None
+                target.write(line + "\n")
+                written += 1
+        return written
+
+
+def is_postgres_url(where: object) -> bool:
+    """Whether an ``--audit`` value names a PostgreSQL log rather than a SQLite file."""
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
+
+
+__all__ = ["PENDING_APPROVAL", "PostgresAuditLog", "is_postgres_url", "redacted"]

@@ -1,0 +1,333 @@
+"""The PostgreSQL audit log against a real server: the chain, duplicates, append-only enforced
+by the database (triggers and a writer role), and several processes appending at once."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import multiprocessing
+import os
+import signal
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from audit_scenarios import AS_OF, SCENARIOS, STRATEGY, tamper
+from pg_fixtures import (  # noqa: F401  (fixtures)
+    append_worker,
+    approve_worker,
+    batch_worker,
+    pg_server,
+    pg_url,
+)
+
+from signalops.audit.postgres import PostgresAuditLog
+from signalops.audit.record import build_followup
+from signalops.audit.store import AuditLog
+from signalops.audit.verify import ProblemKind, verify
+from signalops.errors import (
+    AuditError,
+    AuditIntegrityError,
+    AuditNotFound,
+    DuplicateRecordError,
+)
+
+pytestmark = pytest.mark.usefixtures("pg_server")
+
+
+@pytest.fixture
+def log(pg_url):  # noqa: F811
+    with PostgresAuditLog(pg_url, runner="runner-a") as opened:
+        yield opened
+
+
+def approval(record, *, by="alice", approved=True):
+    return build_followup(
+        "approval",
+        decision_id=record["decision_id"],
+        recorded_at=AS_OF + timedelta(minutes=10),
+        n=1,
+        approval_id=record["execution"]["approval_id"],
+        approved=approved,
+        by=by,
+    )
+
+
+def superuser(url):
+    return psycopg.connect(url, autocommit=True)
+
+
+def test_appended_records_form_one_chain_that_verifies(log):
+    log.remember_strategy(STRATEGY)
+    first = log.append(SCENARIOS.record("buy"))
+    second = log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert second["prev_hash"] == first["hash"]
+    assert log.head() == (2, second["hash"])
+    assert log.get(first["id"]) == first
+    report = verify(log)
+    assert report.ok, str(report)
+    assert (report.checked, report.head_seq) == (2, 2)
+
+
+def test_the_same_records_give_the_same_hashes_and_export_as_on_sqlite(log, tmp_path):
+    records = [SCENARIOS.record(s, as_of=AS_OF + timedelta(hours=i)) for i, s in enumerate(
+        ("buy", "blocked", "hold", "denied", "pending")
+    )]  # fmt: skip
+    with AuditLog(tmp_path / "audit.db") as lite:
+        lite.remember_strategy(STRATEGY)
+        lite.append_many(records)
+        expected = io.StringIO()
+        lite.export_jsonl(expected)
+    log.remember_strategy(STRATEGY)
+    assert log.append_many(records) == 5
+    got = io.StringIO()
+    assert log.export_jsonl(got) == 5
+    assert got.getvalue() == expected.getvalue()
+
+
+def test_queries_answer_as_on_sqlite(log):
+    pending = log.append(SCENARIOS.record("pending"))
+    hold = log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    assert [d["id"] for d in log.decisions()] == [hold["id"], pending["id"]]
+    assert [d["id"] for d in log.decisions(verdict="HOLD")] == [hold["id"]]
+    assert log.decision_at("BTC", AS_OF.date())["id"] == pending["id"]
+    assert [p.decision_id for p in log.pending_approvals(AS_OF)] == [pending["id"]]
+    approved = log.append(approval(pending))
+    assert log.pending_approvals(AS_OF) == []
+    assert log.followups(pending["id"]) == [approved]
+    assert log.has_decision(pending["id"]) and not log.has_decision(approved["id"])
+    assert log.runners() == ["runner-a"]
+
+
+def test_a_duplicate_id_is_refused_and_nothing_of_its_batch_is_written(log):
+    record = SCENARIOS.record("hold")
+    log.append(record)
+    fresh = SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1))
+    with pytest.raises(DuplicateRecordError) as raised:
+        log.append_many([fresh, record])
+    assert raised.value.ids == (record["id"],)
+    assert log.count() == 1 and log.head()[0] == 1
+    assert log.append(fresh)["seq"] == 2  # the connection and the chain carry on
+
+
+def test_a_duplicate_inside_a_caller_transaction_undoes_only_that_append(log):
+    record = log.append(SCENARIOS.record("hold"))
+    with log.transaction():
+        with pytest.raises(DuplicateRecordError):
+            log.append({k: record[k] for k in record if k not in ("seq", "prev_hash", "hash")})
+        log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    assert log.count() == 2
+    assert verify(log).ok
+
+
+def test_a_second_approval_of_a_decision_from_another_connection_is_refused(log, pg_url):  # noqa: F811
+    pending = log.append(SCENARIOS.record("pending"))
+    with PostgresAuditLog(pg_url, runner="dashboard") as other:
+        other.append(approval(pending, by="alice"))
+        with pytest.raises(DuplicateRecordError, match="already in the audit log: approval-"):
+            log.append(approval(pending, by="bob", approved=False))
+    assert [r["by"] for r in log.followups(pending["id"])] == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE records SET verdict = 'BUY'",
+        "DELETE FROM records WHERE seq = 1",
+        "TRUNCATE records",
+        "UPDATE strategies SET name = 'x'",
+        "DELETE FROM trees",
+        "DELETE FROM chain_head",
+        "UPDATE chain_head SET seq = 1",
+    ],
+)
+def test_the_database_refuses_to_change_or_remove_what_was_appended(log, pg_url, statement):  # noqa: F811
+    log.remember_strategy(STRATEGY)
+    log.append(SCENARIOS.record("hold"))
+    log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    with superuser(pg_url) as conn, pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+        conn.execute(statement)
+    assert verify(log).ok and log.count() == 2
+
+
+def test_a_writer_role_appends_but_cannot_update_or_drop_the_triggers(log, pg_server, pg_url):  # noqa: F811
+    with superuser(pg_url) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE audit_writer LOGIN; "
+                     "EXCEPTION WHEN duplicate_object THEN NULL; END $$")  # fmt: skip
+    log.grant_writer("audit_writer")
+    name = pg_url.rsplit("/", 1)[1]
+    writer_url = pg_server.database_url(name, user="audit_writer")
+    with PostgresAuditLog(writer_url, runner="runner-b") as writer:
+        writer.remember_strategy(STRATEGY)
+        writer.append(SCENARIOS.record("hold"))
+    with psycopg.connect(writer_url, autocommit=True) as conn:
+        for statement in (
+            "UPDATE records SET verdict = 'BUY'",
+            "TRUNCATE records",
+            "ALTER TABLE records DISABLE TRIGGER records_no_update",
+            "DROP TRIGGER records_no_update ON records",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    assert verify(log).ok and log.runners() == ["runner-b"]
+
+
+def test_verify_finds_a_record_edited_behind_the_triggers_by_the_owner(log, pg_url):  # noqa: F811
+    log.append(SCENARIOS.record("hold"))
+    second = log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=2)))
+    with superuser(pg_url) as conn:
+        conn.execute("ALTER TABLE records DISABLE TRIGGER USER")
+        conn.execute("UPDATE records SET body = replace(body, '\"HOLD\"', '\"BUY\"') WHERE seq = 2")
+        conn.execute("DELETE FROM records WHERE seq = 3")
+    kinds = {(p.kind, p.seq) for p in verify(log).problems}
+    assert (ProblemKind.EDITED, 2) in kinds
+    assert (ProblemKind.DELETED, 3) in kinds
+    assert second["seq"] == 2
+
+
+def test_a_reader_cannot_write_and_a_missing_database_is_not_found(log, pg_server):  # noqa: F811
+    with (
+        PostgresAuditLog.open_readonly(log.url) as reader,
+        pytest.raises(AuditError, match="read-only"),
+    ):
+        reader.append(SCENARIOS.record("hold"))
+    with pytest.raises(AuditNotFound):
+        PostgresAuditLog.open_readonly(pg_server.database_url("no_such_log"))
+
+
+def test_two_processes_appending_at_once_leave_one_intact_chain(log, pg_url):  # noqa: F811
+    n, shared = 150, 40
+    context = multiprocessing.get_context("spawn")
+    go, out = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=append_worker, args=(pg_url, runner, n, shared, go, out))
+        for runner in ("w1", "w2")
+    ]
+    for worker in workers:
+        worker.start()
+    go.set()
+    results = sorted(out.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    # Every own record once, every shared record exactly once (the other try was refused).
+    assert sum(appended for _, appended, _ in results) == 2 * n + shared
+    assert sum(refused for _, _, refused in results) == shared
+    assert log.count() == 2 * n + shared
+    ids = [record["id"] for record in log.records()]
+    assert len(set(ids)) == len(ids)
+    assert set(log.runners()) == {"w1", "w2"}
+    report = verify(log)
+    assert report.ok, str(report)
+    assert report.head_seq == 2 * n + shared
+    # Interleaved, not one after the other: the chain alternates runners somewhere.
+    runners = [row["runner"] for row in log.raw_rows()]
+    assert sum(a != b for a, b in itertools.pairwise(runners)) > 2
+
+
+def test_racing_approvals_of_one_decision_from_four_processes_record_exactly_one(log, pg_url):  # noqa: F811
+    pending = log.append(SCENARIOS.record("pending"))
+    context = multiprocessing.get_context("spawn")
+    go, out = context.Event(), context.Queue()
+    names = [f"approver-{i}" for i in range(4)]
+    workers = [
+        context.Process(target=approve_worker, args=(pg_url, pending, name, go, out))
+        for name in names
+    ]
+    for worker in workers:
+        worker.start()
+    go.set()
+    outcomes = sorted(out.get(timeout=120)[1] for _ in workers)
+    for worker in workers:
+        worker.join(60)
+    assert outcomes == ["approved", "refused", "refused", "refused"]
+    assert [r["kind"] for r in log.followups(pending["id"])] == ["approval"]
+    assert log.pending_approvals(AS_OF) == []
+    assert verify(log).ok
+
+
+def test_a_writer_killed_mid_batch_leaves_no_partial_batch_and_the_other_carries_on(
+    log,
+    pg_url,  # noqa: F811
+):
+    batch, batches = 2_000, 6
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    victim = context.Process(target=batch_worker, args=(pg_url, "victim", batch, 50, out))
+    survivor = context.Process(target=batch_worker, args=(pg_url, "survivor", batch, batches, out))
+    victim.start()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        query = "SELECT count(*) FROM records WHERE runner = 'victim'"
+        deadline = time.monotonic() + 120
+        while conn.execute(query).fetchone()[0] < batch and time.monotonic() < deadline:
+            time.sleep(0.02)
+        survivor.start()
+        # Killed while its backend holds an open transaction that has written rows.
+        writing = (
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'signalops victim' "
+            "AND backend_xid IS NOT NULL"
+        )
+        while not conn.execute(writing).fetchone()[0] and time.monotonic() < deadline:
+            pass
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(30)
+        assert out.get(timeout=120) == "survivor"
+        survivor.join(60)
+        killed = conn.execute(query).fetchone()[0]
+    assert victim.exitcode == -signal.SIGKILL and survivor.exitcode == 0
+    assert killed % batch == 0 and 0 < killed < 50 * batch  # whole batches only
+    assert log.count() == killed + batch * batches
+    report = verify(log)
+    assert report.ok, str(report)
+    assert report.head_seq == log.count()
+
+
+def sqlite_log_with_history(path):
+    with AuditLog(path) as lite:
+        lite.remember_strategy(STRATEGY)
+        pending = lite.append(SCENARIOS.record("pending"))
+        for i, situation in enumerate(("buy", "blocked", "hold", "denied")):
+            lite.append(SCENARIOS.record(situation, as_of=AS_OF + timedelta(hours=i + 1)))
+        lite.append(approval(pending))
+        text = io.StringIO()
+        lite.export_jsonl(text)
+        return text.getvalue(), lite.head()
+
+
+def test_a_sqlite_log_copied_to_postgres_keeps_its_chain_hash_for_hash(log, tmp_path):
+    exported, head = sqlite_log_with_history(tmp_path / "audit.db")
+    with AuditLog.open_readonly(tmp_path / "audit.db") as source:
+        assert log.copy_from(source) == 6
+    assert log.head() == head
+    copied = io.StringIO()
+    log.export_jsonl(copied)
+    assert copied.getvalue() == exported
+    report = verify(log)
+    assert report.ok, str(report)
+    assert log.strategy_document(STRATEGY.content_hash) is not None
+
+
+def test_copying_an_edited_log_or_into_a_used_one_is_refused_and_writes_nothing(
+    log,
+    pg_server,  # noqa: F811
+    tmp_path,
+):
+    path = tmp_path / "audit.db"
+    sqlite_log_with_history(path)
+    log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=9)))
+    with AuditLog.open_readonly(path) as source, pytest.raises(AuditError, match="not empty"):
+        log.copy_from(source)
+    tamper(path, "DELETE FROM records WHERE seq = 3")
+    with superuser(pg_server.url) as conn:
+        conn.execute("CREATE DATABASE copy_target")
+    target_url = pg_server.database_url("copy_target")
+    with (
+        PostgresAuditLog(target_url) as target,
+        AuditLog.open_readonly(path) as source,
+    ):
+        with pytest.raises(AuditIntegrityError, match="nothing copied"):
+            target.copy_from(source)
+        assert target.count() == 0 and target.head() is None
