@@ -82,6 +82,7 @@ logs. The compact layout (deflated bodies, side tables) is SQLite's for now.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections import Counter
@@ -191,10 +192,20 @@ _SCHEMA = (
 _TABLES = ("records", "strategies", "trees", "seals", "chain_head")
 
 
+# A password as a query parameter (``?password=``) or a keyword (``password=…``), quoted or not.
+_PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
+
+
 def redacted(url: str) -> str:
-    """The URL without its password (for messages and ``path``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL or connection string without its password (for messages and ``path``): in the
+    user part, as a query parameter and as a ``password=`` keyword alike."""
+    url = _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}***", url)
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL we can take apart: show nothing of it rather than a secret
+        return "postgresql://(unparsable connection string)"
+    if password is None:
         return url
     host = parts.hostname or ""
     netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")

@@ -22,7 +22,7 @@ from pg_fixtures import (  # noqa: F401  (fixtures)
     pg_url,
 )
 
-from signalops.audit.postgres import PostgresAuditLog
+from signalops.audit.postgres import PostgresAuditLog, redacted
 from signalops.audit.record import build_followup
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
@@ -331,3 +331,22 @@ def test_copying_an_edited_log_or_into_a_used_one_is_refused_and_writes_nothing(
         with pytest.raises(AuditIntegrityError, match="nothing copied"):
             target.copy_from(source)
         assert target.count() == 0 and target.head() is None
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("postgresql://u:pw@h:5/db", "postgresql://u:***@h:5/db"),
+        ("postgresql://u@h/db?password=s3cret", "postgresql://u@h/db?password=***"),
+        (
+            "postgresql://u@h/db?sslmode=require&password=x&a=b",
+            "postgresql://u@h/db?sslmode=require&password=***&a=b",
+        ),
+        ("host=h password='a b' user=x", "host=h password=*** user=x"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_a_password_in_the_user_part_a_query_or_a_keyword_never_reaches_a_message(
+    given: str, shown: str
+):
+    assert redacted(given) == shown
