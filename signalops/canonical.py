@@ -57,6 +57,11 @@ def content_hash(value: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+def parse_iso(text: str) -> datetime:
+    """The datetime of a record's timestamp (``iso``'s inverse; a trailing Z is UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def iso(moment: datetime | None) -> str | None:
     """UTC ISO-8601 with a Z, the one timestamp format of every record."""
     if moment is None:

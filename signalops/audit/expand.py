@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from signalops.audit.record import DECISION, DECISION_SCHEMA, canonical_json_of_plain, loads_record
 from signalops.audit.trees import tree_from_document, tree_hash
-from signalops.canonical import content_hash
+from signalops.canonical import content_hash, parse_iso
 from signalops.codes import Code
 from signalops.errors import AuditError
 from signalops.evaluation.nodes import Status
@@ -113,7 +112,7 @@ def derive(
                 f"the record holds {len(entries)} observations for the tree's {len(requests)} "
                 "requests"
             )
-        moment = datetime.fromisoformat(str(record["as_of"]).replace("Z", "+00:00"))
+        moment = parse_iso(str(record["as_of"]))
         evaluation = tree.evaluate_aligned(answers(entries, requests), moment, record["asset"])
     except (AuditError, KeyError, TypeError, ValueError) as exc:
         reason = str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}"
@@ -213,15 +212,11 @@ def _answer(entry: Any, request: Request) -> Any:
     return Observation(
         # NaN and infinity were stored as text ("nan", "inf"): JSON has neither.
         value=float(value) if isinstance(value, str) else value,
-        as_of=_time(entry["data_time"]),
+        as_of=parse_iso(entry["data_time"]),
         source=request.source,
-        fetched_at=_time(fetched) if fetched else None,
+        fetched_at=parse_iso(fetched) if fetched else None,
         detail=entry.get("detail"),
     )
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def full_observation(request: Request, entry: Any) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from signalops.audit.record import (
     canonical_json_of_plain,
     loads_record,
 )
+from signalops.canonical import parse_iso
 from signalops.observation import utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,7 +108,7 @@ def seconds(text: Any) -> tuple[int | float | None, bool]:
         if moment.year >= 1000:
             return int(moment.timestamp()), True
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_iso(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         micros = (moment - EPOCH) // timedelta(microseconds=1)
@@ -238,7 +239,7 @@ def sortable_time(value: str | None) -> str | None:
         return None
     if len(value) == 20 and value[19] == "Z" and value[10] == "T":
         return value[:19] + ".000000Z"  # the common whole-second form, without parsing
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = parse_iso(value)
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.strftime(_SORTABLE)
 

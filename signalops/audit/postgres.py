@@ -635,7 +635,7 @@ class PostgresAuditLog:
 
     def pending_approvals(self, now: datetime) -> list[PendingApproval]:
         """Decisions waiting for a human, soonest expiry first."""
-        from signalops.audit.store import PendingApproval
+        from signalops.audit.store import pending_from
 
         now = utc(now)
         select = ", ".join(f"d.{column}" for column in _SELECT.split(", "))
@@ -645,34 +645,12 @@ class PostgresAuditLog:
             "f.decision_id = d.decision_id AND f.kind IN (%s, %s) AND f.seq > d.seq) "
             "ORDER BY d.seq"
         )
-        pending = []
-        for record in self._rows(sql, [DECISION, APPROVAL, EXPIRY]):
-            execution = record.get("execution") or {}
-            expires = execution.get("expires_at")
-            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
-            pending.append(
-                PendingApproval(
-                    decision_id=record["decision_id"],
-                    approval_id=execution.get("approval_id"),
-                    asset=record["asset"],
-                    strategy=record["strategy"]["name"],
-                    as_of=record["as_of"],
-                    expires_at=expires_at,
-                    expired=expires_at is not None and expires_at <= now,
-                    record=record,
-                )
-            )
-        far = datetime.max.replace(tzinfo=UTC)
-        return sorted(pending, key=lambda p: p.expires_at or far)
+        return pending_from(self._rows(sql, [DECISION, APPROVAL, EXPIRY]), now)
 
     def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-        for stored in self.stored_rows(after_seq):
-            if stored.record is None:
-                raise AuditIntegrityError(
-                    f"record seq {stored.seq} is damaged ({stored.error}); `signalops audit "
-                    "verify` lists every problem"
-                )
-            yield stored.record
+        from signalops.audit.store import undamaged
+
+        return undamaged(self.stored_rows(after_seq))
 
     def stored_rows(self, after_seq: int = 0) -> Iterator[Stored]:
         stored = self.layout.stored

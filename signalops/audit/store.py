@@ -94,7 +94,7 @@ from signalops.audit.record import (
     prepare,
 )
 from signalops.audit.record import loads_record as _loads
-from signalops.canonical import canonical_json, content_hash
+from signalops.canonical import canonical_json, content_hash, parse_iso
 from signalops.errors import (
     AuditError,
     AuditIntegrityError,
@@ -1034,35 +1034,11 @@ class AuditLog:
                 "AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
             )
             params = [PENDING_APPROVAL, DECISION, APPROVAL, EXPIRY]
-        pending = []
-        for record in self._rows(sql, params):
-            execution = record.get("execution") or {}
-            expires = execution.get("expires_at")
-            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
-            pending.append(
-                PendingApproval(
-                    decision_id=record["decision_id"],
-                    approval_id=execution.get("approval_id"),
-                    asset=record["asset"],
-                    strategy=record["strategy"]["name"],
-                    as_of=record["as_of"],
-                    expires_at=expires_at,
-                    expired=expires_at is not None and expires_at <= now,
-                    record=record,
-                )
-            )
-        far = datetime.max.replace(tzinfo=UTC)
-        return sorted(pending, key=lambda p: p.expires_at or far)
+        return pending_from(self._rows(sql, params), now)
 
     def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """Every record after ``after_seq``, in chain order (read a page at a time)."""
-        for stored in self.stored_rows(after_seq):
-            if stored.record is None:
-                raise AuditIntegrityError(
-                    f"record seq {stored.seq} is damaged ({stored.error}); `signalops audit "
-                    "verify` lists every problem"
-                )
-            yield stored.record
+        return undamaged(self.stored_rows(after_seq))
 
     def stored_rows(self, after_seq: int = 0) -> Iterator[Stored]:
         """Every stored row after ``after_seq`` in seq order, with its record decoded (or why it
@@ -1265,3 +1241,38 @@ __all__ = [
     "kind_filter",
     "sortable_time",
 ]
+
+
+def pending_from(records: Iterable[dict[str, Any]], now: datetime) -> list[PendingApproval]:
+    """Pending decision records as approvals waiting at ``now``, soonest expiry first (every
+    backend's ``pending_approvals`` ends here once its SQL found them)."""
+    pending = []
+    for record in records:
+        execution = record.get("execution") or {}
+        expires = execution.get("expires_at")
+        expires_at = parse_iso(expires) if expires else None
+        pending.append(
+            PendingApproval(
+                decision_id=record["decision_id"],
+                approval_id=execution.get("approval_id"),
+                asset=record["asset"],
+                strategy=record["strategy"]["name"],
+                as_of=record["as_of"],
+                expires_at=expires_at,
+                expired=expires_at is not None and expires_at <= now,
+                record=record,
+            )
+        )
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(pending, key=lambda p: p.expires_at or far)
+
+
+def undamaged(rows: Iterable[Stored]) -> Iterator[dict[str, Any]]:
+    """The records of ``rows``, refusing at the first one that cannot be decoded."""
+    for stored in rows:
+        if stored.record is None:
+            raise AuditIntegrityError(
+                f"record seq {stored.seq} is damaged ({stored.error}); `signalops audit "
+                "verify` lists every problem"
+            )
+        yield stored.record

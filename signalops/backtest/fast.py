@@ -37,19 +37,19 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
-from signalops.audit.record import DecisionTemplate, PreparedRecord, template_for
+from signalops.audit.record import PreparedRecord, prepare_decision
 from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
 from signalops.backtest.ledger import Decision, EquityPoint
 from signalops.evaluation.tree import Evaluation, Verdict
-from signalops.execution.paper import PaperBroker
+from signalops.execution.paper import PaperBroker, day_start_of
 from signalops.observation import Request
 from signalops.orders import (
     ExecutionResult,
@@ -98,7 +98,7 @@ class FlatViewBroker(PaperBroker):
     def _midnight(self, as_of: datetime) -> datetime:
         moment, midnight = self._day
         if as_of is not moment or midnight is None:  # the gate, book and mark ask at one time
-            midnight = _midnight(as_of)
+            midnight = day_start_of(as_of)
             self._day = (as_of, midnight)
         return midnight
 
@@ -182,11 +182,6 @@ def _fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*first)
 
 
-def _midnight(as_of: datetime) -> datetime:
-    """The UTC midnight that starts ``as_of``'s day (the broker's day start)."""
-    return as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 OnCycle = Callable[[int, datetime], None]
 
 
@@ -223,7 +218,6 @@ class FastRun:
             requests.extend(price_requests(asset))
         self.answers = ReplayAnswers(requests, pipeline.adapters, self.moments)
         self.decisions: list[Decision] = []
-        self._templates: dict[str, DecisionTemplate] = {}
         self._held: list[PreparedRecord] = []
         self._logging = False
         self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
@@ -297,22 +291,14 @@ class FastRun:
         gate: RiskDecision | None,
         result: ExecutionResult,
     ) -> PreparedRecord:
-        """The decision's record: what ``Recorder.decision_record`` builds, through the same
-        template (``build_decision_record`` is made of it), kept ready to be sealed."""
-        asset = evaluation.asset
-        assert asset is not None
-        template = self._templates.get(asset)
-        if template is None:
-            template = self._templates[asset] = template_for(self.strategy, asset, self.mode)
-        return template.prepare(
-            as_of=evaluation.as_of,
-            verdict=evaluation.verdict,
-            action=evaluation.action,
-            blocked_by=evaluation.blocked_by,
-            conflicts=evaluation.conflicts,
-            observations=evaluation.observations,
+        """The decision's record: what ``Recorder.decision_record`` builds (the same
+        ``prepare_decision``), kept ready to be sealed."""
+        return prepare_decision(
+            strategy=self.strategy,
+            evaluation=evaluation,
+            mode=self.mode,
+            intent=intent,
             risk=None if gate is None else gate.to_dict(),
-            order=intent,
             execution=result,
             recorded_at=self.clock(),
         )

@@ -586,7 +586,8 @@ class PaperBroker:
             return self._views[1]
         # Read only (no copies): the view takes figures and makes its own positions.
         book = self._books(placed_before=as_of, rows=rows).account
-        day_start = self._books(placed_before=_midnight(as_of), inclusive=False, rows=rows).account
+        midnight = day_start_of(as_of)
+        day_start = self._books(placed_before=midnight, inclusive=False, rows=rows).account
         view = PortfolioView(
             cash=book.cash,
             positions=_positions(book, prices),
@@ -626,7 +627,7 @@ class PaperBroker:
         ``day_start_equity`` likewise: its own at midnight, or the account's.
         """
         require_aware(as_of)
-        midnight = _midnight(as_of)
+        midnight = day_start_of(as_of)
         rows = self._rows()
         own = self._books(placed_before=as_of, rows=rows).strategy(strategy)
         positions = _positions(own, prices)
@@ -664,7 +665,8 @@ def _held(positions: Mapping[str, Position], asset: str) -> Decimal:
     return found.quantity if found is not None else Decimal(0)
 
 
-def _midnight(as_of: datetime) -> datetime:
+def day_start_of(as_of: datetime) -> datetime:
+    """The UTC midnight that starts ``as_of``'s day: where MAX_DAILY_LOSS's day begins."""
     return as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from signalops import risk
 from signalops.adapters import gather as engine
 from signalops.adapters.base import Adapter
+from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_of_kind, records_since
 from signalops.audit.store import AuditLog
 from signalops.codes import Code
@@ -185,10 +186,6 @@ class Pipeline:
             denials,
             data_errors=data_errors(evaluation),
         )
-
-    def recorded(self, strategy: Strategy, asset: str, as_of: datetime) -> Outcome | None:
-        """The skipped outcome of a decision already in the audit log (its recorded verdict)."""
-        return self._recorded(strategy, asset, as_of)[1]
 
     def _recorded(
         self, strategy: Strategy, asset: str, as_of: datetime
@@ -477,7 +474,7 @@ class Pipeline:
     ) -> ExecutionResult:
         records = self.records
 
-        def decision(result: ExecutionResult) -> dict[str, Any]:
+        def decision(result: ExecutionResult) -> PreparedRecord:
             return records.decision_record(strategy, evaluation, mode, intent, gate, result)
 
         if mode is Mode.PAPER:

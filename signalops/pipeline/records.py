@@ -46,8 +46,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_of_kind
-from signalops.audit.record import build_decision_record, build_followup
+from signalops.audit.record import build_followup, prepare_decision
 from signalops.audit.store import AuditLog
 from signalops.canonical import canonical_json, iso
 from signalops.evaluation.tree import Evaluation
@@ -60,7 +61,10 @@ from signalops.side import Side
 from signalops.strategy.model import Strategy
 
 # What a paper fill is recorded with, once its result is known (in the same transaction).
-FirstRecord = Callable[[ExecutionResult], Mapping[str, Any]]
+# A record as the Recorder writes it: a builder's dict, or a decision already encoded member by
+# member (``prepare_decision``), which the store seals without encoding it again.
+Writable = Mapping[str, Any] | PreparedRecord
+FirstRecord = Callable[[ExecutionResult], Writable]
 
 
 @dataclass
@@ -69,7 +73,7 @@ class Held:
 
     ``open`` is True while a cycle holds; otherwise ``hold`` writes at once."""
 
-    records: list[Mapping[str, Any]] = field(default_factory=list)
+    records: list[Writable] = field(default_factory=list)
     verdicts: dict[str, str] = field(default_factory=dict)  # decision id -> verdict
     open: bool = False
 
@@ -77,7 +81,7 @@ class Held:
         """The verdict of a held decision, or None when it is not held."""
         return self.verdicts.get(decision_id) if self.verdicts else None
 
-    def take(self) -> list[Mapping[str, Any]]:
+    def take(self) -> list[Writable]:
         taken, self.records = self.records, []
         self.verdicts = {}
         return taken
@@ -103,8 +107,8 @@ class Recorder:
         intent: OrderIntent | None,
         risk: RiskDecision | None,
         result: ExecutionResult,
-    ) -> dict[str, Any]:
-        return build_decision_record(
+    ) -> PreparedRecord:
+        return prepare_decision(
             strategy=strategy,
             evaluation=evaluation,
             mode=mode.value,
@@ -117,7 +121,7 @@ class Recorder:
     def approval_record(self, decision_id: str, at: datetime, **fields: Any) -> dict[str, Any]:
         return build_followup("approval", decision_id=decision_id, recorded_at=at, **fields)
 
-    def append(self, record: Mapping[str, Any]) -> None:
+    def append(self, record: Writable) -> None:
         """A record with nothing to keep in step with it (a rejection, a notification's
         decision), committed now, after any held ones."""
         if not self._holding_any():
@@ -130,7 +134,7 @@ class Recorder:
         self._committed(written)
         log_records([*written, record])
 
-    def hold(self, record: Mapping[str, Any]) -> None:
+    def hold(self, record: Writable) -> None:
         """The record of a decision that does not act (a HOLD, BLOCKED, a denial): held while a
         cycle is ``holding()``, else committed now."""
         held = self.held
@@ -174,7 +178,7 @@ class Recorder:
     def _holding_any(self) -> bool:
         return self.held is not None and bool(self.held.records)
 
-    def _append_held(self) -> list[Mapping[str, Any]]:
+    def _append_held(self) -> list[Writable]:
         """Append the held records inside the caller's transaction; they stay held until it
         commits (``_committed``): a transaction that fails leaves them held, not lost."""
         if self.held is None or not self.held.records:
@@ -183,7 +187,7 @@ class Recorder:
         self.audit.append_many(written)
         return written
 
-    def _committed(self, written: list[Mapping[str, Any]]) -> None:
+    def _committed(self, written: list[Writable]) -> None:
         """The held records of ``written`` are in the log now: no longer held."""
         if written and self.held is not None:
             self.held.take()
@@ -201,7 +205,7 @@ class Recorder:
         return result
 
     def send(
-        self, executor: Executor, intent: OrderIntent, as_of: datetime, first: Mapping[str, Any]
+        self, executor: Executor, intent: OrderIntent, as_of: datetime, first: Writable
     ) -> ExecutionResult:
         """Write-ahead: ``first`` and ``order_submitted`` committed, then send, then the answer."""
         with self.audit.transaction():
@@ -286,13 +290,15 @@ _APPROVALS = logging.getLogger("signalops.approvals")
 _DETAILS_LIMIT = 300  # a denial's details in a log line: enough to read, not a whole portfolio
 
 
-def log_records(records: Iterable[Mapping[str, Any]]) -> None:
+def log_records(records: Iterable[Writable]) -> None:
     for record in records:
         log_record(record)
 
 
-def log_record(record: Mapping[str, Any]) -> None:
+def log_record(record: Writable) -> None:
     """The log lines of one committed record (a HOLD is DEBUG only)."""
+    if isinstance(record, PreparedRecord):
+        record = record.record
     kind = record["kind"]
     if kind == "decision":
         _log_decision(record)
