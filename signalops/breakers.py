@@ -51,7 +51,7 @@ from signalops.pipeline.summary import CycleSummary
 from signalops.risk import TradingState
 
 if TYPE_CHECKING:
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
 
 SUFFIX = ".breaker.json"
 
@@ -124,6 +124,12 @@ def state_path(audit: str | Path) -> Path:
     return audit.with_name(audit.name + SUFFIX)
 
 
+def state_file(audit: AuditStore) -> Path:
+    """The breaker file of an open log (beside a SQLite file; ``.signalops/`` for a shared
+    log's runner: ``AuditStore.local_file``)."""
+    return audit.local_file(SUFFIX)
+
+
 def load(path: Path) -> BreakerState:
     """The recorded state; a missing file is a fresh one. A file nobody can read is an error,
     not a silent reset: it may be the record of a trip."""
@@ -142,6 +148,7 @@ def load(path: Path) -> BreakerState:
 def save(path: Path, state: BreakerState) -> None:
     """Atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
     text = json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)  # a shared log's runner: .signalops/
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -154,7 +161,7 @@ def save(path: Path, state: BreakerState) -> None:
         raise
 
 
-def save_unless_resumed(path: Path, state: BreakerState, audit: AuditLog) -> BreakerState:
+def save_unless_resumed(path: Path, state: BreakerState, audit: AuditStore) -> BreakerState:
     """Save the loop's ``state`` unless an operator resumed since it was read; return what holds.
 
     The loop reads the state at each cycle boundary; a resume during the cycle bumps the
@@ -248,7 +255,7 @@ def resume(state: BreakerState, *, by: str, note: str, at: datetime) -> BreakerS
     return BreakerState(revision=state.revision + 1, history=(*state.history, event))
 
 
-def record(audit: AuditLog, state: BreakerState) -> None:
+def record(audit: AuditStore, state: BreakerState) -> None:
     """Append ``state``'s latest event (a trip, or a resume) to the audit log's chain.
 
     Idempotent: the record's id is the event and the state's revision, so recording the same
@@ -261,7 +268,7 @@ def record(audit: AuditLog, state: BreakerState) -> None:
         audit.append(build_breaker(event, revision=revision, recorded_at=at))
 
 
-def last_event(audit: AuditLog) -> tuple[int, Mapping[str, Any]] | None:
+def last_event(audit: AuditStore) -> tuple[int, Mapping[str, Any]] | None:
     """The log's latest breaker event (``trip`` or ``resume``) and the revision it was recorded
     at, or None when the log holds none."""
     found = None
@@ -273,7 +280,7 @@ def last_event(audit: AuditLog) -> tuple[int, Mapping[str, Any]] | None:
     return revision, found["breaker"]
 
 
-def effective(state: BreakerState, audit: AuditLog) -> BreakerState:
+def effective(state: BreakerState, audit: AuditStore) -> BreakerState:
     """``state`` (from the file), tripped when the log's latest breaker event is a trip: a
     deleted, stale or edited file never resumes trading; only ``resume`` (which records its own
     event in the log first) does. Revisions continue from the log's, so the next resume's
@@ -301,9 +308,9 @@ def halted(config: Config) -> Config:
     return replace(config, limits=replace(config.limits, trading_state=TradingState.HALTED))
 
 
-def applied(config: Config, audit: AuditLog) -> Config:
+def applied(config: Config, audit: AuditStore) -> Config:
     """``config`` as a tripped breaker of ``audit`` leaves it (for approvals too)."""
-    return halted(config) if effective(load(state_path(audit.path)), audit).tripped else config
+    return halted(config) if effective(load(state_file(audit)), audit).tripped else config
 
 
 def _percent(value: Decimal) -> str:
@@ -327,5 +334,6 @@ __all__ = [
     "resume",
     "save",
     "save_unless_resumed",
+    "state_file",
     "state_path",
 ]

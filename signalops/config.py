@@ -25,7 +25,8 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       max_drawdown: 10%        # paper equity this far below its peak
       max_consecutive_rejects: 3
       max_outage_cycles: 5
-    audit: {path: audit.sqlite}
+    audit: {path: audit.sqlite}   # or {url: "postgresql://runner@db.example/signalops",
+                               #     runner: desk-1}: one log that several runners share
     fundamental: {sec_user_agent: "Jane Trader jane@example.com"}   # SEC EDGAR's required contact
     news:                      # the RSS/Atom feeds news_count reads (replaces the crypto defaults)
       feeds:                   # name -> URL (or a list of URLs, each named by its URL)
@@ -200,7 +201,11 @@ class BreakersConfig:
 
 @dataclass(frozen=True, slots=True)
 class AuditConfig:
-    path: str | None = None  # None: the audit store's own default
+    """Where the audit log is (``path``: a file, or a URL from ``url``; None: the default) and
+    this runner's id in a shared log (None: the host name)."""
+
+    path: str | None = None
+    runner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +361,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         ),
         alerts=_alerts(data),
         breakers=_breakers(data),
-        audit=AuditConfig(path=_resolve(audit["path"], base) if "path" in audit else None),
+        audit=_audit(audit, base),
         fundamental=FundamentalConfig(**data.get("fundamental", {})),
         news=_news(data),
         dashboard=_dashboard(data),
@@ -543,6 +548,19 @@ def _check_venues(doc: Document, venues: Venues) -> list[StrategyError]:
     return errors
 
 
+def _audit(audit: dict[str, Any], base: str | Path | None) -> AuditConfig:
+    """``path`` resolved against the config's folder; a ``sqlite:///`` URL's path the same."""
+    where = audit.get("url") or audit.get("path")
+    if isinstance(where, str) and where.startswith(_SQLITE_URL):
+        where = _SQLITE_URL + _resolve(where.removeprefix(_SQLITE_URL), base)
+    elif where is not None and "url" not in audit:
+        where = _resolve(where, base)
+    return AuditConfig(path=where, runner=audit.get("runner"))
+
+
+_SQLITE_URL = "sqlite:///"
+
+
 def _resolve(path: str, base: str | Path | None) -> str:
     expanded = Path(path).expanduser()
     if base is None or expanded.is_absolute():
@@ -553,6 +571,8 @@ def _resolve(path: str, base: str | Path | None) -> str:
 def _check_meaning(doc: Document, config: Config) -> list[StrategyError]:
     """What the schema cannot say: limits that contradict each other."""
     errors = []
+    if {"path", "url"} <= set(doc.data.get("audit", {})):
+        errors.append(doc.error("audit: give path or url, not both", ("audit", "url")))
     limits, ttl = config.limits, config.notify.approval_ttl
     if "approval_ttl" in doc.data.get("notify", {}):
         path = ("notify", "approval_ttl")

@@ -26,6 +26,7 @@ EXTRAS = {
     "dashboard": "the Streamlit dashboard",
     "parquet": "data import of Parquet files through pyarrow",
     "ray": "sweeps, walk-forward and each-asset backtests on a Ray cluster (--ray)",
+    "postgres": "an audit log in PostgreSQL that several runners share (--audit postgresql://)",
 }
 
 

@@ -5,9 +5,12 @@ The CLI and the dashboard both open a workspace from the same few options, so th
 
 - config: ``--config FILE``, else ``signalops.yaml`` in the current folder if present, else the
   built-in defaults;
-- audit log: ``--audit PATH``, else ``$SIGNALOPS_AUDIT``, else the config's ``audit.path``, else
-  ``signalops.db`` in the current folder. The paper ledger lives in the same SQLite file, so a
-  simulated fill and its audit record commit together;
+- audit log: ``--audit PATH|URL``, else ``$SIGNALOPS_AUDIT``, else the config's ``audit.path``
+  (or ``audit.url``), else ``signalops.db`` in the current folder: a SQLite file, or a
+  ``postgresql://`` database that several runners share (``signalops.audit.interface``). The
+  paper ledger lives in the same log, so a simulated fill and its audit record commit together;
+- runner id (a shared log's writer): ``--runner``, else ``$SIGNALOPS_RUNNER``, else the config's
+  ``audit.runner``, else the host name;
 - venue: ``--venue NAME`` puts every asset (and auto mode) on that venue, else the config's
   ``venues:``/``assets:`` decide (``signalops.venues``).
 - SEC User-Agent of live EDGAR requests: the config's ``fundamental.sec_user_agent``, else
@@ -37,7 +40,7 @@ from signalops.errors import DataNotFound, ExecutionError, InputError
 
 if TYPE_CHECKING:
     from signalops.adapters.registry import Connections
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
     from signalops.config import Config
     from signalops.execution.paper import PaperBroker
     from signalops.orders import Mode
@@ -46,24 +49,38 @@ if TYPE_CHECKING:
 
 DEFAULT_AUDIT_FILE = "signalops.db"
 AUDIT_ENV = "SIGNALOPS_AUDIT"
+RUNNER_ENV = "SIGNALOPS_RUNNER"
 # = signalops.config.CONFIG_ENV and DEFAULT_CONFIG_FILE (a test holds them equal).
 CONFIG_ENV = "SIGNALOPS_CONFIG"
 DEFAULT_CONFIG_FILE = "signalops.yaml"
-_LEDGER_TABLE = "paper_account"  # the paper broker's first table (signalops.execution.paper)
 
 
 @dataclass
 class Workspace:
     config: Config
-    audit: AuditLog
+    audit: AuditStore
     broker: PaperBroker
 
     def close(self) -> None:
         self.audit.close()
 
 
-def audit_path(option: str | Path | None, config: Config) -> Path:
-    return Path(option or os.environ.get(AUDIT_ENV) or config.audit.path or DEFAULT_AUDIT_FILE)
+def audit_path(option: str | Path | None, config: Config) -> str | Path:
+    """Where the log is: a file ``Path``, or a ``postgresql://`` URL as given."""
+    return _location(option or os.environ.get(AUDIT_ENV) or config.audit.path)
+
+
+def _location(named: str | Path | None) -> str | Path:
+    from signalops.audit.interface import is_postgres_url, sqlite_file
+
+    if is_postgres_url(named):
+        return str(named)
+    return sqlite_file(named or DEFAULT_AUDIT_FILE)
+
+
+def runner_id(option: str | None, config: Config | None) -> str | None:
+    """The runner id (None: the store's default, the host name)."""
+    return option or os.environ.get(RUNNER_ENV) or (config.audit.runner if config else None)
 
 
 def with_venue(settings: Config, venue: str | None) -> Config:
@@ -82,6 +99,7 @@ def open_workspace(
     config: str | Path | None = None,
     create: bool = True,
     venue: str | None = None,
+    runner: str | None = None,
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
@@ -90,13 +108,13 @@ def open_workspace(
     log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
     opened read-only, so looking never writes.
     """
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import open_log
     from signalops.config import load_config
 
     if config is None:
         config = _config_file()
     settings = with_venue(load_config(config), venue)
-    log = AuditLog.open(audit_path(audit, settings), create=create)
+    log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
         broker = _paper_broker(log, settings)
     except BaseException:
@@ -105,23 +123,25 @@ def open_workspace(
     return Workspace(settings, log, broker)
 
 
-def open_audit(audit: str | Path | None = None, *, create: bool = False) -> AuditLog:
+def open_audit(audit: str | Path | None = None, *, create: bool = False) -> AuditStore:
     """The audit log ``open_workspace`` would open, alone (read-only unless ``create``).
 
     The config is read only when it is what names the log (no ``audit`` and no
     ``$SIGNALOPS_AUDIT``, and a config file to read): a command that only reads the log does
     not compile the config's schema to find a path it was given.
     """
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import open_log
 
     named = audit or os.environ.get(AUDIT_ENV)
+    settings = None
     if not named:
         config = _config_file()
         if config is not None:
             from signalops.config import load_config
 
-            named = load_config(config).audit.path
-    return AuditLog.open(Path(named or DEFAULT_AUDIT_FILE), create=create)
+            settings = load_config(config)
+            named = settings.audit.path
+    return open_log(_location(named), create=create, runner=runner_id(None, settings))
 
 
 def _config_file() -> str | None:
@@ -131,18 +151,19 @@ def _config_file() -> str | None:
     )
 
 
-def _paper_broker(log: AuditLog, settings: Config) -> PaperBroker:
+def _paper_broker(log: AuditStore, settings: Config) -> PaperBroker:
     import sqlite_utils
 
+    from signalops.audit.paper_ledger import PaperLedger, SQLiteLedger
     from signalops.execution.paper import PaperBroker
 
-    db = log.db
-    if log.readonly and _LEDGER_TABLE not in db.table_names():
+    ledger: PaperLedger = log.paper_ledger()
+    if log.readonly and not ledger.exists():
         # No ledger in the file means no paper fill yet: an empty account in memory says
         # exactly that, without making tables in a file that was opened only to be read.
-        db = sqlite_utils.Database(memory=True)
+        ledger = SQLiteLedger(sqlite_utils.Database(memory=True))
     return PaperBroker(
-        db,
+        ledger,
         starting_cash=settings.paper.starting_cash,
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,

@@ -122,9 +122,13 @@ def test_the_best_objective_wins_ties_go_to_the_grid_order_and_undefined_never_w
     assert choose(rows, sharpe, 1.0) == 1
     assert choose({0: row(0.1, None), 1: row(0.2, math.nan)}, sharpe, 1.0) is None
     assert choose(rows, OBJECTIVES["return"], 1.0) == 2
-    # Calmar: the annual rate over the drawdown's depth; none without a drawdown.
-    calmar = {0: row(0.2, 1.0, -0.4), 1: row(0.1, 1.0, -0.1), 2: row(0.5, 1.0, 0.0)}
+    # Calmar: the annual rate over the drawdown's depth; a gain without any drawdown beats them
+    # all (the higher rate first), while a flat or losing set is never chosen.
+    calmar = {0: row(0.2, 1.0, -0.4), 1: row(0.1, 1.0, -0.1), 2: row(0.0, 1.0, 0.0)}
     assert choose(calmar, OBJECTIVES["calmar"], 2.0) == 1
+    calmar |= {3: row(0.05, 1.0, 0.0), 4: row(0.3, 1.0, 0.0)}
+    assert choose(calmar, OBJECTIVES["calmar"], 2.0) == 4
+    assert OBJECTIVES["calmar"].value(calmar[4], 2.0) is None  # shown as "—": undefined
     assert OBJECTIVES["return"].value(row(0.21, None), 2.0) == pytest.approx(0.1)
     assert OBJECTIVES["return"].value(row(-1.0, None), 2.0) is None
 

@@ -9,6 +9,10 @@ Rows are only ever inserted; triggers refuse UPDATE and DELETE. Money and quanti
 TEXT, so they read back exactly; rows come back as tuples in ``FILL_COLUMNS`` order, and the
 broker (``signalops.execution.paper``) gives them meaning.
 
+``PaperLedger`` is what the broker needs of a ledger; ``SQLiteLedger`` keeps it in a SQLite file
+(the audit log's, or one of its own), ``signalops.audit.postgres_ledger.PostgresLedger`` in the
+PostgreSQL audit log's database. An audit log gives its own with ``log.paper_ledger()``.
+
 Transactions: ``write()`` runs inside the caller's transaction on the same database when one is
 open (a SAVEPOINT, never a commit: the audit log's ``transaction()`` decides, so a fill and its
 audit records commit or roll back together), else in its own ``BEGIN IMMEDIATE`` ... ``COMMIT``
@@ -18,10 +22,11 @@ audit records commit or roll back together), else in its own ``BEGIN IMMEDIATE``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _SAVEPOINT = "signalops_paper_execute"
 
@@ -57,11 +62,6 @@ _SCHEMA = (
     ),
 )
 
-_FILL_COLUMNS = (
-    "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
-    "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
-)
-
 FILL_COLUMNS = (
     "seq, client_order_id, decision_id, strategy, asset, side, quantity, price, fee, "
     "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
@@ -71,11 +71,63 @@ _INSERTED = FILL_COLUMNS.removeprefix("seq, ")
 Row = tuple[Any, ...]
 
 
-class PaperLedger:
+class PaperLedger(Protocol):
+    """What the paper broker reads and writes (both backends; see the module doc)."""
+
+    @property
+    def readonly(self) -> bool:
+        """Opened by a command that only reads: the ledger is read as it is, never created."""
+        ...
+
+    def write(self) -> AbstractContextManager[None]:
+        """The block's reads and inserts as one unit under the writers' lock."""
+        ...
+
+    def in_transaction(self) -> bool: ...
+
+    def state(self) -> tuple[int, int] | None:
+        """A value that changes whenever the committed ledger may have (another connection
+        committed, or this one wrote); None inside a transaction, whose writes may roll back."""
+        ...
+
+    def changes(self) -> int:
+        """How many rows this connection has written (a rollback does not lower it)."""
+        ...
+
+    def create(self) -> None: ...
+    def exists(self) -> bool: ...
+    def account(self) -> tuple[str, str, str] | None: ...
+    def open_account(self, starting_cash: str, quote: str, created_at: str) -> None: ...
+    def fill_at(self, seq: int) -> Row | None: ...
+    def fills_after(self, seq: int) -> list[Row]: ...
+    def fill_for(self, client_order_id: str) -> Row | None: ...
+    def insert_fill(self, values: Row) -> int: ...
+
+
+class SQLiteLedger:
     """The two ledger tables in ``db`` (the audit log's database, or one of their own)."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+
+    @property
+    def readonly(self) -> bool:
+        # ``AuditLog.open_readonly`` sets ``query_only``: it tells code sharing the connection.
+        return bool(self.db.conn.execute("PRAGMA query_only").fetchone()[0])
+
+    def in_transaction(self) -> bool:
+        return self.db.conn.in_transaction
+
+    def state(self) -> tuple[int, int] | None:
+        """SQLite's data version (another connection committed) and this connection's total
+        changes (it wrote; a rollback does not undo the count)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            return None
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+    def changes(self) -> int:
+        return self.db.conn.total_changes
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -109,12 +161,12 @@ class PaperLedger:
     def exists(self) -> bool:
         return "paper_account" in self.db.table_names()
 
-    def account(self) -> tuple[str, str] | None:
-        """(starting_cash, quote) as stored, or None before the account is opened."""
+    def account(self) -> tuple[str, str, str] | None:
+        """(starting_cash, quote, created_at) as stored, or None before the account is opened."""
         row = self.db.conn.execute(
-            "SELECT starting_cash, quote FROM paper_account WHERE id = 1"
+            "SELECT starting_cash, quote, created_at FROM paper_account WHERE id = 1"
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], row[1], row[2])
 
     def open_account(self, starting_cash: str, quote: str, created_at: str) -> None:
         self.db.conn.execute(
@@ -150,4 +202,4 @@ class PaperLedger:
         return seq
 
 
-__all__ = ["FILL_COLUMNS", "PaperLedger"]
+__all__ = ["FILL_COLUMNS", "PaperLedger", "Row", "SQLiteLedger"]

@@ -1,43 +1,18 @@
 """The audit log in PostgreSQL: several runners, on several machines, append to one log.
 
 ``PostgresAuditLog(url, runner=...)`` is the PostgreSQL twin of ``signalops.audit.store.AuditLog``
-(SQLite), behind the same store interface; psycopg 3 is imported here only, and this module only
-by code that was given a ``postgresql://`` URL (commands on SQLite never load psycopg).
+(SQLite), behind the same store interface (``signalops.audit.interface.AuditStore``;
+``open_log`` picks the backend from ``--audit``); psycopg 3 is imported here only, and this module
+only by code that was given a ``postgresql://`` URL (commands on SQLite never load psycopg).
+Besides the interface: ``url``, ``runner``, ``grant_writer(role)``; ``decisions(runner=...)`` and
+``runners()`` filter by the process that wrote.
 
-The store interface (what code outside ``signalops.audit`` and ``verify``/``witnesses``/``expand``
-call on a log; both backends provide it)::
-
-    lifecycle     open(where, create=...), open_readonly(where), close(), with log: ...
-                  readonly, key (None: a PostgreSQL log is not signed yet), compact, layout
-    writing       append(record) -> sealed record; append_many(records) -> count
-                  (DuplicateRecordError when an id is already there: nothing of the batch is
-                  written); remember_strategy(strategy) -> bool; transaction() (one atomic
-                  unit; nested use is a savepoint)
-    chain         head() -> (seq, hash) | None; hash_at(seq); seq_of_hash(hash); body_at(seq)
-    reading       get(id); has_decision(id); decisions(asset, strategy, verdict, since, until,
-                  limit); decision_at(asset, when, strategy); followups(decision_id);
-                  pending_approvals(now); records(after_seq); stored_rows(after_seq);
-                  raw_rows(after_seq); records_since(*kinds, after_seq);
-                  records_of_kind(kind); newest_first(kind); count(); strategy_name_of(value)
-    documents     strategy_document(hash); tree_document(hash); stored_strategies();
-                  stored_trees()
-    for verify    snapshot() (one consistent read); signed_by(); seals(after_seq);
-                  seal_at(seq); paper_fill_rows()
-    export        export_jsonl(target)
-    PostgreSQL    url, runner, runners(), decisions(runner=...), grant_writer(role),
-                  copy_from(source) (any log into an empty one, chain hash for hash)
-
-Seams still SQLite-only (outside this module, to close before ``--audit postgresql://`` works
-end to end): ``log.db`` (a ``sqlite_utils.Database``: the paper ledger ``audit/paper_ledger.py``,
-``execution/paper.py``, ``backtest/runner.py``, ``workspace.py``, ``dashboard/tables.py``
-``audit.db.execute(...)``), ``log.conn`` (``pipeline/cycle.py`` ``conn.in_transaction`` and
-``PRAGMA wal_checkpoint``; ``audit/queries.py`` raw SQL with ``?`` and ``PRAGMA synchronous``),
-``log.path`` as a file (here it is the URL without its password, a ``str``:
-``runner_lock.hold``, ``breakers.state_path``, signing's checkpoint file,
-``dashboard/state.py`` ``path.exists()``), the SQL function ``record_body`` (backtest ledger),
-``workspace.open_audit`` which always builds an ``AuditLog`` from a ``Path``, and ``verify``
-(typed ``AuditLog``; it reads the interface above). Paper fill records on PostgreSQL make
-``verify`` report LEDGER problems until the paper ledger has a PostgreSQL home.
+The paper ledger lives in the same database (``signalops.audit.postgres_ledger``): one account
+for every runner, each strategy its own book in it, as on SQLite; a fill commits with the
+records that state it. A runner's local state (its breaker file) is ``local_file``: in
+``.signalops/`` of the folder it runs in. Signing (record MACs and checkpoints, issue 11) is
+SQLite's for now: ``key`` is None here and ``copy_log`` refuses to copy a signed log into
+PostgreSQL rather than drop its MACs.
 
 The chain: ONE global chain, serialised by the database. Every append transaction first takes
 the row lock of the one ``chain_head`` row (``SELECT ... FOR UPDATE``), reads seq and hash
@@ -56,15 +31,16 @@ column is protected by the append-only triggers, not by the chain).
 
 Append-only, enforced by the database (for every client, not just this API):
 
-- triggers raise on UPDATE, DELETE and TRUNCATE of ``records``, ``strategies``, ``trees`` and
-  ``seals`` ("audit records are append-only: never updated");
+- triggers raise on UPDATE, DELETE and TRUNCATE of ``records``, ``strategies``, ``trees``,
+  ``seals`` and the paper ledger's two tables ("audit records are append-only: never updated");
 - ``chain_head`` may only move forward onto a record that is there (a trigger), and is never
   deleted or truncated;
 - a writer role gets INSERT and SELECT only (and UPDATE of the head row): ``grant_writer(role)``
   runs, as the owner of the tables::
 
       GRANT USAGE ON SCHEMA public TO signalops_writer;
-      GRANT SELECT, INSERT ON records, strategies, trees, seals TO signalops_writer;
+      GRANT SELECT, INSERT ON records, strategies, trees, seals, paper_account,
+                             paper_fills TO signalops_writer;
       GRANT SELECT, UPDATE ON chain_head TO signalops_writer;
 
   Runners connect as that role; the owner (who could drop the triggers) creates the schema
@@ -87,14 +63,17 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from signalops.audit.chain import GENESIS, SEALED_FIELDS
+from signalops.audit.chain import GENESIS
+from signalops.audit.interface import redacted
 from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable
+from signalops.audit.paper_ledger import FILL_COLUMNS
+from signalops.audit.postgres_ledger import LEDGER_SCHEMA, LEDGER_TABLES, PostgresLedger
 from signalops.audit.record import (
     APPROVAL,
     DECISION,
@@ -109,6 +88,7 @@ from signalops.canonical import canonical_json, content_hash, json_safe
 from signalops.errors import (
     AuditError,
     AuditIntegrityError,
+    AuditLogHeld,
     AuditNotFound,
     AuditUnreadable,
     DuplicateRecordError,
@@ -166,6 +146,46 @@ _SCHEMA = (
         RAISE EXCEPTION '% are append-only: never %d', TG_ARGV[0], lower(TG_OP)
             USING ERRCODE = 'integrity_constraint_violation';
     END $$""",
+    # A record is inserted only at the head, linked to the one before, under the head's lock;
+    # and by the commit the head must have moved over it. So a stray row (a writer's INSERT
+    # that skips ``append``) can never be committed past the head, where it would block every
+    # later append (their seq would be taken).
+    """CREATE FUNCTION signalops_append_at_head() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        head_seq BIGINT;
+        head_hash TEXT;
+        pending BIGINT;
+        previous TEXT;
+    BEGIN
+        SELECT seq, hash INTO head_seq, head_hash FROM chain_head WHERE id = 1 FOR UPDATE;
+        SELECT count(*) INTO pending FROM records WHERE seq > head_seq;
+        IF NEW.seq <> head_seq + pending + 1 THEN
+            RAISE EXCEPTION 'records are appended at the chain head (seq %), not at seq %',
+                head_seq + pending + 1, NEW.seq USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF pending = 0 THEN
+            previous := head_hash;
+        ELSE
+            SELECT hash INTO previous FROM records WHERE seq = NEW.seq - 1;
+        END IF;
+        IF NEW.prev_hash IS DISTINCT FROM previous THEN
+            RAISE EXCEPTION 'record seq % does not link to the record before it', NEW.seq
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    """CREATE FUNCTION signalops_head_covers() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF (SELECT seq FROM chain_head WHERE id = 1) < NEW.seq THEN
+            RAISE EXCEPTION 'record seq % was appended without moving the chain head', NEW.seq
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER records_at_head BEFORE INSERT ON records "
+    "FOR EACH ROW EXECUTE FUNCTION signalops_append_at_head()",
+    "CREATE CONSTRAINT TRIGGER records_head_covers AFTER INSERT ON records "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION signalops_head_covers()",
     """CREATE FUNCTION signalops_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF NEW.id <> OLD.id OR NEW.seq <= OLD.seq OR NOT EXISTS (
@@ -181,35 +201,16 @@ _SCHEMA = (
     "FOR EACH ROW EXECUTE FUNCTION signalops_append_only('the chain head')",
     "CREATE TRIGGER chain_head_no_truncate BEFORE TRUNCATE ON chain_head "
     "FOR EACH STATEMENT EXECUTE FUNCTION signalops_append_only('the chain head')",
+    *LEDGER_SCHEMA,
     *(
         f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
         f"FOR EACH {'STATEMENT' if verb == 'TRUNCATE' else 'ROW'} "
         f"EXECUTE FUNCTION signalops_append_only('{what}')"
-        for table, what in _APPEND_ONLY
+        for table, what in (*_APPEND_ONLY, *LEDGER_TABLES)
         for verb in ("UPDATE", "DELETE", "TRUNCATE")
     ),
 )
-_TABLES = ("records", "strategies", "trees", "seals", "chain_head")
-
-
-# A password as a query parameter (``?password=``) or a keyword (``password=…``), quoted or not.
-_PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
-
-
-def redacted(url: str) -> str:
-    """The URL or connection string without its password (for messages and ``path``): in the
-    user part, as a query parameter and as a ``password=`` keyword alike."""
-    url = _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}***", url)
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # not a URL we can take apart: show nothing of it rather than a secret
-        return "postgresql://(unparsable connection string)"
-    if password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+_TABLES = ("records", "strategies", "trees", "seals", "chain_head", "paper_account", "paper_fills")
 
 
 def _moment(when: datetime | date, *, end: bool = False) -> datetime:
@@ -255,6 +256,9 @@ class PostgresAuditLog:
         readonly: bool = False,
         create: bool = True,
     ) -> None:
+        from signalops.extras import require
+
+        require("psycopg", "postgres", "a PostgreSQL audit log")
         import psycopg
 
         self.url = url
@@ -275,7 +279,8 @@ class PostgresAuditLog:
             if "does not exist" in str(exc):  # the database
                 raise AuditNotFound(self.path) from None
             raise AuditError(f"{self.path}: cannot connect ({exc})") from None
-        self.conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+        self._lock_timeout = int(timeout * 1000)
+        self.conn.execute(f"SET lock_timeout = '{self._lock_timeout}ms'")
         if readonly:
             self.conn.execute("SET default_transaction_read_only = on")
         try:
@@ -320,9 +325,10 @@ class PostgresAuditLog:
         with self._lock, self.conn.transaction():
             self.conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who))
             self.conn.execute(
-                sql.SQL("GRANT SELECT, INSERT ON records, strategies, trees, seals TO {}").format(
-                    who
-                )
+                sql.SQL(
+                    "GRANT SELECT, INSERT ON records, strategies, trees, seals, paper_account, "
+                    "paper_fills TO {}"
+                ).format(who)
             )
             self.conn.execute(sql.SQL("GRANT SELECT, UPDATE ON chain_head TO {}").format(who))
 
@@ -344,6 +350,66 @@ class PostgresAuditLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def checkpoint(self) -> None:
+        """Housekeeping between cycles: none (the server checkpoints on its own)."""
+
+    def relax_durability(self) -> None:
+        """Commit without waiting for the server's disk (``synchronous_commit = off``): for
+        rebuildable logs; a server crash may lose the last commits, never half of one."""
+        with self._lock:
+            self.conn.execute("SET synchronous_commit = off")
+
+    @contextmanager
+    def hold_runner(self, *, wait: bool) -> Iterator[None]:
+        """Be the one process running as ``self.runner`` for the block.
+
+        Runners of other ids write at the same time (that is what the shared log is for); two
+        processes under one id would decide the same things twice. A session advisory lock
+        keyed by the id: the server drops it when this connection ends (a SIGKILL included).
+        """
+        key = [f"signalops runner {self.runner}"]
+        with self._lock:
+            if wait:
+                self.conn.execute("SET lock_timeout = 0")
+                try:
+                    self.conn.execute("SELECT pg_advisory_lock(hashtext(%s))", key)
+                finally:
+                    self.conn.execute(f"SET lock_timeout = '{self._lock_timeout}ms'")
+            else:
+                row = self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", key).fetchone()
+                if not (row and row[0]):
+                    raise AuditLogHeld(
+                        f"{self.path}: runner {self.runner!r} is already running "
+                        f"({self._holder(key[0])}); give this one another --runner, "
+                        "or pass --wait"
+                    )
+        try:
+            yield
+        finally:
+            with self._lock, suppress(Exception):  # a lost connection has released it
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", key)
+
+    def _holder(self, key: str) -> str:
+        row = self.conn.execute(
+            "SELECT a.client_addr, a.backend_start FROM pg_locks AS l JOIN pg_stat_activity "
+            "AS a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.objid = hashtext(%s)::oid AND a.pid <> pg_backend_pid() LIMIT 1",
+            [key],
+        ).fetchone()
+        if row is None:
+            return "held by another connection"
+        since = row[1].astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return f"connected from {row[0] or 'a local socket'} since {since}"
+
+    def local_file(self, suffix: str) -> Path:
+        """A file of this runner on this machine (its breaker state): in ``.signalops/`` of
+        the working folder (made by whoever writes the file), named by the database and the
+        runner id."""
+        where = urlsplit(self.url)
+        name = f"{where.hostname or 'local'}-{where.port or 5432}{where.path or '/'}"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{self.runner}").strip("_")
+        return Path(".signalops") / f"{name}{suffix}"
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """One transaction: everything in it commits or none of it (nested: a savepoint).
@@ -357,8 +423,34 @@ class PostgresAuditLog:
     def _write(self) -> Iterator[None]:
         if self.readonly:
             raise AuditError(f"{self.path}: opened read-only (for a command that only reads)")
-        with self._lock, self.conn.transaction():
+        with self._lock, self._server_errors(), self.conn.transaction():
             yield
+
+    @contextmanager
+    def _server_errors(self) -> Iterator[None]:
+        """What the server refuses, as the one-line errors of ``signalops.errors``: a lock
+        waited for past the timeout, a trigger's refusal, a missing privilege, a lost
+        connection (psycopg's messages name the host, never the password)."""
+        import psycopg
+        from psycopg import errors
+
+        try:
+            yield
+        except errors.LockNotAvailable:
+            raise AuditError(
+                f"{self.path}: waited {self._lock_timeout / 1000:g}s for another writer's lock; "
+                "try again"
+            ) from None
+        except errors.IntegrityConstraintViolation as exc:  # the triggers' code (23000)
+            raise AuditIntegrityError(f"{self.path}: {exc.diag.message_primary}") from None
+        except errors.InsufficientPrivilege as exc:
+            raise AuditError(f"{self.path}: {exc.diag.message_primary}") from None
+        except errors.ReadOnlySqlTransaction:
+            raise AuditError(
+                f"{self.path}: opened read-only (for a command that only reads)"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise AuditError(f"{self.path}: {str(exc).strip() or 'connection lost'}") from None
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -374,7 +466,7 @@ class PostgresAuditLog:
                 yield
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._server_errors():
             return self.conn.execute(sql, list(params)).fetchall()
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
@@ -484,47 +576,6 @@ class PostgresAuditLog:
                 "`signalops audit verify` lists every problem"
             ) from None
 
-    def copy_from(self, source: Any) -> int:
-        """Copy another log (either backend) into this empty one, with its chain intact.
-
-        Strategy documents, trees and every record, in one transaction: each record is sealed
-        again at its own seq after its own predecessor, which gives back its hash exactly (the
-        hash is a function of the record, seq and prev_hash), and the new head must equal the
-        source's: the last hash commits to every record before it, so equal heads mean an
-        identical chain. A source with a gap, an edit or a record after its head cannot give
-        the same head, and nothing is written. Records carry this log's ``runner``. A signed
-        source is refused (its MACs have nowhere to go yet).
-        """
-        if source.signed_by() is not None:
-            raise AuditError(f"{source.path}: a signed log cannot be copied to PostgreSQL yet")
-        with self._write(), source.snapshot():
-            if self.count() or self.head() is not None:
-                raise AuditError(f"{self.path}: not empty; copy into a new database")
-            for hash, name, document in source.stored_strategies():
-                self.conn.execute(
-                    "INSERT INTO strategies (hash, name, file, document) "
-                    "VALUES (%s, %s, NULL, %s) ON CONFLICT (hash) DO NOTHING",
-                    [hash, name, document],
-                )
-            for hash, strategy_hash, document in source.stored_trees():
-                self.conn.execute(
-                    "INSERT INTO trees (hash, strategy_hash, document) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (hash) DO NOTHING",
-                    [hash, strategy_hash, document],
-                )
-            unsealed = (
-                {k: v for k, v in record.items() if k not in SEALED_FIELDS}
-                for record in source.records()
-            )
-            copied = self._append(unsealed, None)
-            if self.head() != source.head():
-                raise AuditIntegrityError(
-                    f"{source.path}: its chain does not re-seal to its head {source.head()} "
-                    "(a record edited, missing or after the head): nothing copied; "
-                    "`signalops audit verify` lists every problem"
-                )
-        return copied
-
     def remember_strategy(self, strategy: Strategy) -> bool:
         """Store the strategy document and its compiled tree once each; True if either was new."""
         from signalops.audit.trees import tree_document, tree_hash
@@ -548,6 +599,33 @@ class PostgresAuditLog:
             return new or cursor.rowcount == 1
 
     # --- reading -------------------------------------------------------------------------------
+
+    def keep_documents(
+        self, strategies: Iterable[tuple[str, str, str]], trees: Iterable[tuple[str, str, str]]
+    ) -> None:
+        """Store strategy documents and trees as another log holds them (known hashes kept)."""
+        with self._write(), self.conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO strategies (hash, name, file, document) VALUES (%s, %s, NULL, %s) "
+                "ON CONFLICT (hash) DO NOTHING",
+                list(strategies),
+            )
+            cursor.executemany(
+                "INSERT INTO trees (hash, strategy_hash, document) VALUES (%s, %s, %s) "
+                "ON CONFLICT (hash) DO NOTHING",
+                list(trees),
+            )
+
+    def distinct_values(self, column: str) -> list[str]:
+        """The distinct values of a decision column (``strategy`` or ``asset``), sorted."""
+        if column not in ("strategy", "asset"):
+            raise ValueError(column)
+        rows = self._all(
+            f"SELECT DISTINCT {column} FROM records WHERE kind = %s AND {column} IS NOT NULL "
+            "ORDER BY 1",
+            [DECISION],
+        )
+        return [row[0] for row in rows]
 
     def strategy_document(self, hash: str) -> dict[str, Any] | None:
         rows = self._all("SELECT document FROM strategies WHERE hash = %s", [hash])
@@ -722,8 +800,13 @@ class PostgresAuditLog:
         return None
 
     def paper_fill_rows(self) -> list[tuple[Any, ...]]:
-        """The paper ledger lives in SQLite only for now (a seam): no rows here."""
-        return []
+        """The paper ledger's rows (``FILL_COLUMNS`` order)."""
+        return self._all(f"SELECT {FILL_COLUMNS} FROM paper_fills ORDER BY seq")
+
+    def paper_ledger(self) -> PostgresLedger:
+        """The paper broker's ledger in this database: fills commit with this log's
+        transactions."""
+        return PostgresLedger(self)
 
     def export_jsonl(self, target: str | Path | IO[str]) -> int:
         """Every record as sealed, one canonical JSON line each, in chain order."""
@@ -752,9 +835,4 @@ class PostgresAuditLog:
         return written
 
 
-def is_postgres_url(where: object) -> bool:
-    """Whether an ``--audit`` value names a PostgreSQL log rather than a SQLite file."""
-    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
-
-
-__all__ = ["PENDING_APPROVAL", "PostgresAuditLog", "is_postgres_url", "redacted"]
+__all__ = ["PENDING_APPROVAL", "PostgresAuditLog"]

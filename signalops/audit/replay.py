@@ -28,9 +28,9 @@ from typing import Any
 from signalops.adapters import registry
 from signalops.audit.expand import answers as expand_answers
 from signalops.audit.expand import expanded, is_compact
+from signalops.audit.interface import AuditStore
 from signalops.audit.queries import records_of_kind
 from signalops.audit.record import DECISION, _finish
-from signalops.audit.store import AuditLog
 from signalops.canonical import canonical_json, content_hash, json_safe
 from signalops.catalogue.spec import Catalogue
 from signalops.codes import Code
@@ -43,7 +43,7 @@ from signalops.strategy.model import Strategy
 Record = Mapping[str, Any]
 Answers = dict[Request, Observation | DataError]
 # The log being replayed, for expanding compact records with the tree it stores.
-_LOG: ContextVar[AuditLog | None] = ContextVar("signalops_replay_log", default=None)
+_LOG: ContextVar[AuditStore | None] = ContextVar("signalops_replay_log", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class ReplayResult:
         )
 
 
-def replay(log: AuditLog, decision_id: str, catalogue: Catalogue | None = None) -> ReplayResult:
+def replay(log: AuditStore, decision_id: str, catalogue: Catalogue | None = None) -> ReplayResult:
     """Re-evaluate decision ``decision_id`` of ``log`` from its record and stored strategy.
 
     ``catalogue`` compiles the stored document (default: the built-in and plugin catalogue).
@@ -97,7 +97,7 @@ def replay(log: AuditLog, decision_id: str, catalogue: Catalogue | None = None) 
         _LOG.reset(token)
 
 
-def replay_all(log: AuditLog, catalogue: Catalogue | None = None) -> Iterator[ReplayResult]:
+def replay_all(log: AuditStore, catalogue: Catalogue | None = None) -> Iterator[ReplayResult]:
     """Every decision of ``log`` in chain order; each stored strategy is compiled once."""
     compiled: dict[str, Strategy] = {}
     for record in records_of_kind(log, DECISION):

@@ -61,7 +61,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -108,6 +108,7 @@ from signalops.observation import utc
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from signalops.audit.paper_ledger import SQLiteLedger
     from signalops.audit.signing import SigningKey
     from signalops.strategy.model import Strategy
 
@@ -532,6 +533,12 @@ class AuditLog:
             self._db = sqlite_utils.Database(self.conn, recursive_triggers=False)
         return self._db
 
+    def paper_ledger(self) -> SQLiteLedger:
+        """The paper broker's ledger in this file: fills commit with this log's transactions."""
+        from signalops.audit.paper_ledger import SQLiteLedger
+
+        return SQLiteLedger(self.db)
+
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         # Through ``db`` once it exists, so that its tracer (``db.tracer()``) sees every query.
         if self._db is not None:
@@ -675,6 +682,41 @@ class AuditLog:
                     f"disk full writing {self.path}: nothing of this cycle was written"
                 ) from None
             raise
+
+    def relax_durability(self) -> None:
+        """Commit without waiting for the disk (WAL ``synchronous=NORMAL``): for rebuildable logs.
+
+        Still consistent after a crash, but the last commits may be lost: only for a log that the
+        same run can write again, such as a backtest's.
+        """
+        with self._lock:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def hold_runner(self, *, wait: bool) -> Iterator[None]:
+        """Be this log's one runner for the block (``signalops.audit.runner_lock``)."""
+        from signalops.audit import runner_lock
+
+        with runner_lock.hold(self.path, wait=wait):
+            yield
+
+    def local_file(self, suffix: str) -> Path:
+        """A file of this log's runner beside the log: ``audit.db`` -> ``audit.db<suffix>``."""
+        return self.path.with_name(self.path.name + suffix)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file now (PASSIVE: never waits for a reader), between cycles.
+
+        SQLite checkpoints on the commit that takes the WAL past 1,000 pages, i.e. every few
+        dozen decisions, and that commit then also copies and syncs, which made the
+        checkpointing decisions the slowest ones. Never an error: a busy log (a transaction
+        open on this connection, or a lock elsewhere) is checkpointed another time.
+        """
+        with self._lock:
+            if self.readonly or self._closed or self.conn.in_transaction:
+                return
+            with suppress(sqlite3.OperationalError):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _require_open(self) -> None:
         if not self.conn.in_transaction:
@@ -901,6 +943,7 @@ class AuditLog:
         since: datetime | date | None = None,
         until: datetime | date | None = None,
         limit: int | None = 100,
+        runner: str | None = None,
     ) -> list[dict[str, Any]]:
         """Decision records, newest ``as_of`` first.
 
@@ -908,8 +951,11 @@ class AuditLog:
         inclusive; a date means that whole UTC day. Each combination of filters reads one index
         range per verdict, except that a content hash is narrowed by its strategy's name (from
         the ``strategies`` table; no index holds the hash): an old version's decisions are found
-        after reading past the newer versions'.
+        after reading past the newer versions'. ``runner``: a SQLite log has one unnamed
+        writer, so no decision is any named runner's.
         """
+        if runner is not None:
+            return []
         where: list[str] = []
         params: list[Any] = []
         if asset is not None:
@@ -1149,6 +1195,48 @@ class AuditLog:
         from signalops.audit.paper_ledger import FILL_COLUMNS
 
         return self._all(f"SELECT {FILL_COLUMNS} FROM paper_fills ORDER BY seq")
+
+    def keep_documents(
+        self, strategies: Iterable[tuple[str, str, str]], trees: Iterable[tuple[str, str, str]]
+    ) -> None:
+        """Store strategy documents ``(hash, name, text)`` and trees ``(hash, strategy hash,
+        text)`` as another log holds them (``signalops.audit.copy``); known hashes are kept."""
+        with self._write():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO strategies (hash, name, file, document) "
+                "VALUES (?, ?, NULL, ?)",
+                list(strategies),
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO trees (hash, strategy_hash, document) VALUES (?, ?, ?)",
+                list(trees),
+            )
+
+    def distinct_values(self, column: str) -> list[str]:
+        """The distinct values of an indexed decision column (``strategy`` or ``asset``), sorted.
+
+        A skip scan of the column's index: each next value is one seek past the last (the
+        columns are set on decisions only), so it costs a few µs per value however many
+        decisions share it. A compact log keeps names by id; they are sorted by name.
+        """
+        if column not in ("strategy", "asset"):
+            raise ValueError(column)
+        rows = self._all(
+            f"WITH RECURSIVE found(value) AS ("
+            f" SELECT (SELECT min({column}) FROM records WHERE {column} IS NOT NULL)"
+            f" UNION ALL SELECT (SELECT min({column}) FROM records WHERE {column} > value)"
+            f" FROM found WHERE value IS NOT NULL)"
+            f" SELECT value FROM found WHERE value IS NOT NULL"
+        )
+        values = [row[0] for row in rows]
+        if column == "strategy" and self.compact:
+            names = (self.strategy_name_of(value) for value in values)
+            return sorted(name for name in names if name is not None)
+        return values
+
+    def runners(self) -> list[str]:
+        """The named runners that appended (none: a SQLite log has one unnamed writer)."""
+        return []
 
     def stored_strategies(self) -> list[tuple[str, str, str]]:
         """``(hash, name, document text)`` of every stored strategy document."""

@@ -52,10 +52,10 @@ from typing import Any
 
 from signalops.audit import witnesses
 from signalops.audit.chain import GENESIS, check
+from signalops.audit.interface import AuditStore
 from signalops.audit.layout import Stored
 from signalops.audit.record import loads_record
-from signalops.audit.signing import SigningKey, checkpoint_path
-from signalops.audit.store import AuditLog
+from signalops.audit.signing import CHECKPOINT_SUFFIX, SigningKey
 from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
 
@@ -151,7 +151,7 @@ class _Walk:
     """One pass over the rows in storage order, collecting problems."""
 
     def __init__(
-        self, log: AuditLog, key: SigningKey | None = None, since: tuple[int, str] | None = None
+        self, log: AuditStore, key: SigningKey | None = None, since: tuple[int, str] | None = None
     ) -> None:
         self.log = log
         self.key = key
@@ -300,7 +300,7 @@ class _Walk:
 
 
 def verify(
-    log: AuditLog, *, strict: bool = False, since: tuple[int, str] | None = None
+    log: AuditStore, *, strict: bool = False, since: tuple[int, str] | None = None
 ) -> VerifyReport:
     """Check every record of ``log`` and its links; see the module docstring for the kinds.
 
@@ -340,7 +340,7 @@ def verify(
     return report
 
 
-def _witnesses(walk: _Walk, log: AuditLog, key: SigningKey | None, signed_by: str | None) -> None:
+def _witnesses(walk: _Walk, log: AuditStore, key: SigningKey | None, signed_by: str | None) -> None:
     findings = [
         *witnesses.ledger(log, walk.witnessed.fills),
         *witnesses.strategies(log, walk.witnessed.cited),
@@ -350,13 +350,13 @@ def _witnesses(walk: _Walk, log: AuditLog, key: SigningKey | None, signed_by: st
         message = "the log holds no MACs: written without the key, or they were removed"
         findings.append(("UNSIGNED", None, None, message))
     elif key is not None and signed_by is not None:
-        path = checkpoint_path(log.path)
+        path = log.local_file(CHECKPOINT_SUFFIX)
         findings += witnesses.checkpoints(log, key, path, walk.max_seq)
     for kind, seq, ident, message in findings:
         walk.report(ProblemKind(kind), seq, ident, message)
 
 
-def check_record(log: AuditLog, record: dict[str, Any]) -> list[str]:
+def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
     """Why one record (the one ``why`` shows) cannot be trusted; empty when it checks out.
 
     Its own hash, both its links (a record edited and re-sealed no longer matches the next
@@ -408,7 +408,7 @@ def check_record(log: AuditLog, record: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _sealed_at(log: AuditLog, seq: Any) -> dict[str, Any] | None:
+def _sealed_at(log: AuditStore, seq: Any) -> dict[str, Any] | None:
     if not isinstance(seq, int):
         return None
     body = log.body_at(seq)
@@ -418,7 +418,7 @@ def _sealed_at(log: AuditLog, seq: Any) -> dict[str, Any] | None:
         return None
 
 
-def _prev_hash_of(log: AuditLog, seq: int) -> str | None:
+def _prev_hash_of(log: AuditStore, seq: int) -> str | None:
     body = log.body_at(seq)
     if body is None:
         return None
@@ -429,7 +429,7 @@ def _prev_hash_of(log: AuditLog, seq: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _paper_fills(log: AuditLog) -> dict[str, tuple[int, dict[str, Any]]]:
+def _paper_fills(log: AuditStore) -> dict[str, tuple[int, dict[str, Any]]]:
     """Every paper fill the chain states (fill records, found by their kind's index)."""
     seen = witnesses.Witnessed()
     for seq, body in log.records_of_kind("fill"):

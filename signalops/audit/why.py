@@ -30,7 +30,7 @@ from signalops.evaluation.nodes import Status
 from signalops.explain.render import RECORD, plain, tree_lines
 
 if TYPE_CHECKING:
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
 
 Record = Mapping[str, Any]
 
@@ -97,7 +97,9 @@ def _last(followups: Sequence[Record], kind: str) -> Record | None:
     return found[-1] if found else None
 
 
-def headline(record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None) -> str:
+def headline(
+    record: Record, followups: Sequence[Record] = (), log: AuditStore | None = None
+) -> str:
     """The verdict in words: ``BOUGHT``, ``would have bought but BLOCKED by veto x``...
 
     A compact record's entry and veto statuses are re-derived (with the trees this process has
@@ -154,7 +156,7 @@ def headline(record: Record, followups: Sequence[Record] = (), log: AuditLog | N
     return f"{action} signal (no order recorded)"
 
 
-def _entry_status(record: Record, log: AuditLog | None) -> str | None:
+def _entry_status(record: Record, log: AuditStore | None) -> str | None:
     if not is_compact(record) or "trace" in record:
         entry = (record.get("trace") or {}).get("entry") or {}
         return entry.get("status")
@@ -253,7 +255,7 @@ def _outcome_lines(record: Record) -> Iterator[Text]:
         yield Text(f"  venue order {execution['venue_order_id']}")
 
 
-def full(record: Record, log: AuditLog | None = None) -> Record:
+def full(record: Record, log: AuditStore | None = None) -> Record:
     """``record`` with its trace: expanded when it is a compact decision not expanded yet."""
     if is_compact(record) and "trace" not in record:
         return expanded(record, log)
@@ -261,7 +263,7 @@ def full(record: Record, log: AuditLog | None = None) -> Record:
 
 
 def why(
-    record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None
+    record: Record, followups: Sequence[Record] = (), log: AuditStore | None = None
 ) -> list[Text]:
     """A decision and what followed it, as lines for a terminal (``.plain`` for plain text)."""
     if record.get("kind") != DECISION:
@@ -299,7 +301,7 @@ def why(
 
 
 def why_json(
-    record: Record, followups: Sequence[Record] = (), log: AuditLog | None = None
+    record: Record, followups: Sequence[Record] = (), log: AuditStore | None = None
 ) -> dict[str, Any]:
     """The same story for programs: the outcome, the headline, the trees and every follow-up."""
     if record.get("kind") != DECISION:
@@ -346,7 +348,7 @@ def why_json(
 
 
 def find_decisions(
-    log: AuditLog, asset: str, when: datetime | date, *, strategy: str | None = None
+    log: AuditStore, asset: str, when: datetime | date, *, strategy: str | None = None
 ) -> list[dict[str, Any]]:
     """Every strategy's decision on ``asset`` in force at ``when``, in the order they were
     recorded (one per strategy: with a date, its latest that UTC day; with a datetime, its
@@ -393,7 +395,7 @@ def why_json_grouped(stories: Sequence[tuple[Record, Sequence[Record]]]) -> dict
 
 
 def find_decision(
-    log: AuditLog, ref: str, when: datetime | date | None = None
+    log: AuditStore, ref: str, when: datetime | date | None = None
 ) -> dict[str, Any] | None:
     """A decision by id (``dec-…``), or by asset and time: ``find_decision(log, "BTC", day)``.
 

@@ -32,7 +32,7 @@ from signalops.audit.signing import SigningKey, mac_matches, read_checkpoints
 from signalops.canonical import content_hash
 
 if TYPE_CHECKING:
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
 
 Finding = tuple[str, int | None, str | None, str]
 
@@ -74,7 +74,7 @@ def record_mac(
     return None
 
 
-def checkpoints(log: AuditLog, key: SigningKey, path: Path, end: int) -> Iterator[Finding]:
+def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Iterator[Finding]:
     """Each checkpoint line against the key, then against the record it names."""
     seen = 0
     for number, point in read_checkpoints(path):
@@ -113,7 +113,7 @@ def checkpoints(log: AuditLog, key: SigningKey, path: Path, end: int) -> Iterato
         )
 
 
-def ledger(log: AuditLog, fills: dict[str, tuple[int, dict[str, Any]]]) -> Iterator[Finding]:
+def ledger(log: AuditStore, fills: dict[str, tuple[int, dict[str, Any]]]) -> Iterator[Finding]:
     """The paper ledger's rows against the paper fills the chain states."""
     stated = dict(fills)
     for row in log.paper_fill_rows():
@@ -156,7 +156,7 @@ def _same(left: Any, right: Any) -> bool:
         return str(left) == str(right)
 
 
-def strategies(log: AuditLog, cited: dict[str, tuple[int, str]]) -> Iterator[Finding]:
+def strategies(log: AuditStore, cited: dict[str, tuple[int, str]]) -> Iterator[Finding]:
     """Stored documents against their hashes; cited hashes against what is stored."""
     stored = set()
     for hash, name, document in log.stored_strategies():
@@ -185,7 +185,7 @@ def strategies(log: AuditLog, cited: dict[str, tuple[int, str]]) -> Iterator[Fin
             )
 
 
-def trees(log: AuditLog, cited: dict[str, tuple[int, str]]) -> Iterator[Finding]:
+def trees(log: AuditStore, cited: dict[str, tuple[int, str]]) -> Iterator[Finding]:
     """Stored trees against their hashes and their strategy documents; cited trees against
     what is stored."""
     stored = set()
@@ -225,7 +225,7 @@ _COMPILED: dict[tuple[str, str], str | None] = {}
 
 
 def tree_against_document(
-    log: AuditLog, hash: str, strategy_hash: str, document: dict[str, Any]
+    log: AuditStore, hash: str, strategy_hash: str, document: dict[str, Any]
 ) -> str | None:
     """Why the stored tree is not the compile of the document it names (None: it is)."""
     key = (hash, strategy_hash)

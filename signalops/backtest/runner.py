@@ -14,8 +14,9 @@ record for record and hash for hash (``tests/test_backtest_fast_parity.py``):
   decision through ``Pipeline.gate`` and ``Recorder.paper``, records committed in batches;
 - ``pipeline``: the very ``Pipeline.cycle`` that ``signalops run`` uses, at every decision time.
 
-The log is written as ``<audit_file>.partial`` and renamed when complete (``_publish``): a
-backtest killed half way never leaves a log under its name that verifies but is cut short.
+The log is written as ``<audit_file>.partial`` and renamed when complete
+(``signalops.audit.files.publish``): a backtest killed half way never leaves a log under its
+name that verifies but is cut short.
 
 The only backtest-specific parts are:
 
@@ -50,8 +51,7 @@ from typing import Any
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.audit.queries import relax_durability
-from signalops.audit.signing import CHECKPOINT_SUFFIX, checkpoint_path
+from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.fast import FastRun, FlatViewBroker
@@ -84,7 +84,6 @@ AUDIT_FILE = "backtest.db"
 # at each decision time, the reference the fast engine is tested against record for record).
 FAST, PIPELINE = "fast", "pipeline"
 ENGINES = (FAST, PIPELINE)
-PARTIAL = ".partial"  # the log's name while it is written (see ``_publish``)
 _BPS = Decimal(10_000)
 # Cycles written per commit of the pipeline engine's log: the log is rebuildable output (see
 # ``_fresh_log``), so a crash may lose the last batch, never leave a half-written cycle.
@@ -205,7 +204,7 @@ def run_backtest(
 
     ``engine``: ``fast`` (the default) or ``pipeline``; both write the same log, record for
     record (module ``signalops.backtest.fast``). The log appears at ``out_dir/audit_file`` only
-    once complete (``_publish``).
+    once complete (``signalops.audit.files.publish``).
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
     fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
@@ -231,7 +230,7 @@ def run_backtest(
         strategy = replace(strategy, assets=chosen)
 
     audit_path = Path(out_dir) / audit_file
-    writing = audit_path.with_name(audit_path.name + PARTIAL)
+    writing = partial_of(audit_path)
     log = _fresh_log(writing)
     try:
         clock = SimulatedClock(start)
@@ -267,7 +266,7 @@ def run_backtest(
         legs = _legs(log, decisions)
     finally:
         log.close()
-    _publish(writing, audit_path)
+    publish(writing, audit_path)
 
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
@@ -375,38 +374,10 @@ def _fresh_log(path: Path) -> AuditLog:
     waiting for the disk at every commit (``synchronous=NORMAL`` in WAL mode: still consistent
     after a crash, but the last commits may be lost).
     """
-    for file in _files_of(path):
-        file.unlink(missing_ok=True)
+    remove(path)
     log = AuditLog(path)
-    relax_durability(log)
+    log.relax_durability()
     return log
-
-
-def _files_of(path: Path) -> tuple[Path, ...]:
-    """The database, its WAL and shared-memory files, and its signed checkpoints (if any)."""
-    return (
-        path,
-        path.with_name(path.name + "-wal"),
-        path.with_name(path.name + "-shm"),
-        checkpoint_path(path),
-    )
-
-
-def _publish(writing: Path, target: Path) -> None:
-    """Give the finished log its name: a backtest that dies before this leaves no log there.
-
-    The log is written as ``backtest.db.partial`` and renamed once every record is committed and
-    the file closed (SQLite has then folded its WAL into the file). A run killed half way leaves
-    the ``.partial`` file, which no command reads as the backtest's log, and the previous run's
-    complete log (if any) where it was: a log that verifies is always a whole run.
-    """
-    for stale in _files_of(target)[1:3]:  # the old log's WAL would replay onto the new file
-        stale.unlink(missing_ok=True)
-    for source, destination in zip(_files_of(writing), _files_of(target), strict=True):
-        if source.exists():
-            source.replace(destination)
-        elif destination.name.endswith(CHECKPOINT_SUFFIX):
-            destination.unlink(missing_ok=True)  # a previous run's, of another log
 
 
 # --- what happened --------------------------------------------------------------------------------

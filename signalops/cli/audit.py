@@ -1,8 +1,9 @@
-"""Reading the audit log: decisions, why, audit verify, audit replay, audit export.
+"""Reading the audit log: decisions, why, audit verify, audit replay, audit export, audit copy.
 
-Every command here only reads: the log must exist, and is opened read-only
-(``open_audit(create=False)``), so a typo in ``--audit`` is an error, not a new empty log. Only
-the log is opened: no paper ledger, and no config unless it is what names the log.
+Every command here but ``audit copy`` (which writes a new log) only reads: the log must exist,
+and is opened read-only (``open_audit(create=False)``), so a typo in ``--audit`` is an error,
+not a new empty log. Only the log is opened: no paper ledger, and no config unless it is what
+names the log.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from typing import TYPE_CHECKING
 import click
 
 from signalops.cli import output
-from signalops.cli.params import AUDIT_OPTION, parse_bound
+from signalops.cli.params import AUDIT_OPTION, RUNNER_OPTION, parse_bound
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
 
 # = the values of ``signalops.evaluation.tree.Verdict`` (a test holds them equal), spelled out
 # so that declaring the option does not import the evaluator.
 VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
 
 
-def _reader(audit_file: Path | None) -> AuditLog:
+def _reader(audit_file: str | None) -> AuditStore:
     from signalops.workspace import open_audit
 
     return open_audit(audit_file, create=False)
@@ -48,7 +49,7 @@ def decisions_command(
     until: str | None,
     limit: int,
     as_json: bool,
-    audit_file: Path | None,
+    audit_file: str | None,
 ) -> None:
     """List recorded decisions, newest first: traded, blocked, held or denied.
 
@@ -84,7 +85,7 @@ def decisions_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the record and follow-ups as JSON.")
 @AUDIT_OPTION
 def why_command(
-    ref: str, at: str | None, strategy: str | None, as_json: bool, audit_file: Path | None
+    ref: str, at: str | None, strategy: str | None, as_json: bool, audit_file: str | None
 ) -> None:
     """Explain decisions from their audit records: the tree, values, vetoes, risk and outcome.
 
@@ -139,7 +140,7 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @AUDIT_OPTION
-def audit_verify(audit_file: Path | None) -> None:
+def audit_verify(audit_file: str | None) -> None:
     """Recompute every hash and link; say which record was edited, deleted or reordered."""
     from signalops.audit.verify import verify
 
@@ -150,7 +151,7 @@ def audit_verify(audit_file: Path | None) -> None:
 @click.argument("decision_ids", nargs=-1, metavar="[DECISION_ID]...")
 @click.option("--all", "every", is_flag=True, help="Replay every decision in the log.")
 @AUDIT_OPTION
-def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | None) -> None:
+def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | None) -> None:
     """Re-evaluate decisions from their records alone; say whether each comes out identical.
 
     A replay compiles the strategy document the log stored for the decision's content hash and
@@ -176,7 +177,39 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: Path | 
 @audit_group.command("export")
 @click.argument("target", type=click.Path(path_type=Path))
 @AUDIT_OPTION
-def audit_export(target: Path, audit_file: Path | None) -> None:
+def audit_export(target: Path, audit_file: str | None) -> None:
     """Write every record as JSON Lines (each line verifies on its own)."""
     written = _reader(audit_file).export_jsonl(target)
     output.console().print(f"{written} records written to {target}")
+
+
+@audit_group.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DST")
+@RUNNER_OPTION
+def audit_copy(source: str, target: str, runner: str | None) -> None:
+    """Copy a log into a new one with its hash chain intact: SQLite or PostgreSQL, either way.
+
+    SRC and DST are SQLite files or postgresql:// URLs. DST must be a new file or an empty
+    database. Strategy documents, trees, every record and the paper ledger are copied in one
+    transaction; each record gets back its own hash, and the copy is refused (nothing written)
+    unless its head equals the source's, so an edited or truncated source is never copied. Into
+    PostgreSQL, the records carry --runner as their runner.
+
+    \b
+    Examples:
+      signalops audit copy signalops.db postgresql://signalops@db.example/signalops
+      signalops audit copy postgresql://signalops@db.example/signalops archive-2026.db
+    """
+    from signalops.audit.copy import copy_into
+    from signalops.audit.interface import open_log
+
+    with open_log(source, create=False) as log, output.progress(output.console(True)) as bar:
+        total = log.count()
+
+        def progress(done: int) -> None:
+            if bar is not None:
+                bar("copy", done, total)
+
+        copied = copy_into(log, target, runner=runner, progress=progress)
+    output.copied(copied, log.path, target)

@@ -22,6 +22,7 @@ from signalops.errors import SignalOpsError, StrategyError
 if TYPE_CHECKING:
     from signalops.adapters.bundled import ImportResult
     from signalops.adapters.importing import SeriesImported
+    from signalops.audit.copy import Copied
     from signalops.audit.replay import LeafDifference, ReplayResult
     from signalops.audit.store import PendingApproval
     from signalops.audit.verify import VerifyReport
@@ -273,6 +274,25 @@ def verified(report: VerifyReport) -> int:
         )
     )
     return 1
+
+
+def copied(result: Copied, source: object, target: str) -> None:
+    """What ``audit copy`` moved, and the head both logs now end at."""
+    from signalops.audit.interface import redacted
+
+    out = console()
+    out.print(
+        Text("copied ", style="bold green")
+        + Text(
+            f"{count(result.records, 'record')}, "
+            f"{count(result.strategies, 'strategy', 'strategies')}, "
+            f"{count(result.trees, 'tree')}, {count(result.fills, 'paper fill')} "
+            f"from {source} to {redacted(target)}"
+        ),
+        highlight=False,
+    )
+    if result.head is not None:
+        out.print(f"head seq {result.head[0]} {result.head[1]}", highlight=False)
 
 
 def untrusted(record: dict[str, Any], problems: Sequence[str]) -> int:

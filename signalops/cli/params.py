@@ -30,11 +30,19 @@ DEFAULT_DATA_DIR = Path("examples/data")
 DEFAULT_SNAPSHOT_DIR = Path("examples/replay")
 CONFIG_ENV = "SIGNALOPS_CONFIG"
 
+# A string, not a click.Path: a URL's "//" must survive (pathlib would fold it to one slash).
 AUDIT_OPTION = click.option(
     "--audit",
     "audit_file",
-    type=click.Path(path_type=Path),
-    help="Audit log (SQLite). Default: $SIGNALOPS_AUDIT, the config's audit.path, signalops.db.",
+    metavar="PATH|URL",
+    help="Audit log: a SQLite file, or postgresql://USER@HOST/DB (one log several runners "
+    "share). Default: $SIGNALOPS_AUDIT, the config's audit.path or audit.url, signalops.db.",
+)
+RUNNER_OPTION = click.option(
+    "--runner",
+    metavar="ID",
+    help="This runner's id in a shared (PostgreSQL) log, kept with every record it writes. "
+    "Default: $SIGNALOPS_RUNNER, the config's audit.runner, the host name.",
 )
 # The replay snapshots read by ``backtest``, ``sweep`` and ``evaluate``.
 DATA_OPTION = click.option(

@@ -14,6 +14,7 @@ from signalops.cli import output
 from signalops.cli.params import (
     AUDIT_OPTION,
     CONFIG_OPTION,
+    RUNNER_OPTION,
     VENUE_OPTION,
     parse_interval,
     parse_time,
@@ -52,6 +53,7 @@ from signalops.orders import Mode
     help="If another run holds the audit log, wait for it to stop instead of refusing.",
 )
 @AUDIT_OPTION
+@RUNNER_OPTION
 @CONFIG_OPTION
 @VENUE_OPTION
 @click.pass_obj
@@ -67,7 +69,8 @@ def run_command(
     start: str | None,
     end: str | None,
     wait: bool,
-    audit_file: Path | None,
+    audit_file: str | None,
+    runner: str | None,
     config_file: Path | None,
     venue: str | None,
 ) -> None:
@@ -76,8 +79,10 @@ def run_command(
     Each cycle gathers every distinct data request once, then for each strategy and asset:
     evaluate, size, check the risk gate, execute (paper, notify or auto) and append the decision
     to the audit log, traded or not. Ctrl-C (or SIGTERM) finishes the current cycle first.
-    One run at a time holds an audit log (a second is refused, naming the first; --wait waits);
-    approving and rejecting trades while it runs is fine.
+    One run at a time holds a SQLite log (a second is refused, naming the first; --wait waits);
+    approving and rejecting trades while it runs is fine. A PostgreSQL log
+    (--audit postgresql://...) takes many runners, on any machines, each under its own
+    --runner id (one process per id), all in one hash chain and one paper account.
 
     A cycle whose leaves were UNKNOWN because a source failed or had no data ends its line with
     "WARNING data errors: CODE xN, ..." (those decisions fail closed and are recorded); a run
@@ -101,6 +106,8 @@ def run_command(
       signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
           --from 2023-03-01 --to 2023-03-31 --every 1d
       signalops run strategies/*.yaml --every 1h --record recorded/
+      signalops run strategies/*.yaml --every 5m --runner desk-1 \\
+          --audit postgresql://signalops@db.example/signalops
     """
     from signalops.adapters.registry import Connections
     from signalops.pipeline import loop
@@ -122,6 +129,7 @@ def run_command(
         once=once,
         audit=audit_file,
         config=config_file,
+        runner=runner,
         venue=venue,
         record=record_dir,
         wait=wait,
@@ -148,7 +156,7 @@ def run_command(
 @AUDIT_OPTION
 @CONFIG_OPTION
 def approvals_command(
-    as_json: bool, at: str | None, audit_file: Path | None, config_file: Path | None
+    as_json: bool, at: str | None, audit_file: str | None, config_file: Path | None
 ) -> None:
     """List decisions waiting for a human (notify mode), soonest expiry first."""
     from signalops.workspace import open_workspace
@@ -167,7 +175,7 @@ def _answer(
     approve: bool,
     by: str | None,
     note: str | None,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
     live: bool,
     replay_dir: Path | None,
@@ -220,7 +228,7 @@ def approve_command(
     live: bool,
     replay_dir: Path | None,
     at: str | None,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
 ) -> None:
     """Approve a pending trade: re-check data and risk, then execute and record.
@@ -243,7 +251,7 @@ def reject_command(
     live: bool,
     replay_dir: Path | None,
     at: str | None,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
 ) -> None:
     """Reject a pending trade; the rejection is recorded with your note.
@@ -265,7 +273,7 @@ def resume_command(
     by: str | None,
     note: str,
     at: str | None,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
 ) -> None:
     """Clear a tripped circuit breaker: trading resumes at the next cycle.
@@ -281,12 +289,12 @@ def resume_command(
     """
     from signalops import breakers
     from signalops.logs import event
-    from signalops.workspace import audit_path, open_workspace
+    from signalops.workspace import open_workspace
 
     open_workspace(audit=audit_file, config=config_file, create=False).close()  # it exists
     workspace = open_workspace(audit=audit_file, config=config_file, create=True)
     try:
-        path = breakers.state_path(audit_path(audit_file, workspace.config))
+        path = breakers.state_file(workspace.audit)
         state = breakers.effective(breakers.load(path), workspace.audit)
         who = by or getpass.getuser()
         now = parse_time(at) if at else datetime.now(UTC)

@@ -36,7 +36,7 @@ def telegram_command(
     live: bool,
     replay_dir: Path | None,
     at: str | None,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
 ) -> None:
     """Answer Telegram's Approve / Reject buttons: each press approves or rejects through the

@@ -1,4 +1,4 @@
-"""Paper trading: simulated fills against a portfolio kept as an append-only SQLite ledger.
+"""Paper trading: simulated fills against a portfolio kept as an append-only ledger.
 
 Prices
   A fill happens at ``price(asset, as_of) -> (price, price_time)``. The default is the intent's
@@ -9,7 +9,7 @@ Prices
   significant digits); nothing is rounded to a tick (paper has no tick size).
 
 Ledger (two tables, rows only ever inserted; triggers refuse UPDATE and DELETE; their SQL is
-``signalops.audit.paper_ledger``)
+``signalops.audit.paper_ledger`` for SQLite, ``signalops.audit.postgres_ledger`` for PostgreSQL)
 
   paper_account  id (always 1), starting_cash, quote, created_at
   paper_fills    seq (ledger order), client_order_id (UNIQUE), decision_id, strategy, asset,
@@ -29,11 +29,12 @@ Accounting (average cost, fees in the cost basis)
   backtest asking for the portfolio every cycle does not replay the whole ledger each time.
 
   What is kept stays in step with what is committed: outside a transaction, the parsed ledger
-  is trusted while neither another connection committed (SQLite's ``PRAGMA data_version``) nor
-  this one wrote anything (its ``total_changes``: any insert, even one later rolled back);
+  is trusted while its ``state()`` is unchanged -- neither another connection committed
+  (SQLite's ``PRAGMA data_version``; PostgreSQL's last fill seq) nor this one wrote anything
+  (its change count: any insert, even one later rolled back);
   otherwise (and always inside a transaction, whose writes may yet roll back) one read checks
   that the last row kept is still there, unchanged, and brings the rows after it. So a
-  decision's portfolio, book and order checks cost one ``PRAGMA`` when nothing was filled.
+  decision's portfolio, book and order checks cost one small query when nothing was filled.
 
 Books (one per strategy)
   Every fill row names its strategy, so the same replay also keeps each strategy's book: its
@@ -56,10 +57,11 @@ Idempotency
   refused (CLIENT_ORDER_ID_REUSED).
 
 Transactions
-  ``execute`` can run inside the caller's transaction on the same ``sqlite_utils.Database``
-  (the audit log's), so that a fill and its audit record commit or roll back together:
+  ``execute`` can run inside the caller's transaction on the same database (the audit log's
+  ledger, ``log.paper_ledger()``), so that a fill and its audit record commit or roll back
+  together:
 
-  - transaction open (``db.conn.in_transaction``, e.g. inside ``AuditLog.transaction()``):
+  - transaction open (``ledger.in_transaction()``, e.g. inside ``AuditLog.transaction()``):
     the fill is written inside a SAVEPOINT and NOT committed; the caller's COMMIT (or
     ROLLBACK) decides. A refused order releases the savepoint with nothing written.
   - no transaction open: ``execute`` runs its own ``BEGIN IMMEDIATE`` ... ``COMMIT`` (taking the
@@ -82,7 +84,7 @@ from typing import Any
 
 import sqlite_utils
 
-from signalops.audit.paper_ledger import PaperLedger
+from signalops.audit.paper_ledger import PaperLedger, SQLiteLedger
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.errors import ExecutionError, SignalOpsError
@@ -251,10 +253,11 @@ class _Replay:
 
 
 class PaperBroker:
-    """Simulated execution with fee and slippage; the portfolio lives in SQLite.
+    """Simulated execution with fee and slippage; the portfolio lives in a ledger.
 
-    ``db`` is a ``sqlite_utils.Database`` (share the audit log's to write fills in its
-    transactions) or a path, which the broker opens and ``close`` closes. ``starting_cash`` and
+    ``db`` is a ledger (``log.paper_ledger()``: fills written in the audit log's transactions),
+    a ``sqlite_utils.Database``, or a path to a SQLite file of its own, which the broker opens
+    and ``close`` closes. ``starting_cash`` and
     ``quote`` are fixed when the ledger is created; reopening keeps them (passing a different
     value is an error rather than a silent reset of the account).
     """
@@ -263,7 +266,7 @@ class PaperBroker:
 
     def __init__(
         self,
-        db: sqlite_utils.Database | str | Path,
+        db: PaperLedger | sqlite_utils.Database | str | Path,
         *,
         starting_cash: Decimal | int | str | None = None,
         fee_bps: Decimal | int | str = 10,
@@ -272,15 +275,16 @@ class PaperBroker:
         price: PriceSource | None = None,
         created_at: datetime | None = None,
     ) -> None:
-        self._owns_db = not isinstance(db, sqlite_utils.Database)
-        self.db = db if isinstance(db, sqlite_utils.Database) else sqlite_utils.Database(db)
+        self._owned: sqlite_utils.Database | None = None
+        if isinstance(db, str | Path):
+            db = self._owned = sqlite_utils.Database(db)
+        self.ledger: PaperLedger = SQLiteLedger(db) if isinstance(db, sqlite_utils.Database) else db
         self.fee_bps = to_decimal(fee_bps)
         self.slippage_bps = to_decimal(slippage_bps)
         if self.fee_bps < 0 or self.slippage_bps < 0:
             raise ExecutionError("paper broker: fee_bps and slippage_bps must not be negative")
         self.price = price
         self.capital: dict[str, Decimal] = {}  # see ``allocate``
-        self.ledger = PaperLedger(self.db)
         self._cache: list[_FillRow] = []
         self._last_raw: tuple[Any, ...] | None = None  # the last cached row as SQLite gave it
         self._by_order: dict[str, _FillRow] = {}  # client order id -> its row, of the cache
@@ -295,20 +299,15 @@ class PaperBroker:
         )
 
     def close(self) -> None:
-        if self._owns_db:
-            self.db.close()
-
-    def _read_only(self) -> bool:
-        """A log opened by a command that only reads (``AuditLog.open_readonly`` sets
-        ``query_only``): the ledger is read as it is, never created or repaired."""
-        return bool(self.db.conn.execute("PRAGMA query_only").fetchone()[0])
+        if self._owned is not None:
+            self._owned.close()
 
     # --- schema and account ---------------------------------------------------------------
 
     def _open_account(
         self, starting_cash: Decimal | None, quote: str | None, created_at: datetime
     ) -> tuple[Decimal, str]:
-        if self._read_only():  # a command that only looks: read the account, open nothing
+        if self.ledger.readonly:  # a command that only looks: read the account, open nothing
             row = self.ledger.account() if self.ledger.exists() else None
             if row is None:
                 return DEFAULT_STARTING_CASH, quote or DEFAULT_QUOTE
@@ -376,14 +375,10 @@ class PaperBroker:
         return cached
 
     def _state(self) -> tuple[int, int] | None:
-        """What says the ledger is as last read, outside a transaction: SQLite's data version
-        (another connection committed) and this connection's total changes (it wrote; a
-        rollback does not undo the count). None inside a transaction: its own writes, read
-        back, may still roll back, so the rows are checked each time."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            return None
-        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+        """What says the ledger is as last read, outside a transaction (``PaperLedger.state``).
+        None inside a transaction: its own writes, read back, may still roll back, so the rows
+        are checked each time."""
+        return self.ledger.state()
 
     def _book(
         self,
@@ -441,9 +436,9 @@ class PaperBroker:
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         require_aware(as_of)
-        conn = self.db.conn
+        ledger = self.ledger
         rows = self._rows()
-        read_in = conn.in_transaction, conn.total_changes  # what the rows were read under
+        read_in = ledger.in_transaction(), ledger.changes()  # what the rows were read under
         existing = self._by_order.get(intent.client_order_id)
         if existing is not None:
             return self._already_filled(existing, intent)
@@ -465,7 +460,7 @@ class PaperBroker:
 
         # Read inside the transaction that is still open, nothing written since: the rows are
         # as the write lock finds them (no other writer can come in while it is held).
-        current = read_in == (True, conn.total_changes) and conn.in_transaction
+        current = read_in == (True, ledger.changes()) and ledger.in_transaction()
         with self.ledger.write():
             # Checked again under the write lock: another process may have filled it meanwhile.
             if not current:

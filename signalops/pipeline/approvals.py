@@ -22,7 +22,8 @@ from typing import Any
 from signalops.adapters import gather as engine
 from signalops.adapters import registry
 from signalops.alerts import Alerts, fill_text
-from signalops.audit.store import AuditLog, PendingApproval
+from signalops.audit.interface import AuditStore
+from signalops.audit.store import PendingApproval
 from signalops.canonical import canonical_json, iso
 from signalops.codes import Code
 from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
@@ -175,7 +176,7 @@ def _record_failed_recheck(
 
 
 def find_strategy(
-    record: Mapping[str, Any], *, audit: AuditLog | None = None, folder: Path | None = None
+    record: Mapping[str, Any], *, audit: AuditStore | None = None, folder: Path | None = None
 ) -> Strategy:
     """The strategy with the content hash ``record`` (a decision) was made with.
 
@@ -227,14 +228,14 @@ def _loaded(strategies: Sequence[Strategy], decision: Mapping[str, Any]) -> Stra
     )
 
 
-def _pending(audit: AuditLog, approval_id: str, now: datetime) -> PendingApproval:
+def _pending(audit: AuditStore, approval_id: str, now: datetime) -> PendingApproval:
     for pending in audit.pending_approvals(now):
         if approval_id in (pending.approval_id, pending.decision_id):
             return pending
     raise ApprovalError(_not_pending(audit, approval_id))
 
 
-def _not_pending(audit: AuditLog, approval_id: str) -> str:
+def _not_pending(audit: AuditStore, approval_id: str) -> str:
     decision_id = "dec-" + approval_id.removeprefix("apv-").removeprefix("dec-")
     for record in reversed(audit.followups(decision_id)):
         if record["kind"] == "approval":

@@ -58,7 +58,6 @@ from signalops.alerts import (
     reconcile_text,
     verify_failed_text,
 )
-from signalops.audit import runner_lock
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy
@@ -510,8 +509,9 @@ class RunPlan:
     end: datetime | None = None
     every: timedelta | None = None
     once: bool = False
-    audit: Path | None = None
+    audit: Path | str | None = None  # a SQLite file or a postgresql:// URL
     config: Path | None = None
+    runner: str | None = None  # this runner's id in a shared log (None: the config's, or host)
     venue: str | None = None  # every asset (and auto mode) on this venue, else the config's
     record: Path | None = None  # snapshot folder a live run records into
     connections: Connections | None = None  # where live requests go (None: the network)
@@ -552,9 +552,11 @@ def run_plan(
         replay_clock = ReplayClock(
             plan.start, plan.end or plan.start, plan.every or timedelta(days=1)
         )
-    workspace = open_workspace(audit=plan.audit, config=plan.config, create=True, venue=plan.venue)
+    workspace = open_workspace(
+        audit=plan.audit, config=plan.config, create=True, venue=plan.venue, runner=plan.runner
+    )
     try:
-        with runner_lock.hold(workspace.audit.path, wait=plan.wait):
+        with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(
                 workspace,
                 plan,
@@ -624,7 +626,7 @@ def _guard(
 ) -> tuple[Guard | None, Alerts | None]:
     """A guard when the config asks for breakers or alerts (or a breaker is still tripped)."""
     config = workspace.config
-    path = breakers.state_path(workspace.audit.path)
+    path = breakers.state_file(workspace.audit)
     # A breaker tripped under an earlier config still halts (its file deleted too): only
     # `resume` clears it.
     left = path.exists() or breakers.last_event(workspace.audit) is not None

@@ -21,7 +21,9 @@ test windows' curves, each starting from the equity the last one ended with.
 Objectives (``OBJECTIVES``): ``sharpe`` (annualised, as the sweep computes it), ``return``
 (the total return; compared across windows of different lengths as an annual rate) and
 ``calmar`` (that annual rate over the depth of the maximum drawdown; undefined without a
-drawdown). In-sample vs out-of-sample degradation compares the chosen set's objective on its
+drawdown, and then shown as "—", but a gain without any drawdown is chosen over every set that
+had one: it is the best a Calmar can be, never the worst; among several such, the higher annual
+rate). In-sample vs out-of-sample degradation compares the chosen set's objective on its
 training window and on its test window.
 """
 
@@ -100,10 +102,21 @@ class Objective:
     name: str
     title: str  # as a column heading says it
     measure: Callable[[SweepRow, float], float | None]
+    # Ranks rows the measure leaves undefined but that are still best (see ``_calmar_rank``).
+    beyond: Callable[[SweepRow, float], float | None] | None = None
 
     def value(self, row: SweepRow, years: float) -> float | None:
         found = self.measure(row, years)
         return None if found is None or math.isnan(found) else found
+
+    def rank(self, row: SweepRow, years: float) -> tuple[int, float] | None:
+        """How good a row is: larger is better; None: never chosen."""
+        if self.beyond is not None:
+            above = self.beyond(row, years)
+            if above is not None:
+                return 1, above
+        found = self.value(row, years)
+        return None if found is None else (0, found)
 
 
 def annual_rate(row: SweepRow, years: float) -> float | None:
@@ -119,10 +132,16 @@ def _calmar(row: SweepRow, years: float) -> float | None:
     return None if rate is None or row.max_drawdown >= 0 else rate / -row.max_drawdown
 
 
+def _gain_without_drawdown(row: SweepRow, years: float) -> float | None:
+    """The annual rate of a gain that never fell below a peak (Calmar's unbounded best)."""
+    rate = annual_rate(row, years)
+    return rate if rate is not None and rate > 0 and row.max_drawdown >= 0 else None
+
+
 OBJECTIVES: Mapping[str, Objective] = {
     "sharpe": Objective("sharpe", "Sharpe", lambda row, _years: row.sharpe),
     "return": Objective("return", "return/yr", annual_rate),
-    "calmar": Objective("calmar", "Calmar", _calmar),
+    "calmar": Objective("calmar", "Calmar", _calmar, beyond=_gain_without_drawdown),
 }
 
 
@@ -130,11 +149,11 @@ def choose(rows: Mapping[int, SweepRow], objective: Objective, years: float) -> 
     """The grid index of the row with the best objective; ties go to the first in grid order;
     None when no row has one."""
     best: int | None = None
-    best_value = -math.inf
+    best_rank = (0, -math.inf)
     for index in sorted(rows):
-        value = objective.value(rows[index], years)
-        if value is not None and (best is None or value > best_value):
-            best, best_value = index, value
+        rank = objective.rank(rows[index], years)
+        if rank is not None and (best is None or rank > best_rank):
+            best, best_rank = index, rank
     return best
 
 

@@ -20,7 +20,7 @@ from audit_scenarios import AS_OF, SCENARIOS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalops.audit.paper_ledger import PaperLedger
+from signalops.audit.paper_ledger import SQLiteLedger
 from signalops.audit.record import build_followup
 from signalops.audit.signing import SigningKey
 from signalops.audit.store import AuditLog
@@ -44,7 +44,7 @@ def build(path: Path, days: int, buy_on: int) -> None:
     """A signed log: ``days`` decisions, the one on ``buy_on`` a paper BUY with its fill."""
     with AuditLog(path, key=KEY) as log:
         log.remember_strategy(SCENARIOS.strategy)
-        ledger = PaperLedger(log.db)
+        ledger = SQLiteLedger(log.db)
         with log.transaction():
             ledger.create()
             ledger.open_account("10000", "USDT", "2023-03-01T00:00:00Z")

@@ -22,7 +22,9 @@ from pg_fixtures import (  # noqa: F401  (fixtures)
     pg_url,
 )
 
-from signalops.audit.postgres import PostgresAuditLog, redacted
+from signalops.audit.copy import copy_log
+from signalops.audit.interface import redacted
+from signalops.audit.postgres import PostgresAuditLog
 from signalops.audit.record import build_followup
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
@@ -174,6 +176,43 @@ def test_a_writer_role_appends_but_cannot_update_or_drop_the_triggers(log, pg_se
     assert verify(log).ok and log.runners() == ["runner-b"]
 
 
+def _stray_row(log, seq: int, prev_hash: str) -> list:
+    """The row ``append`` would write for a hold at ``seq`` after ``prev_hash`` (not stored)."""
+    from signalops.audit.record import prepare
+
+    row, _ = log.layout.row(
+        prepare(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=7))), seq, prev_hash
+    )
+    return [*row, "intruder"]
+
+
+def test_a_row_inserted_past_the_head_without_moving_it_never_commits_nor_blocks_appends(
+    log,
+    pg_url,  # noqa: F811
+):
+    from signalops.audit.postgres import _INSERT
+
+    first = log.append(SCENARIOS.record("hold"))
+    stray = _stray_row(log, 2, first["hash"])
+    with (
+        superuser(pg_url) as conn,
+        pytest.raises(
+            psycopg.errors.IntegrityConstraintViolation, match="without moving the chain head"
+        ),
+    ):
+        conn.execute(_INSERT, stray)  # autocommit: the deferred check runs at its commit
+    for seq, prev in ((5, first["hash"]), (2, "0" * 64)):
+        with (
+            superuser(pg_url) as conn,
+            pytest.raises(
+                psycopg.errors.IntegrityConstraintViolation, match=r"appended at the chain head|link"
+            ),
+        ):
+            conn.execute(_INSERT, _stray_row(log, seq, prev))
+    log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    assert log.count() == 2 and verify(log).ok
+
+
 def test_verify_finds_a_record_edited_behind_the_triggers_by_the_owner(log, pg_url):  # noqa: F811
     log.append(SCENARIOS.record("hold"))
     second = log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
@@ -300,7 +339,7 @@ def sqlite_log_with_history(path):
 def test_a_sqlite_log_copied_to_postgres_keeps_its_chain_hash_for_hash(log, tmp_path):
     exported, head = sqlite_log_with_history(tmp_path / "audit.db")
     with AuditLog.open_readonly(tmp_path / "audit.db") as source:
-        assert log.copy_from(source) == 6
+        assert copy_log(source, log).records == 6
     assert log.head() == head
     copied = io.StringIO()
     log.export_jsonl(copied)
@@ -319,7 +358,7 @@ def test_copying_an_edited_log_or_into_a_used_one_is_refused_and_writes_nothing(
     sqlite_log_with_history(path)
     log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=9)))
     with AuditLog.open_readonly(path) as source, pytest.raises(AuditError, match="not empty"):
-        log.copy_from(source)
+        copy_log(source, log)
     tamper(path, "DELETE FROM records WHERE seq = 3")
     with superuser(pg_server.url) as conn:
         conn.execute("CREATE DATABASE copy_target")
@@ -329,7 +368,7 @@ def test_copying_an_edited_log_or_into_a_used_one_is_refused_and_writes_nothing(
         AuditLog.open_readonly(path) as source,
     ):
         with pytest.raises(AuditIntegrityError, match="nothing copied"):
-            target.copy_from(source)
+            copy_log(source, target)
         assert target.count() == 0 and target.head() is None
 
 

@@ -504,7 +504,7 @@ def test_without_an_open_transaction_the_fill_is_committed_at_once(tmp_path: Pat
 
     broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
 
-    assert not broker.db.conn.in_transaction
+    assert not broker.ledger.in_transaction()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM paper_fills").fetchone() == (1,)
 
 

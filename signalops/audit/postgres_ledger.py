@@ -1,0 +1,121 @@
+"""The paper broker's ledger in the PostgreSQL audit log's database (``PaperLedger``'s twin).
+
+The tables are ``signalops.audit.paper_ledger``'s, made with the log's schema
+(``LEDGER_SCHEMA``), append-only by the same triggers as the records. A fill is written in the
+log's transaction (a savepoint when one is open), so it commits or rolls back with the records
+that state it, as on SQLite.
+
+Writers of every process take the chain head's row lock first (what every append takes): so
+ledger rows are inserted, and committed, in seq order, which is what lets the broker trust "the
+last seq" as the ledger's state; and the locks are always taken in one order (head, then
+ledger), so a runner filling while another appends cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from signalops.audit.paper_ledger import FILL_COLUMNS, Row
+
+if TYPE_CHECKING:
+    from signalops.audit.postgres import PostgresAuditLog
+
+_INSERTED = FILL_COLUMNS.removeprefix("seq, ")
+
+LEDGER_SCHEMA = (
+    "CREATE TABLE paper_account (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "starting_cash TEXT NOT NULL, quote TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE paper_fills (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+    "client_order_id TEXT NOT NULL UNIQUE, decision_id TEXT NOT NULL, strategy TEXT NOT NULL, "
+    "asset TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')), "
+    "quantity TEXT NOT NULL, price TEXT NOT NULL, fee TEXT NOT NULL, "
+    "reference_price TEXT NOT NULL, fee_bps TEXT NOT NULL, slippage_bps TEXT NOT NULL, "
+    "placed_at TEXT NOT NULL, filled_at TEXT NOT NULL)",
+)
+LEDGER_TABLES = (("paper_account", "the paper account"), ("paper_fills", "paper fills"))
+
+
+class PostgresLedger:
+    """The ledger tables of ``log``'s database, on its connection (see the module doc)."""
+
+    def __init__(self, log: PostgresAuditLog) -> None:
+        self.log = log
+        self._changes = 0
+
+    @property
+    def readonly(self) -> bool:
+        return self.log.readonly
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self.log.transaction() as conn:
+            conn.execute("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE")
+            yield
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.log.conn.info.transaction_status != TransactionStatus.IDLE
+
+    def state(self) -> tuple[int, int] | None:
+        """The last fill's seq (committed in seq order, see the module doc) and this
+        connection's writes; None inside a transaction."""
+        if self.in_transaction():
+            return None
+        last = self._one("SELECT coalesce(max(seq), 0) FROM paper_fills")
+        return int(last[0]) if last else 0, self._changes
+
+    def changes(self) -> int:
+        return self._changes
+
+    def create(self) -> None:
+        """Nothing: the tables come with the log's schema."""
+
+    def exists(self) -> bool:
+        return True
+
+    def account(self) -> tuple[str, str, str] | None:
+        row = self._one("SELECT starting_cash, quote, created_at FROM paper_account WHERE id = 1")
+        return None if row is None else (row[0], row[1], row[2])
+
+    def open_account(self, starting_cash: str, quote: str, created_at: str) -> None:
+        self._changes += 1
+        self.log.conn.execute(
+            "INSERT INTO paper_account (id, starting_cash, quote, created_at) "
+            "VALUES (1, %s, %s, %s)",
+            [starting_cash, quote, created_at],
+        )
+
+    def fill_at(self, seq: int) -> Row | None:
+        return self._one(f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq = %s", [seq])
+
+    def fills_after(self, seq: int) -> list[Row]:
+        with self.log._lock:
+            return self.log.conn.execute(
+                f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq > %s ORDER BY seq", [seq]
+            ).fetchall()
+
+    def fill_for(self, client_order_id: str) -> Row | None:
+        return self._one(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE client_order_id = %s",
+            [client_order_id],
+        )
+
+    def insert_fill(self, values: Row) -> int:
+        """Append a fill (every column but ``seq``, in order); returns its seq."""
+        self._changes += 1
+        marks = ", ".join("%s" for _ in values)
+        row = self.log.conn.execute(
+            f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({marks}) RETURNING seq", list(values)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> Row | None:
+        with self.log._lock:
+            return self.log.conn.execute(sql, params or []).fetchone()
+
+
+__all__ = ["LEDGER_SCHEMA", "LEDGER_TABLES", "PostgresLedger"]
