@@ -22,6 +22,26 @@ Definitions (the report and ``metrics.json`` state the parameters they were comp
 - exposure: the fraction of periods during which a position was held;
 - fees: every fee paid, in the quote currency.
 
+Beyond the summary (``extended_metrics``; statistics in float, money in Decimal):
+
+- against a benchmark valued at the curve's own times (period returns ``b``; excess returns
+  ``x = r - rf`` and ``y = b - rf``): beta ``cov(x, y) / var(y)`` (both ddof 1); alpha, Jensen's
+  per-period intercept ``a = mean(x) - beta mean(y)`` annualised arithmetically, ``a B`` (as the
+  Sharpe ratio annualises a mean); tracking error ``std(r - b) * sqrt(B)`` (ddof 1);
+  information ratio ``mean(r - b) / std(r - b) * sqrt(B)``. Each None when its denominator is
+  zero or there are fewer than two periods. Sums here are ``math.fsum``;
+- per closed round trip: profit factor (gross profit / gross loss; None without a losing
+  trade), expectancy (mean PnL in the quote currency, and mean return);
+- Calmar ``CAGR / |max drawdown|``; None when the CAGR is undefined or the curve never fell
+  (a zero drawdown makes the ratio unbounded, not large);
+- turnover, annualised: the notional of every fill, buys and sells both, over the mean equity
+  of the curve's points, per year (365 days): trading the whole equity in and out once a year
+  is 2;
+- monthly returns (UTC months; a mark at 00:00 on the 1st closes the month before) and each
+  year's compounded total;
+- VaR and CVaR of one period over the run's period returns (``signalops.risk.measures``),
+  historical and parametric at 95% and 99%.
+
 The curves can be long (a sweep marks 43,800 hourly points per combination), so returns,
 drawdown and Sharpe run in numpy, computed exactly as the plain Python definitions would be:
 the same IEEE operations in the same order (sums left to right, squares by the C library's
@@ -33,10 +53,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import Any
 
 import numpy as np
@@ -44,8 +64,13 @@ import numpy as np
 from signalops.backtest.ledger import EquityPoint, Trade
 from signalops.canonical import iso
 
+# The Wilson score interval (and its z) is defined once, beside the Kelly sizing that also uses
+# it; imported here under the names this module has always had.
+from signalops.risk.kelly import Z_95 as Z_95
+from signalops.risk.kelly import wilson_interval as wilson_interval
+from signalops.risk.measures import Method, TailRisk, TailRiskModel, tail_risk
+
 YEAR = timedelta(days=365)
-Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
 # Outcomes whose probability is within this relative distance of the observed one count as "as
 # likely" (floating point would otherwise split ties); the tolerance R and SciPy use.
 _TIE = 1 + 1e-7
@@ -213,17 +238,6 @@ def _excess(returns: Curve, per_year: float, risk_free: float) -> np.ndarray:
         return np.asarray(returns, dtype=np.float64) - rf
 
 
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
-    """The Wilson score interval of a proportion (None without trials)."""
-    if trials <= 0:
-        return None
-    p = successes / trials
-    z2 = z * z
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = z / (1 + z2 / trials) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def binomial_p_value(successes: int, trials: int, p: float | Fraction = Fraction(1, 2)) -> float:
     """Exact two-sided binomial test: P(an outcome at most as likely as ``successes``)."""
     if not 0 <= successes <= trials:
@@ -350,4 +364,285 @@ def summarize(
         win_rate=WinRate.of(wins, len(closed)),
         exposure=exposure([p.held for p in curve[1:]]),
         fees=fees,
+    )
+
+
+# --- against a benchmark, per trade, per month, tail risk ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Relative:
+    """The curve against a benchmark on the same times (see the module for the definitions)."""
+
+    alpha: float | None  # annualised: per-period Jensen alpha x periods per year
+    beta: float | None
+    tracking_error: float | None  # annualised
+    information_ratio: float | None
+    periods: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "tracking_error": self.tracking_error,
+            "information_ratio": self.information_ratio,
+            "periods": self.periods,
+        }
+
+
+def relative(returns: Curve, benchmark: Curve, per_year: float, risk_free: float = 0.0) -> Relative:
+    """Alpha, beta, tracking error and information ratio of ``returns`` against ``benchmark``
+    (period returns of the same periods); each None when its denominator is zero or there are
+    fewer than two periods."""
+    x = _excess(returns, per_year, risk_free)
+    y = _excess(benchmark, per_year, risk_free)
+    if x.shape != y.shape:
+        raise ValueError(f"{len(x)} returns for {len(y)} benchmark returns")
+    n = len(x)
+    if n < 2:
+        return Relative(None, None, None, None, n)
+    mean_x, mean_y = _fsum(x) / n, _fsum(y) / n
+    variance_y = _fsum((y - mean_y) * (y - mean_y)) / (n - 1)
+    beta = alpha = None
+    if variance_y > 0:
+        beta = _fsum((x - mean_x) * (y - mean_y)) / (n - 1) / variance_y
+        alpha = (mean_x - beta * mean_y) * per_year
+    active = np.asarray(returns, dtype=np.float64) - np.asarray(benchmark, dtype=np.float64)
+    mean_active = _fsum(active) / n
+    deviation = math.sqrt(_fsum((active - mean_active) * (active - mean_active)) / (n - 1))
+    if not deviation > 0:
+        return Relative(alpha, beta, None, None, n)
+    ratio = mean_active / deviation * math.sqrt(per_year)
+    return Relative(alpha, beta, deviation * math.sqrt(per_year), ratio, n)
+
+
+def _fsum(values: np.ndarray) -> float:
+    """The correctly rounded sum: the same on every machine, in any order."""
+    return math.fsum(values.tolist())
+
+
+def as_of_values(
+    times: Sequence[datetime], series_times: Sequence[datetime], series_values: Curve
+) -> np.ndarray:
+    """``series_values`` at ``times``: the last value at or before each time (never a later
+    one), to put a benchmark priced on another calendar on the curve's times. Raises
+    ValueError when the series starts after the first time."""
+    if len(series_times) != len(series_values):
+        raise ValueError(f"{len(series_times)} times for {len(series_values)} values")
+    at = np.array([t.timestamp() for t in times])
+    known = np.array([t.timestamp() for t in series_times])
+    if len(known) > 1 and not (np.diff(known) > 0).all():
+        raise ValueError("the series' times must be strictly increasing")
+    index = np.searchsorted(known, at, side="right") - 1
+    if len(index) and index[0] < 0:
+        raise ValueError(f"the series has no value at or before {iso(times[0])}")
+    return np.asarray(series_values, dtype=np.float64)[index]
+
+
+@dataclass(frozen=True)
+class TradeStats:
+    """Closed round trips' profit factor and expectancy (open trades have no PnL yet)."""
+
+    trades: int
+    gross_profit: Decimal  # the sum of winning trades' PnL
+    gross_loss: Decimal  # the sum of losing trades' PnL, as a positive amount
+    profit_factor: float | None  # gross profit / gross loss; None without a losing trade
+    expectancy: Decimal | None  # mean PnL per closed trade, quote currency; None without one
+    expectancy_return: float | None  # mean return per closed trade
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trades": self.trades,
+            "gross_profit": str(self.gross_profit),
+            "gross_loss": str(self.gross_loss),
+            "profit_factor": self.profit_factor,
+            "expectancy": None if self.expectancy is None else str(self.expectancy),
+            "expectancy_return": self.expectancy_return,
+        }
+
+
+def trade_stats(trades: Sequence[Trade]) -> TradeStats:
+    pnls = [t.pnl for t in trades if t.closed and t.pnl is not None]
+    returns = [t.ret for t in trades if t.closed and t.ret is not None]
+    profit = sum((p for p in pnls if p > 0), Decimal(0))
+    loss = -sum((p for p in pnls if p < 0), Decimal(0))
+    return TradeStats(
+        trades=len(pnls),
+        gross_profit=profit,
+        gross_loss=loss,
+        profit_factor=float(profit / loss) if loss > 0 else None,
+        expectancy=sum(pnls, Decimal(0)) / len(pnls) if pnls else None,
+        expectancy_return=math.fsum(returns) / len(returns) if returns else None,
+    )
+
+
+def calmar(cagr: float | None, drawdown: float) -> float | None:
+    """CAGR / |max drawdown|. None when the CAGR is undefined or there was no drawdown (depth
+    0): the ratio is then unbounded, not a number to rank strategies by."""
+    if cagr is None or not drawdown < 0:
+        return None
+    return cagr / -drawdown
+
+
+def traded_notional(trades: Sequence[Trade]) -> Decimal:
+    """Every fill's notional, buys and sells, of closed and open trades alike."""
+    return sum((leg.notional for t in trades for leg in (*t.entries, *t.exits)), Decimal(0))
+
+
+def turnover(traded: Decimal, values: Curve, elapsed: timedelta) -> float | None:
+    """Annualised turnover: traded notional (both sides) / mean equity / years. Buying with
+    the whole equity and selling it again within a year is a turnover of 2. None for an empty
+    period or a mean equity that is not above 0."""
+    years = elapsed / YEAR
+    if years <= 0 or not len(values):
+        return None
+    mean = math.fsum(float(v) for v in values) / len(values)
+    if not mean > 0:
+        return None
+    return float(traded) / mean / years
+
+
+@dataclass(frozen=True)
+class YearReturns:
+    year: int
+    months: tuple[float | None, ...]  # January to December; None: no point in that month
+    total: float  # the year's compounded return, from its first month's start to its end
+
+
+@dataclass(frozen=True)
+class MonthlyReturns:
+    """The returns of each calendar month (UTC) and year of an equity curve."""
+
+    years: tuple[YearReturns, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {str(y.year): {"months": list(y.months), "year": y.total} for y in self.years}
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def monthly_returns(times: Sequence[datetime], values: Curve) -> MonthlyReturns:
+    """Month m's return: the last equity marked in m over the last one before m, minus 1 (the
+    curve's first point is the base of its first month). A point is in the month of the
+    instant just before it: a mark at 00:00 on the 1st is the close of the month before
+    (daily bars close at midnight). A month without a point is None, and the next month's
+    return spans it. The year total: its last mark over the base of its first month, minus
+    1 (the months compounded)."""
+    if len(times) != len(values):
+        raise ValueError(f"{len(times)} times for {len(values)} values")
+    if any(b < a for a, b in pairwise(times)):
+        raise ValueError("the curve's times must be in order")
+    curve = [float(v) for v in values]
+    ends: dict[tuple[int, int], float] = {}  # (year, month) -> the month's last mark
+    for moment, value in zip(times[1:], curve[1:], strict=True):
+        before = moment.astimezone(UTC) - _INSTANT
+        ends[(before.year, before.month)] = value
+    rows: list[YearReturns] = []
+    base = curve[0] if curve else 0.0
+    year: int | None = None
+    months: list[float | None] = []
+    year_base = base
+    for (when, month), end in ends.items():  # in time order: dicts keep insertion order
+        if when != year:
+            if year is not None:
+                rows.append(YearReturns(year, tuple(months), base / year_base - 1))
+            year, months, year_base = when, [None] * 12, base
+        months[month - 1] = end / base - 1
+        base = end
+    if year is not None:
+        rows.append(YearReturns(year, tuple(months), base / year_base - 1))
+    return MonthlyReturns(tuple(rows))
+
+
+# Tail risk of the period returns in the report: both methods at both usual confidences.
+TAIL_MODELS = tuple(
+    (method, confidence)
+    for method in (Method.HISTORICAL, Method.PARAMETRIC)
+    for confidence in (0.95, 0.99)
+)
+
+
+def period_tail_risk(returns: Curve) -> tuple[TailRisk, ...]:
+    """VaR and CVaR of one period, over every period return of the run (the window is the
+    whole run), for each of ``TAIL_MODELS``; too few periods leave an estimate without a
+    figure (INSUFFICIENT_HISTORY) rather than a number resting on one observation."""
+    window = max(1, len(returns))
+    return tuple(
+        tail_risk(returns, TailRiskModel(method, confidence, window))
+        for method, confidence in TAIL_MODELS
+    )
+
+
+@dataclass(frozen=True)
+class ExtendedMetrics:
+    """The metrics beyond ``Metrics``: against a benchmark, per trade, per month, tail risk."""
+
+    relative: Relative | None  # None without a benchmark
+    trades: TradeStats
+    calmar: float | None
+    exposure: float
+    traded: Decimal  # every fill's notional, both sides
+    turnover: float | None  # annualised
+    monthly: MonthlyReturns
+    tail_risk: tuple[TailRisk, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "relative": None if self.relative is None else self.relative.to_dict(),
+            "trades": self.trades.to_dict(),
+            "calmar": self.calmar,
+            "exposure": self.exposure,
+            "traded_notional": str(self.traded),
+            "turnover": self.turnover,
+            "monthly_returns": self.monthly.to_dict(),
+            "tail_risk": [_tail_dict(risk) for risk in self.tail_risk],
+        }
+
+
+def _tail_dict(risk: TailRisk) -> dict[str, Any]:
+    var, cvar = risk.var, risk.cvar
+    return {
+        "method": var.method.value,
+        "confidence": var.confidence,
+        "horizon": var.horizon,
+        "observations": var.observations,
+        "var": var.fraction,
+        "cvar": cvar.fraction,
+        "error": None if var.reason is None else var.reason.value,
+    }
+
+
+def extended_metrics(
+    metrics: Metrics,
+    curve: Sequence[EquityPoint],
+    trades: Sequence[Trade],
+    *,
+    benchmark: Curve | None = None,
+) -> ExtendedMetrics:
+    """The extended metrics of the curve ``metrics`` summarised (same periods per year and
+    risk-free rate). ``benchmark``: the benchmark's value at each of the curve's times (e.g.
+    buy-and-hold's equity, or an index through ``as_of_values``)."""
+    if not curve:
+        raise ValueError("an equity curve needs at least its starting point")
+    times = [p.time for p in curve]
+    values = [float(p.equity) for p in curve]
+    returns = period_returns(values)
+    against = None
+    if benchmark is not None:
+        if len(benchmark) != len(curve):
+            raise ValueError(f"{len(benchmark)} benchmark values for {len(curve)} curve points")
+        against = relative(
+            returns, period_returns(benchmark), metrics.periods_per_year, metrics.risk_free
+        )
+    traded = traded_notional(trades)
+    return ExtendedMetrics(
+        relative=against,
+        trades=trade_stats(trades),
+        calmar=calmar(metrics.cagr, metrics.drawdown.depth),
+        exposure=metrics.exposure,
+        traded=traded,
+        turnover=turnover(traded, values, times[-1] - times[0]),
+        monthly=monthly_returns(times, values),
+        tail_risk=period_tail_risk(returns),
     )
