@@ -49,7 +49,7 @@ from signalops.extras import require
 @click.pass_context
 def dashboard_command(
     ctx: click.Context,
-    audit_file: Path | None,
+    audit_file: str | None,
     config_file: Path | None,
     port: int,
     strategies_dir: Path | None,
@@ -61,11 +61,13 @@ def dashboard_command(
 
     It listens on 127.0.0.1 only. Approving and rejecting need an operator account in the
     config (dashboard.operators, with a hash from `signalops dashboard hash-password`); without
-    one the dashboard is read-only. Ctrl-C stops it.
+    one the dashboard is read-only. Ctrl-C stops it. A shared log (--audit postgresql://...)
+    shows the decisions of every runner, with a runner column and filter.
 
     \b
-    Example:
+    Examples:
       signalops dashboard --config signalops.yaml --audit signalops.db --port 8501
+      signalops dashboard --audit postgresql://viewer@db.example/signalops
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -102,7 +104,7 @@ def dashboard_command(
     accounts = f"{count} account{'s' if count != 1 else ''}"
     mode = f"operator login on, {accounts}" if count else "read-only"
     url = f"http://{dashboard_api.BIND_ADDRESS}:{port}"
-    output.dashboard_started(url, mode, settings.audit)
+    output.dashboard_started(url, mode, settings.audit_name)  # never a password
     command = dashboard_api.launch_command(port)
     sys.exit(_until_interrupted(command, {**environ, **settings.environment()}))
 

@@ -360,7 +360,7 @@ def _changes(leaf: LeafDifference) -> str:
     return ", ".join(shown)
 
 
-def dashboard_started(url: str, mode: str, audit: Path) -> None:
+def dashboard_started(url: str, mode: str, audit: str | Path) -> None:
     console(stderr=True).print(
         Text(f"dashboard on {url} ", style="bold")
         + Text(f"({mode}; audit log {audit})", style="dim")

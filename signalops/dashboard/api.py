@@ -3,7 +3,8 @@
 The Streamlit app (``dashboard/``) runs in its own process, started by ``signalops dashboard``,
 so everything it is told arrives through the environment:
 
-    SIGNALOPS_AUDIT                the audit log (else the config's audit.path, signalops.db)
+    SIGNALOPS_AUDIT                the audit log: a SQLite file or a postgresql:// URL (else the
+                                   config's audit.path or audit.url, else signalops.db)
     SIGNALOPS_CONFIG               the config file (else ./signalops.yaml if present)
     SIGNALOPS_STRATEGIES           the strategies folder shown on the Strategies page
     SIGNALOPS_REPORTS              the backtest reports folder (reports/<name>/metrics.json)
@@ -31,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 
+from signalops.audit.interface import redacted
 from signalops.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, load_config
 from signalops.dashboard.books import Books, held_assets, market_prices, portfolio_books
 from signalops.errors import ApprovalError, InputError
@@ -66,9 +68,13 @@ def parse_time(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the dashboard reads and writes, read once per page run from the environment."""
+    """Where the dashboard reads and writes, read once per page run from the environment.
 
-    audit: Path
+    ``audit``: a SQLite file (``Path``) or a ``postgresql://`` URL (``str``), which may hold a
+    password: kept out of repr; pages and messages show ``audit_name``.
+    """
+
+    audit: str | Path = field(repr=False)
     config: Path | None
     strategies: Path
     reports: Path
@@ -104,6 +110,12 @@ class Settings:
             operators=loaded.dashboard.operators,
         )
 
+    @property
+    def audit_name(self) -> str:
+        """The audit log as pages and messages name it: the file, or the URL without its
+        password."""
+        return str(self.audit) if isinstance(self.audit, Path) else redacted(self.audit)
+
     def now(self) -> datetime:
         """The dashboard's clock: fixed for replays and tests, else the wall clock."""
         return self.fixed_now or datetime.now(UTC)
@@ -136,7 +148,9 @@ class Settings:
 
 
 def open_workspace(settings: Settings) -> Workspace:
-    """The workspace these settings name (creates the audit file if it does not exist)."""
+    """The workspace these settings name, for writing (creates the audit log if it does not
+    exist). On a shared (PostgreSQL) log the answers are recorded under the runner id
+    ``signalops approve`` would use: ``$SIGNALOPS_RUNNER``, the config's, else the host name."""
     return _open_workspace(audit=settings.audit, config=settings.config)
 
 
@@ -150,8 +164,8 @@ def answer_approval(
 ) -> ApprovalOutcome:
     """Approve or reject as ``signalops approve/reject`` would; the click is recorded.
 
-    A fresh workspace per answer (its own SQLite connection and write transaction), closed
-    after: the dashboard's read connection never holds the write lock.
+    A fresh workspace per answer (its own connection and write transaction), closed after:
+    the dashboard's read connection never holds the write lock.
     """
     if not by.strip():
         raise ApprovalError("say who you are: the operator name is recorded with the answer")

@@ -54,7 +54,7 @@ def _page(name: str, settings: Settings, operator: str | None, badge: Any) -> No
         st.error(str(exc))
         return
     if reader is None:  # nothing recorded yet: the page says how to fill it
-        st.warning(str(AuditNotFound(settings.audit)))
+        st.warning(str(AuditNotFound(settings.audit_name)))
     context = Context(settings=settings, now=settings.now(), reader=reader, operator=operator)
     waiting = _pending_count(context)
     if waiting:

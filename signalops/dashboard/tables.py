@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from signalops.audit import why
+from signalops.audit.interface import AuditStore
 from signalops.audit.queries import decision_values, newest_first
-from signalops.audit.store import AuditLog, PendingApproval
+from signalops.audit.store import PendingApproval
 from signalops.execution.paper import VENUE as PAPER_VENUE
 from signalops.explain.render import threshold_text
 from signalops.explain.text import format_age, format_value
@@ -174,20 +175,25 @@ def risk_rows(risk: Record | None) -> list[dict[str, Any]]:
 # --- the decision feed -------------------------------------------------------------------------
 
 
-def has_records(audit: AuditLog) -> bool:
-    """Whether the log holds any record (not a count: that walks a whole index)."""
-    return audit.head() is not None or bool(
-        audit.db.execute("SELECT EXISTS (SELECT 1 FROM records)").fetchone()[0]
-    )
+def has_records(audit: AuditStore) -> bool:
+    """Whether the log holds any record: the head says so; counted (a walk of an index) only
+    when there is no head, i.e. an empty log or one that lost its head row."""
+    return audit.head() is not None or audit.count() > 0
 
 
-def distinct_values(audit: AuditLog, column: str) -> list[str]:
+def distinct_values(audit: AuditStore, column: str) -> list[str]:
     """Values of an indexed decision column (strategy or asset), for the feed's filters."""
     return decision_values(audit, column)
 
 
+def runners(audit: AuditStore) -> list[str]:
+    """The named runners of a shared (PostgreSQL) log, for the feed's runner column and filter;
+    none on SQLite (one unnamed writer), whose feed has neither."""
+    return audit.runners()
+
+
 def decision_rows(
-    audit: AuditLog,
+    audit: AuditStore,
     *,
     strategy: str | None = None,
     asset: str | None = None,
@@ -195,29 +201,67 @@ def decision_rows(
     since: date | None = None,
     until: date | None = None,
     limit: int = 200,
+    runner: str | None = None,
+    runners: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """The feed, newest first: one row per evaluation (HOLD and BLOCKED included)."""
-    rows = []
-    records = audit.decisions(
-        asset=asset, strategy=strategy, verdict=verdict, since=since, until=until, limit=limit
-    )
-    for record in records:
-        followups = audit.followups(record["decision_id"])
-        order = record.get("order") or {}
-        rows.append(
-            {
-                "as of": record["as_of"],
-                "asset": record["asset"],
-                "verdict": record["verdict"],
-                "outcome": why.outcome(record, followups),
-                "size": plain_number(order.get("quantity")),
-                "what happened": why.headline(record, followups, audit),
-                "strategy": record["strategy"]["name"],
-                "mode": record.get("mode"),
-                "decision": record["decision_id"],
-            }
+    """The feed, newest first: one row per evaluation (HOLD and BLOCKED included).
+
+    ``runners``: the log's named runners (``runners(audit)``); when there are any, each row
+    says which one decided, and ``runner`` keeps one runner's decisions.
+    """
+    filters: dict[str, Any] = {
+        "asset": asset,
+        "strategy": strategy,
+        "verdict": verdict,
+        "since": since,
+        "until": until,
+    }
+    if not runners:
+        return [_feed_row(audit, record) for record in audit.decisions(**filters, limit=limit)]
+    return [
+        _feed_row(audit, record, runner=name)
+        for name, record in _runner_decisions(
+            audit, filters, limit, [runner] if runner else runners
         )
-    return rows
+    ]
+
+
+def _runner_decisions(
+    audit: AuditStore, filters: dict[str, Any], limit: int, runners: Sequence[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(runner, decision) of the newest ``limit`` decisions of these runners, newest first.
+
+    The runner is a column of the shared log, outside the hashed record: each runner's newest
+    ``limit`` are asked for on their own (``decisions(runner=...)``) and merged, which holds
+    the newest ``limit`` of them all.
+    """
+    found = [
+        (name, record)
+        for name in runners
+        for record in audit.decisions(**filters, limit=limit, runner=name)
+    ]
+    found.sort(key=lambda pair: (pair[1]["as_of"], pair[1]["seq"]), reverse=True)
+    return found[:limit]
+
+
+def _feed_row(audit: AuditStore, record: Record, *, runner: str | None = None) -> dict[str, Any]:
+    followups = audit.followups(record["decision_id"])
+    order = record.get("order") or {}
+    row = {"as of": record["as_of"], "asset": record["asset"]}
+    if runner is not None:  # next to what it decided about: in view without scrolling
+        row["runner"] = runner
+    row.update(
+        {
+            "verdict": record["verdict"],
+            "outcome": why.outcome(record, followups),
+            "size": plain_number(order.get("quantity")),
+            "what happened": why.headline(record, followups, audit),
+            "strategy": record["strategy"]["name"],
+            "mode": record.get("mode"),
+            "decision": record["decision_id"],
+        }
+    )
+    return row
 
 
 # --- the portfolio -----------------------------------------------------------------------------
@@ -271,7 +315,7 @@ def fill_rows(fills: Sequence[Fill], until: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def live_fill_rows(audit: AuditLog) -> list[dict[str, Any]]:
+def live_fill_rows(audit: AuditStore) -> list[dict[str, Any]]:
     """Fills from venues other than the paper ledger (auto mode), as the audit log has them."""
     rows = []
     for record in newest_first(audit, "fill"):

@@ -11,7 +11,11 @@ every record (minutes on a million): only a logged-in operator may start one
 A failure stays on screen until a full check passes: a check from the last ok point cannot
 see an edit further back, so its "ok" must not hide what a full check found.
 
-One ``Verifier`` per audit file in the process (``verifier_for``), shared by every session.
+Either backend: "changed" is a SQLite file's (and its WAL's) modification time and size, or a
+PostgreSQL log's chain head, read on a connection the verifier keeps (a query of one row).
+Checks open their own read-only log (``open_log``), so a long one never holds up a page.
+
+One ``Verifier`` per audit log in the process (``verifier_for``), shared by every session.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from signalops.audit.store import AuditLog
+from signalops.audit.interface import AuditStore, open_log, redacted
 from signalops.audit.verify import VerifyReport, verify
 
 log = logging.getLogger("signalops.dashboard")
@@ -34,6 +39,7 @@ CHECK_INTERVAL_SECONDS = 5.0
 
 Clock = Callable[[], float]
 WallClock = Callable[[], datetime]
+Signature = tuple[object, ...]  # what the log looked like; a change starts a check
 
 
 @dataclass(frozen=True)
@@ -95,27 +101,31 @@ class Status:
 
 
 class Verifier:
-    """Background checks of one audit file; see the module docstring."""
+    """Background checks of one audit log (a file ``Path`` or a ``postgresql://`` URL); see
+    the module docstring."""
 
     def __init__(
         self,
-        path: Path,
+        path: str | Path,
         *,
         clock: Clock = time.monotonic,
         wall: WallClock = lambda: datetime.now(UTC),
         interval: float = CHECK_INTERVAL_SECONDS,
     ) -> None:
         self.path = path
+        self.name = str(path) if isinstance(path, Path) else redacted(path)  # for messages
         self.clock = clock
         self.wall = wall
         self.interval = interval
         self._lock = threading.Lock()  # held only to read or swap the fields below
         self._status = Status()
         self._since: tuple[int, str] | None = None  # the last ok report's head
-        self._signature: tuple[int, ...] | None = None  # the file as the last check saw it
+        self._signature: Signature | None = None  # the log as the last check saw it
         self._started = float("-inf")
         self._full_wanted = False
         self._thread: threading.Thread | None = None
+        self._watch: AuditStore | None = None  # a PostgreSQL log's head is read on this
+        self._watch_lock = threading.Lock()
 
     def status(self) -> Status:
         with self._lock:
@@ -124,7 +134,7 @@ class Verifier:
     def poll(self) -> Status:
         """Start a check from the last ok point if the file changed (at most every
         ``interval`` seconds); never waits for one."""
-        signature = _signature(self.path)
+        signature = self._signature_now()
         with self._lock:
             due = self.clock() - self._started >= self.interval
             if self._thread is None and due and signature != self._signature:
@@ -137,9 +147,9 @@ class Verifier:
         with self._lock:
             if self._full_wanted or self._status.running_full:
                 return False
-            log.info("full audit verification of %s requested by %s", self.path, operator)
+            log.info("full audit verification of %s requested by %s", self.name, operator)
             if self._thread is None:
-                self._start(full=True, signature=_signature(self.path))
+                self._start(full=True, signature=self._signature_now())
             else:  # after the check that is running
                 self._full_wanted = True
             return True
@@ -154,7 +164,7 @@ class Verifier:
                 return self.status()
             thread.join(max(0.0, min(0.05, deadline - time.monotonic())))
 
-    def _start(self, *, full: bool, signature: tuple[int, ...]) -> None:
+    def _start(self, *, full: bool, signature: Signature) -> None:
         """With the lock held."""
         self._started = self.clock()
         self._signature = signature
@@ -164,14 +174,14 @@ class Verifier:
             self._status, running=True, running_full=full, started_at=self.wall()
         )
         self._thread = threading.Thread(
-            target=self._run, args=(full, since), name=f"verify {self.path.name}", daemon=True
+            target=self._run, args=(full, since), name=f"verify {self.name}", daemon=True
         )
         self._thread.start()
 
     def _run(self, full: bool, since: tuple[int, str] | None) -> None:
         began = time.perf_counter()
         try:
-            with AuditLog.open_readonly(self.path) as audit:
+            with open_log(self.path, create=False) as audit:
                 report = verify(audit, since=since)
         except Exception as exc:
             # Not a log, gone, locked, damaged: say so; a thread that died here would leave
@@ -203,16 +213,35 @@ class Verifier:
         self._thread = None
         if not result.ok and result.error is None:
             log.warning(
-                "audit log %s FAILED verification: %d problem(s)", self.path, len(result.problems)
+                "audit log %s FAILED verification: %d problem(s)", self.name, len(result.problems)
             )
         if self._full_wanted:
             self._full_wanted = False
-            self._start(full=True, signature=_signature(self.path))
+            self._start(full=True, signature=self._signature_now())
+
+    def _signature_now(self) -> Signature:
+        if isinstance(self.path, Path):
+            return _file_signature(self.path)
+        return self._head_signature()
+
+    def _head_signature(self) -> Signature:
+        """A PostgreSQL log's chain head: it moves with every append, by any runner."""
+        with self._watch_lock:
+            try:
+                if self._watch is None:
+                    self._watch = open_log(self.path, create=False)
+                return ("head", self._watch.head())
+            except Exception:  # gone, unreachable, not a log: the check will say which
+                if self._watch is not None:
+                    with suppress(Exception):
+                        self._watch.close()
+                self._watch = None
+                return ("unreadable",)
 
 
-def _signature(path: Path) -> tuple[int, ...]:
+def _file_signature(path: Path) -> Signature:
     """Changes whenever the file (or its write-ahead log) is written."""
-    out: list[int] = []
+    out: list[object] = []
     for file in (path, path.with_name(path.name + "-wal")):
         try:
             stat = file.stat()
@@ -227,11 +256,11 @@ _verifiers: dict[str, Verifier] = {}
 _verifiers_lock = threading.Lock()
 
 
-def verifier_for(path: Path) -> Verifier:
-    """The process's one verifier of this audit file (every session shares it)."""
-    key = str(path.resolve())
+def verifier_for(path: str | Path) -> Verifier:
+    """The process's one verifier of this audit log (every session shares it)."""
+    key = str(path.resolve()) if isinstance(path, Path) else path
     with _verifiers_lock:
         found = _verifiers.get(key)
         if found is None:
-            found = _verifiers[key] = Verifier(Path(key))
+            found = _verifiers[key] = Verifier(Path(key) if isinstance(path, Path) else key)
         return found

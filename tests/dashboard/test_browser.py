@@ -1,7 +1,9 @@
 """End to end in a real browser: the dashboard (``streamlit run``, exactly the command line
 ``signalops dashboard`` runs) on a free local port, headless Chromium
 (Debian's, driven by Playwright) logs in, approves the pending trade, and the audit log then
-holds the approval record and the paper fill.
+holds the approval record and the paper fill. And ``signalops dashboard --audit
+postgresql://...`` on a shared log two runners wrote (a real server): the decisions of both,
+with the runner filter.
 
 Screenshots go to the test's tmp folder. The approval queue one is also copied to
 ``docs/approval_queue.png`` (shown by the README) when that file is missing or when
@@ -18,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -34,6 +37,7 @@ from dashboard_fixtures import (  # noqa: F401 - fixtures
     pending,
     prepared_template,
 )
+from dashboard_pg_fixtures import pg_server, shared_log, shared_template  # noqa: F401 - fixtures
 
 from signalops.audit.store import AuditLog
 from signalops.dashboard.api import Settings, launch_command, parse_time
@@ -65,6 +69,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the process and everything it started (its own process group)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -117,12 +131,7 @@ def dashboard(
         wait_healthy(url, proc, log)
         yield url, audit
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def wait_rendered(page) -> None:
@@ -179,3 +188,73 @@ def test_log_in_and_approve_in_a_real_browser(
     if not DOCS_SCREENSHOT.exists() or os.environ.get("SIGNALOPS_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(queue_shot, DOCS_SCREENSHOT)
+
+
+@pytest.fixture
+def shared_dashboard(shared_log: str, replay_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """``signalops dashboard --audit postgresql://...`` (the command itself, which starts
+    Streamlit) on this test's copy of the two runners' log; yields its URL."""
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    command = [
+        sys.executable, "-m", "signalops", "dashboard", "--audit", shared_log,
+        "--port", str(port), "--strategies", str(ROOT / "strategies"),
+        "--reports", str(tmp_path / "reports"), "--replay", str(replay_dir), "--at", NOW,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALOPS_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+def feed(page) -> list[dict[str, str]]:
+    """The decision feed's rows as the grid shows them (the columns in view)."""
+    grid = page.locator(".st-key-decisions-table [role=grid]")
+    header = grid.locator("[role=columnheader]").all_inner_texts()
+    return [
+        dict(zip(header, row.locator("[role=gridcell]").all_inner_texts(), strict=True))
+        for row in grid.locator("tbody [role=row]").all()
+    ]
+
+
+def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(
+    shared_dashboard: str, tmp_path: Path
+):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1750})
+            page.set_default_timeout(30_000)
+            page.goto(shared_dashboard)
+            page.get_by_text("1 waiting").wait_for()  # desk-2's ETH BUY
+            page.get_by_text("Decisions", exact=True).click()
+            page.get_by_text("10 decisions").wait_for()
+            wait_rendered(page)
+            page.screenshot(path=str(tmp_path / "shared_decisions.png"))
+            rows = feed(page)
+            assert len(rows) == 10
+            assert {(r["asset"], r["runner"]) for r in rows} == {
+                ("BTC", "desk-1"),
+                ("ETH", "desk-2"),
+            }
+
+            page.locator(".st-key-decisions-runner").click()
+            assert page.get_by_role("option").all_inner_texts() == ["(all)", "desk-1", "desk-2"]
+            page.get_by_role("option", name="desk-2").click()
+            page.get_by_text("1 decisions").wait_for()
+            rows_shown = page.locator(".st-key-decisions-table [role=grid] tbody [role=row]")
+            sync_api.expect(rows_shown).to_have_count(1)
+            wait_rendered(page)
+            page.screenshot(path=str(tmp_path / "shared_desk_2.png"))
+            (eth,) = feed(page)
+            assert (eth["asset"], eth["runner"], eth["verdict"]) == ("ETH", "desk-2", "BUY")
+        finally:
+            browser.close()

@@ -60,6 +60,26 @@ def test_the_options_reach_the_app_through_the_environment(launched, tmp_path: P
     assert not (tmp_path / "state").exists()  # looking never creates the audit log
 
 
+def test_a_postgresql_url_reaches_the_app_whole_and_is_shown_without_its_password(launched):
+    url = "postgresql://viewer:s3cret@db.example:5433/signalops"
+    result = CliRunner().invoke(cli, ["dashboard", "--audit", url])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "dashboard on http://127.0.0.1:8501 (read-only; audit log "
+        "postgresql://viewer:***@db.example:5433/signalops)\n"
+    )
+    assert "s3cret" not in result.stdout + result.stderr
+    (call,) = launched
+    assert call["env"]["SIGNALOPS_AUDIT"] == url  # the app connects with it
+
+
+def test_another_scheme_is_refused_before_starting(launched):
+    result = CliRunner().invoke(cli, ["dashboard", "--audit", "mysql://me@db/signalops"])
+    assert result.exit_code != 0
+    assert "not a location SignalOps knows" in result.stderr
+    assert not launched
+
+
 def test_it_listens_on_loopback_only_headless_and_without_telemetry():
     command = launch_command(8501)
     assert command[1:5] == ["-m", "streamlit", "run", str(app_path())]

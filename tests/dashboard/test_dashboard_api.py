@@ -56,6 +56,20 @@ def test_settings_come_from_the_environment_with_defaults():
         settings(SIGNALOPS_NOW="yesterday")
 
 
+def test_a_postgresql_url_is_kept_whole_for_the_app_and_named_without_its_password(tmp_path):
+    url = "postgresql://viewer:s3cret@db.example/signalops?sslmode=require"
+    s = settings(SIGNALOPS_AUDIT=url)
+    assert s.audit == url
+    assert s.audit_name == "postgresql://viewer:***@db.example/signalops?sslmode=require"
+    assert "s3cret" not in repr(s)
+    assert s.environment()["SIGNALOPS_AUDIT"] == url
+    assert settings(SIGNALOPS_AUDIT="sqlite:///logs/a.db").audit == Path("logs/a.db")
+    config = tmp_path / "signalops.yaml"
+    config.write_text(f"audit: {{url: '{url}'}}\n")
+    from_config = Settings.from_env({"SIGNALOPS_CONFIG": str(config)})
+    assert from_config.audit == url and "s3cret" not in repr(from_config)
+
+
 def test_without_operator_accounts_nobody_can_write_and_hashes_stay_out_of_repr(tmp_path):
     assert not settings().can_write
     config = tmp_path / "signalops.yaml"

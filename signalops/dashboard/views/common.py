@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -32,13 +33,19 @@ class Context:
 
 def first_run(settings: Settings) -> None:
     """An empty or missing audit log: say what fills it, rather than show empty tables."""
+    # A shared log is named on each run's command line, with that runner's id.
+    shared = (
+        ""
+        if isinstance(settings.audit, Path)
+        else f" \\\n    --audit '{settings.audit_name}' --runner ID"
+    )
     st.info(
-        f"**No decisions recorded yet** in `{settings.audit}`.\n\n"
+        f"**No decisions recorded yet** in `{settings.audit_name}`.\n\n"
         "The dashboard shows what `signalops run` records. To try it on the bundled real data:\n\n"
         "```\n"
         "signalops data import\n"
         "signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\\n"
-        "    --from 2023-03-01 --to 2023-03-31\n"
+        f"    --from 2023-03-01 --to 2023-03-31{shared}\n"
         "```\n\n"
         "Run a strategy with `--mode notify` to get trades waiting for your approval here. "
         "This page refreshes on its own."
@@ -57,7 +64,7 @@ def recorded(context: Context) -> state.Reader | None:
 
 def clock_caption(context: Context) -> None:
     fixed = " (fixed clock)" if context.settings.fixed_now else ""
-    st.caption(f"As of {iso(context.now)}{fixed} · audit log `{context.settings.audit}`")
+    st.caption(f"As of {iso(context.now)}{fixed} · audit log `{context.settings.audit_name}`")
 
 
 def integrity_banner(settings: Settings) -> None:

@@ -1,8 +1,13 @@
-"""Decisions: every evaluation, traded or not, filterable, with the ``why`` of each."""
+"""Decisions: every evaluation, traded or not, filterable, with the ``why`` of each.
+
+A shared (PostgreSQL) log has named runners: the feed then says which one decided each, and
+filters by runner. A SQLite log (one unnamed writer) has neither.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import streamlit as st
 
@@ -26,13 +31,17 @@ def render(context: Context) -> None:
     with reader.use() as workspace:
         strategies = tables.distinct_values(workspace.audit, "strategy")
         assets = tables.distinct_values(workspace.audit, "asset")
-    cols = st.columns([3, 2, 2, 2, 2, 1])
-    strategy = cols[0].selectbox("Strategy", (ALL, *strategies), key="decisions.strategy")
-    asset = cols[1].selectbox("Asset", (ALL, *assets), key="decisions.asset")
-    verdict = cols[2].selectbox("Verdict", VERDICTS, key="decisions.verdict")
-    since = cols[3].date_input("From", value=None, key="decisions.since")
-    until = cols[4].date_input("To", value=None, key="decisions.until")
-    limit = cols[5].number_input("Show", 10, 5000, 200, step=50, key="decisions.limit")
+        runners = tables.runners(workspace.audit)
+    cols = iter(st.columns([3, 2, 2, 2, 2, 2, 1] if runners else [3, 2, 2, 2, 2, 1]))
+    strategy = next(cols).selectbox("Strategy", (ALL, *strategies), key="decisions.strategy")
+    asset = next(cols).selectbox("Asset", (ALL, *assets), key="decisions.asset")
+    runner = ALL
+    if runners:
+        runner = next(cols).selectbox("Runner", (ALL, *runners), key="decisions.runner")
+    verdict = next(cols).selectbox("Verdict", VERDICTS, key="decisions.verdict")
+    since = next(cols).date_input("From", value=None, key="decisions.since")
+    until = next(cols).date_input("To", value=None, key="decisions.until")
+    limit = next(cols).number_input("Show", 10, 5000, 200, step=50, key="decisions.limit")
     with reader.use() as workspace:
         rows = tables.decision_rows(
             workspace.audit,
@@ -42,6 +51,8 @@ def render(context: Context) -> None:
             since=since,
             until=until,
             limit=int(limit),
+            runner=None if runner == ALL else runner,
+            runners=runners,
         )
     if not rows:
         st.info("No decisions match these filters.")
@@ -50,14 +61,16 @@ def render(context: Context) -> None:
     table(rows, key="decisions.table")
 
     ids = [row["decision"] for row in rows]
-    labels = {
-        row["decision"]: f"{row['as of']} · {row['asset']} · {row['verdict']} · {row['outcome']}"
-        for row in rows
-    }
+    labels = {row["decision"]: _label(row) for row in rows}
     if st.session_state.get(SELECTED_KEY) not in labels:
         st.session_state[SELECTED_KEY] = ids[0]
     chosen = st.selectbox("Explain decision", ids, format_func=labels.__getitem__, key=SELECTED_KEY)
     _detail(reader, chosen)
+
+
+def _label(row: dict[str, Any]) -> str:
+    label = f"{row['as of']} · {row['asset']} · {row['verdict']} · {row['outcome']}"
+    return f"{label} · {row['runner']}" if "runner" in row else label
 
 
 def _detail(reader: Reader, decision_id: str) -> None:

@@ -26,7 +26,7 @@ FULL_KEY = "integrity.verify"
 
 def render(context: Context) -> None:
     st.header("Audit integrity")
-    st.caption(f"Audit log `{context.settings.audit}`")
+    st.caption(f"Audit log `{context.settings.audit_name}`")
     if recorded(context) is None:
         return
     status = state.verification(context.settings)

@@ -49,7 +49,7 @@ def _prices(context: Context, workspace: Workspace) -> dict[str, tuple[Decimal, 
     held = held_assets(workspace.broker, context.now)
     key = (
         context.now.isoformat(),
-        str(context.settings.audit),
+        context.settings.audit_name,
         str(context.settings.replay),
         *held,
     )
