@@ -82,6 +82,9 @@ class Code(StrEnum):
     COOLDOWN = "COOLDOWN"
     MIN_NOTIONAL = "MIN_NOTIONAL"
     MAX_NOTIONAL = "MAX_NOTIONAL"
+    MAX_SECTOR = "MAX_SECTOR"  # the sector's share of equity after a BUY is above the limit
+    MAX_VAR = "MAX_VAR"  # the portfolio's VaR after the order is above the limit, or unknown
+    MAX_CVAR = "MAX_CVAR"  # the same for CVaR (expected shortfall)
 
     # --- execution -------------------------------------------------------------------------
     MISSING_ENV = "MISSING_ENV"  # a webhook's URL variable is not set

@@ -57,9 +57,10 @@ Merge semantics (``limits_for``): the global limits are the defaults overridden 
 ``risk:`` (the operator may loosen a default); a strategy's ``risk:`` can only *tighten* them. For
 each key the stricter of the global and the strategy value applies — lower max_* fractions,
 max_data_age, max_orders_per_hour and max_notional; higher cooldown and min_notional; the stricter
-trading_state (ACTIVE < REDUCING < HALTED); the Kelly cap that allows less. A looser strategy value
-is not an error (that would stop a running loop) but is ignored; ``looser_than_global`` lists such
-keys so ``validate`` can warn about them. The kill switch is global only.
+trading_state (ACTIVE < REDUCING < HALTED); the Kelly cap that allows less; the lower max_sector,
+max_var and max_cvar limit (with its own estimate settings). A looser strategy value is not an error
+(that would stop a running loop) but is ignored; ``looser_than_global`` lists such keys so
+``validate`` can warn about them. The kill switch is global only.
 
 Durations are whole seconds: a fractional duration is rounded towards the stricter side (down for
 max_data_age and approval_ttl, up for cooldown).
@@ -84,6 +85,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.errors import ConfigError, StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
+from signalops.risk.limits import TailLimit
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _non_finite, _translate, schema_path
@@ -286,6 +288,7 @@ class Config:
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     venues: Venues = DEFAULT_VENUES
     strategies: Mapping[str, StrategyConfig] = field(default_factory=lambda: MappingProxyType({}))
+    sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     file: str | None = None
 
     @property
@@ -368,6 +371,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         risk=MappingProxyType(dict(risk)),
         venues=_venues(data),
         strategies=_strategies(data),
+        sectors=MappingProxyType({str(k): str(v) for k, v in data.get("sectors", {}).items()}),
         file=file,
     )
     raise_collected(
@@ -668,6 +672,8 @@ def risk_values(section: Mapping[str, Any]) -> dict[str, Any]:
             values[key] = None if value is None else to_decimal(value)
         elif key == "kelly":
             values[key] = Kelly(**{k: to_decimal(v) for k, v in value.items()})
+        elif key in ("max_var", "max_cvar"):
+            values[key] = TailLimit(**value)
         else:  # max_position, max_exposure, max_daily_loss, min_notional
             values[key] = to_decimal(value)
     return values
@@ -699,6 +705,10 @@ def _stricter(key: str, mine: Any, theirs: Any) -> Any:
         if theirs is None:
             return mine
         return theirs if mine is None or theirs.cap < mine.cap else mine
+    if key == "max_sector":  # None: no limit, the loosest
+        return theirs if mine is None or theirs < mine else mine
+    if key in ("max_var", "max_cvar"):  # None: no limit, the loosest
+        return theirs if mine is None or theirs.stricter_than(mine) else mine
     raise KeyError(key)  # pragma: no cover - the schema admits no other key
 
 

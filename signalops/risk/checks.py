@@ -30,14 +30,24 @@ The checks, in order (``CHECKS``):
     MIN_NOTIONAL        the order is too small to be worth its fees
     MAX_NOTIONAL        the order is larger than the absolute cap (a fat-finger guard)
 
+and, only when the limits set them (``OPTIONAL``; a config without them records exactly the
+checks above):
+
+    MAX_SECTOR          the sector's positions after the order, as a fraction of equity (both the
+                        account's; ``RiskState.sectors`` maps assets to sectors, an asset without
+                        one is its own sector)
+    MAX_VAR, MAX_CVAR   the account's VaR / CVaR after the order (``signalops.risk.measures``)
+                        from ``RiskState.history``, the price history the caller gathered up to
+                        the decision's data time; too little history is a denial (fail closed)
+
 Reducing risk is always allowed: a SELL (which can only close or shrink a long position; anything
-else is NO_POSITION) passes MAX_POSITION, MAX_EXPOSURE, MAX_DAILY_LOSS, ORDER_RATE, COOLDOWN and
-MAX_NOTIONAL with ``"exempt": "SELL"`` in its details, passes TRADING_STATE when REDUCING, and
-passes MIN_NOTIONAL when it closes the whole position (dust must stay sellable). A SELL is still
-stopped by the hard stops (KILL_SWITCH, HALTED) and by the integrity checks: DUPLICATE_DECISION,
-NO_POSITION and DATA_STALE. A stale SELL is denied on purpose: the exit signal may no longer hold
-and the price it was judged at is gone; the next evaluation, on fresh data, issues the SELL again
-if it still holds (and the kill switch / HALTED are the manual ways out).
+else is NO_POSITION) passes MAX_POSITION, MAX_EXPOSURE, MAX_DAILY_LOSS, ORDER_RATE, COOLDOWN,
+MAX_NOTIONAL and the optional checks with ``"exempt": "SELL"`` in its details, passes TRADING_STATE
+when REDUCING, and passes MIN_NOTIONAL when it closes the whole position (dust must stay sellable).
+A SELL is still stopped by the hard stops (KILL_SWITCH, HALTED) and by the integrity checks:
+DUPLICATE_DECISION, NO_POSITION and DATA_STALE. A stale SELL is denied on purpose: the exit signal
+may no longer hold and the price it was judged at is gone; the next evaluation, on fresh data,
+issues the SELL again if it still holds (and the kill switch / HALTED are the manual ways out).
 
 Books: ``RiskState.portfolio`` is the account, ``RiskState.book`` the strategy's own book
 (``PaperBroker.book``; None when the account is the book). NO_POSITION, the REDUCING state,
@@ -99,7 +109,9 @@ class RiskState:
     ``order_times``: when orders were placed (at least the last hour's; the caller decides the
     scope, e.g. every strategy of the runner); ``last_trade``: the last trade time per asset;
     ``executed_decisions``: decision ids already executed; ``kill_switch``: the kill
-    switch as the caller found it (see ``kill_switch_active(limits)``).
+    switch as the caller found it (see ``kill_switch_active(limits)``); ``sectors``: asset ->
+    sector for MAX_SECTOR; ``history``: asset -> ``measures.PriceHistory`` for MAX_VAR/MAX_CVAR
+    (the gate ignores points after the decision's data time).
 
     The gate only iterates ``order_times`` and asks ``in`` of ``executed_decisions``: a caller
     that keeps them up to date may pass its own collections (or views of them) instead of
@@ -115,6 +127,8 @@ class RiskState:
     executed_decisions: AbstractSet[str] = frozenset()
     kill_switch: bool = False
     book: PortfolioView | None = None
+    sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    history: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def own(self) -> PortfolioView:
@@ -393,6 +407,59 @@ CHECKS: tuple[tuple[Code, Check], ...] = (
 )
 
 
+def _max_sector(c: _Context) -> Outcome:
+    limit = c.limits.max_sector
+    assert limit is not None  # run only when set
+    sectors, asset = c.state.sectors, c.intent.asset
+    sector = sectors.get(asset, asset)
+    account = c.state.portfolio
+    value = _ZERO
+    for name, position in account.positions.items():
+        if name != asset and sectors.get(name, name) == sector:
+            value += abs(position.market_value)
+    held = account.positions.get(asset)
+    quantity = (held.quantity if held is not None else _ZERO) + _signed_quantity(c)
+    after = value + abs(quantity * c.price)
+    outcome = _fraction_of_equity(c, limit, "sector_value", after, c.equity)
+    outcome[1]["sector"] = sector
+    return outcome
+
+
+def _tail(c: _Context, code: Code) -> Outcome:
+    from signalops.risk.measures import ProposedOrder, portfolio_tail_risk
+
+    spec = c.limits.max_var if code is Code.MAX_VAR else c.limits.max_cvar
+    assert spec is not None  # run only when set
+    account = c.state.portfolio
+    risk = portfolio_tail_risk(
+        spec.model(),
+        holdings={name: p.quantity for name, p in account.positions.items()},
+        prices={name: p.last_price for name, p in account.positions.items()},
+        cash=account.cash,
+        history=c.state.history,
+        as_of=c.data_time,  # the decision's data time: replayable, no look-ahead
+        order=ProposedOrder.of(c.intent),
+    )
+    estimate = risk.var if code is Code.MAX_VAR else risk.cvar
+    details = {"limit": spec.limit, **estimate.details()}
+    if not c.buy:
+        return _exempt(details)
+    return estimate.exceeds(spec.limit), details  # no estimate: denied, "error" says why
+
+
+OPTIONAL: tuple[tuple[Code, str, Check], ...] = (
+    (Code.MAX_SECTOR, "max_sector", _max_sector),
+    (Code.MAX_VAR, "max_var", lambda c: _tail(c, Code.MAX_VAR)),
+    (Code.MAX_CVAR, "max_cvar", lambda c: _tail(c, Code.MAX_CVAR)),
+)
+
+
+def _checks(limits: RiskLimits) -> tuple[tuple[Code, Check], ...]:
+    """``CHECKS`` and the optional checks the limits set, in that order."""
+    extra = tuple((code, run) for code, name, run in OPTIONAL if getattr(limits, name) is not None)
+    return CHECKS + extra if extra else CHECKS
+
+
 def check(
     intent: OrderIntent,
     state: RiskState,
@@ -420,7 +487,7 @@ def check(
     if context is None:
         context = _Unvalued(intent, state, limits, as_of, data_time)
     approved = not problems
-    for code, run in CHECKS:
+    for code, run in _checks(limits):
         try:
             denied, details = run(context)
             passed = not denied
@@ -493,4 +560,4 @@ def _marked_equity(equity: Decimal, position: Any, price: Decimal) -> Decimal:
     return equity - position.market_value + position.quantity * price
 
 
-__all__ = ["CHECKS", "ORDER_RATE_WINDOW", "RiskState", "check"]
+__all__ = ["CHECKS", "OPTIONAL", "ORDER_RATE_WINDOW", "RiskState", "check"]

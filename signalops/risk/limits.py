@@ -63,6 +63,46 @@ class Kelly:
         return max(self.full, Decimal(0)) * self.fraction
 
 
+@dataclass(frozen=True, slots=True)
+class TailLimit:
+    """A VaR or CVaR limit: the largest loss allowed (a fraction of equity) at ``confidence``
+    over ``horizon`` periods of the strategy's candles, estimated (``signalops.risk.measures``,
+    ``historical`` or ``parametric``) from the last ``window`` of them."""
+
+    limit: Decimal
+    method: str = "historical"
+    confidence: Decimal = Decimal("0.95")
+    window: int = 250
+    horizon: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("limit", "confidence"):
+            object.__setattr__(self, name, to_decimal(getattr(self, name)))
+        if not (0 < self.limit <= 1):
+            raise ValueError(f"a VaR/CVaR limit must be a fraction in (0, 1], got {self.limit}")
+        if self.method not in ("historical", "parametric"):
+            raise ValueError(f"method must be historical or parametric, got {self.method!r}")
+
+    def model(self) -> Any:
+        """The estimate's model (``TailRiskModel``; numpy is imported only when asked)."""
+        from signalops.risk.measures import Method, TailRiskModel
+
+        return TailRiskModel(Method(self.method), float(self.confidence), self.window, self.horizon)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "method": self.method,
+            "confidence": self.confidence,
+            "window": self.window,
+            "horizon": self.horizon,
+        }
+
+    def stricter_than(self, other: TailLimit) -> bool:
+        """Allows less: a lower limit (the estimate's settings are the stricter one's)."""
+        return self.limit < other.limit
+
+
 _ZERO, _ONE = Decimal(0), Decimal(1)
 _DECIMALS = ("max_position", "max_exposure", "max_daily_loss", "min_notional")
 _FRACTIONS = ("max_position", "max_exposure", "max_daily_loss")
@@ -88,7 +128,13 @@ class RiskLimits:
     - ``min_notional`` 10: below typical exchange minimums, and fees eat it;
     - ``max_notional`` 10,000: an absolute per-order cap that holds even if equity is miscounted
       (None: no absolute cap);
-    - ``kelly`` None: sizing follows ``position_size`` alone.
+    - ``kelly`` None: sizing follows ``position_size`` alone;
+    - ``max_sector`` None: no limit on one sector's share of equity (sectors come from the
+      config's ``sectors:``; an asset without one is its own sector);
+    - ``max_var``/``max_cvar`` None: no tail-risk limit (``TailLimit``).
+
+    The last three are recorded (``to_dict``) only when set, so the records of a config without
+    them are those of a version that did not have them.
     """
 
     kill_switch_file: str | None = None
@@ -102,6 +148,9 @@ class RiskLimits:
     min_notional: Decimal = Decimal("10")
     max_notional: Decimal | None = Decimal("10000")
     kelly: Kelly | None = None
+    max_sector: Decimal | None = None
+    max_var: TailLimit | None = None
+    max_cvar: TailLimit | None = None
 
     def __post_init__(self) -> None:
         # Built for every decision (a strategy's ``risk:`` and the timeframe each replace one
@@ -117,6 +166,14 @@ class RiskLimits:
             set_(self, "max_notional", to_decimal(self.max_notional))
         if isinstance(self.kelly, Mapping):
             set_(self, "kelly", Kelly(**self.kelly))
+        if self.max_sector is not None and type(self.max_sector) is not Decimal:
+            set_(self, "max_sector", to_decimal(self.max_sector))
+        if self.max_sector is not None and not (_ZERO <= self.max_sector <= _ONE):
+            raise ValueError(f"max_sector must be a fraction from 0 to 1, got {self.max_sector}")
+        for name in ("max_var", "max_cvar"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                set_(self, name, TailLimit(**value))
         for name in _FRACTIONS:
             value = getattr(self, name)
             if not (_ZERO <= value <= _ONE):
@@ -153,8 +210,19 @@ class RiskLimits:
                     "win_rate": kelly.win_rate,
                     "payoff": kelly.payoff,
                 },
+                **self._optional(),
             }
         )
+
+    def _optional(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.max_sector is not None:
+            found["max_sector"] = self.max_sector
+        for name in ("max_var", "max_cvar"):
+            value = getattr(self, name)
+            if value is not None:
+                found[name] = value.to_dict()
+        return found
 
 
 DEFAULT_LIMITS = RiskLimits()
@@ -196,6 +264,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "Kelly",
     "RiskLimits",
+    "TailLimit",
     "TradingState",
     "following_timeframe",
     "kill_switch_active",
