@@ -6,7 +6,9 @@ against the fill records). Each record is sealed again at its own seq after its 
 predecessor, which gives back its hash exactly (a hash is a function of the record, its seq and
 the previous hash), and the new head must equal the source's: the last hash commits to every
 record before it, so equal heads mean an identical chain. A source with a gap, an edit or a
-record past its head cannot give that head, and then nothing is written.
+record past its head cannot give that head, and then nothing is written; and a source that
+does not verify (an edited ledger row or strategy document, which the head does not cover) is
+refused before anything is written.
 
 The target must be empty (a new file, or a new database). A signed source (issue 11's record
 MACs) is copied only into a log that signs with the same key: MACs are never dropped silently.
@@ -72,6 +74,7 @@ def copy_log(source: AuditStore, target: AuditStore, progress: Progress | None =
     with target.transaction(), source.snapshot():
         if target.head() is not None or target.count():
             raise AuditError(f"{target.path}: not empty; copy into a new file or database")
+        _check_source(source)
         strategies, trees = source.stored_strategies(), source.stored_trees()
         target.keep_documents(strategies, trees)
         records = target.append_many(_unsealed(source, progress))
@@ -83,6 +86,23 @@ def copy_log(source: AuditStore, target: AuditStore, progress: Progress | None =
                 "`signalops audit verify` lists every problem"
             )
     return Copied(records, len(strategies), len(trees), fills, source.head())
+
+
+def _check_source(source: AuditStore) -> None:
+    """Refuse a source that does not verify: the head check covers the records only, not the
+    paper ledger or the stored strategy documents, which are copied as they are."""
+    from signalops.audit.verify import verify
+
+    report = verify(source)
+    if report.ok:
+        return
+    first = report.problems[0]
+    where = f"seq {first.seq}" if first.seq is not None else "chain"
+    more = "" if len(report.problems) == 1 else f"; {len(report.problems) - 1} more"
+    raise AuditIntegrityError(
+        f"{source.path}: does not verify ({first.kind.value} {where}: {first.message}{more}): "
+        "nothing copied; `signalops audit verify` lists every problem"
+    )
 
 
 def _check_signing(source: AuditStore, target: AuditStore) -> None:

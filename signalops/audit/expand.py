@@ -12,7 +12,12 @@ The tree is the one the log stores under the record's ``strategy.tree`` hash
 it came from). The re-evaluation must agree with what the record states (verdict, action,
 blocked_by, conflicts); when it does not, or when the tree cannot be had, the expanded record
 says so in ``derivation_problems`` (absent when there is none), ``why`` prints it as a warning
-and ``verify.check_record`` reports it: a different tree is never shown silently.
+and ``verify.check_record`` reports it: a different tree is never shown silently. With a log,
+``expanded`` and ``derive`` ask it for the stored tree every time (a tree kept in the process
+spares rebuilding it, never the question whether the log still stores it, or stores it
+unedited); only the bulk readers (``with_trace``, ``veto_statuses``) take a kept tree as it is.
+The kept trees are read and filled from several threads (the dashboard's, the Telegram
+poller's), under a lock.
 
 The expanded record goes through canonical JSON once, so its keys are sorted and its values are
 what a stored ``/1`` record read back held: ``why`` draws the same lines from either.
@@ -20,6 +25,7 @@ what a stored ``/1`` record read back held: ``why`` draws the same lines from ei
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -34,16 +40,19 @@ from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, Request
 
 if TYPE_CHECKING:
-    from signalops.audit.store import AuditLog
+    from signalops.audit.interface import AuditStore
     from signalops.evaluation.tree import DecisionTree, Evaluation
     from signalops.strategy.model import Strategy
 
 Record = Mapping[str, Any]
 PROBLEMS = "derivation_problems"
 
-# Rebuilt trees by content hash: a hash names one tree whichever log stored it.
-_TREES: OrderedDict[str, DecisionTree] = OrderedDict()
+# Rebuilt trees by content hash: a hash names one tree whichever log stored it. Each with the
+# stored document it was checked against (None: known from a strategy object), so that a log
+# whose stored document is that very one needs neither hashing it nor rebuilding the tree.
+_TREES: OrderedDict[str, tuple[dict[str, Any] | None, DecisionTree]] = OrderedDict()
 _TREES_KEPT = 128
+_TREES_LOCK = threading.Lock()
 
 
 class Derivation(NamedTuple):
@@ -62,7 +71,7 @@ def is_compact(record: Record) -> bool:
 
 def expanded(
     record: Record,
-    log: AuditLog | None = None,
+    log: AuditStore | None = None,
     *,
     strategy: Strategy | None = None,
     tree: DecisionTree | None = None,
@@ -96,7 +105,7 @@ def expanded(
 
 def derive(
     record: Record,
-    log: AuditLog | None = None,
+    log: AuditStore | None = None,
     *,
     strategy: Strategy | None = None,
     tree: DecisionTree | None = None,
@@ -121,45 +130,75 @@ def derive(
 
 
 def tree_of(
-    record: Record, log: AuditLog | None = None, *, strategy: Strategy | None = None
+    record: Record,
+    log: AuditStore | None = None,
+    *,
+    strategy: Strategy | None = None,
+    kept: bool = False,
 ) -> DecisionTree:
     """The compiled tree a compact ``record`` cites (``strategy.tree``); ``AuditError`` when
-    neither ``strategy``, this process nor ``log`` has it."""
-    reference = record.get("strategy")
-    cited = reference.get("tree") if isinstance(reference, Mapping) else None
-    if not isinstance(cited, str):
-        raise AuditError("the record cites no tree (strategy.tree)")
+    neither ``strategy``, this process nor ``log`` has it.
+
+    With ``log`` (and no ``strategy``), the log is asked for the stored tree each time: one it
+    no longer stores, or stores edited, is an ``AuditError`` although this process keeps the
+    tree (which spares only rebuilding it). ``kept``: a tree this process keeps is taken as it
+    is, the log asked only for the others (the bulk readers, which check nothing).
+    """
+    cited = _cited(record)
     if strategy is not None:
         if tree_hash(strategy) != cited:
             raise AuditError(f"strategy {strategy.name} is not the tree {cited[:19]}… it cites")
-        _keep(cited, strategy.tree)
+        _keep(cited, None, strategy.tree)
         return strategy.tree
-    tree = _TREES.get(cited)
-    if tree is not None:
-        _TREES.move_to_end(cited)
-        return tree
+    entry = _kept(cited)
+    if entry is not None and (kept or log is None):
+        return entry[1]
     if log is None:
         raise AuditError(f"tree {cited[:19]}… is not known here: read the record with its log")
     document = log.tree_document(cited)
     if document is None:
         raise AuditError(f"the log does not store the tree {cited[:19]}… the record cites")
+    if entry is not None and entry[0] is not None and entry[0] == document:
+        return entry[1]  # the very document it was rebuilt from (and hashed) before
     if content_hash(document) != cited:
         raise AuditError(f"the stored tree {cited[:19]}… does not hash to its key: it was edited")
-    tree = tree_from_document(document)
-    _keep(cited, tree)
+    tree = entry[1] if entry is not None else tree_from_document(document)
+    _keep(cited, document, tree)
     return tree
+
+
+def _cited(record: Record) -> str:
+    reference = record.get("strategy")
+    cited = reference.get("tree") if isinstance(reference, Mapping) else None
+    if not isinstance(cited, str):
+        raise AuditError("the record cites no tree (strategy.tree)")
+    return cited
 
 
 def remember(strategy: Strategy) -> None:
     """Make ``strategy``'s tree known to this process (records citing it expand without a log)."""
-    _keep(tree_hash(strategy), strategy.tree)
+    _keep(tree_hash(strategy), None, strategy.tree)
 
 
-def _keep(key: str, tree: DecisionTree) -> None:
-    _TREES[key] = tree
-    _TREES.move_to_end(key)
-    if len(_TREES) > _TREES_KEPT:
-        _TREES.popitem(last=False)
+def _kept(key: str) -> tuple[dict[str, Any] | None, DecisionTree] | None:
+    with _TREES_LOCK:
+        entry = _TREES.get(key)
+        if entry is not None:
+            _TREES.move_to_end(key)
+        return entry
+
+
+def _keep(key: str, document: dict[str, Any] | None, tree: DecisionTree) -> None:
+    """Keep ``tree`` under ``key`` (one value whichever thread keeps it: a hash names one tree);
+    the document it was checked against stays known once one was."""
+    with _TREES_LOCK:
+        before = _TREES.get(key)
+        if document is None and before is not None:
+            document = before[0]
+        _TREES[key] = (document, tree)
+        _TREES.move_to_end(key)
+        while len(_TREES) > _TREES_KEPT:
+            _TREES.popitem(last=False)
 
 
 def disagreements(record: Record, evaluation: Evaluation) -> tuple[str, ...]:
@@ -275,25 +314,30 @@ class StoredDecision(dict[str, Any]):
         return dict.get(self, key, default)
 
 
-def with_trace(record: dict[str, Any], log: AuditLog | None) -> dict[str, Any]:
+def with_trace(record: dict[str, Any], log: AuditStore | None) -> dict[str, Any]:
     """A compact decision as a ``StoredDecision`` (its tree resolved from ``log`` now, while it
     is open); any other record as it is."""
     if not is_compact(record) or "trace" in record:
         return record
     try:
-        tree = tree_of(record, log)  # now: the trace may be asked for after the log closed
+        # Now: the trace may be asked for after the log closed.
+        tree = tree_of(record, log, kept=True)
     except AuditError:
         tree = None  # the trace is then None, and ``expanded`` says why
     return StoredDecision(record, tree)
 
 
-def veto_statuses(record: Record, log: AuditLog | None = None) -> dict[str, str]:
+def veto_statuses(record: Record, log: AuditStore | None = None) -> dict[str, str]:
     """Each veto's status (PASS, FAIL, UNKNOWN) in a decision, by veto id; empty when it cannot
     be had. Reads a ``/1`` record's trace, and re-evaluates a compact one."""
     if not is_compact(record) or "trace" in record:
         trace = record.get("trace") or {}
         return {veto["id"]: veto["status"] for veto in trace.get("vetoes", [])}
-    derivation = derive(record, log)
+    try:
+        tree = tree_of(record, log, kept=True)  # a bulk reader (a backtest's blocked decisions)
+    except AuditError:
+        return {}
+    derivation = derive(record, log, tree=tree)
     if derivation.tree is None or derivation.evaluation is None:
         return {}
     statuses = derivation.evaluation.statuses

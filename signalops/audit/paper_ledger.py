@@ -91,7 +91,8 @@ class PaperLedger(Protocol):
         ...
 
     def changes(self) -> int:
-        """How many rows this connection has written (a rollback does not lower it)."""
+        """A count that moves whenever rows read before may be stale: this connection wrote
+        (a rollback does not lower it), or (PostgreSQL) it has just taken the writers' lock."""
         ...
 
     def create(self) -> None: ...

@@ -278,7 +278,9 @@ class PostgresAuditLog:
         except psycopg.OperationalError as exc:
             if "does not exist" in str(exc):  # the database
                 raise AuditNotFound(self.path) from None
-            raise AuditError(f"{self.path}: cannot connect ({exc})") from None
+            # libpq's message has line breaks: one line, as every error is.
+            reason = " ".join(str(exc).split())
+            raise AuditError(f"{self.path}: cannot connect ({reason})") from None
         self._lock_timeout = int(timeout * 1000)
         self.conn.execute(f"SET lock_timeout = '{self._lock_timeout}ms'")
         if readonly:

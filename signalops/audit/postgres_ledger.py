@@ -52,6 +52,10 @@ class PostgresLedger:
     def write(self) -> Iterator[None]:
         with self.log.transaction() as conn:
             conn.execute("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE")
+            # Unlike SQLite's BEGIN IMMEDIATE, a transaction here takes the writers' lock only
+            # now: rows read before it may be stale (another runner's fill committed while we
+            # waited), so the count moves and the broker reads again under the lock.
+            self._changes += 1
             yield
 
     def in_transaction(self) -> bool:

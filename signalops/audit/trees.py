@@ -37,6 +37,7 @@ Format (``signalops.tree/1``), every node with its index, YAML path, span and te
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -257,21 +258,28 @@ class _Reader:
 # Strategy objects are frozen and hashed by content elsewhere; this keeps each one's tree document
 # hash (a strategy's records all cite it) without serialising its tree for every record. The
 # object itself is kept with its entry, so its id cannot be reused while the entry lives.
+# Threads read it at once (the dashboard's, the Telegram poller's): every look and change of the
+# order is under the lock (a look, then a move or an eviction by another thread in between, was
+# a KeyError); the hash is worked out outside it, and two threads that both do keep one value.
 _HASHES: OrderedDict[int, tuple[Any, str]] = OrderedDict()
 _HASHES_KEPT = 256
+_HASHES_LOCK = threading.Lock()
 
 
 def tree_hash(strategy: Strategy) -> str:
     """``content_hash`` of ``tree_document(strategy)``, worked out once per strategy object."""
     key = id(strategy)
-    found = _HASHES.get(key)
-    if found is not None and found[0] is strategy:
-        _HASHES.move_to_end(key)
-        return found[1]
+    with _HASHES_LOCK:
+        found = _HASHES.get(key)
+        if found is not None and found[0] is strategy:
+            _HASHES.move_to_end(key)
+            return found[1]
     value = content_hash(tree_document(strategy))
-    _HASHES[key] = (strategy, value)
-    if len(_HASHES) > _HASHES_KEPT:
-        _HASHES.popitem(last=False)
+    with _HASHES_LOCK:
+        _HASHES[key] = (strategy, value)
+        _HASHES.move_to_end(key)
+        while len(_HASHES) > _HASHES_KEPT:
+            _HASHES.popitem(last=False)
     return value
 
 

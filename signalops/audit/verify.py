@@ -291,7 +291,7 @@ class _Walk:
         elif head_seq < self.max_seq:
             message = (
                 f"{_seqs(head_seq + 1, self.max_seq)} after the chain head (seq {head_seq}): "
-                "not written by AuditLog.append"
+                "not written by an append"
             )
             self.report(ProblemKind.INSERTED, head_seq + 1, None, message)
         elif self.max_hash != head_hash:

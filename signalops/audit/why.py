@@ -337,7 +337,7 @@ def why_json(
                 "id": item["id"],
                 "recorded_at": item.get("recorded_at"),
                 "summary": followup_summary(item),
-                "record": dict(item),
+                "record": dict(sorted(item.items())),  # one order whatever the layout
             }
             for item in followups
         ],

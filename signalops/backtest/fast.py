@@ -20,7 +20,8 @@ what cannot change an outcome:
   scrubbed the same way), and sealed into the chain by the log's ``append_many``. The records of
   decisions that place nothing are held and appended in order before anything else is written
   (a fill), ``BATCH`` decisions to a transaction: the log holds the pipeline's records in the
-  pipeline's order, hash for hash;
+  pipeline's order, hash for hash. Their log lines (shown: one cycle to a transaction) are
+  logged once the transaction has committed, in the order the records were written;
 - the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
   views it gave again (``FlatViewBroker``: they cannot depend on prices then).
 
@@ -37,6 +38,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -62,7 +64,7 @@ from signalops.orders import (
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import _why_not, price_requests
-from signalops.pipeline.records import log_records
+from signalops.pipeline.records import Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
 
@@ -219,6 +221,7 @@ class FastRun:
         self.answers = ReplayAnswers(requests, pipeline.adapters, self.moments)
         self.decisions: list[Decision] = []
         self._held: list[PreparedRecord] = []
+        self._lines: list[Writable] = []  # records written in the open transaction, to log
         self._logging = False
         self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
 
@@ -232,15 +235,20 @@ class FastRun:
         log, i, count = self.pipeline.audit, 0, len(self.moments)
         with _fewer_collections():
             while i < count:
-                with log.transaction():
-                    decided = 0
-                    while i < count and decided < batch:
-                        decided += self._cycle(i)
-                        curve.append(self._mark(i))
-                        if self.on_cycle is not None:
-                            self.on_cycle(i + 1, self.moments[i])
-                        i += 1
-                    self._flush()
+                try:
+                    with log.transaction():
+                        decided = 0
+                        while i < count and decided < batch:
+                            decided += self._cycle(i)
+                            curve.append(self._mark(i))
+                            if self.on_cycle is not None:
+                                self.on_cycle(i + 1, self.moments[i])
+                            i += 1
+                        self._flush()
+                finally:
+                    lines, self._lines = self._lines, []
+                # Only now that they are committed: the lines say what the log holds.
+                log_records(lines)
         return curve
 
     def _flush(self) -> None:
@@ -251,7 +259,7 @@ class FastRun:
             return
         self.pipeline.audit.append_many(held)
         if self._logging:
-            log_records(record.record for record in held)
+            self._lines.extend(held)
 
     def _cycle(self, i: int) -> int:
         """The decisions at ``moments[i]``, one per asset; returns how many."""
@@ -332,7 +340,9 @@ class FastRun:
             written.append(self._record(evaluation, intent, gate, result))
             return written[-1].record  # the dict, as ``Recorder.decision_record`` gives it
 
-        result = self.pipeline.records.paper(intent, moment, first)
+        # Its lines wait for the batch's commit, with the others (``run``).
+        records = replace(self.pipeline.records, lines=self._lines.extend)
+        result = records.paper(intent, moment, first)
         return written[-1], result
 
     def _mark(self, i: int) -> EquityPoint:

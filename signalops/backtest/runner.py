@@ -31,6 +31,12 @@ The only backtest-specific parts are:
 - the accounting afterwards (equity curve, trades, metrics, filter accounting), which only reads
   the audit log and the recorded prices.
 
+Two hooks let stress scenarios (``signalops.stress``) shock a run without another code path:
+``wrap_adapters`` replaces replay adapters (a source that answers nothing for a while) and
+``refuse`` lets the venue turn orders down (the paper broker answers FAILED with the refusal's
+code before it fills anything). Shocked prices need no hook: they come from a ``store`` whose
+series are transformed. Without them a run is exactly as before.
+
 Equity curve: the first point is the starting cash at ``start``; then one point per period
 ``[t, t + every)``, at its end, with the portfolio after the decisions at ``t`` marked at the last
 close at or before ``t + every`` (the orders of ``t`` fill at the start of that period). The
@@ -50,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops.adapters import registry
+from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
@@ -72,7 +79,7 @@ from signalops.config import Config, PaperConfig
 from signalops.errors import DataNotFound, InputError
 from signalops.execution.paper import PaperBroker
 from signalops.observation import utc
-from signalops.orders import Mode, Side
+from signalops.orders import ExecutionResult, Mode, OrderIntent, Side
 from signalops.pipeline import Pipeline, records_of_kind
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy.model import Strategy
@@ -91,6 +98,13 @@ _CYCLES_PER_COMMIT = 64
 
 OnProgress = Callable[[int, int], None]
 """``(periods done, periods in all)``, called after each cycle."""
+
+Refusal = Callable[[OrderIntent, datetime], ExecutionResult | None]
+"""``(intent, as_of) -> result``: the venue's refusal of an order (a FAILED result), or None
+to let the paper broker execute it."""
+
+WrapAdapters = Callable[[dict[str, Adapter]], Mapping[str, Adapter]]
+"""The replay adapters by source -> the adapters the run uses."""
 
 
 @dataclass(frozen=True)
@@ -199,12 +213,15 @@ def run_backtest(
     progress: OnProgress | None = None,
     audit_file: str = AUDIT_FILE,
     engine: str = FAST,
+    wrap_adapters: WrapAdapters | None = None,
+    refuse: Refusal | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``.
 
     ``engine``: ``fast`` (the default) or ``pipeline``; both write the same log, record for
     record (module ``signalops.backtest.fast``). The log appears at ``out_dir/audit_file`` only
-    once complete (``signalops.audit.files.publish``).
+    once complete (``signalops.audit.files.publish``). ``wrap_adapters`` and ``refuse``: the
+    stress hooks of the module docstring.
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
     fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
@@ -235,7 +252,7 @@ def run_backtest(
     try:
         clock = SimulatedClock(start)
         paper = config.paper
-        broker_class = FlatViewBroker if engine == FAST else PaperBroker
+        broker_class = _broker_class(engine, refuse)
         broker = broker_class(
             log.db,
             starting_cash=paper.starting_cash,
@@ -244,9 +261,14 @@ def run_backtest(
             price=lambda asset, at: _bars_of(prices, asset).fill(fill, at),
             created_at=start,
         )
+        if isinstance(broker, _RefusingBroker):
+            broker.refuse = refuse
+        adapters: Mapping[str, Adapter] = registry.replay_adapters(store, venues=config.venues)
+        if wrap_adapters is not None:
+            adapters = wrap_adapters(dict(adapters))
         pipeline = Pipeline(
             strategies=[strategy],
-            adapters=registry.replay_adapters(store, venues=config.venues),
+            adapters=adapters,
             audit=log,
             broker=broker,
             config=config,
@@ -361,6 +383,28 @@ def _pipeline_cycles(
                 if progress is not None:
                     progress(done, len(times))
     return curve
+
+
+class _RefusingBroker(PaperBroker):
+    """A ``PaperBroker`` whose venue may refuse an order (``refuse``) before it is filled."""
+
+    refuse: Refusal | None = None
+
+    def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
+        refused = None if self.refuse is None else self.refuse(intent, as_of)
+        if refused is not None:
+            return refused  # nothing placed: the ledger (and a flat view of it) is unchanged
+        return super().execute(intent, as_of=as_of)
+
+
+class _RefusingFlatViewBroker(_RefusingBroker, FlatViewBroker):
+    """The fast engine's broker, refusing like ``_RefusingBroker``."""
+
+
+def _broker_class(engine: str, refuse: Refusal | None) -> type[PaperBroker]:
+    if refuse is None:
+        return FlatViewBroker if engine == FAST else PaperBroker
+    return _RefusingFlatViewBroker if engine == FAST else _RefusingBroker
 
 
 def _reporting(progress: OnProgress, total: int) -> Callable[[int, datetime], None]:
@@ -527,7 +571,9 @@ __all__ = [
     "BacktestResult",
     "BenchmarkHold",
     "OnProgress",
+    "Refusal",
     "SimulatedClock",
+    "WrapAdapters",
     "benchmark_bars",
     "buy_and_hold",
     "candle_timeframe",

@@ -71,7 +71,8 @@ def decisions_command(
     )
     if as_json:
         for record in records:
-            output.json_out(record, indent=None)
+            # Keys sorted: the same bytes whichever layout or backend stored the record.
+            output.json_out(dict(sorted(record.items())), indent=None)
         return
     output.decision_lines(
         (record, why.outcome(record, log.followups(record["decision_id"]))) for record in records

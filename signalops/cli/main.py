@@ -43,6 +43,7 @@ COMMANDS = {
     "backtest": "backtest:backtest_command",
     "sweep": "backtest:sweep_command",
     "walkforward": "backtest:walkforward_command",
+    "stress": "stress:stress_command",
     "data": "data:data",
     "schema": "strategy:schema",
 }

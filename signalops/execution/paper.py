@@ -458,12 +458,13 @@ class PaperBroker:
         notional = intent.quantity * price
         fee = notional * self.fee_bps / _BPS
 
-        # Read inside the transaction that is still open, nothing written since: the rows are
-        # as the write lock finds them (no other writer can come in while it is held).
-        current = read_in == (True, ledger.changes()) and ledger.in_transaction()
+        in_transaction = ledger.in_transaction()
         with self.ledger.write():
-            # Checked again under the write lock: another process may have filled it meanwhile.
-            if not current:
+            # Read inside the transaction that is still open, nothing written since (and, on
+            # PostgreSQL, the writers' lock not newly taken: ``changes``): the rows are as the
+            # lock finds them. Otherwise read again under it: another process may have filled
+            # this very order meanwhile.
+            if not (in_transaction and read_in == (True, ledger.changes())):
                 rows = self._rows()
             existing = self._by_order.get(intent.client_order_id)
             if existing is not None:

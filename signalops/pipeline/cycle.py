@@ -18,12 +18,10 @@ PORTFOLIO_UNVALUED denial before sizing.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,9 +32,9 @@ from typing import Any
 from signalops import risk
 from signalops.adapters import gather as engine
 from signalops.adapters.base import Adapter
+from signalops.audit.interface import AuditStore
 from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_of_kind, records_since
-from signalops.audit.store import AuditLog
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import SignalOpsError
@@ -54,7 +52,7 @@ from signalops.orders import (
     decision_id,
     to_decimal,
 )
-from signalops.pipeline.records import Held, Recorder
+from signalops.pipeline.records import Held, Recorder, Unanswered
 from signalops.pipeline.summary import CycleSummary, Outcome
 from signalops.risk import ORDER_RATE_WINDOW, CheckResult, RiskDecision
 from signalops.side import Side
@@ -76,7 +74,7 @@ class Pipeline:
 
     strategies: Sequence[Strategy]
     adapters: Mapping[str, Adapter]
-    audit: AuditLog
+    audit: AuditStore
     broker: PaperBroker
     config: Config
     mode: Mode | None = None
@@ -87,6 +85,7 @@ class Pipeline:
     _orders: _OrdersSeen = field(default_factory=lambda: _OrdersSeen(), init=False, repr=False)
     _venue_books: _VenueBooks = field(default_factory=lambda: _VenueBooks(), init=False, repr=False)
     _held: Held = field(default_factory=lambda: Held(), init=False, repr=False)
+    _unanswered: Unanswered = field(default_factory=lambda: Unanswered(), init=False, repr=False)
     _limits_seen: _LimitsSeen = field(default_factory=lambda: _LimitsSeen(), init=False, repr=False)
     _reports: tuple[object, ReportsHoldings | None] = field(
         default=(None, None), init=False, repr=False
@@ -100,7 +99,7 @@ class Pipeline:
     @property
     def records(self) -> Recorder:
         """The writer of this pipeline's records (see ``signalops.pipeline.records``)."""
-        return Recorder(self.audit, self.broker, self.clock, self._held)
+        return Recorder(self.audit, self.broker, self.clock, self._held, self._unanswered)
 
     # --- the cycle ---
 
@@ -434,6 +433,8 @@ class Pipeline:
         # costs the same on a log of a million records as on a fresh one. Another process may
         # append too (a CLI approval); reading by seq picks its records up as well.
         known = self._orders
+        if not known.covers(as_of):  # older than the times kept (an approval dated back)
+            known = self._orders = _OrdersSeen()  # read the log again, from the start
         for seq, record in records_since(
             self.audit, "fill", "order_submitted", after_seq=known.seq
         ):
@@ -451,6 +452,7 @@ class Pipeline:
         # Only the orders of the rate window count (``RiskState``), and the gate only reads the
         # others: the runner's own collections (read-only views), not copies of every order
         # ever placed. They change at the next call only, after this state has been checked.
+        known.trim(as_of)
         recent = bisect_right(known.times, as_of - _RATE_WINDOW)
         return risk.RiskState(
             portfolio=portfolio,
@@ -504,19 +506,10 @@ class Pipeline:
     def rest(self) -> None:
         """Housekeeping while no cycle runs (the live loop calls it while it waits).
 
-        Checkpoints the audit log's WAL (PASSIVE: it never waits for a reader) so that the next
-        decisions' commits do not: SQLite checkpoints on the commit that takes the WAL past
-        1,000 pages, i.e. every few dozen decisions (each commit writes a dozen or more
-        pages), and that commit then also copies the WAL into the database file and syncs
-        it, which made the checkpointing decisions the slowest ones. Never an error: a log
-        that is busy (a transaction open on its connection) is checkpointed another time.
+        The audit log's own housekeeping (``checkpoint``: SQLite copies its WAL into the file
+        now, so that the next decisions' commits need not; never an error).
         """
-        audit = self.audit
-        if audit.readonly or audit.conn.in_transaction:
-            return
-        # Locked or busy: skipped, SQLite checkpoints later anyway.
-        with suppress(sqlite3.OperationalError):
-            audit.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.audit.checkpoint()
 
     def expire_approvals(self, now: datetime) -> int:
         return self.records.expire(now)
@@ -536,16 +529,33 @@ _RATE_WINDOW = timedelta(seconds=ORDER_RATE_WINDOW)
 class _OrdersSeen:
     """What the risk gate needs from past orders, kept up to date from the audit log.
 
-    ``times`` is kept sorted, so the orders of the rate window are one bisect away."""
+    ``times`` is kept sorted, so the orders of the rate window are one bisect away, and holds
+    only the orders of the rate window before the newest time asked about (``trim``): the
+    others count for no later time. ``dropped`` is the latest time trimmed away; a time asked
+    about whose window would include it is not ``covered`` (the caller reads the log again).
+    ``executed`` keeps every order's decision id (DUPLICATE_DECISION: idempotency)."""
 
     seq: int = 0
     times: list[datetime] = field(default_factory=list)
     last_trade: dict[str, datetime] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)
+    dropped: datetime | None = None
 
     def __post_init__(self) -> None:
         self.last_trade_view = MappingProxyType(self.last_trade)
         self.executed_view = _SetView(self.executed)
+
+    def covers(self, as_of: datetime) -> bool:
+        """Whether every order time of ``as_of``'s rate window is still kept."""
+        return self.dropped is None or self.dropped <= as_of - _RATE_WINDOW
+
+    def trim(self, as_of: datetime) -> None:
+        """Forget the order times that count for no time from ``as_of`` on."""
+        cut = bisect_right(self.times, as_of - _RATE_WINDOW)
+        if cut:
+            last = self.times[cut - 1]
+            self.dropped = last if self.dropped is None else max(self.dropped, last)
+            del self.times[:cut]
 
 
 class _SetView(AbstractSet[str]):
@@ -580,38 +590,62 @@ class _LimitsSeen:
 class _VenueBooks:
     """Each strategy's holdings at the venue, from the order results in the audit log (read
     incrementally, like ``_OrdersSeen``). The last result of an order is the one that counts
-    (a SUBMITTED order's later FILLED answer replaces it)."""
+    (a SUBMITTED order's later FILLED answer replaces it), in the place of its first.
+
+    ``orders``: client order id -> (strategy, asset, change), in the order of their first
+    answer with a fill. ``books`` keeps each asset's sum, brought up to date as new orders are
+    answered: the gate asks for it at every gated decision, and adding up every order ever
+    filled there made a cycle's cost grow with the log. An order answered again changes a sum
+    in the middle: that asset is added up again (``stale``) when next asked for.
+    """
 
     seq: int = 0
     orders: dict[str, tuple[str, str, Decimal | None]] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)  # decision id -> strategy name
+    books: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # asset -> name -> held
+    stale: set[str] = field(default_factory=set)
 
-    def update(self, audit: AuditLog) -> _VenueBooks:
+    def update(self, audit: AuditStore) -> _VenueBooks:
         for seq, record in records_since(audit, "order_result", after_seq=self.seq):
             self.seq = seq
             execution = record.get("execution") or {}
             fill = execution.get("fill")
             if not fill:
                 continue
-            name = self._strategy(audit, record["decision_id"])
+            asset, coid = fill["asset"], record["client_order_id"]
             change = _held_change(fill, execution.get("details") or {})
-            self.orders[record["client_order_id"]] = (name, fill["asset"], change)
+            before = self.orders.get(coid)
+            if before is None:
+                name = _strategy_of(audit, record["decision_id"])
+                books = self.books.get(asset)
+                if books is not None:
+                    _apply(books, name, change)
+            else:  # answered again: the sums it is part of change in the middle
+                name = before[0]
+                self.stale.update((before[1], asset))
+            self.orders[coid] = (name, asset, change)
         return self
 
-    def _strategy(self, audit: AuditLog, did: str) -> str:
-        if did not in self.names:
-            decision = audit.get(did) or {}
-            self.names[did] = str((decision.get("strategy") or {}).get("name"))
-        return self.names[did]
-
     def held(self, asset: str) -> dict[str, Decimal]:
-        books: dict[str, Decimal] = {}
-        for name, traded, change in self.orders.values():
-            if traded != asset:
-                continue
-            # None: a whole-position SELL (sizing sells the whole book), which closes it.
-            books[name] = Decimal(0) if change is None else books.get(name, Decimal(0)) + change
+        books = self.books.get(asset)
+        if books is None or asset in self.stale:
+            books = {}
+            for name, traded, change in self.orders.values():
+                if traded == asset:
+                    _apply(books, name, change)
+            self.books[asset] = books
+            self.stale.discard(asset)
         return {name: quantity for name, quantity in books.items() if quantity}
+
+
+def _apply(books: dict[str, Decimal], name: str, change: Decimal | None) -> None:
+    # None: a whole-position SELL (sizing sells the whole book), which closes it.
+    books[name] = Decimal(0) if change is None else books.get(name, Decimal(0)) + change
+
+
+def _strategy_of(audit: AuditStore, did: str) -> str:
+    """The name of the strategy that took decision ``did``."""
+    decision = audit.get(did) or {}
+    return str((decision.get("strategy") or {}).get("name"))
 
 
 def _held_change(fill: Mapping[str, Any], details: Mapping[str, Any]) -> Decimal | None:

@@ -22,9 +22,12 @@ writes matters:
   still committed before it acts, with every decision taken before it. A crash loses only held
   records: decisions that placed nothing, which a restart replaying the cycle decides again
   (it finds them unrecorded) with the same data and clock, giving the same records. A cycle
-  that raises an ``Exception`` commits what it held before the error propagates; anything
-  else (``KeyboardInterrupt``, a simulated death) drops it, as a crash would. Outside a cycle
-  (``Pipeline.decide`` called alone) nothing is held: each record is committed on return.
+  that raises an ``Exception`` commits what it held before the error propagates (a commit
+  that fails then is logged, and the cycle's own error is the one raised); anything else
+  (``KeyboardInterrupt``, a simulated death) drops it, as a crash would. Outside a cycle
+  (``Pipeline.decide`` called alone) nothing is held: each record is committed on return. A
+  held record that the log has by the time it is committed (another runner decided it) is
+  left out, the others are written.
 
 ``Recorder`` is the only writer of these records in the pipeline; each method is one of the
 steps above and opens the transaction it needs (with the held records first).
@@ -46,11 +49,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from signalops.audit.interface import AuditStore
 from signalops.audit.prepared import PreparedRecord
-from signalops.audit.queries import records_of_kind
-from signalops.audit.record import build_followup, prepare_decision
-from signalops.audit.store import AuditLog
+from signalops.audit.queries import records_since
+from signalops.audit.record import ORDER_RESULT, ORDER_SUBMITTED, build_followup, prepare_decision
 from signalops.canonical import canonical_json, iso
+from signalops.errors import DuplicateRecordError
 from signalops.evaluation.tree import Evaluation
 from signalops.execution.base import Executor, Reconciles
 from signalops.execution.paper import PaperBroker
@@ -92,12 +96,19 @@ class Recorder:
     """Writes a pipeline's records to ``audit`` in the contract's order; ``clock`` dates them.
 
     ``held``: where the records of decisions that do not act wait during a cycle (a pipeline
-    keeps one for all its recorders); None: every record is committed at once."""
+    keeps one for all its recorders); None: every record is committed at once. ``unanswered``:
+    the orders sent but not answered, kept from one ``reconcile`` to the next (a pipeline keeps
+    one); None: ``reconcile`` reads the whole log. ``lines``: where the records go to be
+    logged once their transaction commits, for a caller whose own transaction encloses the
+    recorder's (the fast backtest's batch: its commit is the one that counts); None: logged
+    at once."""
 
-    audit: AuditLog
+    audit: AuditStore
     broker: PaperBroker
     clock: Callable[[], datetime]
     held: Held | None = None
+    unanswered: Unanswered | None = None
+    lines: Callable[[list[Writable]], None] | None = None
 
     def decision_record(
         self,
@@ -126,13 +137,13 @@ class Recorder:
         decision), committed now, after any held ones."""
         if not self._holding_any():
             self.audit.append(record)
-            log_record(record)
+            self._log([record])
             return
         with self.audit.transaction():
             written = self._append_held()
             self.audit.append(record)
-        self._committed(written)
-        log_records([*written, record])
+        self._committed()
+        self._log([*written, record])
 
     def hold(self, record: Writable) -> None:
         """The record of a decision that does not act (a HOLD, BLOCKED, a denial): held while a
@@ -155,9 +166,9 @@ class Recorder:
         held.open = True
         try:
             yield
-        except Exception:
+        except Exception as error:
             held.open = False
-            self.flush()  # what was decided before the error is recorded, as it always was
+            self._flush_while(error)  # what was decided before the error is recorded
             raise
         except BaseException:
             held.open = False
@@ -172,24 +183,68 @@ class Recorder:
             return
         with self.audit.transaction():
             written = self._append_held()
-        self._committed(written)
-        log_records(written)
+        self._committed()
+        self._log(written)
+
+    def _log(self, records: list[Writable]) -> None:
+        """The log lines of ``records``, committed now (or handed to ``lines``)."""
+        if self.lines is not None:
+            self.lines(records)
+        else:
+            log_records(records)
+
+    def _flush_while(self, error: Exception) -> None:
+        """``flush`` while ``error`` propagates. A commit that fails too must not take the place
+        of ``error`` (the cause the caller has to see): it is logged and noted on ``error``, and
+        the records stay held (the next write commits them first)."""
+        try:
+            self.flush()
+        except Exception as failure:
+            held = len(self.held.records) if self.held is not None else 0
+            message = (
+                f"{held} held record(s) could not be committed while "
+                f"{type(error).__name__} propagated: {type(failure).__name__}: {failure}"
+            )
+            event(_PIPELINE, logging.ERROR, "held_not_committed", message, held=held)
+            error.add_note(message)
 
     def _holding_any(self) -> bool:
         return self.held is not None and bool(self.held.records)
 
     def _append_held(self) -> list[Writable]:
         """Append the held records inside the caller's transaction; they stay held until it
-        commits (``_committed``): a transaction that fails leaves them held, not lost."""
+        commits (``_committed``): a transaction that fails leaves them held, not lost.
+
+        A held record whose id the log has already (decided by another runner on the same log,
+        or appended by another path while it was held) is left out and the others are appended,
+        once more: kept held, it would fail every later write with the same
+        ``DuplicateRecordError`` and the runner could record nothing again. Only the log is
+        asked which ids it has, so a record it does not have is never dropped."""
         if self.held is None or not self.held.records:
             return []
         written = list(self.held.records)
-        self.audit.append_many(written)
+        try:
+            self.audit.append_many(written)  # nested: a failure undoes its savepoint only
+        except DuplicateRecordError:
+            written = self._not_in_log(written)
+            self.audit.append_many(written)
         return written
 
-    def _committed(self, written: list[Writable]) -> None:
-        """The held records of ``written`` are in the log now: no longer held."""
-        if written and self.held is not None:
+    def _not_in_log(self, records: list[Writable]) -> list[Writable]:
+        """``records`` without those whose id the log has, or that repeat an earlier one."""
+        kept: list[Writable] = []
+        seen: set[str] = set()
+        for record in records:
+            ident = str(record.id if isinstance(record, PreparedRecord) else record["id"])
+            if ident not in seen and self.audit.get(ident) is None:
+                kept.append(record)
+            seen.add(ident)
+        return kept
+
+    def _committed(self) -> None:
+        """After the commit of a transaction that began with ``_append_held``: the held records
+        are in the log now (written by it, or found there already), no longer held."""
+        if self.held is not None:
             self.held.take()
 
     def paper(self, intent: OrderIntent, as_of: datetime, first: FirstRecord) -> ExecutionResult:
@@ -200,8 +255,8 @@ class Recorder:
             written = [first(result)]
             self.audit.append(written[0])
             written += self._append_fill(intent, result, self.clock())
-        self._committed(held)
-        log_records([*held, *written])
+        self._committed()
+        self._log([*held, *written])
         return result
 
     def send(
@@ -215,8 +270,8 @@ class Recorder:
                 "order_submitted", intent, self.clock(), order=intent.to_dict()
             )
             self.audit.append(submitted)
-        self._committed(held)
-        log_records([*held, first, submitted])
+        self._committed()
+        self._log([*held, first, submitted])
         result = executor.execute(intent, as_of=as_of)
         self.result(intent, result)
         return result
@@ -228,8 +283,8 @@ class Recorder:
             answer = _order_record("order_result", intent, self.clock(), execution=result.to_dict())
             self.audit.append(answer)
             written = [answer, *self._append_fill(intent, result, self.clock())]
-        self._committed(held)
-        log_records([*held, *written])
+        self._committed()
+        self._log([*held, *written])
 
     def _append_fill(
         self, intent: OrderIntent, result: ExecutionResult, at: datetime
@@ -259,16 +314,36 @@ class Recorder:
 
     def reconcile(self, executor: Reconciles) -> int:
         """Record the venue's answer for orders sent but not recorded (a crash in between)."""
-        results = {r["decision_id"] for r in records_of_kind(self.audit, "order_result")}
+        unanswered = self.unanswered if self.unanswered is not None else Unanswered()
         fixed = 0
-        for record in records_of_kind(self.audit, "order_submitted"):
-            if record["decision_id"] in results:
-                continue
-            order = record["order"]
+        for order in unanswered.update(self.audit):
             found = executor.reconcile(order["client_order_id"], order["asset"])
             self.result(_intent_from_dict(order), found)
             fixed += 1
         return fixed
+
+
+@dataclass
+class Unanswered:
+    """The orders sent but not answered (an ``order_submitted`` and no ``order_result`` for its
+    decision: a crash between sending and recording), kept up to date from the log.
+
+    Only the records after ``seq`` are read at each ``update``, so the reconcile at the start of
+    every cycle costs the same on a log of a million orders as on a fresh one; and only the
+    unanswered orders are kept (an answer always follows its order in the chain)."""
+
+    seq: int = 0
+    orders: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # decision id -> order
+
+    def update(self, audit: AuditStore) -> list[Mapping[str, Any]]:
+        """The unanswered orders, in the order they were sent."""
+        for seq, record in records_since(audit, ORDER_SUBMITTED, ORDER_RESULT, after_seq=self.seq):
+            self.seq = seq
+            if record["kind"] == ORDER_SUBMITTED:
+                self.orders.setdefault(record["decision_id"], record["order"])
+            else:
+                self.orders.pop(record["decision_id"], None)
+        return list(self.orders.values())
 
 
 def _order_record(kind: str, intent: OrderIntent, at: datetime, **fields: Any) -> dict[str, Any]:
@@ -485,4 +560,4 @@ def _intent_from_dict(order: Mapping[str, Any]) -> OrderIntent:
     )
 
 
-__all__ = ["FirstRecord", "Held", "Recorder", "log_record"]
+__all__ = ["FirstRecord", "Held", "Recorder", "Unanswered", "log_record"]

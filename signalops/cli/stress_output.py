@@ -1,0 +1,153 @@
+"""What ``signalops stress`` prints: one row per scenario, then what the columns mean.
+
+Money and percentages are formatted as the backtest's table formats them
+(``signalops.backtest.report``); nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from signalops.cli import output
+
+if TYPE_CHECKING:
+    from signalops.stress.run import ScenarioRun, StressReport
+
+COLUMNS = (
+    "scenario",
+    "window",
+    "PnL (USDT)",
+    "return",
+    "max DD",
+    "decisions",
+    "filled",
+    "risk denied",
+    "venue rejected",
+    "failed closed",
+    "breakers",
+)
+DASH = "—"
+
+
+def stress(report: StressReport) -> None:
+    """The table, the skipped scenarios with their reasons, and where the audit logs are."""
+    from signalops.backtest.report import money
+
+    out = output.console()
+    ran = [run for run in report.runs if run.result is not None]
+    skipped = [run for run in report.runs if run.result is None]
+    heading = f"{report.strategy.name} · stress · {output.count(len(ran), 'scenario')} run"
+    if skipped:
+        heading += f", {len(skipped)} skipped"
+    if ran:
+        first = ran[0].result
+        assert first is not None
+        heading += f" · starting cash {money(first.paper.starting_cash)} each"
+    out.print(Text(heading, style="bold"))
+    if ran:
+        _print_table(COLUMNS, [_row(run) for run in ran])
+    for run in skipped:
+        out.print(Text(f"skipped {run.scenario.name}: ", style="yellow") + Text(str(run.skipped)))
+    for line in _notes(report, ran):
+        out.print(line)
+
+
+def _row(run: ScenarioRun) -> list[str]:
+    from signalops.backtest.report import day, pct
+
+    result, outcomes = run.result, run.outcomes
+    assert result is not None and outcomes is not None and run.pnl is not None
+    metrics = result.metrics
+    return [
+        run.scenario.name,
+        f"{day(run.scenario.start)} → {day(run.scenario.end)}",
+        f"{run.pnl:+,.2f}",
+        pct(metrics.total_return, signed=True),
+        pct(metrics.drawdown.depth),
+        str(outcomes.decisions),
+        str(outcomes.filled),
+        _by_code(outcomes.denied, outcomes.denials),
+        _by_code(outcomes.rejected, outcomes.rejections),
+        str(len(outcomes.failed_closed)),
+        _breakers(run),
+    ]
+
+
+def _by_code(total: int, codes: Mapping[str, int]) -> str:
+    """``17 NO_POSITION``; ``3 NO_POSITION 2, COOLDOWN 1`` when several codes share the total
+    (a decision may fail several checks, so the counts are per check)."""
+    if not total:
+        return "0"
+    if len(codes) == 1 and next(iter(codes.values())) == total:
+        return f"{total} {next(iter(codes))}"
+    return f"{total} " + ", ".join(f"{code} {n}" for code, n in codes.items())
+
+
+def _breakers(run: ScenarioRun) -> str:
+    from signalops.backtest.ledger import parse_time
+    from signalops.backtest.report import day
+
+    found = run.breakers
+    if not found.configured:
+        return "n/a"
+    if not found.tripped or found.at is None:
+        return "would not trip"
+    return f"would trip: {found.trigger} {day(parse_time(found.at))}"
+
+
+def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str]:
+    if not ran:
+        return []
+    lines = [
+        "PnL: end equity (positions marked at the last close) minus the starting cash; risk "
+        "denied: decisions the risk gate denied, by failed check; venue rejected: orders the "
+        "venue refused, by code",
+        "failed closed: decisions that missing data decided (a HOLD whose entry or exit rules "
+        "were UNKNOWN, a BLOCKED decision whose every blocking veto was UNKNOWN)",
+    ]
+    if report.breakers_configured:
+        lines.append(
+            "breakers: backtests do not run them (they halt 'signalops run' between cycles); "
+            "shown is where the configured ones would have tripped, the run going on as it was"
+        )
+    else:
+        lines.append(
+            "breakers: n/a: backtests do not run them (they halt 'signalops run' between "
+            "cycles) and the config sets none"
+        )
+    for run in ran:
+        for shock in run.scenario.shocks:
+            lines.append(f"shock {run.scenario.name}: {shock.describe()}")
+    lines.append(f"audit logs: {report.out_dir}/<scenario>/backtest.db")
+    for run in ran:
+        assert run.result is not None
+        decision = run.example()
+        if decision is not None:
+            lines.append(
+                f"why {run.scenario.name}: signalops why {decision} --audit {run.result.audit_path}"
+            )
+    return lines
+
+
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> None:
+    """As wide as it needs, one line per row (as ``signalops sweep`` draws its table); the
+    first ``left`` columns left-aligned, the rest right-aligned."""
+    from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    out = output.console()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+
+
+__all__ = ["stress"]
