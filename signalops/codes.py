@@ -85,6 +85,7 @@ class Code(StrEnum):
     MAX_SECTOR = "MAX_SECTOR"  # the sector's share of equity after a BUY is above the limit
     MAX_VAR = "MAX_VAR"  # the portfolio's VaR after the order is above the limit, or unknown
     MAX_CVAR = "MAX_CVAR"  # the same for CVaR (expected shortfall)
+    KELLY_SIZE = "KELLY_SIZE"  # how Kelly from the strategy's own trades sized a BUY (a record)
 
     # --- execution -------------------------------------------------------------------------
     MISSING_ENV = "MISSING_ENV"  # a webhook's URL variable is not set

@@ -85,7 +85,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.errors import ConfigError, StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
-from signalops.risk.limits import TailLimit
+from signalops.risk.limits import KellyFromTrades, TailLimit
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _non_finite, _translate, schema_path
@@ -674,6 +674,8 @@ def risk_values(section: Mapping[str, Any]) -> dict[str, Any]:
             values[key] = Kelly(**{k: to_decimal(v) for k, v in value.items()})
         elif key in ("max_var", "max_cvar"):
             values[key] = TailLimit(**value)
+        elif key == "kelly_from_trades":
+            values[key] = KellyFromTrades(**value)
         else:  # max_position, max_exposure, max_daily_loss, min_notional
             values[key] = to_decimal(value)
     return values
@@ -707,7 +709,7 @@ def _stricter(key: str, mine: Any, theirs: Any) -> Any:
         return theirs if mine is None or theirs.cap < mine.cap else mine
     if key == "max_sector":  # None: no limit, the loosest
         return theirs if mine is None or theirs < mine else mine
-    if key in ("max_var", "max_cvar"):  # None: no limit, the loosest
+    if key in ("max_var", "max_cvar", "kelly_from_trades"):  # None: no limit, the loosest
         return theirs if mine is None or theirs.stricter_than(mine) else mine
     raise KeyError(key)  # pragma: no cover - the schema admits no other key
 

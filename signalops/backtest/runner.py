@@ -73,7 +73,6 @@ from signalops.backtest.ledger import (
 )
 from signalops.backtest.metrics import Metrics, summarize
 from signalops.canonical import iso
-from signalops.catalogue.builtin import DAY
 from signalops.catalogue.spec import format_duration
 from signalops.config import Config, PaperConfig
 from signalops.errors import DataNotFound, InputError
@@ -81,6 +80,7 @@ from signalops.execution.paper import PaperBroker
 from signalops.observation import utc
 from signalops.orders import ExecutionResult, Mode, OrderIntent, Side
 from signalops.pipeline import Pipeline, records_of_kind
+from signalops.pipeline.cycle import candle_timeframe
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy.model import Strategy
 from signalops.venues import Venues
@@ -185,16 +185,6 @@ class SimulatedClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def candle_timeframe(strategy: Strategy) -> int:
-    """The shortest candle timeframe the strategy reads; 1d when it reads no candles."""
-    found = [
-        int(request.param_dict["timeframe"])
-        for request in strategy.tree.requests(strategy.assets[0] if strategy.assets else None)
-        if request.source == "technical" and "timeframe" in request.param_dict
-    ]
-    return min(found, default=DAY)
 
 
 def run_backtest(

@@ -338,6 +338,20 @@ class PaperBroker:
         """Every fill in ledger order."""
         return [row.fill() for row in self._rows()]
 
+    def closed_trades(self, strategy: str, before: datetime) -> list[Decimal]:
+        """The realised PnL of each of ``strategy``'s SELL fills placed before ``before``, in
+        ledger order (average cost, fees included, as the books count it): the measured
+        results Kelly sizing estimates its win rate and payoff from."""
+        book, found = _Book(cash=Decimal(0)), []
+        for row in self._rows():
+            if row.strategy != strategy or row.placed_at >= before:
+                continue
+            realised = book.realised
+            book.apply(row)
+            if row.side is Side.SELL:
+                found.append(book.realised - realised)
+        return found
+
     def _rows(self) -> list[_FillRow]:
         """The ledger in order, parsed once: only rows after the cached ones are read.
 

@@ -61,6 +61,18 @@ from signalops.strategy.model import Strategy
 # Sizing and paper fills need a price even when a strategy never reads one: the pipeline asks
 # the technical source for the latest closes and uses the freshest that is not stale.
 PRICE_TIMEFRAMES = (3600, 86400)
+_DAY = 86400
+_NO_HISTORY: Mapping[str, Any] = MappingProxyType({})
+
+
+def candle_timeframe(strategy: Strategy) -> int:
+    """The shortest candle timeframe the strategy reads (seconds); 1d when it reads none."""
+    found = [
+        int(request.param_dict["timeframe"])
+        for request in strategy.tree.requests(strategy.assets[0] if strategy.assets else None)
+        if request.source == "technical" and "timeframe" in request.param_dict
+    ]
+    return min(found, default=_DAY)
 
 
 @dataclass
@@ -252,6 +264,7 @@ class Pipeline:
             return None, book
         if book is None and side is Side.SELL and self._has_own_book(strategy.name):
             book = self._venue_book(strategy.name, asset, portfolio)
+        kelly = self._kelly(strategy, as_of, limits) if side is Side.BUY else None
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
@@ -263,6 +276,7 @@ class Pipeline:
             limits=limits,
             as_of=as_of,
             mode=mode,
+            kelly_cap=None if kelly is None else kelly.fraction,
         )
         if intent is None:
             if side is Side.SELL:
@@ -273,10 +287,15 @@ class Pipeline:
                     details.update(book=strategy.name, actual=Decimal(0), unit="asset units")
                 return None, RiskDecision.denied(Code.NO_POSITION, details)
             details = {"asset": asset, "equity": str(portfolio.equity)}
+            if kelly is not None:  # Kelly found no edge: the size it gave is zero
+                details["kelly"] = kelly.details()
             return None, RiskDecision.denied(Code.ZERO_SIZE, details)
-        state = self.risk_state(portfolio, as_of, limits, book)
+        history = self._history(strategy, asset, portfolio, as_of, limits)
+        state = self.risk_state(portfolio, as_of, limits, book, history)
         data_time = decision_data_time(evaluation, price[1])
         decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
+        if kelly is not None:
+            decision = decision.with_check(_kelly_check(kelly, strategy))
         if side is Side.BUY and isinstance(portfolio, VenuePortfolio) and portfolio.unpriced:
             # Equity and exposure are unknown, so no BUY limit can be verified: fail closed. A
             # SELL only reduces risk and stays allowed.
@@ -414,12 +433,51 @@ class Pipeline:
                 known[asset] = found[0]
         return known
 
+    def _kelly(self, strategy: Strategy, as_of: datetime, limits: risk.RiskLimits) -> Any:
+        """Kelly from the strategy's own closed trades before ``as_of`` (its paper book's
+        SELLs), when the limits ask for it; None otherwise."""
+        spec = limits.kelly_from_trades
+        if spec is None:
+            return None
+        return spec.estimate(self.broker.closed_trades(strategy.name, as_of))
+
+    def _history(
+        self,
+        strategy: Strategy,
+        asset: str,
+        portfolio: PortfolioView,
+        as_of: datetime,
+        limits: risk.RiskLimits,
+    ) -> Mapping[str, Any]:
+        """The closes MAX_VAR and MAX_CVAR estimate from: of the ordered asset and of every
+        holding, in the strategy's candle timeframe, up to ``as_of``, through the technical
+        source's candle feed (live: the venue; replay: the snapshots). An asset whose candles
+        cannot be had is left out: the check then has no estimate and fails closed."""
+        specs = [spec for spec in (limits.max_var, limits.max_cvar) if spec is not None]
+        adapter = self.adapters.get("technical")
+        feeds = getattr(adapter, "feeds", None)
+        if not specs or feeds is None:
+            return _NO_HISTORY
+        from signalops.risk.measures import PriceHistory
+
+        bars = max(spec.window + spec.horizon for spec in specs) + 1
+        timeframe, moment = candle_timeframe(strategy), as_of.timestamp()
+        found: dict[str, Any] = {}
+        for name in sorted({asset, *portfolio.positions}):
+            try:
+                candles = feeds.feed_for(name).candles(name, timeframe, moment, bars)
+            except (SignalOpsError, LookupError, ValueError, OSError):
+                continue
+            found[name] = PriceHistory(candles.close_time, candles.close)
+        return found
+
     def risk_state(
         self,
         portfolio: PortfolioView,
         as_of: datetime,
         limits: risk.RiskLimits,
         book: PortfolioView | None = None,
+        history: Mapping[str, Any] = _NO_HISTORY,
     ) -> risk.RiskState:
         """Order rate, cooldowns and executed decisions, read from the audit log itself.
 
@@ -461,6 +519,8 @@ class Pipeline:
             executed_decisions=known.executed_view,
             kill_switch=risk.kill_switch_active(limits),
             book=book,
+            sectors=self.config.sectors,
+            history=history,
         )
 
     # --- execution ---
@@ -519,6 +579,20 @@ class Pipeline:
         if not isinstance(self.auto_executor, Reconciles):
             return 0
         return self.records.reconcile(self.auto_executor)
+
+
+def _kelly_check(kelly: Any, strategy: Strategy) -> CheckResult:
+    """A passed KELLY_SIZE check: what Kelly from the strategy's trades said, and whether it
+    capped the BUY below ``position_size`` (``why`` shows it with the other checks)."""
+    wanted = Decimal(str(strategy.execution.position_size))
+    details: dict[str, Any] = {
+        "limit": kelly.fraction,
+        "actual": wanted,
+        "unit": "fraction of equity (Kelly's vs position_size)",
+        "capped": kelly.fraction is not None and kelly.fraction < wanted,
+        **kelly.details(),
+    }
+    return CheckResult(Code.KELLY_SIZE, True, details)
 
 
 _EPSILON = timedelta(microseconds=1)

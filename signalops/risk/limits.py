@@ -64,6 +64,49 @@ class Kelly:
 
 
 @dataclass(frozen=True, slots=True)
+class KellyFromTrades:
+    """Kelly sizing from the strategy's own closed trades (``signalops.risk.kelly``): the win
+    rate's lower Wilson bound at ``z`` and the payoff of its SELLs so far, once it has
+    ``min_trades`` of them; ``fraction`` of the full bet, at most ``cap`` of equity. Before
+    ``min_trades``, sizing is ``position_size`` alone (a new strategy could never trade else)."""
+
+    fraction: Decimal = Decimal("0.5")
+    min_trades: int = 30
+    z: Decimal = Decimal("1.96")
+    cap: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("fraction", "z", "cap"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, to_decimal(value))
+        if not (0 < self.fraction <= 1):
+            raise ValueError(f"kelly fraction must be in (0, 1], got {self.fraction}")
+
+    def estimate(self, results: Any) -> Any:
+        """The ``KellyEstimate`` of these closed-trade PnLs."""
+        from signalops.risk.kelly import kelly_from_trades
+
+        return kelly_from_trades(
+            results,
+            min_trades=self.min_trades,
+            z=float(self.z),
+            multiplier=self.fraction,
+            cap=self.cap,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fraction": self.fraction, "min_trades": self.min_trades, "z": self.z,
+                "cap": self.cap}  # fmt: skip
+
+    def stricter_than(self, other: KellyFromTrades) -> bool:
+        """Bets less: a smaller share of the full bet (then the lower cap)."""
+        mine = (self.fraction, self.cap if self.cap is not None else _ONE)
+        theirs = (other.fraction, other.cap if other.cap is not None else _ONE)
+        return mine < theirs
+
+
+@dataclass(frozen=True, slots=True)
 class TailLimit:
     """A VaR or CVaR limit: the largest loss allowed (a fraction of equity) at ``confidence``
     over ``horizon`` periods of the strategy's candles, estimated (``signalops.risk.measures``,
@@ -131,9 +174,10 @@ class RiskLimits:
     - ``kelly`` None: sizing follows ``position_size`` alone;
     - ``max_sector`` None: no limit on one sector's share of equity (sectors come from the
       config's ``sectors:``; an asset without one is its own sector);
-    - ``max_var``/``max_cvar`` None: no tail-risk limit (``TailLimit``).
+    - ``max_var``/``max_cvar`` None: no tail-risk limit (``TailLimit``);
+    - ``kelly_from_trades`` None: no Kelly sizing from measured trades (``KellyFromTrades``).
 
-    The last three are recorded (``to_dict``) only when set, so the records of a config without
+    The last four are recorded (``to_dict``) only when set, so the records of a config without
     them are those of a version that did not have them.
     """
 
@@ -151,6 +195,7 @@ class RiskLimits:
     max_sector: Decimal | None = None
     max_var: TailLimit | None = None
     max_cvar: TailLimit | None = None
+    kelly_from_trades: KellyFromTrades | None = None
 
     def __post_init__(self) -> None:
         # Built for every decision (a strategy's ``risk:`` and the timeframe each replace one
@@ -174,6 +219,8 @@ class RiskLimits:
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 set_(self, name, TailLimit(**value))
+        if isinstance(self.kelly_from_trades, Mapping):
+            set_(self, "kelly_from_trades", KellyFromTrades(**self.kelly_from_trades))
         for name in _FRACTIONS:
             value = getattr(self, name)
             if not (_ZERO <= value <= _ONE):
@@ -218,7 +265,7 @@ class RiskLimits:
         found: dict[str, Any] = {}
         if self.max_sector is not None:
             found["max_sector"] = self.max_sector
-        for name in ("max_var", "max_cvar"):
+        for name in ("max_var", "max_cvar", "kelly_from_trades"):
             value = getattr(self, name)
             if value is not None:
                 found[name] = value.to_dict()
@@ -263,6 +310,7 @@ def kill_switch_active(limits: RiskLimits) -> bool:
 __all__ = [
     "DEFAULT_LIMITS",
     "Kelly",
+    "KellyFromTrades",
     "RiskLimits",
     "TailLimit",
     "TradingState",

@@ -26,10 +26,12 @@ def size_order(
     limits: RiskLimits,
     as_of: datetime,
     mode: Mode | str,
+    kelly_cap: Decimal | None = None,
 ) -> OrderIntent | None:
     """The order a verdict turns into, before the gate; None when there is nothing to order.
 
-    BUY: notional = min(position_size, Kelly cap if configured) x equity (the asset marked at
+    BUY: notional = min(position_size, Kelly cap if configured, ``kelly_cap``: the measured one)
+    x equity (the asset marked at
     ``reference_price``), quantity = notional / price rounded *down* to 8 decimal places (never
     more than asked for), notional recomputed from the rounded quantity. SELL: the whole position.
 
@@ -58,6 +60,8 @@ def size_order(
         fraction = to_decimal(position_size)
         if limits.kelly is not None:
             fraction = min(fraction, limits.kelly.cap)
+        if kelly_cap is not None:  # Kelly from the strategy's own trades (the caller's estimate)
+            fraction = min(fraction, kelly_cap)
         if not equity.is_finite() or equity <= 0 or not fraction.is_finite() or fraction <= 0:
             return None
         quantity = (fraction * equity / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
