@@ -88,7 +88,7 @@ from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.risk.limits import KellyFromTrades, TailLimit
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
-from signalops.strategy.schema import _non_finite, _translate, schema_path
+from signalops.strategy.schema import _listed, _non_finite, _translate, schema_path
 from signalops.venues import (
     DEFAULT_VENUES,
     AssetVenue,
@@ -623,7 +623,13 @@ def check_config_schema(doc: Document) -> list[StrategyError]:
     The same translation as ``signalops.strategy.schema.check_schema`` (which is bound to the
     strategy schema): unknown keys with "did you mean", a missing key reported once.
     """
-    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    return schema_problems(doc, _validator())
+
+
+def schema_problems(doc: Document, validator: Draft202012Validator) -> list[StrategyError]:
+    """Every problem ``validator`` finds in ``doc``, in source order, each once, worded as for
+    strategies (the config's and the stress scenarios' schemas share this)."""
+    raw = sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
     found: list[StrategyError] = []
     suggested: set[tuple[tuple[Any, ...], str]] = set()
     required = []
@@ -634,7 +640,7 @@ def check_config_schema(doc: Document) -> list[StrategyError]:
             found.extend(_translate(doc, error, suggested))
     for error in required:
         path = tuple(error.absolute_path)
-        for key in error.validator_value:
+        for key in _listed(error.validator_value):
             if isinstance(error.instance, dict) and key not in error.instance:
                 if (path, key) in suggested or (path, "*") in suggested:
                     continue

@@ -32,9 +32,10 @@ from jsonschema import Draft202012Validator
 from signalops.adapters import registry
 from signalops.canonical import iso
 from signalops.catalogue.spec import parse_duration
+from signalops.config import schema_problems
 from signalops.errors import InputError, StrategyError, raise_collected
 from signalops.strategy._yaml import Document, load_yaml, read_source
-from signalops.strategy.schema import _listed, _non_finite, _translate, did_you_mean, schema_path
+from signalops.strategy.schema import did_you_mean, schema_path
 from signalops.stress.model import (
     HISTORICAL,
     Gap,
@@ -133,28 +134,8 @@ def _validator() -> Draft202012Validator:
 
 def check_scenario_schema(doc: Document) -> list[StrategyError]:
     """Every schema problem of a scenario document, in source order, worded as for strategies
-    and configs (``signalops.config.check_config_schema``)."""
-    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
-    found: list[StrategyError] = []
-    suggested: set[tuple[tuple[Any, ...], str]] = set()
-    required = []
-    for error in raw:
-        if error.validator == "required":
-            required.append(error)
-        else:
-            found.extend(_translate(doc, error, suggested))
-    for error in required:
-        path = tuple(error.absolute_path)
-        for key in _listed(error.validator_value):
-            if isinstance(error.instance, dict) and key not in error.instance:
-                if (path, key) in suggested or (path, "*") in suggested:
-                    continue
-                found.append(doc.error(f"missing required key '{key}'", path))
-    found.extend(_non_finite(doc, doc.data, ()))
-    unique: dict[str, StrategyError] = {}
-    for error in sorted(found, key=lambda e: (e.line, e.column)):
-        unique.setdefault(str(error), error)
-    return list(unique.values())
+    and configs (``signalops.config.schema_problems``)."""
+    return schema_problems(doc, _validator())
 
 
 # --- meaning ---------------------------------------------------------------------------------

@@ -62,11 +62,10 @@ class PredictionJump:
         return {"prediction_jump": jump}
 
 
-@dataclass(frozen=True)
-class Outage:
-    """Source ``source`` answers nothing to decisions taken in ``[start, end)``."""
+class _Span:
+    """A shock that lasts: ``[start, start + hours)`` (a mixin: the shocks declare the fields,
+    in their own order)."""
 
-    source: str
     start: datetime
     hours: float
 
@@ -80,6 +79,15 @@ class Outage:
 
     def covers(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class Outage(_Span):
+    """Source ``source`` answers nothing to decisions taken in ``[start, end)``."""
+
+    source: str
+    start: datetime
+    hours: float
 
     def describe(self) -> str:
         return f"{self.source} data unreachable for {_hours(self.hours)} from {iso(self.start)}"
@@ -89,22 +97,11 @@ class Outage:
 
 
 @dataclass(frozen=True)
-class VenueRejects:
+class VenueRejects(_Span):
     """Every order placed in ``[start, end)`` is rejected by the venue."""
 
     start: datetime
     hours: float
-
-    @property
-    def when(self) -> datetime:
-        return self.start
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(hours=self.hours)
-
-    def covers(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
 
     def describe(self) -> str:
         return f"the venue rejects every order for {_hours(self.hours)} from {iso(self.start)}"
