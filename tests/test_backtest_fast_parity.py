@@ -106,6 +106,7 @@ DEMOS = [
     ("election_odds_gate.yaml", "2024-06-01", "2025-01-31", {}, "BUY SELL HOLD BLOCKED"),
     ("event_filter.yaml", "2025-01-01", "2025-06-30", {}, "HOLD BLOCKED"),
     ("news_risk_off.yaml", "2024-01-01", "2025-10-01", {}, "HOLD BLOCKED"),
+    ("weighted_sources.yaml", "2024-01-01", "2024-06-30", {}, "BUY SELL HOLD"),
     (
         "graham_value_event_filter.yaml",
         "2024-06-01",

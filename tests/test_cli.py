@@ -140,7 +140,8 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
         ok strategies/news_risk_off.yaml  News_Risk_Off: 1 entry rule, 0 exit rules, 1 veto, 3 conditions
         ok strategies/technical_baseline.yaml  Technical_Baseline: 1 entry rule, 1 exit rule, 0 vetoes, 2 conditions
         ok strategies/value_screen.yaml  Value_Screen: 2 entry rules, 1 exit rule, 0 vetoes, 6 conditions
-        7 files: 7 valid
+        ok strategies/weighted_sources.yaml  Weighted_Sources: 3 entry rules, 1 exit rule, 0 vetoes, 5 conditions
+        8 files: 8 valid
         """  # noqa: E501
     )
     assert result.stderr == ""

@@ -437,7 +437,8 @@ STRATEGY_GOLDEN = [
         [
             "s.yaml:9:5: risk: unknown key 'kill_switch' (allowed keys: trading_state, "
             "max_data_age, max_position, max_exposure, max_daily_loss, max_orders_per_hour, "
-            "cooldown, min_notional, max_notional, kelly)"
+            "cooldown, min_notional, max_notional, kelly, max_sector, max_var, max_cvar, "
+            "kelly_from_trades)"
         ],
         id="kill_switch_is_global_only",
     ),
@@ -466,7 +467,7 @@ def test_broken_strategy_risk_section_reports_exactly_these_errors(extra, expect
 
 def test_config_and_strategy_schemas_share_one_risk_shape():
     mine, theirs = config_schema()["$defs"], strategy_schema()["$defs"]
-    for name in ("risk", "kelly", "fraction", "duration"):
+    for name in ("risk", "kelly", "fraction", "duration", "tail_limit"):
         assert mine[name] == theirs[name], name
 
 

@@ -178,7 +178,7 @@ def test_init_folder_runs_the_tour_validate_import_and_evaluate(in_tmp: Path):
     assert validated.stdout.splitlines()[0] == (
         "ok signalops.yaml  config: 2 venues, 0 assets mapped, 0 webhooks, 0 operator accounts"
     )
-    assert validated.stdout.splitlines()[-1] == "8 files: 8 valid"
+    assert validated.stdout.splitlines()[-1] == "9 files: 9 valid"
     imported = invoke("data", "import")
     assert imported.exit_code == 0, imported.output
     assert imported.stdout.splitlines() == [

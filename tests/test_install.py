@@ -93,7 +93,7 @@ def test_readme_tour_runs_from_an_init_folder_outside_the_checkout(fresh, tmp_pa
         if step.startswith("signalops dashboard"):
             continue  # a server: started below
         outputs[step] = sh(shlex.split(step), cwd=tour, env=env)
-    assert outputs[NEXT_STEPS[0]].splitlines()[-1] == "8 files: 8 valid"
+    assert outputs[NEXT_STEPS[0]].splitlines()[-1] == "9 files: 9 valid"
     assert "examples/replay/technical.jsonl" in outputs["signalops data import"]
     assert outputs[NEXT_STEPS[2]].startswith("Banking_Crisis_Dip · BTC · 2023-03-13T00:00:00Z")
     assert "total return                    +1.87%" in outputs[NEXT_STEPS[3]]

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from test_evaluation_properties import specs
 
 from signalops.canonical import canonical_json, iso, json_safe
-from signalops.evaluation.nodes import AllOf, AtLeast, Not, Predicate, Status
+from signalops.catalogue.spec import format_duration
+from signalops.evaluation.nodes import AllOf, AtLeast, Not, Predicate, Status, Weighted
 from signalops.evaluation.trace_json import metric_params, node_kind, trace_to_dict
 from signalops.observation import DataError, Observation
 from signalops.strategy import load, loads
@@ -132,8 +133,54 @@ def reference_node(node: Any, trace: Any) -> dict[str, Any]:
         out["n"] = node.n
     if isinstance(node, AllOf) and node.label:
         out["rule"] = node.label
+    if isinstance(node, Weighted):
+        out.update(reference_vote(node, trace))
     if node.children:
         out["children"] = [reference_node(child, trace) for child in node.children]
+    return out
+
+
+def whole(count: float | None) -> Any:
+    """A count as JSON shows it: an int when whole."""
+    return None if count is None else int(count) if count == math.floor(count) else count
+
+
+def reference_vote(node: Weighted, trace: Any) -> dict[str, Any]:
+    """A vote's fields the slow way: ``Trace.vote`` and ``Trace.weights``, not the plan."""
+    out: dict[str, Any] = {"pass_at": node.pass_at}
+    spec = node.hit_rate
+    if spec is not None:
+        out["hit_rate"] = {
+            "window": format_duration(spec.window),
+            "horizon": format_duration(spec.horizon),
+            "step": format_duration(spec.step),
+            "min_samples": spec.min_samples,
+            "prior": spec.prior,
+            "min_return": spec.min_return,
+            "direction": spec.direction,
+        }
+    cast = trace.vote(node)
+    out.update(vote=cast.low, vote_high=cast.high)
+    weights = []
+    for reading in trace.weights(node):
+        if reading.source == "fixed":
+            weights.append({"weight": reading.weight, "source": "fixed"})
+            continue
+        weights.append(
+            {
+                "weight": reading.weight,
+                "source": reading.source,
+                "hits": whole(reading.hits),
+                "signals": whole(reading.signals),
+                "data_timestamp": None
+                if reading.data_time is None
+                else iso(datetime.fromtimestamp(reading.data_time, UTC)),
+                "reason": reading.reason,
+                "error": reading.error,
+                "detail": None if reading.detail is None else dict(reading.detail),
+            }
+        )
+    out["weights"] = weights
     return out
 
 

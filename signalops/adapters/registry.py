@@ -156,7 +156,9 @@ def replay_adapters(
             adapters[name] = _news_class().replay(store, news_feeds)
         else:
             adapters[name] = cls.replay(store)
-    return adapters
+    from signalops.evaluation.hit_rate import with_hit_rates
+
+    return with_hit_rates(adapters)  # a derived source over the others (hit-rate weights)
 
 
 def live_adapters(
@@ -187,7 +189,9 @@ def live_adapters(
             adapters[name] = _venue_aware(cls).live(record=record, venues=venues)
         else:
             adapters[name] = cls.live(record=record)
-    return adapters
+    from signalops.evaluation.hit_rate import with_hit_rates
+
+    return with_hit_rates(adapters)  # a derived source over the others (hit-rate weights)
 
 
 def _connected(

@@ -23,12 +23,15 @@ Format (``signalops.tree/1``), every node with its index, YAML path, span and te
     {"format": "signalops.tree/1", "strategy": "sha256:...", "file": "strategies/x.yaml",
      "entry": NODE, "exit": NODE | null,
      "vetoes": [{"id", "blocks": ["BUY"], "description", "node": NODE}]}
-    NODE     = {"kind": "predicate" | "all_of" | "any_of" | "at_least" | "not", "index", "path",
+    NODE     = {"kind": "predicate" | "all_of" | "any_of" | "at_least" | "not" | "weighted",
+                "index", "path",
                 "span": [line, column] (or [file, line, column] off the tree's file), "text", ...}
     predicate: "left": OPERAND, "op", "right": [OPERAND], "metrics": [METRIC], "max_ages",
                "rule", "description"
     all_of: "items", "label", "source", "description"; any_of: "items";
-    at_least: "n", "items"; not: "item"
+    at_least: "n", "items"; not: "item";
+    weighted: "items", "pass_at", "weights", "hit_rate" {window, horizon, step (seconds),
+              min_samples, prior, min_return, direction} | null, "label"
     OPERAND  = {"metric": METRIC} | {"const": value, "text"} | {"neg": OPERAND}
                | {"arith": "+" | "-" | "*" | "/", "left": OPERAND, "right": OPERAND}
     METRIC   = {"source", "name", "params": [[name, value]], "asset_scoped", "given": [names],
@@ -57,6 +60,9 @@ from signalops.evaluation.nodes import (
     Operand,
     Predicate,
     Span,
+    Weighted,
+    weighted_document,
+    weighted_from_document,
 )
 from signalops.evaluation.tree import DecisionTree, Veto
 from signalops.side import Side
@@ -121,6 +127,9 @@ def _node(node: Node, file: str) -> dict[str, Any]:
         out.update(kind="at_least", n=node.n, items=[_node(child, file) for child in node.items])
     elif isinstance(node, Not):
         out.update(kind="not", item=_node(node.item, file))
+    elif isinstance(node, Weighted):
+        items = [_node(child, file) for child in node.items]
+        out.update(kind="weighted", items=items, **weighted_document(node))
     else:  # pragma: no cover - the compiler makes no other node
         raise TypeError(f"no JSON form for node {type(node).__name__}")
     return out
@@ -225,6 +234,9 @@ class _Reader:
             return AtLeast(**common, n=int(doc["n"]), items=items)
         if kind == "not":
             return Not(**common, item=self.node(doc["item"]))
+        if kind == "weighted":
+            items = tuple(self.node(child) for child in doc["items"])
+            return weighted_from_document(doc, items=items, **common)
         raise ValueError(f"unknown node kind {kind!r}")
 
     def operand(self, doc: Mapping[str, Any]) -> Operand:

@@ -35,7 +35,9 @@ from signalops.evaluation.nodes import (
     Not,
     Operand,
     Predicate,
+    Weighted,
 )
+from signalops.evaluation.weighted import vote_function
 from signalops.observation import Observation
 
 if TYPE_CHECKING:
@@ -95,6 +97,12 @@ def generate(tree: DecisionTree) -> Any:
         "ADAPTER_ERROR": ADAPTER_ERROR,
         "MATH_ERROR": MATH_ERROR,
     }
+    # A weighted vote reads its weights from observations and sums floats: one function per
+    # node, shared with the trace's arithmetic (``signalops.evaluation.weighted``).
+    for node in tree.nodes:
+        if isinstance(node, Weighted):
+            slots = tuple(metric_index[m] for m in node.metrics)
+            namespace[f"_vote{node.index}"] = vote_function(node, slots)
     # The function is compiled on its first call, not here: CPython's compile() is ~45% of
     # loading a large strategy, and many loads (explain, the dashboard, a reload that is not
     # used) never evaluate. Until then ``run`` is a stub whose first call compiles the source and
@@ -147,6 +155,8 @@ def _emit_node(node: Node, metric_index: dict[Metric, int], emit) -> None:
     elif isinstance(node, Not):
         child = kids[0]
         emit(f"    s{i} = 2 if {child} == 2 else 1 - {child}")
+    elif isinstance(node, Weighted):
+        emit(f"    s{i} = _vote{i}({_tuple(kids)}, obs, now)")
     else:  # pragma: no cover - the compiler only builds the node types above
         raise TypeError(f"cannot generate code for {type(node).__name__}")
 

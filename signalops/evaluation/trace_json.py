@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from signalops.canonical import iso
@@ -37,9 +38,11 @@ from signalops.evaluation.nodes import (
     Operand,
     Predicate,
     Status,
+    Weighted,
     is_number,
     operand_value,
 )
+from signalops.evaluation.weighted import FIXED, vote, weights_of
 from signalops.observation import DataError, Observation
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ _KINDS: dict[type[Node], str] = {
     AnyOf: "any_of",
     AtLeast: "at_least",
     Not: "not",
+    Weighted: "weighted",
 }
 
 
@@ -185,6 +189,8 @@ class TracePlan(NamedTuple):
     vetoes: tuple[tuple[dict[str, Any], tuple[str, ...], int, _Steps], ...]
     entry_triggers: frozenset[int]
     exit_triggers: frozenset[int]
+    # Each weighted vote with its observations' slots: its weights are worked out per trace.
+    votes: tuple[tuple[Weighted, tuple[int, ...]], ...] = ()
 
 
 def _leaf_plan(node: Predicate, slots: Mapping[Metric, int]) -> _LeafPlan:
@@ -254,6 +260,12 @@ def _steps(root: Node) -> _Steps:
             template["n"] = node.n
         if isinstance(node, AllOf) and node.label:
             template["rule"] = node.label
+        if isinstance(node, Weighted):
+            # The vote's threshold and how its weights are measured, then what this trace saw.
+            template["pass_at"] = node.pass_at
+            if node.hit_rate is not None:
+                template["hit_rate"] = vote_fields(node)["hit_rate"]
+            template.update(vote=None, vote_high=None, weights=None)
         if node.children:
             template["children"] = None
         steps.append((node.index, template, len(node.children)))
@@ -281,7 +293,79 @@ def trace_plan(tree: DecisionTree) -> TracePlan:
         vetoes,
         frozenset(_positive_leaves(tree.entry)),
         frozenset(_positive_leaves(tree.exit)) if tree.exit is not None else frozenset(),
+        tuple(
+            (n, tuple(slots[m] for m in n.metrics)) for n in tree.nodes if isinstance(n, Weighted)
+        ),
     )
+
+
+# --- weighted votes ------------------------------------------------------------------------------
+
+
+def vote_fields(node: Weighted) -> dict[str, Any]:
+    """What a weighted vote's JSON says of it whatever the data: its threshold, and its weights
+    when they are fixed (``weights``, as a trace lists them) or how they are measured
+    (``hit_rate``)."""
+    out: dict[str, Any] = {"pass_at": node.pass_at}
+    spec = node.hit_rate
+    if spec is None:
+        out["weights"] = [{"weight": w, "source": FIXED} for w in node.weights]
+    else:
+        out["hit_rate"] = {
+            "window": format_duration(spec.window),
+            "horizon": format_duration(spec.horizon),
+            "step": format_duration(spec.step),
+            "min_samples": spec.min_samples,
+            "prior": spec.prior,
+            "min_return": spec.min_return,
+            "direction": spec.direction,
+        }
+    return out
+
+
+def _count(value: float | None) -> Any:
+    if value is None:
+        return None
+    return int(value) if value == math.floor(value) else value
+
+
+def _votes(
+    plan: TracePlan, observations: Sequence[Any], statuses: Sequence[int], now: float
+) -> dict[int, dict[str, Any]]:
+    """Each weighted vote's weights and share of the weight, by node index."""
+    out = {}
+    for node, slots in plan.votes:
+        readings = weights_of(node, [observations[slot] for slot in slots], now)
+        cast = vote(
+            [statuses[child.index] for child in node.items],
+            [r.weight for r in readings],
+            node.pass_at,
+        )
+        weights: list[dict[str, Any]] = []
+        for reading in readings:
+            if reading.source == FIXED:
+                weights.append({"weight": reading.weight, "source": FIXED})
+                continue
+            weights.append(
+                {
+                    "weight": reading.weight,
+                    "source": reading.source,
+                    "hits": _count(reading.hits),
+                    "signals": _count(reading.signals),
+                    "data_timestamp": (
+                        _iso(datetime.fromtimestamp(reading.data_time, UTC))
+                        if reading.data_time is not None
+                        else None
+                    ),
+                    "reason": reading.reason,
+                    "error": reading.error,
+                    "detail": dict(reading.detail)
+                    if isinstance(reading.detail, Mapping)
+                    else reading.detail,
+                }
+            )
+        out[node.index] = {"vote": cast.low, "vote_high": cast.high, "weights": weights}
+    return out
 
 
 def _leaf(
@@ -339,6 +423,26 @@ def _tree(steps: _Steps, statuses: Sequence[int]) -> dict[str, Any]:
     return stack[0]
 
 
+def _voting_tree(
+    steps: _Steps, statuses: Sequence[int], votes: Mapping[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """``_tree`` with each weighted vote's weights (by node index): a loop of its own, so that
+    the trees without a vote, nearly all of them, pay nothing for it."""
+    stack: list[dict[str, Any]] = []
+    for index, template, count in steps:
+        out = template.copy()
+        out["status"] = _STATUS_NAMES[statuses[index]]
+        if index in votes:
+            out.update(votes[index])
+            if "hit_rate" in out:  # the template's own dict: each trace gets a copy to keep
+                out["hit_rate"] = dict(out["hit_rate"])
+        if count:
+            out["children"] = stack[-count:]
+            del stack[-count:]
+        stack.append(out)
+    return stack[0]
+
+
 def _positive_leaves(node: Node, negated: bool = False) -> Iterator[int]:
     if isinstance(node, Predicate):
         if not negated:
@@ -380,14 +484,18 @@ def trace_to_dict(
         if statuses[leaf_plan.node] == 1 and leaf_plan.node in triggers  # PASS
     ]
     out["leaves"] = leaves
-    out["entry"] = _tree(plan.entry, statuses)
-    out["exit"] = _tree(plan.exit, statuses) if plan.exit is not None else None
+    tree: Callable[[_Steps, Sequence[int]], dict[str, Any]] = _tree
+    if plan.votes:
+        votes = _votes(plan, trace.observations, statuses, trace.as_of.timestamp())
+        tree = partial(_voting_tree, votes=votes)
+    out["entry"] = tree(plan.entry, statuses)
+    out["exit"] = tree(plan.exit, statuses) if plan.exit is not None else None
     vetoes = []
     for template, blocks, index, steps in plan.vetoes:
         veto = template.copy()
         veto["blocks"] = list(blocks)
         veto["status"] = _STATUS_NAMES[statuses[index]]
-        veto["tree"] = _tree(steps, statuses)
+        veto["tree"] = tree(steps, statuses)
         vetoes.append(veto)
     out["vetoes"] = vetoes
     return out
@@ -422,6 +530,8 @@ def _static_node(node: Node) -> dict[str, Any]:
         out["rule"] = node.label
         out["source"] = node.source
         out["description"] = node.description
+    if isinstance(node, Weighted):
+        out.update(vote_fields(node))
     if node.children:
         out["children"] = [_static_node(child) for child in node.children]
     return out
@@ -466,15 +576,21 @@ def tree_to_dict(strategy: Strategy) -> dict[str, Any]:
 # --- the tree with a trace laid over it ---------------------------------------------------------
 
 
-def _statuses(node: Mapping[str, Any], into: dict[int, str]) -> dict[int, str]:
-    into[node["node"]] = node["status"]
+# What a trace's node adds to the tree's: its status, and a vote's weights.
+_TRACED = ("vote", "vote_high", "weights")
+
+
+def _statuses(node: Mapping[str, Any], into: dict[int, Any]) -> dict[int, Any]:
+    traced = {key: node[key] for key in _TRACED if key in node}
+    into[node["node"]] = {"status": node["status"], **traced} if traced else node["status"]
     for child in node.get("children", ()):
         _statuses(child, into)
     return into
 
 
-def _with_statuses(node: Mapping[str, Any], statuses: Mapping[int, str]) -> dict[str, Any]:
-    out = {**node, "status": statuses[node["node"]]}
+def _with_statuses(node: Mapping[str, Any], statuses: Mapping[int, Any]) -> dict[str, Any]:
+    found = statuses[node["node"]]
+    out = {**node, **found} if isinstance(found, dict) else {**node, "status": found}
     if "children" in node:
         out["children"] = [_with_statuses(child, statuses) for child in node["children"]]
     return out
@@ -482,7 +598,7 @@ def _with_statuses(node: Mapping[str, Any], statuses: Mapping[int, str]) -> dict
 
 def with_trace(tree: Mapping[str, Any], trace: Mapping[str, Any]) -> dict[str, Any]:
     """The tree JSON (``tree_json``) with each node's status and the leaves of a trace JSON."""
-    statuses: dict[int, str] = {}
+    statuses: dict[int, Any] = {}
     for root in (trace["entry"], trace.get("exit"), *(v["tree"] for v in trace["vetoes"])):
         if root is not None:
             _statuses(root, statuses)
@@ -493,10 +609,14 @@ def with_trace(tree: Mapping[str, Any], trace: Mapping[str, Any]) -> dict[str, A
         "vetoes": [
             {
                 **veto,
-                "status": statuses[veto["tree"]["node"]],
+                "status": _status_of(statuses[veto["tree"]["node"]]),
                 "tree": _with_statuses(veto["tree"], statuses),
             }
             for veto in tree["vetoes"]
         ],
         "leaves": trace["leaves"],
     }
+
+
+def _status_of(found: Any) -> str:
+    return found["status"] if isinstance(found, dict) else found

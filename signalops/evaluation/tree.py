@@ -8,6 +8,9 @@ a condition pass:
     any_of: PASS if any child PASSes, else UNKNOWN if any is UNKNOWN, else FAIL
     at_least n: PASS if >= n PASS; FAIL if < n even counting UNKNOWNs as PASS; else UNKNOWN
     not: swaps PASS and FAIL, keeps UNKNOWN
+    weighted: PASS if the PASS children carry >= pass_at of the weight; FAIL if even counting
+        UNKNOWNs as PASS they carry less; else UNKNOWN, and UNKNOWN when a weight is unknown
+        unless every child FAILs (``signalops.evaluation.weighted``)
 
 A veto that is PASS *or UNKNOWN* blocks the action it guards (fail closed).
 
@@ -28,8 +31,9 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from signalops.evaluation._codegen import generate
-from signalops.evaluation.nodes import Metric, Node, Predicate, Status, operand_value
+from signalops.evaluation.nodes import Metric, Node, Predicate, Status, Weighted, operand_value
 from signalops.evaluation.trace_json import TracePlan, trace_plan, trace_to_dict
+from signalops.evaluation.weighted import Vote, WeightReading, vote, weights_of
 from signalops.observation import DataError, Observation, Request, utc
 from signalops.side import Side
 
@@ -95,8 +99,9 @@ class DecisionTree:
     _requests: dict[str | None, tuple[Request, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    # Each metric's place in ``metrics``, and each leaf's metrics as those places: a trace finds
-    # a leaf's observations by index instead of searching ``metrics`` with dataclass equality.
+    # Each metric's place in ``metrics``, and each leaf's (and weighted vote's) metrics as those
+    # places: a trace finds a node's observations by index instead of searching ``metrics`` with
+    # dataclass equality.
     _slots: dict[Metric, int] = field(init=False, repr=False, compare=False)
     _leaf_slots: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _trace_plan: TracePlan | None = field(init=False, repr=False, compare=False, default=None)
@@ -108,13 +113,14 @@ class DecisionTree:
             raise ValueError("node indexes must be 0..n-1, each used once")
         metrics: dict[Metric, None] = {}
         for node in nodes:
-            if isinstance(node, Predicate):
+            if isinstance(node, Predicate | Weighted):
+                # A weighted vote reads its weights' observations (none when they are fixed).
                 metrics.update(dict.fromkeys(node.metrics))
         slots = {metric: i for i, metric in enumerate(metrics)}
         leaf_slots = {
             node.index: tuple(slots[m] for m in node.metrics)
             for node in nodes
-            if isinstance(node, Predicate)
+            if isinstance(node, Predicate | Weighted)
         }
         object.__setattr__(self, "nodes", tuple(nodes))
         object.__setattr__(self, "metrics", tuple(metrics))
@@ -311,6 +317,17 @@ class Trace(NamedTuple):
             utc(obs.as_of) if obs.__class__ is Observation else None
             for obs in (observations[slot] for slot in self.tree._leaf_slots[node.index])
         )
+
+    def weights(self, node: Weighted) -> tuple[WeightReading, ...]:
+        """Each child's weight in the vote ``node`` and where it came from."""
+        observations = self.observations
+        seen = [observations[slot] for slot in self.tree._leaf_slots[node.index]]
+        return weights_of(node, seen, self.as_of.timestamp())
+
+    def vote(self, node: Weighted) -> Vote:
+        """The vote ``node`` cast: its status and the share of the weight that passed."""
+        statuses = [self.statuses[child.index] for child in node.items]
+        return vote(statuses, [w.weight for w in self.weights(node)], node.pass_at)
 
     def leaves(self) -> Iterator[LeafTrace]:
         for node in self.tree.nodes:

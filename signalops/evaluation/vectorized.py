@@ -18,6 +18,14 @@ volume_z/return/close/open/volume identical. The gap grows with the period: the 
 MACD lines by ~1e-4 absolute; screen long recursive periods with the adapter path when the last
 digits matter. ``screen`` picks the fast path whenever a strategy reads technical metrics only.
 
+Weighted votes (``signalops.evaluation.weighted``) vote over their children's status arrays with
+the same float arithmetic as the scalar vote. Hit-rate weights are inputs like any metric: the
+``hit_rate`` source's counts per bar (``inputs_from_adapters`` with that source), or computed
+here with rolling windows over the children's own statuses (``hit_rate_inputs``: the window's
+signals are the bars ``b`` with ``j - bars < b <= j - lead`` at bar ``j``, their outcome the close
+``lead`` bars after ``b``, all on a grid of the vote's step; ``screen`` extends the grid back by a
+window so that the first bars count the history before them, as the source does).
+
 A sweep evaluates one tree many times with other thresholds: ``SeriesEvaluator`` keeps the
 inputs' checks and each leaf's result per set of constants, and takes the constants of each leaf
 (``leaf_constants`` order) as values instead of a recompiled tree.
@@ -41,9 +49,12 @@ from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE, bars_needed, series_key
+from signalops.evaluation.hit_rate import PRICE_MAX_AGE_STEPS, price_request
 from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
+    DOWN,
     FUTURE,
+    HIT_RATE_SOURCE,
     MATH_ERROR,
     MISSING,
     NOT_A_NUMBER,
@@ -59,6 +70,7 @@ from signalops.evaluation.nodes import (
     Not,
     Operand,
     Predicate,
+    Weighted,
 )
 from signalops.evaluation.tree import DecisionTree, Verdict
 from signalops.observation import DataError, Observation, Request
@@ -78,6 +90,7 @@ __all__ = [
     "decode_actions",
     "decode_verdicts",
     "evaluate_series",
+    "hit_rate_inputs",
     "inputs_from_adapters",
     "inputs_from_observations",
     "leaf_constants",
@@ -309,7 +322,7 @@ class SeriesEvaluator:
         self._slots = {
             node.index: [metric_index[m] for m in node.metrics]
             for node in tree.nodes
-            if isinstance(node, Predicate)
+            if isinstance(node, Predicate | Weighted)
         }
         self._reasons: dict[int, np.ndarray] = {}  # before arithmetic: data errors, STALE
         self._leaves: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray]] = {}
@@ -333,6 +346,9 @@ class SeriesEvaluator:
                 if values is None:
                     values = [c.value for c in leaf_constants(node)]
                 statuses[node.index], reasons[node.index] = self._leaf(node, values)
+            elif isinstance(node, Weighted):
+                kids = [statuses[c.index] for c in node.children]
+                statuses[node.index] = self._vote(node, kids)
             else:
                 statuses[node.index] = _group(node, [statuses[c.index] for c in node.children])
 
@@ -346,6 +362,42 @@ class SeriesEvaluator:
                 visit(root)
         verdicts, actions, blocking = _decide(tree, statuses, n)
         return SeriesResult(tree, self.times, statuses, reasons, verdicts, actions, blocking)
+
+    def _weights(self, node: Weighted) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each child's weight on every bar, and where all of them are known (the scalar
+        ``hit_rate_weight``: usable counts, whole, 0 <= hits <= signals, at most a step old)."""
+        n = self.n
+        spec = node.hit_rate
+        if spec is None:
+            return [np.full(n, w) for w in node.weights], np.ones(n, dtype=bool)
+        slots = self._slots[node.index]
+        weights, known = [], np.ones(n, dtype=bool)
+        for h, s in zip(slots[0::2], slots[1::2], strict=True):
+            hits, signals = self._values[h], self._values[s]
+            usable = (self._errors[h] == Reason.OK) & (self._errors[s] == Reason.OK)
+            usable &= (self._ages[h] <= spec.step) & (self._ages[s] <= spec.step)
+            usable &= (hits >= 0) & (hits <= signals)
+            usable &= (hits == np.floor(hits)) & (signals == np.floor(signals))
+            weights.append(np.where(signals < spec.min_samples, spec.prior, hits / signals))
+            known &= usable
+        return weights, known
+
+    def _vote(self, node: Weighted, kids: list[np.ndarray]) -> np.ndarray:
+        """``weighted.vote`` on every bar: the same sums in the same order, so the same floats."""
+        weights, known = self._weights(node)
+        zero = np.zeros(self.n)
+        total, low, high = zero, zero, zero
+        for status, weight in zip(kids, weights, strict=True):
+            total = total + weight
+            low = low + np.where(status == PASS, weight, 0.0)
+            high = high + np.where(status != FAIL, weight, 0.0)
+        some = total > 0
+        low = np.where(some, low / np.where(some, total, 1.0), 0.0)
+        high = np.where(some, high / np.where(some, total, 1.0), 0.0)
+        passed = np.where(low >= node.pass_at, PASS, np.where(high < node.pass_at, FAIL, UNKNOWN))
+        # A weight unknown leaves the vote unknown, unless every child FAILs (0 of any weight).
+        failing = np.logical_and.reduce([status == FAIL for status in kids])
+        return np.where(known, passed, np.where(failing, FAIL, UNKNOWN)).astype(np.int8)
 
     def _leaf(self, node: Predicate, constants: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         # Keyed by the constants' bits: -0.0 and 0.0 divide differently, and NaN is never equal.
@@ -467,6 +519,97 @@ def _decide(
     return verdicts, actions, blocking
 
 
+# --- hit-rate weights over a grid ----------------------------------------------------------------
+
+
+def measured_votes(tree: DecisionTree) -> tuple[Weighted, ...]:
+    """The tree's weighted votes whose weights are hit rates."""
+    return tuple(n for n in tree.nodes if isinstance(n, Weighted) and n.hit_rate is not None)
+
+
+def check_grid(times: np.ndarray, step: int) -> None:
+    """Hit rates are counted on bars ``step`` apart: ``times`` must be whole seconds that far
+    apart, so that each earlier bar is exactly the time the scalar source asks about."""
+    if len(times) and not (
+        np.array_equal(times, times[0] + step * np.arange(len(times), dtype=np.float64))
+        and np.array_equal(times, np.floor(times))
+    ):
+        raise ValueError(
+            f"hit-rate weights need decision times every {step} seconds, in whole seconds"
+        )
+
+
+def hit_rate_inputs(
+    tree: DecisionTree,
+    inputs: Sequence[SeriesInput | None],
+    times: np.ndarray,
+    closes: Mapping[int, SeriesInput],
+) -> tuple[SeriesInput, ...]:
+    """``inputs`` (aligned with ``tree.metrics``) with every ``hit_rate`` metric's input worked
+    out from the children's statuses on these bars: what the ``hit_rate`` source answers at each
+    bar when the history before ``times[0]`` has no signal (``screen`` starts the grid a window
+    early). ``closes`` gives the asset's close on every bar, by step (the candle timeframe);
+    the inputs given for ``hit_rate`` metrics are not read (None will do)."""
+    times = np.asarray(times, dtype=np.float64)
+    n = len(times)
+    votes = measured_votes(tree)
+    placeholders = [SeriesInput.failed(n) if i is None else i for i in inputs]
+    if not votes:
+        return tuple(placeholders)
+    statuses = SeriesEvaluator(tree, placeholders, times).evaluate().statuses
+    slots = {metric: i for i, metric in enumerate(tree.metrics)}
+    out = list(placeholders)
+    for node in votes:
+        spec = node.hit_rate
+        assert spec is not None
+        check_grid(times, spec.step)
+        close = closes[spec.step]
+        for child, hits_metric, signals_metric in zip(
+            node.items, node.hits, node.signals, strict=True
+        ):
+            hits, signals = _rolling_counts(statuses[child.index] == PASS, close, times, spec)
+            ok = np.zeros(n, dtype=np.int8)
+            out[slots[hits_metric]] = SeriesInput(hits, times.copy(), ok)
+            out[slots[signals_metric]] = SeriesInput(signals, times.copy(), ok.copy())
+    return tuple(out)
+
+
+def _rolling_counts(
+    signal: np.ndarray, close: SeriesInput, times: np.ndarray, spec: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hits, signals) at every bar: sums over the bars ``j - bars < b <= j - lead``."""
+    n, lead, bars = len(times), spec.lead, spec.bars
+    price = close.values
+    with np.errstate(all="ignore"):
+        age = times - close.data_times
+        usable = (close.errors == Reason.OK) & np.isfinite(price) & (price > 0)
+        usable &= (age >= 0) & (age <= PRICE_MAX_AGE_STEPS * spec.step)
+        sample = np.zeros(n, dtype=bool)
+        hit = np.zeros(n, dtype=bool)
+        if n > lead:
+            b = np.arange(n - lead)
+            sample[b] = signal[b] & usable[b] & usable[b + lead]
+            change = price[b + lead] / price[b] - 1.0
+            moved = (
+                change < -spec.min_return if spec.direction == DOWN else change > spec.min_return
+            )
+            hit[b] = sample[b] & moved
+    signals = _window_sums(sample, lead, bars)
+    hits = _window_sums(hit, lead, bars)
+    return hits.astype(np.float64), signals.astype(np.float64)
+
+
+def _window_sums(flags: np.ndarray, lead: int, bars: int) -> np.ndarray:
+    """At each bar ``j``: how many ``flags[b]`` are set for ``max(0, j - bars + 1) <= b <= j -
+    lead`` (none while ``j < lead``)."""
+    n = len(flags)
+    before = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])  # before[x] = sum(flags[:x])
+    j = np.arange(n)
+    high = j - lead + 1
+    low = np.maximum(j - bars + 1, 0)
+    return np.where(high > 0, before[np.clip(high, 0, n)] - before[np.minimum(low, n)], 0)
+
+
 # --- fast technical inputs ---------------------------------------------------------------------
 
 
@@ -489,7 +632,16 @@ def technical_inputs(
     go through ``adapters`` (default: replay adapters on ``store`` with ``venues``) once per bar.
     """
     times = np.asarray(times, dtype=np.float64)
-    requests = strategy.tree.requests(asset)
+    return _fast_inputs(store, strategy.tree.requests(asset), times, adapters, venues)
+
+
+def _fast_inputs(
+    store: SnapshotStore,
+    requests: Sequence[Request],
+    times: np.ndarray,
+    adapters: Mapping[str, Any] | None,
+    venues: Venues | None,
+) -> tuple[SeriesInput, ...]:
     found: dict[int, SeriesInput] = {}
     others = []
     for i, request in enumerate(requests):
@@ -618,8 +770,54 @@ def screen(
     evaluation go through the replay adapters bar by bar (exact, slower).
     """
     times = np.asarray(times, dtype=np.float64)
+    if measured_votes(strategy.tree):
+        return _screen_measured(strategy, asset, store, times, venues)
     if all(m.source == SOURCE for m in strategy.tree.metrics):
         inputs = technical_inputs(store, strategy, asset, times, venues=venues)
     else:
         inputs = inputs_from_adapters(strategy, asset, times, replay_adapters(store, venues))
     return evaluate_series(strategy.tree, inputs, times)
+
+
+def _screen_measured(
+    strategy: Strategy,
+    asset: str,
+    store: SnapshotStore,
+    times: np.ndarray,
+    venues: Venues | None,
+) -> SeriesResult:
+    """``screen`` for a tree with hit-rate weights: its other metrics over the grid extended a
+    window back, then the counts by rolling windows (``hit_rate_inputs``)."""
+    tree = strategy.tree
+    if not len(times):
+        return evaluate_series(tree, [SeriesInput.failed(0) for _ in tree.metrics], times)
+    votes = measured_votes(tree)
+    steps = {node.hit_rate.step for node in votes if node.hit_rate is not None}
+    if len(steps) != 1:
+        raise ValueError("screen needs every hit-rate vote of a strategy to count on one step")
+    (step,) = steps
+    check_grid(times, step)
+    early = max(node.hit_rate.bars for node in votes if node.hit_rate is not None) - 1
+    grid = np.concatenate([times[0] - step * np.arange(early, 0, -1, dtype=np.float64), times])
+    requests = tree.requests(asset)
+    wanted = [i for i, m in enumerate(tree.metrics) if m.source != HIT_RATE_SOURCE]
+    close = price_request(asset, step)
+    asked = [*(requests[i] for i in wanted), close]
+    if all(r.source == SOURCE for r in asked):
+        answered = _fast_inputs(store, asked, grid, None, venues)
+    else:
+        answered = _adapter_inputs(asked, grid, replay_adapters(store, venues))
+    inputs: list[SeriesInput | None] = [None] * len(requests)
+    for i, series in zip(wanted, answered, strict=False):
+        inputs[i] = series
+    full = hit_rate_inputs(tree, inputs, grid, {step: answered[-1]})
+    result = evaluate_series(tree, full, grid)
+    return SeriesResult(
+        tree,
+        times,
+        result.statuses[:, early:],
+        result.reasons[:, early:],
+        result.verdicts[early:],
+        result.actions[early:],
+        result.blocking[:, early:],
+    )

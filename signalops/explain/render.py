@@ -22,6 +22,7 @@ from typing import Any
 from rich.text import Text
 
 from signalops.catalogue.spec import format_duration
+from signalops.codes import Code
 from signalops.evaluation.trace_json import with_trace
 from signalops.explain.text import describe_reason, format_age, format_value
 
@@ -195,6 +196,9 @@ def _label(node: Json, leaves: Mapping[int, Json], view: View) -> list[Text]:
             text.append(f" — {node['description']}", style="dim")
     elif kind == "at_least":
         text.append(f"at least {node.get('n')} of")
+    elif kind == "weighted":
+        text.append(f"weighted vote: passes at {_percent(node.get('pass_at'))} of the weight")
+        return [text, *_vote_lines(node)]
     elif kind in ("all_of", "any_of"):
         words = "all of" if kind == "all_of" else "any of"
         shown = node.get("text")
@@ -204,13 +208,100 @@ def _label(node: Json, leaves: Mapping[int, Json], view: View) -> list[Text]:
     return [text]
 
 
+# --- weighted votes ----------------------------------------------------------------------------
+
+
+def _percent(value: Any) -> str:
+    return f"{value * 100:.4g}%" if isinstance(value, int | float) else "?"
+
+
+def _vote_lines(node: Json) -> list[Text]:
+    """Under a weighted vote: the share of the weight that passed, and how weights are measured."""
+    lines = []
+    low, high = node.get("vote"), node.get("vote_high")
+    if "weights" in node and "vote" in node:
+        if low is None:
+            lines.append(Text("vote unknown: a weight is unknown", style="yellow"))
+        elif high is not None and high != low:
+            lines.append(
+                Text(
+                    f"passing weight {_percent(low)}, {_percent(high)} if the unknown pass",
+                    style="dim",
+                )
+            )
+        else:
+            lines.append(Text(f"passing weight {_percent(low)}", style="dim"))
+    spec = node.get("hit_rate")
+    if spec:
+        move = "rise" if spec.get("direction") != "down" else "fall"
+        lines.append(
+            Text(
+                f"weights: hit rate over {spec.get('window')}: a PASS then a {move} of more than "
+                f"{_percent(spec.get('min_return'))} within {spec.get('horizon')} "
+                f"({spec.get('step')} bars); under {spec.get('min_samples')} signals: prior "
+                f"{plain(spec.get('prior'))}",
+                style="dim",
+            )
+        )
+    return lines
+
+
+def _weight_line(weight: Json, minimum: Any = None) -> Text:
+    """One child's weight and where it came from (``minimum``: the vote's min_samples)."""
+    source = weight.get("source")
+    value = weight.get("weight")
+    if value is None:
+        reason = weight.get("reason") or "MISSING"
+        why = _BAD_COUNTS if reason == Code.BAD_DATA else describe_reason(reason)
+        said = f" ({weight['error']})" if weight.get("error") else ""
+        return Text(f"weight unknown: the hit-rate counts: {why}{said}", style="yellow")
+    line = f"weight {plain(value)} · {source}"
+    if source in ("hit_rate", "prior"):
+        hits, signals = weight.get("hits"), weight.get("signals")
+        detail = weight.get("detail") or {}
+        if source == "hit_rate":
+            line = f"weight {plain(value)} · hit rate {hits} of {signals} signals"
+        else:
+            needed = f", {minimum} needed" if minimum is not None else ""
+            line = f"weight {plain(value)} · prior, n < min ({signals} signals{needed})"
+        if "bars" in detail:
+            line += f" over {detail['bars']} bars"
+            if detail.get("evaluated") != detail["bars"]:
+                line += f" ({detail.get('evaluated')} evaluated)"
+        if weight.get("data_timestamp"):
+            line += f" to {weight['data_timestamp']}"
+        if detail.get("unpriced"):
+            line += f"; {detail['unpriced']} unpriced"
+    return Text(line, style="dim")
+
+
+_BAD_COUNTS = "counts are not whole numbers with hits <= signals"
+
+
+def _child_weights(node: Json) -> list[Text | None]:
+    """The weight line of each child of ``node`` (None for a child that has no weight)."""
+    children = node.get("children", [])
+    weights = node.get("weights") if node.get("kind") == "weighted" else None
+    if not isinstance(weights, list) or len(weights) != len(children):
+        return [None] * len(children)
+    minimum = (node.get("hit_rate") or {}).get("min_samples")
+    return [_weight_line(w, minimum) if isinstance(w, Mapping) else None for w in weights]
+
+
 # --- the trees ---------------------------------------------------------------------------------
 
 
 def _draw(
-    node: Json, leaves: Mapping[int, Json], view: View, prefix: str, last: bool
+    node: Json,
+    leaves: Mapping[int, Json],
+    view: View,
+    prefix: str,
+    last: bool,
+    weight: Text | None = None,
 ) -> Iterator[Text]:
     label = _label(node, leaves, view)
+    if weight is not None:
+        label.append(weight)
     first = Text(prefix + ("└── " if last else "├── "))
     first.append_text(label[0])
     yield first
@@ -220,14 +311,16 @@ def _draw(
         line.append_text(extra)
         yield line
     children = node.get("children", [])
+    weights = _child_weights(node)
     for i, child in enumerate(children):
-        yield from _draw(child, leaves, view, continuation, i == len(children) - 1)
+        yield from _draw(child, leaves, view, continuation, i == len(children) - 1, weights[i])
 
 
 def _children(node: Json, leaves: Mapping[int, Json], view: View) -> Iterator[Text]:
     children = node.get("children", [])
+    weights = _child_weights(node)
     for i, child in enumerate(children):
-        yield from _draw(child, leaves, view, "", i == len(children) - 1)
+        yield from _draw(child, leaves, view, "", i == len(children) - 1, weights[i])
 
 
 def _heading(node: Json, view: View) -> Text:
@@ -235,6 +328,15 @@ def _heading(node: Json, view: View) -> Text:
     text = _marked(status, status, view)
     text.append(node.get("text", ""), style="bold")
     return text
+
+
+def _root(node: Json, leaves: Mapping[int, Json], view: View) -> Iterator[Text]:
+    """A root's heading (an entry or exit vote's share of the weight under it), its children."""
+    yield _heading(node, view)
+    if node.get("kind") == "weighted":
+        for line in _vote_lines(node):
+            yield Text("    ").append_text(line)
+    yield from _children(node, leaves, view)
 
 
 def _veto_line(veto: Json, view: View) -> Text:
@@ -252,11 +354,9 @@ def _veto_line(veto: Json, view: View) -> Text:
 def tree_lines(doc: Json, view: View = LIVE) -> Iterator[Text]:
     """Entry, exit and veto trees of a tree or trace JSON; statuses and leaf data when present."""
     leaves = {leaf["node"]: leaf for leaf in doc.get("leaves", [])}
-    yield _heading(doc["entry"], view)
-    yield from _children(doc["entry"], leaves, view)
+    yield from _root(doc["entry"], leaves, view)
     if doc.get("exit"):
-        yield _heading(doc["exit"], view)
-        yield from _children(doc["exit"], leaves, view)
+        yield from _root(doc["exit"], leaves, view)
     else:
         yield Text("SELL: no exit rules", style="bold")
     if not doc.get("vetoes"):

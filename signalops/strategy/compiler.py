@@ -10,14 +10,19 @@ Semantics fixed here (and shown by ``signalops explain``):
 - the strategy BUYs when ``execution.require_confirmations`` entry rules pass (default: all);
 - it SELLs when ``exit.require_confirmations`` exit rules pass (default: 1, any exit);
 - a veto blocks the actions in its ``blocks`` list (default: BUY) when its conditions pass or
-  cannot be evaluated.
+  cannot be evaluated;
+- ``execution.weighted`` (``exit.weighted``) replaces the count of confirmations by a weighted
+  vote over the entry (exit) rules, and a ``weighted:`` condition votes over its ``of:`` list
+  (``signalops.evaluation.weighted``). A hit rate counts rises for a vote that argues for a BUY
+  and falls for one that argues for a SELL or blocks a BUY (``direction``, which a ``not``
+  reverses, and which a veto that blocks both sides must state).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -38,12 +43,14 @@ from signalops.evaluation.nodes import (
     Operand,
     Predicate,
     Span,
+    Weighted,
     operand_metrics,
     render_operand,
 )
 from signalops.evaluation.tree import DecisionTree, Veto, confirmation_text
 from signalops.side import Side
 from signalops.strategy import expression as ex
+from signalops.strategy import votes
 from signalops.strategy._yaml import Document, Mark, Path, format_path
 from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
 from signalops.strategy.schema import did_you_mean
@@ -69,12 +76,17 @@ def parse_number(text: str) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    """What a condition inherits from its rule: the default source, max_age and the rule id."""
+    """What a condition inherits from its rule: the default source, max_age and the rule id;
+    ``direction``, the move a PASS argues for (a hit rate's default: up for an entry, down for
+    an exit or a BUY veto, None where no side is implied); ``measured``, whether the condition
+    is inside a hit-rate vote's child (which is evaluated on past bars by itself)."""
 
     path: Path
     source: str | None
     max_age: int | None
     rule: str
+    direction: str | None = field(default=None)
+    measured: bool = False
 
 
 class _Fail(Exception):
@@ -115,9 +127,10 @@ class _Compiler:
                 (*root, "execution", "require_confirmations"),
                 hint=f"use a number from 1 to {len(rules)}",
             )
+        self.one_way_to_confirm(execution, (*root, "execution"))
         entry_index = self.take_index()
-        entry_rules = self.rules(rules, (*root, "rules"))
-        entry = AtLeast(
+        entry_rules = self.rules(rules, (*root, "rules"), votes.UP)
+        confirmations = AtLeast(
             index=entry_index,
             path="rules",
             span=self.span((*root, "rules")),
@@ -125,8 +138,18 @@ class _Compiler:
             n=n_entry,
             items=tuple(entry_rules),
         )
+        entry: Node = confirmations
+        if "weighted" in execution:
+            entry = self.rule_vote(
+                confirmations,
+                "BUY",
+                execution["weighted"],
+                (*root, "execution", "weighted"),
+                count=len(rules),
+                direction=votes.UP,
+            )
 
-        exit_node = None
+        exit_node: Node | None = None
         n_exit = None
         if "exit" in spec:
             exit_rules_doc = spec["exit"]["rules"]
@@ -137,9 +160,10 @@ class _Compiler:
                     (*root, "exit", "require_confirmations"),
                     hint=f"use a number from 1 to {len(exit_rules_doc)}",
                 )
+            self.one_way_to_confirm(spec["exit"], (*root, "exit"))
             exit_index = self.take_index()
-            exit_rules = self.rules(exit_rules_doc, (*root, "exit", "rules"))
-            exit_node = AtLeast(
+            exit_rules = self.rules(exit_rules_doc, (*root, "exit", "rules"), votes.DOWN)
+            exit_confirmations = AtLeast(
                 index=exit_index,
                 path="exit.rules",
                 span=self.span((*root, "exit")),
@@ -147,12 +171,22 @@ class _Compiler:
                 n=n_exit,
                 items=tuple(exit_rules),
             )
+            exit_node = exit_confirmations
+            if "weighted" in spec["exit"]:
+                exit_node = self.rule_vote(
+                    exit_confirmations,
+                    "SELL",
+                    spec["exit"]["weighted"],
+                    (*root, "exit", "weighted"),
+                    count=len(exit_rules_doc),
+                    direction=votes.DOWN,
+                )
 
         vetoes = []
         for i, veto in enumerate(spec.get("vetoes", [])):
             path = (*root, "vetoes", i)
-            node = self.rule(veto, path)
             blocks = frozenset(Side(b.upper()) for b in veto.get("blocks", ["BUY"]))
+            node = self.rule(veto, path, votes.veto_direction(blocks))
             if node is not None:
                 vetoes.append(Veto(veto["id"], node, blocks, veto.get("description")))
 
@@ -248,15 +282,15 @@ class _Compiler:
 
     # --- rules and conditions ------------------------------------------------------------------
 
-    def rules(self, rules: list[dict[str, Any]], path: Path) -> list[Node]:
+    def rules(self, rules: list[dict[str, Any]], path: Path, direction: str) -> list[Node]:
         nodes = []
         for i, rule in enumerate(rules):
-            node = self.rule(rule, (*path, i))
+            node = self.rule(rule, (*path, i), direction)
             if node is not None:
                 nodes.append(node)
         return nodes
 
-    def rule(self, rule: dict[str, Any], path: Path) -> Node | None:
+    def rule(self, rule: dict[str, Any], path: Path, direction: str | None) -> Node | None:
         rule_id = rule["id"]
         if rule_id in self.rule_ids:
             first = self.doc.mark(self.rule_ids[rule_id])
@@ -275,6 +309,7 @@ class _Compiler:
             source=rule.get("source"),
             max_age=self.max_age_of(rule, path),
             rule=rule_id,
+            direction=direction,
         )
         items = self.conditions(rule["conditions"], (*path, "conditions"), context)
         if items is None:
@@ -311,9 +346,12 @@ class _Compiler:
                 return self.group(AnyOf, condition["any"], (*path, "any"), path, context, "any of")
             if "at_least" in condition:
                 return self.at_least(condition["at_least"], path, context)
+            if "weighted" in condition:
+                return self.weighted(condition["weighted"], path, context)
             if "not" in condition:
                 index = self.take_index()
-                child = self.condition(condition["not"], (*path, "not"), context)
+                reversed_ = replace(context, direction=votes.reverse(context.direction))
+                child = self.condition(condition["not"], (*path, "not"), reversed_)
                 if child is None:
                     return None
                 return Not(
@@ -371,6 +409,87 @@ class _Compiler:
             text=f"at least {n} of",
             n=n,
             items=tuple(children),
+        )
+
+    # --- weighted votes ------------------------------------------------------------------------
+
+    def one_way_to_confirm(self, section: dict[str, Any], path: Path) -> None:
+        if "weighted" in section and "require_confirmations" in section:
+            self.error(
+                "give either require_confirmations or weighted, not both",
+                (*path, "weighted"),
+                at=self.doc.key_mark((*path, "weighted")),
+                hint="weighted replaces the count of rules by a vote of their weights",
+            )
+
+    def weighted(self, spec: dict[str, Any], path: Path, context: _Context) -> Node | None:
+        wpath = (*path, "weighted")
+        index = self.take_index()
+        of = spec["of"]
+        vote = votes.VoteReader(self, wpath, len(of), "conditions", context.direction)
+        pass_at, weights, hit_rate = vote.read(spec)
+        inner = replace(context, measured=context.measured or hit_rate is not None)
+        if hit_rate is not None and context.measured:
+            self.error(
+                "a hit-rate vote cannot be inside another hit-rate vote's child",
+                (*wpath, "weights"),
+                hint="the outer vote measures its children on past bars; give this one fixed "
+                "weights",
+            )
+            return None
+        children = self.conditions(of, (*wpath, "of"), inner)
+        if children is None or pass_at is None or (weights is None and hit_rate is None):
+            return None
+        return Weighted(
+            index=index,
+            path=format_path(path),
+            span=self.span(path),
+            text="weighted vote",
+            items=tuple(children),
+            pass_at=pass_at,
+            weights=weights or (),
+            hit_rate=hit_rate,
+        )
+
+    def rule_vote(
+        self,
+        confirmations: AtLeast,
+        action: str,
+        spec: dict[str, Any],
+        vpath: Path,
+        *,
+        count: int,
+        direction: str,
+    ) -> Node:
+        """The entry (or exit) node as a weighted vote over the rules (``execution.weighted``)
+        in the place of the count of ``confirmations``; ``count`` is how many rules the file
+        lists (the node holds those that compiled)."""
+        rules = confirmations.items
+        vote = votes.VoteReader(self, vpath, count, "rules", direction)
+        pass_at, weights, hit_rate = vote.read(spec)
+        measured = [
+            rule.text
+            for rule in rules
+            if any(isinstance(n, Weighted) and n.hit_rate for n in rule.walk())
+        ]
+        if hit_rate is not None and measured:
+            self.error(
+                f"rule '{measured[0]}' has a hit-rate vote, and the rules are weighed by hit "
+                "rate: a measured rule cannot measure again",
+                (*vpath, "weights"),
+                hint="give the rules fixed weights, or the inner vote fixed weights",
+            )
+            hit_rate = None  # the file is refused; this node only stands in
+        return Weighted(
+            index=confirmations.index,
+            path=confirmations.path,
+            span=confirmations.span,
+            text=votes.rule_vote_text(action, pass_at or 1.0),
+            items=rules,
+            pass_at=pass_at or 1.0,
+            weights=weights or (1.0,) * len(rules) if hit_rate is None else (),
+            hit_rate=hit_rate,
+            label=confirmations.path,
         )
 
     def known_source(self, source: str | None, path: Path) -> bool:
