@@ -626,8 +626,7 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     folder = tmp_path / "reports" / "Banking_Crisis_Pipeline"
     written = sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm")))
     assert written == [
-        "backtest.db", "baseline.db", "drawdown.png", "equity.png", "metrics.json",
-        "price_BTC.png", "report.html", "trades.csv",
+        "backtest.db", "baseline.db", "charts.json", "metrics.json", "report.html", "trades.csv",
     ]  # fmt: skip
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["metrics"]["risk_free_rate"] == 0.0
@@ -639,7 +638,8 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     assert metrics["blocked"]["decisions"][0]["without_vetoes"]["status"] == "NOT_EXECUTED"
     assert metrics["baseline"]["strategy"]["name"] == "Banking_Crisis_Pipeline_no_vetoes"
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    # The charts are drawn by plotly.js, inlined (tests/test_report_html.py has the rest).
+    assert page.count("Plotly.newPlot(") == 2
     assert "Filter accounting" in page
     # The blocked decision is in the audit log, for `signalops why`.
     why = invoke("why", metrics["blocked"]["decisions"][0]["decision_id"], "--audit",

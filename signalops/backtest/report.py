@@ -1,41 +1,64 @@
-"""The report of a study: ``metrics.json``, ``trades.csv``, PNG charts and a static ``report.html``.
+"""The report of a study: ``metrics.json``, ``trades.csv``, ``charts.json`` and ``report.html``.
 
     out_dir/
       metrics.json     every metric of the strategy, the vetoes-removed baseline and buy-and-hold,
                        the filter accounting with each blocked decision, and how it was computed
       trades.csv       one row per round trip (entry/exit time and price, quantity, pnl, return,
                        fees, the decision ids behind it)
-      equity.png       equity curves: strategy, baseline, buy-and-hold
-      drawdown.png     drawdown from the running peak, same three
-      price_<ASSET>.png  closes with the strategy's fills and its blocked signals marked
-      report.html      all of the above on one page (charts embedded, so the file stands alone)
+      charts.json      the report's interactive charts as plotly figures (``signalops.backtest.
+                       charts``): equity and drawdown; each asset's price with fills, blocked
+                       signals and the strategy's indicators
+      report.html      all of the above on one page that stands alone: plotly.js is inlined, so
+                       it opens offline, and it is the same bytes for the same backtest
       backtest.db      the audit log of every decision (``signalops why ID --audit ...``)
       baseline.db      the baseline's audit log
 
-The table rows (``metric_rows``) are shared with the CLI, so the terminal and the page agree.
-Charts are drawn with matplotlib's object API on the Agg canvas: no pyplot state, no display.
+The table rows (``metric_rows``) are shared with the CLI, so the terminal and the page agree;
+numbers are formatted by ``signalops.backtest.formatting`` for both.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly_js
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
-from signalops.backtest.ledger import EquityPoint
+from signalops.backtest.formatting import DASH, day, hours, money, pct, ratio
+from signalops.backtest.html_tables import extended_section, table
+from signalops.backtest.indicators import store_candles
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
-from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
+from signalops.venues import Venues
+
+__all__ = [
+    "COLUMNS",
+    "DASH",
+    "ReportFiles",
+    "columns",
+    "day",
+    "filter_lines",
+    "hours",
+    "method_lines",
+    "metric_rows",
+    "money",
+    "pct",
+    "ratio",
+    "render_html",
+    "title",
+    "write_report",
+    "write_trades",
+]
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
 TRADE_FIELDS = (
@@ -52,7 +75,6 @@ TRADE_FIELDS = (
     "entry_decisions",
     "exit_decisions",
 )
-DASH = "—"
 
 
 @dataclass(frozen=True)
@@ -60,38 +82,10 @@ class ReportFiles:
     metrics: Path
     trades: Path
     html: Path
-    charts: tuple[Path, ...]
+    charts: Path
 
 
-# --- formatting --------------------------------------------------------------------------------
-
-
-def pct(value: float | None, *, signed: bool = False, digits: int = 2) -> str:
-    """A percentage with thousands separators: ``+1,234.56%``."""
-    if value is None:
-        return DASH
-    return f"{value:+,.{digits}%}" if signed else f"{value:,.{digits}%}"
-
-
-def ratio(value: float | None) -> str:
-    return DASH if value is None else f"{value:.2f}"
-
-
-def money(value: Decimal, quote: str = "USDT") -> str:
-    return f"{value:,.2f} {quote}"
-
-
-def day(moment: datetime | None) -> str:
-    """``2023-03-10`` at midnight UTC, else ``2023-03-10 05:00`` (UTC)."""
-    if moment is None:
-        return DASH
-    text = iso(moment) or DASH
-    return text[:10] if text.endswith("T00:00:00Z") else text[:16].replace("T", " ")
-
-
-def hours(span: timedelta) -> str:
-    """A horizon as the issue states it: ``72h``."""
-    return f"{span / timedelta(hours=1):g}h"
+# --- text ----------------------------------------------------------------------------------------
 
 
 def _count(n: int, word: str) -> str:
@@ -277,7 +271,13 @@ def method_lines(study: Study) -> list[str]:
 # --- files -------------------------------------------------------------------------------------
 
 
-def write_report(study: Study) -> ReportFiles:
+def write_report(
+    study: Study, *, store: SnapshotStore | None = None, venues: Venues | None = None
+) -> ReportFiles:
+    """Every file of the report. ``store`` (with the ``venues`` the backtest ran with): the
+    replay store the backtest read, whose candles the indicator panes are computed from;
+    without it they come from the backtest's own bars (indicators of closes at its timeframe;
+    the chart's notes say what is left out)."""
     out = study.out_dir
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
@@ -285,10 +285,15 @@ def write_report(study: Study) -> ReportFiles:
     data["definitions"] = _DEFINITIONS
     metrics_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     trades_path = write_trades(study.result, out / "trades.csv")
-    charts = draw_charts(study)
+    drawn = charts(study, None if store is None else store_candles(store, venues))
+    charts_path = out / "charts.json"
+    charts_path.write_text(
+        json.dumps([chart.to_dict() for chart in drawn], allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
     html_path = out / "report.html"
-    html_path.write_text(render_html(study, charts), encoding="utf-8")
-    return ReportFiles(metrics_path, trades_path, html_path, tuple(charts.values()))
+    html_path.write_text(render_html(study, drawn, data), encoding="utf-8")
+    return ReportFiles(metrics_path, trades_path, html_path, charts_path)
 
 
 def write_trades(result: BacktestResult, path: Path) -> Path:
@@ -329,164 +334,33 @@ _DEFINITIONS = {
 }
 
 
-# --- charts ------------------------------------------------------------------------------------
-
-
-def draw_charts(study: Study) -> dict[str, Path]:
-    """PNG files in the study's folder, by name."""
-    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
-    from matplotlib.figure import Figure
-
-    out = study.out_dir
-    result, base = study.result, study.baseline
-    curves: list[tuple[str, Sequence[EquityPoint], str]] = [
-        (result.strategy.name, result.equity, "#1f77b4")
-    ]
-    if base is not None:
-        curves.append(("vetoes removed", base.equity, "#ff7f0e"))  # dashed: may coincide
-    if result.buy_and_hold:
-        curves.append(("buy & hold", result.buy_and_hold, "#7f7f7f"))
-    held = study.benchmark
-    if held is not None and held.equity:
-        curves.append((benchmark_column(held.asset), held.equity, "#8c564b"))
-    charts: dict[str, Path] = {}
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax = fig.add_subplot()
-    for label, curve, color in curves:
-        ax.plot(
-            _days([p.time for p in curve]),
-            [float(p.equity) for p in curve],
-            label=label,
-            color=color,
-            ls=_style(label),
-        )
-    ax.set_title("Equity")
-    ax.set_ylabel("USDT")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    charts["equity"] = _save(fig, out / "equity.png")
-
-    fig = Figure(figsize=(10, 3), layout="constrained")
-    ax = fig.add_subplot()
-    for label, curve, color in curves:
-        ax.plot(
-            _days([p.time for p in curve]),
-            _drawdowns(curve),
-            label=label,
-            color=color,
-            ls=_style(label),
-        )
-    ax.set_title("Drawdown from the running peak")
-    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    charts["drawdown"] = _save(fig, out / "drawdown.png")
-
-    for asset in result.assets:
-        charts[f"price_{asset}"] = _price_chart(study, asset, out / f"price_{asset}.png")
-    return charts
-
-
-def _style(label: str) -> str:
-    return "--" if label == "vetoes removed" else "-"
-
-
-def _drawdowns(curve: Sequence[EquityPoint]) -> list[float]:
-    peak = 0.0
-    found = []
-    for point in curve:
-        value = float(point.equity)
-        peak = max(peak, value)
-        found.append(value / peak - 1 if peak > 0 else 0.0)
-    return found
-
-
-def _price_chart(study: Study, asset: str, path: Path) -> Path:
-    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
-    from matplotlib.figure import Figure
-
-    result = study.result
-    bars = result.prices[asset]
-    first, last = result.equity[0].time, result.equity[-1].time
-    times, closes = bars.window(first, last)
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(_days(times), closes, color="#444444", lw=1, label="close")
-    for side, marker, color in (("BUY", "^", "#2ca02c"), ("SELL", "v", "#d62728")):
-        legs = [leg for leg in result.legs if leg.asset == asset and leg.side.value == side]
-        if legs:
-            ax.scatter(
-                _days([leg.filled_at for leg in legs]),
-                [float(leg.price) for leg in legs],
-                marker=marker,
-                color=color,
-                s=60,
-                zorder=3,
-                label=f"{side.lower()} (fill)",
-            )
-    blocked = [item for item in result.blocked.items if item.asset == asset]
-    closes_at = [(item.as_of, bars.close_at(item.as_of)) for item in blocked]
-    marks = [(t, float(found[0])) for t, found in closes_at if found is not None]
-    if marks:
-        ax.scatter(
-            _days([t for t, _ in marks]),
-            [c for _, c in marks],
-            marker="x",
-            color="#9467bd",
-            s=60,
-            zorder=3,
-            label=f"blocked {', '.join(sorted({i.action for i in blocked}))} signal",
-        )
-    ax.set_title(f"{asset}: closes, fills and blocked signals")
-    ax.set_xlim(*_days([first, last]))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
-
-
-def _days(times: Sequence[datetime]) -> list[float]:
-    """Times as matplotlib date numbers, which the date locator and formatter of ``_save`` read."""
-    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
-    from matplotlib.dates import date2num
-
-    return [float(day) for day in date2num(list(times))]
-
-
-def _save(fig: Any, path: Path) -> Path:
-    # matplotlib takes ~0.5 s to import: only a report with charts pays for it.
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    for ax in fig.axes:
-        locator = AutoDateLocator()
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    fig.savefig(path, dpi=100)
-    return path
-
-
 # --- the page ----------------------------------------------------------------------------------
 
 
-def render_html(study: Study, charts: dict[str, Path]) -> str:
+def render_html(study: Study, drawn: Sequence[Chart], data: Mapping[str, Any] | None = None) -> str:
+    """The page: the table, the charts, the extended measures of ``data`` (``metrics.json``'s
+    content, when given), the filter accounting and the trades. plotly.js is inlined once at
+    the top, so the file opens offline; the same study gives the same bytes."""
     r = study.result
     e = html.escape
+    why = str(r.audit_path)
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(r.strategy.name)} backtest</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style>",
+        f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
-        _table(columns(study), metric_rows(study)),
+        table(columns(study), metric_rows(study)),
+        *(embed(chart, why) for chart in drawn),
+        extended_section((data or {}).get("extended")),
         "<h2>Filter accounting</h2>",
         "<p>" + "<br>".join(e(line) for line in filter_lines(study)) + "</p>",
     ]
     if r.blocked.items:
         parts.append(_blocked_table(study))
-    for name in ("equity", "drawdown", *(f"price_{a}" for a in r.assets)):
-        if name in charts:
-            parts.append(_image(charts[name], name))
     parts.append(f"<h2>Trades ({len(r.trades)})</h2>")
     parts.append(_trades_table(r))
     parts.append(
@@ -494,17 +368,9 @@ def render_html(study: Study, charts: dict[str, Path]) -> str:
         f"<code>{e(str(r.audit_path))}</code>: <code>signalops why DECISION_ID --audit "
         f"{e(str(r.audit_path))}</code> explains one.</p>"
     )
+    parts.append(f"<script>{CLICK_SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    e = html.escape
-    lines = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
-        lines.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
-    lines.append("</table>")
-    return "\n".join(lines)
 
 
 def _blocked_table(study: Study) -> str:
@@ -548,7 +414,7 @@ def _blocked_table(study: Study) -> str:
                 + (f" ({', '.join(match.denials)})" if match.denials else "")
             )
         rows.append(row)
-    return _table(head, rows)
+    return table(head, rows)
 
 
 def _price_at(price: Decimal | None, moment: datetime | None) -> str:
@@ -572,12 +438,7 @@ def _trades_table(result: BacktestResult) -> str:
                 f"{trade.fees:,.2f}",
             ]
         )
-    return _table(head, rows)
-
-
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+    return table(head, rows)
 
 
 _CSS = (
@@ -585,5 +446,8 @@ _CSS = (
     "table{border-collapse:collapse;margin:1em 0}"
     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
     "th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}"
-    "img{max-width:100%}.note{color:#555}code{background:#f4f4f4;padding:1px 3px}"
+    ".chart{width:100%}.note{color:#555}code{background:#f4f4f4;padding:1px 3px}"
+    "input.why{width:60%;font-family:ui-monospace,monospace;font-size:12px;padding:2px 4px}"
+    ".tables{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}"
+    "td.up{background:#e6f4ea}td.down{background:#fce8e6}"
 )

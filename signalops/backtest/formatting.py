@@ -1,0 +1,43 @@
+"""Numbers and times as a backtest report shows them to people, in the terminal and on the page.
+
+Percentages and money carry thousands separators, ratios two decimals, times the day alone when
+they fall at midnight UTC. The report's tables, its charts' hover labels and the CLI's table all
+format through these, so they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from signalops.canonical import iso
+
+DASH = "—"
+
+
+def pct(value: float | None, *, signed: bool = False, digits: int = 2) -> str:
+    """A percentage with thousands separators: ``+1,234.56%``."""
+    if value is None:
+        return DASH
+    return f"{value:+,.{digits}%}" if signed else f"{value:,.{digits}%}"
+
+
+def ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}"
+
+
+def money(value: Decimal, quote: str = "USDT") -> str:
+    return f"{value:,.2f} {quote}"
+
+
+def day(moment: datetime | None) -> str:
+    """``2023-03-10`` at midnight UTC, else ``2023-03-10 05:00`` (UTC)."""
+    if moment is None:
+        return DASH
+    text = iso(moment) or DASH
+    return text[:10] if text.endswith("T00:00:00Z") else text[:16].replace("T", " ")
+
+
+def hours(span: timedelta) -> str:
+    """A horizon as the issue states it: ``72h``."""
+    return f"{span / timedelta(hours=1):g}h"
