@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from signalops.adapters import registry
+from signalops.dashboard.formatting import (
+    DEFAULT_QUOTE,
+    comparison_rows,
+    metric_label,
+    metric_text,
+)
 from signalops.errors import StrategyError
 from signalops.explain import View, header_lines, tree_lines, tree_to_dict
 from signalops.strategy import find_strategy_files, load
 
 CHART_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+HOLD = "buy & hold"
 
 
 @dataclass(frozen=True)
@@ -95,31 +101,59 @@ class BacktestReport:
     def name(self) -> str:
         return self.folder.name
 
+    @property
+    def quote(self) -> str:
+        """The currency of the report's money figures (``USDT`` when it names none, as the
+        CLI's table assumes)."""
+        found = self.metrics.get("quote")
+        return found if isinstance(found, str) and found else DEFAULT_QUOTE
+
     def scalar_metrics(self) -> dict[str, Any]:
         """Top-level numbers and strings (the headline figures); nested data shown as JSON."""
         return {k: v for k, v in self.metrics.items() if _scalar(v)}
 
-    def comparison(self) -> list[dict[str, Any]]:
-        """The strategy's metrics beside the vetoes-removed baseline's and buy-and-hold's, as
-        ``signalops backtest`` writes them (``metrics``, ``baseline.metrics``,
-        ``buy_and_hold``): one row per metric. Empty for reports of another shape."""
+    def run_rows(self) -> list[dict[str, str]]:
+        """The top-level figures (period, cash, timing) with numbers as the CLI writes them."""
+        return [
+            {"metric": metric_label(name, self.quote), "value": metric_text(name, value)}
+            for name, value in self.scalar_metrics().items()
+        ]
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Each run's metrics: the strategy's, the vetoes-removed baseline's and buy-and-hold's,
+        as ``signalops backtest`` writes them (``metrics``, ``baseline.metrics``,
+        ``buy_and_hold``); empty for reports of another shape."""
         data = self.metrics
         found = {
             "strategy": data.get("metrics"),
             "vetoes removed": (data.get("baseline") or {}).get("metrics"),
-            "buy & hold": data.get("buy_and_hold"),
+            HOLD: data.get("buy_and_hold"),
         }
-        columns: dict[str, dict[str, Any]] = {
-            name: value for name, value in found.items() if isinstance(value, dict)
-        }
-        if "strategy" not in columns:
+        columns = {name: value for name, value in found.items() if isinstance(value, dict)}
+        return columns if "strategy" in columns else {}
+
+    def comparison(self) -> list[dict[str, str]]:
+        """The strategy's metrics beside the baseline's and buy-and-hold's, one row per metric,
+        in the words and formats of the CLI's table (``signalops.dashboard.formatting``)."""
+        runs = self.runs()
+        return comparison_rows(runs, self.quote, frozenset({HOLD})) if runs else []
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A top-level object of metrics.json (``extended``, ``universe``), or empty."""
+        found = self.metrics.get(name)
+        return found if isinstance(found, dict) else {}
+
+    def interactive(self) -> list[dict[str, Any]]:
+        """The report's plotly figures (``charts.json``: ``[{"title", "figure", "notes"}]``),
+        or none when the report has no such file or it does not read."""
+        path = self.folder / "charts.json"
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return []
-        names: list[str] = []
-        for section in columns.values():
-            names += [k for k, v in section.items() if _scalar(v) and k not in names]
-        return [
-            {"metric": name, **{c: _shown(columns[c].get(name)) for c in columns}} for name in names
-        ]
+        if not isinstance(found, list):
+            return []
+        return [c for c in found if isinstance(c, dict) and isinstance(c.get("figure"), dict)]
 
     @property
     def trades(self) -> Path | None:
@@ -134,20 +168,6 @@ class BacktestReport:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, int | float | str | bool)
-
-
-def _shown(value: Any) -> str:
-    """Readable numbers: floats to 6 significant digits, long decimal strings to 2 places."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, str) and "." in value and len(value.split(".")[1]) > 6:
-        try:
-            return f"{Decimal(value):.2f}"
-        except ArithmeticError:
-            return value
-    return str(value)
 
 
 def backtest_reports(folder: Path) -> list[BacktestReport]:

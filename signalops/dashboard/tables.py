@@ -6,22 +6,42 @@ does), never from today's strategy files: the dashboard shows what the engine sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from signalops import numbers
 from signalops.audit import why
 from signalops.audit.interface import AuditStore
 from signalops.audit.queries import decision_values, newest_first
 from signalops.audit.store import PendingApproval
+from signalops.config import Config
+from signalops.dashboard.formatting import detail_text, risk_figure
 from signalops.execution.paper import VENUE as PAPER_VENUE
 from signalops.explain.render import threshold_text
 from signalops.explain.text import format_age, format_value
 from signalops.orders import Fill, Side
 
 Record = Mapping[str, Any]
+# An asset's quote currency (the currency of its prices and of an order's notional).
+QuoteOf = Callable[[str], str | None]
+
+
+def no_quote(asset: str) -> str | None:
+    return None
+
+
+def quotes(config: Config, fallback: str | None = None) -> QuoteOf:
+    """Each asset's quote currency: its venue's (``USDT`` on Binance, ``USD`` on Coinbase or
+    Yahoo), else ``fallback`` (the paper account's)."""
+
+    def quote(asset: str) -> str | None:
+        venue = config.venues.venue_of(asset)
+        return venue.quote if venue is not None else fallback
+
+    return quote
 
 
 def parse_iso(text: str) -> datetime:
@@ -34,16 +54,6 @@ def signed_duration(delta: timedelta) -> str:
     return ("-" if seconds < 0 else "") + format_age(abs(seconds))
 
 
-def plain_number(value: Any) -> str:
-    """Decimal strings as written in the record, trailing zeros of a fraction trimmed."""
-    if value is None:
-        return ""
-    text = str(value)
-    if "." in text and "e" not in text.lower():
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 # --- the approval queue ------------------------------------------------------------------------
 
 
@@ -54,6 +64,7 @@ class PendingRow:
     asset: str
     side: str
     quantity: str
+    price: str
     notional: str
     strategy: str
     decided_at: str
@@ -71,6 +82,7 @@ class PendingRow:
             "asset": self.asset,
             "side": self.side,
             "size": self.quantity,
+            "price": self.price,
             "notional": self.notional,
             "strategy": self.strategy,
             "age": self.age,
@@ -78,19 +90,25 @@ class PendingRow:
         }
 
 
-def pending_rows(pending: Sequence[PendingApproval], now: datetime) -> list[PendingRow]:
+def pending_rows(
+    pending: Sequence[PendingApproval], now: datetime, quote_of: QuoteOf = no_quote
+) -> list[PendingRow]:
+    """The queue's rows; size exactly as ordered, price and notional as money in the asset's
+    quote currency (``499.97 USDT``)."""
     rows = []
     for item in pending:
         order = item.record.get("order") or {}
         expires = item.expires_at
+        quote = quote_of(item.asset)
         rows.append(
             PendingRow(
                 approval_id=item.approval_id or item.decision_id,
                 decision_id=item.decision_id,
                 asset=item.asset,
                 side=str(order.get("side", "?")),
-                quantity=plain_number(order.get("quantity")),
-                notional=plain_number(_rounded(order.get("notional"))),
+                quantity=_quantity(order.get("quantity")),
+                price=_price(order.get("reference_price"), quote),
+                notional=_money(order.get("notional"), quote),
                 strategy=item.strategy,
                 decided_at=item.as_of,
                 age=signed_duration(now - parse_iso(item.as_of)),
@@ -102,11 +120,16 @@ def pending_rows(pending: Sequence[PendingApproval], now: datetime) -> list[Pend
     return rows
 
 
-def _rounded(value: Any, places: str = "0.01") -> Any:
-    try:
-        return Decimal(str(value)).quantize(Decimal(places))
-    except (ArithmeticError, ValueError):
-        return value
+def _quantity(value: Any) -> str:
+    return "" if value is None else numbers.quantity(value)
+
+
+def _price(value: Any, quote: str | None = None) -> str:
+    return "" if value is None else numbers.price(value, quote)
+
+
+def _money(value: Any, quote: str | None = None) -> str:
+    return "" if value is None else numbers.money(value, quote)
 
 
 # --- one decision ------------------------------------------------------------------------------
@@ -159,17 +182,39 @@ def veto_rows(record: Record) -> list[dict[str, Any]]:
     return rows
 
 
-def risk_rows(risk: Record | None) -> list[dict[str, Any]]:
+def risk_rows(risk: Record | None, quote: str | None = None) -> list[dict[str, Any]]:
+    """Each check with its actual value and limit in the check's unit (``5.00%`` of equity,
+    ``2d``, ``499.97 USDT``), the other details after them."""
     if not risk:
         return []
-    return [
-        {
+    return [_risk_row(check, quote) for check in risk.get("checks", [])]
+
+
+def _risk_row(check: Record, quote: str | None) -> dict[str, Any]:
+    details = check.get("details")
+    found = dict(details) if isinstance(details, Mapping) else {}
+    unit = found.pop("unit", None)
+    actual, limit = found.pop("actual", None), found.pop("limit", None)
+    if not isinstance(details, Mapping):  # an older record: details as one text
+        return {
             "check": check.get("code"),
             "result": "PASS" if check.get("passed") else "FAIL",
-            "details": why.details_text(check.get("details")),
+            "actual": "",
+            "limit": "",
+            "unit": "",
+            "details": why.details_text(details),
         }
-        for check in risk.get("checks", [])
-    ]
+    return {
+        "check": check.get("code"),
+        "result": "PASS" if check.get("passed") else "FAIL",
+        "actual": risk_figure(actual, unit, quote),
+        "limit": risk_figure(limit, unit, quote),
+        "unit": unit or "",
+        "details": ", ".join(
+            f"{name.replace('_', ' ')} {detail_text(name, value, quote)}"
+            for name, value in sorted(found.items())
+        ),
+    }
 
 
 # --- the decision feed -------------------------------------------------------------------------
@@ -203,11 +248,13 @@ def decision_rows(
     limit: int = 200,
     runner: str | None = None,
     runners: Sequence[str] = (),
+    quote_of: QuoteOf = no_quote,
 ) -> list[dict[str, Any]]:
     """The feed, newest first: one row per evaluation (HOLD and BLOCKED included).
 
     ``runners``: the log's named runners (``runners(audit)``); when there are any, each row
-    says which one decided, and ``runner`` keeps one runner's decisions.
+    says which one decided, and ``runner`` keeps one runner's decisions. ``quote_of``: the
+    currency each asset's notional is in.
     """
     filters: dict[str, Any] = {
         "asset": asset,
@@ -217,9 +264,11 @@ def decision_rows(
         "until": until,
     }
     if not runners:
-        return [_feed_row(audit, record) for record in audit.decisions(**filters, limit=limit)]
+        return [
+            _feed_row(audit, record, quote_of) for record in audit.decisions(**filters, limit=limit)
+        ]
     return [
-        _feed_row(audit, record, runner=name)
+        _feed_row(audit, record, quote_of, runner=name)
         for name, record in _runner_decisions(
             audit, filters, limit, [runner] if runner else runners
         )
@@ -244,7 +293,9 @@ def _runner_decisions(
     return found[:limit]
 
 
-def _feed_row(audit: AuditStore, record: Record, *, runner: str | None = None) -> dict[str, Any]:
+def _feed_row(
+    audit: AuditStore, record: Record, quote_of: QuoteOf, *, runner: str | None = None
+) -> dict[str, Any]:
     followups = audit.followups(record["decision_id"])
     order = record.get("order") or {}
     row = {"as of": record["as_of"], "asset": record["asset"]}
@@ -254,7 +305,8 @@ def _feed_row(audit: AuditStore, record: Record, *, runner: str | None = None) -
         {
             "verdict": record["verdict"],
             "outcome": why.outcome(record, followups),
-            "size": plain_number(order.get("quantity")),
+            "size": _quantity(order.get("quantity")),
+            "notional": _money(order.get("notional"), quote_of(record["asset"])),
             "what happened": why.headline(record, followups, audit),
             "strategy": record["strategy"]["name"],
             "mode": record.get("mode"),
@@ -299,15 +351,17 @@ def equity_points(
     return points
 
 
-def fill_rows(fills: Sequence[Fill], until: datetime) -> list[dict[str, Any]]:
+def fill_rows(fills: Sequence[Fill], until: datetime, quote: str) -> list[dict[str, Any]]:
+    """The paper fills up to ``until``, newest first; prices and fees in ``quote`` (the paper
+    account's currency, named in the column headers)."""
     return [
         {
             "time": fill.at.isoformat().replace("+00:00", "Z"),
             "asset": fill.asset,
             "side": fill.side.value,
-            "quantity": plain_number(fill.quantity),
-            "price": plain_number(fill.price),
-            "fee": plain_number(_rounded(fill.fee, "0.0001")),
+            "quantity": numbers.quantity(fill.quantity),
+            f"price ({quote})": numbers.price(fill.price),
+            f"fee ({quote})": numbers.price(fill.fee),
             "order": fill.venue_order_id or fill.client_order_id,
         }
         for fill in sorted(fills, key=lambda f: f.at, reverse=True)
@@ -328,9 +382,9 @@ def live_fill_rows(audit: AuditStore) -> list[dict[str, Any]]:
                 "venue": fill.get("venue"),
                 "asset": fill.get("asset"),
                 "side": fill.get("side"),
-                "quantity": plain_number(fill.get("quantity")),
-                "price": plain_number(fill.get("price")),
-                "fee": plain_number(fill.get("fee")),
+                "quantity": _quantity(fill.get("quantity")),
+                "price": _price(fill.get("price")),
+                "fee": _price(fill.get("fee")),
             }
         )
     return rows

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import invoke
 from dashboard_fixtures import (  # noqa: F401 - fixtures
     APP,
     NOW,
@@ -98,6 +99,25 @@ def records(db: Path) -> list[dict[str, Any]]:
 def rows(at: AppTest, key: str) -> list[dict[str, Any]]:
     (frame,) = at.get_by_key(key).dataframe
     return frame.value.to_dict("records")
+
+
+def plotly_traces(at: AppTest, key: str) -> list[tuple[str, str]]:
+    """(type, name) of each trace of the plotly chart in the container ``key``."""
+    (chart,) = at.get_by_key(key).get("plotly_chart")
+    figure = json.loads(chart.proto.spec)
+    return [(trace.get("type", "scatter"), trace.get("name", "")) for trace in figure["data"]]
+
+
+RAW_FLOAT = re.compile(r"\d\.\d{5,}")  # 0.0380766: a number nobody formatted
+
+
+def raw_floats(at: AppTest, keys: list[str], quantities: set[str]) -> list[str]:
+    """Numbers with five or more decimals in the tables ``keys`` and the metric cards; an
+    order's quantity is exact by design (``0.34785224`` ETH is what is bought), so the
+    ``quantities`` are left out."""
+    cells = [str(v) for key in keys for row in rows(at, key) for v in row.values()]
+    cells += [m.value for m in at.metric]
+    return [c for c in cells if RAW_FLOAT.search(c) and c not in quantities]
 
 
 class FakeClock:
@@ -179,7 +199,8 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
             "asset": "ETH",
             "side": "BUY",
             "size": "0.34785224",
-            "notional": "499.97",
+            "price": "1,437.32 USDT",
+            "notional": "499.97 USDT",
             "strategy": "ETH_Crisis_Pipeline",
             "age": "5m",
             "expires in": "10m",
@@ -214,6 +235,54 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
     # The full story is exactly what `signalops why` prints.
     cli_why = run_cli("why", decision_id, "--audit", str(audit_db)).stdout
     assert at.code[0].value + "\n" == cli_why
+
+
+def test_an_open_approval_shows_the_price_and_rsi_up_to_the_decision_first(
+    pending: tuple[str, str],
+):
+    at = start()
+    assert plotly_traces(at, "approvals.chart") == [
+        ("candlestick", "ETH"),
+        ("scatter", "BUY at 1,437.32 USDT"),
+        ("scatter", "rsi(14)"),
+        ("scatter", "rsi(14) = 32.09 in the record"),
+    ]
+    (caption,) = at.get_by_key("approvals.chart").caption
+    assert caption.value.startswith("Candles from replayed snapshots, each at its close;")
+    # Before the tree, the vetoes, the risk checks and the answer buttons.
+    order = [m.value for m in at.main.markdown]
+    notional = next(i for i, text in enumerate(order) if text.startswith("Notional"))
+    tree = next(i for i, text in enumerate(order) if text.startswith("**The logic tree**"))
+    assert notional < tree
+    assert order[notional].startswith("Notional **499.97 USDT** at **1,437.32 USDT** · ")
+
+
+def test_an_approval_without_recorded_candles_says_so_and_shows_the_rest(
+    pending: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    empty = tmp_path / "no-candles"
+    empty.mkdir()
+    monkeypatch.setenv("SIGNALOPS_REPLAY", str(empty))
+    at = start()
+    (message,) = at.get_by_key("approvals.chart").info
+    # The adapter's own words, with how to get the data.
+    assert message.value.startswith(
+        "No price chart for ETH: technical: no recorded 1d candles for ETH/USDT on binance: "
+    )
+    assert "signalops data import FILE --source technical --asset ETH/USDT" in message.value
+    assert not at.get_by_key("approvals.chart").get("plotly_chart")
+    assert [leaf["status"] for leaf in rows(at, "approvals.leaves")] == ["PASS", "FAIL", "FAIL"]
+
+
+def test_the_risk_checks_read_in_their_units(pending: tuple[str, str]):
+    at = start()
+    checks = {row["check"]: row for row in rows(at, "approvals.risk")}
+    assert (checks["MAX_POSITION"]["actual"], checks["MAX_POSITION"]["limit"]) == (
+        "5.00%",
+        "10.00%",
+    )
+    assert checks["MAX_NOTIONAL"]["limit"] == "10,000.00 USDT"
+    assert raw_floats(at, ["approvals.table", "approvals.risk"], {"0.34785224"}) == []
 
 
 def test_without_operator_accounts_in_the_config_the_dashboard_is_read_only(
@@ -393,6 +462,22 @@ def test_the_detail_view_is_what_signalops_why_prints(audit_db: Path):
     assert "BLOCKS  VETO usdc_outflow" in at.code[0].value
 
 
+def test_the_decision_detail_charts_the_price_with_the_decision_marked(audit_db: Path):
+    at = go(start(), "Decisions")
+    sold = next(r for r in rows(at, "decisions.table") if r["outcome"] == "FILLED" and
+                r["verdict"] == "SELL")  # fmt: skip
+    assert sold["notional"] == "592.11 USDT"
+    at.selectbox(key="decisions.selected").set_value(sold["decision"]).run()
+    assert plotly_traces(at, "decisions.chart") == [
+        ("candlestick", "BTC"),
+        ("scatter", "SELL at 24,113.48 USDT"),
+        ("scatter", "rsi(14)"),
+        ("scatter", "rsi(14) = 60.48 in the record"),
+    ]
+    sizes = {row["size"] for row in rows(at, "decisions.table")}
+    assert raw_floats(at, ["decisions.table", "decisions.leaves"], sizes) == []
+
+
 def test_a_refresh_keeps_the_page_filters_and_selection_and_shows_new_records(
     audit_db: Path, replay_dir: Path
 ):
@@ -449,9 +534,17 @@ def test_strategies_show_validation_status_with_line_numbers_and_the_tree(
     table = {Path(r["file"]).name: r for r in rows(at, "strategies.table")}
     assert table["banking_crisis_dip.yaml"]["status"] == "valid"
     assert table["zz_broken.yaml"]["status"].startswith("INVALID")
-    assert "1 of 8 strategy files do not load" in joined(at.error)
+    files = len(list(strategies_dir.glob("*.yaml")))  # the examples (as many as there are) + 1
+    assert f"1 of {files} strategy files do not load" in joined(at.error)
     broken = str(strategies_dir / "zz_broken.yaml")
     assert any(e.value.startswith(f"{broken}:9:11: ") and "treshold" in e.value for e in at.error)
+    # Streamlit's own icons, not emoji (a box where the system has no emoji font).
+    icons = {Path(e.label.split(" — ")[0]).name: e.icon for e in at.expander}
+    assert icons["banking_crisis_dip.yaml"] == ":material/check_circle:"
+    assert icons["zz_broken.yaml"] == ":material/error:"
+    assert not [
+        e.label for e in at.expander if re.search("[\u2600-\u27bf\U0001f300-\U0001faff]", e.label)
+    ]
     trees = joined(at.code)
     assert "rule rsi_oversold [technical]: all of" in trees
     assert "VETO usdc_outflow" in trees
@@ -515,11 +608,62 @@ def test_backtests_list_reports_with_metrics_and_charts(dashboard_env: dict[str,
     Image.new("RGB", (40, 20), "white").save(report / "equity.png")
     at = go(start(), "Backtests")
     assert at.selectbox(key="backtests.selected").value == "banking_crisis_2023-03"
+    # Numbers as `signalops backtest` prints them, not as floats.
     assert rows(at, "backtests.metrics") == [
-        {"metric": "total_return", "value": "0.042"},
+        {"metric": "total return", "value": "+4.20%"},
         {"metric": "trades", "value": "2"},
     ]
     assert at.get("image")  # the chart
+
+
+def cli_table(stdout: str) -> dict[str, list[str]]:
+    """``signalops backtest``'s side-by-side table: label -> its cells."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("metric "))
+    width = len(re.split(r"\s{2,}", lines[start].strip()))
+    found = {}
+    for line in lines[start + 2 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != width:
+            break
+        found[cells[0]] = cells[1:]
+    return found
+
+
+def test_a_backtest_report_reads_as_the_cli_printed_it(
+    dashboard_env: dict[str, str], replay_dir: Path
+):
+    report = Path(dashboard_env["SIGNALOPS_REPORTS"]) / "banking_crisis_2023-03"
+    printed = invoke(
+        "backtest", str(PAPER_STRATEGY), "--data", str(replay_dir), "--from", "2023-03-01",
+        "--to", "2023-03-31", "--report", str(report),
+    )  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    cli = cli_table(printed.stdout)
+    at = go(start(), "Backtests")
+
+    shown = {row.pop("metric"): list(row.values()) for row in rows(at, "backtests.comparison")}
+    both = [label for label in cli if label in shown]
+    assert both[:6] == ["total return", "CAGR", "max drawdown", "drawdown peak",
+                        "drawdown trough", "recovered"]  # fmt: skip
+    assert {"Sharpe", "Sortino", "win rate [95% CI]", "exposure", "end equity (USDT)"} <= set(both)
+    assert {label: shown[label] for label in both} == {label: cli[label] for label in both}
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Total return"] == cli["total return"][0]
+    assert cards["Sortino"] == cli["Sortino"][0]
+    assert cards["End equity (USDT)"] == cli["end equity (USDT)"][0]
+    tables_shown = [key for key in ("backtests.comparison", "backtests.extended",
+                    "backtests.tail_risk", "backtests.monthly", "backtests.metrics")
+                    if _has(at, key)]  # fmt: skip
+    assert raw_floats(at, tables_shown, set()) == []
+
+
+def _has(at: AppTest, key: str) -> bool:
+    try:
+        at.get_by_key(key)
+    except KeyError:
+        return False
+    return True
 
 
 # --- audit integrity ---------------------------------------------------------------------------

@@ -5,9 +5,14 @@ holds the approval record and the paper fill. And ``signalops dashboard --audit
 postgresql://...`` on a shared log two runners wrote (a real server): the decisions of both,
 with the runner filter.
 
-Screenshots go to the test's tmp folder. The approval queue one is also copied to
-``docs/approval_queue.png`` (shown by the README) when that file is missing or when
-``SIGNALOPS_UPDATE_SCREENSHOTS=1``: a test run must not leave the work tree modified.
+The approval page opens on the price and RSI up to the decision (a plotly chart the browser
+draws), its numbers formatted as the CLI prints them; a click on a row of the decision feed
+opens that decision.
+
+Screenshots go to the test's tmp folder. The approval page and its chart are also copied to
+``docs/approval_queue.png`` and ``docs/approval_chart.png`` (shown by the README) when a file is
+missing or when ``SIGNALOPS_UPDATE_SCREENSHOTS=1``: a test run must not leave the work tree
+modified.
 """
 
 # Fixtures come from dashboard_fixtures (see test_app.py for why not a conftest.py).
@@ -16,6 +21,7 @@ Screenshots go to the test's tmp folder. The approval queue one is also copied t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +60,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DOCS_SCREENSHOT = ROOT / "docs" / "approval_queue.png"
+DOCS_CHART = ROOT / "docs" / "approval_chart.png"
+# Tall enough for the whole approval page, from the queue to the answer buttons.
+VIEWPORT = {"width": 1400, "height": 2450}
+# A number with five or more decimals: a float nobody formatted (0.0380766).
+RAW_FLOAT = re.compile(r"\d[\d,]*\.\d{5,}")
+# The trace types of a plotly chart, as the browser drew it.
+TRACES_JS = "el => el.data.map(t => [t.type || 'scatter', t.name])"
 STARTUP_SECONDS = 60
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -142,6 +155,13 @@ def wait_rendered(page) -> None:
     )
 
 
+def keep(shot: Path, docs: Path) -> None:
+    """Copy a screenshot into docs/ when it is missing or when asked to refresh them."""
+    if not docs.exists() or os.environ.get("SIGNALOPS_UPDATE_SCREENSHOTS") == "1":
+        docs.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, docs)
+
+
 def test_log_in_and_approve_in_a_real_browser(
     dashboard: tuple[str, Path], pending: tuple[str, str], tmp_path: Path
 ):
@@ -150,7 +170,7 @@ def test_log_in_and_approve_in_a_real_browser(
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1750})
+            page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(30_000)
             page.goto(url)
             page.get_by_text("1 waiting").wait_for()
@@ -160,9 +180,16 @@ def test_log_in_and_approve_in_a_real_browser(
             page.get_by_text("Logged in as").wait_for()
             note = page.get_by_label("Note (kept in the audit record; required to reject)")
             note.wait_for()
+            chart = page.locator(".st-key-approvals-chart")
+            plot = chart.locator(".js-plotly-plot")
+            plot.locator(".main-svg").first.wait_for()
             wait_rendered(page)
+            traces = plot.evaluate(TRACES_JS)
+            text = page.locator("[data-testid=stMain]").inner_text()
             queue_shot = tmp_path / "approval_queue.png"
             page.screenshot(path=str(queue_shot))
+            chart_shot = tmp_path / "approval_chart.png"
+            page.locator(".st-key-approvals-chart").screenshot(path=str(chart_shot))
 
             note.fill("checked in the browser")
             page.get_by_role("button", name="Approve").click()
@@ -184,10 +211,55 @@ def test_log_in_and_approve_in_a_real_browser(
     )
     assert fill["fill"]["asset"] == "ETH"
     assert ("ETH", "BUY") in fills
-    assert queue_shot.stat().st_size > 10_000
-    if not DOCS_SCREENSHOT.exists() or os.environ.get("SIGNALOPS_UPDATE_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copyfile(queue_shot, DOCS_SCREENSHOT)
+    # The chart: candles, the order at its price, rsi(14) and the value in the record.
+    assert traces == [
+        ["candlestick", "ETH"],
+        ["scatter", "BUY at 1,437.32 USDT"],
+        ["scatter", "rsi(14)"],
+        ["scatter", "rsi(14) = 32.09 in the record"],
+    ]
+    # Numbers as the CLI prints them; the one long number is the order's exact quantity.
+    assert "Notional 499.97 USDT at 1,437.32 USDT" in text
+    assert set(RAW_FLOAT.findall(text)) == {"0.34785224"}
+    assert queue_shot.stat().st_size > 10_000 and chart_shot.stat().st_size > 10_000
+    keep(queue_shot, DOCS_SCREENSHOT)
+    keep(chart_shot, DOCS_CHART)
+
+
+def test_a_click_on_a_decision_row_opens_it(dashboard: tuple[str, Path], tmp_path: Path):
+    url, _ = dashboard
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1750})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.get_by_text("Decisions", exact=True).click()
+            page.get_by_text("10 decisions").wait_for()
+            wait_rendered(page)
+            grid_rows = page.locator(".st-key-decisions-table [role=grid] tbody [role=row]")
+            sync_api.expect(grid_rows).to_have_count(10)
+            rows = feed(page)
+            assert rows[0]["as of"] == "2023-03-16T00:00:00Z"  # the newest is open
+            blocked = next(i for i, r in enumerate(rows) if r["verdict"] == "BLOCKED")
+            # A click anywhere on the row (here its "what happened" cell) opens it.
+            canvas = page.locator(".st-key-decisions-table [data-testid=data-grid-canvas]")
+            box = canvas.bounding_box()
+            assert box is not None
+            row_height = box["height"] / (len(rows) + 1)  # the header, then the rows
+            page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + row_height * (blocked + 1.5))
+            page.get_by_text("BTC at 2023-03-12T00:00:00Z: BLOCKED").wait_for()
+            page.locator(".st-key-decisions-chart .js-plotly-plot .main-svg").first.wait_for()
+            selected = page.locator(".st-key-decisions-selected").evaluate(
+                "el => el.textContent + ' ' + Array.from(el.querySelectorAll('input'))"
+                ".map(i => i.value).join(' ')"
+            )
+            why = page.locator("[data-testid=stCode]").first.inner_text()
+            page.screenshot(path=str(tmp_path / "decision_opened.png"))
+        finally:
+            browser.close()
+    assert "2023-03-12T00:00:00Z · BTC · BLOCKED · BLOCKED" in selected
+    assert "BLOCKS  VETO usdc_outflow" in why
 
 
 @pytest.fixture
@@ -219,10 +291,12 @@ def feed(page) -> list[dict[str, str]]:
     """The decision feed's rows as the grid shows them (the columns in view)."""
     grid = page.locator(".st-key-decisions-table [role=grid]")
     header = grid.locator("[role=columnheader]").all_inner_texts()
-    return [
-        dict(zip(header, row.locator("[role=gridcell]").all_inner_texts(), strict=True))
-        for row in grid.locator("tbody [role=row]").all()
-    ]
+    found = []
+    for row in grid.locator("tbody [role=row]").all():
+        cells = row.locator("[role=gridcell]").all_inner_texts()
+        assert len(cells) == len(header), (header, cells)
+        found.append(dict(zip(header, cells, strict=True)))
+    return found
 
 
 def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(

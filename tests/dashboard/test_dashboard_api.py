@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from dashboard_fixtures import OPERATORS_YAML, PASSWORD, PASSWORD_HASH
 
+from signalops import numbers
 from signalops.dashboard import tables
 from signalops.dashboard.accounts import (
     MIN_ITERATIONS,
@@ -228,7 +229,7 @@ def test_the_equity_line_marks_positions_at_their_latest_fill_and_stops_at_now()
     ]
     later = tables.equity_points(fills, Decimal("10000"), datetime(2023, 3, 20, tzinfo=UTC))
     assert later[-1]["equity"] == 10000 - 1 + 400 - 1
-    assert [r["side"] for r in tables.fill_rows(fills, now)] == ["BUY"]
+    assert [r["side"] for r in tables.fill_rows(fills, now, "USDT")] == ["BUY"]
 
 
 def test_durations_read_like_the_cli_and_numbers_keep_their_digits():
@@ -236,6 +237,7 @@ def test_durations_read_like_the_cli_and_numbers_keep_their_digits():
 
     assert tables.signed_duration(timedelta(minutes=10)) == "10m"
     assert tables.signed_duration(timedelta(hours=-2, minutes=-30)) == "-2.5h"
-    assert tables.plain_number("0.34785224") == "0.34785224"
-    assert tables.plain_number("12.500") == "12.5"
-    assert tables.plain_number(None) == ""
+    # Quantities keep every recorded digit (signalops.numbers.quantity; was plain_number).
+    assert numbers.quantity("0.34785224") == "0.34785224"
+    assert numbers.quantity("12.500") == "12.5"
+    assert numbers.quantity(None) == "—"

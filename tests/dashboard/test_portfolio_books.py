@@ -56,28 +56,29 @@ def test_the_portfolio_page_shows_each_book_at_market_and_the_account(two_books_
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     at.sidebar.radio(key="nav.page").set_value("Portfolio").run()
     assert not at.exception, at.exception
+    # Money in the account's currency, named in the headers; PnL signed.
     assert rows(at, "portfolio.books") == [
         {
             "strategy": "Banking_Crisis_Pipeline",
-            "capital": "5,000.00",
+            "capital (USDT)": "5,000.00",
             "positions": "0.01227763 BTC",
-            "cash": "4,749.63",
-            "equity": "5,021.04",
-            "realised PnL": "0.00",
-            "unrealised PnL": "21.04",
+            "cash (USDT)": "4,749.63",
+            "equity (USDT)": "5,021.04",
+            "realised PnL (USDT)": "+0.00",
+            "unrealised PnL (USDT)": "+21.04",
         },
         {
             "strategy": "Second_Book",
-            "capital": "2,000.00",
+            "capital (USDT)": "2,000.00",
             "positions": "0.00454605 BTC",
-            "cash": "1,899.85",
-            "equity": "2,000.35",
-            "realised PnL": "0.00",
-            "unrealised PnL": "0.35",
+            "cash (USDT)": "1,899.85",
+            "equity (USDT)": "2,000.35",
+            "realised PnL (USDT)": "+0.00",
+            "unrealised PnL (USDT)": "+0.35",
         },
     ]
     (position,) = rows(at, "portfolio.positions")
-    assert position["last price"] == "22,106.64"
+    assert position["last price (USDT)"] == "22,106.64"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Equity (USDT)"] == "10,021.39"
     captions = "\n".join(c.value for c in at.caption)

@@ -72,8 +72,8 @@ def test_the_feed_of_a_shared_log_lists_every_runners_decisions_with_its_runner(
     # The same rows, in the same order, as the SQLite log of the same runs: plus the runner.
     assert [{k: v for k, v in r.items() if k != "runner"} for r in rows] == alone
     assert list(rows[0]) == [
-        "as of", "asset", "runner", "verdict", "outcome", "size", "what happened", "strategy",
-        "mode", "decision",
+        "as of", "asset", "runner", "verdict", "outcome", "size", "notional", "what happened",
+        "strategy", "mode", "decision",
     ]  # fmt: skip
     assert "runner" not in alone[0]
 

@@ -1,4 +1,9 @@
-"""Approval queue: what waits for a human, why the engine wants it, and the answer buttons."""
+"""Approval queue: what waits for a human, why the engine wants it, and the answer buttons.
+
+An open approval shows first the price and the strategy's indicators up to the decision (the
+first thing a trader checks), then the logic tree, the vetoes and the risk checks. A click on
+a row of the queue opens it, as the selectbox below it does.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from signalops.audit import why
 from signalops.audit.expand import expanded
 from signalops.dashboard import richhtml, tables
 from signalops.dashboard.api import answer_approval
-from signalops.dashboard.views.common import Context, clock_caption, recorded, table
+from signalops.dashboard.views.chart import decision_chart
+from signalops.dashboard.views.common import (
+    Context,
+    clock_caption,
+    picked_elsewhere,
+    picking_table,
+    recorded,
+    table,
+)
 from signalops.errors import SignalOpsError
 
 SELECTED_KEY = "approvals.selected"
@@ -18,6 +31,11 @@ OUTCOME_KEY = "approvals.outcome"
 NOTE_KEY = "approvals.note"
 # Outcomes that did what the operator asked; anything else is shown as an error.
 _GOOD = {"FILLED": "success", "SUBMITTED": "success", "REJECTED": "warning"}
+_ICONS = {
+    "success": ":material/check_circle:",
+    "warning": ":material/block:",
+    "error": ":material/error:",
+}
 
 
 def render(context: Context) -> None:
@@ -29,27 +47,40 @@ def render(context: Context) -> None:
         return
     with reader.use() as workspace:
         pending = workspace.audit.pending_approvals(context.now)
-    rows = tables.pending_rows(pending, context.now)
+        quote_of = tables.quotes(workspace.config)
+    rows = tables.pending_rows(pending, context.now, quote_of)
     if not rows:
-        st.success("No approvals pending. Trades from strategies in notify mode wait here.")
+        st.success(
+            "No approvals pending. Trades from strategies in notify mode wait here.",
+            icon=":material/task_alt:",
+        )
         return
-    st.write(f"**{len(rows)} waiting** (soonest expiry first)")
-    table([row.table_row() for row in rows], key="approvals.table")
-
+    st.write(f"**{len(rows)} waiting** (soonest expiry first) · click a row to open it")
     by_id = {row.approval_id: row for row in rows}
     # Keep the operator's place across refreshes; if the one they had open was answered
     # (here or elsewhere), fall back to the first one still waiting.
     if st.session_state.get(SELECTED_KEY) not in by_id:
         st.session_state[SELECTED_KEY] = rows[0].approval_id
+    picking_table(
+        [row.table_row() for row in rows],
+        list(by_id),
+        key="approvals.table",
+        selected_key=SELECTED_KEY,
+    )
     chosen = st.selectbox(
-        "Open approval", list(by_id), format_func=lambda i: by_id[i].label(), key=SELECTED_KEY
+        "Open approval",
+        list(by_id),
+        format_func=lambda i: by_id[i].label(),
+        key=SELECTED_KEY,
+        on_change=picked_elsewhere,
+        args=(SELECTED_KEY,),
     )
     row = by_id[chosen]
     item = next(p for p in pending if (p.approval_id or p.decision_id) == chosen)
     with reader.use() as workspace:
         # A compact record's trace is re-derived from the tree the log stores for it.
         record = expanded(item.record, workspace.audit)
-    _detail(context, row, record)
+    _detail(context, row, record, quote_of(row.asset))
 
 
 def _last_outcome() -> None:
@@ -57,23 +88,29 @@ def _last_outcome() -> None:
     if not outcome:
         return
     text = f"**{outcome['approval_id']}: {outcome['status']}** — {outcome['message']}"
-    getattr(st, _GOOD.get(outcome["status"], "error"))(text)
+    kind = _GOOD.get(outcome["status"], "error")
+    getattr(st, kind)(text, icon=_ICONS[kind])
 
 
-def _detail(context: Context, row: tables.PendingRow, record: dict[str, Any]) -> None:
+def _detail(
+    context: Context, row: tables.PendingRow, record: dict[str, Any], quote: str | None
+) -> None:
     st.subheader(f"{row.side} {row.quantity} {row.asset}")
     st.write(why.headline(record))
     expiry = "**EXPIRED**" if row.expired else f"in **{row.expires_in}**"
+    price = f" at **{row.price}**" if row.price else ""
     st.markdown(
-        f"Notional **{row.notional}** · decided {row.decided_at} (**{row.age}** ago) · "
+        f"Notional **{row.notional}**{price} · decided {row.decided_at} (**{row.age}** ago) · "
         f"expires {expiry} ({row.expires_at}) · strategy **{row.strategy}** · "
         f"decision `{row.decision_id}`"
     )
     if row.expired:
         st.warning(
             f"This approval expired at {row.expires_at}: answering it records the expiry and "
-            "executes nothing."
+            "executes nothing.",
+            icon=":material/timer_off:",
         )
+    decision_chart(context, record, quote, key="approvals.chart")
     st.markdown("**The logic tree**: every condition with the value the engine saw")
     tree_tab, leaves_tab = st.tabs(["Tree", "Conditions"])
     with tree_tab, st.container(key="approvals.tree"):
@@ -84,9 +121,9 @@ def _detail(context: Context, row: tables.PendingRow, record: dict[str, Any]) ->
     st.markdown("**Vetoes**" if vetoes else "**Vetoes:** none")
     if vetoes:
         table(vetoes, key="approvals.vetoes")
-    risk_rows = tables.risk_rows(record.get("risk"))
+    risk_rows = tables.risk_rows(record.get("risk"), quote)
     failed = [r for r in risk_rows if r["result"] != "PASS"]
-    verdict = "DENIED" if failed else "approved"
+    verdict = ":material/gpp_bad: DENIED" if failed else ":material/verified_user: approved"
     st.markdown(
         f"**Risk gate at decision time:** {verdict} — "
         f"{len(risk_rows) - len(failed)} of {len(risk_rows)} checks passed"
@@ -108,7 +145,8 @@ def _answer_form(context: Context, row: tables.PendingRow) -> None:
     if not context.can_answer:
         st.info(
             "Read-only: log in as operator (sidebar) to approve or reject. Approving re-checks "
-            "the signal on fresh data and the risk gate before anything executes."
+            "the signal on fresh data and the risk gate before anything executes.",
+            icon=":material/lock:",
         )
     with st.form("approvals.answer", clear_on_submit=True):
         note = st.text_area(
@@ -118,18 +156,28 @@ def _answer_form(context: Context, row: tables.PendingRow) -> None:
         )
         left, right = st.columns(2)
         approve = left.form_submit_button(
-            "Approve", type="primary", key="approvals.approve", disabled=not context.can_answer
+            "Approve",
+            type="primary",
+            icon=":material/check:",
+            key="approvals.approve",
+            disabled=not context.can_answer,
         )
         reject = right.form_submit_button(
-            "Reject", key="approvals.reject", disabled=not context.can_answer
+            "Reject",
+            icon=":material/close:",
+            key="approvals.reject",
+            disabled=not context.can_answer,
         )
     if not (approve or reject):
         return
     if not context.can_answer or context.operator is None:
-        st.error("Read-only: log in as operator to answer.")  # a forged click
+        st.error("Read-only: log in as operator to answer.", icon=":material/lock:")  # forged
         return
     if reject and not (note or "").strip():
-        st.error("Say why you reject it: the note is kept in the audit record.")
+        st.error(
+            "Say why you reject it: the note is kept in the audit record.",
+            icon=":material/edit_note:",
+        )
         return
     with st.spinner("Re-checking data and risk..." if approve else "Recording..."):
         try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -76,7 +78,7 @@ def integrity_banner(settings: Settings) -> None:
     shown = status.shown
     if shown is not None and not shown.ok and shown.error is None:
         st.error(
-            f"**Audit log FAILED verification: {len(shown.problems)} problem(s)** "
+            f"**Audit log FAILED verification: {len(shown.problems):,} problem(s)** "
             f"({kinds_text(shown)}). "
             "Records were edited, deleted, inserted or forged — see Audit integrity. "
             "Do not trust what this log says until this is explained.",
@@ -132,12 +134,71 @@ _STATUS_COLOURS = {
 _STATUS_COLUMNS = ("status", "result", "state", "expires in", "verdict", "outcome")
 
 
-def table(rows: Sequence[dict[str, Any]], *, key: str) -> None:
-    """A read-only table in a keyed container (tests and the browser find it by that key)."""
+def _styled(rows: Sequence[dict[str, Any]]) -> Any:
     frame = pd.DataFrame(list(rows))
     columns = [c for c in _STATUS_COLUMNS if c in frame.columns]
-    data: Any = frame
     if columns and not frame.empty:
-        data = frame.style.map(lambda v: _STATUS_COLOURS.get(str(v), ""), subset=columns)
+        return frame.style.map(lambda v: _STATUS_COLOURS.get(str(v), ""), subset=columns)
+    return frame
+
+
+def table(
+    rows: Sequence[dict[str, Any]], *, key: str, height: Literal["auto", "content"] = "auto"
+) -> None:
+    """A read-only table in a keyed container (tests and the browser find it by that key);
+    ``height="content"``: every row in view, for short tables read as a whole."""
     with st.container(key=key):
-        st.dataframe(data, hide_index=True)
+        st.dataframe(_styled(rows), hide_index=True, height=height)
+
+
+def picking_table(
+    rows: Sequence[dict[str, Any]], ids: Sequence[str], *, key: str, selected_key: str
+) -> None:
+    """A table whose rows open what they show: a click on a row sets
+    ``st.session_state[selected_key]`` to that row's id (the page's selectbox of the same
+    key shows it, and the page opens it). The open row stays highlighted.
+
+    The grid's own key names the rows it shows (and how often the selectbox moved): when a
+    refresh brings new rows, or the selectbox picks another one, a new grid starts with the
+    open row selected, so the highlight never points at a row that moved. A click is read
+    against the ids of the rows as they were shown (bound when the grid was drawn).
+    """
+    shown = tuple(ids)
+    chosen = st.session_state.get(selected_key)
+    moves = st.session_state.get(_moves_key(selected_key), 0)
+    digest = hashlib.blake2b("\n".join(shown).encode(), digest_size=6).hexdigest()
+    opened = [shown.index(chosen)] if chosen in shown else []
+    grid = f"{key}.grid.{digest}.{moves}"
+    with st.container(key=key):
+        st.dataframe(
+            _styled(rows),
+            hide_index=True,
+            key=grid,
+            on_select=partial(_clicked, grid, shown, selected_key),
+            selection_mode=["single-row-required", "single-cell"],
+            selection_default={"selection": {"rows": opened}},
+        )
+
+
+def picked_elsewhere(selected_key: str) -> None:
+    """``on_change`` of the selectbox beside a ``picking_table``: the grid starts again with
+    the new choice highlighted."""
+    name = _moves_key(selected_key)
+    st.session_state[name] = st.session_state.get(name, 0) + 1
+
+
+def _moves_key(selected_key: str) -> str:
+    return f"{selected_key}.moves"
+
+
+def _clicked(grid_key: str, shown: tuple[str, ...], selected_key: str) -> None:
+    """A click on a row's box or on any of its cells: open that row, and select the row (a
+    click on a cell selects only the cell) so the highlight is on the open one."""
+    selection = st.session_state[grid_key]["selection"]
+    cells = selection.get("cells") or []
+    rows = selection.get("rows") or []
+    row = cells[0][0] if cells else (rows[0] if rows else None)
+    if row is None or not 0 <= row < len(shown):
+        return
+    st.session_state[selected_key] = shown[row]
+    st.session_state[grid_key] = {"selection": {"rows": [row], "columns": [], "cells": []}}

@@ -1,4 +1,5 @@
-"""Decisions: every evaluation, traded or not, filterable, with the ``why`` of each.
+"""Decisions: every evaluation, traded or not, filterable, with the ``why`` of each. A click on
+a row opens it (as the "Explain decision" selectbox does): its chart, conditions and ``why``.
 
 A shared (PostgreSQL) log has named runners: the feed then says which one decided each, and
 filters by runner. A SQLite log (one unnamed writer) has neither.
@@ -15,7 +16,15 @@ from signalops.audit import why
 from signalops.audit.expand import expanded
 from signalops.dashboard import tables
 from signalops.dashboard.state import Reader
-from signalops.dashboard.views.common import Context, clock_caption, recorded, table
+from signalops.dashboard.views.chart import decision_chart
+from signalops.dashboard.views.common import (
+    Context,
+    clock_caption,
+    picked_elsewhere,
+    picking_table,
+    recorded,
+    table,
+)
 
 ALL = "(all)"
 VERDICTS = (ALL, "BUY", "SELL", "HOLD", "BLOCKED")
@@ -32,6 +41,7 @@ def render(context: Context) -> None:
         strategies = tables.distinct_values(workspace.audit, "strategy")
         assets = tables.distinct_values(workspace.audit, "asset")
         runners = tables.runners(workspace.audit)
+        quote_of = tables.quotes(workspace.config)
     cols = iter(st.columns([3, 2, 2, 2, 2, 2, 1] if runners else [3, 2, 2, 2, 2, 1]))
     strategy = next(cols).selectbox("Strategy", (ALL, *strategies), key="decisions.strategy")
     asset = next(cols).selectbox("Asset", (ALL, *assets), key="decisions.asset")
@@ -53,19 +63,26 @@ def render(context: Context) -> None:
             limit=int(limit),
             runner=None if runner == ALL else runner,
             runners=runners,
+            quote_of=quote_of,
         )
     if not rows:
-        st.info("No decisions match these filters.")
+        st.info("No decisions match these filters.", icon=":material/filter_alt_off:")
         return
-    st.write(f"**{len(rows)} decisions** (newest first)")
-    table(rows, key="decisions.table")
-
+    st.write(f"**{len(rows):,} decisions** (newest first) · click a row to explain it")
     ids = [row["decision"] for row in rows]
     labels = {row["decision"]: _label(row) for row in rows}
     if st.session_state.get(SELECTED_KEY) not in labels:
         st.session_state[SELECTED_KEY] = ids[0]
-    chosen = st.selectbox("Explain decision", ids, format_func=labels.__getitem__, key=SELECTED_KEY)
-    _detail(reader, chosen)
+    picking_table(rows, ids, key="decisions.table", selected_key=SELECTED_KEY)
+    chosen = st.selectbox(
+        "Explain decision",
+        ids,
+        format_func=labels.__getitem__,
+        key=SELECTED_KEY,
+        on_change=picked_elsewhere,
+        args=(SELECTED_KEY,),
+    )
+    _detail(context, reader, chosen, quote_of)
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -73,7 +90,7 @@ def _label(row: dict[str, Any]) -> str:
     return f"{label} · {row['runner']}" if "runner" in row else label
 
 
-def _detail(reader: Reader, decision_id: str) -> None:
+def _detail(context: Context, reader: Reader, decision_id: str, quote_of: tables.QuoteOf) -> None:
     with reader.use() as workspace:
         stored = workspace.audit.get(decision_id)
         followups = workspace.audit.followups(decision_id)
@@ -83,6 +100,7 @@ def _detail(reader: Reader, decision_id: str) -> None:
         st.error(f"{decision_id} is not in the audit log")
         return
     st.subheader(f"{record['asset']} at {record['as_of']}: {why.outcome(record, followups)}")
+    decision_chart(context, record, quote_of(record["asset"]), key="decisions.chart")
     st.markdown("**Conditions**")
     table(tables.leaf_rows(record), key="decisions.leaves")
     st.markdown(f"**Why** — the same as `signalops why {decision_id}`")
@@ -92,5 +110,6 @@ def _detail(reader: Reader, decision_id: str) -> None:
         json.dumps(why.why_json(record, followups), indent=2),
         file_name=f"{decision_id}.json",
         mime="application/json",
+        icon=":material/download:",
         key="decisions.download",
     )

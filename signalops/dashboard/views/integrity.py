@@ -38,15 +38,20 @@ def render(context: Context) -> None:
     st.markdown(verification_line(status))
     shown = status.shown
     if shown is None:
-        st.info("The first check is running: this page shows its result when it ends.")
+        st.info(
+            "The first check is running: this page shows its result when it ends.",
+            icon=":material/hourglass_top:",
+        )
         return
     if shown.error is not None:
-        st.error(f"The audit log could not be verified: {shown.error}")
+        st.error(f"The audit log could not be verified: {shown.error}", icon=":material/error:")
         return
     _signing(shown)
     if shown.ok:
         st.success(
-            f"**Chain intact**: {shown.head_seq} records verified; every hash and link checks out."
+            f"**Chain intact**: {shown.head_seq:,} records verified; every hash and link checks "
+            "out.",
+            icon=":material/verified:",
         )
     else:
         _failure(shown)
@@ -85,16 +90,18 @@ def _signing(shown: Integrity) -> None:
     elif shown.signed_by is not None:
         st.warning(
             f"Signed log (key id `{shown.signed_by}`): set SIGNALOPS_AUDIT_KEY for the dashboard "
-            "to check its MACs and checkpoints."
+            "to check its MACs and checkpoints.",
+            icon=":material/key:",
         )
 
 
 def _failure(shown: Integrity) -> None:
     st.error(
-        f"## Audit log FAILED verification\n\n{len(shown.problems)} problem(s) "
+        f"## Audit log FAILED verification\n\n{len(shown.problems):,} problem(s) "
         f"({kinds_text(shown)}): records were edited, deleted, inserted, forged or reordered "
         "after they were written, or the ledger or a strategy document disagrees with them. "
-        "`signalops audit verify` shows the same."
+        "`signalops audit verify` shows the same.",
+        icon=":material/gpp_bad:",
     )
     table(
         [
@@ -113,6 +120,6 @@ def _last_check(status: Status) -> None:
         return
     scope = "full check" if last.full else "new records"
     st.caption(
-        f"Last check ({scope}): {last.checked} records read in {last.seconds:.2f}s, "
+        f"Last check ({scope}): {last.checked:,} records read in {last.seconds:.2f}s, "
         f"ended {when(last.finished_at)}."
     )

@@ -10,16 +10,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from signalops import numbers
 from signalops.canonical import iso
 from signalops.dashboard import tables
 from signalops.dashboard.api import Settings, portfolio, portfolio_prices
 from signalops.dashboard.books import MARKET, Book, Books, held_assets
 from signalops.dashboard.views.common import Context, clock_caption, recorded, table
 from signalops.workspace import Workspace
-
-
-def _money(value: Decimal, quote: str | None = None) -> str:
-    return f"{value:,.2f}" + (f" {quote}" if quote else "")
 
 
 def _equity_chart(points: list[dict], quote: str) -> alt.Chart:
@@ -62,25 +59,27 @@ def _marks_text(found: Books) -> str:
     parts = []
     for mark in found.marks:
         if mark.source == MARKET and mark.at is not None:
-            parts.append(f"{mark.asset} at market {mark.price:,.2f} (close of {iso(mark.at)})")
+            parts.append(
+                f"{mark.asset} at market {numbers.price(mark.price)} (close of {iso(mark.at)})"
+            )
         else:
-            parts.append(f"{mark.asset} at its last fill price {mark.price:,.2f} (no market price)")
+            parts.append(
+                f"{mark.asset} at its last fill price {numbers.price(mark.price)} (no market price)"
+            )
     return "Positions are valued " + "; ".join(parts) + "."
 
 
-def _book_row(book: Book) -> dict[str, str]:
+def _book_row(book: Book, quote: str) -> dict[str, str]:
     view = book.view
-    held = ", ".join(
-        f"{tables.plain_number(p.quantity)} {p.asset}" for p in view.positions.values()
-    )
+    held = ", ".join(f"{numbers.quantity(p.quantity)} {p.asset}" for p in view.positions.values())
     return {
         "strategy": book.strategy,
-        "capital": "shared" if book.capital is None else f"{book.capital:,.2f}",
+        f"capital ({quote})": "shared" if book.capital is None else numbers.money(book.capital),
         "positions": held or "none",
-        "cash": f"{view.cash:,.2f}",
-        "equity": f"{view.equity:,.2f}",
-        "realised PnL": f"{view.realised_pnl:,.2f}",
-        "unrealised PnL": f"{book.unrealised:,.2f}",
+        f"cash ({quote})": numbers.money(view.cash),
+        f"equity ({quote})": numbers.money(view.equity),
+        f"realised PnL ({quote})": numbers.money(view.realised_pnl, signed=True),
+        f"unrealised PnL ({quote})": numbers.money(book.unrealised, signed=True),
     }
 
 
@@ -101,14 +100,15 @@ def render(context: Context) -> None:
     total_pnl = view.equity - starting
     unrealised = sum((p.unrealised_pnl for p in view.positions.values()), Decimal(0))
     cols = st.columns(5)
-    cols[0].metric(f"Equity ({quote})", _money(view.equity))
-    cols[1].metric(f"Cash ({quote})", _money(view.cash))
-    cols[2].metric(f"PnL ({quote})", _money(total_pnl), f"{total_pnl / starting:+.2%}")
-    cols[3].metric(f"Realised ({quote})", _money(view.realised_pnl))
-    cols[4].metric(f"Unrealised ({quote})", _money(unrealised))
+    cols[0].metric(f"Equity ({quote})", numbers.money(view.equity))
+    cols[1].metric(f"Cash ({quote})", numbers.money(view.cash))
+    change = numbers.percent(total_pnl / starting, signed=True) if starting else None
+    cols[2].metric(f"PnL ({quote})", numbers.money(total_pnl), change)
+    cols[3].metric(f"Realised ({quote})", numbers.money(view.realised_pnl))
+    cols[4].metric(f"Unrealised ({quote})", numbers.money(unrealised))
     st.caption(
-        f"Paper account (starting cash {_money(starting, quote)}), from the ledger in the audit "
-        f"file. {_marks_text(found)}"
+        f"Paper account (starting cash {numbers.money(starting, quote)}), from the ledger in the "
+        f"audit file. {_marks_text(found)}"
     )
 
     st.subheader("Positions")
@@ -117,11 +117,11 @@ def render(context: Context) -> None:
             [
                 {
                     "asset": p.asset,
-                    "quantity": tables.plain_number(p.quantity),
-                    "average price": f"{p.average_price:,.2f}",
-                    "last price": f"{p.last_price:,.2f}",
-                    "market value": f"{p.market_value:,.2f}",
-                    "unrealised PnL": f"{p.unrealised_pnl:,.2f}",
+                    "quantity": numbers.quantity(p.quantity),
+                    f"average price ({quote})": numbers.price(p.average_price),
+                    f"last price ({quote})": numbers.price(p.last_price),
+                    f"market value ({quote})": numbers.money(p.market_value),
+                    f"unrealised PnL ({quote})": numbers.money(p.unrealised_pnl, signed=True),
                 }
                 for p in view.positions.values()
             ],
@@ -132,7 +132,7 @@ def render(context: Context) -> None:
 
     st.subheader("Books")
     if found.books:
-        table([_book_row(book) for book in found.books], key="portfolio.books")
+        table([_book_row(book, quote) for book in found.books], key="portfolio.books")
         st.caption(
             'Each strategy\'s own book: it sells only what it bought. Capital "shared": it '
             "sizes on the whole account (its cash column is then the account's equity beyond "
@@ -149,7 +149,7 @@ def render(context: Context) -> None:
         st.write("No fills yet: the equity line starts with the first trade.")
 
     st.subheader("Fills")
-    rows = tables.fill_rows(fills, context.now)
+    rows = tables.fill_rows(fills, context.now, quote)
     if rows:
         table(rows, key="portfolio.fills")
     else:

@@ -24,9 +24,12 @@ def render(context: Context) -> None:
         return
     invalid = sum(not f.ok for f in found)
     if invalid:
-        st.error(f"{invalid} of {len(found)} strategy files do not load: see below.")
+        st.error(
+            f"{invalid} of {len(found)} strategy files do not load: see below.",
+            icon=":material/error:",
+        )
     else:
-        st.success(f"All {len(found)} strategy files are valid.")
+        st.success(f"All {len(found)} strategy files are valid.", icon=":material/check_circle:")
     table(
         [
             {
@@ -40,10 +43,10 @@ def render(context: Context) -> None:
         key="strategies.table",
     )
     for item in found:
-        title = f"{'✅' if item.ok else '❌'} {item.path}" + (
-            f" — {item.name}" if item.name else ""
-        )
-        with st.expander(title, expanded=not item.ok):
+        # Streamlit's own icons: emoji render as boxes where the system has no emoji font.
+        title = f"{item.path}" + (f" — {item.name}" if item.name else "")
+        icon = ":material/check_circle:" if item.ok else ":material/error:"
+        with st.expander(title, expanded=not item.ok, icon=icon):
             if item.ok:
                 st.code(item.header + "\n\n" + item.tree, language=None)
                 continue

@@ -1,0 +1,164 @@
+"""Numbers for people: percentages, money, ratios, counts and quantities as text.
+
+One set of rules for every place that shows a number to a trader (the CLI's tables, the
+dashboard): a return is ``+3.81%``, money is ``10,090.45 USDT``, a ratio ``42.54``, a count
+``1,234``, an order quantity exactly as recorded (``0.34785224``). A missing value is ``—``.
+
+Values arrive as floats (metrics), Decimals (the ledger) or the strings a stored record holds
+(``"499.9749815968"``); strings are read as Decimals so money is never rounded through a float.
+Only formatting lives here: no number is changed, so what is shown can always be traced back to
+the record.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+DASH = "—"
+
+Number = float | int | Decimal
+
+
+def as_number(value: Any) -> Number | None:
+    """A float, int or Decimal from what a record holds; None for anything else (text, None,
+    booleans: ``True`` is not 1 here)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | Decimal):
+        return value
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip().replace(",", ""))
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _finite(value: Number) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return math.isfinite(value)
+
+
+def _special(value: Any) -> str | None:
+    """The text for what is not a finite number (None when it is one)."""
+    number = as_number(value)
+    if number is None:
+        return DASH if value is None else str(value)
+    if not _finite(number):
+        return str(number)
+    return None
+
+
+def percent(value: Any, *, signed: bool = False, digits: int = 2) -> str:
+    """A fraction as a percentage with thousands separators: ``0.0380766`` -> ``3.81%``;
+    ``signed``: ``+3.81%`` (returns, changes)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    number = as_number(value)
+    return f"{number:+,.{digits}%}" if signed else f"{number:,.{digits}%}"
+
+
+def ratio(value: Any, digits: int = 2) -> str:
+    """A ratio (Sharpe, Sortino, beta, profit factor) to two places: ``42.54``."""
+    special = _special(value)
+    if special is not None:
+        return special
+    return f"{as_number(value):,.{digits}f}"
+
+
+def money(value: Any, quote: str | None = None, *, signed: bool = False) -> str:
+    """Cash, equity, PnL, notional: two places, thousands separators, the quote currency when
+    given (``10,090.45 USDT``; ``signed``: ``+90.45``)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    text = f"{as_number(value):+,.2f}" if signed else f"{as_number(value):,.2f}"
+    return f"{text} {quote}" if quote else text
+
+
+def price(value: Any, quote: str | None = None) -> str:
+    """A market price: like money above 1 (``20,362.21``); smaller prices keep four
+    significant digits (``0.0001234``), where two places would say 0.00."""
+    special = _special(value)
+    if special is not None:
+        return special
+    number = as_number(value)
+    assert number is not None
+    if number == 0 or _size(number) >= 1:
+        text = f"{number:,.2f}"
+    else:
+        text = _trimmed(f"{Decimal(str(number)):.{_places(number, 4)}f}")
+    return f"{text} {quote}" if quote else text
+
+
+def count(value: Any) -> str:
+    """A whole number with thousands separators: ``1,000,000``."""
+    special = _special(value)
+    if special is not None:
+        return special
+    number = as_number(value)
+    assert number is not None
+    if number != int(number):
+        return ratio(number)
+    return f"{int(number):,}"
+
+
+def quantity(value: Any) -> str:
+    """An asset quantity exactly as recorded (an order is for exactly this much), with
+    thousands separators and no trailing zeros: ``0.34785224``, ``1,250``."""
+    special = _special(value)
+    if special is not None:
+        return special
+    number = as_number(value)
+    exact = Decimal(str(number)) if isinstance(number, float) else Decimal(number or 0)
+    whole, _, fraction = f"{exact:f}".partition(".")
+    fraction = fraction.rstrip("0")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-') or 0):,}"
+    return f"{sign}{grouped}" + (f".{fraction}" if fraction else "")
+
+
+def number(value: Any) -> str:
+    """Any other number: whole numbers as counts, others with two places from 1 up and four
+    significant digits below (``1,234.57``, ``0.03808``)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    found = as_number(value)
+    assert found is not None
+    if found == int(found) and _size(found) < 1e15:
+        return count(found)
+    if _size(found) >= 1:
+        return f"{found:,.2f}"
+    return _trimmed(f"{Decimal(str(found)):.{_places(found, 4)}f}")
+
+
+def _size(value: Number) -> float:
+    return abs(float(value))
+
+
+def _places(value: Number, significant: int) -> int:
+    """Decimal places that keep ``significant`` digits of a number below 1."""
+    leading = -math.floor(math.log10(_size(value)))  # 0.0123 -> 2
+    return leading + significant - 1
+
+
+def _trimmed(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+__all__ = [
+    "DASH",
+    "as_number",
+    "count",
+    "money",
+    "number",
+    "percent",
+    "price",
+    "quantity",
+    "ratio",
+]
