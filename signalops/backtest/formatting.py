@@ -1,8 +1,8 @@
 """Numbers and times as a backtest report shows them to people, in the terminal and on the page.
 
-Percentages and money carry thousands separators, ratios two decimals, times the day alone when
-they fall at midnight UTC. The report's tables, its charts' hover labels and the CLI's table all
-format through these, so they agree.
+Percentages and money carry thousands separators, ratios two decimals (``signalops.numbers``, which
+the dashboard formats through too), times the day alone when they fall at midnight UTC. The report's
+tables, its charts' hover labels and the CLI's table all format through these, so they agree.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from signalops import numbers
 from signalops.canonical import iso
 
 DASH = "—"
@@ -17,17 +18,15 @@ DASH = "—"
 
 def pct(value: float | None, *, signed: bool = False, digits: int = 2) -> str:
     """A percentage with thousands separators: ``+1,234.56%``."""
-    if value is None:
-        return DASH
-    return f"{value:+,.{digits}%}" if signed else f"{value:,.{digits}%}"
+    return DASH if value is None else numbers.percent(value, signed=signed, digits=digits)
 
 
 def ratio(value: float | None) -> str:
-    return DASH if value is None else f"{value:.2f}"
+    return DASH if value is None else numbers.ratio(value)
 
 
 def money(value: Decimal, quote: str = "USDT") -> str:
-    return f"{value:,.2f} {quote}"
+    return numbers.money(value, quote)
 
 
 def day(moment: datetime | None) -> str:
