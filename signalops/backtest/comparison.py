@@ -2,18 +2,39 @@
 
 It sits below both ``study`` (which runs the two backtests) and ``report`` (which writes them
 out), so neither has to import the other's module to know the shape of a study.
+
+Beyond the runs themselves a study derives, on first use:
+
+- ``extended``: the metrics beyond the summary (``metrics.extended_metrics``), relative to the
+  ``--benchmark`` asset's buy-and-hold when there is one, else to the equal-weight buy-and-hold
+  of the backtest's own assets (``relative_to`` says which), both valued at the equity curve's
+  own times (``as_of_values``);
+- ``parts``: the portfolio by asset and by sector (``universe.breakdown``), whose assets' net
+  PnL adds up to the equity change exactly.
+
+``to_dict`` (``metrics.json``) carries both, as ``extended`` and ``universe``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from signalops.backtest.filters import Accounting, Counterfactual, failed_closed
-from signalops.backtest.ledger import Decision
+from signalops.backtest.ledger import Decision, EquityPoint
+from signalops.backtest.metrics import ExtendedMetrics, as_of_values, extended_metrics
 from signalops.backtest.runner import BacktestResult, BenchmarkHold
+from signalops.backtest.universe import Breakdown, Universe, breakdown
+from signalops.risk.limits import RiskLimits
+
+# ``relative_to`` without a benchmark asset: the equal-weight buy-and-hold of the run's assets.
+BUY_AND_HOLD = "buy_and_hold"
 
 
 @dataclass(frozen=True)
@@ -22,6 +43,37 @@ class Study:
     baseline: BacktestResult | None  # None: the strategy has no vetoes, or it was not asked for
     out_dir: Path
     benchmark: BenchmarkHold | None = None  # buy-and-hold of a benchmark index, when asked for
+    universe: Universe | None = None  # the --universe the assets came from, if any
+    sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    limits: RiskLimits | None = None  # the limits the strategy ran under (for the report)
+    quote: str | None = None  # the quote currency of every asset's venue (None: they differ)
+
+    @cached_property
+    def extended(self) -> ExtendedMetrics:
+        """The strategy's metrics beyond the summary, against ``relative_to``."""
+        r = self.result
+        return extended_metrics(r.metrics, r.equity, r.trades, benchmark=self._against)
+
+    @property
+    def relative_to(self) -> str | None:
+        """What ``extended.relative`` compares with: the benchmark asset, ``BUY_AND_HOLD``, or
+        None when neither could buy (no price at the first fill)."""
+        if self.benchmark is not None and self.benchmark.equity:
+            return self.benchmark.asset
+        return BUY_AND_HOLD if self.result.buy_and_hold else None
+
+    @cached_property
+    def _against(self) -> np.ndarray | None:
+        if self.benchmark is not None and self.benchmark.equity:
+            return _on_times(self.result.equity, self.benchmark.equity)
+        if self.result.buy_and_hold:
+            return _on_times(self.result.equity, self.result.buy_and_hold)
+        return None
+
+    @cached_property
+    def parts(self) -> Breakdown:
+        """The portfolio by asset and by sector."""
+        return breakdown(self.result, self.sectors)
 
     def baseline_decision(self, blocked: Counterfactual) -> Decision | None:
         """What the vetoes-removed strategy decided at the blocked decision's time."""
@@ -62,7 +114,17 @@ class Study:
         blocked["failed_closed"] = closed.counts(blocked=True)
         mattered = None if self.baseline is None else self.blocks_that_mattered
         blocked["blocks_that_mattered"] = mattered
+        data["extended"] = {**self.extended.to_dict(), "relative_to": self.relative_to}
+        source = None if self.universe is None else self.universe.source
+        data["universe"] = {"source": source, **self.parts.to_dict()}
         return data
+
+
+def _on_times(curve: Sequence[EquityPoint], series: Sequence[EquityPoint]) -> np.ndarray:
+    """``series``' equity at each of ``curve``'s times (the last value at or before it)."""
+    return as_of_values(
+        [p.time for p in curve], [p.time for p in series], [float(p.equity) for p in series]
+    )
 
 
 def _decision_dict(decision: Decision) -> dict[str, Any]:

@@ -5,6 +5,10 @@ through the same backtest (same data, period, fills, risk limits; its own audit 
 report files. For each block it also says what the baseline did at that same decision time: a
 block only changed the outcome if, without the veto, the order would have passed the risk gate
 (a BUY blocked during a cooldown would have been denied anyway).
+
+A ``universe`` (``signalops.backtest.universe``) sets the assets, in place of the strategy's, and
+adds its sectors to the config's ``sectors:`` so that the risk gate's MAX_SECTOR limit applies to
+them; the assets share one book (one cash balance), as any multi-asset backtest does.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
 from signalops.backtest.report import write_report
 from signalops.backtest.runner import benchmark_bars, hold_benchmark, run_backtest
-from signalops.config import Config
+from signalops.backtest.universe import Universe
+from signalops.config import Config, limits_for
+from signalops.errors import InputError
 from signalops.strategy.model import Strategy
 
 __all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "run_study"]
@@ -48,11 +54,18 @@ def run_study(
     progress: StudyProgress | None = None,
     report: bool = True,
     benchmark: str | None = None,
+    universe: Universe | None = None,
 ) -> Study:
     """Backtest ``strategy`` and (if it has vetoes and ``baseline``) its vetoes-removed twin,
     then write the report into ``out_dir``. ``benchmark`` names an asset (an index such as GSPC)
-    whose buy-and-hold over the same period is shown beside them."""
+    whose buy-and-hold over the same period is shown beside them; ``universe``: the assets to
+    run over (not with ``assets``) and their sectors."""
     out = Path(out_dir)
+    config = config or Config()
+    if universe is not None:
+        if assets:
+            raise InputError("give the assets either as a universe or one by one, not both")
+        assets, config = universe.assets, universe.configured(config)
     common: dict[str, Any] = dict(
         store=store,
         start=start,
@@ -81,10 +94,26 @@ def run_study(
             **common,
         )
     held = None if index is None else hold_benchmark(*index, result, risk_free=risk_free)
-    study = Study(result, other, out, held)
+    study = Study(
+        result,
+        other,
+        out,
+        held,
+        universe=universe,
+        sectors=config.sectors,
+        limits=limits_for(result.strategy, config),
+        quote=_quote(result.assets, config),
+    )
     if report:
-        write_report(study)
+        write_report(study, store=store, venues=config.venues)
     return study
+
+
+def _quote(assets: Sequence[str], config: Config) -> str | None:
+    """The currency the run's money is in: its assets' venues' quote, when they share one."""
+    venues = (config.venues.venue_of(asset) for asset in assets)
+    quotes = {venue.quote for venue in venues if venue is not None}
+    return quotes.pop() if len(quotes) == 1 else None
 
 
 def _labelled(progress: StudyProgress | None, label: str) -> Callable[[int, int], None] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,10 @@ from signalops.cli.params import (
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
+    from signalops.backtest.comparison import Study
+    from signalops.backtest.metrics import ExtendedMetrics
     from signalops.backtest.sweep import SweepRow
+    from signalops.backtest.universe import Breakdown
     from signalops.research.assets import EachAsset
     from signalops.research.executors import Executor
     from signalops.research.tasks import Failed
@@ -71,6 +75,15 @@ CHUNK_OPTION = click.option(
     "--asset", "assets", multiple=True, help="Only this asset (repeatable). Default: all."
 )
 @click.option(
+    "--universe",
+    "universe_spec",
+    metavar="FILE|LIST",
+    help="Run over these assets instead of the strategy's, in one book (shared cash): a comma "
+    "list (AAPL,MSFT,JPM) or a file: CSV with an asset (or ticker) column and an optional "
+    "sector column, YAML (a list, or asset: sector), or one asset a line. Its sectors join the "
+    "config's sectors: for the risk gate's max_sector.",
+)
+@click.option(
     "--horizon",
     default="72h",
     show_default=True,
@@ -100,6 +113,7 @@ def backtest_command(
     report_dir: Path | None,
     every: str | None,
     assets: tuple[str, ...],
+    universe_spec: str | None,
     horizon: str,
     no_baseline: bool,
     benchmark: str | None,
@@ -115,7 +129,9 @@ def backtest_command(
     configured fee and slippage. Prints the strategy next to the same strategy with its vetoes
     removed and to buy-and-hold (of its assets, and of --benchmark), says what the blocked
     trades would have done, and writes metrics.json, trades.csv, report.html (with charts) and
-    the audit logs.
+    the audit logs. Below that: each asset's part of the portfolio (when there are several),
+    alpha, beta, tracking error and information ratio against --benchmark (else against
+    buy-and-hold of the assets), trade statistics, VaR/CVaR and a table of monthly returns.
 
     \b
     Example:
@@ -126,6 +142,17 @@ def backtest_command(
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --benchmark GSPC
 
+    With --universe one strategy runs over many assets sharing one cash balance, under the
+    config's per-asset (max_position) and per-sector (max_sector) limits:
+
+    \b
+      signalops backtest strategies/banking_crisis_dip.yaml --universe BTC,ETH \\
+          --from 2021-01-01 --to 2024-12-31
+      signalops backtest strategies/graham_value_event_filter.yaml \\
+          --config examples/signalops.equities.yaml \\
+          --universe examples/data/equities/universe.csv \\
+          --from 2019-01-01 --to 2023-12-31 --benchmark GSPC
+
     With --each-asset every asset is backtested alone, one task per asset (no baseline or
     HTML report: each asset's folder gets its audit log and metrics.json), on Ray with --ray:
 
@@ -134,7 +161,7 @@ def backtest_command(
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --each-asset --ray
     """
-    # Imported here: the backtest package (and its report's matplotlib) is only needed by this
+    # Imported here: the backtest package (and its report's plotly) is only needed by this
     # command, so other commands start as fast as before.
     from signalops.adapters import registry
     from signalops.backtest.study import run_study
@@ -152,6 +179,13 @@ def backtest_command(
         )
     if each_asset and benchmark is not None:
         raise InputError("--benchmark is shown beside one backtest: drop it or --each-asset")
+    universe = None
+    if universe_spec is not None:
+        from signalops.backtest.universe import read_universe
+
+        if assets:
+            raise InputError("--universe and --asset both name the assets: give one of them")
+        universe = read_universe(universe_spec)
     compiled = load(strategy, registry.catalogue())
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
@@ -170,7 +204,7 @@ def backtest_command(
                 end=last,
                 out_dir=out_dir,
                 executor=executor,
-                assets=assets or None,
+                assets=(universe.assets if universe is not None else assets) or None,
                 every=interval,
                 horizon=span or timedelta(hours=72),
                 settings=Settings.read(config_file or default_config(), venue),
@@ -193,8 +227,10 @@ def backtest_command(
             baseline=not no_baseline,
             progress=progress,
             benchmark=benchmark,
+            universe=universe,
         )
     output.backtest(study, out_dir)
+    _portfolio(study)
 
 
 @click.command("sweep")
@@ -706,7 +742,239 @@ def _each_asset_table(runs: EachAsset) -> None:
     )
 
 
-def _cash(text: str) -> str:
-    from decimal import Decimal
+# --- a backtest's portfolio, beyond the side-by-side table -------------------------------------
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _portfolio(study: Study) -> None:
+    """Each asset's part (several assets), the extended metrics and the monthly returns."""
+    out = output.console()
+    if len(study.result.assets) > 1 or study.universe is not None:
+        out.print()
+        _assets_table(study)
+    out.print()
+    for line in _extended_lines(study):
+        out.print(line)
+    out.print()
+    _monthly_table(study)
+
+
+def _assets_table(study: Study) -> None:
+    from signalops.backtest.universe import COMMAND_LINE
+
+    r, parts = study.result, study.parts
+    out = output.console()
+    quote = f" {study.quote}" if study.quote else ""
+    universe = study.universe
+    source = ""
+    if universe is not None and universe.source != COMMAND_LINE:
+        source = f" · universe from {universe.source}"
+    out.print(
+        Text(
+            f"portfolio by asset · {output.count(len(r.assets), 'asset')} in one book, sharing "
+            f"{_money(r.paper.starting_cash)}{quote} of starting cash{source}",
+            style="bold",
+        )
+    )
+    named = bool(parts.sectors)
+    columns = [
+        "asset",
+        *(["sector"] if named else []),
+        "realised",
+        "unrealised",
+        "fees",
+        "net PnL",
+        "of start",
+        "trades",
+        "win rate",
+        "exposure",
+        "max weight",
+        "BUYs denied",
+        "buy & hold",
+    ]
+    start = parts.start_equity
+    metrics = r.metrics
+    rows = [
+        [
+            "portfolio",
+            *([""] if named else []),
+            _signed_money(sum((p.realised for p in parts.assets), Decimal(0))),
+            _signed_money(sum((p.unrealised for p in parts.assets), Decimal(0))),
+            _money(parts.fees),
+            _signed_money(parts.equity_change),
+            _pct(float(parts.equity_change / start)),
+            _count_trades(metrics.trades, metrics.open_trades),
+            _win_rate(metrics.win_rate.rate),
+            f"{metrics.exposure:.1%}",
+            f"{parts.max_weight:.1%}",
+            str(sum(p.denied for p in parts.assets)),
+            "—" if r.benchmark is None else _pct(r.benchmark.total_return),
+        ]
+    ]
+    for p in parts.assets:
+        rows.append(
+            [
+                p.asset,
+                *([p.sector or "—"] if named else []),
+                _signed_money(p.realised),
+                _signed_money(p.unrealised),
+                _money(p.fees),
+                _signed_money(p.net),
+                _pct(float(p.net / start)),
+                _count_trades(p.trades, p.open_trades),
+                _win_rate(p.wins / p.trades if p.trades else None),
+                f"{p.exposure:.1%}",
+                f"{p.max_weight:.1%}",
+                str(p.denied),
+                _pct(p.buy_and_hold),
+            ]
+        )
+    _print_table(columns, rows, left=2 if named else 1)
+    if named:
+        out.print()
+        _sectors_table(study, parts)
+    for line in _assets_lines(study, parts):
+        out.print(line)
+
+
+def _sectors_table(study: Study, parts: Breakdown) -> None:
+    start = parts.start_equity
+    rows = [
+        [
+            s.sector,
+            ", ".join(s.assets),
+            _signed_money(s.net),
+            _pct(float(s.net / start)),
+            str(s.trades),
+            f"{s.max_weight:.1%}",
+        ]
+        for s in parts.sectors
+    ]
+    _print_table(["sector", "assets", "net PnL", "of start", "trades", "max weight"], rows, 2)
+
+
+def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
+    lines = []
+    alone = [p.asset for p in parts.assets if p.sector is None]
+    if parts.sectors and alone:
+        lines.append(f"without a sector (each its own for max_sector): {', '.join(alone)}")
+    if parts.net == parts.equity_change:
+        lines.append(
+            f"the assets' net PnL adds up to the equity change: "
+            f"{_signed_money(parts.equity_change)} = {_money(parts.end_equity)} - "
+            f"{_money(parts.start_equity)}"
+        )
+    else:  # the ledger's own arithmetic rounded (28 digits): say by how much
+        lines.append(
+            f"the assets' net PnL {_signed_money(parts.net)} differs from the equity change "
+            f"{_signed_money(parts.equity_change)} by {parts.net - parts.equity_change:.2E}"
+        )
+    limits = study.limits
+    if limits is not None:
+        sector = (
+            "no max_sector limit"
+            if limits.max_sector is None
+            else f"max_sector {limits.max_sector:.0%} of equity per sector"
+        )
+        lines.append(
+            f"limits: max_position {limits.max_position:.0%} of equity per asset, {sector}, "
+            f"max_exposure {limits.max_exposure:.0%} in all; max weight: the largest value at "
+            f"a period's mark over the equity then"
+        )
+    denials: dict[str, dict[str, int]] = {}
+    for p in parts.assets:
+        for code, n in p.denials.items():
+            denials.setdefault(code, {})[p.asset] = n
+    if denials:
+        shown = "; ".join(
+            f"{code} {sum(by.values())} ({', '.join(f'{a} {n}' for a, n in by.items())})"
+            for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
+        )
+        lines.append(f"risk gate denials of BUYs, by check: {shown}")
+    return lines
+
+
+def _extended_lines(study: Study) -> list[str]:
+    ext: ExtendedMetrics = study.extended
+    quote = f" {study.quote}" if study.quote else ""
+    against = study.relative_to
+    if against is None:
+        relative = "against buy & hold: — (it could not buy at the first fill)"
+    else:
+        label = (
+            "buy & hold of the assets in equal parts"
+            if against == "buy_and_hold"
+            else f"buy & hold {against}"
+        )
+        rel = ext.relative
+        assert rel is not None
+        relative = (
+            f"against {label}: alpha {_pct(rel.alpha)} a year, beta {_ratio(rel.beta)}, "
+            f"tracking error {_pct(rel.tracking_error, sign=False)} a year, information "
+            f"ratio {_ratio(rel.information_ratio)}"
+        )
+    stats = ext.trades
+    expectancy = "—"
+    if stats.expectancy is not None:
+        expectancy = f"{_signed_money(stats.expectancy)}{quote} ({_pct(stats.expectancy_return)})"
+    turnover = "—" if ext.turnover is None else f"{ext.turnover:.2f}"
+    return [
+        relative,
+        f"closed trades: {stats.trades}, profit factor {_ratio(stats.profit_factor)}, "
+        f"expectancy {expectancy} a trade; Calmar {_ratio(ext.calmar)}; exposure "
+        f"{ext.exposure:.1%}; turnover {turnover} a year ({_money(ext.traded)}{quote} traded)",
+        _tail_line(study, ext),
+    ]
+
+
+def _tail_line(study: Study, ext: ExtendedMetrics) -> str:
+    from signalops.catalogue.spec import format_duration
+
+    by_method: dict[str, list[str]] = {}
+    for risk in ext.tail_risk:
+        var, cvar = risk.var, risk.cvar
+        figures = f"{_pct(var.fraction, sign=False)} / {_pct(cvar.fraction, sign=False)}"
+        by_method.setdefault(var.method.value, []).append(f"{var.confidence:.0%} {figures}")
+    period = format_duration(study.result.every.total_seconds())
+    shown = "; ".join(f"{method} {', '.join(cells)}" for method, cells in by_method.items())
+    return f"VaR / CVaR of one {period} period (over the run's returns): {shown}"
+
+
+def _monthly_table(study: Study) -> None:
+    years = study.extended.monthly.years
+    if not years:
+        return
+    output.console().print(Text("monthly returns (strategy, UTC months)", style="bold"))
+    rows = [[str(y.year), *(_month(v) for v in y.months), _month(y.total)] for y in years]
+    _print_table(["year", *_MONTHS, "total"], rows)
+
+
+def _month(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "0.0%" if value == 0 else f"{value:+.1%}"
+
+
+def _pct(value: float | None, sign: bool = True) -> str:
+    """A percentage as the backtest table shows one: thousands separated (``+1,412.10%``)."""
+    if value is None:
+        return "—"
+    value += 0.0  # -0.0 (a flat curve's VaR) shows as 0.00%
+    return f"{value:+,.2%}" if sign else f"{value:,.2%}"
+
+
+def _count_trades(closed: int, still_open: int) -> str:
+    return str(closed) + (f" +{still_open} open" if still_open else "")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _signed_money(value: Decimal) -> str:
+    return f"{value:+,.2f}"
+
+
+def _cash(text: str) -> str:
     return f"{Decimal(text):,.2f}"

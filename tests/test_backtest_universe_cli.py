@@ -1,0 +1,154 @@
+"""``signalops backtest --universe``: the portfolio by asset and sector, the metrics beyond the
+side-by-side table, and the sections of ``metrics.json``.
+
+What the command prints below the side-by-side table is a golden file
+(``tests/golden/backtest_universe_BTC_ETH.txt``, byte for byte); the side-by-side table above it
+is the report's (``tests/test_backtest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, STRATEGIES, invoke
+
+from signalops.adapters import registry
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.metrics import period_returns, relative
+from signalops.backtest.study import run_study
+from signalops.backtest.universe import read_universe
+from signalops.config import load_config
+from signalops.strategy import loads
+
+GOLDEN = ROOT / "tests" / "golden"
+DIP = STRATEGIES / "banking_crisis_dip.yaml"
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+SECTORS = "asset,sector\nBTC,layer 1\nETH,layer 1\n"
+PERIOD = ("--from", "2022-01-01", "--to", "2022-06-30")
+
+
+def below_the_table(stdout: str) -> str:
+    """What the command prints after the side-by-side table's block (the report's)."""
+    return stdout[stdout.index("portfolio by asset") :]
+
+
+@pytest.fixture
+def universe_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)  # the file is named as given, relative: the same in the golden
+    Path("crypto.csv").write_text(SECTORS, encoding="utf-8")
+    Path("sectors.yaml").write_text("risk: {max_sector: 0.08}\n", encoding="utf-8")
+    return "crypto.csv"
+
+
+def test_a_universe_backtest_prints_each_asset_its_sector_and_the_months(
+    replay_dir: Path, universe_file: str
+):
+    # BTC and ETH in one sector, at most 8% of equity: after a 5% BUY of one, a 5% BUY of the
+    # other is denied MAX_SECTOR.
+    result = invoke(
+        "backtest", str(DIP), "--universe", universe_file, "--config", "sectors.yaml", *PERIOD,
+        "--no-baseline", "--data", str(replay_dir), "--report", "report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    expected = (GOLDEN / "backtest_universe_BTC_ETH.txt").read_text(encoding="utf-8")
+    assert below_the_table(result.stdout) == expected
+    data = json.loads(Path("report", "metrics.json").read_text(encoding="utf-8"))
+    assert data["assets"] == ["BTC", "ETH"]
+    universe = data["universe"]
+    assert universe["source"] == "crypto.csv"
+    assert universe["sectors"]["layer 1"]["assets"] == ["BTC", "ETH"]
+    nets = [Decimal(universe["assets"][a]["net"]) for a in ("BTC", "ETH")]
+    assert sum(nets) == Decimal(universe["portfolio"]["equity_change"])
+    assert Decimal(universe["portfolio"]["end_equity"]) == Decimal(data["metrics"]["end_equity"])
+    assert data["extended"]["relative_to"] == "buy_and_hold"
+    assert data["extended"]["trades"]["trades"] == 1
+    assert universe["assets"]["BTC"]["denials"] == {"MAX_POSITION": 1, "MAX_SECTOR": 6}
+
+
+def test_universe_and_asset_together_are_refused(replay_dir: Path, universe_file: str):
+    result = invoke(
+        "backtest", str(DIP), "--universe", "BTC,ETH", "--asset", "BTC", *PERIOD,
+        "--data", str(replay_dir),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: --universe and --asset both name the assets: give one of them\n"
+    )
+
+
+def test_a_mistake_in_the_universe_file_is_an_error_line_at_its_place(
+    replay_dir: Path, universe_file: str
+):
+    Path("bad.csv").write_text("asset,sector\nBTC,layer 1\nET H,layer 1\n", encoding="utf-8")
+    result = invoke(
+        "backtest", str(DIP), "--universe", "bad.csv", *PERIOD, "--data", str(replay_dir)
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "error: bad.csv:3:1: 'ET H' is not an asset symbol such as BTC or AAPL"
+    )
+    assert not Path("reports").exists()  # refused before anything ran
+
+
+def test_a_universe_asset_without_data_fails_before_the_backtest(
+    replay_dir: Path, universe_file: str
+):
+    result = invoke(
+        "backtest", str(DIP), "--universe", "BTC,DOGE", *PERIOD, "--data", str(replay_dir)
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no recorded 1d candles for DOGE")
+
+
+STOCK_TREND = """
+strategy:
+  name: stock_trend
+  assets: [AAPL]
+  params: {fast: 20, slow: 50}
+  defaults:
+    params: {timeframe: 1d}
+  rules:
+    - id: uptrend
+      source: technical
+      conditions:
+        - when: "sma($fast) > sma($slow)"
+        - when: "return(5d) > 0"
+  exit:
+    rules:
+      - id: downtrend
+        source: technical
+        conditions:
+          - when: "close < sma($slow)"
+  execution: {position_size: 0.1, action_mode: paper}
+"""
+
+
+def test_with_a_benchmark_asset_alpha_and_beta_are_against_its_buy_and_hold(
+    replay_dir: Path, tmp_path: Path
+):
+    study = run_study(
+        loads(STOCK_TREND, "stock_trend.yaml", registry.catalogue()),
+        store=SnapshotStore(replay_dir),
+        start=datetime(2023, 1, 1, tzinfo=UTC),
+        end=datetime(2023, 12, 31, tzinfo=UTC),
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+        universe=read_universe("AAPL,MSFT,NVDA"),
+        benchmark="GSPC",
+        baseline=False,
+        report=False,
+    )
+    assert study.relative_to == "GSPC"
+    assert study.benchmark is not None
+    index = [float(p.equity) for p in study.benchmark.equity]
+    curve = [float(p.equity) for p in study.result.equity]
+    expected = relative(period_returns(curve), period_returns(index), 365.0)
+    assert study.extended.relative == expected
+    assert expected.beta is not None and expected.beta > 0  # long stocks move with the index
+    assert study.quote == "USD"
+    assert study.parts.net == study.parts.equity_change
+    assert sum(p.trades for p in study.parts.assets) == study.result.metrics.trades > 0
