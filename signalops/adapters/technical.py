@@ -71,13 +71,17 @@ class Candles:
         """The last ``bars`` candles (all of them when there are fewer)."""
         if len(self) <= bars:
             return self
+        return self.window(len(self) - bars, len(self))
+
+    def window(self, start: int, stop: int) -> Candles:
+        """The candles ``[start, stop)`` (views of the same arrays, not copies)."""
         return Candles(
-            self.close_time[-bars:],
-            self.open[-bars:],
-            self.high[-bars:],
-            self.low[-bars:],
-            self.close[-bars:],
-            self.volume[-bars:],
+            self.close_time[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
             self.timeframe,
             self.sessions,
         )

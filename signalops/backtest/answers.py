@@ -149,17 +149,7 @@ class _History:
         return found
 
     def window(self, start: int, end: int) -> Candles:
-        c = self.candles
-        return Candles(
-            c.close_time[start:end],
-            c.open[start:end],
-            c.high[start:end],
-            c.low[start:end],
-            c.close[start:end],
-            c.volume[start:end],
-            c.timeframe,
-            c.sessions,
-        )
+        return self.candles.window(start, end)
 
     def gaps(self, starts: np.ndarray, ends: np.ndarray) -> list[list[dict[str, Any]] | None]:
         """``Candles.gaps()`` of each window ``[start, end)``; None where it has none."""

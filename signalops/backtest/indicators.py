@@ -228,23 +228,10 @@ def _metric_values(metric: Metric, candles: Candles, lo: int, hi: int) -> np.nda
     for k, end in enumerate(range(lo + 1, hi + 1)):
         if end < needed:
             continue
-        value = compute(_window(candles, max(0, end - bars), end), params)
+        value = compute(candles.window(max(0, end - bars), end), params)
         if math.isfinite(value):
             out[k] = value
     return out
-
-
-def _window(c: Candles, lo: int, hi: int) -> Candles:
-    return Candles(
-        c.close_time[lo:hi],
-        c.open[lo:hi],
-        c.high[lo:hi],
-        c.low[lo:hi],
-        c.close[lo:hi],
-        c.volume[lo:hi],
-        c.timeframe,
-        c.sessions,
-    )
 
 
 # --- where candles come from -------------------------------------------------------------------

@@ -334,7 +334,7 @@ def _line(
     for i, t in enumerate(candles.close_time):
         if not start <= t <= stop:
             continue
-        window = _window(candles, max(0, i + 1 - indicator.bars), i + 1)
+        window = candles.window(max(0, i + 1 - indicator.bars), i + 1)
         value = compute(window, params) if len(window) >= needed else None
         times.append(_utc(t))
         values.append(value if value is not None and value == value else None)  # NaN: none
@@ -347,19 +347,6 @@ def _line(
         recorded=recorded,
         recorded_at=recorded_at,
         levels=plan.levels.get(indicator, ()),
-    )
-
-
-def _window(c: Candles, start: int, stop: int) -> Candles:
-    return Candles(
-        c.close_time[start:stop],
-        c.open[start:stop],
-        c.high[start:stop],
-        c.low[start:stop],
-        c.close[start:stop],
-        c.volume[start:stop],
-        c.timeframe,
-        c.sessions,
     )
 
 
