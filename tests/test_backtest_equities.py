@@ -188,8 +188,8 @@ trades                        0            —                 —
 win rate [95% CI]             —            —                 —
 p (win rate = 50%)            —            —                 —
 exposure                   0.0%       100.0%            100.0%
-fees (USDT)                0.00         9.99              9.99
-end equity (USDT)     10,000.00    11,058.78         10,563.68
+fees (USD)                 0.00         9.99              9.99
+end equity (USD)      10,000.00    11,058.78         10,563.68
 false signals (72h)      0 of 0            —                 —
 blocked decisions             0            —                 —
 """

@@ -149,6 +149,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         cells = [of_metrics(r.metrics) for r in runs]
         return (label, *cells, *(DASH if m is None else of_metrics(m) for m in holds))
 
+    quote = study.quote or "USDT"  # the assets' venues' currency (stocks: USD)
     rows = [
         line("total return", lambda m: pct(m.total_return, signed=True)),
         line("CAGR", lambda m: pct(m.cagr, signed=True)),
@@ -162,8 +163,8 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line("win rate [95% CI]", None, lambda r: _win_rate(r.metrics)),
         line("p (win rate = 50%)", None, lambda r: _p_value(r.metrics)),
         line("exposure", lambda m: pct(m.exposure, digits=1)),
-        line("fees (USDT)", lambda m: f"{m.fees:,.2f}"),
-        line("end equity (USDT)", lambda m: f"{m.end_equity:,.2f}"),
+        line(f"fees ({quote})", lambda m: f"{m.fees:,.2f}"),
+        line(f"end equity ({quote})", lambda m: f"{m.end_equity:,.2f}"),
         line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
         line("blocked decisions", None, lambda r: str(r.blocked.total)),
     ]
