@@ -311,6 +311,9 @@ def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(
             page.get_by_text("1 waiting").wait_for()  # desk-2's ETH BUY
             page.get_by_text("Decisions", exact=True).click()
             page.get_by_text("10 decisions").wait_for()
+            # The caption comes first, the grid's rows a moment later (a loaded machine: seconds).
+            rows_shown = page.locator(".st-key-decisions-table [role=grid] tbody [role=row]")
+            sync_api.expect(rows_shown).to_have_count(10, timeout=30_000)
             wait_rendered(page)
             page.screenshot(path=str(tmp_path / "shared_decisions.png"))
             rows = feed(page)
@@ -324,8 +327,7 @@ def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(
             assert page.get_by_role("option").all_inner_texts() == ["(all)", "desk-1", "desk-2"]
             page.get_by_role("option", name="desk-2").click()
             page.get_by_text("1 decisions").wait_for()
-            rows_shown = page.locator(".st-key-decisions-table [role=grid] tbody [role=row]")
-            sync_api.expect(rows_shown).to_have_count(1)
+            sync_api.expect(rows_shown).to_have_count(1, timeout=30_000)
             wait_rendered(page)
             page.screenshot(path=str(tmp_path / "shared_desk_2.png"))
             (eth,) = feed(page)
