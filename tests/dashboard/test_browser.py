@@ -238,7 +238,7 @@ def test_a_click_on_a_decision_row_opens_it(dashboard: tuple[str, Path], tmp_pat
             page.get_by_text("10 decisions").wait_for()
             wait_rendered(page)
             grid_rows = page.locator(".st-key-decisions-table [role=grid] tbody [role=row]")
-            sync_api.expect(grid_rows).to_have_count(10)
+            sync_api.expect(grid_rows).to_have_count(10, timeout=30_000)
             rows = feed(page)
             assert rows[0]["as of"] == "2023-03-16T00:00:00Z"  # the newest is open
             blocked = next(i for i, r in enumerate(rows) if r["verdict"] == "BLOCKED")
