@@ -510,24 +510,6 @@ _SAME_ERROR_SHOWN = 3
 # --- tables --------------------------------------------------------------------------------------
 
 
-def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> None:
-    """A table as ``output.sweep`` draws one: as wide as it needs, one line per row; the first
-    ``left`` columns left-aligned, the rest right-aligned."""
-    from rich import box
-    from rich.console import Console
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    out = output.console()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i < left else "right")
-    for row in rows:
-        table.add_row(*row)
-    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
-    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
-
-
 def _percent(value: float | None, sign: bool = True) -> str:
     if value is None:
         return "—"
@@ -608,7 +590,7 @@ def _walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
             *_metrics(stitched.row, goal.name),
         ]
     )
-    _print_table(columns, rows, left=3)
+    output.plain_table(columns, rows, left=3)
     out = output.console()
     for line in _walk_lines(walk, asset):
         out.print(line)
@@ -730,7 +712,7 @@ def _each_asset_table(runs: EachAsset) -> None:
                 "—" if held is None else _percent(held["total_return"]),
             ]
         )
-    _print_table(columns, rows)
+    output.plain_table(columns, rows, left=1)
     fill = first["fill"]
     out.print(
         f"each asset alone: starting cash {_cash(first['starting_cash'])}; fills at the next "
@@ -830,7 +812,7 @@ def _assets_table(study: Study) -> None:
                 _pct(p.buy_and_hold),
             ]
         )
-    _print_table(columns, rows, left=2 if named else 1)
+    output.plain_table(columns, rows, left=2 if named else 1)
     if named:
         out.print()
         _sectors_table(study, parts)
@@ -851,7 +833,8 @@ def _sectors_table(study: Study, parts: Breakdown) -> None:
         ]
         for s in parts.sectors
     ]
-    _print_table(["sector", "assets", "net PnL", "of start", "trades", "max weight"], rows, 2)
+    columns = ["sector", "assets", "net PnL", "of start", "trades", "max weight"]
+    output.plain_table(columns, rows, left=2)
 
 
 def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
@@ -947,7 +930,7 @@ def _monthly_table(study: Study) -> None:
         return
     output.console().print(Text("monthly returns (strategy, UTC months)", style="bold"))
     rows = [[str(y.year), *(_month(v) for v in y.months), _month(y.total)] for y in years]
-    _print_table(["year", *_MONTHS, "total"], rows)
+    output.plain_table(["year", *_MONTHS, "total"], rows, left=1)
 
 
 def _month(value: float | None) -> str:

@@ -20,6 +20,8 @@ from rich.text import Text
 from signalops.errors import SignalOpsError, StrategyError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from signalops.adapters.bundled import ImportResult
     from signalops.adapters.importing import SeriesImported
     from signalops.audit.copy import Copied
@@ -394,17 +396,39 @@ def backtest(study: Study, out_dir: Path) -> None:
         out.print(f"why the first block: signalops why {first.decision_id} --audit {audit}")
 
 
-def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
+def _table() -> Table:
     from rich import box
-    from rich.measure import Measurement
     from rich.table import Table
 
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+
+
+def _print_wide(out: Console, table: Table) -> None:
+    """As wide as the table needs (one line per row, nothing truncated), even when piped."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+
+
+def plain_table(columns: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> None:
+    """A table as ``sweep`` draws one: as wide as it needs, one line per row; the first ``left``
+    columns left-aligned, the rest right-aligned."""
+    table = _table()
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    _print_wide(console(), table)
+
+
+def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
     from signalops.backtest.sweep import format_value
 
     names = list(grid)
     out = console()
     out.print(Text(heading, style="bold"))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = _table()
     for name in names:
         table.add_column(name, justify="right")
     for name in ("return", "max DD", "trades", "win rate", "exposure", "blocked bars"):
@@ -421,9 +445,7 @@ def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
             f"{row.exposure:.1%}",
             str(row.blocked),
         )
-    # As wide as it needs (one line per row, nothing truncated), even when piped.
-    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
-    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
+    _print_wide(out, table)
     out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
 
 

@@ -48,7 +48,7 @@ def stress(report: StressReport) -> None:
         heading += f" · starting cash {money(first.paper.starting_cash)} each"
     out.print(Text(heading, style="bold"))
     if ran:
-        _print_table(COLUMNS, [_row(run) for run in ran])
+        output.plain_table(COLUMNS, [_row(run) for run in ran], left=2)
     for run in skipped:
         out.print(Text(f"skipped {run.scenario.name}: ", style="yellow") + Text(str(run.skipped)))
     for line in _notes(report, ran):
@@ -130,24 +130,6 @@ def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str]:
                 f"why {run.scenario.name}: signalops why {decision} --audit {run.result.audit_path}"
             )
     return lines
-
-
-def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> None:
-    """As wide as it needs, one line per row (as ``signalops sweep`` draws its table); the
-    first ``left`` columns left-aligned, the rest right-aligned."""
-    from rich import box
-    from rich.console import Console
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    out = output.console()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i < left else "right")
-    for row in rows:
-        table.add_row(*row)
-    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
-    Console(soft_wrap=True, highlight=False, width=max(out.width, needed)).print(table)
 
 
 __all__ = ["stress"]
