@@ -265,13 +265,14 @@ class Pipeline:
         if book is None and side is Side.SELL and self._has_own_book(strategy.name):
             book = self._venue_book(strategy.name, asset, portfolio)
         kelly = self._kelly(strategy, as_of, limits) if side is Side.BUY else None
+        size = Decimal(str(strategy.execution.position_size))
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
             asset=asset,
             side=side,
             reference_price=price[0],
-            position_size=Decimal(str(strategy.execution.position_size)),
+            position_size=size,
             portfolio=portfolio if book is None else book,
             limits=limits,
             as_of=as_of,
@@ -295,7 +296,7 @@ class Pipeline:
         data_time = decision_data_time(evaluation, price[1])
         decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
         if kelly is not None:
-            decision = decision.with_check(_kelly_check(kelly, strategy))
+            decision = decision.with_check(_kelly_check(kelly, size))
         if side is Side.BUY and isinstance(portfolio, VenuePortfolio) and portfolio.unpriced:
             # Equity and exposure are unknown, so no BUY limit can be verified: fail closed. A
             # SELL only reduces risk and stays allowed.
@@ -581,10 +582,9 @@ class Pipeline:
         return self.records.reconcile(self.auto_executor)
 
 
-def _kelly_check(kelly: Any, strategy: Strategy) -> CheckResult:
+def _kelly_check(kelly: Any, wanted: Decimal) -> CheckResult:
     """A passed KELLY_SIZE check: what Kelly from the strategy's trades said, and whether it
-    capped the BUY below ``position_size`` (``why`` shows it with the other checks)."""
-    wanted = Decimal(str(strategy.execution.position_size))
+    capped the BUY below ``wanted`` (its ``position_size``; ``why`` shows it with the others)."""
     details: dict[str, Any] = {
         "limit": kelly.fraction,
         "actual": wanted,
