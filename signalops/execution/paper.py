@@ -244,12 +244,48 @@ class _Books:
 @dataclass
 class _Replay:
     """The books over the first ``seen`` ledger rows (those its filter accepts), kept so that
-    the next call only applies the rows appended since. ``last`` is the last row seen: if the
-    row cache no longer holds that very object, the ledger was re-read and the replay restarts."""
+    the next call only applies the rows from ``seen`` on. ``last`` is row ``seen - 1``: if the
+    row cache no longer holds that very object, the ledger was re-read and the replay restarts.
+
+    A filtered replay stops at the first row its cut excludes (``seen`` is then that row) when
+    no later row is inside the cut: the ledger is in time order there, as it always is in a
+    backtest. Such an ``ordered`` replay can be continued to a later cut (the next day's start)
+    instead of replaying the ledger from its first row."""
 
     books: _Books
     seen: int = 0
     last: _FillRow | None = None
+    ordered: bool = True
+
+    def copy(self) -> _Replay:
+        books = _Books(
+            self.books.account.copy(), {n: b.copy() for n, b in self.books.strategies.items()}
+        )
+        return _Replay(books, self.seen, self.last, self.ordered)
+
+    def holds(self, rows: list[_FillRow]) -> bool:
+        """Whether ``rows`` still begin with the rows this replay has seen."""
+        return not self.seen or (self.seen <= len(rows) and rows[self.seen - 1] is self.last)
+
+
+def _advance(replay: _Replay, rows: list[_FillRow], cut: datetime, inclusive: bool) -> None:
+    """Apply the rows from ``replay.seen`` on that were placed before ``cut`` (or at it, when
+    ``inclusive``): in order up to the first one after the cut, and any later one inside it
+    too, which leaves the replay unordered (it then counts every row as seen)."""
+
+    def inside(row: _FillRow) -> bool:
+        return row.placed_at < cut or (inclusive and row.placed_at == cut)
+
+    index = replay.seen
+    while index < len(rows) and replay.ordered and inside(rows[index]):
+        replay.books.apply(rows[index])
+        index += 1
+    later = [row for row in rows[index:] if inside(row)]
+    if later or not replay.ordered:
+        for row in later:
+            replay.books.apply(row)
+        replay.ordered, index = False, len(rows)
+    replay.seen = index
 
 
 class PaperBroker:
@@ -428,23 +464,41 @@ class PaperBroker:
             placed_before = None
         key = (placed_before, inclusive)
         replay = self._replays.get(key)
-        if replay is None or (replay.seen and (
-            replay.seen > len(rows) or rows[replay.seen - 1] is not replay.last
-        )):  # fmt: skip
-            replay = _Replay(_Books(_Book(cash=self.starting_cash)))
-        for row in rows[replay.seen :]:
-            if (
-                placed_before is None
-                or row.placed_at < placed_before
-                or (inclusive and row.placed_at == placed_before)
-            ):
+        if replay is None or not replay.holds(rows):
+            replay = self._continued(placed_before, inclusive, rows)
+        if placed_before is None:
+            for row in rows[replay.seen :]:
                 replay.books.apply(row)
-        replay.seen, replay.last = len(rows), rows[-1] if rows else None
+            replay.seen = len(rows)
+        else:
+            _advance(replay, rows, placed_before, inclusive)
+        replay.last = rows[replay.seen - 1] if replay.seen else None
         self._replays.pop(key, None)
         self._replays[key] = replay  # most recently used last
         while len(self._replays) > _REPLAYS_KEPT:
             del self._replays[next(iter(self._replays))]
         return replay.books
+
+    def _continued(
+        self, placed_before: datetime | None, inclusive: bool, rows: list[_FillRow]
+    ) -> _Replay:
+        """A new replay for a cut: a copy of the kept ordered replay with the latest earlier cut
+        of the same kind (yesterday's start, for today's), or one from the first row."""
+        best: tuple[datetime, _Replay] | None = None
+        if placed_before is not None:
+            for (cut, kind), kept in self._replays.items():
+                if (
+                    cut is not None
+                    and kind == inclusive
+                    and cut <= placed_before
+                    and kept.ordered
+                    and kept.holds(rows)
+                    and (best is None or cut > best[0])
+                ):
+                    best = (cut, kept)
+        if best is None:
+            return _Replay(_Books(_Book(cash=self.starting_cash)))
+        return best[1].copy()
 
     # --- execution --------------------------------------------------------------------------
 

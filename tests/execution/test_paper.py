@@ -260,6 +260,54 @@ def test_day_start_equity_of_a_fresh_ledger_is_the_starting_cash(broker: PaperBr
     assert broker.portfolio({}, T0).day_start_equity == D("100000")
 
 
+def _day_starts(broker: PaperBroker, days: list[datetime]) -> list[Decimal]:
+    return [broker.portfolio({"BTC": D("150")}, day).day_start_equity for day in days]
+
+
+def test_day_start_equity_walked_day_by_day_equals_a_cold_readers_on_every_day(
+    db: sqlite_utils.Database,
+) -> None:
+    # A backtest asks for each day's start in turn: the broker continues yesterday's replay.
+    walker = PaperBroker(db, fee_bps=10, slippage_bps=0)
+    days = [T0 + timedelta(days=n) for n in range(6)]
+    walked = []
+    for n, day in enumerate(days):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        walker.execute(intent(side, "1", str(100 + 10 * n), at=day), as_of=day)
+        walked.append(walker.portfolio({"BTC": D("150")}, day).day_start_equity)
+
+    cold = _day_starts(PaperBroker(db, fee_bps=10, slippage_bps=0), days)
+
+    assert walked == cold
+    assert walked[0] == D("100000") and walked[1] == D("99999.9") and walked[2] != walked[1]
+
+
+def test_an_earlier_day_asked_after_a_later_one_gets_its_own_day_start(
+    broker: PaperBroker,
+) -> None:
+    days = [T0 + timedelta(days=n) for n in range(3)]
+    for n, day in enumerate(days):
+        broker.execute(intent(Side.BUY, "1", "100", at=day), as_of=day)
+    later_first = _day_starts(broker, list(reversed(days)))
+
+    assert list(reversed(later_first)) == [D("100000"), D("99999.9"), D("99999.8")]
+
+
+def test_a_fill_placed_out_of_time_order_still_counts_in_later_day_starts(
+    broker: PaperBroker,
+) -> None:
+    # Runners that share a ledger can write a fill placed before the last one already written.
+    day2, day4 = T0 + timedelta(days=2), T0 + timedelta(days=4)
+    broker.execute(intent(Side.BUY, "1", "100", at=day4), as_of=day4)
+    assert _day_starts(broker, [day2]) == [D("100000")]
+    broker.execute(intent(Side.BUY, "1", "100", at=T0), as_of=T0)  # placed before the first
+
+    assert _day_starts(broker, [day2, day4 + timedelta(days=1)]) == [
+        D("99999.9"),
+        D("99999.8"),
+    ]
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 
