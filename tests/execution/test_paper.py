@@ -286,7 +286,7 @@ def test_an_earlier_day_asked_after_a_later_one_gets_its_own_day_start(
     broker: PaperBroker,
 ) -> None:
     days = [T0 + timedelta(days=n) for n in range(3)]
-    for n, day in enumerate(days):
+    for day in days:
         broker.execute(intent(Side.BUY, "1", "100", at=day), as_of=day)
     later_first = _day_starts(broker, list(reversed(days)))
 
