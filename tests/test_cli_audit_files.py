@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import STRATEGIES
 from conftest import invoke as run
 
@@ -26,6 +26,7 @@ READ_COMMANDS = [
     pytest.param(["why", "BTC", "--at", "2023-03-10"], id="why"),
     pytest.param(["approvals"], id="approvals"),
     pytest.param(["audit", "export", "out.jsonl"], id="audit_export"),
+    pytest.param(["dashboard"], id="dashboard"),  # refused before any server starts
 ]
 TOO_DEEP = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
 
@@ -304,16 +305,37 @@ DEEP = {
 }
 
 
+def _composer_depths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The nesting depth of each node PyYAML composes from now on. Its composer recurses once
+    per level: a deep document must be refused before it goes deeper than the limit, which
+    says "at once" without timing anything."""
+    depths: list[int] = []
+    compose = yaml.composer.Composer.compose_node
+    level = [0]
+
+    def measured(self: yaml.composer.Composer, parent: object, index: object) -> object:
+        level[0] += 1
+        depths.append(level[0])
+        try:
+            return compose(self, parent, index)
+        finally:
+            level[0] -= 1
+
+    monkeypatch.setattr(yaml.composer.Composer, "compose_node", measured)
+    return depths
+
+
 @pytest.mark.parametrize("style", sorted(DEEP))
-def test_validate_refuses_a_strategy_nested_past_the_limit_at_once(in_tmp: Path, style: str):
+def test_validate_refuses_a_strategy_nested_past_the_limit_at_once(
+    in_tmp: Path, style: str, monkeypatch: pytest.MonkeyPatch
+):
     text, where = DEEP[style]
     (in_tmp / f"{style}.yaml").write_text(text, encoding="utf-8")
-    run("validate", f"{style}.yaml")  # the commands import lazily: time the refusal, not imports
-    started = time.perf_counter()
+    depths = _composer_depths(monkeypatch)
 
     result = run("validate", f"{style}.yaml")
 
-    assert time.perf_counter() - started < 2
+    assert 0 < max(depths) <= MAX_DEPTH + 1  # PyYAML never went past the limit
     assert result.exit_code == 1
     assert result.stdout == "1 file: 0 valid, 1 invalid (1 error)\n"
     first, source, caret = result.stderr.splitlines()
@@ -323,15 +345,16 @@ def test_validate_refuses_a_strategy_nested_past_the_limit_at_once(in_tmp: Path,
 
 
 @pytest.mark.parametrize("style", sorted(DEEP))
-def test_a_config_nested_past_the_limit_is_an_error_at_once(in_tmp: Path, style: str):
+def test_a_config_nested_past_the_limit_is_an_error_at_once(
+    in_tmp: Path, style: str, monkeypatch: pytest.MonkeyPatch
+):
     text, _ = DEEP[style]
     (in_tmp / "deep.yaml").write_text(text.replace("strategy:", "risk:", 1), encoding="utf-8")
-    run("approvals", "--config", "deep.yaml", "--audit", "none.db")  # imports, untimed
-    started = time.perf_counter()
+    depths = _composer_depths(monkeypatch)
 
     result = run("approvals", "--config", "deep.yaml", "--audit", "none.db")
 
-    assert time.perf_counter() - started < 2
+    assert 0 < max(depths) <= MAX_DEPTH + 1
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith("error: deep.yaml:") and first.endswith(f": {TOO_DEEP}")

@@ -106,6 +106,7 @@ def test_dashboard_from_the_wheel_serves_its_app(fresh, tmp_path):
     _, env = fresh
     sh(["signalops", "init", "."], cwd=tmp_path, env=env)
     sh(["signalops", "data", "import"], cwd=tmp_path, env=env)
+    sh(shlex.split(NEXT_STEPS[4]), cwd=tmp_path, env=env)  # the log it shows (a read command)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -14,6 +14,7 @@ import click
 from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
 from signalops.extras import require
+from signalops.workspace import open_audit
 
 
 @click.group("dashboard", invoke_without_command=True)
@@ -92,6 +93,9 @@ def dashboard_command(
     if at:
         environ[dashboard_api.NOW_ENV] = at
     settings = dashboard_api.Settings.from_env(environ)  # fail here, not in the browser
+    # A read command: the log must be there and be a SignalOps log (one line and exit 1
+    # otherwise, as for `decisions`), never created by looking.
+    open_audit(settings.audit).close()
     if os.environ.get(dashboard_api.PASSWORD_ENV):
         output.warnings(
             [
