@@ -12,6 +12,7 @@
      ├── InputError                a value given on the command line or to a library call is wrong
      │                             (a time, a duration, a grid, a period, an unknown source or rule)
      ├── DataNotFound              a snapshot or data folder the caller named does not exist
+     ├── DiskFull                  the disk filled while a file was written (nothing half-written)
      ├── MissingExtra              an optional part is not installed: names the pip extra with it
      ├── AdapterError              a data source failed for one request (the leaf becomes UNKNOWN)
      ├── ExecutionError            an executor cannot be built or used: no --live, no credentials,
@@ -23,9 +24,13 @@
           ├── AuditNotFound        a read command named a log that does not exist
           ├── AuditUnreadable      the file is not a SignalOps audit log (or is corrupt)
           ├── AuditIntegrityError  the hash chain does not verify
+          ├── Undecodable          a stored row does not give back a record (verify: EDITED)
           ├── AuditLogHeld         another runner holds the log (its pid, host and start time)
           ├── DuplicateRecordError a record with this id is already in the log
           └── TransactionEndedError a transaction was committed by something else before its end
+
+Module-private exceptions (``_Fail``, ``_GiveUp``, ``_TooDeep`` ...) are control flow inside one
+module (a parser backing out of an alternative) and never leave it: what leaves is one of these.
 
 A risk denial is deliberately *not* here: denials are values (a reason code with details) that get
 recorded like any other outcome, never exceptions.
@@ -53,6 +58,7 @@ __all__ = [
     "ConfigError",
     "ConfigErrors",
     "DataNotFound",
+    "DiskFull",
     "DuplicateRecordError",
     "ExecutionError",
     "ExpressionSyntaxError",
@@ -63,6 +69,7 @@ __all__ = [
     "StrategyError",
     "StrategyErrors",
     "TransactionEndedError",
+    "Undecodable",
 ]
 
 
@@ -243,6 +250,15 @@ class DataNotFound(SignalOpsError):
     """A data or snapshot folder the caller named does not exist (run ``signalops data import``)."""
 
 
+class DiskFull(SignalOpsError):
+    """The disk (or a size limit) filled while ``path`` was written; what was being written was
+    rolled back or removed, so nothing is half-written. ``what`` says what was lost, if anything."""
+
+    def __init__(self, path: object, what: str = "") -> None:
+        self.path = str(path)
+        super().__init__(f"disk full writing {self.path}" + (f": {what}" if what else ""))
+
+
 class MissingExtra(SignalOpsError):
     """A feature needs a library that only an extra installs (``signalops.extras.require``)."""
 
@@ -295,6 +311,10 @@ class AuditIntegrityError(AuditError):
 
 class AuditLogHeld(AuditError):
     """Another ``signalops run`` holds the log's runner lock (``signalops.audit.runner_lock``)."""
+
+
+class Undecodable(AuditError, ValueError):
+    """A stored row that does not give back a record (``verify`` reports it as EDITED)."""
 
 
 class DuplicateRecordError(AuditError, ValueError):

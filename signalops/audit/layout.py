@@ -56,6 +56,7 @@ from signalops.audit.record import (
     loads_record,
 )
 from signalops.canonical import parse_iso
+from signalops.errors import Undecodable
 from signalops.observation import utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,10 +76,6 @@ REFRESH_ABOVE = 0.3
 _LEVEL, _WBITS, _MEMLEVEL = 1, 13, 5
 DICTIONARY_MAX = (1 << _WBITS) - 262
 _MSG_NOT_JSON = "the body is not a JSON record"
-
-
-class Undecodable(ValueError):
-    """A stored row that does not give back a record (``verify`` reports it as EDITED)."""
 
 
 # --- times as numbers ----------------------------------------------------------------------------

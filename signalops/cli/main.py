@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from signalops import __version__, logs
-from signalops.errors import SignalOpsError
+from signalops.errors import DiskFull, SignalOpsError
 
 # Where each command lives, in the order of ``signalops --help`` before the split (click sorts
 # them by name anyway). A command's module is imported when that command runs (or --help lists
@@ -102,7 +102,7 @@ class _Commands(click.Group):
             from signalops.cli import output
 
             # A full disk is the machine's state, not a bug: one line, as for library errors.
-            output.error(SignalOpsError(f"disk full writing {exc.filename or 'a file'}"))
+            output.error(DiskFull(exc.filename or "a file"))
             ctx.exit(1)
 
 
