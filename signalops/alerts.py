@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from signalops.codes import Code
 from signalops.config import AlertsConfig
 from signalops.execution.notify import Webhook, WebhookConfig, send
 from signalops.logs import event
@@ -64,7 +65,10 @@ class Alerts:
             try:
                 failure = send(self._client, webhook, text, self.env)
             except Exception as exc:  # best effort, whatever happens
-                failure = {"reason": "ERROR", "message": f"{webhook.kind}: {type(exc).__name__}"}
+                failure = {
+                    "reason": Code.ERROR.value,
+                    "message": f"{webhook.kind}: {type(exc).__name__}",
+                }
             if failure is None:
                 delivered += 1
                 continue

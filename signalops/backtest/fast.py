@@ -49,6 +49,7 @@ import numpy as np
 from signalops.audit.record import PreparedRecord, prepare_decision
 from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
+from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.ledger import Decision, EquityPoint
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker, day_start_of
@@ -202,7 +203,7 @@ class FastRun:
         step: timedelta,
         prices: Mapping[str, Bars],
         *,
-        clock: Any,
+        clock: SimulatedClock,
         on_cycle: OnCycle | None = None,
     ) -> None:
         self.pipeline = pipeline

@@ -61,6 +61,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
+from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.fast import FastRun, FlatViewBroker
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import (
@@ -175,16 +176,6 @@ class BacktestResult:
             "signals": self.signals.to_dict(blocked=False),
             "seconds": round(self.seconds, 3),
         }
-
-
-class SimulatedClock:
-    """The backtest's "now": the decision time being simulated, for the records' timestamps."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def run_backtest(

@@ -93,7 +93,7 @@ from signalops.evaluation.vectorized import (
 from signalops.observation import utc
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy import loads
-from signalops.strategy.compiler import parse_number
+from signalops.strategy.literals import parse_number
 from signalops.strategy.model import Strategy
 from signalops.venues import Venues
 

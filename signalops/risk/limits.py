@@ -6,15 +6,19 @@ and a strategy's ``risk:`` section (which can only tighten them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signalops.canonical import json_safe
 from signalops.orders import to_decimal
+
+if TYPE_CHECKING:  # numpy and the estimators are imported only when a limit is used
+    from signalops.risk.kelly import KellyEstimate
+    from signalops.risk.measures import TailRiskModel
 
 
 class TradingState(StrEnum):
@@ -83,7 +87,7 @@ class KellyFromTrades:
         if not (0 < self.fraction <= 1):
             raise ValueError(f"kelly fraction must be in (0, 1], got {self.fraction}")
 
-    def estimate(self, results: Any) -> Any:
+    def estimate(self, results: Sequence[float | Decimal | int]) -> KellyEstimate:
         """The ``KellyEstimate`` of these closed-trade PnLs."""
         from signalops.risk.kelly import kelly_from_trades
 
@@ -126,7 +130,7 @@ class TailLimit:
         if self.method not in ("historical", "parametric"):
             raise ValueError(f"method must be historical or parametric, got {self.method!r}")
 
-    def model(self) -> Any:
+    def model(self) -> TailRiskModel:
         """The estimate's model (``TailRiskModel``; numpy is imported only when asked)."""
         from signalops.risk.measures import Method, TailRiskModel
 

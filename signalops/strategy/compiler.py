@@ -21,7 +21,6 @@ Semantics fixed here (and shown by ``signalops explain``):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -52,26 +51,14 @@ from signalops.side import Side
 from signalops.strategy import expression as ex
 from signalops.strategy import votes
 from signalops.strategy._yaml import Document, Mark, Path, format_path
+from signalops.strategy.literals import parse_number
 from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
 from signalops.strategy.schema import did_you_mean
 
-_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?([%kKMBT]?)$")
-_SCALE = {"": 1.0, "%": 0.01, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 # No real condition nests this deep (rsi(14) < 30 is 5 levels); far deeper ones (`- - - ... x`,
 # `x + 1 + 1 + ...`) would overflow the Python stack or the 200 nested parentheses Python allows
 # in the generated evaluator.
 MAX_EXPRESSION_DEPTH = 50
-
-
-def parse_number(text: str) -> float | None:
-    """``'100M'`` -> 1e8, ``'5%'`` -> 0.05; None when ``text`` is not a number."""
-    match = _NUMBER.match(text.strip().replace("_", ""))
-    if not match:
-        return None
-    suffix = match.group(1)
-    body = text.strip().replace("_", "")[: len(text.strip().replace("_", "")) - len(suffix)]
-    value = float(body) * _SCALE[suffix]
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True, slots=True)

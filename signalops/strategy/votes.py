@@ -23,6 +23,7 @@ from signalops.catalogue.spec import format_duration, parse_duration
 from signalops.evaluation.nodes import DOWN, UP, HitRate
 from signalops.side import Side
 from signalops.strategy._yaml import Mark, Path
+from signalops.strategy.literals import parse_number
 from signalops.strategy.schema import did_you_mean
 
 if TYPE_CHECKING:
@@ -120,8 +121,6 @@ class VoteReader:
 
     def number(self, raw: Any, path: Path, what: str) -> float | None:
         """A number as thresholds are written: 0.6, '60%', '1.5k' or a $param."""
-        from signalops.strategy.compiler import parse_number
-
         if isinstance(raw, str) and raw.strip().startswith("$"):
             name = raw.strip()[1:]
             if name not in self.c.params:
@@ -278,9 +277,7 @@ class VoteReader:
             return None
         return args
 
-    def value(self, arg: _Arg, path: Path) -> Any:
-        from signalops.strategy.compiler import parse_number
-
+    def value(self, arg: _Arg, path: Path) -> str | float | None:
         text = arg.value
         at = self.at(path, arg.value_at)
         if text.startswith("$"):
