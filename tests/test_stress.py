@@ -48,7 +48,7 @@ from signalops.stress import (
     run_stress,
     select,
 )
-from signalops.stress.run import NOT_APPLICABLE, NOT_COVERED
+from signalops.stress.scenario_backtests import NOT_APPLICABLE, NOT_COVERED
 from signalops.stress.shocks import shocked_store
 
 BANKING = STRATEGIES / "banking_crisis_dip.yaml"

@@ -14,7 +14,7 @@ from rich.text import Text
 from signalops.cli import output
 
 if TYPE_CHECKING:
-    from signalops.stress.run import ScenarioRun, StressReport
+    from signalops.stress.scenario_backtests import ScenarioRun, StressReport
 
 COLUMNS = (
     "scenario",

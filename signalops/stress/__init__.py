@@ -15,8 +15,8 @@ pipeline, risk gate, paper broker and audit log as every backtest.
 """
 
 from signalops.stress.loader import bundled_scenarios, load_scenario, loads_scenario, select
-from signalops.stress.model import Gap, Outage, PredictionJump, Scenario, VenueRejects
-from signalops.stress.run import ScenarioRun, StressReport, run_scenario, run_stress
+from signalops.stress.scenario import Gap, Outage, PredictionJump, Scenario, VenueRejects
+from signalops.stress.scenario_backtests import ScenarioRun, StressReport, run_scenario, run_stress
 
 __all__ = [
     "Gap",

@@ -36,7 +36,7 @@ from signalops.config import schema_problems
 from signalops.errors import InputError, StrategyError, raise_collected
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.schema import did_you_mean, schema_path
-from signalops.stress.model import (
+from signalops.stress.scenario import (
     HISTORICAL,
     Gap,
     Outage,

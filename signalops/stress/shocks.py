@@ -37,7 +37,7 @@ from signalops.evaluation.vectorized import candle_key
 from signalops.execution.outcomes import failed
 from signalops.observation import DataError, Request, utc
 from signalops.orders import ExecutionResult, OrderIntent
-from signalops.stress.model import Gap, Outage, PredictionJump, Shock, VenueRejects
+from signalops.stress.scenario import Gap, Outage, PredictionJump, Shock, VenueRejects
 from signalops.venues import Venues
 
 Transform = Callable[[Series], Series]

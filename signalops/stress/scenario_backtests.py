@@ -64,7 +64,7 @@ from signalops.orders import ExecutionStatus
 from signalops.pipeline.cycle import price_requests
 from signalops.pipeline.summary import CycleSummary, Outcome
 from signalops.strategy.model import Strategy
-from signalops.stress.model import Gap, Outage, PredictionJump, Scenario, Shock, VenueRejects
+from signalops.stress.scenario import Gap, Outage, PredictionJump, Scenario, Shock, VenueRejects
 from signalops.stress.shocks import (
     candle_keys,
     market_key,
