@@ -580,10 +580,11 @@ def test_metrics_without_source_lists_all_five_sources():
     assert result.exit_code == 0
     headings = [line for line in result.stdout.splitlines() if not line.startswith(" ")]
     assert headings == [
-        "fundamental  company fundamentals through yfinance",
+        "fundamental  company fundamentals: yfinance snapshots and SEC EDGAR point-in-time facts",
         "polymarket  prediction-market odds: Gamma API, CLOB prices and history",
         "onchain  DeFiLlama: stablecoins, chain and protocol TVL, CEX flows",
-        "technical  exchange candles through ccxt, indicators through TA-Lib",
+        "technical  exchange candles through ccxt, equities through yfinance, indicators through "
+        "TA-Lib",
         "news  RSS/Atom feeds through feedparser",
     ]
     assert (
@@ -597,7 +598,10 @@ def test_metrics_technical_lists_only_technical_metrics_with_signatures():
 
     assert result.exit_code == 0
     out = result.stdout.splitlines()
-    assert out[0] == "technical  exchange candles through ccxt, indicators through TA-Lib"
+    assert out[0] == (
+        "technical  exchange candles through ccxt, equities through yfinance, indicators through "
+        "TA-Lib"
+    )
     assert all(line.startswith("  ") for line in out[1:])
     assert (
         "  rsi(n=14, timeframe=1d)                                0-100           "

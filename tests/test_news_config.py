@@ -322,8 +322,7 @@ def test_replay_of_a_configured_feed_that_was_not_recorded_names_the_download_co
     assert failure(answers[count("rate cut", "fed")]) == (
         "NO_DATA",
         "no recorded items for feed fed: download it with 'signalops data download --source "
-        "news --asset fed' or import a file with 'signalops data import FILE --source news "
-        "--asset fed'",
+        f"news --asset fed --to {tmp_path}'",
     )
     assert value(answers[count("Tether", "coindesk")]) == 1
 

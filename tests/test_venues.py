@@ -197,8 +197,9 @@ def test_venue_option_on_evaluate_asks_that_venues_series_for_the_candles(
     assert (
         "        rsi(14): NO_DATA: no recorded 1d candles for BTC/USDT on kraken: download it with"
         " 'signalops data download --source technical --asset BTC/USDT --venue kraken"
-        " --timeframe 1d' or import a file with 'signalops data import FILE --source technical"
-        " --asset BTC/USDT --venue kraken --timeframe 1d'\n"
+        f" --timeframe 1d --since 2022-07-05 --until 2023-03-12 --to {replay_dir}' or import a"
+        " file with 'signalops data import FILE --source technical --asset BTC/USDT --venue"
+        f" kraken --timeframe 1d --to {replay_dir}'\n"
     ) in kraken.stdout
 
 

@@ -424,7 +424,8 @@ class ReplayItemFeed:
             return list(chosen)
         names = list(self.feeds) if self.feeds is not None else recorded
         if not names:
-            raise _error("no news feed was recorded", Code.NO_DATA)
+            provide = hints.feeds(DEFAULT_FEEDS, to=self.store.directory)
+            raise _error(f"no news feed was recorded: {provide}", Code.NO_DATA)
         return names
 
     def load(self, as_of: float) -> list[FeedItems]:
@@ -434,9 +435,8 @@ class ReplayItemFeed:
     def load_feed(self, name: str, as_of: float) -> FeedItems:
         series = self.store.series(SOURCE, items_key(name))
         if series is None:
-            raise _error(
-                f"no recorded items for feed {name}: {hints.provide(SOURCE, name)}", Code.NO_DATA
-            )
+            provide = hints.provide(SOURCE, name, to=self.store.directory)
+            raise _error(f"no recorded items for feed {name}: {provide}", Code.NO_DATA)
         end = series.end(as_of)
         data_time = series.times[end - 1] if end else None
         undated = 0
@@ -448,7 +448,7 @@ class ReplayItemFeed:
         if data_time is None:
             raise _error(
                 f"no item of feed {name} was recorded at or before {_iso(as_of)}: "
-                + hints.provide(SOURCE, name),
+                + hints.provide(SOURCE, name, to=self.store.directory),
                 Code.NO_DATA,
             )
         return FeedItems(name, series.times, series.values, end, data_time, undated)

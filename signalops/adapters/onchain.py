@@ -448,7 +448,8 @@ class ReplayFeed:
     def _read(self, key: str, as_of: float) -> Series:
         series = self.store.series(SOURCE, key)
         if series is None:
-            raise _error(f"no recorded series {key}: {hints.provide(SOURCE, key)}", Code.NO_DATA)
+            provide = hints.provide(SOURCE, key, to=self.store.directory)
+            raise _error(f"no recorded series {key}: {provide}", Code.NO_DATA)
         end = series.end(as_of)
         return Series(key, series.times[:end], series.values[:end])
 

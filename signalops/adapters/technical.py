@@ -239,13 +239,23 @@ class ReplayCandleFeed:
         self.symbols = dict(symbols or {})
 
     def candles(self, asset: str, timeframe: int, as_of: float, bars: int) -> Candles:
-        symbol = self.symbols.get(asset) or symbol_for(asset, self.quote)
+        mapped = self.symbols.get(asset)
+        symbol = mapped or symbol_for(asset, self.quote)
         series = self.store.series(SOURCE, series_key(self.name, symbol, timeframe))
         if series is None:
             frame = format_duration(timeframe)
+            provide = hints.candles(
+                asset,
+                symbol,
+                self.name,
+                configured=bool(mapped),
+                timeframe=timeframe,
+                as_of=as_of,
+                bars=bars,
+                to=self.store.directory,
+            )
             raise AdapterError(
-                f"no recorded {frame} candles for {symbol} on {self.name}: "
-                + hints.provide(SOURCE, symbol, venue=self.name, timeframe=frame),
+                f"no recorded {frame} candles for {symbol} on {self.name}: {provide}",
                 source=SOURCE,
                 reason=Code.NO_DATA,
             )

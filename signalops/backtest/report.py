@@ -131,6 +131,11 @@ def benchmark_column(asset: str) -> str:
     return f"{COLUMNS[3]} {asset}"
 
 
+def _quote(study: Study) -> str:
+    """The currency the run's money is labelled in: its assets' venues' (stocks: USD)."""
+    return study.quote or "USDT"
+
+
 def metric_rows(study: Study) -> list[tuple[str, ...]]:
     """The side-by-side table as text, one tuple per metric, aligned with ``columns``."""
     runs = [study.result] if study.baseline is None else [study.result, study.baseline]
@@ -149,7 +154,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         cells = [of_metrics(r.metrics) for r in runs]
         return (label, *cells, *(DASH if m is None else of_metrics(m) for m in holds))
 
-    quote = study.quote or "USDT"  # the assets' venues' currency (stocks: USD)
+    quote = _quote(study)
     rows = [
         line("total return", lambda m: pct(m.total_return, signed=True)),
         line("CAGR", lambda m: pct(m.cagr, signed=True)),
@@ -257,7 +262,7 @@ def method_lines(study: Study) -> list[str]:
         f"{m.periods_per_year:g} periods a year ({period} periods, {YEAR.days}-day year)",
         f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
-        f"{money(r.paper.starting_cash)}",
+        f"{money(r.paper.starting_cash, _quote(study))}",
     ]
     held = study.benchmark
     if held is not None:

@@ -84,7 +84,7 @@ TECHNICAL = SourceCatalogue.of(
             Param("window", "duration", description="look-back, e.g. 24h or 7d"),
         ),
     ],
-    "exchange candles through ccxt, indicators through TA-Lib",
+    "exchange candles through ccxt, equities through yfinance, indicators through TA-Lib",
 )
 
 _MARKET = Param("market", "string", description="Polymarket market slug or id")
@@ -189,8 +189,8 @@ ONCHAIN = SourceCatalogue.of(
 # and is what a replay uses whenever the store holds the company's facts (else yfinance snapshots).
 # EDGAR values carry their filing in the trace; per-share figures are in shares as traded at as_of.
 _YAHOO = "yfinance"
-_EDGAR = "edgar"
-_EDGAR_FIRST = "edgar (yfinance snapshots when no EDGAR facts are recorded)"
+_EDGAR = "SEC EDGAR"
+_EDGAR_FIRST = "SEC EDGAR (yfinance if no facts are recorded)"
 # Filings come once a quarter: an EDGAR-only figure is as fresh as the record is complete.
 _FILING_AGE = 7 * DAY
 
@@ -269,7 +269,7 @@ FUNDAMENTAL = SourceCatalogue.of(
             _EDGAR,
         ),
     ],
-    "company fundamentals through yfinance",
+    "company fundamentals: yfinance snapshots and SEC EDGAR point-in-time facts",
 )
 
 NEWS = SourceCatalogue.of(

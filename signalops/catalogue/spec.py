@@ -140,6 +140,11 @@ class MetricSpec:
             raise ValueError(f"metric {self.name} declares no max_age")
         return self.max_age
 
+    def providers(self) -> str:
+        """``live: X · replay: Y`` for a metric with several possible providers, else ``''``."""
+        modes = (("live", self.live_from), ("replay", self.replay_from))
+        return " · ".join(f"{mode}: {who}" for mode, who in modes if who)
+
     def signature(self) -> str:
         parts = []
         for p in self.params:

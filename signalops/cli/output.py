@@ -136,7 +136,8 @@ def lines(items: Iterable[Text | str]) -> None:
 def catalogue(
     sources: Mapping[str, SourceCatalogue], kinds: Mapping[str, str] | None = None
 ) -> None:
-    """Each source with its metrics; ``kinds`` (built-in or plugin) for ``adapters``."""
+    """Each source with its metrics; ``kinds`` (built-in or plugin) for ``adapters``. A metric
+    whose source has several providers gets a line saying which answers live and in replay."""
     out = console()
     specs = [spec for c in sources.values() for spec in c.metrics.values()]
     width = max(len(spec.signature()) for spec in specs)
@@ -153,6 +154,9 @@ def catalogue(
             if spec.aliases:
                 line.append(f" (also: {', '.join(spec.aliases)})", style="dim")
             out.print(line)
+            if spec.providers():  # under the description: a line of its own stays readable
+                indent = " " * (2 + width + 2 + unit_width + 2)
+                out.print(Text(f"{indent}{spec.providers()}", style="dim"))
 
 
 def data_imported(results: Iterable[ImportResult]) -> None:

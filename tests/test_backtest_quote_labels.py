@@ -1,0 +1,66 @@
+"""The backtest's money is labelled in the run's quote currency, the footer's starting cash too.
+
+A stock (a yfinance venue quoted in USD, ``examples/signalops.equities.yaml``) is a USD run; a
+coin on the default Binance venue is a USDT run. The footer line under the table, and the same
+line in report.html, say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import ROOT, STRATEGIES, invoke
+
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+
+AAPL_TREND = """
+strategy:
+  name: aapl_trend
+  assets: [AAPL]
+  defaults:
+    params: {timeframe: 1d}
+  rules:
+    - id: uptrend
+      source: technical
+      conditions:
+        - when: "sma(20) > sma(50)"
+  execution: {position_size: 0.1, action_mode: paper}
+"""
+
+
+def backtest(strategy: Path, replay_dir: Path, out: Path, *more: str) -> str:
+    result = invoke(
+        "backtest", str(strategy), "--data", str(replay_dir), "--from", "2023-03-01",
+        "--to", "2023-03-10", "--report", str(out), *more,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_stock_backtest_says_its_starting_cash_in_usd(replay_dir: Path, tmp_path: Path):
+    strategy = tmp_path / "aapl_trend.yaml"
+    strategy.write_text(AAPL_TREND, encoding="utf-8")
+
+    out = backtest(strategy, replay_dir, tmp_path / "r", "--config", str(EQUITIES))
+
+    footer = (
+        "fills at the next bar's open (1d candles); fee 10 bps, slippage 5 bps; starting cash "
+        "10,000.00 USD"
+    )
+    assert f"{footer}\n" in out
+    assert "USDT" not in out
+    html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "; starting cash 10,000.00 USD<" in html  # the end of the line: not USDT
+
+
+def test_a_coin_backtest_on_binance_says_its_starting_cash_in_usdt(
+    replay_dir: Path, tmp_path: Path
+):
+    strategy = STRATEGIES / "technical_baseline.yaml"
+
+    out = backtest(strategy, replay_dir, tmp_path / "r")
+
+    assert (
+        "fills at the next bar's open (1d candles); fee 10 bps, slippage 5 bps; starting cash "
+        "10,000.00 USDT\n"
+    ) in out
