@@ -66,9 +66,18 @@ class EquityReplayFeed:
         key = series_key(EXCHANGE, symbol, timeframe)
         series = self.store.series(SOURCE, key)
         if series is None:
+            provide = hints.candles(
+                asset,
+                symbol,
+                EXCHANGE,
+                configured=bool(self.symbols.get(asset)),
+                timeframe=timeframe,
+                as_of=as_of,
+                bars=bars,
+                to=self.store.directory,
+            )
             raise AdapterError(
-                f"no recorded daily candles for {symbol} ({key}): "
-                + hints.provide(SOURCE, asset, venue=EXCHANGE, timeframe="1d"),
+                f"no recorded daily candles for {symbol} ({key}): {provide}",
                 source=SOURCE,
                 reason=Code.NO_DATA,
             )

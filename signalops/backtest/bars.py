@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from signalops.adapters import hints
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.canonical import iso
@@ -63,7 +64,8 @@ class Bars:
         if series is None or len(series) == 0:
             raise DataNotFound(
                 f"no recorded {format_duration(timeframe)} candles for {asset} in "
-                f"{store.directory} (series {key}; run 'signalops data import')"
+                f"{store.directory} (series {key}): "
+                + hints.routed(asset, venues or Venues(), timeframe, to=store.directory)
             )
         return cls(asset, timeframe, series.time_array, series.column(0), series.column(3))
 
