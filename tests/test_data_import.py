@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
+from datetime import date, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 from conftest import DATA, STRATEGIES
 
-from signalops.adapters.edgar import ReplayFactsFeed
+from signalops.adapters._facts import EASTERN
+from signalops.adapters.edgar import ReplayFactsFeed, Split, stored_splits
+from signalops.adapters.fundamental import FundamentalAdapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.cli import cli
+from signalops.observation import Observation, Request
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 CDD_DAILY = FIXTURES / "cryptodatadownload_BTCUSDT_d_2022-06_2023-03.csv"
@@ -347,3 +352,94 @@ def test_an_unknown_venue_is_refused_with_a_suggestion(tmp_path: Path):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: --venue: unknown exchange 'krakn'")
     assert files_in(tmp_path) == []
+
+
+# --- split histories -----------------------------------------------------------------------
+
+SPLITS = DATA / "equities" / "prices" / "splits.csv"
+AAPL_PRICES = DATA / "equities" / "prices" / "daily" / "AAPL.csv"
+AAPL_FACTS = Path(__file__).parent / "fixtures" / "edgar" / "CIK0000320193.json.gz"
+
+
+def _price_to_book(folder: Path, day: str) -> float:
+    request = Request("fundamental", "price_to_book", (), "AAPL")
+    when = datetime.fromisoformat(f"{day}T16:00").replace(tzinfo=EASTERN)
+    answer = FundamentalAdapter.replay(SnapshotStore(folder)).fetch([request], when)[request]
+    assert isinstance(answer, Observation), answer
+    return answer.value
+
+
+def test_the_bundled_split_table_gives_the_splits_of_the_asset_named(tmp_path: Path):
+    result = import_file(SPLITS, tmp_path, "--source", "fundamental", "--asset", "NVDA")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"fundamental         2 points in splits/NVDA  {tmp_path}/fundamental.jsonl\n"
+    )
+    assert stored_splits(SnapshotStore(tmp_path), "NVDA") == [
+        Split(date(2021, 7, 20), 4.0),
+        Split(date(2024, 6, 10), 10.0),
+    ]
+
+
+def test_imported_facts_without_splits_warn_and_importing_the_splits_corrects_price_to_book(
+    tmp_path: Path,
+):
+    """The audit's case: AAPL's prices and facts imported, no split history. At 2019-12-31 the
+    split-adjusted close 73.41 over the pre-split 20.3652 per share reads P/B 3.60; with the 4:1
+    split of 2020-08-31 it is 14.42 (293.65 / 20.3652 as traded). The import says so."""
+    out = tmp_path / "store"
+    facts = tmp_path / "CIK0000320193.json"
+    facts.write_bytes(gzip.decompress(AAPL_FACTS.read_bytes()))
+    prices = import_file(AAPL_PRICES, out, "--source", "technical", "--asset", "AAPL",
+                         "--venue", "yfinance")  # fmt: skip
+    assert prices.exit_code == 0 and prices.stderr == ""  # no facts yet: nothing to warn about
+    imported = import_file(facts, out, "--source", "fundamental", "--asset", "AAPL")
+    assert imported.exit_code == 0, imported.stderr
+    assert imported.stderr.startswith(
+        f"warning: {out} holds SEC EDGAR facts of AAPL but no split history: its per-share figures"
+    )
+    assert (
+        f"'signalops data download --source technical --asset AAPL --venue yfinance "
+        f"--timeframe 1d --to {out}'" in " ".join(imported.stderr.split())
+    )
+    assert round(_price_to_book(out, "2019-12-31"), 2) == 3.60
+
+    splits = import_file(SPLITS, out, "--source", "fundamental", "--asset", "AAPL")
+
+    assert splits.exit_code == 0 and splits.stderr == ""
+    assert round(_price_to_book(out, "2019-12-31"), 2) == 14.42
+
+
+def test_a_yahoo_history_with_its_actions_gives_the_days_with_a_split(tmp_path: Path):
+    """Yahoo's chart of AAPL (tests/fixtures/yahoo) saved as ``history(actions=True)`` writes
+    it: a ``Stock Splits`` column, 0 on days without a split."""
+    table = tmp_path / "AAPL_history.csv"
+    table.write_text(
+        "Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n"
+        "2020-08-31 00:00:00-04:00,127.58,131.0,126.0,129.04,225702700,0.0,4.0\n"
+        "2020-09-01 00:00:00-04:00,132.76,134.8,130.53,134.18,151948100,0.0,0.0\n"
+    )
+    result = import_file(table, tmp_path / "out", "--source", "fundamental", "--asset", "AAPL")
+    assert result.exit_code == 0, result.stderr
+    series = SnapshotStore(tmp_path / "out").series("fundamental", "splits/AAPL")
+    assert series is not None and series.values == [4.0]
+
+
+def test_a_reverse_split_may_be_written_as_new_to_old(tmp_path: Path):
+    """GE's 1-for-8 reverse split of 2021-08-02 (the bundled table has it as 0.125)."""
+    table = tmp_path / "ge.csv"
+    table.write_text("ex_date,ratio\n2021-08-02,1:8\n")
+    result = import_file(table, tmp_path / "out", "--source", "fundamental", "--asset", "GE")
+    assert result.exit_code == 0, result.stderr
+    series = SnapshotStore(tmp_path / "out").series("fundamental", "splits/GE")
+    assert series is not None and series.values == [0.125]
+
+
+def test_a_split_table_without_the_asset_is_refused_and_says_what_it_lists(tmp_path: Path):
+    result = import_file(SPLITS, tmp_path / "out", "--source", "fundamental", "--asset", "MSFT")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {SPLITS}: 0 points read: no split of MSFT (the file lists AAPL, AMZN, GE, "
+        "GOOGL, NVDA, PFE, TSLA, WMT)\n"
+    )
+    assert not (tmp_path / "out").exists()

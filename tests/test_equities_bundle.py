@@ -44,18 +44,34 @@ def value(replay_store: SnapshotStore, metric: str, symbol: str, day: str) -> fl
     ("day", "book", "ncav"),
     [
         # 10-K FY2019 filed 2019-10-31: equity 90,488M, current assets 162,819M, liabilities
-        # 248,028M, 4,443,265,000 shares (2019-10-18, before the 4:1 split of 2020-08-31).
-        ("2019-12-31", 90_488e6 / 4_443_265_000, (162_819e6 - 248_028e6) / 4_443_265_000),
+        # 248,028M, 4,443,265,000 shares (2019-10-18, before the 4:1 split of 2020-08-31): as
+        # filed 20.3652 and -19.1771 per share; in the shares of the split-adjusted close
+        # (4 x 4,443,265,000) 5.0913 and -4.79428.
+        ("2019-12-31", 90_488e6 / 4_443_265_000 / 4, (162_819e6 - 248_028e6) / 4_443_265_000 / 4),
         # 10-K FY2023 filed 2023-11-03: equity 62,146M, current assets 143,566M, liabilities
-        # 290,437M, 15,552,752,000 shares (2023-10-20).
+        # 290,437M, 15,552,752,000 shares (2023-10-20), after the split: as filed.
         ("2023-12-29", 62_146e6 / 15_552_752_000, (143_566e6 - 290_437e6) / 15_552_752_000),
     ],
 )
-def test_bundled_import_answers_aapl_book_value_and_ncav_per_share_of_the_filings(
+def test_bundled_import_answers_aapl_book_value_and_ncav_per_share_in_the_closes_shares(
     replay_store: SnapshotStore, day: str, book: float, ncav: float
 ) -> None:
     assert value(replay_store, "book_value_per_share", "AAPL", day) == pytest.approx(book)
     assert value(replay_store, "ncav_per_share", "AAPL", day) == pytest.approx(ncav)
+
+
+def test_bundled_close_over_book_value_per_share_is_price_to_book_before_the_split(
+    replay_store: SnapshotStore,
+) -> None:
+    """2019-12-31: the bundled close 73.41 is split-adjusted (293.65 as traded); over 5.0913 per
+    share in the same shares it is the P/B of the filing's figures, 293.65 / 20.3652 = 14.42."""
+    series = replay_store.series("technical", "candles/yfinance/AAPL/1d")
+    assert series is not None
+    point = series.last_at_or_before(close_of("2019-12-31").timestamp())
+    assert point is not None and point[1][3] == 73.41
+    book = value(replay_store, "book_value_per_share", "AAPL", "2019-12-31")
+    assert round(point[1][3] / book, 2) == 14.42
+    assert round(value(replay_store, "price_to_book", "AAPL", "2019-12-31"), 2) == 14.42
 
 
 def test_bundled_import_joins_the_bundled_close_for_aapl_price_to_book(

@@ -15,14 +15,26 @@ nothing uses the period end. Replay records the raw facts into the snapshot stor
 - ``edgar/CIK##########/fetched``: ``t`` = when the document was fetched, ``v`` = entity name and
   fact count (the record is complete up to then, so replay knows how fresh it is);
 - ``edgar/ticker/<SYMBOL>``: ``t`` = fetch time, ``v`` = the 10-digit CIK;
-- ``splits/<SYMBOL>``: ``t`` = the ex-date (00:00 New York), ``v`` = new shares per old share.
+- ``splits/<SYMBOL>``: ``t`` = the ex-date (00:00 New York), ``v`` = new shares per old share;
+- ``splits/<SYMBOL>/listed``: ``t`` = when a split history was fetched from Yahoo, ``v`` = how
+  many splits it lists. Written even when it lists none, so that "never split" can be told from
+  "no split history recorded" (the bundled ``splits.csv`` and imported split files write none:
+  their ``splits/<SYMBOL>`` points are the record).
 
-Shares and per-share values: filings report shares as they were on the filing date; prices in
-the store are split-adjusted (yfinance history, the bundled daily files). Every per-share figure
-is therefore expressed in shares as they trade at ``as_of``: a count (or EPS) filed before a split
-whose ex-date is on or before ``as_of`` is converted with the split ratio, and the adjusted close
-is multiplied by the ratios of splits after ``as_of`` (which only undoes the adjustment the price
-file already embeds; it adds no information the decision could not have had).
+Shares and per-share values: filings report shares (and EPS) as they were when filed; the stored
+closes (yfinance history, the bundled daily files, ``technical.close``) are split-adjusted, i.e.
+divided by every split up to the last one the data knows. Per-share answers are therefore
+expressed in those same units, the shares of today's price file, so that a rule may compare
+them with the close directly (``technical.close < 0.67 * ncav_per_share``):
+``book_value_per_share`` and ``ncav_per_share`` are divided, and ``shares_outstanding``
+multiplied, by the ratios of every split after the filing (those after ``as_of``'s day appear in
+the detail as ``later_split_factor``). Ratios are computed in shares as they traded at ``as_of``
+(a count filed before a split on or before ``as_of`` converted with its ratio; the adjusted close
+multiplied by the ratios of later splits), so ``price_to_book`` and ``trailing_pe`` do not depend
+on the unit. A split after ``as_of`` changes the unit of price and per-share value alike and adds
+no information a decision could use: their ratio, and so every comparison, is the same.
+Without any split history for a company the figures assume it never split; ``data import`` and
+``data download`` warn when that is the case (``split_history_warnings``).
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +122,10 @@ def ticker_key(symbol: str) -> str:
 
 def splits_key(symbol: str) -> str:
     return f"splits/{symbol.upper()}"
+
+
+def splits_listed_key(symbol: str) -> str:
+    return f"{splits_key(symbol)}/listed"
 
 
 def ticker_map(document: Mapping[str, Any]) -> dict[str, str]:
@@ -370,11 +387,63 @@ def split_records(table: Mapping[str, Sequence[Split]]) -> Iterator[tuple[str, f
             yield splits_key(ticker), t, split.ratio
 
 
+def split_listing(
+    symbol: str, splits: Sequence[Split], fetched: float
+) -> Iterator[tuple[str, float, Any]]:
+    """Snapshot points for a split history fetched at ``fetched``: each split, then the mark
+    that the history was listed (also when it lists none)."""
+    yield from split_records({symbol: splits})
+    yield splits_listed_key(symbol), fetched, len(splits)
+
+
 def stored_splits(store: SnapshotStore, symbol: str) -> list[Split]:
     series = store.series(SOURCE, splits_key(symbol))
     if series is None:
         return []
     return [Split(day_of(t), float(v)) for t, v in zip(series.times, series.values, strict=True)]
+
+
+def has_split_history(store: SnapshotStore, symbol: str) -> bool:
+    """Whether the store records ``symbol``'s splits, or a fetched history listing none."""
+    return any(
+        store.series(SOURCE, key) is not None
+        for key in (splits_key(symbol), splits_listed_key(symbol))
+    )
+
+
+def provide_splits(symbol: str, folder: str | Path | None = None) -> str:
+    """The commands that record a split history into ``folder`` (named unless the default)."""
+    from signalops.adapters.bundled import DEFAULT_SNAPSHOT_DIR
+
+    named = folder is not None and Path(folder) != DEFAULT_SNAPSHOT_DIR
+    to = ["--to", str(folder)] if named else []
+    download = ["signalops", "data", "download", "--source", "technical", "--asset", symbol,
+                "--venue", "yfinance", "--timeframe", "1d", *to]  # fmt: skip
+    imported = ["signalops", "data", "import", "FILE", "--source", "fundamental",
+                "--asset", symbol, *to]  # fmt: skip
+    return (
+        f"record Yahoo's split history with '{_shell(download)}' (it comes with the daily "
+        f"candles) or import a ticker,ex_date,ratio_new_per_old file with '{_shell(imported)}'"
+    )
+
+
+def _shell(words: Sequence[str]) -> str:
+    return " ".join(w if w == "FILE" else shlex.quote(w) for w in words)
+
+
+def split_history_warnings(folder: str | Path, symbol: str) -> list[str]:
+    """A warning when the snapshot folder holds SEC facts of ``symbol`` but no split history:
+    its per-share figures then assume it never split, wrong by the ratio if it did."""
+    store = SnapshotStore(folder)
+    ticker = symbol.strip().upper()
+    if not ReplayFactsFeed(store).has(ticker) or has_split_history(store, ticker):
+        return []
+    return [
+        f"{folder} holds SEC EDGAR facts of {ticker} but no split history: its per-share "
+        f"figures (book_value_per_share, ncav_per_share, shares_outstanding, price_to_book, "
+        f"trailing_pe) assume it never split, and are off by the split ratio if it did; "
+        + provide_splits(ticker, folder)
+    ]
 
 
 def ratio_between(splits: Iterable[Split], after: date, up_to: date | None) -> float:
@@ -410,7 +479,9 @@ class StoreCloses:
         point = None if series is None else series.last_at_or_before(as_of)
         if point is None:
             raise _error(
-                f"no daily close of {symbol.upper()} at or before as_of ({key})", Code.NO_PRICE
+                f"no daily close of {symbol.upper()} at or before as_of ({key}): "
+                + hints.provide("technical", symbol.upper(), venue=self.exchange, timeframe="1d"),
+                Code.NO_PRICE,
             )
         t, candle = point
         try:
@@ -495,7 +566,7 @@ class PointInTime:
         return [values[end] for values in by_date]
 
     def shares(self) -> tuple[float, dict[str, Any]]:
-        """Shares outstanding in today's share units: the latest-dated count of
+        """Shares outstanding as they traded at as_of: the latest-dated count of
         dei:EntityCommonStockSharesOutstanding (cover page) or us-gaap:CommonStockSharesOutstanding
         (balance sheet) known at as_of; on an equal date the cover-page count."""
         found = [
@@ -520,9 +591,13 @@ class PointInTime:
             raise _error(f"share count of {self.symbol} is {shares:g}", Code.BAD_DATA)
         return shares, {"shares": fact.cite(), "split_factor": factor}
 
+    def later_factor(self) -> float:
+        """The ratios of the splits after as_of's day: what the stored close is divided by."""
+        return ratio_between(self.splits, self.day, None)
+
     def price(self, close: Close) -> tuple[float, dict[str, Any]]:
-        """The close in today's share units: adjusted close x splits after as_of's day."""
-        factor = ratio_between(self.splits, self.day, None)
+        """The close in shares as they traded at as_of: adjusted close x splits after its day."""
+        factor = self.later_factor()
         detail = {"close_time": datetime.fromtimestamp(close.time, UTC).isoformat(),
                   "adjusted_close": close.adjusted, "price_split_factor": factor}  # fmt: skip
         return close.adjusted * factor, detail
@@ -540,7 +615,7 @@ class PointInTime:
         total = 0.0
         cited = []
         for quarter in chain:
-            # Each quarter in today's share units (a quarter filed before a split counts more).
+            # Each quarter in shares as of as_of (a quarter filed before a split counts more).
             factor = ratio_between(self.splits, max(f.filed for f in quarter.sources), self.day)
             total += quarter.val / factor
             cited.append({"start": quarter.start.isoformat(), "end": quarter.end.isoformat(),
@@ -554,24 +629,29 @@ class PointInTime:
         detail: dict[str, Any]
         data_time = min(self.complete_until, self.book.as_of)
         if metric == "shares_outstanding":
-            value, detail = self.shares()
+            value, detail = self._in_price_units(*self.shares(), per_share=False)
         elif metric == "book_value_per_share" or metric == "price_to_book":
             (equity,) = self._balance(["StockholdersEquity"])
             shares, detail = self.shares()
             value = equity.val / shares
             detail["equity"] = equity.cite()
             if metric == "price_to_book":
+                # Both sides in shares as they traded at as_of: the ratio has no unit.
                 detail["book_value_per_share"] = value
                 seen = close()
                 price, more = self.price(seen)
                 detail.update(more, price=price)
                 data_time = min(data_time, seen.time)
                 value = price / value
+            else:
+                value, detail = self._in_price_units(value, detail, per_share=True)
         elif metric == "ncav_per_share":
             assets, liabilities = self._balance(["AssetsCurrent", "Liabilities"])
             shares, detail = self.shares()
-            value = (assets.val - liabilities.val) / shares
             detail.update(current_assets=assets.cite(), liabilities=liabilities.cite())
+            value, detail = self._in_price_units(
+                (assets.val - liabilities.val) / shares, detail, per_share=True
+            )
         elif metric == "current_ratio":
             assets, current = self._balance(
                 ["AssetsCurrent", "LiabilitiesCurrent"], ratio_only=True
@@ -597,6 +677,16 @@ class PointInTime:
             raise _error(f"EDGAR does not answer {metric}", Code.UNKNOWN_METRIC)
         detail.update(symbol=self.symbol, feed="edgar", currency=self.currency)
         return Figure(value, data_time, detail)
+
+    def _in_price_units(
+        self, value: float, detail: dict[str, Any], *, per_share: bool
+    ) -> tuple[float, dict[str, Any]]:
+        """A value in shares as they traded at as_of -> in the units of the stored close, which
+        every later split divides: a per-share value is divided by the later splits' ratios, a
+        share count multiplied (1 when no split follows as_of)."""
+        later = self.later_factor()
+        detail["later_split_factor"] = later
+        return (value / later if per_share else value * later), detail
 
     def _debt_to_equity(self) -> tuple[float, dict[str, Any]]:
         """Long-term debt including current maturities / StockholdersEquity x 100, on the latest
@@ -662,8 +752,12 @@ __all__ = [
     "Split",
     "StoreCloses",
     "bundled_tickers",
+    "has_split_history",
     "point_in_time",
+    "provide_splits",
     "recording",
+    "split_history_warnings",
+    "split_listing",
     "split_records",
     "splits_from_csv_rows",
     "stored_splits",

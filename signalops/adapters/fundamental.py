@@ -17,6 +17,12 @@ Series keys (source ``fundamental``):
   total_liabilities, shares}`` from the newest statement column that has current assets and
   total liabilities (``shares`` = ordinary shares number of that column, or null).
 
+- ``splits/<SYMBOL>`` and ``splits/<SYMBOL>/listed``: Yahoo's split history
+  (``Ticker.splits``), which the EDGAR metrics need to put filed share counts in the units of
+  the split-adjusted close (see ``signalops.adapters.edgar``). Live, it is fetched with the same
+  session, cached like the snapshots, and a failure makes the EDGAR per-share answer UNKNOWN
+  (a missing split would make it wrong by the split's ratio).
+
 Time: an observation's ``as_of`` is the fetch time of the snapshot it was computed from (for
 ``ncav_per_share`` the older of the info and balance-sheet snapshots); ``detail.period_end``
 says which statement the balance-sheet numbers are from. A live fetch that completes shortly
@@ -58,7 +64,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.edgar import (
@@ -73,8 +79,10 @@ from signalops.adapters.edgar import (
     Split,
     StoreCloses,
     point_in_time,
+    split_listing,
     stored_splits,
 )
+from signalops.adapters.hints import provide
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.codes import Code
@@ -148,6 +156,15 @@ class FundamentalsFeed(Protocol):
         ...
 
 
+class SplitsFeed(Protocol):
+    """Where a company's split history comes from: Yahoo (live) or the store (replay)."""
+
+    def splits(self, symbol: str, as_of: float) -> Sequence[Split]:
+        """Every split known for ``symbol`` (those after ``as_of`` too: the stored prices are
+        divided by them)."""
+        ...
+
+
 def info_key(symbol: str) -> str:
     return f"info/{symbol}"
 
@@ -205,9 +222,24 @@ class YahooFundamentalsFeed:
         self.clock = clock
         self.now = now or (lambda: datetime.now(UTC))
         self._cache: dict[tuple[str, str], _Cached] = {}
+        self._splits: dict[str, tuple[float, list[Split]]] = {}
 
     def info(self, symbol: str, as_of: float) -> Snapshot:
         return self._cached("info", symbol, as_of, self._fetch_info)
+
+    def splits(self, symbol: str, as_of: float) -> list[Split]:
+        """Yahoo's split history (``Ticker.splits``: the split events of the whole chart),
+        cached for ``cache_ttl`` and recorded with a mark even when it lists none."""
+        hit = self._splits.get(symbol)
+        if hit is None or self.clock() - hit[0] >= self.cache_ttl:
+            series = self._with_retries(
+                symbol, "split history", lambda: self._ticker(symbol).splits
+            )
+            listed = yahoo_splits(series, symbol)
+            if self.record is not None:
+                self.record.append(SOURCE, split_listing(symbol, listed, self.now().timestamp()))
+            hit = self._splits[symbol] = (self.clock(), listed)
+        return hit[1]
 
     def balance(self, symbol: str, as_of: float) -> Snapshot:
         return self._cached("balance", symbol, as_of, self._fetch_balance)
@@ -349,6 +381,22 @@ def classify(exc: Exception, what: str) -> tuple[AdapterError | None, bool]:
     return None, False
 
 
+def yahoo_splits(series: Any, symbol: str) -> list[Split]:
+    """yfinance's splits (a Series of new-per-old ratios indexed by the ex-day, in the
+    exchange's time zone) as splits dated in New York."""
+    from signalops.adapters.calendar import NEW_YORK
+
+    found = []
+    for stamp, ratio in [] if series is None else series.items():
+        day = stamp.tz_convert(NEW_YORK).date() if stamp.tzinfo else stamp.date()
+        value = _finite_or_none(ratio)
+        if value is None or value <= 0:
+            message = f"Yahoo lists a split of {symbol} on {day} of {ratio!r}"
+            raise _error(message, Code.BAD_RESPONSE)
+        found.append(Split(day, value))
+    return sorted(found, key=lambda split: split.ex_date)
+
+
 def info_fields(info: dict[str, Any]) -> dict[str, Any]:
     """The fields this adapter reads, JSON-safe ({raw, fmt} -> raw; non-finite -> a string)."""
     fields: dict[str, Any] = {}
@@ -400,7 +448,10 @@ def _finite_or_none(value: Any) -> float | None:
 
 
 class ReplayFundamentalsFeed:
-    """Fundamentals snapshots from the store: the last one at or before ``as_of``, never later."""
+    """Fundamentals snapshots from the store: the last one at or before ``as_of``, never later.
+
+    Its only NO_DATA is a snapshot that was never recorded; the adapter adds to that message the
+    command that provides the metric asked (``replay_hint``)."""
 
     name = "replay"
 
@@ -425,6 +476,30 @@ class ReplayFundamentalsFeed:
         return t, value
 
 
+class StoredSplits:
+    """Split histories from the store (``splits/<SYMBOL>``), every one of them: the stored
+    closes are divided by the later splits too."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+
+    def splits(self, symbol: str, as_of: float) -> list[Split]:
+        return stored_splits(self.store, symbol)
+
+
+def replay_hint(metric: str, symbol: str) -> str:
+    """How to get replay data for ``metric`` when no Yahoo snapshot was recorded: EDGAR's
+    company facts answer every metric they can (with the daily closes for the price-based
+    ones); Yahoo's snapshots have no history to download, only a recorded live run has them."""
+    if metric in EDGAR_METRICS:
+        return f"{provide(SOURCE, symbol)} (SEC EDGAR company facts answer {metric} in replay)"
+    return (
+        f"Yahoo's {metric} has no history to download: record it with 'signalops run "
+        f"STRATEGY --record DIR' (a live run keeps every snapshot it fetches) and replay DIR "
+        f"('run --replay DIR', 'backtest --data DIR')"
+    )
+
+
 # --- the adapter ----------------------------------------------------------------------------------
 
 
@@ -437,6 +512,11 @@ class FundamentalAdapter(BaseAdapter):
     a replay EDGAR answers every metric it can for a company whose facts the store holds, and
     yfinance snapshots answer the rest. Price-based EDGAR metrics read the daily close from
     ``prices`` (the technical candles in the store).
+
+    Split histories (for the EDGAR metrics' share units): ``splits``, a fixed table (a symbol
+    it does not list never split), else ``split_feed``: Yahoo's live (``Ticker.splits``,
+    recorded with the rest), the store's in a replay (``splits/<SYMBOL>``: bundled, imported,
+    downloaded with the candles or recorded).
     """
 
     source = SOURCE
@@ -450,6 +530,7 @@ class FundamentalAdapter(BaseAdapter):
         facts: FactsFeed | None = None,
         prices: PriceSource | None = None,
         splits: Mapping[str, Sequence[Split]] | None = None,
+        split_feed: SplitsFeed | None = None,
         edgar_metrics: Iterable[str] = EDGAR_ONLY,
         fallback_to_yahoo: bool = False,
     ) -> None:
@@ -457,7 +538,9 @@ class FundamentalAdapter(BaseAdapter):
         self.crypto = frozenset(c.upper() for c in crypto)
         self.facts = facts
         self.prices = prices
-        self.splits = {k.upper(): list(v) for k, v in (splits or {}).items()}
+        # A table given is the whole truth: a symbol it does not list never split.
+        self.splits = None if splits is None else {k.upper(): list(v) for k, v in splits.items()}
+        self.split_feed = split_feed
         self.edgar_metrics = frozenset(edgar_metrics) & EDGAR_METRICS
         self.fallback_to_yahoo = fallback_to_yahoo
 
@@ -478,15 +561,18 @@ class FundamentalAdapter(BaseAdapter):
 
         ``edgar`` defaults to a client whose User-Agent comes from ``SIGNALOPS_SEC_USER_AGENT``;
         ``point_in_time`` makes EDGAR answer every metric it can (price-based ones need
-        ``prices``)."""
+        ``prices``). Split histories come from Yahoo through ``session`` unless ``splits``
+        gives them."""
         now = options.get("now")
         facts = EdgarFactsFeed(edgar or EdgarClient(), record=record, now=now)
+        yahoo = YahooFundamentalsFeed(session, record=record, **options)
         return cls(
-            YahooFundamentalsFeed(session, record=record, **options),
+            yahoo,
             crypto=crypto,
             facts=facts,
             prices=prices,
             splits=splits,
+            split_feed=yahoo,
             edgar_metrics=EDGAR_METRICS if point_in_time else EDGAR_ONLY,
         )
 
@@ -506,6 +592,7 @@ class FundamentalAdapter(BaseAdapter):
             facts=ReplayFactsFeed(store),
             prices=StoreCloses(store, exchange=price_exchange),
             splits=splits,
+            split_feed=StoredSplits(store),
             edgar_metrics=EDGAR_METRICS,
             fallback_to_yahoo=True,
         )
@@ -523,7 +610,7 @@ class FundamentalAdapter(BaseAdapter):
         if self._from_edgar(metric, symbol):
             return self._observe_edgar(metric, symbol, as_of, batch)
         when = as_of.timestamp()
-        info_time, info = self._load(batch, "info", symbol, when)
+        info_time, info = self._load(batch, "info", symbol, when, metric)
         quote_type = str(info.get("quoteType", "")).upper()
         if quote_type in NO_FUNDAMENTALS_QUOTE_TYPES:
             raise _error(
@@ -539,7 +626,7 @@ class FundamentalAdapter(BaseAdapter):
             "financial_currency": info.get("financialCurrency"),
         }
         if metric == "ncav_per_share":
-            balance_time, balance = self._load(batch, "balance", symbol, when)
+            balance_time, balance = self._load(batch, "balance", symbol, when, metric)
             value, more = ncav_per_share(balance, info, symbol)
             detail.update(more)
             data_time = min(info_time, balance_time)
@@ -573,10 +660,8 @@ class FundamentalAdapter(BaseAdapter):
         found = batch[key]
         if isinstance(found, AdapterError):
             raise found
-        splits = self.splits.get(symbol)
-        if splits is None and isinstance(self.facts, ReplayFactsFeed):
-            splits = stored_splits(self.facts.store, symbol)
-        figures = point_in_time(symbol, found, when, splits=splits or ())
+        splits = self._splits(batch, symbol, when)
+        figures = point_in_time(symbol, found, when, splits=splits)
         figure = figures.answer(metric, lambda: self._close(symbol, when))
         return Observation(
             figure.value,
@@ -594,9 +679,27 @@ class FundamentalAdapter(BaseAdapter):
             )
         return self.prices.close(symbol, when)
 
-    def _load(self, batch: dict[Any, Any], kind: str, symbol: str, when: float) -> Snapshot:
+    def _splits(self, batch: dict[Any, Any], symbol: str, when: float) -> Sequence[Split]:
+        """The split history of ``symbol``, once per batch (a failure too)."""
+        if self.splits is not None or self.split_feed is None:
+            return (self.splits or {}).get(symbol, ())
+        key = (SOURCE, "splits", symbol)
+        if key not in batch:
+            try:
+                batch[key] = self.split_feed.splits(symbol, when)
+            except AdapterError as exc:
+                batch[key] = exc
+        found = batch[key]
+        if isinstance(found, AdapterError):
+            raise found
+        return cast(Sequence[Split], found)
+
+    def _load(
+        self, batch: dict[Any, Any], kind: str, symbol: str, when: float, metric: str
+    ) -> Snapshot:
         """One fetch per symbol and kind per batch; a failure is remembered for the batch too,
-        so eight metrics of a symbol whose fetch fails do not retry it eight times."""
+        so eight metrics of a symbol whose fetch fails do not retry it eight times. A snapshot
+        never recorded names the command that provides ``metric``."""
         key = (SOURCE, kind, symbol)
         if key not in batch:
             try:
@@ -606,8 +709,10 @@ class FundamentalAdapter(BaseAdapter):
                 batch[key] = exc
         found = batch[key]
         if isinstance(found, AdapterError):
+            if isinstance(self.feed, ReplayFundamentalsFeed) and found.reason == Code.NO_DATA:
+                raise _error(f"{found.message}: {replay_hint(metric, symbol)}", found.reason)
             raise found
-        return found
+        return cast(Snapshot, found)
 
 
 def check_currencies(info: dict[str, Any], symbol: str, metric: str) -> None:

@@ -10,7 +10,8 @@ the compiler checks metric names against) and the ``live(...)`` / ``replay(store
 
 The venue configuration (``signalops.venues``) reaches the sources that read from venues: the
 technical source builds each asset's candle feed from it. The SEC User-Agent of the configuration
-(``fundamental: {sec_user_agent: ...}``) reaches the live fundamentals source's EDGAR client, and
+(``fundamental: {sec_user_agent: ...}``) reaches the live fundamentals source's EDGAR client (whose
+split histories come from Yahoo, through the same yfinance session as the equity candles), and
 its news feeds (``news: {feeds: ...}``) reach the news source, live and replayed.
 
 Recording: ``live_adapters(record=SnapshotStore(DIR))`` (``signalops run --record DIR``) makes
@@ -123,7 +124,8 @@ class Connections:
       transport for them with ``signalops.adapters.polymarket.clob_transport``.)
     - ``exchange``: builds the ccxt exchange of a ccxt venue (default: ccxt's class for the
       venue's exchange id); a test returns that class with recorded answers at its session.
-    - ``yahoo_session``: the session yfinance uses (equity candles and fundamentals).
+    - ``yahoo_session``: the session yfinance uses (equity candles, fundamentals, and the split
+      histories that put EDGAR's filed share counts in the units of the split-adjusted close).
     - ``now``: the wall clock live sources stamp fetches with (the run's clock should agree).
     - ``sleep``: how HTTP clients wait between retries and requests.
     """

@@ -73,9 +73,10 @@ def data_import(
     snapshot folder: the other series there are kept, and importing the same file twice changes
     nothing. Layouts are recognised: ccxt/Freqtrade candle arrays and CSVs, CryptoDataDownload
     (banner line, newest first), Yahoo (Date,Open,...,Adj Close,Volume), columns in any order;
-    a Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON.
-    Candle rows are dated by their open; each lands at its close (open + timeframe). Nothing
-    is written unless the whole file reads.
+    a Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
+    company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
+    are dated by their open; each lands at its close (open + timeframe). Nothing is written
+    unless the whole file reads.
 
     \b
     Examples:
@@ -87,6 +88,7 @@ def data_import(
           --columns time=open_time,close=Close
       signalops data import prices-history.json --source polymarket --asset some-market-slug/yes
       signalops data import CIK0000320193.json --source fundamental --asset AAPL
+      signalops data import splits.csv --source fundamental --asset AAPL
     """
     if file is None:
         _refuse_file_options(
@@ -132,6 +134,7 @@ def data_import(
         columns=columns,
     )
     output.file_imported(imported)
+    _split_warnings(sources[0], asset, out_dir)
 
 
 def _refuse_file_options(**given: object) -> None:
@@ -244,6 +247,15 @@ def data_download(
             progress=update,
         )
     output.downloaded(results)
+    _split_warnings(source, asset, out_dir)
+
+
+def _split_warnings(source: str, asset: str, out_dir: Path) -> None:
+    """Warn when the folder now holds a company's SEC facts but not its split history."""
+    if source in ("technical", "fundamental"):
+        from signalops.adapters.edgar import split_history_warnings
+
+        output.warnings(split_history_warnings(out_dir, asset))
 
 
 def _refuse_options(source: str, **given: object) -> None:

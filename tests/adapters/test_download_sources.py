@@ -35,11 +35,13 @@ from signalops.adapters import edgar, onchain, polymarket
 from signalops.adapters.download import Connections, download
 from signalops.adapters.edgar import ReplayFactsFeed
 from signalops.adapters.equities import EquityReplayFeed
+from signalops.adapters.fundamental import FundamentalAdapter
 from signalops.adapters.news import ReplayItemFeed
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.cli import cli
 from signalops.config import loads_config
 from signalops.errors import InputError
+from signalops.observation import Observation, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -309,8 +311,8 @@ def test_equity_bars_land_at_the_new_york_close_with_no_gap_over_labor_day_and_r
     since = datetime(2020, 8, 31, tzinfo=UTC).timestamp()
     transport = RecordedChart()
 
-    [first] = download("technical", "AAPL", to=tmp_path, venues=VENUES, since=since,
-                       until=until, now=until, connections=yahoo(transport))  # fmt: skip
+    [first, _] = download("technical", "AAPL", to=tmp_path, venues=VENUES, since=since,
+                          until=until, now=until, connections=yahoo(transport))  # fmt: skip
     asked = transport.charts
     [again] = download("technical", "AAPL", to=tmp_path, venues=VENUES, until=until, now=until,
                        connections=yahoo(transport))  # fmt: skip
@@ -327,6 +329,55 @@ def test_equity_bars_land_at_the_new_york_close_with_no_gap_over_labor_day_and_r
     assert date(2020, 9, 7) not in {
         datetime.fromtimestamp(t, NEW_YORK).date() for t in candles.close_time
     }
+
+
+def test_equity_bars_bring_yahoos_split_history_which_the_edgar_share_counts_then_use(
+    tmp_path: Path, hermetic_yfinance: None
+):
+    """The chart's events list AAPL's 4:1 split of 2020-08-31; the 10-Q filed 2020-07-31 counts
+    4,275,634,000 shares before it, 17,102,536,000 in the shares of the downloaded closes."""
+    until = datetime(2020, 11, 7, tzinfo=UTC).timestamp()
+    since = datetime(2020, 8, 31, tzinfo=UTC).timestamp()
+
+    connections = yahoo(RecordedChart())
+    [_, splits] = download("technical", "AAPL", to=tmp_path, venues=VENUES, since=since,
+                           until=until, now=until, connections=connections)  # fmt: skip
+    fetch(sec(), tmp_path, "fundamental", "AAPL", sec_user_agent=UA)
+
+    split_day = datetime(2020, 8, 31, tzinfo=NEW_YORK).timestamp()
+    assert (splits.source, splits.series, splits.new_points) == ("fundamental", "splits/AAPL", 1)
+    assert (splits.first, splits.last) == (split_day, split_day)
+    store = SnapshotStore(tmp_path)
+    listed = store.series("fundamental", "splits/AAPL/listed")
+    assert listed is not None and (listed.times, listed.values) == ([until], [1])
+    request = Request("fundamental", "shares_outstanding", (), "AAPL")
+    when = datetime(2020, 9, 15, 16, tzinfo=NEW_YORK)
+    answer = FundamentalAdapter.replay(store).fetch([request], when)[request]
+    assert isinstance(answer, Observation) and answer.value == 4_275_634_000 * 4
+    assert edgar.split_history_warnings(tmp_path, "AAPL") == []
+
+
+def test_company_facts_downloaded_without_a_split_history_warn_with_the_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(edgar.USER_AGENT_ENV, UA)
+    args = ["data", "download", "--source", "fundamental", "--asset", "AAPL", "--to",
+            str(tmp_path)]  # fmt: skip
+
+    result = CliRunner().invoke(cli, args, obj=sec().connections())
+
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith(
+        f"warning: {tmp_path} holds SEC EDGAR facts of AAPL but no split history"
+    )
+    assert (
+        f"'signalops data download --source technical --asset AAPL --venue yfinance "
+        f"--timeframe 1d --to {tmp_path}'" in warning
+    )
+    assert f"'signalops data import FILE --source fundamental --asset AAPL --to {tmp_path}'" in (
+        warning
+    )
 
 
 def test_a_configured_feed_is_downloaded_by_its_name_and_filed_under_it(tmp_path: Path):

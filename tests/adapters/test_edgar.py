@@ -121,28 +121,51 @@ def value(answer: Observation | DataError) -> float:
 
 
 def test_aapl_book_value_and_ncav_per_share_at_two_dates_match_the_filings(tmp_path):
-    """By hand from the 10-K filings (values in the companyfacts file, README section 6):
+    """By hand from the 10-K filings (values in the companyfacts file, README section 6), in the
+    shares of the split-adjusted close (every AAPL split of the table, the 4:1 of 2020-08-31 the
+    last, is behind the 2023 date and ahead of the 2019 one):
 
     2019-12-31, 10-K FY2019 accn 0000320193-19-000119 filed 2019-10-31, balance sheet 2019-09-28:
       StockholdersEquity 90,488,000,000; AssetsCurrent 162,819,000,000; Liabilities
       248,028,000,000; dei shares 4,443,265,000 (2019-10-18, before the 4:1 split of 2020-08-31).
-      book/share = 90,488 / 4,443.265 = 20.3652; NCAV/share = (162,819 - 248,028) / 4,443.265
-      = -19.1771.
+      As filed: book/share = 90,488 / 4,443.265 = 20.3652; NCAV/share = (162,819 - 248,028) /
+      4,443.265 = -19.1771. In today's shares (x4 = 17,773,060,000): book/share = 20.3652 / 4
+      = 5.0913; NCAV/share = -19.1771 / 4 = -4.79428.
     2023-12-29, 10-K FY2023 accn 0000320193-23-000106 filed 2023-11-03, balance sheet 2023-09-30:
       StockholdersEquity 62,146,000,000; AssetsCurrent 143,566,000,000; Liabilities
-      290,437,000,000; dei shares 15,552,752,000 (2023-10-20).
+      290,437,000,000; dei shares 15,552,752,000 (2023-10-20), after the split: as filed.
       book/share = 62,146 / 15,552.752 = 3.99582; NCAV/share = (143,566 - 290,437) / 15,552.752
       = -9.44341.
     """
     adapter, _ = live(tmp_path)
-    for day, bvps, ncav in (
-        ("2019-12-31", 90_488e6 / 4_443_265_000, (162_819e6 - 248_028e6) / 4_443_265_000),
-        ("2023-12-29", 62_146e6 / 15_552_752_000, (143_566e6 - 290_437e6) / 15_552_752_000),
+    for day, later, bvps, ncav in (
+        ("2019-12-31", 4, 90_488e6 / 4_443_265_000, (162_819e6 - 248_028e6) / 4_443_265_000),
+        ("2023-12-29", 1, 62_146e6 / 15_552_752_000, (143_566e6 - 290_437e6) / 15_552_752_000),
     ):
         when = close_of(day)
-        assert value(ask(adapter, "book_value_per_share", "AAPL", when)) == pytest.approx(bvps)
-        assert value(ask(adapter, "ncav_per_share", "AAPL", when)) == pytest.approx(ncav)
+        book = ask(adapter, "book_value_per_share", "AAPL", when)
+        assert value(book) == pytest.approx(bvps / later)
+        assert value(ask(adapter, "ncav_per_share", "AAPL", when)) == pytest.approx(ncav / later)
+        assert isinstance(book, Observation) and book.detail["later_split_factor"] == later
+    book = ask(adapter, "book_value_per_share", "AAPL", close_of("2019-12-31"))
+    assert round(value(book), 4) == 5.0913
     assert round(value(ask(adapter, "ncav_per_share", "AAPL", close_of("2023-12-29"))), 2) == -9.44
+
+
+def test_the_as_filed_figure_is_the_answer_times_the_later_splits_and_the_count_cited(tmp_path):
+    """AAPL at 2019-12-31 (10-K FY2019): 4,443,265,000 shares as filed (dei, 2019-10-18) and a
+    book value of 20.3652 per share as filed; the 4:1 split of 2020-08-31 makes them
+    17,773,060,000 shares and 5.0913 per share in the units of the split-adjusted close."""
+    adapter, _ = live(tmp_path)
+    when = close_of("2019-12-31")
+    shares = ask(adapter, "shares_outstanding", "AAPL", when)
+    book = ask(adapter, "book_value_per_share", "AAPL", when)
+    assert isinstance(shares, Observation) and isinstance(book, Observation)
+    assert shares.value == 4_443_265_000 * 4
+    assert shares.detail["shares"]["val"] == 4_443_265_000  # the filing's figure, cited
+    assert (shares.detail["split_factor"], shares.detail["later_split_factor"]) == (1.0, 4.0)
+    as_filed = book.value * book.detail["later_split_factor"] * book.detail["split_factor"]
+    assert round(as_filed, 4) == 20.3652  # 90,488,000,000 / 4,443,265,000, the 10-K's figures
 
 
 def test_msft_book_value_and_ncav_per_share_at_two_dates_match_the_filings(tmp_path):

@@ -565,6 +565,29 @@ def test_replay_never_uses_a_snapshot_recorded_after_as_of(tmp_path):
     )
 
 
+def test_a_missing_snapshot_names_the_command_that_provides_the_metric(tmp_path):
+    """EDGAR's company facts answer the metrics they can in replay: the hint downloads them.
+    Yahoo's snapshots have no history to download: only a recorded live run holds them."""
+    adapter = FundamentalAdapter.replay(SnapshotStore(tmp_path))
+    when = "2025-02-24T09:35:30+00:00"
+    for metric in ("price_to_book", "ncav_per_share"):
+        answer = ask(adapter, metric)
+        assert isinstance(answer, DataError) and answer.reason == "NO_DATA"
+        assert answer.message == (
+            f"no recorded fundamentals snapshot for AAPL at or before {when}: download it with "
+            "'signalops data download --source fundamental --asset AAPL' or import a file with "
+            "'signalops data import FILE --source fundamental --asset AAPL' (SEC EDGAR company "
+            f"facts answer {metric} in replay)"
+        )
+    answer = ask(adapter, "forward_pe")
+    assert isinstance(answer, DataError) and answer.message == (
+        f"no recorded fundamentals snapshot for AAPL at or before {when}: Yahoo's forward_pe has "
+        "no history to download: record it with 'signalops run STRATEGY --record DIR' (a live "
+        "run keeps every snapshot it fetches) and replay DIR ('run --replay DIR', 'backtest "
+        "--data DIR')"
+    )
+
+
 def test_replayed_string_infinity_is_a_bad_response_like_live(tmp_path):
     store = SnapshotStore(tmp_path)
     info = {"quoteType": "EQUITY", "currency": "USD", "financialCurrency": "USD"}

@@ -3,7 +3,9 @@ the header of the live EDGAR request a pipeline makes.
 
 The pipeline is built as the CLI builds it (``open_workspace`` + ``build_pipeline``); httpx's own
 ``HTTPTransport`` is the boundary: its ``handle_request`` serves the real recorded AAPL company
-facts (tests/fixtures/edgar, provenance in its README) and records the request.
+facts (tests/fixtures/edgar, provenance in its README) and records the request. The live EDGAR
+figures also need AAPL's split history, which yfinance fetches through the run's Yahoo session
+(``Connections.yahoo_session``): a ``requests`` session serving the recorded Yahoo chart.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import requests
+from test_edgar_splits import RecordedChart, hermetic_yfinance  # noqa: F401 (a fixture)
 
+from signalops.adapters.registry import Connections
 from signalops.catalogue.builtin import FUNDAMENTAL
 from signalops.config import loads_config
 from signalops.errors import ConfigError
@@ -37,12 +42,15 @@ def sec(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
     return seen
 
 
+@pytest.mark.usefixtures("hermetic_yfinance")
 def test_the_configured_sec_user_agent_is_the_header_of_the_live_edgar_request(tmp_path, sec):
     config = tmp_path / "signalops.yaml"
     config.write_text(f'fundamental: {{sec_user_agent: "{UA}"}}\n')
+    yahoo = requests.Session()
+    yahoo.mount("https://", RecordedChart())
     workspace = open_workspace(audit=tmp_path / "audit.db", config=config)
     try:
-        pipeline = build_pipeline(workspace, [])
+        pipeline = build_pipeline(workspace, [], connections=Connections(yahoo_session=yahoo))
         spec = FUNDAMENTAL.get("book_value_per_share")
         assert spec is not None
         wanted = Request("fundamental", spec.name, (), "AAPL")

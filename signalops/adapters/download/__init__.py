@@ -7,7 +7,9 @@ Each source goes through its live adapter's client and parser and lands under th
 replay reads, so downloaded data replays exactly like recorded data:
 
 - ``technical``: candles from any ccxt exchange, paged and resumable, or daily bars of equities
-  through yfinance (``signalops.adapters.download.candles``);
+  through yfinance with Yahoo's split history (``signalops.adapters.download.candles``): it is
+  fetched with new bars, or when the store has none for the asset, so a rerun of a finished
+  download still asks nothing;
 - ``fundamental``: SEC EDGAR company facts by ticker; ``onchain``: a DeFiLlama series by its key;
   ``polymarket``: a market by slug with the CLOB price history of each outcome; ``news``: an
   RSS/Atom feed's items (``signalops.adapters.download.others``).
@@ -27,7 +29,12 @@ from typing import Any
 
 import httpx
 
-from signalops.adapters.download.candles import DEFAULT_WINDOW, download_ccxt, download_yahoo
+from signalops.adapters.download.candles import (
+    DEFAULT_WINDOW,
+    download_ccxt,
+    download_yahoo,
+    download_yahoo_splits,
+)
 from signalops.adapters.download.others import (
     download_edgar,
     download_news,
@@ -35,6 +42,7 @@ from signalops.adapters.download.others import (
     download_polymarket,
 )
 from signalops.adapters.download.result import Downloaded, Gap, Progress
+from signalops.adapters.edgar import has_split_history
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import InputError
 from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues
@@ -108,17 +116,22 @@ def download(
             raise InputError(f"--asset: no configured venue serves {asset}'s candles; give --venue")
         symbol = venues.symbol_of(asset)
         if venue.kind is VenueKind.YFINANCE:
-            return [
-                download_yahoo(
-                    symbol,
-                    store,
-                    until=until,
-                    since=since,
-                    session=connections.yahoo_session,
-                    timeframe=timeframe,
-                    progress=progress,
-                )
-            ]
+            session = connections.yahoo_session
+            bars = download_yahoo(
+                symbol,
+                store,
+                until=until,
+                since=since,
+                session=session,
+                timeframe=timeframe,
+                progress=progress,
+            )
+            if not bars.new_points and has_split_history(store, asset):
+                return [bars]
+            splits = download_yahoo_splits(
+                asset, symbol, store, now=now, session=session, progress=progress
+            )
+            return [bars, splits]
         exchange = connections.exchange(venue)
         return [
             download_ccxt(

@@ -14,6 +14,11 @@ the rest and a rerun of a finished download asks nothing; otherwise the download
 
 Gaps are the missing bars between the stored candles the download covers (for equities, only
 missing NYSE sessions), found by the replay feeds' own ``Candles.gaps``.
+
+Equities: Yahoo's prices are divided by every split it knows, so its split history goes with
+them (``download_yahoo_splits``), into the fundamentals' ``splits/<ASSET>`` series that the
+EDGAR metrics read to put filed share counts in the same units (see
+``signalops.adapters.edgar``), with a ``splits/<ASSET>/listed`` mark even when there is none.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import math
 from bisect import bisect_left
 from typing import Any
 
-from signalops.adapters import calendar
+from signalops.adapters import calendar, edgar
 from signalops.adapters.download.result import Downloaded, Gap, Progress, SeriesWriter, gaps_of
 from signalops.adapters.equities import EXCHANGE as YAHOO
 from signalops.adapters.equities import EquityReplayFeed, YahooCandleFeed, require_daily
@@ -130,6 +135,34 @@ def download_yahoo(
             progress(f"yfinance {symbol} 1d", 1, 1)
     feed = EquityReplayFeed(store, symbols={symbol: symbol})
     return writer.result(_gaps(feed, store, writer.key, symbol, DAY, start, until))
+
+
+def download_yahoo_splits(
+    asset: str,
+    symbol: str,
+    store: SnapshotStore,
+    *,
+    now: float,
+    session: Any = None,
+    progress: Progress | None = None,
+) -> Downloaded:
+    """Yahoo's split history of ``symbol`` (``Ticker.splits``, the whole chart's split events)
+    as the fundamentals' ``splits/<ASSET>`` points (``t`` = the ex-date, 00:00 New York), and
+    the mark that it was listed at ``now`` (also when it lists none)."""
+    from signalops.adapters.fundamental import YahooFundamentalsFeed
+
+    listed = YahooFundamentalsFeed(session).splits(symbol, now)
+    if progress is not None:
+        progress(f"yfinance {symbol} splits", 1, 1)
+    writer = SeriesWriter(store, edgar.SOURCE, edgar.splits_key(asset))
+    marks = []
+    for key, t, value in edgar.split_listing(asset, listed, now):
+        if key == writer.key:
+            writer.write([(t, value)])
+        else:
+            marks.append((key, t, value))
+    store.append(edgar.SOURCE, marks)
+    return writer.result()
 
 
 def _sessions_closing(start: float, until: float) -> int:

@@ -22,7 +22,11 @@ fundamental (an SEC ``companyfacts`` JSON as the API serves it) -> ``edgar/CIK##
     from its filing, never its period end), ``v`` = the facts filed that day. These are exactly
     the points ``signalops.adapters.edgar.recording`` writes for a live fetch (with
     ``edgar/CIK##########/fetched`` and ``edgar/ticker/<ASSET>``), as if the file had been
-    fetched when its last filing became known.
+    fetched when its last filing became known. A table (CSV, Parquet, JSON objects) is the
+    company's split history instead (``ticker,ex_date,ratio_new_per_old`` as the bundled
+    ``splits.csv``; see ``importing.splits``) -> ``splits/<ASSET>``, ``t`` = the ex-date at 00:00
+    New York, ``v`` = new shares per old share: the EDGAR metrics need it to put filed share
+    counts in the units of the split-adjusted close.
 
 Points are merged into the source's snapshot file (a point at the same series and time is
 replaced; every other series is kept), written aside and renamed into place only when the whole
@@ -40,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from signalops.adapters.importing.splits import FIELDS as SPLIT_FIELDS
+from signalops.adapters.importing.splits import split_rows
 from signalops.adapters.importing.staged import staged
 from signalops.adapters.importing.tables import (
     Table,
@@ -154,7 +160,9 @@ def file_records(
             return list(companyfacts_records(path, raw, asset))
         if kind == "polymarket":
             return list(_polymarket_json(path, raw, asset))
-        positional = CANDLE_FIELDS if source == "technical" else PRICE_FIELDS
+        positional = {"technical": CANDLE_FIELDS, "fundamental": SPLIT_FIELDS}.get(
+            source, PRICE_FIELDS
+        )
         table = json_table(path, raw, positional)
         if table is None:
             raise InputError(
@@ -171,7 +179,7 @@ def file_records(
         return list(_candles(table, asset, venues, timeframe, columns))
     if source == "polymarket":
         return list(_price_rows(table, asset, columns))
-    raise InputError(f"{path}: fundamental imports read an SEC companyfacts JSON, not a table")
+    return list(split_rows(table, asset, columns))  # fundamental: a split history
 
 
 _KIND_NAMES = {

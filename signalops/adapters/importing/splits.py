@@ -1,0 +1,109 @@
+"""A company's split history from a table: ``data import FILE --source fundamental --asset X``.
+
+The EDGAR metrics put filed share counts into the units of the split-adjusted close with the
+company's splits (``signalops.adapters.edgar``); without them a company is read as never having
+split. A table gives them: the bundled layout ``ticker,ex_date,ratio_new_per_old`` (the shared
+``prices/splits.csv``: only the rows of ``--asset`` are read), or any table with an ex-date
+column (``ex_date``, ``date``...) and a ratio column (``ratio_new_per_old``, ``ratio``, ``stock
+splits``...), such as a Yahoo history saved with its actions, whose zero ratios (days without
+a split) are skipped. A ratio is new shares per old share: ``4``, ``4:1`` or ``4/1`` for AAPL's
+2020 split, ``0.125`` or ``1:8`` for a 1-for-8 reverse split.
+
+Points: ``splits/<ASSET>``, ``t`` = the ex-date at 00:00 New York, ``v`` = the ratio, as the
+bundled import writes them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from signalops.adapters.importing.tables import (
+    Row,
+    Table,
+    cell,
+    match_columns,
+    normalized,
+    parse_mapping,
+)
+from signalops.errors import InputError
+
+FIELDS = ("ex_date", "ratio")
+ALIASES = {
+    "ex_date": ("ex_date", "ex-date", "exdate", "ex date", "date", "datetime"),
+    "ratio": ("ratio_new_per_old", "ratio", "split ratio", "split_ratio", "stock splits",
+              "stock_splits", "splits", "split"),
+}  # fmt: skip
+TICKER_ALIASES = ("ticker", "symbol")
+
+Record = tuple[str, float, Any]
+
+
+def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Record]:
+    """The splits of ``asset`` in ``table`` as snapshot points (see the module docstring)."""
+    from signalops.adapters.edgar import Split, split_records
+
+    found = match_columns(table, FIELDS, ALIASES, parse_mapping(columns, FIELDS))
+    ticker = _ticker_column(table)
+    symbol = asset.upper()
+    rows = [r for r in table.rows if ticker is None or _text(r, ticker).upper() == symbol]
+    if not rows:
+        listed = sorted({_text(r, ticker).upper() for r in table.rows if ticker is not None})
+        raise InputError(
+            f"{table.path}: 0 points read: no split of {symbol} (the file lists "
+            f"{', '.join(listed[:10])}{' ...' if len(listed) > 10 else ''})"
+        )
+    splits = []
+    for row in rows:
+        ratio = _ratio(row, found["ratio"])
+        if ratio != 0:
+            splits.append(Split(_ex_date(row, found["ex_date"]), ratio))
+    if not splits:
+        raise InputError(f"{table.path}: 0 points read: every ratio of {symbol} is 0 (no split)")
+    yield from split_records({symbol: splits})
+
+
+def _ticker_column(table: Table) -> int | None:
+    names = [normalized(name) for name in table.header]
+    return next((names.index(a) for a in TICKER_ALIASES if a in names), None)
+
+
+def _text(row: Row, index: int) -> str:
+    return str(cell(row, index, "ticker")).strip()
+
+
+def _ex_date(row: Row, index: int) -> date:
+    """The ex-date as written: a date, or the date part of a time in the exchange's zone."""
+    value = cell(row, index, "ex_date")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise InputError(f"{row[0]}: ex_date is {text!r}, not an ISO date") from None
+
+
+def _ratio(row: Row, index: int) -> float:
+    """New shares per old share: a number, or ``NEW:OLD`` / ``NEW/OLD``."""
+    value = cell(row, index, "ratio")
+    text = str(value).strip()
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, str) and (":" in text or "/" in text):
+            new, old = text.replace("/", ":").split(":")
+            ratio = float(new) / float(old)
+        else:
+            ratio = float(text if isinstance(value, str) else value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise InputError(
+            f"{row[0]}: ratio is {text!r}, not new shares per old share (4, 4:1, 0.125, 1:8)"
+        ) from None
+    if not math.isfinite(ratio) or ratio < 0:
+        raise InputError(f"{row[0]}: ratio is {text!r}, not a positive number of new shares")
+    return ratio
