@@ -93,6 +93,9 @@ def test_reading_the_audit_log_imports_neither_the_data_stack_nor_the_compiler(
     assert "signalops.audit.store" in modules  # it did read the log
     assert top_level(modules).isdisjoint(HEAVY)
     assert "signalops.config" not in modules and "signalops.execution.paper" not in modules
+    # The catalogue the stored trees are read against sits below the adapters.
+    assert "signalops.catalogue.installed" in modules or args[0] == "decisions"
+    assert not {m for m in modules if m.startswith("signalops.adapters")}
 
 
 def test_decisions_imports_no_http_client(tmp_path: Path, log: Path) -> None:

@@ -28,20 +28,17 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from signalops.adapters.base import Adapter
-from signalops.catalogue.builtin import BUILTIN as BUILTIN_CATALOGUE
-from signalops.catalogue.spec import Catalogue, SourceCatalogue
-from signalops.codes import Code
-from signalops.errors import AdapterError
+from signalops.catalogue import installed
+from signalops.catalogue.spec import SourceCatalogue
 from signalops.venues import Venue, Venues
 
 if TYPE_CHECKING:  # snapshots pulls in numpy, which commands that only read the log never need
     from signalops.adapters.snapshots import SnapshotStore
 
-ENTRY_POINT_GROUP = "signalops.adapters"
+ENTRY_POINT_GROUP = installed.ENTRY_POINT_GROUP
 
 BUILTIN: Mapping[str, str] = {
     "fundamental": "signalops.adapters.fundamental:FundamentalAdapter",
@@ -79,29 +76,12 @@ def adapter_classes() -> dict[str, AdapterClass]:
 
 def plugin_classes() -> dict[str, AdapterClass]:
     """Adapters installed through entry points (built-in names cannot be shadowed)."""
-    found: dict[str, AdapterClass] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name in BUILTIN or entry.name in found:
-            continue
-        cls = entry.load()
-        if not isinstance(getattr(cls, "catalogue", None), SourceCatalogue):
-            raise AdapterError(
-                f"entry point {entry.value} has no SourceCatalogue 'catalogue'",
-                source=entry.name,
-                reason=Code.BAD_ADAPTER,
-            )
-        found[entry.name] = cls
-    return found
+    # Checked by ``installed.plugin_classes`` to carry a SourceCatalogue; the rest of the
+    # protocol is the plugin's promise (its live/replay constructors are called when used).
+    return cast(dict[str, AdapterClass], installed.plugin_classes())
 
 
-def catalogue() -> Catalogue:
-    """Every installed source's metrics, for the compiler.
-
-    Built-in catalogues come from ``signalops.catalogue.builtin`` so that validating a file never
-    imports ccxt, yfinance or TA-Lib; plugins' catalogues come from their classes.
-    """
-    plugins = [cls.catalogue for cls in plugin_classes().values()]
-    return Catalogue.of([*BUILTIN_CATALOGUE.sources.values(), *plugins])
+catalogue = installed.catalogue  # the installed catalogue: kept here for plugins' imports
 
 
 # Sources whose constructors take ``venues=``.

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from signalops.adapters import registry
 from signalops.audit.expand import answers as expand_answers
 from signalops.audit.expand import expanded, is_compact
 from signalops.audit.interface import AuditStore
 from signalops.audit.queries import records_of_kind
 from signalops.audit.record import DECISION, _finish
 from signalops.canonical import canonical_json, content_hash, json_safe
+from signalops.catalogue import installed
 from signalops.catalogue.spec import Catalogue
 from signalops.codes import Code
 from signalops.errors import AuditError, InputError
@@ -192,7 +192,7 @@ def compile_document(
     strategy = loads(
         canonical_json(document),
         stated.get("file") or "<stored>",
-        catalogue or registry.catalogue(),
+        catalogue or installed.catalogue(),
     )
     if strategy.content_hash != stated["hash"]:
         raise AuditError(
@@ -231,7 +231,7 @@ def _loose_key(source: str, metric: str, params: Any, asset: str | None) -> str:
     """The key without parameters at their default: a record written before a metric gained
     a parameter (e.g. ``news_count``'s ``feeds``) stored its leaves without it."""
     given = dict(params)
-    catalogue = registry.catalogue().sources.get(source)
+    catalogue = installed.catalogue().sources.get(source)
     spec = catalogue.get(metric) if catalogue is not None else None
     if spec is not None:
         given = {

@@ -46,6 +46,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from signalops.canonical import content_hash
+from signalops.catalogue import installed
 from signalops.errors import AuditError
 from signalops.evaluation.nodes import (
     AllOf,
@@ -168,9 +169,7 @@ def tree_from_document(
     if document.get("format") != TREE_FORMAT:
         raise AuditError(f"not a {TREE_FORMAT} document: format {document.get('format')!r}")
     if catalogue is None:
-        from signalops.adapters import registry
-
-        catalogue = registry.catalogue()
+        catalogue = installed.catalogue()
     reader = _Reader(str(document["file"]), catalogue)
     try:
         return DecisionTree(

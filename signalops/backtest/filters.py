@@ -39,12 +39,12 @@ from typing import Any
 
 import yaml
 
-from signalops.adapters import registry
 from signalops.audit.expand import veto_statuses
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
 from signalops.canonical import iso
+from signalops.catalogue import installed
 from signalops.catalogue.spec import Catalogue
 from signalops.config import PaperConfig
 from signalops.strategy import loads
@@ -287,5 +287,5 @@ def without_vetoes(strategy: Strategy, catalogue: Catalogue | None = None) -> St
     spec["name"] = f"{spec['name']}_no_vetoes"
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     if catalogue is None:
-        catalogue = registry.catalogue()
+        catalogue = installed.catalogue()
     return loads(text, f"{strategy.file} (vetoes removed)", catalogue)

@@ -77,6 +77,7 @@ from signalops.backtest.metrics import (
     total_return,
 )
 from signalops.backtest.runner import _check_coverage, _check_input, candle_timeframe
+from signalops.catalogue import installed
 from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
 from signalops.errors import InputError, StrategyError
@@ -747,7 +748,7 @@ def sweep(
     strategy's first; ``venues`` says which venue's candles serve it (default: Binance,
     ``BASE/USDT``). A fast screen, not a backtest: see the module docstring.
     """
-    catalogue = catalogue or registry.catalogue()
+    catalogue = catalogue or installed.catalogue()
     document = _document(strategy_text_or_document, catalogue)
     check_grid(document, grid)
     file = strategy_text_or_document.file if isinstance(strategy_text_or_document, Strategy) else ""

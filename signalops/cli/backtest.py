@@ -163,8 +163,8 @@ def backtest_command(
     """
     # Imported here: the backtest package (and its report's plotly) is only needed by this
     # command, so other commands start as fast as before.
-    from signalops.adapters import registry
     from signalops.backtest.study import run_study
+    from signalops.catalogue import installed
     from signalops.config import load_config
     from signalops.strategy import load
     from signalops.workspace import with_venue
@@ -186,7 +186,7 @@ def backtest_command(
         if assets:
             raise InputError("--universe and --asset both name the assets: give one of them")
         universe = read_universe(universe_spec)
-    compiled = load(strategy, registry.catalogue())
+    compiled = load(strategy, installed.catalogue())
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
@@ -288,8 +288,8 @@ def sweep_command(
           --from 2020-01-01 --to 2024-12-31 --asset BTC --asset ETH --ray
     """
     # Imported here: numpy, TA-Lib and the compiler are only needed by this command.
-    from signalops.adapters import registry
     from signalops.backtest.sweep import describe_period, parse_grid
+    from signalops.catalogue import installed
     from signalops.config import load_config
     from signalops.research.sweeps import run_sweep
     from signalops.research.tasks import Settings
@@ -298,7 +298,7 @@ def sweep_command(
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
-    compiled = load(strategy, registry.catalogue())
+    compiled = load(strategy, installed.catalogue())
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with _executor(ray_address) as executor, _progress() as progress:
@@ -416,8 +416,8 @@ def walkforward_command(
           --from 2020-01-01 --to 2024-12-31 --train 365d --test 90d --anchored \\
           --objective return --asset BTC --asset ETH --ray
     """
-    from signalops.adapters import registry
     from signalops.backtest.sweep import parse_grid
+    from signalops.catalogue import installed
     from signalops.config import load_config
     from signalops.research.tasks import Settings
     from signalops.research.walkforward import run_walkforward
@@ -429,7 +429,7 @@ def walkforward_command(
     test_span = period_interval("--test", test)
     assert train_span is not None and test_span is not None
     grid = parse_grid(grid_specs)
-    compiled = load(strategy, registry.catalogue())
+    compiled = load(strategy, installed.catalogue())
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with _executor(ray_address) as executor, _progress() as progress:

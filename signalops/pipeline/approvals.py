@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from signalops.adapters import gather as engine
-from signalops.adapters import registry
 from signalops.alerts import Alerts, fill_text
 from signalops.audit.interface import AuditStore
 from signalops.audit.store import PendingApproval
 from signalops.canonical import canonical_json, iso
+from signalops.catalogue import installed
 from signalops.codes import Code
 from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
@@ -195,7 +195,7 @@ def find_strategy(
             return found
     document = audit.strategy_document(wanted) if audit is not None else None
     if document is not None:
-        stored = loads(canonical_json(document), recorded or wanted, registry.catalogue())
+        stored = loads(canonical_json(document), recorded or wanted, installed.catalogue())
         if stored.content_hash == wanted:
             return stored
     name = record["strategy"].get("name")

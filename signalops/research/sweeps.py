@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.runner import candle_timeframe
 from signalops.backtest.sweep import (
@@ -35,6 +34,7 @@ from signalops.backtest.sweep import (
     plain_document,
     with_params,
 )
+from signalops.catalogue import installed
 from signalops.observation import utc
 from signalops.research.executors import Executor, Shared
 from signalops.research.market import Market, pack, sources_read
@@ -173,7 +173,7 @@ def first_timeframe(
     """The candles ``sweep()`` uses: the first combination's (the file's own when that one
     does not compile: its task then reports why)."""
     try:
-        first = with_params(document, grid_combinations(grid)[0], registry.catalogue())
+        first = with_params(document, grid_combinations(grid)[0], installed.catalogue())
     except Exception:
         return candle_timeframe(strategy)
     return candle_timeframe(first)

@@ -32,9 +32,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from signalops.adapters import registry
 from signalops.backtest.runner import run_backtest
 from signalops.backtest.sweep import CompiledGrid, Screen, SweepRow, format_value
+from signalops.catalogue import installed
 from signalops.config import Config, loads_config
 from signalops.research.executors import describe_error
 from signalops.research.market import Market, open_store
@@ -186,7 +186,7 @@ def screen_chunk(market: Market, task: ScreenTask) -> list[Scored | Failed]:
 
 
 def _compile(job: ScreenJob) -> CompiledGrid:
-    return CompiledGrid(job.document, job.grid, registry.catalogue(), job.file or "<sweep>")
+    return CompiledGrid(job.document, job.grid, installed.catalogue(), job.file or "<sweep>")
 
 
 def _screen(market: Market, job: ScreenJob) -> Screen:
@@ -233,7 +233,7 @@ class AssetRun:
 
 def backtest_asset(market: Market, job: AssetJob) -> AssetRun:
     """``run_backtest`` on ``job.asset`` alone, through the live pipeline as ever."""
-    strategy = loads(job.text, job.file, registry.catalogue())
+    strategy = loads(job.text, job.file, installed.catalogue())
     if job.out_dir is None:
         with tempfile.TemporaryDirectory(prefix="signalops-backtest-") as folder:
             return _backtest(market, job, strategy, folder)
