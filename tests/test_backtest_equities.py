@@ -19,16 +19,13 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT
 
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
-from signalops.backtest.ledger import DECISIONS_SQL, Decision, decision_of_row
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import sweep
 from signalops.cli import cli
 from signalops.config import load_config
 from signalops.errors import DataNotFound
 from signalops.evaluation.vectorized import decode_verdicts, screen
-from signalops.pipeline import records_of_kind
 from signalops.strategy import loads
 
 EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
@@ -205,24 +202,3 @@ def test_an_unserved_benchmark_fails_before_the_backtest_runs(replay_dir: Path, 
     assert result.exit_code == 1
     assert "GSPC" in result.output
     assert not (tmp_path / "r" / "backtest.db").exists()
-
-
-def test_decisions_read_through_sqlite_equal_the_decoded_records(
-    replay_store: SnapshotStore, tmp_path: Path, trading_config: Path
-):
-    run_backtest(
-        loads(AAPL_TREND),
-        store=replay_store,
-        start=utc("2022-01-01"),
-        end=utc("2022-06-30"),
-        out_dir=tmp_path,
-        config=load_config(trading_config),
-    )
-    log = AuditLog(tmp_path / "backtest.db")
-    try:
-        decoded = [Decision.from_record(r) for r in records_of_kind(log, "decision")]
-        extracted = [decision_of_row(row) for row in log.db.execute(DECISIONS_SQL)]
-    finally:
-        log.close()
-    assert extracted == decoded
-    assert any(d.status == "FILLED" for d in decoded)

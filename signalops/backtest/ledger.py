@@ -9,10 +9,9 @@ closes the whole position (sizing sells everything held).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -179,43 +178,6 @@ class Decision:
             status=(record.get("execution") or {}).get("status", ""),
             denials=tuple(c["code"] for c in checks if not c["passed"]),
         )
-
-
-# The fields ``Decision`` reads, from each decision row: the indexed columns, and the stored
-# body's JSON (``record_body``, which the audit log gives its connection, reads either layout
-# and inflates a compact body in C-speed zlib). Decoding every whole record in Python took a
-# tenth of a long backtest.
-DECISIONS_SQL = (
-    "SELECT id, as_of, asset, verdict, status, record_body(body) "
-    "FROM records WHERE kind = 'decision' ORDER BY seq"
-)
-
-
-def decision_of_row(row: Sequence[Any]) -> Decision:
-    """A row of ``DECISIONS_SQL`` -> the same ``Decision`` as ``from_record`` of its record.
-
-    A decision's id is its decision id; ``as_of`` is the body's text when it is there, else the
-    column's (fixed-width text in an older log, UTC seconds in a compact one).
-    """
-    decision_id, as_of, asset, verdict, status, body = row
-    fields = json.loads(body) if body else {}
-    checks = (fields.get("risk") or {}).get("checks") or []
-    return Decision(
-        decision_id=decision_id,
-        as_of=_as_of(fields.get("as_of", as_of)),
-        asset=fields.get("asset", asset),
-        verdict=verdict,
-        action=fields.get("action"),
-        blocked_by=tuple(fields.get("blocked_by") or ()),
-        status=status or "",
-        denials=tuple(c["code"] for c in checks if not c["passed"]),
-    )
-
-
-def _as_of(value: Any) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return parse_time(str(value))
 
 
 def parse_time(text: str) -> datetime:
