@@ -44,10 +44,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from signalops.adapters.importing.splits import FIELDS as SPLIT_FIELDS
-from signalops.adapters.importing.splits import split_rows
-from signalops.adapters.importing.staged import staged
-from signalops.adapters.importing.tables import (
+from signalops.adapters.importing.rows import (
     Table,
     csv_table,
     epoch,
@@ -58,6 +55,9 @@ from signalops.adapters.importing.tables import (
     parquet_table,
     parse_mapping,
 )
+from signalops.adapters.importing.splits import FIELDS as SPLIT_FIELDS
+from signalops.adapters.importing.splits import split_rows
+from signalops.adapters.importing.staged import staged
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.spec import format_duration, parse_duration
 from signalops.errors import AdapterError, DataNotFound, InputError

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from signalops.adapters.importing.tables import (
+from signalops.adapters.importing.rows import (
     Row,
     Table,
     cell,
