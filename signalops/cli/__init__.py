@@ -5,13 +5,18 @@ in one place (``main._Commands``); a traceback only ever means a bug in SignalOp
 
     main.py       the command group, ``main()`` (the console script) and the error boundary
     params.py     shared options; parsing of times, durations and snapshot folders
-    output.py     everything printed: consoles, styles, counts, tables, progress, errors
+    output/       everything printed (the one rendering layer): consoles, styles, counts, tables,
+                  progress, errors (``__init__``); the research tables of backtest --universe /
+                  --each-asset, sweep and walkforward (``research``); the stress table (``stress``)
     strategy.py   validate, explain, metrics, adapters, schema, evaluate
-    data.py       data import
+    data.py       data import, data download
     run.py        run, approvals, approve, reject
-    audit.py      decisions, why, audit verify, replay and export (read-only)
+    audit.py      decisions, why, audit verify, replay, copy and export (read-only but copy)
     backtest.py   backtest, sweep, walkforward
-    dashboard.py  dashboard
+    stress.py     stress
+    init.py       init (a working folder with a config, strategies and a data sample)
+    telegram.py   telegram (approvals from a phone)
+    dashboard.py  dashboard, dashboard hash-password
 
 Start-up is mostly imports, so a command imports what it uses and nothing else: ``main``
 loads a command's module only when that command runs (``--version`` loads none; ``--help``

@@ -76,7 +76,7 @@ def stress_command(
     """
     # Imported here: the backtest machinery is only needed by this command.
     from signalops.adapters import registry
-    from signalops.cli import stress_output
+    from signalops.cli.output import stress as stress_output
     from signalops.config import load_config
     from signalops.strategy import load
     from signalops.stress import run_stress, select

@@ -1,0 +1,507 @@
+"""What ``backtest`` (a universe's portfolio, each asset), ``sweep`` and ``walkforward`` print
+besides the backtest table itself: their tables, progress and failed tasks. Nothing here
+decides anything; numbers are formatted as the backtest report formats them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from signalops.cli import output
+
+if TYPE_CHECKING:
+    from signalops.backtest.comparison import Study
+    from signalops.backtest.metrics import ExtendedMetrics
+    from signalops.backtest.sweep import SweepRow
+    from signalops.backtest.universe import Breakdown
+    from signalops.research.assets import EachAsset
+    from signalops.research.tasks import Failed
+    from signalops.research.walkforward import AssetWalk, WalkForward
+
+
+def progress() -> Any:
+    """A bar of tasks done on stderr (on a terminal; nothing when piped)."""
+    return output.progress(output.console(stderr=True))
+
+
+def failures(failed: Sequence[Failed], total: int, what: str) -> None:
+    """Each failed task on stderr with what it was; exit status 1 when there is one."""
+    if not failed:
+        return
+    err = output.console(stderr=True)
+    shown: dict[str, int] = {}  # error -> lines printed with it
+    for item in failed:
+        seen = shown.get(item.error, 0)
+        shown[item.error] = seen + 1
+        if seen < _SAME_ERROR_SHOWN:
+            err.print(Text("failed: ", style="bold red") + Text(f"{item.what}: {item.error}"))
+    for error, times in shown.items():
+        if times > _SAME_ERROR_SHOWN:
+            more = times - _SAME_ERROR_SHOWN
+            err.print(Text(f"failed: {more} more with the same error: {error}"))
+    output.fail(f"{len(failed)} of {output.count(total, what)} failed; the rest are shown above")
+
+
+# A whole task that fails (no data for a window) fails each of its parameter sets alike.
+_SAME_ERROR_SHOWN = 3
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def _percent(value: float | None, sign: bool = True) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2%}" if sign else f"{value:.2%}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _trades(row: SweepRow) -> str:
+    return str(row.closed_trades) + (" +1 open" if row.open_trade else "")
+
+
+def _win_rate(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _days(first: datetime, last: datetime) -> str:
+    return f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+
+
+def _objective_cell(name: str, value: float | None) -> str:
+    return _percent(value) if name == "return" else _ratio(value)
+
+
+def walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
+    from signalops.backtest.sweep import format_value
+    from signalops.catalogue.spec import format_duration
+
+    names = list(walk.grid)
+    goal = walk.objective
+    windows = asset.windows
+    tested = (windows[0].window.test[0], windows[-1].window.test[1])
+    kind = "anchored" if walk.anchored else "rolling"
+    heading = (
+        f"{walk.strategy} · {asset.asset} · walk-forward, {kind}: train "
+        f"{format_duration(walk.train.total_seconds())}, test "
+        f"{format_duration(walk.test.total_seconds())} · "
+        f"{output.count(len(windows), 'window')} tested {_days(*tested)} every "
+        f"{format_duration(walk.step.total_seconds())} · "
+        f"{output.count(walk.combinations, 'combination')} · objective {goal.title} · {fees}"
+    )
+    output.console().print(Text(heading, style="bold"))
+    columns = [
+        "window",
+        "in-sample",
+        "out-of-sample",
+        *names,
+        f"IS {goal.title}",
+        f"OOS {goal.title}",
+        *_metric_columns(goal.name),
+    ]
+    rows = []
+    for result in windows:
+        w, oos = result.window, result.out_of_sample
+        chosen = result.params or {}
+        rows.append(
+            [
+                str(w.number),
+                _days(*w.train),
+                _days(*w.test),
+                *(format_value(chosen[n]) if n in chosen else "—" for n in names),
+                _objective_cell(goal.name, result.in_sample_value),
+                _objective_cell(goal.name, result.out_of_sample_value),
+                *(_metrics(oos, goal.name) if oos is not None else _cash_cells(goal.name)),
+            ]
+        )
+    stitched = asset.stitched
+    rows.append(
+        [
+            "stitched",
+            "",
+            _days(*tested),
+            *("" for _ in names),
+            "",
+            _objective_cell(goal.name, goal.value(stitched.row, stitched.years)),
+            *_metrics(stitched.row, goal.name),
+        ]
+    )
+    output.plain_table(columns, rows, left=3)
+    out = output.console()
+    for line in _walk_lines(walk, asset):
+        out.print(line)
+
+
+def _metric_columns(objective: str) -> list[str]:
+    """The test window's metrics (its Sharpe only when it is not the objective already)."""
+    sharpe = [] if objective == "sharpe" else ["Sharpe"]
+    return ["return", "max DD", *sharpe, "trades", "win rate", "exposure"]
+
+
+def _metrics(row: SweepRow, objective: str) -> list[str]:
+    sharpe = [] if objective == "sharpe" else [_ratio(row.sharpe)]
+    return [
+        _percent(row.total_return),
+        _percent(row.max_drawdown, sign=False),
+        *sharpe,
+        _trades(row),
+        _win_rate(row.win_rate.rate),
+        f"{row.exposure:.1%}",
+    ]
+
+
+def _cash_cells(objective: str) -> list[str]:
+    """A window whose test was not screened (no set chosen, or it failed): cash."""
+    return ["cash", *("" for _ in _metric_columns(objective)[1:])]
+
+
+def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
+    from signalops.backtest.sweep import format_value
+
+    windows = len(asset.windows)
+    chosen = asset.chosen
+    lines = []
+    for name, counts in asset.stability().items():
+        (top, most), rest = counts[0], counts[1:]
+        parts = [f"{format_value(top)} in {most} of {windows} windows ({most / windows:.0%})"]
+        parts += [f"{format_value(value)} in {n} ({n / windows:.0%})" for value, n in rest]
+        lines.append(f"{name} chosen: {', '.join(parts)}")
+    if len(chosen) > 1:
+        lines.append(
+            f"the chosen set changed {output.count(asset.changes, 'time')} in "
+            f"{len(chosen) - 1} steps"
+        )
+    if len(chosen) < windows:
+        lines.append(
+            f"{output.count(windows - len(chosen), 'window')} without a choice "
+            f"(no set has a {walk.objective.title} in-sample) held cash"
+        )
+    lines.append(_degradation(walk, asset))
+    lines.append(
+        "each test window starts flat with the starting cash; stitched chains them; "
+        "fast screen: no risk gate or sizing; confirm with signalops backtest"
+    )
+    return lines
+
+
+def _degradation(walk: WalkForward, asset: AssetWalk) -> str:
+    goal = walk.objective
+    both = sum(
+        1
+        for w in asset.windows
+        if w.in_sample_value is not None and w.out_of_sample_value is not None
+    )
+    inside, outside = asset.degradation()
+    if inside is None or outside is None:
+        return f"in-sample vs out-of-sample {goal.title}: no window has both"
+    ratio = f", out/in {outside / inside:.0%}" if inside > 0 else ""
+    return (
+        f"in-sample → out-of-sample {goal.title} (mean of the "
+        f"{output.count(both, 'window')} with both): {_objective_cell(goal.name, inside)} → "
+        f"{_objective_cell(goal.name, outside)}{ratio}"
+    )
+
+
+def each_asset_table(runs: EachAsset) -> None:
+    if not runs.runs:
+        return
+    first = runs.runs[0].summary
+    every = first["every"]
+    out = output.console()
+    out.print(
+        Text(
+            f"{runs.strategy} · each asset on its own · {runs.start:%Y-%m-%d} → "
+            f"{runs.end:%Y-%m-%d} · {output.count(first['periods'], 'period')} of {every}",
+            style="bold",
+        )
+    )
+    columns = [
+        "asset",
+        "return",
+        "CAGR",
+        "max DD",
+        "Sharpe",
+        "trades",
+        "win rate",
+        "exposure",
+        "blocked",
+        "buy & hold",
+    ]
+    rows = []
+    for run in runs.runs:
+        metrics = run.summary["metrics"]
+        held = run.buy_and_hold
+        trades = str(metrics["trades"]) + (
+            f" +{metrics['open_trades']} open" if metrics["open_trades"] else ""
+        )
+        rows.append(
+            [
+                run.asset,
+                _percent(metrics["total_return"]),
+                _percent(metrics["cagr"]),
+                _percent(metrics["max_drawdown"]["depth"], sign=False),
+                _ratio(metrics["sharpe"]),
+                trades,
+                _win_rate(metrics["win_rate"]["rate"]),
+                f"{metrics['exposure']:.1%}",
+                str(run.summary["decisions"]["BLOCKED"]),
+                "—" if held is None else _percent(held["total_return"]),
+            ]
+        )
+    output.plain_table(columns, rows, left=1)
+    fill = first["fill"]
+    out.print(
+        f"each asset alone: starting cash {_cash(first['starting_cash'])}; fills at the next "
+        f"bar's open, fee {fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
+    )
+    out.print(
+        f"audit logs and metrics.json: {runs.out_dir}/<asset>/ "
+        f"(signalops backtest --asset X for one asset's full report)"
+    )
+
+
+# --- a backtest's portfolio, beyond the side-by-side table -------------------------------------
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def portfolio(study: Study) -> None:
+    """Each asset's part (several assets), the extended metrics and the monthly returns."""
+    out = output.console()
+    if len(study.result.assets) > 1 or study.universe is not None:
+        out.print()
+        _assets_table(study)
+    out.print()
+    for line in _extended_lines(study):
+        out.print(line)
+    out.print()
+    _monthly_table(study)
+
+
+def _assets_table(study: Study) -> None:
+    from signalops.backtest.universe import COMMAND_LINE
+
+    r, parts = study.result, study.parts
+    out = output.console()
+    quote = f" {study.quote}" if study.quote else ""
+    universe = study.universe
+    source = ""
+    if universe is not None and universe.source != COMMAND_LINE:
+        source = f" · universe from {universe.source}"
+    out.print(
+        Text(
+            f"portfolio by asset · {output.count(len(r.assets), 'asset')} in one book, sharing "
+            f"{_money(r.paper.starting_cash)}{quote} of starting cash{source}",
+            style="bold",
+        )
+    )
+    named = bool(parts.sectors)
+    columns = [
+        "asset",
+        *(["sector"] if named else []),
+        "realised",
+        "unrealised",
+        "fees",
+        "net PnL",
+        "of start",
+        "trades",
+        "win rate",
+        "exposure",
+        "max weight",
+        "BUYs denied",
+        "buy & hold",
+    ]
+    start = parts.start_equity
+    metrics = r.metrics
+    rows = [
+        [
+            "portfolio",
+            *([""] if named else []),
+            _signed_money(sum((p.realised for p in parts.assets), Decimal(0))),
+            _signed_money(sum((p.unrealised for p in parts.assets), Decimal(0))),
+            _money(parts.fees),
+            _signed_money(parts.equity_change),
+            _pct(float(parts.equity_change / start)),
+            _count_trades(metrics.trades, metrics.open_trades),
+            _win_rate(metrics.win_rate.rate),
+            f"{metrics.exposure:.1%}",
+            f"{parts.max_weight:.1%}",
+            str(sum(p.denied for p in parts.assets)),
+            "—" if r.benchmark is None else _pct(r.benchmark.total_return),
+        ]
+    ]
+    for p in parts.assets:
+        rows.append(
+            [
+                p.asset,
+                *([p.sector or "—"] if named else []),
+                _signed_money(p.realised),
+                _signed_money(p.unrealised),
+                _money(p.fees),
+                _signed_money(p.net),
+                _pct(float(p.net / start)),
+                _count_trades(p.trades, p.open_trades),
+                _win_rate(p.wins / p.trades if p.trades else None),
+                f"{p.exposure:.1%}",
+                f"{p.max_weight:.1%}",
+                str(p.denied),
+                _pct(p.buy_and_hold),
+            ]
+        )
+    output.plain_table(columns, rows, left=2 if named else 1)
+    if named:
+        out.print()
+        _sectors_table(study, parts)
+    for line in _assets_lines(study, parts):
+        out.print(line)
+
+
+def _sectors_table(study: Study, parts: Breakdown) -> None:
+    start = parts.start_equity
+    rows = [
+        [
+            s.sector,
+            ", ".join(s.assets),
+            _signed_money(s.net),
+            _pct(float(s.net / start)),
+            str(s.trades),
+            f"{s.max_weight:.1%}",
+        ]
+        for s in parts.sectors
+    ]
+    columns = ["sector", "assets", "net PnL", "of start", "trades", "max weight"]
+    output.plain_table(columns, rows, left=2)
+
+
+def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
+    lines = []
+    alone = [p.asset for p in parts.assets if p.sector is None]
+    if parts.sectors and alone:
+        lines.append(f"without a sector (each its own for max_sector): {', '.join(alone)}")
+    if parts.net == parts.equity_change:
+        lines.append(
+            f"the assets' net PnL adds up to the equity change: "
+            f"{_signed_money(parts.equity_change)} = {_money(parts.end_equity)} - "
+            f"{_money(parts.start_equity)}"
+        )
+    else:  # the ledger's own arithmetic rounded (28 digits): say by how much
+        lines.append(
+            f"the assets' net PnL {_signed_money(parts.net)} differs from the equity change "
+            f"{_signed_money(parts.equity_change)} by {parts.net - parts.equity_change:.2E}"
+        )
+    limits = study.limits
+    if limits is not None:
+        sector = (
+            "no max_sector limit"
+            if limits.max_sector is None
+            else f"max_sector {limits.max_sector:.0%} of equity per sector"
+        )
+        lines.append(
+            f"limits: max_position {limits.max_position:.0%} of equity per asset, {sector}, "
+            f"max_exposure {limits.max_exposure:.0%} in all; max weight: the largest value at "
+            f"a period's mark over the equity then"
+        )
+    denials: dict[str, dict[str, int]] = {}
+    for p in parts.assets:
+        for code, n in p.denials.items():
+            denials.setdefault(code, {})[p.asset] = n
+    if denials:
+        shown = "; ".join(
+            f"{code} {sum(by.values())} ({', '.join(f'{a} {n}' for a, n in by.items())})"
+            for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
+        )
+        lines.append(f"risk gate denials of BUYs, by check: {shown}")
+    return lines
+
+
+def _extended_lines(study: Study) -> list[str]:
+    ext: ExtendedMetrics = study.extended
+    quote = f" {study.quote}" if study.quote else ""
+    against = study.relative_to
+    if against is None:
+        relative = "against buy & hold: — (it could not buy at the first fill)"
+    else:
+        label = (
+            "buy & hold of the assets in equal parts"
+            if against == "buy_and_hold"
+            else f"buy & hold {against}"
+        )
+        rel = ext.relative
+        assert rel is not None
+        relative = (
+            f"against {label}: alpha {_pct(rel.alpha)} a year, beta {_ratio(rel.beta)}, "
+            f"tracking error {_pct(rel.tracking_error, sign=False)} a year, information "
+            f"ratio {_ratio(rel.information_ratio)}"
+        )
+    stats = ext.trades
+    expectancy = "—"
+    if stats.expectancy is not None:
+        expectancy = f"{_signed_money(stats.expectancy)}{quote} ({_pct(stats.expectancy_return)})"
+    turnover = "—" if ext.turnover is None else f"{ext.turnover:.2f}"
+    return [
+        relative,
+        f"closed trades: {stats.trades}, profit factor {_ratio(stats.profit_factor)}, "
+        f"expectancy {expectancy} a trade; Calmar {_ratio(ext.calmar)}; exposure "
+        f"{ext.exposure:.1%}; turnover {turnover} a year ({_money(ext.traded)}{quote} traded)",
+        _tail_line(study, ext),
+    ]
+
+
+def _tail_line(study: Study, ext: ExtendedMetrics) -> str:
+    from signalops.catalogue.spec import format_duration
+
+    by_method: dict[str, list[str]] = {}
+    for risk in ext.tail_risk:
+        var, cvar = risk.var, risk.cvar
+        figures = f"{_pct(var.fraction, sign=False)} / {_pct(cvar.fraction, sign=False)}"
+        by_method.setdefault(var.method.value, []).append(f"{var.confidence:.0%} {figures}")
+    period = format_duration(study.result.every.total_seconds())
+    shown = "; ".join(f"{method} {', '.join(cells)}" for method, cells in by_method.items())
+    return f"VaR / CVaR of one {period} period (over the run's returns): {shown}"
+
+
+def _monthly_table(study: Study) -> None:
+    years = study.extended.monthly.years
+    if not years:
+        return
+    output.console().print(Text("monthly returns (strategy, UTC months)", style="bold"))
+    rows = [[str(y.year), *(_month(v) for v in y.months), _month(y.total)] for y in years]
+    output.plain_table(["year", *_MONTHS, "total"], rows, left=1)
+
+
+def _month(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "0.0%" if value == 0 else f"{value:+.1%}"
+
+
+def _pct(value: float | None, sign: bool = True) -> str:
+    """A percentage as the backtest table shows one: thousands separated (``+1,412.10%``)."""
+    if value is None:
+        return "—"
+    value += 0.0  # -0.0 (a flat curve's VaR) shows as 0.00%
+    return f"{value:+,.2%}" if sign else f"{value:,.2%}"
+
+
+def _count_trades(closed: int, still_open: int) -> str:
+    return str(closed) + (f" +{still_open} open" if still_open else "")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _signed_money(value: Decimal) -> str:
+    return f"{value:+,.2f}"
+
+
+def _cash(text: str) -> str:
+    return f"{Decimal(text):,.2f}"
