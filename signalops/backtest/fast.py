@@ -279,6 +279,7 @@ class FastRun:
                 self._held.append(record)
                 status, denials = _NOT_EXECUTED, ()
             action = evaluation.action
+            assert record.id is not None  # a decision record always has its id
             self.decisions.append(
                 Decision(
                     record.id,
