@@ -29,6 +29,10 @@ Live (``PolymarketAdapter.live(...)``)
     before it in ``GET {clob}/prices-history?market=<token>&interval=max&fidelity=<minutes>``
     (``{"history": [{"t": unix_s, "p": price}]}``, through the ``HttpClient``). The data time is
     the current price's. ``fidelity`` defaults to window/12 minutes, between 1 and 10.
+  - A token's price (``token_price_request``: the reference price of an asset a Polymarket
+    venue serves, whose symbol is the CLOB token it trades as): the market listing the token
+    (``GET {gamma}/markets?clob_token_ids=<token>``, named by its slug, else its id, cached
+    and recorded like any market read) and that outcome's midpoint, as for ``outcome``.
   - A live value fetched after ``as_of`` (the engine's clock ticked, then we asked) is stamped
     ``as_of`` when it is at most ``max_skew`` seconds later, and refused (LOOK_AHEAD) beyond
     that: a live midpoint cannot answer for a moment in the past; use a replay.
@@ -52,8 +56,11 @@ minus the latest price at or before ``as_of - window`` (the same code as live). 
 from ``books/...`` and ``liquidity``/``volume_24h`` from ``markets/...`` snapshots (NO_DATA when
 there are none, or when they are null). A closed market's history replays normally. When no
 series is recorded under the name a strategy uses, the replay looks for a ``markets/*`` snapshot
-whose id or slug is that name. A live adapter given ``record=store`` appends exactly these series
-as it reads them (midpoints and history points both go to ``prices/...``).
+whose id or slug is that name. A token's price is the price series of the outcome whose
+recorded metadata lists the token (``markets/*`` ``token_ids``, matched to ``outcomes`` by
+position); NO_DATA when no recorded market lists it. A live adapter given ``record=store``
+appends exactly these series as it reads them (midpoints and history points both go to
+``prices/...``).
 
 Bundled data (``import_bundled(Path("examples/data"))``):
   - ``polymarket/election_top20_daily_price_history_2024-08_2025-06.json`` (daily prices of both
@@ -79,6 +86,7 @@ import ast
 import json
 import math
 import re
+import shlex
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -100,6 +108,7 @@ from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.extras import require
 from signalops.observation import Observation, Request
+from signalops.venues import Venues
 
 SOURCE = "polymarket"
 _T = TypeVar("_T")
@@ -126,6 +135,20 @@ def _iso(epoch: float) -> str:
 
 def _quoted(names: Any) -> str:
     return ", ".join(repr(n) for n in names)
+
+
+def token_price_request(token: str) -> Request:
+    """The request for the price of the outcome whose CLOB token is ``token``: the reference
+    price of an asset a Polymarket venue serves (``signalops.pipeline.cycle``). Only the
+    pipeline asks it; a strategy's conditions name a market and an outcome."""
+    return Request(SOURCE, "outcome", (("token", token),))
+
+
+def asset_token(venues: Venues, asset: str) -> str:
+    """The CLOB token ``asset`` trades as on a Polymarket venue: its configured symbol, else the
+    asset's own name (as ``PolymarketExecutor`` reads its ``tokens``)."""
+    mapped = venues.assets.get(asset)
+    return mapped.symbol if mapped is not None and mapped.symbol else asset
 
 
 def prices_key(market: str, outcome: str) -> str:
@@ -524,6 +547,10 @@ class MarketFeed(Protocol):
 
     def history(self, market: str, outcome: str, as_of: float, window: int) -> History: ...
 
+    def token_price(self, token: str, as_of: float) -> Point:
+        """The price of the outcome whose CLOB token is ``token``."""
+        ...
+
 
 def _fidelity(window: int) -> int:
     minutes = window / 60 / 12
@@ -597,9 +624,7 @@ class LiveFeed:
                     f"Polymarket has no market with id {ref} (Gamma: 404)", Code.UNKNOWN_MARKET
                 ) from None
             raise
-        fresh = self.http.requests_sent != sent or ref not in self._fetched
-        if fresh:
-            self._fetched[ref] = self.clock()
+        fresh = self._fresh(ref, sent)
         if isinstance(raw, list):
             matches = [m for m in raw if isinstance(m, dict) and m.get("slug") == ref]
             raw = matches[0] if matches else (raw[0] if raw else None)
@@ -611,12 +636,47 @@ class LiveFeed:
                 f"{hint}copy the slug from the market's URL or give its numeric id",
                 Code.UNKNOWN_MARKET,
             )
-        market = Market.from_gamma(raw, ref, self._fetched[ref])
-        if fresh and self.record is not None:
+        return self._open(Market.from_gamma(raw, ref, self._fetched[ref]), as_of, fresh)
+
+    def token_market(self, token: str, as_of: float) -> tuple[Market, int]:
+        """The market that trades CLOB token ``token`` (``GET {gamma}/markets?clob_token_ids=``)
+        and the token's outcome index in it. The market is named by its slug (else its id), so
+        a recording of it replays like a market a strategy names."""
+        cached = f"token {token}"  # not a market name: those have no spaces
+        sent = self.http.requests_sent
+        raw = self.http.get_json(
+            f"{self.gamma_url}/markets", {"clob_token_ids": token}, ttl=self.metadata_ttl
+        )
+        fresh = self._fresh(cached, sent)
+        listed = raw if isinstance(raw, list) else [raw]
+        for entry in listed:
+            if not isinstance(entry, dict) or entry.get("clobTokenIds") is None:
+                continue
+            tokens = _strings(_decode_list(entry["clobTokenIds"], "Gamma 'clobTokenIds'"), "tokens")
+            if token in tokens:
+                ref = str(entry.get("slug") or field_of(SOURCE, entry, "id"))
+                market = Market.from_gamma(entry, ref, self._fetched[cached])
+                return self._open(market, as_of, fresh), tokens.index(token)
+        raise _error(
+            f"Polymarket has no market with CLOB token {token} (Gamma returned none); the "
+            "symbol of a Polymarket asset is the token id of the outcome it trades",
+            Code.UNKNOWN_MARKET,
+        )
+
+    def _fresh(self, cached: str, sent: int) -> bool:
+        """Whether the metadata read just now was asked of Gamma (not the cache); its time."""
+        fresh = self.http.requests_sent != sent or cached not in self._fetched
+        if fresh:
+            self._fetched[cached] = self.clock()
+        return fresh
+
+    def _open(self, market: Market, as_of: float, fresh: bool) -> Market:
+        """``market`` recorded when freshly read, refused when it is closed."""
+        if fresh and self.record is not None and market.fetched_at is not None:
             # Stamped like the observations it yields, so a replay at this as_of finds it.
-            t = self._clamp(self._fetched[ref], as_of)
-            t = self._fetched[ref] if t is None else t
-            self.record.append(SOURCE, [(markets_key(ref), t, market.record())])
+            t = self._clamp(market.fetched_at, as_of)
+            t = market.fetched_at if t is None else t
+            self.record.append(SOURCE, [(markets_key(market.ref), t, market.record())])
         if market.closed:
             raise _error(
                 f"market {market.label} is closed: it has no live prices (replay its recorded "
@@ -650,13 +710,20 @@ class LiveFeed:
 
     def price(self, market_ref: str, outcome: str, as_of: float, metric: str) -> Point:
         market = self.market(market_ref, as_of)
-        i = market.index(outcome, metric)
+        return self._midpoint(market, market.index(outcome, metric), as_of)
+
+    def token_price(self, token: str, as_of: float) -> Point:
+        market, i = self.token_market(token, as_of)
+        return self._midpoint(market, i, as_of)
+
+    def _midpoint(self, market: Market, i: int, as_of: float) -> Point:
+        """Outcome ``i``'s CLOB midpoint now, recorded under the market's name."""
         token = market.token(i)
         mid = self.clob.midpoint(token)
         fetched = self.clock()
         t = self._live_time(fetched, as_of, "midpoint")
         if self.record is not None:
-            self.record.append(SOURCE, [(prices_key(market_ref, market.outcomes[i]), t, mid)])
+            self.record.append(SOURCE, [(prices_key(market.ref, market.outcomes[i]), t, mid)])
         extra: dict[str, Any] = {"price": "CLOB midpoint", "token_id": token}
         if market.gamma_prices is not None and len(market.gamma_prices) == len(market.outcomes):
             extra["gamma_price"] = market.gamma_prices[i]
@@ -726,6 +793,7 @@ class ReplayFeed:
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
+        self._tokens: dict[str, tuple[str, str]] = {}
 
     def _key(self, ref: str) -> str:
         """The recorded name for ``ref``: itself, or a market whose recorded id/slug it is."""
@@ -760,13 +828,14 @@ class ReplayFeed:
         recorded = sorted(
             k.rsplit("/", 1)[1] for k in self.store.keys(SOURCE) if k.startswith(f"{kind}/{key}/")
         )
+        provide = _provide(ref, outcome, kind, self.store.directory)
         if recorded:
             return _error(
                 f"no recorded {kind} for outcome {outcome!r} of market '{ref}' "
-                f"(recorded outcomes: {_quoted(recorded)})",
+                f"(recorded outcomes: {_quoted(recorded)}): {provide}",
                 Code.NO_DATA,
             )
-        return _error(f"no recorded {kind} for market '{ref}': {_provide(ref, kind)}", Code.NO_DATA)
+        return _error(f"no recorded {kind} for market '{ref}': {provide}", Code.NO_DATA)
 
     def price(self, market: str, outcome: str, as_of: float, metric: str) -> Point:
         key, name = self._outcome(market, outcome, as_of, metric)
@@ -783,6 +852,37 @@ class ReplayFeed:
         t, value = found
         detail = {"market": market, "outcome": name, "price": "recorded"}
         return Point(_recorded_price(value, market), t, detail)
+
+    def token_price(self, token: str, as_of: float) -> Point:
+        """The recorded price of the outcome whose CLOB token is ``token``: the market whose
+        recorded metadata lists the token, that outcome's price series, the latest point at or
+        before ``as_of``. (Any metadata snapshot maps the token, also one recorded after
+        ``as_of``: which outcome a token is never changes, and it carries no price.)"""
+        found = self._token_outcome(token)
+        if found is None:
+            raise _no_token(token, self.store.directory)
+        key, outcome = found
+        point = self.price(key, outcome, as_of, "outcome")
+        return Point(point.value, point.t, {**point.detail, "token_id": token}, point.fetched_at)
+
+    def _token_outcome(self, token: str) -> tuple[str, str] | None:
+        """(recorded market name, outcome) of CLOB token ``token``; None when none lists it."""
+        if token in self._tokens:
+            return self._tokens[token]
+        for key in sorted(self.store.keys(SOURCE)):
+            if not key.startswith("markets/"):
+                continue
+            series = self.store.series(SOURCE, key)
+            for value in series.values if series is not None else ():
+                if not isinstance(value, dict):
+                    continue  # a malformed snapshot lists no token (reads of it say so)
+                tokens = [str(t) for t in value.get("token_ids") or ()]
+                outcomes = [str(o) for o in value.get("outcomes") or ()]
+                if token in tokens and len(tokens) == len(outcomes):
+                    found = (key.removeprefix("markets/"), outcomes[tokens.index(token)])
+                    self._tokens[token] = found
+                    return found
+        return None
 
     def top_of_book(self, market: str, outcome: str, as_of: float) -> tuple[float, float, Point]:
         key, name = self._outcome(market, outcome, as_of, "spread")
@@ -915,11 +1015,17 @@ class PolymarketAdapter(BaseAdapter):
 
     def observe(self, request: Request, as_of: datetime, batch: dict[Any, Any]) -> Observation:
         params = request.param_dict
+        t = as_of.timestamp()
+        if "token" in params:  # a reference price (``token_price_request``), not a condition
+            token = str(params["token"]).strip()
+            if not token:
+                raise _error("token id is empty", Code.BAD_REQUEST)
+            point = _once(batch, ("token", token), lambda: self.feed.token_price(token, t))
+            return self._observation(point, as_of)
         market = str(params["market"]).strip()
         if not market:
             raise _error("market name is empty", Code.BAD_REQUEST)
         metric = request.metric
-        t = as_of.timestamp()
         if metric in ("yes", "no", "outcome"):
             name = str(params["name"]) if metric == "outcome" else metric
             return self._observation(self._price(batch, market, name, t, metric), as_of)
@@ -1084,8 +1190,40 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
     yield from _mstr_records(folder)
 
 
-def _provide(ref: str, kind: str) -> str:
-    """Price history can be downloaded; order books have no history: only a recording keeps them."""
-    if kind == "prices":
-        return hints.provide(SOURCE, ref)
-    return "order books have no history to download; record them with 'signalops run --record DIR'"
+def _to(folder: Path) -> list[str]:
+    """``--to FOLDER`` when the replay reads another folder than the commands' default."""
+    return [] if Path(folder) == hints.DEFAULT_FOLDER else ["--to", str(folder)]
+
+
+def _provide(ref: str, outcome: str, kind: str, folder: Path) -> str:
+    """The commands that provide an outcome's prices in ``folder``: a download of the market (it
+    stores every outcome), or an import of a file as that outcome (``--asset MARKET/OUTCOME``;
+    without the outcome a file is imported as ``yes``). Order books have no history: only a
+    recording keeps them."""
+    if kind != "prices":
+        return (
+            "order books have no history to download; record them with 'signalops run --record DIR'"
+        )
+    if outcome.strip().lower() == "yes":
+        return hints.provide(SOURCE, ref, to=folder)
+    # hints.provide names one --asset for both commands; the import needs the outcome too.
+    to = _to(folder)
+    download = shlex.join(
+        ["signalops", "data", "download", "--source", SOURCE, "--asset", ref, *to]
+    )
+    imported = shlex.join(["--source", SOURCE, "--asset", f"{ref}/{outcome.strip()}", *to])
+    return (
+        f"download it with '{download}' or import a file with "
+        f"'signalops data import FILE {imported}'"
+    )
+
+
+def _no_token(token: str, folder: Path) -> AdapterError:
+    """No recorded market lists ``token``: the download that records the market trading it."""
+    words = ["signalops", "data", "download", "--source", SOURCE, "--asset", "MARKET", *_to(folder)]
+    return _error(
+        f"no recorded Polymarket market lists CLOB token {token}: download the market that "
+        f"trades it with '{shlex.join(words)}' (MARKET: its slug or id, as in its URL), which "
+        "records its tokens and the price history of each outcome",
+        Code.NO_DATA,
+    )

@@ -23,6 +23,7 @@ from signalops.errors import InputError
 if TYPE_CHECKING:
     from signalops.catalogue.spec import SourceCatalogue
     from signalops.strategy.check import FileCheck
+    from signalops.venues import Venues
 
 
 @click.command()
@@ -36,8 +37,10 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     config schema, and the strategies against it.
 
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
-    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning, and so
-    is a news feed a condition names that the config does not (a replay may have recorded it).
+    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning (an
+    asset on a Polymarket venue is served when its symbol is the CLOB token id of the outcome it
+    trades), and so is a news feed a condition names that the config does not (a replay may have
+    recorded it).
 
     \b
     Example:
@@ -56,15 +59,36 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     else:
         settings = with_venue(load_config(config_file or default_config()), venue)
     status = output.validated(checks)
-    output.warnings(
-        f"{check.file}: no configured venue serves asset {asset}"
-        for check in checks
-        if check.strategy is not None
-        for asset in check.strategy.assets
-        if not settings.venues.serves(asset)
-    )
+    output.warnings(_venue_warnings(checks, settings.venues))
     output.warnings(_feed_warnings(checks, settings.news.feeds))
     sys.exit(status)
+
+
+def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
+    """The strategy assets no configured venue serves. An asset on a Polymarket venue is served
+    (its price is its outcome token's) when it trades as a CLOB token id, which is a number;
+    one mapped there under another symbol is told to give the token."""
+    from signalops.venues import VenueKind
+
+    for check in checks:
+        for asset in check.strategy.assets if check.strategy is not None else ():
+            venue = venues.venue_of(asset)
+            if venue is not None and venue.kind is VenueKind.POLYMARKET:
+                from signalops.adapters.polymarket import asset_token
+
+                token = asset_token(venues, asset)
+                if token.isdigit():
+                    continue
+                if asset in venues.assets:
+                    yield (
+                        f"{check.file}: asset {asset} is on Polymarket venue '{venue.name}' but "
+                        f"'{token}' is not a CLOB token id: give the token of the outcome it "
+                        f"trades as its symbol (assets: {{{asset}: {{venue: {venue.name}, "
+                        "symbol: TOKEN_ID}})"
+                    )
+                    continue
+            if not venues.serves(asset):
+                yield f"{check.file}: no configured venue serves asset {asset}"
 
 
 def _feed_warnings(checks: Sequence[FileCheck], feeds: Mapping[str, str] | None) -> Iterator[str]:
@@ -127,9 +151,14 @@ def _sources(source: str | None) -> dict[str, SourceCatalogue]:
 def metrics(source: str | None) -> None:
     """List the metrics strategies may use, with parameters, unit and description.
 
+    Where a source has several providers (fundamentals: yfinance snapshots and SEC EDGAR facts),
+    a line under the metric says which one answers live and which in a replay (backtest,
+    evaluate).
+
     \b
     Example:
       signalops metrics technical
+      signalops metrics fundamental
     """
     output.catalogue(_sources(source))
 
@@ -137,7 +166,8 @@ def metrics(source: str | None) -> None:
 @click.command()
 @click.argument("source", required=False)
 def adapters(source: str | None) -> None:
-    """List every data adapter (built-in and plugins) with its metrics.
+    """List every data adapter (built-in and plugins) with its metrics, and for a metric with
+    several providers which one answers live and which in a replay.
 
     Plugins register under the entry-point group 'signalops.adapters'.
 

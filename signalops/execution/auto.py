@@ -21,7 +21,9 @@ Venues and their environment variables:
       ``SIGNALOPS_POLYMARKET_API_KEY`` / ``_API_SECRET`` / ``_API_PASSPHRASE`` (all three, else
       they are derived from the key on first use), ``SIGNALOPS_POLYMARKET_FUNDER`` and
       ``SIGNALOPS_POLYMARKET_SIGNATURE_TYPE`` (proxy wallets). Polymarket has no testnet, so it
-      needs ``sandbox=False``: real funds, said twice.
+      needs ``sandbox=False``: real funds, said twice. Each asset on that venue trades as the
+      outcome token its ``symbol`` names (``assets: {TRUMP_YES: {venue: pm, symbol: <token
+      id>}}``); an asset without one is itself the token id.
 
 The executors themselves live in ``exchange`` (``CcxtExecutor``) and ``clob``
 (``PolymarketExecutor``) and are re-exported here.
@@ -106,7 +108,9 @@ def build_auto_executor(
     if venue is None:
         venue = Venue(exchange_id, exchange_id, sandbox=sandbox)
     if venue.kind is VenueKind.POLYMARKET:
-        return _polymarket(env, sandbox=venue.sandbox)
+        # The configured symbols are the outcome tokens the assets trade as (without them an
+        # asset named TRUMP_YES would be posted as token "TRUMP_YES").
+        return _polymarket(env, sandbox=venue.sandbox, tokens=symbols)
     if venue.kind is not VenueKind.CCXT:
         raise ExecutionError(
             f"auto mode cannot trade on venue '{venue.name}' ({venue.exchange}): it places no "
@@ -131,7 +135,9 @@ def build_auto_executor(
     return CcxtExecutor(exchange, sandbox=venue.sandbox, quote=venue.quote, symbols=symbols)
 
 
-def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
+def _polymarket(
+    env: Mapping[str, str], *, sandbox: bool, tokens: Mapping[str, str] | None = None
+) -> PolymarketExecutor:
     from py_clob_client.client import ClobClient
     from py_clob_client.clob_types import ApiCreds
 
@@ -165,4 +171,4 @@ def _polymarket(env: Mapping[str, str], *, sandbox: bool) -> PolymarketExecutor:
         )
     except Exception:  # the library's message may quote the key: name the variable instead
         raise ExecutionError(f"{POLYMARKET_KEY_ENV} does not hold a usable private key") from None
-    return PolymarketExecutor(client)
+    return PolymarketExecutor(client, tokens=tokens)

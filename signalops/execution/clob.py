@@ -24,9 +24,10 @@ re-executed. (A deterministic salt derived from the decision id would make the o
 and so the venue's order id, derivable -- py-clob-client does not let a caller choose the salt.)
 
 Outcomes of ``POST /order`` (``{"success", "errorMsg", "orderID", "status", "makingAmount",
-"takingAmount", "transactionsHashes"}``): ``matched`` -> FILLED (size and limit price as sent:
-a marketable limit order fills at the limit or better; the venue's amounts are kept in the
-details), ``live`` / ``delayed`` / ``unmatched`` -> SUBMITTED, ``success: false`` -> FAILED
+"takingAmount", "transactionsHashes"}``): ``matched`` -> FILLED (size and limit price as sent,
+which py-clob-client rounds: the size down to two decimals, the price to the tick; a marketable
+limit order fills at the limit or better; the venue's amounts are kept in the details),
+``live`` / ``delayed`` / ``unmatched`` -> SUBMITTED, ``success: false`` -> FAILED
 ORDER_REJECTED. HTTP errors: 400 with "balance"/"allowance" -> INSUFFICIENT_FUNDS, other 4xx ->
 ORDER_REJECTED, 401/403 -> AUTHENTICATION_FAILED, 429 -> RATE_LIMITED, 503 (trading paused) ->
 EXCHANGE_UNAVAILABLE.
@@ -159,7 +160,7 @@ class PolymarketExecutor:
         except PolyApiException as exc:
             result = self._post_failure(exc, base)
         else:
-            result = self._outcome(answer, intent, as_of, base)
+            result = self._outcome(answer, intent, as_of, base, _sent(signed.order, intent))
         if result.status is not ExecutionStatus.FAILED or result.details.get(
             "may_have_been_placed"
         ):
@@ -222,7 +223,12 @@ class PolymarketExecutor:
         )
 
     def _outcome(
-        self, answer: Any, intent: OrderIntent, as_of: datetime, base: dict[str, Any]
+        self,
+        answer: Any,
+        intent: OrderIntent,
+        as_of: datetime,
+        base: dict[str, Any],
+        sent: tuple[Decimal, Decimal],
     ) -> ExecutionResult:
         if not isinstance(answer, dict):
             return failed(
@@ -248,13 +254,14 @@ class PolymarketExecutor:
                 **details,
                 may_have_been_placed=False,
             )
+        quantity, price = sent
         if status == "matched":
             fill = Fill(
                 client_order_id=intent.client_order_id,
                 asset=intent.asset,
                 side=intent.side,
-                quantity=intent.quantity,
-                price=intent.reference_price,
+                quantity=quantity,
+                price=price,
                 fee=Decimal(0),
                 at=as_of,
                 venue=VENUE,
@@ -263,8 +270,8 @@ class PolymarketExecutor:
             return ExecutionResult(
                 ExecutionStatus.FILLED,
                 message=(
-                    f"polymarket {intent.side.value} {plain(intent.quantity)} shares of "
-                    f"{intent.asset} at {plain(intent.reference_price)} or better (matched)"
+                    f"polymarket {intent.side.value} {plain(quantity)} shares of "
+                    f"{intent.asset} at {plain(price)} or better (matched)"
                 ),
                 fill=fill,
                 venue_order_id=order_id,
@@ -274,9 +281,31 @@ class PolymarketExecutor:
         return ExecutionResult(
             ExecutionStatus.SUBMITTED,
             message=(
-                f"polymarket limit {verb} of {plain(intent.quantity)} at "
-                f"{plain(intent.reference_price)} is {status or 'accepted'}"
+                f"polymarket limit {verb} of {plain(quantity)} at "
+                f"{plain(price)} is {status or 'accepted'}"
             ),
             venue_order_id=order_id,
             details=details,
         )
+
+
+def _sent(order: Any, intent: OrderIntent) -> tuple[Decimal, Decimal]:
+    """The size and limit price of the signed ``order``: py-clob-client rounds the size down to
+    two decimals and the price to the token's tick, and the amounts it signs (6-decimal units;
+    a BUY makes USDC and takes shares, a SELL the reverse) are what the venue trades. The
+    intent's own values where it changed nothing."""
+    maker = Decimal(int(order["makerAmount"])).scaleb(-6)
+    taker = Decimal(int(order["takerAmount"])).scaleb(-6)
+    shares, usdc = (taker, maker) if intent.side is Side.BUY else (maker, taker)
+    if shares <= 0:
+        return intent.quantity, intent.reference_price
+    price = usdc / shares
+    return (
+        intent.quantity if shares == intent.quantity else _tidy(shares),
+        intent.reference_price if price == intent.reference_price else _tidy(price),
+    )
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """No trailing zeros, and no exponent either (``100``, not ``1E+2``)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()

@@ -57,9 +57,11 @@ from signalops.pipeline.summary import CycleSummary, Outcome
 from signalops.risk import ORDER_RATE_WINDOW, CheckResult, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
+from signalops.venues import VenueKind, Venues
 
 # Sizing and paper fills need a price even when a strategy never reads one: the pipeline asks
-# the technical source for the latest closes and uses the freshest that is not stale.
+# the technical source for the latest closes and uses the freshest that is not stale (an asset
+# on a Polymarket venue, which has no candles: its outcome token's price; asset_price_requests).
 PRICE_TIMEFRAMES = (3600, 86400)
 _DAY = 86400
 _NO_HISTORY: Mapping[str, Any] = MappingProxyType({})
@@ -99,6 +101,9 @@ class Pipeline:
     _held: Held = field(default_factory=lambda: Held(), init=False, repr=False)
     _unanswered: Unanswered = field(default_factory=lambda: Unanswered(), init=False, repr=False)
     _limits_seen: _LimitsSeen = field(default_factory=lambda: _LimitsSeen(), init=False, repr=False)
+    _price_sources: _PriceSources = field(
+        default_factory=lambda: _PriceSources(), init=False, repr=False
+    )
     _reports: tuple[object, ReportsHoldings | None] = field(
         default=(None, None), init=False, repr=False
     )
@@ -126,7 +131,7 @@ class Pipeline:
         for (strategy, asset), (_, outcome) in zip(work, recorded, strict=True):
             if outcome is None:
                 requests.extend(strategy.requests(asset))
-                requests.extend(_price_requests(asset))
+                requests.extend(self.price_requests_of(asset))
         if requests:
             requests.extend(self.venue_price_requests())
         answers = engine.gather(requests, self.adapters, as_of)
@@ -250,11 +255,11 @@ class Pipeline:
         mode: Mode,
     ) -> tuple[OrderIntent | None, RiskDecision]:
         limits = self._limits(strategy, evaluation)
-        price = reference_price(asset, answers, as_of, limits.max_data_age)
+        sources = self.price_requests_of(asset)
+        price = reference_price(asset, answers, as_of, limits.max_data_age, sources)
         side = Side.BUY if evaluation.verdict is Verdict.BUY else Side.SELL
         if price is None:
-            details: dict[str, Any] = {"asset": asset, "timeframes": ["1h", "1d"]}
-            return None, RiskDecision.denied(Code.NO_PRICE, details)
+            return None, RiskDecision.denied(Code.NO_PRICE, _no_price(asset, sources))
         found = self._portfolio(asset, {asset: price[0]}, answers, as_of, limits, mode)
         if isinstance(found, RiskDecision):
             return None, found
@@ -281,7 +286,7 @@ class Pipeline:
         )
         if intent is None:
             if side is Side.SELL:
-                details = {"asset": asset, "side": side.value}
+                details: dict[str, Any] = {"asset": asset, "side": side.value}
                 if book is not None and self._has_own_book(strategy.name):
                     # Whose holding was looked at: this strategy's, not the others'. (Alone and
                     # sharing the account, the book is the account and the record as before.)
@@ -422,17 +427,29 @@ class Pipeline:
         """Every loaded asset's price, when a venue's holdings will be valued with them."""
         if self._holdings_venue() is None:
             return []
-        return [r for asset in self._assets() for r in _price_requests(asset)]
+        return [r for asset in self._assets() for r in self.price_requests_of(asset)]
 
     def _known_prices(
         self, answers: Mapping[Request, Any], as_of: datetime, max_age: float | None
     ) -> dict[str, Decimal]:
         known = {}
         for asset in self._assets():
-            found = reference_price(asset, answers, as_of, max_age)
+            found = reference_price(asset, answers, as_of, max_age, self.price_requests_of(asset))
             if found is not None:
                 known[asset] = found[0]
         return known
+
+    def price_requests_of(self, asset: str) -> tuple[Request, ...]:
+        """The requests ``asset``'s reference price comes from under the config's venues, made
+        once per asset and venue table (a reloaded config starts afresh)."""
+        seen = self._price_sources
+        venues = self.config.venues
+        if seen.venues is not venues:
+            seen.venues, seen.found = venues, {}
+        found = seen.found.get(asset)
+        if found is None:
+            found = seen.found[asset] = asset_price_requests(asset, venues)
+        return found
 
     def _kelly(self, strategy: Strategy, as_of: datetime, limits: risk.RiskLimits) -> Any:
         """Kelly from the strategy's own closed trades before ``as_of`` (its paper book's
@@ -716,6 +733,15 @@ def _apply(books: dict[str, Decimal], name: str, change: Decimal | None) -> None
     books[name] = Decimal(0) if change is None else books.get(name, Decimal(0)) + change
 
 
+@dataclass
+class _PriceSources:
+    """Each asset's reference-price requests under one venue table
+    (``Pipeline.price_requests_of``)."""
+
+    venues: Venues | None = None
+    found: dict[str, tuple[Request, ...]] = field(default_factory=dict)
+
+
 def _strategy_of(audit: AuditStore, did: str) -> str:
     """The name of the strategy that took decision ``did``."""
     decision = audit.get(did) or {}
@@ -750,12 +776,36 @@ def _price_requests(asset: str) -> tuple[Request, ...]:
     )
 
 
+def asset_price_requests(asset: str, venues: Venues) -> tuple[Request, ...]:
+    """Where ``asset``'s reference price comes from: the price of the outcome token it trades
+    as when ``venues`` put it on a Polymarket venue (which serves no candles), else the
+    technical closes (``price_requests``)."""
+    venue = venues.venue_of(asset)
+    if venue is None or venue.kind is not VenueKind.POLYMARKET:
+        return _price_requests(asset)
+    from signalops.adapters.polymarket import asset_token, token_price_request
+
+    return (token_price_request(asset_token(venues, asset)),)
+
+
+def _no_price(asset: str, sources: Sequence[Request]) -> dict[str, Any]:
+    """The details of a NO_PRICE denial: what the price was asked of."""
+    if sources and sources[0].source == "polymarket":
+        return {"asset": asset, "polymarket_token": sources[0].param_dict["token"]}
+    return {"asset": asset, "timeframes": ["1h", "1d"]}
+
+
 def reference_price(
-    asset: str, answers: Mapping[Request, Any], as_of: datetime, max_age: float | None
+    asset: str,
+    answers: Mapping[Request, Any],
+    as_of: datetime,
+    max_age: float | None,
+    sources: Sequence[Request] | None = None,
 ) -> tuple[Decimal, datetime] | None:
-    """The freshest close of ``asset`` that is not older than ``max_age``."""
+    """The freshest answer to ``sources`` (default: ``asset``'s technical closes) that is not
+    older than ``max_age``."""
     best: tuple[Decimal, datetime] | None = None
-    for request in _price_requests(asset):
+    for request in _price_requests(asset) if sources is None else sources:
         answer = answers.get(request)
         if not isinstance(answer, Observation):
             continue
@@ -814,6 +864,7 @@ def _why_not(evaluation: Evaluation) -> str:
 __all__ = [
     "PRICE_TIMEFRAMES",
     "Pipeline",
+    "asset_price_requests",
     "data_errors",
     "decision_data_time",
     "price_requests",

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import invoke
 
 from signalops.adapters.http import HttpClient
 from signalops.adapters.polymarket import (
@@ -32,6 +33,7 @@ from signalops.adapters.polymarket import (
     import_bundled,
     price_change,
     restore_clob_client,
+    token_price_request,
     use_clob_transport,
 )
 from signalops.adapters.snapshots import SnapshotStore
@@ -666,6 +668,94 @@ def test_replay_without_book_or_gamma_snapshots_is_no_data(bundled):
 def test_replay_of_an_outcome_that_was_not_recorded_names_the_recorded_ones(bundled):
     found = error(PolymarketAdapter.replay(bundled), req("no", market=MSTR_SLUG))
     assert found.reason == "NO_DATA" and "'yes'" in found.message
+
+
+def test_a_missing_outcome_names_the_download_and_the_import_of_that_outcome(bundled):
+    found = error(PolymarketAdapter.replay(bundled), req("no", market=MSTR_SLUG))
+
+    to = f"--to {bundled.directory}"
+    assert found.message.endswith(
+        "(recorded outcomes: 'yes'): download it with 'signalops data download --source "
+        f"polymarket --asset {MSTR_SLUG} {to}' or import a file with 'signalops data import "
+        f"FILE --source polymarket --asset {MSTR_SLUG}/no {to}'"
+    )
+
+
+def test_the_import_a_missing_outcome_names_provides_it(tmp_path):
+    """The command of the message, run as written on the real NO-token history of 511754 (in
+    the CLOB's prices-history shape), makes the read that failed succeed."""
+    store = SnapshotStore(tmp_path / "replay")
+    meta = [(k, t, v) for k, t, v in import_bundled(DATA) if k == "markets/511754"]
+    yes = [(k, t, v) for k, t, v in import_bundled(DATA) if k == "prices/511754/yes"]
+    store.write("polymarket", [*meta, *yes])
+    as_of = datetime(2024, 11, 10, tzinfo=UTC)
+    found = error(PolymarketAdapter.replay(store), req("no", market="511754"), as_of)
+    command = found.message.split("import a file with '")[1].rstrip("'")
+    assert command == (
+        f"signalops data import FILE --source polymarket --asset 511754/No --to {store.directory}"
+    )
+    no = [(t, v) for k, t, v in import_bundled(DATA) if k == "prices/511754/no"]
+    history = tmp_path / "no.json"
+    history.write_text(json.dumps({"history": [{"t": t, "p": p} for t, p in no]}))
+
+    done = invoke(*command.replace("FILE", str(history)).split()[1:])
+
+    assert done.exit_code == 0, done.stderr
+    replayed = PolymarketAdapter.replay(SnapshotStore(store.directory))
+    assert value(replayed, req("no", "511754"), as_of).value == 0.047  # labelled 2024-11-09
+
+
+# --- a token's price: the reference price of an asset on a Polymarket venue -------------------
+
+TRUMP_YES_TOKEN = "45714870634090908403813747458214625542376052548606303175331201110938821302832"
+
+
+def test_replay_price_of_a_token_is_its_outcomes_recorded_price_at_as_of(bundled):
+    adapter = PolymarketAdapter.replay(bundled)
+    request = token_price_request(TRUMP_YES_TOKEN)
+
+    before = value(adapter, request, datetime(2024, 11, 7, 23, 59, 59, tzinfo=UTC))
+    after = value(adapter, request, datetime(2024, 11, 8, tzinfo=UTC))
+
+    assert (before.value, before.as_of) == (0.5765, datetime(2024, 11, 7, tzinfo=UTC))
+    assert (after.value, after.as_of) == (0.9595, datetime(2024, 11, 8, tzinfo=UTC))
+    assert after.detail["market"] == "511754" and after.detail["outcome"] == "Yes"
+    assert after.detail["token_id"] == TRUMP_YES_TOKEN
+
+
+def test_replay_price_of_a_token_no_recorded_market_lists_is_no_data_naming_the_download(bundled):
+    found = error(PolymarketAdapter.replay(bundled), token_price_request("123456"))
+
+    assert found.reason == "NO_DATA"
+    download = "signalops data download --source polymarket --asset MARKET"
+    assert found.message.startswith(
+        "no recorded Polymarket market lists CLOB token 123456: download the market that trades "
+        f"it with '{download} --to {bundled.directory}'"
+    )
+
+
+def test_live_price_of_a_token_is_its_midpoint_and_records_what_replays_it(api, tmp_path):
+    api.on(GAMMA, "/markets", [DEPORT])  # Gamma's answer to ?clob_token_ids=<the NO token>
+    store = SnapshotStore(tmp_path)
+    request = token_price_request(NO_TOKEN)
+
+    observation = value(live(api, record=store), request)
+
+    (asked,) = [r for r in api.requests if r.url.host == GAMMA]
+    assert asked.url.params["clob_token_ids"] == NO_TOKEN
+    assert (observation.value, observation.as_of) == (0.946, NOW)
+    assert observation.detail["market"] == SLUG and observation.detail["outcome"] == "No"
+    replayed = value(PolymarketAdapter.replay(SnapshotStore(tmp_path)), request)
+    assert (replayed.value, replayed.as_of) == (0.946, NOW)
+    assert value(PolymarketAdapter.replay(store), req("no")).value == 0.946
+
+
+def test_live_price_of_a_token_gamma_does_not_know_is_unknown_market(api):
+    api.on(GAMMA, "/markets", [])
+
+    found = error(live(api), token_price_request("123456"))
+
+    assert found.reason == "UNKNOWN_MARKET" and "CLOB token 123456" in found.message
 
 
 def test_replay_of_an_unrecorded_market_is_no_data(bundled):
