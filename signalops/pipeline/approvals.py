@@ -28,7 +28,7 @@ from signalops.catalogue import installed
 from signalops.codes import Code
 from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
-from signalops.pipeline.cycle import Pipeline, price_requests
+from signalops.pipeline.cycle import Pipeline
 from signalops.pipeline.summary import ApprovalOutcome
 from signalops.risk import RiskDecision
 from signalops.strategy import find_strategy_files, loads
@@ -140,7 +140,7 @@ def _recheck(
     strategy = _loaded(pipeline.strategies, decision)
     asset = decision["asset"]
     mode = Mode.AUTO if pipeline.auto_executor is not None else Mode.PAPER
-    requests = [*strategy.requests(asset), *price_requests(asset)]
+    requests = [*strategy.requests(asset), *pipeline.price_requests_of(asset)]
     answers = engine.gather([*requests, *pipeline.venue_price_requests()], pipeline.adapters, now)
     evaluation = strategy.evaluate(answers, now, asset)
     wanted = decision["action"]

@@ -65,7 +65,7 @@ from signalops.errors import InputError, SignalOpsError, StrategyError
 from signalops.logs import event
 from signalops.orders import ExecutionStatus, Mode
 from signalops.pipeline import CycleSummary, Pipeline
-from signalops.pipeline.cycle import price_requests, reference_price
+from signalops.pipeline.cycle import reference_price
 
 if TYPE_CHECKING:
     from signalops.strategy.model import Strategy
@@ -316,11 +316,11 @@ def _equity(pipeline: Pipeline, as_of: datetime) -> Decimal | None:
     """
     try:
         held = [a for a, p in pipeline.broker.portfolio({}, as_of).positions.items() if p.quantity]
-        requests = [r for asset in held for r in price_requests(asset)]
+        requests = [r for asset in held for r in pipeline.price_requests_of(asset)]
         answers = engine.gather(requests, pipeline.adapters, as_of) if requests else {}
         prices = {}
         for asset in held:
-            found = reference_price(asset, answers, as_of, None)
+            found = reference_price(asset, answers, as_of, None, pipeline.price_requests_of(asset))
             if found is not None:
                 prices[asset] = found[0]
         return pipeline.broker.portfolio(prices, as_of).equity
