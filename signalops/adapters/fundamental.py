@@ -651,15 +651,8 @@ class FundamentalAdapter(BaseAdapter):
     ) -> Observation:
         assert self.facts is not None  # _from_edgar checked it
         when = as_of.timestamp()
-        key = (SOURCE, "edgar", symbol)
-        if key not in batch:
-            try:
-                batch[key] = self.facts.facts(symbol, when)
-            except AdapterError as exc:
-                batch[key] = exc
-        found = batch[key]
-        if isinstance(found, AdapterError):
-            raise found
+        facts = self.facts
+        found = _once(batch, (SOURCE, "edgar", symbol), lambda: facts.facts(symbol, when))
         splits = self._splits(batch, symbol, when)
         figures = point_in_time(symbol, found, when, splits=splits)
         figure = figures.answer(metric, lambda: self._close(symbol, when))
@@ -683,15 +676,8 @@ class FundamentalAdapter(BaseAdapter):
         """The split history of ``symbol``, once per batch (a failure too)."""
         if self.splits is not None or self.split_feed is None:
             return (self.splits or {}).get(symbol, ())
-        key = (SOURCE, "splits", symbol)
-        if key not in batch:
-            try:
-                batch[key] = self.split_feed.splits(symbol, when)
-            except AdapterError as exc:
-                batch[key] = exc
-        found = batch[key]
-        if isinstance(found, AdapterError):
-            raise found
+        feed = self.split_feed
+        found = _once(batch, (SOURCE, "splits", symbol), lambda: feed.splits(symbol, when))
         return cast(Sequence[Split], found)
 
     def _load(
@@ -826,3 +812,16 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
         symbol = str(document.get("ticker") or path.stem.rsplit("_", 1)[-1]).upper()
         fields = info_fields(flatten_modules(document["modules"]))
         yield info_key(symbol), t, fields
+
+
+def _once(batch: dict[Any, Any], key: tuple[str, ...], fetch: Callable[[], Any]) -> Any:
+    """``fetch()`` once per batch and key; its failure is kept too, and raised for each ask."""
+    if key not in batch:
+        try:
+            batch[key] = fetch()
+        except AdapterError as exc:
+            batch[key] = exc
+    found = batch[key]
+    if isinstance(found, AdapterError):
+        raise found
+    return found

@@ -14,22 +14,18 @@ must add nothing.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import requests
-import yfinance.cache
 from click.testing import CliRunner
-from requests.adapters import BaseAdapter as RequestsTransport
-from yfinance.data import YfData
+from yahoo_recorded import CHART, RecordedChart, hermetic
 
 from signalops.adapters import edgar, onchain, polymarket
 from signalops.adapters.download import Connections, download
@@ -247,53 +243,13 @@ def test_a_feeds_items_land_under_its_url_and_a_rerun_adds_nothing(tmp_path: Pat
 
 # --- yfinance ----------------------------------------------------------------------------------
 
-CHART = json.loads((FIXTURES / "yahoo" / "chart_AAPL_1d_2020-08-31_2020-11-06.json").read_text())[
-    "body"
-]
 VENUES = loads_config("venues: {stocks: {exchange: yfinance, quote: USD}}\n"
                       "assets: {AAPL: {venue: stocks}}\n").venues  # fmt: skip
 
 
-class RecordedChart(RequestsTransport):
-    """The recorded Yahoo chart of AAPL (and the cookie/crumb requests yfinance makes first)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.charts = 0
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        parts = urlsplit(str(request.url))
-        if parts.path.endswith("/v1/test/getcrumb"):
-            return self._response(request, 200, "recorded-test-crumb")
-        if parts.hostname and "consent" in parts.hostname:
-            return self._response(request, 200, "<html><body></body></html>")
-        if parts.path.endswith("/v8/finance/chart/AAPL"):
-            self.charts += 1
-            return self._response(request, 200, json.dumps(CHART))
-        return self._response(request, 404, "")
-
-    @staticmethod
-    def _response(request: requests.PreparedRequest, status: int, text: str) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.url = str(request.url)
-        response.request = request
-        response.encoding = "utf-8"
-        response.raw = io.BytesIO(text.encode())
-        response.headers["Content-Type"] = "application/json" if text[:1] == "{" else "text/html"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
 def hermetic_yfinance(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        yfinance.cache._CookieCacheManager, "_Cookie_cache", yfinance.cache._CookieCacheDummy()
-    )
-    monkeypatch.setattr(yfinance.cache._TzCacheManager, "_tz_cache", yfinance.cache._TzCacheDummy())
-    YfData.cache_get.cache_clear()
+    hermetic(monkeypatch)
 
 
 def yahoo(transport: RecordedChart) -> Connections:
@@ -313,7 +269,7 @@ def test_equity_bars_land_at_the_new_york_close_with_no_gap_over_labor_day_and_r
 
     [first, _] = download("technical", "AAPL", to=tmp_path, venues=VENUES, since=since,
                           until=until, now=until, connections=yahoo(transport))  # fmt: skip
-    asked = transport.charts
+    asked = len(transport.charts)
     [again] = download("technical", "AAPL", to=tmp_path, venues=VENUES, until=until, now=until,
                        connections=yahoo(transport))  # fmt: skip
 
@@ -323,7 +279,7 @@ def test_equity_bars_land_at_the_new_york_close_with_no_gap_over_labor_day_and_r
         (),
     )
     assert first.first == datetime(2020, 8, 31, 16, tzinfo=NEW_YORK).timestamp()
-    assert (again.new_points, transport.charts) == (0, asked)  # nothing new to ask for
+    assert (again.new_points, len(transport.charts)) == (0, asked)  # nothing new to ask for
     candles = EquityReplayFeed(SnapshotStore(tmp_path)).candles("AAPL", 86400, until, 500)
     assert list(candles.close) == pytest.approx(closes, rel=0, abs=0)
     assert date(2020, 9, 7) not in {

@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import requests
-import yfinance.cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from requests.adapters import BaseAdapter as RequestsTransport
-from yfinance.data import YfData
+from yahoo_recorded import RecordedChart, hermetic
 
 from signalops.adapters import edgar, registry
 from signalops.adapters._facts import EASTERN
@@ -230,56 +225,9 @@ def _shared_root(factory: pytest.TempPathFactory) -> Path:
 # --- live: Yahoo's split history --------------------------------------------------------------
 
 
-CHART = json.loads((FIXTURES / "yahoo" / "chart_AAPL_1d_2020-08-31_2020-11-06.json").read_text())[
-    "body"
-]
-
-
-class RecordedChart(RequestsTransport):
-    """Yahoo's chart of AAPL as recorded (its events list the 4:1 split of 2020-08-31), with the
-    cookie/crumb requests yfinance makes first; ``status`` other than 200 answers the chart with
-    that status instead."""
-
-    def __init__(self, status: int = 200) -> None:
-        super().__init__()
-        self.status = status
-        self.charts: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        parts = urlsplit(str(request.url))
-        if parts.path.endswith("/v1/test/getcrumb"):
-            return self._response(request, 200, "recorded-test-crumb")
-        if parts.hostname and "consent" in parts.hostname:
-            return self._response(request, 200, "<html><body></body></html>")
-        if parts.path.endswith("/v8/finance/chart/AAPL"):
-            self.charts.append(str(request.url))
-            if self.status != 200:
-                return self._response(request, self.status, "Internal Server Error")
-            return self._response(request, 200, json.dumps(CHART))
-        return self._response(request, 404, "")
-
-    @staticmethod
-    def _response(request: requests.PreparedRequest, status: int, text: str) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.url = str(request.url)
-        response.request = request
-        response.encoding = "utf-8"
-        response.raw = io.BytesIO(text.encode())
-        response.headers["Content-Type"] = "application/json" if text[:1] == "{" else "text/html"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
 def hermetic_yfinance(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        yfinance.cache._CookieCacheManager, "_Cookie_cache", yfinance.cache._CookieCacheDummy()
-    )
-    monkeypatch.setattr(yfinance.cache._TzCacheManager, "_tz_cache", yfinance.cache._TzCacheDummy())
-    YfData.cache_get.cache_clear()
+    hermetic(monkeypatch)
 
 
 def sec() -> httpx.MockTransport:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
-from test_edgar_splits import RecordedChart, hermetic_yfinance  # noqa: F401 (a fixture)
+from yahoo_recorded import RecordedChart, hermetic
 
 from signalops.adapters.registry import Connections
 from signalops.catalogue.builtin import FUNDAMENTAL
@@ -42,8 +42,10 @@ def sec(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
     return seen
 
 
-@pytest.mark.usefixtures("hermetic_yfinance")
-def test_the_configured_sec_user_agent_is_the_header_of_the_live_edgar_request(tmp_path, sec):
+def test_the_configured_sec_user_agent_is_the_header_of_the_live_edgar_request(
+    tmp_path, sec, monkeypatch
+):
+    hermetic(monkeypatch)
     config = tmp_path / "signalops.yaml"
     config.write_text(f'fundamental: {{sec_user_agent: "{UA}"}}\n')
     yahoo = requests.Session()
