@@ -19,13 +19,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 import pytest
-from conftest import ROOT
+from conftest import ROOT, invoke
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import TechnicalAdapter
 from signalops.audit.store import AuditLog
-from signalops.backtest.charts import Chart, charts, plotly_js
+from signalops.backtest.charts import PALETTE, Chart, charts, plotly_js
 from signalops.backtest.html_tables import extended_section
 from signalops.backtest.indicators import (
     ENTRY,
@@ -305,6 +305,41 @@ def test_panes_come_from_the_compiled_tree_by_the_scale_each_indicator_lives_on(
     assert [(t.low, t.high, t.role) for t in rsi.thresholds] == [(40, 70, ENTRY), (75, 75, EXIT)]
     assert found.left_out == ("stablecoin_net_flow('USDC', 2d) < -1B",)
     assert VETO not in {t.role for pane in found.panes for t in pane.thresholds}
+
+
+def many_rsi(periods: range) -> str:
+    """A small strategy that draws one rsi line per period (any of them may trigger)."""
+    whens = "".join(f'              - when: "rsi({n}) < 30"\n' for n in periods)
+    return (
+        'strategy:\n  name: "Many_Rsi"\n  assets: ["BTC"]\n  rules:\n    - id: any_rsi\n'
+        "      source: technical\n      conditions:\n        - at_least:\n            n: 1\n"
+        f"            of:\n{whens}  execution:\n    position_size: 0.01\n"
+        "    action_mode: paper\n"
+    )
+
+
+def test_a_strategy_drawing_more_lines_than_the_palette_has_colours_backtests_and_draws_all(
+    replay_dir: Path, tmp_path: Path
+):
+    # 40 lines: the colours used to run out after 24 and the backtest crashed.
+    periods = range(2, 42)
+    strategy = tmp_path / "many_rsi.yaml"
+    strategy.write_text(many_rsi(periods), encoding="utf-8")
+    assert strategy.stat().st_size < 2500
+    result = invoke(
+        "backtest", str(strategy), "--from", "2023-03-01", "--to", "2023-03-31",
+        "--data", str(replay_dir), "--report", str(tmp_path / "report"), "--no-baseline",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "report: " in result.stdout
+    written = json.loads((tmp_path / "report" / "charts.json").read_text(encoding="utf-8"))
+    (price,) = [chart["figure"] for chart in written if chart["id"] == "price-0"]
+    lines = [t for t in price["data"] if t["name"].startswith("rsi(")]
+    assert [t["name"] for t in lines] == [f"rsi({n})" for n in periods]
+    colours = [t["line"]["color"] for t in lines]
+    assert colours[:6] == list(PALETTE) and colours[36:] == list(PALETTE[:4])
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert '"name":"rsi(41)"' in page.replace(" ", "")
 
 
 def test_indicators_of_highs_lows_and_volumes_come_from_the_store_and_match_the_adapter(

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from itertools import cycle
 from typing import Any
 
 from signalops.backtest.bars import Bars
@@ -179,7 +180,7 @@ def price_chart(
         }
     ]
     notes: list[str] = []
-    colors = iter(PALETTE * 4)
+    colors = cycle(PALETTE)  # a strategy may draw any number of lines: the colours repeat
     below = panes.below
     axes = {PRICE: "y", **{pane.key: f"y{k}" for k, pane in enumerate(below, 2)}}
     shapes: list[dict[str, Any]] = []

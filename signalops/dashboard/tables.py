@@ -14,6 +14,7 @@ from typing import Any
 
 from signalops import numbers
 from signalops.audit import why
+from signalops.audit.expand import PROBLEMS
 from signalops.audit.interface import AuditStore
 from signalops.audit.queries import decision_values, newest_first
 from signalops.audit.store import PendingApproval
@@ -138,6 +139,24 @@ def _money(value: Any, quote: str | None = None) -> str:
 def why_text(record: Record, followups: Sequence[Record]) -> str:
     """Exactly the lines ``signalops why`` prints, as plain text."""
     return "\n".join(line.plain for line in why.why(record, followups))
+
+
+def tree_gap(record: Record, audit: AuditStore) -> str | None:
+    """Why an expanded decision has no logic tree to draw (its ``trace`` is None), in words for
+    the page; None when it has one. A compact record's trace is re-derived from the tree the log
+    stores: one appended without its strategy (through the API alone) cites a tree the log does
+    not hold."""
+    if record.get("trace") is not None:
+        return None
+    reference = record.get("strategy")
+    cited = reference.get("tree") if isinstance(reference, Mapping) else None
+    if isinstance(cited, str) and audit.tree_document(cited) is None:
+        return (
+            f"tree not stored in the log (the record cites tree `{cited[:19]}…`, which the log "
+            "does not hold: the decision was appended without its strategy)"
+        )
+    problems = [str(p) for p in record.get(PROBLEMS) or ()]
+    return "; ".join(problems) or "the record holds no trace"
 
 
 def leaf_rows(record: Record) -> list[dict[str, Any]]:

@@ -274,6 +274,37 @@ def test_an_approval_without_recorded_candles_says_so_and_shows_the_rest(
     assert [leaf["status"] for leaf in rows(at, "approvals.leaves")] == ["PASS", "FAIL", "FAIL"]
 
 
+def test_an_approval_whose_tree_the_log_does_not_store_says_why_and_shows_the_rest(
+    pending: tuple[str, str], audit_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    approval_id, decision_id = pending
+    # The same decision appended through the API alone, without its strategy: the log holds
+    # the record but not the tree its trace is re-derived from.
+    bare = tmp_path / "bare.db"
+    with AuditLog(audit_db) as source:
+        stored = source.get(decision_id)
+    assert stored is not None
+    with AuditLog(bare) as log:
+        log.append({k: v for k, v in stored.items() if k not in ("seq", "hash", "prev_hash")})
+        assert log.tree_document(stored["strategy"]["tree"]) is None
+    monkeypatch.setenv("SIGNALOPS_AUDIT", str(bare))
+    at = login(start())
+    assert [row["approval"] for row in rows(at, "approvals.table")] == [approval_id]
+    (gap,) = [w.value for w in at.warning if "logic tree" in w.value]
+    assert gap.startswith("**No logic tree to show**: tree not stored in the log (the record ")
+    assert not _has(at, "approvals.tree") and not _has(at, "approvals.leaves")
+    assert {r["check"]: r["result"] for r in rows(at, "approvals.risk")}["KILL_SWITCH"] == "PASS"
+    # The story is still what `signalops why` prints (which then warns, on stderr, that the
+    # record does not verify, and exits 1).
+    cli_why = invoke("why", decision_id, "--audit", str(bare))
+    assert cli_why.exit_code == 1 and "does not verify" in cli_why.stderr
+    assert at.code[0].value + "\n" == cli_why.stdout
+    assert "WARNING: its tree cannot be derived: the log does not store the tree" in cli_why.stdout
+    answer(at, "reject", note="cannot see why it wants this")
+    assert f"**{approval_id}: REJECTED**" in joined(at.warning)
+    assert [r["kind"] for r in records(bare)] == ["decision", "approval"]
+
+
 def test_the_risk_checks_read_in_their_units(pending: tuple[str, str]):
     at = start()
     checks = {row["check"]: row for row in rows(at, "approvals.risk")}
@@ -714,7 +745,10 @@ def test_new_records_are_checked_from_the_last_verified_point(audit_db: Path, re
     settle(audit_db)
     at.run()
     assert "**Chain intact**: 14 records verified" in joined(at.success)
-    assert "Last check (new records): 2 records read in " in joined(at.caption)
+    (last,) = [c for c in values(at.caption) if c.startswith("Last check")]
+    assert last.startswith("Last check (new records): 2 records read in ")
+    # Two decisions and no fill: the ledger is not compared with every fill again.
+    assert last.endswith(" Ledger and fills unchanged: not compared again.")
 
 
 def test_a_full_check_needs_a_logged_in_operator(audit_db: Path):

@@ -1,5 +1,6 @@
 """`signalops dashboard`: options become the app's environment; Streamlit runs as a child
-process bound to 127.0.0.1 (the subprocess is replaced here; test_browser.py runs it for real)."""
+process bound to 127.0.0.1 (the subprocess is replaced here; test_browser.py runs it for real).
+It is a read command: the log must be there before a server starts (each test makes one)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from dashboard_fixtures import OPERATORS_YAML, PASSWORD_HASH
 
+from signalops.audit.store import AuditLog
 from signalops.cli import cli
 from signalops.cli import dashboard as dashboard_cli
 from signalops.config import load_config
@@ -33,11 +35,14 @@ def launched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    AuditLog(tmp_path / "signalops.db").close()  # the default log, there to be read
     return calls
 
 
 def test_the_options_reach_the_app_through_the_environment(launched, tmp_path: Path):
     (tmp_path / "replay").mkdir()
+    (tmp_path / "state").mkdir()
+    AuditLog(tmp_path / "state" / "audit.db").close()
     result = CliRunner().invoke(
         cli,
         [
@@ -57,20 +62,18 @@ def test_the_options_reach_the_app_through_the_environment(launched, tmp_path: P
     assert env["SIGNALOPS_REPORTS"] == "out"
     assert env["SIGNALOPS_REPLAY"] == "replay"
     assert env["SIGNALOPS_NOW"] == "2023-03-10T00:05:00+00:00"
-    assert not (tmp_path / "state").exists()  # looking never creates the audit log
 
 
-def test_a_postgresql_url_reaches_the_app_whole_and_is_shown_without_its_password(launched):
-    url = "postgresql://viewer:s3cret@db.example:5433/signalops"
+def test_a_postgresql_url_is_opened_before_starting_and_shown_without_its_password(launched):
+    # Port 1 on loopback: refused at once, and nothing leaves the machine.
+    url = "postgresql://viewer:s3cret@127.0.0.1:1/signalops"
     result = CliRunner().invoke(cli, ["dashboard", "--audit", url])
-    assert result.exit_code == 0, result.output
-    assert result.stderr == (
-        "dashboard on http://127.0.0.1:8501 (read-only; audit log "
-        "postgresql://viewer:***@db.example:5433/signalops)\n"
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: postgresql://viewer:***@127.0.0.1:1/signalops: cannot connect"
     )
     assert "s3cret" not in result.stdout + result.stderr
-    (call,) = launched
-    assert call["env"]["SIGNALOPS_AUDIT"] == url  # the app connects with it
+    assert not launched
 
 
 def test_another_scheme_is_refused_before_starting(launched):

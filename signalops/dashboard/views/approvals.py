@@ -80,7 +80,8 @@ def render(context: Context) -> None:
     with reader.use() as workspace:
         # A compact record's trace is re-derived from the tree the log stores for it.
         record = expanded(item.record, workspace.audit)
-    _detail(context, row, record, quote_of(row.asset))
+        gap = tables.tree_gap(record, workspace.audit)
+    _detail(context, row, record, quote_of(row.asset), gap)
 
 
 def _last_outcome() -> None:
@@ -93,8 +94,13 @@ def _last_outcome() -> None:
 
 
 def _detail(
-    context: Context, row: tables.PendingRow, record: dict[str, Any], quote: str | None
+    context: Context,
+    row: tables.PendingRow,
+    record: dict[str, Any],
+    quote: str | None,
+    gap: str | None,
 ) -> None:
+    """``gap``: why the record has no logic tree to draw (``tables.tree_gap``), or None."""
     st.subheader(f"{row.side} {row.quantity} {row.asset}")
     st.write(why.headline(record))
     expiry = "**EXPIRED**" if row.expired else f"in **{row.expires_in}**"
@@ -112,15 +118,16 @@ def _detail(
         )
     decision_chart(context, record, quote, key="approvals.chart")
     st.markdown("**The logic tree**: every condition with the value the engine saw")
-    tree_tab, leaves_tab = st.tabs(["Tree", "Conditions"])
-    with tree_tab, st.container(key="approvals.tree"):
-        st.html(richhtml.text_html(why.trees(record["trace"])))
-    with leaves_tab:
-        table(tables.leaf_rows(record), key="approvals.leaves")
-    vetoes = tables.veto_rows(record)
-    st.markdown("**Vetoes**" if vetoes else "**Vetoes:** none")
-    if vetoes:
-        table(vetoes, key="approvals.vetoes")
+    if gap is not None:
+        # The rest of the decision (verdict, risk checks, the record) still reads; only what
+        # the tree gives (conditions, vetoes) cannot be shown, and "no vetoes" would be a guess.
+        st.warning(
+            f"**No logic tree to show**: {gap}. Its conditions and vetoes cannot be drawn; "
+            "the verdict, the risk checks and the record below are as stored.",
+            icon=":material/account_tree:",
+        )
+    else:
+        _tree(record)
     risk_rows = tables.risk_rows(record.get("risk"), quote)
     failed = [r for r in risk_rows if r["result"] != "PASS"]
     verdict = ":material/gpp_bad: DENIED" if failed else ":material/verified_user: approved"
@@ -138,6 +145,18 @@ def _detail(
             followups = workspace.audit.followups(record["decision_id"])
         st.code(tables.why_text(record, followups), language=None)
     _answer_form(context, row)
+
+
+def _tree(record: dict[str, Any]) -> None:
+    tree_tab, leaves_tab = st.tabs(["Tree", "Conditions"])
+    with tree_tab, st.container(key="approvals.tree"):
+        st.html(richhtml.text_html(why.trees(record["trace"])))
+    with leaves_tab:
+        table(tables.leaf_rows(record), key="approvals.leaves")
+    vetoes = tables.veto_rows(record)
+    st.markdown("**Vetoes**" if vetoes else "**Vetoes:** none")
+    if vetoes:
+        table(vetoes, key="approvals.vetoes")
 
 
 def _answer_form(context: Context, row: tables.PendingRow) -> None:
