@@ -251,7 +251,7 @@ def _weight_line(weight: Json, minimum: Any = None) -> Text:
     source = weight.get("source")
     value = weight.get("weight")
     if value is None:
-        reason = weight.get("reason") or "MISSING"
+        reason = weight.get("reason") or Code.MISSING.value
         why = _BAD_COUNTS if reason == Code.BAD_DATA else describe_reason(reason)
         said = f" ({weight['error']})" if weight.get("error") else ""
         return Text(f"weight unknown: the hit-rate counts: {why}{said}", style="yellow")

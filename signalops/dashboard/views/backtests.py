@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from signalops.dashboard import figures, files
+from signalops.dashboard import documents, figures
 from signalops.dashboard.formatting import (
     headline,
     keyed_rows,
@@ -29,7 +29,7 @@ def render(context: Context) -> None:
     st.header("Backtests")
     folder = context.settings.reports
     st.caption(f"Reports in `{folder}`")
-    reports = files.backtest_reports(folder)
+    reports = documents.backtest_reports(folder)
     if not reports:
         st.info(
             f"No backtest reports in `{folder}` yet. A backtest writes one folder per run with "
@@ -64,7 +64,7 @@ def render(context: Context) -> None:
         _html_download(report)
 
 
-def _headline(report: files.BacktestReport) -> None:
+def _headline(report: documents.BacktestReport) -> None:
     strategy = report.runs().get("strategy")
     cards = headline(strategy, report.quote) if strategy else []
     if not cards:
@@ -76,7 +76,7 @@ def _headline(report: files.BacktestReport) -> None:
                 column.metric(label, text)
 
 
-def _further(report: files.BacktestReport) -> None:
+def _further(report: documents.BacktestReport) -> None:
     """The measures beyond the CLI's main table, when the report has them."""
     extended = report.section("extended")
     rows = [{"metric": label, "strategy": text} for label, text in metric_rows(extended)]
@@ -97,7 +97,7 @@ def _further(report: files.BacktestReport) -> None:
         table(keyed_rows(assets, "asset", report.quote), key="backtests.assets", height="content")
 
 
-def _charts(report: files.BacktestReport) -> None:
+def _charts(report: documents.BacktestReport) -> None:
     interactive = _interactive(str(report.folder), _stamp(report.folder / "charts.json"))
     for n, (title, figure, notes) in enumerate(interactive):
         st.markdown(f"**{title}**")
@@ -129,7 +129,7 @@ def _interactive(folder: str, stamp: tuple[int, int] | None) -> list[tuple[str, 
     version); none without plotly or the file."""
     if stamp is None or not figures.available():
         return []
-    found = files.BacktestReport(Path(folder)).interactive()
+    found = documents.BacktestReport(Path(folder)).interactive()
     return [
         (
             str(chart.get("title") or "Chart"),
@@ -140,7 +140,7 @@ def _interactive(folder: str, stamp: tuple[int, int] | None) -> list[tuple[str, 
     ]
 
 
-def _html_download(report: files.BacktestReport) -> None:
+def _html_download(report: documents.BacktestReport) -> None:
     html = report.html
     assert html is not None
     st.caption(f"The full report, for a browser or an e-mail: `{html}`")

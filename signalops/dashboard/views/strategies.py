@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from signalops.dashboard import files
+from signalops.dashboard import documents
 from signalops.dashboard.views.common import Context, table
 
 
@@ -18,7 +18,7 @@ def render(context: Context) -> None:
             "`signalops dashboard --strategies DIR`."
         )
         return
-    found = files.strategy_files(folder)
+    found = documents.strategy_files(folder)
     if not found:
         st.info(f"No strategy files (*.yaml, *.yml) in `{folder}`.")
         return
