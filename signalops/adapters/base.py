@@ -46,6 +46,26 @@ class Adapter(Protocol):
         ...
 
 
+class CandleFeedOf(Protocol):
+    """A venue's candle feed, as the risk gate's price history reads it."""
+
+    def candles(self, asset: str, timeframe: int, as_of: float, bars: int) -> Any:
+        """The last ``bars`` closed candles of ``asset`` at ``as_of`` (close_time, close)."""
+        ...
+
+
+class AssetFeeds(Protocol):
+    def feed_for(self, asset: str) -> CandleFeedOf: ...
+
+
+@runtime_checkable
+class HasCandleFeeds(Protocol):
+    """A source that reads candles from each asset's venue (the technical source): the risk
+    gate's VaR/CVaR history reads the very same feeds."""
+
+    feeds: AssetFeeds
+
+
 class BaseAdapter:
     """Turns ``observe(request, as_of, batch)`` into the batch protocol with per-request errors.
 

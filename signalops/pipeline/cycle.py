@@ -31,7 +31,7 @@ from typing import Any
 
 from signalops import risk
 from signalops.adapters import gather as engine
-from signalops.adapters.base import Adapter
+from signalops.adapters.base import Adapter, HasCandleFeeds
 from signalops.audit.interface import AuditStore
 from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_of_kind, records_since
@@ -473,9 +473,9 @@ class Pipeline:
         cannot be had is left out: the check then has no estimate and fails closed."""
         specs = [spec for spec in (limits.max_var, limits.max_cvar) if spec is not None]
         adapter = self.adapters.get("technical")
-        feeds = getattr(adapter, "feeds", None)
-        if not specs or feeds is None:
+        if not specs or not isinstance(adapter, HasCandleFeeds):
             return _NO_HISTORY
+        feeds = adapter.feeds
         from signalops.risk.measures import PriceHistory
 
         bars = max(spec.window + spec.horizon for spec in specs) + 1
