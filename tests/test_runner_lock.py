@@ -7,6 +7,7 @@ each decision once. An approval while a runner runs is not refused.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -14,12 +15,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+from conftest import STRATEGIES
 from conftest import invoke as run
 from run_process import RunProcess, plugin_env, run_args
 
 from signalops.audit import runner_lock
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
+from signalops.errors import AuditLogHeld
 
 START = "2023-03-01T00:00:00Z"
 END = "2023-03-31T00:00:00Z"
@@ -110,3 +114,40 @@ def test_an_approval_is_not_refused_while_a_runner_holds_the_log(tmp_path: Path)
     assert result.stderr == (
         "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
     )
+
+
+def test_a_log_reached_through_a_symlink_has_the_same_lock(tmp_path: Path):
+    audit = tmp_path / "audit.db"
+    AuditLog(audit).close()
+    link = tmp_path / "other-name.db"
+    link.symlink_to(audit)
+
+    assert runner_lock.lock_path(link) == runner_lock.lock_path(audit)
+    with (
+        runner_lock.hold(audit),
+        pytest.raises(AuditLogHeld, match="held by signalops run"),
+        runner_lock.hold(link),
+    ):
+        pass
+
+
+def test_a_second_run_through_a_symlinked_audit_path_is_refused(replay_dir: Path, tmp_path: Path):
+    audit = tmp_path / "audit.db"
+    AuditLog(audit).close()
+    link = tmp_path / "link" / "audit.db"
+    link.parent.mkdir()
+    link.symlink_to(audit)
+
+    with runner_lock.hold(audit):  # the first runner, holding the log by its real name
+        second = run(
+            "run", str(STRATEGIES / "banking_crisis_dip.yaml"), "--replay", str(replay_dir),
+            "--from", "2023-03-08", "--once", "--audit", str(link),
+        )  # fmt: skip
+
+    assert second.exit_code == 1
+    assert second.stdout == ""
+    assert second.stderr.startswith(
+        f"error: {link}: held by signalops run (pid {os.getpid()} on {socket.gethostname()}, since "
+    )
+    assert second.stderr.endswith("); wait for it to stop, or pass --wait\n")
+    assert not (link.parent / "audit.db.lock").exists()  # one lock, beside the real file

@@ -21,6 +21,7 @@ audit records commit or roll back together), else in its own ``BEGIN IMMEDIATE``
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -100,40 +101,46 @@ class PaperLedger(Protocol):
     def account(self) -> tuple[str, str, str] | None: ...
     def open_account(self, starting_cash: str, quote: str, created_at: str) -> None: ...
     def fill_at(self, seq: int) -> Row | None: ...
-    def fills_after(self, seq: int) -> list[Row]: ...
+    def fills_after(self, seq: int | None, limit: int | None = None) -> list[Row]:
+        """The fill rows after ``seq`` in ledger order (the first ``limit`` of them); None:
+        from the first row, whatever its seq (``verify`` reads every row there is)."""
+        ...
+
     def fill_for(self, client_order_id: str) -> Row | None: ...
     def insert_fill(self, values: Row) -> int: ...
 
 
 class SQLiteLedger:
-    """The two ledger tables in ``db`` (the audit log's database, or one of their own)."""
+    """The two ledger tables in ``db`` (the audit log's database, or one of their own): a
+    ``sqlite_utils.Database`` or the plain connection (what the audit log's readers give, so
+    that reading the ledger does not import sqlite-utils and, with it, pandas)."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
+    def __init__(self, db: sqlite_utils.Database | sqlite3.Connection) -> None:
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
 
     @property
     def readonly(self) -> bool:
         # ``AuditLog.open_readonly`` sets ``query_only``: it tells code sharing the connection.
-        return bool(self.db.conn.execute("PRAGMA query_only").fetchone()[0])
+        return bool(self.conn.execute("PRAGMA query_only").fetchone()[0])
 
     def in_transaction(self) -> bool:
-        return self.db.conn.in_transaction
+        return self.conn.in_transaction
 
     def state(self) -> tuple[int, int] | None:
         """SQLite's data version (another connection committed) and this connection's total
         changes (it wrote; a rollback does not undo the count)."""
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             return None
         return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
     def changes(self) -> int:
-        return self.db.conn.total_changes
+        return self.conn.total_changes
 
     @contextmanager
     def write(self) -> Iterator[None]:
         """Inside the caller's transaction: a savepoint, never a commit. Else our own."""
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             conn.execute(f"SAVEPOINT {_SAVEPOINT}")
             try:
@@ -157,37 +164,43 @@ class SQLiteLedger:
     def create(self) -> None:
         """The tables and triggers, each only if missing (call inside ``write()``)."""
         for statement in _SCHEMA:
-            self.db.conn.execute(statement)
+            self.conn.execute(statement)
 
     def exists(self) -> bool:
-        return "paper_account" in self.db.table_names()
+        found = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'paper_account'"
+        ).fetchone()
+        return found is not None
 
     def account(self) -> tuple[str, str, str] | None:
         """(starting_cash, quote, created_at) as stored, or None before the account is opened."""
-        row = self.db.conn.execute(
+        row = self.conn.execute(
             "SELECT starting_cash, quote, created_at FROM paper_account WHERE id = 1"
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     def open_account(self, starting_cash: str, quote: str, created_at: str) -> None:
-        self.db.conn.execute(
+        self.conn.execute(
             "INSERT INTO paper_account (id, starting_cash, quote, created_at) VALUES (1, ?, ?, ?)",
             (starting_cash, quote, created_at),
         )
 
     def fill_at(self, seq: int) -> Row | None:
-        return self.db.conn.execute(
+        return self.conn.execute(
             f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq = ?", (seq,)
         ).fetchone()
 
-    def fills_after(self, seq: int) -> list[Row]:
-        """Every fill row after ``seq``, in ledger order."""
-        return self.db.conn.execute(
-            f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq > ? ORDER BY seq", (seq,)
+    def fills_after(self, seq: int | None, limit: int | None = None) -> list[Row]:
+        """The fill rows after ``seq`` (None: from the first), in ledger order (the first
+        ``limit`` of them)."""
+        where, params = ("", []) if seq is None else ("WHERE seq > ?", [seq])
+        return self.conn.execute(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills {where} ORDER BY seq LIMIT ?",
+            (*params, -1 if limit is None else limit),
         ).fetchall()
 
     def fill_for(self, client_order_id: str) -> Row | None:
-        return self.db.conn.execute(
+        return self.conn.execute(
             f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE client_order_id = ?",
             (client_order_id,),
         ).fetchone()
@@ -195,7 +208,7 @@ class SQLiteLedger:
     def insert_fill(self, values: Row) -> int:
         """Append a fill (every column but ``seq``, in order); returns its seq."""
         marks = ", ".join("?" for _ in values)
-        cursor = self.db.conn.execute(
+        cursor = self.conn.execute(
             f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({marks})", values
         )
         seq = cursor.lastrowid

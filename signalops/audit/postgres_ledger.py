@@ -95,10 +95,14 @@ class PostgresLedger:
     def fill_at(self, seq: int) -> Row | None:
         return self._one(f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq = %s", [seq])
 
-    def fills_after(self, seq: int) -> list[Row]:
+    def fills_after(self, seq: int | None, limit: int | None = None) -> list[Row]:
+        """The fill rows after ``seq`` (None: from the first), in ledger order (the first
+        ``limit`` of them)."""
+        where, params = ("", []) if seq is None else ("WHERE seq > %s", [seq])
         with self.log._lock:
             return self.log.conn.execute(
-                f"SELECT {FILL_COLUMNS} FROM paper_fills WHERE seq > %s ORDER BY seq", [seq]
+                f"SELECT {FILL_COLUMNS} FROM paper_fills {where} ORDER BY seq LIMIT %s",
+                [*params, limit],
             ).fetchall()
 
     def fill_for(self, client_order_id: str) -> Row | None:

@@ -32,7 +32,10 @@ LOCK_SUFFIX = ".lock"
 
 
 def lock_path(log_path: Path) -> Path:
-    return log_path.with_name(log_path.name + LOCK_SUFFIX)
+    """The lock file beside the log's real file: a log reached through a symlink (or another
+    relative path) has the same lock as the file itself, so it cannot get a second runner."""
+    real = Path(os.path.realpath(log_path))
+    return real.with_name(real.name + LOCK_SUFFIX)
 
 
 @contextmanager

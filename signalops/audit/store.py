@@ -534,10 +534,12 @@ class AuditLog:
         return self._db
 
     def paper_ledger(self) -> SQLiteLedger:
-        """The paper broker's ledger in this file: fills commit with this log's transactions."""
+        """The paper broker's ledger in this file: fills commit with this log's transactions.
+        On the connection itself (not ``db``): a reader of the ledger (``verify``, ``why``)
+        need not import sqlite-utils."""
         from signalops.audit.paper_ledger import SQLiteLedger
 
-        return SQLiteLedger(self.db)
+        return SQLiteLedger(self.conn)
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         # Through ``db`` once it exists, so that its tracer (``db.tracer()``) sees every query.

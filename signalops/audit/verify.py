@@ -34,7 +34,11 @@ UNSIGNED   the key is given but the log holds no MACs (written without it, or st
 Without the key, against the rest of the file:
 
 LEDGER     a paper-ledger row that no fill record states, one that differs from it (side,
-           asset, quantity, price, fee), or a stated paper fill with no row.
+           asset, quantity, price, fee), or a stated paper fill with no row; a paper account
+           (starting cash, quote) that does not give the account's cash each paper fill's
+           record states, or is in another currency (``signalops.audit.witnesses``). A log
+           whose records state no fill yet cannot pin its account: the report's ``notes``
+           say so.
 STRATEGY   a stored strategy document that no longer hashes to its content hash, or a hash a
            decision cites that is not stored; a stored tree (what compact decisions are
            re-derived from) that does not hash to its key or is not what its strategy document
@@ -106,6 +110,7 @@ class VerifyReport:
     head_hash: str
     signed_by: str | None = None  # the key id of a signed log
     macs_checked: bool = False  # whether the key was there to check its MACs and checkpoints
+    notes: tuple[str, ...] = ()  # what could not be checked (not problems)
 
     def __str__(self) -> str:
         if self.ok:
@@ -158,7 +163,7 @@ class _Walk:
         start = since[0] if since is not None else 0
         self.seals = iter(log.seals(start)) if key is not None else iter(())
         self.seal: tuple[int, str, str] | None = next(self.seals, None)
-        self.witnessed = witnesses.Witnessed()
+        self.witnessed = witnesses.Witnessed(witnesses.LedgerCheck(log))
         self.problems: list[Problem] = []
         self.gaps = _Gaps()
         self.lookups = 0
@@ -318,11 +323,11 @@ def verify(
         signed_by = log.signed_by()
         walk = _Walk(log, key if signed_by is not None else None, since)
         head = log.head()
+        if since is not None:
+            _paper_fills_up_to(log, walk.witnessed.ledger, since[0])
         for row in log.stored_rows(since[0] if since is not None else 0):
             walk.row(row)
         walk.finish(head)
-        if since is not None:
-            walk.witnessed.fills = _paper_fills(log)
         _witnesses(walk, log, key, signed_by)
     problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
     head_seq, head_hash = head if head is not None else (0, GENESIS)
@@ -334,6 +339,7 @@ def verify(
         head_hash,
         signed_by=signed_by,
         macs_checked=key is not None and signed_by is not None,
+        notes=tuple(note for note in (walk.witnessed.ledger.note(),) if note is not None),
     )
     if strict and not report.ok:
         raise AuditIntegrityError(str(report))
@@ -342,7 +348,7 @@ def verify(
 
 def _witnesses(walk: _Walk, log: AuditStore, key: SigningKey | None, signed_by: str | None) -> None:
     findings = [
-        *witnesses.ledger(log, walk.witnessed.fills),
+        *walk.witnessed.ledger.finish(),
         *witnesses.strategies(log, walk.witnessed.cited),
         *witnesses.trees(log, walk.witnessed.trees),
     ]
@@ -357,12 +363,13 @@ def _witnesses(walk: _Walk, log: AuditStore, key: SigningKey | None, signed_by: 
 
 
 def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
-    """Why one record (the one ``why`` shows) cannot be trusted; empty when it checks out.
+    """Why one record (one ``why`` shows) cannot be trusted; empty when it checks out.
 
     Its own hash, both its links (a record edited and re-sealed no longer matches the next
     record's ``prev_hash``, or the chain head when it is the last), its MAC when the log is
-    signed and the key is given, the strategy document and the tree it cites, and for a
-    compact decision whether re-evaluating its tree agrees with it. ``record`` may be the
+    signed and the key is given, the strategy document and the tree it cites, for a paper
+    fill the ledger's row for it, and for a compact decision whether re-evaluating its tree
+    agrees with it. ``record`` may be the
     expanded record ``why`` shows (``signalops.audit.expand``): its sealed form is checked.
     """
     from signalops.audit.expand import PROBLEMS, derive, is_compact
@@ -393,6 +400,9 @@ def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
         wrong = witnesses.record_mac(log.key, log.seal_at(seq), seq, str(stated))
         if wrong:
             problems.append(wrong)
+    wrong = witnesses.fill_against_ledger(log, record)
+    if wrong:
+        problems.append(wrong)
     strategy = record.get("strategy")
     cited = strategy.get("hash") if isinstance(strategy, dict) else None
     if isinstance(cited, str):
@@ -429,9 +439,22 @@ def _prev_hash_of(log: AuditStore, seq: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _paper_fills(log: AuditStore) -> dict[str, tuple[int, dict[str, Any]]]:
-    """Every paper fill the chain states (fill records, found by their kind's index)."""
-    seen = witnesses.Witnessed()
-    for seq, body in log.records_of_kind("fill"):
-        seen.record(seq, body)
-    return seen.fills
+def _paper_fills_up_to(log: AuditStore, ledger: witnesses.LedgerCheck, seq: int) -> None:
+    """The paper fills an earlier pass walked over (up to ``seq``), by their kind's index, for
+    the ledger's check. The record before the first one is read for what it states of the
+    account (a fill's record comes just before it): enough to pin the starting cash."""
+    first = True
+    for at, body in log.records_of_kind("fill"):
+        if at > seq:
+            return
+        fill = witnesses.paper_fill_of(body)
+        if fill is None:
+            continue
+        stated = None
+        if first:
+            first = False
+            before = _sealed_at(log, at - 1)
+            found = witnesses.stated_account(before) if before is not None else None
+            if found is not None and found[0] == str(fill.get("client_order_id")):
+                stated = found
+        ledger.fill(at, fill, stated)

@@ -7,6 +7,14 @@ and that the rest of the file agrees with them:
 - the paper ledger: every ``paper_fills`` row is a paper fill that a ``fill`` record in the
   chain states, with the same side, asset, quantity, price and fee, and every such fill has its
   row (a forged row would give the paper broker a position the chain never saw);
+- the paper account (``paper_account``: starting cash, quote): the record that states a paper
+  fill (the decision, or the approval that filled it) states the account's cash after it and
+  its quote currency (``execution.details.cash_after``/``quote``, as the broker reported them).
+  The starting cash, replayed through the chain's paper fills in chain order (the broker's own
+  arithmetic, in the order it filled them), must give each stated cash, and the quote must be
+  the stated one: the account is derived from the chain, in logs of every version, without a
+  record of its own (which would move every later record's seq and hash). Before the first
+  stated fill nothing pins it: ``verify`` says so in a note, not a problem;
 - the stored strategy documents: each hashes to the content hash it is stored under, and every
   hash a decision cites is stored (``audit replay`` and ``why`` read them). The pipeline stores
   every strategy it decides with; a log holding none (records appended through the API alone)
@@ -17,13 +25,19 @@ and that the rest of the file agrees with them:
   decision cites is stored (when the log stores strategies at all).
 
 Each check yields ``(kind, seq, id, message)`` for ``verify`` to turn into problems.
+
+Memory stays flat in the number of fills: the chain's paper fills come in chain order (from the
+walk over the records) and the ledger's rows in ledger order, a page at a time, and each is
+paired with the other as soon as both are seen. In a sound log both orders are the same (a fill
+and its records commit in one transaction, under the writers' lock), so only the rows or fills
+that have no partner wait, and those are problems.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,27 +47,31 @@ from signalops.canonical import content_hash
 
 if TYPE_CHECKING:
     from signalops.audit.interface import AuditStore
+    from signalops.audit.paper_ledger import PaperLedger, Row
 
 Finding = tuple[str, int | None, str | None, str]
 
 # The ledger columns compared with the fill a record states, in FILL_COLUMNS positions.
 _LEDGER_FIELDS = {"side": 5, "asset": 4, "quantity": 6, "price": 7, "fee": 8}
+_PAGE = 1_000  # ledger rows per read
+# What a record states about a paper fill: (client order id, cash after it, quote).
+Stated = tuple[str, Any, Any]
 
 
 @dataclass
 class Witnessed:
-    """What the walk over the records collects for the checks that run after it."""
+    """What the walk over the records collects for the checks that run after it; the paper
+    fills go straight to the ledger's check (``LedgerCheck``), which pairs them as they come."""
 
-    fills: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    ledger: LedgerCheck
     cited: dict[str, tuple[int, str]] = field(default_factory=dict)
     trees: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def record(self, seq: int, body: dict[str, Any]) -> None:
         if body.get("kind") == FILL:
-            fill = body.get("fill")
-            if isinstance(fill, dict) and str(fill.get("venue", "")).startswith("paper"):
-                self.fills[str(fill.get("client_order_id"))] = (seq, fill)
+            self.ledger.fill_record(seq, body)
             return
+        self.ledger.statement(body)
         strategy = body.get("strategy")
         if isinstance(strategy, dict) and isinstance(strategy.get("hash"), str):
             self.cited.setdefault(strategy["hash"], (seq, str(strategy.get("name"))))
@@ -113,13 +131,160 @@ def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Itera
         )
 
 
-def ledger(log: AuditStore, fills: dict[str, tuple[int, dict[str, Any]]]) -> Iterator[Finding]:
-    """The paper ledger's rows against the paper fills the chain states."""
-    stated = dict(fills)
-    for row in log.paper_fill_rows():
+def paper_fill_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The paper fill a ``fill`` record states (None: not a paper fill)."""
+    fill = body.get("fill")
+    if isinstance(fill, dict) and str(fill.get("venue", "")).startswith("paper"):
+        return fill
+    return None
+
+
+def stated_account(body: dict[str, Any]) -> Stated | None:
+    """What a record says of the paper account after the fill it reports: a decision's
+    ``execution`` or an approval's ``outcome``, FILLED on paper, with the broker's details."""
+    for name in ("execution", "outcome"):
+        result = body.get(name)
+        if not isinstance(result, dict) or result.get("status") != "FILLED":
+            continue
+        fill, details = result.get("fill"), result.get("details")
+        if (
+            isinstance(fill, dict)
+            and isinstance(details, dict)
+            and "cash_after" in details
+            and str(fill.get("venue", "")).startswith("paper")
+        ):
+            return str(fill.get("client_order_id")), details["cash_after"], details.get("quote")
+    return None
+
+
+def fill_against_ledger(log: AuditStore, body: dict[str, Any]) -> str | None:
+    """Why a ``fill`` record disagrees with the paper ledger's row for its order (``why``'s
+    check of one record); None when it agrees, is not a paper fill, or the log keeps no
+    ledger."""
+    fill = paper_fill_of(body)
+    if fill is None:
+        return None
+    ledger = log.paper_ledger()
+    if not ledger.exists():
+        return None
+    row = ledger.fill_for(str(fill.get("client_order_id")))
+    if row is None:
+        return "the paper ledger holds no row for this paper fill"
+    differs = _differences(row, fill)
+    return f"the paper ledger's row {row[0]} for it differs: {differs}" if differs else None
+
+
+class LedgerCheck:
+    """The paper ledger and account against the chain's paper fills, in one pass over each.
+
+    ``fill`` takes the chain's paper fills in chain order; each brings the ledger's next row,
+    and a fill and a row with one client order id are compared when both have come. The
+    account's cash is replayed through the chain's fills as they come (see the module doc).
+    """
+
+    def __init__(self, log: AuditStore) -> None:
+        ledger = log.paper_ledger()
+        self.present = ledger.exists()
+        self.ledger: PaperLedger | None = ledger if self.present else None
+        self.account = ledger.account() if self.present else None
+        self.rows = _rows(ledger) if self.present else iter(())
+        self.waiting_rows: dict[str, Row] = {}
+        self.waiting_fills: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.findings: list[Finding] = []
+        self.stated: Stated | None = None  # the last record's statement, for its fill record
+        self.covered = False  # some fill's record stated the account's cash
+        self.start = _number(self.account[0]) if self.account is not None else None
+        self.cash = self.start
+        self.account_checked = self.account is None and not self.present
+
+    def statement(self, body: dict[str, Any]) -> None:
+        """A record that may state a paper fill (its fill record comes next)."""
+        stated = stated_account(body)
+        if stated is not None:
+            self.stated = stated
+
+    def fill_record(self, seq: int, body: dict[str, Any]) -> None:
+        fill = paper_fill_of(body)
+        if fill is not None:
+            stated = self.stated
+            coid = str(fill.get("client_order_id"))
+            self.fill(seq, fill, stated if stated is not None and stated[0] == coid else None)
+
+    def fill(self, seq: int, fill: dict[str, Any], stated: Stated | None) -> None:
+        """A paper fill of the chain, in chain order, with what its record stated."""
+        coid = str(fill.get("client_order_id"))
+        if stated is not None:
+            self.stated = None
+        self._replay(seq, coid, fill, stated)
+        row = next(self.rows, None)
+        if row is not None:
+            self._row(row)
+        waiting = self.waiting_rows.pop(coid, None)
+        if waiting is not None:
+            self._compare(waiting, seq, coid, fill)
+        else:
+            self.waiting_fills[coid] = (seq, fill)
+
+    def _row(self, row: Row) -> None:
         coid = str(row[1])
-        found = stated.pop(coid, None)
+        found = self.waiting_fills.pop(coid, None)
         if found is None:
+            self.waiting_rows[coid] = row
+        else:
+            self._compare(row, found[0], coid, found[1])
+
+    def _compare(self, row: Row, seq: int, coid: str, fill: dict[str, Any]) -> None:
+        differs = _differences(row, fill)
+        if differs:
+            self.findings.append(("LEDGER", seq, coid, f"ledger row {row[0]} differs: {differs}"))
+
+    def _replay(self, seq: int, coid: str, fill: dict[str, Any], stated: Stated | None) -> None:
+        """The account's cash after this fill (the broker's sums), against what was stated."""
+        self.cash = _cash_after(self.cash, fill)
+        if stated is None:
+            return
+        self.covered = True
+        if self.account_checked:
+            return  # one account problem is enough: the rest follow from it
+        wrong = self._account_problem(stated)
+        if wrong is not None:
+            self.account_checked = True
+            self.findings.append(("LEDGER", seq, coid, wrong))
+
+    def _account_problem(self, stated: Stated) -> str | None:
+        _, cash_after, quote = stated
+        if self.account is None:
+            return (
+                "the paper ledger has no account row, but the chain states the account's cash "
+                f"after this fill ({cash_after} {quote})"
+            )
+        starting, currency = self.account[0], self.account[1]
+        if quote is not None and str(quote) != str(currency):
+            return f"the paper account is in {currency}, but the chain states {quote}"
+        stated_cash = _number(cash_after)
+        if stated_cash is None:
+            return None  # not the account's doing: the record's own hash covers what it says
+        if self.start is None:
+            return (
+                f"the paper account's starting cash {starting!r} is not a number; the chain "
+                f"states {cash_after} after this fill"
+            )
+        if self.cash is None or self.cash == stated_cash:
+            return None  # None: a fill's value is not a number (the row check names it)
+        with localcontext(Context(traps=[])):
+            implied = stated_cash - (self.cash - self.start)
+        return (
+            f"the paper account's starting cash {starting} {currency} does not give the cash "
+            f"the chain states after this fill: the chain states {cash_after}, the account "
+            f"replays to {self.cash} (the chain's fills start from {implied.normalize():f})"
+        )
+
+    def finish(self) -> Iterator[Finding]:
+        """The rest of the ledger's rows, then every row and fill that found no partner."""
+        for row in self.rows:
+            self._row(row)
+        yield from self.findings
+        for coid, row in self.waiting_rows.items():
             yield (
                 "LEDGER",
                 None,
@@ -127,18 +292,68 @@ def ledger(log: AuditStore, fills: dict[str, tuple[int, dict[str, Any]]]) -> Ite
                 f"ledger row {row[0]} ({row[5]} {row[6]} {row[4]} at {row[7]}) has no fill "
                 "record in the chain: a position the log never decided",
             )
-            continue
-        differs = _differences(row, found[1])
-        if differs:
-            yield "LEDGER", found[0], coid, f"ledger row {row[0]} differs: {differs}"
-    for coid, (seq, fill) in stated.items():
-        yield (
-            "LEDGER",
-            seq,
-            coid,
-            f"the chain records a paper fill ({fill.get('side')} {fill.get('quantity')} "
-            f"{fill.get('asset')}) that the ledger does not hold",
+        for coid, (seq, fill) in self.waiting_fills.items():
+            # A second fill record of an order already paired (never written by the pipeline,
+            # whose follow-up ids are unique) is compared with the row, as the first was.
+            held = self.ledger.fill_for(coid) if self.ledger is not None else None
+            if held is not None:
+                differs = _differences(held, fill)
+                if differs:
+                    yield "LEDGER", seq, coid, f"ledger row {held[0]} differs: {differs}"
+                continue
+            yield (
+                "LEDGER",
+                seq,
+                coid,
+                f"the chain records a paper fill ({fill.get('side')} {fill.get('quantity')} "
+                f"{fill.get('asset')}) that the ledger does not hold",
+            )
+
+    def note(self) -> str | None:
+        """What the check could not cover (a note, not a problem)."""
+        if self.account is None or self.covered:
+            return None
+        return (
+            f"the paper account (starting cash {self.account[0]} {self.account[1]}) is not "
+            "covered by the chain yet: no record in the log states its cash after a fill"
         )
+
+
+def _rows(ledger: PaperLedger) -> Iterator[Row]:
+    """The ledger's rows in ledger order, a page at a time (from the first, whatever its seq:
+    a row forged with seq 0 or below is a row too)."""
+    last: int | None = None
+    while True:
+        page = ledger.fills_after(last, _PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        last = page[-1][0]
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _cash_after(cash: Decimal | None, fill: dict[str, Any]) -> Decimal | None:
+    """``cash`` after ``fill``, as ``signalops.execution.paper._Book.apply`` counts it (the
+    same operations in the same order, in the default context, so the same digits); None once
+    a value is not a number."""
+    quantity, price, fee = (_number(fill.get(name)) for name in ("quantity", "price", "fee"))
+    if cash is None or quantity is None or price is None or fee is None:
+        return None
+    try:
+        with localcontext(Context()):
+            notional = quantity * price
+            if fill.get("side") == "BUY":
+                return cash - (notional + fee)
+            return cash + (notional - fee)
+    except ArithmeticError:
+        return None
 
 
 def _differences(row: tuple[Any, ...], fill: dict[str, Any]) -> str:

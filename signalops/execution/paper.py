@@ -78,7 +78,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,8 @@ DEFAULT_QUOTE = "USDT"
 VENUE = "paper"
 _BPS = Decimal(10_000)
 _REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
+_NAN = Decimal("NaN")
+_MAX_EXPONENT = 100  # see ``_amount``
 
 
 def _parse_time(text: str) -> datetime:
@@ -117,10 +119,18 @@ def _parse_time(text: str) -> datetime:
 
 
 def _amount(text: str) -> Decimal:
-    """A stored amount; a signalling NaN (a tampered or corrupt row) reads as a quiet one, so
-    the book becomes NaN instead of raising and the risk gate names what it cannot value."""
-    value = Decimal(text)
-    return Decimal("NaN") if value.is_snan() else value
+    """A stored amount. Anything but a finite number of a sane size (a tampered or corrupt row:
+    ``abc``, ``Infinity``, ``sNaN``, ``1E+999999``) reads as a quiet NaN, so the book becomes
+    NaN instead of raising and the risk gate names what it cannot value. No amount is near
+    ``10**±_MAX_EXPONENT``: below that bound, no sum, product or quotient of ledger amounts can
+    overflow the decimal context (which would raise)."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        return _NAN
+    if not value.is_finite() or (value and not -_MAX_EXPONENT < value.adjusted() < _MAX_EXPONENT):
+        return _NAN
+    return value
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,8 @@ class _Holding:
 
     @property
     def average_price(self) -> Decimal:
+        if not (self.cost.is_finite() and self.quantity.is_finite()):
+            return _NAN  # a quotient of NaNs or infinities would raise, not say "unknown"
         return self.cost / self.quantity if self.quantity else Decimal(0)
 
 

@@ -17,10 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from attacks import append_sealed, attacker, move_head, reseal_from, reseal_one
+from audit_scenarios import AS_OF, SCENARIOS
 from click.testing import Result
 from conftest import STRATEGIES
 from conftest import invoke as run
 
+from signalops.audit.record import build_followup
 from signalops.audit.signing import KEY_ENV, SigningKey, checkpoint_path
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify as verify_report
@@ -206,6 +208,159 @@ def test_an_edited_ledger_quantity_is_named(unsigned_log: Path):
     )
 
 
+def test_a_forged_ledger_row_placed_first_is_one_problem_not_a_cascade(unsigned_log: Path):
+    # Before every real row in ledger order: the ledger and the chain are paired by client
+    # order id, not by position, so the real rows still find their fills.
+    db = attacker(unsigned_log)
+    row = list(db.execute("SELECT * FROM paper_fills ORDER BY seq").fetchone())
+    row[0], row[1] = 0, "so-forged"
+    db.execute(f"INSERT INTO paper_fills VALUES ({', '.join('?' * len(row))})", row)
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER chain: ledger row 0 ({row[5]} {row[6]} BTC at {row[7]}) has no fill record in "
+        "the chain: a position the log never decided\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_a_deleted_ledger_row_is_one_problem_at_its_fill(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    (quantity,) = db.execute("SELECT quantity FROM paper_fills WHERE seq = 1").fetchone()
+    (fill_seq,) = db.execute(
+        "SELECT seq FROM records WHERE kind = 'fill' ORDER BY seq LIMIT 1"
+    ).fetchone()
+    db.execute("DELETE FROM paper_fills WHERE seq = 1")
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER seq {fill_seq}: the chain records a paper fill (BUY {quantity} BTC) that the "
+        "ledger does not hold\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+# --- the paper account: derived from what the chain states ---------------------------------------
+
+
+def first_fill(log: Path) -> int:
+    with sqlite3.connect(log) as conn:
+        return int(
+            conn.execute("SELECT seq FROM records WHERE kind = 'fill' ORDER BY seq").fetchone()[0]
+        )
+
+
+def test_an_edited_starting_cash_is_a_ledger_problem_naming_what_the_chain_states(
+    signed_log: Path,
+):
+    # The audit's attack: triggers dropped, the account given a million; MACs and checkpoints
+    # all hold (no record changed), but the first fill's decision states the cash after it.
+    db = attacker(signed_log)
+    db.execute("UPDATE paper_account SET starting_cash = '1000000'")
+    db.commit()
+    db.close()
+
+    result = verify(signed_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER seq {first_fill(signed_log)}: the paper account's starting cash 1000000 USDT "
+        "does not give the cash the chain states after this fill: the chain states "
+        "9499.2499403858459503, the account replays to 999499.2499403858459503 (the chain's "
+        "fills start from 10000)\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_an_edited_account_currency_is_a_ledger_problem(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    db.execute("UPDATE paper_account SET quote = 'EUR'")
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER seq {first_fill(unsigned_log)}: the paper account is in EUR, but the chain "
+        "states USDT\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_a_deleted_account_row_is_a_ledger_problem(unsigned_log: Path):
+    db = attacker(unsigned_log)
+    db.execute("DELETE FROM paper_account")
+    db.commit()
+    db.close()
+
+    result = verify(unsigned_log)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"LEDGER seq {first_fill(unsigned_log)}: the paper ledger has no account row, but the "
+        "chain states the account's cash after this fill (9499.2499403858459503 USDT)\n"
+        "audit log FAILED verification: 1 problem\n"
+    )
+
+
+def test_an_account_no_fill_states_yet_verifies_with_a_note(tmp_path: Path, replay_dir: Path):
+    log = tmp_path / "quiet.db"
+    replayed_run(log, replay_dir, end="2023-03-09")  # two HOLDs: the account opened, no fill
+
+    result = verify(log)
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("ok 2 records, chain intact\nhead seq 2 ")
+    assert result.stderr == (
+        "note: the paper account (starting cash 10000 USDT) is not covered by the chain yet: "
+        "no record in the log states its cash after a fill\n"
+    )
+
+
+def test_fills_whose_records_do_not_state_the_account_verify_with_a_note(tmp_path: Path):
+    # Appended through the API, with a decision that reports its paper fill without the
+    # broker's details: the fill is checked against its row, the account cannot be.
+    path = tmp_path / "api.db"
+    with AuditLog(path, key=None) as log:
+        decision = SCENARIOS.record("buy")
+        fill = decision["execution"]["fill"]
+        ledger = log.paper_ledger()
+        with log.transaction():
+            ledger.create()
+            ledger.open_account("5000", "USDT", "2023-03-01T00:00:00Z")
+            log.append(decision)
+            log.append(
+                build_followup(
+                    "fill", decision_id=decision["decision_id"], recorded_at=AS_OF,
+                    client_order_id=fill["client_order_id"], fill=fill,
+                )
+            )  # fmt: skip
+            ledger.insert_fill(
+                (
+                    fill["client_order_id"], decision["decision_id"], "S", "BTC", "BUY",
+                    fill["quantity"], fill["price"], fill["fee"], fill["price"], "10", "5",
+                    fill["at"], fill["at"],
+                )
+            )  # fmt: skip
+
+    result = verify(path)
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "note: the paper account (starting cash 5000 USDT) is not covered by the chain yet: no "
+        "record in the log states its cash after a fill\n"
+    )
+
+
 def test_an_edited_strategy_document_is_a_strategy_problem(unsigned_log: Path):
     db = attacker(unsigned_log)
     (document,) = db.execute("SELECT document FROM strategies").fetchone()
@@ -318,6 +473,11 @@ def decided_on(log: Path, day: date) -> int:
     return int(found["seq"])
 
 
+def found_id(log: Path, seq: int) -> str:
+    with sqlite3.connect(log) as conn:
+        return str(conn.execute("SELECT id FROM records WHERE seq = ?", (seq,)).fetchone()[0])
+
+
 def why_filled(log: Path) -> Result:
     return run("why", "BTC", "--at", "2023-03-10", "--audit", str(log))
 
@@ -339,9 +499,14 @@ def test_why_on_a_resealed_record_warns_loudly_and_exits_1(signed_log: Path):
 
     assert result.exit_code == 1
     assert result.stdout  # the explanation is still shown, under the warning
-    assert result.stderr == (
+    fill = f"fill-{found_id(signed_log, seq).removeprefix('dec-')}-1"
+    assert result.stderr == (  # re-sealed from the decision on: its fill too
         f"WARNING: record seq {seq} does not verify; do not trust the explanation above:\n"
         "  - its MAC does not match: the record was forged or re-sealed after an edit\n"
+        "  run 'signalops audit verify' for the whole log\n"
+        f"WARNING: record seq {seq + 1} does not verify; do not trust the explanation above:\n"
+        f"  - the fill {fill}: its MAC does not match: the record was forged or re-sealed "
+        "after an edit\n"
         "  run 'signalops audit verify' for the whole log\n"
     )
 
@@ -359,6 +524,84 @@ def test_why_on_a_record_resealed_alone_names_the_broken_link(unsigned_log: Path
     assert f"  - the next record (seq {seq + 1}) links to another hash: it was re-sealed\n" in (
         result.stderr
     )
+
+
+def forge_approval_of(log: Path, seq: int) -> None:
+    """A correctly chained approval "by ceo@example.com" of the real decision at ``seq``."""
+    db = attacker(log)
+    (decision,) = db.execute("SELECT id FROM records WHERE seq = ?", (seq,)).fetchone()
+    record = {
+        "schema": "signalops.audit/1",
+        "kind": "approval",
+        "id": "approval-forged-1",
+        "decision_id": decision,
+        "approval_id": "apv-forged",
+        "approved": True,
+        "by": "ceo@example.com",
+        "recorded_at": "2023-03-10T00:05:00Z",
+    }
+    append_sealed(db, [record])
+    db.commit()
+    db.close()
+
+
+def test_why_with_a_forged_approval_of_the_decision_warns_loudly_and_exits_1(signed_log: Path):
+    forge_approval_of(signed_log, decided_on(signed_log, date(2023, 3, 10)))
+
+    result = why_filled(signed_log)
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "BTC at 2023-03-10T00:00:00Z: BUY approved by ceo@example.com, not filled yet"
+    )
+    assert lines[-1] == "  2023-03-10T00:05:00Z  approved by ceo@example.com"
+    assert result.stderr == (
+        "WARNING: record seq 11 does not verify; do not trust the explanation above:\n"
+        "  - the approval approval-forged-1: no MAC: not appended by a holder of the log's key "
+        "(a forged append)\n"
+        "  run 'signalops audit verify' for the whole log\n"
+    )
+
+
+def test_why_with_a_resealed_fill_warns_loudly_and_exits_1(signed_log: Path):
+    seq = first_fill(signed_log)
+    db = attacker(signed_log)
+    reseal_from(db, seq, lambda body: body["fill"].update(quantity="5"))
+    db.commit()
+    db.close()
+    fill = found_id(signed_log, seq)
+
+    result = why_filled(signed_log)
+
+    assert result.exit_code == 1
+    assert "  filled 5 BTC at 20372.401110" in result.stdout  # what the forger wanted shown
+    assert result.stderr == (
+        f"WARNING: record seq {seq} does not verify; do not trust the explanation above:\n"
+        f"  - the fill {fill}: its MAC does not match: the record was forged or re-sealed after "
+        "an edit\n"
+        f"  - the fill {fill}: the paper ledger's row 1 for it differs: quantity 0.02455527 in "
+        "the ledger, 5 in the record\n"
+        "  run 'signalops audit verify' for the whole log\n"
+    )
+
+
+def test_why_with_a_resealed_fill_without_the_key_names_the_ledger_row(unsigned_log: Path):
+    # No MAC to miss: the ledger still holds what was really filled.
+    seq = first_fill(unsigned_log)
+    db = attacker(unsigned_log)
+    reseal_from(db, seq, lambda body: body["fill"].update(quantity="5"))
+    db.commit()
+    db.close()
+
+    result = run("why", "BTC", "--at", "2023-03-10", "--json", "--audit", str(unsigned_log))
+
+    assert result.exit_code == 1
+    fill = found_id(unsigned_log, seq)
+    assert json.loads(result.stdout)["integrity_problems"] == [
+        f"the fill {fill}: the paper ledger's row 1 for it differs: quantity 0.02455527 in the "
+        "ledger, 5 in the record"
+    ]
 
 
 # --- incremental verification (the dashboard's) --------------------------------------------------
@@ -406,6 +649,21 @@ def test_a_since_point_that_no_longer_holds_falls_back_to_the_whole_log(signed_l
 
     assert again.checked == first.checked  # the whole log, because seq 10's hash changed
     assert "FORGED" in {p.kind.value for p in again.problems}
+
+
+def test_verifying_since_an_ok_head_still_checks_the_account(signed_log: Path):
+    with AuditLog.open_readonly(signed_log) as log:
+        first = verify_report(log)
+    db = attacker(signed_log)
+    db.execute("UPDATE paper_account SET starting_cash = '1000000'")
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(signed_log) as log:
+        again = verify_report(log, since=(first.head_seq, first.head_hash))
+
+    assert again.checked == 0  # no new record: only the earlier fills, by their kind's index
+    assert [(p.kind.value, p.seq) for p in again.problems] == [("LEDGER", first_fill(signed_log))]
 
 
 # --- a witness elsewhere -----------------------------------------------------------------------

@@ -4,7 +4,8 @@ Each example builds a small signed log (decisions on consecutive days, a paper B
 record and ledger row, the strategy stored), then an attacker with write access to the file but
 not the key does one thing to it: append forged records with the head moved, cut the tail and
 move the head back, edit a record and re-seal everything after it, move the head, edit a ledger
-row, add a ledger row, or edit the stored strategy document. Bounded to stay a few seconds in CI.
+row, add a ledger row, change the paper account's starting cash, or edit the stored strategy
+document. Bounded to stay a few seconds in CI.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 
 KEY = SigningKey.from_secret("pr0perty-t3sts-k3y-0f-en0ugh-length-1234567890")
-ATTACKS = ("append", "truncate", "reseal", "head", "ledger_edit", "ledger_forge", "strategy")
+ATTACKS = (
+    "append", "truncate", "reseal", "head", "ledger_edit", "ledger_forge", "account", "strategy",
+)  # fmt: skip
 EXPECTED = {
     "append": {"FORGED"},
     "truncate": {"TRUNCATED"},
@@ -35,6 +38,7 @@ EXPECTED = {
     "head": {"INSERTED", "DELETED"},
     "ledger_edit": {"LEDGER"},
     "ledger_forge": {"LEDGER"},
+    "account": {"LEDGER"},
     "strategy": {"STRATEGY"},
 }
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,6 +59,10 @@ def build(path: Path, days: int, buy_on: int) -> None:
                 continue
             decision = SCENARIOS.record("buy", as_of=as_of)
             fill = decision["execution"]["fill"]
+            # What the paper broker reports with a fill: the account's cash after it.
+            cost = Decimal(fill["quantity"]) * Decimal(fill["price"]) + Decimal(fill["fee"])
+            details = {"venue": "paper", "cash_after": str(10000 - cost), "quote": "USDT"}
+            decision["execution"]["details"] = details
             with log.transaction():
                 log.append(decision)
                 log.append(
@@ -100,6 +108,8 @@ def attack(path: Path, kind: str, where: int, count: int) -> None:
         row = list(db.execute("SELECT * FROM paper_fills").fetchone())
         row[0], row[1] = None, f"so-forged-{where}"
         db.execute(f"INSERT INTO paper_fills VALUES ({', '.join('?' * len(row))})", row)
+    elif kind == "account":
+        db.execute("UPDATE paper_account SET starting_cash = ?", (str(10000 + where + 1),))
     elif kind == "strategy":
         (document,) = db.execute("SELECT document FROM strategies").fetchone()
         data = json.loads(document)

@@ -7,13 +7,16 @@ arithmetic shows up as an inequality rather than a rounding difference hidden by
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlite_utils
+from conftest import ROOT
+from conftest import invoke as run
 
+from signalops.audit.store import AuditLog
 from signalops.errors import SignalOpsError
 from signalops.execution.base import Executor
 from signalops.execution.paper import PaperBroker
@@ -584,3 +587,79 @@ def test_a_ledger_with_a_sale_of_nothing_still_values_and_never_divides_zero_by_
 
     assert view.positions.get("BTC") is None or view.positions["BTC"].quantity <= 0
     assert view.cash.is_finite() and view.realised_pnl.is_finite()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("quantity", "Infinity"), ("price", "abc"), ("fee", "1E+999999"), ("quantity", "sNaN")],
+)
+def test_an_amount_no_ledger_holds_reads_as_nan_and_never_raises(
+    db: sqlite_utils.Database, broker: PaperBroker, column: str, value: str
+) -> None:
+    broker.execute(intent(Side.BUY, "1", "100", tag="a"), as_of=T0)
+    forged = {"quantity": "1", "price": "100", "fee": "0.1", column: value}
+    db.conn.execute(  # rows can be added, not edited: a second, forged BUY
+        "INSERT INTO paper_fills (client_order_id, decision_id, strategy, asset, side, quantity, "
+        "price, fee, reference_price, fee_bps, slippage_bps, placed_at, filled_at) VALUES "
+        "('so-forged', 'dec-forged', 'Multi_Source_Momentum', 'BTC', 'BUY', ?, ?, ?, '100', "
+        "'10', '0', ?, ?)",
+        (forged["quantity"], forged["price"], forged["fee"], T0.isoformat(), T0.isoformat()),
+    )
+    db.conn.commit()
+
+    view = PaperBroker(db, fee_bps=10, slippage_bps=0).portfolio({"BTC": D("100")}, T0)
+
+    assert view.cash.is_nan()
+    position = view.positions["BTC"]
+    assert position.average_price.is_nan()
+    assert position.quantity.is_nan() == (column == "quantity")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "unvalued"),
+    [
+        ("quantity", "Infinity", ["cash: NaN", "day_start_equity: NaN", "BTC quantity: NaN"]),
+        ("price", "abc", ["cash: NaN", "day_start_equity: NaN"]),
+        ("fee", "1E+999999", ["cash: NaN", "day_start_equity: NaN"]),
+    ],
+)
+def test_a_forged_ledger_amount_is_a_recorded_denial_naming_what_it_cannot_value(
+    replay_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    value: str,
+    unvalued: list[str],
+) -> None:
+    # Not an arithmetic error caught on the way (the record said "InvalidOperation: ..." or
+    # "Overflow: ..." before): the figures are NaN and the risk gate names them.
+    monkeypatch.chdir(ROOT)
+    audit = tmp_path / "audit.db"
+    common = ("--replay", str(replay_dir), "--audit", str(audit), "--once")
+    strategy = "tests/fixtures/banking_crisis_pipeline.yaml"
+    assert run("run", strategy, "--from", "2023-03-08", *common).exit_code == 0
+    amounts = {"quantity": "0.1", "price": "20000", "fee": "0", column: value}
+    with sqlite3.connect(audit) as conn:  # rows can be added, not edited: a forged fill
+        conn.execute(
+            "INSERT INTO paper_fills (client_order_id, decision_id, strategy, asset, side, "
+            "quantity, price, fee, reference_price, fee_bps, slippage_bps, placed_at, filled_at) "
+            "VALUES ('so-x', 'dec-x', 'Banking_Crisis_Pipeline', 'BTC', 'BUY', ?, ?, ?, "
+            "'20000', '10', '5', '2023-03-09T00:00:00Z', '2023-03-09T00:00:00Z')",
+            (amounts["quantity"], amounts["price"], amounts["fee"]),
+        )
+
+    result = run("run", strategy, "--from", "2023-03-10", *common)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split("  [")[0] == (
+        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
+    )
+    with AuditLog.open_readonly(audit) as log:
+        (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
+    assert record["risk"]["checks"] == [
+        {
+            "code": "PORTFOLIO_UNVALUED",
+            "passed": False,
+            "details": {"asset": "BTC", "unvalued": unvalued},
+        }
+    ]
