@@ -17,7 +17,7 @@ from conftest import invoke as run
 
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
-from signalops.errors import AuditError
+from signalops.errors import DiskFull
 from signalops.pipeline import loop
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
@@ -35,7 +35,7 @@ def test_a_run_that_fills_the_disk_stops_with_one_error_and_a_sound_log(
     pages = workspace.audit.db.execute("PRAGMA page_count").fetchone()[0]
     workspace.audit.db.execute(f"PRAGMA max_page_count = {pages}")  # and then the disk is full
 
-    with pytest.raises(AuditError, match=f"^disk full writing {path}: nothing of this cycle"):
+    with pytest.raises(DiskFull, match=f"^disk full writing {path}: nothing of this cycle"):
         loop.run(pipeline, [start + timedelta(days=d) for d in range(1, 30)])
     workspace.close()
 

@@ -100,6 +100,7 @@ from signalops.errors import (
     AuditIntegrityError,
     AuditNotFound,
     AuditUnreadable,
+    DiskFull,
     DuplicateRecordError,
     TransactionEndedError,
 )
@@ -680,9 +681,7 @@ class AuditLog:
             yield
         except sqlite3.OperationalError as exc:
             if _is_full(exc):
-                raise AuditError(
-                    f"disk full writing {self.path}: nothing of this cycle was written"
-                ) from None
+                raise DiskFull(self.path, "nothing of this cycle was written") from None
             raise
 
     def relax_durability(self) -> None:

@@ -116,6 +116,7 @@ def test_forged_append_with_the_head_moved_is_forged_under_the_key(signed_log: P
     assert result.stderr.startswith(
         "FORGED seq 11: no MAC: not appended by a holder of the log's key (a forged append)\n"
     )
+    assert result.stdout.startswith("head seq 11 ")  # the head the problems are relative to
 
 
 def test_a_signed_log_verifies_and_prints_its_head(signed_log: Path):

@@ -279,6 +279,9 @@ def verified(report: VerifyReport) -> int:
             style="bold red",
         )
     )
+    # The head it was checked against, failed or not: what a copy kept elsewhere (a witness,
+    # a later run) is compared with, and what the problems above are relative to.
+    console().print(f"head seq {report.head_seq} {report.head_hash}", highlight=False)
     return 1
 
 
