@@ -219,13 +219,13 @@ class EdgarClient:
 
 def parse_facts(records: Iterable[Mapping[str, Any]], what: str) -> list[Fact]:
     facts = []
-    for record in records:
-        if (record.get("taxonomy"), record.get("concept")) not in CONCEPTS:
-            continue
-        try:
-            facts.append(fact_of(record))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise _error(f"malformed fact in {what}: {exc!r}", Code.BAD_RESPONSE) from None
+    try:
+        # Iterating may fail too: ``raw_records`` walks the document's shape as it goes.
+        for record in records:
+            if (record.get("taxonomy"), record.get("concept")) in CONCEPTS:
+                facts.append(fact_of(record))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise _error(f"malformed fact in {what}: {exc!r}", Code.BAD_RESPONSE) from None
     return facts
 
 

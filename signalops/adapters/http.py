@@ -152,7 +152,7 @@ class HttpClient:
         if parsed is not None and parsed[0] is text:
             return parsed[1]
         try:
-            if len(text) > 2 * MAX_JSON_DEPTH and _nesting_depth(text) > MAX_JSON_DEPTH:
+            if too_deep(text):
                 raise RecursionError
             # parse_float too: "1e999" parses to inf without ever reaching parse_constant.
             value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
@@ -289,20 +289,132 @@ class HttpClient:
 # recurses on the C stack, and a library that raises Python's recursion limit (py_ecc, under
 # py-clob-client, sets 100,000) turns a deeply nested answer into a segmentation fault.
 MAX_JSON_DEPTH = 512
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
-_JSON_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}",')
 
 
-def _nesting_depth(text: str) -> int:
+def _structure(text: str | bytes) -> np.ndarray:
+    """``text``'s brackets, braces and commas outside strings, in order (as bytes).
+
+    Escaped backslashes and quotes go first, on the raw text: removed after the other
+    characters, ``"a\\n"`` would leave ``\\"`` and hide the closing quote. What is left between
+    two quotes is inside a string: the running parity of the quotes marks it.
+    """
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)
+    raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = np.frombuffer(raw.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    quote = kept == ord('"')
+    in_string = np.bitwise_xor.accumulate(quote.view(np.uint8)).view(bool)
+    return kept[~(in_string | quote)]
+
+
+def json_shape(text: str | bytes) -> tuple[int, int]:
+    """How deeply ``text``'s arrays and objects nest, and about how many values it holds (one
+    per array or object and one per comma), counted without parsing it."""
+    kept = _structure(text)
+    if not len(kept):
+        return 0, 0
+    opens = (kept == ord("[")) | (kept == ord("{"))
+    closes = (kept == ord("]")) | (kept == ord("}"))
+    depth = np.cumsum(opens.view(np.int8) - closes.view(np.int8), dtype=np.int32)
+    commas = len(kept) - int(opens.sum()) - int(closes.sum())
+    return max(int(depth.max()), 0), int(opens.sum()) + commas
+
+
+def _nesting_depth(text: str | bytes) -> int:
     """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count)."""
-    kept = text.encode("utf-8", "replace").translate(None, _NOT_STRUCTURE)
-    kept = kept.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = _JSON_STRING.sub(b"", kept).replace(b"\\", b"")
-    if not brackets:
-        return 0
-    steps = np.frombuffer(brackets, dtype=np.uint8)
-    opens = (steps == ord("[")) | (steps == ord("{"))
-    return int(np.cumsum(np.where(opens, 1, -1)).max())
+    return json_shape(text)[0]
+
+
+def too_deep(text: str | bytes) -> bool:
+    """Whether parsing ``text`` as JSON would recurse deeper than ``MAX_JSON_DEPTH``."""
+    return len(text) > 2 * MAX_JSON_DEPTH and _nesting_depth(text) > MAX_JSON_DEPTH
+
+
+# --- bounds for libraries that drive httpx themselves (py-clob-client) ---------------------------
+
+
+class UnusableAnswer(httpx.RequestError):
+    """A request that got no answer worth parsing: too large, nested too deeply, a redirect to
+    itself, or a transport that failed in a way httpx has no class for. ``reason`` says which.
+
+    A ``RequestError``, so a library that only knows httpx's errors (py-clob-client) reports it
+    as a failed request and whoever called that library finds it as the failure's context.
+    """
+
+    def __init__(self, message: str, reason: Code) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AnswerBounds:
+    """An httpx response hook: read the body, at most ``max_bytes`` of it, and refuse it
+    (``UnusableAnswer``) when JSON in it would nest too deeply to parse safely, or when it
+    redirects to the URL that was asked. Runs before the library that sent the request reads or
+    parses anything."""
+
+    max_bytes: int = MAX_RESPONSE_BYTES
+
+    def __call__(self, response: httpx.Response) -> None:
+        where = redact(str(response.request.url), tuple(declared_secrets()))
+        if response.is_redirect:
+            target = response.request.url.join(response.headers["Location"])
+            if target == response.request.url:
+                raise UnusableAnswer(f"{where} redirects in a loop", Code.REDIRECT_LOOP)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large(where)
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large(where)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        # What ``Response.read()`` stores: the library's own read then reuses these bytes.
+        response._content = body
+        if too_deep(body):
+            raise UnusableAnswer(
+                f"JSON from {where} is nested too deeply to read", Code.RESPONSE_TOO_DEEP
+            )
+
+    def _too_large(self, where: str) -> UnusableAnswer:
+        return UnusableAnswer(
+            f"{where} answered more than {self.max_bytes:,} bytes", Code.RESPONSE_TOO_LARGE
+        )
+
+
+class ReportingTransport(httpx.BaseTransport):
+    """``inner``, with anything it raises besides httpx's own errors turned into an
+    ``UnusableAnswer`` (TRANSPORT_ERROR): a plugin's or a proxy's transport failing is the
+    source's failure, not a bug of whoever called the library."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:
+            secrets = tuple(declared_secrets())
+            raise UnusableAnswer(
+                f"request to {redact(str(request.url), secrets)} failed ({type(exc).__name__}: "
+                f"{redact(str(exc), secrets)[:200]})",
+                Code.TRANSPORT_ERROR,
+            ) from exc
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def bound_answers(client: httpx.Client, max_bytes: int = MAX_RESPONSE_BYTES) -> httpx.Client:
+    """``client`` with ``AnswerBounds`` among its response hooks (once, however often asked)."""
+    hooks = client.event_hooks
+    if not any(isinstance(hook, AnswerBounds) for hook in hooks["response"]):
+        client.event_hooks = {**hooks, "response": [*hooks["response"], AnswerBounds(max_bytes)]}
+    return client
 
 
 def _decode(response: httpx.Response, body: bytes) -> str:

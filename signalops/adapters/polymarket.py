@@ -42,7 +42,9 @@ py-clob-client sends every request through ONE module-level client,
 ``live(clob_transport=...)``, and the ``clob_transport(...)`` context manager) replace it with
 ``httpx.Client(transport=transport)``: that is **process-global** -- it affects every
 ``ClobClient`` in the process, an executor's included. Tests use it to run the real
-py-clob-client code against recorded responses.
+py-clob-client code against recorded responses. Whichever client is installed, its answers are
+bounded before py-clob-client parses them (``guard_clob_client``): too large, too deeply nested, a
+redirect to itself, and a transport's unnamed failure each have their code.
 
 Replay (``PolymarketAdapter.replay(store)``) reads the same raw series from the snapshot store:
 
@@ -100,7 +102,15 @@ import httpx
 
 from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter, live_time
-from signalops.adapters.http import HttpClient, bad_response, field_of, number
+from signalops.adapters.http import (
+    HttpClient,
+    ReportingTransport,
+    UnusableAnswer,
+    bad_response,
+    bound_answers,
+    field_of,
+    number,
+)
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import POLYMARKET
 from signalops.catalogue.spec import format_duration
@@ -327,8 +337,8 @@ def use_clob_transport(
 
     py-clob-client has one module-level ``httpx.Client`` for every ``ClobClient``; this replaces
     it with ``httpx.Client(transport=transport, timeout=timeout)`` (``None``: a fresh default
-    HTTP/2 client) and returns the replaced client, so the caller can put it back with
-    ``restore_clob_client``.
+    HTTP/2 client), bounded as ``guard_clob_client`` says, and returns the replaced client, so
+    the caller can put it back with ``restore_clob_client``.
     """
     from py_clob_client.http_helpers import helpers
 
@@ -336,8 +346,25 @@ def use_clob_transport(
     if transport is None:
         helpers._http_client = httpx.Client(http2=True, timeout=timeout)
     else:
-        helpers._http_client = httpx.Client(transport=transport, timeout=timeout)
+        helpers._http_client = httpx.Client(
+            transport=ReportingTransport(transport), timeout=timeout
+        )
+    guard_clob_client()
     return previous
+
+
+def guard_clob_client() -> None:
+    """Bound every answer py-clob-client's module-level client reads (idempotent).
+
+    py-clob-client parses each answer with the json module, whose C parser recurses on the C
+    stack, and it imports py_ecc, which raises Python's recursion limit to 100,000: a deeply
+    nested answer would crash the process. ``AnswerBounds`` reads at most ``MAX_RESPONSE_BYTES``
+    and refuses such an answer (and a redirect to itself) before py-clob-client sees it; the
+    client does not follow redirects, which keeps signed orders and API headers on the CLOB.
+    """
+    from py_clob_client.http_helpers import helpers
+
+    bound_answers(helpers._http_client)
 
 
 def restore_clob_client(client: httpx.Client) -> None:
@@ -416,6 +443,7 @@ class Clob:
             from py_clob_client.client import ClobClient
 
             client = ClobClient(host)
+        guard_clob_client()
         self.client = client
         self.retries = retries
         self.backoff = backoff
@@ -437,6 +465,12 @@ class Clob:
                 status = exc.status_code
                 if status is None:
                     cause = exc.__context__
+                    if isinstance(cause, UnusableAnswer):
+                        raise _error(f"CLOB {what}: {cause}", cause.reason) from None
+                    if isinstance(cause, httpx.TooManyRedirects):
+                        raise _error(
+                            f"CLOB {what} redirects in a loop", Code.REDIRECT_LOOP
+                        ) from None
                     if isinstance(cause, httpx.TimeoutException):
                         problem, reason = "timed out", Code.TIMEOUT
                     else:
@@ -453,6 +487,11 @@ class Clob:
                 raise bad_response(SOURCE, f"CLOB {what} response has no field {exc}") from None
             except (TypeError, AttributeError):
                 raise bad_response(SOURCE, f"CLOB {what} response is not a JSON object") from None
+            except RecursionError:
+                # Only a client installed without ``guard_clob_client`` gets here.
+                raise _error(
+                    f"CLOB {what}: JSON nested too deeply to read", Code.RESPONSE_TOO_DEEP
+                ) from None
             if attempt + 1 < attempts:
                 self.sleep(min(delay, self.max_backoff))
                 delay *= 2

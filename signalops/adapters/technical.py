@@ -6,6 +6,11 @@ candles come from any ccxt exchange (default binance) with pagination; replayed 
 from the snapshot store (series ``candles/<exchange>/<BASE>/<QUOTE>/<timeframe>``, ``t`` = close
 time, ``v`` = ``[open, high, low, close, volume]``). Both feed the same indicator code.
 
+Every answer an exchange's ``requests`` session reads is bounded before ccxt parses it
+(``bound_exchange``): at most ``MAX_RESPONSE_BYTES``, JSON no deeper than ``MAX_JSON_DEPTH``, a
+candle page no larger than its ``limit`` can be (``candle_page``); a transport failing in a way
+``requests`` has no class for is TRANSPORT_ERROR and a redirect loop REDIRECT_LOOP.
+
 Gaps (missing candles, e.g. an exchange outage) are detected and reported in the observation's
 detail; indicators are computed over the candles that exist, and a missing *latest* candle shows
 up as staleness, which the leaf's ``max_age`` turns into UNKNOWN.
@@ -36,6 +41,14 @@ import talib
 
 from signalops.adapters import calendar, hints
 from signalops.adapters.base import BaseAdapter
+from signalops.adapters.http import (
+    MAX_JSON_DEPTH,
+    MAX_RESPONSE_BYTES,
+    declared_secrets,
+    json_shape,
+    redact,
+    too_deep,
+)
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import format_duration
@@ -167,6 +180,7 @@ class CcxtCandleFeed:
             import ccxt
 
             exchange = ccxt.binance({"enableRateLimit": True})
+        bound_exchange(exchange)
         self.exchange = exchange
         self.name = exchange.id
         self.quote = quote
@@ -193,10 +207,15 @@ class CcxtCandleFeed:
         max_pages = span // self.page_size + 2
         with ccxt_errors(self.name, symbol):
             for _ in range(max_pages):
-                page = self.exchange.fetch_ohlcv(symbol, code, since=since_ms, limit=self.page_size)
+                with candle_page(self.exchange, self.page_size):
+                    page = self.exchange.fetch_ohlcv(
+                        symbol, code, since=since_ms, limit=self.page_size
+                    )
                 if not page:
                     require_json_body(self.exchange, symbol)
                     break
+                # ccxt trims a page to ``limit`` after parsing it (``candle_page`` bounds what
+                # it parses); an exchange class that does not trim still cannot flood the feed.
                 if len(page) > self.page_size:
                     raise AdapterError(
                         f"{self.name} answered {len(page):,} candles for a page of "
@@ -332,7 +351,9 @@ def ccxt_exchange(venue: Venue) -> Any:
     require("ccxt", "live", "live exchange data")
     import ccxt
 
-    return getattr(ccxt, venue.exchange)(venue.ccxt_options())
+    exchange = getattr(ccxt, venue.exchange)(venue.ccxt_options())
+    bound_exchange(exchange)
+    return exchange
 
 
 def page_limit(exchange: Any, default: int = 1000) -> int:
@@ -343,10 +364,159 @@ def page_limit(exchange: Any, default: int = 1000) -> int:
     return min(int(limit), default) if isinstance(limit, int) and limit > 0 else default
 
 
+# --- ccxt's HTTP session: bounded answers ----------------------------------------------------
+
+# Values (arrays, objects, commas) a candle page may hold per candle asked for: a Binance kline
+# is 13, an exchange sending one object per candle about twice that. 600,000 candles in one
+# answer took 8.8 s and 550 MB inside ccxt before it trimmed the page to ``limit``.
+VALUES_PER_CANDLE = 64
+
+
+@dataclass
+class AnswerLimits:
+    """What one session (an exchange's) accepts; ``max_values`` is set only while a candle page
+    is fetched (``candle_page``): market listings are legitimately much larger."""
+
+    name: str
+    max_bytes: int = MAX_RESPONSE_BYTES
+    max_values: int | None = None
+
+
+class BoundedAdapter:
+    """A ``requests`` transport adapter around the exchange session's own one.
+
+    ccxt reads every answer whole and parses it (orjson, but the feed and ccxt's fallbacks use
+    the json module, whose C parser recurses on the C stack): here an answer is read at most
+    ``max_bytes`` far and refused before anything parses it when it is larger, nested deeper
+    than ``MAX_JSON_DEPTH`` or, during a candle page, holds more values than that page can. A
+    failure of the wrapped adapter that ``requests`` has no class for is TRANSPORT_ERROR.
+    Refusals are ``AdapterError``s, which ccxt does not catch (it converts ``requests``'
+    exceptions only), so they reach ``ccxt_errors``'s caller as they are.
+    """
+
+    def __init__(self, inner: Any, limits: AnswerLimits) -> None:
+        self.inner = inner
+        self.limits = limits
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        import requests
+
+        try:
+            response = self.inner.send(request, **kwargs)
+        except (requests.RequestException, AdapterError):
+            raise  # ccxt maps requests' errors (timeouts, connection errors) itself
+        except Exception as exc:
+            raise _ccxt_error(
+                f"{self.limits.name}: request to {_where(request)} failed "
+                f"({type(exc).__name__}: {redact(str(exc), tuple(declared_secrets()))[:200]})",
+                Code.TRANSPORT_ERROR,
+            ) from None
+        self._check(request, self._body(request, response))
+        return response
+
+    def _body(self, request: Any, response: Any) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_bytes:
+            raise self._too_large(request, response)
+        if response.raw is None:  # built with its body already (a recorded answer)
+            body: bytes = response.content or b""
+            if len(body) > self.limits.max_bytes:
+                raise self._too_large(request, response)
+            return body
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self.limits.max_bytes:
+                raise self._too_large(request, response)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        # What ``Response.content`` stores once read: ccxt's read then reuses these bytes.
+        response._content, response._content_consumed = body, True
+        return body
+
+    def _check(self, request: Any, body: bytes) -> None:
+        limit = self.limits.max_values
+        if limit is None:
+            if too_deep(body):
+                raise self._too_deep(request)
+            return
+        depth, values = json_shape(body)
+        if depth > MAX_JSON_DEPTH:
+            raise self._too_deep(request)
+        if values > limit:
+            raise _ccxt_error(
+                f"{self.limits.name} answered about {values:,} values for a page of "
+                f"{limit // VALUES_PER_CANDLE:,} candles (at most {limit:,})",
+                Code.RESPONSE_TOO_LARGE,
+            )
+
+    def _too_deep(self, request: Any) -> AdapterError:
+        return _ccxt_error(
+            f"{self.limits.name}: JSON from {_where(request)} is nested too deeply to read",
+            Code.RESPONSE_TOO_DEEP,
+        )
+
+    def _too_large(self, request: Any, response: Any) -> AdapterError:
+        if response.raw is not None:
+            response.close()  # the rest stays unread
+        return _ccxt_error(
+            f"{self.limits.name}: {_where(request)} answered more than "
+            f"{self.limits.max_bytes:,} bytes",
+            Code.RESPONSE_TOO_LARGE,
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _where(request: Any) -> str:
+    return redact(str(getattr(request, "url", "") or ""), tuple(declared_secrets()))
+
+
+def bound_exchange(exchange: Any) -> AnswerLimits | None:
+    """``bound_session`` on a ccxt exchange's ``requests`` session (None: it has none)."""
+    session = getattr(exchange, "session", None)
+    if session is None:
+        return None
+    return bound_session(session, str(getattr(exchange, "id", "exchange")))
+
+
+def bound_session(session: Any, name: str) -> AnswerLimits | None:
+    """Wrap every transport adapter mounted on the ``requests`` ``session`` in a
+    ``BoundedAdapter`` (those mounted since the last call too); the limits they share, or None
+    when nothing is mounted."""
+    adapters = getattr(session, "adapters", None)
+    if not isinstance(adapters, Mapping) or not adapters:
+        return None
+    found = [a.limits for a in adapters.values() if isinstance(a, BoundedAdapter)]
+    limits = found[0] if found else AnswerLimits(name)
+    for prefix, adapter in list(adapters.items()):
+        if not isinstance(adapter, BoundedAdapter):
+            session.mount(prefix, BoundedAdapter(adapter, limits))
+    return limits
+
+
+@contextmanager
+def candle_page(exchange: Any, page_size: int) -> Iterator[None]:
+    """Inside the block, ``exchange`` answers at most ``VALUES_PER_CANDLE`` values per candle
+    of a ``page_size`` page. Its markets are loaded first, outside that bound."""
+    limits = bound_exchange(exchange)
+    if limits is None:
+        yield
+        return
+    exchange.load_markets()
+    limits.max_values = max(page_size, 1) * VALUES_PER_CANDLE
+    try:
+        yield
+    finally:
+        limits.max_values = None
+
+
 @contextmanager
 def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
     """ccxt's exceptions as the technical source's reason codes (live feed and download)."""
     import ccxt
+    import requests
 
     try:
         yield
@@ -368,7 +538,14 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         message = f"{name} network error: {type(exc).__name__}"
         raise _ccxt_error(message, Code.CONNECTION_ERROR) from None
     except ccxt.ExchangeError as exc:
+        if isinstance(exc.__cause__, requests.TooManyRedirects):
+            raise _ccxt_error(f"{name} redirects in a loop", Code.REDIRECT_LOOP) from None
         raise _ccxt_error(f"{name} error: {str(exc)[:300]}", Code.HTTP_ERROR) from None
+    except RecursionError:
+        # Only an exchange without a bounded session gets here (``bound_exchange``).
+        raise _ccxt_error(
+            f"JSON from {name} is nested too deeply to read", Code.RESPONSE_TOO_DEEP
+        ) from None
 
 
 def _ccxt_error(message: str, reason: Code) -> AdapterError:
@@ -384,6 +561,12 @@ def require_json_body(exchange: Any, symbol: str) -> None:
     body = getattr(exchange, "last_http_response", None)
     if not isinstance(body, str):
         return
+    if too_deep(body):  # the C parser below would recurse once per level
+        raise AdapterError(
+            f"{symbol}: JSON from {exchange.id} is nested too deeply to read",
+            source=SOURCE,
+            reason=Code.RESPONSE_TOO_DEEP,
+        )
     try:
         json.loads(body)
     except ValueError:

@@ -55,6 +55,8 @@ from py_clob_client.client import ClobClient
 from py_clob_client.clob_types import OrderArgs
 from py_clob_client.exceptions import PolyApiException
 
+from signalops.adapters.http import UnusableAnswer
+from signalops.adapters.polymarket import guard_clob_client
 from signalops.codes import Code
 from signalops.orders import (
     ExecutionResult,
@@ -69,6 +71,13 @@ from .outcomes import check_intent, failed, plain, require_aware
 from .redaction import CLOB_LOGGERS, clean, scrub_logs
 
 VENUE = "polymarket"
+
+
+def _unusable(exc: BaseException) -> UnusableAnswer | None:
+    """The bounded client's refusal (too large, too deep, a redirect loop, a failed transport)
+    behind a py-clob-client error, if that is what it was."""
+    cause = exc.__context__
+    return cause if isinstance(cause, UnusableAnswer) else None
 
 
 def _http_reason(exc: PolyApiException, text: str) -> Code:
@@ -97,6 +106,7 @@ class PolymarketExecutor:
         self.tokens = dict(tokens or {})
         self._posted: dict[str, ExecutionResult] = {}
         self._protect()
+        guard_clob_client()  # no answer to an order may crash the process
 
     def _secrets(self) -> tuple[str, ...]:
         found = [getattr(self.client.signer, "private_key", None)]
@@ -112,8 +122,11 @@ class PolymarketExecutor:
 
     def _text(self, exc: BaseException) -> str:
         secrets = self._secrets()
+        # py-clob-client says only "Request exception!"; a refused answer says what it was.
+        shown = _unusable(exc) or exc
         return clean(
-            f"{type(exc).__name__}: {exc}", (*secrets, *(s.removeprefix("0x") for s in secrets))
+            f"{type(shown).__name__}: {shown}",
+            (*secrets, *(s.removeprefix("0x") for s in secrets)),
         )
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
@@ -144,7 +157,13 @@ class PolymarketExecutor:
         try:
             signed = self.client.create_order(args)
         except PolyApiException as exc:
-            reason = Code.NETWORK_ERROR if exc.status_code is None else _http_reason(exc, str(exc))
+            unusable = _unusable(exc)
+            if unusable is not None:
+                reason = unusable.reason
+            elif exc.status_code is None:
+                reason = Code.NETWORK_ERROR
+            else:
+                reason = _http_reason(exc, str(exc))
             return failed(
                 reason,
                 f"preparing the order failed: {self._text(exc)}; nothing was sent",

@@ -18,7 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from signalops.adapters.http import HttpClient, field_of, number, redact
+from signalops.adapters.http import (
+    AnswerBounds,
+    HttpClient,
+    ReportingTransport,
+    UnusableAnswer,
+    bound_answers,
+    field_of,
+    json_shape,
+    number,
+    redact,
+)
 from signalops.errors import AdapterError
 
 URL = "https://api.example.test/v1/prices"
@@ -549,3 +559,106 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     script, fake = Script(ok(body)), FakeTime()
 
     assert client(script, fake).get_json(URL) == body
+
+
+@pytest.mark.parametrize(
+    "text, shape",
+    [
+        ("[1, [2, [3]]]", (3, 5)),
+        ('{"a": "\\\\", "b": [[[]]]}', (4, 5)),  # an escaped backslash ends its string
+        ('["a\\n", "[[[", "]]"]', (1, 3)),  # an escape just before a closing quote
+        ('["\\"[[[", [[]]]', (3, 4)),  # an escaped quote does not close the string
+        ('"[[["', (0, 0)),
+        ("", (0, 0)),
+    ],
+)
+def test_json_shape_counts_nesting_and_values_outside_strings(text: str, shape: Any) -> None:
+    assert json_shape(text) == shape
+
+
+def test_an_escape_before_a_closing_quote_cannot_hide_deep_nesting() -> None:
+    # Scanned after the other characters were dropped, "a\n" read as an escaped quote: the
+    # nesting after it looked like the inside of a string and reached the parser.
+    deep = '["a\\n", "x", ' + "[" * 100_000 + "]" * 100_000 + ', "y"]'
+    script, fake = Script(httpx.Response(200, text=deep)), FakeTime()
+
+    assert failure(lambda: client(script, fake).get_json(URL)).reason == "RESPONSE_TOO_DEEP"
+
+
+# --- bounds for clients that libraries drive (py-clob-client) -----------------------------------
+
+
+def bounded(*answers: Answer, max_bytes: int = 10_000) -> httpx.Client:
+    transport = ReportingTransport(Script(*answers).transport)
+    return bound_answers(httpx.Client(transport=transport), max_bytes)
+
+
+def refusal(client: httpx.Client) -> UnusableAnswer:
+    with pytest.raises(UnusableAnswer) as refused:
+        client.get(URL)
+    return refused.value
+
+
+def test_a_bounded_client_refuses_a_deep_answer_before_anyone_parses_it() -> None:
+    found = refusal(bounded(httpx.Response(200, text="[" * 5_000 + "]" * 5_000)))
+
+    assert (found.reason, str(found)) == (
+        "RESPONSE_TOO_DEEP",
+        f"JSON from {URL} is nested too deeply to read",
+    )
+
+
+def test_a_bounded_client_stops_reading_at_its_byte_limit() -> None:
+    chunks: list[bytes] = []
+
+    def endless() -> Any:
+        while True:
+            chunks.append(b"[0.5, 0.5, 0.5],")
+            yield chunks[-1]
+
+    found = refusal(bounded(lambda request: httpx.Response(200, content=endless())))
+
+    assert (found.reason, str(found)) == (
+        "RESPONSE_TOO_LARGE",
+        f"{URL} answered more than 10,000 bytes",
+    )
+    assert sum(map(len, chunks)) < 10_100
+
+
+def test_a_bounded_client_reads_an_answer_within_its_limits_whole() -> None:
+    answer = bounded(ok()).get(URL)
+
+    assert answer.json() == BODY
+
+
+def test_a_bounded_client_refuses_a_redirect_to_the_same_url() -> None:
+    found = refusal(bounded(httpx.Response(302, headers={"Location": URL})))
+
+    assert (found.reason, str(found)) == ("REDIRECT_LOOP", f"{URL} redirects in a loop")
+
+
+def test_a_bounded_client_passes_a_redirect_elsewhere_to_its_caller() -> None:
+    answer = bounded(httpx.Response(302, headers={"Location": URL + "/v2"})).get(URL)
+
+    assert answer.status_code == 302
+
+
+def test_a_transport_failing_in_a_way_httpx_does_not_name_is_reported_with_its_type() -> None:
+    found = refusal(bounded(RuntimeError("proxy plugin crashed")))
+
+    assert (found.reason, str(found)) == (
+        "TRANSPORT_ERROR",
+        f"request to {URL} failed (RuntimeError: proxy plugin crashed)",
+    )
+
+
+def test_httpx_s_own_transport_errors_pass_the_reporting_transport_unchanged() -> None:
+    with pytest.raises(httpx.ConnectTimeout):
+        bounded(httpx.ConnectTimeout("slow")).get(URL)
+
+
+def test_bounding_a_client_twice_adds_one_hook() -> None:
+    client = bounded(ok())
+    bound_answers(client)
+
+    assert [type(h) for h in client.event_hooks["response"]] == [AnswerBounds]

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import httpx
 import pytest
 from conftest import invoke
 
-from signalops.adapters.http import HttpClient
+from signalops.adapters.http import AnswerBounds, HttpClient
 from signalops.adapters.polymarket import (
     MSTR_SLUG,
     Clob,
@@ -30,6 +33,7 @@ from signalops.adapters.polymarket import (
     Point,
     PolymarketAdapter,
     clob_transport,
+    guard_clob_client,
     import_bundled,
     price_change,
     restore_clob_client,
@@ -91,8 +95,9 @@ def derived_book(token: str, bid: str, ask: str, at: datetime) -> dict[str, Any]
 class Api:
     """Recorded responses by (host, path, identifying parameter); counts what was asked.
 
-    A response is JSON-able data (200), a ``str`` (a 200 body as is), an ``int`` (that status)
-    or an exception (raised, like a timeout). The last response of a route repeats.
+    A response is JSON-able data (200), a ``str`` (a 200 body as is), an ``int`` (that status),
+    an ``httpx.Response`` (sent as is) or an exception (raised, like a timeout). The last
+    response of a route repeats.
     """
 
     def __init__(self) -> None:
@@ -120,6 +125,8 @@ class Api:
         response = queue.pop(0) if len(queue) > 1 else queue[0]
         if isinstance(response, Exception):
             raise response
+        if isinstance(response, httpx.Response):
+            return response
         if isinstance(response, int):
             return httpx.Response(response, json={"error": f"status {response}"})
         if isinstance(response, str):
@@ -474,6 +481,107 @@ def test_clob_transport_swap_is_process_global_and_restorable():
     previous = use_clob_transport(httpx.MockTransport(api.handler))
     restore_clob_client(previous)
     assert helpers._http_client is original
+
+
+# --- live: CLOB answers nobody may parse (issue 11) -------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+MIDPOINT_URL = f"https://{CLOB}/midpoint?token_id={YES_TOKEN}"
+
+
+def test_clob_answer_nested_a_hundred_thousand_deep_is_response_too_deep_and_not_retried(api):
+    api.on(CLOB, "/midpoint", DEEP, key=YES_TOKEN)
+
+    found = error(live(api), req("yes"))
+
+    assert found.reason == "RESPONSE_TOO_DEEP"
+    assert found.message == f"CLOB midpoint: JSON from {MIDPOINT_URL} is nested too deeply to read"
+    assert api.count(CLOB, "/midpoint") == 1
+
+
+def test_with_py_ecc_s_recursion_limit_a_deep_clob_answer_is_one_unknown_not_a_crash():
+    # py-clob-client imports py_ecc, which raises the recursion limit to 100,000: the json
+    # module's C parser would then overflow the C stack (exit -11) instead of raising.
+    tests = Path(__file__).resolve().parents[1]
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path[:0] = [{str(tests / "adapters")!r}, {str(tests)!r}]
+        import httpx
+        import test_polymarket as t
+        api = t.Api().on(t.GAMMA, "/markets", [t.DEPORT], key=t.SLUG)
+        api.on(t.CLOB, "/midpoint", "[" * 100_000 + "]" * 100_000)
+        with t.clob_transport(httpx.MockTransport(api.handler)):
+            found = t.error(t.live(api), t.req("yes"))
+        print(sys.getrecursionlimit(), "UNKNOWN", found.reason)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "100000 UNKNOWN RESPONSE_TOO_DEEP\n"
+
+
+def test_clob_redirect_to_itself_is_a_redirect_loop(api):
+    loop = httpx.Response(302, headers={"Location": MIDPOINT_URL})
+    api.on(CLOB, "/midpoint", loop, key=YES_TOKEN)
+
+    found = error(live(api), req("yes"))
+
+    assert (found.reason, found.message) == (
+        "REDIRECT_LOOP",
+        f"CLOB midpoint: {MIDPOINT_URL} redirects in a loop",
+    )
+    assert api.count(CLOB, "/midpoint") == 1
+
+
+def test_clob_redirect_elsewhere_is_not_followed_and_is_an_http_error(api):
+    # The client that signs orders never follows a redirect: a POST /order (and its API-key
+    # headers) would go wherever the redirect points.
+    moved = httpx.Response(302, headers={"Location": "https://elsewhere.example/midpoint"})
+    api.on(CLOB, "/midpoint", moved, key=YES_TOKEN)
+
+    found = error(live(api), req("yes"))
+
+    assert found.reason == "HTTP_ERROR" and "HTTP 302" in found.message
+    assert api.count("elsewhere.example") == 0
+
+
+def test_clob_transport_raising_what_httpx_has_no_class_for_is_transport_error(api):
+    api.on(CLOB, "/midpoint", RuntimeError("proxy plugin crashed"), key=YES_TOKEN)
+
+    found = error(live(api), req("yes"))
+
+    assert (found.reason, found.message) == (
+        "TRANSPORT_ERROR",
+        f"CLOB midpoint: request to {MIDPOINT_URL} failed (RuntimeError: proxy plugin crashed)",
+    )
+    assert api.count(CLOB, "/midpoint") == 1
+
+
+def test_clob_answer_declaring_more_than_the_byte_limit_is_refused_unread(api):
+    huge = httpx.Response(200, content=b"{}", headers={"Content-Length": str(10**9)})
+    api.on(CLOB, "/midpoint", huge, key=YES_TOKEN)
+
+    found = error(live(api), req("yes"))
+
+    assert found.reason == "RESPONSE_TOO_LARGE"
+    assert found.message.endswith("answered more than 50,331,648 bytes")
+
+
+def test_every_clob_client_is_bounded_once_however_often_it_is_guarded():
+    from py_clob_client.http_helpers import helpers
+
+    original = helpers._http_client
+    Clob()
+    Clob()
+    guard_clob_client()
+
+    hooks = original.event_hooks["response"]
+    assert helpers._http_client is original
+    assert [type(h) for h in hooks if isinstance(h, AnswerBounds)] == [AnswerBounds]
 
 
 # --- live: time ----------------------------------------------------------------------------

@@ -930,3 +930,56 @@ def test_polymarket_malformed_key_is_refused_without_quoting_it() -> None:
     assert "does not hold a usable private key" in str(refused.value)
     assert "sEcReT" not in str(refused.value)
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+
+# --- Polymarket: answers nobody may parse (issue 11) --------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+class DeepClob(Clob):
+    """The CLOB above, except that the answer to ``path`` is JSON nested 100,000 deep: with
+    py_ecc's recursion limit (100,000, set when py-clob-client is imported) the json module's C
+    parser would overflow the C stack on it and end the process."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self.path:
+            self.requests.append(request)
+            return httpx.Response(200, text=DEEP)
+        return super().__call__(request)
+
+
+def test_polymarket_deep_answer_to_the_order_is_ambiguous_and_never_posted_again() -> None:
+    clob = DeepClob("/order")
+
+    first, second = run_poly(clob, times=2)
+
+    assert first.details["reason"] == "AMBIGUOUS"
+    assert first.details["may_have_been_placed"] is True
+    assert "is nested too deeply to read" in first.message
+    assert second is first
+    assert len(clob.posts()) == 1
+
+
+def test_polymarket_deep_answer_before_signing_is_too_deep_and_sends_nothing() -> None:
+    clob = DeepClob("/tick-size")
+
+    (result,) = run_poly(clob)
+
+    assert result.details["reason"] == "RESPONSE_TOO_DEEP"
+    assert result.details["may_have_been_placed"] is False
+    assert clob.posts() == []
+
+
+def test_polymarket_transport_crashing_on_the_post_is_ambiguous_not_an_exception() -> None:
+    clob = Clob(RuntimeError("proxy plugin crashed"))
+
+    (result,) = run_poly(clob)
+
+    assert result.details["reason"] == "AMBIGUOUS"
+    assert result.details["may_have_been_placed"] is True
+    assert "failed (RuntimeError: proxy plugin crashed)" in result.message

@@ -36,6 +36,7 @@ from signalops.adapters.technical import (
     CCXT_TIMEFRAMES,
     SOURCE,
     ReplayCandleFeed,
+    candle_page,
     candle_time,
     ccxt_errors,
     page_limit,
@@ -198,7 +199,7 @@ def _gaps(
 
 def _page(exchange: Any, symbol: str, code: str, since_ms: int, limit: int) -> list[Any]:
     """One ``fetch_ohlcv`` page; ccxt's errors become the live feed's reason codes."""
-    with ccxt_errors(exchange.id, symbol):
+    with ccxt_errors(exchange.id, symbol), candle_page(exchange, limit):
         page: list[Any] = exchange.fetch_ohlcv(symbol, code, since=since_ms, limit=limit)
     if not page:
         require_json_body(exchange, symbol)
