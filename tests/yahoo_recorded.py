@@ -22,6 +22,18 @@ CHART = json.loads((FIXTURES / "yahoo" / "chart_AAPL_1d_2020-08-31_2020-11-06.js
 ]
 
 
+def response(request: requests.PreparedRequest, status: int, text: str) -> requests.Response:
+    """Yahoo's answer to ``request``: ``text`` with ``status`` (JSON when it looks like it)."""
+    answer = requests.Response()
+    answer.status_code = status
+    answer.url = str(request.url)
+    answer.request = request
+    answer.encoding = "utf-8"
+    answer.raw = io.BytesIO(text.encode())
+    answer.headers["Content-Type"] = "application/json" if text[:1] == "{" else "text/html"
+    return answer
+
+
 class RecordedChart(RequestsTransport):
     """Yahoo's chart of AAPL as recorded (its events list the 4:1 split of 2020-08-31), with the
     cookie/crumb requests yfinance makes first; ``status`` other than 200 answers the chart with
@@ -45,16 +57,7 @@ class RecordedChart(RequestsTransport):
             return self._response(request, 200, json.dumps(CHART))
         return self._response(request, 404, "")
 
-    @staticmethod
-    def _response(request: requests.PreparedRequest, status: int, text: str) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.url = str(request.url)
-        response.request = request
-        response.encoding = "utf-8"
-        response.raw = io.BytesIO(text.encode())
-        response.headers["Content-Type"] = "application/json" if text[:1] == "{" else "text/html"
-        return response
+    _response = staticmethod(response)
 
     def close(self) -> None:
         pass

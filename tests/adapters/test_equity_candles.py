@@ -14,7 +14,6 @@ does for the fundamentals endpoints.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ import requests
 import talib
 import yfinance.cache
 from requests.adapters import BaseAdapter as RequestsTransport
+from yahoo_recorded import response as yahoo_response
 from yfinance.data import YfData
 
 from signalops.adapters import calendar
@@ -225,16 +225,7 @@ class RecordedChart(RequestsTransport):
             return self._response(request, 200, json.dumps(chart()))
         return self._response(request, 404, "")
 
-    @staticmethod
-    def _response(request: requests.PreparedRequest, status: int, text: str) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.url = str(request.url)
-        response.request = request
-        response.encoding = "utf-8"
-        response.raw = io.BytesIO(text.encode())
-        response.headers["Content-Type"] = "application/json" if text[:1] == "{" else "text/html"
-        return response
+    _response = staticmethod(yahoo_response)
 
     def close(self) -> None:
         pass
