@@ -22,7 +22,8 @@ The ledger pass is spared when it would compare what was compared before: ``veri
 point still compares every paper-ledger row with every paper fill the chain states (seconds at
 100,000 fills, however few records are new); when no fill record came after the point and the
 ledger's last row is the one the last check saw, with nothing after it, this check skips it
-(``_LedgerWatch``; ``Integrity.ledger_compared`` says which).
+(``verify``'s ``ledger_unchanged``, answered by ``_LedgerWatch``; ``Integrity.ledger_compared``
+says which).
 
 Either backend: "changed" is a SQLite file's (and its WAL's) modification time and size, or a
 PostgreSQL log's chain head, read on a connection the verifier keeps (a query of one row).
@@ -36,12 +37,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from signalops.audit.interface import AuditStore, open_log, redacted
 from signalops.audit.record import FILL
@@ -244,8 +245,8 @@ class Verifier:
                 if strict and since is not None and not _holds(audit, since):
                     result = None  # the failure stays shown; an operator's full check re-reads
                 else:
-                    view = _LedgerWatch(audit, since, ledger)
-                    report = verify(cast(AuditStore, view), since=since)
+                    view = _LedgerWatch(since, ledger)
+                    report = verify(audit, since=since, ledger_unchanged=view)
                     mark = view.mark
                     result = Integrity.of(
                         report,
@@ -336,98 +337,34 @@ def _merged(standing: Integrity | None, new: Integrity) -> Integrity:
 
 
 class _LedgerWatch:
-    """``audit`` as one check's ``verify`` reads it: without its paper ledger and fill records
-    when neither changed since the check this one continues from (``mark``: the ledger that one
-    saw), so that ``verify`` compares nothing there (it would compare what was compared before).
-
-    Decided inside ``verify``'s snapshot, on what it reads: no fill record after ``since``, the
-    record at ``since`` still carrying its hash (else ``verify`` walks the whole log, fills and
-    all), and the ledger's last row the one ``mark`` names, with nothing after it. Ledger rows
-    are only appended (triggers refuse edits; an edit of an older row behind their back is, like
-    an edit of an older record, for a full check to find). Then every way to the ledger or the
-    fills says "none", so whichever ``verify`` reads sees a log without either, consistently.
+    """Whether one check may skip the paper-ledger comparison: asked by ``verify`` inside its
+    snapshot (``ledger_unchanged``), on what it reads there. True when no fill record came after
+    ``since``, the record at ``since`` still carries its hash (else ``verify`` walks the whole
+    log, fills and all), and the ledger's last row is the one ``mark`` names, with nothing after
+    it. Ledger rows are only appended (triggers refuse edits; an edit of an older row behind
+    their back is, like an edit of an older record, for a full check to find).
     ``mark`` after the check: the ledger as this one saw it (None: unreadable).
     """
 
-    def __init__(self, audit: AuditStore, since: Point | None, mark: LedgerMark | None) -> None:
-        self._audit = audit
+    def __init__(self, since: Point | None, mark: LedgerMark | None) -> None:
         self._since = since
         self.mark = mark
         self.skipped = False
-        self._decided = False
-        self._read_before = False  # the ledger or the fills were read outside the snapshot
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._audit, name)
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        with self._audit.snapshot():
-            if not self._decided:
-                self._decided = True
-                self._decide()
-            yield
-
-    def _decide(self) -> None:
+    def __call__(self, audit: AuditStore) -> bool:
         before, since = self.mark, self._since
         try:
-            self.mark = _ledger_mark(self._audit.paper_ledger(), before)
+            self.mark = _ledger_mark(audit.paper_ledger(), before)
             self.skipped = (
-                not self._read_before
-                and before is not None
+                before is not None
                 and self.mark == before
                 and since is not None
-                and _holds(self._audit, since)
-                and not self._audit.records_since(FILL, after_seq=since[0])
+                and _holds(audit, since)
+                and not audit.records_since(FILL, after_seq=since[0])
             )
         except Exception:  # unreadable: verify says what it finds
             self.mark, self.skipped = None, False
-
-    def _hidden(self) -> bool:
-        self._read_before = self._read_before or not self._decided
         return self.skipped
-
-    def paper_ledger(self) -> Any:
-        return _NoLedger() if self._hidden() else self._audit.paper_ledger()
-
-    def paper_fill_rows(self) -> list[tuple[Any, ...]]:
-        return [] if self._hidden() else self._audit.paper_fill_rows()
-
-    def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        if kind == FILL and self._hidden():
-            return iter(())
-        return self._audit.records_of_kind(kind)
-
-    def records_since(self, *kinds: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
-        if FILL in kinds and self._hidden():
-            kinds = tuple(kind for kind in kinds if kind != FILL)
-            if not kinds:
-                return []
-        return self._audit.records_since(*kinds, after_seq=after_seq)
-
-
-class _NoLedger:
-    """What ``_LedgerWatch`` shows of a ledger it hides: none (the reads of ``PaperLedger``)."""
-
-    readonly = True
-
-    def in_transaction(self) -> bool:
-        return False
-
-    def exists(self) -> bool:
-        return False
-
-    def account(self) -> None:
-        return None
-
-    def fill_at(self, seq: int) -> None:
-        return None
-
-    def fills_after(self, seq: int, limit: int | None = None) -> list[tuple[Any, ...]]:
-        return []
-
-    def fill_for(self, client_order_id: str) -> None:
-        return None
 
 
 def _ledger_mark(ledger: PaperLedger, before: LedgerMark | None) -> LedgerMark:
