@@ -52,7 +52,7 @@ class Code(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"  # the source refused the request (4xx)
     BAD_RESPONSE = "BAD_RESPONSE"  # the source answered something unparseable or implausible
     RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"  # more bytes or points than any real answer has
-    RESPONSE_TOO_DEEP = "RESPONSE_TOO_DEEP"  # JSON nested deeper than the parser may recurse
+    RESPONSE_TOO_DEEP = "RESPONSE_TOO_DEEP"  # JSON or XML nested deeper than any real answer
     REDIRECT_LOOP = "REDIRECT_LOOP"  # the source redirected too many times
     TRANSPORT_ERROR = "TRANSPORT_ERROR"  # the HTTP transport failed in a way httpx does not name
     HTTP_ERROR = "HTTP_ERROR"  # the source answered an HTTP error (5xx)

@@ -31,28 +31,7 @@ from signalops.strategy import loads
 EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
 PRICES = DATA / "equities" / "prices" / "daily"
 
-# Technical-only and without recursive indicators, so the vectorised fast path is exact.
-AAPL_TREND = """
-strategy:
-  name: aapl_trend
-  assets: [AAPL]
-  params: {fast: 20, slow: 50}
-  defaults:
-    params: {timeframe: 1d}
-  rules:
-    - id: uptrend
-      source: technical
-      conditions:
-        - when: "sma($fast) > sma($slow)"
-        - when: "return(5d) > 0"
-  exit:
-    rules:
-      - id: downtrend
-        source: technical
-        conditions:
-          - when: "close < sma($slow)"
-  execution: {position_size: 0.1, action_mode: paper}
-"""
+AAPL_TREND = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

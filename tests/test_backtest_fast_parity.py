@@ -29,6 +29,7 @@ from conftest import ROOT, STRATEGIES
 from signalops.adapters import registry
 from signalops.adapters.gather import gather
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.layout import COMPACT_INDEXES
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
@@ -293,3 +294,39 @@ def test_a_fast_backtest_leaves_the_garbage_collector_as_it_found_it(
     with pytest.raises(KeyboardInterrupt):
         run_backtest(strategy, end=utc("2023-03-31"), progress=_stop_after(3), **common)
     assert gc.get_threshold() == before
+
+
+def test_sells_while_flat_with_and_without_a_price_are_denied_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # Deciding every half hour with prices good for 20 minutes: on the hour a SELL finds a
+    # price and nothing to sell (NO_POSITION), at half past no price (NO_PRICE). The fast
+    # engine answers a repeated flat SELL without the gate only once it has checked that there
+    # is a price: both denials must be the gate's own, bar for bar.
+    strategy = loads(HOURLY_RSI, "bench.yaml")
+    config = loads_config("risk: {max_data_age: 20m}\n")
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2023-03-01"), end=utc("2023-04-01"),
+        every=timedelta(minutes=30), config=config,
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    sells = [d for d in fast.decisions if d.verdict == "SELL" and d.status == "NOT_EXECUTED"]
+    assert {("NO_POSITION",), ("NO_PRICE",)} <= {d.denials for d in sells}
+
+
+def test_a_fast_backtest_log_has_every_index_of_a_new_log(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # The filters' indexes are built once the records are in (``AuditLog.bulk_load``).
+    strategy = loads(HOURLY_RSI, "bench.yaml")
+    result = run_backtest(
+        strategy, store=replay_store, out_dir=tmp_path, start=utc("2023-03-01"),
+        end=utc("2023-03-08"), every=timedelta(hours=1),
+    )  # fmt: skip
+    with sqlite3.connect(result.audit_path) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM records WHERE verdict = 'SELL' ORDER BY as_of"
+        ).fetchall()
+    assert {name for name, *_ in COMPACT_INDEXES} <= names
+    assert "records_verdict_as_of" in str(plan)

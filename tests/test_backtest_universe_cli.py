@@ -104,27 +104,7 @@ def test_a_universe_asset_without_data_fails_before_the_backtest(
     assert result.stderr.startswith("error: no recorded 1d candles for DOGE")
 
 
-STOCK_TREND = """
-strategy:
-  name: stock_trend
-  assets: [AAPL]
-  params: {fast: 20, slow: 50}
-  defaults:
-    params: {timeframe: 1d}
-  rules:
-    - id: uptrend
-      source: technical
-      conditions:
-        - when: "sma($fast) > sma($slow)"
-        - when: "return(5d) > 0"
-  exit:
-    rules:
-      - id: downtrend
-        source: technical
-        conditions:
-          - when: "close < sma($slow)"
-  execution: {position_size: 0.1, action_mode: paper}
-"""
+STOCK_TREND = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
 
 
 def test_with_a_benchmark_asset_alpha_and_beta_are_against_its_buy_and_hold(

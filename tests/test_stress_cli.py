@@ -68,7 +68,7 @@ def test_json_has_each_chosen_scenario_with_its_counts_or_why_it_was_skipped(
     assert code == 0, err
     report = json.loads(out)
     rejects, mine = report["scenarios"]
-    assert report["breakers_run_in_backtests"] is False
+    assert report["breakers_run_in_backtests"] is False and report["quote"] == "USDT"
     assert rejects["scenario"]["shocks"] == [
         {"venue_rejects": {"from": "2023-03-10T00:00:00Z", "hours": 48.0}}
     ]
@@ -115,3 +115,17 @@ def test_the_wheel_carries_the_bundled_scenarios():
     included = project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     assert included["scenarios"] == "signalops/_bundled/scenarios"
     assert included["schemas"] == "signalops/schemas"  # stress.schema.json among them
+
+
+def test_stocks_on_a_dollar_venue_are_stressed_in_dollars(replay_dir: Path, tmp_path: Path):
+    result = invoke(
+        "stress", str(STRATEGIES / "graham_value_event_filter.yaml"), "--data", str(replay_dir),
+        "--report", str(tmp_path), "--config", str(ROOT / "examples" / "signalops.equities.yaml"),
+        "--scenario", "covid_crash_2020-03",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    heading, columns = result.stdout.splitlines()[:2]
+    assert heading == (
+        "Graham_Value_Event_Filter · stress · 1 scenario run · starting cash 10,000.00 USD each"
+    )
+    assert columns.split()[:5] == ["scenario", "window", "PnL", "(USD)", "return"]

@@ -63,6 +63,7 @@ import difflib
 import html
 import re
 import time
+import xml.parsers.expat
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -220,8 +221,48 @@ class ParsedFeed:
     self_link: str | None
 
 
+# A feed is a few elements deep (rss > channel > item > title); a body nested a hundred
+# thousand levels deep took feedparser two seconds to make nothing of.
+MAX_DEPTH = 128
+
+
+class _TooDeep(Exception):
+    """Raised inside ``_deeper_than``'s scan only; never leaves this module."""
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether ``text``'s elements nest more than ``limit`` deep (expat, at C speed). A body
+    that is not well-formed XML is scanned as far as it is: feedparser says what it makes of
+    the rest."""
+    parser = xml.parsers.expat.ParserCreate()
+    depth = 0
+
+    def start(name: str, attributes: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > limit:
+            raise _TooDeep
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        parser.Parse(text, True)
+    except _TooDeep:
+        return True
+    except xml.parsers.expat.ExpatError:
+        return False
+    return False
+
+
 def parse_feed(text: str, where: str) -> ParsedFeed:
     """Parse RSS/Atom text with feedparser (which never fetches anything itself here)."""
+    if _deeper_than(text, MAX_DEPTH):
+        message = f"{where} returned XML nested more than {MAX_DEPTH} levels deep (not a feed)"
+        raise _error(message, Code.RESPONSE_TOO_DEEP)
     parsed = feedparser.parse(_EMPTY_DC_DESCRIPTION.sub("", text))
     if not parsed.get("version"):
         raise _error(f"{where} did not return an RSS or Atom feed", Code.BAD_RESPONSE)

@@ -56,6 +56,7 @@ from signalops.observation import DataError, Observation, utc
 if TYPE_CHECKING:
     from signalops.evaluation.tree import Evaluation
     from signalops.orders import ExecutionResult, OrderIntent
+    from signalops.risk.decision import RiskDecision
     from signalops.strategy.model import Strategy
 
 SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written before /2
@@ -257,7 +258,7 @@ class DecisionTemplate:
             blocked_by=(), conflicts=(),   # as the evaluation gives them
             observations=answers,          # aligned with strategy.tree.requests("BTC"):
                                            # Observation, DataError or None per request
-            risk=None,                     # the risk gate's dict, or None when it did not run
+            risk=None,                     # the RiskDecision (or its dict), None if no gate ran
             order=None,                    # the OrderIntent (or its dict), or None
             execution=result,              # the ExecutionResult (or its dict), or None
             recorded_at=moment,            # when it was recorded (aware datetime)
@@ -274,7 +275,8 @@ class DecisionTemplate:
 
     __slots__ = (
         "_context",
-        "_execution",
+        "_details",
+        "_encoded",
         "_fixed",
         "asset",
         "mode",
@@ -307,7 +309,8 @@ class DecisionTemplate:
         # Indexed like DECISION_KEYS (the variable members' places stay empty).
         self._fixed = tuple(members.get(key, "") for key in DECISION_KEYS)
         self._context = "{" + ",".join(members[key] for key in CONTEXT_KEYS) + "}"
-        self._execution: tuple[Any, str, Any] = (None, _NULL, None)
+        self._encoded: dict[int, tuple[Any, Any, str]] = {}
+        self._details: dict[tuple[tuple[str, str | int], ...], str] = {}
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The decision record as a plain dict (the arguments of ``prepare``)."""
@@ -322,7 +325,7 @@ class DecisionTemplate:
         blocked_by: Sequence[str] = (),
         conflicts: Sequence[str] = (),
         observations: Sequence[Any],
-        risk: Mapping[str, Any] | None = None,
+        risk: RiskDecision | Mapping[str, Any] | None = None,
         order: OrderIntent | Mapping[str, Any] | None = None,
         execution: ExecutionResult | Mapping[str, Any] | None = None,
         recorded_at: datetime,
@@ -343,18 +346,28 @@ class DecisionTemplate:
                 f"{len(observations)} observations for {len(self.requests)} requests of "
                 f"{reference['name']} ({self.asset})"
             )
-        entries = [compact_observation(obs) for obs in observations]
+        observed = self._observations_json(observations)
+        entries = (
+            None if observed is not None else [compact_observation(obs) for obs in observations]
+        )
         blocked = list(blocked_by)
         notes = list(conflicts)
-        risk_value = json_safe(risk) if risk is not None else None
+        risk_value, risk_json = self._encoded_value(risk)
         order_value = _plain(order)
-        execution_value, execution_json, status = self._encoded_execution(execution)
+        execution_value, execution_json = self._encoded_value(execution)
+        status = execution_value.get("status") if isinstance(execution_value, dict) else None
         fixed = self._fixed
         quoted_id = f'"{ident}"'
-        # The variable values in one encoding (and one check of its numbers).
-        observed, blocked_json, notes_json, order_json, risk_json = _values(
-            [entries, blocked, notes, order_value, risk_value]
-        )
+        if observed is None or blocked or notes or order_value is not None:
+            # The variable values in one encoding (and one check of its numbers).
+            if entries is None:
+                entries = [compact_observation(obs) for obs in observations]
+            observed, blocked_json, notes_json, order_json = _values(
+                [entries, blocked, notes, order_value]
+            )
+        else:
+            blocked_json = notes_json = "[]"
+            order_json = _NULL
         texts = [
             _ACTIONS.get(action_value) or _member("action", _value(action_value)),
             f'"as_of":"{stamp}"',
@@ -391,13 +404,13 @@ class DecisionTemplate:
                 "action": action_value,
                 "blocked_by": blocked,
                 "conflicts": notes,
-                "observations": entries,
-                "risk": risk_value,
+                "observations": entries
+                if entries is not None
+                else [compact_observation(obs) for obs in observations],
+                # Remembered values are shared: each record gets its own copies.
+                "risk": _copy(risk_value, texts[13]),
                 "order": order_value,
-                # The remembered execution's value is shared: each record gets its own copy.
-                "execution": loads_record("{" + texts[6] + "}")["execution"]
-                if execution_value is not None
-                else None,
+                "execution": _copy(execution_value, texts[6]),
             }
 
         secrets = secret_values(environ)
@@ -423,25 +436,88 @@ class DecisionTemplate:
             recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
         )
 
-    def _encoded_execution(self, execution: Any) -> tuple[Any, str, Any]:
-        """``(value, canonical JSON, status)`` of ``execution``; the last object is remembered."""
-        last = self._execution
-        if execution is last[0] and execution is not None:
-            value = last[2]
-            return value, last[1], value.get("status") if isinstance(value, dict) else None
-        value = _plain(execution)
-        encoded = _NULL if value is None else _value(value)
-        if execution is not None and not isinstance(execution, dict):
-            self._execution = (execution, encoded, value)  # a dict may be edited in place
-        return value, encoded, value.get("status") if isinstance(value, dict) else None
+    def _observations_json(self, observations: Sequence[Any]) -> str | None:
+        """The canonical JSON of the ``observations`` entries when every one is a plain
+        observation (a finite float, UTC times); None sends them the general way."""
+        texts = []
+        for obs in observations:
+            if obs.__class__ is not Observation:
+                return None
+            value = obs.value
+            if value - value != 0:
+                return None
+            fetched = obs.fetched_at
+            fetched_json = f'"{_stamp(fetched)}"' if fetched else _NULL
+            detail = obs.detail
+            detail_json = "" if detail is None else self._detail_json(detail)
+            # The keys in canonical order; a float as the stdlib writes it (its repr).
+            texts.append(
+                f'{{"data_time":"{_stamp(obs.as_of)}",{detail_json}'
+                f'"fetched_at":{fetched_json},"value":{_FLOAT_REPR(value)}}}'
+            )
+        return "[" + ",".join(texts) + "]"
+
+    def _detail_json(self, detail: Any) -> str:
+        """``"detail":{...},`` of an observation's detail. A flat one of text and integers is
+        encoded once per content (an adapter's details repeat: the exchange, a candle count)."""
+        key = None
+        if detail.__class__ is dict and all(
+            k.__class__ is str and (v.__class__ is str or v.__class__ is int)
+            for k, v in detail.items()
+        ):
+            key = tuple(detail.items())
+            found = self._details.get(key)
+            if found is not None:
+                return found
+        encoded = f'"detail":{_value(json_safe(detail))},'
+        if key is not None:
+            if len(self._details) >= _ENCODED_KEPT:
+                self._details.clear()
+            self._details[key] = encoded
+        return encoded
+
+    def _encoded_value(self, value: Any) -> tuple[Any, str]:
+        """``(plain value, canonical JSON)`` of a risk decision or an execution result (or its
+        dict, or None). A frozen object (a ``RiskDecision``, an ``ExecutionResult``) is encoded
+        once: a backtest gives the same "no signal" result and the same repeated denial to
+        thousands of records. A dict may be edited in place, so it is encoded every time."""
+        if value is None:
+            return None, _NULL
+        if isinstance(value, Mapping):
+            plain = json_safe(value)
+            return plain, _value(plain)
+        found = self._encoded.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1], found[2]
+        plain = _plain(value)
+        encoded = _value(plain)
+        if len(self._encoded) >= _ENCODED_KEPT:
+            self._encoded.clear()
+        self._encoded[id(value)] = (value, plain, encoded)  # the object too: its id stays its
+        return plain, encoded
+
+
+# Frozen values a template keeps encoded (a run's distinct "no signal" results and denials).
+_ENCODED_KEPT = 256
+
+
+_FLOAT_REPR = float.__repr__
+
+
+def _copy(value: Any, member: str) -> Any:
+    """A fresh copy of a member's value (read back from its JSON), or None."""
+    return None if value is None else loads_record("{" + member + "}").popitem()[1]
 
 
 def _plain(value: Any) -> Any:
-    """An order or execution as plain JSON data (its ``to_dict``), or None."""
+    """An order, execution or risk decision as plain JSON data, or None. Their ``to_dict``
+    gives plain data already (``json_safe``'s, or the gate's own conversion of it: walking a
+    dozen risk checks again cost more than encoding them); anything else goes through
+    ``json_safe``."""
     if value is None:
         return None
     if hasattr(value, "to_dict"):
-        value = value.to_dict()
+        return value.to_dict()
     return json_safe(value)
 
 
@@ -470,17 +546,17 @@ def build_decision_record(
     evaluation: Evaluation,
     mode: str,
     intent: OrderIntent | None,
-    risk: dict[str, Any] | None,
+    risk: RiskDecision | Mapping[str, Any] | None,
     execution: ExecutionResult | None,
     recorded_at: datetime,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``decision`` record of one evaluation, traded or not (no seq/prev_hash/hash yet).
 
-    ``risk`` is the risk gate's dict as given (``{"approved": bool, "checks": [...]}``) or None
-    when the gate did not run (HOLD, BLOCKED). ``environ`` is only for tests: the environment
-    whose secret values are scrubbed (default ``os.environ``). Built by the strategy's
-    ``DecisionTemplate`` for the asset and mode.
+    ``risk`` is the risk gate's ``RiskDecision`` or its dict (``{"approved": bool, "checks":
+    [...]}``), or None when the gate did not run (HOLD, BLOCKED). ``environ`` is only for
+    tests: the environment whose secret values are scrubbed (default ``os.environ``). Built by
+    the strategy's ``DecisionTemplate`` for the asset and mode.
     """
     return prepare_decision(
         strategy=strategy,
@@ -500,7 +576,7 @@ def prepare_decision(
     evaluation: Evaluation,
     mode: str,
     intent: OrderIntent | None,
-    risk: dict[str, Any] | None,
+    risk: RiskDecision | Mapping[str, Any] | None,
     execution: ExecutionResult | None,
     recorded_at: datetime,
     environ: Mapping[str, str] | None = None,

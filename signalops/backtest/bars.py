@@ -126,7 +126,7 @@ class Bars:
         at = np.array([m.timestamp() for m in moments], dtype=np.float64)
         found = np.searchsorted(self.close_time, at, side="right") - 1
         decimals: dict[int, Decimal] = {}
-        closes = self.close
+        closes = self.close.tolist()  # Python floats: indexing numpy per bar costs more
         out: list[Decimal | None] = []
         for i in found.tolist():
             if i < 0:
@@ -134,7 +134,7 @@ class Bars:
                 continue
             value = decimals.get(i)
             if value is None:
-                value = decimals[i] = to_decimal(float(closes[i]))
+                value = decimals[i] = to_decimal(closes[i])
             out.append(value)
         return out
 

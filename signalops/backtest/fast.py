@@ -15,7 +15,9 @@ what cannot change an outcome:
   price, portfolio, book, ``risk.size_order``, the risk state read from the log, ``risk.check``)
   and, when approved, its own paper execution (``Recorder.paper``: the decision record, the
   broker's fill and the fill record together); a HOLD or BLOCKED verdict needs neither, only its
-  record, as in the pipeline;
+  record, as in the pipeline. A SELL while nothing is held gets the gate's answer to the last
+  such SELL given the same flat views, once this bar is checked to have a price (the gate
+  answers it from those alone: ``_flat_sell``);
 - records: built by the ``DecisionTemplate`` that ``build_decision_record`` is made of (so
   scrubbed the same way), and sealed into the chain by the log's ``append_many``. The records of
   decisions that place nothing are held and appended in order before anything else is written
@@ -23,7 +25,9 @@ what cannot change an outcome:
   pipeline's order, hash for hash. Their log lines (shown: one cycle to a transaction) are
   logged once the transaction has committed, in the order the records were written;
 - the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
-  views it gave again (``FlatViewBroker``: they cannot depend on prices then).
+  views it gave again (``FlatViewBroker``: they cannot depend on prices then); the equity
+  curve marks the positions the broker last reported at each bar's closes until the next fill
+  (``PortfolioView.equity``'s sum, in its order).
 
 What the pipeline path does that this loop leaves out is what a fresh backtest log never
 needs: looking up each decision in the log before deciding it (none is there), expiring
@@ -51,6 +55,7 @@ from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
 from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.ledger import Decision, EquityPoint
+from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker, day_start_of
 from signalops.observation import Request
@@ -64,7 +69,7 @@ from signalops.orders import (
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
-from signalops.pipeline.cycle import _why_not, price_requests
+from signalops.pipeline.cycle import _why_not, price_requests, reference_price
 from signalops.pipeline.records import Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
@@ -97,6 +102,7 @@ class FlatViewBroker(PaperBroker):
         self._flat: dict[tuple[str, str], tuple[datetime, PortfolioView, bool]] = {}
         self._last_placed: datetime | None = None
         self._day: tuple[datetime | None, datetime | None] = (None, None)
+        self.executions = 0  # how many times the ledger may have changed
 
     def _midnight(self, as_of: datetime) -> datetime:
         moment, midnight = self._day
@@ -107,6 +113,7 @@ class FlatViewBroker(PaperBroker):
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         self._flat = {}  # the ledger may change (and a rolled-back fill changes it again)
+        self.executions += 1
         if self._last_placed is None or as_of > self._last_placed:
             self._last_placed = as_of
         return super().execute(intent, as_of=as_of)
@@ -138,6 +145,10 @@ class FlatViewBroker(PaperBroker):
         if not view.positions and self._kept(("account", ""), midnight) is not None:
             self._keep(("book", strategy), midnight, view)
         return view
+
+    def flat_book(self, strategy: str, as_of: datetime) -> PortfolioView | None:
+        """The strategy's book at ``as_of`` if it is known to hold nothing then; None otherwise."""
+        return self._kept(("book", strategy), self._midnight(as_of))
 
     def _kept(self, key: tuple[str, str], midnight: datetime) -> PortfolioView | None:
         found = self._flat.get(key)
@@ -225,6 +236,11 @@ class FastRun:
         self._lines: list[Writable] = []  # records written in the open transaction, to log
         self._logging = False
         self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
+        # The account when last marked, kept while no fill changes it: (the broker's executions
+        # then, cash, (asset, quantity) of each position, whether any is held).
+        self._holdings: tuple[int, Decimal, tuple[tuple[str, Decimal], ...], bool] | None = None
+        # asset -> (account view, book view, the gate's denial of a SELL given them)
+        self._flat_sells: dict[str, tuple[PortfolioView, PortfolioView, RiskDecision]] = {}
 
     def run(self) -> list[EquityPoint]:
         """Every cycle, ``BATCH`` decisions to a transaction (one commit each: a backtest that
@@ -308,7 +324,7 @@ class FastRun:
             evaluation=evaluation,
             mode=self.mode,
             intent=intent,
-            risk=None if gate is None else gate.to_dict(),
+            risk=gate,
             execution=result,
             recorded_at=self.clock(),
         )
@@ -319,16 +335,64 @@ class FastRun:
         """A BUY or SELL: the pipeline's gate, then its paper execution or the denial's record
         (the record, the gate's answer and the execution status)."""
         strategy, mode = self.strategy, self.mode
+        flat = self._flat_sell(asset, moment, evaluation, i)
+        if flat is not None:
+            record = self._record(evaluation, None, flat, _not_executed(_DENIED))
+            self._held.append(record)
+            return record, flat, _NOT_EXECUTED
         did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
         requests = (*strategy.requests(asset), *price_requests(asset))
         answers = self.answers.answers(requests, i)
         intent, gate = self.pipeline.gate(strategy, asset, moment, evaluation, answers, did, mode)
+        if intent is None and evaluation.verdict is Verdict.SELL:
+            self._remember_flat_sell(asset, moment, gate)
         if intent is not None and gate.approved:
             record, result = self._fill(intent, moment, evaluation, gate)
             return record, gate, result.status.value
         record = self._record(evaluation, intent, gate, _not_executed(_DENIED))
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
+
+    def _flat_views(self, moment: datetime) -> tuple[PortfolioView, PortfolioView] | None:
+        """The account's and the strategy's book's views at ``moment`` when the broker knows
+        both hold nothing (``FlatViewBroker``'s kept views); None otherwise."""
+        broker = self.pipeline.broker
+        if self.mode is Mode.AUTO or not isinstance(broker, FlatViewBroker):
+            return None
+        account = broker.flat_portfolio(moment)
+        book = broker.flat_book(self.strategy.name, moment) if account is not None else None
+        return None if account is None or book is None else (account, book)
+
+    def _flat_sell(
+        self, asset: str, moment: datetime, evaluation: Evaluation, i: int
+    ) -> RiskDecision | None:
+        """The gate's answer to a SELL while nothing is held, when it already gave one for the
+        same flat views; None when the gate must be asked.
+
+        With nothing held, ``Pipeline.gate`` answers a SELL from its pre-checks: the reference
+        price (NO_PRICE when there is none), the account's and the book's views (unvalued or
+        not), then ``size_order``, which finds nothing to sell (NO_POSITION) whatever the price.
+        The same view objects and a price give the same answer, so it is asked once per views;
+        whether there is a price is still asked at every bar.
+        """
+        if evaluation.verdict is not Verdict.SELL:
+            return None
+        views = self._flat_views(moment)
+        found = self._flat_sells.get(asset)
+        if views is None or found is None or found[0] is not views[0] or found[1] is not views[1]:
+            return None
+        sources = self.pipeline.price_requests_of(asset)
+        limits = self.pipeline._limits(self.strategy, evaluation)
+        prices = self.answers.answers(sources, i)
+        if reference_price(asset, prices, moment, limits.max_data_age, sources) is None:
+            return None
+        return found[2]
+
+    def _remember_flat_sell(self, asset: str, moment: datetime, gate: RiskDecision) -> None:
+        """Keep the gate's denial of a SELL for the flat views it was given (``_flat_sell``)."""
+        views = self._flat_views(moment)
+        if views is not None and not any(c.code is Code.NO_PRICE for c in gate.checks):
+            self._flat_sells[asset] = (*views, gate)
 
     def _fill(
         self, intent: OrderIntent, moment: datetime, evaluation: Evaluation, gate: RiskDecision
@@ -363,8 +427,21 @@ class FastRun:
             found = closes.at(i)
             if found is not None:
                 marks[asset] = found
+        executions = broker.executions if isinstance(broker, FlatViewBroker) else None
+        kept = self._holdings
+        if kept is not None and kept[0] == executions and all(a in marks for a, _ in kept[2]):
+            # No fill since: the same positions, marked at this bar's closes as the broker marks
+            # them (``PortfolioView.equity``: cash + each quantity x its mark, in asset order).
+            _, cash, holdings, held = kept
+            exposure = Decimal(0)
+            for asset, quantity in holdings:
+                exposure += quantity * marks[asset]
+            return EquityPoint(at, cash + exposure, cash, held)
         portfolio = broker.portfolio(marks, moment)
         held = any(p.quantity > 0 for p in portfolio.positions.values())
+        if executions is not None:
+            holdings = tuple((a, p.quantity) for a, p in portfolio.positions.items())
+            self._holdings = (executions, portfolio.cash, holdings, held)
         return EquityPoint(at, portfolio.equity, portfolio.cash, held)
 
     @cached_property
@@ -379,11 +456,11 @@ class _Closes:
     def __init__(self, bars: Bars, ends: Sequence[datetime]) -> None:
         at = np.array([end.timestamp() for end in ends], dtype=np.float64)
         self._index = (np.searchsorted(bars.close_time, at, side="right") - 1).tolist()
-        self._close = bars.close
+        self._close = bars.close.tolist()
 
     def at(self, i: int) -> Decimal | None:
         index = self._index[i]
-        return None if index < 0 else to_decimal(float(self._close[index]))
+        return None if index < 0 else to_decimal(self._close[index])
 
 
 __all__ = ["BATCH", "FastRun", "FlatViewBroker"]

@@ -261,7 +261,8 @@ def run_backtest(
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
             run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
-            curve += run.run()
+            with log.bulk_load():  # it never filters decisions: it asks by id and kind
+                curve += run.run()
             decisions = tuple(run.decisions)
         else:
             curve += _pipeline_cycles(pipeline, clock, times, step, prices, progress)

@@ -29,7 +29,7 @@ from signalops.config import Config, limits_for
 from signalops.errors import InputError
 from signalops.strategy.model import Strategy
 
-__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "run_study"]
+__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "quote_of", "run_study"]
 
 BASELINE_AUDIT_FILE = "baseline.db"
 
@@ -102,14 +102,14 @@ def run_study(
         universe=universe,
         sectors=config.sectors,
         limits=limits_for(result.strategy, config),
-        quote=_quote(result.assets, config),
+        quote=quote_of(result.assets, config),
     )
     if report:
         write_report(study, store=store, venues=config.venues)
     return study
 
 
-def _quote(assets: Sequence[str], config: Config) -> str | None:
+def quote_of(assets: Sequence[str], config: Config) -> str | None:
     """The currency the run's money is in: its assets' venues' quote, when they share one."""
     venues = (config.venues.venue_of(asset) for asset in assets)
     quotes = {venue.quote for venue in venues if venue is not None}

@@ -53,6 +53,7 @@ from signalops.backtest.runner import (
     load_bars,
     run_backtest,
 )
+from signalops.backtest.study import quote_of
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
@@ -218,6 +219,7 @@ class StressReport:
     runs: tuple[ScenarioRun, ...]
     out_dir: Path
     breakers_configured: bool
+    quote: str | None = None  # the currency its money is in (its assets' venues' quote)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,6 +229,7 @@ class StressReport:
                 "hash": self.strategy.content_hash,
             },
             "report": str(self.out_dir),
+            "quote": self.quote,
             "breakers_run_in_backtests": False,
             "breakers_configured": self.breakers_configured,
             "scenarios": [run.to_dict() for run in self.runs],
@@ -255,7 +258,8 @@ def run_stress(
         )
         runs.append(run)
     configured = _breakers_set(config.breakers)
-    return StressReport(strategy, tuple(runs), Path(out_dir), configured)
+    quote = quote_of(strategy.assets, config)
+    return StressReport(strategy, tuple(runs), Path(out_dir), configured, quote)
 
 
 def run_scenario(

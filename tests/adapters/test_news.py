@@ -319,6 +319,17 @@ def test_feed_cut_short_is_a_bad_response_not_a_smaller_count():
     assert "malformed" in answer.message
 
 
+def test_a_feed_nested_a_hundred_thousand_deep_is_refused_before_feedparser_reads_it():
+    # The real feed with 100,000 nested elements spliced into its channel (feedparser took two
+    # seconds over such a body): refused by its depth, the real feed's own depth being fine.
+    deep = "<x>" * 100_000 + "</x>" * 100_000
+    text = FEED_TEXT.replace("<channel>", "<channel>" + deep, 1)
+    answer = ask(live(Feeds().serve(COINDESK, rss(text))), "Tether")
+    assert reason(answer) == "RESPONSE_TOO_DEEP"
+    assert answer.message.endswith("returned XML nested more than 128 levels deep (not a feed)")
+    assert value(ask(live(Feeds().serve(COINDESK, rss())), "Tether")) >= 0
+
+
 def test_json_body_is_a_bad_response():
     answer = ask(live(Feeds().serve(COINDESK, httpx.Response(200, json={"items": []}))), "Tether")
     assert reason(answer) == "BAD_RESPONSE"

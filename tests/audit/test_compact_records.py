@@ -23,6 +23,8 @@ from attacks import attacker, reseal_from, stored
 from audit_scenarios import AS_OF, SCENARIOS, STRATEGY, VALUES
 from conftest import ROOT
 from conftest import invoke as run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from legacy import FIXTURES, legacy_log, restore_legacy
 
 from signalops.audit.chain import check
@@ -45,6 +47,7 @@ from signalops.codes import Code
 from signalops.errors import DuplicateRecordError
 from signalops.observation import DataError, Observation
 from signalops.orders import ExecutionResult, ExecutionStatus
+from signalops.risk.decision import RiskDecision
 from signalops.strategy import load
 
 SITUATIONS = ("buy", "blocked", "denied", "hold", "pending")
@@ -79,6 +82,51 @@ def test_the_template_builds_the_bytes_build_decision_record_builds(situation: s
     )
     assert prepared.text == text(record)
     assert prepared.record == record
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=3, max_size=3),
+    detail=st.one_of(
+        st.none(),
+        st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5))),
+        st.dictionaries(st.text(max_size=5), st.lists(st.floats(allow_nan=False)), max_size=2),
+    ),
+    fetched=st.booleans(),
+)
+def test_plain_observations_are_written_as_the_general_encoder_writes_them(
+    values: list[float], detail: Any, fetched: bool
+):
+    # Plain observations take a shorter way to their JSON (floats by repr, flat details encoded
+    # once per content); the record read back and encoded the slow way must give its bytes.
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    fetched_at = AS_OF if fetched else None
+    answers = [Observation(v, AS_OF, "technical", fetched_at, detail) for v in values]
+    for _ in range(2):  # the second time from what the template remembers
+        prepared = template.prepare(
+            as_of=AS_OF, verdict="HOLD", observations=answers, recorded_at=AS_OF, environ={}
+        )
+        assert prepared.text == canonical_json(prepared.record)
+
+
+def test_a_risk_decision_and_its_dict_build_one_record_and_no_two_records_share_a_value():
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    gate = RiskDecision.denied(Code.NO_POSITION, {"asset": "BTC", "side": "SELL"})
+    result = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied by the risk gate")
+    answers = list(SCENARIOS.evaluate(VALUES["buy"]).observations)
+
+    def build(risk: Any) -> Any:
+        return template.prepare(
+            as_of=AS_OF, verdict="SELL", action="SELL", observations=answers, risk=risk,
+            execution=result, recorded_at=AS_OF, environ={},
+        )  # fmt: skip
+
+    first, second, from_dict = build(gate), build(gate), build(gate.to_dict())
+    assert first.text == second.text == from_dict.text
+    first.record["risk"]["checks"].clear()
+    first.record["execution"]["message"] = "edited"
+    assert second.record == from_dict.record
+    assert second.record["risk"]["checks"][0]["code"] == "NO_POSITION"
 
 
 def test_a_decision_keeps_its_answers_aligned_with_the_requests_and_no_trace():

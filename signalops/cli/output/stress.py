@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from signalops.cli import output
+from signalops.numbers import money
 
 if TYPE_CHECKING:
     from signalops.stress.scenario_backtests import ScenarioRun, StressReport
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "scenario",
     "window",
-    "PnL (USDT)",
+    "PnL",
     "return",
     "max DD",
     "decisions",
@@ -34,8 +35,6 @@ DASH = "—"
 
 def stress(report: StressReport) -> None:
     """The table, the skipped scenarios with their reasons, and where the audit logs are."""
-    from signalops.backtest.report import money
-
     out = output.console()
     ran = [run for run in report.runs if run.result is not None]
     skipped = [run for run in report.runs if run.result is None]
@@ -45,14 +44,19 @@ def stress(report: StressReport) -> None:
     if ran:
         first = ran[0].result
         assert first is not None
-        heading += f" · starting cash {money(first.paper.starting_cash)} each"
+        heading += f" · starting cash {money(first.paper.starting_cash, report.quote)} each"
     out.print(Text(heading, style="bold"))
     if ran:
-        output.plain_table(COLUMNS, [_row(run) for run in ran], left=2)
+        output.plain_table(_columns(report.quote), [_row(run) for run in ran], left=2)
     for run in skipped:
         out.print(Text(f"skipped {run.scenario.name}: ", style="yellow") + Text(str(run.skipped)))
     for line in _notes(report, ran):
         out.print(line)
+
+
+def _columns(quote: str | None) -> tuple[str, ...]:
+    """The table's headings, the money's currency named when the assets' venues share one."""
+    return tuple(f"PnL ({quote})" if c == "PnL" and quote else c for c in COLUMNS)
 
 
 def _row(run: ScenarioRun) -> list[str]:
