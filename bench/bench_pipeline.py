@@ -45,9 +45,14 @@ hash as the checked run, i.e. byte-identical audit records whichever path made t
 Where (b)'s time goes: one more pass of (b) on a file log, instrumented (the functions still
 run; a wrapper times them): per decision, the records built (``build_decision_record`` and
 the follow-ups), their appends with the commit and its fsync (``AuditLog.append`` /
-``append_many``), and the rest: the pipeline's own work (the recorded check, evaluation,
-sizing, risk gate, paper broker, log lines). ``--profile`` prints instead the functions a
-cProfile of (b) on a file log spends most in (own time, then cumulative) and stops there.
+``append_many``, and the BEGIN and COMMIT of the ``transaction`` around a paper fill), and
+the rest: the pipeline's own work (the recorded check, evaluation, sizing, risk gate, paper
+broker, log lines); then the same over the decisions that act
+only (a paper fill, or a BUY/SELL the gate's full risk check ran on): they are few (most
+decisions HOLD or are SELLs with nothing to sell, denied before the check) and they are (b)'s
+p99. ``--profile`` prints instead the functions a cProfile of (b) on a file log spends most in
+(own time, then cumulative) and stops there; ``--profile-acting`` the same for the decisions
+that act only.
 
 Part 2, ``why`` on a big log: N records (default 1,000,000; ``--quick`` 20,000), made from the
 real decision records (and fill records) of the checked run, re-keyed with new ids, assets
@@ -67,6 +72,7 @@ shared; compare rows of one run, not numbers across runs.
 
 Run:  .venv/bin/python bench/bench_pipeline.py [--quick] [--records N] [--keep PATH] [--repeats N]
       .venv/bin/python bench/bench_pipeline.py --quick --profile   # cProfile of (b) only
+      .venv/bin/python bench/bench_pipeline.py --quick --profile-acting   # of its acting ones
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -218,8 +225,14 @@ def new_pipeline(setup: Setup, audit: str | Path) -> tuple[Pipeline, list[dateti
 
 
 def run_decide(
-    setup: Setup, audit: str | Path, *, rest: bool = True
+    setup: Setup,
+    audit: str | Path,
+    *,
+    rest: bool = True,
+    profiler: cProfile.Profile | None = None,
+    profiled: frozenset[int] = frozenset(),
 ) -> tuple[Timing, list[Outcome], str]:
+    """(b) once; ``profiler`` (when given) runs during the decisions numbered ``profiled``."""
     pipeline, now = new_pipeline(setup, audit)
     decide, calls, outcomes = pipeline.decide, [], []
     clock = time.perf_counter_ns
@@ -229,9 +242,14 @@ def run_decide(
     for as_of, answers in zip(setup.times, setup.answers, strict=True):
         now[0] = as_of
         for strategy, asset in setup.work:
+            on = profiler if profiler is not None and len(calls) in profiled else None
+            if on is not None:
+                on.enable()
             t0 = clock()
             outcomes.append(decide(strategy, asset, as_of, answers))
             calls.append(clock() - t0)
+            if on is not None:
+                on.disable()
         if rest:  # between cycles, untimed: the live loop is waiting for the next one
             t0 = clock()
             pipeline.rest()
@@ -403,6 +421,28 @@ def _timed(owner: Any, name: str, into: list[int]) -> Callable[[], None]:
     return lambda: setattr(owner, name, original)
 
 
+def _timed_block(owner: Any, name: str, into: list[int]) -> Callable[[], None]:
+    """Wrap the context manager ``owner.name`` so that its entry and exit (a transaction's
+    BEGIN and its COMMIT with the fsync), not its block, add to ``into[0]``; returns the undo."""
+    original = getattr(owner, name)
+    clock = time.perf_counter_ns
+
+    @contextmanager
+    def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        t0 = clock()
+        with ExitStack() as stack:
+            value = stack.enter_context(original(*args, **kwargs))
+            into[0] += clock() - t0
+            try:
+                yield value
+            finally:
+                t0 = clock()
+        into[0] += clock() - t0
+
+    setattr(owner, name, timed)
+    return lambda: setattr(owner, name, original)
+
+
 def split_decide(setup: Setup, audit: Path) -> Split:
     """(b) once, with the record builds and the appends (commit included) timed apart."""
     build, store = [0], [0]
@@ -411,6 +451,8 @@ def split_decide(setup: Setup, audit: Path) -> Split:
         _timed(pipeline_records, "build_followup", build),
         _timed(audit_store.AuditLog, "append", store),
         _timed(audit_store.AuditLog, "append_many", store),
+        # A paper fill's records commit at the end of the transaction around them.
+        _timed_block(audit_store.AuditLog, "transaction", store),
     ]
     split = Split([], [], [])
     try:
@@ -434,10 +476,28 @@ def split_decide(setup: Setup, audit: Path) -> Split:
     return split
 
 
-def print_split(split: Split) -> None:
+def acting_decisions(outcomes: list[Outcome], records: list[dict[str, Any]]) -> frozenset[int]:
+    """The numbers of the decisions that act: a paper fill, or a BUY/SELL that the gate's risk
+    check ran on (its record has more than the one check of a denial before the check)."""
+    checked = {
+        r["decision_id"]
+        for r in records
+        if r["kind"] == "decision" and len((r.get("risk") or {}).get("checks") or ()) > 1
+    }
+    return frozenset(
+        n
+        for n, o in enumerate(outcomes)
+        if o.status is ExecutionStatus.FILLED or o.decision_id in checked
+    )
+
+
+def print_split(split: Split, acting: frozenset[int]) -> None:
     def pct(values: list[int], p: float) -> float:
         ordered = sorted(values)
         return ordered[round(p / 100 * (len(ordered) - 1))] / 1e3
+
+    def only(values: list[int]) -> list[int]:
+        return [v for n, v in enumerate(values) if n in acting]
 
     rows = [
         ("(b) Pipeline.decide, instrumented", split.total),
@@ -445,22 +505,43 @@ def print_split(split: Split) -> None:
         ("  appends + commit + fsync (AuditLog)", split.store),
         ("  the rest: pipeline, gate, broker, logs", split.rest),
     ]
+    if acting:
+        rows += [
+            (f"acting decisions only ({len(acting)})", only(split.total)),
+            ("  records built", only(split.build)),
+            ("  appends + commit + fsync", only(split.store)),
+            ("  the rest: pipeline, gate, broker, logs", only(split.rest)),
+        ]
     width = max(len(name) for name, _ in rows)
-    header = f"{'part of a decision':<{width}}  {'mean µs':>9}  {'p50 µs':>9}  {'p99 µs':>9}"
+    header = (
+        f"{'part of a decision':<{width}}  {'mean µs':>9}  {'p50 µs':>9}  {'p99 µs':>9}  "
+        f"{'max µs':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, values in rows:
         mean = sum(values) / len(values) / 1e3
-        print(f"{name:<{width}}  {mean:>9,.1f}  {pct(values, 50):>9,.1f}  {pct(values, 99):>9,.1f}")
+        print(
+            f"{name:<{width}}  {mean:>9,.1f}  {pct(values, 50):>9,.1f}  {pct(values, 99):>9,.1f}  "
+            f"{max(values) / 1e3:>9,.1f}"
+        )
     print("(percentiles of each part over the decisions: the parts' p99s do not add up)")
 
 
-def profile_decide(setup: Setup, top: int = 20) -> None:
-    """cProfile of one pass of (b) on a file log: the top functions by own and total time."""
+def profile_decide(
+    setup: Setup, top: int = 20, acting: frozenset[int] | None = None, passes: int = 5
+) -> None:
+    """cProfile of one pass of (b) on a file log: the top functions by own and total time.
+    With ``acting``: of those decisions only, over ``passes`` passes (they are few)."""
     profiler = cProfile.Profile()
-    profiler.enable()
-    run_decide(setup, setup.scratch / "profile.db")
-    profiler.disable()
+    if acting is None:
+        profiler.enable()
+        run_decide(setup, setup.scratch / "profile.db")
+        profiler.disable()
+    else:
+        for n in range(passes):
+            run_decide(setup, setup.scratch / f"profile-{n}.db", profiler=profiler, profiled=acting)
+        print(f"{len(acting)} acting decisions x {passes} passes")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
@@ -791,6 +872,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile of Pipeline.decide (b) only, then stop"
     )
+    parser.add_argument(
+        "--profile-acting",
+        action="store_true",
+        help="cProfile of (b)'s decisions that act (fill, or full risk check) only, then stop",
+    )
     parser.add_argument("--repeats", type=int, help="timed passes of part 1 (default 3)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -829,8 +915,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checked is None:
             return 1
         outcomes, head, records = checked
-        if args.profile:
-            profile_decide(setup)
+        acting = acting_decisions(outcomes, records)
+        if args.profile or args.profile_acting:
+            profile_decide(setup, acting=acting if args.profile_acting else None)
             return 0
         rows = pipeline_rows(setup, plan, outcomes, head)
         print()
@@ -841,7 +928,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print()
         print("Where (b)'s time goes: one more pass, instrumented (file log)")
-        print_split(split_decide(setup, scratch / "split.db"))
+        print_split(split_decide(setup, scratch / "split.db"), acting)
 
         print()
         sizes = [len(canonical_json(r)) for r in records]

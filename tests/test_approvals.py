@@ -6,6 +6,7 @@ human's answer is given minutes later on the same replay, so the re-check sees t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import ROOT
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.cli import cli
+from signalops.pipeline.records import Recorder
 
 STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
 
@@ -142,3 +144,26 @@ def test_the_loser_of_an_approval_race_reads_who_won_and_no_second_order(
     )
     assert kinds(db).count("fill") == 1
     assert kinds(db).count("approval") == 1
+
+
+class _LookedEarlier(AuditLog):
+    """The log as a runner read it just before another one committed the same expiry."""
+
+    def __init__(self, path: Path, seen: list) -> None:
+        super().__init__(path)
+        self.seen = seen
+
+    def pending_approvals(self, now):  # type: ignore[no-untyped-def]
+        return self.seen
+
+
+def test_an_expiry_another_runner_committed_meanwhile_is_not_an_error(pending):
+    db = pending[0]
+    late = datetime(2023, 3, 10, 0, 20, tzinfo=UTC)
+    seen = AuditLog(db).pending_approvals(late)
+    first = Recorder(AuditLog(db), broker=None, clock=lambda: late)  # type: ignore[arg-type]
+    assert first.expire(late) == 1
+    second = Recorder(_LookedEarlier(db, seen), broker=None, clock=lambda: late)  # type: ignore[arg-type]
+    assert second.expire(late) == 0
+    assert kinds(db) == ["decision", "expiry"]
+    assert verify(AuditLog(db)).ok

@@ -31,6 +31,7 @@ URL or header that carried a key. A leaked key in an append-only log could never
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -407,8 +408,9 @@ class DecisionTemplate:
                 "observations": entries
                 if entries is not None
                 else [compact_observation(obs) for obs in observations],
-                # Remembered values are shared: each record gets its own copies.
-                "risk": _copy(risk_value, texts[13]),
+                # Remembered values are shared: each record gets its own copies (the risk
+                # checks' details in the gate's order: log lines show them).
+                "risk": copy.deepcopy(risk_value),
                 "order": order_value,
                 "execution": _copy(execution_value, texts[6]),
             }

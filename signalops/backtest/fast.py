@@ -382,7 +382,7 @@ class FastRun:
         if views is None or found is None or found[0] is not views[0] or found[1] is not views[1]:
             return None
         sources = self.pipeline.price_requests_of(asset)
-        limits = self.pipeline._limits(self.strategy, evaluation)
+        limits = self.pipeline.limits(self.strategy, evaluation)
         prices = self.answers.answers(sources, i)
         if reference_price(asset, prices, moment, limits.max_data_age, sources) is None:
             return None
@@ -402,9 +402,9 @@ class FastRun:
         self._flush()
         written: list[PreparedRecord] = []
 
-        def first(result: ExecutionResult) -> Mapping[str, Any]:
+        def first(result: ExecutionResult) -> PreparedRecord:
             written.append(self._record(evaluation, intent, gate, result))
-            return written[-1].record  # the dict, as ``Recorder.decision_record`` gives it
+            return written[-1]  # as ``Recorder.decision_record`` gives it
 
         # Its lines wait for the batch's commit, with the others (``run``).
         records = replace(self.pipeline.records, lines=self._lines.extend)

@@ -76,7 +76,7 @@ Transactions
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -231,7 +231,8 @@ class _Book:
         )
 
     def copy(self) -> _Book:
-        return _Book(self.cash, self.realised, {a: replace(h) for a, h in self.holdings.items()})
+        holdings = {a: _Holding(h.quantity, h.cost, h.last_price) for a, h in self.holdings.items()}
+        return _Book(self.cash, self.realised, holdings)
 
 
 @dataclass
@@ -463,17 +464,22 @@ class PaperBroker:
         """The books after the fills placed before (or at, when ``inclusive``) a moment.
 
         Replays are incremental (a backtest asks every cycle, and the ledger grows): one kept
-        per filter, and the usual "as of now" filter is the unfiltered one whenever no fill was
-        placed after ``placed_before``. ``rows``: the ledger as ``_rows`` just gave it.
+        per filter, and a filter that every row passes (the usual "as of now", and the day's
+        start when nothing was placed since) is the unfiltered one. ``rows``: the ledger as
+        ``_rows`` just gave it.
         """
         if rows is None:
             rows = self._rows()
-        if (
-            placed_before is not None
-            and inclusive
-            and (not rows or self._latest_placed is None or self._latest_placed <= placed_before)
+        latest = self._latest_placed
+        if placed_before is not None and (
+            not rows
+            or latest is None
+            or latest < placed_before
+            or (inclusive and latest == placed_before)
         ):
-            placed_before = None
+            # Every row is inside the cut (today's start, when nothing was filled today): the
+            # books are the unfiltered replay's, the same rows applied in the same order.
+            placed_before, inclusive = None, True
         key = (placed_before, inclusive)
         replay = self._replays.get(key)
         if replay is None or not replay.holds(rows):

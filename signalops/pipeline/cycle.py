@@ -38,7 +38,7 @@ from signalops.audit.queries import records_of_kind, records_since
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import SignalOpsError
-from signalops.evaluation.nodes import Predicate, Status
+from signalops.evaluation.nodes import Node, Predicate, Status
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
@@ -223,7 +223,7 @@ class Pipeline:
 
     # --- sizing and the gate ---
 
-    def _limits(self, strategy: Strategy, evaluation: Evaluation) -> risk.RiskLimits:
+    def limits(self, strategy: Strategy, evaluation: Evaluation) -> risk.RiskLimits:
         """The strategy's limits; ``max_data_age`` follows its timeframe unless a config set it.
 
         Made once per strategy, config and acting side (the loop swaps the config to halt or
@@ -254,7 +254,7 @@ class Pipeline:
         did: str,
         mode: Mode,
     ) -> tuple[OrderIntent | None, RiskDecision]:
-        limits = self._limits(strategy, evaluation)
+        limits = self.limits(strategy, evaluation)
         sources = self.price_requests_of(asset)
         price = reference_price(asset, answers, as_of, limits.max_data_age, sources)
         side = Side.BUY if evaluation.verdict is Verdict.BUY else Side.SELL
@@ -824,22 +824,43 @@ def acting_max_ages(evaluation: Evaluation) -> tuple[int, ...]:
     side = tree.entry if evaluation.action is None or evaluation.action is Side.BUY else tree.exit
     if side is None:
         return ()
-    return tuple(
-        age for node in side.walk() if isinstance(node, Predicate) for age in node.max_ages
-    )
+    return tuple(age for node in _predicates(side) for age in node.max_ages)
+
+
+# The leaves of each side of a tree, in walk order, found once per side object (trees are
+# frozen; the node is kept with its entry, so its id is not reused while the entry lives).
+_PREDICATES: dict[int, tuple[Node, tuple[Predicate, ...]]] = {}
+_PREDICATES_KEPT = 4096
+
+
+def _predicates(side: Node) -> tuple[Predicate, ...]:
+    found = _PREDICATES.get(id(side))
+    if found is not None and found[0] is side:
+        return found[1]
+    leaves = tuple(node for node in side.walk() if isinstance(node, Predicate))
+    if len(_PREDICATES) >= _PREDICATES_KEPT:
+        _PREDICATES.clear()
+    _PREDICATES[id(side)] = (side, leaves)
+    return leaves
 
 
 def decision_data_time(evaluation: Evaluation, price_time: datetime) -> datetime:
-    """The oldest data the decision relied on: the passing leaves of the acting side + price."""
+    """The oldest data the decision relied on: the passing leaves of the acting side + price.
+
+    A leaf's data times are its readings' (``trace.data_times``: the same times as
+    ``trace.leaf(node).readings``, without building the leaf's view)."""
     tree = evaluation.tree
     side = tree.entry if evaluation.action is None or evaluation.action is Side.BUY else tree.exit
     oldest = price_time
+    if side is None:
+        return oldest
     trace = evaluation.trace
-    for node in side.walk() if side is not None else ():
-        if isinstance(node, Predicate) and trace.status(node) is Status.PASS:
-            for reading in trace.leaf(node).readings:
-                if reading.data_time is not None and reading.data_time < oldest:
-                    oldest = reading.data_time
+    statuses = trace.statuses
+    for node in _predicates(side):
+        if statuses[node.index] == Status.PASS:
+            for data_time in trace.data_times(node):
+                if data_time is not None and data_time < oldest:
+                    oldest = data_time
     return oldest
 
 

@@ -52,7 +52,13 @@ from typing import Any
 from signalops.audit.interface import AuditStore
 from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_since
-from signalops.audit.record import ORDER_RESULT, ORDER_SUBMITTED, build_followup, prepare_decision
+from signalops.audit.record import (
+    DECISION,
+    ORDER_RESULT,
+    ORDER_SUBMITTED,
+    build_followup,
+    prepare_decision,
+)
 from signalops.canonical import canonical_json, iso
 from signalops.errors import DuplicateRecordError
 from signalops.evaluation.tree import Evaluation
@@ -124,7 +130,7 @@ class Recorder:
             evaluation=evaluation,
             mode=mode.value,
             intent=intent,
-            risk=None if risk is None else risk.to_dict(),
+            risk=risk,  # encoded by the template, as the fast backtest gives it
             execution=result,
             recorded_at=self.clock(),
         )
@@ -136,12 +142,12 @@ class Recorder:
         """A record with nothing to keep in step with it (a rejection, a notification's
         decision), committed now, after any held ones."""
         if not self._holding_any():
-            self.audit.append(record)
+            self.audit.append_many([record])  # ``append`` would build the sealed dict too
             self._log([record])
             return
         with self.audit.transaction():
             written = self._append_held()
-            self.audit.append(record)
+            self.audit.append_many([record])
         self._committed()
         self._log([*written, record])
 
@@ -248,13 +254,14 @@ class Recorder:
             self.held.take()
 
     def paper(self, intent: OrderIntent, as_of: datetime, first: FirstRecord) -> ExecutionResult:
-        """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction."""
+        """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction
+        (the two records in one append: one read of the chain head, one write of it)."""
         with self.audit.transaction():
             held = self._append_held()
             result = self.broker.execute(intent, as_of=as_of)
             written = [first(result)]
-            self.audit.append(written[0])
-            written += self._append_fill(intent, result, self.clock())
+            written += self._fill_record(intent, result, self.clock())
+            self.audit.append_many(written)
         self._committed()
         self._log([*held, *written])
         return result
@@ -265,11 +272,10 @@ class Recorder:
         """Write-ahead: ``first`` and ``order_submitted`` committed, then send, then the answer."""
         with self.audit.transaction():
             held = self._append_held()
-            self.audit.append(first)
             submitted = _order_record(
                 "order_submitted", intent, self.clock(), order=intent.to_dict()
             )
-            self.audit.append(submitted)
+            self.audit.append_many([first, submitted])
         self._committed()
         self._log([*held, first, submitted])
         result = executor.execute(intent, as_of=as_of)
@@ -281,35 +287,38 @@ class Recorder:
         with self.audit.transaction():
             held = self._append_held()
             answer = _order_record("order_result", intent, self.clock(), execution=result.to_dict())
-            self.audit.append(answer)
-            written = [answer, *self._append_fill(intent, result, self.clock())]
+            written = [answer, *self._fill_record(intent, result, self.clock())]
+            self.audit.append_many(written)
         self._committed()
         self._log([*held, *written])
 
-    def _append_fill(
-        self, intent: OrderIntent, result: ExecutionResult, at: datetime
-    ) -> list[dict[str, Any]]:
+    @staticmethod
+    def _fill_record(intent: OrderIntent, result: ExecutionResult, at: datetime) -> list[Writable]:
+        """The fill record of ``result``, if it filled (appended by the caller)."""
         if result.fill is None:
             return []
-        fill = _order_record("fill", intent, at, fill=result.fill.to_dict())
-        self.audit.append(fill)
-        return [fill]
+        return [_order_record("fill", intent, at, fill=result.fill.to_dict())]
 
     def expire(self, now: datetime) -> int:
         """An ``expiry`` record for each pending approval past its expiry at ``now``."""
         expired = 0
         for pending in self.audit.pending_approvals(now):
-            if pending.expired:
-                self.append(
-                    build_followup(
-                        "expiry",
-                        decision_id=pending.decision_id,
-                        recorded_at=self.clock(),
-                        approval_id=pending.approval_id,
-                        expires_at=iso(pending.expires_at),
-                    )
-                )
-                expired += 1
+            if not pending.expired:
+                continue
+            record = build_followup(
+                "expiry",
+                decision_id=pending.decision_id,
+                recorded_at=self.clock(),
+                approval_id=pending.approval_id,
+                expires_at=iso(pending.expires_at),
+            )
+            try:
+                self.append(record)
+            except DuplicateRecordError:
+                # Its id is the approval's: already recorded (a runner killed as it committed
+                # it, whose commit the server finished after this one looked).
+                continue
+            expired += 1
         return expired
 
     def reconcile(self, executor: Reconciles) -> int:
@@ -373,6 +382,8 @@ def log_records(records: Iterable[Writable]) -> None:
 def log_record(record: Writable) -> None:
     """The log lines of one committed record (a HOLD is DEBUG only)."""
     if isinstance(record, PreparedRecord):
+        if record.kind == DECISION and not _may_log_decision(record.status):
+            return  # no line would be written: its dict is not built for nothing
         record = record.record
     kind = record["kind"]
     if kind == "decision":
@@ -413,6 +424,16 @@ def log_record(record: Writable) -> None:
             decision_id=record["decision_id"],
             expires_at=record["expires_at"],
         )
+
+
+def _may_log_decision(status: str | None) -> bool:
+    """Whether a decision with this execution status may have a line at the loggers' levels
+    (``_log_decision``'s: its DEBUG line or a denial, a pending approval, a failed order)."""
+    return (
+        _PIPELINE.isEnabledFor(logging.INFO)
+        or (status == ExecutionStatus.PENDING_APPROVAL and _APPROVALS.isEnabledFor(logging.INFO))
+        or (status == ExecutionStatus.FAILED and _EXECUTION.isEnabledFor(logging.WARNING))
+    )
 
 
 def _order_fields(record: Mapping[str, Any], order: Mapping[str, Any]) -> dict[str, Any]:
