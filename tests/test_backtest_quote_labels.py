@@ -64,3 +64,19 @@ def test_a_coin_backtest_on_binance_says_its_starting_cash_in_usdt(
         "fills at the next bar's open (1d candles); fee 10 bps, slippage 5 bps; starting cash "
         "10,000.00 USDT\n"
     ) in out
+
+
+def test_a_coin_and_a_stock_in_one_book_leave_its_money_unlabelled(
+    replay_dir: Path, tmp_path: Path
+):
+    # BTC is quoted in USDT on Binance, AAPL in USD on yfinance: no one currency to name.
+    fixture = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
+    strategy = tmp_path / "mixed.yaml"
+    strategy.write_text(fixture.replace("assets: [AAPL]", "assets: [BTC, AAPL]"), encoding="utf-8")
+
+    out = backtest(strategy, replay_dir, tmp_path / "r", "--config", str(EQUITIES))
+
+    labels = [line.split("  ")[0] for line in out.splitlines()]
+    assert "fees" in labels and "end equity" in labels
+    assert out.count("starting cash 10,000.00\n") == 1
+    assert "USD" not in out

@@ -25,7 +25,7 @@ def ratio(value: float | None) -> str:
     return DASH if value is None else numbers.ratio(value)
 
 
-def money(value: Decimal, quote: str = "USDT") -> str:
+def money(value: Decimal, quote: str | None = "USDT") -> str:
     return numbers.money(value, quote)
 
 

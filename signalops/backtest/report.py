@@ -131,9 +131,14 @@ def benchmark_column(asset: str) -> str:
     return f"{COLUMNS[3]} {asset}"
 
 
-def _quote(study: Study) -> str:
-    """The currency the run's money is labelled in: its assets' venues' (stocks: USD)."""
-    return study.quote or "USDT"
+def _quote(study: Study) -> str | None:
+    """The currency the run's money is labelled in: its assets' venues' (stocks: USD); None
+    when they do not share one (the money is then the paper account's, unlabelled)."""
+    return study.quote
+
+
+def _labelled(label: str, quote: str | None) -> str:
+    return f"{label} ({quote})" if quote else label
 
 
 def metric_rows(study: Study) -> list[tuple[str, ...]]:
@@ -168,8 +173,8 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line("win rate [95% CI]", None, lambda r: _win_rate(r.metrics)),
         line("p (win rate = 50%)", None, lambda r: _p_value(r.metrics)),
         line("exposure", lambda m: pct(m.exposure, digits=1)),
-        line(f"fees ({quote})", lambda m: f"{m.fees:,.2f}"),
-        line(f"end equity ({quote})", lambda m: f"{m.end_equity:,.2f}"),
+        line(_labelled("fees", quote), lambda m: f"{m.fees:,.2f}"),
+        line(_labelled("end equity", quote), lambda m: f"{m.end_equity:,.2f}"),
         line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
         line("blocked decisions", None, lambda r: str(r.blocked.total)),
     ]
