@@ -103,6 +103,7 @@ if TYPE_CHECKING:
 
 PENDING_APPROVAL = "PENDING_APPROVAL"
 _CHUNK = 1_000  # rows per executemany (pipelined by psycopg)
+_ONE_BY_ONE = 3  # up to this many rows are inserted by one statement each (``_insert``)
 _PAGE = 1_000  # rows per read
 _SCHEMA_LOCK = 0x5167_A0D1  # advisory lock key: two processes creating the schema queue up
 _APPEND_ONLY = (
@@ -564,8 +565,12 @@ class PostgresAuditLog:
 
         try:
             with self.conn.cursor() as cursor:
-                if len(rows) == 1:
-                    cursor.execute(_INSERT, rows[0])
+                if len(rows) <= _ONE_BY_ONE:
+                    # A decision and its fill: one statement each. psycopg pipelines
+                    # ``executemany``, and a duplicate inside a pipeline (two runners approving
+                    # one trade) printed psycopg's own warning beside the refusal.
+                    for row in rows:
+                        cursor.execute(_INSERT, row)
                 else:
                     cursor.executemany(_INSERT, rows)
         except psycopg.errors.UniqueViolation as exc:
