@@ -347,10 +347,11 @@ class DecisionTemplate:
                 f"{len(observations)} observations for {len(self.requests)} requests of "
                 f"{reference['name']} ({self.asset})"
             )
+        entries = None
         observed = self._observations_json(observations)
-        entries = (
-            None if observed is not None else [compact_observation(obs) for obs in observations]
-        )
+        if observed is None:
+            entries = [compact_observation(obs) for obs in observations]
+            observed = _value(entries)
         blocked = list(blocked_by)
         notes = list(conflicts)
         risk_value, risk_json = self._encoded_value(risk)
@@ -359,13 +360,8 @@ class DecisionTemplate:
         status = execution_value.get("status") if isinstance(execution_value, dict) else None
         fixed = self._fixed
         quoted_id = f'"{ident}"'
-        if observed is None or blocked or notes or order_value is not None:
-            # The variable values in one encoding (and one check of its numbers).
-            if entries is None:
-                entries = [compact_observation(obs) for obs in observations]
-            observed, blocked_json, notes_json, order_json = _values(
-                [entries, blocked, notes, order_value]
-            )
+        if blocked or notes or order_value is not None:
+            blocked_json, notes_json, order_json = _values([blocked, notes, order_value])
         else:
             blocked_json = notes_json = "[]"
             order_json = _NULL

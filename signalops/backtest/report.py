@@ -131,13 +131,8 @@ def benchmark_column(asset: str) -> str:
     return f"{COLUMNS[3]} {asset}"
 
 
-def _quote(study: Study) -> str | None:
-    """The currency the run's money is labelled in: its assets' venues' (stocks: USD); None
-    when they do not share one (the money is then the paper account's, unlabelled)."""
-    return study.quote
-
-
 def _labelled(label: str, quote: str | None) -> str:
+    """``fees (USD)``; the label alone when the assets' venues share no quote (``Study.quote``)."""
     return f"{label} ({quote})" if quote else label
 
 
@@ -159,7 +154,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         cells = [of_metrics(r.metrics) for r in runs]
         return (label, *cells, *(DASH if m is None else of_metrics(m) for m in holds))
 
-    quote = _quote(study)
+    quote = study.quote
     rows = [
         line("total return", lambda m: pct(m.total_return, signed=True)),
         line("CAGR", lambda m: pct(m.cagr, signed=True)),
@@ -267,7 +262,7 @@ def method_lines(study: Study) -> list[str]:
         f"{m.periods_per_year:g} periods a year ({period} periods, {YEAR.days}-day year)",
         f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
-        f"{money(r.paper.starting_cash, _quote(study))}",
+        f"{money(r.paper.starting_cash, study.quote)}",
     ]
     held = study.benchmark
     if held is not None:

@@ -105,6 +105,9 @@ class DecisionTree:
     _slots: dict[Metric, int] = field(init=False, repr=False, compare=False)
     _leaf_slots: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _trace_plan: TracePlan | None = field(init=False, repr=False, compare=False, default=None)
+    _under: dict[int, tuple[Predicate, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         roots = [self.entry, *([self.exit] if self.exit else []), *(v.node for v in self.vetoes)]
@@ -142,6 +145,15 @@ class DecisionTree:
 
     def leaves(self) -> tuple[Predicate, ...]:
         return tuple(n for n in self.nodes if isinstance(n, Predicate))
+
+    def leaves_under(self, node: Node) -> tuple[Predicate, ...]:
+        """The leaves under ``node`` (one of this tree's), in walk order; found once per node
+        (the gate asks for the acting side's at every decision)."""
+        found = self._under.get(node.index)
+        if found is None:
+            found = tuple(n for n in node.walk() if isinstance(n, Predicate))
+            self._under[node.index] = found
+        return found
 
     def trace_plan(self) -> TracePlan:
         """What the trace JSON needs from this tree, worked out on first use and kept."""

@@ -38,7 +38,7 @@ from signalops.audit.queries import records_of_kind, records_since
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import SignalOpsError
-from signalops.evaluation.nodes import Node, Predicate, Status
+from signalops.evaluation.nodes import Node, Status
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
@@ -817,31 +817,21 @@ def reference_price(
     return best
 
 
+def _acting_side(evaluation: Evaluation) -> Node | None:
+    """The side of the tree the decision acts on: the entry for a BUY (or no action), else the
+    exit (None when the strategy has none)."""
+    tree = evaluation.tree
+    buying = evaluation.action is None or evaluation.action is Side.BUY
+    return tree.entry if buying else tree.exit
+
+
 def acting_max_ages(evaluation: Evaluation) -> tuple[int, ...]:
     """The staleness limits of the leaves of the acting side (the ones ``decision_data_time``
     reads): the age of data the strategy itself accepts."""
-    tree = evaluation.tree
-    side = tree.entry if evaluation.action is None or evaluation.action is Side.BUY else tree.exit
+    side = _acting_side(evaluation)
     if side is None:
         return ()
-    return tuple(age for node in _predicates(side) for age in node.max_ages)
-
-
-# The leaves of each side of a tree, in walk order, found once per side object (trees are
-# frozen; the node is kept with its entry, so its id is not reused while the entry lives).
-_PREDICATES: dict[int, tuple[Node, tuple[Predicate, ...]]] = {}
-_PREDICATES_KEPT = 4096
-
-
-def _predicates(side: Node) -> tuple[Predicate, ...]:
-    found = _PREDICATES.get(id(side))
-    if found is not None and found[0] is side:
-        return found[1]
-    leaves = tuple(node for node in side.walk() if isinstance(node, Predicate))
-    if len(_PREDICATES) >= _PREDICATES_KEPT:
-        _PREDICATES.clear()
-    _PREDICATES[id(side)] = (side, leaves)
-    return leaves
+    return tuple(age for node in evaluation.tree.leaves_under(side) for age in node.max_ages)
 
 
 def decision_data_time(evaluation: Evaluation, price_time: datetime) -> datetime:
@@ -849,14 +839,13 @@ def decision_data_time(evaluation: Evaluation, price_time: datetime) -> datetime
 
     A leaf's data times are its readings' (``trace.data_times``: the same times as
     ``trace.leaf(node).readings``, without building the leaf's view)."""
-    tree = evaluation.tree
-    side = tree.entry if evaluation.action is None or evaluation.action is Side.BUY else tree.exit
+    side = _acting_side(evaluation)
     oldest = price_time
     if side is None:
         return oldest
     trace = evaluation.trace
     statuses = trace.statuses
-    for node in _predicates(side):
+    for node in evaluation.tree.leaves_under(side):
         if statuses[node.index] == Status.PASS:
             for data_time in trace.data_times(node):
                 if data_time is not None and data_time < oldest:
