@@ -22,6 +22,10 @@ are gathered from the replay adapters once, before timing. Then, in one run:
       i.e. (b) without the disk: the difference is the cost of committing to the file;
   (f) for information: (b) without resting between days: SQLite then checkpoints its WAL in
       the commit of whichever decision takes it past 1,000 pages (every few dozen decisions).
+  (g) for information: the disk's floor, in the same temp dir: one 600-byte row inserted and
+      committed per call (``BEGIN IMMEDIATE`` ... ``COMMIT``, WAL, the audit log's
+      ``synchronous``), as many calls as (b), checkpointed between days. No durable decision
+      can be cheaper than this; its p99 is the disk's tail (fsync), which no code here moves.
 
 Between days, (b), (c) and (e) let the pipeline rest (``Pipeline.rest``, untimed), as the live
 loop does between cycles while it waits for the next one: the WAL is checkpointed there.
@@ -87,6 +91,7 @@ import platform
 import pstats
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -286,6 +291,33 @@ def run_restless(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome]
     return run_decide(setup, audit, rest=False)
 
 
+def run_floor(setup: Setup, path: Path, synchronous: int) -> Timing:
+    """(g): what committing costs the disk alone. One 600-byte row per call, committed as (b)
+    commits (its own ``BEGIN IMMEDIATE`` ... ``COMMIT``, WAL, the audit log's ``synchronous``),
+    as many calls as (b) decides, the WAL checkpointed between days as (b) rests."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("CREATE TABLE rows (seq INTEGER PRIMARY KEY, body TEXT)")
+    body, calls = "x" * 600, []
+    clock = time.perf_counter_ns
+    gc.collect()
+    start, resting = clock(), 0
+    for _ in setup.times:
+        for _ in setup.work:
+            t0 = clock()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO rows (body) VALUES (?)", (body,))
+            conn.execute("COMMIT")
+            calls.append(clock() - t0)
+        t0 = clock()
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        resting += clock() - t0
+    wall = clock() - start - resting
+    conn.close()
+    return Timing(wall, calls)
+
+
 def run_evaluate(setup: Setup) -> tuple[Timing, list[str]]:
     calls, verdicts = [], []
     clock = time.perf_counter_ns
@@ -361,7 +393,10 @@ def check_run(setup: Setup) -> tuple[list[Outcome], str, list[dict[str, Any]]] |
 def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) -> list[Any]:
     """Time every path ``plan.repeats`` times; each pass must rebuild the same audit chain."""
     same = [(o.decision_id, o.verdict, o.status, o.denials) for o in outcomes]
-    evaluate, decide, memory, cycle, gather, tired = [], [], [], [], [], []
+    evaluate, decide, memory, cycle, gather, tired, floor = [], [], [], [], [], [], []
+    probe = AuditLog(setup.scratch / "probe.db")
+    synchronous = probe.conn.execute("PRAGMA synchronous").fetchone()[0]
+    probe.close()
     gather_adapters = registry.replay_adapters(SnapshotStore(setup.replay))
     engine.gather(setup.requests, gather_adapters, setup.times[0])
     for n in range(plan.repeats):
@@ -381,6 +416,10 @@ def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) 
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{audit}{suffix}").unlink(missing_ok=True)
         gather.append(run_gather(setup, gather_adapters))
+        floor_db = setup.scratch / f"floor-{n}.db"
+        floor.append(run_floor(setup, floor_db, synchronous))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{floor_db}{suffix}").unlink(missing_ok=True)
     k = len(setup.work)
     return [
         ("(a) baseline: strategy.evaluate(answers)", best(evaluate)),
@@ -389,6 +428,7 @@ def pipeline_rows(setup: Setup, plan: Plan, outcomes: list[Outcome], head: str) 
         (f"(d) info: engine.gather (replay), /{k}", best(gather)),
         ("(e) info: (b) with :memory: SQLite", best(memory)),
         ("(f) info: (b) without rest between days", best(tired)),
+        ("(g) info: the disk: commit one row (file)", best(floor)),
     ]
 
 
@@ -962,8 +1002,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("how to read this: 'vs baseline' is how many bare evaluations (part 1) or primary-key")
     print("reads (part 2) one op costs. (b) - (a) is the price of the recorded, crash-safe")
-    print("decision; (b) - (e) of it is the SQLite file (WAL fsync, checkpoints: the p99). The")
-    print("why rows are index lookups and should not grow with the log; compare rows of one run.")
+    print("decision; (b) - (e) of it is the SQLite file (WAL fsync, checkpoints: the p99), and")
+    print("(g) is what the disk alone takes to commit one row: (b)'s p99 cannot be below (g)'s.")
+    print("The why rows are index lookups and should not grow with the log; compare rows of one")
+    print("run.")
     busy()
     print(f"total {time.perf_counter() - started:,.0f} s")
     return 0

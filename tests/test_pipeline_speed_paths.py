@@ -392,3 +392,32 @@ def test_the_live_loop_rests_between_cycles_while_it_waits() -> None:
         if n == 2:
             stop.set()
     assert seen == ["cycle", "rest", "cycle", "rest", "cycle"]
+
+
+def _wal_salts(path: Path) -> bytes:
+    """The WAL header's salts: new ones each time SQLite starts the WAL over."""
+    with open(f"{path}-wal", "rb") as wal:
+        return wal.read(24)[16:24]
+
+
+def test_rest_starts_the_wal_over_so_the_next_commit_does_not(
+    replay_store: SnapshotStore, strategy: Strategy, tmp_path: Path
+) -> None:
+    # Starting over writes and syncs a new WAL header before the commit's frames: done at rest,
+    # the next cycle's first commit syncs once, not twice.
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as audit:
+        pipeline, now = _pipeline(audit, replay_store, strategy)
+        now["as_of"] = AS_OFS[0]
+        pipeline.cycle(AS_OFS[0])
+        before = _wal_salts(path)
+        version = audit.conn.execute("PRAGMA user_version").fetchone()[0]
+
+        pipeline.rest()
+        rested = _wal_salts(path)
+        now["as_of"] = AS_OFS[1]
+        pipeline.cycle(AS_OFS[1])
+
+        assert before != rested == _wal_salts(path)
+        assert audit.conn.execute("PRAGMA user_version").fetchone()[0] == version
+        assert verify(audit).ok

@@ -5,9 +5,11 @@
                    side, quantity, price, fee, reference_price, fee_bps, slippage_bps,
                    placed_at (the as_of the order was placed at), filled_at (the price's time)
 
-Rows are only ever inserted; triggers refuse UPDATE and DELETE. Money and quantities are decimal
-TEXT, so they read back exactly; rows come back as tuples in ``FILL_COLUMNS`` order, and the
-broker (``signalops.execution.paper``) gives them meaning.
+Rows are only ever inserted; triggers refuse UPDATE and DELETE, so a new row's ``seq`` (one
+past the largest) is never one a row had before, without ``AUTOINCREMENT`` (whose counter table
+was one more page written with every fill; ledgers made with it keep it). Money and quantities
+are decimal TEXT, so they read back exactly; rows come back as tuples in ``FILL_COLUMNS``
+order, and the broker (``signalops.execution.paper``) gives them meaning.
 
 ``PaperLedger`` is what the broker needs of a ledger; ``SQLiteLedger`` keeps it in a SQLite file
 (the audit log's, or one of its own), ``signalops.audit.postgres_ledger.PostgresLedger`` in the
@@ -39,7 +41,7 @@ _SCHEMA = (
         created_at TEXT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS paper_fills (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         client_order_id TEXT NOT NULL UNIQUE,
         decision_id TEXT NOT NULL,
         strategy TEXT NOT NULL,

@@ -512,6 +512,11 @@ class AuditLog:
         self._unchecked: tuple[int, str] | None = None  # a head no checkpoint covers yet
         self._checkpointed = 0.0
         self._head: tuple[int, str] | None = None  # the head this connection last committed
+        # Follow-ups appended through this connection (rolled back or not): with SQLite's data
+        # version (other connections' commits), whether any follow-up may have appeared.
+        self._followups_appended = 0
+        # kinds -> (that pair, a seq after which the log had none of them then)
+        self._none_after: dict[tuple[str, ...], tuple[tuple[int, int], int]] = {}
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
@@ -744,18 +749,34 @@ class AuditLog:
         return self.path.with_name(self.path.name + suffix)
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the file now (PASSIVE: never waits for a reader), between cycles.
+        """Copy the WAL into the file now (PASSIVE: never waits for a reader), between cycles,
+        and start the WAL over now rather than at the next decision's commit.
 
         SQLite checkpoints on the commit that takes the WAL past 1,000 pages, i.e. every few
         dozen decisions, and that commit then also copies and syncs, which made the
-        checkpointing decisions the slowest ones. Never an error: a busy log (a transaction
-        open on this connection, or a lock elsewhere) is checkpointed another time.
+        checkpointing decisions the slowest ones. Once every frame is copied, the next write
+        starts the WAL over from its beginning: it writes a new WAL header and syncs it before
+        its own frames (SQLite's guard against reordered writes), two syncs where a commit
+        takes one. So that the next cycle's first decision does not pay for it, a write of the
+        log's own ``user_version`` (the same value: nothing changes) starts it over here.
+        Never an error: a busy log (a transaction open on this connection, or a lock
+        elsewhere) is checkpointed another time.
         """
         with self._lock:
             if self.readonly or self._closed or self.conn.in_transaction:
                 return
             with suppress(sqlite3.OperationalError):
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                conn = self.conn
+                _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames > 0 and copied == frames:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        version = conn.execute("PRAGMA user_version").fetchone()[0]
+                        conn.execute(f"PRAGMA user_version = {int(version)}")
+                        conn.execute("COMMIT")
+                    finally:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
 
     def _require_open(self) -> None:
         if not self.conn.in_transaction:
@@ -865,6 +886,8 @@ class AuditLog:
                         raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
                     given = prepare(given)
                 _check_appendable(given, compact)
+                if given.kind != DECISION:
+                    self._followups_appended += 1
                 seq += 1
                 row, prev = layout.row(given, seq, prev)
                 chunk.append(row)
@@ -1188,10 +1211,32 @@ class AuditLog:
 
     def records_since(self, *kinds: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """``(seq, record)`` of these kinds after ``after_seq``, in chain order (by the kind
-        index; see ``kind_filter``)."""
+        index; see ``kind_filter``).
+
+        The risk gate asks at every BUY and SELL for the orders placed since it last looked;
+        usually there are none. Follow-up kinds are then answered from what the last read found
+        while nothing can have added one since: no other connection committed (SQLite's data
+        version) and this one appended no follow-up (a rolled-back one counts too)."""
+        marker = None if DECISION in kinds else self._followups_marker()
+        if marker is not None:
+            known = self._none_after.get(kinds)
+            if known is not None and known[0] == marker and after_seq >= known[1]:
+                return []
         sql = f"SELECT {self.layout.select} FROM records WHERE {kind_filter(kinds)} ORDER BY seq"
         rows = self._rows(sql, [*kinds, after_seq])
-        return [(record["seq"], record) for record in rows]
+        found = [(record["seq"], record) for record in rows]
+        if marker is not None:
+            self._none_after[kinds] = (marker, found[-1][0] if found else after_seq)
+        return found
+
+    def _followups_marker(self) -> tuple[int, int] | None:
+        """Changes whenever a follow-up may have been appended (see ``records_since``); taken
+        before the read it vouches for, so a commit landing in between is read next time."""
+        with self._lock:
+            if self._closed:
+                return None
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            return int(version), self._followups_appended
 
     def records_of_kind(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(seq, record)`` of every record of ``kind``, in chain order (by the kind index);

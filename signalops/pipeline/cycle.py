@@ -185,12 +185,12 @@ class Pipeline:
             if intent is not None and gate.approved:
                 execution = self._execute(intent, mode, as_of, strategy, evaluation, gate)
             else:
-                execution = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied by the risk gate")
+                execution = not_executed(DENIED)
                 records.hold(
                     records.decision_record(strategy, evaluation, mode, intent, gate, execution)
                 )
         else:
-            execution = ExecutionResult(ExecutionStatus.NOT_EXECUTED, _why_not(evaluation))
+            execution = not_executed(_why_not(evaluation))
             records.hold(records.decision_record(strategy, evaluation, mode, None, None, execution))
         denials = gate.codes if gate is not None else ()
         return Outcome(
@@ -863,6 +863,16 @@ def data_errors(evaluation: Evaluation) -> tuple[Code, ...]:
     return tuple(obs.reason for obs in evaluation.observations if isinstance(obs, DataError))
 
 
+DENIED = "denied by the risk gate"
+
+
+@lru_cache(maxsize=256)
+def not_executed(message: str) -> ExecutionResult:
+    """A decision that placed nothing, and why: one frozen value per reason, so the record's
+    template encodes it once (a HOLD's "no entry or exit signal" repeats all day)."""
+    return ExecutionResult(ExecutionStatus.NOT_EXECUTED, message)
+
+
 def _why_not(evaluation: Evaluation) -> str:
     if evaluation.verdict is Verdict.BLOCKED:
         return f"{evaluation.action} blocked by veto {', '.join(evaluation.blocked_by)}"
@@ -877,6 +887,7 @@ __all__ = [
     "asset_price_requests",
     "data_errors",
     "decision_data_time",
+    "not_executed",
     "price_requests",
     "records_of_kind",
     "reference_price",
