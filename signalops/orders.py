@@ -114,17 +114,22 @@ class ExecutionResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(
+        plain: dict[str, Any] = json_safe(
             {
                 "status": self.status,
                 "message": self.message,
-                "fill": self.fill.to_dict() if self.fill else None,
+                "fill": None,
                 "approval_id": self.approval_id,
                 "expires_at": self.expires_at,
                 "venue_order_id": self.venue_order_id,
                 "details": self.details,
             }
         )
+        if self.fill:
+            fill = self.fill.to_dict()
+            # A Fill's is json_safe's already: not walked a second time (put in its place).
+            plain["fill"] = fill if self.fill.__class__ is Fill else json_safe(fill)
+        return plain
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from signalops.audit.record import (
@@ -160,12 +161,33 @@ class _Plan(NamedTuple):
     prev_at: int
     seq_at: int
     body: tuple[int, ...]
+    pick: Callable[[Sequence[str]], Sequence[str]]  # the body's members of the sealed ones
+
+
+def _picker(body: tuple[int, ...]) -> Callable[[Sequence[str]], Sequence[str]]:
+    """The members at ``body`` of a sealed record's, in one C call (``itemgetter`` gives one
+    member itself, not in a tuple, when there is one)."""
+    if len(body) == 1:
+        only = body[0]
+        return lambda texts: (texts[only],)
+    if not body:
+        return lambda texts: ()
+    return itemgetter(*body)
 
 
 _PLANS: dict[tuple[tuple[str, ...], frozenset[str]], _Plan] = {}
+# The last plan given, by the identity of its keys and leave: a run's records share both objects
+# (``DECISION_KEYS``, the layout's leave sets), and hashing 17 keys per record was a tenth of
+# sealing one. One tuple, read and replaced whole: two threads sealing at once never see one's
+# keys with the other's plan.
+_LAST_PLAN: list[tuple[Any, Any, Any]] = [(None, None, None)]
 
 
 def _plan(keys: tuple[str, ...], leave: frozenset[str]) -> _Plan:
+    last_keys, last_leave, last = _LAST_PLAN[0]
+    if keys is last_keys and leave is last_leave:
+        plan: _Plan = last
+        return plan
     found = _PLANS.get((keys, leave))
     if found is None:
         for key in ("hash", "prev_hash", "seq"):
@@ -177,10 +199,11 @@ def _plan(keys: tuple[str, ...], leave: frozenset[str]) -> _Plan:
                 )
         sealed = sorted((*keys, "prev_hash", "seq"))
         body = tuple(i for i, key in enumerate(sealed) if key not in leave)
-        found = _Plan(sealed.index("prev_hash"), sealed.index("seq"), body)
+        found = _Plan(sealed.index("prev_hash"), sealed.index("seq"), body, _picker(body))
         if len(_PLANS) > 1024:
             _PLANS.clear()
         _PLANS[(keys, leave)] = found
+    _LAST_PLAN[0] = (keys, leave, found)
     return found
 
 
@@ -377,6 +400,28 @@ _RECORDED_AT = frozenset(("recorded_at",))
 _CONTEXT = frozenset(CONTEXT_KEYS)
 
 
+def _leave_sets() -> tuple[frozenset[str], ...]:
+    """What leaves a body, by ``_leave_at``'s index: one set object per case, so a plan is
+    found by identity (``_plan``) and no set is made per record."""
+    sets = []
+    for at in range(16):
+        decision, first, recorded, context = (bool(at & bit) for bit in (8, 4, 2, 1))
+        leave = _DECISION_LEAVES if decision else _LEAVES
+        if first:
+            leave = leave | (_AS_OF if decision else _DECISION_ID)
+        if recorded:
+            leave = leave | _RECORDED_AT
+        if context:
+            leave = leave | _CONTEXT
+        sets.append(leave)
+    return tuple(sets)
+
+
+# Indexed by 8 (a decision) + 4 (its exact as_of; a follow-up's decision_id) + 2 (an exact
+# recorded_at) + 1 (a context).
+_LEAVE_SETS = _leave_sets()
+
+
 def compact_schema() -> list[str]:
     """The CREATE statements of a new log's records and side tables (each IF NOT EXISTS)."""
     return [
@@ -444,6 +489,7 @@ class _Dictionary(NamedTuple):
     id: int
     data: bytes
     primed: Any  # a compressor primed with ``data``; each body deflates with a copy of it
+    prefix: bytes  # ``_leb128(id)``, which starts each body deflated with it
 
 
 class CompactLayout:
@@ -580,7 +626,7 @@ class CompactLayout:
         as_of: int | float | None = None
         asset = name_id = verdict = status = None
         if decision:
-            leave = _DECISION_LEAVES
+            at = 8
             as_of = prepared.as_of_seconds
             exact = as_of is not None
             if not exact:
@@ -588,29 +634,29 @@ class CompactLayout:
                 if as_of is None:
                     raise ValueError(f"decision {prepared.id}: as_of {prepared.as_of!r} is no time")
             if exact:
-                leave = leave | _AS_OF
+                at = 12
             asset, verdict, status = prepared.asset, prepared.verdict, prepared.status
             if isinstance(prepared.strategy_name, str):
                 name_id = self.name_id(prepared.strategy_name, create=True)
         else:
-            leave = _LEAVES
+            at = 0
             if isinstance(prepared.decision_id, str):
                 decision_id = prepared.decision_id
-                leave = leave | _DECISION_ID
+                at = 4
         recorded_at: int | float | None = prepared.recorded_seconds
         exact = recorded_at is not None
         if not exact:
             recorded_at, exact = seconds(prepared.recorded_at)
         if exact:
-            leave = leave | _RECORDED_AT
+            at += 2
         else:
             recorded_at = None
         context = None
         if prepared.context is not None:
             context = self.context_id(prepared.context, create=True)
-            leave = leave | _CONTEXT
-        texts, digest, plan = seal_texts(prepared, seq, prev_hash, leave)
-        body = "{" + ",".join([texts[i] for i in plan.body]) + "}"
+            at += 1
+        texts, digest, plan = seal_texts(prepared, seq, prev_hash, _LEAVE_SETS[at])
+        body = "{" + ",".join(plan.pick(texts)) + "}"
         key = f"{kind}|{context}|{asset if decision else ''}"
         packed = self._pack(body, key) if compress else body
         row = (
@@ -642,7 +688,7 @@ class CompactLayout:
         if len(packed) > len(raw) * REFRESH_ABOVE:
             dictionary = self._new_dictionary(key, raw)
             packed = _deflate(dictionary, raw)
-        return _leb128(dictionary.id) + packed
+        return dictionary.prefix + packed
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -773,7 +819,7 @@ def _primed(ident: int, data: bytes) -> _Dictionary:
     compressor = zlib.compressobj(
         _LEVEL, zlib.DEFLATED, -_WBITS, _MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, data
     )
-    return _Dictionary(ident, data, compressor)
+    return _Dictionary(ident, data, compressor, _leb128(ident))
 
 
 def _deflate(dictionary: _Dictionary, raw: bytes) -> bytes:

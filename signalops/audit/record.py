@@ -40,6 +40,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from signalops.audit.prepared import (
     CONTEXT_KEYS,
     PreparedRecord,
@@ -50,14 +52,20 @@ from signalops.audit.prepared import (
     prepare,
 )
 from signalops.audit.trees import tree_hash
-from signalops.canonical import canonical_json_of_plain, iso, json_safe
+from signalops.canonical import (
+    canonical_json_of_plain,
+    is_plain_finite,
+    iso,
+    json_safe,
+    utc_stamp,
+)
 from signalops.codes import Code
 from signalops.observation import DataError, Observation, utc
+from signalops.risk.decision import RiskDecision
 
 if TYPE_CHECKING:
     from signalops.evaluation.tree import Evaluation
     from signalops.orders import ExecutionResult, OrderIntent
-    from signalops.risk.decision import RiskDecision
     from signalops.strategy.model import Strategy
 
 SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written before /2
@@ -191,20 +199,22 @@ def compact_observation(obs: Any) -> dict[str, Any] | None:
     return {"error": {"message": message, "reason": str(Code.ADAPTER_ERROR)}, "invalid": name}
 
 
-_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
-
-
 def _stamp(moment: datetime) -> str:
     """``iso(utc(moment))``, without ``astimezone``'s cost for an exact UTC datetime."""
     if moment.__class__ is datetime and moment.tzinfo is UTC and moment.year >= 1000:
-        two = _TWO_DIGITS
-        micro = moment.microsecond
-        tail = f".{micro:06d}Z" if micro else "Z"
-        return (
-            f"{moment.year}-{two[moment.month]}-{two[moment.day]}"
-            f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{tail}"
-        )
+        return utc_stamp(moment)
     return str(iso(utc(moment)))
+
+
+def _stamp_like(moment: datetime, known: datetime, known_stamp: str) -> str:
+    """``_stamp(moment)``, given ``known_stamp`` is ``_stamp(known)``: an observation's times are
+    most often the decision's (the same object, or an equal one). Equal aware datetimes are the
+    same instant, which ``_stamp`` prints in UTC, so the equal one prints the same."""
+    if moment is known:
+        return known_stamp
+    if moment.__class__ is datetime and known.__class__ is datetime and moment == known:
+        return known_stamp
+    return _stamp(moment)
 
 
 # A decision record's keys, in order (the template's members follow it).
@@ -311,7 +321,7 @@ class DecisionTemplate:
         self._fixed = tuple(members.get(key, "") for key in DECISION_KEYS)
         self._context = "{" + ",".join(members[key] for key in CONTEXT_KEYS) + "}"
         self._encoded: dict[int, tuple[Any, Any, str]] = {}
-        self._details: dict[tuple[tuple[str, str | int], ...], str] = {}
+        self._details: dict[bytes, str] = {}
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The decision record as a plain dict (the arguments of ``prepare``)."""
@@ -348,7 +358,7 @@ class DecisionTemplate:
                 f"{reference['name']} ({self.asset})"
             )
         entries = None
-        observed = self._observations_json(observations)
+        observed = self._observations_json(observations, as_of, stamp)
         if observed is None:
             entries = [compact_observation(obs) for obs in observations]
             observed = _value(entries)
@@ -406,7 +416,7 @@ class DecisionTemplate:
                 else [compact_observation(obs) for obs in observations],
                 # Remembered values are shared: each record gets its own copies (the risk
                 # checks' details in the gate's order: log lines show them).
-                "risk": copy.deepcopy(risk_value),
+                "risk": _fresh(risk_value),
                 "order": order_value,
                 "execution": _copy(execution_value, texts[6]),
             }
@@ -434,9 +444,12 @@ class DecisionTemplate:
             recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
         )
 
-    def _observations_json(self, observations: Sequence[Any]) -> str | None:
+    def _observations_json(
+        self, observations: Sequence[Any], as_of: datetime, stamp: str
+    ) -> str | None:
         """The canonical JSON of the ``observations`` entries when every one is a plain
-        observation (a finite float, UTC times); None sends them the general way."""
+        observation (a finite float, UTC times); None sends them the general way. ``stamp`` is
+        ``_stamp(as_of)``, the decision's time, which the observations' times most often are."""
         texts = []
         for obs in observations:
             if obs.__class__ is not Observation:
@@ -445,34 +458,36 @@ class DecisionTemplate:
             if value - value != 0:
                 return None
             fetched = obs.fetched_at
-            fetched_json = f'"{_stamp(fetched)}"' if fetched else _NULL
+            fetched_json = f'"{_stamp_like(fetched, as_of, stamp)}"' if fetched else _NULL
             detail = obs.detail
             detail_json = "" if detail is None else self._detail_json(detail)
             # The keys in canonical order; a float as the stdlib writes it (its repr).
             texts.append(
-                f'{{"data_time":"{_stamp(obs.as_of)}",{detail_json}'
+                f'{{"data_time":"{_stamp_like(obs.as_of, as_of, stamp)}",{detail_json}'
                 f'"fetched_at":{fetched_json},"value":{_FLOAT_REPR(value)}}}'
             )
         return "[" + ",".join(texts) + "]"
 
     def _detail_json(self, detail: Any) -> str:
-        """``"detail":{...},`` of an observation's detail. A flat one of text and integers is
-        encoded once per content (an adapter's details repeat: the exchange, a candle count)."""
-        key = None
-        if detail.__class__ is dict and all(
-            k.__class__ is str and (v.__class__ is str or v.__class__ is int)
-            for k, v in detail.items()
-        ):
-            key = tuple(detail.items())
+        """``"detail":{...},`` of an observation's detail. One of plain data (nested or not) is
+        encoded once per content: an adapter's details repeat (the exchange, a candle count, a
+        series' points, shared by every strategy asking that day). The content is orjson's
+        bytes of it, which tell apart every two plain values whose JSON differs (1 and 1.0,
+        key order aside); a NaN or anything not plain (``is_plain_finite``) is never a key."""
+        if detail.__class__ is dict and is_plain_finite(detail):
+            try:
+                key = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS)
+            except TypeError:  # an int beyond 64 bits: the general way
+                return f'"detail":{_value(detail)},'
             found = self._details.get(key)
-            if found is not None:
-                return found
-        encoded = f'"detail":{_value(json_safe(detail))},'
-        if key is not None:
-            if len(self._details) >= _ENCODED_KEPT:
-                self._details.clear()
-            self._details[key] = encoded
-        return encoded
+            if found is None:
+                # json_safe(detail) would be an equal copy of it: encoded as it is.
+                found = f'"detail":{_value(detail)},'
+                if len(self._details) >= _ENCODED_KEPT:
+                    self._details.clear()
+                self._details[key] = found
+            return found
+        return f'"detail":{_value(json_safe(detail))},'
 
     def _encoded_value(self, value: Any) -> tuple[Any, str]:
         """``(plain value, canonical JSON)`` of a risk decision or an execution result (or its
@@ -487,8 +502,12 @@ class DecisionTemplate:
         found = self._encoded.get(id(value))
         if found is not None and found[0] is value:
             return found[1], found[2]
-        plain = _plain(value)
-        encoded = _value(plain)
+        if value.__class__ is RiskDecision:
+            # Frozen: its dict is made when a record is (``_fresh``), its JSON in one walk.
+            plain, encoded = value, value.to_json()
+        else:
+            plain = _plain(value)
+            encoded = _value(plain)
         if len(self._encoded) >= _ENCODED_KEPT:
             self._encoded.clear()
         self._encoded[id(value)] = (value, plain, encoded)  # the object too: its id stays its
@@ -500,6 +519,14 @@ _ENCODED_KEPT = 256
 
 
 _FLOAT_REPR = float.__repr__
+
+
+def _fresh(value: Any) -> Any:
+    """A record's own copy of a remembered risk value: a ``RiskDecision``'s dict (made anew;
+    the checks' details in the gate's order), or a copy of its plain data."""
+    if value.__class__ is RiskDecision:
+        return value.to_dict()
+    return copy.deepcopy(value)
 
 
 def _copy(value: Any, member: str) -> Any:

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from signalops.canonical import iso, json_safe
+from signalops.canonical import (
+    canonical_json_of_plain,
+    canonical_json_without_floats,
+    iso,
+    json_safe,
+    text_enum,
+    utc_stamp,
+    writes_as_stdlib,
+)
 from signalops.codes import Code
 from signalops.observation import utc
 
@@ -28,7 +36,15 @@ def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
     """``json_safe(details)``, with the values a check records (text, numbers, Decimals, times,
     str enums) converted inline as ``json_safe`` converts them: a decision's JSON is built for
     every audit record."""
+    return _plain_and_sure(details)[0]
+
+
+def _plain_and_sure(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``(_plain(details), sure)``: ``sure`` when the plain details hold no float and no enum
+    whose value is not its text, so orjson writes them as the stdlib does without the scan for
+    the numbers they write apart (``canonical_json_without_floats``)."""
     out = {}
+    sure = True
     for key, value in details.items():
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
@@ -36,13 +52,16 @@ def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
         elif kind is Decimal:
             plain = str(value)
         elif kind is datetime:
-            plain = iso(utc(value))
+            exact = value.tzinfo is UTC and value.year >= 1000
+            plain = utc_stamp(value) if exact else iso(utc(value))
         elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
             plain = value
+            sure = sure and text_enum(kind)
         else:
             plain = json_safe(value)
+            sure = sure and writes_as_stdlib(plain)
         out[key if type(key) is str else str(key)] = plain
-    return out
+    return out, sure
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +137,20 @@ class RiskDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return {"approved": self.approved, "checks": [c.to_dict() for c in self.checks]}
+
+    def to_json(self) -> str:
+        """``canonical_json(self.to_dict())``: the details walked once, and orjson's bytes taken
+        as they are when nothing in them can differ from the stdlib's (no float, no odd enum):
+        the audit record of every gated decision holds it."""
+        checks = []
+        sure = self.approved.__class__ is bool
+        for check in self.checks:
+            details, plain = _plain_and_sure(check.details)
+            passed = check.passed
+            sure = sure and plain and passed.__class__ is bool
+            checks.append({"code": check.code.value, "passed": passed, "details": details})
+        value = {"approved": self.approved, "checks": checks}
+        return canonical_json_without_floats(value) if sure else canonical_json_of_plain(value)
 
 
 __all__ = ["CheckResult", "RiskDecision", "RiskReason"]
