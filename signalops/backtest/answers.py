@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -88,41 +89,64 @@ def windowed_rsi(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np
     starts = np.asarray(ends, dtype=np.int64) - window
     if len(starts) and starts.min() < 0:
         raise ValueError("every end needs a whole window of closes before it")
+    # Windows that start at the same candle are one window. Each close's change, and the gain
+    # and loss it makes, are worked out once for the series: the same operations on the same
+    # pairs of closes as step by step in each window, so the same bits.
+    distinct, which = np.unique(starts, return_inverse=True)
+    change = np.diff(close)  # change[j] = close[j + 1] - close[j]
+    ups = np.where(change > 0.0, change, 0.0)
+    downs = ups - change
+    step = _Steps(distinct)
     r = 1.0 / n
-    prev = close[starts]
-    gain = np.zeros(len(starts))
-    loss = np.zeros(len(starts))
-    zero = np.zeros(len(starts))
+    gain = np.zeros(len(distinct))
+    loss = np.zeros(len(distinct))
     for k in range(1, n + 1):
-        value = close[starts + k]
-        change = value - prev
-        prev = value
-        up = np.where(change > 0.0, change, zero)
-        gain = gain + up
-        loss = loss + (up - change)
-    gain = gain * r
-    loss = loss * r
+        gain += step(ups, k)
+        loss += step(downs, k)
+    gain *= r
+    loss *= r
+    weight = float(n - 1)
     for k in range(n + 1, window):
-        value = close[starts + k]
-        change = value - prev
-        prev = value
-        up = np.where(change > 0.0, change, zero)
-        gain = (gain * (n - 1) + up) * r
-        loss = ((up - change) + loss * (n - 1)) * r
+        gain *= weight  # (gain * (n - 1) + up) * r
+        gain += step(ups, k)
+        gain *= r
+        loss = step(downs, k) + loss * weight  # (down + loss * (n - 1)) * r
+        loss *= r
     total = loss + gain
     with np.errstate(all="ignore"):
-        return np.where(total > 0.0, gain / total * 100.0, zero)
+        rsi = np.where(total > 0.0, gain / total * 100.0, 0.0)
+    return rsi[which]
+
+
+class _Steps:
+    """The change into the ``k``-th close of each window starting at ``starts`` (sorted,
+    distinct): a slice of the series when they follow each other (a bar a decision)."""
+
+    def __init__(self, starts: np.ndarray) -> None:
+        self.starts = starts
+        count = len(starts)
+        self.first = int(starts[0]) if count else 0
+        self.count = count
+        self.consecutive = bool(count) and int(starts[-1]) - self.first + 1 == count
+
+    def __call__(self, series: np.ndarray, k: int) -> np.ndarray:
+        if self.consecutive:
+            at = self.first + k - 1
+            return series[at : at + self.count]
+        return series[self.starts + (k - 1)]
 
 
 @dataclass(frozen=True)
 class _Column:
     """One technical request over every bar, as lists (read once per bar): the value, whether
     the window reading gave a clean one (else the adapter answers that bar), the index of the
-    window's last candle (the data time), its number of candles and its gaps (None: none)."""
+    window's last candle (its close time is the data time: ``moments``, the history's), its
+    number of candles and its gaps (None: none)."""
 
     values: list[float]
     ok: list[bool]
     last: list[int]
+    moments: list[tuple[datetime, float]]
     counts: list[int]
     gaps: list[list[dict[str, Any]] | None]
     exchange: str
@@ -135,18 +159,19 @@ class _History:
     def __init__(self, candles: Candles) -> None:
         self.candles = candles
         self.close_time = candles.close_time
-        self._moments: dict[int, tuple[datetime, float]] = {}
         steps = np.diff(candles.close_time)
         self._irregular = np.flatnonzero(steps != candles.timeframe)
         self._gaps: dict[tuple[int, ...], list[dict[str, Any]]] = {}
 
-    def moment(self, index: int) -> tuple[datetime, float]:
-        """The close time of candle ``index`` as the adapter stamps it, and its timestamp."""
-        found = self._moments.get(index)
-        if found is None:
-            moment = datetime.fromtimestamp(float(self.close_time[index]), UTC)
-            found = self._moments[index] = (moment, moment.timestamp())
-        return found
+    @cached_property
+    def moments(self) -> list[tuple[datetime, float]]:
+        """The close time of each candle as the adapter stamps it, and its timestamp, by index
+        (made once for all the columns that read this history)."""
+        made = []
+        for close in self.close_time.tolist():
+            moment = datetime.fromtimestamp(float(close), UTC)
+            made.append((moment, moment.timestamp()))
+        return made
 
     def window(self, start: int, end: int) -> Candles:
         return self.candles.window(start, end)
@@ -215,15 +240,45 @@ class ReplayAnswers:
             return self._slow(i).get(request)
         if not column.ok[i]:
             return self._adapter_answer(request, i)
-        as_of, epoch = column.history.moment(column.last[i])
         detail: dict[str, Any] = {"exchange": column.exchange, "candles": column.counts[i]}
         gaps = column.gaps[i]
         if gaps is not None:
             detail["gaps"] = [dict(gap) for gap in gaps]
-        return observation(column.values[i], as_of, epoch, self.moments[i], detail)
+        # ``observation(...)`` written out: this runs for every request at every bar.
+        as_of, epoch = column.moments[column.last[i]]
+        obs = _new(Observation)
+        _SET_VALUE(obs, column.values[i])
+        _SET_AS_OF(obs, as_of)
+        _SET_SOURCE(obs, SOURCE)
+        _SET_FETCHED(obs, self.moments[i])
+        _SET_DETAIL(obs, detail)
+        _SET_EPOCH(obs, epoch)
+        return obs
 
-    def row(self, requests: Iterable[Request], i: int) -> tuple[Answer | None, ...]:
-        return tuple(self.answer(request, i) for request in requests)
+    def row(self, requests: Sequence[Request], i: int) -> tuple[Answer | None, ...]:
+        if len(requests) == 1:  # most strategies read one metric per asset
+            return (self.answer(requests[0], i),)
+        return tuple([self.answer(request, i) for request in requests])
+
+    def priced(self, requests: Iterable[Request], i: int, max_age: float | None) -> bool:
+        """Whether ``reference_price`` finds a price among the answers to ``requests`` at
+        ``moments[i]`` (``reference_price(..., self.answers(requests, i), ...) is not None``):
+        some answer is an observation no older than ``max_age``. Clean column readings are
+        judged by their data time alone, without making their observations."""
+        moment = self.moments[i]
+        for request in requests:
+            column = self.columns.get(request)
+            if column is not None and column.ok[i]:
+                as_of = column.moments[column.last[i]][0]
+            else:
+                answer = self.answer(request, i)
+                if not isinstance(answer, Observation):
+                    continue
+                as_of = answer.as_of
+            if max_age is not None and (moment - as_of).total_seconds() > max_age:
+                continue
+            return True
+        return False
 
     def answers(self, requests: Iterable[Request], i: int) -> dict[Request, Answer]:
         found = {}
@@ -282,6 +337,7 @@ class ReplayAnswers:
             values.tolist(),
             ok.tolist(),
             (ends - 1).tolist(),
+            history.moments,
             counts.tolist(),
             history.gaps(starts, ends),
             feed.name,

@@ -25,9 +25,10 @@ what cannot change an outcome:
   pipeline's order, hash for hash. Their log lines (shown: one cycle to a transaction) are
   logged once the transaction has committed, in the order the records were written;
 - the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
-  views it gave again (``FlatViewBroker``: they cannot depend on prices then); the equity
-  curve marks the positions the broker last reported at each bar's closes until the next fill
-  (``PortfolioView.equity``'s sum, in its order).
+  views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
+  bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
+  last reported at each bar's closes until the next fill (``PortfolioView.equity``'s sum, in
+  its order).
 
 What the pipeline path does that this loop leaves out is what a fresh backtest log never
 needs: looking up each decision in the log before deciding it (none is there), expiring
@@ -40,12 +41,12 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -54,11 +55,11 @@ from signalops.audit.record import PreparedRecord, prepare_decision
 from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
 from signalops.backtest.clock import SimulatedClock
-from signalops.backtest.ledger import Decision, EquityPoint
+from signalops.backtest.ledger import Decision, EquityPoint, equity_point
+from signalops.backtest.ledger import decision as make_decision
 from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker, day_start_of
-from signalops.observation import Request
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
@@ -69,14 +70,13 @@ from signalops.orders import (
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
-from signalops.pipeline.cycle import _why_not, price_requests, reference_price
+from signalops.pipeline.cycle import DENIED, _why_not, not_executed, price_requests
 from signalops.pipeline.records import Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
 
 BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nested in it)
 _ACTS = (Verdict.BUY, Verdict.SELL)
-_DENIED = "denied by the risk gate"
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
 
@@ -103,6 +103,11 @@ class FlatViewBroker(PaperBroker):
         self._last_placed: datetime | None = None
         self._day: tuple[datetime | None, datetime | None] = (None, None)
         self.executions = 0  # how many times the ledger may have changed
+
+    def at_day(self, as_of: datetime, midnight: datetime) -> None:
+        """Be told ``day_start_of(as_of)`` (which a caller deciding at many times worked out
+        for them all at once): the views asked at ``as_of`` next need not work it out."""
+        self._day = (as_of, midnight)
 
     def _midnight(self, as_of: datetime) -> datetime:
         moment, midnight = self._day
@@ -162,23 +167,19 @@ class FlatViewBroker(PaperBroker):
         self._flat[key] = (midnight, view, settled)
 
 
-@lru_cache(maxsize=256)
-def _not_executed(message: str) -> ExecutionResult:
-    """A decision that placed nothing, and why (one value per reason: records only read it)."""
-    return ExecutionResult(ExecutionStatus.NOT_EXECUTED, message)
-
-
 # The cyclic garbage collector's first threshold while backtests run. Each bar allocates a few
 # hundred short-lived objects and keeps a few (its decision, its equity point): at Python's
 # default (700 allocations) the collector ran every few bars and walked the growing heap of kept
-# ones, a quarter of a long backtest's time. Nothing here makes cycles to collect early.
+# ones, a quarter of a long backtest's time. Nothing here makes cycles to collect early. The
+# whole backtest runs so (``runner.run_backtest``): once the bars are done, its accounting
+# allocates as much again next to everything kept, and a collection then walked all of it.
 _GC_THRESHOLD = 50_000
 _gc_lock = threading.Lock()
 _gc_users: list[tuple[int, int, int]] = []  # the thresholds before the first of the running
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Raise the collector's first threshold while a backtest runs (restored by the last one
     of the backtests running at once)."""
     with _gc_lock:
@@ -226,11 +227,16 @@ class FastRun:
         self.on_cycle = on_cycle
         self.assets = tuple(dict.fromkeys(strategy.assets))  # one decision per asset and time
         self.mode = pipeline.mode or Mode(strategy.execution.action_mode)
-        requests: list[Request] = []
-        for asset in self.assets:
-            requests.extend(strategy.requests(asset))
-            requests.extend(price_requests(asset))
+        tree = strategy.tree
+        # asset -> (the tree's requests, aligned with its metrics; what the gate is given)
+        self._requests = {
+            asset: (tree.requests(asset), (*strategy.requests(asset), *price_requests(asset)))
+            for asset in self.assets
+        }
+        requests = [r for _, asked in self._requests.values() for r in asked]
         self.answers = ReplayAnswers(requests, pipeline.adapters, self.moments)
+        broker = pipeline.broker
+        self._broker = broker if isinstance(broker, FlatViewBroker) else None
         self.decisions: list[Decision] = []
         self._held: list[PreparedRecord] = []
         self._lines: list[Writable] = []  # records written in the open transaction, to log
@@ -241,6 +247,7 @@ class FastRun:
         self._holdings: tuple[int, Decimal, tuple[tuple[str, Decimal], ...], bool] | None = None
         # asset -> (account view, book view, the gate's denial of a SELL given them)
         self._flat_sells: dict[str, tuple[PortfolioView, PortfolioView, RiskDecision]] = {}
+        self._denied: tuple[RiskDecision | None, tuple[str, ...]] = (None, ())
 
     def run(self) -> list[EquityPoint]:
         """Every cycle, ``BATCH`` decisions to a transaction (one commit each: a backtest that
@@ -250,7 +257,7 @@ class FastRun:
         self._logging = any(logging.getLogger(n).isEnabledFor(logging.INFO) for n in _LOGGERS)
         batch = 1 if self._logging else BATCH
         log, i, count = self.pipeline.audit, 0, len(self.moments)
-        with _fewer_collections():
+        with fewer_collections():
             while i < count:
                 try:
                     with log.transaction():
@@ -282,22 +289,24 @@ class FastRun:
         """The decisions at ``moments[i]``, one per asset; returns how many."""
         moment = self.moments[i]
         self.clock.now = moment
+        if self._broker is not None:
+            self._broker.at_day(moment, self._midnights[i])
         tree = self.strategy.tree
         for asset in self.assets:
             evaluation = tree.evaluate_aligned(
-                self.answers.row(tree.requests(asset), i), moment, asset
+                self.answers.row(self._requests[asset][0], i), moment, asset
             )
             if evaluation.verdict in _ACTS:
                 record, gate, status = self._act(asset, moment, evaluation, i)
-                denials = tuple(code.value for code in gate.codes)
+                denials = self._denials_of(gate)
             else:
-                record = self._record(evaluation, None, None, _not_executed(_why_not(evaluation)))
+                record = self._record(evaluation, None, None, not_executed(_why_not(evaluation)))
                 self._held.append(record)
                 status, denials = _NOT_EXECUTED, ()
             action = evaluation.action
             assert record.id is not None  # a decision record always has its id
             self.decisions.append(
-                Decision(
+                make_decision(
                     record.id,
                     moment,
                     asset,
@@ -309,6 +318,15 @@ class FastRun:
                 )
             )
         return len(self.assets)
+
+    def _denials_of(self, gate: RiskDecision) -> tuple[str, ...]:
+        """The codes of the checks ``gate`` failed (made once for the gate answer given again
+        and again: ``_flat_sell``)."""
+        last, denials = self._denied
+        if gate is not last:
+            denials = tuple(code.value for code in gate.codes)
+            self._denied = (gate, denials)
+        return denials
 
     def _record(
         self,
@@ -337,27 +355,26 @@ class FastRun:
         strategy, mode = self.strategy, self.mode
         flat = self._flat_sell(asset, moment, evaluation, i)
         if flat is not None:
-            record = self._record(evaluation, None, flat, _not_executed(_DENIED))
+            record = self._record(evaluation, None, flat, not_executed(DENIED))
             self._held.append(record)
             return record, flat, _NOT_EXECUTED
         did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
-        requests = (*strategy.requests(asset), *price_requests(asset))
-        answers = self.answers.answers(requests, i)
+        answers = self.answers.answers(self._requests[asset][1], i)
         intent, gate = self.pipeline.gate(strategy, asset, moment, evaluation, answers, did, mode)
         if intent is None and evaluation.verdict is Verdict.SELL:
             self._remember_flat_sell(asset, moment, gate)
         if intent is not None and gate.approved:
             record, result = self._fill(intent, moment, evaluation, gate)
             return record, gate, result.status.value
-        record = self._record(evaluation, intent, gate, _not_executed(_DENIED))
+        record = self._record(evaluation, intent, gate, not_executed(DENIED))
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
 
     def _flat_views(self, moment: datetime) -> tuple[PortfolioView, PortfolioView] | None:
         """The account's and the strategy's book's views at ``moment`` when the broker knows
         both hold nothing (``FlatViewBroker``'s kept views); None otherwise."""
-        broker = self.pipeline.broker
-        if self.mode is Mode.AUTO or not isinstance(broker, FlatViewBroker):
+        broker = self._broker
+        if self.mode is Mode.AUTO or broker is None:
             return None
         account = broker.flat_portfolio(moment)
         book = broker.flat_book(self.strategy.name, moment) if account is not None else None
@@ -383,8 +400,7 @@ class FastRun:
             return None
         sources = self.pipeline.price_requests_of(asset)
         limits = self.pipeline.limits(self.strategy, evaluation)
-        prices = self.answers.answers(sources, i)
-        if reference_price(asset, prices, moment, limits.max_data_age, sources) is None:
+        if not self.answers.priced(sources, i, limits.max_data_age):  # ``reference_price``'s
             return None
         return found[2]
 
@@ -415,13 +431,15 @@ class FastRun:
         """The portfolio after the decisions at ``moments[i]``, marked at the end of its period
         (``runner._mark``'s point: the broker's view at the last closes by then)."""
         moment = self.moments[i]
-        at = moment + self.step
-        broker = self.pipeline.broker
-        flat = broker.flat_portfolio(moment) if isinstance(broker, FlatViewBroker) else None
+        at = self._ends[i]
+        flat = None if self._broker is None else self._broker.flat_portfolio(moment)
         if flat is not None:
-            if flat is not self._flat_mark[0]:
-                self._flat_mark = (flat, flat.equity, flat.cash)
-            return EquityPoint(at, self._flat_mark[1], self._flat_mark[2], held=False)
+            kept_flat, equity, cash = self._flat_mark
+            if flat is not kept_flat:
+                equity, cash = flat.equity, flat.cash
+                self._flat_mark = (flat, equity, cash)
+            return equity_point(at, equity, cash, False)
+        broker = self.pipeline.broker
         marks = {}
         for asset, closes in self._closes.items():
             found = closes.at(i)
@@ -436,18 +454,43 @@ class FastRun:
             exposure = Decimal(0)
             for asset, quantity in holdings:
                 exposure += quantity * marks[asset]
-            return EquityPoint(at, cash + exposure, cash, held)
+            return equity_point(at, cash + exposure, cash, held)
         portfolio = broker.portfolio(marks, moment)
         held = any(p.quantity > 0 for p in portfolio.positions.values())
         if executions is not None:
             holdings = tuple((a, p.quantity) for a, p in portfolio.positions.items())
             self._holdings = (executions, portfolio.cash, holdings, held)
-        return EquityPoint(at, portfolio.equity, portfolio.cash, held)
+        return equity_point(at, portfolio.equity, portfolio.cash, held)
 
     @cached_property
     def _closes(self) -> dict[str, _Closes]:
-        ends = [moment + self.step for moment in self.moments]
-        return {asset: _Closes(bars, ends) for asset, bars in self.prices.items()}
+        return {asset: _Closes(bars, self._ends) for asset, bars in self.prices.items()}
+
+    @cached_property
+    def _ends(self) -> list[datetime]:
+        """The end of each decision's period: where the equity curve marks it."""
+        return [moment + self.step for moment in self.moments]
+
+    @cached_property
+    def _midnights(self) -> list[datetime]:
+        return day_starts(self.moments)
+
+
+def day_starts(moments: Iterable[datetime]) -> list[datetime]:
+    """``day_start_of`` each of ``moments``, worked out once a day (a backtest's broker is
+    told its decision times' at once: ``FlatViewBroker.at_day``)."""
+    days: dict[int, datetime] = {}
+    found = []
+    for moment in moments:
+        if moment.tzinfo is not UTC:  # its own date may not be its UTC date
+            found.append(day_start_of(moment))
+            continue
+        day = moment.toordinal()
+        midnight = days.get(day)
+        if midnight is None:
+            midnight = days[day] = day_start_of(moment)
+        found.append(midnight)
+    return found
 
 
 class _Closes:
@@ -463,4 +506,4 @@ class _Closes:
         return None if index < 0 else to_decimal(self._close[index])
 
 
-__all__ = ["BATCH", "FastRun", "FlatViewBroker"]
+__all__ = ["BATCH", "FastRun", "FlatViewBroker", "day_starts", "fewer_collections"]

@@ -62,13 +62,14 @@ from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.clock import SimulatedClock
-from signalops.backtest.fast import FastRun, FlatViewBroker
+from signalops.backtest.fast import FastRun, FlatViewBroker, fewer_collections
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import (
     Decision,
     EquityPoint,
     Leg,
     Trade,
+    equity_point,
     parse_time,
     round_trips,
 )
@@ -178,6 +179,7 @@ class BacktestResult:
         }
 
 
+@fewer_collections()  # all of it, its accounting too (``fast.fewer_collections``)
 def run_backtest(
     strategy: Strategy,
     *,
@@ -473,12 +475,19 @@ def buy_and_hold(
     marked = [moment + step for moment in times]
     closes = [(quantity, prices[asset].closes_at(marked)) for asset, quantity in holdings.items()]
     zero = Decimal(0)
+    if len(closes) == 1:  # one asset (the loop below, written for it: a point per bar)
+        quantity, at_close = closes[0]
+        curve += [
+            equity_point(at, cash + quantity * (close if close is not None else zero), cash, True)
+            for at, close in zip(marked, at_close, strict=True)
+        ]
+        return tuple(curve)
     for k, at in enumerate(marked):
         value = cash
         for quantity, at_close in closes:
             close = at_close[k]
             value += quantity * (close if close is not None else zero)
-        curve.append(EquityPoint(at, value, cash, held=True))
+        curve.append(equity_point(at, value, cash, True))
     return tuple(curve)
 
 

@@ -1,0 +1,169 @@
+"""The fast backtest's shortcuts give what the slower ways they replace give.
+
+Each shortcut is checked against the plain computation it stands for: the windowed RSI against
+TA-Lib window by window, the price check against ``reference_price`` over the adapters' answers,
+the day starts against ``day_start_of``, the values made without their dataclass ``__init__``
+against the constructor's; and a backtest leaves the garbage collector as it found it.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import talib
+
+from signalops.adapters import registry
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest import run_backtest
+from signalops.backtest.answers import ReplayAnswers, windowed_rsi
+from signalops.backtest.fast import day_starts
+from signalops.backtest.ledger import Decision, EquityPoint, decision, equity_point
+from signalops.config import Config
+from signalops.execution.paper import day_start_of
+from signalops.observation import Request
+from signalops.pipeline.cycle import price_requests, reference_price
+from signalops.strategy import loads
+
+HOUR, DAY = 3600, 86400
+HOURLY_1H = "candles/binance/BTC/USDT/1h"
+
+
+def _closes(store: SnapshotStore) -> np.ndarray:
+    series = store.series("technical", HOURLY_1H)
+    assert series is not None
+    return series.column(3)
+
+
+def _talib_rsi(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np.ndarray:
+    return np.array([talib.RSI(close[e - window : e], timeperiod=n)[-1] for e in ends.tolist()])
+
+
+def test_windowed_rsi_is_talib_to_the_bit_when_windows_repeat_and_skip(
+    replay_store: SnapshotStore,
+):
+    close = _closes(replay_store)
+    rng = np.random.default_rng(7)
+    skipping = np.sort(rng.choice(np.arange(250, len(close) + 1), size=400, replace=False))
+    repeating = np.repeat(np.arange(5_000, 5_300), 2)  # an hour without a candle: same window
+    for ends in (skipping, repeating, skipping[::-1].copy()):
+        found = windowed_rsi(close, ends, 250, 14)
+        assert np.array_equal(found.view(np.int64), _talib_rsi(close, ends, 250, 14).view(np.int64))
+
+
+def test_windowed_rsi_of_no_windows_is_empty_and_of_a_short_one_refused(
+    replay_store: SnapshotStore,
+):
+    close = _closes(replay_store)
+    assert windowed_rsi(close, np.array([], dtype=np.int64), 250, 14).shape == (0,)
+    with pytest.raises(ValueError, match="whole window"):
+        windowed_rsi(close, np.array([100]), 250, 14)
+
+
+def test_priced_says_whether_reference_price_finds_a_price_at_every_bar(
+    replay_store: SnapshotStore,
+):
+    adapters = registry.replay_adapters(replay_store, venues=Config().venues)
+    series = replay_store.series("technical", HOURLY_1H)
+    assert series is not None
+    # From before the first candle through the 2021 outages, every 7th hour and a few minutes
+    # past it: a price found fresh, found too old for some limits, or not found.
+    first = datetime.fromtimestamp(series.times[0], UTC) - timedelta(hours=30)
+    moments = [first + timedelta(hours=7 * k, minutes=13) for k in range(1_500)]
+    btc, eth = price_requests("BTC"), price_requests("ETH")
+    answers = ReplayAnswers([*btc, *eth], adapters, moments)
+    seen: dict[float | None, set[bool]] = {}
+    for max_age in (None, 2.0 * HOUR, DAY + HOUR, 60.0):
+        for i, moment in enumerate(moments):
+            for asset, sources in (("BTC", btc), ("ETH", eth)):
+                prices = answers.answers(sources, i)
+                found = reference_price(asset, prices, moment, max_age, sources) is not None
+                assert answers.priced(sources, i, max_age) is found, (moment, asset, max_age)
+                seen.setdefault(max_age, set()).add(found)
+    assert seen[2.0 * HOUR] == {True, False} and seen[60.0] == {False}
+
+
+def test_priced_of_a_source_no_column_serves_asks_the_adapter(replay_store: SnapshotStore):
+    adapters = registry.replay_adapters(replay_store, venues=Config().venues)
+    moments = [datetime(2023, 3, 1, tzinfo=UTC) + timedelta(hours=k) for k in range(48)]
+    odd = Request("technical", "close", (("timeframe", 4 * HOUR),), "BTC")  # no such series
+    answers = ReplayAnswers([odd], adapters, moments)
+    assert odd not in answers.columns
+    for i, moment in enumerate(moments):
+        expected = reference_price("BTC", answers.answers([odd], i), moment, None, [odd])
+        assert answers.priced([odd], i, None) is (expected is not None)
+
+
+def test_day_starts_are_day_start_of_each_moment_in_utc_and_in_other_zones():
+    start = datetime(2024, 2, 28, 21, 30, 15, 250, tzinfo=UTC)
+    hourly = [start + timedelta(hours=k) for k in range(100)]
+    new_york = timezone(timedelta(hours=-5))
+    elsewhere = [m.astimezone(new_york) for m in hourly[::7]]
+    for moments in (hourly, elsewhere, [*hourly[:30], *elsewhere, *hourly[30:]]):
+        found = day_starts(moments)
+        assert found == [day_start_of(m) for m in moments]
+        assert all(f.tzinfo is UTC for f in found)
+    assert day_starts([]) == []
+
+
+def test_equity_points_and_decisions_made_fast_equal_the_constructors_own():
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    point = equity_point(at, Decimal("10012.5"), Decimal("9000"), True)
+    built = EquityPoint(at, Decimal("10012.5"), Decimal("9000"), held=True)
+    assert point == built and hash(point) == hash(built) and repr(point) == repr(built)
+    assert point.exposure == Decimal("1012.5")
+    fields = ("dec-1", at, "BTC", "SELL", "SELL", ("calm",), "NOT_EXECUTED", ("NO_POSITION",))
+    made = decision(*fields)
+    assert made == Decision(*fields) and hash(made) == hash(Decision(*fields))
+    assert repr(made) == repr(Decision(*fields))
+
+
+STRATEGY = """
+strategy:
+  name: "Hourly_RSI_Speedups"
+  assets: ["BTC"]
+  defaults:
+    params:
+      timeframe: 1h
+  rules:
+    - id: oversold
+      source: technical
+      conditions:
+        - when: "rsi(14) < 30"
+  exit:
+    rules:
+      - id: recovered
+        source: technical
+        conditions:
+          - when: "rsi(14) > 55"
+  execution:
+    position_size: 0.05
+    action_mode: paper
+"""
+
+
+def test_a_backtest_leaves_the_collector_thresholds_as_it_found_them(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    was = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's default
+    seen: list[tuple[int, int, int]] = []
+    try:
+        result = run_backtest(
+            loads(STRATEGY, "speedups.yaml"),
+            store=replay_store,
+            start=datetime(2023, 3, 1, tzinfo=UTC),
+            end=datetime(2023, 3, 8, tzinfo=UTC),
+            out_dir=tmp_path,
+            progress=lambda done, total: seen.append(gc.get_threshold()),
+        )
+        after = gc.get_threshold()
+    finally:
+        gc.set_threshold(*was)
+    assert result.decisions and seen
+    assert all(threshold[0] > 700 for threshold in seen)  # fewer collections while it ran
+    assert after == (700, 10, 10)
