@@ -151,6 +151,18 @@ def _finish(record: dict[str, Any], environ: Mapping[str, str] | None) -> dict[s
     return clean
 
 
+def _finish_prepared(record: dict[str, Any], environ: Mapping[str, str] | None) -> PreparedRecord:
+    """``prepare(_finish(record, environ))`` with the record encoded once: member by member,
+    the members joined being the text ``_finish`` checks (``PreparedRecord.text`` is exactly
+    ``canonical_json``), so the store seals them without encoding the record again."""
+    safe = json_safe(record)
+    prepared = prepare(safe)  # raises now, not in the store, if it is not JSON
+    secrets = secret_values(environ)
+    if _nothing_to_scrub(prepared.text, secrets):
+        return prepared
+    return prepare(scrub_secrets(safe, secrets))
+
+
 # What ``_SECRET_PARAM`` needs to find in the text before it can match anything.
 _PARAM_TAILS = ("key=", "token=", "secret=", "signature=")
 
@@ -668,6 +680,27 @@ def build_followup(
 
     ``recorded_at`` is when it happened (the approval's time, the fill's time).
     """
+    return _finish(_followup(kind, decision_id, recorded_at, n, fields), environ)
+
+
+def prepare_followup(
+    kind: str,
+    *,
+    decision_id: str,
+    recorded_at: datetime,
+    n: int = 1,
+    environ: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> PreparedRecord:
+    """``prepare(build_followup(...))``: the same record and bytes, encoded once instead of by
+    the builder and again by the store (the pipeline's order and fill records)."""
+    return _finish_prepared(_followup(kind, decision_id, recorded_at, n, fields), environ)
+
+
+def _followup(
+    kind: str, decision_id: str, recorded_at: datetime, n: int, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The follow-up record before ``_finish`` (see ``build_followup``)."""
     id_ = followup_id(kind, decision_id, n)
     missing = [name for name in FOLLOWUP_FIELDS[kind] if name not in fields]
     if missing:
@@ -684,7 +717,7 @@ def build_followup(
         "recorded_at": iso(utc(recorded_at)),
         **fields,
     }
-    return _finish(record, environ)
+    return record
 
 
 def breaker_id(event: str, revision: int) -> str:
@@ -741,6 +774,7 @@ __all__ = [
     "loads_record",
     "prepare",
     "prepare_decision",
+    "prepare_followup",
     "scrub_secrets",
     "secret_values",
     "template_for",

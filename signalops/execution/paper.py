@@ -253,6 +253,11 @@ class _Books:
         found = self.strategies.get(name)
         return found.copy() if found is not None else _Book(cash=Decimal(0))
 
+    def own(self, name: str) -> _Book:
+        """``strategy(name)`` for a reader that changes nothing: the book kept, not a copy."""
+        found = self.strategies.get(name)
+        return found if found is not None else _Book(cash=Decimal(0))
+
 
 @dataclass
 class _Replay:
@@ -556,7 +561,7 @@ class PaperBroker:
             if existing is not None:
                 return self._already_filled(existing, intent)
             books = self._books(rows=rows)
-            book, own = books.account.copy(), books.strategy(intent.strategy)
+            book, own = books.account.copy(), books.own(intent.strategy)  # only ``book`` changes
             refusal = self._refusal(intent, book, own, notional + fee)
             if refusal is not None:
                 return refusal
@@ -711,7 +716,7 @@ class PaperBroker:
         require_aware(as_of)
         midnight = day_start_of(as_of)
         rows = self._rows()
-        own = self._books(placed_before=as_of, rows=rows).strategy(strategy)
+        own = self._books(placed_before=as_of, rows=rows).own(strategy)  # read, not changed
         positions = _positions(own, prices)
         capital = self.capital.get(strategy)
         if capital is None:
@@ -733,7 +738,7 @@ class PaperBroker:
                 day_start_equity=account.day_start_equity,
             )
         at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
-        day_start = at_midnight.strategy(strategy)
+        day_start = at_midnight.own(strategy)
         return PortfolioView(
             cash=capital + own.cash,
             positions=positions,

@@ -58,6 +58,7 @@ from signalops.audit.record import (
     ORDER_SUBMITTED,
     build_followup,
     prepare_decision,
+    prepare_followup,
 )
 from signalops.canonical import canonical_json, iso
 from signalops.errors import DuplicateRecordError
@@ -355,9 +356,10 @@ class Unanswered:
         return list(self.orders.values())
 
 
-def _order_record(kind: str, intent: OrderIntent, at: datetime, **fields: Any) -> dict[str, Any]:
-    """A follow-up about ``intent``'s order, which names its decision and client order id."""
-    return build_followup(
+def _order_record(kind: str, intent: OrderIntent, at: datetime, **fields: Any) -> PreparedRecord:
+    """A follow-up about ``intent``'s order, which names its decision and client order id
+    (prepared: the store seals it without encoding it again)."""
+    return prepare_followup(
         kind,
         decision_id=intent.decision_id,
         recorded_at=at,
