@@ -24,7 +24,7 @@ are gathered from the replay adapters once, before timing. Then, in one run:
       the commit of whichever decision takes it past 1,000 pages (every few dozen decisions).
   (g) for information: the disk's floor, in the same temp dir: one 600-byte row inserted and
       committed per call (``BEGIN IMMEDIATE`` ... ``COMMIT``, WAL, the audit log's
-      ``synchronous``), as many calls as (b), checkpointed between days. No durable decision
+      ``synchronous``), as many calls as (b), resting between days as (b). No durable decision
       can be cheaper than this; its p99 is the disk's tail (fsync), which no code here moves.
 
 Between days, (b), (c) and (e) let the pipeline rest (``Pipeline.rest``, untimed), as the live
@@ -116,7 +116,7 @@ from signalops.audit.chain import SEALED_FIELDS, check
 from signalops.audit.layout import stamp
 from signalops.audit.record import followup_id
 from signalops.audit.schema import record_errors
-from signalops.audit.store import AuditLog
+from signalops.audit.store import AuditLog, start_wal_over
 from signalops.audit.verify import verify
 from signalops.canonical import canonical_json, iso
 from signalops.config import DEFAULT_CONFIG_FILE
@@ -294,7 +294,8 @@ def run_restless(setup: Setup, audit: str | Path) -> tuple[Timing, list[Outcome]
 def run_floor(setup: Setup, path: Path, synchronous: int) -> Timing:
     """(g): what committing costs the disk alone. One 600-byte row per call, committed as (b)
     commits (its own ``BEGIN IMMEDIATE`` ... ``COMMIT``, WAL, the audit log's ``synchronous``),
-    as many calls as (b) decides, the WAL checkpointed between days as (b) rests."""
+    as many calls as (b) decides, resting between days as (b) rests (``AuditLog.checkpoint``:
+    the WAL copied into the file, then started over)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=wal")
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -311,7 +312,9 @@ def run_floor(setup: Setup, path: Path, synchronous: int) -> Timing:
             conn.execute("COMMIT")
             calls.append(clock() - t0)
         t0 = clock()
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames > 0 and copied == frames:
+            start_wal_over(conn)
         resting += clock() - t0
     wall = clock() - start - resting
     conn.close()

@@ -67,14 +67,14 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.__class__ is datetime and moment.tzinfo is UTC and moment.year >= 1000:
-        return utc_stamp(moment)
+        return _utc_stamp(moment)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 
-def utc_stamp(moment: datetime) -> str:
+def _utc_stamp(moment: datetime) -> str:
     """``iso(moment)`` of an exact ``datetime`` in ``UTC`` from year 1000 on (the caller checks
     that), printed from its fields: ``astimezone`` and ``isoformat`` cost four times this, and
     every record prints two or three times."""
@@ -95,20 +95,16 @@ def is_plain_finite(value: Any) -> bool:
     # walked for every record (a third of the time, that way).
     kind = value.__class__
     if kind is dict:
-        for key, item in value.items():
+        for key in value:
             if key.__class__ is not str:
                 return False
-            inner = item.__class__
-            if inner is str or inner is int or inner is bool or item is None:
-                continue
-            if inner is float:
-                if item - item != 0:
-                    return False
-            elif not is_plain_finite(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    else:
+        items = None
+    if items is not None:
+        for item in items:
             inner = item.__class__
             if inner is str or inner is int or inner is bool or item is None:
                 continue
@@ -188,8 +184,8 @@ def _json_safe_other(value: Any) -> Any:
     # The exact types an order, a fill and a check hold, before the isinstance chain.
     if kind is Decimal:
         return str(value)
-    if kind is datetime and value.tzinfo is UTC and value.year >= 1000:
-        return utc_stamp(value)
+    if kind is datetime:
+        return iso(utc(value))
     if isinstance(value, bool | str | int):
         return value
     if isinstance(value, float):

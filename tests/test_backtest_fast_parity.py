@@ -42,28 +42,7 @@ from signalops.strategy import load, loads
 HOUR, DAY = 3600, 86400
 EQUITIES = load_config(ROOT / "examples" / "signalops.equities.yaml")
 FIXTURE = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
-HOURLY_RSI = """
-strategy:
-  name: "Hourly_RSI_Bench"
-  assets: ["BTC"]
-  defaults:
-    params:
-      timeframe: 1h
-  rules:
-    - id: oversold
-      source: technical
-      conditions:
-        - when: "rsi(14) < 30"
-  exit:
-    rules:
-      - id: recovered
-        source: technical
-        conditions:
-          - when: "rsi(14) > 55"
-  execution:
-    position_size: 0.05
-    action_mode: paper
-"""
+HOURLY_RSI = (Path(__file__).parent / "fixtures" / "hourly_rsi.yaml").read_text(encoding="utf-8")
 # Strategies in strategies/ that cannot run on the bundled data (no candles for their assets).
 NOT_ON_BUNDLED_DATA = {"value_screen.yaml"}
 

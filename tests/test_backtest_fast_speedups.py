@@ -122,28 +122,7 @@ def test_equity_points_and_decisions_made_fast_equal_the_constructors_own():
     assert repr(made) == repr(Decision(*fields))
 
 
-STRATEGY = """
-strategy:
-  name: "Hourly_RSI_Speedups"
-  assets: ["BTC"]
-  defaults:
-    params:
-      timeframe: 1h
-  rules:
-    - id: oversold
-      source: technical
-      conditions:
-        - when: "rsi(14) < 30"
-  exit:
-    rules:
-      - id: recovered
-        source: technical
-        conditions:
-          - when: "rsi(14) > 55"
-  execution:
-    position_size: 0.05
-    action_mode: paper
-"""
+STRATEGY = (Path(__file__).parent / "fixtures" / "hourly_rsi.yaml").read_text(encoding="utf-8")
 
 
 def test_a_backtest_leaves_the_collector_thresholds_as_it_found_them(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
@@ -421,3 +422,41 @@ def test_rest_starts_the_wal_over_so_the_next_commit_does_not(
         assert before != rested == _wal_salts(path)
         assert audit.conn.execute("PRAGMA user_version").fetchone()[0] == version
         assert verify(audit).ok
+
+
+def test_rest_starts_the_wal_over_once_after_writes_and_not_again_with_none(
+    replay_store: SnapshotStore, strategy: Strategy, tmp_path: Path
+) -> None:
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as audit:
+        pipeline, now = _pipeline(audit, replay_store, strategy)
+        now["as_of"] = AS_OFS[0]
+        pipeline.cycle(AS_OFS[0])
+        pipeline.rest()
+        started = _wal_salts(path)
+
+        pipeline.rest()  # nothing written since: the WAL stays as the last rest left it
+
+        assert _wal_salts(path) == started
+
+
+def test_rest_does_not_wait_for_another_writer_and_starts_over_later(
+    replay_store: SnapshotStore, strategy: Strategy, tmp_path: Path
+) -> None:
+    path = tmp_path / "audit.db"
+    with AuditLog(path, timeout=30) as audit:
+        pipeline, now = _pipeline(audit, replay_store, strategy)
+        now["as_of"] = AS_OFS[0]
+        pipeline.cycle(AS_OFS[0])
+        before = _wal_salts(path)
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # e.g. a CLI approval committing
+            began = time.monotonic()
+            pipeline.rest()
+            waited = time.monotonic() - began
+            other.execute("ROLLBACK")
+        assert waited < 10 and _wal_salts(path) == before  # not 30 s: skipped this time
+
+        pipeline.rest()
+
+        assert _wal_salts(path) != before

@@ -353,3 +353,24 @@ def test_a_check_results_details_stay_in_the_gates_order_in_each_record_its_own_
     assert first.record["risk"] is not second.record["risk"]
     first.record["risk"]["checks"][0]["details"]["z"] = 5
     assert second.record["risk"] == risk.to_dict()
+
+
+def test_an_observation_an_hour_before_a_decision_at_the_same_local_fall_back_time_keeps_its_hour():
+    # 01:30 happens twice in New York on 2021-11-07: equal wall times in one zone (fold is not
+    # compared), an hour apart in UTC.
+    new_york = ZoneInfo("America/New_York")
+    decided = datetime(2021, 11, 7, 1, 30, tzinfo=new_york, fold=1)
+    observed = datetime(2021, 11, 7, 1, 30, tzinfo=new_york, fold=0)
+    assert observed == decided and iso(observed) != iso(decided)
+    found = template()
+    answers = [
+        Observation(25.0, observed, "technical", fetched_at=observed, detail={"candles": 250})
+        for _ in found.requests
+    ]
+    prepared = found.prepare(
+        as_of=decided, verdict="HOLD", observations=answers, recorded_at=decided
+    )
+    assert prepared.text == canonical_json(prepared.record)
+    entries = prepared.record["observations"]
+    assert {entry["data_time"] for entry in entries} == {"2021-11-07T05:30:00Z"}
+    assert prepared.record["as_of"] == "2021-11-07T06:30:00Z"

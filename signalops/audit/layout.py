@@ -165,8 +165,8 @@ class _Plan(NamedTuple):
 
 
 def _picker(body: tuple[int, ...]) -> Callable[[Sequence[str]], Sequence[str]]:
-    """The members at ``body`` of a sealed record's, in one C call (``itemgetter`` gives one
-    member itself, not in a tuple, when there is one)."""
+    """A function picking the members at the indexes ``body`` from a sealed record's members,
+    in one C call (``itemgetter`` of one index gives the member itself, not a tuple: wrapped)."""
     if len(body) == 1:
         only = body[0]
         return lambda texts: (texts[only],)

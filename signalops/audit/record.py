@@ -57,7 +57,6 @@ from signalops.canonical import (
     is_plain_finite,
     iso,
     json_safe,
-    utc_stamp,
 )
 from signalops.codes import Code
 from signalops.observation import DataError, Observation, utc
@@ -212,19 +211,19 @@ def compact_observation(obs: Any) -> dict[str, Any] | None:
 
 
 def _stamp(moment: datetime) -> str:
-    """``iso(utc(moment))``, without ``astimezone``'s cost for an exact UTC datetime."""
-    if moment.__class__ is datetime and moment.tzinfo is UTC and moment.year >= 1000:
-        return utc_stamp(moment)
-    return str(iso(utc(moment)))
+    """``iso(utc(moment))`` (``iso`` prints an exact UTC datetime from its fields; ``utc``
+    refuses a naive one)."""
+    return str(iso(moment if moment.tzinfo is UTC else utc(moment)))
 
 
 def _stamp_like(moment: datetime, known: datetime, known_stamp: str) -> str:
     """``_stamp(moment)``, given ``known_stamp`` is ``_stamp(known)``: an observation's times are
-    most often the decision's (the same object, or an equal one). Equal aware datetimes are the
-    same instant, which ``_stamp`` prints in UTC, so the equal one prints the same."""
+    most often the decision's (the same object, or an equal one). Only equal UTC times are the
+    same instant: two equal times in another zone may be an hour apart (``fold`` at a fall-back
+    is not compared), so they are printed each."""
     if moment is known:
         return known_stamp
-    if moment.__class__ is datetime and known.__class__ is datetime and moment == known:
+    if moment.tzinfo is UTC and known.tzinfo is UTC and moment == known:
         return known_stamp
     return _stamp(moment)
 

@@ -326,6 +326,23 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             sleep(0.05)
 
 
+def start_wal_over(conn: sqlite3.Connection) -> None:
+    """Make SQLite start a fully copied WAL over now (``AuditLog.checkpoint``): a write of the
+    database's own ``user_version``, as it is, not waiting for another writer's lock (an
+    ``OperationalError`` then: the caller tries another time)."""
+    waits = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA busy_timeout = {int(waits)}")
+
+
 class AuditLog:
     """An append-only, hash-chained audit log in one SQLite file.
 
@@ -517,6 +534,7 @@ class AuditLog:
         self._followups_appended = 0
         # kinds -> (that pair, a seq after which the log had none of them then)
         self._none_after: dict[tuple[str, ...], tuple[tuple[int, int], int]] = {}
+        self._restarted: tuple[int, int] | None = None  # (data version, changes) then
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
@@ -758,9 +776,11 @@ class AuditLog:
         starts the WAL over from its beginning: it writes a new WAL header and syncs it before
         its own frames (SQLite's guard against reordered writes), two syncs where a commit
         takes one. So that the next cycle's first decision does not pay for it, a write of the
-        log's own ``user_version`` (the same value: nothing changes) starts it over here.
-        Never an error: a busy log (a transaction open on this connection, or a lock
-        elsewhere) is checkpointed another time.
+        log's own ``user_version`` (the same value: nothing changes) starts it over here, once
+        after each stretch of writes (that write leaves one frame, which the next rest copies
+        without starting over again for it). Never an error and never a wait: a busy log (a
+        transaction open on this connection, or another writer's lock) is checkpointed and
+        started over another time.
         """
         with self._lock:
             if self.readonly or self._closed or self.conn.in_transaction:
@@ -768,15 +788,10 @@ class AuditLog:
             with suppress(sqlite3.OperationalError):
                 conn = self.conn
                 _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if frames > 0 and copied == frames:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        version = conn.execute("PRAGMA user_version").fetchone()[0]
-                        conn.execute(f"PRAGMA user_version = {int(version)}")
-                        conn.execute("COMMIT")
-                    finally:
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
+                written = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+                if frames > 0 and copied == frames and written != self._restarted:
+                    start_wal_over(conn)
+                    self._restarted = written  # the write above changes neither count
 
     def _require_open(self) -> None:
         if not self.conn.in_transaction:
@@ -1232,7 +1247,7 @@ class AuditLog:
     def _followups_marker(self) -> tuple[int, int] | None:
         """Changes whenever a follow-up may have been appended (see ``records_since``); taken
         before the read it vouches for, so a commit landing in between is read next time."""
-        with self._lock:
+        with self._lock, self._readable():
             if self._closed:
                 return None
             version = self.conn.execute("PRAGMA data_version").fetchone()[0]

@@ -53,29 +53,14 @@ _FIELDS = {"open": 0, "high": 1, "low": 2, "close": 3, "volume": 4}
 _PREFIX_FEEDS = (ReplayCandleFeed, EquityReplayFeed)
 _SAMPLES = 64  # windows checked at each end and spread between (windowed_rsi vs talib.RSI)
 
-# An Observation made without its dataclass __init__ (a frozen, slotted class: the slots' own
-# setters), a third of the cost; every field is set as __post_init__ would set it.
-_SLOTS = {name: vars(Observation)[name].__set__ for name in ("value", "as_of", "source")}
-_SET_FETCHED = vars(Observation)["fetched_at"].__set__
-_SET_DETAIL = vars(Observation)["detail"].__set__
-_SET_EPOCH = vars(Observation)["epoch"].__set__
-_SET_VALUE, _SET_AS_OF, _SET_SOURCE = _SLOTS["value"], _SLOTS["as_of"], _SLOTS["source"]
+# ``ReplayAnswers.answer`` makes an Observation without its dataclass __init__ (a frozen,
+# slotted class: each field set by its slot's own setter), a third of the cost, at every bar
+# for every request; every field is set as __post_init__ would set it.
+_SET_VALUE, _SET_AS_OF, _SET_SOURCE, _SET_FETCHED, _SET_DETAIL, _SET_EPOCH = (
+    vars(Observation)[name].__set__
+    for name in ("value", "as_of", "source", "fetched_at", "detail", "epoch")
+)
 _new = object.__new__
-
-
-def observation(
-    value: float, as_of: datetime, epoch: float, fetched_at: datetime, detail: Any
-) -> Observation:
-    """``Observation(value, as_of, "technical", fetched_at=..., detail=...)`` for a float value
-    and a UTC ``as_of`` whose ``timestamp()`` is ``epoch``."""
-    obs = _new(Observation)
-    _SET_VALUE(obs, value)
-    _SET_AS_OF(obs, as_of)
-    _SET_SOURCE(obs, SOURCE)
-    _SET_FETCHED(obs, fetched_at)
-    _SET_DETAIL(obs, detail)
-    _SET_EPOCH(obs, epoch)
-    return obs
 
 
 def windowed_rsi(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np.ndarray:
@@ -244,7 +229,6 @@ class ReplayAnswers:
         gaps = column.gaps[i]
         if gaps is not None:
             detail["gaps"] = [dict(gap) for gap in gaps]
-        # ``observation(...)`` written out: this runs for every request at every bar.
         as_of, epoch = column.moments[column.last[i]]
         obs = _new(Observation)
         _SET_VALUE(obs, column.values[i])
@@ -451,4 +435,4 @@ for _metric in INDICATORS:
     _VALUES.setdefault(_metric, _indicator(_metric))
 
 
-__all__ = ["MIN_WINDOW", "ReplayAnswers", "observation", "windowed_rsi"]
+__all__ = ["MIN_WINDOW", "ReplayAnswers", "windowed_rsi"]

@@ -10,7 +10,7 @@ closes the whole position (sizing sells everything held).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -231,7 +231,19 @@ def decision(
     _SET_BLOCKED_BY,
     _SET_STATUS,
     _SET_DENIALS,
-) = (vars(Decision)[field.name].__set__ for field in fields(Decision))
+) = (
+    vars(Decision)[name].__set__
+    for name in (
+        "decision_id",
+        "as_of",
+        "asset",
+        "verdict",
+        "action",
+        "blocked_by",
+        "status",
+        "denials",
+    )
+)
 
 
 def parse_time(text: str) -> datetime:

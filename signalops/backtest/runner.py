@@ -475,13 +475,6 @@ def buy_and_hold(
     marked = [moment + step for moment in times]
     closes = [(quantity, prices[asset].closes_at(marked)) for asset, quantity in holdings.items()]
     zero = Decimal(0)
-    if len(closes) == 1:  # one asset (the loop below, written for it: a point per bar)
-        quantity, at_close = closes[0]
-        curve += [
-            equity_point(at, cash + quantity * (close if close is not None else zero), cash, True)
-            for at, close in zip(marked, at_close, strict=True)
-        ]
-        return tuple(curve)
     for k, at in enumerate(marked):
         value = cash
         for quantity, at_close in closes:

@@ -716,7 +716,8 @@ class PaperBroker:
         require_aware(as_of)
         midnight = day_start_of(as_of)
         rows = self._rows()
-        own = self._books(placed_before=as_of, rows=rows).own(strategy)  # read, not changed
+        # A copy: ``portfolio`` below may read newer rows into the kept books.
+        own = self._books(placed_before=as_of, rows=rows).strategy(strategy)
         positions = _positions(own, prices)
         capital = self.capital.get(strategy)
         if capital is None:

@@ -21,7 +21,6 @@ from signalops.canonical import (
     iso,
     json_safe,
     text_enum,
-    utc_stamp,
     writes_as_stdlib,
 )
 from signalops.codes import Code
@@ -52,8 +51,7 @@ def _plain_and_sure(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         elif kind is Decimal:
             plain = str(value)
         elif kind is datetime:
-            exact = value.tzinfo is UTC and value.year >= 1000
-            plain = utc_stamp(value) if exact else iso(utc(value))
+            plain = iso(value if value.tzinfo is UTC else utc(value))
         elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
             plain = value
             sure = sure and text_enum(kind)
