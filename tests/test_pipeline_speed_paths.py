@@ -401,6 +401,16 @@ def _wal_salts(path: Path) -> bytes:
         return wal.read(24)[16:24]
 
 
+def _first_cycle(
+    audit: AuditLog, replay_store: SnapshotStore, strategy: Strategy
+) -> tuple[Pipeline, dict[str, datetime]]:
+    """A pipeline on ``audit`` that has decided its first cycle (and written its WAL)."""
+    pipeline, now = _pipeline(audit, replay_store, strategy)
+    now["as_of"] = AS_OFS[0]
+    pipeline.cycle(AS_OFS[0])
+    return pipeline, now
+
+
 def test_rest_starts_the_wal_over_so_the_next_commit_does_not(
     replay_store: SnapshotStore, strategy: Strategy, tmp_path: Path
 ) -> None:
@@ -408,9 +418,7 @@ def test_rest_starts_the_wal_over_so_the_next_commit_does_not(
     # the next cycle's first commit syncs once, not twice.
     path = tmp_path / "audit.db"
     with AuditLog(path) as audit:
-        pipeline, now = _pipeline(audit, replay_store, strategy)
-        now["as_of"] = AS_OFS[0]
-        pipeline.cycle(AS_OFS[0])
+        pipeline, now = _first_cycle(audit, replay_store, strategy)
         before = _wal_salts(path)
         version = audit.conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -429,9 +437,7 @@ def test_rest_starts_the_wal_over_once_after_writes_and_not_again_with_none(
 ) -> None:
     path = tmp_path / "audit.db"
     with AuditLog(path) as audit:
-        pipeline, now = _pipeline(audit, replay_store, strategy)
-        now["as_of"] = AS_OFS[0]
-        pipeline.cycle(AS_OFS[0])
+        pipeline, _ = _first_cycle(audit, replay_store, strategy)
         pipeline.rest()
         started = _wal_salts(path)
 
@@ -445,9 +451,7 @@ def test_rest_does_not_wait_for_another_writer_and_starts_over_later(
 ) -> None:
     path = tmp_path / "audit.db"
     with AuditLog(path, timeout=30) as audit:
-        pipeline, now = _pipeline(audit, replay_store, strategy)
-        now["as_of"] = AS_OFS[0]
-        pipeline.cycle(AS_OFS[0])
+        pipeline, _ = _first_cycle(audit, replay_store, strategy)
         before = _wal_salts(path)
         with closing(sqlite3.connect(path, isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")  # e.g. a CLI approval committing

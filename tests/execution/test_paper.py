@@ -663,3 +663,16 @@ def test_a_forged_ledger_amount_is_a_recorded_denial_naming_what_it_cannot_value
             "details": {"asset": "BTC", "unvalued": unvalued},
         }
     ]
+
+
+def test_a_book_read_leaves_the_strategys_kept_book_unchanged(tmp_path: Path) -> None:
+    db = sqlite_utils.Database(tmp_path / "ledger.db")
+    broker = PaperBroker(db, fee_bps=10, slippage_bps=0)
+    broker.execute(intent(Side.BUY, "0.5", "60000", tag="a"), as_of=T0)
+    prices = {"BTC": D("70000")}
+    before = broker.book("Multi_Source_Momentum", prices, T0)
+    broker.execute(intent(Side.SELL, "0.5", "70000", tag="b"), as_of=T0)
+    assert before.positions["BTC"].quantity == D("0.5")
+    after = broker.book("Multi_Source_Momentum", prices, T0)
+    assert after.positions == {}
+    assert after == PaperBroker(db).book("Multi_Source_Momentum", prices, T0)

@@ -1,46 +1,21 @@
-"""The acting decisions' cheaper paths give what the plain paths gave: a follow-up encoded once
-is the builder's record to the byte, and reading a strategy's book (not a copy of it) leaves the
-book the broker keeps as it was."""
+"""A follow-up prepared at once (``prepare_followup``: the pipeline's order and fill records,
+which the store then seals without encoding them again) is the builder's record to the byte."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-
-import sqlite_utils
 
 from signalops.audit.prepared import PreparedRecord, prepare
 from signalops.audit.record import build_followup, prepare_followup
-from signalops.execution.paper import PaperBroker
 from signalops.orders import (
     ExecutionStatus,
     Fill,
-    Mode,
-    OrderIntent,
     Side,
-    client_order_id,
-    decision_id,
 )
 
 T0 = datetime(2024, 11, 6, 14, 0, tzinfo=UTC)
 D = Decimal
-
-
-def _intent(side: Side, quantity: str, price: str, *, tag: str = "") -> OrderIntent:
-    decision = decision_id(f"strategy-hash{tag}", "BTC", T0, "paper")
-    return OrderIntent(
-        decision_id=decision,
-        client_order_id=client_order_id(decision),
-        strategy="Momentum",
-        asset="BTC",
-        side=side,
-        quantity=D(quantity),
-        reference_price=D(price),
-        notional=D(quantity) * D(price),
-        as_of=T0,
-        mode=Mode.PAPER,
-    )
 
 
 def _fill() -> Fill:
@@ -94,16 +69,3 @@ def test_a_prepared_follow_up_holding_a_secret_is_scrubbed_as_the_built_one_is()
     )
     _same(prepared, built)
     assert "s3cr3t-value-123" not in prepared.text
-
-
-def test_a_book_read_leaves_the_strategys_kept_book_unchanged(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(tmp_path / "ledger.db")
-    broker = PaperBroker(db, fee_bps=10, slippage_bps=0)
-    broker.execute(_intent(Side.BUY, "0.5", "60000", tag="a"), as_of=T0)
-    prices = {"BTC": D("70000")}
-    before = broker.book("Momentum", prices, T0)
-    broker.execute(_intent(Side.SELL, "0.5", "70000", tag="b"), as_of=T0)
-    assert before.positions["BTC"].quantity == D("0.5")
-    after = broker.book("Momentum", prices, T0)
-    assert after.positions == {}
-    assert after == PaperBroker(db).book("Momentum", prices, T0)
