@@ -116,7 +116,7 @@ from signalops.audit.chain import SEALED_FIELDS, check
 from signalops.audit.layout import stamp
 from signalops.audit.record import followup_id
 from signalops.audit.schema import record_errors
-from signalops.audit.store import AuditLog, start_wal_over
+from signalops.audit.store import AuditLog, rest_wal
 from signalops.audit.verify import verify
 from signalops.canonical import canonical_json, iso
 from signalops.config import DEFAULT_CONFIG_FILE
@@ -300,7 +300,7 @@ def run_floor(setup: Setup, path: Path, synchronous: int) -> Timing:
     conn.execute("PRAGMA journal_mode=wal")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("CREATE TABLE rows (seq INTEGER PRIMARY KEY, body TEXT)")
-    body, calls = "x" * 600, []
+    body, calls, restarted = "x" * 600, [], None
     clock = time.perf_counter_ns
     gc.collect()
     start, resting = clock(), 0
@@ -312,9 +312,7 @@ def run_floor(setup: Setup, path: Path, synchronous: int) -> Timing:
             conn.execute("COMMIT")
             calls.append(clock() - t0)
         t0 = clock()
-        _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if frames > 0 and copied == frames:
-            start_wal_over(conn)
+        restarted = rest_wal(conn, restarted)
         resting += clock() - t0
     wall = clock() - start - resting
     conn.close()

@@ -326,10 +326,25 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             sleep(0.05)
 
 
-def start_wal_over(conn: sqlite3.Connection) -> None:
-    """Make SQLite start a fully copied WAL over now (``AuditLog.checkpoint``): a write of the
-    database's own ``user_version``, as it is, not waiting for another writer's lock (an
-    ``OperationalError`` then: the caller tries another time)."""
+Written = tuple[int, int]  # a connection's (data version, total changes)
+
+
+def rest_wal(conn: sqlite3.Connection, restarted: Written | None) -> Written | None:
+    """Copy the WAL into the file (PASSIVE: never waits for a reader) and, once every frame is
+    copied, start it over now (``AuditLog.checkpoint`` says why), unless nothing was written
+    since it was last started over (``restarted``, what this returned last time). Returns what
+    to pass next time. Raises ``OperationalError`` when another writer holds the lock."""
+    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    written = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+    if frames > 0 and copied == frames and written != restarted:
+        _start_wal_over(conn)
+        return written  # the write changes neither count
+    return restarted
+
+
+def _start_wal_over(conn: sqlite3.Connection) -> None:
+    """A write of the database's own ``user_version``, as it is, not waiting for another
+    writer's lock: SQLite starts a fully copied WAL over at a write."""
     waits = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute("PRAGMA busy_timeout = 0")
     try:
@@ -534,7 +549,7 @@ class AuditLog:
         self._followups_appended = 0
         # kinds -> (that pair, a seq after which the log had none of them then)
         self._none_after: dict[tuple[str, ...], tuple[tuple[int, int], int]] = {}
-        self._restarted: tuple[int, int] | None = None  # (data version, changes) then
+        self._restarted: Written | None = None  # when rest last started the WAL over
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
@@ -786,12 +801,7 @@ class AuditLog:
             if self.readonly or self._closed or self.conn.in_transaction:
                 return
             with suppress(sqlite3.OperationalError):
-                conn = self.conn
-                _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                written = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
-                if frames > 0 and copied == frames and written != self._restarted:
-                    start_wal_over(conn)
-                    self._restarted = written  # the write above changes neither count
+                self._restarted = rest_wal(self.conn, self._restarted)
 
     def _require_open(self) -> None:
         if not self.conn.in_transaction:

@@ -439,13 +439,12 @@ class FastRun:
                 equity, cash = flat.equity, flat.cash
                 self._flat_mark = (flat, equity, cash)
             return equity_point(at, equity, cash, False)
-        broker = self.pipeline.broker
         marks = {}
         for asset, closes in self._closes.items():
             found = closes.at(i)
             if found is not None:
                 marks[asset] = found
-        executions = broker.executions if isinstance(broker, FlatViewBroker) else None
+        executions = None if self._broker is None else self._broker.executions
         kept = self._holdings
         if kept is not None and kept[0] == executions and all(a in marks for a, _ in kept[2]):
             # No fill since: the same positions, marked at this bar's closes as the broker marks
@@ -455,7 +454,7 @@ class FastRun:
             for asset, quantity in holdings:
                 exposure += quantity * marks[asset]
             return equity_point(at, cash + exposure, cash, held)
-        portfolio = broker.portfolio(marks, moment)
+        portfolio = self.pipeline.broker.portfolio(marks, moment)
         held = any(p.quantity > 0 for p in portfolio.positions.values())
         if executions is not None:
             holdings = tuple((a, p.quantity) for a, p in portfolio.positions.items())

@@ -250,8 +250,7 @@ class _Books:
         self.strategies.setdefault(fill.strategy, _Book(cash=Decimal(0))).apply(fill)
 
     def strategy(self, name: str) -> _Book:
-        found = self.strategies.get(name)
-        return found.copy() if found is not None else _Book(cash=Decimal(0))
+        return self.own(name).copy()
 
     def own(self, name: str) -> _Book:
         """``strategy(name)`` for a reader that changes nothing: the book kept, not a copy."""

@@ -31,17 +31,12 @@ def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
     return details if type(details) is MappingProxyType else MappingProxyType(dict(details))
 
 
-def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
-    """``json_safe(details)``, with the values a check records (text, numbers, Decimals, times,
-    str enums) converted inline as ``json_safe`` converts them: a decision's JSON is built for
-    every audit record."""
-    return _plain_and_sure(details)[0]
-
-
-def _plain_and_sure(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """``(_plain(details), sure)``: ``sure`` when the plain details hold no float and no enum
-    whose value is not its text, so orjson writes them as the stdlib does without the scan for
-    the numbers they write apart (``canonical_json_without_floats``)."""
+def _plain(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``(json_safe(details), sure)``, with the values a check records (text, numbers, Decimals,
+    times, str enums) converted inline as ``json_safe`` converts them: a decision's JSON is built
+    for every audit record. ``sure`` when the plain details hold no float and no enum whose value
+    is not its text, so orjson writes them as the stdlib does without the scan for the numbers
+    it writes apart (``canonical_json_without_floats``)."""
     out = {}
     sure = True
     for key, value in details.items():
@@ -86,7 +81,13 @@ class CheckResult:
             object.__setattr__(self, "details", _frozen(self.details))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code.value, "passed": self.passed, "details": _plain(self.details)}
+        return self._plain()[0]
+
+    def _plain(self) -> tuple[dict[str, Any], bool]:
+        """``(to_dict(), sure)``, ``sure`` as ``_plain``'s (and ``passed`` a bool)."""
+        details, sure = _plain(self.details)
+        plain = {"code": self.code.value, "passed": self.passed, "details": details}
+        return plain, sure and self.passed.__class__ is bool
 
 
 # The slots' own setters: what the frozen dataclass's __init__ does, without the call overhead.
@@ -143,10 +144,9 @@ class RiskDecision:
         checks = []
         sure = self.approved.__class__ is bool
         for check in self.checks:
-            details, plain = _plain_and_sure(check.details)
-            passed = check.passed
-            sure = sure and plain and passed.__class__ is bool
-            checks.append({"code": check.code.value, "passed": passed, "details": details})
+            plain, plain_sure = check._plain()
+            checks.append(plain)
+            sure = sure and plain_sure
         value = {"approved": self.approved, "checks": checks}
         return canonical_json_without_floats(value) if sure else canonical_json_of_plain(value)
 
