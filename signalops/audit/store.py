@@ -536,6 +536,10 @@ class AuditLog:
         self._indexes = frozenset[str]()  # the index names, once the schema is known
         # What sqlite-utils sets on a connection it wraps, set here as the wrapper comes later.
         conn.execute("PRAGMA recursive_triggers = ON")
+        # Savepoints (a nested transaction: a fill inside a backtest's batch) keep the pages they
+        # change in a sub-journal, a temporary file once past 64 KiB: a backtest wrote ~180 MB
+        # there in ~90,000 writes. In memory it is what it holds (the batch's changed pages).
+        conn.execute("PRAGMA temp_store = MEMORY")
         # SQL can read a record's body whatever its layout (``signalops.backtest.ledger``).
         conn.create_function("record_body", 1, self._body_json, deterministic=True)
         self._lock = threading.RLock()

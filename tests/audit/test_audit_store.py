@@ -3,13 +3,16 @@ concurrent writers — all against real files in tmp_path through sqlite-utils."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from audit_scenarios import AS_OF, REPO, SCENARIOS, STRATEGY, schema_checked_log
@@ -562,3 +565,28 @@ def test_two_processes_appending_to_one_file_keep_one_chain(tmp_path):
         assert log_.count() == 120
         report = verify(log_)
         assert report.ok, str(report)
+
+
+def _temporary_files_open() -> list[str]:
+    """The SQLite temporary files this process holds open (unlinked at once, so only
+    ``/proc/self/fd`` still names them)."""
+    names = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if "etilqs_" in target:
+                names.append(target)
+    return names
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_large_nested_transaction_keeps_its_savepoint_journals_in_memory(log):
+    # A backtest appends its held records in savepoints of its batch's transaction: each keeps
+    # the pages it changes that earlier ones had changed, which past 64 KiB SQLite would spill
+    # to a temporary file (a backtest wrote ~180 MB there).
+    with log.transaction():
+        for n in range(12):
+            log.append_many(synthetic_records(300, start=AS_OF + n * DAY))
+        opened = _temporary_files_open()
+    assert opened == []
+    assert log.count() == 3_600
