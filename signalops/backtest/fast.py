@@ -28,7 +28,9 @@ what cannot change an outcome:
   views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
   bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
   last reported at each bar's closes until the next fill (``PortfolioView.equity``'s sum, in
-  its order).
+  its order). Inside a batch's transaction nothing but this loop writes the log and the
+  ledger, so the pipeline reads each once per batch and keeps them up to date with its own
+  writes (``Pipeline.sole_writer``), instead of asking both again at every gate and fill.
 
 What the pipeline path does that this loop leaves out is what a fresh backtest log never
 needs: looking up each decision in the log before deciding it (none is there), expiring
@@ -71,7 +73,7 @@ from signalops.orders import (
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, _why_not, not_executed, price_requests
-from signalops.pipeline.records import Writable, log_records
+from signalops.pipeline.records import Recorder, Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
 
@@ -260,7 +262,7 @@ class FastRun:
         with fewer_collections():
             while i < count:
                 try:
-                    with log.transaction():
+                    with log.transaction(), self._alone():
                         decided = 0
                         while i < count and decided < batch:
                             decided += self._cycle(i)
@@ -274,6 +276,19 @@ class FastRun:
                 # Only now that they are committed: the lines say what the log holds.
                 log_records(lines)
         return curve
+
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        """Inside the batch's transaction (``BEGIN IMMEDIATE``: no other connection writes),
+        nothing but this run writes the log and, when the transaction is its too (the log's
+        own file), the ledger, until the batch ends (an error ends it, rolled back): the
+        pipeline reads them once per batch, not at each gate, fill and mark
+        (``Pipeline.sole_writer``)."""
+        if not self.pipeline.broker.ledger.in_transaction():  # a ledger of its own
+            yield
+            return
+        with self.pipeline.sole_writer():
+            yield
 
     def _flush(self) -> None:
         """Append the held records (decisions that placed nothing), in order, before whatever
@@ -422,10 +437,17 @@ class FastRun:
             written.append(self._record(evaluation, intent, gate, result))
             return written[-1]  # as ``Recorder.decision_record`` gives it
 
-        # Its lines wait for the batch's commit, with the others (``run``).
-        records = replace(self.pipeline.records, lines=self._lines.extend)
-        result = records.paper(intent, moment, first)
+        result = self._recorder.paper(intent, moment, first)
         return written[-1], result
+
+    @cached_property
+    def _recorder(self) -> Recorder:
+        """The pipeline's writer, its lines waiting for the batch's commit with the others'
+        (``run``): made once, not at every fill."""
+        return replace(self.pipeline.records, lines=self._wait_for_commit)
+
+    def _wait_for_commit(self, records: list[Writable]) -> None:
+        self._lines.extend(records)
 
     def _mark(self, i: int) -> EquityPoint:
         """The portfolio after the decisions at ``moments[i]``, marked at the end of its period

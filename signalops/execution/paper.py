@@ -33,8 +33,13 @@ Accounting (average cost, fees in the cost basis)
   (SQLite's ``PRAGMA data_version``; PostgreSQL's last fill seq) nor this one wrote anything
   (its change count: any insert, even one later rolled back);
   otherwise (and always inside a transaction, whose writes may yet roll back) one read checks
-  that the last row kept is still there, unchanged, and brings the rows after it. So a
-  decision's portfolio, book and order checks cost one small query when nothing was filled.
+  that the last row kept is still there, unchanged, and brings the rows after it. A block
+  whose caller vouches that nothing else writes the ledger meanwhile (``sole_writer``: a
+  gate, which only reads; a backtest's batch) checks it at its first read only, and the
+  broker's own fills are kept as written. So a decision's portfolio, book and order checks
+  cost one small query when nothing was filled, and a backtest's none. The figures of each
+  book but the marks are kept too while the rows and the day are the same (``_Standing``):
+  a gate asks again at every decision with new prices only.
 
 Books (one per strategy)
   Every fill row names its strategy, so the same replay also keeps each strategy's book: its
@@ -76,6 +81,7 @@ Transactions
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -258,6 +264,40 @@ class _Books:
         return found if found is not None else _Book(cash=Decimal(0))
 
 
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """A book's figures but for the marks: what its views are made of. ``holdings``: (asset,
+    quantity, average price, last fill price) of each open position, in asset order;
+    ``day_start``: the equity at the day's start (None: a book that shares the account's)."""
+
+    cash: Decimal
+    realised: Decimal
+    day_start: Decimal | None
+    holdings: tuple[tuple[str, Decimal, Decimal, Decimal], ...]
+
+    @classmethod
+    def of(cls, book: _Book, day_start: Decimal | None) -> _Standing:
+        held = tuple(
+            (asset, holding.quantity, holding.average_price, holding.last_price)
+            for asset, holding in sorted(book.holdings.items())
+            if holding.quantity != 0
+        )
+        return cls(book.cash, book.realised, day_start, held)
+
+    def positions(self, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
+        """The open positions, marked at ``prices`` (else at their last fill price)."""
+        positions = {}
+        for asset, quantity, average, last in self.holdings:
+            mark = prices.get(asset)
+            positions[asset] = Position(
+                asset=asset,
+                quantity=quantity,
+                average_price=average,
+                last_price=last if mark is None else to_decimal(mark),
+            )
+        return positions
+
+
 @dataclass
 class _Replay:
     """The books over the first ``seen`` ledger rows (those its filter accepts), kept so that
@@ -305,6 +345,25 @@ def _advance(replay: _Replay, rows: list[_FillRow], cut: datetime, inclusive: bo
     replay.seen = index
 
 
+class _SoleWriter:
+    """``PaperBroker.sole_writer``'s block (a class: every gate opens one, and a generator's
+    context manager costs several times this)."""
+
+    __slots__ = ("_broker",)
+
+    def __init__(self, broker: PaperBroker) -> None:
+        self._broker = broker
+
+    def __enter__(self) -> None:
+        self._broker._alone += 1
+
+    def __exit__(self, *_: object) -> None:
+        broker = self._broker
+        broker._alone -= 1
+        if not broker._alone:
+            broker._checked = False
+
+
 class PaperBroker:
     """Simulated execution with fee and slippage; the portfolio lives in a ledger.
 
@@ -345,6 +404,11 @@ class PaperBroker:
         self._latest_placed: datetime | None = None
         self._replays: dict[tuple[datetime | None, bool], _Replay] = {}
         self._views: tuple[tuple[Any, ...], PortfolioView] | None = None  # see ``portfolio``
+        # whose (None: the account) -> (rows, cuts, figures): see ``_standing``
+        self._standings: dict[str | None, tuple[list[_FillRow], tuple[Any, ...], _Standing]] = {}
+        self._last_day: tuple[datetime, datetime] | None = None  # see ``_day_start``
+        self._alone = 0  # how many ``sole_writer`` blocks are open
+        self._checked = False  # the ledger was checked in the open ``sole_writer`` block
         self.starting_cash, self.quote = self._open_account(
             None if starting_cash is None else to_decimal(starting_cash),
             quote,
@@ -405,6 +469,17 @@ class PaperBroker:
                 found.append(book.realised - realised)
         return found
 
+    def sole_writer(self) -> AbstractContextManager[None]:
+        """A block in which nothing but this broker writes the ledger (or undoes its writes):
+        the ledger is checked at the block's first read only, and its own fills are kept as
+        they are written. The caller vouches for it: a gate that only reads, or a backtest
+        whose fills are all its own, inside its transaction (an error ends the block).
+
+        Inside a transaction ``_rows`` cannot trust the connection's state (a rollback would
+        not show in it), so without such a block every read of a gate (account, book, the
+        fill) asked the ledger again."""
+        return _SoleWriter(self)
+
     def _rows(self) -> list[_FillRow]:
         """The ledger in order, parsed once: only rows after the cached ones are read.
 
@@ -412,8 +487,16 @@ class PaperBroker:
         of them, so the cache is valid exactly when its last row is still in the table,
         unchanged; otherwise it is read again from the start. One read checks that and brings
         the new rows, and none at all while the connection's state says nothing can have
-        changed (``_state``).
+        changed (``_state``) or inside a ``sole_writer`` block once checked.
         """
+        if self._checked:
+            return self._cache
+        rows = self._read_rows()
+        self._checked = self._alone > 0
+        return rows
+
+    def _read_rows(self) -> list[_FillRow]:
+        """``_rows``, checked against the ledger (see there)."""
         state = self._state()
         if state is not None and state == self._trusted:
             return self._cache
@@ -440,6 +523,16 @@ class PaperBroker:
         self._cache = cached
         self._trusted = state  # the state read before the rows: a later change shows
         return cached
+
+    def _keep_written(self, row: _FillRow, raw: tuple[Any, ...]) -> None:
+        """Add the row this broker just wrote (``raw``: as the ledger gives it back) to the
+        cache, which held every row before it. A rollback that removes it later is found as
+        any other: the cache's last row is no longer in the table."""
+        self._cache = [*self._cache, row]
+        self._last_raw = raw
+        self._by_order[row.client_order_id] = row
+        if self._latest_placed is None or row.placed_at > self._latest_placed:
+            self._latest_placed = row.placed_at
 
     def _state(self) -> tuple[int, int] | None:
         """What says the ledger is as last read, outside a transaction (``PaperLedger.state``).
@@ -474,16 +567,9 @@ class PaperBroker:
         """
         if rows is None:
             rows = self._rows()
-        latest = self._latest_placed
-        if placed_before is not None and (
-            not rows
-            or latest is None
-            or latest < placed_before
-            or (inclusive and latest == placed_before)
-        ):
-            # Every row is inside the cut (today's start, when nothing was filled today): the
-            # books are the unfiltered replay's, the same rows applied in the same order.
-            placed_before, inclusive = None, True
+        placed_before = self._cut(rows, placed_before, inclusive)
+        if placed_before is None:
+            inclusive = True
         key = (placed_before, inclusive)
         replay = self._replays.get(key)
         if replay is None or not replay.holds(rows):
@@ -500,6 +586,22 @@ class PaperBroker:
         while len(self._replays) > _REPLAYS_KEPT:
             del self._replays[next(iter(self._replays))]
         return replay.books
+
+    def _cut(
+        self, rows: list[_FillRow], placed_before: datetime | None, inclusive: bool
+    ) -> datetime | None:
+        """``placed_before``, or None when every row of ``rows`` (the cache) is inside it
+        (today's start, when nothing was filled today): the books are then the unfiltered
+        replay's, the same rows applied in the same order."""
+        latest = self._latest_placed
+        if placed_before is not None and (
+            not rows
+            or latest is None
+            or latest < placed_before
+            or (inclusive and latest == placed_before)
+        ):
+            return None
+        return placed_before
 
     def _continued(
         self, placed_before: datetime | None, inclusive: bool, rows: list[_FillRow]
@@ -572,8 +674,12 @@ class PaperBroker:
             )  # fmt: skip
             seq = self.ledger.insert_fill(values)
             # The row as the ledger holds it (TEXT stored as given), without reading it back.
-            row = _FillRow.from_row((seq, *values))
+            raw = (seq, *values)
+            row = _FillRow.from_row(raw)
             book.apply(row)
+            fresh = rows is self._cache  # the cache held every row before this one
+        if fresh:
+            self._keep_written(row, raw)
         fill = row.fill()
         return ExecutionResult(
             ExecutionStatus.FILLED,
@@ -670,18 +776,49 @@ class PaperBroker:
         key = (as_of, tuple(prices.items()), len(rows), rows[-1] if rows else None)
         if self._views is not None and self._views[0] == key:
             return self._views[1]
-        # Read only (no copies): the view takes figures and makes its own positions.
-        book = self._books(placed_before=as_of, rows=rows).account
-        midnight = day_start_of(as_of)
-        day_start = self._books(placed_before=midnight, inclusive=False, rows=rows).account
+        standing = self._standing(rows, as_of, None)
+        assert standing.day_start is not None  # the account's own
         view = PortfolioView(
-            cash=book.cash,
-            positions=_positions(book, prices),
-            realised_pnl=book.realised,
-            day_start_equity=day_start.marked_equity(),
+            cash=standing.cash,
+            positions=standing.positions(prices),
+            realised_pnl=standing.realised,
+            day_start_equity=standing.day_start,
         )
         self._views = (key, view)
         return view
+
+    def _standing(self, rows: list[_FillRow], as_of: datetime, strategy: str | None) -> _Standing:
+        """The account's (``strategy`` None) or a strategy's book's figures at ``as_of`` on
+        ``rows`` (the cache), but for the marks: kept while the rows, the cuts at ``as_of`` and
+        at its day's start, and the allocation are the same (the gate asks for the views at
+        every decision, with new prices only)."""
+        midnight = self._day_start(as_of)
+        capital = None if strategy is None else self.capital.get(strategy)
+        cuts = (self._cut(rows, as_of, True), self._cut(rows, midnight, False), capital)
+        kept = self._standings.get(strategy)
+        if kept is not None and kept[0] is rows and kept[1] == cuts:
+            return kept[2]
+        # Read only (no copies): the figures are taken out of the kept books at once.
+        books = self._books(placed_before=as_of, rows=rows)
+        at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
+        if strategy is None:
+            standing = _Standing.of(books.account, at_midnight.account.marked_equity())
+        else:
+            day_start = (
+                None if capital is None else capital + at_midnight.own(strategy).marked_equity()
+            )
+            standing = _Standing.of(books.own(strategy), day_start)
+        self._standings[strategy] = (rows, cuts, standing)  # the rows too: their id stays theirs
+        return standing
+
+    def _day_start(self, as_of: datetime) -> datetime:
+        """``day_start_of(as_of)``, worked out once for the views asked at one time."""
+        last = self._last_day
+        if last is not None and last[0] == as_of:  # the same instant: the same UTC midnight
+            return last[1]
+        midnight = day_start_of(as_of)
+        self._last_day = (as_of, midnight)
+        return midnight
 
     # --- each strategy's book ---------------------------------------------------------------
 
@@ -713,11 +850,10 @@ class PaperBroker:
         ``day_start_equity`` likewise: its own at midnight, or the account's.
         """
         require_aware(as_of)
-        midnight = day_start_of(as_of)
         rows = self._rows()
-        # A copy: ``portfolio`` below may read newer rows into the kept books.
-        own = self._books(placed_before=as_of, rows=rows).strategy(strategy)
-        positions = _positions(own, prices)
+        # Figures, not the kept books: ``portfolio`` below may read newer rows into those.
+        own = self._standing(rows, as_of, strategy)
+        positions = own.positions(prices)
         capital = self.capital.get(strategy)
         if capital is None:
             account = self.portfolio(prices, as_of)
@@ -737,13 +873,12 @@ class PaperBroker:
                 realised_pnl=own.realised,
                 day_start_equity=account.day_start_equity,
             )
-        at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
-        day_start = at_midnight.own(strategy)
+        assert own.day_start is not None  # an allocated book's own
         return PortfolioView(
             cash=capital + own.cash,
             positions=positions,
             realised_pnl=own.realised,
-            day_start_equity=capital + day_start.marked_equity(),
+            day_start_equity=own.day_start,
         )
 
 
@@ -755,19 +890,3 @@ def _held(positions: Mapping[str, Position], asset: str) -> Decimal:
 def day_start_of(as_of: datetime) -> datetime:
     """The UTC midnight that starts ``as_of``'s day: where MAX_DAILY_LOSS's day begins."""
     return as_of.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _positions(book: _Book, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
-    """The book's open positions, marked at ``prices`` (else at their last fill price)."""
-    positions = {}
-    for asset, holding in sorted(book.holdings.items()):
-        if holding.quantity == 0:
-            continue
-        mark = prices.get(asset)
-        positions[asset] = Position(
-            asset=asset,
-            quantity=holding.quantity,
-            average_price=holding.average_price,
-            last_price=holding.last_price if mark is None else to_decimal(mark),
-        )
-    return positions

@@ -19,11 +19,11 @@ PORTFOLIO_UNVALUED denial before sizing.
 from __future__ import annotations
 
 import time
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
@@ -52,9 +52,9 @@ from signalops.orders import (
     decision_id,
     to_decimal,
 )
-from signalops.pipeline.records import Held, Recorder, Unanswered
+from signalops.pipeline.records import RATE_WINDOW, Held, OrdersSeen, Recorder, Unanswered
 from signalops.pipeline.summary import CycleSummary, Outcome
-from signalops.risk import ORDER_RATE_WINDOW, CheckResult, RiskDecision
+from signalops.risk import CheckResult, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
 from signalops.venues import VenueKind, Venues
@@ -96,7 +96,7 @@ class Pipeline:
     auto_executor: Executor | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_progress: Callable[[int, int], None] | None = None
-    _orders: _OrdersSeen = field(default_factory=lambda: _OrdersSeen(), init=False, repr=False)
+    _orders: OrdersSeen = field(default_factory=lambda: OrdersSeen(), init=False, repr=False)
     _venue_books: _VenueBooks = field(default_factory=lambda: _VenueBooks(), init=False, repr=False)
     _held: Held = field(default_factory=lambda: Held(), init=False, repr=False)
     _unanswered: Unanswered = field(default_factory=lambda: Unanswered(), init=False, repr=False)
@@ -116,7 +116,19 @@ class Pipeline:
     @property
     def records(self) -> Recorder:
         """The writer of this pipeline's records (see ``signalops.pipeline.records``)."""
-        return Recorder(self.audit, self.broker, self.clock, self._held, self._unanswered)
+        return Recorder(
+            self.audit, self.broker, self.clock, self._held, self._unanswered, orders=self._orders
+        )
+
+    @contextmanager
+    def sole_writer(self) -> Iterator[None]:
+        """A block in which nothing but this pipeline writes its audit log and paper ledger,
+        nor undoes what it wrote (a backtest's batch, in its own transaction): the ledger and
+        the past orders are read once, and kept up to date with its own writes after that
+        (``PaperBroker.sole_writer``, ``OrdersSeen.sole_writer``). The caller vouches for it;
+        an error ends the block."""
+        with self.broker.sole_writer(), self._orders.sole_writer():
+            yield
 
     # --- the cycle ---
 
@@ -245,6 +257,23 @@ class Pipeline:
         return limits
 
     def gate(
+        self,
+        strategy: Strategy,
+        asset: str,
+        as_of: datetime,
+        evaluation: Evaluation,
+        answers: Mapping[Request, Any],
+        did: str,
+        mode: Mode,
+    ) -> tuple[OrderIntent | None, RiskDecision]:
+        """The order a BUY or SELL verdict turns into and the risk gate's answer to it (None
+        and the denial when nothing can be ordered)."""
+        # The gate only reads the ledger (the account, the book, Kelly's trades): it is asked
+        # once for all of them.
+        with self.broker.sole_writer():
+            return self._gate(strategy, asset, as_of, evaluation, answers, did, mode)
+
+    def _gate(
         self,
         strategy: Strategy,
         asset: str,
@@ -507,29 +536,17 @@ class Pipeline:
         """
         # Incremental: only records appended since the last call are read, so a gated decision
         # costs the same on a log of a million records as on a fresh one. Another process may
-        # append too (a CLI approval); reading by seq picks its records up as well.
+        # append too (a CLI approval); reading by seq picks its records up as well. The paper
+        # fills this pipeline records are noted as written (``OrdersSeen.note_written``).
         known = self._orders
         if not known.covers(as_of):  # older than the times kept (an approval dated back)
-            known = self._orders = _OrdersSeen()  # read the log again, from the start
-        for seq, record in records_since(
-            self.audit, "fill", "order_submitted", after_seq=known.seq
-        ):
-            known.seq = seq
-            order = record.get("order") or {}
-            fill = record.get("fill") or {}
-            asset = fill.get("asset") or order.get("asset")
-            placed = _time(order.get("as_of") or fill.get("placed_at") or fill["at"])
-            if record["kind"] == "fill" and record["decision_id"] in known.executed:
-                continue  # an auto order's fill after its order_submitted: one order
-            known.executed.add(record["decision_id"])
-            insort(known.times, placed)  # an approved order is placed at its decision's as_of
-            if asset is not None and placed > known.last_trade.get(asset, placed - _EPSILON):
-                known.last_trade[asset] = placed
+            known.restart()  # read the log again, from the start
+        known.update(self.audit)
         # Only the orders of the rate window count (``RiskState``), and the gate only reads the
         # others: the runner's own collections (read-only views), not copies of every order
         # ever placed. They change at the next call only, after this state has been checked.
         known.trim(as_of)
-        recent = bisect_right(known.times, as_of - _RATE_WINDOW)
+        recent = bisect_right(known.times, as_of - RATE_WINDOW)
         return risk.RiskState(
             portfolio=portfolio,
             order_times=known.times[recent:],
@@ -612,61 +629,6 @@ def _kelly_check(kelly: Any, wanted: Decimal) -> CheckResult:
     return CheckResult(Code.KELLY_SIZE, True, details)
 
 
-_EPSILON = timedelta(microseconds=1)
-_RATE_WINDOW = timedelta(seconds=ORDER_RATE_WINDOW)
-
-
-@dataclass
-class _OrdersSeen:
-    """What the risk gate needs from past orders, kept up to date from the audit log.
-
-    ``times`` is kept sorted, so the orders of the rate window are one bisect away, and holds
-    only the orders of the rate window before the newest time asked about (``trim``): the
-    others count for no later time. ``dropped`` is the latest time trimmed away; a time asked
-    about whose window would include it is not ``covered`` (the caller reads the log again).
-    ``executed`` keeps every order's decision id (DUPLICATE_DECISION: idempotency)."""
-
-    seq: int = 0
-    times: list[datetime] = field(default_factory=list)
-    last_trade: dict[str, datetime] = field(default_factory=dict)
-    executed: set[str] = field(default_factory=set)
-    dropped: datetime | None = None
-
-    def __post_init__(self) -> None:
-        self.last_trade_view = MappingProxyType(self.last_trade)
-        self.executed_view = _SetView(self.executed)
-
-    def covers(self, as_of: datetime) -> bool:
-        """Whether every order time of ``as_of``'s rate window is still kept."""
-        return self.dropped is None or self.dropped <= as_of - _RATE_WINDOW
-
-    def trim(self, as_of: datetime) -> None:
-        """Forget the order times that count for no time from ``as_of`` on."""
-        cut = bisect_right(self.times, as_of - _RATE_WINDOW)
-        if cut:
-            last = self.times[cut - 1]
-            self.dropped = last if self.dropped is None else max(self.dropped, last)
-            del self.times[:cut]
-
-
-class _SetView(AbstractSet[str]):
-    """A read-only view of a set (the gate asks ``in`` of it)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: AbstractSet[str]) -> None:
-        self._items = items
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 @dataclass
 class _LimitsSeen:
     """The limits made for each (strategy, tree, acting side) under one config."""
@@ -680,7 +642,7 @@ class _LimitsSeen:
 @dataclass
 class _VenueBooks:
     """Each strategy's holdings at the venue, from the order results in the audit log (read
-    incrementally, like ``_OrdersSeen``). The last result of an order is the one that counts
+    incrementally, like ``OrdersSeen``). The last result of an order is the one that counts
     (a SUBMITTED order's later FILLED answer replaces it), in the place of its first.
 
     ``orders``: client order id -> (strategy, asset, change), in the order of their first
@@ -758,10 +720,6 @@ def _held_change(fill: Mapping[str, Any], details: Mapping[str, Any]) -> Decimal
     fees = details.get("fees") or []
     taken = sum((to_decimal(f["cost"]) for f in fees if f.get("currency") == base), Decimal(0))
     return quantity - taken
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def price_requests(asset: str) -> list[Request]:

@@ -42,11 +42,14 @@ themselves, which are already scrubbed of secrets.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from signalops.audit.interface import AuditStore
@@ -54,6 +57,7 @@ from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_since
 from signalops.audit.record import (
     DECISION,
+    FILL,
     ORDER_RESULT,
     ORDER_SUBMITTED,
     build_followup,
@@ -67,7 +71,7 @@ from signalops.execution.base import Executor, Reconciles
 from signalops.execution.paper import PaperBroker
 from signalops.logs import event
 from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
-from signalops.risk import RiskDecision
+from signalops.risk import ORDER_RATE_WINDOW, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
 
@@ -108,7 +112,8 @@ class Recorder:
     one); None: ``reconcile`` reads the whole log. ``lines``: where the records go to be
     logged once their transaction commits, for a caller whose own transaction encloses the
     recorder's (the fast backtest's batch: its commit is the one that counts); None: logged
-    at once."""
+    at once. ``orders``: the risk gate's past orders (a pipeline keeps one), told of the paper
+    fills recorded here (``paper``) so that they need not be read back."""
 
     audit: AuditStore
     broker: PaperBroker
@@ -116,6 +121,7 @@ class Recorder:
     held: Held | None = None
     unanswered: Unanswered | None = None
     lines: Callable[[list[Writable]], None] | None = None
+    orders: OrdersSeen | None = None
 
     def decision_record(
         self,
@@ -262,10 +268,35 @@ class Recorder:
             result = self.broker.execute(intent, as_of=as_of)
             written = [first(result)]
             written += self._fill_record(intent, result, self.clock())
-            self.audit.append_many(written)
+            first_seq = self._append_seen(written)
         self._committed()
+        if first_seq is not None and self.orders is not None:
+            self.orders.note_written(first_seq, written)
         self._log([*held, *written])
         return result
+
+    def _append_seen(self, written: list[Writable]) -> int | None:
+        """Append ``written`` (in the caller's transaction). When it holds an order record and
+        the gate's past orders are kept (``orders``): the seq of its first record, if they are
+        the only records appended since those were last read (so the orders need not read them
+        back); None otherwise (the next read brings them, as any other writer's)."""
+        orders = self.orders
+        if orders is None or not any(_kind(w) in ORDER_KINDS for w in written):
+            self.audit.append_many(written)
+            return None
+        alone = orders.alone()  # read, and nothing else appends: the records are the last ones
+        before = None if alone else self.audit.head()
+        orders.update(self.audit)  # every order record up to ``before`` at least
+        self.audit.append_many(written)
+        after = self.audit.head()
+        if after is None:
+            return None
+        if alone:
+            return after[0] - len(written) + 1
+        start = 0 if before is None else before[0]
+        if after[0] != start + len(written):  # another's records among them
+            return None
+        return start + 1
 
     def send(
         self, executor: Executor, intent: OrderIntent, as_of: datetime, first: Writable
@@ -331,6 +362,131 @@ class Recorder:
             self.result(_intent_from_dict(order), found)
             fixed += 1
         return fixed
+
+
+ORDER_KINDS = (FILL, ORDER_SUBMITTED)  # the records of placed orders (``OrdersSeen``)
+RATE_WINDOW = timedelta(seconds=ORDER_RATE_WINDOW)
+_EPSILON = timedelta(microseconds=1)
+
+
+def _kind(record: Writable) -> str | None:
+    return record.kind if isinstance(record, PreparedRecord) else record.get("kind")
+
+
+@dataclass
+class OrdersSeen:
+    """What the risk gate needs from past orders, kept up to date from the audit log.
+
+    ``times`` is kept sorted, so the orders of the rate window are one bisect away, and holds
+    only the orders of the rate window before the newest time asked about (``trim``): the
+    others count for no later time. ``dropped`` is the latest time trimmed away; a time asked
+    about whose window would include it is not ``covered`` (the caller reads the log again).
+    ``executed`` keeps every order's decision id (DUPLICATE_DECISION: idempotency).
+
+    Incremental: ``update`` reads only the order records appended after ``seq``, and those the
+    pipeline appends itself are noted as it writes them (``note_written``), not read back."""
+
+    seq: int = 0
+    times: list[datetime] = field(default_factory=list)
+    last_trade: dict[str, datetime] = field(default_factory=dict)
+    executed: set[str] = field(default_factory=set)
+    dropped: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.last_trade_view = MappingProxyType(self.last_trade)
+        self.executed_view = _SetView(self.executed)
+        self._alone = 0  # how many ``sole_writer`` blocks are open
+        self._checked = False  # the log was read in the open ``sole_writer`` block
+
+    @contextmanager
+    def sole_writer(self) -> Iterator[None]:
+        """A block in which only the recorder noting its orders here appends to the log (a
+        backtest's batch, whose transaction holds the log's write lock): the log is read at
+        the block's first ``update`` only (an error ends the block)."""
+        self._alone += 1
+        try:
+            yield
+        finally:
+            self._alone -= 1
+            if not self._alone:
+                self._checked = False
+
+    def alone(self) -> bool:
+        """Inside a ``sole_writer`` block, once the log was read: nothing else appends to it."""
+        return self._checked
+
+    def restart(self) -> None:
+        """Forget everything: the next ``update`` reads the log from its start."""
+        self._checked = False
+        self.seq, self.dropped = 0, None
+        self.times.clear()
+        self.last_trade.clear()
+        self.executed.clear()
+
+    def covers(self, as_of: datetime) -> bool:
+        """Whether every order time of ``as_of``'s rate window is still kept."""
+        return self.dropped is None or self.dropped <= as_of - RATE_WINDOW
+
+    def trim(self, as_of: datetime) -> None:
+        """Forget the order times that count for no time from ``as_of`` on."""
+        cut = bisect_right(self.times, as_of - RATE_WINDOW)
+        if cut:
+            last = self.times[cut - 1]
+            self.dropped = last if self.dropped is None else max(self.dropped, last)
+            del self.times[:cut]
+
+    def update(self, audit: AuditStore) -> None:
+        """Take in the order records appended to ``audit`` since ``seq``."""
+        if self._checked:
+            return
+        for seq, record in records_since(audit, *ORDER_KINDS, after_seq=self.seq):
+            self.seq = seq
+            self._note(record)
+        self._checked = self._alone > 0
+
+    def note_written(self, first_seq: int, written: list[Writable]) -> None:
+        """Take in ``written``, appended at ``first_seq`` on (with nothing between them and the
+        records ``update`` read): what reading them back would give."""
+        for seq, record in enumerate(written, first_seq):
+            if seq <= self.seq:  # read already
+                continue
+            self.seq = seq
+            if _kind(record) in ORDER_KINDS:
+                self._note(record.record if isinstance(record, PreparedRecord) else record)
+
+    def _note(self, record: Mapping[str, Any]) -> None:
+        order = record.get("order") or {}
+        fill = record.get("fill") or {}
+        asset = fill.get("asset") or order.get("asset")
+        placed = _time(order.get("as_of") or fill.get("placed_at") or fill["at"])
+        if record["kind"] == FILL and record["decision_id"] in self.executed:
+            return  # an auto order's fill after its order_submitted: one order
+        self.executed.add(record["decision_id"])
+        insort(self.times, placed)  # an approved order is placed at its decision's as_of
+        if asset is not None and placed > self.last_trade.get(asset, placed - _EPSILON):
+            self.last_trade[asset] = placed
+
+
+class _SetView(AbstractSet[str]):
+    """A read-only view of a set (the gate asks ``in`` of it)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: AbstractSet[str]) -> None:
+        self._items = items
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass

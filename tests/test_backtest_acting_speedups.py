@@ -1,0 +1,361 @@
+"""The shortcuts of the decisions that act give what the general paths they shortcut give.
+
+A BUY or SELL goes through the risk gate (the account's and the book's views of the paper
+ledger, the past orders read from the audit log) and, when approved, a paper fill. Three things
+are kept instead of read again:
+
+- the ledger's rows inside a ``PaperBroker.sole_writer`` block (a gate; a backtest's batch),
+  checked at the block's first read only, with the broker's own fills added as written;
+- each book's figures but the marks (``_standing``), while the rows and the day are the same;
+- the past orders (``OrdersSeen``): the fills a recorder writes are noted, not read back, and
+  inside a backtest's batch the log is read once.
+
+Each is held to a fresh reader's answer (a new broker, a new ``OrdersSeen`` reading the whole
+log), through fills, days, allocations, rollbacks and other writers; and a fast backtest
+whose batches keep them writes the log of one that reads everything at every decision.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from signalops.adapters import registry
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.record import build_followup
+from signalops.audit.store import AuditLog
+from signalops.backtest.bars import NEXT_OPEN, Bars
+from signalops.backtest.clock import SimulatedClock
+from signalops.backtest.fast import FastRun, FlatViewBroker
+from signalops.config import Config
+from signalops.execution.paper import PaperBroker
+from signalops.orders import Mode, OrderIntent, Side, client_order_id, decision_id
+from signalops.pipeline import Pipeline
+from signalops.pipeline.records import OrdersSeen, Recorder, Writable
+from signalops.strategy import loads
+
+T0 = datetime(2024, 3, 1, 21, tzinfo=UTC)  # three hours before a midnight
+HOUR = timedelta(hours=1)
+NEW_YORK = timezone(timedelta(hours=-5))
+D = Decimal
+HOURLY_RSI = (Path(__file__).parent / "fixtures" / "hourly_rsi.yaml").read_text(encoding="utf-8")
+
+
+def _intent(strategy: str, side: Side, quantity: str, at: datetime, tag: str = "") -> OrderIntent:
+    did = decision_id(f"hash-{strategy}{tag}", "BTC", at, "paper")
+    price = D("30000")
+    return OrderIntent(
+        did, client_order_id(did), strategy, "BTC", side, D(quantity), price,
+        D(quantity) * price, at, Mode.PAPER,
+    )  # fmt: skip
+
+
+# Fills by hour from T0: two strategies, one with its own capital, over two midnights.
+PLAN = {
+    1: ("Own", Side.BUY, "0.01"),
+    2: ("Shared", Side.BUY, "0.02"),
+    4: ("Own", Side.BUY, "0.005"),
+    5: ("Shared", Side.SELL, "0.02"),
+    9: ("Own", Side.SELL, "0.015"),
+    26: ("Shared", Side.BUY, "0.01"),
+    28: ("Own", Side.BUY, "0.02"),
+}
+CAPITAL = {"Own": D("2000")}
+
+
+def _views(broker: PaperBroker, price: str, at: datetime) -> list[str]:
+    """The account and both books at ``at``, marked at ``price``, as exact text (a Decimal's
+    repr keeps its exponent: equal values written apart would differ)."""
+    prices = {"BTC": D(price)}
+    return [
+        repr(broker.portfolio(prices, at)),
+        *(repr(broker.book(name, prices, at)) for name in ("Own", "Shared")),
+    ]
+
+
+def _fresh(db: sqlite_utils.Database) -> PaperBroker:
+    """A broker that has read nothing yet (on the same connection: it sees what is uncommitted)."""
+    broker = PaperBroker(db)
+    broker.allocate(CAPITAL)
+    return broker
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    found = sqlite_utils.Database(tmp_path / "ledger.db")
+    PaperBroker(found, starting_cash="10000", fee_bps=10, slippage_bps=5)  # opens the account
+    return found
+
+
+def _broker(db: sqlite_utils.Database) -> PaperBroker:
+    broker = PaperBroker(db, fee_bps=10, slippage_bps=5)
+    broker.allocate(CAPITAL)
+    return broker
+
+
+def test_views_in_a_sole_writer_block_equal_a_fresh_brokers_through_fills_and_midnights(
+    db: sqlite_utils.Database,
+):
+    broker = _broker(db)
+    db.conn.execute("BEGIN IMMEDIATE")
+    with broker.sole_writer():
+        for hour in range(32):
+            at = T0 + hour * HOUR
+            planned = PLAN.get(hour)
+            if planned is not None:
+                strategy, side, quantity = planned
+                assert broker.execute(_intent(strategy, side, quantity, at), as_of=at).fill
+            # At the hour (a fill just placed), half an hour on (in New York: another date's
+            # evening, the same UTC day), and before the last fill (a cut inside the ledger),
+            # at prices that move.
+            later = (at + HOUR / 2).astimezone(NEW_YORK)
+            for moment, price in ((at, "30100"), (later, "29950.5"), (at - HOUR, "30000")):
+                assert _views(broker, price, moment) == _views(_fresh(db), price, moment)
+    assert broker.fills() == _fresh(db).fills()
+    db.conn.execute("COMMIT")
+
+
+def test_an_order_filled_in_the_block_is_known_filled_as_a_fresh_broker_knows_it(
+    db: sqlite_utils.Database,
+):
+    broker = _broker(db)
+    buy = _intent("Shared", Side.BUY, "0.01", T0)
+    db.conn.execute("BEGIN IMMEDIATE")
+    with broker.sole_writer():
+        first = broker.execute(buy, as_of=T0)
+        again = broker.execute(buy, as_of=T0)
+    fresh = _fresh(db).execute(buy, as_of=T0)
+    assert again.details == fresh.details == {"venue": "paper", "already_filled": True}
+    assert again.fill == fresh.fill == first.fill
+    db.conn.execute("COMMIT")
+    assert db.conn.execute("SELECT count(*) FROM paper_fills").fetchone()[0] == 1
+
+
+def test_a_fill_rolled_back_after_its_block_is_gone_from_the_next_read(
+    db: sqlite_utils.Database,
+):
+    broker = _broker(db)
+    prices, later = {"BTC": D("30500")}, T0 + 2 * HOUR
+    db.conn.execute("BEGIN IMMEDIATE")
+    broker.execute(_intent("Shared", Side.BUY, "0.01", T0), as_of=T0)
+    db.conn.execute("SAVEPOINT caller")
+    with broker.sole_writer():
+        broker.execute(_intent("Shared", Side.BUY, "0.02", T0 + HOUR), as_of=T0 + HOUR)
+        assert broker.portfolio(prices, later).positions["BTC"].quantity == D("0.03")
+    db.conn.execute("ROLLBACK TO caller")  # the caller's record failed: its fill goes too
+    for block in (False, True):
+        if block:
+            with broker.sole_writer():
+                assert _views(broker, "30500", later) == _views(_fresh(db), "30500", later)
+        else:
+            assert _views(broker, "30500", later) == _views(_fresh(db), "30500", later)
+    assert broker.portfolio(prices, later).positions["BTC"].quantity == D("0.01")
+    db.conn.execute("COMMIT")
+
+
+@pytest.mark.parametrize("in_transaction", [True, False], ids=["in_a_transaction", "autocommit"])
+def test_another_brokers_fill_between_two_blocks_is_seen_by_the_next_one(
+    db: sqlite_utils.Database, in_transaction: bool
+):
+    ours, theirs = _broker(db), _broker(db)
+    prices = {"BTC": D("30000")}
+    if in_transaction:
+        db.conn.execute("BEGIN IMMEDIATE")
+    for hour in range(3):
+        at = T0 + hour * HOUR
+        with ours.sole_writer():  # a gate: it only reads
+            assert _views(ours, "30000", at) == _views(_fresh(db), "30000", at)
+        theirs.execute(_intent("Shared", Side.BUY, "0.01", at), as_of=at)
+    with ours.sole_writer():
+        seen = ours.portfolio(prices, T0 + 3 * HOUR)
+    assert seen.positions["BTC"].quantity == D("0.03")
+    if in_transaction:
+        db.conn.execute("COMMIT")
+
+
+# --- the past orders ---------------------------------------------------------------------------
+
+
+class _Log(AuditLog):
+    """An audit log that counts the records ``records_since`` gives back and, when armed,
+    appends another writer's order record just before the next records it is given."""
+
+    read = 0
+    interleave: dict[str, Any] | None = None
+
+    def records_since(self, *kinds: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        found = super().records_since(*kinds, after_seq=after_seq)
+        self.read += len(found)
+        return found
+
+    def append_many(self, records: Any) -> int:
+        extra, self.interleave = self.interleave, None
+        if extra is not None:
+            super().append_many([extra])
+        return super().append_many(records)
+
+
+def _seen(orders: OrdersSeen) -> tuple[Any, ...]:
+    return orders.seq, list(orders.times), dict(orders.last_trade), set(orders.executed)
+
+
+def _read_afresh(log: AuditLog) -> OrdersSeen:
+    fresh = OrdersSeen()
+    fresh.update(log)
+    return fresh
+
+
+def _approval(intent: OrderIntent, at: datetime) -> Any:
+    """The record written with a fill (``first``): an approval, as an approved order's."""
+
+    def first(_: Any) -> Writable:
+        return build_followup(
+            "approval", decision_id=intent.decision_id, recorded_at=at,
+            approval_id=f"apr-{intent.decision_id}", approved=True, by="test",
+        )  # fmt: skip
+
+    return first
+
+
+def _submitted(tag: str, at: datetime) -> dict[str, Any]:
+    """Another runner's order sent to a venue (an ``order_submitted`` record)."""
+    order = _intent("Elsewhere", Side.BUY, "0.01", at, tag)
+    return build_followup(
+        "order_submitted", decision_id=order.decision_id, recorded_at=at,
+        client_order_id=order.client_order_id, order=order.to_dict(),
+    )  # fmt: skip
+
+
+def _recorders(tmp_path: Path) -> tuple[_Log, OrdersSeen, Recorder, Recorder]:
+    log = _Log(tmp_path / "audit.db")
+    broker = PaperBroker(log.paper_ledger(), starting_cash="100000")
+    orders = OrdersSeen()
+    noting = Recorder(log, broker, lambda: T0, orders=orders)
+    other = Recorder(log, broker, lambda: T0)  # another writer: it keeps no orders
+    return log, orders, noting, other
+
+
+def test_orders_noted_as_written_equal_the_orders_read_back_from_the_log(tmp_path: Path):
+    log, orders, noting, other = _recorders(tmp_path)
+    others = 0
+    for hour in range(12):
+        at = T0 + hour * HOUR
+        side = Side.BUY if hour % 4 < 2 else Side.SELL
+        if hour % 3 == 2:
+            other.paper(
+                _intent("Other", Side.BUY, "0.01", at),
+                at,
+                _approval(_intent("Other", Side.BUY, "0.01", at), at),
+            )
+            others += 1
+        else:
+            buy = _intent("Noting", side, "0.01", at)
+            noting.paper(buy, at, _approval(buy, at))
+        if hour % 5 == 4:
+            log.append(_submitted(str(hour), at))
+            others += 1
+        orders.update(log)  # the gate's read before its next decision
+        read = log.read
+        assert _seen(orders) == _seen(_read_afresh(log))
+        log.read = read
+    # Only the other writers' order records were read: each once.
+    assert log.read == others
+    log.close()
+
+
+def test_an_order_record_appended_among_the_recorders_own_is_read_not_skipped(tmp_path: Path):
+    log, orders, noting, _ = _recorders(tmp_path)
+    for hour in range(4):
+        at = T0 + hour * HOUR
+        if hour == 2:  # another runner's order lands between the read and the fill's records
+            log.interleave = _submitted("between", at)
+        buy = _intent("Noting", Side.BUY, "0.01", at)
+        noting.paper(buy, at, _approval(buy, at))
+        orders.update(log)
+        assert _seen(orders) == _seen(_read_afresh(log))
+    assert len(orders.executed) == 5
+    log.close()
+
+
+def test_inside_a_sole_writer_block_the_orders_are_read_once_and_again_after_it(
+    tmp_path: Path,
+):
+    log, orders, noting, _ = _recorders(tmp_path)
+    with orders.sole_writer():
+        for hour in range(3):
+            at = T0 + hour * HOUR
+            orders.update(log)
+            buy = _intent("Noting", Side.BUY, "0.01", at)
+            noting.paper(buy, at, _approval(buy, at))
+            assert _seen(orders) == _seen(_read_afresh(log))
+        log.append(_submitted("late", T0 + 3 * HOUR))  # what the block's caller rules out
+        orders.update(log)
+        assert len(orders.executed) == 3  # not read inside the block
+    orders.update(log)
+    assert _seen(orders) == _seen(_read_afresh(log))
+    log.close()
+
+
+def test_restarting_the_orders_reads_the_whole_log_again_inside_a_block(tmp_path: Path):
+    log, orders, noting, _ = _recorders(tmp_path)
+    with orders.sole_writer():
+        for hour in range(2):
+            at = T0 + hour * HOUR
+            buy = _intent("Noting", Side.BUY, "0.01", at)
+            noting.paper(buy, at, _approval(buy, at))
+        orders.update(log)
+        orders.restart()  # an approval dated back: the window's times are read again
+        orders.update(log)
+        assert _seen(orders) == _seen(_read_afresh(log))
+    log.close()
+
+
+# --- a whole fast backtest ---------------------------------------------------------------------
+
+
+def _fast_run(store: SnapshotStore, folder: Path, *, ledger_of_its_own: bool) -> dict[str, Any]:
+    """A fast backtest of the hourly RSI strategy over two months with fills, its broker's
+    ledger in the log's file (the batches keep rows and orders) or in a file of its own
+    (nothing kept: every gate reads both again); what it decided and wrote."""
+    folder.mkdir()
+    strategy = loads(HOURLY_RSI, "hourly_rsi.yaml")
+    config, start, step = Config(), datetime(2021, 5, 1, tzinfo=UTC), HOUR
+    prices = {"BTC": Bars.load(store, "BTC", 3600, config.venues)}
+    log = AuditLog(folder / "audit.db")
+    ledger = sqlite_utils.Database(folder / "ledger.db") if ledger_of_its_own else log.db
+    clock = SimulatedClock(start)
+    broker = FlatViewBroker(
+        ledger, starting_cash="10000", fee_bps=10, slippage_bps=0, created_at=start,
+        price=lambda asset, at: prices[asset].fill(NEXT_OPEN, at),
+    )  # fmt: skip
+    pipeline = Pipeline(
+        strategies=[strategy], adapters=registry.replay_adapters(store, venues=config.venues),
+        audit=log, broker=broker, config=config, mode=Mode.PAPER, clock=clock,
+    )  # fmt: skip
+    moments = [start + k * step for k in range(24 * 61)]
+    run = FastRun(pipeline, strategy, moments, step, prices, clock=clock)
+    curve = run.run()
+    log.close()
+    with sqlite3.connect(folder / "audit.db") as conn:
+        records = conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
+    with sqlite3.connect(folder / ("ledger.db" if ledger_of_its_own else "audit.db")) as conn:
+        fills = conn.execute("SELECT * FROM paper_fills ORDER BY seq").fetchall()
+    return {"decisions": run.decisions, "curve": curve, "records": records, "fills": fills}
+
+
+def test_a_fast_backtest_keeping_rows_and_orders_writes_what_reading_them_each_time_writes(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    kept = _fast_run(replay_store, tmp_path / "kept", ledger_of_its_own=False)
+    read = _fast_run(replay_store, tmp_path / "read", ledger_of_its_own=True)
+    statuses = {d.status for d in kept["decisions"]}
+    assert {"FILLED", "NOT_EXECUTED"} <= statuses and len(kept["fills"]) >= 4
+    assert any("MAX_POSITION" in d.denials for d in kept["decisions"])
+    for name in ("decisions", "curve", "records", "fills"):
+        assert kept[name] == read[name], name
