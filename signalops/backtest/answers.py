@@ -26,8 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,7 @@ from signalops.adapters.technical import (
     TechnicalAdapter,
     bars_needed,
 )
+from signalops.backtest.clock import epoch_seconds
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
 
@@ -125,13 +128,14 @@ class _Steps:
 class _Column:
     """One technical request over every bar, as lists (read once per bar): the value, whether
     the window reading gave a clean one (else the adapter answers that bar), the index of the
-    window's last candle (its close time is the data time: ``moments``, the history's), its
-    number of candles and its gaps (None: none)."""
+    window's last candle (its close time is the data time: ``stamps``, and its timestamp
+    ``epochs``, the history's), its number of candles and its gaps (None: none)."""
 
     values: list[float]
     ok: list[bool]
     last: list[int]
-    moments: list[tuple[datetime, float]]
+    stamps: list[datetime]
+    epochs: list[float]
     counts: list[int]
     gaps: list[list[dict[str, Any]] | None]
     exchange: str
@@ -146,17 +150,23 @@ class _History:
         self.close_time = candles.close_time
         steps = np.diff(candles.close_time)
         self._irregular = np.flatnonzero(steps != candles.timeframe)
-        self._gaps: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+        # (lo, hi) -> the gaps of the windows holding the irregular steps irregular[lo:hi]
+        self._gaps: dict[tuple[int, int], list[dict[str, Any]]] = {}
 
     @cached_property
-    def moments(self) -> list[tuple[datetime, float]]:
+    def moments(self) -> tuple[list[datetime], list[float]]:
         """The close time of each candle as the adapter stamps it, and its timestamp, by index
-        (made once for all the columns that read this history)."""
-        made = []
+        (made once for all the columns that read this history). Two lists rather than a pair
+        per candle: that many tuples made the garbage collector run once more."""
+        made = _whole_second_moments(self.close_time)
+        if made is not None:
+            return made
+        stamps, epochs = [], []
         for close in self.close_time.tolist():
             moment = datetime.fromtimestamp(float(close), UTC)
-            made.append((moment, moment.timestamp()))
-        return made
+            stamps.append(moment)
+            epochs.append(moment.timestamp())
+        return stamps, epochs
 
     def window(self, start: int, end: int) -> Candles:
         return self.candles.window(start, end)
@@ -172,19 +182,49 @@ class _History:
         irregular = self._irregular
         if not len(irregular):
             return out
-        # A step i lies inside [start, end) when start <= i and i + 1 <= end - 1.
+        # A step i lies inside [start, end) when start <= i and i + 1 <= end - 1: the steps
+        # irregular[lo:hi].
         lo = np.searchsorted(irregular, starts, side="left")
         hi = np.searchsorted(irregular, ends - 1, side="left")
-        for i in np.flatnonzero(hi > lo).tolist():
-            key = tuple(irregular[lo[i] : hi[i]].tolist())
-            found = self._gaps.get(key)
+        inside = np.flatnonzero(hi > lo)
+        spans = zip(inside.tolist(), lo[inside].tolist(), hi[inside].tolist(), strict=True)
+        for i, first, last in spans:
+            found = self._gaps.get((first, last))
             if found is None:
                 # The steps inside decide the gaps, whatever the window's ends: ask the
                 # adapter's own method once per distinct set of them.
-                found = self._gaps[key] = self.window(int(starts[i]), int(ends[i])).gaps()
+                found = self._gaps[first, last] = self.window(int(starts[i]), int(ends[i])).gaps()
             if found:
                 out[i] = found
         return out
+
+
+# Close times (Unix seconds) up to here are whole seconds below 2**53 microseconds: exact as
+# integers in int64, float64 and datetime arithmetic alike (the year 2255).
+_LAST_EXACT_SECOND = 2**53 // 10**6
+
+
+def _whole_second_moments(close_time: np.ndarray) -> tuple[list[datetime], list[float]] | None:
+    """``datetime.fromtimestamp(t, UTC)`` and its ``timestamp()`` for each close time ``t``
+    (``_History.moments``), when all are whole seconds after 1970 (None otherwise): made by
+    adding the exact steps between them to the first, in C, rather than converting each (which
+    was a third of ``ReplayAnswers``' set-up).
+
+    A whole-second ``t`` is its datetime exactly (no microseconds to round), ``datetime +
+    timedelta`` is exact arithmetic, and such a datetime's ``timestamp()`` is ``t`` itself
+    (its microseconds divided by 10**6: a whole number, exact)."""
+    if not len(close_time):
+        return [], []
+    seconds = close_time.astype(np.float64)
+    with np.errstate(all="ignore"):
+        whole = bool(np.all(seconds == np.floor(seconds)))
+    if not whole or not seconds.min() > 0 or not seconds.max() <= _LAST_EXACT_SECOND:
+        return None
+    first = datetime.fromtimestamp(float(seconds[0]), UTC)
+    steps = np.diff(seconds).astype(np.int64).tolist()
+    deltas = {step: timedelta(seconds=step) for step in set(steps)}
+    stamps = list(accumulate(map(deltas.__getitem__, steps), add, initial=first))
+    return stamps, seconds.tolist()
 
 
 class ReplayAnswers:
@@ -203,7 +243,7 @@ class ReplayAnswers:
     ) -> None:
         self.adapters = adapters
         self.moments = list(moments)
-        self.times = np.array([m.timestamp() for m in self.moments], dtype=np.float64)
+        self.times = epoch_seconds(self.moments)
         unique = list(dict.fromkeys(requests))
         self._histories: dict[tuple[str, int], _History | None] = {}
         self.columns: dict[Request, _Column] = {}
@@ -229,14 +269,14 @@ class ReplayAnswers:
         gaps = column.gaps[i]
         if gaps is not None:
             detail["gaps"] = [dict(gap) for gap in gaps]
-        as_of, epoch = column.moments[column.last[i]]
+        last = column.last[i]
         obs = _new(Observation)
         _SET_VALUE(obs, column.values[i])
-        _SET_AS_OF(obs, as_of)
+        _SET_AS_OF(obs, column.stamps[last])
         _SET_SOURCE(obs, SOURCE)
         _SET_FETCHED(obs, self.moments[i])
         _SET_DETAIL(obs, detail)
-        _SET_EPOCH(obs, epoch)
+        _SET_EPOCH(obs, column.epochs[last])
         return obs
 
     def row(self, requests: Sequence[Request], i: int) -> tuple[Answer | None, ...]:
@@ -253,7 +293,7 @@ class ReplayAnswers:
         for request in requests:
             column = self.columns.get(request)
             if column is not None and column.ok[i]:
-                as_of = column.moments[column.last[i]][0]
+                as_of = column.stamps[column.last[i]]
             else:
                 answer = self.answer(request, i)
                 if not isinstance(answer, Observation):
@@ -321,7 +361,7 @@ class ReplayAnswers:
             values.tolist(),
             ok.tolist(),
             (ends - 1).tolist(),
-            history.moments,
+            *history.moments,
             counts.tolist(),
             history.gaps(starts, ends),
             feed.name,

@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, overload
 
 import numpy as np
 
 from signalops.adapters import hints
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
+from signalops.backtest.clock import epoch_seconds
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.errors import DataNotFound, InputError
@@ -121,22 +123,27 @@ class Bars:
             return None
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
 
-    def closes_at(self, moments: Sequence[datetime]) -> list[Decimal | None]:
-        """``close_at(m)[0]`` for each of ``moments`` (None before the first bar), at once."""
-        at = np.array([m.timestamp() for m in moments], dtype=np.float64)
-        found = np.searchsorted(self.close_time, at, side="right") - 1
-        decimals: dict[int, Decimal] = {}
-        closes = self.close.tolist()  # Python floats: indexing numpy per bar costs more
-        out: list[Decimal | None] = []
-        for i in found.tolist():
-            if i < 0:
-                out.append(None)
-                continue
-            value = decimals.get(i)
-            if value is None:
-                value = decimals[i] = to_decimal(closes[i])
-            out.append(value)
-        return out
+    @overload
+    def closes_at(self, moments: Sequence[datetime]) -> list[Decimal | None]: ...
+
+    @overload
+    def closes_at(self, moments: Sequence[datetime], before: Decimal) -> list[Decimal]: ...
+
+    def closes_at(
+        self, moments: Sequence[datetime], before: Decimal | None = None
+    ) -> list[Decimal] | list[Decimal | None]:
+        """``close_at(m)[0]`` for each of ``moments`` at once; ``before`` for a moment before the
+        first bar."""
+        found = np.searchsorted(self.close_time, epoch_seconds(moments), side="right") - 1
+        if not len(found):
+            return []
+        # One Decimal per distinct close. ``to_decimal`` of a float is ``Decimal(str(x))``, and a
+        # float's ``str`` is its ``repr``: both made by ``map``, without a Python call per close.
+        distinct, where = np.unique(found, return_inverse=True)
+        made: list[Any] = list(map(Decimal, map(repr, self.close[distinct].tolist())))
+        if distinct[0] < 0:
+            made[0] = before
+        return list(map(made.__getitem__, where.ravel().tolist()))
 
     def window(self, start: datetime, end: datetime) -> tuple[list[datetime], list[float]]:
         """Close times and closes of the bars closing in ``[start, end]`` (for charts)."""

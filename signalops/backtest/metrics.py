@@ -51,12 +51,13 @@ the same IEEE operations in the same order (sums left to right, squares by the C
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from itertools import pairwise, repeat
+from itertools import islice, pairwise, repeat
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -223,13 +224,17 @@ def _squares(values: np.ndarray, same: np.ndarray) -> np.ndarray:
 
 
 def sortino(returns: Curve, per_year: float, risk_free: float = 0.0) -> float | None:
-    excess = _excess(returns, per_year, risk_free).tolist()
+    excess = _excess(returns, per_year, risk_free)
     if len(excess) < 2:
         return None
-    downside = math.sqrt(sum(min(x, 0.0) ** 2 for x in excess) / len(excess))
+    # min(x, 0.0) is x unless x > 0.0 (NaN and -0.0 stay), and pow(x, 2) is x ** 2 itself: the
+    # Python definition's terms, summed by the same builtin ``sum`` over them in order.
+    with np.errstate(all="ignore"):
+        below = np.where(excess > 0.0, 0.0, excess).tolist()
+    downside = math.sqrt(sum(map(pow, below, repeat(2))) / len(below))
     if downside <= 0:
         return None
-    return sum(excess) / len(excess) / downside * math.sqrt(per_year)
+    return sum(excess.tolist()) / len(below) / downside * math.sqrt(per_year)
 
 
 def _excess(returns: Curve, per_year: float, risk_free: float) -> np.ndarray:
@@ -331,6 +336,25 @@ class Metrics:
         }
 
 
+_TIME, _EQUITY, _HELD = attrgetter("time"), attrgetter("equity"), attrgetter("held")
+_UNSET = object()
+
+
+def equity_values(curve: Iterable[EquityPoint]) -> list[float]:
+    """``[float(p.equity) for p in curve]``. A Decimal's float is parsed from its text, most of
+    a summary's time: points that share one equity object, as a flat account's marks do one
+    after the other, share its float."""
+    values: list[float] = []
+    append = values.append
+    last: object = _UNSET
+    value = 0.0
+    for equity in map(_EQUITY, curve):
+        if equity is not last:
+            last, value = equity, float(equity)
+        append(value)
+    return values
+
+
 def summarize(
     curve: Sequence[EquityPoint],
     trades: Sequence[Trade],
@@ -342,8 +366,8 @@ def summarize(
     """Every metric of one equity curve (at least one point: the starting cash)."""
     if not curve:
         raise ValueError("an equity curve needs at least its starting point")
-    times = [p.time for p in curve]
-    values = [float(p.equity) for p in curve]
+    times = list(map(_TIME, curve))
+    values = equity_values(curve)
     returns = period_returns(values)
     per_year = periods_per_year(period)
     closed = [t for t in trades if t.closed]
@@ -362,7 +386,7 @@ def summarize(
         trades=len(closed),
         open_trades=len(trades) - len(closed),
         win_rate=WinRate.of(wins, len(closed)),
-        exposure=exposure([p.held for p in curve[1:]]),
+        exposure=exposure(np.fromiter(map(_HELD, islice(curve, 1, None)), bool, len(curve) - 1)),
         fees=fees,
     )
 
@@ -625,8 +649,8 @@ def extended_metrics(
     buy-and-hold's equity, or an index through ``as_of_values``)."""
     if not curve:
         raise ValueError("an equity curve needs at least its starting point")
-    times = [p.time for p in curve]
-    values = [float(p.equity) for p in curve]
+    times = list(map(_TIME, curve))
+    values = equity_values(curve)
     returns = period_returns(values)
     against = None
     if benchmark is not None:

@@ -1,0 +1,614 @@
+"""The shortcuts of a backtest's accounting give, to the last digit, what the plain
+computations they replace give.
+
+Each is checked against the general way, written out here as it was (or as the definition
+reads): closes at many moments against ``Bars.close_at`` at each, buy-and-hold against valuing
+the held assets mark by mark, a summary against the list comprehensions and the Python
+definition of the Sortino ratio, the candles' close times against ``datetime.fromtimestamp``,
+the windows' gaps against ``Candles.gaps`` window by window, the decision times against
+``simulated_times``, the legs and the filter accounting against a map of every decision and a
+``dataclasses.replace`` of a bare counterfactual. Decimals are compared by ``repr`` (their
+exponent too: ``Decimal("1.0")`` and ``Decimal("1.00")`` print differently), floats by bits.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signalops.adapters import registry
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
+from signalops.backtest import run_backtest
+from signalops.backtest.answers import _History, _whole_second_moments
+from signalops.backtest.bars import NEXT_CLOSE, NEXT_OPEN, Bars
+from signalops.backtest.clock import epoch_seconds
+from signalops.backtest.filters import Counterfactual, account, play_out
+from signalops.backtest.ledger import Decision, EquityPoint, Leg, parse_time
+from signalops.backtest.metrics import (
+    Metrics,
+    WinRate,
+    _excess,
+    cagr,
+    equity_values,
+    exposure,
+    max_drawdown,
+    period_returns,
+    periods_per_year,
+    sharpe,
+    sortino,
+    summarize,
+    total_return,
+)
+from signalops.backtest.runner import _accounted, _legs, buy_and_hold, decision_times
+from signalops.canonical import iso
+from signalops.config import Config, PaperConfig
+from signalops.orders import Side, to_decimal
+from signalops.pipeline import records_of_kind
+from signalops.pipeline.loop import simulated_times
+from signalops.strategy import loads
+
+HOUR = 3600
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+BPS = Decimal(10_000)
+DAY_HORIZON = timedelta(hours=72)
+PAPER = PaperConfig(starting_cash=Decimal("10000"), fee_bps=Decimal(25), slippage_bps=Decimal(8))
+
+TWO_ASSETS = """
+strategy:
+  name: "Two_Rsi"
+  assets: ["BTC", "ETH"]
+  rules:
+    - id: oversold
+      source: technical
+      conditions:
+        - when: "rsi(14) < 40"
+  exit:
+    rules:
+      - id: recovered
+        source: technical
+        conditions:
+          - when: "rsi(14) > 50"
+  execution:
+    position_size: 0.05
+    action_mode: paper
+"""
+
+
+def exact(values: Sequence[Any]) -> list[str]:
+    """Each value's repr: Decimals with their exponent, floats to the last bit."""
+    return [repr(v) for v in values]
+
+
+def points(curve: Sequence[EquityPoint]) -> list[tuple[str, str, str, bool]]:
+    return [(iso(p.time), repr(p.equity), repr(p.cash), p.held) for p in curve]
+
+
+def bits(value: float | None) -> bytes | None:
+    return None if value is None else struct.pack("<d", value)
+
+
+def hourly(closes: Sequence[float], missing: Sequence[int] = (), start: float = 1.7e9) -> Bars:
+    """Hourly bars whose k-th candle closes at ``start + k`` hours, without the ``missing`` ks
+    (gaps in the candles); each opens at the close before it."""
+    kept = [k for k in range(len(closes)) if k not in set(missing)]
+    close_time = np.array([start + k * HOUR for k in kept], dtype=np.float64)
+    close = np.array([closes[k] for k in kept], dtype=np.float64)
+    opened = np.concatenate(([close[0]], close[:-1])) if len(close) else close
+    return Bars("X", HOUR, close_time, opened, close)
+
+
+# Closes whose shortest text takes every form: many digits, exponents, whole numbers.
+AWKWARD = [0.1 + 0.2, 1e-7, 1.5e16, 123456789.123, 42.0, 3e-5, 2.5, 1 / 3, 97.125, 1e22]
+
+
+# --- closes at many moments ----------------------------------------------------------------------
+
+
+def test_closes_at_many_moments_are_close_at_each_before_between_on_and_after_the_bars():
+    bars = hourly([float(k) * 1.1 + 0.01 for k in range(40)], missing=(3, 4, 5, 17))
+    first = datetime.fromtimestamp(float(bars.close_time[0]), UTC)
+    moments = [first + timedelta(minutes=37 * k - 200) for k in range(120)]
+    moments += [moments[10], moments[3], first, first - timedelta(microseconds=1)]  # any order
+    expected = [None if (f := bars.close_at(m)) is None else f[0] for m in moments]
+    assert exact(bars.closes_at(moments)) == exact(expected)
+    zero = Decimal("0.00")  # what a moment before the first bar gets when asked
+    with_zero = [zero if close is None else close for close in expected]
+    assert exact(bars.closes_at(moments, before=zero)) == exact(with_zero)
+
+
+def test_closes_at_gives_to_decimal_of_closes_of_every_form_and_nothing_for_no_moments():
+    bars = hourly(AWKWARD)
+    moments = [datetime.fromtimestamp(float(t), UTC) for t in bars.close_time]
+    assert exact(bars.closes_at(moments)) == exact([to_decimal(c) for c in AWKWARD])
+    assert bars.closes_at([]) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    closes=st.lists(st.floats(1e-9, 1e12, allow_nan=False), min_size=1, max_size=30),
+    offsets=st.lists(st.integers(-5 * HOUR, 40 * HOUR), max_size=60),
+)
+def test_closes_at_is_close_at_for_any_closes_and_moments(closes: list[float], offsets: list[int]):
+    bars = hourly(closes, missing=range(1, len(closes), 4))
+    first = datetime.fromtimestamp(float(bars.close_time[0]), UTC)
+    moments = [first + timedelta(seconds=s) for s in offsets]
+    expected = [None if (f := bars.close_at(m)) is None else f[0] for m in moments]
+    assert exact(bars.closes_at(moments)) == exact(expected)
+
+
+# --- buy and hold --------------------------------------------------------------------------------
+
+
+def held_mark_by_mark(
+    prices: dict[str, Bars],
+    times: Sequence[datetime],
+    step: timedelta,
+    paper: PaperConfig,
+    fill: str = NEXT_OPEN,
+) -> tuple[EquityPoint, ...]:
+    """Buy-and-hold as its definition reads: bought at the first fill, each mark valued asset
+    by asset at its last close (``close_at``), a missing close counting as zero."""
+    if not times:
+        return ()
+    slip, fee = paper.slippage_bps / BPS, paper.fee_bps / BPS
+    share = paper.starting_cash / len(prices)
+    cash, holdings = paper.starting_cash, {}
+    for asset, bars in prices.items():
+        try:
+            base, _ = bars.fill(fill, times[0])
+        except LookupError:
+            return ()
+        price = base * (1 + slip)
+        holdings[asset] = share / (price * (1 + fee))
+        cash -= holdings[asset] * price * (1 + fee)
+    curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
+    for moment in times:
+        at, value = moment + step, cash
+        for asset, quantity in holdings.items():
+            found = prices[asset].close_at(at)
+            value += quantity * (found[0] if found is not None else Decimal(0))
+        curve.append(EquityPoint(at, value, cash, True))
+    return tuple(curve)
+
+
+def test_buy_and_hold_of_one_asset_with_gaps_is_valued_mark_by_mark():
+    bars = hourly([100.0 + k * 0.37 for k in range(60)], missing=(5, 6, 30))
+    start = datetime.fromtimestamp(float(bars.close_time[0]), UTC)
+    for step in (timedelta(minutes=20), timedelta(hours=1), timedelta(hours=5)):
+        times = decision_times(start, start + timedelta(hours=50), step)
+        for fill in (NEXT_OPEN, NEXT_CLOSE):
+            found = buy_and_hold({"X": bars}, times, step, PAPER, fill)
+            assert points(found) == points(held_mark_by_mark({"X": bars}, times, step, PAPER, fill))
+
+
+def test_buy_and_hold_of_several_assets_one_without_a_close_yet_counts_it_as_zero():
+    early = hourly([50.0 + k for k in range(48)])
+    late = replace(hourly([7.25 * (k % 5 + 1) for k in range(48)], missing=(9,)), asset="Y")
+    late = replace(late, close_time=late.close_time + 3 * HOUR)  # its first close is 3h later
+    prices = {"X": early, "Y": late}
+    start = datetime.fromtimestamp(float(early.close_time[0]), UTC) - timedelta(hours=2)
+    times = decision_times(start, start + timedelta(hours=30), timedelta(hours=1))
+    found = buy_and_hold(prices, times, timedelta(hours=1), PAPER)
+    assert late.close_at(found[4].time) is None and early.close_at(found[4].time) is not None
+    assert points(found) == points(held_mark_by_mark(prices, times, timedelta(hours=1), PAPER))
+
+
+def test_buy_and_hold_without_a_price_at_the_first_decision_or_without_times_is_empty():
+    bars = hourly([1.0, 2.0, 3.0])
+    after = datetime.fromtimestamp(float(bars.close_time[-1]), UTC)
+    assert buy_and_hold({"X": bars}, [after], timedelta(hours=1), PAPER) == ()
+    assert buy_and_hold({"X": bars}, [], timedelta(hours=1), PAPER) == ()
+
+
+def test_buy_and_hold_of_the_recorded_btc_and_eth_is_valued_mark_by_mark(
+    replay_store: SnapshotStore,
+):
+    venues = Config().venues
+    prices = {asset: Bars.load(replay_store, asset, 86_400, venues) for asset in ("BTC", "ETH")}
+    step = timedelta(hours=12)
+    times = decision_times(datetime(2021, 1, 1, tzinfo=UTC), datetime(2022, 6, 1, tzinfo=UTC), step)
+    found = buy_and_hold(prices, times, step, PAPER, NEXT_CLOSE)
+    assert points(found) == points(held_mark_by_mark(prices, times, step, PAPER, NEXT_CLOSE))
+
+
+# --- the summary ---------------------------------------------------------------------------------
+
+
+def summary_by_hand(
+    curve: Sequence[EquityPoint], trades: Sequence[Any], fees: Decimal, period: timedelta
+) -> Metrics:
+    """``summarize`` as written before its shortcuts: list comprehensions over the points."""
+    times = [p.time for p in curve]
+    values = [float(p.equity) for p in curve]
+    returns = period_returns(values)
+    per_year = periods_per_year(period)
+    closed = [t for t in trades if t.closed]
+    wins = sum(1 for t in closed if (t.pnl or 0) > 0)
+    return Metrics(
+        start_equity=curve[0].equity,
+        end_equity=curve[-1].equity,
+        total_return=total_return(values),
+        cagr=cagr(values[0], values[-1], times[-1] - times[0]),
+        drawdown=max_drawdown(times, values),
+        sharpe=sharpe(returns, per_year),
+        sortino=sortino_by_definition(returns, per_year),
+        risk_free=0.0,
+        periods_per_year=per_year,
+        periods=len(returns),
+        trades=len(closed),
+        open_trades=len(trades) - len(closed),
+        win_rate=WinRate.of(wins, len(closed)),
+        exposure=exposure([p.held for p in curve[1:]]),
+        fees=fees,
+    )
+
+
+def sortino_by_definition(returns: Any, per_year: float, risk_free: float = 0.0) -> float | None:
+    excess = _excess(returns, per_year, risk_free).tolist()
+    if len(excess) < 2:
+        return None
+    downside = math.sqrt(sum(min(x, 0.0) ** 2 for x in excess) / len(excess))
+    if downside <= 0:
+        return None
+    return sum(excess) / len(excess) / downside * math.sqrt(per_year)
+
+
+def flat_then_held(marks: Sequence[str]) -> list[EquityPoint]:
+    """A curve whose flat stretches share one equity object, as the fast engine marks them."""
+    flat = Decimal("10000")
+    curve = [EquityPoint(T0, flat, flat, False)]
+    for k, mark in enumerate(marks):
+        held = mark != "flat"
+        equity = Decimal(mark) if held else flat
+        curve.append(EquityPoint(T0 + timedelta(hours=k + 1), equity, flat, held))
+    return curve
+
+
+def test_a_summary_of_flat_stretches_and_held_marks_is_the_one_by_hand():
+    curve = flat_then_held(["flat", "flat", "10012.5", "9990.000001", "flat", "10000.0", "flat"])
+    curve += flat_then_held(["10001", "flat"] * 50)[1:]
+    found = summarize(curve, (), Decimal("1.5"), timedelta(hours=1))
+    assert repr(found) == repr(summary_by_hand(curve, (), Decimal("1.5"), timedelta(hours=1)))
+
+
+def test_a_summary_of_a_recorded_run_and_of_its_buy_and_hold_is_the_one_by_hand(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = loads(TWO_ASSETS, "two.yaml", registry.catalogue())
+    result = run_backtest(
+        strategy,
+        store=replay_store,
+        start=datetime(2021, 1, 1, tzinfo=UTC),
+        end=datetime(2022, 12, 31, tzinfo=UTC),
+        out_dir=tmp_path,
+    )
+    assert result.trades and result.metrics.exposure > 0
+    fees = result.metrics.fees
+    by_hand = summary_by_hand(result.equity, result.trades, fees, result.every)
+    assert repr(result.metrics) == repr(by_hand)
+    assert result.benchmark is not None
+    held = summary_by_hand(result.buy_and_hold, (), result.benchmark.fees, result.every)
+    assert repr(result.benchmark) == repr(held)
+
+
+def test_equity_values_are_the_floats_of_shared_equal_and_distinct_equities():
+    shared = Decimal("1.1")
+    curve = [
+        EquityPoint(T0, value, Decimal(0), False)
+        for value in (shared, shared, Decimal("1.10"), Decimal("1.1"), shared, Decimal("-0"))
+    ]
+    curve += [EquityPoint(T0, Decimal("Infinity"), Decimal(0), False)]
+    assert exact(equity_values(curve)) == exact([float(p.equity) for p in curve])
+    assert equity_values([]) == []
+
+
+def test_equity_values_refuse_a_first_equity_that_is_not_a_number_as_float_does():
+    with pytest.raises(TypeError):
+        equity_values([EquityPoint(T0, None, Decimal(0), False)])  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    returns=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=40),
+    risk_free=st.sampled_from([0.0, 0.04, -0.01]),
+)
+def test_sortino_is_its_python_definition_to_the_bit(returns: list[float], risk_free: float):
+    array = np.array(returns, dtype=np.float64)
+    found = outcome(sortino, array, 8760.0, risk_free)
+    assert found == outcome(sortino_by_definition, array, 8760.0, risk_free)
+
+
+def outcome(compute: Any, *args: Any) -> Any:
+    """What ``compute(*args)`` gives, NaN and signed zeros told apart, or the error it raises
+    (a square too large for a float raises OverflowError either way)."""
+    try:
+        value = compute(*args)
+    except ArithmeticError as exc:
+        return type(exc)
+    return "nan" if value is not None and math.isnan(value) else bits(value)
+
+
+def test_sortino_keeps_signed_zeros_and_nan_as_min_does():
+    returns = np.array([0.0, -0.0, 0.01, -0.02, float("nan"), 0.0])
+    assert repr(sortino(returns, 365.0)) == repr(sortino_by_definition(returns, 365.0))
+    calm = np.array([-0.0, 0.0, 0.02])
+    assert bits(sortino(calm, 365.0)) == bits(sortino_by_definition(calm, 365.0))
+
+
+# --- the candles' close times --------------------------------------------------------------------
+
+
+def moments_by_hand(close_time: np.ndarray) -> tuple[list[datetime], list[float]]:
+    stamps = [datetime.fromtimestamp(float(t), UTC) for t in close_time.tolist()]
+    return stamps, [moment.timestamp() for moment in stamps]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 2**33), min_size=1, max_size=50))
+def test_whole_second_close_times_are_fromtimestamps_and_their_own_timestamps(seconds: list[int]):
+    close_time = np.array(sorted(seconds), dtype=np.float64)
+    found = _whole_second_moments(close_time)
+    assert found is not None
+    stamps, epochs = moments_by_hand(close_time)
+    assert found[0] == stamps and all(type(m) is datetime and m.tzinfo is UTC for m in found[0])
+    assert [bits(e) for e in found[1]] == [bits(e) for e in epochs]
+
+
+def test_close_times_that_are_not_whole_seconds_after_1970_take_the_general_way():
+    for odd in ([1.7e9, 1.7e9 + 0.5], [0.0, 3600.0], [-3600.0, 0.0], [1.7e9, math.nan], [2**60]):
+        assert _whole_second_moments(np.array(odd, dtype=np.float64)) is None
+    assert _whole_second_moments(np.array([], dtype=np.float64)) == ([], [])
+
+
+def test_a_history_of_hourly_candles_with_gaps_stamps_its_closes_as_fromtimestamp_does(
+    replay_adapters: dict[str, Any],
+):
+    history = _hourly_history(replay_adapters)
+    assert len(history._irregular)  # the recorded hours have gaps
+    assert history.moments == moments_by_hand(history.close_time)
+
+
+# --- the windows' gaps ---------------------------------------------------------------------------
+
+
+def _hourly_history(adapters: dict[str, Any]) -> _History:
+    feed = adapters["technical"].feeds.feed_for("BTC")
+    return _History(feed.candles("BTC", HOUR, math.inf, 2**62))
+
+
+def test_the_gaps_of_each_window_are_candles_gaps_window_by_window(
+    replay_adapters: dict[str, Any],
+):
+    history = _hourly_history(replay_adapters)
+    rng = np.random.default_rng(11)
+    around = np.clip(history._irregular[:, None] + np.arange(-300, 300, 7), 0, len(history.candles))
+    ends = np.sort(np.concatenate([around.ravel(), rng.integers(1, len(history.candles), 500)]))
+    for width in (250, 3, 1):  # a second width reads the gaps the first one kept
+        starts = np.maximum(ends - width, 0)
+        expected = [
+            history.candles.window(s, e).gaps() or None
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        assert history.gaps(starts, ends) == expected
+
+
+# --- Unix times of many moments -----------------------------------------------------------------
+
+
+def timestamps_by_hand(moments: Sequence[datetime]) -> list[bytes | None]:
+    return [bits(m.timestamp()) for m in moments]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.one_of(  # mostly where microseconds since 1970 are exact floats (1685 to 2255)
+        st.datetimes(datetime(1700, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)),
+        st.datetimes(datetime(1, 1, 2), datetime(9999, 1, 1), timezones=st.just(UTC)),
+    ),
+    every=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=400)),
+    count=st.integers(0, 300),
+)
+def test_the_unix_times_of_evenly_spaced_utc_moments_are_their_timestamps(
+    start: datetime, every: timedelta, count: int
+):
+    moments = []
+    for k in range(count):
+        try:
+            moments.append(start + k * every)
+        except OverflowError:  # past the year 9999
+            break
+    assert [bits(t) for t in epoch_seconds(moments).tolist()] == timestamps_by_hand(moments)
+
+
+class Moment(datetime):
+    """A datetime of another type (as a library's timestamps are)."""
+
+
+def test_the_unix_times_of_moments_not_evenly_spaced_in_utc_are_their_timestamps():
+    grid = [T0 + timedelta(hours=k, microseconds=7) for k in range(50)]
+    paris = timezone(timedelta(hours=1))
+    shaken = [
+        [*grid[:20], grid[20] + timedelta(microseconds=1), *grid[21:]],  # one moment off
+        grid[::-1],  # falling
+        [grid[0]] * 10,  # standing still
+        [m.astimezone(paris) for m in grid],  # evenly spaced, in another zone
+        grid[:1] + [m.astimezone(paris) for m in grid[1:]],  # the same instants, zones mixed
+        [m.replace(tzinfo=None) for m in grid],  # naive: local time
+        grid[:1] + [m.replace(tzinfo=None) for m in grid[1:]],
+        [Moment.fromtimestamp(m.timestamp(), UTC) for m in grid],
+        grid[:2],
+        [],
+    ]
+    for moments in shaken:
+        assert [bits(t) for t in epoch_seconds(moments).tolist()] == timestamps_by_hand(moments)
+
+
+# --- decision times ------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(
+        min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    span=st.timedeltas(min_value=timedelta(microseconds=-10), max_value=timedelta(days=40)),
+    every=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=3)),
+)
+def test_decision_times_are_simulated_times(start: datetime, span: timedelta, every: timedelta):
+    if span / every > 50_000:
+        every = span / 50_000 + timedelta(microseconds=1)
+    end = start + span
+    assert decision_times(start, end, every) == list(simulated_times(start, end, every))
+
+
+def test_decision_times_in_another_zone_or_on_the_grid_end_are_simulated_times():
+    paris = timezone(timedelta(hours=1))
+    start = datetime(2024, 3, 1, tzinfo=paris)
+    for end in (start, start + timedelta(hours=5), start - timedelta(seconds=1)):
+        for zone in (UTC, paris):
+            args = (start.astimezone(zone), end.astimezone(zone), timedelta(hours=1))
+            assert decision_times(*args) == list(simulated_times(*args))
+
+
+# --- legs and the filter accounting --------------------------------------------------------------
+
+
+def legs_by_hand(log: AuditLog, decisions: Sequence[Decision]) -> tuple[Leg, ...]:
+    """Each fill record as a leg, its decision's time from a map of every decision."""
+    decided = {d.decision_id: d.as_of for d in decisions}
+    legs = []
+    for record in records_of_kind(log, "fill"):
+        fill = record["fill"]
+        legs.append(
+            Leg(
+                decision_id=record["decision_id"],
+                decided_at=decided[record["decision_id"]],
+                asset=fill["asset"],
+                side=Side(fill["side"]),
+                quantity=Decimal(fill["quantity"]),
+                price=Decimal(fill["price"]),
+                fee=Decimal(fill["fee"]),
+                filled_at=parse_time(fill["at"]),
+            )
+        )
+    return tuple(legs)
+
+
+def play_out_by_hand(
+    decision: Decision, bars: Bars, horizon: timedelta, paper: PaperConfig, fill: str
+) -> Counterfactual:
+    """``play_out`` as written before: a bare counterfactual, replaced with its outcome."""
+    base = Counterfactual(
+        decision.decision_id, decision.as_of, decision.asset, decision.action or "BUY",
+        decision.blocked_by,
+    )  # fmt: skip
+    try:
+        entry_price, entry_time = bars.fill(fill, decision.as_of)
+    except LookupError as exc:
+        return replace(base, note=str(exc))
+    exit_at = entry_time + horizon
+    if bars.last_close < exit_at:
+        note = f"the data ends at {iso(bars.last_close)}, before the exit at {iso(exit_at)}"
+        return replace(base, entry_time=entry_time, entry_price=entry_price, note=note)
+    found = bars.close_at(exit_at)
+    if found is None or found[1] <= entry_time:
+        note = f"no bar closes between the entry and {iso(exit_at)}"
+        return replace(base, entry_time=entry_time, entry_price=entry_price, note=note)
+    exit_price, exit_time = found
+    slip, fee = paper.slippage_bps / BPS, paper.fee_bps / BPS
+    if base.action == "SELL":
+        gross = entry_price / exit_price - 1
+        net = entry_price * (1 - slip) * (1 - fee) / (exit_price * (1 + slip) * (1 + fee)) - 1
+    else:
+        gross = exit_price / entry_price - 1
+        net = exit_price * (1 - slip) * (1 - fee) / (entry_price * (1 + slip) * (1 + fee)) - 1
+    return replace(
+        base, entry_time=entry_time, entry_price=entry_price, exit_time=exit_time,
+        exit_price=exit_price, gross_return=float(gross), net_return=float(net),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_assets(replay_store: SnapshotStore, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """BTC and ETH daily over the last weeks of the data: fills, and blocks left unresolved."""
+    strategy = loads(TWO_ASSETS, "two.yaml", registry.catalogue())
+    btc = replay_store.series("technical", "candles/binance/BTC/USDT/1d")
+    assert btc is not None
+    last = datetime.fromtimestamp(float(btc.times[-1]), UTC)
+    return run_backtest(
+        strategy,
+        store=replay_store,
+        start=last - timedelta(days=400),
+        end=last + timedelta(days=2),
+        config=Config(paper=PAPER),
+        out_dir=tmp_path_factory.mktemp("two"),
+    )
+
+
+def test_the_legs_are_the_fills_with_their_decisions_times_from_a_map_of_every_decision(
+    two_assets: Any,
+):
+    log = AuditLog.open_readonly(two_assets.audit_path)
+    try:
+        assert two_assets.legs and two_assets.legs == _legs(log, two_assets.decisions)
+        assert exact(_legs(log, two_assets.decisions)) == exact(
+            legs_by_hand(log, two_assets.decisions)
+        )
+        filled = {leg.decision_id for leg in two_assets.legs}
+        with pytest.raises(KeyError):  # a fill whose decision is not given, as before
+            _legs(log, [d for d in two_assets.decisions if d.decision_id not in filled])
+    finally:
+        log.close()
+
+
+def _decision(verdict: str, action: str | None, status: str, k: int) -> Decision:
+    moment = T0 + timedelta(hours=k)
+    return Decision(f"dec-{k}", moment, "BTC", verdict, action, (), status, ())
+
+
+def test_the_blocked_decisions_and_filled_buys_are_the_two_filters_in_order():
+    kinds = [
+        ("BLOCKED", "BUY", "NOT_EXECUTED"), ("BUY", "BUY", "FILLED"), ("SELL", "SELL", "FILLED"),
+        ("HOLD", None, "NOT_EXECUTED"), ("BUY", "BUY", "FAILED"), ("BLOCKED", "SELL", "FILLED"),
+        ("BLOCKED", "BUY", "FILLED"), ("BUY", "BUY", "FILLED"),
+    ]  # fmt: skip
+    decisions = [_decision(*kind, k) for k, kind in enumerate(kinds * 3)]
+    blocked, acted = _accounted(decisions)
+    assert blocked == [d for d in decisions if d.verdict == "BLOCKED"]
+    assert acted == [d for d in decisions if d.action == "BUY" and d.status == "FILLED"]
+    assert _accounted([]) == ([], [])
+
+
+def test_every_decision_played_out_is_the_counterfactual_replaced_by_hand(two_assets: Any):
+    prices = two_assets.prices
+    shocks = [
+        (DAY_HORIZON, NEXT_OPEN),
+        (timedelta(hours=1), NEXT_CLOSE),
+        (timedelta(days=30), NEXT_OPEN),
+    ]
+    seen = set()
+    for horizon, fill in shocks:
+        for decision in two_assets.decisions:
+            bars = prices[decision.asset]
+            found = play_out(decision, bars, horizon, PAPER, fill)
+            assert repr(found) == repr(play_out_by_hand(decision, bars, horizon, PAPER, fill))
+            seen.add((found.outcome, found.action, found.note is None))
+    assert len(seen) >= 4  # profits and losses, buys and sells, notes of each kind
+    blocked = account(two_assets.decisions, prices, DAY_HORIZON, PAPER)
+    expected = [
+        play_out_by_hand(d, prices[d.asset], DAY_HORIZON, PAPER, NEXT_OPEN)
+        for d in two_assets.decisions
+    ]
+    assert repr(blocked.items) == repr(tuple(expected))
