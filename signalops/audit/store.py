@@ -536,10 +536,6 @@ class AuditLog:
         self._indexes = frozenset[str]()  # the index names, once the schema is known
         # What sqlite-utils sets on a connection it wraps, set here as the wrapper comes later.
         conn.execute("PRAGMA recursive_triggers = ON")
-        # Savepoints (a nested transaction: a fill inside a backtest's batch) keep the pages they
-        # change in a sub-journal, a temporary file once past 64 KiB: a backtest wrote ~180 MB
-        # there in ~90,000 writes. In memory it is what it holds (the batch's changed pages).
-        conn.execute("PRAGMA temp_store = MEMORY")
         # SQL can read a record's body whatever its layout (``signalops.backtest.ledger``).
         conn.create_function("record_body", 1, self._body_json, deterministic=True)
         self._lock = threading.RLock()
@@ -740,7 +736,8 @@ class AuditLog:
         """Fill a new, empty log in bulk (a backtest's): the indexes of ``decisions``' filters
         are built once, when the block ends, instead of kept up at every append (sorting the
         finished table costs a third of that), and the WAL is copied into the file every 64 MiB
-        and at the end instead of every 4 MiB (hot pages were copied again and again).
+        and at the end instead of every 4 MiB (hot pages were copied again and again); its
+        savepoints' journals stay in memory.
 
         Inside the block those filters scan the table; lookups by id and follow-ups keep their
         indexes. If the block raises, the indexes stay unbuilt (the next writer to open the
@@ -751,6 +748,11 @@ class AuditLog:
             return
         with self._lock:
             self.conn.execute(f"PRAGMA wal_autocheckpoint={_BULK_AUTOCHECKPOINT}")
+            # Savepoints (appends nested in the loader's transaction, a fill among them) keep
+            # the pages they change in a sub-journal, a temporary file once past 64 KiB: a
+            # backtest wrote ~180 MB there in ~90,000 writes. In memory it holds the changed
+            # pages of one batch at most.
+            self.conn.execute("PRAGMA temp_store = MEMORY")
         with self._write():
             for name in _FILTER_INDEXES:
                 self.conn.execute(f"DROP INDEX IF EXISTS {name}")
@@ -762,6 +764,7 @@ class AuditLog:
         self._indexes = self._index_names()
         with self._lock:
             self.conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT}")
+            self.conn.execute("PRAGMA temp_store = DEFAULT")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def relax_durability(self) -> None:

@@ -135,8 +135,8 @@ class Bars:
         """``close_at(m)[0]`` for each of ``moments`` at once; ``before`` for a moment before the
         first bar."""
         found = np.searchsorted(self.close_time, epoch_seconds(moments), side="right") - 1
-        if not len(found):
-            return []
+        if not len(found) or not len(self.close):  # no moment, or no bar to index
+            return [before] * len(found)
         # One Decimal per distinct close. ``to_decimal`` of a float is ``Decimal(str(x))``, and a
         # float's ``str`` is its ``repr``: both made by ``map``, without a Python call per close.
         distinct, where = np.unique(found, return_inverse=True)

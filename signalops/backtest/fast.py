@@ -28,9 +28,10 @@ what cannot change an outcome:
   views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
   bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
   last reported at each bar's closes until the next fill (``PortfolioView.equity``'s sum, in
-  its order). Inside a batch's transaction nothing but this loop writes the log and the
-  ledger, so the pipeline reads each once per batch and keeps them up to date with its own
-  writes (``Pipeline.sole_writer``), instead of asking both again at every gate and fill.
+  its order). Inside a batch's transaction on a SQLite log that holds the ledger too (a
+  backtest's own), nothing but this loop writes either, so the pipeline reads each once per
+  batch and keeps them up to date with its own writes (``Pipeline.sole_writer``), instead of
+  asking both again at every gate and fill.
 
 What the pipeline path does that this loop leaves out is what a fresh backtest log never
 needs: looking up each decision in the log before deciding it (none is there), expiring
@@ -54,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from signalops.audit.record import PreparedRecord, prepare_decision
+from signalops.audit.store import AuditLog
 from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
 from signalops.backtest.clock import SimulatedClock
@@ -117,6 +119,9 @@ class FlatViewBroker(PaperBroker):
             midnight = day_start_of(as_of)
             self._day = (as_of, midnight)
         return midnight
+
+    def _day_start(self, as_of: datetime) -> datetime:
+        return self._midnight(as_of)  # the broker's own views ask it too: told it once
 
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         self._flat = {}  # the ledger may change (and a rolled-back fill changes it again)
@@ -284,7 +289,11 @@ class FastRun:
         own file), the ledger, until the batch ends (an error ends it, rolled back): the
         pipeline reads them once per batch, not at each gate, fill and mark
         (``Pipeline.sole_writer``)."""
-        if not self.pipeline.broker.ledger.in_transaction():  # a ledger of its own
+        # A ledger of its own is not in the transaction; a PostgreSQL log takes its lock at
+        # the first append only, so another runner could append before it.
+        if not isinstance(self.pipeline.audit, AuditLog) or not (
+            self.pipeline.broker.ledger.in_transaction()
+        ):
             yield
             return
         with self.pipeline.sole_writer():

@@ -255,11 +255,8 @@ class _Books:
         self.account.apply(fill)
         self.strategies.setdefault(fill.strategy, _Book(cash=Decimal(0))).apply(fill)
 
-    def strategy(self, name: str) -> _Book:
-        return self.own(name).copy()
-
     def own(self, name: str) -> _Book:
-        """``strategy(name)`` for a reader that changes nothing: the book kept, not a copy."""
+        """The strategy's book as kept (not a copy: for a reader that changes nothing)."""
         found = self.strategies.get(name)
         return found if found is not None else _Book(cash=Decimal(0))
 
@@ -527,7 +524,8 @@ class PaperBroker:
     def _keep_written(self, row: _FillRow, raw: tuple[Any, ...]) -> None:
         """Add the row this broker just wrote (``raw``: as the ledger gives it back) to the
         cache, which held every row before it. A rollback that removes it later is found as
-        any other: the cache's last row is no longer in the table."""
+        any other once no ``sole_writer`` block is open (the cache's last row is no longer in
+        the table); inside one, the caller vouches that nothing is undone."""
         self._cache = [*self._cache, row]
         self._last_raw = raw
         self._by_order[row.client_order_id] = row

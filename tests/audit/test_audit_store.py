@@ -580,11 +580,11 @@ def _temporary_files_open() -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
-def test_a_large_nested_transaction_keeps_its_savepoint_journals_in_memory(log):
+def test_a_bulk_loads_nested_transactions_keep_their_savepoint_journals_in_memory(log):
     # A backtest appends its held records in savepoints of its batch's transaction: each keeps
     # the pages it changes that earlier ones had changed, which past 64 KiB SQLite would spill
     # to a temporary file (a backtest wrote ~180 MB there).
-    with log.transaction():
+    with log.bulk_load(), log.transaction():
         for n in range(12):
             log.append_many(synthetic_records(300, start=AS_OF + n * DAY))
         opened = _temporary_files_open()
