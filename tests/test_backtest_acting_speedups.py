@@ -11,15 +11,21 @@ are kept instead of read again:
   inside a backtest's batch the log is read once.
 
 Each is held to a fresh reader's answer (a new broker, a new ``OrdersSeen`` reading the whole
-log), through fills, days, allocations, rollbacks and other writers; and a fast backtest
-whose batches keep them writes the log of one that reads everything at every decision.
+log), through fills, days, allocations, rollbacks and other writers (on the same connection or
+another); a block's reads of the ledger are counted; and a fast backtest whose batches keep
+them writes the log of one that keeps nothing (its broker forgets all it read at every read,
+no ``sole_writer`` block, its fills' order records read back from the log).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +34,14 @@ import sqlite_utils
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.paper_ledger import Row, SQLiteLedger
 from signalops.audit.record import build_followup
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.fast import FastRun, FlatViewBroker
 from signalops.config import Config
-from signalops.execution.paper import PaperBroker
+from signalops.execution.paper import PaperBroker, _FillRow
 from signalops.orders import Mode, OrderIntent, Side, client_order_id, decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.records import OrdersSeen, Recorder, Writable
@@ -159,24 +166,89 @@ def test_a_fill_rolled_back_after_its_block_is_gone_from_the_next_read(
     db.conn.execute("COMMIT")
 
 
-@pytest.mark.parametrize("in_transaction", [True, False], ids=["in_a_transaction", "autocommit"])
-def test_another_brokers_fill_between_two_blocks_is_seen_by_the_next_one(
-    db: sqlite_utils.Database, in_transaction: bool
+def test_a_books_views_after_its_allocation_changes_equal_a_fresh_brokers(
+    db: sqlite_utils.Database,
 ):
-    ours, theirs = _broker(db), _broker(db)
+    broker = _broker(db)
+    broker.execute(_intent("Own", Side.BUY, "0.01", T0), as_of=T0)
+    # The fill's day and the next: an allocated book's day starts at its allocation, then at
+    # its allocation plus its equity at midnight. At one moment, only the allocation changes.
+    for at in (T0 + HOUR, T0 + 4 * HOUR):
+        for capital in ({"Own": D("2000")}, {"Own": D("5000")}, {}):
+            broker.allocate(capital)
+            fresh = PaperBroker(db)
+            fresh.allocate(capital)
+            assert _views(broker, "30100", at) == _views(fresh, "30100", at)
+
+
+class _CountingLedger(SQLiteLedger):
+    """A SQLite ledger that counts the reads of its fills (the broker's only read of them)."""
+
+    reads = 0
+
+    def fills_after(self, seq: int | None, limit: int | None = None) -> list[Row]:
+        self.reads += 1
+        return super().fills_after(seq, limit)
+
+
+def _gate(broker: PaperBroker, at: datetime) -> list[Any]:
+    """What a gate asks the broker for one decision: the account, its book and, for Kelly
+    sizing, its closed trades."""
+    return [*_views(broker, "30100", at), repr(broker.closed_trades("Own", at))]
+
+
+def test_a_gate_in_a_sole_writer_block_reads_the_ledger_once_and_after_it_at_every_ask(
+    db: sqlite_utils.Database,
+):
+    ledger = _CountingLedger(db)
+    broker = PaperBroker(ledger)
+    broker.allocate(CAPITAL)
+    for hour, (strategy, side, quantity) in sorted(PLAN.items())[:5]:
+        at = T0 + hour * HOUR
+        broker.execute(_intent(strategy, side, quantity, at), as_of=at)
+    at = T0 + 10 * HOUR
+    db.conn.execute("BEGIN IMMEDIATE")  # a transaction: the connection's state says nothing
+    ledger.reads = 0
+    with broker.sole_writer():
+        inside = _gate(broker, at)
+    assert ledger.reads == 1
+    ledger.reads = 0
+    outside = _gate(broker, at)  # the block ended: each ask checks the ledger again
+    assert ledger.reads > 1
+    assert inside == outside == _gate(_fresh(db), at)
+    db.conn.execute("COMMIT")
+
+
+@pytest.mark.parametrize(
+    ("in_transaction", "their_connection"),
+    [(True, False), (False, False), (False, True)],
+    # Another connection cannot write while ours holds a transaction (BEGIN IMMEDIATE).
+    ids=["in_a_transaction", "autocommit", "another_connection"],
+)
+def test_another_brokers_fill_between_two_blocks_is_seen_by_the_next_one(
+    db: sqlite_utils.Database, tmp_path: Path, in_transaction: bool, their_connection: bool
+):
+    # Another connection: a CLI approval filling an order while a runner gates its decisions.
+    other = sqlite_utils.Database(tmp_path / "ledger.db") if their_connection else db
+    ours, theirs = _broker(db), _broker(other)
     prices = {"BTC": D("30000")}
     if in_transaction:
         db.conn.execute("BEGIN IMMEDIATE")
     for hour in range(3):
         at = T0 + hour * HOUR
+        # Our own fill, kept as written (a block's caller vouches for its own writes only).
+        ours.execute(_intent("Own", Side.BUY, "0.001", at), as_of=at)
         with ours.sole_writer():  # a gate: it only reads
             assert _views(ours, "30000", at) == _views(_fresh(db), "30000", at)
         theirs.execute(_intent("Shared", Side.BUY, "0.01", at), as_of=at)
     with ours.sole_writer():
         seen = ours.portfolio(prices, T0 + 3 * HOUR)
-    assert seen.positions["BTC"].quantity == D("0.03")
+        assert _views(ours, "30000", T0 + 3 * HOUR) == _views(_fresh(db), "30000", T0 + 3 * HOUR)
+    assert seen.positions["BTC"].quantity == D("0.033")
     if in_transaction:
         db.conn.execute("COMMIT")
+    if their_connection:
+        other.close()
 
 
 # --- the past orders ---------------------------------------------------------------------------
@@ -319,18 +391,45 @@ def test_restarting_the_orders_reads_the_whole_log_again_inside_a_block(tmp_path
 # --- a whole fast backtest ---------------------------------------------------------------------
 
 
-def _fast_run(store: SnapshotStore, folder: Path, *, ledger_of_its_own: bool) -> dict[str, Any]:
-    """A fast backtest of the hourly RSI strategy over two months with fills, its broker's
-    ledger in the log's file (the batches keep rows and orders) or in a file of its own
-    (nothing kept: every gate reads both again); what it decided and wrote."""
+class _ForgettingBroker(FlatViewBroker):
+    """The oracle's broker: it forgets every row, replay, figure and view it kept at each read
+    of the ledger, so every view is worked out from the rows read afresh."""
+
+    def _rows(self) -> list[_FillRow]:
+        self._cache, self._last_raw, self._trusted = [], None, None
+        self._standings, self._views, self._checked = {}, None, False
+        self._replays.clear()
+        return super()._rows()
+
+
+class _ReadingRun(FastRun):
+    """The oracle's run: no ``sole_writer`` block (the broker and the gate's past orders read
+    again at every ask), and its fills' order records read back from the log by the gate
+    instead of noted as written (``orders=None``)."""
+
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        yield
+
+    @cached_property
+    def _recorder(self) -> Recorder:
+        return replace(self.pipeline.records, orders=None, lines=self._wait_for_commit)
+
+
+def _fast_run(store: SnapshotStore, folder: Path, *, arm: str) -> dict[str, Any]:
+    """A fast backtest of the hourly RSI strategy over two months with fills; what it decided
+    and wrote. ``arm``: ``kept``, its ledger in the log's file (the batches keep rows, figures
+    and orders); ``own_ledger``, its ledger in a file of its own (outside the batch's
+    transaction: no ``sole_writer`` block); ``oracle``, the log's file again, keeping nothing."""
     folder.mkdir()
     strategy = loads(HOURLY_RSI, "hourly_rsi.yaml")
     config, start, step = Config(), datetime(2021, 5, 1, tzinfo=UTC), HOUR
     prices = {"BTC": Bars.load(store, "BTC", 3600, config.venues)}
     log = AuditLog(folder / "audit.db")
-    ledger = sqlite_utils.Database(folder / "ledger.db") if ledger_of_its_own else log.db
+    own_ledger = arm == "own_ledger"
+    ledger = sqlite_utils.Database(folder / "ledger.db") if own_ledger else log.db
     clock = SimulatedClock(start)
-    broker = FlatViewBroker(
+    broker = (_ForgettingBroker if arm == "oracle" else FlatViewBroker)(
         ledger, starting_cash="10000", fee_bps=10, slippage_bps=0, created_at=start,
         price=lambda asset, at: prices[asset].fill(NEXT_OPEN, at),
     )  # fmt: skip
@@ -339,12 +438,14 @@ def _fast_run(store: SnapshotStore, folder: Path, *, ledger_of_its_own: bool) ->
         audit=log, broker=broker, config=config, mode=Mode.PAPER, clock=clock,
     )  # fmt: skip
     moments = [start + k * step for k in range(24 * 61)]
-    run = FastRun(pipeline, strategy, moments, step, prices, clock=clock)
+    run = (_ReadingRun if arm == "oracle" else FastRun)(
+        pipeline, strategy, moments, step, prices, clock=clock
+    )
     curve = run.run()
     log.close()
     with sqlite3.connect(folder / "audit.db") as conn:
         records = conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
-    with sqlite3.connect(folder / ("ledger.db" if ledger_of_its_own else "audit.db")) as conn:
+    with sqlite3.connect(folder / ("ledger.db" if own_ledger else "audit.db")) as conn:
         fills = conn.execute("SELECT * FROM paper_fills ORDER BY seq").fetchall()
     return {"decisions": run.decisions, "curve": curve, "records": records, "fills": fills}
 
@@ -352,10 +453,11 @@ def _fast_run(store: SnapshotStore, folder: Path, *, ledger_of_its_own: bool) ->
 def test_a_fast_backtest_keeping_rows_and_orders_writes_what_reading_them_each_time_writes(
     replay_store: SnapshotStore, tmp_path: Path
 ):
-    kept = _fast_run(replay_store, tmp_path / "kept", ledger_of_its_own=False)
-    read = _fast_run(replay_store, tmp_path / "read", ledger_of_its_own=True)
-    statuses = {d.status for d in kept["decisions"]}
-    assert {"FILLED", "NOT_EXECUTED"} <= statuses and len(kept["fills"]) >= 4
-    assert any("MAX_POSITION" in d.denials for d in kept["decisions"])
-    for name in ("decisions", "curve", "records", "fills"):
-        assert kept[name] == read[name], name
+    oracle = _fast_run(replay_store, tmp_path / "oracle", arm="oracle")
+    statuses = {d.status for d in oracle["decisions"]}
+    assert {"FILLED", "NOT_EXECUTED"} <= statuses and len(oracle["fills"]) >= 4
+    assert any("MAX_POSITION" in d.denials for d in oracle["decisions"])
+    for arm in ("kept", "own_ledger"):
+        found = _fast_run(replay_store, tmp_path / arm, arm=arm)
+        for name in ("decisions", "curve", "records", "fills"):
+            assert found[name] == oracle[name], (arm, name)

@@ -135,6 +135,16 @@ def test_closes_at_gives_to_decimal_of_closes_of_every_form_and_nothing_for_no_m
     assert bars.closes_at([]) == []
 
 
+def test_closes_at_on_bars_without_candles_is_before_at_every_moment_as_close_at_says_none():
+    bars = hourly([])
+    moments = [T0 + timedelta(minutes=30 * k) for k in range(5)]
+    assert [bars.close_at(m) for m in moments] == [None] * 5  # the old way, moment by moment
+    assert bars.closes_at(moments) == [None] * 5
+    zero = Decimal("0.00")
+    assert exact(bars.closes_at(moments, before=zero)) == exact([zero] * 5)
+    assert bars.closes_at([], before=zero) == []
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     closes=st.lists(st.floats(1e-9, 1e12, allow_nan=False), min_size=1, max_size=30),
