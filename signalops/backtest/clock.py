@@ -29,35 +29,42 @@ def epoch_seconds(moments: Sequence[datetime]) -> np.ndarray:
     """``[m.timestamp() for m in moments]`` as float64.
 
     Evenly spaced UTC moments (a backtest's decision times, and their marks) are worked out
-    from the first, at a third of the cost: an aware datetime's ``timestamp()`` is its whole
-    microseconds since 1970 divided by 10**6, and the k-th moment's are the first's plus k
-    steps' (exact integers, as float64 too below 2**53), divided as Python divides two such
-    integers: one correctly rounded float division.
+    from the first (``stepped_seconds``), at a third of the cost.
     """
-    micros = _even_micros(moments)
-    if micros is None:
+    step = _steady_step(moments)
+    found = None if step is None else stepped_seconds(moments[0], step, len(moments))
+    if found is None:
         return np.array([m.timestamp() for m in moments], dtype=np.float64)
-    return micros / 1e6
+    return found
 
 
-def _even_micros(moments: Sequence[datetime]) -> np.ndarray | None:
-    """The microseconds since 1970 of each moment, when they are UTC datetimes one step apart
-    (checked against ``first + k x step`` itself, as exact as that is); None otherwise."""
-    count = len(moments)
-    if count < 3 or set(map(type, moments)) != {datetime}:
+def _steady_step(moments: Sequence[datetime]) -> timedelta | None:
+    """The step of UTC moments that are each ``first + k x step`` itself (as exact as that is);
+    None for any others (in a zone with summer time, equal steps are not equal seconds)."""
+    if len(moments) < 3 or set(map(type, moments)) != {datetime}:
         return None
     first, second = moments[0], moments[1]
-    if first.tzinfo is not UTC or second.tzinfo is None:
-        return None  # (in a zone with summer time, equal steps are not equal seconds)
+    if first.tzinfo is not UTC or second.tzinfo is None or second <= first:
+        return None
     step = second - first
-    if step <= timedelta(0):
-        return None
-    if list(moments) != list(accumulate(repeat(step, count - 1), add, initial=first)):
-        return None
+    steps = accumulate(repeat(step, len(moments) - 1), add, initial=first)
+    return step if list(moments) == list(steps) else None
+
+
+def stepped_seconds(first: datetime, step: timedelta, count: int) -> np.ndarray | None:
+    """``[(first + k x step).timestamp() for k in range(count)]`` as float64, for a UTC
+    ``first`` and a positive ``step``; None beyond 2**53 microseconds (year 2255).
+
+    An aware datetime's ``timestamp()`` is its whole microseconds since 1970 divided by 10**6;
+    the k-th time's are the first's plus k steps' (exact integers, as float64 too below 2**53),
+    divided as Python divides two such integers: one correctly rounded float division.
+    """
     start, every = (first - _EPOCH) // _MICROSECOND, step // _MICROSECOND
-    if not (start > -_EXACT and start + every * (count - 1) < _EXACT):
+    if count <= 0:
+        return np.empty(0, dtype=np.float64)
+    if max(abs(start), abs(start + every * (count - 1))) >= _EXACT:
         return None
-    return start + every * np.arange(count, dtype=np.int64)
+    return (start + every * np.arange(count, dtype=np.int64)) / 1e6
 
 
-__all__ = ["SimulatedClock", "epoch_seconds"]
+__all__ = ["SimulatedClock", "epoch_seconds", "stepped_seconds"]

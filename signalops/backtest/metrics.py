@@ -234,7 +234,7 @@ def sortino(returns: Curve, per_year: float, risk_free: float = 0.0) -> float | 
     downside = math.sqrt(sum(map(pow, below, repeat(2))) / len(below))
     if downside <= 0:
         return None
-    return sum(excess.tolist()) / len(below) / downside * math.sqrt(per_year)
+    return sum(excess.tolist()) / len(excess) / downside * math.sqrt(per_year)
 
 
 def _excess(returns: Curve, per_year: float, risk_free: float) -> np.ndarray:

@@ -49,11 +49,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
-from itertools import accumulate, repeat
-from operator import add
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +259,7 @@ def run_backtest(
             mode=Mode.PAPER,
             clock=clock,
         )
-        times = decision_times(start, end, step)
+        times = list(simulated_times(start, end, step))
         curve = [EquityPoint(start, paper.starting_cash, paper.starting_cash, held=False)]
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
@@ -407,19 +406,6 @@ def _fresh_log(path: Path) -> AuditLog:
     log = AuditLog(path)
     log.relax_durability()
     return log
-
-
-def decision_times(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
-    """``list(simulated_times(start, end, every))``, its additions made by ``accumulate`` (in C).
-
-    Between UTC datetimes, ``start + k x every`` is exact arithmetic on whole microseconds, so
-    the times up to ``end`` are ``start`` and ``(end - start) // every`` steps after it.
-    """
-    if start.tzinfo is not UTC or end.tzinfo is not UTC or every <= timedelta(0):
-        return list(simulated_times(start, end, every))
-    if end < start:
-        return []
-    return list(accumulate(repeat(every, (end - start) // every), add, initial=start))
 
 
 # --- what happened --------------------------------------------------------------------------------
@@ -570,7 +556,7 @@ def hold_benchmark(
 ) -> BenchmarkHold:
     """Buy-and-hold of the benchmark's ``bars`` at ``result``'s decision times, with its fill
     rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
-    times = decision_times(result.start, result.end, result.every)
+    times = list(simulated_times(result.start, result.end, result.every))
     prices = {bars.asset: bars}
     curve = buy_and_hold(prices, times, result.every, result.paper, result.fill)
     metrics = None
@@ -602,7 +588,6 @@ __all__ = [
     "benchmark_bars",
     "buy_and_hold",
     "candle_timeframe",
-    "decision_times",
     "hold_benchmark",
     "load_bars",
     "run_backtest",

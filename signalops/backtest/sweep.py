@@ -67,6 +67,7 @@ from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
+from signalops.backtest.clock import stepped_seconds
 from signalops.backtest.metrics import (
     WinRate,
     exposure,
@@ -893,10 +894,6 @@ def _row(
     )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
     """The decision times of ``start`` to ``end`` (inclusive) every ``every``, Unix seconds:
     the backtest's clock (``simulated_times``)."""
@@ -906,15 +903,10 @@ def decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarr
 def _decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
     """``[m.timestamp() for m in simulated_times(start, end, every)]`` (UTC ``start`` and
     ``end``) as float64, without making a datetime per decision time."""
-    first, last = (start - _EPOCH) // _MICROSECOND, (end - _EPOCH) // _MICROSECOND
-    step = every // _MICROSECOND
-    micros = first + np.arange((last - first) // step + 1, dtype=np.int64) * step
-    if len(micros) and max(abs(first), abs(int(micros[-1]))) >= 2**53:
-        # Beyond 2**53 microseconds (year 2255) int64 -> float64 rounds: the exact way.
+    found = stepped_seconds(start, every, (end - start) // every + 1)
+    if found is None:  # beyond 2**53 microseconds: the exact way
         return np.array([m.timestamp() for m in simulated_times(start, end, every)])
-    # Exact: whole microseconds below 2**53 are exact floats, and one division rounds once,
-    # as ``timedelta.total_seconds`` (an integer true division) does.
-    return micros / 1e6
+    return found
 
 
 def describe_period(start: datetime, end: datetime, every: timedelta) -> str:

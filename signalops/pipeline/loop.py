@@ -41,6 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate, repeat
+from operator import add
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,7 +101,20 @@ def wall_clock_times(
 
 
 def simulated_times(start: datetime, end: datetime, every: timedelta) -> Iterator[datetime]:
-    """Replay times from ``start`` to ``end`` inclusive: the simulated clock of a replay run."""
+    """Replay times from ``start`` to ``end`` inclusive: the simulated clock of a replay run.
+
+    Between UTC datetimes ``start + k x every`` is exact arithmetic on whole microseconds, so
+    the times are ``start`` and ``(end - start) // every`` steps after it: the same additions,
+    made by ``accumulate`` (in C; a backtest asks for tens of thousands).
+    """
+    if start.tzinfo is UTC and end.tzinfo is UTC and every > timedelta(0):
+        if end < start:
+            return iter(())
+        return accumulate(repeat(every, (end - start) // every), add, initial=start)
+    return _stepped(start, end, every)
+
+
+def _stepped(start: datetime, end: datetime, every: timedelta) -> Iterator[datetime]:
     moment = start
     while moment <= end:
         yield moment

@@ -5,8 +5,8 @@ Each is checked against the general way, written out here as it was (or as the d
 reads): closes at many moments against ``Bars.close_at`` at each, buy-and-hold against valuing
 the held assets mark by mark, a summary against the list comprehensions and the Python
 definition of the Sortino ratio, the candles' close times against ``datetime.fromtimestamp``,
-the windows' gaps against ``Candles.gaps`` window by window, the decision times against
-``simulated_times``, the legs and the filter accounting against a map of every decision and a
+the windows' gaps against ``Candles.gaps`` window by window, the replay clock's times against
+adding each step, the legs and the filter accounting against a map of every decision and a
 ``dataclasses.replace`` of a bare counterfactual. Decimals are compared by ``repr`` (their
 exponent too: ``Decimal("1.0")`` and ``Decimal("1.00")`` print differently), floats by bits.
 """
@@ -51,7 +51,7 @@ from signalops.backtest.metrics import (
     summarize,
     total_return,
 )
-from signalops.backtest.runner import _accounted, _legs, buy_and_hold, decision_times
+from signalops.backtest.runner import _accounted, _legs, buy_and_hold
 from signalops.canonical import iso
 from signalops.config import Config, PaperConfig
 from signalops.orders import Side, to_decimal
@@ -197,7 +197,7 @@ def test_buy_and_hold_of_one_asset_with_gaps_is_valued_mark_by_mark():
     bars = hourly([100.0 + k * 0.37 for k in range(60)], missing=(5, 6, 30))
     start = datetime.fromtimestamp(float(bars.close_time[0]), UTC)
     for step in (timedelta(minutes=20), timedelta(hours=1), timedelta(hours=5)):
-        times = decision_times(start, start + timedelta(hours=50), step)
+        times = list(simulated_times(start, start + timedelta(hours=50), step))
         for fill in (NEXT_OPEN, NEXT_CLOSE):
             found = buy_and_hold({"X": bars}, times, step, PAPER, fill)
             assert points(found) == points(held_mark_by_mark({"X": bars}, times, step, PAPER, fill))
@@ -209,7 +209,7 @@ def test_buy_and_hold_of_several_assets_one_without_a_close_yet_counts_it_as_zer
     late = replace(late, close_time=late.close_time + 3 * HOUR)  # its first close is 3h later
     prices = {"X": early, "Y": late}
     start = datetime.fromtimestamp(float(early.close_time[0]), UTC) - timedelta(hours=2)
-    times = decision_times(start, start + timedelta(hours=30), timedelta(hours=1))
+    times = list(simulated_times(start, start + timedelta(hours=30), timedelta(hours=1)))
     found = buy_and_hold(prices, times, timedelta(hours=1), PAPER)
     assert late.close_at(found[4].time) is None and early.close_at(found[4].time) is not None
     assert points(found) == points(held_mark_by_mark(prices, times, timedelta(hours=1), PAPER))
@@ -228,7 +228,9 @@ def test_buy_and_hold_of_the_recorded_btc_and_eth_is_valued_mark_by_mark(
     venues = Config().venues
     prices = {asset: Bars.load(replay_store, asset, 86_400, venues) for asset in ("BTC", "ETH")}
     step = timedelta(hours=12)
-    times = decision_times(datetime(2021, 1, 1, tzinfo=UTC), datetime(2022, 6, 1, tzinfo=UTC), step)
+    times = list(
+        simulated_times(datetime(2021, 1, 1, tzinfo=UTC), datetime(2022, 6, 1, tzinfo=UTC), step)
+    )
     found = buy_and_hold(prices, times, step, PAPER, NEXT_CLOSE)
     assert points(found) == points(held_mark_by_mark(prices, times, step, PAPER, NEXT_CLOSE))
 
@@ -468,6 +470,15 @@ def test_the_unix_times_of_moments_not_evenly_spaced_in_utc_are_their_timestamps
 # --- decision times ------------------------------------------------------------------------------
 
 
+def stepped_by_hand(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
+    """The replay clock's times as it always made them: a step added while not past ``end``."""
+    found, moment = [], start
+    while moment <= end:
+        found.append(moment)
+        moment += every
+    return found
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     start=st.datetimes(
@@ -476,20 +487,22 @@ def test_the_unix_times_of_moments_not_evenly_spaced_in_utc_are_their_timestamps
     span=st.timedeltas(min_value=timedelta(microseconds=-10), max_value=timedelta(days=40)),
     every=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=3)),
 )
-def test_decision_times_are_simulated_times(start: datetime, span: timedelta, every: timedelta):
+def test_simulated_times_between_utc_times_are_each_step_added(
+    start: datetime, span: timedelta, every: timedelta
+):
     if span / every > 50_000:
         every = span / 50_000 + timedelta(microseconds=1)
     end = start + span
-    assert decision_times(start, end, every) == list(simulated_times(start, end, every))
+    assert list(simulated_times(start, end, every)) == stepped_by_hand(start, end, every)
 
 
-def test_decision_times_in_another_zone_or_on_the_grid_end_are_simulated_times():
+def test_simulated_times_in_another_zone_or_on_the_grid_end_are_each_step_added():
     paris = timezone(timedelta(hours=1))
     start = datetime(2024, 3, 1, tzinfo=paris)
     for end in (start, start + timedelta(hours=5), start - timedelta(seconds=1)):
         for zone in (UTC, paris):
             args = (start.astimezone(zone), end.astimezone(zone), timedelta(hours=1))
-            assert decision_times(*args) == list(simulated_times(*args))
+            assert list(simulated_times(*args)) == stepped_by_hand(*args)
 
 
 # --- legs and the filter accounting --------------------------------------------------------------
