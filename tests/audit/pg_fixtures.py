@@ -53,9 +53,12 @@ def synthetic(n: int, asset: str, start: datetime | None = None) -> list[dict[st
     return list(synthetic_records(n, assets=(asset,), start=moment, step=timedelta(minutes=5)))
 
 
-def append_worker(url: str, runner: str, n: int, shared: int, go: Any, out: Any) -> None:
+def append_worker(url: str, runner: str, n: int, shared: int, ready: Any, out: Any) -> None:
     """Append ``n`` records of this runner's own one at a time (one transaction each), and
-    try the ``shared`` records every worker tries; report (appended, refused as duplicates)."""
+    try the ``shared`` records every worker tries; report (appended, refused as duplicates).
+
+    ``ready`` is a barrier of all the workers: none appends before every one is connected,
+    since a spawned child's start-up (~1 s of imports) outlasts a whole run of appends."""
     from signalops.audit.postgres import PostgresAuditLog
     from signalops.errors import DuplicateRecordError
 
@@ -63,7 +66,7 @@ def append_worker(url: str, runner: str, n: int, shared: int, go: Any, out: Any)
     common = synthetic(shared, "SHARED")
     appended = refused = 0
     with PostgresAuditLog(url, runner=runner) as log:
-        go.wait(30)
+        ready.wait(60)
         for i, record in enumerate(own):
             log.append(record)
             appended += 1

@@ -240,14 +240,13 @@ def test_a_reader_cannot_write_and_a_missing_database_is_not_found(log, pg_serve
 def test_two_processes_appending_at_once_leave_one_intact_chain(log, pg_url):  # noqa: F811
     n, shared = 150, 40
     context = multiprocessing.get_context("spawn")
-    go, out = context.Event(), context.Queue()
+    ready, out = context.Barrier(2), context.Queue()
     workers = [
-        context.Process(target=append_worker, args=(pg_url, runner, n, shared, go, out))
+        context.Process(target=append_worker, args=(pg_url, runner, n, shared, ready, out))
         for runner in ("w1", "w2")
     ]
     for worker in workers:
         worker.start()
-    go.set()
     results = sorted(out.get(timeout=120) for _ in workers)
     for worker in workers:
         worker.join(60)
