@@ -1,9 +1,10 @@
 """The Portfolio page's figures, without Streamlit: each strategy's paper book and the account,
 priced at market.
 
-Market prices are the freshest closes the technical source gives at the dashboard's clock (the
-replay's when the dashboard replays, ``SIGNALOPS_REPLAY``; else the live venue), the same
-prices a decision would size with (``signalops.pipeline.cycle.reference_price``). An asset
+Market prices are the ones a decision would size with at the dashboard's clock (the replay's
+when the dashboard replays, ``SIGNALOPS_REPLAY``; else the live sources): the freshest
+technical close, or for an asset the config puts on a Polymarket venue its outcome token's
+price (``signalops.pipeline.cycle.asset_price_requests`` and ``reference_price``). An asset
 with no market price is marked at its last fill price and said to be (``Mark.source``).
 """
 
@@ -21,7 +22,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.config import Config, capital_by_strategy
 from signalops.execution.paper import PaperBroker
 from signalops.orders import PortfolioView
-from signalops.pipeline.cycle import price_requests, reference_price
+from signalops.pipeline.cycle import asset_price_requests, reference_price
 
 MARKET = "market"
 LAST_FILL = "last fill"
@@ -60,8 +61,8 @@ class Books:
 def market_prices(
     config: Config, assets: Iterable[str], now: datetime, *, replay: Path | None = None
 ) -> dict[str, tuple[Decimal, datetime]]:
-    """The freshest close of each asset at ``now`` (replayed from ``replay``, else live); an
-    asset nobody could price is left out."""
+    """Each asset's reference price at ``now`` and its time (replayed from ``replay``, else
+    live): where the pipeline's gate would price it; an asset nobody could price is left out."""
     wanted = sorted(set(assets))
     if not wanted:
         return {}
@@ -70,11 +71,14 @@ def market_prices(
         adapters = registry.replay_adapters(SnapshotStore(replay), venues, news_feeds=feeds)
     else:
         adapters = registry.live_adapters(venues=venues, news_feeds=feeds)
-    technical = {"technical": adapters["technical"]}
-    answers = engine.gather([r for a in wanted for r in price_requests(a)], technical, now)
+    sources = {asset: asset_price_requests(asset, venues) for asset in wanted}
+    requests = [request for asked in sources.values() for request in asked]
+    # Only the sources asked: a live dashboard must not open the others' connections.
+    asked_of = {request.source: adapters[request.source] for request in requests}
+    answers = engine.gather(requests, asked_of, now)
     found = {}
     for asset in wanted:
-        price = reference_price(asset, answers, now, None)
+        price = reference_price(asset, answers, now, None, sources[asset])
         if price is not None:
             found[asset] = price
     return found
