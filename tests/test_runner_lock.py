@@ -28,6 +28,28 @@ from signalops.errors import AuditLogHeld
 START = "2023-03-01T00:00:00Z"
 END = "2023-03-31T00:00:00Z"
 DELAY = 0.3
+PROC_LOCKS = Path("/proc/locks")
+
+
+def _waiting_for_the_lock(process: subprocess.Popen[str], audit: Path, timeout: float = 60) -> None:
+    """Block until ``process`` waits for the runner lock of ``audit``: Linux lists a process
+    blocked in ``flock`` in /proc/locks (``N: -> FLOCK ... <pid> <dev>:<inode> ...``). Elsewhere,
+    a second. Its start-up alone takes a second or more on a loaded machine, so "still running
+    after a second" would not show that it got as far as the lock."""
+    if not PROC_LOCKS.exists():
+        time.sleep(1.0)
+        return
+    waiter = (str(process.pid), str(runner_lock.lock_path(audit).stat().st_ino))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode} instead of waiting")
+        lines = (line.split() for line in PROC_LOCKS.read_text().splitlines())
+        waiting = {(f[5], f[6].rsplit(":", 1)[-1]) for f in lines if f[1:3] == ["->", "FLOCK"]}
+        if waiter in waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not waiting for the runner lock after {timeout}s")
 
 
 def test_a_second_run_on_a_held_log_is_refused_naming_the_holder(replay_dir: Path, tmp_path: Path):
@@ -71,7 +93,7 @@ def test_a_second_run_with_wait_runs_once_the_first_stops(replay_dir: Path, tmp_
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.0)
+        _waiting_for_the_lock(second, audit)
         assert second.poll() is None  # waiting, not refused
         first.send(signal.SIGTERM)
         assert first.finish(timeout=15) == 0

@@ -66,7 +66,7 @@ def append_worker(url: str, runner: str, n: int, shared: int, ready: Any, out: A
     common = synthetic(shared, "SHARED")
     appended = refused = 0
     with PostgresAuditLog(url, runner=runner) as log:
-        ready.wait(60)
+        ready.wait(120)
         for i, record in enumerate(own):
             log.append(record)
             appended += 1
@@ -92,7 +92,8 @@ def batch_worker(url: str, runner: str, batch: int, batches: int, out: Any) -> N
 
 
 def approve_worker(url: str, pending: dict[str, Any], by: str, go: Any, out: Any) -> None:
-    """Approve ``pending`` as ``by`` once ``go`` is set; report (by, "approved" | "refused")."""
+    """Approve ``pending`` as ``by`` once connected and past ``go`` (a barrier of all the
+    approvers, as in ``append_worker``); report (by, "approved" | "refused")."""
     from signalops.audit.postgres import PostgresAuditLog
     from signalops.audit.record import build_followup
     from signalops.errors import DuplicateRecordError
@@ -107,7 +108,7 @@ def approve_worker(url: str, pending: dict[str, Any], by: str, go: Any, out: Any
         by=by,
     )
     with PostgresAuditLog(url, runner=by) as log:
-        go.wait(30)
+        go.wait(120)
         try:
             log.append(record)
             out.put((by, "approved"))

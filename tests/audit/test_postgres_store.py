@@ -269,15 +269,15 @@ def test_two_processes_appending_at_once_leave_one_intact_chain(log, pg_url):  #
 def test_racing_approvals_of_one_decision_from_four_processes_record_exactly_one(log, pg_url):  # noqa: F811
     pending = log.append(SCENARIOS.record("pending"))
     context = multiprocessing.get_context("spawn")
-    go, out = context.Event(), context.Queue()
     names = [f"approver-{i}" for i in range(4)]
+    # All four connected before any appends: a race, not four start-ups one after the other.
+    go, out = context.Barrier(len(names)), context.Queue()
     workers = [
         context.Process(target=approve_worker, args=(pg_url, pending, name, go, out))
         for name in names
     ]
     for worker in workers:
         worker.start()
-    go.set()
     outcomes = sorted(out.get(timeout=120)[1] for _ in workers)
     for worker in workers:
         worker.join(60)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -155,6 +155,19 @@ def wait_rendered(page) -> None:
     )
 
 
+def settled(page, read: Callable[[], str], *parts: str) -> str:
+    """``read()`` once it holds every one of ``parts`` (or as it is after 30 s, for the
+    assertion to show). A rerun replaces the page's elements one by one, in the script's order:
+    the first new one on screen says nothing of those after it, which still show the previous
+    run's content for a moment (on a loaded machine, seconds)."""
+    deadline = time.monotonic() + 30
+    while True:
+        text = read()
+        if all(part in text for part in parts) or time.monotonic() > deadline:
+            return text
+        page.wait_for_timeout(200)
+
+
 def keep(shot: Path, docs: Path) -> None:
     """Copy a screenshot into docs/ when it is missing or when asked to refresh them."""
     if not docs.exists() or os.environ.get("SIGNALOPS_UPDATE_SCREENSHOTS") == "1":
@@ -185,7 +198,8 @@ def test_log_in_and_approve_in_a_real_browser(
             plot.locator(".main-svg").first.wait_for()
             wait_rendered(page)
             traces = plot.evaluate(TRACES_JS)
-            text = page.locator("[data-testid=stMain]").inner_text()
+            main = page.locator("[data-testid=stMain]")
+            text = settled(page, main.inner_text, "Notional 499.97 USDT at ", "0.34785224")
             queue_shot = tmp_path / "approval_queue.png"
             page.screenshot(path=str(queue_shot))
             chart_shot = tmp_path / "approval_chart.png"
@@ -250,11 +264,18 @@ def test_a_click_on_a_decision_row_opens_it(dashboard: tuple[str, Path], tmp_pat
             page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + row_height * (blocked + 1.5))
             page.get_by_text("BTC at 2023-03-12T00:00:00Z: BLOCKED").wait_for()
             page.locator(".st-key-decisions-chart .js-plotly-plot .main-svg").first.wait_for()
-            selected = page.locator(".st-key-decisions-selected").evaluate(
-                "el => el.textContent + ' ' + Array.from(el.querySelectorAll('input'))"
-                ".map(i => i.value).join(' ')"
+            # The heading is the first element of the opened decision; its chart, conditions and
+            # "why" come after it (until then, the newest decision's are still shown).
+            selected = settled(
+                page,
+                lambda: page.locator(".st-key-decisions-selected").evaluate(
+                    "el => el.textContent + ' ' + Array.from(el.querySelectorAll('input'))"
+                    ".map(i => i.value).join(' ')"
+                ),
+                "2023-03-12T00:00:00Z · BTC · BLOCKED · BLOCKED",
             )
-            why = page.locator("[data-testid=stCode]").first.inner_text()
+            code = page.locator("[data-testid=stCode]").first
+            why = settled(page, code.inner_text, "BLOCKS  VETO usdc_outflow")
             page.screenshot(path=str(tmp_path / "decision_opened.png"))
         finally:
             browser.close()
@@ -324,7 +345,9 @@ def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(
             }
 
             page.locator(".st-key-decisions-runner").click()
-            assert page.get_by_role("option").all_inner_texts() == ["(all)", "desk-1", "desk-2"]
+            # The list opens a moment after the click: read it once it is there.
+            options = page.get_by_role("option")
+            sync_api.expect(options).to_have_text(["(all)", "desk-1", "desk-2"])
             page.get_by_role("option", name="desk-2").click()
             page.get_by_text("1 decisions").wait_for()
             sync_api.expect(rows_shown).to_have_count(1, timeout=30_000)
