@@ -91,9 +91,9 @@ def batch_worker(url: str, runner: str, batch: int, batches: int, out: Any) -> N
     out.put(runner)
 
 
-def approve_worker(url: str, pending: dict[str, Any], by: str, go: Any, out: Any) -> None:
-    """Approve ``pending`` as ``by`` once connected and past ``go`` (a barrier of all the
-    approvers, as in ``append_worker``); report (by, "approved" | "refused")."""
+def approve_worker(url: str, pending: dict[str, Any], by: str, ready: Any, out: Any) -> None:
+    """Approve ``pending`` as ``by`` once every approver is connected (``ready``, a barrier
+    of them all, as in ``append_worker``); report (by, "approved" | "refused")."""
     from signalops.audit.postgres import PostgresAuditLog
     from signalops.audit.record import build_followup
     from signalops.errors import DuplicateRecordError
@@ -108,7 +108,7 @@ def approve_worker(url: str, pending: dict[str, Any], by: str, go: Any, out: Any
         by=by,
     )
     with PostgresAuditLog(url, runner=by) as log:
-        go.wait(120)
+        ready.wait(120)
         try:
             log.append(record)
             out.put((by, "approved"))

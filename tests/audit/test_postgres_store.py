@@ -271,9 +271,9 @@ def test_racing_approvals_of_one_decision_from_four_processes_record_exactly_one
     context = multiprocessing.get_context("spawn")
     names = [f"approver-{i}" for i in range(4)]
     # All four connected before any appends: a race, not four start-ups one after the other.
-    go, out = context.Barrier(len(names)), context.Queue()
+    ready, out = context.Barrier(len(names)), context.Queue()
     workers = [
-        context.Process(target=approve_worker, args=(pg_url, pending, name, go, out))
+        context.Process(target=approve_worker, args=(pg_url, pending, name, ready, out))
         for name in names
     ]
     for worker in workers:
