@@ -20,10 +20,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SUPERUSER = "signalops"
+_PORT_ATTEMPTS = 5  # starts tried, each on a new free port, while the last one was taken
 
 
 class Unavailable(RuntimeError):
@@ -80,10 +81,38 @@ def start(root: Path | None = None) -> Server:
         os.chmod(base, 0o700)
     server = Server(bin_path, datadir, _free_port(), run_as)
     _run(server, "initdb", "-D", str(datadir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8")
-    options = f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=on"
-    log = base / "server.log"
-    _run(server, "pg_ctl", "-D", str(datadir), "-o", options, "-l", str(log), "-w", "start")
+    # The port was free when probed, but another process can bind it before the server does:
+    # a lost race, not a missing server, so it is retried on another port instead of skipping.
+    for _ in range(_PORT_ATTEMPTS - 1):
+        try:
+            return _serve(server)
+        except Unavailable:
+            if not _port_taken(server):
+                raise
+        server = replace(server, port=_free_port())
+    return _serve(server)
+
+
+def _serve(server: Server) -> Server:
+    """pg_ctl start of the initialised cluster on ``server.port``; ``server`` once it runs."""
+    log = _log(server)
+    log.unlink(missing_ok=True)  # so that the log tells why this start failed, not an earlier one
+    # lc_messages=C: the log is read for "could not bind" whatever language the environment has.
+    options = f"-p {server.port} -k {log.parent} -c listen_addresses=127.0.0.1 -c fsync=on"
+    options += " -c lc_messages=C"
+    _run(server, "pg_ctl", "-D", str(server.datadir), "-o", options, "-l", str(log), "-w", "start")
     return server
+
+
+def _log(server: Server) -> Path:
+    return server.datadir.parent / "server.log"
+
+
+def _port_taken(server: Server) -> bool:
+    try:
+        return "could not bind IPv4 address" in _log(server).read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _cluster_owner() -> str | None:

@@ -17,6 +17,7 @@ Compact (``user_version`` 2), what a new log gets::
              as_of INTEGER         decisions: UTC seconds since 1970 (REAL when fractional)
              strategy INTEGER      decisions: names.id of the strategy's name
              context INTEGER       contexts.id of the record's {mode, schema, strategy}
+                                   (and, for a decision, its outcome when it repeats)
              asset, verdict, status TEXT   decisions: asset, verdict, execution status
              recorded_at INTEGER   seconds, like as_of
              prev_hash, hash BLOB  32 bytes each
@@ -28,7 +29,10 @@ Compact (``user_version`` 2), what a new log gets::
 A field leaves the body only when its column gives it back exactly (``as_of`` is kept in the
 body if its text is not the canonical ``...Z`` form of its seconds, and so on); ``verdict`` and
 the execution status stay in the body, their columns are copies. The context of a strategy's
-decisions (``{"mode", "schema", "strategy"}``, ~250 bytes) is stored once, like a name. Bodies
+decisions (``{"mode", "schema", "strategy"}``, ~250 bytes) is stored once, like a name. A
+decision whose outcome (``OUTCOME_KEYS``: its verdict, action, vetoes, risk answer, order and
+execution) repeats one this connection already wrote gets a context holding that outcome as well,
+and its body keeps the rest (a HOLD's observations: ~180 bytes instead of ~420). Bodies
 are deflated against a dictionary per (kind, context, asset): the body of an earlier record of
 the same kind, so what repeats from record to record (the execution of a HOLD, the details of
 an observation, the risk checks) costs a few bytes; a record that compresses poorly against it
@@ -398,14 +402,20 @@ _DECISION_ID = frozenset(("decision_id",))
 _AS_OF = frozenset(("as_of",))
 _RECORDED_AT = frozenset(("recorded_at",))
 _CONTEXT = frozenset(CONTEXT_KEYS)
+# What a decision decided and what became of it: the same for thousands of decisions in a row
+# (a HOLD's "no entry or exit signal", the gate's same denial of a SELL while nothing is held),
+# so when they repeat they join the decision's context (``CompactLayout.row``).
+OUTCOME_KEYS = ("action", "blocked_by", "conflicts", "execution", "order", "risk", "verdict")
+_OUTCOME = frozenset(OUTCOME_KEYS)
+_WIDE_KEYS = tuple(sorted((*CONTEXT_KEYS, *OUTCOME_KEYS)))
 
 
 def _leave_sets() -> tuple[frozenset[str], ...]:
     """What leaves a body, by ``_leave_at``'s index: one set object per case, so a plan is
     found by identity (``_plan``) and no set is made per record."""
     sets = []
-    for at in range(16):
-        decision, first, recorded, context = (bool(at & bit) for bit in (8, 4, 2, 1))
+    for at in range(32):
+        wide, decision, first, recorded, context = (bool(at & bit) for bit in (16, 8, 4, 2, 1))
         leave = _DECISION_LEAVES if decision else _LEAVES
         if first:
             leave = leave | (_AS_OF if decision else _DECISION_ID)
@@ -413,13 +423,38 @@ def _leave_sets() -> tuple[frozenset[str], ...]:
             leave = leave | _RECORDED_AT
         if context:
             leave = leave | _CONTEXT
+        if wide:
+            leave = leave | _OUTCOME
         sets.append(leave)
     return tuple(sets)
 
 
-# Indexed by 8 (a decision) + 4 (its exact as_of; a follow-up's decision_id) + 2 (an exact
-# recorded_at) + 1 (a context).
+# Indexed by 16 (the context holds the outcome too) + 8 (a decision) + 4 (its exact as_of; a
+# follow-up's decision_id) + 2 (an exact recorded_at) + 1 (a context).
 _LEAVE_SETS = _leave_sets()
+# A record's keys -> how to pick its context and outcome members from its texts (None: it
+# lacks some), by the keys tuple's identity (a template's records share theirs).
+_WIDE_PICKS: dict[tuple[str, ...], Callable[[Sequence[str]], tuple[str, ...]] | None] = {}
+
+
+def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ...]] | None:
+    found = _WIDE_PICKS.get(keys, _MISSING)
+    if found is _MISSING:
+        at = {key: i for i, key in enumerate(keys)}
+        found = None
+        if all(key in at for key in _WIDE_KEYS):
+            found = itemgetter(*(at[key] for key in _WIDE_KEYS))
+        if len(_WIDE_PICKS) > 1024:
+            _WIDE_PICKS.clear()
+        _WIDE_PICKS[keys] = found
+    return found  # type: ignore[return-value]
+
+
+_MISSING: Any = object()
+# Outcomes a connection remembers: those seen once (one more sighting makes them a context) and
+# those made contexts (a log may hold more; a forgotten one is looked up by its text again).
+_OUTCOMES_SEEN = 64
+_OUTCOMES_KEPT = 256
 
 
 def compact_schema() -> list[str]:
@@ -519,6 +554,8 @@ class CompactLayout:
         self._context_of: dict[int, dict[str, Any]] = {}
         self._latest: dict[str, _Dictionary | None] = {}
         self._dictionary_of: dict[int, bytes] = {}
+        self._outcomes: dict[tuple[str, ...], int] = {}  # context and outcome members -> id
+        self._seen_once: dict[tuple[str, ...], None] = {}
 
     # --- the side tables -------------------------------------------------------------------
 
@@ -544,6 +581,35 @@ class CompactLayout:
             found = rows[0][0]
             self._name_of[ident] = found
             self._names[found] = ident
+        return found
+
+    def outcome_context(self, prepared: PreparedRecord) -> int | None:
+        """The id of a context holding ``prepared``'s outcome with its context, when that
+        outcome repeats (this connection saw it before); None: its body keeps its outcome.
+
+        A decision's outcome members (``OUTCOME_KEYS``) are ~200 bytes of a HOLD's 420, and
+        they are the same from bar to bar: in the context they are stored once, the body
+        keeps what changes (the observations), and it stays short enough not to be deflated.
+        An outcome seen once stays in the body: one that never repeats (a fill's) would only
+        add a context row."""
+        pick = _wide_pick(prepared.keys)
+        if pick is None:
+            return None
+        members = pick(prepared.texts)
+        found = self._outcomes.get(members)
+        if found is not None:
+            return found
+        seen = self._seen_once
+        if members not in seen:
+            if len(seen) >= _OUTCOMES_SEEN:
+                seen.clear()
+            seen[members] = None
+            return None
+        found = self.context_id("{" + ",".join(members) + "}", create=True)
+        if found is not None:
+            if len(self._outcomes) >= _OUTCOMES_KEPT:
+                self._outcomes.clear()
+            self._outcomes[members] = found
         return found
 
     def context_id(self, text: str, *, create: bool = False) -> int | None:
@@ -653,7 +719,12 @@ class CompactLayout:
             recorded_at = None
         context = None
         if prepared.context is not None:
-            context = self.context_id(prepared.context, create=True)
+            if decision:
+                context = self.outcome_context(prepared)
+            if context is None:
+                context = self.context_id(prepared.context, create=True)
+            else:
+                at += 16
             at += 1
         texts, digest, plan = seal_texts(prepared, seq, prev_hash, _LEAVE_SETS[at])
         body = "{" + ",".join(plan.pick(texts)) + "}"
@@ -749,7 +820,7 @@ class CompactLayout:
             if not shared.keys().isdisjoint(record):
                 raise Undecodable("its body holds fields its context keeps")
             for key, value in shared.items():
-                record[key] = dict(value) if isinstance(value, dict) else value
+                record[key] = _fresh(value)
         return record
 
     def text(self, row: Sequence[Any]) -> str:
@@ -813,6 +884,16 @@ def _stamp_column(value: Any) -> str:
         return stamp(value)
     except (OverflowError, ValueError):
         raise Undecodable("its time columns are out of range") from None
+
+
+def _fresh(value: Any) -> Any:
+    """A record's own copy of a value its context shares with other records (plain JSON
+    data: a caller may edit the record it is given)."""
+    if value.__class__ is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if value.__class__ is list:
+        return [_fresh(item) for item in value]
+    return value
 
 
 def _primed(ident: int, data: bytes) -> _Dictionary:

@@ -553,7 +553,7 @@ class AuditLog:
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
-        the compact layout keeps in columns), or NULL when it cannot be read."""
+        the compact layout keeps in columns and contexts), or NULL when it cannot be read."""
         layout = getattr(self, "layout", None)
         try:
             if isinstance(layout, CompactLayout):

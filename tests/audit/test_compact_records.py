@@ -282,6 +282,58 @@ def test_a_rolled_back_append_leaves_no_side_row_a_later_record_could_cite(tmp_p
         assert text(log.get(other["id"]) or {}) != text(first)
 
 
+def test_a_repeated_outcome_is_stored_once_in_a_context_and_each_record_reads_back_whole(
+    tmp_path: Path,
+):
+    holds = [SCENARIOS.record("hold", as_of=AS_OF + timedelta(hours=h)) for h in range(4)]
+    with AuditLog(tmp_path / "audit.db") as log:
+        sealed = [log.append(record) for record in holds]
+        bodies = [json.loads(row["body"]) for row in log.raw_rows()]
+        contexts = [row["context"] for row in log.raw_rows()]
+        assert [text(r) for r in log.records()] == [text(r) for r in sealed]
+        assert verify(log).ok
+        shared = log.conn.execute("SELECT json FROM contexts WHERE id = ?", [contexts[1]])
+        outcome = json.loads(shared.fetchone()[0])
+    # The first HOLD keeps its outcome; from the second on, it is in one context they share.
+    assert "execution" in bodies[0] and contexts[0] != contexts[1]
+    assert contexts[1:] == [contexts[1]] * 3
+    assert all(set(body) == {"observations", "seq"} for body in bodies[1:])
+    assert outcome["verdict"] == "HOLD" and outcome["execution"] == holds[0]["execution"]
+
+
+def test_records_sharing_an_outcome_context_are_each_their_own_copy(tmp_path: Path):
+    with AuditLog(tmp_path / "audit.db") as log:
+        # A denial with no order (a SELL while nothing is held): the same from hour to hour.
+        sealed = [
+            log.append(
+                {**SCENARIOS.record("denied", as_of=AS_OF + timedelta(hours=h)), "order": None}
+            )
+            for h in range(3)
+        ]
+        contexts = [row["context"] for row in log.raw_rows()]
+        assert contexts[1] == contexts[2] != contexts[0]  # the denial is in their context
+        first, second = log.get(sealed[1]["id"]), log.get(sealed[2]["id"])
+        assert first is not None and second is not None
+        first["risk"]["checks"].clear()
+        first["execution"]["details"]["edited"] = True
+        first["blocked_by"].append("edited")
+        again = log.get(sealed[1]["id"])
+    assert again is not None and text(again) == text(sealed[1])
+    assert text(second) == text(sealed[2])
+
+
+def test_an_outcome_context_rolled_back_is_written_again_by_the_next_record(tmp_path: Path):
+    holds = [SCENARIOS.record("hold", as_of=AS_OF + timedelta(hours=h)) for h in range(4)]
+    with AuditLog(tmp_path / "audit.db") as log:
+        log.append_many(holds[:1])
+        with pytest.raises(DuplicateRecordError):  # the second would make the context
+            log.append_many([holds[1], holds[0]])
+        sealed = [log.append(record) for record in holds[1:]]
+        assert [text(r) for r in log.records()][1:] == [text(r) for r in sealed]
+        assert len({row["context"] for row in log.raw_rows()}) == 2
+        assert verify(log).ok
+
+
 def test_the_fast_path_and_a_plain_dict_store_the_same_record(tmp_path: Path):
     evaluation = SCENARIOS.evaluate((45.0, -0.02, -5e8))
     kwargs = dict(
