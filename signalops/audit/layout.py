@@ -447,7 +447,7 @@ def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ..
         if len(_WIDE_PICKS) > 1024:
             _WIDE_PICKS.clear()
         _WIDE_PICKS[keys] = found
-    return found  # type: ignore[return-value]
+    return found
 
 
 _MISSING: Any = object()
