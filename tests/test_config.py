@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -360,12 +359,10 @@ def test_several_problems_in_the_config_are_config_errors_each(tmp_path: Path):
 def test_config_nested_past_the_depth_limit_is_a_config_error_at_once(tmp_path: Path):
     file = tmp_path / "c.yaml"
     file.write_text("risk: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
-    started = time.perf_counter()
-
     with pytest.raises(ConfigError) as info:
         load_config(file)
 
-    assert time.perf_counter() - started < 2
+    # Refused at the 33rd level (its column), not after composing all 5,000 (which took seconds).
     assert info.value.message == f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
     assert info.value.location == f"{file}:1:{7 + MAX_DEPTH}"
 
