@@ -15,9 +15,9 @@ far back (what an index that only narrows by one column, then filters, reads the
 for). Logs are built with ``AuditLog.append_many`` in one transaction; the strategies table
 holds every content hash, as the pipeline stores each strategy it runs.
 
-Two rows are not flat by design: a content hash is narrowed by its strategy's name (no index
-holds the 71-character hash), so an old version's decisions are found after the newer
-versions' (the targets pick both versions); and the approval queue reads every decision that
+A content hash is found through the contexts citing it (one range per context and verdict,
+merged; the targets pick both versions of a strategy, so an old version's decisions lie behind
+the newer one's). One row is not flat by design: the approval queue reads every decision that
 ever waited for approval (whether one is still waiting is written later, by another record).
 ``limit 1000`` grows with the log only while fewer than 1,000 decisions match.
 

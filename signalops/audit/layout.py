@@ -28,17 +28,21 @@ Compact (``user_version`` 2), what a new log gets::
 
 A field leaves the body only when its column gives it back exactly (``as_of`` is kept in the
 body if its text is not the canonical ``...Z`` form of its seconds, and so on); ``verdict`` and
-the execution status stay in the body, their columns are copies. The context of a strategy's
+the execution status stay in the record, their columns are copies. The context of a strategy's
 decisions (``{"mode", "schema", "strategy"}``, ~250 bytes) is stored once, like a name. A
 decision whose outcome (``OUTCOME_KEYS``: its verdict, action, vetoes, risk answer, order and
-execution) repeats one this connection already wrote gets a context holding that outcome as well,
-and its body keeps the rest (a HOLD's observations: ~180 bytes instead of ~420). Bodies
-are deflated against a dictionary per (kind, context, asset): the body of an earlier record of
-the same kind, so what repeats from record to record (the execution of a HOLD, the details of
-an observation, the risk checks) costs a few bytes; a record that compresses poorly against it
-becomes the next dictionary. Decisions are indexed by (verdict, as_of), (asset, verdict, as_of),
-(strategy, verdict, as_of) and (asset, strategy, verdict, as_of); a filter without a verdict
-merges the four verdicts' ranges, so every filter is still one index range per verdict.
+execution) repeats one this connection wrote before gets a context holding that outcome as well
+(at most ``OUTCOMES_PER_STRATEGY`` per strategy version), and its body keeps the rest (a HOLD's
+observations: ~180 bytes instead of ~420). Bodies are deflated against a dictionary per (kind,
+context, asset): the body of an earlier record of the same kind, so what repeats from record to
+record (the details of an observation, the risk checks, an outcome without a context of its
+own) costs a few bytes; a record that compresses poorly against it becomes the next dictionary.
+
+Decisions are indexed by (verdict, as_of), (asset, verdict, as_of), (strategy, verdict, as_of),
+(asset, strategy, verdict, as_of), (context, verdict, as_of) and (asset, context, verdict,
+as_of). A filter without a verdict merges the four verdicts' ranges, and a content hash the
+ranges of its contexts (an outcome context's for its one verdict), so every filter reads one
+index range per verdict (and context), in the order of its answer.
 """
 
 from __future__ import annotations
@@ -411,8 +415,9 @@ _WIDE_KEYS = tuple(sorted((*CONTEXT_KEYS, *OUTCOME_KEYS)))
 
 
 def _leave_sets() -> tuple[frozenset[str], ...]:
-    """What leaves a body, by ``_leave_at``'s index: one set object per case, so a plan is
-    found by identity (``_plan``) and no set is made per record."""
+    """What leaves a body, by the index ``CompactLayout.row`` works out (see ``_LEAVE_SETS``):
+    one set object per case, so a plan is found by identity (``_plan``) and no set is made per
+    record."""
     sets = []
     for at in range(32):
         wide, decision, first, recorded, context = (bool(at & bit) for bit in (16, 8, 4, 2, 1))
@@ -433,11 +438,13 @@ def _leave_sets() -> tuple[frozenset[str], ...]:
 # follow-up's decision_id) + 2 (an exact recorded_at) + 1 (a context).
 _LEAVE_SETS = _leave_sets()
 # A record's keys -> how to pick its context and outcome members from its texts (None: it
-# lacks some), by the keys tuple's identity (a template's records share theirs).
+# lacks some).
 _WIDE_PICKS: dict[tuple[str, ...], Callable[[Sequence[str]], tuple[str, ...]] | None] = {}
+_MISSING: Any = object()
 
 
 def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ...]] | None:
+    """How to pick a record's ``_WIDE_KEYS`` members from its texts (None: it lacks some)."""
     found = _WIDE_PICKS.get(keys, _MISSING)
     if found is _MISSING:
         at = {key: i for i, key in enumerate(keys)}
@@ -450,11 +457,20 @@ def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ..
     return found
 
 
-_MISSING: Any = object()
-# Outcomes a connection remembers: those seen once (one more sighting makes them a context) and
-# those made contexts (a log may hold more; a forgotten one is looked up by its text again).
-_OUTCOMES_SEEN = 64
-_OUTCOMES_KEPT = 256
+_STRATEGY_AT = _WIDE_KEYS.index("strategy")
+# Outcome contexts a strategy version may have in one log (the rest of its outcomes stay in
+# their bodies), and those a connection remembers: seen once (one more sighting makes them a
+# context), and made contexts (a forgotten one is looked up by its text again).
+OUTCOMES_PER_STRATEGY = 32
+_OUTCOMES_SEEN = 1024
+_OUTCOMES_KEPT = 1024
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    """``kept[key] = value``, the oldest entry forgotten first past ``most`` entries."""
+    if len(kept) >= most:
+        del kept[next(iter(kept))]
+    kept[key] = value
 
 
 def compact_schema() -> list[str]:
@@ -487,6 +503,19 @@ COMPACT_INDEXES = (
     (
         "records_asset_strategy_verdict_as_of",
         ("asset", "strategy", "verdict", "as_of"),
+        False,
+        "asset IS NOT NULL",
+    ),
+    # A strategy's content hash is its contexts (one per mode, and one per repeated outcome).
+    (
+        "records_context_verdict_as_of",
+        ("context", "verdict", "as_of"),
+        False,
+        "verdict IS NOT NULL",
+    ),
+    (
+        "records_asset_context_verdict_as_of",
+        ("asset", "context", "verdict", "as_of"),
         False,
         "asset IS NOT NULL",
     ),
@@ -556,6 +585,8 @@ class CompactLayout:
         self._dictionary_of: dict[int, bytes] = {}
         self._outcomes: dict[tuple[str, ...], int] = {}  # context and outcome members -> id
         self._seen_once: dict[tuple[str, ...], None] = {}
+        self._outcome_counts: dict[str, int] = {}  # strategy hash -> its outcome contexts
+        self._hashes: dict[str, str] = {}  # a context's strategy member -> its content hash
 
     # --- the side tables -------------------------------------------------------------------
 
@@ -591,7 +622,9 @@ class CompactLayout:
         they are the same from bar to bar: in the context they are stored once, the body
         keeps what changes (the observations), and it stays short enough not to be deflated.
         An outcome seen once stays in the body: one that never repeats (a fill's) would only
-        add a context row."""
+        add a context row. A strategy version gets at most ``OUTCOMES_PER_STRATEGY`` of them
+        in a log (outcomes that differ by a value, such as a denial quoting the equity, could
+        add one per value): a filter by its content hash reads one range per context."""
         pick = _wide_pick(prepared.keys)
         if pick is None:
             return None
@@ -601,16 +634,40 @@ class CompactLayout:
             return found
         seen = self._seen_once
         if members not in seen:
-            if len(seen) >= _OUTCOMES_SEEN:
-                seen.clear()
-            seen[members] = None
+            _keep(seen, members, None, _OUTCOMES_SEEN)
             return None
-        found = self.context_id("{" + ",".join(members) + "}", create=True)
-        if found is not None:
-            if len(self._outcomes) >= _OUTCOMES_KEPT:
-                self._outcomes.clear()
-            self._outcomes[members] = found
+        del seen[members]
+        text = "{" + ",".join(members) + "}"
+        rows = self._query("SELECT id FROM contexts WHERE json = ?", [text])
+        if not rows:
+            strategy = self._strategy_hash(members[_STRATEGY_AT])
+            if self._outcome_count(strategy) >= OUTCOMES_PER_STRATEGY:
+                return None
+            self._query("INSERT INTO contexts (json) VALUES (?)", [text])
+            rows = self._query("SELECT last_insert_rowid()", [])
+            self._outcome_counts[strategy] += 1
+        _keep(self._outcomes, members, rows[0][0], _OUTCOMES_KEPT)
+        return int(rows[0][0])
+
+    def _strategy_hash(self, member: str) -> str:
+        """The content hash a context's ``"strategy":{...}`` member names."""
+        found = self._hashes.get(member)
+        if found is None:
+            strategy = loads_record("{" + member + "}")["strategy"]
+            found = str(strategy.get("hash")) if isinstance(strategy, Mapping) else ""
+            _keep(self._hashes, member, found, _OUTCOMES_KEPT)
         return found
+
+    def _outcome_count(self, strategy_hash: str) -> int:
+        """How many outcome contexts the log holds for this strategy version (read once,
+        then counted as this connection adds them)."""
+        if strategy_hash not in self._outcome_counts:
+            rows = self._query(
+                "SELECT count(*) FROM contexts WHERE instr(json, ?) AND instr(json, ?)",
+                [strategy_hash, '"verdict":'],
+            )
+            self._outcome_counts[strategy_hash] = rows[0][0]
+        return self._outcome_counts[strategy_hash]
 
     def context_id(self, text: str, *, create: bool = False) -> int | None:
         found = self._contexts.get(text)
@@ -637,16 +694,21 @@ class CompactLayout:
             self._context_of[ident] = found
         return found
 
-    def contexts_citing(self, strategy_hash: str) -> list[int]:
-        """The contexts whose strategy has this content hash."""
+    def contexts_citing(self, strategy_hash: str) -> list[tuple[int, str | None]]:
+        """``(id, verdict)`` of the contexts whose strategy has this content hash: the verdict
+        of an outcome context (every decision citing it has it), None for a plain one."""
         found = []
-        for ident, text in self._query("SELECT id, json FROM contexts", []):
+        # Only the rows whose text holds the hash are parsed (a log has a context per outcome).
+        rows = self._query("SELECT id, json FROM contexts WHERE instr(json, ?)", [strategy_hash])
+        for ident, text in rows:
             try:
-                strategy = loads_record(text).get("strategy")
+                context = loads_record(text)
             except ValueError:
                 continue
+            strategy = context.get("strategy")
             if isinstance(strategy, Mapping) and strategy.get("hash") == strategy_hash:
-                found.append(ident)
+                verdict = context.get("verdict")
+                found.append((ident, verdict if isinstance(verdict, str) else None))
         return found
 
     def _dictionary(self, ident: int) -> bytes:

@@ -194,6 +194,17 @@ def _merged_by_verdict(select: str, where: str, params: list[Any]) -> tuple[str,
     return sql, [value for verdict in VERDICTS for value in (*params, verdict)]
 
 
+def _merged_by_context(
+    select: str, where: str, params: list[Any], arms: Sequence[tuple[int, str]]
+) -> tuple[str, list[Any]]:
+    """One index range per (context, verdict) of a content hash, merged newest first (as
+    ``_merged_by_verdict``)."""
+    arm = f"SELECT {select} FROM records WHERE {where}{' AND ' if where else ''}"
+    arm += "context = ? AND verdict = ?"
+    sql = " UNION ALL ".join([arm] * len(arms)) + f" {_NEWEST_FIRST}"
+    return sql, [value for context, verdict in arms for value in (*params, context, verdict)]
+
+
 def _moment(when: datetime | date, *, end: bool = False) -> datetime:
     """A datetime as is, a date as its UTC day's start (or end)."""
     if isinstance(when, datetime):
@@ -261,6 +272,11 @@ _LEGACY_INDEXES = (
 # Made by older versions, now a prefix of another index: dropped by a writer's open.
 _OBSOLETE_INDEXES = ("records_verdict",)
 _MERGE_INDEX = "records_asset_strategy_verdict_as_of"
+_CONTEXT_INDEX = "records_context_verdict_as_of"
+_ASSET_CONTEXT_INDEX = "records_asset_context_verdict_as_of"
+# The ranges one content hash's filter merges at most (a compound SELECT takes 500): four
+# verdicts of each mode's plain context and one per outcome context (OUTCOMES_PER_STRATEGY).
+_MOST_ARMS = 100
 _TABLES = ("records", "strategies", "chain_head")
 
 
@@ -1043,25 +1059,27 @@ class AuditLog:
 
         ``strategy`` is a name or a ``sha256:...`` content hash. ``since``/``until`` are
         inclusive; a date means that whole UTC day. Each combination of filters reads one index
-        range per verdict, except that a content hash is narrowed by its strategy's name (from
-        the ``strategies`` table; no index holds the hash): an old version's decisions are found
+        range per verdict, and a content hash one per context citing it (and verdict). A log
+        written before its contexts were indexed, read as it is, narrows a hash by its
+        strategy's name (from the ``strategies`` table): an old version's decisions are found
         after reading past the newer versions'. ``runner``: a SQLite log has one unnamed
         writer, so no decision is any named runner's.
         """
         if runner is not None:
             return []
+        arms = None if strategy is None else self._context_arms(strategy, verdict, asset)
         where: list[str] = []
         params: list[Any] = []
         if asset is not None:
             where.append("asset = ?")
             params.append(asset)
-        if strategy is not None:
+        if strategy is not None and arms is None:
             narrowed = self._strategy_filter(strategy)
             if narrowed is None:
                 return []
             where += narrowed[0]
             params += narrowed[1]
-        if verdict is not None:
+        if verdict is not None and arms is None:
             where.append("verdict = ?")
             params.append(str(verdict))
         if not where and not self.layout.compact:
@@ -1076,7 +1094,11 @@ class AuditLog:
             where.append("as_of < ?" if exclusive else "as_of <= ?")
             params.append(bound(_moment(until, end=True)))
         select = self.layout.select
-        if self.layout.compact and verdict is None:
+        if arms is not None:
+            if not arms:
+                return []
+            sql, params = _merged_by_context(select, " AND ".join(where), params, arms)
+        elif self.layout.compact and verdict is None:
             # Every compact index leads with (asset, strategy,) verdict: one range per verdict.
             sql, params = _merged_by_verdict(select, " AND ".join(where), params)
         elif (
@@ -1093,6 +1115,26 @@ class AuditLog:
             params.append(limit)
         return self._rows(sql, params)
 
+    def _context_arms(
+        self, strategy: str, verdict: str | None, asset: str | None
+    ) -> list[tuple[int, str]] | None:
+        """``(context, verdict)`` of each index range holding a content hash's decisions (of
+        ``verdict``, if given): every verdict of a plain context, an outcome context's own.
+        None where the log has no index of its contexts (an older compact log read as it is,
+        a legacy one) or too many ranges to merge: the name's ranges are read instead."""
+        layout = self.layout
+        index = _ASSET_CONTEXT_INDEX if asset is not None else _CONTEXT_INDEX
+        if not strategy.startswith("sha256:") or not isinstance(layout, CompactLayout):
+            return None
+        if index not in self._indexes:
+            return None
+        arms = []
+        for context, holds in layout.contexts_citing(strategy):
+            for wanted in (holds,) if holds is not None else VERDICTS:
+                if verdict is None or wanted == str(verdict):
+                    arms.append((context, wanted))
+        return arms if len(arms) <= _MOST_ARMS else None
+
     def _strategy_filter(self, strategy: str) -> tuple[list[str], list[Any]] | None:
         """The WHERE terms of a strategy name or ``sha256:`` content hash; None: no decision can
         match (a compact log that never saw the name)."""
@@ -1104,7 +1146,7 @@ class AuditLog:
             # By its name too, so that the name's indexes narrow it (a hash has one name).
             name = self._strategy_name(strategy)
             if isinstance(layout, CompactLayout):
-                contexts = layout.contexts_citing(strategy)
+                contexts = [context for context, _ in layout.contexts_citing(strategy)]
                 if not contexts:
                     return None
                 where.append(f"context IN ({', '.join('?' * len(contexts))})")

@@ -178,6 +178,30 @@ def test_each_decisions_filter_is_an_index_range_in_the_order_of_the_answer(
     assert "TEMP B-TREE" not in plan
 
 
+@pytest.mark.parametrize(
+    ("with_asset", "index"),
+    [
+        (False, "records_context_verdict_as_of (context=? AND verdict=?)"),
+        (True, "records_asset_context_verdict_as_of (asset=? AND context=? AND verdict=?)"),
+    ],
+)
+def test_a_content_hash_merges_one_range_per_context_citing_it(
+    tmp_path_factory: pytest.TempPathFactory, with_asset: bool, index: str
+) -> None:
+    path = tmp_path_factory.mktemp("contexts") / "audit.db"
+    with AuditLog(path) as log:
+        log.append_many(records(N))
+        everything = list(log.records())
+    wanted = a_hash(everything, "Event_Filter", 1)  # the old version: the newer come first
+    with AuditLog.open_readonly(path) as log:
+        filters = {"strategy": wanted, **({"asset": "BTC"} if with_asset else {})}
+        (plan,) = plans(log, lambda: log.decisions(limit=50, **filters))
+        arms = sum(4 if verdict is None else 1 for _, verdict in log.layout.contexts_citing(wanted))
+    # Its plain context's four verdicts and each outcome context's one, never the name's ranges.
+    assert plan.count("SEARCH records") == plan.count(index) == arms > 4
+    assert "strategy=?" not in plan
+
+
 def test_asset_and_strategy_merge_one_range_per_verdict(log: AuditLog) -> None:
     # Every filter without a verdict does this in a compact log; in a legacy one only this.
     (plan,) = plans(log, lambda: log.decision_at("BTC", DAY, strategy="Event_Filter"))

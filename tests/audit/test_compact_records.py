@@ -29,6 +29,7 @@ from legacy import FIXTURES, legacy_log, restore_legacy
 
 from signalops.audit.chain import check
 from signalops.audit.expand import PROBLEMS, expanded
+from signalops.audit.layout import OUTCOMES_PER_STRATEGY
 from signalops.audit.record import (
     DECISION_SCHEMA,
     SCHEMA,
@@ -332,6 +333,33 @@ def test_an_outcome_context_rolled_back_is_written_again_by_the_next_record(tmp_
         assert [text(r) for r in log.records()][1:] == [text(r) for r in sealed]
         assert len({row["context"] for row in log.raw_rows()}) == 2
         assert verify(log).ok
+
+
+def test_a_strategy_gets_at_most_its_share_of_outcome_contexts_and_every_record_reads_back(
+    tmp_path: Path,
+):
+    # 70 assets, each HOLD with its own message: more outcomes a cycle than the cap.
+    def hold(asset: str, hour: int) -> dict[str, Any]:
+        record = SCENARIOS.record("hold", as_of=AS_OF + timedelta(hours=hour), asset=asset)
+        record["execution"] = {"message": f"no signal on {asset}", "status": "NOT_EXECUTED"}
+        return record
+
+    assets = [f"A{n:02d}" for n in range(70)]
+    with AuditLog(tmp_path / "audit.db") as log:
+        sealed = [log.append(hold(asset, hour)) for hour in range(3) for asset in assets]
+        assert [text(r) for r in log.records()] == [text(r) for r in sealed]
+        assert verify(log).ok
+        outcome_contexts = log.conn.execute(
+            "SELECT count(*) FROM contexts WHERE json LIKE '%\"verdict\":%'"
+        ).fetchone()[0]
+        rows = list(log.raw_rows())
+        found = log.decisions(strategy=sealed[0]["strategy"]["hash"], limit=None)
+    assert outcome_contexts == OUTCOMES_PER_STRATEGY
+    # The first 32 assets' outcomes repeat first: their later records cite their contexts.
+    wide = [row["asset"] for row in rows if "execution" not in json.loads(row["body"])]
+    assert sorted(set(wide)) == assets[:OUTCOMES_PER_STRATEGY]
+    assert len(wide) == OUTCOMES_PER_STRATEGY * 2
+    assert sorted(r["id"] for r in found) == sorted(r["id"] for r in sealed)
 
 
 def test_the_fast_path_and_a_plain_dict_store_the_same_record(tmp_path: Path):
