@@ -133,6 +133,45 @@ def test_read_command_on_a_file_that_is_not_a_log_says_why_and_leaves_it_as_it_w
     assert listing(in_tmp) == before  # same bytes, no -wal, -shm or export
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["audit", "verify"], id="audit_verify"),
+        pytest.param(["decisions"], id="decisions"),
+        pytest.param(["why", "BTC", "--at", "2023-03-10"], id="why"),
+        pytest.param(["approvals"], id="approvals"),
+        pytest.param(["audit", "replay", "--all"], id="audit_replay"),
+    ],
+)
+def test_read_command_on_a_log_leaves_its_folder_as_it_was(
+    in_tmp: Path, real_log: bytes, command: list[str]
+):
+    # SQLite gives a WAL log -wal and -shm files even when it only reads it; the reader's
+    # close takes them away (regression: every read left them beside the log).
+    (in_tmp / "audit.db").write_bytes(real_log)
+    before = listing(in_tmp)
+
+    result = run(*command, "--audit", "audit.db")
+
+    assert result.exit_code == 0, result.stderr
+    assert listing(in_tmp) == before  # same bytes, no -wal or -shm
+
+
+def test_a_reader_closing_while_a_writer_has_the_log_open_leaves_the_writers_files(
+    in_tmp: Path, real_log: bytes
+):
+    from signalops.audit.store import AuditLog
+
+    (in_tmp / "audit.db").write_bytes(real_log)
+    reader = AuditLog.open_readonly(in_tmp / "audit.db")  # its open makes -wal and -shm
+    with AuditLog(in_tmp / "audit.db") as writer:
+        assert reader.count() == writer.count() > 0
+        reader.close()
+        assert (in_tmp / "audit.db-wal").exists() and (in_tmp / "audit.db-shm").exists()
+        assert writer.count() == len(list(writer.records()))  # still reads its log
+    assert listing(in_tmp) == {"audit.db": real_log}  # the writer's own close took them away
+
+
 def in_memory(log: bytes) -> sqlite3.Connection:
     """A read-only look at a log's bytes (a WAL-mode header is set to rollback for the copy)."""
     probe = sqlite3.connect(":memory:")

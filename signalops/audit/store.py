@@ -642,6 +642,26 @@ class AuditLog:
             self._checkpoint(force=True)
             self._closed = True
             self.conn.close()
+        if self.readonly and self._made:
+            self._tidy()
+
+    def _tidy(self) -> None:
+        """Take away the empty -wal and -shm files this reader's open made: SQLite makes them
+        even read-only, and only a connection that may write removes them as it closes, and
+        only when it is the log's last (it checkpoints a WAL that holds nothing: the file is
+        not written). Another connection still open, or a folder that cannot change, keeps
+        them: reading a log leaves the folder as it was whenever it can."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        made = [file for file in self._made if file.exists()]
+        if not made or (wal in made and wal.stat().st_size):
+            return
+        with suppress(sqlite3.Error, OSError):
+            conn = sqlite3.connect(self.path, timeout=0)
+            try:
+                conn.execute("PRAGMA query_only = ON")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            finally:
+                conn.close()
 
     def _checkpoint(self, *, force: bool) -> None:
         """Sign the head into the checkpoint file (at most once a second, and on close)."""

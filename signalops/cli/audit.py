@@ -29,7 +29,11 @@ VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
 def _reader(audit_file: str | None) -> AuditStore:
     from signalops.workspace import open_audit
 
-    return open_audit(audit_file, create=False)
+    log = open_audit(audit_file, create=False)
+    # Closed as the command ends: closing a reader takes away the -wal and -shm files that
+    # SQLite made when it opened the log (a look at a log leaves its folder as it was).
+    click.get_current_context().call_on_close(log.close)
+    return log
 
 
 @click.command("decisions")

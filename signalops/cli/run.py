@@ -162,6 +162,7 @@ def approvals_command(
     from signalops.workspace import open_workspace
 
     workspace = open_workspace(audit=audit_file, config=config_file, create=False)
+    click.get_current_context().call_on_close(workspace.close)  # see cli.audit._reader
     now = parse_time(at) if at else datetime.now(UTC)
     pending = workspace.audit.pending_approvals(now)
     if as_json:
