@@ -17,8 +17,9 @@ holds every content hash, as the pipeline stores each strategy it runs.
 
 A content hash is found through the contexts citing it (one range per context and verdict,
 merged; the targets pick both versions of a strategy, so an old version's decisions lie behind
-the newer one's). One row is not flat by design: the approval queue reads every decision that
-ever waited for approval (whether one is still waiting is written later, by another record).
+the newer one's). The approval queue's first look on a connection reads every decision that
+ever waited for approval (whether one still waits is written later, by another record); later
+looks start from the first one still waiting, which the timed calls (after the warm-up) show.
 ``limit 1000`` grows with the log only while fewer than 1,000 decisions match.
 
 Each query runs on 300 random targets (asset, strategy, day, decision) per log, after a warm-up

@@ -566,6 +566,8 @@ class AuditLog:
         # kinds -> (that pair, a seq after which the log had none of them then)
         self._none_after: dict[tuple[str, ...], tuple[tuple[int, int], int]] = {}
         self._restarted: Written | None = None  # when rest last started the WAL over
+        # Every decision that waited for approval below this seq has its answer in the log.
+        self._answered_below = 0
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
@@ -896,6 +898,7 @@ class AuditLog:
         if layout is not None:
             layout.reset()
         self._head = None
+        self._answered_below = 0  # an answer rolled back: its decision waits again
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -1217,26 +1220,41 @@ class AuditLog:
         )
 
     def pending_approvals(self, now: datetime) -> list[PendingApproval]:
-        """Decisions waiting for a human, soonest expiry first (those past it say ``expired``)."""
+        """Decisions waiting for a human, soonest expiry first (those past it say ``expired``).
+
+        Every decision that ever waited keeps its status (an answer is a later record), so the
+        connection remembers a seq below which each of them has its answer (an answer is never
+        taken back), and reads the status index from there: a runner's or a dashboard's queue
+        costs what is waiting, not every approval the log ever asked for. The lock keeps the
+        read out of another thread's transaction (a rolled-back answer must not move it)."""
         now = utc(now)
         select = ", ".join(f"d.{column}" for column in self.layout.select.split(", "))
         if self.layout.compact:
             # The partial index holds only decisions waiting for approval; a decision's
             # follow-ups name it by its id.
-            sql = (
-                f"SELECT {select} FROM records AS d WHERE d.status = '{PENDING_APPROVAL}' "
-                "AND d.kind = ? AND NOT EXISTS (SELECT 1 FROM records AS f WHERE "
-                "f.decision_id = d.id AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
-            )
-            params: list[Any] = [DECISION, APPROVAL, EXPIRY]
+            status, params = f"d.status = '{PENDING_APPROVAL}'", []
+            answer = "f.decision_id = d.id"
         else:
+            status, params = "d.status = ?", [PENDING_APPROVAL]
+            answer = "f.decision_id = d.decision_id"
+        with self._lock:
+            since = self._answered_below
+            last = self._all(
+                f"SELECT max(d.seq) FROM records AS d WHERE {status} AND d.seq >= ?",
+                [*params, since],
+            )[0][0]
             sql = (
-                f"SELECT {select} FROM records AS d WHERE d.status = ? AND d.kind = ? AND "
-                "NOT EXISTS (SELECT 1 FROM records AS f WHERE f.decision_id = d.decision_id "
-                "AND f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
+                f"SELECT {select} FROM records AS d WHERE {status} AND d.seq >= ? AND "
+                f"d.kind = ? AND NOT EXISTS (SELECT 1 FROM records AS f WHERE {answer} AND "
+                "f.kind IN (?, ?) AND f.seq > d.seq) ORDER BY d.seq"
             )
-            params = [PENDING_APPROVAL, DECISION, APPROVAL, EXPIRY]
-        return pending_from(self._rows(sql, params), now)
+            waiting = self._rows(sql, [*params, since, DECISION, APPROVAL, EXPIRY])
+            # Those asked by ``last`` and not waiting have their answers (later ones: seq > last).
+            if waiting:
+                self._answered_below = waiting[0]["seq"]
+            elif last is not None:
+                self._answered_below = last + 1
+        return pending_from(waiting, now)
 
     def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """Every record after ``after_seq``, in chain order (read a page at a time)."""
