@@ -172,6 +172,43 @@ def test_a_reader_closing_while_a_writer_has_the_log_open_leaves_the_writers_fil
     assert listing(in_tmp) == {"audit.db": real_log}  # the writer's own close took them away
 
 
+def test_a_reader_given_up_while_another_program_writes_the_file_leaves_that_programs_wal(
+    in_tmp: Path, real_log: bytes
+):
+    from signalops.audit.store import AuditLog
+
+    (in_tmp / "audit.db").write_bytes(real_log)
+    reader = AuditLog.open_readonly(in_tmp / "audit.db")  # its open makes -wal and -shm
+    other = sqlite3.connect(in_tmp / "audit.db")  # e.g. a program pointed at the same file
+    other.execute("CREATE TABLE notes (text)")
+    other.execute("INSERT INTO notes VALUES ('committed by the other program')")
+    other.commit()  # in the WAL the reader's open made
+
+    reader._discard()  # what a reader does when the file turns out not to be a (sound) log
+
+    fresh = sqlite3.connect(in_tmp / "audit.db")
+    assert fresh.execute("SELECT text FROM notes").fetchall() == [
+        ("committed by the other program",)
+    ]  # the WAL was not taken from under the other program (it was, before)
+    fresh.close()
+    other.close()
+
+
+def test_a_reader_of_a_log_moved_away_meanwhile_does_not_make_an_empty_one(
+    in_tmp: Path, real_log: bytes
+):
+    from signalops.audit.store import AuditLog
+
+    (in_tmp / "audit.db").write_bytes(real_log)
+    reader = AuditLog.open_readonly(in_tmp / "audit.db")
+    assert reader.count() > 0
+    (in_tmp / "audit.db").rename(in_tmp / "rotated.db")
+
+    reader.close()
+
+    assert not (in_tmp / "audit.db").exists()
+
+
 def in_memory(log: bytes) -> sqlite3.Connection:
     """A read-only look at a log's bytes (a WAL-mode header is set to rollback for the copy)."""
     probe = sqlite3.connect(":memory:")

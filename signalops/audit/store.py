@@ -540,11 +540,10 @@ class AuditLog:
         return log
 
     def _discard(self) -> None:
-        """Close a reader of a file that is not a (sound) log, and take away the -wal and -shm
-        files that opening it made: looking at a file must leave it as it was."""
+        """Close a reader of a file that is not a (sound) log: its close takes away the -wal
+        and -shm files that opening it made (looking at a file must leave it as it was), and
+        only when no other connection uses them (another program's WAL file, say)."""
         self.close()
-        for file in self._made:
-            file.unlink(missing_ok=True)
 
     def _attach(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -654,11 +653,15 @@ class AuditLog:
         not written). Another connection still open, or a folder that cannot change, keeps
         them: reading a log leaves the folder as it was whenever it can."""
         wal = self.path.with_name(self.path.name + "-wal")
-        made = [file for file in self._made if file.exists()]
-        if not made or (wal in made and wal.stat().st_size):
+        if not any(file.exists() for file in self._made):
             return
+        with suppress(OSError):
+            if wal.stat().st_size:  # frames a writer left: its own, not this reader's, to move
+                return
+        # mode=rw: a log moved away meanwhile is not made again, empty, by its reader.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
         with suppress(sqlite3.Error, OSError):
-            conn = sqlite3.connect(self.path, timeout=0)
+            conn = sqlite3.connect(uri, uri=True, timeout=0)
             try:
                 conn.execute("PRAGMA query_only = ON")
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
