@@ -84,6 +84,11 @@ REFRESH_ABOVE = 0.3
 # small hash table: copying a primed compressor is then cheap, and inflating takes any window.
 _LEVEL, _WBITS, _MEMLEVEL = 1, 13, 5
 DICTIONARY_MAX = (1 << _WBITS) - 262
+# Dictionaries a connection keeps: primed compressors for writing (~58 KB each: one per kind,
+# context and asset, so a runner over a universe held one per asset for ever) and dictionaries
+# for reading (at most 8 KB each); one forgotten is read from its table again.
+_DICTIONARIES_PRIMED = 1024
+_DICTIONARIES_READ = 4096
 _MSG_NOT_JSON = "the body is not a JSON record"
 
 
@@ -718,7 +723,7 @@ class CompactLayout:
             if not rows or not isinstance(rows[0][0], bytes):
                 raise Undecodable(_MSG_NOT_JSON)
             found = rows[0][0]
-            self._dictionary_of[ident] = found
+            _keep(self._dictionary_of, ident, found, _DICTIONARIES_READ)
         return found
 
     def _latest_dictionary(self, key: str) -> _Dictionary | None:
@@ -728,7 +733,7 @@ class CompactLayout:
             "SELECT id, data FROM dictionaries WHERE key = ? ORDER BY id DESC LIMIT 1", [key]
         )
         found = _primed(rows[0][0], rows[0][1]) if rows else None
-        self._latest[key] = found
+        _keep(self._latest, key, found, _DICTIONARIES_PRIMED)
         return found
 
     def _new_dictionary(self, key: str, body: bytes) -> _Dictionary:
@@ -736,8 +741,8 @@ class CompactLayout:
         self._query("INSERT INTO dictionaries (key, data) VALUES (?, ?)", [key, data])
         ident = self._query("SELECT last_insert_rowid()", [])[0][0]
         found = _primed(ident, data)
-        self._latest[key] = found
-        self._dictionary_of[ident] = data
+        _keep(self._latest, key, found, _DICTIONARIES_PRIMED)
+        _keep(self._dictionary_of, ident, data, _DICTIONARIES_READ)
         return found
 
     # --- writing ---------------------------------------------------------------------------

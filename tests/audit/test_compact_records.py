@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from legacy import FIXTURES, legacy_log, restore_legacy
 
+from signalops.audit import layout
 from signalops.audit.chain import check
 from signalops.audit.expand import PROBLEMS, expanded
 from signalops.audit.layout import OUTCOMES_PER_STRATEGY
@@ -269,6 +271,34 @@ def test_large_bodies_are_deflated_against_a_dictionary_and_read_back(tmp_path: 
         assert [text(r) for r in log.records()] == [text(r) for r in sealed]
         sizes = [len(row["body"]) for row in log.raw_rows()]
     assert max(sizes[1:]) * 4 < len(text(sealed[0]))  # the later ones cost a fraction
+
+
+def test_a_writer_keeps_a_bounded_number_of_primed_dictionaries_and_reads_the_rest_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # One primed compressor per (kind, context, asset) is ~58 KB: a runner over a universe
+    # kept one per asset for ever. Here the bound is 8, for 40 assets written twice over.
+    monkeypatch.setattr(layout, "_DICTIONARIES_PRIMED", 8)
+    monkeypatch.setattr(layout, "_DICTIONARIES_READ", 8)
+    assets = [f"A{n:02d}" for n in range(40)]
+    records = [
+        SCENARIOS.record("buy", as_of=AS_OF + timedelta(days=day), asset=asset)
+        for day in range(2)
+        for asset in assets
+    ]
+    tracemalloc.start()
+    try:
+        with AuditLog(tmp_path / "audit.db") as log:
+            before = tracemalloc.get_traced_memory()[0]
+            sealed = [log.append(record) for record in records]
+            held = tracemalloc.get_traced_memory()[0] - before
+            assert [text(r) for r in log.records()] == [text(r) for r in sealed]
+            assert verify(log).ok
+            bodies = [row["body"] for row in log.raw_rows()]
+    finally:
+        tracemalloc.stop()
+    assert all(isinstance(body, bytes) for body in bodies)  # every one deflated
+    assert held < 1_500_000  # 40 primed compressors alone would be ~2.3 MB
 
 
 def test_a_rolled_back_append_leaves_no_side_row_a_later_record_could_cite(tmp_path: Path):
