@@ -64,7 +64,7 @@ from signalops.audit.record import (
     canonical_json_of_plain,
     loads_record,
 )
-from signalops.canonical import parse_iso
+from signalops.canonical import json_safe, parse_iso
 from signalops.errors import Undecodable
 from signalops.observation import utc
 
@@ -445,13 +445,11 @@ _LEAVE_SETS = _leave_sets()
 # A record's keys -> how to pick its context and outcome members from its texts (None: it
 # lacks some).
 _WIDE_PICKS: dict[tuple[str, ...], Callable[[Sequence[str]], tuple[str, ...]] | None] = {}
-_MISSING: Any = object()
 
 
 def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ...]] | None:
     """How to pick a record's ``_WIDE_KEYS`` members from its texts (None: it lacks some)."""
-    found = _WIDE_PICKS.get(keys, _MISSING)
-    if found is _MISSING:
+    if keys not in _WIDE_PICKS:
         at = {key: i for i, key in enumerate(keys)}
         found = None
         if all(key in at for key in _WIDE_KEYS):
@@ -459,7 +457,7 @@ def _wide_pick(keys: tuple[str, ...]) -> Callable[[Sequence[str]], tuple[str, ..
         if len(_WIDE_PICKS) > 1024:
             _WIDE_PICKS.clear()
         _WIDE_PICKS[keys] = found
-    return found
+    return _WIDE_PICKS[keys]
 
 
 _STRATEGY_AT = _WIDE_KEYS.index("strategy")
@@ -591,7 +589,6 @@ class CompactLayout:
         self._outcomes: dict[tuple[str, ...], int] = {}  # context and outcome members -> id
         self._seen_once: dict[tuple[str, ...], None] = {}
         self._outcome_counts: dict[str, int] = {}  # strategy hash -> its outcome contexts
-        self._hashes: dict[str, str] = {}  # a context's strategy member -> its content hash
 
     # --- the side tables -------------------------------------------------------------------
 
@@ -654,24 +651,19 @@ class CompactLayout:
         _keep(self._outcomes, members, rows[0][0], _OUTCOMES_KEPT)
         return int(rows[0][0])
 
-    def _strategy_hash(self, member: str) -> str:
-        """The content hash a context's ``"strategy":{...}`` member names."""
-        found = self._hashes.get(member)
-        if found is None:
-            strategy = loads_record("{" + member + "}")["strategy"]
-            found = str(strategy.get("hash")) if isinstance(strategy, Mapping) else ""
-            _keep(self._hashes, member, found, _OUTCOMES_KEPT)
-        return found
+    @staticmethod
+    def _strategy_hash(member: str) -> str:
+        """The content hash a context's ``"strategy":{...}`` member names (read only when a
+        context is about to be made)."""
+        strategy = loads_record("{" + member + "}")["strategy"]
+        return str(strategy.get("hash")) if isinstance(strategy, Mapping) else ""
 
     def _outcome_count(self, strategy_hash: str) -> int:
         """How many outcome contexts the log holds for this strategy version (read once,
         then counted as this connection adds them)."""
         if strategy_hash not in self._outcome_counts:
-            rows = self._query(
-                "SELECT count(*) FROM contexts WHERE instr(json, ?) AND instr(json, ?)",
-                [strategy_hash, '"verdict":'],
-            )
-            self._outcome_counts[strategy_hash] = rows[0][0]
+            cited = self.contexts_citing(strategy_hash)
+            self._outcome_counts[strategy_hash] = sum(verdict is not None for _, verdict in cited)
         return self._outcome_counts[strategy_hash]
 
     def context_id(self, text: str, *, create: bool = False) -> int | None:
@@ -887,7 +879,7 @@ class CompactLayout:
             if not shared.keys().isdisjoint(record):
                 raise Undecodable("its body holds fields its context keeps")
             for key, value in shared.items():
-                record[key] = _fresh(value)
+                record[key] = json_safe(value)  # plain data: an equal copy, the record's own
         return record
 
     def text(self, row: Sequence[Any]) -> str:
@@ -951,16 +943,6 @@ def _stamp_column(value: Any) -> str:
         return stamp(value)
     except (OverflowError, ValueError):
         raise Undecodable("its time columns are out of range") from None
-
-
-def _fresh(value: Any) -> Any:
-    """A record's own copy of a value its context shares with other records (plain JSON
-    data: a caller may edit the record it is given)."""
-    if value.__class__ is dict:
-        return {key: _fresh(item) for key, item in value.items()}
-    if value.__class__ is list:
-        return [_fresh(item) for item in value]
-    return value
 
 
 def _primed(ident: int, data: bytes) -> _Dictionary:
