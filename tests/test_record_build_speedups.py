@@ -9,6 +9,9 @@ Each fast path is compared with the long way it replaces, on realistic and on od
 - ``iso``, ``json_safe`` and ``ExecutionResult.to_dict`` on exact UTC datetimes, Decimals and
   fills against the formulas they shortcut;
 - an observation time equal to the decision's in another zone prints as its own UTC time;
+- a decision whose outcome (verdict, action, vetoes, conflicts, risk, execution) repeats one the
+  template built before (``DecisionTemplate._again``: only the time, ids and observations are
+  encoded) against a new template's general way, across zones, odd values, secrets and edits;
 - ``CompactLayout.row``'s precomputed leave sets and remembered plans, alternating decisions and
   follow-ups, against the canonical JSON of the sealed record.
 """
@@ -374,3 +377,110 @@ def test_an_observation_an_hour_before_a_decision_at_the_same_local_fall_back_ti
     entries = prepared.record["observations"]
     assert {entry["data_time"] for entry in entries} == {"2021-11-07T05:30:00Z"}
     assert prepared.record["as_of"] == "2021-11-07T06:30:00Z"
+
+
+# A few outcomes a run alternates between, each a frozen object given again and again (as the
+# pipeline's ``not_executed`` and the gate's kept denial are), and ones that are never reused.
+NO_SIGNAL = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "no entry or exit signal")
+DENIED = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied by the risk gate")
+NO_POSITION = RiskDecision(
+    False, (CheckResult(Code.NO_POSITION, False, MappingProxyType({"asset": "BTC"})),)
+)
+OUTCOMES = (
+    {"verdict": "HOLD", "execution": NO_SIGNAL},
+    {"verdict": "SELL", "action": Side.SELL, "risk": NO_POSITION, "execution": DENIED},
+    {"verdict": "BLOCKED", "action": Side.BUY, "blocked_by": ("news",), "execution": NO_SIGNAL},
+    {"verdict": "HOLD", "conflicts": ("entry and exit both",), "execution": NO_SIGNAL},
+    {"verdict": "HOLD", "execution": {"status": "NOT_EXECUTED", "message": "a dict"}},
+)
+observations = st.one_of(
+    st.tuples(
+        st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([float("nan"), 1e16]),
+        st.sampled_from([None, {"candles": 250}, {"url": "https://x?api_key=abc"}]),
+    ),
+    st.just("missing"),
+)
+
+
+def _answers(found: DecisionTemplate, drawn: Any, moment: datetime) -> list[Any]:
+    if drawn == "missing":
+        return [None] * len(found.requests)
+    value, detail = drawn
+    return [
+        Observation(value, moment, "technical", fetched_at=moment, detail=detail)
+        for _ in found.requests
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(OUTCOMES) - 1),
+            observations,
+            st.integers(0, 10_000),
+            st.sampled_from(ZONES),
+        ),
+        max_size=12,
+    )
+)
+def test_decisions_built_on_a_repeated_outcome_are_what_the_general_way_builds(decisions):
+    kept = template()
+    for outcome, drawn, hours, zone in decisions:
+        moment = (AS_OF + timedelta(hours=hours)).astimezone(zone)
+        fields = {
+            **OUTCOMES[outcome],
+            "as_of": moment,
+            "observations": _answers(kept, drawn, moment),
+            "recorded_at": moment,
+        }
+        again = kept.prepare(**fields)
+        general = template().prepare(**fields)  # a new template builds every member
+        assert again.texts == general.texts
+        assert list(again.record.items()) == list(general.record.items())  # key order too
+        assert (again.id, again.as_of, again.as_of_seconds, again.recorded_seconds) == (
+            general.id,
+            general.as_of,
+            general.as_of_seconds,
+            general.recorded_seconds,
+        )
+        assert (again.verdict, again.status, again.context) == (
+            general.verdict,
+            general.status,
+            general.context,
+        )
+
+
+def test_a_repeated_outcome_is_scrubbed_again_once_a_secret_joins_the_environment():
+    kept = template()
+    moment = AS_OF
+    detail = {"note": "token sk-live-0123456789"}
+    answers = [Observation(1.0, moment, "technical", fetched_at=moment, detail=detail)] * len(
+        kept.requests
+    )
+    fields = {"verdict": "HOLD", "execution": NO_SIGNAL, "observations": answers}
+    first = kept.prepare(**fields, as_of=moment, recorded_at=moment, environ={})
+    assert "sk-live-0123456789" in first.text
+    later = moment + timedelta(hours=1)
+    secret = {"VENUE_API_KEY": "sk-live-0123456789"}
+    second = kept.prepare(**fields, as_of=later, recorded_at=later, environ=secret)
+    assert "sk-live-0123456789" not in second.text
+    assert (
+        second.text
+        == template().prepare(**fields, as_of=later, recorded_at=later, environ=secret).text
+    )
+
+
+def test_a_blocked_by_list_edited_after_its_record_is_not_the_next_records_outcome():
+    kept = template()
+    answers = [Observation(1.0, AS_OF, "technical", fetched_at=AS_OF)] * len(kept.requests)
+    vetoes = ["news"]
+    fields = {"verdict": "BLOCKED", "action": Side.BUY, "execution": NO_SIGNAL}
+    kept.prepare(**fields, blocked_by=vetoes, observations=answers, as_of=AS_OF, recorded_at=AS_OF)
+    vetoes.append("odds")
+    later = AS_OF + timedelta(hours=1)
+    second = kept.prepare(
+        **fields, blocked_by=vetoes, observations=answers, as_of=later, recorded_at=later
+    )
+    assert second.record["blocked_by"] == ["news", "odds"]
+    assert '"blocked_by":["news","odds"]' in second.texts

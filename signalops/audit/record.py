@@ -292,7 +292,11 @@ class DecisionTemplate:
     ``record(...)`` takes the same arguments and returns the plain dict. ``environ`` (tests
     only) is the environment whose secret values are scrubbed (default ``os.environ``); the
     scrubber runs only when the record's JSON text shows it would change something. The same
-    ``execution`` object given again (a backtest's "no signal" result) is encoded once.
+    ``execution`` object given again (a backtest's "no signal" result) is encoded once, and a
+    record whose outcome repeats one built before (the same verdict, action, vetoes and
+    conflicts, the same frozen risk and execution objects, no order: a backtest's HOLDs and
+    its repeated "no position" denials) is that record with its time, ids and observations
+    written anew.
     """
 
     __slots__ = (
@@ -300,6 +304,8 @@ class DecisionTemplate:
         "_details",
         "_encoded",
         "_fixed",
+        "_id_prefix",
+        "_outcomes",
         "asset",
         "mode",
         "reference",
@@ -333,6 +339,10 @@ class DecisionTemplate:
         self._context = "{" + ",".join(members[key] for key in CONTEXT_KEYS) + "}"
         self._encoded: dict[int, tuple[Any, Any, str]] = {}
         self._details: dict[bytes, str] = {}
+        self._id_prefix = f"{strategy.content_hash}|{asset}|"
+        # Outcomes built the general way -> what they were built from and their record
+        # (``_again``): a backtest's HOLD, its "no position" denial and a few more alternate.
+        self._outcomes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The decision record as a plain dict (the arguments of ``prepare``)."""
@@ -354,13 +364,126 @@ class DecisionTemplate:
         environ: Mapping[str, str] | None = None,
     ) -> PreparedRecord:
         """One decision record of this template (see the class docstring)."""
+        if order is None:
+            key = (verdict, action, id(risk), id(execution), tuple(blocked_by), tuple(conflicts))
+            last = self._outcomes.get(key)
+            if last is not None and last[4] is risk and last[5] is execution:
+                found = self._again(last, as_of, observations, recorded_at, environ)
+                if found is not None:
+                    return found
+        return self._prepare(
+            as_of=as_of,
+            verdict=verdict,
+            action=action,
+            blocked_by=blocked_by,
+            conflicts=conflicts,
+            observations=observations,
+            risk=risk,
+            order=order,
+            execution=execution,
+            recorded_at=recorded_at,
+            environ=environ,
+            remember=True,
+        )
+
+    def _again(
+        self,
+        last: tuple[Any, ...],
+        as_of: datetime,
+        observations: Sequence[Any],
+        recorded_at: datetime,
+        environ: Mapping[str, str] | None,
+    ) -> PreparedRecord | None:
+        """The last record's outcome again, at ``as_of`` with ``observations``: only the
+        members that change are encoded (a backtest's HOLDs and repeated denials are most of
+        its records). None when the general way must build it: observations that are not all
+        plain, another environment's secrets, or something in the new members to scrub."""
+        previous: PreparedRecord = last[7]
+        if len(observations) != len(self.requests):
+            return None
+        secrets = secret_values(environ)
+        if secrets is not last[6]:
+            return None
+        stamp = _stamp(as_of)
+        observed = self._observations_json(observations, as_of, stamp)
+        if observed is None:
+            return None
+        recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
+        ident = f"dec-{self._digest(stamp)[:24]}"
+        # A secret without quotes cannot reach across members (each starts with a quote): the
+        # unchanged members were checked with the last record.
+        if not _nothing_to_scrub(f"{stamp} {recorded} {observed}", secrets):
+            return None
+        texts = list(previous.texts)
+        texts[1] = f'"as_of":"{stamp}"'
+        texts[5] = f'"decision_id":"{ident}"'
+        texts[7] = f'"id":"{ident}"'
+        texts[10] = f'"observations":{observed}'
+        texts[12] = f'"recorded_at":"{recorded}"'
+        verdict, action, blocked_by, conflicts, risk, execution = last[:6]
+
+        def record() -> dict[str, Any]:
+            return self._prepare(
+                as_of=as_of,
+                verdict=verdict,
+                action=action,
+                blocked_by=blocked_by,
+                conflicts=conflicts,
+                observations=observations,
+                risk=risk,
+                execution=execution,
+                recorded_at=recorded_at,
+                environ=environ,
+                remember=False,
+            ).record
+
+        as_of_seconds = _seconds_of(as_of)
+        return PreparedRecord(
+            DECISION_KEYS,
+            texts,
+            record,
+            kind=DECISION,
+            id=ident,
+            schema=DECISION_SCHEMA,
+            decision_id=ident,
+            as_of=stamp,
+            asset=self.asset,
+            verdict=previous.verdict,
+            status=previous.status,
+            recorded_at=recorded,
+            context=self._context,
+            strategy_name=previous.strategy_name,
+            as_of_seconds=as_of_seconds,
+            recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
+        )
+
+    def _digest(self, stamp: str) -> str:
+        """The hex sha256 a decision id is cut from (``signalops.orders.decision_id``)."""
+        return hashlib.sha256(f"{self._id_prefix}{stamp}|{self.mode}".encode()).hexdigest()
+
+    def _prepare(
+        self,
+        *,
+        as_of: datetime,
+        verdict: Any,
+        action: Any = None,
+        blocked_by: Sequence[str] = (),
+        conflicts: Sequence[str] = (),
+        observations: Sequence[Any],
+        risk: RiskDecision | Mapping[str, Any] | None = None,
+        order: OrderIntent | Mapping[str, Any] | None = None,
+        execution: ExecutionResult | Mapping[str, Any] | None = None,
+        recorded_at: datetime,
+        environ: Mapping[str, str] | None = None,
+        remember: bool,
+    ) -> PreparedRecord:
+        """``prepare``'s general way; ``remember``: its outcome may be built on again
+        (``_again``) when nothing in it is scrubbed and no member's value may be edited later
+        (an order, or a risk or execution given as a dict, is encoded afresh every time)."""
         stamp = _stamp(as_of)
         recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
         reference = self.reference
-        digest = hashlib.sha256(
-            f"{reference['hash']}|{self.asset}|{stamp}|{self.mode}".encode()
-        ).hexdigest()
-        ident = f"dec-{digest[:24]}"
+        ident = f"dec-{self._digest(stamp)[:24]}"
         verdict_value = str(getattr(verdict, "_value_", verdict))
         action_value = None if action is None else str(getattr(action, "_value_", action))
         if len(observations) != len(self.requests):
@@ -436,7 +559,7 @@ class DecisionTemplate:
         if not _nothing_to_scrub("{" + ",".join(texts) + "}", secrets):
             return prepare(scrub_secrets(record(), secrets))
         as_of_seconds = _seconds_of(as_of)
-        return PreparedRecord(
+        prepared = PreparedRecord(
             DECISION_KEYS,
             texts,
             record,
@@ -454,6 +577,15 @@ class DecisionTemplate:
             as_of_seconds=as_of_seconds,
             recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
         )
+        plain = order is None and not isinstance(risk, Mapping)
+        if remember and plain and not isinstance(execution, Mapping):
+            outcome = (verdict, action, tuple(blocked), tuple(notes), risk, execution)
+            key = (verdict, action, id(risk), id(execution), outcome[2], outcome[3])
+            kept = self._outcomes
+            if key not in kept and len(kept) >= _OUTCOMES_KEPT:
+                del kept[next(iter(kept))]  # the oldest first
+            kept[key] = (*outcome, secrets, prepared)
+        return prepared
 
     def _observations_json(
         self, observations: Sequence[Any], as_of: datetime, stamp: str
@@ -525,6 +657,8 @@ class DecisionTemplate:
         return plain, encoded
 
 
+# Outcomes a template keeps to build on again (``DecisionTemplate._again``).
+_OUTCOMES_KEPT = 16
 # Frozen values a template keeps encoded (a run's distinct "no signal" results and denials).
 _ENCODED_KEPT = 256
 
