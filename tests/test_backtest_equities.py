@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import DATA, ROOT
 
+from signalops.adapters.calendar import NEW_YORK
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
 from signalops.backtest.study import run_study
@@ -71,6 +72,50 @@ def test_vectorised_screen_of_aapl_equals_the_event_driven_decisions_on_the_same
     assert [v.value for v in decode_verdicts(fast.verdicts)] == event_driven
     assert len(event_driven) == 365
     assert {"BUY", "SELL", "HOLD"} <= set(event_driven)
+
+
+def test_a_stock_order_fills_at_the_open_of_the_first_session_after_its_decision(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # A 00:00 UTC decision sees the previous evening's close; the next price anyone can trade
+    # at is the following session's 09:30 New York open (14:30 UTC in winter, 13:30 in summer).
+    result = run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-12-31"),
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+    )
+    aapl = raw_prices("AAPL")
+    sessions = sorted(aapl)
+    assert len(result.legs) >= 4
+    for leg in result.legs:
+        decided = leg.decided_at.astimezone(NEW_YORK).date().isoformat()
+        session = next(day for day in sessions if day > decided)  # the decision saw its eve
+        opened = datetime.combine(date.fromisoformat(session), time(9, 30), NEW_YORK)
+        assert leg.filled_at == opened.astimezone(UTC)
+        slip = Decimal("1.0005") if leg.side.value == "BUY" else Decimal("0.9995")
+        assert leg.price == Decimal(aapl[session]["open"]) * slip
+
+
+def test_a_swept_stock_trade_enters_and_exits_when_the_backtest_does(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    config = load_config(EQUITIES)
+    start, end = utc("2022-01-01"), utc("2022-12-31")
+    result = run_backtest(
+        loads(AAPL_TREND), store=replay_store, start=start, end=end, out_dir=tmp_path, config=config
+    )
+    (row,) = sweep(
+        AAPL_TREND, grid={"fast": [20]}, store=replay_store, start=start, end=end,
+        venues=config.venues,
+    )  # fmt: skip
+    firsts = [trade.entries[0].filled_at for trade in result.trades]
+    exits = [trade.exits[0].filled_at if trade.exits else None for trade in result.trades]
+    assert [trade.entry_time for trade in row.trades] == firsts
+    assert [trade.exit_time for trade in row.trades] == exits
+    assert {moment.astimezone(NEW_YORK).time() for moment in firsts} == {time(9, 30)}
 
 
 def test_sweep_screens_a_stock_on_its_configured_venue(replay_store: SnapshotStore):

@@ -18,6 +18,7 @@ from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
+OPEN = time(9, 30)
 CLOSE = time(16)
 
 # Days NYSE closed outside its rules: 9/11, President Reagan's funeral, Hurricane Sandy, the
@@ -34,6 +35,12 @@ _CLOSURES = frozenset(
 def session_close(day: date) -> float:
     """Unix seconds at which ``day``'s daily bar becomes known: 16:00 New York that day."""
     return datetime.combine(day, CLOSE, NEW_YORK).timestamp()
+
+
+def session_open(day: date) -> float:
+    """Unix seconds at which ``day``'s session opens: 09:30 New York that day (where an order
+    placed after the previous close is filled first)."""
+    return datetime.combine(day, OPEN, NEW_YORK).timestamp()
 
 
 @lru_cache(maxsize=65536)

@@ -11,8 +11,10 @@ see what existed at that moment:
 
 Candles are the technical adapter's series, ``candles/<exchange>/<symbol>/<timeframe>`` (the
 symbol as the configured venue names it: ``BTC/USDT`` on Binance, ``AAPL`` on yfinance), with
-``t`` = close time and ``v`` = ``[open, high, low, close, volume]``; a bar's open time is its
-close time minus the timeframe.
+``t`` = close time and ``v`` = ``[open, high, low, close, volume]``. A bar's open time is its
+close time minus the timeframe, except on an exchange with sessions (equities on yfinance): a
+daily bar there opens at 09:30 New York on its date, not at the previous day's 16:00 close (a
+decision taken after Monday's close fills at Tuesday's open, not Wednesday's).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, overload
 
 import numpy as np
 
-from signalops.adapters import hints
+from signalops.adapters import calendar, hints
+from signalops.adapters.equities import EXCHANGE
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.clock import epoch_seconds
@@ -44,13 +48,24 @@ FILL_RULES = (NEXT_OPEN, NEXT_CLOSE)
 
 @dataclass(frozen=True, eq=False)
 class Bars:
-    """One asset's candles of one timeframe, oldest first (close times in Unix seconds)."""
+    """One asset's candles of one timeframe, oldest first (close times in Unix seconds).
+
+    ``sessions``: when each bar's session opens, for an exchange with sessions (``load`` gives
+    them); without them a bar opens a timeframe before its close."""
 
     asset: str
     timeframe: int
     close_time: np.ndarray
     open: np.ndarray
     close: np.ndarray
+    sessions: np.ndarray | None = None
+
+    @cached_property
+    def open_time(self) -> np.ndarray:
+        """When each bar opens (Unix seconds)."""
+        if self.sessions is not None:
+            return self.sessions
+        return self.close_time - self.timeframe
 
     @classmethod
     def load(
@@ -69,7 +84,11 @@ class Bars:
                 f"{store.directory} (series {key}): "
                 + hints.routed(asset, venues or Venues(), timeframe, to=store.directory)
             )
-        return cls(asset, timeframe, series.time_array, series.column(0), series.column(3))
+        closes = series.time_array
+        venue = (venues or Venues()).venue_of(asset)
+        sessions = venue is not None and venue.exchange == EXCHANGE
+        opens = _session_opens(closes) if sessions else None
+        return cls(asset, timeframe, closes, series.column(0), series.column(3), opens)
 
     def __len__(self) -> int:
         return len(self.close_time)
@@ -90,8 +109,7 @@ class Bars:
 
     def _next_index(self, at: datetime) -> int:
         """The first bar that opens at or after ``at``; raises LookupError when the data ends."""
-        # open time = close time - timeframe >= at  <=>  close time >= at + timeframe
-        i = int(np.searchsorted(self.close_time, at.timestamp() + self.timeframe, side="left"))
+        i = int(np.searchsorted(self.open_time, at.timestamp(), side="left"))
         if i >= len(self):
             raise LookupError(
                 f"no {format_duration(self.timeframe)} {self.asset} bar opens at or after "
@@ -102,7 +120,7 @@ class Bars:
     def next_open(self, at: datetime) -> tuple[Decimal, datetime]:
         """The open of the first bar opening at or after ``at``, and that bar's open time."""
         i = self._next_index(at)
-        return to_decimal(float(self.open[i])), _utc(self.close_time[i] - self.timeframe)
+        return to_decimal(float(self.open[i])), _utc(self.open_time[i])
 
     def next_close(self, at: datetime) -> tuple[Decimal, datetime]:
         """The close of the first bar opening at or after ``at``, and its close time."""
@@ -154,3 +172,10 @@ class Bars:
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(float(epoch), UTC)
+
+
+def _session_opens(closes: np.ndarray) -> np.ndarray:
+    """The opening time of each daily bar closing at ``closes``: 09:30 New York on the date of
+    its close."""
+    opens = [calendar.session_open(calendar.trading_day(float(t))) for t in closes.tolist()]
+    return np.array(opens, dtype=np.float64)

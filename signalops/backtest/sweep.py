@@ -588,7 +588,7 @@ class _Fills:
         return int(np.count_nonzero(cash[2 : 2 * trips + 1 : 2] - cash[0 : 2 * trips : 2] > 0))
 
     def trades(self) -> tuple[SweepTrade, ...]:
-        starts = (self.bars.close_time[self.fill_bars] - self.bars.timeframe).tolist()
+        starts = self.bars.open_time[self.fill_bars].tolist()
         times = [datetime.fromtimestamp(float(t), UTC) for t in starts]
         o, opens, prices, cash = self.orders, self.opens, self.prices, self.cash
         out = []
@@ -612,8 +612,7 @@ class _Prices:
 
     @classmethod
     def of(cls, bars: Bars, times: np.ndarray, step: float) -> _Prices:
-        # The bar that opens at or after t: close time >= t + timeframe (as Bars.next_open).
-        fill_bar = np.searchsorted(bars.close_time, times + bars.timeframe, side="left")
+        fill_bar = np.searchsorted(bars.open_time, times, side="left")  # as Bars.next_open
         mark_bar = np.searchsorted(bars.close_time, times + step, side="right") - 1
         marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
         return cls(bars, fill_bar, np.nan_to_num(marks))
