@@ -27,7 +27,7 @@ mainnet, which auto mode also requires ``--live`` for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
@@ -134,6 +134,13 @@ class Venues:
         if "/" in asset or venue is None or venue.kind is VenueKind.YFINANCE:
             return asset
         return f"{asset}/{venue.quote}"
+
+    def quote_of(self, assets: Sequence[str]) -> str | None:
+        """The currency money is in when trading ``assets``: their venues' quote, when they
+        share one; None when they do not (or no venue serves them)."""
+        venues = (self.venue_of(asset) for asset in assets)
+        quotes = {venue.quote for venue in venues if venue is not None}
+        return quotes.pop() if len(quotes) == 1 else None
 
     def serves(self, asset: str) -> bool:
         venue = self.venue_of(asset)

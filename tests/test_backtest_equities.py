@@ -20,6 +20,7 @@ from conftest import DATA, ROOT
 
 from signalops.adapters.calendar import NEW_YORK
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import sweep
@@ -97,6 +98,28 @@ def test_a_stock_order_fills_at_the_open_of_the_first_session_after_its_decision
         assert leg.filled_at == opened.astimezone(UTC)
         slip = Decimal("1.0005") if leg.side.value == "BUY" else Decimal("0.9995")
         assert leg.price == Decimal(aapl[session]["open"]) * slip
+
+
+def test_a_stock_backtests_paper_account_is_in_its_venues_quote_currency(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    result = run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-06-30"),
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+    )
+    with AuditLog.open_readonly(result.audit_path) as log:
+        executions = [
+            record["execution"]
+            for _, record in log.records_of_kind("decision")
+            if record["execution"]["status"] == "FILLED"
+        ]
+    assert executions
+    assert {execution["details"]["quote"] for execution in executions} == {"USD"}
+    assert all(" USD (fee " in execution["message"] for execution in executions)
 
 
 def test_a_swept_stock_trade_enters_and_exits_when_the_backtest_does(

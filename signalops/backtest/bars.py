@@ -29,7 +29,6 @@ from typing import Any, overload
 import numpy as np
 
 from signalops.adapters import calendar, hints
-from signalops.adapters.equities import EXCHANGE
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.clock import epoch_seconds
@@ -38,7 +37,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.errors import DataNotFound, InputError
 from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
-from signalops.venues import Venues
+from signalops.venues import VenueKind, Venues
 
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
 NEXT_OPEN = "next_open"
@@ -86,7 +85,7 @@ class Bars:
             )
         closes = series.time_array
         venue = (venues or Venues()).venue_of(asset)
-        sessions = venue is not None and venue.exchange == EXCHANGE
+        sessions = venue is not None and venue.kind is VenueKind.YFINANCE
         opens = _session_opens(closes) if sessions else None
         return cls(asset, timeframe, closes, series.column(0), series.column(3), opens)
 

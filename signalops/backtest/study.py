@@ -29,7 +29,7 @@ from signalops.config import Config, limits_for
 from signalops.errors import InputError
 from signalops.strategy.model import Strategy
 
-__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "quote_of", "run_study"]
+__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "run_study"]
 
 BASELINE_AUDIT_FILE = "baseline.db"
 
@@ -102,18 +102,11 @@ def run_study(
         universe=universe,
         sectors=config.sectors,
         limits=limits_for(result.strategy, config),
-        quote=quote_of(result.assets, config),
+        quote=config.venues.quote_of(result.assets),
     )
     if report:
         write_report(study, store=store, venues=config.venues)
     return study
-
-
-def quote_of(assets: Sequence[str], config: Config) -> str | None:
-    """The currency the run's money is in: its assets' venues' quote, when they share one."""
-    venues = (config.venues.venue_of(asset) for asset in assets)
-    quotes = {venue.quote for venue in venues if venue is not None}
-    return quotes.pop() if len(quotes) == 1 else None
 
 
 def _labelled(progress: StudyProgress | None, label: str) -> Callable[[int, int], None] | None:

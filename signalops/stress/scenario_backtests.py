@@ -53,7 +53,6 @@ from signalops.backtest.runner import (
     load_bars,
     run_backtest,
 )
-from signalops.backtest.study import quote_of
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
@@ -258,7 +257,7 @@ def run_stress(
         )
         runs.append(run)
     configured = _breakers_set(config.breakers)
-    quote = quote_of(strategy.assets, config)
+    quote = config.venues.quote_of(strategy.assets)
     return StressReport(strategy, tuple(runs), Path(out_dir), configured, quote)
 
 
