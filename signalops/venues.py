@@ -142,6 +142,12 @@ class Venues:
         quotes = {venue.quote for venue in venues if venue is not None}
         return quotes.pop() if len(quotes) == 1 else None
 
+    def in_sessions(self, assets: Sequence[str]) -> bool:
+        """Whether every one of ``assets`` trades only in US equity sessions (on a yfinance
+        venue): a backtest of them decides once before each session (``backtest.clock``)."""
+        venues = [self.venue_of(asset) for asset in assets]
+        return bool(venues) and all(v is not None and v.kind is VenueKind.YFINANCE for v in venues)
+
     def serves(self, asset: str) -> bool:
         venue = self.venue_of(asset)
         return venue is not None and venue.kind.serves_candles

@@ -22,11 +22,12 @@ from signalops.adapters.calendar import NEW_YORK
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
+from signalops.backtest.metrics import period_returns, sharpe
 from signalops.backtest.study import run_study
-from signalops.backtest.sweep import sweep
+from signalops.backtest.sweep import STARTING_CASH, sweep
 from signalops.cli import cli
 from signalops.config import load_config
-from signalops.errors import DataNotFound
+from signalops.errors import DataNotFound, InputError
 from signalops.evaluation.vectorized import decode_verdicts, screen
 from signalops.strategy import loads
 
@@ -71,8 +72,12 @@ def test_vectorised_screen_of_aapl_equals_the_event_driven_decisions_on_the_same
     fast = screen(strategy, "AAPL", replay_store, times, venues)
     event_driven = [d.verdict for d in result.decisions]
     assert [v.value for v in decode_verdicts(fast.verdicts)] == event_driven
-    assert len(event_driven) == 365
+    # One decision before each session, at 00:00 UTC of its date: the dates of the price file.
+    sessions = [day for day in raw_prices("AAPL") if day.startswith("2022")]
+    assert [d.as_of.date().isoformat() for d in result.decisions] == sessions
+    assert len(event_driven) == 251
     assert {"BUY", "SELL", "HOLD"} <= set(event_driven)
+    assert result.metrics.periods_per_year == 252
 
 
 def test_a_stock_order_fills_at_the_open_of_the_first_session_after_its_decision(
@@ -139,6 +144,53 @@ def test_a_swept_stock_trade_enters_and_exits_when_the_backtest_does(
     assert [trade.entry_time for trade in row.trades] == firsts
     assert [trade.exit_time for trade in row.trades] == exits
     assert {moment.astimezone(NEW_YORK).time() for moment in firsts} == {time(9, 30)}
+
+
+def test_a_sweep_of_a_stock_decides_before_each_session_and_annualises_by_sessions(
+    replay_store: SnapshotStore,
+):
+    (row,) = sweep(
+        AAPL_TREND, grid={"fast": [20]}, store=replay_store, start=utc("2022-01-01"),
+        end=utc("2022-12-31"), venues=load_config(EQUITIES).venues,
+    )  # fmt: skip
+    days = [datetime.fromtimestamp(t, UTC).date().isoformat() for t in row.times]
+    assert days == [day for day in raw_prices("AAPL") if day.startswith("2022")]
+    values = np.concatenate(([STARTING_CASH], row.equity))
+    assert row.sharpe == sharpe(period_returns(values), 252)
+
+
+def test_assets_that_do_not_all_trade_in_sessions_decide_every_day(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    result = run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-01-31"),
+        out_dir=tmp_path,
+        assets=["AAPL", "BTC"],  # BTC on the config's default venue, Binance
+        config=load_config(EQUITIES),
+    )
+    assert not result.sessions
+    assert len(result.decisions) == 31 * 2
+    assert result.metrics.periods_per_year == 365
+
+
+def test_a_period_in_which_no_session_opens_is_refused_before_anything_runs(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # Friday's close is in the period, but the next opening (Monday's) is after its last
+    # decision time's day.
+    with pytest.raises(InputError, match="no US equity session opens from 2022-01-07T20:00:00Z"):
+        run_backtest(
+            loads(AAPL_TREND),
+            store=replay_store,
+            start=utc("2022-01-07T20:00:00"),
+            end=utc("2022-01-08T20:00:00"),
+            out_dir=tmp_path,
+            config=load_config(EQUITIES),
+        )
+    assert not list(tmp_path.iterdir())
 
 
 def test_sweep_screens_a_stock_on_its_configured_venue(replay_store: SnapshotStore):
@@ -217,17 +269,17 @@ def test_backtest_command_shows_buy_and_hold_of_the_benchmark_beside_the_strateg
 
 
 TABLE = """\
-aapl_trend · AAPL · 2023-01-01 → 2023-01-31 · 31 periods of 1d
+aapl_trend · AAPL · 2023-01-01 → 2023-01-31 · 20 sessions
 metric                 strategy   buy & hold   buy & hold GSPC
 ──────────────────────────────────────────────────────────────
 total return             +0.00%      +10.59%            +5.64%
-CAGR                     +0.00%     +227.05%           +90.72%
+CAGR                     +0.00%     +254.90%           +99.41%
 max drawdown              0.00%       -4.18%            -2.51%
-drawdown peak                 —   2023-01-01        2023-01-14
+drawdown peak                 —   2023-01-03        2023-01-14
 drawdown trough               —   2023-01-06        2023-01-20
 recovered                     —   2023-01-11        2023-01-24
-Sharpe                        —         4.81              4.02
-Sortino                       —         7.97              7.53
+Sharpe                        —         4.89              4.14
+Sortino                       —         7.70              7.56
 trades                        0            —                 —
 win rate [95% CI]             —            —                 —
 p (win rate = 50%)            —            —                 —

@@ -25,6 +25,7 @@ from signalops.backtest.sweep import SweepRow, decision_times, sweep
 from signalops.errors import InputError
 from signalops.research.executors import LocalExecutor
 from signalops.research.sweeps import run_sweep
+from signalops.research.tasks import Settings
 from signalops.research.walkforward import OBJECTIVES, choose, run_walkforward, windows
 from signalops.strategy import load
 
@@ -308,3 +309,28 @@ def test_walkforward_help_teaches_with_an_example():
 def test_the_readme_shows_the_walk_forward_as_the_command_prints_it():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert (GOLDEN / "walkforward_rolling_BTC.txt").read_text(encoding="utf-8") in readme
+
+
+def test_a_stocks_walk_forward_counts_its_sessions_and_annualises_by_them(replay_dir: Path):
+    equities = ROOT / "examples" / "signalops.equities.yaml"
+    aapl = ROOT / "tests" / "fixtures" / "aapl_trend.yaml"
+    walked = run_walkforward(
+        load(aapl, registry.catalogue()),
+        grid={"fast": [10, 20]},
+        store=SnapshotStore(replay_dir),
+        start=datetime(2021, 1, 1, tzinfo=UTC),
+        end=datetime(2023, 12, 31, tzinfo=UTC),
+        train=365 * DAY,
+        test=180 * DAY,
+        executor=LocalExecutor(),
+        fee_bps=10,
+        slippage_bps=5,
+        settings=Settings.read(equities),
+    )
+    (stock,) = walked.assets
+    for result in stock.windows:
+        sessions = decision_times(*result.window.test, DAY, sessions=True)
+        assert result.periods == len(sessions) < 180 * 5 / 7  # weekdays less holidays
+    stitched = stock.stitched
+    assert stitched.periods == sum(w.periods for w in stock.windows)
+    assert stitched.years == stitched.periods / 252

@@ -37,7 +37,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.errors import DataNotFound, InputError
 from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
-from signalops.venues import VenueKind, Venues
+from signalops.venues import Venues
 
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
 NEXT_OPEN = "next_open"
@@ -84,9 +84,7 @@ class Bars:
                 + hints.routed(asset, venues or Venues(), timeframe, to=store.directory)
             )
         closes = series.time_array
-        venue = (venues or Venues()).venue_of(asset)
-        sessions = venue is not None and venue.kind is VenueKind.YFINANCE
-        opens = _session_opens(closes) if sessions else None
+        opens = _session_opens(closes) if (venues or Venues()).in_sessions([asset]) else None
         return cls(asset, timeframe, closes, series.column(0), series.column(3), opens)
 
     def __len__(self) -> int:

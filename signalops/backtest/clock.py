@@ -1,5 +1,5 @@
-"""The backtest's simulated clock, shared by the pipeline engine and the fast one, and the
-Unix times of its moments."""
+"""The backtest's simulated clock, shared by the pipeline engine and the fast one, the Unix
+times of its moments, and which of them decide when the assets trade only in sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from itertools import accumulate, repeat
 from operator import add
 
 import numpy as np
+
+from signalops.adapters import calendar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -67,4 +69,38 @@ def stepped_seconds(first: datetime, step: timedelta, count: int) -> np.ndarray 
     return (start + every * np.arange(count, dtype=np.int64)) / 1e6
 
 
-__all__ = ["SimulatedClock", "epoch_seconds", "stepped_seconds"]
+# US equity sessions in a year: what daily stock returns are annualised with (the convention;
+# 250 to 253 in practice).
+SESSIONS_PER_YEAR = 252
+
+
+def session_decisions(seconds: np.ndarray, step: float) -> np.ndarray:
+    """Which of the decision times ``seconds`` (Unix seconds, ``step`` apart) decide when every
+    asset trades only in US equity sessions: those with a session opening at or after them and
+    before the next decision time.
+
+    An order on a stock fills at the first session opening at or after its decision
+    (``Bars.next_open``). The times with no opening before the next one (a weekend's, a
+    holiday's) would all fill there with the same closes known: only the last of them, which
+    knows the most (the weekend's news, say), decides; a Saturday's and a Sunday's orders would
+    otherwise be placed again on top of each other at Monday's opening."""
+    if not len(seconds):
+        return np.zeros(0, dtype=bool)
+    first = calendar.trading_day(float(seconds[0]))
+    last = calendar.trading_day(float(seconds[-1]) + step)
+    days = (first + timedelta(days=n) for n in range((last - first).days + 8))
+    opens = np.array(
+        [calendar.session_open(day) for day in days if calendar.is_session(day)], dtype=np.float64
+    )
+    at = np.searchsorted(opens, seconds, side="left")
+    following = np.append(opens, np.inf)[at]  # the first opening at or after each time
+    return following < seconds + step
+
+
+__all__ = [
+    "SESSIONS_PER_YEAR",
+    "SimulatedClock",
+    "epoch_seconds",
+    "session_decisions",
+    "stepped_seconds",
+]

@@ -362,14 +362,16 @@ def summarize(
     period: timedelta,
     *,
     risk_free: float = 0.0,
+    per_year: float | None = None,
 ) -> Metrics:
-    """Every metric of one equity curve (at least one point: the starting cash)."""
+    """Every metric of one equity curve (at least one point: the starting cash). Its returns
+    are annualised with ``per_year`` periods (default: ``periods_per_year(period)``)."""
     if not curve:
         raise ValueError("an equity curve needs at least its starting point")
     times = list(map(_TIME, curve))
     values = equity_values(curve)
     returns = period_returns(values)
-    per_year = periods_per_year(period)
+    per_year = periods_per_year(period) if per_year is None else per_year
     closed = [t for t in trades if t.closed]
     wins = sum(1 for t in closed if (t.pnl or 0) > 0)
     return Metrics(

@@ -191,10 +191,12 @@ def _blocks_of_kind(study: Study, r: BacktestResult) -> tuple[Accounting, Accoun
 
 def title(study: Study) -> str:
     r = study.result
-    return (
-        f"{r.strategy.name} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · "
-        f"{_count(r.periods, 'period')} of {format_duration(r.every.total_seconds())}"
+    periods = (
+        _count(r.periods, "session")
+        if r.sessions
+        else f"{_count(r.periods, 'period')} of {format_duration(r.every.total_seconds())}"
     )
+    return f"{r.strategy.name} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · {periods}"
 
 
 def filter_lines(study: Study) -> list[str]:
@@ -257,9 +259,14 @@ def method_lines(study: Study) -> list[str]:
     m = r.metrics
     period = format_duration(r.every.total_seconds())
     fill = "next bar's open" if r.fill == "next_open" else "next bar's close"
+    per = (
+        "one decision before each US equity session"
+        if r.sessions
+        else f"{period} periods, {YEAR.days}-day year"
+    )
     lines = [
         f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
-        f"{m.periods_per_year:g} periods a year ({period} periods, {YEAR.days}-day year)",
+        f"{m.periods_per_year:g} periods a year ({per})",
         f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
         f"{money(r.paper.starting_cash, study.quote)}",
@@ -324,7 +331,7 @@ _DEFINITIONS = {
     "sharpe": "mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods_per_year)",
     "sortino": "mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) * sqrt(periods_per_year)",
     "risk_free": "annual rate, compounded to a per-period rate",
-    "periods_per_year": "365 days / the decision interval",
+    "periods_per_year": "365 days / the decision interval; 252 for stocks (one per session)",
     "win_rate": "closed round trips with pnl > 0 / closed round trips; Wilson 95% interval; "
     "exact two-sided binomial test against 50%",
     "exposure": "fraction of periods with a position held",

@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,12 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
-from signalops.backtest.clock import SimulatedClock
+from signalops.backtest.clock import (
+    SESSIONS_PER_YEAR,
+    SimulatedClock,
+    epoch_seconds,
+    session_decisions,
+)
 from signalops.backtest.fast import FastRun, FlatViewBroker, fewer_collections
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
 from signalops.backtest.ledger import (
@@ -135,6 +140,12 @@ class BacktestResult:
     blocked: Accounting  # every BLOCKED decision's trade, played out over ``horizon``
     signals: Accounting  # every FILLED BUY, played out the same way (false signals)
     seconds: float
+    sessions: bool = False  # its assets trade in sessions: it decided once before each
+
+    @property
+    def per_year(self) -> float | None:
+        """The periods a year its returns are annualised with, when not ``every``'s."""
+        return SESSIONS_PER_YEAR if self.sessions else None
 
     @property
     def periods(self) -> int:
@@ -227,6 +238,13 @@ def run_backtest(
         )
     prices = {asset: load_bars(store, asset, timeframe, config.venues) for asset in chosen}
     _check_coverage(prices, start, end)
+    sessions = config.venues.in_sessions(chosen)
+    times = decision_times(start, end, step, sessions)
+    if not times:
+        raise InputError(
+            f"no US equity session opens from {iso(start)} to {iso(end + step)}: "
+            f"{', '.join(chosen)} cannot be traded in that period"
+        )
     if chosen != strategy.assets:
         strategy = replace(strategy, assets=chosen)
 
@@ -260,8 +278,7 @@ def run_backtest(
             mode=Mode.PAPER,
             clock=clock,
         )
-        times = list(simulated_times(start, end, step))
-        curve = [EquityPoint(start, paper.starting_cash, paper.starting_cash, held=False)]
+        curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
             run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
@@ -278,6 +295,7 @@ def run_backtest(
 
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
+    per_year = SESSIONS_PER_YEAR if sessions else None
     benchmark = buy_and_hold(prices, times, step, paper, fill)
     blocked, acted = _accounted(decisions)
     return BacktestResult(
@@ -297,16 +315,37 @@ def run_backtest(
         decisions=decisions,
         legs=legs,
         trades=trades,
-        metrics=summarize(curve, trades, fees, step, risk_free=risk_free),
+        metrics=summarize(curve, trades, fees, step, risk_free=risk_free, per_year=per_year),
         benchmark=(
-            summarize(benchmark, (), _benchmark_fees(benchmark, paper), step, risk_free=risk_free)
+            summarize(
+                benchmark,
+                (),
+                _benchmark_fees(benchmark, paper),
+                step,
+                risk_free=risk_free,
+                per_year=per_year,
+            )
             if benchmark
             else None
         ),
         blocked=account(blocked, prices, horizon, paper, fill),
         signals=account(acted, prices, horizon, paper, fill),
         seconds=time.perf_counter() - began,
+        sessions=sessions,
     )
+
+
+def decision_times(
+    start: datetime, end: datetime, step: timedelta, sessions: bool
+) -> list[datetime]:
+    """A backtest's decision times: every ``step`` from ``start`` to ``end``, inclusive; for
+    assets that all trade in sessions, only those before a session opens
+    (``clock.session_decisions``)."""
+    times = list(simulated_times(start, end, step))
+    if sessions:
+        keep = session_decisions(epoch_seconds(times), step.total_seconds())
+        times = list(compress(times, keep.tolist()))
+    return times
 
 
 # --- input checks ---------------------------------------------------------------------------------
@@ -557,13 +596,15 @@ def hold_benchmark(
 ) -> BenchmarkHold:
     """Buy-and-hold of the benchmark's ``bars`` at ``result``'s decision times, with its fill
     rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
-    times = list(simulated_times(result.start, result.end, result.every))
+    times = decision_times(result.start, result.end, result.every, result.sessions)
     prices = {bars.asset: bars}
     curve = buy_and_hold(prices, times, result.every, result.paper, result.fill)
     metrics = None
     if curve:
         fees = _benchmark_fees(curve, result.paper)
-        metrics = summarize(curve, (), fees, result.every, risk_free=risk_free)
+        metrics = summarize(
+            curve, (), fees, result.every, risk_free=risk_free, per_year=result.per_year
+        )
     return BenchmarkHold(bars.asset, symbol, bars, curve, metrics)
 
 

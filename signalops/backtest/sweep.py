@@ -67,8 +67,9 @@ from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
-from signalops.backtest.clock import stepped_seconds
+from signalops.backtest.clock import SESSIONS_PER_YEAR, session_decisions, stepped_seconds
 from signalops.backtest.metrics import (
+    YEAR,
     WinRate,
     exposure,
     max_drawdown_depth,
@@ -78,6 +79,7 @@ from signalops.backtest.metrics import (
     total_return,
 )
 from signalops.backtest.runner import _check_coverage, _check_input, candle_timeframe
+from signalops.canonical import iso
 from signalops.catalogue import installed
 from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
@@ -831,9 +833,15 @@ class Screen:
         self.store, self.asset, self.venues = store, asset, venues
         bars = Bars.load(store, asset, timeframe, venues)
         _check_coverage({asset: bars}, start, end)
-        self.times = _decision_times(start, end, step)
+        sessions = (venues or Venues()).in_sessions([asset])
+        self.times = _decision_times(start, end, step, sessions)
+        if not len(self.times):
+            raise InputError(
+                f"no US equity session opens from {iso(start)} to {iso(end + step)}: "
+                f"{asset} cannot be traded in that period"
+            )
         self.prices = _Prices.of(bars, self.times, step.total_seconds())
-        self.per_year = periods_per_year(step)
+        self.per_year = per_year_of(step, sessions)
         self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
         self._adapters: dict[str, Any] | None = None
         self._inputs: dict[Any, Any] = {}
@@ -893,19 +901,37 @@ def _row(
     )
 
 
-def decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
+def decision_times(
+    start: datetime, end: datetime, every: timedelta, sessions: bool = False
+) -> np.ndarray:
     """The decision times of ``start`` to ``end`` (inclusive) every ``every``, Unix seconds:
-    the backtest's clock (``simulated_times``)."""
-    return _decision_times(utc(start), utc(end), every)
+    the backtest's clock (``runner.decision_times``; ``sessions``: of assets that trade only
+    in sessions)."""
+    return _decision_times(utc(start), utc(end), every, sessions)
 
 
-def _decision_times(start: datetime, end: datetime, every: timedelta) -> np.ndarray:
-    """``[m.timestamp() for m in simulated_times(start, end, every)]`` (UTC ``start`` and
-    ``end``) as float64, without making a datetime per decision time."""
+def _decision_times(
+    start: datetime, end: datetime, every: timedelta, sessions: bool = False
+) -> np.ndarray:
+    """``[m.timestamp() for m in runner.decision_times(start, end, every, sessions)]`` (UTC
+    ``start`` and ``end``) as float64, without making a datetime per decision time."""
     found = stepped_seconds(start, every, (end - start) // every + 1)
     if found is None:  # beyond 2**53 microseconds: the exact way
-        return np.array([m.timestamp() for m in simulated_times(start, end, every)])
+        found = np.array([m.timestamp() for m in simulated_times(start, end, every)])
+    if sessions:
+        found = found[session_decisions(found, every.total_seconds())]
     return found
+
+
+def years_of(periods: int, every: timedelta, sessions: bool) -> float:
+    """How many years ``periods`` decision times every ``every`` span (of sessions: a year is
+    ``SESSIONS_PER_YEAR`` of them)."""
+    return periods / SESSIONS_PER_YEAR if sessions else periods * every / YEAR
+
+
+def per_year_of(every: timedelta, sessions: bool) -> float:
+    """The periods a year returns at those decision times are annualised with."""
+    return SESSIONS_PER_YEAR if sessions else periods_per_year(every)
 
 
 def describe_period(start: datetime, end: datetime, every: timedelta) -> str:

@@ -61,7 +61,11 @@ CHUNK_OPTION = click.option(
     type=click.Path(path_type=Path),
     help="Folder for the report and audit logs. Default: reports/<strategy name>.",
 )
-@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@click.option(
+    "--every",
+    help="Decision interval. Default: the strategy's candle timeframe (1d). Stocks: the last "
+    "of these times before each session opens.",
+)
 @click.option(
     "--asset", "assets", multiple=True, help="Only this asset (repeatable). Default: all."
 )
@@ -244,7 +248,11 @@ def backtest_command(
     help="Asset to screen (repeatable: a table each). Default: the strategy's first.",
 )
 @DATA_OPTION
-@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@click.option(
+    "--every",
+    help="Decision interval. Default: the strategy's candle timeframe (1d). Stocks: the last "
+    "of these times before each session opens.",
+)
 @RAY_OPTION
 @CHUNK_OPTION
 @CONFIG_OPTION
@@ -367,7 +375,11 @@ def sweep_command(
     help="Asset to walk (repeatable: a table each). Default: the strategy's first.",
 )
 @DATA_OPTION
-@click.option("--every", help="Decision interval. Default: the strategy's candle timeframe (1d).")
+@click.option(
+    "--every",
+    help="Decision interval. Default: the strategy's candle timeframe (1d). Stocks: the last "
+    "of these times before each session opens.",
+)
 @RAY_OPTION
 @CHUNK_OPTION
 @CONFIG_OPTION

@@ -43,12 +43,10 @@ import numpy as np
 
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.metrics import (
-    YEAR,
     WinRate,
     exposure,
     max_drawdown_depth,
     period_returns,
-    periods_per_year,
     sharpe,
     total_return,
 )
@@ -59,7 +57,9 @@ from signalops.backtest.sweep import (
     check_inputs,
     decision_times,
     grid_combinations,
+    per_year_of,
     plain_document,
+    years_of,
 )
 from signalops.catalogue.spec import format_duration
 from signalops.errors import InputError
@@ -208,9 +208,9 @@ def windows(
     return found
 
 
-def _years(first: datetime, last: datetime, step: timedelta) -> tuple[int, float]:
-    periods = len(decision_times(first, last, step))
-    return periods, periods * step / YEAR
+def _years(first: datetime, last: datetime, step: timedelta, sessions: bool) -> tuple[int, float]:
+    periods = len(decision_times(first, last, step, sessions))
+    return periods, years_of(periods, step, sessions)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -240,10 +240,11 @@ class Stitched:
     periods: int  # decision times in all the test windows
     cash_windows: int  # windows with no chosen set or a failed test, counted as cash
     step: timedelta
+    sessions: bool = False  # one decision time before each US equity session
 
     @property
     def years(self) -> float:
-        return self.periods * self.step / YEAR
+        return years_of(self.periods, self.step, self.sessions)
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,9 @@ def run_walkforward(
     step = every or timedelta(seconds=timeframe)
     found = windows(start, end, train=train, test=test, step=step, anchored=anchored)
     last = found[-1].test[1]
-    check_inputs(store, chosen_assets, timeframe, start, last, step, settings.load().venues)
+    venues = settings.load().venues
+    check_inputs(store, chosen_assets, timeframe, start, last, step, venues)
+    sessions = {asset: venues.in_sessions([asset]) for asset in chosen_assets}
 
     run = uuid.uuid4().hex
 
@@ -380,8 +383,12 @@ def run_walkforward(
         executor, shared, trains, chunk=chunk, progress=progress, what="in-sample"
     )
     picks = [
-        choose({i: s.row for i, s in screened.scored.items()}, goal, _years(*w.train, step)[1])
-        for (_, w), screened in zip(places, trained, strict=True)
+        choose(
+            {i: s.row for i, s in screened.scored.items()},
+            goal,
+            _years(*w.train, step, sessions[asset])[1],
+        )
+        for (asset, w), screened in zip(places, trained, strict=True)
     ]
     judged = [(k, pick) for k, pick in enumerate(picks) if pick is not None]
     tested, test_tasks = run_screens(
@@ -396,7 +403,8 @@ def run_walkforward(
     tests = {k: screened for (k, _), screened in zip(judged, tested, strict=True)}
     by_asset: dict[str, list[WindowResult]] = {asset: [] for asset in chosen_assets}
     for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
-        by_asset[asset].append(_window(asset, w, screened, pick, tests.get(k), goal, step))
+        walked = _window(asset, w, screened, pick, tests.get(k), goal, step, sessions[asset])
+        by_asset[asset].append(walked)
     return WalkForward(
         strategy.name,
         grid,
@@ -407,7 +415,7 @@ def run_walkforward(
         test,
         anchored,
         goal,
-        tuple(AssetWalk(a, tuple(rs), stitch(rs, step)) for a, rs in by_asset.items()),
+        tuple(AssetWalk(a, tuple(rs), stitch(rs, step, sessions[a])) for a, rs in by_asset.items()),
         train_tasks + test_tasks,
     )
 
@@ -420,9 +428,10 @@ def _window(
     tested: Screened | None,
     goal: Objective,
     step: timedelta,
+    sessions: bool,
 ) -> WindowResult:
-    periods, test_years = _years(*window.test, step)
-    _, train_years = _years(*window.train, step)
+    periods, test_years = _years(*window.test, step, sessions)
+    _, train_years = _years(*window.train, step, sessions)
     failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
     what = f"{asset} window {window.number}"
     named = tuple(Failed(f"{what} {f.what}", f.error, f.index) for f in failed)
@@ -448,7 +457,7 @@ def _window(
     )
 
 
-def stitch(results: Sequence[WindowResult], step: timedelta) -> Stitched:
+def stitch(results: Sequence[WindowResult], step: timedelta, sessions: bool = False) -> Stitched:
     """The test windows' curves chained (a window without one held cash for its length)."""
     values = [STARTING_CASH]
     held: list[np.ndarray] = []
@@ -475,11 +484,11 @@ def stitch(results: Sequence[WindowResult], step: timedelta) -> Stitched:
         params={},
         total_return=total_return(curve_values),
         max_drawdown=max_drawdown_depth(curve_values),
-        sharpe=sharpe(period_returns(curve_values), periods_per_year(step)),
+        sharpe=sharpe(period_returns(curve_values), per_year_of(step, sessions)),
         win_rate=WinRate.of(wins, closed),
         exposure=exposure(all_held) if len(all_held) else 0.0,
         blocked=blocked,
         fees=fees,
         open_trade=open_trade,
     )
-    return Stitched(row, len(all_held), cash, step)
+    return Stitched(row, len(all_held), cash, step, sessions)

@@ -463,9 +463,12 @@ def _tail_line(study: Study, ext: ExtendedMetrics) -> str:
         var, cvar = risk.var, risk.cvar
         figures = f"{_pct(var.fraction, sign=False)} / {_pct(cvar.fraction, sign=False)}"
         by_method.setdefault(var.method.value, []).append(f"{var.confidence:.0%} {figures}")
-    period = format_duration(study.result.every.total_seconds())
+    result = study.result
+    period = (
+        "session" if result.sessions else f"{format_duration(result.every.total_seconds())} period"
+    )
     shown = "; ".join(f"{method} {', '.join(cells)}" for method, cells in by_method.items())
-    return f"VaR / CVaR of one {period} period (over the run's returns): {shown}"
+    return f"VaR / CVaR of one {period} (over the run's returns): {shown}"
 
 
 def _monthly_table(study: Study) -> None:
