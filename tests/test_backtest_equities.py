@@ -301,3 +301,19 @@ def test_an_unserved_benchmark_fails_before_the_backtest_runs(replay_dir: Path, 
     assert result.exit_code == 1
     assert "GSPC" in result.output
     assert not (tmp_path / "r" / "backtest.db").exists()
+
+
+def test_each_asset_on_its_own_counts_a_stocks_sessions(replay_dir: Path, tmp_path: Path):
+    strategy = tmp_path / "aapl_trend.yaml"
+    strategy.write_text(AAPL_TREND, encoding="utf-8")
+    args = [
+        "backtest", str(strategy), "--config", str(EQUITIES), "--data", str(replay_dir),
+        "--from", "2023-01-01", "--to", "2023-01-31", "--each-asset",
+        "--report", str(tmp_path / "each"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first == "aapl_trend · each asset on its own · 2023-01-01 → 2023-01-31 · 20 sessions"
+    summary = json.loads((tmp_path / "each" / "AAPL" / "metrics.json").read_text("utf-8"))
+    assert (summary["periods"], summary["sessions"]) == (20, True)

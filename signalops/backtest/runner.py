@@ -173,6 +173,7 @@ class BacktestResult:
             "every": format_duration(self.every.total_seconds()),
             "timeframe": format_duration(self.timeframe),
             "periods": self.periods,
+            "sessions": self.sessions,  # one decision before each session (stocks)
             "fill": {
                 "rule": self.fill,
                 "fee_bps": str(self.paper.fee_bps),

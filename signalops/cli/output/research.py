@@ -214,12 +214,16 @@ def each_asset_table(runs: EachAsset) -> None:
     if not runs.runs:
         return
     first = runs.runs[0].summary
-    every = first["every"]
+    periods = (
+        output.count(first["periods"], "session")
+        if first.get("sessions")
+        else f"{output.count(first['periods'], 'period')} of {first['every']}"
+    )
     out = output.console()
     out.print(
         Text(
             f"{runs.strategy} · each asset on its own · {runs.start:%Y-%m-%d} → "
-            f"{runs.end:%Y-%m-%d} · {output.count(first['periods'], 'period')} of {every}",
+            f"{runs.end:%Y-%m-%d} · {periods}",
             style="bold",
         )
     )
