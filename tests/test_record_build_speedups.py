@@ -396,10 +396,14 @@ OUTCOMES = (
 observations = st.one_of(
     st.tuples(
         st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([float("nan"), 1e16]),
-        st.sampled_from([None, {"candles": 250}, {"url": "https://x?api_key=abc"}]),
+        st.sampled_from(
+            [None, {"candles": 250}, {"url": "https://x?api_key=abc"}, {"note": "hunter2-pass"}]
+        ),
     ),
     st.just("missing"),
 )
+# The environment a record is scrubbed against: none, or one whose secret an answer may quote.
+ENVIRONMENTS = ({}, {"VENUE_PASSWORD": "hunter2-pass"})
 
 
 def _answers(found: DecisionTemplate, drawn: Any, moment: datetime) -> list[Any]:
@@ -420,19 +424,21 @@ def _answers(found: DecisionTemplate, drawn: Any, moment: datetime) -> list[Any]
             observations,
             st.integers(0, 10_000),
             st.sampled_from(ZONES),
+            st.integers(0, len(ENVIRONMENTS) - 1),
         ),
         max_size=12,
     )
 )
 def test_decisions_built_on_a_repeated_outcome_are_what_the_general_way_builds(decisions):
     kept = template()
-    for outcome, drawn, hours, zone in decisions:
+    for outcome, drawn, hours, zone, environ in decisions:
         moment = (AS_OF + timedelta(hours=hours)).astimezone(zone)
         fields = {
             **OUTCOMES[outcome],
             "as_of": moment,
             "observations": _answers(kept, drawn, moment),
             "recorded_at": moment,
+            "environ": ENVIRONMENTS[environ],
         }
         again = kept.prepare(**fields)
         general = template().prepare(**fields)  # a new template builds every member
@@ -484,3 +490,84 @@ def test_a_blocked_by_list_edited_after_its_record_is_not_the_next_records_outco
     )
     assert second.record["blocked_by"] == ["news", "odds"]
     assert '"blocked_by":["news","odds"]' in second.texts
+
+
+class CountingTemplate(DecisionTemplate):
+    """A template that counts the records it builds the general way."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.general = 0
+
+    def _prepare(self, **fields: Any) -> Any:
+        self.general += fields["remember"]  # the lazy record dicts of later ones do not count
+        return super()._prepare(**fields)
+
+
+def test_a_run_of_holds_and_denials_is_built_the_general_way_once_per_outcome():
+    kept = CountingTemplate(STRATEGY, "BTC", "paper")
+    hold = OUTCOMES[0]
+    denial = OUTCOMES[1]
+    for hour in range(40):
+        moment = AS_OF + timedelta(hours=hour)
+        fields = hold if hour % 3 else denial
+        answers = _answers(kept, (50.0 + hour, {"candles": 250}), moment)
+        prepared = kept.prepare(
+            **fields, as_of=moment, observations=answers, recorded_at=moment, environ={}
+        )
+        assert (
+            prepared.text
+            == template()
+            .prepare(**fields, as_of=moment, observations=answers, recorded_at=moment, environ={})
+            .text
+        )
+    assert kept.general == 2
+    # A fresh denial each time (a gate quoting today's equity) is never built on, and does not
+    # push out the outcomes that repeat.
+    for hour in range(40, 80):
+        moment = AS_OF + timedelta(hours=hour)
+        fresh = RiskDecision(False, (CheckResult(Code.MAX_POSITION, False, MappingProxyType({})),))
+        answers = _answers(kept, (1.0, None), moment)
+        kept.prepare(**{**denial, "risk": fresh}, as_of=moment, observations=answers,
+                     recorded_at=moment, environ={})  # fmt: skip
+        kept.prepare(**hold, as_of=moment, observations=answers, recorded_at=moment, environ={})
+    assert kept.general == 2 + 40
+
+
+def test_a_secret_in_a_decision_id_is_scrubbed_as_the_general_way_scrubs_it():
+    kept = template()
+    answers = [Observation(1.0, AS_OF, "technical", fetched_at=AS_OF)] * len(kept.requests)
+    later = AS_OF + timedelta(hours=1)
+    ident = (
+        template()
+        .prepare(
+            verdict="HOLD",
+            execution=NO_SIGNAL,
+            observations=answers,
+            as_of=later,
+            recorded_at=later,
+        )
+        .id
+    )
+    secret = {"VENUE_API_KEY": ident[4:14]}  # ten hex digits of the next decision's id
+    fields = {"verdict": "HOLD", "execution": NO_SIGNAL, "observations": answers}
+    kept.prepare(**fields, as_of=AS_OF, recorded_at=AS_OF, environ=secret)
+    again = kept.prepare(**fields, as_of=later, recorded_at=later, environ=secret)
+    general = template().prepare(**fields, as_of=later, recorded_at=later, environ=secret)
+    assert ident[4:14] not in again.text
+    assert again.texts == general.texts
+
+
+def test_vetoes_given_as_a_generator_are_read_once_and_recorded():
+    kept = template()
+    answers = [Observation(1.0, AS_OF, "technical", fetched_at=AS_OF)] * len(kept.requests)
+    prepared = kept.prepare(
+        verdict="BLOCKED",
+        action=Side.BUY,
+        blocked_by=(veto for veto in ["news", "odds"]),
+        execution=NO_SIGNAL,
+        observations=answers,
+        as_of=AS_OF,
+        recorded_at=AS_OF,
+    )
+    assert prepared.record["blocked_by"] == ["news", "odds"]

@@ -37,6 +37,7 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -342,7 +343,7 @@ class DecisionTemplate:
         self._id_prefix = f"{strategy.content_hash}|{asset}|"
         # Outcomes built the general way -> what they were built from and their record
         # (``_again``): a backtest's HOLD, its "no position" denial and a few more alternate.
-        self._outcomes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._outcomes: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The decision record as a plain dict (the arguments of ``prepare``)."""
@@ -365,10 +366,10 @@ class DecisionTemplate:
     ) -> PreparedRecord:
         """One decision record of this template (see the class docstring)."""
         if order is None:
-            key = (verdict, action, id(risk), id(execution), tuple(blocked_by), tuple(conflicts))
-            last = self._outcomes.get(key)
-            if last is not None and last[4] is risk and last[5] is execution:
-                found = self._again(last, as_of, observations, recorded_at, environ)
+            blocked_by, conflicts = tuple(blocked_by), tuple(conflicts)  # read once
+            outcome = self._outcome_of(verdict, action, blocked_by, conflicts, risk, execution)
+            if outcome is not None:
+                found = self._again(outcome, as_of, observations, recorded_at, environ)
                 if found is not None:
                     return found
         return self._prepare(
@@ -386,23 +387,42 @@ class DecisionTemplate:
             remember=True,
         )
 
+    def _outcome_of(
+        self,
+        verdict: Any,
+        action: Any,
+        blocked_by: tuple[Any, ...],
+        conflicts: tuple[Any, ...],
+        risk: Any,
+        execution: Any,
+    ) -> _Outcome | None:
+        """The outcome built before with these members, if any (the most recent first to stay)."""
+        key = (verdict, action, id(risk), id(execution), blocked_by, conflicts)
+        try:
+            found = self._outcomes.get(key)
+        except TypeError:  # a veto or conflict that is not text: the general way
+            return None
+        if found is None or found.risk is not risk or found.execution is not execution:
+            return None
+        self._outcomes.move_to_end(key)
+        return found
+
     def _again(
         self,
-        last: tuple[Any, ...],
+        outcome: _Outcome,
         as_of: datetime,
         observations: Sequence[Any],
         recorded_at: datetime,
         environ: Mapping[str, str] | None,
     ) -> PreparedRecord | None:
-        """The last record's outcome again, at ``as_of`` with ``observations``: only the
-        members that change are encoded (a backtest's HOLDs and repeated denials are most of
-        its records). None when the general way must build it: observations that are not all
-        plain, another environment's secrets, or something in the new members to scrub."""
-        previous: PreparedRecord = last[7]
+        """A record of ``outcome`` at ``as_of`` with ``observations``: only the members that
+        change are encoded (a backtest's HOLDs and repeated denials are most of its records).
+        None when the general way must build it: observations that are not all plain, another
+        environment's secrets, or something in the new members to scrub."""
         if len(observations) != len(self.requests):
             return None
         secrets = secret_values(environ)
-        if secrets is not last[6]:
+        if secrets is not outcome.secrets:
             return None
         stamp = _stamp(as_of)
         observed = self._observations_json(observations, as_of, stamp)
@@ -411,27 +431,26 @@ class DecisionTemplate:
         recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
         ident = f"dec-{self._digest(stamp)[:24]}"
         # A secret without quotes cannot reach across members (each starts with a quote): the
-        # unchanged members were checked with the last record.
-        if not _nothing_to_scrub(f"{stamp} {recorded} {observed}", secrets):
+        # unchanged members were checked when the outcome was built.
+        if not _nothing_to_scrub(f"{stamp} {recorded} {ident} {observed}", secrets):
             return None
-        texts = list(previous.texts)
+        texts = list(outcome.texts)
         texts[1] = f'"as_of":"{stamp}"'
         texts[5] = f'"decision_id":"{ident}"'
         texts[7] = f'"id":"{ident}"'
         texts[10] = f'"observations":{observed}'
         texts[12] = f'"recorded_at":"{recorded}"'
-        verdict, action, blocked_by, conflicts, risk, execution = last[:6]
 
         def record() -> dict[str, Any]:
             return self._prepare(
                 as_of=as_of,
-                verdict=verdict,
-                action=action,
-                blocked_by=blocked_by,
-                conflicts=conflicts,
+                verdict=outcome.verdict,
+                action=outcome.action,
+                blocked_by=outcome.blocked_by,
+                conflicts=outcome.conflicts,
                 observations=observations,
-                risk=risk,
-                execution=execution,
+                risk=outcome.risk,
+                execution=outcome.execution,
                 recorded_at=recorded_at,
                 environ=environ,
                 remember=False,
@@ -448,11 +467,11 @@ class DecisionTemplate:
             decision_id=ident,
             as_of=stamp,
             asset=self.asset,
-            verdict=previous.verdict,
-            status=previous.status,
+            verdict=outcome.verdict_text,
+            status=outcome.status,
             recorded_at=recorded,
             context=self._context,
-            strategy_name=previous.strategy_name,
+            strategy_name=self.reference["name"],
             as_of_seconds=as_of_seconds,
             recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
         )
@@ -579,13 +598,40 @@ class DecisionTemplate:
         )
         plain = order is None and not isinstance(risk, Mapping)
         if remember and plain and not isinstance(execution, Mapping):
-            outcome = (verdict, action, tuple(blocked), tuple(notes), risk, execution)
-            key = (verdict, action, id(risk), id(execution), outcome[2], outcome[3])
-            kept = self._outcomes
-            if key not in kept and len(kept) >= _OUTCOMES_KEPT:
-                del kept[next(iter(kept))]  # the oldest first
-            kept[key] = (*outcome, secrets, prepared)
+            self._remember(
+                _Outcome(
+                    verdict,
+                    action,
+                    tuple(blocked),
+                    tuple(notes),
+                    risk,
+                    execution,
+                    secrets,
+                    tuple(texts),
+                    verdict_value,
+                    status,
+                )
+            )
         return prepared
+
+    def _remember(self, outcome: _Outcome) -> None:
+        """Keep ``outcome`` to build on (``_again``), the least recently used forgotten first."""
+        key = (
+            outcome.verdict,
+            outcome.action,
+            id(outcome.risk),
+            id(outcome.execution),
+            outcome.blocked_by,
+            outcome.conflicts,
+        )
+        kept = self._outcomes
+        try:
+            kept[key] = outcome
+        except TypeError:  # a veto or conflict that is not text
+            return
+        kept.move_to_end(key)
+        if len(kept) > _OUTCOMES_KEPT:
+            kept.popitem(last=False)
 
     def _observations_json(
         self, observations: Sequence[Any], as_of: datetime, stamp: str
@@ -659,6 +705,24 @@ class DecisionTemplate:
 
 # Outcomes a template keeps to build on again (``DecisionTemplate._again``).
 _OUTCOMES_KEPT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A decision's outcome as the general way built it: what it was built from (the same
+    frozen risk and execution objects are what make a later decision's outcome this one), the
+    secrets it was checked against, and its record's member texts."""
+
+    verdict: Any
+    action: Any
+    blocked_by: tuple[Any, ...]
+    conflicts: tuple[Any, ...]
+    risk: Any
+    execution: Any
+    secrets: tuple[str, ...]
+    texts: tuple[str, ...]
+    verdict_text: str
+    status: str | None
 # Frozen values a template keeps encoded (a run's distinct "no signal" results and denials).
 _ENCODED_KEPT = 256
 
