@@ -723,6 +723,8 @@ class _Outcome:
     texts: tuple[str, ...]
     verdict_text: str
     status: str | None
+
+
 # Frozen values a template keeps encoded (a run's distinct "no signal" results and denials).
 _ENCODED_KEPT = 256
 
