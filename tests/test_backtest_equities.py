@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
 from signalops.backtest.metrics import period_returns, sharpe
+from signalops.backtest.report import title
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import STARTING_CASH, sweep
 from signalops.cli import cli
@@ -317,3 +318,81 @@ def test_each_asset_on_its_own_counts_a_stocks_sessions(replay_dir: Path, tmp_pa
     assert first == "aapl_trend · each asset on its own · 2023-01-01 → 2023-01-31 · 20 sessions"
     summary = json.loads((tmp_path / "each" / "AAPL" / "metrics.json").read_text("utf-8"))
     assert (summary["periods"], summary["sessions"]) == (20, True)
+
+
+@pytest.mark.parametrize("days", [2, 3, 7])
+def test_a_stock_deciding_every_few_days_fills_each_decision_at_its_own_session(
+    replay_store: SnapshotStore, tmp_path: Path, days: int
+):
+    every = timedelta(days=days)
+    result = run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-12-31"),
+        every=every,
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+    )
+    times = sorted({d.as_of for d in result.decisions})
+    bars = result.prices["AAPL"]
+    opened = [bars.next_open(moment)[1] for moment in times]
+    assert len(set(opened)) == len(times)  # no two decisions fill at one opening
+    assert all(open_ < moment + every for open_, moment in zip(opened, times, strict=True))
+    # Annualised by the share of the sessions (the price file's dates) that had a decision.
+    first, last = times[0].date().isoformat(), (times[-1] + every).date().isoformat()
+    sessions = [day for day in raw_prices("AAPL") if first <= day < last]
+    assert result.metrics.periods_per_year == pytest.approx(252 * len(times) / len(sessions))
+    assert not result.by_session
+    study = run_study(
+        loads(AAPL_TREND), store=replay_store, start=utc("2022-01-01"), end=utc("2022-12-31"),
+        every=every, out_dir=tmp_path / "study", config=load_config(EQUITIES), report=False,
+        baseline=False,
+    )  # fmt: skip
+    assert title(study).endswith(f" · {len(times)} periods of {days}d")
+
+
+def test_a_stock_filled_at_the_next_close_trades_at_its_sessions_close(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    result = run_backtest(
+        loads(AAPL_TREND),
+        store=replay_store,
+        start=utc("2022-01-01"),
+        end=utc("2022-12-31"),
+        fill="next_close",
+        out_dir=tmp_path,
+        config=load_config(EQUITIES),
+    )
+    aapl = raw_prices("AAPL")
+    assert result.legs
+    for leg in result.legs:
+        day = leg.decided_at.date().isoformat()  # 00:00 UTC: the session of that date
+        closed = datetime.combine(date.fromisoformat(day), time(16), NEW_YORK)
+        assert leg.filled_at == closed.astimezone(UTC)
+        slip = Decimal("1.0005") if leg.side.value == "BUY" else Decimal("0.9995")
+        assert leg.price == Decimal(aapl[day]["close"]) * slip
+
+
+def test_each_asset_of_a_stock_and_a_coin_leaves_the_period_count_to_each(
+    replay_dir: Path, tmp_path: Path
+):
+    strategy = tmp_path / "mixed.yaml"
+    strategy.write_text(AAPL_TREND.replace("assets: [AAPL]", "assets: [AAPL, BTC]"), "utf-8")
+    args = [
+        "backtest", str(strategy), "--config", str(EQUITIES), "--data", str(replay_dir),
+        "--from", "2023-01-01", "--to", "2023-01-31", "--each-asset",
+        "--report", str(tmp_path / "each"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.splitlines()[0]
+        == "aapl_trend · each asset on its own · 2023-01-01 → 2023-01-31"
+    )
+    counts = {
+        asset: json.loads((tmp_path / "each" / asset / "metrics.json").read_text("utf-8"))
+        for asset in ("AAPL", "BTC")
+    }
+    assert (counts["AAPL"]["periods"], counts["AAPL"]["sessions"]) == (20, True)
+    assert (counts["BTC"]["periods"], counts["BTC"]["sessions"]) == (31, False)

@@ -122,6 +122,23 @@ def test_a_demo_strategy_leaves_the_same_log_and_result_on_both_engines(
     assert {d.verdict for d in fast.decisions} == set(verdicts.split())
 
 
+@pytest.mark.parametrize(
+    ("every", "fill"),
+    [(None, "next_open"), (timedelta(hours=5), "next_close")],
+    ids=["daily-next-open", "5h-next-close"],
+)
+def test_a_stocks_session_decisions_fill_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path, every: timedelta | None, fill: str
+):
+    strategy = loads((ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text("utf-8"))
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2022-01-01"), end=utc("2022-06-30"),
+        every=every, fill=fill, config=EQUITIES,
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert fast.sessions and fast.legs
+
+
 @pytest.mark.parametrize("every", [None, timedelta(hours=1)], ids=["daily", "hourly"])
 def test_the_banking_crisis_fixture_fills_denies_blocks_and_sells_alike_on_both_engines(
     replay_store: SnapshotStore, tmp_path: Path, every: timedelta | None

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import STRATEGIES
+from conftest import ROOT, STRATEGIES
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -33,7 +33,7 @@ from signalops.audit.expand import expanded
 from signalops.audit.queries import records_of_kind
 from signalops.audit.store import AuditLog
 from signalops.backtest.runner import run_backtest
-from signalops.config import Config, loads_config
+from signalops.config import Config, load_config, loads_config
 from signalops.errors import InputError, StrategyError
 from signalops.strategy import load, loads
 from signalops.stress import (
@@ -48,7 +48,7 @@ from signalops.stress import (
     run_stress,
     select,
 )
-from signalops.stress.scenario_backtests import NOT_APPLICABLE, NOT_COVERED
+from signalops.stress.scenario_backtests import NOT_APPLICABLE, NOT_COVERED, skip_reason
 from signalops.stress.shocks import shocked_store
 
 BANKING = STRATEGIES / "banking_crisis_dip.yaml"
@@ -495,3 +495,19 @@ def test_without_shocks_a_scenario_is_the_plain_backtest(
     assert plain.decisions == unshocked.result.decisions
     assert plain.equity == unshocked.result.equity
     assert unshocked.pnl == plain.metrics.end_equity - plain.paper.starting_cash
+
+
+def test_a_stock_window_in_which_no_session_opens_is_skipped_as_not_covered(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = load(ROOT / "tests" / "fixtures" / "aapl_trend.yaml", registry.catalogue())
+    config = load_config(ROOT / "examples" / "signalops.equities.yaml")
+    friday_evening = datetime(2022, 1, 7, 22, tzinfo=UTC)  # after the close, before a weekend
+    weekend = Scenario("weekend", friday_evening, friday_evening + timedelta(days=1))
+    why = skip_reason(strategy, weekend, replay_store, config)
+    assert why == (
+        f"{NOT_COVERED}: no US equity session opens from 2022-01-07 22:00 to 2022-01-09 22:00: "
+        "AAPL cannot be traded in it"
+    )
+    week = Scenario("week", friday_evening, friday_evening + timedelta(days=3))
+    assert skip_reason(strategy, week, replay_store, config) is None

@@ -328,9 +328,13 @@ def test_a_stocks_walk_forward_counts_its_sessions_and_annualises_by_them(replay
         settings=Settings.read(equities),
     )
     (stock,) = walked.assets
+    prices = ROOT / "examples" / "data" / "equities" / "prices" / "daily" / "AAPL.csv"
+    dates = [line.split(",", 1)[0] for line in prices.read_text("utf-8").splitlines()[1:]]
     for result in stock.windows:
-        sessions = decision_times(*result.window.test, DAY, sessions=True)
-        assert result.periods == len(sessions) < 180 * 5 / 7  # weekdays less holidays
+        first, last = (moment.date().isoformat() for moment in result.window.test)
+        # One decision (00:00 UTC of its date) before each session of the price file.
+        assert result.periods == len([day for day in dates if first <= day <= last])
+        assert result.curve is None or len(result.curve.equity) == result.periods
     stitched = stock.stitched
     assert stitched.periods == sum(w.periods for w in stock.windows)
     assert stitched.years == stitched.periods / 252

@@ -39,6 +39,7 @@ from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
 from signalops.venues import Venues
 
+_DAY = 86400
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
 NEXT_OPEN = "next_open"
 NEXT_CLOSE = "next_close"
@@ -84,7 +85,8 @@ class Bars:
                 + hints.routed(asset, venues or Venues(), timeframe, to=store.directory)
             )
         closes = series.time_array
-        opens = _session_opens(closes) if (venues or Venues()).in_sessions([asset]) else None
+        daily_sessions = timeframe == _DAY and (venues or Venues()).in_sessions([asset])
+        opens = _session_opens(closes) if daily_sessions else None
         return cls(asset, timeframe, closes, series.column(0), series.column(3), opens)
 
     def __len__(self) -> int:

@@ -86,15 +86,33 @@ def session_decisions(seconds: np.ndarray, step: float) -> np.ndarray:
     otherwise be placed again on top of each other at Monday's opening."""
     if not len(seconds):
         return np.zeros(0, dtype=bool)
-    first = calendar.trading_day(float(seconds[0]))
-    last = calendar.trading_day(float(seconds[-1]) + step)
-    days = (first + timedelta(days=n) for n in range((last - first).days + 8))
-    opens = np.array(
-        [calendar.session_open(day) for day in days if calendar.is_session(day)], dtype=np.float64
-    )
+    opens = session_opens(float(seconds[0]), float(seconds[-1]) + step)
     at = np.searchsorted(opens, seconds, side="left")
     following = np.append(opens, np.inf)[at]  # the first opening at or after each time
     return following < seconds + step
+
+
+def session_periods_per_year(kept: np.ndarray, step: float) -> float:
+    """The periods a year of the decision times ``session_decisions`` kept (at least one):
+    ``SESSIONS_PER_YEAR`` for as many periods as sessions open from the first to the last
+    period's end. Each session has a decision of its own when ``step`` is a day or less (252
+    a year); a longer step decides before some of them only (about 52 a year every 7 days)."""
+    opens = session_opens(float(kept[0]), float(kept[-1]) + step)
+    return SESSIONS_PER_YEAR * len(kept) / max(1, len(opens))
+
+
+def session_opens(first: float, end: float) -> np.ndarray:
+    """The US equity sessions' openings in ``[first, end)`` (Unix seconds, in order)."""
+    day = calendar.trading_day(first)
+    last = calendar.trading_day(end)
+    found = []
+    while day <= last:
+        if calendar.is_session(day):
+            opening = calendar.session_open(day)
+            if first <= opening < end:
+                found.append(opening)
+        day += timedelta(days=1)
+    return np.array(found, dtype=np.float64)
 
 
 __all__ = [
@@ -102,5 +120,7 @@ __all__ = [
     "SimulatedClock",
     "epoch_seconds",
     "session_decisions",
+    "session_opens",
+    "session_periods_per_year",
     "stepped_seconds",
 ]

@@ -14,7 +14,8 @@ Definitions (the report and ``metrics.json`` state the parameters they were comp
   ``x = r - rf`` are excess returns over the risk-free rate per period
   (``rf = (1 + annual rate) ** (1 / B) - 1``, default annual rate 0), ``std`` is the sample
   standard deviation (ddof 1), ``downside = sqrt(mean(min(x, 0) ** 2))`` over *all* periods, and
-  ``B`` = periods per year = 365 days / period length (365 for daily bars, 8760 for hourly);
+  ``B`` = periods per year = 365 days / period length (365 for daily bars, 8760 for hourly;
+  for stocks, 252 sessions a year for as many periods as sessions opened: 252 deciding daily);
   undefined (None) when the denominator is zero or there are fewer than two periods;
 - win rate: winning round trips (pnl > 0) / closed round trips, with the Wilson score 95%
   interval and an exact two-sided binomial test against 50% (the p-value sums the probabilities

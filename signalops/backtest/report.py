@@ -193,7 +193,7 @@ def title(study: Study) -> str:
     r = study.result
     periods = (
         _count(r.periods, "session")
-        if r.sessions
+        if r.by_session
         else f"{_count(r.periods, 'period')} of {format_duration(r.every.total_seconds())}"
     )
     return f"{r.strategy.name} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · {periods}"
@@ -261,7 +261,7 @@ def method_lines(study: Study) -> list[str]:
     fill = "next bar's open" if r.fill == "next_open" else "next bar's close"
     per = (
         "one decision before each US equity session"
-        if r.sessions
+        if r.by_session
         else f"{period} periods, {YEAR.days}-day year"
     )
     lines = [

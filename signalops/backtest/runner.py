@@ -21,11 +21,14 @@ name that verifies but is cut short.
 The only backtest-specific parts are:
 
 - the clock: decision times from ``start`` to ``end`` inclusive, every ``every`` (default: the
-  strategy's candle timeframe), and records stamped with that simulated time;
+  strategy's candle timeframe), and records stamped with that simulated time; when every asset
+  trades only in sessions (stocks), only the times with a session opening before the next time
+  (``decision_times``);
 - the fill price: the broker fills a decision taken at ``t`` at the open of the next bar, the
   bar that opens at or after ``t`` (``fill="next_close"``: at its close), with the configured
-  slippage and fee. The bar that produced the signal closed at ``t`` and is never traded at. When
-  there is no next bar (the data ends) the order FAILS with that reason, recorded like any other;
+  slippage and fee. The bars the signal was computed from closed by ``t`` and are never traded
+  at (a stock's daily bar opens at 09:30 New York: ``Bars.open_time``). When there is no next
+  bar (the data ends) the order FAILS with that reason, recorded like any other;
 - the mode: always paper, whatever the strategy's ``action_mode`` says (a backtest sends no
   notifications and places no orders);
 - the accounting afterwards (equity curve, trades, metrics, filter accounting), which only reads
@@ -37,7 +40,8 @@ Two hooks let stress scenarios (``signalops.stress``) shock a run without anothe
 code before it fills anything). Shocked prices need no hook: they come from a ``store`` whose
 series are transformed. Without them a run is exactly as before.
 
-Equity curve: the first point is the starting cash at ``start``; then one point per period
+Equity curve: the first point is the starting cash at the first decision time (``start``,
+unless a stock's first session comes later); then one point per period
 ``[t, t + every)``, at its end, with the portfolio after the decisions at ``t`` marked at the last
 close at or before ``t + every`` (the orders of ``t`` fill at the start of that period). The
 buy-and-hold benchmark buys the assets in equal parts at the first fill price (same slippage and
@@ -63,10 +67,10 @@ from signalops.audit.files import partial_of, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.clock import (
-    SESSIONS_PER_YEAR,
     SimulatedClock,
     epoch_seconds,
     session_decisions,
+    session_periods_per_year,
 )
 from signalops.backtest.fast import FastRun, FlatViewBroker, fewer_collections
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
@@ -115,6 +119,9 @@ WrapAdapters = Callable[[dict[str, Adapter]], Mapping[str, Adapter]]
 """The replay adapters by source -> the adapters the run uses."""
 
 
+DAY = timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """Everything a backtest produced; the audit log at ``audit_path`` has every decision."""
@@ -140,12 +147,12 @@ class BacktestResult:
     blocked: Accounting  # every BLOCKED decision's trade, played out over ``horizon``
     signals: Accounting  # every FILLED BUY, played out the same way (false signals)
     seconds: float
-    sessions: bool = False  # its assets trade in sessions: it decided once before each
+    sessions: bool = False  # its assets trade in sessions: it decided before them only
 
     @property
-    def per_year(self) -> float | None:
-        """The periods a year its returns are annualised with, when not ``every``'s."""
-        return SESSIONS_PER_YEAR if self.sessions else None
+    def by_session(self) -> bool:
+        """Whether it decided once before each session (a step of a day or less)."""
+        return self.sessions and self.every <= DAY
 
     @property
     def periods(self) -> int:
@@ -173,7 +180,7 @@ class BacktestResult:
             "every": format_duration(self.every.total_seconds()),
             "timeframe": format_duration(self.timeframe),
             "periods": self.periods,
-            "sessions": self.sessions,  # one decision before each session (stocks)
+            "sessions": self.by_session,  # one decision before each session (stocks)
             "fill": {
                 "rule": self.fill,
                 "fee_bps": str(self.paper.fee_bps),
@@ -296,7 +303,7 @@ def run_backtest(
 
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
-    per_year = SESSIONS_PER_YEAR if sessions else None
+    per_year = session_year(times, step) if sessions else None
     benchmark = buy_and_hold(prices, times, step, paper, fill)
     blocked, acted = _accounted(decisions)
     return BacktestResult(
@@ -347,6 +354,11 @@ def decision_times(
         keep = session_decisions(epoch_seconds(times), step.total_seconds())
         times = list(compress(times, keep.tolist()))
     return times
+
+
+def session_year(times: Sequence[datetime], step: timedelta) -> float:
+    """The periods a year of a backtest's session decision times (``decision_times``)."""
+    return session_periods_per_year(epoch_seconds(times), step.total_seconds())
 
 
 # --- input checks ---------------------------------------------------------------------------------
@@ -604,7 +616,12 @@ def hold_benchmark(
     if curve:
         fees = _benchmark_fees(curve, result.paper)
         metrics = summarize(
-            curve, (), fees, result.every, risk_free=risk_free, per_year=result.per_year
+            curve,
+            (),
+            fees,
+            result.every,
+            risk_free=risk_free,
+            per_year=result.metrics.periods_per_year,
         )
     return BenchmarkHold(bars.asset, symbol, bars, curve, metrics)
 

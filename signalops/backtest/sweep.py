@@ -9,14 +9,16 @@ document is compiled again (so a bad value fails exactly as it would in the file
 long-only position is then played through the verdict arrays:
 
 - decision times are those of ``signalops backtest``: ``start`` to ``end`` inclusive, every
-  ``every`` (default: the strategy's candle timeframe);
+  ``every`` (default: the strategy's candle timeframe; for a stock, only those before a session
+  opens, ``clock.session_decisions``);
 - a BUY while flat puts all the cash into the asset at the open of the next bar (the bar that
   opens at or after the decision time, as ``Bars.next_open``), at ``open x (1 + slippage)`` plus
   ``fee_bps`` of the notional; a SELL while long sells everything at the next bar's open,
   ``open x (1 - slippage)`` minus the fee. BUY while long, SELL while flat, HOLD and BLOCKED do
   nothing; a decision with no next bar (the data ends) does not fill;
-- the equity curve is marked like the backtest's: the starting cash at ``start``, then after each
-  decision time ``t`` the portfolio at the last close at or before ``t + every``.
+- the equity curve is marked like the backtest's: the starting cash at the first decision time,
+  then after each decision time ``t`` the portfolio at the last close at or before
+  ``t + every``.
 
 Metrics come from ``signalops.backtest.metrics`` (total return, max drawdown, Sharpe, win rate of
 closed round trips with pnl > 0 after fees, exposure), plus the count of BLOCKED decision times.
@@ -67,9 +69,12 @@ from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
-from signalops.backtest.clock import SESSIONS_PER_YEAR, session_decisions, stepped_seconds
+from signalops.backtest.clock import (
+    session_decisions,
+    session_periods_per_year,
+    stepped_seconds,
+)
 from signalops.backtest.metrics import (
-    YEAR,
     WinRate,
     exposure,
     max_drawdown_depth,
@@ -841,7 +846,7 @@ class Screen:
                 f"{asset} cannot be traded in that period"
             )
         self.prices = _Prices.of(bars, self.times, step.total_seconds())
-        self.per_year = per_year_of(step, sessions)
+        self.per_year = periods_a_year(self.times, step, sessions)
         self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
         self._adapters: dict[str, Any] | None = None
         self._inputs: dict[Any, Any] = {}
@@ -923,15 +928,12 @@ def _decision_times(
     return found
 
 
-def years_of(periods: int, every: timedelta, sessions: bool) -> float:
-    """How many years ``periods`` decision times every ``every`` span (of sessions: a year is
-    ``SESSIONS_PER_YEAR`` of them)."""
-    return periods / SESSIONS_PER_YEAR if sessions else periods * every / YEAR
-
-
-def per_year_of(every: timedelta, sessions: bool) -> float:
-    """The periods a year returns at those decision times are annualised with."""
-    return SESSIONS_PER_YEAR if sessions else periods_per_year(every)
+def periods_a_year(times: np.ndarray, every: timedelta, sessions: bool) -> float:
+    """The periods a year returns at the decision times ``times`` are annualised with (of
+    assets that trade only in sessions: ``clock.session_periods_per_year``)."""
+    if sessions and len(times):
+        return session_periods_per_year(times, every.total_seconds())
+    return periods_per_year(every)
 
 
 def describe_period(start: datetime, end: datetime, every: timedelta) -> str:

@@ -57,9 +57,8 @@ from signalops.backtest.sweep import (
     check_inputs,
     decision_times,
     grid_combinations,
-    per_year_of,
+    periods_a_year,
     plain_document,
-    years_of,
 )
 from signalops.catalogue.spec import format_duration
 from signalops.errors import InputError
@@ -209,8 +208,17 @@ def windows(
 
 
 def _years(first: datetime, last: datetime, step: timedelta, sessions: bool) -> tuple[int, float]:
-    periods = len(decision_times(first, last, step, sessions))
-    return periods, years_of(periods, step, sessions)
+    """How many decision times the period has, and how many years they make."""
+    periods, per_year = _per_year(first, last, step, sessions)
+    return periods, periods / per_year
+
+
+def _per_year(
+    first: datetime, last: datetime, step: timedelta, sessions: bool
+) -> tuple[int, float]:
+    """How many decision times the period has, and how many of them make a year."""
+    times = decision_times(first, last, step, sessions)
+    return len(times), periods_a_year(times, step, sessions)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -240,11 +248,11 @@ class Stitched:
     periods: int  # decision times in all the test windows
     cash_windows: int  # windows with no chosen set or a failed test, counted as cash
     step: timedelta
-    sessions: bool = False  # one decision time before each US equity session
+    per_year: float  # decision times a year
 
     @property
     def years(self) -> float:
-        return years_of(self.periods, self.step, self.sessions)
+        return self.periods / self.per_year
 
 
 @dataclass(frozen=True)
@@ -402,6 +410,7 @@ def run_walkforward(
     )
     tests = {k: screened for (k, _), screened in zip(judged, tested, strict=True)}
     by_asset: dict[str, list[WindowResult]] = {asset: [] for asset in chosen_assets}
+    span = (found[0].test[0], found[-1].test[1])  # the test windows, one after the other
     for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
         walked = _window(asset, w, screened, pick, tests.get(k), goal, step, sessions[asset])
         by_asset[asset].append(walked)
@@ -415,7 +424,10 @@ def run_walkforward(
         test,
         anchored,
         goal,
-        tuple(AssetWalk(a, tuple(rs), stitch(rs, step, sessions[a])) for a, rs in by_asset.items()),
+        tuple(
+            AssetWalk(a, tuple(rs), stitch(rs, step, _per_year(*span, step, sessions[a])[1]))
+            for a, rs in by_asset.items()
+        ),
         train_tasks + test_tasks,
     )
 
@@ -457,8 +469,9 @@ def _window(
     )
 
 
-def stitch(results: Sequence[WindowResult], step: timedelta, sessions: bool = False) -> Stitched:
-    """The test windows' curves chained (a window without one held cash for its length)."""
+def stitch(results: Sequence[WindowResult], step: timedelta, per_year: float) -> Stitched:
+    """The test windows' curves chained (a window without one held cash for its length);
+    ``per_year``: the decision times a year of their period."""
     values = [STARTING_CASH]
     held: list[np.ndarray] = []
     wins = closed = blocked = cash = 0
@@ -484,11 +497,11 @@ def stitch(results: Sequence[WindowResult], step: timedelta, sessions: bool = Fa
         params={},
         total_return=total_return(curve_values),
         max_drawdown=max_drawdown_depth(curve_values),
-        sharpe=sharpe(period_returns(curve_values), per_year_of(step, sessions)),
+        sharpe=sharpe(period_returns(curve_values), per_year),
         win_rate=WinRate.of(wins, closed),
         exposure=exposure(all_held) if len(all_held) else 0.0,
         blocked=blocked,
         fees=fees,
         open_trade=open_trade,
     )
-    return Stitched(row, len(all_held), cash, step, sessions)
+    return Stitched(row, len(all_held), cash, step, per_year)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -50,6 +50,7 @@ from signalops.backtest.runner import (
     BacktestResult,
     OnProgress,
     candle_timeframe,
+    decision_times,
     load_bars,
     run_backtest,
 )
@@ -329,6 +330,13 @@ def skip_reason(
                 f"to {_day(bars.last_close)}, the window is {_day(scenario.start)} to "
                 f"{_day(scenario.end)}"
             )
+    every = scenario.every or timedelta(seconds=timeframe)
+    sessions = config.venues.in_sessions(strategy.assets)
+    if sessions and not decision_times(scenario.start, scenario.end, every, sessions):
+        return (
+            f"{NOT_COVERED}: no US equity session opens from {_day(scenario.start)} to "
+            f"{_day(scenario.end + every)}: {', '.join(strategy.assets)} cannot be traded in it"
+        )
     if not scenario.shocks:
         return None
     reasons = [not_applicable(strategy, shock, store, config) for shock in scenario.shocks]

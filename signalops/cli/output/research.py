@@ -214,16 +214,19 @@ def each_asset_table(runs: EachAsset) -> None:
     if not runs.runs:
         return
     first = runs.runs[0].summary
+    counted = {(run.summary["periods"], run.summary.get("sessions")) for run in runs.runs}
     periods = (
-        output.count(first["periods"], "session")
+        ""
+        if len(counted) > 1  # a stock's sessions beside a coin's days: each has its own
+        else f" · {output.count(first['periods'], 'session')}"
         if first.get("sessions")
-        else f"{output.count(first['periods'], 'period')} of {first['every']}"
+        else f" · {output.count(first['periods'], 'period')} of {first['every']}"
     )
     out = output.console()
     out.print(
         Text(
             f"{runs.strategy} · each asset on its own · {runs.start:%Y-%m-%d} → "
-            f"{runs.end:%Y-%m-%d} · {periods}",
+            f"{runs.end:%Y-%m-%d}{periods}",
             style="bold",
         )
     )
@@ -468,9 +471,8 @@ def _tail_line(study: Study, ext: ExtendedMetrics) -> str:
         figures = f"{_pct(var.fraction, sign=False)} / {_pct(cvar.fraction, sign=False)}"
         by_method.setdefault(var.method.value, []).append(f"{var.confidence:.0%} {figures}")
     result = study.result
-    period = (
-        "session" if result.sessions else f"{format_duration(result.every.total_seconds())} period"
-    )
+    every = format_duration(result.every.total_seconds())
+    period = "session" if result.by_session else f"{every} period"
     shown = "; ".join(f"{method} {', '.join(cells)}" for method, cells in by_method.items())
     return f"VaR / CVaR of one {period} (over the run's returns): {shown}"
 
