@@ -35,7 +35,7 @@ from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
 from signalops.backtest.runner import BacktestResult
 from signalops.config import Config, load_config, loads_config
-from signalops.errors import InputError
+from signalops.errors import DiskFull, InputError
 from signalops.observation import Request
 from signalops.strategy import load, loads
 
@@ -265,6 +265,28 @@ def test_a_backtest_killed_half_way_leaves_no_log_under_the_backtests_name(
     with AuditLog.open_readonly(done.audit_path) as log:
         assert log.head() == head
     assert done.audit_path.with_name("backtest.db.partial").exists()
+
+
+def test_a_log_whose_indexes_fail_to_build_is_never_published(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The indexes are built on another thread while the results are worked out: its error
+    # is the backtest's, and the log keeps its .partial name.
+    strategy = load(FIXTURE, registry.catalogue())
+    built = AuditLog.finish_bulk_load
+
+    def full(log: AuditLog) -> None:
+        log.conn.execute("PRAGMA max_page_count = 1")  # SQLite's own "database or disk is full"
+        built(log)
+
+    monkeypatch.setattr(AuditLog, "finish_bulk_load", full)
+    with pytest.raises(DiskFull, match="nothing of this cycle was written"):
+        run_backtest(
+            strategy, store=replay_store, start=utc("2023-03-01"), end=utc("2023-03-10"),
+            out_dir=tmp_path,
+        )  # fmt: skip
+    assert not (tmp_path / "backtest.db").exists()
+    assert (tmp_path / "backtest.db.partial").exists()
 
 
 def test_an_unknown_engine_is_refused(replay_store: SnapshotStore, tmp_path: Path):

@@ -782,11 +782,19 @@ class AuditLog:
 
         Inside the block those filters scan the table; lookups by id and follow-ups keep their
         indexes. If the block raises, the indexes stay unbuilt (the next writer to open the
-        file adds them). A log that already holds records is left as it is.
+        file adds them). A log that already holds records is left as it is. The two halves are
+        ``start_bulk_load`` and ``finish_bulk_load`` (a caller with other work to do while the
+        indexes are built runs the second on another thread: SQLite builds them without the GIL).
         """
+        started = self.start_bulk_load()
+        yield
+        if started:
+            self.finish_bulk_load()
+
+    def start_bulk_load(self) -> bool:
+        """``bulk_load``'s start; False (nothing done) for a log that already holds records."""
         if not self.layout.compact or self.head() is not None:
-            yield
-            return
+            return False
         with self._lock:
             self.conn.execute(f"PRAGMA wal_autocheckpoint={_BULK_AUTOCHECKPOINT}")
             # Savepoints (appends nested in the loader's transaction, a fill among them) keep
@@ -798,7 +806,11 @@ class AuditLog:
             for name in _FILTER_INDEXES:
                 self.conn.execute(f"DROP INDEX IF EXISTS {name}")
         self._indexes = self._index_names()
-        yield
+        return True
+
+    def finish_bulk_load(self) -> None:
+        """``bulk_load``'s end, after a ``start_bulk_load`` that returned True: the filters'
+        indexes built, the WAL copied into the file, the usual settings back."""
         with self._write():
             for statement in _compact_index_sql():
                 self.conn.execute(statement)

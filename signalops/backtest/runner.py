@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -287,25 +288,30 @@ def run_backtest(
             clock=clock,
         )
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
+        bulk = False
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
             run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
-            with log.bulk_load():  # it never filters decisions: it asks by id and kind
-                curve += run.run()
+            bulk = log.start_bulk_load()  # it never filters decisions: it asks by id and kind
+            curve += run.run()
             decisions = tuple(run.decisions)
         else:
             curve += _pipeline_cycles(pipeline, clock, times, step, prices, progress)
             decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
         legs = _legs(log, decisions)
+        with ThreadPoolExecutor(1, thread_name_prefix="signalops-indexes") as indexing:
+            # SQLite builds the log's indexes without holding the GIL: on another core, while
+            # the results are worked out here (they read the prices, never the log).
+            built = indexing.submit(log.finish_bulk_load) if bulk else None
+            outcome = _outcome(
+                curve, decisions, legs, prices, times, step, paper, fill, horizon, risk_free,
+                sessions,
+            )  # fmt: skip
+            if built is not None:
+                built.result()
     finally:
         log.close()
     publish(writing, audit_path)
-
-    trades = round_trips(legs)
-    fees = sum((leg.fee for leg in legs), Decimal(0))
-    per_year = session_year(times, step) if sessions else None
-    benchmark = buy_and_hold(prices, times, step, paper, fill)
-    blocked, acted = _accounted(decisions)
     return BacktestResult(
         strategy=strategy,
         assets=chosen,
@@ -319,12 +325,39 @@ def run_backtest(
         audit_path=audit_path,
         prices=prices,
         equity=tuple(curve),
-        buy_and_hold=benchmark,
         decisions=decisions,
         legs=legs,
-        trades=trades,
-        metrics=summarize(curve, trades, fees, step, risk_free=risk_free, per_year=per_year),
-        benchmark=(
+        **outcome,
+        seconds=time.perf_counter() - began,
+        sessions=sessions,
+    )
+
+
+def _outcome(
+    curve: list[EquityPoint],
+    decisions: tuple[Decision, ...],
+    legs: tuple[Leg, ...],
+    prices: dict[str, Bars],
+    times: list[datetime],
+    step: timedelta,
+    paper: PaperConfig,
+    fill: str,
+    horizon: timedelta,
+    risk_free: float,
+    sessions: bool,
+) -> dict[str, Any]:
+    """What a run's decisions and fills came to: the ``BacktestResult`` fields of its trades,
+    metrics, buy-and-hold and filter accounting."""
+    trades = round_trips(legs)
+    fees = sum((leg.fee for leg in legs), Decimal(0))
+    per_year = session_year(times, step) if sessions else None
+    benchmark = buy_and_hold(prices, times, step, paper, fill)
+    blocked, acted = _accounted(decisions)
+    return {
+        "buy_and_hold": benchmark,
+        "trades": trades,
+        "metrics": summarize(curve, trades, fees, step, risk_free=risk_free, per_year=per_year),
+        "benchmark": (
             summarize(
                 benchmark,
                 (),
@@ -336,11 +369,9 @@ def run_backtest(
             if benchmark
             else None
         ),
-        blocked=account(blocked, prices, horizon, paper, fill),
-        signals=account(acted, prices, horizon, paper, fill),
-        seconds=time.perf_counter() - began,
-        sessions=sessions,
-    )
+        "blocked": account(blocked, prices, horizon, paper, fill),
+        "signals": account(acted, prices, horizon, paper, fill),
+    }
 
 
 def decision_times(
