@@ -12,6 +12,7 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
 from signalops.backtest.metrics import period_returns, sharpe
 from signalops.backtest.report import title
+from signalops.backtest.runner import BacktestResult
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import STARTING_CASH, sweep
 from signalops.cli import cli
@@ -49,6 +51,21 @@ def trading_config() -> Path:
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def aapl_backtest(
+    store: SnapshotStore, out_dir: Path, start: str, end: str, **options: Any
+) -> BacktestResult:
+    """The AAPL trend fixture backtested on the equities config from ``start`` to ``end``."""
+    return run_backtest(
+        loads(AAPL_TREND),
+        store=store,
+        start=utc(start),
+        end=utc(end),
+        out_dir=out_dir,
+        config=load_config(EQUITIES),
+        **options,
+    )
 
 
 def raw_prices(ticker: str) -> dict[str, dict[str, str]]:
@@ -86,14 +103,7 @@ def test_a_stock_order_fills_at_the_open_of_the_first_session_after_its_decision
 ):
     # A 00:00 UTC decision sees the previous evening's close; the next price anyone can trade
     # at is the following session's 09:30 New York open (14:30 UTC in winter, 13:30 in summer).
-    result = run_backtest(
-        loads(AAPL_TREND),
-        store=replay_store,
-        start=utc("2022-01-01"),
-        end=utc("2022-12-31"),
-        out_dir=tmp_path,
-        config=load_config(EQUITIES),
-    )
+    result = aapl_backtest(replay_store, tmp_path, "2022-01-01", "2022-12-31")
     aapl = raw_prices("AAPL")
     sessions = sorted(aapl)
     assert len(result.legs) >= 4
@@ -109,14 +119,7 @@ def test_a_stock_order_fills_at_the_open_of_the_first_session_after_its_decision
 def test_a_stock_backtests_paper_account_is_in_its_venues_quote_currency(
     replay_store: SnapshotStore, tmp_path: Path
 ):
-    result = run_backtest(
-        loads(AAPL_TREND),
-        store=replay_store,
-        start=utc("2022-01-01"),
-        end=utc("2022-06-30"),
-        out_dir=tmp_path,
-        config=load_config(EQUITIES),
-    )
+    result = aapl_backtest(replay_store, tmp_path, "2022-01-01", "2022-06-30")
     with AuditLog.open_readonly(result.audit_path) as log:
         executions = [
             record["execution"]
@@ -325,15 +328,7 @@ def test_a_stock_deciding_every_few_days_fills_each_decision_at_its_own_session(
     replay_store: SnapshotStore, tmp_path: Path, days: int
 ):
     every = timedelta(days=days)
-    result = run_backtest(
-        loads(AAPL_TREND),
-        store=replay_store,
-        start=utc("2022-01-01"),
-        end=utc("2022-12-31"),
-        every=every,
-        out_dir=tmp_path,
-        config=load_config(EQUITIES),
-    )
+    result = aapl_backtest(replay_store, tmp_path, "2022-01-01", "2022-12-31", every=every)
     times = sorted({d.as_of for d in result.decisions})
     bars = result.prices["AAPL"]
     opened = [bars.next_open(moment)[1] for moment in times]
@@ -355,15 +350,7 @@ def test_a_stock_deciding_every_few_days_fills_each_decision_at_its_own_session(
 def test_a_stock_filled_at_the_next_close_trades_at_its_sessions_close(
     replay_store: SnapshotStore, tmp_path: Path
 ):
-    result = run_backtest(
-        loads(AAPL_TREND),
-        store=replay_store,
-        start=utc("2022-01-01"),
-        end=utc("2022-12-31"),
-        fill="next_close",
-        out_dir=tmp_path,
-        config=load_config(EQUITIES),
-    )
+    result = aapl_backtest(replay_store, tmp_path, "2022-01-01", "2022-12-31", fill="next_close")
     aapl = raw_prices("AAPL")
     assert result.legs
     for leg in result.legs:
