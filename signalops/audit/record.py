@@ -397,7 +397,7 @@ class DecisionTemplate:
         execution: Any,
     ) -> _Outcome | None:
         """The outcome built before with these members, if any (the most recent first to stay)."""
-        key = (verdict, action, id(risk), id(execution), blocked_by, conflicts)
+        key = _outcome_key(verdict, action, blocked_by, conflicts, risk, execution)
         try:
             found = self._outcomes.get(key)
         except TypeError:  # a veto or conflict that is not text: the general way
@@ -616,14 +616,8 @@ class DecisionTemplate:
 
     def _remember(self, outcome: _Outcome) -> None:
         """Keep ``outcome`` to build on (``_again``), the least recently used forgotten first."""
-        key = (
-            outcome.verdict,
-            outcome.action,
-            id(outcome.risk),
-            id(outcome.execution),
-            outcome.blocked_by,
-            outcome.conflicts,
-        )
+        o = outcome
+        key = _outcome_key(o.verdict, o.action, o.blocked_by, o.conflicts, o.risk, o.execution)
         kept = self._outcomes
         try:
             kept[key] = outcome
@@ -705,6 +699,19 @@ class DecisionTemplate:
 
 # Outcomes a template keeps to build on again (``DecisionTemplate._again``).
 _OUTCOMES_KEPT = 16
+
+
+def _outcome_key(
+    verdict: Any,
+    action: Any,
+    blocked_by: tuple[Any, ...],
+    conflicts: tuple[Any, ...],
+    risk: Any,
+    execution: Any,
+) -> tuple[Any, ...]:
+    """Where a template keeps an outcome: the frozen risk and execution by identity (the
+    ``_Outcome`` holds them, so their ids are not another object's while it is kept)."""
+    return (verdict, action, id(risk), id(execution), blocked_by, conflicts)
 
 
 @dataclass(frozen=True, slots=True)

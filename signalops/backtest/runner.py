@@ -350,7 +350,8 @@ def _outcome(
     metrics, buy-and-hold and filter accounting."""
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
-    per_year = session_year(times, step) if sessions else None
+    seconds = step.total_seconds()
+    per_year = session_periods_per_year(epoch_seconds(times), seconds) if sessions else None
     benchmark = buy_and_hold(prices, times, step, paper, fill)
     blocked, acted = _accounted(decisions)
     return {
@@ -385,11 +386,6 @@ def decision_times(
         keep = session_decisions(epoch_seconds(times), step.total_seconds())
         times = list(compress(times, keep.tolist()))
     return times
-
-
-def session_year(times: Sequence[datetime], step: timedelta) -> float:
-    """The periods a year of a backtest's session decision times (``decision_times``)."""
-    return session_periods_per_year(epoch_seconds(times), step.total_seconds())
 
 
 # --- input checks ---------------------------------------------------------------------------------
