@@ -11,7 +11,8 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
     risk:                      # same shape as a strategy's risk: section
       max_position: 0.10
       max_data_age: 15m
-    paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}
+    paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}   # quote: USD (default: the
+                               # venues' quote of the assets traded when they share one, else USDT)
     notify:
       approval_ttl: 15m        # at most risk.max_data_age (default: 15m, or max_data_age if less)
       webhooks:
@@ -70,7 +71,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -133,11 +134,15 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 @dataclass(frozen=True, slots=True)
 class PaperConfig:
-    """Paper trading: 10,000 in cash, 0.1% fee (a typical taker fee), 5 bps slippage."""
+    """Paper trading: 10,000 in cash, 0.1% fee (a typical taker fee), 5 bps slippage.
+
+    ``quote``: the account's currency as written; None lets the venues say it
+    (``Config.account_quote``)."""
 
     starting_cash: Decimal = Decimal("10000")
     fee_bps: Decimal = Decimal("10")
     slippage_bps: Decimal = Decimal("5")
+    quote: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +300,12 @@ class Config:
     def kill_switch(self) -> str | None:
         return self.limits.kill_switch_file
 
+    def account_quote(self, assets: Sequence[str]) -> str | None:
+        """The currency a paper account trading ``assets`` is made in: ``paper.quote`` when
+        the file says it, else their venues' quote when they share one; None: the ledger's
+        default (USDT)."""
+        return self.paper.quote or self.venues.quote_of(assets)
+
 
 # --- loading ------------------------------------------------------------------------------------
 
@@ -328,6 +339,12 @@ def _config_errors() -> Iterator[None]:
         raise ConfigError.from_strategy_error(exc) from None
 
 
+def _paper(section: Mapping[str, Any]) -> PaperConfig:
+    """The schema-valid ``paper:`` section: amounts as Decimal, the currency as written."""
+    values: dict[str, Any] = {key: to_decimal(v) for key, v in section.items() if key != "quote"}
+    return PaperConfig(**values, quote=section.get("quote"))
+
+
 def _parse(text: str, file: str, base: str | Path | None) -> Config:
     doc = load_yaml(text, file)
     raise_collected(check_config_schema(doc))
@@ -342,7 +359,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
     ttl = notify.get("approval_ttl")
     config = Config(
         limits=limits,
-        paper=PaperConfig(**{key: to_decimal(value) for key, value in paper.items()}),
+        paper=_paper(paper),
         notify=NotifyConfig(
             approval_ttl=(
                 # by default no longer than max_data_age, so an approval in time is never stale

@@ -100,6 +100,7 @@ def open_workspace(
     create: bool = True,
     venue: str | None = None,
     runner: str | None = None,
+    assets: Sequence[str] = (),
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
@@ -107,6 +108,10 @@ def open_workspace(
     and the ledger are made when missing. ``create=False`` is for commands that only read: the
     log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
     opened read-only, so looking never writes.
+
+    ``assets``: what the strategies to be run trade. A paper ledger made now is in
+    ``Config.account_quote(assets)``; one made earlier keeps its currency (``paper.quote``
+    written in the file must be it: ``ExecutionError``).
     """
     from signalops.audit.interface import open_log
     from signalops.config import load_config
@@ -116,7 +121,7 @@ def open_workspace(
     settings = with_venue(load_config(config), venue)
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
-        broker = _paper_broker(log, settings)
+        broker = _paper_broker(log, settings, assets)
     except BaseException:
         log.close()
         raise
@@ -151,22 +156,27 @@ def _config_file() -> str | None:
     )
 
 
-def _paper_broker(log: AuditStore, settings: Config) -> PaperBroker:
+def _paper_broker(log: AuditStore, settings: Config, assets: Sequence[str]) -> PaperBroker:
     import sqlite_utils
 
     from signalops.audit.paper_ledger import PaperLedger, SQLiteLedger
     from signalops.execution.paper import PaperBroker
 
     ledger: PaperLedger = log.paper_ledger()
-    if log.readonly and not ledger.exists():
+    made = ledger.exists() and ledger.account() is not None
+    if log.readonly and not made:
         # No ledger in the file means no paper fill yet: an empty account in memory says
         # exactly that, without making tables in a file that was opened only to be read.
         ledger = SQLiteLedger(sqlite_utils.Database(memory=True))
+    # Only the file's own word is held against an account made earlier: the venues' quote
+    # names the currency of a new one (a ledger made before it was inferred stays as made).
+    quote = settings.paper.quote if made else settings.account_quote(assets)
     return PaperBroker(
         ledger,
         starting_cash=settings.paper.starting_cash,
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,
+        quote=quote,
     )
 
 

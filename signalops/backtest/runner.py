@@ -269,7 +269,7 @@ def run_backtest(
             starting_cash=paper.starting_cash,
             fee_bps=paper.fee_bps,
             slippage_bps=paper.slippage_bps,
-            quote=config.venues.quote_of(chosen),  # None: the ledger's default
+            quote=config.account_quote(chosen),  # None: the ledger's default
             price=lambda asset, at: _bars_of(prices, asset).fill(fill, at),
             created_at=start,
         )

@@ -102,7 +102,7 @@ def run_study(
         universe=universe,
         sectors=config.sectors,
         limits=limits_for(result.strategy, config),
-        quote=config.venues.quote_of(result.assets),
+        quote=config.account_quote(result.assets),
     )
     if report:
         write_report(study, store=store, venues=config.venues)

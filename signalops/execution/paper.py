@@ -443,7 +443,10 @@ class PaperBroker:
                 f"not {plain(starting_cash)}; use a new ledger file to start over"
             )
         if quote is not None and quote != currency:
-            raise ExecutionError(f"paper ledger is in {currency}, not {quote}")
+            raise ExecutionError(
+                f"paper ledger is in {currency}, not {quote}: an account keeps the currency "
+                "it was made in; use a new ledger file to start over"
+            )
         return cash, currency
 
     # --- the ledger -------------------------------------------------------------------------

@@ -568,7 +568,12 @@ def run_plan(
             plan.start, plan.end or plan.start, plan.every or timedelta(days=1)
         )
     workspace = open_workspace(
-        audit=plan.audit, config=plan.config, create=True, venue=plan.venue, runner=plan.runner
+        audit=plan.audit,
+        config=plan.config,
+        create=True,
+        venue=plan.venue,
+        runner=plan.runner,
+        assets=[asset for strategy in strategies for asset in strategy.assets],
     )
     try:
         with workspace.audit.hold_runner(wait=plan.wait):

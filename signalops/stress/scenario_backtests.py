@@ -258,7 +258,7 @@ def run_stress(
         )
         runs.append(run)
     configured = _breakers_set(config.breakers)
-    quote = config.venues.quote_of(strategy.assets)
+    quote = config.account_quote(strategy.assets)
     return StressReport(strategy, tuple(runs), Path(out_dir), configured, quote)
 
 

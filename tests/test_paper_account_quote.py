@@ -1,0 +1,148 @@
+"""The currency of a workspace's paper account: the venues' quote of what its first run trades,
+``paper.quote`` when the config says it, and an account that keeps the currency it was made in.
+
+Runs are ``signalops run --replay`` of the bundled data (the AAPL trend fixture fills on
+2022-01-04 and 2022-01-20 on the equities config, whose stocks venue quotes in USD).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import ROOT
+
+from signalops.audit.store import AuditLog
+from signalops.cli import cli
+from signalops.config import PaperConfig, load_config
+from signalops.errors import ConfigError
+
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+AAPL_TREND = ROOT / "tests" / "fixtures" / "aapl_trend.yaml"
+CRYPTO = ROOT / "strategies" / "technical_baseline.yaml"
+
+
+def config_with(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "signalops.yaml"
+    path.write_text(EQUITIES.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return path
+
+
+def run(replay_dir: Path, audit: Path, config: Path, strategy: Path = AAPL_TREND) -> Result:
+    args = [
+        "run", str(strategy), "--replay", str(replay_dir), "--from", "2022-01-03",
+        "--to", "2022-01-21", "--every", "1d", "--mode", "paper", "--audit", str(audit),
+        "--config", str(config),
+    ]  # fmt: skip
+    return CliRunner().invoke(cli, args, prog_name="signalops")
+
+
+def fills(audit: Path) -> list[tuple[str, str]]:
+    """(quote, message) of each filled decision's execution."""
+    with AuditLog.open_readonly(audit) as log:
+        return [
+            (record["execution"]["details"]["quote"], record["execution"]["message"])
+            for _, record in log.records_of_kind("decision")
+            if record["execution"]["status"] == "FILLED"
+        ]
+
+
+def account_quote(audit: Path) -> str:
+    with AuditLog.open_readonly(audit) as log:
+        account = log.paper_ledger().account()
+    assert account is not None
+    return account[1]
+
+
+def test_a_stock_run_makes_its_paper_account_in_the_stock_venues_quote(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    result = run(replay_dir, tmp_path / "a.db", config_with(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert account_quote(tmp_path / "a.db") == "USD"
+    found = fills(tmp_path / "a.db")
+    assert [quote for quote, _ in found] == ["USD", "USD"]
+    assert all(" USD (fee " in message for _, message in found)
+
+
+def test_paper_quote_in_the_config_names_the_account_currency_whatever_the_venues(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    config = config_with(tmp_path, "paper: {quote: EUR}\n")
+    result = run(replay_dir, tmp_path / "a.db", config)
+    assert result.exit_code == 0, result.output
+    assert account_quote(tmp_path / "a.db") == "EUR"
+    assert [quote for quote, _ in fills(tmp_path / "a.db")] == ["EUR", "EUR"]
+
+
+def test_an_account_made_in_usdt_stays_in_usdt_when_a_later_run_trades_stocks(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """A ledger made before the venues named its currency (or by a crypto run) is not changed
+    under its fills: the inferred quote is only a new account's."""
+    audit, config = tmp_path / "a.db", config_with(tmp_path)
+    assert run(replay_dir, audit, config, CRYPTO).exit_code == 0
+    assert account_quote(audit) == "USDT"
+    result = run(replay_dir, audit, config)
+    assert result.exit_code == 0, result.output
+    assert account_quote(audit) == "USDT"
+    assert [quote for quote, _ in fills(audit)][-2:] == ["USDT", "USDT"]
+
+
+def test_paper_quote_that_is_not_the_accounts_currency_stops_the_run_before_a_cycle(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    audit = tmp_path / "a.db"
+    assert run(replay_dir, audit, config_with(tmp_path)).exit_code == 0
+    with AuditLog.open_readonly(audit) as log:
+        before = log.head()
+    result = run(replay_dir, audit, config_with(tmp_path, "paper: {quote: EUR}\n"))
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: paper ledger is in USD, not EUR: an account keeps the currency it was made "
+        "in; use a new ledger file to start over\n"
+    )
+    with AuditLog.open_readonly(audit) as log:
+        assert log.head() == before
+
+
+def test_a_backtest_account_is_in_paper_quote_when_the_config_says_it(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    config = config_with(tmp_path, "paper: {quote: EUR}\n")
+    args = [
+        "backtest", str(AAPL_TREND), "--data", str(replay_dir), "--config", str(config),
+        "--from", "2022-01-01", "--to", "2022-03-31", "--report", str(tmp_path / "out"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    assert "starting cash 10,000.00 EUR" in result.output
+    assert account_quote(tmp_path / "out" / "backtest.db") == "EUR"
+
+
+def test_account_quote_is_paper_quote_else_the_quote_the_assets_venues_share(
+    tmp_path: Path,
+) -> None:
+    venues_say = load_config(EQUITIES)
+    assert venues_say.paper.quote is None
+    assert venues_say.account_quote(["AAPL", "TSLA"]) == "USD"
+    assert venues_say.account_quote(["BTC"]) == "USDT"
+    assert venues_say.account_quote(["AAPL", "BTC"]) is None  # the ledger's default, USDT
+    assert venues_say.account_quote([]) is None
+    file_says = load_config(config_with(tmp_path, "paper: {quote: EUR, fee_bps: 20}\n"))
+    assert file_says.paper == PaperConfig(fee_bps=Decimal(20), quote="EUR")
+    assert {file_says.account_quote(a) for a in (["AAPL"], ["BTC"], ["AAPL", "BTC"], [])} == {"EUR"}
+
+
+def test_paper_quote_that_is_not_a_currency_code_is_an_error_at_its_line_and_column(
+    tmp_path: Path,
+) -> None:
+    config = config_with(tmp_path, "paper:\n  quote: US D\n")
+    line = len(config.read_text(encoding="utf-8").splitlines())
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert str(info.value) == (
+        f"{config}:{line}:10: paper.quote: 'US D' must be a currency code such as USDT or USD"
+    )
