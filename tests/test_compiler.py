@@ -1354,6 +1354,9 @@ COMPILE_ERRORS = [
                 - when: "rsi(14, 2h) < 30"
                 - when: "return(7) < 0"
                 - when: "news_count(3) > 1"
+                - when: "polymarket(511754).yes < 80%"
+                - when: "polymarket(0.5).yes < 80%"
+                - when: "news_count('') > 1"
         """,
         [
             "s.yaml:7:22: rules[0].conditions[0].when: parameter 'n' must be a whole number, "
@@ -1365,8 +1368,14 @@ COMPILE_ERRORS = [
             "1m, 5m, 15m, 30m, 1h, 4h, 1d, 7d, got 7200",
             "s.yaml:11:25: rules[0].conditions[4].when: parameter 'window' must be a duration "
             "such as '24h' or '7d', got 7.0",
-            "s.yaml:12:29: rules[0].conditions[5].when: parameter 'query' must be a non-empty "
-            "string, got 3.0",
+            "s.yaml:12:29: rules[0].conditions[5].when: parameter 'query' must be a string, "
+            'got the number 3: write it in quotes ("3")',
+            "s.yaml:13:29: rules[0].conditions[6].when: parameter 'market' must be a string, "
+            'got the number 511754: write it in quotes ("511754")',
+            "s.yaml:14:29: rules[0].conditions[7].when: parameter 'market' must be a string, "
+            'got the number 0.5: write it in quotes ("0.5")',
+            "s.yaml:15:29: rules[0].conditions[8].when: parameter 'query' must be a non-empty "
+            "string, got ''",
         ],
         id="argument_of_the_wrong_type_or_range",
     ),

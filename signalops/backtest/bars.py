@@ -76,6 +76,13 @@ class Bars:
         Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
         key = candle_key(asset, timeframe, venues)
         if key is None:
+            venue = (venues or Venues()).venue_of(asset)
+            if venue is not None:  # a venue without candles: Polymarket
+                raise DataNotFound(
+                    f"{asset} trades on venue '{venue.name}' ({venue.exchange}), which has no "
+                    "candles: a backtest fills and marks from candles, so it cannot replay "
+                    f"{asset}'s prices"
+                )
             raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
         series = store.series(SOURCE, key)
         if series is None or len(series) == 0:

@@ -72,6 +72,13 @@ class Param:
                 raise ValueError(f"parameter '{self.name}' must be finite, got {value!r}")
             value = float(value)
         elif self.type == "string":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                # polymarket(511754): an id that looks like a number is read as one
+                shown = f"{value:g}" if math.isfinite(value) and value == int(value) else value
+                raise ValueError(
+                    f"parameter '{self.name}' must be a string, got the number {shown}: "
+                    f'write it in quotes ("{shown}")'
+                )
             if not isinstance(value, str) or not value:
                 raise ValueError(
                     f"parameter '{self.name}' must be a non-empty string, got {value!r}"
