@@ -96,6 +96,7 @@ from signalops.venues import (
     Venue,
     VenueKind,
     Venues,
+    default_quote,
     exchange_problem,
 )
 
@@ -514,7 +515,7 @@ def _venues(data: Mapping[str, Any]) -> Venues:
         venues[name] = Venue(
             name=name,
             exchange=spec["exchange"],
-            quote=spec.get("quote", "USDT"),
+            quote=spec.get("quote", default_quote(spec["exchange"])),
             sandbox=spec.get("sandbox", True),
             rate_limit=spec.get("rate_limit"),
         )

@@ -44,6 +44,7 @@ __all__ = [
     "Venue",
     "VenueKind",
     "Venues",
+    "default_quote",
     "exchange_problem",
     "venue_for_option",
 ]
@@ -99,6 +100,12 @@ class AssetVenue:
 BINANCE = Venue("binance", "binance", "USDT")
 # Polymarket has no testnet: auto mode refuses it until a venue says ``sandbox: false``.
 POLYMARKET = Venue("polymarket", "polymarket", "USDC")
+
+
+def default_quote(exchange: str) -> str:
+    """A venue's quote when its section names none: USDC on Polymarket (what its outcomes are
+    priced and settled in), else USDT."""
+    return POLYMARKET.quote if VenueKind.of(exchange) is VenueKind.POLYMARKET else BINANCE.quote
 
 
 V = TypeVar("V")

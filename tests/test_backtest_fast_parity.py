@@ -139,6 +139,20 @@ def test_a_stocks_session_decisions_fill_alike_on_both_engines(
     assert fast.sessions and fast.legs
 
 
+@pytest.mark.parametrize("every", [None, timedelta(hours=6)], ids=["daily", "6h"])
+def test_a_polymarket_outcome_fills_and_marks_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path, every: timedelta | None
+):
+    from test_backtest_polymarket import CONFIG_TEXT, STRATEGY
+
+    fast, pipeline = both_engines(
+        load(STRATEGY), replay_store, tmp_path, start=utc("2024-10-25"), end=utc("2024-11-20"),
+        every=every, config=loads_config(CONFIG_TEXT, "signalops.yaml"),
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert [leg.side.value for leg in fast.legs] == ["BUY", "BUY", "SELL"]
+
+
 @pytest.mark.parametrize("every", [None, timedelta(hours=1)], ids=["daily", "hourly"])
 def test_the_banking_crisis_fixture_fills_denies_blocks_and_sells_alike_on_both_engines(
     replay_store: SnapshotStore, tmp_path: Path, every: timedelta | None

@@ -155,24 +155,6 @@ def test_validate_with_default_venues_warns_about_nothing(tmp_path, files):
     assert (result.exit_code, result.stderr) == (0, "")
 
 
-def test_backtest_of_an_asset_on_a_polymarket_venue_says_that_venue_has_no_candles(
-    tmp_path, files, replay_dir
-):
-    files["signalops.yaml"] = """\
-        venues: {pm: {exchange: polymarket, sandbox: false}}
-        assets: {BTC: {venue: pm, symbol: "4571487063"}}
-        """
-
-    args = ["backtest", "s.yaml", "--data", str(replay_dir), "--from", "2023-03-01"]
-    result = run(tmp_path, *args, "--to", "2023-03-31")
-
-    assert result.exit_code == 1
-    assert result.stderr == (
-        "error: BTC trades on venue 'pm' (polymarket), which has no candles: a backtest fills "
-        "and marks from candles, so it cannot replay BTC's prices\n"
-    )
-
-
 # --- --venue -----------------------------------------------------------------------------------
 
 

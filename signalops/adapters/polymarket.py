@@ -904,6 +904,20 @@ class ReplayFeed:
         point = self.price(key, outcome, as_of, "outcome")
         return Point(point.value, point.t, {**point.detail, "token_id": token}, point.fetched_at)
 
+    def token_prices(self, token: str) -> tuple[list[float], list[float]]:
+        """Every recorded price of the outcome whose CLOB token is ``token``: (times, prices),
+        oldest first, each price as ``token_price`` reads it. Raises the adapter's NO_DATA when
+        no recorded market lists the token or its outcome's prices are not recorded, and
+        BAD_SNAPSHOT for a recorded price that is no probability."""
+        found = self._token_outcome(token)
+        if found is None:
+            raise _no_token(token, self.store.directory)
+        key, outcome = found
+        series = self.store.series(SOURCE, prices_key(key, outcome))
+        if series is None or not len(series):
+            raise self._missing(key, key, outcome, "prices")
+        return list(series.times), [_recorded_price(v, key) for v in series.values]
+
     def _token_outcome(self, token: str) -> tuple[str, str] | None:
         """(recorded market name, outcome) of CLOB token ``token``; None when none lists it."""
         if token in self._tokens:

@@ -15,6 +15,9 @@ symbol as the configured venue names it: ``BTC/USDT`` on Binance, ``AAPL`` on yf
 close time minus the timeframe, except on an exchange with sessions (equities on yfinance): a
 daily bar there opens at 09:30 New York on its date, not at the previous day's 16:00 close (a
 decision taken after Monday's close fills at Tuesday's open, not Wednesday's).
+
+An asset on a Polymarket venue has no candles: its bars are its outcome token's recorded prices
+(``Bars.outcome_prices``), each opening and closing at the moment it was recorded.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from signalops.adapters.technical import SOURCE
 from signalops.backtest.clock import epoch_seconds
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
-from signalops.errors import DataNotFound, InputError
+from signalops.errors import AdapterError, DataNotFound, InputError
 from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
-from signalops.venues import Venues
+from signalops.venues import VenueKind, Venues
 
 _DAY = 86400
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
@@ -59,6 +62,7 @@ class Bars:
     open: np.ndarray
     close: np.ndarray
     sessions: np.ndarray | None = None
+    points: bool = False  # prices recorded at moments (an outcome's), not candles
 
     @cached_property
     def open_time(self) -> np.ndarray:
@@ -74,15 +78,11 @@ class Bars:
         """``asset``'s candles from the series of the venue that serves it (``candle_key``).
 
         Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
+        venue = (venues or Venues()).venue_of(asset)
+        if venue is not None and venue.kind is VenueKind.POLYMARKET:
+            return cls.outcome_prices(store, asset, timeframe, venues or Venues())
         key = candle_key(asset, timeframe, venues)
         if key is None:
-            venue = (venues or Venues()).venue_of(asset)
-            if venue is not None:  # a venue without candles: Polymarket
-                raise DataNotFound(
-                    f"{asset} trades on venue '{venue.name}' ({venue.exchange}), which has no "
-                    "candles: a backtest fills and marks from candles, so it cannot replay "
-                    f"{asset}'s prices"
-                )
             raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
         series = store.series(SOURCE, key)
         if series is None or len(series) == 0:
@@ -95,6 +95,36 @@ class Bars:
         daily_sessions = timeframe == _DAY and (venues or Venues()).in_sessions([asset])
         opens = _session_opens(closes) if daily_sessions else None
         return cls(asset, timeframe, closes, series.column(0), series.column(3), opens)
+
+    @classmethod
+    def outcome_prices(
+        cls, store: SnapshotStore, asset: str, timeframe: int, venues: Venues
+    ) -> Bars:
+        """The recorded prices of the Polymarket outcome ``asset`` trades as (its configured
+        CLOB token), each a bar that opens and closes when it was recorded, at that price.
+
+        A decision at ``t`` fills at the first price recorded at or after ``t`` (a price at
+        ``t`` itself is the one the gate sized the order at: the price then, as a paper fill
+        on the live CLOB midpoint is); marks are the last price by then, as for candles.
+        Raises ``DataNotFound`` with the adapter's message (which says what to download) when
+        no recorded market lists the token or its prices are missing or malformed."""
+        from signalops.adapters import polymarket  # its client is imported on use only
+
+        token = polymarket.asset_token(venues, asset)
+        try:
+            times, prices = polymarket.ReplayFeed(store).token_prices(token)
+        except AdapterError as exc:
+            raise DataNotFound(f"{asset} (Polymarket): {exc.message}") from None
+        at = np.asarray(times, dtype=np.float64)
+        price = np.asarray(prices, dtype=np.float64)
+        return cls(asset, timeframe, at, price, price, at, points=True)
+
+    @property
+    def label(self) -> str:
+        """What the bars are, for messages: ``1d BTC candles``, ``recorded TRUMP_YES prices``."""
+        if self.points:
+            return f"recorded {self.asset} prices"
+        return f"{format_duration(self.timeframe)} {self.asset} candles"
 
     def __len__(self) -> int:
         return len(self.close_time)
@@ -116,6 +146,11 @@ class Bars:
     def _next_index(self, at: datetime) -> int:
         """The first bar that opens at or after ``at``; raises LookupError when the data ends."""
         i = int(np.searchsorted(self.open_time, at.timestamp(), side="left"))
+        if i >= len(self) and self.points:
+            raise LookupError(
+                f"no {self.asset} price is recorded at or after {iso(at)}: the data ends with "
+                f"the price at {iso(self.last_close)}"
+            )
         if i >= len(self):
             raise LookupError(
                 f"no {format_duration(self.timeframe)} {self.asset} bar opens at or after "

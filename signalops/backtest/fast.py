@@ -74,7 +74,7 @@ from signalops.orders import (
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
-from signalops.pipeline.cycle import DENIED, _why_not, not_executed, price_requests
+from signalops.pipeline.cycle import DENIED, _why_not, not_executed
 from signalops.pipeline.records import Recorder, Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
@@ -237,7 +237,10 @@ class FastRun:
         tree = strategy.tree
         # asset -> (the tree's requests, aligned with its metrics; what the gate is given)
         self._requests = {
-            asset: (tree.requests(asset), (*strategy.requests(asset), *price_requests(asset)))
+            asset: (
+                tree.requests(asset),
+                (*strategy.requests(asset), *pipeline.price_requests_of(asset)),
+            )
             for asset in self.assets
         }
         requests = [r for _, asked in self._requests.values() for r in asked]

@@ -254,11 +254,30 @@ def _without_vetoes_line(study: Study) -> str:
     return f"the vetoes-removed baseline at the {_count(total, 'blocked time')}: {parts}"
 
 
+AT_POINTS = "the first recorded price at or after each decision"  # a Polymarket outcome's fill
+
+
+def fill_words(rule: str) -> str:
+    return "next bar's open" if rule == "next_open" else "next bar's close"
+
+
+def _fills(r: BacktestResult, fill: str) -> str:
+    """How orders filled: at the candles' ``fill``, and at the first recorded price at or after
+    each decision for an asset priced by points (a Polymarket outcome)."""
+    points = [asset for asset, bars in r.prices.items() if bars.points]
+    if points and len(points) == len(r.prices):
+        return f"fills at {AT_POINTS} (outcome prices)"
+    text = f"fills at the {fill} ({format_duration(r.timeframe)} candles"
+    if points:
+        text += f"; {', '.join(points)}: at {AT_POINTS}"
+    return text + ")"
+
+
 def method_lines(study: Study) -> list[str]:
     r = study.result
     m = r.metrics
     period = format_duration(r.every.total_seconds())
-    fill = "next bar's open" if r.fill == "next_open" else "next bar's close"
+    fill = fill_words(r.fill)
     per = (
         "one decision before each US equity session"
         if r.by_session
@@ -267,7 +286,7 @@ def method_lines(study: Study) -> list[str]:
     lines = [
         f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
         f"{m.periods_per_year:g} periods a year ({per})",
-        f"fills at the {fill} ({format_duration(r.timeframe)} candles); fee "
+        f"{_fills(r, fill)}; fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
         f"{money(r.paper.starting_cash, study.quote)}",
     ]

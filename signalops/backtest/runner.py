@@ -51,7 +51,8 @@ fee) and is marked the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -59,7 +60,7 @@ from decimal import Decimal
 from functools import cached_property
 from itertools import compress, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from signalops.adapters import registry
 from signalops.adapters.base import Adapter
@@ -405,12 +406,11 @@ def _check_input(
 
 
 def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> None:
-    for asset, bars in prices.items():
+    for bars in prices.values():
         if bars.closes_between(start, end) == 0:
             raise DataNotFound(
-                f"no {format_duration(bars.timeframe)} {asset} candles between {iso(start)} "
-                f"and {iso(end)}: the recorded data covers {iso(bars.first_close)} to "
-                f"{iso(bars.last_close)}"
+                f"no {bars.label} between {iso(start)} and {iso(end)}: the recorded data "
+                f"covers {iso(bars.first_close)} to {iso(bars.last_close)}"
             )
 
 
@@ -551,22 +551,25 @@ def buy_and_hold(
 
     Bought like a strategy order (fill price x (1 + slippage), plus the fee), with all the cash:
     quantity = allocation / (price x (1 + fee)). Empty when some asset has no fill price then.
+    Until an asset is bought and has a close (its data starts after the first decision time),
+    its part counts as the cash set aside for it, not as nothing.
     """
     if not times:
         return ()
     slip, fee_rate = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
     share = paper.starting_cash / len(prices)
-    holdings: dict[str, Decimal] = {}
+    holdings: dict[str, _Held] = {}
     cash = paper.starting_cash
     for asset, bars in prices.items():
         try:
-            base, _ = bars.fill(fill, times[0])
+            base, filled_at = bars.fill(fill, times[0])
         except LookupError:
             return ()
         price = base * (1 + slip)
         quantity = share / (price * (1 + fee_rate))
-        holdings[asset] = quantity
-        cash -= quantity * price * (1 + fee_rate)
+        cost = quantity * price * (1 + fee_rate)
+        holdings[asset] = _Held(quantity, cost, filled_at)
+        cash -= cost
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
     marked = [moment + step for moment in times]
     values = _hold_values(cash, holdings, prices, marked)
@@ -574,17 +577,35 @@ def buy_and_hold(
     return tuple(curve)
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    quantity: Decimal
+    cost: Decimal  # what buying it took from the cash, fee included
+    bought_at: datetime
+
+
 def _hold_values(
-    cash: Decimal, holdings: dict[str, Decimal], prices: dict[str, Bars], marked: list[datetime]
+    cash: Decimal, holdings: dict[str, _Held], prices: dict[str, Bars], marked: list[datetime]
 ) -> list[Decimal]:
     """The held portfolio's value at each of ``marked``: ``cash + q1 x close1 + q2 x close2 ...``
-    in the holdings' order, a missing close counting as zero.
+    in the holdings' order; an asset not bought yet by a mark, or without a close by then,
+    counts as its cost.
 
     The same Decimal operations, in the same order, as valuing it mark by mark, done as one
     ``map`` per asset: a Python loop over the marks was half of buy-and-hold's time."""
     values: list[Decimal] | None = None
-    for asset, quantity in holdings.items():
-        worth = map(quantity.__mul__, prices[asset].closes_at(marked, before=Decimal(0)))
+    for asset, held in holdings.items():
+        closes = prices[asset].closes_at(marked)
+        bought = bisect_left(marked, held.bought_at)
+        worth: Iterable[Decimal]
+        if bought == 0 and closes[0] is not None:
+            # Every mark after the purchase and a close: one multiplication each.
+            worth = map(held.quantity.__mul__, cast(list[Decimal], closes))
+        else:
+            worth = (
+                held.cost if i < bought or close is None else held.quantity * close
+                for i, close in enumerate(closes)
+            )
         values = list(
             map(cash.__add__, worth) if values is None else map(Decimal.__add__, values, worth)
         )

@@ -205,7 +205,7 @@ def backtest_command(
                 settings=Settings.read(config_file or default_config(), venue),
                 progress=progress,
             )
-        research_output.each_asset_table(runs)
+        research_output.each_asset_table(runs, settings)
         research_output.failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
         return
     with output.progress(output.console(stderr=True)) as progress:

@@ -318,7 +318,6 @@ def skip_reason(
 ) -> str | None:
     """Why ``scenario`` says nothing about ``strategy`` on ``store`` (None: it runs)."""
     timeframe = candle_timeframe(strategy)
-    frame = format_duration(timeframe)
     for asset in strategy.assets:
         try:
             bars = load_bars(store, asset, timeframe, config.venues)
@@ -326,7 +325,7 @@ def skip_reason(
             return f"{NOT_COVERED}: {exc}"
         if bars.first_close > scenario.start or bars.last_close < scenario.end:
             return (
-                f"{NOT_COVERED}: the {frame} {asset} candles run from {_day(bars.first_close)} "
+                f"{NOT_COVERED}: the {bars.label} run from {_day(bars.first_close)} "
                 f"to {_day(bars.last_close)}, the window is {_day(scenario.start)} to "
                 f"{_day(scenario.end)}"
             )

@@ -169,7 +169,8 @@ def held_mark_by_mark(
     fill: str = NEXT_OPEN,
 ) -> tuple[EquityPoint, ...]:
     """Buy-and-hold as its definition reads: bought at the first fill, each mark valued asset
-    by asset at its last close (``close_at``), a missing close counting as zero."""
+    by asset at its last close (``close_at``); an asset not bought yet by the mark, or without
+    a close by then, counts as what buying it cost."""
     if not times:
         return ()
     slip, fee = paper.slippage_bps / BPS, paper.fee_bps / BPS
@@ -177,18 +178,19 @@ def held_mark_by_mark(
     cash, holdings = paper.starting_cash, {}
     for asset, bars in prices.items():
         try:
-            base, _ = bars.fill(fill, times[0])
+            base, bought_at = bars.fill(fill, times[0])
         except LookupError:
             return ()
         price = base * (1 + slip)
-        holdings[asset] = share / (price * (1 + fee))
-        cash -= holdings[asset] * price * (1 + fee)
+        quantity = share / (price * (1 + fee))
+        holdings[asset] = (quantity, quantity * price * (1 + fee), bought_at)
+        cash -= holdings[asset][1]
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
     for moment in times:
         at, value = moment + step, cash
-        for asset, quantity in holdings.items():
+        for asset, (quantity, cost, bought_at) in holdings.items():
             found = prices[asset].close_at(at)
-            value += quantity * (found[0] if found is not None else Decimal(0))
+            value += cost if at < bought_at or found is None else quantity * found[0]
         curve.append(EquityPoint(at, value, cash, True))
     return tuple(curve)
 
@@ -203,7 +205,7 @@ def test_buy_and_hold_of_one_asset_with_gaps_is_valued_mark_by_mark():
             assert points(found) == points(held_mark_by_mark({"X": bars}, times, step, PAPER, fill))
 
 
-def test_buy_and_hold_of_several_assets_one_without_a_close_yet_counts_it_as_zero():
+def test_buy_and_hold_of_several_assets_one_not_bought_or_closed_yet_counts_at_its_cost():
     early = hourly([50.0 + k for k in range(48)])
     late = replace(hourly([7.25 * (k % 5 + 1) for k in range(48)], missing=(9,)), asset="Y")
     late = replace(late, close_time=late.close_time + 3 * HOUR)  # its first close is 3h later
@@ -213,6 +215,21 @@ def test_buy_and_hold_of_several_assets_one_without_a_close_yet_counts_it_as_zer
     found = buy_and_hold(prices, times, timedelta(hours=1), PAPER)
     assert late.close_at(found[4].time) is None and early.close_at(found[4].time) is not None
     assert points(found) == points(held_mark_by_mark(prices, times, timedelta(hours=1), PAPER))
+    # Before Y has a close its part is the cash it cost, not zero: the hold never drops to
+    # about half its value at the start (as when a missing close counted as nothing).
+    unpriced = [p for p in found[1:] if late.close_at(p.time) is None]
+    assert unpriced and min(p.equity for p in unpriced) > PAPER.starting_cash * Decimal("0.9")
+
+
+def test_buy_and_hold_bought_after_the_first_decision_is_the_starting_cash_until_it_is_bought():
+    bars = hourly([20.0 + k for k in range(30)])
+    first_open = datetime.fromtimestamp(float(bars.close_time[0]), UTC) - timedelta(hours=1)
+    start = first_open - timedelta(hours=6)  # six hours before there is any data
+    times = list(simulated_times(start, start + timedelta(hours=20), timedelta(hours=1)))
+    found = buy_and_hold({"X": bars}, times, timedelta(hours=1), PAPER)
+    before = [p for p in found if p.time <= first_open]
+    assert len(before) == 7 and {p.equity for p in before} == {PAPER.starting_cash}
+    assert points(found) == points(held_mark_by_mark({"X": bars}, times, timedelta(hours=1), PAPER))
 
 
 def test_buy_and_hold_without_a_price_at_the_first_decision_or_without_times_is_empty():

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from signalops.backtest.metrics import ExtendedMetrics
     from signalops.backtest.sweep import SweepRow
     from signalops.backtest.universe import Breakdown
+    from signalops.config import Config
     from signalops.research.assets import EachAsset
     from signalops.research.tasks import Failed
     from signalops.research.walkforward import AssetWalk, WalkForward
@@ -210,7 +211,9 @@ def _degradation(walk: WalkForward, asset: AssetWalk) -> str:
     )
 
 
-def each_asset_table(runs: EachAsset) -> None:
+def each_asset_table(runs: EachAsset, config: Config) -> None:
+    """The table of ``run_each_asset``, its footer in ``config``'s account currency (when the
+    assets' venues share one) and fills."""
     if not runs.runs:
         return
     first = runs.runs[0].summary
@@ -265,14 +268,33 @@ def each_asset_table(runs: EachAsset) -> None:
         )
     output.plain_table(columns, rows, left=1)
     fill = first["fill"]
+    assets = [run.asset for run in runs.runs]
+    quote = config.account_quote(assets)
     out.print(
-        f"each asset alone: starting cash {_cash(first['starting_cash'])}; fills at the next "
-        f"bar's open, fee {fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
+        f"each asset alone: starting cash {_cash(first['starting_cash'])}"
+        f"{f' {quote}' if quote else ''}; {_each_fill(config, assets, fill['rule'])}, fee "
+        f"{fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
     )
     out.print(
         f"audit logs and metrics.json: {runs.out_dir}/<asset>/ "
         f"(signalops backtest --asset X for one asset's full report)"
     )
+
+
+def _each_fill(config: Config, assets: list[str], rule: str) -> str:
+    from signalops.backtest.report import AT_POINTS, fill_words
+    from signalops.venues import VenueKind
+
+    venues = [config.venues.venue_of(asset) for asset in assets]
+    outcomes = [
+        asset
+        for asset, venue in zip(assets, venues, strict=True)
+        if venue is not None and venue.kind is VenueKind.POLYMARKET
+    ]
+    if outcomes and len(outcomes) == len(assets):
+        return f"fills at {AT_POINTS}"
+    text = f"fills at the {fill_words(rule)}"
+    return f"{text} ({', '.join(outcomes)}: at {AT_POINTS})" if outcomes else text
 
 
 # --- a backtest's portfolio, beyond the side-by-side table -------------------------------------
