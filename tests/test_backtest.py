@@ -727,3 +727,25 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
     assert metrics["blocked"]["failed_closed"]["avoided_loss"] == 7
     assert metrics["blocked"]["by_passing_veto"]["total"] == 0
     assert all(item["failed_closed"] for item in metrics["blocked"]["decisions"])
+
+
+def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_then(
+    replay_dir: Path, tmp_path: Path
+):
+    """It stopped with ZeroDivisionError: buy-and-hold valued the asset it had not bought yet
+    (no candle) at nothing, and its curve fell to the leftover cash."""
+    hourly = ROOT / "tests" / "fixtures" / "hourly_rsi.yaml"
+    args = [
+        "backtest", str(hourly), "--data", str(replay_dir), "--from", "2020-10-07",
+        "--to", "2020-10-20", "--report", str(tmp_path),
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    # The bundled hourly file's first row closes at 2020-10-07 19:00 UTC: 19 hours in.
+    assert result.stderr == (
+        "note: the 1h BTC candles start at 2020-10-07T19:00:00Z, after the first decision "
+        "(2020-10-07T00:00:00Z): 19 decisions before could price no order, and the metrics "
+        "count that time as cash\n"
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["buy_and_hold"]["total_return"] is not None

@@ -127,13 +127,20 @@ def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path,
         str(tmp_path / "signalops.yaml"), "--from", "2024-09-01", "--to", "2025-01-31",
         "--report", str(tmp_path / "out"),
     ]  # fmt: skip
-    output = CliRunner().invoke(cli, args, prog_name="signalops").output
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    output = result.stdout
     assert "Trump_Yes_Dip · TRUMP_YES · 2024-09-01 → 2025-01-31 · 153 periods of 1d" in output
     assert (
         "fills at the first recorded price at or after each decision (outcome prices); fee 10 "
         "bps, slippage 5 bps; starting cash 10,000.00 USDC\n"
     ) in output
     assert "trades                               1" in output
+    # The first recorded price (2024-11-02's, known at its day's end) comes 63 days in.
+    assert result.stderr == (
+        "note: the recorded TRUMP_YES prices start at 2024-11-03T00:00:00Z, after the first "
+        "decision (2024-09-01T00:00:00Z): 63 decisions before could price no order, and the "
+        "metrics count that time as cash\n"
+    )
 
 
 def test_an_outcome_token_no_recorded_market_lists_is_one_line_saying_what_to_download(

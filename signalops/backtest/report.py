@@ -38,6 +38,7 @@ from signalops.backtest.html_tables import extended_section, table
 from signalops.backtest.indicators import store_candles
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
+from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.venues import Venues
 
@@ -49,6 +50,7 @@ __all__ = [
     "day",
     "filter_lines",
     "hours",
+    "late_data_notes",
     "method_lines",
     "metric_rows",
     "money",
@@ -301,6 +303,26 @@ def method_lines(study: Study) -> list[str]:
 
 
 # --- files -------------------------------------------------------------------------------------
+
+
+def late_data_notes(r: BacktestResult) -> list[str]:
+    """A line for each asset whose recorded prices start after the run's first decision: the
+    decisions before could price no order, and the metrics count that time as cash."""
+    if not r.decisions:
+        return []
+    decided = r.decisions[0].as_of
+    notes = []
+    for asset, bars in r.prices.items():
+        first = bars.first_close
+        if first <= decided:
+            continue
+        before = sum(1 for d in r.decisions if d.asset == asset and d.as_of < first)
+        notes.append(
+            f"the {bars.label} start at {iso(first)}, after the first decision "
+            f"({iso(decided)}): {_count(before, 'decision')} before could price no order, "
+            "and the metrics count that time as cash"
+        )
+    return notes
 
 
 def write_report(

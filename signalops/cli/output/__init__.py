@@ -383,8 +383,17 @@ def backtest(study: Study, out_dir: Path) -> None:
     from rich import box
     from rich.table import Table
 
-    from signalops.backtest.report import columns, filter_lines, method_lines, metric_rows, title
+    from signalops.backtest.report import (
+        columns,
+        filter_lines,
+        late_data_notes,
+        method_lines,
+        metric_rows,
+        title,
+    )
 
+    for note in late_data_notes(study.result):
+        console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
