@@ -7,6 +7,7 @@ line in report.html, say so.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from conftest import ROOT, STRATEGIES, invoke
@@ -51,6 +52,9 @@ def test_a_stock_backtest_says_its_starting_cash_in_usd(replay_dir: Path, tmp_pa
     assert "USDT" not in out
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "; starting cash 10,000.00 USD<" in html  # the end of the line: not USDT
+    # The extended measures' money too (they were always labelled USDT).
+    assert "USDT" not in html.split("<h2>More measures</h2>")[1].split("</table>")[0]
+    assert re.search(r"traded notional</td><td>[\d,.]+ USD<", html)
 
 
 def test_a_coin_backtest_on_binance_says_its_starting_cash_in_usdt(

@@ -24,7 +24,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 _BUY_AND_HOLD = "buy_and_hold"  # comparison.BUY_AND_HOLD: the run's own assets held
 
 
-def extended_section(extended: Mapping[str, Any] | None, quote: str = "USDT") -> str:
+def extended_section(extended: Mapping[str, Any] | None, quote: str | None = "USDT") -> str:
     """The section's HTML; empty without extended measures."""
     if not isinstance(extended, Mapping):
         return ""
@@ -65,7 +65,7 @@ def _relative_rows(extended: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _trading_rows(extended: Mapping[str, Any], quote: str) -> list[tuple[str, str]]:
+def _trading_rows(extended: Mapping[str, Any], quote: str | None) -> list[tuple[str, str]]:
     trades = extended.get("trades") or {}
     expectancy = _decimal(trades.get("expectancy"))
     each = DASH if expectancy is None else money(expectancy, quote)

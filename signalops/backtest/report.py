@@ -409,7 +409,7 @@ def render_html(study: Study, drawn: Sequence[Chart], data: Mapping[str, Any] | 
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
         *(embed(chart, why) for chart in drawn),
-        extended_section((data or {}).get("extended")),
+        extended_section((data or {}).get("extended"), study.quote),
         "<h2>Filter accounting</h2>",
         "<p>" + "<br>".join(e(line) for line in filter_lines(study)) + "</p>",
     ]
