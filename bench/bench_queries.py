@@ -20,7 +20,8 @@ merged; the targets pick both versions of a strategy, so an old version's decisi
 the newer one's). The approval queue's first look on a connection reads every decision that
 ever waited for approval (whether one still waits is written later, by another record); later
 looks start from the first one still waiting, which the timed calls (after the warm-up) show.
-``limit 1000`` grows with the log only while fewer than 1,000 decisions match.
+``limit 1000`` grows with the log only while fewer than 1,000 decisions match, and the retired
+strategy's SELLs while fewer than ``LIMIT`` (about 10 on the 10k log, 50 from 100k on).
 
 Each query runs on 300 random targets (asset, strategy, day, decision) per log, after a warm-up
 (or for ``--budget`` seconds, at least 5 calls: a query that reads the whole log would take
