@@ -164,7 +164,10 @@ def _paper_broker(log: AuditStore, settings: Config, assets: Sequence[str]) -> P
 
     ledger: PaperLedger = log.paper_ledger()
     made = ledger.exists() and ledger.account() is not None
-    if log.readonly and not made:
+    # A command that trades nothing on a log with nothing in it (the Telegram bot started
+    # before the first run) makes no account: the first run makes it, in its assets' quote.
+    undecided = not assets and settings.paper.quote is None and log.head() is None
+    if (log.readonly or undecided) and not made:
         # No ledger in the file means no paper fill yet: an empty account in memory says
         # exactly that, without making tables in a file that was opened only to be read.
         ledger = SQLiteLedger(sqlite_utils.Database(memory=True))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,15 @@ from conftest import DATA, ROOT
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
 from signalops.backtest.bars import Bars
+from signalops.backtest.report import method_lines
 from signalops.backtest.runner import BacktestResult
+from signalops.backtest.study import run_study
 from signalops.cli import cli
 from signalops.config import Config, loads_config
 from signalops.errors import DataNotFound
-from signalops.strategy import load
+from signalops.strategy import load, loads
+from signalops.stress.scenario import Gap
+from signalops.stress.scenario_backtests import not_applicable
 
 YES = "45714870634090908403813747458214625542376052548606303175331201110938821302832"
 CONFIG_TEXT = f"""\
@@ -82,7 +87,7 @@ def test_an_outcome_assets_bars_are_its_recorded_prices_opening_and_closing_when
     assert bars.label == "recorded TRUMP_YES prices"
 
 
-def test_every_fill_is_the_first_recorded_price_at_or_after_its_decision(result: BacktestResult):
+def test_every_fill_is_the_last_recorded_price_at_or_before_its_decision(result: BacktestResult):
     prices = recorded_yes()
     first = min(prices)  # 0.575: below 80%, bought there and again a day later (5% each)
     rich = min(t for t, price in prices.items() if price > Decimal("0.95"))
@@ -92,7 +97,7 @@ def test_every_fill_is_the_first_recorded_price_at_or_after_its_decision(result:
         ("SELL", rich),
     ]
     for leg in result.legs:
-        at = min(t for t in prices if t >= leg.decided_at)
+        at = max(t for t in prices if t <= leg.decided_at)
         assert leg.filled_at == at
         assert leg.price == prices[at] * (SLIP if leg.side.value == "BUY" else 2 - SLIP)
 
@@ -104,7 +109,7 @@ def test_decisions_before_the_first_recorded_price_hold_and_buy_and_hold_waits_f
     before = [d for d in result.decisions if d.as_of < first]
     assert before and {d.verdict for d in before} == {"HOLD"}
     waiting = [p for p in result.buy_and_hold if p.time < first]
-    assert {p.equity for p in waiting} == {Decimal(10_000)}
+    assert {(p.equity, p.held) for p in waiting} == {(Decimal(10_000), False)}
     assert result.buy_and_hold[-1].equity > Decimal(10_000)
 
 
@@ -131,7 +136,7 @@ def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path,
     output = result.stdout
     assert "Trump_Yes_Dip · TRUMP_YES · 2024-09-01 → 2025-01-31 · 153 periods of 1d" in output
     assert (
-        "fills at the first recorded price at or after each decision (outcome prices); fee 10 "
+        "fills at the last recorded price at or before each decision (outcome prices); fee 10 "
         "bps, slippage 5 bps; starting cash 10,000.00 USDC\n"
     ) in output
     assert "trades                               1" in output
@@ -176,17 +181,37 @@ def test_a_period_without_a_recorded_price_is_refused_before_anything_runs(
     assert not list(tmp_path.iterdir())
 
 
-def test_an_hourly_backtest_of_an_outcome_fills_at_the_next_days_price(
+def test_decisions_between_recorded_prices_fill_at_the_price_then_and_mark_no_later_one(
     replay_store: SnapshotStore, config: Config, tmp_path: Path
 ):
+    """Every 6h with leaves that accept a price two days old, 2% a buy: three of four decisions
+    fall between two daily prices. Each fills at the last price recorded by then (the one the gate
+    sized it at), and no point of the curve moves before a new price is recorded: a fill at
+    the next day's price, booked at the decision, moved the curve with a price to come."""
+    text = (
+        STRATEGY.read_text(encoding="utf-8")
+        .replace("yes < 80%'", "yes < 80%'\n          max_age: 2d")
+        .replace("yes > 95%'", "yes > 95%'\n            max_age: 2d")
+        .replace("position_size: 0.05", "position_size: 0.02")  # five buys to MAX_POSITION
+    )
     result = run_backtest(
-        load(STRATEGY), store=replay_store, start=utc("2024-11-02"), end=utc("2024-11-04"),
+        loads(text), store=replay_store, start=utc("2024-11-02"), end=utc("2024-11-10"),
         every=timedelta(hours=6), out_dir=tmp_path, config=config,
     )  # fmt: skip
     prices = recorded_yes()
+    between = [leg for leg in result.legs if leg.decided_at not in prices]
+    assert len(between) >= 2 and len(result.legs) >= 4
     for leg in result.legs:
-        at = min(t for t in prices if t >= leg.decided_at)
-        assert (leg.filled_at, leg.price) == (at, prices[at] * SLIP)
+        at = max(t for t in prices if t <= leg.decided_at)
+        slip = SLIP if leg.side.value == "BUY" else 2 - SLIP
+        assert (leg.filled_at, leg.price) == (at, prices[at] * slip)
+    # Between two recorded prices the equity stays put unless an order's fee is paid.
+    fees = {leg.decided_at + timedelta(hours=6) for leg in result.legs}
+    curve = result.equity
+    for before, after in pairwise(curve):
+        if after.time in fees or any(before.time < t <= after.time for t in prices):
+            continue
+        assert after.equity == before.equity, after.time
 
 
 def test_each_asset_footer_names_the_outcome_fills_and_the_venues_quote(
@@ -201,6 +226,61 @@ def test_each_asset_footer_names_the_outcome_fills_and_the_venues_quote(
     result = CliRunner().invoke(cli, args, prog_name="signalops")
     assert result.exit_code == 0, result.output
     assert (
-        "each asset alone: starting cash 10,000.00 USDC; fills at the first recorded price at "
-        "or after each decision, fee 10 bps, slippage 5 bps\n"
+        "each asset alone: starting cash 10,000.00 USDC; fills at the last recorded price at "
+        "or before each decision, fee 10 bps, slippage 5 bps\n"
+    ) in result.output
+
+
+def test_an_outcome_asset_without_a_symbol_is_told_to_set_its_token_id(
+    replay_store: SnapshotStore,
+):
+    config = loads_config("venues: {pm: {exchange: polymarket}}\nassets: {TRUMP_YES: {venue: pm}}")
+    with pytest.raises(DataNotFound) as info:
+        Bars.load(replay_store, "TRUMP_YES", 86_400, config.venues)
+    assert str(info.value) == (
+        "TRUMP_YES trades on a Polymarket venue without a symbol: set its outcome's CLOB token "
+        "id (Gamma's clobTokenIds) in the config: assets: TRUMP_YES: {venue: ..., symbol: "
+        '"TOKEN_ID"}'
+    )
+
+
+def test_an_outcome_as_the_benchmark_is_named_by_its_asset_not_its_token(
+    replay_store: SnapshotStore, config: Config, tmp_path: Path
+):
+    study = run_study(
+        load(STRATEGY), store=replay_store, start=utc("2024-11-01"), end=utc("2024-12-31"),
+        out_dir=tmp_path, config=config, benchmark="TRUMP_YES",
+    )  # fmt: skip
+    assert study.benchmark is not None and study.benchmark.symbol == "TRUMP_YES"
+    assert YES not in " ".join(method_lines(study))
+
+
+def test_a_gap_shock_on_an_outcome_says_a_prediction_jump_moves_it(
+    replay_store: SnapshotStore, config: Config
+):
+    shock = Gap("TRUMP_YES", utc("2024-11-10"), -20)
+    assert not_applicable(load(STRATEGY), shock, replay_store, config) == (
+        "TRUMP_YES is a Polymarket outcome, without candles to gap (a prediction_jump shock "
+        "moves its prices)"
+    )
+
+
+def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_no_currency(
+    replay_dir: Path, tmp_path: Path
+):
+    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT, encoding="utf-8")
+    mixed = tmp_path / "mixed.yaml"
+    text = STRATEGY.read_text(encoding="utf-8").replace('["TRUMP_YES"]', '["BTC", "TRUMP_YES"]')
+    mixed.write_text(text, encoding="utf-8")
+    args = [
+        "backtest", str(mixed), "--data", str(replay_dir), "--config",
+        str(tmp_path / "signalops.yaml"), "--from", "2024-11-03", "--to", "2025-01-20",
+        "--report", str(tmp_path / "out"), "--each-asset",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    # BTC's account is in USDT, TRUMP_YES's in USDC: no one currency to name.
+    assert (
+        "each asset alone: starting cash 10,000.00; fills at the next bar's open (TRUMP_YES: at "
+        "the last recorded price at or before each decision), fee 10 bps, slippage 5 bps\n"
     ) in result.output

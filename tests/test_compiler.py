@@ -1357,6 +1357,7 @@ COMPILE_ERRORS = [
                 - when: "polymarket(511754).yes < 80%"
                 - when: "polymarket(0.5).yes < 80%"
                 - when: "news_count('') > 1"
+                - when: "polymarket(1234567).yes < 80%"
         """,
         [
             "s.yaml:7:22: rules[0].conditions[0].when: parameter 'n' must be a whole number, "
@@ -1376,6 +1377,8 @@ COMPILE_ERRORS = [
             'got the number 0.5: write it in quotes ("0.5")',
             "s.yaml:15:29: rules[0].conditions[8].when: parameter 'query' must be a non-empty "
             "string, got ''",
+            "s.yaml:16:29: rules[0].conditions[9].when: parameter 'market' must be a string, "
+            'got the number 1234567: write it in quotes ("1234567")',
         ],
         id="argument_of_the_wrong_type_or_range",
     ),

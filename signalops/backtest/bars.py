@@ -17,7 +17,8 @@ daily bar there opens at 09:30 New York on its date, not at the previous day's 1
 decision taken after Monday's close fills at Tuesday's open, not Wednesday's).
 
 An asset on a Polymarket venue has no candles: its bars are its outcome token's recorded prices
-(``Bars.outcome_prices``), each opening and closing at the moment it was recorded.
+(``Bars.outcome_prices``), each opening and closing at the moment it was recorded; an order fills
+at the price then, the last recorded at or before its decision.
 """
 
 from __future__ import annotations
@@ -103,9 +104,10 @@ class Bars:
         """The recorded prices of the Polymarket outcome ``asset`` trades as (its configured
         CLOB token), each a bar that opens and closes when it was recorded, at that price.
 
-        A decision at ``t`` fills at the first price recorded at or after ``t`` (a price at
-        ``t`` itself is the one the gate sized the order at: the price then, as a paper fill
-        on the live CLOB midpoint is); marks are the last price by then, as for candles.
+        A decision at ``t`` fills at the last price recorded at or before ``t``: the price
+        then, which the gate sized the order at and checked for staleness, as a paper fill on
+        the live CLOB midpoint takes the midpoint then (``_next_index``). Marks are the last
+        price by then, as for candles.
         Raises ``DataNotFound`` with the adapter's message (which says what to download) when
         no recorded market lists the token or its prices are missing or malformed."""
         from signalops.adapters import polymarket  # its client is imported on use only
@@ -114,6 +116,13 @@ class Bars:
         try:
             times, prices = polymarket.ReplayFeed(store).token_prices(token)
         except AdapterError as exc:
+            mapped = venues.assets.get(asset)
+            if mapped is None or not mapped.symbol:  # the asset's own name is no token id
+                raise DataNotFound(
+                    f"{asset} trades on a Polymarket venue without a symbol: set its "
+                    "outcome's CLOB token id (Gamma's clobTokenIds) in the config: assets: "
+                    f'{asset}: {{venue: ..., symbol: "TOKEN_ID"}}'
+                ) from None
             raise DataNotFound(f"{asset} (Polymarket): {exc.message}") from None
         at = np.asarray(times, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
@@ -144,13 +153,20 @@ class Bars:
         return int(hi - lo)
 
     def _next_index(self, at: datetime) -> int:
-        """The first bar that opens at or after ``at``; raises LookupError when the data ends."""
+        """The bar an order decided at ``at`` fills at: the first that opens at or after ``at``
+        (raises LookupError when the data ends); of recorded prices, the last recorded at or
+        before ``at`` (LookupError before the first)."""
+        if self.points:
+            # The price then. A later one would be booked at ``at``: the curve and the gate
+            # would see a price recorded after the decision.
+            i = int(np.searchsorted(self.close_time, at.timestamp(), side="right")) - 1
+            if i < 0:
+                raise LookupError(
+                    f"no {self.asset} price is recorded at or before {iso(at)}: the data starts "
+                    f"with the price at {iso(self.first_close)}"
+                )
+            return i
         i = int(np.searchsorted(self.open_time, at.timestamp(), side="left"))
-        if i >= len(self) and self.points:
-            raise LookupError(
-                f"no {self.asset} price is recorded at or after {iso(at)}: the data ends with "
-                f"the price at {iso(self.last_close)}"
-            )
         if i >= len(self):
             raise LookupError(
                 f"no {format_duration(self.timeframe)} {self.asset} bar opens at or after "
@@ -166,6 +182,25 @@ class Bars:
     def next_close(self, at: datetime) -> tuple[Decimal, datetime]:
         """The close of the first bar opening at or after ``at``, and its close time."""
         i = self._next_index(at)
+        return to_decimal(float(self.close[i])), _utc(self.close_time[i])
+
+    def fill_bars(self, times: np.ndarray) -> np.ndarray:
+        """``_next_index`` of each of ``times`` (Unix seconds) at once; ``len(self)`` where
+        there is none."""
+        if not self.points:
+            return np.searchsorted(self.open_time, times, side="left")
+        found = np.searchsorted(self.close_time, times, side="right") - 1
+        return np.where(found < 0, len(self), found)
+
+    def hold_entry(self, rule: str, at: datetime) -> tuple[Decimal, datetime]:
+        """Where a buy-and-hold from ``at`` buys: ``fill(rule, at)``; recorded prices at the
+        first at or after ``at`` (a passive benchmark may wait for its first price: it is
+        counted as cash until then)."""
+        if not self.points:
+            return self.fill(rule, at)
+        i = int(np.searchsorted(self.close_time, at.timestamp(), side="left"))
+        if i >= len(self):
+            raise LookupError(f"no {self.asset} price is recorded at or after {iso(at)}")
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
 
     def fill(self, rule: str, at: datetime) -> tuple[Decimal, datetime]:

@@ -256,7 +256,7 @@ def _without_vetoes_line(study: Study) -> str:
     return f"the vetoes-removed baseline at the {_count(total, 'blocked time')}: {parts}"
 
 
-AT_POINTS = "the first recorded price at or after each decision"  # a Polymarket outcome's fill
+AT_POINTS = "the last recorded price at or before each decision"  # a Polymarket outcome's fill
 
 
 def fill_words(rule: str) -> str:
@@ -264,8 +264,8 @@ def fill_words(rule: str) -> str:
 
 
 def _fills(r: BacktestResult, fill: str) -> str:
-    """How orders filled: at the candles' ``fill``, and at the first recorded price at or after
-    each decision for an asset priced by points (a Polymarket outcome)."""
+    """How orders filled: at the candles' ``fill``, and at the last recorded price at or before
+    each decision (the price then) for an asset priced by points (a Polymarket outcome)."""
     points = [asset for asset, bars in r.prices.items() if bars.points]
     if points and len(points) == len(r.prices):
         return f"fills at {AT_POINTS} (outcome prices)"

@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -562,7 +562,7 @@ def buy_and_hold(
     cash = paper.starting_cash
     for asset, bars in prices.items():
         try:
-            base, filled_at = bars.fill(fill, times[0])
+            base, filled_at = bars.hold_entry(fill, times[0])
         except LookupError:
             return ()
         price = base * (1 + slip)
@@ -573,7 +573,10 @@ def buy_and_hold(
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
     marked = [moment + step for moment in times]
     values = _hold_values(cash, holdings, prices, marked)
-    curve += map(equity_point, marked, values, repeat(cash), repeat(True))
+    # Held from the first purchase on (an asset whose data starts later is bought later).
+    first = min(bisect_left(marked, held.bought_at) for held in holdings.values())
+    held = chain(repeat(False, first), repeat(True))
+    curve += map(equity_point, marked, values, repeat(cash), held)
     return tuple(curve)
 
 
@@ -649,7 +652,8 @@ def benchmark_bars(
     venues = (config or Config()).venues
     bars = load_bars(store, asset, candle_timeframe(strategy), venues)
     _check_coverage({asset: bars}, utc(start), utc(end))
-    return bars, venues.symbol_of(asset)
+    # An outcome's symbol is its 77-digit CLOB token: its asset name says more.
+    return bars, asset if bars.points else venues.symbol_of(asset)
 
 
 def hold_benchmark(

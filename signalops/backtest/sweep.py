@@ -614,12 +614,12 @@ class _Prices:
     """Where each decision time fills and is marked, the same for every combination."""
 
     bars: Bars
-    fill_bar: np.ndarray  # the bar that opens at or after t; len(bars) when there is none
+    fill_bar: np.ndarray  # the bar t fills at (``Bars.fill_bars``); len(bars) when none
     marks: np.ndarray  # the last close at or before t + every (0 before the first close)
 
     @classmethod
     def of(cls, bars: Bars, times: np.ndarray, step: float) -> _Prices:
-        fill_bar = np.searchsorted(bars.open_time, times, side="left")  # as Bars.next_open
+        fill_bar = bars.fill_bars(times)  # as Bars.next_open
         mark_bar = np.searchsorted(bars.close_time, times + step, side="right") - 1
         marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
         return cls(bars, fill_bar, np.nan_to_num(marks))
@@ -649,8 +649,8 @@ def _play(
     bars, n = prices.bars, len(prices.fill_bar)
     orders = np.flatnonzero((verdicts == BUY) | (verdicts == SELL))
     fills = prices.fill_bar[orders]
-    # No next bar (the data ends): the order fails, as in the backtest. Fill bars only grow
-    # with time, so these are the last orders.
+    # No bar to fill at (the data ends, or an outcome's first price is still to come): the
+    # order fails, as in the backtest.
     orders, fills = orders[fills < len(bars)], fills[fills < len(bars)]
     codes = verdicts[orders]
     # Position after an order = that order's side (a BUY while long and a SELL while flat do

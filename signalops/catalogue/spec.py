@@ -74,7 +74,8 @@ class Param:
         elif self.type == "string":
             if isinstance(value, int | float) and not isinstance(value, bool):
                 # polymarket(511754): an id that looks like a number is read as one
-                shown = f"{value:g}" if math.isfinite(value) and value == int(value) else value
+                whole = math.isfinite(value) and value == int(value)
+                shown = str(int(value)) if whole else repr(value)
                 raise ValueError(
                     f"parameter '{self.name}' must be a string, got the number {shown}: "
                     f'write it in quotes ("{shown}")'

@@ -170,7 +170,7 @@ def held_mark_by_mark(
 ) -> tuple[EquityPoint, ...]:
     """Buy-and-hold as its definition reads: bought at the first fill, each mark valued asset
     by asset at its last close (``close_at``); an asset not bought yet by the mark, or without
-    a close by then, counts as what buying it cost."""
+    a close by then, counts as what buying it cost; held from the first purchase on."""
     if not times:
         return ()
     slip, fee = paper.slippage_bps / BPS, paper.fee_bps / BPS
@@ -178,7 +178,7 @@ def held_mark_by_mark(
     cash, holdings = paper.starting_cash, {}
     for asset, bars in prices.items():
         try:
-            base, bought_at = bars.fill(fill, times[0])
+            base, bought_at = bars.hold_entry(fill, times[0])
         except LookupError:
             return ()
         price = base * (1 + slip)
@@ -191,7 +191,8 @@ def held_mark_by_mark(
         for asset, (quantity, cost, bought_at) in holdings.items():
             found = prices[asset].close_at(at)
             value += cost if at < bought_at or found is None else quantity * found[0]
-        curve.append(EquityPoint(at, value, cash, True))
+        held = any(at >= bought_at for _, _, bought_at in holdings.values())
+        curve.append(EquityPoint(at, value, cash, held))
     return tuple(curve)
 
 
