@@ -15,7 +15,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from conftest import DATA, ROOT
 
 from signalops.adapters.snapshots import SnapshotStore
@@ -58,6 +58,26 @@ def recorded_yes() -> dict[datetime, Decimal]:
         for row in rows
         if row["token_id"] == YES
     }
+
+
+def backtest_command(
+    replay_dir: Path,
+    folder: Path,
+    period: str,
+    *options: str,
+    strategy: Path = STRATEGY,
+    config: str = CONFIG_TEXT,
+) -> Result:
+    """``signalops backtest`` of ``strategy`` with ``config`` written to ``folder`` over
+    ``period`` (``FROM..TO``), its report in ``folder/out``."""
+    (folder / "signalops.yaml").write_text(config, encoding="utf-8")
+    start, end = period.split("..")
+    args = [
+        "backtest", str(strategy), "--data", str(replay_dir), "--config",
+        str(folder / "signalops.yaml"), "--from", start, "--to", end,
+        "--report", str(folder / "out"), *options,
+    ]  # fmt: skip
+    return CliRunner().invoke(cli, args, prog_name="signalops")
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +146,7 @@ def test_the_equity_curve_marks_the_position_at_the_last_recorded_price(result: 
 
 
 def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path, tmp_path: Path):
-    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT, encoding="utf-8")
-    args = [
-        "backtest", str(STRATEGY), "--data", str(replay_dir), "--config",
-        str(tmp_path / "signalops.yaml"), "--from", "2024-09-01", "--to", "2025-01-31",
-        "--report", str(tmp_path / "out"),
-    ]  # fmt: skip
-    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    result = backtest_command(replay_dir, tmp_path, "2024-09-01..2025-01-31")
     output = result.stdout
     assert "Trump_Yes_Dip · TRUMP_YES · 2024-09-01 → 2025-01-31 · 153 periods of 1d" in output
     assert (
@@ -151,12 +165,8 @@ def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path,
 def test_an_outcome_token_no_recorded_market_lists_is_one_line_saying_what_to_download(
     replay_dir: Path, tmp_path: Path
 ):
-    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT.replace(YES, "12345"), encoding="utf-8")
-    args = [
-        "backtest", str(STRATEGY), "--data", str(replay_dir), "--config",
-        str(tmp_path / "signalops.yaml"), "--from", "2024-11-01", "--to", "2024-11-30",
-    ]  # fmt: skip
-    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    config = CONFIG_TEXT.replace(YES, "12345")
+    result = backtest_command(replay_dir, tmp_path, "2024-11-01..2024-11-30", config=config)
     assert result.exit_code == 1
     assert result.output == (
         "error: TRUMP_YES (Polymarket): no recorded Polymarket market lists CLOB token 12345: "
@@ -217,13 +227,7 @@ def test_decisions_between_recorded_prices_fill_at_the_price_then_and_mark_no_la
 def test_each_asset_footer_names_the_outcome_fills_and_the_venues_quote(
     replay_dir: Path, tmp_path: Path
 ):
-    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT, encoding="utf-8")
-    args = [
-        "backtest", str(STRATEGY), "--data", str(replay_dir), "--config",
-        str(tmp_path / "signalops.yaml"), "--from", "2024-10-01", "--to", "2025-01-31",
-        "--report", str(tmp_path / "out"), "--each-asset",
-    ]  # fmt: skip
-    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    result = backtest_command(replay_dir, tmp_path, "2024-10-01..2025-01-31", "--each-asset")
     assert result.exit_code == 0, result.output
     assert (
         "each asset alone: starting cash 10,000.00 USDC; fills at the last recorded price at "
@@ -268,16 +272,11 @@ def test_a_gap_shock_on_an_outcome_says_a_prediction_jump_moves_it(
 def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_no_currency(
     replay_dir: Path, tmp_path: Path
 ):
-    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT, encoding="utf-8")
     mixed = tmp_path / "mixed.yaml"
     text = STRATEGY.read_text(encoding="utf-8").replace('["TRUMP_YES"]', '["BTC", "TRUMP_YES"]')
     mixed.write_text(text, encoding="utf-8")
-    args = [
-        "backtest", str(mixed), "--data", str(replay_dir), "--config",
-        str(tmp_path / "signalops.yaml"), "--from", "2024-11-03", "--to", "2025-01-20",
-        "--report", str(tmp_path / "out"), "--each-asset",
-    ]  # fmt: skip
-    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    period = "2024-11-03..2025-01-20"
+    result = backtest_command(replay_dir, tmp_path, period, "--each-asset", strategy=mixed)
     assert result.exit_code == 0, result.output
     # BTC's account is in USDT, TRUMP_YES's in USDC: no one currency to name.
     assert (

@@ -108,6 +108,7 @@ class Bars:
         then, which the gate sized the order at and checked for staleness, as a paper fill on
         the live CLOB midpoint takes the midpoint then (``_next_index``). Marks are the last
         price by then, as for candles.
+
         Raises ``DataNotFound`` with the adapter's message (which says what to download) when
         no recorded market lists the token or its prices are missing or malformed."""
         from signalops.adapters import polymarket  # its client is imported on use only
@@ -175,12 +176,14 @@ class Bars:
         return i
 
     def next_open(self, at: datetime) -> tuple[Decimal, datetime]:
-        """The open of the first bar opening at or after ``at``, and that bar's open time."""
+        """The open of the first bar opening at or after ``at``, and that bar's open time (of
+        recorded prices: the last at or before ``at``, and its time)."""
         i = self._next_index(at)
         return to_decimal(float(self.open[i])), _utc(self.open_time[i])
 
     def next_close(self, at: datetime) -> tuple[Decimal, datetime]:
-        """The close of the first bar opening at or after ``at``, and its close time."""
+        """The close of the first bar opening at or after ``at``, and its close time (of
+        recorded prices: as ``next_open``)."""
         i = self._next_index(at)
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
 
