@@ -112,11 +112,18 @@ class PostgresLedger:
         )
 
     def insert_fill(self, values: Row) -> int:
-        """Append a fill (every column but ``seq``, in order); returns its seq."""
+        """Append a fill (every column but ``seq``, in order); returns its seq.
+
+        The seq is the last one + 1, as SQLite's rowid gives it, not the identity's next value:
+        a sequence does not roll back, so a fill undone (a runner killed inside its
+        transaction) left a gap, and the next fill's ``paper-N`` differed from a run never
+        killed. Under the writers' lock (``write``) no other fill comes between."""
         self._changes += 1
         marks = ", ".join("%s" for _ in values)
         row = self.log.conn.execute(
-            f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({marks}) RETURNING seq", list(values)
+            f"INSERT INTO paper_fills (seq, {_INSERTED}) OVERRIDING SYSTEM VALUE "
+            f"SELECT coalesce(max(seq), 0) + 1, {marks} FROM paper_fills RETURNING seq",
+            list(values),
         ).fetchone()
         assert row is not None
         return int(row[0])

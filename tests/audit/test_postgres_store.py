@@ -388,3 +388,29 @@ def test_a_password_in_the_user_part_a_query_or_a_keyword_never_reaches_a_messag
     given: str, shown: str
 ):
     assert redacted(given) == shown
+
+
+def test_a_paper_fill_rolled_back_leaves_no_gap_in_the_ledgers_seq(log):
+    """A sequence does not roll back: a fill undone (a runner killed inside its transaction)
+    made the next one ``paper-2`` where a run never killed says ``paper-1``, as SQLite does."""
+    from decimal import Decimal
+
+    from signalops.execution.paper import PaperBroker
+    from signalops.orders import Mode, OrderIntent, Side, client_order_id, decision_id
+
+    def intent(tag: str) -> OrderIntent:
+        decided = decision_id(f"strategy-hash-{tag}", "BTC", AS_OF, "paper")
+        return OrderIntent(
+            decision_id=decided, client_order_id=client_order_id(decided), strategy="S",
+            asset="BTC", side=Side.BUY, quantity=Decimal("0.01"),
+            reference_price=Decimal("20000"), notional=Decimal("200"), as_of=AS_OF,
+            mode=Mode.PAPER,
+        )  # fmt: skip
+
+    broker = PaperBroker(log.paper_ledger(), created_at=AS_OF)
+    with pytest.raises(RuntimeError), log.transaction():
+        assert broker.execute(intent("undone"), as_of=AS_OF).venue_order_id == "paper-1"
+        raise RuntimeError("killed before the commit")
+    kept = PaperBroker(log.paper_ledger(), created_at=AS_OF)
+    assert kept.execute(intent("kept"), as_of=AS_OF).venue_order_id == "paper-1"
+    assert [row[0] for row in log.paper_ledger().fills_after(None)] == [1]
