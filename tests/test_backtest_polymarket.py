@@ -283,3 +283,26 @@ def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_no_c
         "each asset alone: starting cash 10,000.00; fills at the next bar's open (TRUMP_YES: at "
         "the last recorded price at or before each decision), fee 10 bps, slippage 5 bps\n"
     ) in result.output
+
+
+def test_a_prediction_jump_on_the_traded_outcome_moves_its_fills_and_the_footer_says_so(
+    replay_dir: Path, tmp_path: Path
+):
+    (tmp_path / "signalops.yaml").write_text(CONFIG_TEXT, encoding="utf-8")
+    scenario = tmp_path / "collapse.yaml"
+    scenario.write_text(
+        "name: collapse\nfrom: 2024-11-05\nto: 2024-11-30\nshocks:\n"
+        '  - prediction_jump: {market: "511754", at: 2024-11-08, to: 0.20}\n',
+        encoding="utf-8",
+    )
+    args = [
+        "stress", str(STRATEGY), "--data", str(replay_dir), "--config",
+        str(tmp_path / "signalops.yaml"), "--scenario", str(scenario), "--report", str(tmp_path),
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("collapse "))
+    assert "-3.17%" in row  # held YES bought at ~0.54 through the jump to 0.20
+    assert "PnL: end equity (positions marked at the last close or recorded price) minus" in (
+        result.stdout
+    )

@@ -105,8 +105,12 @@ def _breakers(run: ScenarioRun) -> str:
 def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str]:
     if not ran:
         return []
+    outcomes = any(
+        bars.points for run in ran if run.result is not None for bars in run.result.prices.values()
+    )
+    marked = "the last close or recorded price" if outcomes else "the last close"
     lines = [
-        "PnL: end equity (positions marked at the last close) minus the starting cash; risk "
+        f"PnL: end equity (positions marked at {marked}) minus the starting cash; risk "
         "denied: decisions the risk gate denied, by failed check; venue rejected: orders the "
         "venue refused, by code",
         "failed closed: decisions that missing data decided (a HOLD whose entry or exit rules "
