@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import talib
 from click.testing import CliRunner
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, STRATEGIES
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -749,3 +749,20 @@ def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_t
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["buy_and_hold"]["total_return"] is not None
+
+
+def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(
+    replay_dir: Path, tmp_path: Path
+):
+    strategy = STRATEGIES / "technical_baseline.yaml"  # daily candles
+    period = ["--data", str(replay_dir), "--from", "2023-01-01", "--to", "2023-01-15"]
+    hourly = ["backtest", str(strategy), *period, "--every", "1h", "--report", str(tmp_path / "h")]
+    result = CliRunner().invoke(cli, hourly, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "note: decisions every 1h on 1d candles: an order fills at the next bar's open, up to "
+        "1d after its decision, and is booked at its decision (the equity curve and the later "
+        "decisions until that bar opens already hold the fill)\n"
+    )
+    daily = ["backtest", str(strategy), *period, "--report", str(tmp_path / "d")]
+    assert CliRunner().invoke(cli, daily, prog_name="signalops").stderr == ""

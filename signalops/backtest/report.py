@@ -48,6 +48,7 @@ __all__ = [
     "ReportFiles",
     "columns",
     "day",
+    "early_fill_notes",
     "filter_lines",
     "hours",
     "late_data_notes",
@@ -323,6 +324,22 @@ def late_data_notes(r: BacktestResult) -> list[str]:
             "and the metrics count that time as cash"
         )
     return notes
+
+
+def early_fill_notes(r: BacktestResult) -> list[str]:
+    """A line when decisions come more often than the candles: an order then fills at a bar
+    opening after the next decision times, and is booked at its own (what the curve and the
+    gate see in between already holds that fill)."""
+    candles = [bars for bars in r.prices.values() if not bars.points]
+    if r.by_session or not candles or r.every.total_seconds() >= r.timeframe:
+        return []
+    frame = format_duration(r.timeframe)
+    return [
+        f"decisions every {format_duration(r.every.total_seconds())} on {frame} candles: an "
+        f"order fills at the {fill_words(r.fill)}, up to {frame} after its decision, and is "
+        "booked at its decision (the equity curve and the later decisions until that bar "
+        "opens already hold the fill)"
+    ]
 
 
 def write_report(
