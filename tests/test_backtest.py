@@ -729,6 +729,13 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
     assert all(item["failed_closed"] for item in metrics["blocked"]["decisions"])
 
 
+def notes_of(args: list[str]) -> str:
+    """What ``signalops backtest ARGS`` says on stderr (it must succeed)."""
+    result = CliRunner().invoke(cli, ["backtest", *args], prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    return result.stderr
+
+
 def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_then(
     replay_dir: Path, tmp_path: Path
 ):
@@ -736,13 +743,11 @@ def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_t
     (no candle) at nothing, and its curve fell to the leftover cash."""
     hourly = ROOT / "tests" / "fixtures" / "hourly_rsi.yaml"
     args = [
-        "backtest", str(hourly), "--data", str(replay_dir), "--from", "2020-10-07",
-        "--to", "2020-10-20", "--report", str(tmp_path),
+        str(hourly), "--data", str(replay_dir), "--from", "2020-10-07", "--to", "2020-10-20",
+        "--report", str(tmp_path),
     ]  # fmt: skip
-    result = CliRunner().invoke(cli, args, prog_name="signalops")
-    assert result.exit_code == 0, result.output
     # The bundled hourly file's first row closes at 2020-10-07 19:00 UTC: 19 hours in.
-    assert result.stderr == (
+    assert notes_of(args) == (
         "note: the 1h BTC candles start at 2020-10-07T19:00:00Z, after the first decision "
         "(2020-10-07T00:00:00Z): 19 decisions before could price no order, and the metrics "
         "count that time as cash\n"
@@ -756,13 +761,10 @@ def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its
 ):
     strategy = STRATEGIES / "technical_baseline.yaml"  # daily candles
     period = ["--data", str(replay_dir), "--from", "2023-01-01", "--to", "2023-01-15"]
-    hourly = ["backtest", str(strategy), *period, "--every", "1h", "--report", str(tmp_path / "h")]
-    result = CliRunner().invoke(cli, hourly, prog_name="signalops")
-    assert result.exit_code == 0, result.output
-    assert result.stderr == (
+    hourly = [str(strategy), *period, "--every", "1h", "--report", str(tmp_path / "h")]
+    assert notes_of(hourly) == (
         "note: decisions every 1h on 1d candles: an order fills at the next bar's open, up to "
         "1d after its decision, and is booked at its decision (the equity curve and the later "
         "decisions until that bar opens already hold the fill)\n"
     )
-    daily = ["backtest", str(strategy), *period, "--report", str(tmp_path / "d")]
-    assert CliRunner().invoke(cli, daily, prog_name="signalops").stderr == ""
+    assert notes_of([str(strategy), *period, "--report", str(tmp_path / "d")]) == ""
