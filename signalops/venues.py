@@ -155,6 +155,12 @@ class Venues:
         venues = [self.venue_of(asset) for asset in assets]
         return bool(venues) and all(v is not None and v.kind is VenueKind.YFINANCE for v in venues)
 
+    def trades_outcome(self, asset: str) -> bool:
+        """Whether ``asset`` is a Polymarket outcome: its venue is a Polymarket one (no candles;
+        its symbol is the outcome's CLOB token)."""
+        venue = self.venue_of(asset)
+        return venue is not None and venue.kind is VenueKind.POLYMARKET
+
     def serves(self, asset: str) -> bool:
         venue = self.venue_of(asset)
         return venue is not None and venue.kind.serves_candles

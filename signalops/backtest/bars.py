@@ -41,7 +41,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.errors import AdapterError, DataNotFound, InputError
 from signalops.evaluation.vectorized import candle_key
 from signalops.orders import to_decimal
-from signalops.venues import VenueKind, Venues
+from signalops.venues import Venues
 
 _DAY = 86400
 # How a decision at ``t`` is filled; both use the bar that opens at or after ``t``.
@@ -79,8 +79,7 @@ class Bars:
         """``asset``'s candles from the series of the venue that serves it (``candle_key``).
 
         Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
-        venue = (venues or Venues()).venue_of(asset)
-        if venue is not None and venue.kind is VenueKind.POLYMARKET:
+        if (venues or Venues()).trades_outcome(asset):
             return cls.outcome_prices(store, asset, timeframe, venues or Venues())
         key = candle_key(asset, timeframe, venues)
         if key is None:

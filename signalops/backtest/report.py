@@ -264,23 +264,25 @@ def fill_words(rule: str) -> str:
     return "next bar's open" if rule == "next_open" else "next bar's close"
 
 
-def _fills(r: BacktestResult, fill: str) -> str:
-    """How orders filled: at the candles' ``fill``, and at the last recorded price at or before
-    each decision (the price then) for an asset priced by points (a Polymarket outcome)."""
-    points = [asset for asset, bars in r.prices.items() if bars.points]
-    if points and len(points) == len(r.prices):
-        return f"fills at {AT_POINTS} (outcome prices)"
-    text = f"fills at the {fill} ({format_duration(r.timeframe)} candles"
-    if points:
-        text += f"; {', '.join(points)}: at {AT_POINTS}"
-    return text + ")"
+def fills_text(rule: str, outcomes: Sequence[str], assets: int, candles: str | None) -> str:
+    """How orders filled: at the candles' ``rule`` (``candles``: which, when said), and at the
+    last recorded price at or before each decision (the price then) for ``outcomes``, the
+    Polymarket outcomes of the ``assets`` traded."""
+    if outcomes and len(outcomes) == assets:
+        return f"fills at {AT_POINTS}" + (" (outcome prices)" if candles else "")
+    notes = [candles] if candles else []
+    if outcomes:
+        notes.append(f"{', '.join(outcomes)}: at {AT_POINTS}")
+    text = f"fills at the {fill_words(rule)}"
+    return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def method_lines(study: Study) -> list[str]:
     r = study.result
     m = r.metrics
     period = format_duration(r.every.total_seconds())
-    fill = fill_words(r.fill)
+    outcomes = [asset for asset, bars in r.prices.items() if bars.points]
+    candles = f"{format_duration(r.timeframe)} candles"
     per = (
         "one decision before each US equity session"
         if r.by_session
@@ -289,7 +291,7 @@ def method_lines(study: Study) -> list[str]:
     lines = [
         f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
         f"{m.periods_per_year:g} periods a year ({per})",
-        f"{_fills(r, fill)}; fee "
+        f"{fills_text(r.fill, outcomes, len(r.prices), candles)}; fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
         f"{money(r.paper.starting_cash, study.quote)}",
     ]

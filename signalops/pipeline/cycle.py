@@ -57,7 +57,7 @@ from signalops.pipeline.summary import CycleSummary, Outcome
 from signalops.risk import CheckResult, RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
-from signalops.venues import VenueKind, Venues
+from signalops.venues import Venues
 
 # Sizing and paper fills need a price even when a strategy never reads one: the pipeline asks
 # the technical source for the latest closes and uses the freshest that is not stale (an asset
@@ -738,8 +738,7 @@ def asset_price_requests(asset: str, venues: Venues) -> tuple[Request, ...]:
     """Where ``asset``'s reference price comes from: the price of the outcome token it trades
     as when ``venues`` put it on a Polymarket venue (which serves no candles), else the
     technical closes (``price_requests``)."""
-    venue = venues.venue_of(asset)
-    if venue is None or venue.kind is not VenueKind.POLYMARKET:
+    if not venues.trades_outcome(asset):
         return _price_requests(asset)
     from signalops.adapters.polymarket import asset_token, token_price_request
 

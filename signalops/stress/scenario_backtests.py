@@ -74,7 +74,6 @@ from signalops.stress.shocks import (
     shocked_store,
     with_outages,
 )
-from signalops.venues import VenueKind
 
 UNKNOWN = "UNKNOWN"
 NOT_COVERED = "not covered by the data"
@@ -354,8 +353,7 @@ def not_applicable(
         if shock.asset not in strategy.assets:
             return f"{name} does not trade {shock.asset}"
         if not candle_keys(store, shock.asset, config.venues):
-            venue = config.venues.venue_of(shock.asset)
-            if venue is not None and venue.kind is VenueKind.POLYMARKET:
+            if config.venues.trades_outcome(shock.asset):
                 return (
                     f"{shock.asset} is a Polymarket outcome, without candles to gap "
                     "(a prediction_jump shock moves its prices)"

@@ -268,33 +268,21 @@ def each_asset_table(runs: EachAsset, config: Config) -> None:
         )
     output.plain_table(columns, rows, left=1)
     fill = first["fill"]
+    from signalops.backtest.report import fills_text
+
     assets = [run.asset for run in runs.runs]
+    outcomes = [asset for asset in assets if config.venues.trades_outcome(asset)]
     quote = config.account_quote(assets)
     out.print(
         f"each asset alone: starting cash {_cash(first['starting_cash'])}"
-        f"{f' {quote}' if quote else ''}; {_each_fill(config, assets, fill['rule'])}, fee "
+        f"{f' {quote}' if quote else ''}; {fills_text(fill['rule'], outcomes, len(assets), None)}, "
+        f"fee "
         f"{fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
     )
     out.print(
         f"audit logs and metrics.json: {runs.out_dir}/<asset>/ "
         f"(signalops backtest --asset X for one asset's full report)"
     )
-
-
-def _each_fill(config: Config, assets: list[str], rule: str) -> str:
-    from signalops.backtest.report import AT_POINTS, fill_words
-    from signalops.venues import VenueKind
-
-    venues = [config.venues.venue_of(asset) for asset in assets]
-    outcomes = [
-        asset
-        for asset, venue in zip(assets, venues, strict=True)
-        if venue is not None and venue.kind is VenueKind.POLYMARKET
-    ]
-    if outcomes and len(outcomes) == len(assets):
-        return f"fills at {AT_POINTS}"
-    text = f"fills at the {fill_words(rule)}"
-    return f"{text} ({', '.join(outcomes)}: at {AT_POINTS})" if outcomes else text
 
 
 # --- a backtest's portfolio, beyond the side-by-side table -------------------------------------
