@@ -34,13 +34,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from signalops.errors import DataNotFound, ExecutionError, InputError
 
 if TYPE_CHECKING:
     from signalops.adapters.registry import Connections
     from signalops.audit.interface import AuditStore
+    from signalops.audit.paper_ledger import PaperLedger
     from signalops.config import Config
     from signalops.execution.paper import PaperBroker
     from signalops.orders import Mode
@@ -60,6 +61,9 @@ class Workspace:
     config: Config
     audit: AuditStore
     broker: PaperBroker
+    # No account yet and nothing said its currency (an empty log opened without assets):
+    # ``build_pipeline`` makes it from its strategies' assets (see ``open_workspace``).
+    undecided: bool = False
 
     def close(self) -> None:
         self.audit.close()
@@ -121,11 +125,11 @@ def open_workspace(
     settings = with_venue(load_config(config), venue)
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
-        broker = _paper_broker(log, settings, assets)
+        broker, undecided = _paper_broker(log, settings, assets)
     except BaseException:
         log.close()
         raise
-    return Workspace(settings, log, broker)
+    return Workspace(settings, log, broker, undecided)
 
 
 def open_audit(audit: str | Path | None = None, *, create: bool = False) -> AuditStore:
@@ -156,10 +160,13 @@ def _config_file() -> str | None:
     )
 
 
-def _paper_broker(log: AuditStore, settings: Config, assets: Sequence[str]) -> PaperBroker:
+def _paper_broker(
+    log: AuditStore, settings: Config, assets: Sequence[str]
+) -> tuple[PaperBroker, bool]:
+    """The paper broker, and whether its account is undecided (held in memory, refusing fills)."""
     import sqlite_utils
 
-    from signalops.audit.paper_ledger import PaperLedger, SQLiteLedger
+    from signalops.audit.paper_ledger import SQLiteLedger
     from signalops.execution.paper import PaperBroker
 
     ledger: PaperLedger = log.paper_ledger()
@@ -170,17 +177,40 @@ def _paper_broker(log: AuditStore, settings: Config, assets: Sequence[str]) -> P
     if (log.readonly or undecided) and not made:
         # No ledger in the file means no paper fill yet: an empty account in memory says
         # exactly that, without making tables in a file that was opened only to be read.
-        ledger = SQLiteLedger(sqlite_utils.Database(memory=True))
+        memory = sqlite_utils.Database(memory=True)
+        ledger = SQLiteLedger(memory) if log.readonly else _undecided_ledger(memory)
     # Only the file's own word is held against an account made earlier: the venues' quote
     # names the currency of a new one (a ledger made before it was inferred stays as made).
     quote = settings.paper.quote if made else settings.account_quote(assets)
-    return PaperBroker(
+    broker = PaperBroker(
         ledger,
         starting_cash=settings.paper.starting_cash,
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,
         quote=quote,
     )
+    return broker, undecided and not log.readonly and not made
+
+
+UNDECIDED_ACCOUNT = (
+    "no paper account to fill in: the workspace was opened on an empty log without the assets "
+    "it trades, so nothing said the account's currency (build_pipeline with its strategies, "
+    "open_workspace(assets=...) or paper.quote says it)"
+)
+
+
+def _undecided_ledger(db: Any) -> PaperLedger:
+    """The in-memory ledger of a workspace opened to trade nothing (no assets, no
+    ``paper.quote``, an empty log): it reads as an empty account and refuses a fill, which
+    would otherwise vanish with the memory while the chain records it. (Made here, not at
+    import: the ledger module is not imported by commands that never open one.)"""
+    from signalops.audit.paper_ledger import SQLiteLedger
+
+    class Undecided(SQLiteLedger):
+        def insert_fill(self, values: Any) -> int:
+            raise ExecutionError(UNDECIDED_ACCOUNT)
+
+    return Undecided(db)
 
 
 def load_strategies(paths: Sequence[str | Path]) -> list[Strategy]:
@@ -217,6 +247,12 @@ def build_pipeline(
 
     if record is not None and replay is not None:
         raise InputError("--record records a live run; it cannot be used with --replay")
+    if workspace.undecided and strategies:
+        # The assets are known now: the account is made in their quote, in the log's file.
+        assets = [asset for strategy in strategies for asset in strategy.assets]
+        workspace.broker, workspace.undecided = _paper_broker(
+            workspace.audit, workspace.config, assets
+        )
     wants_auto = mode is Mode.AUTO or (
         mode is None and any(s.execution.action_mode == "auto" for s in strategies)
     )

@@ -7,6 +7,7 @@ Runs are ``signalops run --replay`` of the bundled data (the AAPL trend fixture 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,9 +16,13 @@ from click.testing import CliRunner, Result
 from conftest import ROOT
 
 from signalops.audit.store import AuditLog
+from signalops.audit.verify import verify
 from signalops.cli import cli
 from signalops.config import PaperConfig, load_config
-from signalops.errors import ConfigError
+from signalops.errors import ConfigError, ExecutionError
+from signalops.orders import Mode, OrderIntent, client_order_id, decision_id
+from signalops.side import Side
+from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
 EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
 AAPL_TREND = ROOT / "tests" / "fixtures" / "aapl_trend.yaml"
@@ -162,3 +167,48 @@ def test_the_telegram_bot_started_before_the_first_run_leaves_the_account_to_tha
     assert run(replay_dir, audit, config).exit_code == 0
     assert account_quote(audit) == "USD"
     assert [quote for quote, _ in fills(audit)] == ["USD", "USD"]
+
+
+def test_a_pipeline_built_on_a_workspace_opened_without_assets_keeps_its_fills_in_the_file(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``open_workspace(audit=...)`` on a new log, then ``build_pipeline``: the account was kept
+    in memory (nothing had said its currency), so its fills vanished while the chain recorded
+    them, and ``verify`` found every one missing from the ledger."""
+    monkeypatch.chdir(tmp_path)
+    audit = tmp_path / "a.db"
+    workspace = open_workspace(audit=audit, config=config_with(tmp_path))
+    assert workspace.undecided
+    strategies = load_strategies([AAPL_TREND])
+    pipeline = build_pipeline(workspace, strategies, mode=Mode.PAPER, replay=replay_dir)
+    assert not workspace.undecided
+    for day in (4, 20):  # the two days the fixture fills
+        pipeline.cycle(datetime(2022, 1, day, tzinfo=UTC))
+    report = verify(workspace.audit)
+    workspace.close()
+    assert report.ok, report
+    assert account_quote(audit) == "USD"
+    with AuditLog.open_readonly(audit) as log:
+        assert len(log.paper_ledger().fills_after(None)) == len(fills(audit)) == 2
+
+
+def test_a_fill_on_a_workspace_whose_account_is_undecided_is_refused_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    workspace = open_workspace(audit=tmp_path / "a.db")
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    did = decision_id("hash", "BTC", at, "paper")
+    intent = OrderIntent(
+        did, client_order_id(did), "S", "BTC", Side.BUY, Decimal("0.1"), Decimal(20_000),
+        Decimal(2_000), at, Mode.PAPER,
+    )  # fmt: skip
+    with pytest.raises(
+        ExecutionError,
+        match=r"^no paper account to fill in: .*\(build_pipeline with its strategies",
+    ):
+        workspace.broker.execute(intent, as_of=at)
+    workspace.close()
+    with AuditLog.open_readonly(tmp_path / "a.db") as log:
+        ledger = log.paper_ledger()
+        assert not ledger.exists() or ledger.account() is None
