@@ -293,7 +293,8 @@ def run_backtest(
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
             run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
-            bulk = log.start_bulk_load()  # it never filters decisions: it asks by id and kind
+            # It never filters decisions (it asks by id and kind), and its .partial file is its own.
+            bulk = log.start_bulk_load(private=True)
             curve += run.run()
             decisions = tuple(run.decisions)
         else:

@@ -647,3 +647,38 @@ def test_a_bulk_loads_nested_transactions_keep_their_savepoint_journals_in_memor
         opened = _temporary_files_open()
     assert opened == []
     assert log.count() == 3_600
+
+
+def _settings(log: AuditLog) -> list[object]:
+    names = ("journal_mode", "synchronous", "wal_autocheckpoint", "temp_store", "cache_size")
+    return [log.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
+
+
+def test_a_private_bulk_load_writes_no_wal_and_leaves_the_log_as_it_found_it(tmp_path):
+    # A backtest's .partial file is its own: its pages go into the file once, not through the
+    # WAL and then into the file.
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as log_:
+        before = _settings(log_)
+        assert log_.start_bulk_load(private=True)
+        with log_.transaction():
+            log_.append_many(synthetic_records(2_000))
+        wal = path.with_name("audit.db-wal")
+        assert log_.conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+        assert not wal.exists() or wal.stat().st_size == 0
+        log_.finish_bulk_load()
+        assert _settings(log_) == before
+        assert verify(log_).ok
+    with AuditLog.open_readonly(path) as read:
+        assert read.count() == 2_000
+
+
+def test_a_private_bulk_load_of_a_file_another_connection_holds_goes_through_the_wal(tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as log_, AuditLog.open_readonly(path) as reader:
+        assert log_.start_bulk_load(private=True)
+        assert log_.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with log_.transaction():
+            log_.append_many(synthetic_records(300))
+        log_.finish_bulk_load()
+        assert reader.count() == 300
