@@ -401,8 +401,10 @@ class PaperBroker:
         self._latest_placed: datetime | None = None
         self._replays: dict[tuple[datetime | None, bool], _Replay] = {}
         self._views: tuple[tuple[Any, ...], PortfolioView] | None = None  # see ``portfolio``
-        # whose (None: the account) -> (rows, cuts, figures): see ``_standing``
-        self._standings: dict[str | None, tuple[list[_FillRow], tuple[Any, ...], _Standing]] = {}
+        # whose (None: the account) -> (rows, how many, cuts, figures): see ``_standing``
+        self._standings: dict[
+            str | None, tuple[list[_FillRow], int, tuple[Any, ...], _Standing]
+        ] = {}
         self._last_day: tuple[datetime, datetime] | None = None  # see ``_day_start``
         self._alone = 0  # how many ``sole_writer`` blocks are open
         self._checked = False  # the ledger was checked in the open ``sole_writer`` block
@@ -528,8 +530,13 @@ class PaperBroker:
         """Add the row this broker just wrote (``raw``: as the ledger gives it back) to the
         cache, which held every row before it. A rollback that removes it later is found as
         any other once no ``sole_writer`` block is open (the cache's last row is no longer in
-        the table); inside one, the caller vouches that nothing is undone."""
-        self._cache = [*self._cache, row]
+        the table); inside one, the caller vouches that nothing is undone.
+
+        Appended in place, not copied (a copy per fill made a long ledger's fills quadratic:
+        62 µs a fill at the first 4,000, 138 µs at 20,000): a cache list only ever grows at its
+        end, and a re-read makes a new list, so a list and its length name its rows (what
+        ``_standing`` keeps its figures by)."""
+        self._cache.append(row)
         self._last_raw = raw
         self._by_order[row.client_order_id] = row
         if self._latest_placed is None or row.placed_at > self._latest_placed:
@@ -797,8 +804,8 @@ class PaperBroker:
         capital = None if strategy is None else self.capital.get(strategy)
         cuts = (self._cut(rows, as_of, True), self._cut(rows, midnight, False), capital)
         kept = self._standings.get(strategy)
-        if kept is not None and kept[0] is rows and kept[1] == cuts:
-            return kept[2]
+        if kept is not None and kept[0] is rows and kept[1] == len(rows) and kept[2] == cuts:
+            return kept[3]
         # Read only (no copies): the figures are taken out of the kept books at once.
         books = self._books(placed_before=as_of, rows=rows)
         at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
@@ -809,7 +816,8 @@ class PaperBroker:
                 None if capital is None else capital + at_midnight.own(strategy).marked_equity()
             )
             standing = _Standing.of(books.own(strategy), day_start)
-        self._standings[strategy] = (rows, cuts, standing)  # the rows too: their id stays theirs
+        # The rows too (their id stays theirs), and how many: the cache grows in place.
+        self._standings[strategy] = (rows, len(rows), cuts, standing)
         return standing
 
     def _day_start(self, as_of: datetime) -> datetime:

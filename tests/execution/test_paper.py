@@ -676,3 +676,42 @@ def test_a_book_read_leaves_the_strategys_kept_book_unchanged(tmp_path: Path) ->
     after = broker.book("Multi_Source_Momentum", prices, T0)
     assert after.positions == {}
     assert after == PaperBroker(db).book("Multi_Source_Momentum", prices, T0)
+
+
+def test_a_book_asked_again_at_the_same_time_after_a_fill_counts_the_fill(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    # The rows grow in place at each fill (a copy per fill made a long ledger's fills
+    # quadratic): the figures kept for the earlier look must not be given again.
+    prices = {"BTC": D(20_000)}
+    strategy = "Multi_Source_Momentum"
+    db.conn.execute("BEGIN")
+    with broker.sole_writer():
+        assert broker.book(strategy, prices, T0).positions == {}
+        broker.execute(intent(Side.BUY, "0.1", "20000"), as_of=T0)
+        after = broker.book(strategy, prices, T0)
+        account = broker.portfolio(prices, T0)
+    db.conn.execute("COMMIT")
+    assert after.positions["BTC"].quantity == account.positions["BTC"].quantity == D("0.1")
+    assert account.cash == broker.starting_cash - D("0.1") * D(20_000) * D("1.001")
+    fresh = PaperBroker(db)  # the ledger alone
+    assert fresh.book(strategy, prices, T0) == after
+    assert fresh.portfolio(prices, T0) == account
+
+
+def test_a_fill_rolled_back_after_the_books_were_read_leaves_them_without_it(
+    broker: PaperBroker, db: sqlite_utils.Database
+) -> None:
+    prices = {"BTC": D(20_000)}
+    strategy = "Multi_Source_Momentum"
+    broker.execute(intent(Side.BUY, "0.1", "20000", tag="kept"), as_of=T0)
+    held = broker.book(strategy, prices, T0)
+    later = T0 + timedelta(hours=1)
+    db.conn.execute("BEGIN")
+    broker.execute(intent(Side.BUY, "0.2", "20000", at=later, tag="undone"), as_of=later)
+    inside = broker.book(strategy, prices, later)
+    db.conn.execute("ROLLBACK")
+    assert inside.positions["BTC"].quantity == D("0.3")
+    assert broker.book(strategy, prices, later).positions["BTC"].quantity == D("0.1")
+    assert held.positions["BTC"].quantity == D("0.1")
+    assert fills_in(db) == 1
