@@ -75,6 +75,14 @@ def start(root: Path | None = None) -> Server:
     bin_path = bindir()
     run_as = _cluster_owner()
     base = Path(tempfile.mkdtemp(prefix="signalops-pg-", dir=root))
+    try:
+        return _start_in(base, bin_path, run_as)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)  # a cluster that never ran leaves nothing
+        raise
+
+
+def _start_in(base: Path, bin_path: Path, run_as: str | None) -> Server:
     datadir = base / "data"
     if run_as is not None:
         shutil.chown(base, user=run_as)

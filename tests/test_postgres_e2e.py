@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import postgres_server
 import psycopg
 import pytest
 from click.testing import Result
@@ -532,3 +533,20 @@ def test_a_server_that_does_not_answer_is_a_one_line_error_without_the_password(
     assert PASSWORD not in result.stderr
     assert result.stderr.startswith(f"error: postgresql://{WRITER}:***@127.0.0.1:")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_cluster_that_fails_to_start_leaves_no_directory_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    binaries = tmp_path / "bin"
+    binaries.mkdir()
+    for program in ("initdb", "pg_ctl"):  # real programs that fail, as a broken install's
+        script = binaries / program
+        script.write_text("#!/bin/sh\necho 'initdb: error: cannot run' >&2\nexit 1\n")
+        script.chmod(0o755)
+    monkeypatch.setattr(postgres_server, "bindir", lambda: binaries)
+    root = tmp_path / "clusters"
+    root.mkdir()
+    with pytest.raises(Unavailable, match="failed"):
+        start(root)
+    assert list(root.iterdir()) == []
