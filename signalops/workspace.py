@@ -247,12 +247,6 @@ def build_pipeline(
 
     if record is not None and replay is not None:
         raise InputError("--record records a live run; it cannot be used with --replay")
-    if workspace.undecided and strategies:
-        # The assets are known now: the account is made in their quote, in the log's file.
-        assets = [asset for strategy in strategies for asset in strategy.assets]
-        workspace.broker, workspace.undecided = _paper_broker(
-            workspace.audit, workspace.config, assets
-        )
     wants_auto = mode is Mode.AUTO or (
         mode is None and any(s.execution.action_mode == "auto" for s in strategies)
     )
@@ -287,6 +281,13 @@ def build_pipeline(
         )
     notify = workspace.config.notify
     notifier = NotifyExecutor(notify.webhooks, approval_ttl=notify.approval_ttl)
+    if workspace.undecided and strategies:
+        # The assets are known now (and nothing above refused the run): the account is made
+        # in their quote, in the log's file.
+        assets = [asset for strategy in strategies for asset in strategy.assets]
+        workspace.broker, workspace.undecided = _paper_broker(
+            workspace.audit, workspace.config, assets
+        )
     return Pipeline(
         strategies=strategies,
         adapters=adapters,

@@ -14,6 +14,7 @@ enforces privileges like any other. Where the binaries are missing and cannot be
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -78,7 +79,13 @@ def start(root: Path | None = None) -> Server:
     try:
         return _start_in(base, bin_path, run_as)
     except BaseException:
-        shutil.rmtree(base, ignore_errors=True)  # a cluster that never ran leaves nothing
+        # A cluster that never served leaves nothing: not its files, and not a server that
+        # ``pg_ctl -w`` gave up waiting for (its data must not go from under it).
+        if (base / "data" / "postmaster.pid").exists():
+            halted = Server(bin_path, base / "data", 0, run_as)
+            with contextlib.suppress(Unavailable):
+                _run(halted, "pg_ctl", "-D", str(halted.datadir), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)
         raise
 
 

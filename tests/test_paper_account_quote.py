@@ -19,7 +19,7 @@ from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.cli import cli
 from signalops.config import PaperConfig, load_config
-from signalops.errors import ConfigError, ExecutionError
+from signalops.errors import ConfigError, DataNotFound, ExecutionError
 from signalops.orders import Mode, OrderIntent, client_order_id, decision_id
 from signalops.side import Side
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
@@ -208,6 +208,20 @@ def test_a_fill_on_a_workspace_whose_account_is_undecided_is_refused_not_lost(
         match=r"^no paper account to fill in: .*\(build_pipeline with its strategies",
     ):
         workspace.broker.execute(intent, as_of=at)
+    workspace.close()
+    with AuditLog.open_readonly(tmp_path / "a.db") as log:
+        ledger = log.paper_ledger()
+        assert not ledger.exists() or ledger.account() is None
+
+
+def test_a_pipeline_refused_before_it_runs_makes_no_paper_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    workspace = open_workspace(audit=tmp_path / "a.db", config=config_with(tmp_path))
+    with pytest.raises(DataNotFound):
+        build_pipeline(workspace, load_strategies([AAPL_TREND]), replay=tmp_path / "nowhere")
+    assert workspace.undecided
     workspace.close()
     with AuditLog.open_readonly(tmp_path / "a.db") as log:
         ledger = log.paper_ledger()

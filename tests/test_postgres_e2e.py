@@ -550,3 +550,30 @@ def test_a_cluster_that_fails_to_start_leaves_no_directory_behind(
     with pytest.raises(Unavailable, match="failed"):
         start(root)
     assert list(root.iterdir()) == []
+
+
+def test_a_server_that_pg_ctl_gave_up_on_is_stopped_before_its_directory_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # pg_ctl -w start can fail while the postmaster runs on ("server did not start in time").
+    binaries, stopped = tmp_path / "bin", tmp_path / "stopped"
+    binaries.mkdir()
+    scripts = {
+        "initdb": 'mkdir -p "$2"',  # initdb -D DIR ...
+        "pg_ctl": (
+            'case "$*" in *stop*) echo "$*" > ' + str(stopped) + "; exit 0;; esac\n"
+            'touch "$2/postmaster.pid"; echo "pg_ctl: server did not start in time" >&2; exit 1'
+        ),
+    }
+    for program, body in scripts.items():
+        script = binaries / program
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+    monkeypatch.setattr(postgres_server, "bindir", lambda: binaries)
+    monkeypatch.setattr(postgres_server, "_cluster_owner", lambda: None)  # run them as we are
+    root = tmp_path / "clusters"
+    root.mkdir()
+    with pytest.raises(Unavailable, match="server did not start in time"):
+        start(root)
+    assert "-m immediate stop" in stopped.read_text()
+    assert list(root.iterdir()) == []

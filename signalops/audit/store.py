@@ -344,6 +344,15 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             sleep(0.05)
 
 
+def _sync_file(path: Path) -> None:
+    """fsync the file at ``path`` (its pages written through any descriptor)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _journal_in_memory(conn: sqlite3.Connection) -> bool:
     """Leave WAL for a rollback journal in memory; False (still WAL) when another connection
     has the file open (SQLite says "locked" at once: the mode needs the file to itself)."""
@@ -851,6 +860,9 @@ class AuditLog:
             conn = self.conn
             synchronous, autocheckpoint, temp_store, cache_size = self._before_bulk
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                # Its commits did not wait for the disk: it is on the disk before it can be
+                # given its name (a crash after that finds the whole log, or no log).
+                _sync_file(self.path)
                 _enable_wal(conn, 0)
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")

@@ -654,10 +654,19 @@ def _settings(log: AuditLog) -> list[object]:
     return [log.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
 
 
-def test_a_private_bulk_load_writes_no_wal_and_leaves_the_log_as_it_found_it(tmp_path):
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_private_bulk_load_writes_no_wal_and_leaves_the_log_as_it_found_it(tmp_path, monkeypatch):
     # A backtest's .partial file is its own: its pages go into the file once, not through the
-    # WAL and then into the file.
+    # WAL and then into the file; and they are on the disk before the file is given its name.
     path = tmp_path / "audit.db"
+    synced = []
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", fsync)
     with AuditLog(path) as log_:
         before = _settings(log_)
         assert log_.start_bulk_load(private=True)
@@ -666,7 +675,9 @@ def test_a_private_bulk_load_writes_no_wal_and_leaves_the_log_as_it_found_it(tmp
         wal = path.with_name("audit.db-wal")
         assert log_.conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
         assert not wal.exists() or wal.stat().st_size == 0
+        assert synced == []
         log_.finish_bulk_load()
+        assert synced == ["audit.db"]
         assert _settings(log_) == before
         assert verify(log_).ok
     with AuditLog.open_readonly(path) as read:
