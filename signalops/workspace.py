@@ -61,7 +61,7 @@ class Workspace:
     config: Config
     audit: AuditStore
     broker: PaperBroker
-    # No account yet and nothing said its currency (an empty log opened without assets):
+    # No account yet and nothing said its currency (a log without one, opened without assets):
     # ``build_pipeline`` makes it from its strategies' assets (see ``open_workspace``).
     undecided: bool = False
 
@@ -171,9 +171,10 @@ def _paper_broker(
 
     ledger: PaperLedger = log.paper_ledger()
     made = ledger.exists() and ledger.account() is not None
-    # A command that trades nothing on a log with nothing in it (the Telegram bot started
-    # before the first run) makes no account: the first run makes it, in its assets' quote.
-    undecided = not assets and settings.paper.quote is None and log.head() is None
+    # A command that trades nothing on a log without an account (the Telegram bot started
+    # before the first run) makes none: the first run makes it, in its assets' quote. (Records
+    # without an account, which no run leaves, say nothing of its currency either.)
+    undecided = not assets and settings.paper.quote is None
     if (log.readonly or undecided) and not made:
         # No ledger in the file means no paper fill yet: an empty account in memory says
         # exactly that, without making tables in a file that was opened only to be read.
@@ -193,17 +194,17 @@ def _paper_broker(
 
 
 UNDECIDED_ACCOUNT = (
-    "no paper account to fill in: the workspace was opened on an empty log without the assets "
-    "it trades, so nothing said the account's currency (build_pipeline with its strategies, "
-    "open_workspace(assets=...) or paper.quote says it)"
+    "no paper account to fill in: the workspace was opened on a log without one and without "
+    "the assets it trades, so nothing said the account's currency (build_pipeline with its "
+    "strategies, open_workspace(assets=...) or paper.quote says it)"
 )
 
 
 def _undecided_ledger(db: Any) -> PaperLedger:
     """The in-memory ledger of a workspace opened to trade nothing (no assets, no
-    ``paper.quote``, an empty log): it reads as an empty account and refuses a fill, which
-    would otherwise vanish with the memory while the chain records it. (Made here, not at
-    import: the ledger module is not imported by commands that never open one.)"""
+    ``paper.quote``, no account in the log): it reads as an empty account and refuses a fill,
+    which would otherwise vanish with the memory while the chain records it. (Made here, not
+    at import: the ledger module is not imported by commands that never open one.)"""
     from signalops.audit.paper_ledger import SQLiteLedger
 
     class Undecided(SQLiteLedger):

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import ROOT
 
+from bench.audit_records import synthetic_records
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.cli import cli
@@ -50,7 +51,7 @@ def fills(audit: Path) -> list[tuple[str, str]]:
         return [
             (record["execution"]["details"]["quote"], record["execution"]["message"])
             for _, record in log.records_of_kind("decision")
-            if record["execution"]["status"] == "FILLED"
+            if (record["execution"] or {}).get("status") == "FILLED"
         ]
 
 
@@ -226,3 +227,20 @@ def test_a_pipeline_refused_before_it_runs_makes_no_paper_account(
     with AuditLog.open_readonly(tmp_path / "a.db") as log:
         ledger = log.paper_ledger()
         assert not ledger.exists() or ledger.account() is None
+
+
+def test_a_log_with_records_but_no_account_opened_without_assets_leaves_it_to_the_first_run(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening such a log without assets made the account in USDT, and the stock run after it
+    traded in USDT (an account keeps its currency)."""
+    monkeypatch.chdir(tmp_path)
+    audit, config = tmp_path / "a.db", config_with(tmp_path)
+    with AuditLog(audit) as log, log.transaction():
+        log.append_many(synthetic_records(3))
+    workspace = open_workspace(audit=audit, config=config)
+    assert workspace.undecided
+    workspace.close()
+    assert run(replay_dir, audit, config).exit_code == 0
+    assert account_quote(audit) == "USD"
+    assert [quote for quote, _ in fills(audit)] == ["USD", "USD"]
