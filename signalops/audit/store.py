@@ -821,8 +821,9 @@ class AuditLog:
         reads it as a log until it is given its name (a backtest's ``.partial``). Its rollback
         journal is then kept in memory and commits do not wait for the disk, so every page is
         written once, into the file, instead of into the WAL and copied into the file at the
-        end (a tenth of a backtest's time after its loop). A crash meanwhile may leave the
-        file unreadable; it was never the log, and the run that made it makes it again.
+        end (the copy took ~75 ms of the ~350 ms after the benchmark backtest's loop). A crash
+        meanwhile may leave the file unreadable; it was never the log, and the run that made it
+        makes it again. ``finish_bulk_load`` syncs it before anything can give it its name.
         """
         if not self.layout.compact or self.head() is not None:
             return False
