@@ -104,7 +104,6 @@ def open_workspace(
     create: bool = True,
     venue: str | None = None,
     runner: str | None = None,
-    assets: Sequence[str] = (),
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
@@ -113,9 +112,9 @@ def open_workspace(
     log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
     opened read-only, so looking never writes.
 
-    ``assets``: what the strategies to be run trade. A paper ledger made now is in
-    ``Config.account_quote(assets)``; one made earlier keeps its currency (``paper.quote``
-    written in the file must be it: ``ExecutionError``).
+    A paper account made earlier keeps its currency (``paper.quote`` written in the file must
+    be it: ``ExecutionError``). Without one, ``paper.quote`` makes it now; else it is left
+    ``undecided`` until ``build_pipeline`` knows what the strategies trade.
     """
     from signalops.audit.interface import open_log
     from signalops.config import load_config
@@ -125,7 +124,7 @@ def open_workspace(
     settings = with_venue(load_config(config), venue)
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
-        broker, undecided = _paper_broker(log, settings, assets)
+        broker, undecided = _paper_broker(log, settings, ())
     except BaseException:
         log.close()
         raise
@@ -196,7 +195,7 @@ def _paper_broker(
 UNDECIDED_ACCOUNT = (
     "no paper account to fill in: the workspace was opened on a log without one and without "
     "the assets it trades, so nothing said the account's currency (build_pipeline with its "
-    "strategies, open_workspace(assets=...) or paper.quote says it)"
+    "strategies, or paper.quote, says it)"
 )
 
 

@@ -573,7 +573,6 @@ def run_plan(
         create=True,
         venue=plan.venue,
         runner=plan.runner,
-        assets=[asset for strategy in strategies for asset in strategy.assets],
     )
     try:
         with workspace.audit.hold_runner(wait=plan.wait):

@@ -214,6 +214,8 @@ def _degradation(walk: WalkForward, asset: AssetWalk) -> str:
 def each_asset_table(runs: EachAsset, config: Config) -> None:
     """The table of ``run_each_asset``, its footer in ``config``'s account currency (when the
     assets' venues share one) and fills."""
+    from signalops.backtest.report import fills_text
+
     if not runs.runs:
         return
     first = runs.runs[0].summary
@@ -268,16 +270,14 @@ def each_asset_table(runs: EachAsset, config: Config) -> None:
         )
     output.plain_table(columns, rows, left=1)
     fill = first["fill"]
-    from signalops.backtest.report import fills_text
-
     assets = [run.asset for run in runs.runs]
     outcomes = [asset for asset in assets if config.venues.trades_outcome(asset)]
     quote = config.account_quote(assets)
+    cash = _cash(first["starting_cash"]) + (f" {quote}" if quote else "")
+    fills = fills_text(fill["rule"], outcomes, len(assets), None)
     out.print(
-        f"each asset alone: starting cash {_cash(first['starting_cash'])}"
-        f"{f' {quote}' if quote else ''}; {fills_text(fill['rule'], outcomes, len(assets), None)}, "
-        f"fee "
-        f"{fill['fee_bps']} bps, slippage {fill['slippage_bps']} bps"
+        f"each asset alone: starting cash {cash}; {fills}, fee {fill['fee_bps']} bps, "
+        f"slippage {fill['slippage_bps']} bps"
     )
     out.print(
         f"audit logs and metrics.json: {runs.out_dir}/<asset>/ "
