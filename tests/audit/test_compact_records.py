@@ -606,3 +606,25 @@ def test_a_stored_compact_record_is_what_was_appended(compact_log: Path):
 def test_a_record_encoded_member_by_member_is_its_canonical_json(value: Any):
     record = {**SCENARIOS.record("hold"), "note": value, "zeta": 1e16, "alpha": "a:5e3"}
     assert prepare(record).text == canonical_json(record)
+
+
+def _stamp_by_datetime(value: int) -> str:
+    """A time column's text as ``datetime`` writes it (what ``layout.stamp`` gave before it
+    read the time of day from tables)."""
+    return (layout.EPOCH + timedelta(seconds=value)).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-62_135_596_800, max_value=253_402_300_799))
+def test_a_whole_second_time_column_reads_back_as_datetime_writes_it(value: int):
+    layout._STAMPS.clear()  # each value worked out, not found
+    layout._DAYS.clear()
+    assert layout.stamp(value) == _stamp_by_datetime(value)
+    assert layout.stamp(value) == _stamp_by_datetime(value)  # and found again
+
+
+def test_times_read_back_across_more_hours_than_the_cache_keeps_are_each_their_own():
+    hours = range(0, 3600 * 30_000, 3600)  # 30,000 hours: the cache is emptied several times
+    assert all(layout.stamp(v) == _stamp_by_datetime(v) for v in hours)
+    for value in (-1, 0, 86_399, 86_400, -86_400, -86_401):
+        assert layout.stamp(value) == _stamp_by_datetime(value)
