@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.text import Text
 
 from signalops.cli import output
 from signalops.cli.params import (
@@ -16,6 +18,9 @@ from signalops.cli.params import (
     parse_time,
 )
 from signalops.errors import InputError
+
+if TYPE_CHECKING:
+    from signalops.adapters.importing import SeriesImported
 
 
 @click.group()
@@ -54,8 +59,16 @@ def data() -> None:
     "ccxt exchange id, or yfinance.  [default: the config's routing of --asset, else binance]",
 )
 @CONFIG_OPTION
-@click.option("--timeframe", help="With FILE: 1h, 1d... [default: the smallest step between rows]")
+@click.option(
+    "--timeframe", help="With FILE: 1h, 1d... [default: the most common step between rows]"
+)
 @click.option("--columns", help="With FILE: FIELD=COLUMN,... e.g. time=open_time,close=Close.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="With FILE: let its rows replace stored points that have other values "
+    "(without it such a file is refused).",
+)
 def data_import(
     file: Path | None,
     data_dir: Path | None,
@@ -66,6 +79,7 @@ def data_import(
     timeframe: str | None,
     columns: str | None,
     config_file: Path | None,
+    replace: bool,
 ) -> None:
     """Turn the bundled real data, or one FILE of your own, into replay snapshots.
 
@@ -75,8 +89,11 @@ def data_import(
     (banner line, newest first), Yahoo (Date,Open,...,Adj Close,Volume), columns in any order;
     a Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
     company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
-    are dated by their open; each lands at its close (open + timeframe). Nothing is written
-    unless the whole file reads.
+    are dated by their open; each lands at its close (open + timeframe), so the timeframe must
+    be the rows' spacing. Rows are checked as the live adapters check a response (prices above
+    zero, high not below low, volume not negative); two rows at one time must agree (a repeat
+    is left out); a stored point the file changes needs --replace. Nothing is written unless
+    the whole file reads.
 
     \b
     Examples:
@@ -92,7 +109,12 @@ def data_import(
     """
     if file is None:
         _refuse_file_options(
-            asset=asset, venue=venue, timeframe=timeframe, columns=columns, config=config_file
+            asset=asset,
+            venue=venue,
+            timeframe=timeframe,
+            columns=columns,
+            config=config_file,
+            replace=replace or None,
         )
         if data_dir is None and not DEFAULT_DATA_DIR.is_dir():  # installed, outside a checkout
             from signalops.starter import sample_dir
@@ -132,9 +154,32 @@ def data_import(
         venues=settings.venues,
         timeframe=timeframe,
         columns=columns,
+        replace=replace,
     )
     output.file_imported(imported)
+    _import_notes(imported, file)
     _split_warnings(sources[0], asset, out_dir)
+
+
+def _import_notes(imported: list[SeriesImported], file: Path) -> None:
+    """What the summary's counts do not show: rows left out as repeats, stored points replaced."""
+    from signalops.adapters.importing.checks import short
+
+    notes = []
+    for series in imported:
+        if series.repeats:
+            first = series.repeats[0]
+            more = len(series.repeats) - 1
+            notes.append(
+                f"{first.where}: repeats {short(first.first, file)}, left out"
+                + (f" (and {more:,} more repeated rows)" if more else "")
+            )
+        if series.replaced:
+            notes.append(
+                f"{series.series}: {output.count(series.replaced, 'stored point')} replaced"
+            )
+    for note in notes:
+        output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))
 
 
 def _refuse_file_options(**given: object) -> None:

@@ -12,7 +12,8 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
     (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
     exchange's close. The timeframe, when not given, is the
-    smallest step between two rows; rows closer than the timeframe are refused.
+    most common step between two rows; rows closer than the timeframe are refused, and so is a
+    timeframe shorter than that step (each candle would be known before its close).
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -28,10 +29,12 @@ fundamental (an SEC ``companyfacts`` JSON as the API serves it) -> ``edgar/CIK##
     New York, ``v`` = new shares per old share: the EDGAR metrics need it to put filed share
     counts in the units of the split-adjusted close.
 
-Points are merged into the source's snapshot file (a point at the same series and time is
-replaced; every other series is kept), written aside and renamed into place only when the whole
-file was read: a bad row leaves the folder as it was, and importing a file twice gives the same
-store byte for byte.
+Rows are checked before anything is written (``importing.checks``): a candle must be plausible
+by the live adapters' rules, two rows at one time must agree (a repeat is left out), and a point
+that would change one stored at the same series and time is refused unless ``replace`` is given.
+Points are merged into the source's snapshot file (every other series is kept), written aside
+and renamed into place only when the whole file was read: a bad row leaves the folder as it was,
+and importing a file twice gives the same store byte for byte.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from signalops.adapters.importing.checks import (
+    Located,
+    Points,
+    Repeat,
+    aligned,
+    changes,
+    plausible,
+    refuse_changes,
+    typical_gap,
+    unique,
+)
 from signalops.adapters.importing.rows import (
     Table,
     csv_table,
@@ -78,12 +92,15 @@ Record = tuple[str, float, Any]
 
 @dataclass(frozen=True)
 class SeriesImported:
-    """How many points of one series a file gave, and the snapshot file that now holds them."""
+    """How many points of one series a file gave, and the snapshot file that now holds them:
+    ``replaced`` stored points had other values, ``repeats`` rows were left out as repeats."""
 
     source: str
     series: str
     points: int
     path: Path
+    replaced: int = 0
+    repeats: tuple[Repeat, ...] = ()
 
 
 def import_file(
@@ -95,12 +112,14 @@ def import_file(
     venues: Venues = DEFAULT_VENUES,
     timeframe: str | None = None,
     columns: str | None = None,
+    replace: bool = False,
 ) -> list[SeriesImported]:
     """Read ``path`` as ``source`` data about ``asset`` and merge it into ``out_dir``.
 
     Candles go to the series of the venue ``venues`` routes ``asset`` to (the configuration
     with the CLI's ``--venue`` applied: ``signalops.workspace.with_venue``), under the symbol it
-    names there, so that the same configuration replays them.
+    names there, so that the same configuration replays them. A stored point the file gives
+    other values for is refused unless ``replace``.
     """
     path, out_dir = Path(path), Path(out_dir)
     if source not in SOURCES:
@@ -113,31 +132,36 @@ def import_file(
         raise InputError("--asset: empty name")
     if source != "technical" and timeframe:
         raise InputError("--timeframe is for candles (--source technical)")
-    records = file_records(path, source, asset.strip(), venues, timeframe, columns)
-    by_series: dict[str, dict[float, Any]] = {}
-    for key, t, value in records:
-        by_series.setdefault(key, {})[t] = value
-    if not by_series:
+    points = unique(located_records(path, source, asset.strip(), venues, timeframe, columns), path)
+    if not points.by_series:
         raise InputError(f"{path}: 0 points read")
     final = SnapshotStore(out_dir)
+    changed = changes(final, source, points)
+    if not replace:
+        refuse_changes(changed, final, source)
     with staged(out_dir) as store:
-        store.write(source, _merged(final, source, by_series))
+        store.write(source, _merged(final, source, points))
     return [
-        SeriesImported(source, key, len(points), final.path(source))
-        for key, points in sorted(by_series.items())
+        SeriesImported(
+            source,
+            key,
+            len(series),
+            final.path(source),
+            replaced=sum(change.series == key for change in changed),
+            repeats=tuple(r for r in points.repeats if r.series == key),
+        )
+        for key, series in sorted(points.by_series.items())
     ]
 
 
-def _merged(
-    existing: SnapshotStore, source: str, new: Mapping[str, Mapping[float, Any]]
-) -> Iterator[Record]:
+def _merged(existing: SnapshotStore, source: str, new: Points) -> Iterator[Record]:
     """Every series of the old file and the new points, sorted, so that a re-import is a no-op."""
-    for key in sorted(set(existing.keys(source)) | set(new)):
+    for key in sorted(set(existing.keys(source)) | set(new.by_series)):
         series = existing.series(source, key)
         points: dict[float, Any] = (
             {} if series is None else dict(zip(series.times, series.values, strict=True))
         )
-        points.update(new.get(key, {}))
+        points.update((t, value) for t, (value, _) in new.by_series.get(key, {}).items())
         for t in sorted(points):
             yield key, t, points[t]
 
@@ -150,6 +174,25 @@ def file_records(
     timeframe: str | None,
     columns: str | None,
 ) -> list[Record]:
+    """The points of a file as ``import_file`` checks them (repeated rows left out), for the
+    bundled import, which writes whole sources rather than merging."""
+    points = unique(located_records(path, source, asset, venues, timeframe, columns), path)
+    return [
+        (key, t, value)
+        for key, series in points.by_series.items()
+        for t, (value, _) in sorted(series.items())
+    ]
+
+
+def located_records(
+    path: Path,
+    source: str,
+    asset: str,
+    venues: Venues,
+    timeframe: str | None,
+    columns: str | None,
+) -> list[Located]:
+    """Every point of the file, in file order per series, each with the place of its row."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         raw = load_json(path)
@@ -157,7 +200,7 @@ def file_records(
         if kind not in (None, source):
             raise InputError(f"{path}: this is {_KIND_NAMES[kind]}: import it with --source {kind}")
         if kind == "fundamental":
-            return list(companyfacts_records(path, raw, asset))
+            return [(*record, str(path)) for record in companyfacts_records(path, raw, asset)]
         if kind == "polymarket":
             return list(_polymarket_json(path, raw, asset))
         positional = {"technical": CANDLE_FIELDS, "fundamental": SPLIT_FIELDS}.get(
@@ -207,7 +250,7 @@ def _json_kind(raw: Any) -> str | None:
 
 def _candles(
     table: Table, asset: str, venues: Venues, timeframe: str | None, columns: str | None
-) -> Iterator[Record]:
+) -> Iterator[Located]:
     from signalops.adapters.technical import series_key
 
     venue = venues.venue_of(asset)
@@ -224,18 +267,19 @@ def _candles(
         "volume": (f"volume {base}", f"volume_{base}", "volume", "vol", "v"),
     }
     found = match_columns(table, CANDLE_FIELDS, aliases, parse_mapping(columns, CANDLE_FIELDS))
-    opened: dict[float, list[float]] = {}
-    where: dict[float, str] = {}
+    rows: list[tuple[float, list[float], str]] = []
+    where: dict[float, str] = {}  # the first row opening at each time (a repeat is left out)
     for row in table.rows:
         t = epoch(row, found["time"], "time")
-        opened[t] = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
-        where[t] = row[0]
-    step = _timeframe(table, sorted(opened), where, timeframe)
+        candle = plausible(row[0], [number(row, found[f], f) for f in CANDLE_FIELDS[1:]])
+        rows.append((t, candle, row[0]))
+        where.setdefault(t, row[0])
+    step = _timeframe(table, sorted(where), where, timeframe)
     key = series_key(venue.exchange, symbol, step)
     at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
     closes = _exchange_close if at_exchange_close else lambda t: t + step
-    for t in sorted(opened):
-        yield key, closes(t), opened[t]
+    for t, candle, place in sorted(rows, key=lambda row: row[0]):
+        yield key, closes(t), candle, place
 
 
 def _exchange_close(opened: float) -> float:
@@ -247,16 +291,19 @@ def _exchange_close(opened: float) -> float:
 def _timeframe(
     table: Table, times: Sequence[float], where: Mapping[float, str], given: str | None
 ) -> int:
-    steps = [b - a for a, b in pairwise(times)]
+    """The candles' length: ``given``, else the most common step between rows. A row closer
+    to the one before, or off the timeframe's grid, is refused; so is a timeframe shorter than
+    most steps: each candle would land at its open + the timeframe, before it closed."""
+    gaps = [b - a for a, b in pairwise(times)]
+    typical = typical_gap(gaps)
     if given is not None:
         step = parse_duration(given)
         if step is None:
             raise InputError(f"--timeframe: '{given}' is not a duration such as 1h or 1d")
-    elif steps:
-        smallest = min(steps)
-        if not float(smallest).is_integer():
-            raise InputError(f"{table.path}: rows are {smallest:g}s apart; give --timeframe")
-        step = int(smallest)
+    elif typical is not None:
+        if not float(typical).is_integer():
+            raise InputError(f"{table.path}: rows are {typical:g}s apart; give --timeframe")
+        step = int(typical)
     else:
         raise InputError(f"{table.path}: one row cannot show its timeframe; give --timeframe")
     for a, b in pairwise(times):
@@ -265,7 +312,27 @@ def _timeframe(
                 f"{where[b]}: this candle opens {format_duration(b - a)} after the one at "
                 f"{where[a]}, less than the timeframe {format_duration(step)}"
             )
+    if typical is not None and typical > step:
+        _refuse_short_timeframe(table.path, gaps, step, typical)
+    for a, b in pairwise(times):
+        if not aligned(b - a, step):
+            raise InputError(
+                f"{where[b]}: this candle opens {format_duration(b - a)} after the one at "
+                f"{where[a]}, not a whole number of {format_duration(step)} candles: the rows "
+                f"are not aligned to the timeframe"
+            )
     return step
+
+
+def _refuse_short_timeframe(path: Path, gaps: Sequence[float], step: int, typical: float) -> None:
+    longer = sum(gap > step for gap in gaps)
+    looks, given = format_duration(typical), format_duration(step)
+    raise InputError(
+        f"{path}: --timeframe {given} does not match the rows: {longer:,} of "
+        f"{len(gaps):,} steps between them are longer, most often {looks}: they look like "
+        f"{looks} candles (read as {given} candles, each would be known "
+        f"{format_duration(typical - step)} before its close)"
+    )
 
 
 # --- polymarket ------------------------------------------------------------------------------
@@ -278,7 +345,7 @@ def _market_and_outcome(asset: str) -> tuple[str, str]:
     return market, outcome
 
 
-def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Record]:
+def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Located]:
     from signalops.adapters.polymarket import prices_key
 
     market, outcome = _market_and_outcome(asset)
@@ -289,22 +356,25 @@ def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Recor
         price = number(row, found["price"], "price")
         if not 0.0 <= price <= 1.0:
             raise InputError(f"{row[0]}: price {price:g} is not a probability between 0 and 1")
-        yield key, epoch(row, found["time"], "time"), price
+        yield key, epoch(row, found["time"], "time"), price, row[0]
 
 
-def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Record]:
+def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Located]:
     from signalops.adapters.polymarket import Market, markets_key, parse_history, prices_key
 
     market, outcome = _market_and_outcome(asset)
     if isinstance(raw, dict) and "history" in raw:
         try:
-            times, prices = parse_history(raw, str(path))
+            parse_history(raw, str(path))  # the live reader's checks, with its messages
         except AdapterError as exc:
             raise InputError(exc.message) from None
-        if not times:
+        if not raw["history"]:
             raise InputError(f"{path}: 0 points read: 'history' is empty")
         key = prices_key(market, outcome)
-        yield from ((key, t, p) for t, p in zip(times, prices, strict=True))
+        # One point at a time: the live reader keeps the last of two at one time, unseen.
+        for i, point in enumerate(raw["history"]):
+            (t,), (p,) = parse_history({"history": [point]}, str(path))
+            yield key, t, p, f"{path}: history item {i + 1}"
         return
     listed = raw if isinstance(raw, list) else [raw]
     chosen = [m for m in listed if market in (str(m.get("id")), m.get("slug"))]
@@ -321,7 +391,7 @@ def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Record]:
         raise InputError(f"{path}: market '{market}' has no ISO 'updatedAt' time") from None
     except AdapterError as exc:
         raise InputError(f"{path}: {exc.message}") from None
-    yield markets_key(market), updated.timestamp(), meta.record()
+    yield markets_key(market), updated.timestamp(), meta.record(), str(path)
 
 
 # --- SEC companyfacts ------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
 
+from signalops.adapters.importing.checks import Located
 from signalops.adapters.importing.rows import (
     Row,
     Table,
@@ -38,10 +38,8 @@ ALIASES = {
 }  # fmt: skip
 TICKER_ALIASES = ("ticker", "symbol")
 
-Record = tuple[str, float, Any]
 
-
-def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Record]:
+def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Located]:
     """The splits of ``asset`` in ``table`` as snapshot points (see the module docstring)."""
     from signalops.adapters.edgar import Split, split_records
 
@@ -55,14 +53,15 @@ def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Record
             f"{table.path}: 0 points read: no split of {symbol} (the file lists "
             f"{', '.join(listed[:10])}{' ...' if len(listed) > 10 else ''})"
         )
-    splits = []
+    points: list[Located] = []
     for row in rows:
         ratio = _ratio(row, found["ratio"])
         if ratio != 0:
-            splits.append(Split(_ex_date(row, found["ex_date"]), ratio))
-    if not splits:
+            split = Split(_ex_date(row, found["ex_date"]), ratio)
+            points.extend((*p, row[0]) for p in split_records({symbol: [split]}))
+    if not points:
         raise InputError(f"{table.path}: 0 points read: every ratio of {symbol} is 0 (no split)")
-    yield from split_records({symbol: splits})
+    yield from points
 
 
 def _ticker_column(table: Table) -> int | None:
