@@ -85,10 +85,12 @@ def test_evaluate_without_snapshots_says_how_to_make_them(tmp_path: Path):
     )
 
 
-def test_evaluate_rejects_a_bad_date_with_usage_help():
+def test_evaluate_rejects_a_bad_date_naming_the_option():
     result = run("evaluate", str(STRATEGIES / "technical_baseline.yaml"), "--at", "yesterday")
-    assert result.exit_code == 2
-    assert "'yesterday' is not a date or ISO-8601 time" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: --at: 'yesterday' is not a date or ISO-8601 time (e.g. 2023-03-01)\n"
+    )
 
 
 PLUGIN = """

@@ -15,7 +15,7 @@ from signalops.cli.params import (
     DEFAULT_DATA_DIR,
     DEFAULT_SNAPSHOT_DIR,
     default_config,
-    parse_time,
+    time_value,
 )
 from signalops.errors import InputError
 
@@ -209,13 +209,13 @@ def _refuse_file_options(**given: object) -> None:
 @click.option("--timeframe", help="Candles: 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w.  [default: 1d]")
 @click.option(
     "--since",
-    callback=lambda ctx, param, value: None if value is None else parse_time(value),
+    callback=time_value,
     help="Start (date or ISO time, UTC).  [default: candles continue after the last stored "
     "one, else 365 days back; other sources: all the history the service gives]",
 )
 @click.option(
     "--until",
-    callback=lambda ctx, param, value: None if value is None else parse_time(value),
+    callback=time_value,
     help="End (date or ISO time, UTC).  [default: now]",
 )
 @click.option(

@@ -1,15 +1,15 @@
 """Options several commands share, and the parsing of times, durations and folders.
 
-A value that click should answer with usage help raises ``click.BadParameter``; a value the
-backtest commands report as ``error: --from: ...`` raises ``InputError``, which the one error
-boundary (``signalops.cli.main``) prints.
+A wrong time or duration raises ``InputError`` naming the option (``--to: '2023-13-01' is not
+a date or ISO-8601 time (e.g. 2023-03-01)``), which the one error boundary
+(``signalops.cli.main``) prints as one line, exit 1, whichever command it is.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -85,15 +85,51 @@ def _time(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_time(text: str) -> datetime:
-    """``2023-03-12`` (midnight UTC) or an ISO-8601 time; naive times are UTC."""
+def _refused(option: str | None, text: str, what: str) -> Exception:
+    """``--to: '2023-13-01' is not a date ...``: the one format of a wrong time or duration.
+
+    ``option`` None: the running command's option that was given ``text`` is named, so a
+    command that calls ``parse_time(value)`` in its body gets the option named without passing it.
+    """
+    named = option or _option_given(text)
+    if named is None:
+        # Only in a click callback (the value is not in ``ctx.params`` yet): click's own
+        # usage error names the option there, which a line without it would not.
+        return click.BadParameter(f"'{text}' is not {what}")
+    return InputError(f"{named}: '{text}' is not {what}")
+
+
+def _option_given(text: str) -> str | None:
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return None
+    for param in context.command.params:
+        if isinstance(param, click.Option) and context.params.get(param.name or "") == text:
+            return max(param.opts, key=len)
+    return None
+
+
+TIME_EXPECTED = "a date or ISO-8601 time (e.g. 2023-03-01)"
+DURATION_EXPECTED = "a duration such as 1h or 1d"
+
+
+def parse_time(text: str, option: str | None = None) -> datetime:
+    """``2023-03-12`` (midnight UTC) or an ISO-8601 time; naive times are UTC.
+
+    A wrong value is an ``InputError`` naming ``option`` (default: the option given ``text``).
+    """
     moment = _time(text)
     if moment is None:
-        raise click.BadParameter(f"'{text}' is not a date or ISO-8601 time")
+        raise _refused(option, text, TIME_EXPECTED)
     return moment
 
 
-def parse_bound(text: str | None) -> datetime | date | None:
+def time_value(_ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """A click callback: the option's time (None when not given), a wrong one named."""
+    return None if value is None else parse_time(value, param.opts[0])
+
+
+def parse_bound(text: str | None, option: str | None = None) -> datetime | date | None:
     """A date (that whole UTC day) or a time, for ``--since``/``--until``/``--at`` filters."""
     if text is None:
         return None
@@ -101,49 +137,89 @@ def parse_bound(text: str | None) -> datetime | date | None:
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise click.BadParameter(f"'{text}' is not a date") from None
-    return parse_time(text)
+            raise _refused(option, text, TIME_EXPECTED) from None
+    return parse_time(text, option)
 
 
-def parse_interval(text: str | None) -> timedelta | None:
+def parse_bounds(
+    since: str | None, until: str | None
+) -> tuple[datetime | date | None, datetime | date | None]:
+    """``--since``/``--until``, parsed; a period that ends before it starts is an ``InputError``.
+
+    A date is its whole UTC day, so ``--since 2023-03-01 --until 2023-03-01`` is one day.
+    """
+    first, last = parse_bound(since, "--since"), parse_bound(until, "--until")
+    if first is not None and last is not None and _last_moment(last) < _first_moment(first):
+        raise _reversed(_shown(first), _shown(last))
+    return first, last
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    """Refuse a period that ends before it starts, in the words of ``backtest``."""
+    if end < start:
+        raise _reversed(_shown(start), _shown(end))
+
+
+def _reversed(start: str, end: str) -> InputError:
+    return InputError(f"the period ends ({end}) before it starts ({start})")
+
+
+def _first_moment(bound: datetime | date) -> datetime:
+    if isinstance(bound, datetime):
+        return bound
+    return datetime.combine(bound, time.min, UTC)
+
+
+def _last_moment(bound: datetime | date) -> datetime:
+    if isinstance(bound, datetime):
+        return bound
+    return datetime.combine(bound, time.max, UTC)
+
+
+def _shown(bound: datetime | date) -> str:
+    if isinstance(bound, datetime):
+        from signalops.canonical import iso
+
+        return str(iso(bound))
+    return bound.isoformat()
+
+
+def parse_interval(text: str | None, option: str | None = None) -> timedelta | None:
+    """``30s``, ``5m``, ``1h``, ``1d``...; a wrong value is an ``InputError`` naming ``option``."""
     from signalops.catalogue.spec import parse_duration
 
     if text is None:
         return None
     seconds = parse_duration(text)
     if seconds is None:
-        raise click.BadParameter(f"'{text}' is not a duration such as 30s, 5m, 1h or 1d")
+        raise _refused(option, text, DURATION_EXPECTED)
     return timedelta(seconds=seconds)
 
 
 def period_time(option: str, text: str) -> datetime:
     """A backtest's ``--from``/``--to``: a wrong value is an error naming the option."""
-    moment = _time(text)
-    if moment is None:
-        raise InputError(f"{option}: '{text}' is not a date or ISO-8601 time (e.g. 2023-03-01)")
-    return moment
+    return parse_time(text, option)
 
 
 def period_interval(option: str, text: str | None) -> timedelta | None:
     """A backtest's ``--every``/``--horizon``: a wrong value is an error naming the option."""
-    from signalops.catalogue.spec import parse_duration
+    return parse_interval(text, option)
 
-    if text is None:
-        return None
-    seconds = parse_duration(text)
-    if seconds is None:
-        raise InputError(f"{option}: '{text}' is not a duration such as 1h or 1d")
-    return timedelta(seconds=seconds)
+
+def snapshot_folder(folder: Path) -> Path:
+    """``folder`` when it is a folder; else ``DataNotFound`` says how to make the snapshots."""
+    from signalops.adapters import hints
+
+    if not folder.is_dir():
+        raise DataNotFound(hints.no_snapshot_folder(folder))
+    return folder
 
 
 def snapshots(folder: Path) -> SnapshotStore:
     """The replay snapshots in ``folder``; ``DataNotFound`` says how to make them."""
-    from signalops.adapters import hints
     from signalops.adapters.snapshots import SnapshotStore
 
-    if not folder.is_dir():
-        raise DataNotFound(hints.no_snapshot_folder(folder))
-    return SnapshotStore(folder)
+    return SnapshotStore(snapshot_folder(folder))
 
 
 def default_config() -> str | None:

@@ -16,8 +16,10 @@ from signalops.cli.params import (
     CONFIG_OPTION,
     RUNNER_OPTION,
     VENUE_OPTION,
+    check_period,
     parse_interval,
     parse_time,
+    snapshot_folder,
     with_options,
 )
 from signalops.orders import Mode
@@ -85,8 +87,10 @@ def run_command(
     --runner id (one process per id), all in one hash chain and one paper account.
 
     A cycle whose leaves were UNKNOWN because a source failed or had no data ends its line with
-    "WARNING data errors: CODE xN, ..." (those decisions fail closed and are recorded); a run
-    of one cycle (--once) then exits 1. Runs with --every keep going.
+    "WARNING data errors: CODE xN, ..."; one whose data was older than a leaf's max age (a
+    stuck feed, a recording that ended) with "WARNING stale data: STALE xN (newest AGE old)".
+    Those decisions fail closed and are recorded; a run of one cycle (--once) then exits 1.
+    Runs with --every keep going.
 
     With breakers: in the config, a drawdown, orders rejected in a row or an outage HALTS
     trading (a HALTED line; decisions are still recorded, orders denied) until
@@ -118,14 +122,23 @@ def run_command(
         raise click.UsageError("--from/--to only apply with --replay")
     if replay_dir is not None and record_dir is not None:
         raise click.UsageError("--record records a live run; it cannot be used with --replay")
+    # Every value is checked before the run makes its log (and the log's lock): a refused
+    # run leaves nothing behind.
+    first = parse_time(start, "--from") if start else None
+    last = parse_time(end, "--to") if end else None
+    interval = parse_interval(every, "--every")
+    if first is not None and last is not None:
+        check_period(first, last)
+    if replay_dir is not None:
+        snapshot_folder(replay_dir)
     plan = loop.RunPlan(
         strategies=strategies,
         mode=Mode(mode) if mode else None,
         live=live,
         replay=replay_dir,
-        start=parse_time(start) if start else None,
-        end=parse_time(end) if end else None,
-        every=parse_interval(every),
+        start=first,
+        end=last,
+        every=interval,
         once=once,
         audit=audit_file,
         config=config_file,
@@ -161,9 +174,9 @@ def approvals_command(
     """List decisions waiting for a human (notify mode), soonest expiry first."""
     from signalops.workspace import open_workspace
 
+    now = parse_time(at, "--at") if at else datetime.now(UTC)
     workspace = open_workspace(audit=audit_file, config=config_file, create=False)
     click.get_current_context().call_on_close(workspace.close)  # see cli.audit._reader
-    now = parse_time(at) if at else datetime.now(UTC)
     pending = workspace.audit.pending_approvals(now)
     if as_json:
         output.json_out([output.pending_dict(p) for p in pending])
@@ -186,7 +199,7 @@ def _answer(
     from signalops.pipeline import approvals
     from signalops.workspace import open_workspace
 
-    now = parse_time(at) if at else datetime.now(UTC)
+    now = parse_time(at, "--at") if at else datetime.now(UTC)
     workspace = open_workspace(audit=audit_file, config=config_file, create=True)
     # A tripped breaker denies an approval's order as it denies the loop's (TRADING_STATE).
     workspace.config = breakers.applied(workspace.config, workspace.audit)
@@ -292,13 +305,13 @@ def resume_command(
     from signalops.logs import event
     from signalops.workspace import open_workspace
 
+    now = parse_time(at, "--at") if at else datetime.now(UTC)
     open_workspace(audit=audit_file, config=config_file, create=False).close()  # it exists
     workspace = open_workspace(audit=audit_file, config=config_file, create=True)
     try:
         path = breakers.state_file(workspace.audit)
         state = breakers.effective(breakers.load(path), workspace.audit)
         who = by or getpass.getuser()
-        now = parse_time(at) if at else datetime.now(UTC)
         resumed = breakers.resume(state, by=who, note=note, at=now)
         breakers.record(workspace.audit, resumed)  # the log first: it is the authority
         breakers.save(path, resumed)

@@ -38,7 +38,7 @@ from signalops.audit.queries import records_of_kind, records_since
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import SignalOpsError
-from signalops.evaluation.nodes import Node, Status
+from signalops.evaluation.nodes import Metric, Node, Status
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
@@ -213,6 +213,7 @@ class Pipeline:
             execution.status,
             denials,
             data_errors=data_errors(evaluation),
+            stale=stale_data(evaluation),
         )
 
     def _recorded(
@@ -820,6 +821,29 @@ def data_errors(evaluation: Evaluation) -> tuple[Code, ...]:
     return tuple(obs.reason for obs in evaluation.observations if isinstance(obs, DataError))
 
 
+def stale_data(evaluation: Evaluation) -> tuple[datetime, ...]:
+    """When the data is from, for each metric of the tree a leaf refused as STALE.
+
+    The source answered, with a value older than the leaf's max age: a feed that stopped
+    updating, or a recording that ended. Those leaves were UNKNOWN all the same, so the cycle
+    warns of them (apart from ``data_errors``: nothing failed to answer). One per metric, as
+    ``data_errors`` counts, whichever leaves read it.
+    """
+    reasons = evaluation.reasons
+    if Code.STALE not in reasons:  # every decision asks: one scan of a short tuple
+        return ()
+    trace, as_of = evaluation.trace, evaluation.as_of
+    found: dict[Metric, datetime] = {}
+    for node in evaluation.tree.leaves():
+        if reasons[node.index] != Code.STALE:
+            continue
+        readings = zip(node.metrics, node.max_ages, trace.data_times(node), strict=True)
+        for metric, max_age, data_time in readings:
+            if data_time is not None and (as_of - data_time).total_seconds() > max_age:
+                found.setdefault(metric, data_time)
+    return tuple(found.values())
+
+
 DENIED = "denied by the risk gate"
 
 
@@ -848,4 +872,5 @@ __all__ = [
     "price_requests",
     "records_of_kind",
     "reference_price",
+    "stale_data",
 ]

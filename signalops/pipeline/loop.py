@@ -7,7 +7,9 @@ sources fetch to that snapshot folder, so it can be replayed (``RunPlan(replay=.
 
 A cycle whose decisions had leaves a source could not answer (connection errors, NO_DATA...)
 is also logged as a WARNING (``data_errors``, logger ``signalops.pipeline``): its summary line
-says so too, and the run goes on; the leaves were UNKNOWN and decided fail-closed.
+says so too, and the run goes on; the leaves were UNKNOWN and decided fail-closed. Leaves
+refused because the data a source gave was older than their max age (STALE: a stuck feed, a
+recording that ended) are warned of apart (``stale_data``), with how old the newest of it is.
 
 At each cycle boundary a ``Guard`` (when the config has ``breakers:`` or ``alerts:``) reads the
 circuit breakers' state (``signalops.breakers``), hands the pipeline a HALTED config while one
@@ -184,6 +186,7 @@ def run(
             summary = pipeline.cycle(as_of)
             summaries.append(summary)
             _warn_of_data_errors(summary)
+            _warn_of_stale_data(summary)
             if on_cycle is not None:
                 on_cycle(summary)
             if guard is not None:
@@ -364,6 +367,22 @@ def _warn_of_data_errors(summary: CycleSummary) -> None:
         )
 
 
+def _warn_of_stale_data(summary: CycleSummary) -> None:
+    times = summary.stale
+    if times:
+        event(
+            log,
+            logging.WARNING,
+            "stale_data",
+            f"cycle {iso(summary.as_of)} decided with leaves UNKNOWN on stale data: "
+            f"{summary.stale_text()}",
+            as_of=iso(summary.as_of),
+            code=Code.STALE,
+            count=len(times),
+            newest=iso(max(times)),
+        )
+
+
 # Config sections the running pipeline was built from (adapters, executors, the ledger, the
 # log): a change to one of them takes a restart, so a reload that changes them is refused.
 RESTART_SECTIONS = ("paper", "notify", "audit", "fundamental", "news", "venues")
@@ -540,12 +559,16 @@ class RunResult:
 
     @property
     def failed_closed(self) -> bool:
-        """A run of one cycle whose decisions had leaves no source could answer.
+        """A run of one cycle whose decisions had leaves no source could answer, or whose data
+        was too old for them (STALE).
 
         ``signalops run --once`` exits 1 then (its decisions are recorded all the same). A run
         of several cycles (``--every``, a replay ``--from .. --to``) warns in each line instead.
         """
-        return len(self.summaries) == 1 and not self.stopped and bool(self.summaries[0].data_errors)
+        if len(self.summaries) != 1 or self.stopped:
+            return False
+        (summary,) = self.summaries
+        return bool(summary.data_errors or summary.stale)
 
 
 def run_plan(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from signalops.canonical import iso
 from signalops.codes import Code
@@ -25,6 +25,9 @@ class Outcome:
     skipped: bool = False
     # The reason of each metric a source could not answer: those leaves were UNKNOWN.
     data_errors: tuple[Code, ...] = ()
+    # When the data is from, for each metric a leaf refused as STALE (UNKNOWN too, though the
+    # source answered): a feed that stopped, a recording that ended.
+    stale: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,20 @@ class CycleSummary:
         """``CONNECTION_ERROR x3, NO_DATA x1``: most frequent first, then by name ('' if none)."""
         counts = sorted(self.data_errors.items(), key=lambda item: (-item[1], item[0]))
         return ", ".join(f"{code} x{n}" for code, n in counts)
+
+    @property
+    def stale(self) -> tuple[datetime, ...]:
+        """When the data is from, for each metric a leaf refused as STALE (older than its
+        max age), counted as ``data_errors`` are: per strategy x asset x metric."""
+        return tuple(time for o in self.outcomes if not o.skipped for time in o.stale)
+
+    def stale_text(self) -> str:
+        """``STALE x3 (newest 2,376 days old)`` ('' if none): the newest says how long the
+        freshest of that data has not moved."""
+        times = self.stale
+        if not times:
+            return ""
+        return f"STALE x{len(times)} (newest {_age(self.as_of - max(times))} old)"
 
     def line(self) -> str:
         done = [o for o in self.outcomes if not o.skipped]
@@ -77,7 +94,21 @@ class CycleSummary:
         if errors:
             # Before the duration, so that the duration stays the line's one variable suffix.
             text += f"  WARNING data errors: {errors}"
+        refused = self.stale_text()
+        if refused:
+            text += f"  WARNING stale data: {refused}"
         return f"{text}  [{self.seconds:.2f}s]"
+
+
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _age(age: timedelta) -> str:
+    """``2,376 days``, ``1 day``, ``5 hours``, ``12 minutes``, ``0 seconds``."""
+    seconds = max(age.total_seconds(), 0.0)
+    unit, size = next((u for u in _UNITS if seconds >= u[1]), _UNITS[-1])
+    count = int(seconds // size)
+    return f"{count:,} {unit}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
