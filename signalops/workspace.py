@@ -221,6 +221,34 @@ def load_strategies(paths: Sequence[str | Path]) -> list[Strategy]:
     return [load(path, catalogue) for path in paths]
 
 
+def refuse_unbuildable(
+    strategies: Sequence[Strategy],
+    *,
+    mode: Mode | None = None,
+    live: bool = False,
+    replay: str | Path | None = None,
+    record: str | Path | None = None,
+) -> None:
+    """What ``build_pipeline`` refuses whatever the workspace: auto mode without ``live``, a
+    missing replay folder, ``record`` with ``replay``. A caller that opens the workspace first
+    asks this before, so that a refused run leaves no log behind."""
+    from signalops.adapters import hints
+    from signalops.orders import Mode
+
+    if record is not None and replay is not None:
+        raise InputError("--record records a live run; it cannot be used with --replay")
+    wants_auto = mode is Mode.AUTO or (
+        mode is None and any(s.execution.action_mode == "auto" for s in strategies)
+    )
+    if wants_auto and not live:
+        raise ExecutionError(
+            "auto mode places real orders; pass --live to confirm "
+            "(or run with --mode paper or --mode notify)"
+        )
+    if replay is not None and not Path(replay).is_dir():
+        raise DataNotFound(hints.no_snapshot_folder(replay))
+
+
 def build_pipeline(
     workspace: Workspace,
     strategies: Sequence[Strategy],
@@ -239,25 +267,15 @@ def build_pipeline(
     ``record``: a snapshot folder the live sources append what they fetch to (made if missing;
     not with ``replay``). ``connections``: where live requests go (tests; None: the network).
     """
-    from signalops.adapters import hints, registry
+    from signalops.adapters import registry
     from signalops.adapters.snapshots import SnapshotStore
     from signalops.execution.notify import NotifyExecutor
-    from signalops.orders import Mode
     from signalops.pipeline import Pipeline
 
-    if record is not None and replay is not None:
-        raise InputError("--record records a live run; it cannot be used with --replay")
-    wants_auto = mode is Mode.AUTO or (
-        mode is None and any(s.execution.action_mode == "auto" for s in strategies)
-    )
+    refuse_unbuildable(strategies, mode=mode, live=live, replay=replay, record=record)
     auto = None
     venues = workspace.config.venues
-    if wants_auto or live:
-        if not live:
-            raise ExecutionError(
-                "auto mode places real orders; pass --live to confirm "
-                "(or run with --mode paper or --mode notify)"
-            )
+    if live:
         # Imported here: ccxt and py-clob-client take seconds to import and only --live
         # needs them, so every other command (and the dashboard) starts without them.
         from signalops.execution.auto import build_auto_executor
@@ -266,8 +284,6 @@ def build_pipeline(
         symbols = venues.symbols_on(venue) if venue is not None else {}
         auto = build_auto_executor(live=True, venue=venue, symbols=symbols)
     if replay is not None:
-        if not Path(replay).is_dir():
-            raise DataNotFound(hints.no_snapshot_folder(replay))
         adapters = registry.replay_adapters(
             SnapshotStore(replay), venues=venues, news_feeds=workspace.config.news.feeds
         )

@@ -401,6 +401,29 @@ def test_auto_without_live_is_refused_with_the_exact_message_before_anything_run
     workspace.close()
 
 
+@pytest.mark.parametrize("how", ["--mode auto", "action_mode: auto"])
+def test_run_in_auto_mode_without_live_is_refused_before_it_makes_a_log(
+    how: str, env: None, replay_dir: Path, tmp_path: Path
+) -> None:
+    from conftest import invoke
+
+    strategy, extra = STRATEGY, ["--mode", "auto"]
+    if how == "action_mode: auto":
+        strategy = tmp_path / "auto.yaml"
+        strategy.write_text(STRATEGY.read_text().replace("action_mode: paper", "action_mode: auto"))
+        extra = []
+    audit = tmp_path / "audit.db"
+    result = invoke(
+        "run", str(strategy), "--replay", str(replay_dir), "--from", "2023-03-01",
+        "--audit", str(audit), *extra,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.stderr) == (1, f"error: {AUTO_REFUSAL}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["auto.yaml"] if how == "action_mode: auto" else []
+    )
+
+
 def test_auto_mode_audit_file_never_contains_the_exchange_key_or_secret(
     env: None, replay_store: SnapshotStore, tmp_path: Path
 ) -> None:

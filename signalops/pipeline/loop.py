@@ -581,10 +581,13 @@ def run_plan(
 ) -> RunResult:
     """Load, open, build and run: every cycle recorded in the plan's audit log."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
-    from signalops.workspace import load_strategies, open_workspace
+    from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
 
     stop = stop or threading.Event()
     strategies = load_strategies(plan.strategies)
+    refuse_unbuildable(
+        strategies, mode=plan.mode, live=plan.live, replay=plan.replay, record=plan.record
+    )
     replay_clock = None
     if plan.replay is not None and plan.start is not None:
         replay_clock = ReplayClock(
