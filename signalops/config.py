@@ -33,7 +33,7 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       feeds:                   # name -> URL (or a list of URLs, each named by its URL)
         fed: https://www.federalreserve.gov/feeds/press_all.xml
         sec: https://www.sec.gov/news/pressreleases.rss
-    kill_switch: KILL          # touch this file to halt all trading
+    kill_switch: KILL          # touch this file to halt all live trading (never backtests)
     venues:                    # which market serves each asset (see signalops.venues)
       coinbase: {exchange: coinbaseexchange, quote: USD}
       stocks: {exchange: yfinance, quote: USD}

@@ -275,17 +275,17 @@ def test_a_backtest_killed_half_way_leaves_no_log_under_the_backtests_name(
             strategy, end=utc("2023-03-31"), engine=engine, progress=_stop_after(20), **common
         )
     # The complete log of the earlier run is still the backtest's log; the killed run's
-    # records are only in the .partial file, which nothing reads as a backtest's log.
+    # .partial file is removed with its records.
     with AuditLog.open_readonly(done.audit_path) as log:
         assert log.head() == head
-    assert done.audit_path.with_name("backtest.db.partial").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backtest.db"]
 
 
 def test_a_log_whose_indexes_fail_to_build_is_never_published(
     replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # The indexes are built on another thread while the results are worked out: its error
-    # is the backtest's, and the log keeps its .partial name.
+    # is the backtest's, and the log is never published (its .partial file is removed).
     strategy = load(FIXTURE, registry.catalogue())
     built = AuditLog.finish_bulk_load
 
@@ -299,8 +299,7 @@ def test_a_log_whose_indexes_fail_to_build_is_never_published(
             strategy, store=replay_store, start=utc("2023-03-01"), end=utc("2023-03-10"),
             out_dir=tmp_path,
         )  # fmt: skip
-    assert not (tmp_path / "backtest.db").exists()
-    assert (tmp_path / "backtest.db.partial").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unknown_engine_is_refused(replay_store: SnapshotStore, tmp_path: Path):

@@ -45,6 +45,7 @@ from signalops.venues import Venues
 __all__ = [
     "COLUMNS",
     "DASH",
+    "REPORT_FILES",
     "ReportFiles",
     "columns",
     "day",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
+METRICS, TRADES, CHARTS, HTML = "metrics.json", "trades.csv", "charts.json", "report.html"
+REPORT_FILES = (METRICS, TRADES, CHARTS, HTML)  # what ``write_report`` writes
 TRADE_FIELDS = (
     "asset",
     "status",
@@ -345,26 +348,31 @@ def early_fill_notes(r: BacktestResult) -> list[str]:
 
 
 def write_report(
-    study: Study, *, store: SnapshotStore | None = None, venues: Venues | None = None
+    study: Study,
+    *,
+    store: SnapshotStore | None = None,
+    venues: Venues | None = None,
+    into: Path | None = None,
 ) -> ReportFiles:
-    """Every file of the report. ``store`` (with the ``venues`` the backtest ran with): the
-    replay store the backtest read, whose candles the indicator panes are computed from;
-    without it they come from the backtest's own bars (indicators of closes at its timeframe;
-    the chart's notes say what is left out)."""
-    out = study.out_dir
+    """Every file of the report, in ``into`` (default: ``study.out_dir``; ``run_study`` writes
+    them into a staging folder, published as ``study.out_dir`` afterwards). ``store`` (with the
+    ``venues`` the backtest ran with): the replay store the backtest read, whose candles the
+    indicator panes are computed from; without it they come from the backtest's own bars
+    (indicators of closes at its timeframe; the chart's notes say what is left out)."""
+    out = study.out_dir if into is None else into
     out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.json"
+    metrics_path = out / METRICS
     data = study.to_dict()
     data["definitions"] = _DEFINITIONS
     metrics_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    trades_path = write_trades(study.result, out / "trades.csv")
+    trades_path = write_trades(study.result, out / TRADES)
     drawn = charts(study, None if store is None else store_candles(store, venues))
-    charts_path = out / "charts.json"
+    charts_path = out / CHARTS
     charts_path.write_text(
         json.dumps([chart.to_dict() for chart in drawn], allow_nan=False) + "\n",
         encoding="utf-8",
     )
-    html_path = out / "report.html"
+    html_path = out / HTML
     html_path.write_text(render_html(study, drawn, data), encoding="utf-8")
     return ReportFiles(metrics_path, trades_path, html_path, charts_path)
 

@@ -14,9 +14,12 @@ record for record and hash for hash (``tests/test_backtest_fast_parity.py``):
   decision through ``Pipeline.gate`` and ``Recorder.paper``, records committed in batches;
 - ``pipeline``: the very ``Pipeline.cycle`` that ``signalops run`` uses, at every decision time.
 
-The log is written as ``<audit_file>.partial`` and renamed when complete
+The log is written as ``<audit_file>.<pid>.partial`` (each run its own: two runs into one
+folder never write or delete each other's) and renamed when complete
 (``signalops.audit.files.publish``): a backtest killed half way never leaves a log under its
-name that verifies but is cut short.
+name that verifies but is cut short, and one stopped by an error or Ctrl-C removes its
+``.partial``. A report of several files is written into a folder beside its own and published
+at the end in one step (``staged``): a report folder never holds parts of two runs.
 
 The only backtest-specific parts are:
 
@@ -31,6 +34,8 @@ The only backtest-specific parts are:
   bar (the data ends) the order FAILS with that reason, recorded like any other;
 - the mode: always paper, whatever the strategy's ``action_mode`` says (a backtest sends no
   notifications and places no orders);
+- the kill switch: never read (``backtest_config``). It is today's live control: a simulated
+  history that read it would be zeroed by a file touched today;
 - the accounting afterwards (equity curve, trades, metrics, filter accounting), which only reads
   the audit log and the recorded prices.
 
@@ -50,10 +55,18 @@ fee) and is marked the same way.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -65,7 +78,7 @@ from typing import Any, cast
 from signalops.adapters import registry
 from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.audit.files import partial_of, publish, remove
+from signalops.audit.files import PARTIAL, publish, remove
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.clock import (
@@ -225,15 +238,16 @@ def run_backtest(
 
     ``engine``: ``fast`` (the default) or ``pipeline``; both write the same log, record for
     record (module ``signalops.backtest.fast``). The log appears at ``out_dir/audit_file`` only
-    once complete (``signalops.audit.files.publish``). ``wrap_adapters`` and ``refuse``: the
-    stress hooks of the module docstring.
+    once complete (``signalops.audit.files.publish``); a run that raises (Ctrl-C included)
+    leaves nothing. ``config``'s kill switch file is not read (``backtest_config``).
+    ``wrap_adapters`` and ``refuse``: the stress hooks of the module docstring.
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
     fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
     assets without recorded candles or without a candle in the period.
     """
     began = time.perf_counter()
-    config = config or Config()
+    config = backtest_config(config or Config())
     start, end = utc(start), utc(end)
     timeframe = candle_timeframe(strategy)
     step = every or timedelta(seconds=timeframe)
@@ -259,9 +273,7 @@ def run_backtest(
         strategy = replace(strategy, assets=chosen)
 
     audit_path = Path(out_dir) / audit_file
-    writing = partial_of(audit_path)
-    log = _fresh_log(writing)
-    try:
+    with _writing(audit_path) as log:
         clock = SimulatedClock(start)
         paper = config.paper
         broker_class = _broker_class(engine, refuse)
@@ -311,9 +323,6 @@ def run_backtest(
             )  # fmt: skip
             if built is not None:
                 built.result()
-    finally:
-        log.close()
-    publish(writing, audit_path)
     return BacktestResult(
         strategy=strategy,
         assets=chosen,
@@ -474,6 +483,24 @@ def _broker_class(engine: str, refuse: Refusal | None) -> type[PaperBroker]:
 
 def _reporting(progress: OnProgress, total: int) -> Callable[[int, datetime], None]:
     return lambda done, moment: progress(done, total)
+
+
+@contextmanager
+def _writing(audit_path: Path) -> Iterator[AuditLog]:
+    """A new log for the block, under a name of this run's own (``<name>.<pid>.partial``):
+    closed and published as ``audit_path`` when the block ends, removed if it raises (an error,
+    Ctrl-C)."""
+    writing = audit_path.with_name(f"{audit_path.name}.{os.getpid()}{PARTIAL}")
+    try:
+        log = _fresh_log(writing)
+        try:
+            yield log
+        finally:
+            log.close()
+        publish(writing, audit_path)
+    except BaseException:
+        remove(writing)
+        raise
 
 
 def _fresh_log(path: Path) -> AuditLog:
@@ -687,6 +714,131 @@ def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal
     return invested * paper.fee_bps / (_BPS + paper.fee_bps)
 
 
+# --- what a backtest runs with, and where its files appear ----------------------------------------
+
+
+def backtest_config(config: Config) -> Config:
+    """``config`` as a backtest (and every command made of backtests) runs with it: without
+    the kill switch file. The file is a live control, the state of today: a simulated history
+    that read it would decide nothing the day it exists, and another day differently."""
+    if config.limits.kill_switch_file is None:
+        return config
+    return replace(config, limits=replace(config.limits, kill_switch_file=None))
+
+
+@contextmanager
+def staged(folder: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
+    """A new empty folder beside ``folder`` (``.<name>.<pid>-<random>.staging``) to write a
+    report into, published into ``folder`` when the block ends.
+
+    Publishing moves each of its entries into ``folder`` in place of the one of that name (an
+    audit log with its files; a folder whole) and removes the entries named in ``replaces``
+    that this run did not make, all while holding a lock on the parent folder: two runs into
+    one folder publish one after the other, the last one's files are the folder's. Entries of
+    other names (another command's report in a subfolder) are left as they are. When the block
+    raises (an error, Ctrl-C) the staging folder is removed, and ``folder`` is as it was.
+
+    Ctrl-C is held back while the files move (``_held_interrupts``): one pressed then comes too
+    late to stop anything, and is dropped.
+    """
+    given, folder = folder, Path(os.path.realpath(folder))  # beside the real one: its disk
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{given} is a file, not a folder for the report")
+    missing = [parent for parent in folder.parents if not parent.exists()]
+    staging = _staging_folder(folder, given)
+    try:
+        yield staging
+    except BaseException:
+        with _held_interrupts():
+            shutil.rmtree(staging, ignore_errors=True)
+            for parent in missing:  # deepest first: the folders made for it, if still empty
+                with suppress(OSError):
+                    parent.rmdir()
+        raise
+    with _held_interrupts(), _locked(folder.parent):
+        try:
+            _move_entries(staging, folder, tuple(replaces))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_folder(folder: Path, given: Path) -> Path:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return Path(
+            tempfile.mkdtemp(
+                prefix=f".{folder.name}.{os.getpid()}-", suffix=".staging", dir=folder.parent
+            )
+        )
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise  # the CLI's "disk full"
+        raise InputError(f"cannot write the report beside {given}: {exc.strerror}") from None
+
+
+def _move_entries(staging: Path, folder: Path, replaces: tuple[str, ...]) -> None:
+    """``staging``'s entries into ``folder``; what they replace goes into ``staging`` (removed
+    with it). An empty folder is nothing written (an asset whose backtest failed): it replaces
+    nothing."""
+    folder.mkdir(exist_ok=True)
+    for entry in staging.iterdir():
+        if entry.is_dir() and not any(entry.iterdir()):
+            entry.rmdir()
+    made = {entry.name for entry in staging.iterdir()}
+    replaced = staging / ".replaced"
+    replaced.mkdir()
+    for log in sorted(staging.glob("*.db")):
+        publish(log, folder / log.name)  # its WAL and checkpoint too; the old log's are removed
+    for entry in sorted(staging.iterdir()):
+        if entry != replaced:
+            _replace(entry, folder / entry.name, replaced)
+    for name in replaces:
+        target = folder / name
+        if name not in made and (target.exists() or target.is_symlink()):
+            if target.suffix == ".db":
+                remove(target)
+            else:
+                _replace(None, target, replaced)
+
+
+def _replace(entry: Path | None, target: Path, replaced: Path) -> None:
+    """``target`` becomes ``entry`` (None: goes); a folder is moved aside first, whole."""
+    if target.is_dir() and not target.is_symlink():
+        target.rename(replaced / target.name)
+    elif entry is None:
+        target.unlink(missing_ok=True)
+    if entry is not None:
+        entry.replace(target)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` for the block (released when its holder dies)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Ctrl-C does not stop the block: files are moved or removed whole. Python handles
+    signals in the main thread only, so elsewhere there is nothing to hold back."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is None  # a handler not set from Python
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 __all__ = [
     "AUDIT_FILE",
     "ENGINES",
@@ -698,10 +850,12 @@ __all__ = [
     "Refusal",
     "SimulatedClock",
     "WrapAdapters",
+    "backtest_config",
     "benchmark_bars",
     "buy_and_hold",
     "candle_timeframe",
     "hold_benchmark",
     "load_bars",
     "run_backtest",
+    "staged",
 ]

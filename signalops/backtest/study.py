@@ -2,9 +2,11 @@
 
 ``run_study`` is what ``signalops backtest`` calls: the backtest, its vetoes-removed baseline
 through the same backtest (same data, period, fills, risk limits; its own audit log), then the
-report files. For each block it also says what the baseline did at that same decision time: a
-block only changed the outcome if, without the veto, the order would have passed the risk gate
-(a BUY blocked during a cooldown would have been denied anyway).
+report files, all written beside the report folder and published into it at the end
+(``runner.staged``): a run stopped half way leaves the folder as it was. For each block it
+also says what the baseline did at that same decision time: a block only changed the outcome
+if, without the veto, the order would have passed the risk gate (a BUY blocked during a
+cooldown would have been denied anyway).
 
 A ``universe`` (``signalops.backtest.universe``) sets the assets, in place of the strategy's, and
 adds its sectors to the config's ``sectors:`` so that the risk gate's MAX_SECTOR limit applies to
@@ -14,6 +16,7 @@ them; the assets share one book (one cash balance), as any multi-asset backtest 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,16 +25,27 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.bars import NEXT_OPEN
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
-from signalops.backtest.report import write_report
-from signalops.backtest.runner import benchmark_bars, hold_benchmark, run_backtest
+from signalops.backtest.report import REPORT_FILES, write_report
+from signalops.backtest.runner import (
+    AUDIT_FILE,
+    BacktestResult,
+    backtest_config,
+    benchmark_bars,
+    hold_benchmark,
+    run_backtest,
+    staged,
+)
 from signalops.backtest.universe import Universe
 from signalops.config import Config, limits_for
 from signalops.errors import InputError
 from signalops.strategy.model import Strategy
 
-__all__ = ["BASELINE_AUDIT_FILE", "Study", "StudyProgress", "run_study"]
+__all__ = ["BASELINE_AUDIT_FILE", "STUDY_FILES", "Study", "StudyProgress", "run_study"]
 
 BASELINE_AUDIT_FILE = "baseline.db"
+# Every file a study writes into its folder: a run that does not write one of them (no baseline,
+# no report) removes the earlier run's, so that no file of the folder is of another run.
+STUDY_FILES = (AUDIT_FILE, BASELINE_AUDIT_FILE, *REPORT_FILES)
 
 StudyProgress = Callable[[str, int, int], None]
 """``(which run: "strategy" or "baseline", periods done, periods in all)``."""
@@ -59,54 +73,78 @@ def run_study(
     """Backtest ``strategy`` and (if it has vetoes and ``baseline``) its vetoes-removed twin,
     then write the report into ``out_dir``. ``benchmark`` names an asset (an index such as GSPC)
     whose buy-and-hold over the same period is shown beside them; ``universe``: the assets to
-    run over (not with ``assets``) and their sectors."""
+    run over (not with ``assets``) and their sectors.
+
+    The files appear in ``out_dir`` together, once all are written (``runner.staged``); until
+    then (and for good if it raises) ``out_dir`` is as it was. The config's kill switch is not
+    read (``runner.backtest_config``)."""
     out = Path(out_dir)
-    config = config or Config()
+    config = backtest_config(config or Config())
     if universe is not None:
         if assets:
             raise InputError("give the assets either as a universe or one by one, not both")
         assets, config = universe.assets, universe.configured(config)
-    common: dict[str, Any] = dict(
-        store=store,
-        start=start,
-        end=end,
-        out_dir=out,
-        every=every,
-        assets=assets,
-        config=config,
-        fill=fill,
-        horizon=horizon,
-        risk_free=risk_free,
-    )
     index = None
     if benchmark is not None:
         index = benchmark_bars(
             benchmark, strategy, store=store, start=start, end=end, config=config
         )
-    result = run_backtest(strategy, progress=_labelled(progress, "strategy"), **common)
-    twin = without_vetoes(strategy) if baseline else None
-    other = None
-    if twin is not None:
-        other = run_backtest(
-            twin,
-            progress=_labelled(progress, "baseline"),
-            audit_file=BASELINE_AUDIT_FILE,
-            **common,
+    with staged(out, replaces=STUDY_FILES) as work:
+        common: dict[str, Any] = dict(
+            store=store,
+            start=start,
+            end=end,
+            out_dir=work,
+            every=every,
+            assets=assets,
+            config=config,
+            fill=fill,
+            horizon=horizon,
+            risk_free=risk_free,
         )
-    held = None if index is None else hold_benchmark(*index, result, risk_free=risk_free)
-    study = Study(
-        result,
-        other,
-        out,
-        held,
-        universe=universe,
-        sectors=config.sectors,
-        limits=limits_for(result.strategy, config),
-        quote=config.account_quote(result.assets),
-    )
-    if report:
-        write_report(study, store=store, venues=config.venues)
+        result = run_backtest(strategy, progress=_labelled(progress, "strategy"), **common)
+        twin = without_vetoes(strategy) if baseline else None
+        other = None
+        if twin is not None:
+            other = run_backtest(
+                twin,
+                progress=_labelled(progress, "baseline"),
+                audit_file=BASELINE_AUDIT_FILE,
+                **common,
+            )
+        held = None if index is None else hold_benchmark(*index, result, risk_free=risk_free)
+        written = Study(
+            result,
+            other,
+            work,
+            held,
+            universe=universe,
+            sectors=config.sectors,
+            limits=limits_for(result.strategy, config),
+            quote=config.account_quote(result.assets),
+        )
+        study = _published_as(written, out)
+        if report:
+            write_report(study, store=store, venues=config.venues, into=work)
     return study
+
+
+def _published_as(study: Study, out: Path) -> Study:
+    """``study`` with its logs where they will be published (in ``out``): the paths the report
+    files and the terminal show. What it reads from the logs it reads now, from the staging
+    folder, before the files move."""
+    moved = replace(
+        study,
+        result=_moved(study.result, out),
+        baseline=None if study.baseline is None else _moved(study.baseline, out),
+        out_dir=out,
+    )
+    vars(moved)["failed_closed"] = study.failed_closed  # its cached_property, filled in
+    return moved
+
+
+def _moved(result: BacktestResult, out: Path) -> BacktestResult:
+    return replace(result, audit_path=out / result.audit_path.name)
 
 
 def _labelled(progress: StudyProgress | None, label: str) -> Callable[[int, int], None] | None:

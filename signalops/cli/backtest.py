@@ -3,10 +3,18 @@
 ``sweep``, ``walkforward`` and ``backtest --each-asset`` cut their work into tasks
 (``signalops.research``): in this process by default, on a Ray cluster with ``--ray``. The
 tables are the same either way; ``output.research`` draws them.
+
+A backtest's report folder gets its new files all at once at the end (``runner.staged``), so
+Ctrl-C stops each of these commands with ``interrupted: nothing written`` (and ``(FOLDER is as
+it was)`` when it has a report folder) and exit status 130 (``output.interruptible``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +36,7 @@ from signalops.cli.params import (
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
+    from signalops.research.assets import EachAsset
     from signalops.research.executors import Executor
 
 RAY_OPTION = click.option(
@@ -190,14 +199,18 @@ def backtest_command(
         from signalops.research.tasks import Settings
 
         text = strategy.read_text(encoding="utf-8")
-        with _executor(ray_address) as executor, research_output.progress() as progress:
+        with (
+            _asset_folders(out_dir, ray_address) as work,
+            _executor(ray_address) as executor,
+            research_output.progress() as progress,
+        ):
             runs = run_each_asset(
                 compiled,
                 text,
                 store=store,
                 start=first,
                 end=last,
-                out_dir=out_dir,
+                out_dir=work,
                 executor=executor,
                 assets=(universe.assets if universe is not None else assets) or None,
                 every=interval,
@@ -205,10 +218,11 @@ def backtest_command(
                 settings=Settings.read(config_file or default_config(), venue),
                 progress=progress,
             )
+            runs = _published_as(runs, work, out_dir)
         research_output.each_asset_table(runs, settings)
         research_output.failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
         return
-    with output.progress(output.console(stderr=True)) as progress:
+    with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
         study = run_study(
             compiled,
             store=store,
@@ -300,7 +314,11 @@ def sweep_command(
     compiled = load(strategy, installed.catalogue())
     settings = load_config(config_file or default_config())
     paper = settings.paper
-    with _executor(ray_address) as executor, research_output.progress() as progress:
+    with (
+        output.interruptible(None),
+        _executor(ray_address) as executor,
+        research_output.progress() as progress,
+    ):
         report = run_sweep(
             compiled,
             grid=grid,
@@ -435,7 +453,11 @@ def walkforward_command(
     compiled = load(strategy, installed.catalogue())
     settings = load_config(config_file or default_config())
     paper = settings.paper
-    with _executor(ray_address) as executor, research_output.progress() as progress:
+    with (
+        output.interruptible(None),
+        _executor(ray_address) as executor,
+        research_output.progress() as progress,
+    ):
         walk = run_walkforward(
             compiled,
             grid=grid,
@@ -481,3 +503,37 @@ class _executor:
 
     def __exit__(self, *exc: object) -> None:
         self.executor.close()
+
+
+@contextmanager
+def _asset_folders(out_dir: Path, ray_address: str | None) -> Iterator[Path]:
+    """Where ``--each-asset`` writes its ``<asset>/`` folders: beside ``out_dir``, moved into
+    it at the end (``runner.staged``; Ctrl-C: ``output.interruptible``), when the tasks run on
+    this machine. A cluster's tasks write on the machine that runs them, into ``out_dir``
+    itself, as before (and Ctrl-C is click's ``Aborted!``: some assets may be written)."""
+    from signalops.backtest.runner import staged
+    from signalops.research.executors import LOCAL_RAY
+
+    if ray_address is not None and ray_address != LOCAL_RAY:
+        yield out_dir
+        return
+    with output.interruptible(out_dir), staged(out_dir) as work:
+        yield work
+
+
+def _published_as(runs: EachAsset, work: Path, out_dir: Path) -> EachAsset:
+    """``runs`` with its logs where they are published: each ``metrics.json``'s ``audit_log``
+    (and the summary's) under ``out_dir`` instead of the staging folder ``work``."""
+    staging, final = work.resolve(), out_dir.resolve()  # ``run_each_asset``'s paths are resolved
+    if staging == final:
+        return runs
+    moved = []
+    for run in runs.runs:
+        written = Path(run.summary["audit_log"])
+        audit = final / written.relative_to(staging)
+        metrics = written.parent / "metrics.json"
+        data = json.loads(metrics.read_text(encoding="utf-8"))
+        data["audit_log"] = str(audit)
+        metrics.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        moved.append(replace(run, summary={**run.summary, "audit_log": str(audit)}))
+    return replace(runs, runs=tuple(moved), out_dir=out_dir)

@@ -87,7 +87,7 @@ def stress_command(
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name) / "stress"
-    with output.progress(output.console(stderr=True)) as progress:
+    with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
         report = run_stress(
             compiled, chosen, store=store, out_dir=out_dir, config=settings, progress=progress
         )

@@ -6,7 +6,10 @@
 Each scenario is ``signalops.backtest.runner.run_backtest`` over its window, on the replay data
 with its shocks applied (``signalops.stress.shocks``): the same evaluation, risk gate, paper
 broker and audit log as every backtest, one log per scenario at ``out_dir/<name>/backtest.db``
-(``signalops why ID --audit ...`` explains any of its decisions).
+(``signalops why ID --audit ...`` explains any of its decisions). The scenarios' folders are
+written beside ``out_dir`` and moved into it when every scenario has run (``runner.staged``):
+stopped half way, ``out_dir`` is as it was. Like every backtest, none reads the kill switch
+file (``runner.backtest_config``): a file touched today does not deny the orders of 2020.
 
 A scenario is *skipped*, with the reason, when it cannot say anything about the strategy:
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +56,7 @@ from signalops.backtest.runner import (
     decision_times,
     load_bars,
     run_backtest,
+    staged,
 )
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
@@ -245,18 +249,20 @@ def run_stress(
     config: Config | None = None,
     progress: Progress | None = None,
 ) -> StressReport:
-    """Each scenario's backtest of ``strategy`` (``out_dir/<scenario>/backtest.db``), in order."""
+    """Each scenario's backtest of ``strategy`` (``out_dir/<scenario>/backtest.db``), in order;
+    the folders of the scenarios run appear in ``out_dir`` together, at the end."""
     config = config or Config()
     runs = []
-    for scenario in scenarios:
-        why = skip_reason(strategy, scenario, store, config)
-        if why is not None:
-            runs.append(ScenarioRun(scenario, skipped=why))
-            continue
-        run = run_scenario(
-            strategy, scenario, store=store, out_dir=out_dir, config=config, progress=progress
-        )
-        runs.append(run)
+    with staged(Path(out_dir)) as work:
+        for scenario in scenarios:
+            why = skip_reason(strategy, scenario, store, config)
+            if why is not None:
+                runs.append(ScenarioRun(scenario, skipped=why))
+                continue
+            run = run_scenario(
+                strategy, scenario, store=store, out_dir=work, config=config, progress=progress
+            )
+            runs.append(_published_in(run, Path(out_dir)))
     configured = _breakers_set(config.breakers)
     quote = config.account_quote(strategy.assets)
     return StressReport(strategy, tuple(runs), Path(out_dir), configured, quote)
@@ -298,6 +304,14 @@ def run_scenario(
         outcomes=outcomes,
         breakers=would_trip(cycles, result, config.breakers),
     )
+
+
+def _published_in(run: ScenarioRun, out_dir: Path) -> ScenarioRun:
+    """``run`` with its log where it is published: ``out_dir/<scenario>/``."""
+    if run.result is None:
+        return run
+    audit_path = out_dir / run.scenario.name / run.result.audit_path.name
+    return replace(run, result=replace(run.result, audit_path=audit_path))
 
 
 def _labelled(progress: Progress | None, name: str) -> OnProgress | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -61,6 +61,22 @@ def error(exc: SignalOpsError) -> None:
         err.print(_error_line(str(item)))
         if item.excerpt:
             err.print(Text(item.excerpt, style="dim"))
+
+
+INTERRUPTED = 130  # the shell's status of a command stopped by SIGINT (128 + 2)
+
+
+@contextmanager
+def interruptible(folder: Path | None) -> Iterator[None]:
+    """Ctrl-C in the block (a command that writes ``folder`` only when done, or nothing):
+    ``interrupted: nothing written (FOLDER is as it was)`` on stderr, exit status 130, instead
+    of click's ``Aborted!`` and 1."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        where = "" if folder is None else f" ({folder} is as it was)"
+        console(stderr=True).print(Text(f"interrupted: nothing written{where}"))
+        sys.exit(INTERRUPTED)
 
 
 def fail(message: str) -> NoReturn:
