@@ -1523,9 +1523,14 @@ class AuditLog:
         Each line is the record as it was sealed (a compact decision as stored, not expanded),
         so ``chain.check`` holds for each line and consecutive lines link by ``prev_hash``.
         Returns the number of lines. A row that does not give back a record (a damaged page)
-        cannot be a line: it raises ``AuditIntegrityError``.
+        cannot be a line: it raises ``AuditIntegrityError``. A file of this log (itself, its
+        WAL, shared memory or checkpoints) is never a target: ``AuditError``.
         """
         if isinstance(target, str | Path):
+            from signalops.audit.files import files_of  # imports signing: only for a file
+
+            if any(os.path.realpath(target) == os.path.realpath(f) for f in files_of(self.path)):
+                raise AuditError(f"{target}: is a file of the audit log being exported")
             return self._export_file(Path(target))
         written = 0
         text = self.layout.text

@@ -8,6 +8,8 @@ names the log.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from signalops.cli import output
-from signalops.cli.params import AUDIT_OPTION, RUNNER_OPTION, parse_bound
+from signalops.cli.params import AUDIT_OPTION, RUNNER_OPTION, parse_bound, parse_bounds
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ def decisions_command(
     """
     from signalops.audit import why
 
-    first, last = parse_bound(since), parse_bound(until)
+    first, last = parse_bounds(since, until)
     log = _reader(audit_file)
     records = log.decisions(
         asset=asset,
@@ -197,12 +199,100 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | N
 
 
 @audit_group.command("export")
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--force", is_flag=True, help="Replace TARGET if it exists (never the log itself).")
 @AUDIT_OPTION
-def audit_export(target: Path, audit_file: str | None) -> None:
-    """Write every record as JSON Lines (each line verifies on its own)."""
-    written = _reader(audit_file).export_jsonl(target)
-    output.console().print(f"{written} records written to {target}")
+def audit_export(target: Path, force: bool, audit_file: str | None) -> None:
+    """Write every record as JSON Lines (each line verifies on its own).
+
+    TARGET is a new file (an existing one is replaced only with --force, and never one of the
+    log's own files), written beside it under a temporary name and renamed when whole, or -
+    for stdout (the count then goes to stderr).
+
+    \b
+    Examples:
+      signalops audit export audit-2026.jsonl
+      signalops audit export - | jq -c 'select(.kind == "fill")'
+    """
+    log = _reader(audit_file)
+    to_stdout = _is_stdout(target)
+    _refuse_the_log(log, target, to_stdout)
+    if not to_stdout and target.is_file() and not force:
+        raise InputError(f"{target}: already exists; export into a new file, or pass --force")
+    written = log.export_jsonl(sys.stdout) if to_stdout else _export_file(log, target)
+    where = "stdout" if str(target) == "-" else str(target)
+    # On stdout the JSON Lines are the output: the count must not become one of them.
+    output.console(stderr=to_stdout).print(f"{written} records written to {where}")
+
+
+def _is_stdout(target: Path) -> bool:
+    """``-``, or a name of this process's standard output (/dev/stdout, or the file it is
+    redirected to), which is written through, never replaced by a renamed file."""
+    if str(target) == "-":
+        return True
+    try:
+        return os.path.samestat(os.stat(target), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError):  # no such file, or a stdout without a descriptor (captured)
+        return False
+
+
+def _export_file(log: AuditStore, target: Path) -> int:
+    """Written beside ``target`` under a temporary name and renamed when whole: an export that
+    stops half way (a damaged record, a full disk, Ctrl-C) leaves neither ``target`` nor a part
+    of it. An error names ``target``, not the temporary file."""
+    try:
+        if target.exists() and not target.is_file():  # a device or a pipe: written through
+            with open(target, "w", encoding="utf-8", newline="\n") as file:
+                return log.export_jsonl(file)
+        return _export_whole(log, target)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+
+
+def _export_whole(log: AuditStore, target: Path) -> int:
+    # A name of its own (two exports to one target do not share it), made with the mode a new
+    # file gets (0o666 less the umask, as open() would).
+    partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="\n") as file:
+            written = log.export_jsonl(file)
+            file.flush()
+            os.fsync(file.fileno())  # the contents are on disk before the name is
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _refuse_the_log(log: AuditStore, target: Path, to_stdout: bool) -> None:
+    """Writing onto the log, or its WAL, shared memory, checkpoints or runner lock, destroys it,
+    --force or not: a name, a symlink or a hard link of one of them (or stdout redirected into
+    one) is refused."""
+    if not isinstance(log.path, Path):  # PostgreSQL: no file of the log to write onto
+        return
+    from signalops.audit.files import files_of
+    from signalops.audit.runner_lock import lock_path
+
+    ours = (*files_of(log.path), lock_path(log.path))
+    hit = next((file for file in ours if _same_file(target, file, to_stdout)), None)
+    if hit is None:
+        return
+    shown = "stdout" if str(target) == "-" else str(target)
+    what = "the audit log" if hit == log.path else f"a file of the audit log {log.path}"
+    raise InputError(f"{shown}: is {what} being exported; export into a new file")
+
+
+def _same_file(target: Path, file: Path, to_stdout: bool) -> bool:
+    try:
+        if to_stdout:
+            return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(file))
+        if os.path.realpath(target) == os.path.realpath(file):
+            return True
+        return os.path.samefile(target, file)
+    except (OSError, ValueError):  # either is not there (or stdout has no descriptor)
+        return False
 
 
 @audit_group.command("copy")

@@ -5,8 +5,12 @@ the password hash of an operator account."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -62,8 +66,9 @@ def dashboard_command(
 
     It listens on 127.0.0.1 only. Approving and rejecting need an operator account in the
     config (dashboard.operators, with a hash from `signalops dashboard hash-password`); without
-    one the dashboard is read-only. Ctrl-C stops it. A shared log (--audit postgresql://...)
-    shows the decisions of every runner, with a runner column and filter.
+    one the dashboard is read-only. Ctrl-C (or SIGTERM, SIGHUP) stops it, app and all. A
+    shared log (--audit postgresql://...) shows the decisions of every runner, with a runner
+    column and filter.
 
     \b
     Examples:
@@ -113,12 +118,62 @@ def dashboard_command(
     sys.exit(_until_interrupted(command, {**environ, **settings.environment()}))
 
 
+# Ctrl-C, `kill` (a service manager's stop) and a closed terminal: each stops the app with this
+# command, or the app would be left serving, a child of init, on a port nobody watches.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+GRACE_SECONDS = 5.0  # from SIGTERM to SIGKILL: Streamlit closes its sessions in well under one
+
+
+class _Stop(Exception):
+    """A stop signal arrived (raised by its handler, in the main thread)."""
+
+
 def _until_interrupted(command: list[str], env: dict[str, str]) -> int:
-    """The app's exit status; Ctrl-C stops it, which is the normal way to close it."""
+    """The app's exit status; a stop signal stops it, which is the normal way to close it (0)."""
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
+        with _raising_on_stop():
+            app = subprocess.Popen(command, env=env)
+            try:
+                return app.wait()
+            finally:
+                _end(app)  # still under the handler: a second signal cannot cut this short
+    except (_Stop, KeyboardInterrupt):
         return 0
+
+
+@contextmanager
+def _raising_on_stop() -> Iterator[None]:
+    """The first stop signal raises ``_Stop``; later ones are ignored while the app is ended,
+    which ``_end`` bounds. Outside the main thread no handler can be set: as it was."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise _Stop(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _end(app: subprocess.Popen[bytes]) -> None:
+    """Ask the app to stop (SIGTERM), and kill it if it has not within the grace period."""
+    if app.poll() is not None:
+        return
+    app.terminate()
+    try:
+        app.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait()
 
 
 @dashboard_command.command("hash-password")

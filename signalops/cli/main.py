@@ -2,16 +2,19 @@
 
 Commands parse, make one library call and render; none catches an error. A ``SignalOpsError``
 from anywhere below becomes ``error: ...`` on stderr (a strategy or config error with its
-source line and caret) and exit status 1, here. Anything else is a bug in SignalOps and keeps
-its traceback.
+source line and caret) and exit status 1, here; so does an ``OSError`` that names a file
+(``error: afile: Not a directory`` for ``--report afile/x``; a full disk as ``disk full
+writing ...``). Anything else is a bug in SignalOps and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import errno
 import importlib
+import logging
+import os
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +100,63 @@ class _Commands(click.Group):
             output.error(exc)
             ctx.exit(1)
         except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
+            if exc.errno != errno.ENOSPC and not _is_name(exc.filename):
+                raise  # not about a named file (a socket, a broken pipe, a bug): as it is
             from signalops.cli import output
 
-            # A full disk is the machine's state, not a bug: one line, as for library errors.
-            output.error(DiskFull(exc.filename or "a file"))
+            # A full disk, or a path that is a file, a folder, missing or not writable, is the
+            # machine's state or the user's, not a bug: one line, as for library errors (with
+            # -vv the traceback too, for the day it is a bug after all).
+            logging.getLogger("signalops.cli").debug("%s", exc, exc_info=True)
+            output.error(_file_error(exc))
             ctx.exit(1)
+
+
+def _file_error(exc: OSError) -> SignalOpsError:
+    """``path: the OS's reason``, the path being the part of it to fix; a full disk as
+    ``DiskFull``."""
+    if exc.errno == errno.ENOSPC:
+        return DiskFull(exc.filename or "a file")
+    number, reason = exc.errno, exc.strerror or str(exc)
+    if _wanted_a_folder(exc):
+        number, reason = errno.ENOTDIR, os.strerror(errno.ENOTDIR)
+    path = _culprit(os.fsdecode(exc.filename), number)
+    if _is_name(exc.filename2):  # a rename or a link: both names
+        path = f"{path} -> {os.fsdecode(exc.filename2)}"
+    return SignalOpsError(f"{path}: {reason}")
+
+
+def _is_name(filename: object) -> bool:
+    """A path (not None, nor the descriptor number some calls put there)."""
+    return isinstance(filename, str | bytes | os.PathLike)
+
+
+def _wanted_a_folder(exc: OSError) -> bool:
+    """A FileExistsError from ``mkdir``: a file is where a folder was to be made (every mkdir in
+    SignalOps passes exist_ok=True, with which it raises only then)."""
+    if not isinstance(exc, FileExistsError) or exc.__traceback__ is None:
+        return False
+    last = exc.__traceback__
+    while last.tb_next is not None:
+        last = last.tb_next
+    return last.tb_frame.f_code.co_name in ("mkdir", "makedirs")
+
+
+def _culprit(filename: str, number: int | None) -> str:
+    """For "not a directory" the first part of the path that is not a folder (``afile`` of
+    ``afile/x/backtest.db``), for "no such file" the first part that is missing."""
+    if number == errno.ENOTDIR:
+        wrong = _first(filename, lambda part: part.exists() and not part.is_dir())
+    elif number == errno.ENOENT:
+        wrong = _first(filename, lambda part: not part.exists())
+    else:
+        wrong = None
+    return filename if wrong is None else str(wrong)
+
+
+def _first(filename: str, wrong: Callable[[Path], bool]) -> Path | None:
+    path = Path(filename)
+    return next((part for part in (*reversed(path.parents), path) if wrong(part)), None)
 
 
 @click.group(

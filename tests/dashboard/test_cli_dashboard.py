@@ -28,7 +28,7 @@ def launched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
         calls.append({"command": command, "env": env})
         return 0
 
-    monkeypatch.setattr(dashboard_cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(dashboard_cli, "_until_interrupted", fake_call)
     for name in (
         "SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "SIGNALOPS_NOW", "SIGNALOPS_REPLAY",
         "SIGNALOPS_DASHBOARD_PASSWORD",
