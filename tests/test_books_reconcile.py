@@ -72,13 +72,14 @@ def test_in_auto_mode_a_strategy_sells_only_what_it_bought_at_the_venue(
     replay_store: SnapshotStore,
     tmp_path: Path,
 ) -> None:
-    # "Never_Bought" exits on the same RSI as the baseline but never enters; it comes first, so
-    # before books it would have sold the BTC the baseline had just bought.
+    # "Never_Bought" exits on the same RSI as the baseline but never enters (RSI below 1; below 0
+    # would be refused as never true); it comes first, so before books it would have sold the BTC
+    # the baseline had just bought.
     never = tmp_path / "never_bought.yaml"
     never.write_text(
         STRATEGY.read_text(encoding="utf-8")
         .replace('"Technical_Baseline"', '"Never_Bought"')
-        .replace("oversold: 30", "oversold: 0"),
+        .replace("oversold: 30", "oversold: 1"),
         encoding="utf-8",
     )
     venue = BinanceSpot()

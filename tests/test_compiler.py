@@ -336,7 +336,7 @@ def test_structured_metric_condition_compiles_to_one_leaf(condition, source, met
     ],
 )
 def test_threshold_forms_become_a_constant_with_the_text_written(threshold, value, text):
-    node = leaf(f"metric: rsi\noperator: '<'\nthreshold: {threshold}")
+    node = leaf(f"metric: macd\noperator: '<'\nthreshold: {threshold}")
 
     assert node.right == (Const(value, text),)
 
@@ -885,7 +885,7 @@ def test_params_are_resolved_in_thresholds_markets_and_arguments():
         strategy:
           name: T
           assets: [BTC]
-          params: {level: 25, window: 7d, market: "511754", size: 50}
+          params: {level: 25, odds: 25%, window: 7d, market: "511754", size: 50}
           rules:
             - id: a
               conditions:
@@ -894,7 +894,7 @@ def test_params_are_resolved_in_thresholds_markets_and_arguments():
                   threshold: $level
                 - market: $market
                   operator: ">"
-                  threshold: $level
+                  threshold: $odds
                 - when: "return($window) < -10% and sma($size) > $level"
         """
 
@@ -902,11 +902,17 @@ def test_params_are_resolved_in_thresholds_markets_and_arguments():
 
     assert [leaf.text for leaf in strategy.tree.leaves()] == [
         "rsi(14) < 25",
-        "polymarket('511754').yes > 25",
+        "polymarket('511754').yes > 25%",
         "return(7d) < -10%",
         "sma(50) > 25",
     ]
-    assert strategy.params == {"level": 25, "window": "7d", "market": "511754", "size": 50}
+    assert strategy.params == {
+        "level": 25,
+        "odds": "25%",
+        "window": "7d",
+        "market": "511754",
+        "size": 50,
+    }
 
 
 def test_defaults_params_apply_to_every_metric_that_takes_the_parameter():

@@ -39,7 +39,9 @@ MAX_COMPLETION_UNKNOWNS = 6
 
 # key -> (how a when: expression names it, the structured form, the catalogue's metric name)
 METRICS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "rsi": ("rsi(14)", {"metric": "rsi", "params": {"n": 14}}, "rsi"),
+    # Metrics without a declared range: a random threshold on rsi (0 to 100) could be one the
+    # compiler refuses as never true.
+    "macd": ("macd(12)", {"metric": "macd", "params": {"fast": 12}}, "macd"),
     "macd_hist": ("technical.macd_hist", {"metric": "macd_hist"}, "macd_hist"),
     "volume_z": ("volume_z(20)", {"metric": "volume_z_20"}, "volume_z"),
     "close": ("close", {"metric": "price"}, "close"),  # alias: the same request as close
@@ -48,14 +50,14 @@ METRICS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"metric": "stablecoin_net_flow", "params": {"stablecoin": "USDC", "window": "2d"}},
         "stablecoin_net_flow",
     ),
-    "tvl_change": (
-        "onchain.chain_tvl_change('Ethereum', 7d)",
+    "cex_flow": (
+        "onchain.exchange_net_flow_24h('binance-cex')",
         {
-            "metric": "chain_tvl_change",
+            "metric": "exchange_net_flow_24h",
             "source": "onchain",
-            "params": {"chain": "Ethereum", "window": "7d"},
+            "params": {"exchange": "binance-cex"},
         },
-        "chain_tvl_change",
+        "exchange_net_flow_24h",
     ),
 }
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "between")

@@ -178,12 +178,18 @@ def test_validate_prints_a_bad_feed_url_with_its_line_and_caret(tmp_path, monkey
     result = CliRunner().invoke(cli, ["validate", "--config", "c.yaml", str(strategy)])
 
     assert result.exit_code == 1
-    assert result.stdout == ""
+    # The strategy is still checked, and the invalid config counted among the files.
+    assert result.stdout == (
+        f"ok {strategy}  News_Risk_Off: 1 entry rule, 0 exit rules, 1 veto, 3 conditions\n"
+        "2 files: 1 valid, 1 invalid (1 error)\n"
+    )
     assert result.stderr == (
         "error: c.yaml:3:10: news.feeds.fed: 'www.federalreserve.gov/feeds' is not a feed URL "
         "(http:// or https://, no spaces or commas)\n"
         "      fed: www.federalreserve.gov/feeds\n"
         "           ^\n"
+        "warning: venues and news feeds of the strategies not checked: the config c.yaml is "
+        "invalid\n"
     )
 
 

@@ -421,6 +421,7 @@ def test_a_threshold_grid_compiles_twice_whatever_its_size(
         ({"cut": [20, 30, "x"]}, "with cut=x: vetoes[0].conditions[0].threshold: parameter"),
         ({"cut": [20, 30, True]}, "with cut=True: params.cut: expected a number or a string"),
         ({"lo": [20, 30, 10**400]}, "with lo=1000000000000000000000"),
+        ({"cut": [20, 30, 500]}, "with cut=500: vetoes[0].conditions[0].threshold: rsi(14) < 500"),
     ],
 )
 def test_a_bad_value_later_in_the_grid_fails_as_the_compiler_says(

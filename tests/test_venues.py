@@ -107,13 +107,19 @@ def test_cli_prints_the_unknown_exchange_with_its_line_and_caret(tmp_path, files
     result = run(tmp_path, "validate", "--config", "signalops.yaml", "s.yaml")
 
     assert result.exit_code == 1
-    assert result.stdout == ""
+    # The strategy is still checked, and the invalid config counted among the files.
+    assert result.stdout == (
+        "ok s.yaml  Multi_Source_Momentum: 2 entry rules, 0 exit rules, 0 vetoes, 2 conditions\n"
+        "2 files: 1 valid, 1 invalid (1 error)\n"
+    )
     assert result.stderr == (
         "error: signalops.yaml:2:24: venues.coinbase.exchange: unknown exchange "
         "'coinbasexchange': not a ccxt exchange id, yfinance or polymarket (did you mean "
         "'coinbaseexchange'?)\n"
         "    coinbase: {exchange: coinbasexchange, quote: USD}\n"
         "                         ^\n"
+        "warning: venues and news feeds of the strategies not checked: the config "
+        "signalops.yaml is invalid\n"
     )
 
 

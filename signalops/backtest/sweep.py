@@ -104,6 +104,7 @@ from signalops.pipeline.loop import simulated_times
 from signalops.strategy import loads
 from signalops.strategy.literals import parse_number
 from signalops.strategy.model import Strategy
+from signalops.strategy.thresholds import refused
 from signalops.venues import Venues
 
 __all__ = [
@@ -368,6 +369,7 @@ class _Template:
     slots: Mapping[int, tuple[tuple[str, bool] | None, ...]]
     compiled: Mapping[int, tuple[float, ...]]  # the constants the tree was compiled with
     checks: Mapping[int, tuple[list[tuple[int, int]], list[int]]]
+    leaves: Mapping[int, Predicate]  # for a threshold its metric can never meet
 
     def constants(self, params: Mapping[str, Any]) -> dict[int, tuple[float, ...]] | None:
         """The constants of every leaf that reads a param, or None when the compiler would
@@ -388,6 +390,8 @@ class _Template:
             if any(values[low] > values[high] for low, high in ranges):
                 return None
             if any(values[i] == 0 for i in divisors):
+                return None
+            if refused(self.leaves[index], values):
                 return None
             leaves[index] = values
         return leaves
@@ -444,6 +448,7 @@ def _template(
         slots,
         {i: tuple(compiled[i]) for i in slots},
         {i: _checks(leaves[i]) for i in slots},
+        {i: leaves[i] for i in slots},
     )
 
 

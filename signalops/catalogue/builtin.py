@@ -31,7 +31,13 @@ def _period(name: str = "n", default: int | None = None, what: str = "look-back 
 
 
 def _technical(
-    name: str, unit: str, description: str, *params: Param, aliases: tuple[str, ...] = ()
+    name: str,
+    unit: str,
+    description: str,
+    *params: Param,
+    aliases: tuple[str, ...] = (),
+    low: float | None = None,
+    high: float | None = None,
 ) -> MetricSpec:
     return MetricSpec(
         name,
@@ -41,6 +47,8 @@ def _technical(
         asset_scoped=True,
         max_age_bars=2,
         aliases=aliases,
+        low=low,
+        high=high,
     )
 
 
@@ -60,14 +68,16 @@ TECHNICAL = SourceCatalogue.of(
         _technical(
             "close", "quote currency", "close of the last closed candle", aliases=("price",)
         ),
-        _technical("volume", "base currency", "volume of the last closed candle"),
-        _technical("rsi", "0-100", "relative strength index (Wilder)", _period("n", 14)),
+        _technical("volume", "base currency", "volume of the last closed candle", low=0),
+        _technical(
+            "rsi", "0-100", "relative strength index (Wilder)", _period("n", 14), low=0, high=100
+        ),
         _technical("sma", "quote currency", "simple moving average of closes", _period()),
         _technical("ema", "quote currency", "exponential moving average of closes", _period()),
         _technical("macd", "quote currency", "MACD line (fast EMA - slow EMA)", *_MACD),
         _technical("macd_signal", "quote currency", "MACD signal line", *_MACD),
         _technical("macd_hist", "quote currency", "MACD histogram (line - signal)", *_MACD),
-        _technical("atr", "quote currency", "average true range", _period("n", 14)),
+        _technical("atr", "quote currency", "average true range", _period("n", 14), low=0),
         _technical("bb_upper", "quote currency", "upper Bollinger band", *_BBANDS),
         _technical("bb_middle", "quote currency", "middle Bollinger band", *_BBANDS),
         _technical("bb_lower", "quote currency", "lower Bollinger band", *_BBANDS),
@@ -82,6 +92,7 @@ TECHNICAL = SourceCatalogue.of(
             "fraction",
             "close-to-close return over the window (0.05 = +5%)",
             Param("window", "duration", description="look-back, e.g. 24h or 7d"),
+            low=-1,  # a price falls at most to 0
         ),
     ],
     "exchange candles through ccxt, equities through yfinance, indicators through TA-Lib",
@@ -89,43 +100,43 @@ TECHNICAL = SourceCatalogue.of(
 
 _MARKET = Param("market", "string", description="Polymarket market slug or id")
 
+
+def _odds(name: str, params: tuple[Param, ...], description: str, low: float = 0) -> MetricSpec:
+    """A price on a Polymarket book, or a difference of two: a probability, at most 1."""
+    return MetricSpec(name, params, "probability", description, False, HOUR, low=low, high=1)
+
+
 POLYMARKET = SourceCatalogue.of(
     "polymarket",
     [
-        MetricSpec("yes", (_MARKET,), "probability", "price of the YES outcome", False, HOUR),
-        MetricSpec("no", (_MARKET,), "probability", "price of the NO outcome", False, HOUR),
-        MetricSpec(
+        _odds("yes", (_MARKET,), "price of the YES outcome"),
+        _odds("no", (_MARKET,), "price of the NO outcome"),
+        _odds(
             "outcome",
             (
                 _MARKET,
                 Param("name", "string", description="outcome name of a multi-outcome market"),
             ),
-            "probability",
             "price of a named outcome",
-            False,
-            HOUR,
         ),
-        MetricSpec(
+        _odds(
             "spread",
             (_MARKET, Param("outcome", "string", "yes", "outcome whose book is read")),
-            "probability",
             "best ask - best bid on the CLOB order book",
-            False,
-            HOUR,
         ),
-        MetricSpec("liquidity", (_MARKET,), "USD", "market liquidity (Gamma)", False, HOUR),
-        MetricSpec("volume_24h", (_MARKET,), "USD", "traded volume over 24h (Gamma)", False, HOUR),
+        MetricSpec("liquidity", (_MARKET,), "USD", "market liquidity (Gamma)", False, HOUR, low=0),
         MetricSpec(
+            "volume_24h", (_MARKET,), "USD", "traded volume over 24h (Gamma)", False, HOUR, low=0
+        ),
+        _odds(
             "change",
             (
                 _MARKET,
                 Param("window", "duration", DAY, "look-back"),
                 Param("outcome", "string", "yes", "outcome whose price is compared"),
             ),
-            "probability",
             "price change over the window (0.10 = +10 points)",
-            False,
-            HOUR,
+            low=-1,
         ),
     ],
     "prediction-market odds: Gamma API, CLOB prices and history",
@@ -146,6 +157,7 @@ ONCHAIN = SourceCatalogue.of(
             "circulating stablecoin supply",
             False,
             2 * DAY,
+            low=0,
         ),
         MetricSpec(
             "stablecoin_net_flow",
@@ -155,7 +167,9 @@ ONCHAIN = SourceCatalogue.of(
             False,
             2 * DAY,
         ),
-        MetricSpec("chain_tvl", (_CHAIN,), "USD", "total value locked on a chain", False, 2 * DAY),
+        MetricSpec(
+            "chain_tvl", (_CHAIN,), "USD", "total value locked on a chain", False, 2 * DAY, low=0
+        ),
         MetricSpec(
             "chain_tvl_change",
             (_CHAIN, _WINDOW),
@@ -163,6 +177,7 @@ ONCHAIN = SourceCatalogue.of(
             "relative TVL change over the window (-0.05 = -5%)",
             False,
             2 * DAY,
+            low=-1,
         ),
         MetricSpec(
             "protocol_tvl",
@@ -171,6 +186,7 @@ ONCHAIN = SourceCatalogue.of(
             "total value locked in a protocol",
             False,
             2 * DAY,
+            low=0,
         ),
         MetricSpec(
             "exchange_net_flow_24h",
@@ -202,6 +218,7 @@ def _fundamental(
     live: str,
     replay: str,
     aliases: tuple[str, ...] = (),
+    low: float | None = None,
 ) -> MetricSpec:
     return MetricSpec(
         name,
@@ -213,6 +230,7 @@ def _fundamental(
         aliases=aliases,
         live_from=live,
         replay_from=replay,
+        low=low,
     )
 
 
@@ -235,7 +253,9 @@ FUNDAMENTAL = SourceCatalogue.of(
             aliases=("pe_ratio", "pe"),
         ),
         _fundamental("forward_pe", "ratio", "price / forward EPS estimate", _YAHOO, _YAHOO),
-        _fundamental("price_to_sales", "ratio", "market cap / trailing revenue", _YAHOO, _YAHOO),
+        _fundamental(
+            "price_to_sales", "ratio", "market cap / trailing revenue", _YAHOO, _YAHOO, low=0
+        ),
         _fundamental(
             "debt_to_equity", "percent", "total debt / equity x 100", _YAHOO, _EDGAR_FIRST
         ),
@@ -245,8 +265,9 @@ FUNDAMENTAL = SourceCatalogue.of(
             "current assets / current liabilities",
             _YAHOO,
             _EDGAR_FIRST,
+            low=0,
         ),
-        _fundamental("market_cap", "currency", "market capitalisation", _YAHOO, _YAHOO),
+        _fundamental("market_cap", "currency", "market capitalisation", _YAHOO, _YAHOO, low=0),
         _fundamental(
             "ncav_per_share",
             "currency",
@@ -267,6 +288,7 @@ FUNDAMENTAL = SourceCatalogue.of(
             "latest filed share count, in shares as traded at as_of",
             _EDGAR,
             _EDGAR,
+            low=0,
         ),
     ],
     "company fundamentals: yfinance snapshots and SEC EDGAR point-in-time facts",
@@ -297,6 +319,7 @@ NEWS = SourceCatalogue.of(
             "number of feed items matching the query in the window",
             False,
             HOUR,
+            low=0,
         ),
     ],
     "RSS/Atom feeds through feedparser",

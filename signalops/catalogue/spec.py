@@ -40,6 +40,19 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+# What a value of these units is, said where a threshold is refused for its range.
+_KINDS = {"probability": "a probability", "fraction": "a fraction"}
+
+# Units whose values are already multiplied by 100 (rsi 0-100, debt_to_equity in percent): a
+# threshold written with % (30% = 0.3) on one of them is a slip. How a value of each reads.
+SCALED_UNITS = {"0-100": "on a 0-100 scale", "percent": "in percent"}
+
+
+def scaled_value(unit: str, value: float) -> str:
+    """How ``value`` reads on a scaled unit: ``'0.3'`` on 0-100, ``'0.3%'`` in percent."""
+    return f"{value:g}%" if unit == "percent" else f"{value:g}"
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One parameter of a metric. ``default`` of REQUIRED means the author must give it."""
@@ -122,6 +135,9 @@ class MetricSpec:
     the metric's ``timeframe`` parameter (two daily bars are two days, two hourly bars two hours).
     ``live_from``/``replay_from`` name the provider behind the metric in each mode when the
     source has more than one (fundamentals: yfinance snapshots or EDGAR point-in-time facts).
+    ``low``/``high`` bound the values the metric can take (rsi 0 to 100, a price of a Polymarket
+    outcome 0 to 1; None: no bound), so that the compiler can refuse a threshold it could never
+    meet; a bound is declared only where no data can break it.
     """
 
     name: str
@@ -134,6 +150,8 @@ class MetricSpec:
     aliases: tuple[str, ...] = ()
     live_from: str = ""  # which provider answers a live run (when a source has several)
     replay_from: str = ""  # which provider answers a replay or backtest
+    low: float | None = None
+    high: float | None = None
 
     def param(self, name: str) -> Param | None:
         for param in self.params:
@@ -152,6 +170,21 @@ class MetricSpec:
         """``live: X · replay: Y`` for a metric with several possible providers, else ``''``."""
         modes = (("live", self.live_from), ("replay", self.replay_from))
         return " · ".join(f"{mode}: {who}" for mode, who in modes if who)
+
+    def range_text(self) -> str:
+        """``'a probability, from 0 to 1'``, ``'never below 0'``; ``''`` when unbounded."""
+        kind = _KINDS.get(self.unit, "")
+        if self.unit == "probability" and self.low != 0:
+            kind = ""  # a change of probability (-1 to 1) is not one
+        if self.low is not None and self.high is not None:
+            bounds = f"from {self.low:g} to {self.high:g}"
+        elif self.low is not None:
+            bounds = f"never below {self.low:g}"
+        elif self.high is not None:
+            bounds = f"never above {self.high:g}"
+        else:
+            return ""
+        return f"{kind}, {bounds}" if kind else bounds
 
     def signature(self) -> str:
         parts = []

@@ -22,6 +22,7 @@ from signalops.errors import InputError
 
 if TYPE_CHECKING:
     from signalops.catalogue.spec import SourceCatalogue
+    from signalops.config import Config
     from signalops.strategy.check import FileCheck
     from signalops.venues import Venues
 
@@ -37,31 +38,74 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     config schema, and the strategies against it.
 
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
-    is valid, 1 otherwise. A strategy asset that no configured venue serves is a warning (an
-    asset on a Polymarket venue is served when its symbol is the CLOB token id of the outcome it
-    trades), and so is a news feed a condition names that the config does not (a replay may have
-    recorded it).
+    is valid, 1 otherwise. A threshold a metric can never meet (rsi(14) > 150, a Polymarket
+    price > 60) or written in a unit the metric does not use (rsi(14) < 30%) is an error; one
+    that only looks like another unit (rsi(14) < 0.3) is a warning. A strategy asset that no
+    configured venue serves is a warning (an asset on a Polymarket venue is served when its
+    symbol is the CLOB token id of the outcome it trades), and so is a news feed a condition
+    names that the config does not (a replay may have recorded it). An invalid config is
+    reported with the files; the strategies are still checked, but not against it.
 
     \b
     Example:
       signalops validate strategies/ my_strategy.yaml
     """
     from signalops.adapters import registry
-    from signalops.config import load_config
     from signalops.strategy.check import check_files
     from signalops.workspace import with_venue
 
-    checks = check_files(paths, registry.catalogue())
-    # A config file checked here (without --config) is the one the strategies are checked against.
-    checked = [check.config for check in checks if check.config is not None]
-    if config_file is None and checked:
-        settings = with_venue(checked[0], venue)
-    else:
-        settings = with_venue(load_config(config_file or default_config()), venue)
+    checks = check_files(paths, registry.catalogue(), config_file)
+    checks, settings, config_name = _config_of(checks, config_file)
+    if settings is not None:
+        settings = with_venue(settings, venue)
     status = output.validated(checks)
-    output.warnings(_venue_warnings(checks, settings.venues))
-    output.warnings(_feed_warnings(checks, settings.news.feeds))
+    output.warnings(_threshold_warnings(checks))
+    if settings is None:
+        skipped = "venues and news feeds of the strategies not checked"
+        output.warnings([f"{skipped}: the config {config_name} is invalid"])
+    else:
+        output.warnings(_venue_warnings(checks, settings.venues))
+        output.warnings(_feed_warnings(checks, settings.news.feeds))
     sys.exit(status)
+
+
+def _config_of(
+    checks: list[FileCheck], config_file: Path | None
+) -> tuple[list[FileCheck], Config | None, str]:
+    """The checks to report, the config the strategies are checked against (None when it is
+    invalid) and its name.
+
+    A config file among the checked ones (without --config) is that config; else --config,
+    $SIGNALOPS_CONFIG or ./signalops.yaml. The strategies do not depend on it (only the venue
+    and feed warnings do), so an invalid one is reported as one more invalid file rather than
+    in the place of the files' report.
+    """
+    from signalops.config import load_config
+    from signalops.errors import ConfigError
+    from signalops.strategy.check import FileCheck
+
+    named = [check for check in checks if check.is_config]
+    if config_file is None and named:
+        return checks, named[0].config, str(named[0].file)
+    file = config_file or default_config()
+    try:
+        return checks, load_config(file), str(file)
+    except ConfigError as error:
+        if not any(_same_file(check.file, file) for check in named):
+            checks = [FileCheck(Path(str(file)), error=error, is_config=True), *checks]
+        return checks, None, str(file)
+
+
+def _same_file(a: Path, b: str | Path | None) -> bool:
+    return b is not None and a.resolve() == Path(b).resolve()
+
+
+def _threshold_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
+    """What the compiler found odd in valid strategies (rsi(14) < 0.3), each with its source
+    line and caret."""
+    for check in checks:
+        for warning in check.strategy.warnings if check.strategy is not None else ():
+            yield f"{warning}\n{warning.excerpt}" if warning.excerpt else str(warning)
 
 
 def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
@@ -193,10 +237,27 @@ def schema() -> None:
     click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
 
 
+def _own_asset(file: Path, assets: Sequence[str], asset: str) -> str:
+    """``asset`` as the strategy spells it (``btc`` is its ``BTC``); ``InputError`` when it is
+    not one of the strategy's: every leaf of another asset would only be NO_DATA."""
+    if asset in assets:
+        return asset
+    same = [own for own in assets if own.casefold() == asset.casefold()]
+    if len(same) == 1:
+        return same[0]
+    raise InputError(
+        f"--asset: {asset} is not one of {file}'s assets ({', '.join(assets)}); "
+        "leave --asset out to evaluate each of them"
+    )
+
+
 @click.command("evaluate")
 @click.argument("strategy", type=click.Path(path_type=Path))
 @click.option("--at", "at", required=True, help="Decision time: 2023-03-12 or 2023-03-12T09:00Z.")
-@click.option("--asset", help="Asset to evaluate (default: every asset of the strategy).")
+@click.option(
+    "--asset",
+    help="One of the strategy's assets, in any case (default: every asset of the strategy).",
+)
 @DATA_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the full trace as JSON.")
 @CONFIG_OPTION
@@ -229,11 +290,12 @@ def evaluate_command(
     as_of = parse_time(at)
     settings = with_venue(load_config(config_file or default_config()), venue)
     compiled = load(strategy, registry.catalogue())
+    assets = [_own_asset(strategy, compiled.assets, asset)] if asset else compiled.assets
     adapters = registry.replay_adapters(
         snapshots(data_dir), venues=settings.venues, news_feeds=settings.news.feeds
     )
     doc = tree_to_dict(compiled)
-    for name in [asset] if asset else list(compiled.assets):
+    for name in assets:
         evaluation = gather.evaluate(compiled, name, as_of, adapters)
         if as_json:
             output.json_out(evaluation.to_dict())

@@ -30,21 +30,28 @@ CONFIG_NAME_PREFIX = "signalops"  # signalops.yaml, signalops.equities.yaml, sig
 @dataclass(frozen=True)
 class FileCheck:
     """One file: its strategy (or, for a config file, its config) when it compiles, else the
-    error (a group for several)."""
+    error (a group for several); ``is_config`` tells a config file whether it is valid or not."""
 
     file: Path
     strategy: Strategy | None = None
     error: StrategyError | None = None
     config: Config | None = None
+    is_config: bool = False
 
 
-def check_files(paths: Sequence[str | Path], catalogue: Catalogue = BUILTIN) -> list[FileCheck]:
-    """Compile every file (folders expanded); ``InputError`` when there is no file at all."""
+def check_files(
+    paths: Sequence[str | Path], catalogue: Catalogue = BUILTIN, config: str | Path | None = None
+) -> list[FileCheck]:
+    """Compile every file (folders expanded); ``InputError`` when there is no file at all.
+
+    ``config`` is a file known to be a config (``--config``), checked as one whatever it holds.
+    """
     files = list(find_strategy_files(paths))
     if not files:
         where = ", ".join(str(p) for p in paths)
         raise InputError(f"no strategy files (*.yaml, *.yml) found in {where}")
-    return [_check(file, catalogue) for file in files]
+    known = None if config is None else Path(config).resolve()
+    return [_check(file, catalogue, file.resolve() == known) for file in files]
 
 
 def is_config_file(file: Path) -> bool:
@@ -70,8 +77,8 @@ def _top_level(file: Path) -> dict[Any, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _check(file: Path, catalogue: Catalogue) -> FileCheck:
-    if is_config_file(file):
+def _check(file: Path, catalogue: Catalogue, config: bool = False) -> FileCheck:
+    if config or is_config_file(file):
         return _check_config(file)
     try:
         strategy = load(file, catalogue)
@@ -96,6 +103,6 @@ def _check_config(file: Path) -> FileCheck:
     from signalops.config import load_config
 
     try:
-        return FileCheck(file, config=load_config(file))
+        return FileCheck(file, config=load_config(file), is_config=True)
     except StrategyError as error:  # a ConfigError, with file:line:column
-        return FileCheck(file, error=error)
+        return FileCheck(file, error=error, is_config=True)

@@ -1,7 +1,8 @@
 """Compile a schema-valid strategy document into a ``Strategy`` with its ``DecisionTree``.
 
 The schema has already checked the document's shape; here we check its meaning against the metric
-catalogue (names, parameter counts and types), resolve ``$params`` and defaults, parse ``when:``
+catalogue (names, parameter counts and types; thresholds against each metric's range and unit,
+``signalops.strategy.thresholds``), resolve ``$params`` and defaults, parse ``when:``
 expressions, and build frozen nodes that remember their YAML position. Problems are collected, not
 raised one by one, so a trader sees every mistake in a file at once.
 
@@ -21,6 +22,7 @@ Semantics fixed here (and shown by ``signalops explain``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -49,7 +51,7 @@ from signalops.evaluation.nodes import (
 from signalops.evaluation.tree import DecisionTree, Veto, confirmation_text
 from signalops.side import Side
 from signalops.strategy import expression as ex
-from signalops.strategy import votes
+from signalops.strategy import thresholds, votes
 from signalops.strategy._yaml import Document, Mark, Path, format_path
 from signalops.strategy.literals import parse_number
 from signalops.strategy.model import DEFAULT_ACTION_MODE, DEFAULT_POSITION_SIZE, Execution, Strategy
@@ -90,6 +92,7 @@ class _Compiler:
         self.doc = doc
         self.catalogue = catalogue
         self.errors: list[StrategyError] = []
+        self.warnings: list[StrategyError] = []  # the file compiles; validate shows them
         self.next_index = 0
         spec = doc.data["strategy"]
         self.spec = spec
@@ -202,6 +205,7 @@ class _Compiler:
             file=self.doc.file,
             document=MappingProxyType(self.doc.data),
             risk=MappingProxyType(dict(spec.get("risk", {}))),
+            warnings=tuple(sorted(self.warnings, key=lambda w: (w.line, w.column))),
         )
 
     # --- helpers -------------------------------------------------------------------------------
@@ -229,6 +233,26 @@ class _Compiler:
     def fail(self, message: str, path: Path, **kwargs: Any) -> _Fail:
         self.error(message, path, **kwargs)
         return _Fail()
+
+    def check_thresholds(
+        self,
+        left: Operand,
+        op: str,
+        right: tuple[Operand, ...],
+        path: Path,
+        place: Callable[[int], Mark],
+    ) -> None:
+        """Refuse a threshold the metric can never meet or written in the wrong unit; warn of
+        one that looks wrong (``signalops.strategy.thresholds``). ``place(i)`` is where operand
+        ``i`` is written (0 the left one, then the right ones): asked only for a problem."""
+        problem = thresholds.check(left, op, right)
+        if problem is None:
+            return
+        at, hint = place(problem.at), problem.hint
+        if problem.warning:
+            self.warnings.append(self.doc.error(problem.message, path, at=at, hint=hint))
+            return
+        raise self.fail(problem.message, path, at=at, hint=hint)
 
     def max_age_of(self, mapping: dict[str, Any], path: Path) -> int | None:
         """The ``max_age`` of a condition, rule or the defaults, in seconds (None if not set)."""
@@ -561,6 +585,8 @@ class _Compiler:
                     hint="a list is only for 'between'",
                 )
             right = (self.threshold_value(raw, tpath),)
+        written = [path, *([(*tpath, 0), (*tpath, 1)] if op == "between" else [tpath])]
+        self.check_thresholds(metric, op, right, tpath, lambda i: self.doc.mark(written[i]))
         max_age = self.max_ages(condition, context, (metric,), path)
         predicate = Predicate(
             index=self.take_index(),
@@ -876,10 +902,12 @@ class _ExpressionCompiler:
             left = self.value(node.left)
             right: tuple[Operand, ...] = (self.value(node.right),)
             op = node.op
+            written: tuple[ex.ValueExpr, ...] = (node.left, node.right)
         else:
             left = self.value(node.subject)
             right = (self.value(node.low), self.value(node.high))
             op = "between"
+            written = (node.subject, node.low, node.high)
             low, high = right
             if isinstance(low, Const) and isinstance(high, Const) and low.value > high.value:
                 raise self.fail(f"the range {low.text} to {high.text} is empty", node.low.start)
@@ -889,6 +917,7 @@ class _ExpressionCompiler:
                 "this comparison reads no metric, so it is always true or always false",
                 node.start,
             )
+        self.c.check_thresholds(left, op, right, self.path, lambda i: self.at(written[i].start))
         chosen = self.max_age or self.context.max_age or self.c.default_max_age
         if chosen is not None:
             max_ages = tuple(chosen for _ in metrics)

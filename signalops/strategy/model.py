@@ -8,6 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from signalops.errors import StrategyError
 from signalops.evaluation.tree import DecisionTree, Evaluation
 from signalops.observation import DataError, Observation, Request
 
@@ -33,6 +34,8 @@ class Strategy:
     content, kept so a decision can be replayed from the record alone. ``risk`` is the file's
     schema-valid ``risk:`` section as written (empty when absent); ``signalops.config.limits_for``
     turns it into the limits that apply, which can only be tighter than the global ones.
+    ``warnings`` are what the compiler found odd but not wrong (a threshold that looks written in
+    another unit), with their file:line:column, for ``signalops validate`` to show.
     """
 
     name: str
@@ -46,6 +49,7 @@ class Strategy:
     file: str
     document: Mapping[str, Any]
     risk: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    warnings: tuple[StrategyError, ...] = field(default=(), compare=False)
 
     def evaluate(
         self,

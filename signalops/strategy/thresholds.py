@@ -1,0 +1,169 @@
+"""Thresholds a metric can never meet, or written in a unit the metric does not use.
+
+The catalogue declares what values each metric can take (``MetricSpec.low``/``high``: rsi from 0
+to 100, the price of a Polymarket outcome from 0 to 1) and its unit. A comparison of one metric
+with constants (``rsi(14) < 30``, ``30 > rsi(14)``, ``yes between 35% and 65%``) is checked
+against them; arithmetic, a metric against a metric, and metrics without a declared range are
+left alone, so that a check never refuses a condition that could be meant.
+
+- never true for any value in the range (``rsi(14) > 150``, ``yes > 60``): an error. Such a
+  condition can never pass, so its rule never confirms (or its veto never blocks).
+- always true with a constant outside the range (``yes < 60``): an error too. No value can fail
+  it, so the author meant another unit (60%); a veto like this blocks every BUY. One that is
+  always true only at a bound (``volume >= 0``) is left alone: it still fails when data is
+  missing, which is how a condition can require data.
+- a ``%`` threshold on a metric already scaled by 100 (``rsi(14) < 30%`` is 0.3 on a 0-100
+  scale; ``debt_to_equity < 50%`` is 0.5 percent): an error. The unit written contradicts the
+  unit declared; no reading of it is the one meant.
+- a plain fraction on such a metric (``rsi(14) < 0.3``): a warning. It can be met, and a trader
+  may mean it, but a fraction on a 0-100 scale is far more often a fraction meant as a percent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from signalops.catalogue.spec import SCALED_UNITS, MetricSpec, scaled_value
+from signalops.evaluation.nodes import Const, Metric, Operand, Predicate, render_operand
+
+# x OP c read from the other side: c OP x is x MIRRORED c.
+_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with a comparison's thresholds; ``at`` is the operand to point at (0 is
+    the left one, then the right ones in order)."""
+
+    message: str
+    at: int
+    hint: str | None = None
+    warning: bool = False
+
+
+def check(left: Operand, op: str, right: Sequence[Operand]) -> Problem | None:
+    """The problem of ``left op right`` (``right`` is (low, high) for ``between``), if any."""
+    operands = (left, *right)
+    metrics = [i for i, operand in enumerate(operands) if isinstance(operand, Metric)]
+    if len(metrics) != 1 or not all(isinstance(operand, Metric | Const) for operand in operands):
+        return None
+    metric = operands[metrics[0]]
+    assert isinstance(metric, Metric)
+    spec = metric.spec
+    if spec is None or (op == "between" and metrics[0] != 0):
+        return None
+    if spec.low is None and spec.high is None and spec.unit not in SCALED_UNITS:
+        return None  # nothing to check against: most metrics, at the cost of a test
+    written = op
+    if metrics[0] == 1:
+        op = _MIRRORED[op]  # 30 > rsi(14) is rsi(14) < 30
+    constants = [(i, operand) for i, operand in enumerate(operands) if isinstance(operand, Const)]
+    text = partial(_text, operands, written)  # rendered only for a problem
+    return _out_of_range(spec, op, constants, text) or _wrong_scale(spec, constants, text)
+
+
+def refused(leaf: Predicate, constants: Sequence[float]) -> bool:
+    """Whether the compiler refuses ``leaf`` with its constants taking ``constants`` (in the
+    order ``left`` then ``right``): what a sweep asks of a value it does not compile."""
+    values = iter(constants)
+    operands = [
+        Const(next(values), "") if isinstance(operand, Const) else operand
+        for operand in (leaf.left, *leaf.right)
+    ]
+    problem = check(operands[0], leaf.op, operands[1:])
+    return problem is not None and not problem.warning
+
+
+def _out_of_range(
+    spec: MetricSpec, op: str, constants: list[tuple[int, Const]], text: Callable[[], str]
+) -> Problem | None:
+    values = [const.value for _, const in constants]
+    can_pass, can_fail = _outcomes(spec.low, spec.high, op, values)
+    outside = [(i, c) for i, c in constants if not _within(spec, c.value)]
+    if can_pass and (can_fail or not outside):
+        return None
+    at = (outside or constants)[0][0]
+    verdict = "never true" if not can_pass else "always true"
+    return Problem(
+        f"{text()} is {verdict}: {spec.name} is {spec.range_text()}",
+        at,
+        _percent_hint(spec, op, constants),
+    )
+
+
+def _percent_hint(spec: MetricSpec, op: str, constants: list[tuple[int, Const]]) -> str | None:
+    """``did you mean 60%?`` where the constants outside the range, read as percents, give a
+    condition that can both pass and fail: a probability or a fraction written in points."""
+    if spec.unit not in ("probability", "fraction"):
+        return None
+    wrong = [c for _, c in constants if not _within(spec, c.value)]
+    if any(c.text.strip().endswith("%") for c in wrong):
+        return None
+    values = [c.value / 100 if c in wrong else c.value for _, c in constants]
+    if _outcomes(spec.low, spec.high, op, values) != (True, True):
+        return None
+    return f"did you mean {' and '.join(f'{c.value:g}%' for c in wrong)}?"
+
+
+def _wrong_scale(
+    spec: MetricSpec, constants: list[tuple[int, Const]], text: Callable[[], str]
+) -> Problem | None:
+    scale = SCALED_UNITS.get(spec.unit)
+    if scale is None:
+        return None
+    for at, const in constants:
+        written = const.text.strip()
+        if written.endswith("%"):
+            return Problem(
+                f"{text()}: {spec.name} is {scale}, so {written} reads as "
+                f"{scaled_value(spec.unit, const.value)}",
+                at,
+                f"did you mean {written.removesuffix('%')}?",
+            )
+    for at, const in constants:
+        if 0 < abs(const.value) < 1:
+            return Problem(
+                f"{text()}: {spec.name} is {scale}, where {const.text} is under 1%",
+                at,
+                f"did you mean {const.value * 100:g}?",
+                warning=True,
+            )
+    return None
+
+
+def _outcomes(
+    low: float | None, high: float | None, op: str, values: Sequence[float]
+) -> tuple[bool, bool]:
+    """Whether ``x op values`` can pass, and whether it can fail, for x from low to high."""
+    lo = float("-inf") if low is None else low
+    hi = float("inf") if high is None else high
+    if op == "between":
+        start, end = values
+        return hi >= start and lo <= end, lo < start or hi > end
+    (value,) = values
+    inside = lo <= value <= hi
+    return {
+        "<": (lo < value, hi >= value),
+        "<=": (lo <= value, hi > value),
+        ">": (hi > value, lo <= value),
+        ">=": (hi >= value, lo < value),
+        "==": (inside, lo < hi or not inside),
+        "!=": (lo < hi or not inside, inside),
+    }[op]
+
+
+def _within(spec: MetricSpec, value: float) -> bool:
+    return (spec.low is None or value >= spec.low) and (spec.high is None or value <= spec.high)
+
+
+def _text(operands: Sequence[Operand], op: str) -> str:
+    """The comparison as the author wrote it, $params resolved."""
+    shown = [render_operand(operand) for operand in operands]
+    if op == "between":
+        return f"{shown[0]} between {shown[1]} and {shown[2]}"
+    return f"{shown[0]} {op} {shown[1]}"
+
+
+__all__ = ["Problem", "check", "refused"]
