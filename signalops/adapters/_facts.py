@@ -96,13 +96,17 @@ def fact_of(record: Mapping[str, Any]) -> Fact:
     val = record["val"]
     if isinstance(val, bool) or not isinstance(val, int | float):
         raise TypeError(f"val is {val!r}")
+    try:
+        number = float(val)
+    except OverflowError:  # an int of more digits than any float: no figure of a filing
+        raise ValueError(f"val of {val.bit_length()} bits is beyond a float") from None
     return Fact(
         taxonomy=str(record["taxonomy"]),
         concept=str(record["concept"]),
         unit=str(record["unit"]),
         start=None if start is None else date.fromisoformat(start),
         end=date.fromisoformat(record["end"]),
-        val=float(val),
+        val=number,
         accn=str(record["accn"]),
         form=str(record.get("form", "")),
         filed=date.fromisoformat(record["filed"]),

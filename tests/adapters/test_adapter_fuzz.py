@@ -345,8 +345,16 @@ def _with_fact(value: Any) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _with_val(value: Any) -> bytes:
+    """The cut-down document with the value of its first StockholdersEquity fact replaced."""
+    doc = copy.deepcopy(AAPL_FACTS)
+    doc["facts"]["us-gaap"]["StockholdersEquity"]["units"]["USD"][0]["val"] = value
+    return json.dumps(doc).encode()
+
+
 @FUZZ
 @example(body=_with_fact(None))
+@example(body=_with_val(10**400))  # more digits than a float holds (found by this fuzz)
 @given(body=damaged(AAPL_FACTS, AAPL_PLACES))
 def test_damaged_companyfacts_are_a_plausible_figure_or_a_coded_unknown(
     closes: edgar.StoreCloses, body: bytes
