@@ -2,7 +2,9 @@
 
 One set of rules for every place that shows a number to a trader (the CLI's tables, the
 dashboard): a return is ``+3.81%``, money is ``10,090.45 USDT``, a ratio ``42.54``, a count
-``1,234``, an order quantity exactly as recorded (``0.34785224``). A missing value is ``—``.
+``1,234``, an order quantity exactly as recorded (``0.34785224``), a fill price to six
+significant digits (``20,372.40``), a duration in days, hours, minutes and seconds (``1d 6h``),
+a p-value to three places (``<0.001``). A missing value is ``—``.
 
 Values arrive as floats (metrics), Decimals (the ledger) or the strings a stored record holds
 (``"499.9749815968"``); strings are read as Decimals so money is never rounded through a float.
@@ -137,6 +139,84 @@ def number(value: Any) -> str:
     return _trimmed(f"{Decimal(str(found)):.{_places(found, 4)}f}")
 
 
+def percent_trimmed(value: Any, *, digits: int = 4, signed: bool = False) -> str:
+    """A fraction as a percentage to at most ``digits`` places, trailing zeros dropped, so a
+    limit reads as it was written and a figure keeps what it has: ``0.10`` -> ``10%``,
+    ``0.09951`` -> ``9.951%``, ``-0.0193101`` (``digits=2``) -> ``-1.93%``."""
+    special = _special(value)
+    if special is not None:
+        return special
+    found = as_number(value)
+    exact = Decimal(str(found)) if isinstance(found, float) else Decimal(found or 0)
+    rounded = (exact * 100).quantize(Decimal(1).scaleb(-digits))
+    text = _trimmed(f"{rounded:+,f}" if signed else f"{rounded:,f}")
+    return ("+0" if signed and text in ("+0", "-0") else "0" if text == "-0" else text) + "%"
+
+
+def trade_price(value: Any, quote: str | None = None, *, significant: int = 6) -> str:
+    """A traded price: at least two places and ``significant`` significant digits, so that
+    ``20372.40111`` reads ``20,372.40``, ``1.234567`` ``1.23457`` and ``0.953`` ``0.953``
+    (``price`` gives every price of 1 and above two places only)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    found = as_number(value)
+    assert found is not None
+    exact = Decimal(str(found)) if isinstance(found, float) else Decimal(found)
+    places = 2
+    if exact != 0:
+        leading = exact.adjusted()  # 20372.4 -> 4, 0.0123 -> -2
+        places = max(2, significant - 1 - leading)
+    text = f"{round(exact, places):,.{places}f}"
+    whole, _, fraction = text.partition(".")
+    text = f"{whole}.{fraction[:2]}{fraction[2:].rstrip('0')}"
+    return f"{text} {quote}" if quote else text
+
+
+_DURATION_PARTS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def duration(seconds: Any) -> str:
+    """A number of seconds as days, hours, minutes and seconds, exactly: ``0`` -> ``0s``,
+    ``172800`` -> ``2d``, ``90061`` -> ``1d 1h 1m 1s``, ``-5400`` -> ``-1h 30m``."""
+    special = _special(seconds)
+    if special is not None:
+        return special
+    found = as_number(seconds)
+    left = abs(Decimal(str(found)) if isinstance(found, float) else Decimal(found or 0))
+    parts = []
+    for unit, size in _DURATION_PARTS:
+        whole, left = divmod(left, size)
+        if whole:
+            parts.append(f"{int(whole):,}{unit}")
+    if left or not parts:
+        parts.append(f"{_trimmed(f'{left:f}')}s")
+    sign = "-" if found is not None and found < 0 else ""
+    return sign + " ".join(parts)
+
+
+def p_value(value: Any, digits: int = 3) -> str:
+    """A p-value to ``digits`` places; below what they can show, ``<0.001`` (never ``0.000``:
+    a p-value is never zero)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    found = as_number(value)
+    assert found is not None
+    floor = 10.0**-digits
+    if float(found) < floor / 2:
+        return f"<{floor:.{digits}f}"
+    return f"{float(found):.{digits}f}"
+
+
+def counted(value: Any, word: str, plural: str | None = None) -> str:
+    """A count and its noun, singular for one: ``1 approval``, ``2 approvals``,
+    ``1,000 records`` (``plural`` for nouns that do not take an s)."""
+    text = count(value)
+    one = as_number(value) == 1
+    return f"{text} {word if one else plural or word + 's'}"
+
+
 def _size(value: Number) -> float:
     return abs(float(value))
 
@@ -155,10 +235,15 @@ __all__ = [
     "DASH",
     "as_number",
     "count",
+    "counted",
+    "duration",
     "money",
     "number",
+    "p_value",
     "percent",
+    "percent_trimmed",
     "price",
     "quantity",
     "ratio",
+    "trade_price",
 ]

@@ -128,12 +128,12 @@ def test_why_lists_both_decisions_of_the_day_grouped_by_strategy(audit_db: Path)
     )
     # The first book's order was sized on its own 5,000, not on the 10,000 account.
     assert (
-        "  PASS    MAX_POSITION: actual 0.050000, equity 5000, limit 0.10, position value "
-        "249.9998031386, unit fraction of equity"
+        "  PASS    MAX_POSITION: actual 5%, equity 5,000.00, limit 10%, position value "
+        "250.00, unit fraction of equity"
     ) in lines
     assert (
-        "  PASS    MAX_EXPOSURE: actual 0.025000, equity 10000, exposure 249.9998031386, "
-        "limit 0.50, unit fraction of equity"
+        "  PASS    MAX_EXPOSURE: actual 2.5%, equity 10,000.00, exposure 250.00, "
+        "limit 50%, unit fraction of equity"
     ) in lines
 
 

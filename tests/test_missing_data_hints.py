@@ -143,7 +143,7 @@ def test_a_configured_symbol_is_imported_under_its_asset_so_the_replay_reads_the
     )
     after = evaluate("2023-04-01", "ETH", text)
     assert "NO_DATA" not in after.stdout
-    assert "close = 1821.52 at 2023-04-01T00:00:00Z" in after.stdout
+    assert "close = 1,821.52 at 2023-04-01T00:00:00Z" in after.stdout
     # A backtest looks for every timeframe's whole history (as_of = inf); hourly ones are missing
     backtest = run("backtest", "s.yaml", "--data", "replay", "--from", "2023-03-01", "--to",
                    "2023-03-31", "--report", "report")  # fmt: skip
@@ -199,7 +199,7 @@ def test_a_configured_symbol_is_downloaded_from_its_venue_for_the_window_the_lea
     )
     after = evaluate("2024-03-13T12:00Z", "BTC", text)
     assert "NO_DATA" not in after.stdout
-    assert "close = 73370.6 at 2024-03-13T12:00:00Z" in after.stdout
+    assert "close = 73,370.65 at 2024-03-13T12:00:00Z" in after.stdout
 
 
 def test_a_pair_on_a_venue_given_by_option_is_imported_with_that_venue(folder):
@@ -218,7 +218,7 @@ def test_a_pair_on_a_venue_given_by_option_is_imported_with_that_venue(folder):
     assert run(*imported).exit_code == 0
     after = run(*args)
     assert "NO_DATA" not in after.stdout
-    assert "close = 20455.7 at 2023-03-12T00:00:00Z" in after.stdout
+    assert "close = 20,455.73 at 2023-03-12T00:00:00Z" in after.stdout
 
 
 # --- sources that cannot be imported from a file -----------------------------------------------

@@ -103,14 +103,13 @@ def test_decisions_lists_every_evaluation_traded_or_not(audit_db: Path):
             [
                 "    └── PASS    rsi(14) < 35   technical",
                 "RISK: approved",
-                "EXECUTION: FILLED: paper BUY 0.02455527 BTC at 20372.40111 USDT "
-                "(fee 0.5002498098043497)",
+                "EXECUTION: FILLED: paper BUY 0.02455527 BTC at 20,372.40 USDT (fee 0.50 USDT)",
             ],
         ),
         (
             "2023-03-11",
-            "BTC at 2023-03-11T00:00:00Z: DENIED by the risk gate: COOLDOWN (actual 86400, "
-            "last trade 2023-03-10T00:00:00Z, limit 259200, unit seconds since the last trade "
+            "BTC at 2023-03-11T00:00:00Z: DENIED by the risk gate: COOLDOWN (actual 1d, "
+            "last trade 2023-03-10T00:00:00Z, limit 3d, unit time since the last trade "
             "on the asset)",
             ["RISK: DENIED", "EXECUTION: NOT_EXECUTED: denied by the risk gate"],
         ),

@@ -173,15 +173,14 @@ def test_auto_run_on_a_polymarket_venue_posts_the_configured_token_at_its_record
     (ordered,) = [line for line in lines if line.startswith("ORDER: ")]
     client_order = ordered.rsplit(" ", 1)[1]
     assert ordered == (
-        "ORDER: BUY 104.93179433 TRUMP_YES at 0.953 (notional 99.99999999649), client order "
-        + client_order
+        "ORDER: BUY 104.93179433 TRUMP_YES at 0.953 (notional 100.00), client order " + client_order
     )
     # What was filled is what was sent: the size as py-clob-client rounded it.
     assert lines[lines.index("FOLLOW-UPS:") + 1 :] == [
         f"  {AT}T00:00:00Z  order {client_order} submitted",
         f"  {AT}T00:00:00Z  order {client_order}: FILLED: polymarket BUY 104.93 shares of "
         "TRUMP_YES at 0.953 or better (matched)",
-        f"  {AT}T00:00:00Z  filled 104.93 TRUMP_YES at 0.953, fee 0 (polymarket)",
+        f"  {AT}T00:00:00Z  filled 104.93 TRUMP_YES at 0.953, fee 0.00 (polymarket)",
     ]
     as_json = invoke("why", "TRUMP_YES", "--at", AT, "--audit", str(audit), "--json")
     (result,) = [f for f in json.loads(as_json.stdout)["followups"] if f["kind"] == "order_result"]

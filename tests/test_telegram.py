@@ -114,10 +114,7 @@ def test_an_approve_press_from_the_desk_approves_records_who_and_edits_the_messa
     result = bot(pending, api)
 
     assert result.exit_code == 0, result.output
-    told = (
-        f"{APPROVAL}: FILLED — paper BUY 0.02455527 BTC at 20372.40111 USDT "
-        "(fee 0.5002498098043497)"
-    )
+    told = f"{APPROVAL}: FILLED — paper BUY 0.02455527 BTC at 20,372.40 USDT (fee 0.50 USDT)"
     assert result.stdout == f"telegram:@alice_trader (chat {DESK}) approve {APPROVAL}: {told}\n"
     (approval,) = approvals_of(pending[0])
     assert (approval["by"], approval["approved"], approval["approval_id"]) == (

@@ -10,7 +10,9 @@ process has read already: pass ``log`` for the others). When the re-derivation d
 the record, or the tree cannot be had, the story says so in a WARNING line.
 
 ``why`` returns rich ``Text`` lines, the trees drawn by the one renderer
-(``signalops.explain.render``, record view); ``why_json`` the same facts as a dict for programs.
+(``signalops.explain.render``, record view) and the figures written for people
+(``signalops.explain.figures``: ``500.00``, ``2d``, ``5%``); ``why_json`` the same facts as a
+dict for programs, every figure as the record holds it (its headline and summaries too).
 Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``find_decision``;
 ``find_decisions`` gives every strategy's decision at that time, which ``why_grouped`` (and
 ``why_json_grouped``) tell one after the other under each strategy's name.
@@ -27,6 +29,7 @@ from rich.text import Text
 from signalops.audit.expand import PROBLEMS, derive, expanded, is_compact, veto_statuses
 from signalops.audit.record import APPROVAL, DECISION, EXPIRY, FILL, ORDER_RESULT, ORDER_SUBMITTED
 from signalops.evaluation.nodes import Status
+from signalops.explain import figures
 from signalops.explain.render import RECORD, plain, tree_lines
 
 if TYPE_CHECKING:
@@ -80,10 +83,14 @@ def outcome(record: Record, followups: Sequence[Record] = ()) -> str:
     return state
 
 
-def details_text(details: Any) -> str:
-    """A risk check's details in words: ``limit 10% of equity, would be 14.2%``."""
+def details_text(details: Any, *, exact: bool = False) -> str:
+    """A risk check's details in words: ``actual 1d, last trade 2023-03-10T00:00:00Z, limit
+    3d, unit time since the last trade on the asset`` (``signalops.explain.figures``);
+    ``exact``: every figure as the record holds it (``actual 86400, ...``)."""
     if details in (None, "", {}, []):
         return ""
+    if not exact:
+        return figures.details_text(details)
     if isinstance(details, Mapping):
         # Sorted: a stored record's keys are (canonical JSON), so the text is the same before
         # and after the record went through the log.
@@ -98,12 +105,17 @@ def _last(followups: Sequence[Record], kind: str) -> Record | None:
 
 
 def headline(
-    record: Record, followups: Sequence[Record] = (), log: AuditStore | None = None
+    record: Record,
+    followups: Sequence[Record] = (),
+    log: AuditStore | None = None,
+    *,
+    exact: bool = False,
 ) -> str:
     """The verdict in words: ``BOUGHT``, ``would have bought but BLOCKED by veto x``...
 
     A compact record's entry and veto statuses are re-derived (with the trees this process has
-    read, or ``log``'s): a HOLD and a block say whether their data was unknown.
+    read, or ``log``'s): a HOLD and a block say whether their data was unknown. A denial's
+    figures are written for people (``actual 1d``), or with ``exact`` as recorded.
     """
     state = outcome(record, followups)
     action = record.get("action") or ""
@@ -123,12 +135,8 @@ def headline(
         return f"would have {_VERB.get(action, action)} but BLOCKED by {word} {', '.join(names)}"
     if state == "DENIED":
         failed = [c for c in (record.get("risk") or {}).get("checks", []) if not c.get("passed")]
-        reasons = [
-            f"{c['code']} ({details_text(c.get('details'))})"
-            if details_text(c.get("details"))
-            else c["code"]
-            for c in failed
-        ]
+        said = [(c["code"], details_text(c.get("details"), exact=exact)) for c in failed]
+        reasons = [f"{code} ({words})" if words else code for code, words in said]
         return "DENIED by the risk gate: " + ("; ".join(reasons) or "no reason recorded")
     execution = record.get("execution") or {}
     if state == "FILLED":
@@ -166,8 +174,10 @@ def _entry_status(record: Record, log: AuditStore | None) -> str | None:
     return Status(derivation.evaluation.statuses[derivation.tree.entry.index]).name
 
 
-def followup_summary(item: Record) -> str:
-    """One follow-up in words: ``approved by alice``, ``filled 0.05 BTC at 20010``..."""
+def followup_summary(item: Record, quote: str | None = None, *, exact: bool = False) -> str:
+    """One follow-up in words: ``approved by alice``, ``filled 0.05 BTC at 20,010.00 USDT,
+    fee 1.00 USDT (paper)`` (``quote``: the story's currency, when known); ``exact``: the
+    figures as recorded (``filled 0.05 BTC at 20010, fee 1.0005 (paper)``)."""
     kind = item["kind"]
     if kind == APPROVAL:
         text = f"{'approved' if item.get('approved') else 'rejected'} by {item.get('by')}"
@@ -175,17 +185,20 @@ def followup_summary(item: Record) -> str:
     if kind == EXPIRY:
         return f"expired (approval {item.get('approval_id')} was due by {item.get('expires_at')})"
     if kind == FILL:
-        return "filled " + _fill_text(item.get("fill") or {})
+        fill = item.get("fill") or {}
+        return "filled " + (_fill_text(fill) if exact else figures.fill_text(fill, quote))
     if kind == ORDER_SUBMITTED:
         return f"order {item.get('client_order_id')} submitted"
     if kind == ORDER_RESULT:
         execution = item.get("execution") or {}
         text = f"order {item.get('client_order_id')}: {execution.get('status')}"
-        return text + (f": {execution['message']}" if execution.get("message") else "")
+        message = execution.get("message") if exact else figures.execution_message(execution)
+        return text + (f": {message}" if message else "")
     return kind
 
 
 def _fill_text(fill: Record) -> str:
+    """A fill's figures exactly as recorded (``why_json``'s summaries)."""
     text = f"{fill.get('quantity')} {fill.get('asset')} at {fill.get('price')}"
     text += f", fee {fill.get('fee')}"
     if fill.get("venue"):
@@ -202,6 +215,16 @@ def trees(trace: Record) -> Iterator[Text]:
 
 
 # --- the whole story ---------------------------------------------------------------------------
+
+
+def story_quote(record: Record, followups: Sequence[Record] = ()) -> str | None:
+    """The quote currency a decision's execution, or a follow-up's, states (the paper
+    account's: ``USDT``); None when none does (a denial, a HOLD: figures without it)."""
+    executions = [record.get("execution")]
+    for item in followups:
+        executions += [item.get("outcome"), item.get("execution")]
+    found = (figures.quote_of(e) for e in executions if isinstance(e, Mapping))
+    return next((quote for quote in found if quote), None)
 
 
 def _risk_lines(risk: Record | None) -> Iterator[Text]:
@@ -222,14 +245,12 @@ def _risk_lines(risk: Record | None) -> Iterator[Text]:
         yield line
 
 
-def _outcome_lines(record: Record) -> Iterator[Text]:
+def _outcome_lines(record: Record, quote: str | None) -> Iterator[Text]:
     order = record.get("order")
     if order:
         line = Text("ORDER: ", style="bold")
         line.append(
-            f"{order.get('side')} {order.get('quantity')} {order.get('asset')} at "
-            f"{order.get('reference_price')} (notional {order.get('notional')}), "
-            f"client order {order.get('client_order_id')}"
+            f"{figures.order_text(order, quote)}, client order {order.get('client_order_id')}"
         )
         yield line
     else:
@@ -240,12 +261,13 @@ def _outcome_lines(record: Record) -> Iterator[Text]:
         return
     line = Text("EXECUTION: ", style="bold")
     line.append(str(execution.get("status")))
-    if execution.get("message"):
-        line.append(f": {execution['message']}")
+    message = figures.execution_message(execution)
+    if message:
+        line.append(f": {message}")
     yield line
     if execution.get("fill"):
         fill = execution["fill"]
-        yield Text(f"  fill {_fill_text(fill)} at {fill.get('at')}")
+        yield Text(f"  fill {figures.fill_text(fill, quote)} at {fill.get('at')}")
     if execution.get("approval_id"):
         text = f"  approval {execution['approval_id']}"
         if execution.get("expires_at"):
@@ -289,21 +311,23 @@ def why(
         lines += list(trees(record["trace"]))
     else:
         lines.append(Text("TREES: cannot be shown (see the warning above)", style="bold red"))
+    quote = story_quote(record, followups)
     lines += list(_risk_lines(record.get("risk")))
-    lines += list(_outcome_lines(record))
+    lines += list(_outcome_lines(record, quote))
     if not followups:
         lines.append(Text("FOLLOW-UPS: none", style="dim"))
     else:
         lines.append(Text("FOLLOW-UPS:", style="bold"))
         for item in followups:
-            lines.append(Text(f"  {item.get('recorded_at')}  {followup_summary(item)}"))
+            lines.append(Text(f"  {item.get('recorded_at')}  {followup_summary(item, quote)}"))
     return lines
 
 
 def why_json(
     record: Record, followups: Sequence[Record] = (), log: AuditStore | None = None
 ) -> dict[str, Any]:
-    """The same story for programs: the outcome, the headline, the trees and every follow-up."""
+    """The same story for programs: the outcome, the headline, the trees and every follow-up,
+    every figure as the record holds it (``why`` writes them for people)."""
     if record.get("kind") != DECISION:
         raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
     record = full(record, log)
@@ -320,7 +344,7 @@ def why_json(
         "verdict": record["verdict"],
         "action": record.get("action"),
         "outcome": outcome(record, followups),
-        "headline": headline(record, followups),
+        "headline": headline(record, followups, exact=True),
         "blocked_by": record.get("blocked_by", []),
         "conflicts": record.get("conflicts", []),
         "triggers_met": trace.get("triggers_met", []),
@@ -336,7 +360,7 @@ def why_json(
                 "kind": item["kind"],
                 "id": item["id"],
                 "recorded_at": item.get("recorded_at"),
-                "summary": followup_summary(item),
+                "summary": followup_summary(item, exact=True),
                 "record": dict(sorted(item.items())),  # one order whatever the layout
             }
             for item in followups

@@ -1,6 +1,7 @@
 """Views over one tree: the JSON format and the one renderer that draws it for people.
 
     text.py     numbers, ages and UNKNOWN reasons in words (plain strings)
+    figures.py  a decision record's risk details, order, fill and execution for people
     render.py   the renderer: rich Text lines from the tree or trace JSON (explain, evaluate, why)
 
 The JSON format itself lives below the evaluator, in ``signalops.evaluation.trace_json``, so that

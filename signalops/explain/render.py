@@ -11,20 +11,33 @@ Two densities, chosen with ``View``: the live view (``explain``, ``evaluate``) g
 source, max ages and line in the file, then each metric as the author wrote it; the record view
 (``why``) gives each leaf its value against its threshold, then each metric with all of its
 parameters (the record keeps them all, not how they were written).
+
+Values read in their metric's unit (the catalogue's): a return as a percentage (``-1.93%``),
+as is any leaf whose threshold is written as one (``< -15%``); a price to six significant
+digits (``20,362.22``). Only the words: the JSON keeps the exact numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
+from signalops import numbers
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.evaluation.trace_json import with_trace
-from signalops.explain.text import describe_reason, format_age, format_value
+from signalops.explain.text import (
+    FRACTION,
+    describe_reason,
+    format_age,
+    format_in_unit,
+    format_value,
+    metric_unit,
+)
 
 Json = Mapping[str, Any]
 
@@ -71,21 +84,91 @@ def reading_name(reading: Json) -> str:
     return f"{prefix}{reading.get('metric')}" + (f"({shown})" if shown else "")
 
 
-def threshold_text(leaf: Json) -> str:
+def threshold_text(leaf: Json, shown: Callable[[Any], str] | None = None) -> str:
     """``< 30``; ``< -15% (= -0.15)`` when the number compared with is not what is written
-    (units, parameters, a threshold that reads another metric)."""
+    (units, parameters, a threshold that reads another metric). ``shown`` writes the number
+    compared with (``leaf_number(leaf)``: ``< -0.15 (= -15%)`` for a return; by default as
+    ``plain``); a threshold written as ``plain`` says it is not repeated in another form
+    (``> 20000``, not ``> 20000 (= 20,000.00)``), unless it reads as a percentage."""
+    show = shown or _shown
     text = leaf.get("threshold") or ""
     computed = leaf.get("threshold_value")
     if computed is None:
         return text
     if isinstance(computed, list):
-        shown = " and ".join(_shown(c) for c in computed)
+        said, plainly = (" and ".join(f(c) for c in computed) for f in (show, _shown))
         written = text.removeprefix("between ")
     else:
-        shown = _shown(computed)
+        said, plainly = show(computed), _shown(computed)
         operator = leaf.get("operator") or ""
         written = text.removeprefix(operator).strip()
-    return text if written == shown else f"{text} (= {shown})"
+    same = written == said or (show is not _as_percent and written == plainly)
+    return text if same else f"{text} (= {said})"
+
+
+# A number written as a percentage in a threshold: ``-15%``, ``2.5%`` (not ``$x`` or ``5``).
+_WRITTEN_PERCENT = re.compile(r"\d%")
+
+
+def _subject_unit(leaf: Json) -> str | None:
+    """The catalogue unit of what a leaf compares when that is its first metric as it is
+    (``return(7d) < -0.15``, not ``return(7d) * 100 < -15``); None otherwise."""
+    readings = leaf.get("readings") or []
+    if not readings or leaf.get("value") is None or readings[0].get("value") != leaf["value"]:
+        return None
+    return metric_unit(readings[0].get("source"), readings[0].get("metric"))
+
+
+def reads_as_percent(leaf: Json) -> bool:
+    """Whether a leaf's value and threshold read as percentages: its threshold is written as
+    one (``< -15%``), or it compares a fraction metric (a return) as it is."""
+    if _WRITTEN_PERCENT.search(str(leaf.get("threshold") or "")):
+        return True
+    return _subject_unit(leaf) == FRACTION
+
+
+def _as_percent(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return numbers.percent_trimmed(value, digits=2)
+    return _shown(value)
+
+
+def leaf_number(leaf: Json) -> Callable[[Any], str]:
+    """How a leaf's value and threshold are written: as percentages (``-1.93%``, see
+    ``reads_as_percent``), in the unit of the metric it compares (a price: ``20,362.22``),
+    else as ``plain``; ``unknown`` for a value not there."""
+    if reads_as_percent(leaf):
+        return _as_percent
+    unit = _subject_unit(leaf)
+    if not unit:
+        return _shown
+    return lambda value: "unknown" if value is None else format_in_unit(value, unit)
+
+
+def _leaf_value(leaf: Json, shown: Callable[[Any], str]) -> str:
+    """The leaf's value, more exactly where the usual places would read as its threshold
+    (``-15%`` failing ``< -15%``: it was -14.9996%)."""
+    value, computed = leaf.get("value"), leaf.get("threshold_value")
+    text = shown(value)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, computed))
+    if not numeric or value == computed or text != shown(computed):
+        return text
+    if shown is not _as_percent:
+        return numbers.quantity(value)  # every digit the float has
+    digits = 2
+    while text == shown(computed) and digits < 12:
+        digits += 2
+        text = numbers.percent_trimmed(value, digits=digits)
+    return text
+
+
+def _reading_value(reading: Json) -> str:
+    """A reading's value as its metric's unit reads (a return as ``-1.93%``)."""
+    if reading.get("value") is None:
+        return "unknown"
+    return format_in_unit(
+        reading.get("value"), metric_unit(reading.get("source"), reading.get("metric"))
+    )
 
 
 # --- one node ----------------------------------------------------------------------------------
@@ -110,7 +193,9 @@ def _status(node: Json, view: View) -> str | None:
     return node.get("status", "UNKNOWN" if view.record else None)
 
 
-def _reading_lines(leaf: Json, names: Sequence[str | None], view: View) -> Iterator[Text]:
+def _reading_lines(
+    leaf: Json, names: Sequence[str | None], shown: Callable[[Any], str]
+) -> Iterator[Text]:
     for i, reading in enumerate(leaf.get("readings") or []):
         # The tree JSON has each metric as the author wrote it; a stored trace only the full one.
         name = names[i] if i < len(names) else reading_name(reading)
@@ -119,7 +204,9 @@ def _reading_lines(leaf: Json, names: Sequence[str | None], view: View) -> Itera
         elif reading.get("data_timestamp") is None:
             yield Text(f"{name}: no data", style="yellow")
         else:
-            value = _shown(reading.get("value")) if view.record else format_value(reading["value"])
+            value = _reading_value(reading)
+            if i == 0 and shown is _as_percent and reading.get("value") == leaf.get("value"):
+                value = shown(reading.get("value"))  # the subject, read as its threshold is
             line = Text(f"{name} = {value}")
             age = format_age(reading.get("age_seconds") or 0.0)
             limit = reading.get("max_age_seconds")
@@ -129,19 +216,20 @@ def _reading_lines(leaf: Json, names: Sequence[str | None], view: View) -> Itera
 
 
 def _leaf_lines(node: Json, leaf: Json, view: View) -> Iterator[Text]:
+    shown = leaf_number(leaf)
     if view.record:
-        value = _shown(leaf.get("value"))
-        yield Text(f"value {value} · threshold {threshold_text(leaf)}", style="dim")
-    yield from _reading_lines(leaf, node.get("metric_names") or (), view)
+        value = _leaf_value(leaf, shown)
+        yield Text(f"value {value} · threshold {threshold_text(leaf, shown)}", style="dim")
+    yield from _reading_lines(leaf, node.get("metric_names") or (), shown)
     computed = leaf.get("threshold_value")
     if leaf.get("reason"):
         yield Text(f"UNKNOWN: {describe_reason(leaf['reason'])}", style="yellow")
     elif not view.record and computed is not None and node.get("computed_threshold"):
         if isinstance(computed, list):
-            low, high = (format_value(c) for c in computed)
+            low, high = (shown(c) for c in computed)
             yield Text(f"range = {low} .. {high}", style="dim")
         else:
-            yield Text(f"threshold = {format_value(computed)}", style="dim")
+            yield Text(f"threshold = {shown(computed)}", style="dim")
 
 
 def _predicate_details(node: Json, leaf: Json, view: View) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from signalops import numbers
+from signalops.catalogue.builtin import BUILTIN
 from signalops.codes import Code
 
 # Keyed by the codes, looked up by the plain strings a stored record holds (a Code is a str).
@@ -17,6 +19,10 @@ _REASONS: dict[str, str] = {
     Code.MATH_ERROR: "the arithmetic has no finite result (e.g. division by zero)",
 }
 
+# Catalogue units read as a percentage (``0.05`` is ``+5%``) or as a price.
+FRACTION = "fraction"
+_PRICE_UNITS = frozenset({"quote currency"})
+
 
 def describe_reason(reason: str) -> str:
     """Why a leaf is UNKNOWN, for a trader: ``STALE`` -> ``data older than max age``."""
@@ -24,15 +30,37 @@ def describe_reason(reason: str) -> str:
 
 
 def format_value(value: Any) -> str:
-    """``-92.27M``, ``29.3046``: large numbers with a suffix, six significant digits."""
+    """``-92.27M``, ``29.3046``, ``20,362.2``: large numbers with a suffix, six significant
+    digits, thousands separators."""
     if isinstance(value, float):
         if not math.isfinite(value):
             return repr(value)
         for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
             if abs(value) >= size:
                 return f"{value / size:.4g}{suffix}"
-        return f"{value:.6g}"
+        return f"{value:,.6g}"
     return str(value)
+
+
+def metric_unit(source: Any, metric: Any) -> str:
+    """The unit the built-in catalogue declares for ``source``'s ``metric`` (``fraction``,
+    ``quote currency``...); ``''`` for a metric it does not know (a plugin's: shown as a
+    plain number)."""
+    catalogue = BUILTIN.sources.get(source) if isinstance(source, str) else None
+    spec = catalogue.get(metric) if catalogue is not None and isinstance(metric, str) else None
+    return spec.unit if spec is not None else ""
+
+
+def format_in_unit(value: Any, unit: str) -> str:
+    """A metric's value as its unit reads: a fraction as a percentage (``-0.0193101`` ->
+    ``-1.93%``), a price to six significant digits (``20,362.22``), anything else as
+    ``format_value`` shows it."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if unit == FRACTION:
+            return numbers.percent_trimmed(value, digits=2)
+        if unit in _PRICE_UNITS and abs(value) < 1e6:
+            return numbers.trade_price(value)
+    return format_value(value)
 
 
 def format_age(seconds: float) -> str:

@@ -27,6 +27,7 @@ from signalops.canonical import canonical_json, iso
 from signalops.catalogue import installed
 from signalops.codes import Code
 from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
+from signalops.explain.figures import execution_message
 from signalops.orders import ExecutionStatus, Mode, OrderIntent, client_order_id
 from signalops.pipeline.cycle import Pipeline
 from signalops.pipeline.summary import ApprovalOutcome
@@ -130,7 +131,9 @@ def _answer_on(
     else:
         first = records.approval_record(pending.decision_id, now, recheck=recheck, **fields)
         result = records.send(pipeline.auto_executor, intent, now, first)
-    return ApprovalOutcome(approval_id, result.status.value, result.message, result)
+    # Said for people (``20,372.40 USDT (fee 0.50 USDT)``); the records keep the exact figures.
+    message = execution_message(result.to_dict())
+    return ApprovalOutcome(approval_id, result.status.value, message, result)
 
 
 def _recheck(

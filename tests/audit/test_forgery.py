@@ -576,7 +576,7 @@ def test_why_with_a_resealed_fill_warns_loudly_and_exits_1(signed_log: Path):
     result = why_filled(signed_log)
 
     assert result.exit_code == 1
-    assert "  filled 5 BTC at 20372.401110" in result.stdout  # what the forger wanted shown
+    assert "  filled 5 BTC at 20,372.40 USDT" in result.stdout  # what the forger wanted shown
     assert result.stderr == (
         f"WARNING: record seq {seq} does not verify; do not trust the explanation above:\n"
         f"  - the fill {fill}: its MAC does not match: the record was forged or re-sealed after "

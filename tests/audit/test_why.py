@@ -58,8 +58,8 @@ def exit_fails(rsi):
         f"│           rsi(n=14, timeframe=1d) = {rsi} at 2023-03-12T23:00:00Z (1h old, max 2d)",
         "└── FAIL    rule stop_loss [technical]: all of",
         "    └── FAIL    return(7d) < -15%   technical",
-        "            value -0.02 · threshold < -15% (= -0.15)",
-        "            return(timeframe=1d, window=7d) = -0.02 at 2023-03-12T23:00:00Z "
+        "            value -2% · threshold < -15%",
+        "            return(timeframe=1d, window=7d) = -2% at 2023-03-12T23:00:00Z "
         "(1h old, max 2d)",
     ]
 
@@ -90,9 +90,9 @@ def test_why_a_buy_was_made(log):
         "RISK: approved",
         "  PASS    MAX_POSITION: limit 10% of equity, would be 5%",
         "  PASS    DAILY_LOSS",
-        f"ORDER: BUY 0.05 BTC at 20000 (notional 1000.00), client order so-{record['id'][4:]}",
+        f"ORDER: BUY 0.05 BTC at 20,000.00 (notional 1,000.00), client order so-{record['id'][4:]}",
         "EXECUTION: FILLED: paper fill",
-        "  fill 0.05 BTC at 20010, fee 1.0005 (paper) at 2023-03-13T00:00:00Z",
+        "  fill 0.05 BTC at 20,010.00, fee 1.00 (paper) at 2023-03-13T00:00:00Z",
         "FOLLOW-UPS: none",
     ]
 
@@ -126,7 +126,7 @@ def test_why_a_buy_was_denied_by_the_risk_gate(log):
         "RISK: DENIED",
         "  FAIL    MAX_POSITION: limit 10% of equity, would be 14.2%",
         "  PASS    DAILY_LOSS",
-        f"ORDER: BUY 0.05 BTC at 20000 (notional 1000.00), client order so-{record['id'][4:]}",
+        f"ORDER: BUY 0.05 BTC at 20,000.00 (notional 1,000.00), client order so-{record['id'][4:]}",
         "EXECUTION: NOT_EXECUTED: denied by the risk gate: MAX_POSITION",
         "FOLLOW-UPS: none",
     ]
@@ -250,7 +250,7 @@ def test_approved_then_filled_shows_who_approved_and_the_fill_price(log):
     assert shown[-3:] == [
         "FOLLOW-UPS:",
         "  2023-03-13T00:10:00Z  approved by alice: looks right",
-        "  2023-03-13T00:11:00Z  filled 0.05 BTC at 20050, fee 1.0005 (paper)",
+        "  2023-03-13T00:11:00Z  filled 0.05 BTC at 20,050.00, fee 1.00 (paper)",
     ]
     assert outcome(record, followups) == "FILLED"
 
