@@ -99,7 +99,7 @@ def fact_of(record: Mapping[str, Any]) -> Fact:
     try:
         number = float(val)
     except OverflowError:  # an int of more digits than any float: no figure of a filing
-        raise ValueError(f"val of {val.bit_length()} bits is beyond a float") from None
+        raise ValueError("val is beyond the range of a float") from None
     return Fact(
         taxonomy=str(record["taxonomy"]),
         concept=str(record["concept"]),

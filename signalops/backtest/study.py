@@ -3,7 +3,7 @@
 ``run_study`` is what ``signalops backtest`` calls: the backtest, its vetoes-removed baseline
 through the same backtest (same data, period, fills, risk limits; its own audit log), then the
 report files, all written beside the report folder and published into it at the end
-(``runner.staged``): a run stopped half way leaves the folder as it was. For each block it
+(``folders.staged``): a run stopped half way leaves the folder as it was. For each block it
 also says what the baseline did at that same decision time: a block only changed the outcome
 if, without the veto, the order would have passed the risk gate (a BUY blocked during a
 cooldown would have been denied anyway).
@@ -25,6 +25,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.bars import NEXT_OPEN
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
+from signalops.backtest.folders import staged
 from signalops.backtest.report import REPORT_FILES, write_report
 from signalops.backtest.runner import (
     AUDIT_FILE,
@@ -33,7 +34,6 @@ from signalops.backtest.runner import (
     benchmark_bars,
     hold_benchmark,
     run_backtest,
-    staged,
 )
 from signalops.backtest.universe import Universe
 from signalops.config import Config, limits_for
@@ -75,7 +75,7 @@ def run_study(
     whose buy-and-hold over the same period is shown beside them; ``universe``: the assets to
     run over (not with ``assets``) and their sectors.
 
-    The files appear in ``out_dir`` together, once all are written (``runner.staged``); until
+    The files appear in ``out_dir`` together, once all are written (``folders.staged``); until
     then (and for good if it raises) ``out_dir`` is as it was. The config's kill switch is not
     read (``runner.backtest_config``)."""
     out = Path(out_dir)

@@ -4,7 +4,7 @@
 (``signalops.research``): in this process by default, on a Ray cluster with ``--ray``. The
 tables are the same either way; ``output.research`` draws them.
 
-A backtest's report folder gets its new files all at once at the end (``runner.staged``), so
+A backtest's report folder gets its new files all at once at the end (``folders.staged``), so
 Ctrl-C stops each of these commands with ``interrupted: nothing written`` (and ``(FOLDER is as
 it was)`` when it has a report folder) and exit status 130 (``output.interruptible``).
 """
@@ -508,10 +508,10 @@ class _executor:
 @contextmanager
 def _asset_folders(out_dir: Path, ray_address: str | None) -> Iterator[Path]:
     """Where ``--each-asset`` writes its ``<asset>/`` folders: beside ``out_dir``, moved into
-    it at the end (``runner.staged``; Ctrl-C: ``output.interruptible``), when the tasks run on
+    it at the end (``folders.staged``; Ctrl-C: ``output.interruptible``), when the tasks run on
     this machine. A cluster's tasks write on the machine that runs them, into ``out_dir``
     itself, as before (and Ctrl-C is click's ``Aborted!``: some assets may be written)."""
-    from signalops.backtest.runner import staged
+    from signalops.backtest.folders import staged
     from signalops.research.executors import LOCAL_RAY
 
     if ray_address is not None and ray_address != LOCAL_RAY:

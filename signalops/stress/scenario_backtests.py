@@ -7,7 +7,7 @@ Each scenario is ``signalops.backtest.runner.run_backtest`` over its window, on 
 with its shocks applied (``signalops.stress.shocks``): the same evaluation, risk gate, paper
 broker and audit log as every backtest, one log per scenario at ``out_dir/<name>/backtest.db``
 (``signalops why ID --audit ...`` explains any of its decisions). The scenarios' folders are
-written beside ``out_dir`` and moved into it when every scenario has run (``runner.staged``):
+written beside ``out_dir`` and moved into it when every scenario has run (``folders.staged``):
 stopped half way, ``out_dir`` is as it was. Like every backtest, none reads the kill switch
 file (``runner.backtest_config``): a file touched today does not deny the orders of 2020.
 
@@ -47,6 +47,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.expand import expanded
 from signalops.audit.queries import records_of_kind
 from signalops.audit.store import AuditLog
+from signalops.backtest.folders import staged
 from signalops.backtest.ledger import parse_time
 from signalops.backtest.runner import (
     FAST,
@@ -56,7 +57,6 @@ from signalops.backtest.runner import (
     decision_times,
     load_bars,
     run_backtest,
-    staged,
 )
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration

@@ -1,0 +1,135 @@
+"""A report folder published whole: a run writes into a staging folder beside it, and its
+entries are moved in together at the end, under a lock, so that the folder never holds parts
+of two runs (an interrupted one, or two writing at once)."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from signalops.audit.files import publish, remove
+from signalops.errors import InputError
+
+
+@contextmanager
+def staged(folder: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
+    """A new empty folder beside ``folder`` (``.<name>.<pid>-<random>.staging``) to write a
+    report into, published into ``folder`` when the block ends.
+
+    Publishing moves each of its entries into ``folder`` in place of the one of that name (an
+    audit log with its files; a folder whole) and removes the entries named in ``replaces``
+    that this run did not make, all while holding a lock on the parent folder: two runs into
+    one folder publish one after the other, the last one's files are the folder's. Entries of
+    other names (another command's report in a subfolder) are left as they are. When the block
+    raises (an error, Ctrl-C) the staging folder is removed, and ``folder`` is as it was.
+
+    Ctrl-C is held back while the files move (``_held_interrupts``): one pressed then comes too
+    late to stop anything, and is dropped.
+    """
+    given, folder = folder, Path(os.path.realpath(folder))  # beside the real one: its disk
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{given} is a file, not a folder for the report")
+    missing = [parent for parent in folder.parents if not parent.exists()]
+    staging = _staging_folder(folder, given)
+    try:
+        yield staging
+    except BaseException:
+        with _held_interrupts():
+            shutil.rmtree(staging, ignore_errors=True)
+            for parent in missing:  # deepest first: the folders made for it, if still empty
+                with suppress(OSError):
+                    parent.rmdir()
+        raise
+    with _held_interrupts(), _locked(folder.parent):
+        try:
+            _move_entries(staging, folder, tuple(replaces))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_folder(folder: Path, given: Path) -> Path:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return Path(
+            tempfile.mkdtemp(
+                prefix=f".{folder.name}.{os.getpid()}-", suffix=".staging", dir=folder.parent
+            )
+        )
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise  # the CLI's "disk full"
+        raise InputError(f"cannot write the report beside {given}: {exc.strerror}") from None
+
+
+def _move_entries(staging: Path, folder: Path, replaces: tuple[str, ...]) -> None:
+    """``staging``'s entries into ``folder``; what they replace goes into ``staging`` (removed
+    with it). An empty folder is nothing written (an asset whose backtest failed): it replaces
+    nothing."""
+    folder.mkdir(exist_ok=True)
+    for entry in staging.iterdir():
+        if entry.is_dir() and not any(entry.iterdir()):
+            entry.rmdir()
+    made = {entry.name for entry in staging.iterdir()}
+    replaced = staging / ".replaced"
+    replaced.mkdir()
+    for log in sorted(staging.glob("*.db")):
+        publish(log, folder / log.name)  # its WAL and checkpoint too; the old log's are removed
+    for entry in sorted(staging.iterdir()):
+        if entry != replaced:
+            _replace(entry, folder / entry.name, replaced)
+    for name in replaces:
+        target = folder / name
+        if name not in made and (target.exists() or target.is_symlink()):
+            if target.suffix == ".db":
+                remove(target)
+            else:
+                _replace(None, target, replaced)
+
+
+def _replace(entry: Path | None, target: Path, replaced: Path) -> None:
+    """``target`` becomes ``entry`` (None: goes); a folder is moved aside first, whole."""
+    if target.is_dir() and not target.is_symlink():
+        target.rename(replaced / target.name)
+    elif entry is None:
+        target.unlink(missing_ok=True)
+    if entry is not None:
+        entry.replace(target)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` for the block (released when its holder dies)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Ctrl-C does not stop the block: files are moved or removed whole. Python handles
+    signals in the main thread only, so elsewhere there is nothing to hold back."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is None  # a handler not set from Python
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+__all__ = ["staged"]
