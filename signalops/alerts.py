@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from signalops import numbers
 from signalops.codes import Code
 from signalops.config import AlertsConfig
 from signalops.execution.notify import Webhook, WebhookConfig, send
@@ -88,10 +89,10 @@ class Alerts:
 
 
 def fill_text(fill: Mapping[str, Any], strategy: str) -> str:
-    return (
-        f"SignalOps filled: {fill['side']} {fill['quantity']} {fill['asset']} at {fill['price']}"
-        f" ({strategy})"
-    )
+    """``SignalOps filled: BUY 0.02455527 BTC at 20,372.40 (S)``: the price as ``why`` writes it
+    (the record's 20372.401110 is a figure for the books, not a phone)."""
+    quantity, price = numbers.quantity(fill["quantity"]), numbers.trade_price(fill["price"])
+    return f"SignalOps filled: {fill['side']} {quantity} {fill['asset']} at {price} ({strategy})"
 
 
 def halt_text(trigger: str, message: str) -> str:

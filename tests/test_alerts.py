@@ -37,7 +37,7 @@ notify:
     - {{kind: slack, url_env: SIGNALOPS_SLACK_WEBHOOK}}
     - {{kind: telegram, url_env: SIGNALOPS_TELEGRAM_TOKEN, chat_id: "{CHAT}"}}
 """
-FILL = "SignalOps filled: BUY 0.02455527 BTC at 20372.401110 (Banking_Crisis_Pipeline)"
+FILL = "SignalOps filled: BUY 0.02455527 BTC at 20,372.40 (Banking_Crisis_Pipeline)"
 
 
 class Chat:
@@ -287,6 +287,6 @@ def test_an_approved_order_that_fills_is_alerted_like_the_loops_fills(
     )
 
     assert outcome.status == "FILLED"
-    filled = "SignalOps filled: BUY 0.02455527 BTC at 20372.401110 (Banking_Crisis_Pipeline)"
+    filled = "SignalOps filled: BUY 0.02455527 BTC at 20,372.40 (Banking_Crisis_Pipeline)"
     assert chat.texts() == both(filled)
     workspace.close()

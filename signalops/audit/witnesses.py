@@ -41,6 +41,7 @@ from decimal import Context, Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signalops import numbers
 from signalops.audit.record import FILL, loads_record
 from signalops.audit.signing import SigningKey, mac_matches, read_checkpoints
 from signalops.canonical import content_hash
@@ -313,9 +314,13 @@ class LedgerCheck:
         """What the check could not cover (a note, not a problem)."""
         if self.account is None or self.covered:
             return None
+        # Read by people, so money as the CLI shows it (a problem above keeps the stored text
+        # exactly: it is evidence); the quote is added here so that text stored where a number
+        # belongs is still shown with it.
+        cash = f"{numbers.money(self.account[0])} {self.account[1]}"
         return (
-            f"the paper account (starting cash {self.account[0]} {self.account[1]}) is not "
-            "covered by the chain yet: no record in the log states its cash after a fill"
+            f"the paper account (starting cash {cash}) is not covered by the chain yet: no "
+            "record in the log states its cash after a fill"
         )
 
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from signalops import numbers
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly_js
 from signalops.backtest.comparison import Study
@@ -117,7 +118,7 @@ def _win_rate(m: Metrics) -> str:
 
 
 def _p_value(m: Metrics) -> str:
-    return DASH if not m.win_rate.trades else f"{m.win_rate.p_value:.3f}"
+    return DASH if not m.win_rate.trades else numbers.p_value(m.win_rate.p_value)
 
 
 def _false_signals(r: BacktestResult) -> str:
@@ -501,7 +502,7 @@ def _blocked_table(study: Study) -> str:
 def _price_at(price: Decimal | None, moment: datetime | None) -> str:
     if price is None:
         return DASH
-    return f"{price:,.2f} @ {day(moment)}"
+    return f"{numbers.trade_price(price)} @ {day(moment)}"  # an outcome's 0.953 keeps its digits
 
 
 def _trades_table(result: BacktestResult) -> str:
@@ -513,7 +514,7 @@ def _trades_table(result: BacktestResult) -> str:
                 trade.asset,
                 _price_at(trade.entry_price, trade.entry_time),
                 _price_at(trade.exit_price, trade.exit_time) if trade.closed else "open",
-                f"{trade.quantity}",
+                numbers.quantity(trade.quantity),
                 DASH if trade.pnl is None else f"{trade.pnl:,.2f}",
                 pct(trade.ret, signed=True),
                 f"{trade.fees:,.2f}",

@@ -147,7 +147,7 @@ def _win_rate_rows(value: Mapping[str, Any]) -> list[tuple[str, str]]:
             f"{numbers.percent(high, digits=0)}]"
         )
     p_value = value.get("binomial_p_vs_50pct")
-    p_text = DASH if not value.get("trades") or p_value is None else f"{p_value:.3f}"
+    p_text = DASH if not value.get("trades") or p_value is None else numbers.p_value(p_value)
     return [("win rate [95% CI]", shown), ("p (win rate = 50%)", p_text)]
 
 

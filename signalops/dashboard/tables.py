@@ -21,8 +21,8 @@ from signalops.audit.store import PendingApproval
 from signalops.config import Config
 from signalops.dashboard.formatting import detail_text, risk_figure
 from signalops.execution.paper import VENUE as PAPER_VENUE
-from signalops.explain.render import threshold_text
-from signalops.explain.text import format_age, format_value
+from signalops.explain.render import leaf_number, leaf_value, threshold_text
+from signalops.explain.text import format_age
 from signalops.orders import Fill, Side
 
 Record = Mapping[str, Any]
@@ -168,14 +168,15 @@ def leaf_rows(record: Record) -> list[dict[str, Any]]:
     for leaf in (record.get("trace") or {}).get("leaves", []):
         age = leaf.get("age_seconds")
         limit = leaf.get("max_age_seconds")
+        shown = leaf_number(leaf)  # as ``why`` writes them: a return as -1.93%, not -0.0193101
         rows.append(
             {
                 "status": leaf.get("status"),
                 "condition": leaf.get("text"),
                 "rule": leaf.get("rule"),
                 "source": leaf.get("source"),
-                "value": "unknown" if leaf.get("value") is None else format_value(leaf["value"]),
-                "threshold": threshold_text(leaf),
+                "value": leaf_value(leaf, shown),
+                "threshold": threshold_text(leaf, shown),
                 "data time": leaf.get("data_timestamp") or "no data",
                 "age": "" if age is None else format_age(age),
                 "max age": "" if limit is None else format_age(limit),

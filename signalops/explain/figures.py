@@ -158,7 +158,7 @@ def fee_text(value: Any, quote: str | None = None) -> str:
     """A fee to the cent; one below a cent to its first significant digits (``0.0042``), where
     ``0.00`` would say there was none."""
     found = numbers.as_number(value)
-    if found is not None and 0 < abs(float(found)) < 0.005:
+    if found is not None and found != 0 and float(numbers.money(found).replace(",", "")) == 0:
         text = numbers.trade_price(value, significant=2)
         return f"{text} {quote}" if quote else text
     return _figure(lambda v: numbers.money(v, quote), value)

@@ -96,18 +96,35 @@ def threshold_text(leaf: Json, shown: Callable[[Any], str] | None = None) -> str
     if computed is None:
         return text
     if isinstance(computed, list):
-        said, plainly = (" and ".join(f(c) for c in computed) for f in (show, _shown))
+        said = " and ".join(show(c) for c in computed)
         written = text.removeprefix("between ")
     else:
-        said, plainly = show(computed), _shown(computed)
+        said = show(computed)
         operator = leaf.get("operator") or ""
         written = text.removeprefix(operator).strip()
-    same = written == said or (show is not _as_percent and written == plainly)
+    same = written == said or (show is not _as_percent and _same_number(written, computed))
     return text if same else f"{text} (= {said})"
 
 
-# A number written as a percentage in a threshold: ``-15%``, ``2.5%`` (not ``$x`` or ``5``).
-_WRITTEN_PERCENT = re.compile(r"\d%")
+def _same_number(written: str, computed: Any) -> bool:
+    """Whether a threshold written as a plain number (or numbers, ``30 and 70``) is the number
+    compared with: ``20000`` is 20,000, whatever separators ``plain`` writes it with."""
+    values = computed if isinstance(computed, list) else [computed]
+    parts = written.split(" and ") if isinstance(computed, list) else [written]
+    if len(parts) != len(values):
+        return False
+    for part, value in zip(parts, values, strict=True):
+        try:
+            if float(part.replace(",", "")) != value:
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+# A threshold that is one number written as a percentage: ``-15%``, ``2.5%`` (not ``$x``,
+# ``5`` or ``sma(20) * 95%``, which compares a price).
+_WRITTEN_PERCENT = re.compile(r"[-+]?[0-9][0-9,]*(\.[0-9]+)?%")
 
 
 def _subject_unit(leaf: Json) -> str | None:
@@ -122,9 +139,19 @@ def _subject_unit(leaf: Json) -> str | None:
 def reads_as_percent(leaf: Json) -> bool:
     """Whether a leaf's value and threshold read as percentages: its threshold is written as
     one (``< -15%``), or it compares a fraction metric (a return) as it is."""
-    if _WRITTEN_PERCENT.search(str(leaf.get("threshold") or "")):
+    if _written_as_percent(leaf):
         return True
     return _subject_unit(leaf) == FRACTION
+
+
+def _written_as_percent(leaf: Json) -> bool:
+    """Whether each number a leaf's threshold is compared with is written as a percentage."""
+    text = str(leaf.get("threshold") or "")
+    if text.startswith("between "):
+        parts = text.removeprefix("between ").split(" and ")
+    else:
+        parts = [text.removeprefix(str(leaf.get("operator") or "")).strip()]
+    return all(_WRITTEN_PERCENT.fullmatch(part.strip()) for part in parts)
 
 
 def _as_percent(value: Any) -> str:
@@ -145,7 +172,7 @@ def leaf_number(leaf: Json) -> Callable[[Any], str]:
     return lambda value: "unknown" if value is None else format_in_unit(value, unit)
 
 
-def _leaf_value(leaf: Json, shown: Callable[[Any], str]) -> str:
+def leaf_value(leaf: Json, shown: Callable[[Any], str]) -> str:
     """The leaf's value, more exactly where the usual places would read as its threshold
     (``-15%`` failing ``< -15%``: it was -14.9996%)."""
     value, computed = leaf.get("value"), leaf.get("threshold_value")
@@ -218,7 +245,7 @@ def _reading_lines(
 def _leaf_lines(node: Json, leaf: Json, view: View) -> Iterator[Text]:
     shown = leaf_number(leaf)
     if view.record:
-        value = _leaf_value(leaf, shown)
+        value = leaf_value(leaf, shown)
         yield Text(f"value {value} · threshold {threshold_text(leaf, shown)}", style="dim")
     yield from _reading_lines(leaf, node.get("metric_names") or (), shown)
     computed = leaf.get("threshold_value")

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from signalops import numbers
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.evaluation.tree import Verdict
@@ -82,9 +83,9 @@ class CycleSummary:
         if denied:
             extras.append(f"{denied} denied by risk")
         if self.expired:
-            extras.append(f"{self.expired} approvals expired")
+            extras.append(f"{numbers.counted(self.expired, 'approval')} expired")
         if self.reconciled:
-            extras.append(f"{self.reconciled} orders reconciled")
+            extras.append(f"{numbers.counted(self.reconciled, 'order')} reconciled")
         skipped = sum(o.skipped for o in self.outcomes)
         if skipped:
             extras.append(f"{skipped} already recorded")

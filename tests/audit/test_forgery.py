@@ -322,7 +322,7 @@ def test_an_account_no_fill_states_yet_verifies_with_a_note(tmp_path: Path, repl
     assert result.exit_code == 0
     assert result.stdout.startswith("ok 2 records, chain intact\nhead seq 2 ")
     assert result.stderr == (
-        "note: the paper account (starting cash 10000 USDT) is not covered by the chain yet: "
+        "note: the paper account (starting cash 10,000.00 USDT) is not covered by the chain yet: "
         "no record in the log states its cash after a fill\n"
     )
 
@@ -357,7 +357,7 @@ def test_fills_whose_records_do_not_state_the_account_verify_with_a_note(tmp_pat
 
     assert result.exit_code == 0
     assert result.stderr == (
-        "note: the paper account (starting cash 5000 USDT) is not covered by the chain yet: no "
+        "note: the paper account (starting cash 5,000.00 USDT) is not covered by the chain yet: no "
         "record in the log states its cash after a fill\n"
     )
 

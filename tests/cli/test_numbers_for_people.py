@@ -201,3 +201,61 @@ def test_shared_number_words():
         "1h 30m 0.5s",
         "-1m",
     ]
+
+
+PRICE_RULES = """\
+strategy:
+  name: "P"
+  assets: ["BTC"]
+  defaults:
+    params:
+      timeframe: 1d
+  rules:
+    - id: above
+      source: technical
+      conditions:
+        - when: "close > 20000"
+        - when: "close > sma(20) * 95%"
+"""
+
+
+def test_a_price_compared_with_a_share_of_another_reads_as_a_price_not_a_percentage(
+    in_tmp: Path, replay_dir: Path
+):
+    Path("p.yaml").write_text(PRICE_RULES)
+    result = run("evaluate", "p.yaml", "--at", "2023-03-12", "--data", str(replay_dir))
+    assert result.exit_code == 0, result.stderr
+    line = "    └── FAIL    close > sma(20) * 95%   technical · max age 2d · line 12"
+    assert tail(result.stdout, line)[:4] == [
+        "    └── FAIL    close > sma(20) * 95%   technical · max age 2d · line 12",
+        "            close = 20,455.73 at 2023-03-12T00:00:00Z (0s old, max 2d)",
+        "            sma(20) = 22,772.76 at 2023-03-12T00:00:00Z (0s old, max 2d)",
+        "            threshold = 21,634.12",
+    ]
+
+
+def test_a_plain_threshold_in_thousands_is_not_repeated_in_another_form(
+    in_tmp: Path, replay_dir: Path
+):
+    Path("p.yaml").write_text(PRICE_RULES)
+    made = run(
+        "run", "p.yaml", "--replay", str(replay_dir), "--from", "2023-03-12", "--audit", "p.db"
+    )
+    assert made.exit_code == 0, made.stderr
+    result = run("why", "BTC", "--at", "2023-03-12", "--audit", "p.db")
+    assert tail(result.stdout, "    ├── PASS    close > 20000   technical")[:2] == [
+        "    ├── PASS    close > 20000   technical",
+        "    │       value 20,455.73 · threshold > 20000",
+    ]
+    assert "            value 20,455.73 · threshold > sma(20) * 95% (= 21,634.12)" in (
+        result.stdout.splitlines()
+    )
+
+
+def test_a_fee_that_rounds_to_no_cent_keeps_its_digits():
+    from signalops.explain.figures import fee_text
+
+    assert fee_text("0.005", "USDT") == "0.005 USDT"  # half a cent: 0.00 would say none
+    assert fee_text("0.0042", "USDT") == "0.0042 USDT"
+    assert fee_text("0.5002498", "USDT") == "0.50 USDT"
+    assert fee_text("0", "USDT") == "0.00 USDT"

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from signalops import numbers
 from signalops.errors import SignalOpsError, StrategyError
 
 if TYPE_CHECKING:
@@ -471,7 +472,7 @@ def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
         trades = str(row.closed_trades) + (" +1 open" if row.open_trade else "")
         table.add_row(
             *(format_value(row.params[name]) for name in names),
-            f"{row.total_return:+.2%}",
+            numbers.percent(row.total_return, signed=True),
             f"{row.max_drawdown:.2%}",
             trades,
             "—" if rate is None else f"{rate:.0%}",

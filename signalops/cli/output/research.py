@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from signalops import numbers
 from signalops.cli import output
 
 if TYPE_CHECKING:
@@ -56,9 +57,8 @@ _SAME_ERROR_SHOWN = 3
 
 
 def _percent(value: float | None, sign: bool = True) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.2%}" if sign else f"{value:.2%}"
+    """A percentage as the backtest table shows one: thousands separated (``+1,412.10%``)."""
+    return "—" if value is None else numbers.percent(value, signed=sign)
 
 
 def _ratio(value: float | None) -> str:
@@ -499,7 +499,9 @@ def _monthly_table(study: Study) -> None:
 def _month(value: float | None) -> str:
     if value is None:
         return ""
-    return "0.0%" if value == 0 else f"{value:+.1%}"
+    text = f"{value:+.1%}"
+    # A month that rounds to nothing is flat, whichever side of zero it fell (not -0.0%).
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
 def _pct(value: float | None, sign: bool = True) -> str:
