@@ -110,7 +110,6 @@ class PreparedRecord:
         keys: tuple[str, ...],
         texts: Sequence[str],
         record: dict[str, Any] | Callable[[], dict[str, Any]] | None,
-        *,
         kind: str | None,
         id: str | None,
         schema: str | None,

@@ -54,6 +54,7 @@ from signalops.audit.prepared import (
 )
 from signalops.audit.trees import tree_hash
 from signalops.canonical import (
+    _ORJSON_DIFFERS,
     canonical_json_of_plain,
     is_plain_finite,
     iso,
@@ -260,6 +261,78 @@ def _seconds_of(moment: datetime) -> int | None:
     return None
 
 
+class DecisionTimes:
+    """A template's decisions at times known up front (a backtest's), with what their records
+    print for each time, worked out at once (``DecisionTemplate.times``): ``stamps[i]`` is
+    ``_stamp(moments[i])``, ``seconds[i]`` its ``_seconds_of``, ``ids[i]`` the id of the
+    template's decision at that time, and ``observed[i]`` the JSON of that decision's
+    observations when the caller wrote it (None: the template writes it from them).
+    ``DecisionTemplate.prepare_at`` reads entry ``i`` for a decision at ``moments[i]`` (that
+    very object)."""
+
+    __slots__ = ("_clean", "ids", "moments", "observed", "seconds", "stamps")
+
+    def __init__(
+        self,
+        moments: tuple[datetime, ...],
+        stamps: list[str],
+        seconds: list[int | None],
+        ids: list[str],
+        observed: list[str | None],
+    ) -> None:
+        self.moments = moments
+        self.stamps = stamps
+        self.seconds = seconds
+        self.ids = ids
+        self.observed = observed
+        self._clean: tuple[tuple[str, ...], bool] | None = None
+
+    def with_observed(self, observed: list[str | None]) -> DecisionTimes:
+        """These times with ``observed`` (one JSON or None per moment) as their ``observed``."""
+        if len(observed) != len(self.moments):
+            raise ValueError(f"{len(observed)} observations' JSON for {len(self.moments)} times")
+        return DecisionTimes(self.moments, self.stamps, self.seconds, self.ids, observed)
+
+    def clean(self, secrets: tuple[str, ...]) -> bool:
+        """Whether no stamp, id or written ``observed`` holds anything to scrub given
+        ``secrets``: checked once per tuple of secrets (``secret_values`` gives the same one
+        until the environment changes). Joined by spaces, a secret that spans two of them
+        makes it False too: then each record is checked on its own, which is only slower."""
+        checked = self._clean
+        if checked is None or checked[0] is not secrets:
+            written = [text for text in self.observed if text is not None]
+            text = " ".join((*self.stamps, *self.ids, *written))
+            checked = self._clean = (secrets, _nothing_to_scrub(text, secrets))
+        return checked[1]
+
+
+# Unix seconds of 1000-01-01T00:00:00Z: ``_stamp`` and ``_seconds_of`` print from the year 1000 on.
+_YEAR_1000 = -30_610_224_000
+
+
+def _stamps_and_seconds(moments: Sequence[datetime]) -> tuple[list[str], list[int | None]]:
+    """``_stamp`` and ``_seconds_of`` of each of ``moments``: by numpy, all at once, when every
+    one is a whole-second ``datetime`` in ``UTC`` from the year 1000 on (numpy prints such a
+    time as ``_utc_stamp`` does, ``Z`` included), else one by one."""
+    count = len(moments)
+    if count < _BULK:
+        return [_stamp(m) for m in moments], [_seconds_of(m) for m in moments]
+    exact = set(map(type, moments)) <= {datetime} and all(m.tzinfo is UTC for m in moments)
+    if exact and not any(map(_MICROSECOND, moments)):
+        # Imported here: a command that only reads the log never needs numpy (a backtest has it).
+        import numpy as np
+
+        epochs = np.fromiter(map(datetime.timestamp, moments), np.float64, count)
+        if epochs.min() >= _YEAR_1000:
+            whole = epochs.astype(np.int64)
+            stamps = np.datetime_as_string(whole.astype("datetime64[s]"), timezone="UTC")
+            return stamps.tolist(), whole.tolist()
+    return [_stamp(m) for m in moments], [_seconds_of(m) for m in moments]
+
+
+_MICROSECOND = datetime.microsecond.__get__
+_BULK = 64  # fewer moments are printed one by one (numpy's calls cost more than they save)
+
 _NULL = "null"
 _ACTIONS = {None: '"action":null', "BUY": '"action":"BUY"', "SELL": '"action":"SELL"'}
 _VERDICTS = {v: f'"verdict":"{v}"' for v in ("BUY", "SELL", "HOLD", "BLOCKED")}
@@ -306,6 +379,7 @@ class DecisionTemplate:
         "_encoded",
         "_fixed",
         "_id_prefix",
+        "_last",
         "_outcomes",
         "asset",
         "mode",
@@ -344,6 +418,7 @@ class DecisionTemplate:
         # Outcomes built the general way -> what they were built from and their record
         # (``_again``): a backtest's HOLD, its "no position" denial and a few more alternate.
         self._outcomes: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
+        self._last: _Outcome | None = None  # the one used last: the end of ``_outcomes``
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The decision record as a plain dict (the arguments of ``prepare``)."""
@@ -387,6 +462,100 @@ class DecisionTemplate:
             remember=True,
         )
 
+    def times(
+        self, moments: Sequence[datetime], like: DecisionTimes | None = None
+    ) -> DecisionTimes:
+        """This template's ``DecisionTimes`` of ``moments`` (for ``prepare_at``), without
+        observations (``with_observed`` adds them). ``like``: another template's times of the
+        same moments (the same tuple), whose stamps and seconds this one shares (a run's
+        assets decide at the same times)."""
+        moments = tuple(moments)  # a tuple stays itself
+        if like is not None and like.moments is moments:
+            stamps, seconds = like.stamps, like.seconds
+        else:
+            stamps, seconds = _stamps_and_seconds(moments)
+        prefix, suffix = self._id_prefix, f"|{self.mode}"
+        sha256 = hashlib.sha256
+        # ``_digest``'s id, for every moment in one loop.
+        ids = [f"dec-{sha256(f'{prefix}{s}{suffix}'.encode()).hexdigest()[:24]}" for s in stamps]
+        return DecisionTimes(moments, stamps, seconds, ids, [None] * len(moments))
+
+    def prepare_at(
+        self,
+        times: DecisionTimes,
+        i: int,
+        evaluation: Evaluation,
+        risk: RiskDecision | None,
+        execution: ExecutionResult,
+        recorded_at: datetime,
+    ) -> PreparedRecord:
+        """``prepare_decision`` of ``evaluation`` (of this template's asset), placing no order,
+        when it was decided at ``times.moments[i]``: a decision recorded at that same moment
+        (a backtest's clock) with an outcome built before takes its time, id, seconds and
+        (when given) observations' JSON from ``times`` instead of working them out; any other
+        goes ``prepare``'s way. ``times.observed[i]``, when given, must be the JSON this
+        template writes of ``evaluation.observations`` (``"[" + entries + "]"``, each of
+        ``observation_entries``: the caller made the observations from the same values, times
+        and details)."""
+        if evaluation.asset != self.asset:
+            raise ValueError(f"an evaluation of {evaluation.asset}, not {self.asset}")
+        as_of = evaluation.as_of
+        verdict, action = evaluation.verdict, evaluation.action
+        blocked_by, conflicts = tuple(evaluation.blocked_by), tuple(evaluation.conflicts)
+        if as_of is times.moments[i] and recorded_at is as_of:
+            outcome = self._outcome_of(verdict, action, blocked_by, conflicts, risk, execution)
+            if outcome is not None:
+                found = self._again_at(outcome, times, i, evaluation.observations)
+                if found is not None:
+                    return found
+        return self.prepare(
+            as_of=as_of,
+            verdict=verdict,
+            action=action,
+            blocked_by=blocked_by,
+            conflicts=conflicts,
+            observations=evaluation.observations,
+            risk=risk,
+            execution=execution,
+            recorded_at=recorded_at,
+        )
+
+    def _again_at(
+        self, outcome: _Outcome, times: DecisionTimes, i: int, observations: Sequence[Any]
+    ) -> PreparedRecord | None:
+        """``_again`` of a decision at (and recorded at) ``times.moments[i]``, in the process's
+        environment: the stamp, id, seconds and written observations are ``times``', checked
+        for secrets once per ``times`` (``DecisionTimes.clean``)."""
+        if len(observations) != len(self.requests):
+            return None
+        secrets = secret_values()
+        if secrets is not outcome.secrets:
+            return None
+        as_of, stamp, ident = times.moments[i], times.stamps[i], times.ids[i]
+        observed = times.observed[i]
+        if observed is None or not times.clean(secrets):
+            if observed is None:
+                observed = self._observations_json(observations, as_of, stamp)
+                if observed is None:
+                    return None
+            # As ``_again`` checks them.
+            if not _nothing_to_scrub(f"{stamp} {stamp} {ident} {observed}", secrets):
+                return None
+        seconds = times.seconds[i]
+        return self._again_record(
+            outcome,
+            as_of,
+            observations,
+            as_of,
+            None,
+            stamp,
+            stamp,
+            ident,
+            observed,
+            seconds,
+            seconds,
+        )
+
     def _outcome_of(
         self,
         verdict: Any,
@@ -397,6 +566,17 @@ class DecisionTemplate:
         execution: Any,
     ) -> _Outcome | None:
         """The outcome built before with these members, if any (the most recent first to stay)."""
+        last = self._last
+        if (
+            last is not None
+            and last.verdict is verdict
+            and last.action is action
+            and last.risk is risk
+            and last.execution is execution
+            and last.blocked_by == blocked_by
+            and last.conflicts == conflicts
+        ):
+            return last  # a run of HOLDs: kept under this key, and already the most recent
         key = _outcome_key(verdict, action, blocked_by, conflicts, risk, execution)
         try:
             found = self._outcomes.get(key)
@@ -405,6 +585,7 @@ class DecisionTemplate:
         if found is None or found.risk is not risk or found.execution is not execution:
             return None
         self._outcomes.move_to_end(key)
+        self._last = found
         return found
 
     def _again(
@@ -434,6 +615,39 @@ class DecisionTemplate:
         # unchanged members were checked when the outcome was built.
         if not _nothing_to_scrub(f"{stamp} {recorded} {ident} {observed}", secrets):
             return None
+        as_of_seconds = _seconds_of(as_of)
+        recorded_seconds = as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at)
+        return self._again_record(
+            outcome,
+            as_of,
+            observations,
+            recorded_at,
+            environ,
+            stamp,
+            recorded,
+            ident,
+            observed,
+            as_of_seconds,
+            recorded_seconds,
+        )
+
+    def _again_record(
+        self,
+        outcome: _Outcome,
+        as_of: datetime,
+        observations: Sequence[Any],
+        recorded_at: datetime,
+        environ: Mapping[str, str] | None,
+        stamp: str,
+        recorded: str,
+        ident: str,
+        observed: str,
+        as_of_seconds: int | None,
+        recorded_seconds: int | None,
+    ) -> PreparedRecord:
+        """``_again``'s record, given its new members' texts (checked to hold nothing to
+        scrub: the stamps of ``as_of`` and ``recorded_at``, the id, the observations' JSON) and
+        the times' seconds."""
         texts = list(outcome.texts)
         texts[1] = f'"as_of":"{stamp}"'
         texts[5] = f'"decision_id":"{ident}"'
@@ -456,24 +670,25 @@ class DecisionTemplate:
                 remember=False,
             ).record
 
-        as_of_seconds = _seconds_of(as_of)
+        # By position, in the order of ``PreparedRecord``'s parameters (a third of the cost of
+        # naming them, for every record of a backtest).
         return PreparedRecord(
             DECISION_KEYS,
             texts,
             record,
-            kind=DECISION,
-            id=ident,
-            schema=DECISION_SCHEMA,
-            decision_id=ident,
-            as_of=stamp,
-            asset=self.asset,
-            verdict=outcome.verdict_text,
-            status=outcome.status,
-            recorded_at=recorded,
-            context=self._context,
-            strategy_name=self.reference["name"],
-            as_of_seconds=as_of_seconds,
-            recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
+            DECISION,  # kind
+            ident,  # id
+            DECISION_SCHEMA,  # schema
+            ident,  # decision_id
+            stamp,  # as_of
+            self.asset,  # asset
+            outcome.verdict_text,  # verdict
+            outcome.status,  # status
+            recorded,  # recorded_at
+            self._context,  # context
+            self.reference["name"],  # strategy_name
+            as_of_seconds,
+            recorded_seconds,
         )
 
     def _digest(self, stamp: str) -> str:
@@ -624,6 +839,7 @@ class DecisionTemplate:
         except TypeError:  # a veto or conflict that is not text
             return
         kept.move_to_end(key)
+        self._last = outcome
         if len(kept) > _OUTCOMES_KEPT:
             kept.popitem(last=False)
 
@@ -644,7 +860,8 @@ class DecisionTemplate:
             fetched_json = f'"{_stamp_like(fetched, as_of, stamp)}"' if fetched else _NULL
             detail = obs.detail
             detail_json = "" if detail is None else self._detail_json(detail)
-            # The keys in canonical order; a float as the stdlib writes it (its repr).
+            # The keys in canonical order; a float as the stdlib writes it (its repr). The
+            # same text as ``observation_entries``.
             texts.append(
                 f'{{"data_time":"{_stamp_like(obs.as_of, as_of, stamp)}",{detail_json}'
                 f'"fetched_at":{fetched_json},"value":{_FLOAT_REPR(value)}}}'
@@ -670,7 +887,7 @@ class DecisionTemplate:
                     self._details.clear()
                 self._details[key] = found
             return found
-        return f'"detail":{_value(json_safe(detail))},'
+        return detail_member(detail)
 
     def _encoded_value(self, value: Any) -> tuple[Any, str]:
         """``(plain value, canonical JSON)`` of a risk decision or an execution result (or its
@@ -695,6 +912,45 @@ class DecisionTemplate:
             self._encoded.clear()
         self._encoded[id(value)] = (value, plain, encoded)  # the object too: its id stays its
         return plain, encoded
+
+
+def detail_member(detail: Any) -> str:
+    """``"detail":{...},``: an observation's ``detail`` as a decision record's observation entry
+    writes it, the comma after it included (``observation_entries``)."""
+    return f'"detail":{_value(json_safe(detail))},'
+
+
+def observation_entries(
+    values: Sequence[float],
+    data_times: Sequence[datetime],
+    fetched: Sequence[datetime],
+    fetched_stamps: Sequence[str],
+    details: Sequence[str],
+) -> list[str]:
+    """The entries of a decision record's ``observations`` of plain observations, as
+    ``DecisionTemplate`` writes them, one per finite float value (exactly a ``float``) with its
+    data time and ``fetched_at`` (aware datetimes; ``fetched_stamps`` are the latter's
+    ``_stamp``) and its detail's member (``detail_member``; "" without one).
+    ``ReplayAnswers.entries`` writes a run's at once."""
+    return [
+        # ``_observations_json``'s text.
+        f'{{"data_time":"{_stamp_like(data_time, at, at_stamp)}",{detail}'
+        f'"fetched_at":"{at_stamp}","value":{value}}}'
+        for value, data_time, at, at_stamp, detail in zip(
+            _float_texts(values), data_times, fetched, fetched_stamps, details, strict=True
+        )
+    ]
+
+
+def _float_texts(values: Sequence[float]) -> list[str]:
+    """``float.__repr__`` of each of ``values`` (finite floats): orjson writes them all at once
+    in a fifth of the time, with the same digits where its text passes
+    ``canonical_json_of_plain``'s check (else each is repr'd)."""
+    if values and set(map(type, values)) == {float}:
+        written = orjson.dumps(list(values))
+        if b"null" not in written and _ORJSON_DIFFERS.search(written) is None:
+            return written[1:-1].decode().split(",")
+    return list(map(_FLOAT_REPR, values))
 
 
 # Outcomes a template keeps to build on again (``DecisionTemplate._again``).
@@ -968,6 +1224,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMAS",
     "DecisionTemplate",
+    "DecisionTimes",
     "PreparedRecord",
     "breaker_id",
     "build_breaker",
@@ -975,9 +1232,11 @@ __all__ = [
     "build_followup",
     "canonical_json_of_plain",
     "compact_observation",
+    "detail_member",
     "followup_id",
     "json_safe",
     "loads_record",
+    "observation_entries",
     "prepare",
     "prepare_decision",
     "prepare_followup",

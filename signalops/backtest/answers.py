@@ -46,6 +46,7 @@ from signalops.adapters.technical import (
     TechnicalAdapter,
     bars_needed,
 )
+from signalops.audit.record import detail_member, observation_entries
 from signalops.backtest.clock import epoch_seconds
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
@@ -140,6 +141,14 @@ class _Column:
     gaps: list[list[dict[str, Any]] | None]
     exchange: str
     history: _History
+
+
+def _detail(exchange: str, candles: int, gaps: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The ``detail`` of a window's observation, as the adapter gives it (its gaps copied)."""
+    detail: dict[str, Any] = {"exchange": exchange, "candles": candles}
+    if gaps is not None:
+        detail["gaps"] = [dict(gap) for gap in gaps]
+    return detail
 
 
 class _History:
@@ -265,19 +274,79 @@ class ReplayAnswers:
             return self._slow(i).get(request)
         if not column.ok[i]:
             return self._adapter_answer(request, i)
-        detail: dict[str, Any] = {"exchange": column.exchange, "candles": column.counts[i]}
-        gaps = column.gaps[i]
-        if gaps is not None:
-            detail["gaps"] = [dict(gap) for gap in gaps]
         last = column.last[i]
         obs = _new(Observation)
         _SET_VALUE(obs, column.values[i])
         _SET_AS_OF(obs, column.stamps[last])
         _SET_SOURCE(obs, SOURCE)
         _SET_FETCHED(obs, self.moments[i])
-        _SET_DETAIL(obs, detail)
+        _SET_DETAIL(obs, _detail(column.exchange, column.counts[i], column.gaps[i]))
         _SET_EPOCH(obs, column.epochs[last])
         return obs
+
+    def entries(
+        self, requests: Sequence[Request], start: int, stop: int, stamps: Sequence[str]
+    ) -> list[str | None]:
+        """For each bar ``i`` from ``start`` to ``stop``, the JSON a decision record writes of
+        the observations ``row(requests, i)`` (``DecisionTimes.observed``), from the same
+        values, times and details; None at a bar where an answer is not a clean reading of its
+        column (the template writes those itself, from the answers). ``stamps`` are ``_stamp``
+        of each of ``moments[start:stop]`` (a ``DecisionTimes``' own)."""
+        columns = [self.columns[request] for request in requests if request in self.columns]
+        if not columns or len(columns) != len(requests):
+            return [None] * (stop - start)
+        parts = [self._entries(column, start, stop, stamps) for column in columns]
+        if len(parts) == 1:
+            return [None if text is None else f"[{text}]" for text in parts[0]]
+        found: list[str | None] = []
+        for row in zip(*parts, strict=True):
+            texts = [text for text in row if text is not None]
+            found.append("[" + ",".join(texts) + "]" if len(texts) == len(row) else None)
+        return found
+
+    def _entries(
+        self, column: _Column, start: int, stop: int, stamps: Sequence[str]
+    ) -> list[str | None]:
+        """``observation_entries`` of the column's clean readings from ``start`` to ``stop``
+        (what ``answer`` makes of them); None at the others."""
+        count = stop - start
+        if all(column.ok[start:stop]):  # most windows: slices, not a lookup per bar
+            bars: Sequence[int] = range(start, stop)
+            values = column.values[start:stop]
+            lasts = column.last[start:stop]
+            counts = column.counts[start:stop]
+            gaps = column.gaps[start:stop]
+            moments = self.moments[start:stop]
+            fetched = stamps
+        else:
+            bars = [i for i in range(start, stop) if column.ok[i]]
+            values = [column.values[i] for i in bars]
+            lasts = [column.last[i] for i in bars]
+            counts = [column.counts[i] for i in bars]
+            gaps = [column.gaps[i] for i in bars]
+            moments = [self.moments[i] for i in bars]
+            fetched = [stamps[i - start] for i in bars]
+        # A detail's member per (candles, gaps): a few per window (the gaps are the column's
+        # own lists, alive all the while: their ids stay theirs).
+        keys = list(zip(counts, map(id, gaps), strict=True))
+        distinct = dict(zip(keys, zip(counts, gaps, strict=True), strict=True))
+        members = {
+            key: detail_member(_detail(column.exchange, candles, found))
+            for key, (candles, found) in distinct.items()
+        }
+        texts = observation_entries(
+            values,
+            list(map(column.stamps.__getitem__, lasts)),
+            moments,
+            fetched,
+            list(map(members.__getitem__, keys)),
+        )
+        if len(texts) == count:
+            return texts  # type: ignore[return-value]
+        out: list[str | None] = [None] * count
+        for i, text in zip(bars, texts, strict=True):
+            out[i - start] = text
+        return out
 
     def row(self, requests: Sequence[Request], i: int) -> tuple[Answer | None, ...]:
         if len(requests) == 1:  # most strategies read one metric per asset

@@ -19,11 +19,14 @@ what cannot change an outcome:
   such SELL given the same flat views, once this bar is checked to have a price (the gate
   answers it from those alone: ``_flat_sell``);
 - records: built by the ``DecisionTemplate`` that ``build_decision_record`` is made of (so
-  scrubbed the same way), and sealed into the chain by the log's ``append_many``. The records of
-  decisions that place nothing are held and appended in order before anything else is written
-  (a fill), ``BATCH`` decisions to a transaction: the log holds the pipeline's records in the
-  pipeline's order, hash for hash. Their log lines (shown: one cycle to a transaction) are
-  logged once the transaction has committed, in the order the records were written;
+  scrubbed the same way), and sealed into the chain by the log's ``append_many``. Those of
+  decisions that place nothing take their times, ids and observations' JSON from what was
+  worked out for a batch of bars at once (``DecisionTemplate.times``, ``ReplayAnswers.entries``,
+  ``DecisionTemplate.prepare_at``). They are held and appended in order before anything else
+  is written (a fill), ``BATCH`` decisions to a transaction: the log holds the pipeline's
+  records in the pipeline's order, hash for hash. Their log lines (shown: one cycle to a
+  transaction) are logged once the transaction has committed, in the order the records were
+  written;
 - the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
   views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
   bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
@@ -54,7 +57,13 @@ from typing import Any
 
 import numpy as np
 
-from signalops.audit.record import PreparedRecord, prepare_decision
+from signalops.audit.record import (
+    DecisionTemplate,
+    DecisionTimes,
+    PreparedRecord,
+    prepare_decision,
+    template_for,
+)
 from signalops.audit.store import AuditLog
 from signalops.backtest.answers import ReplayAnswers
 from signalops.backtest.bars import Bars
@@ -80,6 +89,10 @@ from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
 
 BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nested in it)
+# Moments whose records' times are worked out together at least (``FastRun._times_for``): with
+# thousands of assets a batch is a moment or two, and the work per call would cost more than
+# it saves.
+_TIMES_MIN = 32
 _ACTS = (Verdict.BUY, Verdict.SELL)
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
@@ -258,6 +271,9 @@ class FastRun:
         # asset -> (account view, book view, the gate's denial of a SELL given them)
         self._flat_sells: dict[str, tuple[PortfolioView, PortfolioView, RiskDecision]] = {}
         self._denied: tuple[RiskDecision | None, tuple[str, ...]] = (None, ())
+        # Each asset's template and times of the decisions at moments[from:to] (``_times_for``).
+        self._times: dict[str, tuple[DecisionTemplate, DecisionTimes]] = {}
+        self._times_from = self._times_to = 0
 
     def run(self) -> list[EquityPoint]:
         """Every cycle, ``BATCH`` decisions to a transaction (one commit each: a backtest that
@@ -327,7 +343,8 @@ class FastRun:
                 record, gate, status = self._act(asset, moment, evaluation, i)
                 denials = self._denials_of(gate)
             else:
-                record = self._record(evaluation, None, None, not_executed(_why_not(evaluation)))
+                why = not_executed(_why_not(evaluation))
+                record = self._record(evaluation, None, None, why, i)
                 self._held.append(record)
                 status, denials = _NOT_EXECUTED, ()
             action = evaluation.action
@@ -361,9 +378,18 @@ class FastRun:
         intent: OrderIntent | None,
         gate: RiskDecision | None,
         result: ExecutionResult,
+        i: int,
     ) -> PreparedRecord:
-        """The decision's record: what ``Recorder.decision_record`` builds (the same
-        ``prepare_decision``), kept ready to be sealed."""
+        """The decision's record at ``moments[i]``: what ``Recorder.decision_record`` builds
+        (``prepare_decision``), kept ready to be sealed. One that places nothing is built by
+        its template with the run's times worked out at once (``DecisionTemplate.prepare_at``)."""
+        if intent is None:
+            start = self._times_from
+            if not start <= i < self._times_to:
+                start = self._times_for(i)
+            assert evaluation.asset is not None  # evaluated for one of self.assets
+            template, times = self._times[evaluation.asset]
+            return template.prepare_at(times, i - start, evaluation, gate, result, self.clock())
         return prepare_decision(
             strategy=self.strategy,
             evaluation=evaluation,
@@ -382,7 +408,7 @@ class FastRun:
         strategy, mode = self.strategy, self.mode
         flat = self._flat_sell(asset, moment, evaluation, i)
         if flat is not None:
-            record = self._record(evaluation, None, flat, not_executed(DENIED))
+            record = self._record(evaluation, None, flat, not_executed(DENIED), i)
             self._held.append(record)
             return record, flat, _NOT_EXECUTED
         did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
@@ -391,9 +417,9 @@ class FastRun:
         if intent is None and evaluation.verdict is Verdict.SELL:
             self._remember_flat_sell(asset, moment, gate)
         if intent is not None and gate.approved:
-            record, result = self._fill(intent, moment, evaluation, gate)
+            record, result = self._fill(intent, moment, evaluation, gate, i)
             return record, gate, result.status.value
-        record = self._record(evaluation, intent, gate, not_executed(DENIED))
+        record = self._record(evaluation, intent, gate, not_executed(DENIED), i)
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
 
@@ -438,7 +464,12 @@ class FastRun:
             self._flat_sells[asset] = (*views, gate)
 
     def _fill(
-        self, intent: OrderIntent, moment: datetime, evaluation: Evaluation, gate: RiskDecision
+        self,
+        intent: OrderIntent,
+        moment: datetime,
+        evaluation: Evaluation,
+        gate: RiskDecision,
+        i: int,
     ) -> tuple[PreparedRecord, ExecutionResult]:
         """The pipeline's paper execution (``Recorder.paper``: the decision record, the broker's
         fill and the fill record in one transaction), after the held records."""
@@ -446,7 +477,7 @@ class FastRun:
         written: list[PreparedRecord] = []
 
         def first(result: ExecutionResult) -> PreparedRecord:
-            written.append(self._record(evaluation, intent, gate, result))
+            written.append(self._record(evaluation, intent, gate, result, i))
             return written[-1]  # as ``Recorder.decision_record`` gives it
 
         result = self._recorder.paper(intent, moment, first)
@@ -494,6 +525,28 @@ class FastRun:
             holdings = tuple((a, p.quantity) for a, p in portfolio.positions.items())
             self._holdings = (executions, portfolio.cash, holdings, held)
         return equity_point(at, portfolio.equity, portfolio.cash, held)
+
+    def _times_for(self, i: int) -> int:
+        """Work out the times of the decisions from ``moments[i]`` on, ``BATCH`` of them but
+        at least ``_TIMES_MIN`` moments' (each asset's template's ``DecisionTimes`` of the same
+        moments) and the JSON of their observations (``ReplayAnswers.entries``), for
+        ``_record``; returns ``i``, where they start."""
+        stop = min(i + max(_TIMES_MIN, BATCH // len(self.assets)), len(self.moments))
+        moments = tuple(self.moments[i:stop])
+        found: dict[str, tuple[DecisionTemplate, DecisionTimes]] = {}
+        like = None
+        for asset in self.assets:
+            template = self._templates[asset]
+            like = template.times(moments, like)
+            entries = self.answers.entries(self._requests[asset][0], i, stop, like.stamps)
+            found[asset] = (template, like.with_observed(entries))
+        self._times, self._times_from, self._times_to = found, i, stop
+        return i
+
+    @cached_property
+    def _templates(self) -> dict[str, DecisionTemplate]:
+        """Each asset's decision template (``prepare_decision``'s)."""
+        return {asset: template_for(self.strategy, asset, self.mode) for asset in self.assets}
 
     @cached_property
     def _closes(self) -> dict[str, _Closes]:
