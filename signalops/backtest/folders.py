@@ -56,8 +56,12 @@ def staged(folder: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
 
 
 def _staging_folder(folder: Path, given: Path) -> Path:
+    """A new staging folder beside ``folder``, after removing those of runs no longer alive (a
+    run killed outright leaves its own). A path that cannot be made is the CLI's to name (the
+    part of ``given`` to fix), never the staging folder's hidden name."""
+    given.parent.mkdir(parents=True, exist_ok=True)  # as given: an error names its part
+    _remove_abandoned(folder)
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
         return Path(
             tempfile.mkdtemp(
                 prefix=f".{folder.name}.{os.getpid()}-", suffix=".staging", dir=folder.parent
@@ -66,7 +70,25 @@ def _staging_folder(folder: Path, given: Path) -> Path:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise  # the CLI's "disk full"
-        raise InputError(f"cannot write the report beside {given}: {exc.strerror}") from None
+        raise OSError(exc.errno, exc.strerror, str(given)) from None
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove ``.<name>.<pid>-*.staging`` folders beside ``folder`` whose process is gone."""
+    for staging in folder.parent.glob(f".{folder.name}.*-*.staging"):
+        pid = staging.name.removeprefix(f".{folder.name}.").partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _move_entries(staging: Path, folder: Path, replaces: tuple[str, ...]) -> None:
@@ -117,19 +139,27 @@ def _locked(folder: Path) -> Iterator[None]:
 
 @contextmanager
 def _held_interrupts() -> Iterator[None]:
-    """Ctrl-C does not stop the block: files are moved or removed whole. Python handles
-    signals in the main thread only, so elsewhere there is nothing to hold back."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is None  # a handler not set from Python
-    ):
+    """Ctrl-C (and SIGTERM, SIGHUP) does not stop the block: files are moved or removed whole.
+    Python handles signals in the main thread only, so elsewhere there is nothing to hold
+    back; a handler not set from Python (None) is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held = [
+        sig
+        for sig in (
+            signal.SIGINT,
+            getattr(signal, "SIGTERM", None),
+            getattr(signal, "SIGHUP", None),
+        )
+        if sig is not None and signal.getsignal(sig) is not None
+    ]
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 __all__ = ["staged"]

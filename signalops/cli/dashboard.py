@@ -161,7 +161,8 @@ def _raising_on_stop() -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # None: a handler not set from Python, which cannot be put back; the default.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def _end(app: subprocess.Popen[bytes]) -> None:

@@ -185,3 +185,50 @@ def test_a_report_folder_that_is_a_file_is_refused_in_one_line(replay_dir: Path,
     )  # fmt: skip
     assert (in_tmp / "R").read_text() == "mine\n"
     assert sorted(p.name for p in in_tmp.iterdir()) == ["R"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_leaves_the_report_folder_as_it_was_like_ctrl_c(
+    stop: signal.Signals, replay_dir: Path, in_tmp: Path
+):
+    args, first, pattern = MOMENTS["backtest log"]
+    data = ("--data", str(replay_dir), "--report", "R")
+    made = invoke(*first[:2], *data, *first[2:])
+    assert made.exit_code == 0, made.stderr
+    before = _contents(in_tmp / "R")
+
+    run = _start(in_tmp, *args[:2], *data, *args[2:])
+    _wait_for(in_tmp, pattern, run)
+    run.send_signal(stop)
+    _, err = run.communicate(timeout=120)
+
+    said = "interrupted: nothing written (R is as it was)\n"
+    assert (run.returncode, err.decode()) == (128 + stop, said)
+    assert _contents(in_tmp / "R") == before
+    assert [p.name for p in in_tmp.iterdir()] == ["R"]
+
+
+def test_the_staging_folder_of_a_run_killed_outright_goes_with_the_next_run(
+    replay_dir: Path, in_tmp: Path
+):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    left = in_tmp / f".R.{dead.stdout.strip()}-abc123.staging"
+    left.mkdir()
+    (left / "backtest.db.1.partial").write_bytes(b"x" * 1000)
+
+    made = invoke("backtest", HOURLY, "--data", str(replay_dir), "--report", "R",
+                  "--from", "2024-01-01", "--to", "2024-01-31")  # fmt: skip
+
+    assert made.exit_code == 0, made.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["R"]
+
+
+def test_a_report_folder_under_a_file_names_the_file(replay_dir: Path, in_tmp: Path):
+    (in_tmp / "afile").write_text("mine\n")
+
+    refused = invoke("backtest", HOURLY, "--data", str(replay_dir), "--report", "afile/R",
+                     "--from", "2024-01-01", "--to", "2024-01-31")  # fmt: skip
+
+    assert (refused.exit_code, refused.stderr) == (1, "error: afile: Not a directory\n")
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["afile"]

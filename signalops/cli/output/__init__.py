@@ -65,19 +65,51 @@ def error(exc: SignalOpsError) -> None:
 
 
 INTERRUPTED = 130  # the shell's status of a command stopped by SIGINT (128 + 2)
+# Stop signals the block turns into Ctrl-C: a service manager's or ``timeout``'s SIGTERM, a
+# closed terminal's SIGHUP would otherwise end the process without its cleanup (a backtest's
+# staging folder and partial log left behind).
+_STOPS = ("SIGTERM", "SIGHUP")
 
 
 @contextmanager
 def interruptible(folder: Path | None) -> Iterator[None]:
-    """Ctrl-C in the block (a command that writes ``folder`` only when done, or nothing):
-    ``interrupted: nothing written (FOLDER is as it was)`` on stderr, exit status 130, instead
-    of click's ``Aborted!`` and 1."""
+    """Ctrl-C, SIGTERM or SIGHUP in the block (a command that writes ``folder`` only when
+    done, or nothing): ``interrupted: nothing written (FOLDER is as it was)`` on stderr, exit
+    status 128 + the signal (130 for Ctrl-C), instead of click's ``Aborted!`` and 1."""
+    stopped: list[int] = []
     try:
-        yield
+        with _stops_interrupting(stopped):
+            yield
     except KeyboardInterrupt:
         where = "" if folder is None else f" ({folder} is as it was)"
         console(stderr=True).print(Text(f"interrupted: nothing written{where}"))
-        sys.exit(INTERRUPTED)
+        sys.exit(128 + stopped[0] if stopped else INTERRUPTED)
+
+
+@contextmanager
+def _stops_interrupting(stopped: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``KeyboardInterrupt`` in the block (their number noted in
+    ``stopped``); the handlers before are back after it. Python handles signals in the main
+    thread only: elsewhere, as it was."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    numbers_of = [getattr(signal, name) for name in _STOPS if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, stop) for sig in numbers_of}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            # None: a handler not set from Python, which cannot be put back; the default.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def fail(message: str) -> NoReturn:
