@@ -9,6 +9,7 @@ the ``.partial`` file, which no command reads as the log, and never a log that i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from signalops.audit.signing import CHECKPOINT_SUFFIX, checkpoint_path
@@ -24,6 +25,27 @@ def files_of(path: Path) -> tuple[Path, ...]:
         path.with_name(path.name + "-shm"),
         checkpoint_path(path),
     )
+
+
+def file_of_log(path: Path, target: str | Path, *, descriptor: int | None = None) -> Path | None:
+    """The file of the log at ``path`` (itself, its WAL, shared memory, checkpoints or runner
+    lock) that ``target`` is, by name, symlink or hard link; with ``descriptor``, the one that
+    open file is (stdout redirected into the log). None when it is none of them: writing
+    onto one would destroy the log."""
+    from signalops.audit.runner_lock import lock_path
+
+    for file in (*files_of(path), lock_path(path)):
+        try:
+            if descriptor is not None:
+                if os.path.samestat(os.fstat(descriptor), os.stat(file)):
+                    return file
+            elif os.path.realpath(target) == os.path.realpath(file) or os.path.samefile(
+                target, file
+            ):
+                return file
+        except (OSError, ValueError):  # either is not there (or no such descriptor)
+            continue
+    return None
 
 
 def partial_of(path: Path) -> Path:

@@ -1527,9 +1527,9 @@ class AuditLog:
         WAL, shared memory or checkpoints) is never a target: ``AuditError``.
         """
         if isinstance(target, str | Path):
-            from signalops.audit.files import files_of  # imports signing: only for a file
+            from signalops.audit.files import file_of_log  # imports signing: only for a file
 
-            if any(os.path.realpath(target) == os.path.realpath(f) for f in files_of(self.path)):
+            if file_of_log(self.path, target) is not None:
                 raise AuditError(f"{target}: is a file of the audit log being exported")
             return self._export_file(Path(target))
         written = 0
