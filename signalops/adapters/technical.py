@@ -601,18 +601,31 @@ def plausible_candle(values: Any, symbol: str) -> list[float]:
             reason=Code.BAD_RESPONSE,
         )
     o, h, low, c, v = (candle_field(x, symbol) for x in values)
-    problem = None
-    if min(o, h, low, c) <= 0:
-        problem = "a price at or below zero"
-    elif h < low:
-        problem = f"high {h:g} below low {low:g}"
-    elif v < 0:
-        problem = f"negative volume {v:g}"
+    problem = candle_problem(o, h, low, c, v)
     if problem is not None:
         raise AdapterError(
             f"{symbol}: implausible candle ({problem})", source=SOURCE, reason=Code.BAD_RESPONSE
         )
     return [o, h, low, c, v]
+
+
+def candle_problem(o: float, high: float, low: float, c: float, volume: float) -> str | None:
+    """Why five numbers cannot be a real candle (``close -105 is not above zero``), or None:
+    the one rule for an exchange's answer (``plausible_candle``) and a trader's file
+    (``data import``), each wrapping it in its own error."""
+    for name, price in (("open", o), ("high", high), ("low", low), ("close", c)):
+        if price <= 0:
+            return f"{name} {_as_written(price)} is not above zero"
+    if high < low:
+        return f"high {_as_written(high)} is below low {_as_written(low)}"
+    if volume < 0:
+        return f"volume {_as_written(volume)} is negative"
+    return None
+
+
+def _as_written(number: float) -> str:
+    # The value itself, not a rounding of it (``:g`` shows 23141.57 as 23141.6).
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def candle_field(value: Any, symbol: str) -> float:

@@ -60,7 +60,9 @@ def data() -> None:
 )
 @CONFIG_OPTION
 @click.option(
-    "--timeframe", help="With FILE: 1h, 1d... [default: the most common step between rows]"
+    "--timeframe",
+    help="With FILE: 1h, 1d... [default: the shortest step between rows when the rest are "
+    "whole candles left out, else the most common]",
 )
 @click.option("--columns", help="With FILE: FIELD=COLUMN,... e.g. time=open_time,close=Close.")
 @click.option(
@@ -89,11 +91,11 @@ def data_import(
     (banner line, newest first), Yahoo (Date,Open,...,Adj Close,Volume), columns in any order;
     a Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
     company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
-    are dated by their open; each lands at its close (open + timeframe), so the timeframe must
-    be the rows' spacing. Rows are checked as the live adapters check a response (prices above
-    zero, high not below low, volume not negative); two rows at one time must agree (a repeat
-    is left out); a stored point the file changes needs --replace. Nothing is written unless
-    the whole file reads.
+    are dated by their open; each lands at its close (open + timeframe), so no two rows may
+    be closer than the timeframe (longer steps are candles left out). Rows are checked as the
+    live adapters check a response (prices above zero, high not below low, volume not
+    negative); two rows at one time must agree (a repeat is left out); a stored point the file
+    changes needs --replace. Nothing is written unless the whole file reads.
 
     \b
     Examples:

@@ -489,10 +489,10 @@ def test_a_candle_time_that_is_not_milliseconds_is_bad_response(stamp: Any) -> N
 @pytest.mark.parametrize(
     "index, value, problem",
     [
-        (1, "-5", "a price at or below zero"),
-        (3, "0", "a price at or below zero"),
-        (2, "1", "high 1 below low"),
-        (5, "-3", "negative volume -3"),
+        (1, "-5", "open -5 is not above zero"),
+        (3, "0", "low 0 is not above zero"),
+        (2, "1", "high 1 is below low"),
+        (5, "-3", "volume -3 is negative"),
     ],
     ids=["negative-open", "zero-low", "high-below-low", "negative-volume"],
 )

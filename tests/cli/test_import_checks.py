@@ -5,7 +5,8 @@ stored as they were (the live adapters refuse them as BAD_RESPONSE); two rows at
 other values kept the last one unseen; a file merged into a snapshot folder overwrote stored
 points while the summary said only "2 points in"; ``--timeframe 1h`` on daily rows landed each
 daily candle at its open + 1h, its close known 23 hours early; a stray row an hour after
-another turned a whole daily file into 1h candles.
+another turned a whole daily file into 1h candles; hourly candles with missing hours (exchanges
+leave out empty ones) were refused with ``--timeframe 1h`` and without it.
 """
 
 from __future__ import annotations
@@ -142,9 +143,9 @@ def test_a_timeframe_shorter_than_the_rows_spacing_is_refused_with_the_one_they_
     result = sol(daily, tmp_path / "out", "--timeframe", "1h")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {daily}: --timeframe 1h does not match the rows: 2 of 2 steps between them "
-        "are longer, most often 1d: they look like 1d candles (read as 1h candles, each would "
-        "be known 23h before its close)\n"
+        f"error: {daily}: --timeframe 1h does not match the rows: no step between them is 1h, "
+        "the shortest is 1d: they look like 1d candles (read as 1h candles, each would be known "
+        "23h before its close)\n"
     )
     assert not (tmp_path / "out").exists()
 
@@ -210,3 +211,33 @@ def test_a_clob_history_with_two_prices_at_one_time_is_refused(tmp_path: Path):
         "(0.23 at history item 1, 0.5 here)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def hours(*opened: int) -> list[str]:
+    return [f"2024-01-01 {hour:02d}:00,100,110,95,105,1000" for hour in opened]
+
+
+@pytest.mark.parametrize("timeframe", [("--timeframe", "1h"), ()], ids=["given", "default"])
+def test_hourly_candles_with_missing_hours_are_imported_as_hourly(
+    tmp_path: Path, timeframe: tuple[str, ...]
+):
+    # Exchanges leave out empty candles (Coinbase, illiquid pairs): the longer steps are gaps.
+    sparse = write(tmp_path, "sparse.csv", *hours(0, 1, 3, 5, 7, 8, 10))
+    out = tmp_path / "out"
+    result = sol(sparse, out, *timeframe)
+    assert (result.exit_code, result.stderr) == (0, "")
+    key = "candles/binance/SOL/USDT/1h"
+    assert result.stdout == f"technical           7 points in {key}  {out}/technical.jsonl\n"
+    series = SnapshotStore(out).series("technical", key)
+    assert series is not None
+    assert [(t - 1704067200) / 3600 for t in series.times] == [1, 2, 4, 6, 8, 9, 11]
+
+
+def test_a_stray_row_between_two_hour_candles_is_refused_not_read_as_hourly(tmp_path: Path):
+    two_hourly = write(tmp_path, "2h.csv", *hours(0, 2, 4, 5, 6, 8, 10))
+    result = sol(two_hourly, tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {two_hourly}:5: this candle opens 1h after the one at {two_hourly}:4, less "
+        "than the timeframe 2h\n"
+    )

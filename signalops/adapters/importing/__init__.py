@@ -11,9 +11,11 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
     replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
     (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
-    exchange's close. The timeframe, when not given, is the
-    most common step between two rows; rows closer than the timeframe are refused, and so is a
-    timeframe shorter than that step (each candle would be known before its close).
+    exchange's close. Longer steps between rows are candles left out (exchanges omit empty
+    ones); rows closer than the timeframe are refused, and so is a timeframe no step is as long
+    as (each candle would be known before its close). When not given, the timeframe is the
+    shortest step if the rows read as such candles with some left out, else the most common
+    step (``checks.default_timeframe``): a stray row does not make a daily file hourly.
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -53,9 +55,10 @@ from signalops.adapters.importing.checks import (
     Repeat,
     aligned,
     changes,
+    default_timeframe,
     plausible,
     refuse_changes,
-    typical_gap,
+    slack,
     unique,
 )
 from signalops.adapters.importing.rows import (
@@ -291,29 +294,30 @@ def _exchange_close(opened: float) -> float:
 def _timeframe(
     table: Table, times: Sequence[float], where: Mapping[float, str], given: str | None
 ) -> int:
-    """The candles' length: ``given``, else the most common step between rows. A row closer
-    to the one before, or off the timeframe's grid, is refused; so is a timeframe shorter than
-    most steps: each candle would land at its open + the timeframe, before it closed."""
+    """The candles' length: ``given``, else ``default_timeframe`` of the steps between rows.
+    A row closer to the one before, or off the timeframe's grid, is refused; a longer step is
+    candles left out. A timeframe no step is as long as is refused: each candle would land at
+    its open + the timeframe, before it closed."""
     gaps = [b - a for a, b in pairwise(times)]
-    typical = typical_gap(gaps)
     if given is not None:
         step = parse_duration(given)
         if step is None:
             raise InputError(f"--timeframe: '{given}' is not a duration such as 1h or 1d")
-    elif typical is not None:
-        if not float(typical).is_integer():
-            raise InputError(f"{table.path}: rows are {typical:g}s apart; give --timeframe")
-        step = int(typical)
     else:
-        raise InputError(f"{table.path}: one row cannot show its timeframe; give --timeframe")
+        guess = default_timeframe(gaps)
+        if guess is None:
+            raise InputError(f"{table.path}: one row cannot show its timeframe; give --timeframe")
+        if not float(guess).is_integer():
+            raise InputError(f"{table.path}: rows are {guess:g}s apart; give --timeframe")
+        step = int(guess)
     for a, b in pairwise(times):
         if b - a < step:
             raise InputError(
                 f"{where[b]}: this candle opens {format_duration(b - a)} after the one at "
                 f"{where[a]}, less than the timeframe {format_duration(step)}"
             )
-    if typical is not None and typical > step:
-        _refuse_short_timeframe(table.path, gaps, step, typical)
+    if gaps and min(gaps) > step + slack(step):
+        _refuse_short_timeframe(table.path, min(gaps), step)
     for a, b in pairwise(times):
         if not aligned(b - a, step):
             raise InputError(
@@ -324,14 +328,12 @@ def _timeframe(
     return step
 
 
-def _refuse_short_timeframe(path: Path, gaps: Sequence[float], step: int, typical: float) -> None:
-    longer = sum(gap > step for gap in gaps)
-    looks, given = format_duration(typical), format_duration(step)
+def _refuse_short_timeframe(path: Path, shortest: float, step: int) -> None:
+    looks, given = format_duration(shortest), format_duration(step)
     raise InputError(
-        f"{path}: --timeframe {given} does not match the rows: {longer:,} of "
-        f"{len(gaps):,} steps between them are longer, most often {looks}: they look like "
-        f"{looks} candles (read as {given} candles, each would be known "
-        f"{format_duration(typical - step)} before its close)"
+        f"{path}: --timeframe {given} does not match the rows: no step between them is "
+        f"{given}, the shortest is {looks}: they look like {looks} candles (read as {given} "
+        f"candles, each would be known {format_duration(shortest - step)} before its close)"
     )
 
 

@@ -1,12 +1,13 @@
 """What ``data import FILE`` refuses before anything is written, each time naming the row.
 
 A file is checked as the live adapters check a response: a candle has prices above zero, a high
-not below its low and a volume not negative (``technical.plausible_candle``, the BAD_RESPONSE
-rules). Beyond that, a file cannot say two things about one moment (two rows at one time with
-other values; a repeat of a row is left out and reported), cannot silently change what the
-snapshot folder holds (stored points it would change need ``--replace``), and its candles must
-be as long as the rows are apart (``typical_gap``, ``aligned``): a daily row read as an hourly
-candle would be known 23 hours before its close.
+not below its low and a volume not negative (``technical.candle_problem``, the rule behind the
+live BAD_RESPONSE). Beyond that, a file cannot say two things about one moment (two rows at one
+time with other values; a repeat of a row is left out and reported), cannot silently change what
+the snapshot folder holds (stored points it would change need ``--replace``), and its timeframe
+must fit the rows (``default_timeframe``, ``aligned``): no two rows closer than it, some step as
+long, longer steps a whole number of candles (ones the exchange left out); a daily row read as an
+hourly candle would be known 23 hours before its close.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +55,14 @@ def shown(number: float) -> str:
 
 
 def plausible(where: str, candle: Sequence[float]) -> list[float]:
-    """Open, high, low, close, volume, refused unless they can be a real candle."""
+    """Open, high, low, close, volume, refused unless they can be a real candle: the live
+    adapters' rule, with the row's place (``FILE:3: high 90 is below low 101``)."""
+    from signalops.adapters.technical import candle_problem  # numpy and TA-Lib: candles only
+
     o, h, low, c, v = candle
-    for name, price in zip(CANDLE_VALUES, (o, h, low, c), strict=False):
-        if price <= 0:
-            raise InputError(f"{where}: {name} {shown(price)} is not above zero")
-    if h < low:
-        raise InputError(f"{where}: high {shown(h)} is below low {shown(low)}")
-    if v < 0:
-        raise InputError(f"{where}: volume {shown(v)} is negative")
+    problem = candle_problem(o, h, low, c, v)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
     return list(candle)
 
 
@@ -161,18 +162,56 @@ def refuse_changes(found: Sequence[Change], store: SnapshotStore, source: str) -
 # --- the timeframe ----------------------------------------------------------------------------
 
 
-def typical_gap(gaps: Sequence[float]) -> float | None:
-    """The most common time between two rows (the shortest of equally common ones): a file's
-    timeframe, which gaps in the data (weekends, missing bars) make longer but never shorter."""
+def default_timeframe(gaps: Sequence[float]) -> float | None:
+    """A file's timeframe when none is given, from the steps between its rows (sorted, distinct).
+
+    The shortest step, when the rows read as candles of that length with some left out (as
+    exchanges leave out empty ones: Coinbase, illiquid pairs): every step a whole number of
+    them, at least half of those from the first row to the last there, and no row alone off the
+    grid of the most common step (``_stray``). Else the most common step, and the rows closer
+    than it are refused with their line: one row an hour after a daily one must not make a daily
+    file hourly (each close known 23 hours early), nor one between two 2h candles a 2h file.
+    """
     if not gaps:
         return None
+    shortest, typical = min(gaps), typical_gap(gaps)
+    if shortest < typical and _with_left_out(gaps, shortest) and not _stray(gaps, typical):
+        return shortest
+    return typical
+
+
+def typical_gap(gaps: Sequence[float]) -> float:
+    """The most common time between two rows (the shortest of equally common ones)."""
     counts = Counter(gaps)
     return min(counts, key=lambda gap: (-counts[gap], gap))
 
 
-def aligned(gap: float, step: int) -> bool:
-    """Whether ``gap`` is a whole number of candles; a daily or longer candle may be an hour
-    off, as dates at local midnight are across a daylight-saving change."""
-    off = math.fmod(gap, step)
-    slack = HOUR if step >= DAY else 0
-    return off <= slack or step - off <= slack
+def _with_left_out(gaps: Sequence[float], step: float) -> bool:
+    """Whether the rows can be ``step`` candles, some left out: each gap a whole number of
+    candles and at least half of the candles from the first row to the last there (a daily file
+    read as hourly would have 1 in 24)."""
+    if not all(aligned(gap, step) for gap in gaps):
+        return False
+    return 2 * (len(gaps) + 1) >= round(sum(gaps) / step) + 1
+
+
+def _stray(gaps: Sequence[float], step: float) -> bool:
+    """Whether a row sits alone off the ``step`` grid: the steps to it and from it are not whole
+    numbers of ``step``, and together they are (its neighbours are in line without it). Rows
+    of shorter candles with some left out leave the grid and stay off it for a while."""
+    return any(
+        not aligned(before, step) and not aligned(after, step) and aligned(before + after, step)
+        for before, after in pairwise(gaps)
+    )
+
+
+def slack(step: float) -> float:
+    """How far from a whole number of candles a gap may be: an hour for daily or longer candles,
+    as dates at local midnight are across a daylight-saving change; none for shorter ones."""
+    return HOUR if step >= DAY else 0
+
+
+def aligned(gap: float, step: float) -> bool:
+    """Whether ``gap`` is a whole number (one or more) of ``step`` candles, within ``slack``."""
+    off, within = math.fmod(gap, step), slack(step)
+    return gap >= step - within and (off <= within or step - off <= within)
