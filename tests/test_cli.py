@@ -124,7 +124,10 @@ def test_validate_valid_file_prints_ok_line_and_summary_and_exits_0(in_repo):
         1 file: 1 valid
         """  # noqa: E501
     )
-    assert result.stderr == ""
+    assert result.stderr == (  # the strategy is in notify mode, and no config has webhooks
+        "warning: tests/fixtures/original_readme.yaml: notify mode with no webhooks in the "
+        "config: approvals wait in 'signalops approvals', nobody is told\n"
+    )
 
 
 def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo):
@@ -144,7 +147,12 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
         8 files: 8 valid
         """  # noqa: E501
     )
-    assert result.stderr == ""
+    assert result.stderr == lines(
+        """
+        warning: strategies/election_odds_gate.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
+        warning: strategies/event_filter.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
+        """  # noqa: E501
+    )
 
 
 def test_validate_folder_recurses_sorts_and_ignores_non_yaml_files(in_tmp):
@@ -781,7 +789,7 @@ def test_mutated_strategy_is_either_valid_or_reported_without_traceback(
     assert result.exit_code in (0, 1), result.exc_info
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
     for line in result.stderr.splitlines():
-        assert line.startswith(("error: ", "  ")), result.stderr
+        assert line.startswith(("error: ", "  ", "warning: ")), result.stderr
 
 
 # --- the installed console script ----------------------------------------------------------------

@@ -416,14 +416,20 @@ def test_top_level_list_is_not_a_mapping():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a: b: c\n", "s.yaml:1:5: invalid YAML: mapping values are not allowed here"),
+        (
+            "a: b: c\n",
+            "s.yaml:1:5: invalid YAML: mapping values are not allowed here (check the "
+            "indentation of this line against the one above; a value that holds ': ' goes in "
+            "quotes)",
+        ),
         (
             "strategy: [\n",
             "s.yaml:2:1: invalid YAML: expected the node content, but found '<stream end>'",
         ),
         (
             "a:\n  - b\n  c: d\n",
-            "s.yaml:3:3: invalid YAML: expected <block end>, but found '?'",
+            "s.yaml:3:3: invalid YAML: expected <block end>, but found '?' (check the "
+            "indentation of this line against the one above)",
         ),
         (
             "a: 'unterminated\n",

@@ -274,7 +274,13 @@ def test_a_runner_killed_mid_run_and_restarted_loses_no_decision_and_repeats_no_
         at_kill = _state(url, "desk-1")
         assert 2 * after <= at_kill < 2 * len(AS_OFS), context
         restarted = runner_process(replay_dir, SLOW_STRATEGY, url, "desk-1", tmp_path)
-        finished(restarted, other, clean)
+        finished(restarted, clean)
+        # Notify mode and no webhooks: warned once as it started, and ended cleanly.
+        assert (other.finish(timeout=90), other.stderr()) == (
+            0,
+            "warning: notify mode with no webhooks: approvals wait in 'signalops approvals', "
+            "nobody is told\n",
+        ), other.lines
     finally:
         for run in (killed, other, clean):
             run.stop()

@@ -179,15 +179,15 @@ def test_a_task_gets_the_stored_pack_from_its_reference(replay_dir: Path, strate
 
 def test_a_failing_set_is_reported_with_its_parameters_and_the_sweep_goes_on(replay_dir: Path):
     result = invoke(
-        "sweep", str(BASELINE), "--grid", "oversold=25,abc,35", "--from", "2022-01-01",
+        "sweep", str(BASELINE), "--grid", "oversold=25,500,35", "--from", "2022-01-01",
         "--to", "2024-12-31", "--asset", "BTC", "--asset", "ETH", "--data", str(replay_dir),
         "--ray", "--chunk", "1",
     )  # fmt: skip
     assert result.exit_code == 1
     assert result.stdout.count("fast screen") == 2  # both tables, of the sets that screened
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
-    assert [line.split(": ")[1] for line in failed] == ["BTC oversold=abc", "ETH oversold=abc"]
-    assert "parameter '$oversold' is 'abc', not a number" in failed[0]
+    assert [line.split(": ")[1] for line in failed] == ["BTC oversold=500", "ETH oversold=500"]
+    assert "rsi(14) < 500 is always true" in failed[0]
     assert result.stderr.endswith("error: 2 of 6 combinations failed; the rest are shown above\n")
 
 

@@ -1,5 +1,6 @@
 """The README's "Validate it" step shows what ``signalops validate strategies/`` prints: its first
-line and its summary, so that adding a strategy file cannot leave the README behind."""
+line, its summary and its warnings, so that adding a strategy file cannot leave the README
+behind."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_the_readme_validate_step_shows_the_first_line_and_summary_of_the_real_o
     monkeypatch.chdir(ROOT)
     result = invoke("validate", "strategies/")
     assert result.exit_code == 0, result.stderr
-    printed = result.stdout.splitlines()
+    printed, warned = result.stdout.splitlines(), result.stderr.splitlines()
     shown = _readme_block("### 2. Validate it")
     assert shown[0] == "$ signalops validate strategies/"
-    assert shown[1:] == [printed[0], "...", printed[-1]]
+    assert shown[1:] == [printed[0], "...", printed[-1], *warned]

@@ -45,6 +45,11 @@ def run(folder: Path, *args: str) -> Result:
 
 
 FILES: dict[str, str] = {}
+# s.yaml is in notify mode, and these configs have no webhooks.
+NOTIFY_UNHEARD = (
+    "warning: s.yaml: notify mode with no webhooks in the config: approvals wait in "
+    "'signalops approvals', nobody is told"
+)
 
 
 @pytest.fixture
@@ -152,13 +157,14 @@ def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, file
     assert result.stderr == (
         "warning: s.yaml: no configured venue serves asset BTC\n"
         "warning: s.yaml: no configured venue serves asset SOL\n"
+        f"{NOTIFY_UNHEARD}\n"
     )
 
 
 def test_validate_with_default_venues_warns_about_nothing(tmp_path, files):
     result = run(tmp_path, "validate", "s.yaml")
 
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stderr) == (0, f"{NOTIFY_UNHEARD}\n")  # none of venues
 
 
 # --- --venue -----------------------------------------------------------------------------------

@@ -241,16 +241,16 @@ def test_each_asset_writes_its_audit_log_and_metrics_into_its_own_folder(
 
 def test_a_bad_value_fails_its_own_windows_and_the_rest_is_shown(replay_dir: Path):
     result = invoke(
-        "walkforward", str(BASELINE), "--grid", "oversold=30,abc", "--from", "2022-01-01",
+        "walkforward", str(BASELINE), "--grid", "oversold=30,500", "--from", "2022-01-01",
         "--to", "2024-12-31", "--train", "365d", "--test", "180d", "--data", str(replay_dir),
     )  # fmt: skip
     assert result.exit_code == 1
     assert "stitched" in result.stdout  # the table of what could be screened
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
-    assert len(failed) == 4  # oversold=abc, in each training window
+    assert len(failed) == 4  # oversold=500, in each training window
     assert (
-        failed[0].startswith("failed: BTC window 1 oversold=abc: ")
-        and "parameter '$oversold' is 'abc', not a number" in failed[0]
+        failed[0].startswith("failed: BTC window 1 oversold=500: ")
+        and "rsi(14) < 500 is always true" in failed[0]
     )
     assert result.stderr.splitlines()[-1] == (
         "error: 4 of 8 in-sample or out-of-sample screens failed; the rest are shown above"

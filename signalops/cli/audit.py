@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +41,16 @@ def _reader(audit_file: str | None) -> AuditStore:
 
 
 @click.command("decisions")
-@click.option("--asset")
-@click.option("--strategy")
-@click.option("--verdict", type=click.Choice(VERDICTS, case_sensitive=False))
+@click.option("--asset", help="Only this asset's decisions (btc finds BTC).")
+@click.option("--strategy", help="Only this strategy's decisions (name or sha256: hash).")
+@click.option(
+    "--verdict", type=click.Choice(VERDICTS, case_sensitive=False), help="Only this verdict."
+)
 @click.option("--since", help="Earliest decision time (date or ISO time).")
 @click.option("--until", help="Latest decision time (date or ISO time).")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help="Show at most this many, newest first."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON lines.")
 @AUDIT_OPTION
 def decisions_command(
@@ -67,14 +73,16 @@ def decisions_command(
 
     first, last = parse_bounds(since, until)
     log = _reader(audit_file)
-    records = log.decisions(
-        asset=asset,
-        strategy=strategy,
-        verdict=verdict.upper() if verdict else None,
-        since=first,
-        until=last,
-        limit=limit,
-    )
+
+    def find(name: str | None) -> list[dict[str, Any]]:
+        wanted = verdict.upper() if verdict else None
+        return log.decisions(
+            asset=name, strategy=strategy, verdict=wanted, since=first, until=last, limit=limit
+        )
+
+    records = find(asset)
+    if not records and asset is not None and (logged := _logged_asset(log, asset)) != asset:
+        records = find(logged)
     if as_json:
         for record in records:
             # Keys sorted: the same bytes whichever layout or backend stored the record.
@@ -118,6 +126,9 @@ def why_command(
         records = [] if found is None else [found]
     else:
         records = why.find_decisions(log, ref, when, strategy=strategy)
+        if not records and (logged := _logged_asset(log, ref)) != ref:
+            ref = logged
+            records = why.find_decisions(log, ref, when, strategy=strategy)
     if not records:
         by = f" by {strategy}" if strategy is not None else ""
         at_text = f" at {at}" if at else ""
@@ -134,10 +145,41 @@ def why_command(
         output.json_out({**shown, "integrity_problems": flagged} if flagged else shown)
     else:
         output.lines(why.why_grouped(stories))
+        if isinstance(when, date) and not isinstance(when, datetime):
+            _others_that_day(log, ref, when, strategy, len(records))
     for item, wrong in untrusted:
         output.untrusted(item, wrong)
     if untrusted:
         sys.exit(1)
+
+
+def _logged_asset(log: AuditStore, asset: str) -> str:
+    """``asset`` as the log spells it: ``btc`` is the log's ``BTC`` when the log holds no
+    ``btc`` and one asset in another case (one read of the distinct assets' index); else
+    ``asset`` as given."""
+    from signalops.audit.queries import decision_values
+
+    known = decision_values(log, "asset")
+    if asset in known:
+        return asset
+    same = [name for name in known if name.casefold() == asset.casefold()]
+    return same[0] if len(same) == 1 else asset
+
+
+def _others_that_day(
+    log: AuditStore, asset: str, day: date, strategy: str | None, shown: int
+) -> None:
+    """One line under ``why ASSET --at DAY`` when that day holds more decisions than the
+    latest ones shown (an hourly log has 24): how many, and the command listing them."""
+    others = len(log.decisions(asset=asset, strategy=strategy, since=day, until=day, limit=None))
+    others -= shown
+    if others <= 0:
+        return
+    by = f" --strategy {shlex.quote(strategy)}" if strategy is not None else ""
+    listing = f"signalops decisions --asset {shlex.quote(asset)}{by} --since {day} --until {day}"
+    noun = "decision" if others == 1 else "decisions"
+    line = f"({others} earlier {noun} on {day}: {listing})"
+    output.console().print(line, markup=False, highlight=False)
 
 
 def _checked(
@@ -162,7 +204,15 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @AUDIT_OPTION
 def audit_verify(audit_file: str | None) -> None:
-    """Recompute every hash and link; say which record was edited, deleted or reordered."""
+    """Recompute every hash and link; say which record was edited, deleted or reordered.
+
+    Exits 0 when the chain is intact, 1 otherwise.
+
+    \b
+    Examples:
+      signalops audit verify
+      signalops audit verify --audit reports/banking_crisis_dip/backtest.db
+    """
     from signalops.audit.verify import verify
 
     report = verify(_reader(audit_file))
@@ -272,27 +322,18 @@ def _refuse_the_log(log: AuditStore, target: Path, to_stdout: bool) -> None:
     one) is refused."""
     if not isinstance(log.path, Path):  # PostgreSQL: no file of the log to write onto
         return
-    from signalops.audit.files import files_of
-    from signalops.audit.runner_lock import lock_path
+    from signalops.audit.files import file_of_log
 
-    ours = (*files_of(log.path), lock_path(log.path))
-    hit = next((file for file in ours if _same_file(target, file, to_stdout)), None)
+    try:
+        descriptor = sys.stdout.fileno() if to_stdout else None
+    except (OSError, ValueError):  # a stdout without a descriptor is no file of the log
+        return
+    hit = file_of_log(log.path, target, descriptor=descriptor)
     if hit is None:
         return
     shown = "stdout" if str(target) == "-" else str(target)
     what = "the audit log" if hit == log.path else f"a file of the audit log {log.path}"
     raise InputError(f"{shown}: is {what} being exported; export into a new file")
-
-
-def _same_file(target: Path, file: Path, to_stdout: bool) -> bool:
-    try:
-        if to_stdout:
-            return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(file))
-        if os.path.realpath(target) == os.path.realpath(file):
-            return True
-        return os.path.samefile(target, file)
-    except (OSError, ValueError):  # either is not there (or stdout has no descriptor)
-        return False
 
 
 @audit_group.command("copy")

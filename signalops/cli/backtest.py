@@ -12,12 +12,12 @@ it was)`` when it has a report folder) and exit status 130 (``output.interruptib
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -36,8 +36,10 @@ from signalops.cli.params import (
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
+    from signalops.catalogue.spec import Catalogue
     from signalops.research.assets import EachAsset
     from signalops.research.executors import Executor
+    from signalops.strategy.model import Strategy
 
 RAY_OPTION = click.option(
     "--ray",
@@ -312,6 +314,7 @@ def sweep_command(
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
+    _refuse_words(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with (
@@ -451,6 +454,7 @@ def walkforward_command(
     assert train_span is not None and test_span is not None
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
+    _refuse_words(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with (
@@ -487,6 +491,27 @@ def walkforward_command(
 
 
 # --- running tasks ---------------------------------------------------------------------------
+
+
+def _refuse_words(
+    compiled: Strategy, grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+) -> None:
+    """``InputError`` naming --grid and the value, before anything runs, for a value that is not
+    a number (``oversold=a``) and that the param cannot take: each word is compiled alone
+    with the strategy's other params (a few ms each; a word such as ``4h`` may be right). The
+    numbers are left to the sweep, which checks them without compiling each."""
+    from signalops.backtest.sweep import format_value, with_params
+
+    for name, values in grid.items():
+        if name not in compiled.params:  # the sweep names the strategy's params
+            continue
+        for value in (v for v in values if isinstance(v, str)):
+            try:
+                with_params(compiled.document, {name: value}, catalogue, file)
+            except InputError as error:
+                # with_params says "FILE with NAME=VALUE: PROBLEM"; the option names them here.
+                problem = str(error).removeprefix(f"{file} with {name}={format_value(value)}: ")
+                raise InputError(f"--grid {name}={value}: {file}: {problem}") from None
 
 
 class _executor:

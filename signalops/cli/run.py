@@ -5,8 +5,10 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,13 +18,18 @@ from signalops.cli.params import (
     CONFIG_OPTION,
     RUNNER_OPTION,
     VENUE_OPTION,
+    F,
     check_period,
+    default_config,
     parse_interval,
     parse_time,
     snapshot_folder,
     with_options,
 )
 from signalops.orders import Mode
+
+if TYPE_CHECKING:
+    from signalops.pipeline.loop import RunPlan
 
 
 @click.command("run")
@@ -94,7 +101,9 @@ def run_command(
 
     With breakers: in the config, a drawdown, orders rejected in a row or an outage HALTS
     trading (a HALTED line; decisions are still recorded, orders denied) until
-    `signalops resume`. Alerts (alerts: in the config) go to the notify webhooks.
+    `signalops resume`. Alerts (alerts: in the config) go to the notify webhooks. Notify mode
+    with no webhooks in the config is warned about as the run starts: its approvals wait in
+    `signalops approvals` and nobody is told.
 
     Hot reload: a strategy or config file edited while the run goes on is read again before the
     next cycle. A version that validates is used from then on ("reloaded FILE (OLD -> NEW)",
@@ -149,6 +158,8 @@ def run_command(
         # Tests serve recorded (or failing) answers through ``obj``, as for ``data download``.
         connections=connections if isinstance(connections, Connections) else None,
     )
+    if _unheard(plan):
+        output.warnings([UNHEARD])
     out = output.console()
     with output.status(out, "running..."):
         result = loop.run_plan(
@@ -163,6 +174,27 @@ def run_command(
         sys.exit(1)
 
 
+UNHEARD = "notify mode with no webhooks: approvals wait in 'signalops approvals', nobody is told"
+
+
+def _unheard(plan: RunPlan) -> bool:
+    """Whether a notify-mode strategy will ask for approvals that no webhook announces. A
+    config or strategy that does not load says nothing here: the run reports it."""
+    from signalops.config import load_config
+    from signalops.errors import SignalOpsError
+    from signalops.workspace import load_strategies
+
+    try:
+        if load_config(plan.config or default_config()).notify.webhooks:
+            return False
+        if plan.mode is not None:
+            return plan.mode is Mode.NOTIFY
+        strategies = load_strategies(plan.strategies)
+    except (SignalOpsError, OSError):
+        return False
+    return any(s.execution.action_mode == Mode.NOTIFY.value for s in strategies)
+
+
 @click.command("approvals")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--at", help="Judge expiry at this time (default: now; for replays).")
@@ -171,7 +203,13 @@ def run_command(
 def approvals_command(
     as_json: bool, at: str | None, audit_file: str | None, config_file: Path | None
 ) -> None:
-    """List decisions waiting for a human (notify mode), soonest expiry first."""
+    """List decisions waiting for a human (notify mode), soonest expiry first.
+
+    \b
+    Examples:
+      signalops approvals
+      signalops approvals --json --audit state/signalops.db
+    """
     from signalops.workspace import open_workspace
 
     now = parse_time(at, "--at") if at else datetime.now(UTC)
@@ -216,16 +254,35 @@ def _answer(
     sys.exit(output.answered(outcome))
 
 
-ANSWER_OPTIONS = [
-    click.option("--by", help="Who decides (recorded). Default: the current user."),
-    click.option("--live", is_flag=True, help="Execute through the live exchange (auto mode)."),
-    click.option(
+BY_OPTION = click.option("--by", help="Who decides (recorded). Default: the current user.")
+
+
+def _replay_option(hidden: bool = False) -> Callable[[F], F]:
+    return click.option(
         "--replay",
         "replay_dir",
         type=click.Path(path_type=Path),
+        hidden=hidden,
         help="Re-check the signal on replayed data (for replays and tests).",
-    ),
+    )
+
+
+ANSWER_OPTIONS = [
+    BY_OPTION,
+    click.option("--live", is_flag=True, help="Execute through the live exchange (auto mode)."),
+    _replay_option(),
     click.option("--at", help="Decision time of the re-check (default: now)."),
+    AUDIT_OPTION,
+    CONFIG_OPTION,
+]
+
+# A rejection re-checks and executes nothing: --live and --replay are accepted as approve's
+# twins (one script can answer either way) but hidden and ignored. --at is when it is given.
+REJECT_OPTIONS = [
+    BY_OPTION,
+    click.option("--live", is_flag=True, hidden=True),
+    _replay_option(hidden=True),
+    click.option("--at", help="When the rejection is made; judges the expiry (default: now)."),
     AUDIT_OPTION,
     CONFIG_OPTION,
 ]
@@ -257,7 +314,7 @@ def approve_command(
 @click.command("reject")
 @click.argument("approval_id")
 @click.option("--note", required=True, help="Why (kept in the audit record).")
-@with_options(ANSWER_OPTIONS)
+@with_options(REJECT_OPTIONS)
 def reject_command(
     approval_id: str,
     note: str,
@@ -274,7 +331,8 @@ def reject_command(
     Example:
       signalops reject apv-06b9f3bcf8279e462f0c49f6 --note "FOMC in an hour"
     """
-    _answer(approval_id, False, by, note, audit_file, config_file, live, replay_dir, at)
+    del live  # nothing is executed
+    _answer(approval_id, False, by, note, audit_file, config_file, False, replay_dir, at)
 
 
 @click.command("resume")

@@ -43,7 +43,8 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     that only looks like another unit (rsi(14) < 0.3) is a warning. A strategy asset that no
     configured venue serves is a warning (an asset on a Polymarket venue is served when its
     symbol is the CLOB token id of the outcome it trades), and so is a news feed a condition
-    names that the config does not (a replay may have recorded it). An invalid config is
+    names that the config does not (a replay may have recorded it), and a notify-mode strategy
+    when the config has no notify webhooks (nobody would be told). An invalid config is
     reported with the files; the strategies are still checked, but not against it.
 
     \b
@@ -66,6 +67,8 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     else:
         output.warnings(_venue_warnings(checks, settings.venues))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
+        if not settings.notify.webhooks:
+            output.warnings(_unheard_warnings(checks))
     sys.exit(status)
 
 
@@ -133,6 +136,17 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                     continue
             if not venues.serves(asset):
                 yield f"{check.file}: no configured venue serves asset {asset}"
+
+
+def _unheard_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
+    """The notify-mode strategies, for a config without webhooks: their approvals are asked of
+    no one."""
+    for check in checks:
+        if check.strategy is not None and check.strategy.execution.action_mode == "notify":
+            yield (
+                f"{check.file}: notify mode with no webhooks in the config: approvals wait in "
+                "'signalops approvals', nobody is told"
+            )
 
 
 def _feed_warnings(checks: Sequence[FileCheck], feeds: Mapping[str, str] | None) -> Iterator[str]:

@@ -334,6 +334,7 @@ def _load_python(text: str, file: str) -> Document:
             file=file,
             line=line,
             column=column,
+            hint=_plain_hint(problem),
             source_line=doc.line_text(line),
         ) from None
     except yaml.YAMLError as exc:
@@ -343,6 +344,26 @@ def _load_python(text: str, file: str) -> Document:
     finally:
         loader.dispose()
     return doc
+
+
+# PyYAML's words for the usual slips, said plainly: a line indented more or less than its
+# neighbours, a key without its ':', a value holding ': ' unquoted.
+_PLAIN_HINTS = (
+    ("expected <block end>", "check the indentation of this line against the one above"),
+    (
+        "mapping values are not allowed",
+        "check the indentation of this line against the one above; a value that holds ': ' "
+        "goes in quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "a line above has a key without its ':', or is indented differently from its neighbours",
+    ),
+)
+
+
+def _plain_hint(problem: str) -> str | None:
+    return next((hint for words, hint in _PLAIN_HINTS if problem.startswith(words)), None)
 
 
 def _load_fast(text: str, file: str) -> Document | None:
