@@ -10,13 +10,13 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 from signalops.audit.files import publish, remove
 from signalops.errors import InputError
+from signalops.signals import STOP_SIGNALS, handled
 
 
 @contextmanager
@@ -137,29 +137,11 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-@contextmanager
-def _held_interrupts() -> Iterator[None]:
+def _held_interrupts() -> AbstractContextManager[None]:
     """Ctrl-C (and SIGTERM, SIGHUP) does not stop the block: files are moved or removed whole.
-    Python handles signals in the main thread only, so elsewhere there is nothing to hold
-    back; a handler not set from Python (None) is left as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = [
-        sig
-        for sig in (
-            signal.SIGINT,
-            getattr(signal, "SIGTERM", None),
-            getattr(signal, "SIGHUP", None),
-        )
-        if sig is not None and signal.getsignal(sig) is not None
-    ]
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    A handler not set from Python (None) is left as it is."""
+    held = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not None]
+    return handled(held, signal.SIG_IGN)
 
 
 __all__ = ["staged"]

@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import click
@@ -18,6 +16,7 @@ import click
 from signalops.cli import output
 from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION
 from signalops.extras import require
+from signalops.signals import STOP_SIGNALS, handled
 from signalops.workspace import open_audit
 
 
@@ -118,11 +117,6 @@ def dashboard_command(
     sys.exit(_until_interrupted(command, {**environ, **settings.environment()}))
 
 
-# Ctrl-C, `kill` (a service manager's stop) and a closed terminal: each stops the app with this
-# command, or the app would be left serving, a child of init, on a port nobody watches.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 GRACE_SECONDS = 5.0  # from SIGTERM to SIGKILL: Streamlit closes its sessions in well under one
 
 
@@ -143,26 +137,18 @@ def _until_interrupted(command: list[str], env: dict[str, str]) -> int:
         return 0
 
 
-@contextmanager
-def _raising_on_stop() -> Iterator[None]:
-    """The first stop signal raises ``_Stop``; later ones are ignored while the app is ended,
-    which ``_end`` bounds. Outside the main thread no handler can be set: as it was."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _raising_on_stop() -> AbstractContextManager[None]:
+    """Each stop signal (``STOP_SIGNALS``: Ctrl-C, `kill`, a closed terminal) stops the app
+    with this command, or it would be left serving, a child of init, on a port nobody watches:
+    the first raises ``_Stop``, later ones are ignored while the app is ended (``_end`` bounds
+    that)."""
 
     def stop(signum: int, _frame: object) -> None:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
         raise _Stop(signum)
 
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            # None: a handler not set from Python, which cannot be put back; the default.
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    return handled(STOP_SIGNALS, stop)
 
 
 def _end(app: subprocess.Popen[bytes]) -> None:

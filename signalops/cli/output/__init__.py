@@ -86,30 +86,18 @@ def interruptible(folder: Path | None) -> Iterator[None]:
         sys.exit(128 + stopped[0] if stopped else INTERRUPTED)
 
 
-@contextmanager
-def _stops_interrupting(stopped: list[int]) -> Iterator[None]:
+def _stops_interrupting(stopped: list[int]) -> AbstractContextManager[None]:
     """SIGTERM and SIGHUP raise ``KeyboardInterrupt`` in the block (their number noted in
-    ``stopped``); the handlers before are back after it. Python handles signals in the main
-    thread only: elsewhere, as it was."""
+    ``stopped``)."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    from signalops.signals import handled
 
     def stop(signum: int, _frame: Any) -> None:
         stopped.append(signum)
         raise KeyboardInterrupt
 
-    numbers_of = [getattr(signal, name) for name in _STOPS if hasattr(signal, name)]
-    previous = {sig: signal.signal(sig, stop) for sig in numbers_of}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            # None: a handler not set from Python, which cannot be put back; the default.
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    return handled([getattr(signal, name) for name in _STOPS if hasattr(signal, name)], stop)
 
 
 def fail(message: str) -> NoReturn:
