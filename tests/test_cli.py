@@ -597,7 +597,7 @@ def test_metrics_without_source_lists_all_five_sources():
     ]
     assert (
         "  news_count(query, window=1d, feeds='all')                      items           "
-        "number of feed items matching the query in the window"
+        "number of feed items matching the query in the window; never below 0"
     ) in result.stdout.splitlines()
 
 
@@ -613,7 +613,7 @@ def test_metrics_technical_lists_only_technical_metrics_with_signatures():
     assert all(line.startswith("  ") for line in out[1:])
     assert (
         "  rsi(n=14, timeframe=1d)                                0-100           "
-        "relative strength index (Wilder)"
+        "relative strength index (Wilder); from 0 to 100"
     ) in out
     assert (
         "  close(timeframe=1d)                                    quote currency  "

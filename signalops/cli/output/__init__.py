@@ -190,6 +190,8 @@ def catalogue(
             line.append(spec.description, style="dim")
             if spec.aliases:
                 line.append(f" (also: {', '.join(spec.aliases)})", style="dim")
+            if spec.range_text():  # what validate checks a threshold against
+                line.append(f"; {spec.range_text()}", style="dim")
             out.print(line)
             if spec.providers():  # under the description: a line of its own stays readable
                 indent = " " * (2 + width + 2 + unit_width + 2)
