@@ -474,10 +474,7 @@ class DecisionTemplate:
             stamps, seconds = like.stamps, like.seconds
         else:
             stamps, seconds = _stamps_and_seconds(moments)
-        prefix, suffix = self._id_prefix, f"|{self.mode}"
-        sha256 = hashlib.sha256
-        # ``_digest``'s id, for every moment in one loop.
-        ids = [f"dec-{sha256(f'{prefix}{s}{suffix}'.encode()).hexdigest()[:24]}" for s in stamps]
+        ids = [f"dec-{self._digest(stamp)[:24]}" for stamp in stamps]
         return DecisionTimes(moments, stamps, seconds, ids, [None] * len(moments))
 
     def prepare_at(

@@ -20,7 +20,6 @@ from signalops.cli.params import (
     VENUE_OPTION,
     F,
     check_period,
-    default_config,
     parse_interval,
     parse_time,
     snapshot_folder,
@@ -29,7 +28,7 @@ from signalops.cli.params import (
 from signalops.orders import Mode
 
 if TYPE_CHECKING:
-    from signalops.pipeline.loop import RunPlan
+    pass
 
 
 @click.command("run")
@@ -158,8 +157,6 @@ def run_command(
         # Tests serve recorded (or failing) answers through ``obj``, as for ``data download``.
         connections=connections if isinstance(connections, Connections) else None,
     )
-    if _unheard(plan):
-        output.warnings([UNHEARD])
     out = output.console()
     with output.status(out, "running..."):
         result = loop.run_plan(
@@ -167,32 +164,12 @@ def run_command(
             on_cycle=lambda summary: out.print(summary.line()),
             # Notices quote files and errors (``rules[0]``...): printed as written, not markup.
             on_notice=lambda text: out.print(text, markup=False),
+            on_warning=lambda text: output.warnings([text]),
         )
     if result.stopped:
         output.stopped(len(result.summaries))
     if result.failed_closed:
         sys.exit(1)
-
-
-UNHEARD = "notify mode with no webhooks: approvals wait in 'signalops approvals', nobody is told"
-
-
-def _unheard(plan: RunPlan) -> bool:
-    """Whether a notify-mode strategy will ask for approvals that no webhook announces. A
-    config or strategy that does not load says nothing here: the run reports it."""
-    from signalops.config import load_config
-    from signalops.errors import SignalOpsError
-    from signalops.workspace import load_strategies
-
-    try:
-        if load_config(plan.config or default_config()).notify.webhooks:
-            return False
-        if plan.mode is not None:
-            return plan.mode is Mode.NOTIFY
-        strategies = load_strategies(plan.strategies)
-    except (SignalOpsError, OSError):
-        return False
-    return any(s.execution.action_mode == Mode.NOTIFY.value for s in strategies)
 
 
 @click.command("approvals")

@@ -38,7 +38,7 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -578,8 +578,11 @@ def run_plan(
     on_cycle: Callable[[CycleSummary], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
     alert_transport: httpx.BaseTransport | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Load, open, build and run: every cycle recorded in the plan's audit log."""
+    """Load, open, build and run: every cycle recorded in the plan's audit log. ``on_warning``
+    is told, before the first cycle, of what the run will do that nobody may expect
+    (``UNHEARD``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
     from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
 
@@ -600,6 +603,8 @@ def run_plan(
         venue=plan.venue,
         runner=plan.runner,
     )
+    if on_warning is not None and _unheard(workspace.config, strategies, plan.mode):
+        on_warning(UNHEARD)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(
@@ -614,6 +619,18 @@ def run_plan(
     finally:
         workspace.close()
     return RunResult(tuple(summaries), stop.is_set())
+
+
+UNHEARD = "notify mode with no webhooks: approvals wait in 'signalops approvals', nobody is told"
+
+
+def _unheard(config: Config, strategies: Sequence[Strategy], mode: Mode | None) -> bool:
+    """Whether the run will ask for approvals that no webhook announces."""
+    if config.notify.webhooks:
+        return False
+    if mode is not None:
+        return mode is Mode.NOTIFY
+    return any(s.execution.action_mode == Mode.NOTIFY.value for s in strategies)
 
 
 def _run_in(

@@ -108,8 +108,7 @@ def _age(age: timedelta) -> str:
     """``2,376 days``, ``1 day``, ``5 hours``, ``12 minutes``, ``0 seconds``."""
     seconds = max(age.total_seconds(), 0.0)
     unit, size = next((u for u in _UNITS if seconds >= u[1]), _UNITS[-1])
-    count = int(seconds // size)
-    return f"{count:,} {unit}{'' if count == 1 else 's'}"
+    return numbers.counted(int(seconds // size), unit)
 
 
 @dataclass(frozen=True)
