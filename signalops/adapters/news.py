@@ -51,8 +51,12 @@ objects when a feed has several items with the very same second (the store keeps
 time). ``polled/<feed>``: one point per live poll while recording, ``t`` = the poll's data time,
 ``v`` = ``{items, undated}`` (how many dated and undated items the feed listed). A recording under
 a configured name replays under that name, so replay with the same ``news:`` configuration.
-When a feed has no recorded items the message names the ``signalops data download`` command
-that provides them. ``import_bundled`` files the bundled CoinDesk feed under its own self link,
+A configured name -> URL feed also reads what was recorded under its URL (``items/<URL>`` and
+``polled/<URL>``: a recording made without the name, the bundled items), merged with its own
+(an item in both counts once), live when recording (the memory starts from both) and in replay:
+naming a feed never hides items recorded under its URL. When a feed has no recorded items the
+message names the ``signalops data download`` command that provides them. ``import_bundled``
+files the bundled CoinDesk feed under its own self link,
 ``items/https://www.coindesk.com/arc/outboundfeeds/rss``, which is also the default live name.
 """
 
@@ -77,7 +81,7 @@ from signalops import textmatch
 from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.http import HttpClient
-from signalops.adapters.snapshots import SnapshotStore
+from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.catalogue.builtin import NEWS
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
@@ -111,6 +115,12 @@ def polled_key(feed: str) -> str:
 
 def is_feed_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
+
+
+def recorded_as(name: str, url: str) -> tuple[str, ...]:
+    """The names a feed's items may be recorded under: its own, then its URL (see the module
+    docstring), so that naming a feed in the configuration hides nothing recorded before."""
+    return (name,) if url == name else (name, url)
 
 
 def select_feeds(
@@ -417,13 +427,25 @@ class RssFeed:
     def _seed(self, name: str, known: _Known) -> None:
         if self.record is None:
             return
-        series = self.record.series(SOURCE, items_key(name))
-        if series is None:
-            return
-        for t, value in zip(series.times, series.values, strict=True):
-            for item in value if isinstance(value, list) else (value,):
-                if isinstance(item, dict):
-                    known.items[(t, str(item.get("link", "")), str(item.get("title", "")))] = item
+        url = self.feeds.get(name) or self._unlisted[name]
+        for recorded in recorded_as(name, url):
+            series = self.record.series(SOURCE, items_key(recorded))
+            if series is None:
+                continue
+            for t, item in _each_item(series.times, series.values):
+                known.items.setdefault(_identity(t, item), item)
+
+
+def _each_item(times: Sequence[float], values: Sequence[Any]) -> Iterator[tuple[float, Item]]:
+    """The recorded items with their times (a value is an item or a list of a second's items)."""
+    for t, value in zip(times, values, strict=True):
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, dict):
+                yield t, item
+
+
+def _identity(t: float, item: Item) -> tuple[float, str, str]:
+    return t, str(item.get("link", "")), str(item.get("title", ""))
 
 
 def _feed_table(feeds: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
@@ -453,6 +475,7 @@ class ReplayItemFeed:
     ) -> None:
         self.store = store
         self.feeds = _feed_table(feeds) if feeds is not None else None
+        self._merged: dict[str, tuple[list[Series], Series]] = {}
 
     def recorded(self) -> list[str]:
         prefix = "items/"
@@ -474,15 +497,15 @@ class ReplayItemFeed:
         return [self.load_feed(name, as_of) for name in self.resolve(ALL_FEEDS)]
 
     def load_feed(self, name: str, as_of: float) -> FeedItems:
-        series = self.store.series(SOURCE, items_key(name))
+        names = recorded_as(name, (self.feeds or {}).get(name, name))
+        series = self._items(name, names)
         if series is None:
             provide = hints.provide(SOURCE, name, to=self.store.directory)
             raise _error(f"no recorded items for feed {name}: {provide}", Code.NO_DATA)
         end = series.end(as_of)
         data_time = series.times[end - 1] if end else None
         undated = 0
-        marks = self.store.series(SOURCE, polled_key(name))
-        mark = marks.last_at_or_before(as_of) if marks is not None else None
+        mark = self._last_poll(names, as_of)
         if mark is not None:
             data_time = mark[0] if data_time is None else max(data_time, mark[0])
             undated = int(mark[1].get("undated", 0)) if isinstance(mark[1], dict) else 0
@@ -493,6 +516,44 @@ class ReplayItemFeed:
                 Code.NO_DATA,
             )
         return FeedItems(name, series.times, series.values, end, data_time, undated)
+
+    def _items(self, name: str, names: Sequence[str]) -> Series | None:
+        """The items recorded under any of ``names``, one series (merged once, then kept)."""
+        found = [
+            series
+            for series in (self.store.series(SOURCE, items_key(n)) for n in names)
+            if series is not None
+        ]
+        if len(found) < 2:
+            return found[0] if found else None
+        cached = self._merged.get(name)
+        if cached is not None and list(map(id, cached[0])) == list(map(id, found)):
+            return cached[1]  # the same series objects: the store was not read again
+        merged = _merged_items(items_key(name), found)
+        self._merged[name] = (found, merged)
+        return merged
+
+    def _last_poll(self, names: Sequence[str], as_of: float) -> tuple[float, Any] | None:
+        """The newest poll mark at or before ``as_of`` under any of ``names``."""
+        marks = [self.store.series(SOURCE, polled_key(n)) for n in names]
+        found = [m.last_at_or_before(as_of) for m in marks if m is not None]
+        return max((mark for mark in found if mark is not None), key=lambda m: m[0], default=None)
+
+
+def _merged_items(key: str, parts: Sequence[Series]) -> Series:
+    """One feed's items recorded under several names, as one series: an item recorded twice
+    (same time, link and title) once, a second's items a list as the recording writes them."""
+    by_time: dict[float, dict[tuple[float, str, str], Item]] = {}
+    for part in parts:
+        for t, item in _each_item(part.times, part.values):
+            by_time.setdefault(t, {}).setdefault(_identity(t, item), item)
+    times = sorted(by_time)
+    values = [_one_or_list(list(by_time[t].values())) for t in times]
+    return Series(key, times, values)
+
+
+def _one_or_list(items: list[Item]) -> Item | list[Item]:
+    return items[0] if len(items) == 1 else items
 
 
 # --- matching -------------------------------------------------------------------------------------

@@ -215,12 +215,12 @@ def located_records(
                 f"{path}: 0 points read: not a layout SignalOps knows (a list of arrays, a list of "
                 "objects, a CLOB prices-history, a Gamma markets response, SEC companyfacts)"
             )
-    elif suffix in (".csv", ".txt"):
+    elif suffix in (".csv", ".tsv", ".txt"):
         table = csv_table(path)
     elif suffix in (".parquet", ".pq"):
         table = parquet_table(path)
     else:
-        raise InputError(f"{path}: unknown format '{suffix}' (CSV, Parquet or JSON)")
+        raise InputError(f"{path}: unknown format '{suffix}' (CSV, TSV, Parquet or JSON)")
     if source == "technical":
         return list(_candles(table, asset, venues, timeframe, columns))
     if source == "polymarket":

@@ -4,6 +4,13 @@ A ``Table`` is a header and rows of raw cells; ``where`` names a row as ``FILE:L
 files (the physical line, counting a skipped banner) and ``FILE: row N`` / ``FILE: item N``
 where a file has no useful lines. Columns are matched to fields by an explicit mapping first,
 then by common names (case, spaces, a BOM and non-breaking spaces ignored).
+
+A text file's fields are separated by ``,``, ``;`` or a tab: whichever its header line (the
+first line, or the second after a one-field banner) holds most of, ``,`` on a tie. A file
+separated by ``;`` or tabs may write decimals with a comma (``92,25``, as a spreadsheet in a
+European locale saves it); those cells are read as ``92.25`` when the file holds no number
+with a ``.`` too, which could be a thousands separator (``10.220``) as well as a decimal point:
+such a file is refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +29,10 @@ from signalops.errors import InputError
 from signalops.extras import require
 
 Row = tuple[str, Sequence[Any]]
+
+SEPARATORS = (",", ";", "\t")  # the first wins a tie
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
+_DECIMAL_POINT = re.compile(r"\s*[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,12 @@ def normalized(name: str) -> str:
 
 
 def csv_table(path: Path) -> Table:
-    """A CSV file; a first line of one field followed by a wider header is a banner, skipped."""
+    """A CSV (or ``;``/tab separated) file; a first line of one field followed by a wider
+    header is a banner, skipped. Decimal commas are read as the module docstring says."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+        separator = _separator(handle)
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=separator)
         rows: list[Row] = []
         header: tuple[str, ...] = ()
         for cells in reader:
@@ -53,7 +68,52 @@ def csv_table(path: Path) -> Table:
                 header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
                 continue
             rows.append((f"{path}:{reader.line_num}", cells))
+    if separator != ",":
+        rows = _decimal_commas(rows)
     return Table(path, header, rows)
+
+
+def _separator(handle: Any) -> str:
+    """The separator the header line holds most of: the first non-blank line's, else (a
+    banner of one field) the next one's."""
+    lines: list[str] = []
+    while len(lines) < 2 and (line := handle.readline()):
+        if line.strip():
+            lines.append(line)
+    for line in lines:
+        counts = {sep: line.count(sep) for sep in SEPARATORS}
+        if any(counts.values()):
+            return max(SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of ties
+    return ","
+
+
+def _decimal_commas(rows: list[Row]) -> list[Row]:
+    """``92,25`` cells as ``92.25``, unless another cell holds a ``.`` that could be a thousands
+    separator as well as a decimal point (then the file is refused, naming both cells)."""
+    found: dict[str, tuple[str, str]] = {}  # the first cell of each mark, in file order
+    for where, cells in rows:
+        for value in cells:
+            if "," not in found and _DECIMAL_COMMA.fullmatch(value):
+                found[","] = (where, value.strip())
+            elif "." not in found and _DECIMAL_POINT.fullmatch(value):
+                found["."] = (where, value.strip())
+        if len(found) == 2:
+            (a, first), (b, second) = found.values()
+            raise InputError(
+                f"{a}: {first!r} and {b}: {second!r}: numbers with a '.' and with a ',' in "
+                "one file (a thousands separator, or two decimal marks); save the numbers "
+                "with one decimal mark and no thousands separators"
+            )
+    if "," not in found:
+        return rows
+    return [
+        (where, [_point(value) if _DECIMAL_COMMA.fullmatch(value) else value for value in cells])
+        for where, cells in rows
+    ]
+
+
+def _point(value: str) -> str:
+    return value.replace(",", ".")
 
 
 def parquet_table(path: Path) -> Table:
@@ -116,8 +176,11 @@ def match_columns(
     fields: Sequence[str],
     aliases: Mapping[str, Sequence[str]],
     mapping: Mapping[str, str],
+    *,
+    rows_needed: bool = True,
 ) -> dict[str, int]:
-    """Each field's column index; every field must be found or the import reads 0 points."""
+    """Each field's column index; every field must be found or the import reads 0 points, and
+    so must a row unless not ``rows_needed`` (a split history may list none)."""
     position = {normalized(name): i for i, name in reversed(list(enumerate(table.header)))}
     found: dict[str, int] = {}
     for field in fields:
@@ -141,7 +204,7 @@ def match_columns(
             f"{table.path}: 0 points read: no column matched {', '.join(missing)} "
             f"(the header is: {table.shown_header()}); name them with --columns {example}"
         )
-    if not table.rows:
+    if rows_needed and not table.rows:
         raise InputError(f"{table.path}: 0 points read: the header is there but no rows follow")
     return found
 
@@ -160,7 +223,9 @@ def number(row: Row, index: int, field: str) -> float:
             raise ValueError
         result = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise InputError(f"{row[0]}: {field} is {value!r}, not a number") from None
+        comma = isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value)
+        why = " (decimal commas are read in files separated by ';' or tabs)" if comma else ""
+        raise InputError(f"{row[0]}: {field} is {value!r}, not a number{why}") from None
     if not math.isfinite(result):
         raise InputError(f"{row[0]}: {field} is {value!r}, not a finite number")
     return result

@@ -10,7 +10,12 @@ a split) are skipped. A ratio is new shares per old share: ``4``, ``4:1`` or ``4
 2020 split, ``0.125`` or ``1:8`` for a 1-for-8 reverse split.
 
 Points: ``splits/<ASSET>``, ``t`` = the ex-date at 00:00 New York, ``v`` = the ratio, as the
-bundled import writes them.
+bundled import writes them. A table that lists no split of ``--asset`` (the header alone, a
+shared table without its rows, a Yahoo history whose ratios are all 0) says that it never split
+up to the file's date: it gives the mark a Yahoo download of an empty split history writes,
+``splits/<ASSET>/listed`` with ``t`` = the file's modification time (whole seconds, so that a
+second import of the file is a no-op) and ``v`` = 0 splits. The fundamentals then know the
+company's split history (``edgar.has_split_history``) and the import no longer warns about it.
 """
 
 from __future__ import annotations
@@ -40,27 +45,25 @@ TICKER_ALIASES = ("ticker", "symbol")
 
 
 def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Located]:
-    """The splits of ``asset`` in ``table`` as snapshot points (see the module docstring)."""
-    from signalops.adapters.edgar import Split, split_records
+    """The splits of ``asset`` in ``table`` as snapshot points, or the mark that it lists none
+    (see the module docstring)."""
+    from signalops.adapters.edgar import Split, split_listing, split_records
 
-    found = match_columns(table, FIELDS, ALIASES, parse_mapping(columns, FIELDS))
+    mapping = parse_mapping(columns, FIELDS)
+    found = match_columns(table, FIELDS, ALIASES, mapping, rows_needed=False)
     ticker = _ticker_column(table)
     symbol = asset.upper()
-    rows = [r for r in table.rows if ticker is None or _text(r, ticker).upper() == symbol]
-    if not rows:
-        listed = sorted({_text(r, ticker).upper() for r in table.rows if ticker is not None})
-        raise InputError(
-            f"{table.path}: 0 points read: no split of {symbol} (the file lists "
-            f"{', '.join(listed[:10])}{' ...' if len(listed) > 10 else ''})"
-        )
     points: list[Located] = []
-    for row in rows:
+    for row in table.rows:
+        if ticker is not None and _text(row, ticker).upper() != symbol:
+            continue
         ratio = _ratio(row, found["ratio"])
         if ratio != 0:
             split = Split(_ex_date(row, found["ex_date"]), ratio)
             points.extend((*p, row[0]) for p in split_records({symbol: [split]}))
     if not points:
-        raise InputError(f"{table.path}: 0 points read: every ratio of {symbol} is 0 (no split)")
+        listed_at = int(table.path.stat().st_mtime)
+        points.extend((*p, str(table.path)) for p in split_listing(symbol, [], listed_at))
     yield from points
 
 
