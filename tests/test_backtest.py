@@ -560,7 +560,7 @@ def test_without_vetoes_compiles_the_document_minus_its_vetoes():
     ("start", "end", "message"),
     [
         ("2023-03-05", "2023-03-01", "the period ends (2023-03-01T00:00:00Z) before it starts"),
-        ("2010-01-01", "2010-01-31", "no 1d BTC candles between 2010-01-01T00:00:00Z"),
+        ("2010-01-01", "2010-01-31", "no 1d BTC candles between 2009-12-31T00:00:00Z"),
     ],
 )
 def test_bad_periods_are_refused(replay_dir: Path, tmp_path: Path, start, end, message):

@@ -185,7 +185,8 @@ def test_a_period_without_a_recorded_price_is_refused_before_anything_runs(
             end=utc("2024-10-01"), out_dir=tmp_path, config=config,
         )  # fmt: skip
     assert str(info.value) == (
-        "no recorded TRUMP_YES prices between 2024-09-01T00:00:00Z and 2024-10-01T00:00:00Z: "
+        "no recorded TRUMP_YES prices between 2024-08-31T00:00:00Z (1d before "
+        "2024-09-01T00:00:00Z) and 2024-10-01T00:00:00Z: "
         "the recorded data covers 2024-11-03T00:00:00Z to 2025-01-21T00:00:00Z"
     )
     assert not list(tmp_path.iterdir())

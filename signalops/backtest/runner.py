@@ -63,14 +63,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any, cast
 
-from signalops.adapters import registry
+from signalops.adapters import calendar, registry
 from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.files import PARTIAL, publish, remove
@@ -239,7 +239,8 @@ def run_backtest(
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
     fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
-    assets without recorded candles or without a candle in the period.
+    assets without recorded candles or without a candle for the period's decisions to read
+    (``_check_coverage``).
     """
     began = time.perf_counter()
     config = backtest_config(config or Config())
@@ -411,12 +412,33 @@ def _check_input(
 
 
 def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> None:
+    """``DataNotFound`` unless each asset's bars give the decisions from ``start`` to ``end``
+    something to read: a bar closing by ``end`` and no earlier than the one a decision at
+    ``start`` reads (``_reach``). Whether a bar closes inside the period is not the question:
+    a stock's one-session period (a day's 00:00) reads the previous session's close."""
     for bars in prices.values():
-        if bars.closes_between(start, end) == 0:
+        since, why = _reach(bars, start)
+        if bars.closes_between(since, end) == 0:
             raise DataNotFound(
-                f"no {bars.label} between {iso(start)} and {iso(end)}: the recorded data "
-                f"covers {iso(bars.first_close)} to {iso(bars.last_close)}"
+                f"no {bars.label} between {iso(since)} ({why}) and {iso(end)}: the recorded "
+                f"data covers {iso(bars.first_close)} to {iso(bars.last_close)}"
             )
+
+
+def _reach(bars: Bars, start: datetime) -> tuple[datetime, str]:
+    """How far back from ``start`` a decision finds the bar it reads, and why: the close of
+    the last session at or before ``start`` for a stock's daily bars (Friday's for a Monday's
+    decision, a holiday's eve's after it); else one timeframe (candles close every timeframe
+    around the clock; recorded prices are read within one as well)."""
+    if bars.points or bars.sessions is None:  # an outcome's prices open when recorded
+        length = format_duration(bars.timeframe)
+        return start - timedelta(seconds=bars.timeframe), f"{length} before {iso(start)}"
+    moment = start.timestamp()
+    day = calendar.trading_day(moment)
+    while not (calendar.is_session(day) and calendar.session_close(day) <= moment):
+        day -= timedelta(days=1)
+    since = datetime.fromtimestamp(calendar.session_close(day), UTC)
+    return since, f"the last session's close by {iso(start)}"
 
 
 def load_bars(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Bars:
@@ -669,8 +691,8 @@ def benchmark_bars(
     """The candles of a benchmark ``asset`` a backtest of ``strategy`` would be compared with
     (its venue's series of the strategy's candle timeframe), and its symbol on that venue.
 
-    Raises ``DataNotFound`` when no venue serves ``asset`` or it has no candle in the period:
-    checked before a long backtest, not after it.
+    Raises ``DataNotFound`` when no venue serves ``asset`` or it has no candle for the period's
+    decisions to read (``_check_coverage``): checked before a long backtest, not after it.
     """
     venues = (config or Config()).venues
     bars = load_bars(store, asset, candle_timeframe(strategy), venues)

@@ -44,8 +44,10 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     configured venue serves is a warning (an asset on a Polymarket venue is served when its
     symbol is the CLOB token id of the outcome it trades), and so is a news feed a condition
     names that the config does not (a replay may have recorded it), and a notify-mode strategy
-    when the config has no notify webhooks (nobody would be told). An invalid config is
-    reported with the files; the strategies are still checked, but not against it.
+    when the config has no notify webhooks (nobody would be told), and a strategy on stocks (a
+    yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
+    older than that on Mondays and after holidays: those leaves would be UNKNOWN). An invalid
+    config is reported with the files; the strategies are still checked, but not against it.
 
     \b
     Example:
@@ -66,6 +68,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
     else:
         output.warnings(_venue_warnings(checks, settings.venues))
+        output.warnings(_weekend_warnings(checks, settings.venues))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
         if not settings.notify.webhooks:
             output.warnings(_unheard_warnings(checks))
@@ -136,6 +139,16 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                     continue
             if not venues.serves(asset):
                 yield f"{check.file}: no configured venue serves asset {asset}"
+
+
+def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
+    """The strategies whose stock leaves are UNKNOWN every Monday (``signalops.sessions``)."""
+    from signalops.sessions import weekend_warning
+
+    for check in checks:
+        found = weekend_warning(str(check.file), check.strategy, venues) if check.strategy else None
+        if found is not None:
+            yield found
 
 
 def _unheard_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:

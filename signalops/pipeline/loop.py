@@ -582,7 +582,8 @@ def run_plan(
 ) -> RunResult:
     """Load, open, build and run: every cycle recorded in the plan's audit log. ``on_warning``
     is told, before the first cycle, of what the run will do that nobody may expect
-    (``UNHEARD``)."""
+    (``UNHEARD``; a stock strategy whose leaves are UNKNOWN every Monday,
+    ``signalops.sessions``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
     from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
 
@@ -605,6 +606,8 @@ def run_plan(
     )
     if on_warning is not None and _unheard(workspace.config, strategies, plan.mode):
         on_warning(UNHEARD)
+    if on_warning is not None:
+        _warn_weekends(strategies, workspace.config, on_warning)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(
@@ -631,6 +634,18 @@ def _unheard(config: Config, strategies: Sequence[Strategy], mode: Mode | None) 
     if mode is not None:
         return mode is Mode.NOTIFY
     return any(s.execution.action_mode == Mode.NOTIFY.value for s in strategies)
+
+
+def _warn_weekends(
+    strategies: Sequence[Strategy], config: Config, on_warning: Callable[[str], None]
+) -> None:
+    """The strategies whose stock leaves are UNKNOWN every Monday (``signalops.sessions``)."""
+    from signalops.sessions import weekend_warning
+
+    for strategy in strategies:
+        found = weekend_warning(strategy.file, strategy, config.venues)
+        if found is not None:
+            on_warning(found)
 
 
 def _run_in(
