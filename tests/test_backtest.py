@@ -256,7 +256,7 @@ def test_march_trades_fill_at_the_raw_opens_after_their_decisions(march: Study):
     )
     assert lines[1].startswith(
         f"BTC,closed,2023-03-10T00:00:00Z,{trade.entry_price},2023-03-14T00:00:00Z,"
-        f"{trade.exit_price},{trade.quantity},{trade.pnl},"
+        f"{trade.exit_price},{trade.quantity},{trade.pnl:.4f},"  # trades.csv: money to 4 places
     )
     assert len(lines) == 2
 

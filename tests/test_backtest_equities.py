@@ -279,9 +279,9 @@ metric                 strategy   buy & hold   buy & hold GSPC
 total return             +0.00%      +10.59%            +5.64%
 CAGR                     +0.00%     +254.90%           +99.41%
 max drawdown              0.00%       -4.18%            -2.51%
-drawdown peak                 —   2023-01-03        2023-01-14
-drawdown trough               —   2023-01-06        2023-01-20
-recovered                     —   2023-01-11        2023-01-24
+drawdown peak                 —   2023-01-03        2023-01-13
+drawdown trough               —   2023-01-05        2023-01-19
+recovered                     —   2023-01-10        2023-01-23
 Sharpe                        —         4.89              4.14
 Sortino                       —         7.70              7.56
 trades                        0            —                 —

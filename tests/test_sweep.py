@@ -82,7 +82,7 @@ def rows(replay_dir: Path):
 def test_grid_values_read_like_thresholds():
     assert [parse_grid_value(v) for v in ("30", "5%", "1.5k", "-1B", "2.5", "4h", " 7 ")] == [
         30,
-        0.05,
+        "5%",  # a percent as written: the compiler checks its unit as in a file
         1500,
         -1_000_000_000,
         2.5,
@@ -91,7 +91,7 @@ def test_grid_values_read_like_thresholds():
     ]
     assert parse_grid(["oversold=25,30,30", "$limit=-1B, 5%", "frame=4h"]) == {
         "oversold": [25, 30],
-        "limit": [-1_000_000_000, 0.05],
+        "limit": [-1_000_000_000, "5%"],
         "frame": ["4h"],
     }
     assert [format_value(v) for v in (30, 0.05, 1500, -1_000_000_000, 1234, "4h")] == [

@@ -1,13 +1,14 @@
 """Numbers and times as a backtest report shows them to people, in the terminal and on the page.
 
 Percentages and money carry thousands separators, ratios two decimals (``signalops.numbers``, which
-the dashboard formats through too), times the day alone when they fall at midnight UTC. The report's
-tables, its charts' hover labels and the CLI's table all format through these, so they agree.
+the dashboard formats through too), times the day alone when they fall at midnight UTC, a drawdown's
+marks as the days (or times) they are dated (``dated``). The report's tables, its charts' hover
+labels and the CLI's table all format through these, so they agree.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from signalops import numbers
@@ -35,6 +36,17 @@ def day(moment: datetime | None) -> str:
         return DASH
     text = iso(moment) or DASH
     return text[:10] if text.endswith("T00:00:00Z") else text[:16].replace("T", " ")
+
+
+def dated(when: date | datetime | None) -> str:
+    """What a mark is dated as (``metrics.Drawdown.dates``): a day as ``2020-02-19``, a time
+    as ``2020-02-20 00:00`` (UTC), with its time even at midnight: an hourly mark there is the
+    close of 23:00's hour, not a day."""
+    if when is None:
+        return DASH
+    if isinstance(when, datetime):
+        return (iso(when) or DASH)[:16].replace("T", " ")
+    return when.isoformat()
 
 
 def hours(span: timedelta) -> str:

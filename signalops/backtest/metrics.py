@@ -8,8 +8,15 @@ Definitions (the report and ``metrics.json`` state the parameters they were comp
 - total return ``E_last / E_first - 1``;
 - CAGR ``(E_last / E_first) ** (1 / years) - 1`` with ``years`` = elapsed time / 365 days
   (crypto trades every day of the year); undefined for an empty period;
-- max drawdown: the deepest fall ``E / running peak - 1`` (a number <= 0), with the time of that
-  peak, of the trough, and of the recovery to the peak (None if it never recovered);
+- max drawdown: the deepest fall ``E / running peak - 1`` (a number <= 0), with the mark of that
+  peak, of the trough, and of the recovery to the peak (None if it never recovered). They are
+  dated as the closes they hold (``Drawdown.dates``): when every mark of the curve is at 00:00
+  UTC (daily periods, stock sessions), a mark is dated by the day that ended at it, the instant
+  before it (a daily candle closing at 2020-02-20 00:00 is the 02-19 candle; a stock's 02-19
+  session, closed at 21:00 UTC, is marked at 02-20 00:00), as monthly returns date them; the
+  starting cash, which holds no close, by the day of the first decision time it is marked at
+  (the run's first day). Marks at other times (hourly periods) are dated by their own time,
+  the close they hold being at or before it;
 - Sharpe ``mean(x) / std(x) * sqrt(B)`` and Sortino ``mean(x) / downside(x) * sqrt(B)``, where
   ``x = r - rf`` are excess returns over the risk-free rate per period
   (``rf = (1 + annual rate) ** (1 / B) - 1``, default annual rate 0), ``std`` is the sample
@@ -54,7 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import islice, pairwise, repeat
@@ -73,6 +80,7 @@ from signalops.risk.kelly import wilson_interval as wilson_interval
 from signalops.risk.measures import Method, TailRisk, TailRiskModel, tail_risk
 
 YEAR = timedelta(days=365)
+_INSTANT = timedelta(microseconds=1)
 # Outcomes whose probability is within this relative distance of the observed one count as "as
 # likely" (floating point would otherwise split ties); the tolerance R and SciPy use.
 _TIE = 1 + 1e-7
@@ -114,18 +122,49 @@ def per_period_rate(annual: float, per_year: float) -> float:
 
 @dataclass(frozen=True)
 class Drawdown:
+    """The deepest fall; ``peak``, ``trough`` and ``recovered`` are the curve's marks (the
+    moments its equity was valued at), ``dates`` what they are dated as (see the module)."""
+
     depth: float  # <= 0: the deepest fall from a running peak
     peak: datetime | None = None
     trough: datetime | None = None
     recovered: datetime | None = None
+    daily: bool = False  # every mark of the curve at 00:00 UTC: dated by the day ending there
+    from_start: bool = False  # the peak is the starting cash, the curve's first point
+
+    def dates(self) -> tuple[date | datetime | None, ...]:
+        """(peak, trough, recovered) as dated for people: days, or times for intraday marks."""
+        peak = _dated(self.peak, self.daily, start=self.from_start)
+        return peak, _dated(self.trough, self.daily), _dated(self.recovered, self.daily)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "depth": self.depth,
-            "peak": iso(self.peak),
-            "trough": iso(self.trough),
-            "recovered": iso(self.recovered),
-        }
+        peak, trough, recovered = map(_dated_text, self.dates())
+        return {"depth": self.depth, "peak": peak, "trough": trough, "recovered": recovered}
+
+
+def _dated(mark: datetime | None, daily: bool, *, start: bool = False) -> date | datetime | None:
+    """The day whose closes a daily mark holds: the day that ended at it (the starting cash,
+    which holds none, the day it starts); an intraday mark is its own time."""
+    if mark is None or not daily:
+        return mark
+    return _utc(mark).date() if start else (_utc(mark) - _INSTANT).date()
+
+
+def _dated_text(when: date | datetime | None) -> str | None:
+    """``2020-02-19`` for a day, the ISO time for a moment."""
+    if isinstance(when, datetime):
+        return iso(when)
+    return None if when is None else when.isoformat()
+
+
+def _utc(moment: datetime) -> datetime:
+    """A naive time taken as UTC, an aware one converted."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _at_midnight(moment: datetime) -> bool:
+    found = _utc(moment)
+    return not (found.hour or found.minute or found.second or found.microsecond)
 
 
 def max_drawdown(times: Sequence[datetime], values: Curve) -> Drawdown:
@@ -145,7 +184,10 @@ def max_drawdown(times: Sequence[datetime], values: Curve) -> Drawdown:
         (times[i] for i in np.flatnonzero(curve >= top).tolist() if times[i] > times[trough]),
         None,
     )
-    return Drawdown(float(depths[trough]), times[peak], times[trough], recovered)
+    daily = all(map(_at_midnight, times))  # stops at an hourly curve's second mark
+    return Drawdown(
+        float(depths[trough]), times[peak], times[trough], recovered, daily, from_start=peak == 0
+    )
 
 
 def max_drawdown_depth(values: Curve) -> float:
@@ -544,9 +586,6 @@ class MonthlyReturns:
 
     def to_dict(self) -> dict[str, Any]:
         return {str(y.year): {"months": list(y.months), "year": y.total} for y in self.years}
-
-
-_INSTANT = timedelta(microseconds=1)
 
 
 def monthly_returns(times: Sequence[datetime], values: Curve) -> MonthlyReturns:

@@ -4,7 +4,8 @@
       metrics.json     every metric of the strategy, the vetoes-removed baseline and buy-and-hold,
                        the filter accounting with each blocked decision, and how it was computed
       trades.csv       one row per round trip (entry/exit time and price, quantity, pnl, return,
-                       fees, the decision ids behind it)
+                       fees, the decision ids behind it), each column at one precision
+                       (``write_trades``; the audit log keeps the exact fills)
       charts.json      the report's interactive charts as plotly figures (``signalops.backtest.
                        charts``): equity and drawdown; each asset's price with fills, blocked
                        signals and the strategy's indicators
@@ -26,21 +27,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from signalops import numbers
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
 from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly_js
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
-from signalops.backtest.formatting import DASH, day, hours, money, pct, ratio
+from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
 from signalops.backtest.html_tables import extended_section, table
 from signalops.backtest.indicators import store_candles
+from signalops.backtest.ledger import Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
+from signalops.codes import Code
 from signalops.venues import Venues
 
 __all__ = [
@@ -60,6 +65,7 @@ __all__ = [
     "pct",
     "ratio",
     "render_html",
+    "sizing_lines",
     "title",
     "write_report",
     "write_trades",
@@ -102,7 +108,7 @@ def _count(n: int, word: str) -> str:
 def _recovered(m: Metrics) -> str:
     if m.drawdown.peak is None:
         return DASH
-    return day(m.drawdown.recovered) if m.drawdown.recovered else "not yet"
+    return dated(m.drawdown.dates()[2]) if m.drawdown.recovered else "not yet"
 
 
 def _trades(m: Metrics) -> str:
@@ -166,8 +172,8 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line("total return", lambda m: pct(m.total_return, signed=True)),
         line("CAGR", lambda m: pct(m.cagr, signed=True)),
         line("max drawdown", lambda m: pct(m.drawdown.depth)),
-        line("drawdown peak", lambda m: day(m.drawdown.peak)),
-        line("drawdown trough", lambda m: day(m.drawdown.trough)),
+        line("drawdown peak", lambda m: dated(m.drawdown.dates()[0])),
+        line("drawdown trough", lambda m: dated(m.drawdown.dates()[1])),
         line("recovered", _recovered),
         line("Sharpe", lambda m: ratio(m.sharpe)),
         line("Sortino", lambda m: ratio(m.sortino)),
@@ -259,6 +265,63 @@ def _without_vetoes_line(study: Study) -> str:
     parts = ", ".join(f"{n} {key}" for key, n in sorted(outcomes.items(), key=lambda kv: -kv[1]))
     total = study.result.blocked.total
     return f"the vetoes-removed baseline at the {_count(total, 'blocked time')}: {parts}"
+
+
+def sizing_lines(study: Study, logs: Path | None = None) -> list[str]:
+    """A line when Kelly sizing (the risk limits' ``kelly_from_trades``) shut the strategy out
+    of the market: from its first BUY denied ZERO_SIZE by a Kelly fraction of 0 (no edge in its
+    closed trades) after the last BUY that filled, no BUY filled to the end of the run. A
+    strategy that no longer buys closes no more trades, so its estimate cannot change: only a
+    position still open then could end it.
+
+    The estimate is read from that denial's record in the audit log, in ``logs`` (default: where
+    the study says it is; ``write_report`` reads it from its staging folder, before the move)."""
+    limits, r = study.limits, study.result
+    if limits is None or limits.kelly_from_trades is None:
+        return []
+    filled = [d.as_of for d in r.decisions if d.action == "BUY" and d.status == "FILLED"]
+    last = max(filled, default=None)
+    zero = [
+        d
+        for d in r.decisions
+        if d.action == "BUY" and Code.ZERO_SIZE in d.denials and (last is None or d.as_of > last)
+    ]
+    if not zero:
+        return []
+    first = min(zero, key=attrgetter("as_of"))
+    audit = r.audit_path if logs is None else logs / r.audit_path.name
+    kelly = _zero_size_kelly(audit, first.decision_id)
+    if kelly is None:  # sized to nothing without Kelly: too little equity for the venue's step
+        return []
+    return [
+        f"Kelly sizing found no edge from {day(first.as_of)} on: no BUY filled after it "
+        f"({len(zero)} denied {Code.ZERO_SIZE}); {_kelly_words(kelly)}"
+    ]
+
+
+def _zero_size_kelly(audit_path: Path, decision_id: str) -> Mapping[str, Any] | None:
+    """The Kelly estimate a ZERO_SIZE denial recorded (its details' ``kelly``), if any."""
+    with AuditLog.open_readonly(audit_path) as log:
+        record = log.get(decision_id) or {}
+    for check in (record.get("risk") or {}).get("checks") or ():
+        if check.get("code") != Code.ZERO_SIZE:
+            continue
+        found = (check.get("details") or {}).get("kelly")
+        return found if isinstance(found, Mapping) else None
+    return None
+
+
+def _kelly_words(kelly: Mapping[str, Any]) -> str:
+    """What the estimate was then: ``full Kelly at the win rate's lower bound -61.86% after 5
+    closed trades (4 won)``."""
+    trades, wins = kelly.get("trades"), kelly.get("wins")
+    lower = kelly.get("kelly_lower")
+    if lower is None:
+        return f"none of its {trades} closed trades won"
+    return (
+        f"full Kelly at the win rate's lower bound {pct(lower, signed=True)} after {trades} "
+        f"closed trades ({wins} won)"
+    )
 
 
 AT_POINTS = "the last recorded price at or before each decision"  # a Polymarket outcome's fill
@@ -374,11 +437,25 @@ def write_report(
         encoding="utf-8",
     )
     html_path = out / HTML
-    html_path.write_text(render_html(study, drawn, data), encoding="utf-8")
+    sizing = sizing_lines(study, out)
+    html_path.write_text(render_html(study, drawn, data, sizing), encoding="utf-8")
     return ReportFiles(metrics_path, trades_path, html_path, charts_path)
 
 
+# trades.csv's figures, each column at one precision (the audit log keeps the exact fills; an
+# average of several fills' prices, or a PnL of them, has up to 28 digits): prices to 6 places
+# and at least 6 significant digits (an outcome's 0.556193, a coin at 0.0000123456); PnL and
+# fees in the quote currency to 4 places (a fee on a small bet, 0.0010, is not 0.00); the
+# return, a fraction, to 6 places; quantities exactly as ordered. Plain decimals: no thousands
+# separators, no exponents.
+_PRICE_PLACES = 6
+_PRICE_DIGITS = 6
+_MONEY_PLACES = 4
+_RETURN_PLACES = 6
+
+
 def write_trades(result: BacktestResult, path: Path) -> Path:
+    """``trades.csv``: one row per round trip (``TRADE_FIELDS``), figures as said above."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=TRADE_FIELDS)
         writer.writeheader()
@@ -386,8 +463,31 @@ def write_trades(result: BacktestResult, path: Path) -> Path:
             row = trade.to_dict()
             row["entry_decisions"] = " ".join(row["entry_decisions"])
             row["exit_decisions"] = " ".join(row["exit_decisions"])
+            row.update(_trade_figures(trade))
             writer.writerow({k: "" if row[k] is None else row[k] for k in TRADE_FIELDS})
     return path
+
+
+def _trade_figures(trade: Trade) -> dict[str, str | None]:
+    return {
+        "entry_price": _price_text(trade.entry_price),
+        "exit_price": None if trade.exit_price is None else _price_text(trade.exit_price),
+        "quantity": f"{trade.quantity:f}",
+        "pnl": None if trade.pnl is None else _places(trade.pnl, _MONEY_PLACES),
+        "return": None if trade.ret is None else _places(Decimal(repr(trade.ret)), _RETURN_PLACES),
+        "fees": _places(trade.fees, _MONEY_PLACES),
+    }
+
+
+def _price_text(price: Decimal) -> str:
+    significant = _PRICE_DIGITS - 1 - price.adjusted() if price else 0
+    return _places(price, max(_PRICE_PLACES, significant))
+
+
+def _places(value: Decimal, places: int) -> str:
+    """``value`` rounded half-even to ``places`` decimals, as plain text (``-0`` is ``0``)."""
+    rounded = value.quantize(Decimal(1).scaleb(-places))
+    return f"{rounded.copy_abs() if rounded.is_zero() else rounded:f}"
 
 
 _DEFINITIONS = {
@@ -395,8 +495,10 @@ _DEFINITIONS = {
     "at the last close at or before t + every",
     "total_return": "last equity / first equity - 1",
     "cagr": "(last / first) ** (365 days / elapsed) - 1",
-    "max_drawdown": "deepest fall of equity below its running peak (<= 0), with peak, trough "
-    "and recovery times",
+    "max_drawdown": "deepest fall of equity below its running peak (<= 0), with the peak, trough "
+    "and recovery dated as the closes they hold: with daily marks (each at 00:00 UTC) the day "
+    "that ended at the mark (the starting cash: the day of the first decision), else the "
+    "mark's time",
     "sharpe": "mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods_per_year)",
     "sortino": "mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) * sqrt(periods_per_year)",
     "risk_free": "annual rate, compounded to a per-period rate",
@@ -419,10 +521,16 @@ _DEFINITIONS = {
 # --- the page ----------------------------------------------------------------------------------
 
 
-def render_html(study: Study, drawn: Sequence[Chart], data: Mapping[str, Any] | None = None) -> str:
-    """The page: the table, the charts, the extended measures of ``data`` (``metrics.json``'s
-    content, when given), the filter accounting and the trades. plotly.js is inlined once at
-    the top, so the file opens offline; the same study gives the same bytes."""
+def render_html(
+    study: Study,
+    drawn: Sequence[Chart],
+    data: Mapping[str, Any] | None = None,
+    sizing: Sequence[str] | None = None,
+) -> str:
+    """The page: the table (and under it ``sizing``: ``sizing_lines``, by default the study's),
+    the charts, the extended measures of ``data`` (``metrics.json``'s content, when given), the
+    filter accounting and the trades. plotly.js is inlined once at the top, so the file opens
+    offline; the same study gives the same bytes."""
     r = study.result
     e = html.escape
     why = str(r.audit_path)
@@ -436,6 +544,7 @@ def render_html(study: Study, drawn: Sequence[Chart], data: Mapping[str, Any] | 
         f"<h1>{e(title(study))}</h1>",
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
+        *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),
         *(embed(chart, why) for chart in drawn),
         extended_section((data or {}).get("extended"), study.quote),
         "<h2>Filter accounting</h2>",

@@ -29,8 +29,9 @@ How it stays fast (``bench/bench_sweep.py`` times it against vectorbt on the sam
   and with a second value for every parameter that varies. When the two trees differ only in
   constants that are exactly those values (a threshold ``$oversold``, ``-$x``, ``sma(50) *
   $k``), every combination is the first tree with its constants replaced; the compiler's checks
-  on such a constant (a finite number, a non-empty ``between`` range, no division by zero) are
-  made for each combination, and any combination that fails them, or a parameter used anywhere
+  on such a constant (a finite number, a non-empty ``between`` range, no division by zero, a
+  threshold the metric can meet in the unit it is written in: ``signalops.strategy.thresholds``)
+  are made for each combination, and any combination that fails them, or a parameter used anywhere
   else (a period ``rsi($n)``, a market), is compiled in full as before, so a bad value fails
   exactly as it would in the file. ``SweepRow.strategy`` compiles a combination when asked;
 - the inputs are computed once per distinct set of metrics, a leaf once per distinct set of
@@ -102,6 +103,7 @@ from signalops.evaluation.vectorized import (
 from signalops.observation import utc
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy import loads
+from signalops.strategy.compiler import _param_text
 from signalops.strategy.literals import parse_number
 from signalops.strategy.model import Strategy
 from signalops.strategy.thresholds import refused
@@ -118,6 +120,7 @@ __all__ = [
     "decision_times",
     "format_value",
     "grid_combinations",
+    "grid_warnings",
     "parse_grid",
     "parse_grid_value",
     "plain_document",
@@ -134,14 +137,17 @@ STARTING_CASH = float(_PAPER.starting_cash)
 
 
 def parse_grid_value(text: str) -> int | float | str:
-    """A value as a threshold reads it: '30' -> 30, '5%' -> 0.05, '1.5k' -> 1500, '-1B'.
+    """A value as a threshold reads it: '30' -> 30, '1.5k' -> 1500, '-1B', '5%' -> '5%'.
 
-    Whole numbers become ints (so a value can also serve as a period); anything that is not a
-    number (a duration such as '4h', a word) stays the string it is.
+    Whole numbers become ints (so a value can also serve as a period). A percent stays the
+    text it is, as YAML reads ``oversold: 30%`` in a file: the compiler checks a threshold's
+    unit as written (``rsi(14) < 30%`` is refused, ``rsi(14) < 0.3`` is not), and the table
+    shows it as written. Anything else that is not a number (a duration such as '4h', a word)
+    stays the string it is too.
     """
     text = text.strip()
     number = parse_number(text)
-    if number is None:
+    if number is None or text.endswith("%"):
         return text
     return int(number) if number.is_integer() else number
 
@@ -238,11 +244,39 @@ def with_params(
     try:
         return loads(json.dumps(doc), file, catalogue)
     except StrategyError as exc:
-        problems = "; ".join(
-            f"{e.path + ': ' if e.path else ''}{e.message}{f' ({e.hint})' if e.hint else ''}"
-            for e in exc.errors
-        )
+        problems = "; ".join(map(_problem, exc.errors))
         raise InputError(f"{file} with {label}: {problems}") from None
+
+
+def _problem(error: StrategyError) -> str:
+    """A compiler's problem without its position (which points into the JSON of a document
+    ``with_params`` made, not into the file)."""
+    return f"{error.path + ': ' if error.path else ''}{error.message}" + (
+        f" ({error.hint})" if error.hint else ""
+    )
+
+
+def grid_warnings(
+    strategy: Strategy, grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+) -> list[str]:
+    """``NAME=VALUE: FILE: PROBLEM`` for each warning the compiler gives of a grid value and
+    not of the file itself (``validate`` shows those): a value that looks written in another
+    unit (``oversold=0.3`` on rsi, a 0-100 scale), which the sweep screens as written. Each
+    value is compiled alone with the strategy's other params (about a millisecond each); one
+    that fails alone is left to the sweep, which lists it."""
+    own = {_problem(warning) for warning in strategy.warnings}
+    found = []
+    for name, values in grid.items():
+        if name not in strategy.params:  # the sweep names the strategy's params
+            continue
+        for value in values:
+            try:
+                compiled = with_params(strategy.document, {name: value}, catalogue, file)
+            except InputError:
+                continue
+            problems = [_problem(w) for w in compiled.warnings if _problem(w) not in own]
+            found += [f"{name}={format_value(value)}: {file}: {p}" for p in problems]
+    return found
 
 
 def _check_names(document: Mapping[str, Any], params: Iterable[str]) -> None:
@@ -284,7 +318,7 @@ def _number(original: Any, value: Any) -> float | None:
 _NOWHERE = Span("", 0, 0)
 
 
-def _skeleton(node: Node, found: dict[int, list[float]]) -> Node | None:
+def _skeleton(node: Node, found: dict[int, list[Const]]) -> Node | None:
     """``node`` without what a parameter's value may change in it (texts, spans, constants),
     the constants of each leaf collected in ``leaf_constants`` order; None for a node type
     this module does not know."""
@@ -309,10 +343,10 @@ def _replace(node: Node, **changes: Any) -> Node:
     return replace(node, text="", span=_NOWHERE, **changes)
 
 
-def _bare(operand: Operand, values: list[float]) -> Operand:
+def _bare(operand: Operand, values: list[Const]) -> Operand:
     # The walk of ``leaf_constants``: left before right, depth first.
     if isinstance(operand, Const):
-        values.append(operand.value)
+        values.append(operand)
         return Const(0.0, "")
     if isinstance(operand, Neg):
         return Neg(_bare(operand.operand, values))
@@ -321,8 +355,8 @@ def _bare(operand: Operand, values: list[float]) -> Operand:
     return operand
 
 
-def _skeletons(tree: DecisionTree) -> tuple[Any, dict[int, list[float]]] | None:
-    found: dict[int, list[float]] = {}
+def _skeletons(tree: DecisionTree) -> tuple[Any, dict[int, list[Const]]] | None:
+    found: dict[int, list[Const]] = {}
     roots = [tree.entry, tree.exit, *(v.node for v in tree.vetoes)]
     shapes = [None if root is None else _skeleton(root, found) for root in roots]
     if any(shape is None for shape, root in zip(shapes, roots, strict=True) if root is not None):
@@ -367,34 +401,41 @@ class _Template:
     originals: Mapping[str, Any]  # the params as the file writes them
     varying: tuple[str, ...]  # the params whose value differs between combinations
     slots: Mapping[int, tuple[tuple[str, bool] | None, ...]]
-    compiled: Mapping[int, tuple[float, ...]]  # the constants the tree was compiled with
+    compiled: Mapping[int, tuple[Const, ...]]  # the constants the tree was compiled with
     checks: Mapping[int, tuple[list[tuple[int, int]], list[int]]]
-    leaves: Mapping[int, Predicate]  # for a threshold its metric can never meet
+    leaves: Mapping[int, Predicate]  # for the threshold checks (``thresholds.refused``)
 
     def constants(self, params: Mapping[str, Any]) -> dict[int, tuple[float, ...]] | None:
         """The constants of every leaf that reads a param, or None when the compiler would
         refuse a value (then the combination is compiled in full and fails as in the file)."""
-        numbers: dict[str, float] = {}
+        numbers: dict[str, Const] = {}
         for name in self.varying:  # used or not: the schema checks every param's value
+            inserted = _inserted(self.originals[name], params[name])
             number = _number(self.originals[name], params[name])
             if number is None:
                 return None
-            numbers[name] = number
+            numbers[name] = Const(number, _param_text(inserted, number))
         leaves = {}
         for index, slots in self.slots.items():
-            values = tuple(
-                compiled if slot is None else (-numbers[slot[0]] if slot[1] else numbers[slot[0]])
+            constants = tuple(
+                compiled if slot is None else _signed(numbers[slot[0]], slot[1])
                 for compiled, slot in zip(self.compiled[index], slots, strict=True)
             )
+            values = tuple(const.value for const in constants)
             ranges, divisors = self.checks[index]
             if any(values[low] > values[high] for low, high in ranges):
                 return None
             if any(values[i] == 0 for i in divisors):
                 return None
-            if refused(self.leaves[index], values):
+            if refused(self.leaves[index], constants):
                 return None
             leaves[index] = values
         return leaves
+
+
+def _signed(const: Const, negated: bool) -> Const:
+    """``-$x`` as the compiler makes it of ``$x``."""
+    return Const(-const.value, f"-{const.text}") if negated else const
 
 
 def _template(
@@ -435,7 +476,8 @@ def _template(
     compiled, changed = shapes[0][1], shapes[1][1]
     slots: dict[int, tuple[tuple[str, bool] | None, ...]] = {}
     for index, values in compiled.items():
-        places = [_slot(a, b, starts, seconds) for a, b in zip(values, changed[index], strict=True)]
+        pairs = zip(values, changed[index], strict=True)
+        places = [_slot(a.value, b.value, starts, seconds) for a, b in pairs]
         if any(place == () for place in places):
             return None  # a constant computed from a param, or two params alike
         if any(places):

@@ -12,6 +12,7 @@ it was)`` when it has a report folder) and exit status 130 (``output.interruptib
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -26,6 +27,7 @@ from signalops.cli.output import research as research_output
 from signalops.cli.params import (
     CONFIG_OPTION,
     DATA_OPTION,
+    DURATION_EXPECTED,
     VENUE_OPTION,
     default_config,
     folder_name,
@@ -241,6 +243,10 @@ def backtest_command(
             universe=universe,
         )
     output.backtest(study, out_dir)
+    from signalops.backtest.report import sizing_lines
+
+    for line in sizing_lines(study):  # Kelly sizing that stopped every BUY: said, not just counted
+        output.console().print(line, markup=False, highlight=False)
     research_output.portfolio(study)
 
 
@@ -314,7 +320,7 @@ def sweep_command(
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
-    _refuse_words(compiled, grid, installed.catalogue(), str(strategy))
+    _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with (
@@ -449,12 +455,11 @@ def walkforward_command(
 
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
-    train_span = period_interval("--train", train)
-    test_span = period_interval("--test", test)
-    assert train_span is not None and test_span is not None
+    train_span = _window("--train", train, "365d")
+    test_span = _window("--test", test, "90d")
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
-    _refuse_words(compiled, grid, installed.catalogue(), str(strategy))
+    _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     paper = settings.paper
     with (
@@ -490,7 +495,59 @@ def walkforward_command(
     research_output.failures(walk.failed, sets, "in-sample or out-of-sample screen")
 
 
+# A length the duration parser refuses, read only to say why: NUMBER UNIT.
+_LENGTH = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]+)")
+_YEARS = {"y", "yr", "yrs", "year", "years"}
+_MONTHS = {"mo", "mos", "mon", "month", "months"}  # and M; m is a minute
+
+
+def _window(option: str, text: str, example: str) -> timedelta:
+    """A walk-forward window's ``--train``/``--test``: a duration longer than 0 (``example``
+    is one that would do)."""
+    from signalops.catalogue.spec import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise InputError(f"{option}: '{text}' {_wrong_length(text, example)}")
+    return timedelta(seconds=seconds)
+
+
+def _wrong_length(text: str, example: str) -> str:
+    """What is wrong with a length the duration parser refuses, where it only says "not a
+    duration": 0 or less, or a unit it does not have. Years and months are not units: neither
+    has one length (365 or 366 days; 28 to 31) and the parser is the strategy language's too,
+    where ``m`` is a minute. Days and weeks say exactly how long a window is: the hint's."""
+    from signalops.catalogue.spec import parse_duration
+
+    refused = f"is not {DURATION_EXPECTED}"
+    match = _LENGTH.fullmatch(text.strip())
+    if match is None:
+        return refused
+    number, unit = float(match[1]), match[2]
+    if number <= 0 and parse_duration(f"1{unit}") is not None:
+        return f"must be longer than 0 (e.g. {example})"
+    if unit.lower() in _YEARS:
+        shown = f"{number * 365:g}d or {number * 52:g}w" if number.is_integer() else "365d or 52w"
+        return f"{refused} (there is no year unit: write {shown})"
+    if unit == "M" or unit.lower() in _MONTHS:
+        return f"{refused} (there is no month unit: write days or weeks, e.g. 90d or 13w)"
+    return refused
+
+
 # --- running tasks ---------------------------------------------------------------------------
+
+
+def _check_values(
+    compiled: Strategy, grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+) -> None:
+    """Before anything runs: refuse a word the param cannot take, warn of a value that looks
+    written in another unit (as ``validate`` warns of the same value in the file)."""
+    from signalops.backtest.sweep import grid_warnings
+
+    _refuse_words(compiled, grid, catalogue, file)
+    output.warnings(
+        f"--grid {problem}" for problem in grid_warnings(compiled, grid, catalogue, file)
+    )
 
 
 def _refuse_words(
@@ -499,13 +556,15 @@ def _refuse_words(
     """``InputError`` naming --grid and the value, before anything runs, for a value that is not
     a number (``oversold=a``) and that the param cannot take: each word is compiled alone
     with the strategy's other params (a few ms each; a word such as ``4h`` may be right). The
-    numbers are left to the sweep, which checks them without compiling each."""
+    numbers (a percent too, kept as its text ``30%``) are left to the sweep, which checks them
+    without compiling each and lists those the compiler refuses."""
     from signalops.backtest.sweep import format_value, with_params
+    from signalops.strategy.literals import parse_number
 
     for name, values in grid.items():
         if name not in compiled.params:  # the sweep names the strategy's params
             continue
-        for value in (v for v in values if isinstance(v, str)):
+        for value in (v for v in values if isinstance(v, str) and parse_number(v) is None):
             try:
                 with_params(compiled.document, {name: value}, catalogue, file)
             except InputError as error:

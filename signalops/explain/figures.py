@@ -20,9 +20,12 @@ Record = Mapping[str, Any]
 Format = Callable[[Any], str]
 
 # Detail keys whatever the check: money in the quote currency, fractions shown as percentages.
+# Money: the equity and the values MAX_POSITION, MAX_EXPOSURE, MAX_SECTOR (``sector_value``),
+# MAX_DAILY_LOSS and MAX_VAR/MAX_CVAR record; Kelly's mean win and loss, of the strategy's
+# closed trades' PnLs (KELLY_SIZE, and ZERO_SIZE's ``kelly``).
 _MONEY_KEYS = frozenset(
-    {"cash", "cash_after", "day_start_equity", "equity", "exposure", "notional",
-     "position_value", "value"}
+    {"cash", "cash_after", "day_start_equity", "equity", "exposure", "mean_loss", "mean_win",
+     "notional", "position_value", "sector_value", "value"}
 )  # fmt: skip
 _PERCENT_KEYS = frozenset(
     {"cap", "confidence", "fraction", "kelly_lower", "kelly_point", "win_rate", "win_rate_lower"}

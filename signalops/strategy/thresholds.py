@@ -17,6 +17,10 @@ left alone, so that a check never refuses a condition that could be meant.
   unit declared; no reading of it is the one meant.
 - a plain fraction on such a metric (``rsi(14) < 0.3``): a warning. It can be met, and a trader
   may mean it, but a fraction on a 0-100 scale is far more often a fraction meant as a percent.
+- a ``between`` of a probability or a fraction whose bounds are written in two units, one a
+  percent and the other a plain number past the range (``yes between 35% and 65``): an error.
+  The plain bound limits nothing (the range reads as ``yes >= 35%``); written like the other
+  bound (65%) it is within the range, which is surely what was meant.
 """
 
 from __future__ import annotations
@@ -61,15 +65,21 @@ def check(left: Operand, op: str, right: Sequence[Operand]) -> Problem | None:
         op = _MIRRORED[op]  # 30 > rsi(14) is rsi(14) < 30
     constants = [(i, operand) for i, operand in enumerate(operands) if isinstance(operand, Const)]
     text = partial(_text, operands, written)  # rendered only for a problem
-    return _out_of_range(spec, op, constants, text) or _wrong_scale(spec, constants, text)
+    return (
+        _out_of_range(spec, op, constants, text)
+        or _wrong_scale(spec, constants, text)
+        or _mixed_units(spec, op, constants, text)
+    )
 
 
-def refused(leaf: Predicate, constants: Sequence[float]) -> bool:
-    """Whether the compiler refuses ``leaf`` with its constants taking ``constants`` (in the
-    order ``left`` then ``right``): what a sweep asks of a value it does not compile."""
-    values = iter(constants)
+def refused(leaf: Predicate, constants: Sequence[Const]) -> bool:
+    """Whether the compiler refuses ``leaf`` with its constants replaced by ``constants`` (in
+    the order ``left`` then ``right``; each with its text, as the compiler makes it from the
+    value written, since ``30%`` and ``0.3`` are not checked alike): what a sweep asks of a
+    value it does not compile."""
+    replaced = iter(constants)
     operands = [
-        Const(next(values), "") if isinstance(operand, Const) else operand
+        next(replaced) if isinstance(operand, Const) else operand
         for operand in (leaf.left, *leaf.right)
     ]
     problem = check(operands[0], leaf.op, operands[1:])
@@ -131,6 +141,32 @@ def _wrong_scale(
                 warning=True,
             )
     return None
+
+
+def _mixed_units(
+    spec: MetricSpec, op: str, constants: list[tuple[int, Const]], text: Callable[[], str]
+) -> Problem | None:
+    """``yes between 35% and 65``: one bound a percent, the other a plain number past the range
+    that, read as a percent too, is within it."""
+    if op != "between" or spec.unit not in ("probability", "fraction"):
+        return None
+    percents = [c for _, c in constants if _percent(c)]
+    plain = [(at, c) for at, c in constants if not _percent(c)]
+    if len(percents) != 1 or len(plain) != 1:
+        return None
+    at, bound = plain[0]
+    if _within(spec, bound.value) or not _within(spec, bound.value / 100):
+        return None
+    return Problem(
+        f"{text()}: {percents[0].text.strip()} is a percent but {bound.text.strip()} is not, "
+        f"and {bound.text.strip()} is past the range: {spec.name} is {spec.range_text()}",
+        at,
+        f"did you mean {bound.value:g}%?",
+    )
+
+
+def _percent(const: Const) -> bool:
+    return const.text.strip().endswith("%")
 
 
 def _outcomes(
