@@ -39,6 +39,7 @@ from signalops.errors import InputError
 
 if TYPE_CHECKING:
     from signalops.catalogue.spec import Catalogue
+    from signalops.config import Config
     from signalops.research.assets import EachAsset
     from signalops.research.executors import Executor
     from signalops.strategy.model import Strategy
@@ -196,6 +197,7 @@ def backtest_command(
         universe = read_universe(universe_spec)
     compiled = load(strategy, installed.catalogue())
     settings = with_venue(load_config(config_file or default_config()), venue)
+    _warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
     store = snapshots(data_dir)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
     if each_asset:
@@ -322,6 +324,7 @@ def sweep_command(
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
+    _warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
         output.interruptible(None),
@@ -461,6 +464,7 @@ def walkforward_command(
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
+    _warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
         output.interruptible(None),
@@ -532,6 +536,15 @@ def _wrong_length(text: str, example: str) -> str:
     if unit == "M" or unit.lower() in _MONTHS:
         return f"{refused} (there is no month unit: write days or weeks, e.g. 90d or 13w)"
     return refused
+
+
+def _warn_weekends(file: Path, compiled: Strategy, assets: Sequence[str], settings: Config) -> None:
+    """As ``validate`` and ``run`` warn: a stock's leaves UNKNOWN every Monday, for the assets
+    this command runs (``assets`` given on the command line, else the strategy's)."""
+    from signalops.sessions import weekend_warning
+
+    shown = replace(compiled, assets=tuple(assets)) if assets else compiled
+    output.warnings(w for w in [weekend_warning(str(file), shown, settings.venues)] if w)
 
 
 # --- running tasks ---------------------------------------------------------------------------

@@ -85,17 +85,18 @@ def data_import(
 ) -> None:
     """Turn the bundled real data, or one FILE of your own, into replay snapshots.
 
-    A FILE (CSV, Parquet or JSON) is read as --source data about --asset and merged into the
-    snapshot folder: the other series there are kept, and importing the same file twice changes
-    nothing. Layouts are recognised: ccxt/Freqtrade candle arrays and CSVs, CryptoDataDownload
-    (banner line, newest first), Yahoo (Date,Open,...,Adj Close,Volume), columns in any order;
-    a Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
-    company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
-    are dated by their open; each lands at its close (open + timeframe), so no two rows may
-    be closer than the timeframe (longer steps are candles left out). Rows are checked as the
-    live adapters check a response (prices above zero, high not below low, volume not
-    negative); two rows at one time must agree (a repeat is left out); a stored point the file
-    changes needs --replace. Nothing is written unless the whole file reads.
+    A FILE (CSV, also ';'- or tab-separated, Parquet or JSON) is read as --source data about
+    --asset and merged into the snapshot folder: the other series there are kept, and importing
+    the same file twice changes nothing. Layouts are recognised: ccxt/Freqtrade candle arrays
+    and CSVs, CryptoDataDownload (banner line, newest first), Yahoo (Date,Open,...,Adj
+    Close,Volume), columns in any order; a Polymarket CLOB prices-history or Gamma markets
+    response; an SEC companyfacts JSON, or a company's splits (ticker,ex_date,ratio_new_per_old)
+    for --source fundamental. Candle rows are dated by their open; each lands at its close (open
+    + timeframe), so no two rows may be closer than the timeframe (longer steps are candles left
+    out). Rows are checked as the live adapters check a response (prices above zero, high not
+    below low, volume not negative); two rows at one time must agree (a repeat is left out); a
+    stored point the file changes needs --replace. Nothing is written unless the whole file
+    reads.
 
     \b
     Examples:

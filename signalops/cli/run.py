@@ -102,7 +102,9 @@ def run_command(
     trading (a HALTED line; decisions are still recorded, orders denied) until
     `signalops resume`. Alerts (alerts: in the config) go to the notify webhooks. Notify mode
     with no webhooks in the config is warned about as the run starts: its approvals wait in
-    `signalops approvals` and nobody is told.
+    `signalops approvals` and nobody is told. So is a strategy on stocks (a yfinance venue)
+    whose daily-candle conditions have a max age under 4d: Friday's close is older on Mondays
+    and after holidays, and they would be UNKNOWN then.
 
     Hot reload: a strategy or config file edited while the run goes on is read again before the
     next cycle. A version that validates is used from then on ("reloaded FILE (OLD -> NEW)",

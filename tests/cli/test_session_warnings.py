@@ -171,3 +171,17 @@ def test_run_warns_once_as_it_starts(in_tmp: Path, replay_dir: Path):
         "2022-06-15T00:00:00Z  2 decisions: 2 HOLD",
         "2022-06-16T00:00:00Z  2 decisions: 2 HOLD",
     ]
+
+
+def test_backtest_and_sweep_warn_as_validate_does(in_tmp: Path, replay_dir: Path):
+    short = write(in_tmp, "dip.yaml", DIP)
+    data = ("--data", str(replay_dir), "--from", "2022-06-13", "--to", "2022-06-17")
+
+    backtest = run("backtest", short, *data, "--report", "report", "--no-baseline")
+    sweep = run("sweep", short, *data, "--grid", "oversold=30,35")
+    universe = run("backtest", short, *data, "--universe", "MSFT", "--report", "u")
+
+    assert (backtest.exit_code, backtest.stderr) == (0, DIP_WARNING)
+    assert (sweep.exit_code, sweep.stderr) == (0, DIP_WARNING)
+    # The assets a command runs are the ones warned about (here, --universe's).
+    assert universe.stderr == DIP_WARNING.replace("AAPL", "MSFT")
