@@ -17,7 +17,7 @@ filed date. For "the current balance sheet" the latest period ``end`` known by `
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -235,16 +235,24 @@ class FactBook:
 
 @dataclass(frozen=True, slots=True)
 class Quarter:
-    """A fiscal quarter's duration value, reported or derived (Q4 = FY - Q1 - Q2 - Q3)."""
+    """A fiscal quarter's duration value: reported (one fact), or derived (Q4 = FY - Q1 - Q2 - Q3)
+    from the fiscal year's fact and the three reported quarters' facts, in that order."""
 
     start: date
     end: date
-    val: float
     sources: tuple[Fact, ...]
 
     @property
     def derived(self) -> bool:
         return len(self.sources) > 1
+
+    def value(self, unit: Callable[[Fact], float] = lambda fact: fact.val) -> float:
+        """The quarter's value, each source fact first put into one unit by ``unit`` (by default
+        the value as filed). A derived quarter's facts may come from filings in different units
+        (per-share values filed before and after a split); a difference means something only
+        in one."""
+        first, *less = (unit(fact) for fact in self.sources)
+        return first - sum(less)
 
 
 QUARTER_DAYS = range(80, 101)
@@ -252,15 +260,16 @@ YEAR_DAYS = range(350, 381)
 
 
 def quarters(periods: Mapping[tuple[date | None, date], Fact]) -> dict[date, Quarter]:
-    """Quarterly values by period end: the reported ones, plus each fiscal Q4 derived from a
-    fiscal year minus the three reported quarters inside it when no filing reports Q4 alone."""
+    """Quarters by period end: the reported ones, plus each fiscal Q4 derived from a fiscal year
+    minus the three reported quarters inside it when no filing reports Q4 alone (its value is
+    computed only when read, ``Quarter.value``, in the unit the reader puts each fact in)."""
     found: dict[date, Quarter] = {}
     years: list[Fact] = []
     for (start, end), fact in sorted(periods.items(), key=lambda item: item[0][1]):
         if start is None:
             continue
         if fact.days in QUARTER_DAYS:
-            found[end] = Quarter(start, end, fact.val, (fact,))
+            found[end] = Quarter(start, end, (fact,))
         elif fact.days in YEAR_DAYS:
             years.append(fact)
     for year in years:
@@ -275,10 +284,7 @@ def quarters(periods: Mapping[tuple[date | None, date], Fact]) -> dict[date, Qua
         q4_start = inside[-1].end + timedelta(days=1)
         if (year.end - q4_start).days + 1 not in QUARTER_DAYS:
             continue
-        value = year.val - sum(q.val for q in inside)
-        found[year.end] = Quarter(
-            q4_start, year.end, value, (year, *(q.sources[0] for q in inside))
-        )
+        found[year.end] = Quarter(q4_start, year.end, (year, *(q.sources[0] for q in inside)))
     return found
 
 

@@ -16,10 +16,12 @@ nothing uses the period end. Replay records the raw facts into the snapshot stor
   fact count (the record is complete up to then, so replay knows how fresh it is);
 - ``edgar/ticker/<SYMBOL>``: ``t`` = fetch time, ``v`` = the 10-digit CIK;
 - ``splits/<SYMBOL>``: ``t`` = the ex-date (00:00 New York), ``v`` = new shares per old share;
-- ``splits/<SYMBOL>/listed``: ``t`` = when a split history was fetched from Yahoo, ``v`` = how
-  many splits it lists. Written even when it lists none, so that "never split" can be told from
-  "no split history recorded" (the bundled ``splits.csv`` and imported split files write none:
-  their ``splits/<SYMBOL>`` points are the record).
+- ``splits/<SYMBOL>/listed``: ``t`` = when a split history was fetched from Yahoo, or the
+  modification time of an imported split table that lists no split of the symbol
+  (``importing.splits``), ``v`` = how many splits it lists. Written even when it lists none, so
+  that "never split" can be told from "no split history recorded" (the bundled ``splits.csv``
+  and imported tables that list splits write none: their ``splits/<SYMBOL>`` points are the
+  record).
 
 Shares and per-share values: filings report shares (and EPS) as they were when filed; the stored
 closes (yfinance history, the bundled daily files, ``technical.close``) are split-adjusted, i.e.
@@ -29,10 +31,12 @@ them with the close directly (``technical.close < 0.67 * ncav_per_share``):
 ``book_value_per_share`` and ``ncav_per_share`` are divided, and ``shares_outstanding``
 multiplied, by the ratios of every split after the filing (those after ``as_of``'s day appear in
 the detail as ``later_split_factor``). Ratios are computed in shares as they traded at ``as_of``
-(a count filed before a split on or before ``as_of`` converted with its ratio; the adjusted close
-multiplied by the ratios of later splits), so ``price_to_book`` and ``trailing_pe`` do not depend
-on the unit. A split after ``as_of`` changes the unit of price and per-share value alike and adds
-no information a decision could use: their ratio, and so every comparison, is the same.
+(a count or EPS filed before a split on or before ``as_of`` converted with its ratio, each EPS
+fact by the splits after its own filing before a fiscal Q4 is derived as the year less its
+quarters; the adjusted close multiplied by the ratios of later splits), so ``price_to_book`` and
+``trailing_pe`` do not depend on the unit. A split after ``as_of`` changes the unit of price and
+per-share value alike and adds no information a decision could use: their ratio, and so every
+comparison, is the same.
 Without any split history for a company the figures assume it never split; ``data import`` and
 ``data download`` warn when that is the case (``split_history_warnings``).
 """
@@ -423,7 +427,8 @@ def provide_splits(symbol: str, folder: str | Path | None = None) -> str:
                 "--asset", symbol, *to]  # fmt: skip
     return (
         f"record Yahoo's split history with '{_shell(download)}' (it comes with the daily "
-        f"candles) or import a ticker,ex_date,ratio_new_per_old file with '{_shell(imported)}'"
+        f"candles) or import a ticker,ex_date,ratio_new_per_old file with '{_shell(imported)}' "
+        "(the header alone records that it never split)"
     )
 
 
@@ -585,11 +590,17 @@ class PointInTime:
                 Code.NOT_REPORTED,
             )
         fact = max(found, key=lambda f: f.end)  # stable: the dei count comes first on a tie
-        factor = ratio_between(self.splits, fact.filed, self.day)
+        factor = self.split_factor(fact)
         shares = fact.val * factor
         if shares <= 0:
             raise _error(f"share count of {self.symbol} is {shares:g}", Code.BAD_DATA)
         return shares, {"shares": fact.cite(), "split_factor": factor}
+
+    def split_factor(self, fact: Fact) -> float:
+        """The ratios of the splits after ``fact`` was filed, up to as_of's day: a count it
+        reports is multiplied, a per-share value divided, by them to be in shares as they
+        traded at as_of (a filing states both in the shares of its own date)."""
+        return ratio_between(self.splits, fact.filed, self.day)
 
     def later_factor(self) -> float:
         """The ratios of the splits after as_of's day: what the stored close is divided by."""
@@ -603,6 +614,12 @@ class PointInTime:
         return close.adjusted * factor, detail
 
     def ttm_eps(self) -> tuple[float, dict[str, Any]]:
+        """Diluted EPS over the last four quarters, in shares as they traded at as_of. Each fact
+        is divided by the splits between its own filing and as_of before a fiscal Q4 is derived
+        from them: a year filed before a split less a comparative re-filed after it would
+        otherwise mix two share counts. The detail lists each quarter's ``eps`` (in shares at
+        as_of) and its ``facts`` as filed, with their ``split_factor`` (a derived quarter: the
+        fiscal year first, less the three quarters after it)."""
         unit = self._money_unit(GAAP, "EarningsPerShareDiluted", ratio_only=False, per="/shares")
         chain = _facts.trailing_four(
             _facts.quarters(self.book.periods(GAAP, "EarningsPerShareDiluted", unit))
@@ -615,12 +632,12 @@ class PointInTime:
         total = 0.0
         cited = []
         for quarter in chain:
-            # Each quarter in shares as of as_of (a quarter filed before a split counts more).
-            factor = ratio_between(self.splits, max(f.filed for f in quarter.sources), self.day)
-            total += quarter.val / factor
+            eps = quarter.value(lambda fact: fact.val / self.split_factor(fact))
+            total += eps
             cited.append({"start": quarter.start.isoformat(), "end": quarter.end.isoformat(),
-                          "eps": quarter.val, "derived": quarter.derived, "split_factor": factor,
-                          "accn": sorted({f.accn for f in quarter.sources})})  # fmt: skip
+                          "eps": eps, "derived": quarter.derived,
+                          "facts": [{**f.cite(), "split_factor": self.split_factor(f)}
+                                    for f in quarter.sources]})  # fmt: skip
         return total, {"ttm_quarters": cited}
 
     # -- the metrics --
