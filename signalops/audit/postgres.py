@@ -750,6 +750,10 @@ class PostgresAuditLog:
         for row in self._pages(f"SELECT {_SELECT} FROM records WHERE seq > %s", after_seq):
             yield stored(row)
 
+    def stored_at(self, seq: int) -> Stored | None:
+        rows = self._all(f"SELECT {_SELECT} FROM records WHERE seq = %s", [seq])
+        return self.layout.stored(rows[0]) if rows else None
+
     def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         names = (*COLUMNS, "body", "runner")
         sql = f"SELECT {_SELECT}, runner FROM records WHERE seq > %s"

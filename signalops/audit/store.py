@@ -1343,6 +1343,12 @@ class AuditLog:
                 return
             last = page[-1][0]
 
+    def stored_at(self, seq: int) -> Stored | None:
+        """The stored row at ``seq`` with its record decoded (``stored_rows``'s, one row read:
+        ``why`` checks the record it shows against its indexed columns)."""
+        rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
+        return self.layout.stored(rows[0]) if rows else None
+
     def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The stored rows as they are (columns by name, ``body`` as stored)."""
         names = (*self.layout.columns, "body")

@@ -31,6 +31,12 @@ REWRITTEN  a signed checkpoint names a hash that the record at its seq no longer
 CHECKPOINT the checkpoint file is missing, or holds a line that is not a valid checkpoint.
 UNSIGNED   the key is given but the log holds no MACs (written without it, or stripped).
 
+Without the key, a signed log's checkpoint file is still read: a checkpoint naming a seq past
+the end of the log, or a hash the record at its seq no longer has, is TRUNCATED or REWRITTEN as
+above, saying that the checkpoint's own MAC could not be checked. A checkpoint line anyone could
+have written can only raise an alarm, never hide one: a cut tail is not reported "ok" because
+the key was not at hand.
+
 Without the key, against the rest of the file:
 
 LEDGER     a paper-ledger row that no fill record states, one that differs from it (side,
@@ -50,9 +56,10 @@ convenience that raises ``AuditIntegrityError`` when the report is not ok.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from signalops.audit import witnesses
@@ -60,7 +67,7 @@ from signalops.audit.chain import GENESIS, check
 from signalops.audit.interface import AuditStore
 from signalops.audit.layout import Stored
 from signalops.audit.record import loads_record
-from signalops.audit.signing import CHECKPOINT_SUFFIX, SigningKey
+from signalops.audit.signing import CHECKPOINT_SUFFIX, KEY_ENV, SigningKey, read_checkpoints
 from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
 
@@ -371,14 +378,44 @@ def _witnesses(
     elif key is not None and signed_by is not None:
         path = log.local_file(CHECKPOINT_SUFFIX)
         findings += witnesses.checkpoints(log, key, path, walk.max_seq)
+    elif signed_by is not None:
+        findings += _unchecked_checkpoints(log, log.local_file(CHECKPOINT_SUFFIX), walk.max_seq)
     for kind, seq, ident, message in findings:
         walk.report(ProblemKind(kind), seq, ident, message)
+
+
+def _unchecked_checkpoints(log: AuditStore, path: Path, end: int) -> Iterator[witnesses.Finding]:
+    """A signed log's checkpoints without the key: their MACs cannot be checked, their seqs
+    and hashes can (``witnesses.checkpoints`` checks both, with the key)."""
+    unchecked = f"its MAC not checked: {KEY_ENV} is not set"
+    for _, point in read_checkpoints(path):
+        if point is None:
+            continue
+        if point.seq > end:
+            yield (
+                "TRUNCATED",
+                end + 1,
+                None,
+                f"the log ends at seq {end}, but a checkpoint made at {point.at} names seq "
+                f"{point.seq} ({unchecked}): records were cut from the end",
+            )
+            continue
+        held = log.hash_at(point.seq)
+        if held is not None and held != point.hash:
+            yield (
+                "REWRITTEN",
+                point.seq,
+                None,
+                f"a checkpoint made at {point.at} names hash {point.hash[:12]}… for this seq "
+                f"({unchecked}); the log holds {held[:12]}…",
+            )
 
 
 def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
     """Why one record (one ``why`` shows) cannot be trusted; empty when it checks out.
 
-    Its own hash, both its links (a record edited and re-sealed no longer matches the next
+    Its own hash, its indexed columns against it (an edited ``verdict`` column makes filters
+    lie), both its links (a record edited and re-sealed no longer matches the next
     record's ``prev_hash``, or the chain head when it is the last), its MAC when the log is
     signed and the key is given, the strategy document and the tree it cites, for a paper
     fill the ledger's row for it, and for a compact decision whether re-evaluating its tree
@@ -400,6 +437,9 @@ def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
     stated = record.get("hash")
     if not isinstance(seq, int) or not check(record):
         return ["the record does not match its hash: it was edited"]
+    wrong = _columns_problem(log, seq)
+    if wrong:
+        problems.append(wrong)
     before = GENESIS if seq == 1 else log.hash_at(seq - 1)
     if record.get("prev_hash") != before:
         problems.append(f"it does not link to the record before it (seq {seq - 1})")
@@ -429,6 +469,16 @@ def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
             problems.append("the tree it cites was edited")
     problems += [str(p) for p in derived or () if str(p) not in problems]
     return problems
+
+
+def _columns_problem(log: AuditStore, seq: int) -> str | None:
+    """How the stored row at ``seq``'s indexed columns disagree with its record (as ``verify``
+    says it), or None."""
+    row = log.stored_at(seq)
+    if row is None or row.record is None:
+        return None
+    wrong = log.layout.columns_problem(row)
+    return f"indexed {wrong}" if wrong else None
 
 
 def _sealed_at(log: AuditStore, seq: Any) -> dict[str, Any] | None:

@@ -60,6 +60,8 @@ def outcome(record: Record, followups: Sequence[Record] = ()) -> str:
 
     Execution states: FILLED, SUBMITTED, FAILED, NOT_EXECUTED, PENDING_APPROVAL, APPROVED,
     REJECTED, EXPIRED, or SIGNAL when no execution was recorded (an evaluation without orders).
+    An approval that states its execution (``outcome``: a paper fill, or NOT_EXECUTED when its
+    re-check failed) ends there; APPROVED is an approval whose order is still to come.
     """
     verdict = record["verdict"]
     if verdict in ("HOLD", "BLOCKED"):
@@ -70,8 +72,10 @@ def outcome(record: Record, followups: Sequence[Record] = ()) -> str:
     state = (record.get("execution") or {}).get("status") or "SIGNAL"
     for item in followups:
         kind = item["kind"]
-        if kind == APPROVAL:
-            state = "APPROVED" if item.get("approved") else "REJECTED"
+        if kind == APPROVAL and item.get("approved"):
+            state = (item.get("outcome") or {}).get("status") or "APPROVED"
+        elif kind == APPROVAL:
+            state = "REJECTED"
         elif kind == EXPIRY:
             state = "EXPIRED"
         elif kind == ORDER_SUBMITTED:
@@ -97,6 +101,23 @@ def details_text(details: Any, *, exact: bool = False) -> str:
         items = sorted(details.items())
         return ", ".join(f"{k.replace('_', ' ')} {plain(v)}" for k, v in items)
     return plain(details)
+
+
+def failed_recheck(approval: Record) -> tuple[str, ...] | None:
+    """The codes an approval's failed re-check was denied with (empty: none recorded), or None
+    when it is not an approval whose re-check failed (``signalops.pipeline.approvals`` records
+    those approved, with ``outcome: {status: NOT_EXECUTED}``)."""
+    if approval.get("kind") != APPROVAL or not approval.get("approved"):
+        return None
+    if (approval.get("outcome") or {}).get("status") != "NOT_EXECUTED":
+        return None
+    checks = ((approval.get("recheck") or {}).get("risk") or {}).get("checks") or []
+    return tuple(str(c.get("code")) for c in checks if not c.get("passed"))
+
+
+def recheck_text(codes: Sequence[str]) -> str:
+    """``re-check failed (COOLDOWN)``: the words for ``failed_recheck``'s codes."""
+    return "re-check failed" + (f" ({', '.join(codes)})" if codes else "")
 
 
 def _last(followups: Sequence[Record], kind: str) -> Record | None:
@@ -144,19 +165,23 @@ def headline(
     if state == "PENDING_APPROVAL":
         expires = execution.get("expires_at")
         return f"{action} awaiting approval" + (f" until {expires}" if expires else "")
-    if state in ("APPROVED", "REJECTED"):
-        approval = _last(followups, APPROVAL) or {}
-        if state == "REJECTED":
-            return f"{action} REJECTED by {approval.get('by')}"
+    approval = _last(followups, APPROVAL) or {}
+    if state == "REJECTED":
+        return f"{action} REJECTED by {approval.get('by')}"
+    if state == "APPROVED":
         return f"{action} approved by {approval.get('by')}, not filled yet"
+    codes = failed_recheck(approval)
+    if state == "NOT_EXECUTED" and codes is not None:
+        return f"{action} approved by {approval.get('by')}; {recheck_text(codes)}: not executed"
     if state == "EXPIRED":
         return f"{action} EXPIRED without approval"
     if state == "SUBMITTED":
         return f"{action} order submitted, not filled yet"
+    # The latest word on the execution: the decision's, an approval's paper outcome, a venue's.
+    result = _last(followups, ORDER_RESULT) or {}
     message = execution.get("message") or ""
-    result = _last(followups, ORDER_RESULT)
-    if result is not None:
-        message = (result.get("execution") or {}).get("message") or message
+    for told in (approval.get("outcome"), result.get("execution")):
+        message = (told or {}).get("message") or message
     if state == "FAILED":
         return f"{action} FAILED" + (f": {message}" if message else "")
     if state == "NOT_EXECUTED":
@@ -181,7 +206,9 @@ def followup_summary(item: Record, quote: str | None = None, *, exact: bool = Fa
     kind = item["kind"]
     if kind == APPROVAL:
         text = f"{'approved' if item.get('approved') else 'rejected'} by {item.get('by')}"
-        return text + (f": {item['note']}" if item.get("note") else "")
+        text += f": {item['note']}" if item.get("note") else ""
+        codes = failed_recheck(item)
+        return text + (f"; {recheck_text(codes)}: not executed" if codes is not None else "")
     if kind == EXPIRY:
         return f"expired (approval {item.get('approval_id')} was due by {item.get('expires_at')})"
     if kind == FILL:

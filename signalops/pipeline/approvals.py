@@ -5,7 +5,9 @@ A rejection is recorded as it is. An approval re-evaluates the signal with fresh
 ``now`` and checks the risk gate again (current portfolio, data freshness, kill switch): only
 then does it execute, through the auto executor when the pipeline is live, else on paper, in
 the write order of ``signalops.pipeline.records``. A failed re-check is recorded in the
-approval record and nothing is executed. An approval past its expiry is recorded as expired.
+approval record and nothing is executed, and the decision is closed (one answer per decision).
+An approval past its expiry is recorded as expired; an answer dated before its decision was
+recorded is refused, and nothing is recorded.
 
 The re-check runs exactly the strategy that decided: the one with the recorded content hash,
 found by ``find_strategy``.
@@ -23,7 +25,8 @@ from signalops.adapters import gather as engine
 from signalops.alerts import Alerts, fill_text
 from signalops.audit.interface import AuditStore
 from signalops.audit.store import PendingApproval
-from signalops.canonical import canonical_json, iso
+from signalops.audit.why import failed_recheck, recheck_text
+from signalops.canonical import canonical_json, iso, parse_iso
 from signalops.catalogue import installed
 from signalops.codes import Code
 from signalops.errors import ApprovalError, DuplicateRecordError, StrategyError
@@ -55,9 +58,10 @@ def answer(
     The CLI and the dashboard both call this: the same strategy lookup (``find_strategy``),
     the same re-check, the same records. ``live`` executes an approval through the auto
     executor; ``replay`` re-checks on a snapshot folder instead of live sources. Raises
-    ``ApprovalError`` when the approval is not pending (unknown, already answered) or the
-    strategy that decided cannot be found. An approved order that fills is alerted like the
-    loop's fills (``alerts: on: [fill]``); ``alerts`` defaults to the workspace config's.
+    ``ApprovalError`` when the approval is not pending (unknown, already answered), ``now`` is
+    before its decision was recorded, or the strategy that decided cannot be found. An
+    approved order that fills is alerted like the loop's fills (``alerts: on: [fill]``);
+    ``alerts`` defaults to the workspace config's.
     """
     pending = _pending(workspace.audit, approval_id, now)
     strategies: list[Strategy] = []
@@ -232,10 +236,23 @@ def _loaded(strategies: Sequence[Strategy], decision: Mapping[str, Any]) -> Stra
 
 
 def _pending(audit: AuditStore, approval_id: str, now: datetime) -> PendingApproval:
+    """The pending approval ``approval_id`` (or its decision id), answerable at ``now``."""
     for pending in audit.pending_approvals(now):
         if approval_id in (pending.approval_id, pending.decision_id):
+            _not_before_decision(pending, approval_id, now)
             return pending
     raise ApprovalError(_not_pending(audit, approval_id))
+
+
+def _not_before_decision(pending: PendingApproval, approval_id: str, now: datetime) -> None:
+    """An answer dated before its decision was recorded would re-check, and fill, on data from
+    before the decision existed (``--at`` in the past, a dashboard's fixed clock)."""
+    decided = pending.record.get("recorded_at") or pending.as_of
+    if now < parse_iso(decided):
+        raise ApprovalError(
+            f"approval {approval_id} cannot be answered at {iso(now)}, before its decision "
+            f"was made ({decided})"
+        )
 
 
 def _not_pending(audit: AuditStore, approval_id: str) -> str:
@@ -244,10 +261,20 @@ def _not_pending(audit: AuditStore, approval_id: str) -> str:
         if record["kind"] == "approval":
             word = "approved" if record["approved"] else "rejected"
             who, when = record["by"], record["recorded_at"]
-            return f"approval {approval_id} was already {word} by {who} at {when}"
+            said = f"approval {approval_id} was already {word} by {who} at {when}"
+            return said + _closed_by_recheck(record)
         if record["kind"] == "expiry":
             return f"approval {approval_id} expired at {record['expires_at']}"
     return f"no pending approval '{approval_id}' (see 'signalops approvals')"
+
+
+def _closed_by_recheck(approval: Mapping[str, Any]) -> str:
+    """What the error adds for an approval whose re-check failed: the log takes one answer per
+    decision (the guard against two answers racing), so a new signal is a new decision."""
+    codes = failed_recheck(approval)
+    if codes is None:
+        return ""
+    return f"; its {recheck_text(codes)}: not executed, and the decision is closed"
 
 
 def _same_order_ids(intent: OrderIntent, decision: Mapping[str, Any]) -> OrderIntent:
