@@ -259,8 +259,10 @@ def test_backtest_command_shows_buy_and_hold_of_the_benchmark_beside_the_strateg
     ]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    table = result.output.split("filter:")[0]
+    table = result.stdout.split("filter:")[0]
     assert table == TABLE
+    # The fixture keeps the default 2d max age on daily stock candles: told, on stderr.
+    assert result.stderr.startswith(f"warning: {strategy}: AAPL trades in sessions ")
     assert (
         "buy & hold: the strategy's assets in equal parts; buy & hold GSPC: the benchmark ^GSPC "
         "alone; both bought with all the cash at the first fill, same fee and slippage, held to "
@@ -317,7 +319,7 @@ def test_each_asset_on_its_own_counts_a_stocks_sessions(replay_dir: Path, tmp_pa
     ]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert first == "aapl_trend · each asset on its own · 2023-01-01 → 2023-01-31 · 20 sessions"
     summary = json.loads((tmp_path / "each" / "AAPL" / "metrics.json").read_text("utf-8"))
     assert (summary["periods"], summary["sessions"]) == (20, True)
@@ -374,7 +376,7 @@ def test_each_asset_of_a_stock_and_a_coin_leaves_the_period_count_to_each(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert (
-        result.output.splitlines()[0]
+        result.stdout.splitlines()[0]
         == "aapl_trend · each asset on its own · 2023-01-01 → 2023-01-31"
     )
     counts = {

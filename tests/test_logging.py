@@ -109,8 +109,8 @@ def test_verbose_json_log_file_has_a_line_per_adapter_error_denial_and_fill(
         "event": "denial",
         "message": "risk gate denied BUY BTC: COOLDOWN",
         "code": "COOLDOWN",
-        "details": "COOLDOWN: limit=259200 actual=86400 unit=seconds since the last trade on "
-        "the asset last_trade=2023-03-10T00:00:00Z",
+        "details": "COOLDOWN: limit=259200 actual=86400 unit=seconds since the last trade of "
+        "this strategy on the asset last_trade=2023-03-10T00:00:00Z book=Banking_Crisis_Pipeline",
         "strategy": "Banking_Crisis_Pipeline",
         "asset": "BTC",
         "decision_id": denial["decision_id"],
@@ -142,8 +142,9 @@ def test_text_lines_carry_the_same_fields_as_key_values(march, tmp_path: Path) -
     text = log.read_text(encoding="utf-8")
     assert re.search(
         rf"^{TIME} INFO signalops\.pipeline: risk gate denied BUY BTC: COOLDOWN code=COOLDOWN "
-        r'details="COOLDOWN: limit=259200 actual=86400 unit=seconds since the last trade on the '
-        r'asset last_trade=2023-03-10T00:00:00Z" strategy=Banking_Crisis_Pipeline asset=BTC '
+        r'details="COOLDOWN: limit=259200 actual=86400 unit=seconds since the last trade of this '
+        r'strategy on the asset last_trade=2023-03-10T00:00:00Z book=Banking_Crisis_Pipeline" '
+        r"strategy=Banking_Crisis_Pipeline asset=BTC "
         r"decision_id=dec-[0-9a-f]{24} as_of=2023-03-11T00:00:00Z$",
         text,
         re.MULTILINE,

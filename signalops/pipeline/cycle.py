@@ -7,7 +7,8 @@ only the adapters, the clock and the executors differ. The order in which record
 
 What orders are sized and checked against: the strategy's own book in the paper ledger (its
 positions, its capital or the shared account: ``PaperBroker.book``) for sizing, NO_POSITION and
-MAX_POSITION, the whole account for the account-wide limits; except in auto mode with an
+MAX_POSITION, its own past trades for COOLDOWN, the whole account for the account-wide limits
+(ORDER_RATE counts every strategy's orders); except in auto mode with an
 executor that reports the venue's holdings (``ReportsHoldings``, e.g. ``CcxtExecutor``): real
 fills never reach the ledger, so the venue's account is the only one that knows what can be
 sold. A venue that cannot be asked is a PORTFOLIO_UNAVAILABLE denial (recorded, no order), a
@@ -317,9 +318,9 @@ class Pipeline:
         if intent is None:
             if side is Side.SELL:
                 details: dict[str, Any] = {"asset": asset, "side": side.value}
-                if book is not None and self._has_own_book(strategy.name):
-                    # Whose holding was looked at: this strategy's, not the others'. (Alone and
-                    # sharing the account, the book is the account and the record as before.)
+                if book is not None and self._shares_account(strategy.name):
+                    # Whose holding was looked at: this strategy's, not the others'. (Alone on
+                    # its account, the book is the account and the record as before.)
                     details.update(book=strategy.name, actual=Decimal(0), unit="asset units")
                 return None, RiskDecision.denied(Code.NO_POSITION, details)
             details = {"asset": asset, "equity": str(portfolio.equity)}
@@ -327,7 +328,7 @@ class Pipeline:
                 details["kelly"] = kelly.details()
             return None, RiskDecision.denied(Code.ZERO_SIZE, details)
         history = self._history(strategy, asset, portfolio, as_of, limits)
-        state = self.risk_state(portfolio, as_of, limits, book, history)
+        state = self.risk_state(portfolio, as_of, limits, book, history, strategy=strategy.name)
         data_time = decision_data_time(evaluation, price[1])
         decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
         if kelly is not None:
@@ -419,6 +420,16 @@ class Pipeline:
 
     def _has_own_book(self, strategy: str) -> bool:
         return len(self.strategies) > 1 or strategy in self.broker.capital
+
+    def _shares_account(self, strategy: str) -> bool:
+        """Whether ``strategy``'s denials name its book: it has one of its own, or another
+        strategy's orders are in the log (an earlier run, or an approval answered alone).
+        Alone on its account, its book is the account and the records read as they always did.
+        """
+        if self._has_own_book(strategy):
+            return True
+        self._orders.update(self.audit)
+        return self._orders.traded_by_others(strategy)
 
     def _book(
         self, strategy: str, asset: str, prices: dict[str, Decimal], as_of: datetime, mode: Mode
@@ -526,14 +537,20 @@ class Pipeline:
         limits: risk.RiskLimits,
         book: PortfolioView | None = None,
         history: Mapping[str, Any] = _NO_HISTORY,
+        *,
+        strategy: str | None = None,
     ) -> risk.RiskState:
         """Order rate, cooldowns and executed decisions, read from the audit log itself.
 
         An order counts when it was placed (a paper fill, or an order sent to a venue); times
         are the decisions' ``as_of`` so that replays and backtests see their simulated clock.
-        ``order_times`` are those of the rate window only (what the gate counts), and
-        ``last_trade`` and ``executed_decisions`` are read-only views of what the pipeline keeps:
-        the state is for the check that follows, not to be kept past the next call.
+        ``order_times`` are those of the rate window only (what the gate counts: every
+        strategy's orders), and ``last_trade`` and ``executed_decisions`` are read-only views of
+        what the pipeline keeps: the state is for the check that follows, not to be kept past
+        the next call. With ``strategy``, ``last_trade`` is that strategy's own (COOLDOWN is per
+        book: another strategy's trade on the asset does not hold it back), and its book is
+        named (``book_name``) when the account is shared (``_shares_account``); without, the
+        account's.
         """
         # Incremental: only records appended since the last call are read, so a gated decision
         # costs the same on a log of a million records as on a fresh one. Another process may
@@ -548,15 +565,22 @@ class Pipeline:
         # ever placed. They change at the next call only, after this state has been checked.
         known.trim(as_of)
         recent = bisect_right(known.times, as_of - RATE_WINDOW)
+        last_trade: Mapping[str, datetime] = known.last_trade_view
+        book_name = None
+        if strategy is not None:
+            last_trade = known.last_trade_of(strategy)
+            shared = self._has_own_book(strategy) or known.traded_by_others(strategy)
+            book_name = strategy if shared else None  # ``_shares_account``, the log just read
         return risk.RiskState(
             portfolio=portfolio,
             order_times=known.times[recent:],
-            last_trade=known.last_trade_view,
+            last_trade=last_trade,
             executed_decisions=known.executed_view,
             kill_switch=risk.kill_switch_active(limits),
             book=book,
             sectors=self.config.sectors,
             history=history,
+            book_name=book_name,
         )
 
     # --- execution ---

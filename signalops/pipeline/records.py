@@ -271,7 +271,7 @@ class Recorder:
             first_seq = self._append_seen(written)
         self._committed()
         if first_seq is not None and self.orders is not None:
-            self.orders.note_written(first_seq, written)
+            self.orders.note_written(first_seq, written, intent.strategy)
         self._log([*held, *written])
         return result
 
@@ -382,6 +382,9 @@ class OrdersSeen:
     others count for no later time. ``dropped`` is the latest time trimmed away; a time asked
     about whose window would include it is not ``covered`` (the caller reads the log again).
     ``executed`` keeps every order's decision id (DUPLICATE_DECISION: idempotency).
+    ``last_trade`` is the account's last order per asset and ``books`` each strategy's
+    (strategy -> asset -> time: COOLDOWN is per book, ``last_trade_of``); whose an order is
+    comes from its ``order`` (an ``order_submitted``) or its decision (a paper ``fill``).
 
     Incremental: ``update`` reads only the order records appended after ``seq``, and those the
     pipeline appends itself are noted as it writes them (``note_written``), not read back."""
@@ -389,12 +392,16 @@ class OrdersSeen:
     seq: int = 0
     times: list[datetime] = field(default_factory=list)
     last_trade: dict[str, datetime] = field(default_factory=dict)
+    books: dict[str, dict[str, datetime]] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)
     dropped: datetime | None = None
 
     def __post_init__(self) -> None:
         self.last_trade_view = MappingProxyType(self.last_trade)
         self.executed_view = _SetView(self.executed)
+        self._views: dict[str, Mapping[str, datetime]] = {}  # strategy -> its ``books`` view
+        # decision id -> strategy, of the fills read back (immutable: kept through a restart)
+        self._owners: dict[str, str | None] = {}
         self._alone = 0  # how many ``sole_writer`` blocks are open
         self._checked = False  # the log was read in the open ``sole_writer`` block
 
@@ -421,7 +428,21 @@ class OrdersSeen:
         self.seq, self.dropped = 0, None
         self.times.clear()
         self.last_trade.clear()
+        for book in self.books.values():  # emptied, not dropped: the views stay theirs
+            book.clear()
         self.executed.clear()
+
+    def last_trade_of(self, strategy: str) -> Mapping[str, datetime]:
+        """``strategy``'s last order per asset (a read-only view, kept up to date)."""
+        view = self._views.get(strategy)
+        if view is None:
+            view = self._views[strategy] = MappingProxyType(self.books.setdefault(strategy, {}))
+        return view
+
+    def traded_by_others(self, strategy: str) -> bool:
+        """Whether another strategy than ``strategy`` placed an order the log holds: the
+        account is shared then, even by a strategy that runs alone now."""
+        return any(name != strategy and book for name, book in self.books.items())
 
     def covers(self, as_of: datetime) -> bool:
         """Whether every order time of ``as_of``'s rate window is still kept."""
@@ -441,30 +462,81 @@ class OrdersSeen:
             return
         for seq, record in records_since(audit, *ORDER_KINDS, after_seq=self.seq):
             self.seq = seq
-            self._note(record)
+            if not self._repeats(record):
+                self._note(record, self._owner(record, audit))
         self._checked = self._alone > 0
 
-    def note_written(self, first_seq: int, written: list[Writable]) -> None:
+    def note_written(
+        self, first_seq: int, written: list[Writable], strategy: str | None = None
+    ) -> None:
         """Take in ``written``, appended at ``first_seq`` on (with nothing between them and the
-        records ``update`` read): what reading them back would give."""
+        records ``update`` read): what reading them back would give.
+
+        A fill's strategy is ``strategy``, the writer's (its intent's); a fill without one is
+        left, with what follows it, for the next ``update`` to read back and look up."""
         for seq, record in enumerate(written, first_seq):
             if seq <= self.seq:  # read already
                 continue
-            self.seq = seq
             if _kind(record) in ORDER_KINDS:
-                self._note(record.record if isinstance(record, PreparedRecord) else record)
+                plain = record.record if isinstance(record, PreparedRecord) else record
+                if not self._repeats(plain):
+                    found = _ordered_by(plain, self._owners, strategy)
+                    if found is None:
+                        self._checked = False  # ``update`` reads it back, even when alone
+                        return
+                    if plain["kind"] == FILL:  # for a read from the start (``restart``)
+                        self._owners[plain["decision_id"]] = found[0]
+                    self._note(plain, found[0])
+            self.seq = seq
 
-    def _note(self, record: Mapping[str, Any]) -> None:
+    def _repeats(self, record: Mapping[str, Any]) -> bool:
+        """An auto order's fill after its order_submitted: one order, noted already."""
+        return record["kind"] == FILL and record["decision_id"] in self.executed
+
+    def _owner(self, record: Mapping[str, Any], audit: AuditStore) -> str | None:
+        """The strategy that placed the order of ``record``, looked up in its decision when
+        the record does not say (a paper fill)."""
+        found = _ordered_by(record, self._owners)
+        if found is not None:
+            return found[0]
+        did = record["decision_id"]
+        decision = audit.get(did) or {}
+        name = (decision.get("strategy") or {}).get("name")
+        self._owners[did] = owner = name if isinstance(name, str) else None
+        return owner
+
+    def _note(self, record: Mapping[str, Any], owner: str | None) -> None:
         order = record.get("order") or {}
         fill = record.get("fill") or {}
         asset = fill.get("asset") or order.get("asset")
         placed = _time(order.get("as_of") or fill.get("placed_at") or fill["at"])
-        if record["kind"] == FILL and record["decision_id"] in self.executed:
-            return  # an auto order's fill after its order_submitted: one order
         self.executed.add(record["decision_id"])
         insort(self.times, placed)  # an approved order is placed at its decision's as_of
-        if asset is not None and placed > self.last_trade.get(asset, placed - _EPSILON):
-            self.last_trade[asset] = placed
+        if asset is None:
+            return
+        _keep_latest(self.last_trade, asset, placed)
+        if owner is not None:
+            _keep_latest(self.books.setdefault(owner, {}), asset, placed)
+
+
+def _keep_latest(last: dict[str, datetime], asset: str, placed: datetime) -> None:
+    if placed > last.get(asset, placed - _EPSILON):
+        last[asset] = placed
+
+
+def _ordered_by(
+    record: Mapping[str, Any], owners: Mapping[str, str | None], writer: str | None = None
+) -> tuple[str | None] | None:
+    """``(strategy,)`` of an order record when it is known without reading the log: an
+    ``order_submitted`` names it, a fill's is its ``writer``'s or one looked up before
+    (``owners``; None there: a decision without a strategy). None: unknown."""
+    name = (record.get("order") or {}).get("strategy")
+    if isinstance(name, str):
+        return (name,)
+    if writer is not None:
+        return (writer,)
+    did = record["decision_id"]
+    return (owners[did],) if did in owners else None
 
 
 class _SetView(AbstractSet[str]):

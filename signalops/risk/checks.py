@@ -26,7 +26,8 @@ The checks, in order (``CHECKS``):
                         account's)
     MAX_DAILY_LOSS      equity is down max_daily_loss or more from the day's start: no new BUYs
     ORDER_RATE          more than max_orders_per_hour orders in the last hour
-    COOLDOWN            a trade on the same asset less than ``cooldown`` ago
+    COOLDOWN            a trade on the same asset less than ``cooldown`` ago (``last_trade``:
+                        the caller's scope; the pipeline's is the strategy's own trades)
     MIN_NOTIONAL        the order is too small to be worth its fees
     MAX_NOTIONAL        the order is larger than the absolute cap (a fat-finger guard)
 
@@ -51,8 +52,11 @@ issues the SELL again if it still holds (and the kill switch / HALTED are the ma
 
 Books: ``RiskState.portfolio`` is the account, ``RiskState.book`` the strategy's own book
 (``PaperBroker.book``; None when the account is the book). NO_POSITION, the REDUCING state,
-MIN_NOTIONAL's dust exemption and MAX_POSITION read the book; MAX_EXPOSURE, MAX_DAILY_LOSS and
-the kill switch stay account-wide.
+MIN_NOTIONAL's dust exemption and MAX_POSITION read the book, and COOLDOWN the last trades the
+caller passes (the pipeline: the strategy's own, so that two strategies signalling together on
+one asset both trade); MAX_EXPOSURE, MAX_DAILY_LOSS, ORDER_RATE and the kill switch stay
+account-wide. With ``RiskState.book_name`` set (several strategies share the account) COOLDOWN's
+details name the book and say its time is since *this strategy's* last trade.
 
 Valuation: the traded asset is marked at the intent's ``reference_price`` (the freshest price the
 decision has) in the position, exposure and equity figures; other positions at their
@@ -100,6 +104,10 @@ _ALLOWED = {
     TradingState.HALTED: (),
 }
 _NOT_COMPUTABLE = Code.NOT_COMPUTABLE.value
+# COOLDOWN's unit, alone on the account and sharing it (``explain.figures`` reads "since the
+# last trade" in either: a null figure is "no earlier trade").
+_SINCE_TRADE = "seconds since the last trade on the asset"
+_SINCE_OWN_TRADE = "seconds since the last trade of this strategy on the asset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +115,14 @@ class RiskState:
     """What the gate knows besides the intent, gathered by the caller at check time.
 
     ``order_times``: when orders were placed (at least the last hour's; the caller decides the
-    scope, e.g. every strategy of the runner); ``last_trade``: the last trade time per asset;
-    ``executed_decisions``: decision ids already executed; ``kill_switch``: the kill
-    switch as the caller found it (see ``kill_switch_active(limits)``); ``sectors``: asset ->
-    sector for MAX_SECTOR; ``history``: asset -> ``measures.PriceHistory`` for MAX_VAR/MAX_CVAR
-    (the gate ignores points after the decision's data time).
+    scope, e.g. every strategy of the runner); ``last_trade``: the last trade time per asset
+    (the caller decides whose: the pipeline passes the strategy's own); ``executed_decisions``:
+    decision ids already executed; ``kill_switch``: the kill switch as the caller found it
+    (see ``kill_switch_active(limits)``); ``sectors``: asset -> sector for MAX_SECTOR;
+    ``history``: asset -> ``measures.PriceHistory`` for MAX_VAR/MAX_CVAR (the gate ignores
+    points after the decision's data time); ``book_name``: the strategy whose book ``book``
+    and ``last_trade`` are, when several strategies share the account (COOLDOWN's details
+    then name it); None: the details read as for a strategy alone on its account.
 
     The gate only iterates ``order_times`` and asks ``in`` of ``executed_decisions``: a caller
     that keeps them up to date may pass its own collections (or views of them) instead of
@@ -129,6 +140,7 @@ class RiskState:
     book: PortfolioView | None = None
     sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     history: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    book_name: str | None = None
 
     @property
     def own(self) -> PortfolioView:
@@ -360,15 +372,13 @@ def _recent(times: Iterable[datetime], since: datetime) -> int:
 
 
 def _cooldown(c: _Context) -> Outcome:
-    last = c.state.last_trade.get(c.intent.asset)
+    state = c.state
+    last = state.last_trade.get(c.intent.asset)
     elapsed = None if last is None else _seconds(c.as_of - utc(last))
     limit = Decimal(c.limits.cooldown)
-    details = {
-        "limit": limit,
-        "actual": elapsed,
-        "unit": "seconds since the last trade on the asset",
-        "last_trade": last,
-    }
+    details = {"limit": limit, "actual": elapsed, "unit": _SINCE_TRADE, "last_trade": last}
+    if state.book_name is not None:  # whose last trade: not another strategy's on the asset
+        details["unit"], details["book"] = _SINCE_OWN_TRADE, state.book_name
     if not c.buy:
         return _exempt(details)
     return elapsed is not None and elapsed < limit, details

@@ -171,7 +171,7 @@ class RiskLimits:
     - ``max_daily_loss`` 3% of the day's starting equity: after that, no new BUYs that day;
     - ``max_orders_per_hour`` 10: a strategy on candles trades a few times a day, so more is a
       runaway loop;
-    - ``cooldown`` 1 hour per asset: no buying back what was just sold (whipsaw);
+    - ``cooldown`` 1 hour per asset and strategy: no buying back what was just sold (whipsaw);
     - ``min_notional`` 10: below typical exchange minimums, and fees eat it;
     - ``max_notional`` 10,000: an absolute per-order cap that holds even if equity is miscounted
       (None: no absolute cap);
