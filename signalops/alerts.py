@@ -10,7 +10,7 @@ Discord, Telegram; see ``signalops.execution.notify``) when it is listed in ``al
     kill_switch    the kill switch file appeared
     outage         sources unreachable for ``outage_cycles`` cycles in a row (once per outage)
     reconcile      a decision denied because the venue's holdings and the books disagree
-    verify_failed  the audit log's hash chain did not verify
+    verify_failed  the audit log did not verify (``run`` does not start, or stops before a cycle)
     reload_failed  a changed strategy or config file did not validate (the old one keeps running)
 
 Best effort: a webhook that fails is one WARNING log line (logger ``signalops.alerts``, with its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from click.testing import CliRunner, Result
 from signalops.adapters import registry
 from signalops.adapters.bundled import import_bundled
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.pipeline import loop
+from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"
@@ -43,3 +46,17 @@ def replay_store(replay_dir: Path) -> SnapshotStore:
 @pytest.fixture(scope="session")
 def replay_adapters(replay_store: SnapshotStore) -> dict:
     return registry.replay_adapters(replay_store)
+
+
+def cycle_between_checks(db: Path, replay_dir: Path, strategy: str, day: datetime) -> str:
+    """The line of a run's cycle at ``day`` on a ledger forged since the run last checked the
+    log (``signalops run`` refuses to start on a ledger that does not verify)."""
+    workspace = open_workspace(audit=db, create=True)
+    try:
+        clock = loop.ReplayClock(day, day, timedelta(days=1))
+        strategies = load_strategies([Path(strategy)])
+        pipeline = build_pipeline(workspace, strategies, replay=replay_dir, clock=clock)
+        (summary,) = loop.run(pipeline, clock.times())
+    finally:
+        workspace.close()
+    return summary.line().split("  [")[0]

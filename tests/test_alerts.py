@@ -195,11 +195,11 @@ def test_a_log_that_fails_verification_is_alerted_and_logged(
         replay_dir, tmp_path, "alerts: {on: [verify_failed]}\n", chat, "2023-03-10", "2023-03-11"
     )
 
-    assert result.exit_code == 0  # alerted, not stopped: the decisions are still recorded
+    assert result.exit_code == 1  # alerted, and refused: nothing is decided on a broken log
     ((_, text),) = chat.texts()[:1]
     assert text.startswith(f"SignalOps audit log {tmp_path / 'a.db'} FAILED verification: ")
     assert len(chat.posted) == 2  # once per run, not once per cycle
-    assert "ERROR signalops.pipeline: audit log" in result.stderr
+    assert f"error: {tmp_path / 'a.db'} FAILED verification, so the run" in result.stderr
 
 
 def test_alerts_never_raise_whatever_the_webhook_does() -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, cycle_between_checks
 
 from signalops.audit.store import AuditLog
 from signalops.cli import cli
@@ -219,11 +219,8 @@ def test_a_ledger_that_cannot_be_valued_is_a_recorded_denial_not_a_crash(
             "'20000', '10', '5', '2023-03-09T00:00:00Z', '2023-03-09T00:00:00Z')",
             (quantity,),
         )
-    result = run("run", STRATEGY, "--from", "2023-03-10", *common)
-    assert result.exit_code == 0, result.output
-    assert result.stdout.split("  [")[0] == (
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
-    )
+    line = cycle_between_checks(db, replay_dir, STRATEGY, datetime(2023, 3, 10, tzinfo=UTC))
+    assert line == "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
     with AuditLog.open_readonly(db) as log:
         (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
     checks = record["risk"]["checks"]

@@ -106,10 +106,16 @@ def run_command(
     whose daily-candle conditions have a max age under 4d: Friday's close is older on Mondays
     and after holidays, and they would be UNKNOWN then.
 
+    The audit log is checked before the run appends anything and between cycles: on a log that
+    does not verify the run does not start, or stops before the next cycle (one error line, exit
+    1; `signalops audit verify` lists every problem). A kill switch file is said in one line as
+    the run starts and when it appears or goes.
+
     Hot reload: a strategy or config file edited while the run goes on is read again before the
     next cycle. A version that validates is used from then on ("reloaded FILE (OLD -> NEW)",
     its new content hash cited by later decisions); one that does not is refused ("WARNING
-    reload refused, keeping HASH: FILE:LINE:COL: ...") and the old version keeps running.
+    reload refused, keeping HASH: FILE:LINE:COL: ...") and the old version keeps running. A new
+    name for a strategy whose book holds something waits until the old name holds nothing.
     Config sections the run was built from (paper, notify, audit, fundamental, news, venues;
     breakers and alerts when the run started without them) take a restart.
 

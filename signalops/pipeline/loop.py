@@ -11,18 +11,26 @@ says so too, and the run goes on; the leaves were UNKNOWN and decided fail-close
 refused because the data a source gave was older than their max age (STALE: a stuck feed, a
 recording that ended) are warned of apart (``stale_data``), with how old the newest of it is.
 
+The run never decides on an audit log that does not verify (fail closed): a ``LogCheck``
+verifies it before anything is appended (a run refused at the start appends nothing) and again
+before each cycle (a failure stops the run there; the cycles before it are committed). Each
+check reads the records appended since the last one that passed, see ``LogCheck``.
+
 At each cycle boundary a ``Guard`` (when the config has ``breakers:`` or ``alerts:``) reads the
 circuit breakers' state (``signalops.breakers``), hands the pipeline a HALTED config while one
 is tripped (the risk gate then denies every order TRADING_STATE; decisions are still evaluated
 and recorded), counts the finished cycle into the breakers and posts the alerts it chose
-(``signalops.alerts``). The pipeline itself is not changed: its ``config`` is swapped.
+(``signalops.alerts``). The pipeline itself is not changed: its ``config`` is swapped. A
+``KillSwitch`` says in one line when the kill switch file appears or goes (the gate denies
+every order while it is there).
 
 Before each cycle a ``Reloader`` re-reads the strategy and config files whose bytes changed:
 a version that validates replaces the running one (INFO ``reloaded FILE (OLD -> NEW)``, the
 strategy's new content hash remembered in the audit log and cited by later decisions; the
 config becomes the pipeline's and the guard's), one that does not is refused and the old
-version keeps running (WARNING ``reload_failed`` with the one-line error). Strategies are
-hashed by content (``Strategy.content_hash``), the config by its file's bytes.
+version keeps running (WARNING ``reload_failed`` with the one-line error), as is a rename of a
+strategy whose book still holds something (nothing would sell it). Strategies are hashed by
+content (``Strategy.content_hash``), the config by its file's bytes.
 
 Between two cycles on the wall clock, while it waits, the loop lets the pipeline rest
 (``Pipeline.rest``: the audit log's WAL is checkpointed then, not in a decision's commit).
@@ -35,9 +43,13 @@ that safe too, see ``signalops.pipeline.records``.)
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import signal
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,7 +62,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from signalops import breakers, risk
+from signalops import breakers, numbers, risk
 from signalops.adapters import gather as engine
 from signalops.adapters.registry import Connections
 from signalops.alerts import (
@@ -62,16 +74,19 @@ from signalops.alerts import (
     reconcile_text,
     verify_failed_text,
 )
+from signalops.audit.record import FILL
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy
-from signalops.errors import InputError, SignalOpsError, StrategyError
+from signalops.errors import AuditIntegrityError, InputError, SignalOpsError, StrategyError
 from signalops.logs import event
 from signalops.orders import ExecutionStatus, Mode
 from signalops.pipeline import CycleSummary, Pipeline
 from signalops.pipeline.cycle import reference_price
 
 if TYPE_CHECKING:
+    from signalops.audit.interface import AuditStore
+    from signalops.audit.verify import Problem, VerifyReport
     from signalops.strategy.model import Strategy
     from signalops.workspace import Workspace
 
@@ -171,18 +186,26 @@ def run(
     on_cycle: Callable[[CycleSummary], None] | None = None,
     guard: Guard | None = None,
     reloader: Reloader | None = None,
+    check: LogCheck | None = None,
+    kill_switch: KillSwitch | None = None,
 ) -> list[CycleSummary]:
-    """Run one cycle per time until the times run out or a stop is requested."""
+    """Run one cycle per time until the times run out or a stop is requested.
+
+    ``check`` raises ``AuditIntegrityError`` before a cycle when the log no longer verifies."""
     stop = stop or threading.Event()
     summaries = []
     with stop_on_signals(stop):
         for as_of in times:
             if stop.is_set():
                 break
+            if check is not None:
+                check.before(as_of)
             if reloader is not None:
                 reloader.check()  # before the guard: it re-applies the config it holds
             if guard is not None:
                 guard.before(as_of)
+            if kill_switch is not None:
+                kill_switch.check(pipeline.config)
             summary = pipeline.cycle(as_of)
             summaries.append(summary)
             _warn_of_data_errors(summary)
@@ -219,10 +242,7 @@ class Guard:
         self.alerts = alerts
         self.notice = notice or (lambda _text: None)
         self.state = breakers.BreakerState() if path is None else self._read()
-        self.kill_switch_on = False
         self.outage = 0  # cycles in a row with sources unreachable (for the outage alert)
-        self.verified: tuple[int, str] | None = None  # the chain head last verified ok
-        self.verify_failed = False
         if self.state.tripped:
             self.notice(_halted_line(self.state))
 
@@ -231,36 +251,10 @@ class Guard:
         if self.path is not None:
             self.state = self._read()
         self.pipeline.config = breakers.halted(self.base) if self.state.tripped else self.base
-        on = risk.kill_switch_active(self.base.limits)
-        if on and not self.kill_switch_on:
-            self.alerts.send("kill_switch", kill_switch_text(self.base.kill_switch))
-        self.kill_switch_on = on
-        if self.alerts.wants("verify_failed") and not self.verify_failed:
-            self._verify()
 
     def _read(self) -> breakers.BreakerState:
         assert self.path is not None
         return breakers.effective(breakers.load(self.path), self.pipeline.audit)
-
-    def _verify(self) -> None:
-        """The hash chain, checked incrementally (only records appended since the last ok)."""
-        from signalops.audit.verify import verify
-
-        audit = self.pipeline.audit
-        report = verify(audit, since=self.verified)
-        if report.ok:
-            self.verified = (report.head_seq, report.head_hash)
-            return
-        self.verify_failed = True  # once per run: the log stays broken until someone looks
-        problem = str(report.problems[0]) if report.problems else str(report)
-        event(
-            log,
-            logging.ERROR,
-            "verify_failed",
-            f"audit log {audit.path} failed verification: {problem}",
-            problems=len(report.problems),
-        )
-        self.alerts.send("verify_failed", verify_failed_text(str(audit.path), problem))
 
     def after(self, summary: CycleSummary) -> None:
         self._alert_outcomes(summary)
@@ -324,6 +318,165 @@ def _halted_line(state: breakers.BreakerState) -> str:
         f"HALTED by the {state.trigger} breaker at {state.tripped_at}: {state.message}; "
         "orders are denied until `signalops resume`"
     )
+
+
+class KillSwitch:
+    """One line when the kill switch file is there as the run starts, appears or goes.
+
+    The risk gate looks for the file itself before each cycle and denies every order while it
+    is there; without this line a run only said "denied by risk". The ``kill_switch`` alert is
+    posted when the file appears (``alerts``: the guard's, when the config chose alerts)."""
+
+    def __init__(
+        self, notice: Callable[[str], None] | None = None, alerts: Alerts | None = None
+    ) -> None:
+        self.notice = notice or (lambda _text: None)
+        self.alerts = alerts
+        self.on = False
+
+    def check(self, config: Config) -> None:
+        on = risk.kill_switch_active(config.limits)
+        if on == self.on:
+            return
+        self.on = on
+        file = config.kill_switch
+        if on:
+            text = f"KILL SWITCH ON (file {file}): orders are denied"
+            event(log, logging.WARNING, "kill_switch_on", text, file=file)
+            if self.alerts is not None:
+                self.alerts.send("kill_switch", kill_switch_text(file))
+        else:
+            text = f"KILL SWITCH OFF (file {file} removed): orders are no longer denied by it"
+            event(log, logging.INFO, "kill_switch_off", text, file=file)
+        self.notice(text)
+
+
+# Beside the log (``AuditStore.local_file``): where the last check of a run that passed ended.
+VERIFIED_SUFFIX = ".verified.json"
+Point = tuple[int, str]  # (seq, hash) of a record: where a check ended
+# Seconds between two checks at the least: a replay's cycles come back to back (a check takes
+# about a millisecond, as long as a cycle), a live run's minutes apart.
+CHECK_EVERY = 1.0
+
+
+class LogCheck:
+    """The audit log verified before a run appends to it, and again before each cycle.
+
+    A run never decides on a log that does not verify (fail closed): ``start`` raises
+    ``AuditIntegrityError`` before anything is appended, ``before`` before a cycle (the run
+    stops there; the cycles before it are committed). The error is one line: the first problem,
+    how many more, and ``signalops audit verify`` for all of them. ``alert`` is told the first
+    problem first (the ``verify_failed`` alert). ``before`` checks when ``CHECK_EVERY`` seconds
+    have passed since the last check (every cycle of a live run; a replay's about once a
+    second).
+
+    A check reads only the records appended since the last check that passed
+    (``verify(since=...)``, which checks the whole log when the record there changed): a run's
+    first check continues from where the last run's last check ended, kept in
+    ``<log>.verified.json`` beside the log; without that file (or with one naming a record that
+    is not there), the first check reads the whole log (about 20 s a million records). The
+    paper ledger, which the broker sizes and sells with, is compared with every fill the chain
+    states at the start (about 20 µs a fill), and before a cycle when a fill was recorded or
+    another connection wrote the ledger since the last check. What a check from a point cannot
+    see is an edit of a record at or before that point, made after it was checked: ``signalops
+    audit verify`` reads them all.
+    """
+
+    def __init__(self, audit: AuditStore, alert: Callable[[str], None] | None = None) -> None:
+        self.audit = audit
+        self.alert = alert or (lambda _problem: None)
+        self.file = audit.local_file(VERIFIED_SUFFIX)
+        self.point = _read_point(self.file)
+        self.ledger_state: object = None  # the ledger's state() before the last check
+        self.checked_at = 0.0  # time.monotonic() then
+
+    def start(self) -> None:
+        self._check("so the run did not start", compare_ledger=True)
+
+    def before(self, as_of: datetime) -> None:
+        if time.monotonic() - self.checked_at >= CHECK_EVERY:
+            self._check(f"so trading stopped before {iso(as_of)}", compare_ledger=False)
+
+    def _check(self, outcome: str, *, compare_ledger: bool) -> None:
+        from signalops.audit.verify import verify
+
+        since, seen = self.point, self.ledger_state
+        state = self.audit.paper_ledger().state()  # outside verify's read transaction
+        self.ledger_state = None if state is None else state[0]
+
+        def ledger_unchanged(audit: AuditStore) -> bool:
+            """No fill recorded and no other connection writing the ledger since the last
+            check (SQLite's data version; PostgreSQL's last fill): compared then."""
+            if compare_ledger or seen is None or seen != self.ledger_state or since is None:
+                return False
+            return not audit.records_since(FILL, after_seq=since[0])
+
+        report = verify(self.audit, since=since, ledger_unchanged=ledger_unchanged)
+        self.checked_at = time.monotonic()
+        if not report.ok:
+            self._failed(report, outcome)
+        if report.head_seq and (report.head_seq, report.head_hash) != since:
+            self.point = (report.head_seq, report.head_hash)
+            _save_point(self.file, self.point)
+
+    def _failed(self, report: VerifyReport, outcome: str) -> None:
+        first = _problem_text(report.problems[0]) if report.problems else str(report)
+        more = len(report.problems) - 1
+        extra = f", and {numbers.counted(more, 'more problem')}" if more > 0 else ""
+        self.alert(first)
+        raise AuditIntegrityError(
+            f"{self.audit.path} FAILED verification, {outcome}: {first}{extra}; "
+            "see `signalops audit verify`"
+        )
+
+
+def _problem_text(problem: Problem) -> str:
+    """As ``signalops audit verify`` prints it: ``LEDGER seq 2: ledger row 1 differs: ...``."""
+    where = f"seq {problem.seq}" if problem.seq is not None else "chain"
+    return f"{problem.kind.value} {where}: {problem.message}"
+
+
+def _read_point(file: Path) -> Point | None:
+    """The point a file names; None (check the whole log) when it is missing or unreadable."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        seq, hash = data["seq"], data["hash"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if type(seq) is not int or seq <= 0 or not isinstance(hash, str):
+        return None
+    return seq, hash
+
+
+def _save_point(file: Path, point: Point) -> None:
+    """Replaced whole (a reader sees the old point or the new); not synced: a point lost in a
+    crash, or a file that cannot be written, only makes the next run's first check longer."""
+    text = json.dumps({"seq": point[0], "hash": point[1]}) + "\n"
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)  # a shared log's runner: .signalops/
+        fd, tmp = tempfile.mkstemp(prefix=file.name + ".", suffix=".tmp", dir=file.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.debug("%s not written: %s", file, exc)
+
+
+def _alert_verify_failed(
+    config: Config, transport: httpx.BaseTransport | None, audit: AuditStore, problem: str
+) -> None:
+    """The ``verify_failed`` alert, when chosen (posted on its own: the run stops)."""
+    if "verify_failed" not in config.alerts.on or not config.notify.webhooks:
+        return
+    alerts = Alerts(config.alerts, config.notify.webhooks, transport=transport)
+    try:
+        alerts.send("verify_failed", verify_failed_text(str(audit.path), problem))
+    finally:
+        alerts.close()
 
 
 def _equity(pipeline: Pipeline, as_of: datetime) -> Decimal | None:
@@ -396,6 +549,11 @@ class Reloader:
     config becomes the pipeline's and the guard's) and an INFO line says so; one that does not
     keeps the old version, and a WARNING gives the one-line error. Either way ``notice`` is told
     (the CLI prints it). A refused version is reported once, not at every cycle.
+
+    A version that renames a strategy whose book holds something is refused too (renamed, the
+    strategy would start from an empty book and nothing would ever sell what the old name
+    holds; a restart under the new name as well): it waits, and takes over at the first cycle
+    boundary where the old name holds nothing, unless the file changes again first.
     """
 
     def __init__(
@@ -417,6 +575,7 @@ class Reloader:
         self.seen = {path: _file_hash(path) for path in watched}
         # The config file's version in force (``seen`` may hold a refused one).
         self.config_hash = self.seen.get(self.config_path) if self.config_path else None
+        self.waiting: dict[Path, Strategy] = {}  # a rename refused while the old name held
 
     @property
     def config(self) -> Config:
@@ -427,8 +586,11 @@ class Reloader:
         for path, before in list(self.seen.items()):
             now = _file_hash(path)
             if now == before:
+                if path in self.waiting:
+                    self._take_waiting(path)
                 continue
             self.seen[path] = now
+            self.waiting.pop(path, None)
             if path == self.config_path:
                 self._reload_config(path, now)
             else:
@@ -437,17 +599,41 @@ class Reloader:
     def _reload_strategy(self, path: Path) -> None:
         from signalops.workspace import load_strategies
 
-        running = self.pipeline.strategies
-        index = next(i for i, s in enumerate(running) if Path(s.file) == path)
-        old = running[index]
+        old = self._running(path)
         try:
             (new,) = load_strategies([path])
             self._allowed(new, old)
         except SignalOpsError as exc:
             self._refused(path, exc, old.content_hash)
             return
+        held = self._renamed_holding(new, old)
+        if held is not None:
+            self.waiting[path] = new
+            self._refused(path, held, old.content_hash)
+            return
+        self._replace(path, old, new)
+
+    def _take_waiting(self, path: Path) -> None:
+        """The waiting rename of ``path``, once the old name holds nothing (quietly till then)."""
+        old, new = self._running(path), self.waiting[path]
+        try:
+            self._allowed(new, old)  # again: another file may have taken the name meanwhile
+        except SignalOpsError as exc:
+            del self.waiting[path]
+            self._refused(path, exc, old.content_hash)
+            return
+        if self._renamed_holding(new, old) is None:
+            del self.waiting[path]
+            self._replace(path, old, new)
+
+    def _running(self, path: Path) -> Strategy:
+        return next(s for s in self.pipeline.strategies if Path(s.file) == path)
+
+    def _replace(self, path: Path, old: Strategy, new: Strategy) -> None:
         if new.content_hash == old.content_hash:
             return  # comments or formatting: the strategy itself is the same
+        running = self.pipeline.strategies
+        index = next(i for i, s in enumerate(running) if s is old)
         self.pipeline.audit.remember_strategy(new)
         self.pipeline.strategies = [*running[:index], new, *running[index + 1 :]]
         self._reloaded(path, old.content_hash, new.content_hash)
@@ -460,6 +646,20 @@ class Reloader:
         wants_auto = self.pipeline.mode is None and new.execution.action_mode == "auto"
         if wants_auto and self.pipeline.auto_executor is None:
             raise InputError(f"{new.file}: auto mode needs a restart with --live")
+
+    def _renamed_holding(self, new: Strategy, old: Strategy) -> InputError | None:
+        """Why ``new`` must wait: it renames ``old`` while ``old``'s book holds something (a
+        book is a name's: ``PaperBroker.book``, the venue books)."""
+        if new.name == old.name:
+            return None
+        held = _holdings(self.pipeline, old.name, old.assets)
+        if not held:
+            return None
+        what = " and ".join(f"{numbers.quantity(q)} {asset}" for asset, q in held.items())
+        return InputError(
+            f"{new.file}: renaming {old.name} to {new.name} would leave the {what} {old.name} "
+            f"holds unmanaged; the new version takes over once {old.name} holds nothing"
+        )
 
     def _reload_config(self, path: Path, now: str | None) -> None:
         from signalops.config import load_config
@@ -506,6 +706,20 @@ class Reloader:
         self.notice(f"WARNING {text}")
         if self.guard is not None:  # posted once config.ALERT_EVENTS lists reload_failed
             self.guard.alerts.send("reload_failed", f"SignalOps {text}", file=str(path))
+
+
+def _holdings(pipeline: Pipeline, name: str, assets: Iterable[str]) -> dict[str, Decimal]:
+    """What the strategy ``name`` holds now: its paper book's positions, and of ``assets`` what
+    its orders at a venue left it (auto mode on a venue that reports holdings)."""
+    book = pipeline.broker.book(name, {}, pipeline.clock())
+    held = {asset: p.quantity for asset, p in book.positions.items() if p.quantity}
+    if pipeline.auto_executor is not None:
+        venue = pipeline._venue_books.update(pipeline.audit)  # this package's own
+        for asset in assets:
+            quantity = venue.held(asset).get(name, Decimal(0))
+            if quantity:
+                held[asset] = held.get(asset, Decimal(0)) + quantity
+    return held
 
 
 def _file_hash(path: Path) -> str | None:
@@ -659,6 +873,18 @@ def _run_in(
 ) -> list[CycleSummary]:
     from signalops.workspace import build_pipeline
 
+    watchers = watchers or _Watchers()
+    if watchers.transport is None and plan.connections is not None:
+        # A test's live connections carry the webhooks' answers too.
+        watchers = _Watchers(watchers.notice, plan.connections.http)
+    reloader: Reloader | None = None
+
+    def alert(problem: str) -> None:  # under the config in force (a reload may change alerts)
+        config = workspace.config if reloader is None else reloader.config
+        _alert_verify_failed(config, watchers.transport, workspace.audit, problem)
+
+    check = LogCheck(workspace.audit, alert)
+    check.start()  # before the pipeline stores its strategies: a refused run appends nothing
     pipeline = build_pipeline(
         workspace,
         strategies,
@@ -674,19 +900,17 @@ def _run_in(
     else:
         every = None if plan.once else plan.every
         times = wall_clock_times(every, pipeline.clock, stop, idle=pipeline.rest)
-    watchers = watchers or _Watchers()
-    if watchers.transport is None and plan.connections is not None:
-        # A test's live connections carry the webhooks' answers too.
-        watchers = _Watchers(watchers.notice, plan.connections.http)
     guard, alerts = _guard(workspace, pipeline, watchers)
     reloader = Reloader(
         pipeline, plan.strategies, workspace.config, venue=plan.venue, guard=guard,
         notice=watchers.notice,
     )  # fmt: skip
+    kill_switch = KillSwitch(watchers.notice, alerts)
     try:
-        return list(
-            run(pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard, reloader=reloader)
-        )
+        return run(
+            pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard, reloader=reloader,
+            check=check, kill_switch=kill_switch,
+        )  # fmt: skip
     finally:
         if alerts is not None:
             alerts.close()

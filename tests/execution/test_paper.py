@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import ROOT
+from conftest import ROOT, cycle_between_checks
 from conftest import invoke as run
 
 from signalops.audit.store import AuditLog
@@ -648,12 +648,9 @@ def test_a_forged_ledger_amount_is_a_recorded_denial_naming_what_it_cannot_value
             (amounts["quantity"], amounts["price"], amounts["fee"]),
         )
 
-    result = run("run", strategy, "--from", "2023-03-10", *common)
+    line = cycle_between_checks(audit, replay_dir, strategy, datetime(2023, 3, 10, tzinfo=UTC))
 
-    assert result.exit_code == 0, result.output
-    assert result.stdout.split("  [")[0] == (
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
-    )
+    assert line == "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
     with AuditLog.open_readonly(audit) as log:
         (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
     assert record["risk"]["checks"] == [
