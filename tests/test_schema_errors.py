@@ -583,7 +583,7 @@ GOLDEN = [
                 - when: "rsi(14) < 30"
         """,
         [
-            "s.yaml:3:11: assets: has duplicate items",
+            "s.yaml:3:17: assets: BTC is listed twice",
             "s.yaml:3:22: assets[2]: 'b t c' must be an asset symbol such as BTC or AAPL",
             "s.yaml:4:12: params: '1st' is not a valid parameter name (letters, digits and _, "
             "not starting with a digit)",

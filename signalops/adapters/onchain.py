@@ -41,6 +41,13 @@ window at the latest point rather than at ``as_of`` gives the same answer whenev
 current, and keeps a true window-long change when it is not (the observation is then dated at
 the stale point and ``max_age`` turns it UNKNOWN instead of a spurious 0 flow).
 
+Misspellings: a replay that has no series of a name says which recorded one it most likely means
+(``no recorded series stablecoin_supply/USCD/all (did you mean USDC? recorded: ...)``), and
+offers a download only of a name that is not a known misspelling. :func:`likely_meant` knows
+DeFiLlama's stablecoins offline (``data/defillama_stablecoins.txt``: the bundled export's 282
+coins of August 2025) and its spelling of the chains in :data:`CHAIN_NAMES`; ``validate`` warns of
+a name it finds misspelt (a warning: a coin listed since may be real).
+
 Reason codes: NO_DATA (nothing recorded/returned at or before ``as_of``), INSUFFICIENT_HISTORY
 (no point a window back, or a zero base TVL), UNKNOWN_STABLECOIN (symbol not on DeFiLlama, or
 ambiguous by case), NO_API_KEY (CEX flows without ``$DEFILLAMA_API_KEY``), BAD_REQUEST (a bad
@@ -53,9 +60,9 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +74,7 @@ from signalops.catalogue.builtin import ONCHAIN
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.observation import Observation, Request
+from signalops.textmatch import closest
 
 SOURCE = "onchain"
 DAY = 86400
@@ -105,6 +113,13 @@ CHAIN_NAMES: dict[str, str] = {
     "solana": "Solana",
     "tron": "Tron",
 }
+
+# DeFiLlama's stablecoins as of August 2025 (see the file's header), to tell a misspelling offline.
+STABLECOIN_LIST = Path(__file__).with_name("data") / "defillama_stablecoins.txt"
+# Chain names this short are too near one another to call one a misspelling of another ('ton' is
+# a chain of its own, one letter from 'tron'); longer ones are far apart, and SignalOps knows only
+# the chains of CHAIN_NAMES, not DeFiLlama's hundreds.
+SHORTEST_CHAIN_TYPO = 5
 
 # Bundled files under ``examples/data`` (see its README).
 STABLECOIN_CSV = "defillama/stablecoin_supply_daily_by_coin_2017-11_2025-08.csv"
@@ -145,6 +160,57 @@ def _chain_part(chain: str) -> str:
 def chain_name(chain: str) -> str:
     """DeFiLlama's spelling of a chain in URLs (``bsc`` -> ``BSC``)."""
     return CHAIN_NAMES.get(chain.lower(), chain)
+
+
+@cache
+def listed_stablecoins() -> tuple[str, ...]:
+    """DeFiLlama's stablecoins (symbols, or names), oldest listing first: ``STABLECOIN_LIST``."""
+    lines = STABLECOIN_LIST.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+# What a misspelt name of each parameter is not, for the message.
+_UNLISTED = {
+    "stablecoin": "is not a stablecoin DeFiLlama lists",
+    "chain": "is not a DeFiLlama chain SignalOps knows",
+}
+
+
+def _known(param: str) -> tuple[str, ...]:
+    """The DeFiLlama names of ``param`` SignalOps knows offline (none of a protocol's)."""
+    if param == "stablecoin":
+        return listed_stablecoins()
+    return tuple(CHAIN_NAMES) if param == "chain" else ()
+
+
+@cache
+def _folded(param: str) -> frozenset[str]:
+    return frozenset(known.casefold() for known in _known(param))
+
+
+def is_listed(param: str, name: str) -> bool:
+    """Whether ``name`` is a DeFiLlama name of ``param`` SignalOps knows, in any case (DeFiLlama
+    resolves ``usdc``), or ``all``."""
+    folded = name.casefold()
+    return folded == "all" or folded in _folded(param)
+
+
+def likely_meant(param: str, name: str) -> str | None:
+    """The DeFiLlama name that ``name``, given as ``param`` (``stablecoin`` or ``chain``), most
+    likely misspells (``USCD`` -> ``USDC``, ``etherium`` -> ``ethereum``); None for a listed name,
+    a short chain name (see ``SHORTEST_CHAIN_TYPO``) or one near none."""
+    if is_listed(param, name) or (param == "chain" and len(name) < SHORTEST_CHAIN_TYPO):
+        return None
+    return closest(name, _known(param))
+
+
+def misspelling(param: str, name: str) -> tuple[str, str] | None:
+    """``(message, hint)`` when ``name`` is most likely a misspelling (:func:`likely_meant`):
+    ``'USCD' is not a stablecoin DeFiLlama lists``, ``did you mean 'USDC'?``."""
+    meant = likely_meant(param, name)
+    if meant is None:
+        return None
+    return f"'{name}' {_UNLISTED[param]}", f"did you mean '{meant}'?"
 
 
 def _iso(epoch: float) -> str:
@@ -287,7 +353,10 @@ def pick_stablecoin(assets: Any, wanted: str) -> tuple[str, str]:
             if isinstance(a, dict) and str(a.get("name", "")).lower() == wanted.lower()
         ]
     if not candidates:
-        raise _error(f"DeFiLlama lists no stablecoin '{wanted}'", Code.UNKNOWN_STABLECOIN)
+        listed = sorted((a for a in assets if symbol_of(a)), key=_circulating, reverse=True)
+        near = closest(wanted, [symbol_of(a) or "" for a in listed])
+        hint = f" (did you mean '{near}'?)" if near else ""
+        raise _error(f"DeFiLlama lists no stablecoin '{wanted}'{hint}", Code.UNKNOWN_STABLECOIN)
     best = max(candidates, key=_circulating)
     return canonical, str(field_of(SOURCE, best, "id"))
 
@@ -434,24 +503,78 @@ class ReplayFeed:
         return folded[0] if folded else symbol
 
     def stablecoin_supply(self, symbol: str, chain: str, as_of: float) -> Series:
-        return self._read(stablecoin_key(symbol, chain), as_of)
+        key = stablecoin_key(symbol, chain)
+        return self._read(key, as_of, lambda: self._no_supply(symbol, chain))
 
     def chain_tvl(self, chain: str, as_of: float) -> Series:
-        return self._read(chain_tvl_key(chain), as_of)
+        missing = partial(self._no_series, "chain", chain, chain_tvl_key)
+        return self._read(chain_tvl_key(chain), as_of, missing)
 
     def protocol_tvl(self, slug: str, as_of: float) -> Series:
-        return self._read(protocol_tvl_key(slug), as_of)
+        missing = partial(self._no_series, "protocol", slug, protocol_tvl_key)
+        return self._read(protocol_tvl_key(slug), as_of, missing)
 
     def cex_net_flow(self, slug: str, as_of: float) -> Series:
-        return self._read(cex_flow_key(slug), as_of)
+        missing = partial(self._no_series, "exchange", slug, cex_flow_key)
+        return self._read(cex_flow_key(slug), as_of, missing)
 
-    def _read(self, key: str, as_of: float) -> Series:
+    def _read(self, key: str, as_of: float, missing: Callable[[], AdapterError]) -> Series:
         series = self.store.series(SOURCE, key)
         if series is None:
-            provide = hints.provide(SOURCE, key, to=self.store.directory)
-            raise _error(f"no recorded series {key}: {provide}", Code.NO_DATA)
+            raise missing()
         end = series.end(as_of)
         return Series(key, series.times[:end], series.values[:end])
+
+    def _no_series(self, param: str, name: str, key_of: Callable[[str], str]) -> AdapterError:
+        kind = key_of(name).split("/", 1)[0] + "/"
+        recorded = [k.removeprefix(kind) for k in self.store.keys(SOURCE) if k.startswith(kind)]
+        return self._missing(param, name, key_of, recorded)
+
+    def _no_supply(self, symbol: str, chain: str) -> AdapterError:
+        """The coin is what is missing when another coin is recorded on ``chain`` (or the chain
+        is ``all``, which every coin has), else the chain."""
+        recorded = [
+            parts[1:]
+            for parts in (k.split("/") for k in self.store.keys(SOURCE))
+            if len(parts) == 3 and parts[0] == "stablecoin_supply"
+        ]
+        part = _chain_part(chain)
+        coins = [coin for coin, on in recorded if on == part]
+        if coins or part == "all":
+            return self._missing("stablecoin", symbol, partial(stablecoin_key, chain=chain), coins)
+        chains = [on for coin, on in recorded if coin == symbol]
+        return self._missing("chain", chain, partial(stablecoin_key, symbol), chains)
+
+    def _missing(
+        self, param: str, name: str, key_of: Callable[[str], str], recorded: Iterable[str]
+    ) -> AdapterError:
+        """NO_DATA for the series ``key_of(name)``: with the recorded name it most likely means
+        (``did you mean USDC? recorded: ...``) unless it is a name DeFiLlama lists, and a download
+        only of a name that is not a known misspelling of DeFiLlama's (it would download nothing,
+        or fail)."""
+        key = key_of(name)
+        names = sorted(set(recorded))
+        # A name DeFiLlama lists is no misspelling of a recorded one (USDD is not USDC).
+        near = None if is_listed(param, name) else closest(name, names)
+        meant = likely_meant(param, name)
+        to = self.store.directory
+        if near is not None:
+            told = f"no recorded series {key} (did you mean {near}? recorded: {_some(names)})"
+            if meant is None:  # perhaps a coin or chain of its own: say how to get it
+                told += f"; to read {name}, {hints.provide(SOURCE, key, to=to)}"
+        elif meant is not None:
+            told = f"no recorded series {key} (did you mean {meant}? "
+            told += f"{hints.provide(SOURCE, key_of(meant), to=to)})"
+        else:
+            told = f"no recorded series {key}: {hints.provide(SOURCE, key, to=to)}"
+        return _error(told, Code.NO_DATA)
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """``names`` for a message: the first ``shown`` of them, then how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 # --- the adapter ---------------------------------------------------------------------------

@@ -23,6 +23,10 @@ from signalops.errors import InputError
 if TYPE_CHECKING:
     from signalops.catalogue.spec import SourceCatalogue
     from signalops.config import Config
+    from signalops.errors import StrategyError
+    from signalops.evaluation.nodes import Metric, Predicate
+    from signalops.strategy._yaml import Document, Mark
+    from signalops.strategy._yaml import Path as Key
     from signalops.strategy.check import FileCheck
     from signalops.venues import Venues
 
@@ -40,8 +44,10 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
     is valid, 1 otherwise. A threshold a metric can never meet (rsi(14) > 150, a Polymarket
     price > 60) or written in a unit the metric does not use (rsi(14) < 30%) is an error; one
-    that only looks like another unit (rsi(14) < 0.3) is a warning. A strategy asset that no
-    configured venue serves is a warning (an asset on a Polymarket venue is served when its
+    that only looks like another unit (rsi(14) < 0.3) is a warning, and so is a stablecoin or
+    chain an on-chain condition names that most likely misspells one DeFiLlama lists ('USCD':
+    did you mean 'USDC'?). A strategy asset that no configured venue serves is a warning, with
+    the configured asset it most likely means (an asset on a Polymarket venue is served when its
     symbol is the CLOB token id of the outcome it trades), and so is a news feed a condition
     names that the config does not (a replay may have recorded it), and a notify-mode strategy
     when the config has no notify webhooks (nobody would be told), and a strategy on stocks (a
@@ -63,6 +69,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
         settings = with_venue(settings, venue)
     status = output.validated(checks)
     output.warnings(_threshold_warnings(checks))
+    output.warnings(_onchain_warnings(checks))
     if settings is None:
         skipped = "venues and news feeds of the strategies not checked"
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
@@ -114,10 +121,106 @@ def _threshold_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
             yield f"{warning}\n{warning.excerpt}" if warning.excerpt else str(warning)
 
 
+def _onchain_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
+    """The stablecoins and chains on-chain conditions name that most likely misspell one
+    DeFiLlama lists (``signalops.adapters.onchain.misspelling``), each at the argument that
+    names it. A warning, not an error: a coin listed since the bundled list may be real. The
+    adapter is imported only when some strategy reads on-chain data."""
+    from signalops.catalogue.builtin import ONCHAIN
+
+    for check in checks:
+        if check.strategy is None:
+            continue
+        leaves = [
+            (leaf, metric)
+            for leaf in check.strategy.tree.leaves()
+            for metric in leaf.metrics
+            if metric.source == ONCHAIN.source
+        ]
+        found = list(_misspelt(check.file, leaves)) if leaves else []
+        for warning in sorted(found, key=lambda w: (w.line, w.column)):
+            yield f"{warning}\n{warning.excerpt}"
+
+
+def _misspelt(file: Path, leaves: list[tuple[Predicate, Metric]]) -> Iterator[StrategyError]:
+    from signalops.adapters.onchain import misspelling
+    from signalops.strategy._yaml import load_yaml, read_source
+
+    doc = load_yaml(read_source(file, "strategy"), str(file))  # it compiled, so it reads
+    told: set[tuple[int, int]] = set()  # a defaults.params entry once, whatever leaves use it
+    for leaf, metric in leaves:
+        for param, value in metric.params:
+            problem = misspelling(param, value) if isinstance(value, str) else None
+            if problem is None:
+                continue
+            path, mark = _written_at(doc, leaf, metric, param)
+            if (mark.line, mark.column) not in told:
+                told.add((mark.line, mark.column))
+                yield doc.error(problem[0], path, at=mark, hint=problem[1])
+
+
+def _written_at(doc: Document, leaf: Predicate, metric: Metric, param: str) -> tuple[Key, Mark]:
+    """Where the file gives ``metric``'s ``param`` in ``leaf``: the argument of its ``when:``
+    expression (or the strategy param a ``$name`` there refers to), its ``params:`` entry, or
+    ``defaults.params``; else the leaf itself."""
+    from signalops.strategy._yaml import Mark, format_path
+
+    for path in (p for p in doc.values if format_path(p) == leaf.path):
+        condition = doc.data
+        for step in path:
+            condition = condition[step]
+        if not isinstance(condition, dict):
+            continue
+        entry = (*path, "params", param)
+        if entry in doc.values:
+            return entry, doc.mark(entry)
+        if isinstance(condition.get("when"), str):
+            found = _argument(doc, (*path, "when"), condition["when"], metric, param)
+            if found is not None:
+                return found
+    default = ("strategy", "defaults", "params", param)
+    if default in doc.values:
+        return default, doc.mark(default)
+    return (), Mark(leaf.span.line, leaf.span.column, 0)
+
+
+def _argument(
+    doc: Document, path: Key, text: str, metric: Metric, param: str
+) -> tuple[Key, Mark] | None:
+    """Where the ``when:`` expression ``text`` at ``path`` writes ``param`` of a call of
+    ``metric``: the quoted name, or the strategy param a ``$name`` refers to."""
+    from signalops.strategy import expression as ex
+
+    value = dict(metric.params)[param]
+    names = [p.name for p in metric.spec.params] if metric.spec else []
+    nodes: list[ex.Node] = [ex.parse(text)]
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(ex.children(node))
+        if not isinstance(node, ex.Segment) or node.name != metric.name or not node.args:
+            continue
+        for index, arg in enumerate(node.args):
+            if (arg.name or (names[index] if index < len(names) else None)) != param:
+                continue
+            if isinstance(arg.value, ex.Str) and arg.value.value == value:
+                return path, doc.offset_mark(path, arg.value.start)
+            if isinstance(arg.value, ex.Param) and _param_value(doc, arg.value.name) == value:
+                named: Key = ("strategy", "params", arg.value.name)
+                return named, doc.mark(named)
+    return None
+
+
+def _param_value(doc: Document, name: str) -> object:
+    params = doc.data["strategy"].get("params")
+    return params.get(name) if isinstance(params, dict) else None
+
+
 def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
     """The strategy assets no configured venue serves. An asset on a Polymarket venue is served
     (its price is its outcome token's) when it trades as a CLOB token id, which is a number;
-    one mapped there under another symbol is told to give the token."""
+    one mapped there under another symbol is told to give the token. An asset the config maps
+    under another spelling gets a did-you-mean (``APPL``, ``aapl`` -> ``AAPL``)."""
+    from signalops.textmatch import closest
     from signalops.venues import VenueKind
 
     for check in checks:
@@ -138,7 +241,9 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                     )
                     continue
             if not venues.serves(asset):
-                yield f"{check.file}: no configured venue serves asset {asset}"
+                meant = closest(asset, venues.assets)
+                hint = f" (did you mean '{meant}'?)" if meant else ""
+                yield f"{check.file}: no configured venue serves asset {asset}{hint}"
 
 
 def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:

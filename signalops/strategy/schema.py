@@ -169,8 +169,8 @@ def _translate(
         if error.validator_value == 1:
             return [doc.error("must not be empty", path)]
         return [doc.error(f"needs at least {error.validator_value} items", path)]
-    if kind == "uniqueItems":
-        return [doc.error("has duplicate items", path)]
+    if kind == "uniqueItems" and isinstance(instance, list):
+        return _repeated(doc, path, instance)
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
         return [doc.error(f"must be {sign[kind]} {error.validator_value}, got {instance}", path)]
@@ -181,6 +181,24 @@ def _translate(
             at = doc.key_mark((*path, instance))  # a propertyNames failure: point at the key
         return [doc.error(f"{_describe(instance)} {message}", path, at=at)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
+
+
+def _repeated(doc: Document, path: tuple[Any, ...], items: list[Any]) -> list[StrategyError]:
+    """Each item listed again, at its second place: ``MSFT is listed twice``."""
+    errors = []
+    first: dict[str, int] = {}
+    told: set[str] = set()  # a third time adds nothing
+    for i, item in enumerate(items):
+        key = json.dumps(item, sort_keys=True)  # strings and enums here; anything else as JSON
+        at = first.setdefault(key, i)
+        if at == i or key in told:
+            continue
+        told.add(key)
+        was, mark = doc.mark((*path, at)), doc.mark((*path, i))
+        hint = f"first on line {was.line}" if was.line != mark.line else None
+        shown = item if isinstance(item, str) else _describe(item)
+        errors.append(doc.error(f"{shown} is listed twice", path, at=mark, hint=hint))
+    return errors
 
 
 def _listed(value: object) -> list[Any]:

@@ -375,16 +375,17 @@ def not_applicable(
             return f"no recorded {shock.asset} candles to gap"
         return None
     if isinstance(shock, PredictionJump):
+        # What the strategy reads first: a strategy on no market at all is not concerned by this
+        # one whether or not the replay recorded it.
+        reads = [r for r in _requests(strategy) if r.source == polymarket.SOURCE]
+        if not reads:
+            return f"{name} reads no {polymarket.SOURCE} data"
         market = market_key(store, shock.market)
         if market is None:
             return f"no recorded market '{shock.market}'"
         if polymarket.prices_key(market, shock.outcome) not in outcome_keys(store, market):
             return f"no recorded {shock.outcome} prices of market '{shock.market}'"
-        read = {
-            market_key(store, str(r.param_dict.get("market")))
-            for r in _requests(strategy)
-            if r.source == polymarket.SOURCE
-        }
+        read = {market_key(store, str(r.param_dict.get("market"))) for r in reads}
         return None if market in read else f"{name} reads no market '{shock.market}'"
     if isinstance(shock, Outage):
         sources = {r.source for r in _requests(strategy)}

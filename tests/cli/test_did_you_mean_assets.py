@@ -1,0 +1,74 @@
+"""``validate``'s warning of an asset no configured venue serves says which configured asset it
+most likely means: one equal but for case first (``aapl`` -> ``AAPL``), else the nearest by one
+or two edits (``APPL`` -> ``AAPL``).
+
+Regression test: with a config mapping AAPL, ``assets: ["APPL", "MSFT", "aapl"]`` warned only
+``no configured venue serves asset APPL`` (and ``aapl``), with no word of AAPL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import invoke as run
+
+CONFIG = """\
+venues:
+  stocks: {exchange: yfinance, quote: USD}
+assets:
+  AAPL: {venue: stocks}
+  MSFT: {venue: stocks}
+  JPM: {venue: stocks}
+  GSPC: {venue: stocks, symbol: "^GSPC"}
+default_venue: null
+"""
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "signalops.yaml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+def strategy(assets: str) -> str:
+    return f"""\
+strategy:
+  name: T
+  assets: {assets}
+  defaults: {{max_age: 4d}}
+  rules:
+    - id: up
+      source: technical
+      conditions:
+        - when: "rsi(14) < 30"
+"""
+
+
+def test_a_misspelt_and_a_lowercase_ticker_are_told_the_configured_one(in_tmp: Path):
+    (in_tmp / "t.yaml").write_text(strategy('["APPL", "MSFT", "aapl"]'), encoding="utf-8")
+
+    result = run("validate", "t.yaml")
+
+    assert result.exit_code == 0  # warnings: the strategy itself is valid
+    assert result.stdout.endswith("1 file: 1 valid\n")
+    assert result.stderr == (
+        "warning: t.yaml: no configured venue serves asset APPL (did you mean 'AAPL'?)\n"
+        "warning: t.yaml: no configured venue serves asset aapl (did you mean 'AAPL'?)\n"
+    )
+
+
+def test_an_asset_near_no_configured_one_gets_no_guess(in_tmp: Path):
+    (in_tmp / "t.yaml").write_text(strategy('["BTC", "gspc", "JMP"]'), encoding="utf-8")
+
+    result = run("validate", "t.yaml")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: t.yaml: no configured venue serves asset BTC\n"
+        "warning: t.yaml: no configured venue serves asset gspc (did you mean 'GSPC'?)\n"
+        "warning: t.yaml: no configured venue serves asset JMP (did you mean 'JPM'?)\n"
+    )
