@@ -60,3 +60,13 @@ def cycle_between_checks(db: Path, replay_dir: Path, strategy: str, day: datetim
     finally:
         workspace.close()
     return summary.line().split("  [")[0]
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder, and none of the environment that would change what the CLI
+    reads or how it prints (a test file may define its own ``in_tmp`` that also writes files)."""
+    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 from conftest import DATA, ROOT, STRATEGIES, invoke
 
@@ -95,14 +94,6 @@ def init(*args: str) -> Result:
     except TypeError:
         runner = CliRunner()
     return runner.invoke(init_command, list(args), prog_name="signalops init")
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 # --- the sample --------------------------------------------------------------------------------

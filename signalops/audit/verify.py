@@ -389,26 +389,8 @@ def _unchecked_checkpoints(log: AuditStore, path: Path, end: int) -> Iterator[wi
     and hashes can (``witnesses.checkpoints`` checks both, with the key)."""
     unchecked = f"its MAC not checked: {KEY_ENV} is not set"
     for _, point in read_checkpoints(path):
-        if point is None:
-            continue
-        if point.seq > end:
-            yield (
-                "TRUNCATED",
-                end + 1,
-                None,
-                f"the log ends at seq {end}, but a checkpoint made at {point.at} names seq "
-                f"{point.seq} ({unchecked}): records were cut from the end",
-            )
-            continue
-        held = log.hash_at(point.seq)
-        if held is not None and held != point.hash:
-            yield (
-                "REWRITTEN",
-                point.seq,
-                None,
-                f"a checkpoint made at {point.at} names hash {point.hash[:12]}… for this seq "
-                f"({unchecked}); the log holds {held[:12]}…",
-            )
+        if point is not None:
+            yield from witnesses.against_log(log, point, end, "names", unchecked)
 
 
 def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from signalops import numbers
 from signalops.audit.record import FILL, loads_record
-from signalops.audit.signing import SigningKey, mac_matches, read_checkpoints
+from signalops.audit.signing import Checkpoint, SigningKey, mac_matches, read_checkpoints
 from signalops.canonical import content_hash
 
 if TYPE_CHECKING:
@@ -93,6 +93,33 @@ def record_mac(
     return None
 
 
+def against_log(
+    log: AuditStore, point: Checkpoint, end: int, verb: str, note: str = ""
+) -> Iterator[Finding]:
+    """TRUNCATED when checkpoint ``point`` names a seq past ``end`` (the log's last), REWRITTEN
+    when the record at its seq no longer has its hash. ``verb`` says what the checkpoint did
+    (it ``signed`` the seq, or only ``names`` it when its MAC could not be checked: ``note``)."""
+    aside = f" ({note})" if note else ""
+    if point.seq > end:
+        yield (
+            "TRUNCATED",
+            end + 1,
+            None,
+            f"the log ends at seq {end}, but a checkpoint made at {point.at} {verb} "
+            f"seq {point.seq}{aside}: records were cut from the end",
+        )
+        return
+    held = log.hash_at(point.seq)
+    if held is not None and held != point.hash:
+        yield (
+            "REWRITTEN",
+            point.seq,
+            None,
+            f"a checkpoint made at {point.at} {verb} hash {point.hash[:12]}… for this "
+            f"seq{aside}; the log holds {held[:12]}…",
+        )
+
+
 def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Iterator[Finding]:
     """Each checkpoint line against the key, then against the record it names."""
     seen = 0
@@ -105,24 +132,7 @@ def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Itera
             yield "CHECKPOINT", None, None, f"{where}: its MAC does not match the key (forged)"
             continue
         seen += 1
-        if point.seq > end:
-            yield (
-                "TRUNCATED",
-                end + 1,
-                None,
-                f"the log ends at seq {end}, but a checkpoint made at {point.at} signed "
-                f"seq {point.seq}: records were cut from the end",
-            )
-            continue
-        held = log.hash_at(point.seq)
-        if held is not None and held != point.hash:
-            yield (
-                "REWRITTEN",
-                point.seq,
-                None,
-                f"a checkpoint made at {point.at} signed hash {point.hash[:12]}… for this "
-                f"seq; the log holds {held[:12]}…",
-            )
+        yield from against_log(log, point, end, "signed")
     if not seen and end:
         yield (
             "CHECKPOINT",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from conftest import ROOT, STRATEGIES
 from conftest import invoke as run
 
@@ -38,14 +37,6 @@ strategy:
   execution: {position_size: 0.1}
 """
 ROWS = ("drawdown peak", "drawdown trough", "recovered")
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def backtest(replay_dir: Path, *args: str) -> tuple[list[str], dict]:

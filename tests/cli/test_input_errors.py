@@ -19,14 +19,6 @@ STRATEGY = str(STRATEGIES / "banking_crisis_dip.yaml")
 NOT_A_DATE = "'2023-13-01' is not a date or ISO-8601 time (e.g. 2023-03-01)"
 
 
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 

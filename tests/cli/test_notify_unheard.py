@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import ROOT, STRATEGIES
 from conftest import invoke as run
 
@@ -21,14 +20,6 @@ WARNING = (
     "nobody is told\n"
 )
 WEBHOOKS = "notify:\n  webhooks:\n    - {kind: slack, url_env: SIGNALOPS_TEST_SLACK_URL}\n"
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def replay(replay_dir: Path, *mode: str):

@@ -11,19 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
 
 DIP = str(STRATEGIES / "banking_crisis_dip.yaml")
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_trades_csv_writes_prices_to_six_places_and_money_to_four(replay_dir: Path, in_tmp: Path):

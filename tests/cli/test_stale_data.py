@@ -13,7 +13,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
 
@@ -25,14 +24,6 @@ NEWEST = "2026-03-31T00:00:00Z"
 
 def without_duration(text: str) -> list[str]:
     return [re.sub(DURATION, "", line) for line in text.splitlines()]
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_a_once_cycle_on_stale_data_warns_and_exits_1(in_tmp: Path, replay_dir: Path):
