@@ -6,8 +6,8 @@ A rejection is recorded as it is. An approval re-evaluates the signal with fresh
 then does it execute, through the auto executor when the pipeline is live, else on paper, in
 the write order of ``signalops.pipeline.records``. A failed re-check is recorded in the
 approval record and nothing is executed, and the decision is closed (one answer per decision).
-An approval past its expiry is recorded as expired; an answer dated before its decision was
-recorded is refused, and nothing is recorded.
+An approval past its expiry is recorded as expired; an answer dated before its decision (its
+``as_of``) is refused, and nothing is recorded.
 
 The re-check runs exactly the strategy that decided: the one with the recorded content hash,
 found by ``find_strategy``.
@@ -59,7 +59,7 @@ def answer(
     the same re-check, the same records. ``live`` executes an approval through the auto
     executor; ``replay`` re-checks on a snapshot folder instead of live sources. Raises
     ``ApprovalError`` when the approval is not pending (unknown, already answered), ``now`` is
-    before its decision was recorded, or the strategy that decided cannot be found. An
+    before its decision's ``as_of``, or the strategy that decided cannot be found. An
     approved order that fills is alerted like the loop's fills (``alerts: on: [fill]``);
     ``alerts`` defaults to the workspace config's.
     """
@@ -245,9 +245,11 @@ def _pending(audit: AuditStore, approval_id: str, now: datetime) -> PendingAppro
 
 
 def _not_before_decision(pending: PendingApproval, approval_id: str, now: datetime) -> None:
-    """An answer dated before its decision was recorded would re-check, and fill, on data from
-    before the decision existed (``--at`` in the past, a dashboard's fixed clock)."""
-    decided = pending.record.get("recorded_at") or pending.as_of
+    """An answer dated before its decision would re-check, and fill, on data from before the
+    decision existed (``--at`` in the past, a dashboard's fixed clock). Its time is the
+    decision's ``as_of`` (the cycle's), not when the runner wrote it: an approver whose clock
+    runs a few seconds behind the runner's is not refused."""
+    decided = pending.as_of
     if now < parse_iso(decided):
         raise ApprovalError(
             f"approval {approval_id} cannot be answered at {iso(now)}, before its decision "

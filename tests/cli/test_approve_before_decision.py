@@ -91,3 +91,27 @@ def test_the_dashboard_refuses_it_too(pending: tuple[str, str], replay_dir: Path
         f"approval {approval} cannot be answered at 2023-03-09T23:59:59Z, {TOO_EARLY}"
     )
     assert kinds(db) == ["decision"]
+
+
+def test_an_answer_after_the_decision_time_but_before_its_write_is_accepted():
+    """A live runner writes a decision a moment after its cycle's time; an approver whose clock
+    runs behind the runner's answers between the two, and is not refused."""
+    from datetime import UTC, datetime
+
+    from signalops.audit.store import PendingApproval
+    from signalops.pipeline.approvals import _not_before_decision
+
+    pending = PendingApproval(
+        decision_id="dec-1",
+        approval_id="apv-1",
+        asset="BTC",
+        strategy="S",
+        as_of="2023-03-10T00:00:00Z",
+        expires_at=None,
+        expired=False,
+        record={"recorded_at": "2023-03-10T00:00:05Z"},
+    )
+
+    _not_before_decision(pending, "apv-1", datetime(2023, 3, 10, 0, 0, 2, tzinfo=UTC))
+    with pytest.raises(ApprovalError, match=r"answered at 2023-03-09T23:59:59Z, before"):
+        _not_before_decision(pending, "apv-1", datetime(2023, 3, 9, 23, 59, 59, tzinfo=UTC))
