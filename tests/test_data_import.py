@@ -435,10 +435,13 @@ def test_a_reverse_split_may_be_written_as_new_to_old(tmp_path: Path):
     assert series is not None and series.values == [0.125]
 
 
-def test_a_split_table_without_the_asset_records_that_it_never_split(tmp_path: Path):
-    """(tests/cli/test_no_splits.py has the cases.)"""
+def test_a_split_table_without_the_asset_is_refused_and_says_what_it_lists(tmp_path: Path):
+    """(tests/cli/test_split_table_without_asset.py has the cases; tests/cli/test_no_splits.py
+    those of a table that says the company never split.)"""
     result = import_file(SPLITS, tmp_path / "out", "--source", "fundamental", "--asset", "MSFT")
-    assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout == (
-        f"fundamental         1 point  in splits/MSFT/listed  {tmp_path}/out/fundamental.jsonl\n"
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {SPLITS}: 0 points read: no split of MSFT (the file lists AAPL, AMZN, GE, "
+        "GOOGL, NVDA, PFE, TSLA, WMT)\n"
     )
+    assert not (tmp_path / "out").exists()

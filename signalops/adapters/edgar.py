@@ -16,12 +16,12 @@ nothing uses the period end. Replay records the raw facts into the snapshot stor
   fact count (the record is complete up to then, so replay knows how fresh it is);
 - ``edgar/ticker/<SYMBOL>``: ``t`` = fetch time, ``v`` = the 10-digit CIK;
 - ``splits/<SYMBOL>``: ``t`` = the ex-date (00:00 New York), ``v`` = new shares per old share;
-- ``splits/<SYMBOL>/listed``: ``t`` = when a split history was fetched from Yahoo, or the
-  modification time of an imported split table that lists no split of the symbol
-  (``importing.splits``), ``v`` = how many splits it lists. Written even when it lists none, so
-  that "never split" can be told from "no split history recorded" (the bundled ``splits.csv``
-  and imported tables that list splits write none: their ``splits/<SYMBOL>`` points are the
-  record).
+- ``splits/<SYMBOL>/listed``: ``t`` = when a split history was fetched from Yahoo, or, for an
+  imported split table that says the symbol never split (``importing.splits``), the end of the
+  last day its rows cover (New York; 0 for a header alone), ``v`` = how many splits it lists.
+  Written even when it lists none, so that "never split" can be told from "no split history
+  recorded" (the bundled ``splits.csv`` and imported tables that list splits write none: their
+  ``splits/<SYMBOL>`` points are the record).
 
 Shares and per-share values: filings report shares (and EPS) as they were when filed; the stored
 closes (yfinance history, the bundled daily files, ``technical.close``) are split-adjusted, i.e.

@@ -413,9 +413,12 @@ def _check_input(
 
 def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> None:
     """``DataNotFound`` unless each asset's bars give the decisions from ``start`` to ``end``
-    something to read: a bar closing by ``end`` and no earlier than the one a decision at
-    ``start`` reads (``_reach``). Whether a bar closes inside the period is not the question:
-    a stock's one-session period (a day's 00:00) reads the previous session's close."""
+    something to read and something to fill at: a bar closing by ``end`` and no earlier than the
+    one a decision at ``start`` reads (``_reach``), and a candle opening from ``start`` to the
+    fill of a decision at ``end`` (``_fill_reach``). Whether a bar closes inside the period is not
+    the question: a stock's one-session period (a day's 00:00) reads the previous session's close
+    and fills at that day's open. A period after the data's end reads its last close, but every
+    order would fail without a price to fill at (recorded prices fill at the price read)."""
     for bars in prices.values():
         since, why = _reach(bars, start)
         if bars.closes_between(since, end) == 0:
@@ -423,6 +426,29 @@ def _check_coverage(prices: dict[str, Bars], start: datetime, end: datetime) -> 
                 f"no {bars.label} between {iso(since)} ({why}) and {iso(end)}: the recorded "
                 f"data covers {iso(bars.first_close)} to {iso(bars.last_close)}"
             )
+        if not bars.points:
+            _check_fills(bars, start, end)
+
+
+def _check_fills(bars: Bars, start: datetime, end: datetime) -> None:
+    """``DataNotFound`` unless a candle opens from ``start`` to the fill of a decision at
+    ``end``: what the first order of the period fills at (``Bars.next_open``)."""
+    until, why = _fill_reach(bars, end)
+    first = int(bars.open_time.searchsorted(start.timestamp(), side="left"))
+    if first < len(bars) and bars.open_time[first] <= until.timestamp():
+        return
+    if first < len(bars):
+        found = f"the next opens at {iso(datetime.fromtimestamp(bars.open_time[first], UTC))}"
+    else:
+        last = datetime.fromtimestamp(bars.open_time[-1], UTC)
+        found = (
+            f"the recorded data ends with the candle opening at {iso(last)} (closing at "
+            f"{iso(bars.last_close)})"
+        )
+    raise DataNotFound(
+        f"no {format_duration(bars.timeframe)} {bars.asset} candle opens between {iso(start)} "
+        f"and {iso(until)}{why} for the period's orders to fill at: {found}"
+    )
 
 
 def _reach(bars: Bars, start: datetime) -> tuple[datetime, str]:
@@ -439,6 +465,21 @@ def _reach(bars: Bars, start: datetime) -> tuple[datetime, str]:
         day -= timedelta(days=1)
     since = datetime.fromtimestamp(calendar.session_close(day), UTC)
     return since, f"the last session's close by {iso(start)}"
+
+
+def _fill_reach(bars: Bars, end: datetime) -> tuple[datetime, str]:
+    """The latest open a decision at ``end`` fills at, and why (`` (...)``, or nothing): the
+    open of the first session at or after ``end`` for a stock's daily bars (a day's 00:00
+    decision fills at that day's open); else ``end`` itself (a candle opens every timeframe
+    around the clock)."""
+    if bars.sessions is None:
+        return end, ""
+    moment = end.timestamp()
+    day = calendar.trading_day(moment)
+    while not (calendar.is_session(day) and calendar.session_open(day) >= moment):
+        day += timedelta(days=1)
+    until = datetime.fromtimestamp(calendar.session_open(day), UTC)
+    return until, f" (the first session's open from {iso(end)})"
 
 
 def load_bars(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Bars:

@@ -161,6 +161,11 @@ def data_import(
     )
     output.file_imported(imported)
     _import_notes(imported, file)
+    if sources[0] == "fundamental":  # a split table that said the company never split
+        from signalops.adapters.importing.splits import never_split_notes
+
+        for note in never_split_notes(imported, file, asset, columns):
+            output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))
     _split_warnings(sources[0], asset, out_dir)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from signalops import numbers
@@ -29,6 +30,26 @@ def day(value: Any) -> str:
     if not isinstance(value, str) or not value:
         return DASH
     return value[:10] if value.endswith("T00:00:00Z") else value[:16].replace("T", " ")
+
+
+def dated(value: Any) -> str:
+    """A drawdown mark as metrics.json dates it (``metrics.Drawdown.to_dict``), shown as the
+    CLI's table shows it (``backtest.formatting.dated``): a day (a daily curve's, written
+    ``2020-02-19``) as written, a time as ``2020-02-20 00:00`` (UTC) with its time even at
+    midnight: an hourly mark there is the close of 23:00's hour, not a day."""
+    if not isinstance(value, str) or not value:
+        return DASH
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def seconds(value: Any) -> str:
@@ -128,11 +149,11 @@ def _drawdown_rows(value: Mapping[str, Any]) -> list[tuple[str, str]]:
     recovered = value.get("recovered")
     return [
         ("max drawdown", numbers.percent(value.get("depth"))),
-        ("drawdown peak", day(value.get("peak"))),
-        ("drawdown trough", day(value.get("trough"))),
+        ("drawdown peak", dated(value.get("peak"))),
+        ("drawdown trough", dated(value.get("trough"))),
         (
             "recovered",
-            DASH if value.get("peak") is None else (day(recovered) if recovered else "not yet"),
+            DASH if value.get("peak") is None else (dated(recovered) if recovered else "not yet"),
         ),
     ]
 

@@ -1,29 +1,30 @@
 """A company that never split: a split table that lists none of its splits says so, once.
 
 Regression tests: ``data import FILE --source fundamental --asset MSFT`` of a split table with
-no MSFT row (the header alone, the shared ``splits.csv``, a Yahoo history whose ratios are all
-0) was refused ("0 points read"), so nothing could record that MSFT never split and every
-import of its SEC facts warned again that its per-share figures might be off by a split ratio.
+no split of MSFT (the header alone, a Yahoo history whose ratios are all 0) was refused ("0
+points read"), so nothing could record that MSFT never split and every import of its SEC
+facts warned again that its per-share figures might be off by a split ratio.
 Such a table now leaves the mark a Yahoo download of an empty split history leaves,
-``splits/MSFT/listed`` (``v`` = 0 splits, ``t`` = the file's modification time).
+``splits/MSFT/listed`` (``v`` = 0 splits, ``t`` = the end of the last day its rows speak for,
+0 for a header alone), and says so in a note. (A table that lists other companies but not MSFT
+is refused: tests/cli/test_split_table_without_asset.py.)
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import DATA, invoke
+from conftest import invoke
 
 from signalops.adapters.snapshots import SnapshotStore
 
 MSFT_FACTS = Path(__file__).parents[1] / "fixtures" / "edgar" / "CIK0000789019.json.gz"
-SPLITS = DATA / "equities" / "prices" / "splits.csv"
 WRITTEN = datetime(2026, 1, 2, 15, 30, tzinfo=UTC).timestamp()  # the files' modification time
+MARCH_2 = datetime(2023, 3, 3, 5, tzinfo=UTC).timestamp()  # the end of 2023-03-02 in New York
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +55,13 @@ def listed_line(out: Path, asset: str = "MSFT") -> str:
     return f"fundamental         1 point  in splits/{asset}/listed  {out}/fundamental.jsonl\n"
 
 
+def header_note(file: Path) -> str:
+    return (
+        f"note: {file} lists no split of MSFT: recorded that MSFT never split (its header "
+        "alone gives no date)\n"
+    )
+
+
 def test_a_header_alone_records_that_msft_never_split_and_its_facts_no_longer_warn(
     tmp_path: Path,
 ):
@@ -76,27 +84,11 @@ def test_a_header_alone_records_that_msft_never_split_and_its_facts_no_longer_wa
 
     result = fundamental(none, out)
 
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stderr) == (0, header_note(none))
     assert result.stdout == listed_line(out)
-    assert marks(out) == [(WRITTEN, 0)]
+    assert marks(out) == [(0, 0)]
     again = fundamental(facts, out)
     assert (again.exit_code, again.stderr) == (0, "")
-
-
-def test_the_shared_split_table_without_msft_records_that_it_never_split(tmp_path: Path):
-    table = written(Path(shutil.copy(SPLITS, tmp_path / "splits.csv")))
-    out = tmp_path / "store"
-
-    result = fundamental(table, out)
-
-    assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout == listed_line(out)
-    assert marks(out) == [(WRITTEN, 0)]
-    assert SnapshotStore(out).series("fundamental", "splits/MSFT") is None
-    nvda = fundamental(table, out, "NVDA")  # a company the table lists: its splits, no mark
-    assert (nvda.exit_code, nvda.stderr) == (0, "")
-    assert nvda.stdout == f"fundamental         2 points in splits/NVDA  {out}/fundamental.jsonl\n"
-    assert SnapshotStore(out).series("fundamental", "splits/NVDA/listed") is None
 
 
 def test_a_yahoo_history_without_a_split_records_that_it_never_split(tmp_path: Path):
@@ -111,9 +103,12 @@ def test_a_yahoo_history_without_a_split_records_that_it_never_split(tmp_path: P
 
     result = fundamental(history, out)
 
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stderr) == (0, (
+        f"note: {history} lists no split of MSFT: recorded that MSFT did not split (up to "
+        "2023-03-02)\n"
+    ))  # fmt: skip
     assert result.stdout == listed_line(out)
-    assert marks(out) == [(WRITTEN, 0)]
+    assert marks(out) == [(MARCH_2, 0)]
 
 
 def test_importing_the_same_table_twice_leaves_the_store_as_it_was(tmp_path: Path):
@@ -124,5 +119,5 @@ def test_importing_the_same_table_twice_leaves_the_store_as_it_was(tmp_path: Pat
 
     again = fundamental(none, out)
 
-    assert (again.exit_code, again.stdout, again.stderr) == (0, listed_line(out), "")
+    assert (again.exit_code, again.stdout, again.stderr) == (0, listed_line(out), header_note(none))
     assert (out / "fundamental.jsonl").read_bytes() == stored

@@ -76,7 +76,7 @@ def test_drawdown_and_win_rate_split_into_the_cli_rows():
     }  # fmt: skip
     assert formatting.metric_rows(section) == [
         ("max drawdown", "-14.72%"),
-        ("drawdown peak", "2023-03-02"),
+        ("drawdown peak", "2023-03-02 00:00"),  # an hourly curve (its trough at 05:00)
         ("drawdown trough", "2023-03-11 05:00"),
         ("recovered", "not yet"),
         ("trades", "3 (+1 open)"),
