@@ -148,14 +148,42 @@ class Position:
         return (self.last_price - self.average_price) * self.quantity
 
 
+DAY_START_MARKET = "market"
+DAY_START_LAST_FILL = "last fill"
+
+
+@dataclass(frozen=True)
+class DayStartMark:
+    """The price a position held at the day's start (00:00 UTC) is valued at in
+    ``PortfolioView.day_start_equity``, and where it comes from: ``source`` ``"market"`` (the
+    market's price at midnight: the asset's last close at or before it, or an outcome's last
+    recorded price, from its price source; ``at`` is that price's time) or ``"last fill"``
+    (its last fill price before midnight; ``at`` is that fill price's time)."""
+
+    asset: str
+    quantity: Decimal
+    price: Decimal
+    at: datetime
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({"price": self.price, "at": self.at, "source": self.source})
+
+
 @dataclass(frozen=True)
 class PortfolioView:
-    """The portfolio as the risk gate sees it at one moment."""
+    """The portfolio as the risk gate sees it at one moment.
+
+    ``day_start_marks``: what each position held at 00:00 UTC was valued at in
+    ``day_start_equity``, in asset order; empty when nothing was held then, or when the view's
+    maker has no source of midnight prices (the positions are then at their last fill before
+    it, as ``day_start_equity`` always counted them)."""
 
     cash: Decimal
     positions: dict[str, Position]
     realised_pnl: Decimal
     day_start_equity: Decimal
+    day_start_marks: tuple[DayStartMark, ...] = ()
 
     @property
     def exposure(self) -> Decimal:
@@ -165,8 +193,12 @@ class PortfolioView:
     def equity(self) -> Decimal:
         return self.cash + self.exposure
 
+    def marks_dict(self) -> dict[str, Any]:
+        """``day_start_marks`` as a record says them: ``{asset: {price, at, source}}``."""
+        return {mark.asset: mark.to_dict() for mark in self.day_start_marks}
+
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(
+        plain: dict[str, Any] = json_safe(
             {
                 "cash": self.cash,
                 "equity": self.equity,
@@ -184,3 +216,6 @@ class PortfolioView:
                 },
             }
         )
+        if self.day_start_marks:  # only then: a view without marks reads as it always did
+            plain["day_start_marks"] = self.marks_dict()
+        return plain

@@ -18,6 +18,8 @@ The CLI and the dashboard both open a workspace from the same few options, so th
 - news feeds: the config's ``news.feeds`` (live and replayed), else the news source's defaults.
 - recording: ``build_pipeline(record=DIR)`` (``signalops run --record DIR``) appends everything
   the live sources fetch to the snapshot folder ``DIR``, which ``--replay DIR`` then reads.
+- the day's start: ``build_pipeline`` gives the paper broker the market price of each asset at
+  00:00 UTC through the pipeline's own sources (``signalops.execution.marks``).
 
 ``open_audit`` opens only the audit log, for commands that read nothing else (``why``,
 ``decisions``, ``audit ...``): the config is read only when it is what names the log.
@@ -269,6 +271,7 @@ def build_pipeline(
     """
     from signalops.adapters import registry
     from signalops.adapters.snapshots import SnapshotStore
+    from signalops.execution import marks
     from signalops.execution.notify import NotifyExecutor
     from signalops.pipeline import Pipeline
 
@@ -304,7 +307,7 @@ def build_pipeline(
         workspace.broker, workspace.undecided = _paper_broker(
             workspace.audit, workspace.config, assets
         )
-    return Pipeline(
+    pipeline = Pipeline(
         strategies=strategies,
         adapters=adapters,
         audit=workspace.audit,
@@ -315,6 +318,10 @@ def build_pipeline(
         auto_executor=auto,
         clock=clock or _wall_clock(connections),
     )
+    # The day's start (MAX_DAILY_LOSS) values what was held at midnight at the market's price
+    # then, through the run's own sources, live or replayed (``execution.marks``).
+    marks.attach(pipeline)
+    return pipeline
 
 
 def _wall_clock(connections: Connections | None) -> Callable[[], datetime]:

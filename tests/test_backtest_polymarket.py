@@ -303,7 +303,7 @@ def test_a_prediction_jump_on_the_traded_outcome_moves_its_fills_and_the_footer_
     result = CliRunner().invoke(cli, args, prog_name="signalops")
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith("collapse "))
-    assert "-3.17%" in row  # held YES bought at ~0.54 through the jump to 0.20
+    assert "-3.18%" in row  # held YES bought at ~0.54 through the jump to 0.20
     assert "PnL: end equity (positions marked at the last close or recorded price) minus" in (
         result.stdout
     )

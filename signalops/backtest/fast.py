@@ -106,9 +106,11 @@ class FlatViewBroker(PaperBroker):
     backtest every fill is placed by this run, at the decision time being simulated, in time
     order: at any later ``as_of`` the whole ledger counts. With no position, nothing is marked:
     the view is then a function of the ledger and of which fills were placed before midnight,
-    whatever the prices. So a flat view is kept until the next ``execute`` (which may change
-    the ledger) and given again on the same day; and on every later day too once no fill was
-    placed after its midnight (the day's start then counts the whole ledger as well). With a
+    whatever the prices (a position sold since midnight starts the day at its midnight mark,
+    the market's price then, which the prices asked with do not change). So a flat view is
+    kept until the next ``execute`` (which may change the ledger) and given again on the same
+    day; and on every later day too once no fill was placed after its midnight (the day's
+    start then counts the whole ledger as well, and nothing was held at that midnight). With a
     position the broker answers every call itself. (Allocations are set once, when the
     pipeline is made, before any view.)
     """

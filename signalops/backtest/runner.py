@@ -98,6 +98,7 @@ from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.config import Config, PaperConfig
 from signalops.errors import DataNotFound, InputError
+from signalops.execution import marks
 from signalops.execution.paper import PaperBroker
 from signalops.observation import utc
 from signalops.orders import ExecutionResult, Mode, OrderIntent, Side
@@ -296,6 +297,7 @@ def run_backtest(
             mode=Mode.PAPER,
             clock=clock,
         )
+        marks.attach(pipeline)  # the day's start at the midnight closes, as a run's
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
         bulk = False
         if engine == FAST:

@@ -41,6 +41,14 @@ Accounting (average cost, fees in the cost basis)
   book but the marks are kept too while the rows and the day are the same (``_Standing``):
   a gate asks again at every decision with new prices only.
 
+The day's start (MAX_DAILY_LOSS)
+  ``day_start_equity`` is the equity at 00:00 UTC: the cash after the fills placed before
+  midnight, and each position held then at its market price at midnight, which the ledger does
+  not hold: ``midnight_marks`` gives it (``signalops.execution.marks``: the asset's last close
+  at or before midnight, from the pipeline's own price sources), asked once per asset and day.
+  Without it, or without a price, a position counts at its last fill price before midnight
+  (then a move since that fill, weeks old maybe, counts as the day's).
+
 Books (one per strategy)
   Every fill row names its strategy, so the same replay also keeps each strategy's book: its
   positions, average costs and realised PnL, from its own fills only. ``book(strategy, ...)``
@@ -95,6 +103,9 @@ from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.errors import ExecutionError, SignalOpsError
 from signalops.orders import (
+    DAY_START_LAST_FILL,
+    DAY_START_MARKET,
+    DayStartMark,
     ExecutionResult,
     ExecutionStatus,
     Fill,
@@ -111,11 +122,17 @@ from .outcomes import check_intent, failed, plain, require_aware
 PriceSource = Callable[[str, datetime], tuple[Decimal, datetime]]
 """``(asset, as_of) -> (price, time of that price)``; raise LookupError when there is none."""
 
+MarkSource = Callable[[str, datetime], tuple[Decimal, datetime] | None]
+"""``(asset, midnight) -> (price, time of that price)``: the asset's market price at a UTC
+midnight (its last close at or before it), or None when there is none
+(``signalops.execution.marks``)."""
+
 DEFAULT_STARTING_CASH = Decimal("100000")
 DEFAULT_QUOTE = "USDT"
 VENUE = "paper"
 _BPS = Decimal(10_000)
 _REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
+_MARKS_KEPT = 4096  # (asset, midnight) -> market mark: a universe's day, many times over
 _NAN = Decimal("NaN")
 _MAX_EXPONENT = 100  # see ``_amount``
 
@@ -187,6 +204,7 @@ class _Holding:
     quantity: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)  # cost basis, buy fees included
     last_price: Decimal = Decimal(0)  # of the last fill, the fallback mark
+    last_time: datetime | None = None  # that price's time (the fill's ``filled_at``)
 
     @property
     def average_price(self) -> Decimal:
@@ -223,6 +241,7 @@ class _Book:
             holding.quantity -= fill.quantity
             holding.cost -= removed
         holding.last_price = fill.price
+        holding.last_time = fill.filled_at
         if holding.quantity == 0:
             holding.cost = Decimal(0)
 
@@ -237,7 +256,10 @@ class _Book:
         )
 
     def copy(self) -> _Book:
-        holdings = {a: _Holding(h.quantity, h.cost, h.last_price) for a, h in self.holdings.items()}
+        holdings = {
+            a: _Holding(h.quantity, h.cost, h.last_price, h.last_time)
+            for a, h in self.holdings.items()
+        }
         return _Book(self.cash, self.realised, holdings)
 
 
@@ -261,25 +283,49 @@ class _Books:
         return found if found is not None else _Book(cash=Decimal(0))
 
 
+_DayHolding = tuple[str, Decimal, Decimal, datetime | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Standing:
     """A book's figures but for the marks: what its views are made of. ``holdings``: (asset,
     quantity, average price, last fill price) of each open position, in asset order;
-    ``day_start``: the equity at the day's start (None: a book that shares the account's)."""
+    ``day_start``: the equity at the day's start with each position held then at its last fill
+    price before midnight (None: a book that shares the account's); ``day_cash`` and
+    ``day_holdings``: what that is the sum of, the cash at midnight (an allocation not
+    included) and (asset, quantity, last fill price, its time) of each holding then, in the
+    book's order (closed ones too: their terms are in the sum); ``held_at_midnight``: whether
+    any of those is open (marks to look up)."""
 
     cash: Decimal
     realised: Decimal
     day_start: Decimal | None
     holdings: tuple[tuple[str, Decimal, Decimal, Decimal], ...]
+    day_cash: Decimal = Decimal(0)
+    day_holdings: tuple[_DayHolding, ...] = ()
+    held_at_midnight: bool = False
 
     @classmethod
-    def of(cls, book: _Book, day_start: Decimal | None) -> _Standing:
+    def of(cls, book: _Book, day_book: _Book | None, capital: Decimal | None) -> _Standing:
+        """``book``'s figures, and ``day_book``'s (the book at midnight; None: it shares the
+        account's) as its day's start, ``capital`` added (None: none)."""
         held = tuple(
             (asset, holding.quantity, holding.average_price, holding.last_price)
             for asset, holding in sorted(book.holdings.items())
             if holding.quantity != 0
         )
-        return cls(book.cash, book.realised, day_start, held)
+        if day_book is None:
+            return cls(book.cash, book.realised, None, held)
+        day_start = day_book.marked_equity()
+        if capital is not None:
+            day_start = capital + day_start
+        day = tuple(
+            (asset, h.quantity, h.last_price, h.last_time) for asset, h in day_book.holdings.items()
+        )
+        at_midnight = any(quantity != 0 for _, quantity, _, _ in day)
+        return cls(
+            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight
+        )  # fmt: skip
 
     def positions(self, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
         """The open positions, marked at ``prices`` (else at their last fill price)."""
@@ -368,7 +414,9 @@ class PaperBroker:
     a ``sqlite_utils.Database``, or a path to a SQLite file of its own, which the broker opens
     and ``close`` closes. ``starting_cash`` and
     ``quote`` are fixed when the ledger is created; reopening keeps them (passing a different
-    value is an error rather than a silent reset of the account).
+    value is an error rather than a silent reset of the account). ``midnight_marks``: the
+    market price of an asset at a UTC midnight, which the day's start is valued at (see
+    ``portfolio``; settable, as where the pipeline is made: ``signalops.execution.marks``).
     """
 
     mode = Mode.PAPER
@@ -383,6 +431,7 @@ class PaperBroker:
         quote: str | None = None,
         price: PriceSource | None = None,
         created_at: datetime | None = None,
+        midnight_marks: MarkSource | None = None,
     ) -> None:
         self._owned: sqlite_utils.Database | None = None
         if isinstance(db, str | Path):
@@ -406,6 +455,8 @@ class PaperBroker:
             str | None, tuple[list[_FillRow], int, tuple[Any, ...], _Standing]
         ] = {}
         self._last_day: tuple[datetime, datetime] | None = None  # see ``_day_start``
+        self._midnight_marks = midnight_marks  # see ``midnight_marks``
+        self._marks: dict[tuple[str, datetime], tuple[Decimal, datetime] | None] = {}
         self._alone = 0  # how many ``sole_writer`` blocks are open
         self._checked = False  # the ledger was checked in the open ``sole_writer`` block
         self.starting_cash, self.quote = self._open_account(
@@ -770,12 +821,15 @@ class PaperBroker:
 
         An asset missing from ``prices`` is marked at its last fill price.
 
-        ``day_start_equity`` is the equity at 00:00 UTC of ``as_of``'s day, rebuilt from the
-        fills placed before that midnight. The ledger holds no market prices, so positions open
-        at midnight are marked at their last fill price before midnight, not at the midnight
-        market price. A move since that fill therefore counts as today's gain or loss: a daily
-        loss limit sees more loss than a midnight mark would show after a drop (it errs on the
-        side of blocking), and more gain after a rise.
+        ``day_start_equity`` is the equity at 00:00 UTC of ``as_of``'s day: the cash after the
+        fills placed before that midnight, plus each position held then at its market price at
+        midnight (``midnight_marks``: its last close at or before it), so that a daily loss
+        limit measures the day's move only. A position is at its last fill price before
+        midnight instead when no market price is known (no ``midnight_marks``, none found, or
+        one older than that fill), or when this view marks it at its last fill now (held, and
+        not in ``prices``): its move, which neither figure knows, is then left out of both.
+        ``day_start_marks`` says what each position held at midnight was valued at (empty
+        without ``midnight_marks``: the positions are then all at their last fill).
         """
         require_aware(as_of)
         rows = self._rows()
@@ -785,12 +839,13 @@ class PaperBroker:
         if self._views is not None and self._views[0] == key:
             return self._views[1]
         standing = self._standing(rows, as_of, None)
-        assert standing.day_start is not None  # the account's own
+        day_start, marks = self._day_start_marked(standing, prices, as_of, None)
         view = PortfolioView(
             cash=standing.cash,
             positions=standing.positions(prices),
             realised_pnl=standing.realised,
-            day_start_equity=standing.day_start,
+            day_start_equity=day_start,
+            day_start_marks=marks,
         )
         self._views = (key, view)
         return view
@@ -810,12 +865,10 @@ class PaperBroker:
         books = self._books(placed_before=as_of, rows=rows)
         at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
         if strategy is None:
-            standing = _Standing.of(books.account, at_midnight.account.marked_equity())
+            standing = _Standing.of(books.account, at_midnight.account, None)
         else:
-            day_start = (
-                None if capital is None else capital + at_midnight.own(strategy).marked_equity()
-            )
-            standing = _Standing.of(books.own(strategy), day_start)
+            day_book = None if capital is None else at_midnight.own(strategy)
+            standing = _Standing.of(books.own(strategy), day_book, capital)
         # The rows too (their id stays theirs), and how many: the cache grows in place.
         self._standings[strategy] = (rows, len(rows), cuts, standing)
         return standing
@@ -828,6 +881,92 @@ class PaperBroker:
         midnight = day_start_of(as_of)
         self._last_day = (as_of, midnight)
         return midnight
+
+    # --- the day's start at market prices ---------------------------------------------------
+
+    @property
+    def midnight_marks(self) -> MarkSource | None:
+        """Where the market price of an asset at a UTC midnight comes from (None: nowhere, and
+        positions held at midnight count at their last fill price before it)."""
+        return self._midnight_marks
+
+    @midnight_marks.setter
+    def midnight_marks(self, source: MarkSource | None) -> None:
+        self._midnight_marks = source
+        self._marks = {}
+        self._views = None  # made with the marks of the source before
+
+    def _day_start_marked(
+        self,
+        standing: _Standing,
+        prices: Mapping[str, Decimal | float | str],
+        as_of: datetime,
+        capital: Decimal | None,
+    ) -> tuple[Decimal, tuple[DayStartMark, ...]]:
+        """``standing``'s equity at the day's start, each position held at midnight at its
+        market price then (see ``portfolio``), and what each was marked at. Without a source
+        of marks, or nothing held at midnight, the figure kept (last fill prices), no marks."""
+        day_start = standing.day_start
+        assert day_start is not None  # the account's, or an allocated book's
+        if self._midnight_marks is None or not standing.held_at_midnight:
+            return day_start, ()
+        midnight = self._day_start(as_of)
+        held_now = {asset for asset, *_ in standing.holdings}
+        total, marks = Decimal(0), []
+        # Summed as ``_Book.marked_equity`` sums: with every mark a last fill price, the figure
+        # is the one kept, to the last digit.
+        for asset, quantity, last, last_time in standing.day_holdings:
+            price = last
+            if quantity != 0:
+                at_fill = asset in held_now and asset not in prices
+                mark = self._day_mark(asset, quantity, last, last_time, midnight, at_fill)
+                marks.append(mark)
+                price = mark.price
+            total += quantity * price
+        day_start = standing.day_cash + total
+        if capital is not None:
+            day_start = capital + day_start
+        return day_start, tuple(sorted(marks, key=lambda mark: mark.asset))
+
+    def _day_mark(
+        self,
+        asset: str,
+        quantity: Decimal,
+        last: Decimal,
+        last_time: datetime | None,
+        midnight: datetime,
+        at_fill: bool,
+    ) -> DayStartMark:
+        """What ``asset``'s position at ``midnight`` is valued at: its market price then, or
+        its last fill price (``at_fill``: the view values it so now; no market price; or a
+        fill price known before midnight that is newer than the market's)."""
+        filled = last_time if last_time is not None else midnight  # an open position has one
+        fallback = DayStartMark(asset, quantity, last, filled, DAY_START_LAST_FILL)
+        if at_fill:
+            return fallback
+        found = self._market_mark(asset, midnight)
+        if found is None or (filled <= midnight and found[1] < filled):
+            return fallback
+        return DayStartMark(asset, quantity, found[0], found[1], DAY_START_MARKET)
+
+    def _market_mark(self, asset: str, midnight: datetime) -> tuple[Decimal, datetime] | None:
+        """``midnight_marks(asset, midnight)``, asked once per asset and midnight: a price
+        that is not a positive number, or is from after midnight, is no mark."""
+        key = (asset, midnight)
+        if key in self._marks:
+            return self._marks[key]
+        source = self._midnight_marks
+        assert source is not None
+        found = source(asset, midnight)
+        if found is not None:
+            price, at = to_decimal(found[0]), found[1]
+            require_aware(at, "mark time")
+            usable = price.is_finite() and price > 0 and at <= midnight
+            found = (price, at) if usable else None
+        self._marks[key] = found
+        while len(self._marks) > _MARKS_KEPT:
+            del self._marks[next(iter(self._marks))]
+        return found
 
     # --- each strategy's book ---------------------------------------------------------------
 
@@ -856,7 +995,8 @@ class PaperBroker:
         Its cash is its allocation plus the net cash of its fills; without an allocation it
         shares the account: its equity is the account's (cash is what the account is worth
         beyond this book's positions), so a strategy running alone sizes as it always did.
-        ``day_start_equity`` likewise: its own at midnight, or the account's.
+        ``day_start_equity`` likewise: its own at midnight (marked as ``portfolio`` marks the
+        account's), or the account's.
         """
         require_aware(as_of)
         rows = self._rows()
@@ -881,13 +1021,15 @@ class PaperBroker:
                 positions=positions,
                 realised_pnl=own.realised,
                 day_start_equity=account.day_start_equity,
+                day_start_marks=account.day_start_marks,
             )
-        assert own.day_start is not None  # an allocated book's own
+        day_start, marks = self._day_start_marked(own, prices, as_of, capital)
         return PortfolioView(
             cash=capital + own.cash,
             positions=positions,
             realised_pnl=own.realised,
-            day_start_equity=own.day_start,
+            day_start_equity=day_start,
+            day_start_marks=marks,
         )
 
 

@@ -30,6 +30,9 @@ _MONEY_KEYS = frozenset(
 _PERCENT_KEYS = frozenset(
     {"cap", "confidence", "fraction", "kelly_lower", "kelly_point", "win_rate", "win_rate_lower"}
 )
+# Market prices: MAX_DAILY_LOSS's day_start_marks (what each position held at 00:00 UTC was
+# valued at).
+_PRICE_KEYS = frozenset({"price"})
 # Nested mappings of asset quantities: UNPRICED_HOLDINGS' holdings, RECONCILE_MISMATCH's books.
 _QUANTITY_MAPS = frozenset({"books", "holdings"})
 _PAIRED = ("actual", "limit")
@@ -106,6 +109,8 @@ def _one(key: str, value: Any, unit: str, within: str = "") -> str:
         return _figure(numbers.quantity, value)
     if key in _MONEY_KEYS:
         return _figure(_money, value)
+    if key in _PRICE_KEYS:
+        return _figure(numbers.price, value)
     if key in _PERCENT_KEYS:
         return _figure(_percent, value)
     return _plain(value)

@@ -328,16 +328,19 @@ def _fraction_of_equity(
 
 
 def _max_daily_loss(c: _Context) -> Outcome:
-    start = c.state.portfolio.day_start_equity
+    portfolio = c.state.portfolio
+    start = portfolio.day_start_equity
     change = c.equity - start
     limit = c.limits.max_daily_loss
-    details = {
+    details: dict[str, Any] = {
         "limit": limit,
         "actual": _shown(_fraction(change, start)),
         "unit": "fraction of day-start equity (change)",
         "equity": c.equity,
         "day_start_equity": start,
     }
+    if portfolio.day_start_marks:  # what each position held at 00:00 UTC was valued at
+        details["day_start_marks"] = portfolio.marks_dict()
     if not c.buy:
         return _exempt(details)
     return start <= 0 or change <= -limit * start, details

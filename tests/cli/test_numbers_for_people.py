@@ -92,8 +92,9 @@ def test_why_says_a_denial_in_durations_and_an_odd_equity_to_the_cent(march: str
     assert [line for line in lines if "MAX_POSITION" in line or "MAX_DAILY" in line] == [
         "  PASS    MAX_POSITION: actual 9.951%, equity 9,994.06, limit 10%, "
         "position value 994.51, unit fraction of equity",
-        "  PASS    MAX_DAILY_LOSS: actual -0.0544%, day start equity 9,999.50, "
-        "equity 9,994.06, limit 3%, unit fraction of day-start equity (change)",
+        "  PASS    MAX_DAILY_LOSS: actual 0%, day start equity 9,994.06, day start marks (BTC "
+        "(at 2023-03-11T00:00:00Z, price 20,150.69, source market)), equity 9,994.06, limit 3%, "
+        "unit fraction of day-start equity (change)",
     ]
     assert "ORDER: BUY 0.02479829 BTC at 20,150.69 (notional 499.70), " in result.stdout
 
