@@ -720,6 +720,15 @@ class PostgresAuditLog:
     def strategy_name_of(self, value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
+    def strategies_of(self, decision_ids: Iterable[str]) -> dict[str, str | None]:
+        """The strategy name of each of these decisions the log holds, from its ``strategy``
+        column (see ``AuditLog.strategies_of``): one round trip, the ids as one array."""
+        ids = list(dict.fromkeys(decision_ids))
+        if not ids:
+            return {}
+        rows = self._all("SELECT id, strategy FROM records WHERE id = ANY(%s)", [ids])
+        return {ident: self.strategy_name_of(value) for ident, value in rows}
+
     def followups(self, decision_id: str) -> list[dict[str, Any]]:
         return self._rows(
             f"SELECT {_SELECT} FROM records WHERE decision_id = %s AND kind <> %s ORDER BY seq",

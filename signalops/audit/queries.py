@@ -2,11 +2,13 @@
 
 They go through the follow-ups' kind index from the seq asked for on, so the risk gate's
 incremental read of past orders costs the same on a log of a million records as on a fresh one;
-the distinct strategies and assets come from the store (one index seek each on SQLite).
+the distinct strategies and assets come from the store (one index seek each on SQLite), and so
+do the strategies of a batch of decisions (``strategies_of``: one query, no record decoded).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from signalops.audit.expand import with_trace
@@ -33,6 +35,12 @@ def records_of_kind(audit: AuditStore, *kinds: str) -> list[dict[str, Any]]:
     return [record for _, record in records_since(audit, *kinds)]
 
 
+def strategies_of(audit: AuditStore, decision_ids: Iterable[str]) -> dict[str, str | None]:
+    """The strategy name of each of these decisions the log holds (None: a decision without
+    one), from the indexed ``strategy`` column in one query: no record is read or decoded."""
+    return audit.strategies_of(decision_ids)
+
+
 def decision_values(audit: AuditStore, column: str) -> list[str]:
     """The distinct values of an indexed decision column (``strategy`` or ``asset``), sorted."""
     return audit.distinct_values(column)
@@ -54,4 +62,5 @@ __all__ = [
     "records_of_kind",
     "records_since",
     "relax_durability",
+    "strategies_of",
 ]
