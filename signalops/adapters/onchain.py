@@ -43,10 +43,11 @@ the stale point and ``max_age`` turns it UNKNOWN instead of a spurious 0 flow).
 
 Misspellings: a replay that has no series of a name says which recorded one it most likely means
 (``no recorded series stablecoin_supply/USCD/all (did you mean USDC? recorded: ...)``), and
-offers a download only of a name that is not a known misspelling. :func:`likely_meant` knows
-DeFiLlama's stablecoins offline (``data/defillama_stablecoins.txt``: the bundled export's 282
-coins of August 2025) and its spelling of the chains in :data:`CHAIN_NAMES`; ``validate`` warns of
-a name it finds misspelt (a warning: a coin listed since may be real).
+offers a download only of a name that is not a known misspelling. ``likely_meant``
+(``signalops.adapters.defillama_names``, light enough for ``validate``) knows DeFiLlama's
+stablecoins offline (``data/defillama_stablecoins.txt``: the bundled export's 282 coins of August
+2025) and its spelling of the chains in ``CHAIN_NAMES``; ``validate`` warns of a name it finds
+misspelt (a warning: a coin listed since may be real).
 
 Reason codes: NO_DATA (nothing recorded/returned at or before ``as_of``), INSUFFICIENT_HISTORY
 (no point a window back, or a zero base TVL), UNKNOWN_STABLECOIN (symbol not on DeFiLlama, or
@@ -62,12 +63,17 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from signalops.adapters import hints
 from signalops.adapters.base import BaseAdapter
+from signalops.adapters.defillama_names import (
+    chain_name,
+    is_listed,
+    likely_meant,
+)
 from signalops.adapters.http import HttpClient, bad_response, field_of, number, protect_logs
 from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.catalogue.builtin import ONCHAIN
@@ -100,26 +106,6 @@ MAJOR_STABLECOIN_IDS: dict[str, str] = {
 # by these slugs (Binance, OKX, Bitfinex, Bybit). Coinbase publishes no wallet list and has no
 # DeFiLlama CEX entry, so it is not here: one unknown slug would make the whole sum fail.
 DEFAULT_CEXES: tuple[str, ...] = ("binance-cex", "okx", "bitfinex", "bybit")
-
-# DeFiLlama's spelling of common chains in URL paths; other chains are sent as written.
-CHAIN_NAMES: dict[str, str] = {
-    "ethereum": "Ethereum",
-    "bsc": "BSC",
-    "arbitrum": "Arbitrum",
-    "optimism": "Optimism",
-    "polygon": "Polygon",
-    "avalanche": "Avalanche",
-    "base": "Base",
-    "solana": "Solana",
-    "tron": "Tron",
-}
-
-# DeFiLlama's stablecoins as of August 2025 (see the file's header), to tell a misspelling offline.
-STABLECOIN_LIST = Path(__file__).with_name("data") / "defillama_stablecoins.txt"
-# Chain names this short are too near one another to call one a misspelling of another ('ton' is
-# a chain of its own, one letter from 'tron'); longer ones are far apart, and SignalOps knows only
-# the chains of CHAIN_NAMES, not DeFiLlama's hundreds.
-SHORTEST_CHAIN_TYPO = 5
 
 # Bundled files under ``examples/data`` (see its README).
 STABLECOIN_CSV = "defillama/stablecoin_supply_daily_by_coin_2017-11_2025-08.csv"
@@ -155,62 +141,6 @@ def cex_flow_key(slug: str) -> str:
 
 def _chain_part(chain: str) -> str:
     return "all" if chain.lower() == "all" else chain.lower()
-
-
-def chain_name(chain: str) -> str:
-    """DeFiLlama's spelling of a chain in URLs (``bsc`` -> ``BSC``)."""
-    return CHAIN_NAMES.get(chain.lower(), chain)
-
-
-@cache
-def listed_stablecoins() -> tuple[str, ...]:
-    """DeFiLlama's stablecoins (symbols, or names), oldest listing first: ``STABLECOIN_LIST``."""
-    lines = STABLECOIN_LIST.read_text(encoding="utf-8").splitlines()
-    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-
-
-# What a misspelt name of each parameter is not, for the message.
-_UNLISTED = {
-    "stablecoin": "is not a stablecoin DeFiLlama lists",
-    "chain": "is not a DeFiLlama chain SignalOps knows",
-}
-
-
-def _known(param: str) -> tuple[str, ...]:
-    """The DeFiLlama names of ``param`` SignalOps knows offline (none of a protocol's)."""
-    if param == "stablecoin":
-        return listed_stablecoins()
-    return tuple(CHAIN_NAMES) if param == "chain" else ()
-
-
-@cache
-def _folded(param: str) -> frozenset[str]:
-    return frozenset(known.casefold() for known in _known(param))
-
-
-def is_listed(param: str, name: str) -> bool:
-    """Whether ``name`` is a DeFiLlama name of ``param`` SignalOps knows, in any case (DeFiLlama
-    resolves ``usdc``), or ``all``."""
-    folded = name.casefold()
-    return folded == "all" or folded in _folded(param)
-
-
-def likely_meant(param: str, name: str) -> str | None:
-    """The DeFiLlama name that ``name``, given as ``param`` (``stablecoin`` or ``chain``), most
-    likely misspells (``USCD`` -> ``USDC``, ``etherium`` -> ``ethereum``); None for a listed name,
-    a short chain name (see ``SHORTEST_CHAIN_TYPO``) or one near none."""
-    if is_listed(param, name) or (param == "chain" and len(name) < SHORTEST_CHAIN_TYPO):
-        return None
-    return closest(name, _known(param))
-
-
-def misspelling(param: str, name: str) -> tuple[str, str] | None:
-    """``(message, hint)`` when ``name`` is most likely a misspelling (:func:`likely_meant`):
-    ``'USCD' is not a stablecoin DeFiLlama lists``, ``did you mean 'USDC'?``."""
-    meant = likely_meant(param, name)
-    if meant is None:
-        return None
-    return f"'{name}' {_UNLISTED[param]}", f"did you mean '{meant}'?"
 
 
 def _iso(epoch: float) -> str:

@@ -123,7 +123,7 @@ def _threshold_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
 
 def _onchain_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
     """The stablecoins and chains on-chain conditions name that most likely misspell one
-    DeFiLlama lists (``signalops.adapters.onchain.misspelling``), each at the argument that
+    DeFiLlama lists (``signalops.adapters.defillama_names.misspelling``), each at the argument that
     names it. A warning, not an error: a coin listed since the bundled list may be real. The
     adapter is imported only when some strategy reads on-chain data."""
     from signalops.catalogue.builtin import ONCHAIN
@@ -143,7 +143,7 @@ def _onchain_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
 
 
 def _misspelt(file: Path, leaves: list[tuple[Predicate, Metric]]) -> Iterator[StrategyError]:
-    from signalops.adapters.onchain import misspelling
+    from signalops.adapters.defillama_names import misspelling
     from signalops.strategy._yaml import load_yaml, read_source
 
     doc = load_yaml(read_source(file, "strategy"), str(file))  # it compiled, so it reads
