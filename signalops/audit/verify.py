@@ -33,9 +33,10 @@ UNSIGNED   the key is given but the log holds no MACs (written without it, or st
 
 Without the key, a signed log's checkpoint file is still read: a checkpoint naming a seq past
 the end of the log, or a hash the record at its seq no longer has, is TRUNCATED or REWRITTEN as
-above, saying that the checkpoint's own MAC could not be checked. A checkpoint line anyone could
-have written can only raise an alarm, never hide one: a cut tail is not reported "ok" because
-the key was not at hand.
+above, saying that the checkpoint's own MAC could not be checked; a line that is not a
+checkpoint, or a file that is missing or holds none, is CHECKPOINT as above. A checkpoint line
+anyone could have written can only raise an alarm, never hide one: a cut tail is not reported
+"ok" because the key was not at hand (nor because the checkpoint file went with it).
 
 Without the key, against the rest of the file:
 
@@ -66,7 +67,7 @@ from signalops.audit import witnesses
 from signalops.audit.chain import GENESIS, check
 from signalops.audit.interface import AuditStore
 from signalops.audit.layout import Stored
-from signalops.audit.record import loads_record
+from signalops.audit.record import FILL, loads_record
 from signalops.audit.signing import CHECKPOINT_SUFFIX, KEY_ENV, SigningKey, read_checkpoints
 from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
@@ -119,6 +120,8 @@ class VerifyReport:
     signed_by: str | None = None  # the key id of a signed log
     macs_checked: bool = False  # whether the key was there to check its MACs and checkpoints
     notes: tuple[str, ...] = ()  # what could not be checked (not problems)
+    # Where the paper-ledger comparison ended, when it ran and found nothing (``ledger_from``).
+    ledger: witnesses.Compared | None = None
 
     def __str__(self) -> str:
         if self.ok:
@@ -164,14 +167,18 @@ class _Walk:
     """One pass over the rows in storage order, collecting problems."""
 
     def __init__(
-        self, log: AuditStore, key: SigningKey | None = None, since: tuple[int, str] | None = None
+        self,
+        log: AuditStore,
+        key: SigningKey | None = None,
+        since: tuple[int, str] | None = None,
+        ledger_from: witnesses.Compared | None = None,
     ) -> None:
         self.log = log
         self.key = key
         start = since[0] if since is not None else 0
         self.seals = iter(log.seals(start)) if key is not None else iter(())
         self.seal: tuple[int, str, str] | None = next(self.seals, None)
-        self.witnessed = witnesses.Witnessed(witnesses.LedgerCheck(log))
+        self.witnessed = witnesses.Witnessed(witnesses.LedgerCheck(log, ledger_from))
         self.problems: list[Problem] = []
         self.gaps = _Gaps()
         self.lookups = 0
@@ -214,6 +221,25 @@ class _Walk:
         if seq > self.max_seq:
             self.max_seq, self.max_hash, self.max_id = seq, stated, ident
         self.previous = _Seen(seq, ident, stated)
+
+    def earlier(
+        self, stored_seq: int, body: dict[str, Any], seal: tuple[int, str, str] | None
+    ) -> None:
+        """A record before the walk's start, read on its own: its hash, its place and, with the
+        key, its MAC ``seal`` (its links are the earlier pass's, see ``_paper_fills_up_to``)."""
+        seq, ident = body.get("seq"), body.get("id") if isinstance(body.get("id"), str) else None
+        if not check(body):
+            self.report(ProblemKind.EDITED, stored_seq, ident, "the record does not match its hash")
+        if seq != stored_seq:
+            message = f"stored as seq {stored_seq} but sealed as seq {seq}"
+            self.report(ProblemKind.REORDERED, stored_seq, ident, message)
+        if self.key is not None:
+            stated = body.get("hash")
+            wrong = witnesses.record_mac(
+                self.key, seal, stored_seq, stated if isinstance(stated, str) else None
+            )
+            if wrong:
+                self.report(ProblemKind.FORGED, stored_seq, ident, wrong)
 
     def mac(self, stored_seq: int, ident: str | None, hash: str | None) -> None:
         """The record's MAC (seals come in seq order, like the rows)."""
@@ -318,6 +344,7 @@ def verify(
     strict: bool = False,
     since: tuple[int, str] | None = None,
     ledger_unchanged: Callable[[AuditStore], bool] | None = None,
+    ledger_from: witnesses.Compared | None = None,
 ) -> VerifyReport:
     """Check every record of ``log`` and its links; see the module docstring for the kinds.
 
@@ -327,28 +354,40 @@ def verify(
     ``since``: the ``(head_seq, head_hash)`` of an earlier report that was ok. Only the records
     after it are read (a dashboard re-checks a growing log in the time of its new records);
     the record at ``since`` must still carry that hash, or the whole log is checked again.
+    The paper ledger is still compared in full: with the paper fills of the records up to
+    ``since`` too, each fill record checked against its hash (and MAC), the account's cash
+    replayed through them (``_paper_fills_up_to``).
 
     ``ledger_unchanged``: asked once inside the snapshot; True, when checking from ``since``,
     skips the paper-ledger comparison (a caller that compared this very ledger and these fills
     before and sees no fill record after ``since``: the dashboard's repeated checks).
+
+    ``ledger_from``: where an earlier comparison ended (``VerifyReport.ledger`` of the report
+    that ended at ``since``): only the ledger's rows after the ones it paired are compared,
+    with the fills after ``since`` (``witnesses.Compared``). For a caller that knows no other
+    connection wrote the log since (``LogCheck``'s checks between cycles); ignored when the
+    whole log is checked, or the paper account is not the one it read.
     """
     if since is not None and (since[0] == 0 or log.hash_at(since[0]) != since[1]):
         since = None
+    if since is None or (ledger_from is not None and ledger_from.seq != since[0]):
+        ledger_from = None
     key = log.key
     with log.snapshot():  # the head and the rows as of one moment, even with a writer running
         signed_by = log.signed_by()
-        walk = _Walk(log, key if signed_by is not None else None, since)
+        walk = _Walk(log, key if signed_by is not None else None, since, ledger_from)
         head = log.head()
         unchanged = ledger_unchanged is not None and ledger_unchanged(log)  # asked each time
         compare = since is None or not unchanged
-        if since is not None and compare:
-            _paper_fills_up_to(log, walk.witnessed.ledger, since[0])
+        if since is not None and compare and not walk.witnessed.ledger.resumed:
+            _paper_fills_up_to(log, walk, since[0])
         for row in log.stored_rows(since[0] if since is not None else 0):
             walk.row(row)
         walk.finish(head)
         _witnesses(walk, log, key, signed_by, ledger=compare)
     problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
     head_seq, head_hash = head if head is not None else (0, GENESIS)
+    ledger = walk.witnessed.ledger
     report = VerifyReport(
         not problems,
         walk.checked,
@@ -357,7 +396,8 @@ def verify(
         head_hash,
         signed_by=signed_by,
         macs_checked=key is not None and signed_by is not None,
-        notes=tuple(note for note in (walk.witnessed.ledger.note(),) if note is not None),
+        notes=tuple(note for note in (ledger.note(),) if note is not None),
+        ledger=ledger.compared(head_seq) if compare and not problems else None,
     )
     if strict and not report.ok:
         raise AuditIntegrityError(str(report))
@@ -386,11 +426,18 @@ def _witnesses(
 
 def _unchecked_checkpoints(log: AuditStore, path: Path, end: int) -> Iterator[witnesses.Finding]:
     """A signed log's checkpoints without the key: their MACs cannot be checked, their seqs
-    and hashes can (``witnesses.checkpoints`` checks both, with the key)."""
+    and hashes can, and whether there is one at all (``witnesses.checkpoints`` checks all of
+    it, with the key, in the same words). A cut tail with the file gone is not "ok"."""
     unchecked = f"its MAC not checked: {KEY_ENV} is not set"
-    for _, point in read_checkpoints(path):
-        if point is not None:
-            yield from witnesses.against_log(log, point, end, "names", unchecked)
+    seen = 0
+    for number, point in read_checkpoints(path):
+        if point is None:
+            yield "CHECKPOINT", None, None, f"{path.name} line {number}: not a checkpoint"
+            continue
+        seen += 1
+        yield from witnesses.against_log(log, point, end, "names", unchecked)
+    if not seen and end:
+        yield witnesses.no_checkpoint(path)
 
 
 def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:
@@ -484,22 +531,97 @@ def _prev_hash_of(log: AuditStore, seq: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _paper_fills_up_to(log: AuditStore, ledger: witnesses.LedgerCheck, seq: int) -> None:
+def _paper_fills_up_to(log: AuditStore, walk: _Walk, seq: int) -> None:
     """The paper fills an earlier pass walked over (up to ``seq``), by their kind's index, for
-    the ledger's check. The record before the first one is read for what it states of the
-    account (a fill's record comes just before it): enough to pin the starting cash."""
-    first = True
-    for at, body in log.records_of_kind("fill"):
+    the ledger's check.
+
+    Each fill record is checked against its own hash, its place and its MAC (``_Walk.earlier``),
+    or an edit of a fill and of its ledger row to agree would pass. The account's cash is
+    replayed through them all and checked against what the record stating the last of them
+    says (the record before it: they are appended together), checked likewise: with every fill
+    checked, that one pins the account (an edited starting cash, or a fill re-sealed after an
+    edit, leaves it off), without reading the statement of every fill (a decision's record costs
+    several times its fill's). When it disagrees, the first record that does is named, as a walk
+    over the whole chain names it. The records' links are not read: an edit re-sealed since the
+    earlier pass is for ``audit verify`` to find, or, on a signed log, for the MACs."""
+    ledger = walk.witnessed.ledger
+    seals = _Seals(log) if walk.key is not None else None
+    last: tuple[int, dict[str, Any]] | None = None
+    for at, body in log.records_of_kind(FILL):
         if at > seq:
-            return
+            break
         fill = witnesses.paper_fill_of(body)
         if fill is None:
             continue
-        stated = None
-        if first:
-            first = False
-            before = _sealed_at(log, at - 1)
-            found = witnesses.stated_account(before) if before is not None else None
-            if found is not None and found[0] == str(fill.get("client_order_id")):
-                stated = found
-        ledger.fill(at, fill, stated)
+        walk.earlier(at, body, seals.at(at) if seals is not None else None)
+        if last is not None:
+            ledger.fill(*last, None)
+        last = (at, fill)
+    if last is None:
+        return
+    at, fill = last
+    ledger.fill(at, fill, _statement(log, walk, at - 1, fill))
+    if ledger.account_problem is not None:
+        first = _first_disagreeing(log, walk, ledger, at - 1)
+        if first is not None:
+            ledger.restate(first)
+
+
+def _statement(
+    log: AuditStore, walk: _Walk, seq: int, fill: dict[str, Any]
+) -> witnesses.Stated | None:
+    """What the record at ``seq`` states of the account after ``fill``, when it states it (it
+    is then checked as a fill record is)."""
+    stored = log.stored_at(seq) if seq > 0 else None
+    before = stored.record if stored is not None else None
+    found = witnesses.stated_account(before) if before is not None else None
+    if before is None or found is None or found[0] != str(fill.get("client_order_id")):
+        return None
+    walk.earlier(seq, before, log.seal_at(seq) if walk.key is not None else None)
+    return found
+
+
+def _first_disagreeing(
+    log: AuditStore, walk: _Walk, ledger: witnesses.LedgerCheck, last: int
+) -> witnesses.Finding | None:
+    """The first record before ``last`` (the last statement, checked) whose stated cash the
+    account does not give, read with every fill's statement (checked as the fill records are);
+    None when only ``last`` disagrees."""
+    replay = witnesses.Replay(ledger.account, present=ledger.present)
+    for at, body in log.records_of_kind(FILL):
+        if at >= last:
+            return None
+        fill = witnesses.paper_fill_of(body)
+        if fill is None:
+            continue
+        wrong = replay.fill(fill, _statement(log, walk, at - 1, fill))
+        if wrong is not None:
+            return "LEDGER", at, str(fill.get("client_order_id")), wrong
+    return None
+
+
+class _Seals:
+    """Record MACs at rising seqs: read in order while they are close together (a page at a
+    time), one by one when far apart (the MACs between two distant fills are not read)."""
+
+    NEAR = 16  # seqs from the last one read: reading on costs 1 µs a row, one read 18 µs
+
+    def __init__(self, log: AuditStore) -> None:
+        self.log = log
+        self.rows: Iterator[tuple[int, str, str]] | None = None
+        self.row: tuple[int, str, str] | None = None
+        self.last = 0  # the seq last asked for
+
+    def at(self, seq: int) -> tuple[int, str, str] | None:
+        near, self.last = seq - self.last <= self.NEAR, seq
+        if not near:
+            self.rows = self.row = None
+            return self.log.seal_at(seq)
+        if self.rows is None:
+            self.rows = iter(self.log.seals(seq - 1))
+            self.row = next(self.rows, None)
+        row = self.row
+        while row is not None and row[0] < seq:
+            row = next(self.rows, None)
+        self.row = row
+        return row if row is not None and row[0] == seq else None

@@ -31,6 +31,13 @@ walk over the records) and the ledger's rows in ledger order, a page at a time, 
 paired with the other as soon as both are seen. In a sound log both orders are the same (a fill
 and its records commit in one transaction, under the writers' lock), so only the rows or fills
 that have no partner wait, and those are problems.
+
+A later check can go on from where one that found nothing wrong ended (``Compared``): the ledger's
+rows after the last one it paired, against the fills of the records after the chain point it
+read to, the account's cash replayed from where it was. Both are only appended (triggers refuse
+edits), so that is the whole comparison again, unless someone went behind the triggers: the
+caller asks for it only while no other connection has written the log (``verify``'s
+``ledger_from``).
 """
 
 from __future__ import annotations
@@ -134,12 +141,17 @@ def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Itera
         seen += 1
         yield from against_log(log, point, end, "signed")
     if not seen and end:
-        yield (
-            "CHECKPOINT",
-            None,
-            None,
-            f"no valid checkpoint in {path}: a cut at the end of the log could not be seen",
-        )
+        yield no_checkpoint(path)
+
+
+def no_checkpoint(path: Path) -> Finding:
+    """A signed log with records and no checkpoint in ``path`` (missing, empty, or none valid)."""
+    return (
+        "CHECKPOINT",
+        None,
+        None,
+        f"no valid checkpoint in {path}: a cut at the end of the log could not be seen",
+    )
 
 
 def paper_fill_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -185,84 +197,54 @@ def fill_against_ledger(log: AuditStore, body: dict[str, Any]) -> str | None:
     return f"the paper ledger's row {row[0]} for it differs: {differs}" if differs else None
 
 
-class LedgerCheck:
-    """The paper ledger and account against the chain's paper fills, in one pass over each.
+@dataclass(frozen=True)
+class Compared:
+    """Where a ledger comparison that found nothing wrong ended: the chain's paper fills up to
+    seq ``seq`` paired with the ledger's rows up to row ``row`` (None: there was none), the
+    account (as ``PaperLedger.account`` read it) replayed to ``cash``; ``covered``: some fill's
+    record had stated the account's cash."""
 
-    ``fill`` takes the chain's paper fills in chain order; each brings the ledger's next row,
-    and a fill and a row with one client order id are compared when both have come. The
-    account's cash is replayed through the chain's fills as they come (see the module doc).
-    """
+    seq: int
+    row: int | None
+    cash: Decimal | None
+    account: tuple[str, str, str] | None
+    covered: bool
 
-    def __init__(self, log: AuditStore) -> None:
-        ledger = log.paper_ledger()
-        self.present = ledger.exists()
-        self.ledger: PaperLedger | None = ledger if self.present else None
-        self.account = ledger.account() if self.present else None
-        self.rows = _rows(ledger) if self.present else iter(())
-        self.waiting_rows: dict[str, Row] = {}
-        self.waiting_fills: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.findings: list[Finding] = []
-        self.stated: Stated | None = None  # the last record's statement, for its fill record
-        self.covered = False  # some fill's record stated the account's cash
-        self.start = _number(self.account[0]) if self.account is not None else None
-        self.cash = self.start
-        self.account_checked = self.account is None and not self.present
 
-    def statement(self, body: dict[str, Any]) -> None:
-        """A record that may state a paper fill (its fill record comes next)."""
-        stated = stated_account(body)
-        if stated is not None:
-            self.stated = stated
+class Replay:
+    """The paper account's cash replayed through the chain's paper fills in chain order (the
+    broker's own sums, see the module doc), against the cash the records stating them say.
+    One problem, the first, is enough: the rest follow from it.
 
-    def fill_record(self, seq: int, body: dict[str, Any]) -> None:
-        fill = paper_fill_of(body)
-        if fill is not None:
-            stated = self.stated
-            coid = str(fill.get("client_order_id"))
-            self.fill(seq, fill, stated if stated is not None and stated[0] == coid else None)
+    ``since``: go on from where an earlier comparison left the cash."""
 
-    def fill(self, seq: int, fill: dict[str, Any], stated: Stated | None) -> None:
-        """A paper fill of the chain, in chain order, with what its record stated."""
-        coid = str(fill.get("client_order_id"))
-        if stated is not None:
-            self.stated = None
-        self._replay(seq, coid, fill, stated)
-        row = next(self.rows, None)
-        if row is not None:
-            self._row(row)
-        waiting = self.waiting_rows.pop(coid, None)
-        if waiting is not None:
-            self._compare(waiting, seq, coid, fill)
-        else:
-            self.waiting_fills[coid] = (seq, fill)
+    def __init__(
+        self,
+        account: tuple[str, str, str] | None,
+        *,
+        present: bool,
+        since: Compared | None = None,
+    ) -> None:
+        self.account = account
+        self.start = _number(account[0]) if account is not None else None
+        self.cash = since.cash if since is not None else self.start
+        self.covered = since.covered if since is not None else False  # some record stated it
+        self.done = account is None and not present  # no ledger at all, or a problem found
 
-    def _row(self, row: Row) -> None:
-        coid = str(row[1])
-        found = self.waiting_fills.pop(coid, None)
-        if found is None:
-            self.waiting_rows[coid] = row
-        else:
-            self._compare(row, found[0], coid, found[1])
-
-    def _compare(self, row: Row, seq: int, coid: str, fill: dict[str, Any]) -> None:
-        differs = _differences(row, fill)
-        if differs:
-            self.findings.append(("LEDGER", seq, coid, f"ledger row {row[0]} differs: {differs}"))
-
-    def _replay(self, seq: int, coid: str, fill: dict[str, Any], stated: Stated | None) -> None:
-        """The account's cash after this fill (the broker's sums), against what was stated."""
+    def fill(self, fill: dict[str, Any], stated: Stated | None) -> str | None:
+        """Why the cash after ``fill`` is not what ``stated`` says (None: it is, or nothing is
+        stated, or a problem was found before)."""
         self.cash = _cash_after(self.cash, fill)
         if stated is None:
-            return
+            return None
         self.covered = True
-        if self.account_checked:
-            return  # one account problem is enough: the rest follow from it
-        wrong = self._account_problem(stated)
-        if wrong is not None:
-            self.account_checked = True
-            self.findings.append(("LEDGER", seq, coid, wrong))
+        if self.done:
+            return None
+        wrong = self._problem(stated)
+        self.done = wrong is not None
+        return wrong
 
-    def _account_problem(self, stated: Stated) -> str | None:
+    def _problem(self, stated: Stated) -> str | None:
         _, cash_after, quote = stated
         if self.account is None:
             return (
@@ -290,11 +272,104 @@ class LedgerCheck:
             f"replays to {self.cash} (the chain's fills start from {implied.normalize():f})"
         )
 
-    def finish(self) -> Iterator[Finding]:
+
+class LedgerCheck:
+    """The paper ledger and account against the chain's paper fills, in one pass over each.
+
+    ``fill`` takes the chain's paper fills in chain order; each brings the ledger's next row,
+    and a fill and a row with one client order id are compared when both have come. The
+    account's cash is replayed through the chain's fills as they come (see the module doc).
+
+    ``since``: go on from an earlier comparison (``resumed`` says whether it did: not when the
+    account differs from the one it read); the caller then gives only the fills after its seq.
+    """
+
+    def __init__(self, log: AuditStore, since: Compared | None = None) -> None:
+        ledger = log.paper_ledger()
+        self.present = ledger.exists()
+        self.ledger: PaperLedger | None = ledger if self.present else None
+        self.account = ledger.account() if self.present else None
+        same = since is not None and self.present and since.account == self.account
+        resumed = since if same else None
+        self.resumed = resumed is not None
+        self.last_row = resumed.row if resumed is not None else None  # the last row read
+        self.rows = _rows(ledger, self.last_row) if self.present else iter(())
+        self.waiting_rows: dict[str, Row] = {}
+        self.waiting_fills: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.findings: list[Finding] = []
+        self.stated: Stated | None = None  # the last record's statement, for its fill record
+        self.replay = Replay(self.account, present=self.present, since=resumed)
+        self.account_problem: int | None = None  # its place in ``findings``
+        self.sound: bool | None = None  # after ``finish``: whether it found nothing
+
+    def statement(self, body: dict[str, Any]) -> None:
+        """A record that may state a paper fill (its fill record comes next)."""
+        stated = stated_account(body)
+        if stated is not None:
+            self.stated = stated
+
+    def fill_record(self, seq: int, body: dict[str, Any]) -> None:
+        fill = paper_fill_of(body)
+        if fill is not None:
+            stated = self.stated
+            coid = str(fill.get("client_order_id"))
+            self.fill(seq, fill, stated if stated is not None and stated[0] == coid else None)
+
+    def fill(self, seq: int, fill: dict[str, Any], stated: Stated | None) -> None:
+        """A paper fill of the chain, in chain order, with what its record stated."""
+        coid = str(fill.get("client_order_id"))
+        if stated is not None:
+            self.stated = None
+        wrong = self.replay.fill(fill, stated)
+        if wrong is not None:
+            self.account_problem = len(self.findings)
+            self.findings.append(("LEDGER", seq, coid, wrong))
+        row = next(self.rows, None)
+        if row is not None:
+            self._row(row)
+        waiting = self.waiting_rows.pop(coid, None)
+        if waiting is not None:
+            self._compare(waiting, seq, coid, fill)
+        else:
+            self.waiting_fills[coid] = (seq, fill)
+
+    def _row(self, row: Row) -> None:
+        self.last_row = row[0]  # rows come in ledger order
+        coid = str(row[1])
+        found = self.waiting_fills.pop(coid, None)
+        if found is None:
+            self.waiting_rows[coid] = row
+        else:
+            self._compare(row, found[0], coid, found[1])
+
+    def _compare(self, row: Row, seq: int, coid: str, fill: dict[str, Any]) -> None:
+        differs = _differences(row, fill)
+        if differs:
+            self.findings.append(("LEDGER", seq, coid, f"ledger row {row[0]} differs: {differs}"))
+
+    def restate(self, finding: Finding) -> None:
+        """The account's problem, as the first record that disagrees says it (``verify`` checks
+        the last statement before a point, then looks for the first when it disagrees)."""
+        if self.account_problem is not None:
+            self.findings[self.account_problem] = finding
+
+    def finish(self) -> list[Finding]:
         """The rest of the ledger's rows, then every row and fill that found no partner."""
         for row in self.rows:
             self._row(row)
-        yield from self.findings
+        found = [*self.findings, *self._unpaired()]
+        self.sound = not found
+        return found
+
+    def compared(self, seq: int) -> Compared | None:
+        """Where this comparison ended, having paired the fills up to ``seq``; None unless it
+        ran to the end (``finish``) and found nothing."""
+        if not self.sound:
+            return None
+        replay = self.replay
+        return Compared(seq, self.last_row, replay.cash, self.account, replay.covered)
+
+    def _unpaired(self) -> Iterator[Finding]:
         for coid, row in self.waiting_rows.items():
             yield (
                 "LEDGER",
@@ -322,7 +397,7 @@ class LedgerCheck:
 
     def note(self) -> str | None:
         """What the check could not cover (a note, not a problem)."""
-        if self.account is None or self.covered:
+        if self.account is None or self.replay.covered:
             return None
         # Read by people, so money as the CLI shows it (a problem above keeps the stored text
         # exactly: it is evidence); the quote is added here so that text stored where a number
@@ -334,10 +409,9 @@ class LedgerCheck:
         )
 
 
-def _rows(ledger: PaperLedger) -> Iterator[Row]:
-    """The ledger's rows in ledger order, a page at a time (from the first, whatever its seq:
-    a row forged with seq 0 or below is a row too)."""
-    last: int | None = None
+def _rows(ledger: PaperLedger, last: int | None = None) -> Iterator[Row]:
+    """The ledger's rows after row ``last`` in ledger order, a page at a time (None: from the
+    first, whatever its seq: a row forged with seq 0 or below is a row too)."""
     while True:
         page = ledger.fills_after(last, _PAGE)
         yield from page

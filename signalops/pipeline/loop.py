@@ -43,6 +43,7 @@ that safe too, see ``signalops.pipeline.records``.)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -74,7 +75,7 @@ from signalops.alerts import (
     reconcile_text,
     verify_failed_text,
 )
-from signalops.audit.record import FILL
+from signalops.audit.signing import mac_matches
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy
@@ -86,7 +87,9 @@ from signalops.pipeline.cycle import reference_price
 
 if TYPE_CHECKING:
     from signalops.audit.interface import AuditStore
+    from signalops.audit.signing import SigningKey
     from signalops.audit.verify import Problem, VerifyReport
+    from signalops.audit.witnesses import Compared
     from signalops.strategy.model import Strategy
     from signalops.workspace import Workspace
 
@@ -374,50 +377,58 @@ class LogCheck:
     (``verify(since=...)``, which checks the whole log when the record there changed): a run's
     first check continues from where the last run's last check ended, kept in
     ``<log>.verified.json`` beside the log; without that file (or with one naming a record that
-    is not there), the first check reads the whole log (about 20 s a million records). The
-    paper ledger, which the broker sizes and sells with, is compared with every fill the chain
-    states at the start (about 20 µs a fill), and before a cycle when a fill was recorded or
-    another connection wrote the ledger since the last check. What a check from a point cannot
-    see is an edit of a record at or before that point, made after it was checked: ``signalops
-    audit verify`` reads them all.
+    is not there), the first check reads the whole log (about 20 s a million records). On a
+    signed log the file carries a MAC under the log's key, and a point without a valid one is
+    not taken (a point file anyone could write would let the check skip a forged record); an
+    unsigned log's point is taken as it is, like the log itself: whoever can write the file
+    beside the log can rewrite the whole unsigned chain so that it verifies.
+
+    The paper ledger, which the broker sizes and sells with, is compared at the start with
+    every fill the chain states, each fill record checked against its hash (and MAC) and the
+    account's cash replayed through them (``verify``'s ``_paper_fills_up_to``; about 28 µs a
+    fill on a signed log). Between cycles only the ledger rows and the records appended since
+    the last check are compared (both tables are append-only), and the whole ledger again
+    when another connection wrote the log since (on PostgreSQL, whose ledger cannot tell
+    another runner's fill from this one's, when any fill was recorded). What a check from a
+    point cannot see is an edit made after it was checked of a record at or before that point
+    (a fill record aside, at the start): ``signalops audit verify`` reads them all.
     """
 
     def __init__(self, audit: AuditStore, alert: Callable[[str], None] | None = None) -> None:
         self.audit = audit
         self.alert = alert or (lambda _problem: None)
         self.file = audit.local_file(VERIFIED_SUFFIX)
-        self.point = _read_point(self.file)
-        self.ledger_state: object = None  # the ledger's state() before the last check
+        self.key = audit.key
+        self.point = _read_point(self.file, self.key)
+        self.writers: object = None  # the ledger's state()[0] before the last check
+        self.compared: Compared | None = None  # where the last check's ledger comparison ended
         self.checked_at = 0.0  # time.monotonic() then
 
     def start(self) -> None:
-        self._check("so the run did not start", compare_ledger=True)
+        self._check("so the run did not start", whole_ledger=True)
 
     def before(self, as_of: datetime) -> None:
         if time.monotonic() - self.checked_at >= CHECK_EVERY:
-            self._check(f"so trading stopped before {iso(as_of)}", compare_ledger=False)
+            self._check(f"so trading stopped before {iso(as_of)}", whole_ledger=False)
 
-    def _check(self, outcome: str, *, compare_ledger: bool) -> None:
+    def _check(self, outcome: str, *, whole_ledger: bool) -> None:
         from signalops.audit.verify import verify
 
-        since, seen = self.point, self.ledger_state
         state = self.audit.paper_ledger().state()  # outside verify's read transaction
-        self.ledger_state = None if state is None else state[0]
-
-        def ledger_unchanged(audit: AuditStore) -> bool:
-            """No fill recorded and no other connection writing the ledger since the last
-            check (SQLite's data version; PostgreSQL's last fill): compared then."""
-            if compare_ledger or seen is None or seen != self.ledger_state or since is None:
-                return False
-            return not audit.records_since(FILL, after_seq=since[0])
-
-        report = verify(self.audit, since=since, ledger_unchanged=ledger_unchanged)
+        writers = None if state is None else state[0]
+        # Moves when another connection commits (SQLite's data version; PostgreSQL's last fill,
+        # which this run's fills move too): then the whole ledger is compared again.
+        alone = not whole_ledger and writers is not None and writers == self.writers
+        self.writers = writers
+        since = self.point
+        report = verify(self.audit, since=since, ledger_from=self.compared if alone else None)
         self.checked_at = time.monotonic()
         if not report.ok:
             self._failed(report, outcome)
+        self.compared = report.ledger
         if report.head_seq and (report.head_seq, report.head_hash) != since:
             self.point = (report.head_seq, report.head_hash)
-            _save_point(self.file, self.point)
+            _save_point(self.file, self.point, self.key)
 
     def _failed(self, report: VerifyReport, outcome: str) -> None:
         first = _problem_text(report.problems[0]) if report.problems else str(report)
@@ -436,22 +447,35 @@ def _problem_text(problem: Problem) -> str:
     return f"{problem.kind.value} {where}: {problem.message}"
 
 
-def _read_point(file: Path) -> Point | None:
-    """The point a file names; None (check the whole log) when it is missing or unreadable."""
+def _point_mac(key: SigningKey, point: Point) -> str:
+    """The point's MAC under the log's key (its own text: not a record's or a checkpoint's)."""
+    text = f"verified:{point[0]}:{point[1]}".encode()
+    return hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+
+
+def _read_point(file: Path, key: SigningKey | None) -> Point | None:
+    """The point a file names; None (check the whole log) when it is missing or unreadable, or,
+    with the key (a signed log), when its MAC is missing or does not match."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         seq, hash = data["seq"], data["hash"]
-    except (OSError, ValueError, TypeError, KeyError):
+        mac = data.get("mac")
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
     if type(seq) is not int or seq <= 0 or not isinstance(hash, str):
+        return None
+    if key is not None and not mac_matches(_point_mac(key, (seq, hash)), mac):
         return None
     return seq, hash
 
 
-def _save_point(file: Path, point: Point) -> None:
+def _save_point(file: Path, point: Point, key: SigningKey | None) -> None:
     """Replaced whole (a reader sees the old point or the new); not synced: a point lost in a
     crash, or a file that cannot be written, only makes the next run's first check longer."""
-    text = json.dumps({"seq": point[0], "hash": point[1]}) + "\n"
+    fields: dict[str, object] = {"seq": point[0], "hash": point[1]}
+    if key is not None:
+        fields["mac"] = _point_mac(key, point)
+    text = json.dumps(fields) + "\n"
     try:
         file.parent.mkdir(parents=True, exist_ok=True)  # a shared log's runner: .signalops/
         fd, tmp = tempfile.mkstemp(prefix=file.name + ".", suffix=".tmp", dir=file.parent)
