@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import invoke as run
+from test_one_session import backtest
 
 CONFIG = """\
 venues:
@@ -44,22 +44,14 @@ AAPL_ENDS = (
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+def in_tmp(in_tmp: Path) -> Path:
+    """The root conftest's empty folder, with the config and a strategy per asset."""
+    tmp_path = in_tmp
     (tmp_path / "signalops.yaml").write_text(CONFIG, encoding="utf-8")
     for asset in ("AAPL", "BTC"):
         text = STRATEGY.replace("ASSET", asset)
         (tmp_path / f"{asset.lower()}.yaml").write_text(text, encoding="utf-8")
     return tmp_path
-
-
-def backtest(replay_dir: Path, strategy: str, start: str, end: str, *more: str):
-    return run(
-        "backtest", strategy, "--from", start, "--to", end, "--data", str(replay_dir),
-        "--report", "r", "--no-baseline", *more,
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

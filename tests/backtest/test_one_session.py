@@ -53,10 +53,9 @@ HEADLINE = "one_session · AAPL · 2022-06-15 → 2022-06-15 · 1 session"
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_AUDIT", "SIGNALOPS_CONFIG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+def in_tmp(in_tmp: Path) -> Path:
+    """The root conftest's empty folder, with the config and a strategy per asset."""
+    tmp_path = in_tmp
     (tmp_path / "signalops.yaml").write_text(CONFIG, encoding="utf-8")
     for asset in ("AAPL", "BTC"):
         text = STRATEGY.replace("ASSET", asset)

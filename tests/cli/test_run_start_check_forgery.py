@@ -16,22 +16,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from conftest import invoke as run
+from test_run_fail_closed import PIPELINE, SEE, lines, replay, tamper
 
 from signalops.audit.signing import KEY_ENV
 from signalops.errors import AuditIntegrityError
 from signalops.pipeline import loop
 
-PIPELINE = str(ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml")  # fills 03-10, 03-14
 KEY = "k3Yf0r-t3sts-0nly-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
-SEE = "; see `signalops audit verify`\n"
 REFUSED = "error: a.db FAILED verification, so the run did not start: "
 
 
@@ -39,23 +36,6 @@ REFUSED = "error: a.db FAILED verification, so the run did not start: "
 def no_key(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(KEY_ENV, raising=False)
     return in_tmp
-
-
-def replay(replay_dir: Path, first: str, last: str):
-    return run(
-        "run", PIPELINE, "--replay", str(replay_dir), "--from", first, "--to", last,
-        "--audit", "a.db",
-    )  # fmt: skip
-
-
-def lines(stdout: str) -> list[str]:
-    return [re.sub(r"  \[\d+\.\d+s\]$", "", line) for line in stdout.splitlines()]
-
-
-def tamper(sql: str) -> None:
-    db = sqlite3.connect("a.db")
-    db.executescript(sql)
-    db.close()
 
 
 def head() -> tuple[int, str]:
