@@ -34,8 +34,10 @@ from signalops.audit.store import AuditLog
 from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
 from signalops.backtest.runner import BacktestResult
+from signalops.canonical import canonical_json
 from signalops.config import Config, load_config, loads_config
 from signalops.errors import DiskFull, InputError
+from signalops.execution.marks import MidnightMarks
 from signalops.observation import Request
 from signalops.strategy import load, loads
 
@@ -361,3 +363,34 @@ def test_a_fast_backtest_log_has_every_index_of_a_new_log(
         ).fetchall()
     assert {name for name, *_ in COMPACT_INDEXES} <= names
     assert "records_verdict_as_of" in str(plan)
+
+
+@pytest.mark.parametrize("engine", ["fast", "pipeline"])
+def test_a_daily_backtest_marks_its_midnights_with_the_gates_own_answers(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+):
+    """A decision at 00:00 that acts while a position is held values the day's start at the
+    midnight price the gate was given (``PaperBroker.note_midnight_price``), not by asking the
+    sources again: the records say ``market``, and the sources were not asked for their day."""
+    asked: list[datetime] = []
+    original = MidnightMarks.__call__
+
+    def counted(self: MidnightMarks, asset: str, midnight: datetime) -> Any:
+        asked.append(midnight)
+        return original(self, asset, midnight)
+
+    monkeypatch.setattr(MidnightMarks, "__call__", counted)
+    strategy = load(FIXTURE, registry.catalogue())
+    result = run_backtest(
+        strategy, store=replay_store, out_dir=tmp_path / engine, engine=engine,
+        start=utc("2023-03-01"), end=utc("2023-03-31"),
+    )  # fmt: skip
+    log = AuditLog(result.audit_path)
+    marked = {
+        datetime.fromisoformat(r["as_of"])
+        for r in log.records()
+        if r["kind"] == "decision" and '"source":"market"' in canonical_json(r)
+    }
+    log.close()
+    assert len(marked) >= 2 and all(day.hour == 0 for day in marked)
+    assert marked.isdisjoint(asked)  # (the equity curve may ask on days nothing acts)

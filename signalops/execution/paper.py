@@ -957,16 +957,41 @@ class PaperBroker:
             return self._marks[key]
         source = self._midnight_marks
         assert source is not None
-        found = source(asset, midnight)
+        return self._keep_mark(key, source(asset, midnight))
+
+    def note_midnight_price(
+        self, asset: str, as_of: datetime, price: Callable[[], tuple[Decimal, datetime] | None]
+    ) -> None:
+        """Take ``price()`` as ``asset``'s mark at ``as_of`` when ``as_of`` is a UTC midnight
+        whose mark is not known yet: the caller's answers at that very time are what
+        ``midnight_marks`` would ask the same sources for (the gate's reference-price answers,
+        ``reference_price`` without an age bound). A decision at 00:00 then does not ask the
+        sources again when the day's start is valued. No price found: nothing is taken (the
+        source is asked as before)."""
+        if self._midnight_marks is None:
+            return
+        midnight = self._day_start(as_of)
+        if midnight != as_of or (asset, midnight) in self._marks:
+            return
+        found = price()
+        if found is not None:
+            self._keep_mark((asset, midnight), found)
+
+    def _keep_mark(
+        self, key: tuple[str, datetime], found: tuple[Decimal | float | str, datetime] | None
+    ) -> tuple[Decimal, datetime] | None:
+        """Keep a source's answer for ``key`` (a price that is not a positive number, or is
+        from after the midnight, is no mark)."""
+        marked: tuple[Decimal, datetime] | None = None
         if found is not None:
             price, at = to_decimal(found[0]), found[1]
             require_aware(at, "mark time")
-            usable = price.is_finite() and price > 0 and at <= midnight
-            found = (price, at) if usable else None
-        self._marks[key] = found
+            if price.is_finite() and price > 0 and at <= key[1]:
+                marked = (price, at)
+        self._marks[key] = marked
         while len(self._marks) > _MARKS_KEPT:
             del self._marks[next(iter(self._marks))]
-        return found
+        return marked
 
     # --- each strategy's book ---------------------------------------------------------------
 

@@ -291,6 +291,9 @@ class Pipeline:
         side = Side.BUY if evaluation.verdict is Verdict.BUY else Side.SELL
         if price is None:
             return None, RiskDecision.denied(Code.NO_PRICE, _no_price(asset, sources))
+        self.broker.note_midnight_price(
+            asset, as_of, lambda: reference_price(asset, answers, as_of, None, sources)
+        )
         found = self._portfolio(asset, {asset: price[0]}, answers, as_of, limits, mode)
         if isinstance(found, RiskDecision):
             return None, found

@@ -229,6 +229,68 @@ def test_a_view_made_by_hand_has_no_marks_and_reads_as_before():
 # --- the pipeline's marks ---------------------------------------------------------------------
 
 
+# A decision at 00:00 UTC gives the broker the day's mark from its own answers
+# (``PaperBroker.note_midnight_price``): the gate's reference-price answers at that very time are
+# what ``midnight_marks`` would ask the same sources for, so they are not asked again.
+
+
+def test_a_price_noted_at_midnight_is_the_days_mark_and_the_source_is_not_asked(
+    db: sqlite_utils.Database,
+):
+    closes = Closes({"BTC": (D("80"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+
+    broker.note_midnight_price("BTC", MIDNIGHT, lambda: (D("80"), MIDNIGHT))
+    view = broker.portfolio({"BTC": D("78")}, NOON)
+
+    assert view.day_start_marks == (DayStartMark("BTC", D("2"), D("80"), MIDNIGHT, "market"),)
+    assert closes.asked == []
+
+
+def test_a_price_noted_after_midnight_is_not_taken(db: sqlite_utils.Database):
+    closes = Closes({"BTC": (D("80"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+    asked = []
+
+    broker.note_midnight_price("BTC", NOON, lambda: asked.append(1) or (D("81"), NOON))
+    view = broker.portfolio({"BTC": D("78")}, NOON)
+
+    assert asked == []  # not even worked out
+    assert view.day_start_marks[0].price == D("80")
+    assert closes.asked == [("BTC", MIDNIGHT)]
+
+
+def test_no_price_at_midnight_leaves_the_source_to_be_asked(db: sqlite_utils.Database):
+    closes = Closes({"BTC": (D("80"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+
+    broker.note_midnight_price("BTC", MIDNIGHT, lambda: None)
+    view = broker.portfolio({"BTC": D("78")}, NOON)
+
+    assert view.day_start_marks[0].price == D("80")
+    assert closes.asked == [("BTC", MIDNIGHT)]
+
+
+def test_a_mark_known_already_is_kept(db: sqlite_utils.Database):
+    closes = Closes({"BTC": (D("80"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+    broker.portfolio({"BTC": D("78")}, NOON)
+
+    broker.note_midnight_price("BTC", MIDNIGHT, lambda: (D("99"), MIDNIGHT))
+    view = broker.portfolio({"BTC": D("78")}, NOON + timedelta(minutes=1))
+
+    assert view.day_start_marks[0].price == D("80")
+
+
+def test_a_noted_price_that_is_no_price_is_no_mark(db: sqlite_utils.Database):
+    broker = broker_with(db, Closes({"BTC": (D("80"), MIDNIGHT)}))
+
+    broker.note_midnight_price("BTC", MIDNIGHT, lambda: (D("0"), MIDNIGHT))
+    view = broker.portfolio({"BTC": D("78")}, NOON)
+
+    assert view.day_start_marks == (DayStartMark("BTC", D("2"), D("100"), WEEKS_AGO, "last fill"),)
+
+
 @pytest.fixture
 def pipeline_marks(tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
