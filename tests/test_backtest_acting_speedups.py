@@ -438,8 +438,9 @@ def _fast_run(store: SnapshotStore, folder: Path, *, arm: str) -> dict[str, Any]
         audit=log, broker=broker, config=config, mode=Mode.PAPER, clock=clock,
     )  # fmt: skip
     moments = [start + k * step for k in range(24 * 61)]
+    ends = [moment + step for moment in moments]
     run = (_ReadingRun if arm == "oracle" else FastRun)(
-        pipeline, strategy, moments, step, prices, clock=clock
+        pipeline, strategy, moments, ends, prices, clock=clock
     )
     curve = run.run()
     log.close()

@@ -336,8 +336,10 @@ def test_a_stock_deciding_every_few_days_fills_each_decision_at_its_own_session(
     opened = [bars.next_open(moment)[1] for moment in times]
     assert len(set(opened)) == len(times)  # no two decisions fill at one opening
     assert all(open_ < moment + every for open_, moment in zip(opened, times, strict=True))
-    # Annualised by the share of the sessions (the price file's dates) that had a decision.
-    first, last = times[0].date().isoformat(), (times[-1] + every).date().isoformat()
+    # Annualised by the share of the sessions (the price file's dates) that had a decision, up
+    # to the last period's end: at most the close of the candle opening at --to.
+    last_end = min(times[-1] + every, utc("2022-12-31") + timedelta(days=1))
+    first, last = times[0].date().isoformat(), last_end.date().isoformat()
     sessions = [day for day in raw_prices("AAPL") if first <= day < last]
     assert result.metrics.periods_per_year == pytest.approx(252 * len(times) / len(sessions))
     assert not result.by_session

@@ -3,6 +3,7 @@ times of its moments, and which of them decide when the assets trade only in ses
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
@@ -92,13 +93,33 @@ def session_decisions(seconds: np.ndarray, step: float) -> np.ndarray:
     return following < seconds + step
 
 
-def session_periods_per_year(kept: np.ndarray, step: float) -> float:
+def session_periods_per_year(kept: np.ndarray, step: float, until: float | None = None) -> float:
     """The periods a year of the decision times ``session_decisions`` kept (at least one):
     ``SESSIONS_PER_YEAR`` for as many periods as sessions open from the first to the last
-    period's end. Each session has a decision of its own when ``step`` is a day or less (252
-    a year); a longer step decides before some of them only (about 52 a year every 7 days)."""
-    opens = session_opens(float(kept[0]), float(kept[-1]) + step)
+    period's end (``period_ends``: ``until`` at the latest). Each session has a decision of its
+    own when ``step`` is a day or less (252 a year); a longer step decides before some of them
+    only (about 52 a year every 7 days)."""
+    last = float(kept[-1]) + step
+    opens = session_opens(float(kept[0]), last if until is None else min(last, until))
     return SESSIONS_PER_YEAR * len(kept) / max(1, len(opens))
+
+
+def period_ends(times: Sequence[datetime], step: timedelta, until: datetime) -> list[datetime]:
+    """Where each decision's period ``[t, t + step)`` ends, the last ones cut at ``until``
+    (``window_end``): a step longer than a candle does not carry the run past its period."""
+    ends = [moment + step for moment in times]
+    cut = bisect_right(ends, until)
+    if cut < len(ends):
+        ends[cut:] = [until] * (len(ends) - cut)
+    return ends
+
+
+def window_end(end: datetime, timeframe: float) -> datetime:
+    """The end of a backtest's period ``[start, end]``: the close of the candle that opens at
+    ``end`` (``--to 2022-12-31`` on daily candles: 2023-01-01 00:00, the 31st's close). Each
+    decision's period ends at ``t + every``, or here when that is later (an ``every`` longer
+    than a candle), so a run's equity, benchmark and annualisation stop where its period does."""
+    return end + timedelta(seconds=timeframe)
 
 
 def session_opens(first: float, end: float) -> np.ndarray:
@@ -119,8 +140,10 @@ __all__ = [
     "SESSIONS_PER_YEAR",
     "SimulatedClock",
     "epoch_seconds",
+    "period_ends",
     "session_decisions",
     "session_opens",
     "session_periods_per_year",
     "stepped_seconds",
+    "window_end",
 ]

@@ -50,7 +50,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -225,8 +225,9 @@ OnCycle = Callable[[int, datetime], None]
 class FastRun:
     """One strategy over ``moments`` with ``pipeline``'s gate, broker and writer.
 
-    ``run()`` returns the equity curve's points after the first (one per decision time, as the
-    pipeline path marks them) and keeps ``decisions`` (every decision, in log order).
+    ``run()`` returns the equity curve's points after the first (one per decision time, marked
+    at its period's end in ``ends``, as the pipeline path marks them) and keeps ``decisions``
+    (every decision, in log order).
     """
 
     def __init__(
@@ -234,7 +235,7 @@ class FastRun:
         pipeline: Pipeline,
         strategy: Strategy,
         moments: Sequence[datetime],
-        step: timedelta,
+        ends: Sequence[datetime],
         prices: Mapping[str, Bars],
         *,
         clock: SimulatedClock,
@@ -243,7 +244,7 @@ class FastRun:
         self.pipeline = pipeline
         self.strategy = strategy
         self.moments = list(moments)
-        self.step = step
+        self._ends = list(ends)  # each decision's period's end: where the curve marks it
         self.prices = prices
         self.clock = clock
         self.on_cycle = on_cycle
@@ -553,11 +554,6 @@ class FastRun:
     @cached_property
     def _closes(self) -> dict[str, _Closes]:
         return {asset: _Closes(bars, self._ends) for asset, bars in self.prices.items()}
-
-    @cached_property
-    def _ends(self) -> list[datetime]:
-        """The end of each decision's period: where the equity curve marks it."""
-        return [moment + self.step for moment in self.moments]
 
     @cached_property
     def _midnights(self) -> list[datetime]:

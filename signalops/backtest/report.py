@@ -353,6 +353,8 @@ def method_lines(study: Study) -> list[str]:
     per = (
         "one decision before each US equity session"
         if r.by_session
+        else f"{period} periods counted in US equity sessions, 252 a year"
+        if r.sessions
         else f"{period} periods, {YEAR.days}-day year"
     )
     lines = [
@@ -492,7 +494,8 @@ def _places(value: Decimal, places: int) -> str:
 
 _DEFINITIONS = {
     "equity": "starting cash at 'from', then the portfolio after each decision time t, marked "
-    "at the last close at or before t + every",
+    "at the last close at or before t + every (at most the close of the candle opening at 'to': "
+    "an every longer than a candle stops there)",
     "total_return": "last equity / first equity - 1",
     "cagr": "(last / first) ** (365 days / elapsed) - 1",
     "max_drawdown": "deepest fall of equity below its running peak (<= 0), with the peak, trough "

@@ -49,7 +49,9 @@ series are transformed. Without them a run is exactly as before.
 Equity curve: the first point is the starting cash at the first decision time (``start``,
 unless a stock's first session comes later); then one point per period
 ``[t, t + every)``, at its end, with the portfolio after the decisions at ``t`` marked at the last
-close at or before ``t + every`` (the orders of ``t`` fill at the start of that period). The
+close at or before ``t + every`` (the orders of ``t`` fill at the start of that period); no
+period ends after the close of the candle that opens at ``end`` (``clock.window_end``: an
+``every`` longer than a candle would carry the last one, and the results, past ``--to``). The
 buy-and-hold benchmark buys the assets in equal parts at the first fill price (same slippage and
 fee) and is marked the same way.
 """
@@ -79,8 +81,10 @@ from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
 from signalops.backtest.clock import (
     SimulatedClock,
     epoch_seconds,
+    period_ends,
     session_decisions,
     session_periods_per_year,
+    window_end,
 )
 from signalops.backtest.fast import FastRun, FlatViewBroker, fewer_collections
 from signalops.backtest.filters import DEFAULT_HORIZON, Accounting, account
@@ -299,16 +303,17 @@ def run_backtest(
         )
         marks.attach(pipeline)  # the day's start at the midnight closes, as a run's
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
+        ends = period_ends(times, step, window_end(end, timeframe))
         bulk = False
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
-            run = FastRun(pipeline, strategy, times, step, prices, clock=clock, on_cycle=on_cycle)
+            run = FastRun(pipeline, strategy, times, ends, prices, clock=clock, on_cycle=on_cycle)
             # It never filters decisions (it asks by id and kind), and its .partial file is its own.
             bulk = log.start_bulk_load(private=True)
             curve += run.run()
             decisions = tuple(run.decisions)
         else:
-            curve += _pipeline_cycles(pipeline, clock, times, step, prices, progress)
+            curve += _pipeline_cycles(pipeline, clock, times, ends, prices, progress)
             decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
         legs = _legs(log, decisions)
         with ThreadPoolExecutor(1, thread_name_prefix="signalops-indexes") as indexing:
@@ -316,8 +321,8 @@ def run_backtest(
             # the results are worked out here (they read the prices, never the log).
             built = indexing.submit(log.finish_bulk_load) if bulk else None
             outcome = _outcome(
-                curve, decisions, legs, prices, times, step, paper, fill, horizon, risk_free,
-                sessions,
+                curve, decisions, legs, prices, times, ends, step, paper, fill, horizon,
+                risk_free, sessions,
             )  # fmt: skip
             if built is not None:
                 built.result()
@@ -348,6 +353,7 @@ def _outcome(
     legs: tuple[Leg, ...],
     prices: dict[str, Bars],
     times: list[datetime],
+    ends: list[datetime],
     step: timedelta,
     paper: PaperConfig,
     fill: str,
@@ -360,8 +366,12 @@ def _outcome(
     trades = round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
     seconds = step.total_seconds()
-    per_year = session_periods_per_year(epoch_seconds(times), seconds) if sessions else None
-    benchmark = buy_and_hold(prices, times, step, paper, fill)
+    per_year = (
+        session_periods_per_year(epoch_seconds(times), seconds, ends[-1].timestamp())
+        if sessions
+        else None
+    )
+    benchmark = buy_and_hold(prices, times, step, paper, fill, ends=ends)
     blocked, acted = _accounted(decisions)
     return {
         "buy_and_hold": benchmark,
@@ -500,11 +510,12 @@ def _pipeline_cycles(
     pipeline: Pipeline,
     clock: SimulatedClock,
     times: Sequence[datetime],
-    step: timedelta,
+    ends: Sequence[datetime],
     prices: dict[str, Bars],
     progress: OnProgress | None,
 ) -> list[EquityPoint]:
-    """``Pipeline.cycle`` at each time, and the equity point after each."""
+    """``Pipeline.cycle`` at each time, and the equity point after each (at its period's end,
+    ``ends``)."""
     log, curve = pipeline.audit, []
     for first in range(0, len(times), _CYCLES_PER_COMMIT):
         # Each cycle's records are still written in their own (nested) transaction; one
@@ -513,7 +524,7 @@ def _pipeline_cycles(
             for done, moment in enumerate(times[first : first + _CYCLES_PER_COMMIT], first + 1):
                 clock.now = moment
                 pipeline.cycle(moment)
-                curve.append(_mark(pipeline.broker, prices, moment, moment + step))
+                curve.append(_mark(pipeline.broker, prices, moment, ends[done - 1]))
                 if progress is not None:
                     progress(done, len(times))
     return curve
@@ -634,8 +645,12 @@ def buy_and_hold(
     step: timedelta,
     paper: PaperConfig,
     fill: str = NEXT_OPEN,
+    *,
+    ends: Sequence[datetime] | None = None,
 ) -> tuple[EquityPoint, ...]:
-    """Equal parts of each asset bought at the first decision time's fill, held to the end.
+    """Equal parts of each asset bought at the first decision time's fill, held to the end,
+    marked where the strategy is: at the end of each decision's period (``ends``, default
+    ``t + step``).
 
     Bought like a strategy order (fill price x (1 + slippage), plus the fee), with all the cash:
     quantity = allocation / (price x (1 + fee)). Empty when some asset has no fill price then.
@@ -659,7 +674,7 @@ def buy_and_hold(
         holdings[asset] = _Held(quantity, cost, filled_at)
         cash -= cost
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
-    marked = [moment + step for moment in times]
+    marked = [moment + step for moment in times] if ends is None else list(ends)
     values = _hold_values(cash, holdings, prices, marked)
     # Held from the first purchase on (an asset whose data starts later is bought later).
     first = min(bisect_left(marked, held.bought_at) for held in holdings.values())
@@ -751,7 +766,8 @@ def hold_benchmark(
     rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
     times = decision_times(result.start, result.end, result.every, result.sessions)
     prices = {bars.asset: bars}
-    curve = buy_and_hold(prices, times, result.every, result.paper, result.fill)
+    ends = period_ends(times, result.every, window_end(result.end, result.timeframe))
+    curve = buy_and_hold(prices, times, result.every, result.paper, result.fill, ends=ends)
     metrics = None
     if curve:
         fees = _benchmark_fees(curve, result.paper)

@@ -74,6 +74,7 @@ from signalops.backtest.clock import (
     session_decisions,
     session_periods_per_year,
     stepped_seconds,
+    window_end,
 )
 from signalops.backtest.metrics import (
     WinRate,
@@ -665,9 +666,11 @@ class _Prices:
     marks: np.ndarray  # the last close at or before t + every (0 before the first close)
 
     @classmethod
-    def of(cls, bars: Bars, times: np.ndarray, step: float) -> _Prices:
+    def of(cls, bars: Bars, times: np.ndarray, step: float, until: float | None = None) -> _Prices:
+        """``until``: where the last periods end at the latest (``clock.period_ends``)."""
         fill_bar = bars.fill_bars(times)  # as Bars.next_open
-        mark_bar = np.searchsorted(bars.close_time, times + step, side="right") - 1
+        ends = times + step if until is None else np.minimum(times + step, until)
+        mark_bar = np.searchsorted(bars.close_time, ends, side="right") - 1
         marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
         return cls(bars, fill_bar, np.nan_to_num(marks))
 
@@ -681,12 +684,14 @@ def simulate(
     fee_bps: float,
     slippage_bps: float,
     cash: float = STARTING_CASH,
+    until: float | None = None,
 ) -> Simulation:
     """Play a long-only, all-in position through ``verdicts`` (codes of ``vectorized.VERDICTS``).
 
-    ``times`` are the decision times (Unix seconds), ``step`` the period length in seconds.
+    ``times`` are the decision times (Unix seconds), ``step`` the period length in seconds,
+    ``until`` where the last periods end at the latest (``clock.period_ends``).
     """
-    prices = _Prices.of(bars, np.asarray(times, dtype=np.float64), step)
+    prices = _Prices.of(bars, np.asarray(times, dtype=np.float64), step, until)
     return _play(np.asarray(verdicts), prices, fee_bps / 10_000, slippage_bps / 10_000, cash)
 
 
@@ -881,8 +886,12 @@ class Screen:
         fee_bps: float | Decimal = _PAPER.fee_bps,
         slippage_bps: float | Decimal = _PAPER.slippage_bps,
         venues: Venues | None = None,
+        until: datetime | None = None,
     ) -> None:
         self.store, self.asset, self.venues = store, asset, venues
+        # Where the last periods end at the latest: the close of the candle opening at ``end``
+        # (a backtest's ``--to``), or a walk-forward window's own end.
+        until = window_end(end, timeframe) if until is None else until
         bars = Bars.load(store, asset, timeframe, venues)
         _check_coverage({asset: bars}, start, end)
         sessions = (venues or Venues()).in_sessions([asset])
@@ -892,8 +901,8 @@ class Screen:
                 f"no US equity session opens from {iso(start)} to {iso(end + step)}: "
                 f"{asset} cannot be traded in that period"
             )
-        self.prices = _Prices.of(bars, self.times, step.total_seconds())
-        self.per_year = periods_a_year(self.times, step, sessions)
+        self.prices = _Prices.of(bars, self.times, step.total_seconds(), until.timestamp())
+        self.per_year = periods_a_year(self.times, step, sessions, until)
         self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000
         self._adapters: dict[str, Any] | None = None
         self._inputs: dict[Any, Any] = {}
@@ -975,11 +984,15 @@ def _decision_times(
     return found
 
 
-def periods_a_year(times: np.ndarray, every: timedelta, sessions: bool) -> float:
+def periods_a_year(
+    times: np.ndarray, every: timedelta, sessions: bool, until: datetime | None = None
+) -> float:
     """The periods a year returns at the decision times ``times`` are annualised with (of
-    assets that trade only in sessions: ``clock.session_periods_per_year``)."""
+    assets that trade only in sessions: ``clock.session_periods_per_year``, the last period
+    ending at ``until`` at the latest)."""
     if sessions and len(times):
-        return session_periods_per_year(times, every.total_seconds())
+        last = None if until is None else until.timestamp()
+        return session_periods_per_year(times, every.total_seconds(), last)
     return periods_per_year(every)
 
 

@@ -107,6 +107,9 @@ class ScreenJob:
     settings: Settings = field(default_factory=Settings)
     curves: bool = False  # also send back each equity curve (walk-forward's tests)
     run: str = ""  # names the run: workers share what they compiled only within it
+    # Where the last periods end at the latest (a walk-forward window's end); None: the close
+    # of the candle opening at ``end`` (``clock.window_end``).
+    until: datetime | None = None
 
     @cached_property
     def grid_key(self) -> str:
@@ -125,6 +128,7 @@ class ScreenJob:
             self.slippage_bps,
             self.settings.text,
             self.settings.base,
+            None if self.until is None else self.until.isoformat(),
         )
 
 
@@ -200,6 +204,7 @@ def _screen(market: Market, job: ScreenJob) -> Screen:
         fee_bps=job.fee_bps,
         slippage_bps=job.slippage_bps,
         venues=job.settings.load().venues,
+        until=job.until,
     )
 
 

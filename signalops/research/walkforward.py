@@ -207,18 +207,21 @@ def windows(
     return found
 
 
-def _years(first: datetime, last: datetime, step: timedelta, sessions: bool) -> tuple[int, float]:
+def _years(
+    first: datetime, last: datetime, step: timedelta, sessions: bool, until: datetime
+) -> tuple[int, float]:
     """How many decision times the period has, and how many years they make."""
-    periods, per_year = _per_year(first, last, step, sessions)
+    periods, per_year = _per_year(first, last, step, sessions, until)
     return periods, periods / per_year
 
 
 def _per_year(
-    first: datetime, last: datetime, step: timedelta, sessions: bool
+    first: datetime, last: datetime, step: timedelta, sessions: bool, until: datetime
 ) -> tuple[int, float]:
-    """How many decision times the period has, and how many of them make a year."""
+    """How many decision times the period has, and how many of them make a year (its last
+    period ending at ``until`` at the latest: the window's end)."""
     times = decision_times(first, last, step, sessions)
-    return len(times), periods_a_year(times, step, sessions)
+    return len(times), periods_a_year(times, step, sessions, until)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -367,7 +370,11 @@ def run_walkforward(
 
     run = uuid.uuid4().hex
 
-    def job(asset: str, first: datetime, final: datetime, curves: bool) -> ScreenJob:
+    def job(
+        asset: str, first: datetime, final: datetime, until: datetime, curves: bool
+    ) -> ScreenJob:
+        # ``until``: the window's end (a step longer than a candle stops there, at the next
+        # window's start, not past it).
         return ScreenJob(
             document,
             strategy.file,
@@ -382,11 +389,12 @@ def run_walkforward(
             settings,
             curves=curves,
             run=run,
+            until=until,
         )
 
     shared = share_market(executor, store, [strategy])
     places = [(asset, w) for asset in chosen_assets for w in found]
-    trains = [job(asset, *w.train, curves=False) for asset, w in places]
+    trains = [job(asset, *w.train, w.test_start, curves=False) for asset, w in places]
     trained, train_tasks = run_screens(
         executor, shared, trains, chunk=chunk, progress=progress, what="in-sample"
     )
@@ -394,7 +402,7 @@ def run_walkforward(
         choose(
             {i: s.row for i, s in screened.scored.items()},
             goal,
-            _years(*w.train, step, sessions[asset])[1],
+            _years(*w.train, step, sessions[asset], w.test_start)[1],
         )
         for (asset, w), screened in zip(places, trained, strict=True)
     ]
@@ -402,7 +410,7 @@ def run_walkforward(
     tested, test_tasks = run_screens(
         executor,
         shared,
-        [job(places[k][0], *places[k][1].test, curves=True) for k, _ in judged],
+        [job(places[k][0], *places[k][1].test, places[k][1].test_end, True) for k, _ in judged],
         chunk=1,
         indices=[[pick] for _, pick in judged],
         progress=progress,
@@ -411,6 +419,7 @@ def run_walkforward(
     tests = {k: screened for (k, _), screened in zip(judged, tested, strict=True)}
     by_asset: dict[str, list[WindowResult]] = {asset: [] for asset in chosen_assets}
     span = (found[0].test[0], found[-1].test[1])  # the test windows, one after the other
+    until = found[-1].test_end
     for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
         walked = _window(asset, w, screened, pick, tests.get(k), goal, step, sessions[asset])
         by_asset[asset].append(walked)
@@ -425,7 +434,7 @@ def run_walkforward(
         anchored,
         goal,
         tuple(
-            AssetWalk(a, tuple(rs), stitch(rs, step, _per_year(*span, step, sessions[a])[1]))
+            AssetWalk(a, tuple(rs), stitch(rs, step, _per_year(*span, step, sessions[a], until)[1]))
             for a, rs in by_asset.items()
         ),
         train_tasks + test_tasks,
@@ -442,8 +451,8 @@ def _window(
     step: timedelta,
     sessions: bool,
 ) -> WindowResult:
-    periods, test_years = _years(*window.test, step, sessions)
-    _, train_years = _years(*window.train, step, sessions)
+    periods, test_years = _years(*window.test, step, sessions, window.test_end)
+    _, train_years = _years(*window.train, step, sessions, window.test_start)
     failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
     what = f"{asset} window {window.number}"
     named = tuple(Failed(f"{what} {f.what}", f.error, f.index) for f in failed)
