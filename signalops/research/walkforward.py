@@ -16,7 +16,9 @@ For each asset and window the whole grid is screened on the training window (the
 is never chosen, and a window where no set has one holds cash), and that set alone is screened
 on the test window. Each test window starts flat with the starting cash; a position still open
 at its end is marked at the last close (not sold). The stitched out-of-sample curve chains the
-test windows' curves, each starting from the equity the last one ended with.
+test windows' curves, each starting from the equity the last one ended with: a position open at
+a window's end is sold there at its last close, exit costs paid (the next window starts flat),
+a closed round trip of the stitched record; the last window's stays open.
 
 Objectives (``OBJECTIVES``): ``sharpe`` (annualised, as the sweep computes it), ``return``
 (the total return; compared across windows of different lengths as an annual rate) and
@@ -434,7 +436,17 @@ def run_walkforward(
         anchored,
         goal,
         tuple(
-            AssetWalk(a, tuple(rs), stitch(rs, step, _per_year(*span, step, sessions[a], until)[1]))
+            AssetWalk(
+                a,
+                tuple(rs),
+                stitch(
+                    rs,
+                    step,
+                    _per_year(*span, step, sessions[a], until)[1],
+                    fee_bps=float(fee_bps),
+                    slippage_bps=float(slippage_bps),
+                ),
+            )
             for a, rs in by_asset.items()
         ),
         train_tasks + test_tasks,
@@ -478,15 +490,27 @@ def _window(
     )
 
 
-def stitch(results: Sequence[WindowResult], step: timedelta, per_year: float) -> Stitched:
+def stitch(
+    results: Sequence[WindowResult],
+    step: timedelta,
+    per_year: float,
+    *,
+    fee_bps: float = 0.0,
+    slippage_bps: float = 0.0,
+) -> Stitched:
     """The test windows' curves chained (a window without one held cash for its length);
-    ``per_year``: the decision times a year of their period."""
+    ``per_year``: the decision times a year of their period.
+
+    The next window starts flat, so a position still open at a window's end is sold at its last
+    close before it, as the screen sells (slippage, then the fee on what it fetched): a closed
+    round trip of the stitched record, its exit costs paid. The last window's stays open."""
     values = [STARTING_CASH]
     held: list[np.ndarray] = []
     wins = closed = blocked = cash = 0
     fees = 0.0
     open_trade = False
-    for result in results:
+    slip, fee = slippage_bps / 10_000, fee_bps / 10_000
+    for k, result in enumerate(results):
         curve, row = result.curve, result.out_of_sample
         if curve is None or row is None:
             values.extend([values[-1]] * result.periods)
@@ -500,6 +524,14 @@ def stitch(results: Sequence[WindowResult], step: timedelta, per_year: float) ->
         wins, closed, blocked = wins + curve.wins, closed + curve.closed, blocked + row.blocked
         fees += row.fees * scale
         open_trade = row.open_trade
+        if open_trade and k < len(results) - 1:
+            # All in: the position is the whole equity. Its cost is the cash before its entry.
+            fetched = values[-1] * (1 - slip)
+            fees += fetched * fee
+            values[-1] = fetched * (1 - fee)
+            wins += values[-1] > _entry_cash(curve) * scale
+            closed += 1
+            open_trade = False
     curve_values = np.array(values)
     all_held = np.concatenate(held) if held else np.zeros(0, dtype=bool)
     row = SweepRow(
@@ -514,3 +546,11 @@ def stitch(results: Sequence[WindowResult], step: timedelta, per_year: float) ->
         open_trade=open_trade,
     )
     return Stitched(row, len(all_held), cash, step, per_year)
+
+
+def _entry_cash(curve: Curve) -> float:
+    """The cash the position open at the end of ``curve`` was bought with (all in): the equity
+    before the decision time that bought it, the starting cash when that is the first."""
+    flat = np.flatnonzero(~curve.held)
+    first_held = int(flat[-1]) + 1 if len(flat) else 0
+    return float(curve.equity[first_held - 1]) if first_held else STARTING_CASH

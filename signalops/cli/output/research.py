@@ -187,7 +187,8 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
         )
     lines.append(_degradation(walk, asset))
     lines.append(
-        "each test window starts flat with the starting cash; stitched chains them; "
+        "each test window starts flat with the starting cash; stitched chains them, selling "
+        "a position open at a window's end at its last close (fee and slippage); "
         "fast screen: no risk gate or sizing; confirm with signalops backtest"
     )
     return lines
