@@ -500,9 +500,11 @@ def _monthly_table(study: Study) -> None:
 def _month(value: float | None) -> str:
     if value is None:
         return ""
+    if value == 0:
+        return "0.0%"  # flat: nothing held, or nothing moved
     text = f"{value:+.1%}"
-    # A month that rounds to nothing is flat, whichever side of zero it fell (not -0.0%).
-    return "0.0%" if text in ("+0.0%", "-0.0%") else text
+    # A small gain or loss is not shown as a flat month: one more place (-0.03%).
+    return f"{value:+.2%}" if text in ("+0.0%", "-0.0%") else text
 
 
 def _pct(value: float | None, sign: bool = True) -> str:
