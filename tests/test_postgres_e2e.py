@@ -535,6 +535,20 @@ def test_a_server_that_does_not_answer_is_a_one_line_error_without_the_password(
     assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
+def test_an_at_sign_in_the_password_is_refused_before_the_driver_prints_a_piece_of_it():
+    # libpq ends the user part at the first '@': it took "t-Desk@127.0.0.1" for the host and
+    # printed it ("failed to resolve host 't-Desk@127.0.0.1'"), the tail of the password.
+    url = f"postgresql://{WRITER}:S3cr@t-Desk@127.0.0.1:{_closed_port()}/audit"
+    for command in (("audit", "verify"), ("decisions",)):
+        result = invoke(*command, "--audit", url)
+        assert (result.exit_code, result.stderr) == (
+            1,
+            f"error: postgresql://{WRITER}:***@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}"
+            "/audit: the user or password holds an '@': write it as %40 (user:p%40ss@host)\n",
+        )
+        assert "t-Desk" not in result.output
+
+
 def test_a_cluster_that_fails_to_start_leaves_no_directory_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -150,6 +150,19 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def userinfo_problem(url: str) -> str | None:
+    """Why the driver would read ``url``'s user and host otherwise than we do (None: it
+    would not): an ``@`` in the user or password, which libpq ends the user part at, taking
+    the rest of the password for the host (and naming it in its errors)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None  # ``redacted`` shows nothing of it; the driver says what is wrong
+    if netloc.count("@") > 1:
+        return "the user or password holds an '@': write it as %40 (user:p%40ss@host)"
+    return None
+
+
 def is_postgres_url(where: object) -> bool:
     """Whether an ``--audit`` value names a PostgreSQL log rather than a SQLite file."""
     return isinstance(where, str) and where.startswith(_POSTGRES)
@@ -195,4 +208,11 @@ def open_log(
     return AuditLog.open(sqlite_file(where), create=create, timeout=timeout)
 
 
-__all__ = ["AuditStore", "is_postgres_url", "open_log", "redacted", "sqlite_file"]
+__all__ = [
+    "AuditStore",
+    "is_postgres_url",
+    "open_log",
+    "redacted",
+    "sqlite_file",
+    "userinfo_problem",
+]

@@ -70,7 +70,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from signalops.audit.chain import GENESIS
-from signalops.audit.interface import redacted
+from signalops.audit.interface import redacted, userinfo_problem
 from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable
 from signalops.audit.paper_ledger import FILL_COLUMNS
 from signalops.audit.postgres_ledger import LEDGER_SCHEMA, LEDGER_TABLES, PostgresLedger
@@ -269,6 +269,9 @@ class PostgresAuditLog:
         self.key = None  # signing (record MACs, checkpoints) is SQLite's for now
         self.layout = LegacyLayout()
         self._lock = threading.RLock()
+        problem = userinfo_problem(url)
+        if problem is not None:  # before libpq reads a piece of the password as the host
+            raise AuditError(f"{self.path}: {problem}")
         try:
             self.conn: psycopg.Connection[Any] = psycopg.connect(
                 url,
