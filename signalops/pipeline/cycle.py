@@ -38,7 +38,7 @@ from signalops.audit.prepared import PreparedRecord
 from signalops.audit.queries import records_of_kind, records_since
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy, limits_for
-from signalops.errors import SignalOpsError
+from signalops.errors import DuplicateRecordError, SignalOpsError
 from signalops.evaluation.nodes import Metric, Node, Status
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
@@ -190,21 +190,16 @@ class Pipeline:
     ) -> Outcome:
         mode = self.mode or Mode(strategy.execution.action_mode)
         evaluation = strategy.evaluate(answers, as_of, asset)
-        records = self.records
-
-        gate: RiskDecision | None = None
-        if evaluation.verdict in (Verdict.BUY, Verdict.SELL):
-            intent, gate = self.gate(strategy, asset, as_of, evaluation, answers, did, mode)
-            if intent is not None and gate.approved:
-                execution = self._execute(intent, mode, as_of, strategy, evaluation, gate)
-            else:
-                execution = not_executed(DENIED)
-                records.hold(
-                    records.decision_record(strategy, evaluation, mode, intent, gate, execution)
-                )
-        else:
-            execution = not_executed(_why_not(evaluation))
-            records.hold(records.decision_record(strategy, evaluation, mode, None, None, execution))
+        try:
+            gate, execution = self._act(strategy, asset, as_of, evaluation, answers, did, mode)
+        except DuplicateRecordError:
+            # Another runner on this log decided it since we looked (the same strategy under
+            # two runner names): its transaction won and ours was rolled back, a fill and all.
+            # Skipped, as when the log had it before we looked.
+            skipped = self._recorded(strategy, asset, as_of)[1]
+            if skipped is None:
+                raise
+            return skipped
         denials = gate.codes if gate is not None else ()
         return Outcome(
             did,
@@ -216,6 +211,30 @@ class Pipeline:
             data_errors=data_errors(evaluation),
             stale=stale_data(evaluation),
         )
+
+    def _act(
+        self,
+        strategy: Strategy,
+        asset: str,
+        as_of: datetime,
+        evaluation: Evaluation,
+        answers: Mapping[Request, Any],
+        did: str,
+        mode: Mode,
+    ) -> tuple[RiskDecision | None, ExecutionResult]:
+        """Gate and execute a BUY or SELL, or hold the record of what does not act: the gate's
+        answer (None when not asked) and the execution."""
+        records = self.records
+        if evaluation.verdict not in (Verdict.BUY, Verdict.SELL):
+            execution = not_executed(_why_not(evaluation))
+            records.hold(records.decision_record(strategy, evaluation, mode, None, None, execution))
+            return None, execution
+        intent, gate = self.gate(strategy, asset, as_of, evaluation, answers, did, mode)
+        if intent is not None and gate.approved:
+            return gate, self._execute(intent, mode, as_of, strategy, evaluation, gate)
+        execution = not_executed(DENIED)
+        records.hold(records.decision_record(strategy, evaluation, mode, intent, gate, execution))
+        return gate, execution
 
     def _recorded(
         self, strategy: Strategy, asset: str, as_of: datetime
