@@ -456,7 +456,10 @@ class PostgresAuditLog:
                 f"{self.path}: opened read-only (for a command that only reads)"
             ) from None
         except psycopg.OperationalError as exc:
-            raise AuditError(f"{self.path}: {str(exc).strip() or 'connection lost'}") from None
+            # libpq's message has line breaks: one line, as every error is.
+            raise AuditError(
+                f"{self.path}: {' '.join(str(exc).split()) or 'connection lost'}"
+            ) from None
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

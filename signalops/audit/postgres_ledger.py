@@ -86,10 +86,11 @@ class PostgresLedger:
 
     def open_account(self, starting_cash: str, quote: str, created_at: str) -> None:
         self._changes += 1
-        self.log.conn.execute(
+        self._all(
             "INSERT INTO paper_account (id, starting_cash, quote, created_at) "
             "VALUES (1, %s, %s, %s)",
             [starting_cash, quote, created_at],
+            returns=False,
         )
 
     def fill_at(self, seq: int) -> Row | None:
@@ -99,11 +100,10 @@ class PostgresLedger:
         """The fill rows after ``seq`` (None: from the first), in ledger order (the first
         ``limit`` of them)."""
         where, params = ("", []) if seq is None else ("WHERE seq > %s", [seq])
-        with self.log._lock:
-            return self.log.conn.execute(
-                f"SELECT {FILL_COLUMNS} FROM paper_fills {where} ORDER BY seq LIMIT %s",
-                [*params, limit],
-            ).fetchall()
+        return self._all(
+            f"SELECT {FILL_COLUMNS} FROM paper_fills {where} ORDER BY seq LIMIT %s",
+            [*params, limit],
+        )
 
     def fill_for(self, client_order_id: str) -> Row | None:
         return self._one(
@@ -120,17 +120,24 @@ class PostgresLedger:
         killed. Under the writers' lock (``write``) no other fill comes between."""
         self._changes += 1
         marks = ", ".join("%s" for _ in values)
-        row = self.log.conn.execute(
+        row = self._one(
             f"INSERT INTO paper_fills (seq, {_INSERTED}) OVERRIDING SYSTEM VALUE "
             f"SELECT coalesce(max(seq), 0) + 1, {marks} FROM paper_fills RETURNING seq",
             list(values),
-        ).fetchone()
+        )
         assert row is not None
         return int(row[0])
 
     def _one(self, sql: str, params: list[Any] | None = None) -> Row | None:
-        with self.log._lock:
-            return self.log.conn.execute(sql, params or []).fetchone()
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, params: list[Any] | None = None, *, returns: bool = True) -> list[Row]:
+        """The statement's rows, through the log's connection and its translation of the
+        server's errors (a lost connection is one line, not the driver's traceback)."""
+        with self.log._lock, self.log._server_errors():
+            cursor = self.log.conn.execute(sql, params or [])
+            return cursor.fetchall() if returns else []
 
 
 __all__ = ["LEDGER_SCHEMA", "LEDGER_TABLES", "PostgresLedger"]
