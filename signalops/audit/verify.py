@@ -28,7 +28,9 @@ FORGED     a record without a valid MAC: appended by someone without the key (wi
 TRUNCATED  a signed checkpoint names a seq past the end of the log: the tail was cut (and the
            head rewritten to match).
 REWRITTEN  a signed checkpoint names a hash that the record at its seq no longer has.
-CHECKPOINT the checkpoint file is missing, or holds a line that is not a valid checkpoint.
+CHECKPOINT the checkpoint file is missing, or holds a line that is not a valid checkpoint; or
+           (to a check that goes on from an earlier one, ``checkpoints_from``) it no longer
+           holds the last checkpoint that one read: cut, or put back from an older copy.
 UNSIGNED   the key is given but the log holds no MACs (written without it, or stripped).
 
 Without the key, a signed log's checkpoint file is still read: a checkpoint naming a seq past
@@ -68,7 +70,14 @@ from signalops.audit.chain import GENESIS, check
 from signalops.audit.interface import AuditStore
 from signalops.audit.layout import Stored
 from signalops.audit.record import FILL, loads_record
-from signalops.audit.signing import CHECKPOINT_SUFFIX, KEY_ENV, SigningKey, read_checkpoints
+from signalops.audit.signing import (
+    CHECKPOINT_SUFFIX,
+    KEY_ENV,
+    Checkpoint,
+    CheckpointReading,
+    SigningKey,
+    Tail,
+)
 from signalops.canonical import content_hash
 from signalops.errors import AuditIntegrityError
 
@@ -122,6 +131,9 @@ class VerifyReport:
     notes: tuple[str, ...] = ()  # what could not be checked (not problems)
     # Where the paper-ledger comparison ended, when it ran and found nothing (``ledger_from``).
     ledger: witnesses.Compared | None = None
+    # Where the reading of a signed log's checkpoint file ended, when nothing was found
+    # (``checkpoints_from``).
+    checkpoints: CheckpointsRead | None = None
 
     def __str__(self) -> str:
         if self.ok:
@@ -129,6 +141,21 @@ class VerifyReport:
         lines = [f"{len(self.problems)} problems in {self.checked} records:"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CheckpointsRead:
+    """Where a reading of a signed log's checkpoint file that found nothing wrong ended: its
+    lines up to ``tail`` (``signing.CheckpointReading``; None: read it whole next time), read
+    with the key ``key_id`` (None: their MACs unchecked) against the log up to seq ``seq``;
+    ``found`` checkpoints among them, the last of them ``last``."""
+
+    path: Path
+    key_id: str | None
+    seq: int
+    tail: Tail | None
+    found: int
+    last: Checkpoint | None
 
 
 @dataclass(frozen=True)
@@ -345,6 +372,7 @@ def verify(
     since: tuple[int, str] | None = None,
     ledger_unchanged: Callable[[AuditStore], bool] | None = None,
     ledger_from: witnesses.Compared | None = None,
+    checkpoints_from: CheckpointsRead | None = None,
 ) -> VerifyReport:
     """Check every record of ``log`` and its links; see the module docstring for the kinds.
 
@@ -367,11 +395,22 @@ def verify(
     with the fills after ``since`` (``witnesses.Compared``). For a caller that knows no other
     connection wrote the log since (``LogCheck``'s checks between cycles); ignored when the
     whole log is checked, or the paper account is not the one it read.
+
+    ``checkpoints_from``: where an earlier reading of a signed log's checkpoint file ended
+    (``VerifyReport.checkpoints`` of the report that ended at ``since``): only the lines
+    appended since are read and checked, when the file is the one it read with nothing but
+    this process's appends after it (``signing.CheckpointReading``; else the whole file is read
+    again, as it is when the whole log is checked). The lines it read were checked against the
+    log up to ``since``, whose records are not read again either. Either way, the last
+    checkpoint it read must still be in a file read whole again: checkpoints are only
+    appended, so one gone means the file was cut or put back (CHECKPOINT). For a caller that
+    checks one log again and again (``LogCheck``'s checks between cycles).
     """
     if since is not None and (since[0] == 0 or log.hash_at(since[0]) != since[1]):
         since = None
     if since is None or (ledger_from is not None and ledger_from.seq != since[0]):
         ledger_from = None
+    resume = since is not None and checkpoints_from is not None and checkpoints_from.seq == since[0]
     key = log.key
     with log.snapshot():  # the head and the rows as of one moment, even with a writer running
         signed_by = log.signed_by()
@@ -384,7 +423,7 @@ def verify(
         for row in log.stored_rows(since[0] if since is not None else 0):
             walk.row(row)
         walk.finish(head)
-        _witnesses(walk, log, key, signed_by, ledger=compare)
+        read = _witnesses(walk, log, key, signed_by, compare, checkpoints_from, resume)
     problems = sorted(walk.problems, key=lambda p: (-1 if p.seq is None else p.seq, p.kind))
     head_seq, head_hash = head if head is not None else (0, GENESIS)
     ledger = walk.witnessed.ledger
@@ -398,6 +437,7 @@ def verify(
         macs_checked=key is not None and signed_by is not None,
         notes=tuple(note for note in (ledger.note(),) if note is not None),
         ledger=ledger.compared(head_seq) if compare and not problems else None,
+        checkpoints=read if not problems else None,
     )
     if strict and not report.ok:
         raise AuditIntegrityError(str(report))
@@ -405,39 +445,82 @@ def verify(
 
 
 def _witnesses(
-    walk: _Walk, log: AuditStore, key: SigningKey | None, signed_by: str | None, *, ledger: bool
-) -> None:
+    walk: _Walk,
+    log: AuditStore,
+    key: SigningKey | None,
+    signed_by: str | None,
+    ledger: bool,
+    earlier: CheckpointsRead | None,
+    resume: bool,
+) -> CheckpointsRead | None:
     findings = [
         *(walk.witnessed.ledger.finish() if ledger else ()),
         *witnesses.strategies(log, walk.witnessed.cited),
         *witnesses.trees(log, walk.witnessed.trees),
     ]
+    read = None
     if key is not None and signed_by is None and walk.checked:
         message = "the log holds no MACs: written without the key, or they were removed"
         findings.append(("UNSIGNED", None, None, message))
-    elif key is not None and signed_by is not None:
-        path = log.local_file(CHECKPOINT_SUFFIX)
-        findings += witnesses.checkpoints(log, key, path, walk.max_seq)
     elif signed_by is not None:
-        findings += _unchecked_checkpoints(log, log.local_file(CHECKPOINT_SUFFIX), walk.max_seq)
+        path = log.local_file(CHECKPOINT_SUFFIX)
+        found, read = _checkpoints(log, key, path, walk.max_seq, earlier, resume)
+        findings += found
     for kind, seq, ident, message in findings:
         walk.report(ProblemKind(kind), seq, ident, message)
+    return read
 
 
-def _unchecked_checkpoints(log: AuditStore, path: Path, end: int) -> Iterator[witnesses.Finding]:
-    """A signed log's checkpoints without the key: their MACs cannot be checked, their seqs
-    and hashes can, and whether there is one at all (``witnesses.checkpoints`` checks all of
-    it, with the key, in the same words). A cut tail with the file gone is not "ok"."""
-    unchecked = f"its MAC not checked: {KEY_ENV} is not set"
-    seen = 0
-    for number, point in read_checkpoints(path):
+def _checkpoints(
+    log: AuditStore,
+    key: SigningKey | None,
+    path: Path,
+    end: int,
+    earlier: CheckpointsRead | None,
+    resume: bool,
+) -> tuple[list[witnesses.Finding], CheckpointsRead]:
+    """A signed log's checkpoint lines, each against the key (when it is given) and against
+    the record it names; whether there is one at all (a cut tail with the file gone is not
+    "ok"). Without the key their MACs cannot be checked, their seqs and hashes can.
+
+    With ``earlier`` (and ``resume``: the log still holds the point it was read to), only the
+    lines after those it read, when the file changed by this process's appends alone; and,
+    when the whole file is read again, whether the last checkpoint it read is still there."""
+    key_id = key.id if key is not None else None
+    if earlier is not None and (earlier.path != path or earlier.key_id != key_id):
+        earlier = None
+    reading = CheckpointReading(path, earlier.tail if earlier is not None and resume else None)
+    verb, note = (
+        ("signed", "")
+        if key is not None
+        else ("names", f"its MAC not checked: {KEY_ENV} is not set")
+    )
+    findings: list[witnesses.Finding] = []
+    found, last, kept = 0, None, False
+    for number, point in reading:
+        where = f"{path.name} line {number}"
         if point is None:
-            yield "CHECKPOINT", None, None, f"{path.name} line {number}: not a checkpoint"
+            findings.append(("CHECKPOINT", None, None, f"{where}: not a checkpoint"))
             continue
-        seen += 1
-        yield from witnesses.against_log(log, point, end, "names", unchecked)
-    if not seen and end:
-        yield witnesses.no_checkpoint(path)
+        if key is not None and not point.valid_under(key):
+            message = f"{where}: its MAC does not match the key (forged)"
+            findings.append(("CHECKPOINT", None, None, message))
+            continue
+        found, last = found + 1, point
+        kept = kept or (earlier is not None and point == earlier.last)
+        findings += witnesses.against_log(log, point, end, verb, note)
+    if not reading.whole and earlier is not None:
+        found, last = found + earlier.found, last or earlier.last
+    elif earlier is not None and earlier.last is not None and not kept:
+        gone = earlier.last
+        message = (
+            f"{path.name} no longer holds the checkpoint of seq {gone.seq} made at {gone.at}, "
+            "which an earlier check read: the file was cut or replaced"
+        )
+        findings.append(("CHECKPOINT", None, None, message))
+    if not found and end:
+        findings.append(witnesses.no_checkpoint(path))
+    return findings, CheckpointsRead(path, key_id, end, reading.tail, found, last)
 
 
 def check_record(log: AuditStore, record: dict[str, Any]) -> list[str]:

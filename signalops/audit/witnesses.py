@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from signalops import numbers
 from signalops.audit.record import FILL, loads_record
-from signalops.audit.signing import Checkpoint, SigningKey, mac_matches, read_checkpoints
+from signalops.audit.signing import Checkpoint, SigningKey, mac_matches
 from signalops.canonical import content_hash
 
 if TYPE_CHECKING:
@@ -125,23 +125,6 @@ def against_log(
             f"a checkpoint made at {point.at} {verb} hash {point.hash[:12]}… for this "
             f"seq{aside}; the log holds {held[:12]}…",
         )
-
-
-def checkpoints(log: AuditStore, key: SigningKey, path: Path, end: int) -> Iterator[Finding]:
-    """Each checkpoint line against the key, then against the record it names."""
-    seen = 0
-    for number, point in read_checkpoints(path):
-        where = f"{path.name} line {number}"
-        if point is None:
-            yield "CHECKPOINT", None, None, f"{where}: not a checkpoint"
-            continue
-        if not point.valid_under(key):
-            yield "CHECKPOINT", None, None, f"{where}: its MAC does not match the key (forged)"
-            continue
-        seen += 1
-        yield from against_log(log, point, end, "signed")
-    if not seen and end:
-        yield no_checkpoint(path)
 
 
 def no_checkpoint(path: Path) -> Finding:

@@ -88,7 +88,7 @@ from signalops.pipeline.cycle import reference_price
 if TYPE_CHECKING:
     from signalops.audit.interface import AuditStore
     from signalops.audit.signing import SigningKey
-    from signalops.audit.verify import Problem, VerifyReport
+    from signalops.audit.verify import CheckpointsRead, Problem, VerifyReport
     from signalops.audit.witnesses import Compared
     from signalops.strategy.model import Strategy
     from signalops.workspace import Workspace
@@ -389,9 +389,14 @@ class LogCheck:
     fill on a signed log). Between cycles only the ledger rows and the records appended since
     the last check are compared (both tables are append-only), and the whole ledger again
     when another connection wrote the log since (on PostgreSQL, whose ledger cannot tell
-    another runner's fill from this one's, when any fill was recorded). What a check from a
-    point cannot see is an edit made after it was checked of a record at or before that point
-    (a fill record aside, at the start): ``signalops audit verify`` reads them all.
+    another runner's fill from this one's, when any fill was recorded). A signed log's
+    checkpoint file is read whole at the start, and between cycles only the lines appended
+    since the last check, while nothing but this process's appends changed it
+    (``signing.CheckpointReading``; anything else, and it is read whole again, and the last
+    checkpoint the last check read must still be in it). What a check from a point cannot see
+    is an edit made after it was checked of a record at or before that point (a fill record
+    aside, at the start; nor, between cycles, one that an old checkpoint names):
+    ``signalops audit verify`` reads them all.
     """
 
     def __init__(self, audit: AuditStore, alert: Callable[[str], None] | None = None) -> None:
@@ -402,6 +407,7 @@ class LogCheck:
         self.point = _read_point(self.file, self.key)
         self.writers: object = None  # the ledger's state()[0] before the last check
         self.compared: Compared | None = None  # where the last check's ledger comparison ended
+        self.read: CheckpointsRead | None = None  # where its reading of the checkpoints ended
         self.checked_at = 0.0  # time.monotonic() then
 
     def start(self) -> None:
@@ -421,11 +427,17 @@ class LogCheck:
         alone = not whole_ledger and writers is not None and writers == self.writers
         self.writers = writers
         since = self.point
-        report = verify(self.audit, since=since, ledger_from=self.compared if alone else None)
+        report = verify(
+            self.audit,
+            since=since,
+            ledger_from=self.compared if alone else None,
+            checkpoints_from=None if whole_ledger else self.read,
+        )
         self.checked_at = time.monotonic()
         if not report.ok:
             self._failed(report, outcome)
         self.compared = report.ledger
+        self.read = report.checkpoints
         if report.head_seq and (report.head_seq, report.head_hash) != since:
             self.point = (report.head_seq, report.head_hash)
             _save_point(self.file, self.point, self.key)
