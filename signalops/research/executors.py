@@ -21,8 +21,10 @@ chunk) report those failures in their value instead, so that the rest of their w
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from signalops.errors import InputError, SignalOpsError
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 LOCAL_RAY = "local"  # ``--ray`` without an address: Ray's own word for "start one here"
+RAY_CLIENT = "ray://"  # a remote cluster's address, through the Ray Client (``ray[client]``)
+_TOKEN_HINT = "RAY_AUTH_TOKEN or ~/.ray/auth_token, and RAY_AUTH_MODE=token"
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - the item a task is given
@@ -129,6 +133,8 @@ class RayExecutor:
 
     def __init__(self, address: str = LOCAL_RAY) -> None:
         require("ray", "ray", "running on Ray (--ray)")
+        if address.startswith(RAY_CLIENT):
+            _send_token()  # before Ray is imported: it reads the mode once
         import ray
 
         self._ray = ray
@@ -142,6 +148,8 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:  # no cluster there
                 first = str(exc).strip().splitlines()
                 reason = first[0] if first else type(exc).__name__
+                if address.startswith(RAY_CLIENT) and "timeout" in reason:
+                    reason += f" (a cluster that asks for a token: {_TOKEN_HINT})"
                 raise InputError(f"--ray {address}: cannot connect to Ray: {reason}") from None
         self._remote: dict[Callable[..., Any], Any] = {}
 
@@ -182,6 +190,19 @@ class RayExecutor:
     def close(self) -> None:
         if self._owned and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+def _send_token() -> None:
+    """Have the Ray Client send this machine's Ray token. Ray starts local clusters with token
+    authentication (2.59 on), and its client sends the token only when ``RAY_AUTH_MODE`` says
+    ``token``: without it, it waited 30 s for a cluster that ignored it. Set for this process
+    when a token is there to send (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, or Ray's own
+    ``~/.ray/auth_token``) and nobody chose a mode; a cluster without authentication ignores it."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    given = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if given or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def connect(ray_address: str | None) -> Executor:
