@@ -146,10 +146,17 @@ class RayExecutor:
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:  # no cluster there
-                first = str(exc).strip().splitlines()
-                reason = first[0] if first else type(exc).__name__
+                # Ray's messages run over several lines (a server's reason after a colon): one.
+                reason = " ".join(str(exc).split()) or type(exc).__name__
                 if address.startswith(RAY_CLIENT) and "timeout" in reason:
                     reason += f" (a cluster that asks for a token: {_TOKEN_HINT})"
+                if "Could not find any running Ray instance" in reason:
+                    # Ray's own advice names its CLI's flag, which signalops does not have.
+                    reason = (
+                        "no Ray is running on this machine: start one (ray start --head), give "
+                        "its address (--ray HOST:6379, --ray ray://HOST:10001, or RAY_ADDRESS), "
+                        "or use --ray alone to start one here"
+                    )
                 raise InputError(f"--ray {address}: cannot connect to Ray: {reason}") from None
         self._remote: dict[Callable[..., Any], Any] = {}
 
