@@ -88,6 +88,16 @@ def closest(word: str, names: Iterable[str]) -> str | None:
     return best[1] if best else None
 
 
+def spelled(word: str, names: Iterable[str]) -> str:
+    """``word`` as ``names`` spell it: the one name equal to it but for case, when it is not
+    one of them itself and exactly one is (``btc`` -> ``BTC``); else ``word`` as given."""
+    known = list(names)
+    if word in known:
+        return word
+    same = [name for name in known if name.casefold() == word.casefold()]
+    return same[0] if len(same) == 1 else word
+
+
 def _edits(a: str, b: str, limit: int) -> int:
     """Edits from ``a`` to ``b`` (optimal string alignment: insert, delete, substitute, swap two
     neighbours); any answer above ``limit`` is ``limit + 1``."""

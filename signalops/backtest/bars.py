@@ -33,7 +33,7 @@ from typing import Any, overload
 import numpy as np
 
 from signalops.adapters import calendar, hints
-from signalops.adapters.snapshots import SnapshotStore
+from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.clock import epoch_seconds
 from signalops.canonical import iso
@@ -81,16 +81,7 @@ class Bars:
         Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
         if (venues or Venues()).trades_outcome(asset):
             return cls.outcome_prices(store, asset, timeframe, venues or Venues())
-        key = candle_key(asset, timeframe, venues)
-        if key is None:
-            raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
-        series = store.series(SOURCE, key)
-        if series is None or len(series) == 0:
-            raise DataNotFound(
-                f"no recorded {format_duration(timeframe)} candles for {asset} in "
-                f"{store.directory} (series {key}): "
-                + hints.routed(asset, venues or Venues(), timeframe, to=store.directory)
-            )
+        series = _candles(store, asset, timeframe, venues or Venues())
         closes = series.time_array
         daily_sessions = timeframe == _DAY and (venues or Venues()).in_sessions([asset])
         opens = _session_opens(closes) if daily_sessions else None
@@ -246,6 +237,81 @@ class Bars:
         lo = int(np.searchsorted(self.close_time, start.timestamp(), side="left"))
         hi = int(np.searchsorted(self.close_time, end.timestamp(), side="right"))
         return [_utc(t) for t in self.close_time[lo:hi]], [float(c) for c in self.close[lo:hi]]
+
+
+def require_prices(
+    store: SnapshotStore, asset: str, timeframe: int, venues: Venues | None = None
+) -> None:
+    """Raises the ``DataNotFound`` that ``Bars.load`` would for ``asset`` (no venue serves it,
+    or its candles are not recorded), without making its bars."""
+    venues = venues or Venues()
+    if venues.trades_outcome(asset):
+        Bars.outcome_prices(store, asset, timeframe, venues)
+    else:
+        _candles(store, asset, timeframe, venues)
+
+
+def recorded_assets(store: SnapshotStore, venues: Venues | None = None) -> list[str]:
+    """The assets the config names, then those whose candles (of any timeframe) ``store``
+    holds where an asset the config does not name is read: the default venue's series, an
+    asset by its ``BASE`` of ``BASE/QUOTE`` (``candles/binance/ETH/USDT/1d``: ``ETH``). Each
+    once, in that order."""
+    venues = venues or Venues()
+    names = dict.fromkeys(venues.assets)
+    default = venues.venues.get(venues.default) if venues.default is not None else None
+    if default is not None and default.kind.serves_candles:
+        prefix = f"candles/{default.exchange}/"
+        for key in store.keys(SOURCE):
+            if key.startswith(prefix):
+                symbol = key.removeprefix(prefix).rpartition("/")[0]
+                names.setdefault(symbol.removesuffix(f"/{default.quote}"))
+    return list(names)
+
+
+def as_recorded(
+    assets: Sequence[str], store: SnapshotStore, venues: Venues | None = None
+) -> tuple[str, ...]:
+    """Each of ``assets`` as the config or the recorded data spell it (``recorded_assets``):
+    ``eth`` is ``ETH`` when neither knows ``eth`` and exactly one name they know is ``eth`` but
+    for case, as ``decisions --asset btc`` finds the log's BTC; else as given. What a command
+    line names is read through this once, before anything runs: the asset is then that name
+    everywhere (its candles, the strategy's leaves, its decisions, its book)."""
+    from signalops.textmatch import spelled
+
+    known = recorded_assets(store, venues)
+    return tuple(spelled(asset, known) for asset in assets)
+
+
+def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Series:
+    """``asset``'s recorded candles of ``timeframe`` where ``venues`` route it, or
+    ``DataNotFound``: with the asset it most likely means when the data holds that one's
+    (``eth``: ``ETH``), else the commands that would provide them."""
+    key = candle_key(asset, timeframe, venues)
+    if key is None:
+        raise DataNotFound(f"no configured venue serves {asset}: its prices cannot be replayed")
+    series = store.series(SOURCE, key)
+    if series is not None and len(series) > 0:
+        return series
+    missing = f"no recorded {format_duration(timeframe)} candles for {asset} in {store.directory}"
+    provide = hints.routed(asset, venues, timeframe, to=store.directory)
+    from signalops.textmatch import closest  # RE2 with it: only for this message
+
+    held = (
+        name for name in recorded_assets(store, venues) if _holds(store, name, timeframe, venues)
+    )
+    meant = closest(asset, held)
+    if meant is None:
+        raise DataNotFound(f"{missing} (series {key}): {provide}")
+    guess = f"did you mean {meant}? (its candles are series {candle_key(meant, timeframe, venues)})"
+    if meant.casefold() == asset.casefold():  # the same asset: nothing to download
+        raise DataNotFound(f"{missing}: {guess}")
+    raise DataNotFound(f"{missing} (series {key}): {guess}; if not, {provide}")
+
+
+def _holds(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> bool:
+    key = candle_key(asset, timeframe, venues)
+    series = None if key is None else store.series(SOURCE, key)
+    return series is not None and len(series) > 0
 
 
 def _utc(epoch: float) -> datetime:

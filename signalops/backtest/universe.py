@@ -12,7 +12,8 @@ Files, chosen by their suffix (anything but ``.csv``, ``.yaml`` and ``.yml`` is 
 
 - CSV: a header row naming an ``asset`` (or ``ticker``, or ``symbol``) column and optionally a
   ``sector`` column, in any case and order; other columns are ignored, so the bundled
-  ``examples/data/equities/universe.csv`` reads as it is;
+  ``examples/data/equities/universe.csv`` reads as it is. Columns are separated by ``,``, ``;``
+  or tabs, whichever the header holds most of (as ``data import`` reads a CSV);
 - YAML: a list whose items are assets or ``{asset: AAPL, sector: tech}`` mappings, or a mapping
   of asset to sector (``null``: none), the shape of the config's ``sectors:``;
 - plain text: one asset a line, optionally followed by its sector (the rest of the line);
@@ -20,7 +21,9 @@ Files, chosen by their suffix (anything but ``.csv``, ``.yaml`` and ``.yml`` is 
 
 An asset is a symbol as a strategy's ``assets:`` takes it; listing one twice is an error, as is a
 universe without assets. Every problem in a file is a ``StrategyError`` at its line and column
-(all of them at once, like a strategy's), so the CLI prints ``error: file:3:1: ...``.
+(all of them at once, like a strategy's), so the CLI prints ``error: file:3:1: ...``; so is an
+asset without recorded prices, or one that is an asset listed before as the data spell it
+(``eth`` and ``ETH``), which ``Universe.on_record`` finds before a backtest runs.
 
 The breakdown (``breakdown``) puts the portfolio's equity change on its assets, exactly: from
 each asset's fills (what the audit log recorded: quantity, price with slippage, fee) and its mark
@@ -52,13 +55,16 @@ from typing import Any
 
 import numpy as np
 
+from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.bars import as_recorded, require_prices
 from signalops.backtest.ledger import Leg, round_trips
 from signalops.backtest.runner import BacktestResult, buy_and_hold
 from signalops.config import Config
-from signalops.errors import InputError, StrategyError, raise_collected
+from signalops.errors import DataNotFound, InputError, StrategyError, raise_collected
 from signalops.orders import Side
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.schema import did_you_mean
+from signalops.venues import Venues
 
 __all__ = [
     "AssetPart",
@@ -74,6 +80,7 @@ __all__ = [
 ASSET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 COMMAND_LINE = "--universe"
 ASSET_COLUMNS = ("asset", "ticker", "symbol")
+SEPARATORS = (",", ";", "\t")  # of a CSV's columns, as ``data import`` reads them
 SECTOR_COLUMN = "sector"
 CSV_SUFFIXES = (".csv",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -87,11 +94,15 @@ _ORDERS = ""  # in ``_denied``'s counts: the orders, beside each code's
 @dataclass(frozen=True)
 class Universe:
     """The assets of a universe backtest, in the order given, and the sectors of those that
-    have one; ``source`` is the file they came from (or ``--universe`` for a list)."""
+    have one; ``source`` is the file they came from (or ``--universe`` for a list), and
+    ``places`` where in it each asset is (none for a list), for errors found later."""
 
     assets: tuple[str, ...]
     sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source: str = COMMAND_LINE
+    places: Mapping[str, _Entry] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def configured(self, config: Config) -> Config:
         """``config`` with this universe's sectors added to its ``sectors:`` (the universe's
@@ -100,6 +111,50 @@ class Universe:
             return config
         merged = {**config.sectors, **self.sectors}
         return replace(config, sectors=MappingProxyType(merged))
+
+    def on_record(self, store: SnapshotStore, timeframe: int, venues: Venues) -> Universe:
+        """This universe with each asset as the config or the data spell it
+        (``bars.as_recorded``: ``eth`` is the data's ``ETH``; its sector goes with it), checked
+        before anything runs: an asset without prices of ``timeframe`` to replay
+        (``bars.require_prices``), or one that names an asset listed before, is an error at its
+        place in a file (``file:line:column``, every one at once); of a list, the first is.
+
+        Raises ``StrategyError`` for a file, and ``DataNotFound`` or ``InputError`` for a list.
+        """
+        spelled = as_recorded(self.assets, store, venues)
+        errors: list[StrategyError] = []
+        assets: list[str] = []
+        sectors: dict[str, str] = {}
+        places: dict[str, _Entry] = {}
+        seen: dict[str, str] = {}  # each asset kept, as given
+        for given, asset in zip(self.assets, spelled, strict=True):
+            place = self.places.get(given)
+            try:
+                if asset in seen:
+                    raise InputError(_twice(given, asset, seen[asset], self.places))
+                require_prices(store, asset, timeframe, venues)
+            except (InputError, DataNotFound) as exc:
+                if place is None:
+                    if isinstance(exc, InputError):
+                        raise InputError(f"{COMMAND_LINE}: {exc}") from None
+                    raise
+                errors.append(_error(str(exc), self.source, place))
+                continue
+            assets.append(asset)
+            seen[asset] = given
+            if given in self.sectors:
+                sectors[asset] = self.sectors[given]
+            if place is not None:
+                places[asset] = place
+        raise_collected(errors)
+        return Universe(tuple(assets), MappingProxyType(sectors), self.source, places)
+
+
+def _twice(given: str, asset: str, before: str, places: Mapping[str, _Entry]) -> str:
+    """``eth`` after ``ETH``: both are the data's ETH."""
+    first = places.get(before)
+    on = f" (line {first.line})" if first is not None else ""
+    return f"{before}{on} and {given} are both {asset}: listed twice"
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -165,6 +220,7 @@ def _universe(entries: Iterable[_Entry | StrategyError], file: str) -> Universe:
     first: dict[str, int] = {}
     assets: list[str] = []
     sectors: dict[str, str] = {}
+    places: dict[str, _Entry] = {}
     for entry in entries:
         if isinstance(entry, StrategyError):
             errors.append(entry)
@@ -175,12 +231,13 @@ def _universe(entries: Iterable[_Entry | StrategyError], file: str) -> Universe:
             continue
         first[entry.asset] = entry.line
         assets.append(entry.asset)
+        places[entry.asset] = entry
         if entry.sector:
             sectors[entry.asset] = entry.sector
     if not assets and not errors:
         errors.append(StrategyError("the universe lists no assets", file=file))
     raise_collected(errors)
-    return Universe(tuple(assets), MappingProxyType(sectors), file)
+    return Universe(tuple(assets), MappingProxyType(sectors), file, MappingProxyType(places))
 
 
 def _problem(entry: _Entry, first: Mapping[str, int]) -> str | None:
@@ -210,7 +267,7 @@ def _text_entries(text: str) -> Iterable[_Entry]:
 
 def _csv_entries(text: str, file: str) -> Iterable[_Entry | StrategyError]:
     lines = text.splitlines()
-    rows = csv.reader(io.StringIO(text))
+    rows = csv.reader(io.StringIO(text), delimiter=_separator(lines))
     header: list[str] | None = None
     at, sector_at = 0, None  # the asset's and the sector's columns, once the header is read
     for row in rows:
@@ -244,11 +301,21 @@ def _csv_entries(text: str, file: str) -> Iterable[_Entry | StrategyError]:
         yield StrategyError("the file is empty: no header and no assets", file=file)
 
 
+def _separator(lines: Sequence[str]) -> str:
+    """The separator the header (the first line that is not blank) holds most of, as ``data
+    import`` reads a CSV: ``,``, ``;`` or a tab (the first of a tie); ``,`` when it has none."""
+    header = next((line for line in lines if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    return max(SEPARATORS, key=counts.__getitem__) if any(counts.values()) else ","
+
+
 def _column_hint(header: Sequence[str]) -> str | None:
     for name in header:
         hint = did_you_mean(name, ASSET_COLUMNS)
         if hint is not None:
             return hint
+    if len(header) == 1 and any(name in header[0] for name in ASSET_COLUMNS):
+        return "separate the columns with ',', ';' or a tab, e.g. asset,sector"
     return "the first row names the columns, e.g. asset,sector"
 
 

@@ -74,15 +74,18 @@ def decisions_command(
     first, last = parse_bounds(since, until)
     log = _reader(audit_file)
 
-    def find(name: str | None) -> list[dict[str, Any]]:
+    def find(name: str | None, by: str | None) -> list[dict[str, Any]]:
         wanted = verdict.upper() if verdict else None
         return log.decisions(
-            asset=name, strategy=strategy, verdict=wanted, since=first, until=last, limit=limit
+            asset=name, strategy=by, verdict=wanted, since=first, until=last, limit=limit
         )
 
-    records = find(asset)
-    if not records and asset is not None and (logged := _logged_asset(log, asset)) != asset:
-        records = find(logged)
+    records = find(asset, strategy)
+    if not records and (asset, strategy) != (logged := _as_logged(log, asset, strategy)):
+        records = find(*logged)
+    if not records and not as_json and (hint := _strategy_hint(log, strategy)):
+        output.console().print(f"no decisions match: {hint}", markup=False, highlight=False)
+        return
     if as_json:
         for record in records:
             # Keys sorted: the same bytes whichever layout or backend stored the record.
@@ -126,13 +129,15 @@ def why_command(
         records = [] if found is None else [found]
     else:
         records = why.find_decisions(log, ref, when, strategy=strategy)
-        if not records and (logged := _logged_asset(log, ref)) != ref:
-            ref = logged
+        if not records and (ref, strategy) != (logged := _as_logged(log, ref, strategy)):
+            ref, strategy = logged[0] or ref, logged[1]
             records = why.find_decisions(log, ref, when, strategy=strategy)
     if not records:
         by = f" by {strategy}" if strategy is not None else ""
         at_text = f" at {at}" if at else ""
-        raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}")
+        hint = _strategy_hint(log, strategy)
+        told = f": {hint}" if hint else ""
+        raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}{told}")
     stories = [(record, log.followups(record["decision_id"])) for record in records]
     # The decision and every follow-up shown under it (a forged approval or a re-sealed fill
     # changes the story as much as an edited decision): each checked as ``verify`` would.
@@ -153,17 +158,44 @@ def why_command(
         sys.exit(1)
 
 
-def _logged_asset(log: AuditStore, asset: str) -> str:
-    """``asset`` as the log spells it: ``btc`` is the log's ``BTC`` when the log holds no
-    ``btc`` and one asset in another case (one read of the distinct assets' index); else
-    ``asset`` as given."""
-    from signalops.audit.queries import decision_values
+def _as_logged(
+    log: AuditStore, asset: str | None, strategy: str | None
+) -> tuple[str | None, str | None]:
+    """``asset`` and the ``strategy`` name as the log spells them (``_logged``); a strategy's
+    ``sha256:`` hash as given (a hash matches exactly)."""
+    if asset is not None:
+        asset = _logged(log, "asset", asset)
+    if strategy is not None and not strategy.startswith("sha256:"):
+        strategy = _logged(log, "strategy", strategy)
+    return asset, strategy
 
-    known = decision_values(log, "asset")
-    if asset in known:
-        return asset
-    same = [name for name in known if name.casefold() == asset.casefold()]
-    return same[0] if len(same) == 1 else asset
+
+def _logged(log: AuditStore, column: str, value: str) -> str:
+    """``value`` as the log spells it in ``column``: ``btc`` is the log's ``BTC``, and
+    ``weighted_sources`` its ``Weighted_Sources``, when the log holds no ``value`` and one in
+    another case (one read of the column's distinct values' index); else ``value`` as given."""
+    from signalops.audit.queries import decision_values
+    from signalops.textmatch import spelled
+
+    return spelled(value, decision_values(log, column))
+
+
+def _strategy_hint(log: AuditStore, strategy: str | None) -> str | None:
+    """For a strategy name the log has no decision of in any case: that, and the logged name
+    it most likely means (``textmatch.closest``); None for a hash, a name ``_logged`` finds
+    or nothing near."""
+    if strategy is None or strategy.startswith("sha256:"):
+        return None
+    from signalops.audit.queries import decision_values
+    from signalops.textmatch import closest, spelled
+
+    known = decision_values(log, "strategy")
+    if spelled(strategy, known) in known:
+        return None
+    meant = closest(strategy, known)
+    if meant is None:
+        return None
+    return f"the log has no strategy {strategy} (did you mean '{meant}'?)"
 
 
 def _others_that_day(

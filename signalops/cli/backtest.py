@@ -38,6 +38,7 @@ from signalops.cli.params import (
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
+    from signalops.adapters.snapshots import SnapshotStore
     from signalops.catalogue.spec import Catalogue
     from signalops.config import Config
     from signalops.research.assets import EachAsset
@@ -197,8 +198,15 @@ def backtest_command(
         universe = read_universe(universe_spec)
     compiled = load(strategy, installed.catalogue())
     settings = with_venue(load_config(config_file or default_config()), venue)
-    _warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
     store = snapshots(data_dir)
+    if universe is not None:
+        from signalops.pipeline.cycle import candle_timeframe
+
+        universe = universe.on_record(store, candle_timeframe(compiled), settings.venues)
+    assets = _as_recorded(assets, store, settings)
+    if benchmark is not None:
+        (benchmark,) = _as_recorded((benchmark,), store, settings)
+    _warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
     out_dir = report_dir or Path("reports") / folder_name(compiled.name)
     if each_asset:
         from signalops.research.assets import run_each_asset
@@ -324,6 +332,8 @@ def sweep_command(
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
+    store = snapshots(data_dir)
+    assets = _as_recorded(assets, store, settings)
     _warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
@@ -334,7 +344,7 @@ def sweep_command(
         report = run_sweep(
             compiled,
             grid=grid,
-            store=snapshots(data_dir),
+            store=store,
             start=first,
             end=last,
             executor=executor,
@@ -464,6 +474,8 @@ def walkforward_command(
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
+    store = snapshots(data_dir)
+    assets = _as_recorded(assets, store, settings)
     _warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
@@ -474,7 +486,7 @@ def walkforward_command(
         walk = run_walkforward(
             compiled,
             grid=grid,
-            store=snapshots(data_dir),
+            store=store,
             start=first,
             end=last,
             train=train_span,
@@ -536,6 +548,19 @@ def _wrong_length(text: str, example: str) -> str:
     if unit == "M" or unit.lower() in _MONTHS:
         return f"{refused} (there is no month unit: write days or weeks, e.g. 90d or 13w)"
     return refused
+
+
+def _as_recorded(
+    assets: tuple[str, ...], store: SnapshotStore, settings: Config
+) -> tuple[str, ...]:
+    """The assets a command line names as the config or the data spell them (``eth``: the
+    data's ``ETH``, ``bars.as_recorded``), before anything runs: every command here reads them
+    through this (a universe through ``Universe.on_record``), so each is that name everywhere."""
+    if not assets:
+        return assets
+    from signalops.backtest.bars import as_recorded
+
+    return as_recorded(assets, store, settings.venues)
 
 
 def _warn_weekends(file: Path, compiled: Strategy, assets: Sequence[str], settings: Config) -> None:
