@@ -42,7 +42,9 @@ def _reader(audit_file: str | None) -> AuditStore:
 
 @click.command("decisions")
 @click.option("--asset", help="Only this asset's decisions (btc finds BTC).")
-@click.option("--strategy", help="Only this strategy's decisions (name or sha256: hash).")
+@click.option(
+    "--strategy", help="Only this strategy's decisions (name in any case, or sha256: hash)."
+)
 @click.option(
     "--verdict", type=click.Choice(VERDICTS, case_sensitive=False), help="Only this verdict."
 )

@@ -33,7 +33,9 @@ def test_every_option_of_decisions_says_what_it_does():
     helps = options("decisions")
 
     assert helps["--asset"] == "TEXT Only this asset's decisions (btc finds BTC)."
-    assert helps["--strategy"] == "TEXT Only this strategy's decisions (name or sha256: hash)."
+    assert helps["--strategy"] == (
+        "TEXT Only this strategy's decisions (name in any case, or sha256: hash)."
+    )
     assert helps["--verdict"] == "[buy|sell|hold|blocked] Only this verdict."
     assert helps["--limit"] == "INTEGER Show at most this many, newest first. [default: 50]"
 
