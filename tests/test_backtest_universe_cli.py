@@ -132,3 +132,21 @@ def test_with_a_benchmark_asset_alpha_and_beta_are_against_its_buy_and_hold(
     assert study.quote == "USD"
     assert study.parts.net == study.parts.equity_change
     assert sum(p.trades for p in study.parts.assets) == study.result.metrics.trades > 0
+
+
+def test_the_readmes_universe_example_runs_on_the_bundled_files_as_shown(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The README named a crypto.csv and a max_sector config that were nowhere to be found.
+    monkeypatch.chdir(ROOT)
+    result = invoke(
+        "backtest", "strategies/banking_crisis_dip.yaml", "--universe",
+        "examples/universes/crypto.csv", "--config", "examples/signalops.sectors.yaml", *PERIOD,
+        "--data", str(replay_dir), "--report", str(tmp_path / "report"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme[readme.index("portfolio by asset · 2 assets") :]
+    printed = below_the_table(result.stdout)
+    lines = printed.splitlines()
+    assert lines and shown.startswith("\n".join(lines[:12]))
