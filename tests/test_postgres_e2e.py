@@ -549,6 +549,19 @@ def test_an_at_sign_in_the_password_is_refused_before_the_driver_prints_a_piece_
         assert "t-Desk" not in result.output
 
 
+@pytest.mark.parametrize("mark", ["/", "#", "?"])
+def test_a_slash_hash_or_question_mark_in_the_password_is_refused_and_never_shown(mark: str):
+    url = f"postgresql://{WRITER}:S3cr{mark}t-Desk@127.0.0.1:{_closed_port()}/audit"
+    result = invoke("decisions", "--audit", url)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: postgresql://***@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/audit: the "
+        "user or password holds a '/', '?' or '#': write them as %2F, %3F and %23 "
+        "(user:p%2Fss@host)\n",
+    )
+    assert "t-Desk" not in result.output and "S3cr" not in result.output
+
+
 def test_a_cluster_that_fails_to_start_leaves_no_directory_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

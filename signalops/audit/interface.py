@@ -143,6 +143,9 @@ def redacted(url: str) -> str:
         password = parts.password
     except ValueError:  # not a URL we can take apart: show nothing of it rather than a secret
         return "postgresql://(unparsable connection string)"
+    if _past_netloc(url, parts.netloc):  # a '/', '?' or '#' in the password: all of it hidden
+        scheme, _, rest = url.partition("//")
+        return f"{scheme}//***@{rest.rpartition('@')[2]}"
     if password is None:
         return url
     host = parts.hostname or ""
@@ -160,7 +163,19 @@ def userinfo_problem(url: str) -> str | None:
         return None  # ``redacted`` shows nothing of it; the driver says what is wrong
     if netloc.count("@") > 1:
         return "the user or password holds an '@': write it as %40 (user:p%40ss@host)"
+    if _past_netloc(url, netloc):
+        return (
+            "the user or password holds a '/', '?' or '#': write them as %2F, %3F and %23 "
+            "(user:p%2Fss@host)"
+        )
     return None
+
+
+def _past_netloc(url: str, netloc: str) -> bool:
+    """Whether an ``@`` comes after the part a URL parser takes for the host (which a '/', '?'
+    or '#' ends): a password holding one, which the parser reads as the host and the path."""
+    _, slashes, rest = url.partition("//")
+    return bool(slashes) and "@" in rest[len(netloc) :]
 
 
 def is_postgres_url(where: object) -> bool:

@@ -382,6 +382,11 @@ def test_copying_an_edited_log_or_into_a_used_one_is_refused_and_writes_nothing(
         ),
         ("host=h password='a b' user=x", "host=h password=*** user=x"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
+        # A '/', '#' or '?' in the password ends what a URL parser takes for the host: it was
+        # shown whole ("postgresql://bob:s3cr/et@dbhost/db: cannot connect").
+        ("postgresql://bob:s3cr/et@dbhost/db", "postgresql://***@dbhost/db"),
+        ("postgresql://bob:s3cr#et@dbhost:5/db", "postgresql://***@dbhost:5/db"),
+        ("postgresql://bob:s3cr?et@dbhost/db", "postgresql://***@dbhost/db"),
     ],
 )
 def test_a_password_in_the_user_part_a_query_or_a_keyword_never_reaches_a_message(
