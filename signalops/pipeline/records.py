@@ -45,7 +45,7 @@ import logging
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -311,7 +311,11 @@ class Recorder:
         self._committed()
         self._log([*held, first, submitted])
         result = executor.execute(intent, as_of=as_of)
-        self.result(intent, result)
+        # Another runner on this log may have reconciled the order while the venue answered us
+        # (its cycle found it sent and unanswered): the answer is recorded then, ours is the
+        # venue's too. The order was sent: never "skipped" (``Pipeline._decide``).
+        with suppress(DuplicateRecordError):
+            self.result(intent, result)
         return result
 
     def result(self, intent: OrderIntent, result: ExecutionResult) -> None:

@@ -18,7 +18,7 @@ from conftest import STRATEGIES
 
 from signalops.adapters import gather as engine
 from signalops.evaluation.tree import Verdict
-from signalops.orders import ExecutionStatus
+from signalops.orders import ExecutionResult, ExecutionStatus, Mode, OrderIntent
 from signalops.workspace import build_pipeline, load_strategies, open_workspace
 
 BOUGHT = datetime(2023, 3, 10, tzinfo=UTC)  # banking_crisis_dip's BUY on the bundled data
@@ -73,3 +73,29 @@ def test_the_runner_that_loses_the_race_for_a_fill_skips_it_and_goes_on(runners,
     assert (won.verdict, won.status, won.skipped) == (Verdict.BUY, ExecutionStatus.FILLED, False)
     assert (lost.decision_id, lost.verdict, lost.skipped) == (won.decision_id, Verdict.BUY, True)
     assert counts(tmp_path / "shared.db") == (1, 1, 1)
+
+
+def test_an_auto_order_whose_answer_another_runner_recorded_is_still_the_runners_own(
+    runners, tmp_path: Path
+):
+    """Runner b reconciles a's order while the venue answers a (b's cycle found it sent and
+    unanswered): a's own answer is then a duplicate. The order was sent: a reports its answer,
+    not a skipped decision (it did, once duplicates were skipped)."""
+    strategy, answers, a, b = runners
+    sent: list[str] = []
+
+    class Venue:
+        def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
+            sent.append(intent.client_order_id)
+            accepted = ExecutionResult(ExecutionStatus.SUBMITTED, "accepted by the venue")
+            b.records.result(intent, accepted)  # b's reconcile, meanwhile
+            return accepted
+
+    a.mode, a.auto_executor = Mode.AUTO, Venue()
+    outcome = a.decide(strategy, "BTC", BOUGHT, answers)
+
+    assert len(sent) == 1
+    assert (outcome.status, outcome.skipped) == (ExecutionStatus.SUBMITTED, False)
+    with sqlite3.connect(tmp_path / "shared.db") as db:
+        kinds = dict(db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
+    assert (kinds["order_submitted"], kinds["order_result"]) == (1, 1)
