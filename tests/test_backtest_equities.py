@@ -337,10 +337,15 @@ def test_a_stock_deciding_every_few_days_fills_each_decision_at_its_own_session(
     assert len(set(opened)) == len(times)  # no two decisions fill at one opening
     assert all(open_ < moment + every for open_, moment in zip(opened, times, strict=True))
     # Annualised by the share of the sessions (the price file's dates) that had a decision, up
-    # to the last period's end: at most the close of the candle opening at --to.
-    last_end = min(times[-1] + every, utc("2022-12-31") + timedelta(days=1))
-    first, last = times[0].date().isoformat(), last_end.date().isoformat()
-    sessions = [day for day in raw_prices("AAPL") if first <= day < last]
+    # to the last period's end: at most the close of the candle opening at --to, or of the
+    # session the last decision fills in (Saturday 12-31's: Tuesday 01-03, 21:00 UTC).
+    fill_close = bars.fill_close(times[-1])
+    assert fill_close is not None
+    last_end = min(times[-1] + every, max(utc("2022-12-31") + timedelta(days=1), fill_close))
+    assert result.equity[-1].time == last_end
+    # Sessions opening before it (an opening is 13:30 or 14:30 UTC).
+    first, last = times[0].date().isoformat(), (last_end - timedelta(hours=12)).date().isoformat()
+    sessions = [day for day in raw_prices("AAPL") if first <= day <= last]
     assert result.metrics.periods_per_year == pytest.approx(252 * len(times) / len(sessions))
     assert not result.by_session
     study = run_study(

@@ -177,6 +177,17 @@ class Bars:
         i = self._next_index(at)
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
 
+    def fill_close(self, at: datetime) -> datetime | None:
+        """The close time of the bar an order decided at ``at`` fills in (``next_open``'s
+        bar): a stock's Saturday decision fills at Monday's open and is first marked at its
+        close. None when no bar comes (or for recorded prices, which fill at ``at``)."""
+        if self.points:
+            return None
+        try:
+            return _utc(self.close_time[self._next_index(at)])
+        except LookupError:
+            return None
+
     def fill_bars(self, times: np.ndarray) -> np.ndarray:
         """``_next_index`` of each of ``times`` (Unix seconds) at once; ``len(self)`` where
         there is none."""

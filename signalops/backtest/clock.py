@@ -4,7 +4,7 @@ times of its moments, and which of them decide when the assets trade only in ses
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
 from operator import add
@@ -114,12 +114,19 @@ def period_ends(times: Sequence[datetime], step: timedelta, until: datetime) -> 
     return ends
 
 
-def window_end(end: datetime, timeframe: float) -> datetime:
+def window_end(end: datetime, timeframe: float, filled: Iterable[datetime | None] = ()) -> datetime:
     """The end of a backtest's period ``[start, end]``: the close of the candle that opens at
-    ``end`` (``--to 2022-12-31`` on daily candles: 2023-01-01 00:00, the 31st's close). Each
-    decision's period ends at ``t + every``, or here when that is later (an ``every`` longer
-    than a candle), so a run's equity, benchmark and annualisation stop where its period does."""
-    return end + timedelta(seconds=timeframe)
+    ``end`` (``--to 2022-12-31`` on daily candles: 2023-01-01 00:00, the 31st's close), or
+    the latest of ``filled`` (where the last decision's orders are first marked: the close of
+    the bar they fill in, ``Bars.fill_close``; a stock's Saturday decision fills on Monday).
+    Each decision's period ends at ``t + every``, or here when that is later (an ``every``
+    longer than a candle), so a run's equity, benchmark and annualisation stop where its period
+    does."""
+    until = end + timedelta(seconds=timeframe)
+    for moment in filled:
+        if moment is not None and moment > until:
+            until = moment
+    return until
 
 
 def session_opens(first: float, end: float) -> np.ndarray:

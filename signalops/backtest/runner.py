@@ -173,6 +173,12 @@ class BacktestResult:
     def periods(self) -> int:
         return len(self.equity) - 1
 
+    @cached_property
+    def times(self) -> list[datetime]:
+        """The decision times, in order: one per point of ``equity`` after the first (which
+        marks each at its period's end)."""
+        return decision_times(self.start, self.end, self.every, self.sessions)
+
     def decision(self, as_of: datetime, asset: str) -> Decision | None:
         """The decision for ``asset`` at ``as_of`` (one per strategy, asset and time)."""
         return self._by_time.get((as_of, asset))
@@ -303,7 +309,8 @@ def run_backtest(
         )
         marks.attach(pipeline)  # the day's start at the midnight closes, as a run's
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
-        ends = period_ends(times, step, window_end(end, timeframe))
+        last_fills = (bars.fill_close(times[-1]) for bars in prices.values())
+        ends = period_ends(times, step, window_end(end, timeframe, last_fills))
         bulk = False
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
@@ -764,10 +771,9 @@ def hold_benchmark(
 ) -> BenchmarkHold:
     """Buy-and-hold of the benchmark's ``bars`` at ``result``'s decision times, with its fill
     rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
-    times = decision_times(result.start, result.end, result.every, result.sessions)
     prices = {bars.asset: bars}
-    ends = period_ends(times, result.every, window_end(result.end, result.timeframe))
-    curve = buy_and_hold(prices, times, result.every, result.paper, result.fill, ends=ends)
+    ends = [point.time for point in result.equity[1:]]  # where the strategy is marked
+    curve = buy_and_hold(prices, result.times, result.every, result.paper, result.fill, ends=ends)
     metrics = None
     if curve:
         fees = _benchmark_fees(curve, result.paper)

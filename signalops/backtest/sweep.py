@@ -890,8 +890,8 @@ class Screen:
     ) -> None:
         self.store, self.asset, self.venues = store, asset, venues
         # Where the last periods end at the latest: the close of the candle opening at ``end``
-        # (a backtest's ``--to``), or a walk-forward window's own end.
-        until = window_end(end, timeframe) if until is None else until
+        # (a backtest's ``--to``), or a walk-forward window's own end; and not before the last
+        # decision's fill is marked (a stock's Saturday decision fills on Monday).
         bars = Bars.load(store, asset, timeframe, venues)
         _check_coverage({asset: bars}, start, end)
         sessions = (venues or Venues()).in_sessions([asset])
@@ -901,6 +901,9 @@ class Screen:
                 f"no US equity session opens from {iso(start)} to {iso(end + step)}: "
                 f"{asset} cannot be traded in that period"
             )
+        filled = bars.fill_close(datetime.fromtimestamp(float(self.times[-1]), UTC))
+        until = window_end(end, timeframe) if until is None else until
+        until = window_end(until, 0, [filled])
         self.prices = _Prices.of(bars, self.times, step.total_seconds(), until.timestamp())
         self.per_year = periods_a_year(self.times, step, sessions, until)
         self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000

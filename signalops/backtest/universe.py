@@ -539,7 +539,7 @@ def breakdown(result: BacktestResult, sectors: Mapping[str, str]) -> Breakdown:
     """``result``'s portfolio by asset (in the result's order) and by named sector."""
     curve = result.equity
     marked_at = [point.time for point in curve[1:]]
-    decided = np.array([(t - result.every).timestamp() for t in marked_at], dtype=np.float64)
+    decided = np.array([t.timestamp() for t in result.times], dtype=np.float64)
     equity = np.array([float(point.equity) for point in curve[1:]], dtype=np.float64)
     by_asset: dict[str, list[Leg]] = {asset: [] for asset in result.assets}
     for leg in result.legs:

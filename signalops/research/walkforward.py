@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.clock import window_end
 from signalops.backtest.metrics import (
     WinRate,
     exposure,
@@ -371,6 +372,12 @@ def run_walkforward(
     sessions = {asset: venues.in_sessions([asset]) for asset in chosen_assets}
 
     run = uuid.uuid4().hex
+    last_close = window_end(end, timeframe)
+
+    def ending(w: Window) -> datetime:
+        """Where a test window's periods end at the latest: its end, or --to's last candle's
+        close for the last window (which may end after it)."""
+        return min(w.test_end, last_close)
 
     def job(
         asset: str, first: datetime, final: datetime, until: datetime, curves: bool
@@ -412,7 +419,7 @@ def run_walkforward(
     tested, test_tasks = run_screens(
         executor,
         shared,
-        [job(places[k][0], *places[k][1].test, places[k][1].test_end, True) for k, _ in judged],
+        [job(places[k][0], *places[k][1].test, ending(places[k][1]), True) for k, _ in judged],
         chunk=1,
         indices=[[pick] for _, pick in judged],
         progress=progress,
@@ -421,9 +428,11 @@ def run_walkforward(
     tests = {k: screened for (k, _), screened in zip(judged, tested, strict=True)}
     by_asset: dict[str, list[WindowResult]] = {asset: [] for asset in chosen_assets}
     span = (found[0].test[0], found[-1].test[1])  # the test windows, one after the other
-    until = found[-1].test_end
+    until = ending(found[-1])
     for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
-        walked = _window(asset, w, screened, pick, tests.get(k), goal, step, sessions[asset])
+        walked = _window(
+            asset, w, screened, pick, tests.get(k), goal, step, sessions[asset], ending(w)
+        )
         by_asset[asset].append(walked)
     return WalkForward(
         strategy.name,
@@ -462,8 +471,10 @@ def _window(
     goal: Objective,
     step: timedelta,
     sessions: bool,
+    until: datetime,
 ) -> WindowResult:
-    periods, test_years = _years(*window.test, step, sessions, window.test_end)
+    """``until``: where the test window's periods end at the latest."""
+    periods, test_years = _years(*window.test, step, sessions, until)
     _, train_years = _years(*window.train, step, sessions, window.test_start)
     failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
     what = f"{asset} window {window.number}"

@@ -576,10 +576,11 @@ def would_trip(
     equity after each decision time marked as the backtest marks it."""
     if not _breakers_set(limits):
         return Breakers(configured=False)
-    equity = {point.time: point.equity for point in result.equity}
+    # Each decision time's point: the one at its period's end (the last period may be cut).
+    equity = {t: point.equity for t, point in zip(result.times, result.equity[1:], strict=True)}
     state = breakers.BreakerState()
     for summary in cycles:
-        state = breakers.observe(state, summary, equity.get(summary.as_of + result.every), limits)
+        state = breakers.observe(state, summary, equity.get(summary.as_of), limits)
         if state.tripped:
             return Breakers(True, True, state.trigger, state.tripped_at, state.message)
     return Breakers(configured=True)

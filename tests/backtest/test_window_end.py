@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import STRATEGIES
 
+from signalops import breakers
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
@@ -26,14 +27,20 @@ from signalops.backtest.clock import period_ends, window_end
 from signalops.backtest.report import method_lines
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import Screen
-from signalops.config import load_config
+from signalops.backtest.universe import breakdown
+from signalops.config import BreakersConfig, load_config
+from signalops.pipeline.summary import CycleSummary
 from signalops.strategy import load, loads
+from signalops.stress import scenario_backtests
+from signalops.stress.scenario_backtests import would_trip
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = timedelta(days=7)
 FROM, TO = datetime(2022, 1, 1, tzinfo=UTC), datetime(2022, 12, 31, tzinfo=UTC)
 NEW_YEAR = datetime(2023, 1, 1, tzinfo=UTC)  # the close of BTC's 2022-12-31 daily candle
 CLOSE_2022 = Decimal("16542.4")
+AAPL_TREND = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
+EQUITIES = load_config(ROOT / "examples" / "signalops.equities.yaml")
 
 
 def weekly(store: SnapshotStore, out: Path, engine: str = "fast"):
@@ -77,10 +84,57 @@ def test_the_sweeps_screen_marks_its_last_period_at_the_close_of_to(replay_store
 
 
 def test_a_walk_forward_windows_screen_stops_at_the_windows_own_end(replay_store: SnapshotStore):
-    end = datetime(2022, 7, 2, tzinfo=UTC)  # a window [2022-01-01, 2022-07-02): 26 weeks
+    # The last decision (06-25) + 7 days is past the window's end (06-29): cut there.
+    end = datetime(2022, 6, 29, tzinfo=UTC)
     screen = Screen(replay_store, "BTC", 86400, FROM, end - timedelta(seconds=1), WEEK, until=end)
     bars = Screen(replay_store, "BTC", 86400, FROM, TO, WEEK).prices.bars
     assert screen.prices.marks[-1] == float(bars.close_at(end)[0])
+    assert screen.prices.marks[-1] != float(bars.close_at(end + timedelta(days=3))[0])
+
+
+def test_a_weekly_stock_runs_last_fill_is_marked_at_its_sessions_close(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    # To a Saturday: its decision fills at Monday's open, after --to's "close" (Sunday 00:00).
+    result = run_backtest(
+        loads(AAPL_TREND), store=replay_store, start=FROM,
+        end=datetime(2022, 7, 23, tzinfo=UTC), every=WEEK, out_dir=tmp_path, config=EQUITIES,
+    )  # fmt: skip
+    monday_close = result.prices["AAPL"].fill_close(datetime(2022, 7, 23, tzinfo=UTC))
+    assert monday_close == datetime(2022, 7, 25, 20, tzinfo=UTC)  # 16:00 New York
+    assert result.equity[-1].time == monday_close
+    assert all(leg.filled_at <= result.equity[-1].time for leg in result.legs)
+
+
+def test_a_universes_assets_count_the_last_decisions_fills(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    strategy = load(STRATEGIES / "technical_baseline.yaml", registry.catalogue())
+    result = run_backtest(
+        strategy, store=replay_store, start=FROM, end=datetime(2022, 1, 8, tzinfo=UTC),
+        every=WEEK, out_dir=tmp_path, assets=["BTC", "ETH"],
+    )  # fmt: skip
+    parts = {part.asset: part for part in breakdown(result, {}).assets}
+    # Both bought at the last decision: each held for the last period, as the portfolio was.
+    assert {asset: part.exposure for asset, part in parts.items()} == {"BTC": 0.5, "ETH": 0.5}
+
+
+def test_a_stress_breaker_sees_the_last_periods_equity(replay_store: SnapshotStore, tmp_path):
+    # The drawdown breaker looked the last period's equity up at t + every, past the cut end
+    # (2023-01-07 for a point at 2023-01-01): None, so that period was never checked.
+    result = weekly(replay_store, tmp_path)
+    cycles = [CycleSummary(t, (), 0, 0, 0.0) for t in result.times]
+    seen, original = [], breakers.observe
+
+    def observe(state, summary, equity, limits):  # what would_trip gives the breakers
+        seen.append(equity)
+        return original(state, summary, equity, limits)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scenario_backtests.breakers, "observe", observe)
+        would_trip(cycles, result, BreakersConfig(max_drawdown=Decimal("0.99")))
+    assert seen == [point.equity for point in result.equity[1:]]
+    assert result.equity[-1].time == NEW_YEAR
 
 
 def test_a_weekly_stock_run_says_its_periods_are_counted_in_sessions(
@@ -96,4 +150,8 @@ def test_a_weekly_stock_run_says_its_periods_are_counted_in_sessions(
         "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with "
         f"{per_year:g} periods a year (7d periods counted in US equity sessions, 252 a year)"
     )
-    assert study.result.equity[-1].time <= NEW_YEAR
+    # Its last decision (Saturday 12-31) fills at the next session's open (Tuesday, after New
+    # Year's Day): the run ends at that session's close, not a week on.
+    last = study.result.times[-1]
+    assert last == datetime(2022, 12, 31, tzinfo=UTC)
+    assert study.result.equity[-1].time == datetime(2023, 1, 3, 21, tzinfo=UTC)
