@@ -450,7 +450,7 @@ INVALID = [
     ("x < $", "expected a parameter name after '$'", 4, None),
     ("x < $1", "expected a parameter name after '$'", 4, None),
     ("x < 5x", "invalid number '5x'", 4, None),
-    ("x < 15min", "invalid number '15min'", 4, None),
+    ("x < 15min", "invalid duration '15min': write 15m", 4, None),
     ("x < 2Bn", "invalid number '2Bn'", 4, None),
     ("x < 1.5.3", "invalid number '1.5.3'", 4, None),
     ("x < 1.", "invalid number '1.'", 4, None),

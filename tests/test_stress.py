@@ -258,8 +258,8 @@ def test_shocks_that_touch_nothing_the_strategy_reads_are_not_applicable(
     )
     (run,) = run_stress(banking(), [scenario], store=replay_store, out_dir=tmp_path).runs
     assert run.skipped == (
-        f"{NOT_APPLICABLE}: Banking_Crisis_Dip does not trade ETH; Banking_Crisis_Dip reads no "
-        "news data; Banking_Crisis_Dip reads no polymarket data"
+        f"{NOT_APPLICABLE}: Banking_Crisis_Dip does not trade ETH (it trades BTC); "
+        "Banking_Crisis_Dip reads no news data; Banking_Crisis_Dip reads no polymarket data"
     )
 
 

@@ -78,7 +78,9 @@ def test_json_has_each_chosen_scenario_with_its_counts_or_why_it_was_skipped(
     )
     assert rejects["filled"] == 0 and rejects["pnl"] == "0"
     assert rejects["audit_log"] == str(tmp_path / "r" / "venue_rejects_48h" / "backtest.db")
-    assert mine["skipped"] == "not applicable: Banking_Crisis_Dip does not trade ETH"
+    assert mine["skipped"] == (
+        "not applicable: Banking_Crisis_Dip does not trade ETH (it trades BTC)"
+    )
 
 
 def test_a_bad_scenario_file_is_an_error_at_its_line_and_column_and_exit_1(

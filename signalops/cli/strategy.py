@@ -54,6 +54,8 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
     older than that on Mondays and after holidays: those leaves would be UNKNOWN). An invalid
     config is reported with the files; the strategies are still checked, but not against it.
+    The warnings follow the errors; a file with errors in its conditions has the warnings of
+    the others told too.
 
     \b
     Example:
@@ -114,10 +116,10 @@ def _same_file(a: Path, b: str | Path | None) -> bool:
 
 
 def _threshold_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
-    """What the compiler found odd in valid strategies (rsi(14) < 0.3), each with its source
-    line and caret."""
+    """What the compiler found odd in strategies (rsi(14) < 0.3), each with its source line
+    and caret: a file with errors too has them told (after the errors)."""
     for check in checks:
-        for warning in check.strategy.warnings if check.strategy is not None else ():
+        for warning in check.warnings:
             yield f"{warning}\n{warning.excerpt}" if warning.excerpt else str(warning)
 
 
@@ -125,15 +127,14 @@ def _onchain_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
     """The stablecoins and chains on-chain conditions name that most likely misspell one
     DeFiLlama lists (``signalops.adapters.defillama_names.misspelling``), each at the argument that
     names it. A warning, not an error: a coin listed since the bundled list may be real. The
-    adapter is imported only when some strategy reads on-chain data."""
+    adapter is imported only when some strategy reads on-chain data. The conditions that
+    compiled are checked, in a file with errors too."""
     from signalops.catalogue.builtin import ONCHAIN
 
     for check in checks:
-        if check.strategy is None:
-            continue
         leaves = [
             (leaf, metric)
-            for leaf in check.strategy.tree.leaves()
+            for leaf in check.leaves
             for metric in leaf.metrics
             if metric.source == ONCHAIN.source
         ]
@@ -146,7 +147,7 @@ def _misspelt(file: Path, leaves: list[tuple[Predicate, Metric]]) -> Iterator[St
     from signalops.adapters.defillama_names import misspelling
     from signalops.strategy._yaml import load_yaml, read_source
 
-    doc = load_yaml(read_source(file, "strategy"), str(file))  # it compiled, so it reads
+    doc = load_yaml(read_source(file, "strategy"), str(file))  # the compiler read it: it reads
     told: set[tuple[int, int]] = set()  # a defaults.params entry once, whatever leaves use it
     for leaf, metric in leaves:
         for param, value in metric.params:

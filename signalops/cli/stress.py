@@ -54,7 +54,7 @@ def stress_command(
     scenarios replay a window as recorded (March 2020, May 2022, November 2022, March 2023);
     synthetic ones apply shocks to the replayed data: a price gap, a prediction-market jump, a
     data source out for some hours, a venue rejecting orders. A scenario the data does not
-    cover, or whose shocks touch nothing the strategy reads, is skipped with the reason.
+    cover, or one of whose shocks touches nothing the strategy reads, is skipped with the reason.
 
     Per scenario: PnL, max drawdown, decisions, orders filled, denied by the risk gate and
     rejected by the venue (by code), breakers, and the decisions that failed closed.

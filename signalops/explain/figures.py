@@ -7,6 +7,8 @@ a trader reads them: money to the cent (``500.00``), a fill price to six signifi
 percentage (``5%``), no ``None``. Only the words change: ``why --json`` and the records keep
 the exact figures. A risk check's ``actual`` and ``limit`` are written alike, and exactly when
 the usual places would make two different figures read the same (``10%`` against ``10%``).
+A check the order's side is exempt from (``"exempt": "BUY"``: NO_POSITION, which only a SELL
+can fail) says that it does not apply, without the figures it did not judge.
 """
 
 from __future__ import annotations
@@ -138,11 +140,15 @@ def _paired(details: Record, unit: str) -> dict[str, str]:
 
 def details_text(details: Any) -> str:
     """A risk check's details in words, keys sorted (as a stored record has them):
-    ``actual 5%, equity 10,000.00, limit 10%, position value 500.00, unit fraction of equity``."""
+    ``actual 5%, equity 10,000.00, limit 10%, position value 500.00, unit fraction of equity``;
+    for a check the order's side is exempt from, ``does not apply to this BUY``."""
     if details in (None, "", {}, []):
         return ""
     if not isinstance(details, Mapping):
         return _one("", details, "")
+    exempt = details.get("exempt")
+    if isinstance(exempt, str) and exempt:
+        return f"does not apply to this {exempt}"
     unit = str(details.get("unit") or "")
     paired = _paired(details, unit)
     words = []

@@ -250,7 +250,8 @@ def _leaf_lines(node: Json, leaf: Json, view: View) -> Iterator[Text]:
     yield from _reading_lines(leaf, node.get("metric_names") or (), shown)
     computed = leaf.get("threshold_value")
     if leaf.get("reason"):
-        yield Text(f"UNKNOWN: {describe_reason(leaf['reason'])}", style="yellow")
+        errors = [reading.get("error") for reading in leaf.get("readings") or []]
+        yield Text(f"UNKNOWN: {describe_reason(leaf['reason'], errors)}", style="yellow")
     elif not view.record and computed is not None and node.get("computed_threshold"):
         if isinstance(computed, list):
             low, high = (shown(c) for c in computed)
@@ -367,7 +368,8 @@ def _weight_line(weight: Json, minimum: Any = None) -> Text:
     value = weight.get("weight")
     if value is None:
         reason = weight.get("reason") or Code.MISSING.value
-        why = _BAD_COUNTS if reason == Code.BAD_DATA else describe_reason(reason)
+        errors = [weight.get("error")]
+        why = _BAD_COUNTS if reason == Code.BAD_DATA else describe_reason(reason, errors)
         said = f" ({weight['error']})" if weight.get("error") else ""
         return Text(f"weight unknown: the hit-rate counts: {why}{said}", style="yellow")
     line = f"weight {plain(value)} · {source}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from signalops import numbers
@@ -19,13 +20,33 @@ _REASONS: dict[str, str] = {
     Code.MATH_ERROR: "the arithmetic has no finite result (e.g. division by zero)",
 }
 
+# A leaf a source answered with an error is ADAPTER_ERROR whatever the error (the record keeps
+# each reading's ``CODE: message``); these codes are no failure of the source but what it lacks,
+# said as that when every reading's error has the one code.
+_ANSWERS: dict[str, str] = {
+    Code.NO_DATA: "the source has no data for this time",
+    Code.INSUFFICIENT_HISTORY: "too little history for the indicator",
+    Code.LOOK_AHEAD: "the source only has data from after the decision time",
+    Code.NOT_APPLICABLE: "the metric does not apply to this asset",
+    Code.NOT_REPORTED: "the filer does not report this figure",
+    Code.MARKET_CLOSED: "the market was closed or resolved",
+}
+
 # Catalogue units read as a percentage (``0.05`` is ``+5%``) or as a price.
 FRACTION = "fraction"
 _PRICE_UNITS = frozenset({"quote currency"})
 
 
-def describe_reason(reason: str) -> str:
-    """Why a leaf is UNKNOWN, for a trader: ``STALE`` -> ``data older than max age``."""
+def describe_reason(reason: str, errors: Iterable[Any] = ()) -> str:
+    """Why a leaf is UNKNOWN, for a trader: ``STALE`` -> ``data older than max age``.
+
+    ``errors``: its readings' errors (``"NO_DATA: no recorded ..."``, None for a reading without
+    one). An ``ADAPTER_ERROR`` leaf whose errors all have a code that is no failure of the source
+    says what that code means (``NO_DATA``: ``the source has no data for this time``)."""
+    if reason == Code.ADAPTER_ERROR:
+        codes = {str(e).split(":", 1)[0] for e in errors if isinstance(e, str) and e}
+        if len(codes) == 1 and (code := codes.pop()) in _ANSWERS:
+            return _ANSWERS[code]
     return _REASONS.get(reason, reason)
 
 

@@ -15,17 +15,19 @@ from pathlib import Path
 
 from signalops.catalogue.builtin import BUILTIN
 from signalops.catalogue.spec import Catalogue
-from signalops.errors import raise_collected
-from signalops.strategy._yaml import load_yaml, read_source
-from signalops.strategy.compiler import compile_document
+from signalops.errors import StrategyError, raise_collected
+from signalops.strategy._yaml import Document, load_yaml, read_source
+from signalops.strategy.compiler import Compiled, compile_checked, compile_document
 from signalops.strategy.model import Execution, Strategy
 from signalops.strategy.schema import check_schema, schema_path, strategy_schema
 
 __all__ = [
+    "Compiled",
     "Execution",
     "Strategy",
     "find_strategy_files",
     "load",
+    "load_checked",
     "loads",
     "schema_path",
     "strategy_schema",
@@ -36,14 +38,29 @@ STRATEGY_SUFFIXES = (".yaml", ".yml")
 
 def loads(text: str, file: str = "<string>", catalogue: Catalogue = BUILTIN) -> Strategy:
     """Compile strategy YAML given as text; ``file`` is the name errors will cite."""
-    doc = load_yaml(text, file)
-    raise_collected(check_schema(doc, tuple(catalogue.sources)))
-    return compile_document(doc, catalogue)
+    return compile_document(_document(text, file, catalogue), catalogue)
 
 
 def load(path: str | Path, catalogue: Catalogue = BUILTIN) -> Strategy:
     """Compile a strategy file."""
     return loads(read_source(path, "strategy"), str(path), catalogue)
+
+
+def load_checked(path: str | Path, catalogue: Catalogue = BUILTIN) -> Compiled:
+    """``load``'s outcome as a value: the strategy or the errors, and the compiler's warnings
+    even when it found errors (none when the YAML or the schema pass did: it did not run)."""
+    try:
+        doc = _document(read_source(path, "strategy"), str(path), catalogue)
+    except StrategyError as error:
+        return Compiled(error=error)
+    return compile_checked(doc, catalogue)
+
+
+def _document(text: str, file: str, catalogue: Catalogue) -> Document:
+    """The YAML passes and the schema pass: the document the compiler reads."""
+    doc = load_yaml(text, file)
+    raise_collected(check_schema(doc, tuple(catalogue.sources)))
+    return doc
 
 
 def find_strategy_files(paths: Iterable[str | Path]) -> Iterator[Path]:

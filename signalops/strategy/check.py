@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from signalops.catalogue.builtin import BUILTIN
 from signalops.catalogue.spec import Catalogue
 from signalops.errors import InputError, StrategyError
-from signalops.strategy import find_strategy_files, load
+from signalops.strategy import find_strategy_files, load_checked
 from signalops.strategy._yaml import load_yaml, read_source
 from signalops.strategy.model import Strategy
 
 if TYPE_CHECKING:
     from signalops.config import Config
+    from signalops.evaluation.nodes import Predicate
 
 CONFIG_NAME_PREFIX = "signalops"  # signalops.yaml, signalops.equities.yaml, signalops-live.yml
 
@@ -30,13 +31,17 @@ CONFIG_NAME_PREFIX = "signalops"  # signalops.yaml, signalops.equities.yaml, sig
 @dataclass(frozen=True)
 class FileCheck:
     """One file: its strategy (or, for a config file, its config) when it compiles, else the
-    error (a group for several); ``is_config`` tells a config file whether it is valid or not."""
+    error (a group for several); ``is_config`` tells a config file whether it is valid or not.
+    ``warnings`` and ``leaves``: the compiler's warnings and the conditions it compiled, a
+    strategy's whether or not it has errors (``signalops validate`` shows both)."""
 
     file: Path
     strategy: Strategy | None = None
     error: StrategyError | None = None
     config: Config | None = None
     is_config: bool = False
+    warnings: tuple[StrategyError, ...] = ()
+    leaves: tuple[Predicate, ...] = ()
 
 
 def check_files(
@@ -80,12 +85,16 @@ def _top_level(file: Path) -> dict[Any, Any] | None:
 def _check(file: Path, catalogue: Catalogue, config: bool = False) -> FileCheck:
     if config or is_config_file(file):
         return _check_config(file)
-    try:
-        strategy = load(file, catalogue)
-    except StrategyError as error:
-        return FileCheck(file, error=error)
-    _run_once(strategy)
-    return FileCheck(file, strategy=strategy)
+    compiled = load_checked(file, catalogue)
+    if compiled.strategy is not None:
+        _run_once(compiled.strategy)
+    return FileCheck(
+        file,
+        strategy=compiled.strategy,
+        error=compiled.error,
+        warnings=compiled.warnings,
+        leaves=compiled.leaves,
+    )
 
 
 # Any fixed time: with no data at all, every leaf is UNKNOWN whatever the time.

@@ -87,12 +87,38 @@ def compile_document(doc: Document, catalogue: Catalogue = BUILTIN) -> Strategy:
     return _Compiler(doc, catalogue).run()
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """A compile as values: the strategy, or its error (a group for several); either way the
+    compiler's warnings and the conditions that compiled, so that ``signalops validate`` shows
+    a file's warnings beside its errors (``rsi(14) < 0.3`` is not kept from view by a typo
+    elsewhere in the file)."""
+
+    strategy: Strategy | None = None
+    error: StrategyError | None = None
+    warnings: tuple[StrategyError, ...] = ()
+    leaves: tuple[Predicate, ...] = ()
+
+
+def compile_checked(doc: Document, catalogue: Catalogue = BUILTIN) -> Compiled:
+    """``compile_document``'s outcome as a value."""
+    compiler = _Compiler(doc, catalogue)
+    try:
+        strategy = compiler.run()
+    except StrategyError as error:
+        return Compiled(
+            error=error, warnings=compiler.sorted_warnings(), leaves=tuple(compiler.leaves)
+        )
+    return Compiled(strategy, warnings=strategy.warnings, leaves=strategy.tree.leaves())
+
+
 class _Compiler:
     def __init__(self, doc: Document, catalogue: Catalogue) -> None:
         self.doc = doc
         self.catalogue = catalogue
         self.errors: list[StrategyError] = []
-        self.warnings: list[StrategyError] = []  # the file compiles; validate shows them
+        self.warnings: list[StrategyError] = []  # validate shows them, with any errors
+        self.leaves: list[Predicate] = []  # every condition compiled, in order
         self.next_index = 0
         spec = doc.data["strategy"]
         self.spec = spec
@@ -205,8 +231,17 @@ class _Compiler:
             file=self.doc.file,
             document=MappingProxyType(self.doc.data),
             risk=MappingProxyType(dict(spec.get("risk", {}))),
-            warnings=tuple(sorted(self.warnings, key=lambda w: (w.line, w.column))),
+            warnings=self.sorted_warnings(),
         )
+
+    def sorted_warnings(self) -> tuple[StrategyError, ...]:
+        return tuple(sorted(self.warnings, key=lambda w: (w.line, w.column)))
+
+    def compiled(self, leaf: Predicate) -> Predicate:
+        """``leaf``, its text rendered, noted as compiled."""
+        leaf = _with_rendered_text(leaf)
+        self.leaves.append(leaf)
+        return leaf
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -601,7 +636,7 @@ class _Compiler:
             rule=context.rule,
             description=condition.get("description"),
         )
-        return _with_rendered_text(predicate)
+        return self.compiled(predicate)
 
     def threshold_value(self, raw: Any, path: Path) -> Const:
         if isinstance(raw, bool) or raw is None:
@@ -936,7 +971,7 @@ class _ExpressionCompiler:
             rule=self.context.rule,
             description=self.condition.get("description"),
         )
-        return _with_rendered_text(predicate)
+        return self.c.compiled(predicate)
 
     def value(self, node: ex.ValueExpr) -> Operand:
         if isinstance(node, ex.Num):

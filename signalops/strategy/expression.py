@@ -52,6 +52,7 @@ __all__ = [
     "Str",
     "ValueExpr",
     "children",
+    "duration_slip",
     "parse",
     "render",
     "source_text",
@@ -743,6 +744,45 @@ _BAD_NUMBER = re.compile(r"\.?[0-9][A-Za-z0-9_.%]*")
 _PARAM_SIGIL = re.compile(r"\$(?![A-Za-z_])")
 
 
+# A length in a unit the durations do not spell so (``4hours``, ``15min``, ``3y``): NUMBER WORD.
+_LENGTH = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)([A-Za-z]+)")
+# Each duration unit as people also write it. ``M`` is not a minute: a month, as for the CLI.
+_UNIT_WORDS = {
+    "s": ("S", "sec", "secs", "second", "seconds"),
+    "m": ("min", "mins", "minute", "minutes"),
+    "h": ("H", "hr", "hrs", "hour", "hours"),
+    "d": ("D", "day", "days"),
+    "w": ("W", "wk", "wks", "week", "weeks"),
+}
+_UNIT_OF = {
+    word if len(word) == 1 else word.lower(): unit
+    for unit, words in _UNIT_WORDS.items()
+    for word in words
+}
+_YEARS = frozenset({"y", "yr", "yrs", "year", "years"})
+_MONTHS = frozenset({"mo", "mos", "mon", "month", "months"})
+
+
+def duration_slip(text: str) -> str | None:
+    """How to write ``text``, a length in a unit durations do not spell so, as a duration
+    (``4hours``: ``write 4h``); None when it is no length at all (``1.5x``). Years and months
+    are not units, as for the command line's lengths (``--train 3y``): neither has one length,
+    and days and weeks say exactly how long."""
+    match = _LENGTH.fullmatch(text)
+    if match is None:
+        return None
+    number, word = match[1], match[2]
+    if word == "M" or word.lower() in _MONTHS:
+        return "there is no month unit: write days or weeks, e.g. 90d or 13w"
+    if word.lower() in _YEARS:
+        amount = Decimal(number)
+        whole = int(amount) if amount == amount.to_integral_value() else None
+        shown = f"{whole * 365}d or {whole * 52}w" if whole else "365d or 52w"
+        return f"there is no year unit: write {shown}"
+    unit = _UNIT_OF.get(word if len(word) == 1 else word.lower())
+    return None if unit is None else f"write {number}{unit}"
+
+
 def _readable(terminals: Iterable[str]) -> tuple[str, ...]:
     return tuple(_TOKEN_NAMES.get(name, name) for name in terminals)
 
@@ -771,7 +811,11 @@ def _syntax_error(text: str, error: UnexpectedInput) -> ExpressionSyntaxError:
         if _PARAM_SIGIL.match(text, offset):
             return ExpressionSyntaxError("expected a parameter name after '$'", offset)
         if bad_number := _BAD_NUMBER.match(text, offset):
-            return ExpressionSyntaxError(f"invalid number {bad_number.group()!r}", offset)
+            written = bad_number.group()
+            meant = duration_slip(written)
+            if meant is not None:
+                return ExpressionSyntaxError(f"invalid duration {written!r}: {meant}", offset)
+            return ExpressionSyntaxError(f"invalid number {written!r}", offset)
         parser = getattr(error, "interactive_parser", None)
         expected = _readable(parser.accepts()) if parser else ()
         return ExpressionSyntaxError(f"unexpected character {text[offset]!r}", offset, expected)

@@ -9,8 +9,11 @@
 
 The file is YAML with positions (``signalops.strategy._yaml``: duplicate keys are errors, dates
 stay text), checked against ``schemas/stress.schema.json`` (unknown keys get "did you mean"),
-then against what the schema cannot say: times that are real dates, a window that does not
+and against what the schema cannot say: times that are real dates, a window that does not
 end before it starts, shocks inside the window, one kind per shock, a source that exists.
+Both in one pass: the meaning of every value the schema took is checked beside the schema's
+errors (``pct: 20%`` and ``source: onchian`` are told together), as a strategy file lists
+every mistake at once.
 
 The bundled scenarios live in the checkout's ``scenarios/`` folder; the wheel carries a copy
 under ``signalops/_bundled/scenarios`` (``pyproject.toml``), as it carries the strategies.
@@ -65,8 +68,13 @@ def load_scenario(path: str | Path) -> Scenario:
 def loads_scenario(text: str, file: str = "<string>") -> Scenario:
     """A scenario given as YAML text (``file`` names it in errors)."""
     doc = load_yaml(text, file)
-    raise_collected(check_scenario_schema(doc))
-    return _Reader(doc).scenario()
+    problems = check_scenario_schema(doc)
+    reader = _Reader(doc, _refused(doc) if problems else None)
+    scenario = reader.scenario()
+    found = {str(e): e for e in sorted([*problems, *reader.errors], key=_place)}
+    raise_collected(list(found.values()))
+    assert scenario is not None  # no error: every value was read
+    return scenario
 
 
 def bundled_dir() -> Traversable:
@@ -138,35 +146,72 @@ def check_scenario_schema(doc: Document) -> list[StrategyError]:
     return schema_problems(doc, _validator())
 
 
+def _refused(doc: Document) -> frozenset[Path_]:
+    """The values the schema refused (a type, a pattern, a bound): their meaning is not read.
+    A missing key is not there to read, and an unknown one is never read."""
+    return frozenset(
+        tuple(error.absolute_path)
+        for error in _validator().iter_errors(doc.data)
+        if error.validator not in ("required", "additionalProperties")
+    )
+
+
+def _place(error: StrategyError) -> tuple[int, int]:
+    return error.line, error.column
+
+
 # --- meaning ---------------------------------------------------------------------------------
 
 
 class _Reader:
-    """A schema-valid document to a ``Scenario``, collecting what the schema cannot check."""
+    """A document to a ``Scenario``, collecting what the schema cannot check. ``refused``: the
+    paths of the values a schema-invalid document's schema errors are about (None: the document
+    is schema-valid); only the others are read, so that the meaning of the rest is checked in
+    the same pass."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, refused: frozenset[Path_] | None = None) -> None:
         self.doc = doc
+        self.valid = refused is None
+        self.refused = refused or frozenset()
         self.errors: list[StrategyError] = []
 
-    def scenario(self) -> Scenario:
+    def readable(self, path: Path_) -> bool:
+        """Whether the value at ``path`` is there and the schema refused neither it nor what
+        holds it."""
+        if any(path[: len(bad)] == bad for bad in self.refused):
+            return False
+        value: Any = self.doc.data
+        for key in path:
+            if isinstance(value, dict):
+                there = key in value
+            else:
+                there = isinstance(value, list) and isinstance(key, int) and key < len(value)
+            if not there:
+                return False
+            value = value[key]
+        return True
+
+    def scenario(self) -> Scenario | None:
+        """The scenario; None when anything is wrong (``errors``, or the schema's, say what)."""
         data = self.doc.data
         start, end = self.time(("from",)), self.time(("to",))
         if start is not None and end is not None and end < start:
             self.fail(f"the window ends ({iso(end)}) before it starts ({iso(start)})", ("to",))
         every = None
-        if "every" in data:
+        if self.readable(("every",)):
             seconds = parse_duration(data["every"])
             if seconds is None:
                 self.fail(f"'{data['every']}' is not a positive duration", ("every",))
             else:
                 every = timedelta(seconds=seconds)
         shocks = []
-        for i in range(len(data.get("shocks", []))):
-            shock = self.shock(i, start, end)
+        count = len(data["shocks"]) if self.readable(("shocks",)) else 0
+        for i in range(count):
+            shock = self.shock(i, start, end) if self.readable(("shocks", i)) else None
             if shock is not None:
                 shocks.append(shock)
-        raise_collected(sorted(self.errors, key=lambda e: (e.line, e.column)))
-        assert start is not None and end is not None
+        if self.errors or not self.valid or start is None or end is None:
+            return None
         return Scenario(
             name=data["name"],
             start=start,
@@ -178,8 +223,10 @@ class _Reader:
         )
 
     def shock(self, i: int, start: datetime | None, end: datetime | None) -> Shock | None:
+        """Shock ``i``, its meaning checked; None when something in it is wrong (or was not
+        read: the schema told what)."""
         item: dict[str, Any] = self.doc.data["shocks"][i]
-        kinds = list(item)
+        kinds = [kind for kind in item if kind in KINDS]  # the schema tells of any other key
         if len(kinds) > 1:
             self.fail(
                 f"a shock is one of {', '.join(KINDS)}: '{kinds[0]}' and '{kinds[1]}' here "
@@ -188,37 +235,55 @@ class _Reader:
                 key=True,
             )
             return None
+        if not kinds or not self.readable(("shocks", i, kinds[0])):
+            return None
         kind = kinds[0]
         path: Path_ = ("shocks", i, kind)
         body = item[kind]
-        when = self.time((*path, "at" if "at" in body else "from"))
+        moment: Path_ = (*path, "at" if kind in ("gap", "prediction_jump") else "from")
+        when = self.time(moment)
         if when is not None and start is not None and end is not None and not start <= when <= end:
             self.fail(
                 f"{iso(when)} is outside the scenario's window ({iso(start)} to {iso(end)})",
-                (*path, "at" if "at" in body else "from"),
+                moment,
             )
-        if when is None:
-            return None
         if kind == "gap":
-            if body["pct"] == 0:
+            if self.readable((*path, "pct")) and body["pct"] == 0:
                 self.fail("a gap of 0% changes nothing", (*path, "pct"))
+            if when is None or not self.readable_all(path, "asset", "pct"):
+                return None
             return Gap(asset=body["asset"], at=when, pct=float(body["pct"]))
         if kind == "prediction_jump":
+            if when is None or not self.readable_all(path, "market", "to"):
+                return None
             outcome = str(body.get("outcome", "yes")).strip().lower()
             return PredictionJump(str(body["market"]), when, float(body["to"]), outcome)
         if kind == "outage":
-            return Outage(self.source((*path, "source")), when, float(body["hours"]))
+            source = self.source((*path, "source")) if self.readable((*path, "source")) else None
+            if when is None or source is None or not self.readable_all(path, "hours"):
+                return None
+            return Outage(source, when, float(body["hours"]))
+        if when is None or not self.readable_all(path, "hours"):
+            return None
         return VenueRejects(when, float(body["hours"]))
 
-    def source(self, path: Path_) -> str:
+    def readable_all(self, path: Path_, *keys: str) -> bool:
+        return all(self.readable((*path, key)) for key in keys)
+
+    def source(self, path: Path_) -> str | None:
+        """The data source at ``path``; None when no source has that name (told)."""
         name: str = self.doc.data["shocks"][path[1]][path[2]]["source"]
         known = sorted(registry.catalogue().sources)
         if name not in known:
             hint = did_you_mean(name, known) or "sources: " + ", ".join(known)
             self.fail(f"no data source '{name}'", path, hint=hint)
+            return None
         return name
 
     def time(self, path: Path_) -> datetime | None:
+        """The time at ``path``; None when it is not one (told) or was not read."""
+        if not self.readable(path):
+            return None
         value: Any = self.doc.data
         for key in path:
             value = value[key]

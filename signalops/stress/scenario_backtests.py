@@ -16,8 +16,10 @@ A scenario is *skipped*, with the reason, when it cannot say anything about the 
 - not covered by the data: the strategy's candles of some asset do not span the window (the
   bundled hourly BTC candles start in October 2020, so March 2020 is not covered for an hourly
   strategy; the daily candles go back to 2017);
-- not applicable: none of its shocks touches what the strategy reads (a gap of an asset it
+- not applicable: one of its shocks touches nothing the strategy reads (a gap of an asset it
   does not trade, a jump of a market it does not read, an outage of a source it does not use).
+  One is enough: the scenario's row would report a stress that did not happen, and a shock
+  written for the strategy names what it trades (``DOGE`` for ``BTC`` is a slip to be told of).
 
 What each scenario reports is read from its audit log, so it is what ``why`` shows: the verdicts,
 the orders filled, the risk gate's denials by code, the venue's refusals by code, and the
@@ -330,7 +332,8 @@ def _labelled(progress: Progress | None, name: str) -> OnProgress | None:
 def skip_reason(
     strategy: Strategy, scenario: Scenario, store: SnapshotStore, config: Config
 ) -> str | None:
-    """Why ``scenario`` says nothing about ``strategy`` on ``store`` (None: it runs)."""
+    """Why ``scenario`` says nothing about ``strategy`` on ``store`` (None: it runs): the data
+    does not cover its window, or one of its shocks touches nothing the strategy reads."""
     timeframe = candle_timeframe(strategy)
     for asset in strategy.assets:
         try:
@@ -350,12 +353,13 @@ def skip_reason(
             f"{NOT_COVERED}: no US equity session opens from {_day(scenario.start)} to "
             f"{_day(scenario.end + every)}: {', '.join(strategy.assets)} cannot be traded in it"
         )
-    if not scenario.shocks:
-        return None
     reasons = [not_applicable(strategy, shock, store, config) for shock in scenario.shocks]
-    if all(reasons):
-        return f"{NOT_APPLICABLE}: " + "; ".join(r for r in reasons if r)
-    return None
+    missed = [reason for reason in reasons if reason]
+    if not missed:
+        return None
+    if len(missed) < len(reasons):  # the others apply: say why the scenario does not run
+        missed.append("each shock of a scenario must touch what the strategy reads")
+    return f"{NOT_APPLICABLE}: " + "; ".join(missed)
 
 
 def not_applicable(
@@ -365,7 +369,7 @@ def not_applicable(
     name = strategy.name
     if isinstance(shock, Gap):
         if shock.asset not in strategy.assets:
-            return f"{name} does not trade {shock.asset}"
+            return f"{name} does not trade {shock.asset} (it trades {', '.join(strategy.assets)})"
         if not candle_keys(store, shock.asset, config.venues):
             if config.venues.trades_outcome(shock.asset):
                 return (

@@ -59,7 +59,7 @@ def test_why_writes_the_risk_checks_order_and_fill_for_people(march: str):
         "2023-03-10T00:00:00Z, limit 2d, unit duration",
         "  PASS    DUPLICATE_DECISION: actual 1, decision id dec-06b9f3bcf8279e462f0c49f6, "
         "limit 1, unit executions of this decision",
-        "  PASS    NO_POSITION: actual 0.02455527, exempt BUY, limit 0, unit asset units",
+        "  PASS    NO_POSITION: does not apply to this BUY",
         "  PASS    MAX_POSITION: actual 5%, equity 10,000.00, limit 10%, position value 500.00, "
         "unit fraction of equity",
         "  PASS    MAX_EXPOSURE: actual 5%, equity 10,000.00, exposure 500.00, limit 50%, "

@@ -1,0 +1,71 @@
+"""A length written in a unit durations do not spell so (``4hours``, ``7days``, ``3y``) is called
+an invalid duration with the way to write it, worded as the command line words ``--train 3y``
+(a number with letters that are no unit, ``5x``, is still an invalid number: test_expression).
+
+Regression test: ``sma(n=50, timeframe=4hours)`` and ``return(7days)`` gave ``invalid number
+'4hours'``, which says nothing of durations nor of how to write one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import invoke as run
+
+from signalops.strategy.expression import ExpressionSyntaxError, parse
+
+STRATEGY = """\
+strategy:
+  name: Slips
+  assets: [BTC]
+  rules:
+    - id: trend
+      source: technical
+      conditions:
+        - when: "sma(n=50, timeframe=4hours) > 1"
+        - when: "return(7days) < -15%"
+"""
+
+
+def test_validate_says_each_misspelt_duration_and_how_to_write_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    Path("s.yaml").write_text(STRATEGY, encoding="utf-8")
+
+    result = run("validate", "s.yaml")
+
+    assert result.exit_code == 1
+    assert result.stdout == "1 file: 0 valid, 1 invalid (2 errors)\n"
+    assert result.stderr.splitlines() == [
+        "error: s.yaml:8:38: rules[0].conditions[0].when: invalid duration '4hours': write 4h",
+        '          - when: "sma(n=50, timeframe=4hours) > 1"',
+        "                                       ^",
+        "error: s.yaml:9:25: rules[0].conditions[1].when: invalid duration '7days': write 7d",
+        '          - when: "return(7days) < -15%"',
+        "                          ^",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("15min", "invalid duration '15min': write 15m"),
+        ("4H", "invalid duration '4H': write 4h"),
+        ("2weeks", "invalid duration '2weeks': write 2w"),
+        ("1.5Hours", "invalid duration '1.5Hours': write 1.5h"),
+        ("30secs", "invalid duration '30secs': write 30s"),
+        ("3y", "invalid duration '3y': there is no year unit: write 1095d or 156w"),
+        ("2years", "invalid duration '2years': there is no year unit: write 730d or 104w"),
+        ("3mo", "invalid duration '3mo': there is no month unit: write days or weeks, e.g. 90d "
+                "or 13w"),
+    ],
+)  # fmt: skip
+def test_a_length_in_another_spelling_is_an_invalid_duration_with_how_to_write_it(
+    written: str, message: str
+):
+    text = f"return({written}) < 1"
+    with pytest.raises(ExpressionSyntaxError) as caught:
+        parse(text)
+    assert (caught.value.message, caught.value.offset) == (message, len("return("))
