@@ -145,5 +145,5 @@ class RunProcess:
         return self.stderr_path.read_text()
 
     def cycle_lines(self) -> list[str]:
-        """Summary lines: one per finished cycle (``<as_of>  N decisions: ...``)."""
-        return [line for line in self.lines if " decisions: " in line]
+        """Summary lines: one per finished cycle (``<as_of>  N decisions: ...``, ``1 decision``)."""
+        return [line for line in self.lines if " decisions: " in line or " decision: " in line]

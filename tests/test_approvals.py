@@ -34,7 +34,7 @@ def pending(replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "run", STRATEGY, "--mode", "notify", "--replay", str(replay_dir), "--from",
         "2023-03-10", "--audit", str(db),
     )  # fmt: skip
-    assert made.stdout.startswith("2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 awaiting approval)")
+    assert made.stdout.startswith("2023-03-10T00:00:00Z  1 decision: 1 BUY (1 awaiting approval)")
     listed = run("approvals", "--at", "2023-03-10T00:01:00Z", "--audit", str(db))
     approval_id = listed.stdout.split()[0]
     assert approval_id.startswith("apv-")

@@ -95,11 +95,11 @@ def test_a_drawdown_beyond_the_limit_halts_and_later_orders_are_recorded_as_deni
 
     assert result.exit_code == 0, result.output
     assert stdout_lines(result) == [
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
         HALT_LINE,
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
     ]
     assert re.fullmatch(
         r"\S+ WARNING signalops\.pipeline: trading HALTED by the max_drawdown breaker: drawdown "
@@ -122,7 +122,7 @@ def test_a_restart_stays_halted_until_resume_and_then_trades_again(crisis):
     restarted = crisis("2023-03-14")
     assert stdout_lines(restarted) == [
         HALT_LINE,
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
     ]
     denied = failed_check(decision_at(crisis.db, "2023-03-14T00:00:00Z"))
     assert (denied["code"], denied["details"]["limit"], denied["details"]["allowed"]) == (
@@ -142,7 +142,7 @@ def test_a_restart_stays_halted_until_resume_and_then_trades_again(crisis):
     )
 
     after = crisis("2023-03-15")
-    assert stdout_lines(after) == ["2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 filled)"]
+    assert stdout_lines(after) == ["2023-03-15T00:00:00Z  1 decision: 1 SELL (1 filled)"]
     state = json.loads(breakers.state_path(crisis.db).read_text())
     assert state["history"][-1] == {
         "event": "resume",
@@ -200,7 +200,7 @@ def test_a_deleted_breaker_file_does_not_resume_trading_the_log_still_says_halte
 
     assert stdout_lines(restarted) == [
         HALT_LINE,
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
     ]
     resumed = invoke(
         "resume", "--audit", str(crisis.db), "--config", str(crisis.config), "--by", "bob",
@@ -208,7 +208,7 @@ def test_a_deleted_breaker_file_does_not_resume_trading_the_log_still_says_halte
     )  # fmt: skip
     assert resumed.exit_code == 0, resumed.output
     assert stdout_lines(crisis("2023-03-15")) == [
-        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 filled)"
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 filled)"
     ]
     assert [i for i, _ in breaker_records(crisis.db)] == ["breaker-0-trip", "breaker-0-resume"]
 
@@ -262,10 +262,10 @@ def test_sources_unreachable_for_n_cycles_halt_across_restarts(
 
     warning = "  WARNING data errors: CONNECTION_ERROR x6"
     assert lines_without_duration(first.stdout) == [
-        f"2023-03-11T12:00:00Z  1 decisions: 1 HOLD{warning}"
+        f"2023-03-11T12:00:00Z  1 decision: 1 HOLD{warning}"
     ]
     assert stdout_lines(second) == [
-        f"2023-03-11T13:00:00Z  1 decisions: 1 HOLD{warning}",
+        f"2023-03-11T13:00:00Z  1 decision: 1 HOLD{warning}",
         "HALTED by the max_outage_cycles breaker at 2023-03-11T13:00:00Z: 2 cycles in a row with "
         "sources unreachable; orders are denied until `signalops resume`",
     ]

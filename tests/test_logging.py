@@ -276,7 +276,7 @@ def test_secrets_in_the_environment_and_in_adapter_errors_never_reach_the_log(
 
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith(
-        "2023-03-11T12:00:00Z  1 decisions: 1 HOLD  "
+        "2023-03-11T12:00:00Z  1 decision: 1 HOLD  "
         "WARNING data errors: CONNECTION_ERROR x3, TRANSPORT_ERROR x3  ["
     )
     text = log.read_text(encoding="utf-8")

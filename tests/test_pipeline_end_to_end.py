@@ -41,15 +41,15 @@ def march_run(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     assert result.exit_code == 0, result.output
     # Each line ends with the cycle's duration ("[0.01s]"), the one part that is not fixed.
     assert [line.split("  [")[0] for line in result.stdout.splitlines()] == [
-        "2023-03-08T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
-        "2023-03-13T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
-        "2023-03-16T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+        "2023-03-16T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
     ]
     return db
 
@@ -80,15 +80,15 @@ def test_decisions_lists_every_evaluation_traded_or_not(audit_db: Path):
     result = run("decisions", "--audit", str(audit_db))
     rows = [line.split("  Banking")[0] for line in result.stdout.splitlines()]
     assert rows == [
-        "2023-03-16T00:00:00Z  BTC    SELL     DENIED",
-        "2023-03-15T00:00:00Z  BTC    SELL     DENIED",
-        "2023-03-14T00:00:00Z  BTC    SELL     FILLED",
-        "2023-03-13T00:00:00Z  BTC    HOLD     HOLD",
-        "2023-03-12T00:00:00Z  BTC    BLOCKED  BLOCKED",
-        "2023-03-11T00:00:00Z  BTC    BUY      DENIED",
-        "2023-03-10T00:00:00Z  BTC    BUY      FILLED",
-        "2023-03-09T00:00:00Z  BTC    HOLD     HOLD",
-        "2023-03-08T00:00:00Z  BTC    HOLD     HOLD",
+        "2023-03-16T00:00:00Z  BTC  SELL     DENIED ",
+        "2023-03-15T00:00:00Z  BTC  SELL     DENIED ",
+        "2023-03-14T00:00:00Z  BTC  SELL     FILLED ",
+        "2023-03-13T00:00:00Z  BTC  HOLD     HOLD   ",
+        "2023-03-12T00:00:00Z  BTC  BLOCKED  BLOCKED",
+        "2023-03-11T00:00:00Z  BTC  BUY      DENIED ",
+        "2023-03-10T00:00:00Z  BTC  BUY      FILLED ",
+        "2023-03-09T00:00:00Z  BTC  HOLD     HOLD   ",
+        "2023-03-08T00:00:00Z  BTC  HOLD     HOLD   ",
     ]
     blocked = run("decisions", "--verdict", "blocked", "--audit", str(audit_db))
     assert len(blocked.stdout.splitlines()) == 1
@@ -220,7 +220,7 @@ def test_a_ledger_that_cannot_be_valued_is_a_recorded_denial_not_a_crash(
             (quantity,),
         )
     line = cycle_between_checks(db, replay_dir, STRATEGY, datetime(2023, 3, 10, tzinfo=UTC))
-    assert line == "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
+    assert line == "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 denied by risk)"
     with AuditLog.open_readonly(db) as log:
         (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
     checks = record["risk"]["checks"]

@@ -146,7 +146,7 @@ def test_auto_run_on_a_polymarket_venue_posts_the_configured_token_at_its_record
     result, clob, audit = run_auto(replay_dir, tmp_path)
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith(f"{AT}T00:00:00Z  1 decisions: 1 BUY (1 filled)  [")
+    assert result.stdout.startswith(f"{AT}T00:00:00Z  1 decision: 1 BUY (1 filled)  [")
     # create_order read the token's tick size and neg-risk flag, then one order was posted.
     reads = [r for r in clob.requests if r.url.path != "/order"]
     assert {r.url.params["token_id"] for r in reads} == {YES_TOKEN}

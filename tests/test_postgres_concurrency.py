@@ -386,7 +386,7 @@ def _pending(database: Database, replay_dir: Path) -> str:
         ))  # fmt: skip
     finally:
         os.chdir(here)
-    assert made.startswith("2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 awaiting approval)")
+    assert made.startswith("2023-03-10T00:00:00Z  1 decision: 1 BUY (1 awaiting approval)")
     listed = ok(invoke("approvals", "--at", "2023-03-10T00:01:00Z", "--audit", database.writer_url))
     approval_id = listed.split()[0]
     assert approval_id.startswith("apv-")

@@ -121,7 +121,7 @@ def test_a_live_once_cycle_with_every_source_unreachable_warns_with_codes_and_ex
     assert result.exit_code == 1
     # rsi, close and sma (Binance), chain_tvl and the USDC flow (DeFiLlama), liquidity (Gamma).
     assert lines_without_duration(result.stdout) == [
-        "2023-03-11T12:00:00Z  1 decisions: 1 HOLD  WARNING data errors: CONNECTION_ERROR x6"
+        "2023-03-11T12:00:00Z  1 decision: 1 HOLD  WARNING data errors: CONNECTION_ERROR x6"
     ]
     (warning,) = result.stderr.splitlines()
     assert re.fullmatch(
@@ -148,7 +148,7 @@ def test_a_healthy_replayed_once_cycle_has_no_warning_and_exits_0(
 
     assert result.exit_code == 0, result.output
     assert lines_without_duration(result.stdout) == [
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)"
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
     ]
     assert result.stderr == ""
 
@@ -189,7 +189,7 @@ def test_a_run_of_several_cycles_warns_in_each_line_and_keeps_going_to_exit_0(
 
     assert result.exit_code == 0, result.output
     assert lines_without_duration(result.stdout) == [
-        f"2023-03-{day}T00:00:00Z  1 decisions: 1 HOLD  WARNING data errors: NO_DATA x1"
+        f"2023-03-{day}T00:00:00Z  1 decision: 1 HOLD  WARNING data errors: NO_DATA x1"
         for day in (10, 11, 12)
     ]
     assert len(result.stderr.splitlines()) == 3  # one WARNING log line per cycle

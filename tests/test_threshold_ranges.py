@@ -236,5 +236,5 @@ def test_sweep_lists_the_grid_values_out_of_range_as_failed(replay_dir: Path):
         "rsi(14) < -5 is never true: rsi is from 0 to 100",
         f"failed: BTC oversold=500: {baseline} with oversold=500: "
         "rules[0].conditions[0].threshold: rsi(14) < 500 is always true: rsi is from 0 to 100",
-        "error: 2 of 2 combinations failed; the rest are shown above",
+        "error: all 2 combinations failed",
     ]

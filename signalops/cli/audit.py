@@ -46,12 +46,19 @@ def _reader(audit_file: str | None) -> AuditStore:
     "--strategy", help="Only this strategy's decisions (name in any case, or sha256: hash)."
 )
 @click.option(
-    "--verdict", type=click.Choice(VERDICTS, case_sensitive=False), help="Only this verdict."
+    "--verdict",
+    type=click.Choice(VERDICTS, case_sensitive=False),
+    help="Only this verdict: what the strategy decided. The column after it is what came of "
+    "that: DENIED by the risk gate, or the order's state (FILLED, NOT_EXECUTED, ...).",
 )
 @click.option("--since", help="Earliest decision time (date or ISO time).")
 @click.option("--until", help="Latest decision time (date or ISO time).")
 @click.option(
-    "--limit", type=int, default=50, show_default=True, help="Show at most this many, newest first."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Show at most this many, newest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON lines.")
 @AUDIT_OPTION
@@ -306,7 +313,7 @@ def audit_export(target: Path, force: bool, audit_file: str | None) -> None:
     written = log.export_jsonl(sys.stdout) if to_stdout else _export_file(log, target)
     where = "stdout" if str(target) == "-" else str(target)
     # On stdout the JSON Lines are the output: the count must not become one of them.
-    output.console(stderr=to_stdout).print(f"{written} records written to {where}")
+    output.console(stderr=to_stdout).print(f"{output.count(written, 'record')} written to {where}")
 
 
 def _is_stdout(target: Path) -> bool:

@@ -82,7 +82,12 @@ CHUNK_OPTION = click.option(
     "of these times before each session opens.",
 )
 @click.option(
-    "--asset", "assets", multiple=True, help="Only this asset (repeatable). Default: all."
+    "--asset",
+    "assets",
+    multiple=True,
+    help="Asset to run the strategy's rules on instead of its own: any asset with data "
+    "(repeatable: one book, shared cash; with --each-asset one each). Default: the strategy's "
+    "assets.",
 )
 @click.option(
     "--universe",

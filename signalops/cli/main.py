@@ -94,6 +94,8 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            raise _before_the_command(self, ctx, exc) from None
         except SignalOpsError as exc:
             from signalops.cli import output
 
@@ -110,6 +112,28 @@ class _Commands(click.Group):
             logging.getLogger("signalops.cli").debug("%s", exc, exc_info=True)
             output.error(_file_error(exc))
             ctx.exit(1)
+
+
+def _before_the_command(
+    group: click.Group, ctx: click.Context, exc: click.NoSuchOption
+) -> click.NoSuchOption:
+    """``exc`` as it is, or, when the option a (sub)command refused is one of the group's own
+    (``signalops run -v``), with where it goes: ``(-v is signalops' own option: put it before
+    the command: signalops -v run ...)``."""
+    own = next((p for p in group.params if exc.option_name in (*p.opts, *p.secondary_opts)), None)
+    if not isinstance(own, click.Option) or exc.ctx is None:
+        return exc
+    name, command = exc.option_name, exc.ctx.command_path.split(" ", 1)[-1]
+    program = ctx.command_path
+    if not own.expose_value:  # --version: it answers and exits, whatever follows
+        where = f"{name} is {program}' own option: {program} {name}"
+    else:
+        value = "" if own.is_flag or own.count else f" {own.make_metavar(ctx)}"
+        where = (
+            f"{name} is {program}' own option: put it before the command: "
+            f"{program} {name}{value} {command} ..."
+        )
+    return click.NoSuchOption(name, message=f"{exc.message} ({where})", ctx=exc.ctx)
 
 
 def _file_error(exc: OSError) -> SignalOpsError:

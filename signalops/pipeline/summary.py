@@ -74,7 +74,7 @@ class CycleSummary:
         filled = sum(o.status is ExecutionStatus.FILLED for o in done)
         pending = sum(o.status is ExecutionStatus.PENDING_APPROVAL for o in done)
         denied = sum(bool(o.denials) for o in done)
-        text = f"{iso(self.as_of)}  {len(done)} decisions: {', '.join(parts)}"
+        text = f"{iso(self.as_of)}  {numbers.counted(len(done), 'decision')}: {', '.join(parts)}"
         extras = []
         if filled:
             extras.append(f"{filled} filled")

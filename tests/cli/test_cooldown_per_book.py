@@ -95,8 +95,8 @@ def test_alone_on_its_account_the_details_are_as_before_and_after_another_they_s
     replay_dir: Path, folder: Path
 ):
     assert cycles(replay_dir, BANKING)[2:4] == [
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 filled)",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 filled)",
     ]
     assert check(why("2023-03-11", "Banking_Crisis_Dip"), "COOLDOWN") == (
         "  PASS    COOLDOWN: actual 1d, last trade 2023-03-10T00:00:00Z, limit 1h, unit time "
@@ -105,8 +105,8 @@ def test_alone_on_its_account_the_details_are_as_before_and_after_another_they_s
     # The same log, another strategy alone: the account is shared now, and the other's trades
     # at the same moments hold it back no more than in one run together.
     assert cycles(replay_dir, BASELINE)[2:4] == [
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 filled)",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 filled)",
     ]
     assert check(why("2023-03-10", "Technical_Baseline"), "COOLDOWN") == (
         "  PASS    COOLDOWN: actual no earlier trade, book Technical_Baseline, last trade none "

@@ -76,11 +76,10 @@ def test_a_percent_on_a_0_100_scale_fails_as_validate_refuses_it(
     assert result.exit_code == 1
     rows = result.stdout.splitlines()[3:-1]
     assert [row.split()[0] for row in rows] == others  # no row screened as rsi < 0.3
-    count = len(others) + 1
+    told = f"1 of {len(others) + 1} combinations failed; the rest are shown above"
     assert result.stderr.splitlines() == [
         f"failed: BTC oversold=30%: {dip} with oversold=30%: {PERCENT_ON_RSI}",
-        f"error: 1 of {count} combination{'s' if count > 1 else ''} failed; "
-        "the rest are shown above",
+        f"error: {told if others else 'the only combination failed'}",
     ]
 
 

@@ -1,9 +1,12 @@
 """What --help says: every option of ``decisions`` explained, ``reject`` offering only what a
 rejection does, an example under ``approvals`` and ``audit verify``.
 
-Regression tests: ``decisions --help`` listed --asset, --strategy, --verdict and --limit bare;
-``reject --help`` offered ``--live  Execute through the live exchange`` and a re-check --at
-(a rejection executes and re-checks nothing); ``approvals`` and ``audit verify`` had no example.
+Regression tests: ``decisions --help`` listed --asset, --strategy, --verdict and --limit bare
+(then --verdict did not say where the outcome column's DENIED or FILLED come from, and --limit
+took 0 and -1); ``backtest --help`` said --asset meant "Only this asset" (it runs the strategy's
+rules on any asset with data); ``reject --help`` offered ``--live  Execute through the live
+exchange`` and a re-check --at (a rejection executes and re-checks nothing); ``approvals`` and
+``audit verify`` had no example.
 """
 
 from __future__ import annotations
@@ -36,8 +39,24 @@ def test_every_option_of_decisions_says_what_it_does():
     assert helps["--strategy"] == (
         "TEXT Only this strategy's decisions (name in any case, or sha256: hash)."
     )
-    assert helps["--verdict"] == "[buy|sell|hold|blocked] Only this verdict."
-    assert helps["--limit"] == "INTEGER Show at most this many, newest first. [default: 50]"
+    assert helps["--verdict"] == (
+        "[buy|sell|hold|blocked] Only this verdict: what the strategy decided. The column after "
+        "it is what came of that: DENIED by the risk gate, or the order's state (FILLED, "
+        "NOT_EXECUTED, ...)."
+    )
+    assert helps["--limit"] == (
+        "INTEGER RANGE Show at most this many, newest first. [default: 50; x>=1]"
+    )
+
+
+def test_backtest_asset_says_it_runs_the_rules_on_any_asset_with_data():
+    helps = options("backtest")
+
+    assert helps["--asset"] == (
+        "TEXT Asset to run the strategy's rules on instead of its own: any asset with data "
+        "(repeatable: one book, shared cash; with --each-asset one each). Default: the "
+        "strategy's assets."
+    )
 
 
 def test_reject_offers_no_live_exchange_and_no_recheck():

@@ -46,9 +46,9 @@ def test_a_kill_switch_on_as_the_run_starts_is_said_once(in_tmp: Path, replay_di
     assert result.exit_code == 0, result.output
     assert lines(result.stdout) == [
         ON,
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",  # it filled without
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",  # it filled without
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
     ]
     assert [re.sub(r"^\S+ ", "", line) for line in result.stderr.splitlines()] == [
         f"WARNING signalops.pipeline: {ON} file=KILL"
@@ -82,10 +82,10 @@ def test_the_kill_switch_appearing_and_going_is_said_at_the_next_cycle(
     loop.run_plan(plan, on_cycle=after, on_notice=printed.append)
 
     assert printed == [
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
         ON,
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
         OFF,
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
     ]

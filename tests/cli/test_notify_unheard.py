@@ -37,7 +37,7 @@ def test_run_in_notify_mode_without_webhooks_warns_once_as_it_starts(
     assert result.exit_code == 0, result.output
     assert result.stderr == WARNING
     assert result.stdout.startswith(
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 awaiting approval)"
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 awaiting approval)"
     )
 
 

@@ -49,7 +49,7 @@ def test_a_cycle_that_expires_one_approval_says_one_approval(
     later = run("run", PIPELINE, "--from", "2023-03-11", *notify)
     assert later.exit_code == 0, later.stderr
     assert later.stdout.startswith(
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 awaiting approval, 1 approval expired)  ["
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 awaiting approval, 1 approval expired)  ["
     )
 
 

@@ -191,8 +191,8 @@ def test_an_edit_while_the_run_goes_on_stops_it_before_the_next_cycle(
         loop.run_plan(plan, on_cycle=after)
 
     assert printed == [
-        "2023-03-08T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
+        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
     ]
     assert str(raised.value) == (
         "a.db FAILED verification, so trading stopped before 2023-03-10T00:00:00Z: EDITED seq 1: "
@@ -212,7 +212,7 @@ def test_a_sound_log_runs_and_its_next_run_checks_from_where_the_last_check_ende
 
     assert result.exit_code == 0, result.output
     assert lines(result.stdout) == [
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
     ]
     assert Path("a.db.verified.json").read_text() == f'{{"seq": 4, "hash": "{hash_at(4)}"}}\n'

@@ -188,7 +188,7 @@ def test_a_signed_log_s_point_carries_its_mac_and_the_next_run_goes_on_from_it(
     tamper("DROP TRIGGER records_no_update; UPDATE records SET verdict = 'SELL' WHERE seq = 1;")
     result = replay(replay_dir, "2023-03-12", "2023-03-12")  # an edit before the point: not read
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stdout) == ["2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED"]
+    assert lines(result.stdout) == ["2023-03-12T00:00:00Z  1 decision: 1 BLOCKED"]
 
 
 def _hash_at(seq: int) -> str:
@@ -230,14 +230,14 @@ def test_checks_between_cycles_compare_the_new_fills_and_an_old_row_edited_stops
         loop.run_plan(plan, on_cycle=after)
 
     assert printed == [
-        "2023-03-08T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
-        "2023-03-13T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
     ]
     assert str(raised.value) == (
         "a.db FAILED verification, so trading stopped before 2023-03-16T00:00:00Z: LEDGER seq 4: "

@@ -33,7 +33,7 @@ def test_a_once_cycle_on_stale_data_warns_and_exits_1(in_tmp: Path, replay_dir: 
 
     assert result.exit_code == 1
     assert without_duration(result.stdout) == [
-        "2030-01-01T00:00:00Z  1 decisions: 1 HOLD  "
+        "2030-01-01T00:00:00Z  1 decision: 1 HOLD  "
         "WARNING stale data: STALE x3 (newest 1,372 days old)"
     ]
     (warning,) = result.stderr.splitlines()
@@ -75,7 +75,7 @@ def test_a_run_of_several_stale_cycles_warns_in_each_line_and_exits_0(
 
     assert (result.exit_code, result.stderr) == (0, "")
     assert without_duration(result.stdout) == [
-        f"2026-04-0{day}T00:00:00Z  1 decisions: 1 HOLD  "
+        f"2026-04-0{day}T00:00:00Z  1 decision: 1 HOLD  "
         f"WARNING stale data: STALE x3 (newest {day} days old)"
         for day in (3, 4, 5)
     ]
@@ -86,5 +86,5 @@ def test_a_cycle_on_fresh_data_has_no_stale_warning(in_tmp: Path, replay_dir: Pa
 
     assert (result.exit_code, result.stderr) == (0, "")
     assert without_duration(result.stdout) == [
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)"
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
     ]

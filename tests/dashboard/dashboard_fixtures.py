@@ -71,7 +71,7 @@ def prepared_template(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory
         "run", str(PAPER_STRATEGY), "--mode", "paper", "--replay", str(replay_dir),
         "--from", "2023-03-08", "--to", "2023-03-16", "--audit", str(db),
     )  # fmt: skip
-    assert "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)" in paper.stdout
+    assert "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)" in paper.stdout
     notify = run_cli(
         "run", str(NOTIFY_STRATEGY), "--mode", "notify", "--replay", str(replay_dir),
         "--from", "2023-03-10", "--audit", str(db),

@@ -48,7 +48,7 @@ def shared_template(pg_server: Server, replay_dir: Path) -> str:  # noqa: F811
         "run", str(PAPER_STRATEGY), "--mode", "paper", "--replay", str(replay_dir),
         "--from", "2023-03-08", "--to", "2023-03-16", "--audit", url, "--runner", RUNNERS[0],
     )  # fmt: skip
-    assert "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)" in paper.stdout
+    assert "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)" in paper.stdout
     notify = run_cli(
         "run", str(NOTIFY_STRATEGY), "--mode", "notify", "--replay", str(replay_dir),
         "--from", "2023-03-10", "--audit", url, "--runner", RUNNERS[1],

@@ -349,7 +349,7 @@ def test_a_shared_postgresql_log_shows_both_runners_and_filters_by_runner(
             options = page.get_by_role("option")
             sync_api.expect(options).to_have_text(["(all)", "desk-1", "desk-2"])
             page.get_by_role("option", name="desk-2").click()
-            page.get_by_text("1 decisions").wait_for()
+            page.get_by_text("1 decision", exact=True).wait_for()
             sync_api.expect(rows_shown).to_have_count(1, timeout=30_000)
             wait_rendered(page)
             page.screenshot(path=str(tmp_path / "shared_desk_2.png"))

@@ -650,7 +650,7 @@ def test_a_forged_ledger_amount_is_a_recorded_denial_naming_what_it_cannot_value
 
     line = cycle_between_checks(audit, replay_dir, strategy, datetime(2023, 3, 10, tzinfo=UTC))
 
-    assert line == "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)"
+    assert line == "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 denied by risk)"
     with AuditLog.open_readonly(audit) as log:
         (record,) = log.decisions(since=date(2023, 3, 10), until=date(2023, 3, 10))
     assert record["risk"]["checks"] == [

@@ -51,17 +51,17 @@ def denial(log: str) -> str:
 def test_an_empty_book_is_named_whenever_the_account_is_shared(replay_dir: Path, folder: Path):
     # Alone on a fresh account: the book is the account, the details as they always were.
     assert cycles(replay_dir, "alone.db", SECOND)[2] == (
-        "2023-03-10T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)"
+        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 denied by risk)"
     )
     assert denial("alone.db") == ALONE
 
     # Alone, on an account the other strategy bought BTC in: its book is named, as in a run of
     # both together (where it never filled either).
     assert cycles(replay_dir, "shared.db", BANKING)[2] == (
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)"
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
     )
     assert cycles(replay_dir, "shared.db", SECOND)[2] == (
-        "2023-03-10T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)"
+        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 denied by risk)"
     )
     assert denial("shared.db") == NAMED
 

@@ -83,18 +83,18 @@ def test_a_rename_while_the_old_name_holds_waits_until_it_holds_nothing(
 
     new = load(strategy).content_hash
     assert printed == [
-        "2023-03-08T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
+        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
         f"WARNING reload refused, keeping {old}: {strategy}: renaming Banking_Crisis_Pipeline to "
         "Banking_Crisis_v2 would leave the 0.02455527 BTC Banking_Crisis_Pipeline holds "
         "unmanaged; the new version takes over once Banking_Crisis_Pipeline holds nothing",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
-        "2023-03-13T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 filled)",  # the old name sold it
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",  # the old name sold it
         f"reloaded {strategy} ({old} -> {new})",
-        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",  # nothing to sell
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",  # nothing to sell
     ]
     assert held(db) == [
         ("Banking_Crisis_Pipeline", "BUY", "0.02455527"),
@@ -113,16 +113,16 @@ def test_a_waiting_rename_is_dropped_when_the_file_changes_again(
 
     new = load(strategy).content_hash
     assert printed == [
-        "2023-03-08T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decisions: 1 BUY (1 filled)",
+        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
         f"WARNING reload refused, keeping {old}: {strategy}: renaming Banking_Crisis_Pipeline to "
         "Banking_Crisis_v2 would leave the 0.02455527 BTC Banking_Crisis_Pipeline holds "
         "unmanaged; the new version takes over once Banking_Crisis_Pipeline holds nothing",
-        "2023-03-11T00:00:00Z  1 decisions: 1 BUY (1 denied by risk)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
         f"reloaded {strategy} ({old} -> {new})",
-        "2023-03-12T00:00:00Z  1 decisions: 1 BLOCKED",
-        "2023-03-13T00:00:00Z  1 decisions: 1 HOLD",
-        "2023-03-14T00:00:00Z  1 decisions: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decisions: 1 SELL (1 denied by risk)",
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
     ]

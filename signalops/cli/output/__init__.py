@@ -273,20 +273,25 @@ def answered(outcome: ApprovalOutcome) -> int:
 
 
 def decision_lines(rows: Iterable[tuple[dict[str, Any], str]]) -> None:
-    """One line per decision record and its outcome, or a note that none matched."""
+    """One line per decision record and its outcome, each column as wide as its widest cell in
+    the listing, or a note that none matched."""
     from signalops.explain.render import VERDICT_STYLE
 
     out = console()
-    shown = 0
-    for record, outcome in rows:
-        shown += 1
-        line = Text(f"{record['as_of']}  {record['asset']:<6} ")
-        line.append(f"{record['verdict']:<8}", style=f"bold {VERDICT_STYLE[record['verdict']]}")
-        line.append(f" {outcome}")
-        line.append(f"  {record['strategy']['name']}  {record['decision_id']}", style="dim")
-        out.print(line)
-    if not shown:
+    lines = [
+        (r["as_of"], r["asset"], r["verdict"], outcome, r["strategy"]["name"], r["decision_id"])
+        for r, outcome in rows
+    ]
+    if not lines:
         out.print("no decisions match")
+        return
+    width = [max(len(line[i]) for line in lines) for i in range(5)]
+    for as_of, asset, verdict, outcome, strategy, decision_id in lines:
+        line = Text(f"{as_of:<{width[0]}}  {asset:<{width[1]}}  ")
+        line.append(f"{verdict:<{width[2]}}", style=f"bold {VERDICT_STYLE[verdict]}")
+        line.append(f"  {outcome:<{width[3]}}")
+        line.append(f"  {strategy:<{width[4]}}  {decision_id}", style="dim")
+        out.print(line)
 
 
 def verified(report: VerifyReport) -> int:
@@ -479,8 +484,12 @@ def plain_table(columns: Sequence[str], rows: Iterable[Sequence[str]], left: int
 
 
 def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
+    """An asset's screen, best first; nothing when every parameter set failed (the failures
+    say so)."""
     from signalops.backtest.sweep import format_value
 
+    if not rows:
+        return
     names = list(grid)
     out = console()
     out.print(Text(heading, style="bold"))

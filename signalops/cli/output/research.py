@@ -32,7 +32,8 @@ def progress() -> Any:
 
 
 def failures(failed: Sequence[Failed], total: int, what: str) -> None:
-    """Each failed task on stderr with what it was; exit status 1 when there is one."""
+    """Each failed task on stderr with what it was, then how many of ``total`` failed (all, when
+    no result is shown above); exit status 1 when there is one."""
     if not failed:
         return
     err = output.console(stderr=True)
@@ -46,7 +47,10 @@ def failures(failed: Sequence[Failed], total: int, what: str) -> None:
         if times > _SAME_ERROR_SHOWN:
             more = times - _SAME_ERROR_SHOWN
             err.print(Text(f"failed: {more} more with the same error: {error}"))
-    output.fail(f"{len(failed)} of {output.count(total, what)} failed; the rest are shown above")
+    of_total = output.count(total, what)
+    if len(failed) < total:
+        output.fail(f"{len(failed)} of {of_total} failed; the rest are shown above")
+    output.fail(f"the only {what} failed" if total == 1 else f"all {of_total} failed")
 
 
 # A whole task that fails (no data for a window) fails each of its parameter sets alike.
