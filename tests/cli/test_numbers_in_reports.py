@@ -86,12 +86,14 @@ def test_a_p_value_below_what_three_places_show_is_below_0_001():
 
 def test_a_small_months_return_keeps_its_sign_a_flat_one_is_zero_and_big_ones_are_separated():
     # -0.027% (January 2025 of the demo's election run) showed as 0.0%, like a flat month.
-    assert [research._month(v) for v in (-0.00027, 0.0004, 0.0, -0.0, -0.012)] == [
+    assert [research._month(v) for v in (-0.00027, 0.0004, 0.0, -0.0, -0.012, -1e-6, 1e-6)] == [
         "-0.03%",
         "+0.04%",
         "0.0%",
         "0.0%",
         "-1.2%",
+        "-<0.01%",
+        "+<0.01%",
     ]
     assert research._percent(14.121) == "+1,412.10%"
     assert research._percent(-0.4045, sign=False) == "-40.45%"

@@ -507,8 +507,11 @@ def _month(value: float | None) -> str:
     if value == 0:
         return "0.0%"  # flat: nothing held, or nothing moved
     text = f"{value:+.1%}"
-    # A small gain or loss is not shown as a flat month: one more place (-0.03%).
-    return f"{value:+.2%}" if text in ("+0.0%", "-0.0%") else text
+    if text not in ("+0.0%", "-0.0%"):
+        return text
+    # A small gain or loss is not shown as a flat month: one more place (-0.03%), or below it.
+    text = f"{value:+.2%}"
+    return text if text not in ("+0.00%", "-0.00%") else f"{text[0]}<0.01%"
 
 
 def _pct(value: float | None, sign: bool = True) -> str:
