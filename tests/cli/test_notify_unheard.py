@@ -36,9 +36,7 @@ def test_run_in_notify_mode_without_webhooks_warns_once_as_it_starts(
 
     assert result.exit_code == 0, result.output
     assert result.stderr == WARNING
-    assert result.stdout.startswith(
-        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 awaiting approval)"
-    )
+    assert result.stdout.startswith("2023-03-10T00:00:00Z  1 decision: 1 BUY (1 awaiting approval)")
 
 
 def test_run_in_paper_mode_does_not_warn(in_tmp: Path, replay_dir: Path):

@@ -85,6 +85,4 @@ def test_a_cycle_on_fresh_data_has_no_stale_warning(in_tmp: Path, replay_dir: Pa
     result = run("run", STRATEGY, "--replay", str(replay_dir), "--from", "2023-03-10")
 
     assert (result.exit_code, result.stderr) == (0, "")
-    assert without_duration(result.stdout) == [
-        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
-    ]
+    assert without_duration(result.stdout) == ["2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"]
