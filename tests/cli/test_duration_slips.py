@@ -28,10 +28,7 @@ strategy:
 """
 
 
-def test_validate_says_each_misspelt_duration_and_how_to_write_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
+def test_validate_says_each_misspelt_duration_and_how_to_write_it(in_tmp: Path):
     Path("s.yaml").write_text(STRATEGY, encoding="utf-8")
 
     result = run("validate", "s.yaml")

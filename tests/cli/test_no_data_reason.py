@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
 
@@ -27,14 +26,6 @@ VETO = (
     "BLOCKS  VETO election_odds: blocks BUY when this passes or is unknown — the market doubts "
     "the outcome the trade is betting on"
 )
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_CONFIG", "SIGNALOPS_AUDIT", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_evaluate_says_the_source_has_no_data_for_the_time(in_tmp: Path, replay_dir: Path):

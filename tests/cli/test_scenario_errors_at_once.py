@@ -10,17 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_CONFIG", "SIGNALOPS_AUDIT", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def stress_errors(scenario: str, data: Path) -> list[str]:

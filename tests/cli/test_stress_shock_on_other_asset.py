@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
 
@@ -18,14 +17,6 @@ WINDOW = "name: my_gap\nfrom: 2023-03-01\nto: 2023-03-31\nshocks:\n"
 DOGE_GAP = "  - gap: {asset: DOGE, at: 2023-03-11, pct: 20}\n"
 VENUE_REJECTS = "  - venue_rejects: {from: 2023-03-10, hours: 48}\n"
 HEADING = "Banking_Crisis_Dip · stress · 0 scenarios run, 1 skipped"
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("SIGNALOPS_CONFIG", "SIGNALOPS_AUDIT", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def stress(scenario: str, data: Path) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import invoke as run
 
 STRATEGY = """\
@@ -30,10 +29,7 @@ strategy:
 """
 
 
-def test_the_warnings_follow_the_errors_of_the_same_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
+def test_the_warnings_follow_the_errors_of_the_same_file(in_tmp: Path):
     Path("s.yaml").write_text(STRATEGY, encoding="utf-8")
 
     result = run("validate", "s.yaml")
