@@ -33,6 +33,7 @@ from signalops.cli.params import (
     folder_name,
     period_interval,
     period_time,
+    slip_hint,
     snapshots,
 )
 from signalops.errors import InputError
@@ -518,8 +519,6 @@ def walkforward_command(
 
 # A length the duration parser refuses, read only to say why: NUMBER UNIT.
 _LENGTH = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-_YEARS = {"y", "yr", "yrs", "year", "years"}
-_MONTHS = {"mo", "mos", "mon", "month", "months"}  # and M; m is a minute
 
 
 def _window(option: str, text: str, example: str) -> timedelta:
@@ -547,12 +546,7 @@ def _wrong_length(text: str, example: str) -> str:
     number, unit = float(match[1]), match[2]
     if number <= 0 and parse_duration(f"1{unit}") is not None:
         return f"must be longer than 0 (e.g. {example})"
-    if unit.lower() in _YEARS:
-        shown = f"{number * 365:g}d or {number * 52:g}w" if number.is_integer() else "365d or 52w"
-        return f"{refused} (there is no year unit: write {shown})"
-    if unit == "M" or unit.lower() in _MONTHS:
-        return f"{refused} (there is no month unit: write days or weeks, e.g. 90d or 13w)"
-    return refused
+    return refused + slip_hint(text)
 
 
 def _as_recorded(

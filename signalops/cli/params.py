@@ -192,8 +192,17 @@ def parse_interval(text: str | None, option: str | None = None) -> timedelta | N
         return None
     seconds = parse_duration(text)
     if seconds is None:
-        raise _refused(option, text, DURATION_EXPECTED)
+        raise _refused(option, text, DURATION_EXPECTED + slip_hint(text))
     return timedelta(seconds=seconds)
+
+
+def slip_hint(text: str) -> str:
+    """`` (write 4h)`` for a length written in a unit durations do not spell so (``4hours``,
+    ``3y``: ``strategy.expression.duration_slip``, the strategy files' words too); else ``""``."""
+    from signalops.strategy.expression import duration_slip
+
+    slip = duration_slip(text.strip())
+    return f" ({slip})" if slip else ""
 
 
 def period_time(option: str, text: str) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import STRATEGIES
 from conftest import invoke as run
 
 from signalops.strategy.expression import ExpressionSyntaxError, parse
@@ -66,3 +67,23 @@ def test_a_length_in_another_spelling_is_an_invalid_duration_with_how_to_write_i
     with pytest.raises(ExpressionSyntaxError) as caught:
         parse(text)
     assert (caught.value.message, caught.value.offset) == (message, len("return("))
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (("backtest", "--from", "2023-01-01", "--to", "2023-01-31"), "--every"),
+        (("walkforward", "--grid", "oversold=25,30", "--from", "2022-01-01", "--to",
+          "2023-12-31", "--test", "90d"), "--train"),
+    ],
+)  # fmt: skip
+def test_a_command_lines_length_in_another_spelling_says_how_to_write_it(
+    in_tmp: Path, command: tuple[str, ...], option: str
+):
+    # It said only "is not a duration such as 1h or 1d", as for anything else.
+    name, *rest = command
+    result = run(name, str(STRATEGIES / "technical_baseline.yaml"), *rest, option, "4hours")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: {option}: '4hours' is not a duration such as 1h or 1d (write 4h)\n",
+    )
