@@ -24,6 +24,20 @@ STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
 GOLDEN = ROOT / "tests" / "golden"
 
 
+# The run's cycle lines, without each one's duration ("  [0.01s]").
+MARCH_CYCLES = [
+    "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
+    "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+    "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+    "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+    "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+    "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+    "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
+    "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+    "2023-03-16T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+]
+
+
 def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -40,17 +54,7 @@ def march_run(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         )  # fmt: skip
     assert result.exit_code == 0, result.output
     # Each line ends with the cycle's duration ("[0.01s]"), the one part that is not fixed.
-    assert [line.split("  [")[0] for line in result.stdout.splitlines()] == [
-        "2023-03-08T00:00:00Z  1 decision: 1 HOLD",
-        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
-        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
-        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
-        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
-        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
-        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
-        "2023-03-16T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
-    ]
+    assert [line.split("  [")[0] for line in result.stdout.splitlines()] == MARCH_CYCLES
     return db
 
 

@@ -122,11 +122,16 @@ def window_end(end: datetime, timeframe: float, filled: Iterable[datetime | None
     Each decision's period ends at ``t + every``, or here when that is later (an ``every``
     longer than a candle), so a run's equity, benchmark and annualisation stop where its period
     does."""
-    until = end + timedelta(seconds=timeframe)
-    for moment in filled:
-        if moment is not None and moment > until:
-            until = moment
-    return until
+    return not_before(end + timedelta(seconds=timeframe), filled)
+
+
+def not_before(moment: datetime, filled: Iterable[datetime | None]) -> datetime:
+    """``moment``, or the latest of ``filled`` after it (where the last decision's orders are
+    first marked: ``window_end``)."""
+    for found in filled:
+        if found is not None and found > moment:
+            moment = found
+    return moment
 
 
 def session_opens(first: float, end: float) -> np.ndarray:
@@ -147,6 +152,7 @@ __all__ = [
     "SESSIONS_PER_YEAR",
     "SimulatedClock",
     "epoch_seconds",
+    "not_before",
     "period_ends",
     "session_decisions",
     "session_opens",

@@ -71,6 +71,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import SOURCE
 from signalops.backtest.bars import Bars
 from signalops.backtest.clock import (
+    not_before,
     session_decisions,
     session_periods_per_year,
     stepped_seconds,
@@ -902,8 +903,7 @@ class Screen:
                 f"{asset} cannot be traded in that period"
             )
         filled = bars.fill_close(datetime.fromtimestamp(float(self.times[-1]), UTC))
-        until = window_end(end, timeframe) if until is None else until
-        until = window_end(until, 0, [filled])
+        until = not_before(window_end(end, timeframe) if until is None else until, [filled])
         self.prices = _Prices.of(bars, self.times, step.total_seconds(), until.timestamp())
         self.per_year = periods_a_year(self.times, step, sessions, until)
         self.fee, self.slip = float(fee_bps) / 10_000, float(slippage_bps) / 10_000

@@ -15,16 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_one_session import backtest
+from test_one_session import CONFIG, backtest
 
-CONFIG = """\
-venues:
-  stocks: {exchange: yfinance, quote: USD}
-assets:
-  AAPL: {venue: stocks}
-  GSPC: {venue: stocks, symbol: "^GSPC"}
-risk: {max_data_age: 4d}
-"""
 STRATEGY = """\
 strategy:
   name: after_the_data

@@ -44,6 +44,19 @@ def replay(replay_dir: Path, first: str, last: str):
     )  # fmt: skip
 
 
+def daily_plan(replay_dir: Path, last_day: int) -> loop.RunPlan:
+    """The fixture's replay run from 2023-03-08 to March ``last_day``, daily, into a.db: what
+    ``replay`` runs, for a test that looks between its cycles (``loop.run_plan``)."""
+    return loop.RunPlan(
+        strategies=(Path(PIPELINE),),
+        replay=replay_dir,
+        start=datetime(2023, 3, 8, tzinfo=UTC),
+        end=datetime(2023, 3, last_day, tzinfo=UTC),
+        every=timedelta(days=1),
+        audit="a.db",
+    )
+
+
 def lines(stdout: str) -> list[str]:
     return [re.sub(r"  \[\d+\.\d+s\]$", "", line) for line in stdout.splitlines()]
 
@@ -178,17 +191,8 @@ def test_an_edit_while_the_run_goes_on_stops_it_before_the_next_cycle(
             tamper("DROP TRIGGER records_no_update; UPDATE records SET verdict = 'BUY';")
             time.sleep(loop.CHECK_EVERY)  # as the wall clock's wait between two cycles
 
-    plan = loop.RunPlan(
-        strategies=(Path(PIPELINE),),
-        replay=replay_dir,
-        start=datetime(2023, 3, 8, tzinfo=UTC),
-        end=datetime(2023, 3, 11, tzinfo=UTC),
-        every=timedelta(days=1),
-        audit="a.db",
-    )
-
     with pytest.raises(AuditIntegrityError) as raised:
-        loop.run_plan(plan, on_cycle=after)
+        loop.run_plan(daily_plan(replay_dir, 11), on_cycle=after)
 
     assert printed == [
         "2023-03-08T00:00:00Z  1 decision: 1 HOLD",

@@ -17,12 +17,11 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import invoke as run
-from test_run_fail_closed import PIPELINE, SEE, lines, replay, tamper
+from test_run_fail_closed import SEE, daily_plan, lines, replay, tamper
 
 from signalops.audit.signing import KEY_ENV
 from signalops.errors import AuditIntegrityError
@@ -217,17 +216,8 @@ def test_checks_between_cycles_compare_the_new_fills_and_an_old_row_edited_stops
                 "UPDATE paper_fills SET quantity = '1.02455527' WHERE seq = 1;"
             )
 
-    plan = loop.RunPlan(
-        strategies=(Path(PIPELINE),),
-        replay=replay_dir,
-        start=datetime(2023, 3, 8, tzinfo=UTC),
-        end=datetime(2023, 3, 17, tzinfo=UTC),
-        every=timedelta(days=1),
-        audit="a.db",
-    )
-
     with pytest.raises(AuditIntegrityError) as raised:
-        loop.run_plan(plan, on_cycle=after)
+        loop.run_plan(daily_plan(replay_dir, 17), on_cycle=after)
 
     assert printed == [
         "2023-03-08T00:00:00Z  1 decision: 1 HOLD",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -24,29 +23,17 @@ sys.path.insert(0, str(ROOT / "tests" / "audit"))
 
 from pg_fixtures import pg_server  # noqa: F401  (a fixture)
 from postgres_server import Server
+from test_asset_case import hourly_log  # noqa: F401  (a fixture: its 24 hourly BTC decisions)
 
-HOURLY = str(ROOT / "tests" / "fixtures" / "hourly_rsi.yaml")
 NAME = "Hourly_RSI_Bench"
 DAY = ("--since", "2023-03-10", "--until", "2023-03-10")
 
 
-@pytest.fixture(scope="module")
-def sqlite_log(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A backtest's log of 24 hourly BTC decisions of Hourly_RSI_Bench on 2023-03-10."""
-    report = tmp_path_factory.mktemp("hourly") / "report"
-    made = run(
-        "backtest", HOURLY, "--data", str(replay_dir), "--from", "2023-03-10",
-        "--to", "2023-03-10T23:00:00Z", "--every", "1h", "--report", str(report),
-    )  # fmt: skip
-    assert made.exit_code == 0, made.output
-    return str(report / "backtest.db")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def log(request: pytest.FixtureRequest, sqlite_log: str) -> Iterator[str]:
+def log(request: pytest.FixtureRequest, hourly_log: str) -> Iterator[str]:  # noqa: F811
     """The same log on either backend (``audit copy`` into a new database on a real server)."""
     if request.param == "sqlite":
-        yield sqlite_log
+        yield hourly_log
         return
     import psycopg
 
@@ -54,7 +41,7 @@ def log(request: pytest.FixtureRequest, sqlite_log: str) -> Iterator[str]:
     with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute("CREATE DATABASE strategy_case")
     url = server.database_url("strategy_case")
-    copied = run("audit", "copy", sqlite_log, url)
+    copied = run("audit", "copy", hourly_log, url)
     assert copied.exit_code == 0, copied.output
     yield url
 

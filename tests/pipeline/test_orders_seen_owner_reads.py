@@ -11,15 +11,21 @@ PostgreSQL a round trip each). Held on SQLite in both layouts (compact: the colu
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from postgres_server import Server, Unavailable, start
+from conftest import ROOT
+
+# pg_fixtures lives with the audit tests, whose folder is not on sys.path when only
+# tests/pipeline runs (pytest puts each test module's own folder there).
+sys.path.insert(0, str(ROOT / "tests" / "audit"))
+
+from pg_fixtures import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from signalops.audit.interface import AuditStore
 from signalops.audit.postgres import PostgresAuditLog
@@ -34,7 +40,6 @@ STRATEGIES = ("Alpha", "Beta", "Gamma")
 # decisions' strategies another, and a compact log looks up each name and context it has not
 # met yet once (3 strategies, 1 context of fills), after SQLite's data_version.
 FEW = 8
-_DATABASES = itertools.count(1)
 
 
 def _stamp(moment: datetime) -> str:
@@ -195,25 +200,8 @@ class _CountingLog(PostgresAuditLog):
         return super()._all(sql, params)
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[Server]:
-    try:
-        server = start()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_on_postgresql_a_read_of_many_fills_is_a_few_round_trips(pg_server: Server):
-    import psycopg
-
-    name = f"owners_{next(_DATABASES)}"
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    with _CountingLog(pg_server.database_url(name), runner="runner-a") as log:
+def test_on_postgresql_a_read_of_many_fills_is_a_few_round_trips(pg_url: str):  # noqa: F811
+    with _CountingLog(pg_url, runner="runner-a") as log:
         log.append_many(_orders(0, FILLS))
         orders = OrdersSeen()
         log.sent = 0
