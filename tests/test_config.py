@@ -198,7 +198,7 @@ GOLDEN = [
             "signalops.yaml:2:3: risk: unknown key 'max_postion' (did you mean 'max_position'?)",
             "signalops.yaml:3:17: risk.max_exposure: must be <= 1, got 1.5",
             "signalops.yaml:4:13: risk.cooldown: '1 hour' must be a duration such as '30m', "
-            "'4h', '2d' or '1w'",
+            "'4h', '2d' or '1w' (write 1h)",
             "signalops.yaml:5:18: risk.trading_state: 'paused' is not one of: ACTIVE, REDUCING, "
             "HALTED, active, reducing, halted",
             "signalops.yaml:6:10: risk.kelly: missing required key 'payoff'",
@@ -419,7 +419,7 @@ STRATEGY_GOLDEN = [
         [
             "s.yaml:9:5: risk: unknown key 'max_positon' (did you mean 'max_position'?)",
             "s.yaml:10:15: risk.cooldown: '0.5 days' must be a duration such as '30m', '4h', "
-            "'2d' or '1w'",
+            "'2d' or '1w' (write 0.5d)",
             "s.yaml:11:21: risk.max_daily_loss: must be >= 0, got -0.1",
             "s.yaml:12:20: risk.trading_state: 'Halted' is not one of: ACTIVE, REDUCING, HALTED, "
             "active, reducing, halted (did you mean 'halted'?)",

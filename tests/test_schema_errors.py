@@ -390,9 +390,9 @@ GOLDEN = [
         """,
         [
             "s.yaml:4:23: defaults.max_age: '5 minutes' must be a duration such as '30m', '4h', "
-            "'2d' or '1w'",
+            "'2d' or '1w' (write 5m)",
             "s.yaml:7:16: rules[0].max_age: '5min' must be a duration such as '30m', '4h', '2d' "
-            "or '1w'",
+            "or '1w' (write 5m)",
             "s.yaml:10:20: rules[0].conditions[0].max_age: expected a string, got 2",
             "s.yaml:12:20: rules[0].conditions[1].max_age: '-1h' must be a duration such as "
             "'30m', '4h', '2d' or '1w'",

@@ -176,10 +176,14 @@ def _translate(
         return [doc.error(f"must be {sign[kind]} {error.validator_value}, got {instance}", path)]
     if kind == "pattern":
         message = schema.get("x-message", f"does not match {error.validator_value}")
-        at = None
+        at = hint = None
         if isinstance(instance, str) and (*path, instance) in doc.keys:
             at = doc.key_mark((*path, instance))  # a propertyNames failure: point at the key
-        return [doc.error(f"{_describe(instance)} {message}", path, at=at)]
+        if isinstance(instance, str) and "duration" in message:
+            from signalops.strategy.expression import duration_slip
+
+            hint = duration_slip(instance.replace(" ", ""))  # '4hours', '5 minutes': write 4h
+        return [doc.error(f"{_describe(instance)} {message}", path, at=at, hint=hint)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
 
 
