@@ -55,7 +55,8 @@ def test_the_meaning_of_what_the_schema_took_is_checked_beside_what_it_refused(
         "error: bad.yaml:3:5: to: '2023-02-30' is not a real date or time",
         "  to: 2023-02-30",
         "      ^",
-        "error: bad.yaml:4:8: every: '1 day' must be a duration such as '1h', '4h' or '1d' (write 1d)",
+        "error: bad.yaml:4:8: every: '1 day' must be a duration such as '1h', '4h' or '1d' "
+        "(write 1d)",
         "  every: 1 day",
         "         ^",
         "error: bad.yaml:6:44: shocks[0].gap.pct: a gap of 0% changes nothing",
