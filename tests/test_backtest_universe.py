@@ -117,8 +117,8 @@ def test_each_assets_net_pnl_is_its_fills_and_end_mark_from_the_raw_csv(first_ha
     assert curve[-1].equity - curve[0].equity == expected["BTC"] + expected["ETH"]
     assert study.parts.net == study.parts.equity_change == expected["BTC"] + expected["ETH"]
     assert expected == {
-        "BTC": Decimal("45.52053017439095245"),
-        "ETH": Decimal("-241.1520893928097601"),
+        "BTC": Decimal("45.0358826265522467"),
+        "ETH": Decimal("-241.1340595168607586"),
     }
 
 
@@ -215,7 +215,7 @@ def test_the_extended_and_universe_sections_of_metrics_json(first_half_2022: Stu
     universe = data["universe"]
     assert universe["source"] == "--universe"
     assert list(universe["assets"]) == ["BTC", "ETH"]
-    assert universe["assets"]["BTC"]["net"] == "45.52053017439095245"
+    assert universe["assets"]["BTC"]["net"] == "45.0358826265522467"
     assert universe["portfolio"]["net"] == universe["portfolio"]["equity_change"]
     assert universe["sectors"] == {}
 

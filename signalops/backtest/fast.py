@@ -73,6 +73,7 @@ from signalops.backtest.ledger import decision as make_decision
 from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker, day_start_of
+from signalops.observation import Request
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
@@ -415,7 +416,7 @@ class FastRun:
             self._held.append(record)
             return record, flat, _NOT_EXECUTED
         did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
-        answers = self.answers.answers(self._requests[asset][1], i)
+        answers = self.answers.answers(self._gate_requests(asset, moment), i)
         intent, gate = self.pipeline.gate(strategy, asset, moment, evaluation, answers, did, mode)
         if intent is None and evaluation.verdict is Verdict.SELL:
             self._remember_flat_sell(asset, moment, gate)
@@ -425,6 +426,16 @@ class FastRun:
         record = self._record(evaluation, intent, gate, not_executed(DENIED), i)
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
+
+    def _gate_requests(self, asset: str, moment: datetime) -> Sequence[Request]:
+        """What the gate is given for ``asset`` at ``moment``: its requests, and the price
+        requests of the other assets the account holds (the pipeline's cycle gathers every
+        asset's; the gate values the account with them: ``Pipeline._marks``)."""
+        asked = self._requests[asset][1]
+        others = [a for a, _ in self.pipeline.broker.held_at(moment) if a != asset]
+        if not others:
+            return asked
+        return (*asked, *(r for a in others for r in self.pipeline.price_requests_of(a)))
 
     def _flat_views(self, moment: datetime) -> tuple[PortfolioView, PortfolioView] | None:
         """The account's and the strategy's book's views at ``moment`` when the broker knows

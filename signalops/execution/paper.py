@@ -304,18 +304,17 @@ class _Standing:
     day_cash: Decimal = Decimal(0)
     day_holdings: tuple[_DayHolding, ...] = ()
     held_at_midnight: bool = False
+    filled: tuple[tuple[str, datetime | None], ...] = ()  # each open position's last fill time
 
     @classmethod
     def of(cls, book: _Book, day_book: _Book | None, capital: Decimal | None) -> _Standing:
         """``book``'s figures, and ``day_book``'s (the book at midnight; None: it shares the
         account's) as its day's start, ``capital`` added (None: none)."""
-        held = tuple(
-            (asset, holding.quantity, holding.average_price, holding.last_price)
-            for asset, holding in sorted(book.holdings.items())
-            if holding.quantity != 0
-        )
+        open_ = [(asset, h) for asset, h in sorted(book.holdings.items()) if h.quantity != 0]
+        held = tuple((asset, h.quantity, h.average_price, h.last_price) for asset, h in open_)
+        filled = tuple((asset, h.last_time) for asset, h in open_)
         if day_book is None:
-            return cls(book.cash, book.realised, None, held)
+            return cls(book.cash, book.realised, None, held, filled=filled)
         day_start = day_book.marked_equity()
         if capital is not None:
             day_start = capital + day_start
@@ -324,7 +323,7 @@ class _Standing:
         )
         at_midnight = any(quantity != 0 for _, quantity, _, _ in day)
         return cls(
-            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight
+            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight, filled
         )  # fmt: skip
 
     def positions(self, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
@@ -849,6 +848,12 @@ class PaperBroker:
         )
         self._views = (key, view)
         return view
+
+    def held_at(self, as_of: datetime) -> tuple[tuple[str, datetime | None], ...]:
+        """The account's open positions as of ``as_of``: each asset, in asset order, with its
+        last fill's time (what the gate weighs a market price of it against)."""
+        require_aware(as_of)
+        return self._standing(self._rows(), as_of, None).filled
 
     def _standing(self, rows: list[_FillRow], as_of: datetime, strategy: str | None) -> _Standing:
         """The account's (``strategy`` None) or a strategy's book's figures at ``as_of`` on

@@ -313,11 +313,12 @@ class Pipeline:
         self.broker.note_midnight_price(
             asset, as_of, lambda: reference_price(asset, answers, as_of, None, sources)
         )
-        found = self._portfolio(asset, {asset: price[0]}, answers, as_of, limits, mode)
+        prices = self._marks(asset, price[0], answers, as_of)
+        found = self._portfolio(asset, prices, answers, as_of, limits, mode)
         if isinstance(found, RiskDecision):
             return None, found
         portfolio = found
-        book = self._book(strategy.name, asset, {asset: price[0]}, as_of, mode)
+        book = self._book(strategy.name, asset, prices, as_of, mode)
         if isinstance(book, RiskDecision):
             return None, book
         if book is None and side is Side.SELL and self._has_own_book(strategy.name):
@@ -426,6 +427,25 @@ class Pipeline:
             details = {"asset": asset, "unvalued": list(unvalued)}
             return RiskDecision.denied(Code.PORTFOLIO_UNVALUED, details)
         return portfolio
+
+    def _marks(
+        self, asset: str, price: Decimal, answers: Mapping[Request, Any], as_of: datetime
+    ) -> dict[str, Decimal]:
+        """The prices the gate values the paper account at: ``asset`` at its reference price,
+        and every other asset the account holds at the freshest price the cycle's answers give
+        for it, whatever its age (a stock's last close is still its best price on a Sunday),
+        unless its last fill is newer (the broker then values it at that fill's price, as it
+        does an asset no answer prices). Sizing and the exposure limits then see the account
+        at market, not each other holding at the price it last traded at."""
+        marks: dict[str, Decimal] = {}
+        for other, filled in self.broker.held_at(as_of):
+            if other == asset:
+                continue
+            found = reference_price(other, answers, as_of, None, self.price_requests_of(other))
+            if found is not None and (filled is None or found[1] >= filled):
+                marks[other] = found[0]
+        marks[asset] = price
+        return marks
 
     def _holdings_venue(self) -> ReportsHoldings | None:
         """The auto executor when it reports the venue's holdings, else None.

@@ -78,8 +78,8 @@ def test_a_backtest_says_from_when_kelly_sizing_stopped_every_buy(replay_dir: Pa
     why = run("why", "MSFT", "--at", "2022-09-07", "--audit", "report/backtest.db")
     assert why.stdout.splitlines()[0] == (
         "MSFT at 2022-09-07T00:00:00Z: DENIED by the risk gate: ZERO_SIZE (asset MSFT, equity "
-        "10,221.90, kelly (cap 20%, capped no, fraction 0%, interval wilson, kelly lower "
-        "-19.8146%, kelly point 37.7004%, losses 2, mean loss 65.63, mean win 117.72, min "
+        "10,221.94, kelly (cap 20%, capped no, fraction 0%, interval wilson, kelly lower "
+        "-19.8104%, kelly point 37.7026%, losses 2, mean loss 65.63, mean win 117.73, min "
         "trades 5, multiplier 0.5, payoff 1.79, reason none, trades 5, win rate 60%, win rate "
         "lower 23.072%, wins 3, z 1.96))"
     )

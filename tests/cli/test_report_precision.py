@@ -48,7 +48,7 @@ def test_why_says_the_sector_value_of_a_max_sector_denial_as_money(replay_dir: P
     result = run("why", "ETH", "--at", "2022-01-08", "--audit", "report/backtest.db")
     assert result.exit_code == 0, result.stderr
     figures = (
-        "actual 10.0028%, equity 9,999.50, limit 8%, sector layer 1, sector value 1,000.22, "
+        "actual 10.0004%, equity 9,999.25, limit 8%, sector layer 1, sector value 999.96, "
         "unit fraction of equity"
     )
     lines = result.stdout.splitlines()
