@@ -475,6 +475,11 @@ def _template(
         return None
     if base.assets != second.assets:
         return None
+    # What the tree asks the sources for must not follow a param either: a hit-rate vote's
+    # request carries its voted condition, constants and all (the template would screen every
+    # combination with the first one's hit rates).
+    if any(base.tree.requests(a) != second.tree.requests(a) for a in base.assets):
+        return None
     compiled, changed = shapes[0][1], shapes[1][1]
     slots: dict[int, tuple[tuple[str, bool] | None, ...]] = {}
     for index, values in compiled.items():
