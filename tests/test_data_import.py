@@ -262,6 +262,17 @@ def test_sec_companyfacts_land_where_the_edgar_replay_reads_them_known_from_thei
     assert {f.filed.isoformat() for f in known} == {"2022-01-28"}
 
 
+def test_one_companys_facts_under_another_companys_ticker_are_refused(tmp_path: Path):
+    """They were imported: WM then evaluated with Apple's earnings per share."""
+    result = import_file(COMPANYFACTS, tmp_path, "--source", "fundamental", "--asset", "WM")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {COMPANYFACTS}: these are the facts of CIK 0000320193 (Apple Inc.), but SEC "
+        "lists WM as CIK 0000823768: import it with --asset AAPL\n"
+    )
+    assert not (tmp_path / "fundamental.jsonl").exists()
+
+
 def _new_york_day_before(t: float) -> str:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo

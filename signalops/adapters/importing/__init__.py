@@ -408,6 +408,7 @@ def companyfacts_records(path: Path, raw: Mapping[str, Any], asset: str) -> Iter
         cik = str(int(raw["cik"]))
     except (TypeError, ValueError):
         raise InputError(f"{path}: 'cik' is {raw['cik']!r}, not a number") from None
+    _same_company(path, raw, asset, int(cik))
     last: date | None = None
     for taxonomy, concept, unit, i, fact in _facts(path, raw):
         try:
@@ -424,6 +425,25 @@ def companyfacts_records(path: Path, raw: Mapping[str, Any], asset: str) -> Iter
             f"{path}: 0 points read: no fact of the concepts the fundamentals metrics read"
         )
     yield from records
+
+
+def _same_company(path: Path, raw: Mapping[str, Any], asset: str, cik: int) -> None:
+    """Refuse one company's facts under another's ticker: SEC's ticker map (the one the live
+    adapter looks tickers up in) names the company ``asset`` is, when it lists it."""
+    from signalops.adapters.edgar import bundled_tickers, cik10
+
+    tickers = bundled_tickers()
+    listed = tickers.get(asset.upper())
+    if listed is None or int(listed) == cik:
+        return
+    entity = raw.get("entityName")
+    whose = f" ({entity})" if isinstance(entity, str) and entity else ""
+    theirs = sorted(t for t, c in tickers.items() if int(c) == cik)
+    hint = f": import it with --asset {theirs[0]}" if theirs else ""
+    raise InputError(
+        f"{path}: these are the facts of CIK {cik10(cik)}{whose}, but SEC lists {asset.upper()} "
+        f"as CIK {listed}{hint}"
+    )
 
 
 def _facts(
