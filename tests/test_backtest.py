@@ -759,6 +759,25 @@ def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_t
     assert metrics["buy_and_hold"]["total_return"] is not None
 
 
+def test_a_backtest_past_the_end_of_its_candles_notes_the_decisions_that_could_not_trade(
+    replay_dir: Path, tmp_path: Path
+):
+    """It said nothing: the metrics counted a month after the data ended, the asset frozen at
+    its last close, and only log lines told of the orders that found no price."""
+    hourly = ROOT / "tests" / "fixtures" / "hourly_rsi.yaml"
+    args = [
+        str(hourly), "--data", str(replay_dir), "--from", "2025-10-06", "--to", "2025-10-07",
+        "--report", str(tmp_path), "--no-baseline",
+    ]  # fmt: skip
+    # The bundled hourly file's last row opens at 2025-10-06 17:00 UTC: decisions from 18:00
+    # to 00:00 could fill at no bar.
+    assert notes_of(args) == (
+        "note: the 1h BTC candles end at 2025-10-06T18:00:00Z, before the last decision "
+        "(2025-10-07T00:00:00Z): 7 decisions after could price no order, and the metrics "
+        "value BTC at that last close from then on\n"
+    )
+
+
 def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(
     replay_dir: Path, tmp_path: Path
 ):

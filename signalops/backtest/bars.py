@@ -137,6 +137,10 @@ class Bars:
     def last_close(self) -> datetime:
         return _utc(self.close_time[-1])
 
+    @property
+    def last_open(self) -> datetime:
+        return _utc(self.open_time[-1])
+
     def closes_between(self, start: datetime, end: datetime) -> int:
         """How many bars close in ``[start, end]``."""
         lo = np.searchsorted(self.close_time, start.timestamp(), side="left")

@@ -56,6 +56,7 @@ __all__ = [
     "columns",
     "day",
     "early_fill_notes",
+    "ended_data_notes",
     "filter_lines",
     "hours",
     "late_data_notes",
@@ -393,6 +394,29 @@ def late_data_notes(r: BacktestResult) -> list[str]:
             f"the {bars.label} start at {iso(first)}, after the first decision "
             f"({iso(decided)}): {_count(before, 'decision')} before could price no order, "
             "and the metrics count that time as cash"
+        )
+    return notes
+
+
+def ended_data_notes(r: BacktestResult) -> list[str]:
+    """A line for each asset whose recorded candles end before the run's last decisions: those
+    decided after its last bar opened could price no order, and the metrics value the asset at
+    its last close from then on (recorded prices, not candles, fill at their last price)."""
+    if not r.decisions:
+        return []
+    decided = r.decisions[-1].as_of
+    notes = []
+    for asset, bars in r.prices.items():
+        if bars.points or not len(bars):
+            continue
+        opened = bars.last_open
+        if decided <= opened:
+            continue
+        after = sum(1 for d in r.decisions if d.asset == asset and d.as_of > opened)
+        notes.append(
+            f"the {bars.label} end at {iso(bars.last_close)}, before the last decision "
+            f"({iso(decided)}): {_count(after, 'decision')} after could price no order, and "
+            f"the metrics value {asset} at that last close from then on"
         )
     return notes
 

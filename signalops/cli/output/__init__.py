@@ -430,6 +430,7 @@ def backtest(study: Study, out_dir: Path) -> None:
     from signalops.backtest.report import (
         columns,
         early_fill_notes,
+        ended_data_notes,
         filter_lines,
         late_data_notes,
         method_lines,
@@ -437,7 +438,8 @@ def backtest(study: Study, out_dir: Path) -> None:
         title,
     )
 
-    for note in (*late_data_notes(study.result), *early_fill_notes(study.result)):
+    result = study.result
+    for note in (*late_data_notes(result), *ended_data_notes(result), *early_fill_notes(result)):
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
