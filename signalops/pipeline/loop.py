@@ -217,6 +217,8 @@ def run(
                 on_cycle(summary)
             if guard is not None:
                 guard.after(summary)
+    if check is not None:
+        check.finish()
     return summaries
 
 
@@ -376,8 +378,11 @@ class LogCheck:
     A check reads only the records appended since the last check that passed
     (``verify(since=...)``, which checks the whole log when the record there changed): a run's
     first check continues from where the last run's last check ended, kept in
-    ``<log>.verified.json`` beside the log; without that file (or with one naming a record that
-    is not there), the first check reads the whole log (about 20 s a million records). On a
+    ``<log>.verified.json`` beside the log; without that file the first check reads the whole
+    log (about 20 s a million records). A file naming a record that is not there, or not with
+    that hash, stops the run: the log was removed (and a new one made in its place), cut short
+    or put back from an older copy. Between cycles the SQLite log's file must still be the
+    one the run opened (a file removed under a run takes its commits with it). On a
     signed log the file carries a MAC under the log's key, and a point without a valid one is
     not taken (a point file anyone could write would let the check skip a forged record); an
     unsigned log's point is taken as it is, like the log itself: whoever can write the file
@@ -409,13 +414,59 @@ class LogCheck:
         self.compared: Compared | None = None  # where the last check's ledger comparison ended
         self.read: CheckpointsRead | None = None  # where its reading of the checkpoints ended
         self.checked_at = 0.0  # time.monotonic() then
+        self.identity = _file_identity(audit)  # the SQLite log's file as opened (None: none)
 
     def start(self) -> None:
-        self._check("so the run did not start", whole_ledger=True)
+        outcome = "so the run did not start"
+        self._still_verified(outcome)
+        self._check(outcome, whole_ledger=True)
 
     def before(self, as_of: datetime) -> None:
+        outcome = f"so trading stopped before {iso(as_of)}"
+        self._still_there(outcome)
         if time.monotonic() - self.checked_at >= CHECK_EVERY:
-            self._check(f"so trading stopped before {iso(as_of)}", whole_ledger=False)
+            self._check(outcome, whole_ledger=False)
+
+    def finish(self) -> None:
+        """After the last cycle: the records went into the log's file, not a removed one."""
+        self._still_there("after the run's last cycle")
+
+    def _still_verified(self, outcome: str) -> None:
+        """The record the last run's last check ended at is still in the log, unchanged: a log
+        removed (a new one is then made in its place), cut short or put back from an older
+        copy would otherwise pass, its verified past forgotten."""
+        point = self.point
+        if point is None or self.audit.hash_at(point[0]) == point[1]:
+            return
+        head = self.audit.head()
+        now = f"ends at seq {head[0]}" if head else "is empty"
+        if head is not None and head[0] >= point[0]:
+            now = f"holds another record at seq {point[0]}"
+        problem = (
+            f"the log {now}, but {self.file.name} says the last run verified it up to seq "
+            f"{point[0]}: it was removed, cut short or replaced"
+        )
+        self.alert(problem)
+        raise AuditIntegrityError(
+            f"{self.audit.path} FAILED verification, {outcome}: {problem}; restore the log, "
+            f"or remove {self.file.name} to start a new one there"
+        )
+
+    def _still_there(self, outcome: str) -> None:
+        """The SQLite log's file is still the one the run opened: a run writing on after it was
+        removed or moved would commit to a file nobody can open again."""
+        if self.identity is None:
+            return
+        found = _file_identity(self.audit)
+        if found == self.identity:
+            return
+        what = "was removed or moved" if found is None else "was replaced by another file"
+        problem = f"the log's file {what} while the run had it open"
+        self.alert(problem)
+        raise AuditIntegrityError(
+            f"{self.audit.path} {what}, {outcome}: the records since are only in the file "
+            "the run had open"
+        )
 
     def _check(self, outcome: str, *, whole_ledger: bool) -> None:
         from signalops.audit.verify import verify
@@ -451,6 +502,19 @@ class LogCheck:
             f"{self.audit.path} FAILED verification, {outcome}: {first}{extra}; "
             "see `signalops audit verify`"
         )
+
+
+def _file_identity(audit: AuditStore) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite log's file; None for a server's log, or no file there."""
+    from signalops.audit.store import AuditLog
+
+    if not isinstance(audit, AuditLog):
+        return None
+    try:
+        found = os.stat(audit.path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _problem_text(problem: Problem) -> str:
