@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signalops.audit.expand import answers as expand_answers
 from signalops.audit.expand import expanded, is_compact
@@ -39,6 +39,9 @@ from signalops.evaluation.trace_json import trace_to_dict
 from signalops.observation import DataError, Observation, Request
 from signalops.strategy import loads
 from signalops.strategy.model import Strategy
+
+if TYPE_CHECKING:
+    from signalops.audit.verify import VerifyReport
 
 Record = Mapping[str, Any]
 Answers = dict[Request, Observation | DataError]
@@ -67,6 +70,10 @@ class ReplayResult:
     recorded_trace_hash: str
     replayed_trace_hash: str
     differing_leaves: tuple[LeafDifference, ...]
+    seq: int | None = None
+    # Why the record itself cannot be trusted (``verify``): an edited record replays as it now
+    # reads, so "identical" says nothing of what was decided.
+    problems: tuple[str, ...] = ()
 
     @property
     def identical(self) -> bool:
@@ -83,23 +90,34 @@ def replay(log: AuditStore, decision_id: str, catalogue: Catalogue | None = None
     Raises ``InputError`` when the log has no such decision and ``AuditError`` when it lacks
     the strategy document the decision was made with.
     """
+    from signalops.audit.verify import check_record
+
     record = log.get(decision_id)
     if record is None or record.get("kind") != DECISION:
         raise InputError(f"no decision {decision_id} in {log.path}")
+    problems = tuple(check_record(log, record))
     strategy_hash = record["strategy"]["hash"]
     document = log.strategy_document(strategy_hash)
     if document is None:
         raise AuditError(f"{log.path}: no stored strategy document for {strategy_hash}")
     token = _LOG.set(log)
     try:
-        return replay_record(record, document, catalogue)
+        return replace(replay_record(record, document, catalogue), problems=problems)
     finally:
         _LOG.reset(token)
 
 
-def replay_all(log: AuditStore, catalogue: Catalogue | None = None) -> Iterator[ReplayResult]:
-    """Every decision of ``log`` in chain order; each stored strategy is compiled once."""
+def replay_all(
+    log: AuditStore,
+    catalogue: Catalogue | None = None,
+    *,
+    problems: Mapping[int, Sequence[str]] | None = None,
+) -> Iterator[ReplayResult]:
+    """Every decision of ``log`` in chain order; each stored strategy is compiled once.
+    ``problems``: what a ``verify`` of the log found, by seq (``problems_by_seq``), given to
+    the results of the decisions they are at."""
     compiled: dict[str, Strategy] = {}
+    found = problems or {}
     for record in records_of_kind(log, DECISION):
         strategy_hash = record["strategy"]["hash"]
         if strategy_hash not in compiled:
@@ -109,9 +127,20 @@ def replay_all(log: AuditStore, catalogue: Catalogue | None = None) -> Iterator[
             compiled[strategy_hash] = compile_document(record, document, catalogue)
         token = _LOG.set(log)
         try:
-            yield _replay(record, compiled[strategy_hash])
+            result = _replay(record, compiled[strategy_hash])
         finally:
             _LOG.reset(token)
+        wrong = found.get(record["seq"])
+        yield result if not wrong else replace(result, problems=tuple(wrong))
+
+
+def problems_by_seq(report: VerifyReport) -> dict[int, list[str]]:
+    """A ``verify`` report's problems at records, by seq, as ``audit verify`` words them."""
+    found: dict[int, list[str]] = {}
+    for problem in report.problems:
+        if problem.seq is not None:
+            found.setdefault(problem.seq, []).append(f"{problem.kind.value}: {problem.message}")
+    return found
 
 
 def replay_record(
@@ -140,6 +169,7 @@ def _replay(record: Record, strategy: Strategy) -> ReplayResult:
         replayed_trace = _finish({"trace": trace}, {})["trace"]
     replayed_trace = with_recorded_spans(replayed_trace, recorded_trace)
     return ReplayResult(
+        seq=record.get("seq"),
         decision_id=record["decision_id"],
         recorded_verdict=record["verdict"],
         replayed_verdict=evaluation.verdict.value,

@@ -273,20 +273,29 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | N
     evaluates it on the observations the record kept, at the record's as_of: nothing is fetched
     and no file is read. It prints, per decision, whether the verdict and the trace hash are the
     ones recorded, and for a difference which conditions differ and in which fields (with --all,
-    only the decisions that differ, then the count). Exits 1 when any decision differs.
+    only the decisions that differ, then the count). A decision whose record does not verify
+    (edited since it was sealed) is NOT VERIFIED, whatever its replay says: it replays as it
+    now reads. Exits 1 when any decision differs or does not verify (with --all, when anything
+    in the log does not).
 
     \b
     Examples:
       signalops audit replay dec-06b9f3bcf8279e462f0c49f6
       signalops audit replay --all --audit reports/banking_crisis_dip/backtest.db
     """
-    from signalops.audit.replay import replay, replay_all
+    from signalops.audit.replay import problems_by_seq, replay, replay_all
+    from signalops.audit.verify import verify
 
     if bool(decision_ids) == every:
         raise click.UsageError("give decision ids, or --all (not both)")
     log = _reader(audit_file)
-    results = replay_all(log) if every else (replay(log, ref) for ref in decision_ids)
-    sys.exit(output.replayed(results, each=not every))
+    if not every:
+        sys.exit(output.replayed(replay(log, ref) for ref in decision_ids))
+    report = verify(log)
+    status = output.replayed(replay_all(log, problems=problems_by_seq(report)), each=False)
+    if not report.ok:
+        output.log_unverified(len(report.problems))
+    sys.exit(1 if not report.ok else status)
 
 
 @audit_group.command("export")

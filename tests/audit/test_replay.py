@@ -192,9 +192,12 @@ def test_cli_replay_of_an_edited_observation_says_differs_and_exits_1(
     why = CliRunner().invoke(cli, ["why", record["decision_id"], "--audit", str(copied)])
 
     assert result.exit_code == 1
-    assert result.output.startswith(
-        f"DIFFERS {record['decision_id']}  recorded BUY, replayed HOLD; "
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        f"NOT VERIFIED {record['decision_id']}  seq {record['seq']}: the record does not match "
+        "its hash: it was edited"
     )
+    assert lines[1].startswith(f"DIFFERS {record['decision_id']}  recorded BUY, replayed HOLD; ")
     assert why.exit_code == 1  # the record no longer matches its hash, and its tree disagrees
     assert "the record does not match its hash: it was edited" in why.output
 
@@ -215,9 +218,40 @@ def test_cli_replay_of_an_edited_v1_observation_names_the_leaves(tmp_path: Path)
 
     lines = result.output.splitlines()
     assert result.exit_code == 1
-    assert lines[0].startswith(f"DIFFERS {V1_BUY}  recorded BUY, replayed HOLD; ")
-    assert any(f"value {old} -> 45.0" in line for line in lines[1:])
-    assert all(line.startswith("  node ") for line in lines[1:])
+    assert lines[0].startswith(f"NOT VERIFIED {V1_BUY}  seq ")
+    assert lines[0].endswith(": the record does not match its hash: it was edited")
+    assert lines[1].startswith(f"DIFFERS {V1_BUY}  recorded BUY, replayed HOLD; ")
+    assert any(f"value {old} -> 45.0" in line for line in lines[2:])
+    assert all(line.startswith("  node ") for line in lines[2:])
+
+
+def test_cli_replay_all_calls_an_edited_record_not_verified_though_it_replays_the_same(
+    march_2023: Path, tmp_path: Path
+):
+    """It said "identical" of every decision: the edited record replays as it now reads."""
+    copied = tmp_path / "edited.db"
+    copied.write_bytes(march_2023.read_bytes())
+    record = next(r for r in decisions(copied) if r["verdict"] == "HOLD")
+    index = [r.metric for r in STRATEGY.tree.requests("BTC")].index("rsi")
+    rsi = record["observations"][index]["value"]
+    db = attacker(copied)
+    # A small edit that keeps the verdict: a replay alone cannot see it.
+    edit_body(db, record["seq"], lambda body: body["observations"][index].update(value=rsi + 1))
+    db.commit()
+    db.close()
+    total = len(decisions(copied))
+
+    result = CliRunner().invoke(cli, ["audit", "replay", "--all", "--audit", str(copied)])
+
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"NOT VERIFIED {record['decision_id']}  seq {record['seq']}: EDITED: the record does "
+        "not match its hash\n"
+        f"{total} decisions replayed: {total - 1} identical, 1 not verified\n"
+    )
+    assert result.stderr == (
+        "WARNING: the log does not verify (1 problem); run 'signalops audit verify'\n"
+    )
 
 
 def test_cli_replay_needs_ids_or_all_but_not_both(march_2023: Path):

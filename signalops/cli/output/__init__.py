@@ -368,10 +368,19 @@ def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
     """Per decision whether it replays identically (``each``; else only the ones that differ,
     with the leaves that differ), then a count when there were several; the exit status."""
     out = console()
-    identical = differs = 0
+    identical = differs = unverified = 0
     for result in results:
-        if result.identical:
+        if result.problems:
+            # Replayed as it now reads: what it says under this line is not what was decided.
+            unverified += 1
+            line = Text("NOT VERIFIED ", style="bold red") + Text(result.decision_id)
+            line.append(f"  seq {result.seq}: {'; '.join(result.problems)}")
+            out.print(line, highlight=False)
+        elif result.identical:
             identical += 1
+        else:
+            differs += 1
+        if result.identical:
             if each:
                 line = Text("identical ", style="bold green") + Text(result.decision_id)
                 line.append(
@@ -379,7 +388,6 @@ def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
                 )
                 out.print(line)
             continue
-        differs += 1
         line = Text("DIFFERS ", style="bold red") + Text(result.decision_id)
         line.append(f"  recorded {result.recorded_verdict}, replayed {result.replayed_verdict}")
         line.append(
@@ -389,11 +397,25 @@ def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
         out.print(line)
         for leaf in result.differing_leaves:
             out.print(Text(f"  node {leaf.node} {leaf.text}: {_changes(leaf)}", style="red"))
-    total = identical + differs
+    total = identical + differs + unverified
     if total > 1 or not each:
         verdict = f"{count(total, 'decision')} replayed: {identical} identical"
-        out.print(Text(verdict + (f", {differs} differ" if differs else ""), style="bold"))
-    return 1 if differs else 0
+        verdict += f", {differs} differ" if differs else ""
+        verdict += f", {unverified} not verified" if unverified else ""
+        out.print(Text(verdict, style="bold"))
+    return 1 if differs or unverified else 0
+
+
+def log_unverified(problems: int) -> None:
+    """Under ``audit replay --all``: the log itself does not verify."""
+    console(stderr=True).print(
+        Text(
+            f"WARNING: the log does not verify ({count(problems, 'problem')}); run "
+            "'signalops audit verify'",
+            style="bold red",
+        ),
+        highlight=False,
+    )
 
 
 def _short(digest: str) -> str:
