@@ -23,6 +23,9 @@ import click
 from signalops import __version__, logs
 from signalops.errors import DiskFull, SignalOpsError
 
+_LOG = logging.getLogger("signalops.cli")
+_LOG_SETTINGS = "signalops.log_settings"  # the command line's log settings, in ctx.meta
+
 # Where each command lives, in the order of ``signalops --help`` before the split (click sorts
 # them by name anyway). A command's module is imported when that command runs (or --help lists
 # it), so ``signalops --version`` imports none of them, and ``signalops why`` only the audit one.
@@ -99,6 +102,7 @@ class _Commands(click.Group):
         except SignalOpsError as exc:
             from signalops.cli import output
 
+            _log_failure(ctx, exc)
             output.error(exc)
             ctx.exit(1)
         except OSError as exc:
@@ -112,6 +116,19 @@ class _Commands(click.Group):
             logging.getLogger("signalops.cli").debug("%s", exc, exc_info=True)
             output.error(_file_error(exc))
             ctx.exit(1)
+
+
+def _log_failure(ctx: click.Context, exc: SignalOpsError) -> None:
+    """The error that ends a command, as an event in the log when the log is not the terminal
+    the error line goes to (``--log-file``, ``--log-format json``): a runner's log otherwise
+    ends at its last cycle, with no word of why it stopped."""
+    settings = ctx.meta.get(_LOG_SETTINGS)
+    if not isinstance(settings, logs.LogSettings):
+        return
+    if settings.file is None and settings.format != "json":
+        return
+    command = ctx.invoked_subcommand
+    logs.event(_LOG, logging.ERROR, "command_failed", str(exc), command=command)
 
 
 def _before_the_command(
@@ -221,7 +238,9 @@ def cli(
       signalops metrics                        list every metric a strategy may use
       signalops schema > strategy.schema.json  the JSON Schema, for editor completion
     """
-    ctx.call_on_close(logs.configure(logs.LogSettings(verbose, quiet, log_file, log_format)))
+    settings = logs.LogSettings(verbose, quiet, log_file, log_format)
+    ctx.meta[_LOG_SETTINGS] = settings
+    ctx.call_on_close(logs.configure(settings))
 
 
 def main() -> None:

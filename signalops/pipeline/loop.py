@@ -352,7 +352,7 @@ class KillSwitch:
                 self.alerts.send("kill_switch", kill_switch_text(file))
         else:
             text = f"KILL SWITCH OFF (file {file} removed): orders are no longer denied by it"
-            event(log, logging.INFO, "kill_switch_off", text, file=file)
+            event(log, logging.WARNING, "kill_switch_off", text, file=file)
         self.notice(text)
 
 
