@@ -334,6 +334,24 @@ def test_run_with_a_usage_error_creates_no_log(in_tmp: Path, replay_dir: Path):
     assert list(in_tmp.iterdir()) == []
 
 
+def test_a_replay_with_every_but_no_end_is_refused_and_creates_no_log(
+    in_tmp: Path, replay_dir: Path
+):
+    """It ran one cycle at --from and exited 0, --every unused."""
+    strategy = str(STRATEGIES / "banking_crisis_dip.yaml")
+
+    result = run(
+        "run", strategy, "--replay", str(replay_dir), "--from", "2023-06-25", "--every", "1d",
+        "--audit", "new.db",
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: --every with --replay needs --to (the last decision time)\n"
+    )
+    assert list(in_tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "answer", [["approve"], ["reject", "--note", "no"]], ids=["approve", "reject"]
 )

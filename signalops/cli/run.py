@@ -138,6 +138,9 @@ def run_command(
         raise click.UsageError("--from/--to only apply with --replay")
     if replay_dir is not None and record_dir is not None:
         raise click.UsageError("--record records a live run; it cannot be used with --replay")
+    if replay_dir is not None and every is not None and end is None:
+        # One cycle at --from, --every unused: said, not done silently.
+        raise click.UsageError("--every with --replay needs --to (the last decision time)")
     # Every value is checked before the run makes its log (and the log's lock): a refused
     # run leaves nothing behind.
     first = parse_time(start, "--from") if start else None

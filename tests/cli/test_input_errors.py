@@ -138,7 +138,18 @@ def test_decisions_over_one_day_is_not_reversed(in_tmp: Path, since: str, until:
             id="run_to",
         ),
         pytest.param(
-            ["run", STRATEGY, "--replay", "REPLAY", "--from", "2023-03-01", "--every", "1x"],
+            [
+                "run",
+                STRATEGY,
+                "--replay",
+                "REPLAY",
+                "--from",
+                "2023-03-01",
+                "--to",
+                "2023-03-02",
+                "--every",
+                "1x",
+            ],  # fmt: skip
             "--every: '1x' is not a duration such as 1h or 1d",
             id="run_every",
         ),
