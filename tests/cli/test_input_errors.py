@@ -149,7 +149,7 @@ def test_decisions_over_one_day_is_not_reversed(in_tmp: Path, since: str, until:
                 "2023-03-02",
                 "--every",
                 "1x",
-            ],  # fmt: skip
+            ],
             "--every: '1x' is not a duration such as 1h or 1d",
             id="run_every",
         ),
