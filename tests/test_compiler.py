@@ -1364,6 +1364,7 @@ COMPILE_ERRORS = [
                 - when: "polymarket(0.5).yes < 80%"
                 - when: "news_count('') > 1"
                 - when: "polymarket(1234567).yes < 80%"
+                - when: "sma(99999999) > 0"
         """,
         [
             "s.yaml:7:22: rules[0].conditions[0].when: parameter 'n' must be a whole number, "
@@ -1385,6 +1386,8 @@ COMPILE_ERRORS = [
             "string, got ''",
             "s.yaml:16:29: rules[0].conditions[9].when: parameter 'market' must be a string, "
             'got the number 1234567: write it in quotes ("1234567")',
+            "s.yaml:17:22: rules[0].conditions[10].when: parameter 'n' must be at most "
+            "1,000,000, got 99,999,999",
         ],
         id="argument_of_the_wrong_type_or_range",
     ),

@@ -15,6 +15,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 ParamType = Literal["int", "number", "string", "duration"]
+# The largest whole-number parameter (an indicator's period): a million bars is more history
+# than any source keeps, and a bigger one overflowed numpy's integers in a backtest.
+MAX_WHOLE = 1_000_000
 
 _REQUIRED: Any = type("_Required", (), {"__repr__": lambda self: "REQUIRED"})()
 
@@ -78,6 +81,10 @@ class Param:
             if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
                 raise ValueError(f"parameter '{self.name}' must be a whole number, got {value!r}")
             value = int(value)
+            if abs(value) > MAX_WHOLE:  # no series is that long; numpy's C integers overflow
+                raise ValueError(
+                    f"parameter '{self.name}' must be at most {MAX_WHOLE:,}, got {value:,}"
+                )
         elif self.type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"parameter '{self.name}' must be a number, got {value!r}")
