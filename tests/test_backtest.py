@@ -778,6 +778,42 @@ def test_a_backtest_past_the_end_of_its_candles_notes_the_decisions_that_could_n
     )
 
 
+def test_a_fill_after_a_gap_in_the_candles_is_noted(tmp_path: Path):
+    """It said nothing: with a day missing from the file, the 2023-03-10 BUY filled at the next
+    bar's open, a day late (with sessions missing from a stock's file, sessions late)."""
+    daily = (DATA / "ohlcv" / "Binance_BTCUSDT_d.csv").read_text(encoding="utf-8")
+    gap = tmp_path / "btc_gap.csv"
+    gap.write_text(
+        "".join(line for line in daily.splitlines(True) if ",2023-03-10,BTCUSDT," not in line),
+        encoding="utf-8",
+    )
+    replay = tmp_path / "replay"
+    made = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "import",
+            str(gap),
+            "--source",
+            "technical",
+            "--asset",
+            "BTC",
+            "--to",
+            str(replay),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    args = [
+        str(STRATEGIES / "technical_baseline.yaml"), "--data", str(replay), "--from",
+        "2023-01-01", "--to", "2023-06-30", "--report", str(tmp_path / "r"), "--no-baseline",
+    ]  # fmt: skip
+    assert notes_of(args) == (
+        "note: the 1d BTC candles have gaps: 1 fill came at a bar opening after the next "
+        "decision (the first decided at 2023-03-10T00:00:00Z filled at the open of "
+        "2023-03-11T00:00:00Z)\n"
+    )
+
+
 def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(
     replay_dir: Path, tmp_path: Path
 ):

@@ -20,6 +20,7 @@ numbers are formatted by ``signalops.backtest.formatting`` for both.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import html
 import json
@@ -40,7 +41,7 @@ from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
 from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
 from signalops.backtest.html_tables import extended_section, table
 from signalops.backtest.indicators import store_candles
-from signalops.backtest.ledger import Trade
+from signalops.backtest.ledger import Leg, Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
 from signalops.canonical import iso
@@ -58,6 +59,7 @@ __all__ = [
     "early_fill_notes",
     "ended_data_notes",
     "filter_lines",
+    "gap_fill_notes",
     "hours",
     "late_data_notes",
     "method_lines",
@@ -417,6 +419,30 @@ def ended_data_notes(r: BacktestResult) -> list[str]:
             f"the {bars.label} end at {iso(bars.last_close)}, before the last decision "
             f"({iso(decided)}): {_count(after, 'decision')} after could price no order, and "
             f"the metrics value {asset} at that last close from then on"
+        )
+    return notes
+
+
+def gap_fill_notes(r: BacktestResult) -> list[str]:
+    """A line for each asset whose orders filled at a bar opening after the run's next decision
+    time: its candles have gaps (sessions or hours missing from the data), and such an order
+    filled at the open of the first bar after the gap, later than the decision's own bar.
+    (Decisions more often than the candles fill so by design: ``early_fill_notes``.)"""
+    if not r.legs or (not r.by_session and r.every.total_seconds() < r.timeframe):
+        return []
+    times = sorted({d.as_of for d in r.decisions})
+    late: dict[str, list[Leg]] = {}
+    for leg in r.legs:
+        at = bisect.bisect_right(times, leg.decided_at)
+        if at < len(times) and leg.filled_at >= times[at]:
+            late.setdefault(leg.asset, []).append(leg)
+    notes = []
+    for asset, legs in late.items():
+        first = legs[0]
+        notes.append(
+            f"the {r.prices[asset].label} have gaps: {_count(len(legs), 'fill')} came at a bar "
+            f"opening after the next decision (the first decided at {iso(first.decided_at)} "
+            f"filled at the open of {iso(first.filled_at)})"
         )
     return notes
 

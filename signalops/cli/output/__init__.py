@@ -454,6 +454,7 @@ def backtest(study: Study, out_dir: Path) -> None:
         early_fill_notes,
         ended_data_notes,
         filter_lines,
+        gap_fill_notes,
         late_data_notes,
         method_lines,
         metric_rows,
@@ -461,7 +462,8 @@ def backtest(study: Study, out_dir: Path) -> None:
     )
 
     result = study.result
-    for note in (*late_data_notes(result), *ended_data_notes(result), *early_fill_notes(result)):
+    notes = (late_data_notes, ended_data_notes, gap_fill_notes, early_fill_notes)
+    for note in (line for notes_of in notes for line in notes_of(result)):
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
