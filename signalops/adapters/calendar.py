@@ -55,6 +55,18 @@ def is_session(day: date) -> bool:
     return day.weekday() < 5 and day not in holidays(day.year) and day not in _CLOSURES
 
 
+def opens_within(start: float, end: float) -> bool:
+    """Whether a session opens in ``[start, end)`` (Unix seconds): a decision at ``start``
+    whose next one is at ``end`` is the last before that session (``run``'s and the
+    backtest's rule for stocks: the ones before it would fill at the same opening)."""
+    day, last = trading_day(start), trading_day(end)
+    while day <= last:
+        if is_session(day) and start <= session_open(day) < end:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
 @lru_cache(maxsize=65536)
 def sessions_between(first: date, last: date) -> tuple[date, ...]:
     """The trading days strictly after ``first`` and strictly before ``last``."""

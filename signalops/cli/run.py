@@ -96,7 +96,9 @@ def run_command(
     "WARNING data errors: CODE xN, ..."; one whose data was older than a leaf's max age (a
     stuck feed, a recording that ended) with "WARNING stale data: STALE xN (newest AGE old)".
     Those decisions fail closed and are recorded; a run of one cycle (--once) then exits 1.
-    Runs with --every keep going.
+    Runs with --every keep going. When every asset trades in US equity sessions (stocks), a
+    time with no session opening before the next one (a weekend's, a holiday's) decides
+    nothing, as in a backtest.
 
     With breakers: in the config, a drawdown, orders rejected in a row or an outage HALTS
     trading (a HALTED line; decisions are still recorded, orders denied) until

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from signalops import breakers, numbers, risk
+from signalops.adapters import calendar
 from signalops.adapters import gather as engine
 from signalops.adapters.registry import Connections
 from signalops.alerts import (
@@ -191,16 +192,21 @@ def run(
     reloader: Reloader | None = None,
     check: LogCheck | None = None,
     kill_switch: KillSwitch | None = None,
+    decides: Callable[[datetime], bool] | None = None,
 ) -> list[CycleSummary]:
     """Run one cycle per time until the times run out or a stop is requested.
 
-    ``check`` raises ``AuditIntegrityError`` before a cycle when the log no longer verifies."""
+    ``check`` raises ``AuditIntegrityError`` before a cycle when the log no longer verifies.
+    ``decides``: whether a time is decided at all (``session_times``); one that is not is
+    passed over, nothing recorded."""
     stop = stop or threading.Event()
     summaries = []
     with stop_on_signals(stop):
         for as_of in times:
             if stop.is_set():
                 break
+            if decides is not None and not decides(as_of):
+                continue
             if check is not None:
                 check.before(as_of)
             if reloader is not None:
@@ -950,6 +956,26 @@ def _unheard(config: Config, strategies: Sequence[Strategy], mode: Mode | None) 
     return any(s.execution.action_mode == Mode.NOTIFY.value for s in strategies)
 
 
+def session_times(
+    strategies: Sequence[Strategy], config: Config, every: timedelta | None
+) -> Callable[[datetime], bool] | None:
+    """When every asset of the run trades only in US equity sessions, which times decide: those
+    with a session opening before the next time, as in a backtest (``backtest.clock``). A
+    Saturday's, Sunday's and Monday's 00:00 orders would all be filled on top of each other at
+    Monday's opening (on paper, each at Friday's close); only Monday's, which knows the most,
+    decides. None (every time decides) for a run with a 24/7 asset, or one cycle."""
+    assets = [asset for strategy in strategies for asset in strategy.assets]
+    if every is None or not config.venues.in_sessions(assets):
+        return None
+    step = every.total_seconds()
+
+    def decides(as_of: datetime) -> bool:
+        start = as_of.timestamp()
+        return calendar.opens_within(start, start + step)
+
+    return decides
+
+
 def _warn_weekends(
     strategies: Sequence[Strategy], config: Config, on_warning: Callable[[str], None]
 ) -> None:
@@ -1006,10 +1032,12 @@ def _run_in(
         notice=watchers.notice,
     )  # fmt: skip
     kill_switch = KillSwitch(watchers.notice, alerts)
+    every = replay_clock.every if replay_clock is not None else None if plan.once else plan.every
     try:
         return run(
             pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard, reloader=reloader,
             check=check, kill_switch=kill_switch,
+            decides=session_times(strategies, workspace.config, every),
         )  # fmt: skip
     finally:
         if alerts is not None:
