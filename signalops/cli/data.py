@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,6 +150,7 @@ def data_import(
     if len(sources) != 1 or asset is None:
         raise InputError(f"{file}: name what it holds with one --source and --asset")
     settings = with_venue(load_config(config_file or default_config()), venue)
+    asset = _as_configured(asset, settings.venues.assets)
     imported = import_file(
         file,
         source=sources[0],
@@ -167,6 +169,18 @@ def data_import(
         for note in never_split_notes(imported, file, asset, columns):
             output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))
     _split_warnings(sources[0], asset, out_dir)
+
+
+def _as_configured(asset: str, configured: Iterable[str]) -> str:
+    """``asset`` as the config spells it (``mrvl`` -> ``MRVL``: routed to MRVL's venue, not
+    stored as an unknown asset of the default one), said in a note."""
+    from signalops.textmatch import spelled
+
+    found = spelled(asset, configured)
+    if found != asset:
+        note = f"--asset {asset}: imported as {found}, as the config spells it"
+        output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))
+    return found
 
 
 def _import_notes(imported: list[SeriesImported], file: Path) -> None:

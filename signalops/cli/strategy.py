@@ -221,7 +221,7 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
     (its price is its outcome token's) when it trades as a CLOB token id, which is a number;
     one mapped there under another symbol is told to give the token. An asset the config maps
     under another spelling gets a did-you-mean (``APPL``, ``aapl`` -> ``AAPL``)."""
-    from signalops.textmatch import closest
+    from signalops.textmatch import closest, spelled
     from signalops.venues import VenueKind
 
     for check in checks:
@@ -241,6 +241,15 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                         "symbol: TOKEN_ID}})"
                     )
                     continue
+            same = spelled(asset, venues.assets)
+            if same != asset and venue is not None:
+                # 'mrvl' beside a configured MRVL: the default venue takes it, silently.
+                yield (
+                    f"{check.file}: asset {asset} is not the configured {same} (asset names are "
+                    f"case-sensitive): it goes to {venue.name} {venues.symbol_of(asset)}; "
+                    f"write {same}"
+                )
+                continue
             if not venues.serves(asset):
                 meant = closest(asset, venues.assets)
                 hint = f" (did you mean '{meant}'?)" if meant else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 from conftest import invoke as run
 
 CONFIG = """\
@@ -72,3 +73,33 @@ def test_an_asset_near_no_configured_one_gets_no_guess(in_tmp: Path):
         "warning: t.yaml: no configured venue serves asset gspc (did you mean 'GSPC'?)\n"
         "warning: t.yaml: no configured venue serves asset JMP (did you mean 'JPM'?)\n"
     )
+
+
+def test_a_lowercase_ticker_the_default_venue_would_take_is_told_the_configured_one(
+    in_tmp: Path,
+):
+    """It passed without a word: aapl went to binance aapl/USDT, not to AAPL's venue."""
+    config = CONFIG.replace("default_venue: null\n", "")  # binance takes unmapped assets
+    (in_tmp / "signalops.yaml").write_text(config, encoding="utf-8")
+    (in_tmp / "t.yaml").write_text(strategy('["aapl", "MSFT"]'), encoding="utf-8")
+
+    result = run("validate", "t.yaml")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: t.yaml: asset aapl is not the configured AAPL (asset names are "
+        "case-sensitive): it goes to binance aapl/USDT; write AAPL\n"
+    )
+
+
+def test_data_import_takes_a_lowercase_ticker_as_the_config_spells_it(in_tmp: Path):
+    """It stored candles/binance/aapl/USDT/1d, which no strategy of AAPL reads."""
+    daily = DATA / "equities" / "prices" / "daily" / "AAPL.csv"
+
+    result = run(
+        "data", "import", str(daily), "--source", "technical", "--asset", "aapl", "--to", "R"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "note: --asset aapl: imported as AAPL, as the config spells it\n"
+    assert "candles/yfinance/AAPL/1d" in result.stdout
