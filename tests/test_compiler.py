@@ -336,7 +336,10 @@ def test_structured_metric_condition_compiles_to_one_leaf(condition, source, met
     ],
 )
 def test_threshold_forms_become_a_constant_with_the_text_written(threshold, value, text):
-    node = leaf(f"metric: macd\noperator: '<'\nthreshold: {threshold}")
+    # A percent is no amount in a currency (macd's): it is compared with a ratio instead.
+    metric, source = ("current_ratio", "fundamental") if "%" in threshold else ("macd", None)
+    condition = f"metric: {metric}\noperator: '<'\nthreshold: {threshold}"
+    node = leaf(condition) if source is None else leaf(condition, source=source)
 
     assert node.right == (Const(value, text),)
 

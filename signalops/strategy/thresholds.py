@@ -17,6 +17,9 @@ left alone, so that a check never refuses a condition that could be meant.
   unit declared; no reading of it is the one meant.
 - a plain fraction on such a metric (``rsi(14) < 0.3``): a warning. It can be met, and a trader
   may mean it, but a fraction on a 0-100 scale is far more often a fraction meant as a percent.
+- a percent compared with an amount (``close > 5%``, ``stablecoin_net_flow(...) < -5%``: 0.05 of
+  a currency), or an amount's ``k``/``M``/``B``/``T`` compared with what is no amount
+  (``return(7d) < 5B``): an error. A ratio may take either (``current_ratio > 150%``).
 - a ``between`` of a probability or a fraction whose bounds are written in two units, one a
   percent and the other a plain number past the range (``yes between 35% and 65``): an error.
   The plain bound limits nothing (the range reads as ``yes >= 35%``); written like the other
@@ -58,15 +61,22 @@ def check(left: Operand, op: str, right: Sequence[Operand]) -> Problem | None:
     spec = metric.spec
     if spec is None or (op == "between" and metrics[0] != 0):
         return None
-    if spec.low is None and spec.high is None and spec.unit not in SCALED_UNITS:
-        return None  # nothing to check against: most metrics, at the cost of a test
+    if (
+        spec.low is None
+        and spec.high is None
+        and spec.unit not in SCALED_UNITS
+        and spec.unit not in _AMOUNTS
+        and spec.unit not in _NOT_AMOUNTS
+    ):
+        return None  # nothing to check against, at the cost of a test
     written = op
     if metrics[0] == 1:
         op = _MIRRORED[op]  # 30 > rsi(14) is rsi(14) < 30
     constants = [(i, operand) for i, operand in enumerate(operands) if isinstance(operand, Const)]
     text = partial(_text, operands, written)  # rendered only for a problem
     return (
-        _out_of_range(spec, op, constants, text)
+        _wrong_suffix(spec, constants, text)
+        or _out_of_range(spec, op, constants, text)
         or _wrong_scale(spec, constants, text)
         or _mixed_units(spec, op, constants, text)
     )
@@ -141,6 +151,48 @@ def _wrong_scale(
                 warning=True,
             )
     return None
+
+
+# Units of amounts (money, shares, counts), which k/M/B/T scale and a percent is no value of
+# (``close > 5%`` is a price above 0.05); and units no k/M/B/T amount is a value of
+# (``return(7d) < 5B``, ``yes > 1k``). A ratio (``current_ratio > 150%``) may be either.
+_AMOUNTS = frozenset({"USD", "quote currency", "base currency", "currency", "shares", "items"})
+_NOT_AMOUNTS = frozenset({"fraction", "probability", "0-100", "percent", "z-score"})
+_MAGNITUDES = ("k", "K", "M", "B", "T")
+
+
+def _wrong_suffix(
+    spec: MetricSpec, constants: list[tuple[int, Const]], text: Callable[[], str]
+) -> Problem | None:
+    """A percent compared with an amount, or an amount's k/M/B/T with what is no amount."""
+    for at, const in constants:
+        written = const.text.strip()
+        if spec.unit in _AMOUNTS and written.endswith("%"):
+            return Problem(
+                f"{text()}: {spec.name} is an amount in {spec.unit}, so {written} reads as "
+                f"{const.value:g} {spec.unit}",
+                at,
+                "a percent is for fractions and probabilities: compare a change with "
+                "return(...) or chain_tvl_change(...), or write the amount",
+            )
+        if spec.unit in _NOT_AMOUNTS and written.endswith(_MAGNITUDES):
+            kind = _KIND_OF.get(spec.unit, f"in {spec.unit}")
+            return Problem(
+                f"{text()}: {spec.name} is {kind}, not an amount, so {written} reads as "
+                f"{const.value:,.0f}",
+                at,
+                "k, M, B and T are for amounts: USD, shares, volumes",
+            )
+    return None
+
+
+_KIND_OF = {
+    "fraction": "a fraction (0.05 = 5%)",
+    "probability": "a probability (0 to 1)",
+    "0-100": "on a 0-100 scale",
+    "percent": "in percent",
+    "z-score": "a z-score",
+}
 
 
 def _mixed_units(
