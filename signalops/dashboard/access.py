@@ -16,6 +16,7 @@ import streamlit as st
 
 from signalops.dashboard.accounts import Outcome, guard_for
 from signalops.dashboard.api import Settings
+from signalops.textmatch import spelled
 
 OPERATOR_KEY = "access.operator"
 CLIENT_KEY = "access.client"
@@ -66,6 +67,9 @@ def _log_in(settings: Settings, name: str, password: str) -> None:
     if not name:
         st.error("Enter your operator name.")
         return
+    # As the config spells it: a phone's keyboard writes "Alice" for alice (and a lockout
+    # counts both spellings as one name).
+    name = spelled(name, settings.operators)
     guard = guard_for(settings.accounts_source)
     attempt = guard.attempt(settings.operators, name, password, client=_client())
     if attempt.ok:

@@ -75,10 +75,17 @@ def login(at: AppTest, name: str = "alice", password: str = PASSWORD) -> AppTest
     return at
 
 
+def answer_button(at: AppTest, verb: str) -> Any:
+    """The Approve or Reject button of the approval open now (keyed by its id)."""
+    (found,) = [b for b in at.button if b.key and b.key.startswith(f"approvals.{verb}.")]
+    return found
+
+
 def answer(at: AppTest, verb: str, note: str = "") -> AppTest:
     if note:
-        at.text_area(key="approvals.note").input(note)
-    at.button(key=f"approvals.{verb}").click().run()
+        (area,) = [a for a in at.text_area if a.key and a.key.startswith("approvals.note.")]
+        area.input(note)
+    answer_button(at, verb).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -327,22 +334,33 @@ def test_without_operator_accounts_in_the_config_the_dashboard_is_read_only(
         at.sidebar.info
     )
     assert not [t for t in at.text_input if t.key == "access.password"]
-    assert at.button(key="approvals.approve").disabled
-    assert at.button(key="approvals.reject").disabled
+    assert answer_button(at, "approve").disabled
+    assert answer_button(at, "reject").disabled
     assert "Read-only: log in as operator" in joined(at.info)
+
+
+def test_a_name_capitalised_by_a_phone_keyboard_logs_in_as_the_configured_one(
+    pending: tuple[str, str], audit_db: Path
+):
+    """ "Alice" (an iPhone's keyboard capitalises the first letter) was a wrong name."""
+    at = login(start(), name="Alice")
+    assert "Logged in as **alice**" in joined(at.sidebar.success)
+    answer(at, "approve", note="from the phone")
+    approval = records(audit_db)[-2]
+    assert (approval["kind"], approval["by"]) == ("approval", "alice")
 
 
 def test_a_wrong_password_keeps_it_read_only(audit_db: Path):
     at = login(start(), password="guess")
     assert values(at.sidebar.error) == ["Wrong operator name or password."]
-    assert at.button(key="approvals.approve").disabled
+    assert answer_button(at, "approve").disabled
     assert "Read-only until you log in." in joined(at.sidebar.warning)
 
 
 def test_a_name_without_an_account_cannot_log_in_even_with_a_valid_password(audit_db: Path):
     at = login(start(), name="CEO (not really)")
     assert values(at.sidebar.error) == ["Wrong operator name or password."]
-    assert at.button(key="approvals.approve").disabled
+    assert answer_button(at, "approve").disabled
     # No field anywhere to type the name recorded with an answer: it is the login's.
     assert [t.key for t in at.text_input] == ["access.name", "access.password"]
 
@@ -365,7 +383,7 @@ def test_guessing_is_slowed_then_locked_and_each_failure_logged(
         clock.now += 60
         login(at, password=PASSWORD)
         assert values(at.sidebar.error) == ["Too many failed logins for alice: locked for 14 min."]
-    assert at.button(key="approvals.approve").disabled
+    assert answer_button(at, "approve").disabled
     failures = [r.getMessage() for r in caplog.records if "login failed" in r.getMessage()]
     assert len(failures) == 5 and all("operator 'alice'" in m for m in failures)
     assert not [r for r in caplog.records if "guess" in r.getMessage()]
@@ -380,7 +398,7 @@ def test_approving_with_the_password_rechecks_fills_on_paper_and_records_who(
     approval_id, _ = pending
     at = login(start(), name="alice")
     assert "Logged in as **alice**" in joined(at.sidebar.success)
-    assert not at.button(key="approvals.approve").disabled
+    assert not answer_button(at, "approve").disabled
     answer(at, "approve", note="checked the news")
     assert joined(at.success).startswith(
         f"**{approval_id}: FILLED** — paper BUY 0.34785224 ETH at "
@@ -407,7 +425,12 @@ def test_rejecting_needs_a_note_then_records_it_and_executes_nothing(
     approval_id, decision_id = pending
     at = login(start(), name="carol")
     answer(at, "reject")
-    assert "Say why you reject it" in joined(at.error)
+    assert joined(at.error) == (
+        f"**{approval_id}: NOT REJECTED** — say why you reject it: the note is kept in the "
+        "audit record"
+    )
+    at.run()  # a refresh keeps saying it (it was drawn in the one run after the tap)
+    assert "say why you reject it" in joined(at.error)
     assert [r["kind"] for r in records(audit_db)][-1] == "decision"
     answer(at, "reject", note="FOMC in an hour")
     assert f"**{approval_id}: REJECTED** — FOMC in an hour" in joined(at.warning)
@@ -457,7 +480,7 @@ def test_an_approval_whose_recheck_fails_is_recorded_and_nothing_executes(
 def test_logging_out_makes_it_read_only_again(audit_db: Path):
     at = login(start())
     at.button(key="access.logout").click().run()
-    assert at.button(key="approvals.approve").disabled
+    assert answer_button(at, "approve").disabled
 
 
 # --- decisions ---------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def test_log_in_and_approve_in_a_real_browser(
             page.locator(".st-key-approvals-chart").screenshot(path=str(chart_shot))
 
             note.fill("checked in the browser")
-            page.get_by_role("button", name="Approve").click()
+            page.get_by_role("button", name="Approve BUY 0.34785224 ETH").click()
             page.get_by_text(f"{approval_id}: FILLED").wait_for()
             page.get_by_text("No approvals pending").wait_for()
             page.screenshot(path=str(tmp_path / "approved.png"))

@@ -195,7 +195,7 @@ def test_approving_on_a_shared_log_fills_and_a_second_answer_is_refused(shared_e
     at.text_input(key="access.name").input("alice")
     at.text_input(key="access.password").input(PASSWORD)
     at.button(key="access.submit").click().run()
-    at.button(key="approvals.approve").click().run()
+    at.button(key=f"approvals.approve.{item.approval_id}").click().run()
     assert not at.exception, at.exception
     assert f"{item.approval_id}: FILLED" in texts(at)
 

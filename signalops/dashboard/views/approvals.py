@@ -28,7 +28,7 @@ from signalops.errors import SignalOpsError
 
 SELECTED_KEY = "approvals.selected"
 OUTCOME_KEY = "approvals.outcome"
-NOTE_KEY = "approvals.note"
+SHOWN_KEY = "approvals.shown"  # the approval whose answer form the last run drew
 # Outcomes that did what the operator asked; anything else is shown as an error.
 _GOOD = {"FILLED": "success", "SUBMITTED": "success", "REJECTED": "warning"}
 _ICONS = {
@@ -58,8 +58,9 @@ def render(context: Context) -> None:
     st.write(f"**{len(rows)} waiting** (soonest expiry first) · click a row to open it")
     by_id = {row.approval_id: row for row in rows}
     # Keep the operator's place across refreshes; if the one they had open was answered
-    # (here or elsewhere), fall back to the first one still waiting.
+    # (here or elsewhere), fall back to the first one still waiting, and say so.
     if st.session_state.get(SELECTED_KEY) not in by_id:
+        _gone(st.session_state.get(SHOWN_KEY))
         st.session_state[SELECTED_KEY] = rows[0].approval_id
     picking_table(
         [row.table_row() for row in rows],
@@ -82,6 +83,27 @@ def render(context: Context) -> None:
         record = expanded(item.record, workspace.audit)
         gap = tables.tree_gap(record, workspace.audit)
     _detail(context, row, record, quote_of(row.asset), gap)
+
+
+def answer_key(part: str, approval_id: str) -> str:
+    """The key of a part of one approval's answer form (``form``, ``note``, ``approve``,
+    ``reject``): a press sent for an approval no longer shown (a second tap, an answer that
+    crossed another's) matches no widget of the next run, so it answers nothing, rather than
+    the approval shown in its place."""
+    return f"approvals.{part}.{approval_id}"
+
+
+def _gone(shown: str | None) -> None:
+    """Say that the approval open until now is no longer waiting, unless this operator's own
+    answer to it is the outcome shown above."""
+    outcome = st.session_state.get(OUTCOME_KEY) or {}
+    if shown is None or outcome.get("approval_id") == shown:
+        return
+    st.info(
+        f"**{shown}**, which you had open, is no longer waiting (answered elsewhere, or "
+        "expired): check the one below before you answer.",
+        icon=":material/info:",
+    )
 
 
 def _last_outcome() -> None:
@@ -160,31 +182,33 @@ def _tree(record: dict[str, Any]) -> None:
 
 
 def _answer_form(context: Context, row: tables.PendingRow) -> None:
-    st.markdown("**Your answer**")
+    trade = f"{row.side} {row.quantity} {row.asset}"
+    st.markdown(f"**Your answer to {trade}** (`{row.approval_id}`)")
     if not context.can_answer:
         st.info(
             "Read-only: log in as operator (sidebar) to approve or reject. Approving re-checks "
             "the signal on fresh data and the risk gate before anything executes.",
             icon=":material/lock:",
         )
-    with st.form("approvals.answer", clear_on_submit=True):
+    st.session_state[SHOWN_KEY] = row.approval_id
+    with st.form(answer_key("form", row.approval_id), clear_on_submit=True):
         note = st.text_area(
             "Note (kept in the audit record; required to reject)",
-            key=NOTE_KEY,
+            key=answer_key("note", row.approval_id),
             disabled=not context.can_answer,
         )
         left, right = st.columns(2)
         approve = left.form_submit_button(
-            "Approve",
+            f"Approve {trade}",
             type="primary",
             icon=":material/check:",
-            key="approvals.approve",
+            key=answer_key("approve", row.approval_id),
             disabled=not context.can_answer,
         )
         reject = right.form_submit_button(
             "Reject",
             icon=":material/close:",
-            key="approvals.reject",
+            key=answer_key("reject", row.approval_id),
             disabled=not context.can_answer,
         )
     if not (approve or reject):
@@ -193,11 +217,13 @@ def _answer_form(context: Context, row: tables.PendingRow) -> None:
         st.error("Read-only: log in as operator to answer.", icon=":material/lock:")  # forged
         return
     if reject and not (note or "").strip():
-        st.error(
-            "Say why you reject it: the note is kept in the audit record.",
-            icon=":material/edit_note:",
-        )
-        return
+        # Kept until the next answer: a refresh a second later would wipe a plain message.
+        st.session_state[OUTCOME_KEY] = {
+            "approval_id": row.approval_id,
+            "status": "NOT REJECTED",
+            "message": "say why you reject it: the note is kept in the audit record",
+        }
+        st.rerun()
     with st.spinner("Re-checking data and risk..." if approve else "Recording..."):
         try:
             outcome = answer_approval(
