@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -812,6 +813,36 @@ def test_a_fill_after_a_gap_in_the_candles_is_noted(tmp_path: Path):
         "decision (the first decided at 2023-03-10T00:00:00Z filled at the open of "
         "2023-03-11T00:00:00Z)\n"
     )
+
+
+def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
+    replay_dir: Path, tmp_path: Path
+):
+    """It said "trades 0" and nothing else: position_size 1.0 is denied MAX_POSITION under the
+    default limits, and under limits that allow it each BUY failed at the paper broker (its fee
+    does not fit in the cash), said only in log lines."""
+    all_in = tmp_path / "all_in.yaml"
+    text = (STRATEGIES / "technical_baseline.yaml").read_text(encoding="utf-8")
+    all_in.write_text(text.replace("position_size: 0.05", "position_size: 1.0"), encoding="utf-8")
+    (tmp_path / "limits.yaml").write_text("risk: {max_position: 1, max_exposure: 1}\n")
+    period = ["--data", str(replay_dir), "--from", "2022-01-01", "--to", "2022-03-31"]
+    denied = notes_of([str(all_in), *period, "--report", str(tmp_path / "d"), "--no-baseline"])
+    assert re.fullmatch(
+        r"note: nothing was bought: the risk gate denied every BUY, 7 BUYs \(MAX_POSITION 7, "
+        r"MAX_EXPOSURE 7; the last: signalops why dec-[0-9a-f]{24}\)\n",
+        denied,
+    ), denied
+    config = ["--config", str(tmp_path / "limits.yaml")]
+    said = notes_of(
+        [str(all_in), *period, *config, "--report", str(tmp_path / "f"), "--no-baseline"]
+    )
+    # Beside each failure's WARNING log line (INSUFFICIENT_FUNDS: cost with fee over the cash).
+    failed = "".join(line for line in said.splitlines(True) if line.startswith("note:"))
+    assert re.fullmatch(
+        r"note: 7 orders the risk gate approved failed at the paper broker \(the first, BUY BTC "
+        r"at 2022-01-08T00:00:00Z: signalops why dec-[0-9a-f]{24} says why\)\n",
+        failed,
+    ), failed
 
 
 def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(

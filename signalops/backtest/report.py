@@ -24,6 +24,7 @@ import bisect
 import csv
 import html
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ from signalops.backtest.runner import BacktestResult
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
+from signalops.orders import ExecutionStatus
 from signalops.venues import Venues
 
 __all__ = [
@@ -56,8 +58,10 @@ __all__ = [
     "ReportFiles",
     "columns",
     "day",
+    "denied_buy_notes",
     "early_fill_notes",
     "ended_data_notes",
+    "failed_order_notes",
     "filter_lines",
     "gap_fill_notes",
     "hours",
@@ -421,6 +425,39 @@ def ended_data_notes(r: BacktestResult) -> list[str]:
             f"the metrics value {asset} at that last close from then on"
         )
     return notes
+
+
+def failed_order_notes(r: BacktestResult) -> list[str]:
+    """A line when orders the risk gate approved failed at the paper broker (a BUY whose cost
+    with its fee is more than the cash: ``position_size: 1.0``): they trade nothing, and the
+    table would only say how many trades there were."""
+    failed = [d for d in r.decisions if d.status == ExecutionStatus.FAILED.value]
+    if not failed:
+        return []
+    first = failed[0]
+    return [
+        f"{_count(len(failed), 'order')} the risk gate approved failed at the paper broker "
+        f"(the first, {first.verdict} {first.asset} at {iso(first.as_of)}: "
+        f"signalops why {first.decision_id} says why)"
+    ]
+
+
+def denied_buy_notes(r: BacktestResult) -> list[str]:
+    """A line when the risk gate denied every BUY of a run that bought nothing, by check
+    (``position_size: 1.0`` against a 10% ``max_position``): the table would only say 0
+    trades. (Denials beside fills are the gate at work: a universe's table lists them.)"""
+    if r.legs:
+        return []
+    denied = [d for d in r.decisions if d.verdict == "BUY" and d.denials]
+    if not denied:
+        return []
+    codes = Counter(code for d in denied for code in d.denials)
+    shown = ", ".join(f"{code} {n:,}" for code, n in codes.most_common())
+    last = denied[-1]
+    return [
+        f"nothing was bought: the risk gate denied every BUY, {_count(len(denied), 'BUY')} "
+        f"({shown}; the last: signalops why {last.decision_id})"
+    ]
 
 
 def gap_fill_notes(r: BacktestResult) -> list[str]:

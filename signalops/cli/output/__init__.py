@@ -451,8 +451,10 @@ def backtest(study: Study, out_dir: Path) -> None:
 
     from signalops.backtest.report import (
         columns,
+        denied_buy_notes,
         early_fill_notes,
         ended_data_notes,
+        failed_order_notes,
         filter_lines,
         gap_fill_notes,
         late_data_notes,
@@ -462,7 +464,14 @@ def backtest(study: Study, out_dir: Path) -> None:
     )
 
     result = study.result
-    notes = (late_data_notes, ended_data_notes, gap_fill_notes, early_fill_notes)
+    notes = (
+        late_data_notes,
+        ended_data_notes,
+        gap_fill_notes,
+        early_fill_notes,
+        denied_buy_notes,
+        failed_order_notes,
+    )
     for note in (line for notes_of in notes for line in notes_of(result)):
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
