@@ -177,7 +177,7 @@ def test_a_plain_fraction_on_a_0_100_scale_is_a_warning_and_the_file_valid(tmp_p
         "polymarket('m').yes >= 60%",
         "polymarket('m').change(1d) < -0.5",
         "return(30d) > 3",  # a quadrupling: rare, not impossible
-        "macd_hist < 5%",
+        "macd_hist < 5",  # an amount in the quote currency (5% of one is refused: a unit slip)
         "stablecoin_net_flow('USDC', 2d) < -1B",
         "debt_to_equity < 150",
     ],
