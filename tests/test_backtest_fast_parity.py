@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from signalops.config import Config, load_config, loads_config
 from signalops.errors import DiskFull, InputError
 from signalops.execution.marks import MidnightMarks
 from signalops.observation import Request
+from signalops.orders import Side
 from signalops.strategy import load, loads
 
 HOUR, DAY = 3600, 86400
@@ -139,6 +141,27 @@ def test_a_stocks_session_decisions_fill_alike_on_both_engines(
     )  # fmt: skip
     assert_same_backtest(fast, pipeline)
     assert fast.sessions and fast.legs
+
+
+def test_a_book_of_two_assets_held_at_once_sizes_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    """The gate values the other holding at market (``Pipeline._marks``): the fast engine
+    gives it that asset's price answers, as the pipeline's cycle gathers them."""
+    strategy = load(STRATEGIES / "banking_crisis_dip.yaml", registry.catalogue())
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2021-01-01"), end=utc("2022-12-31"),
+        assets=["BTC", "ETH"],
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    held: dict[str, Decimal] = {}
+    both = False
+    for leg in fast.legs:
+        held[leg.asset] = held.get(leg.asset, Decimal(0)) + (
+            leg.quantity if leg.side is Side.BUY else -leg.quantity
+        )
+        both = both or all(held.get(a, 0) > 0 for a in ("BTC", "ETH"))
+    assert both  # a BUY of one was sized with the other held
 
 
 @pytest.mark.parametrize("every", [None, timedelta(hours=6)], ids=["daily", "6h"])

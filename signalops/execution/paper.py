@@ -855,6 +855,24 @@ class PaperBroker:
         require_aware(as_of)
         return self._standing(self._rows(), as_of, None).filled
 
+    def starts_day_at_market(self, asset: str, as_of: datetime) -> bool:
+        """Whether the account's position in ``asset`` at ``as_of``'s midnight starts the day
+        at the market's price then (``_day_mark``), or there was none. A view that marks it at
+        market now must mark it so at midnight too (like with like): one whose day starts at
+        its last fill (no price at midnight: a live outcome's) is valued at its last fill now
+        as well, or the move since that fill would read as the day's."""
+        require_aware(as_of)
+        standing = self._standing(self._rows(), as_of, None)
+        for held, quantity, last, last_time in standing.day_holdings:
+            if held != asset or quantity == 0:
+                continue
+            if self._midnight_marks is None:
+                return False
+            midnight = self._day_start(as_of)
+            mark = self._day_mark(asset, quantity, last, last_time, midnight, False)
+            return mark.source == DAY_START_MARKET
+        return True
+
     def _standing(self, rows: list[_FillRow], as_of: datetime, strategy: str | None) -> _Standing:
         """The account's (``strategy`` None) or a strategy's book's figures at ``as_of`` on
         ``rows`` (the cache), but for the marks: kept while the rows, the cuts at ``as_of`` and

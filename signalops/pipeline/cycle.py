@@ -147,6 +147,10 @@ class Pipeline:
                 requests.extend(self.price_requests_of(asset))
         if requests:
             requests.extend(self.venue_price_requests())
+            # What the account holds is valued at market (``_marks``), whether or not its own
+            # decision at this time is recorded already (a resumed cycle sizes as a whole one).
+            for held, _ in self.broker.held_at(as_of):
+                requests.extend(self.price_requests_of(held))
         answers = engine.gather(requests, self.adapters, as_of)
         outcomes = []
         # The cycle's decisions that do not act are held and committed together (at the end,
@@ -412,8 +416,10 @@ class Pipeline:
         venue = self._holdings_venue() if mode is Mode.AUTO else None
         try:
             if venue is not None:
+                # The venue's holdings at prices no older than the limit (an unpriced one is
+                # denied below), not at the paper ledger's marks (``_marks``: any age).
                 known = self._known_prices(answers, as_of, limits.max_data_age)
-                portfolio = venue.portfolio({**known, **prices}, as_of)
+                portfolio = venue.portfolio({**known, asset: prices[asset]}, as_of)
             else:
                 portfolio = self.broker.portfolio(prices, as_of)
         except SignalOpsError as exc:  # no holdings, nothing to size or check against
@@ -437,10 +443,11 @@ class Pipeline:
         unless its last fill is newer (the broker then values it at that fill's price, as it
         does an asset no answer prices). Sizing and the exposure limits then see the account
         at market, not each other holding at the price it last traded at."""
+        broker = self.broker
         marks: dict[str, Decimal] = {}
-        for other, filled in self.broker.held_at(as_of):
-            if other == asset:
-                continue
+        for other, filled in broker.held_at(as_of):
+            if other == asset or not broker.starts_day_at_market(other, as_of):
+                continue  # at its last fill at midnight: at its last fill now too
             found = reference_price(other, answers, as_of, None, self.price_requests_of(other))
             if found is not None and (filled is None or found[1] >= filled):
                 marks[other] = found[0]
