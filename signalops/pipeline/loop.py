@@ -197,16 +197,14 @@ def run(
     """Run one cycle per time until the times run out or a stop is requested.
 
     ``check`` raises ``AuditIntegrityError`` before a cycle when the log no longer verifies.
-    ``decides``: whether a time is decided at all (``session_times``); one that is not is
-    passed over, nothing recorded."""
+    ``decides``: whether a time is decided at all (``session_times``), asked after the checks
+    and reloads; one that is not is passed over, nothing recorded."""
     stop = stop or threading.Event()
     summaries = []
     with stop_on_signals(stop):
         for as_of in times:
             if stop.is_set():
                 break
-            if decides is not None and not decides(as_of):
-                continue
             if check is not None:
                 check.before(as_of)
             if reloader is not None:
@@ -215,6 +213,8 @@ def run(
                 guard.before(as_of)
             if kill_switch is not None:
                 kill_switch.check(pipeline.config)
+            if decides is not None and not decides(as_of):
+                continue  # after the reload: whether it decides is the new strategies' call
             summary = pipeline.cycle(as_of)
             summaries.append(summary)
             _warn_of_data_errors(summary)
@@ -957,21 +957,38 @@ def _unheard(config: Config, strategies: Sequence[Strategy], mode: Mode | None) 
 
 
 def session_times(
-    strategies: Sequence[Strategy], config: Config, every: timedelta | None
+    pipeline: Pipeline,
+    every: timedelta | None,
+    notice: Callable[[str], None] | None = None,
+    *,
+    first_decides: bool = False,
 ) -> Callable[[datetime], bool] | None:
-    """When every asset of the run trades only in US equity sessions, which times decide: those
-    with a session opening before the next time, as in a backtest (``backtest.clock``). A
-    Saturday's, Sunday's and Monday's 00:00 orders would all be filled on top of each other at
-    Monday's opening (on paper, each at Friday's close); only Monday's, which knows the most,
-    decides. None (every time decides) for a run with a 24/7 asset, or one cycle."""
-    assets = [asset for strategy in strategies for asset in strategy.assets]
-    if every is None or not config.venues.in_sessions(assets):
+    """Which times decide when every asset the pipeline trades (its strategies now: a reload
+    may change them) trades only in US equity sessions: those with a session opening before
+    the next time, as in a backtest (``backtest.clock``). A Saturday's, Sunday's and Monday's
+    00:00 orders would all be filled on top of each other at Monday's opening (on paper, each
+    at Friday's close); only Monday's, which knows the most, decides. Every time decides in a
+    run with a 24/7 asset; None for one cycle. ``first_decides``: a live run's first cycle (at
+    its start, off the grid) decides whatever the time. ``notice`` is told each time passed
+    over."""
+    if every is None:
         return None
     step = every.total_seconds()
+    first = [first_decides]
 
     def decides(as_of: datetime) -> bool:
+        if first[0]:
+            first[0] = False
+            return True
+        assets = [asset for strategy in pipeline.strategies for asset in strategy.assets]
+        if not pipeline.config.venues.in_sessions(assets):
+            return True
         start = as_of.timestamp()
-        return calendar.opens_within(start, start + step)
+        if calendar.opens_within(start, start + step):
+            return True
+        if notice is not None:
+            notice(f"{iso(as_of)}  passed over: no US equity session opens before the next time")
+        return False
 
     return decides
 
@@ -1037,7 +1054,9 @@ def _run_in(
         return run(
             pipeline, times, stop=stop, on_cycle=on_cycle, guard=guard, reloader=reloader,
             check=check, kill_switch=kill_switch,
-            decides=session_times(strategies, workspace.config, every),
+            decides=session_times(
+                pipeline, every, watchers.notice, first_decides=replay_clock is None
+            ),
         )  # fmt: skip
     finally:
         if alerts is not None:
