@@ -89,13 +89,7 @@ from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.risk.limits import KellyFromTrades, TailLimit
 from signalops.strategy._yaml import Document, load_yaml, read_source
 from signalops.strategy.model import Strategy
-from signalops.strategy.schema import (
-    _listed,
-    _non_finite,
-    _translate,
-    schema_path,
-    without_secrets,
-)
+from signalops.strategy.schema import _listed, _non_finite, _translate, schema_path
 from signalops.venues import (
     DEFAULT_VENUES,
     AssetVenue,
@@ -672,7 +666,7 @@ def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Stra
     found.extend(_non_finite(doc, doc.data, ()))
     unique: dict[str, StrategyError] = {}
     for error in sorted(found, key=lambda e: (e.line, e.column)):
-        unique.setdefault(str(error), without_secrets(error))
+        unique.setdefault(str(error), error)
     return list(unique.values())
 
 

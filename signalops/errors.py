@@ -46,6 +46,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from signalops.codes import Code
+from signalops.secretlike import masked
 
 __all__ = [
     "AdapterError",
@@ -97,13 +98,17 @@ class StrategyError(SignalOpsError):
         source_line: str | None = None,
         expected: Sequence[str] = (),
     ) -> None:
-        self.message = message
+        # A secret pasted into the file is not printed back (``signalops.secretlike``).
+        shown, quoted = masked(message), None if source_line is None else masked(source_line)
+        if shown != message or quoted != source_line:
+            shown += " (what looks like a secret is not shown)"
+        self.message = shown
         self.file = file
         self.line = line
         self.column = column
         self.path = path
         self.hint = hint
-        self.source_line = source_line
+        self.source_line = quoted
         self.expected = tuple(expected)
         super().__init__(str(self))
 

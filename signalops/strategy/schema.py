@@ -113,7 +113,7 @@ def check_schema(doc: Document, sources: tuple[str, ...] | None = None) -> list[
         errors.append(((found.line, found.column), found))
     unique: dict[str, StrategyError] = {}
     for _, found in sorted(errors, key=lambda item: item[0]):
-        unique.setdefault(str(found), without_secrets(found))
+        unique.setdefault(str(found), found)
     return list(unique.values())
 
 
@@ -185,52 +185,6 @@ def _translate(
             hint = duration_slip(instance.replace(" ", ""))  # '4hours', '5 minutes': write 4h
         return [doc.error(f"{_describe(instance)} {message}", path, at=at, hint=hint)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
-
-
-# A URL (the secret a webhook URL carries is in its path or query), and a Telegram bot token.
-_URL = re.compile(r"https?://[^\s'\"/]+[^\s'\"]*")
-_BOT_TOKEN = re.compile(r"\b[0-9]{6,}:[A-Za-z0-9_-]{20,}")
-_PIECE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def without_secrets(error: StrategyError) -> StrategyError:
-    """``error`` without what looks like a secret in its message or the line it quotes: a file
-    that must hold none is where one gets pasted (``url_env: https://hooks.slack.com/...``), and
-    ``validate`` runs in CI logs. A URL keeps its scheme and host (which service), a token its
-    first four characters."""
-    line = error.source_line or ""
-    message = _masked(error.message)
-    shown = _masked(line)
-    if message == error.message and shown == line:
-        return error
-    return StrategyError(
-        message + " (what looks like a secret is not shown)",
-        file=error.file,
-        line=error.line,
-        column=error.column,
-        path=error.path,
-        hint=error.hint,
-        source_line=None if error.source_line is None else shown,
-        expected=error.expected,
-    )
-
-
-def _masked(text: str) -> str:
-    text = _BOT_TOKEN.sub(lambda m: m.group(0)[:4] + "…", text)
-    return _URL.sub(_url_masked, text)
-
-
-def _url_masked(found: re.Match[str]) -> str:
-    """A URL whose path or query holds a token-like piece (long, or letters with digits) as
-    its scheme and host; any other (a feed's) as it is."""
-    url = found.group(0)
-    scheme, _, rest = url.partition("://")
-    host, _, tail = rest.partition("/")
-    for piece in _PIECE.findall(tail):
-        mixed = any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece)
-        if len(piece) >= 20 or (len(piece) >= 10 and mixed):
-            return f"{scheme}://{host}/…"
-    return url
 
 
 def _repeated(doc: Document, path: tuple[Any, ...], items: list[Any]) -> list[StrategyError]:

@@ -67,3 +67,31 @@ def test_a_webhook_url_under_an_unknown_key_is_hidden_and_a_feed_url_is_shown(in
         '    feeds: ["htp://www.coindesk.com/arc/outboundfeeds/rss/"]',
         "            ^",
     ]
+
+
+def test_a_duplicate_key_a_url_password_and_a_slack_token_are_hidden_too(in_tmp: Path):
+    """Review: the duplicate-key error (from the YAML pass) quoted the URL whole, and a URL's
+    user:password and a Slack token were not recognised as secrets."""
+    Path("dup.yaml").write_text(
+        "notify:\n  webhooks:\n    - kind: slack\n      url_env: SLACK_URL\n"
+        "      url_env: https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX\n",
+        encoding="utf-8",
+    )
+    Path("more.yaml").write_text(
+        "notify:\n  webhooks:\n    - kind: slack\n"
+        "      url: https://user:hunter2pass@hooks.example.com/x\n"
+        "    - kind: slack\n      url_env: xoxb-123456789012-abcdefghijklmnop\n",
+        encoding="utf-8",
+    )
+
+    duplicate, more = run("validate", "dup.yaml"), run("validate", "more.yaml")
+
+    assert "XXXXXXXX" not in duplicate.output
+    assert duplicate.stderr.splitlines()[:2] == [
+        "error: dup.yaml:5:7: notify.webhooks[0]: duplicate key 'url_env' (what looks like a "
+        "secret is not shown) (first defined at line 4)",
+        "        url_env: https://hooks.slack.com/…",
+    ]
+    assert "hunter2pass" not in more.output and "abcdefghijklmnop" not in more.output
+    assert "        url: https://hooks.example.com/…" in more.stderr.splitlines()
+    assert "        url_env: xoxb…" in more.stderr.splitlines()
