@@ -413,9 +413,11 @@ class LogCheck:
     def __init__(self, audit: AuditStore, alert: Callable[[str], None] | None = None) -> None:
         self.audit = audit
         self.alert = alert or (lambda _problem: None)
-        self.file = audit.local_file(VERIFIED_SUFFIX)
+        # A log in memory starts empty every run: no point of a last run to keep beside it.
+        in_memory = getattr(audit, "in_memory", False)
+        self.file = None if in_memory else audit.local_file(VERIFIED_SUFFIX)
         self.key = audit.key
-        self.point = _read_point(self.file, self.key)
+        self.point = None if self.file is None else _read_point(self.file, self.key)
         self.writers: object = None  # the ledger's state()[0] before the last check
         self.compared: Compared | None = None  # where the last check's ledger comparison ended
         self.read: CheckpointsRead | None = None  # where its reading of the checkpoints ended
@@ -441,21 +443,21 @@ class LogCheck:
         """The record the last run's last check ended at is still in the log, unchanged: a log
         removed (a new one is then made in its place), cut short or put back from an older
         copy would otherwise pass, its verified past forgotten."""
-        point = self.point
-        if point is None or self.audit.hash_at(point[0]) == point[1]:
+        point, file = self.point, self.file
+        if point is None or file is None or self.audit.hash_at(point[0]) == point[1]:
             return
         head = self.audit.head()
         now = f"ends at seq {head[0]}" if head else "is empty"
         if head is not None and head[0] >= point[0]:
             now = f"holds another record at seq {point[0]}"
         problem = (
-            f"the log {now}, but {self.file.name} says the last run verified it up to seq "
+            f"the log {now}, but {file.name} says the last run verified it up to seq "
             f"{point[0]}: it was removed, cut short or replaced"
         )
         self.alert(problem)
         raise AuditIntegrityError(
             f"{self.audit.path} FAILED verification, {outcome}: {problem}; restore the log, "
-            f"or remove {self.file.name} to start a new one there"
+            f"or remove {file.name} to start a new one there"
         )
 
     def _still_there(self, outcome: str) -> None:
@@ -497,7 +499,8 @@ class LogCheck:
         self.read = report.checkpoints
         if report.head_seq and (report.head_seq, report.head_hash) != since:
             self.point = (report.head_seq, report.head_hash)
-            _save_point(self.file, self.point, self.key)
+            if self.file is not None:
+                _save_point(self.file, self.point, self.key)
 
     def _failed(self, report: VerifyReport, outcome: str) -> None:
         first = _problem_text(report.problems[0]) if report.problems else str(report)

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
-from test_run_fail_closed import daily_plan, in_tmp, lines, replay
+from conftest import invoke as run
+from test_run_fail_closed import PIPELINE, daily_plan, in_tmp, lines, replay
 
 from signalops.errors import AuditIntegrityError
 from signalops.pipeline import loop
@@ -91,3 +92,15 @@ def test_a_log_removed_during_the_last_cycle_is_not_called_complete(in_tmp: Path
         "a.db was removed or moved, after the run's last cycle: the records since are only in "
         "the file the run had open"
     )
+
+
+def test_runs_into_a_log_in_memory_leave_no_files_and_each_starts(in_tmp: Path, replay_dir: Path):
+    """Review: a :memory: log left :memory:.verified.json (and a lock file) in the folder, and
+    the next run was refused: its new, empty log did not hold the record the file named."""
+    for _ in range(2):
+        result = run(
+            "run", PIPELINE, "--replay", str(replay_dir), "--from", "2023-03-08", "--to",
+            "2023-03-11", "--audit", ":memory:",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+    assert list(in_tmp.iterdir()) == []
