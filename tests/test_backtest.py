@@ -815,6 +815,26 @@ def test_a_fill_after_a_gap_in_the_candles_is_noted(tmp_path: Path):
     )
 
 
+def test_a_stock_beside_crypto_filled_at_the_next_session_is_no_gap(
+    replay_dir: Path, tmp_path: Path
+):
+    """Review: with BTC in the run it decides on Good Friday 2022 too, and AAPL's order then
+    filled at Monday's opening, which the note called a gap in AAPL's candles."""
+    buy_all = tmp_path / "buy_all.yaml"
+    buy_all.write_text(
+        'strategy:\n  name: "BuyAll"\n  assets: ["BTC"]\n  rules:\n'
+        '    - {id: a, source: technical, conditions: [{when: "close > 1"}]}\n'
+        "  execution: {position_size: 0.02, action_mode: paper}\n",
+        encoding="utf-8",
+    )
+    args = [
+        str(buy_all), "--universe", "BTC,AAPL", "--config", str(ROOT / "examples" /
+        "signalops.equities.yaml"), "--data", str(replay_dir), "--from", "2022-04-10", "--to",
+        "2022-04-20", "--report", str(tmp_path / "r"), "--no-baseline",
+    ]  # fmt: skip
+    assert "have gaps" not in notes_of(args)
+
+
 def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
     replay_dir: Path, tmp_path: Path
 ):

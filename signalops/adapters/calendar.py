@@ -55,16 +55,30 @@ def is_session(day: date) -> bool:
     return day.weekday() < 5 and day not in holidays(day.year) and day not in _CLOSURES
 
 
+def next_open(epoch: float) -> float:
+    """When the first session opening at or after ``epoch`` (Unix seconds) opens."""
+    day = trading_day(epoch)
+    while not (is_session(day) and session_open(day) >= epoch):
+        day += timedelta(days=1)
+    return session_open(day)
+
+
 def opens_within(start: float, end: float) -> bool:
     """Whether a session opens in ``[start, end)`` (Unix seconds): a decision at ``start``
     whose next one is at ``end`` is the last before that session (``run``'s and the
     backtest's rule for stocks: the ones before it would fill at the same opening)."""
-    day, last = trading_day(start), trading_day(end)
+    return next_open(start) < end
+
+
+def session_opens(first: float, end: float) -> list[float]:
+    """The sessions' openings in ``[first, end)`` (Unix seconds, in order)."""
+    found = []
+    day, last = trading_day(first), trading_day(end)
     while day <= last:
-        if is_session(day) and start <= session_open(day) < end:
-            return True
+        if is_session(day) and first <= session_open(day) < end:
+            found.append(session_open(day))
         day += timedelta(days=1)
-    return False
+    return found
 
 
 @lru_cache(maxsize=65536)

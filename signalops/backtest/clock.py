@@ -136,16 +136,7 @@ def not_before(moment: datetime, filled: Iterable[datetime | None]) -> datetime:
 
 def session_opens(first: float, end: float) -> np.ndarray:
     """The US equity sessions' openings in ``[first, end)`` (Unix seconds, in order)."""
-    day = calendar.trading_day(first)
-    last = calendar.trading_day(end)
-    found = []
-    while day <= last:
-        if calendar.is_session(day):
-            opening = calendar.session_open(day)
-            if first <= opening < end:
-                found.append(opening)
-        day += timedelta(days=1)
-    return np.array(found, dtype=np.float64)
+    return np.array(calendar.session_opens(first, end), dtype=np.float64)
 
 
 __all__ = [

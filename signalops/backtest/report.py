@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from signalops import numbers
+from signalops.adapters import calendar
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly_js
@@ -470,6 +471,13 @@ def gap_fill_notes(r: BacktestResult) -> list[str]:
     times = sorted({d.as_of for d in r.decisions})
     late: dict[str, list[Leg]] = {}
     for leg in r.legs:
+        if r.prices[leg.asset].sessions is not None:
+            # A stock fills at the first session opening after its decision: later is a gap
+            # (a crypto asset beside it decides on Good Friday too, and the fill waits).
+            due = calendar.next_open(leg.decided_at.timestamp())
+            if leg.filled_at.timestamp() > due:
+                late.setdefault(leg.asset, []).append(leg)
+            continue
         at = bisect.bisect_right(times, leg.decided_at)
         if at < len(times) and leg.filled_at >= times[at]:
             late.setdefault(leg.asset, []).append(leg)
