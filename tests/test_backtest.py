@@ -849,7 +849,7 @@ def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
     denied = notes_of([str(all_in), *period, "--report", str(tmp_path / "d"), "--no-baseline"])
     assert re.fullmatch(
         r"note: nothing was bought: the risk gate denied every BUY, 7 BUYs \(MAX_POSITION 7, "
-        r"MAX_EXPOSURE 7; the last: signalops why dec-[0-9a-f]{24}\)\n",
+        r"MAX_EXPOSURE 7; the last: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db\)\n",
         denied,
     ), denied
     config = ["--config", str(tmp_path / "limits.yaml")]
@@ -860,7 +860,8 @@ def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
     failed = "".join(line for line in said.splitlines(True) if line.startswith("note:"))
     assert re.fullmatch(
         r"note: 7 orders the risk gate approved failed at the paper broker \(the first, BUY BTC "
-        r"at 2022-01-08T00:00:00Z: signalops why dec-[0-9a-f]{24} says why\)\n",
+        r"at 2022-01-08T00:00:00Z: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db says "
+        r"why\)\n",
         failed,
     ), failed
 

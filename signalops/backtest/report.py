@@ -439,7 +439,7 @@ def failed_order_notes(r: BacktestResult) -> list[str]:
     return [
         f"{_count(len(failed), 'order')} the risk gate approved failed at the paper broker "
         f"(the first, {first.verdict} {first.asset} at {iso(first.as_of)}: "
-        f"signalops why {first.decision_id} says why)"
+        f"signalops why {first.decision_id} --audit {r.audit_path} says why)"
     ]
 
 
@@ -457,7 +457,7 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
     last = denied[-1]
     return [
         f"nothing was bought: the risk gate denied every BUY, {_count(len(denied), 'BUY')} "
-        f"({shown}; the last: signalops why {last.decision_id})"
+        f"({shown}; the last: signalops why {last.decision_id} --audit {r.audit_path})"
     ]
 
 

@@ -381,7 +381,7 @@ def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
         else:
             differs += 1
         if result.identical:
-            if each:
+            if each and not result.problems:  # "identical" of an edited record reads as trust
                 line = Text("identical ", style="bold green") + Text(result.decision_id)
                 line.append(
                     f"  {result.replayed_verdict}  trace {_short(result.replayed_trace_hash)}"
