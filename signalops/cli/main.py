@@ -113,8 +113,10 @@ class _Commands(click.Group):
             # A full disk, or a path that is a file, a folder, missing or not writable, is the
             # machine's state or the user's, not a bug: one line, as for library errors (with
             # -vv the traceback too, for the day it is a bug after all).
-            logging.getLogger("signalops.cli").debug("%s", exc, exc_info=True)
-            output.error(_file_error(exc))
+            _LOG.debug("%s", exc, exc_info=True)
+            error = _file_error(exc)
+            _log_failure(ctx, error)
+            output.error(error)
             ctx.exit(1)
 
 
