@@ -25,9 +25,19 @@ def _equity_chart(points: list[dict], quote: str) -> alt.Chart:
         alt.Chart(pd.DataFrame(points))
         .mark_line(interpolate="step-after", point=True)
         .encode(
-            x=alt.X("time:T", title=None),
+            # In UTC, as every time on the page is (the browser's own zone, in 12-hour form,
+            # read 07 PM beside fills at 00:00:00Z).
+            x=alt.X(
+                "time:T",
+                title="UTC",
+                scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%Y-%m-%d %H:%M"),
+            ),
             y=alt.Y("equity:Q", title=f"equity ({quote})", scale=alt.Scale(zero=False)),
-            tooltip=["time:T", alt.Tooltip("equity:Q", format=",.2f")],
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehoursminutes(time):T", title="time (UTC)"),
+                alt.Tooltip("equity:Q", format=",.2f"),
+            ],
         )
     )
 
