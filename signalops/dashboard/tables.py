@@ -78,16 +78,18 @@ class PendingRow:
         return f"{self.side} {self.quantity} {self.asset} · {self.strategy} · {self.approval_id}"
 
     def table_row(self) -> dict[str, Any]:
+        # What a trader weighs first, first: on a phone's 390 px only the first columns show
+        # without scrolling the grid sideways; the id (in the open approval's heading) last.
         return {
-            "approval": self.approval_id,
-            "asset": self.asset,
             "side": self.side,
+            "asset": self.asset,
             "size": self.quantity,
-            "price": self.price,
             "notional": self.notional,
+            "expires in": "EXPIRED" if self.expired else self.expires_in,
+            "price": self.price,
             "strategy": self.strategy,
             "age": self.age,
-            "expires in": "EXPIRED" if self.expired else self.expires_in,
+            "approval": self.approval_id,
         }
 
 

@@ -148,7 +148,8 @@ def _recheck(
     asset = decision["asset"]
     mode = Mode.AUTO if pipeline.auto_executor is not None else Mode.PAPER
     requests = [*strategy.requests(asset), *pipeline.price_requests_of(asset)]
-    answers = engine.gather([*requests, *pipeline.venue_price_requests()], pipeline.adapters, now)
+    asked = [*requests, *pipeline.venue_price_requests(), *pipeline.held_price_requests(now)]
+    answers = engine.gather(asked, pipeline.adapters, now)
     evaluation = strategy.evaluate(answers, now, asset)
     wanted = decision["action"]
     recheck: dict[str, Any] = {"as_of": iso(now), "verdict": evaluation.verdict.value}

@@ -147,10 +147,7 @@ class Pipeline:
                 requests.extend(self.price_requests_of(asset))
         if requests:
             requests.extend(self.venue_price_requests())
-            # What the account holds is valued at market (``_marks``), whether or not its own
-            # decision at this time is recorded already (a resumed cycle sizes as a whole one).
-            for held, _ in self.broker.held_at(as_of):
-                requests.extend(self.price_requests_of(held))
+            requests.extend(self.held_price_requests(as_of))
         answers = engine.gather(requests, self.adapters, as_of)
         outcomes = []
         # The cycle's decisions that do not act are held and committed together (at the end,
@@ -528,6 +525,12 @@ class Pipeline:
             if found is not None:
                 known[asset] = found[0]
         return known
+
+    def held_price_requests(self, as_of: datetime) -> list[Request]:
+        """The price requests of every asset the paper account holds at ``as_of``: the gate
+        values them at market (``_marks``), whether or not their own decision at this time is
+        made now (a resumed cycle, an approval's re-check, size as a whole cycle does)."""
+        return [r for held, _ in self.broker.held_at(as_of) for r in self.price_requests_of(held)]
 
     def price_requests_of(self, asset: str) -> tuple[Request, ...]:
         """The requests ``asset``'s reference price comes from under the config's venues, made

@@ -120,7 +120,7 @@ RAW_FLOAT = re.compile(r"\d\.\d{5,}")  # 0.0380766: a number nobody formatted
 
 def raw_floats(at: AppTest, keys: list[str], quantities: set[str]) -> list[str]:
     """Numbers with five or more decimals in the tables ``keys`` and the metric cards; an
-    order's quantity is exact by design (``0.34785224`` ETH is what is bought), so the
+    order's quantity is exact by design (``0.34784354`` ETH is what is bought), so the
     ``quantities`` are left out."""
     cells = [str(v) for key in keys for row in rows(at, key) for v in row.values()]
     cells += [m.value for m in at.metric]
@@ -205,14 +205,18 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
             "approval": approval_id,
             "asset": "ETH",
             "side": "BUY",
-            "size": "0.34785224",
+            "size": "0.34784354",
             "price": "1,437.32 USDT",
-            "notional": "499.97 USDT",
+            "notional": "499.96 USDT",
             "strategy": "ETH_Crisis_Pipeline",
             "age": "5m",
             "expires in": "10m",
         }
     ]
+    # On a phone only the first columns show: what a trader weighs first.
+    assert list(rows(at, "approvals.table")[0])[:5] == [
+        "side", "asset", "size", "notional", "expires in",
+    ]  # fmt: skip
     assert "1 trade(s) waiting for approval" in joined(at.sidebar.warning)
     # The tree as the terminal draws it, colours included (rich's own HTML export).
     (tree,) = at.get("html")
@@ -261,7 +265,7 @@ def test_an_open_approval_shows_the_price_and_rsi_up_to_the_decision_first(
     notional = next(i for i, text in enumerate(order) if text.startswith("Notional"))
     tree = next(i for i, text in enumerate(order) if text.startswith("**The logic tree**"))
     assert notional < tree
-    assert order[notional].startswith("Notional **499.97 USDT** at **1,437.32 USDT** · ")
+    assert order[notional].startswith("Notional **499.96 USDT** at **1,437.32 USDT** · ")
 
 
 def test_an_approval_without_recorded_candles_says_so_and_shows_the_rest(
@@ -320,7 +324,7 @@ def test_the_risk_checks_read_in_their_units(pending: tuple[str, str]):
         "10.00%",
     )
     assert checks["MAX_NOTIONAL"]["limit"] == "10,000.00 USDT"
-    assert raw_floats(at, ["approvals.table", "approvals.risk"], {"0.34785224"}) == []
+    assert raw_floats(at, ["approvals.table", "approvals.risk"], {"0.34784354"}) == []
 
 
 def test_without_operator_accounts_in_the_config_the_dashboard_is_read_only(
@@ -401,7 +405,7 @@ def test_approving_with_the_password_rechecks_fills_on_paper_and_records_who(
     assert not answer_button(at, "approve").disabled
     answer(at, "approve", note="checked the news")
     assert joined(at.success).startswith(
-        f"**{approval_id}: FILLED** — paper BUY 0.34785224 ETH at "
+        f"**{approval_id}: FILLED** — paper BUY 0.34784354 ETH at "
     )
     assert "No approvals pending" in joined(at.success)
     kept = records(audit_db)
@@ -414,7 +418,7 @@ def test_approving_with_the_password_rechecks_fills_on_paper_and_records_who(
     )
     assert approval["recorded_at"] == NOW
     assert approval["recheck"]["verdict"] == "BUY" and approval["recheck"]["risk"]["approved"]
-    assert fill["fill"]["asset"] == "ETH" and fill["fill"]["quantity"] == "0.34785224"
+    assert fill["fill"]["asset"] == "ETH" and fill["fill"]["quantity"] == "0.34784354"
     with AuditLog(audit_db) as log:
         assert verify(log).ok
 

@@ -199,14 +199,14 @@ def test_log_in_and_approve_in_a_real_browser(
             wait_rendered(page)
             traces = plot.evaluate(TRACES_JS)
             main = page.locator("[data-testid=stMain]")
-            text = settled(page, main.inner_text, "Notional 499.97 USDT at ", "0.34785224")
+            text = settled(page, main.inner_text, "Notional 499.96 USDT at ", "0.34784354")
             queue_shot = tmp_path / "approval_queue.png"
             page.screenshot(path=str(queue_shot))
             chart_shot = tmp_path / "approval_chart.png"
             page.locator(".st-key-approvals-chart").screenshot(path=str(chart_shot))
 
             note.fill("checked in the browser")
-            page.get_by_role("button", name="Approve BUY 0.34785224 ETH").click()
+            page.get_by_role("button", name="Approve BUY 0.34784354 ETH").click()
             page.get_by_text(f"{approval_id}: FILLED").wait_for()
             page.get_by_text("No approvals pending").wait_for()
             page.screenshot(path=str(tmp_path / "approved.png"))
@@ -233,8 +233,8 @@ def test_log_in_and_approve_in_a_real_browser(
         ["scatter", "rsi(14) = 32.09 in the record"],
     ]
     # Numbers as the CLI prints them; the one long number is the order's exact quantity.
-    assert "Notional 499.97 USDT at 1,437.32 USDT" in text
-    assert set(RAW_FLOAT.findall(text)) == {"0.34785224"}
+    assert "Notional 499.96 USDT at 1,437.32 USDT" in text
+    assert set(RAW_FLOAT.findall(text)) == {"0.34784354"}
     assert queue_shot.stat().st_size > 10_000 and chart_shot.stat().st_size > 10_000
     keep(queue_shot, DOCS_SCREENSHOT)
     keep(chart_shot, DOCS_CHART)

@@ -112,14 +112,14 @@ def test_risk_checks_show_actual_and_limit_in_their_units(audit_db: Path, pendin
 
     position = checks["MAX_POSITION"]
     assert (position["actual"], position["limit"]) == ("5.00%", "10.00%")
-    assert position["details"] == "equity 9,999.50 USDT, position value 499.97 USDT"
+    assert position["details"] == "equity 9,999.25 USDT, position value 499.96 USDT"
     assert (checks["DATA_STALE"]["actual"], checks["DATA_STALE"]["limit"]) == ("0s", "2d")
-    assert checks["MIN_NOTIONAL"]["actual"] == "499.97 USDT"
+    assert checks["MIN_NOTIONAL"]["actual"] == "499.96 USDT"
     assert checks["MAX_NOTIONAL"]["limit"] == "10,000.00 USDT"
     # A loss far below its limit keeps two significant digits (not "-0.00%").
-    assert checks["MAX_DAILY_LOSS"]["actual"] == "-0.005%"
+    assert checks["MAX_DAILY_LOSS"]["actual"] == "-0.0075%"
     assert checks["MAX_DAILY_LOSS"]["limit"] == "3.00%"
-    assert checks["NO_POSITION"]["actual"] == "0.34785224"
+    assert checks["NO_POSITION"]["actual"] == "0.34784354"
     assert checks["TRADING_STATE"]["details"] == "allowed BUY/SELL"
     assert checks["COOLDOWN"]["actual"] == "—" and checks["COOLDOWN"]["limit"] == "3d"
     assert {row["result"] for row in checks.values()} == {"PASS"}
