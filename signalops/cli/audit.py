@@ -124,8 +124,11 @@ def why_command(
       signalops why BTC --at 2024-11-06      why did it (not) trade BTC that day?
       signalops why BTC --at 2024-11-06 --strategy Banking_Crisis_Dip
       signalops why dec-06b9f3bcf8279e462f0c49f6
+      signalops why apv-06b9f3bcf8279e462f0c49f6      (an approval: its decision)
     """
     when = parse_bound(at) if at else None
+    if ref.startswith("apv-"):  # an approval asks about its decision (notify.approval_id)
+        ref = "dec-" + ref.removeprefix("apv-")
     if not ref.startswith("dec-") and when is None:
         raise click.UsageError("give a decision id, or an asset with --at DATE")
     if ref.startswith("dec-") and strategy is not None:
