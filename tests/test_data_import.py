@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import shutil
@@ -456,3 +457,36 @@ def test_a_split_table_without_the_asset_is_refused_and_says_what_it_lists(tmp_p
         "GOOGL, NVDA, PFE, TSLA, WMT)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_yfinances_three_line_csv_header_is_read_as_one(tmp_path: Path):
+    """``yf.download(...).to_csv()`` writes ``Price,Close,...``, then ``Ticker,AAPL,...``, then
+    ``Date,,...`` before the rows; it was refused: ``no column matched time``."""
+    plain = DATA / "equities" / "prices" / "daily" / "AAPL.csv"
+    rows = list(csv.DictReader(plain.open(encoding="utf-8")))[:30]
+    export = tmp_path / "AAPL_yf.csv"
+    fields = ("close", "high", "low", "open", "volume")
+    export.write_text(
+        "Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n"
+        + "".join(f"{row['date']},{','.join(row[f] for f in fields)}\n" for row in rows),
+        encoding="utf-8",
+    )
+    reference = tmp_path / "reference.csv"
+    ordered = ("open", "high", "low", "close", "volume")
+    reference.write_text(
+        "date,open,high,low,close,volume\n"
+        + "".join(f"{row['date']},{','.join(row[f] for f in ordered)}\n" for row in rows),
+        encoding="utf-8",
+    )
+    options = ("--source", "technical", "--asset", "AAPL", "--venue", "yfinance")
+
+    read = import_file(export, tmp_path / "yf", *options)
+    expected = import_file(reference, tmp_path / "ref", *options)
+
+    assert read.exit_code == 0, read.stderr
+    assert expected.exit_code == 0, expected.stderr
+    key = "candles/yfinance/AAPL/1d"
+    ours = SnapshotStore(tmp_path / "yf").series("technical", key)
+    theirs = SnapshotStore(tmp_path / "ref").series("technical", key)
+    assert ours is not None and theirs is not None and len(ours) == 30
+    assert (list(ours.times), list(ours.values)) == (list(theirs.times), list(theirs.values))

@@ -67,10 +67,26 @@ def csv_table(path: Path) -> Table:
             if len(header) == 1 and len(cells) > 1 and not rows:
                 header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
                 continue
+            if not rows and _yfinance_header_row(header, cells):
+                if normalized(cells[0]) != "ticker":
+                    header = (cells[0], *header[1:])  # Date: the time column's name
+                continue
             rows.append((f"{path}:{reader.line_num}", cells))
     if separator != ",":
         rows = _decimal_commas(rows)
     return Table(path, header, rows)
+
+
+def _yfinance_header_row(header: tuple[str, ...], cells: Sequence[str]) -> bool:
+    """Whether ``cells`` is the second or third line of the three-line header yfinance's
+    ``download(...).to_csv()`` writes (``Price,Close,...`` then ``Ticker,KO,...`` then
+    ``Date,,...``): the first names the columns, the last the time column."""
+    if not header or normalized(header[0]) != "price" or not cells:
+        return False
+    first = normalized(cells[0])
+    if first == "ticker":
+        return True
+    return first in ("date", "datetime") and not any(cell.strip() for cell in cells[1:])
 
 
 def _separator(handle: Any) -> str:
