@@ -490,3 +490,16 @@ def test_yfinances_three_line_csv_header_is_read_as_one(tmp_path: Path):
     theirs = SnapshotStore(tmp_path / "ref").series("technical", key)
     assert ours is not None and theirs is not None and len(ours) == 30
     assert (list(ours.times), list(ours.values)) == (list(theirs.times), list(theirs.values))
+
+
+def test_a_price_file_imported_as_fundamentals_is_told_to_use_technical(tmp_path: Path):
+    """It said "no column matched ratio ... name them with --columns ratio=COLUMN"."""
+    daily = DATA / "equities" / "prices" / "daily" / "AAPL.csv"
+
+    result = import_file(daily, tmp_path, "--source", "fundamental", "--asset", "AAPL")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {daily}: 0 points read: its open, high, low and close columns are candles: "
+        "import it with --source technical\n"
+    )

@@ -187,6 +187,9 @@ def parse_mapping(text: str | None, fields: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+_CANDLE_COLUMNS = frozenset({"open", "high", "low", "close"})
+
+
 def match_columns(
     table: Table,
     fields: Sequence[str],
@@ -215,6 +218,12 @@ def match_columns(
                 break
     missing = [f for f in fields if f not in found]
     if missing:
+        if "close" not in fields and set(position) >= _CANDLE_COLUMNS:
+            # A price file given another source: the candles' columns say which it is.
+            raise InputError(
+                f"{table.path}: 0 points read: its open, high, low and close columns are "
+                "candles: import it with --source technical"
+            )
         example = ",".join(f"{f}=COLUMN" for f in missing)
         raise InputError(
             f"{table.path}: 0 points read: no column matched {', '.join(missing)} "
