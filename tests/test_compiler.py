@@ -1376,7 +1376,7 @@ COMPILE_ERRORS = [
             "got 'fast'",
             "s.yaml:9:22: rules[0].conditions[2].when: parameter 'n' must be >= 1, got 0",
             "s.yaml:10:26: rules[0].conditions[3].when: parameter 'timeframe' must be one of "
-            "1m, 5m, 15m, 30m, 1h, 4h, 1d, 7d, got 7200",
+            "1m, 5m, 15m, 30m, 1h, 4h, 1d, 7d, got 2h",
             "s.yaml:11:25: rules[0].conditions[4].when: parameter 'window' must be a duration "
             "such as '24h' or '7d', got 7.0",
             "s.yaml:12:29: rules[0].conditions[5].when: parameter 'query' must be a string, "
@@ -1515,7 +1515,7 @@ COMPILE_ERRORS = [
         """,
         [
             "s.yaml:5:25: defaults.params.timeframe: parameter 'timeframe' must be one of 1m, "
-            "5m, 15m, 30m, 1h, 4h, 1d, 7d, got 7200",
+            "5m, 15m, 30m, 1h, 4h, 1d, 7d, got 2h",
             "s.yaml:5:29: defaults.params.timefrme: no metric has a parameter 'timefrme' "
             "(did you mean 'timeframe'?)",
         ],

@@ -113,10 +113,12 @@ class Param:
                 )
             value = seconds
         if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"parameter '{self.name}' must be >= {self.minimum:g}, got {value!r}")
+            got = self.render(value) if self.type == "duration" else repr(value)
+            raise ValueError(f"parameter '{self.name}' must be >= {self.minimum:g}, got {got}")
         if self.choices is not None and value not in self.choices:
             shown = ", ".join(self.render(c) for c in self.choices)
-            raise ValueError(f"parameter '{self.name}' must be one of {shown}, got {value!r}")
+            got = self.render(value) if self.type == "duration" else repr(value)  # 90m, not 5400
+            raise ValueError(f"parameter '{self.name}' must be one of {shown}, got {got}")
         if self.check is not None:
             try:
                 self.check(value)
