@@ -194,8 +194,8 @@ def _logged(log: AuditStore, column: str, value: str) -> str:
 
 def _strategy_hint(log: AuditStore, strategy: str | None) -> str | None:
     """For a strategy name the log has no decision of in any case: that, and the logged name
-    it most likely means (``textmatch.closest``); None for a hash, a name ``_logged`` finds
-    or nothing near."""
+    it most likely means (``textmatch.closest``), else the names it has; None for a hash, a
+    name ``_logged`` finds, or a log with no strategy at all."""
     if strategy is None or strategy.startswith("sha256:"):
         return None
     from signalops.audit.queries import decision_values
@@ -205,9 +205,13 @@ def _strategy_hint(log: AuditStore, strategy: str | None) -> str | None:
     if spelled(strategy, known) in known:
         return None
     meant = closest(strategy, known)
-    if meant is None:
+    if meant is not None:
+        return f"the log has no strategy {strategy} (did you mean '{meant}'?)"
+    if not known:
         return None
-    return f"the log has no strategy {strategy} (did you mean '{meant}'?)"
+    names = sorted(known)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"the log has no strategy {strategy} (its strategies: {shown})"
 
 
 def _others_that_day(

@@ -96,10 +96,14 @@ def test_a_misspelt_strategy_matches_nothing_and_is_told_the_logs_nearest_name(l
     )
 
 
-def test_a_name_near_no_logged_strategy_gets_no_guess(log: str):
+def test_a_name_near_no_logged_strategy_gets_no_guess_but_the_logs_names(log: str):
+    """It said only "no decisions match", as if the strategy were there and had no decision."""
     listed = run("decisions", "--strategy", "Weighted_Sources", "--audit", log)
 
-    assert (listed.exit_code, listed.stdout) == (0, "no decisions match\n")
+    assert (listed.exit_code, listed.stdout) == (
+        0,
+        f"no decisions match: the log has no strategy Weighted_Sources (its strategies: {NAME})\n",
+    )
 
 
 def test_a_strategy_hash_still_matches_exactly(log: str):
