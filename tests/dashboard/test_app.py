@@ -458,8 +458,12 @@ def test_an_expired_approval_says_so_and_answering_records_the_expiry(
     at = login(start())
     assert rows(at, "approvals.table")[0]["expires in"] == "EXPIRED"
     assert "expired at 2023-03-10T00:15:00Z" in joined(at.warning)
+    # Counted as the sidebar counts (it said "1 waiting" beside a sidebar with none).
+    assert "**0 waiting**, 1 expired (soonest expiry first)" in joined(at.markdown)
+    assert not at.sidebar.warning
     answer(at, "approve")
-    assert f"**{approval_id}: EXPIRED** — expired at 2023-03-10T00:15:00Z" in joined(at.error)
+    # What was asked for cannot be done any more: a warning, not an error.
+    assert f"**{approval_id}: EXPIRED** — expired at 2023-03-10T00:15:00Z" in joined(at.warning)
     assert [r["kind"] for r in records(audit_db)][-2:] == ["decision", "expiry"]
 
 

@@ -30,7 +30,7 @@ SELECTED_KEY = "approvals.selected"
 OUTCOME_KEY = "approvals.outcome"
 SHOWN_KEY = "approvals.shown"  # the approval whose answer form the last run drew
 # Outcomes that did what the operator asked; anything else is shown as an error.
-_GOOD = {"FILLED": "success", "SUBMITTED": "success", "REJECTED": "warning"}
+_GOOD = {"FILLED": "success", "SUBMITTED": "success", "REJECTED": "warning", "EXPIRED": "warning"}
 _ICONS = {
     "success": ":material/check_circle:",
     "warning": ":material/block:",
@@ -55,7 +55,13 @@ def render(context: Context) -> None:
             icon=":material/task_alt:",
         )
         return
-    st.write(f"**{len(rows)} waiting** (soonest expiry first) · click a row to open it")
+    # Counted as the sidebar counts them: an expired one waits for nothing (answering it only
+    # records the expiry), so it is said apart.
+    expired = sum(row.expired for row in rows)
+    lapsed = f", {expired} expired" if expired else ""
+    st.write(
+        f"**{len(rows) - expired} waiting**{lapsed} (soonest expiry first) · click a row to open it"
+    )
     by_id = {row.approval_id: row for row in rows}
     # Keep the operator's place across refreshes; if the one they had open was answered
     # (here or elsewhere), fall back to the first one still waiting, and say so.
