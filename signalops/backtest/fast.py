@@ -429,13 +429,11 @@ class FastRun:
 
     def _gate_requests(self, asset: str, moment: datetime) -> Sequence[Request]:
         """What the gate is given for ``asset`` at ``moment``: its requests, and the price
-        requests of the other assets the account holds (the pipeline's cycle gathers every
-        asset's; the gate values the account with them: ``Pipeline._marks``)."""
+        requests of what the account holds, as the pipeline's cycle gathers them
+        (``Pipeline.held_price_requests``; the gate values the account with them)."""
         asked = self._requests[asset][1]
-        others = [a for a, _ in self.pipeline.broker.held_at(moment) if a != asset]
-        if not others:
-            return asked
-        return (*asked, *(r for a in others for r in self.pipeline.price_requests_of(a)))
+        held = self.pipeline.held_price_requests(moment)
+        return (*asked, *held) if held else asked
 
     def _flat_views(self, moment: datetime) -> tuple[PortfolioView, PortfolioView] | None:
         """The account's and the strategy's book's views at ``moment`` when the broker knows
