@@ -713,6 +713,13 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
         "--to", "2025-01-31", "--data", str(replay_dir), "--report", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # What the README quotes of the demo's run (its --report reports/election_odds_gate): the
+    # metric the veto could not read, how often, and why.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = [line + "\n" for line in readme.splitlines() if line.startswith("note: polymarket(")]
+    assert len(quoted) == 2
+    demo = "reports/election_odds_gate/backtest.db"
+    assert result.stderr == "".join(quoted).replace(demo, str(out / "backtest.db"))
     lines = result.stdout.splitlines()
     assert lines[18:21] == [
         "blocked decisions                   11                  0            —",
@@ -755,6 +762,10 @@ def test_a_backtest_from_before_its_first_candle_notes_it_and_holds_cash_until_t
         "note: the 1h BTC candles start at 2020-10-07T19:00:00Z, after the first decision "
         "(2020-10-07T00:00:00Z): 19 decisions before could price no order, and the metrics "
         "count that time as cash\n"
+        # Those 19, and the first 42 with candles (too few for RSI(14)'s 43), read no RSI.
+        "note: rsi(14) (technical) was UNKNOWN at 61 of 313 decisions of BTC: "
+        "INSUFFICIENT_HISTORY: rsi needs 43 closed 1h candles, 0 available (the first: "
+        f"signalops why dec-9b10fdb75cdbf6839f006ba1 --audit {tmp_path / 'backtest.db'})\n"
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["buy_and_hold"]["total_return"] is not None
@@ -776,6 +787,10 @@ def test_a_backtest_past_the_end_of_its_candles_notes_the_decisions_that_could_n
         "note: the 1h BTC candles end at 2025-10-06T18:00:00Z, before the last decision "
         "(2025-10-07T00:00:00Z): 7 decisions after could price no order, and the metrics "
         "value BTC at that last close from then on\n"
+        # From 21:00 the last close (18:00) is past the strategy's 2h max age.
+        "note: rsi(14) (technical) was UNKNOWN at 4 of 25 decisions of BTC: STALE: the data is "
+        "from 2025-10-06T18:00:00Z (3h old, max 2h) (the first: signalops why "
+        f"dec-038e7ae9bc0f65d6bc498156 --audit {tmp_path / 'backtest.db'})\n"
     )
 
 

@@ -392,3 +392,65 @@ def test_each_asset_of_a_stock_and_a_coin_leaves_the_period_count_to_each(
     }
     assert (counts["AAPL"]["periods"], counts["AAPL"]["sessions"]) == (20, True)
     assert (counts["BTC"]["periods"], counts["BTC"]["sessions"]) == (31, False)
+
+
+FORWARD_PE = """\
+strategy:
+  name: "Cheap_Ahead"
+  assets: ["AAPL", "TSLA"]
+  rules:
+    - id: cheap
+      source: fundamental
+      conditions:
+        - when: "forward_pe < 20"
+  exit:
+    rules:
+      - id: dear
+        source: fundamental
+        conditions:
+          - when: "trailing_pe > 40"
+  execution:
+    position_size: 0.05
+    action_mode: paper
+"""
+
+
+def test_a_backtest_whose_rules_never_had_their_data_says_which_metric_and_why(
+    replay_dir: Path, tmp_path: Path
+):
+    """It said only '0 trades': forward_pe has no history to replay, and a P/E of losses is
+    not applicable. Only the trace of one decision told why."""
+    strategy = tmp_path / "cheap_ahead.yaml"
+    strategy.write_text(FORWARD_PE, encoding="utf-8")
+    out = tmp_path / "report"
+    args = [
+        "backtest", str(strategy), "--config", str(EQUITIES), "--data", str(replay_dir),
+        "--from", "2020-01-01", "--to", "2020-01-31", "--report", str(out), "--no-baseline",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    audit = out / "backtest.db"
+    assert result.stderr == (
+        "note: forward_pe (fundamental) was UNKNOWN at all 42 decisions of AAPL and TSLA: "
+        "NO_DATA: no recorded fundamentals snapshot for AAPL at or before "
+        "2020-01-02T00:00:00+00:00: Yahoo's forward_pe has no history to download: record it "
+        "with 'signalops run STRATEGY --record DIR' (a live run keeps every snapshot it "
+        "fetches) and replay DIR ('run --replay DIR', 'backtest --data DIR') (signalops why "
+        f"dec-1da918ec0e4adbe9e69d9f5b --audit {audit})\n"
+        "note: trailing_pe (fundamental) was UNKNOWN at all 21 decisions of TSLA: "
+        "NOT_APPLICABLE: TSLA earned -4.69 per share over the last four quarters: a P/E of "
+        f"losses is not a valuation (signalops why dec-efa44a1df7ab000a724f5ce3 --audit {audit})\n"
+    )
+    unknown = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["unknown_data"]
+    assert [(u["asset"], u["metric"], u["reason"], u["decisions"]) for u in unknown] == [
+        ("AAPL", "forward_pe", "NO_DATA", 21),
+        ("TSLA", "forward_pe", "NO_DATA", 21),
+        ("TSLA", "trailing_pe", "NOT_APPLICABLE", 21),
+    ]
+    assert unknown[0]["first"] == {
+        "as_of": "2020-01-02T00:00:00Z",
+        "decision_id": "dec-1da918ec0e4adbe9e69d9f5b",
+    }
+    # The decision it names says the same in its trace.
+    why = CliRunner().invoke(cli, ["why", "dec-efa44a1df7ab000a724f5ce3", "--audit", str(audit)])
+    assert "NOT_APPLICABLE: TSLA earned -4.69 per share" in why.stdout

@@ -69,7 +69,7 @@ def assert_same_backtest(fast: BacktestResult, pipeline: BacktestResult) -> None
         for mine, reference in zip(ours[name], rows, strict=True):
             assert mine == reference, f"{name}: first difference at {reference[0]!r}"
     for field in ("decisions", "legs", "trades", "equity", "buy_and_hold", "metrics",
-                  "benchmark", "blocked", "signals", "periods"):  # fmt: skip
+                  "benchmark", "blocked", "signals", "periods", "unknown"):  # fmt: skip
         assert getattr(fast, field) == getattr(pipeline, field), field
 
 

@@ -155,10 +155,19 @@ def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path,
     ) in output
     assert "trades                               1" in output
     # The first recorded price (2024-11-02's, known at its day's end) comes 63 days in.
+    audit = tmp_path / "out" / "backtest.db"
     assert result.stderr == (
         "note: the recorded TRUMP_YES prices start at 2024-11-03T00:00:00Z, after the first "
         "decision (2024-09-01T00:00:00Z): 63 decisions before could price no order, and the "
         "metrics count that time as cash\n"
+        # Those decisions read no odds; from 2025-01-22 the recorded odds are too old.
+        "note: polymarket('511754').yes (polymarket) was UNKNOWN at 63 of 153 decisions of "
+        "TRUMP_YES: NO_DATA: no recorded price of market '511754' yes at or before "
+        "2024-09-01T00:00:00Z (the first is from 2024-11-03T00:00:00Z) (the first: signalops "
+        f"why dec-52dff81a8cdaac2d581c26e5 --audit {audit})\n"
+        "note: polymarket('511754').yes (polymarket) was UNKNOWN at 10 of 153 decisions of "
+        "TRUMP_YES: STALE: the data is from 2025-01-21T00:00:00Z (1d old, max 1h) (the first: "
+        f"signalops why dec-cd2c78692c77993eb0d5f4b6 --audit {audit})\n"
     )
 
 

@@ -70,8 +70,10 @@ from signalops.backtest.bars import Bars
 from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.ledger import Decision, EquityPoint, equity_point
 from signalops.backtest.ledger import decision as make_decision
+from signalops.backtest.unknowns import UnknownTally
 from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation, Verdict
+from signalops.evaluation.unread import unread_metrics
 from signalops.execution.paper import PaperBroker, day_start_of
 from signalops.observation import Request
 from signalops.orders import (
@@ -228,7 +230,7 @@ class FastRun:
 
     ``run()`` returns the equity curve's points after the first (one per decision time, marked
     at its period's end in ``ends``, as the pipeline path marks them) and keeps ``decisions``
-    (every decision, in log order).
+    (every decision, in log order) and ``unknown`` (the data they could not read).
     """
 
     def __init__(
@@ -265,6 +267,7 @@ class FastRun:
         broker = pipeline.broker
         self._broker = broker if isinstance(broker, FlatViewBroker) else None
         self.decisions: list[Decision] = []
+        self.unknown = UnknownTally()  # the data the decisions could not read
         self._held: list[PreparedRecord] = []
         self._lines: list[Writable] = []  # records written in the open transaction, to log
         self._logging = False
@@ -353,6 +356,8 @@ class FastRun:
                 status, denials = _NOT_EXECUTED, ()
             action = evaluation.action
             assert record.id is not None  # a decision record always has its id
+            if any(evaluation.reasons):  # a leaf UNKNOWN: rare, once the data is there
+                self.unknown.add(asset, moment, record.id, unread_metrics(evaluation))
             self.decisions.append(
                 make_decision(
                     record.id,

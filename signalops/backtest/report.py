@@ -46,6 +46,7 @@ from signalops.backtest.indicators import store_candles
 from signalops.backtest.ledger import Leg, Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
+from signalops.backtest.unknowns import UnknownData
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
@@ -75,6 +76,7 @@ __all__ = [
     "render_html",
     "sizing_lines",
     "title",
+    "unknown_data_notes",
     "write_report",
     "write_trades",
 ]
@@ -426,6 +428,52 @@ def ended_data_notes(r: BacktestResult) -> list[str]:
             f"the metrics value {asset} at that last close from then on"
         )
     return notes
+
+
+def unknown_data_notes(r: BacktestResult, most: int = 4) -> list[str]:
+    """A line for each metric (and reason) some decisions had no usable value of: their leaves
+    were UNKNOWN (a rule reading it could not pass on it), which a run of 0 trades would not
+    say. With how many of each asset's decisions (``most`` assets named, the rest counted),
+    what the source said at the first, and the ``why`` of that decision. Metrics of one source
+    missing at the same decisions for the same reason and message (the candles of one stale
+    series) share a line."""
+    if not r.unknown:
+        return []
+    groups: dict[tuple[str, str, str], list[UnknownData]] = {}
+    for found in r.unknown:
+        groups.setdefault((found.metric, found.source, found.reason), []).append(found)
+    lines: dict[tuple[Any, ...], list[str]] = {}  # what a line says -> the metrics it names
+    for (metric, source, reason), assets in groups.items():
+        first = min(assets, key=attrgetter("first_at"))
+        counts = tuple((f.asset, f.decisions) for f in assets)
+        key = (source, reason, counts, first.first_id, first.message)
+        lines.setdefault(key, []).append(metric)
+    totals = Counter(d.asset for d in r.decisions)
+    notes = []
+    for (source, reason, counts, first_id, message), metrics in lines.items():
+        if all(n == totals[asset] for asset, n in counts):
+            every = sum(n for _, n in counts)
+            where = f"all {every:,} decisions of {_names([a for a, _ in counts], most)}"
+            why = "signalops why"
+        else:
+            shown = [f"{n:,} of {totals[asset]:,} decisions of {asset}" for asset, n in counts]
+            where = _names(shown, most)
+            why = "the first: signalops why"
+        verb = "was" if len(metrics) == 1 else "were"
+        notes.append(
+            f"{_names(metrics, most)} ({source}) {verb} UNKNOWN at {where}: {reason}: {message} "
+            f"({why} {first_id} --audit {r.audit_path})"
+        )
+    return notes
+
+
+def _names(items: Sequence[str], most: int) -> str:
+    """``a``, ``a and b``, ``a, b and c``; past ``most``: ``a, b, c, d and 3 more``."""
+    if len(items) > most:
+        return f"{', '.join(items[:most])} and {len(items) - most:,} more"
+    if len(items) == 1:
+        return items[0]
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def failed_order_notes(r: BacktestResult) -> list[str]:

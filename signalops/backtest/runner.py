@@ -98,6 +98,7 @@ from signalops.backtest.ledger import (
     round_trips,
 )
 from signalops.backtest.metrics import Metrics, summarize
+from signalops.backtest.unknowns import UnknownData, UnknownTally
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.config import Config, PaperConfig
@@ -156,6 +157,7 @@ class BacktestResult:
     buy_and_hold: tuple[EquityPoint, ...]
     decisions: tuple[Decision, ...]
     legs: tuple[Leg, ...]
+    unknown: tuple[UnknownData, ...]  # the data the decisions could not read, per asset and metric
     trades: tuple[Trade, ...]
     metrics: Metrics
     benchmark: Metrics | None  # buy-and-hold; None when it could not buy (no price)
@@ -214,6 +216,7 @@ class BacktestResult:
                 for verdict in ("BUY", "SELL", "HOLD", "BLOCKED")
             },
             "metrics": self.metrics.to_dict(),
+            "unknown_data": [found.to_dict() for found in self.unknown],
             "blocked": self.blocked.to_dict(blocked=True),
             "signals": self.signals.to_dict(blocked=False),
             "seconds": round(self.seconds, 3),
@@ -318,9 +321,10 @@ def run_backtest(
             # It never filters decisions (it asks by id and kind), and its .partial file is its own.
             bulk = log.start_bulk_load(private=True)
             curve += run.run()
-            decisions = tuple(run.decisions)
+            decisions, unknown = tuple(run.decisions), run.unknown
         else:
-            curve += _pipeline_cycles(pipeline, clock, times, ends, prices, progress)
+            unknown = UnknownTally()
+            curve += _pipeline_cycles(pipeline, clock, times, ends, prices, progress, unknown)
             decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
         legs = _legs(log, decisions)
         with ThreadPoolExecutor(1, thread_name_prefix="signalops-indexes") as indexing:
@@ -348,6 +352,7 @@ def run_backtest(
         equity=tuple(curve),
         decisions=decisions,
         legs=legs,
+        unknown=unknown.result(),
         **outcome,
         seconds=time.perf_counter() - began,
         sessions=sessions,
@@ -520,9 +525,10 @@ def _pipeline_cycles(
     ends: Sequence[datetime],
     prices: dict[str, Bars],
     progress: OnProgress | None,
+    unknown: UnknownTally,
 ) -> list[EquityPoint]:
     """``Pipeline.cycle`` at each time, and the equity point after each (at its period's end,
-    ``ends``)."""
+    ``ends``); the data each decision could not read goes to ``unknown``."""
     log, curve = pipeline.audit, []
     for first in range(0, len(times), _CYCLES_PER_COMMIT):
         # Each cycle's records are still written in their own (nested) transaction; one
@@ -530,7 +536,9 @@ def _pipeline_cycles(
         with log.transaction():
             for done, moment in enumerate(times[first : first + _CYCLES_PER_COMMIT], first + 1):
                 clock.now = moment
-                pipeline.cycle(moment)
+                for outcome in pipeline.cycle(moment).outcomes:
+                    if outcome.unread:
+                        unknown.add(outcome.asset, moment, outcome.decision_id, outcome.unread)
                 curve.append(_mark(pipeline.broker, prices, moment, ends[done - 1]))
                 if progress is not None:
                     progress(done, len(times))

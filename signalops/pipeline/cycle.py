@@ -41,6 +41,7 @@ from signalops.config import Config, capital_by_strategy, limits_for
 from signalops.errors import DuplicateRecordError, SignalOpsError
 from signalops.evaluation.nodes import Metric, Node, Status
 from signalops.evaluation.tree import Evaluation, Verdict
+from signalops.evaluation.unread import unread_metrics
 from signalops.execution.base import Executor, Reconciles, ReportsHoldings, VenuePortfolio
 from signalops.execution.paper import PaperBroker
 from signalops.observation import DataError, Observation, Request
@@ -211,6 +212,7 @@ class Pipeline:
             denials,
             data_errors=data_errors(evaluation),
             stale=stale_data(evaluation),
+            unread=unread_metrics(evaluation),
         )
 
     def _act(

@@ -10,6 +10,7 @@ from signalops import numbers
 from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.evaluation.tree import Verdict
+from signalops.evaluation.unread import UnreadMetric
 from signalops.orders import ExecutionResult, ExecutionStatus
 
 
@@ -29,6 +30,8 @@ class Outcome:
     # When the data is from, for each metric a leaf refused as STALE (UNKNOWN too, though the
     # source answered): a feed that stopped, a recording that ended.
     stale: tuple[datetime, ...] = ()
+    # Every metric its UNKNOWN leaves had no usable value of, and why (a backtest counts them).
+    unread: tuple[UnreadMetric, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,15 @@ def test_backtest_and_sweep_warn_as_validate_does(in_tmp: Path, replay_dir: Path
     sweep = run("sweep", short, *data, "--grid", "oversold=30,35")
     universe = run("backtest", short, *data, "--universe", "MSFT", "--report", "u")
 
-    assert (backtest.exit_code, backtest.stderr) == (0, DIP_WARNING)
+    # A backtest then says how often (the Monday of the week).
+    monday = (
+        "note: rsi(14) and return(10d) (technical) were UNKNOWN at 1 of 5 decisions of AAPL: "
+        "STALE: the data is from 2022-06-10T20:00:00Z (2.2d old, max 2d) (the first: signalops "
+        "why {} --audit {}/backtest.db)\n"
+    )
+    aapl = monday.format("dec-5ee466224dcbe6bb662722d0", "report")
+    assert (backtest.exit_code, backtest.stderr) == (0, DIP_WARNING + aapl)
     assert (sweep.exit_code, sweep.stderr) == (0, DIP_WARNING)
     # The assets a command runs are the ones warned about (here, --universe's).
-    assert universe.stderr == DIP_WARNING.replace("AAPL", "MSFT")
+    msft = monday.format("dec-fa159b1a2cf124a6799304c0", "u").replace("AAPL", "MSFT")
+    assert universe.stderr == DIP_WARNING.replace("AAPL", "MSFT") + msft

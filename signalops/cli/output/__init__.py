@@ -461,12 +461,14 @@ def backtest(study: Study, out_dir: Path) -> None:
         method_lines,
         metric_rows,
         title,
+        unknown_data_notes,
     )
 
     result = study.result
     notes = (
         late_data_notes,
         ended_data_notes,
+        unknown_data_notes,
         gap_fill_notes,
         early_fill_notes,
         denied_buy_notes,
