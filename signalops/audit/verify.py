@@ -59,7 +59,7 @@ convenience that raises ``AuditIntegrityError`` when the report is not ok.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -373,6 +373,7 @@ def verify(
     ledger_unchanged: Callable[[AuditStore], bool] | None = None,
     ledger_from: witnesses.Compared | None = None,
     checkpoints_from: CheckpointsRead | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check every record of ``log`` and its links; see the module docstring for the kinds.
 
@@ -405,6 +406,9 @@ def verify(
     checkpoint it read must still be in a file read whole again: checkpoints are only
     appended, so one gone means the file was cut or put back (CHECKPOINT). For a caller that
     checks one log again and again (``LogCheck``'s checks between cycles).
+
+    ``progress``: told ``(seq, head seq)`` every ``PROGRESS_EVERY`` records read and after the
+    last (a command's progress bar over a long log).
     """
     if since is not None and (since[0] == 0 or log.hash_at(since[0]) != since[1]):
         since = None
@@ -420,7 +424,8 @@ def verify(
         compare = since is None or not unchanged
         if since is not None and compare and not walk.witnessed.ledger.resumed:
             _paper_fills_up_to(log, walk, since[0])
-        for row in log.stored_rows(since[0] if since is not None else 0):
+        rows = log.stored_rows(since[0] if since is not None else 0)
+        for row in rows if progress is None else _telling(rows, progress, head):
             walk.row(row)
         walk.finish(head)
         read = _witnesses(walk, log, key, signed_by, compare, checkpoints_from, resume)
@@ -442,6 +447,21 @@ def verify(
     if strict and not report.ok:
         raise AuditIntegrityError(str(report))
     return report
+
+
+PROGRESS_EVERY = 4096
+
+
+def _telling(
+    rows: Iterable[Stored], progress: Callable[[int, int], None], head: tuple[int, str] | None
+) -> Iterator[Stored]:
+    """``rows``, telling ``progress`` how far they got every ``PROGRESS_EVERY`` of them."""
+    last = head[0] if head is not None else 0
+    for count, row in enumerate(rows, 1):
+        yield row
+        if count % PROGRESS_EVERY == 0:
+            progress(row.seq, last)
+    progress(last, last)
 
 
 def _witnesses(

@@ -12,6 +12,7 @@ import os
 import secrets
 import shlex
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from signalops.errors import InputError
 
 if TYPE_CHECKING:
     from signalops.audit.interface import AuditStore
+    from signalops.audit.replay import ReplayResult
 
 # = the values of ``signalops.evaluation.tree.Verdict`` (a test holds them equal), spelled out
 # so that declaring the option does not import the evaluator.
@@ -263,7 +265,9 @@ def audit_verify(audit_file: str | None) -> None:
     """
     from signalops.audit.verify import verify
 
-    report = verify(_reader(audit_file))
+    log = _reader(audit_file)
+    with output.progress(output.console(stderr=True)) as bar:
+        report = verify(log, progress=_bar(bar, "verify"))
     for note in report.notes:  # what could not be checked, e.g. an account no fill pins yet
         output.console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     sys.exit(output.verified(report))
@@ -298,11 +302,32 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | N
     log = _reader(audit_file)
     if not every:
         sys.exit(output.replayed(replay(log, ref) for ref in decision_ids))
-    report = verify(log)
-    status = output.replayed(replay_all(log, problems=problems_by_seq(report)), each=False)
+    with output.progress(output.console(stderr=True)) as bar:
+        report = verify(log, progress=_bar(bar, "verify"))
+        results = replay_all(log, problems=problems_by_seq(report))
+        status = output.replayed(
+            _replaying(results, _bar(bar, "replay"), report.head_seq), each=False
+        )
     if not report.ok:
         output.log_unverified(len(report.problems))
     sys.exit(1 if not report.ok else status)
+
+
+def _bar(bar: output.ProgressUpdate | None, label: str) -> Callable[[int, int], None] | None:
+    """``bar``'s ``label`` line, told (done, total); None without a bar (not a terminal)."""
+    if bar is None:
+        return None
+    return lambda done, total: bar(label, done, total)
+
+
+def _replaying(
+    results: Iterable[ReplayResult], progress: Callable[[int, int], None] | None, head: int
+) -> Iterator[ReplayResult]:
+    """``results``, telling ``progress`` each one's seq of the log's ``head``."""
+    for result in results:
+        if progress is not None and result.seq is not None:
+            progress(result.seq, head)
+        yield result
 
 
 @audit_group.command("export")

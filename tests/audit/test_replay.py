@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,15 @@ from audit_scenarios import SCENARIOS, STRATEGY, tamper
 from click.testing import CliRunner
 from conftest import STRATEGIES
 from legacy import restore_legacy
+from rich.text import Text
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit import verify as verify_module
 from signalops.audit.expand import expanded
 from signalops.audit.replay import replay, replay_record
 from signalops.audit.store import AuditLog
+from signalops.audit.verify import verify
 from signalops.backtest import run_backtest
 from signalops.cli import cli
 from signalops.codes import Code
@@ -159,6 +163,36 @@ def test_cli_replay_all_of_a_backtest_prints_only_the_count_when_all_are_identic
 
     assert result.exit_code == 0, result.output
     assert result.output == "31 decisions replayed: 31 identical\n"
+
+
+def test_cli_replay_all_on_a_terminal_shows_how_far_verify_and_replay_got(
+    march_2023: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """It showed nothing until the end: a million-record log ran for minutes in silence. The
+    bars go to stderr (a terminal only, as FORCE_COLOR makes one); stdout is unchanged."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    with AuditLog(march_2023) as log:
+        head = log.count()
+
+    result = CliRunner().invoke(cli, ["audit", "replay", "--all", "--audit", str(march_2023)])
+
+    assert result.exit_code == 0, result.output
+    assert "31 decisions replayed: 31 identical" in result.stdout
+    bars = Text.from_ansi(result.stderr).plain
+    assert re.search(rf"verify +━+ {head}/{head}", bars), bars
+    assert re.search(rf"replay +━+ {head}/{head}", bars), bars
+
+
+def test_verify_tells_its_progress_every_so_many_records_and_once_at_the_end(
+    march_2023: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(verify_module, "PROGRESS_EVERY", 10)
+    told: list[tuple[int, int]] = []
+    with AuditLog(march_2023) as log:
+        report = verify(log, progress=lambda done, total: told.append((done, total)))
+    head = report.head_seq
+    assert report.ok and head > 20
+    assert told == [*((seq, head) for seq in range(10, head + 1, 10)), (head, head)]
 
 
 def test_cli_replays_one_decision_with_its_verdict_and_trace_hash(march_2023: Path):
