@@ -79,6 +79,34 @@ class OrderIntent:
         return json_safe(self.__dict__)
 
 
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True)
+class FillCosts:
+    """What a paper fill costs beyond the price it was asked at: a BUY fills at price x (1 +
+    slippage), a SELL at price x (1 - slippage), and the fee is notional x fee_bps / 10,000.
+
+    The paper broker fills with these and sizing leaves a BUY room for them, with the same
+    ``Decimal`` operations in the same order: both then agree on what fits to the last digit.
+    """
+
+    fee_bps: Decimal
+    slippage_bps: Decimal
+
+    def price(self, side: Side, base_price: Decimal) -> Decimal:
+        slip = self.slippage_bps / _BPS
+        return base_price * (1 + slip if side is Side.BUY else 1 - slip)
+
+    def fee(self, notional: Decimal) -> Decimal:
+        return notional * self.fee_bps / _BPS
+
+    def buy_cost(self, quantity: Decimal, base_price: Decimal) -> Decimal:
+        """The cash a BUY of ``quantity`` at ``base_price`` takes, fee included."""
+        notional = quantity * self.price(Side.BUY, base_price)
+        return notional + self.fee(notional)
+
+
 @dataclass(frozen=True)
 class Fill:
     """A (simulated or real) execution of an intent."""

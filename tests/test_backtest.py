@@ -850,32 +850,70 @@ def test_a_stock_beside_crypto_filled_at_the_next_session_is_no_gap(
     assert "have gaps" not in notes_of(args)
 
 
+def all_in(tmp_path: Path, assets: str = '["BTC"]') -> Path:
+    """technical_baseline.yaml with ``position_size: 1.0``: 100% of equity at every BUY."""
+    path = tmp_path / "all_in.yaml"
+    text = (STRATEGIES / "technical_baseline.yaml").read_text(encoding="utf-8")
+    text = text.replace("position_size: 0.05", "position_size: 1.0")
+    path.write_text(text.replace('assets: ["BTC"]', f"assets: {assets}"), encoding="utf-8")
+    return path
+
+
 def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
     replay_dir: Path, tmp_path: Path
 ):
     """It said "trades 0" and nothing else: position_size 1.0 is denied MAX_POSITION under the
-    default limits, and under limits that allow it each BUY failed at the paper broker (its fee
-    does not fit in the cash), said only in log lines."""
-    all_in = tmp_path / "all_in.yaml"
-    text = (STRATEGIES / "technical_baseline.yaml").read_text(encoding="utf-8")
-    all_in.write_text(text.replace("position_size: 0.05", "position_size: 1.0"), encoding="utf-8")
-    (tmp_path / "limits.yaml").write_text("risk: {max_position: 1, max_exposure: 1}\n")
+    default limits."""
     period = ["--data", str(replay_dir), "--from", "2022-01-01", "--to", "2022-03-31"]
-    denied = notes_of([str(all_in), *period, "--report", str(tmp_path / "d"), "--no-baseline"])
+    denied = notes_of(
+        [str(all_in(tmp_path)), *period, "--report", str(tmp_path / "d"), "--no-baseline"]
+    )
     assert re.fullmatch(
         r"note: nothing was bought: the risk gate denied every BUY, 7 BUYs \(MAX_POSITION 7, "
         r"MAX_EXPOSURE 7; the last: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db\)\n",
         denied,
     ), denied
-    config = ["--config", str(tmp_path / "limits.yaml")]
-    said = notes_of(
-        [str(all_in), *period, *config, "--report", str(tmp_path / "f"), "--no-baseline"]
-    )
-    # Beside each failure's WARNING log line (INSUFFICIENT_FUNDS: cost with fee over the cash).
+
+
+def test_an_all_in_backtest_leaves_room_for_the_fee_and_trades(replay_dir: Path, tmp_path: Path):
+    """Under limits that allow it, each BUY of position_size 1.0 failed at the paper broker
+    (10,000 of BTC and its fee and slippage, 10,015.00, over 10,000 of cash): trades 0, and a
+    note. Sized to leave room for them, the first fills at the next open (BTC's is the close
+    it was sized at) and the run trades."""
+    (tmp_path / "limits.yaml").write_text("risk: {max_position: 1, max_exposure: 1}\n")
+    args = [
+        str(all_in(tmp_path)), "--data", str(replay_dir), "--from", "2022-01-01", "--to",
+        "2022-03-31", "--config", str(tmp_path / "limits.yaml"), "--report", str(tmp_path / "f"),
+        "--no-baseline",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, ["backtest", *args], prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert re.search(r"^trades +1 +—$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^fees \(USDT\) +19\.97 +9\.99$", result.stdout, re.MULTILINE)
+
+
+def test_an_all_in_buy_of_a_stock_opening_above_its_close_fails_at_the_broker_and_says_so(
+    replay_dir: Path, tmp_path: Path
+):
+    """Sizing leaves room for the fee at the decision's price; AAPL opened 2019-01-04 1.6%
+    above the close it was sized at, and 100% of the cash cannot pay that: the order fails
+    (INSUFFICIENT_FUNDS), said beside its WARNING log line."""
+    equities = (ROOT / "examples" / "signalops.equities.yaml").read_text(encoding="utf-8")
+    limits = "  max_data_age: 4d\n  max_position: 1\n  max_exposure: 1\n"
+    config = tmp_path / "signalops.yaml"
+    config.write_text(equities.replace("  max_data_age: 4d\n", limits), encoding="utf-8")
+    strategy = all_in(tmp_path, '["AAPL"]')
+    strategy.write_text(strategy.read_text("utf-8") + "  defaults: {max_age: 4d}\n", "utf-8")
+    args = [
+        str(strategy), "--data", str(replay_dir), "--from", "2019-01-01", "--to", "2019-01-10",
+        "--config", str(config), "--report", str(tmp_path / "r"), "--no-baseline",
+    ]  # fmt: skip
+    said = notes_of(args)
     failed = "".join(line for line in said.splitlines(True) if line.startswith("note:"))
     assert re.fullmatch(
-        r"note: 7 orders the risk gate approved failed at the paper broker \(the first, BUY BTC "
-        r"at 2022-01-08T00:00:00Z: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db says "
+        r"note: 1 order the risk gate approved failed at the paper broker \(the first, BUY AAPL "
+        r"at 2019-01-04T00:00:00Z: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db says "
         r"why\)\n",
         failed,
     ), failed

@@ -225,6 +225,31 @@ def test_own_capital_next_close_fills_and_a_cooldown_give_the_same_log_on_both_e
     assert fast.legs
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        "risk: {max_position: 1, max_exposure: 1, max_notional: 1000000}\n",
+        "strategies: {Technical_Baseline: {capital: 40%}}\n"
+        "risk: {max_position: 1, max_exposure: 1, max_notional: 1000000}\n",
+    ],
+    ids=["account", "own-capital"],
+)
+def test_all_in_buys_sized_to_leave_room_for_the_fee_fill_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path, config: str
+):
+    """position_size 1.0: each BUY is sized down to what the cash it may spend (the account's,
+    or its allocation's) pays with slippage and fee, and fills."""
+    text = (STRATEGIES / "technical_baseline.yaml").read_text(encoding="utf-8")
+    strategy = loads(text.replace("position_size: 0.05", "position_size: 1.0"), "all_in.yaml")
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2022-07-01"), end=utc("2023-06-30"),
+        config=loads_config(config),
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert [leg.side for leg in fast.legs][:2] == [Side.BUY, Side.SELL]
+    assert not [d for d in fast.decisions if d.status == "FAILED"]
+
+
 # --- what the fast engine reads data with -----------------------------------------------------
 
 

@@ -21,7 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signalops.codes import Code
-from signalops.orders import Mode, OrderIntent, PortfolioView, Position, Side, client_order_id
+from signalops.orders import (
+    FillCosts,
+    Mode,
+    OrderIntent,
+    PortfolioView,
+    Position,
+    Side,
+    client_order_id,
+)
 from signalops.risk import (
     CHECKS,
     DEFAULT_LIMITS,
@@ -1017,6 +1025,71 @@ def test_buy_size_counts_a_held_position_at_the_reference_price():
     held = portfolio("9000", position("BTC", "0.02", "40000"))
     order = size(portfolio=held)
     assert order is not None and order.notional == D("300")
+
+
+PAPER_COSTS = FillCosts(fee_bps=D(10), slippage_bps=D(5))  # the paper broker's defaults
+STEP = D("0.00000001")
+
+
+def test_an_all_in_buy_leaves_room_for_its_slippage_and_fee_in_the_cash():
+    """position_size 1.0 sized 0.2 BTC, 10,000 of notional, which cost 10,015.00 with the
+    paper broker's slippage and fee: every such BUY failed INSUFFICIENT_FUNDS."""
+    order = size(position_size=D(1), costs=PAPER_COSTS)
+    assert order is not None
+    # 10,000 / (50,000 x 1.0005 x 1.001) = 0.199700345..., rounded down
+    assert (order.quantity, order.notional) == (D("0.19970034"), D("9985.01700000"))
+    assert PAPER_COSTS.buy_cost(order.quantity, order.reference_price) == D("9999.999518008500")
+    # the most that fits: a step more would not
+    assert PAPER_COSTS.buy_cost(order.quantity + STEP, order.reference_price) > D(10000)
+
+
+def test_an_all_in_buy_fits_in_the_cash_the_caller_says_it_may_spend():
+    # Equity 10,000 (its book), but 6,000 it may spend (its allocation): 60% must fit in it.
+    order = size(position_size=D("0.6"), costs=PAPER_COSTS, cash=D(6000))
+    assert order is not None and order.quantity == D("0.11982020")
+    assert PAPER_COSTS.buy_cost(order.quantity, order.reference_price) <= D(6000)
+    assert PAPER_COSTS.buy_cost(order.quantity + STEP, order.reference_price) > D(6000)
+
+
+@pytest.mark.parametrize("fraction", ["0.03", "0.5", "0.998"])
+def test_a_buy_that_fits_with_its_slippage_and_fee_is_sized_as_without_them(fraction):
+    plain = size(position_size=D(fraction))
+    assert size(position_size=D(fraction), costs=PAPER_COSTS) == plain
+
+
+def test_a_buy_the_cash_cannot_pay_even_without_costs_stays_as_asked():
+    # 5,000 cash and 0.1 BTC (5,000): 100% of equity is 10,000, twice the cash. The broker
+    # refuses it (INSUFFICIENT_FUNDS) rather than the trade silently halving.
+    held = portfolio("5000", position("BTC", "0.1", "50000"))
+    order = size(position_size=D(1), portfolio=held, costs=PAPER_COSTS)
+    assert order == size(position_size=D(1), portfolio=held)
+    assert order is not None and order.quantity == D("0.2")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cash=st.decimals(min_value=D("0.01"), max_value=D("1e9"), places=8),
+    price=st.decimals(min_value=D("0.0001"), max_value=D("1e6"), places=6),
+    fraction=st.decimals(min_value=D("0.001"), max_value=D(1), places=4),
+    fee_bps=st.decimals(min_value=D(0), max_value=D(100), places=2),
+    slippage_bps=st.decimals(min_value=D(0), max_value=D(100), places=2),
+)
+def test_a_sized_buy_never_costs_more_than_the_cash_when_its_notional_fits(
+    cash, price, fraction, fee_bps, slippage_bps
+):
+    costs = FillCosts(fee_bps, slippage_bps)
+    account = portfolio(str(cash), day_start=str(cash))
+    plain = size(reference_price=price, position_size=fraction, portfolio=account)
+    order = size(reference_price=price, position_size=fraction, portfolio=account, costs=costs)
+    if plain is None:
+        assert order is None
+        return
+    if costs.buy_cost(plain.quantity, price) <= cash:  # it fits: sized exactly as before
+        assert order == plain
+        return
+    fits = order.quantity if order is not None else D(0)
+    assert fits < plain.quantity
+    assert costs.buy_cost(fits, price) <= cash < costs.buy_cost(fits + STEP, price)
 
 
 def test_sell_closes_the_whole_position():

@@ -478,8 +478,9 @@ def _names(items: Sequence[str], most: int) -> str:
 
 def failed_order_notes(r: BacktestResult) -> list[str]:
     """A line when orders the risk gate approved failed at the paper broker (a BUY whose cost
-    with its fee is more than the cash: ``position_size: 1.0``): they trade nothing, and the
-    table would only say how many trades there were."""
+    with its fee is more than the cash: ``position_size: 1.0``, sized to fit at its decision's
+    price, of a stock that opened higher): they trade nothing, and the table would only say how
+    many trades there were."""
     failed = [d for d in r.decisions if d.status == ExecutionStatus.FAILED.value]
     if not failed:
         return []

@@ -109,6 +109,7 @@ from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
     Fill,
+    FillCosts,
     Mode,
     OrderIntent,
     PortfolioView,
@@ -130,7 +131,6 @@ midnight (its last close at or before it), or None when there is none
 DEFAULT_STARTING_CASH = Decimal("100000")
 DEFAULT_QUOTE = "USDT"
 VENUE = "paper"
-_BPS = Decimal(10_000)
 _REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
 _MARKS_KEPT = 4096  # (asset, midnight) -> market mark: a universe's day, many times over
 _NAN = Decimal("NaN")
@@ -468,6 +468,11 @@ class PaperBroker:
         if self._owned is not None:
             self._owned.close()
 
+    @property
+    def costs(self) -> FillCosts:
+        """The slippage and fee each fill pays (what sizing leaves a BUY room for)."""
+        return FillCosts(self.fee_bps, self.slippage_bps)
+
     # --- schema and account ---------------------------------------------------------------
 
     def _open_account(
@@ -703,10 +708,10 @@ class PaperBroker:
             )
         if not base_price.is_finite() or base_price <= 0:
             return failed(Code.NO_PRICE, f"paper price for {intent.asset} is {base_price}")
-        slip = self.slippage_bps / _BPS
-        price = base_price * (1 + slip if intent.side is Side.BUY else 1 - slip)
+        costs = self.costs
+        price = costs.price(intent.side, base_price)
         notional = intent.quantity * price
-        fee = notional * self.fee_bps / _BPS
+        fee = costs.fee(notional)
 
         in_transaction = ledger.in_transaction()
         with self.ledger.write():
@@ -765,6 +770,15 @@ class PaperBroker:
         price, at = self.price(intent.asset, as_of)
         require_aware(at, "price time")
         return to_decimal(price), at
+
+    def spendable(self, strategy: str, account_cash: Decimal, book_cash: Decimal) -> Decimal:
+        """The cash a BUY of ``strategy`` may take, as ``execute`` counts it, from the cash of
+        the account's view and of the strategy's book's (``book``) at one time: the account's,
+        and no more than its book's when it has an allocation (without one its book's cash
+        counts the others' holdings too: ``book``)."""
+        if strategy not in self.capital:
+            return account_cash
+        return min(account_cash, book_cash)
 
     def _refusal(
         self, intent: OrderIntent, book: _Book, own: _Book, cost: Decimal

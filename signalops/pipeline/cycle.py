@@ -48,6 +48,7 @@ from signalops.observation import DataError, Observation, Request
 from signalops.orders import (
     ExecutionResult,
     ExecutionStatus,
+    FillCosts,
     Mode,
     OrderIntent,
     PortfolioView,
@@ -328,6 +329,7 @@ class Pipeline:
             book = self._venue_book(strategy.name, asset, portfolio)
         kelly = self._kelly(strategy, as_of, limits) if side is Side.BUY else None
         size = Decimal(str(strategy.execution.position_size))
+        paid = self._paper_buy(strategy.name, mode, portfolio, book) if side is Side.BUY else None
         intent = risk.size_order(
             decision_id=did,
             strategy=strategy.name,
@@ -340,6 +342,8 @@ class Pipeline:
             as_of=as_of,
             mode=mode,
             kelly_cap=None if kelly is None else kelly.fraction,
+            costs=None if paid is None else paid[0],
+            cash=None if paid is None else paid[1],
         )
         if intent is None:
             if side is Side.SELL:
@@ -371,6 +375,19 @@ class Pipeline:
             if mismatch is not None:
                 decision = decision.with_check(mismatch)
         return intent, decision
+
+    def _paper_buy(
+        self, strategy: str, mode: Mode, account: PortfolioView, book: PortfolioView | None
+    ) -> tuple[FillCosts, Decimal] | None:
+        """The paper broker's slippage and fee and the cash it lets ``strategy`` spend, when
+        the paper broker fills the BUY (paper mode; notify mode's once approved, with no auto
+        executor: ``approvals``); None when a venue does, whose costs are its own."""
+        if not (mode is Mode.PAPER or (mode is Mode.NOTIFY and self.auto_executor is None)):
+            return None
+        if book is None:
+            return None
+        broker = self.broker
+        return broker.costs, broker.spendable(strategy, account.cash, book.cash)
 
     def reconcile_books(self, asset: str, venue: PortfolioView) -> CheckResult | None:
         """A failed RECONCILE_MISMATCH check when the venue holds less of ``asset`` than the

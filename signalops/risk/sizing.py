@@ -6,7 +6,14 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from signalops.observation import utc
-from signalops.orders import Mode, OrderIntent, PortfolioView, client_order_id, to_decimal
+from signalops.orders import (
+    FillCosts,
+    Mode,
+    OrderIntent,
+    PortfolioView,
+    client_order_id,
+    to_decimal,
+)
 from signalops.risk.limits import RiskLimits
 from signalops.risk.valuation import marked_equity, unvalued
 from signalops.side import Side
@@ -27,6 +34,8 @@ def size_order(
     as_of: datetime,
     mode: Mode | str,
     kelly_cap: Decimal | None = None,
+    costs: FillCosts | None = None,
+    cash: Decimal | None = None,
 ) -> OrderIntent | None:
     """The order a verdict turns into, before the gate; None when there is nothing to order.
 
@@ -38,9 +47,16 @@ def size_order(
     ``portfolio`` is the strategy's own book (``PaperBroker.book``): a SELL sells only what the
     strategy holds, a BUY is a fraction of its equity (its capital, or the shared account's).
 
+    ``costs``: the paper broker's slippage and fee, which a BUY pays out of ``cash`` (the cash
+    the broker lets it spend; default ``portfolio.cash``). A BUY whose notional fits in that
+    cash but not with them (``position_size: 1.0``) is sized down to the most that fits with
+    them, so that it fills instead of failing INSUFFICIENT_FUNDS; one that fits stays as sized.
+    None (a venue's orders): no room is left.
+
     Sizing does not shrink an order to fit MAX_POSITION, MAX_NOTIONAL and the like: the gate
-    denies it, so the audit says which limit bound instead of a silently smaller trade. Venue
-    step sizes (whole shares, lot sizes) are the executor's business.
+    denies it, so the audit says which limit bound instead of a silently smaller trade; nor to
+    fit a cash short of its notional (the broker refuses it, INSUFFICIENT_FUNDS). Venue step
+    sizes (whole shares, lot sizes) are the executor's business.
 
     None when: the portfolio cannot be valued (``unvalued``); the price is not a positive finite
     number; BUY with no equity, a zero size or a Kelly cap of zero (no edge); quantity rounds to
@@ -65,6 +81,10 @@ def size_order(
         if not equity.is_finite() or equity <= 0 or not fraction.is_finite() or fraction <= 0:
             return None
         quantity = (fraction * equity / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+        if costs is not None:
+            quantity = _room_for_costs(
+                quantity, price, portfolio.cash if cash is None else cash, costs
+            )
     if quantity <= 0:
         return None
     return OrderIntent(
@@ -79,6 +99,20 @@ def size_order(
         as_of=utc(as_of),
         mode=mode,
     )
+
+
+def _room_for_costs(quantity: Decimal, price: Decimal, cash: Decimal, costs: FillCosts) -> Decimal:
+    """``quantity``, or when its notional fits in ``cash`` but not with its slippage and fee,
+    the most that fits with them (to 8 decimal places, rounded down)."""
+    if quantity * price > cash or costs.buy_cost(quantity, price) <= cash:
+        return quantity
+    unit = costs.buy_cost(Decimal(1), price)
+    fits = min(quantity, (cash / unit).quantize(QUANTITY_STEP, rounding=ROUND_DOWN))
+    # The division keeps 28 digits and may round its last one up: what fits is decided by
+    # the broker's own arithmetic (``buy_cost``), a step lower while it does not fit.
+    while fits > 0 and costs.buy_cost(fits, price) > cash:
+        fits -= QUANTITY_STEP
+    return fits
 
 
 __all__ = ["QUANTITY_STEP", "size_order"]

@@ -22,12 +22,14 @@ from signalops.execution.base import Executor
 from signalops.execution.paper import PaperBroker
 from signalops.orders import (
     ExecutionStatus,
+    FillCosts,
     Mode,
     OrderIntent,
     Side,
     client_order_id,
     decision_id,
 )
+from signalops.risk import DEFAULT_LIMITS, size_order
 
 T0 = datetime(2024, 11, 6, 14, 0, tzinfo=UTC)
 D = Decimal
@@ -346,6 +348,38 @@ def test_buying_for_more_than_the_cash_is_refused(
     assert result.details["reason"] == "INSUFFICIENT_FUNDS"
     assert result.details["cost"] == D("100100.0")
     assert fills_in(db) == 0
+
+
+def test_an_all_in_buy_sized_with_the_brokers_costs_fills_and_spends_no_more_than_the_cash(
+    db: sqlite_utils.Database,
+) -> None:
+    """position_size 1.0 sized 0.2 BTC at 50,000: 10,015.00 with slippage and fee, refused
+    INSUFFICIENT_FUNDS. Sized with the broker's costs, it fills with a dust of cash left."""
+    broker = PaperBroker(db, starting_cash=10000, fee_bps=10, slippage_bps=5)
+    assert broker.costs == FillCosts(D(10), D(5))
+    order = size_order(
+        decision_id=decision_id("strategy-hash", "BTC", T0, "paper"), strategy="s", asset="BTC",
+        side=Side.BUY, reference_price=D(50000), position_size=D(1),
+        portfolio=broker.portfolio({}, T0), limits=DEFAULT_LIMITS, as_of=T0, mode=Mode.PAPER,
+        costs=broker.costs, cash=broker.spendable("s", D(10000), D(10000)),
+    )  # fmt: skip
+    assert order is not None
+
+    result = broker.execute(order, as_of=T0)
+
+    assert result.status is ExecutionStatus.FILLED, result.message
+    assert result.fill is not None and result.fill.quantity == D("0.19970034")
+    assert result.details["cash_after"] == D("0.000481991500")
+
+
+def test_a_strategy_may_spend_the_accounts_cash_and_no_more_than_its_allocations(
+    broker: PaperBroker,
+) -> None:
+    broker.allocate({"Own": D(4000)})
+    assert broker.spendable("Own", D(10000), D(4000)) == D(4000)
+    assert broker.spendable("Own", D(3000), D(4000)) == D(3000)  # the others spent the rest
+    # Without an allocation its book's cash counts the others' holdings: the account's counts.
+    assert broker.spendable("Shared", D(10000), D(13000)) == D(10000)
 
 
 # --- idempotency ----------------------------------------------------------------------------
