@@ -143,6 +143,21 @@ def test_a_stocks_session_decisions_fill_alike_on_both_engines(
     assert fast.sessions and fast.legs
 
 
+def test_point_in_time_price_to_sales_and_market_cap_decide_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path
+):
+    """SEC EDGAR answers them in a replay (the close of the decision's day and the filings
+    known by then): both engines take the same BUYs and SELLs on them."""
+    strategy = loads((ROOT / "tests" / "fixtures" / "sales_value.yaml").read_text("utf-8"))
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2022-01-01"), end=utc("2022-06-30"),
+        config=EQUITIES,
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert {d.verdict for d in fast.decisions} == {"BUY", "SELL", "HOLD"}
+    assert fast.legs
+
+
 def test_a_book_of_two_assets_held_at_once_sizes_alike_on_both_engines(
     replay_store: SnapshotStore, tmp_path: Path
 ):

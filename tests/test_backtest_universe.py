@@ -348,12 +348,14 @@ STOCKS = ("AAPL", "MSFT", "JPM")
 AAPL_FACTS = "edgar/CIK0000320193"
 
 
-def stock_run(store: SnapshotStore, out: Path) -> Study:
+def stock_run(
+    store: SnapshotStore, out: Path, strategy: str = VALUE_DIP, end: str = "2022-04-30"
+) -> Study:
     return run_study(
-        loads(VALUE_DIP, "value_dip.yaml", registry.catalogue()),
+        loads(strategy, "value_dip.yaml", registry.catalogue()),
         store=store,
         start=utc("2022-02-01"),
-        end=utc("2022-04-30"),
+        end=utc(end),
         out_dir=out,
         config=load_config(EQUITIES),
         universe=read_universe(",".join(STOCKS)),
@@ -388,4 +390,39 @@ def test_a_stock_universe_with_point_in_time_fundamentals_has_no_look_ahead(
         if as_of < "2022-03-15":
             assert changed[(as_of, name)] == record, (as_of, name)
     later = [k for k in original if k[1] == "AAPL" and k[0] > "2022-03-16"]
+    assert any(changed[k]["observations"] != original[k]["observations"] for k in later)
+
+
+SALES_VALUE = (ROOT / "tests" / "fixtures" / "sales_value.yaml").read_text(encoding="utf-8")
+
+
+def test_point_in_time_price_to_sales_and_market_cap_have_no_look_ahead(
+    replay_dir: Path, tmp_path: Path
+):
+    # Both read the close and the filings known at the decision: with AAPL's filings after the
+    # cut removed (its 10-Q of 2022-04-29) and its candles after it garbage, no decision of any
+    # of the three stocks before the cut changes, a BUY among them.
+    cut = utc("2022-04-01")
+    source = SnapshotStore(replay_dir)
+    keys = {
+        "technical": tuple(f"candles/yfinance/{a}/1d" for a in STOCKS),
+        "fundamental": tuple(k for k in source.keys("fundamental") if k.startswith("edgar/")),
+    }
+    changes = {
+        "candles/yfinance/AAPL/1d": garbage_after(cut),
+        AAPL_FACTS: truncated_after(cut),
+    }
+
+    def run(store: SnapshotStore, out: Path) -> dict[tuple[str, str], dict[str, Any]]:
+        study = stock_run(store, out, SALES_VALUE, end="2022-05-31")
+        return decision_records(study.result.audit_path)
+
+    original = run(copy_store(source, tmp_path / "same", keys), tmp_path / "a")
+    changed = run(copy_store(source, tmp_path / "future", keys, changes), tmp_path / "b")
+    assert {name for _, name in original} == set(STOCKS)
+    before = {k: r for k, r in original.items() if k[0] < "2022-04-01"}
+    assert any(r["verdict"] == "BUY" for r in before.values())
+    for key, record in before.items():
+        assert changed[key] == record, key
+    later = [k for k in original if k[1] == "AAPL" and k[0] > "2022-04-02"]
     assert any(changed[k]["observations"] != original[k]["observations"] for k in later)

@@ -34,9 +34,10 @@ the detail as ``later_split_factor``). Ratios are computed in shares as they tra
 (a count or EPS filed before a split on or before ``as_of`` converted with its ratio, each EPS
 fact by the splits after its own filing before a fiscal Q4 is derived as the year less its
 quarters; the adjusted close multiplied by the ratios of later splits), so ``price_to_book`` and
-``trailing_pe`` do not depend on the unit. A split after ``as_of`` changes the unit of price and
-per-share value alike and adds no information a decision could use: their ratio, and so every
-comparison, is the same.
+``trailing_pe`` do not depend on the unit, nor do ``market_cap`` (that price x that count) and
+``price_to_sales`` (``market_cap`` / revenue of the last twelve months, see ``ttm_revenue``).
+A split after ``as_of`` changes the unit of price and per-share value alike and adds no
+information a decision could use: their ratio, and so every comparison, is the same.
 Without any split history for a company the figures assume it never split; ``data import`` and
 ``data download`` warn when that is the case (``split_history_warnings``).
 """
@@ -74,6 +75,16 @@ SEC_MAX_RATE = 10.0  # requests per second, SEC's fair-access limit
 _BUNDLED_TICKERS = Path(__file__).with_name("data") / "company_tickers.json.gz"
 
 GAAP, DEI = "us-gaap", "dei"
+# Total revenue, most preferred first: a period two of them report is read from the first
+# (``Revenues`` is the total; ``RevenuesNetOfInterestExpense`` a bank's total net revenue; a
+# contract-revenue figure can leave out other revenue; ``SalesRevenueNet`` is the name before
+# ASC 606 (2018), read for the filings before it).
+REVENUE_CONCEPTS = (
+    "Revenues",
+    "RevenuesNetOfInterestExpense",
+    "RevenueFromContractWithCustomerExcludingAssessedTax",
+    "SalesRevenueNet",
+)
 # The concepts the metrics read (and so the ones a recording keeps).
 CONCEPTS = frozenset(
     {
@@ -84,6 +95,8 @@ CONCEPTS = frozenset(
         (GAAP, "LongTermDebt"),
         (GAAP, "LongTermDebtNoncurrent"),
         (GAAP, "LongTermDebtCurrent"),
+        (GAAP, "DebtAndCapitalLeaseObligations"),
+        *((GAAP, concept) for concept in REVENUE_CONCEPTS),
         (GAAP, "EarningsPerShareDiluted"),
         (GAAP, "CommonStockSharesOutstanding"),
         (DEI, "EntityCommonStockSharesOutstanding"),
@@ -99,6 +112,8 @@ EDGAR_METRICS = frozenset(
         "debt_to_equity",
         "current_ratio",
         "shares_outstanding",
+        "market_cap",
+        "price_to_sales",
     }
 )
 EDGAR_ONLY = frozenset({"book_value_per_share", "shares_outstanding"})
@@ -446,8 +461,8 @@ def split_history_warnings(folder: str | Path, symbol: str) -> list[str]:
     return [
         f"{folder} holds SEC EDGAR facts of {ticker} but no split history: its per-share "
         f"figures (book_value_per_share, ncav_per_share, shares_outstanding, price_to_book, "
-        f"trailing_pe) assume it never split, and are off by the split ratio if it did; "
-        + provide_splits(ticker, folder)
+        f"trailing_pe, market_cap, price_to_sales) assume it never split, and are off by the "
+        f"split ratio if it did; " + provide_splits(ticker, folder)
     ]
 
 
@@ -640,6 +655,55 @@ class PointInTime:
                                     for f in quarter.sources]})  # fmt: skip
         return total, {"ttm_quarters": cited}
 
+    def ttm_revenue(self) -> tuple[float, dict[str, Any]]:
+        """Revenue over the twelve months to the latest fiscal quarter or year end filed, in the
+        price's currency: the last four quarters (a fiscal Q4 derived, as for EPS, as the year
+        less its three quarters), or the fiscal year's own figure when it ends as late (or
+        later: a filer that tags only years). Each period is read from the first of
+        ``REVENUE_CONCEPTS`` that reports it, so a filer that renamed its revenue (ASC 606) is
+        read across the change; a Q4 is derived across two names only when no one name gives
+        it. The detail lists the ``ttm_periods`` read, each with its ``revenue`` and its
+        ``facts`` as filed."""
+        reported = [c for c in REVENUE_CONCEPTS if self.book.reported(GAAP, c)]
+        if not reported:
+            raise _error(
+                f"{self.symbol} has reported no revenue (us-gaap:{', '.join(REVENUE_CONCEPTS)}) "
+                f"in any filing known at as_of",
+                Code.NOT_REPORTED,
+            )
+        merged: dict[tuple[date | None, date], Fact] = {}
+        one_name: dict[date, _facts.Quarter] = {}
+        for concept in reversed(reported):  # a preferred concept's period replaces another's
+            unit = self._money_unit(GAAP, concept, ratio_only=False)
+            periods = self.book.periods(GAAP, concept, unit)
+            merged.update(periods)
+            one_name.update(_facts.quarters(periods))
+        chain = _facts.trailing_four({**_facts.quarters(merged), **one_name}) or []
+        years = [f for f in merged.values() if f.days in _facts.YEAR_DAYS]
+        year = max(years, key=lambda f: f.end, default=None)
+        if year is not None and (not chain or year.end >= chain[-1].end):
+            assert year.start is not None  # a fiscal year has days, so a start
+            chain = [_facts.Quarter(year.start, year.end, (year,))]  # twelve months, as filed
+        if not chain:
+            raise _error(
+                f"{self.symbol}: neither a fiscal year nor the last four quarters of revenue "
+                f"are all filed",
+                Code.NO_DATA,
+            )
+        cited = [{"revenue": q.value(), "start": q.start.isoformat(), "end": q.end.isoformat(),
+                  "derived": q.derived, "facts": [f.cite() for f in q.sources]}
+                 for q in chain]  # fmt: skip
+        return sum(q.value() for q in chain), {"ttm_periods": cited}
+
+    def market_cap(self, close: Callable[[], Close]) -> tuple[float, float, dict[str, Any]]:
+        """(price x shares, both in shares as they traded at as_of, so no split moves it; the
+        close's time; detail)."""
+        shares, detail = self.shares()
+        seen = close()
+        price, more = self.price(seen)
+        detail.update(more, price=price, shares_outstanding=shares)
+        return price * shares, seen.time, detail
+
     # -- the metrics --
 
     def answer(self, metric: str, close: Callable[[], Close]) -> Figure:
@@ -690,6 +754,21 @@ class PointInTime:
             detail.update(more, price=price, ttm_eps=eps)
             data_time = min(data_time, seen.time)
             value = price / eps
+        elif metric == "market_cap":
+            value, seen_time, detail = self.market_cap(close)
+            data_time = min(data_time, seen_time)
+        elif metric == "price_to_sales":
+            revenue, detail = self.ttm_revenue()
+            if revenue <= 0:
+                raise _error(
+                    f"{self.symbol} had revenue of {revenue:g} over the last twelve months: "
+                    f"a price-to-sales ratio needs sales",
+                    Code.NOT_APPLICABLE,
+                )
+            cap, seen_time, more = self.market_cap(close)
+            detail.update(more, market_cap=cap, ttm_revenue=revenue)
+            data_time = min(data_time, seen_time)
+            value = cap / revenue
         else:  # pragma: no cover - the adapter routes only EDGAR_METRICS here
             raise _error(f"EDGAR does not answer {metric}", Code.UNKNOWN_METRIC)
         detail.update(symbol=self.symbol, feed="edgar", currency=self.currency)
@@ -706,22 +785,29 @@ class PointInTime:
         return (value / later if per_share else value * later), detail
 
     def _debt_to_equity(self) -> tuple[float, dict[str, Any]]:
-        """Long-term debt including current maturities / StockholdersEquity x 100, on the latest
-        equity date: us-gaap:LongTermDebt when reported for that date, else
-        LongTermDebtNoncurrent plus LongTermDebtCurrent (when reported for that date)."""
+        """Debt / StockholdersEquity x 100, on the latest equity date, from the first of these
+        reported for that date (the closest to long-term debt including current maturities
+        first): us-gaap:LongTermDebt; LongTermDebtNoncurrent plus LongTermDebtCurrent (when
+        reported for that date); DebtAndCapitalLeaseObligations (all debt, short-term included,
+        and lease obligations: the only debt figure some filers tag, e.g. Waste Management)."""
         (equity,) = self._balance(["StockholdersEquity"], ratio_only=True)
         unit = equity.unit
-        parts = [
-            fact
-            for concept in ("LongTermDebt", "LongTermDebtNoncurrent", "LongTermDebtCurrent")
-            if (fact := self.book.instants(GAAP, concept, unit).get(equity.end)) is not None
-        ]
-        if parts and parts[0].concept == "LongTermDebt":
-            parts = parts[:1]
-        if not any(p.concept != "LongTermDebtCurrent" for p in parts):
+
+        def on_equity_date(concept: str) -> Fact | None:
+            return self.book.instants(GAAP, concept, unit).get(equity.end)
+
+        parts: list[Fact] = []
+        if (long_term := on_equity_date("LongTermDebt")) is not None:
+            parts = [long_term]
+        elif (noncurrent := on_equity_date("LongTermDebtNoncurrent")) is not None:
+            current = on_equity_date("LongTermDebtCurrent")
+            parts = [noncurrent] if current is None else [noncurrent, current]
+        elif (whole := on_equity_date("DebtAndCapitalLeaseObligations")) is not None:
+            parts = [whole]
+        if not parts:
             raise _error(
-                f"{self.symbol} reported no long-term debt (us-gaap:LongTermDebt or "
-                f"LongTermDebtNoncurrent) for its balance sheet of {equity.end}",
+                f"{self.symbol} reported no debt (us-gaap:LongTermDebt, LongTermDebtNoncurrent "
+                f"or DebtAndCapitalLeaseObligations) for its balance sheet of {equity.end}",
                 Code.NOT_REPORTED,
             )
         total = sum(p.val for p in parts)

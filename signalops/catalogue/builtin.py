@@ -254,7 +254,12 @@ FUNDAMENTAL = SourceCatalogue.of(
         ),
         _fundamental("forward_pe", "ratio", "price / forward EPS estimate", _YAHOO, _YAHOO),
         _fundamental(
-            "price_to_sales", "ratio", "market cap / trailing revenue", _YAHOO, _YAHOO, low=0
+            "price_to_sales",
+            "ratio",
+            "market cap / trailing revenue",
+            _YAHOO,
+            _EDGAR_FIRST,
+            low=0,
         ),
         _fundamental(
             "debt_to_equity", "percent", "total debt / equity x 100", _YAHOO, _EDGAR_FIRST
@@ -267,7 +272,9 @@ FUNDAMENTAL = SourceCatalogue.of(
             _EDGAR_FIRST,
             low=0,
         ),
-        _fundamental("market_cap", "currency", "market capitalisation", _YAHOO, _YAHOO, low=0),
+        _fundamental(
+            "market_cap", "currency", "market capitalisation", _YAHOO, _EDGAR_FIRST, low=0
+        ),
         _fundamental(
             "ncav_per_share",
             "currency",

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalops.adapters import _facts, edgar
+from signalops.adapters import _facts, edgar, fundamental
 from signalops.adapters.fundamental import FundamentalAdapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.canonical import content_hash, json_safe
@@ -30,11 +30,17 @@ from signalops.codes import Code
 from signalops.observation import DataError, Observation, Request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "edgar"
-AAPL, MSFT, JPM = "0000320193", "0000789019", "0000019617"
+YAHOO_AAPL = (  # Yahoo's quoteSummary of AAPL recorded 2025-02-24 09:35 UTC (its README)
+    Path(__file__).resolve().parents[2] / "examples" / "data" / "fundamentals"
+) / "yahoo_quoteSummary_AAPL.json"
+AAPL, MSFT, JPM, WM = "0000320193", "0000789019", "0000019617", "0000823768"
 UA = "SignalOps tests tests@example.com"
 CLOSES = {  # real daily closes (split-adjusted), prices/daily/{AAPL,MSFT}.csv
     ("AAPL", "2020-09-15"): 115.54,
+    ("AAPL", "2023-11-03"): 176.65,
+    ("AAPL", "2023-11-06"): 179.23,
     ("AAPL", "2023-12-29"): 192.53,
+    ("AAPL", "2025-02-21"): 245.55,
     ("MSFT", "2023-07-28"): 338.37,
 }
 
@@ -248,6 +254,109 @@ def test_aapl_worked_example_of_the_data_readme(tmp_path):
     assert isinstance(pe, Observation) and round(pe.detail["ttm_eps"], 2) == 6.13
 
 
+def test_market_cap_and_price_to_sales_of_aapl_match_the_10k_by_hand(tmp_path):
+    """At 2023-12-29, from the 10-K FY2023 (accn 0000320193-23-000106, filed 2023-11-03):
+    dei shares 15,552,752,000 (2023-10-20) x close 192.53 = 2,994,371,342,560; revenue of the
+    fiscal year 2022-09-25..2023-09-30 (RevenueFromContractWithCustomerExcludingAssessedTax)
+    383,285,000,000, the twelve months to the latest period filed: P/S = 7.8124."""
+    adapter, _ = live(tmp_path)
+    when = close_of("2023-12-29")
+    assert value(ask(adapter, "market_cap", "AAPL", when)) == 192.53 * 15_552_752_000
+    ps = ask(adapter, "price_to_sales", "AAPL", when)
+    assert value(ps) == pytest.approx(192.53 * 15_552_752_000 / 383_285_000_000)
+    assert isinstance(ps, Observation) and round(ps.value, 4) == 7.8124
+    (year,) = ps.detail["ttm_periods"]
+    assert (year["start"], year["end"], year["revenue"]) == ("2022-09-25", "2023-09-30", 383_285e6)
+    assert year["facts"][0]["accn"] == "0000320193-23-000106"
+
+
+def test_market_cap_and_price_to_sales_count_shares_as_traded_across_a_split(tmp_path):
+    """AAPL on 2020-09-15, after the 4:1 split: 4,275,634,000 shares filed before it are
+    17,102,536,000 today, at the split-adjusted close 115.54: 1,976,027,009,440. Revenue of the
+    four quarters to 2020-06-27 as filed: 64,040 + 91,819 + 58,313 + 59,685 = 273,857 million
+    (Apple's own TTM at its fiscal Q3 2020); P/S = 7.2155."""
+    adapter, _ = live(tmp_path)
+    when = close_of("2020-09-15")
+    assert value(ask(adapter, "market_cap", "AAPL", when)) == 115.54 * 17_102_536_000
+    ps = ask(adapter, "price_to_sales", "AAPL", when)
+    assert isinstance(ps, Observation) and ps.detail["ttm_revenue"] == 273_857e6
+    assert [q["revenue"] for q in ps.detail["ttm_periods"]] == [64_040e6, 91_819e6, 58_313e6,
+                                                                59_685e6]  # fmt: skip
+    assert round(ps.value, 4) == 7.2155
+
+
+def test_market_cap_and_price_to_sales_agree_with_yahoos_own_of_the_same_moment(tmp_path):
+    """Yahoo's live figures when its quoteSummary of AAPL was recorded (2025-02-24 09:35 UTC:
+    marketCap 3,688,676,720,640, priceToSalesTrailing12Months 9.320489) against EDGAR's at that
+    moment: the 2025-02-21 close 245.55 x the 10-Q's 15,022,073,000 shares (2025-01-17) =
+    3,688,670,025,150, over the four quarters to 2024-12-28 (395,760 million) = 9.320472."""
+    modules = json.loads(YAHOO_AAPL.read_text(encoding="utf-8"))["modules"]
+    yahoo = fundamental.info_fields(fundamental.flatten_modules(modules))
+    adapter, _ = live(tmp_path)
+    when = datetime(2025, 2, 24, 9, 35, tzinfo=UTC)
+    cap = value(ask(adapter, "market_cap", "AAPL", when))
+    assert cap == 245.55 * 15_022_073_000
+    assert cap == pytest.approx(yahoo["marketCap"], rel=1e-5)
+    ps = ask(adapter, "price_to_sales", "AAPL", when)
+    assert isinstance(ps, Observation) and ps.detail["ttm_revenue"] == 395_760e6
+    assert ps.value == pytest.approx(yahoo["priceToSalesTrailing12Months"], rel=1e-5)
+
+
+def test_a_10k_changes_price_to_sales_only_from_the_evening_of_its_filed_day(tmp_path):
+    """AAPL's 10-K FY2023 was filed 2023-11-03. At that day's close the 10-Qs still stand: four
+    quarters to 2023-07-01, Q4 FY2022 derived (394,328 - 123,945 - 97,278 - 82,959 = 90,146
+    million) + 117,154 + 94,836 + 81,797 = 383,933 million, with the 10-Q's 15,634,232,000
+    shares; on the next session, the fiscal year's 383,285 million and the 10-K's shares."""
+    adapter, _ = live(tmp_path)
+    filed_day = ask(adapter, "price_to_sales", "AAPL", close_of("2023-11-03"))
+    assert isinstance(filed_day, Observation)
+    assert filed_day.detail["ttm_revenue"] == 383_933e6
+    assert filed_day.detail["ttm_periods"][0]["revenue"] == 90_146e6
+    assert filed_day.detail["ttm_periods"][0]["derived"] is True
+    assert max(f["filed"] for q in filed_day.detail["ttm_periods"] for f in q["facts"]) == (
+        "2023-08-04"
+    )
+    assert filed_day.value == pytest.approx(176.65 * 15_634_232_000 / 383_933e6)
+    next_session = ask(adapter, "price_to_sales", "AAPL", close_of("2023-11-06"))
+    assert value(next_session) == pytest.approx(179.23 * 15_552_752_000 / 383_285e6)
+
+
+def test_debt_tagged_only_as_debt_and_lease_obligations_gives_debt_to_equity(tmp_path):
+    """Waste Management tags no LongTermDebt(Noncurrent): its debt is
+    DebtAndCapitalLeaseObligations (= LongTermDebtAndCapitalLeaseObligations + DebtCurrent).
+    10-K FY2023 (accn 0001558370-24-001049, filed 2024-02-13), 2023-12-31: 16,229 / 6,903
+    million = 235.10%; the day it was filed, the Q3 10-Q's 15,430 / 6,950 = 222.01%."""
+    adapter, _ = live(tmp_path, {WM: raw(WM)})
+    before = ask(adapter, "debt_to_equity", "WM", close_of("2024-02-13"))
+    after = ask(adapter, "debt_to_equity", "WM", close_of("2024-02-14"))
+    assert value(before) == pytest.approx(100 * 15_430 / 6_950)
+    assert value(after) == pytest.approx(100 * 16_229 / 6_903)
+    assert isinstance(after, Observation) and after.detail["debt"] == [
+        {"concept": "us-gaap:DebtAndCapitalLeaseObligations", "val": 16_229e6,
+         "end": "2023-12-31", "accn": "0001558370-24-001049", "form": "10-K",
+         "filed": "2024-02-13"}
+    ]  # fmt: skip
+
+
+def test_long_term_debt_stays_preferred_to_debt_and_lease_obligations(tmp_path):
+    """A filer that tags both keeps the long-term debt figure: AAPL's 2023-09-30 balance sheet
+    with a lease-inclusive total added beside its LongTermDebt reads as before."""
+    doc = document(AAPL)
+    gaap = doc["facts"]["us-gaap"]
+    filed = [dict(f) for f in gaap["LongTermDebt"]["units"]["USD"] if f["end"] == "2023-09-30"]
+    assert filed  # the 10-K's and later 10-Qs' figure of that date
+    added = {"units": {"USD": [{**f, "val": f["val"] * 2} for f in filed]}}
+    leases = {**gaap, "DebtAndCapitalLeaseObligations": added}
+    both = {**doc, "facts": {**doc["facts"], "us-gaap": leases}}
+    original, _ = live(tmp_path / "a")
+    altered, _ = live(tmp_path / "b", {AAPL: gzip.compress(json.dumps(both).encode())})
+    when = close_of("2023-12-29")
+    kept = ask(altered, "debt_to_equity", "AAPL", when)
+    assert kept == ask(original, "debt_to_equity", "AAPL", when)
+    assert isinstance(kept, Observation)
+    assert [d["concept"] for d in kept.detail["debt"]] == ["us-gaap:LongTermDebt"]
+
+
 def test_bank_without_current_assets_is_not_reported_never_a_guess(tmp_path):
     adapter, _ = live(tmp_path)
     when = close_of("2023-12-29")
@@ -275,7 +384,9 @@ def test_statements_in_another_currency_are_a_currency_mismatch(tmp_path):
     foreign = {**doc, "facts": in_euros}
     adapter, _ = live(tmp_path, {AAPL: gzip.compress(json.dumps(foreign).encode())})
     when = close_of("2023-12-29")
-    for metric in ("book_value_per_share", "ncav_per_share", "price_to_book", "trailing_pe"):
+    mixed = ("book_value_per_share", "ncav_per_share", "price_to_book", "trailing_pe",
+             "price_to_sales")  # fmt: skip
+    for metric in mixed:
         answer = ask(adapter, metric, "AAPL", when)
         assert isinstance(answer, DataError) and answer.reason == Code.CURRENCY_MISMATCH, metric
     assert value(ask(adapter, "current_ratio", "AAPL", when)) == pytest.approx(143_566 / 145_308)
