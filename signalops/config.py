@@ -14,7 +14,7 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
     paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}   # quote: USD (default: the
                                # venues' quote of the assets traded when they share one, else USDT)
     notify:
-      approval_ttl: 15m        # at most risk.max_data_age (default: 15m, or max_data_age if less)
+      approval_ttl: 15m        # at most risk.max_data_age if set (default 15m, or that if less)
       webhooks:
         - {kind: slack, url_env: SLACK_WEBHOOK_URL}
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
@@ -600,7 +600,9 @@ def _check_meaning(doc: Document, config: Config) -> list[StrategyError]:
         path = ("notify", "approval_ttl")
         if ttl <= 0:
             errors.append(doc.error("approval_ttl must be at least 1s", path))
-        elif ttl > limits.max_data_age:
+        elif "max_data_age" in config.risk and ttl > limits.max_data_age:
+            # Set: every strategy is gated with it. Unset, each one's limit follows its own
+            # leaves (``signalops.approval_age`` warns per strategy).
             age = format_duration(limits.max_data_age) if limits.max_data_age else "0s"
             errors.append(
                 doc.error(

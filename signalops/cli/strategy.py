@@ -78,6 +78,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     else:
         output.warnings(_venue_warnings(checks, settings.venues))
         output.warnings(_weekend_warnings(checks, settings.venues))
+        output.warnings(_approval_warnings(checks, settings))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
         if not settings.notify.webhooks:
             output.warnings(_unheard_warnings(checks))
@@ -262,6 +263,17 @@ def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[s
 
     for check in checks:
         found = weekend_warning(str(check.file), check.strategy, venues) if check.strategy else None
+        if found is not None:
+            yield found
+
+
+def _approval_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
+    """The notify-mode strategies whose approvals outlive their data (``approval_age``)."""
+    from signalops.approval_age import approval_ttl_warning
+
+    for check in checks:
+        strategy = check.strategy
+        found = approval_ttl_warning(str(check.file), strategy, config) if strategy else None
         if found is not None:
             yield found
 
