@@ -18,10 +18,11 @@ records its answer, and never sends the decision again.
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -597,3 +598,23 @@ def test_restart_replaying_a_recorded_cycle_fetches_no_data_and_keeps_its_outcom
     assert [a.asked for a in counting.values()] == [[]] * len(counting)
     assert venue.calls == []
     restarted.audit.close()
+
+
+def test_an_auto_order_leaves_the_processs_decimal_rounding_as_it_found_it(
+    env: None, replay_store: SnapshotStore, tmp_path: Path
+) -> None:
+    """ccxt's decimal_to_precision set the thread's context to round half up (and to trap
+    underflow) and left it so: after the first order every Decimal of the process rounded
+    otherwise, and ``why`` printed a fee of 0.005 as 0.01 (the test of that failed whenever it
+    ran after this file)."""
+    before = decimal.getcontext().copy()
+    pipeline = auto_pipeline(tmp_path / "audit.db", BinanceSpot(), replay_store, AS_OF)
+
+    (outcome,) = pipeline.cycle(AS_OF).outcomes
+
+    assert outcome.status is ExecutionStatus.FILLED
+    after = decimal.getcontext()
+    assert (after.rounding, after.prec) == (before.rounding, before.prec) == (ROUND_HALF_EVEN, 28)
+    assert after.traps == before.traps
+    assert D("0.0025").quantize(D("0.001")) == D("0.002")  # half to even, as before the order
+    pipeline.audit.close()

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import localcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -514,12 +515,18 @@ def candle_page(exchange: Any, page_size: int) -> Iterator[None]:
 
 @contextmanager
 def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
-    """ccxt's exceptions as the technical source's reason codes (live feed and download)."""
+    """ccxt's exceptions as the technical source's reason codes (live feed and download).
+
+    Inside, ccxt works in a decimal context of its own (``decimal.localcontext``): its
+    ``decimal_to_precision`` sets the thread's context to round half up and trap underflow,
+    and left so, every Decimal of the process (sizing, fees, the figures ``why`` prints)
+    rounded differently after the first call."""
     import ccxt
     import requests
 
     try:
-        yield
+        with localcontext():
+            yield
     except ccxt.BadSymbol as exc:
         raise _ccxt_error(f"{name} has no market {symbol}: {exc}", Code.UNKNOWN_SYMBOL) from None
     except ccxt.RequestTimeout:

@@ -62,10 +62,11 @@ ccxt's ``verbose``: it prints requests with ``print``, out of any filter's reach
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, localcontext
+from typing import Any, ParamSpec, TypeVar
 
 import ccxt
 
@@ -127,6 +128,24 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _own_decimals(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``method``, its ccxt calls in a decimal context of their own: ccxt's
+    ``decimal_to_precision`` (``amount_to_precision``, and ``create_order`` on many venues) sets
+    the thread's context to round half up and trap underflow, and left so, every Decimal of the
+    process rounded differently after the first order (see ``technical.ccxt_errors``)."""
+
+    @functools.wraps(method)
+    def isolated(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext():
+            return method(*args, **kwargs)
+
+    return isolated
+
+
 class CcxtExecutor:
     """Market orders on ``exchange`` (a ccxt exchange holding its credentials).
 
@@ -165,6 +184,7 @@ class CcxtExecutor:
         )
         scrub_logs(CCXT_LOGGERS, *self._secrets)
 
+    @_own_decimals
     def symbol(self, asset: str) -> str:
         """The unified ccxt symbol ``asset`` trades as (orders, fees and holdings all use it)."""
         mapped = self.symbols.get(asset)
@@ -179,6 +199,7 @@ class CcxtExecutor:
 
     # --- the venue's memory -------------------------------------------------------------------
 
+    @_own_decimals
     def find_order(self, client_order_id: str, symbol: str) -> dict[str, Any] | None:
         """The venue's ccxt order with this client order id, or None when it has none.
 
@@ -199,6 +220,7 @@ class CcxtExecutor:
                     return order
         return None
 
+    @_own_decimals
     def reconcile(
         self, client_order_id: str, asset: str, *, as_of: datetime | None = None
     ) -> ExecutionResult:
@@ -238,6 +260,7 @@ class CcxtExecutor:
 
     # --- holdings -------------------------------------------------------------------------------
 
+    @_own_decimals
     def portfolio(self, prices: Mapping[str, Decimal], as_of: datetime) -> VenuePortfolio:
         """The account at the venue now, valued at ``prices`` (asset -> price in ``quote``).
 
@@ -304,6 +327,7 @@ class CcxtExecutor:
 
     # --- execution ------------------------------------------------------------------------------
 
+    @_own_decimals
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         require_aware(as_of)
         problem = check_intent(intent)
