@@ -1521,6 +1521,103 @@ COMPILE_ERRORS = [
         ],
         id="bad_default_param_is_reported_once_and_a_misspelt_one_is_not_ignored",
     ),
+    pytest.param(
+        """\
+        strategy:
+          name: T
+          assets: [BTC]
+          defaults:
+            params: {timeframe: 7x}
+          rules:
+            - id: r
+              source: technical
+              conditions:
+                - when: "rsi(14) < 150"
+                - when: "return(36h) < -5%"
+                - metric: rsi
+                  operator: "<"
+                  threshold: 30%
+                - when: "rsi(14) < $oversold"
+        """,
+        [
+            "s.yaml:5:25: defaults.params.timeframe: parameter 'timeframe' must be a duration "
+            "such as '24h' or '7d', got '7x'",
+            "s.yaml:10:28: rules[0].conditions[0].when: rsi(14) < 150 is always true: rsi is "
+            "from 0 to 100",
+            # return(36h) is not refused: with the timeframe unknown, its candles are
+            "s.yaml:14:22: rules[0].conditions[2].threshold: rsi < 30%: rsi is on a 0-100 "
+            "scale, so 30% reads as 0.3 (did you mean 30?)",
+            "s.yaml:15:28: rules[0].conditions[3].when: unknown parameter '$oversold' "
+            "(define it under strategy.params)",
+        ],
+        id="bad_default_timeframe_hides_no_other_error_of_the_leaves",
+    ),
+    # --- windows of whole candles ----------------------------------------------------------------
+    pytest.param(
+        """\
+        strategy:
+          name: T
+          assets: [BTC]
+          params: {window: 90m}
+          rules:
+            - id: r
+              source: technical
+              conditions:
+                - when: "return(36h) < -5%"
+                - when: "return(window=4h) > 1%"
+                - when: "return($window, timeframe=1h) > 1%"
+                - when: "return(10d, timeframe=1w) > 1%"
+                - metric: return
+                  params: {window: 1.5d}
+                  operator: "<"
+                  threshold: -5%
+                - when: "return(2d) < 1 and return(6h, timeframe=1h) < 1"
+                - when: "return(2w, timeframe=1w) < 1"
+            - id: flows
+              source: onchain
+              conditions:
+                - when: "stablecoin_net_flow('USDC', 36h) < -1B"
+                - when: "chain_tvl_change('Ethereum', window=2d) < -5%"
+        """,
+        [
+            "s.yaml:9:25: rules[0].conditions[0].when: 36h is not a whole number of 1d candles: "
+            "write 1d or 2d",
+            "s.yaml:10:25: rules[0].conditions[1].when: 4h is not a whole number of 1d candles: "
+            "write 1d",
+            "s.yaml:11:25: rules[0].conditions[2].when: 90m is not a whole number of 1h candles: "
+            "write 1h or 2h",
+            "s.yaml:12:25: rules[0].conditions[3].when: 10d is not a whole number of 7d candles: "
+            "write 7d or 14d",
+            "s.yaml:14:28: rules[0].conditions[4].params.window: 36h is not a whole number of 1d "
+            "candles: write 1d or 2d",
+            "s.yaml:22:46: rules[1].conditions[0].when: 36h is not a whole number of 1d points "
+            "of onchain data: write 1d or 2d",
+        ],
+        id="window_that_is_not_a_whole_number_of_candles_or_daily_points",
+    ),
+    pytest.param(
+        """\
+        strategy:
+          name: T
+          assets: [BTC]
+          defaults:
+            params: {timeframe: 4h, window: 10h}
+          rules:
+            - id: r
+              source: technical
+              conditions:
+                - when: "return() < 1"
+                - when: "return(timeframe=1d) < 1"
+                - when: "return(1d) < 1"
+        """,
+        [
+            "s.yaml:5:37: defaults.params.window: 10h is not a whole number of 4h candles: "
+            "write 8h or 12h",
+            "s.yaml:5:37: defaults.params.window: 10h is not a whole number of 1d candles: "
+            "write 1d",
+        ],
+        id="default_window_is_checked_against_the_candles_of_each_metric_using_it",
+    ),
     # --- confirmations and groups ----------------------------------------------------------------
     pytest.param(
         """\

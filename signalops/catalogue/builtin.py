@@ -166,6 +166,7 @@ ONCHAIN = SourceCatalogue.of(
             "change in circulating supply over the window (mints - burns)",
             False,
             2 * DAY,
+            window_step=DAY,  # a point a day
         ),
         MetricSpec(
             "chain_tvl", (_CHAIN,), "USD", "total value locked on a chain", False, 2 * DAY, low=0
@@ -178,6 +179,7 @@ ONCHAIN = SourceCatalogue.of(
             False,
             2 * DAY,
             low=-1,
+            window_step=DAY,
         ),
         MetricSpec(
             "protocol_tvl",

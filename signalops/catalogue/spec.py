@@ -146,7 +146,11 @@ class MetricSpec:
     source has more than one (fundamentals: yfinance snapshots or EDGAR point-in-time facts).
     ``low``/``high`` bound the values the metric can take (rsi 0 to 100, a price of a Polymarket
     outcome 0 to 1; None: no bound), so that the compiler can refuse a threshold it could never
-    meet; a bound is declared only where no data can break it.
+    meet; a bound is declared only where no data can break it. ``window_step`` is how far apart
+    the points a window of the metric is measured between are, where the source has one spacing
+    (DeFiLlama's daily points; a metric with a ``timeframe`` is measured between its candles):
+    the compiler refuses a window that is not a whole number of them, which would read as the
+    next whole one.
     """
 
     name: str
@@ -161,6 +165,7 @@ class MetricSpec:
     replay_from: str = ""  # which provider answers a replay or backtest
     low: float | None = None
     high: float | None = None
+    window_step: int | None = None
 
     def param(self, name: str) -> Param | None:
         for param in self.params:

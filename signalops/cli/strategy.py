@@ -43,19 +43,21 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
 
     Every problem is printed as FILE:LINE:COLUMN: PATH: MESSAGE (HINT). Exits 0 when every file
     is valid, 1 otherwise. A threshold a metric can never meet (rsi(14) > 150, a Polymarket
-    price > 60) or written in a unit the metric does not use (rsi(14) < 30%) is an error; one
-    that only looks like another unit (rsi(14) < 0.3) is a warning, and so is a stablecoin or
-    chain an on-chain condition names that most likely misspells one DeFiLlama lists ('USCD':
-    did you mean 'USDC'?). A strategy asset that no configured venue serves is a warning, with
-    the configured asset it most likely means (an asset on a Polymarket venue is served when its
-    symbol is the CLOB token id of the outcome it trades), and so is a news feed a condition
-    names that the config does not (a replay may have recorded it), and a notify-mode strategy
-    when the config has no notify webhooks (nobody would be told), and a strategy on stocks (a
-    yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
-    older than that on Mondays and after holidays: those leaves would be UNKNOWN). An invalid
-    config is reported with the files; the strategies are still checked, but not against it.
-    The warnings follow the errors; a file with errors in its conditions has the warnings of
-    the others told too.
+    price > 60) or written in a unit the metric does not use (rsi(14) < 30%) is an error, and so
+    is a window that is not a whole number of the metric's candles (return(36h) on daily
+    candles); a threshold that only looks like another unit (rsi(14) < 0.3) is a warning, and so
+    are two comparisons of one metric that must pass together but never can (rsi(14) < 30 and
+    rsi(14) > 70), and a stablecoin or chain an on-chain condition names that most likely
+    misspells one DeFiLlama lists ('USCD': did you mean 'USDC'?). A strategy asset that no
+    configured venue serves is a warning, with the configured asset it most likely means (an
+    asset on a Polymarket venue is served when its symbol is the CLOB token id of the outcome it
+    trades), and so is a news feed a condition names that the config does not (a replay may have
+    recorded it), and a notify-mode strategy when the config has no notify webhooks (nobody
+    would be told), and a strategy on stocks (a yfinance venue) whose leaves read daily candles
+    with a max age under 4d (Friday's close is older than that on Mondays and after holidays:
+    those leaves would be UNKNOWN). An invalid config is reported with the files; the strategies
+    are still checked, but not against it. The warnings follow the errors; a file with errors in
+    its conditions has the warnings of the others told too.
 
     \b
     Example:

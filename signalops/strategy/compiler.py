@@ -1,10 +1,13 @@
 """Compile a schema-valid strategy document into a ``Strategy`` with its ``DecisionTree``.
 
 The schema has already checked the document's shape; here we check its meaning against the metric
-catalogue (names, parameter counts and types; thresholds against each metric's range and unit,
+catalogue (names, parameter counts and types; windows of whole candles; thresholds against each
+metric's range and unit, and conditions that must pass together but never can,
 ``signalops.strategy.thresholds``), resolve ``$params`` and defaults, parse ``when:``
 expressions, and build frozen nodes that remember their YAML position. Problems are collected, not
-raised one by one, so a trader sees every mistake in a file at once.
+raised one by one, so a trader sees every mistake in a file at once: a bad default is told once,
+and the conditions that use it are checked with the catalogue's default standing in (but for what
+needs its value; one the catalogue has no default for still stops its condition).
 
 Semantics fixed here (and shown by ``signalops explain``):
 - a rule passes when all of its conditions pass;
@@ -29,7 +32,13 @@ from typing import Any
 
 from signalops.canonical import content_hash
 from signalops.catalogue.builtin import BUILTIN
-from signalops.catalogue.spec import Catalogue, MetricSpec, Param, parse_duration
+from signalops.catalogue.spec import (
+    Catalogue,
+    MetricSpec,
+    Param,
+    format_duration,
+    parse_duration,
+)
 from signalops.errors import StrategyError
 from signalops.evaluation.nodes import (
     AllOf,
@@ -119,6 +128,9 @@ class _Compiler:
         self.errors: list[StrategyError] = []
         self.warnings: list[StrategyError] = []  # validate shows them, with any errors
         self.leaves: list[Predicate] = []  # every condition compiled, in order
+        self.places: dict[int, Path] = {}  # where each leaf is written, by its index
+        self.told_never: set[int] = set()  # leaves already warned of as never true together
+        self.standing_in: set[str] = set()  # defaults.params that did not coerce
         self.next_index = 0
         spec = doc.data["strategy"]
         self.spec = spec
@@ -237,11 +249,43 @@ class _Compiler:
     def sorted_warnings(self) -> tuple[StrategyError, ...]:
         return tuple(sorted(self.warnings, key=lambda w: (w.line, w.column)))
 
-    def compiled(self, leaf: Predicate) -> Predicate:
-        """``leaf``, its text rendered, noted as compiled."""
+    def compiled(self, leaf: Predicate, path: Path) -> Predicate:
+        """``leaf``, its text rendered, noted as compiled (written at ``path``)."""
         leaf = _with_rendered_text(leaf)
         self.leaves.append(leaf)
+        self.places[leaf.index] = path
         return leaf
+
+    def check_together(self, nodes: list[Node]) -> None:
+        """Warn of a condition that can never pass together with an earlier one that must pass
+        with it (``signalops.strategy.thresholds.never_together``): ``nodes`` must all pass,
+        and so must the items of any ``all``/``and`` among them. Each condition is told once,
+        though its group is checked again inside a larger one."""
+        # A metric with a bad default's stand-in is not the metric the file will have.
+        leaves = [leaf for leaf in _conjuncts(nodes) if not self.stands_in(leaf)]
+        for leaf, earlier in thresholds.never_together(leaves):
+            if leaf.index in self.told_never:
+                continue
+            self.told_never.add(leaf.index)
+            # The line shown with the warning needs no naming again; nor does a sweep's grid
+            # value, compiled from a one-line JSON document whose lines are not the file's.
+            line = earlier.span.line
+            where = "" if line == leaf.span.line else f"line {line}: "
+            self.warnings.append(
+                self.doc.error(
+                    f"{leaf.text} can never be true together with {where}{earlier.text}",
+                    self.places[leaf.index],
+                    at=Mark(leaf.span.line, leaf.span.column, 0),
+                )
+            )
+
+    def stands_in(self, leaf: Predicate) -> bool:
+        """Whether a metric of ``leaf`` reads a stand-in for a bad ``defaults.params`` value."""
+        return any(
+            name in self.standing_in and name not in metric.given
+            for metric in leaf.metrics
+            for name, _ in metric.params
+        )
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -357,7 +401,7 @@ class _Compiler:
             rule=rule_id,
             direction=direction,
         )
-        items = self.conditions(rule["conditions"], (*path, "conditions"), context)
+        items = self.conditions(rule["conditions"], (*path, "conditions"), context, together=True)
         if items is None:
             return None
         return AllOf(
@@ -372,8 +416,16 @@ class _Compiler:
         )
 
     def conditions(
-        self, conditions: list[dict[str, Any]], path: Path, context: _Context
+        self,
+        conditions: list[dict[str, Any]],
+        path: Path,
+        context: _Context,
+        *,
+        together: bool = False,
     ) -> list[Node] | None:
+        """The nodes of ``conditions``, or None when one did not compile. ``together``: they
+        must all pass (a rule, an ``all``), checked for ones that never can, the ones that
+        compiled even beside one that did not."""
         nodes: list[Node] = []
         ok = True
         for i, condition in enumerate(conditions):
@@ -382,6 +434,8 @@ class _Compiler:
                 ok = False
             else:
                 nodes.append(node)
+        if together:
+            self.check_together(nodes)
         return nodes if ok else None
 
     def condition(self, condition: dict[str, Any], path: Path, context: _Context) -> Node | None:
@@ -425,7 +479,7 @@ class _Compiler:
         text: str,
     ) -> Node | None:
         index = self.take_index()
-        children = self.conditions(items, items_path, context)
+        children = self.conditions(items, items_path, context, together=kind is AllOf)
         if children is None:
             return None
         return kind(
@@ -636,7 +690,7 @@ class _Compiler:
             rule=context.rule,
             description=condition.get("description"),
         )
-        return self.compiled(predicate)
+        return self.compiled(predicate, path)
 
     def threshold_value(self, raw: Any, path: Path) -> Const:
         if isinstance(raw, bool) or raw is None:
@@ -786,6 +840,9 @@ class _Compiler:
             ) from None
         values: dict[str, Any] = {}
         given: set[str] = set()
+        # Where each value is written: the metric itself for a catalogue default.
+        written: dict[str, tuple[Path, Mark | None]] = {p.name: (path, at) for p in spec.params}
+        unknown: set[str] = set()  # defaults that did not coerce: their error is told
         if shorthand is not None:
             values[spec.params[0].name] = shorthand
             given.add(spec.params[0].name)
@@ -807,6 +864,7 @@ class _Compiler:
         for param, (value, vpath, vat) in zip(spec.params, positional, strict=False):
             values[param.name] = self.coerce(param, value, vpath, vat)
             given.add(param.name)
+            written[param.name] = (vpath, vat)
         for key, item in keywords.items():
             value, vpath = item[0], item[1]
             vat = item[2] if len(item) > 2 else None
@@ -823,14 +881,25 @@ class _Compiler:
                 raise self.fail(f"parameter '{key}' is given twice", vpath, at=vat)
             values[key] = self.coerce(declared, value, vpath, vat)
             given.add(key)
+            written[key] = (vpath, vat)
         for param in spec.params:
             if param.name in values:
                 continue
             if param.name in self.default_params:
                 value = self.default_params[param.name]
-                values[param.name] = self.coerce(
-                    param, value, ("strategy", "defaults", "params", param.name), None
-                )
+                default_path: Path = ("strategy", "defaults", "params", param.name)
+                written[param.name] = (default_path, None)
+                try:
+                    values[param.name] = self.coerce(param, value, default_path, None)
+                except _Fail:
+                    if param.required:
+                        raise
+                    # Its error is told (once, however many metrics use it); the rest of the
+                    # condition is still checked, with the catalogue's default standing in, so
+                    # that one bad default does not hide every other error of the file.
+                    values[param.name] = param.default
+                    unknown.add(param.name)
+                    self.standing_in.add(param.name)
             elif param.required:
                 raise self.fail(
                     f"{spec.name} needs parameter '{param.name}'",
@@ -840,8 +909,45 @@ class _Compiler:
                 )
             else:
                 values[param.name] = param.default
+        self.check_windows(src, spec, values, written, unknown)
         params = tuple((p.name, values[p.name]) for p in spec.params)
         return Metric(src, spec.name, params, spec.asset_scoped, spec, frozenset(given))
+
+    def check_windows(
+        self,
+        source: str,
+        spec: MetricSpec,
+        values: dict[str, Any],
+        written: dict[str, tuple[Path, Mark | None]],
+        unknown: set[str],
+    ) -> None:
+        """Refuse a window that is not a whole number of the metric's candles (or of the points
+        of its source, ``MetricSpec.window_step``): it is measured from one to another, so
+        ``return(36h)`` on daily candles would silently read 2d. Not checked when the timeframe
+        (or the window) is a default that did not coerce: its error is told."""
+        timeframe = spec.param("timeframe")
+        if timeframe is not None and timeframe.type == "duration":
+            if "timeframe" in unknown:
+                return
+            step, points = values["timeframe"], "candles"
+        elif spec.window_step is not None:
+            step, points = spec.window_step, f"points of {source} data"
+        else:
+            return
+        for param in spec.params:
+            if param.type != "duration" or param is timeframe or param.name in unknown:
+                continue
+            window = values[param.name]
+            if window % step == 0:
+                continue
+            whole = [n * step for n in (window // step, window // step + 1) if n > 0]
+            vpath, vat = written[param.name]
+            raise self.fail(
+                f"{format_duration(window)} is not a whole number of {format_duration(step)} "
+                f"{points}: write {' or '.join(format_duration(w) for w in whole)}",
+                vpath,
+                at=vat,
+            )
 
     def coerce(self, param: Param, value: Any, path: Path, at: Mark | None) -> Any:
         if isinstance(value, str) and value.startswith("$"):
@@ -928,6 +1034,8 @@ class _ExpressionCompiler:
         text = self.text[node.start : node.end]
         if isinstance(node, ex.And | ex.Or):
             items = tuple(self.bool(item) for item in node.operands)
+            if isinstance(node, ex.And):
+                self.c.check_together(list(items))
             kind = AllOf if isinstance(node, ex.And) else AnyOf
             return kind(index=index, path=self.node_path, span=span, text=text, items=items)
         if isinstance(node, ex.Not):
@@ -971,7 +1079,7 @@ class _ExpressionCompiler:
             rule=self.context.rule,
             description=self.condition.get("description"),
         )
-        return self.c.compiled(predicate)
+        return self.c.compiled(predicate, self.path)
 
     def value(self, node: ex.ValueExpr) -> Operand:
         if isinstance(node, ex.Num):
@@ -1063,6 +1171,18 @@ class _ExpressionCompiler:
 def _with_rendered_text(node: Predicate) -> Predicate:
     """Leaves read as what will be evaluated: $params resolved, shorthands spelled out."""
     return replace(node, text=f"{render_operand(node.left)} {node.threshold_text()}")
+
+
+def _conjuncts(nodes: list[Node]) -> list[Predicate]:
+    """The leaves that must all pass for ``nodes`` to: theirs and those of nested ``all``s,
+    in order; a leaf under ``any``, ``not`` or a vote is not one."""
+    found: list[Predicate] = []
+    for node in nodes:
+        if isinstance(node, Predicate):
+            found.append(node)
+        elif isinstance(node, AllOf):
+            found.extend(_conjuncts(list(node.items)))
+    return found
 
 
 def _duration(value: Any) -> int | None:

@@ -24,11 +24,17 @@ left alone, so that a check never refuses a condition that could be meant.
   percent and the other a plain number past the range (``yes between 35% and 65``): an error.
   The plain bound limits nothing (the range reads as ``yes >= 35%``); written like the other
   bound (65%) it is within the range, which is surely what was meant.
+- two comparisons of the same metric (same source and arguments) with constants, both of which
+  must pass (one ``all:`` group, one rule, one ``and``), whose ranges do not meet
+  (``rsi(14) < 30 and rsi(14) > 70``, ``close < 100 and close >= 100``): a warning
+  (``never_together``). Together they can never pass; each alone is a sound condition, so the
+  file still compiles. Ends are exact: ``x <= 30 and x >= 30`` passes at 30, and is left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -242,6 +248,89 @@ def _outcomes(
     }[op]
 
 
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """The values of a metric a comparison passes for: ``low`` to ``high``, each end in or not."""
+
+    low: float
+    low_in: bool
+    high: float
+    high_in: bool
+
+    def meets(self, other: _Range) -> bool:
+        """Whether some value passes both."""
+        low, low_in = max(_low(self), _low(other), key=_lower_end)
+        high, high_in = min(_high(self), _high(other), key=_upper_end)
+        return low < high or (low == high and low_in and high_in)
+
+
+def _low(passing: _Range) -> tuple[float, bool]:
+    return passing.low, passing.low_in
+
+
+def _high(passing: _Range) -> tuple[float, bool]:
+    return passing.high, passing.high_in
+
+
+def _lower_end(end: tuple[float, bool]) -> tuple[float, bool]:
+    # Of two lower ends at one value, the excluded one is the higher: (30 is above [30.
+    return end[0], not end[1]
+
+
+def _upper_end(end: tuple[float, bool]) -> tuple[float, bool]:
+    return end  # of two upper ends at one value, the excluded one 30) is the lower
+
+
+def _passing(leaf: Predicate) -> tuple[Metric, _Range] | None:
+    """The metric ``leaf`` compares with constants, and the range it passes for; None for any
+    other comparison (two metrics, arithmetic, ``!=``)."""
+    if leaf.op == "between":
+        low, high = leaf.right
+        if not (
+            isinstance(leaf.left, Metric) and isinstance(low, Const) and isinstance(high, Const)
+        ):
+            return None
+        return leaf.left, _Range(float(low.value), True, float(high.value), True)
+    left, right, op = leaf.left, leaf.right[0], leaf.op
+    if isinstance(left, Const) and isinstance(right, Metric):
+        left, right, op = right, left, _MIRRORED[op]  # 30 > rsi(14) is rsi(14) < 30
+    if not (isinstance(left, Metric) and isinstance(right, Const)) or op == "!=":
+        return None
+    value = float(right.value)
+    return left, {
+        "<": _Range(-math.inf, False, value, False),
+        "<=": _Range(-math.inf, False, value, True),
+        ">": _Range(value, False, math.inf, False),
+        ">=": _Range(value, True, math.inf, False),
+        "==": _Range(value, True, value, True),
+    }[op]
+
+
+def never_together(leaves: Iterable[Predicate]) -> Iterator[tuple[Predicate, Predicate]]:
+    """Each of ``leaves`` (conditions that must all pass) that no value of its metric can pass
+    together with an earlier one, and that earlier one. A range misses some earlier one exactly
+    when it misses the one that starts highest or the one that ends lowest, so those two are
+    all that is kept of each metric (the first of equals): linear in the leaves."""
+    kept: dict[Metric, tuple[tuple[Predicate, _Range], tuple[Predicate, _Range]]] = {}
+    for leaf in leaves:
+        found = _passing(leaf)
+        if found is None:
+            continue
+        metric, passing = found
+        if metric not in kept:
+            kept[metric] = ((leaf, passing), (leaf, passing))
+            continue
+        highest, lowest = kept[metric]
+        missed = next((e for e in (highest, lowest) if not passing.meets(e[1])), None)
+        if missed is not None:
+            yield leaf, missed[0]
+        if _lower_end(_low(passing)) > _lower_end(_low(highest[1])):
+            highest = (leaf, passing)
+        if _upper_end(_high(passing)) < _upper_end(_high(lowest[1])):
+            lowest = (leaf, passing)
+        kept[metric] = (highest, lowest)
+
+
 def _within(spec: MetricSpec, value: float) -> bool:
     return (spec.low is None or value >= spec.low) and (spec.high is None or value <= spec.high)
 
@@ -254,4 +343,4 @@ def _text(operands: Sequence[Operand], op: str) -> str:
     return f"{shown[0]} {op} {shown[1]}"
 
 
-__all__ = ["Problem", "check", "refused"]
+__all__ = ["Problem", "check", "never_together", "refused"]

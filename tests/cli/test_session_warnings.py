@@ -135,7 +135,10 @@ def test_only_the_strategy_a_long_weekend_makes_unknown_is_warned_about(in_tmp: 
         "four_days.yaml": with_defaults("{max_age: 4d}"),
         "crypto.yaml": edited(("assets: [AAPL]", "assets: [BTC]")),  # Binance: around the clock
         "hourly.yaml": with_defaults("{params: {timeframe: 1h}}"),
-        "weekly.yaml": with_defaults("{params: {timeframe: 1w}}"),  # max age: two candles, 2w
+        "weekly.yaml": edited(  # max age: two candles, 2w; a window of whole weeks
+            ("  execution:", "  defaults: {params: {timeframe: 1w}}\n  execution:"),
+            ("return(10d)", "return(14d)"),
+        ),
     }
     names = [write(in_tmp, name, text) for name, text in known.items()]
 
