@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,7 +97,9 @@ def data_import(
     out). Rows are checked as the live adapters check a response (prices above zero, high not
     below low, volume not negative); two rows at one time must agree (a repeat is left out); a
     stored point the file changes needs --replace. Nothing is written unless the whole file
-    reads.
+    reads. Candles missing between the file's first and last rows are warned of (for stocks,
+    the NYSE sessions with no bar: weekends and holidays are not missing): a backtest's orders
+    fill late across them.
 
     \b
     Examples:
@@ -163,6 +165,7 @@ def data_import(
     )
     output.file_imported(imported)
     _import_notes(imported, file)
+    output.warnings(_missing_warnings(imported, asset))
     if sources[0] == "fundamental":  # a split table that said the company never split
         from signalops.adapters.importing.splits import never_split_notes
 
@@ -202,6 +205,25 @@ def _import_notes(imported: list[SeriesImported], file: Path) -> None:
             )
     for note in notes:
         output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))
+
+
+def _missing_warnings(imported: list[SeriesImported], asset: str) -> Iterator[str]:
+    """The sessions (stocks) or candles a series lacks between the file's first and last rows:
+    a backtest's orders fill late across them (``importing.missing``)."""
+    for series in imported:
+        gap = series.missing
+        if gap is None:
+            continue
+        runs = [first if n == 1 else f"{first} to {last}" for first, last, n in gap.runs]
+        rest = sum(n for _, _, n in gap.runs[_SHOWN_RUNS:])
+        more = f" and {rest:,} more {gap.unit}{'' if rest == 1 else 's'}" if rest else ""
+        yield (
+            f"{asset} {gap.timeframe}: {gap.count:,} {gap.unit}{'' if gap.count == 1 else 's'} "
+            f"missing between {gap.first} and {gap.last}: {', '.join(runs[:_SHOWN_RUNS])}{more}"
+        )
+
+
+_SHOWN_RUNS = 5
 
 
 def _refuse_file_options(**given: object) -> None:

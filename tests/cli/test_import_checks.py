@@ -221,11 +221,16 @@ def hours(*opened: int) -> list[str]:
 def test_hourly_candles_with_missing_hours_are_imported_as_hourly(
     tmp_path: Path, timeframe: tuple[str, ...]
 ):
-    # Exchanges leave out empty candles (Coinbase, illiquid pairs): the longer steps are gaps.
+    # Exchanges leave out empty candles (Coinbase, illiquid pairs): the longer steps are gaps,
+    # which a backtest fills across late: the import names them.
     sparse = write(tmp_path, "sparse.csv", *hours(0, 1, 3, 5, 7, 8, 10))
     out = tmp_path / "out"
     result = sol(sparse, out, *timeframe)
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stderr) == (
+        0,
+        "warning: SOL 1h: 4 candles missing between 2024-01-01 00:00 and 2024-01-01 10:00: "
+        "2024-01-01 02:00, 2024-01-01 04:00, 2024-01-01 06:00, 2024-01-01 09:00\n",
+    )
     key = "candles/binance/SOL/USDT/1h"
     assert result.stdout == f"technical           7 points in {key}  {out}/technical.jsonl\n"
     series = SnapshotStore(out).series("technical", key)

@@ -36,7 +36,9 @@ by the live adapters' rules, two rows at one time must agree (a repeat is left o
 that would change one stored at the same series and time is refused unless ``replace`` is given.
 Points are merged into the source's snapshot file (every other series is kept), written aside
 and renamed into place only when the whole file was read: a bad row leaves the folder as it was,
-and importing a file twice gives the same store byte for byte.
+and importing a file twice gives the same store byte for byte. What the stored candles then lack
+over the file's span (a stock's sessions, other candles one by one) is returned with each
+series for the CLI to warn of (``importing.missing``).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from signalops.adapters.importing.checks import (
     slack,
     unique,
 )
+from signalops.adapters.importing.missing import Missing, missing_bars
 from signalops.adapters.importing.rows import (
     Table,
     csv_table,
@@ -96,7 +99,9 @@ Record = tuple[str, float, Any]
 @dataclass(frozen=True)
 class SeriesImported:
     """How many points of one series a file gave, and the snapshot file that now holds them:
-    ``replaced`` stored points had other values, ``repeats`` rows were left out as repeats."""
+    ``replaced`` stored points had other values, ``repeats`` rows were left out as repeats;
+    ``missing``: the candles (or a stock's sessions) the stored series lacks between the file's
+    first and last rows."""
 
     source: str
     series: str
@@ -104,6 +109,7 @@ class SeriesImported:
     path: Path
     replaced: int = 0
     repeats: tuple[Repeat, ...] = ()
+    missing: Missing | None = None
 
 
 def import_file(
@@ -144,6 +150,7 @@ def import_file(
         refuse_changes(changed, final, source)
     with staged(out_dir) as store:
         store.write(source, _merged(final, source, points))
+    in_sessions = source == "technical" and _in_sessions(venues, asset.strip())
     return [
         SeriesImported(
             source,
@@ -152,9 +159,29 @@ def import_file(
             final.path(source),
             replaced=sum(change.series == key for change in changed),
             repeats=tuple(r for r in points.repeats if r.series == key),
+            missing=_missing(final, key, series, in_sessions) if source == "technical" else None,
         )
         for key, series in sorted(points.by_series.items())
     ]
+
+
+def _in_sessions(venues: Venues, asset: str) -> bool:
+    """Whether ``asset``'s candles come from a venue trading in sessions (a yfinance one)."""
+    venue = venues.venue_of(asset)
+    return venue is not None and venue.kind is VenueKind.YFINANCE
+
+
+def _missing(
+    store: SnapshotStore, key: str, new: Mapping[float, Any], sessions: bool
+) -> Missing | None:
+    """The bars the candle series ``key`` now stored in ``store`` lacks over the file's span
+    (``new``: the file's points by close time)."""
+    step = parse_duration(key.rsplit("/", 1)[1])  # the key ends in the timeframe (series_key)
+    if step is None or len(new) < 2:
+        return None
+    series = store.series("technical", key)
+    closes = [*new, *(series.times if series is not None else ())]
+    return missing_bars(closes, min(new), max(new), int(step), sessions=sessions)
 
 
 def _merged(existing: SnapshotStore, source: str, new: Points) -> Iterator[Record]:
