@@ -124,7 +124,16 @@ def test_validate_valid_file_prints_ok_line_and_summary_and_exits_0(in_repo):
         1 file: 1 valid
         """  # noqa: E501
     )
-    assert result.stderr == (  # the strategy is in notify mode, and no config has webhooks
+    # No data of its market is recorded; it is in notify mode, and no config has webhooks.
+    assert result.stderr == (
+        "warning: tests/fixtures/original_readme.yaml:15:19: rules[1].conditions[0].market: no "
+        "data of Polymarket market 'crypto_regulation_crackdown_2025' is recorded in "
+        "examples/replay: its conditions are UNKNOWN at every bar of a replay or backtest, "
+        "though a live run may find it (download it with 'signalops data download --source "
+        "polymarket --asset crypto_regulation_crackdown_2025' or import a file with 'signalops "
+        "data import FILE --source polymarket --asset crypto_regulation_crackdown_2025')\n"
+        '          - market: "crypto_regulation_crackdown_2025"   # a market is named by slug\n'
+        "                    ^\n"
         "warning: tests/fixtures/original_readme.yaml: notify mode with no webhooks in the "
         "config: approvals wait in 'signalops approvals', nobody is told\n"
     )
@@ -149,6 +158,9 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
     )
     assert result.stderr == lines(
         """
+        warning: strategies/event_filter.yaml:8:20: params.crisis_market: no data of Polymarket market 'us-recession-in-2025' is recorded in examples/replay: its conditions are UNKNOWN at every bar of a replay or backtest, though a live run may find it (download it with 'signalops data download --source polymarket --asset us-recession-in-2025' or import a file with 'signalops data import FILE --source polymarket --asset us-recession-in-2025')
+              crisis_market: "us-recession-in-2025"
+                             ^
         warning: strategies/election_odds_gate.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         warning: strategies/event_filter.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         """  # noqa: E501

@@ -46,6 +46,16 @@ def run(folder: Path, *args: str) -> Result:
 
 FILES: dict[str, str] = {}
 # s.yaml is in notify mode, and these configs have no webhooks.
+UNRECORDED = (  # original_readme.yaml's market: no data of it is recorded
+    "warning: s.yaml:15:19: rules[1].conditions[0].market: no data of Polymarket market "
+    "'crypto_regulation_crackdown_2025' is recorded in examples/replay: its conditions are "
+    "UNKNOWN at every bar of a replay or backtest, though a live run may find it (download it "
+    "with 'signalops data download --source polymarket --asset crypto_regulation_crackdown_2025' "
+    "or import a file with 'signalops data import FILE --source polymarket --asset "
+    "crypto_regulation_crackdown_2025')\n"
+    '          - market: "crypto_regulation_crackdown_2025"   # a market is named by slug\n'
+    "                    ^"
+)
 NOTIFY_UNHEARD = (
     "warning: s.yaml: notify mode with no webhooks in the config: approvals wait in "
     "'signalops approvals', nobody is told"
@@ -123,6 +133,7 @@ def test_cli_prints_the_unknown_exchange_with_its_line_and_caret(tmp_path, files
         "'coinbaseexchange'?)\n"
         "    coinbase: {exchange: coinbasexchange, quote: USD}\n"
         "                         ^\n"
+        f"{UNRECORDED}\n"
         "warning: venues and news feeds of the strategies not checked: the config "
         "signalops.yaml is invalid\n"
     )
@@ -155,6 +166,7 @@ def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, file
     assert result.exit_code == 0  # a warning, not an error
     assert result.stdout.endswith("1 file: 1 valid\n")
     assert result.stderr == (
+        f"{UNRECORDED}\n"
         "warning: s.yaml: no configured venue serves asset BTC\n"
         "warning: s.yaml: no configured venue serves asset SOL\n"
         f"{NOTIFY_UNHEARD}\n"
@@ -164,7 +176,8 @@ def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, file
 def test_validate_with_default_venues_warns_about_nothing(tmp_path, files):
     result = run(tmp_path, "validate", "s.yaml")
 
-    assert (result.exit_code, result.stderr) == (0, f"{NOTIFY_UNHEARD}\n")  # none of venues
+    # None of venues: the market and notify-mode warnings are of other things.
+    assert (result.exit_code, result.stderr) == (0, f"{UNRECORDED}\n{NOTIFY_UNHEARD}\n")
 
 
 # --- --venue -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from signalops.cli import output
 from signalops.cli.params import (
     CONFIG_OPTION,
     DATA_OPTION,
+    DEFAULT_DATA_DIR,
     VENUE_OPTION,
     default_config,
     parse_time,
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @CONFIG_OPTION
 @VENUE_OPTION
-def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | None) -> None:
+@DATA_OPTION
+def validate(
+    paths: tuple[Path, ...], config_file: Path | None, venue: str | None, data_dir: Path
+) -> None:
     """Check strategy files (or every *.yaml/*.yml under folders), and the config.
 
     A config file among them (signalops*.yaml, or only config sections) is checked against the
@@ -47,17 +51,20 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     is a window that is not a whole number of the metric's candles (return(36h) on daily
     candles); a threshold that only looks like another unit (rsi(14) < 0.3) is a warning, and so
     are two comparisons of one metric that must pass together but never can (rsi(14) < 30 and
-    rsi(14) > 70), and a stablecoin or chain an on-chain condition names that most likely
-    misspells one DeFiLlama lists ('USCD': did you mean 'USDC'?). A strategy asset that no
-    configured venue serves is a warning, with the configured asset it most likely means (an
-    asset on a Polymarket venue is served when its symbol is the CLOB token id of the outcome it
-    trades), and so is a news feed a condition names that the config does not (a replay may have
-    recorded it), and a notify-mode strategy when the config has no notify webhooks (nobody
-    would be told), and a strategy on stocks (a yfinance venue) whose leaves read daily candles
-    with a max age under 4d (Friday's close is older than that on Mondays and after holidays:
-    those leaves would be UNKNOWN). An invalid config is reported with the files; the strategies
-    are still checked, but not against it. The warnings follow the errors; a file with errors in
-    its conditions has the warnings of the others told too.
+    rsi(14) > 70), a stablecoin or chain an on-chain condition names that most likely misspells
+    one DeFiLlama lists ('USCD': did you mean 'USDC'?), and a Polymarket market no data is
+    recorded of, in --data or the bundled data (a replay finds it UNKNOWN; a live run may know
+    it), with the recorded market it most likely means. A strategy asset that no configured
+    venue serves is a warning, with the configured asset it most likely means (an asset on a
+    Polymarket venue is served when its symbol is the CLOB token id of the outcome it trades),
+    and so is a news feed a condition names that the config does not (a replay may have
+    recorded it), a notify-mode strategy when the config has no notify webhooks (nobody would be
+    told) or whose approvals stay open longer than its data may be old, and a strategy on stocks
+    (a yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
+    older than that on Mondays and after holidays: those leaves would be UNKNOWN). An invalid
+    config is reported with the files; the strategies are still checked, but not against it.
+    The warnings follow the errors; a file with errors in its conditions has the warnings of
+    the others told too.
 
     \b
     Example:
@@ -74,6 +81,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, venue: str | Non
     status = output.validated(checks)
     output.warnings(_threshold_warnings(checks))
     output.warnings(_onchain_warnings(checks))
+    output.warnings(_market_warnings(checks, data_dir))
     if settings is None:
         skipped = "venues and news feeds of the strategies not checked"
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
@@ -163,9 +171,93 @@ def _misspelt(file: Path, leaves: list[tuple[Predicate, Metric]]) -> Iterator[St
                 yield doc.error(problem[0], path, at=mark, hint=problem[1])
 
 
+def _market_warnings(checks: Sequence[FileCheck], data_dir: Path) -> Iterator[str]:
+    """The Polymarket markets conditions name that no data is recorded of, in ``data_dir`` or
+    the bundled data, each at the place that names it, with the recorded market it most likely
+    means (else how to record it). A warning, not an error: a live run asks Polymarket, which
+    knows markets nothing recorded yet; a replay or backtest finds such a leaf UNKNOWN at every
+    bar. Nothing is asked of the network; the adapter is imported only when some strategy reads
+    Polymarket."""
+    named = [(check.file, _market_leaves(check)) for check in checks]
+    if not any(leaves for _, leaves in named):
+        return
+    from signalops.errors import AdapterError
+
+    try:
+        known = _recorded_markets(data_dir)
+    except AdapterError as error:  # a damaged snapshot: said once, nothing checked
+        yield f"the Polymarket markets of the strategies are not checked: {error.message}"
+        return
+    for file, leaves in named:
+        found = list(_unrecorded(file, leaves, known, data_dir)) if leaves else []
+        for warning in sorted(found, key=lambda w: (w.line, w.column)):
+            yield f"{warning}\n{warning.excerpt}"
+
+
+def _market_leaves(check: FileCheck) -> list[tuple[Predicate, Metric]]:
+    from signalops.catalogue.builtin import POLYMARKET
+
+    return [
+        (leaf, metric)
+        for leaf in check.leaves
+        for metric in leaf.metrics
+        if metric.source == POLYMARKET.source and "market" in dict(metric.params)
+    ]
+
+
+def _recorded_markets(data_dir: Path) -> set[str]:
+    """The names of the markets recorded in ``data_dir`` and in the bundled data (what
+    ``signalops data import`` records there: examples/data, else the sample signalops carries)."""
+    from signalops.adapters.polymarket import import_bundled, recorded_names, stored_names
+    from signalops.adapters.snapshots import SnapshotStore
+    from signalops.starter import sample_dir
+
+    bundled = DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir()
+    shipped = recorded_names((key, value) for key, _, value in import_bundled(bundled))
+    return stored_names(SnapshotStore(data_dir)) | shipped
+
+
+def _unrecorded(
+    file: Path, leaves: list[tuple[Predicate, Metric]], known: set[str], data_dir: Path
+) -> Iterator[StrategyError]:
+    import difflib
+
+    from signalops.adapters import hints
+    from signalops.strategy._yaml import load_yaml, read_source
+
+    doc = load_yaml(read_source(file, "strategy"), str(file))
+    folded = {name.casefold(): name for name in sorted(known)}
+    told: set[tuple[int, int]] = set()  # a $param once, however many conditions use it
+    for leaf, metric in leaves:
+        market = str(dict(metric.params)["market"])
+        if market in known:
+            continue
+        path, mark = _written_at(doc, leaf, metric, "market")
+        if (mark.line, mark.column) in told:
+            continue
+        told.add((mark.line, mark.column))
+        # Above the schema's 0.6: market ids are 6-digit numbers much alike, and at 0.6 any id
+        # would be told of a recorded one sharing three digits.
+        close = difflib.get_close_matches(market.casefold(), list(folded), n=1, cutoff=0.8)
+        hint = (
+            f"did you mean '{folded[close[0]]}'?"
+            if close
+            else hints.provide("polymarket", market, to=data_dir)
+        )
+        yield doc.error(
+            f"no data of Polymarket market '{market}' is recorded in {data_dir}: its "
+            "conditions are UNKNOWN at every bar of a replay or backtest, though a live run "
+            "may find it",
+            path,
+            at=mark,
+            hint=hint,
+        )
+
+
 def _written_at(doc: Document, leaf: Predicate, metric: Metric, param: str) -> tuple[Key, Mark]:
     """Where the file gives ``metric``'s ``param`` in ``leaf``: the argument of its ``when:``
-    expression (or the strategy param a ``$name`` there refers to), its ``params:`` entry, or
+    expression (or the strategy param a ``$name`` there refers to), its ``params:`` entry, a
+    market condition's own key (``market:``, or the strategy param its ``$name`` refers to), or
     ``defaults.params``; else the leaf itself."""
     from signalops.strategy._yaml import Mark, format_path
 
@@ -178,6 +270,13 @@ def _written_at(doc: Document, leaf: Predicate, metric: Metric, param: str) -> t
         entry = (*path, "params", param)
         if entry in doc.values:
             return entry, doc.mark(entry)
+        own = (*path, param)
+        if own in doc.values:
+            value = condition[param]
+            named: Key = ("strategy", "params", str(value)[1:])
+            if isinstance(value, str) and value.startswith("$") and named in doc.values:
+                return named, doc.mark(named)
+            return own, doc.mark(own)
         if isinstance(condition.get("when"), str):
             found = _argument(doc, (*path, "when"), condition["when"], metric, param)
             if found is not None:
@@ -201,9 +300,14 @@ def _argument(
     while nodes:
         node = nodes.pop()
         nodes.extend(ex.children(node))
-        if not isinstance(node, ex.Segment) or node.name != metric.name or not node.args:
+        if not isinstance(node, ex.Ref) or node.segments[-1].name != metric.name:
             continue
-        for index, arg in enumerate(node.args):
+        # As the compiler reads a call: polymarket('x').yes gives its source's arguments too.
+        *head, tail = node.segments
+        if head and (len(head) > 1 or head[0].name != metric.source):
+            continue
+        args = [*(head[0].args or () if head else ()), *(tail.args or ())]
+        for index, arg in enumerate(args):
             if (arg.name or (names[index] if index < len(names) else None)) != param:
                 continue
             if isinstance(arg.value, ex.Str) and arg.value.value == value:

@@ -13,7 +13,8 @@ from conftest import ROOT, STRATEGIES
 from conftest import invoke as run
 
 PIPELINE = str(ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml")  # action_mode: paper
-NOTIFY = str(STRATEGIES / "event_filter.yaml")  # action_mode: notify
+# action_mode: notify, on a market the bundled data records (nothing else to warn of)
+NOTIFY = str(STRATEGIES / "election_odds_gate.yaml")
 PAPER = str(STRATEGIES / "technical_baseline.yaml")
 WARNING = (
     "warning: notify mode with no webhooks: approvals wait in 'signalops approvals', "
