@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from binance_recorded import BTC_USDT, response
+from conftest import invoke
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -302,6 +303,35 @@ def test_auto_buy_is_recorded_as_submitted_before_it_is_sent_then_its_result_and
     assert fill["fill"]["venue"] == "binance:sandbox"
     assert verify(log).ok
     log.close()
+
+
+def test_why_of_an_auto_fill_says_the_quote_currency_of_the_symbol_it_traded(
+    env: None, replay_store: SnapshotStore, tmp_path: Path
+) -> None:
+    # The paper executor states its account's currency (details.quote); a venue's result only
+    # its symbol (BTC/USDT). The order, price and fee read in that currency all the same: the
+    # ORDER line said "at 20,150.69 (notional 500.00)" and the fill "fee 0.50".
+    audit = tmp_path / "audit.db"
+    pipeline = auto_pipeline(audit, BinanceSpot(), replay_store, AS_OF)
+    (outcome,) = pipeline.cycle(AS_OF).outcomes
+    pipeline.audit.close()
+    coid = "so-" + outcome.decision_id.removeprefix("dec-")
+
+    result = invoke("why", outcome.decision_id, "--audit", str(audit))
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    (order,) = [i for i, line in enumerate(lines) if line.startswith("ORDER: ")]
+    assert lines[order:] == [
+        f"ORDER: BUY 0.02481304 BTC at 20,150.69 USDT (notional 500.00 USDT), client order {coid}",
+        "EXECUTION: SUBMITTED: sending to the venue",
+        "FOLLOW-UPS:",
+        f"  2023-03-11T00:00:00Z  order {coid} submitted",
+        f"  2023-03-11T00:00:00Z  order {coid}: FILLED: binance:sandbox BUY 0.02481 BTC at "
+        "20150.69 (closed)",
+        "  2023-03-11T00:00:00Z  filled 0.02481 BTC at 20,150.69 USDT, fee 0.50 USDT "
+        "(binance:sandbox)",
+    ]
 
 
 def test_restart_after_a_crash_between_send_and_record_reconciles_and_never_resends(

@@ -246,7 +246,8 @@ def trees(trace: Record) -> Iterator[Text]:
 
 def story_quote(record: Record, followups: Sequence[Record] = ()) -> str | None:
     """The quote currency a decision's execution, or a follow-up's, states (the paper
-    account's: ``USDT``); None when none does (a denial, a HOLD: figures without it)."""
+    account's ``USDT``, or the one of the venue's symbol: an auto order's result); None when
+    none does (a denial, a HOLD: figures without it)."""
     executions = [record.get("execution")]
     for item in followups:
         executions += [item.get("outcome"), item.get("execution")]

@@ -162,10 +162,20 @@ def details_text(details: Any) -> str:
 
 
 def quote_of(execution: Record | None) -> str | None:
-    """The quote currency an execution states (the paper account's), or None."""
+    """The quote currency an execution states, or None: the paper account's (``quote``), else
+    the one of the symbol a venue traded (an auto order's ``BTC/USDT``, or ``BTC/USDT:USDT``:
+    ``USDT``; the fill's price and fee are in it)."""
     details = (execution or {}).get("details")
-    quote = details.get("quote") if isinstance(details, Mapping) else None
-    return quote if isinstance(quote, str) and quote else None
+    if not isinstance(details, Mapping):
+        return None
+    quote = details.get("quote")
+    if isinstance(quote, str) and quote:
+        return quote
+    symbol = details.get("symbol")
+    if not isinstance(symbol, str) or "/" not in symbol:
+        return None
+    quote = symbol.partition("/")[2].partition(":")[0]
+    return quote or None
 
 
 def fee_text(value: Any, quote: str | None = None) -> str:
