@@ -13,6 +13,9 @@ the record, or the tree cannot be had, the story says so in a WARNING line.
 (``signalops.explain.render``, record view) and the figures written for people
 (``signalops.explain.figures``: ``500.00``, ``2d``, ``5%``); ``why_json`` the same facts as a
 dict for programs, every figure as the record holds it (its headline and summaries too).
+A reading answered from SEC filings carries, in both, the filed facts its observation's detail
+cites (``with_facts``: the trace itself keeps no adapter's detail), so a fundamental says which
+filing it came from (form, filing date, period).
 Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``find_decision``;
 ``find_decisions`` gives every strategy's decision at that time, which ``why_grouped`` (and
 ``why_json_grouped``) tell one after the other under each strategy's name.
@@ -241,6 +244,88 @@ def trees(trace: Record) -> Iterator[Text]:
     return tree_lines(trace, RECORD)
 
 
+# A fact cited from a filing (``signalops.adapters._facts.Fact.cite``: concept, val, end, accn,
+# form, filed, start?): what a fundamental from SEC EDGAR was computed from.
+_CITED = ("accn", "filed", "end")
+
+
+def cited_facts(detail: Any) -> list[dict[str, Any]]:
+    """Every filed fact an observation's ``detail`` cites, each once, in the order it cites
+    them (a derived quarter cites again the quarters it subtracts); empty for a detail that
+    cites none (prices, on-chain series, Yahoo's fundamentals)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            if all(key in value for key in _CITED):
+                fact = dict(value)
+                if fact not in found:
+                    found.append(fact)
+                return
+            for inner in value.values():
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(detail)
+    return found
+
+
+def _reading_key(source: Any, metric: Any, data_time: Any, value: Any) -> tuple[str, ...]:
+    return (str(source), str(metric), str(data_time), repr(value))
+
+
+def with_facts(trace: Record, observations: Sequence[Record]) -> dict[str, Any]:
+    """``trace`` with, on each reading whose observation cites filed facts, those facts
+    (``facts``), the leaves and ``triggers_met`` alike; ``trace`` itself is left as it is.
+
+    A reading is its observation's source, metric, data time and value (the trace names no
+    request); readings that two observations with different facts would both match get none.
+    """
+    found: dict[tuple[str, ...], list[dict[str, Any]] | None] = {}
+    for observation in observations:
+        facts = cited_facts(observation.get("detail"))
+        if not facts:
+            continue
+        key = _reading_key(
+            observation.get("source"),
+            observation.get("metric"),
+            observation.get("data_time"),
+            observation.get("value"),
+        )
+        if key in found and found[key] != facts:
+            found[key] = None  # read alike, cited differently: which reading is whose is unknown
+        else:
+            found[key] = facts
+    if not any(found.values()):
+        return dict(trace)
+
+    def told(leaf: Record) -> dict[str, Any]:
+        readings = []
+        for reading in leaf.get("readings") or []:
+            key = _reading_key(
+                reading.get("source"),
+                reading.get("metric"),
+                reading.get("data_timestamp"),
+                reading.get("value"),
+            )
+            facts = found.get(key)
+            readings.append({**reading, "facts": facts} if facts else reading)
+        return {**leaf, "readings": readings}
+
+    out = dict(trace)
+    for name in ("leaves", "triggers_met"):
+        if trace.get(name):
+            out[name] = [told(leaf) for leaf in trace[name]]
+    return out
+
+
+def _told_trace(record: Record) -> dict[str, Any]:
+    """The record's trace as ``why`` tells it: with each reading's filed facts."""
+    return with_facts(record.get("trace") or {}, record.get("observations") or [])
+
+
 # --- the whole story ---------------------------------------------------------------------------
 
 
@@ -336,7 +421,7 @@ def why(
     if record.get("verdict") == "BLOCKED":
         lines += [Text(f"conflict: {c}", style="magenta") for c in record.get("conflicts", [])]
     if record.get("trace"):
-        lines += list(trees(record["trace"]))
+        lines += list(trees(_told_trace(record)))
     else:
         lines.append(Text("TREES: cannot be shown (see the warning above)", style="bold red"))
     quote = story_quote(record, followups)
@@ -359,7 +444,7 @@ def why_json(
     if record.get("kind") != DECISION:
         raise ValueError(f"record {record.get('id')} is a {record.get('kind')}, not a decision")
     record = full(record, log)
-    trace = record.get("trace") or {}
+    trace = _told_trace(record)
     told = {
         "decision_id": record["decision_id"],
         "asset": record["asset"],

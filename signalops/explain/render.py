@@ -10,7 +10,8 @@ so the drawing of a record can never drift from the drawing of a live evaluation
 Two densities, chosen with ``View``: the live view (``explain``, ``evaluate``) gives each leaf its
 source, max ages and line in the file, then each metric as the author wrote it; the record view
 (``why``) gives each leaf its value against its threshold, then each metric with all of its
-parameters (the record keeps them all, not how they were written).
+parameters (the record keeps them all, not how they were written), and under a reading computed
+from filed facts (``facts``: a fundamental from SEC EDGAR) each filing it drew on.
 
 Values read in their metric's unit (the catalogue's): a return as a percentage (``-1.93%``),
 as is any leaf whose threshold is written as one (``< -15%``); a price to six significant
@@ -240,6 +241,32 @@ def _reading_lines(
             limit_text = f", max {format_duration(limit)}" if limit is not None else ""
             line.append(f" at {reading['data_timestamp']} ({age} old{limit_text})", style="dim")
             yield line
+            yield from _filing_lines(reading.get("facts") or ())
+
+
+def _filing_lines(facts: Sequence[Json]) -> Iterator[Text]:
+    """Under a reading computed from filed facts, each filing it drew on, newest first: its
+    form, the day it was filed and the periods its statement figures end
+    (``10-Q filed 2023-02-03, period ended 2022-12-31``); a filing read only for its cover page
+    (the share count) says that page's date (``cover page as of 2023-01-20``)."""
+    filings: dict[tuple[str, str, str], list[Json]] = {}
+    for fact in facts:
+        key = (str(fact.get("filed")), str(fact.get("accn")), str(fact.get("form") or ""))
+        filings.setdefault(key, []).append(fact)
+    for (filed, _, form), cited in sorted(filings.items(), reverse=True):
+        # The dei taxonomy is the cover page: its date is the filing's, not a fiscal period's.
+        statements = [f for f in cited if not str(f.get("concept", "")).startswith("dei:")]
+        ends = sorted({str(f.get("end")) for f in statements}, reverse=True)
+        if ends:
+            said = f"period{'s' if len(ends) > 1 else ''} ended {_and(ends)}"
+        else:
+            said = f"cover page as of {max(str(f.get('end')) for f in cited)}"
+        yield Text(f"  {form + ' ' if form else ''}filed {filed}, {said}", style="dim")
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _leaf_lines(node: Json, leaf: Json, view: View) -> Iterator[Text]:

@@ -9,7 +9,7 @@ import pytest
 from audit_scenarios import AS_OF, SCENARIOS, STRATEGY, schema_checked_log
 
 from signalops.audit.record import build_decision_record, build_followup
-from signalops.audit.why import find_decision, headline, outcome, why, why_json
+from signalops.audit.why import find_decision, headline, outcome, why, why_json, with_facts
 from signalops.orders import ExecutionResult, ExecutionStatus
 
 
@@ -354,3 +354,53 @@ def test_a_followup_is_not_a_decision_to_explain(log):
     assert find_decision(log, followup["id"]) is None
     with pytest.raises(ValueError, match="is a approval, not a decision"):
         why(followup)
+
+
+def _filed(form, filed, end):
+    return {
+        "accn": f"acc-{filed}",
+        "concept": "us-gaap:StockholdersEquity",
+        "end": end,
+        "filed": filed,
+        "form": form,
+        "val": 1.0,
+    }
+
+
+def _reading_of(observation):
+    return {
+        "source": "fundamental",
+        "metric": "price_to_book",
+        "params": {},
+        "data_timestamp": observation["data_time"],
+        "value": observation["value"],
+    }
+
+
+def test_a_reading_gets_the_filed_facts_of_the_one_observation_read_alike():
+    answered = {
+        "source": "fundamental",
+        "metric": "price_to_book",
+        "data_time": "T",
+        "value": 1.5,
+        "detail": {"equity": _filed("10-Q", "2023-02-03", "2022-12-31")},
+    }
+    trace = {"leaves": [{"readings": [_reading_of(answered)]}], "triggers_met": []}
+    (reading,) = with_facts(trace, [answered])["leaves"][0]["readings"]
+    assert reading["facts"] == [_filed("10-Q", "2023-02-03", "2022-12-31")]
+    assert "facts" not in trace["leaves"][0]["readings"][0]  # the record's trace is unchanged
+
+
+def test_a_reading_two_observations_with_different_filings_match_alike_gets_no_filing():
+    # Which of the two the reading is cannot be told: no filing is better than a wrong one.
+    first = {
+        "source": "fundamental",
+        "metric": "price_to_book",
+        "data_time": "T",
+        "value": 1.5,
+        "detail": {"equity": _filed("10-Q", "2023-02-03", "2022-12-31")},
+    }
+    second = {**first, "detail": {"equity": _filed("10-K", "2022-10-28", "2022-09-24")}}
+    trace = {"leaves": [{"readings": [_reading_of(first)]}]}
+    (reading,) = with_facts(trace, [first, second])["leaves"][0]["readings"]
+    assert "facts" not in reading
