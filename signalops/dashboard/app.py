@@ -19,7 +19,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from signalops.dashboard import access, state  # noqa: E402
+from signalops.dashboard import access, phone, state  # noqa: E402
 from signalops.dashboard.api import Settings  # noqa: E402
 from signalops.dashboard.views import (  # noqa: E402
     approvals,
@@ -74,6 +74,7 @@ def _pending_count(context: Context) -> int:
 
 def main() -> None:
     st.set_page_config(page_title="SignalOps", page_icon=":material/account_tree:", layout="wide")
+    phone.style()
     try:
         settings = Settings.from_env()
     except SignalOpsError as exc:  # a bad config file or variable: say which, stop

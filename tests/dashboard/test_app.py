@@ -219,7 +219,7 @@ def test_the_queue_shows_size_age_expiry_and_the_tree_vetoes_and_risk_checks(
     ]  # fmt: skip
     assert "1 trade(s) waiting for approval" in joined(at.sidebar.warning)
     # The tree as the terminal draws it, colours included (rich's own HTML export).
-    (tree,) = at.get("html")
+    (tree,) = at.get_by_key("approvals.tree").get("html")
     shown = html.unescape(re.sub(r"<[^>]+>", "", tree.value)).strip()
     with AuditLog(audit_db) as log:
         trace = expanded(log.get(decision_id), log)["trace"]  # type: ignore[arg-type]
@@ -394,6 +394,33 @@ def test_guessing_is_slowed_then_locked_and_each_failure_logged(
     clock.now += 14 * 60
     login(at, password=PASSWORD)
     assert "Logged in as **alice**" in joined(at.sidebar.success)
+
+
+def narrow_screen_styles(at: AppTest) -> dict[str, dict[str, str]]:
+    """selector -> its declarations, of the app's ``@media`` stylesheet (the one there is)."""
+    (css,) = [h.proto.body for h in at.get("html") if "@media" in h.proto.body]
+    found = re.fullmatch(r"<style>\s*@media ([^{]+)\{(.*)\}\s*</style>", css, re.DOTALL)
+    assert found is not None, css
+    media, rules = found.groups()
+    assert "(max-width: 640px)" in media  # Streamlit's own narrow-screen width
+    styles = {}
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", rules):
+        declarations = dict(
+            (part.strip() for part in d.split(":", 1)) for d in body.split(";") if d.strip()
+        )
+        styles.update({selector.strip(): declarations for selector in selectors.split(",")})
+    return styles
+
+
+def test_on_a_narrow_screen_text_fields_are_16px_and_the_explanation_wraps(audit_db: Path):
+    """iOS Safari zooms into a text field under 16 px when it takes focus (Streamlit draws
+    them at 14 px), and a phone shows no scrollbar on a block that scrolls sideways. What a
+    phone then shows is test_browser's; this is what every run asks the browser for."""
+    styles = narrow_screen_styles(start())
+    for field in (".stApp input", ".stApp textarea"):
+        assert float(styles[field]["font-size"].split("px")[0]) >= 16
+    for block in ('.stApp [data-testid="stCode"] code', '.stApp [data-testid="stHtml"] pre'):
+        assert styles[block]["white-space"] == "pre-wrap !important"
 
 
 def test_approving_with_the_password_rechecks_fills_on_paper_and_records_who(

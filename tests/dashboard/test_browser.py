@@ -63,6 +63,15 @@ DOCS_SCREENSHOT = ROOT / "docs" / "approval_queue.png"
 DOCS_CHART = ROOT / "docs" / "approval_chart.png"
 # Tall enough for the whole approval page, from the queue to the answer buttons.
 VIEWPORT = {"width": 1400, "height": 2450}
+# A phone held upright (an iPhone 12 to 16's width in CSS pixels), with a touch screen.
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+# Each text field's label and font size, in px.
+FONT_SIZES_JS = (
+    "() => Array.from(document.querySelectorAll('input:not([type=radio]), textarea'))"
+    ".map(e => [e.getAttribute('aria-label'), parseFloat(getComputedStyle(e).fontSize)])"
+)
+# How far a block's text runs past its right edge, in px (0: it all shows).
+OVERFLOW_JS = "el => el.scrollWidth - el.clientWidth"
 # A number with five or more decimals: a float nobody formatted (0.0380766).
 RAW_FLOAT = re.compile(r"\d[\d,]*\.\d{5,}")
 # The trace types of a plotly chart, as the browser drew it.
@@ -281,6 +290,49 @@ def test_a_click_on_a_decision_row_opens_it(dashboard: tuple[str, Path], tmp_pat
             browser.close()
     assert "2023-03-12T00:00:00Z · BTC · BLOCKED · BLOCKED" in selected
     assert "BLOCKS  VETO usdc_outflow" in why
+
+
+def test_on_a_phone_text_fields_do_not_zoom_and_the_explanation_wraps(
+    dashboard: tuple[str, Path], pending: tuple[str, str]
+):
+    """iOS Safari zooms into a text field under 16 px when it takes focus (Streamlit's were
+    14 px), and the approval's logic tree and `signalops why` text ran off the screen's edge
+    with no scrollbar to say so. Desktop pages are unchanged (the tests above)."""
+    url, _ = dashboard
+    veto_line = (
+        "clear   VETO usdc_outflow: blocks BUY when this passes or is unknown — "
+        "USDC supply falling fast: a run on stablecoins"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(**PHONE).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.get_by_text("1 waiting").wait_for()
+            page.get_by_label("Note (kept in the audit record; required to reject)").wait_for()
+            page.locator("input[aria-label='Open approval']").wait_for()  # drawn a moment later
+            sizes = page.evaluate(FONT_SIZES_JS)
+            tree = page.locator(".st-key-approvals-tree pre")
+            tree_text = settled(page, tree.inner_text, "VETO usdc_outflow")
+            tree_overflow = tree.evaluate(OVERFLOW_JS)
+            page.get_by_text("The whole decision, as").click()
+            why = page.locator("[data-testid=stExpander] [data-testid=stCode] pre")
+            why_text = settled(page, why.inner_text, veto_line)
+            why_overflow = why.evaluate(OVERFLOW_JS)
+        finally:
+            browser.close()
+    assert [label for label, _ in sizes] == [
+        "Operator name",
+        "Password",
+        "Open approval",
+        "Note (kept in the audit record; required to reject)",
+    ]
+    assert [label for label, size in sizes if size < 16] == []
+    # Every line shows whole, wrapped where it must, and the text is the same.
+    assert (tree_overflow, why_overflow) == (0, 0)
+    assert "VETO usdc_outflow: blocks BUY when this passes or is unknown" in tree_text
+    assert veto_line in why_text
 
 
 @pytest.fixture
