@@ -4,8 +4,8 @@ config; ``signalops.dashboard.accounts``).
 Without accounts nobody can approve or reject and the dashboard says so. The name recorded with
 an answer is the account that logged in: there is no other field to type it in. Attempts go
 through the process's ``LoginGuard`` (growing delays per name and per browser session, a
-lockout after repeated failures, a log line for each failure). The password is never kept in
-the session; only the operator's name is.
+lockout after repeated failures, longer each time, a log line for each failure). The password
+is never kept in the session; only the operator's name is.
 """
 
 from __future__ import annotations

@@ -13,10 +13,13 @@ much as a known one, so timing tells nothing about which names exist.
 
 ``LoginGuard`` slows and stops guessing: after each failure, the operator name and the client
 (the browser session) must wait longer before their next attempt (1 s, 2 s, 4 s, ... up to a
-cap); ``max_failures`` failures for one name within ``window`` lock that account for
-``lockout`` (a correct password is refused too). Every failure is logged (logger
-``signalops.dashboard``) with the name tried, never the password. Its clock is injectable, so
-tests advance time instead of sleeping.
+cap); ``max_failures`` failures for one name within ``window`` lock that account (a correct
+password is refused too). The first lockout is short (``lockout``, 1 min: a trader who mistypes
+on a phone still answers an approval that waits 15 min) and each one after it doubles, up to
+``max_lockout`` (1 h), until the name logs in or has gone ``lockout_memory`` (a day) without a
+lockout: a guesser gets 5 tries per lockout, so 5 an hour from the seventh on. Every failure
+is logged (logger ``signalops.dashboard``) with the name tried, never the password. Its clock
+is injectable, so tests advance time instead of sleeping.
 """
 
 from __future__ import annotations
@@ -134,9 +137,22 @@ class Attempt:
 class LoginPolicy:
     max_failures: int = 5  # failures of one name within ``window`` that lock it
     window: float = 15 * 60.0
-    lockout: float = 15 * 60.0
+    lockout: float = 60.0  # the first lockout of a name; doubles with each one after
+    max_lockout: float = 60 * 60.0
+    # A name's lockouts are forgotten at its next login, or this long after the last one ends.
+    lockout_memory: float = 24 * 60 * 60.0
     first_delay: float = 1.0  # after the first failure; doubles with each one after
     max_delay: float = 30.0
+
+    def lockout_for(self, strikes: int) -> float:
+        """How long a name's ``strikes``-th lockout in a row lasts (1 for the first)."""
+        return min(self.lockout * 2 ** (strikes - 1), self.max_lockout)
+
+
+@dataclass(frozen=True)
+class _Lockout:
+    until: float
+    strikes: int  # this name's lockouts in a row, this one included
 
 
 class LoginGuard:
@@ -149,7 +165,8 @@ class LoginGuard:
         self.clock = clock
         self._lock = threading.Lock()
         self._failures: dict[tuple[str, str], list[float]] = {}  # ("name"|"client", key) -> times
-        self._locked: dict[str, float] = {}  # name -> locked until
+        # name -> its last lockout, kept after it ends for the next one's length
+        self._locked: dict[str, _Lockout] = {}
 
     def attempt(
         self, operators: Mapping[str, str], name: str, password: str, *, client: str
@@ -167,30 +184,30 @@ class LoginGuard:
         if check_password(operators, name, password):  # outside the lock: it takes a while
             with self._lock:
                 self._failures.pop(("name", name), None)
+                self._locked.pop(name, None)  # the next lockout is a first one again
             log.info("operator %s logged in (client %s)", shown, client)
             return Attempt(Outcome.OK)
         with self._lock:
             count = self._fail(name, client)
+            lockout = self._lock_out(name) if count >= self.policy.max_failures else None
         log.warning(
             "login failed for operator %s from client %s (%d failure(s) in %.0f min)",
             shown, client, count, self.policy.window / 60,
         )  # fmt: skip
-        if count >= self.policy.max_failures:
+        if lockout is not None:
+            seconds = self.policy.lockout_for(lockout.strikes)
             log.warning(
-                "operator %s locked out for %.0f min after %d failed logins",
-                shown, self.policy.lockout / 60, count,
+                "operator %s locked out for %.0f min after %d failed logins (lockout %d in a row)",
+                shown, seconds / 60, count, lockout.strikes,
             )  # fmt: skip
-            return Attempt(Outcome.LOCKED, self.policy.lockout)
+            return Attempt(Outcome.LOCKED, seconds)
         return Attempt(Outcome.WRONG)
 
     def _refusal(self, name: str, client: str) -> Attempt | None:
         now = self.clock()
-        until = self._locked.get(name)
-        if until is not None:
-            if now < until:
-                return Attempt(Outcome.LOCKED, until - now)
-            del self._locked[name]
-            self._failures.pop(("name", name), None)
+        lockout = self._locked.get(name)
+        if lockout is not None and now < lockout.until:
+            return Attempt(Outcome.LOCKED, lockout.until - now)
         wait = max(self._wait(("name", name), now), self._wait(("client", client), now))
         return Attempt(Outcome.THROTTLED, wait) if wait > 0 else None
 
@@ -217,9 +234,23 @@ class LoginGuard:
         count = len(self._failures[("name", name)])
         while len(self._failures) > _MAX_TRACKED:  # a flood of made-up names stays bounded
             del self._failures[next(iter(self._failures))]
-        if count >= self.policy.max_failures:
-            self._locked[name] = now + self.policy.lockout
         return count
+
+    def _lock_out(self, name: str) -> _Lockout:
+        """With the lock held: lock ``name`` for one lockout longer than its last, unless that
+        one is forgotten. Its failures so far are spent: after the lockout it has
+        ``max_failures`` tries again."""
+        now = self.clock()
+        memory = self.policy.lockout_memory
+        # Lockouts long forgotten go (made-up names included), so the table stays small.
+        for other in [n for n, old in self._locked.items() if now - old.until >= memory]:
+            del self._locked[other]
+        last = self._locked.get(name)
+        strikes = 1 if last is None else last.strikes + 1
+        lockout = _Lockout(now + self.policy.lockout_for(strikes), strikes)
+        self._locked[name] = lockout
+        self._failures.pop(("name", name), None)
+        return lockout
 
 
 def _shown(name: str) -> str:

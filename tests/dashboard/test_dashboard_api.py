@@ -135,17 +135,63 @@ def test_each_failure_makes_the_next_attempt_wait_longer_for_that_name_and_that_
     assert guard.attempt(OPS, "alice", PASSWORD, client="s3").ok
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes_even_for_the_right_password():
+def lock_out(guard: LoginGuard, clock: FakeClock, name: str = "alice") -> Attempt:
+    """Five wrong passwords for ``name``, each from a fresh client once the last one's wait is
+    over (30 s covers it); the fifth's answer."""
+    for n in range(4):
+        assert guard.attempt(OPS, name, f"guess{n}", client=f"c{n}").outcome is Outcome.WRONG
+        clock.now += 30
+    return guard.attempt(OPS, name, "guess4", client="c4")
+
+
+def test_five_failures_lock_the_account_for_a_minute_even_for_the_right_password():
+    """A trader who mistypes five times on a phone still answers an approval that waits
+    15 min: the first lockout is one minute (it was 15 min, the whole approval)."""
     clock = FakeClock()
     guard = LoginGuard(clock=clock)
-    for n in range(4):
-        assert guard.attempt(OPS, "alice", f"guess{n}", client=f"c{n}").outcome is Outcome.WRONG
-        clock.now += 30
-    assert guard.attempt(OPS, "alice", "guess4", client="c4") == Attempt(Outcome.LOCKED, 900.0)
-    clock.now += 899
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 60.0)
+    clock.now += 59
     assert guard.attempt(OPS, "alice", PASSWORD, client="c5") == Attempt(Outcome.LOCKED, 1.0)
     clock.now += 1
     assert guard.attempt(OPS, "alice", PASSWORD, client="c5").ok
+
+
+def test_each_lockout_in_a_row_doubles_up_to_an_hour():
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    lengths = []
+    for _ in range(9):
+        attempt = lock_out(guard, clock)
+        assert attempt.outcome is Outcome.LOCKED
+        lengths.append(attempt.wait_seconds)
+        clock.now += attempt.wait_seconds
+    assert lengths == [60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 3600.0, 3600.0, 3600.0]
+    # After a lockout, five tries again (not one): the failures before it are spent.
+    assert guard.attempt(OPS, "alice", "guess", client="c9").outcome is Outcome.WRONG
+    # Another name starts at one minute.
+    assert lock_out(guard, clock, name="carol") == Attempt(Outcome.LOCKED, 60.0)
+
+
+def test_a_login_makes_the_next_lockout_a_first_one_again():
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 60.0)
+    clock.now += 60
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 120.0)
+    clock.now += 120
+    assert guard.attempt(OPS, "alice", PASSWORD, client="c5").ok
+    clock.now += 30
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 60.0)
+
+
+def test_lockouts_are_forgotten_a_day_after_the_last_one_ended():
+    clock = FakeClock()
+    guard = LoginGuard(clock=clock)
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 60.0)
+    clock.now += 60 + 24 * 3600 - 121  # the next lockout starts 1 s before the day is over
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 120.0)
+    clock.now += 120 + 24 * 3600 - 120  # this one starts just as the day is over
+    assert lock_out(guard, clock) == Attempt(Outcome.LOCKED, 60.0)
 
 
 def test_failures_older_than_the_window_are_forgotten():
@@ -173,8 +219,8 @@ def test_every_failure_is_logged_with_the_name_tried_never_the_password(caplog):
         "(1 failure(s) in 15 min)",
         "login failed for operator 'alice' from client c2 (1 failure(s) in 15 min)",
         "login failed for operator 'alice' from client c2 (2 failure(s) in 15 min)",
-        "operator 'alice' locked out for 15 min after 2 failed logins",
-        "login refused for operator 'alice' from client c3: locked (next attempt in 900s)",
+        "operator 'alice' locked out for 1 min after 2 failed logins (lockout 1 in a row)",
+        "login refused for operator 'alice' from client c3: locked (next attempt in 60s)",
     ]
     assert not [
         r for r in caplog.records if "guess" in r.getMessage() or PASSWORD in r.getMessage()
