@@ -29,7 +29,7 @@ strategy:
         - when: "stablecoin_net_flow('USDC', 36h) < -1B"
     - id: timed
       conditions:
-        - when: "polymarket('some-market').change(36h) > 10%"
+        - when: "polymarket('511754').change(36h) > 10%"
         - when: "news_count('fed', 36h) > 1"
 """
 
