@@ -1,6 +1,6 @@
 """Alerts: what a trader leaving the engine running wants to hear about, on the notify webhooks.
 
-    alerts: {on: [fill, halt, kill_switch, outage, reconcile, verify_failed], outage_cycles: 3}
+    alerts: {on: [fill, halt, kill_switch, outage, stale, reconcile], outage_cycles: 3}
 
 Each event is posted, as one plain-text message, to every webhook of ``notify: webhooks`` (Slack,
 Discord, Telegram; see ``signalops.execution.notify``) when it is listed in ``alerts: on``:
@@ -9,6 +9,8 @@ Discord, Telegram; see ``signalops.execution.notify``) when it is listed in ``al
     halt           a circuit breaker halted trading (``signalops.breakers``)
     kill_switch    the kill switch file appeared
     outage         sources unreachable for ``outage_cycles`` cycles in a row (once per outage)
+    stale          leaves UNKNOWN on data that stopped updating (STALE, and not a stock's night,
+                   weekend or holiday) for ``outage_cycles`` cycles in a row (once per such run)
     reconcile      a decision denied because the venue's holdings and the books disagree
     verify_failed  the audit log did not verify (``run`` does not start, or stops before a cycle)
     reload_failed  a changed strategy or config file did not validate (the old one keeps running)
@@ -110,6 +112,13 @@ def outage_text(cycles: int, errors: str) -> str:
     return f"SignalOps data outage: {cycles} cycles in a row with sources unreachable ({errors})."
 
 
+def stale_text(cycles: int, stale: str) -> str:
+    return (
+        f"SignalOps stale data: {cycles} cycles in a row decided with leaves UNKNOWN on data "
+        f"that stopped updating ({stale})."
+    )
+
+
 def reconcile_text(strategy: str, asset: str, codes: Sequence[str]) -> str:
     return (
         f"SignalOps reconcile mismatch: {strategy} on {asset} denied ({', '.join(codes)}); "
@@ -128,5 +137,6 @@ __all__ = [
     "kill_switch_text",
     "outage_text",
     "reconcile_text",
+    "stale_text",
     "verify_failed_text",
 ]

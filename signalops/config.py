@@ -20,8 +20,8 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
       telegram: {allowed_chat_ids: [-100123]}   # who may press Approve/Reject (signalops telegram)
     alerts:                    # through the same webhooks, per event
-      on: [fill, halt, kill_switch, outage, reconcile, verify_failed]
-      outage_cycles: 3         # an outage alert after 3 cycles in a row with adapter errors
+      on: [fill, halt, kill_switch, outage, stale, reconcile, verify_failed]
+      outage_cycles: 3         # an outage (or stale) alert after 3 cycles in a row of it
     breakers:                  # HALTED until `signalops resume` (none set: no breakers)
       max_drawdown: 10%        # paper equity this far below its peak
       max_consecutive_rejects: 3
@@ -177,6 +177,7 @@ ALERT_EVENTS = (
     "halt",
     "kill_switch",
     "outage",
+    "stale",
     "reconcile",
     "verify_failed",
     "reload_failed",

@@ -290,3 +290,59 @@ def test_an_approved_order_that_fills_is_alerted_like_the_loops_fills(
     filled = "SignalOps filled: BUY 0.02455527 BTC at 20,372.40 (Banking_Crisis_Pipeline)"
     assert chat.texts() == both(filled)
     workspace.close()
+
+
+def run_strategy(replay_dir: Path, tmp_path: Path, strategy: Path, config: str, *span: str):
+    """``run STRATEGY --mode paper --replay`` from ``span[0]`` to ``span[1]``, daily, with the
+    webhooks and ``config``: the chat the alerts went to, and what the run printed."""
+    (tmp_path / "signalops.yaml").write_text(WEBHOOKS + config)
+    args = [
+        "run", str(strategy), "--mode", "paper", "--replay", str(replay_dir), "--from", span[0],
+        "--to", span[1], "--audit", str(tmp_path / "a.db"),
+        "--config", str(tmp_path / "signalops.yaml"),
+    ]  # fmt: skip
+    chat = Chat()
+    result = CliRunner().invoke(cli, args, obj=Connections(http=httpx.MockTransport(chat)))
+    assert result.exit_code == 0, result.output
+    return chat, result.stdout
+
+
+def test_data_that_stopped_updating_is_alerted_once_when_it_reaches_n_cycles(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """It was only a log line each cycle: the election market resolved on 2025-01-20 and its
+    last recorded price (2025-01-21) went stale two days later, the veto UNKNOWN from then on,
+    while the sources answered and no outage was counted."""
+    chat, _ = run_strategy(
+        replay_dir, tmp_path, ROOT / "strategies" / "election_odds_gate.yaml",
+        "alerts: {on: [stale], outage_cycles: 3}\n", "2025-01-20", "2025-01-31",
+    )  # fmt: skip
+
+    # Stale from 2025-01-24 (3 days old): the third such cycle is 2025-01-26's.
+    text = (
+        "SignalOps stale data: 3 cycles in a row decided with leaves UNKNOWN on data that "
+        "stopped updating (STALE x1 (newest 5 days old))."
+    )
+    assert chat.texts() == both(text)
+
+
+def test_a_stocks_weekend_is_not_stale_data_to_alert_of(replay_dir: Path, tmp_path: Path) -> None:
+    """On a Monday a daily stock strategy with the default 2d max age finds Friday's close too
+    old (its leaves UNKNOWN, as validate warns), but no session closed since: the market paused,
+    the feed did not stop."""
+    strategy = tmp_path / "dip.yaml"
+    strategy.write_text(
+        "strategy:\n  name: Dip\n  assets: [AAPL]\n  defaults: {params: {timeframe: 1d}}\n"
+        "  rules:\n    - {id: dip, source: technical, conditions: [{when: 'rsi(14) < 30'}]}\n"
+        "  execution: {position_size: 0.1}\n"
+    )
+    stocks = "venues: {stocks: {exchange: yfinance, quote: USD}}\nassets: {AAPL: {venue: stocks}}\n"
+
+    chat, printed = run_strategy(
+        replay_dir, tmp_path, strategy, stocks + "alerts: {on: [stale], outage_cycles: 1}\n",
+        "2022-06-10", "2022-06-14",
+    )  # fmt: skip
+
+    (monday,) = [line for line in printed.splitlines() if line.startswith("2022-06-13")]
+    assert "WARNING stale data: STALE x1" in monday  # the leaf was stale...
+    assert chat.texts() == []  # ...and nobody was woken for it

@@ -70,6 +70,18 @@ def opens_within(start: float, end: float) -> bool:
     return next_open(start) < end
 
 
+def closes_within(start: float, end: float) -> bool:
+    """Whether a session closes in ``(start, end]`` (Unix seconds): a daily bar became known
+    then. Data from ``start`` that is old at ``end`` without one is the market's own pause (a
+    night, a weekend, a holiday), not a feed that stopped."""
+    day, last = trading_day(start), trading_day(end)
+    while day <= last:
+        if is_session(day) and start < session_close(day) <= end:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
 def session_opens(first: float, end: float) -> list[float]:
     """The sessions' openings in ``[first, end)`` (Unix seconds, in order)."""
     found = []

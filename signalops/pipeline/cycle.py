@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Any
 
 from signalops import risk
+from signalops.adapters import calendar
 from signalops.adapters import gather as engine
 from signalops.adapters.base import Adapter, HasCandleFeeds
 from signalops.audit.interface import AuditStore
@@ -213,6 +214,7 @@ class Pipeline:
             denials,
             data_errors=data_errors(evaluation),
             stale=stale_data(evaluation),
+            stalled=stalled_data(evaluation, self.config.venues.in_sessions((asset,))),
             unread=unread_metrics(evaluation),
         )
 
@@ -924,9 +926,29 @@ def stale_data(evaluation: Evaluation) -> tuple[datetime, ...]:
     warns of them (apart from ``data_errors``: nothing failed to answer). One per metric, as
     ``data_errors`` counts, whichever leaves read it.
     """
+    return tuple(_stale_by_metric(evaluation).values())
+
+
+def stalled_data(evaluation: Evaluation, sessions: bool) -> tuple[datetime, ...]:
+    """``stale_data`` without what the market's own pause explains: with ``sessions`` (the
+    asset trades in US equity sessions), its own metrics' data from before a night, weekend or
+    holiday in which no session closed is as new as it gets (a daily strategy with a 2d max
+    age on a Monday). What is left stopped updating: the stale-data alert counts it."""
+    found = _stale_by_metric(evaluation)
+    if not sessions or not found:
+        return tuple(found.values())
+    now = evaluation.as_of.timestamp()
+    return tuple(
+        data_time
+        for metric, data_time in found.items()
+        if not metric.asset_scoped or calendar.closes_within(data_time.timestamp(), now)
+    )
+
+
+def _stale_by_metric(evaluation: Evaluation) -> dict[Metric, datetime]:
     reasons = evaluation.reasons
     if Code.STALE not in reasons:  # every decision asks: one scan of a short tuple
-        return ()
+        return {}
     trace, as_of = evaluation.trace, evaluation.as_of
     found: dict[Metric, datetime] = {}
     for node in evaluation.tree.leaves():
@@ -936,7 +958,7 @@ def stale_data(evaluation: Evaluation) -> tuple[datetime, ...]:
         for metric, max_age, data_time in readings:
             if data_time is not None and (as_of - data_time).total_seconds() > max_age:
                 found.setdefault(metric, data_time)
-    return tuple(found.values())
+    return found
 
 
 DENIED = "denied by the risk gate"
@@ -968,4 +990,5 @@ __all__ = [
     "records_of_kind",
     "reference_price",
     "stale_data",
+    "stalled_data",
 ]

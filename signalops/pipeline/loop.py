@@ -74,6 +74,7 @@ from signalops.alerts import (
     kill_switch_text,
     outage_text,
     reconcile_text,
+    stale_text,
     verify_failed_text,
 )
 from signalops.audit.signing import mac_matches
@@ -254,6 +255,7 @@ class Guard:
         self.notice = notice or (lambda _text: None)
         self.state = breakers.BreakerState() if path is None else self._read()
         self.outage = 0  # cycles in a row with sources unreachable (for the outage alert)
+        self.stalled = 0  # cycles in a row with data that stopped updating (the stale alert)
         if self.state.tripped:
             self.notice(_halted_line(self.state))
 
@@ -322,6 +324,12 @@ class Guard:
         if streak == self.base.alerts.outage_cycles:
             text = outage_text(streak, summary.data_errors_text())
             self.alerts.send("outage", text, as_of=iso(summary.as_of))
+        # Alerted apart from an outage: the sources answer, with data that does not move (a
+        # feed frozen upstream, a market that resolved), and no breaker halts for it.
+        self.stalled = self.stalled + 1 if summary.stalled else 0
+        if self.stalled == self.base.alerts.outage_cycles:
+            text = stale_text(self.stalled, summary.stalled_text())
+            self.alerts.send("stale", text, as_of=iso(summary.as_of))
 
 
 def _halted_line(state: breakers.BreakerState) -> str:

@@ -30,6 +30,8 @@ class Outcome:
     # When the data is from, for each metric a leaf refused as STALE (UNKNOWN too, though the
     # source answered): a feed that stopped, a recording that ended.
     stale: tuple[datetime, ...] = ()
+    # Of those, the data that stopped updating (not a stock's night or weekend): the stale alert.
+    stalled: tuple[datetime, ...] = ()
     # Every metric its UNKNOWN leaves had no usable value of, and why (a backtest counts them).
     unread: tuple[UnreadMetric, ...] = ()
 
@@ -62,10 +64,22 @@ class CycleSummary:
         max age), counted as ``data_errors`` are: per strategy x asset x metric."""
         return tuple(time for o in self.outcomes if not o.skipped for time in o.stale)
 
+    @property
+    def stalled(self) -> tuple[datetime, ...]:
+        """``stale`` without the data a stock's night, weekend or holiday explains: what
+        stopped updating (``cycle.stalled_data``)."""
+        return tuple(time for o in self.outcomes if not o.skipped for time in o.stalled)
+
     def stale_text(self) -> str:
         """``STALE x3 (newest 2,376 days old)`` ('' if none): the newest says how long the
         freshest of that data has not moved."""
-        times = self.stale
+        return self._stale_words(self.stale)
+
+    def stalled_text(self) -> str:
+        """``stale_text`` of ``stalled``."""
+        return self._stale_words(self.stalled)
+
+    def _stale_words(self, times: tuple[datetime, ...]) -> str:
         if not times:
             return ""
         return f"STALE x{len(times)} (newest {_age(self.as_of - max(times))} old)"
