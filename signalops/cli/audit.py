@@ -302,12 +302,18 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | N
     log = _reader(audit_file)
     if not every:
         sys.exit(output.replayed(replay(log, ref) for ref in decision_ids))
+    # Nothing is printed while the bars are drawn (their redraws would overwrite it): the
+    # results to show are kept, the identical ones counted, and all printed once they are gone.
+    shown, identical = [], 0
     with output.progress(output.console(stderr=True)) as bar:
         report = verify(log, progress=_bar(bar, "verify"))
         results = replay_all(log, problems=problems_by_seq(report))
-        status = output.replayed(
-            _replaying(results, _bar(bar, "replay"), report.head_seq), each=False
-        )
+        for result in _replaying(results, _bar(bar, "replay"), report.head_seq):
+            if result.identical and not result.problems:
+                identical += 1
+            else:
+                shown.append(result)
+    status = output.replayed(shown, each=False, identical=identical)
     if not report.ok:
         output.log_unverified(len(report.problems))
     sys.exit(1 if not report.ok else status)

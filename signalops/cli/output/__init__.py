@@ -364,11 +364,12 @@ def untrusted(record: dict[str, Any], problems: Sequence[str]) -> int:
     return 1
 
 
-def replayed(results: Iterable[ReplayResult], *, each: bool = True) -> int:
+def replayed(results: Iterable[ReplayResult], *, each: bool = True, identical: int = 0) -> int:
     """Per decision whether it replays identically (``each``; else only the ones that differ,
-    with the leaves that differ), then a count when there were several; the exit status."""
+    with the leaves that differ), then a count when there were several; the exit status.
+    ``identical``: how many more replayed identically, counted apart (not in ``results``)."""
     out = console()
-    identical = differs = unverified = 0
+    differs = unverified = 0
     for result in results:
         if result.problems:
             # Replayed as it now reads: what it says under this line is not what was decided.
