@@ -7,7 +7,9 @@ clock of the whole process, the minimum of N runs (the machine is shared; the mi
 cost, the rest is noise), next to two baselines timed in the same run: ``python -c pass`` (the
 interpreter alone) and ``python -c "import click"`` (the CLI framework every command needs).
 
-The ``why``/``decisions`` rows read a small audit log made once by a 5-day replay run of
+The second ``validate`` row is of ``strategies/election_odds_gate.yaml``, whose veto names a
+Polymarket market, looked up in the replay folder the log was made from. The ``why`` and
+``decisions`` rows read a small audit log made once by a 5-day replay run of
 ``strategies/banking_crisis_dip.yaml`` on the bundled data (``signalops data import`` into a
 temporary folder, then ``signalops run --replay``).
 
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SIGNALOPS = str(BIN / "signalops")
 STRATEGY = "strategies/banking_crisis_dip.yaml"
+ODDS = "strategies/election_odds_gate.yaml"
 GOALS_MS = {"--version": 150, "validate": 300}
 
 
@@ -82,6 +85,10 @@ def commands(log: Path, compare: dict[str, Path]) -> list[Row]:
         ("signalops --version", [SIGNALOPS, "--version"]),
         ("signalops --help", [SIGNALOPS, "--help"]),
         ("signalops validate FILE", [SIGNALOPS, "validate", STRATEGY]),
+        # A strategy naming a Polymarket market: validate looks the market up in the replay
+        # folder (series names only) before the bundled data.
+        ("signalops validate FILE, Polymarket veto", [SIGNALOPS, "validate", ODDS,
+                                                        "--data", str(log.parent / "replay")]),
         ("signalops why BTC --at ...", [SIGNALOPS, "why", "BTC", "--at", "2023-03-10",
                                         "--audit", str(log)]),
         ("signalops decisions", [SIGNALOPS, "decisions", "--audit", str(log)]),

@@ -91,7 +91,7 @@ import re
 import shlex
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -171,31 +171,6 @@ def books_key(market: str, outcome: str) -> str:
 
 def markets_key(market: str) -> str:
     return f"markets/{market}"
-
-
-def recorded_names(records: Iterable[tuple[str, Any]]) -> set[str]:
-    """The names a replay finds a market by (``ReplayFeed._key``), from ``(series, value)``
-    records: the market part of every ``prices/``, ``books/`` and ``markets/`` series, and the
-    id and slug its recorded metadata lists."""
-    names: set[str] = set()
-    for key, value in records:
-        kind, _, rest = key.partition("/")
-        if kind in ("prices", "books"):
-            names.add(rest.rpartition("/")[0])
-        elif kind == "markets":
-            names.add(rest)
-            if isinstance(value, dict):
-                names.update(str(v) for v in (value.get("id"), value.get("slug")) if v)
-    return names
-
-
-def stored_names(store: SnapshotStore) -> set[str]:
-    """``recorded_names`` of what ``store`` holds (only metadata values are read)."""
-    records: list[tuple[str, Any]] = []
-    for key in store.keys(SOURCE):
-        series = store.series(SOURCE, key) if key.startswith("markets/") else None
-        records.extend((key, value) for value in (series.values if series else [None]))
-    return recorded_names(records)
 
 
 # --- market metadata -------------------------------------------------------------------------

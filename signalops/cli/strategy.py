@@ -183,8 +183,9 @@ def _market_warnings(checks: Sequence[FileCheck], data_dir: Path) -> Iterator[st
         return
     from signalops.errors import AdapterError
 
+    wanted = {str(dict(m.params)["market"]) for _, leaves in named for _, m in leaves}
     try:
-        known = _recorded_markets(data_dir)
+        known = _recorded_markets(data_dir, wanted)
     except AdapterError as error:  # a damaged snapshot: said once, nothing checked
         yield f"the Polymarket markets of the strategies are not checked: {error.message}"
         return
@@ -205,16 +206,20 @@ def _market_leaves(check: FileCheck) -> list[tuple[Predicate, Metric]]:
     ]
 
 
-def _recorded_markets(data_dir: Path) -> set[str]:
-    """The names of the markets recorded in ``data_dir`` and in the bundled data (what
-    ``signalops data import`` records there: examples/data, else the sample signalops carries)."""
-    from signalops.adapters.polymarket import import_bundled, recorded_names, stored_names
-    from signalops.adapters.snapshots import SnapshotStore
+def _recorded_markets(data_dir: Path, wanted: set[str]) -> set[str]:
+    """The names of the markets recorded in ``data_dir`` (read without their points), and when
+    ``wanted`` is not all among them, in the bundled data too (what ``signalops data import``
+    records there: examples/data, else the sample signalops carries; the adapter parses it)."""
+    from signalops.adapters.market_names import names_in, recorded_names
+
+    known = names_in(data_dir)
+    if wanted <= known:
+        return known
+    from signalops.adapters.polymarket import import_bundled
     from signalops.starter import sample_dir
 
     bundled = DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir()
-    shipped = recorded_names((key, value) for key, _, value in import_bundled(bundled))
-    return stored_names(SnapshotStore(data_dir)) | shipped
+    return known | recorded_names((key, value) for key, _, value in import_bundled(bundled))
 
 
 def _unrecorded(

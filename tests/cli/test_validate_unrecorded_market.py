@@ -125,3 +125,24 @@ def test_recorded_markets_are_read_from_files_without_the_network(
     result = run("validate", "s.yaml")
 
     assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_a_recording_is_read_by_its_series_names_not_its_points(in_tmp: Path):
+    """It parsed, kept and cached every point of the folder's polymarket.jsonl: 80 s and 7 GB
+    for a 666 MB order-book recording, and a 492 MB cache file left in the data folder. Series
+    names are read alone now (a point's value is never parsed), and nothing is written."""
+    data = in_tmp / "recorded"
+    data.mkdir()
+    lines = [
+        '{"series": "books/777001/yes", "t": 1730000000, "v": {"not json at all\n',
+        '{"series": "books/777001/yes", "t": 1730000060, "v": [[0.41, 100]]}\n',
+    ]
+    (data / "polymarket.jsonl").write_text("".join(lines), encoding="utf-8")
+    Path("s.yaml").write_text(
+        strategy("""- when: 'polymarket("777001").yes > 50%'"""), encoding="utf-8"
+    )
+
+    result = run("validate", "s.yaml", "--data", str(data))
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert sorted(p.name for p in data.iterdir()) == ["polymarket.jsonl"]
