@@ -13,7 +13,7 @@ TTL outlives the data can then be said only per strategy and side, which is this
 from __future__ import annotations
 
 from signalops.catalogue.spec import format_duration
-from signalops.config import Config, limits_for
+from signalops.config import Config, limits_for, risk_values
 from signalops.risk.limits import following_timeframe
 from signalops.strategy.model import Strategy
 
@@ -35,12 +35,28 @@ def approval_ttl_warning(
     shortest = _shortest_limit(strategy, config)
     if shortest is None or ttl <= shortest:
         return None
-    own = "max_data_age" in strategy.risk
-    raise_what = "its risk.max_data_age" if own else "the max_age of its leaves"
+    remedy = _remedy(strategy, config)
     return (
         f"{file}: approvals stay open {format_duration(ttl)} (notify.approval_ttl), but its "
         f"orders are denied DATA_STALE once their data is {format_duration(shortest)} old: "
-        f"one approved later fails its re-check; shorten approval_ttl or raise {raise_what}"
+        f"one approved later fails its re-check; shorten approval_ttl or {remedy}"
+    )
+
+
+def _remedy(strategy: Strategy, config: Config) -> str:
+    """What else lengthens the limit: the max_age of its leaves, which it follows; or its own
+    ``risk.max_data_age``, which can only tighten the config's (15 minutes when the config
+    sets none), so a value above that is cut to it and only removing it helps."""
+    own = risk_values(strategy.risk).get("max_data_age")
+    if own is None:
+        return "raise the max_age of its leaves"
+    ceiling = config.limits.max_data_age
+    if own <= ceiling:
+        return "raise its risk.max_data_age"
+    return (
+        f"remove its risk.max_data_age {format_duration(own)}: a strategy's risk section only "
+        f"tightens the config's limits, so it is cut to the config's {format_duration(ceiling)}, "
+        "and without it the limit follows its leaves' max_age"
     )
 
 

@@ -101,3 +101,22 @@ def test_run_in_notify_mode_warns_as_it_starts(in_tmp: Path, replay_dir: Path):
 
     assert result.exit_code == 0, result.output
     assert HOURLY_WARNING in result.stderr
+
+
+def test_a_strategys_own_max_data_age_above_the_configs_is_told_to_go(in_tmp: Path):
+    """It was told to raise its risk.max_data_age 3d, which a strategy cannot: its risk section
+    only tightens the config's limits (15 minutes when the config sets none), so 3d became 15m,
+    while without it the limit follows its leaves (2d on daily candles)."""
+    text = DAILY.replace("  execution:", "  risk: {max_data_age: 3d}\n  execution:")
+    (in_tmp / "daily.yaml").write_text(text, encoding="utf-8")
+
+    result = run("validate", "daily.yaml")
+
+    assert (result.exit_code, result.stderr) == (
+        0,
+        "warning: daily.yaml: approvals stay open 4h (notify.approval_ttl), but its orders are "
+        "denied DATA_STALE once their data is 15m old: one approved later fails its re-check; "
+        "shorten approval_ttl or remove its risk.max_data_age 3d: a strategy's risk section "
+        "only tightens the config's limits, so it is cut to the config's 15m, and without it "
+        "the limit follows its leaves' max_age\n",
+    )
