@@ -89,6 +89,7 @@ def validate(
         output.warnings(_venue_warnings(checks, settings.venues))
         output.warnings(_weekend_warnings(checks, settings.venues))
         output.warnings(_approval_warnings(checks, settings))
+        output.warnings(_loose_limit_warnings(checks, settings))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
         if not settings.notify.webhooks:
             output.warnings(_unheard_warnings(checks))
@@ -387,6 +388,16 @@ def _approval_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[
         found = approval_ttl_warning(str(check.file), strategy, config) if strategy else None
         if found is not None:
             yield found
+
+
+def _loose_limit_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
+    """The strategies' ``risk:`` values the config's limits override (``loose_limits``)."""
+    from signalops.loose_limits import loose_limit_warnings
+
+    for check in checks:
+        if check.strategy is not None:
+            for warning in loose_limit_warnings(str(check.file), check.strategy, config):
+                yield f"{warning}\n{warning.excerpt}"
 
 
 def _unheard_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:

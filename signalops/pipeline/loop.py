@@ -940,6 +940,7 @@ def run_plan(
     if on_warning is not None:
         _warn_weekends(strategies, workspace.config, on_warning)
         _warn_approvals(strategies, workspace.config, plan.mode, on_warning)
+        _warn_loose_limits(strategies, workspace.config, on_warning)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(
@@ -1030,6 +1031,17 @@ def _warn_approvals(
         found = approval_ttl_warning(strategy.file, strategy, config, mode and mode.value)
         if found is not None:
             on_warning(found)
+
+
+def _warn_loose_limits(
+    strategies: Sequence[Strategy], config: Config, on_warning: Callable[[str], None]
+) -> None:
+    """The strategies' ``risk:`` values the config's limits override (``loose_limits``)."""
+    from signalops.loose_limits import loose_limit_warnings
+
+    for strategy in strategies:
+        for warning in loose_limit_warnings(strategy.file, strategy, config):
+            on_warning(str(warning))
 
 
 def _run_in(
