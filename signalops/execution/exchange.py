@@ -62,11 +62,10 @@ ccxt's ``verbose``: it prints requests with ``print``, out of any filter's reach
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import ccxt
 
@@ -128,22 +127,26 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _own_decimals(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``method``, its ccxt calls in a decimal context of their own: ccxt's
+class _OwnDecimals:
+    """``exchange``, each of its methods run in a decimal context of its own: ccxt's
     ``decimal_to_precision`` (``amount_to_precision``, and ``create_order`` on many venues) sets
     the thread's context to round half up and trap underflow, and left so, every Decimal of the
-    process rounded differently after the first order (see ``technical.ccxt_errors``)."""
+    process rounded otherwise after the first order, the executor's own arithmetic after a ccxt
+    call included (see ``technical.ccxt_errors``)."""
 
-    @functools.wraps(method)
-    def isolated(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with localcontext():
-            return method(*args, **kwargs)
+    def __init__(self, exchange: Any) -> None:
+        self._exchange = exchange
 
-    return isolated
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._exchange, name)
+        if not callable(found):
+            return found
+
+        def isolated(*args: Any, **kwargs: Any) -> Any:
+            with localcontext():
+                return found(*args, **kwargs)
+
+        return isolated
 
 
 class CcxtExecutor:
@@ -173,6 +176,7 @@ class CcxtExecutor:
                     f"{exchange.id} has no sandbox in ccxt; only sandbox=False could trade there"
                 ) from None
         self.exchange = exchange
+        self._ccxt = _OwnDecimals(exchange)  # every call of ccxt's goes through it
         self.sandbox = sandbox
         self.quote = quote
         self.symbols = dict(symbols or {})
@@ -184,7 +188,6 @@ class CcxtExecutor:
         )
         scrub_logs(CCXT_LOGGERS, *self._secrets)
 
-    @_own_decimals
     def symbol(self, asset: str) -> str:
         """The unified ccxt symbol ``asset`` trades as (orders, fees and holdings all use it)."""
         mapped = self.symbols.get(asset)
@@ -194,19 +197,18 @@ class CcxtExecutor:
             return mapped
         # A venue id such as Coinbase's ``ETH-USD``: ccxt knows it once the markets are loaded
         # (load_markets is cached by ccxt, and create_order would load them anyway).
-        self.exchange.load_markets()
-        return str(self.exchange.market(mapped)["symbol"])
+        self._ccxt.load_markets()
+        return str(self._ccxt.market(mapped)["symbol"])
 
     # --- the venue's memory -------------------------------------------------------------------
 
-    @_own_decimals
     def find_order(self, client_order_id: str, symbol: str) -> dict[str, Any] | None:
         """The venue's ccxt order with this client order id, or None when it has none.
 
         Raises ccxt errors when the venue cannot be asked: "unknown" is not "absent".
         """
         try:
-            return self.exchange.fetch_order(None, symbol, {"clientOrderId": client_order_id})
+            return self._ccxt.fetch_order(None, symbol, {"clientOrderId": client_order_id})
         except ccxt.OrderNotFound:
             return None
         except (ccxt.NotSupported, ccxt.ArgumentsRequired):
@@ -214,13 +216,12 @@ class CcxtExecutor:
         for method in ("fetchOpenOrders", "fetchClosedOrders"):
             if not self.exchange.has.get(method):
                 continue
-            fetch = getattr(self.exchange, method)
+            fetch = getattr(self._ccxt, method)
             for order in fetch(symbol):
                 if order.get("clientOrderId") == client_order_id:
                     return order
         return None
 
-    @_own_decimals
     def reconcile(
         self, client_order_id: str, asset: str, *, as_of: datetime | None = None
     ) -> ExecutionResult:
@@ -260,7 +261,6 @@ class CcxtExecutor:
 
     # --- holdings -------------------------------------------------------------------------------
 
-    @_own_decimals
     def portfolio(self, prices: Mapping[str, Decimal], as_of: datetime) -> VenuePortfolio:
         """The account at the venue now, valued at ``prices`` (asset -> price in ``quote``).
 
@@ -269,7 +269,7 @@ class CcxtExecutor:
         """
         require_aware(as_of)
         try:
-            balance = self.exchange.fetch_balance()
+            balance = self._ccxt.fetch_balance()
         except ccxt.BaseError as exc:
             raise PortfolioUnavailable(
                 f"could not read the balance at {self.venue}: {self._text(exc)}"
@@ -318,7 +318,7 @@ class CcxtExecutor:
     def _below_lot_step(self, asset: str, amount: Decimal) -> bool:
         """True when ccxt truncates ``amount`` to nothing at the market's lot step."""
         try:
-            self.exchange.amount_to_precision(self.symbol(asset), float(amount))
+            self._ccxt.amount_to_precision(self.symbol(asset), float(amount))
         except ccxt.InvalidOrder:  # ccxt's answer to an amount that truncates to zero
             return True
         except ccxt.BaseError:  # a market ccxt cannot size: the holding counts (fail closed)
@@ -327,7 +327,6 @@ class CcxtExecutor:
 
     # --- execution ------------------------------------------------------------------------------
 
-    @_own_decimals
     def execute(self, intent: OrderIntent, *, as_of: datetime) -> ExecutionResult:
         require_aware(as_of)
         problem = check_intent(intent)
@@ -344,11 +343,11 @@ class CcxtExecutor:
         try:
             # What ccxt sends: the quantity truncated to the market's lot step. A fill is
             # complete when it reaches this, not the intent's 8 decimals.
-            sent = to_decimal(self.exchange.amount_to_precision(symbol, float(intent.quantity)))
+            sent = to_decimal(self._ccxt.amount_to_precision(symbol, float(intent.quantity)))
         except ccxt.BaseError as exc:
             return self._refused(exc, "the order cannot be sized for the venue; nothing was sent")
         try:
-            order = self.exchange.create_order(
+            order = self._ccxt.create_order(
                 symbol,
                 "market",
                 intent.side.value.lower(),
