@@ -401,8 +401,10 @@ def test_point_in_time_price_to_sales_and_market_cap_have_no_look_ahead(
 ):
     # Both read the close and the filings known at the decision: with AAPL's filings after the
     # cut removed (its 10-Q of 2022-04-29) and its candles after it garbage, no decision of any
-    # of the three stocks before the cut changes, a BUY among them.
-    cut = utc("2022-04-01")
+    # of the three stocks before the cut changes, a BUY among them. The cut is in the middle of
+    # a session (10:00 New York), so a decision of that morning reading the day's own close
+    # (16:00, after the cut) would change.
+    cut = utc("2022-03-31T14:00")
     source = SnapshotStore(replay_dir)
     keys = {
         "technical": tuple(f"candles/yfinance/{a}/1d" for a in STOCKS),
@@ -420,7 +422,8 @@ def test_point_in_time_price_to_sales_and_market_cap_have_no_look_ahead(
     original = run(copy_store(source, tmp_path / "same", keys), tmp_path / "a")
     changed = run(copy_store(source, tmp_path / "future", keys, changes), tmp_path / "b")
     assert {name for _, name in original} == set(STOCKS)
-    before = {k: r for k, r in original.items() if k[0] < "2022-04-01"}
+    before = {k: r for k, r in original.items() if k[0] < "2022-03-31T14"}
+    assert ("2022-03-31T00:00:00Z", "AAPL") in before  # the morning of the cut's session
     assert any(r["verdict"] == "BUY" for r in before.values())
     for key, record in before.items():
         assert changed[key] == record, key
