@@ -666,9 +666,11 @@ class PointInTime:
         ``facts`` as filed."""
         reported = [c for c in REVENUE_CONCEPTS if self.book.reported(GAAP, c)]
         if not reported:
+            when = datetime.fromtimestamp(self.book.as_of, UTC).isoformat()
             raise _error(
                 f"{self.symbol} has reported no revenue (us-gaap:{', '.join(REVENUE_CONCEPTS)}) "
-                f"in any filing known at as_of",
+                f"in any filing known at {when} (company facts recorded before SignalOps read "
+                "revenue hold none: import or download them again)",
                 Code.NOT_REPORTED,
             )
         merged: dict[tuple[date | None, date], Fact] = {}

@@ -501,3 +501,23 @@ def test_shuffling_or_dropping_later_filings_never_changes_an_answer(tmp_path, d
     assert answers_hash(original.fetch(requests, when)) == answers_hash(
         altered.fetch(requests, when)
     )
+
+
+def test_a_company_with_no_revenue_filed_says_when_and_what_an_older_recording_lacks(tmp_path):
+    """The message said 'in any filing known at as_of', the word itself, and nothing of company
+    facts recorded before SignalOps read revenue (they hold none: re-importing fixes that)."""
+    doc = document(AAPL)
+    revenue = set(edgar.REVENUE_CONCEPTS)
+    gaap = {k: v for k, v in doc["facts"]["us-gaap"].items() if k not in revenue}
+    stripped = {**doc, "facts": {**doc["facts"], "us-gaap": gaap}}
+    adapter, _ = live(tmp_path, {AAPL: gzip.compress(json.dumps(stripped).encode())})
+
+    answer = ask(adapter, "price_to_sales", "AAPL", close_of("2023-12-29"))
+
+    assert isinstance(answer, DataError) and answer.reason == Code.NOT_REPORTED
+    assert answer.message == (
+        "AAPL has reported no revenue (us-gaap:Revenues, RevenuesNetOfInterestExpense, "
+        "RevenueFromContractWithCustomerExcludingAssessedTax, SalesRevenueNet) in any filing "
+        "known at 2023-12-29T21:00:00+00:00 (company facts recorded before SignalOps read "
+        "revenue hold none: import or download them again)"
+    )
