@@ -78,7 +78,8 @@ from signalops.alerts import (
     verify_failed_text,
 )
 from signalops.audit.signing import mac_matches
-from signalops.canonical import iso
+from signalops.canonical import iso, parse_iso
+from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy
 from signalops.errors import AuditIntegrityError, InputError, SignalOpsError, StrategyError
@@ -103,18 +104,24 @@ def wall_clock_times(
     now: Callable[[], datetime],
     stop: threading.Event,
     idle: Callable[[], None] | None = None,
+    *,
+    now_first: bool = True,
 ) -> Iterator[datetime]:
     """Cycle times on the wall clock: now, then every ``every`` (aligned to the interval).
 
     ``idle`` is called after each cycle, before waiting for the next one (the pipeline's
-    ``rest``: housekeeping that would otherwise fall on a decision)."""
-    yield now()
+    ``rest``: housekeeping that would otherwise fall on a decision). ``now_first`` False: not
+    now, the first is the next aligned time (a restart in an interval already decided)."""
+    if now_first or every is None:
+        yield now()
     if every is None:
         return
     step = every.total_seconds()
+    first = True
     while not stop.is_set():
-        if idle is not None:
+        if idle is not None and not (first and not now_first):
             idle()
+        first = False
         current = now().timestamp()
         next_at = (current // step + 1) * step
         if stop.wait(next_at - current):
@@ -1044,6 +1051,34 @@ def _warn_loose_limits(
             on_warning(str(warning))
 
 
+def _decided_this_interval(
+    log: AuditStore, strategies: Sequence[Strategy], now: datetime, every: timedelta | None
+) -> str | None:
+    """What to say when every strategy and asset already has a decision in the ``every``
+    interval ``now`` is in (a runner restarted, by hand or by a service manager after a crash):
+    its first cycle then waits for the next interval, as the runner before it would have,
+    instead of deciding again off the grid at each start. None when a cycle is due now."""
+    if every is None or not strategies:
+        return None
+    step = every.total_seconds()
+    start = datetime.fromtimestamp(now.timestamp() // step * step, UTC)
+    latest = None
+    for strategy in strategies:
+        for asset in strategy.assets:
+            found = log.decision_at(asset, now, strategy=strategy.name)
+            at = None if found is None else parse_iso(found["as_of"])
+            if at is None or at < start:
+                return None
+            latest = at if latest is None or at > latest else latest
+    if latest is None:
+        return None
+    upcoming = datetime.fromtimestamp(start.timestamp() + step, UTC)
+    return (
+        f"every strategy decided at {iso(latest)}, in this {format_duration(step)} interval "
+        f"already: the first cycle is the next one, at {iso(upcoming)}"
+    )
+
+
 def _run_in(
     workspace: Workspace,
     plan: RunPlan,
@@ -1081,7 +1116,12 @@ def _run_in(
         times: Iterable[datetime] = replay_clock.times()
     else:
         every = None if plan.once else plan.every
-        times = wall_clock_times(every, pipeline.clock, stop, idle=pipeline.rest)
+        decided = _decided_this_interval(workspace.audit, strategies, pipeline.clock(), every)
+        if decided is not None and watchers.notice is not None:
+            watchers.notice(decided)
+        times = wall_clock_times(
+            every, pipeline.clock, stop, idle=pipeline.rest, now_first=decided is None
+        )
     guard, alerts = _guard(workspace, pipeline, watchers)
     reloader = Reloader(
         pipeline, plan.strategies, workspace.config, venue=plan.venue, guard=guard,
