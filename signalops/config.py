@@ -14,7 +14,7 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
     paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}   # quote: USD (default: the
                                # venues' quote of the assets traded when they share one, else USDT)
     notify:
-      approval_ttl: 15m        # at most risk.max_data_age if set (default 15m, or that if less)
+      approval_ttl: 15m        # default 15m (or risk.max_data_age if less)
       webhooks:
         - {kind: slack, url_env: SLACK_WEBHOOK_URL}
         - {kind: telegram, url_env: TELEGRAM_BOT_TOKEN, chat_id: "-100123"}
@@ -82,7 +82,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from signalops.catalogue.spec import format_duration
 from signalops.errors import ConfigError, StrategyError, raise_collected
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
@@ -162,8 +161,9 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
-    """Approvals stay open 15 minutes by default: the same as ``RiskLimits.max_data_age``, so an
-    approval given in time is never refused as stale."""
+    """Approvals stay open 15 minutes by default (no longer than ``RiskLimits.max_data_age``
+    when that is set shorter). Any TTL may be set: an approval's re-check fetches fresh data when
+    it is answered, so how long it waited does not make its data stale."""
 
     approval_ttl: int = DEFAULT_APPROVAL_TTL
     webhooks: tuple[Webhook, ...] = ()
@@ -364,7 +364,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
         paper=_paper(paper),
         notify=NotifyConfig(
             approval_ttl=(
-                # by default no longer than max_data_age, so an approval in time is never stale
+                # by default no longer than a max_data_age set shorter (any TTL may be given)
                 min(DEFAULT_APPROVAL_TTL, limits.max_data_age)
                 if ttl is None
                 else _seconds(ttl, ROUND_FLOOR)
@@ -601,18 +601,8 @@ def _check_meaning(doc: Document, config: Config) -> list[StrategyError]:
         path = ("notify", "approval_ttl")
         if ttl <= 0:
             errors.append(doc.error("approval_ttl must be at least 1s", path))
-        elif "max_data_age" in config.risk and ttl > limits.max_data_age:
-            # Set: every strategy is gated with it. Unset, each one's limit follows its own
-            # leaves (``signalops.approval_age`` warns per strategy).
-            age = format_duration(limits.max_data_age) if limits.max_data_age else "0s"
-            errors.append(
-                doc.error(
-                    f"approval_ttl {format_duration(ttl)} is longer than risk.max_data_age {age}",
-                    path,
-                    hint=f"an approval given after {age} would be denied DATA_STALE; "
-                    "shorten approval_ttl or raise risk.max_data_age",
-                )
-            )
+        # No bound from max_data_age: an approval is checked again on data fetched when it is
+        # answered (``pipeline.approvals``), however long it waited.
     if (
         "min_notional" in config.risk
         and limits.max_notional is not None

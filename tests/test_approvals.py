@@ -167,3 +167,33 @@ def test_an_expiry_another_runner_committed_meanwhile_is_not_an_error(pending):
     assert second.expire(late) == 0
     assert kinds(db) == ["decision", "expiry"]
     assert verify(AuditLog(db)).ok
+
+
+def test_an_approval_answered_days_later_is_checked_on_that_days_data_and_fills(
+    replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A TTL longer than max_data_age was refused ("an approval given after 15m would be
+    denied DATA_STALE"), but the re-check fetches its data when the approval is answered: 71
+    hours later (the daily strategy's data may be 2d old) it is that day's data, fresh, and the
+    order fills (the RSI dip of June 2022 lasted the week)."""
+    monkeypatch.chdir(ROOT)
+    db, config = tmp_path / "audit.db", tmp_path / "signalops.yaml"
+    config.write_text("notify: {approval_ttl: 3d}\n", encoding="utf-8")
+    common = ("--audit", str(db), "--config", str(config))
+    made = run(
+        "run", STRATEGY, "--mode", "notify", "--replay", str(replay_dir), "--from",
+        "2022-06-13", *common,
+    )  # fmt: skip
+    assert "1 BUY (1 awaiting approval)" in made.stdout
+    listed = run("approvals", "--at", "2022-06-13T00:01:00Z", *common)
+    assert listed.stdout.rstrip().endswith("expires 2022-06-16T00:00:00Z")
+
+    result = run(
+        "approve", listed.stdout.split()[0], "--replay", str(replay_dir), "--at",
+        "2022-06-15T23:00:00Z", "--by", "alice", *common,
+    )  # fmt: skip
+
+    assert result.stdout.split(" — ")[0].endswith(": FILLED"), result.output
+    approval = next(r for r in AuditLog(db).records() if r["kind"] == "approval")
+    stale = next(c for c in approval["recheck"]["risk"]["checks"] if c["code"] == "DATA_STALE")
+    assert stale["passed"] is True

@@ -59,7 +59,7 @@ def validate(
     Polymarket venue is served when its symbol is the CLOB token id of the outcome it trades),
     and so is a news feed a condition names that the config does not (a replay may have
     recorded it), a notify-mode strategy when the config has no notify webhooks (nobody would be
-    told) or whose approvals stay open longer than its data may be old, and a strategy on stocks
+    told), and a strategy on stocks
     (a yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
     older than that on Mondays and after holidays: those leaves would be UNKNOWN). An invalid
     config is reported with the files; the strategies are still checked, but not against it.
@@ -88,7 +88,6 @@ def validate(
     else:
         output.warnings(_venue_warnings(checks, settings.venues))
         output.warnings(_weekend_warnings(checks, settings.venues))
-        output.warnings(_approval_warnings(checks, settings))
         output.warnings(_loose_limit_warnings(checks, settings))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
         if not settings.notify.webhooks:
@@ -375,17 +374,6 @@ def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[s
 
     for check in checks:
         found = weekend_warning(str(check.file), check.strategy, venues) if check.strategy else None
-        if found is not None:
-            yield found
-
-
-def _approval_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
-    """The notify-mode strategies whose approvals outlive their data (``approval_age``)."""
-    from signalops.approval_age import approval_ttl_warning
-
-    for check in checks:
-        strategy = check.strategy
-        found = approval_ttl_warning(str(check.file), strategy, config) if strategy else None
         if found is not None:
             yield found
 

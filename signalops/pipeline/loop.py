@@ -946,7 +946,6 @@ def run_plan(
         on_warning(UNHEARD)
     if on_warning is not None:
         _warn_weekends(strategies, workspace.config, on_warning)
-        _warn_approvals(strategies, workspace.config, plan.mode, on_warning)
         _warn_loose_limits(strategies, workspace.config, on_warning)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
@@ -1021,21 +1020,6 @@ def _warn_weekends(
 
     for strategy in strategies:
         found = weekend_warning(strategy.file, strategy, config.venues)
-        if found is not None:
-            on_warning(found)
-
-
-def _warn_approvals(
-    strategies: Sequence[Strategy],
-    config: Config,
-    mode: Mode | None,
-    on_warning: Callable[[str], None],
-) -> None:
-    """The notify-mode strategies whose approvals outlive their data (``approval_age``)."""
-    from signalops.approval_age import approval_ttl_warning
-
-    for strategy in strategies:
-        found = approval_ttl_warning(strategy.file, strategy, config, mode and mode.value)
         if found is not None:
             on_warning(found)
 

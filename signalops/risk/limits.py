@@ -285,7 +285,7 @@ def following_timeframe(limits: RiskLimits, max_ages: Iterable[int]) -> RiskLimi
     For a ``max_data_age`` no config set: a daily strategy's data is a day old most of the day,
     and each leaf already refused data older than its own ``max_age`` (two bars of its candle
     timeframe by default), so 15 minutes would deny DATA_STALE every cycle but the one just
-    after midnight. Never lowered: below 15 minutes an approval given in time could be stale.
+    after midnight. Never lowered below the limits' own value (15 minutes by default).
     """
     longest = max(max_ages, default=0)
     if longest <= limits.max_data_age:
