@@ -27,7 +27,11 @@ def hash_of(path: Path) -> str:
 
 
 def replay(
-    replay_dir: Path, tmp_path: Path, edit: tuple[str, str], last: int = 10
+    replay_dir: Path,
+    tmp_path: Path,
+    edit: tuple[str, str],
+    last: int = 10,
+    config_text: str = CONFIG,
 ) -> tuple[Path, list[str], Path]:
     """Daily cycles from 2023-03-08 to March ``last``; ``edit`` (file, new text) is written
     after the first.
@@ -38,7 +42,7 @@ def replay(
     strategy = tmp_path / "dip.yaml"
     strategy.write_text(STRATEGY.read_text())
     config = tmp_path / "signalops.yaml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     db = tmp_path / "audit.db"
     notices: list[str] = []
     cycles = 0
@@ -136,3 +140,23 @@ def test_config_edit_that_validates_is_applied_and_one_needing_a_restart_is_refu
     assert refused[0].endswith(
         f"{tmp_path / 'b/signalops.yaml'}: paper changed: that takes a restart"
     )
+
+
+def test_a_config_edit_that_would_lift_the_kill_switch_while_it_is_on_is_refused(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """Removing (or renaming) ``kill_switch:`` while its file was there printed "KILL SWITCH
+    OFF (file None removed)" and orders went out again, the file still on disk."""
+    tmp_path.mkdir(exist_ok=True)
+    stop = tmp_path / "KILL"
+    stop.touch()
+    lifted = ("signalops.yaml", "breakers: {}\n")
+    _, notices, _ = replay(replay_dir, tmp_path, lifted, config_text=f"kill_switch: {stop}\n")
+
+    assert notices[0] == f"KILL SWITCH ON (file {stop}): orders are denied"
+    assert len(notices) == 2
+    assert notices[1].endswith(
+        f"kill_switch changed while the kill switch is ON ({stop} is there): remove that file "
+        "to lift it, then change the config"
+    )
+    assert not any("KILL SWITCH OFF" in notice for notice in notices)

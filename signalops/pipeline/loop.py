@@ -813,6 +813,13 @@ class Reloader:
             changed.append("breakers")
         if changed:
             raise InputError(f"{new.file}: {', '.join(changed)} changed: that takes a restart")
+        if new.kill_switch != old.kill_switch and risk.kill_switch_active(old.limits):
+            # Pointing the config elsewhere (or nowhere) would lift a stop the trader pulled,
+            # with the file still there: only removing it does.
+            raise InputError(
+                f"{new.file}: kill_switch changed while the kill switch is ON ({old.kill_switch} "
+                "is there): remove that file to lift it, then change the config"
+            )
 
     def _allocate(self, config: Config) -> None:
         broker = self.pipeline.broker
