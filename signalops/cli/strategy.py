@@ -366,6 +366,18 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                 meant = closest(asset, venues.assets)
                 hint = f" (did you mean '{meant}'?)" if meant else ""
                 yield f"{check.file}: no configured venue serves asset {asset}{hint}"
+                continue
+            meant = None if asset in venues.assets else closest(asset, venues.assets)
+            other = None if meant is None else venues.venue_of(meant)
+            if venue is not None and other is not None and other.kind is not venue.kind:
+                # 'APPL' beside a configured AAPL on a stock venue: the default crypto exchange
+                # takes it and finds no market. A near name of the same kind (ETH beside a
+                # configured ETC) is most likely its own asset.
+                yield (
+                    f"{check.file}: asset {asset} is not among the configured assets (did you "
+                    f"mean '{meant}', on {other.name}?): it goes to {venue.name} "
+                    f"{venues.symbol_of(asset)}"
+                )
 
 
 def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:

@@ -103,3 +103,22 @@ def test_data_import_takes_a_lowercase_ticker_as_the_config_spells_it(in_tmp: Pa
     assert result.exit_code == 0, result.stderr
     assert result.stderr == "note: --asset aapl: imported as AAPL, as the config spells it\n"
     assert "candles/yfinance/AAPL/1d" in result.stdout
+
+
+def test_a_misspelt_stock_the_default_crypto_exchange_would_take_is_told_the_configured_one(
+    in_tmp: Path,
+):
+    """It passed without a word: APPL went to binance APPL/USDT (no such market, NO_DATA at
+    every decision) while AAPL is configured on the stock venue. A near name of the same kind
+    of venue (ETH beside a configured ETC) is its own asset, and is not told anything."""
+    config = CONFIG.replace("default_venue: null\n", "  ETC: {venue: binance}\n")
+    (in_tmp / "signalops.yaml").write_text(config, encoding="utf-8")
+    (in_tmp / "t.yaml").write_text(strategy('["APPL", "ETH"]'), encoding="utf-8")
+
+    result = run("validate", "t.yaml")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: t.yaml: asset APPL is not among the configured assets (did you mean 'AAPL', "
+        "on stocks?): it goes to binance APPL/USDT\n"
+    )
