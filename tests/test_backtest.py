@@ -869,10 +869,36 @@ def test_a_backtest_that_bought_nothing_says_what_stopped_every_buy(
         [str(all_in(tmp_path)), *period, "--report", str(tmp_path / "d"), "--no-baseline"]
     )
     assert re.fullmatch(
-        r"note: nothing was bought: the risk gate denied every BUY, 7 BUYs \(MAX_POSITION 7, "
-        r"MAX_EXPOSURE 7; the last: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db\)\n",
+        r"note: nothing was bought: the risk gate denied every BUY, 7 BUYs \(MAX_POSITION 7 at "
+        r"limit 10%, MAX_EXPOSURE 7 at limit 50%; the last: signalops why dec-[0-9a-f]{24} "
+        r"--audit \S+/backtest\.db\)\n",
         denied,
     ), denied
+
+
+def test_entries_the_default_max_notional_denied_after_a_winning_trade_are_noted(
+    replay_dir: Path, tmp_path: Path
+):
+    """It said "trades 1" and nothing else: an all-in trend strategy outgrew the default
+    max_notional of 10,000 after its first winning trade, and every later entry was denied."""
+    (tmp_path / "limits.yaml").write_text(
+        "risk: {max_position: 1, max_exposure: 1, cooldown: 0s}\n", encoding="utf-8"
+    )
+    trend = (
+        all_in(tmp_path).read_text(encoding="utf-8").replace("rsi(14) < 30", "sma(20) > sma(50)")
+    )
+    (tmp_path / "trend.yaml").write_text(trend, encoding="utf-8")
+    args = [
+        str(tmp_path / "trend.yaml"), "--data", str(replay_dir), "--from", "2023-01-01", "--to",
+        "2024-12-31", "--config", str(tmp_path / "limits.yaml"), "--report", str(tmp_path / "r"),
+        "--no-baseline",
+    ]  # fmt: skip
+    assert re.fullmatch(
+        r"note: the risk gate denied 16 of 17 BUYs made while the book held none of the asset "
+        r"\(MAX_NOTIONAL 16 at limit 10,000\.00; the last: signalops why dec-[0-9a-f]{24} "
+        r"--audit \S+/backtest\.db\)\n",
+        notes_of(args),
+    )
 
 
 def test_an_all_in_backtest_leaves_room_for_the_fee_and_trades(replay_dir: Path, tmp_path: Path):

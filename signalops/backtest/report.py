@@ -43,13 +43,14 @@ from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
 from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
 from signalops.backtest.html_tables import extended_section, table
 from signalops.backtest.indicators import store_candles
-from signalops.backtest.ledger import Leg, Trade
+from signalops.backtest.ledger import Decision, Leg, Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
 from signalops.backtest.unknowns import UnknownData
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
+from signalops.errors import SignalOpsError
 from signalops.orders import ExecutionStatus
 from signalops.venues import Venues
 
@@ -112,7 +113,7 @@ class ReportFiles:
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n} {word if n == 1 else word + 's'}"
+    return f"{n:,} {word if n == 1 else word + 's'}"
 
 
 def _recovered(m: Metrics) -> str:
@@ -122,7 +123,7 @@ def _recovered(m: Metrics) -> str:
 
 
 def _trades(m: Metrics) -> str:
-    return f"{m.trades}" + (f" (+{m.open_trades} open)" if m.open_trades else "")
+    return f"{m.trades:,}" + (f" (+{m.open_trades:,} open)" if m.open_trades else "")
 
 
 def _win_rate(m: Metrics) -> str:
@@ -138,7 +139,7 @@ def _p_value(m: Metrics) -> str:
 
 
 def _false_signals(r: BacktestResult) -> str:
-    return f"{r.signals.losers} of {r.signals.resolved}"
+    return f"{r.signals.losers:,} of {r.signals.resolved:,}"
 
 
 def columns(study: Study) -> tuple[str, ...]:
@@ -493,21 +494,77 @@ def failed_order_notes(r: BacktestResult) -> list[str]:
 
 
 def denied_buy_notes(r: BacktestResult) -> list[str]:
-    """A line when the risk gate denied every BUY of a run that bought nothing, by check
-    (``position_size: 1.0`` against a 10% ``max_position``): the table would only say 0
-    trades. (Denials beside fills are the gate at work: a universe's table lists them.)"""
-    if r.legs:
-        return []
-    denied = [d for d in r.decisions if d.verdict == "BUY" and d.denials]
+    """A line when the risk gate denied BUYs of an asset the book did not hold (entries that
+    did not happen), by check: the table would only say how few trades there were (a run
+    stopped after its first winning trade by the default ``max_notional`` of 10,000 said
+    "trades 1" and nothing else). BUYs denied while the asset is held are the gate at work
+    (adding to a position past ``max_position``) and are not counted; a universe's table lists
+    every denial. A run that bought nothing says so."""
+    denied, entries = _entries(r)
     if not denied:
         return []
     codes = Counter(code for d in denied for code in d.denials)
-    shown = ", ".join(f"{code} {n:,}" for code, n in codes.most_common())
     last = denied[-1]
+    limits = _limits_of(r, last.decision_id)
+    shown = ", ".join(
+        f"{code} {n:,}" + (f" at limit {limits[code]}" if code in limits else "")
+        for code, n in codes.most_common()
+    )
+    why = f"the last: signalops why {last.decision_id} --audit {r.audit_path}"
+    if not r.legs:
+        return [
+            f"nothing was bought: the risk gate denied every BUY, {_count(len(denied), 'BUY')} "
+            f"({shown}; {why})"
+        ]
     return [
-        f"nothing was bought: the risk gate denied every BUY, {_count(len(denied), 'BUY')} "
-        f"({shown}; the last: signalops why {last.decision_id} --audit {r.audit_path})"
+        f"the risk gate denied {len(denied):,} of {_count(entries, 'BUY')} made while the book "
+        f"held none of the asset ({shown}; {why})"
     ]
+
+
+def _limits_of(r: BacktestResult, decision_id: str) -> dict[str, str]:
+    """The limit each failed check of the decision's record names, for people (a default the
+    trader never set, ``max_notional``'s 10,000, reads as what stopped the entries)."""
+    try:
+        with AuditLog.open_readonly(r.audit_path) as log:
+            record = log.get(decision_id)
+    except (OSError, SignalOpsError):  # a log moved since: the counts alone
+        return {}
+    found = {}
+    for check in ((record or {}).get("risk") or {}).get("checks", ()):
+        details = check.get("details") or {}
+        if check.get("passed") or "limit" not in details:
+            continue
+        limit, unit = details["limit"], str(details.get("unit", ""))
+        if unit == "quote currency":
+            limit = numbers.money(limit)
+        elif unit.startswith("fraction"):
+            limit = numbers.percent_trimmed(limit)
+        elif unit == "seconds":
+            limit = numbers.duration(limit)
+        found[check["code"]] = str(limit)
+    return found
+
+
+def _entries(r: BacktestResult) -> tuple[list[Decision], int]:
+    """The BUYs the gate denied while the book held none of their asset, and how many BUYs
+    were made so: the decisions in order, with the fills of the decisions before each (an
+    order is booked at its decision)."""
+    legs = sorted(r.legs, key=attrgetter("decided_at"))
+    held: dict[str, Decimal] = {}
+    denied: list[Decision] = []
+    entries = at = 0
+    for decision in r.decisions:
+        while at < len(legs) and legs[at].decided_at < decision.as_of:
+            leg = legs[at]
+            signed = leg.quantity if leg.side.value == "BUY" else -leg.quantity
+            held[leg.asset] = held.get(leg.asset, Decimal(0)) + signed
+            at += 1
+        if decision.verdict == "BUY" and held.get(decision.asset, Decimal(0)) <= 0:
+            entries += 1
+            if decision.denials:
+                denied.append(decision)
+    return denied, entries
 
 
 def gap_fill_notes(r: BacktestResult) -> list[str]:

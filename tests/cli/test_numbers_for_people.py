@@ -260,3 +260,19 @@ def test_a_fee_that_rounds_to_no_cent_keeps_its_digits():
     assert fee_text("0.0042", "USDT") == "0.0042 USDT"
     assert fee_text("0.5002498", "USDT") == "0.50 USDT"
     assert fee_text("0", "USDT") == "0.00 USDT"
+
+
+def test_a_backtests_counts_have_thousands_separators(in_tmp: Path, replay_dir: Path):
+    """It printed '· 35041 periods of 1h' (and 'trades 2783', 'BUYs denied 42137') beside
+    notes that wrote 1,258."""
+    from signalops.cli import output
+
+    assert output.count(1258, "session") == "1,258 sessions"
+    hourly = str(ROOT / "tests" / "fixtures" / "hourly_rsi.yaml")
+    result = run(
+        "backtest", hourly, "--data", str(replay_dir), "--from", "2023-01-01", "--to",
+        "2023-03-31", "--report", "r", "--no-baseline",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    title = result.stdout.splitlines()[0]
+    assert title.endswith(" · 2,137 periods of 1h"), title

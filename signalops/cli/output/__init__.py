@@ -45,7 +45,7 @@ def console(stderr: bool = False) -> Console:
 
 
 def count(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def _error_line(message: str) -> Text:

@@ -356,7 +356,7 @@ def _assets_table(study: Study) -> None:
             _win_rate(metrics.win_rate.rate),
             f"{metrics.exposure:.1%}",
             f"{parts.max_weight:.1%}",
-            str(sum(p.denied for p in parts.assets)),
+            f"{sum(p.denied for p in parts.assets):,}",
             "—" if r.benchmark is None else _pct(r.benchmark.total_return),
         ]
     ]
@@ -374,7 +374,7 @@ def _assets_table(study: Study) -> None:
                 _win_rate(p.wins / p.trades if p.trades else None),
                 f"{p.exposure:.1%}",
                 f"{p.max_weight:.1%}",
-                str(p.denied),
+                f"{p.denied:,}",
                 _pct(p.buy_and_hold),
             ]
         )
@@ -426,10 +426,15 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
             if limits.max_sector is None
             else f"max_sector {limits.max_sector:.0%} of equity per sector"
         )
+        notional = (
+            "no max_notional"
+            if limits.max_notional is None
+            else f"max_notional {_money(limits.max_notional)} an order"
+        )
         lines.append(
             f"limits: max_position {limits.max_position:.0%} of equity per asset, {sector}, "
-            f"max_exposure {limits.max_exposure:.0%} in all; max weight: the largest value at "
-            f"a period's mark over the equity then"
+            f"max_exposure {limits.max_exposure:.0%} in all, {notional}; max weight: the "
+            f"largest value at a period's mark over the equity then"
         )
     denials: dict[str, dict[str, int]] = {}
     for p in parts.assets:
@@ -437,7 +442,7 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
             denials.setdefault(code, {})[p.asset] = n
     if denials:
         shown = "; ".join(
-            f"{code} {sum(by.values())} ({', '.join(f'{a} {n}' for a, n in by.items())})"
+            f"{code} {sum(by.values()):,} ({', '.join(f'{a} {n:,}' for a, n in by.items())})"
             for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
         )
         lines.append(f"risk gate denials of BUYs, by check: {shown}")
@@ -523,7 +528,7 @@ def _pct(value: float | None, sign: bool = True) -> str:
 
 
 def _count_trades(closed: int, still_open: int) -> str:
-    return str(closed) + (f" +{still_open} open" if still_open else "")
+    return f"{closed:,}" + (f" +{still_open:,} open" if still_open else "")
 
 
 def _money(value: Decimal) -> str:
