@@ -9,6 +9,7 @@ from the CSV's opens with the configured fee and slippage applied by hand.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import random
 import re
@@ -720,6 +721,10 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
     assert len(quoted) == 2
     demo = "reports/election_odds_gate/backtest.db"
     assert result.stderr == "".join(quoted).replace(demo, str(out / "backtest.db"))
+    # The report says them too (it said none of them).
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for line in result.stderr.splitlines():
+        assert f"<p class=note>{html.escape(line)}</p>" in page
     lines = result.stdout.splitlines()
     assert lines[18:21] == [
         "blocked decisions                   11                  0            —",

@@ -72,6 +72,7 @@ __all__ = [
     "method_lines",
     "metric_rows",
     "money",
+    "notes",
     "pct",
     "ratio",
     "render_html",
@@ -725,6 +726,22 @@ _DEFINITIONS = {
 # --- the page ----------------------------------------------------------------------------------
 
 
+def notes(r: BacktestResult) -> list[str]:
+    """Every note of a backtest, in the order the terminal and the report show them: what the
+    table alone would not say (data that starts late or ends early, metrics that could not be
+    read, late fills, entries denied, orders failed)."""
+    kinds = (
+        late_data_notes,
+        ended_data_notes,
+        unknown_data_notes,
+        gap_fill_notes,
+        early_fill_notes,
+        denied_buy_notes,
+        failed_order_notes,
+    )
+    return [line for kind in kinds for line in kind(r)]
+
+
 def render_html(
     study: Study,
     drawn: Sequence[Chart],
@@ -746,6 +763,7 @@ def render_html(
         f"<style>{_CSS}</style>",
         f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
+        *(f"<p class=note>note: {e(line)}</p>" for line in notes(r)),
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
         *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),

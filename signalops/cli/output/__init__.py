@@ -452,30 +452,14 @@ def backtest(study: Study, out_dir: Path) -> None:
 
     from signalops.backtest.report import (
         columns,
-        denied_buy_notes,
-        early_fill_notes,
-        ended_data_notes,
-        failed_order_notes,
         filter_lines,
-        gap_fill_notes,
-        late_data_notes,
         method_lines,
         metric_rows,
+        notes,
         title,
-        unknown_data_notes,
     )
 
-    result = study.result
-    notes = (
-        late_data_notes,
-        ended_data_notes,
-        unknown_data_notes,
-        gap_fill_notes,
-        early_fill_notes,
-        denied_buy_notes,
-        failed_order_notes,
-    )
-    for note in (line for notes_of in notes for line in notes_of(result)):
+    for note in notes(study.result):
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
