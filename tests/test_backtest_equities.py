@@ -454,3 +454,32 @@ def test_a_backtest_whose_rules_never_had_their_data_says_which_metric_and_why(
     # The decision it names says the same in its trace.
     why = CliRunner().invoke(cli, ["why", "dec-efa44a1df7ab000a724f5ce3", "--audit", str(audit)])
     assert "NOT_APPLICABLE: TSLA earned -4.69 per share" in why.stdout
+
+
+def test_a_stock_imported_on_yfinance_but_routed_to_binance_is_told_where_its_candles_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """It said to download MSFTX/USDT from binance, with candles/yfinance/MSFTX/1d right there:
+    the config (none here) routes an unmapped asset to the default crypto exchange."""
+    monkeypatch.chdir(tmp_path)
+    daily = PRICES / "MSFT.csv"
+    imported = CliRunner().invoke(
+        cli,
+        ["data", "import", str(daily), "--source", "technical", "--asset", "MSFTX", "--venue",
+         "yfinance", "--to", "r"],
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    (tmp_path / "s.yaml").write_text(AAPL_TREND.replace("AAPL", "MSFTX"), encoding="utf-8")
+    args = ["backtest", "s.yaml", "--data", "r", "--from", "2023-01-01", "--to", "2023-03-01"]
+
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "error: no recorded 1d candles for MSFTX in r (series candles/binance/MSFTX/USDT/1d): the "
+        "data has them as series candles/yfinance/MSFTX/1d: route MSFTX to a venue of exchange "
+        "yfinance in the config (assets: {MSFTX: {venue: NAME}}), or pass --venue yfinance "
+        "(every asset there)\n"
+    )
+    routed = CliRunner().invoke(cli, [*args, "--venue", "yfinance", "--report", "out"])
+    assert routed.exit_code == 0, routed.output

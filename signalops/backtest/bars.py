@@ -308,6 +308,16 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
     if series is not None and len(series) > 0:
         return series
     missing = f"no recorded {format_duration(timeframe)} candles for {asset} in {store.directory}"
+    elsewhere = _on_other_venue(store, asset, timeframe, key)
+    if elsewhere is not None:
+        # Imported under another venue (a stock with --venue yfinance, the config routing it
+        # to the default crypto exchange): nothing to download, the config must say where.
+        exchange = elsewhere.split("/")[1]
+        raise DataNotFound(
+            f"{missing} (series {key}): the data has them as series {elsewhere}: route "
+            f"{asset} to a venue of exchange {exchange} in the config (assets: {{{asset}: "
+            f"{{venue: NAME}}}}), or pass --venue {exchange} (every asset there)"
+        )
     provide = hints.routed(asset, venues, timeframe, to=store.directory)
     from signalops.textmatch import closest  # RE2 with it: only for this message
 
@@ -321,6 +331,22 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
     if meant.casefold() == asset.casefold():  # the same asset: nothing to download
         raise DataNotFound(f"{missing}: {guess}")
     raise DataNotFound(f"{missing} (series {key}): {guess}; if not, {provide}")
+
+
+def _on_other_venue(store: SnapshotStore, asset: str, timeframe: int, key: str) -> str | None:
+    """The series holding ``asset``'s candles of ``timeframe`` under another venue than
+    ``key``'s (``candles/yfinance/AMZN/1d`` beside ``candles/binance/AMZN/USDT/1d``); None when
+    there is none (or more than one: which the trader meant cannot be told)."""
+    frame = format_duration(timeframe)
+    found = [
+        name
+        for name in store.keys(SOURCE)
+        if name != key
+        and name.startswith("candles/")
+        and name.endswith(f"/{frame}")
+        and name.split("/")[2] == asset
+    ]
+    return found[0] if len(found) == 1 and store.series(SOURCE, found[0]) else None
 
 
 def _holds(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> bool:
