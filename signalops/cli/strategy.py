@@ -89,6 +89,7 @@ def validate(
         output.warnings(_venue_warnings(checks, settings.venues))
         output.warnings(_weekend_warnings(checks, settings.venues))
         output.warnings(_loose_limit_warnings(checks, settings))
+        output.warnings(_setup_warnings(checks, settings))
         output.warnings(_feed_warnings(checks, settings.news.feeds))
         if not settings.notify.webhooks:
             output.warnings(_unheard_warnings(checks))
@@ -388,6 +389,18 @@ def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[s
         found = weekend_warning(str(check.file), check.strategy, venues) if check.strategy else None
         if found is not None:
             yield found
+
+
+def _setup_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
+    """The config's allocations and alerts against the strategies, and two files of one
+    strategy name (``setup_warnings``)."""
+    from signalops.setup_warnings import config_warnings, duplicate_names
+
+    strategies = [check.strategy for check in checks if check.strategy is not None]
+    duplicate = duplicate_names(strategies)
+    if duplicate is not None:
+        yield f"{duplicate}; run refuses them together"
+    yield from config_warnings(config, [strategy.name for strategy in strategies])
 
 
 def _loose_limit_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:

@@ -930,10 +930,14 @@ def run_plan(
     (``UNHEARD``; a stock strategy whose leaves are UNKNOWN every Monday,
     ``signalops.sessions``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
+    from signalops.setup_warnings import config_warnings, duplicate_names, unset_webhooks
     from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
 
     stop = stop or threading.Event()
     strategies = load_strategies(plan.strategies)
+    duplicate = duplicate_names(strategies)
+    if duplicate is not None:
+        raise InputError(duplicate)
     refuse_unbuildable(
         strategies, mode=plan.mode, live=plan.live, replay=plan.replay, record=plan.record
     )
@@ -954,6 +958,10 @@ def run_plan(
     if on_warning is not None:
         _warn_weekends(strategies, workspace.config, on_warning)
         _warn_loose_limits(strategies, workspace.config, on_warning)
+        for warning in config_warnings(workspace.config, [s.name for s in strategies]):
+            on_warning(warning)
+        for warning in unset_webhooks(workspace.config):
+            on_warning(warning)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(

@@ -140,7 +140,11 @@ def test_only_the_strategy_a_long_weekend_makes_unknown_is_warned_about(in_tmp: 
             ("return(10d)", "return(14d)"),
         ),
     }
-    names = [write(in_tmp, name, text) for name, text in known.items()]
+    # One strategy name per file: run refuses two of one name, and validate warns of them.
+    names = [
+        write(in_tmp, name, text.replace("Dip_Buyer", name.removesuffix(".yaml")))
+        for name, text in known.items()
+    ]
 
     result = run("validate", write(in_tmp, "dip.yaml", DIP), *names)
 
@@ -161,7 +165,9 @@ def test_validate_follows_the_venue_option(in_tmp: Path):
 
 def test_run_warns_once_as_it_starts(in_tmp: Path, replay_dir: Path):
     short = write(in_tmp, "dip.yaml", DIP)
-    known = write(in_tmp, "dip4d.yaml", with_defaults("{max_age: 4d}"))
+    known = write(
+        in_tmp, "dip4d.yaml", with_defaults("{max_age: 4d}").replace("Dip_Buyer", "Dip4d")
+    )
 
     result = run(
         "run", short, known, "--replay", str(replay_dir), "--from", "2022-06-15",

@@ -1,0 +1,91 @@
+"""What ``validate`` and ``run`` warn of in a config and the strategies it runs with, taken
+together: mistakes that run silently until the moment they matter.
+
+- ``strategies: {NAME: {capital: ...}}`` under a name no strategy has (a typo): the capital was
+  ignored and the strategy shared the whole account;
+- capital given to strategies that adds up to more than the paper account: the books cannot
+  all be funded (a single one past it had every BUY denied MAX_EXPOSURE);
+- two strategy files of one name in a run: they would share one book, cooldown and positions
+  (``duplicate_names``; ``run`` refuses it);
+- alerts with no webhook to post them to, and webhooks whose environment variable is not set:
+  the first sign was a halt nobody heard of.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+
+from signalops import numbers
+from signalops.config import Config, capital_by_strategy
+from signalops.strategy.model import Strategy
+from signalops.textmatch import closest
+
+__all__ = ["config_warnings", "duplicate_names", "unset_webhooks"]
+
+
+def config_warnings(config: Config, names: Iterable[str]) -> Iterator[str]:
+    """The warnings of ``config`` given the strategy ``names`` checked or run."""
+    where = config.file or "the config"
+    yield from _unknown_allocations(config, list(names), where)
+    over = _over_allocated(config, where)
+    if over is not None:
+        yield over
+    if config.alerts.on and not config.notify.webhooks:
+        events = ", ".join(sorted(config.alerts.on))
+        yield f"{where}: alerts on {events} but notify has no webhooks: they are posted nowhere"
+
+
+def _unknown_allocations(config: Config, names: list[str], where: str) -> Iterator[str]:
+    """A ``strategies:`` entry whose name is a near miss of a strategy's: a typo. (One far from
+    every name may be another runner's strategy, which shares the config.)"""
+    for name, entry in config.strategies.items():
+        if name in names or entry.capital is None:
+            continue
+        meant = closest(name, names)
+        if meant is not None:
+            yield (
+                f"{where}: strategies: {name} is no strategy here (did you mean '{meant}'?): "
+                f"its capital is not applied, and {meant} shares the whole account"
+            )
+
+
+def _over_allocated(config: Config, where: str) -> str | None:
+    account = config.paper.starting_cash
+    given = capital_by_strategy(config, account)
+    total = sum(given.values(), Decimal(0))
+    if total <= account:
+        return None
+    quote = config.paper.quote
+    return (
+        f"{where}: strategies: the capital given to strategies adds up to "
+        f"{numbers.money(total, quote)}, more than the paper account's "
+        f"{numbers.money(account, quote)}: the books cannot all be funded (a book past the "
+        "account has every BUY denied MAX_EXPOSURE)"
+    )
+
+
+def duplicate_names(strategies: Sequence[Strategy]) -> str | None:
+    """The files that name one strategy alike (the first such name); None when every name is
+    its own."""
+    seen: dict[str, str] = {}
+    for strategy in strategies:
+        if strategy.name in seen:
+            return (
+                f"{seen[strategy.name]} and {strategy.file} both name strategy {strategy.name}: "
+                "one file per name (they would share one book, its positions and its cooldown)"
+            )
+        seen[strategy.name] = strategy.file
+    return None
+
+
+def unset_webhooks(config: Config, environ: Mapping[str, str] | None = None) -> Iterator[str]:
+    """The webhooks whose environment variable is not set (checked where a run starts)."""
+    env = os.environ if environ is None else environ
+    for hook in config.notify.webhooks:
+        if not env.get(hook.url_env):
+            yield (
+                f"notify webhook {hook.kind} reads ${hook.url_env}, which is not set: approvals "
+                "and alerts to it are not delivered"
+            )
