@@ -41,8 +41,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signalops import numbers
 from signalops.audit.record import BREAKER, build_breaker
-from signalops.canonical import iso
+from signalops.canonical import iso, parse_iso
 from signalops.codes import Code
 from signalops.config import BreakersConfig, Config
 from signalops.errors import DuplicateRecordError, InputError
@@ -183,11 +184,12 @@ def observe(
     summary: CycleSummary,
     equity: Decimal | None,
     limits: BreakersConfig,
+    quote: str | None = None,
 ) -> BreakerState:
     """The state after one cycle: counts updated, and tripped if a limit was passed.
 
     ``equity`` None: not known this cycle (drawdown not checked). A tripped state only counts:
-    it stays tripped until ``resume``.
+    it stays tripped until ``resume``. ``quote``: the account's currency, for the message.
     """
     done = [o for o in summary.outcomes if not o.skipped]
     rejects = state.consecutive_rejects
@@ -205,7 +207,7 @@ def observe(
     counted = replace(state, consecutive_rejects=rejects, outage_cycles=outage, peak_equity=peak)
     if state.tripped:
         return counted
-    trip = _trip(counted, equity, limits)
+    trip = _trip(counted, equity, limits, quote)
     if trip is None:
         return counted
     trigger, message = trip
@@ -222,15 +224,16 @@ def observe(
 
 
 def _trip(
-    state: BreakerState, equity: Decimal | None, limits: BreakersConfig
+    state: BreakerState, equity: Decimal | None, limits: BreakersConfig, quote: str | None
 ) -> tuple[str, str] | None:
     peak = state.peak_equity
     if limits.max_drawdown is not None and equity is not None and peak is not None and peak > 0:
         drawdown = (peak - equity) / peak
         if drawdown > limits.max_drawdown:
             return DRAWDOWN, (
-                f"drawdown {_percent(drawdown)} from the peak equity {_money(peak)} "
-                f"(now {_money(equity)}) is beyond max_drawdown {_percent(limits.max_drawdown)}"
+                f"drawdown {_percent(drawdown)} from the peak equity "
+                f"{numbers.money(peak, quote)} (now {numbers.money(equity, quote)}) is beyond "
+                f"max_drawdown {_percent(limits.max_drawdown)}"
             )
     n = limits.max_consecutive_rejects
     if n is not None and state.consecutive_rejects >= n:
@@ -242,9 +245,18 @@ def _trip(
 
 
 def resume(state: BreakerState, *, by: str, note: str, at: datetime) -> BreakerState:
-    """Cleared by an operator: counts reset, the peak re-based on the next cycle's equity."""
+    """Cleared by an operator: counts reset, the peak re-based on the next cycle's equity.
+
+    A resume dated before the trip it clears (``--at`` in the past) is refused, as an approval
+    answered before its decision is: the history would say trading resumed before it halted.
+    """
     if not state.tripped:
         raise InputError("no breaker is tripped: trading is not halted by a breaker")
+    if state.tripped_at is not None and at < parse_iso(state.tripped_at):
+        raise InputError(
+            f"cannot resume at {iso(at)}, before the {state.trigger} breaker tripped "
+            f"({state.tripped_at})"
+        )
     event = {
         "event": "resume",
         "by": by,
@@ -315,10 +327,6 @@ def applied(config: Config, audit: AuditStore) -> Config:
 
 def _percent(value: Decimal) -> str:
     return f"{(value * 100).quantize(Decimal('0.01')).normalize():f}%"
-
-
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):f}"
 
 
 __all__ = [

@@ -190,6 +190,7 @@ def _paper_broker(
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,
         quote=quote,
+        log=log.path,
     )
     return broker, undecided and not log.readonly and not made
 

@@ -96,8 +96,8 @@ def test_a_fill_and_a_halt_are_posted_to_every_webhook(
     assert result.exit_code == 0, result.output
     halt = (
         "SignalOps HALTED by the max_drawdown breaker: drawdown 0.06% from the peak equity "
-        "10000.00 (now 9994.06) is beyond max_drawdown 0.05%. Every order is denied until "
-        "`signalops resume`."
+        "10,000.00 USDT (now 9,994.06 USDT) is beyond max_drawdown 0.05%. Every order is denied "
+        "until `signalops resume`."
     )
     assert chat.texts() == both(FILL) + both(halt)
     assert chat.posted[1][1] == {"chat_id": CHAT, "text": FILL}  # no buttons on an alert

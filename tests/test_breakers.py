@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,8 +37,8 @@ STRATEGY = "tests/fixtures/banking_crisis_pipeline.yaml"
 AT = datetime(2023, 3, 11, tzinfo=UTC)
 HALT_LINE = (
     "HALTED by the max_drawdown breaker at 2023-03-11T00:00:00Z: drawdown 0.06% from the peak "
-    "equity 10000.00 (now 9994.06) is beyond max_drawdown 0.05%; orders are denied until "
-    "`signalops resume`"
+    "equity 10,000.00 USDT (now 9,994.06 USDT) is beyond max_drawdown 0.05%; orders are denied "
+    "until `signalops resume`"
 )
 
 if "resume" not in cli.commands:  # until signalops/cli/main.py registers it
@@ -103,7 +103,8 @@ def test_a_drawdown_beyond_the_limit_halts_and_later_orders_are_recorded_as_deni
     ]
     assert re.fullmatch(
         r"\S+ WARNING signalops\.pipeline: trading HALTED by the max_drawdown breaker: drawdown "
-        r"0\.06% from the peak equity 10000\.00 \(now 9994\.06\) is beyond max_drawdown 0\.05% "
+        r"0\.06% from the peak equity 10,000\.00 USDT \(now 9,994\.06 USDT\) is beyond "
+        r"max_drawdown 0\.05% "
         r"code=TRADING_STATE trigger=max_drawdown as_of=2023-03-11T00:00:00Z",
         result.stderr.strip(),
     ), result.stderr
@@ -137,8 +138,8 @@ def test_a_restart_stays_halted_until_resume_and_then_trades_again(crisis):
     )  # fmt: skip
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stdout == (
-        "resumed: the max_drawdown breaker (drawdown 0.06% from the peak equity 10000.00 (now "
-        "9994.06) is beyond max_drawdown 0.05%) cleared by alice\n"
+        "resumed: the max_drawdown breaker (drawdown 0.06% from the peak equity 10,000.00 USDT "
+        "(now 9,994.06 USDT) is beyond max_drawdown 0.05%) cleared by alice\n"
     )
 
     after = crisis("2023-03-15")
@@ -171,8 +172,8 @@ def test_a_trip_and_its_resume_are_records_in_the_verified_chain(crisis):
             {
                 "event": "trip",
                 "trigger": "max_drawdown",
-                "message": "drawdown 0.06% from the peak equity 10000.00 (now 9994.06) is beyond "
-                "max_drawdown 0.05%",
+                "message": "drawdown 0.06% from the peak equity 10,000.00 USDT (now 9,994.06 "
+                "USDT) is beyond max_drawdown 0.05%",
                 "at": "2023-03-11T00:00:00Z",
             },
         ),
@@ -220,6 +221,81 @@ def test_resume_with_no_breaker_tripped_is_an_error(crisis):
 
     assert result.exit_code == 1
     assert result.stderr == ("error: no breaker is tripped: trading is not halted by a breaker\n")
+
+
+def test_a_resume_dated_before_the_trip_is_refused_and_nothing_recorded(crisis):
+    """Regression test: ``resume --at`` two days before the trip was accepted and recorded (the
+    history said trip 03-11, resume 03-09), as an approval answered before its decision was."""
+    crisis("2023-03-09", "2023-03-12")
+
+    def resume(at: str) -> Result:
+        return invoke(
+            "resume", "--audit", str(crisis.db), "--config", str(crisis.config), "--by", "bob",
+            "--note", "x", "--at", at,
+        )  # fmt: skip
+
+    result = resume("2023-03-09T00:00:00Z")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: cannot resume at 2023-03-09T00:00:00Z, before the max_drawdown breaker tripped "
+        "(2023-03-11T00:00:00Z)\n"
+    )
+    assert [i for i, _ in breaker_records(crisis.db)] == ["breaker-0-trip"]
+    state = json.loads(breakers.state_path(crisis.db).read_text())
+    assert (state["tripped"], [h["event"] for h in state["history"]]) == (True, ["trip"])
+    # At the trip's own time it resumes.
+    assert resume("2023-03-11T00:00:00Z").exit_code == 0
+    assert [i for i, _ in breaker_records(crisis.db)] == ["breaker-0-trip", "breaker-0-resume"]
+
+
+def test_a_running_loop_says_once_when_a_resume_takes_effect(
+    crisis, replay_dir: Path, caplog: pytest.LogCaptureFixture
+):
+    """Regression test: a run that printed HALTED said nothing when an operator resumed while
+    it ran (the kill switch says ON and OFF). The resume is made between cycles, through the
+    CLI, as an operator would while ``run --every`` runs."""
+    from signalops.pipeline import loop
+
+    printed: list[str] = []
+
+    def after(summary: CycleSummary) -> None:
+        printed.append(re.sub(r"  \[\d+\.\d\ds\]$", "", summary.line()))
+        if summary.as_of.day == 12:
+            resumed = invoke(
+                "resume", "--audit", str(crisis.db), "--config", str(crisis.config), "--by",
+                "bob", "--note", "checked", "--at", "2023-03-12T12:00:00Z",
+            )  # fmt: skip
+            assert resumed.exit_code == 0, resumed.output
+
+    plan = loop.RunPlan(
+        strategies=(Path(STRATEGY),),
+        replay=replay_dir,
+        start=datetime(2023, 3, 9, tzinfo=UTC),
+        end=datetime(2023, 3, 14, tzinfo=UTC),
+        every=timedelta(days=1),
+        audit=crisis.db,
+        config=crisis.config,
+    )
+
+    loop.run_plan(plan, on_cycle=after, on_notice=printed.append)
+
+    resumed = "RESUMED by bob at 2023-03-12T12:00:00Z: checked; orders are allowed again"
+    assert printed == [
+        "2023-03-09T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+        "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
+        HALT_LINE,
+        "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
+        resumed,
+        "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
+        "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
+    ]
+    seen = [
+        r for r in caplog.records if getattr(r, "signalops_event", None) == "breaker_resume_seen"
+    ]
+    assert [(r.levelname, r.getMessage()) for r in seen] == [("WARNING", resumed)]
 
 
 def test_an_approval_while_halted_is_denied_by_the_trading_state(
@@ -333,12 +409,13 @@ def test_the_drawdown_is_measured_from_the_highest_equity_seen():
     hold = cycle(outcome(ExecutionStatus.NOT_EXECUTED))
     state = breakers.BreakerState()
     for equity in ("10000", "12000", "10900"):
-        state = breakers.observe(state, hold, Decimal(equity), limits)
+        state = breakers.observe(state, hold, Decimal(equity), limits, "USDT")
     assert (state.peak_equity, state.tripped) == (Decimal("12000"), False)
-    state = breakers.observe(state, hold, Decimal("10700"), limits)
+    state = breakers.observe(state, hold, Decimal("10700"), limits, "USDT")
     assert state.tripped
     assert state.message == (
-        "drawdown 10.83% from the peak equity 12000.00 (now 10700.00) is beyond max_drawdown 10%"
+        "drawdown 10.83% from the peak equity 12,000.00 USDT (now 10,700.00 USDT) is beyond "
+        "max_drawdown 10%"
     )
 
 

@@ -107,8 +107,27 @@ def test_paper_quote_that_is_not_the_accounts_currency_stops_the_run_before_a_cy
     result = run(replay_dir, audit, config_with(tmp_path, "paper: {quote: EUR}\n"))
     assert result.exit_code == 1
     assert result.output == (
-        "error: paper ledger is in USD, not EUR: an account keeps the currency it was made "
-        "in; use a new ledger file to start over\n"
+        f"error: paper ledger in the audit log {audit} is in USD, not EUR: an account keeps the "
+        "currency it was made in; to start over, run with a new --audit file\n"
+    )
+    with AuditLog.open_readonly(audit) as log:
+        assert log.head() == before
+
+
+def test_a_starting_cash_that_is_not_the_accounts_names_the_log_and_how_to_start_over(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """Regression test: the error said ``starting cash 10000 USD, not 50000; use a new ledger
+    file to start over``, where the ledger is tables in the audit log, not a file of its own."""
+    audit = tmp_path / "a.db"
+    assert run(replay_dir, audit, config_with(tmp_path)).exit_code == 0
+    with AuditLog.open_readonly(audit) as log:
+        before = log.head()
+    result = run(replay_dir, audit, config_with(tmp_path, "paper: {starting_cash: 50000}\n"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: paper ledger in the audit log {audit} was created with starting cash "
+        "10,000.00 USD, not 50,000.00 USD; to start over, run with a new --audit file\n"
     )
     with AuditLog.open_readonly(audit) as log:
         assert log.head() == before

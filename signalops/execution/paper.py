@@ -98,6 +98,7 @@ from typing import Any
 
 import sqlite_utils
 
+from signalops import numbers
 from signalops.audit.paper_ledger import PaperLedger, SQLiteLedger
 from signalops.canonical import iso
 from signalops.codes import Code
@@ -413,7 +414,8 @@ class PaperBroker:
     a ``sqlite_utils.Database``, or a path to a SQLite file of its own, which the broker opens
     and ``close`` closes. ``starting_cash`` and
     ``quote`` are fixed when the ledger is created; reopening keeps them (passing a different
-    value is an error rather than a silent reset of the account). ``midnight_marks``: the
+    value is an error rather than a silent reset of the account; ``log``, the audit log the
+    ledger lives in as messages name it, says which log to replace). ``midnight_marks``: the
     market price of an asset at a UTC midnight, which the day's start is valued at (see
     ``portfolio``; settable, as where the pipeline is made: ``signalops.execution.marks``).
     """
@@ -431,8 +433,11 @@ class PaperBroker:
         price: PriceSource | None = None,
         created_at: datetime | None = None,
         midnight_marks: MarkSource | None = None,
+        log: Path | str | None = None,
     ) -> None:
         self._owned: sqlite_utils.Database | None = None
+        self._log = log
+        self._file = Path(db) if isinstance(db, str | Path) else None  # a ledger of its own
         if isinstance(db, str | Path):
             db = self._owned = sqlite_utils.Database(db)
         self.ledger: PaperLedger = SQLiteLedger(db) if isinstance(db, sqlite_utils.Database) else db
@@ -496,15 +501,29 @@ class PaperBroker:
         cash, currency = Decimal(row[0]), row[1]
         if starting_cash is not None and starting_cash != cash:
             raise ExecutionError(
-                f"paper ledger was created with starting cash {plain(cash)} {currency}, "
-                f"not {plain(starting_cash)}; use a new ledger file to start over"
+                f"{self._ledger_words()} was created with starting cash "
+                f"{numbers.money(cash, currency)}, not {numbers.money(starting_cash, currency)}; "
+                f"{self._start_over()}"
             )
         if quote is not None and quote != currency:
             raise ExecutionError(
-                f"paper ledger is in {currency}, not {quote}: an account keeps the currency "
-                "it was made in; use a new ledger file to start over"
+                f"{self._ledger_words()} is in {currency}, not {quote}: an account keeps the "
+                f"currency it was made in; {self._start_over()}"
             )
         return cash, currency
+
+    def _ledger_words(self) -> str:
+        """Where the ledger is: tables in the audit log (a run's), or a file of its own."""
+        if self._log is not None:
+            return f"paper ledger in the audit log {self._log}"
+        return "paper ledger" if self._file is None else f"paper ledger {self._file}"
+
+    def _start_over(self) -> str:
+        if self._log is None:
+            return "use a new ledger file to start over"
+        # A shared log is a database URL (``AuditStore.path``), a local one a file.
+        kind = "file" if isinstance(self._log, Path) else "database"
+        return f"to start over, run with a new --audit {kind}"
 
     # --- the ledger -------------------------------------------------------------------------
 

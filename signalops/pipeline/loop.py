@@ -244,7 +244,8 @@ class Guard:
     """Breakers and alerts at the cycle boundaries of one run of ``pipeline``.
 
     ``path``: the breakers' state file (None: no breakers configured). ``notice`` is told, in
-    one line, when a breaker trips or a halt is found at the start (the CLI prints it).
+    one line, when a breaker trips, a halt is found at the start, or an operator's resume ends
+    one (the CLI prints it).
     """
 
     def __init__(
@@ -269,8 +270,37 @@ class Guard:
     def before(self, as_of: datetime) -> None:
         """Read the breakers (an operator may have resumed) and set the gate's trading state."""
         if self.path is not None:
-            self.state = self._read()
+            self._hold(self._read())
         self.pipeline.config = breakers.halted(self.base) if self.state.tripped else self.base
+
+    def _hold(self, state: breakers.BreakerState) -> None:
+        """Take ``state`` as the breakers' now; say so when it ends a halt (a resume).
+
+        Said where the loop first sees it, once: a resume clears the trip, and the next resume
+        needs a new trip first."""
+        resumed = self.state.tripped and not state.tripped
+        self.state = state
+        if resumed:
+            self._resumed()
+
+    def _resumed(self) -> None:
+        # The log's resume record (it is written first); a file cleared by hand has none.
+        last = breakers.last_event(self.pipeline.audit)
+        done = last[1] if last is not None else (self.state.history or ({},))[-1]
+        text = (
+            f"RESUMED by {done.get('by')} at {done.get('at')}: {done.get('note')}; "
+            "orders are allowed again"
+        )
+        event(
+            log,
+            logging.WARNING,
+            "breaker_resume_seen",
+            text,
+            by=done.get("by"),
+            at=done.get("at"),
+            cleared=done.get("cleared"),
+        )
+        self.notice(text)
 
     def _read(self) -> breakers.BreakerState:
         assert self.path is not None
@@ -286,11 +316,11 @@ class Guard:
             return
         limits = self.base.breakers
         equity = _equity(self.pipeline, summary.as_of) if limits.max_drawdown is not None else None
-        new = breakers.observe(self.state, summary, equity, limits)
+        new = breakers.observe(self.state, summary, equity, limits, self.pipeline.broker.quote)
         tripped_now = new.tripped and not self.state.tripped
         if tripped_now:
             breakers.record(self.pipeline.audit, new)  # the log first: it is the authority
-        self.state = breakers.save_unless_resumed(self.path, new, self.pipeline.audit)
+        self._hold(breakers.save_unless_resumed(self.path, new, self.pipeline.audit))
         if tripped_now and self.state.tripped:
             self._tripped(new)
 

@@ -91,7 +91,10 @@ class CycleSummary:
         filled = sum(o.status is ExecutionStatus.FILLED for o in done)
         pending = sum(o.status is ExecutionStatus.PENDING_APPROVAL for o in done)
         denied = sum(bool(o.denials) for o in done)
-        text = f"{iso(self.as_of)}  {numbers.counted(len(done), 'decision')}: {', '.join(parts)}"
+        # Whole seconds, as every later cycle of a live run is on the grid: a run's first cycle
+        # is at its start, with microseconds its records keep (``as_of``) and a line need not.
+        stamp = iso(self.as_of.replace(microsecond=0))
+        text = f"{stamp}  {numbers.counted(len(done), 'decision')}: {', '.join(parts)}"
         extras = []
         if filled:
             extras.append(f"{filled} filled")
@@ -122,10 +125,20 @@ _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
 def _age(age: timedelta) -> str:
-    """``2,376 days``, ``1 day``, ``5 hours``, ``12 minutes``, ``0 seconds``."""
-    seconds = max(age.total_seconds(), 0.0)
-    unit, size = next((u for u in _UNITS if seconds >= u[1]), _UNITS[-1])
-    return numbers.counted(int(seconds // size), unit)
+    """``2,376 days``, ``2 days 3 hours``, ``1 day``, ``5 hours``, ``12 minutes``, ``0 seconds``.
+
+    The next unit too when it is not zero: against a ``2d`` limit, ``2 days`` alone would read
+    as within it."""
+    seconds = int(max(age.total_seconds(), 0.0))
+    at = next((i for i, (_, size) in enumerate(_UNITS) if seconds >= size), len(_UNITS) - 1)
+    unit, size = _UNITS[at]
+    whole, rest = divmod(seconds, size)
+    text = numbers.counted(whole, unit)
+    if at + 1 < len(_UNITS):
+        smaller, smaller_size = _UNITS[at + 1]
+        if rest // smaller_size:
+            text += " " + numbers.counted(rest // smaller_size, smaller)
+    return text
 
 
 @dataclass(frozen=True)

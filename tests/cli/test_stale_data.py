@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import STRATEGIES
 from conftest import invoke as run
+
+from signalops.evaluation.tree import Verdict
+from signalops.orders import ExecutionStatus
+from signalops.pipeline.summary import CycleSummary, Outcome
 
 STRATEGY = str(STRATEGIES / "banking_crisis_dip.yaml")
 DURATION = r"  \[\d+\.\d\ds\]$"
@@ -57,7 +63,7 @@ def test_the_stale_warning_is_a_json_log_event(in_tmp: Path, replay_dir: Path):
         "logger": "signalops.pipeline",
         "event": "stale_data",
         "message": "cycle 2026-04-02T12:00:00Z decided with leaves UNKNOWN on stale data: "
-        "STALE x3 (newest 2 days old)",
+        "STALE x3 (newest 2 days 12 hours old)",
         "as_of": "2026-04-02T12:00:00Z",
         "code": "STALE",
         "count": 3,
@@ -86,3 +92,24 @@ def test_a_cycle_on_fresh_data_has_no_stale_warning(in_tmp: Path, replay_dir: Pa
 
     assert (result.exit_code, result.stderr) == (0, "")
     assert without_duration(result.stdout) == ["2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"]
+
+
+@pytest.mark.parametrize(
+    ("newest", "said"),
+    [
+        # Regression: read "2 days" against a 2d max age, as if within it.
+        (datetime(2026, 3, 31, 21, tzinfo=UTC), "2 days 3 hours"),
+        (datetime(2026, 4, 1, tzinfo=UTC), "2 days"),
+        (datetime(2026, 4, 1, 23, tzinfo=UTC), "1 day 1 hour"),
+        (datetime(2026, 4, 2, 18, 30, tzinfo=UTC), "5 hours 30 minutes"),
+        (datetime(2026, 4, 2, 23, 47, 59, tzinfo=UTC), "12 minutes 1 second"),
+        (datetime(2026, 4, 2, 23, 48, tzinfo=UTC), "12 minutes"),
+        (datetime(2019, 9, 30, 23, 59, 30, tzinfo=UTC), "2,376 days"),  # 30 seconds: no hours
+        (datetime(2026, 4, 3, tzinfo=UTC), "0 seconds"),
+    ],
+)
+def test_the_age_of_stale_data_says_the_next_unit_when_it_is_not_zero(newest: datetime, said: str):
+    held = Outcome("dec-1", "S", "BTC", Verdict.HOLD, ExecutionStatus.NOT_EXECUTED, stale=(newest,))
+    summary = CycleSummary(datetime(2026, 4, 3, tzinfo=UTC), (held,), 0, 0, 0.0)
+
+    assert summary.stale_text() == f"STALE x1 (newest {said} old)"

@@ -452,8 +452,12 @@ def test_reopening_with_a_different_starting_cash_is_an_error(tmp_path: Path) ->
     path = tmp_path / "paper.db"
     PaperBroker(path, starting_cash="50000").close()
 
-    with pytest.raises(SignalOpsError, match="starting cash 50000"):
+    with pytest.raises(SignalOpsError) as refused:
         PaperBroker(path, starting_cash="100000")
+    assert str(refused.value) == (
+        f"paper ledger {path} was created with starting cash 50,000.00 USDT, not 100,000.00 "
+        "USDT; use a new ledger file to start over"
+    )
 
 
 def test_ledger_rows_cannot_be_updated_or_deleted(
