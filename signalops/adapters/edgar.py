@@ -85,6 +85,42 @@ REVENUE_CONCEPTS = (
     "RevenueFromContractWithCustomerExcludingAssessedTax",
     "SalesRevenueNet",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DebtReading:
+    """One way a filer states its debt: a total, plus the first of ``current`` reported for the
+    same balance-sheet date when the total is non-current (its name says so) and leaves out the
+    part due within a year. ``alone``: whether the total is read when no current part is."""
+
+    total: str
+    current: tuple[str, ...] = ()
+    alone: bool = True
+
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        return (self.total, *self.current)
+
+    def describe(self) -> str:
+        return self.total if self.alone else f"{self.total} with its current part"
+
+
+# Debt for debt_to_equity, most preferred first: the closest to long-term debt including current
+# maturities (LongTermDebt's meaning) first, lease obligations next, short-term borrowings last.
+# A total stated including current maturities is never added to a current part. The lease-inclusive
+# non-current total needs its current part: alone it would understate the debt of a filer whose
+# current part is tagged elsewhere (Waste Management: DebtCurrent, read through the next total).
+DEBT_READINGS = (
+    DebtReading("LongTermDebt"),
+    DebtReading("LongTermDebtNoncurrent", ("LongTermDebtCurrent",)),
+    DebtReading("LongTermDebtAndCapitalLeaseObligationsIncludingCurrentMaturities"),
+    DebtReading(
+        "LongTermDebtAndCapitalLeaseObligations",
+        ("LongTermDebtAndCapitalLeaseObligationsCurrent", "LongTermDebtCurrent"),
+        alone=False,
+    ),
+    DebtReading("DebtAndCapitalLeaseObligations"),
+)
 # The concepts the metrics read (and so the ones a recording keeps).
 CONCEPTS = frozenset(
     {
@@ -92,10 +128,7 @@ CONCEPTS = frozenset(
         (GAAP, "AssetsCurrent"),
         (GAAP, "Liabilities"),
         (GAAP, "LiabilitiesCurrent"),
-        (GAAP, "LongTermDebt"),
-        (GAAP, "LongTermDebtNoncurrent"),
-        (GAAP, "LongTermDebtCurrent"),
-        (GAAP, "DebtAndCapitalLeaseObligations"),
+        *((GAAP, concept) for reading in DEBT_READINGS for concept in reading.concepts),
         *((GAAP, concept) for concept in REVENUE_CONCEPTS),
         (GAAP, "EarningsPerShareDiluted"),
         (GAAP, "CommonStockSharesOutstanding"),
@@ -787,11 +820,14 @@ class PointInTime:
         return (value / later if per_share else value * later), detail
 
     def _debt_to_equity(self) -> tuple[float, dict[str, Any]]:
-        """Debt / StockholdersEquity x 100, on the latest equity date, from the first of these
-        reported for that date (the closest to long-term debt including current maturities
-        first): us-gaap:LongTermDebt; LongTermDebtNoncurrent plus LongTermDebtCurrent (when
-        reported for that date); DebtAndCapitalLeaseObligations (all debt, short-term included,
-        and lease obligations: the only debt figure some filers tag, e.g. Waste Management)."""
+        """Debt / StockholdersEquity x 100, on the latest equity date, from the first of
+        ``DEBT_READINGS`` reported for that date: us-gaap:LongTermDebt; LongTermDebtNoncurrent
+        plus LongTermDebtCurrent (when reported for that date);
+        LongTermDebtAndCapitalLeaseObligationsIncludingCurrentMaturities (what JPMorgan tags);
+        LongTermDebtAndCapitalLeaseObligations plus its current part, ...Current or else
+        LongTermDebtCurrent, both for that date (Tesla's balance sheets of 2015-2016);
+        DebtAndCapitalLeaseObligations (all debt, short-term included, and lease obligations:
+        the only debt total some filers tag, e.g. Waste Management)."""
         (equity,) = self._balance(["StockholdersEquity"], ratio_only=True)
         unit = equity.unit
 
@@ -799,17 +835,23 @@ class PointInTime:
             return self.book.instants(GAAP, concept, unit).get(equity.end)
 
         parts: list[Fact] = []
-        if (long_term := on_equity_date("LongTermDebt")) is not None:
-            parts = [long_term]
-        elif (noncurrent := on_equity_date("LongTermDebtNoncurrent")) is not None:
-            current = on_equity_date("LongTermDebtCurrent")
-            parts = [noncurrent] if current is None else [noncurrent, current]
-        elif (whole := on_equity_date("DebtAndCapitalLeaseObligations")) is not None:
-            parts = [whole]
+        for reading in DEBT_READINGS:
+            if (whole := on_equity_date(reading.total)) is None:
+                continue
+            found = (on_equity_date(concept) for concept in reading.current)
+            current = next((fact for fact in found if fact is not None), None)
+            if current is not None:
+                parts = [whole, current]
+                break
+            if reading.alone:
+                parts = [whole]
+                break
         if not parts:
             raise _error(
-                f"{self.symbol} reported no debt (us-gaap:LongTermDebt, LongTermDebtNoncurrent "
-                f"or DebtAndCapitalLeaseObligations) for its balance sheet of {equity.end}",
+                f"{self.symbol} reported none of the debt concepts SignalOps reads (us-gaap:"
+                f"{', '.join(r.describe() for r in DEBT_READINGS)}) for its balance sheet of "
+                f"{equity.end} (company facts recorded before SignalOps read a concept hold none "
+                "of it: import or download them again)",
                 Code.NOT_REPORTED,
             )
         total = sum(p.val for p in parts)
