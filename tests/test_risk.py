@@ -591,6 +591,31 @@ CASES = [
         state=RiskState(portfolio(), last_trade={"BTC": T0 - seconds(3600)}),
     ),
     case(
+        "a_trade_dated_after_the_check_is_pending_its_age_0_not_negative_with_no_cooldown_it_passes",
+        "COOLDOWN",
+        True,
+        {
+            "limit": "0",
+            "actual": "0",
+            "unit": "seconds since the last trade on the asset",
+            "last_trade": "2024-11-08T14:30:00Z",
+        },
+        state=RiskState(portfolio(), last_trade={"BTC": T0 + timedelta(days=2, hours=2.5)}),
+        limits=RiskLimits(cooldown=0),
+    ),
+    case(
+        "a_trade_dated_after_the_check_is_pending_with_a_cooldown_it_is_denied_at_age_0",
+        "COOLDOWN",
+        False,
+        {
+            "limit": "3600",
+            "actual": "0",
+            "unit": "seconds since the last trade on the asset",
+            "last_trade": "2024-11-08T14:30:00Z",
+        },
+        state=RiskState(portfolio(), last_trade={"BTC": T0 + timedelta(days=2, hours=2.5)}),
+    ),
+    case(
         "reducing_sell_right_after_a_buy_is_exempt_from_cooldown",
         "COOLDOWN",
         True,

@@ -387,7 +387,8 @@ class OrdersSeen:
     about whose window would include it is not ``covered`` (the caller reads the log again).
     ``executed`` keeps every order's decision id (DUPLICATE_DECISION: idempotency).
     ``last_trade`` is the account's last order per asset and ``books`` each strategy's
-    (strategy -> asset -> time: COOLDOWN is per book, ``last_trade_of``); whose an order is
+    (strategy -> asset -> time: COOLDOWN is per book, ``last_trade_of``), each dated when it
+    was placed, not filled (``_traded``: a stock order fills at a later open); whose an order is
     comes from its ``order`` (an ``order_submitted``) or its decision (a paper ``fill``: the
     decision's indexed ``strategy`` column, for all the fills of a read in one query).
 
@@ -532,9 +533,22 @@ class OrdersSeen:
         insort(self.times, placed)  # an approved order is placed at its decision's as_of
         if asset is None:
             return
-        _keep_latest(self.last_trade, asset, placed)
+        traded = _traded(record, placed) if order.get("as_of") is None else placed
+        _keep_latest(self.last_trade, asset, traded)
         if owner is not None:
-            _keep_latest(self.books.setdefault(owner, {}), asset, placed)
+            _keep_latest(self.books.setdefault(owner, {}), asset, traded)
+
+
+def _traded(fill: Mapping[str, Any], at: datetime) -> datetime:
+    """When a paper fill's order was placed, for COOLDOWN: its fill time ``at``, or, when that
+    is after the record's own time, the record's. A fill dated after it was recorded is an
+    order placed then (its decision's as_of on a backtest's clock) that fills at a later
+    session's open (a Saturday's stock order fills on Monday while a coin decides on Sunday):
+    counted from its fill, a decision in between saw a trade ahead of it."""
+    recorded = fill.get("recorded_at")
+    if not isinstance(recorded, str):
+        return at
+    return min(at, _time(recorded))
 
 
 def _keep_latest(last: dict[str, datetime], asset: str, placed: datetime) -> None:

@@ -27,7 +27,8 @@ The checks, in order (``CHECKS``):
     MAX_DAILY_LOSS      equity is down max_daily_loss or more from the day's start: no new BUYs
     ORDER_RATE          more than max_orders_per_hour orders in the last hour
     COOLDOWN            a trade on the same asset less than ``cooldown`` ago (``last_trade``:
-                        the caller's scope; the pipeline's is the strategy's own trades)
+                        the caller's scope; the pipeline's is the strategy's own trades, each
+                        from when it was placed; one dated after the check is pending: age 0)
     MIN_NOTIONAL        the order is too small to be worth its fees
     MAX_NOTIONAL        the order is larger than the absolute cap (a fat-finger guard)
 
@@ -375,9 +376,17 @@ def _recent(times: Iterable[datetime], since: datetime) -> int:
 
 
 def _cooldown(c: _Context) -> Outcome:
+    """A BUY within ``cooldown`` of the strategy's last trade on the asset.
+
+    A trade counts from when it was placed (its decision), not from its fill: an order placed
+    before ``as_of`` that fills after it (a Saturday's stock order filling at Monday's open,
+    seen from Sunday's decision on a coin) is a trade already made. The pipeline passes
+    placement times; a last trade the caller dates after ``as_of`` anyway (a fill time, a
+    clock ahead) is pending, so it happens now: its age is 0, never negative (with a cooldown
+    of 0 it passes; with any other it is denied, fail closed)."""
     state = c.state
     last = state.last_trade.get(c.intent.asset)
-    elapsed = None if last is None else _seconds(c.as_of - utc(last))
+    elapsed = None if last is None else max(_seconds(c.as_of - utc(last)), _ZERO)
     limit = Decimal(c.limits.cooldown)
     details = {"limit": limit, "actual": elapsed, "unit": _SINCE_TRADE, "last_trade": last}
     if state.book_name is not None:  # whose last trade: not another strategy's on the asset
