@@ -63,6 +63,6 @@ def test_an_at_least_of_three_thousand_conditions_compiles_without_recursion_err
 
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == (
-        "ok wide.yaml  Wide: 1 entry rule, 0 exit rules, 0 vetoes, 3000 conditions\n"
+        "ok wide.yaml  Wide: 1 entry rule, 0 exit rules, 0 vetoes, 3,000 conditions\n"
         "1 file: 1 valid\n"
     )
