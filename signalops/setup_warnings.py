@@ -38,13 +38,15 @@ def config_warnings(config: Config, names: Iterable[str]) -> Iterator[str]:
 
 
 def _unknown_allocations(config: Config, names: list[str], where: str) -> Iterator[str]:
-    """A ``strategies:`` entry whose name is a near miss of a strategy's: a typo. (One far from
-    every name may be another runner's strategy, which shares the config.)"""
+    """A ``strategies:`` entry whose name is a near miss of a strategy's that has no capital of
+    its own: a typo. (One far from every name, or near one with its own entry, may be another
+    runner's strategy, which shares the config: Momentum_ETH beside Momentum_BTC.)"""
     for name, entry in config.strategies.items():
         if name in names or entry.capital is None:
             continue
         meant = closest(name, names)
-        if meant is not None:
+        mine = None if meant is None else config.strategies.get(meant)
+        if meant is not None and (mine is None or mine.capital is None):
             yield (
                 f"{where}: strategies: {name} is no strategy here (did you mean '{meant}'?): "
                 f"its capital is not applied, and {meant} shares the whole account"

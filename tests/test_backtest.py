@@ -906,6 +906,47 @@ def test_entries_the_default_max_notional_denied_after_a_winning_trade_are_noted
     )
 
 
+def test_an_entry_denied_by_the_cooldown_names_its_limit_as_a_duration(
+    replay_dir: Path, tmp_path: Path
+):
+    (tmp_path / "cd.yaml").write_text(
+        "risk: {max_position: 1, max_exposure: 1, cooldown: 30d}\n", encoding="utf-8"
+    )
+    trend = (
+        all_in(tmp_path).read_text(encoding="utf-8").replace("rsi(14) < 30", "sma(20) > sma(50)")
+    )
+    trend = trend.replace("position_size: 1.0", "position_size: 0.5")
+    (tmp_path / "trend.yaml").write_text(trend, encoding="utf-8")
+    args = [
+        str(tmp_path / "trend.yaml"), "--data", str(replay_dir), "--from", "2023-01-01", "--to",
+        "2024-12-31", "--config", str(tmp_path / "cd.yaml"), "--report", str(tmp_path / "r"),
+        "--no-baseline",
+    ]  # fmt: skip
+    assert "COOLDOWN 1 at limit 30d;" in notes_of(args)
+
+
+def test_candles_in_another_quote_currency_are_told_so_not_to_be_routed(
+    replay_dir: Path, tmp_path: Path
+):
+    """It said to route BTC to a venue of exchange binance, or pass --venue binance: BTC was on
+    binance already, in USDC pairs where the data holds USDT ones."""
+    (tmp_path / "usdc.yaml").write_text(
+        "venues: {binance: {exchange: binance, quote: USDC}}\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["backtest", str(STRATEGIES / "technical_baseline.yaml"), "--config",
+         str(tmp_path / "usdc.yaml"), "--data", str(replay_dir), "--from", "2023-01-01", "--to",
+         "2023-03-01"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "(series candles/binance/BTC/USDC/1d): the data has them as series "
+        "candles/binance/BTC/USDT/1d, in another quote currency than the venue's: give the "
+        "venue that quote in the config, or download or import BTC in the venue's\n"
+    )
+
+
 def test_an_all_in_backtest_leaves_room_for_the_fee_and_trades(replay_dir: Path, tmp_path: Path):
     """Under limits that allow it, each BUY of position_size 1.0 failed at the paper broker
     (10,000 of BTC and its fee and slippage, 10,015.00, over 10,000 of cash): trades 0, and a

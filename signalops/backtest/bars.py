@@ -309,6 +309,14 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
         return series
     missing = f"no recorded {format_duration(timeframe)} candles for {asset} in {store.directory}"
     elsewhere = _on_other_venue(store, asset, timeframe, key)
+    if elsewhere is not None and elsewhere.split("/")[1] == key.split("/")[1]:
+        # The same exchange in another quote currency (a venue given quote: USDC, the data
+        # holding USDT pairs): routing elsewhere would not help.
+        raise DataNotFound(
+            f"{missing} (series {key}): the data has them as series {elsewhere}, in another "
+            f"quote currency than the venue's: give the venue that quote in the config, or "
+            f"download or import {asset} in the venue's"
+        )
     if elsewhere is not None:
         # Imported under another venue (a stock with --venue yfinance, the config routing it
         # to the default crypto exchange): nothing to download, the config must say where.

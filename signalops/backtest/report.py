@@ -541,7 +541,7 @@ def _limits_of(r: BacktestResult, decision_id: str) -> dict[str, str]:
             limit = numbers.money(limit)
         elif unit.startswith("fraction"):
             limit = numbers.percent_trimmed(limit)
-        elif unit == "seconds":
+        elif unit.startswith("seconds"):
             limit = numbers.duration(limit)
         found[check["code"]] = str(limit)
     return found

@@ -368,7 +368,9 @@ def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str
                 hint = f" (did you mean '{meant}'?)" if meant else ""
                 yield f"{check.file}: no configured venue serves asset {asset}{hint}"
                 continue
-            meant = None if asset in venues.assets else closest(asset, venues.assets)
+            # Three-letter tickers one letter apart are often both real (ARB, ARM): not those.
+            near = asset not in venues.assets and len(asset) >= 4
+            meant = closest(asset, venues.assets) if near else None
             other = None if meant is None else venues.venue_of(meant)
             if venue is not None and other is not None and other.kind is not venue.kind:
                 # 'APPL' beside a configured AAPL on a stock venue: the default crypto exchange

@@ -51,7 +51,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,7 +59,7 @@ from decimal import Decimal
 from itertools import accumulate, repeat
 from operator import add
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -1094,9 +1094,12 @@ def _decided_this_interval(
     latest = None
     for strategy in strategies:
         for asset in strategy.assets:
-            found = log.decision_at(asset, now, strategy=strategy.name)
+            # This version of it (an edited strategy decides at once) and a decision that read
+            # something (one no source could answer is no reason to wait: the trader restarts
+            # to fix that).
+            found = log.decision_at(asset, now, strategy=strategy.content_hash)
             at = None if found is None else parse_iso(found["as_of"])
-            if at is None or at < start:
+            if found is None or at is None or at < start or _read_nothing(found):
                 return None
             latest = at if latest is None or at > latest else latest
     if latest is None:
@@ -1106,6 +1109,12 @@ def _decided_this_interval(
         f"every strategy decided at {iso(latest)}, in this {format_duration(step)} interval "
         f"already: the first cycle is the next one, at {iso(upcoming)}"
     )
+
+
+def _read_nothing(record: Mapping[str, Any]) -> bool:
+    """Whether every observation of a decision record is a source's error."""
+    observations = record.get("observations") or []
+    return bool(observations) and all(isinstance(o, Mapping) and "error" in o for o in observations)
 
 
 def _run_in(
@@ -1146,8 +1155,13 @@ def _run_in(
     else:
         every = None if plan.once else plan.every
         decided = _decided_this_interval(workspace.audit, strategies, pipeline.clock(), every)
-        if decided is not None and watchers.notice is not None:
-            watchers.notice(decided)
+        if decided is not None:
+            # What a cycle does first, not left for the next interval: an order sent before a
+            # crash but not recorded, and approvals past their expiry.
+            pipeline.reconcile()
+            pipeline.expire_approvals(pipeline.clock())
+            if watchers.notice is not None:
+                watchers.notice(decided)
         times = wall_clock_times(
             every, pipeline.clock, stop, idle=pipeline.rest, now_first=decided is None
         )

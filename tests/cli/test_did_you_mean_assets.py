@@ -122,3 +122,14 @@ def test_a_misspelt_stock_the_default_crypto_exchange_would_take_is_told_the_con
         "warning: t.yaml: asset APPL is not among the configured assets (did you mean 'AAPL', "
         "on stocks?): it goes to binance APPL/USDT\n"
     )
+
+
+def test_a_three_letter_crypto_ticker_one_letter_from_a_stock_is_its_own_asset(in_tmp: Path):
+    """ARB (Arbitrum) beside a configured ARM (a stock) was told 'did you mean ARM?'."""
+    config = CONFIG.replace("default_venue: null\n", "  ARM: {venue: stocks}\n")
+    (in_tmp / "signalops.yaml").write_text(config, encoding="utf-8")
+    (in_tmp / "t.yaml").write_text(strategy('["ARB"]'), encoding="utf-8")
+
+    result = run("validate", "t.yaml")
+
+    assert (result.exit_code, result.stderr) == (0, "")

@@ -100,3 +100,14 @@ def test_alerts_with_no_webhook_and_a_webhook_without_its_variable_are_told(
         "notify webhook slack reads $SLACK_WEBHOOK_URL, which is not set: approvals and alerts "
         "to it are not delivered"
     ) in unset.stderr
+
+
+def test_another_runners_strategy_with_its_own_capital_is_no_misspelling(in_tmp: Path):
+    """Momentum_ETH beside a running Momentum_BTC, each with its capital, is another runner's
+    strategy in a shared config: it was told 'did you mean Momentum_BTC?'."""
+    (in_tmp / "btc.yaml").write_text(DIP.replace(NAME, "Momentum_BTC"), encoding="utf-8")
+    config(in_tmp, "strategies: {Momentum_BTC: {capital: 50%}, Momentum_ETH: {capital: 50%}}\n")
+
+    result = run("validate", "btc.yaml")
+
+    assert (result.exit_code, result.stderr) == (0, "")
