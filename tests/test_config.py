@@ -275,6 +275,22 @@ GOLDEN = [
     ),
     pytest.param(
         """\
+        breakers: {max_drawdown: 10}
+        strategies: {Dip: {capital: 150%}}
+        risk: {max_position: 10%}
+        """,
+        [
+            "signalops.yaml:1:26: breakers.max_drawdown: must be a fraction above 0 and at most "
+            '1 (0.1) or a percentage ("10%"), got 10',
+            "signalops.yaml:2:29: strategies.Dip.capital: must be an amount above 0 (5000) or a "
+            "percentage of the account up to 100% (\"25%\"), got '150%'",
+            "signalops.yaml:3:22: risk.max_position: expected a number, got '10%' (write 0.1: a "
+            "fraction, not a percentage)",
+        ],
+        id="a_value_in_neither_of_its_forms_says_both_and_a_percent_fraction_is_told_the_number",
+    ),
+    pytest.param(
+        """\
         - risk
         """,
         ["signalops.yaml:1:1: expected a mapping, got a list"],

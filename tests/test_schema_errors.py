@@ -457,7 +457,10 @@ GOLDEN = [
           execution:
             position_size: "3%"
         """,
-        ["s.yaml:9:20: execution.position_size: expected a number, got '3%'"],
+        [
+            "s.yaml:9:20: execution.position_size: expected a number, got '3%' (write 0.03: a "
+            "fraction, not a percentage)"
+        ],
         id="position_size_as_a_percentage_string",
     ),
     pytest.param(

@@ -24,6 +24,7 @@ from jsonschema.exceptions import ValidationError
 from signalops.errors import StrategyError
 from signalops.strategy._yaml import Document
 
+_PERCENT = re.compile(r"[0-9]+(\.[0-9]+)?%")
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -148,7 +149,12 @@ def _translate(
     if kind == "type":
         names = _listed(error.validator_value)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        return [doc.error(f"expected {wanted}, got {_describe(instance)}", path)]
+        hint = None
+        fraction = schema.get("maximum") == 1  # fractions alone (not fee_bps, not cash)
+        if fraction and isinstance(instance, str) and _PERCENT.fullmatch(instance):
+            # risk.max_position: 10% (max_drawdown and capital take one, these do not)
+            hint = f"write {float(instance[:-1]) / 100:g}: a fraction, not a percentage"
+        return [doc.error(f"expected {wanted}, got {_describe(instance)}", path, hint=hint)]
     if kind == "enum":
         choices = [str(c) for c in _listed(error.validator_value)]
         hint = None
@@ -184,6 +190,8 @@ def _translate(
 
             hint = duration_slip(instance.replace(" ", ""))  # '4hours', '5 minutes': write 4h
         return [doc.error(f"{_describe(instance)} {message}", path, at=at, hint=hint)]
+    if kind == "oneOf" and "x-message" in schema:  # a value in one of two forms, both missed
+        return [doc.error(f"{schema['x-message']}, got {_describe(instance)}", path)]
     return [doc.error(error.message, path)]  # pragma: no cover - every validator we use is above
 
 
