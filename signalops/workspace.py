@@ -133,19 +133,21 @@ def open_workspace(
     return Workspace(settings, log, broker, undecided)
 
 
-def open_audit(audit: str | Path | None = None, *, create: bool = False) -> AuditStore:
+def open_audit(
+    audit: str | Path | None = None, *, create: bool = False, config: str | Path | None = None
+) -> AuditStore:
     """The audit log ``open_workspace`` would open, alone (read-only unless ``create``).
 
-    The config is read only when it is what names the log (no ``audit`` and no
-    ``$SIGNALOPS_AUDIT``, and a config file to read): a command that only reads the log does
-    not compile the config's schema to find a path it was given.
+    The config (``config``, else the default one) is read only when it is what names the log
+    (no ``audit`` and no ``$SIGNALOPS_AUDIT``, and a config file to read): a command that only
+    reads the log does not compile the config's schema to find a path it was given.
     """
     from signalops.audit.interface import open_log
 
     named = audit or os.environ.get(AUDIT_ENV)
     settings = None
     if not named:
-        config = _config_file()
+        config = config or _config_file()
         if config is not None:
             from signalops.config import load_config
 

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from signalops.cli import output
-from signalops.cli.params import AUDIT_OPTION, RUNNER_OPTION, parse_bound, parse_bounds
+from signalops.cli.params import (
+    AUDIT_OPTION,
+    CONFIG_OPTION,
+    RUNNER_OPTION,
+    parse_bound,
+    parse_bounds,
+)
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
@@ -32,10 +38,10 @@ if TYPE_CHECKING:
 VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
 
 
-def _reader(audit_file: str | None) -> AuditStore:
+def _reader(audit_file: str | None, config_file: Path | None = None) -> AuditStore:
     from signalops.workspace import open_audit
 
-    log = open_audit(audit_file, create=False)
+    log = open_audit(audit_file, create=False, config=config_file)
     # Closed as the command ends: closing a reader takes away the -wal and -shm files that
     # SQLite made when it opened the log (a look at a log leaves its folder as it was).
     click.get_current_context().call_on_close(log.close)
@@ -64,6 +70,7 @@ def _reader(audit_file: str | None) -> AuditStore:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON lines.")
 @AUDIT_OPTION
+@CONFIG_OPTION
 def decisions_command(
     asset: str | None,
     strategy: str | None,
@@ -73,6 +80,7 @@ def decisions_command(
     limit: int,
     as_json: bool,
     audit_file: str | None,
+    config_file: Path | None,
 ) -> None:
     """List recorded decisions, newest first: traded, blocked, held or denied.
 
@@ -83,7 +91,7 @@ def decisions_command(
     from signalops.audit import why
 
     first, last = parse_bounds(since, until)
-    log = _reader(audit_file)
+    log = _reader(audit_file, config_file)
 
     def find(name: str | None, by: str | None) -> list[dict[str, Any]]:
         wanted = verdict.upper() if verdict else None
@@ -113,8 +121,14 @@ def decisions_command(
 @click.option("--strategy", help="With an asset: only this strategy's decision (name or hash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record and follow-ups as JSON.")
 @AUDIT_OPTION
+@CONFIG_OPTION
 def why_command(
-    ref: str, at: str | None, strategy: str | None, as_json: bool, audit_file: str | None
+    ref: str,
+    at: str | None,
+    strategy: str | None,
+    as_json: bool,
+    audit_file: str | None,
+    config_file: Path | None,
 ) -> None:
     """Explain decisions from their audit records: the tree, values, vetoes, risk and outcome.
 
@@ -137,7 +151,7 @@ def why_command(
         raise click.UsageError("--strategy goes with an asset and --at, not a decision id")
     from signalops.audit import why
 
-    log = _reader(audit_file)
+    log = _reader(audit_file, config_file)
     if when is None:
         found = why.find_decision(log, ref)
         records = [] if found is None else [found]
