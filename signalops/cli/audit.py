@@ -102,7 +102,8 @@ def decisions_command(
     records = find(asset, strategy)
     if not records and (asset, strategy) != (logged := _as_logged(log, asset, strategy)):
         records = find(*logged)
-    if not records and not as_json and (hint := _strategy_hint(log, strategy)):
+    hint = None if records or as_json else _strategy_hint(log, strategy) or _asset_hint(log, asset)
+    if hint:
         output.console().print(f"no decisions match: {hint}", markup=False, highlight=False)
         return
     if as_json:
@@ -163,7 +164,7 @@ def why_command(
     if not records:
         by = f" by {strategy}" if strategy is not None else ""
         at_text = f" at {at}" if at else ""
-        hint = _strategy_hint(log, strategy)
+        hint = _strategy_hint(log, strategy) or _asset_hint(log, ref)
         told = f": {hint}" if hint else ""
         raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}{told}")
     stories = [(record, log.followups(record["decision_id"])) for record in records]
@@ -214,20 +215,30 @@ def _strategy_hint(log: AuditStore, strategy: str | None) -> str | None:
     name ``_logged`` finds, or a log with no strategy at all."""
     if strategy is None or strategy.startswith("sha256:"):
         return None
+    return _name_hint(log, "strategy", strategy)
+
+
+def _asset_hint(log: AuditStore, asset: str | None) -> str | None:
+    """``_strategy_hint`` for an asset (``BTCC``: did you mean 'BTC'?)."""
+    return None if asset is None else _name_hint(log, "asset", asset)
+
+
+def _name_hint(log: AuditStore, column: str, value: str) -> str | None:
     from signalops.audit.queries import decision_values
     from signalops.textmatch import closest, spelled
 
-    known = decision_values(log, "strategy")
-    if spelled(strategy, known) in known:
+    known = decision_values(log, column)
+    if spelled(value, known) in known:
         return None
-    meant = closest(strategy, known)
+    meant = closest(value, known)
     if meant is not None:
-        return f"the log has no strategy {strategy} (did you mean '{meant}'?)"
+        return f"the log has no {column} {value} (did you mean '{meant}'?)"
     if not known:
         return None
     names = sorted(known)
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return f"the log has no strategy {strategy} (its strategies: {shown})"
+    plural = "assets" if column == "asset" else "strategies"
+    return f"the log has no {column} {value} (its {plural}: {shown})"
 
 
 def _others_that_day(

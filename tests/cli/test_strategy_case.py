@@ -116,3 +116,21 @@ def test_a_strategy_hash_still_matches_exactly(log: str):
 
     assert len(exact.stdout.splitlines()) == 24
     assert (upper.exit_code, upper.stdout) == (0, "no decisions match\n")
+
+
+def test_a_misspelt_asset_matches_nothing_and_is_told_the_logs_nearest_asset(log: str):
+    """It said only "no decisions match" (and why: "no decision for BTCC")."""
+    listed = run("decisions", "--asset", "BTCC", "--audit", log)
+    explained = run("why", "BTCC", "--at", "2023-03-10", "--audit", log)
+    far = run("decisions", "--asset", "DOGE", "--audit", log)
+
+    assert (listed.exit_code, listed.stdout) == (
+        0,
+        "no decisions match: the log has no asset BTCC (did you mean 'BTC'?)\n",
+    )
+    assert explained.exit_code == 1
+    assert explained.stderr == (
+        f"error: no decision for BTCC at 2023-03-10 in {log}: the log has no asset BTCC (did "
+        "you mean 'BTC'?)\n"
+    )
+    assert far.stdout == "no decisions match: the log has no asset DOGE (its assets: BTC)\n"
