@@ -53,6 +53,10 @@ def test_an_asset_the_log_does_not_hold_in_any_case_still_matches_nothing(hourly
     listed = run("decisions", "--asset", "eth", "--audit", hourly_log)
     explained = run("why", "eth", "--at", "2023-03-10", "--audit", hourly_log)
 
-    assert (listed.exit_code, listed.stdout) == (0, "no decisions match\n")
+    # Nothing near it in the log: the log's assets are listed.
+    hint = "the log has no asset eth (its assets: BTC)"
+    assert (listed.exit_code, listed.stdout) == (0, f"no decisions match: {hint}\n")
     assert explained.exit_code == 1
-    assert explained.stderr == f"error: no decision for eth at 2023-03-10 in {hourly_log}\n"
+    assert explained.stderr == (
+        f"error: no decision for eth at 2023-03-10 in {hourly_log}: {hint}\n"
+    )
