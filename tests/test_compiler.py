@@ -1165,6 +1165,24 @@ COMPILE_ERRORS = [
         """\
         strategy:
           name: T
+          assets: [AAPL]
+          rules:
+            - id: r
+              source: fundamental
+              conditions:
+                - when: "price_to_earnings < 15"
+        """,
+        [
+            "s.yaml:8:18: rules[0].conditions[0].when: unknown metric 'price_to_earnings' in "
+            "source 'fundamental' (did you mean 'trailing_pe'?)"
+        ],
+        # Spelling alone led to price_to_sales, the nearest name.
+        id="a_metric_under_the_name_traders_use_is_told_the_catalogues",
+    ),
+    pytest.param(
+        """\
+        strategy:
+          name: T
           assets: [BTC]
           rules:
             - id: r

@@ -121,6 +121,24 @@ def compile_checked(doc: Document, catalogue: Catalogue = BUILTIN) -> Compiled:
     return Compiled(strategy, warnings=strategy.warnings, leaves=strategy.tree.leaves())
 
 
+# What traders call a metric that the catalogue names otherwise: spelling alone would lead
+# elsewhere (price_to_earnings is nearest price_to_sales).
+_OTHER_NAMES = {
+    "price_to_earnings": "trailing_pe",
+    "pe": "trailing_pe",
+    "pe_ratio": "trailing_pe",
+    "p_e": "trailing_pe",
+    "price_earnings": "trailing_pe",
+    "forward_price_to_earnings": "forward_pe",
+    "p_b": "price_to_book",
+    "pb": "price_to_book",
+    "pb_ratio": "price_to_book",
+    "p_s": "price_to_sales",
+    "ps_ratio": "price_to_sales",
+    "marketcap": "market_cap",
+}
+
+
 class _Compiler:
     def __init__(self, doc: Document, catalogue: Catalogue) -> None:
         self.doc = doc
@@ -796,7 +814,8 @@ class _Compiler:
         else:
             names = self.catalogue.all_names()
             where = "any source"
-        hint = did_you_mean(name, names)
+        meant = _OTHER_NAMES.get(name.lower())
+        hint = f"did you mean '{meant}'?" if meant in names else did_you_mean(name, names)
         if hint is None and "_" in name:
             hint = did_you_mean(name.rsplit("_", 1)[0], names)
         raise self.fail(
