@@ -703,6 +703,21 @@ def test_backtest_command_without_snapshots_says_how_to_make_them(tmp_path: Path
     )
 
 
+def test_a_snapshot_file_given_for_its_folder_is_told_the_folder(replay_dir: Path):
+    """It said to make the folder with 'signalops data import --to .../technical.jsonl', which
+    fails: the file is one of the folder's."""
+    one = replay_dir / "technical.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        ["backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31", "--data",
+         str(one)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {one}: a file, not a snapshot folder: give the folder it is in ({replay_dir})\n"
+    )
+
+
 def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_veto_working(
     replay_dir: Path, tmp_path: Path
 ):

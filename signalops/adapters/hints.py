@@ -162,7 +162,11 @@ def feeds(urls: Iterable[str], *, to: str | Path | None = None) -> str:
 
 
 def no_snapshot_folder(folder: object) -> str:
-    """The message for a snapshot folder that does not exist, with the commands that make one."""
+    """The message for a snapshot folder that does not exist, with the commands that make one;
+    for a file (one of a folder's ``SOURCE.jsonl``), its folder."""
+    given = Path(str(folder))
+    if given.is_file():
+        return f"{folder}: a file, not a snapshot folder: give the folder it is in ({given.parent})"
     to = shlex.quote(str(folder))
     return (
         f"{folder}: no snapshot folder: make it with 'signalops data import --to {to}' (the "
