@@ -236,7 +236,7 @@ def send(
     except httpx.TimeoutException:
         return _failure(webhook, Code.TIMEOUT, "timed out")
     except httpx.TransportError as exc:  # exception names only: their text has the URL
-        return _failure(webhook, Code.CONNECTION_ERROR, type(exc).__name__)
+        return _failure(webhook, Code.CONNECTION_ERROR, f"could not connect ({type(exc).__name__})")
     except Exception as exc:  # a webhook must never stop the approval being created
         return _failure(webhook, Code.ERROR, type(exc).__name__)
     if response.status_code >= 300:

@@ -227,6 +227,21 @@ def test_every_webhook_failing_still_creates_the_approval() -> None:
     assert "no webhook notified" in result.message
 
 
+def test_an_unreachable_webhook_says_it_could_not_connect() -> None:
+    """It said only 'ConnectError', the exception's name (its text holds the secret URL)."""
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    result = notifier(Chat(unreachable)).execute(INTENT, as_of=AS_OF)
+
+    messages = {f["kind"]: f["message"] for f in result.details["failed"]}
+    assert (
+        messages["slack"]
+        == "slack webhook (SIGNALOPS_SLACK_WEBHOOK): could not connect (ConnectError)"
+    )
+
+
 def test_telegram_refusal_reports_telegrams_description() -> None:
     def unknown_chat(request: httpx.Request) -> httpx.Response:
         if request.url.host != "api.telegram.org":
