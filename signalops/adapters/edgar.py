@@ -64,6 +64,7 @@ from signalops.adapters.base import live_time
 from signalops.adapters.http import HttpClient
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.adapters.technical import series_key
+from signalops.canonical import iso
 from signalops.codes import Code
 from signalops.errors import AdapterError
 
@@ -578,7 +579,7 @@ class PointInTime:
     # -- building blocks --
 
     def _missing(self, taxonomy: str, concept: str) -> AdapterError:
-        when = datetime.fromtimestamp(self.book.as_of, UTC).isoformat()
+        when = iso(datetime.fromtimestamp(self.book.as_of, UTC))
         return _error(
             f"{self.symbol} has reported no {taxonomy}:{concept} in any filing known at {when}",
             Code.NOT_REPORTED,
@@ -699,7 +700,7 @@ class PointInTime:
         ``facts`` as filed."""
         reported = [c for c in REVENUE_CONCEPTS if self.book.reported(GAAP, c)]
         if not reported:
-            when = datetime.fromtimestamp(self.book.as_of, UTC).isoformat()
+            when = iso(datetime.fromtimestamp(self.book.as_of, UTC))
             raise _error(
                 f"{self.symbol} has reported no revenue (us-gaap:{', '.join(REVENUE_CONCEPTS)}) "
                 f"in any filing known at {when} (company facts recorded before SignalOps read "

@@ -518,6 +518,6 @@ def test_a_company_with_no_revenue_filed_says_when_and_what_an_older_recording_l
     assert answer.message == (
         "AAPL has reported no revenue (us-gaap:Revenues, RevenuesNetOfInterestExpense, "
         "RevenueFromContractWithCustomerExcludingAssessedTax, SalesRevenueNet) in any filing "
-        "known at 2023-12-29T21:00:00+00:00 (company facts recorded before SignalOps read "
+        "known at 2023-12-29T21:00:00Z (company facts recorded before SignalOps read "
         "revenue hold none: import or download them again)"
     )
