@@ -51,6 +51,7 @@ from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import SignalOpsError
+from signalops.explain.figures import limit_text
 from signalops.orders import ExecutionStatus
 from signalops.venues import Venues
 
@@ -533,17 +534,9 @@ def _limits_of(r: BacktestResult, decision_id: str) -> dict[str, str]:
         return {}
     found = {}
     for check in ((record or {}).get("risk") or {}).get("checks", ()):
-        details = check.get("details") or {}
-        if check.get("passed") or "limit" not in details:
-            continue
-        limit, unit = details["limit"], str(details.get("unit", ""))
-        if unit == "quote currency":
-            limit = numbers.money(limit)
-        elif unit.startswith("fraction"):
-            limit = numbers.percent_trimmed(limit)
-        elif unit.startswith("seconds"):
-            limit = numbers.duration(limit)
-        found[check["code"]] = str(limit)
+        limit = None if check.get("passed") else limit_text(check.get("details") or {})
+        if limit is not None:
+            found[check["code"]] = limit
     return found
 
 

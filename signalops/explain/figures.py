@@ -138,6 +138,12 @@ def _paired(details: Record, unit: str) -> dict[str, str]:
     return shown
 
 
+def limit_text(details: Record) -> str | None:
+    """A check's ``limit`` as ``details_text`` writes it (``10,000.00``, ``10%``, ``30d``);
+    None when the check has no limit that reads in its unit."""
+    return _paired(details, str(details.get("unit") or "")).get("limit")
+
+
 def details_text(details: Any) -> str:
     """A risk check's details in words, keys sorted (as a stored record has them):
     ``actual 5%, equity 10,000.00, limit 10%, position value 500.00, unit fraction of equity``;

@@ -205,6 +205,7 @@ class Pipeline:
                 raise
             return skipped
         denials = gate.codes if gate is not None else ()
+        stale = _stale_by_metric(evaluation)
         return Outcome(
             did,
             strategy.name,
@@ -213,8 +214,8 @@ class Pipeline:
             execution.status,
             denials,
             data_errors=data_errors(evaluation),
-            stale=stale_data(evaluation),
-            stalled=stalled_data(evaluation, self.config.venues.in_sessions((asset,))),
+            stale=tuple(stale.values()),
+            stalled=_stalled(stale, evaluation.as_of, self.config.venues, asset),
             unread=unread_metrics(evaluation),
         )
 
@@ -919,25 +920,23 @@ def data_errors(evaluation: Evaluation) -> tuple[Code, ...]:
 
 
 def stale_data(evaluation: Evaluation) -> tuple[datetime, ...]:
-    """When the data is from, for each metric of the tree a leaf refused as STALE.
-
-    The source answered, with a value older than the leaf's max age: a feed that stopped
-    updating, or a recording that ended. Those leaves were UNKNOWN all the same, so the cycle
-    warns of them (apart from ``data_errors``: nothing failed to answer). One per metric, as
-    ``data_errors`` counts, whichever leaves read it.
-    """
+    """When the data is from, for each metric of the tree a leaf refused as STALE (what a
+    cycle's ``Outcome.stale`` holds: ``_stale_by_metric``)."""
     return tuple(_stale_by_metric(evaluation).values())
 
 
-def stalled_data(evaluation: Evaluation, sessions: bool) -> tuple[datetime, ...]:
-    """``stale_data`` without what the market's own pause explains: with ``sessions`` (the
-    asset trades in US equity sessions), its own metrics' data from before a night, weekend or
-    holiday in which no session closed is as new as it gets (a daily strategy with a 2d max
-    age on a Monday). What is left stopped updating: the stale-data alert counts it."""
-    found = _stale_by_metric(evaluation)
-    if not sessions or not found:
+def _stalled(
+    found: dict[Metric, datetime], as_of: datetime, venues: Venues, asset: str
+) -> tuple[datetime, ...]:
+    """Of the stale data ``found`` (``_stale_by_metric``), what the market's own pause does not
+    explain: when ``asset`` trades in US equity sessions, its own metrics' data from before a
+    night, weekend or holiday in which no session closed is as new as it gets (a daily strategy
+    with a 2d max age on a Monday). What is left stopped updating: the stale-data alert counts
+    it. (Whether the asset trades in sessions is asked only of stale data: not on every
+    decision.)"""
+    if not found or not venues.in_sessions((asset,)):
         return tuple(found.values())
-    now = evaluation.as_of.timestamp()
+    now = as_of.timestamp()
     return tuple(
         data_time
         for metric, data_time in found.items()
@@ -946,6 +945,13 @@ def stalled_data(evaluation: Evaluation, sessions: bool) -> tuple[datetime, ...]
 
 
 def _stale_by_metric(evaluation: Evaluation) -> dict[Metric, datetime]:
+    """When the data is from, for each metric of the tree a leaf refused as STALE.
+
+    The source answered, with a value older than the leaf's max age: a feed that stopped
+    updating, or a recording that ended. Those leaves were UNKNOWN all the same, so the cycle
+    warns of them (apart from ``data_errors``: nothing failed to answer). One per metric, as
+    ``data_errors`` counts, whichever leaves read it.
+    """
     reasons = evaluation.reasons
     if Code.STALE not in reasons:  # every decision asks: one scan of a short tuple
         return {}
@@ -990,5 +996,4 @@ __all__ = [
     "records_of_kind",
     "reference_price",
     "stale_data",
-    "stalled_data",
 ]

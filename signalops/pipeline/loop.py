@@ -117,11 +117,11 @@ def wall_clock_times(
     if every is None:
         return
     step = every.total_seconds()
-    first = True
+    ran = now_first  # idle after a cycle, not before the first
     while not stop.is_set():
-        if idle is not None and not (first and not now_first):
+        if idle is not None and ran:
             idle()
-        first = False
+        ran = True
         current = now().timestamp()
         next_at = (current // step + 1) * step
         if stop.wait(next_at - current):

@@ -67,7 +67,7 @@ class CycleSummary:
     @property
     def stalled(self) -> tuple[datetime, ...]:
         """``stale`` without the data a stock's night, weekend or holiday explains: what
-        stopped updating (``cycle.stalled_data``)."""
+        stopped updating (``cycle._stalled``)."""
         return tuple(time for o in self.outcomes if not o.skipped for time in o.stalled)
 
     def stale_text(self) -> str:
