@@ -15,6 +15,7 @@ the record.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -217,6 +218,16 @@ def counted(value: Any, word: str, plural: str | None = None) -> str:
     return f"{text} {word if one else plural or word + 's'}"
 
 
+def listed(names: Sequence[str], most: int | None = None) -> str:
+    """Names as a sentence lists them: ``AAPL``, ``AAPL and MSFT``, ``AAPL, MSFT and KO``;
+    past ``most``, the first ``most`` and a count: ``A, B, C, D and 3 more``."""
+    if most is not None and len(names) > most:
+        return f"{', '.join(names[:most])} and {len(names) - most:,} more"
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _size(value: Number) -> float:
     return abs(float(value))
 
@@ -237,6 +248,7 @@ __all__ = [
     "count",
     "counted",
     "duration",
+    "listed",
     "money",
     "number",
     "p_value",

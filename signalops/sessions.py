@@ -23,7 +23,7 @@ from typing import Any
 from signalops.catalogue.builtin import DAY, TECHNICAL
 from signalops.catalogue.spec import format_duration
 from signalops.evaluation.nodes import Predicate
-from signalops.numbers import counted
+from signalops.numbers import counted, listed
 from signalops.strategy.model import Strategy
 from signalops.venues import Venue, VenueKind, Venues
 
@@ -48,7 +48,7 @@ def weekend_warning(file: str, strategy: Strategy, venues: Venues) -> str | None
     if not short:
         return None
     first, age = min(short, key=lambda pair: pair[1])  # of the shortest, the first in the file
-    assets = _listed([asset for asset, _ in in_sessions])
+    assets = listed([asset for asset, _ in in_sessions])
     trade, their = ("trades", "its") if len(in_sessions) == 1 else ("trade", "their")
     more = len(short) - 1
     others = f" and {counted(more, 'more leaf', 'more leaves')}" if more else ""
@@ -116,15 +116,10 @@ def _sets_max_age(spec: Mapping[str, Any], path: str) -> bool:
     return False
 
 
-def _listed(names: Sequence[str]) -> str:
-    """``AAPL``, ``AAPL and MSFT``, ``AAPL, MSFT and KO``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def _venues_text(venues: Sequence[Venue]) -> str:
     """``venue stocks, yfinance``; ``venues stocks and etfs, yfinance``; ``venue yfinance``
     (a venue named as its exchange)."""
     names = list(dict.fromkeys(venue.name for venue in venues))
     word = "venue" if len(names) == 1 else "venues"
     exchange = VenueKind.YFINANCE.value
-    return f"{word} {_listed(names)}" + ("" if names == [exchange] else f", {exchange}")
+    return f"{word} {listed(names)}" + ("" if names == [exchange] else f", {exchange}")

@@ -456,27 +456,19 @@ def unknown_data_notes(r: BacktestResult, most: int = 4) -> list[str]:
     for (source, reason, counts, first_id, message), metrics in lines.items():
         if all(n == totals[asset] for asset, n in counts):
             every = sum(n for _, n in counts)
-            where = f"all {every:,} decisions of {_names([a for a, _ in counts], most)}"
+            where = f"all {every:,} decisions of {numbers.listed([a for a, _ in counts], most)}"
             why = "signalops why"
         else:
             shown = [f"{n:,} of {totals[asset]:,} decisions of {asset}" for asset, n in counts]
-            where = _names(shown, most)
+            where = numbers.listed(shown, most)
             why = "the first: signalops why"
         verb = "was" if len(metrics) == 1 else "were"
+        named = numbers.listed(metrics, most)
         notes.append(
-            f"{_names(metrics, most)} ({source}) {verb} UNKNOWN at {where}: {reason}: {message} "
+            f"{named} ({source}) {verb} UNKNOWN at {where}: {reason}: {message} "
             f"({why} {first_id} --audit {r.audit_path})"
         )
     return notes
-
-
-def _names(items: Sequence[str], most: int) -> str:
-    """``a``, ``a and b``, ``a, b and c``; past ``most``: ``a, b, c, d and 3 more``."""
-    if len(items) > most:
-        return f"{', '.join(items[:most])} and {len(items) - most:,} more"
-    if len(items) == 1:
-        return items[0]
-    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def failed_order_notes(r: BacktestResult) -> list[str]:
