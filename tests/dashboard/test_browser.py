@@ -200,7 +200,11 @@ def test_log_in_and_approve_in_a_real_browser(
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.get_by_text("Logged in as").wait_for()
-            note = page.get_by_label("Note (kept in the audit record; required to reject)")
+            # Until the rerun after logging in ends, the logged-out page's disabled note is still
+            # on screen beside the new one: the enabled one is the field to wait for and fill.
+            note = page.get_by_label("Note (kept in the audit record; required to reject)").and_(
+                page.locator("textarea:enabled")
+            )
             note.wait_for()
             chart = page.locator(".st-key-approvals-chart")
             plot = chart.locator(".js-plotly-plot")
@@ -215,7 +219,8 @@ def test_log_in_and_approve_in_a_real_browser(
             page.locator(".st-key-approvals-chart").screenshot(path=str(chart_shot))
 
             note.fill("checked in the browser")
-            page.get_by_role("button", name="Approve BUY 0.34784354 ETH").click()
+            approve = page.get_by_role("button", name="Approve BUY 0.34784354 ETH")
+            approve.and_(page.locator("button:enabled")).click()
             page.get_by_text(f"{approval_id}: FILLED").wait_for()
             page.get_by_text("No approvals pending").wait_for()
             page.screenshot(path=str(tmp_path / "approved.png"))
