@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -80,6 +80,7 @@ class OrderIntent:
 
 
 _BPS = Decimal(10_000)
+QUANTITY_STEP = Decimal("0.00000001")  # quantities are sized (and paper fills cut) to 8 places
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,16 @@ class FillCosts:
         """The cash a BUY of ``quantity`` at ``base_price`` takes, fee included."""
         notional = quantity * self.price(Side.BUY, base_price)
         return notional + self.fee(notional)
+
+    def most_that_fits(self, cash: Decimal, base_price: Decimal, step: Decimal) -> Decimal:
+        """The largest multiple of ``step`` a BUY at ``base_price`` may take with ``cash``,
+        fee included (zero when not one step fits)."""
+        fits = (cash / self.buy_cost(Decimal(1), base_price)).quantize(step, rounding=ROUND_DOWN)
+        # The division keeps 28 digits and may round its last one up: what fits is decided by
+        # ``buy_cost`` itself, a step lower while it does not fit.
+        while fits > 0 and self.buy_cost(fits, base_price) > cash:
+            fits -= step
+        return max(fits, Decimal(0))
 
 
 @dataclass(frozen=True)

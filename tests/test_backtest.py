@@ -980,12 +980,13 @@ def test_an_all_in_backtest_leaves_room_for_the_fee_and_trades(replay_dir: Path,
     assert re.search(r"^fees \(USDT\) +19\.97 +9\.99$", result.stdout, re.MULTILINE)
 
 
-def test_an_all_in_buy_of_a_stock_opening_above_its_close_fails_at_the_broker_and_says_so(
+def test_an_all_in_buy_of_a_stock_opening_above_its_close_buys_what_the_cash_allows_and_says_so(
     replay_dir: Path, tmp_path: Path
 ):
     """Sizing leaves room for the fee at the decision's price; AAPL opened 2019-01-04 1.6%
-    above the close it was sized at, and 100% of the cash cannot pay that: the order fails
-    (INSUFFICIENT_FUNDS), said beside its WARNING log line."""
+    above the close it was sized at, and 100% of the cash cannot pay that. The order failed
+    (INSUFFICIENT_FUNDS): an all-in strategy on stocks missed every entry after a gap up. It
+    buys what the cash allows, and the note says so."""
     equities = (ROOT / "examples" / "signalops.equities.yaml").read_text(encoding="utf-8")
     limits = "  max_data_age: 4d\n  max_position: 1\n  max_exposure: 1\n"
     config = tmp_path / "signalops.yaml"
@@ -997,13 +998,24 @@ def test_an_all_in_buy_of_a_stock_opening_above_its_close_fails_at_the_broker_an
         "--config", str(config), "--report", str(tmp_path / "r"), "--no-baseline",
     ]  # fmt: skip
     said = notes_of(args)
-    failed = "".join(line for line in said.splitlines(True) if line.startswith("note:"))
+    cut = "".join(line for line in said.splitlines(True) if line.startswith("note:"))
     assert re.fullmatch(
-        r"note: 1 order the risk gate approved failed at the paper broker \(the first, BUY AAPL "
-        r"at 2019-01-04T00:00:00Z: signalops why dec-[0-9a-f]{24} --audit \S+/backtest\.db says "
-        r"why\)\n",
-        failed,
-    ), failed
+        r"note: 1 BUY filled less than ordered: the price rose between the decision and its "
+        r"fill, and the cash allowed less \(the first, AAPL at 2019-01-04T00:00:00Z: "
+        r"276\.36361697 of 280\.87250298; signalops why dec-[0-9a-f]{24} --audit "
+        r"\S+/backtest\.db\)\n",
+        cut,
+    ), cut
+    why = re.search(r"signalops why (\S+) --audit (\S+)\)", cut)
+    assert why is not None
+    said = CliRunner().invoke(cli, ["why", why[1], "--audit", why[2]], prog_name="signalops")
+    assert [line for line in said.stdout.splitlines() if line.startswith(("ORDER", "EXEC"))] == [
+        "ORDER: BUY 280.87250298 AAPL at 35.55 USD (notional 9,985.02 USD), client order "
+        f"so-{why[1][4:]}",
+        "EXECUTION: FILLED: paper BUY 276.36361697 AAPL at 36.1481 USD (fee 9.99 USD); "
+        "280.87250298 ordered: the price rose to 36.13 USD before it filled, and the cash "
+        "allowed less",
+    ]
 
 
 def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(

@@ -61,6 +61,7 @@ __all__ = [
     "REPORT_FILES",
     "ReportFiles",
     "columns",
+    "cut_buy_notes",
     "day",
     "denied_buy_notes",
     "early_fill_notes",
@@ -112,6 +113,9 @@ class ReportFiles:
 
 
 # --- text ----------------------------------------------------------------------------------------
+
+
+_FILLED = ExecutionStatus.FILLED.value
 
 
 def _count(n: int, word: str) -> str:
@@ -487,6 +491,34 @@ def failed_order_notes(r: BacktestResult) -> list[str]:
     ]
 
 
+def cut_buy_notes(r: BacktestResult) -> list[str]:
+    """A line when BUYs filled less than they ordered: the price rose between the decision and
+    its fill (a stock opening above the close it was sized at) past what the cash allowed, and
+    the paper broker bought what the cash allowed (its fill's ``details["ordered"]``). The
+    trades table shows the smaller quantities only."""
+    bought = [d for d in r.decisions if d.action == "BUY" and d.status == _FILLED]
+    cut: list[tuple[Decision, str, str]] = []
+    if bought:
+        try:
+            with AuditLog.open_readonly(r.audit_path) as log:
+                for d in bought:
+                    execution = (log.get(d.decision_id) or {}).get("execution") or {}
+                    ordered = (execution.get("details") or {}).get("ordered")
+                    if ordered is not None:
+                        cut.append((d, ordered, execution["fill"]["quantity"]))
+        except (OSError, SignalOpsError):  # a log moved since: nothing to say
+            return []
+    if not cut:
+        return []
+    first, ordered, filled = cut[0]
+    return [
+        f"{_count(len(cut), 'BUY')} filled less than ordered: the price rose between the "
+        f"decision and its fill, and the cash allowed less (the first, {first.asset} at "
+        f"{iso(first.as_of)}: {numbers.quantity(filled)} of {numbers.quantity(ordered)}; "
+        f"signalops why {first.decision_id} --audit {r.audit_path})"
+    ]
+
+
 def denied_buy_notes(r: BacktestResult) -> list[str]:
     """A line when the risk gate denied BUYs of an asset the book did not hold (entries that
     did not happen), by check: the table would only say how few trades there were (a run
@@ -723,6 +755,7 @@ def notes(r: BacktestResult) -> list[str]:
         early_fill_notes,
         denied_buy_notes,
         failed_order_notes,
+        cut_buy_notes,
     )
     return [line for kind in kinds for line in kind(r)]
 

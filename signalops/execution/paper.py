@@ -63,11 +63,18 @@ broker never goes short, and never sells another strategy's holding, whatever th
 said), buying for more cash than the account has, or than the strategy's allocation has left
 (never negative cash), a non-positive quantity or price, a price source that has no price.
 
+A BUY the price's rise put out of the cash's reach buys what the cash allows (to 8 decimal
+places, fee included) instead of failing: one that fitted the cash at its own reference price
+(the price it was sized at) and fills at a higher one (a backtest's next open above the
+decision's close: a stock gapping up fails an all-in order otherwise). The fill says so
+(``details["ordered"]`` and the message). A BUY that never fitted is refused as before:
+sizing leaves it to the broker (INSUFFICIENT_FUNDS names the cash).
+
 Idempotency
   ``client_order_id`` is UNIQUE in ``paper_fills``. Executing an intent whose client order id
   is already in the ledger returns that first fill (FILLED, ``details["already_filled"]``) and
-  writes nothing; the same id with a different asset, side or quantity is a bug upstream and is
-  refused (CLIENT_ORDER_ID_REUSED).
+  writes nothing; the same id with a different asset, side or quantity (a BUY's fill may be
+  smaller: the cash allowed less) is a bug upstream and is refused (CLIENT_ORDER_ID_REUSED).
 
 Transactions
   ``execute`` can run inside the caller's transaction on the same database (the audit log's
@@ -106,6 +113,7 @@ from signalops.errors import ExecutionError, SignalOpsError
 from signalops.orders import (
     DAY_START_LAST_FILL,
     DAY_START_MARKET,
+    QUANTITY_STEP,
     DayStartMark,
     ExecutionResult,
     ExecutionStatus,
@@ -745,12 +753,18 @@ class PaperBroker:
                 return self._already_filled(existing, intent)
             books = self._books(rows=rows)
             book, own = books.account.copy(), books.own(intent.strategy)  # only ``book`` changes
-            refusal = self._refusal(intent, book, own, notional + fee)
+            cash = self._cash_for(intent, book, own)
+            quantity = intent.quantity
+            if intent.side is Side.BUY and notional + fee > cash:
+                quantity = self._priced_out(intent, base_price, cash)
+                notional = quantity * price
+                fee = costs.fee(notional)
+            refusal = self._refusal(intent, book, own, notional + fee, cash)
             if refusal is not None:
                 return refusal
             values = (
                 intent.client_order_id, intent.decision_id, intent.strategy, intent.asset,
-                intent.side.value, str(intent.quantity), str(price), str(fee),
+                intent.side.value, str(quantity), str(price), str(fee),
                 str(intent.reference_price), str(self.fee_bps), str(self.slippage_bps),
                 iso(as_of), iso(price_time),
             )  # fmt: skip
@@ -763,15 +777,24 @@ class PaperBroker:
         if fresh:
             self._keep_written(row, raw)
         fill = row.fill()
+        cut = quantity != intent.quantity
         return ExecutionResult(
             ExecutionStatus.FILLED,
             message=(
                 f"paper {intent.side.value} {plain(fill.quantity)} {intent.asset} at "
                 f"{plain(price)} {self.quote} (fee {plain(fee)})"
+                + (
+                    f"; {plain(intent.quantity)} ordered: the price rose from "
+                    f"{plain(intent.reference_price)} to {plain(base_price)} before it filled, "
+                    "and the cash allowed less"
+                    if cut
+                    else ""
+                )
             ),
             fill=fill,
             venue_order_id=fill.venue_order_id,
             details={
+                **({"ordered": intent.quantity} if cut else {}),
                 "venue": VENUE,
                 "base_price": base_price,
                 "price_time": price_time,
@@ -799,11 +822,29 @@ class PaperBroker:
             return account_cash
         return min(account_cash, book_cash)
 
+    def _cash_for(self, intent: OrderIntent, book: _Book, own: _Book) -> Decimal:
+        """The cash a BUY may take: the account's, and no more than its strategy's allocation
+        has left when it has one."""
+        capital = self.capital.get(intent.strategy)
+        return book.cash if capital is None else min(book.cash, capital + own.cash)
+
+    def _priced_out(self, intent: OrderIntent, base_price: Decimal, cash: Decimal) -> Decimal:
+        """What a BUY short of ``cash`` at ``base_price`` fills: the most the cash allows when
+        it fitted at its own reference price and the price has risen since; otherwise all of
+        it (refused)."""
+        costs = self.costs
+        if base_price <= intent.reference_price or (
+            costs.buy_cost(intent.quantity, intent.reference_price) > cash
+        ):
+            return intent.quantity
+        fits = costs.most_that_fits(cash, base_price, QUANTITY_STEP)
+        return fits if fits > 0 else intent.quantity
+
     def _refusal(
-        self, intent: OrderIntent, book: _Book, own: _Book, cost: Decimal
+        self, intent: OrderIntent, book: _Book, own: _Book, cost: Decimal, cash: Decimal
     ) -> ExecutionResult | None:
         """Why the order cannot fill: a strategy sells only what its own book holds, and buys
-        with no more than the account's cash (and its allocation's, when it has one)."""
+        with no more than ``cash`` (``_cash_for``)."""
         if intent.side is Side.SELL:
             held = own.held(intent.asset)
             if intent.quantity > held:
@@ -814,10 +855,6 @@ class PaperBroker:
                     held=held,
                 )
             return None
-        cash = book.cash
-        capital = self.capital.get(intent.strategy)
-        if capital is not None:
-            cash = min(cash, capital + own.cash)
         if cost > cash:
             return failed(
                 Code.INSUFFICIENT_FUNDS,
@@ -829,7 +866,16 @@ class PaperBroker:
         return None
 
     def _already_filled(self, row: _FillRow, intent: OrderIntent) -> ExecutionResult:
-        if (row.asset, row.side, row.quantity) != (intent.asset, intent.side, intent.quantity):
+        # ``_priced_out``'s fill of this BUY: less, at its reference price, filled above it.
+        cut = (
+            intent.side is Side.BUY
+            and 0 < row.quantity < intent.quantity
+            and row.reference_price == intent.reference_price
+            and row.price > self.costs.price(Side.BUY, intent.reference_price)
+        )
+        if (row.asset, row.side) != (intent.asset, intent.side) or (
+            row.quantity != intent.quantity and not cut
+        ):
             return failed(
                 Code.CLIENT_ORDER_ID_REUSED,
                 f"client order id {intent.client_order_id} already filled a different order "

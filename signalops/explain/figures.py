@@ -218,8 +218,9 @@ def execution_message(execution: Record) -> str:
     message = str(execution.get("message") or "")
     fill = execution.get("fill")
     details = execution.get("details")
-    venue = details.get("venue") if isinstance(details, Mapping) else None
-    if not isinstance(fill, Mapping) or venue != "paper":
+    if not isinstance(fill, Mapping) or not isinstance(details, Mapping):
+        return message
+    if details.get("venue") != "paper":
         return message
     side, asset = fill.get("side"), fill.get("asset")
     if not message.startswith(f"paper {side} ") or numbers.as_number(fill.get("price")) is None:
@@ -227,7 +228,16 @@ def execution_message(execution: Record) -> str:
     quote = quote_of(execution)
     price = numbers.trade_price(fill.get("price"), quote)
     quantity = _figure(numbers.quantity, fill.get("quantity"))
-    return f"paper {side} {quantity} {asset} at {price} (fee {fee_text(fill.get('fee'), quote)})"
+    said = f"paper {side} {quantity} {asset} at {price} (fee {fee_text(fill.get('fee'), quote)})"
+    ordered, rose_to = details.get("ordered"), details.get("base_price")
+    if ordered is None or numbers.as_number(rose_to) is None:
+        return said
+    # A BUY the price's rise before its fill put out of the cash's reach (the paper broker's
+    # ``_priced_out``): the order line says what was ordered at which price.
+    ordered = _figure(numbers.quantity, ordered)
+    rose_to = numbers.trade_price(rose_to, quote)
+    rise = f"the price rose to {rose_to} before it filled, and the cash allowed less"
+    return f"{said}; {ordered} ordered: {rise}"
 
 
 __all__ = [

@@ -7,6 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from signalops.observation import utc
 from signalops.orders import (
+    QUANTITY_STEP,
     FillCosts,
     Mode,
     OrderIntent,
@@ -17,8 +18,6 @@ from signalops.orders import (
 from signalops.risk.limits import RiskLimits
 from signalops.risk.valuation import marked_equity, unvalued
 from signalops.side import Side
-
-QUANTITY_STEP = Decimal("0.00000001")  # sizing rounds quantities down to 8 decimal places
 
 
 def size_order(
@@ -106,13 +105,7 @@ def _room_for_costs(quantity: Decimal, price: Decimal, cash: Decimal, costs: Fil
     the most that fits with them (to 8 decimal places, rounded down)."""
     if quantity * price > cash or costs.buy_cost(quantity, price) <= cash:
         return quantity
-    unit = costs.buy_cost(Decimal(1), price)
-    fits = min(quantity, (cash / unit).quantize(QUANTITY_STEP, rounding=ROUND_DOWN))
-    # The division keeps 28 digits and may round its last one up: what fits is decided by
-    # the broker's own arithmetic (``buy_cost``), a step lower while it does not fit.
-    while fits > 0 and costs.buy_cost(fits, price) > cash:
-        fits -= QUANTITY_STEP
-    return fits
+    return min(quantity, costs.most_that_fits(cash, price, QUANTITY_STEP))
 
 
 __all__ = ["QUANTITY_STEP", "size_order"]

@@ -372,6 +372,49 @@ def test_an_all_in_buy_sized_with_the_brokers_costs_fills_and_spends_no_more_tha
     assert result.details["cash_after"] == D("0.000481991500")
 
 
+def test_a_buy_the_price_rose_out_of_the_cashs_reach_buys_what_the_cash_allows(
+    db: sqlite_utils.Database,
+) -> None:
+    """An all-in BUY sized at 50,000 fills at the next open, 51,000: 0.19970034 BTC would cost
+    10,194.77 with the fee, over the 10,000 of cash. It buys what the cash allows at that price,
+    and says what was ordered; executed again, it is the same fill."""
+    opened = T0 + timedelta(hours=1)
+    broker = PaperBroker(
+        db, starting_cash=10000, fee_bps=10, slippage_bps=0, price=lambda _a, _t: (D(51000), opened)
+    )
+    order = intent(Side.BUY, "0.19970034", "50000")
+
+    result = broker.execute(order, as_of=T0)
+
+    assert result.status is ExecutionStatus.FILLED, result.message
+    assert result.fill is not None and result.fill.quantity == D("0.19588254")
+    assert result.details["ordered"] == D("0.19970034")
+    assert result.details["cash_after"] == D("0.00045046000")  # a step more would not fit
+    assert result.message == (
+        "paper BUY 0.19588254 BTC at 51000 USDT (fee 9.99000954); 0.19970034 ordered: the price "
+        "rose from 50000 to 51000 before it filled, and the cash allowed less"
+    )
+    again = broker.execute(order, as_of=T0)
+    assert again.details.get("already_filled") is True and fills_in(db) == 1
+
+
+def test_a_buy_short_of_the_cash_at_its_own_price_is_refused_whatever_the_fill_price(
+    db: sqlite_utils.Database,
+) -> None:
+    """Sizing leaves a BUY over the cash to the broker (the audit names the cash): only a rise
+    of the price after sizing makes the broker buy less instead."""
+    opened = T0 + timedelta(hours=1)
+    broker = PaperBroker(
+        db, starting_cash=10000, fee_bps=10, slippage_bps=0, price=lambda _a, _t: (D(51000), opened)
+    )
+
+    result = broker.execute(intent(Side.BUY, "0.25", "50000"), as_of=T0)
+
+    assert result.status is ExecutionStatus.FAILED
+    assert result.details["reason"] == "INSUFFICIENT_FUNDS"
+    assert fills_in(db) == 0
+
+
 def test_a_strategy_may_spend_the_accounts_cash_and_no_more_than_its_allocations(
     broker: PaperBroker,
 ) -> None:
