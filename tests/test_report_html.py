@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,15 +259,21 @@ def test_a_click_on_a_decision_marker_fills_the_why_command_box(march: Study, pa
 # --- the strategy's indicators -------------------------------------------------------------------
 
 
+def candle_day(moment: datetime) -> str:
+    """Where the chart draws a daily candle's value: on the day whose close it is (the candle
+    closing at 2023-03-12 00:00 is 03-11's)."""
+    return (moment - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
 def recorded(audit: Path, slot: int) -> dict[str, float]:
-    """The value of the tree's metric ``slot`` each decision saw, by its data time."""
+    """The value of the tree's metric ``slot`` each decision saw, by its candle's day."""
     seen: dict[str, float] = {}
     with AuditLog(audit) as log:
         for record in records_of_kind(log, "decision"):
             entry = record["observations"][slot]
             if entry.get("value") is not None:
                 moment = datetime.fromisoformat(entry["data_time"].replace("Z", "+00:00"))
-                seen[moment.strftime("%Y-%m-%d %H:%M:%S")] = entry["value"]
+                seen[candle_day(moment)] = entry["value"]
     return seen
 
 
@@ -362,7 +368,7 @@ def test_indicators_of_highs_lows_and_volumes_come_from_the_store_and_match_the_
         drawn = dict(zip(line["x"], line["y"], strict=True))
         for moment in (datetime(2023, 3, 12, tzinfo=UTC), datetime(2023, 3, 31, tzinfo=UTC)):
             seen = adapter.observe(metric.request("BTC"), moment, {})
-            assert drawn[moment.strftime("%Y-%m-%d %H:%M:%S")] == seen.value, metric.render()
+            assert drawn[candle_day(moment)] == seen.value, metric.render()
 
 
 def test_an_expression_line_is_computed_as_the_evaluator_computes_it(

@@ -13,15 +13,25 @@ plotly object is built, so writing a report costs no validation pass over every 
 page is the same bytes for the same backtest (fixed element ids, times as UTC text, floats as
 Python writes them). Markers of decisions carry the decision id (``customdata``): the hover
 shows it and a click puts the ``signalops why`` command under the chart.
+
+Points are dated as the report's tables date them. A decision or a fill is drawn at its own time
+(a daily decision at 2024-11-06 00:00 UTC on 2024-11-06, at the price the tables give it). A line
+whose every point is at 00:00 UTC (daily candles' closes and the indicators over them, the equity
+marked after each day or session) holds at each point the close of the day that ended there,
+and is drawn on that day, as an exchange's daily chart draws a candle and as
+``metrics.Drawdown.dates`` dates a drawdown: BTC's 2023-02-20 candle closes at 02-21 00:00 and is
+drawn on 02-20, the S&P 500's Friday session is marked at Saturday 00:00 and drawn on Friday, and
+the starting cash, valued at the first decision, on the day before it (the close that decision
+saw). Other lines (hourly closes, a stock session's 21:00 close) are drawn at their own times.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import cycle
 from typing import Any
@@ -98,9 +108,10 @@ def equity_chart(study: Study) -> Chart:
     held = study.benchmark
     if held is not None and held.equity:
         curves.append((f"buy & hold {held.asset}", held.equity, BENCHMARK, "solid"))
+    days = _whole_days(p.time for _, curve, _, _ in curves for p in curve)
     data: list[dict[str, Any]] = []
     for name, curve, color, dash in curves:
-        times = [_x(p.time) for p in curve]
+        times = [_closed(p.time, days) for p in curve]
         line: dict[str, Any] = {"color": color, "width": 1.6, "dash": dash}
         data.append(
             {
@@ -168,12 +179,13 @@ def price_chart(
     bars = result.prices[asset]
     first, last = result.equity[0].time, result.equity[-1].time
     times, closes = bars.window(first, last)
+    days = _whole_days(times)
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "mode": "lines",
             "name": "close",
-            "x": [_x(t) for t in times],
+            "x": [_closed(t, days) for t in times],
             "y": closes,
             "line": {"color": "#444444", "width": 1.2},
             "hovertemplate": "close %{y:,.2f}<extra></extra>",
@@ -216,7 +228,8 @@ def price_chart(
             hoverdistance=10,
             shapes=shapes,
             annotations=annotations,
-            **_price_axes(below, first, last),
+            # From the close the first decision saw to the last; on a day axis, the days.
+            **_price_axes(below, _closed(first, days), _closed(last, days)),
         ),
     }
     title = f"{asset}: closes, fills and blocked signals"
@@ -225,7 +238,7 @@ def price_chart(
     return Chart(chart_id, title, figure, tuple(notes), decisions=True)
 
 
-def _price_axes(below: Sequence[Pane], first: datetime, last: datetime) -> dict[str, Any]:
+def _price_axes(below: Sequence[Pane], first: str, last: str) -> dict[str, Any]:
     """The price on top, each pane under it, all on one time axis at the bottom."""
     gap = 0.04
     weights = [_PRICE_HEIGHT - 40, *(_PANE_HEIGHT for _ in below)]
@@ -249,7 +262,7 @@ def _price_axes(below: Sequence[Pane], first: datetime, last: datetime) -> dict[
     axes["xaxis"] = {
         "type": "date",
         "anchor": f"y{len(weights)}" if len(weights) > 1 else "y",
-        "range": [_x(first), _x(last)],
+        "range": [first, last],
         **_GRID,
         **_SPIKES,
     }
@@ -274,11 +287,12 @@ def _indicator(
         notes.append(f"{line.label}: not drawn (no recorded candles of its timeframe)")
         return None
     times, ys = values(line, found, first, last)
+    days = _whole_days(times)  # its own candles: another timeframe's may not be daily
     return {
         "type": "scatter",
         "mode": "lines",
         "name": line.label,
-        "x": [_x(t) for t in times],
+        "x": [_closed(t, days) for t in times],
         "y": ys,
         "connectgaps": False,
         "hovertemplate": f"{_escape(line.label)} %{{y:,.4g}}<extra></extra>",
@@ -347,7 +361,8 @@ def _fills(legs: Sequence[Leg], asset: str) -> list[dict[str, Any]]:
 
 
 def _blocked(study: Study, items: Sequence[Counterfactual], bars: Bars) -> list[dict[str, Any]]:
-    """Blocked signals at the close their decision saw."""
+    """Blocked signals at their decisions' times and the closes they saw (the entries the
+    report's table gives them)."""
     marks = []
     for item in items:
         found = bars.close_at(item.as_of)
@@ -406,6 +421,30 @@ def _layout(*, height: int, hovermode: str, **more: Any) -> dict[str, Any]:
 def _x(moment: datetime) -> str:
     """A time as plotly reads a date (it ignores zones: these are UTC)."""
     return moment.isoformat(sep=" ")[:19]
+
+
+def _whole_days(times: Iterable[datetime]) -> bool:
+    """Every time at 00:00 UTC: a line of daily closes (or of the periods of a daily equity
+    curve), each the close of the day that ended there."""
+    return all(_midnight(t) for t in times)
+
+
+def _midnight(moment: datetime) -> bool:
+    found = moment if moment.tzinfo is None else moment.astimezone(UTC)
+    return found.time() == datetime.min.time()
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def _closed(moment: datetime, days: bool) -> str:
+    """Where a point of a line marked at ``moment`` is drawn: with ``days``, on the day that
+    ended at it (``2023-02-21 00:00`` holds 02-20's close: ``2023-02-20``), as the tables date
+    it (``metrics.Drawdown.dates``); else at its own time."""
+    if not days:
+        return _x(moment)
+    found = moment if moment.tzinfo is None else moment.astimezone(UTC)
+    return (found - _INSTANT).date().isoformat()
 
 
 def _escape(text: str) -> str:

@@ -114,7 +114,8 @@ def test_the_demo_report_opens_offline_draws_its_charts_and_tells_the_why_comman
             assert page.locator("#price-0 .shapelayer path").count() == 3  # 30, 55, -15%
             decision, label, why = hover_and_click(page, "sell (fill)")
             assert decision.startswith("dec-") and f"decision {decision}" in label
-            assert label.startswith("Mar 14, 2023close 24,113.48SELL 0.04935356 at 24,100.21")
+            # The fill at 03-14's open beside 03-14's close (the candle closing at 03-15 00:00).
+            assert label.startswith("Mar 14, 2023close 24,670.41SELL 0.04935356 at 24,100.21")
             assert why == f"signalops why {decision} --audit reports/banking_crisis_dip/backtest.db"
             page.screenshot(path=str(shot), full_page=True)  # the hover box still showing
             assert errors == []

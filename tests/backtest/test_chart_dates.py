@@ -1,0 +1,117 @@
+"""The report's charts date their points as its tables do.
+
+Regression tests: the tables date a daily close by the day it closes (BTC's 2023-02-20 candle
+closes at 02-21 00:00; the S&P 500's Friday session is marked at Saturday 00:00), but the charts
+drew every close at that 00:00, so each chart point read a day later than the table: the buy &
+hold peak the table gave as 2023-02-20 was on the chart's 2023-02-21, a stock curve had points
+on Saturdays, and the close beside a fill of 2023-03-14 was 03-13's. Decisions and fills are at
+their own times, the day they were made.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from conftest import ROOT, STRATEGIES
+from conftest import invoke as run
+
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+DIP = str(STRATEGIES / "banking_crisis_dip.yaml")
+DIP_4D = """\
+strategy:
+  name: "Dip_Buyer_4d"
+  assets: ["AAPL"]
+  defaults: {max_age: 4d}
+  params: {oversold: 30}
+  rules:
+    - id: dip
+      source: technical
+      conditions: [{when: "rsi(14) < $oversold"}]
+  exit:
+    rules:
+      - {id: recovered, source: technical, conditions: [{when: "rsi(14) > 60"}]}
+  execution: {position_size: 0.1}
+"""
+
+
+def backtest(replay_dir: Path, *args: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The figures (by chart id) and metrics.json of ``signalops backtest ARGS``."""
+    result = run("backtest", *args, "--data", str(replay_dir), "--report", "report")
+    assert result.exit_code == 0, result.stderr
+    charts = json.loads(Path("report", "charts.json").read_text(encoding="utf-8"))
+    metrics = json.loads(Path("report", "metrics.json").read_text(encoding="utf-8"))
+    return {chart["id"]: chart["figure"] for chart in charts}, metrics
+
+
+def line(figure: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [t for t in figure["data"] if t["name"] == name]
+    return found
+
+
+def drawdown_days(curve: dict[str, Any]) -> list[str | None]:
+    """The chart's days of a curve's deepest fall: its peak (the last new high before the
+    trough), its trough and its recovery to the peak, as a reader finds them by hovering."""
+    xs, ys = curve["x"], curve["y"]
+    highs = [max(ys[: i + 1]) for i in range(len(ys))]
+    trough = min(range(len(ys)), key=lambda i: ys[i] / highs[i])
+    peak = max(i for i in range(trough + 1) if i == 0 or ys[i] > highs[i - 1])
+    recovered = next((xs[i] for i in range(trough + 1, len(ys)) if ys[i] >= ys[peak]), None)
+    return [xs[peak], xs[trough], recovered]
+
+
+def table_days(metrics: dict[str, Any]) -> list[str | None]:
+    drawdown = metrics["max_drawdown"]
+    return [drawdown["peak"], drawdown["trough"], drawdown["recovered"]]
+
+
+def test_a_crypto_charts_closes_fall_on_the_days_the_table_gives_them(
+    replay_dir: Path, in_tmp: Path
+):
+    figures, metrics = backtest(
+        replay_dir, DIP, "--from", "2023-01-01", "--to", "2023-06-30", "--no-baseline"
+    )
+    hold = line(figures["equity"], "buy & hold")
+    # The table: BTC peaked at the 2023-02-20 close, fell to 03-10's, recovered by 03-16's.
+    assert table_days(metrics["buy_and_hold"]) == ["2023-02-20", "2023-03-10", "2023-03-16"]
+    assert drawdown_days(hold) == ["2023-02-20", "2023-03-10", "2023-03-16"]
+    # The starting cash is the close the first decision (2023-01-01 00:00) saw: 12-31's. Then
+    # one point a day, the day's close.
+    assert hold["x"][:3] == ["2022-12-31", "2023-01-01", "2023-01-02"]
+    assert hold["x"][-1] == "2023-06-30" and len(set(hold["x"])) == len(hold["x"])
+
+    price = figures["price-0"]
+    closes = dict(zip(line(price, "close")["x"], line(price, "close")["y"], strict=True))
+    assert closes["2023-02-20"] == 24842.2  # the 02-20 candle's close, on 02-20
+    assert closes["2023-03-10"] == 20150.69
+    assert price["layout"]["xaxis"]["range"] == ["2022-12-31", "2023-06-30"]
+    # A fill is on the day the trades table gives it, beside that day's close.
+    with Path("report", "trades.csv").open(encoding="utf-8") as rows:
+        entered = [row["entry_time"] for row in csv.DictReader(rows)]
+    buys = line(price, "buy (fill)")["x"]
+    assert entered and buys[0][:10] == entered[0][:10] and buys[0].endswith(" 00:00:00")
+
+
+def test_a_stock_charts_sessions_are_weekdays_and_the_benchmarks_drawdown_the_tables(
+    replay_dir: Path, in_tmp: Path
+):
+    Path("dip4d.yaml").write_text(DIP_4D, encoding="utf-8")
+    figures, metrics = backtest(
+        replay_dir, "dip4d.yaml", "--config", str(EQUITIES), "--from", "2019-01-01",
+        "--to", "2023-12-31", "--benchmark", "GSPC", "--no-baseline",
+    )  # fmt: skip
+    gspc = line(figures["equity"], "buy & hold GSPC")
+    # GSPC closed at 3,386.15 on 2020-02-19 (its peak), 2,237.40 on 03-23 (the trough), and
+    # first above the peak again on 08-18.
+    assert table_days(metrics["benchmark"]["metrics"]) == ["2020-02-19", "2020-03-23", "2020-08-18"]
+    assert drawdown_days(gspc) == ["2020-02-19", "2020-03-23", "2020-08-18"]
+    # Every session's mark on its weekday (the first point, the starting cash, is the day before
+    # the first decision: 2019-01-01).
+    assert gspc["x"][:2] == ["2019-01-01", "2019-01-02"]
+    weekdays = {date.fromisoformat(x).weekday() for x in gspc["x"][1:]}
+    assert weekdays == {0, 1, 2, 3, 4}
+    # A stock's closes are at the session's close, on its day, as before.
+    assert line(figures["price-0"], "close")["x"][0] == "2019-01-02 21:00:00"
