@@ -84,6 +84,11 @@ def run_command(
 ) -> None:
     """Evaluate strategies, pass verdicts through the risk gate, execute, record everything.
 
+    STRATEGIES are strategy files or folders of them: a folder gives every *.yaml/*.yml file
+    under it, found as `signalops validate` finds them, and each runs as if named on its own
+    (a config file among them, such as a workspace's signalops.yaml, is left out; a file
+    named twice runs once). Two files that name one strategy are refused together.
+
     Each cycle gathers every distinct data request once, then for each strategy and asset:
     evaluate, size, check the risk gate, execute (paper, notify or auto) and append the decision
     to the audit log, traded or not. Ctrl-C (or SIGTERM) finishes the current cycle first.
@@ -124,7 +129,7 @@ def run_command(
     \b
     Examples:
       signalops run strategies/banking_crisis_dip.yaml --once
-      signalops run strategies/*.yaml --mode notify --every 5m
+      signalops run strategies/ --mode notify --every 5m
       signalops run strategies/banking_crisis_dip.yaml --replay examples/replay \\
           --from 2023-03-01 --to 2023-03-31 --every 1d
       signalops run strategies/*.yaml --every 1h --record recorded/
@@ -133,6 +138,7 @@ def run_command(
     """
     from signalops.adapters.registry import Connections
     from signalops.pipeline import loop
+    from signalops.strategy.check import strategy_files
 
     if replay_dir is not None and start is None:
         raise click.UsageError("--replay needs --from (and optionally --to and --every)")
@@ -153,7 +159,7 @@ def run_command(
     if replay_dir is not None:
         snapshot_folder(replay_dir)
     plan = loop.RunPlan(
-        strategies=strategies,
+        strategies=strategy_files(strategies),
         mode=Mode(mode) if mode else None,
         live=live,
         replay=replay_dir,

@@ -51,12 +51,40 @@ def check_files(
 
     ``config`` is a file known to be a config (``--config``), checked as one whatever it holds.
     """
-    files = list(find_strategy_files(paths))
-    if not files:
-        where = ", ".join(str(p) for p in paths)
-        raise InputError(f"no strategy files (*.yaml, *.yml) found in {where}")
+    files = _found(paths)
     known = None if config is None else Path(config).resolve()
     return [_check(file, catalogue, file.resolve() == known) for file in files]
+
+
+def strategy_files(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The strategies ``signalops run`` is given: the files ``check_files`` finds, less the
+    config files it finds inside folders (a workspace's ``signalops.yaml`` beside its
+    strategies is what configures the run, not one of them); ``InputError`` when none is left.
+
+    A file named outright is kept whatever it holds: the strategy loader says what is wrong
+    with it, as for any file named on its own.
+    """
+    named = {Path(path).resolve() for path in paths if not Path(path).is_dir()}
+    found = _found(paths)
+    files = tuple(file for file in found if file.resolve() in named or not is_config_file(file))
+    if not files:
+        configs = ", ".join(str(file) for file in found)
+        raise InputError(
+            f"no strategy files (*.yaml, *.yml) found in {_listed(paths)}, only config "
+            f"files ({configs})"
+        )
+    return files
+
+
+def _found(paths: Sequence[str | Path]) -> list[Path]:
+    files = list(find_strategy_files(paths))
+    if not files:
+        raise InputError(f"no strategy files (*.yaml, *.yml) found in {_listed(paths)}")
+    return files
+
+
+def _listed(paths: Sequence[str | Path]) -> str:
+    return ", ".join(str(path) for path in paths)
 
 
 def is_config_file(file: Path) -> bool:
