@@ -11,7 +11,8 @@
      │                             compiler reports it as a StrategyError at file:line:column
      ├── InputError                a value given on the command line or to a library call is wrong
      │                             (a time, a duration, a grid, a period, an unknown source or rule)
-     ├── DataNotFound              a snapshot or data folder the caller named does not exist
+     ├── DataNotFound              a snapshot or data folder the caller named, or a file the
+     │                             bundled data should hold, does not exist
      ├── DiskFull                  the disk filled while a file was written (nothing half-written)
      ├── MissingExtra              an optional part is not installed: names the pip extra with it
      ├── AdapterError              a data source failed for one request (the leaf becomes UNKNOWN)
@@ -252,7 +253,8 @@ class InputError(SignalOpsError):
 
 
 class DataNotFound(SignalOpsError):
-    """A data or snapshot folder the caller named does not exist (run ``signalops data import``)."""
+    """A data or snapshot folder the caller named, or a file the bundled data should hold, does
+    not exist (run ``signalops data import``)."""
 
 
 class DiskFull(SignalOpsError):

@@ -68,8 +68,7 @@ def import_bundled(
     one result per source, followed by an ``equities`` one when the equity universe added points
     to that source's file."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    if not data_dir.is_dir():
-        raise DataNotFound(f"{data_dir}: no such data folder")
+    _refuse_no_folder(data_dir)
     final = SnapshotStore(out_dir)
     results = []
     with staged(out_dir) as store:
@@ -94,6 +93,33 @@ def import_bundled(
                     ImportResult(EQUITIES, added.count, len(added.keys), final.path(source))
                 )
     return results
+
+
+# A name ending so is a file's: --from given one means a file, missing or not a folder.
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet", ".pq", ".gz", ".xml")
+_ONE_FILE = (
+    "--from names a folder of bundled data; one file is imported as "
+    "'signalops data import FILE --source SOURCE --asset ASSET'"
+)
+
+
+def _refuse_no_folder(data_dir: Path) -> None:
+    """``DataNotFound`` unless ``data_dir`` is a folder, saying what is there instead: nothing
+    (a file's name is called a missing file, not a missing folder), or a file."""
+    if data_dir.is_dir():
+        return
+    if data_dir.exists():
+        raise InputError(f"{data_dir}: a file, not a data folder ({_ONE_FILE})")
+    if data_dir.name.lower().endswith(_FILE_SUFFIXES):
+        raise DataNotFound(f"{data_dir}: no such file ({_ONE_FILE})")
+    raise DataNotFound(f"{data_dir}: no such data folder")
+
+
+def _present(path: Path, what: str) -> Path:
+    """``path``, or ``DataNotFound`` saying plainly that it is missing and what it was for."""
+    if not path.is_file():
+        raise DataNotFound(f"{path}: no such file ({what})")
+    return path
 
 
 class _Tally:
@@ -135,16 +161,17 @@ def equity_fundamentals(folder: Path) -> Iterator[Record]:
 
     for ticker, cik in _universe(folder / "universe.csv"):
         path = folder / "edgar" / "companyfacts" / f"CIK{cik}.json.gz"
-        if not path.is_file():
-            raise DataNotFound(f"{path}: {ticker}'s company facts, listed in universe.csv")
+        _present(path, f"{ticker}'s company facts, listed in universe.csv")
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             document = json.load(handle)
         yield from companyfacts_records(path, document, ticker)
-    with (folder / "prices" / "splits.csv").open(encoding="utf-8", newline="") as handle:
+    splits = _present(folder / "prices" / "splits.csv", "the splits of the equity universe")
+    with splits.open(encoding="utf-8", newline="") as handle:
         yield from split_records(splits_from_csv_rows(csv.DictReader(handle)))
 
 
 def _universe(path: Path) -> Iterator[tuple[str, str]]:
+    _present(path, "the tickers of the equity universe")
     with path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row.get("has_companyfacts") == "1":

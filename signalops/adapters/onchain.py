@@ -78,7 +78,7 @@ from signalops.adapters.http import HttpClient, bad_response, field_of, number, 
 from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.catalogue.builtin import ONCHAIN
 from signalops.codes import Code
-from signalops.errors import AdapterError
+from signalops.errors import AdapterError, DataNotFound
 from signalops.observation import Observation, Request
 from signalops.textmatch import closest
 
@@ -694,7 +694,7 @@ def _cell_value(path: Path, line: int, cell: str) -> float:
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if not path.is_file():
-        raise _error(f"bundled file {path} is missing", Code.NO_DATA)
+        raise DataNotFound(f"{path}: no such file (bundled DeFiLlama data)")
     with path.open(newline="", encoding="utf-8") as handle:
         for line, row in enumerate(csv.reader(handle), 1):
             if row:

@@ -54,7 +54,7 @@ from signalops.adapters.snapshots import SnapshotStore
 from signalops.catalogue.builtin import TECHNICAL
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
-from signalops.errors import AdapterError
+from signalops.errors import AdapterError, DataNotFound
 from signalops.extras import require
 from signalops.observation import Observation, Request
 from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues
@@ -888,10 +888,8 @@ def import_bundled(data_dir: Path) -> Iterator[tuple[str, float, Any]]:
 
 def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``("path:line", row)`` for each data row, skipping a CryptoDataDownload URL banner."""
-    if not path.exists():
-        raise AdapterError(
-            f"{path}: bundled candle file missing", source=SOURCE, reason=Code.NO_DATA
-        )
+    if not path.is_file():
+        raise DataNotFound(f"{path}: no such file (bundled candles)")
     with path.open(encoding="utf-8", newline="") as handle:
         header = handle.readline()
         skipped = 1

@@ -30,7 +30,7 @@ from signalops.adapters.onchain import (
     import_bundled,
 )
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.errors import AdapterError
+from signalops.errors import DataNotFound
 from signalops.observation import DataError, Observation, Request
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -184,10 +184,13 @@ def test_import_total_is_the_sum_of_the_coins_recorded_that_day(records: list) -
     assert not any(math.isnan(v) for _, _, v in records)
 
 
-def test_import_without_the_bundled_files_is_an_adapter_error(tmp_path: Path) -> None:
-    with pytest.raises(AdapterError) as caught:
+def test_import_without_the_bundled_files_names_the_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFound) as caught:
         list(import_bundled(tmp_path))
-    assert caught.value.reason == "NO_DATA"
+    assert str(caught.value) == (
+        f"{tmp_path}/defillama/stablecoin_supply_daily_by_coin_2017-11_2025-08.csv: no such file "
+        "(bundled DeFiLlama data)"
+    )
 
 
 def test_daily_point_is_known_at_the_end_of_its_utc_day() -> None:

@@ -135,6 +135,8 @@ def import_file(
         raise InputError(
             f"--source: cannot import a file for '{source}' (one of: {', '.join(SOURCES)})"
         )
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file (--from imports a folder of bundled data)")
     if not path.is_file():
         raise DataNotFound(f"{path}: no such file")
     if not asset.strip():
