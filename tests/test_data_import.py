@@ -160,7 +160,7 @@ def test_a_bad_row_half_way_names_its_line_and_leaves_the_store_as_it_was(tmp_pa
     bad.write_text("".join(lines[:150]) + "1666656000000,2022-10-25,BTCUSDT,19330,x,1,2,3,4,5\n")
     result = import_file(bad, out, "--source", "technical", "--asset", "BTC")
     assert result.exit_code == 1
-    assert result.stderr == f"error: {bad}:151: high is 'x', not a number\n"
+    assert result.stderr == f"error: {bad}:151:40: High: 'x' is not a number\n"
     assert files_in(out) == ["technical.jsonl"]
     assert (out / "technical.jsonl").read_bytes() == before
 
@@ -170,7 +170,7 @@ def test_a_failed_import_into_a_new_folder_does_not_create_it(tmp_path: Path):
     bad.write_text('[[1677628800000, 1, 2, 0.5, 1.5, 10],\n [1677632400000, 1, 2, 0.5, "", 10]]\n')
     result = import_file(bad, tmp_path / "new", "--source", "technical", "--asset", "BTC")
     assert result.exit_code == 1
-    assert result.stderr == f"error: {bad}: item 2: close is '', not a number\n"
+    assert result.stderr == f"error: {bad}: item 2: close: '' is not a number\n"
     assert not (tmp_path / "new").exists()
 
 

@@ -95,11 +95,11 @@ def data_import(
     for --source fundamental. Candle rows are dated by their open; each lands at its close (open
     + timeframe), so no two rows may be closer than the timeframe (longer steps are candles left
     out). Rows are checked as the live adapters check a response (prices above zero, high not
-    below low, volume not negative); two rows at one time must agree (a repeat is left out); a
-    stored point the file changes needs --replace. Nothing is written unless the whole file
-    reads. Candles missing between the file's first and last rows are warned of (for stocks,
-    the NYSE sessions with no bar: weekends and holidays are not missing): a backtest's orders
-    fill late across them.
+    below low, volume not negative), a bad value named at FILE:LINE:COLUMN with its header's
+    name; two rows at one time must agree (a repeat is left out); a stored point the file
+    changes needs --replace. Nothing is written unless the whole file reads. Candles missing
+    between the file's first and last rows are warned of (for stocks, the NYSE sessions with
+    no bar: weekends and holidays are not missing): a backtest's orders fill late across them.
 
     \b
     Examples:

@@ -106,7 +106,8 @@ def test_a_dot_in_a_file_of_decimal_commas_is_refused_naming_both_cells(tmp_path
 
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"error: {mixed}:2: '146,83' and {mixed}:3: '52.238': numbers with a '.' and with a "
+        f"error: {mixed}:2:12: Open: '146,83' and {mixed}:3:39: Volume: '52.238': numbers with "
+        "a '.' and with a "
         "',' in one file (a thousands separator, or two decimal marks); save the numbers with "
         "one decimal mark and no thousands separators\n"
     )
@@ -123,8 +124,8 @@ def test_a_quoted_decimal_comma_in_a_comma_separated_file_says_why_it_is_not_a_n
 
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"error: {quoted}:2: open is '146,83', not a number (decimal commas are read in files "
-        "separated by ';' or tabs)\n"
+        f"error: {quoted}:2:12: Open: '146,83' is not a number (decimal commas are read in "
+        "files separated by ';' or tabs)\n"
     )
 
 

@@ -52,19 +52,21 @@ def closes(out: Path, key: str = SOL_1D) -> list[float]:
 @pytest.mark.parametrize(
     ("row", "problem"),
     [
-        ("2024-01-02,105,110,95,-105,1000", "close -105 is not above zero"),
-        ("2024-01-02,0,0,0,0,-5", "open 0 is not above zero"),
-        ("2024-01-02,105,110,95,100,-5", "volume -5 is negative"),
-        ("2024-01-02,105,90,101,110,1200", "high 90 is below low 101"),
+        ("2024-01-02,105,110,95,-105,1000", "23: close: -105 is not above zero"),
+        ("2024-01-02,0,0,0,0,-5", "12: open: 0 is not above zero"),
+        ("2024-01-02,105,110,95,100,-5", "27: volume: -5 is negative"),
+        ("2024-01-02,105,90,101,110,1200", "16: high: 90 is below low 101"),
     ],
 )
-def test_an_implausible_candle_is_refused_at_its_line_and_nothing_is_written(
+def test_an_implausible_candle_is_refused_at_its_cell_and_nothing_is_written(
     tmp_path: Path, row: str, problem: str
 ):
+    """At the line and column of the value the problem names first (``problem``: from the
+    column on)."""
     prices = write(tmp_path, "prices.csv", JAN_1, row)
     result = sol(prices, tmp_path / "out")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == f"error: {prices}:3: {problem}\n"
+    assert result.stderr == f"error: {prices}:3:{problem}\n"
     assert not (tmp_path / "out").exists()
 
 
@@ -74,7 +76,7 @@ def test_an_implausible_candle_in_ccxt_arrays_names_its_item(tmp_path: Path):
                                   [1704153600000, 1, 2, 0.5, 1.5, -10]]))  # fmt: skip
     result = sol(arrays, tmp_path / "out")
     assert result.exit_code == 1
-    assert result.stderr == f"error: {arrays}: item 2: volume -10 is negative\n"
+    assert result.stderr == f"error: {arrays}: item 2: volume: -10 is negative\n"
 
 
 def test_two_candles_at_one_time_with_other_values_are_refused_with_both_lines(tmp_path: Path):

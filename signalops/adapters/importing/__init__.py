@@ -43,7 +43,7 @@ series for the CLI to warn of (``importing.missing``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from itertools import pairwise
@@ -65,6 +65,7 @@ from signalops.adapters.importing.checks import (
 )
 from signalops.adapters.importing.missing import Missing, missing_bars
 from signalops.adapters.importing.rows import (
+    Row,
     Table,
     csv_table,
     epoch,
@@ -303,15 +304,21 @@ def _candles(
     where: dict[float, str] = {}  # the first row opening at each time (a repeat is left out)
     for row in table.rows:
         t = epoch(row, found["time"], "time")
-        candle = plausible(row[0], [number(row, found[f], f) for f in CANDLE_FIELDS[1:]])
-        rows.append((t, candle, row[0]))
-        where.setdefault(t, row[0])
+        candle = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
+        plausible(_cells_of(row, found), candle)
+        rows.append((t, candle, row.where))
+        where.setdefault(t, row.where)
     step = _timeframe(table, sorted(where), where, timeframe)
     key = series_key(venue.exchange, symbol, step)
     at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
     closes = _exchange_close if at_exchange_close else lambda t: t + step
     for t, candle, place in sorted(rows, key=lambda row: row[0]):
         yield key, closes(t), candle, place
+
+
+def _cells_of(row: Row, found: Mapping[str, int]) -> Callable[[str], str]:
+    """The place of a field's cell in ``row`` (``found``: each field's column)."""
+    return lambda field: row.at(found[field], field)
 
 
 def _exchange_close(opened: float) -> float:
@@ -386,8 +393,9 @@ def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Locat
     for row in table.rows:
         price = number(row, found["price"], "price")
         if not 0.0 <= price <= 1.0:
-            raise InputError(f"{row[0]}: price {price:g} is not a probability between 0 and 1")
-        yield key, epoch(row, found["time"], "time"), price, row[0]
+            at = row.at(found["price"], "price")
+            raise InputError(f"{at}: {price:g} is not a probability between 0 and 1")
+        yield key, epoch(row, found["time"], "time"), price, row.where
 
 
 def _polymarket_json(path: Path, raw: Any, asset: str) -> Iterator[Located]:

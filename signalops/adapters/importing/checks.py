@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -54,15 +54,19 @@ def shown(number: float) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
-def plausible(where: str, candle: Sequence[float]) -> list[float]:
+def plausible(at: Callable[[str], str], candle: Sequence[float]) -> list[float]:
     """Open, high, low, close, volume, refused unless they can be a real candle: the live
-    adapters' rule, with the row's place (``FILE:3: high 90 is below low 101``)."""
+    adapters' rule, at the place ``at`` gives of the field the problem names first
+    (``FILE:3:9: high: 90 is below low 101``)."""
     from signalops.adapters.technical import candle_problem  # numpy and TA-Lib: candles only
 
     o, h, low, c, v = candle
     problem = candle_problem(o, h, low, c, v)
     if problem is not None:
-        raise InputError(f"{where}: {problem}")
+        field, _, said = problem.partition(" ")  # "high 90 is below low 101"
+        if field not in CANDLE_VALUES:  # a problem not led by its field: the candle's first
+            field, said = CANDLE_VALUES[0], problem
+        raise InputError(f"{at(field)}: {said}")
     return list(candle)
 
 

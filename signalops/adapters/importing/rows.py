@@ -1,9 +1,13 @@
 """Rows of a CSV, Parquet or JSON file, each with the place a person would look for it.
 
 A ``Table`` is a header and rows of raw cells; ``where`` names a row as ``FILE:LINE`` for text
-files (the physical line, counting a skipped banner) and ``FILE: row N`` / ``FILE: item N``
-where a file has no useful lines. Columns are matched to fields by an explicit mapping first,
-then by common names (case, spaces, a BOM and non-breaking spaces ignored).
+files (the physical line its record starts on, counting a skipped banner) and ``FILE: row N`` /
+``FILE: item N`` where a file has no useful lines. A cell is named by ``Row.at``:
+``FILE:LINE:COLUMN: NAME`` in a text file (the 1-based column of its first character, as a
+strategy error's; NAME is its header's), ``FILE: row N: NAME`` elsewhere; a bad value is told
+there (``prices.csv:14:23: close: 'n/a' is not a number``). Columns are matched to fields by an
+explicit mapping first, then by common names (case, spaces, a BOM and non-breaking spaces
+ignored).
 
 A text file's fields are separated by ``,``, ``;`` or a tab: whichever its header line (the
 first line, or the second after a one-field banner) holds most of, ``,`` on a tie. A file
@@ -20,7 +24,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,11 +32,61 @@ from typing import Any
 from signalops.errors import InputError
 from signalops.extras import require
 
-Row = tuple[str, Sequence[Any]]
-
 SEPARATORS = (",", ";", "\t")  # the first wins a tie
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
 _DECIMAL_POINT = re.compile(r"\s*[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row's cells, the place of the row (``where``) and the names of its columns. A text
+    file's row keeps its record as written (``text``, from line ``line`` of ``file``), in which
+    ``at`` finds a cell's column only when an error needs it."""
+
+    where: str
+    cells: Sequence[Any]
+    names: Sequence[str] = ()
+    file: str = ""
+    line: int = 0  # 0: not a text file's
+    text: str = ""
+    separator: str = ","
+
+    def at(self, index: int, field: str) -> str:
+        """Where cell ``index`` (the ``field`` read from it) is: ``FILE:LINE:COLUMN: NAME``, or
+        ``FILE: row N: NAME`` in a file without lines. A cell past the row's end is placed just
+        after its last character; NAME is the header's name of the column, else ``field``."""
+        name = self.names[index].strip() if index < len(self.names) else ""
+        name = name.replace("\ufeff", "") or field
+        if not self.line:
+            return f"{self.where}: {name}"
+        offset = _cell_offsets(self.text, self.separator, index + 1)[index]
+        before = self.text[:offset]
+        line = self.line + before.count("\n")
+        column = offset - (before.rfind("\n") + 1) + 1
+        return f"{self.file}:{line}:{column}: {name}"
+
+
+def _cell_offsets(text: str, separator: str, wanted: int) -> list[int]:
+    """Where the first ``wanted`` cells of a CSV record start in ``text`` (as ``csv.reader``
+    splits it: a cell opening with a quote runs to its closing quote, ``""`` inside it being
+    one quote); the end of the record for the cells it lacks."""
+    starts = [0]
+    quoted = in_quotes = False  # the cell opened with a quote; inside its quotes now
+    end = len(text)
+    for i, char in enumerate(text):
+        if len(starts) == wanted:
+            break
+        if char == '"' and (quoted or i == starts[-1]):
+            quoted, in_quotes = True, not in_quotes
+        elif in_quotes:
+            continue
+        elif char == separator:
+            starts.append(i + 1)
+            quoted = False
+        elif char in "\r\n":
+            end = i
+            break
+    return starts + [end] * (wanted - len(starts))
 
 
 @dataclass(frozen=True)
@@ -55,23 +109,27 @@ def csv_table(path: Path) -> Table:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         separator = _separator(handle)
         handle.seek(0)
-        reader = csv.reader(handle, delimiter=separator)
-        rows: list[Row] = []
-        header: tuple[str, ...] = ()
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            if not header:
-                header = tuple(cells)
-                continue
-            if len(header) == 1 and len(cells) > 1 and not rows:
-                header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
-                continue
-            if not rows and _yfinance_header_row(header, cells):
-                if normalized(cells[0]) != "ticker":
-                    header = (cells[0], *header[1:])  # Date: the time column's name
-                continue
-            rows.append((f"{path}:{reader.line_num}", cells))
+        lines = list(handle)  # split as csv.reader splits them (newline="": \n, \r\n or \r)
+    reader = csv.reader(lines, delimiter=separator)
+    rows: list[Row] = []
+    header: tuple[str, ...] = ()
+    last = 0
+    for cells in reader:
+        line, last = last + 1, reader.line_num  # a quoted cell may hold line breaks
+        if not any(cell.strip() for cell in cells):
+            continue
+        if not header:
+            header = tuple(cells)
+            continue
+        if len(header) == 1 and len(cells) > 1 and not rows:
+            header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
+            continue
+        if not rows and _yfinance_header_row(header, cells):
+            if normalized(cells[0]) != "ticker":
+                header = (cells[0], *header[1:])  # Date: the time column's name
+            continue
+        text = lines[line - 1] if line == last else "".join(lines[line - 1 : last])
+        rows.append(Row(f"{path}:{line}", cells, header, str(path), line, text, separator))
     if separator != ",":
         rows = _decimal_commas(rows)
     return Table(path, header, rows)
@@ -107,12 +165,12 @@ def _decimal_commas(rows: list[Row]) -> list[Row]:
     """``92,25`` cells as ``92.25``, unless another cell holds a ``.`` that could be a thousands
     separator as well as a decimal point (then the file is refused, naming both cells)."""
     found: dict[str, tuple[str, str]] = {}  # the first cell of each mark, in file order
-    for where, cells in rows:
-        for value in cells:
+    for row in rows:
+        for index, value in enumerate(row.cells):
             if "," not in found and _DECIMAL_COMMA.fullmatch(value):
-                found[","] = (where, value.strip())
+                found[","] = (row.at(index, "a cell"), value.strip())
             elif "." not in found and _DECIMAL_POINT.fullmatch(value):
-                found["."] = (where, value.strip())
+                found["."] = (row.at(index, "a cell"), value.strip())
         if len(found) == 2:
             (a, first), (b, second) = found.values()
             raise InputError(
@@ -123,8 +181,8 @@ def _decimal_commas(rows: list[Row]) -> list[Row]:
     if "," not in found:
         return rows
     return [
-        (where, [_point(value) if _DECIMAL_COMMA.fullmatch(value) else value for value in cells])
-        for where, cells in rows
+        replace(row, cells=[_point(v) if _DECIMAL_COMMA.fullmatch(v) else v for v in row.cells])
+        for row in rows
     ]
 
 
@@ -141,10 +199,12 @@ def parquet_table(path: Path) -> Table:
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a Parquet file ({exc})") from None
     columns = [table.column(name).to_pylist() for name in table.column_names]
-    rows: list[Row] = [
-        (f"{path}: row {i + 1}", [column[i] for column in columns]) for i in range(table.num_rows)
+    names = tuple(table.column_names)
+    rows = [
+        Row(f"{path}: row {i + 1}", [column[i] for column in columns], names)
+        for i in range(table.num_rows)
     ]
-    return Table(path, tuple(table.column_names), rows)
+    return Table(path, names, rows)
 
 
 def load_json(path: Path) -> Any:
@@ -160,12 +220,14 @@ def json_table(path: Path, raw: Any, positional: Sequence[str]) -> Table | None:
     if not isinstance(raw, list) or not raw:
         return None
     if all(isinstance(item, list) for item in raw):
-        rows: list[Row] = [(f"{path}: item {i + 1}", item) for i, item in enumerate(raw)]
-        return Table(path, tuple(positional), rows)
+        names = tuple(positional)
+        rows = [Row(f"{path}: item {i + 1}", item, names) for i, item in enumerate(raw)]
+        return Table(path, names, rows)
     if all(isinstance(item, dict) for item in raw):
-        header = tuple(dict.fromkeys(key for item in raw for key in item))
+        header = tuple(dict.fromkeys(str(key) for item in raw for key in item))
         rows = [
-            (f"{path}: item {i + 1}", [item.get(k) for k in header]) for i, item in enumerate(raw)
+            Row(f"{path}: item {i + 1}", [item.get(k) for k in header], header)
+            for i, item in enumerate(raw)
         ]
         return Table(path, header, rows)
     return None
@@ -235,10 +297,12 @@ def match_columns(
 
 
 def cell(row: Row, index: int, field: str) -> Any:
-    where, cells = row
-    if index >= len(cells):
-        raise InputError(f"{where}: no {field} (the row has {len(cells)} cells)")
-    return cells[index]
+    if index >= len(row.cells):
+        count = len(row.cells)
+        raise InputError(
+            f"{row.at(index, field)}: missing (the row has {count} cell{'s' * (count != 1)})"
+        )
+    return row.cells[index]
 
 
 def number(row: Row, index: int, field: str) -> float:
@@ -250,9 +314,9 @@ def number(row: Row, index: int, field: str) -> float:
     except (TypeError, ValueError):
         comma = isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value)
         why = " (decimal commas are read in files separated by ';' or tabs)" if comma else ""
-        raise InputError(f"{row[0]}: {field} is {value!r}, not a number{why}") from None
+        raise InputError(f"{row.at(index, field)}: {value!r} is not a number{why}") from None
     if not math.isfinite(result):
-        raise InputError(f"{row[0]}: {field} is {value!r}, not a finite number")
+        raise InputError(f"{row.at(index, field)}: {value!r} is not a finite number")
     return result
 
 
@@ -272,10 +336,10 @@ def epoch(row: Row, index: int, field: str) -> float:
                 return _utc(datetime.fromisoformat(text.replace("Z", "+00:00"))).timestamp()
             except ValueError:
                 raise InputError(
-                    f"{row[0]}: {field} is {text!r}, neither a Unix time nor an ISO date"
+                    f"{row.at(index, field)}: {text!r} is neither a Unix time nor an ISO date"
                 ) from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(f"{row[0]}: {field} is {value!r}, not a time")
+        raise InputError(f"{row.at(index, field)}: {value!r} is not a time")
     t = float(value)
     # A time in seconds passes 1e11 only in the year 5138: larger values are ms, then µs.
     if abs(t) >= 1e14:

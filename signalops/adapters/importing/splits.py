@@ -72,7 +72,7 @@ def split_rows(table: Table, asset: str, columns: str | None) -> Iterator[Locate
         ratio = _ratio(row, found["ratio"])
         if ratio != 0:
             split = Split(_ex_date(row, found["ex_date"]), ratio)
-            points.extend((*p, row[0]) for p in split_records({symbol: [split]}))
+            points.extend((*p, row.where) for p in split_records({symbol: [split]}))
     if not points:
         listed_at = _listed_at([_ex_date(row, found["ex_date"]) for row in rows])
         points.extend((*p, str(table.path)) for p in split_listing(symbol, [], listed_at))
@@ -159,7 +159,7 @@ def _ex_date(row: Row, index: int) -> date:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
-        raise InputError(f"{row[0]}: ex_date is {text!r}, not an ISO date") from None
+        raise InputError(f"{row.at(index, 'ex_date')}: {text!r} is not an ISO date") from None
 
 
 def _ratio(row: Row, index: int) -> float:
@@ -176,8 +176,10 @@ def _ratio(row: Row, index: int) -> float:
             ratio = float(text if isinstance(value, str) else value)
     except (TypeError, ValueError, ZeroDivisionError):
         raise InputError(
-            f"{row[0]}: ratio is {text!r}, not new shares per old share (4, 4:1, 0.125, 1:8)"
+            f"{row.at(index, 'ratio')}: {text!r} is not new shares per old share (4, 4:1, "
+            "0.125, 1:8)"
         ) from None
     if not math.isfinite(ratio) or ratio < 0:
-        raise InputError(f"{row[0]}: ratio is {text!r}, not a positive number of new shares")
+        at = row.at(index, "ratio")
+        raise InputError(f"{at}: {text!r} is not a positive number of new shares")
     return ratio
