@@ -22,6 +22,7 @@ from signalops.backtest.formatting import DASH, money, pct, ratio
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BUY_AND_HOLD = "buy_and_hold"  # comparison.BUY_AND_HOLD: the run's own assets held
+TEXT = "text"  # the class of a name's cell past the first column: aligned left (report._CSS)
 
 
 def extended_section(extended: Mapping[str, Any] | None, quote: str | None = "USDT") -> str:
@@ -42,13 +43,21 @@ def extended_section(extended: Mapping[str, Any] | None, quote: str | None = "US
     return "\n".join(parts)
 
 
-def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    e = html.escape
-    lines = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
+    """A table of text cells, escaped; the first ``left`` columns are names, aligned left as
+    the terminal aligns them (the page's style aligns the first column left, figures right)."""
+    names = "".join(_cell("th", h, i, left) for i, h in enumerate(head))
+    lines = ["<table>", f"<tr>{names}</tr>"]
     for row in rows:
-        lines.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+        cells = "".join(_cell("td", str(c), i, left) for i, c in enumerate(row))
+        lines.append(f"<tr>{cells}</tr>")
     lines.append("</table>")
     return "\n".join(lines)
+
+
+def _cell(tag: str, text: str, column: int, left: int) -> str:
+    name = f' class="{TEXT}"' if 0 < column < left else ""
+    return f"<{tag}{name}>{html.escape(text)}</{tag}>"
 
 
 def _relative_rows(extended: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -14,8 +14,9 @@
       backtest.db      the audit log of every decision (``signalops why ID --audit ...``)
       baseline.db      the baseline's audit log
 
-The table rows (``metric_rows``) are shared with the CLI, so the terminal and the page agree;
-numbers are formatted by ``signalops.backtest.formatting`` for both.
+The table rows (``metric_rows``, and a portfolio's ``asset_table``) are shared with the CLI, so
+the terminal and the page agree; numbers are formatted by ``signalops.backtest.formatting`` for
+both.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
 from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
-from signalops.backtest.html_tables import extended_section, table
+from signalops.backtest.html_tables import TEXT, extended_section, table
 from signalops.backtest.indicators import store_candles
 from signalops.backtest.ledger import Decision, Leg, Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
+from signalops.backtest.universe import COMMAND_LINE
 from signalops.backtest.unknowns import UnknownData
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
@@ -59,7 +61,9 @@ __all__ = [
     "COLUMNS",
     "DASH",
     "REPORT_FILES",
+    "AssetTable",
     "ReportFiles",
+    "asset_table",
     "columns",
     "cut_buy_notes",
     "day",
@@ -209,6 +213,101 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
             line("  failed closed", None, lambda r: str(_blocks_of_kind(study, r)[1].total)),
         ]
     return rows
+
+
+@dataclass(frozen=True)
+class AssetTable:
+    """A portfolio taken apart by asset, as the terminal prints it under ``portfolio by asset``
+    and the page shows it: ``summary`` says what the book was; the first ``left`` columns are
+    names (the asset, and its sector when the run named sectors), the rest figures."""
+
+    summary: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]  # the portfolio's own first, then each asset's
+    left: int
+
+
+def asset_table(study: Study) -> AssetTable | None:
+    """Each asset's part of the portfolio (``Study.parts``); None for one asset not given as a
+    universe (the side-by-side table is all of it)."""
+    r, parts = study.result, study.parts
+    if len(r.assets) < 2 and study.universe is None:
+        return None
+    named = bool(parts.sectors)
+    start = parts.start_equity
+    metrics = r.metrics
+    total = (
+        "portfolio",
+        *([""] if named else []),
+        numbers.money(parts.realised, signed=True),
+        numbers.money(parts.unrealised, signed=True),
+        numbers.money(parts.fees),
+        numbers.money(parts.equity_change, signed=True),
+        _change(float(parts.equity_change / start)),
+        _open_too(metrics.trades, metrics.open_trades),
+        pct(metrics.win_rate.rate, digits=0),
+        pct(metrics.exposure, digits=1),
+        pct(parts.max_weight, digits=1),
+        f"{sum(p.denied for p in parts.assets):,}",
+        _change(None if r.benchmark is None else r.benchmark.total_return),
+    )
+    each = tuple(
+        (
+            p.asset,
+            *([p.sector or DASH] if named else []),
+            numbers.money(p.realised, signed=True),
+            numbers.money(p.unrealised, signed=True),
+            numbers.money(p.fees),
+            numbers.money(p.net, signed=True),
+            _change(float(p.net / start)),
+            _open_too(p.trades, p.open_trades),
+            pct(p.wins / p.trades if p.trades else None, digits=0),
+            pct(p.exposure, digits=1),
+            pct(p.max_weight, digits=1),
+            f"{p.denied:,}",
+            _change(p.buy_and_hold),
+        )
+        for p in parts.assets
+    )
+    return AssetTable(_book(study), _asset_columns(named), (total, *each), 2 if named else 1)
+
+
+def _asset_columns(named: bool) -> tuple[str, ...]:
+    return (
+        "asset",
+        *(["sector"] if named else []),
+        "realised",
+        "unrealised",
+        "fees",
+        "net PnL",
+        "of start",
+        "trades",
+        "win rate",
+        "exposure",
+        "max weight",
+        "BUYs denied",
+        "buy & hold",
+    )
+
+
+def _book(study: Study) -> str:
+    """``2 assets in one book, sharing 10,000.00 USDT of starting cash · universe from FILE``."""
+    r, universe = study.result, study.universe
+    cash = numbers.money(r.paper.starting_cash, study.quote)
+    source = ""
+    if universe is not None and universe.source != COMMAND_LINE:
+        source = f" · universe from {universe.source}"
+    return f"{_count(len(r.assets), 'asset')} in one book, sharing {cash} of starting cash{source}"
+
+
+def _change(value: float | None) -> str:
+    """A signed percentage; ``-0.0`` (nothing gained or lost) reads ``+0.00%``."""
+    return pct(None if value is None else value + 0.0, signed=True)
+
+
+def _open_too(closed: int, still_open: int) -> str:
+    """``1 +1 open``: the closed round trips, and the one still open at the end."""
+    return f"{closed:,}" + (f" +{still_open:,} open" if still_open else "")
 
 
 def _blocks_of_kind(study: Study, r: BacktestResult) -> tuple[Accounting, Accounting]:
@@ -767,9 +866,10 @@ def render_html(
     sizing: Sequence[str] | None = None,
 ) -> str:
     """The page: the table (and under it ``sizing``: ``sizing_lines``, by default the study's),
-    the charts, the extended measures of ``data`` (``metrics.json``'s content, when given), the
-    filter accounting and the trades. plotly.js is inlined once at the top, so the file opens
-    offline; the same study gives the same bytes."""
+    a portfolio's table by asset (``asset_table``), the charts, the extended measures of
+    ``data`` (``metrics.json``'s content, when given), the filter accounting and the trades.
+    plotly.js is inlined once at the top, so the file opens offline; the same study gives the
+    same bytes."""
     r = study.result
     e = html.escape
     why = str(r.audit_path)
@@ -785,6 +885,7 @@ def render_html(
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
         *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),
+        *_assets_section(study),
         *(embed(chart, why) for chart in drawn),
         extended_section((data or {}).get("extended"), study.quote),
         "<h2>Filter accounting</h2>",
@@ -802,6 +903,18 @@ def render_html(
     parts.append(f"<script>{CLICK_SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _assets_section(study: Study) -> list[str]:
+    """The portfolio by asset, as the terminal prints it (nothing for a single asset)."""
+    found = asset_table(study)
+    if found is None:
+        return []
+    return [
+        "<h2>Portfolio by asset</h2>",
+        f"<p>{html.escape(found.summary)}</p>",
+        table(found.columns, found.rows, left=found.left),
+    ]
 
 
 def _blocked_table(study: Study) -> str:
@@ -876,7 +989,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}"
     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-    "th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}"
+    f"th:first-child,td:first-child,.{TEXT}{{text-align:left}}th{{background:#f4f4f4}}"
     ".chart{width:100%}.note{color:#555}code{background:#f4f4f4;padding:1px 3px}"
     "input.why{width:60%;font-family:ui-monospace,monospace;font-size:12px;padding:2px 4px}"
     ".tables{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}"

@@ -498,6 +498,16 @@ class Breakdown:
             return sum((part.net for part in self.assets), Decimal(0))
 
     @property
+    def realised(self) -> Decimal:
+        with _exact():
+            return sum((part.realised for part in self.assets), Decimal(0))
+
+    @property
+    def unrealised(self) -> Decimal:
+        with _exact():
+            return sum((part.unrealised for part in self.assets), Decimal(0))
+
+    @property
     def fees(self) -> Decimal:
         with _exact():
             return sum((part.fees for part in self.assets), Decimal(0))

@@ -18,6 +18,7 @@ from signalops.cli import output
 if TYPE_CHECKING:
     from signalops.backtest.comparison import Study
     from signalops.backtest.metrics import ExtendedMetrics
+    from signalops.backtest.report import AssetTable
     from signalops.backtest.sweep import SweepRow
     from signalops.backtest.universe import Breakdown
     from signalops.config import Config
@@ -297,10 +298,13 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def portfolio(study: Study) -> None:
     """Each asset's part (several assets), the extended metrics and the monthly returns."""
+    from signalops.backtest.report import asset_table
+
     out = output.console()
-    if len(study.result.assets) > 1 or study.universe is not None:
+    found = asset_table(study)  # the page's table too
+    if found is not None:
         out.print()
-        _assets_table(study)
+        _assets_table(study, found)
     out.print()
     for line in _extended_lines(study):
         out.print(line)
@@ -308,78 +312,12 @@ def portfolio(study: Study) -> None:
     _monthly_table(study)
 
 
-def _assets_table(study: Study) -> None:
-    from signalops.backtest.universe import COMMAND_LINE
-
-    r, parts = study.result, study.parts
+def _assets_table(study: Study, found: AssetTable) -> None:
     out = output.console()
-    quote = f" {study.quote}" if study.quote else ""
-    universe = study.universe
-    source = ""
-    if universe is not None and universe.source != COMMAND_LINE:
-        source = f" · universe from {universe.source}"
-    out.print(
-        Text(
-            f"portfolio by asset · {output.count(len(r.assets), 'asset')} in one book, sharing "
-            f"{_money(r.paper.starting_cash)}{quote} of starting cash{source}",
-            style="bold",
-        )
-    )
-    named = bool(parts.sectors)
-    columns = [
-        "asset",
-        *(["sector"] if named else []),
-        "realised",
-        "unrealised",
-        "fees",
-        "net PnL",
-        "of start",
-        "trades",
-        "win rate",
-        "exposure",
-        "max weight",
-        "BUYs denied",
-        "buy & hold",
-    ]
-    start = parts.start_equity
-    metrics = r.metrics
-    rows = [
-        [
-            "portfolio",
-            *([""] if named else []),
-            _signed_money(sum((p.realised for p in parts.assets), Decimal(0))),
-            _signed_money(sum((p.unrealised for p in parts.assets), Decimal(0))),
-            _money(parts.fees),
-            _signed_money(parts.equity_change),
-            _pct(float(parts.equity_change / start)),
-            _count_trades(metrics.trades, metrics.open_trades),
-            _win_rate(metrics.win_rate.rate),
-            f"{metrics.exposure:.1%}",
-            f"{parts.max_weight:.1%}",
-            f"{sum(p.denied for p in parts.assets):,}",
-            "—" if r.benchmark is None else _pct(r.benchmark.total_return),
-        ]
-    ]
-    for p in parts.assets:
-        rows.append(
-            [
-                p.asset,
-                *([p.sector or "—"] if named else []),
-                _signed_money(p.realised),
-                _signed_money(p.unrealised),
-                _money(p.fees),
-                _signed_money(p.net),
-                _pct(float(p.net / start)),
-                _count_trades(p.trades, p.open_trades),
-                _win_rate(p.wins / p.trades if p.trades else None),
-                f"{p.exposure:.1%}",
-                f"{p.max_weight:.1%}",
-                f"{p.denied:,}",
-                _pct(p.buy_and_hold),
-            ]
-        )
-    output.plain_table(columns, rows, left=2 if named else 1)
-    if named:
+    out.print(Text(f"portfolio by asset · {found.summary}", style="bold"))
+    output.plain_table(found.columns, found.rows, left=found.left)
+    parts = study.parts
+    if parts.sectors:
         out.print()
         _sectors_table(study, parts)
     for line in _assets_lines(study, parts):
@@ -525,10 +463,6 @@ def _pct(value: float | None, sign: bool = True) -> str:
         return "—"
     value += 0.0  # -0.0 (a flat curve's VaR) shows as 0.00%
     return f"{value:+,.2%}" if sign else f"{value:,.2%}"
-
-
-def _count_trades(closed: int, still_open: int) -> str:
-    return f"{closed:,}" + (f" +{still_open:,} open" if still_open else "")
 
 
 def _money(value: Decimal) -> str:
