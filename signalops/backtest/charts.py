@@ -56,7 +56,6 @@ from signalops.backtest.indicators import (
 )
 from signalops.backtest.ledger import EquityPoint, Leg
 
-QUOTE = "USDT"
 STRATEGY, BASELINE, HOLD, BENCHMARK = "#1f77b4", "#ff7f0e", "#7f7f7f", "#8c564b"
 BUY, SELL, BLOCKED = "#2ca02c", "#d62728", "#9467bd"
 ROLE_COLORS = {ENTRY: BUY, EXIT: SELL}  # a veto's threshold: BLOCKED
@@ -109,6 +108,7 @@ def equity_chart(study: Study) -> Chart:
     if held is not None and held.equity:
         curves.append((f"buy & hold {held.asset}", held.equity, BENCHMARK, "solid"))
     days = _whole_days(p.time for _, curve, _, _ in curves for p in curve)
+    unit = _unit(study.quote)
     data: list[dict[str, Any]] = []
     for name, curve, color, dash in curves:
         times = [_closed(p.time, days) for p in curve]
@@ -122,7 +122,7 @@ def equity_chart(study: Study) -> Chart:
                 "x": times,
                 "y": [round(float(p.equity), 2) for p in curve],
                 "line": line,
-                "hovertemplate": f"%{{y:,.2f}} {QUOTE}",
+                "hovertemplate": f"%{{y:,.2f}}{unit}",
             }
         )
         data.append(
@@ -145,7 +145,12 @@ def equity_chart(study: Study) -> Chart:
             height=480,
             hovermode="x unified",
             xaxis={"type": "date", "anchor": "y2", **_GRID, **_SPIKES},
-            yaxis={"domain": [0.36, 1], "title": {"text": QUOTE}, "tickformat": ",.0f", **_GRID},
+            yaxis={
+                "domain": [0.36, 1],
+                "title": {"text": study.quote or "equity"},
+                "tickformat": ",.0f",
+                **_GRID,
+            },
             yaxis2={
                 "domain": [0, 0.28],
                 "title": {"text": "drawdown"},
@@ -210,7 +215,7 @@ def price_chart(
             shape, note = _threshold(threshold, axis)
             shapes.append(shape)
             annotations.append(note)
-    data += _fills(result.legs, asset)
+    data += _fills(result.legs, asset, study.quote)
     blocked = [item for item in result.blocked.items if item.asset == asset]
     data += _blocked(study, blocked, bars)
     if panes.left_out:
@@ -329,7 +334,13 @@ def _threshold(threshold: Threshold, yref: str) -> tuple[dict[str, Any], dict[st
     return shape, note
 
 
-def _fills(legs: Sequence[Leg], asset: str) -> list[dict[str, Any]]:
+def _unit(quote: str | None) -> str:
+    """`` USD`` after a figure in the account's currency; nothing when the assets' venues
+    quote in different ones (``Study.quote`` None: the account's may be any of them)."""
+    return f" {quote}" if quote else ""
+
+
+def _fills(legs: Sequence[Leg], asset: str, quote: str | None) -> list[dict[str, Any]]:
     data = []
     for side, symbol, color in (("BUY", "triangle-up", BUY), ("SELL", "triangle-down", SELL)):
         mine = [leg for leg in legs if leg.asset == asset and leg.side.value == side]
@@ -345,7 +356,7 @@ def _fills(legs: Sequence[Leg], asset: str) -> list[dict[str, Any]]:
                 "customdata": [leg.decision_id for leg in mine],
                 "text": [
                     f"{side} {leg.quantity} at {leg.price:,.2f} on {day(leg.filled_at)} "
-                    f"(fee {leg.fee:,.2f} {QUOTE})"
+                    f"(fee {leg.fee:,.2f}{_unit(quote)})"
                     for leg in mine
                 ],
                 "marker": {

@@ -115,3 +115,18 @@ def test_a_stock_charts_sessions_are_weekdays_and_the_benchmarks_drawdown_the_ta
     assert weekdays == {0, 1, 2, 3, 4}
     # A stock's closes are at the session's close, on its day, as before.
     assert line(figures["price-0"], "close")["x"][0] == "2019-01-02 21:00:00"
+
+
+def test_a_stock_runs_equity_and_fees_are_in_its_accounts_currency(replay_dir: Path, in_tmp: Path):
+    """The charts wrote USDT under a stock run's equity and beside its fills' fees, whose
+    account and table are in USD."""
+    Path("dip4d.yaml").write_text(DIP_4D, encoding="utf-8")
+    figures, _ = backtest(
+        replay_dir, "dip4d.yaml", "--config", str(EQUITIES), "--from", "2022-01-01",
+        "--to", "2022-12-31", "--no-baseline",
+    )  # fmt: skip
+    equity = figures["equity"]
+    assert equity["layout"]["yaxis"]["title"]["text"] == "USD"
+    assert line(equity, "Dip_Buyer_4d")["hovertemplate"] == "%{y:,.2f} USD"
+    (buys,) = [t for t in figures["price-0"]["data"] if t["name"] == "buy (fill)"]
+    assert all(text.endswith(" USD)") for text in buys["text"]), buys["text"]
