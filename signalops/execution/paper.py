@@ -856,10 +856,13 @@ class PaperBroker:
                 )
             return None
         if cost > cash:
+            shown = numbers.money(cost, self.quote), numbers.money(cash, self.quote)
+            if shown[0] == shown[1]:  # apart by less than a cent: their digits say which
+                shown = f"{plain(cost)} {self.quote}", f"{plain(cash)} {self.quote}"
             return failed(
                 Code.INSUFFICIENT_FUNDS,
-                f"buying {plain(intent.quantity)} {intent.asset} costs {plain(cost)} "
-                f"{self.quote} with fee; cash is {plain(cash)}",
+                f"buying {plain(intent.quantity)} {intent.asset} costs {shown[0]} with fee; "
+                f"cash is {shown[1]}",
                 cash=cash,
                 cost=cost,
             )

@@ -347,7 +347,18 @@ def test_buying_for_more_than_the_cash_is_refused(
 
     assert result.details["reason"] == "INSUFFICIENT_FUNDS"
     assert result.details["cost"] == D("100100.0")
+    assert result.message == "buying 5 BTC costs 100,100.00 USDT with fee; cash is 100,000.00 USDT"
     assert fills_in(db) == 0
+
+
+def test_a_refusal_by_less_than_a_cent_shows_the_digits_that_tell_cost_and_cash_apart(
+    db: sqlite_utils.Database,
+) -> None:
+    broker = PaperBroker(db, starting_cash="100.004", fee_bps=0, slippage_bps=0)
+
+    result = broker.execute(intent(Side.BUY, "1", "100.005"), as_of=T0)
+
+    assert result.message == "buying 1 BTC costs 100.005 USDT with fee; cash is 100.004 USDT"
 
 
 def test_an_all_in_buy_sized_with_the_brokers_costs_fills_and_spends_no_more_than_the_cash(
