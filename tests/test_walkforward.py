@@ -26,7 +26,13 @@ from signalops.errors import InputError
 from signalops.research.executors import LocalExecutor
 from signalops.research.sweeps import run_sweep
 from signalops.research.tasks import Settings
-from signalops.research.walkforward import OBJECTIVES, choose, run_walkforward, windows
+from signalops.research.walkforward import (
+    OBJECTIVES,
+    Span,
+    choose,
+    run_walkforward,
+    windows,
+)
 from signalops.strategy import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +41,7 @@ BASELINE = STRATEGIES / "technical_baseline.yaml"
 DAY = timedelta(days=1)
 FROM, TO = datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)
 GRID = {"oversold": [20, 25, 30, 35]}
+ONE_YEAR, TWO_YEARS = Span(1.0, 365 * DAY), Span(2.0, 730 * DAY)
 
 # The command lines the golden files hold (``--data`` is added: the session's import).
 WALK_ROLLING = [
@@ -120,18 +127,18 @@ def row(total_return: float, sharpe: float | None, max_drawdown: float = -0.1) -
 def test_the_best_objective_wins_ties_go_to_the_grid_order_and_undefined_never_wins():
     sharpe = OBJECTIVES["sharpe"]
     rows = {0: row(0.1, None), 1: row(0.2, 1.5), 2: row(0.9, 1.5), 3: row(0.3, 0.2)}
-    assert choose(rows, sharpe, 1.0) == 1
-    assert choose({0: row(0.1, None), 1: row(0.2, math.nan)}, sharpe, 1.0) is None
-    assert choose(rows, OBJECTIVES["return"], 1.0) == 2
+    assert choose(rows, sharpe, ONE_YEAR) == 1
+    assert choose({0: row(0.1, None), 1: row(0.2, math.nan)}, sharpe, ONE_YEAR) is None
+    assert choose(rows, OBJECTIVES["return"], ONE_YEAR) == 2
     # Calmar: the annual rate over the drawdown's depth; a gain without any drawdown beats them
     # all (the higher rate first), while a flat or losing set is never chosen.
     calmar = {0: row(0.2, 1.0, -0.4), 1: row(0.1, 1.0, -0.1), 2: row(0.0, 1.0, 0.0)}
-    assert choose(calmar, OBJECTIVES["calmar"], 2.0) == 1
+    assert choose(calmar, OBJECTIVES["calmar"], TWO_YEARS) == 1
     calmar |= {3: row(0.05, 1.0, 0.0), 4: row(0.3, 1.0, 0.0)}
-    assert choose(calmar, OBJECTIVES["calmar"], 2.0) == 4
-    assert OBJECTIVES["calmar"].value(calmar[4], 2.0) is None  # shown as "—": undefined
-    assert OBJECTIVES["return"].value(row(0.21, None), 2.0) == pytest.approx(0.1)
-    assert OBJECTIVES["return"].value(row(-1.0, None), 2.0) is None
+    assert choose(calmar, OBJECTIVES["calmar"], TWO_YEARS) == 4
+    assert OBJECTIVES["calmar"].value(calmar[4], TWO_YEARS) is None  # shown as "—": undefined
+    assert OBJECTIVES["return"].value(row(0.21, None), TWO_YEARS) == pytest.approx(0.1)
+    assert OBJECTIVES["return"].value(row(-1.0, None), TWO_YEARS) is None
 
 
 # --- a walk is sweeps composed ------------------------------------------------------------------

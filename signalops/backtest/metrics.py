@@ -40,8 +40,9 @@ Beyond the summary (``extended_metrics``; statistics in float, money in Decimal)
   zero or there are fewer than two periods. Sums here are ``math.fsum``;
 - per closed round trip: profit factor (gross profit / gross loss; None without a losing
   trade), expectancy (mean PnL in the quote currency, and mean return);
-- Calmar ``CAGR / |max drawdown|``; None when the CAGR is undefined or the curve never fell
-  (a zero drawdown makes the ratio unbounded, not large);
+- Calmar ``CAGR / |max drawdown|``; None when the CAGR is undefined, the run is shorter than a
+  year (``ANNUALISED_FROM``: its CAGR would extrapolate, not average, what was earned) or the
+  curve never fell (a zero drawdown makes the ratio unbounded, not large);
 - turnover, annualised: the notional of every fill, buys and sells both, over the mean equity
   of the curve's points, per year (365 days): trading the whole equity in and out once a year
   is 2;
@@ -80,6 +81,11 @@ from signalops.risk.kelly import wilson_interval as wilson_interval
 from signalops.risk.measures import Method, TailRisk, TailRiskModel, tail_risk
 
 YEAR = timedelta(days=365)
+# The shortest run whose return a ratio annualises (Calmar; walk-forward's Calmar objective too).
+# Over a year or more the annual rate is the geometric mean of what was earned; under a year it
+# extrapolates ((1 + r) ** (365 days / elapsed)): +10% in three weeks is +424% a year, and a
+# ratio of it ranks a few weeks' luck. GIPS forbids annualising under a year for that reason.
+ANNUALISED_FROM = YEAR
 _INSTANT = timedelta(microseconds=1)
 # Outcomes whose probability is within this relative distance of the observed one count as "as
 # likely" (floating point would otherwise split ties); the tolerance R and SciPy use.
@@ -545,10 +551,16 @@ def trade_stats(trades: Sequence[Trade]) -> TradeStats:
     )
 
 
-def calmar(cagr: float | None, drawdown: float) -> float | None:
-    """CAGR / |max drawdown|. None when the CAGR is undefined or there was no drawdown (depth
-    0): the ratio is then unbounded, not a number to rank strategies by."""
-    if cagr is None or not drawdown < 0:
+def annualisable(elapsed: timedelta) -> bool:
+    """Whether a ratio may annualise a return earned over ``elapsed`` (``ANNUALISED_FROM``)."""
+    return elapsed >= ANNUALISED_FROM
+
+
+def calmar(cagr: float | None, drawdown: float, elapsed: timedelta) -> float | None:
+    """CAGR / |max drawdown| of a run of ``elapsed``. None when the CAGR is undefined, the run
+    is shorter than a year (its CAGR extrapolates: see ``ANNUALISED_FROM``) or there was no
+    drawdown (depth 0): the ratio is then unbounded, not a number to rank strategies by."""
+    if cagr is None or not annualisable(elapsed) or not drawdown < 0:
         return None
     return cagr / -drawdown
 
@@ -652,6 +664,7 @@ class ExtendedMetrics:
     turnover: float | None  # annualised
     monthly: MonthlyReturns
     tail_risk: tuple[TailRisk, ...]
+    elapsed: timedelta  # the run, from its curve's first point to its last (see ``calmar``)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -702,13 +715,15 @@ def extended_metrics(
             returns, period_returns(benchmark), metrics.periods_per_year, metrics.risk_free
         )
     traded = traded_notional(trades)
+    elapsed = times[-1] - times[0]
     return ExtendedMetrics(
         relative=against,
         trades=trade_stats(trades),
-        calmar=calmar(metrics.cagr, metrics.drawdown.depth),
+        calmar=calmar(metrics.cagr, metrics.drawdown.depth, elapsed),
         exposure=metrics.exposure,
         traded=traded,
-        turnover=turnover(traded, values, times[-1] - times[0]),
+        turnover=turnover(traded, values, elapsed),
         monthly=monthly_returns(times, values),
         tail_risk=period_tail_risk(returns),
+        elapsed=elapsed,
     )

@@ -27,6 +27,12 @@ drawdown, and then shown as "—", but a gain without any drawdown is chosen ove
 had one: it is the best a Calmar can be, never the worst; among several such, the higher annual
 rate). In-sample vs out-of-sample degradation compares the chosen set's objective on its
 training window and on its test window.
+
+A Calmar is defined over a year or more only, as a backtest's is (``metrics.ANNUALISED_FROM``:
+under a year the annual rate extrapolates, +10% in three weeks being +424% a year): ``calmar``
+needs a training window of a year or more (an input error otherwise: no window could choose),
+and a test window or stitched record shorter than a year has none ("—", and ``short_note``
+says why under the table).
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ import numpy as np
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.clock import window_end
 from signalops.backtest.metrics import (
+    ANNUALISED_FROM,
     WinRate,
+    annualisable,
     exposure,
     max_drawdown_depth,
     period_returns,
@@ -65,6 +73,7 @@ from signalops.backtest.sweep import (
 )
 from signalops.catalogue.spec import format_duration
 from signalops.errors import InputError
+from signalops.numbers import counted, listed
 from signalops.observation import utc
 from signalops.research.executors import Executor
 from signalops.research.sweeps import (
@@ -81,12 +90,14 @@ __all__ = [
     "OBJECTIVES",
     "AssetWalk",
     "Objective",
+    "Span",
     "Stitched",
     "WalkForward",
     "Window",
     "WindowResult",
     "choose",
     "run_walkforward",
+    "short_note",
     "stitch",
     "windows",
 ]
@@ -98,26 +109,47 @@ _JUST_BEFORE = timedelta(microseconds=1)  # a window's last instant: decision ti
 
 
 @dataclass(frozen=True)
+class Span:
+    """How long a screened period is: the years its returns are annualised over (a stock's
+    counted in sessions, 252 a year) and its length by the calendar, from its first decision
+    time to where its last period ends."""
+
+    years: float
+    elapsed: timedelta
+
+
+@dataclass(frozen=True)
 class Objective:
-    """What "best" means: a number per screened row over ``years`` (larger is better)."""
+    """What "best" means: a number per screened row over a ``Span`` (larger is better)."""
 
     name: str
     title: str  # as a column heading says it
-    measure: Callable[[SweepRow, float], float | None]
+    measure: Callable[[SweepRow, float], float | None]  # of the row and the span's years
     # Ranks rows the measure leaves undefined but that are still best (see ``_calmar_rank``).
     beyond: Callable[[SweepRow, float], float | None] | None = None
+    # A ratio of the annual rate (Calmar): defined over a year or more only, as a backtest's
+    # Calmar is (``metrics.ANNUALISED_FROM``). The return objective is the annual rate itself,
+    # shown for what it is (return/yr), and ranks a window's sets as their returns do.
+    annualised: bool = False
 
-    def value(self, row: SweepRow, years: float) -> float | None:
-        found = self.measure(row, years)
+    def defined_over(self, span: Span) -> bool:
+        return not self.annualised or annualisable(span.elapsed)
+
+    def value(self, row: SweepRow, span: Span) -> float | None:
+        if not self.defined_over(span):
+            return None
+        found = self.measure(row, span.years)
         return None if found is None or math.isnan(found) else found
 
-    def rank(self, row: SweepRow, years: float) -> tuple[int, float] | None:
+    def rank(self, row: SweepRow, span: Span) -> tuple[int, float] | None:
         """How good a row is: larger is better; None: never chosen."""
+        if not self.defined_over(span):
+            return None
         if self.beyond is not None:
-            above = self.beyond(row, years)
+            above = self.beyond(row, span.years)
             if above is not None:
                 return 1, above
-        found = self.value(row, years)
+        found = self.value(row, span)
         return None if found is None else (0, found)
 
 
@@ -143,17 +175,19 @@ def _gain_without_drawdown(row: SweepRow, years: float) -> float | None:
 OBJECTIVES: Mapping[str, Objective] = {
     "sharpe": Objective("sharpe", "Sharpe", lambda row, _years: row.sharpe),
     "return": Objective("return", "return/yr", annual_rate),
-    "calmar": Objective("calmar", "Calmar", _calmar, beyond=_gain_without_drawdown),
+    "calmar": Objective(
+        "calmar", "Calmar", _calmar, beyond=_gain_without_drawdown, annualised=True
+    ),
 }
 
 
-def choose(rows: Mapping[int, SweepRow], objective: Objective, years: float) -> int | None:
-    """The grid index of the row with the best objective; ties go to the first in grid order;
-    None when no row has one."""
+def choose(rows: Mapping[int, SweepRow], objective: Objective, span: Span) -> int | None:
+    """The grid index of the row with the best objective over ``span``; ties go to the first
+    in grid order; None when no row has one."""
     best: int | None = None
     best_rank = (0, -math.inf)
     for index in sorted(rows):
-        rank = objective.rank(rows[index], years)
+        rank = objective.rank(rows[index], span)
         if rank is not None and (best is None or rank > best_rank):
             best, best_rank = index, rank
     return best
@@ -210,12 +244,13 @@ def windows(
     return found
 
 
-def _years(
+def _span(
     first: datetime, last: datetime, step: timedelta, sessions: bool, until: datetime
-) -> tuple[int, float]:
-    """How many decision times the period has, and how many years they make."""
+) -> tuple[int, Span]:
+    """How many decision times the period has, and its span (its last period ending at
+    ``until``)."""
     periods, per_year = _per_year(first, last, step, sessions, until)
-    return periods, periods / per_year
+    return periods, Span(periods / per_year, until - first)
 
 
 def _per_year(
@@ -243,6 +278,7 @@ class WindowResult:
     failed: tuple[Failed, ...]  # in-sample failures, then the test's
     curve: Curve | None  # the test window's, for the stitched curve
     periods: int  # decision times in the test window
+    test_span: Span
 
 
 @dataclass(frozen=True)
@@ -255,10 +291,15 @@ class Stitched:
     cash_windows: int  # windows with no chosen set or a failed test, counted as cash
     step: timedelta
     per_year: float  # decision times a year
+    elapsed: timedelta  # the test windows' length, one after the other
 
     @property
     def years(self) -> float:
         return self.periods / self.per_year
+
+    @property
+    def span(self) -> Span:
+        return Span(self.years, self.elapsed)
 
 
 @dataclass(frozen=True)
@@ -331,6 +372,35 @@ class WalkForward:
         return tuple(f for a in self.assets for w in a.windows for f in w.failed)
 
 
+def short_note(walk: WalkForward, asset: AssetWalk) -> str | None:
+    """Why the objective is "—" where a period is shorter than a year (Calmar's, which
+    annualises), said under the table; None when every test window screened and the stitched
+    record have one. A training window is never that short (``run_walkforward`` refuses it)."""
+    goal, stitched = walk.objective, asset.stitched
+    short = [
+        w
+        for w in asset.windows
+        if w.out_of_sample is not None and not goal.defined_over(w.test_span)
+    ]
+    whole_short = not goal.defined_over(stitched.span)
+    if not short and not whole_short:
+        return None
+    named = []
+    if short:
+        lengths = sorted({w.test_span.elapsed for w in short})
+        each = listed([format_duration(length.total_seconds()) for length in lengths])
+        named.append(f"{counted(len(short), 'test window')} of {each}")
+    whole = f"stitched ({format_duration(stitched.elapsed.total_seconds())})"
+    if whole_short:
+        named.append(whole)
+    year = format_duration(ANNUALISED_FROM.total_seconds())
+    note = (
+        f"{goal.title} — for {listed(named)}: it annualises the return, and under a year "
+        f"({year}) that extrapolates it (+10% in a month is over +200% a year)"
+    )
+    return note if whole_short else f"{note}; {whole} has one"
+
+
 # --- the walk ------------------------------------------------------------------------------------
 
 
@@ -358,6 +428,14 @@ def run_walkforward(
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective '{objective}' (one of: {', '.join(OBJECTIVES)})")
     goal = OBJECTIVES[objective]
+    if goal.annualised and not annualisable(train):
+        year = format_duration(ANNUALISED_FROM.total_seconds())
+        raise InputError(
+            f"--objective {goal.name} needs --train {year} or longer (got "
+            f"{format_duration(train.total_seconds())}): {goal.title} annualises the return, "
+            f"and under a year that extrapolates it; train longer, or choose by --objective "
+            f"sharpe or return"
+        )
     settings = settings or Settings()
     document = plain_document(strategy)
     check_grid(document, grid)
@@ -411,7 +489,7 @@ def run_walkforward(
         choose(
             {i: s.row for i, s in screened.scored.items()},
             goal,
-            _years(*w.train, step, sessions[asset], w.test_start)[1],
+            _span(*w.train, step, sessions[asset], w.test_start)[1],
         )
         for (asset, w), screened in zip(places, trained, strict=True)
     ]
@@ -474,14 +552,25 @@ def _window(
     until: datetime,
 ) -> WindowResult:
     """``until``: where the test window's periods end at the latest."""
-    periods, test_years = _years(*window.test, step, sessions, until)
-    _, train_years = _years(*window.train, step, sessions, window.test_start)
+    periods, test_span = _span(*window.test, step, sessions, until)
+    _, train_span = _span(*window.train, step, sessions, window.test_start)
     failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
     what = f"{asset} window {window.number}"
     named = tuple(Failed(f"{what} {f.what}", f.error, f.index) for f in failed)
     if pick is None:
         return WindowResult(
-            window, None, None, None, None, None, None, len(trained.scored), named, None, periods
+            window,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            len(trained.scored),
+            named,
+            None,
+            periods,
+            test_span,
         )
     row = trained.scored[pick].row
     scored = tested.scored.get(pick) if tested is not None else None
@@ -491,13 +580,14 @@ def _window(
         pick,
         dict(row.params),
         row,
-        goal.value(row, train_years),
+        goal.value(row, train_span),
         out_row,
-        None if out_row is None else goal.value(out_row, test_years),
+        None if out_row is None else goal.value(out_row, test_span),
         len(trained.scored),
         named,
         scored.curve if scored is not None else None,
         periods,
+        test_span,
     )
 
 
@@ -556,7 +646,8 @@ def stitch(
         fees=fees,
         open_trade=open_trade,
     )
-    return Stitched(row, len(all_held), cash, step, per_year)
+    elapsed = sum((result.test_span.elapsed for result in results), timedelta())
+    return Stitched(row, len(all_held), cash, step, per_year, elapsed)
 
 
 def _entry_cash(curve: Curve) -> float:

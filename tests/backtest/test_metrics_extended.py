@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from signalops.backtest.ledger import EquityPoint, Leg, Trade
 from signalops.backtest.metrics import (
     TAIL_MODELS,
+    ExtendedMetrics,
     as_of_values,
     calmar,
     extended_metrics,
@@ -142,10 +143,26 @@ def test_no_losing_trade_leaves_the_profit_factor_undefined_and_no_trade_everyth
 
 
 def test_calmar_and_its_zero_drawdown_case():
-    assert calmar(0.2, -0.1) == pytest.approx(2.0)
-    assert calmar(-0.1, -0.25) == pytest.approx(-0.4)
-    assert calmar(0.2, 0.0) is None  # never fell: unbounded, not a number
-    assert calmar(None, -0.1) is None
+    year = 365 * DAY
+    assert calmar(0.2, -0.1, year) == pytest.approx(2.0)
+    assert calmar(-0.1, -0.25, year) == pytest.approx(-0.4)
+    assert calmar(0.2, 0.0, year) is None  # never fell: unbounded, not a number
+    assert calmar(None, -0.1, year) is None
+    assert calmar(0.2, -0.1, 364 * DAY) is None  # under a year its CAGR extrapolates
+
+
+def test_a_runs_calmar_needs_a_year_from_its_first_point_to_its_last():
+    """+10% over 365 days with a 5% fall: a CAGR of 10% and a Calmar of 2. Over 21 days the same
+    curve's CAGR is +424% a year (1.1 ** (365 / 21) - 1), which no Calmar is made of."""
+
+    def over(days: int) -> ExtendedMetrics:
+        values = [100.0, 95.0] + [95.0] * (days - 2) + [110.0]
+        points = [EquityPoint(T0 + i * DAY, D(str(v)), D(0), True) for i, v in enumerate(values)]
+        return extended_metrics(summarize(points, (), D(0), DAY), points, ())
+
+    assert over(365).calmar == pytest.approx(0.10 / 0.05)
+    assert over(364).calmar is None
+    assert over(21).calmar is None
 
 
 def test_turnover_counts_both_sides_over_mean_equity_per_year():
@@ -232,7 +249,7 @@ def test_extended_metrics_of_a_small_curve_against_a_benchmark():
     ext = extended_metrics(metrics, points, TRADES, benchmark=benchmark)
     assert ext.relative is not None
     assert ext.relative.beta == pytest.approx(1.4, rel=1e-6)
-    assert ext.calmar == calmar(metrics.cagr, metrics.drawdown.depth)
+    assert ext.calmar is None  # four days: under a year
     assert ext.exposure == metrics.exposure == 1.0
     assert ext.traded == D("670.0")
     mean_equity = (100 + 102 + 100.98 + 104.0094 + 104.0094) / 5

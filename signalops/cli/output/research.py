@@ -136,7 +136,7 @@ def walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
             _days(*tested),
             *("" for _ in names),
             "",
-            _objective_cell(goal.name, goal.value(stitched.row, stitched.years)),
+            _objective_cell(goal.name, goal.value(stitched.row, stitched.span)),
             *_metrics(stitched.row, goal.name),
         ]
     )
@@ -171,6 +171,7 @@ def _cash_cells(objective: str) -> list[str]:
 
 def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
     from signalops.backtest.sweep import format_value
+    from signalops.research.walkforward import short_note
 
     windows = len(asset.windows)
     chosen = asset.chosen
@@ -191,6 +192,9 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
             f"(no set has a {walk.objective.title} in-sample) held cash"
         )
     lines.append(_degradation(walk, asset))
+    short = short_note(walk, asset)
+    if short is not None:
+        lines.append(short)
     lines.append(
         "each test window starts flat with the starting cash; stitched chains them, selling "
         "a position open at a window's end at its last close (fee and slippage); "
@@ -388,6 +392,8 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
 
 
 def _extended_lines(study: Study) -> list[str]:
+    from signalops.backtest.metrics import annualisable
+
     ext: ExtendedMetrics = study.extended
     quote = f" {study.quote}" if study.quote else ""
     against = study.relative_to
@@ -411,10 +417,11 @@ def _extended_lines(study: Study) -> list[str]:
     if stats.expectancy is not None:
         expectancy = f"{_signed_money(stats.expectancy)}{quote} ({_pct(stats.expectancy_return)})"
     turnover = "—" if ext.turnover is None else f"{ext.turnover:.2f}"
+    calmar = _ratio(ext.calmar) + ("" if annualisable(ext.elapsed) else " (under a year)")
     return [
         relative,
         f"closed trades: {stats.trades}, profit factor {_ratio(stats.profit_factor)}, "
-        f"expectancy {expectancy} a trade; Calmar {_ratio(ext.calmar)}; exposure "
+        f"expectancy {expectancy} a trade; Calmar {calmar}; exposure "
         f"{ext.exposure:.1%}; turnover {turnover} a year ({_money(ext.traded)}{quote} traded)",
         _tail_line(study, ext),
     ]
