@@ -40,6 +40,13 @@ A split after ``as_of`` changes the unit of price and per-share value alike and 
 information a decision could use: their ratio, and so every comparison, is the same.
 Without any split history for a company the figures assume it never split; ``data import`` and
 ``data download`` warn when that is the case (``split_history_warnings``).
+
+Book value (``book_value_per_share``, ``price_to_book``) is the common shareholders':
+us-gaap:StockholdersEquity, which holds any preferred stock, less the preferred stock's carrying
+amount on the same balance-sheet date (``PREFERRED_CONCEPTS``, as filed by ``as_of`` like every
+fact), over the common shares. A company that never reported preferred stock, or last reported
+none, has nothing subtracted; one whose last report before that date had some but whose balance
+sheet of that date reports none is NOT_REPORTED: its common equity is unknown, not its total.
 """
 
 from __future__ import annotations
@@ -122,10 +129,24 @@ DEBT_READINGS = (
     ),
     DebtReading("DebtAndCapitalLeaseObligations"),
 )
+# The carrying amount of preferred stock inside StockholdersEquity, most complete first (the
+# first not 0 reported for the equity's date is read: a par value of 0 may sit beside the whole
+# amount). The ...IncludingAdditionalPaidInCapital... tags are the whole carrying amount
+# (JPMorgan's from 2009); PreferredStockValue the par or stated value the balance sheet lists
+# (the whole amount at most filers; JPMorgan's of 2008-2009); ...ValueOutstanding the same less
+# shares held in treasury (NVIDIA tags 0). PreferredStockLiquidationPreferenceValue is not read:
+# it is what the holders would be paid in a liquidation, not an amount the equity holds.
+PREFERRED_CONCEPTS = (
+    "PreferredStockIncludingAdditionalPaidInCapitalNetOfDiscount",
+    "PreferredStockIncludingAdditionalPaidInCapital",
+    "PreferredStockValue",
+    "PreferredStockValueOutstanding",
+)
 # The concepts the metrics read (and so the ones a recording keeps).
 CONCEPTS = frozenset(
     {
         (GAAP, "StockholdersEquity"),
+        *((GAAP, concept) for concept in PREFERRED_CONCEPTS),
         (GAAP, "AssetsCurrent"),
         (GAAP, "Liabilities"),
         (GAAP, "LiabilitiesCurrent"),
@@ -749,9 +770,14 @@ class PointInTime:
             value, detail = self._in_price_units(*self.shares(), per_share=False)
         elif metric == "book_value_per_share" or metric == "price_to_book":
             (equity,) = self._balance(["StockholdersEquity"])
+            preferred = self._preferred(equity)
             shares, detail = self.shares()
-            value = equity.val / shares
             detail["equity"] = equity.cite()
+            common = equity.val
+            if preferred is not None:
+                common -= preferred.val
+                detail.update(preferred=preferred.cite(), common_equity=common)
+            value = common / shares
             if metric == "price_to_book":
                 # Both sides in shares as they traded at as_of: the ratio has no unit.
                 detail["book_value_per_share"] = value
@@ -759,7 +785,7 @@ class PointInTime:
                 price, more = self.price(seen)
                 detail.update(more, price=price)
                 data_time = min(data_time, seen.time)
-                value = price / value
+                value = _divide(price, value, self.symbol, "book value per common share")
             else:
                 value, detail = self._in_price_units(value, detail, per_share=True)
         elif metric == "ncav_per_share":
@@ -819,6 +845,31 @@ class PointInTime:
         later = self.later_factor()
         detail["later_split_factor"] = later
         return (value / later if per_share else value * later), detail
+
+    def _preferred(self, equity: Fact) -> Fact | None:
+        """The preferred stock inside ``equity`` (StockholdersEquity): the first of
+        ``PREFERRED_CONCEPTS`` reported for its balance-sheet date, in its unit, that is not 0;
+        None when that date reports only 0 or, reporting none, neither did the last date before
+        it that reported one (or none ever did). Raises NOT_REPORTED when that last date's
+        preferred stock was not 0: the date's common equity is then unknown."""
+        reported = [self.book.instants(GAAP, c, equity.unit) for c in PREFERRED_CONCEPTS]
+        on_date = [found[equity.end] for found in reported if equity.end in found]
+        if on_date:
+            return next((fact for fact in on_date if fact.val != 0), None)
+        before = [fact for found in reported for end, fact in found.items() if end < equity.end]
+        if not before:
+            return None
+        last = max(fact.end for fact in before)
+        held = next((f for f in before if f.end == last and f.val != 0), None)
+        if held is None:
+            return None
+        raise _error(
+            f"{self.symbol} reported preferred stock of {held.val:,.0f} {held.unit} "
+            f"(us-gaap:{held.concept}) for its balance sheet of {last} but none for that of "
+            f"{equity.end}: its common equity then is unknown (its stockholders' equity of "
+            f"{equity.val:,.0f} includes any preferred)",
+            Code.NOT_REPORTED,
+        )
 
     def _debt_to_equity(self) -> tuple[float, dict[str, Any]]:
         """Debt / StockholdersEquity x 100, on the latest equity date, from the first of

@@ -287,7 +287,7 @@ FUNDAMENTAL = SourceCatalogue.of(
         _fundamental(
             "book_value_per_share",
             "currency",
-            "stockholders' equity / shares outstanding (latest filed)",
+            "stockholders' equity less preferred / shares outstanding (latest filed)",
             _EDGAR,
             _EDGAR,
         ),
