@@ -47,6 +47,8 @@ amount on the same balance-sheet date (``PREFERRED_CONCEPTS``, as filed by ``as_
 fact), over the common shares. A company that never reported preferred stock, or last reported
 none, has nothing subtracted; one whose last report before that date had some but whose balance
 sheet of that date reports none is NOT_REPORTED: its common equity is unknown, not its total.
+``ncav_per_share`` (Graham's net current asset value) subtracts the same preferred stock, of the
+current assets' balance-sheet date, with the liabilities.
 """
 
 from __future__ import annotations
@@ -770,7 +772,11 @@ class PointInTime:
             value, detail = self._in_price_units(*self.shares(), per_share=False)
         elif metric == "book_value_per_share" or metric == "price_to_book":
             (equity,) = self._balance(["StockholdersEquity"])
-            preferred = self._preferred(equity)
+            preferred = self._preferred(
+                equity,
+                f"its common equity then is unknown (its stockholders' equity of "
+                f"{equity.val:,.0f} includes any preferred)",
+            )
             shares, detail = self.shares()
             detail["equity"] = equity.cite()
             common = equity.val
@@ -789,12 +795,19 @@ class PointInTime:
             else:
                 value, detail = self._in_price_units(value, detail, per_share=True)
         elif metric == "ncav_per_share":
+            # Graham's net current asset value: what is left for the common shareholders once
+            # every liability and the preferred stock are paid out of the current assets.
             assets, liabilities = self._balance(["AssetsCurrent", "Liabilities"])
+            preferred = self._preferred(
+                assets, "its net current asset value for common shareholders then is unknown"
+            )
             shares, detail = self.shares()
             detail.update(current_assets=assets.cite(), liabilities=liabilities.cite())
-            value, detail = self._in_price_units(
-                (assets.val - liabilities.val) / shares, detail, per_share=True
-            )
+            net = assets.val - liabilities.val
+            if preferred is not None:
+                net -= preferred.val
+                detail["preferred"] = preferred.cite()
+            value, detail = self._in_price_units(net / shares, detail, per_share=True)
         elif metric == "current_ratio":
             assets, current = self._balance(
                 ["AssetsCurrent", "LiabilitiesCurrent"], ratio_only=True
@@ -846,12 +859,13 @@ class PointInTime:
         detail["later_split_factor"] = later
         return (value / later if per_share else value * later), detail
 
-    def _preferred(self, equity: Fact) -> Fact | None:
-        """The preferred stock inside ``equity`` (StockholdersEquity): the first of
-        ``PREFERRED_CONCEPTS`` reported for its balance-sheet date, in its unit, that is not 0;
-        None when that date reports only 0 or, reporting none, neither did the last date before
-        it that reported one (or none ever did). Raises NOT_REPORTED when that last date's
-        preferred stock was not 0: the date's common equity is then unknown."""
+    def _preferred(self, equity: Fact, unknown: str) -> Fact | None:
+        """The preferred stock on ``equity``'s balance sheet (StockholdersEquity, or the
+        current assets NCAV nets it from): the first of ``PREFERRED_CONCEPTS`` reported for its
+        balance-sheet date, in its unit, that is not 0; None when that date reports only 0 or,
+        reporting none, neither did the last date before it that reported one (or none ever
+        did). Raises NOT_REPORTED when that last date's preferred stock was not 0: the date's
+        figure for the common shareholders is then unknown (``unknown`` says which)."""
         reported = [self.book.instants(GAAP, c, equity.unit) for c in PREFERRED_CONCEPTS]
         on_date = [found[equity.end] for found in reported if equity.end in found]
         if on_date:
@@ -866,8 +880,7 @@ class PointInTime:
         raise _error(
             f"{self.symbol} reported preferred stock of {held.val:,.0f} {held.unit} "
             f"(us-gaap:{held.concept}) for its balance sheet of {last} but none for that of "
-            f"{equity.end}: its common equity then is unknown (its stockholders' equity of "
-            f"{equity.val:,.0f} includes any preferred)",
+            f"{equity.end}: {unknown}",
             Code.NOT_REPORTED,
         )
 

@@ -280,7 +280,8 @@ FUNDAMENTAL = SourceCatalogue.of(
         _fundamental(
             "ncav_per_share",
             "currency",
-            "(current assets - total liabilities) / shares outstanding",
+            "(current assets - total liabilities - preferred stock) / shares outstanding "
+            "(preferred from SEC EDGAR only)",
             _YAHOO,
             _EDGAR_FIRST,
         ),

@@ -357,6 +357,43 @@ def test_long_term_debt_stays_preferred_to_debt_and_lease_obligations(tmp_path):
     assert [d["concept"] for d in kept.detail["debt"]] == ["us-gaap:LongTermDebt"]
 
 
+def test_ncav_per_share_leaves_out_preferred_stock_as_graham_counts_it(tmp_path):
+    """Graham's net current asset value is what the common shareholders keep once every
+    liability and the preferred stock are paid out of the current assets; NCAV subtracted only
+    the liabilities. AAPL's 2023-09-30 balance sheet with 5,000,000,000 of PreferredStockValue
+    added (filed with its 10-K): (143,566 - 290,437 - 5,000) / 15,552.752 a share. A preferred
+    amount filed after the decision is not read; a later balance sheet that drops the tag
+    leaves the figure unknown."""
+    doc = document(AAPL)
+    gaap = doc["facts"]["us-gaap"]
+    (filed,) = [
+        f for f in gaap["AssetsCurrent"]["units"]["USD"]
+        if f["end"] == "2023-09-30" and f["accn"] == "0000320193-23-000106"  # 10-K FY2023
+    ]  # fmt: skip
+    preferred = {"units": {"USD": [{**filed, "val": 5_000e6}]}}
+    altered = {
+        **doc,
+        "facts": {**doc["facts"], "us-gaap": {**gaap, "PreferredStockValue": preferred}},
+    }
+    adapter, _ = live(tmp_path, {AAPL: gzip.compress(json.dumps(altered).encode())})
+    ncav = ask(adapter, "ncav_per_share", "AAPL", close_of("2023-12-29"))
+    assert value(ncav) == pytest.approx((143_566e6 - 290_437e6 - 5_000e6) / 15_552_752_000)
+    assert isinstance(ncav, Observation)
+    assert (ncav.detail["preferred"]["concept"], ncav.detail["preferred"]["val"]) == (
+        "us-gaap:PreferredStockValue",
+        5_000e6,
+    )
+    before = ask(adapter, "ncav_per_share", "AAPL", close_of(filed["filed"]))  # filed that day
+    assert isinstance(before, Observation) and "preferred" not in before.detail
+    # The next 10-Q's balance sheet (2023-12-30) reports no preferred: NOT_REPORTED, not a guess.
+    later = ask(adapter, "ncav_per_share", "AAPL", close_of("2024-03-01"))
+    assert isinstance(later, DataError) and later.reason is Code.NOT_REPORTED, later
+    assert later.message.endswith(
+        "for its balance sheet of 2023-09-30 but none for that of 2023-12-30: its net current "
+        "asset value for common shareholders then is unknown"
+    )
+
+
 def test_bank_without_current_assets_is_not_reported_never_a_guess(tmp_path):
     adapter, _ = live(tmp_path)
     when = close_of("2023-12-29")
