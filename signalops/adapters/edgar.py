@@ -785,6 +785,13 @@ class PointInTime:
                 detail.update(preferred=preferred.cite(), common_equity=common)
             value = common / shares
             if metric == "price_to_book":
+                if common <= 0:  # a negative P/B would pass ``price_to_book < 1``
+                    raise _error(
+                        f"{self.symbol}'s common equity on {equity.end} is {common:,.0f} "
+                        f"{equity.unit}: a price-to-book of a book that is not positive is not a "
+                        "valuation",
+                        Code.NOT_APPLICABLE,
+                    )
                 # Both sides in shares as they traded at as_of: the ratio has no unit.
                 detail["book_value_per_share"] = value
                 seen = close()
@@ -920,7 +927,14 @@ class PointInTime:
                 Code.NOT_REPORTED,
             )
         total = sum(p.val for p in parts)
-        value = 100.0 * _divide(total, equity.val, self.symbol, "stockholders' equity")
+        if equity.val <= 0:  # a negative ratio would pass ``debt_to_equity < 150``
+            raise _error(
+                f"{self.symbol}'s stockholders' equity on {equity.end} is {equity.val:,.0f} "
+                f"{equity.unit}: debt to equity has no meaning when the equity is not positive "
+                "(its liabilities exceed its assets)",
+                Code.NOT_APPLICABLE,
+            )
+        value = 100.0 * total / equity.val
         return value, {"debt": [p.cite() for p in parts], "equity": equity.cite()}
 
 

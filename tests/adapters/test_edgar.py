@@ -394,6 +394,43 @@ def test_ncav_per_share_leaves_out_preferred_stock_as_graham_counts_it(tmp_path)
     )
 
 
+def test_negative_equity_makes_price_to_book_and_debt_to_equity_not_applicable(tmp_path):
+    """A company whose liabilities exceed its assets had a negative P/B and debt to equity,
+    which pass a value screen's ``price_to_book < 3`` and ``debt_to_equity < 150``: the most
+    indebted company looked the cheapest and soundest. AAPL's 2023-09-30 10-K equity made
+    -5,000,000,000: both are NOT_APPLICABLE; its book value per share is still the (negative)
+    fact."""
+    doc = document(AAPL)
+    gaap = doc["facts"]["us-gaap"]
+    equity = [
+        {**f, "val": -5_000e6} if f["end"] == "2023-09-30" else f
+        for f in gaap["StockholdersEquity"]["units"]["USD"]
+    ]
+    altered = {**gaap, "StockholdersEquity": {"units": {"USD": equity}}}
+    adapter, _ = live(
+        tmp_path,
+        {
+            AAPL: gzip.compress(
+                json.dumps({**doc, "facts": {**doc["facts"], "us-gaap": altered}}).encode()
+            )
+        },
+    )
+    when = close_of("2023-12-29")
+    for metric, said in (
+        ("price_to_book", "AAPL's common equity on 2023-09-30 is -5,000,000,000 USD: a "
+         "price-to-book of a book that is not positive is not a valuation"),
+        ("debt_to_equity", "AAPL's stockholders' equity on 2023-09-30 is -5,000,000,000 USD: "
+         "debt to equity has no meaning when the equity is not positive (its liabilities "
+         "exceed its assets)"),
+    ):  # fmt: skip
+        answer = ask(adapter, metric, "AAPL", when)
+        assert isinstance(answer, DataError) and answer.reason is Code.NOT_APPLICABLE, answer
+        assert answer.message == said
+    assert value(ask(adapter, "book_value_per_share", "AAPL", when)) == pytest.approx(
+        -5_000e6 / 15_552_752_000
+    )
+
+
 def test_bank_without_current_assets_is_not_reported_never_a_guess(tmp_path):
     adapter, _ = live(tmp_path)
     when = close_of("2023-12-29")
