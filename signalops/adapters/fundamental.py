@@ -118,6 +118,14 @@ INFO_FIELDS: dict[str, str] = {
     "current_ratio": "currentRatio",
     "market_cap": "marketCap",
 }
+# Ratios whose negative value measures nothing (what it would be of), and would pass a screen's
+# ``< threshold`` as the cheapest or soundest: NOT_APPLICABLE, as EDGAR answers them.
+NOT_A_VALUATION_BELOW_ZERO = {
+    "price_to_book": "a price-to-book of a negative book",
+    "debt_to_equity": "debt to negative equity",
+    "trailing_pe": "a P/E of losses",
+    "forward_pe": "a P/E of expected losses",
+}
 # Metrics that combine the price side (currency) with the statement side (financialCurrency).
 MIXES_PRICE_AND_STATEMENTS = frozenset(
     {"price_to_book", "trailing_pe", "forward_pe", "price_to_sales", "ncav_per_share"}
@@ -633,6 +641,12 @@ class FundamentalAdapter(BaseAdapter):
         else:
             field = INFO_FIELDS[metric]
             value = info_number(info, field, symbol)
+            if value < 0 and metric in NOT_A_VALUATION_BELOW_ZERO:
+                raise _error(
+                    f"Yahoo's {field} of {symbol} is {value:,.2f}: "
+                    f"{NOT_A_VALUATION_BELOW_ZERO[metric]} is not a valuation",
+                    Code.NOT_APPLICABLE,
+                )
             detail["field"] = field
             data_time = info_time
         return Observation(

@@ -276,6 +276,28 @@ def test_raw_fmt_shaped_values_are_read_as_their_raw_number(yahoo):
     assert value(ask(adapter, "debt_to_equity")) == 145.0
 
 
+def test_a_negative_ratio_from_yahoo_is_not_applicable_not_the_cheapest(yahoo):
+    """Yahoo gives a negative priceToBook (and debtToEquity, forwardPE) for a company with
+    negative equity (or expected losses): each passed a screen's ``< threshold`` as the
+    cheapest or soundest. AAPL's real modules with those fields made negative."""
+    modules = modules_of("AAPL")
+    for module in ("summaryDetail", "defaultKeyStatistics", "financialData"):
+        for key in ("priceToBook", "debtToEquity", "forwardPE"):
+            if key in modules[module]:
+                modules[module][key] = -abs(modules[module][key])
+    yahoo.summary["AAPL"] = [modules]
+    adapter = live(yahoo)
+    book = ask(adapter, "price_to_book")
+    assert reason(book) == "NOT_APPLICABLE"
+    assert book.message == (
+        "Yahoo's priceToBook of AAPL is -55.33: a price-to-book of a negative book is not a "
+        "valuation"
+    )
+    assert reason(ask(adapter, "debt_to_equity")) == "NOT_APPLICABLE"
+    assert reason(ask(adapter, "forward_pe")) == "NOT_APPLICABLE"
+    assert value(ask(adapter, "trailing_pe")) == pytest.approx(38.91442)  # left as it was
+
+
 def test_ncav_per_share_from_the_recorded_quarterly_balance_sheet(yahoo):
     yahoo.summary["AAPL"] = [modules_of("AAPL")]
     yahoo.balance["AAPL"] = [(200, fixture(AAPL_BALANCE))]
