@@ -104,15 +104,19 @@ def open_workspace(
     audit: str | Path | None = None,
     config: str | Path | None = None,
     create: bool = True,
+    existing: bool = False,
     venue: str | None = None,
     runner: str | None = None,
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
-    ``create=True`` is for commands that write (run, backtest, approve, reject): the audit log
-    and the ledger are made when missing. ``create=False`` is for commands that only read: the
-    log must exist (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is
-    opened read-only, so looking never writes.
+    ``create=True`` is for commands that write (run, backtest): the audit log and the ledger
+    are made when missing. ``create=False`` is for commands that only read: the log must exist
+    (``AuditNotFound``) and be a SignalOps log (``AuditUnreadable``), and it is opened
+    read-only, so looking never writes. ``existing=True`` (with ``create=True``) is for
+    commands that write to a log a run made (approve, reject, resume, telegram): it is
+    refused as a reader refuses it (``require_log``), so a mistyped ``--audit`` is not a new,
+    empty log in which nothing is pending.
 
     A paper account made earlier keeps its currency (``paper.quote`` written in the file must
     be it: ``ExecutionError``). Without one, ``paper.quote`` makes it now; else it is left
@@ -124,6 +128,8 @@ def open_workspace(
     if config is None:
         config = _config_file()
     settings = with_venue(load_config(config), venue)
+    if existing:
+        require_log(audit, settings)
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
         broker, undecided = _paper_broker(log, settings, ())
@@ -131,6 +137,15 @@ def open_workspace(
         log.close()
         raise
     return Workspace(settings, log, broker, undecided)
+
+
+def require_log(audit: str | Path | None, settings: Config) -> None:
+    """Refuse the log ``audit`` and ``settings`` name when it is missing (``AuditNotFound``:
+    ``typo.db: no such audit log``) or not a SignalOps log (``AuditUnreadable``), making
+    nothing: it is opened read-only and closed."""
+    from signalops.audit.interface import open_log
+
+    open_log(audit_path(audit, settings), create=False).close()
 
 
 def open_audit(
@@ -174,8 +189,8 @@ def _paper_broker(
 
     ledger: PaperLedger = log.paper_ledger()
     made = ledger.exists() and ledger.account() is not None
-    # A command that trades nothing on a log without an account (the Telegram bot started
-    # before the first run) makes none: the first run makes it, in its assets' quote. (Records
+    # A command that trades nothing on a log without an account (an answer on a log no run
+    # has traded in) makes none: the first run makes it, in its assets' quote. (Records
     # without an account, which no run leaves, say nothing of its currency either.)
     undecided = not assets and settings.paper.quote is None
     if (log.readonly or undecided) and not made:

@@ -1,4 +1,4 @@
-"""Which files the commands open: readers never create or touch a log, writers may create one.
+"""Which files the commands open: readers never create or touch a log, run may create one.
 
 Regression tests for issue 9: a missing audit log used to "verify" (and be created), a file that
 is not a log gave a traceback, and a deeply nested YAML file stalled ``validate`` in PyYAML.
@@ -301,7 +301,7 @@ def test_a_usage_error_is_reported_before_the_log_is_looked_for(in_tmp: Path):
     assert result.stderr.endswith("Error: give a decision id, or an asset with --at DATE\n")
 
 
-# --- commands that write create the log ---------------------------------------------------------
+# --- commands that write: run creates the log, answers need one ---------------------------------
 
 
 def test_run_creates_a_missing_log_and_its_folder(in_tmp: Path, replay_dir: Path):
@@ -352,18 +352,59 @@ def test_a_replay_with_every_but_no_end_is_refused_and_creates_no_log(
     assert list(in_tmp.iterdir()) == []
 
 
+# Commands that write to a log a run made: a mistyped path is refused as readers refuse it (they
+# made an empty log, then blamed the approval: "no pending approval 'apv-...'", or the config).
+TELEGRAM_CONFIG = (
+    "notify:\n"
+    "  webhooks: [{kind: telegram, url_env: SIGNALOPS_TELEGRAM_TOKEN, chat_id: '-100'}]\n"
+    "  telegram: {allowed_chat_ids: [-100]}\n"
+)
+ANSWERING_COMMANDS = [
+    pytest.param(["approve", "apv-000000000000000000000000"], id="approve"),
+    pytest.param(["reject", "apv-000000000000000000000000", "--note", "no"], id="reject"),
+    pytest.param(["resume", "--note", "venue back"], id="resume"),
+    pytest.param(["telegram", "--once", "--config", "telegram.yaml"], id="telegram"),
+]
+
+
+@pytest.mark.parametrize("command", ANSWERING_COMMANDS)
+def test_answering_commands_refuse_a_missing_log_and_create_nothing(
+    in_tmp: Path, command, monkeypatch: pytest.MonkeyPatch
+):
+    (in_tmp / "telegram.yaml").write_text(TELEGRAM_CONFIG)
+    monkeypatch.setenv("SIGNALOPS_TELEGRAM_TOKEN", "1:fake")
+
+    result = run(*command, "--audit", "typo/nope.db")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "error: typo/nope.db: no such audit log\n"
+    assert listing(in_tmp) == {"telegram.yaml": TELEGRAM_CONFIG.encode()}
+    assert not (in_tmp / "typo").exists()
+
+
+def test_telegram_checks_its_config_before_the_log_and_creates_nothing(in_tmp: Path):
+    result = run("telegram", "--once", "--audit", "typo.db")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: no telegram webhook in the config's notify: webhooks (its bot token)\n"
+    )
+    assert list(in_tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "answer", [["approve"], ["reject", "--note", "no"]], ids=["approve", "reject"]
 )
-def test_approve_and_reject_create_a_missing_log(in_tmp: Path, answer):
-    result = run(*answer, "apv-000000000000000000000000", "--audit", "state/new.db")
+def test_approve_and_reject_on_an_existing_log_say_what_is_not_pending(
+    in_tmp: Path, real_log: bytes, answer
+):
+    (in_tmp / "real.db").write_bytes(real_log)
+
+    result = run(*answer, "apv-000000000000000000000000", "--audit", "real.db")
 
     assert result.exit_code == 1
     assert result.stderr == (
         "error: no pending approval 'apv-000000000000000000000000' (see 'signalops approvals')\n"
-    )
-    assert run("audit", "verify", "--audit", "state/new.db").stdout == (
-        f"ok 0 records, chain intact\nhead seq 0 {'0' * 64}\n"
     )
 
 

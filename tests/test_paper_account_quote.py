@@ -176,14 +176,12 @@ def test_paper_quote_that_is_not_a_currency_code_is_an_error_at_its_line_and_col
 def test_the_telegram_bot_started_before_the_first_run_leaves_the_account_to_that_run(
     replay_dir: Path, tmp_path: Path
 ) -> None:
-    """The bot opens the log (it trades nothing): it made the account in USDT, and the stock
-    run after it filled 'AAPL at 182.10 USDT'."""
+    """The bot opened the log (it trades nothing) and made the account in USDT, so the stock
+    run after it filled 'AAPL at 182.10 USDT'. It now makes no log at all: it answers a run's."""
     audit, config = tmp_path / "a.db", config_with(tmp_path)
     bot = ["telegram", "--audit", str(audit), "--config", str(config)]
     assert CliRunner().invoke(cli, bot, prog_name="signalops").exit_code == 1  # no bot token
-    with AuditLog.open_readonly(audit) as log:
-        ledger = log.paper_ledger()
-        assert not ledger.exists() or ledger.account() is None
+    assert not audit.exists()
     assert run(replay_dir, audit, config).exit_code == 0
     assert account_quote(audit) == "USD"
     assert [quote for quote, _ in fills(audit)] == ["USD", "USD"]

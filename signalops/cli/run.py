@@ -234,7 +234,7 @@ def _answer(
     from signalops.workspace import open_workspace
 
     now = parse_time(at, "--at") if at else datetime.now(UTC)
-    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
+    workspace = open_workspace(audit=audit_file, config=config_file, existing=True)
     # A tripped breaker denies an approval's order as it denies the loop's (TRADING_STATE).
     workspace.config = breakers.applied(workspace.config, workspace.audit)
     outcome = approvals.answer(
@@ -360,8 +360,7 @@ def resume_command(
     from signalops.workspace import open_workspace
 
     now = parse_time(at, "--at") if at else datetime.now(UTC)
-    open_workspace(audit=audit_file, config=config_file, create=False).close()  # it exists
-    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
+    workspace = open_workspace(audit=audit_file, config=config_file, existing=True)
     try:
         path = breakers.state_file(workspace.audit)
         state = breakers.effective(breakers.load(path), workspace.audit)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION, parse_time
+from signalops.cli.params import AUDIT_OPTION, CONFIG_OPTION, default_config, parse_time
 from signalops.errors import ApprovalError, InputError
 
 if TYPE_CHECKING:
@@ -54,14 +54,15 @@ def telegram_command(
     import httpx
 
     from signalops import breakers
+    from signalops.config import load_config
     from signalops.pipeline import approvals
     from signalops.pipeline.loop import stop_on_signals
     from signalops.telegram import TelegramBot, allowed_chats
-    from signalops.workspace import open_workspace
+    from signalops.workspace import open_workspace, require_log
 
-    workspace = open_workspace(audit=audit_file, config=config_file, create=True)
-    config = workspace.config
-    workspace.close()
+    # The config is checked before the log is looked at, and the log must be one a run made:
+    # a mistyped --audit is refused as such, not made into an empty log.
+    config = load_config(config_file or default_config())
     hooks = [w for w in config.notify.webhooks if w.kind == "telegram"]
     if not hooks:
         raise InputError("no telegram webhook in the config's notify: webhooks (its bot token)")
@@ -74,10 +75,11 @@ def telegram_command(
             "no chat may answer: list them in notify: telegram: allowed_chat_ids "
             "(or $SIGNALOPS_TELEGRAM_ALLOWED_CHATS)"
         )
+    require_log(audit_file, config)
 
     def answer(approval_id: str, approve: bool, by: str) -> str:
         now = parse_time(at) if at else datetime.now(UTC)
-        opened = open_workspace(audit=audit_file, config=config_file, create=True)
+        opened = open_workspace(audit=audit_file, config=config_file, existing=True)
         opened.config = breakers.applied(opened.config, opened.audit)
         try:
             outcome = approvals.answer(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import pytest
 from conftest import invoke as run
 
+from signalops.audit.store import AuditLog
+
 
 def options(*command: str) -> dict[str, str]:
     """Each option of ``command --help`` -> its help text, wrapping undone."""
@@ -86,6 +88,7 @@ def test_approvals_and_audit_verify_and_export_show_examples(command: tuple[str,
 
 
 def test_reject_still_takes_approves_live_and_replay_as_a_script_may_pass_them(tmp_path):
+    AuditLog(tmp_path / "a.db").close()  # an empty log: reject needs one, and answers there
     result = run(
         "reject", "apv-000000000000000000000000", "--note", "no", "--live", "--replay",
         str(tmp_path), "--audit", str(tmp_path / "a.db"),
