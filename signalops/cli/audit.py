@@ -144,7 +144,8 @@ def why_command(
       signalops why apv-06b9f3bcf8279e462f0c49f6      (an approval: its decision)
     """
     when = parse_bound(at) if at else None
-    if ref.startswith("apv-"):  # an approval asks about its decision (notify.approval_id)
+    approval = ref if ref.startswith("apv-") else None
+    if approval is not None:  # an approval asks about its decision (notify.approval_id)
         ref = "dec-" + ref.removeprefix("apv-")
     if not ref.startswith("dec-") and when is None:
         raise click.UsageError("give a decision id, or an asset with --at DATE")
@@ -155,6 +156,8 @@ def why_command(
     log = _reader(audit_file, config_file)
     if when is None:
         found = why.find_decision(log, ref)
+        if approval is not None and not _asked_for(found, approval):
+            raise InputError(_no_approval(approval, found, log))
         records = [] if found is None else [found]
     else:
         records = why.find_decisions(log, ref, when, strategy=strategy)
@@ -185,6 +188,20 @@ def why_command(
         output.untrusted(item, wrong)
     if untrusted:
         sys.exit(1)
+
+
+def _asked_for(decision: dict[str, Any] | None, approval: str) -> bool:
+    """Whether ``decision`` waited for the approval ``approval`` (its id is derived from the
+    decision's, so any decision id has an approval id's twin that names nothing)."""
+    execution = (decision or {}).get("execution") or {}
+    return bool(execution.get("approval_id") == approval)
+
+
+def _no_approval(approval: str, decision: dict[str, Any] | None, log: AuditStore) -> str:
+    said = f"{approval} is an approval id, and no approval with that id exists in {log.path}"
+    if decision is None:
+        return said
+    return f"{said} (decision {decision['decision_id']} waited for none)"
 
 
 def _as_logged(
