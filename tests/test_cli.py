@@ -369,18 +369,11 @@ def test_validate_non_utf8_file_reports_encoding_error_and_exits_1(in_tmp):
     assert result.stdout == "1 file: 0 valid, 1 invalid (1 error)\n"
 
 
-def test_validate_without_paths_is_a_usage_error_with_exit_status_2():
+def test_validate_without_paths_is_one_error_line_with_exit_status_1():
     result = run("validate")
 
-    assert result.exit_code == 2
-    assert result.stderr == lines(
-        """
-        Usage: signalops validate [OPTIONS] PATHS...
-        Try 'signalops validate --help' for help.
-
-        Error: Missing argument 'PATHS...'.
-        """
-    )
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "error: PATHS is required (see 'signalops validate --help')\n"
 
 
 def test_validate_long_error_lines_are_not_wrapped_in_a_narrow_terminal(in_tmp):

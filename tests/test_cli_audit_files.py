@@ -297,8 +297,8 @@ def test_read_commands_on_a_real_log_still_work(in_tmp: Path, real_log: bytes):
 def test_a_usage_error_is_reported_before_the_log_is_looked_for(in_tmp: Path):
     result = run("why", "BTC", "--audit", "nope.db")
 
-    assert result.exit_code == 2
-    assert result.stderr.endswith("Error: give a decision id, or an asset with --at DATE\n")
+    assert result.exit_code == 1
+    assert result.stderr == "error: give a decision id, or an asset with --at DATE\n"
 
 
 # --- commands that write: run creates the log, answers need one ---------------------------------
@@ -327,10 +327,8 @@ def test_run_with_a_usage_error_creates_no_log(in_tmp: Path, replay_dir: Path):
 
     result = run("run", strategy, "--replay", str(replay_dir), "--audit", "new.db")
 
-    assert result.exit_code == 2
-    assert result.stderr.endswith(
-        "Error: --replay needs --from (and optionally --to and --every)\n"
-    )
+    assert result.exit_code == 1
+    assert result.stderr == "error: --replay needs --from (and optionally --to and --every)\n"
     assert list(in_tmp.iterdir()) == []
 
 
@@ -345,10 +343,8 @@ def test_a_replay_with_every_but_no_end_is_refused_and_creates_no_log(
         "--audit", "new.db",
     )  # fmt: skip
 
-    assert result.exit_code == 2
-    assert result.stderr.endswith(
-        "Error: --every with --replay needs --to (the last decision time)\n"
-    )
+    assert result.exit_code == 1
+    assert result.stderr == "error: --every with --replay needs --to (the last decision time)\n"
     assert list(in_tmp.iterdir()) == []
 
 

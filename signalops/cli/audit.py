@@ -148,9 +148,9 @@ def why_command(
     if approval is not None:  # an approval asks about its decision (notify.approval_id)
         ref = "dec-" + ref.removeprefix("apv-")
     if not ref.startswith("dec-") and when is None:
-        raise click.UsageError("give a decision id, or an asset with --at DATE")
+        raise InputError("give a decision id, or an asset with --at DATE")
     if ref.startswith("dec-") and strategy is not None:
-        raise click.UsageError("--strategy goes with an asset and --at, not a decision id")
+        raise InputError("--strategy goes with an asset and --at, not a decision id")
     from signalops.audit import why
 
     log = _reader(audit_file, config_file)
@@ -340,7 +340,7 @@ def audit_replay(decision_ids: tuple[str, ...], every: bool, audit_file: str | N
     from signalops.audit.verify import verify
 
     if bool(decision_ids) == every:
-        raise click.UsageError("give decision ids, or --all (not both)")
+        raise InputError("give decision ids, or --all (not both)")
     log = _reader(audit_file)
     if not every:
         sys.exit(output.replayed(replay(log, ref) for ref in decision_ids))

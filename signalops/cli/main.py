@@ -4,7 +4,10 @@ Commands parse, make one library call and render; none catches an error. A ``Sig
 from anywhere below becomes ``error: ...`` on stderr (a strategy or config error with its
 source line and caret) and exit status 1, here; so does an ``OSError`` that names a file
 (``error: afile: Not a directory`` for ``--report afile/x``; a full disk as ``disk full
-writing ...``). Anything else is a bug in SignalOps and keeps its traceback.
+writing ...``), and click's refusal of a parameter the command has (``error: --from is required
+(see 'signalops sweep --help')``). Only what click does not know (an unknown option or command,
+an extra argument) keeps click's usage text and exit status 2. Anything else is a bug in
+SignalOps and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import click
 
 from signalops import __version__, logs
-from signalops.errors import DiskFull, SignalOpsError
+from signalops.errors import DiskFull, InputError, SignalOpsError
 
 _LOG = logging.getLogger("signalops.cli")
 _LOG_SETTINGS = "signalops.log_settings"  # the command line's log settings, in ctx.meta
@@ -94,30 +97,85 @@ class LazyCommands(MutableMapping[str, click.Command]):
 class _Commands(click.Group):
     """A click group whose subcommands' library errors are printed, not raised."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # The group's own options (--log-format xml) are parsed here, before ``invoke``.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            line = _one_line(exc)
+            if line is None:
+                raise
+            from signalops.cli import output
+
+            output.error(line)
+            raise click.exceptions.Exit(1) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as exc:
             raise _before_the_command(self, ctx, exc) from None
+        except click.UsageError as exc:
+            line = _one_line(exc)
+            if line is None:
+                raise  # a word click does not know: its usage text answers that
+            _fail(ctx, line)
         except SignalOpsError as exc:
-            from signalops.cli import output
-
-            _log_failure(ctx, exc)
-            output.error(exc)
-            ctx.exit(1)
+            _fail(ctx, exc)
         except OSError as exc:
             if exc.errno != errno.ENOSPC and not _is_name(exc.filename):
                 raise  # not about a named file (a socket, a broken pipe, a bug): as it is
-            from signalops.cli import output
-
             # A full disk, or a path that is a file, a folder, missing or not writable, is the
             # machine's state or the user's, not a bug: one line, as for library errors (with
             # -vv the traceback too, for the day it is a bug after all).
             _LOG.debug("%s", exc, exc_info=True)
-            error = _file_error(exc)
-            _log_failure(ctx, error)
-            output.error(error)
-            ctx.exit(1)
+            _fail(ctx, _file_error(exc))
+
+
+def _fail(ctx: click.Context, exc: SignalOpsError) -> None:
+    """``error: ...`` on stderr (and in the log, see ``_log_failure``), exit status 1."""
+    from signalops.cli import output
+
+    _log_failure(ctx, exc)
+    output.error(exc)
+    ctx.exit(1)
+
+
+def _one_line(exc: click.UsageError) -> InputError | None:
+    """click's refusal of a parameter the command has (missing, or a value its type refuses)
+    as the one line any other bad value gets: ``--from is required (see 'signalops sweep
+    --help')``, ``--limit: 0 is not in the range x>=1``, ``option '--from' requires an
+    argument``. None for what click does not know (an option or command that does not exist,
+    an extra argument): its usage text, which lists what there is, stays."""
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        name = _parameter_name(exc.param)
+        if isinstance(exc, click.MissingParameter):
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            return InputError(f"{name} is required{where}")
+        return InputError(f"{name}: {_clause(exc.message)}")
+    if isinstance(exc, click.BadOptionUsage) and not isinstance(exc, click.NoSuchOption):
+        return InputError(_clause(exc.message))
+    return None
+
+
+def _parameter_name(param: click.Parameter) -> str:
+    """``--from`` (an option's longest name, as ``params`` names options), ``STRATEGY``."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
+def _clause(message: str) -> str:
+    """click's sentence as the part of a line after ``error:``: ``Option '--from' requires an
+    argument.`` -> ``option '--from' requires an argument``."""
+    text = message.strip().rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 def _log_failure(ctx: click.Context, exc: SignalOpsError) -> None:

@@ -25,6 +25,7 @@ from signalops.cli.params import (
     snapshot_folder,
     with_options,
 )
+from signalops.errors import InputError
 from signalops.orders import Mode
 
 if TYPE_CHECKING:
@@ -141,14 +142,14 @@ def run_command(
     from signalops.strategy.check import strategy_files
 
     if replay_dir is not None and start is None:
-        raise click.UsageError("--replay needs --from (and optionally --to and --every)")
+        raise InputError("--replay needs --from (and optionally --to and --every)")
     if replay_dir is None and (start or end):
-        raise click.UsageError("--from/--to only apply with --replay")
+        raise InputError("--from/--to only apply with --replay")
     if replay_dir is not None and record_dir is not None:
-        raise click.UsageError("--record records a live run; it cannot be used with --replay")
+        raise InputError("--record records a live run; it cannot be used with --replay")
     if replay_dir is not None and every is not None and end is None:
         # One cycle at --from, --every unused: said, not done silently.
-        raise click.UsageError("--every with --replay needs --to (the last decision time)")
+        raise InputError("--every with --replay needs --to (the last decision time)")
     # Every value is checked before the run makes its log (and the log's lock): a refused
     # run leaves nothing behind.
     first = parse_time(start, "--from") if start else None
