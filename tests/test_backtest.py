@@ -590,7 +590,7 @@ def invoke(*args: str):
 def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.chdir(tmp_path)  # the default report folder is reports/<strategy name>
+    monkeypatch.chdir(tmp_path)  # the default report folder is reports/<file name>
     result = invoke(
         "backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31",
         "--data", str(replay_dir),
@@ -627,8 +627,10 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
         "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with 365 periods a year "
         "(1d periods, 365-day year)"
     ) in lines
-    assert "report: reports/Banking_Crisis_Pipeline/report.html" in lines
-    folder = tmp_path / "reports" / "Banking_Crisis_Pipeline"
+    # The file's name, not the strategy's (Banking_Crisis_Pipeline): one file, one folder.
+    assert "report: reports/banking_crisis_pipeline/report.html" in lines
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["banking_crisis_pipeline"]
+    folder = tmp_path / "reports" / "banking_crisis_pipeline"
     written = sorted(p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm")))
     assert written == [
         "backtest.db", "baseline.db", "charts.json", "metrics.json", "report.html", "trades.csv",

@@ -28,7 +28,7 @@ from signalops.pipeline import records_of_kind
 from signalops.strategy import load
 
 EXAMPLE = ROOT / "strategies" / "weighted_sources.yaml"
-FOLDER = Path("reports") / "Weighted_Sources"
+FOLDER = Path("reports") / "weighted_sources"
 
 
 def invoke(*args: str) -> Any:
@@ -36,7 +36,7 @@ def invoke(*args: str) -> Any:
 
 
 def backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay_dir: Path) -> Any:
-    monkeypatch.chdir(tmp_path)  # the report goes to reports/<strategy name>
+    monkeypatch.chdir(tmp_path)  # the report goes to reports/<file name>
     result = invoke(
         "backtest", str(EXAMPLE), "--from", "2024-01-01", "--to", "2024-03-31",
         "--data", str(replay_dir),

@@ -30,9 +30,9 @@ from signalops.cli.params import (
     DURATION_EXPECTED,
     VENUE_OPTION,
     default_config,
-    folder_name,
     period_interval,
     period_time,
+    report_folder,
     slip_hint,
     snapshots,
 )
@@ -75,7 +75,8 @@ CHUNK_OPTION = click.option(
     "--report",
     "report_dir",
     type=click.Path(path_type=Path),
-    help="Folder for the report and audit logs. Default: reports/<strategy name>.",
+    help="Folder for the report and audit logs. Default: reports/<file name> (reports/"
+    "banking_crisis_dip for strategies/banking_crisis_dip.yaml).",
 )
 @click.option(
     "--every",
@@ -213,7 +214,7 @@ def backtest_command(
     if benchmark is not None:
         (benchmark,) = _as_recorded((benchmark,), store, settings)
     _warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
-    out_dir = report_dir or Path("reports") / folder_name(compiled.name)
+    out_dir = report_dir or report_folder(strategy)
     if each_asset:
         from signalops.research.assets import run_each_asset
         from signalops.research.tasks import Settings

@@ -242,8 +242,16 @@ def default_config() -> str | None:
     return DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
 
 
+def report_folder(strategy: Path) -> Path:
+    """Where a backtest of the file ``strategy`` reports without --report: ``reports/`` and the
+    file's name (``reports/banking_crisis_dip``), the folder ``make demo``, the README and the
+    help examples name. Not the strategy's own name (``Banking_Crisis_Dip``): one file, one
+    folder, whatever its ``name:`` says (two such folders clash on a case-insensitive disk)."""
+    return Path("reports") / folder_name(strategy.stem)
+
+
 def folder_name(name: str) -> str:
-    """A strategy name as a folder name: anything but letters, digits, . _ - becomes _."""
+    """A name as a folder name: anything but letters, digits, . _ - becomes _."""
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "strategy"

@@ -12,7 +12,7 @@ from signalops.cli.params import (
     DATA_OPTION,
     VENUE_OPTION,
     default_config,
-    folder_name,
+    report_folder,
     snapshots,
 )
 
@@ -33,7 +33,7 @@ from signalops.cli.params import (
     "report_dir",
     type=click.Path(path_type=Path),
     help="Folder for each scenario's audit log, <report>/<scenario>/backtest.db. Default: "
-    "reports/<strategy name>/stress.",
+    "reports/<file name>/stress, beside the file's backtest report.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @CONFIG_OPTION
@@ -86,7 +86,7 @@ def stress_command(
     chosen = select(scenarios)
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
-    out_dir = report_dir or Path("reports") / folder_name(compiled.name) / "stress"
+    out_dir = report_dir or report_folder(strategy) / "stress"
     with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
         report = run_stress(
             compiled, chosen, store=store, out_dir=out_dir, config=settings, progress=progress

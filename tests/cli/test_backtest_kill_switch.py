@@ -51,7 +51,7 @@ def test_backtest_ignores_the_kill_switch_file(tour: Path, replay_dir: Path):
     lines = {line.split("  ")[0]: line.split() for line in killed.splitlines()}
     assert lines["total return"] == ["total", "return", "+1.87%", "+1.87%", "+83.94%"]
     assert lines["trades"] == ["trades", "1", "1", "—"]
-    metrics = json.loads(Path("reports/Banking_Crisis_Dip/metrics.json").read_text())
+    metrics = json.loads(Path("reports/banking_crisis_dip/metrics.json").read_text())
     assert metrics["decisions"] == {"BUY": 2, "SELL": 94, "HOLD": 85, "BLOCKED": 0}
 
 
