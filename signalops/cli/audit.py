@@ -167,7 +167,7 @@ def why_command(
     if not records:
         by = f" by {strategy}" if strategy is not None else ""
         at_text = f" at {at}" if at else ""
-        hint = _strategy_hint(log, strategy) or _asset_hint(log, ref)
+        hint = _strategy_hint(log, strategy) or (None if when is None else _asset_hint(log, ref))
         told = f": {hint}" if hint else ""
         raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}{told}")
     stories = [(record, log.followups(record["decision_id"])) for record in records]

@@ -68,3 +68,15 @@ def test_why_of_an_approval_id_of_no_decision_names_the_approval_id(in_tmp: Path
         "error: apv-000000000000000000000000 is an approval id, and no approval with that id "
         "exists in p.db\n"
     )
+
+
+def test_why_of_an_unknown_decision_id_is_not_told_of_assets(in_tmp: Path, replay_dir: Path):
+    """It said 'the log has no asset dec-ffff (its assets: ETH)', as if the id were an asset."""
+    made = run(
+        "run", str(NOTIFY), "--replay", str(replay_dir), "--from", "2023-03-10", "--audit", "p.db"
+    )
+    assert made.exit_code == 0, made.stderr
+
+    result = run("why", "dec-ffff", "--audit", "p.db")
+
+    assert (result.exit_code, result.stderr) == (1, "error: no decision for dec-ffff in p.db\n")
