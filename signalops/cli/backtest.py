@@ -413,7 +413,8 @@ def sweep_command(
     default="sharpe",
     show_default=True,
     help="What the best parameter set maximises in-sample: Sharpe ratio; return (as an annual "
-    "rate); or Calmar (annual rate over max drawdown).",
+    "rate); or Calmar (annual rate over max drawdown; it needs --train of a year or more, and a "
+    "test window under a year shows no Calmar: an annual rate of a shorter span extrapolates).",
 )
 @click.option(
     "--asset",
