@@ -88,7 +88,7 @@ DEMOS = [
     ("banking_crisis_dip.yaml", "2022-06-01", "2023-06-30", {}, "BUY SELL HOLD"),
     ("technical_baseline.yaml", "2022-01-01", "2023-12-31", {}, "BUY SELL HOLD"),
     ("election_odds_gate.yaml", "2024-06-01", "2025-01-31", {}, "BUY SELL HOLD BLOCKED"),
-    ("event_filter.yaml", "2025-01-01", "2025-06-30", {}, "HOLD BLOCKED"),
+    ("event_filter.yaml", "2025-12-01", "2026-02-07", {}, "BUY HOLD BLOCKED"),
     ("news_risk_off.yaml", "2024-01-01", "2025-10-01", {}, "HOLD BLOCKED"),
     ("weighted_sources.yaml", "2024-01-01", "2024-06-30", {}, "BUY SELL HOLD"),
     (

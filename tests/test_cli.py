@@ -158,9 +158,6 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
     )
     assert result.stderr == lines(
         """
-        warning: strategies/event_filter.yaml:8:20: params.crisis_market: no data of Polymarket market 'us-recession-in-2025' is recorded in examples/replay: its conditions are UNKNOWN at every bar of a replay or backtest, though a live run may find it (download it with 'signalops data download --source polymarket --asset us-recession-in-2025' or import a file with 'signalops data import FILE --source polymarket --asset us-recession-in-2025')
-              crisis_market: "us-recession-in-2025"
-                             ^
         warning: strategies/election_odds_gate.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         warning: strategies/event_filter.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         """  # noqa: E501
@@ -421,21 +418,21 @@ def test_explain_event_filter_draws_at_least_not_and_both_vetoes(in_repo):
     assert result.stdout == lines(
         """
         Event_Filter  (strategies/event_filter.yaml)
-        hash sha256:8b33d066dd7d…  assets BTC, ETH  mode notify  position 2% of portfolio
+        hash sha256:a6e232bbcebb…  assets BTC, ETH  mode notify  position 2% of portfolio
         Momentum entry that a prediction-market crisis signal can veto
         BUY when this rule passes
         └── rule momentum [technical]: all of
             ├── at least 2 of
-            │   ├── rsi(14) between 40 and 70   technical · max age 2d · line 18
-            │   ├── macd_hist > 0   technical · max age 2d · line 19
-            │   └── volume_z(20) > 1.5   technical · max age 2d · line 20
+            │   ├── rsi(14) between 40 and 70   technical · max age 2d · line 23
+            │   ├── macd_hist > 0   technical · max age 2d · line 24
+            │   └── volume_z(20) > 1.5   technical · max age 2d · line 25
             └── not
-                └── close < bb_lower(20, 2)   technical · max age 2d · line 22
+                └── close < bb_lower(20, 2)   technical · max age 2d · line 27
         SELL: no exit rules
         VETO crisis_odds: blocks BUY when this passes or is unknown — BLOCK BUY when the market prices a crisis at 60% or more
-        └── polymarket('us-recession-in-2025').yes >= 60%   polymarket · max age 1h · line 27
+        └── polymarket('microstrategy-sells-any-bitcoin-by-december-31-2026').yes >= 60%   polymarket · max age 1h · line 32
         VETO crisis_odds_jump: blocks BUY when this passes or is unknown — or when those odds jumped 15 points in a day
-        └── polymarket('us-recession-in-2025').change(1d) > 0.15   polymarket · max age 1h · line 32
+        └── polymarket('microstrategy-sells-any-bitcoin-by-december-31-2026').change(1d) > 0.15   polymarket · max age 1h · line 37
         """  # noqa: E501
     )
 

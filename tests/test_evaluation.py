@@ -717,8 +717,8 @@ def test_event_filter_example_blocks_buy_and_flags_the_conflict():
         "volume_z(20)": 0.3,
         "close": 100,
         "bb_lower(20, 2)": 90,
-        "polymarket('us-recession-in-2025').yes": 0.65,
-        "polymarket('us-recession-in-2025').change(1d)": 0.02,
+        "polymarket('microstrategy-sells-any-bitcoin-by-december-31-2026').yes": 0.65,
+        "polymarket('microstrategy-sells-any-bitcoin-by-december-31-2026').change(1d)": 0.02,
     }
     evaluation = evaluate(strategy, values)
     assert (evaluation.verdict, evaluation.action) == (Verdict.BLOCKED, Side.BUY)

@@ -207,7 +207,7 @@ def test_the_bundled_strategies_raise_no_threshold_error_or_warning(
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     # Warnings about other things than thresholds: notify mode without webhooks, a stock
     # fixture (aapl_trend.yaml) whose daily leaves keep the default 2d max age, Polymarket
-    # markets no data is recorded of (event_filter.yaml's, original_readme.yaml's), and
+    # markets no data is recorded of (original_readme.yaml's), and
     # value_screen.yaml's GOOG beside the equities config's GOOGL.
     others = (
         "notify mode with no webhooks",
