@@ -124,7 +124,8 @@ def test_validate_valid_file_prints_ok_line_and_summary_and_exits_0(in_repo):
         1 file: 1 valid
         """  # noqa: E501
     )
-    # No data of its market is recorded; it is in notify mode, and no config has webhooks.
+    # No data of its market is recorded; its value rule reads fundamentals of crypto assets;
+    # it is in notify mode, and no config has webhooks.
     assert result.stderr == (
         "warning: tests/fixtures/original_readme.yaml:15:19: rules[1].conditions[0].market: no "
         "data of Polymarket market 'crypto_regulation_crackdown_2025' is recorded in "
@@ -133,6 +134,11 @@ def test_validate_valid_file_prints_ok_line_and_summary_and_exits_0(in_repo):
         "polymarket --asset crypto_regulation_crackdown_2025' or import a file with 'signalops "
         "data import FILE --source polymarket --asset crypto_regulation_crackdown_2025')\n"
         '          - market: "crypto_regulation_crackdown_2025"   # a market is named by slug\n'
+        "                    ^\n"
+        "warning: tests/fixtures/original_readme.yaml:9:19: rules[0].conditions[0].metric: the "
+        "condition on price_to_sales can never pass: BTC, ETH and SOL are crypto assets, and "
+        "fundamentals exist for stocks only (NOT_APPLICABLE at every decision)\n"
+        '          - metric: "price_to_sales"\n'
         "                    ^\n"
         "warning: tests/fixtures/original_readme.yaml: notify mode with no webhooks in the "
         "config: approvals wait in 'signalops approvals', nobody is told\n"

@@ -17,12 +17,12 @@ from signalops.errors import InputError
 from signalops.strategy import loads
 
 
-def _validate(tmp_path: Path, condition: str, params: str = "") -> Result:
-    """``signalops validate s.yaml`` of a one-condition strategy on BTC."""
+def _validate(tmp_path: Path, condition: str, params: str = "", assets: str = "BTC") -> Result:
+    """``signalops validate s.yaml`` of a one-condition strategy on BTC (or ``assets``)."""
     (tmp_path / "s.yaml").write_text(
         "strategy:\n"
         "  name: T\n"
-        "  assets: [BTC]\n"
+        f"  assets: [{assets}]\n"
         f"{params}"
         "  rules:\n"
         "    - id: r\n"
@@ -183,7 +183,9 @@ def test_a_plain_fraction_on_a_0_100_scale_is_a_warning_and_the_file_valid(tmp_p
     ],
 )
 def test_a_threshold_that_can_be_met_is_left_alone(tmp_path: Path, when: str):
-    result = _validate(tmp_path, f'- when: "{when}"\n')
+    # On BTC a fundamental condition is warned of as never passing: fundamentals are a stock's.
+    assets = "AAPL" if when.startswith("debt_to_equity") else "BTC"
+    result = _validate(tmp_path, f'- when: "{when}"\n', assets=assets)
 
     assert result.exit_code == 0, result.output
     assert "never true" not in result.stderr and "always true" not in result.stderr
@@ -207,12 +209,14 @@ def test_the_bundled_strategies_raise_no_threshold_error_or_warning(
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     # Warnings about other things than thresholds: notify mode without webhooks, a stock
     # fixture (aapl_trend.yaml) whose daily leaves keep the default 2d max age, Polymarket
-    # markets no data is recorded of (original_readme.yaml's), and
-    # value_screen.yaml's GOOG beside the equities config's GOOGL.
+    # markets no data is recorded of (original_readme.yaml's), original_readme.yaml's
+    # price_to_sales on crypto assets, and value_screen.yaml's GOOG beside the equities
+    # config's GOOGL.
     others = (
         "notify mode with no webhooks",
         "trades in sessions",
         "no data of Polymarket market",
+        "fundamentals exist for stocks only",
         "is not among the configured assets",
     )
     assert [line for line in warnings if not any(other in line for other in others)] == []

@@ -56,6 +56,13 @@ UNRECORDED = (  # original_readme.yaml's market: no data of it is recorded
     '          - market: "crypto_regulation_crackdown_2025"   # a market is named by slug\n'
     "                    ^"
 )
+CRYPTO_FUNDAMENTALS = (  # its price_to_sales rule, on BTC, ETH and SOL: NOT_APPLICABLE
+    "warning: s.yaml:9:19: rules[0].conditions[0].metric: the condition on price_to_sales can "
+    "never pass: BTC, ETH and SOL are crypto assets, and fundamentals exist for stocks only "
+    "(NOT_APPLICABLE at every decision)\n"
+    '          - metric: "price_to_sales"\n'
+    "                    ^"
+)
 NOTIFY_UNHEARD = (
     "warning: s.yaml: notify mode with no webhooks in the config: approvals wait in "
     "'signalops approvals', nobody is told"
@@ -134,6 +141,7 @@ def test_cli_prints_the_unknown_exchange_with_its_line_and_caret(tmp_path, files
         "    coinbase: {exchange: coinbasexchange, quote: USD}\n"
         "                         ^\n"
         f"{UNRECORDED}\n"
+        f"{CRYPTO_FUNDAMENTALS}\n"
         "warning: venues and news feeds of the strategies not checked: the config "
         "signalops.yaml is invalid\n"
     )
@@ -167,6 +175,7 @@ def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, file
     assert result.stdout.endswith("1 file: 1 valid\n")
     assert result.stderr == (
         f"{UNRECORDED}\n"
+        f"{CRYPTO_FUNDAMENTALS}\n"
         "warning: s.yaml: no configured venue serves asset BTC\n"
         "warning: s.yaml: no configured venue serves asset SOL\n"
         f"{NOTIFY_UNHEARD}\n"
@@ -176,8 +185,9 @@ def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, file
 def test_validate_with_default_venues_warns_about_nothing(tmp_path, files):
     result = run(tmp_path, "validate", "s.yaml")
 
-    # None of venues: the market and notify-mode warnings are of other things.
-    assert (result.exit_code, result.stderr) == (0, f"{UNRECORDED}\n{NOTIFY_UNHEARD}\n")
+    # None of venues: the market, fundamentals and notify-mode warnings are of other things.
+    warned = f"{UNRECORDED}\n{CRYPTO_FUNDAMENTALS}\n{NOTIFY_UNHEARD}\n"
+    assert (result.exit_code, result.stderr) == (0, warned)
 
 
 # --- --venue -----------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ from signalops.adapters.edgar import (
 )
 from signalops.adapters.hints import provide
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.catalogue.builtin import FUNDAMENTAL
+from signalops.catalogue.builtin import FUNDAMENTAL, KNOWN_CRYPTO, base_symbol
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.extras import require
@@ -99,13 +99,6 @@ SOURCE = "fundamental"
 # 09:35:29 UTC on 2025-02-24); the bundled snapshots are dated here.
 BUNDLED_RECORDED_AT = datetime(2025, 2, 24, 9, 35, tzinfo=UTC)
 
-KNOWN_CRYPTO = frozenset(
-    {
-        "BTC", "ETH", "SOL", "USDT", "USDC", "DAI", "BNB", "XRP", "DOGE", "ADA", "AVAX",
-        "DOT", "MATIC", "POL", "LINK", "LTC", "BCH", "TRX", "TON", "SHIB", "XLM", "ATOM",
-        "UNI", "ETC", "NEAR", "APT", "ARB", "OP", "SUI", "PEPE", "WBTC", "STETH",
-    }
-)  # fmt: skip
 NO_FUNDAMENTALS_QUOTE_TYPES = frozenset({"CRYPTOCURRENCY", "CURRENCY", "FUTURE", "INDEX", "OPTION"})
 
 # metric -> Yahoo info field
@@ -609,8 +602,7 @@ class FundamentalAdapter(BaseAdapter):
         if not request.asset:
             raise _error("fundamental metrics need an asset", Code.BAD_REQUEST)
         symbol = request.asset.strip().upper()
-        base = re.split(r"[-/]", symbol, maxsplit=1)[0]
-        if base in self.crypto:
+        if base_symbol(symbol) in self.crypto:
             raise _error(
                 f"{symbol} is a crypto asset: it has no company fundamentals", Code.NOT_APPLICABLE
             )

@@ -6,6 +6,8 @@ source here; units are what the adapter returns, so thresholds are written in th
 
 from __future__ import annotations
 
+import re
+
 from signalops.catalogue.spec import Catalogue, MetricSpec, Param, SourceCatalogue
 from signalops.textmatch import check_query
 
@@ -234,6 +236,24 @@ def _fundamental(
         replay_from=replay,
         low=low,
     )
+
+
+# Crypto assets, by base symbol: they have no company fundamentals. The fundamental adapter
+# answers them NOT_APPLICABLE without asking Yahoo, and validate warns of fundamental conditions
+# on a strategy that trades nothing else (they could never pass).
+KNOWN_CRYPTO = frozenset(
+    {
+        "BTC", "ETH", "SOL", "USDT", "USDC", "DAI", "BNB", "XRP", "DOGE", "ADA", "AVAX",
+        "DOT", "MATIC", "POL", "LINK", "LTC", "BCH", "TRX", "TON", "SHIB", "XLM", "ATOM",
+        "UNI", "ETC", "NEAR", "APT", "ARB", "OP", "SUI", "PEPE", "WBTC", "STETH",
+    }
+)  # fmt: skip
+
+
+def base_symbol(asset: str) -> str:
+    """The symbol a crypto asset is known by, however a venue pairs it: ``BTC`` of ``btc``,
+    ``BTC-USD`` and ``BTC/USDT``."""
+    return re.split(r"[-/]", asset.strip().upper(), maxsplit=1)[0]
 
 
 FUNDAMENTAL = SourceCatalogue.of(

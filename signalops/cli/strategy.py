@@ -54,7 +54,9 @@ def validate(
     rsi(14) > 70), a stablecoin or chain an on-chain condition names that most likely misspells
     one DeFiLlama lists ('USCD': did you mean 'USDC'?), and a Polymarket market no data is
     recorded of, in --data or the bundled data (a replay finds it UNKNOWN; a live run may know
-    it), with the recorded market it most likely means. A strategy asset that no configured
+    it), with the recorded market it most likely means, and fundamental conditions in a strategy
+    whose assets are all crypto (fundamentals exist for stocks only: they can never pass). A
+    strategy asset that no configured
     venue serves is a warning, with the configured asset it most likely means (an asset on a
     Polymarket venue is served when its symbol is the CLOB token id of the outcome it trades),
     and so is a news feed a condition names that the config does not (a replay may have
@@ -82,6 +84,7 @@ def validate(
     output.warnings(_threshold_warnings(checks))
     output.warnings(_onchain_warnings(checks))
     output.warnings(_market_warnings(checks, data_dir))
+    output.warnings(_crypto_fundamentals_warnings(checks))
     if settings is None:
         skipped = "venues and news feeds of the strategies not checked"
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
@@ -258,6 +261,90 @@ def _unrecorded(
             at=mark,
             hint=hint,
         )
+
+
+def _crypto_fundamentals_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
+    """A strategy trading only crypto assets (``KNOWN_CRYPTO``) whose conditions read
+    fundamentals: the fundamental adapter answers those NOT_APPLICABLE for every asset, so they
+    can never pass. One warning a file, at the first such metric, counting the others; none when
+    some asset may be a stock. The conditions that compiled are checked, in a file with errors
+    too."""
+    from signalops.catalogue.builtin import FUNDAMENTAL
+
+    for check in checks:
+        leaves = [
+            (leaf, metric)
+            for leaf in check.leaves
+            for metric in leaf.metrics
+            if metric.source == FUNDAMENTAL.source
+        ]
+        if leaves:
+            warning = _fundamentals_of_crypto(check.file, leaves)
+            if warning is not None:
+                yield f"{warning}\n{warning.excerpt}"
+
+
+def _fundamentals_of_crypto(
+    file: Path, leaves: list[tuple[Predicate, Metric]]
+) -> StrategyError | None:
+    from signalops.catalogue.builtin import KNOWN_CRYPTO, base_symbol
+    from signalops.numbers import counted, listed
+    from signalops.strategy._yaml import load_yaml, read_source
+
+    doc = load_yaml(read_source(file, "strategy"), str(file))  # it compiled: it reads again
+    assets = [str(asset) for asset in doc.data["strategy"].get("assets") or ()]
+    if not assets or not all(base_symbol(asset) in KNOWN_CRYPTO for asset in assets):
+        return None
+    places: dict[tuple[int, int], tuple[Key, Mark, Metric]] = {}
+    for leaf, metric in leaves:  # a $param or a repeated leaf is one place
+        path, mark = _metric_written_at(doc, leaf, metric)
+        places.setdefault((mark.line, mark.column), (path, mark, metric))
+    path, mark, metric = places[min(places)]
+    more = len(places) - 1
+    what = (
+        f"the conditions on {metric.name} and {counted(more, 'more fundamental metric')}"
+        if more
+        else f"the condition on {metric.name}"
+    )
+    kind = "crypto assets" if len(assets) > 1 else "a crypto asset"
+    return doc.error(
+        f"{what} can never pass: {listed(assets)} "
+        f"{'are' if len(assets) > 1 else 'is'} {kind}, and fundamentals exist for stocks only "
+        "(NOT_APPLICABLE at every decision)",
+        path,
+        at=mark,
+    )
+
+
+def _metric_written_at(doc: Document, leaf: Predicate, metric: Metric) -> tuple[Key, Mark]:
+    """Where ``leaf`` names ``metric``: a condition's ``metric:`` value, or the reference in its
+    ``when:`` expression (by name or alias); else the leaf itself."""
+    from signalops.strategy import expression as ex
+    from signalops.strategy._yaml import Mark, format_path
+
+    names = {metric.name, *(metric.spec.aliases if metric.spec else ())}
+    for path in (p for p in doc.values if format_path(p) == leaf.path):
+        condition = doc.data
+        for step in path:
+            condition = condition[step]
+        if not isinstance(condition, dict):
+            continue
+        if (*path, "metric") in doc.values:
+            return (*path, "metric"), doc.mark((*path, "metric"))
+        if isinstance(condition.get("when"), str):
+            nodes: list[ex.Node] = [ex.parse(condition["when"])]
+            refs: list[ex.Ref] = []
+            while nodes:
+                node = nodes.pop()
+                nodes.extend(ex.children(node))
+                if isinstance(node, ex.Ref) and node.segments[-1].name in names:
+                    head = node.segments[:-1]
+                    if not head or head[0].name == metric.source:
+                        refs.append(node)
+            if refs:
+                first = min(refs, key=lambda ref: ref.start)
+                return (*path, "when"), doc.offset_mark((*path, "when"), first.start)
+    return (), Mark(leaf.span.line, leaf.span.column, 0)
 
 
 def _written_at(doc: Document, leaf: Predicate, metric: Metric, param: str) -> tuple[Key, Mark]:
