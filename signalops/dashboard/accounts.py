@@ -172,7 +172,7 @@ class LoginGuard:
         self, operators: Mapping[str, str], name: str, password: str, *, client: str
     ) -> Attempt:
         """Check one login (the password is only looked at when the guard lets it through)."""
-        shown = _shown(name)
+        shown = shown_name(name)
         with self._lock:
             refused = self._refusal(name, client)
         if refused is not None:
@@ -253,7 +253,7 @@ class LoginGuard:
         return lockout
 
 
-def _shown(name: str) -> str:
+def shown_name(name: str) -> str:
     """The name tried, safe for a log line (quoted, no newlines, bounded)."""
     clipped = name if len(name) <= _MAX_NAME_SHOWN else name[:_MAX_NAME_SHOWN] + "…"
     return repr(clipped)

@@ -48,6 +48,10 @@ def _page(name: str, settings: Settings, operator: str | None, badge: Any) -> No
 
     ``badge`` is a sidebar placeholder made outside the fragment, refreshed with it.
     """
+    if access.operator(settings) != operator:
+        # Logged out in another tab, or the login's lifetime ended: redraw the sidebar too,
+        # and answer nothing as the operator this page was drawn for.
+        st.rerun()
     try:
         reader = state.reader(settings)
     except SignalOpsError as exc:  # a file that is not an audit log: say which and why, stop

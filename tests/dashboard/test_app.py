@@ -27,6 +27,7 @@ from dashboard_fixtures import (  # noqa: F401 - fixtures
     OPERATORS_YAML,
     PAPER_STRATEGY,
     PASSWORD,
+    PASSWORD_HASH,
     audit_db,
     dashboard_env,
     pending,
@@ -43,7 +44,12 @@ from signalops.audit.expand import expanded
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import verify
 from signalops.dashboard import state
-from signalops.dashboard.accounts import LoginGuard, install_guard
+from signalops.dashboard.accounts import (
+    MIN_ITERATIONS,
+    LoginGuard,
+    hash_password,
+    install_guard,
+)
 from signalops.dashboard.api import Settings
 from signalops.dashboard.verification import verifier_for
 from signalops.errors import AuditNotFound
@@ -515,6 +521,20 @@ def test_an_approval_whose_recheck_fails_is_recorded_and_nothing_executes(
 def test_logging_out_makes_it_read_only_again(audit_db: Path):
     at = login(start())
     at.button(key="access.logout").click().run()
+    assert answer_button(at, "approve").disabled
+
+
+def test_a_new_password_in_the_config_logs_out_the_open_session(
+    dashboard_env: dict[str, str], audit_db: Path
+):
+    at = login(start())
+    assert "Logged in as **alice**" in joined(at.sidebar.success)
+    new_hash = hash_password("a new password, typed", iterations=MIN_ITERATIONS)
+    config = Path(dashboard_env["SIGNALOPS_CONFIG"])
+    config.write_text(OPERATORS_YAML.replace(PASSWORD_HASH, new_hash, 1), encoding="utf-8")
+    at.run()  # alice's account changed (carol's did not): her login ends at the next run
+    assert "Logged in as" not in joined(at.sidebar.success)
+    assert values(at.sidebar.warning)[-1] == "Read-only until you log in."
     assert answer_button(at, "approve").disabled
 
 

@@ -340,6 +340,98 @@ def test_on_a_phone_text_fields_do_not_zoom_and_the_explanation_wraps(
     assert veto_line in why_text
 
 
+def sidebar_state(page) -> str:
+    """The sidebar's operator section once the page has drawn it: logged in or read-only."""
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text(re.compile("Logged in as|Read-only until you log in")).wait_for()
+    return sidebar.inner_text()
+
+
+def login_cookie(context, other_than: str = "") -> dict | None:
+    """The login cookie the browser holds, once its value is not ``other_than`` (it is written
+    a moment after the page shows the login), or None after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [
+            c
+            for c in context.cookies()
+            if c["name"] == "signalops_session" and c["value"] != other_than
+        ]
+        if found or time.monotonic() > deadline:
+            return found[0] if found else None
+        time.sleep(0.1)
+
+
+def test_a_login_survives_a_reload_and_logging_out_ends_it_for_good(
+    dashboard: tuple[str, Path], tmp_path: Path
+):
+    """A phone's pull-to-refresh or a restored tab reloads the page: the login holds (its
+    token in a cookie), in a new tab too. Log out ends it in every tab, and a reload is then
+    read-only even if the browser sends the old cookie again; a cookie the dashboard did not
+    sign is ignored, with no error."""
+    url, _ = dashboard
+    forged = "v1.YWxpY2U.9999999999." + "A" * 43  # alice's name, no valid signature
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            host = {"domain": "127.0.0.1", "path": "/"}
+            context.add_cookies([{"name": "signalops_session", "value": forged, **host}])
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            before_login = sidebar_state(page)
+            page.get_by_label("Operator name").fill("alice")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_text("Logged in as").wait_for()
+            cookie = login_cookie(context, other_than=forged)
+            written_at = time.time()
+            assert cookie is not None
+            page_html = page.content()
+
+            page.reload()
+            after_reload = sidebar_state(page)
+            page.screenshot(path=str(tmp_path / "reloaded.png"))
+            other_tab = context.new_page()
+            other_tab.goto(url)
+            in_other_tab = sidebar_state(other_tab)
+
+            page.get_by_role("button", name="Log out").click()
+            page.get_by_text("Read-only until you log in.").wait_for()
+            # The other tab, untouched: its next refresh (every 5 s) finds the login revoked.
+            other_sidebar = other_tab.locator("[data-testid=stSidebar]")
+            other_tab_after = settled(
+                other_tab, other_sidebar.inner_text, "Read-only until you log in."
+            )
+            deadline = time.monotonic() + 10
+            while login_cookie(context) is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            cleared = login_cookie(context) is None
+            page.reload()
+            after_logout = sidebar_state(page)
+            # The old cookie back, as a browser that missed the logout would send it.
+            context.add_cookies([cookie])
+            page.reload()
+            with_old_cookie = sidebar_state(page)
+        finally:
+            browser.close()
+    assert "Read-only until you log in." in before_login
+    assert "Wrong operator name or password" not in before_login
+    assert (cookie["path"], cookie["sameSite"], cookie["httpOnly"]) == ("/", "Strict", False)
+    assert not cookie["secure"]  # served over http here; over https the script adds Secure
+    assert abs(cookie["expires"] - (written_at + 12 * 3600)) < 120  # Max-Age: 12 hours
+    assert re.fullmatch(r"v1\.YWxpY2U\.\d+\.[A-Za-z0-9_-]{43}", cookie["value"])
+    # The script that wrote it took itself off the page; the password was never on it.
+    assert cookie["value"] not in page_html and PASSWORD not in page_html
+    assert "Logged in as alice" in after_reload
+    assert "Logged in as alice" in in_other_tab
+    assert "Read-only until you log in." in other_tab_after
+    assert cleared
+    assert "Read-only until you log in." in after_logout
+    assert "Read-only until you log in." in with_old_cookie
+
+
 @pytest.fixture
 def shared_dashboard(shared_log: str, replay_dir: Path, tmp_path: Path) -> Iterator[str]:
     """``signalops dashboard --audit postgresql://...`` (the command itself, which starts
