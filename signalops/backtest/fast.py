@@ -305,7 +305,7 @@ class FastRun:
                 finally:
                     lines, self._lines = self._lines, []
                 # Only now that they are committed: the lines say what the log holds.
-                log_records(lines)
+                log_records(lines, simulated=self.pipeline.simulated)
         return curve
 
     @contextmanager

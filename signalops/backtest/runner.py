@@ -309,6 +309,7 @@ def run_backtest(
             config=config,
             mode=Mode.PAPER,
             clock=clock,
+            simulated=True,  # its report tells what failed; a live run's warnings are not for it
         )
         marks.attach(pipeline)  # the day's start at the midnight closes, as a run's
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]

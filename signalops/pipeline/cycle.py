@@ -87,7 +87,9 @@ class Pipeline:
 
     ``mode`` overrides each strategy's ``action_mode`` (the CLI's ``--mode``). ``auto`` needs
     ``auto_executor`` (built only with ``--live``); without it auto decisions are denied with
-    AUTO_NOT_ENABLED rather than silently paper-traded.
+    AUTO_NOT_ENABLED rather than silently paper-traded. ``simulated``: a backtest's pipeline,
+    whose failed orders its report tells (they are INFO log lines, not a live run's WARNING:
+    ``signalops.pipeline.records``).
     """
 
     strategies: Sequence[Strategy]
@@ -100,6 +102,7 @@ class Pipeline:
     auto_executor: Executor | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_progress: Callable[[int, int], None] | None = None
+    simulated: bool = False
     _orders: OrdersSeen = field(default_factory=lambda: OrdersSeen(), init=False, repr=False)
     _venue_books: _VenueBooks = field(default_factory=lambda: _VenueBooks(), init=False, repr=False)
     _held: Held = field(default_factory=lambda: Held(), init=False, repr=False)
@@ -121,7 +124,13 @@ class Pipeline:
     def records(self) -> Recorder:
         """The writer of this pipeline's records (see ``signalops.pipeline.records``)."""
         return Recorder(
-            self.audit, self.broker, self.clock, self._held, self._unanswered, orders=self._orders
+            self.audit,
+            self.broker,
+            self.clock,
+            self._held,
+            self._unanswered,
+            orders=self._orders,
+            simulated=self.simulated,
         )
 
     @contextmanager

@@ -36,7 +36,10 @@ Log lines: each record, once its transaction is committed, is also one structure
 (``log_record``): a risk denial (``signalops.pipeline``), an order sent, filled or failed
 (``signalops.execution``), an approval requested, approved, rejected or expired
 (``signalops.approvals``), with its reason code. The lines are built from the records
-themselves, which are already scrubbed of secrets.
+themselves, which are already scrubbed of secrets. A failed order is a WARNING in a live run (an
+order did not reach the market: someone may have to act) and INFO in a simulated one (a
+backtest, stress scenario, sweep or walk-forward: ``simulated``), where it is one of the run's
+outcomes that its report counts and explains, like a risk denial, not news for its operator.
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ class Recorder:
     logged once their transaction commits, for a caller whose own transaction encloses the
     recorder's (the fast backtest's batch: its commit is the one that counts); None: logged
     at once. ``orders``: the risk gate's past orders (a pipeline keeps one), told of the paper
-    fills recorded here (``paper``) so that they need not be read back."""
+    fills recorded here (``paper``) so that they need not be read back. ``simulated``: the
+    records are a simulated run's (their failed orders are INFO lines, see the module)."""
 
     audit: AuditStore
     broker: PaperBroker
@@ -122,6 +126,7 @@ class Recorder:
     unanswered: Unanswered | None = None
     lines: Callable[[list[Writable]], None] | None = None
     orders: OrdersSeen | None = None
+    simulated: bool = False
 
     def decision_record(
         self,
@@ -204,7 +209,7 @@ class Recorder:
         if self.lines is not None:
             self.lines(records)
         else:
-            log_records(records)
+            log_records(records, simulated=self.simulated)
 
     def _flush_while(self, error: Exception) -> None:
         """``flush`` while ``error`` propagates. A commit that fails too must not take the place
@@ -636,20 +641,22 @@ _APPROVALS = logging.getLogger("signalops.approvals")
 _DETAILS_LIMIT = 300  # a denial's details in a log line: enough to read, not a whole portfolio
 
 
-def log_records(records: Iterable[Writable]) -> None:
+def log_records(records: Iterable[Writable], *, simulated: bool = False) -> None:
     for record in records:
-        log_record(record)
+        log_record(record, simulated=simulated)
 
 
-def log_record(record: Writable) -> None:
-    """The log lines of one committed record (a HOLD is DEBUG only)."""
+def log_record(record: Writable, *, simulated: bool = False) -> None:
+    """The log lines of one committed record (a HOLD is DEBUG only); ``simulated``: a simulated
+    run's record, whose failed order is an INFO line (the module docstring says why)."""
+    failure_level = logging.INFO if simulated else logging.WARNING
     if isinstance(record, PreparedRecord):
-        if record.kind == DECISION and not _may_log_decision(record.status):
+        if record.kind == DECISION and not _may_log_decision(record.status, failure_level):
             return  # no line would be written: its dict is not built for nothing
         record = record.record
     kind = record["kind"]
     if kind == "decision":
-        _log_decision(record)
+        _log_decision(record, failure_level)
     elif kind == "order_submitted":
         order = record["order"]
         event(
@@ -661,7 +668,7 @@ def log_record(record: Writable) -> None:
             **_order_fields(record, order),
         )
     elif kind == "order_result":
-        _log_execution(record, record["execution"], _order_fields(record, {}))
+        _log_execution(record, record["execution"], _order_fields(record, {}), failure_level)
     elif kind == "fill":
         fill = record["fill"]
         event(
@@ -675,7 +682,7 @@ def log_record(record: Writable) -> None:
             venue=fill.get("venue"),
         )
     elif kind == "approval":
-        _log_approval(record)
+        _log_approval(record, failure_level)
     elif kind == "expiry":
         event(
             _APPROVALS,
@@ -688,13 +695,14 @@ def log_record(record: Writable) -> None:
         )
 
 
-def _may_log_decision(status: str | None) -> bool:
+def _may_log_decision(status: str | None, failure_level: int) -> bool:
     """Whether a decision with this execution status may have a line at the loggers' levels
-    (``_log_decision``'s: its DEBUG line or a denial, a pending approval, a failed order)."""
+    (``_log_decision``'s: its DEBUG line or a denial, a pending approval, a failed order, whose
+    line is at ``failure_level``)."""
     return (
         _PIPELINE.isEnabledFor(logging.INFO)
         or (status == ExecutionStatus.PENDING_APPROVAL and _APPROVALS.isEnabledFor(logging.INFO))
-        or (status == ExecutionStatus.FAILED and _EXECUTION.isEnabledFor(logging.WARNING))
+        or (status == ExecutionStatus.FAILED and _EXECUTION.isEnabledFor(failure_level))
     )
 
 
@@ -709,7 +717,7 @@ def _order_fields(record: Mapping[str, Any], order: Mapping[str, Any]) -> dict[s
     }
 
 
-def _log_decision(record: Mapping[str, Any]) -> None:
+def _log_decision(record: Mapping[str, Any], failure_level: int) -> None:
     common = {
         "strategy": record["strategy"]["name"],
         "asset": record["asset"],
@@ -744,13 +752,17 @@ def _log_decision(record: Mapping[str, Any]) -> None:
         )
     order = record.get("order") or {}
     fields = {**common, "client_order_id": order.get("client_order_id")}
-    _log_execution(record, execution, fields)
+    _log_execution(record, execution, fields, failure_level)
 
 
 def _log_execution(
-    record: Mapping[str, Any], execution: Mapping[str, Any], fields: Mapping[str, Any]
+    record: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    failure_level: int,
 ) -> None:
-    """A pending approval, or an order (or notification) that failed; fills log themselves."""
+    """A pending approval, or an order (or notification) that failed (a line at
+    ``failure_level``); fills log themselves."""
     status = execution.get("status")
     if status == ExecutionStatus.PENDING_APPROVAL:
         event(
@@ -767,7 +779,7 @@ def _log_execution(
         details = execution.get("details") or {}
         event(
             _EXECUTION,
-            logging.WARNING,
+            failure_level,
             "order_failed",
             f"order for {record['decision_id']} failed: {execution.get('message')}",
             status=status,
@@ -786,7 +798,7 @@ def _log_execution(
         )
 
 
-def _log_approval(record: Mapping[str, Any]) -> None:
+def _log_approval(record: Mapping[str, Any], failure_level: int) -> None:
     approved = record["approved"]
     recheck = record.get("recheck") or {}
     risk = recheck.get("risk") or {}
@@ -809,7 +821,8 @@ def _log_approval(record: Mapping[str, Any]) -> None:
         note=record.get("note"),
     )
     fields = {"approval_id": record["approval_id"], "decision_id": record["decision_id"]}
-    _log_execution(record, outcome, fields)  # an approved paper order the broker refused
+    # An approved paper order the broker refused.
+    _log_execution(record, outcome, fields, failure_level)
 
 
 def _details_summary(checks: Iterable[Mapping[str, Any]]) -> str:
