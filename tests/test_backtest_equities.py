@@ -456,6 +456,42 @@ def test_a_backtest_whose_rules_never_had_their_data_says_which_metric_and_why(
     assert "NOT_APPLICABLE: TSLA earned -4.69 per share" in why.stdout
 
 
+def test_each_asset_on_its_own_prints_each_backtests_notes_named_by_its_asset(
+    replay_dir: Path, tmp_path: Path
+):
+    """It printed the table alone: '0 trades' for both, never that forward_pe has no history
+    or that TSLA's P/E was one of losses, which a backtest of either asset says. The ``why``
+    commands name the logs where they are published, not the staging folder."""
+    strategy = tmp_path / "cheap_ahead.yaml"
+    strategy.write_text(FORWARD_PE, encoding="utf-8")
+    out = tmp_path / "each"
+    args = [
+        "backtest", str(strategy), "--config", str(EQUITIES), "--data", str(replay_dir),
+        "--from", "2020-01-01", "--to", "2020-01-31", "--report", str(out), "--each-asset",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    aapl, tsla = (out.resolve() / asset / "backtest.db" for asset in ("AAPL", "TSLA"))
+    no_history = (
+        "NO_DATA: no recorded fundamentals snapshot for {asset} at or before "
+        "2020-01-02T00:00:00+00:00: Yahoo's forward_pe has no history to download: record it "
+        "with 'signalops run STRATEGY --record DIR' (a live run keeps every snapshot it "
+        "fetches) and replay DIR ('run --replay DIR', 'backtest --data DIR')"
+    )
+    assert result.stderr == (
+        "note: AAPL: forward_pe (fundamental) was UNKNOWN at all 21 decisions of AAPL: "
+        f"{no_history.format(asset='AAPL')} (signalops why dec-1da918ec0e4adbe9e69d9f5b "
+        f"--audit {aapl})\n"
+        "note: TSLA: forward_pe (fundamental) was UNKNOWN at all 21 decisions of TSLA: "
+        f"{no_history.format(asset='TSLA')} (signalops why dec-efa44a1df7ab000a724f5ce3 "
+        f"--audit {tsla})\n"
+        "note: TSLA: trailing_pe (fundamental) was UNKNOWN at all 21 decisions of TSLA: "
+        "NOT_APPLICABLE: TSLA earned -4.69 per share over the last four quarters: a P/E of "
+        f"losses is not a valuation (signalops why dec-efa44a1df7ab000a724f5ce3 --audit {tsla})\n"
+    )
+    assert aapl.is_file() and tsla.is_file()
+
+
 def test_a_stock_imported_on_yfinance_but_routed_to_binance_is_told_where_its_candles_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

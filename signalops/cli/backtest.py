@@ -240,6 +240,7 @@ def backtest_command(
                 progress=progress,
             )
             runs = _published_as(runs, work, out_dir)
+        research_output.each_asset_notes(runs)
         research_output.each_asset_table(runs, settings)
         research_output.failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
         return
@@ -646,7 +647,8 @@ def _asset_folders(out_dir: Path, ray_address: str | None) -> Iterator[Path]:
 
 def _published_as(runs: EachAsset, work: Path, out_dir: Path) -> EachAsset:
     """``runs`` with its logs where they are published: each ``metrics.json``'s ``audit_log``
-    (and the summary's) under ``out_dir`` instead of the staging folder ``work``."""
+    (and the summary's, and the notes' ``why`` commands) under ``out_dir`` instead of the
+    staging folder ``work``."""
     staging, final = work.resolve(), out_dir.resolve()  # ``run_each_asset``'s paths are resolved
     if staging == final:
         return runs
@@ -658,5 +660,6 @@ def _published_as(runs: EachAsset, work: Path, out_dir: Path) -> EachAsset:
         data = json.loads(metrics.read_text(encoding="utf-8"))
         data["audit_log"] = str(audit)
         metrics.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        moved.append(replace(run, summary={**run.summary, "audit_log": str(audit)}))
+        notes = tuple(note.replace(str(written), str(audit)) for note in run.notes)
+        moved.append(replace(run, summary={**run.summary, "audit_log": str(audit)}, notes=notes))
     return replace(runs, runs=tuple(moved), out_dir=out_dir)

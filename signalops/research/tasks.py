@@ -229,11 +229,13 @@ class AssetJob:
 @dataclass(frozen=True)
 class AssetRun:
     """What one asset's backtest gives the table: ``BacktestResult.to_dict()`` (metrics,
-    decisions, blocks) and buy-and-hold's metrics."""
+    decisions, blocks), buy-and-hold's metrics and the backtest's notes (``report.notes``:
+    what its table alone would not say; worked out where it ran, beside its result)."""
 
     asset: str
     summary: Mapping[str, Any]
     buy_and_hold: Mapping[str, Any] | None
+    notes: tuple[str, ...] = ()
 
 
 def backtest_asset(market: Market, job: AssetJob) -> AssetRun:
@@ -246,6 +248,8 @@ def backtest_asset(market: Market, job: AssetJob) -> AssetRun:
 
 
 def _backtest(market: Market, job: AssetJob, strategy: Any, folder: str) -> AssetRun:
+    from signalops.backtest.report import notes  # the worker's: the result stays there
+
     result = run_backtest(
         strategy,
         store=open_store(market),
@@ -263,7 +267,7 @@ def _backtest(market: Market, job: AssetJob, strategy: Any, folder: str) -> Asse
             json.dumps(summary, indent=2) + "\n", encoding="utf-8"
         )
     held = None if result.benchmark is None else result.benchmark.to_dict()
-    return AssetRun(job.asset, summary, held)
+    return AssetRun(job.asset, summary, held, tuple(notes(result)))
 
 
 # --- what a worker keeps between tasks ------------------------------------------------------------

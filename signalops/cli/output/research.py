@@ -221,6 +221,16 @@ def _degradation(walk: WalkForward, asset: AssetWalk) -> str:
     )
 
 
+def each_asset_notes(runs: EachAsset) -> None:
+    """Each asset's backtest notes, as a backtest of it alone prints them (on stderr, before
+    its table), each named by its asset: the table has one row each and would not say which
+    asset's data was UNKNOWN or whose orders failed."""
+    err = output.console(stderr=True)
+    for run in runs.runs:
+        for note in run.notes:
+            err.print(f"note: {run.asset}: {note}", style="yellow", markup=False, highlight=False)
+
+
 def each_asset_table(runs: EachAsset, config: Config) -> None:
     """The table of ``run_each_asset``, its footer in ``config``'s account currency (when the
     assets' venues share one) and fills."""
