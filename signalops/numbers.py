@@ -66,11 +66,12 @@ def percent(value: Any, *, signed: bool = False, digits: int = 2) -> str:
 
 
 def ratio(value: Any, digits: int = 2) -> str:
-    """A ratio (Sharpe, Sortino, beta, profit factor) to two places: ``42.54``."""
+    """A ratio (Sharpe, Sortino, beta, profit factor) to two places: ``42.54``; one that rounds
+    to nothing reads ``0.00`` whatever its sign (``-0.004``: a sign on no digit says nothing)."""
     special = _special(value)
     if special is not None:
         return special
-    return f"{as_number(value):,.{digits}f}"
+    return f"{as_number(value):z,.{digits}f}"
 
 
 def money(value: Any, quote: str | None = None, *, signed: bool = False) -> str:

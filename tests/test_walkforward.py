@@ -246,6 +246,21 @@ def test_each_asset_writes_its_audit_log_and_metrics_into_its_own_folder(
         assert '"assets": [\n    "' + asset in (tmp_path / asset / "metrics.json").read_text()
 
 
+def test_an_in_sample_sharpe_that_rounds_to_nothing_reads_0_00_not_minus_0_00(replay_dir: Path):
+    """The dip strategy's best training Sharpe from 2023-03-22 was a hair below zero: the
+    table said 'IS Sharpe -0.00', a sign on no digit."""
+    result = invoke(
+        "walkforward", str(STRATEGIES / "banking_crisis_dip.yaml"), "--grid", "oversold=25,30,35",
+        "--from", "2023-03-22", "--to", "2023-12-16", "--train", "180d", "--test", "90d",
+        "--data", str(replay_dir),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[3] == (
+        "1          2023-03-22 .. 2023-09-17   2023-09-18 .. 2023-12-16         25        0.00"
+        "            —   +0.00%    0.00%        0          —       0.0%"
+    )
+
+
 def test_a_bad_value_fails_its_own_windows_and_the_rest_is_shown(replay_dir: Path):
     result = invoke(
         "walkforward", str(BASELINE), "--grid", "oversold=30,500", "--from", "2022-01-01",

@@ -28,6 +28,9 @@ from signalops.dashboard import formatting, tables
         (numbers.percent(-0.000594418005670172), "-0.06%"),
         (numbers.ratio(42.5413), "42.54"),
         (numbers.ratio(-3.7162818904871204), "-3.72"),
+        (numbers.ratio(-0.0041), "0.00"),  # a sign on no digit says nothing
+        (numbers.ratio(Decimal("-0.004")), "0.00"),
+        (numbers.ratio(-1234.567), "-1,234.57"),
         (numbers.money("10090.44565756130350810", "USDT"), "10,090.45 USDT"),
         (numbers.money(Decimal("-90.455"), signed=True), "-90.46"),
         # A record's money is a Decimal string, never rounded through a float (2.67499...).

@@ -67,7 +67,7 @@ def _percent(value: float | None, sign: bool = True) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    return numbers.ratio(value)  # None reads "—"
 
 
 def _trades(row: SweepRow) -> str:
