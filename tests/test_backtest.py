@@ -1020,6 +1020,21 @@ def test_an_all_in_buy_of_a_stock_opening_above_its_close_buys_what_the_cash_all
     ]
 
 
+def test_the_periods_a_year_are_a_count_for_people(replay_dir: Path, tmp_path: Path):
+    """Every 6h it said 'annualised with 1460 periods a year': no thousands separator."""
+    args = [
+        "backtest", str(STRATEGIES / "technical_baseline.yaml"), "--data", str(replay_dir),
+        "--from", "2023-01-01", "--to", "2023-01-15", "--every", "6h", "--report",
+        str(tmp_path), "--no-baseline",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args, prog_name="signalops")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with 1,460 periods a year "
+        "(6h periods, 365-day year)\n"
+    ) in result.stdout
+
+
 def test_hourly_decisions_on_daily_candles_note_that_a_fill_is_booked_before_its_bar_opens(
     replay_dir: Path, tmp_path: Path
 ):

@@ -475,7 +475,7 @@ def method_lines(study: Study) -> list[str]:
     )
     lines = [
         f"Sharpe/Sortino: risk-free rate {m.risk_free:.2%} a year; annualised with "
-        f"{m.periods_per_year:g} periods a year ({per})",
+        f"{numbers.number(m.periods_per_year)} periods a year ({per})",
         f"{fills_text(r.fill, outcomes, len(r.prices), candles)}; fee "
         f"{r.paper.fee_bps} bps, slippage {r.paper.slippage_bps} bps; starting cash "
         f"{money(r.paper.starting_cash, study.quote)}",

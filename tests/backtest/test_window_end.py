@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import STRATEGIES
 
-from signalops import breakers
+from signalops import breakers, numbers
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
@@ -148,7 +148,8 @@ def test_a_weekly_stock_run_says_its_periods_are_counted_in_sessions(
     per_year = study.result.metrics.periods_per_year
     assert method_lines(study)[0] == (
         "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with "
-        f"{per_year:g} periods a year (7d periods counted in US equity sessions, 252 a year)"
+        f"{numbers.number(per_year)} periods a year (7d periods counted in US equity "
+        "sessions, 252 a year)"
     )
     # Its last decision (Saturday 12-31) fills at the next session's open (Tuesday, after New
     # Year's Day): the run ends at that session's close, not a week on.
