@@ -627,6 +627,13 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
         "Sharpe/Sortino: risk-free rate 0.00% a year; annualised with 365 periods a year "
         "(1d periods, 365-day year)"
     ) in lines
+    # A 99% VaR needs 100 returns (with fewer its quantile is the single worst): it said
+    # '99% — / —' and never why.
+    assert (
+        "VaR / CVaR of one 1d period (over the run's returns): historical 95% 0.01% / 0.03%, "
+        "99% — / —; parametric 95% 0.16% / 0.21%, 99% — / — (99% needs 100 periods; the run "
+        "has 31)"
+    ) in lines
     # The file's name, not the strategy's (Banking_Crisis_Pipeline): one file, one folder.
     assert "report: reports/banking_crisis_pipeline/report.html" in lines
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["banking_crisis_pipeline"]

@@ -449,7 +449,28 @@ def _tail_line(study: Study, ext: ExtendedMetrics) -> str:
     every = format_duration(result.every.total_seconds())
     period = "session" if result.by_session else f"{every} period"
     shown = "; ".join(f"{method} {', '.join(cells)}" for method, cells in by_method.items())
-    return f"VaR / CVaR of one {period} (over the run's returns): {shown}"
+    why = _no_figure(ext, "session" if result.by_session else "period")
+    return f"VaR / CVaR of one {period} (over the run's returns): {shown}{why}"
+
+
+def _no_figure(ext: ExtendedMetrics, unit: str) -> str:
+    """Why a confidence shows ``— / —``, once for all its methods: ``(99% needs 100 periods;
+    the run has 31)`` (its quantile would be the single worst return), or the estimate's own
+    note for any other reason."""
+    from signalops.codes import Code
+
+    reasons: dict[str, None] = {}
+    for risk in ext.tail_risk:
+        var = risk.var
+        if var.ok:
+            continue
+        if var.reason == Code.INSUFFICIENT_HISTORY:
+            needs = numbers.counted(var.required, unit)
+            text = f"{var.confidence:.0%} needs {needs}; the run has {var.observations:,}"
+        else:
+            text = f"{var.method.value} {var.confidence:.0%}: {var.note or var.reason}"
+        reasons.setdefault(text)
+    return f" ({'; '.join(reasons)})" if reasons else ""
 
 
 def _monthly_table(study: Study) -> None:
