@@ -634,6 +634,12 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
         "99% — / —; parametric 95% 0.16% / 0.21%, 99% — / — (99% needs 100 periods; the run "
         "has 31)"
     ) in lines
+    # Its one closed trade won: the profit factor has no losing trade to divide by. It said
+    # 'profit factor —', as for a run without a trade.
+    (closed,) = [line for line in lines if line.startswith("closed trades: ")]
+    assert closed.startswith(
+        "closed trades: 1, profit factor ∞ (no losing trade), expectancy +90.45 USDT (+18.06%) "
+    ), closed
     # The file's name, not the strategy's (Banking_Crisis_Pipeline): one file, one folder.
     assert "report: reports/banking_crisis_pipeline/report.html" in lines
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["banking_crisis_pipeline"]
@@ -642,9 +648,11 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     assert written == [
         "backtest.db", "baseline.db", "charts.json", "metrics.json", "report.html", "trades.csv",
     ]  # fmt: skip
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = json.loads((folder / "metrics.json").read_text(), parse_constant=_no_constant)
     assert metrics["metrics"]["risk_free_rate"] == 0.0
     assert metrics["metrics"]["periods_per_year"] == 365.0
+    trades = metrics["extended"]["trades"]  # JSON has no infinity: null, with the gross sums
+    assert (trades["profit_factor"], trades["gross_loss"]) == (None, "0")
     assert metrics["blocked"]["cost_profit"] == 1
     assert metrics["blocked"]["by_passing_veto"]["cost_profit"] == 1
     assert metrics["blocked"]["failed_closed"]["total"] == 0
@@ -655,12 +663,17 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     # The charts are drawn by plotly.js, inlined (tests/test_report_html.py has the rest).
     assert page.count("Plotly.newPlot(") == 2
     assert "Filter accounting" in page
+    assert "<td>profit factor</td><td>∞ (no losing trade)</td>" in page
     # The blocked decision is in the audit log, for `signalops why`.
     why = invoke("why", metrics["blocked"]["decisions"][0]["decision_id"], "--audit",
                  str(folder / "backtest.db"))  # fmt: skip
     assert why.stdout.splitlines()[0] == (
         "BTC at 2023-03-12T00:00:00Z: would have bought but BLOCKED by veto usdc_outflow"
     )
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"metrics.json holds {name}: not JSON")
 
 
 def test_backtest_command_without_baseline_has_three_columns(replay_dir: Path, tmp_path: Path):

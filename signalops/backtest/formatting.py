@@ -26,6 +26,16 @@ def ratio(value: float | None) -> str:
     return DASH if value is None else numbers.ratio(value)
 
 
+def profit_factor(value: float | None, gross_profit: Decimal | str | None) -> str:
+    """Gross profit over gross loss; ``∞ (no losing trade)`` when trades gained and none lost
+    (``metrics.json`` keeps null there: JSON has no infinity), ``—`` without a trade that
+    gained or lost."""
+    gained = numbers.as_number(gross_profit)
+    if value is None and gained is not None and gained > 0:
+        return "∞ (no losing trade)"
+    return ratio(value)
+
+
 def money(value: Decimal, quote: str | None = "USDT") -> str:
     return numbers.money(value, quote)
 

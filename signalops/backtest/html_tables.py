@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from signalops.backtest.formatting import DASH, money, pct, ratio
+from signalops.backtest.formatting import DASH, money, pct, profit_factor, ratio
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BUY_AND_HOLD = "buy_and_hold"  # comparison.BUY_AND_HOLD: the run's own assets held
@@ -83,7 +83,7 @@ def _trading_rows(extended: Mapping[str, Any], quote: str | None) -> list[tuple[
     traded = _decimal(extended.get("traded_notional"))
     turnover = extended.get("turnover")
     return [
-        ("profit factor", ratio(trades.get("profit_factor"))),
+        ("profit factor", profit_factor(trades.get("profit_factor"), trades.get("gross_profit"))),
         ("expectancy per closed trade", each),
         ("Calmar", ratio(extended.get("calmar"))),
         ("turnover (a year)", DASH if turnover is None else f"{turnover:.2f}×"),

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signalops.backtest.formatting import profit_factor
 from signalops.backtest.ledger import EquityPoint, Leg, Trade
 from signalops.backtest.metrics import (
     TAIL_MODELS,
@@ -137,9 +138,16 @@ def test_profit_factor_and_expectancy_of_closed_trades():
 
 
 def test_no_losing_trade_leaves_the_profit_factor_undefined_and_no_trade_everything():
-    assert trade_stats(TRADES[:1]).profit_factor is None
+    won = trade_stats(TRADES[:1])
+    assert won.profit_factor is None
     empty = trade_stats(())
     assert (empty.trades, empty.profit_factor, empty.expectancy) == (0, None, None)
+    # Shown: a run whose trades all won has an infinite factor, one without a trade none.
+    assert profit_factor(won.profit_factor, won.gross_profit) == "∞ (no losing trade)"
+    assert profit_factor(empty.profit_factor, empty.gross_profit) == "—"
+    assert profit_factor(None, "0") == "—"  # trades that neither gained nor lost
+    assert profit_factor(3.0, "15") == "3.00"
+    json.dumps(won.to_dict(), allow_nan=False)
 
 
 def test_calmar_and_its_zero_drawdown_case():

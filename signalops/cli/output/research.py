@@ -402,6 +402,7 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
 
 
 def _extended_lines(study: Study) -> list[str]:
+    from signalops.backtest.formatting import profit_factor
     from signalops.backtest.metrics import annualisable
 
     ext: ExtendedMetrics = study.extended
@@ -428,9 +429,10 @@ def _extended_lines(study: Study) -> list[str]:
         expectancy = f"{_signed_money(stats.expectancy)}{quote} ({_pct(stats.expectancy_return)})"
     turnover = "—" if ext.turnover is None else f"{ext.turnover:.2f}"
     calmar = _ratio(ext.calmar) + ("" if annualisable(ext.elapsed) else " (under a year)")
+    factor = profit_factor(stats.profit_factor, stats.gross_profit)
     return [
         relative,
-        f"closed trades: {stats.trades}, profit factor {_ratio(stats.profit_factor)}, "
+        f"closed trades: {stats.trades}, profit factor {factor}, "
         f"expectancy {expectancy} a trade; Calmar {calmar}; exposure "
         f"{ext.exposure:.1%}; turnover {turnover} a year ({_money(ext.traded)}{quote} traded)",
         _tail_line(study, ext),
