@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATA, STRATEGIES
+from conftest import DATA, ROOT, STRATEGIES
 
 from signalops.adapters import registry
 from signalops.cli import cli
@@ -47,7 +47,31 @@ def test_evaluate_prints_the_verdict_and_the_traced_leaves_with_real_values(repl
     assert (
         "        stablecoin_net_flow('USDC', 2d) = -4.098B at 2023-03-13T00:00:00Z (0s old, max 2d)"
     ) in lines
-    assert any(line.startswith("BLOCKS  VETO usdc_outflow") for line in lines)
+    # The veto passes, but a HOLD has no BUY for it to block: it said 'BLOCKS'.
+    assert any(line.startswith("would block VETO usdc_outflow") for line in lines)
+    assert not any(line.startswith("BLOCKS") for line in lines)
+    # As the README shows it.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ signalops evaluate strategies/banking_crisis_dip.yaml --at 2023-03-13\n"
+    shown = readme.split(command)
+    assert result.stdout == shown[1].split("```")[0]
+
+
+def test_a_veto_that_stops_the_buy_blocks_and_one_beside_a_sell_would(replay_dir: Path):
+    """The pipeline fixture's BUY on 2023-03-12 is BLOCKED by usdc_outflow; on 03-14 it sells
+    while the same veto (of BUYs) still passes, which blocks nothing."""
+    strategy = str(ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml")
+    lines = {}
+    for day in ("2023-03-12", "2023-03-14"):
+        result = run("evaluate", strategy, "--at", day, "--data", str(replay_dir))
+        assert result.exit_code == 0, result.output
+        lines[day] = result.stdout.splitlines()
+    assert lines["2023-03-12"][0].endswith(": BLOCKED (BUY blocked by usdc_outflow)")
+    veto = "VETO usdc_outflow: blocks BUY when this passes or is unknown — USDC supply falling "
+    veto += "fast: a run on stablecoins"
+    assert f"BLOCKS  {veto}" in lines["2023-03-12"]
+    assert lines["2023-03-14"][0].endswith(": SELL")
+    assert f"would block {veto}" in lines["2023-03-14"]
 
 
 def test_evaluate_json_is_the_full_trace(replay_dir: Path):

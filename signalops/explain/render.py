@@ -483,9 +483,22 @@ def _root(node: Json, leaves: Mapping[int, Json], view: View) -> Iterator[Text]:
     yield from _children(node, leaves, view)
 
 
-def _veto_line(veto: Json, view: View) -> Text:
+def _veto_word(veto: Json, status: str | None, doc: Json) -> str:
+    """``clear``, ``BLOCKS`` (it stopped the decision's action) or ``would block``: it passed
+    (or is unknown) but there was no action of the kind it blocks to stop (a HOLD, a SELL
+    beside a BUY-only veto). A tree or trace that does not say what was decided says BLOCKS."""
+    if status == "FAIL":
+        return "clear"
+    decision = doc.get("decision")
+    if decision is None:
+        return "BLOCKS"
+    blockers = doc.get("blocked_by") or [veto["id"]]  # a record without the list: the verdict
+    return "BLOCKS" if decision == "BLOCKED" and veto["id"] in blockers else "would block"
+
+
+def _veto_line(veto: Json, view: View, doc: Json) -> Text:
     status = _status(veto, view)
-    line = _marked("clear" if status == "FAIL" else "BLOCKS", status, view)
+    line = _marked(_veto_word(veto, status, doc), status, view)
     line.append(f"VETO {veto['id']}", style="bold magenta")
     one = len(veto["tree"].get("children", [])) == 1
     these = "this passes or is unknown" if one else "all of these pass or are unknown"
@@ -506,7 +519,7 @@ def tree_lines(doc: Json, view: View = LIVE) -> Iterator[Text]:
     if not doc.get("vetoes"):
         yield Text("VETOES: none", style="bold")
     for veto in doc.get("vetoes", []):
-        yield _veto_line(veto, view)
+        yield _veto_line(veto, view, doc)
         yield from _children(veto["tree"], leaves, view)
 
 
@@ -547,4 +560,6 @@ def evaluation_lines(doc: Json, trace: Json) -> list[Text]:
         head.append(f" ({trace['action']} blocked by {', '.join(trace['blocked_by'])})")
     lines = [head]
     lines += [Text(f"conflict: {note}", style="magenta") for note in trace.get("conflicts", [])]
-    return lines + list(tree_lines(with_trace(doc, trace), View(file_lines=True)))
+    # What was decided, for the vetoes' lines: one that passed blocks only an action it stopped.
+    decided = {"decision": verdict, "blocked_by": trace.get("blocked_by") or []}
+    return lines + list(tree_lines({**with_trace(doc, trace), **decided}, View(file_lines=True)))
