@@ -13,8 +13,9 @@ recording that ended) are warned of apart (``stale_data``), with how old the new
 
 The run never decides on an audit log that does not verify (fail closed): a ``LogCheck``
 verifies it before anything is appended (a run refused at the start appends nothing) and again
-before each cycle (a failure stops the run there; the cycles before it are committed). Each
-check reads the records appended since the last one that passed, see ``LogCheck``.
+before each cycle (a failure stops the run there; the cycles before it are committed), and
+once more after the last cycle. Each check reads the records appended since the last one that
+passed, see ``LogCheck``.
 
 At each cycle boundary a ``Guard`` (when the config has ``breakers:`` or ``alerts:``) reads the
 circuit breakers' state (``signalops.breakers``), hands the pipeline a HALTED config while one
@@ -416,7 +417,8 @@ CHECK_EVERY = 1.0
 
 
 class LogCheck:
-    """The audit log verified before a run appends to it, and again before each cycle.
+    """The audit log verified before a run appends to it, again before each cycle, and after
+    its last (``finish``).
 
     A run never decides on a log that does not verify (fail closed): ``start`` raises
     ``AuditIntegrityError`` before anything is appended, ``before`` before a cycle (the run
@@ -481,8 +483,14 @@ class LogCheck:
             self._check(outcome, whole_ledger=False)
 
     def finish(self) -> None:
-        """After the last cycle: the records went into the log's file, not a removed one."""
-        self._still_there("after the run's last cycle")
+        """After the last cycle: the records went into the log's file, not a removed one, and
+        one last check of what the run appended since its last check. Without it a run within
+        ``CHECK_EVERY`` of its last check (a short replay, a single ``--once`` cycle) left
+        ``<log>.verified.json`` one run behind, or unwritten after a new log's first run: the
+        next run's first check then read again what this one had appended, or the whole log."""
+        outcome = "after the run's last cycle"
+        self._still_there(outcome)
+        self._check(outcome, whole_ledger=False)
 
     def _still_verified(self, outcome: str) -> None:
         """The record the last run's last check ended at is still in the log, unchanged: a log

@@ -74,7 +74,7 @@ def test_a_run_over_one_day_of_the_period_still_runs(in_tmp: Path, replay_dir: P
 
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 1
-    assert files(in_tmp) == ["one.db", "one.db.lock"]
+    assert files(in_tmp) == ["one.db", "one.db.lock", "one.db.verified.json"]  # checked at its end
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,22 @@ def daily_plan(replay_dir: Path, last_day: int) -> loop.RunPlan:
     )
 
 
+class Killed(BaseException):
+    """A run's death after its last cycle committed, before its last check (a SIGKILL there)."""
+
+
+def killed_before_its_last_check(replay_dir: Path, last_day: int) -> None:
+    """``daily_plan``'s run, killed once its last cycle is committed: the records of the
+    cycles since its last check (the start's) are in the log, unread by any check."""
+
+    def die(summary: loop.CycleSummary) -> None:
+        if summary.as_of.day == last_day:
+            raise Killed
+
+    with pytest.raises(Killed):
+        loop.run_plan(daily_plan(replay_dir, last_day), on_cycle=die)
+
+
 def lines(stdout: str) -> list[str]:
     return [re.sub(r"  \[\d+\.\d+s\]$", "", line) for line in stdout.splitlines()]
 
@@ -119,7 +135,7 @@ def test_a_paper_ledger_row_edited_behind_the_triggers_refuses_the_run(
 def test_an_indexed_column_edited_since_the_last_check_refuses_the_run(
     in_tmp: Path, replay_dir: Path
 ):
-    assert replay(replay_dir, "2023-03-08", "2023-03-10").exit_code == 0
+    killed_before_its_last_check(replay_dir, 10)  # HOLD, HOLD, BUY and its fill: no check read
     tamper("DROP TRIGGER records_no_update; UPDATE records SET verdict = 'SELL' WHERE seq = 3;")
     before = contents()
 
@@ -163,6 +179,9 @@ def test_a_signed_log_cut_at_the_end_refuses_the_run_and_stays_truncated(
         f"DELETE FROM records WHERE seq > {end}; DELETE FROM seals WHERE seq > {end};"
         f"UPDATE chain_head SET seq = {end}, hash = '{hash_at(end)}';"
     )
+    # The point of the run's last check would name the cut records (test_run_log_removed):
+    # whoever cuts the log removes it too, and the signed checkpoints still tell.
+    Path("a.db.verified.json").unlink()
     before = contents()
     problem = first_problem()
     assert problem.startswith(f"TRUNCATED seq {end + 1}: the log ends at seq {end}, ")
@@ -219,4 +238,33 @@ def test_a_sound_log_runs_and_its_next_run_checks_from_where_the_last_check_ende
         "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 denied by risk)",
         "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
     ]
+    # The second run's last check ended at its own last record, the head (seq 6: the fill and
+    # five decisions); it said seq 4, the first run's records only, which its start had read.
+    assert Path("a.db.verified.json").read_text() == f'{{"seq": 6, "hash": "{hash_at(6)}"}}\n'
+    assert sqlite3.connect("a.db").execute("SELECT seq FROM chain_head").fetchone() == (6,)
+
+
+def test_a_runs_last_check_reads_what_it_appended_and_names_it_for_the_next(
+    in_tmp: Path, replay_dir: Path
+):
+    """A replay that ended within ``CHECK_EVERY`` of its start never checked what it appended:
+    the first run on a new log wrote no a.db.verified.json, and the next run's first check read
+    the whole log again (each run's point one run behind)."""
+    assert replay(replay_dir, "2023-03-08", "2023-03-10").exit_code == 0
+
     assert Path("a.db.verified.json").read_text() == f'{{"seq": 4, "hash": "{hash_at(4)}"}}\n'
+
+
+def test_an_edit_during_the_last_cycle_fails_the_runs_last_check(in_tmp: Path, replay_dir: Path):
+    def after(summary: loop.CycleSummary) -> None:
+        if summary.as_of.day == 9:
+            tamper("DROP TRIGGER records_no_update; UPDATE records SET verdict = 'BUY';")
+
+    with pytest.raises(AuditIntegrityError) as raised:
+        loop.run_plan(daily_plan(replay_dir, 9), on_cycle=after)
+
+    assert str(raised.value) == (
+        "a.db FAILED verification, after the run's last cycle: EDITED seq 1: indexed column "
+        "verdict says 'BUY', the record says 'HOLD', and 1 more problem" + SEE.removesuffix("\n")
+    )
+    assert not Path("a.db.verified.json").exists()  # no point past a record that fails

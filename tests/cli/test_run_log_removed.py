@@ -23,8 +23,8 @@ __all__ = ["in_tmp"]  # the fixture, used by name
 
 def test_a_log_removed_between_runs_refuses_the_next_run(in_tmp: Path, replay_dir: Path):
     assert replay(replay_dir, "2023-03-08", "2023-03-11").exit_code == 0
-    # The second run's start check verified the first run's records: seq 5 (four decisions
-    # and the fill of 03-10).
+    # The second run's last check verified every record: seq 6 (five decisions and the fill
+    # of 03-10).
     assert replay(replay_dir, "2023-03-12", "2023-03-12").exit_code == 0
     for name in ("a.db", "a.db-wal", "a.db-shm"):
         Path(name).unlink(missing_ok=True)
@@ -35,7 +35,7 @@ def test_a_log_removed_between_runs_refuses_the_next_run(in_tmp: Path, replay_di
     assert result.stdout == ""
     assert result.stderr == (
         "error: a.db FAILED verification, so the run did not start: the log is empty, but "
-        "a.db.verified.json says the last run verified it up to seq 5: it was removed, cut "
+        "a.db.verified.json says the last run verified it up to seq 6: it was removed, cut "
         "short or replaced; restore the log, or remove a.db.verified.json to start a new one "
         "there\n"
     )

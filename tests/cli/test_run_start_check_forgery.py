@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke as run
-from test_run_fail_closed import SEE, daily_plan, lines, replay, tamper
+from test_run_fail_closed import (
+    SEE,
+    daily_plan,
+    killed_before_its_last_check,
+    lines,
+    replay,
+    tamper,
+)
 
 from signalops.audit.signing import KEY_ENV
 from signalops.errors import AuditIntegrityError
@@ -71,7 +78,7 @@ def test_a_fill_and_its_ledger_row_edited_to_agree_before_the_point_refuse_the_r
 ):
     assert replay(replay_dir, "2023-03-08", "2023-03-14").exit_code == 0  # BUY 03-10, SELL 03-14
     assert replay(replay_dir, "2023-03-15", "2023-03-15").exit_code == 0
-    assert json.loads(Path("a.db.verified.json").read_text())["seq"] == 9  # past both fills
+    assert json.loads(Path("a.db.verified.json").read_text())["seq"] == 10  # past both fills
     sell_of_0_01_less()
     problems = verify_problems()
     assert problems == [
@@ -96,7 +103,7 @@ def test_the_cash_a_record_states_is_checked_at_every_fill_before_the_point(repl
     assert replay(replay_dir, "2023-03-08", "2023-03-14").exit_code == 0
     assert replay(replay_dir, "2023-03-15", "2023-03-15").exit_code == 0
     assert replay(replay_dir, "2023-03-16", "2023-03-16").exit_code == 0
-    assert json.loads(Path("a.db.verified.json").read_text())["seq"] == 10
+    assert json.loads(Path("a.db.verified.json").read_text())["seq"] == 11
     sell_of_0_01_less()
     tamper(f"UPDATE records SET hash = x'{resealed(9)}' WHERE seq = 9;")
     problems = verify_problems()
@@ -155,7 +162,7 @@ def test_a_point_written_by_hand_on_a_signed_log_is_not_taken(
     replay_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv(KEY_ENV, KEY)
-    assert replay(replay_dir, "2023-03-08", "2023-03-10").exit_code == 0
+    killed_before_its_last_check(replay_dir, 10)  # so no check has read seq 1 since it was
     tamper("DROP TRIGGER records_no_update; UPDATE records SET verdict = 'SELL' WHERE seq = 1;")
     problem = "EDITED seq 1: indexed column verdict says 'SELL', the record says 'HOLD'"
     refused = replay(replay_dir, "2023-03-11", "2023-03-11")
@@ -176,7 +183,7 @@ def test_a_signed_log_s_point_carries_its_mac_and_the_next_run_goes_on_from_it(
     monkeypatch.setenv(KEY_ENV, KEY)
     assert replay(replay_dir, "2023-03-08", "2023-03-10").exit_code == 0
     assert replay(replay_dir, "2023-03-11", "2023-03-11").exit_code == 0
-    seq, digest = 4, _hash_at(4)  # the head the second run's check read
+    seq, digest = 5, _hash_at(5)  # the head: the second run's last check read its own record
     mac = hmac.new(KEY.encode(), f"verified:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
     assert json.loads(Path("a.db.verified.json").read_text()) == {
