@@ -754,9 +754,13 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
     # What the README quotes of the demo's run (its --report reports/election_odds_gate): the
     # metric the veto could not read, how often, and why.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    quoted = [line + "\n" for line in readme.splitlines() if line.startswith("note: polymarket(")]
-    assert len(quoted) == 2
     demo = "reports/election_odds_gate/backtest.db"
+    quoted = [
+        line + "\n"
+        for line in readme.splitlines()
+        if line.startswith("note: polymarket(") and demo in line
+    ]
+    assert len(quoted) == 2
     assert result.stderr == "".join(quoted).replace(demo, str(out / "backtest.db"))
     # The report says them too (it said none of them).
     page = (out / "report.html").read_text(encoding="utf-8")
