@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from conftest import ROOT
 from conftest import invoke as run
 
 DIP = """
@@ -169,3 +170,15 @@ def test_a_window_length_says_what_is_wrong_with_it(
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == f"error: {message}\n"
+
+
+def test_a_walk_of_one_window_counts_it_in_the_singular(replay_dir: Path):
+    """It said 'oversold chosen: 25 in 1 of 1 windows (100%)'."""
+    result = run(
+        "walkforward", str(ROOT / "strategies" / "banking_crisis_dip.yaml"), "--grid",
+        "oversold=25,30,35", "--from", "2023-03-22", "--to", "2023-12-16", "--train", "180d",
+        "--test", "90d", "--data", str(replay_dir),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert "oversold chosen: 25 in 1 of 1 window (100%)" in result.stdout.splitlines()

@@ -178,13 +178,16 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
     lines = []
     for name, counts in asset.stability().items():
         (top, most), rest = counts[0], counts[1:]
-        parts = [f"{format_value(top)} in {most} of {windows} windows ({most / windows:.0%})"]
+        parts = [
+            f"{format_value(top)} in {most:,} of {output.count(windows, 'window')} "
+            f"({most / windows:.0%})"
+        ]
         parts += [f"{format_value(value)} in {n} ({n / windows:.0%})" for value, n in rest]
         lines.append(f"{name} chosen: {', '.join(parts)}")
     if len(chosen) > 1:
         lines.append(
             f"the chosen set changed {output.count(asset.changes, 'time')} in "
-            f"{len(chosen) - 1} steps"
+            f"{output.count(len(chosen) - 1, 'step')}"
         )
     if len(chosen) < windows:
         lines.append(
