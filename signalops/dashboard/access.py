@@ -7,18 +7,19 @@ through the process's ``LoginGuard`` (growing delays per name and per browser se
 lockout after repeated failures, longer each time, a log line for each failure).
 
 A login lasts 12 hours in that browser, reloads included (a phone's pull-to-refresh, a tab the
-phone restores): it issues a signed token (``signalops.dashboard.sessions``) that the page
-writes into a cookie (``signalops_session``: path /, SameSite=Strict, Secure over https,
-Max-Age the token's lifetime), and a new session (a reload, a new tab) reads it from
-``st.context.cookies`` once, at its start. Restoring a login so is not a login attempt: the
-guard never sees it, and a token that is expired, altered, logged out or for an account whose
-password changed or that is gone is ignored (read-only, the login box). Every page run checks
-the session's token again, so those also end a login already open in a tab. Logging out
-revokes the token in the process (in every tab, even if the browser still sends the cookie)
-and clears the cookie; restarting the dashboard ends every login.
+phone restores): it issues a signed token (``signalops.dashboard.sessions``) that the page writes
+into a cookie (``signalops_session``: path /, SameSite=Strict, Secure over https, Max-Age the
+token's lifetime), and a new session (a reload, a new tab) reads it from ``st.context.cookies``
+once, at its start, when the page that opened it is the dashboard's own (``same_origin``: the
+cookie reaches every port of the host). Restoring a login so is not a login attempt: the guard
+never sees it, and a token that is expired, altered, logged out or for an account whose password
+changed or that is gone is ignored (read-only, the login box). Every page run checks the session's
+token again, so those also end a login already open in a tab. Logging out revokes the token in the
+process (in every tab, even if the browser still sends the cookie) and clears the cookie;
+restarting the dashboard ends every login.
 
-The session keeps the token, never the secret that signs it; the password is checked, never
-kept (it is in no token, cookie, page or log line). The token is on the page only inside the
+The session keeps the token, never the secret that signs it; the password is checked, and is in
+no token, cookie, page or log line. The token is on the page only inside the
 script that sets the cookie, which removes itself once run.
 """
 
@@ -27,6 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -102,11 +105,25 @@ def _resume(settings: Settings) -> None:
     if st.session_state.get(RESUMED_KEY):
         return
     st.session_state[RESUMED_KEY] = True
+    if not same_origin(st.context.headers):
+        return
     token = st.context.cookies.get(sessions.COOKIE)
     name = sessions.logins().operator(settings.accounts_source, settings.operators, token)
     if name is not None:
         st.session_state[TOKEN_KEY] = token
         log.info("operator %s resumed a login (client %s)", shown_name(name), _client())
+
+
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """Whether the page that opened this session is the dashboard's own: its ``Origin`` is the
+    host and port the connection was made to (``Host``). A browser sends a cookie to every port
+    of its host, and Streamlit takes connections from any page served on this machine (a dev
+    server, a notebook on another port): such a page must not open a session the cookie logs
+    in. A connection without an ``Origin`` (no browser made it) restores nothing either."""
+    origin, host = headers.get("Origin"), headers.get("Host")
+    if not origin or not host:
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()
 
 
 def _write_cookie() -> None:

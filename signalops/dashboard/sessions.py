@@ -2,9 +2,10 @@
 
 No Streamlit here. A login (a right password through the ``LoginGuard``) issues a token::
 
-    v1.<operator name, base64url>.<expiry, Unix seconds>.<HMAC-SHA256, base64url>
+    v1.<operator name, base64url>.<expiry, Unix seconds>.<nonce>.<HMAC-SHA256, base64url>
 
-The HMAC is over the set of accounts (the config file), the name, the expiry and the operator's
+The HMAC is over the set of accounts (the config file), the name, the expiry, a random nonce
+(two logins in one second are two tokens: logging one out leaves the other) and the operator's
 stored password hash, keyed with a random secret this process made at start
 (``secrets.token_bytes``) and keeps only in memory. So a token:
 
@@ -40,7 +41,10 @@ LIFETIME_SECONDS = 12 * 60 * 60
 _VERSION = "v1"
 _SECRET_BYTES = 32
 _MAX_TOKEN = 4096  # what a browser keeps in one cookie: longer is not one of ours
-_TOKEN = re.compile(r"v1\.([A-Za-z0-9_-]*)\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
+_NONCE_BYTES = 12
+_TOKEN = re.compile(
+    r"v1\.([A-Za-z0-9_-]*)\.([0-9]{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})"
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,9 @@ class Logins:
         """A token for ``name``, who just logged in to the accounts ``realm`` names."""
         encoded = _b64(name.encode("utf-8"))
         expiry = int(self.clock()) + self.lifetime
-        mac = self._mac(realm, encoded, expiry, operators[name])
-        return f"{_VERSION}.{encoded}.{expiry}.{mac}"
+        nonce = _b64(secrets.token_bytes(_NONCE_BYTES))
+        mac = self._mac(realm, encoded, expiry, nonce, operators[name])
+        return f"{_VERSION}.{encoded}.{expiry}.{nonce}.{mac}"
 
     def operator(self, realm: str, operators: Mapping[str, str], token: str | None) -> str | None:
         """The operator ``token`` logs in, or None: malformed, altered, expired, logged out,
@@ -117,7 +122,7 @@ class Logins:
         )
         if found is None:
             return None
-        encoded, expiry_text, given = found.groups()
+        encoded, expiry_text, nonce, given = found.groups()
         try:
             name = _unb64(encoded).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -126,18 +131,20 @@ class Logins:
         expiry = int(expiry_text)
         # A name without an account is checked against "": no MAC over a config's hash
         # matches it, and a missing account costs what a present one does.
-        expected = self._mac(realm, encoded, expiry, stored if stored is not None else "")
+        expected = self._mac(realm, encoded, expiry, nonce, stored if stored is not None else "")
         if not hmac.compare_digest(given, expected) or stored is None:
             return None
         if self.clock() >= expiry:
             return None
         return _Signed(name, expiry, given)
 
-    def _mac(self, realm: str, encoded_name: str, expiry: int, password_hash: str) -> str:
+    def _mac(
+        self, realm: str, encoded_name: str, expiry: int, nonce: str, password_hash: str
+    ) -> str:
         # Every field before the hash is base64url or digits (no "."), so the message reads
         # one way only.
         message = ".".join(
-            (_VERSION, _b64(realm.encode("utf-8")), encoded_name, str(expiry), password_hash)
+            (_VERSION, _b64(realm.encode("utf-8")), encoded_name, str(expiry), nonce, password_hash)
         )
         return _b64(hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).digest())
 

@@ -370,7 +370,7 @@ def test_a_login_survives_a_reload_and_logging_out_ends_it_for_good(
     read-only even if the browser sends the old cookie again; a cookie the dashboard did not
     sign is ignored, with no error."""
     url, _ = dashboard
-    forged = "v1.YWxpY2U.9999999999." + "A" * 43  # alice's name, no valid signature
+    forged = "v1.YWxpY2U.9999999999." + "A" * 16 + "." + "A" * 43  # alice's, unsigned
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -421,7 +421,7 @@ def test_a_login_survives_a_reload_and_logging_out_ends_it_for_good(
     assert (cookie["path"], cookie["sameSite"], cookie["httpOnly"]) == ("/", "Strict", False)
     assert not cookie["secure"]  # served over http here; over https the script adds Secure
     assert abs(cookie["expires"] - (written_at + 12 * 3600)) < 120  # Max-Age: 12 hours
-    assert re.fullmatch(r"v1\.YWxpY2U\.\d+\.[A-Za-z0-9_-]{43}", cookie["value"])
+    assert re.fullmatch(r"v1\.YWxpY2U\.\d+\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}", cookie["value"])
     # The script that wrote it took itself off the page; the password was never on it.
     assert cookie["value"] not in page_html and PASSWORD not in page_html
     assert "Logged in as alice" in after_reload

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from signalops.dashboard.access import same_origin
 from signalops.dashboard.accounts import MIN_ITERATIONS, hash_password
 from signalops.dashboard.sessions import LIFETIME_SECONDS, Logins
 
@@ -79,11 +80,27 @@ def test_every_altered_character_is_refused(logins: Logins):
 
 def test_a_longer_expiry_or_another_name_under_the_same_mac_is_refused(logins: Logins):
     operators = {"alice": HASH, "carol": HASH}
-    version, name, expiry, mac = logins.issue(REALM, operators, "alice").split(".")
-    carol = logins.issue(REALM, operators, "carol").split(".")[1]
+    version, name, expiry, nonce, mac = logins.issue(REALM, operators, "alice").split(".")
+    carol = logins.issue(REALM, operators, "carol").split(".")
     later = str(int(expiry) + 3600)
-    assert logins.operator(REALM, operators, f"{version}.{name}.{later}.{mac}") is None
-    assert logins.operator(REALM, operators, f"{version}.{carol}.{expiry}.{mac}") is None
+    assert logins.operator(REALM, operators, f"{version}.{name}.{later}.{nonce}.{mac}") is None
+    assert logins.operator(REALM, operators, f"{version}.{carol[1]}.{expiry}.{nonce}.{mac}") is None
+    assert logins.operator(REALM, operators, f"{version}.{name}.{expiry}.{carol[3]}.{mac}") is None
+
+
+def test_two_logins_in_one_second_are_two_tokens_and_logging_one_out_keeps_the_other(
+    logins: Logins,
+):
+    """Made of the name and the expiry second alone, they were one token: logging out one
+    browser logged out the other, and a login again within the second was read-only."""
+    operators = {"alice": HASH}
+    phone, desk = (logins.issue(REALM, operators, "alice") for _ in range(2))
+    assert phone != desk
+    logins.revoke(REALM, operators, phone)
+    assert logins.operator(REALM, operators, phone) is None
+    assert logins.operator(REALM, operators, desk) == "alice"
+    again = logins.issue(REALM, operators, "alice")
+    assert logins.operator(REALM, operators, again) == "alice"
 
 
 def test_a_new_password_or_a_removed_account_ends_the_login(logins: Logins):
@@ -148,3 +165,25 @@ def test_the_secret_is_random_per_process_and_never_shown(clock: Clock):
         REALM, {"alice": HASH}, "alice"
     )
     assert repr(logins) == "Logins(lifetime=43200)"
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "restored"),
+    [
+        ("http://127.0.0.1:8501", "127.0.0.1:8501", True),
+        ("https://Desk.example:8443", "desk.example:8443", True),
+        # A page on another port of the same machine: the browser sends it the cookie too.
+        ("http://127.0.0.1:9999", "127.0.0.1:8501", False),
+        ("http://localhost:3000", "localhost:8501", False),
+        ("http://evil.example", "127.0.0.1:8501", False),
+        (None, "127.0.0.1:8501", False),  # no browser opened it
+        ("null", "127.0.0.1:8501", False),  # a sandboxed frame or a file: page
+    ],
+)
+def test_only_the_dashboards_own_page_restores_a_login_from_the_cookie(
+    origin: str | None, host: str, restored: bool
+):
+    """Streamlit takes a connection from any page served on the machine, and the cookie goes
+    to every port of the host: a dev server's page could open a logged-in session."""
+    headers = {"Host": host} if origin is None else {"Origin": origin, "Host": host}
+    assert same_origin(headers) is restored
