@@ -51,6 +51,7 @@ from signalops.backtest.indicators import (
     Threshold,
     bars_candles,
     layout,
+    merged,
     needs_candles,
     values,
 )
@@ -88,6 +89,14 @@ def charts(study: Study, candles: CandleSource | None = None) -> list[Chart]:
     full = candles is not None
     found = [equity_chart(study)]
     for i, asset in enumerate(result.assets):
+        if result.others:  # several strategies: the indicators of those trading the asset
+            panes = merged(
+                [
+                    (s.name, layout(s.tree, result.timeframe))
+                    for s in result.strategies
+                    if asset in s.assets
+                ]
+            )
         found.append(price_chart(study, asset, f"price-{i}", panes, source, full=full))
     return found
 
@@ -97,8 +106,9 @@ def charts(study: Study, candles: CandleSource | None = None) -> list[Chart]:
 
 def equity_chart(study: Study) -> Chart:
     result = study.result
+    name = "account" if result.others else result.strategy.name  # several strategies: theirs
     curves: list[tuple[str, Sequence[EquityPoint], str, str]] = [
-        (result.strategy.name, result.equity, STRATEGY, "solid")
+        (name, result.equity, STRATEGY, "solid")
     ]
     if study.baseline is not None:  # dashed: it may lie on the strategy's line
         curves.append(("vetoes removed", study.baseline.equity, BASELINE, "dash"))

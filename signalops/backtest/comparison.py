@@ -10,9 +10,12 @@ Beyond the runs themselves a study derives, on first use:
   of the backtest's own assets (``relative_to`` says which), both valued at the equity curve's
   own times (``as_of_values``);
 - ``parts``: the portfolio by asset and by sector (``universe.breakdown``), whose assets' net
-  PnL adds up to the equity change exactly.
+  PnL adds up to the equity change exactly;
+- ``books``: of several strategies run together, the account by strategy
+  (``together.strategy_books``), whose net PnL adds up to the equity change the same way.
 
-``to_dict`` (``metrics.json``) carries both, as ``extended`` and ``universe``.
+``to_dict`` (``metrics.json``) carries them, as ``extended``, ``universe`` and (several
+strategies) ``books``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from signalops.backtest.filters import Accounting, Counterfactual, failed_closed
 from signalops.backtest.ledger import Decision, EquityPoint
 from signalops.backtest.metrics import ExtendedMetrics, as_of_values, extended_metrics
 from signalops.backtest.runner import BacktestResult, BenchmarkHold
+from signalops.backtest.together import StrategyBook, strategy_books
 from signalops.backtest.universe import Breakdown, Universe, breakdown
 from signalops.risk.limits import RiskLimits
 
@@ -47,6 +51,8 @@ class Study:
     sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     limits: RiskLimits | None = None  # the limits the strategy ran under (for the report)
     quote: str | None = None  # the quote currency of every asset's venue (None: they differ)
+    # Of several strategies run together: the limits each ran under (``limits`` is None then).
+    book_limits: Mapping[str, RiskLimits] = field(default_factory=lambda: MappingProxyType({}))
 
     @cached_property
     def extended(self) -> ExtendedMetrics:
@@ -74,6 +80,11 @@ class Study:
     def parts(self) -> Breakdown:
         """The portfolio by asset and by sector."""
         return breakdown(self.result, self.sectors)
+
+    @cached_property
+    def books(self) -> tuple[StrategyBook, ...]:
+        """Each strategy's book (one, the account's, when the strategy ran alone)."""
+        return strategy_books(self.result)
 
     def baseline_decision(self, blocked: Counterfactual) -> Decision | None:
         """What the vetoes-removed strategy decided at the blocked decision's time."""
@@ -117,6 +128,8 @@ class Study:
         data["extended"] = {**self.extended.to_dict(), "relative_to": self.relative_to}
         source = None if self.universe is None else self.universe.source
         data["universe"] = {"source": source, **self.parts.to_dict()}
+        if self.result.others:
+            data["books"] = {book.name: book.to_dict() for book in self.books}
         return data
 
 

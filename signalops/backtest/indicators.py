@@ -16,8 +16,8 @@ and a candle with too little history is a gap, as it is UNKNOWN in the trace.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -143,6 +143,29 @@ def layout(tree: DecisionTree, timeframe: int) -> Layout:
         Pane(key, tuple(lines[key].values()), tuple(thresholds.get(key, ()))) for key in order
     )
     return Layout(panes, tuple(dict.fromkeys(left_out)))
+
+
+def merged(layouts: Sequence[tuple[str, Layout]]) -> Layout:
+    """The panes of several strategies' ``(name, layout)`` run together on one asset: one pane
+    per indicator family (the PRICE pane first), each line once, each threshold and each leaf
+    left out named with its strategy (``Technical_Baseline · rsi_oversold: rsi(14) < 30``)."""
+    lines: dict[str, dict[tuple[Operand, int], Line]] = {}
+    thresholds: dict[str, list[Threshold]] = {}
+    left_out: list[str] = []
+    for name, found in layouts:
+        for pane in found.panes:
+            kept = lines.setdefault(pane.key, {})
+            for line in pane.lines:
+                kept.setdefault((line.operand, line.timeframe), line)
+            thresholds.setdefault(pane.key, []).extend(
+                replace(t, label=f"{name} · {t.label}") for t in pane.thresholds
+            )
+        left_out += [f"{name} · {text}" for text in found.left_out]
+    order = sorted(lines, key=lambda key: key != PRICE)
+    panes = tuple(
+        Pane(key, tuple(lines[key].values()), tuple(thresholds.get(key, ()))) for key in order
+    )
+    return Layout(panes, tuple(left_out))
 
 
 def _leaves(tree: DecisionTree) -> Iterator[tuple[Predicate, str, str | None]]:

@@ -9,7 +9,7 @@ closes the whole position (sizing sells everything held).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -168,6 +168,21 @@ def round_trips(legs: Iterable[Leg]) -> tuple[Trade, ...]:
         if still_open:
             done.append(Trade(asset, tuple(still_open), tuple(exits.get(asset, ())), closed=False))
     return tuple(done)
+
+
+def book_trips(legs: Iterable[Leg], owners: Mapping[str, str]) -> tuple[Trade, ...]:
+    """The round trips of each strategy's book apart, when several share an account
+    (``owners``: decision id -> strategy): a strategy sells only what its own book holds, so
+    its trades are its own fills' round trips, though another book may hold the asset
+    meanwhile. The closed ones in the order they closed, then the open ones in the order they
+    opened."""
+    books: dict[str, list[Leg]] = {}
+    for leg in legs:
+        books.setdefault(owners[leg.decision_id], []).append(leg)
+    trades = [trade for book in books.values() for trade in round_trips(book)]
+    closed = sorted((t for t in trades if t.closed), key=lambda t: t.exits[-1].filled_at)
+    still_open = sorted((t for t in trades if not t.closed), key=lambda t: t.entry_time)
+    return (*closed, *still_open)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@
       backtest.db      the audit log of every decision (``signalops why ID --audit ...``)
       baseline.db      the baseline's audit log
 
-The table rows (``metric_rows``, and a portfolio's ``asset_table``) are shared with the CLI, so
-the terminal and the page agree; numbers are formatted by ``signalops.backtest.formatting`` for
+The table rows (``metric_rows``, a portfolio's ``asset_table`` and, of several strategies run
+together, the account's ``strategy_table``) are shared with the CLI, so the terminal and the
+page agree; numbers are formatted by ``signalops.backtest.formatting`` for
 both.
 """
 
@@ -47,6 +48,7 @@ from signalops.backtest.indicators import store_candles
 from signalops.backtest.ledger import Decision, Leg, Trade
 from signalops.backtest.metrics import YEAR, Metrics
 from signalops.backtest.runner import BacktestResult
+from signalops.backtest.together import summed
 from signalops.backtest.universe import COMMAND_LINE
 from signalops.backtest.unknowns import UnknownData
 from signalops.canonical import iso
@@ -55,6 +57,7 @@ from signalops.codes import Code
 from signalops.errors import SignalOpsError
 from signalops.explain.figures import limit_text
 from signalops.orders import ExecutionStatus
+from signalops.risk.limits import RiskLimits
 from signalops.venues import Venues
 
 __all__ = [
@@ -83,6 +86,8 @@ __all__ = [
     "ratio",
     "render_html",
     "sizing_lines",
+    "strategy_lines",
+    "strategy_table",
     "title",
     "unknown_data_notes",
     "write_report",
@@ -90,6 +95,7 @@ __all__ = [
 ]
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
+ACCOUNT = "account"  # the second column's name when several strategies ran together
 METRICS, TRADES, CHARTS, HTML = "metrics.json", "trades.csv", "charts.json", "report.html"
 REPORT_FILES = (METRICS, TRADES, CHARTS, HTML)  # what ``write_report`` writes
 TRADE_FIELDS = (
@@ -156,6 +162,8 @@ def columns(study: Study) -> tuple[str, ...]:
     """The table's header; the baseline column only when a baseline ran, the benchmark's only
     when one was asked for."""
     head = COLUMNS if study.baseline is not None else (COLUMNS[0], COLUMNS[1], COLUMNS[3])
+    if study.result.others:  # several strategies: their account's figures
+        head = (head[0], ACCOUNT, *head[2:])
     if study.benchmark is not None:
         head = (*head, benchmark_column(study.benchmark.asset))
     return head
@@ -207,7 +215,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
         line("blocked decisions", None, lambda r: str(r.blocked.total)),
     ]
-    if study.result.strategy.tree.vetoes:  # without vetoes, nothing to tell apart
+    if any(s.tree.vetoes for s in study.result.strategies):  # without, nothing to tell apart
         rows += [
             line("  by passing veto", None, lambda r: str(_blocks_of_kind(study, r)[0].total)),
             line("  failed closed", None, lambda r: str(_blocks_of_kind(study, r)[1].total)),
@@ -272,6 +280,125 @@ def asset_table(study: Study) -> AssetTable | None:
     return AssetTable(_book(study), _asset_columns(named), (total, *each), 2 if named else 1)
 
 
+STRATEGY_COLUMNS = (
+    "strategy",
+    "capital",
+    "assets",
+    "realised",
+    "unrealised",
+    "fees",
+    "net PnL",
+    "of start",
+    "trades",
+    "win rate",
+    "exposure",
+    "BUYs denied",
+)
+SHARED = "shared"  # a book without capital of its own: it spends the account's cash
+
+
+def strategy_table(study: Study) -> AssetTable | None:
+    """The account taken apart by strategy (``Study.books``), the account's row first; None
+    for one strategy (the side-by-side table is all of it). ``of start``: the net PnL over
+    what the book started with, its capital, or the account's starting cash it shares."""
+    r = study.result
+    if not r.others:
+        return None
+    books, m = study.books, r.metrics
+    start, end = r.equity[0].equity, r.equity[-1].equity
+    total = (
+        ACCOUNT,
+        numbers.money(r.paper.starting_cash),
+        numbers.listed(list(r.assets), 3),
+        numbers.money(summed(b.realised for b in books), signed=True),
+        numbers.money(summed(b.unrealised for b in books), signed=True),
+        numbers.money(summed(b.fees for b in books)),
+        numbers.money(end - start, signed=True),
+        _change(float((end - start) / start)),
+        _open_too(m.trades, m.open_trades),
+        pct(m.win_rate.rate, digits=0),
+        pct(m.exposure, digits=1),
+        f"{sum(b.denied for b in books):,}",
+    )
+    each = tuple(
+        (
+            b.name,
+            SHARED if b.capital is None else numbers.money(b.capital),
+            numbers.listed(list(b.assets), 3),
+            numbers.money(b.realised, signed=True),
+            numbers.money(b.unrealised, signed=True),
+            numbers.money(b.fees),
+            numbers.money(b.net, signed=True),
+            _change(float(b.net / b.start)),
+            _open_too(b.trades, b.open_trades),
+            pct(b.win_rate, digits=0),
+            pct(b.exposure, digits=1),
+            f"{b.denied:,}",
+        )
+        for b in books
+    )
+    return AssetTable(_account(study), STRATEGY_COLUMNS, (total, *each), 1)
+
+
+def _account(study: Study) -> str:
+    """``2 strategies in one account, sharing 10,000.00 USDT of starting cash``, and the
+    allocations when the config gives some."""
+    r = study.result
+    cash = numbers.money(r.paper.starting_cash, study.quote)
+    several = numbers.counted(len(r.strategies), "strategy", "strategies")
+    given = [b for b in study.books if b.capital is not None]
+    if not given:
+        return f"{several} in one account, sharing {cash} of starting cash"
+    shown = ", ".join(f"{b.name} {numbers.money(b.capital)}" for b in given)
+    shared = [b.name for b in study.books if b.capital is None]
+    rest = ""
+    if shared:
+        rest = f"; {numbers.listed(shared)} {'shares' if len(shared) == 1 else 'share'} the account"
+    return f"{several} in one account with {cash} of starting cash; capital: {shown}{rest}"
+
+
+def strategy_lines(study: Study) -> list[str]:
+    """What the account by strategy adds up to, the risk gate's denials of each one's BUYs,
+    and how to ask why one of its decisions was taken (``signalops why --strategy``)."""
+    r, books = study.result, study.books
+    start, end = r.equity[0].equity, r.equity[-1].equity
+    net = summed(b.net for b in books)
+    if net == end - start:
+        lines = [
+            f"the strategies' net PnL adds up to the equity change: "
+            f"{numbers.money(end - start, signed=True)} = {numbers.money(end)} - "
+            f"{numbers.money(start)}"
+        ]
+    else:  # the ledger's own arithmetic rounded (28 digits): say by how much
+        lines = [
+            f"the strategies' net PnL {numbers.money(net, signed=True)} differs from the "
+            f"equity change {numbers.money(end - start, signed=True)} by {net - end + start:.2E}"
+        ]
+    if any(b.capital is None for b in books):
+        lines.append(
+            f"{SHARED}: no capital of its own in the config (strategies: {{NAME: {{capital: "
+            "...}}), the book spends the account's cash; of start: the net PnL over the book's "
+            "capital, else over the account's starting cash"
+        )
+    denials: dict[str, dict[str, int]] = {}
+    for b in books:
+        for code, n in b.denials.items():
+            denials.setdefault(code, {})[b.name] = n
+    if denials:
+        shown = "; ".join(
+            f"{code} {sum(by.values()):,} ({', '.join(f'{name} {n:,}' for name, n in by.items())})"
+            for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
+        )
+        lines.append(f"risk gate denials of BUYs, by check: {shown}")
+    if r.legs:
+        first = r.legs[0]
+        lines.append(
+            f"a strategy's decision: signalops why {first.asset} --at {iso(first.decided_at)} "
+            f"--strategy {r.owner(first.decision_id)} --audit {r.audit_path}"
+        )
+    return lines
+
+
 def _asset_columns(named: bool) -> tuple[str, ...]:
     return (
         "asset",
@@ -297,7 +424,9 @@ def _book(study: Study) -> str:
     source = ""
     if universe is not None and universe.source != COMMAND_LINE:
         source = f" · universe from {universe.source}"
-    return f"{_count(len(r.assets), 'asset')} in one book, sharing {cash} of starting cash{source}"
+    several = numbers.counted(len(r.strategies), "strategy", "strategies")
+    where = f"one account ({several})" if r.others else "one book"
+    return f"{_count(len(r.assets), 'asset')} in {where}, sharing {cash} of starting cash{source}"
 
 
 def _change(value: float | None) -> str:
@@ -325,17 +454,48 @@ def title(study: Study) -> str:
         if r.by_session
         else f"{_count(r.periods, 'period')} of {format_duration(r.every.total_seconds())}"
     )
-    return f"{r.strategy.name} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · {periods}"
+    return f"{_names(r)} · {', '.join(r.assets)} · {day(r.start)} → {day(r.end)} · {periods}"
+
+
+def _names(r: BacktestResult) -> str:
+    """The strategy's name; of several run together, each (``A + B``)."""
+    return " + ".join(s.name for s in r.strategies)
 
 
 def filter_lines(study: Study) -> list[str]:
     """What the vetoes did, in words (the CLI prints these under the table)."""
     r = study.result
+    if r.others:
+        return _filter_lines_together(study)
     vetoes = [veto.id for veto in r.strategy.tree.vetoes]
     if not vetoes:
         return ["filter: the strategy has no vetoes; nothing was blocked"]
+    return _filter_lines(study, ", ".join(vetoes))
+
+
+# Said under the filter lines of several strategies run together, which have no baseline.
+NO_BASELINE = (
+    "no vetoes-removed baseline for strategies run together (removing one's vetoes changes "
+    "what the others can do in the account): backtest a file alone for its baseline"
+)
+
+
+def _filter_lines_together(study: Study) -> list[str]:
+    """The filter lines of several strategies: each one's vetoes named with it."""
+    vetoes = [
+        f"{s.name}: {', '.join(veto.id for veto in s.tree.vetoes)}"
+        for s in study.result.strategies
+        if s.tree.vetoes
+    ]
+    if not vetoes:
+        return ["filter: the strategies have no vetoes; nothing was blocked"]
+    return [*_filter_lines(study, "; ".join(vetoes)), NO_BASELINE]
+
+
+def _filter_lines(study: Study, vetoes: str) -> list[str]:
+    r = study.result
     blocked = r.blocked
-    head = f"filter ({', '.join(vetoes)}): {_count(blocked.total, 'decision')} blocked"
+    head = f"filter ({vetoes}): {_count(blocked.total, 'decision')} blocked"
     if not blocked.total:
         return [head]
     passing, closed = study.blocked_by_kind
@@ -391,15 +551,32 @@ def sizing_lines(study: Study, logs: Path | None = None) -> list[str]:
     position still open then could end it.
 
     The estimate is read from that denial's record in the audit log, in ``logs`` (default: where
-    the study says it is; ``write_report`` reads it from its staging folder, before the move)."""
-    limits, r = study.limits, study.result
+    the study says it is; ``write_report`` reads it from its staging folder, before the move).
+    Of several strategies run together, a line for each one shut out, named with it."""
+    r = study.result
+    if not r.others:
+        return _sizing_lines(study.limits, r.decisions, r, logs)
+    lines = []
+    for strategy in r.strategies:
+        own = [d for d in r.decisions if r.owner(d.decision_id) == strategy.name]
+        limits = study.book_limits.get(strategy.name)
+        lines += [f"{strategy.name}: {line}" for line in _sizing_lines(limits, own, r, logs)]
+    return lines
+
+
+def _sizing_lines(
+    limits: RiskLimits | None,
+    decisions: Sequence[Decision],
+    r: BacktestResult,
+    logs: Path | None,
+) -> list[str]:
     if limits is None or limits.kelly_from_trades is None:
         return []
-    filled = [d.as_of for d in r.decisions if d.action == "BUY" and d.status == "FILLED"]
+    filled = [d.as_of for d in decisions if d.action == "BUY" and d.status == "FILLED"]
     last = max(filled, default=None)
     zero = [
         d
-        for d in r.decisions
+        for d in decisions
         if d.action == "BUY" and Code.ZERO_SIZE in d.denials and (last is None or d.as_of > last)
     ]
     if not zero:
@@ -624,7 +801,8 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
     stopped after its first winning trade by the default ``max_notional`` of 10,000 said
     "trades 1" and nothing else). BUYs denied while the asset is held are the gate at work
     (adding to a position past ``max_position``) and are not counted; a universe's table lists
-    every denial. A run that bought nothing says so."""
+    every denial. A run that bought nothing says so. Of several strategies run together: while
+    the strategy's own book held none, with how many of each strategy's."""
     denied, entries = _entries(r)
     if not denied:
         return []
@@ -635,6 +813,11 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
         f"{code} {n:,}" + (f" at limit {limits[code]}" if code in limits else "")
         for code, n in codes.most_common()
     )
+    book = "the book"
+    if r.others:
+        books = Counter(r.owner(d.decision_id) for d in denied)
+        shown = ", ".join(f"{name} {n:,}" for name, n in books.items()) + "; " + shown
+        book = "its strategy's book"
     why = f"the last: signalops why {last.decision_id} --audit {r.audit_path}"
     if not r.legs:
         return [
@@ -642,7 +825,7 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
             f"({shown}; {why})"
         ]
     return [
-        f"the risk gate denied {len(denied):,} of {_count(entries, 'BUY')} made while the book "
+        f"the risk gate denied {len(denied):,} of {_count(entries, 'BUY')} made while {book} "
         f"held none of the asset ({shown}; {why})"
     ]
 
@@ -668,16 +851,18 @@ def _entries(r: BacktestResult) -> tuple[list[Decision], int]:
     were made so: the decisions in order, with the fills of the decisions before each (an
     order is booked at its decision)."""
     legs = sorted(r.legs, key=attrgetter("decided_at"))
-    held: dict[str, Decimal] = {}
+    held: dict[tuple[str, str], Decimal] = {}  # by book (strategy) and asset
     denied: list[Decision] = []
     entries = at = 0
     for decision in r.decisions:
         while at < len(legs) and legs[at].decided_at < decision.as_of:
             leg = legs[at]
             signed = leg.quantity if leg.side.value == "BUY" else -leg.quantity
-            held[leg.asset] = held.get(leg.asset, Decimal(0)) + signed
+            key = (r.owner(leg.decision_id), leg.asset)
+            held[key] = held.get(key, Decimal(0)) + signed
             at += 1
-        if decision.verdict == "BUY" and held.get(decision.asset, Decimal(0)) <= 0:
+        book = (r.owner(decision.decision_id), decision.asset)
+        if decision.verdict == "BUY" and held.get(book, Decimal(0)) <= 0:
             entries += 1
             if decision.denials:
                 denied.append(decision)
@@ -747,7 +932,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / METRICS
     data = study.to_dict()
-    data["definitions"] = _DEFINITIONS
+    data["definitions"] = {**_DEFINITIONS, **(_BOOKS if study.result.others else {})}
     metrics_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     trades_path = write_trades(study.result, out / TRADES)
     drawn = charts(study, None if store is None else store_candles(store, venues))
@@ -775,16 +960,19 @@ _RETURN_PLACES = 6
 
 
 def write_trades(result: BacktestResult, path: Path) -> Path:
-    """``trades.csv``: one row per round trip (``TRADE_FIELDS``), figures as said above."""
+    """``trades.csv``: one row per round trip (``TRADE_FIELDS``), figures as said above; of
+    several strategies run together, the strategy's (its book's round trip) first."""
+    fields = ("strategy", *TRADE_FIELDS) if result.others else TRADE_FIELDS
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=TRADE_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for trade in result.trades:
             row = trade.to_dict()
+            row["strategy"] = result.owner(trade.entries[0].decision_id)
             row["entry_decisions"] = " ".join(row["entry_decisions"])
             row["exit_decisions"] = " ".join(row["exit_decisions"])
             row.update(_trade_figures(trade))
-            writer.writerow({k: "" if row[k] is None else row[k] for k in TRADE_FIELDS})
+            writer.writerow({k: "" if row[k] is None else row[k] for k in fields})
     return path
 
 
@@ -838,6 +1026,17 @@ _DEFINITIONS = {
     "same fee and slippage, held to the end; null when none was asked for",
 }
 
+# Of several strategies run together (``books`` in metrics.json).
+_BOOKS = {
+    "books": "each strategy's book in the one account: its own fills (pnl = sold - bought + "
+    "held at the end x the last close; net = pnl - fees, adding up to the account's equity "
+    "change), its own round trips, the fraction of periods it held a position, its BUYs the "
+    "risk gate denied, and what it started with: its capital from the config's strategies: "
+    "section, else the account's starting cash, which it shares",
+    "trades": "several strategies: each book's round trips (a strategy sells only what its "
+    "book holds), all of them in the account's figures",
+}
+
 
 # --- the page ----------------------------------------------------------------------------------
 
@@ -877,7 +1076,7 @@ def render_html(
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(r.strategy.name)} backtest</title>",
+        f"<title>{e(_names(r))} backtest</title>",
         f"<style>{_CSS}</style>",
         f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
@@ -885,6 +1084,7 @@ def render_html(
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
         *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),
+        *_strategies_section(study),
         *_assets_section(study),
         *(embed(chart, why) for chart in drawn),
         extended_section((data or {}).get("extended"), study.quote),
@@ -903,6 +1103,20 @@ def render_html(
     parts.append(f"<script>{CLICK_SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _strategies_section(study: Study) -> list[str]:
+    """The account by strategy, as the terminal prints it (nothing for one strategy)."""
+    found = strategy_table(study)
+    if found is None:
+        return []
+    lines = "<br>".join(html.escape(line) for line in strategy_lines(study))
+    return [
+        "<h2>Account by strategy</h2>",
+        f"<p>{html.escape(found.summary)}</p>",
+        table(found.columns, found.rows, left=found.left),
+        f"<p>{lines}</p>",
+    ]
 
 
 def _assets_section(study: Study) -> list[str]:
@@ -932,6 +1146,9 @@ def _blocked_table(study: Study) -> str:
     )
     if study.baseline is not None:
         head = (*head, "without vetoes")
+    several = bool(study.result.others)
+    if several:
+        head = ("strategy", *head)
     rows = []
     for item in study.result.blocked.items:
         outcome = {LOSS: "loss avoided", PROFIT: "profit missed"}.get(item.outcome, item.outcome)
@@ -957,7 +1174,7 @@ def _blocked_table(study: Study) -> str:
                 else f"{match.verdict} {match.status}"
                 + (f" ({', '.join(match.denials)})" if match.denials else "")
             )
-        rows.append(row)
+        rows.append([study.result.owner(item.decision_id), *row] if several else row)
     return table(head, rows)
 
 
@@ -968,11 +1185,16 @@ def _price_at(price: Decimal | None, moment: datetime | None) -> str:
 
 
 def _trades_table(result: BacktestResult) -> str:
-    head = ("asset", "entry", "exit", "quantity", "pnl", "return", "fees")
+    head: tuple[str, ...] = ("asset", "entry", "exit", "quantity", "pnl", "return", "fees")
+    several = bool(result.others)
+    if several:  # each strategy's own round trips: whose
+        head = ("strategy", *head)
     rows = []
     for trade in result.trades:
+        owner = [result.owner(trade.entries[0].decision_id)] if several else []
         rows.append(
             [
+                *owner,
                 trade.asset,
                 _price_at(trade.entry_price, trade.entry_time),
                 _price_at(trade.exit_price, trade.exit_time) if trade.closed else "open",

@@ -40,6 +40,15 @@ The only backtest-specific parts are:
 - the accounting afterwards (equity curve, trades, metrics, filter accounting), which only reads
   the audit log and the recorded prices.
 
+Several strategies run together as ``signalops run`` runs them: one ``Pipeline`` with all of
+them, one ``PaperBroker`` account in which each strategy keeps its own book (the config's
+``strategies: {NAME: {capital: ...}}`` allocations applied by the pipeline, as a run's are), at
+the same decision times, into one log. They take the ``pipeline`` engine: the fast engine takes
+one strategy's decisions over every time at once, and strategies together share the account's
+cash and limits at each time. The decision times are every ``every``, by default the
+strategies' candle timeframe, which they must then share (``run_timeframe``); with ``every`` the
+fills and marks use the shortest of their timeframes.
+
 Two hooks let stress scenarios (``signalops.stress``) shock a run without another code path:
 ``wrap_adapters`` replaces replay adapters (a source that answers nothing for a while) and
 ``refuse`` lets the venue turn orders down (the paper broker answers FAILED with the refusal's
@@ -64,12 +73,13 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import chain, compress, repeat
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 from signalops.adapters import calendar, registry
@@ -93,6 +103,7 @@ from signalops.backtest.ledger import (
     EquityPoint,
     Leg,
     Trade,
+    book_trips,
     equity_point,
     parse_time,
     round_trips,
@@ -165,6 +176,22 @@ class BacktestResult:
     signals: Accounting  # every FILLED BUY, played out the same way (false signals)
     seconds: float
     sessions: bool = False  # its assets trade in sessions: it decided before them only
+    # The strategies that ran beside ``strategy`` (the first named) in its account, each with
+    # its own book; empty when it ran alone.
+    others: tuple[Strategy, ...] = ()
+    # The strategy each decision is of (decision id -> name), when several ran.
+    owners: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The books' allocations (the config's ``strategies: {NAME: {capital: ...}}``), by name.
+    capital: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        """Every strategy of the run, in the order named."""
+        return (self.strategy, *self.others)
+
+    def owner(self, decision_id: str) -> str:
+        """The name of the strategy whose decision ``decision_id`` is."""
+        return self.owners.get(decision_id, self.strategy.name)
 
     @property
     def by_session(self) -> bool:
@@ -220,12 +247,27 @@ class BacktestResult:
             "blocked": self.blocked.to_dict(blocked=True),
             "signals": self.signals.to_dict(blocked=False),
             "seconds": round(self.seconds, 3),
+            **({"strategies": self._strategies_dict()} if self.others else {}),
         }
+
+    def _strategies_dict(self) -> list[dict[str, Any]]:
+        """Each strategy of a run of several, in the order named, with its allocation."""
+        return [
+            {
+                "name": s.name,
+                "file": s.file,
+                "hash": s.content_hash,
+                "assets": list(s.assets),
+                "vetoes": [veto.id for veto in s.tree.vetoes],
+                "capital": None if s.name not in self.capital else str(self.capital[s.name]),
+            }
+            for s in self.strategies
+        ]
 
 
 @fewer_collections()  # all of it, its accounting too (``fast.fewer_collections``)
 def run_backtest(
-    strategy: Strategy,
+    strategy: Strategy | Sequence[Strategy],
     *,
     store: SnapshotStore,
     start: datetime,
@@ -239,32 +281,42 @@ def run_backtest(
     risk_free: float = 0.0,
     progress: OnProgress | None = None,
     audit_file: str = AUDIT_FILE,
-    engine: str = FAST,
+    engine: str | None = None,
     wrap_adapters: WrapAdapters | None = None,
     refuse: Refusal | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``.
+    """Run ``strategy`` through the live pipeline at every decision time in ``[start, end]``;
+    several strategies together in one account (the module's docstring), each on its own
+    assets or all on ``assets``.
 
-    ``engine``: ``fast`` (the default) or ``pipeline``; both write the same log, record for
-    record (module ``signalops.backtest.fast``). The log appears at ``out_dir/audit_file`` only
-    once complete (``signalops.audit.files.publish``); a run that raises (Ctrl-C included)
-    leaves nothing. ``config``'s kill switch file is not read (``backtest_config``).
-    ``wrap_adapters`` and ``refuse``: the stress hooks of the module docstring.
+    ``engine``: ``fast`` (the default for one strategy) or ``pipeline`` (for several, the only
+    one); both write the same log, record for record (module ``signalops.backtest.fast``). The
+    log appears at ``out_dir/audit_file`` only once complete (``signalops.audit.files.publish``);
+    a run that raises (Ctrl-C included) leaves nothing. ``config``'s kill switch file is not
+    read (``backtest_config``). ``wrap_adapters`` and ``refuse``: the stress hooks of the
+    module docstring.
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
-    fill rule or engine, no assets, a horizon shorter than a bar) and ``DataNotFound`` for
+    fill rule or engine, no assets, a horizon shorter than a bar; two strategies of one name,
+    or of different candle timeframes without ``every``) and ``DataNotFound`` for
     assets without recorded candles or without a candle for the period's decisions to read
     (``_check_coverage``).
     """
     began = time.perf_counter()
     config = backtest_config(config or Config())
     start, end = utc(start), utc(end)
-    timeframe = candle_timeframe(strategy)
+    strategies = _together(strategy)
+    engine = engine or (FAST if len(strategies) == 1 else PIPELINE)
+    timeframe = run_timeframe(strategies, every)
     step = every or timedelta(seconds=timeframe)
-    chosen = tuple(assets) if assets else strategy.assets
+    chosen = tuple(assets) if assets else _assets_of(strategies)
     _check_input(start, end, step, fill, chosen)
     if engine not in ENGINES:
         raise InputError(f"unknown backtest engine '{engine}' (one of: {', '.join(ENGINES)})")
+    if engine == FAST and len(strategies) > 1:
+        raise InputError(
+            "the fast engine takes one strategy: several together run on the pipeline engine"
+        )
     if horizon < timedelta(seconds=timeframe):
         raise InputError(
             f"the filter horizon ({format_duration(horizon.total_seconds())}) is shorter than one "
@@ -279,8 +331,11 @@ def run_backtest(
             f"no US equity session opens from {iso(start)} to {iso(end + step)}: "
             f"{', '.join(chosen)} cannot be traded in that period"
         )
-    if chosen != strategy.assets:
-        strategy = replace(strategy, assets=chosen)
+    if assets:
+        strategies = tuple(
+            s if s.assets == chosen else replace(s, assets=chosen) for s in strategies
+        )
+    strategy, others = strategies[0], strategies[1:]
 
     audit_path = Path(out_dir) / audit_file
     with _writing(audit_path) as log:
@@ -302,7 +357,7 @@ def run_backtest(
         if wrap_adapters is not None:
             adapters = wrap_adapters(dict(adapters))
         pipeline = Pipeline(
-            strategies=[strategy],
+            strategies=list(strategies),
             adapters=adapters,
             audit=log,
             broker=broker,
@@ -316,6 +371,7 @@ def run_backtest(
         last_fills = (bars.fill_close(times[-1]) for bars in prices.values())
         ends = period_ends(times, step, window_end(end, timeframe, last_fills))
         bulk = False
+        owners: dict[str, str] = {}
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
             run = FastRun(pipeline, strategy, times, ends, prices, clock=clock, on_cycle=on_cycle)
@@ -326,7 +382,10 @@ def run_backtest(
         else:
             unknown = UnknownTally()
             curve += _pipeline_cycles(pipeline, clock, times, ends, prices, progress, unknown)
-            decisions = tuple(Decision.from_record(r) for r in records_of_kind(log, "decision"))
+            records = records_of_kind(log, "decision")
+            decisions = tuple(Decision.from_record(r) for r in records)
+            if others:
+                owners = {r["decision_id"]: r["strategy"]["name"] for r in records}
         legs = _legs(log, decisions)
         with ThreadPoolExecutor(1, thread_name_prefix="signalops-indexes") as indexing:
             # SQLite builds the log's indexes without holding the GIL: on another core, while
@@ -334,7 +393,7 @@ def run_backtest(
             built = indexing.submit(log.finish_bulk_load) if bulk else None
             outcome = _outcome(
                 curve, decisions, legs, prices, times, ends, step, paper, fill, horizon,
-                risk_free, sessions,
+                risk_free, sessions, owners,
             )  # fmt: skip
             if built is not None:
                 built.result()
@@ -357,6 +416,9 @@ def run_backtest(
         **outcome,
         seconds=time.perf_counter() - began,
         sessions=sessions,
+        others=others,
+        owners=MappingProxyType(owners),
+        capital=MappingProxyType(dict(pipeline.broker.capital)),
     )
 
 
@@ -373,10 +435,12 @@ def _outcome(
     horizon: timedelta,
     risk_free: float,
     sessions: bool,
+    owners: Mapping[str, str],
 ) -> dict[str, Any]:
     """What a run's decisions and fills came to: the ``BacktestResult`` fields of its trades,
-    metrics, buy-and-hold and filter accounting."""
-    trades = round_trips(legs)
+    metrics, buy-and-hold and filter accounting. ``owners``: the strategy of each decision
+    when several ran, whose trades are each book's round trips (``ledger.book_trips``)."""
+    trades = book_trips(legs, owners) if owners else round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
     seconds = step.total_seconds()
     per_year = (
@@ -421,6 +485,42 @@ def decision_times(
 
 
 # --- input checks ---------------------------------------------------------------------------------
+
+
+def _together(strategy: Strategy | Sequence[Strategy]) -> tuple[Strategy, ...]:
+    """The strategies of a run: one, or several of different names (``signalops run``'s rule:
+    two of one name would share one book, its positions and its cooldown)."""
+    from signalops.setup_warnings import duplicate_names
+
+    strategies = (strategy,) if isinstance(strategy, Strategy) else tuple(strategy)
+    if not strategies:
+        raise InputError("no strategy to backtest")
+    duplicate = duplicate_names(strategies)
+    if duplicate is not None:
+        raise InputError(duplicate)
+    return strategies
+
+
+def run_timeframe(strategies: Sequence[Strategy], every: timedelta | None) -> int:
+    """The candle timeframe (seconds) a run's fills and marks use: its strategy's
+    (``candle_timeframe``); of several, the one they share, or with ``every`` (which sets the
+    decision times) the shortest. Strategies of different timeframes without ``every`` are
+    refused: no decision times suit them all (a daily strategy deciding every hour would act
+    24 times on one close; an hourly one deciding daily, on a day-old signal)."""
+    frames = {s.name: candle_timeframe(s) for s in strategies}
+    if every is None and len(set(frames.values())) > 1:
+        shown = ", ".join(f"{name} {format_duration(tf)}" for name, tf in frames.items())
+        shortest = format_duration(min(frames.values()))
+        raise InputError(
+            f"the strategies read candles of different timeframes ({shown}) and decide together "
+            f"at the same times: choose them with --every (e.g. --every {shortest})"
+        )
+    return min(frames.values())
+
+
+def _assets_of(strategies: Sequence[Strategy]) -> tuple[str, ...]:
+    """Every asset the strategies trade, each once, in the order they name them."""
+    return tuple(dict.fromkeys(asset for s in strategies for asset in s.assets))
 
 
 def _check_input(
@@ -835,4 +935,5 @@ __all__ = [
     "hold_benchmark",
     "load_bars",
     "run_backtest",
+    "run_timeframe",
 ]

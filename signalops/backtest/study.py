@@ -8,6 +8,10 @@ also says what the baseline did at that same decision time: a block only changed
 if, without the veto, the order would have passed the risk gate (a BUY blocked during a
 cooldown would have been denied anyway).
 
+Several strategies run together in one account (``run_backtest`` with all of them) have no
+baseline: removing each one's vetoes would change what the others could do in the account, so
+the comparison would not be of vetoes alone. Backtest a file alone for its baseline.
+
 A ``universe`` (``signalops.backtest.universe``) sets the assets, in place of the strategy's, and
 adds its sectors to the config's ``sectors:`` so that the risk gate's MAX_SECTOR limit applies to
 them; the assets share one book (one cash balance), as any multi-asset backtest does.
@@ -38,6 +42,7 @@ from signalops.backtest.runner import (
 from signalops.backtest.universe import Universe
 from signalops.config import Config, limits_for
 from signalops.errors import InputError
+from signalops.pipeline.cycle import candle_timeframe
 from signalops.strategy.model import Strategy
 
 __all__ = ["BASELINE_AUDIT_FILE", "STUDY_FILES", "Study", "StudyProgress", "run_study"]
@@ -48,11 +53,12 @@ BASELINE_AUDIT_FILE = "baseline.db"
 STUDY_FILES = (AUDIT_FILE, BASELINE_AUDIT_FILE, *REPORT_FILES)
 
 StudyProgress = Callable[[str, int, int], None]
-"""``(which run: "strategy" or "baseline", periods done, periods in all)``."""
+"""``(which run: "strategy", "strategies" (several together) or "baseline", periods done,
+periods in all)``."""
 
 
 def run_study(
-    strategy: Strategy,
+    strategy: Strategy | Sequence[Strategy],
     *,
     store: SnapshotStore,
     start: datetime,
@@ -71,7 +77,8 @@ def run_study(
     universe: Universe | None = None,
 ) -> Study:
     """Backtest ``strategy`` and (if it has vetoes and ``baseline``) its vetoes-removed twin,
-    then write the report into ``out_dir``. ``benchmark`` names an asset (an index such as GSPC)
+    then write the report into ``out_dir``; several strategies run together, without a
+    baseline (the module's docstring). ``benchmark`` names an asset (an index such as GSPC)
     whose buy-and-hold over the same period is shown beside them; ``universe``: the assets to
     run over (not with ``assets``) and their sectors.
 
@@ -80,14 +87,20 @@ def run_study(
     read (``runner.backtest_config``)."""
     out = Path(out_dir)
     config = backtest_config(config or Config())
+    strategies = (strategy,) if isinstance(strategy, Strategy) else tuple(strategy)
+    several = len(strategies) > 1
     if universe is not None:
         if assets:
             raise InputError("give the assets either as a universe or one by one, not both")
+        if several:
+            raise InputError("a universe is backtested with one strategy, not several together")
         assets, config = universe.assets, universe.configured(config)
     index = None
     if benchmark is not None:
+        # Bars of the candles the run's fills use: the shortest of the strategies' timeframes.
+        shortest = min(strategies, key=candle_timeframe)
         index = benchmark_bars(
-            benchmark, strategy, store=store, start=start, end=end, config=config
+            benchmark, shortest, store=store, start=start, end=end, config=config
         )
     with staged(out, replaces=STUDY_FILES) as work:
         common: dict[str, Any] = dict(
@@ -102,8 +115,12 @@ def run_study(
             horizon=horizon,
             risk_free=risk_free,
         )
-        result = run_backtest(strategy, progress=_labelled(progress, "strategy"), **common)
-        twin = without_vetoes(strategy) if baseline else None
+        result = run_backtest(
+            strategies if several else strategies[0],
+            progress=_labelled(progress, "strategies" if several else "strategy"),
+            **common,
+        )
+        twin = without_vetoes(strategies[0]) if baseline and not several else None
         other = None
         if twin is not None:
             other = run_backtest(
@@ -120,8 +137,11 @@ def run_study(
             held,
             universe=universe,
             sectors=config.sectors,
-            limits=limits_for(result.strategy, config),
+            limits=None if several else limits_for(result.strategy, config),
             quote=config.account_quote(result.assets),
+            book_limits={s.name: limits_for(s, config) for s in result.strategies}
+            if several
+            else {},
         )
         study = _published_as(written, out)
         if report:

@@ -57,7 +57,7 @@ import numpy as np
 
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest.bars import as_recorded, require_prices
-from signalops.backtest.ledger import Leg, round_trips
+from signalops.backtest.ledger import Decision, Leg, book_trips, round_trips
 from signalops.backtest.runner import BacktestResult, buy_and_hold
 from signalops.config import Config
 from signalops.errors import DataNotFound, InputError, StrategyError, raise_collected
@@ -69,8 +69,10 @@ from signalops.venues import Venues
 __all__ = [
     "AssetPart",
     "Breakdown",
+    "Holdings",
     "SectorPart",
     "Universe",
+    "asset_parts",
     "breakdown",
     "parse_universe",
     "read_universe",
@@ -548,38 +550,70 @@ def _exact() -> Any:
 def breakdown(result: BacktestResult, sectors: Mapping[str, str]) -> Breakdown:
     """``result``'s portfolio by asset (in the result's order) and by named sector."""
     curve = result.equity
-    marked_at = [point.time for point in curve[1:]]
-    decided = np.array([t.timestamp() for t in result.times], dtype=np.float64)
-    equity = np.array([float(point.equity) for point in curve[1:]], dtype=np.float64)
-    by_asset: dict[str, list[Leg]] = {asset: [] for asset in result.assets}
-    for leg in result.legs:
-        by_asset.setdefault(leg.asset, []).append(leg)
-    denied = _denied(result)
-    nothing: Mapping[str, int] = MappingProxyType({})
-    parts, values = [], {}
-    for asset, legs in by_asset.items():
-        held, value, mark = _held(result, asset, legs, decided, marked_at)
-        values[asset] = value
-        parts.append(
-            _part(
-                asset,
-                sectors.get(asset),
-                legs,
-                mark,
-                exposure=float(np.count_nonzero(held)) / len(held) if len(held) else 0.0,
-                max_weight=_max_fraction(value, equity),
-                buy_and_hold=_alone(result, asset),
-                denials=denied.get(asset, nothing),
-            )
-        )
+    held = asset_parts(result, result.assets, result.legs, result.decisions, sectors)
+    parts, values = held.parts, held.values
+    equity = _equity(result)
     total = sum(values.values(), np.zeros(len(equity)))
     return Breakdown(
-        assets=tuple(parts),
+        assets=parts,
         sectors=_sectors(parts, values, equity),
         start_equity=curve[0].equity,
         end_equity=curve[-1].equity,
         max_weight=_max_fraction(total, equity),
     )
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What some fills of a backtest came to, asset by asset (``asset_parts``)."""
+
+    parts: tuple[AssetPart, ...]
+    values: Mapping[str, np.ndarray]  # each asset's value at each mark after the first
+    held: Mapping[str, np.ndarray]  # whether it was held then
+
+
+def asset_parts(
+    result: BacktestResult,
+    assets: Sequence[str],
+    legs: Iterable[Leg],
+    decisions: Iterable[Decision],
+    sectors: Mapping[str, str],
+) -> Holdings:
+    """The part of each of ``assets`` (then of any other asset ``legs`` traded) that ``legs``
+    made, marked on ``result``'s curve, with the BUYs of ``decisions`` the risk gate denied:
+    all of ``result``'s for its portfolio, one strategy's for its book."""
+    curve = result.equity
+    marked_at = [point.time for point in curve[1:]]
+    decided = np.array([t.timestamp() for t in result.times], dtype=np.float64)
+    equity = _equity(result)
+    by_asset: dict[str, list[Leg]] = {asset: [] for asset in assets}
+    for leg in legs:
+        by_asset.setdefault(leg.asset, []).append(leg)
+    denied = _denied(decisions)
+    nothing: Mapping[str, int] = MappingProxyType({})
+    parts, values, flags = [], {}, {}
+    for asset, bought in by_asset.items():
+        held, value, mark = _held(result, asset, bought, decided, marked_at)
+        values[asset], flags[asset] = value, held
+        parts.append(
+            _part(
+                asset,
+                sectors.get(asset),
+                bought,
+                mark,
+                exposure=float(np.count_nonzero(held)) / len(held) if len(held) else 0.0,
+                max_weight=_max_fraction(value, equity),
+                buy_and_hold=_alone(result, asset),
+                denials=denied.get(asset, nothing),
+                owners=result.owners,
+            )
+        )
+    return Holdings(tuple(parts), values, flags)
+
+
+def _equity(result: BacktestResult) -> np.ndarray:
+    """The equity at each mark after the first, as floats (for weights)."""
+    return np.array([float(point.equity) for point in result.equity[1:]], dtype=np.float64)
 
 
 def _part(
@@ -592,8 +626,10 @@ def _part(
     max_weight: float,
     buy_and_hold: float | None,
     denials: Mapping[str, int],
+    owners: Mapping[str, str],
 ) -> AssetPart:
-    trades = round_trips(legs)
+    # Of several strategies in one account: each book's round trips, as the account counts them.
+    trades = book_trips(legs, owners) if owners else round_trips(legs)
     closed = [t for t in trades if t.closed]
     with _exact():
         bought = sum((leg.notional for leg in legs if leg.side is Side.BUY), Decimal(0))
@@ -700,11 +736,11 @@ def _sectors(
     return tuple(out)
 
 
-def _denied(result: BacktestResult) -> dict[str, dict[str, int]]:
+def _denied(decisions: Iterable[Decision]) -> dict[str, dict[str, int]]:
     """asset -> code -> BUY orders denied with it, and under ``_ORDERS`` the orders (a SELL
     denied NO_POSITION is an exit rule passing while nothing is held: not a limit at work)."""
     counts: dict[str, dict[str, int]] = {}
-    for decision in result.decisions:
+    for decision in decisions:
         if decision.denials and decision.verdict == "BUY":
             codes = counts.setdefault(decision.asset, {})
             codes[_ORDERS] = codes.get(_ORDERS, 0) + 1

@@ -67,7 +67,7 @@ CHUNK_OPTION = click.option(
 
 
 @click.command("backtest")
-@click.argument("strategy", type=click.Path(path_type=Path))
+@click.argument("strategies", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--from", "start", required=True, help="First decision time (e.g. 2023-03-01).")
 @click.option("--to", "end", required=True, help="Last decision time, included.")
 @DATA_OPTION
@@ -80,8 +80,9 @@ CHUNK_OPTION = click.option(
 )
 @click.option(
     "--every",
-    help="Decision interval. Default: the strategy's candle timeframe (1d). Stocks: the last "
-    "of these times before each session opens.",
+    help="Decision interval. Default: the strategy's candle timeframe (1d; several "
+    "strategies must then share one). Stocks: the last of these times before each session "
+    "opens.",
 )
 @click.option(
     "--asset",
@@ -123,7 +124,7 @@ CHUNK_OPTION = click.option(
 @CONFIG_OPTION
 @VENUE_OPTION
 def backtest_command(
-    strategy: Path,
+    strategies: tuple[Path, ...],
     start: str,
     end: str,
     data_dir: Path,
@@ -139,7 +140,8 @@ def backtest_command(
     config_file: Path | None,
     venue: str | None,
 ) -> None:
-    """Backtest a strategy on replayed history through the live pipeline, with a report.
+    """Backtest a strategy (or several together) on replayed history through the live
+    pipeline, with a report.
 
     Each decision time from --from to --to runs the same evaluate -> risk gate -> paper
     execution -> audit path as 'signalops run'; orders fill at the next bar's open with the
@@ -158,6 +160,22 @@ def backtest_command(
       signalops backtest strategies/graham_value_event_filter.yaml \\
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --benchmark GSPC
+
+    Several strategies (files, or folders of them, found as 'signalops run' finds them) are
+    backtested together, as 'signalops run' runs them: one paper account in which each keeps
+    its own book (the config's strategies: {NAME: {capital: ...}} allocations; each its own
+    cooldowns), deciding at the same times (--every, else the candle timeframe they share),
+    into one audit log ('signalops why ASSET --at TIME --strategy NAME' explains one
+    strategy's decision). The table is the account's, against buy-and-hold of all their
+    assets, and a table by strategy follows: each book's PnL, fees, trades, win rate,
+    exposure, capital and BUYs denied. There is no vetoes-removed baseline; --universe and
+    --each-asset take one strategy; --asset runs every strategy on those assets; two files
+    that name one strategy are refused, as by 'run'. Default --report: reports/ and the
+    files' names joined with + (or the folder's name).
+
+    \b
+      signalops backtest strategies/banking_crisis_dip.yaml \\
+          strategies/technical_baseline.yaml --from 2023-01-01 --to 2023-06-30
 
     With --universe one strategy runs over many assets sharing one cash balance, under the
     config's per-asset (max_position) and per-sector (max_sector) limits:
@@ -184,11 +202,23 @@ def backtest_command(
     from signalops.catalogue import installed
     from signalops.config import load_config
     from signalops.strategy import load
+    from signalops.strategy.check import strategy_files
     from signalops.workspace import with_venue
 
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
     span = period_interval("--horizon", horizon)
+    files = strategy_files(strategies)
+    if len(files) > 1:  # together, in one account (``cli.together``)
+        from signalops.cli.together import backtest_together
+
+        return backtest_together(
+            files, named=strategies, start=first, end=last, every=interval, horizon=span,
+            data_dir=data_dir, report_dir=report_dir, assets=assets, universe_spec=universe_spec,
+            benchmark=benchmark, each_asset=each_asset, ray_address=ray_address,
+            config_file=config_file, venue=venue,
+        )  # fmt: skip
+    (strategy,) = files
     if ray_address is not None and not each_asset:
         raise InputError(
             "--ray runs one task per asset: add --each-asset (several assets in one "

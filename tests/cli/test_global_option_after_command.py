@@ -32,7 +32,7 @@ def refused(command: str, usage: str, message: str) -> str:
         (
             ("backtest", "-q", "x.yaml"),
             "backtest",
-            " STRATEGY",
+            " STRATEGIES...",
             "No such option '-q'. (-q is signalops' own option: put it before the command: "
             "signalops -q backtest ...)",
         ),

@@ -482,7 +482,8 @@ def _monthly_table(study: Study) -> None:
     years = study.extended.monthly.years
     if not years:
         return
-    output.console().print(Text("monthly returns (strategy, UTC months)", style="bold"))
+    whose = "account" if study.result.others else "strategy"  # several: their account's
+    output.console().print(Text(f"monthly returns ({whose}, UTC months)", style="bold"))
     rows = [[str(y.year), *(_month(v) for v in y.months), _month(y.total)] for y in years]
     output.plain_table(["year", *_MONTHS, "total"], rows, left=1)
 

@@ -1,0 +1,130 @@
+"""``signalops backtest`` of several strategies together: what it refuses, runs and prints.
+
+The command (``cli.backtest``) hands its strategy files here when there are several (files, or
+folders of them found as ``run`` and ``validate`` find them). They run as ``signalops run``
+runs them: one pipeline, one paper account in which each keeps its own book under the config's
+allocations (``strategies: {NAME: {capital: ...}}``), at the same decision times, into one
+audit log; the report is the account's, with a table by strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from signalops.cli import output
+from signalops.cli.output import research as research_output
+from signalops.cli.params import default_config, folder_name, report_folder, snapshots
+from signalops.errors import InputError
+
+if TYPE_CHECKING:
+    from signalops.backtest.comparison import Study
+
+
+def backtest_together(
+    files: Sequence[Path],
+    *,
+    named: Sequence[Path],
+    start: datetime,
+    end: datetime,
+    every: timedelta | None,
+    horizon: timedelta | None,
+    data_dir: Path,
+    report_dir: Path | None,
+    assets: tuple[str, ...],
+    universe_spec: str | None,
+    benchmark: str | None,
+    each_asset: bool,
+    ray_address: str | None,
+    config_file: Path | None,
+    venue: str | None,
+) -> None:
+    """Backtest the strategies of ``files`` together and print the account's report;
+    ``named``: the files and folders as the command line gave them (the report's folder)."""
+    from signalops.backtest.report import sizing_lines
+    from signalops.backtest.study import run_study
+    from signalops.catalogue import installed
+    from signalops.cli.backtest import _as_recorded, _warn_weekends
+    from signalops.config import load_config
+    from signalops.setup_warnings import config_warnings, duplicate_names
+    from signalops.strategy import load
+    from signalops.workspace import with_venue
+
+    _refuse(each_asset, universe_spec, ray_address)
+    strategies = [load(file, installed.catalogue()) for file in files]
+    duplicate = duplicate_names(strategies)
+    if duplicate is not None:
+        raise InputError(duplicate)
+    settings = with_venue(load_config(config_file or default_config()), venue)
+    store = snapshots(data_dir)
+    assets = _as_recorded(assets, store, settings)
+    if benchmark is not None:
+        (benchmark,) = _as_recorded((benchmark,), store, settings)
+    for file, compiled in zip(files, strategies, strict=True):
+        _warn_weekends(file, compiled, assets, settings)
+    output.warnings(config_warnings(settings, [s.name for s in strategies]))
+    out_dir = report_dir or together_folder(named)
+    with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
+        study = run_study(
+            strategies,
+            store=store,
+            start=start,
+            end=end,
+            out_dir=out_dir,
+            every=every,
+            assets=assets or None,
+            config=settings,
+            horizon=horizon or timedelta(hours=72),
+            baseline=False,
+            progress=progress,
+            benchmark=benchmark,
+        )
+    output.backtest(study, out_dir)
+    for line in sizing_lines(study):  # Kelly sizing that stopped a strategy's BUYs
+        output.console().print(line, markup=False, highlight=False)
+    strategies_table(study)
+    research_output.portfolio(study)
+
+
+def _refuse(each_asset: bool, universe_spec: str | None, ray_address: str | None) -> None:
+    """The options that take one strategy, refused in one line before anything runs."""
+    if each_asset:
+        raise InputError(
+            "--each-asset backtests one strategy asset by asset: give one strategy file "
+            "(several run together in one account)"
+        )
+    if universe_spec is not None:
+        raise InputError(
+            "--universe runs one strategy over many assets: give one strategy file, or "
+            "--asset to run every strategy on the same assets"
+        )
+    if ray_address is not None:
+        raise InputError("--ray runs --each-asset's tasks, which take one strategy file")
+
+
+def together_folder(paths: Sequence[Path]) -> Path:
+    """Where a backtest of several strategies reports without --report: one folder named
+    after what the command line named: ``reports/strategies`` for ``strategies/``,
+    ``reports/banking_crisis_dip+technical_baseline`` for two files."""
+    if len(paths) == 1:
+        return report_folder(paths[0])
+    return Path("reports") / "+".join(folder_name(path.stem) for path in paths)
+
+
+def strategies_table(study: Study) -> None:
+    """The account by strategy (``report.strategy_table``, the page's table too)."""
+    from signalops.backtest.report import strategy_lines, strategy_table
+
+    found = strategy_table(study)
+    if found is None:
+        return
+    out = output.console()
+    out.print()
+    out.print(Text(f"account by strategy · {found.summary}", style="bold"))
+    output.plain_table(found.columns, found.rows, left=found.left)
+    for line in strategy_lines(study):
+        out.print(line, markup=False, highlight=False)
