@@ -869,12 +869,13 @@ class PaperBroker:
         return None
 
     def _already_filled(self, row: _FillRow, intent: OrderIntent) -> ExecutionResult:
-        # ``_priced_out``'s fill of this BUY: less, at its reference price, filled above it.
+        # ``_priced_out``'s fill of this BUY: less, at its reference price, filled above it
+        # (its price holds the slippage of then: the broker's may have been set otherwise since).
         cut = (
             intent.side is Side.BUY
             and 0 < row.quantity < intent.quantity
             and row.reference_price == intent.reference_price
-            and row.price > self.costs.price(Side.BUY, intent.reference_price)
+            and row.price > intent.reference_price
         )
         if (row.asset, row.side) != (intent.asset, intent.side) or (
             row.quantity != intent.quantity and not cut

@@ -407,6 +407,12 @@ def test_a_buy_the_price_rose_out_of_the_cashs_reach_buys_what_the_cash_allows(
     )
     again = broker.execute(order, as_of=T0)
     assert again.details.get("already_filled") is True and fills_in(db) == 1
+    # Retried after a restart with the slippage set otherwise: still the same fill.
+    restarted = PaperBroker(
+        db, fee_bps=10, slippage_bps=500, price=lambda _a, _t: (D(51000), opened)
+    )
+    assert restarted.execute(order, as_of=T0).details.get("already_filled") is True
+    assert fills_in(db) == 1
 
 
 def test_a_buy_short_of_the_cash_at_its_own_price_is_refused_whatever_the_fill_price(
