@@ -41,14 +41,15 @@ information a decision could use: their ratio, and so every comparison, is the s
 Without any split history for a company the figures assume it never split; ``data import`` and
 ``data download`` warn when that is the case (``split_history_warnings``).
 
-Book value (``book_value_per_share``, ``price_to_book``) is the common shareholders':
-us-gaap:StockholdersEquity, which holds any preferred stock, less the preferred stock's carrying
+Book value (``book_value_per_share``, ``price_to_book``) is the common shareholders': us-
+gaap:StockholdersEquity, which holds any preferred stock, less the preferred stock's carrying
 amount on the same balance-sheet date (``PREFERRED_CONCEPTS``, as filed by ``as_of`` like every
 fact), over the common shares. A company that never reported preferred stock, or last reported
 none, has nothing subtracted; one whose last report before that date had some but whose balance
-sheet of that date reports none is NOT_REPORTED: its common equity is unknown, not its total.
-``ncav_per_share`` (Graham's net current asset value) subtracts the same preferred stock, of the
-current assets' balance-sheet date, with the liabilities.
+sheet of that date reports none is NOT_REPORTED: its common equity is unknown, not its total (for
+four quarters: ``PREFERRED_LAPSE``). ``ncav_per_share`` (Graham's net current asset value)
+subtracts the same preferred stock, of the current assets' balance-sheet date, with the
+liabilities.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,6 +139,10 @@ DEBT_READINGS = (
 # (the whole amount at most filers; JPMorgan's of 2008-2009); ...ValueOutstanding the same less
 # shares held in treasury (NVIDIA tags 0). PreferredStockLiquidationPreferenceValue is not read:
 # it is what the holders would be paid in a liquidation, not an amount the equity holds.
+# A balance sheet this long after the last that reported preferred stock, none reported since,
+# is taken to hold none: a company that redeemed it may stop tagging the line instead of
+# tagging 0, and its book value would stay unknown for ever.
+PREFERRED_LAPSE = timedelta(days=360)  # four quarters (a 52-week year is 364 days)
 PREFERRED_CONCEPTS = (
     "PreferredStockIncludingAdditionalPaidInCapitalNetOfDiscount",
     "PreferredStockIncludingAdditionalPaidInCapital",
@@ -871,8 +876,10 @@ class PointInTime:
         current assets NCAV nets it from): the first of ``PREFERRED_CONCEPTS`` reported for its
         balance-sheet date, in its unit, that is not 0; None when that date reports only 0 or,
         reporting none, neither did the last date before it that reported one (or none ever
-        did). Raises NOT_REPORTED when that last date's preferred stock was not 0: the date's
-        figure for the common shareholders is then unknown (``unknown`` says which)."""
+        did), or that last date is more than ``PREFERRED_LAPSE`` before it (a year of balance
+        sheets without the line: redeemed, not left out). Raises NOT_REPORTED when that last
+        date's preferred stock was not 0: the date's figure for the common shareholders is then
+        unknown (``unknown`` says which)."""
         reported = [self.book.instants(GAAP, c, equity.unit) for c in PREFERRED_CONCEPTS]
         on_date = [found[equity.end] for found in reported if equity.end in found]
         if on_date:
@@ -882,7 +889,7 @@ class PointInTime:
             return None
         last = max(fact.end for fact in before)
         held = next((f for f in before if f.end == last and f.val != 0), None)
-        if held is None:
+        if held is None or equity.end - last > PREFERRED_LAPSE:
             return None
         raise _error(
             f"{self.symbol} reported preferred stock of {held.val:,.0f} {held.unit} "

@@ -392,6 +392,11 @@ def test_ncav_per_share_leaves_out_preferred_stock_as_graham_counts_it(tmp_path)
         "for its balance sheet of 2023-09-30 but none for that of 2023-12-30: its net current "
         "asset value for common shareholders then is unknown"
     )
+    # A year of balance sheets without the line (2024-09-28's, filed 2024-11-01): redeemed,
+    # not left out; the figure is known again, with nothing subtracted.
+    redeemed = ask(adapter, "ncav_per_share", "AAPL", close_of("2024-12-02"))
+    assert isinstance(redeemed, Observation) and "preferred" not in redeemed.detail, redeemed
+    assert redeemed.detail["current_assets"]["end"] == "2024-09-28"
 
 
 def test_negative_equity_makes_price_to_book_and_debt_to_equity_not_applicable(tmp_path):
