@@ -155,6 +155,17 @@ class Venues:
         venues = [self.venue_of(asset) for asset in assets]
         return bool(venues) and all(v is not None and v.kind is VenueKind.YFINANCE for v in venues)
 
+    def on_stock_venues(self, names: Iterable[str]) -> frozenset[str]:
+        """Those of ``names`` this configuration trades on a yfinance venue, by their own entry
+        or the default venue: stocks, whatever a crypto coin of that ticker (SUI is Sun
+        Communities there, LINK Interlink)."""
+        found = set()
+        for name in names:
+            venue = self.venue_of(name)
+            if venue is not None and venue.kind is VenueKind.YFINANCE:
+                found.add(name)
+        return frozenset(found)
+
     def trades_outcome(self, asset: str) -> bool:
         """Whether ``asset`` is a Polymarket outcome: its venue is a Polymarket one (no candles;
         its symbol is the outcome's CLOB token)."""

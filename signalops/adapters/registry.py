@@ -136,6 +136,8 @@ def replay_adapters(
             adapters[name] = _venue_aware(cls).replay(store, venues=venues)
         elif name == "news" and news_feeds is not None:
             adapters[name] = _news_class().replay(store, news_feeds)
+        elif name == "fundamental" and venues is not None:
+            adapters[name] = _fundamental_class().replay(store, crypto=_crypto(venues))
         else:
             adapters[name] = cls.replay(store)
     from signalops.evaluation.hit_rate import with_hit_rates
@@ -169,6 +171,8 @@ def live_adapters(
             )
         elif name in VENUE_SOURCES and venues is not None:
             adapters[name] = _venue_aware(cls).live(record=record, venues=venues)
+        elif name == "fundamental" and venues is not None:
+            adapters[name] = _fundamental_class().live(record=record, crypto=_crypto(venues))
         else:
             adapters[name] = cls.live(record=record)
     from signalops.evaluation.hit_rate import with_hit_rates
@@ -213,7 +217,17 @@ def _connected(
 
     edgar = EdgarClient(sec_user_agent, transport=c.http, **sleep)
     options: dict[str, Any] = {"now": c.now} if c.now is not None else {}
+    if venues is not None:
+        options["crypto"] = _crypto(venues)
     return FundamentalAdapter.live(c.yahoo_session, record=record, edgar=edgar, **options, **sleep)
+
+
+def _crypto(venues: Venues) -> frozenset[str]:
+    """The crypto tickers the fundamental adapter answers NOT_APPLICABLE, less those the
+    configuration trades as stocks (SUI, Sun Communities, on a yfinance venue)."""
+    from signalops.catalogue.builtin import KNOWN_CRYPTO
+
+    return frozenset(KNOWN_CRYPTO) - venues.on_stock_venues(KNOWN_CRYPTO)
 
 
 def _technical_live(
@@ -229,6 +243,12 @@ def _technical_live(
         yahoo_session=connections.yahoo_session,
         make_exchange=connections.exchange,
     )
+
+
+def _fundamental_class() -> Any:
+    from signalops.adapters.fundamental import FundamentalAdapter
+
+    return FundamentalAdapter
 
 
 def _news_class() -> Any:

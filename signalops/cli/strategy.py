@@ -84,7 +84,9 @@ def validate(
     output.warnings(_threshold_warnings(checks))
     output.warnings(_onchain_warnings(checks))
     output.warnings(_market_warnings(checks, data_dir))
-    output.warnings(_crypto_fundamentals_warnings(checks))
+    output.warnings(
+        _crypto_fundamentals_warnings(checks, None if settings is None else settings.venues)
+    )
     if settings is None:
         skipped = "venues and news feeds of the strategies not checked"
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
@@ -263,12 +265,14 @@ def _unrecorded(
         )
 
 
-def _crypto_fundamentals_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
+def _crypto_fundamentals_warnings(
+    checks: Sequence[FileCheck], venues: Venues | None
+) -> Iterator[str]:
     """A strategy trading only crypto assets (``KNOWN_CRYPTO``) whose conditions read
     fundamentals: the fundamental adapter answers those NOT_APPLICABLE for every asset, so they
     can never pass. One warning a file, at the first such metric, counting the others; none when
-    some asset may be a stock. The conditions that compiled are checked, in a file with errors
-    too."""
+    some asset may be a stock (one ``venues`` trades on a yfinance venue is one: SUI is Sun
+    Communities there). The conditions that compiled are checked, in a file with errors too."""
     from signalops.catalogue.builtin import FUNDAMENTAL
 
     for check in checks:
@@ -279,13 +283,13 @@ def _crypto_fundamentals_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
             if metric.source == FUNDAMENTAL.source
         ]
         if leaves:
-            warning = _fundamentals_of_crypto(check.file, leaves)
+            warning = _fundamentals_of_crypto(check.file, leaves, venues)
             if warning is not None:
                 yield f"{warning}\n{warning.excerpt}"
 
 
 def _fundamentals_of_crypto(
-    file: Path, leaves: list[tuple[Predicate, Metric]]
+    file: Path, leaves: list[tuple[Predicate, Metric]], venues: Venues | None
 ) -> StrategyError | None:
     from signalops.catalogue.builtin import KNOWN_CRYPTO, base_symbol
     from signalops.numbers import counted, listed
@@ -293,7 +297,9 @@ def _fundamentals_of_crypto(
 
     doc = load_yaml(read_source(file, "strategy"), str(file))  # it compiled: it reads again
     assets = [str(asset) for asset in doc.data["strategy"].get("assets") or ()]
-    if not assets or not all(base_symbol(asset) in KNOWN_CRYPTO for asset in assets):
+    stocks = frozenset() if venues is None else venues.on_stock_venues(assets)
+    crypto = [a for a in assets if base_symbol(a) in KNOWN_CRYPTO and a not in stocks]
+    if not assets or len(crypto) < len(assets):
         return None
     places: dict[tuple[int, int], tuple[Key, Mark, Metric]] = {}
     for leaf, metric in leaves:  # a $param or a repeated leaf is one place

@@ -70,3 +70,28 @@ def test_a_strategy_with_a_stock_among_its_assets_is_not_warned(in_tmp: Path):
     result = run("validate", "s.yaml")
 
     assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_a_ticker_the_config_trades_as_a_stock_is_one_whatever_the_coin_of_that_name(
+    in_tmp: Path, replay_dir: Path
+):
+    """SUI (Sun Communities) and LINK (Interlink) are US stocks on a yfinance venue: validate
+    called them crypto assets whose fundamentals can never pass, and the fundamental adapter
+    answered them NOT_APPLICABLE without asking."""
+    Path("s.yaml").write_text(
+        strategy('["SUI", "LINK"]', '- when: "price_to_book < 3"'), encoding="utf-8"
+    )
+    Path("stocks.yaml").write_text(
+        "venues:\n  stocks: {exchange: yfinance, quote: USD}\n"
+        "assets:\n  SUI: {venue: stocks}\n  LINK: {venue: stocks}\n",
+        encoding="utf-8",
+    )
+
+    assert NEVER not in run("validate", "s.yaml", "--config", "stocks.yaml").stderr
+    assert NEVER in run("validate", "s.yaml").stderr  # Binance's SUI/USDT and LINK/USDT
+    evaluated = run(
+        "evaluate", "s.yaml", "--config", "stocks.yaml", "--at", "2024-01-02",
+        "--data", str(replay_dir), "--asset", "SUI",
+    )  # fmt: skip
+    assert "NOT_APPLICABLE" not in evaluated.stdout + evaluated.stderr
+    assert "NO_DATA" in evaluated.stdout  # asked for, and none is recorded
