@@ -72,6 +72,8 @@ def test_two_strategies_run_in_one_account_each_in_its_own_book(replay_dir: Path
         "Technical_Baseline      shared      BTC    +189.16        +0.00   2.19   +186.97     "
         "+1.87%        1       100%       2.2%             0",
         "the strategies' net PnL adds up to the equity change: +373.95 = 10,373.95 - 10,000.00",
+        "at each time they decide in the order named (Banking_Crisis_Dip then Technical_Baseline): "
+        "the first takes the cash and the limits' room first; another order may trade otherwise",
         "shared: no capital of its own in the config (strategies: {NAME: {capital: ...}}), the "
         "book spends the account's cash; of start: the net PnL over the book's capital, else "
         "over the account's starting cash",
@@ -158,6 +160,41 @@ def test_a_strategys_capital_from_the_config_is_its_book(replay_dir: Path, folde
         "note: the risk gate denied 2 of 3 BUYs made while its strategy's book held none of the "
         "asset (Technical_Baseline 2; MAX_EXPOSURE 2 at limit 6%; the last: signalops why dec-"
     )
+
+
+def test_the_strategy_named_first_takes_the_room_first_and_the_table_says_the_order(
+    replay_dir: Path, folder: Path
+):
+    """Under one exposure cap the order the strategies decide in decides who is denied; nothing
+    said so (the README's example held in one order only)."""
+    Path("signalops.yaml").write_text(ALLOCATED, encoding="utf-8")
+    first, _ = backtest(replay_dir, BANKING, BASELINE)
+    swapped, _ = backtest(replay_dir, BASELINE, BANKING)
+    order = (
+        "at each time they decide in the order named ({}): the first takes the cash and the "
+        "limits' room first; another order may trade otherwise"
+    )
+    assert order.format("Banking_Crisis_Dip then Technical_Baseline") in by_strategy(first)
+    assert order.format("Technical_Baseline then Banking_Crisis_Dip") in by_strategy(swapped)
+    denied = "risk gate denials of BUYs, by check: MAX_EXPOSURE "
+    assert denied + "2 (Technical_Baseline 2)" in by_strategy(first)
+    assert denied + "2 (Technical_Baseline 1, Banking_Crisis_Dip 1)" in by_strategy(swapped)
+
+
+def test_a_globs_many_files_report_under_the_first_and_how_many_more(
+    replay_dir: Path, folder: Path
+):
+    """Every name joined by + made a folder name past the file system's limit: the run failed
+    at its end ('File name too long')."""
+    names = [f"technical_baseline_long_name_variant_{i}" for i in range(10)]
+    text = Path(BASELINE).read_text(encoding="utf-8")
+    for i, name in enumerate(names):
+        Path(f"{name}.yaml").write_text(
+            text.replace('name: "Technical_Baseline"', f'name: "Variant_{i}"'), encoding="utf-8"
+        )
+    result = invoke("backtest", *(f"{n}.yaml" for n in names), *PERIOD, "--data", str(replay_dir))
+    assert result.exit_code == 0, result.output
+    assert Path("reports", f"{names[0]}+9_more", "report.html").is_file()
 
 
 def test_why_explains_each_strategys_decision_in_the_log(replay_dir: Path, folder: Path):

@@ -26,6 +26,7 @@ import bisect
 import csv
 import html
 import json
+import shlex
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -374,6 +375,10 @@ def strategy_lines(study: Study) -> list[str]:
             f"the strategies' net PnL {numbers.money(net, signed=True)} differs from the "
             f"equity change {numbers.money(end - start, signed=True)} by {net - end + start:.2E}"
         ]
+    lines.append(
+        f"at each time they decide in the order named ({' then '.join(b.name for b in books)}): "
+        "the first takes the cash and the limits' room first; another order may trade otherwise"
+    )
     if any(b.capital is None for b in books):
         lines.append(
             f"{SHARED}: no capital of its own in the config (strategies: {{NAME: {{capital: "
@@ -393,8 +398,9 @@ def strategy_lines(study: Study) -> list[str]:
     if r.legs:
         first = r.legs[0]
         lines.append(
-            f"a strategy's decision: signalops why {first.asset} --at {iso(first.decided_at)} "
-            f"--strategy {r.owner(first.decision_id)} --audit {r.audit_path}"
+            f"a strategy's decision: signalops why {shlex.quote(first.asset)} --at "
+            f"{iso(first.decided_at)} --strategy {shlex.quote(r.owner(first.decision_id))} "
+            f"--audit {shlex.quote(str(r.audit_path))}"
         )
     return lines
 

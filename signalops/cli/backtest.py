@@ -76,7 +76,8 @@ CHUNK_OPTION = click.option(
     "report_dir",
     type=click.Path(path_type=Path),
     help="Folder for the report and audit logs. Default: reports/<file name> (reports/"
-    "banking_crisis_dip for strategies/banking_crisis_dip.yaml).",
+    "banking_crisis_dip for strategies/banking_crisis_dip.yaml); several strategies: their "
+    "names joined by + (past three, the first and how many more), a folder's name for a folder.",
 )
 @click.option(
     "--every",
@@ -88,9 +89,9 @@ CHUNK_OPTION = click.option(
     "--asset",
     "assets",
     multiple=True,
-    help="Asset to run the strategy's rules on instead of its own: any asset with data "
-    "(repeatable: one book, shared cash; with --each-asset one each). Default: the strategy's "
-    "assets.",
+    help="Asset to run the strategy's rules on instead of its own (several strategies: each "
+    "one's): any asset with data (repeatable: one book, shared cash; with --each-asset one "
+    "each). Default: the strategy's assets.",
 )
 @click.option(
     "--universe",

@@ -112,7 +112,11 @@ def together_folder(paths: Sequence[Path]) -> Path:
     ``reports/banking_crisis_dip+technical_baseline`` for two files."""
     if len(paths) == 1:
         return report_folder(paths[0])
-    return Path("reports") / "+".join(folder_name(path.stem) for path in paths)
+    names = [folder_name(path.resolve().stem if path.is_dir() else path.stem) for path in paths]
+    # A shell's glob may name dozens of files: the first and how many more, not every name
+    # (a folder name past the file system's 255 bytes fails the run at its end).
+    shown = "+".join(names) if len(names) <= 3 else f"{names[0]}+{len(names) - 1}_more"
+    return Path("reports") / shown[:120]
 
 
 def strategies_table(study: Study) -> None:
