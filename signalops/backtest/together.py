@@ -29,7 +29,7 @@ import numpy as np
 
 from signalops.backtest.ledger import Decision, Leg
 from signalops.backtest.runner import BacktestResult
-from signalops.backtest.universe import AssetPart, _exact, _text, asset_parts
+from signalops.backtest.universe import AssetPart, asset_parts, decimal_text, exact_sums
 
 __all__ = ["StrategyBook", "strategy_books", "summed"]
 
@@ -48,22 +48,22 @@ class StrategyBook:
 
     @property
     def realised(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((p.realised for p in self.parts), Decimal(0))
 
     @property
     def unrealised(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((p.unrealised for p in self.parts), Decimal(0))
 
     @property
     def fees(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((p.fees for p in self.parts), Decimal(0))
 
     @property
     def net(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((p.net for p in self.parts), Decimal(0))
 
     @property
@@ -99,13 +99,13 @@ class StrategyBook:
     def to_dict(self) -> dict[str, Any]:
         return {
             "assets": list(self.assets),
-            "capital": None if self.capital is None else _text(self.capital),
-            "start": _text(self.start),
+            "capital": None if self.capital is None else decimal_text(self.capital),
+            "start": decimal_text(self.start),
             "decisions": self.decisions,
-            "realised": _text(self.realised),
-            "unrealised": _text(self.unrealised),
-            "fees": _text(self.fees),
-            "net": _text(self.net),
+            "realised": decimal_text(self.realised),
+            "unrealised": decimal_text(self.unrealised),
+            "fees": decimal_text(self.fees),
+            "net": decimal_text(self.net),
             "trades": self.trades,
             "open_trades": self.open_trades,
             "wins": self.wins,
@@ -151,5 +151,5 @@ def strategy_books(result: BacktestResult) -> tuple[StrategyBook, ...]:
 def summed(amounts: Iterable[Decimal]) -> Decimal:
     """The books' figures added up exactly (as ``universe`` adds its assets'), so that their
     net PnL can be held against the account's equity change to the last digit."""
-    with _exact():
+    with exact_sums():
         return sum(amounts, Decimal(0))

@@ -74,6 +74,8 @@ __all__ = [
     "Universe",
     "asset_parts",
     "breakdown",
+    "decimal_text",
+    "exact_sums",
     "parse_universe",
     "read_universe",
 ]
@@ -420,26 +422,26 @@ class AssetPart:
 
     @property
     def pnl(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return self.realised + self.unrealised
 
     @property
     def net(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return self.pnl - self.fees
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sector": self.sector,
-            "bought": _text(self.bought),
-            "sold": _text(self.sold),
-            "quantity": _text(self.quantity),
-            "mark": None if self.mark is None else _text(self.mark),
-            "realised": _text(self.realised),
-            "unrealised": _text(self.unrealised),
-            "pnl": _text(self.pnl),
-            "fees": _text(self.fees),
-            "net": _text(self.net),
+            "bought": decimal_text(self.bought),
+            "sold": decimal_text(self.sold),
+            "quantity": decimal_text(self.quantity),
+            "mark": None if self.mark is None else decimal_text(self.mark),
+            "realised": decimal_text(self.realised),
+            "unrealised": decimal_text(self.unrealised),
+            "pnl": decimal_text(self.pnl),
+            "fees": decimal_text(self.fees),
+            "net": decimal_text(self.net),
             "trades": self.trades,
             "open_trades": self.open_trades,
             "wins": self.wins,
@@ -464,15 +466,15 @@ class SectorPart:
 
     @property
     def net(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return self.pnl - self.fees
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "assets": list(self.assets),
-            "pnl": _text(self.pnl),
-            "fees": _text(self.fees),
-            "net": _text(self.net),
+            "pnl": decimal_text(self.pnl),
+            "fees": decimal_text(self.fees),
+            "net": decimal_text(self.net),
             "trades": self.trades,
             "max_weight": self.max_weight,
         }
@@ -490,33 +492,33 @@ class Breakdown:
 
     @property
     def equity_change(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return self.end_equity - self.start_equity
 
     @property
     def net(self) -> Decimal:
         """The assets' net PnL summed (equal to ``equity_change``: see the module)."""
-        with _exact():
+        with exact_sums():
             return sum((part.net for part in self.assets), Decimal(0))
 
     @property
     def realised(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((part.realised for part in self.assets), Decimal(0))
 
     @property
     def unrealised(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((part.unrealised for part in self.assets), Decimal(0))
 
     @property
     def fees(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((part.fees for part in self.assets), Decimal(0))
 
     @property
     def pnl(self) -> Decimal:
-        with _exact():
+        with exact_sums():
             return sum((part.pnl for part in self.assets), Decimal(0))
 
     def to_dict(self) -> dict[str, Any]:
@@ -524,24 +526,24 @@ class Breakdown:
             "assets": {part.asset: part.to_dict() for part in self.assets},
             "sectors": {part.sector: part.to_dict() for part in self.sectors},
             "portfolio": {
-                "start_equity": _text(self.start_equity),
-                "end_equity": _text(self.end_equity),
-                "equity_change": _text(self.equity_change),
-                "pnl": _text(self.pnl),
-                "fees": _text(self.fees),
-                "net": _text(self.net),
+                "start_equity": decimal_text(self.start_equity),
+                "end_equity": decimal_text(self.end_equity),
+                "equity_change": decimal_text(self.equity_change),
+                "pnl": decimal_text(self.pnl),
+                "fees": decimal_text(self.fees),
+                "net": decimal_text(self.net),
                 "max_weight": self.max_weight,
             },
         }
 
 
-def _text(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
     """A decimal as ``str`` gives it, but zero as ``0`` (not ``0E-8``, a sum of nothing but
     8-decimal quantities)."""
     return "0" if value == 0 else str(value)
 
 
-def _exact() -> Any:
+def exact_sums() -> Any:
     """A context with digits to spare: sums and products of the ledger's decimals (28 digits
     at most each) are exact in it, whatever order they are added in."""
     return localcontext(prec=_DIGITS)
@@ -631,7 +633,7 @@ def _part(
     # Of several strategies in one account: each book's round trips, as the account counts them.
     trades = book_trips(legs, owners) if owners else round_trips(legs)
     closed = [t for t in trades if t.closed]
-    with _exact():
+    with exact_sums():
         bought = sum((leg.notional for leg in legs if leg.side is Side.BUY), Decimal(0))
         sold = sum((leg.notional for leg in legs if leg.side is Side.SELL), Decimal(0))
         quantity = sum(
@@ -685,7 +687,7 @@ def _held(
         return np.zeros(periods, dtype=bool), np.zeros(periods), None
     placed = np.array([leg.decided_at.timestamp() for leg in legs], dtype=np.float64)
     after, fill_price, running = [], [], Decimal(0)
-    with _exact():
+    with exact_sums():
         for leg in legs:
             running += leg.quantity if leg.side is Side.BUY else -leg.quantity
             after.append(running)
@@ -720,7 +722,7 @@ def _sectors(
     out = []
     for sector, members in named.items():
         total = sum((values[p.asset] for p in members), np.zeros(len(equity)))
-        with _exact():
+        with exact_sums():
             pnl = sum((p.pnl for p in members), Decimal(0))
             fees = sum((p.fees for p in members), Decimal(0))
         out.append(

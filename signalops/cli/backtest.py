@@ -241,10 +241,10 @@ def backtest_command(
         from signalops.pipeline.cycle import candle_timeframe
 
         universe = universe.on_record(store, candle_timeframe(compiled), settings.venues)
-    assets = _as_recorded(assets, store, settings)
+    assets = as_recorded(assets, store, settings)
     if benchmark is not None:
-        (benchmark,) = _as_recorded((benchmark,), store, settings)
-    _warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
+        (benchmark,) = as_recorded((benchmark,), store, settings)
+    warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
     out_dir = report_dir or report_folder(strategy)
     if each_asset:
         from signalops.research.assets import run_each_asset
@@ -372,8 +372,8 @@ def sweep_command(
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     store = snapshots(data_dir)
-    assets = _as_recorded(assets, store, settings)
-    _warn_weekends(strategy, compiled, assets, settings)
+    assets = as_recorded(assets, store, settings)
+    warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
         output.interruptible(None),
@@ -515,8 +515,8 @@ def walkforward_command(
     _check_values(compiled, grid, installed.catalogue(), str(strategy))
     settings = load_config(config_file or default_config())
     store = snapshots(data_dir)
-    assets = _as_recorded(assets, store, settings)
-    _warn_weekends(strategy, compiled, assets, settings)
+    assets = as_recorded(assets, store, settings)
+    warn_weekends(strategy, compiled, assets, settings)
     paper = settings.paper
     with (
         output.interruptible(None),
@@ -583,9 +583,7 @@ def _wrong_length(text: str, example: str) -> str:
     return refused + slip_hint(text)
 
 
-def _as_recorded(
-    assets: tuple[str, ...], store: SnapshotStore, settings: Config
-) -> tuple[str, ...]:
+def as_recorded(assets: tuple[str, ...], store: SnapshotStore, settings: Config) -> tuple[str, ...]:
     """The assets a command line names as the config or the data spell them (``eth``: the
     data's ``ETH``, ``bars.as_recorded``), before anything runs: every command here reads them
     through this (a universe through ``Universe.on_record``), so each is that name everywhere."""
@@ -596,7 +594,7 @@ def _as_recorded(
     return as_recorded(assets, store, settings.venues)
 
 
-def _warn_weekends(file: Path, compiled: Strategy, assets: Sequence[str], settings: Config) -> None:
+def warn_weekends(file: Path, compiled: Strategy, assets: Sequence[str], settings: Config) -> None:
     """As ``validate`` and ``run`` warn: a stock's leaves UNKNOWN every Monday, for the assets
     this command runs (``assets`` given on the command line, else the strategy's)."""
     from signalops.sessions import weekend_warning

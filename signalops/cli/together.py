@@ -48,7 +48,7 @@ def backtest_together(
     from signalops.backtest.report import sizing_lines
     from signalops.backtest.study import run_study
     from signalops.catalogue import installed
-    from signalops.cli.backtest import _as_recorded, _warn_weekends
+    from signalops.cli.backtest import as_recorded, warn_weekends
     from signalops.config import load_config
     from signalops.setup_warnings import config_warnings, duplicate_names
     from signalops.strategy import load
@@ -61,11 +61,11 @@ def backtest_together(
         raise InputError(duplicate)
     settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
-    assets = _as_recorded(assets, store, settings)
+    assets = as_recorded(assets, store, settings)
     if benchmark is not None:
-        (benchmark,) = _as_recorded((benchmark,), store, settings)
+        (benchmark,) = as_recorded((benchmark,), store, settings)
     for file, compiled in zip(files, strategies, strict=True):
-        _warn_weekends(file, compiled, assets, settings)
+        warn_weekends(file, compiled, assets, settings)
     output.warnings(config_warnings(settings, [s.name for s in strategies]))
     out_dir = report_dir or together_folder(named)
     with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
