@@ -55,9 +55,9 @@ def test_backtest_asset_says_it_runs_the_rules_on_any_asset_with_data():
     helps = options("backtest")
 
     assert helps["--asset"] == (
-        "TEXT Asset to run the strategy's rules on instead of its own: any asset with data "
-        "(repeatable: one book, shared cash; with --each-asset one each). Default: the "
-        "strategy's assets."
+        "TEXT Asset to run the strategy's rules on instead of its own (several strategies: "
+        "each one's): any asset with data (repeatable: one book, shared cash; with --each-asset "
+        "one each). Default: the strategy's assets."
     )
 
 
