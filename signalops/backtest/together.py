@@ -29,13 +29,19 @@ import numpy as np
 
 from signalops.backtest.ledger import Decision, Leg
 from signalops.backtest.runner import BacktestResult
-from signalops.backtest.universe import AssetPart, asset_parts, decimal_text, exact_sums
+from signalops.backtest.universe import (
+    AssetPart,
+    PartTotals,
+    asset_parts,
+    decimal_text,
+    exact_sums,
+)
 
 __all__ = ["StrategyBook", "strategy_books", "summed"]
 
 
 @dataclass(frozen=True)
-class StrategyBook:
+class StrategyBook(PartTotals):
     """One strategy's book in an account shared with others (money in the quote currency)."""
 
     name: str
@@ -47,24 +53,8 @@ class StrategyBook:
     decisions: int
 
     @property
-    def realised(self) -> Decimal:
-        with exact_sums():
-            return sum((p.realised for p in self.parts), Decimal(0))
-
-    @property
-    def unrealised(self) -> Decimal:
-        with exact_sums():
-            return sum((p.unrealised for p in self.parts), Decimal(0))
-
-    @property
-    def fees(self) -> Decimal:
-        with exact_sums():
-            return sum((p.fees for p in self.parts), Decimal(0))
-
-    @property
-    def net(self) -> Decimal:
-        with exact_sums():
-            return sum((p.net for p in self.parts), Decimal(0))
+    def totalled(self) -> Iterable[AssetPart]:
+        return self.parts
 
     @property
     def trades(self) -> int:

@@ -45,10 +45,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -70,6 +72,7 @@ __all__ = [
     "AssetPart",
     "Breakdown",
     "Holdings",
+    "PartTotals",
     "SectorPart",
     "Universe",
     "asset_parts",
@@ -78,6 +81,7 @@ __all__ = [
     "exact_sums",
     "parse_universe",
     "read_universe",
+    "summed_parts",
 ]
 
 # An asset symbol as the strategy schema takes one (``schemas/strategy.schema.json``).
@@ -480,9 +484,40 @@ class SectorPart:
         }
 
 
+class PartTotals(ABC):
+    """The exact totals of the ``AssetPart``s a group holds (``totalled``): a portfolio's, a
+    strategy's book's."""
+
+    @property
+    @abstractmethod
+    def totalled(self) -> Iterable[AssetPart]: ...
+
+    @property
+    def realised(self) -> Decimal:
+        return summed_parts(self.totalled, "realised")
+
+    @property
+    def unrealised(self) -> Decimal:
+        return summed_parts(self.totalled, "unrealised")
+
+    @property
+    def fees(self) -> Decimal:
+        return summed_parts(self.totalled, "fees")
+
+    @property
+    def pnl(self) -> Decimal:
+        return summed_parts(self.totalled, "pnl")
+
+    @property
+    def net(self) -> Decimal:
+        """The parts' net PnL summed."""
+        return summed_parts(self.totalled, "net")
+
+
 @dataclass(frozen=True)
-class Breakdown:
-    """A backtest's portfolio taken apart by asset and by sector."""
+class Breakdown(PartTotals):
+    """A backtest's portfolio taken apart by asset and by sector (its ``net``, the assets'
+    summed, equals ``equity_change``: see the module)."""
 
     assets: tuple[AssetPart, ...]
     sectors: tuple[SectorPart, ...]  # the named ones; an asset without a sector is its own
@@ -491,35 +526,13 @@ class Breakdown:
     max_weight: float  # all positions together, largest fraction of equity at a mark
 
     @property
+    def totalled(self) -> Iterable[AssetPart]:
+        return self.assets
+
+    @property
     def equity_change(self) -> Decimal:
         with exact_sums():
             return self.end_equity - self.start_equity
-
-    @property
-    def net(self) -> Decimal:
-        """The assets' net PnL summed (equal to ``equity_change``: see the module)."""
-        with exact_sums():
-            return sum((part.net for part in self.assets), Decimal(0))
-
-    @property
-    def realised(self) -> Decimal:
-        with exact_sums():
-            return sum((part.realised for part in self.assets), Decimal(0))
-
-    @property
-    def unrealised(self) -> Decimal:
-        with exact_sums():
-            return sum((part.unrealised for part in self.assets), Decimal(0))
-
-    @property
-    def fees(self) -> Decimal:
-        with exact_sums():
-            return sum((part.fees for part in self.assets), Decimal(0))
-
-    @property
-    def pnl(self) -> Decimal:
-        with exact_sums():
-            return sum((part.pnl for part in self.assets), Decimal(0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -535,6 +548,14 @@ class Breakdown:
                 "max_weight": self.max_weight,
             },
         }
+
+
+def summed_parts(parts: Iterable[AssetPart], figure: str) -> Decimal:
+    """``figure`` (``net``, ``fees``...) of each of ``parts`` added up exactly (``exact_sums``):
+    a portfolio's or a strategy's book's."""
+    read = attrgetter(figure)
+    with exact_sums():
+        return sum((read(part) for part in parts), Decimal(0))
 
 
 def decimal_text(value: Decimal) -> str:
