@@ -342,3 +342,20 @@ def test_asset_runs_every_strategy_on_those_assets_and_the_tables_agree(
         asset: sum(Decimal(b["by_asset"][asset]["net"]) for b in books.values()) for asset in assets
     }
     assert by_asset == {asset: Decimal(a["net"]) for asset, a in assets.items()}
+
+
+def test_blocked_decisions_are_counted_by_strategy_when_several_have_vetoes(
+    replay_dir: Path, folder: Path
+):
+    """The filter line said '11 decisions blocked' without saying whose."""
+    election = str(STRATEGIES / "election_odds_gate.yaml")
+    result = invoke(
+        "backtest", election, BANKING, "--from", "2024-10-01", "--to", "2025-01-31", "--data",
+        str(replay_dir), "--report", "report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("filter (")]
+    assert line.startswith(
+        "filter (Election_Odds_Gate: election_odds, 11 blocked; Banking_Crisis_Dip: "
+        "usdc_outflow, 0 blocked): 11 decisions blocked"
+    )

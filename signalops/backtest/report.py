@@ -487,11 +487,15 @@ NO_BASELINE = (
 
 
 def _filter_lines_together(study: Study) -> list[str]:
-    """The filter lines of several strategies: each one's vetoes named with it."""
+    """The filter lines of several strategies: each one's vetoes named with it, and with how
+    many of its decisions they blocked when more than one strategy has vetoes."""
+    r = study.result
+    vetoing = [s for s in r.strategies if s.tree.vetoes]
+    blocked = Counter(r.owner(d.decision_id) for d in r.decisions if d.verdict == "BLOCKED")
     vetoes = [
         f"{s.name}: {', '.join(veto.id for veto in s.tree.vetoes)}"
-        for s in study.result.strategies
-        if s.tree.vetoes
+        + (f", {blocked[s.name]:,} blocked" if len(vetoing) > 1 else "")
+        for s in vetoing
     ]
     if not vetoes:
         return ["filter: the strategies have no vetoes; nothing was blocked"]
