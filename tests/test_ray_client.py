@@ -12,6 +12,7 @@ home of its own (its token in ``~/.ray/auth_token``), stopped with its process g
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +86,8 @@ def head() -> Iterator[tuple[int, dict[str, str]]]:
             os.killpg(started.pid, signal.SIGKILL)
             started.wait()
         gone(started.pid)
+        # Not pytest's tmp_path: the cluster's socket paths must stay short. So it goes here.
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def gone(group: int) -> None:
