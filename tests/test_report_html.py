@@ -133,6 +133,7 @@ def test_the_page_keeps_the_tables_and_the_filter_accounting(page: str):
     assert "Filter accounting" in page
     assert "filter (usdc_outflow): 1 decision blocked" in page
     assert "<h2>Trades (1)</h2>" in page
+    assert "<td>Calmar</td><td>— (under a year)</td>" in page  # March 2023: no figure, and why
     assert "signalops why DECISION_ID --audit" in page
 
 

@@ -85,10 +85,15 @@ def _trading_rows(extended: Mapping[str, Any], quote: str | None) -> list[tuple[
     return [
         ("profit factor", profit_factor(trades.get("profit_factor"), trades.get("gross_profit"))),
         ("expectancy per closed trade", each),
-        ("Calmar", ratio(extended.get("calmar"))),
+        ("Calmar", _with_gap(ratio(extended.get("calmar")), extended.get("calmar_gap"))),
         ("turnover (a year)", DASH if turnover is None else f"{turnover:.2f}×"),
         ("traded notional", DASH if traded is None else money(traded, quote)),
     ]
+
+
+def _with_gap(shown: str, gap: Any) -> str:
+    """A figure, with why it is missing when it is (metrics.json's ``..._gap``)."""
+    return f"{shown} ({gap})" if isinstance(gap, str) and shown == DASH else shown
 
 
 def _tail_rows(risks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, str]]:

@@ -565,6 +565,18 @@ def calmar(cagr: float | None, drawdown: float, elapsed: timedelta) -> float | N
     return cagr / -drawdown
 
 
+def calmar_gap(cagr: float | None, drawdown: float, elapsed: timedelta) -> str | None:
+    """Why ``calmar`` has no figure, in a few words for a table beside its "—"; None when it
+    has one."""
+    if not annualisable(elapsed):
+        return "under a year"
+    if cagr is None:
+        return "no annual rate"
+    if not drawdown < 0:
+        return "no drawdown"
+    return None
+
+
 def traded_notional(trades: Sequence[Trade]) -> Decimal:
     """Every fill's notional, buys and sells, of closed and open trades alike."""
     return sum((leg.notional for t in trades for leg in (*t.entries, *t.exits)), Decimal(0))
@@ -659,6 +671,7 @@ class ExtendedMetrics:
     relative: Relative | None  # None without a benchmark
     trades: TradeStats
     calmar: float | None
+    calmar_gap: str | None  # why ``calmar`` is None (``calmar_gap``)
     exposure: float
     traded: Decimal  # every fill's notional, both sides
     turnover: float | None  # annualised
@@ -671,6 +684,7 @@ class ExtendedMetrics:
             "relative": None if self.relative is None else self.relative.to_dict(),
             "trades": self.trades.to_dict(),
             "calmar": self.calmar,
+            "calmar_gap": self.calmar_gap,
             "exposure": self.exposure,
             "traded_notional": str(self.traded),
             "turnover": self.turnover,
@@ -720,6 +734,7 @@ def extended_metrics(
         relative=against,
         trades=trade_stats(trades),
         calmar=calmar(metrics.cagr, metrics.drawdown.depth, elapsed),
+        calmar_gap=calmar_gap(metrics.cagr, metrics.drawdown.depth, elapsed),
         exposure=metrics.exposure,
         traded=traded,
         turnover=turnover(traded, values, elapsed),

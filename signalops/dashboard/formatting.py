@@ -114,7 +114,7 @@ _KNOWN: dict[str, tuple[str, Formatter]] = {
     "observations": ("observations", numbers.count),
 }
 # Keys shown inside another row (open trades beside trades) or that are no number.
-_FOLDED = {"open_trades"}
+_FOLDED = {"open_trades", "calmar_gap"}
 _PERCENT_WORDS = ("return", "drawdown", "rate", "volatility", "exposure", "var")
 _MONEY_WORDS = ("equity", "cash", "fee", "pnl", "notional", "profit", "loss")
 
@@ -188,6 +188,8 @@ def metric_rows(section: Mapping[str, Any], quote: str = DEFAULT_QUOTE) -> list[
             open_trades = section.get("open_trades")
             extra = f" (+{open_trades} open)" if open_trades else ""
             rows.append((metric_label(name, quote), numbers.count(value) + extra))
+        elif name == "calmar" and value is None and isinstance(section.get("calmar_gap"), str):
+            rows.append((metric_label(name, quote), f"{DASH} ({section['calmar_gap']})"))
         elif isinstance(value, Mapping):
             rows += [
                 (metric_label(k, quote), metric_text(k, v))

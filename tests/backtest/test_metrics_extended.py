@@ -22,6 +22,7 @@ from signalops.backtest.metrics import (
     ExtendedMetrics,
     as_of_values,
     calmar,
+    calmar_gap,
     extended_metrics,
     monthly_returns,
     period_returns,
@@ -157,6 +158,15 @@ def test_calmar_and_its_zero_drawdown_case():
     assert calmar(0.2, 0.0, year) is None  # never fell: unbounded, not a number
     assert calmar(None, -0.1, year) is None
     assert calmar(0.2, -0.1, 364 * DAY) is None  # under a year its CAGR extrapolates
+
+
+def test_a_missing_calmar_says_why_and_a_figure_has_no_reason():
+    year = 365 * DAY
+    assert calmar_gap(0.2, -0.1, year) is None
+    assert calmar_gap(0.2, 0.0, year) == "no drawdown"
+    assert calmar_gap(None, -0.1, year) == "no annual rate"
+    assert calmar_gap(0.2, -0.1, 364 * DAY) == "under a year"
+    assert calmar_gap(0.2, 0.0, 21 * DAY) == "under a year"  # the first reason a trader can act on
 
 
 def test_a_runs_calmar_needs_a_year_from_its_first_point_to_its_last():

@@ -88,6 +88,13 @@ def test_drawdown_and_win_rate_split_into_the_cli_rows():
     ]
 
 
+def test_a_missing_calmar_reads_with_its_reason_and_a_figure_plainly():
+    assert formatting.metric_rows({"calmar": None, "calmar_gap": "under a year"}) == [
+        ("Calmar", "— (under a year)")
+    ]
+    assert formatting.metric_rows({"calmar": 2.5, "calmar_gap": None}) == [("Calmar", "2.50")]
+
+
 def test_monthly_returns_and_tail_risk_read_as_percentages():
     monthly = {"2023": {"months": [None, None, 0.00904456575613044, *[None] * 9],
                         "year": 0.00904456575613044}}  # fmt: skip

@@ -406,7 +406,6 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
 
 def _extended_lines(study: Study) -> list[str]:
     from signalops.backtest.formatting import profit_factor
-    from signalops.backtest.metrics import annualisable
 
     ext: ExtendedMetrics = study.extended
     quote = f" {study.quote}" if study.quote else ""
@@ -431,7 +430,7 @@ def _extended_lines(study: Study) -> list[str]:
     if stats.expectancy is not None:
         expectancy = f"{_signed_money(stats.expectancy)}{quote} ({_pct(stats.expectancy_return)})"
     turnover = "—" if ext.turnover is None else f"{ext.turnover:.2f}"
-    calmar = _ratio(ext.calmar) + ("" if annualisable(ext.elapsed) else " (under a year)")
+    calmar = _ratio(ext.calmar) + ("" if ext.calmar_gap is None else f" ({ext.calmar_gap})")
     factor = profit_factor(stats.profit_factor, stats.gross_profit)
     return [
         relative,
