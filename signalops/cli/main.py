@@ -292,9 +292,18 @@ def cli(
     """SignalOps: trading strategies written in YAML, compiled into explicit, auditable logic trees.
 
     \b
-    Typical session:
+    Typical session (in a folder made by `signalops init tour`):
+      signalops data import                    load the bundled real data for replay
       signalops validate strategies/           check every strategy file, with line:column errors
       signalops explain strategies/x.yaml      draw the logic tree a file compiles into
+      signalops backtest strategies/x.yaml     decisions, fills, metrics and report.html on history
+      signalops run strategies/ --every 1h     decide every hour: risk gate, execution, audit log
+      signalops approvals                      trades waiting for a human (notify mode)
+      signalops why BTC --at 2023-03-11        the tree, values and thresholds behind a decision
+      signalops dashboard                      all of it in the browser
+
+    \b
+    Writing strategies:
       signalops metrics                        list every metric a strategy may use
       signalops schema > strategy.schema.json  the JSON Schema, for editor completion
     """
