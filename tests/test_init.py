@@ -276,3 +276,16 @@ def test_signalops_config_naming_a_missing_file_is_an_error_not_the_defaults(in_
 if __name__ == "__main__":  # rewrite the sample from the full data set
     write_sample(DATA, SAMPLE)
     sys.exit(0)
+
+
+def test_backtest_helps_first_example_runs_in_a_folder_made_by_init(in_tmp: Path):
+    # It named a file of the checkout's tests/, which a pip user's folder does not have.
+    init(".")
+    assert invoke("data", "import").exit_code == 0
+    shown = invoke("backtest", "--help").stdout
+    example = shown[shown.index("  Example:\n") :].split("\n\n")[0].splitlines()[2:4]
+    words = " ".join(line.strip().rstrip("\\") for line in example).split()
+    assert words[:2] == ["signalops", "backtest"]
+    ran = invoke(*words[1:])
+    assert ran.exit_code == 0, ran.output
+    assert "report: reports/banking_crisis_dip/report.html" in ran.stdout

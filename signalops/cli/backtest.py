@@ -156,8 +156,8 @@ def backtest_command(
     \b
     Example:
       signalops data import
-      signalops backtest tests/fixtures/banking_crisis_pipeline.yaml \\
-          --from 2023-03-01 --to 2023-03-31
+      signalops backtest strategies/banking_crisis_dip.yaml \\
+          --from 2023-01-01 --to 2023-06-30
       signalops backtest strategies/graham_value_event_filter.yaml \\
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --benchmark GSPC

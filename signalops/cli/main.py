@@ -296,11 +296,18 @@ def cli(
       signalops data import                    load the bundled real data for replay
       signalops validate strategies/           check every strategy file, with line:column errors
       signalops explain strategies/x.yaml      draw the logic tree a file compiles into
-      signalops backtest strategies/x.yaml     decisions, fills, metrics and report.html on history
+      signalops backtest strategies/x.yaml --from 2023-01-01 --to 2023-06-30
+                                               decisions, fills, metrics and report.html on history
       signalops run strategies/ --every 1h     decide every hour: risk gate, execution, audit log
       signalops approvals                      trades waiting for a human (notify mode)
       signalops why BTC --at 2023-03-11        the tree, values and thresholds behind a decision
       signalops dashboard                      all of it in the browser
+
+    \b
+    Research (each command's --help has a worked example):
+      signalops sweep                          a grid of parameter values, screened on history
+      signalops walkforward                    parameters picked in-sample, judged out of sample
+      signalops stress                         crises and shocks replayed through a strategy
 
     \b
     Writing strategies:
