@@ -95,13 +95,16 @@ def decisions_command(
 
     def find(name: str | None, by: str | None) -> list[dict[str, Any]]:
         wanted = verdict.upper() if verdict else None
+        # One more than shown: whether the list is cut (a count would read every match).
         return log.decisions(
-            asset=name, strategy=by, verdict=wanted, since=first, until=last, limit=limit
+            asset=name, strategy=by, verdict=wanted, since=first, until=last, limit=limit + 1
         )
 
     records = find(asset, strategy)
     if not records and (asset, strategy) != (logged := _as_logged(log, asset, strategy)):
         records = find(*logged)
+    more = len(records) > limit
+    records = records[:limit]
     hint = None if records or as_json else _strategy_hint(log, strategy) or _asset_hint(log, asset)
     if hint:
         output.console().print(f"no decisions match: {hint}", markup=False, highlight=False)
@@ -114,6 +117,13 @@ def decisions_command(
     output.decision_lines(
         (record, why.outcome(record, log.followups(record["decision_id"]))) for record in records
     )
+    if more:
+        output.console().print(
+            f"the newest {limit:,} shown; more match (--limit N shows N; --since, --until, "
+            "--verdict or --asset narrow them)",
+            markup=False,
+            highlight=False,
+        )
 
 
 @click.command("why")

@@ -37,6 +37,7 @@ def test_decisions_for_an_asset_in_lower_case_lists_the_logs_upper_case_one(hour
     assert [line.split()[:2] for line in lower.stdout.splitlines()] == [
         ["2023-03-10T23:00:00Z", "BTC"],
         ["2023-03-10T22:00:00Z", "BTC"],
+        ["the", "newest"],  # 2 shown; more match
     ]
 
 

@@ -67,6 +67,20 @@ def test_decisions_of_one_verdict_are_as_wide_as_that_listing_needs(march: str):
     )
 
 
+def test_a_listing_cut_by_its_limit_says_more_match_and_one_that_is_whole_does_not(march: str):
+    # It stopped at 50 without a word: on a backtest log, 50 of 1,096 read as the whole log.
+    cut = run("decisions", "--limit", "2", "--audit", march)
+    assert cut.stdout == (
+        f"2023-03-16T00:00:00Z  BTC  SELL  DENIED  {NAME}  dec-6926ef107cdec4aa93eca225\n"
+        f"2023-03-15T00:00:00Z  BTC  SELL  DENIED  {NAME}  dec-9a00c5978ad09ee03c5ee44c\n"
+        "the newest 2 shown; more match (--limit N shows N; --since, --until, --verdict or "
+        "--asset narrow them)\n"
+    )
+    whole = run("decisions", "--limit", "9", "--audit", march)  # the log's nine decisions
+    assert len(whole.stdout.splitlines()) == 9
+    assert "more match" not in whole.stdout
+
+
 @pytest.mark.parametrize("limit", ["0", "-1"])
 def test_a_limit_below_one_is_refused(march: str, limit: str):
     result = run("decisions", "--limit", limit, "--audit", march)
