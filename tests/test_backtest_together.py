@@ -359,3 +359,24 @@ def test_blocked_decisions_are_counted_by_strategy_when_several_have_vetoes(
         "filter (Election_Odds_Gate: election_odds, 11 blocked; Banking_Crisis_Dip: "
         "usdc_outflow, 0 blocked): 11 decisions blocked"
     )
+
+
+def test_metrics_json_names_every_strategy_not_the_first_as_its_strategy(
+    replay_dir: Path, folder: Path
+):
+    """Its ``strategy`` named the first strategy alone (its file, hash and vetoes), as if it had
+    run by itself; the others were only in a list at the end of the file."""
+    backtest(replay_dir, BANKING, BASELINE)
+    data = json.loads(Path("report", "metrics.json").read_text(encoding="utf-8"))
+    assert list(data)[:2] == ["strategy", "strategies"]
+    assert data["strategy"] == {
+        "name": "Banking_Crisis_Dip + Technical_Baseline",
+        "file": None,
+        "hash": None,
+        "vetoes": None,
+    }
+    assert [(s["name"], s["vetoes"]) for s in data["strategies"]] == [
+        ("Banking_Crisis_Dip", ["usdc_outflow"]),
+        ("Technical_Baseline", []),
+    ]
+    assert {"strategy", "strategies"} <= set(data["definitions"])

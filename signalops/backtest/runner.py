@@ -218,12 +218,8 @@ class BacktestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "strategy": {
-                "name": self.strategy.name,
-                "file": self.strategy.file,
-                "hash": self.strategy.content_hash,
-                "vetoes": [veto.id for veto in self.strategy.tree.vetoes],
-            },
+            "strategy": self._strategy_dict(),
+            **({"strategies": self._strategies_dict()} if self.others else {}),
             "assets": list(self.assets),
             "from": iso(self.start),
             "to": iso(self.end),
@@ -247,7 +243,20 @@ class BacktestResult:
             "blocked": self.blocked.to_dict(blocked=True),
             "signals": self.signals.to_dict(blocked=False),
             "seconds": round(self.seconds, 3),
-            **({"strategies": self._strategies_dict()} if self.others else {}),
+        }
+
+    def _strategy_dict(self) -> dict[str, Any]:
+        """The strategy; of several run together, the run as the report's title names it: no
+        one file, hash or vetoes are the run's, and the first's read as if it had run alone
+        (each one's are in ``strategies``, beside it)."""
+        if self.others:
+            names = " + ".join(s.name for s in self.strategies)
+            return {"name": names, "file": None, "hash": None, "vetoes": None}
+        return {
+            "name": self.strategy.name,
+            "file": self.strategy.file,
+            "hash": self.strategy.content_hash,
+            "vetoes": [veto.id for veto in self.strategy.tree.vetoes],
         }
 
     def _strategies_dict(self) -> list[dict[str, Any]]:
