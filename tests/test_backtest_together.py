@@ -380,3 +380,28 @@ def test_metrics_json_names_every_strategy_not_the_first_as_its_strategy(
         ("Technical_Baseline", []),
     ]
     assert {"strategy", "strategies"} <= set(data["definitions"])
+
+
+def test_each_blocked_decision_in_metrics_json_says_whose_it_is(replay_dir: Path, folder: Path):
+    """The blocked decisions of several strategies (and the acted-on BUYs played out beside
+    them) carried no strategy: two strategies' blocks read as one list of nobody's."""
+    election = str(STRATEGIES / "election_odds_gate.yaml")
+    pipeline = str(ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml")
+    result = invoke(
+        "backtest", election, pipeline, "--from", "2023-03-01", "--to", "2023-03-31", "--data",
+        str(replay_dir), "--report", "report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(Path("report", "metrics.json").read_text(encoding="utf-8"))
+    blocked, signals = data["blocked"]["decisions"], data["signals"]["decisions"]
+    assert [(d["strategy"], d["as_of"][:10], d["blocked_by"]) for d in blocked] == [
+        ("Banking_Crisis_Pipeline", "2023-03-12", ["usdc_outflow"]),
+        ("Election_Odds_Gate", "2023-03-20", ["election_odds"]),
+        ("Election_Odds_Gate", "2023-03-23", ["election_odds"]),
+        ("Election_Odds_Gate", "2023-03-26", ["election_odds"]),
+    ]
+    with AuditLog.open_readonly(Path("report", "backtest.db")) as log:
+        owner = {r["decision_id"]: r["strategy"]["name"] for r in records_of_kind(log, "decision")}
+    assert signals
+    assert all(d["strategy"] == owner[d["decision_id"]] for d in blocked + signals)
+    assert list(blocked[0])[:2] == ["strategy", "decision_id"]

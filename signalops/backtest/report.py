@@ -1042,7 +1042,8 @@ _BOOKS = {
     "order they decide (as the report's title); its file, hash and vetoes are null, no one "
     "strategy's being the run's: each one's are in strategies",
     "strategies": "each strategy, in the order they decide at each time (the order named): its "
-    "name, file, content hash, assets, vetoes and capital (null: it shares the account's cash)",
+    "name, file, content hash, assets, vetoes and capital (null: it shares the account's "
+    "cash); each decision played out under blocked and signals names its strategy",
     "books": "each strategy's book in the one account: its own fills (pnl = sold - bought + "
     "held at the end x the last close; net = pnl - fees, adding up to the account's equity "
     "change), its own round trips, the fraction of periods it held a position, its BUYs the "

@@ -240,10 +240,21 @@ class BacktestResult:
             },
             "metrics": self.metrics.to_dict(),
             "unknown_data": [found.to_dict() for found in self.unknown],
-            "blocked": self.blocked.to_dict(blocked=True),
-            "signals": self.signals.to_dict(blocked=False),
+            "blocked": self._accounted(self.blocked, blocked=True),
+            "signals": self._accounted(self.signals, blocked=False),
             "seconds": round(self.seconds, 3),
         }
+
+    def _accounted(self, accounting: Accounting, *, blocked: bool) -> dict[str, Any]:
+        """``accounting`` as metrics.json has it; of several strategies, each decision played
+        out names its strategy first (as trades.csv's rows do): their vetoes and entries are
+        one list, and a decision id alone does not say whose it is."""
+        data = accounting.to_dict(blocked=blocked)
+        if self.others:
+            data["decisions"] = [
+                {"strategy": self.owner(item["decision_id"]), **item} for item in data["decisions"]
+            ]
+        return data
 
     def _strategy_dict(self) -> dict[str, Any]:
         """The strategy; of several run together, the run as the report's title names it: no
