@@ -9,6 +9,7 @@ backtested (two files: ``Got unexpected extra argument``).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -158,7 +159,7 @@ def test_a_strategys_capital_from_the_config_is_its_book(replay_dir: Path, folde
     assert data["books"]["Technical_Baseline"]["capital"] is None
     assert stderr.startswith(
         "note: the risk gate denied 2 of 3 BUYs made while its strategy's book held none of the "
-        "asset (Technical_Baseline 2; MAX_EXPOSURE 2 at limit 6%; the last: signalops why dec-"
+        "asset (Technical_Baseline 2: MAX_EXPOSURE 2 at limit 6%; the last: signalops why dec-"
     )
 
 
@@ -405,3 +406,35 @@ def test_each_blocked_decision_in_metrics_json_says_whose_it_is(replay_dir: Path
     assert signals
     assert all(d["strategy"] == owner[d["decision_id"]] for d in blocked + signals)
     assert list(blocked[0])[:2] == ["strategy", "decision_id"]
+
+
+def all_in(name: str, risk: str = "") -> str:
+    """technical_baseline.yaml as ``name``, 100% of its book at every BUY (denied MAX_POSITION
+    and MAX_EXPOSURE under the default limits), with ``risk`` (its own ``risk:`` section)."""
+    text = (
+        Path(BASELINE)
+        .read_text(encoding="utf-8")
+        .replace("position_size: 0.05", "position_size: 1.0")
+    )
+    Path(f"{name}.yaml").write_text(
+        text.replace("Technical_Baseline", name) + risk, encoding="utf-8"
+    )
+    return f"{name}.yaml"
+
+
+def test_the_denied_entries_note_quotes_each_strategys_own_limit(replay_dir: Path, folder: Path):
+    """The note quoted the limit of the last denial's record, another strategy's: Tight_All_In,
+    whose own risk: caps a position at 5%, read 'MAX_POSITION 14 at limit 10%'."""
+    tight = all_in("Tight_All_In", "  risk:\n    max_position: 0.05\n")
+    result = invoke(
+        "backtest", tight, all_in("All_In"), "--from", "2022-01-01", "--to", "2022-03-31",
+        "--data", str(replay_dir), "--report", "report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(
+        r"note: nothing was bought: the risk gate denied every BUY, 14 BUYs \(Tight_All_In 7: "
+        r"MAX_POSITION 7 at limit 5%, MAX_EXPOSURE 7 at limit 50%; All_In 7: MAX_POSITION 7 at "
+        r"limit 10%, MAX_EXPOSURE 7 at limit 50%; the last: signalops why dec-[0-9a-f]{24} "
+        r"--audit report/backtest\.db\)\n",
+        result.stderr,
+    ), result.stderr

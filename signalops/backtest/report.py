@@ -812,22 +812,17 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
     "trades 1" and nothing else). BUYs denied while the asset is held are the gate at work
     (adding to a position past ``max_position``) and are not counted; a universe's table lists
     every denial. A run that bought nothing says so. Of several strategies run together: while
-    the strategy's own book held none, with how many of each strategy's."""
+    the strategy's own book held none, by strategy in the order named, each with its checks at
+    its own limits (a strategy's ``risk:`` may tighten them)."""
     denied, entries = _entries(r)
     if not denied:
         return []
-    codes = Counter(code for d in denied for code in d.denials)
     last = denied[-1]
-    limits = _limits_of(r, last.decision_id)
-    shown = ", ".join(
-        f"{code} {n:,}" + (f" at limit {limits[code]}" if code in limits else "")
-        for code, n in codes.most_common()
-    )
-    book = "the book"
     if r.others:
-        books = Counter(r.owner(d.decision_id) for d in denied)
-        shown = ", ".join(f"{name} {n:,}" for name, n in books.items()) + "; " + shown
-        book = "its strategy's book"
+        shown, book = _checks_by_strategy(r, denied), "its strategy's book"
+    else:
+        limits = _limits_of(r, [last.decision_id]).get(last.decision_id, {})
+        shown, book = _checks(denied, limits), "the book"
     why = f"the last: signalops why {last.decision_id} --audit {r.audit_path}"
     if not r.legs:
         return [
@@ -840,14 +835,42 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
     ]
 
 
-def _limits_of(r: BacktestResult, decision_id: str) -> dict[str, str]:
-    """The limit each failed check of the decision's record names, for people (a default the
+def _checks_by_strategy(r: BacktestResult, denied: Sequence[Decision]) -> str:
+    """``A 7: MAX_POSITION 7 at limit 5%; B 2: ...``: each strategy's denials in the order
+    named, at the limits of its own last denial's record (another's may be looser)."""
+    books: dict[str, list[Decision]] = {s.name: [] for s in r.strategies}
+    for decision in denied:
+        books[r.owner(decision.decision_id)].append(decision)
+    lasts = {name: found[-1].decision_id for name, found in books.items() if found}
+    limits = _limits_of(r, list(lasts.values()))
+    return "; ".join(
+        f"{name} {len(books[name]):,}: {_checks(books[name], limits.get(last, {}))}"
+        for name, last in lasts.items()
+    )
+
+
+def _checks(denied: Sequence[Decision], limits: Mapping[str, str]) -> str:
+    """``MAX_POSITION 7 at limit 10%, MAX_EXPOSURE 7 at limit 50%``: the denials' codes, most
+    first, each at the limit ``limits`` (of one strategy's record) names for it."""
+    codes = Counter(code for d in denied for code in d.denials)
+    return ", ".join(
+        f"{code} {n:,}" + (f" at limit {limits[code]}" if code in limits else "")
+        for code, n in codes.most_common()
+    )
+
+
+def _limits_of(r: BacktestResult, decision_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """By decision, the limit each failed check of its record names, for people (a default the
     trader never set, ``max_notional``'s 10,000, reads as what stopped the entries)."""
     try:
         with AuditLog.open_readonly(r.audit_path) as log:
-            record = log.get(decision_id)
+            records = {decision_id: log.get(decision_id) for decision_id in decision_ids}
     except (OSError, SignalOpsError):  # a log moved since: the counts alone
         return {}
+    return {decision_id: _failed_limits(record) for decision_id, record in records.items()}
+
+
+def _failed_limits(record: Mapping[str, Any] | None) -> dict[str, str]:
     found = {}
     for check in ((record or {}).get("risk") or {}).get("checks", ()):
         limit = None if check.get("passed") else limit_text(check.get("details") or {})
