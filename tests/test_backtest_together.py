@@ -438,3 +438,26 @@ def test_the_denied_entries_note_quotes_each_strategys_own_limit(replay_dir: Pat
         r"--audit report/backtest\.db\)\n",
         result.stderr,
     ), result.stderr
+
+
+def test_one_strategy_and_several_read_their_setup_through_one_function(
+    replay_dir: Path, folder: Path
+):
+    """The setup before a backtest runs (the config with --venue, the replay data, --asset and
+    --benchmark as the data spell them, each strategy's weekend warning) was written twice, in
+    cli.backtest and a near copy in cli.together; both commands read it through one now."""
+    from datetime import UTC, datetime
+
+    from signalops.catalogue import installed
+    from signalops.cli.backtest import BacktestAsked, backtest_setup
+    from signalops.strategy import load
+
+    asked = BacktestAsked(
+        start=datetime(2023, 1, 1, tzinfo=UTC), end=datetime(2023, 6, 30, tzinfo=UTC),
+        every=None, horizon=None, data_dir=replay_dir, report_dir=None, assets=("eth",),
+        benchmark="btc", config_file=None, venue=None,
+    )  # fmt: skip
+    files = (Path(BANKING), Path(BASELINE))
+    ready = backtest_setup(asked, files, [load(f, installed.catalogue()) for f in files])
+    assert (ready.assets, ready.benchmark, ready.universe) == (("ETH",), "BTC", None)
+    assert ready.settings.file == "signalops.yaml"

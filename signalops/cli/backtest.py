@@ -15,8 +15,8 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from signalops.errors import InputError
 
 if TYPE_CHECKING:
     from signalops.adapters.snapshots import SnapshotStore
+    from signalops.backtest.universe import Universe
     from signalops.catalogue.spec import Catalogue
     from signalops.config import Config
     from signalops.research.assets import EachAsset
@@ -199,25 +200,23 @@ def backtest_command(
     """
     # Imported here: the backtest package (and its report's plotly) is only needed by this
     # command, so other commands start as fast as before.
-    from signalops.backtest.study import run_study
     from signalops.catalogue import installed
-    from signalops.config import load_config
     from signalops.strategy import load
     from signalops.strategy.check import strategy_files
-    from signalops.workspace import with_venue
 
-    first, last = period_time("--from", start), period_time("--to", end)
-    interval = period_interval("--every", every)
-    span = period_interval("--horizon", horizon)
+    asked = BacktestAsked(
+        start=period_time("--from", start), end=period_time("--to", end),
+        every=period_interval("--every", every), horizon=period_interval("--horizon", horizon),
+        data_dir=data_dir, report_dir=report_dir, assets=assets, benchmark=benchmark,
+        config_file=config_file, venue=venue,
+    )  # fmt: skip
     files = strategy_files(strategies)
     if len(files) > 1:  # together, in one account (``cli.together``)
         from signalops.cli.together import backtest_together
 
         return backtest_together(
-            files, named=strategies, start=first, end=last, every=interval, horizon=span,
-            data_dir=data_dir, report_dir=report_dir, assets=assets, universe_spec=universe_spec,
-            benchmark=benchmark, each_asset=each_asset, ray_address=ray_address,
-            config_file=config_file, venue=venue,
+            files, named=strategies, asked=asked, universe_spec=universe_spec,
+            each_asset=each_asset, ray_address=ray_address,
         )  # fmt: skip
     (strategy,) = files
     if ray_address is not None and not each_asset:
@@ -235,67 +234,150 @@ def backtest_command(
             raise InputError("--universe and --asset both name the assets: give one of them")
         universe = read_universe(universe_spec)
     compiled = load(strategy, installed.catalogue())
-    settings = with_venue(load_config(config_file or default_config()), venue)
-    store = snapshots(data_dir)
+    ready = backtest_setup(asked, files, [compiled], universe)
+    out_dir = report_dir or report_folder(strategy)
+    if each_asset:
+        return _each_asset(strategy, compiled, asked, ready, out_dir, ray_address)
+    run_and_print([compiled], asked, ready, out_dir, baseline=not no_baseline)
+
+
+def _each_asset(
+    strategy: Path,
+    compiled: Strategy,
+    asked: BacktestAsked,
+    ready: BacktestSetup,
+    out_dir: Path,
+    ray_address: str | None,
+) -> None:
+    """``--each-asset``: each asset backtested alone, one task per asset, and a row each."""
+    from signalops.research.assets import run_each_asset
+    from signalops.research.tasks import Settings
+
+    text = strategy.read_text(encoding="utf-8")
+    with (
+        _asset_folders(out_dir, ray_address) as work,
+        _executor(ray_address) as executor,
+        research_output.progress() as progress,
+    ):
+        runs = run_each_asset(
+            compiled,
+            text,
+            store=ready.store,
+            start=asked.start,
+            end=asked.end,
+            out_dir=work,
+            executor=executor,
+            assets=ready.run_assets or None,
+            every=asked.every,
+            horizon=asked.horizon or timedelta(hours=72),
+            settings=Settings.read(asked.config_file or default_config(), asked.venue),
+            progress=progress,
+        )
+        runs = _published_as(runs, work, out_dir)
+    research_output.each_asset_notes(runs)
+    research_output.each_asset_table(runs, ready.settings)
+    research_output.failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
+
+
+@dataclass(frozen=True)
+class BacktestAsked:
+    """What ``signalops backtest`` was asked for, its times and durations read: one strategy's
+    backtest and several strategies' together read it alike (``backtest_setup``,
+    ``run_and_print``)."""
+
+    start: datetime
+    end: datetime
+    every: timedelta | None
+    horizon: timedelta | None
+    data_dir: Path
+    report_dir: Path | None
+    assets: tuple[str, ...]
+    benchmark: str | None
+    config_file: Path | None
+    venue: str | None
+
+
+@dataclass(frozen=True)
+class BacktestSetup:
+    """What a backtest reads before it runs: the config (with --venue), the replay data, and
+    --asset, --benchmark and a --universe as the data spell them."""
+
+    settings: Config
+    store: SnapshotStore
+    assets: tuple[str, ...]
+    benchmark: str | None
+    universe: Universe | None = None
+
+    @property
+    def run_assets(self) -> tuple[str, ...]:
+        """The assets it runs on: the universe's, else --asset's (none: each strategy's own)."""
+        return self.universe.assets if self.universe is not None else self.assets
+
+
+def backtest_setup(
+    asked: BacktestAsked,
+    files: Sequence[Path],
+    strategies: Sequence[Strategy],
+    universe: Universe | None = None,
+) -> BacktestSetup:
+    """Before anything runs, for one strategy or several (``files``, compiled as
+    ``strategies``): the config, the data, the assets as recorded, and each strategy's weekend
+    warning for the assets it runs on. ``universe`` (one strategy's --universe) is read onto
+    the data at the strategy's candle timeframe."""
+    from signalops.config import load_config
+    from signalops.workspace import with_venue
+
+    settings = with_venue(load_config(asked.config_file or default_config()), asked.venue)
+    store = snapshots(asked.data_dir)
     if universe is not None:
         from signalops.pipeline.cycle import candle_timeframe
 
-        universe = universe.on_record(store, candle_timeframe(compiled), settings.venues)
-    assets = as_recorded(assets, store, settings)
+        universe = universe.on_record(store, candle_timeframe(strategies[0]), settings.venues)
+    assets = as_recorded(asked.assets, store, settings)
+    benchmark = asked.benchmark
     if benchmark is not None:
         (benchmark,) = as_recorded((benchmark,), store, settings)
-    warn_weekends(strategy, compiled, universe.assets if universe else assets, settings)
-    out_dir = report_dir or report_folder(strategy)
-    if each_asset:
-        from signalops.research.assets import run_each_asset
-        from signalops.research.tasks import Settings
+    ready = BacktestSetup(settings, store, assets, benchmark, universe)
+    for file, compiled in zip(files, strategies, strict=True):
+        warn_weekends(file, compiled, ready.run_assets, settings)
+    return ready
 
-        text = strategy.read_text(encoding="utf-8")
-        with (
-            _asset_folders(out_dir, ray_address) as work,
-            _executor(ray_address) as executor,
-            research_output.progress() as progress,
-        ):
-            runs = run_each_asset(
-                compiled,
-                text,
-                store=store,
-                start=first,
-                end=last,
-                out_dir=work,
-                executor=executor,
-                assets=(universe.assets if universe is not None else assets) or None,
-                every=interval,
-                horizon=span or timedelta(hours=72),
-                settings=Settings.read(config_file or default_config(), venue),
-                progress=progress,
-            )
-            runs = _published_as(runs, work, out_dir)
-        research_output.each_asset_notes(runs)
-        research_output.each_asset_table(runs, settings)
-        research_output.failures(runs.failed, len(runs.runs) + len(runs.failed), "asset")
-        return
+
+def run_and_print(
+    strategies: Sequence[Strategy],
+    asked: BacktestAsked,
+    ready: BacktestSetup,
+    out_dir: Path,
+    *,
+    baseline: bool,
+) -> None:
+    """Backtest ``strategies`` (one, or several together in one account) into ``out_dir``'s
+    report and print it: the side-by-side table and its notes, the Kelly sizing that stopped
+    BUYs (said, not just counted), of several the account by strategy, then the portfolio."""
+    from signalops.backtest.report import sizing_lines
+    from signalops.backtest.study import run_study
+    from signalops.cli.together import strategies_table
+
     with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
         study = run_study(
-            compiled,
-            store=store,
-            start=first,
-            end=last,
+            strategies,
+            store=ready.store,
+            start=asked.start,
+            end=asked.end,
             out_dir=out_dir,
-            every=interval,
-            assets=assets or None,
-            config=settings,
-            horizon=span or timedelta(hours=72),
-            baseline=not no_baseline,
+            every=asked.every,
+            assets=ready.assets or None,
+            config=ready.settings,
+            horizon=asked.horizon or timedelta(hours=72),
+            baseline=baseline,
             progress=progress,
-            benchmark=benchmark,
-            universe=universe,
+            benchmark=ready.benchmark,
+            universe=ready.universe,
         )
     output.backtest(study, out_dir)
-    from signalops.backtest.report import sizing_lines
-
-    for line in sizing_lines(study):  # Kelly sizing that stopped every BUY: said, not just counted
+    for line in sizing_lines(study):
         output.console().print(line, markup=False, highlight=False)
+    strategies_table(study)  # one strategy: none
     research_output.portfolio(study)
 
 

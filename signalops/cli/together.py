@@ -10,84 +10,46 @@ audit log; the report is the account's, with a table by strategy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from signalops.cli import output
-from signalops.cli.output import research as research_output
-from signalops.cli.params import default_config, folder_name, report_folder, snapshots
+from signalops.cli.params import folder_name, report_folder
 from signalops.errors import InputError
 
 if TYPE_CHECKING:
     from signalops.backtest.comparison import Study
+    from signalops.cli.backtest import BacktestAsked
 
 
 def backtest_together(
     files: Sequence[Path],
     *,
     named: Sequence[Path],
-    start: datetime,
-    end: datetime,
-    every: timedelta | None,
-    horizon: timedelta | None,
-    data_dir: Path,
-    report_dir: Path | None,
-    assets: tuple[str, ...],
+    asked: BacktestAsked,
     universe_spec: str | None,
-    benchmark: str | None,
     each_asset: bool,
     ray_address: str | None,
-    config_file: Path | None,
-    venue: str | None,
 ) -> None:
     """Backtest the strategies of ``files`` together and print the account's report;
-    ``named``: the files and folders as the command line gave them (the report's folder)."""
-    from signalops.backtest.report import sizing_lines
-    from signalops.backtest.study import run_study
+    ``named``: the files and folders as the command line gave them (the report's folder). The
+    setup, run and print are one strategy's (``cli.backtest``), with the checks of several."""
     from signalops.catalogue import installed
-    from signalops.cli.backtest import as_recorded, warn_weekends
-    from signalops.config import load_config
+    from signalops.cli.backtest import backtest_setup, run_and_print
     from signalops.setup_warnings import config_warnings, duplicate_names
     from signalops.strategy import load
-    from signalops.workspace import with_venue
 
     _refuse(each_asset, universe_spec, ray_address)
     strategies = [load(file, installed.catalogue()) for file in files]
     duplicate = duplicate_names(strategies)
     if duplicate is not None:
         raise InputError(duplicate)
-    settings = with_venue(load_config(config_file or default_config()), venue)
-    store = snapshots(data_dir)
-    assets = as_recorded(assets, store, settings)
-    if benchmark is not None:
-        (benchmark,) = as_recorded((benchmark,), store, settings)
-    for file, compiled in zip(files, strategies, strict=True):
-        warn_weekends(file, compiled, assets, settings)
-    output.warnings(config_warnings(settings, [s.name for s in strategies]))
-    out_dir = report_dir or together_folder(named)
-    with output.interruptible(out_dir), output.progress(output.console(stderr=True)) as progress:
-        study = run_study(
-            strategies,
-            store=store,
-            start=start,
-            end=end,
-            out_dir=out_dir,
-            every=every,
-            assets=assets or None,
-            config=settings,
-            horizon=horizon or timedelta(hours=72),
-            baseline=False,
-            progress=progress,
-            benchmark=benchmark,
-        )
-    output.backtest(study, out_dir)
-    for line in sizing_lines(study):  # Kelly sizing that stopped a strategy's BUYs
-        output.console().print(line, markup=False, highlight=False)
-    strategies_table(study)
-    research_output.portfolio(study)
+    ready = backtest_setup(asked, files, strategies)
+    output.warnings(config_warnings(ready.settings, [s.name for s in strategies]))
+    out_dir = asked.report_dir or together_folder(named)
+    run_and_print(strategies, asked, ready, out_dir, baseline=False)
 
 
 def _refuse(each_asset: bool, universe_spec: str | None, ray_address: str | None) -> None:
