@@ -29,7 +29,7 @@ import json
 import shlex
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -62,11 +62,15 @@ from signalops.risk.limits import RiskLimits
 from signalops.venues import Venues
 
 __all__ = [
+    "ACCOUNT",
     "COLUMNS",
     "DASH",
     "REPORT_FILES",
+    "Account",
     "AssetTable",
+    "BookFigures",
     "ReportFiles",
+    "account_of_report",
     "asset_table",
     "columns",
     "cut_buy_notes",
@@ -298,103 +302,242 @@ STRATEGY_COLUMNS = (
 SHARED = "shared"  # a book without capital of its own: it spends the account's cash
 
 
+@dataclass(frozen=True)
+class BookFigures:
+    """One row of the account by strategy: a strategy's book, or the account's own (named
+    ``account``, its capital the starting cash)."""
+
+    name: str
+    capital: Decimal | None  # None: no capital of its own, the book spends the account's cash
+    assets: tuple[str, ...]
+    realised: Decimal
+    unrealised: Decimal
+    fees: Decimal
+    net: Decimal
+    start: Decimal  # what the net PnL is a change of (``of start``)
+    trades: int
+    open_trades: int
+    win_rate: float | None
+    exposure: float
+    denied: int  # BUYs the risk gate denied
+    denials: Mapping[str, int] = field(default_factory=dict)  # their codes, most first
+
+    def row(self) -> tuple[str, ...]:
+        return (
+            self.name,
+            SHARED if self.capital is None else numbers.money(self.capital),
+            numbers.listed(list(self.assets), 3),
+            numbers.money(self.realised, signed=True),
+            numbers.money(self.unrealised, signed=True),
+            numbers.money(self.fees),
+            numbers.money(self.net, signed=True),
+            _change(float(self.net / self.start)),
+            _open_too(self.trades, self.open_trades),
+            pct(self.win_rate, digits=0),
+            pct(self.exposure, digits=1),
+            f"{self.denied:,}",
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    """Several strategies' account taken apart by strategy: its own figures, each strategy's
+    book in the order named, and its equity at the end (at the start: ``total.start``). Made
+    from a study (``strategy_table``: the terminal's and report.html's) or from the
+    ``metrics.json`` it wrote (``account_of_report``: the dashboard's), so all three show the
+    same cells and lines."""
+
+    total: BookFigures
+    books: tuple[BookFigures, ...]
+    end: Decimal
+    quote: str | None
+
+    def table(self) -> AssetTable:
+        rows = (self.total.row(), *(b.row() for b in self.books))
+        return AssetTable(self.summary(), STRATEGY_COLUMNS, rows, 1)
+
+    def summary(self) -> str:
+        """``2 strategies in one account, sharing 10,000.00 USDT of starting cash``, and the
+        allocations when the config gives some."""
+        cash = numbers.money(self.total.capital, self.quote)
+        several = numbers.counted(len(self.books), "strategy", "strategies")
+        given = [b for b in self.books if b.capital is not None]
+        if not given:
+            return f"{several} in one account, sharing {cash} of starting cash"
+        shown = ", ".join(f"{b.name} {numbers.money(b.capital)}" for b in given)
+        shared = [b.name for b in self.books if b.capital is None]
+        rest = ""
+        if shared:
+            rest = f"; {numbers.listed(shared)} {'shares' if len(shared) == 1 else 'share'} "
+            rest += "the account"
+        return f"{several} in one account with {cash} of starting cash; capital: {shown}{rest}"
+
+    def lines(self) -> list[str]:
+        """What the books add up to, the order the strategies decide in, what ``shared``
+        means and the risk gate's denials of each one's BUYs."""
+        books, start, end = self.books, self.total.start, self.end
+        net = summed(b.net for b in books)
+        if net == end - start:
+            lines = [
+                f"the strategies' net PnL adds up to the equity change: "
+                f"{numbers.money(end - start, signed=True)} = {numbers.money(end)} - "
+                f"{numbers.money(start)}"
+            ]
+        else:  # the ledger's own arithmetic rounded (28 digits): say by how much
+            lines = [
+                f"the strategies' net PnL {numbers.money(net, signed=True)} differs from the "
+                f"equity change {numbers.money(end - start, signed=True)} by "
+                f"{net - end + start:.2E}"
+            ]
+        lines.append(
+            f"at each time they decide in the order named ({' then '.join(b.name for b in books)})"
+            ": the first takes the cash and the limits' room first; another order may trade "
+            "otherwise"
+        )
+        if any(b.capital is None for b in books):
+            lines.append(
+                f"{SHARED}: no capital of its own in the config (strategies: {{NAME: {{capital: "
+                "...}}), the book spends the account's cash; of start: the net PnL over the "
+                "book's capital, else over the account's starting cash"
+            )
+        denials: dict[str, dict[str, int]] = {}
+        for b in books:
+            for code, n in b.denials.items():
+                denials.setdefault(code, {})[b.name] = n
+        if denials:
+            shown = "; ".join(
+                f"{code} {sum(by.values()):,} "
+                f"({', '.join(f'{name} {n:,}' for name, n in by.items())})"
+                for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
+            )
+            lines.append(f"risk gate denials of BUYs, by check: {shown}")
+        return lines
+
+
 def strategy_table(study: Study) -> AssetTable | None:
     """The account taken apart by strategy (``Study.books``), the account's row first; None
     for one strategy (the side-by-side table is all of it). ``of start``: the net PnL over
     what the book started with, its capital, or the account's starting cash it shares."""
-    r = study.result
-    if not r.others:
-        return None
-    books, m = study.books, r.metrics
-    start, end = r.equity[0].equity, r.equity[-1].equity
-    total = (
-        ACCOUNT,
-        numbers.money(r.paper.starting_cash),
-        numbers.listed(list(r.assets), 3),
-        numbers.money(summed(b.realised for b in books), signed=True),
-        numbers.money(summed(b.unrealised for b in books), signed=True),
-        numbers.money(summed(b.fees for b in books)),
-        numbers.money(end - start, signed=True),
-        _change(float((end - start) / start)),
-        _open_too(m.trades, m.open_trades),
-        pct(m.win_rate.rate, digits=0),
-        pct(m.exposure, digits=1),
-        f"{sum(b.denied for b in books):,}",
-    )
-    each = tuple(
-        (
+    return _account(study).table() if study.result.others else None
+
+
+def _account(study: Study) -> Account:
+    r, m = study.result, study.result.metrics
+    books = tuple(
+        BookFigures(
             b.name,
-            SHARED if b.capital is None else numbers.money(b.capital),
-            numbers.listed(list(b.assets), 3),
-            numbers.money(b.realised, signed=True),
-            numbers.money(b.unrealised, signed=True),
-            numbers.money(b.fees),
-            numbers.money(b.net, signed=True),
-            _change(float(b.net / b.start)),
-            _open_too(b.trades, b.open_trades),
-            pct(b.win_rate, digits=0),
-            pct(b.exposure, digits=1),
-            f"{b.denied:,}",
+            b.capital,
+            b.assets,
+            b.realised,
+            b.unrealised,
+            b.fees,
+            b.net,
+            b.start,
+            b.trades,
+            b.open_trades,
+            b.win_rate,
+            b.exposure,
+            b.denied,
+            b.denials,
         )
-        for b in books
+        for b in study.books
     )
-    return AssetTable(_account(study), STRATEGY_COLUMNS, (total, *each), 1)
+    start, end = r.equity[0].equity, r.equity[-1].equity
+    trading = (m.trades, m.open_trades, m.win_rate.rate, m.exposure)
+    total = _total(r.paper.starting_cash, r.assets, books, start, end, trading)
+    return Account(total, books, end, study.quote)
 
 
-def _account(study: Study) -> str:
-    """``2 strategies in one account, sharing 10,000.00 USDT of starting cash``, and the
-    allocations when the config gives some."""
-    r = study.result
-    cash = numbers.money(r.paper.starting_cash, study.quote)
-    several = numbers.counted(len(r.strategies), "strategy", "strategies")
-    given = [b for b in study.books if b.capital is not None]
-    if not given:
-        return f"{several} in one account, sharing {cash} of starting cash"
-    shown = ", ".join(f"{b.name} {numbers.money(b.capital)}" for b in given)
-    shared = [b.name for b in study.books if b.capital is None]
-    rest = ""
-    if shared:
-        rest = f"; {numbers.listed(shared)} {'shares' if len(shared) == 1 else 'share'} the account"
-    return f"{several} in one account with {cash} of starting cash; capital: {shown}{rest}"
+# The account's round trips (closed, still open), win rate and exposure: its own, as its
+# metrics have them (a round trip of two books in one asset is one of the account's).
+Trading = tuple[int, int, float | None, float]
+
+
+def _total(
+    cash: Decimal,
+    assets: Sequence[str],
+    books: Sequence[BookFigures],
+    start: Decimal,
+    end: Decimal,
+    trading: Trading,
+) -> BookFigures:
+    """The account's row: the books' sums, its equity change and its own ``trading``."""
+    return BookFigures(
+        ACCOUNT,
+        cash,
+        tuple(assets),
+        summed(b.realised for b in books),
+        summed(b.unrealised for b in books),
+        summed(b.fees for b in books),
+        end - start,
+        start,
+        *trading,
+        sum(b.denied for b in books),
+    )
+
+
+def account_of_report(data: Mapping[str, Any], quote: str | None) -> Account | None:
+    """The account by strategy of a ``metrics.json`` (``data``) that several strategies
+    backtested together wrote: its ``books`` and its account's ``metrics``, as the terminal and
+    report.html showed them. None for a report of one strategy, or one that does not read."""
+    books = data.get("books")
+    if not isinstance(books, Mapping) or len(books) < 2:
+        return None
+    try:
+        figures = tuple(_book_of_report(str(name), book) for name, book in books.items())
+        m = data["metrics"]
+        start, end = Decimal(m["start_equity"]), Decimal(m["end_equity"])
+        cash, assets = Decimal(data["starting_cash"]), [str(a) for a in data["assets"]]
+        total = _total(cash, assets, figures, start, end, _trading_of_report(m))
+        account = Account(total, figures, end, quote)
+        account.table()  # a figure that does not format (a start of 0) fails here, not later
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    return account
+
+
+def _trading_of_report(m: Mapping[str, Any]) -> Trading:
+    rate = m["win_rate"]["rate"]
+    return (
+        int(m["trades"]),
+        int(m.get("open_trades") or 0),
+        None if rate is None else float(rate),
+        float(m["exposure"]),
+    )
+
+
+def _book_of_report(name: str, book: Mapping[str, Any]) -> BookFigures:
+    """One book as ``together.StrategyBook.to_dict`` wrote it."""
+    capital, trades, wins = book["capital"], int(book["trades"]), int(book["wins"])
+    return BookFigures(
+        name,
+        None if capital is None else Decimal(capital),
+        tuple(str(a) for a in book["assets"]),
+        Decimal(book["realised"]),
+        Decimal(book["unrealised"]),
+        Decimal(book["fees"]),
+        Decimal(book["net"]),
+        Decimal(book["start"]),
+        trades,
+        int(book["open_trades"]),
+        wins / trades if trades else None,  # as StrategyBook.win_rate
+        float(book["exposure"]),
+        int(book["denied_buys"]),
+        _most_first({str(code): int(n) for code, n in (book.get("denials") or {}).items()}),
+    )
+
+
+def _most_first(counts: Mapping[str, int]) -> dict[str, int]:
+    """Denial codes in ``StrategyBook.denials``' order (metrics.json has them by code), so the
+    lines name them as the terminal did."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def strategy_lines(study: Study) -> list[str]:
     """What the account by strategy adds up to, the risk gate's denials of each one's BUYs,
     and how to ask why one of its decisions was taken (``signalops why --strategy``)."""
-    r, books = study.result, study.books
-    start, end = r.equity[0].equity, r.equity[-1].equity
-    net = summed(b.net for b in books)
-    if net == end - start:
-        lines = [
-            f"the strategies' net PnL adds up to the equity change: "
-            f"{numbers.money(end - start, signed=True)} = {numbers.money(end)} - "
-            f"{numbers.money(start)}"
-        ]
-    else:  # the ledger's own arithmetic rounded (28 digits): say by how much
-        lines = [
-            f"the strategies' net PnL {numbers.money(net, signed=True)} differs from the "
-            f"equity change {numbers.money(end - start, signed=True)} by {net - end + start:.2E}"
-        ]
-    lines.append(
-        f"at each time they decide in the order named ({' then '.join(b.name for b in books)}): "
-        "the first takes the cash and the limits' room first; another order may trade otherwise"
-    )
-    if any(b.capital is None for b in books):
-        lines.append(
-            f"{SHARED}: no capital of its own in the config (strategies: {{NAME: {{capital: "
-            "...}}), the book spends the account's cash; of start: the net PnL over the book's "
-            "capital, else over the account's starting cash"
-        )
-    denials: dict[str, dict[str, int]] = {}
-    for b in books:
-        for code, n in b.denials.items():
-            denials.setdefault(code, {})[b.name] = n
-    if denials:
-        shown = "; ".join(
-            f"{code} {sum(by.values()):,} ({', '.join(f'{name} {n:,}' for name, n in by.items())})"
-            for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
-        )
-        lines.append(f"risk gate denials of BUYs, by check: {shown}")
+    r = study.result
+    lines = _account(study).lines()
     if r.legs:
         first = r.legs[0]
         lines.append(

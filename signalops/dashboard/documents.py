@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from signalops import numbers
 from signalops.adapters import registry
+from signalops.backtest.report import ACCOUNT, Account, account_of_report
 from signalops.dashboard.formatting import (
     DEFAULT_QUOTE,
     comparison_rows,
@@ -24,6 +26,8 @@ from signalops.strategy import find_strategy_files, load
 
 CHART_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 HOLD = "buy & hold"
+STRATEGY = "strategy"  # the first column's name: the strategy's figures (of several: ACCOUNT)
+NAMED = frozenset({"strategy", "strategies"})  # who ran: said by ``whose``, not as a figure
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,50 @@ class BacktestReport:
         return found if isinstance(found, str) and found else DEFAULT_QUOTE
 
     def scalar_metrics(self) -> dict[str, Any]:
-        """Top-level numbers and strings (the headline figures); nested data shown as JSON."""
-        return {k: v for k, v in self.metrics.items() if _scalar(v)}
+        """Top-level numbers and strings (the headline figures); nested data shown as JSON.
+        Who ran is left to ``whose``: one name in a row of figures would read as the whole
+        backtest's, though several strategies ran."""
+        return {k: v for k, v in self.metrics.items() if _scalar(v) and k not in NAMED}
+
+    def strategy_names(self) -> tuple[str, ...]:
+        """The strategies the backtest ran, in the order named: of several run together, the
+        books of metrics.json (``books``, else its ``strategies``); else the one strategy."""
+        data = self.metrics
+        books = data.get("books")
+        if isinstance(books, dict) and books:
+            return tuple(str(name) for name in books)
+        listed = data.get("strategies")
+        if isinstance(listed, list) and listed:
+            return tuple(n for n in map(_name, listed) if n)
+        one = _name(data.get("strategy"))
+        return (one,) if one else ()
+
+    @property
+    def together(self) -> bool:
+        """Several strategies backtested together: the figures are their account's."""
+        return len(self.strategy_names()) > 1
+
+    @property
+    def lead(self) -> str:
+        """What the first column's figures are: ``account`` of several strategies (as the
+        CLI's table heads it), else ``strategy``."""
+        return ACCOUNT if self.together else STRATEGY
+
+    def whose(self) -> str:
+        """Whose figures the report's are, in a line: ``The account of 2 strategies
+        backtested together: A and B``, or ``Strategy: A``; empty when it names none."""
+        names = self.strategy_names()
+        if not names:
+            return ""
+        if len(names) == 1:
+            return f"Strategy: {names[0]}"
+        several = numbers.counted(len(names), "strategy", "strategies")
+        return f"The account of {several} backtested together: {numbers.listed(list(names))}"
+
+    def account(self) -> Account | None:
+        """Of several strategies run together, the account by strategy as ``signalops
+        backtest`` printed it and report.html shows it (``report.account_of_report``)."""
+        return account_of_report(self.metrics, self.quote) if self.together else None
 
     def run_rows(self) -> list[dict[str, str]]:
         """The top-level figures (period, cash, timing) with numbers as the CLI writes them."""
@@ -120,21 +166,23 @@ class BacktestReport:
         ]
 
     def runs(self) -> dict[str, dict[str, Any]]:
-        """Each run's metrics: the strategy's, the vetoes-removed baseline's and buy-and-hold's,
-        as ``signalops backtest`` writes them (``metrics``, ``baseline.metrics``,
-        ``buy_and_hold``); empty for reports of another shape."""
-        data = self.metrics
+        """Each run's metrics: the strategy's (of several, their account's: ``lead``), the
+        vetoes-removed baseline's and buy-and-hold's, as ``signalops backtest`` writes them
+        (``metrics``, ``baseline.metrics``, ``buy_and_hold``); empty for reports of another
+        shape."""
+        data, lead = self.metrics, self.lead
         found = {
-            "strategy": data.get("metrics"),
+            lead: data.get("metrics"),
             "vetoes removed": (data.get("baseline") or {}).get("metrics"),
             HOLD: data.get("buy_and_hold"),
         }
         columns = {name: value for name, value in found.items() if isinstance(value, dict)}
-        return columns if "strategy" in columns else {}
+        return columns if lead in columns else {}
 
     def comparison(self) -> list[dict[str, str]]:
-        """The strategy's metrics beside the baseline's and buy-and-hold's, one row per metric,
-        in the words and formats of the CLI's table (``signalops.dashboard.formatting``)."""
+        """The strategy's (of several, their account's) metrics beside the baseline's and
+        buy-and-hold's, one row per metric, in the words and formats of the CLI's table
+        (``signalops.dashboard.formatting``)."""
         runs = self.runs()
         return comparison_rows(runs, self.quote, frozenset({HOLD})) if runs else []
 
@@ -168,6 +216,13 @@ class BacktestReport:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, int | float | str | bool)
+
+
+def _name(value: Any) -> str:
+    """A strategy's name as metrics.json may give it: an object with its ``name``, or the
+    name alone."""
+    found = value.get("name") if isinstance(value, dict) else value
+    return found if isinstance(found, str) else ""
 
 
 def backtest_reports(folder: Path) -> list[BacktestReport]:

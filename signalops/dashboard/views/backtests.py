@@ -1,8 +1,10 @@
 """Backtests: the reports ``signalops backtest`` writes (``reports/<name>/``), with numbers as
-the CLI prints them: the headline figures as cards, the strategy beside its vetoes-removed
-baseline and buy-and-hold (row for row the CLI's table), the further measures (benchmark-relative,
-trade statistics, VaR/CVaR, monthly returns), each asset of a universe, and the report's
-interactive charts (``charts.json``; older reports' images otherwise)."""
+the CLI prints them: whose figures they are, the headline figures as cards, the strategy beside
+its vetoes-removed baseline and buy-and-hold (row for row the CLI's table), of several strategies
+run together their account beside buy-and-hold and the account by strategy (the CLI's and
+report.html's table and lines), the further measures (benchmark-relative, trade statistics,
+VaR/CVaR, monthly returns), each asset of a universe, and the report's interactive charts
+(``charts.json``; older reports' images otherwise)."""
 
 from __future__ import annotations
 
@@ -45,10 +47,14 @@ def render(context: Context) -> None:
     st.subheader(report.name)
     if report.error:
         st.error(f"Cannot read this report: {report.error}", icon=":material/error:")
+    whose = report.whose()
+    if whose:
+        st.markdown(whose)
     _headline(report)
     comparison = report.comparison()
     if comparison:
         table(comparison, key="backtests.comparison", height="content")
+    _by_strategy(report)
     _further(report)
     run = report.run_rows()
     if run:
@@ -65,8 +71,8 @@ def render(context: Context) -> None:
 
 
 def _headline(report: documents.BacktestReport) -> None:
-    strategy = report.runs().get("strategy")
-    cards = headline(strategy, report.quote) if strategy else []
+    lead = report.runs().get(report.lead)
+    cards = headline(lead, report.quote) if lead else []
     if not cards:
         return
     with st.container(key="backtests.headline"):
@@ -76,12 +82,30 @@ def _headline(report: documents.BacktestReport) -> None:
                 column.metric(label, text)
 
 
+def _by_strategy(report: documents.BacktestReport) -> None:
+    """Of several strategies run together, their account taken apart by strategy, as the
+    terminal printed it under ``account by strategy`` and report.html shows it."""
+    if not report.together:
+        return
+    st.markdown("**Account by strategy**")
+    account = report.account()
+    if account is None:
+        st.caption("metrics.json has no readable `books`: see it as written below.")
+        return
+    found = account.table()
+    st.caption(found.summary)
+    rows = [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+    table(rows, key="backtests.strategies", height="content")
+    for line in account.lines():
+        st.caption(line)
+
+
 def _further(report: documents.BacktestReport) -> None:
     """The measures beyond the CLI's main table, when the report has them."""
     extended = report.section("extended")
-    rows = [{"metric": label, "strategy": text} for label, text in metric_rows(extended)]
+    rows = [{"metric": label, report.lead: text} for label, text in metric_rows(extended)]
     if rows:
-        st.markdown("**More measures of the strategy**")
+        st.markdown(f"**More measures of the {report.lead}**")
         table(rows, key="backtests.extended", height="content")
     tail = tail_risk_rows(extended.get("tail_risk"))
     if tail:
