@@ -19,8 +19,9 @@ process (in every tab, even if the browser still sends the cookie) and clears th
 restarting the dashboard ends every login.
 
 The session keeps the token, never the secret that signs it; the password is checked, and is in
-no token, cookie, page or log line. The token is on the page only inside the
-script that sets the cookie, which removes itself once run.
+no token, cookie, page or log line, and out of the session state as soon as the form that
+carried it is submitted (checked from the value that run read). The token is on the page only
+inside the script that sets the cookie, which removes itself once run.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ TOKEN_KEY = "access.token"
 CLIENT_KEY = "access.client"
 RESUMED_KEY = "access.resumed"  # this session has looked at its cookie (read once, at its start)
 COOKIE_KEY = "access.cookie"  # the cookie change the next page run makes in the browser
+PASSWORD_KEY = "access.password"  # the login form's field: out of the session once read
 _COOKIE_BOX = "access-cookie"
 # The script that writes the cookie shows nothing: its box takes no room in the sidebar
 # (Streamlit spaces every element, even an empty one).
@@ -91,11 +93,20 @@ def sidebar(settings: Settings) -> str | None:
     st.warning("Read-only until you log in.")
     with st.form("access.login", clear_on_submit=True):
         given_name = st.text_input("Operator name", key="access.name")
-        password = st.text_input("Password", type="password", key="access.password")
+        password = st.text_input("Password", type="password", key=PASSWORD_KEY)
         submitted = st.form_submit_button("Log in", key="access.submit")
     if submitted:
+        _forget_password()
         _log_in(settings, given_name.strip(), password)
     return None
+
+
+def _forget_password() -> None:
+    """Take the typed password out of the session state, where the form's field would keep
+    it until the next rerun (a failed login makes none, so it stayed there while the page
+    sat idle): the attempt is checked from the value this run read, which nothing keeps."""
+    if PASSWORD_KEY in st.session_state:
+        del st.session_state[PASSWORD_KEY]
 
 
 def _resume(settings: Settings) -> None:

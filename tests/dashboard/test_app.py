@@ -367,6 +367,29 @@ def test_a_wrong_password_keeps_it_read_only(audit_db: Path):
     assert "Read-only until you log in." in joined(at.sidebar.warning)
 
 
+def kept_passwords(at: AppTest, *passwords: str) -> list[str]:
+    """Those of ``passwords`` the session state still holds, under any key."""
+    held = [at.session_state.get("access.password"), *at.session_state.values()]
+    return [p for p in passwords if p in held]
+
+
+def test_a_typed_password_leaves_the_session_state_once_checked(
+    audit_db: Path, dashboard_env: dict[str, str]
+):
+    """Regression: after a failed login the password stayed in the session state (the login
+    form's field) until the next rerun; it is taken out as soon as the attempt is checked,
+    whether it fails or logs in."""
+    clock = FakeClock()  # the retry after a failure need not wait for the guard's delay
+    install_guard(str(Path(dashboard_env["SIGNALOPS_CONFIG"]).resolve()), LoginGuard(clock=clock))
+    at = login(start(), password="wrong guess")
+    assert values(at.sidebar.error) == ["Wrong operator name or password."]
+    assert kept_passwords(at, "wrong guess") == []
+    clock.now += 60
+    login(at, password=PASSWORD)
+    assert "Logged in as **alice**" in joined(at.sidebar.success)
+    assert kept_passwords(at, "wrong guess", PASSWORD) == []
+
+
 def test_a_name_without_an_account_cannot_log_in_even_with_a_valid_password(audit_db: Path):
     at = login(start(), name="CEO (not really)")
     assert values(at.sidebar.error) == ["Wrong operator name or password."]
