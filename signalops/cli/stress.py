@@ -55,6 +55,8 @@ def stress_command(
     synthetic ones apply shocks to the replayed data: a price gap, a prediction-market jump, a
     data source out for some hours, a venue rejecting orders. A scenario the data does not
     cover, or one of whose shocks touches nothing the strategy reads, is skipped with the reason.
+    When every scenario is skipped, nothing is written and the command fails (exit status 1),
+    a line for each scenario saying why.
 
     Per scenario: PnL, max drawdown, decisions, orders filled, denied by the risk gate and
     rejected by the venue (by code), breakers, and the decisions that failed closed.
@@ -78,6 +80,7 @@ def stress_command(
     from signalops.adapters import registry
     from signalops.cli.output import stress as stress_output
     from signalops.config import load_config
+    from signalops.errors import InputError
     from signalops.strategy import load
     from signalops.stress import run_stress, select
     from signalops.workspace import with_venue
@@ -91,6 +94,9 @@ def stress_command(
         report = run_stress(
             compiled, chosen, store=store, out_dir=out_dir, config=settings, progress=progress
         )
+    nothing = report.nothing_ran()
+    if nothing is not None:
+        raise InputError(nothing)
     if as_json:
         output.json_out(report.to_dict())
         return

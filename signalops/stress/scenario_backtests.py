@@ -227,6 +227,20 @@ class StressReport:
     breakers_configured: bool
     quote: str | None = None  # the currency its money is in (its assets' venues' quote)
 
+    def nothing_ran(self) -> str | None:
+        """Why no scenario ran, a line for each skipped one (None: one ran). A stress test of
+        nothing is a failure to report, not a table of zero rows: the scenarios chosen say
+        nothing about this strategy on this data."""
+        if any(run.result is not None for run in self.runs):
+            return None
+        lines = [
+            f"no scenario ran ({len(self.runs)} skipped; nothing written to {self.out_dir})"
+            if self.runs
+            else "no scenario was chosen"
+        ]
+        lines.extend(f"skipped {run.scenario.name}: {run.skipped}" for run in self.runs)
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "strategy": {
@@ -252,19 +266,21 @@ def run_stress(
     progress: Progress | None = None,
 ) -> StressReport:
     """Each scenario's backtest of ``strategy`` (``out_dir/<scenario>/backtest.db``), in order;
-    the folders of the scenarios run appear in ``out_dir`` together, at the end."""
+    the folders of the scenarios run appear in ``out_dir`` together, at the end. When every
+    scenario is skipped nothing is written, not even ``out_dir`` (``StressReport.nothing_ran``
+    says why)."""
     config = config or Config()
-    runs = []
-    with staged(Path(out_dir)) as work:
-        for scenario in scenarios:
-            why = skip_reason(strategy, scenario, store, config)
-            if why is not None:
-                runs.append(ScenarioRun(scenario, skipped=why))
-                continue
-            run = run_scenario(
-                strategy, scenario, store=store, out_dir=work, config=config, progress=progress
-            )
-            runs.append(_published_in(run, Path(out_dir)))
+    runs = [ScenarioRun(s, skipped=skip_reason(strategy, s, store, config)) for s in scenarios]
+    if any(run.skipped is None for run in runs):
+        # Only then: a run of nothing would publish an empty folder.
+        with staged(Path(out_dir)) as work:
+            for i, scenario in enumerate(scenarios):
+                if runs[i].skipped is None:
+                    run = run_scenario(
+                        strategy, scenario, store=store, out_dir=work, config=config,
+                        progress=progress,
+                    )  # fmt: skip
+                    runs[i] = _published_in(run, Path(out_dir))
     configured = _breakers_set(config.breakers)
     quote = config.account_quote(strategy.assets)
     return StressReport(strategy, tuple(runs), Path(out_dir), configured, quote)
