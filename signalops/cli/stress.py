@@ -53,10 +53,12 @@ def stress_command(
     log as 'signalops backtest', over the scenario's window of the replay data. Historical
     scenarios replay a window as recorded (March 2020, May 2022, November 2022, March 2023);
     synthetic ones apply shocks to the replayed data: a price gap, a prediction-market jump, a
-    data source out for some hours, a venue rejecting orders. A scenario the data does not
-    cover, or one of whose shocks touches nothing the strategy reads, is skipped with the reason.
-    When every scenario is skipped, nothing is written and the command fails (exit status 1),
-    a line for each scenario saying why.
+    data source out for some hours, a venue rejecting orders. A shock that touches nothing the
+    strategy reads (a gap of an asset it does not trade) is not applied: the scenario runs with
+    its other shocks, and a note says which one was left out and why. A scenario the data does
+    not cover, or none of whose shocks apply, is skipped with the reason. When every scenario is
+    skipped, nothing is written and the command fails (exit status 1), a line for each saying
+    why.
 
     Per scenario: PnL, max drawdown, decisions, orders filled, denied by the risk gate and
     rejected by the venue (by code), breakers, and the decisions that failed closed.

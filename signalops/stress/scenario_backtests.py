@@ -16,10 +16,16 @@ A scenario is *skipped*, with the reason, when it cannot say anything about the 
 - not covered by the data: the strategy's candles of some asset do not span the window (the
   bundled hourly BTC candles start in October 2020, so March 2020 is not covered for an hourly
   strategy; the daily candles go back to 2017);
-- not applicable: one of its shocks touches nothing the strategy reads (a gap of an asset it
-  does not trade, a jump of a market it does not read, an outage of a source it does not use).
-  One is enough: the scenario's row would report a stress that did not happen, and a shock
-  written for the strategy names what it trades (``DOGE`` for ``BTC`` is a slip to be told of).
+- not applicable: every one of its shocks touches nothing the strategy reads (a gap of an asset
+  it does not trade, a jump of a market it does not read, an outage of a source it does not
+  use): its row would report a stress that did not happen.
+
+A shock that touches nothing the strategy reads beside one that does is *not applied*: the
+scenario runs with the others, and the report names the one left out and why. Applied, it would
+have changed nothing the strategy reads, so the run is the scenario as written, as far as this
+strategy can tell; skipping the whole scenario would throw away what the other shocks show (an
+outage of the strategy's data is no less an outage because the scenario also gaps ETH). Naming
+it still tells of a slip (``DOGE`` written for ``BTC``).
 
 What each scenario reports is read from its audit log, so it is what ``why`` shows: the verdicts,
 the orders filled, the risk gate's denials by code, the venue's refusals by code, and the
@@ -164,6 +170,17 @@ class Outcomes:
 
 
 @dataclass(frozen=True)
+class NotApplied:
+    """A shock of a scenario that ran without it: it touches nothing the strategy reads."""
+
+    shock: Shock
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shock": self.shock.to_dict(), "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ScenarioRun:
     """One scenario: its backtest and what it came to, or why it was skipped."""
 
@@ -172,14 +189,22 @@ class ScenarioRun:
     result: BacktestResult | None = None
     outcomes: Outcomes | None = None
     breakers: Breakers = Breakers(configured=False)
+    not_applied: tuple[NotApplied, ...] = ()
+
+    @property
+    def applied(self) -> tuple[Shock, ...]:
+        """The scenario's shocks the run applied, in the scenario's order."""
+        left_out = [n.shock for n in self.not_applied]
+        return tuple(shock for shock in self.scenario.shocks if shock not in left_out)
 
     def example(self) -> str | None:
-        """A decision the shocks touched, for ``why``: from the first shock on, the first order
-        the venue rejected, else the first decision that failed closed, else the first blocked,
-        else the first order filled, else the first denied. None for a historical scenario."""
-        if self.outcomes is None or not self.scenario.shocks:
+        """A decision the shocks touched, for ``why``: from the first shock applied on, the
+        first order the venue rejected, else the first decision that failed closed, else the
+        first blocked, else the first order filled, else the first denied. None for a historical
+        scenario."""
+        if self.outcomes is None or not self.applied:
             return None
-        since = min(shock.when for shock in self.scenario.shocks)
+        since = min(shock.when for shock in self.applied)
         for kind in (REJECTED, FAILED_CLOSED, BLOCKED, FILLED, DENIED):
             found = self.outcomes.first(kind, since)
             if found is not None:
@@ -209,6 +234,7 @@ class ScenarioRun:
                 "max_drawdown": metrics.drawdown.to_dict(),
                 "trades": metrics.trades,
                 "open_trades": metrics.open_trades,
+                "shocks_not_applied": [n.to_dict() for n in self.not_applied],
                 **outcomes.to_dict(),
                 "breakers": self.breakers.to_dict(),
                 "audit_log": str(result.audit_path),
@@ -276,9 +302,10 @@ def run_stress(
         with staged(Path(out_dir)) as work:
             for i, scenario in enumerate(scenarios):
                 if runs[i].skipped is None:
+                    left_out = not_applied(strategy, scenario, store, config)
                     run = run_scenario(
                         strategy, scenario, store=store, out_dir=work, config=config,
-                        progress=progress,
+                        progress=progress, not_applied=left_out,
                     )  # fmt: skip
                     runs[i] = _published_in(run, Path(out_dir))
     configured = _breakers_set(config.breakers)
@@ -295,11 +322,13 @@ def run_scenario(
     config: Config | None = None,
     progress: Progress | None = None,
     engine: str = FAST,
+    not_applied: Sequence[NotApplied] = (),
 ) -> ScenarioRun:
-    """One scenario's backtest (whatever ``skip_reason`` would say) and its outcomes;
-    ``engine`` as for ``run_backtest``."""
+    """One scenario's backtest (whatever ``skip_reason`` would say) and its outcomes, with
+    every shock but those ``not_applied`` names; ``engine`` as for ``run_backtest``."""
     config = config or Config()
-    shocks = scenario.shocks
+    left_out = [n.shock for n in not_applied]
+    shocks = tuple(shock for shock in scenario.shocks if shock not in left_out)
     outages = [s for s in shocks if isinstance(s, Outage)]
     rejects = [s for s in shocks if isinstance(s, VenueRejects)]
     result = run_backtest(
@@ -321,6 +350,7 @@ def run_scenario(
         result=result,
         outcomes=outcomes,
         breakers=would_trip(cycles, result, config.breakers),
+        not_applied=tuple(not_applied),
     )
 
 
@@ -349,7 +379,8 @@ def skip_reason(
     strategy: Strategy, scenario: Scenario, store: SnapshotStore, config: Config
 ) -> str | None:
     """Why ``scenario`` says nothing about ``strategy`` on ``store`` (None: it runs): the data
-    does not cover its window, or one of its shocks touches nothing the strategy reads."""
+    does not cover its window, or every one of its shocks touches nothing the strategy reads
+    (some only: those are ``not_applied``, the scenario runs with the others)."""
     timeframe = candle_timeframe(strategy)
     for asset in strategy.assets:
         try:
@@ -369,13 +400,22 @@ def skip_reason(
             f"{NOT_COVERED}: no US equity session opens from {_day(scenario.start)} to "
             f"{_day(scenario.end + every)}: {', '.join(strategy.assets)} cannot be traded in it"
         )
-    reasons = [not_applicable(strategy, shock, store, config) for shock in scenario.shocks]
-    missed = [reason for reason in reasons if reason]
-    if not missed:
+    missed = not_applied(strategy, scenario, store, config)
+    if not missed or len(missed) < len(scenario.shocks):
         return None
-    if len(missed) < len(reasons):  # the others apply: say why the scenario does not run
-        missed.append("each shock of a scenario must touch what the strategy reads")
-    return f"{NOT_APPLICABLE}: " + "; ".join(missed)
+    return f"{NOT_APPLICABLE}: " + "; ".join(n.reason for n in missed)
+
+
+def not_applied(
+    strategy: Strategy, scenario: Scenario, store: SnapshotStore, config: Config
+) -> tuple[NotApplied, ...]:
+    """The shocks of ``scenario`` that touch nothing ``strategy`` reads, each with why."""
+    found = []
+    for shock in scenario.shocks:
+        reason = not_applicable(strategy, shock, store, config)
+        if reason is not None:
+            found.append(NotApplied(shock, reason))
+    return tuple(found)
 
 
 def not_applicable(
@@ -616,11 +656,13 @@ __all__ = [
     "NOT_COVERED",
     "Breakers",
     "Marked",
+    "NotApplied",
     "Outcomes",
     "ScenarioRun",
     "StressReport",
     "failed_closed",
     "not_applicable",
+    "not_applied",
     "read_outcomes",
     "run_scenario",
     "run_stress",

@@ -102,14 +102,14 @@ def _breakers(run: ScenarioRun) -> str:
     return f"would trip: {found.trigger} {day(parse_time(found.at))}"
 
 
-def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str]:
+def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str | Text]:
     if not ran:
         return []
     outcomes = any(
         bars.points for run in ran if run.result is not None for bars in run.result.prices.values()
     )
     marked = "the last close or recorded price" if outcomes else "the last close"
-    lines = [
+    lines: list[str | Text] = [
         f"PnL: end equity (positions marked at {marked}) minus the starting cash; risk "
         "denied: decisions the risk gate denied, by failed check; venue rejected: orders the "
         "venue refused, by code",
@@ -127,8 +127,13 @@ def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str]:
             "cycles) and the config sets none"
         )
     for run in ran:
-        for shock in run.scenario.shocks:
-            lines.append(f"shock {run.scenario.name}: {shock.describe()}")
+        name = run.scenario.name
+        lines.extend(f"shock {name}: {shock.describe()}" for shock in run.applied)
+        lines.extend(
+            Text(f"shock {name} not applied: ", style="yellow")
+            + Text(f"{n.shock.describe()}: {n.reason}")
+            for n in run.not_applied
+        )
     lines.append(f"audit logs: {report.out_dir}/<scenario>/backtest.db")
     for run in ran:
         assert run.result is not None
