@@ -60,8 +60,9 @@ def stress_command(
     skipped, nothing is written and the command fails (exit status 1), a line for each saying
     why.
 
-    Per scenario: PnL, max drawdown, decisions, orders filled, denied by the risk gate and
-    rejected by the venue (by code), breakers, and the decisions that failed closed.
+    Per scenario: PnL, max drawdown, decisions, orders filled, denied by the risk gate (not
+    SELLs with nothing to sell: an exit rule passing while flat) and rejected by the venue (by
+    code), breakers, and the decisions that failed closed.
 
     A scenario is a small YAML file (schema: schemas/stress.schema.json), e.g.:
 

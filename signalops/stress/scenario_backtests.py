@@ -28,10 +28,11 @@ outage of the strategy's data is no less an outage because the scenario also gap
 it still tells of a slip (``DOGE`` written for ``BTC``).
 
 What each scenario reports is read from its audit log, so it is what ``why`` shows: the verdicts,
-the orders filled, the risk gate's denials by code, the venue's refusals by code, and the
-decisions that *failed closed*: missing data decided them (a HOLD whose entry or exit rules
-were UNKNOWN, so that they might have acted; a BLOCKED decision whose every blocking veto was
-UNKNOWN). Decisions with any UNKNOWN leaf are counted apart, by the leaves' reason codes.
+the orders filled, the risk gate's denials by code (a SELL with nothing to sell is counted
+apart: ``sell_while_flat``), the venue's refusals by code, and the decisions that *failed
+closed*: missing data decided them (a HOLD whose entry or exit rules were UNKNOWN, so that they
+might have acted; a BLOCKED decision whose every blocking veto was UNKNOWN). Decisions with any
+UNKNOWN leaf are counted apart, by the leaves' reason codes.
 
 Circuit breakers are not run by backtests (they act between the cycles of ``signalops run``,
 ``signalops.pipeline.loop.Guard``), so no scenario is halted by one. When the config sets
@@ -135,8 +136,8 @@ class Outcomes:
     decisions: int
     verdicts: Mapping[str, int]
     filled: int
-    denied: int  # decisions the risk gate denied
-    denials: Mapping[str, int]  # failed risk checks, by code
+    denied: int  # orders the risk gate denied (not ``sells_while_flat``)
+    denials: Mapping[str, int]  # their failed risk checks, by code
     rejected: int  # orders the venue (the paper broker) refused: FAILED
     rejections: Mapping[str, int]  # by reason code
     failed_closed: tuple[str, ...]  # decision ids, in log order
@@ -144,6 +145,7 @@ class Outcomes:
     unknown_leaves: Mapping[str, int]  # UNKNOWN leaves by reason code
     # each decision filled, denied, rejected, blocked or failed closed
     marked: tuple[Marked, ...] = ()
+    sells_while_flat: int = 0  # SELLs with nothing to sell: exit rules passing while flat
 
     def first(self, kind: str, since: datetime | None = None) -> str | None:
         """The first decision of ``kind`` (``FILLED``...), at or after ``since``."""
@@ -159,6 +161,7 @@ class Outcomes:
             "filled": self.filled,
             "denied_by_risk_gate": self.denied,
             "denials_by_code": dict(self.denials),
+            "sells_while_flat": self.sells_while_flat,
             "rejected_by_venue": self.rejected,
             "rejections_by_code": dict(self.rejections),
             "failed_closed": len(self.failed_closed),
@@ -484,7 +487,7 @@ class _Tally:
         self.denials: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.unknown: Counter[str] = Counter()
-        self.filled = self.denied = self.rejected = self.with_unknown = 0
+        self.filled = self.denied = self.rejected = self.with_unknown = self.sells_while_flat = 0
         self.closed: list[str] = []
         self.marked: list[Marked] = []
         self.cycles: dict[str, list[Outcome]] = {}
@@ -500,7 +503,9 @@ class _Tally:
         if status == ExecutionStatus.FILLED:
             self.filled += 1
             kinds.add(FILLED)
-        if denials:
+        if sell_while_flat(record["verdict"], denials):
+            self.sells_while_flat += 1
+        elif denials:
             self.denied += 1
             self.denials.update(denials)
             kinds.add(DENIED)
@@ -536,6 +541,7 @@ class _Tally:
             with_unknown=self.with_unknown,
             unknown_leaves=_sorted(self.unknown),
             marked=tuple(self.marked),
+            sells_while_flat=self.sells_while_flat,
         )
 
     def summaries(self) -> list[CycleSummary]:
@@ -544,6 +550,14 @@ class _Tally:
             CycleSummary(parse_time(at), tuple(done), expired=0, reconciled=0, seconds=0.0)
             for at, done in self.cycles.items()
         ]
+
+
+def sell_while_flat(verdict: str, denials: Sequence[str]) -> bool:
+    """Whether a denied decision is a SELL with nothing to sell (NO_POSITION): an exit rule
+    passing while nothing is held, as every flat day of a strategy whose exit holds does. No
+    order would have traded whatever the gate said, so it is not the gate blocking a trade: the
+    backtest's "BUYs denied" and a universe's denials leave it out alike."""
+    return verdict == Verdict.SELL and Code.NO_POSITION in denials
 
 
 def failed_closed(record: Mapping[str, Any], trace: Mapping[str, Any]) -> bool:
@@ -666,6 +680,7 @@ __all__ = [
     "read_outcomes",
     "run_scenario",
     "run_stress",
+    "sell_while_flat",
     "skip_reason",
     "would_trip",
 ]

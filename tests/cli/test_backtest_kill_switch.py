@@ -72,8 +72,12 @@ def test_stress_ignores_the_kill_switch_file(tour: Path, replay_dir: Path):
     assert killed == live
     runs = {run["scenario"]["name"]: run for run in json.loads(killed)["scenarios"]}
     assert {name: run["denials_by_code"] for name, run in runs.items()} == {
-        "banking_crisis_2023-03": {"NO_POSITION": 17},
-        "venue_rejects_48h": {"NO_POSITION": 18},
+        "banking_crisis_2023-03": {},
+        "venue_rejects_48h": {},
+    }
+    assert {name: run["sells_while_flat"] for name, run in runs.items()} == {
+        "banking_crisis_2023-03": 17,
+        "venue_rejects_48h": 18,
     }
     assert runs["banking_crisis_2023-03"]["filled"] == 3
 

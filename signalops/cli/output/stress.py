@@ -111,8 +111,8 @@ def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str | Text]
     marked = "the last close or recorded price" if outcomes else "the last close"
     lines: list[str | Text] = [
         f"PnL: end equity (positions marked at {marked}) minus the starting cash; risk "
-        "denied: decisions the risk gate denied, by failed check; venue rejected: orders the "
-        "venue refused, by code",
+        "denied: orders the risk gate denied, by failed check (not SELLs with nothing to sell: "
+        "exit rules passing while flat); venue rejected: orders the venue refused, by code",
         "failed closed: decisions that missing data decided (a HOLD whose entry or exit rules "
         "were UNKNOWN, a BLOCKED decision whose every blocking veto was UNKNOWN)",
     ]
