@@ -86,6 +86,7 @@ class Code(StrEnum):
     MAX_VAR = "MAX_VAR"  # the portfolio's VaR after the order is above the limit, or unknown
     MAX_CVAR = "MAX_CVAR"  # the same for CVaR (expected shortfall)
     KELLY_SIZE = "KELLY_SIZE"  # how Kelly from the strategy's own trades sized a BUY (a record)
+    CASH_SIZE = "CASH_SIZE"  # a paper BUY cut to what the cash pays with its costs (a record)
 
     # --- execution -------------------------------------------------------------------------
     MISSING_ENV = "MISSING_ENV"  # a webhook's URL variable is not set

@@ -265,6 +265,36 @@ def test_all_in_buys_sized_to_leave_room_for_the_fee_fill_alike_on_both_engines(
     assert not [d for d in fast.decisions if d.status == "FAILED"]
 
 
+@pytest.mark.parametrize(
+    "capital",
+    ["", "strategies: {Equal_Quarters: {capital: 5000}}\n"],
+    ids=["account", "own-capital"],
+)
+def test_the_last_equal_share_the_cash_cut_fills_alike_on_both_engines(
+    replay_store: SnapshotStore, tmp_path: Path, capital: str
+):
+    """Four stocks at a quarter of equity each: the last quarter is cut to the cash left (a
+    CASH_SIZE check in its record), and both engines write the same log."""
+    equities = (ROOT / "examples" / "signalops.equities.yaml").read_text(encoding="utf-8")
+    limits = "  max_data_age: 4d\n  max_position: 0.25\n  max_exposure: 1\n  max_notional: 999999\n"
+    config = loads_config(equities.replace("  max_data_age: 4d\n", limits) + capital)
+    strategy = load(ROOT / "tests" / "fixtures" / "equal_quarters.yaml")
+    fast, pipeline = both_engines(
+        strategy, replay_store, tmp_path, start=utc("2019-01-01"), end=utc("2019-06-30"),
+        config=config,
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    assert not [d for d in fast.decisions if d.status == "FAILED"]
+    with AuditLog.open_readonly(fast.audit_path) as log:
+        cut = [
+            d
+            for d in fast.decisions
+            if d.status == "FILLED"
+            and "CASH_SIZE" in {c["code"] for c in log.get(d.decision_id)["risk"]["checks"]}
+        ]
+    assert cut
+
+
 # --- what the fast engine reads data with -----------------------------------------------------
 
 

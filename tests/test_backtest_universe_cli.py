@@ -150,3 +150,62 @@ def test_the_readmes_universe_example_runs_on_the_bundled_files_as_shown(
     printed = below_the_table(result.stdout)
     lines = printed.splitlines()
     assert lines and shown.startswith("\n".join(lines[:12]))
+
+
+EQUAL_QUARTERS = ROOT / "tests" / "fixtures" / "equal_quarters.yaml"
+# The equities' config with room for all-in: a quarter of equity per stock, all of it in all.
+ALL_IN_LIMITS = "  max_position: 0.25\n  max_exposure: 1\n  max_notional: 1000000\n"
+
+
+@pytest.mark.parametrize(
+    ("capital", "asked", "ordered", "check"),
+    [
+        (
+            "",
+            "58.90461784",
+            "56.4061759",
+            "asked cost 2,520.18, asked quantity 58.90461784, cash 2,413.29, cost 2,413.29",
+        ),
+        (
+            "strategies: {Equal_Quarters: {capital: 5000}}\n",
+            "29.45230892",
+            "28.20308797",
+            "asked cost 1,260.09, asked quantity 29.45230892, cash 1,206.64, cost 1,206.64",
+        ),
+    ],
+    ids=["account", "own-capital"],
+)
+def test_the_last_equal_share_of_an_all_in_book_buys_what_the_cash_pays_and_says_so(
+    replay_dir: Path, tmp_path: Path, capital: str, asked: str, ordered: str, check: str
+):
+    """Four stocks at a quarter of equity each: the first three quarters' fees (and their
+    moves) leave the last one, AAPL's, short of its cash. Every AAPL entry was refused until
+    one was sold: on the account denied MAX_EXPOSURE at 100% (31 of 35 entries), on its own
+    capital refused INSUFFICIENT_FUNDS by the paper broker (31 orders failed). It buys what
+    the cash pays, the note says so, and the record says what was asked."""
+    config = tmp_path / "signalops.yaml"
+    equities = EQUITIES.read_text(encoding="utf-8")
+    config.write_text(
+        equities.replace("  max_data_age: 4d\n", "  max_data_age: 4d\n" + ALL_IN_LIMITS) + capital,
+        encoding="utf-8",
+    )
+    result = invoke(
+        "backtest", str(EQUAL_QUARTERS), "--config", str(config), "--from", "2019-01-01",
+        "--to", "2019-03-31", "--no-baseline", "--data", str(replay_dir), "--report",
+        str(tmp_path / "r"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    log = tmp_path / "r" / "backtest.db"
+    why = f"signalops why dec-3c554e6d1de5f4f3370ad8f1 --audit {log}"
+    assert result.stderr.splitlines()[0] == (
+        "note: 1 BUY asked for more than the cash left and bought what it paid, slippage and "
+        f"fee included (the first, AAPL at 2019-02-13T00:00:00Z: {ordered} of {asked}; {why})"
+    )
+    assert "failed at the paper broker" not in result.stderr
+    assert "the risk gate denied" not in result.stderr
+    told = invoke(*why.split()[1:]).stdout.splitlines()
+    assert [line for line in told if "CASH_SIZE" in line] == [
+        f"  PASS    CASH_SIZE: {check}, fee bps 10, slippage bps 5"
+    ]
+    assert f"ORDER: BUY {ordered} AAPL at 42.72 USD" in "\n".join(told)
+    assert "EXECUTION: FILLED: " in "\n".join(told)

@@ -33,15 +33,18 @@ from signalops.orders import (
 from signalops.risk import (
     CHECKS,
     DEFAULT_LIMITS,
+    CashCut,
     Kelly,
     RiskDecision,
     RiskLimits,
     RiskReason,
     RiskState,
+    Sizing,
     TradingState,
     check,
     kill_switch_active,
     size_order,
+    sized_order,
 )
 
 D = Decimal
@@ -979,6 +982,14 @@ def test_impossible_kelly_parameters_are_refused(kwargs):
 
 
 def size(**overrides: Any) -> OrderIntent | None:
+    return size_order(**sizing_arguments(**overrides))
+
+
+def sized(**overrides: Any) -> Sizing:
+    return sized_order(**sizing_arguments(**overrides))
+
+
+def sizing_arguments(**overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "decision_id": "dec-abc",
         "strategy": "s",
@@ -992,7 +1003,7 @@ def size(**overrides: Any) -> OrderIntent | None:
         "mode": Mode.PAPER,
     }
     arguments.update(overrides)
-    return size_order(**arguments)
+    return arguments
 
 
 def test_buy_is_sized_as_position_size_times_equity():
@@ -1082,13 +1093,42 @@ def test_a_buy_that_fits_with_its_slippage_and_fee_is_sized_as_without_them(frac
     assert size(position_size=D(fraction), costs=PAPER_COSTS) == plain
 
 
-def test_a_buy_the_cash_cannot_pay_even_without_costs_stays_as_asked():
-    # 5,000 cash and 0.1 BTC (5,000): 100% of equity is 10,000, twice the cash. The broker
-    # refuses it (INSUFFICIENT_FUNDS) rather than the trade silently halving.
+def test_a_buy_the_cash_cannot_pay_is_cut_to_what_it_pays_and_says_from_what():
+    """5,000 cash and 0.1 BTC (5,000): 100% of equity is 10,000, twice the cash (the last
+    equal share of an all-in book, after the others' fees). It stayed as asked and the broker
+    refused it (INSUFFICIENT_FUNDS), or MAX_EXPOSURE at 100% denied it: every such entry was
+    missed. It buys what the cash pays with slippage and fee, and says what was asked."""
     held = portfolio("5000", position("BTC", "0.1", "50000"))
-    order = size(position_size=D(1), portfolio=held, costs=PAPER_COSTS)
-    assert order == size(position_size=D(1), portfolio=held)
-    assert order is not None and order.quantity == D("0.2")
+    sizing = sized(position_size=D(1), portfolio=held, costs=PAPER_COSTS)
+    order = sizing.order
+    assert order is not None and order.quantity == D("0.09985017")
+    assert size(position_size=D(1), portfolio=held, costs=PAPER_COSTS) == order
+    assert sizing.cut == CashCut(asked=D("0.2"), cash=D(5000), costs=PAPER_COSTS)
+    check = sizing.cut.check(order)
+    assert (check.code, check.passed) == (Code.CASH_SIZE, True)
+    assert check.to_dict()["details"] == {
+        "asked_quantity": "0.20000000",
+        "asked_cost": "10015.005000000000",  # 0.2 x 50,000 x 1.0005, and 10 bps of that
+        "cash": "5000",
+        "cost": "4999.999759004250",
+        "fee_bps": "10",
+        "slippage_bps": "5",
+    }
+
+
+def test_a_buy_that_fits_or_that_a_venue_fills_is_not_cut():
+    held = portfolio("5000", position("BTC", "0.1", "50000"))
+    assert sized(position_size=D("0.4"), portfolio=held, costs=PAPER_COSTS).cut is None
+    venue = sized(position_size=D(1), portfolio=held)  # a venue's cash and costs are its own
+    assert venue.cut is None and venue.order is not None and venue.order.quantity == D("0.2")
+
+
+def test_a_buy_the_cash_pays_not_a_step_of_stays_as_asked_for_the_gate_or_broker_to_refuse():
+    # 0.0004 of cash pays no 0.00000001 BTC at 50,000 with its costs (0.00050075).
+    held = portfolio("0.0004", position("BTC", "0.2", "50000"))
+    sizing = sized(position_size=D("0.5"), portfolio=held, costs=PAPER_COSTS)
+    assert sizing.cut is None
+    assert sizing.order == size(position_size=D("0.5"), portfolio=held)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1099,7 +1139,7 @@ def test_a_buy_the_cash_cannot_pay_even_without_costs_stays_as_asked():
     fee_bps=st.decimals(min_value=D(0), max_value=D(100), places=2),
     slippage_bps=st.decimals(min_value=D(0), max_value=D(100), places=2),
 )
-def test_a_sized_buy_never_costs_more_than_the_cash_when_its_notional_fits(
+def test_a_sized_buy_never_costs_more_than_the_cash_that_pays_a_step_of_it(
     cash, price, fraction, fee_bps, slippage_bps
 ):
     costs = FillCosts(fee_bps, slippage_bps)
@@ -1112,8 +1152,11 @@ def test_a_sized_buy_never_costs_more_than_the_cash_when_its_notional_fits(
     if costs.buy_cost(plain.quantity, price) <= cash:  # it fits: sized exactly as before
         assert order == plain
         return
-    fits = order.quantity if order is not None else D(0)
-    assert fits < plain.quantity
+    if costs.buy_cost(STEP, price) > cash:  # the cash pays not a step: left as asked
+        assert order == plain
+        return
+    assert order is not None and order.quantity < plain.quantity
+    fits = order.quantity
     assert costs.buy_cost(fits, price) <= cash < costs.buy_cost(fits + STEP, price)
 
 

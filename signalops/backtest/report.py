@@ -921,31 +921,64 @@ def failed_order_notes(r: BacktestResult) -> list[str]:
 
 
 def cut_buy_notes(r: BacktestResult) -> list[str]:
-    """A line when BUYs filled less than they ordered: the price rose between the decision and
-    its fill (a stock opening above the close it was sized at) past what the cash allowed, and
-    the paper broker bought what the cash allowed (its fill's ``details["ordered"]``). The
-    trades table shows the smaller quantities only."""
+    """Lines for BUYs that filled less than their strategy asked for: the cash left was short
+    of what ``position_size`` asked (the last equal share of an all-in book, after the other
+    shares' fees), and sizing cut the order to what the cash paid (its CASH_SIZE check); or
+    the price rose between the decision and its fill (a stock opening above the close it was
+    sized at) past what the cash allowed, and the paper broker bought what it allowed (its
+    fill's ``details["ordered"]``). The trades table shows the smaller quantities only. A BUY
+    cut only to leave room for its slippage and fee (``position_size: 1.0``) is not told:
+    that is what all-in means (``why`` shows its CASH_SIZE)."""
     bought = [d for d in r.decisions if d.action == "BUY" and d.status == _FILLED]
+    short: list[tuple[Decision, str, str]] = []
     cut: list[tuple[Decision, str, str]] = []
     if bought:
         try:
             with AuditLog.open_readonly(r.audit_path) as log:
                 for d in bought:
-                    execution = (log.get(d.decision_id) or {}).get("execution") or {}
+                    record = log.get(d.decision_id) or {}
+                    asked = _asked_past_the_cash(record)
+                    if asked is not None:
+                        short.append((d, asked, record["order"]["quantity"]))
+                    execution = record.get("execution") or {}
                     ordered = (execution.get("details") or {}).get("ordered")
                     if ordered is not None:
                         cut.append((d, ordered, execution["fill"]["quantity"]))
         except (OSError, SignalOpsError):  # a log moved since: nothing to say
             return []
-    if not cut:
-        return []
-    first, ordered, filled = cut[0]
-    return [
-        f"{_count(len(cut), 'BUY')} filled less than ordered: the price rose between the "
-        f"decision and its fill, and the cash allowed less (the first, {first.asset} at "
-        f"{iso(first.as_of)}: {numbers.quantity(filled)} of {numbers.quantity(ordered)}; "
-        f"signalops why {first.decision_id} --audit {r.audit_path})"
-    ]
+    lines = []
+    if short:
+        first, asked, ordered = short[0]
+        lines.append(
+            f"{_count(len(short), 'BUY')} asked for more than the cash left and bought what "
+            f"it paid, slippage and fee included (the first, {first.asset} at "
+            f"{iso(first.as_of)}: {numbers.quantity(ordered)} of {numbers.quantity(asked)}; "
+            f"signalops why {first.decision_id} --audit {r.audit_path})"
+        )
+    if cut:
+        first, ordered, filled = cut[0]
+        lines.append(
+            f"{_count(len(cut), 'BUY')} filled less than ordered: the price rose between the "
+            f"decision and its fill, and the cash allowed less (the first, {first.asset} at "
+            f"{iso(first.as_of)}: {numbers.quantity(filled)} of {numbers.quantity(ordered)}; "
+            f"signalops why {first.decision_id} --audit {r.audit_path})"
+        )
+    return lines
+
+
+def _asked_past_the_cash(record: Mapping[str, Any]) -> str | None:
+    """The quantity a BUY asked for when its notional alone was more than the cash it could
+    spend (its CASH_SIZE check); None when the cash did not cut it, or cut it only to leave
+    room for its slippage and fee."""
+    checks = (record.get("risk") or {}).get("checks") or ()
+    found = next((c["details"] for c in checks if c.get("code") == Code.CASH_SIZE), None)
+    if found is None:
+        return None
+    asked = found["asked_quantity"]
+    price = (record.get("order") or {}).get("reference_price")
+    if price is None or Decimal(asked) * Decimal(price) <= Decimal(found["cash"]):
+        return None
+    return str(asked)
 
 
 def denied_buy_notes(r: BacktestResult) -> list[str]:

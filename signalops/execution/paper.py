@@ -67,8 +67,10 @@ A BUY the price's rise put out of the cash's reach buys what the cash allows (to
 places, fee included) instead of failing: one that fitted the cash at its own reference price
 (the price it was sized at) and fills at a higher one (a backtest's next open above the
 decision's close: a stock gapping up fails an all-in order otherwise). The fill says so
-(``details["ordered"]`` and the message). A BUY that never fitted is refused as before:
-sizing leaves it to the broker (INSUFFICIENT_FUNDS names the cash).
+(``details["ordered"]`` and the message). A BUY that never fitted is refused
+(INSUFFICIENT_FUNDS names the cash): the pipeline's sizing cuts a paper BUY to the cash at its
+reference price (``risk.sized_order``), so only an order sized otherwise, or one the cash pays
+not a step of, arrives so.
 
 Idempotency
   ``client_order_id`` is UNIQUE in ``paper_fills``. Executing an intent whose client order id

@@ -24,11 +24,14 @@ Format = Callable[[Any], str]
 # Detail keys whatever the check: money in the quote currency, fractions shown as percentages.
 # Money: the equity and the values MAX_POSITION, MAX_EXPOSURE, MAX_SECTOR (``sector_value``),
 # MAX_DAILY_LOSS and MAX_VAR/MAX_CVAR record; Kelly's mean win and loss, of the strategy's
-# closed trades' PnLs (KELLY_SIZE, and ZERO_SIZE's ``kelly``).
+# closed trades' PnLs (KELLY_SIZE, and ZERO_SIZE's ``kelly``); a BUY the cash cut: what it
+# asked for would have cost, and what it costs (CASH_SIZE).
 _MONEY_KEYS = frozenset(
-    {"cash", "cash_after", "day_start_equity", "equity", "exposure", "mean_loss", "mean_win",
-     "notional", "position_value", "sector_value", "value"}
+    {"asked_cost", "cash", "cash_after", "cost", "day_start_equity", "equity", "exposure",
+     "mean_loss", "mean_win", "notional", "position_value", "sector_value", "value"}
 )  # fmt: skip
+# Asset quantities: what a BUY the cash cut asked for (CASH_SIZE).
+_QUANTITY_KEYS = frozenset({"asked_quantity"})
 _PERCENT_KEYS = frozenset(
     {"cap", "confidence", "fraction", "kelly_lower", "kelly_point", "win_rate", "win_rate_lower"}
 )
@@ -107,7 +110,7 @@ def _one(key: str, value: Any, unit: str, within: str = "") -> str:
         return "/".join(_one(key, v, unit, within) for v in value)
     if isinstance(value, bool):
         return _plain(value)
-    if within in _QUANTITY_MAPS:
+    if within in _QUANTITY_MAPS or key in _QUANTITY_KEYS:
         return _figure(numbers.quantity, value)
     if key in _MONEY_KEYS:
         return _figure(_money, value)

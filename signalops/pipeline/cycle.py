@@ -342,7 +342,7 @@ class Pipeline:
         kelly = self._kelly(strategy, as_of, limits) if side is Side.BUY else None
         size = Decimal(str(strategy.execution.position_size))
         paid = self._paper_buy(strategy.name, mode, portfolio, book) if side is Side.BUY else None
-        intent = risk.size_order(
+        sizing = risk.sized_order(
             decision_id=did,
             strategy=strategy.name,
             asset=asset,
@@ -357,6 +357,7 @@ class Pipeline:
             costs=None if paid is None else paid[0],
             cash=None if paid is None else paid[1],
         )
+        intent = sizing.order
         if intent is None:
             if side is Side.SELL:
                 details: dict[str, Any] = {"asset": asset, "side": side.value}
@@ -375,6 +376,8 @@ class Pipeline:
         decision = risk.check(intent, state, limits, as_of=as_of, data_time=data_time)
         if kelly is not None:
             decision = decision.with_check(_kelly_check(kelly, size))
+        if sizing.cut is not None:  # the cash cut the BUY: the record says from what
+            decision = decision.with_check(sizing.cut.check(intent))
         if side is Side.BUY and isinstance(portfolio, VenuePortfolio) and portfolio.unpriced:
             # Equity and exposure are unknown, so no BUY limit can be verified: fail closed. A
             # SELL only reduces risk and stays allowed.

@@ -2,7 +2,8 @@
 
     limits.py     RiskLimits, TradingState, Kelly, the kill switch file
     checks.py     the ordered checks and ``check`` (the rules are in its docstring)
-    sizing.py     size_order: the intent a verdict turns into, before the gate
+    sizing.py     size_order / sized_order: the intent a verdict turns into, before the gate,
+                  and what the cash cut of a paper BUY (CashCut)
     valuation.py  whether a portfolio can be valued; equity marked at a new price
     decision.py   RiskDecision, CheckResult, RiskReason: what the gate answers
 
@@ -19,7 +20,7 @@ from signalops.risk.limits import (
     following_timeframe,
     kill_switch_active,
 )
-from signalops.risk.sizing import QUANTITY_STEP, size_order
+from signalops.risk.sizing import QUANTITY_STEP, CashCut, Sizing, size_order, sized_order
 from signalops.risk.valuation import unvalued
 
 __all__ = [
@@ -27,16 +28,19 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ORDER_RATE_WINDOW",
     "QUANTITY_STEP",
+    "CashCut",
     "CheckResult",
     "Kelly",
     "RiskDecision",
     "RiskLimits",
     "RiskReason",
     "RiskState",
+    "Sizing",
     "TradingState",
     "check",
     "following_timeframe",
     "kill_switch_active",
     "size_order",
+    "sized_order",
     "unvalued",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from types import MappingProxyType
 
+from signalops.codes import Code
 from signalops.observation import utc
 from signalops.orders import (
     QUANTITY_STEP,
@@ -15,9 +18,45 @@ from signalops.orders import (
     client_order_id,
     to_decimal,
 )
+from signalops.risk.decision import CheckResult
 from signalops.risk.limits import RiskLimits
 from signalops.risk.valuation import marked_equity, unvalued
 from signalops.side import Side
+
+
+@dataclass(frozen=True, slots=True)
+class CashCut:
+    """A paper BUY whose cost, slippage and fee included, was more than the cash it may spend,
+    cut to the most that cash pays: what was asked for and what the cash was."""
+
+    asked: Decimal  # the quantity position_size (and Kelly) asked for
+    cash: Decimal  # the cash the BUY may spend (``PaperBroker.spendable``)
+    costs: FillCosts
+
+    def check(self, order: OrderIntent) -> CheckResult:
+        """A passed CASH_SIZE check for the decision's record (``why`` shows it with the
+        others): the quantity asked for and its cost, the cash, and the cost of the order as
+        cut, each at the order's reference price with slippage and fee. Not a limit and its
+        actual value: the two would always read the same to the cent."""
+        costs, price = self.costs, order.reference_price
+        details = {
+            "asked_quantity": self.asked,
+            "asked_cost": costs.buy_cost(self.asked, price),
+            "cash": self.cash,
+            "cost": costs.buy_cost(order.quantity, price),
+            "fee_bps": costs.fee_bps,
+            "slippage_bps": costs.slippage_bps,
+        }
+        return CheckResult(Code.CASH_SIZE, True, MappingProxyType(details))
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """The order a verdict turns into (None when there is nothing to order) and, when the cash
+    cut a paper BUY, by how much (``cut``; None when it is as asked)."""
+
+    order: OrderIntent | None
+    cut: CashCut | None = None
 
 
 def size_order(
@@ -36,7 +75,32 @@ def size_order(
     costs: FillCosts | None = None,
     cash: Decimal | None = None,
 ) -> OrderIntent | None:
-    """The order a verdict turns into, before the gate; None when there is nothing to order.
+    """The order a verdict turns into, before the gate; None when there is nothing to order
+    (``sized_order``'s, without what the cash cut)."""
+    return sized_order(
+        decision_id=decision_id, strategy=strategy, asset=asset, side=side,
+        reference_price=reference_price, position_size=position_size, portfolio=portfolio,
+        limits=limits, as_of=as_of, mode=mode, kelly_cap=kelly_cap, costs=costs, cash=cash,
+    ).order  # fmt: skip
+
+
+def sized_order(
+    *,
+    decision_id: str,
+    strategy: str,
+    asset: str,
+    side: Side | str,
+    reference_price: Decimal | float | str,
+    position_size: Decimal | float | str,
+    portfolio: PortfolioView,
+    limits: RiskLimits,
+    as_of: datetime,
+    mode: Mode | str,
+    kelly_cap: Decimal | None = None,
+    costs: FillCosts | None = None,
+    cash: Decimal | None = None,
+) -> Sizing:
+    """The order a verdict turns into, before the gate, and what the cash cut of it.
 
     BUY: notional = min(position_size, Kelly cap if configured, ``kelly_cap``: the measured one)
     x equity (the asset marked at
@@ -47,27 +111,30 @@ def size_order(
     strategy holds, a BUY is a fraction of its equity (its capital, or the shared account's).
 
     ``costs``: the paper broker's slippage and fee, which a BUY pays out of ``cash`` (the cash
-    the broker lets it spend; default ``portfolio.cash``). A BUY whose notional fits in that
-    cash but not with them (``position_size: 1.0``) is sized down to the most that fits with
-    them, so that it fills instead of failing INSUFFICIENT_FUNDS; one that fits stays as sized.
-    None (a venue's orders): no room is left.
+    the broker lets it spend; default ``portfolio.cash``). A BUY that costs more than that cash
+    with them is cut to the most the cash pays with them (``Sizing.cut`` says what was asked):
+    the last equal share of an all-in book, which the earlier BUYs' fees left short, and an
+    all-in ``position_size: 1.0`` fill instead of failing INSUFFICIENT_FUNDS (or being denied
+    MAX_EXPOSURE at 100%). One the cash pays not a step of (8 decimal places) stays as asked:
+    the gate's limits or the broker refuse it, naming the cash. None (a venue's orders): the
+    venue's cash and costs are its own, and nothing is cut.
 
     Sizing does not shrink an order to fit MAX_POSITION, MAX_NOTIONAL and the like: the gate
-    denies it, so the audit says which limit bound instead of a silently smaller trade; nor to
-    fit a cash short of its notional (the broker refuses it, INSUFFICIENT_FUNDS). Venue step
-    sizes (whole shares, lot sizes) are the executor's business.
+    denies it, so the audit says which limit bound instead of a silently smaller trade. Venue
+    step sizes (whole shares, lot sizes) are the executor's business.
 
-    None when: the portfolio cannot be valued (``unvalued``); the price is not a positive finite
-    number; BUY with no equity, a zero size or a Kelly cap of zero (no edge); quantity rounds to
-    zero; SELL with no position.
+    No order when: the portfolio cannot be valued (``unvalued``); the price is not a positive
+    finite number; BUY with no equity, a zero size or a Kelly cap of zero (no edge); quantity
+    rounds to zero; SELL with no position.
     """
     side = side if type(side) is Side else Side(side)  # an enum call costs a microsecond
     mode = mode if type(mode) is Mode else Mode(mode)
     price = to_decimal(reference_price)
     if not price.is_finite() or price <= 0 or unvalued(portfolio):
-        return None
+        return _NOTHING
     position = portfolio.positions.get(asset)
     held = position.quantity if position is not None else Decimal(0)
+    cut = None
     if side is Side.SELL:
         quantity = held
     else:
@@ -78,15 +145,15 @@ def size_order(
         if kelly_cap is not None:  # Kelly from the strategy's own trades (the caller's estimate)
             fraction = min(fraction, kelly_cap)
         if not equity.is_finite() or equity <= 0 or not fraction.is_finite() or fraction <= 0:
-            return None
+            return _NOTHING
         quantity = (fraction * equity / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
-        if costs is not None:
-            quantity = _room_for_costs(
-                quantity, price, portfolio.cash if cash is None else cash, costs
-            )
+        if costs is not None and quantity > 0:
+            cut = _cash_cut(quantity, price, portfolio.cash if cash is None else cash, costs)
+            if cut is not None:
+                quantity = costs.most_that_fits(cut.cash, price, QUANTITY_STEP)
     if quantity <= 0:
-        return None
-    return OrderIntent(
+        return _NOTHING
+    order = OrderIntent(
         decision_id=decision_id,
         client_order_id=client_order_id(decision_id),
         strategy=strategy,
@@ -98,14 +165,18 @@ def size_order(
         as_of=utc(as_of),
         mode=mode,
     )
+    return Sizing(order, cut)
 
 
-def _room_for_costs(quantity: Decimal, price: Decimal, cash: Decimal, costs: FillCosts) -> Decimal:
-    """``quantity``, or when its notional fits in ``cash`` but not with its slippage and fee,
-    the most that fits with them (to 8 decimal places, rounded down)."""
-    if quantity * price > cash or costs.buy_cost(quantity, price) <= cash:
-        return quantity
-    return min(quantity, costs.most_that_fits(cash, price, QUANTITY_STEP))
+_NOTHING = Sizing(None)
 
 
-__all__ = ["QUANTITY_STEP", "size_order"]
+def _cash_cut(quantity: Decimal, price: Decimal, cash: Decimal, costs: FillCosts) -> CashCut | None:
+    """The cut of a BUY of ``quantity`` that costs more than ``cash`` with its slippage and fee
+    and of which the cash pays at least a step; None when it fits, or the cash pays nothing."""
+    if costs.buy_cost(quantity, price) <= cash or costs.buy_cost(QUANTITY_STEP, price) > cash:
+        return None
+    return CashCut(quantity, cash, costs)
+
+
+__all__ = ["QUANTITY_STEP", "CashCut", "Sizing", "size_order", "sized_order"]
