@@ -8,12 +8,15 @@ is the report's (``tests/test_backtest.py``).
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from conftest import ROOT, STRATEGIES, invoke
 
 from signalops.adapters import registry
@@ -157,6 +160,22 @@ EQUAL_QUARTERS = ROOT / "tests" / "fixtures" / "equal_quarters.yaml"
 ALL_IN_LIMITS = "  max_position: 0.25\n  max_exposure: 1\n  max_notional: 1000000\n"
 
 
+def equal_quarters(replay_dir: Path, tmp_path: Path, capital: str, report: str = "r") -> Result:
+    """``signalops backtest`` of Equal_Quarters over 2019's first quarter into ``report``, in
+    one account or with ``capital`` (its config's ``strategies:`` line)."""
+    config = tmp_path / "signalops.yaml"
+    equities = EQUITIES.read_text(encoding="utf-8")
+    config.write_text(
+        equities.replace("  max_data_age: 4d\n", "  max_data_age: 4d\n" + ALL_IN_LIMITS) + capital,
+        encoding="utf-8",
+    )
+    return invoke(
+        "backtest", str(EQUAL_QUARTERS), "--config", str(config), "--from", "2019-01-01",
+        "--to", "2019-03-31", "--no-baseline", "--data", str(replay_dir), "--report",
+        str(tmp_path / report),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("capital", "asked", "ordered", "check"),
     [
@@ -183,17 +202,7 @@ def test_the_last_equal_share_of_an_all_in_book_buys_what_the_cash_pays_and_says
     one was sold: on the account denied MAX_EXPOSURE at 100% (31 of 35 entries), on its own
     capital refused INSUFFICIENT_FUNDS by the paper broker (31 orders failed). It buys what
     the cash pays, the note says so, and the record says what was asked."""
-    config = tmp_path / "signalops.yaml"
-    equities = EQUITIES.read_text(encoding="utf-8")
-    config.write_text(
-        equities.replace("  max_data_age: 4d\n", "  max_data_age: 4d\n" + ALL_IN_LIMITS) + capital,
-        encoding="utf-8",
-    )
-    result = invoke(
-        "backtest", str(EQUAL_QUARTERS), "--config", str(config), "--from", "2019-01-01",
-        "--to", "2019-03-31", "--no-baseline", "--data", str(replay_dir), "--report",
-        str(tmp_path / "r"),
-    )  # fmt: skip
+    result = equal_quarters(replay_dir, tmp_path, capital)
     assert result.exit_code == 0, result.stderr
     log = tmp_path / "r" / "backtest.db"
     why = f"signalops why dec-3c554e6d1de5f4f3370ad8f1 --audit {log}"
@@ -209,3 +218,16 @@ def test_the_last_equal_share_of_an_all_in_book_buys_what_the_cash_pays_and_says
     ]
     assert f"ORDER: BUY {ordered} AAPL at 42.72 USD" in "\n".join(told)
     assert "EXECUTION: FILLED: " in "\n".join(told)
+
+
+def test_the_report_page_carries_the_notes_of_its_own_run(replay_dir: Path, tmp_path: Path):
+    """The page's notes read the audit log at the path it is published to, before it was
+    there: a first run's page had none of the notes that read the log (BUYs cut, the limits of
+    entries denied), and a run into the folder of another read that one's log."""
+    for capital in ("", "strategies: {Equal_Quarters: {capital: 5000}}\n"):
+        result = equal_quarters(replay_dir, tmp_path, capital)
+        assert result.exit_code == 0, result.stderr
+        page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+        told = re.findall(r"<p class=note>(note: .*?)</p>", page)
+        assert told == [html.escape(line) for line in result.stderr.splitlines()]
+        assert len(told) == 2  # the cash cut, then the price's rise

@@ -735,14 +735,20 @@ def _sizing_lines(
     if not zero:
         return []
     first = min(zero, key=attrgetter("as_of"))
-    audit = r.audit_path if logs is None else logs / r.audit_path.name
-    kelly = _zero_size_kelly(audit, first.decision_id)
+    kelly = _zero_size_kelly(audit_log(r, logs), first.decision_id)
     if kelly is None:  # sized to nothing without Kelly: too little equity for the venue's step
         return []
     return [
         f"Kelly sizing found no edge from {day(first.as_of)} on: no BUY filled after it "
         f"({len(zero)} denied {Code.ZERO_SIZE}); {_kelly_words(kelly)}"
     ]
+
+
+def audit_log(r: BacktestResult, logs: Path | None) -> Path:
+    """Where ``r``'s audit log is read: in ``logs`` when given (``write_report`` reads it in
+    its staging folder, before the move), else where the result says it is. The lines name
+    ``r.audit_path``, where the log is once published."""
+    return r.audit_path if logs is None else logs / r.audit_path.name
 
 
 def _zero_size_kelly(audit_path: Path, decision_id: str) -> Mapping[str, Any] | None:
@@ -920,7 +926,7 @@ def failed_order_notes(r: BacktestResult) -> list[str]:
     ]
 
 
-def cut_buy_notes(r: BacktestResult) -> list[str]:
+def cut_buy_notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
     """Lines for BUYs that filled less than their strategy asked for: the cash left was short
     of what ``position_size`` asked (the last equal share of an all-in book, after the other
     shares' fees), and sizing cut the order to what the cash paid (its CASH_SIZE check); or
@@ -928,13 +934,14 @@ def cut_buy_notes(r: BacktestResult) -> list[str]:
     sized at) past what the cash allowed, and the paper broker bought what it allowed (its
     fill's ``details["ordered"]``). The trades table shows the smaller quantities only. A BUY
     cut only to leave room for its slippage and fee (``position_size: 1.0``) is not told:
-    that is what all-in means (``why`` shows its CASH_SIZE)."""
+    that is what all-in means (``why`` shows its CASH_SIZE). The log is read in ``logs``
+    (``audit_log``)."""
     bought = [d for d in r.decisions if d.action == "BUY" and d.status == _FILLED]
     short: list[tuple[Decision, str, str]] = []
     cut: list[tuple[Decision, str, str]] = []
     if bought:
         try:
-            with AuditLog.open_readonly(r.audit_path) as log:
+            with AuditLog.open_readonly(audit_log(r, logs)) as log:
                 for d in bought:
                     record = log.get(d.decision_id) or {}
                     asked = _asked_past_the_cash(record)
@@ -981,7 +988,7 @@ def _asked_past_the_cash(record: Mapping[str, Any]) -> str | None:
     return str(asked)
 
 
-def denied_buy_notes(r: BacktestResult) -> list[str]:
+def denied_buy_notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
     """A line when the risk gate denied BUYs of an asset the book did not hold (entries that
     did not happen), by check: the table would only say how few trades there were (a run
     stopped after its first winning trade by the default ``max_notional`` of 10,000 said
@@ -995,9 +1002,9 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
         return []
     last = denied[-1]
     if r.others:
-        shown, book = _checks_by_strategy(r, denied), "its strategy's book"
+        shown, book = _checks_by_strategy(r, denied, logs), "its strategy's book"
     else:
-        limits = _limits_of(r, [last.decision_id]).get(last.decision_id, {})
+        limits = _limits_of(r, [last.decision_id], logs).get(last.decision_id, {})
         shown, book = _checks(denied, limits), "the book"
     why = f"the last: signalops why {last.decision_id} --audit {r.audit_path}"
     if not r.legs:
@@ -1011,14 +1018,14 @@ def denied_buy_notes(r: BacktestResult) -> list[str]:
     ]
 
 
-def _checks_by_strategy(r: BacktestResult, denied: Sequence[Decision]) -> str:
+def _checks_by_strategy(r: BacktestResult, denied: Sequence[Decision], logs: Path | None) -> str:
     """``A 7: MAX_POSITION 7 at limit 5%; B 2: ...``: each strategy's denials in the order
     named, at the limits of its own last denial's record (another's may be looser)."""
     books: dict[str, list[Decision]] = {s.name: [] for s in r.strategies}
     for decision in denied:
         books[r.owner(decision.decision_id)].append(decision)
     lasts = {name: found[-1].decision_id for name, found in books.items() if found}
-    limits = _limits_of(r, list(lasts.values()))
+    limits = _limits_of(r, list(lasts.values()), logs)
     return "; ".join(
         f"{name} {len(books[name]):,}: {_checks(books[name], limits.get(last, {}))}"
         for name, last in lasts.items()
@@ -1035,11 +1042,13 @@ def _checks(denied: Sequence[Decision], limits: Mapping[str, str]) -> str:
     )
 
 
-def _limits_of(r: BacktestResult, decision_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+def _limits_of(
+    r: BacktestResult, decision_ids: Sequence[str], logs: Path | None
+) -> dict[str, dict[str, str]]:
     """By decision, the limit each failed check of its record names, for people (a default the
     trader never set, ``max_notional``'s 10,000, reads as what stopped the entries)."""
     try:
-        with AuditLog.open_readonly(r.audit_path) as log:
+        with AuditLog.open_readonly(audit_log(r, logs)) as log:
             records = {decision_id: log.get(decision_id) for decision_id in decision_ids}
     except (OSError, SignalOpsError):  # a log moved since: the counts alone
         return {}
@@ -1151,8 +1160,10 @@ def write_report(
         encoding="utf-8",
     )
     html_path = out / HTML
-    sizing = sizing_lines(study, out)
-    html_path.write_text(render_html(study, drawn, data, sizing), encoding="utf-8")
+    # The log is in ``out`` until the report is published: the notes and sizing lines that
+    # read it read it there (at ``study.result.audit_path`` they found none, or the last run's).
+    sizing, told = sizing_lines(study, out), notes(study.result, out)
+    html_path.write_text(render_html(study, drawn, data, sizing, told), encoding="utf-8")
     return ReportFiles(metrics_path, trades_path, html_path, charts_path)
 
 
@@ -1256,21 +1267,21 @@ _BOOKS = {
 # --- the page ----------------------------------------------------------------------------------
 
 
-def notes(r: BacktestResult) -> list[str]:
+def notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
     """Every note of a backtest, in the order the terminal and the report show them: what the
     table alone would not say (data that starts late or ends early, metrics that could not be
-    read, late fills, entries denied, orders failed)."""
-    kinds = (
-        late_data_notes,
-        ended_data_notes,
-        unknown_data_notes,
-        gap_fill_notes,
-        early_fill_notes,
-        denied_buy_notes,
-        failed_order_notes,
-        cut_buy_notes,
-    )
-    return [line for kind in kinds for line in kind(r)]
+    read, late fills, entries denied, orders failed or cut). The notes that read the audit log
+    read it in ``logs`` (``audit_log``)."""
+    return [
+        *late_data_notes(r),
+        *ended_data_notes(r),
+        *unknown_data_notes(r),
+        *gap_fill_notes(r),
+        *early_fill_notes(r),
+        *denied_buy_notes(r, logs),
+        *failed_order_notes(r),
+        *cut_buy_notes(r, logs),
+    ]
 
 
 def render_html(
@@ -1278,8 +1289,10 @@ def render_html(
     drawn: Sequence[Chart],
     data: Mapping[str, Any] | None = None,
     sizing: Sequence[str] | None = None,
+    told: Sequence[str] | None = None,
 ) -> str:
-    """The page: the table (and under it ``sizing``: ``sizing_lines``, by default the study's),
+    """The page: ``told`` (the notes, by default the study's ``notes``) above the table (and
+    under it ``sizing``: ``sizing_lines``, by default the study's),
     a portfolio's table by asset (``asset_table``), the charts, the extended measures of
     ``data`` (``metrics.json``'s content, when given), the filter accounting and the trades.
     plotly.js is inlined once at the top, so the file opens offline; the same study gives the
@@ -1295,7 +1308,7 @@ def render_html(
         f"<style>{_CSS}</style>",
         f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
-        *(f"<p class=note>note: {e(line)}</p>" for line in notes(r)),
+        *(f"<p class=note>note: {e(line)}</p>" for line in (notes(r) if told is None else told)),
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
         *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),
