@@ -17,7 +17,7 @@ import pytest
 from signalops.backtest.metrics import WinRate
 from signalops.backtest.sweep import STARTING_CASH, SweepRow
 from signalops.research.tasks import Curve
-from signalops.research.walkforward import Span, Window, WindowResult, stitch
+from signalops.research.walkforward import Coverage, Span, Window, WindowResult, stitch
 
 DAY = timedelta(days=1)
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -37,6 +37,7 @@ def window(number: int, equity: list[float], held: list[bool], *, open_trade: bo
         Window(number, test_start - 10 * DAY, test_start, test_start + len(equity) * DAY),
         0, {"oversold": 30}, row, 1.0, row, 1.0, 1, (), curve, len(equity),
         Span(len(equity) / 365, len(equity) * DAY),
+        Coverage(10, 10), Coverage(len(equity), len(equity)),  # wholly covered
     )  # fmt: skip
 
 

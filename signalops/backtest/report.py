@@ -36,12 +36,15 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from signalops import numbers
 from signalops.adapters import calendar
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.store import AuditLog
 from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly_js
 from signalops.backtest.comparison import Study
+from signalops.backtest.coverage import end_note, start_note
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
 from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
 from signalops.backtest.html_tables import TEXT, extended_section, table
@@ -831,45 +834,29 @@ def method_lines(study: Study) -> list[str]:
 
 def late_data_notes(r: BacktestResult) -> list[str]:
     """A line for each asset whose recorded prices start after the run's first decision: the
-    decisions before could price no order, and the metrics count that time as cash."""
+    decisions before could price no order, and the metrics count that time as cash
+    (``coverage.start_note``, the sweep's too)."""
     if not r.decisions:
         return []
-    decided = r.decisions[0].as_of
-    notes = []
-    for asset, bars in r.prices.items():
-        first = bars.first_close
-        if first <= decided:
-            continue
-        before = sum(1 for d in r.decisions if d.asset == asset and d.as_of < first)
-        notes.append(
-            f"the {bars.label} start at {iso(first)}, after the first decision "
-            f"({iso(decided)}): {_count(before, 'decision')} before could price no order, "
-            "and the metrics count that time as cash"
-        )
-    return notes
+    first = r.decisions[0].as_of
+    found = (start_note(bars, first, _decided(r, asset)) for asset, bars in r.prices.items())
+    return [note for note in found if note is not None]
 
 
 def ended_data_notes(r: BacktestResult) -> list[str]:
     """A line for each asset whose recorded candles end before the run's last decisions: those
     decided after its last bar opened could price no order, and the metrics value the asset at
-    its last close from then on (recorded prices, not candles, fill at their last price)."""
+    its last close from then on (``coverage.end_note``, the sweep's too)."""
     if not r.decisions:
         return []
-    decided = r.decisions[-1].as_of
-    notes = []
-    for asset, bars in r.prices.items():
-        if bars.points or not len(bars):
-            continue
-        opened = bars.last_open
-        if decided <= opened:
-            continue
-        after = sum(1 for d in r.decisions if d.asset == asset and d.as_of > opened)
-        notes.append(
-            f"the {bars.label} end at {iso(bars.last_close)}, before the last decision "
-            f"({iso(decided)}): {_count(after, 'decision')} after could price no order, and "
-            f"the metrics value {asset} at that last close from then on"
-        )
-    return notes
+    last = r.decisions[-1].as_of
+    found = (end_note(bars, last, _decided(r, asset)) for asset, bars in r.prices.items())
+    return [note for note in found if note is not None]
+
+
+def _decided(r: BacktestResult, asset: str) -> np.ndarray:
+    """When ``asset``'s decisions were made (Unix seconds)."""
+    return np.array([d.as_of.timestamp() for d in r.decisions if d.asset == asset])
 
 
 def unknown_data_notes(r: BacktestResult, most: int = 4) -> list[str]:

@@ -15,7 +15,8 @@ long-only position is then played through the verdict arrays:
   opens at or after the decision time, as ``Bars.next_open``), at ``open x (1 + slippage)`` plus
   ``fee_bps`` of the notional; a SELL while long sells everything at the next bar's open,
   ``open x (1 - slippage)`` minus the fee. BUY while long, SELL while flat, HOLD and BLOCKED do
-  nothing; a decision with no next bar (the data ends) does not fill;
+  nothing; a decision with no next bar (the data ends) does not fill, nor one before the first
+  close (the backtest's risk gate has no price to size it with);
 - the equity curve is marked like the backtest's: the starting cash at the first decision time,
   then after each decision time ``t`` the portfolio at the last close at or before
   ``t + every``.
@@ -77,6 +78,7 @@ from signalops.backtest.clock import (
     stepped_seconds,
     window_end,
 )
+from signalops.backtest.coverage import end_note, start_note
 from signalops.backtest.metrics import (
     WinRate,
     exposure,
@@ -119,6 +121,7 @@ __all__ = [
     "SweepTrade",
     "check_grid",
     "check_inputs",
+    "data_notes",
     "decision_times",
     "format_value",
     "grid_combinations",
@@ -675,6 +678,10 @@ class _Prices:
     def of(cls, bars: Bars, times: np.ndarray, step: float, until: float | None = None) -> _Prices:
         """``until``: where the last periods end at the latest (``clock.period_ends``)."""
         fill_bar = bars.fill_bars(times)  # as Bars.next_open
+        if not bars.points and len(bars):
+            # As in the backtest, whose risk gate has no price to size an order with before the
+            # first close (NO_PRICE): such a decision does not fill at a later bar's open.
+            fill_bar = np.where(times < bars.close_time[0], len(bars), fill_bar)
         ends = times + step if until is None else np.minimum(times + step, until)
         mark_bar = np.searchsorted(bars.close_time, ends, side="right") - 1
         marks = np.where(mark_bar >= 0, bars.close[np.maximum(mark_bar, 0)], np.nan)
@@ -861,13 +868,28 @@ def check_inputs(
     end: datetime,
     step: timedelta,
     venues: Venues | None = None,
-) -> None:
+) -> dict[str, Bars]:
     """The errors ``sweep`` raises before it screens anything, for each of ``assets``: a
     reversed period, a step that is not positive, an asset without candles covering the period
-    (``DataNotFound``, with the command that provides them)."""
+    (``DataNotFound``, with the command that provides them). Returns each asset's candles."""
     _check_input(start, end, step, "next_open", tuple(assets))
+    found = {}
     for asset in assets:
-        _check_coverage({asset: Bars.load(store, asset, timeframe, venues)}, start, end)
+        found[asset] = Bars.load(store, asset, timeframe, venues)
+        _check_coverage({asset: found[asset]}, start, end)
+    return found
+
+
+def data_notes(bars: Bars, times: np.ndarray) -> tuple[str, ...]:
+    """What a backtest at the decision times ``times`` (Unix seconds) says of the data of
+    ``bars`` (``coverage``): that it starts after the first or ends before the last, and how many
+    decisions could price no order. The screen fills and marks as the backtest does there (no
+    order fills; the position is cash before the data and valued at the last close after it)."""
+    if not len(times):
+        return ()
+    first, last = (datetime.fromtimestamp(float(t), UTC) for t in (times[0], times[-1]))
+    found = (start_note(bars, first, times), end_note(bars, last, times))
+    return tuple(note for note in found if note is not None)
 
 
 class Screen:

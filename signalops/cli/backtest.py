@@ -487,7 +487,7 @@ def sweep_command(
             f"{output.count(report.combinations, 'combination')} · "
             f"fee {paper.fee_bps} bps, slippage {paper.slippage_bps} bps"
         )
-        output.sweep(heading, grid, rows)
+        output.sweep(heading, grid, rows, swept.notes)
     research_output.failures(report.failed, report.combinations * len(report.assets), "combination")
 
 

@@ -30,6 +30,8 @@ from signalops.backtest.sweep import (
     SweepRow,
     check_grid,
     check_inputs,
+    data_notes,
+    decision_times,
     grid_combinations,
     plain_document,
     with_params,
@@ -76,6 +78,9 @@ class AssetSweep:
     asset: str
     rows: tuple[SweepRow, ...]  # grid order; a failed combination has none
     failed: tuple[Failed, ...]
+    # What a backtest of the period would say of the asset's data (``sweep.data_notes``): a
+    # period the candles do not cover is screened as cash, which the table alone hides.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,14 @@ def run_sweep(
     start, end = utc(start), utc(end)
     timeframe = first_timeframe(strategy, document, grid)
     step = every or timedelta(seconds=timeframe)
-    check_inputs(store, chosen, timeframe, start, end, step, settings.load().venues)
+    venues = settings.load().venues
+    bars = check_inputs(store, chosen, timeframe, start, end, step, venues)
+    notes = {
+        asset: data_notes(
+            bars[asset], decision_times(start, end, step, venues.in_sessions([asset]))
+        )
+        for asset in chosen
+    }
 
     run = uuid.uuid4().hex
     jobs = [
@@ -150,14 +162,17 @@ def run_sweep(
         start,
         end,
         step,
-        tuple(_asset(job.asset, found) for job, found in zip(jobs, screened, strict=True)),
+        tuple(
+            _asset(job.asset, found, notes[job.asset])
+            for job, found in zip(jobs, screened, strict=True)
+        ),
         tasks,
     )
 
 
-def _asset(asset: str, found: Screened) -> AssetSweep:
+def _asset(asset: str, found: Screened, notes: tuple[str, ...]) -> AssetSweep:
     rows = tuple(found.scored[i].row for i in sorted(found.scored))
-    return AssetSweep(asset, rows, tuple(_named(asset, f) for f in found.failed))
+    return AssetSweep(asset, rows, tuple(_named(asset, f) for f in found.failed), notes)
 
 
 def _named(asset: str, failed: Failed) -> Failed:

@@ -14,8 +14,12 @@ For each asset and window the whole grid is screened on the training window (the
 ``signalops.backtest.sweep``: tasks of parameter set x asset x window), the set with the best
 ``objective`` there is chosen (ties: the first in grid order; a set whose objective is undefined
 is never chosen, and a window where no set has one holds cash), and that set alone is screened
-on the test window. Each test window starts flat with the starting cash; a position still open
-at its end is marked at the last close (not sold). The stitched out-of-sample curve chains the
+on the test window. A span the asset's data does not reach at all is not screened: a training
+span without data chooses nothing and a test span without data is not judged (the table says
+"no data", not cash); every window's share of data is shown when some span is not wholly
+covered, and an asset no training span of which has data is refused (``DataNotFound``).
+Each test window starts flat with the starting cash; a position still open at its end is
+marked at the last close (not sold). The stitched out-of-sample curve chains the
 test windows' curves, each starting from the equity the last one ended with: a position open at
 a window's end is sold there at its last close, exit costs paid (the next window starts flat),
 a closed round trip of the stitched record; the last window's stays open.
@@ -50,7 +54,9 @@ from typing import Any
 import numpy as np
 
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest.bars import Bars
 from signalops.backtest.clock import window_end
+from signalops.backtest.coverage import priced
 from signalops.backtest.metrics import (
     ANNUALISED_FROM,
     WinRate,
@@ -66,13 +72,14 @@ from signalops.backtest.sweep import (
     SweepRow,
     check_grid,
     check_inputs,
+    data_notes,
     decision_times,
     grid_combinations,
     periods_a_year,
     plain_document,
 )
 from signalops.catalogue.spec import format_duration
-from signalops.errors import InputError
+from signalops.errors import DataNotFound, InputError
 from signalops.numbers import counted, listed
 from signalops.observation import utc
 from signalops.research.executors import Executor
@@ -89,6 +96,7 @@ from signalops.strategy.model import Strategy
 __all__ = [
     "OBJECTIVES",
     "AssetWalk",
+    "Coverage",
     "Objective",
     "Span",
     "Stitched",
@@ -262,6 +270,37 @@ def _per_year(
     return len(times), periods_a_year(times, step, sessions, until)
 
 
+# --- the data a window has ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a window's span the asset's data covers: its decision times that can price
+    an order (``coverage.priced``: none before the data starts or after the candles end)."""
+
+    priced: int
+    decisions: int
+
+    @property
+    def none(self) -> bool:
+        return self.priced == 0
+
+    @property
+    def whole(self) -> bool:
+        return self.priced == self.decisions
+
+    @property
+    def share(self) -> float:
+        return self.priced / self.decisions if self.decisions else 0.0
+
+
+def _coverage(
+    bars: Bars, first: datetime, last: datetime, step: timedelta, sessions: bool
+) -> Coverage:
+    times = decision_times(first, last, step, sessions)
+    return Coverage(priced(bars, times), len(times))
+
+
 # --- results -------------------------------------------------------------------------------------
 
 
@@ -279,6 +318,16 @@ class WindowResult:
     curve: Curve | None  # the test window's, for the stitched curve
     periods: int  # decision times in the test window
     test_span: Span
+    # The data each span has. A span with none is not screened: the window chooses nothing
+    # (training) or is not judged (test), which the table says apart from a choice of cash.
+    train_data: Coverage
+    test_data: Coverage
+
+    @property
+    def unscreened(self) -> bool:
+        """Nothing was chosen because the training span has no data (not for want of an
+        objective)."""
+        return self.train_data.none
 
 
 @dataclass(frozen=True)
@@ -307,6 +356,16 @@ class AssetWalk:
     asset: str
     windows: tuple[WindowResult, ...]
     stitched: Stitched
+    data: str  # what the data is (``Bars.label``: ``1d BTC candles``)
+    data_span: tuple[datetime, datetime]  # its first and last close
+    # What a backtest of the test windows would say of the data (``sweep.data_notes``): the
+    # stitched record counts the time before it starts as cash and holds its last close after.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def covered(self) -> bool:
+        """Every window's training and test spans have data at every decision time."""
+        return all(w.train_data.whole and w.test_data.whole for w in self.windows)
 
     @property
     def chosen(self) -> list[WindowResult]:
@@ -446,7 +505,7 @@ def run_walkforward(
     found = windows(start, end, train=train, test=test, step=step, anchored=anchored)
     last = found[-1].test[1]
     venues = settings.load().venues
-    check_inputs(store, chosen_assets, timeframe, start, last, step, venues)
+    bars = check_inputs(store, chosen_assets, timeframe, start, last, step, venues)
     sessions = {asset: venues.in_sessions([asset]) for asset in chosen_assets}
 
     run = uuid.uuid4().hex
@@ -481,10 +540,26 @@ def run_walkforward(
 
     shared = share_market(executor, store, [strategy])
     places = [(asset, w) for asset in chosen_assets for w in found]
-    trains = [job(asset, *w.train, w.test_start, curves=False) for asset, w in places]
-    trained, train_tasks = run_screens(
+    data = [
+        (
+            _coverage(bars[asset], *w.train, step, sessions[asset]),
+            _coverage(bars[asset], *w.test, step, sessions[asset]),
+        )
+        for asset, w in places
+    ]
+    _check_training_data(bars, places, data)
+    # A training span without data is not screened: every set would be flat cash there, and
+    # the window would seem to have chosen (or found no objective) where it had nothing.
+    with_data = [k for k, (train_data, _) in enumerate(data) if not train_data.none]
+    trains = [
+        job(places[k][0], *places[k][1].train, places[k][1].test_start, False) for k in with_data
+    ]
+    screened_trains, train_tasks = run_screens(
         executor, shared, trains, chunk=chunk, progress=progress, what="in-sample"
     )
+    trained = [Screened({}, []) for _ in places]
+    for k, screened in zip(with_data, screened_trains, strict=True):
+        trained[k] = screened
     picks = [
         choose(
             {i: s.row for i, s in screened.scored.items()},
@@ -493,7 +568,8 @@ def run_walkforward(
         )
         for (asset, w), screened in zip(places, trained, strict=True)
     ]
-    judged = [(k, pick) for k, pick in enumerate(picks) if pick is not None]
+    # A test span without data is not judged: the stitched record holds cash there.
+    judged = [(k, pick) for k, pick in enumerate(picks) if pick is not None and not data[k][1].none]
     tested, test_tasks = run_screens(
         executor,
         shared,
@@ -509,7 +585,7 @@ def run_walkforward(
     until = ending(found[-1])
     for k, ((asset, w), screened, pick) in enumerate(zip(places, trained, picks, strict=True)):
         walked = _window(
-            asset, w, screened, pick, tests.get(k), goal, step, sessions[asset], ending(w)
+            asset, w, screened, pick, tests.get(k), goal, step, sessions[asset], ending(w), data[k]
         )
         by_asset[asset].append(walked)
     return WalkForward(
@@ -533,11 +609,46 @@ def run_walkforward(
                     fee_bps=float(fee_bps),
                     slippage_bps=float(slippage_bps),
                 ),
+                bars[a].label,
+                (bars[a].first_close, bars[a].last_close),
+                _stitched_notes(bars[a], found, step, sessions[a]),
             )
             for a, rs in by_asset.items()
         ),
         train_tasks + test_tasks,
     )
+
+
+def _check_training_data(
+    bars: Mapping[str, Bars],
+    places: Sequence[tuple[str, Window]],
+    data: Sequence[tuple[Coverage, Coverage]],
+) -> None:
+    """``DataNotFound`` for an asset no window of which has data in its training span: nothing
+    could be chosen, and a table of windows marked "no data" would walk nothing."""
+    for asset, found in bars.items():
+        spans = [(w, d) for (a, w), d in zip(places, data, strict=True) if a == asset]
+        if all(train.none for _, (train, _) in spans):
+            last = spans[-1][0]
+            raise DataNotFound(
+                f"no walk-forward window has {found.label} in its training span (the last: "
+                f"{_day(last.train[0])} .. {_day(last.train[1])}): the recorded data covers "
+                f"{_day(found.first_close)} .. {_day(found.last_close)}; start --from later or "
+                "train for less (--train)"
+            )
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
+def _stitched_notes(
+    bars: Bars, found: Sequence[Window], step: timedelta, sessions: bool
+) -> tuple[str, ...]:
+    """The backtest's notes of the data (``sweep.data_notes``) at the test windows' decision
+    times, one window after the other: the stitched record's."""
+    times = np.concatenate([decision_times(*w.test, step, sessions) for w in found])
+    return data_notes(bars, times)
 
 
 def _window(
@@ -550,8 +661,10 @@ def _window(
     step: timedelta,
     sessions: bool,
     until: datetime,
+    data: tuple[Coverage, Coverage],
 ) -> WindowResult:
-    """``until``: where the test window's periods end at the latest."""
+    """``until``: where the test window's periods end at the latest; ``data``: the training
+    and test spans' coverage."""
     periods, test_span = _span(*window.test, step, sessions, until)
     _, train_span = _span(*window.train, step, sessions, window.test_start)
     failed = list(trained.failed) + (list(tested.failed) if tested is not None else [])
@@ -571,6 +684,7 @@ def _window(
             None,
             periods,
             test_span,
+            *data,
         )
     row = trained.scored[pick].row
     scored = tested.scored.get(pick) if tested is not None else None
@@ -588,6 +702,7 @@ def _window(
         scored.curve if scored is not None else None,
         periods,
         test_span,
+        *data,
     )
 
 

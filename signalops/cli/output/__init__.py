@@ -505,8 +505,11 @@ def plain_table(columns: Sequence[str], rows: Iterable[Sequence[str]], left: int
     _print_wide(console(), table)
 
 
-def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
-    """An asset's screen, best first; nothing when every parameter set failed (the failures
+def sweep(
+    heading: str, grid: Iterable[str], rows: Sequence[SweepRow], notes: Sequence[str] = ()
+) -> None:
+    """An asset's screen, best first, with ``notes`` under it (of data the period does not
+    cover, as a backtest says them); nothing when every parameter set failed (the failures
     say so)."""
     from signalops.backtest.sweep import format_value
 
@@ -533,6 +536,8 @@ def sweep(heading: str, grid: Iterable[str], rows: Sequence[SweepRow]) -> None:
             str(row.blocked),
         )
     _print_wide(out, table)
+    for note in notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
     out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from signalops.config import Config
     from signalops.research.assets import EachAsset
     from signalops.research.tasks import Failed
-    from signalops.research.walkforward import AssetWalk, WalkForward
+    from signalops.research.walkforward import AssetWalk, Coverage, WalkForward, WindowResult
 
 
 def progress() -> Any:
@@ -104,10 +104,12 @@ def walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
         f"{output.count(walk.combinations, 'combination')} · objective {goal.title} · {fees}"
     )
     output.console().print(Text(heading, style="bold"))
+    covered = asset.covered  # else a column of how much of each span the data covers
     columns = [
         "window",
         "in-sample",
         "out-of-sample",
+        *([] if covered else [_DATA_COLUMN]),
         *names,
         f"IS {goal.title}",
         f"OOS {goal.title}",
@@ -122,10 +124,11 @@ def walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
                 str(w.number),
                 _days(*w.train),
                 _days(*w.test),
+                *([] if covered else [f"{_share(result.train_data)} / {_share(result.test_data)}"]),
                 *(format_value(chosen[n]) if n in chosen else "—" for n in names),
                 _objective_cell(goal.name, result.in_sample_value),
                 _objective_cell(goal.name, result.out_of_sample_value),
-                *(_metrics(oos, goal.name) if oos is not None else _cash_cells(goal.name)),
+                *(_metrics(oos, goal.name) if oos is not None else _cash_cells(goal.name, result)),
             ]
         )
     stitched = asset.stitched
@@ -134,6 +137,7 @@ def walk_table(walk: WalkForward, asset: AssetWalk, fees: str) -> None:
             "stitched",
             "",
             _days(*tested),
+            *([] if covered else [""]),
             *("" for _ in names),
             "",
             _objective_cell(goal.name, goal.value(stitched.row, stitched.span)),
@@ -164,9 +168,59 @@ def _metrics(row: SweepRow, objective: str) -> list[str]:
     ]
 
 
-def _cash_cells(objective: str) -> list[str]:
-    """A window whose test was not screened (no set chosen, or it failed): cash."""
-    return ["cash", *("" for _ in _metric_columns(objective)[1:])]
+def _cash_cells(objective: str, result: WindowResult) -> list[str]:
+    """A window whose test was not screened: cash (no set chosen, or it failed), or "no data"
+    where a span had none (nothing could be chosen, or judged)."""
+    held = "no data" if result.unscreened or result.test_data.none else "cash"
+    return [held, *("" for _ in _metric_columns(objective)[1:])]
+
+
+_DATA_COLUMN = "data IS / OOS"
+
+
+def _share(data: Coverage) -> str:
+    """How much of a span the data covers: ``all``, ``none``, else a percentage that says
+    neither (``<1%``, ``>99%``)."""
+    if data.whole:
+        return "all"
+    if data.none:
+        return "none"
+    percent = data.share * 100
+    return "<1%" if percent < 1 else ">99%" if percent > 99 else f"{percent:.0f}%"
+
+
+def _data_lines(asset: AssetWalk) -> list[str]:
+    """What the data column says, the windows a span of which has none, and the backtest's
+    notes of the stitched record's data; nothing when every span is covered."""
+    if asset.covered:
+        return []
+    first, last = asset.data_span
+    parts = [
+        f"{_DATA_COLUMN}: the share of each window's decision times the {asset.data} "
+        f"({_days(first, last)}) can price an order at"
+    ]
+    untrained = [w.window.number for w in asset.windows if w.unscreened]
+    if untrained:
+        parts.append(
+            f"none in-sample in {_windows(untrained)}: not screened, nothing chosen "
+            '("no data", not a choice of cash)'
+        )
+    untested = [w.window.number for w in asset.windows if w.test_data.none]
+    if untested:
+        parts.append(f"none out-of-sample in {_windows(untested)}: not judged, cash in stitched")
+    return ["; ".join(parts), *(f"stitched: {note}" for note in asset.notes)]
+
+
+def _windows(numbers: Sequence[int]) -> str:
+    """``window 3``, ``windows 1-3, 10``."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    return f"window{'s' if len(numbers) > 1 else ''} {text}"
 
 
 def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
@@ -189,11 +243,16 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
             f"the chosen set changed {output.count(asset.changes, 'time')} in "
             f"{output.count(len(chosen) - 1, 'step')}"
         )
-    if len(chosen) < windows:
+    # Those showing "cash": a span without data shows "no data", and the data line says why.
+    without = [
+        w for w in asset.windows if w.params is None and not w.unscreened and not w.test_data.none
+    ]
+    if without:
         lines.append(
-            f"{output.count(windows - len(chosen), 'window')} without a choice "
+            f"{output.count(len(without), 'window')} without a choice "
             f"(no set has a {walk.objective.title} in-sample) held cash"
         )
+    lines += _data_lines(asset)
     lines.append(_degradation(walk, asset))
     short = short_note(walk, asset)
     if short is not None:
