@@ -91,6 +91,7 @@ from signalops.backtest.metrics import (
 from signalops.backtest.runner import _check_coverage, _check_input, candle_timeframe
 from signalops.canonical import iso
 from signalops.catalogue import installed
+from signalops.catalogue.builtin import POLYMARKET
 from signalops.catalogue.spec import Catalogue, format_duration
 from signalops.config import PaperConfig
 from signalops.errors import InputError, StrategyError
@@ -99,11 +100,15 @@ from signalops.evaluation.tree import DecisionTree
 from signalops.evaluation.vectorized import (
     BLOCKED,
     BUY,
+    REASONS,
     SELL,
+    UNKNOWN,
     SeriesEvaluator,
+    SeriesResult,
     inputs_from_adapters,
     technical_inputs,
 )
+from signalops.numbers import counted
 from signalops.observation import utc
 from signalops.pipeline.loop import simulated_times
 from signalops.strategy import loads
@@ -114,11 +119,13 @@ from signalops.strategy.thresholds import refused
 from signalops.venues import Venues
 
 __all__ = [
+    "AlwaysUnknown",
     "CompiledGrid",
     "Screen",
     "SweepRow",
     "SweepRun",
     "SweepTrade",
+    "always_unknown",
     "check_grid",
     "check_inputs",
     "data_notes",
@@ -262,17 +269,26 @@ def _problem(error: StrategyError) -> str:
 
 
 def grid_warnings(
-    strategy: Strategy, grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+    strategy: Strategy,
+    grid: Mapping[str, Sequence[Any]],
+    catalogue: Catalogue,
+    file: str,
+    unrecorded: Callable[[set[str]], Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """``NAME=VALUE: FILE: PROBLEM`` for each warning the compiler gives of a grid value and
-    not of the file itself (``validate`` shows those): a value that looks written in another
-    unit (``oversold=0.3`` on rsi, a 0-100 scale), which the sweep screens as written. Each
-    value is compiled alone with the strategy's other params (about a millisecond each); one
-    that fails alone is left to the sweep, which lists it."""
+    """``NAME=VALUE: FILE: PROBLEM`` for each warning ``validate`` would give of a grid value
+    in the file, in grid order: the compiler's, not of the file itself (``validate`` shows
+    those), of a value that looks written in another unit (``oversold=0.3`` on rsi, a 0-100
+    scale), which the sweep screens as written; and, with ``unrecorded`` (``validate``'s check
+    of the data folder: market -> problem for the Polymarket markets no data is recorded of),
+    of a value that names such a market (``election_market=511745``), whose conditions the
+    sweep finds UNKNOWN at every bar. Each value is compiled alone with the strategy's other
+    params (about a millisecond each); one that fails alone is left to the sweep, which lists
+    it."""
     own = {_problem(warning) for warning in strategy.warnings}
-    found = []
+    known = dict(strategy.params)
+    found: list[tuple[str, str, list[str], list[str]]] = []  # NAME=VALUE, name, problems, markets
     for name, values in grid.items():
-        if name not in strategy.params:  # the sweep names the strategy's params
+        if name not in known:  # the sweep names the strategy's params
             continue
         for value in values:
             try:
@@ -280,8 +296,32 @@ def grid_warnings(
             except InputError:
                 continue
             problems = [_problem(w) for w in compiled.warnings if _problem(w) not in own]
-            found += [f"{name}={format_value(value)}: {file}: {p}" for p in problems]
-    return found
+            markets = _markets_named(compiled, _inserted(known[name], value))
+            found.append((f"{name}={format_value(value)}", name, problems, markets))
+    wanted = {market for *_, markets in found for market in markets}
+    missing = unrecorded(wanted) if unrecorded is not None and wanted else {}
+    return [
+        f"{given}: {file}: {problem}"
+        for given, name, problems, markets in found
+        for problem in [
+            *problems,
+            *(f"params.{name}: {missing[m]}" for m in markets if m in missing),
+        ]
+    ]
+
+
+def _markets_named(strategy: Strategy, value: Any) -> list[str]:
+    """The Polymarket markets ``strategy``'s conditions name that are ``value``: those a param
+    given that value names (``market: $election_market``)."""
+    text = str(value)
+    found = {
+        str(market)
+        for leaf in strategy.tree.leaves()
+        for metric in leaf.metrics
+        if metric.source == POLYMARKET.source
+        and str(market := dict(metric.params).get("market")) == text
+    }
+    return sorted(found)
 
 
 def _check_names(document: Mapping[str, Any], params: Iterable[str]) -> None:
@@ -755,6 +795,23 @@ def _play(
 
 
 @dataclass(frozen=True)
+class AlwaysUnknown:
+    """A condition UNKNOWN at every decision time of a screen: it never passed (a veto on it
+    blocked every entry), which a row of 0 trades alone would not say."""
+
+    metrics: str  # what it reads, as written: ``polymarket('511745').yes``
+    source: str
+    reasons: tuple[str, ...]  # why (``vectorized.REASONS``), the most frequent first
+    decisions: int  # all of them
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metrics} ({self.source}) was UNKNOWN at all "
+            f"{counted(self.decisions, 'decision')}: {', '.join(self.reasons)}"
+        )
+
+
+@dataclass(frozen=True)
 class SweepRow:
     """One combination of parameter values and the scores the fast screen gave it: what the
     table shows, small and picklable (what a sweep task sends back; see ``SweepRun`` for the
@@ -769,6 +826,8 @@ class SweepRow:
     blocked: int  # decision times whose verdict was BLOCKED
     fees: float
     open_trade: bool  # a position is still held at the end
+    # Conditions UNKNOWN at every decision time (the data is missing), in the tree's order.
+    unknown: tuple[AlwaysUnknown, ...] = field(default=(), kw_only=True)
 
     @property
     def closed_trades(self) -> int:
@@ -940,9 +999,9 @@ class Screen:
 
     def run(self, combination: _Combination) -> SweepRun:
         """Screen one combination (from ``CompiledGrid.combination``)."""
-        verdicts = self._evaluator(combination).evaluate(combination.constants).verdicts
-        simulation = _play(verdicts, self.prices, self.fee, self.slip, STARTING_CASH)
-        return _row(combination, self.times, verdicts, simulation, self.per_year)
+        result = self._evaluator(combination).evaluate(combination.constants)
+        simulation = _play(result.verdicts, self.prices, self.fee, self.slip, STARTING_CASH)
+        return _row(combination, result, simulation, self.per_year)
 
     def _evaluator(self, combination: _Combination) -> SeriesEvaluator:
         tree = combination.tree
@@ -967,16 +1026,13 @@ class Screen:
 
 
 def _row(
-    combination: _Combination,
-    times: np.ndarray,
-    verdicts: np.ndarray,
-    sim: Simulation,
-    per_year: float,
+    combination: _Combination, result: SeriesResult, sim: Simulation, per_year: float
 ) -> SweepRun:
     values = np.concatenate(([STARTING_CASH], sim.equity))
+    verdicts = result.verdicts
     return SweepRun(
         params=dict(combination.params),
-        times=times,
+        times=result.times,
         verdicts=verdicts,
         equity=sim.equity,
         total_return=total_return(values),
@@ -987,9 +1043,28 @@ def _row(
         blocked=int(np.count_nonzero(verdicts == BLOCKED)),
         fees=sim.fees,
         open_trade=sim.fills.open_trade,
+        unknown=always_unknown(result),
         simulation=sim,
         compile_strategy=combination.strategy,
     )
+
+
+def always_unknown(result: SeriesResult) -> tuple[AlwaysUnknown, ...]:
+    """The conditions UNKNOWN at every decision time of ``result``, each named by the metrics it
+    reads (a template's leaf text holds the first combination's thresholds, its metrics do not);
+    one entry for several that read the same metrics for the same reasons."""
+    n = len(result)
+    if not n:
+        return ()
+    found: dict[AlwaysUnknown, None] = {}
+    for leaf in result.tree.leaves():
+        if not np.all(result.statuses[leaf.index] == UNKNOWN):
+            continue
+        codes, counts = np.unique(result.reasons[leaf.index], return_counts=True)
+        reasons = tuple(str(REASONS[int(codes[i])]) for i in np.argsort(-counts, kind="stable"))
+        metrics = " and ".join(metric.render() for metric in leaf.metrics)
+        found.setdefault(AlwaysUnknown(metrics, leaf.source, reasons, n))
+    return tuple(found)
 
 
 def decision_times(

@@ -451,7 +451,7 @@ def sweep_command(
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
-    _check_values(compiled, grid, installed.catalogue(), str(strategy))
+    _check_values(compiled, grid, installed.catalogue(), str(strategy), data_dir)
     settings = load_config(config_file or default_config())
     store = snapshots(data_dir)
     assets = as_recorded(assets, store, settings)
@@ -594,7 +594,7 @@ def walkforward_command(
     test_span = _window("--test", test, "90d")
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
-    _check_values(compiled, grid, installed.catalogue(), str(strategy))
+    _check_values(compiled, grid, installed.catalogue(), str(strategy), data_dir)
     settings = load_config(config_file or default_config())
     store = snapshots(data_dir)
     assets = as_recorded(assets, store, settings)
@@ -689,16 +689,25 @@ def warn_weekends(file: Path, compiled: Strategy, assets: Sequence[str], setting
 
 
 def _check_values(
-    compiled: Strategy, grid: Mapping[str, Sequence[Any]], catalogue: Catalogue, file: str
+    compiled: Strategy,
+    grid: Mapping[str, Sequence[Any]],
+    catalogue: Catalogue,
+    file: str,
+    data_dir: Path,
 ) -> None:
     """Before anything runs: refuse a word the param cannot take, warn of a value that looks
-    written in another unit (as ``validate`` warns of the same value in the file)."""
+    written in another unit or names a Polymarket market ``data_dir`` has no data of (as
+    ``validate`` warns of the same value in the file)."""
     from signalops.backtest.sweep import grid_warnings
+    from signalops.cli.strategy import unrecorded_markets
 
     _refuse_words(compiled, grid, catalogue, file)
-    output.warnings(
-        f"--grid {problem}" for problem in grid_warnings(compiled, grid, catalogue, file)
-    )
+
+    def unrecorded(markets: set[str]) -> dict[str, str]:
+        return unrecorded_markets(markets, data_dir)
+
+    problems = grid_warnings(compiled, grid, catalogue, file, unrecorded)
+    output.warnings(f"--grid {problem}" for problem in problems)
 
 
 def _refuse_words(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -231,13 +231,9 @@ def _recorded_markets(data_dir: Path, wanted: set[str]) -> set[str]:
 def _unrecorded(
     file: Path, leaves: list[tuple[Predicate, Metric]], known: set[str], data_dir: Path
 ) -> Iterator[StrategyError]:
-    import difflib
-
-    from signalops.adapters import hints
     from signalops.strategy._yaml import load_yaml, read_source
 
     doc = load_yaml(read_source(file, "strategy"), str(file))
-    folded = {name.casefold(): name for name in sorted(known)}
     told: set[tuple[int, int]] = set()  # a $param once, however many conditions use it
     for leaf, metric in leaves:
         market = str(dict(metric.params)["market"])
@@ -247,22 +243,49 @@ def _unrecorded(
         if (mark.line, mark.column) in told:
             continue
         told.add((mark.line, mark.column))
-        # Above the schema's 0.6: market ids are 6-digit numbers much alike, and at 0.6 any id
-        # would be told of a recorded one sharing three digits.
-        close = difflib.get_close_matches(market.casefold(), list(folded), n=1, cutoff=0.8)
-        hint = (
-            f"did you mean '{folded[close[0]]}'?"
-            if close
-            else hints.provide("polymarket", market, to=data_dir)
-        )
-        yield doc.error(
-            f"no data of Polymarket market '{market}' is recorded in {data_dir}: its "
-            "conditions are UNKNOWN at every bar of a replay or backtest, though a live run "
-            "may find it",
-            path,
-            at=mark,
-            hint=hint,
-        )
+        message, hint = _unrecorded_market(market, known, data_dir)
+        yield doc.error(message, path, at=mark, hint=hint)
+
+
+def _unrecorded_market(market: str, known: set[str], data_dir: Path) -> tuple[str, str]:
+    """The warning of a Polymarket market not among the ``known`` recorded ones, and its hint:
+    the recorded market it most likely means, else how to record it."""
+    import difflib
+
+    from signalops.adapters import hints
+
+    folded = {name.casefold(): name for name in sorted(known)}
+    # Above the schema's 0.6: market ids are 6-digit numbers much alike, and at 0.6 any id
+    # would be told of a recorded one sharing three digits.
+    close = difflib.get_close_matches(market.casefold(), list(folded), n=1, cutoff=0.8)
+    hint = (
+        f"did you mean '{folded[close[0]]}'?"
+        if close
+        else hints.provide("polymarket", market, to=data_dir)
+    )
+    return (
+        f"no data of Polymarket market '{market}' is recorded in {data_dir}: its conditions "
+        "are UNKNOWN at every bar of a replay or backtest, though a live run may find it",
+        hint,
+    )
+
+
+def unrecorded_markets(markets: Iterable[str], data_dir: Path) -> dict[str, str]:
+    """``validate``'s warning of each of ``markets`` that no data is recorded of, in
+    ``data_dir`` or the bundled data: market -> ``PROBLEM (HINT)``. A snapshot that does not
+    read is not checked (what reads it says why)."""
+    from signalops.errors import AdapterError
+
+    wanted = set(markets)
+    try:
+        known = _recorded_markets(data_dir, wanted)
+    except AdapterError:
+        return {}
+    found = {}
+    for market in sorted(wanted - known):
+        message, hint = _unrecorded_market(market, known, data_dir)
+        found[market] = f"{message} ({hint})"
+    return found
 
 
 def _crypto_fundamentals_warnings(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from signalops.audit.store import PendingApproval
     from signalops.audit.verify import VerifyReport
     from signalops.backtest.study import Study
-    from signalops.backtest.sweep import SweepRow
+    from signalops.backtest.sweep import AlwaysUnknown, SweepRow
     from signalops.catalogue.spec import SourceCatalogue
     from signalops.config import Config
     from signalops.pipeline import ApprovalOutcome
@@ -536,9 +536,26 @@ def sweep(
             str(row.blocked),
         )
     _print_wide(out, table)
-    for note in notes:
+    for note in [*notes, *_always_unknown(rows)]:
         out.print(f"note: {note}", markup=False, highlight=False)
     out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
+
+
+def _always_unknown(rows: Sequence[SweepRow]) -> list[str]:
+    """A line for each condition UNKNOWN at every decision, with the rows it was (``every
+    combination``, else each row's values, in the table's order): a row of 0 trades and
+    blocked bars would not say that its data is missing."""
+    from signalops.backtest.sweep import format_value
+
+    found: dict[AlwaysUnknown, list[str]] = {}
+    for row in rows:
+        given = ", ".join(f"{name}={format_value(v)}" for name, v in row.params.items())
+        for unknown in row.unknown:
+            found.setdefault(unknown, []).append(given)
+    return [
+        f"{'every combination' if len(given) == len(rows) > 1 else '; '.join(given)}: {unknown}"
+        for unknown, given in found.items()
+    ]
 
 
 def progress(err: Console) -> AbstractContextManager[ProgressUpdate | None]:
