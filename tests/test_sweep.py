@@ -264,7 +264,11 @@ def test_sweep_command_prints_the_table_best_return_first(replay_dir: Path):
     returns = [float(line.split()[1].rstrip("%")) for line in table]
     assert returns == sorted(returns, reverse=True)
     assert sorted(line.split()[0] for line in table) == ["25", "30", "35"]
-    assert lines[-1] == "fast screen: no risk gate or sizing; confirm with signalops backtest"
+    assert lines[-1] == (
+        "fast screen: one all-in entry per signal, sold at the next SELL (the backtest buys "
+        "position_size at every BUY, up to max_position), no risk gate; confirm with signalops "
+        "backtest"
+    )
 
 
 def test_sweep_command_unknown_param_fails_clearly(replay_dir: Path):

@@ -46,7 +46,9 @@ the same two to screen chunks of a grid as tasks, in this process or on a Ray cl
 sends back ``SweepRow`` (the scores), not the ``SweepRun`` with its curves.
 
 THIS IS A FAST SCREEN, NOT A BACKTEST. It has no risk gate (no limits, cool-downs or kill
-switch), no position sizing (always all-in, ignoring ``execution.position_size``), no confirmation
+switch), no position sizing (one all-in entry per signal, ignoring ``execution.position_size``:
+a BUY while long adds nothing, where the backtest buys ``position_size`` at every BUY up to
+``max_position``, so their trades and win rates differ), no confirmation
 rounds, no approvals and no audit log, and it computes in float64 rather than the paper broker's
 Decimal. The technical fast path also warms recursive indicators up over the whole history (see
 ``signalops.evaluation.vectorized``). Its numbers are therefore *not* those of

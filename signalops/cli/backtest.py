@@ -424,9 +424,11 @@ def sweep_command(
     """Screen a grid of parameter values with the vectorised evaluator, best return first.
 
     Every combination of the --grid values replaces the strategy's params, is compiled again and
-    evaluated over all decision times at once; a long-only, all-in position then buys on BUY and
-    sells on SELL at the next bar's open, with the config's fee and slippage. A fast screen: no
-    risk gate, sizing, confirmations or audit log, so its numbers are not the backtest's.
+    evaluated over all decision times at once; a long-only position then makes one all-in entry
+    per signal: the first BUY while flat puts all the cash in at the next bar's open, later BUYs
+    add nothing, and a SELL sells it all, with the config's fee and slippage. The backtest buys
+    position_size at every BUY, up to max_position, so its trades and win rate differ. A fast
+    screen: no risk gate, confirmations or audit log, so its numbers are not the backtest's.
 
     The work is one task per parameter set and asset (in chunks): in this process, or on a Ray
     cluster with --ray, with the same table. A combination that fails is listed with its

@@ -48,7 +48,11 @@ PERCENT_ON_RSI = (
     "(did you mean 30?)"
 )
 HEADING = "dip · BTC · 2023-01-01 .. 2023-12-31 every 1d · {} · fee 10 bps, slippage 5 bps"
-FOOTER = "fast screen: no risk gate or sizing; confirm with signalops backtest"
+FOOTER = (
+    "fast screen: one all-in entry per signal, sold at the next SELL (the backtest buys "
+    "position_size at every BUY, up to max_position), no risk gate; confirm with signalops "
+    "backtest"
+)
 
 
 @pytest.fixture

@@ -34,7 +34,11 @@ ENDS = (
     "decisions after could price no order, and the metrics value BTC at that last close from "
     "then on"
 )
-FOOTER = "fast screen: no risk gate or sizing; confirm with signalops backtest"
+FOOTER = (
+    "fast screen: one all-in entry per signal, sold at the next SELL (the backtest buys "
+    "position_size at every BUY, up to max_position), no risk gate; confirm with signalops "
+    "backtest"
+)
 WALK_FOOTER = (
     "each test window starts flat with the starting cash; stitched chains them, selling a "
     "position open at a window's end at its last close (fee and slippage); " + FOOTER

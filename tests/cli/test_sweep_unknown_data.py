@@ -18,7 +18,11 @@ from conftest import invoke as run
 
 ELECTION = str(STRATEGIES / "election_odds_gate.yaml")
 PERIOD = ("--from", "2024-10-01", "--to", "2025-01-31")
-FOOTER = "fast screen: no risk gate or sizing; confirm with signalops backtest"
+FOOTER = (
+    "fast screen: one all-in entry per signal, sold at the next SELL (the backtest buys "
+    "position_size at every BUY, up to max_position), no risk gate; confirm with signalops "
+    "backtest"
+)
 GATED = """
 strategy:
   name: gated

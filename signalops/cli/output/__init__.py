@@ -505,6 +505,15 @@ def plain_table(columns: Sequence[str], rows: Iterable[Sequence[str]], left: int
     _print_wide(console(), table)
 
 
+# Under a sweep's or walk-forward's table: how the screen trades, so its trades and win rate
+# differing from the backtest's are not a surprise.
+SCREEN_FOOTER = (
+    "fast screen: one all-in entry per signal, sold at the next SELL (the backtest buys "
+    "position_size at every BUY, up to max_position), no risk gate; confirm with signalops "
+    "backtest"
+)
+
+
 def sweep(
     heading: str, grid: Iterable[str], rows: Sequence[SweepRow], notes: Sequence[str] = ()
 ) -> None:
@@ -538,7 +547,7 @@ def sweep(
     _print_wide(out, table)
     for note in [*notes, *_always_unknown(rows)]:
         out.print(f"note: {note}", markup=False, highlight=False)
-    out.print("fast screen: no risk gate or sizing; confirm with signalops backtest")
+    out.print(SCREEN_FOOTER)
 
 
 def _always_unknown(rows: Sequence[SweepRow]) -> list[str]:

@@ -260,7 +260,7 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
     lines.append(
         "each test window starts flat with the starting cash; stitched chains them, selling "
         "a position open at a window's end at its last close (fee and slippage); "
-        "fast screen: no risk gate or sizing; confirm with signalops backtest"
+        f"{output.SCREEN_FOOTER}"
     )
     return lines
 
