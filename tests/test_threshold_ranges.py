@@ -163,6 +163,31 @@ def test_a_plain_fraction_on_a_0_100_scale_is_a_warning_and_the_file_valid(tmp_p
     ]
 
 
+def test_a_company_size_without_its_magnitude_is_a_warning_and_the_file_valid(tmp_path: Path):
+    # market_cap > 100 passed silently: every listed company is worth more than 100 dollars.
+    result = _validate(tmp_path, '- when: "market_cap > 100"\n  source: fundamental\n', "", "AAPL")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:3] == [
+        f"warning: {tmp_path / 's.yaml'}:7:31: rules[0].conditions[0].when: market_cap > 100: "
+        "market_cap is an amount of money, so 100 means 100, not 100 million or billion "
+        "(did you mean 100M or 100B?)",
+        '          - when: "market_cap > 100"',
+        "                                ^",
+    ]
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["market_cap > 100B", "market_cap > 2000000000", "market_cap > 0"],
+)
+def test_a_company_size_with_its_magnitude_or_in_full_is_no_warning(tmp_path: Path, when: str):
+    result = _validate(tmp_path, f'- when: "{when}"\n  source: fundamental\n', "", "AAPL")
+
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "when",
     [

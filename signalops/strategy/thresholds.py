@@ -24,6 +24,9 @@ left alone, so that a check never refuses a condition that could be meant.
   percent and the other a plain number past the range (``yes between 35% and 65``): an error.
   The plain bound limits nothing (the range reads as ``yes >= 35%``); written like the other
   bound (65%) it is within the range, which is surely what was meant.
+- a plain number under 1,000 compared with the size of a company, chain or stablecoin
+  (``market_cap > 100``, ``chain_tvl("Ethereum") < 50``): a warning. It reads as dollars, which
+  no such size is near, so it was surely written without its ``M`` or ``B``.
 - two comparisons of the same metric (same source and arguments) with constants, both of which
   must pass (one ``all:`` group, one rule, one ``and``), whose ranges do not meet
   (``rsi(14) < 30 and rsi(14) > 70``, ``close < 100 and close >= 100``): a warning
@@ -85,6 +88,7 @@ def check(left: Operand, op: str, right: Sequence[Operand]) -> Problem | None:
         or _out_of_range(spec, op, constants, text)
         or _wrong_scale(spec, constants, text)
         or _mixed_units(spec, op, constants, text)
+        or _tiny_amount(spec, constants, text)
     )
 
 
@@ -221,6 +225,33 @@ def _mixed_units(
         at,
         f"did you mean {bound.value:g}%?",
     )
+
+
+# Sizes of whole companies, chains and stablecoins: a plain threshold under 1,000 (``market_cap
+# > 100``) is a hundred dollars, which no listed company, chain or stablecoin is near; it was
+# surely meant with its magnitude (100B). A warning: it still compiles, and passes nearly always.
+_SIZES = frozenset({"market_cap", "chain_tvl", "protocol_tvl", "stablecoin_supply",
+                    "stablecoin_net_flow"})  # fmt: skip
+_TINY = 1_000
+
+
+def _tiny_amount(
+    spec: MetricSpec, constants: list[tuple[int, Const]], text: Callable[[], str]
+) -> Problem | None:
+    """A plain number under 1,000 compared with a company's, chain's or stablecoin's size."""
+    if spec.name not in _SIZES:
+        return None
+    for at, const in constants:
+        written = const.text.strip()
+        if 0 < abs(const.value) < _TINY and not written.endswith((*_MAGNITUDES, "%")):
+            return Problem(
+                f"{text()}: {spec.name} is an amount of money, so {written} means "
+                f"{written}, not {written} million or billion",
+                at,
+                f"did you mean {written}M or {written}B?",
+                warning=True,
+            )
+    return None
 
 
 def _percent(const: Const) -> bool:
