@@ -66,11 +66,18 @@ class LogSettings:
         return {0: logging.WARNING, 1: logging.INFO}.get(self.verbose, logging.DEBUG)
 
 
+# Libraries that warn of what SignalOps reports itself, as one line with its reason: yfinance's
+# "Cookie/crumb fetch failed (DNSError), continuing without crumb" came before the error that said
+# the connection failed. Their warnings show from -v on.
+_CHATTY = ("yfinance",)
+
+
 def configure(settings: LogSettings) -> Callable[[], None]:
     """Install the handler ``settings`` ask for; returns the function that removes it again.
 
     Only the ``signalops`` logger's level is raised (third-party INFO lines stay out at ``-v``);
-    ``-vv`` opens the root logger to DEBUG too. The handler's own level does the filtering, so
+    ``-vv`` opens the root logger to DEBUG too. Below ``-v``, the libraries in ``_CHATTY`` log
+    errors only. The handler's own level does the filtering, so
     a caller that lowered the root logger (pytest's caplog) keeps its lines.
     """
     handler = _handler(settings)
@@ -78,9 +85,13 @@ def configure(settings: LogSettings) -> Callable[[], None]:
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(SecretFilter())
     root, ours = logging.getLogger(), logging.getLogger(LOGGER)
-    saved = root.level, ours.level
+    chatty = [logging.getLogger(name) for name in _CHATTY]
+    saved = root.level, ours.level, [logger.level for logger in chatty]
     if settings.level < logging.WARNING:
         ours.setLevel(settings.level)
+    else:
+        for logger in chatty:
+            logger.setLevel(logging.ERROR)
     if settings.level <= logging.DEBUG:
         root.setLevel(logging.DEBUG)
     root.addHandler(handler)
@@ -90,6 +101,8 @@ def configure(settings: LogSettings) -> Callable[[], None]:
         handler.close()
         root.setLevel(saved[0])
         ours.setLevel(saved[1])
+        for logger, level in zip(chatty, saved[2], strict=True):
+            logger.setLevel(level)
 
     return undo
 

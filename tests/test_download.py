@@ -11,6 +11,7 @@ the server's clock. ccxt builds the URLs and parameters and parses the answers i
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import ccxt
 import pytest
 import requests
+import urllib3
 from binance_recorded import BTC_USDT
 from binance_recorded import response as _response
 from click.testing import CliRunner
@@ -165,7 +167,23 @@ def test_a_dropped_connection_is_a_connection_error(tmp_path: Path):
         fetch(RecordedBinance(fail_at=1), tmp_path)
 
     assert failed.value.reason == Code.CONNECTION_ERROR
+    assert failed.value.message == "connection to binance failed (ConnectionError)"
     assert not (tmp_path / "technical.jsonl").exists()
+
+
+def test_an_offline_machine_is_told_the_host_name_did_not_resolve(tmp_path: Path):
+    # It said "binance network error: NetworkError", which names no cause to fix.
+    lookup = socket.gaierror(-2, "Name or service not known")
+    unresolved = urllib3.exceptions.NameResolutionError("api.binance.com", None, lookup)  # type: ignore[arg-type]
+    retries = urllib3.exceptions.MaxRetryError(None, "/api/v3/klines", reason=unresolved)  # type: ignore[arg-type]
+    with pytest.raises(AdapterError) as failed:
+        fetch(RecordedBinance(fail_at=1, failure=requests.ConnectionError(retries)), tmp_path)
+
+    assert failed.value.reason == Code.CONNECTION_ERROR
+    assert failed.value.message == (
+        "connection to binance failed (the exchange's host name did not resolve: no network or "
+        "DNS?)"
+    )
 
 
 def test_rerunning_a_finished_download_asks_nothing_and_writes_nothing(tmp_path: Path):

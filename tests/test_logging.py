@@ -10,6 +10,7 @@ boundaries, the secret quoted by every transport error, as a careless proxy or l
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -322,3 +323,25 @@ def test_auto_orders_are_sent_and_filled_lines_and_the_exchange_key_never_appear
         assert (sent["logger"], sent["side"]) == ("signalops.execution", "BUY")
         assert filled_line["venue"] == "binance:sandbox"
         assert only(lines, event="denial")["code"] == "PORTFOLIO_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (1, True)])
+def test_yfinance_warnings_show_from_verbose_on_and_its_level_comes_back(
+    tmp_path: Path, verbose: int, shown: bool
+) -> None:
+    # Offline, yfinance's "Cookie/crumb fetch failed (DNSError)" came before SignalOps' own
+    # error line, which says the same with its reason.
+    log = tmp_path / "signalops.log"
+    yfinance = logging.getLogger("yfinance")
+    before = yfinance.level
+    undo = logs.configure(logs.LogSettings(verbose=verbose, file=log))
+    try:
+        yfinance.warning("Cookie/crumb fetch failed (DNSError), continuing without crumb")
+        yfinance.error("an error of its own")
+    finally:
+        undo()
+
+    text = log.read_text(encoding="utf-8")
+    assert ("Cookie/crumb fetch failed" in text) is shown
+    assert "an error of its own" in text
+    assert yfinance.level == before

@@ -542,7 +542,9 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         message = f"{name} answered with an error: {str(exc)[:300]}"
         raise _ccxt_error(message, Code.HTTP_ERROR) from None
     except ccxt.NetworkError as exc:
-        message = f"{name} network error: {type(exc).__name__}"
+        # Its own message is the request's method and URL (a signed one carries its
+        # signature); what went wrong is in the exceptions under it.
+        message = f"connection to {name} failed ({_what_failed(exc)})"
         raise _ccxt_error(message, Code.CONNECTION_ERROR) from None
     except ccxt.ExchangeError as exc:
         if isinstance(exc.__cause__, requests.TooManyRedirects):
@@ -553,6 +555,37 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         raise _ccxt_error(
             f"JSON from {name} is nested too deeply to read", Code.RESPONSE_TOO_DEEP
         ) from None
+
+
+# The exceptions under a ccxt NetworkError that say what failed, in words for the error line.
+_FAILURES = {
+    "NameResolutionError": "the exchange's host name did not resolve: no network or DNS?",
+    "gaierror": "the exchange's host name did not resolve: no network or DNS?",
+    "ConnectionRefusedError": "the connection was refused",
+    "ProxyError": "the proxy refused or failed",
+    "SSLError": "the TLS handshake failed",
+    "ConnectTimeoutError": "connecting timed out",
+    "ConnectionResetError": "the connection was reset",
+}
+
+
+def _what_failed(exc: BaseException) -> str:
+    """What under ``exc`` failed (requests' error, urllib3's reason, the socket's), as words
+    when it is a known failure, else the deepest exception's class name."""
+    seen: list[BaseException] = []
+    found: BaseException | None = exc
+    while found is not None and found not in seen:
+        seen.append(found)
+        # requests wraps urllib3's error as its first argument, which keeps its own as reason.
+        held = (*found.args[:1], getattr(found, "reason", None))
+        found = found.__cause__ or found.__context__
+        if found is None:
+            found = next((e for e in held if isinstance(e, BaseException)), None)
+    for failure in seen:
+        words = _FAILURES.get(type(failure).__name__)
+        if words is not None:
+            return words
+    return type(seen[-1]).__name__
 
 
 def _ccxt_error(message: str, reason: Code) -> AdapterError:
