@@ -377,6 +377,26 @@ def test_max_drawdown_with_its_dates():
     assert max_drawdown(times[:3], [1, 2, 3]).depth == 0.0
 
 
+def test_a_drawdown_peak_is_where_the_fall_began_not_where_the_high_was_first_reached():
+    # Flat at 100 for three marks, then one day's fall: the peak is the last mark at 100 before
+    # the trough (pyfolio's convention), so the table does not read a three-day fall.
+    times = [utc("2024-01-01") + i * DAY for i in range(6)]
+    dd = max_drawdown(times, [100, 100, 100, 90, 100, 95])
+    assert (dd.peak, dd.trough, dd.recovered) == (times[2], times[3], times[4])
+    assert not dd.from_start
+    assert [str(d) for d in dd.dates()] == ["2024-01-02", "2024-01-03", "2024-01-04"]
+    # Back at an earlier high after a smaller fall: the deepest fall begins at the second 120.
+    later = max_drawdown(times, [100, 120, 110, 120, 90, 120])
+    assert (later.peak, later.trough, later.recovered) == (times[3], times[4], times[5])
+    # The starting cash is the peak only when the curve leaves it at once.
+    flat_start = max_drawdown(times[:3], [100, 100, 90])
+    assert (flat_start.peak, flat_start.from_start) == (times[1], False)
+    assert str(flat_start.dates()[0]) == "2024-01-01"  # the close the second mark holds
+    at_once = max_drawdown(times[:3], [100, 90, 100])
+    assert (at_once.peak, at_once.from_start) == (times[0], True)
+    assert str(at_once.dates()[0]) == "2024-01-01"  # the day the run starts
+
+
 def test_cagr_and_annualisation():
     assert cagr(100, 121, timedelta(days=730)) == pytest.approx(0.10)
     assert cagr(100, 50, timedelta(days=365)) == pytest.approx(-0.5)

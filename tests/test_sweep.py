@@ -479,7 +479,7 @@ def python_drawdown(times: Sequence[Any], values: Sequence[float]) -> tuple[Any,
     depth, peak_time, trough = 0.0, None, None
     peak_value, running_time = -math.inf, None
     for time, value in zip(times, values, strict=True):
-        if value > peak_value:
+        if value >= peak_value:  # the last point at the running high: where a fall begins
             peak_value, running_time = value, time
         fall = value / peak_value - 1 if peak_value > 0 else 0.0
         if fall < depth:

@@ -9,14 +9,18 @@ Definitions (the report and ``metrics.json`` state the parameters they were comp
 - CAGR ``(E_last / E_first) ** (1 / years) - 1`` with ``years`` = elapsed time / 365 days
   (crypto trades every day of the year); undefined for an empty period;
 - max drawdown: the deepest fall ``E / running peak - 1`` (a number <= 0), with the mark of that
-  peak, of the trough, and of the recovery to the peak (None if it never recovered). They are
-  dated as the closes they hold (``Drawdown.dates``): when every mark of the curve is at 00:00
-  UTC (daily periods, stock sessions), a mark is dated by the day that ended at it, the instant
+  peak, of the trough, and of the recovery (None if it never recovered). The peak is where the
+  fall began: the last point at the running high before the trough (pyfolio's convention), not
+  the first to reach it, so a curve flat at its high for weeks that falls in a day fell for a
+  day; the recovery is the first point after the trough back at that high. They are dated as
+  the closes they hold (``Drawdown.dates``): when every mark of the curve is at 00:00 UTC
+  (daily periods, stock sessions), a mark is dated by the day that ended at it, the instant
   before it (a daily candle closing at 2020-02-20 00:00 is the 02-19 candle; a stock's 02-19
   session, closed at 21:00 UTC, is marked at 02-20 00:00), as monthly returns date them; the
   starting cash, which holds no close, by the day of the first decision time it is marked at
-  (the run's first day). Marks at other times (hourly periods) are dated by their own time,
-  the close they hold being at or before it;
+  (the run's first day; it is the peak only when no later point before the trough is back at
+  it). Marks at other times (hourly periods) are dated by their own time, the close they hold
+  being at or before it;
 - Sharpe ``mean(x) / std(x) * sqrt(B)`` and Sortino ``mean(x) / downside(x) * sqrt(B)``, where
   ``x = r - rf`` are excess returns over the risk-free rate per period
   (``rf = (1 + annual rate) ** (1 / B) - 1``, default annual rate 0), ``std`` is the sample
@@ -136,7 +140,7 @@ class Drawdown:
     trough: datetime | None = None
     recovered: datetime | None = None
     daily: bool = False  # every mark of the curve at 00:00 UTC: dated by the day ending there
-    from_start: bool = False  # the peak is the starting cash, the curve's first point
+    from_start: bool = False  # the peak is the curve's first point (the starting cash)
 
     def dates(self) -> tuple[date | datetime | None, ...]:
         """(peak, trough, recovered) as dated for people: days, or times for intraday marks."""
@@ -182,9 +186,10 @@ def max_drawdown(times: Sequence[datetime], values: Curve) -> Drawdown:
     trough = _trough(depths)
     if trough is None:
         return Drawdown(0.0)
-    # The peak of that fall: the last new high (a value above the peak before it) up to it.
-    before = np.concatenate(([-np.inf], running[:trough]))
-    peak = int(np.flatnonzero(curve[: trough + 1] > before)[-1])
+    # The peak of that fall: where it began, the last point at the running high before the
+    # trough (pyfolio's convention), not the first time that high was reached: a curve flat at
+    # its high for weeks that falls in a day fell for a day.
+    peak = int(np.flatnonzero(curve[:trough] == running[:trough])[-1])
     top = curve[list(times).index(times[peak])]  # as the definition reads it: by time
     recovered = next(
         (times[i] for i in np.flatnonzero(curve >= top).tolist() if times[i] > times[trough]),

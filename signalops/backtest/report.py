@@ -1211,10 +1211,11 @@ _DEFINITIONS = {
     "an every longer than a candle stops there)",
     "total_return": "last equity / first equity - 1",
     "cagr": "(last / first) ** (365 days / elapsed) - 1",
-    "max_drawdown": "deepest fall of equity below its running peak (<= 0), with the peak, trough "
-    "and recovery dated as the closes they hold: with daily marks (each at 00:00 UTC) the day "
-    "that ended at the mark (the starting cash: the day of the first decision), else the "
-    "mark's time",
+    "max_drawdown": "deepest fall of equity below its running peak (<= 0), with the peak (the "
+    "last point at that high before the trough, where the fall began), the trough and the "
+    "recovery (the first point back at the peak) dated as the closes they hold: with daily "
+    "marks (each at 00:00 UTC) the day that ended at the mark (the starting cash: the day of "
+    "the first decision), else the mark's time",
     "sharpe": "mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods_per_year)",
     "sortino": "mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) * sqrt(periods_per_year)",
     "risk_free": "annual rate, compounded to a per-period rate",

@@ -53,12 +53,13 @@ def line(figure: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def drawdown_days(curve: dict[str, Any]) -> list[str | None]:
-    """The chart's days of a curve's deepest fall: its peak (the last new high before the
-    trough), its trough and its recovery to the peak, as a reader finds them by hovering."""
+    """The chart's days of a curve's deepest fall: its peak (the last point at the running high
+    before the trough, where the fall began), its trough and its recovery to the peak, as a
+    reader finds them by hovering."""
     xs, ys = curve["x"], curve["y"]
     highs = [max(ys[: i + 1]) for i in range(len(ys))]
     trough = min(range(len(ys)), key=lambda i: ys[i] / highs[i])
-    peak = max(i for i in range(trough + 1) if i == 0 or ys[i] > highs[i - 1])
+    peak = max(i for i in range(trough) if ys[i] == highs[i])
     recovered = next((xs[i] for i in range(trough + 1, len(ys)) if ys[i] >= ys[peak]), None)
     return [xs[peak], xs[trough], recovered]
 
@@ -78,6 +79,12 @@ def test_a_crypto_charts_closes_fall_on_the_days_the_table_gives_them(
     # The table: BTC peaked at the 2023-02-20 close, fell to 03-10's, recovered by 03-16's.
     assert table_days(metrics["buy_and_hold"]) == ["2023-02-20", "2023-03-10", "2023-03-16"]
     assert drawdown_days(hold) == ["2023-02-20", "2023-03-10", "2023-03-16"]
+    # The strategy held its cash until 03-09's close and fell the next day: its peak is there
+    # on the chart as in the table, not at the start (the high it had held since).
+    assert table_days(metrics["metrics"]) == ["2023-03-09", "2023-03-10", "2023-03-11"]
+    assert drawdown_days(line(figures["equity"], "Banking_Crisis_Dip")) == table_days(
+        metrics["metrics"]
+    )
     # The starting cash is the close the first decision (2023-01-01 00:00) saw: 12-31's. Then
     # one point a day, the day's close.
     assert hold["x"][:3] == ["2022-12-31", "2023-01-01", "2023-01-02"]

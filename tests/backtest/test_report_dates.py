@@ -81,15 +81,22 @@ def test_crypto_daily_drawdowns_are_dated_by_the_candles_and_the_start_by_its_da
                           "--no-baseline")  # fmt: skip
     # BTC's daily candles close at 00:00 UTC: the 2023-02-20 candle (close 24,842.20, the peak)
     # closes at 02-21 00:00. The trough is 03-10's close (20,150.69), recovered by 03-16's
-    # (24,998.78). The strategy was flat from the start: its peak is the starting cash, dated by
-    # the first decision's day.
+    # (24,998.78). The strategy held its starting cash until 03-09's close and fell in a day:
+    # its peak is where the fall began, 03-09, not the run's first day (it had been at that
+    # high since).
     assert rows == [
-        "drawdown peak               2023-01-01   2023-02-20",
+        "drawdown peak               2023-03-09   2023-02-20",
         "drawdown trough             2023-03-10   2023-03-10",
         "recovered                   2023-03-11   2023-03-16",
     ]
-    assert dates(data["metrics"]) == ["2023-01-01", "2023-03-10", "2023-03-11"]
+    assert dates(data["metrics"]) == ["2023-03-09", "2023-03-10", "2023-03-11"]
     assert dates(data["buy_and_hold"]) == ["2023-02-20", "2023-03-10", "2023-03-16"]
+    # Bought at the first decision, the strategy is below its starting cash at the first close:
+    # the peak is the starting cash, dated by the first decision's day (03-10 00:00), the day
+    # whose close is the trough.
+    rows, data = backtest(replay_dir, DIP, "--from", "2023-03-10", "--to", "2023-06-30",
+                          "--no-baseline")  # fmt: skip
+    assert dates(data["metrics"]) == ["2023-03-10", "2023-03-10", "2023-03-11"]
 
 
 def test_hourly_drawdowns_keep_their_time_even_at_midnight(replay_dir: Path, in_tmp: Path):

@@ -67,7 +67,7 @@ def test_a_daily_curve_is_dated_by_days_as_in_the_table(replay_dir: Path, in_tmp
     table, shown = both(replay_dir, DIP, "--from", "2023-01-01", "--to", "2023-06-30")
 
     assert table == [
-        ["drawdown peak", "2023-01-01", "2023-02-20"],
+        ["drawdown peak", "2023-03-09", "2023-02-20"],
         ["drawdown trough", "2023-03-10", "2023-03-10"],
         ["recovered", "2023-03-11", "2023-03-16"],
     ]
