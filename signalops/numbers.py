@@ -155,6 +155,24 @@ def percent_trimmed(value: Any, *, digits: int = 4, signed: bool = False) -> str
     return ("+0" if signed and text in ("+0", "-0") else "0" if text == "-0" else text) + "%"
 
 
+def period_return(value: Any) -> str:
+    """A month's or a year's return as the monthly returns table shows it, in the terminal, on
+    report.html and on the dashboard alike: one place (``+1.9%``, ``-1,412.1%``); a flat one
+    ``0.0%`` without a sign; a small gain or loss never as a flat one, so with a second place
+    (``-0.03%``) or below it (``+<0.01%``)."""
+    special = _special(value)
+    if special is not None:
+        return special
+    number = as_number(value)
+    if number == 0:
+        return "0.0%"  # flat: nothing held, or nothing moved
+    text = f"{number:+,.1%}"
+    if text not in ("+0.0%", "-0.0%"):
+        return text
+    text = f"{number:+.2%}"
+    return text if text not in ("+0.00%", "-0.00%") else f"{text[0]}<0.01%"
+
+
 def trade_price(value: Any, quote: str | None = None, *, significant: int = 6) -> str:
     """A traded price: at least two places and ``significant`` significant digits, so that
     ``20372.40111`` reads ``20,372.40``, ``1.234567`` ``1.23457`` and ``0.953`` ``0.953``

@@ -420,5 +420,16 @@ def test_a_month_out_of_the_market_reads_without_a_sign_and_a_loss_in_red():
     assert text.count("<table") == 2  # measures without a figure still get their table
 
 
+def test_a_small_months_or_years_return_reads_with_the_digits_the_terminal_shows():
+    # The year's +0.01% was +0.0% on the page (and a month's -0.03% was -0.0%), like a flat one.
+    months = [0.0, 0.0, 0.00012, -0.00027, -1e-6, *([None] * 7)]
+    text = extended_section({"monthly_returns": {"2023": {"months": months, "year": 0.00012}}})
+    assert (
+        '<tr><td>2023</td><td class="flat">0.0%</td><td class="flat">0.0%</td>'
+        '<td class="up">+0.01%</td><td class="down">-0.03%</td><td class="down">-&lt;0.01%</td>'
+    ) in text
+    assert '<td class="up">+0.01%</td></tr>' in text  # the year's total
+
+
 def test_a_study_without_extended_measures_has_no_such_section():
     assert extended_section(None) == ""

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from signalops import numbers
 from signalops.backtest.formatting import DASH, money, pct, profit_factor, ratio
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -122,10 +123,8 @@ def _monthly_table(monthly: Mapping[str, Any]) -> str:
 def _month_cell(value: float | None) -> str:
     if value is None:
         return f"<td>{DASH}</td>"
-    if value == 0:  # a month out of the market: no sign, as the CLI's table prints it
-        return f'<td class="flat">{pct(0.0, digits=1)}</td>'
-    kind = "up" if value > 0 else "down"
-    return f'<td class="{kind}">{pct(value, signed=True, digits=1)}</td>'
+    kind = "flat" if value == 0 else "up" if value > 0 else "down"
+    return f'<td class="{kind}">{html.escape(numbers.period_return(value))}</td>'
 
 
 def _unsigned_zero(value: float | None) -> float | None:

@@ -377,8 +377,8 @@ def monthly_rows(table: Any) -> list[dict[str, str]]:
             continue
         row = {"year": str(year)}
         for name, value in zip(MONTHS, [*months, *[None] * 12][:12], strict=True):
-            row[name] = "" if value is None else numbers.percent(value, signed=True, digits=1)
+            row[name] = "" if value is None else numbers.period_return(value)
         total = data.get("year")
-        row["total"] = "" if total is None else numbers.percent(total, signed=True, digits=1)
+        row["total"] = "" if total is None else numbers.period_return(total)
         rows.append(row)
     return rows

@@ -100,6 +100,16 @@ def test_monthly_returns_and_tail_risk_read_as_percentages():
                         "year": 0.00904456575613044}}  # fmt: skip
     (row,) = formatting.monthly_rows(monthly)
     assert (row["year"], row["Feb"], row["Mar"], row["total"]) == ("2023", "", "+0.9%", "+0.9%")
+    # A small return keeps its digits and a flat month has no sign, as in the terminal's table
+    # (they read +0.0%, -0.0% and +0.0%, as if nothing had moved).
+    small = {"2023": {"months": [0.0001, -0.00027, 0.0, *[None] * 9], "year": -0.00017}}
+    (row,) = formatting.monthly_rows(small)
+    assert (row["Jan"], row["Feb"], row["Mar"], row["total"]) == (
+        "+0.01%",
+        "-0.03%",
+        "0.0%",
+        "-0.02%",
+    )
     rows = formatting.tail_risk_rows(
         [
             {"method": "historical", "confidence": 0.95, "horizon": 1, "observations": 31,

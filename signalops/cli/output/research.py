@@ -547,16 +547,8 @@ def _monthly_table(study: Study) -> None:
 
 
 def _month(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value == 0:
-        return "0.0%"  # flat: nothing held, or nothing moved
-    text = f"{value:+.1%}"
-    if text not in ("+0.0%", "-0.0%"):
-        return text
-    # A small gain or loss is not shown as a flat month: one more place (-0.03%), or below it.
-    text = f"{value:+.2%}"
-    return text if text not in ("+0.00%", "-0.00%") else f"{text[0]}<0.01%"
+    """A cell of the monthly table: blank where the run did not reach the month."""
+    return "" if value is None else numbers.period_return(value)
 
 
 def _pct(value: float | None, sign: bool = True) -> str:
