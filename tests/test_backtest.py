@@ -619,21 +619,21 @@ def test_backtest_command_prints_the_side_by_side_table_and_writes_the_report(
     lines = result.stdout.splitlines()
     assert lines[:3] == [
         "Banking_Crisis_Pipeline · BTC · 2023-03-01 → 2023-03-31 · 31 periods of 1d",
-        "metric                        strategy     vetoes removed   buy & hold",
-        "──────────────────────────────────────────────────────────────────────",
+        "metric                       strategy     vetoes removed   buy & hold",
+        "─────────────────────────────────────────────────────────────────────",
     ]
     assert [line.split()[0] for line in lines[3:19]] == [
         "total", "CAGR", "max", "drawdown", "drawdown", "recovered", "Sharpe", "Sortino",
         "trades", "win", "p", "exposure", "fees", "end", "false", "blocked",
     ]  # fmt: skip
     assert lines[18:21] == [
-        "blocked decisions                    1                  0            —",
-        "  by passing veto                    1                  0            —",
-        "  failed closed                      0                  0            —",
+        "blocked decisions                   1                  0            —",
+        "  by passing veto                   1                  0            —",
+        "  failed closed                     0                  0            —",
     ]
     assert lines[21:24] == [
         "filter (usdc_outflow): 1 decision blocked (1 by a passing veto, 0 failed closed: veto "
-        "data UNKNOWN); each blocked trade played out over 72h",
+        "data UNKNOWN); each blocked trade played out over 3d",
         "  by a passing veto: 1 block; the blocked trade would have lost 0 times (loss avoided) "
         "and gained 1 time (profit missed), 0 unresolved; false-positive rate 100% (1 of 1 "
         "resolved); mean net return +20.24%",
@@ -702,8 +702,27 @@ def test_backtest_command_without_baseline_has_three_columns(replay_dir: Path, t
         "--data", str(replay_dir), "--report", str(tmp_path / "r"), "--no-baseline",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1] == "metric                        strategy    buy & hold"
+    assert result.stdout.splitlines()[1] == "metric                       strategy    buy & hold"
     assert not (tmp_path / "r" / "baseline.db").exists()
+
+
+@pytest.mark.parametrize(("horizon", "shown"), [("7d", "7d"), ("168h", "7d"), ("36h", "36h")])
+def test_the_filter_horizon_is_shown_in_its_largest_whole_unit(
+    replay_dir: Path, tmp_path: Path, horizon: str, shown: str
+):
+    # --horizon 7d was labelled 'false signals (168h)': the hours it holds, not what was asked.
+    result = invoke(
+        "backtest", str(FIXTURE), "--from", "2023-03-01", "--to", "2023-03-31", "--horizon",
+        horizon, "--data", str(replay_dir), "--report", str(tmp_path / "r"), "--no-baseline",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines if line.startswith("false")] == [
+        f"false signals ({shown})"
+    ]
+    assert any(line.endswith(f"each blocked trade played out over {shown}") for line in lines)
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert f"false signals ({shown})" in page and f"over {shown}" in page
 
 
 @pytest.mark.parametrize(
@@ -788,13 +807,13 @@ def test_blocks_whose_veto_had_no_data_are_counted_as_failed_closed_not_as_the_v
         assert f"<p class=note>{html.escape(line)}</p>" in page
     lines = result.stdout.splitlines()
     assert lines[18:21] == [
-        "blocked decisions                   11                  0            —",
-        "  by passing veto                    0                  0            —",
-        "  failed closed                     11                  0            —",
+        "blocked decisions                  11                  0            —",
+        "  by passing veto                   0                  0            —",
+        "  failed closed                    11                  0            —",
     ]
     assert lines[21:24] == [
         "filter (election_odds): 11 decisions blocked (0 by a passing veto, 11 failed closed: "
-        "veto data UNKNOWN); each blocked trade played out over 72h",
+        "veto data UNKNOWN); each blocked trade played out over 3d",
         "  by a passing veto: none",
         "  failed closed (veto data UNKNOWN, no evidence for the veto): 11 blocks; the blocked "
         "trade would have lost 7 times (loss avoided) and gained 4 times (profit missed), 0 "

@@ -276,24 +276,24 @@ def test_backtest_command_shows_buy_and_hold_of_the_benchmark_beside_the_strateg
 
 TABLE = """\
 aapl_trend · AAPL · 2023-01-01 → 2023-01-31 · 20 sessions
-metric                 strategy   buy & hold   buy & hold GSPC
-──────────────────────────────────────────────────────────────
-total return             +0.00%      +10.59%            +5.64%
-CAGR                     +0.00%     +254.90%           +99.41%
-max drawdown              0.00%       -4.18%            -2.51%
-drawdown peak                 —   2023-01-03        2023-01-13
-drawdown trough               —   2023-01-05        2023-01-19
-recovered                     —   2023-01-10        2023-01-23
-Sharpe                        —         4.89              4.14
-Sortino                       —         7.70              7.56
-trades                        0            —                 —
-win rate [95% CI]             —            —                 —
-p (win rate = 50%)            —            —                 —
-exposure                   0.0%       100.0%            100.0%
-fees (USD)                 0.00         9.99              9.99
-end equity (USD)      10,000.00    11,058.78         10,563.68
-false signals (72h)      0 of 0            —                 —
-blocked decisions             0            —                 —
+metric                strategy   buy & hold   buy & hold GSPC
+─────────────────────────────────────────────────────────────
+total return            +0.00%      +10.59%            +5.64%
+CAGR                    +0.00%     +254.90%           +99.41%
+max drawdown             0.00%       -4.18%            -2.51%
+drawdown peak                —   2023-01-03        2023-01-13
+drawdown trough              —   2023-01-05        2023-01-19
+recovered                    —   2023-01-10        2023-01-23
+Sharpe                       —         4.89              4.14
+Sortino                      —         7.70              7.56
+trades                       0            —                 —
+win rate [95% CI]            —            —                 —
+p (win rate = 50%)           —            —                 —
+exposure                  0.0%       100.0%            100.0%
+fees (USD)                0.00         9.99              9.99
+end equity (USD)     10,000.00    11,058.78         10,563.68
+false signals (3d)      0 of 0            —                 —
+blocked decisions            0            —                 —
 """
 
 

@@ -53,8 +53,8 @@ def test_two_strategies_run_in_one_account_each_in_its_own_book(replay_dir: Path
         "Banking_Crisis_Dip + Technical_Baseline · BTC · 2023-01-01 → 2023-06-30 · 181 periods "
         "of 1d"
     )
-    assert lines[1] == "metric                         account   buy & hold"
-    assert lines[16] == "end equity (USDT)            10,373.95    18,393.65"
+    assert lines[1] == "metric                        account   buy & hold"
+    assert lines[16] == "end equity (USDT)           10,373.95    18,393.65"
     assert lines[21:23] == [
         "filter (Banking_Crisis_Dip: usdc_outflow): 0 decisions blocked",
         "no vetoes-removed baseline for strategies run together (removing one's vetoes changes "
@@ -226,9 +226,9 @@ def test_one_strategy_prints_what_it_printed_before(replay_dir: Path, folder: Pa
     lines, _ = backtest(replay_dir, BANKING)
     assert lines[:2] == [
         "Banking_Crisis_Dip · BTC · 2023-01-01 → 2023-06-30 · 181 periods of 1d",
-        "metric                        strategy     vetoes removed   buy & hold",
+        "metric                       strategy     vetoes removed   buy & hold",
     ]
-    assert lines[16] == "end equity (USDT)            10,187.04          10,187.04    18,393.65"
+    assert lines[16] == "end equity (USDT)           10,187.04          10,187.04    18,393.65"
     assert lines[21] == "filter (usdc_outflow): 0 decisions blocked"
     assert "account by strategy" not in "\n".join(lines)
     assert "monthly returns (strategy, UTC months)" in lines

@@ -247,7 +247,7 @@ def test_the_blocked_signal_is_marked_at_its_decision_with_the_veto_and_the_outc
     close = march.result.prices["BTC"].close_at(blocked.as_of)
     assert close is not None and marks["y"] == [float(close[0])]
     assert marks["text"] == [
-        "BUY blocked by usdc_outflow (veto held) on 2023-03-12: profit missed (+20.24% over 72h)"
+        "BUY blocked by usdc_outflow (veto held) on 2023-03-12: profit missed (+20.24% over 3d)"
     ]
 
 

@@ -39,7 +39,7 @@ from typing import Any
 from signalops.backtest.bars import Bars
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Counterfactual
-from signalops.backtest.formatting import day, hours, pct
+from signalops.backtest.formatting import day, horizon, pct
 from signalops.backtest.indicators import (
     ENTRY,
     EXIT,
@@ -411,8 +411,8 @@ def _blocked_text(study: Study, item: Counterfactual) -> str:
     kind = "failed closed" if item.decision_id in study.failed_closed else "veto held"
     outcome = {LOSS: "loss avoided", PROFIT: "profit missed"}.get(item.outcome, item.outcome)
     if item.outcome != UNRESOLVED:
-        horizon = hours(study.result.blocked.horizon)
-        outcome += f" ({pct(item.net_return, signed=True)} over {horizon})"
+        span = horizon(study.result.blocked.horizon)
+        outcome += f" ({pct(item.net_return, signed=True)} over {span})"
     return _escape(
         f"{item.action} blocked by {', '.join(item.blocked_by)} ({kind}) on {day(item.as_of)}: "
         f"{outcome}"

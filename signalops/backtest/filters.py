@@ -1,7 +1,7 @@
 """Filter accounting: what the vetoes' blocks did, and the strategy with its vetoes removed.
 
 For every BLOCKED decision, the trade it blocked is played out on the recorded prices as a
-counterfactual over a fixed horizon (default 72h, i.e. three daily bars):
+counterfactual over a fixed horizon (default 3d, i.e. three daily bars):
 
     entry  the same fill rule as real orders: the open of the bar that opens at or after the
            decision (with slippage), never the bar that produced the signal;
@@ -23,7 +23,7 @@ loss" says nothing about the veto, so the two kinds are counted apart (``by_kind
 statuses are read from each decision's trace in the audit log (re-derived for compact records).
 
 The same measure applied to the BUY signals that were acted on (FILLED) gives *false signals*:
-entries whose 72h net return was negative. Comparing them between the strategy and its
+entries whose net return over the horizon was negative. Comparing them between the strategy and its
 vetoes-removed baseline shows what the filter changed, on the same yardstick.
 """
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from signalops import numbers
 from signalops.canonical import iso
+from signalops.catalogue.spec import format_duration
 
 DASH = "—"
 
@@ -59,6 +60,7 @@ def dated(when: date | datetime | None) -> str:
     return when.isoformat()
 
 
-def hours(span: timedelta) -> str:
-    """A horizon as the issue states it: ``72h``."""
-    return f"{span / timedelta(hours=1):g}h"
+def horizon(span: timedelta) -> str:
+    """A horizon in its largest whole unit, as --every and the errors show a length: ``--horizon
+    7d`` (or ``168h``) reads ``7d``, the default 72h ``3d``, ``36h`` stays ``36h``."""
+    return format_duration(span.total_seconds())

@@ -46,7 +46,7 @@ from signalops.backtest.charts import CLICK_SCRIPT, Chart, charts, embed, plotly
 from signalops.backtest.comparison import Study
 from signalops.backtest.coverage import end_note, start_note
 from signalops.backtest.filters import LOSS, PROFIT, UNRESOLVED, Accounting
-from signalops.backtest.formatting import DASH, dated, day, hours, money, pct, ratio
+from signalops.backtest.formatting import DASH, dated, day, horizon, money, pct, ratio
 from signalops.backtest.html_tables import TEXT, extended_section, table
 from signalops.backtest.indicators import store_candles
 from signalops.backtest.ledger import Decision, Leg, Trade
@@ -84,7 +84,7 @@ __all__ = [
     "failed_order_notes",
     "filter_lines",
     "gap_fill_notes",
-    "hours",
+    "horizon",
     "late_data_notes",
     "method_lines",
     "metric_rows",
@@ -220,7 +220,7 @@ def metric_rows(study: Study) -> list[tuple[str, ...]]:
         line("exposure", lambda m: pct(m.exposure, digits=1)),
         line(_labelled("fees", quote), lambda m: f"{m.fees:,.2f}"),
         line(_labelled("end equity", quote), lambda m: f"{m.end_equity:,.2f}"),
-        line(f"false signals ({hours(study.result.horizon)})", None, _false_signals),
+        line(f"false signals ({horizon(study.result.horizon)})", None, _false_signals),
         line("blocked decisions", None, lambda r: str(r.blocked.total)),
     ]
     if any(s.tree.vetoes for s in study.result.strategies):  # without, nothing to tell apart
@@ -657,7 +657,7 @@ def _filter_lines(study: Study, vetoes: str) -> list[str]:
     passing, closed = study.blocked_by_kind
     lines = [
         f"{head} ({passing.total} by a passing veto, {closed.total} failed closed: veto data "
-        f"UNKNOWN); each blocked trade played out over {hours(blocked.horizon)}",
+        f"UNKNOWN); each blocked trade played out over {horizon(blocked.horizon)}",
         _kind_line("by a passing veto", passing),
         _kind_line("failed closed (veto data UNKNOWN, no evidence for the veto)", closed),
     ]

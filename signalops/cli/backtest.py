@@ -105,9 +105,10 @@ CHUNK_OPTION = click.option(
 )
 @click.option(
     "--horizon",
-    default="72h",
+    default="3d",
     show_default=True,
-    help="How long a blocked trade is played out for the filter accounting.",
+    help="How long a blocked trade (and a filled entry, for 'false signals') is played out for "
+    "the filter accounting: 36h, 3d, 1w. Shown in its largest whole unit (168h reads 7d).",
 )
 @click.option("--no-baseline", is_flag=True, help="Skip the run with the vetoes removed.")
 @click.option(

@@ -65,9 +65,9 @@ def test_stock_drawdowns_are_dated_by_the_sessions_whose_closes_made_them(
     # first above the peak again on 08-18 (3,389.78); AAPL's 81.80 on 02-12, 56.09 on 03-23,
     # 82.88 on 06-05. Every date is a session (a weekday), none the day after.
     assert rows == [
-        "drawdown peak               2021-03-01   2020-02-12        2020-02-19",
-        "drawdown trough             2021-03-08   2020-03-23        2020-03-23",
-        "recovered                   2021-04-07   2020-06-05        2020-08-18",
+        "drawdown peak              2021-03-01   2020-02-12        2020-02-19",
+        "drawdown trough            2021-03-08   2020-03-23        2020-03-23",
+        "recovered                  2021-04-07   2020-06-05        2020-08-18",
     ]
     assert dates(data["metrics"]) == ["2021-03-01", "2021-03-08", "2021-04-07"]
     assert dates(data["buy_and_hold"]) == ["2020-02-12", "2020-03-23", "2020-06-05"]
@@ -85,9 +85,9 @@ def test_crypto_daily_drawdowns_are_dated_by_the_candles_and_the_start_by_its_da
     # its peak is where the fall began, 03-09, not the run's first day (it had been at that
     # high since).
     assert rows == [
-        "drawdown peak               2023-03-09   2023-02-20",
-        "drawdown trough             2023-03-10   2023-03-10",
-        "recovered                   2023-03-11   2023-03-16",
+        "drawdown peak              2023-03-09   2023-02-20",
+        "drawdown trough            2023-03-10   2023-03-10",
+        "recovered                  2023-03-11   2023-03-16",
     ]
     assert dates(data["metrics"]) == ["2023-03-09", "2023-03-10", "2023-03-11"]
     assert dates(data["buy_and_hold"]) == ["2023-02-20", "2023-03-10", "2023-03-16"]
@@ -107,9 +107,9 @@ def test_hourly_drawdowns_keep_their_time_even_at_midnight(replay_dir: Path, in_
     # The trough is the close of 2023-03-08's last hour, at 03-09 00:00: a time, not the day
     # 03-09 (a daily curve's 2023-03-09 is the day whose close it holds).
     assert rows == [
-        "drawdown peak         2023-03-08 01:00   2023-03-07 03:00",
-        "drawdown trough       2023-03-09 00:00   2023-03-09 00:00",
-        "recovered                      not yet            not yet",
+        "drawdown peak        2023-03-08 01:00   2023-03-07 03:00",
+        "drawdown trough      2023-03-09 00:00   2023-03-09 00:00",
+        "recovered                     not yet            not yet",
     ]
     assert dates(data["metrics"]) == ["2023-03-08T01:00:00Z", "2023-03-09T00:00:00Z", None]
     assert dates(data["buy_and_hold"]) == ["2023-03-07T03:00:00Z", "2023-03-09T00:00:00Z", None]
