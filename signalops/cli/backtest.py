@@ -12,7 +12,6 @@ it was)`` when it has a report folder) and exit status 130 (``output.interruptib
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -27,14 +26,13 @@ from signalops.cli.output import research as research_output
 from signalops.cli.params import (
     CONFIG_OPTION,
     DATA_OPTION,
-    DURATION_EXPECTED,
     VENUE_OPTION,
     default_config,
     period_interval,
     period_time,
     report_folder,
-    slip_hint,
     snapshots,
+    wrong_length,
 )
 from signalops.errors import InputError
 
@@ -636,10 +634,6 @@ def walkforward_command(
     research_output.failures(walk.failed, sets, "in-sample or out-of-sample screen")
 
 
-# A length the duration parser refuses, read only to say why: NUMBER UNIT.
-_LENGTH = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-
-
 def _window(option: str, text: str, example: str) -> timedelta:
     """A walk-forward window's ``--train``/``--test``: a duration longer than 0 (``example``
     is one that would do)."""
@@ -647,25 +641,8 @@ def _window(option: str, text: str, example: str) -> timedelta:
 
     seconds = parse_duration(text)
     if seconds is None:
-        raise InputError(f"{option}: '{text}' {_wrong_length(text, example)}")
+        raise InputError(f"{option}: '{text}' {wrong_length(text, example)}")
     return timedelta(seconds=seconds)
-
-
-def _wrong_length(text: str, example: str) -> str:
-    """What is wrong with a length the duration parser refuses, where it only says "not a
-    duration": 0 or less, or a unit it does not have. Years and months are not units: neither
-    has one length (365 or 366 days; 28 to 31) and the parser is the strategy language's too,
-    where ``m`` is a minute. Days and weeks say exactly how long a window is: the hint's."""
-    from signalops.catalogue.spec import parse_duration
-
-    refused = f"is not {DURATION_EXPECTED}"
-    match = _LENGTH.fullmatch(text.strip())
-    if match is None:
-        return refused
-    number, unit = float(match[1]), match[2]
-    if number <= 0 and parse_duration(f"1{unit}") is not None:
-        return f"must be longer than 0 (e.g. {example})"
-    return refused + slip_hint(text)
 
 
 def as_recorded(assets: tuple[str, ...], store: SnapshotStore, settings: Config) -> tuple[str, ...]:

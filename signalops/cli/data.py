@@ -17,6 +17,7 @@ from signalops.cli.params import (
     DEFAULT_SNAPSHOT_DIR,
     default_config,
     time_value,
+    wrong_length,
 )
 from signalops.errors import InputError
 
@@ -151,6 +152,8 @@ def data_import(
         raise InputError("--from names the bundled data folder; a FILE is imported on its own")
     if len(sources) != 1 or asset is None:
         raise InputError(f"{file}: name what it holds with one --source and --asset")
+    if timeframe is not None:
+        _timeframe(timeframe)  # said as download says it, before the file is read
     settings = with_venue(load_config(config_file or default_config()), venue)
     asset = _as_configured(asset, settings.venues.assets)
     imported = import_file(
@@ -357,6 +360,6 @@ def _timeframe(text: str) -> int:
     from signalops.catalogue.spec import parse_duration
 
     seconds = parse_duration(text)
-    if seconds is None or not float(seconds).is_integer():
-        raise InputError(f"--timeframe: '{text}' is not a duration such as 1h or 1d")
-    return int(seconds)
+    if seconds is None:
+        raise InputError(f"--timeframe: '{text}' {wrong_length(text)}")
+    return seconds

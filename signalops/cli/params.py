@@ -8,6 +8,7 @@ a date or ISO-8601 time (e.g. 2023-03-01)``), which the one error boundary
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -85,8 +86,9 @@ def _time(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _refused(option: str | None, text: str, what: str) -> Exception:
-    """``--to: '2023-13-01' is not a date ...``: the one format of a wrong time or duration.
+def _refused(option: str | None, text: str, wrong: str) -> Exception:
+    """``--to: '2023-13-01' is not a date ...``: the one format of a wrong time or duration;
+    ``wrong`` says what is wrong with ``text`` (``is not a date ...``).
 
     ``option`` None: the running command's option that was given ``text`` is named, so a
     command that calls ``parse_time(value)`` in its body gets the option named without passing it.
@@ -95,8 +97,8 @@ def _refused(option: str | None, text: str, what: str) -> Exception:
     if named is None:
         # Only in a click callback (the value is not in ``ctx.params`` yet): click's own
         # usage error names the option there, which a line without it would not.
-        return click.BadParameter(f"'{text}' is not {what}")
-    return InputError(f"{named}: '{text}' is not {what}")
+        return click.BadParameter(f"'{text}' {wrong}")
+    return InputError(f"{named}: '{text}' {wrong}")
 
 
 def _option_given(text: str) -> str | None:
@@ -120,7 +122,7 @@ def parse_time(text: str, option: str | None = None) -> datetime:
     """
     moment = _time(text)
     if moment is None:
-        raise _refused(option, text, TIME_EXPECTED)
+        raise _refused(option, text, f"is not {TIME_EXPECTED}")
     return moment
 
 
@@ -137,7 +139,7 @@ def parse_bound(text: str | None, option: str | None = None) -> datetime | date 
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise _refused(option, text, TIME_EXPECTED) from None
+            raise _refused(option, text, f"is not {TIME_EXPECTED}") from None
     return parse_time(text, option)
 
 
@@ -185,15 +187,34 @@ def _shown(bound: datetime | date) -> str:
 
 
 def parse_interval(text: str | None, option: str | None = None) -> timedelta | None:
-    """``30s``, ``5m``, ``1h``, ``1d``...; a wrong value is an ``InputError`` naming ``option``."""
+    """``30s``, ``5m``, ``1h``, ``1d``...; a wrong value is an ``InputError`` naming ``option``
+    and saying what is wrong with it (``wrong_length``)."""
     from signalops.catalogue.spec import parse_duration
 
     if text is None:
         return None
     seconds = parse_duration(text)
     if seconds is None:
-        raise _refused(option, text, DURATION_EXPECTED + slip_hint(text))
+        raise _refused(option, text, wrong_length(text))
     return timedelta(seconds=seconds)
+
+
+# A length the duration parser refuses, read only to say why: NUMBER UNIT.
+_LENGTH = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]+)")
+
+
+def wrong_length(text: str, example: str = "1h or 1d") -> str:
+    """What is wrong with a length the duration parser refuses, where it only says "not a
+    duration": 0 or less (``0d`` is a duration, of no length: ``example`` is one that would do),
+    or a unit it does not have. Years and months are not units: neither has one length (365 or
+    366 days; 28 to 31) and the parser is the strategy language's too, where ``m`` is a minute.
+    Days and weeks say exactly how long: the hint's."""
+    from signalops.catalogue.spec import parse_duration
+
+    match = _LENGTH.fullmatch(text.strip())
+    if match is not None and float(match[1]) <= 0 and parse_duration(f"1{match[2]}") is not None:
+        return f"must be longer than 0 (e.g. {example})"
+    return f"is not {DURATION_EXPECTED}{slip_hint(text)}"
 
 
 def slip_hint(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import STRATEGIES
+from conftest import DATA, STRATEGIES
 from conftest import invoke as run
 
 from signalops.strategy.expression import ExpressionSyntaxError, parse
@@ -87,3 +87,41 @@ def test_a_command_lines_length_in_another_spelling_says_how_to_write_it(
         1,
         f"error: {option}: '4hours' is not a duration such as 1h or 1d (write 4h)\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "written"),
+    [
+        (("backtest", "--from", "2023-01-01", "--to", "2023-01-31"), "--every", "0d"),
+        (("backtest", "--from", "2023-01-01", "--to", "2023-01-31"), "--horizon", "0h"),
+        (("backtest", "--from", "2023-01-01", "--to", "2023-01-31"), "--every", "-1d"),
+        (("sweep", "--grid", "oversold=25,30", "--from", "2023-01-01", "--to", "2023-01-31"),
+         "--every", "0h"),
+        (("walkforward", "--grid", "oversold=25,30", "--from", "2022-01-01", "--to",
+          "2023-12-31", "--test", "90d", "--train", "365d"), "--every", "0d"),
+        (("run",), "--every", "0s"),
+    ],
+)  # fmt: skip
+def test_a_command_lines_length_of_zero_is_said_to_be_one(
+    in_tmp: Path, command: tuple[str, ...], option: str, written: str
+):
+    # '--every 0d' said "'0d' is not a duration such as 1h or 1d": it is one, of no length.
+    name, *rest = command
+    result = run(name, str(STRATEGIES / "technical_baseline.yaml"), *rest, option, written)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: {option}: '{written}' must be longer than 0 (e.g. 1h or 1d)\n",
+    )
+
+
+@pytest.mark.parametrize("command", ["import", "download"])
+def test_a_timeframe_of_zero_is_said_to_be_one(in_tmp: Path, command: str):
+    candles = DATA / "ohlcv" / "BTCUSDT_1h_binance_2020-10_2025-10.csv"
+    file = [str(candles)] if command == "import" else []
+    result = run("data", command, *file, "--source", "technical", "--asset", "BTC",
+                 "--timeframe", "0h", "--to", "out")  # fmt: skip
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: --timeframe: '0h' must be longer than 0 (e.g. 1h or 1d)\n",
+    )
+    assert not Path("out").exists()

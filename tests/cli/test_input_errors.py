@@ -155,7 +155,7 @@ def test_decisions_over_one_day_is_not_reversed(in_tmp: Path, since: str, until:
         ),
         pytest.param(
             ["run", STRATEGY, "--every", "0s"],
-            "--every: '0s' is not a duration such as 1h or 1d",
+            "--every: '0s' must be longer than 0 (e.g. 1h or 1d)",
             id="run_every_live",
         ),
         pytest.param(
