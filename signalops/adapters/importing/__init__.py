@@ -11,11 +11,15 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
     replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
     (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
-    exchange's close. Longer steps between rows are candles left out (exchanges omit empty
-    ones); rows closer than the timeframe are refused, and so is a timeframe no step is as long
-    as (each candle would be known before its close). When not given, the timeframe is the
-    shortest step if the rows read as such candles with some left out, else the most common
-    step (``checks.default_timeframe``): a stray row does not make a daily file hourly.
+    exchange's close: the date as written, in the row's own offset (``2023-03-09T00:00+09:00``,
+    Tokyo's midnight, is March 9's bar, though March 8 in UTC), UTC for Unix times. Any other
+    candle opens at the moment written, converted to UTC: a daily crypto candle written at
+    ``00:00+02:00`` opens 22:00 UTC the day before and closes when its written day ends. Longer
+    steps between rows are candles left out (exchanges omit empty ones); rows closer than the
+    timeframe are refused, and so is a timeframe no step is as long as (each candle would be
+    known before its close). When not given, the timeframe is the shortest step if the rows
+    read as such candles with some left out, else the most common step
+    (``checks.default_timeframe``): a stray row does not make a daily file hourly.
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -45,12 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from signalops.adapters.calendar import session_close
 from signalops.adapters.importing.checks import (
     Located,
     Points,
@@ -75,6 +79,7 @@ from signalops.adapters.importing.rows import (
     number,
     parquet_table,
     parse_mapping,
+    written_date,
 )
 from signalops.adapters.importing.splits import FIELDS as SPLIT_FIELDS
 from signalops.adapters.importing.splits import split_rows
@@ -87,7 +92,6 @@ from signalops.venues import DEFAULT_VENUES, VenueKind, Venues
 __all__ = ["SOURCES", "SeriesImported", "import_file"]
 
 SOURCES = ("technical", "polymarket", "fundamental")
-NEW_YORK = ZoneInfo("America/New_York")
 DAY = 86400
 CANDLE_FIELDS = ("time", "open", "high", "low", "close", "volume")
 PRICE_FIELDS = ("time", "price")
@@ -300,31 +304,32 @@ def _candles(
         "volume": (f"volume {base}", f"volume_{base}", "volume", "vol", "v"),
     }
     found = match_columns(table, CANDLE_FIELDS, aliases, parse_mapping(columns, CANDLE_FIELDS))
-    rows: list[tuple[float, list[float], str]] = []
+    rows: list[tuple[float, list[float], Row]] = []
     where: dict[float, str] = {}  # the first row opening at each time (a repeat is left out)
     for row in table.rows:
         t = epoch(row, found["time"], "time")
         candle = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
         plausible(_cells_of(row, found), candle)
-        rows.append((t, candle, row.where))
+        rows.append((t, candle, row))
         where.setdefault(t, row.where)
     step = _timeframe(table, sorted(where), where, timeframe)
     key = series_key(venue.exchange, symbol, step)
     at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
-    closes = _exchange_close if at_exchange_close else lambda t: t + step
-    for t, candle, place in sorted(rows, key=lambda row: row[0]):
-        yield key, closes(t), candle, place
+    for t, candle, row in sorted(rows, key=lambda row: row[0]):
+        # A daily bar is its written date's session (a Berlin or Tokyo midnight is the day
+        # before in UTC: that date's close would be known a session early); any other candle
+        # opens at the moment written, converted to UTC, and closes a timeframe later.
+        close = (
+            session_close(written_date(row, found["time"], "time"))
+            if at_exchange_close
+            else t + step
+        )
+        yield key, close, candle, row.where
 
 
 def _cells_of(row: Row, found: Mapping[str, int]) -> Callable[[str], str]:
     """The place of a field's cell in ``row`` (``found``: each field's column)."""
     return lambda field: row.at(found[field], field)
-
-
-def _exchange_close(opened: float) -> float:
-    """A US equity's daily bar is known at 16:00 New York on its date, never before."""
-    day = datetime.fromtimestamp(opened, UTC).date()
-    return datetime.combine(day, time(16), NEW_YORK).timestamp()
 
 
 def _timeframe(

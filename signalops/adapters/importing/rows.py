@@ -349,5 +349,22 @@ def epoch(row: Row, index: int, field: str) -> float:
     return t
 
 
+def written_date(row: Row, index: int, field: str) -> date:
+    """The calendar date of a time cell as written: in the cell's own UTC offset
+    (``2023-03-09T00:00:00+01:00`` is March 9, though it is March 8 in UTC), in UTC for a Unix
+    time or a time without a zone. A daily bar is the session of the date it is written with."""
+    value = cell(row, index, field)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            pass  # a Unix time written as text
+    return datetime.fromtimestamp(epoch(row, index, field), UTC).date()
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
