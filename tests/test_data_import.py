@@ -460,14 +460,16 @@ def test_a_split_table_without_the_asset_is_refused_and_says_what_it_lists(tmp_p
 
 
 def test_yfinances_three_line_csv_header_is_read_as_one(tmp_path: Path):
-    """``yf.download(...).to_csv()`` writes ``Price,Close,...``, then ``Ticker,AAPL,...``, then
-    ``Date,,...`` before the rows; it was refused: ``no column matched time``."""
+    """``yf.download(..., auto_adjust=False).to_csv()`` writes ``Price,Adj Close,Close,...``,
+    then ``Ticker,AAPL,...``, then ``Date,,...`` before the rows; it was refused: ``no column
+    matched time``."""
     plain = DATA / "equities" / "prices" / "daily" / "AAPL.csv"
     rows = list(csv.DictReader(plain.open(encoding="utf-8")))[:30]
     export = tmp_path / "AAPL_yf.csv"
-    fields = ("close", "high", "low", "open", "volume")
+    fields = ("adj_close", "close", "high", "low", "open", "volume")
     export.write_text(
-        "Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n"
+        "Price,Adj Close,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL,AAPL\n"
+        "Date,,,,,,\n"
         + "".join(f"{row['date']},{','.join(row[f] for f in fields)}\n" for row in rows),
         encoding="utf-8",
     )

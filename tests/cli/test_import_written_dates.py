@@ -5,9 +5,10 @@ with the chart in Berlin, ``2023-03-09T00:00:00+01:00``; yfinance ``history().to
 Tokyo stock, ``2023-03-09 00:00:00+09:00``) was dated by the UTC date, the day before: March 9's
 close was stored at 16:00 New York on March 8 and an evaluation at 2023-03-09T12:00Z saw it
 before March 9's session had opened. The only clue was "sessions missing ... every Friday".
-Rows are real: KO (NYSE) and 7203.T (Tokyo) daily bars of 2023-03-06..10 as the exporters wrote
-them; the crypto rows are BTC/USDT daily candles of 2023-03-01..03 (a TradingView export) with
-their times written at midnight in a +02:00 offset.
+Rows are real: KO (NYSE) and 7203.T (Tokyo) daily bars of 2023-03-06..10 as the exporters
+wrote them (the Tokyo ones without yfinance's Dividends and Stock Splits columns); the crypto
+rows are BTC/USDT daily candles of 2023-03-01..03 (a TradingView export) with their times
+written at midnight in a +02:00 offset.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ KO_BERLIN = """time,open,high,low,close,Volume
 2023-03-09T00:00:00+01:00,60.540001,60.540001,59.279999,59.459999,13887100
 2023-03-10T00:00:00+01:00,59.700001,60.139999,58.990002,59.209999,13739000
 """
-TOYOTA_HISTORY = """Date,Open,High,Low,Close,Volume,Dividends,Stock Splits
-2023-03-06 00:00:00+09:00,2035.8,2044.0,2000.4,2008.5,35722973,0.0,0.0
-2023-03-07 00:00:00+09:00,2001.1,2009.1,1960.6,1968.5,30322420,0.0,0.0
-2023-03-08 00:00:00+09:00,1979.5,1987.5,1947.3,1955.1,37836310,0.0,0.0
-2023-03-09 00:00:00+09:00,1957.5,1965.3,1927.3,1935.1,28387508,0.0,0.0
-2023-03-10 00:00:00+09:00,1928.1,1952.2,1920.4,1944.4,28436625,0.0,0.0
+TOYOTA_HISTORY = """Date,Open,High,Low,Close,Volume
+2023-03-06 00:00:00+09:00,2035.8,2044.0,2000.4,2008.5,35722973
+2023-03-07 00:00:00+09:00,2001.1,2009.1,1960.6,1968.5,30322420
+2023-03-08 00:00:00+09:00,1979.5,1987.5,1947.3,1955.1,37836310
+2023-03-09 00:00:00+09:00,1957.5,1965.3,1927.3,1935.1,28387508
+2023-03-10 00:00:00+09:00,1928.1,1952.2,1920.4,1944.4,28436625
 """
 BTC_PLUS_2 = """time,open,high,low,close,Volume
 2023-03-01T00:00:00+02:00,23141.57,24000.0,23020.03,23628.97,315287.41737

@@ -12,7 +12,8 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
     (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
     exchange's close: the date as written, in the row's own offset (``2023-03-09T00:00+09:00``,
-    Tokyo's midnight, is March 9's bar, though March 8 in UTC), UTC for Unix times. Any other
+    Tokyo's midnight, is March 9's bar, though March 8 in UTC), UTC for Unix times; prices
+    yfinance adjusted for dividends (``auto_adjust=True``, its default) are refused. Any other
     candle opens at the moment written, converted to UTC: a daily crypto candle written at
     ``00:00+02:00`` opens 22:00 UTC the day before and closes when its written day ends. Longer
     steps between rows are candles left out (exchanges omit empty ones); rows closer than the
@@ -72,6 +73,7 @@ from signalops.adapters.importing.rows import (
     Row,
     Table,
     csv_table,
+    dividend_adjusted,
     epoch,
     json_table,
     load_json,
@@ -293,6 +295,9 @@ def _candles(
     venue = venues.venue_of(asset)
     if venue is None or not venue.kind.serves_candles:
         raise InputError(f"--asset: no configured venue serves {asset}'s candles; give --venue")
+    adjusted_by = dividend_adjusted(table) if venue.kind is VenueKind.YFINANCE else None
+    if adjusted_by is not None:
+        _refuse_dividend_adjusted(table.path, adjusted_by)
     symbol = venues.symbol_of(asset)
     base = symbol.split("/")[0].lower()
     aliases = {
@@ -325,6 +330,19 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _refuse_dividend_adjusted(path: Path, call: str) -> None:
+    """Stock candles are split-adjusted, not dividend-adjusted, as the live feed records them.
+    Refused rather than warned of: a back-adjusted close is lowered by every dividend paid
+    after its day (known only later), the series would not match the closes recorded live
+    under the same key, and per-share fundamentals ratios would be off by the adjustment."""
+    raise InputError(
+        f"{path}: yfinance wrote these prices with auto_adjust=True, its default (there is no "
+        "Adj Close column): they are adjusted for dividends, which would put per-share "
+        "fundamentals ratios (price_to_book, trailing_pe...) off by the adjustment; export raw "
+        f"closes with {call}(..., auto_adjust=False).to_csv(FILE)"
+    )
 
 
 def _cells_of(row: Row, found: Mapping[str, int]) -> Callable[[str], str]:

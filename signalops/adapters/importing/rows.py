@@ -91,9 +91,14 @@ def _cell_offsets(text: str, separator: str, wanted: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Table:
+    """A file's header and rows; ``yfinance``: written by yfinance's ``download().to_csv()``
+    (its three-line header), whose prices are dividend-adjusted unless it has an ``Adj Close``
+    column (``dividend_adjusted``)."""
+
     path: Path
     header: tuple[str, ...]
     rows: Sequence[Row]
+    yfinance: bool = False
 
     def shown_header(self) -> str:
         return ", ".join(self.header) if self.header else "(none)"
@@ -114,6 +119,7 @@ def csv_table(path: Path) -> Table:
     rows: list[Row] = []
     header: tuple[str, ...] = ()
     last = 0
+    yfinance = False
     for cells in reader:
         line, last = last + 1, reader.line_num  # a quoted cell may hold line breaks
         if not any(cell.strip() for cell in cells):
@@ -125,6 +131,7 @@ def csv_table(path: Path) -> Table:
             header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
             continue
         if not rows and _yfinance_header_row(header, cells):
+            yfinance = True
             if normalized(cells[0]) != "ticker":
                 header = (cells[0], *header[1:])  # Date: the time column's name
             continue
@@ -132,7 +139,21 @@ def csv_table(path: Path) -> Table:
         rows.append(Row(f"{path}:{line}", cells, header, str(path), line, text, separator))
     if separator != ",":
         rows = _decimal_commas(rows)
-    return Table(path, header, rows)
+    return Table(path, header, rows, yfinance)
+
+
+def dividend_adjusted(table: Table) -> str | None:
+    """The yfinance call that wrote the file with ``auto_adjust=True``, its default for
+    ``download`` and ``Ticker.history``, else None: those prices are adjusted for dividends,
+    and the ``Adj Close`` column, written only with ``auto_adjust=False``, is absent. Known by
+    the layout: ``download()``'s three-line header, ``history()``'s ``Dividends`` and
+    ``Stock Splits`` columns."""
+    names = {normalized(name) for name in table.header}
+    if "adj close" in names:
+        return None
+    if table.yfinance:
+        return "yf.download"
+    return "Ticker.history" if {"dividends", "stock splits"} <= names else None
 
 
 def _yfinance_header_row(header: tuple[str, ...], cells: Sequence[str]) -> bool:
