@@ -98,7 +98,10 @@ def data_import(
     out). Rows are checked as the live adapters check a response (prices above zero, high not
     below low, volume not negative), a bad value named at FILE:LINE:COLUMN with its header's
     name; two rows at one time must agree (a repeat is left out); a stored point the file
-    changes needs --replace. Nothing is written unless the whole file reads. Candles missing
+    changes needs --replace. A file naming another market than the one its candles would be
+    stored as (a Symbol column, yfinance's Ticker line, a Yahoo export going to a crypto
+    exchange) is refused with the options that fit it. Nothing is written unless the whole file
+    reads. Candles missing
     between the file's first and last rows are warned of (for stocks, the NYSE sessions with
     no bar: weekends and holidays are not missing): a backtest's orders fill late across them.
 

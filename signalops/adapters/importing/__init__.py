@@ -9,7 +9,8 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     column is the open, as in every one of these layouts, plus the timeframe), ``v`` =
     ``[open, high, low, close, volume]``. Venue and symbol are the ones the configuration
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
-    replay feed reads them. On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
+    replay feed reads them; a file naming another market is refused (``importing.market``).
+    On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
     (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
     exchange's close: the date as written, in the row's own offset (``2023-03-09T00:00+09:00``,
     Tokyo's midnight, is March 9's bar, though March 8 in UTC), UTC for Unix times; prices
@@ -68,6 +69,7 @@ from signalops.adapters.importing.checks import (
     slack,
     unique,
 )
+from signalops.adapters.importing.market import refuse_other_market
 from signalops.adapters.importing.missing import Missing, missing_bars
 from signalops.adapters.importing.rows import (
     Row,
@@ -295,11 +297,11 @@ def _candles(
     venue = venues.venue_of(asset)
     if venue is None or not venue.kind.serves_candles:
         raise InputError(f"--asset: no configured venue serves {asset}'s candles; give --venue")
+    market = refuse_other_market(table, venues, asset, venue)
     adjusted_by = dividend_adjusted(table) if venue.kind is VenueKind.YFINANCE else None
     if adjusted_by is not None:
         _refuse_dividend_adjusted(table.path, adjusted_by)
-    symbol = venues.symbol_of(asset)
-    base = symbol.split("/")[0].lower()
+    symbol, base = market.symbol, market.base.lower()
     aliases = {
         "time": _TIME_ALIASES,
         "open": ("open", "o"),

@@ -93,12 +93,14 @@ def _cell_offsets(text: str, separator: str, wanted: int) -> list[int]:
 class Table:
     """A file's header and rows; ``yfinance``: written by yfinance's ``download().to_csv()``
     (its three-line header), whose prices are dividend-adjusted unless it has an ``Adj Close``
-    column (``dividend_adjusted``)."""
+    column (``dividend_adjusted``); ``ticker``: the symbol its ``Ticker`` line names, with the
+    place of that line."""
 
     path: Path
     header: tuple[str, ...]
     rows: Sequence[Row]
     yfinance: bool = False
+    ticker: tuple[str, str] | None = None
 
     def shown_header(self) -> str:
         return ", ".join(self.header) if self.header else "(none)"
@@ -120,6 +122,7 @@ def csv_table(path: Path) -> Table:
     header: tuple[str, ...] = ()
     last = 0
     yfinance = False
+    ticker: tuple[str, str] | None = None
     for cells in reader:
         line, last = last + 1, reader.line_num  # a quoted cell may hold line breaks
         if not any(cell.strip() for cell in cells):
@@ -134,12 +137,14 @@ def csv_table(path: Path) -> Table:
             yfinance = True
             if normalized(cells[0]) != "ticker":
                 header = (cells[0], *header[1:])  # Date: the time column's name
+            elif named := sorted({cell.strip() for cell in cells[1:] if cell.strip()}):
+                ticker = (", ".join(named), f"{path}:{line}")
             continue
         text = lines[line - 1] if line == last else "".join(lines[line - 1 : last])
         rows.append(Row(f"{path}:{line}", cells, header, str(path), line, text, separator))
     if separator != ",":
         rows = _decimal_commas(rows)
-    return Table(path, header, rows, yfinance)
+    return Table(path, header, rows, yfinance, ticker)
 
 
 def dividend_adjusted(table: Table) -> str | None:
