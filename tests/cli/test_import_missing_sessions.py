@@ -96,26 +96,6 @@ def test_a_file_filling_the_gaps_of_an_earlier_import_is_not_told_of_the_rows_it
     assert result.stderr == ""
 
 
-def test_an_intraday_stock_file_misses_a_session_with_no_bar_not_its_nights(tmp_path: Path):
-    # Hourly bars 09:30 to 15:30 New York (EDT: 13:30 to 19:30 UTC) on 07-01, 07-02 and 07-05;
-    # 07-03 (a session) has none, 07-04 is a holiday.
-    bars = [
-        f"2024-07-{day:02d}T{hour:02d}:30:00Z,100,110,95,105,1000"
-        for day in (1, 2, 5)
-        for hour in range(13, 20)
-    ]
-    file = tmp_path / "AAPL_1h.csv"
-    file.write_text("date,open,high,low,close,volume\n" + "\n".join(bars) + "\n", encoding="utf-8")
-
-    result = invoke("data", "import", str(file), *STOCK, "--timeframe", "1h",
-                    "--to", str(tmp_path / "out"))  # fmt: skip
-
-    assert result.exit_code == 0, result.stderr
-    assert result.stderr == (
-        "warning: AAPL 1h: 1 session missing between 2024-07-01 and 2024-07-05: 2024-07-03\n"
-    )
-
-
 def test_daily_crypto_candles_missing_are_told_as_candles_by_their_open_day(tmp_path: Path):
     rows = [f"2024-01-{day:02d},100,110,95,105,1000" for day in (1, 2, 3, 6, 7, 9, 10)]
     file = tmp_path / "SOL_d.csv"

@@ -11,17 +11,18 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
     replay feed reads them; a file naming another market is refused (``importing.market``).
     On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
-    (``candles/yfinance/AAPL/1d``) and a daily bar is known at 16:00 New York on its date, the
-    exchange's close: the date as written, in the row's own offset (``2023-03-09T00:00+09:00``,
-    Tokyo's midnight, is March 9's bar, though March 8 in UTC), UTC for Unix times; prices
-    yfinance adjusted for dividends (``auto_adjust=True``, its default) are refused. Any other
-    candle opens at the moment written, converted to UTC: a daily crypto candle written at
-    ``00:00+02:00`` opens 22:00 UTC the day before and closes when its written day ends. Longer
-    steps between rows are candles left out (exchanges omit empty ones); rows closer than the
-    timeframe are refused, and so is a timeframe no step is as long as (each candle would be
-    known before its close). When not given, the timeframe is the shortest step if the rows
-    read as such candles with some left out, else the most common step
-    (``checks.default_timeframe``): a stray row does not make a daily file hourly.
+    (``candles/yfinance/AAPL/1d``), the candles are daily (the equity feeds read no other
+    timeframe: a weekly or intraday file is refused), and a daily bar is known at 16:00 New
+    York on its date, the exchange's close: the date as written, in the row's own offset
+    (``2023-03-09T00:00+09:00``, Tokyo's midnight, is March 9's bar, though March 8 in UTC),
+    UTC for Unix times; prices yfinance adjusted for dividends (``auto_adjust=True``, its
+    default) are refused. Any other candle opens at the moment written, converted to UTC: a
+    daily crypto candle written at ``00:00+02:00`` opens 22:00 UTC the day before and closes
+    when its written day ends. Longer steps between rows are candles left out (exchanges omit
+    empty ones); rows closer than the timeframe are refused, and so is a timeframe no step is
+    as long as (each candle would be known before its close). When not given, the timeframe
+    is the shortest step if the rows read as such candles with some left out, else the most
+    common step (``checks.default_timeframe``): a stray row does not make a daily file hourly.
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -320,6 +321,8 @@ def _candles(
         rows.append((t, candle, row))
         where.setdefault(t, row.where)
     step = _timeframe(table, sorted(where), where, timeframe)
+    if venue.kind is VenueKind.YFINANCE and step != DAY:
+        _refuse_not_daily(table.path, asset, step)
     key = series_key(venue.exchange, symbol, step)
     at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
     for t, candle, row in sorted(rows, key=lambda row: row[0]):
@@ -332,6 +335,15 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _refuse_not_daily(path: Path, asset: str, step: int) -> None:
+    """A stock's candles are read daily only (``equities.require_daily``): weekly or intraday
+    ones would be stored where no strategy can use them, as evaluate's NOT_APPLICABLE says."""
+    raise InputError(
+        f"{path}: {asset} is an equity with daily candles only: these rows are "
+        f"{format_duration(step)} candles, which no strategy can read; import its daily candles"
+    )
 
 
 def _refuse_dividend_adjusted(path: Path, call: str) -> None:

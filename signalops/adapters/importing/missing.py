@@ -6,11 +6,9 @@ open comes later than the next decision, and the report only says so afterwards
 (``backtest.report.gap_fill_notes``). The import says it first, counted as the trader thinks of
 the series:
 
-- a stock (a yfinance venue) trades in sessions: a session of the exchange calendar
-  (``adapters.calendar``: weekends, NYSE holidays and closures are none) with no bar in the
-  series is missing. Daily or intraday alike, a session counts once, however many of its bars
-  are absent; bars missing inside a session that has some are not counted (a half day closes
-  early, and the calendar does not know half days). Weekly or longer candles are not checked.
+- a stock (a yfinance venue; daily candles only, as ``data import`` refuses others) trades
+  in sessions: a session of the exchange calendar (``adapters.calendar``: weekends, NYSE
+  holidays and closures are none) with no bar in the series is missing.
 - anything else trades around the clock: each candle the steps between rows skip is missing
   (exchanges leave out empty ones; a backtest meets the same gap).
 
