@@ -90,6 +90,30 @@ def test_two_candles_at_one_time_with_other_values_are_refused_with_both_lines(t
     assert not (tmp_path / "out").exists()
 
 
+def test_two_candles_at_one_time_are_told_with_their_values_as_the_file_writes_them(
+    tmp_path: Path,
+):
+    """The values were shown as floats read back (``60.1`` for ``60,10``), not as a search of
+    the file finds them. KO's 2022-03-16 row and a second one at that date, from a European
+    spreadsheet (decimal commas). A value with float noise in the file (``60.377798989999995``)
+    is shown as the file has it, noise included."""
+    prices = write(
+        tmp_path,
+        "KO.csv",
+        "2022-03-15;59,080002;59,889999;58,98;59,619999;54,1023;18605400",
+        "2022-03-16;59,779999;59,939999;58,610001;59,459999;53,9571;17345500",
+        "2022-03-16;60,10;60,53939899;59,19610101;60,05459899;54,496671;17345500",
+        header="Date;Open;High;Low;Close;Adj Close;Volume\n",
+    )
+    result = invoke("data", "import", str(prices), "--source", "technical", "--asset", "KO",
+                    "--venue", "yfinance", "--to", str(tmp_path / "out"))  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {prices}:4: the same time as line 3, with other values "
+        "(open 59,779999 at line 3, 60,10 here)\n"
+    )
+
+
 def test_a_repeated_row_is_left_out_with_a_note(tmp_path: Path):
     prices = write(tmp_path, "prices.csv", JAN_1, JAN_2, JAN_1)
     out = tmp_path / "out"

@@ -67,6 +67,7 @@ from signalops.adapters.importing.checks import (
     default_timeframe,
     plausible,
     refuse_changes,
+    short,
     slack,
     unique,
 )
@@ -313,13 +314,16 @@ def _candles(
     }
     found = match_columns(table, CANDLE_FIELDS, aliases, parse_mapping(columns, CANDLE_FIELDS))
     rows: list[tuple[float, list[float], Row]] = []
-    where: dict[float, str] = {}  # the first row opening at each time (a repeat is left out)
+    first: dict[float, tuple[list[float], Row]] = {}  # the first row opening at each time
     for row in table.rows:
         t = epoch(row, found["time"], "time")
         candle = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
         plausible(_cells_of(row, found), candle)
         rows.append((t, candle, row))
-        where.setdefault(t, row.where)
+        earlier, earlier_row = first.setdefault(t, (candle, row))
+        if earlier != candle:  # a repeat of the same values is left out (checks.unique)
+            _refuse_other_values(table.path, earlier_row, row, found, earlier, candle)
+    where = {t: row.where for t, (_, row) in first.items()}
     step = _timeframe(table, sorted(where), where, timeframe)
     if venue.kind is VenueKind.YFINANCE and step != DAY:
         _refuse_not_daily(table.path, asset, step)
@@ -335,6 +339,24 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _refuse_other_values(
+    path: Path,
+    first: Row,
+    row: Row,
+    found: Mapping[str, int],
+    before: Sequence[float],
+    here: Sequence[float],
+) -> None:
+    """Two rows opening at one time with other values: the first field that differs, each
+    value as the file writes it (``60.10``, not ``60.1``)."""
+    field = next(f for f, a, b in zip(CANDLE_FIELDS[1:], before, here, strict=True) if a != b)
+    there = short(first.where, path)
+    raise InputError(
+        f"{row.where}: the same time as {there}, with other values ({field} "
+        f"{first.written(found[field])} at {there}, {row.written(found[field])} here)"
+    )
 
 
 def _refuse_not_daily(path: Path, asset: str, step: int) -> None:

@@ -65,6 +65,18 @@ class Row:
         column = offset - (before.rfind("\n") + 1) + 1
         return f"{self.file}:{line}:{column}: {name}"
 
+    def written(self, index: int) -> str:
+        """Cell ``index`` as the file writes it: a text file's characters (``60.10`` with its
+        zero, ``59,46`` in a file of decimal commas, unquoted), else the value read."""
+        if not self.line:
+            return str(self.cells[index]).strip()
+        start, end = _cell_offsets(self.text, self.separator, index + 2)[index : index + 2]
+        text = self.text[start:end]
+        if text.endswith(self.separator):
+            text = text[: -len(self.separator)]
+        text = text.strip()
+        return text[1:-1].replace('""', '"') if text[:1] == text[-1:] == '"' != text else text
+
 
 def _cell_offsets(text: str, separator: str, wanted: int) -> list[int]:
     """Where the first ``wanted`` cells of a CSV record start in ``text`` (as ``csv.reader``
