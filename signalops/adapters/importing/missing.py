@@ -54,16 +54,16 @@ def missing_bars(
 ) -> Missing | None:
     """What the stored candle ``closes`` (Unix seconds) lack from the candle closing at
     ``first`` to the one closing at ``last`` (the file's first and last rows); None when
-    nothing is missing, or for stocks' weekly or longer candles."""
+    nothing is missing. ``sessions``: a stock's daily candles (the only ones imported)."""
     within = sorted({t for t in closes if first <= t <= last})
     if sessions:
-        return _missing_sessions(within, step) if step <= DAY else None
+        return _missing_sessions(within, step)
     return _missing_candles([t - step for t in within], step)
 
 
 def _missing_sessions(closes: Sequence[float], step: int) -> Missing | None:
-    # A bar ends within its session's day (a daily one at 16:00 New York): a second before its
-    # close is on that day, whichever timeframe.
+    # A daily bar ends within its session's day (at 16:00 New York): a second before its close
+    # is on that day.
     days = {calendar.trading_day(t - 1) for t in closes}
     first, last = min(days), max(days)
     runs: list[tuple[date, date, int]] = []
