@@ -45,6 +45,7 @@ class Code(StrEnum):
     NOT_APPLICABLE = "NOT_APPLICABLE"  # the metric does not apply to the asset (P/E of BTC)
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"  # figures in different currencies
     NOT_REPORTED = "NOT_REPORTED"  # the filer reports no such figure (a bank's current assets)
+    NO_SPLIT_HISTORY = "NO_SPLIT_HISTORY"  # filed share counts jump by a split, none recorded
     NO_USER_AGENT = "NO_USER_AGENT"  # SEC EDGAR needs a User-Agent naming a contact
     MARKET_CLOSED = "MARKET_CLOSED"  # the market was closed or resolved at as_of
     NO_API_KEY = "NO_API_KEY"  # the endpoint needs a key that the environment lacks

@@ -17,6 +17,7 @@ from signalops.adapters.edgar import ReplayFactsFeed, Split, stored_splits
 from signalops.adapters.fundamental import FundamentalAdapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.cli import cli
+from signalops.codes import Code
 from signalops.observation import Observation, Request
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -397,8 +398,9 @@ def test_imported_facts_without_splits_warn_and_importing_the_splits_corrects_pr
     tmp_path: Path,
 ):
     """The audit's case: AAPL's prices and facts imported, no split history. At 2019-12-31 the
-    split-adjusted close 73.41 over the pre-split 20.3652 per share reads P/B 3.60; with the 4:1
-    split of 2020-08-31 it is 14.42 (293.65 / 20.3652 as traded). The import says so."""
+    split-adjusted close 73.41 over the pre-split 20.3652 per share read P/B 3.60; with the 4:1
+    split of 2020-08-31 it is 14.42 (293.65 / 20.3652 as traded). The import says so, and as
+    AAPL's filed share counts show its splits, P/B is UNKNOWN (NO_SPLIT_HISTORY) until then."""
     out = tmp_path / "store"
     facts = tmp_path / "CIK0000320193.json"
     facts.write_bytes(gzip.decompress(AAPL_FACTS.read_bytes()))
@@ -408,13 +410,17 @@ def test_imported_facts_without_splits_warn_and_importing_the_splits_corrects_pr
     imported = import_file(facts, out, "--source", "fundamental", "--asset", "AAPL")
     assert imported.exit_code == 0, imported.stderr
     assert imported.stderr.startswith(
-        f"warning: {out} holds SEC EDGAR facts of AAPL but no split history: its per-share figures"
+        f"warning: {out} holds SEC EDGAR facts of AAPL but no split history, and its filed share "
+        "count says it split"
     )
     assert (
         f"'signalops data download --source technical --asset AAPL --venue yfinance "
         f"--timeframe 1d --to {out}'" in " ".join(imported.stderr.split())
     )
-    assert round(_price_to_book(out, "2019-12-31"), 2) == 3.60
+    request = Request("fundamental", "price_to_book", (), "AAPL")
+    when = datetime.fromisoformat("2019-12-31T16:00").replace(tzinfo=EASTERN)
+    answer = FundamentalAdapter.replay(SnapshotStore(out)).fetch([request], when)[request]
+    assert not isinstance(answer, Observation) and answer.reason == Code.NO_SPLIT_HISTORY, answer
 
     splits = import_file(SPLITS, out, "--source", "fundamental", "--asset", "AAPL")
 

@@ -39,7 +39,13 @@ quarters; the adjusted close multiplied by the ratios of later splits), so ``pri
 A split after ``as_of`` changes the unit of price and per-share value alike and adds no
 information a decision could use: their ratio, and so every comparison, is the same.
 Without any split history for a company the figures assume it never split; ``data import`` and
-``data download`` warn when that is the case (``split_history_warnings``).
+``data download`` warn when that is the case (``split_history_warnings``). When its recorded
+share counts say it did split (two successive counts of one concept differ by a split-like
+factor, ``share_jumps``), its per-share answers in a replay are UNKNOWN (NO_SPLIT_HISTORY)
+instead: the stored closes are divided by that split and the filed counts are not, so a P/E or
+a market cap would be off by its ratio. The whole record is read, filings after ``as_of`` too:
+what is checked is whether the folder's prices and filings are in one unit (the closes are
+divided by later splits as well), not what a decision could know; no value comes from it.
 
 Book value (``book_value_per_share``, ``price_to_book``) is the common shareholders': us-
 gaap:StockholdersEquity, which holds any preferred stock, less the preferred stock's carrying
@@ -56,6 +62,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import shlex
 import time
@@ -63,6 +70,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -179,6 +187,19 @@ EDGAR_METRICS = frozenset(
     }
 )
 EDGAR_ONLY = frozenset({"book_value_per_share", "shares_outstanding"})
+# The metrics that read a share count or a per-share value, so need the company's splits (the
+# others divide one statement figure by another).
+PER_SHARE_METRICS = EDGAR_METRICS - {"debt_to_equity", "current_ratio"}
+# The share counts a filing reports: the cover page's and the balance sheet's.
+SHARE_CONCEPTS = (
+    (DEI, "EntityCommonStockSharesOutstanding"),
+    (GAAP, "CommonStockSharesOutstanding"),
+)
+# A filed share count this many times the one before it, or this fraction of it, reads as a split
+# (3-for-2 is 1.5, a 1-for-8 reverse split 0.125): buy-backs and issues move a count by a few
+# percent a quarter, and the rare merger that grows it by half is answered by recording the
+# split history (a header alone says it never split).
+SPLIT_LIKE = 1.45
 
 
 def _error(message: str, reason: Code) -> AdapterError:
@@ -513,13 +534,93 @@ def _shell(words: Sequence[str]) -> str:
     return " ".join(w if w == "FILE" else shlex.quote(w) for w in words)
 
 
+@dataclass(frozen=True, slots=True)
+class ShareJump:
+    """Two successive filed counts of one share concept that differ by a split-like factor."""
+
+    before: Fact
+    after: Fact
+
+    @property
+    def ratio(self) -> float:
+        return self.after.val / self.before.val
+
+    def describe(self) -> str:
+        """``dei:EntityCommonStockSharesOutstanding went from 623,000,000 (10-Q filed
+        2021-05-26) to 2,500,000,000 (10-Q filed 2021-08-20), x4.01``."""
+        return (
+            f"{self.after.taxonomy}:{self.after.concept} went from {self.before.val:,.0f} "
+            f"({self.before.form} filed {self.before.filed}) to {self.after.val:,.0f} "
+            f"({self.after.form} filed {self.after.filed}), x{self.ratio:,.3g}"
+        )
+
+
+def share_jumps(facts: Iterable[Fact]) -> list[ShareJump]:
+    """Successive share counts that differ by ``SPLIT_LIKE`` or more, oldest filing first: each
+    concept's counts in the order of their balance-sheet date, then filing (so a comparative
+    re-filed in post-split shares follows the count it restates)."""
+    counts: dict[tuple[str, str], list[Fact]] = {}
+    for fact in facts:
+        key = (fact.taxonomy, fact.concept)
+        if key in SHARE_CONCEPTS and fact.unit == "shares" and fact.val > 0:
+            counts.setdefault(key, []).append(fact)
+    found = []
+    for series in counts.values():
+        series.sort(key=lambda fact: (fact.end, fact.order()))
+        for before, after in pairwise(series):
+            ratio = after.val / before.val
+            if ratio >= SPLIT_LIKE or ratio <= 1 / SPLIT_LIKE:
+                found.append(ShareJump(before, after))
+    return sorted(found, key=lambda jump: (jump.after.filed, jump.after.concept))
+
+
+def unrecorded_splits(
+    store: SnapshotStore, symbol: str, facts: ReplayFactsFeed | None = None
+) -> list[ShareJump]:
+    """The split-like jumps in ``symbol``'s recorded share counts when the store records no split
+    history for it (none when it does, or holds no facts of it): every filing recorded is read,
+    as the stored closes are divided by every split the price data knows."""
+    feed = facts or ReplayFactsFeed(store)
+    ticker = symbol.strip().upper()
+    if not feed.has(ticker) or has_split_history(store, ticker):
+        return []
+    recorded, _ = feed.facts(ticker, math.inf)
+    return share_jumps(recorded)
+
+
+def no_split_history(
+    symbol: str, jumps: Sequence[ShareJump], folder: str | Path | None = None
+) -> AdapterError:
+    """NO_SPLIT_HISTORY: the share counts say ``symbol`` split and no split history says when."""
+    ticker = symbol.strip().upper()
+    more = f" (and {len(jumps) - 1:,} more)" if len(jumps) > 1 else ""
+    where = "" if folder is None else f" in {folder}"
+    return _error(
+        f"{ticker} has no split history recorded{where}, but its filed share count says it "
+        f"split ({jumps[0].describe()}{more}): its per-share figures would be off by the "
+        f"split's ratio; " + provide_splits(ticker, folder),
+        Code.NO_SPLIT_HISTORY,
+    )
+
+
 def split_history_warnings(folder: str | Path, symbol: str) -> list[str]:
     """A warning when the snapshot folder holds SEC facts of ``symbol`` but no split history:
-    its per-share figures then assume it never split, wrong by the ratio if it did."""
+    its per-share figures then assume it never split, wrong by the ratio if it did, and are
+    UNKNOWN when its share counts say it did."""
     store = SnapshotStore(folder)
     ticker = symbol.strip().upper()
     if not ReplayFactsFeed(store).has(ticker) or has_split_history(store, ticker):
         return []
+    jumps = unrecorded_splits(store, ticker)
+    if jumps:
+        more = f" (and {len(jumps) - 1:,} more)" if len(jumps) > 1 else ""
+        return [
+            f"{folder} holds SEC EDGAR facts of {ticker} but no split history, and its filed "
+            f"share count says it split: {jumps[0].describe()}{more}; its per-share figures "
+            f"(book_value_per_share, ncav_per_share, shares_outstanding, price_to_book, "
+            f"trailing_pe, market_cap, price_to_sales) are UNKNOWN (NO_SPLIT_HISTORY) until "
+            f"the split history is recorded: " + provide_splits(ticker, folder)
+        ]
     return [
         f"{folder} holds SEC EDGAR facts of {ticker} but no split history: its per-share "
         f"figures (book_value_per_share, ncav_per_share, shares_outstanding, price_to_book, "
@@ -653,10 +754,7 @@ class PointInTime:
         (balance sheet) known at as_of; on an equal date the cover-page count."""
         found = [
             fact
-            for taxonomy, concept in (
-                (DEI, "EntityCommonStockSharesOutstanding"),
-                (GAAP, "CommonStockSharesOutstanding"),
-            )
+            for taxonomy, concept in SHARE_CONCEPTS
             if (fact := self.book.latest_instant(taxonomy, concept, "shares")) is not None
         ]
         if not found:
@@ -973,6 +1071,7 @@ __all__ = [
     "CONCEPTS",
     "EDGAR_METRICS",
     "EDGAR_ONLY",
+    "PER_SHARE_METRICS",
     "USER_AGENT_ENV",
     "Close",
     "EdgarClient",
@@ -982,16 +1081,20 @@ __all__ = [
     "PointInTime",
     "PriceSource",
     "ReplayFactsFeed",
+    "ShareJump",
     "Split",
     "StoreCloses",
     "bundled_tickers",
     "has_split_history",
+    "no_split_history",
     "point_in_time",
     "provide_splits",
     "recording",
+    "share_jumps",
     "split_history_warnings",
     "split_listing",
     "split_records",
     "splits_from_csv_rows",
     "stored_splits",
+    "unrecorded_splits",
 ]

@@ -21,7 +21,8 @@ Series keys (source ``fundamental``):
   (``Ticker.splits``), which the EDGAR metrics need to put filed share counts in the units of
   the split-adjusted close (see ``signalops.adapters.edgar``). Live, it is fetched with the same
   session, cached like the snapshots, and a failure makes the EDGAR per-share answer UNKNOWN
-  (a missing split would make it wrong by the split's ratio).
+  (a missing split would make it wrong by the split's ratio). In a replay, a company with none
+  recorded whose filed share counts jump by a split's ratio is NO_SPLIT_HISTORY alike.
 
 Time: an observation's ``as_of`` is the fetch time of the snapshot it was computed from (for
 ``ncav_per_share`` the older of the info and balance-sheet snapshots); ``detail.period_end``
@@ -70,17 +71,21 @@ from signalops.adapters.base import BaseAdapter, live_time
 from signalops.adapters.edgar import (
     EDGAR_METRICS,
     EDGAR_ONLY,
+    PER_SHARE_METRICS,
     Close,
     EdgarClient,
     EdgarFactsFeed,
     FactsFeed,
     PriceSource,
     ReplayFactsFeed,
+    ShareJump,
     Split,
     StoreCloses,
+    no_split_history,
     point_in_time,
     split_listing,
     stored_splits,
+    unrecorded_splits,
 )
 from signalops.adapters.hints import provide
 from signalops.adapters.snapshots import SnapshotStore
@@ -479,13 +484,26 @@ class ReplayFundamentalsFeed:
 
 class StoredSplits:
     """Split histories from the store (``splits/<SYMBOL>``), every one of them: the stored
-    closes are divided by the later splits too."""
+    closes are divided by the later splits too.
 
-    def __init__(self, store: SnapshotStore) -> None:
+    A company with no split history recorded is read as never having split, unless its
+    recorded share counts say it did (``edgar.unrecorded_splits``): that is NO_SPLIT_HISTORY,
+    so its per-share answers are UNKNOWN rather than off by the split's ratio. Checked once per
+    company (a replay's store does not change under it)."""
+
+    def __init__(self, store: SnapshotStore, facts: ReplayFactsFeed | None = None) -> None:
         self.store = store
+        self.facts = facts or ReplayFactsFeed(store)
+        self._unrecorded: dict[str, list[ShareJump]] = {}
 
     def splits(self, symbol: str, as_of: float) -> list[Split]:
-        return stored_splits(self.store, symbol)
+        ticker = symbol.upper()
+        jumps = self._unrecorded.get(ticker)
+        if jumps is None:
+            jumps = self._unrecorded[ticker] = unrecorded_splits(self.store, ticker, self.facts)
+        if jumps:
+            raise no_split_history(ticker, jumps, self.store.directory)
+        return stored_splits(self.store, ticker)
 
 
 def replay_hint(metric: str, symbol: str) -> str:
@@ -587,13 +605,14 @@ class FundamentalAdapter(BaseAdapter):
         splits: Mapping[str, Sequence[Split]] | None = None,
     ) -> FundamentalAdapter:
         """Splits come from ``splits`` else the store's ``splits/<SYMBOL>`` series."""
+        facts = ReplayFactsFeed(store)
         return cls(
             ReplayFundamentalsFeed(store),
             crypto=crypto,
-            facts=ReplayFactsFeed(store),
+            facts=facts,
             prices=StoreCloses(store, exchange=price_exchange),
             splits=splits,
-            split_feed=StoredSplits(store),
+            split_feed=StoredSplits(store, facts),
             edgar_metrics=EDGAR_METRICS,
             fallback_to_yahoo=True,
         )
@@ -659,7 +678,8 @@ class FundamentalAdapter(BaseAdapter):
         when = as_of.timestamp()
         facts = self.facts
         found = _once(batch, (SOURCE, "edgar", symbol), lambda: facts.facts(symbol, when))
-        splits = self._splits(batch, symbol, when)
+        # A ratio of two statement figures needs no splits (nor a failure to get them).
+        splits = self._splits(batch, symbol, when) if metric in PER_SHARE_METRICS else ()
         figures = point_in_time(symbol, found, when, splits=splits)
         figure = figures.answer(metric, lambda: self._close(symbol, when))
         return Observation(

@@ -29,6 +29,7 @@ _ANSWERS: dict[str, str] = {
     Code.LOOK_AHEAD: "the source only has data from after the decision time",
     Code.NOT_APPLICABLE: "the metric does not apply to this asset",
     Code.NOT_REPORTED: "the filer does not report this figure",
+    Code.NO_SPLIT_HISTORY: "the stock split (its filed share counts say so): no split history",
     Code.MARKET_CLOSED: "the market was closed or resolved",
 }
 

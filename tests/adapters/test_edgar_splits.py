@@ -298,6 +298,9 @@ def test_a_price_based_answer_without_closes_names_the_download_of_the_daily_can
     facts = tmp_path / "CIK0000320193.json"
     facts.write_bytes(gzip.decompress(AAPL_FACTS.read_bytes()))
     import_file(facts, source="fundamental", asset="AAPL", out_dir=tmp_path / "store")
+    # With its splits: without them AAPL's share counts make it NO_SPLIT_HISTORY first.
+    splits = FIXTURES / "edgar" / "splits.csv"
+    import_file(splits, source="fundamental", asset="AAPL", out_dir=tmp_path / "store")
     adapter = FundamentalAdapter.replay(SnapshotStore(tmp_path / "store"))
     answer = ask(adapter, "price_to_book", close_of("2023-12-29"))
     assert isinstance(answer, DataError) and answer.reason == Code.NO_PRICE
