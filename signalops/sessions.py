@@ -9,9 +9,10 @@ candles (``MetricSpec.default_max_age``): 2d on daily candles, which makes every
 every post-holiday decision UNKNOWN, entry and exit alike, without an error anywhere. Measuring
 ages in sessions instead would change every engine's ages at once; this says it instead.
 
-Trading in sessions means being served by a yfinance venue (``Venues.in_sessions``): the only
-venue kind whose candles stop for nights, weekends and holidays (US equities and ETFs); a ccxt
-exchange's markets trade around the clock and a Polymarket venue serves no candles.
+Trading in sessions means being a stock on a yfinance venue (``Venues.in_sessions``): the only
+candles that stop for nights, weekends and holidays (US equities and ETFs); Yahoo's crypto
+(``BTC-USD``) and a ccxt exchange's markets trade around the clock and a Polymarket venue serves
+no candles.
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ def weekend_warning(file: str, strategy: Strategy, venues: Venues) -> str | None
 
 
 def _session_venue(venues: Venues, asset: str) -> Venue | None:
-    venue = venues.venue_of(asset)
-    return venue if venue is not None and venue.kind is VenueKind.YFINANCE else None
+    return venues.venue_of(asset) if venues.trades_stock(asset) else None
 
 
 def _short_age(leaf: Predicate) -> int | None:

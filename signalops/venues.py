@@ -17,6 +17,12 @@ Configured in ``signalops.yaml`` (``signalops.config`` reads and checks the file
 behaviour is the historical one: every asset is ``BASE/USDT`` on Binance, and auto mode trades on
 Binance's testnet.
 
+On a yfinance venue, a symbol Yahoo names a cryptocurrency by (its coin, a dash and the currency
+it is priced in: ``BTC-USD``, ``ETH-EUR``; ``yahoo_crypto``) is crypto, not a stock: Yahoo's
+daily bars of it run every day and cover the UTC day (exchange CCC, time zone UTC), so it
+trades around the clock (``Venues.in_sessions`` is false for it) and each bar closes at the
+next 00:00 UTC. Any other symbol there (``AAPL``, ``BRK-B``, ``7203.T``) trades in NYSE sessions.
+
 A symbol is kept as written (``ETH-USD`` is Coinbase's market id, which ccxt resolves like the
 unified ``ETH/USD``), and so is the replay series it names:
 ``candles/<exchange>/<symbol>/<timeframe>``.
@@ -47,7 +53,26 @@ __all__ = [
     "default_quote",
     "exchange_problem",
     "venue_for_option",
+    "yahoo_crypto",
 ]
+
+# The currencies Yahoo prices a cryptocurrency in, as the end of its symbol (BTC-USD, ETH-EUR,
+# ETH-BTC). A share class or series on Yahoo ends in a letter or two (BRK-B, BAC-PB, a unit's
+# -UN, a warrant's -WT), never in a currency code.
+YAHOO_CRYPTO_QUOTES = frozenset(
+    {
+        "USD", "EUR", "GBP", "JPY", "CAD", "AUD", "NZD", "CHF", "CNY", "HKD", "SGD", "KRW",
+        "INR", "BRL", "MXN", "RUB", "TRY", "ZAR", "SEK", "NOK", "DKK", "PLN",
+        "BTC", "ETH", "USDT", "USDC",
+    }
+)  # fmt: skip
+
+
+def yahoo_crypto(symbol: str) -> bool:
+    """Whether ``symbol`` is how Yahoo names a cryptocurrency: ``COIN-CCY`` with ``CCY`` a
+    currency it prices coins in (``BTC-USD``, ``SOL-EUR``), not a share class (``BRK-B``)."""
+    coin, dash, quote = symbol.strip().upper().partition("-")
+    return bool(dash) and coin.isalnum() and quote in YAHOO_CRYPTO_QUOTES
 
 
 class VenueKind(Enum):
@@ -149,22 +174,38 @@ class Venues:
         quotes = {venue.quote for venue in venues if venue is not None}
         return quotes.pop() if len(quotes) == 1 else None
 
+    def trades_stock(self, asset: str) -> bool:
+        """Whether ``asset`` is a stock or ETF: on a yfinance venue, under a symbol that is not
+        one of Yahoo's cryptocurrencies (``yahoo_crypto``: BTC-USD trades around the clock)."""
+        venue = self.venue_of(asset)
+        return (
+            venue is not None
+            and venue.kind is VenueKind.YFINANCE
+            and not yahoo_crypto(self.symbol_of(asset))
+        )
+
+    def yahoo_crypto_assets(self) -> frozenset[str]:
+        """The assets configured on a yfinance venue under one of Yahoo's crypto symbols."""
+        return frozenset(
+            asset
+            for asset in self.assets
+            if (venue := self.venue_of(asset)) is not None
+            and venue.kind is VenueKind.YFINANCE
+            and yahoo_crypto(self.symbol_of(asset))
+        )
+
     def in_sessions(self, assets: Sequence[str]) -> bool:
-        """Whether every one of ``assets`` trades only in US equity sessions (on a yfinance
-        venue): a backtest of them decides once before each session (``backtest.clock``)."""
-        venues = [self.venue_of(asset) for asset in assets]
-        return bool(venues) and all(v is not None and v.kind is VenueKind.YFINANCE for v in venues)
+        """Whether every one of ``assets`` trades only in US equity sessions (a stock on a
+        yfinance venue, ``trades_stock``): a backtest of them decides once before each
+        session (``backtest.clock``)."""
+        return bool(assets) and all(self.trades_stock(asset) for asset in assets)
 
     def on_stock_venues(self, names: Iterable[str]) -> frozenset[str]:
-        """Those of ``names`` this configuration trades on a yfinance venue, by their own entry
-        or the default venue: stocks, whatever a crypto coin of that ticker (SUI is Sun
-        Communities there, LINK Interlink)."""
-        found = set()
-        for name in names:
-            venue = self.venue_of(name)
-            if venue is not None and venue.kind is VenueKind.YFINANCE:
-                found.add(name)
-        return frozenset(found)
+        """Those of ``names`` this configuration trades as stocks on a yfinance venue, by their
+        own entry or the default venue, whatever a crypto coin of that ticker (SUI is Sun
+        Communities there, LINK Interlink); not one configured as Yahoo's crypto symbol
+        (``BTC: {venue: yahoo, symbol: BTC-USD}``)."""
+        return frozenset(name for name in names if self.trades_stock(name))
 
     def trades_outcome(self, asset: str) -> bool:
         """Whether ``asset`` is a Polymarket outcome: its venue is a Polymarket one (no candles;

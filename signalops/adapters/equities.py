@@ -18,6 +18,12 @@ not used.
 Replay series: ``candles/yfinance/<SYMBOL>/1d``, ``t`` = 16:00 New York on the bar's date,
 ``v`` = ``[open, high, low, close, volume]``; the live feed records the same records.
 Only the daily timeframe exists: any other is NOT_APPLICABLE.
+
+Yahoo's cryptocurrencies (``BTC-USD``, ``signalops.venues.yahoo_crypto``) come through the same
+feeds but are no equities: their bars run every day and each covers a UTC day (Yahoo lists them
+on exchange CCC, time zone UTC), so a bar is known at the next 00:00 UTC (``t`` of its series),
+not at 16:00 New York on its date, four or five hours before it closes; and their candles have
+no sessions (a missing day is missing).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError
 from signalops.extras import require
+from signalops.venues import yahoo_crypto
 
 EXCHANGE = "yfinance"
 DAY = 86400
@@ -91,7 +98,7 @@ class EquityReplayFeed:
             close=series.column(3)[start:end],
             volume=series.column(4)[start:end],
             timeframe=DAY,
-            sessions=True,
+            sessions=not yahoo_crypto(symbol),
         )
 
 
@@ -120,18 +127,19 @@ class YahooCandleFeed:
         require_daily(asset, timeframe)
         symbol = self.symbols.get(asset) or asset
         frame = self._history(symbol, as_of, bars)
+        crypto = yahoo_crypto(symbol)
         closed = []
         for stamp, row in frame.iterrows():
-            # yfinance dates a daily bar at midnight of its date in the exchange's time zone.
-            day = stamp.tz_convert(NEW_YORK).date() if stamp.tzinfo else stamp.date()
-            close_time = session_close(day)
+            # yfinance dates a daily bar at midnight of its date in the exchange's time zone
+            # (New York for a US stock, UTC for a cryptocurrency).
+            close_time = _crypto_close(stamp) if crypto else _session_close(stamp)
             if close_time <= as_of:
                 values = [row[c] for c in ("Open", "High", "Low", "Close", "Volume")]
                 closed.append((close_time, *plausible_candle(values, symbol)))
         if self.record is not None and closed:
             key = series_key(EXCHANGE, symbol, DAY)
             self.record.append(SOURCE, ((key, c[0], list(c[1:])) for c in closed))
-        return _to_candles(closed[-bars:], DAY, sessions=True)
+        return _to_candles(closed[-bars:], DAY, sessions=not crypto)
 
     def _history(self, symbol: str, as_of: float, bars: int) -> Any:
         require("yfinance", "equities", "Yahoo Finance prices")
@@ -162,3 +170,14 @@ class YahooCandleFeed:
                 f"Yahoo returned no daily history for {symbol}", source=SOURCE, reason=Code.NO_DATA
             )
         return frame
+
+
+def _session_close(stamp: Any) -> float:
+    """A stock's bar (a pandas Timestamp of its date) is known at its session's close."""
+    return session_close(stamp.tz_convert(NEW_YORK).date() if stamp.tzinfo else stamp.date())
+
+
+def _crypto_close(stamp: Any) -> float:
+    """A cryptocurrency's bar covers its UTC day: known at the next 00:00 UTC."""
+    day = stamp.tz_convert(UTC).date() if stamp.tzinfo else stamp.date()
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC).timestamp()

@@ -31,9 +31,11 @@ after ``as_of`` (the loop's own latency, up to ``LIVE_SKEW`` seconds) is stamped
 adapter asked about an older ``as_of`` leaves the true fetch time, which the base adapter refuses
 as LOOK_AHEAD (today's numbers were not known then; use a replay for the past).
 
-Not applicable: crypto assets (``KNOWN_CRYPTO``, by base symbol: BTC, BTC-USD, BTC/USDT) are
-answered NOT_APPLICABLE without asking Yahoo, and so is any symbol whose Yahoo ``quoteType`` is
-CRYPTOCURRENCY, CURRENCY, FUTURE, INDEX or OPTION. Nothing is ever invented for them.
+Not applicable: crypto assets (``KNOWN_CRYPTO``, by base symbol: BTC, BTC-USD, BTC/USDT, and
+the assets a configuration routes to one of Yahoo's crypto symbols, ``RNDR: {symbol:
+RNDR-USD}``) are answered NOT_APPLICABLE without asking Yahoo, and so is any symbol whose Yahoo
+``quoteType`` is CRYPTOCURRENCY, CURRENCY, FUTURE, INDEX or OPTION. Nothing is ever invented for
+them.
 
 Currencies (CURRENCY_MISMATCH): Yahoo quotes the price in ``currency`` and the statements in
 ``financialCurrency``. Ratios that divide a price-side amount by a statement-side amount are

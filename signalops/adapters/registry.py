@@ -224,10 +224,12 @@ def _connected(
 
 def _crypto(venues: Venues) -> frozenset[str]:
     """The crypto tickers the fundamental adapter answers NOT_APPLICABLE, less those the
-    configuration trades as stocks (SUI, Sun Communities, on a yfinance venue)."""
+    configuration trades as stocks (SUI, Sun Communities, on a yfinance venue), with those it
+    routes to one of Yahoo's crypto symbols (``RNDR: {venue: stocks, symbol: RNDR-USD}``)."""
     from signalops.catalogue.builtin import KNOWN_CRYPTO
 
-    return frozenset(KNOWN_CRYPTO) - venues.on_stock_venues(KNOWN_CRYPTO)
+    stocks = venues.on_stock_venues(KNOWN_CRYPTO)
+    return (frozenset(KNOWN_CRYPTO) - stocks) | venues.yahoo_crypto_assets()
 
 
 def _technical_live(

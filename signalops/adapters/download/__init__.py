@@ -45,7 +45,7 @@ from signalops.adapters.download.result import Downloaded, Gap, Progress
 from signalops.adapters.edgar import has_split_history
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.errors import InputError
-from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues
+from signalops.venues import DEFAULT_VENUES, Venue, VenueKind, Venues, yahoo_crypto
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -126,7 +126,8 @@ def download(
                 timeframe=timeframe,
                 progress=progress,
             )
-            if not bars.new_points and has_split_history(store, asset):
+            # A cryptocurrency never splits: only a stock's closes need its split history.
+            if yahoo_crypto(symbol) or (not bars.new_points and has_split_history(store, asset)):
                 return [bars]
             splits = download_yahoo_splits(
                 asset, symbol, store, now=now, session=session, progress=progress

@@ -47,6 +47,7 @@ from signalops.adapters.technical import (
 from signalops.catalogue.spec import format_duration
 from signalops.codes import Code
 from signalops.errors import AdapterError, InputError
+from signalops.venues import yahoo_crypto
 
 DAY = 86400
 DEFAULT_WINDOW = 365 * DAY
@@ -118,11 +119,13 @@ def download_yahoo(
     progress: Progress | None = None,
 ) -> Downloaded:
     """Daily bars of an equity or ETF through yfinance (``session``: its HTTP session, the test
-    seam), stored at 16:00 New York of each trading day as ``YahooCandleFeed`` records them."""
+    seam), stored at 16:00 New York of each trading day as ``YahooCandleFeed`` records them;
+    of Yahoo's crypto (``BTC-USD``), at the 00:00 UTC that ends each day."""
     require_daily(symbol, timeframe)
     writer = SeriesWriter(store, SOURCE, series_key(YAHOO, symbol, DAY))
     start = start_of(writer, since, until, window, 4 * DAY)
-    sessions = _sessions_closing(start, until)
+    closing = _days_closing if yahoo_crypto(symbol) else _sessions_closing
+    sessions = closing(start, until)
     if sessions:
         # One request: the live feed asks yfinance for enough days to hold ``bars`` sessions.
         candles = YahooCandleFeed(session).candles(symbol, DAY, until, sessions + 5)
@@ -164,6 +167,11 @@ def download_yahoo_splits(
             marks.append((key, t, value))
     store.append(edgar.SOURCE, marks)
     return writer.result()
+
+
+def _days_closing(start: float, until: float) -> int:
+    """How many UTC days end in ``(start, until]`` (a cryptocurrency's daily bars)."""
+    return int(until // DAY - start // DAY)
 
 
 def _sessions_closing(start: float, until: float) -> int:

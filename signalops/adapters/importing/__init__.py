@@ -16,7 +16,9 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     York on its date, the exchange's close: the date as written, in the row's own offset
     (``2023-03-09T00:00+09:00``, Tokyo's midnight, is March 9's bar, though March 8 in UTC),
     UTC for Unix times; prices yfinance adjusted for dividends (``auto_adjust=True``, its
-    default) are refused. Any other candle opens at the moment written, converted to UTC: a
+    default) are refused. Yahoo's crypto (``BTC-USD``, ``venues.yahoo_crypto``) has a bar every
+    day, covering the UTC day, known at the next 00:00 UTC, as any other 24-hour candle: any
+    other candle opens at the moment written, converted to UTC: a
     daily crypto candle written at ``00:00+02:00`` opens 22:00 UTC the day before and closes
     when its written day ends. Longer steps between rows are candles left out (exchanges omit
     empty ones); rows closer than the timeframe are refused, and so is a timeframe no step is
@@ -179,9 +181,9 @@ def import_file(
 
 
 def _in_sessions(venues: Venues, asset: str) -> bool:
-    """Whether ``asset``'s candles come from a venue trading in sessions (a yfinance one)."""
-    venue = venues.venue_of(asset)
-    return venue is not None and venue.kind is VenueKind.YFINANCE
+    """Whether ``asset``'s candles are a stock's, in sessions (on a yfinance venue, not Yahoo's
+    crypto: BTC-USD has a bar every day)."""
+    return venues.trades_stock(asset)
 
 
 def _missing(
@@ -326,9 +328,10 @@ def _candles(
     where = {t: row.where for t, (_, row) in first.items()}
     step = _timeframe(table, sorted(where), where, timeframe)
     if venue.kind is VenueKind.YFINANCE and step != DAY:
-        _refuse_not_daily(table.path, asset, step)
+        _refuse_not_daily(table.path, asset, step, stock=venues.trades_stock(asset))
     key = series_key(venue.exchange, symbol, step)
-    at_exchange_close = venue.kind is VenueKind.YFINANCE and step == DAY
+    # Yahoo's crypto bar covers the UTC day: it closes a day after it opens, as any other.
+    at_exchange_close = venues.trades_stock(asset) and step == DAY
     for t, candle, row in sorted(rows, key=lambda row: row[0]):
         # A daily bar is its written date's session (a Berlin or Tokyo midnight is the day
         # before in UTC: that date's close would be known a session early); any other candle
@@ -359,11 +362,13 @@ def _refuse_other_values(
     )
 
 
-def _refuse_not_daily(path: Path, asset: str, step: int) -> None:
-    """A stock's candles are read daily only (``equities.require_daily``): weekly or intraday
-    ones would be stored where no strategy can use them, as evaluate's NOT_APPLICABLE says."""
+def _refuse_not_daily(path: Path, asset: str, step: int, *, stock: bool) -> None:
+    """A yfinance venue's candles are read daily only (``equities.require_daily``): weekly or
+    intraday ones would be stored where no strategy can use them, as evaluate's NOT_APPLICABLE
+    says."""
+    what = "an equity" if stock else "on a yfinance venue"
     raise InputError(
-        f"{path}: {asset} is an equity with daily candles only: these rows are "
+        f"{path}: {asset} is {what} with daily candles only: these rows are "
         f"{format_duration(step)} candles, which no strategy can read; import its daily candles"
     )
 
