@@ -1065,12 +1065,13 @@ def test_buy_size_counts_a_held_position_at_the_reference_price():
 
 PAPER_COSTS = FillCosts(fee_bps=D(10), slippage_bps=D(5))  # the paper broker's defaults
 STEP = D("0.00000001")
+ALL_IN = RiskLimits(max_position=D(1), max_exposure=D(1))  # an all-in book's limits
 
 
 def test_an_all_in_buy_leaves_room_for_its_slippage_and_fee_in_the_cash():
     """position_size 1.0 sized 0.2 BTC, 10,000 of notional, which cost 10,015.00 with the
     paper broker's slippage and fee: every such BUY failed INSUFFICIENT_FUNDS."""
-    order = size(position_size=D(1), costs=PAPER_COSTS)
+    order = size(position_size=D(1), costs=PAPER_COSTS, limits=ALL_IN)
     assert order is not None
     # 10,000 / (50,000 x 1.0005 x 1.001) = 0.199700345..., rounded down
     assert (order.quantity, order.notional) == (D("0.19970034"), D("9985.01700000"))
@@ -1081,7 +1082,7 @@ def test_an_all_in_buy_leaves_room_for_its_slippage_and_fee_in_the_cash():
 
 def test_an_all_in_buy_fits_in_the_cash_the_caller_says_it_may_spend():
     # Equity 10,000 (its book), but 6,000 it may spend (its allocation): 60% must fit in it.
-    order = size(position_size=D("0.6"), costs=PAPER_COSTS, cash=D(6000))
+    order = size(position_size=D("0.6"), costs=PAPER_COSTS, cash=D(6000), limits=ALL_IN)
     assert order is not None and order.quantity == D("0.11982020")
     assert PAPER_COSTS.buy_cost(order.quantity, order.reference_price) <= D(6000)
     assert PAPER_COSTS.buy_cost(order.quantity + STEP, order.reference_price) > D(6000)
@@ -1094,15 +1095,15 @@ def test_a_buy_that_fits_with_its_slippage_and_fee_is_sized_as_without_them(frac
 
 
 def test_a_buy_the_cash_cannot_pay_is_cut_to_what_it_pays_and_says_from_what():
-    """5,000 cash and 0.1 BTC (5,000): 100% of equity is 10,000, twice the cash (the last
+    """5,000 cash and 2 ETH (5,000): 100% of equity is 10,000, twice the cash (the last
     equal share of an all-in book, after the others' fees). It stayed as asked and the broker
     refused it (INSUFFICIENT_FUNDS), or MAX_EXPOSURE at 100% denied it: every such entry was
     missed. It buys what the cash pays with slippage and fee, and says what was asked."""
-    held = portfolio("5000", position("BTC", "0.1", "50000"))
-    sizing = sized(position_size=D(1), portfolio=held, costs=PAPER_COSTS)
+    held = portfolio("5000", position("ETH", "2", "2500"))
+    sizing = sized(position_size=D(1), portfolio=held, costs=PAPER_COSTS, limits=ALL_IN)
     order = sizing.order
     assert order is not None and order.quantity == D("0.09985017")
-    assert size(position_size=D(1), portfolio=held, costs=PAPER_COSTS) == order
+    assert size(position_size=D(1), portfolio=held, costs=PAPER_COSTS, limits=ALL_IN) == order
     assert sizing.cut == CashCut(asked=D("0.2"), cash=D(5000), costs=PAPER_COSTS)
     check = sizing.cut.check(order)
     assert (check.code, check.passed) == (Code.CASH_SIZE, True)
@@ -1114,6 +1115,22 @@ def test_a_buy_the_cash_cannot_pay_is_cut_to_what_it_pays_and_says_from_what():
         "fee_bps": "10",
         "slippage_bps": "5",
     }
+
+
+def test_a_top_up_past_the_position_limit_is_not_cut_to_the_cash_but_left_for_the_gate():
+    """BTC held at 96% of equity, a BUY of 25% more with 100 of cash left: cut to the cash it
+    passed MAX_POSITION (25%: the cut order is all the gate sees) and filled, where the same
+    BUY with more cash is denied. The cut is for the cash alone: as asked, the gate denies it."""
+    limits = RiskLimits(max_position=D("0.25"), max_exposure=D(1))
+    held = portfolio("100", position("BTC", "0.05", "50000"))  # 2,500 of 2,600
+    sizing = sized(position_size=D("0.25"), portfolio=held, costs=PAPER_COSTS, limits=limits)
+    assert sizing.cut is None
+    assert sizing.order == size(position_size=D("0.25"), portfolio=held, limits=limits)
+    assert sizing.order is not None and sizing.order.notional == D("650.00000000")
+    # With nothing held the same 25% passes the limit as asked: cut to the 100 of cash.
+    entry = sized(position_size=D("0.25"), portfolio=portfolio("100", position("ETH", "1", "2500")),
+                  costs=PAPER_COSTS, limits=limits)  # fmt: skip
+    assert entry.cut is not None and entry.order is not None and entry.order.notional < 100
 
 
 def test_a_buy_that_fits_or_that_a_venue_fills_is_not_cut():
@@ -1144,8 +1161,11 @@ def test_a_sized_buy_never_costs_more_than_the_cash_that_pays_a_step_of_it(
 ):
     costs = FillCosts(fee_bps, slippage_bps)
     account = portfolio(str(cash), day_start=str(cash))
-    plain = size(reference_price=price, position_size=fraction, portfolio=account)
-    order = size(reference_price=price, position_size=fraction, portfolio=account, costs=costs)
+    plain = size(reference_price=price, position_size=fraction, portfolio=account, limits=ALL_IN)
+    order = size(
+        reference_price=price, position_size=fraction, portfolio=account, costs=costs,
+        limits=ALL_IN,
+    )  # fmt: skip
     if plain is None:
         assert order is None
         return

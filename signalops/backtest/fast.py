@@ -12,7 +12,7 @@ what cannot change an outcome:
 - evaluation: the strategy's own generated evaluator, bar by bar (``evaluate_aligned``, what
   ``Strategy.evaluate`` runs), which gives the trace the record needs as it decides;
 - a BUY or SELL goes through the pipeline's own gate (``Pipeline.gate``: limits, reference
-  price, portfolio, book, ``risk.size_order``, the risk state read from the log, ``risk.check``)
+  price, portfolio, book, ``risk.sized_order``, the risk state read from the log, ``risk.check``)
   and, when approved, its own paper execution (``Recorder.paper``: the decision record, the
   broker's fill and the fill record together); a HOLD or BLOCKED verdict needs neither, only its
   record, as in the pipeline. A SELL while nothing is held gets the gate's answer to the last
@@ -458,7 +458,7 @@ class FastRun:
 
         With nothing held, ``Pipeline.gate`` answers a SELL from its pre-checks: the reference
         price (NO_PRICE when there is none), the account's and the book's views (unvalued or
-        not), then ``size_order``, which finds nothing to sell (NO_POSITION) whatever the price.
+        not), then ``sized_order``, which finds nothing to sell (NO_POSITION) whatever the price.
         The same view objects and a price give the same answer, so it is asked once per views;
         whether there is a price is still asked at every bar.
         """

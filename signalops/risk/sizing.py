@@ -116,7 +116,9 @@ def sized_order(
     the last equal share of an all-in book, which the earlier BUYs' fees left short, and an
     all-in ``position_size: 1.0`` fill instead of failing INSUFFICIENT_FUNDS (or being denied
     MAX_EXPOSURE at 100%). One the cash pays not a step of (8 decimal places) stays as asked:
-    the gate's limits or the broker refuse it, naming the cash. None (a venue's orders): the
+    the gate's limits or the broker refuse it, naming the cash; so does one whose position would
+    pass ``max_position`` as asked (MAX_POSITION denies it): the cut is for the cash alone, so a
+    top-up past the limit is denied whether the cash is short or not. None (a venue's orders): the
     venue's cash and costs are its own, and nothing is cut.
 
     Sizing does not shrink an order to fit MAX_POSITION, MAX_NOTIONAL and the like: the gate
@@ -147,7 +149,13 @@ def sized_order(
         if not equity.is_finite() or equity <= 0 or not fraction.is_finite() or fraction <= 0:
             return _NOTHING
         quantity = (fraction * equity / price).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
-        if costs is not None and quantity > 0:
+        # Cut for the cash only: an order the position limit denies as asked stays as asked
+        # (a top-up cut to the cash left would pass a limit the same order with more cash fails).
+        if (
+            costs is not None
+            and quantity > 0
+            and (held + quantity) * price <= (limits.max_position * equity)
+        ):
             cut = _cash_cut(quantity, price, portfolio.cash if cash is None else cash, costs)
             if cut is not None:
                 quantity = costs.most_that_fits(cut.cash, price, QUANTITY_STEP)

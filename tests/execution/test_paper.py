@@ -29,7 +29,7 @@ from signalops.orders import (
     client_order_id,
     decision_id,
 )
-from signalops.risk import DEFAULT_LIMITS, size_order
+from signalops.risk import RiskLimits, size_order
 
 T0 = datetime(2024, 11, 6, 14, 0, tzinfo=UTC)
 D = Decimal
@@ -371,8 +371,8 @@ def test_an_all_in_buy_sized_with_the_brokers_costs_fills_and_spends_no_more_tha
     order = size_order(
         decision_id=decision_id("strategy-hash", "BTC", T0, "paper"), strategy="s", asset="BTC",
         side=Side.BUY, reference_price=D(50000), position_size=D(1),
-        portfolio=broker.portfolio({}, T0), limits=DEFAULT_LIMITS, as_of=T0, mode=Mode.PAPER,
-        costs=broker.costs, cash=broker.spendable("s", D(10000), D(10000)),
+        portfolio=broker.portfolio({}, T0), limits=RiskLimits(max_position=D(1)), as_of=T0,
+        mode=Mode.PAPER, costs=broker.costs, cash=broker.spendable("s", D(10000), D(10000)),
     )  # fmt: skip
     assert order is not None
 
