@@ -531,7 +531,7 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         raise _ccxt_error(f"{name} has no market {symbol}: {exc}", Code.UNKNOWN_SYMBOL) from None
     except ccxt.RequestTimeout:
         raise _ccxt_error(f"{name} timed out", Code.TIMEOUT) from None
-    except ccxt.DDoSProtection:
+    except (ccxt.DDoSProtection, ccxt.RateLimitExceeded):  # ccxt raises either for an HTTP 429
         # Not retried here: Binance bans IPs that keep calling after a 429 (HTTP 418), and
         # the next evaluation cycle is the retry; meanwhile the leaves are UNKNOWN.
         raise _ccxt_error(f"{name} rate limited the request", Code.RATE_LIMITED) from None
@@ -541,6 +541,9 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         # carries the body: an error page can be long.
         message = f"{name} answered with an error: {str(exc)[:300]}"
         raise _ccxt_error(message, Code.HTTP_ERROR) from None
+    except ccxt.InvalidNonce as exc:  # a signed request the exchange answered: no connection fault
+        message = f"{name} refused the request's nonce (is this machine's clock right?): {exc}"
+        raise _ccxt_error(message[:400], Code.HTTP_ERROR) from None
     except ccxt.NetworkError as exc:
         # Its own message is the request's method and URL (a signed one carries its
         # signature); what went wrong is in the exceptions under it.

@@ -43,6 +43,7 @@ from signalops.adapters.technical import (
     ReplayCandleFeed,
     TechnicalAdapter,
     candle_time,
+    ccxt_errors,
     import_bundled,
 )
 from signalops.catalogue.builtin import TECHNICAL
@@ -857,3 +858,24 @@ def test_replay_feed_returns_only_the_last_closed_candles(
         assert candles.close_time[-1] <= when
         assert candles.close_time[-1] == series.times[end - 1]
         assert list(candles.close_time) == series.times[end - len(candles) : end]
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason", "message"),
+    [
+        (ccxt.RateLimitExceeded("kraken {\"error\":[\"EAPI:Rate limit exceeded\"]}"),
+         "RATE_LIMITED", "technical: kraken rate limited the request"),
+        (ccxt.InvalidNonce("kraken {\"error\":[\"EAPI:Invalid nonce\"]}"),
+         "HTTP_ERROR", "technical: kraken refused the request's nonce (is this machine's clock "
+         "right?): kraken {\"error\":[\"EAPI:Invalid nonce\"]}"),
+    ],
+    ids=["429", "nonce"],
+)  # fmt: skip
+def test_an_answer_ccxt_files_under_network_errors_is_not_called_a_failed_connection(
+    raised: Exception, reason: str, message: str
+):
+    # ccxt's RateLimitExceeded and InvalidNonce are NetworkErrors: both read "connection to
+    # kraken failed", and a 429 was not RATE_LIMITED.
+    with pytest.raises(AdapterError) as failed, ccxt_errors("kraken", "BTC/EUR"):
+        raise raised
+    assert (failed.value.reason, str(failed.value)) == (reason, message)
