@@ -669,9 +669,10 @@ def test_help_shows_a_typical_session_and_every_command():
     assert result.stdout.startswith("Usage: signalops [OPTIONS] COMMAND [ARGS]...\n")
     assert "    signalops validate strategies/ " in result.stdout
     # The whole path a trader takes, not only writing a file: backtest, run, approve, ask why.
-    for step in ("data import", "backtest strategies/x.yaml", "run strategies/ --every 1h",
-                 "approvals", "why BTC --at 2023-03-11", "dashboard"):  # fmt: skip
-        assert f"\n    signalops {step} " in result.stdout
+    for step in ("data import ", "backtest strategies/x.yaml --from", "approvals ",
+                 "why BTC --at 2023-03-10 --audit reports/x/backtest.db\n",
+                 "run strategies/ --every 1h ", "dashboard "):  # fmt: skip
+        assert f"\n    signalops {step}" in result.stdout
     for command in ("explain", "metrics", "schema", "validate"):
         assert f"\n  {command} " in result.stdout
 

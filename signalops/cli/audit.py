@@ -109,21 +109,22 @@ def decisions_command(
     if hint:
         output.console().print(f"no decisions match: {hint}", markup=False, highlight=False)
         return
+    cut = (
+        f"the newest {limit:,} shown; more match (--limit N shows N; --since, --until, "
+        "--verdict, --asset or --strategy narrow them)"
+    )
     if as_json:
         for record in records:
             # Keys sorted: the same bytes whichever layout or backend stored the record.
             output.json_out(dict(sorted(record.items())), indent=None)
+        if more:  # stdout stays JSON lines
+            output.console(stderr=True).print(f"note: {cut}", markup=False, highlight=False)
         return
     output.decision_lines(
         (record, why.outcome(record, log.followups(record["decision_id"]))) for record in records
     )
     if more:
-        output.console().print(
-            f"the newest {limit:,} shown; more match (--limit N shows N; --since, --until, "
-            "--verdict or --asset narrow them)",
-            markup=False,
-            highlight=False,
-        )
+        output.console().print(cut, markup=False, highlight=False)
 
 
 @click.command("why")

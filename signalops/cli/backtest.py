@@ -162,6 +162,9 @@ def backtest_command(
           --config examples/signalops.equities.yaml --from 2019-01-01 --to 2023-12-31 \\
           --benchmark GSPC
 
+    The stock examples, here and below, need the repository's examples/ folder (US stocks with
+    SEC EDGAR facts and the S&P 500); a folder made by 'signalops init' holds crypto data only.
+
     Several strategies (files, or folders of them, found as 'signalops run' finds them) are
     backtested together, as 'signalops run' runs them: one paper account in which each keeps
     its own book (the config's strategies: {NAME: {capital: ...}} allocations; each its own

@@ -298,9 +298,10 @@ def cli(
       signalops explain strategies/x.yaml      draw the logic tree a file compiles into
       signalops backtest strategies/x.yaml --from 2023-01-01 --to 2023-06-30
                                                decisions, fills, metrics and report.html on history
+      signalops why BTC --at 2023-03-10 --audit reports/x/backtest.db
+                                               the tree, values and thresholds behind a decision
       signalops run strategies/ --every 1h     decide every hour: risk gate, execution, audit log
       signalops approvals                      trades waiting for a human (notify mode)
-      signalops why BTC --at 2023-03-11        the tree, values and thresholds behind a decision
       signalops dashboard                      all of it in the browser
 
     \b

@@ -8,6 +8,7 @@ decisions match`` for ``--limit 0`` and listed everything for ``--limit -1``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,12 +74,22 @@ def test_a_listing_cut_by_its_limit_says_more_match_and_one_that_is_whole_does_n
     assert cut.stdout == (
         f"2023-03-16T00:00:00Z  BTC  SELL  DENIED  {NAME}  dec-6926ef107cdec4aa93eca225\n"
         f"2023-03-15T00:00:00Z  BTC  SELL  DENIED  {NAME}  dec-9a00c5978ad09ee03c5ee44c\n"
-        "the newest 2 shown; more match (--limit N shows N; --since, --until, --verdict or "
-        "--asset narrow them)\n"
+        "the newest 2 shown; more match (--limit N shows N; --since, --until, --verdict, "
+        "--asset or --strategy narrow them)\n"
     )
     whole = run("decisions", "--limit", "9", "--audit", march)  # the log's nine decisions
     assert len(whole.stdout.splitlines()) == 9
     assert "more match" not in whole.stdout
+    # As JSON lines, stdout stays records only: the note goes to stderr.
+    as_json = run("decisions", "--limit", "2", "--json", "--audit", march)
+    assert [json.loads(line)["decision_id"] for line in as_json.stdout.splitlines()] == [
+        "dec-6926ef107cdec4aa93eca225",
+        "dec-9a00c5978ad09ee03c5ee44c",
+    ]
+    assert as_json.stderr == (
+        "note: the newest 2 shown; more match (--limit N shows N; --since, --until, --verdict, "
+        "--asset or --strategy narrow them)\n"
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "-1"])
