@@ -153,7 +153,7 @@ def test_backtest_command_names_the_fills_and_the_venues_quote(replay_dir: Path,
         "fills at the last recorded price at or before each decision (outcome prices); fee 10 "
         "bps, slippage 5 bps; starting cash 10,000.00 USDC\n"
     ) in output
-    assert "trades                               1" in output
+    assert "trades                              1" in output
     # The first recorded price (2024-11-02's, known at its day's end) comes 63 days in.
     audit = tmp_path / "out" / "backtest.db"
     assert result.stderr == (

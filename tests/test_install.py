@@ -96,7 +96,7 @@ def test_readme_tour_runs_from_an_init_folder_outside_the_checkout(fresh, tmp_pa
     assert outputs[NEXT_STEPS[0]].splitlines()[-1] == "9 files: 9 valid"
     assert "examples/replay/technical.jsonl" in outputs["signalops data import"]
     assert outputs[NEXT_STEPS[2]].startswith("Banking_Crisis_Dip · BTC · 2023-03-13T00:00:00Z")
-    assert "total return                    +1.87%" in outputs[NEXT_STEPS[3]]
+    assert "total return                   +1.87%" in outputs[NEXT_STEPS[3]]
     assert "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)" in outputs[NEXT_STEPS[4]]
     assert outputs[NEXT_STEPS[5]].startswith("BTC at 2023-03-10T00:00:00Z: BOUGHT")
     assert (tour / "reports" / "banking_crisis_dip" / "report.html").is_file()
