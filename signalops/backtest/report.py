@@ -1209,6 +1209,8 @@ _DEFINITIONS = {
     "equity": "starting cash at 'from', then the portfolio after each decision time t, marked "
     "at the last close at or before t + every (at most the close of the candle opening at 'to': "
     "an every longer than a candle stops there)",
+    "quote": "the paper account's currency, which every amount of money is in (starting cash, "
+    "equity, fees, PnL, prices): paper.quote, else the quote of the assets' venues",
     "total_return": "last equity / first equity - 1",
     "cagr": "(last / first) ** (365 days / elapsed) - 1",
     "max_drawdown": "deepest fall of equity below its running peak (<= 0), with the peak (the "

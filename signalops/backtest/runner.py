@@ -161,6 +161,7 @@ class BacktestResult:
     timeframe: int  # candle timeframe (seconds) the fills and marks use
     fill: str
     paper: PaperConfig
+    quote: str  # the paper account's currency, which every money figure is in
     horizon: timedelta
     audit_path: Path
     prices: Mapping[str, Bars]  # the candles fills and marks used, by asset
@@ -233,6 +234,7 @@ class BacktestResult:
                 "slippage_bps": str(self.paper.slippage_bps),
             },
             "starting_cash": str(self.paper.starting_cash),
+            "quote": self.quote,
             "audit_log": str(self.audit_path),
             "decisions": {
                 verdict: sum(1 for d in self.decisions if d.verdict == verdict)
@@ -426,6 +428,7 @@ def run_backtest(
         timeframe=timeframe,
         fill=fill,
         paper=paper,
+        quote=pipeline.broker.quote,
         horizon=horizon,
         audit_path=audit_path,
         prices=prices,

@@ -7,20 +7,24 @@ the errors (with file:line:column) are the ones the CLI prints.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from signalops import numbers
 from signalops.adapters import registry
+from signalops.audit.store import AuditLog
 from signalops.backtest.report import ACCOUNT, Account, account_of_report
+from signalops.backtest.runner import AUDIT_FILE
 from signalops.dashboard.formatting import (
     DEFAULT_QUOTE,
     comparison_rows,
     metric_label,
     metric_text,
 )
-from signalops.errors import StrategyError
+from signalops.errors import SignalOpsError, StrategyError
 from signalops.explain import View, header_lines, tree_lines, tree_to_dict
 from signalops.strategy import find_strategy_files, load
 
@@ -107,10 +111,24 @@ class BacktestReport:
 
     @property
     def quote(self) -> str:
-        """The currency of the report's money figures (``USDT`` when it names none, as the
-        CLI's table assumes)."""
+        """The currency of the report's money figures: metrics.json's ``quote``; of a report
+        written before metrics.json had one, the paper account of its audit log (the account
+        the backtest was made in); else ``USDT``, the ledger's default (``quote_assumed``)."""
+        return self._currency[0]
+
+    @property
+    def quote_assumed(self) -> bool:
+        """Whether nothing in the report says its currency: ``quote`` is the default, which
+        the page says it assumed (a EUR backtest's money once read as USDT)."""
+        return self._currency[1]
+
+    @cached_property
+    def _currency(self) -> tuple[str, bool]:
         found = self.metrics.get("quote")
-        return found if isinstance(found, str) and found else DEFAULT_QUOTE
+        if isinstance(found, str) and found:
+            return found, False
+        kept = _account_currency(self.folder / AUDIT_FILE)
+        return (kept, False) if kept else (DEFAULT_QUOTE, True)
 
     def scalar_metrics(self) -> dict[str, Any]:
         """Top-level numbers and strings (the headline figures); nested data shown as JSON.
@@ -212,6 +230,20 @@ class BacktestReport:
     def html(self) -> Path | None:
         path = self.folder / "report.html"
         return path if path.is_file() else None
+
+
+def _account_currency(log: Path) -> str | None:
+    """The currency of the paper account in the audit log ``log``; None without a readable
+    one. The log is opened read-only, as every reader opens it."""
+    if not log.is_file():
+        return None
+    try:
+        with AuditLog.open_readonly(log) as opened:
+            ledger = opened.paper_ledger()
+            account = ledger.account() if ledger.exists() else None
+    except (SignalOpsError, sqlite3.Error, OSError):
+        return None
+    return None if account is None else account[1]
 
 
 def _scalar(value: Any) -> bool:

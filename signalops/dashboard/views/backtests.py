@@ -50,6 +50,12 @@ def render(context: Context) -> None:
     whose = report.whose()
     if whose:
         st.markdown(whose)
+    if report.quote_assumed:
+        st.caption(
+            f"The report names no currency (its metrics.json has no `quote`, and no paper "
+            f"account is beside it): its money is shown in {report.quote}, the default, which "
+            "it may not be in."
+        )
     _headline(report)
     comparison = report.comparison()
     if comparison:
