@@ -12,7 +12,8 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       max_position: 0.10
       max_data_age: 15m
     paper: {starting_cash: 10000, fee_bps: 10, slippage_bps: 5}   # quote: USD (default: the
-                               # venues' quote of the assets traded when they share one, else USDT)
+                               # venues' quote of the assets traded; a run or backtest of assets
+                               # in different quotes, or not in paper.quote, is refused)
     notify:
       approval_ttl: 15m        # default 15m (or risk.max_data_age if less)
       webhooks:
@@ -82,7 +83,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from signalops.errors import ConfigError, StrategyError, raise_collected
+from signalops.errors import ConfigError, InputError, StrategyError, raise_collected
+from signalops.numbers import listed
 from signalops.orders import to_decimal
 from signalops.risk import DEFAULT_LIMITS, Kelly, RiskLimits, TradingState
 from signalops.risk.limits import KellyFromTrades, TailLimit
@@ -305,8 +307,50 @@ class Config:
     def account_quote(self, assets: Sequence[str]) -> str | None:
         """The currency a paper account trading ``assets`` is made in: ``paper.quote`` when
         the file says it, else their venues' quote when they share one; None: the ledger's
-        default (USDT)."""
+        default (USDT). A run or backtest first asks ``check_quotes``, so the two agree."""
         return self.paper.quote or self.venues.quote_of(assets)
+
+    def quote_problem(self, assets: Sequence[str]) -> str | None:
+        """Why ``assets`` cannot be traded in one paper account, in a line; None when they can.
+
+        SignalOps has no exchange rates: assets whose venues quote different currencies, or a
+        ``paper.quote`` other than their venues', would have prices in one currency booked
+        and added up as another (KO's USD closes beside BTC's EUR ones in a EUR account)."""
+        quotes = self.venues.by_quote(assets)
+        if len(quotes) > 1:
+            parts = [
+                _quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())
+            ]
+            return (
+                f"{listed(parts)}, and SignalOps converts no currency: one paper account cannot "
+                "hold them; backtest or run the assets of each currency apart, one account per "
+                "currency"
+            )
+        wanted = self.paper.quote
+        if wanted is None or not quotes or wanted in quotes:
+            return None
+        ((quote, venues),) = quotes.items()
+        their = "its" if sum(map(len, venues.values())) == 1 else "their"
+        return (
+            f"paper.quote is {wanted} but {_quoted(venues, quote, True)}, and SignalOps "
+            f"converts no currency: {their} prices would be booked as {wanted}; write "
+            f"paper.quote: {quote}, or leave it out (one account per currency)"
+        )
+
+    def check_quotes(self, assets: Sequence[str]) -> None:
+        """Refuse (``InputError``) to trade ``assets`` in one paper account when their money
+        is in different currencies (``quote_problem``)."""
+        problem = self.quote_problem(assets)
+        if problem is not None:
+            raise InputError(problem)
+
+
+def _quoted(venues: Mapping[str, Sequence[str]], quote: str, first: bool) -> str:
+    """``BTC is quoted in EUR (venue kraken)``; after the first, ``KO in USD (venue stocks)``."""
+    assets = [asset for names in venues.values() for asset in names]
+    where = f"venue{'s' if len(venues) > 1 else ''} {listed(list(venues))}"
+    verb = ("is" if len(assets) == 1 else "are") + " quoted " if first else ""
+    return f"{listed(assets, most=5)} {verb}in {quote} ({where})"
 
 
 # --- loading ------------------------------------------------------------------------------------

@@ -170,9 +170,18 @@ class Venues:
     def quote_of(self, assets: Sequence[str]) -> str | None:
         """The currency money is in when trading ``assets``: their venues' quote, when they
         share one; None when they do not (or no venue serves them)."""
-        venues = (self.venue_of(asset) for asset in assets)
-        quotes = {venue.quote for venue in venues if venue is not None}
-        return quotes.pop() if len(quotes) == 1 else None
+        quotes = self.by_quote(assets)
+        return next(iter(quotes)) if len(quotes) == 1 else None
+
+    def by_quote(self, assets: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        """``assets`` by the quote of their venue, then by venue name, in the order named;
+        an asset no configured venue serves is left out."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for asset in dict.fromkeys(assets):
+            venue = self.venue_of(asset)
+            if venue is not None:
+                found.setdefault(venue.quote, {}).setdefault(venue.name, []).append(asset)
+        return found
 
     def trades_stock(self, asset: str) -> bool:
         """Whether ``asset`` is a stock or ETF: on a yfinance venue, under a symbol that is not

@@ -107,6 +107,7 @@ def open_workspace(
     existing: bool = False,
     venue: str | None = None,
     runner: str | None = None,
+    trades: Sequence[str] = (),
 ) -> Workspace:
     """The config, the audit log and the paper ledger these options name.
 
@@ -120,7 +121,9 @@ def open_workspace(
 
     A paper account made earlier keeps its currency (``paper.quote`` written in the file must
     be it: ``ExecutionError``). Without one, ``paper.quote`` makes it now; else it is left
-    ``undecided`` until ``build_pipeline`` knows what the strategies trade.
+    ``undecided`` until ``build_pipeline`` knows what the strategies trade. ``trades``: the
+    assets the run will trade, refused before the log is opened when their money is in
+    different currencies (``Config.check_quotes``: ``InputError``).
     """
     from signalops.audit.interface import open_log
     from signalops.config import load_config
@@ -128,6 +131,7 @@ def open_workspace(
     if config is None:
         config = _config_file()
     settings = with_venue(load_config(config), venue)
+    settings.check_quotes(trades)
     if existing:
         require_log(audit, settings)
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
@@ -294,6 +298,7 @@ def build_pipeline(
     from signalops.pipeline import Pipeline
 
     refuse_unbuildable(strategies, mode=mode, live=live, replay=replay, record=record)
+    workspace.config.check_quotes([asset for strategy in strategies for asset in strategy.assets])
     auto = None
     venues = workspace.config.venues
     if live:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +42,38 @@ def replay_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def replay_store(replay_dir: Path) -> SnapshotStore:
     return SnapshotStore(replay_dir)
+
+
+# A coin quoted in USD beside the stocks, for one paper account holds one currency: BTC on a
+# Kraken venue in USD, its candles the bundled Binance BTC/USDT ones (``usd_coin_dir``), for
+# tests of a stock and a coin in one book (sessions, fills), not of BTC's price.
+USD_COIN_VENUE = "kraken: {exchange: kraken, quote: USD}"
+
+
+def with_usd_coin(config: str) -> str:
+    """``config`` (with ``venues:`` and ``assets:`` sections) with BTC on ``USD_COIN_VENUE``."""
+    return config.replace("venues:\n", f"venues:\n  {USD_COIN_VENUE}\n", 1).replace(
+        "assets:\n", "assets:\n  BTC: {venue: kraken}\n", 1
+    )
+
+
+@pytest.fixture(scope="session")
+def usd_coin_dir(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``replay_dir``'s candles, with BTC's also as Kraken's BTC/USD (``with_usd_coin``)."""
+    out = tmp_path_factory.mktemp("usd-coin")
+    shutil.copy(replay_dir / "technical.jsonl", out / "technical.jsonl")
+    store = SnapshotStore(out)
+    prefix = "candles/binance/BTC/USDT/"
+    points = [
+        (f"candles/kraken/BTC/USD/{key.removeprefix(prefix)}", t, value)
+        for key in store.keys("technical")
+        if key.startswith(prefix)
+        for series in [store.series("technical", key)]
+        if series is not None
+        for t, value in zip(series.times, series.values, strict=True)
+    ]
+    store.append("technical", points)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import talib
 from click.testing import CliRunner
-from conftest import DATA, ROOT, STRATEGIES
+from conftest import DATA, ROOT, STRATEGIES, with_usd_coin
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -916,10 +916,14 @@ def test_a_fill_after_a_gap_in_the_candles_is_noted(tmp_path: Path):
 
 
 def test_a_stock_beside_crypto_filled_at_the_next_session_is_no_gap(
-    replay_dir: Path, tmp_path: Path
+    usd_coin_dir: Path, tmp_path: Path
 ):
     """Review: with BTC in the run it decides on Good Friday 2022 too, and AAPL's order then
-    filled at Monday's opening, which the note called a gap in AAPL's candles."""
+    filled at Monday's opening, which the note called a gap in AAPL's candles. (BTC is quoted
+    in USD as AAPL is: one account holds one currency.)"""
+    config = tmp_path / "signalops.yaml"
+    equities = (ROOT / "examples" / "signalops.equities.yaml").read_text(encoding="utf-8")
+    config.write_text(with_usd_coin(equities), encoding="utf-8")
     buy_all = tmp_path / "buy_all.yaml"
     buy_all.write_text(
         'strategy:\n  name: "BuyAll"\n  assets: ["BTC"]\n  rules:\n'
@@ -928,8 +932,8 @@ def test_a_stock_beside_crypto_filled_at_the_next_session_is_no_gap(
         encoding="utf-8",
     )
     args = [
-        str(buy_all), "--universe", "BTC,AAPL", "--config", str(ROOT / "examples" /
-        "signalops.equities.yaml"), "--data", str(replay_dir), "--from", "2022-04-10", "--to",
+        str(buy_all), "--universe", "BTC,AAPL", "--config", str(config), "--data",
+        str(usd_coin_dir), "--from", "2022-04-10", "--to",
         "2022-04-20", "--report", str(tmp_path / "r"), "--no-baseline",
     ]  # fmt: skip
     assert "have gaps" not in notes_of(args)

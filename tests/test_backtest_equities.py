@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, with_usd_coin
 
 from signalops.adapters.calendar import NEW_YORK
 from signalops.adapters.snapshots import SnapshotStore
@@ -29,7 +29,7 @@ from signalops.backtest.runner import BacktestResult
 from signalops.backtest.study import run_study
 from signalops.backtest.sweep import STARTING_CASH, sweep
 from signalops.cli import cli
-from signalops.config import load_config
+from signalops.config import load_config, loads_config
 from signalops.errors import DataNotFound, InputError
 from signalops.evaluation.vectorized import decode_verdicts, screen
 from signalops.strategy import loads
@@ -164,16 +164,16 @@ def test_a_sweep_of_a_stock_decides_before_each_session_and_annualises_by_sessio
 
 
 def test_assets_that_do_not_all_trade_in_sessions_decide_every_day(
-    replay_store: SnapshotStore, tmp_path: Path
+    usd_coin_dir: Path, tmp_path: Path
 ):
     result = run_backtest(
         loads(AAPL_TREND),
-        store=replay_store,
+        store=SnapshotStore(usd_coin_dir),
         start=utc("2022-01-01"),
         end=utc("2022-01-31"),
         out_dir=tmp_path,
-        assets=["AAPL", "BTC"],  # BTC on the config's default venue, Binance
-        config=load_config(EQUITIES),
+        assets=["AAPL", "BTC"],  # BTC quoted in USD too: one account holds one currency
+        config=loads_config(with_usd_coin(EQUITIES.read_text(encoding="utf-8"))),
     )
     assert not result.sessions
     assert len(result.decisions) == 31 * 2

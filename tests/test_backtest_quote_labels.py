@@ -70,17 +70,24 @@ def test_a_coin_backtest_on_binance_says_its_starting_cash_in_usdt(
     ) in out
 
 
-def test_a_coin_and_a_stock_in_one_book_leave_its_money_unlabelled(
+def test_a_coin_and_a_stock_in_one_book_are_refused_not_left_unlabelled(
     replay_dir: Path, tmp_path: Path
 ):
-    # BTC is quoted in USDT on Binance, AAPL in USD on yfinance: no one currency to name.
+    # BTC is quoted in USDT on Binance, AAPL in USD on yfinance: their money was added up
+    # unconverted and left unlabelled; one account holds one currency (``test_mixed_quotes``).
     fixture = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
     strategy = tmp_path / "mixed.yaml"
     strategy.write_text(fixture.replace("assets: [AAPL]", "assets: [BTC, AAPL]"), encoding="utf-8")
 
-    out = backtest(strategy, replay_dir, tmp_path / "r", "--config", str(EQUITIES))
+    result = invoke(
+        "backtest", str(strategy), "--data", str(replay_dir), "--from", "2023-03-01",
+        "--to", "2023-03-10", "--report", str(tmp_path / "r"), "--config", str(EQUITIES),
+    )  # fmt: skip
 
-    labels = [line.split("  ")[0] for line in out.splitlines()]
-    assert "fees" in labels and "end equity" in labels
-    assert out.count("starting cash 10,000.00\n") == 1
-    assert "USD" not in out
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "error: BTC is quoted in USDT (venue binance) and AAPL in USD (venue stocks), and "
+        "SignalOps converts no currency: one paper account cannot hold them; backtest or run "
+        "the assets of each currency apart, one account per currency\n"
+    )
+    assert not (tmp_path / "r").exists()

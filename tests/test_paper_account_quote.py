@@ -30,9 +30,14 @@ AAPL_TREND = ROOT / "tests" / "fixtures" / "aapl_trend.yaml"
 CRYPTO = ROOT / "strategies" / "technical_baseline.yaml"
 
 
-def config_with(tmp_path: Path, extra: str = "") -> Path:
+def config_with(tmp_path: Path, extra: str = "", stocks_quote: str = "USD") -> Path:
+    """The equities config (its stocks venue quoted in ``stocks_quote``) and ``extra``."""
+    text = EQUITIES.read_text(encoding="utf-8")
+    text = text.replace(
+        "{exchange: yfinance, quote: USD}", f"{{exchange: yfinance, quote: {stocks_quote}}}"
+    )
     path = tmp_path / "signalops.yaml"
-    path.write_text(EQUITIES.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    path.write_text(text + extra, encoding="utf-8")
     return path
 
 
@@ -73,14 +78,24 @@ def test_a_stock_run_makes_its_paper_account_in_the_stock_venues_quote(
     assert all(" USD (fee " in message for _, message in found)
 
 
-def test_paper_quote_in_the_config_names_the_account_currency_whatever_the_venues(
+def test_paper_quote_in_the_config_names_the_account_currency_its_venues_quote(
     replay_dir: Path, tmp_path: Path
 ) -> None:
-    config = config_with(tmp_path, "paper: {quote: EUR}\n")
+    config = config_with(tmp_path, "paper: {quote: EUR}\n", stocks_quote="EUR")
     result = run(replay_dir, tmp_path / "a.db", config)
     assert result.exit_code == 0, result.output
     assert account_quote(tmp_path / "a.db") == "EUR"
     assert [quote for quote, _ in fills(tmp_path / "a.db")] == ["EUR", "EUR"]
+
+
+def test_paper_quote_other_than_the_venues_is_refused_before_the_log_is_made(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """It made a EUR account and booked AAPL's USD closes as EUR (``test_mixed_quotes``)."""
+    result = run(replay_dir, tmp_path / "a.db", config_with(tmp_path, "paper: {quote: EUR}\n"))
+    assert result.exit_code == 1
+    assert result.output.startswith("error: paper.quote is EUR but AAPL is quoted in USD ")
+    assert not (tmp_path / "a.db").exists()
 
 
 def test_an_account_made_in_usdt_stays_in_usdt_when_a_later_run_trades_stocks(
@@ -104,7 +119,8 @@ def test_paper_quote_that_is_not_the_accounts_currency_stops_the_run_before_a_cy
     assert run(replay_dir, audit, config_with(tmp_path)).exit_code == 0
     with AuditLog.open_readonly(audit) as log:
         before = log.head()
-    result = run(replay_dir, audit, config_with(tmp_path, "paper: {quote: EUR}\n"))
+    config = config_with(tmp_path, "paper: {quote: EUR}\n", stocks_quote="EUR")
+    result = run(replay_dir, audit, config)
     assert result.exit_code == 1
     assert result.output == (
         f"error: paper ledger in the audit log {audit} is in USD, not EUR: an account keeps the "
@@ -136,7 +152,7 @@ def test_a_starting_cash_that_is_not_the_accounts_names_the_log_and_how_to_start
 def test_a_backtest_account_is_in_paper_quote_when_the_config_says_it(
     replay_dir: Path, tmp_path: Path
 ) -> None:
-    config = config_with(tmp_path, "paper: {quote: EUR}\n")
+    config = config_with(tmp_path, "paper: {quote: EUR}\n", stocks_quote="EUR")
     args = [
         "backtest", str(AAPL_TREND), "--data", str(replay_dir), "--config", str(config),
         "--from", "2022-01-01", "--to", "2022-03-31", "--report", str(tmp_path / "out"),

@@ -319,7 +319,8 @@ def run_backtest(
     module docstring.
 
     Raises ``InputError`` for input that cannot give a backtest (a reversed period, an unknown
-    fill rule or engine, no assets, a horizon shorter than a bar; two strategies of one name,
+    fill rule or engine, no assets, assets whose money is in different currencies
+    (``Config.check_quotes``), a horizon shorter than a bar; two strategies of one name,
     or of different candle timeframes without ``every``) and ``DataNotFound`` for
     assets without recorded candles or without a candle for the period's decisions to read
     (``_check_coverage``).
@@ -333,6 +334,7 @@ def run_backtest(
     step = every or timedelta(seconds=timeframe)
     chosen = tuple(assets) if assets else _assets_of(strategies)
     _check_input(start, end, step, fill, chosen)
+    config.check_quotes(chosen)  # one account, one currency: no prices booked as another's
     if engine not in ENGINES:
         raise InputError(f"unknown backtest engine '{engine}' (one of: {', '.join(ENGINES)})")
     if engine == FAST and len(strategies) > 1:

@@ -236,7 +236,7 @@ def backtest_command(
             raise InputError("--universe and --asset both name the assets: give one of them")
         universe = read_universe(universe_spec)
     compiled = load(strategy, installed.catalogue())
-    ready = backtest_setup(asked, files, [compiled], universe)
+    ready = backtest_setup(asked, files, [compiled], universe, one_account=not each_asset)
     out_dir = report_dir or report_folder(strategy)
     if each_asset:
         return _each_asset(strategy, compiled, asked, ready, out_dir, ray_address)
@@ -321,11 +321,15 @@ def backtest_setup(
     files: Sequence[Path],
     strategies: Sequence[Strategy],
     universe: Universe | None = None,
+    *,
+    one_account: bool = True,
 ) -> BacktestSetup:
     """Before anything runs, for one strategy or several (``files``, compiled as
     ``strategies``): the config, the data, the assets as recorded, and each strategy's weekend
     warning for the assets it runs on. ``universe`` (one strategy's --universe) is read onto
-    the data at the strategy's candle timeframe."""
+    the data at the strategy's candle timeframe. ``one_account``: the assets share one paper
+    account, refused when their money is in different currencies (``Config.check_quotes``;
+    not --each-asset, which backtests each alone)."""
     from signalops.config import load_config
     from signalops.workspace import with_venue
 
@@ -340,6 +344,9 @@ def backtest_setup(
     if benchmark is not None:
         (benchmark,) = as_recorded((benchmark,), store, settings)
     ready = BacktestSetup(settings, store, assets, benchmark, universe)
+    if one_account:
+        traded = ready.run_assets or [a for strategy in strategies for a in strategy.assets]
+        settings.check_quotes(traded)
     for file, compiled in zip(files, strategies, strict=True):
         warn_weekends(file, compiled, ready.run_assets, settings)
     return ready

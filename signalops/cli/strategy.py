@@ -59,7 +59,9 @@ def validate(
     strategy asset that no configured
     venue serves is a warning, with the configured asset it most likely means (an asset on a
     Polymarket venue is served when its symbol is the CLOB token id of the outcome it trades),
-    and so is a news feed a condition names that the config does not (a replay may have
+    and so are assets whose venues quote different currencies, or another than paper.quote
+    (one account cannot hold them: run and backtest refuse them; of a config alone, its listed
+    assets), a news feed a condition names that the config does not (a replay may have
     recorded it), a notify-mode strategy when the config has no notify webhooks (nobody would be
     told), and a strategy on stocks
     (a yfinance venue) whose leaves read daily candles with a max age under 4d (Friday's close is
@@ -92,6 +94,7 @@ def validate(
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
     else:
         output.warnings(_venue_warnings(checks, settings.venues))
+        output.warnings(_quote_warnings(checks, settings))
         output.warnings(_weekend_warnings(checks, settings.venues))
         output.warnings(_loose_limit_warnings(checks, settings))
         output.warnings(_setup_warnings(checks, settings))
@@ -446,57 +449,88 @@ def _param_value(doc: Document, name: str) -> object:
 
 
 def _venue_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
-    """The strategy assets no configured venue serves. An asset on a Polymarket venue is served
-    (its price is its outcome token's) when it trades as a CLOB token id, which is a number;
-    one mapped there under another symbol is told to give the token. An asset the config maps
-    under another spelling gets a did-you-mean (``APPL``, ``aapl`` -> ``AAPL``)."""
+    """The strategy assets no configured venue serves, or serves under a name most likely
+    meant as another (``_venue_problem``), one warning each."""
+    for check in checks:
+        for asset in check.strategy.assets if check.strategy is not None else ():
+            problem = _venue_problem(check.file, asset, venues)
+            if problem is not None:
+                yield problem
+
+
+def _venue_problem(file: Path, asset: str, venues: Venues) -> str | None:
+    """Why ``asset`` of the strategy in ``file`` is not where it is meant to trade; None when
+    nothing says so. An asset on a Polymarket venue is served (its price is its outcome
+    token's) when it trades as a CLOB token id, which is a number; one mapped there under
+    another symbol is told to give the token. An asset the config maps under another spelling
+    gets a did-you-mean (``APPL``, ``aapl`` -> ``AAPL``)."""
     from signalops.textmatch import closest, spelled
     from signalops.venues import VenueKind
 
-    for check in checks:
-        for asset in check.strategy.assets if check.strategy is not None else ():
-            venue = venues.venue_of(asset)
-            if venue is not None and venue.kind is VenueKind.POLYMARKET:
-                from signalops.adapters.polymarket import asset_token
+    venue = venues.venue_of(asset)
+    if venue is not None and venue.kind is VenueKind.POLYMARKET:
+        from signalops.adapters.polymarket import asset_token
 
-                token = asset_token(venues, asset)
-                if token.isdigit():
-                    continue
-                if asset in venues.assets:
-                    yield (
-                        f"{check.file}: asset {asset} is on Polymarket venue '{venue.name}' but "
-                        f"'{token}' is not a CLOB token id: give the token of the outcome it "
-                        f"trades as its symbol (assets: {{{asset}: {{venue: {venue.name}, "
-                        "symbol: TOKEN_ID}})"
-                    )
-                    continue
-            same = spelled(asset, venues.assets)
-            if same != asset and venue is not None:
-                # 'mrvl' beside a configured MRVL: the default venue takes it, silently.
-                yield (
-                    f"{check.file}: asset {asset} is not the configured {same} (asset names are "
-                    f"case-sensitive): it goes to {venue.name} {venues.symbol_of(asset)}; "
-                    f"write {same}"
-                )
-                continue
-            if not venues.serves(asset):
-                meant = closest(asset, venues.assets)
-                hint = f" (did you mean '{meant}'?)" if meant else ""
-                yield f"{check.file}: no configured venue serves asset {asset}{hint}"
-                continue
-            # Three-letter tickers one letter apart are often both real (ARB, ARM): not those.
-            near = asset not in venues.assets and len(asset) >= 4
-            meant = closest(asset, venues.assets) if near else None
-            other = None if meant is None else venues.venue_of(meant)
-            if venue is not None and other is not None and other.kind is not venue.kind:
-                # 'APPL' beside a configured AAPL on a stock venue: the default crypto exchange
-                # takes it and finds no market. A near name of the same kind (ETH beside a
-                # configured ETC) is most likely its own asset.
-                yield (
-                    f"{check.file}: asset {asset} is not among the configured assets (did you "
-                    f"mean '{meant}', on {other.name}?): it goes to {venue.name} "
-                    f"{venues.symbol_of(asset)}"
-                )
+        token = asset_token(venues, asset)
+        if token.isdigit():
+            return None
+        if asset in venues.assets:
+            return (
+                f"{file}: asset {asset} is on Polymarket venue '{venue.name}' but "
+                f"'{token}' is not a CLOB token id: give the token of the outcome it "
+                f"trades as its symbol (assets: {{{asset}: {{venue: {venue.name}, "
+                "symbol: TOKEN_ID}})"
+            )
+    same = spelled(asset, venues.assets)
+    if same != asset and venue is not None:
+        # 'mrvl' beside a configured MRVL: the default venue takes it, silently.
+        return (
+            f"{file}: asset {asset} is not the configured {same} (asset names are "
+            f"case-sensitive): it goes to {venue.name} {venues.symbol_of(asset)}; "
+            f"write {same}"
+        )
+    if not venues.serves(asset):
+        meant = closest(asset, venues.assets)
+        hint = f" (did you mean '{meant}'?)" if meant else ""
+        return f"{file}: no configured venue serves asset {asset}{hint}"
+    # Three-letter tickers one letter apart are often both real (ARB, ARM): not those.
+    near = asset not in venues.assets and len(asset) >= 4
+    meant = closest(asset, venues.assets) if near else None
+    other = None if meant is None else venues.venue_of(meant)
+    if venue is not None and other is not None and other.kind is not venue.kind:
+        # 'APPL' beside a configured AAPL on a stock venue: the default crypto exchange
+        # takes it and finds no market. A near name of the same kind (ETH beside a
+        # configured ETC) is most likely its own asset.
+        return (
+            f"{file}: asset {asset} is not among the configured assets (did you "
+            f"mean '{meant}', on {other.name}?): it goes to {venue.name} "
+            f"{venues.symbol_of(asset)}"
+        )
+    return None
+
+
+def _quote_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
+    """Money in different currencies that one paper account would add up (``run`` and
+    ``backtest`` refuse it: ``Config.check_quotes``): each strategy's assets against the
+    config; without a strategy, the assets the config lists, whose runs share its audit log."""
+    strategies = [check for check in checks if check.strategy is not None]
+    for check in strategies:
+        assert check.strategy is not None
+        # An asset already warned of goes elsewhere than meant ('aapl' to Binance beside
+        # the configured AAPL): its venue's quote is not the strategy's mistake to repeat.
+        routed = [
+            asset
+            for asset in check.strategy.assets
+            if _venue_problem(check.file, asset, config.venues) is None
+        ]
+        problem = config.quote_problem(routed)
+        if problem is not None:
+            yield f"{check.file}: {problem} (backtest and run refuse it)"
+    if not strategies:
+        problem = config.quote_problem(list(config.venues.assets))
+        if problem is not None:
+            where = config.file or "the config"
+            yield f"{where}: {problem} (backtest and run refuse them together)"
 
 
 def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:

@@ -990,6 +990,7 @@ def run_plan(
         create=True,
         venue=plan.venue,
         runner=plan.runner,
+        trades=[asset for strategy in strategies for asset in strategy.assets],
     )
     if on_warning is not None and _unheard(workspace.config, strategies, plan.mode):
         on_warning(UNHEARD)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, with_usd_coin
 from conftest import invoke as run
 
 from signalops.adapters.snapshots import SnapshotStore
@@ -49,14 +49,15 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def config(cooldown: str) -> str:
-    """The equities config (a stock order waits for the next session's open) with ``cooldown``."""
-    text = EQUITIES.read_text(encoding="utf-8")
+    """The equities config (a stock order waits for the next session's open) with ``cooldown``,
+    and BTC quoted in USD as the stocks are (one account holds one currency)."""
+    text = with_usd_coin(EQUITIES.read_text(encoding="utf-8"))
     Path("signalops.yaml").write_text(f"{text}  cooldown: {cooldown}\n", encoding="utf-8")
     return "signalops.yaml"
 
 
-def backtest(replay_dir: Path, cooldown: str) -> list[str]:
-    args = ["backtest", "always.yaml", "--config", config(cooldown), "--data", str(replay_dir)]
+def backtest(usd_coin_dir: Path, cooldown: str) -> list[str]:
+    args = ["backtest", "always.yaml", "--config", config(cooldown), "--data", str(usd_coin_dir)]
     result = run(*args, *DAYS, "--report", "out")
     assert result.exit_code == 0, result.output
     return result.stdout.splitlines()
@@ -70,9 +71,9 @@ def sunday_cooldown() -> str:
 
 
 def test_a_stock_order_filling_after_the_next_decision_holds_nothing_back_with_no_cooldown(
-    replay_dir: Path, folder: Path
+    usd_coin_dir: Path, folder: Path
 ):
-    lines = backtest(replay_dir, "0s")
+    lines = backtest(usd_coin_dir, "0s")
     (denials,) = [line for line in lines if line.startswith("risk gate denials of BUYs")]
     assert denials == "risk gate denials of BUYs, by check: MAX_POSITION 5 (AAPL 2, BTC 3)"
     assert sunday_cooldown() == (
@@ -82,9 +83,9 @@ def test_a_stock_order_filling_after_the_next_decision_holds_nothing_back_with_n
 
 
 def test_a_stock_order_filling_after_the_next_decision_counts_from_its_placement(
-    replay_dir: Path, folder: Path
+    usd_coin_dir: Path, folder: Path
 ):
-    lines = backtest(replay_dir, "2d")
+    lines = backtest(usd_coin_dir, "2d")
     (denials,) = [line for line in lines if line.startswith("risk gate denials of BUYs")]
     assert denials.endswith("; COOLDOWN 2 (AAPL 1, BTC 1)")
     # Placed Saturday 00:00 UTC, filled Monday 14:30 UTC: a day old on Sunday, not -1d 14h 30m.
@@ -113,9 +114,10 @@ def cooldowns(path: Path) -> list[tuple[str, str, str, str]]:
 
 
 def test_both_engines_count_a_pending_stock_order_from_its_placement(
-    replay_store: SnapshotStore, tmp_path: Path, folder: Path
+    usd_coin_dir: Path, tmp_path: Path, folder: Path
 ):
     limits = load_config(Path(config("2d")))
+    replay_store = SnapshotStore(usd_coin_dir)
     found = [
         cooldowns(
             run_backtest(
