@@ -39,7 +39,7 @@ cautious defaults of ``RiskLimits``, ``PaperConfig`` and ``NotifyConfig``::
       coinbase: {exchange: coinbaseexchange, quote: USD}
       stocks: {exchange: yfinance, quote: USD}
     assets:
-      ETH: {venue: coinbase, symbol: ETH-USD}
+      ETH: {venue: coinbase, symbol: ETH/USD}
       AAPL: {venue: stocks}
     default_venue: binance     # every other asset: BASE/USDT on Binance, as without venues
     executor: binance          # auto mode's venue: its testnet unless sandbox: false
@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -299,6 +300,9 @@ class Config:
     strategies: Mapping[str, StrategyConfig] = field(default_factory=lambda: MappingProxyType({}))
     sectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     file: str | None = None
+    # What the file says that runs but most likely does not do what was meant (``validate``
+    # shows them): each with the file's line and column.
+    warnings: tuple[StrategyError, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def kill_switch(self) -> str | None:
@@ -445,7 +449,7 @@ def _parse(text: str, file: str, base: str | Path | None) -> Config:
             *_check_dashboard(doc),
         ]
     )
-    return config
+    return replace(config, warnings=tuple(_symbol_warnings(doc, config.venues)))
 
 
 def _strategies(data: Mapping[str, Any]) -> Mapping[str, StrategyConfig]:
@@ -613,6 +617,60 @@ def _check_venues(doc: Document, venues: Venues) -> list[StrategyError]:
             )
         )
     return errors
+
+
+# ccxt's unified symbol: BASE/QUOTE, and :SETTLE for a derivative (BTC/USDT:USDT).
+_UNIFIED = re.compile(r"[^/:\s]+/[^/:\s]+(?::[^/:\s]+)?")
+
+
+def _symbol_warnings(doc: Document, venues: Venues) -> list[StrategyError]:
+    """A ccxt venue's symbol not written BASE/QUOTE (``BTCEUR``): it is taken as the exchange's
+    own market id, which nothing offline can confirm, and its candles are read (and downloaded
+    or imported) under it, beside data held under BASE/QUOTE; a BASE/QUOTE symbol in another
+    quote than its venue's, whose prices the account would book in the venue's."""
+    found = []
+    for asset, spec in doc.data.get("assets", {}).items():
+        venue = venues.named(spec["venue"])
+        symbol = spec.get("symbol")
+        if symbol is None or venue is None or venue.kind is not VenueKind.CCXT:
+            continue
+        symbol, path = str(symbol), ("assets", asset, "symbol")
+        if not _UNIFIED.fullmatch(symbol):
+            exchange = venue.exchange
+            found.append(
+                doc.error(
+                    f"'{symbol}' is not written BASE/QUOTE: it is taken as {exchange}'s own "
+                    f"market id, which only {exchange} can confirm, and its candles are read "
+                    f"as candles/{exchange}/{symbol}/<timeframe>",
+                    path,
+                    hint=f"write {_unified(asset, symbol, venue.quote)}, ccxt's unified symbol",
+                )
+            )
+            continue
+        quote = symbol.split(":")[0].partition("/")[2]
+        if quote != venue.quote:
+            found.append(
+                doc.error(
+                    f"'{symbol}' is quoted in {quote}, not in venue {venue.name}'s quote "
+                    f"{venue.quote}: its prices would be booked as {venue.quote}",
+                    path,
+                    hint=f"give the venue quote: {quote}, or write {symbol.partition('/')[0]}/"
+                    f"{venue.quote}",
+                )
+            )
+    return found
+
+
+def _unified(asset: str, symbol: str, quote: str) -> str:
+    """The BASE/QUOTE most likely meant by an exchange's id: ``ETH-USD`` -> ``ETH/USD``,
+    ``BTCEUR`` on a EUR venue -> ``BTC/EUR``; else ``asset/quote``."""
+    parts = re.split(r"[-_]", symbol)
+    if len(parts) == 2 and all(parts):
+        return f"{parts[0].upper()}/{parts[1].upper()}"
+    upper = symbol.upper()
+    if upper.endswith(quote.upper()) and len(upper) > len(quote):
+        return f"{upper[: -len(quote)]}/{quote}"
+    return f"{asset}/{quote}"
 
 
 def _audit(audit: dict[str, Any], base: str | Path | None) -> AuditConfig:

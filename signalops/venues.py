@@ -7,7 +7,7 @@ Configured in ``signalops.yaml`` (``signalops.config`` reads and checks the file
       kraken:   {exchange: kraken, quote: USD, sandbox: false}
       stocks:   {exchange: yfinance, quote: USD}
     assets:                       # per asset: its venue and, when not BASE/QUOTE, its symbol
-      ETH:  {venue: coinbase, symbol: ETH-USD}
+      ETH:  {venue: coinbase, symbol: ETH/USD}
       AAPL: {venue: stocks}
     default_venue: binance        # every asset not listed (null: only the listed ones)
     executor: kraken              # auto mode's venue (default: the default venue)
@@ -23,9 +23,11 @@ daily bars of it run every day and cover the UTC day (exchange CCC, time zone UT
 trades around the clock (``Venues.in_sessions`` is false for it) and each bar closes at the
 next 00:00 UTC. Any other symbol there (``AAPL``, ``BRK-B``, ``7203.T``) trades in NYSE sessions.
 
-A symbol is kept as written (``ETH-USD`` is Coinbase's market id, which ccxt resolves like the
-unified ``ETH/USD``), and so is the replay series it names:
-``candles/<exchange>/<symbol>/<timeframe>``.
+A symbol is kept as written, and so is the replay series it names:
+``candles/<exchange>/<symbol>/<timeframe>``. On a ccxt exchange it is best ccxt's unified
+``BASE/QUOTE``: an exchange's own market id (``ETH-USD`` on Coinbase) is resolved by ccxt only
+when it is that exchange's, which nothing offline can confirm, so ``validate`` warns of one
+(``signalops.config``), and of a ``BASE/QUOTE`` in another quote than its venue's.
 
 ``sandbox`` says where orders go: true (the default) is the exchange's testnet; false is
 mainnet, which auto mode also requires ``--live`` for.

@@ -1026,8 +1026,8 @@ def test_candles_in_another_quote_currency_are_told_so_not_to_be_routed(
     assert result.exit_code == 1
     assert result.stderr.endswith(
         "(series candles/binance/BTC/USDC/1d): the data has them as series "
-        "candles/binance/BTC/USDT/1d, in another quote currency than the venue's: give the "
-        "venue that quote in the config, or download or import BTC in the venue's\n"
+        "candles/binance/BTC/USDT/1d, in USDT, not the venue's quote currency USDC: give venue "
+        "binance quote: USDT in the config, or download or import BTC in USDC\n"
     )
 
 

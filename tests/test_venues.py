@@ -165,7 +165,7 @@ def test_run_refuses_the_same_config_before_any_cycle(tmp_path, files):
 def test_validate_warns_for_each_asset_no_configured_venue_serves(tmp_path, files):
     files["signalops.yaml"] = """\
         venues: {coinbase: {exchange: coinbaseexchange, quote: USD}}
-        assets: {ETH: {venue: coinbase, symbol: ETH-USD}}
+        assets: {ETH: {venue: coinbase, symbol: ETH/USD}}
         default_venue: null
         """
 

@@ -310,13 +310,8 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
     missing = f"no recorded {format_duration(timeframe)} candles for {asset} in {store.directory}"
     elsewhere = _on_other_venue(store, asset, timeframe, key)
     if elsewhere is not None and elsewhere.split("/")[1] == key.split("/")[1]:
-        # The same exchange in another quote currency (a venue given quote: USDC, the data
-        # holding USDT pairs): routing elsewhere would not help.
-        raise DataNotFound(
-            f"{missing} (series {key}): the data has them as series {elsewhere}, in another "
-            f"quote currency than the venue's: give the venue that quote in the config, or "
-            f"download or import {asset} in the venue's"
-        )
+        # The same exchange: routing elsewhere would not help.
+        raise DataNotFound(f"{missing} (series {key}): {_same_exchange(asset, elsewhere, venues)}")
     if elsewhere is not None:
         # Imported under another venue (a stock with --venue yfinance, the config routing it
         # to the default crypto exchange): nothing to download, the config must say where.
@@ -339,6 +334,31 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
     if meant.casefold() == asset.casefold():  # the same asset: nothing to download
         raise DataNotFound(f"{missing}: {guess}")
     raise DataNotFound(f"{missing} (series {key}): {guess}; if not, {provide}")
+
+
+def _same_exchange(asset: str, elsewhere: str, venues: Venues) -> str:
+    """Why ``asset``'s candles at ``elsewhere`` (``candles/EXCHANGE/SYMBOL/TIMEFRAME``) on its
+    own venue's exchange are not read, and what to change: a symbol the config writes another
+    way (``BTCEUR`` where the data has ``BTC/EUR``), or a pair in another quote currency (a
+    venue given quote: USDC, the data holding USDT pairs)."""
+    venue = venues.venue_of(asset)
+    written = venues.symbol_of(asset)
+    held = elsewhere.split("/", 2)[2].rpartition("/")[0]
+    base, _, quote = held.partition("/")
+    told = f"the data has them as series {elsewhere}"
+    if venue is None or not quote or quote == venue.quote:
+        default = venue is not None and held == f"{asset}/{venue.quote}"
+        unset = f" (or leave the symbol out: {held} is its default)" if default else ""
+        where = "" if venue is None else f"venue: {venue.name}, "
+        return (
+            f"{told}, under the symbol {held}, not {written} as the config writes it: write "
+            f"{asset}: {{{where}symbol: {held}}} under the config's assets{unset}"
+        )
+    return (
+        f"{told}, in {quote}, not the venue's quote currency {venue.quote}: give venue "
+        f"{venue.name} quote: {quote} in the config, or download or import {base} in "
+        f"{venue.quote}"
+    )
 
 
 def _on_other_venue(store: SnapshotStore, asset: str, timeframe: int, key: str) -> str | None:

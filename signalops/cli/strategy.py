@@ -84,6 +84,9 @@ def validate(
         settings = with_venue(settings, venue)
     status = output.validated(checks)
     output.warnings(_threshold_warnings(checks))
+    if settings is not None and not any(check.is_config for check in checks):
+        # The config named by --config (or found) is not among the files: its own warnings.
+        output.warnings(_excerpted(settings.warnings))
     output.warnings(_onchain_warnings(checks))
     output.warnings(_market_warnings(checks, data_dir))
     output.warnings(
@@ -136,11 +139,16 @@ def _same_file(a: Path, b: str | Path | None) -> bool:
 
 
 def _threshold_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:
-    """What the compiler found odd in strategies (rsi(14) < 0.3), each with its source line
+    """What the compiler found odd in strategies (rsi(14) < 0.3), and what a config file says
+    that most likely is not meant (a symbol not written BASE/QUOTE), each with its source line
     and caret: a file with errors too has them told (after the errors)."""
     for check in checks:
-        for warning in check.warnings:
-            yield f"{warning}\n{warning.excerpt}" if warning.excerpt else str(warning)
+        yield from _excerpted(check.warnings)
+
+
+def _excerpted(warnings: Iterable[StrategyError]) -> Iterator[str]:
+    for warning in warnings:
+        yield f"{warning}\n{warning.excerpt}" if warning.excerpt else str(warning)
 
 
 def _onchain_warnings(checks: Sequence[FileCheck]) -> Iterator[str]:

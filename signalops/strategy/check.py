@@ -140,6 +140,7 @@ def _check_config(file: Path) -> FileCheck:
     from signalops.config import load_config
 
     try:
-        return FileCheck(file, config=load_config(file), is_config=True)
+        config = load_config(file)
+        return FileCheck(file, config=config, is_config=True, warnings=config.warnings)
     except StrategyError as error:  # a ConfigError, with file:line:column
         return FileCheck(file, error=error, is_config=True)
