@@ -164,6 +164,8 @@ def test_validate_strategies_folder_lists_every_file_sorted_and_exits_0(in_repo)
     )
     assert result.stderr == lines(
         """
+        warning: strategies/graham_value_event_filter.yaml: AAPL, MSFT, GOOGL, NVDA, JPM and 1 more look like stocks (the strategy reads fundamentals, which only stocks have) but go to binance, a crypto exchange, as AAPL/USDT, MSFT/USDT, GOOGL/USDT and 3 more: add venues: {stocks: {exchange: yfinance, quote: USD}} and assets: {AAPL: {venue: stocks}, MSFT: {venue: stocks}, ...} (all 6) to the config
+        warning: strategies/value_screen.yaml: AAPL, AMZN, GOOG and CRM look like stocks (the strategy reads fundamentals, which only stocks have) but go to binance, a crypto exchange, as AAPL/USDT, AMZN/USDT, GOOG/USDT and 1 more: add venues: {stocks: {exchange: yfinance, quote: USD}} and assets: {AAPL: {venue: stocks}, AMZN: {venue: stocks}, ...} (all 4) to the config
         warning: strategies/election_odds_gate.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         warning: strategies/event_filter.yaml: notify mode with no webhooks in the config: approvals wait in 'signalops approvals', nobody is told
         """  # noqa: E501

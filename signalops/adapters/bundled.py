@@ -170,6 +170,21 @@ def equity_fundamentals(folder: Path) -> Iterator[Record]:
         yield from split_records(splits_from_csv_rows(csv.DictReader(handle)))
 
 
+def stock_tickers(data_dir: Path) -> frozenset[str]:
+    """The stocks (and indexes) the bundled data at ``data_dir`` has daily prices or Yahoo
+    fundamentals of, by their files' names (nothing else is read):
+    ``equities/prices/daily/<TICKER>.csv`` and ``fundamentals/yahoo_quoteSummary_<SYMBOL>.json``."""
+    daily = (data_dir / EQUITIES / "prices" / "daily").glob("*.csv")
+    yahoo = (data_dir / "fundamentals").glob(f"{_YAHOO_FILE}*.json")
+    return frozenset(
+        {path.stem.upper() for path in daily}
+        | {path.stem.removeprefix(_YAHOO_FILE).upper() for path in yahoo}
+    )
+
+
+_YAHOO_FILE = "yahoo_quoteSummary_"
+
+
 def _universe(path: Path) -> Iterator[tuple[str, str]]:
     _present(path, "the tickers of the equity universe")
     with path.open(encoding="utf-8", newline="") as handle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,9 @@ def validate(
     one DeFiLlama lists ('USCD': did you mean 'USDC'?), and a Polymarket market no data is
     recorded of, in --data or the bundled data (a replay finds it UNKNOWN; a live run may know
     it), with the recorded market it most likely means, and fundamental conditions in a strategy
-    whose assets are all crypto (fundamentals exist for stocks only: they can never pass). A
+    whose assets are all crypto (fundamentals exist for stocks only: they can never pass), and
+    assets that look like stocks (read by fundamentals, or stocks in the bundled data) but go
+    to a crypto exchange, with the config entries that put them on a yfinance venue. A
     strategy asset that no configured
     venue serves is a warning, with the configured asset it most likely means (an asset on a
     Polymarket venue is served when its symbol is the CLOB token id of the outcome it trades),
@@ -96,8 +99,10 @@ def validate(
         skipped = "venues and news feeds of the strategies not checked"
         output.warnings([f"{skipped}: the config {config_name} is invalid"])
     else:
+        stocks = _stocks_on_crypto(checks, settings.venues)
         output.warnings(_venue_warnings(checks, settings.venues))
-        output.warnings(_quote_warnings(checks, settings))
+        output.warnings(_stock_warnings(stocks, settings.venues))
+        output.warnings(_quote_warnings(checks, settings, stocks))
         output.warnings(_weekend_warnings(checks, settings.venues))
         output.warnings(_loose_limit_warnings(checks, settings))
         output.warnings(_setup_warnings(checks, settings))
@@ -517,7 +522,9 @@ def _venue_problem(file: Path, asset: str, venues: Venues) -> str | None:
     return None
 
 
-def _quote_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str]:
+def _quote_warnings(
+    checks: Sequence[FileCheck], config: Config, stocks: Mapping[Path, Stocks]
+) -> Iterator[str]:
     """Money in different currencies that one paper account would add up (``run`` and
     ``backtest`` refuse it: ``Config.check_quotes``): each strategy's assets against the
     config; without a strategy, the assets the config lists, whose runs share its audit log."""
@@ -525,11 +532,13 @@ def _quote_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str
     for check in strategies:
         assert check.strategy is not None
         # An asset already warned of goes elsewhere than meant ('aapl' to Binance beside
-        # the configured AAPL): its venue's quote is not the strategy's mistake to repeat.
+        # the configured AAPL, KO to Binance as a coin): its venue's quote is not the
+        # strategy's mistake to repeat.
+        misrouted = stocks[check.file].assets if check.file in stocks else ()
         routed = [
             asset
             for asset in check.strategy.assets
-            if _venue_problem(check.file, asset, config.venues) is None
+            if asset not in misrouted and _venue_problem(check.file, asset, config.venues) is None
         ]
         problem = config.quote_problem(routed)
         if problem is not None:
@@ -539,6 +548,94 @@ def _quote_warnings(checks: Sequence[FileCheck], config: Config) -> Iterator[str
         if problem is not None:
             where = config.file or "the config"
             yield f"{where}: {problem} (backtest and run refuse them together)"
+
+
+@dataclass(frozen=True)
+class Stocks:
+    """A strategy's assets that look like stocks but go to a crypto exchange, and why they
+    look so."""
+
+    assets: tuple[str, ...]
+    fundamentals: bool  # the strategy reads fundamentals; else the bundled data lists them
+
+
+def _stocks_on_crypto(checks: Sequence[FileCheck], venues: Venues) -> dict[Path, Stocks]:
+    """By strategy file, its assets a crypto exchange (a ccxt venue) takes though they look like
+    stocks: not a known coin (``KNOWN_CRYPTO``), and read by fundamental conditions (which
+    exist for stocks only: the other side of ``_crypto_fundamentals_warnings``) or a stock
+    the bundled data has prices or fundamentals of. An asset with a venue warning of its own
+    (``_venue_problem``) is left to it."""
+    from signalops.catalogue.builtin import FUNDAMENTAL, KNOWN_CRYPTO, base_symbol
+    from signalops.venues import VenueKind
+
+    found: dict[Path, Stocks] = {}
+    bundled: frozenset[str] | None = None  # read once, when a strategy needs it
+    for check in checks:
+        if check.strategy is None:
+            continue
+        crypto_venue = [
+            asset
+            for asset in check.strategy.assets
+            for venue in [venues.venue_of(asset)]
+            if venue is not None
+            and venue.kind is VenueKind.CCXT
+            and base_symbol(asset) not in KNOWN_CRYPTO
+            and _venue_problem(check.file, asset, venues) is None
+        ]
+        if not crypto_venue:
+            continue
+        if any(m.source == FUNDAMENTAL.source for leaf in check.leaves for m in leaf.metrics):
+            found[check.file] = Stocks(tuple(crypto_venue), fundamentals=True)
+            continue
+        bundled = _bundled_stocks() if bundled is None else bundled
+        known = tuple(asset for asset in crypto_venue if base_symbol(asset) in bundled)
+        if known:
+            found[check.file] = Stocks(known, fundamentals=False)
+    return found
+
+
+def _bundled_stocks() -> frozenset[str]:
+    """The stocks the bundled data knows (examples/data, else the sample signalops carries)."""
+    from signalops.adapters.bundled import stock_tickers
+    from signalops.starter import sample_dir
+
+    return stock_tickers(DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir())
+
+
+def _stock_warnings(stocks: Mapping[Path, Stocks], venues: Venues) -> Iterator[str]:
+    """One line a strategy: its stocks on a crypto exchange, and how to put them on a yfinance
+    venue (the config's own, when it has one)."""
+    from signalops.numbers import listed
+    from signalops.venues import VenueKind
+
+    on_stocks = next((v for v in venues.venues.values() if v.kind is VenueKind.YFINANCE), None)
+    name = "stocks" if on_stocks is None else on_stocks.name
+    for file, found in stocks.items():
+        assets = list(found.assets)
+        routed = (venues.venue_of(asset) for asset in assets)
+        places = listed(list(dict.fromkeys(v.name for v in routed if v is not None)))
+        symbols = listed([venues.symbol_of(asset) for asset in assets], most=3)
+        shown = assets if len(assets) <= 3 else assets[:2]
+        mapped = ", ".join(f"{asset}: {{venue: {name}}}" for asset in shown)
+        add = (
+            f"assets: {{{mapped}}}"
+            if shown == assets
+            else f"assets: {{{mapped}, ...}} (all {len(assets)})"
+        )
+        if on_stocks is None:
+            add = f"venues: {{{name}: {{exchange: yfinance, quote: USD}}}} and {add}"
+        one = len(assets) == 1
+        why = (
+            "the strategy reads fundamentals, which only stocks have"
+            if found.fundamentals
+            else f"listed as {'a stock' if one else 'stocks'} in the bundled data"
+        )
+        yield (
+            f"{file}: {listed(assets, most=5)} "
+            f"{'looks like a stock' if one else 'look like stocks'} ({why}) but "
+            f"{'goes' if one else 'go'} to {places}, a crypto exchange, as {symbols}: add "
+            f"{add} to the config"
+        )
 
 
 def _weekend_warnings(checks: Sequence[FileCheck], venues: Venues) -> Iterator[str]:
