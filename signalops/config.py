@@ -139,7 +139,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 class PaperConfig:
     """Paper trading: 10,000 in cash, 0.1% fee (a typical taker fee), 5 bps slippage.
 
-    ``quote``: the account's currency as written; None lets the venues say it
+    ``quote``: the account's currency (in upper case); None lets the venues say it
     (``Config.account_quote``)."""
 
     starting_cash: Decimal = Decimal("10000")
@@ -390,9 +390,16 @@ def _config_errors() -> Iterator[None]:
 
 
 def _paper(section: Mapping[str, Any]) -> PaperConfig:
-    """The schema-valid ``paper:`` section: amounts as Decimal, the currency as written."""
+    """The schema-valid ``paper:`` section: amounts as Decimal, the currency in upper case."""
     values: dict[str, Any] = {key: to_decimal(v) for key, v in section.items() if key != "quote"}
-    return PaperConfig(**values, quote=section.get("quote"))
+    quote = section.get("quote")
+    return PaperConfig(**values, quote=None if quote is None else _currency(quote))
+
+
+def _currency(code: str) -> str:
+    """A currency code as symbols and ledgers spell it: ``eur`` is ``EUR`` (written lower case
+    it named candles ``BTC/eur`` that no ``BTC/EUR`` download or import fills)."""
+    return code.upper()
 
 
 def _parse(text: str, file: str, base: str | Path | None) -> Config:
@@ -564,7 +571,7 @@ def _venues(data: Mapping[str, Any]) -> Venues:
         venues[name] = Venue(
             name=name,
             exchange=spec["exchange"],
-            quote=spec.get("quote", default_quote(spec["exchange"])),
+            quote=_currency(spec.get("quote", default_quote(spec["exchange"]))),
             sandbox=spec.get("sandbox", True),
             rate_limit=spec.get("rate_limit"),
         )
