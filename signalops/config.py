@@ -94,6 +94,7 @@ from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _listed, _non_finite, _translate, schema_path
 from signalops.venues import (
     DEFAULT_VENUES,
+    DOLLARS,
     AssetVenue,
     Venue,
     VenueKind,
@@ -321,7 +322,7 @@ class Config:
         ``paper.quote`` other than their venues', would have prices in one currency booked
         and added up as another (KO's USD closes beside BTC's EUR ones in a EUR account)."""
         quotes = self.venues.by_quote(assets)
-        if len(quotes) > 1:
+        if len(quotes) > 1 and not set(quotes) <= DOLLARS:
             parts = [
                 _quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())
             ]
@@ -331,14 +332,39 @@ class Config:
                 "currency"
             )
         wanted = self.paper.quote
-        if wanted is None or not quotes or wanted in quotes:
+        if wanted is None or not quotes or wanted in quotes or {wanted, *quotes} <= DOLLARS:
             return None
+        if len(quotes) > 1:  # dollars at par, in an account of another currency
+            wanted_line = f"paper.quote is {wanted} but "
+            parts = [
+                _quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())
+            ]
+            return (
+                f"{wanted_line}{listed(parts)}, and SignalOps converts no currency: write "
+                "paper.quote: USD, or leave it out (one account per currency)"
+            )
         ((quote, venues),) = quotes.items()
         their = "its" if sum(map(len, venues.values())) == 1 else "their"
         return (
             f"paper.quote is {wanted} but {_quoted(venues, quote, True)}, and SignalOps "
             f"converts no currency: {their} prices would be booked as {wanted}; write "
             f"paper.quote: {quote}, or leave it out (one account per currency)"
+        )
+
+    def par_note(self, assets: Sequence[str]) -> str | None:
+        """The line a run or backtest of ``assets`` says when their money is in several dollars
+        (``venues.DOLLARS``) added at par; None when it is in one currency."""
+        quotes = self.venues.by_quote(assets)
+        wanted = self.paper.quote
+        named = {*quotes, *([wanted] if wanted is not None else [])}
+        if len(named) < 2 or not named <= DOLLARS or self.quote_problem(assets) is not None:
+            return None
+        parts = [_quoted(venues, quote, False) for quote, venues in quotes.items()]
+        account = wanted or self.venues.quote_of(assets)
+        return (
+            f"{listed(parts)} are added at par in one {account} account "
+            f"({' = '.join(f'1 {q}' for q in sorted(named))}): SignalOps has no exchange rates, "
+            "and a stablecoin's depeg is not modelled"
         )
 
     def check_quotes(self, assets: Sequence[str]) -> None:

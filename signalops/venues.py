@@ -142,6 +142,13 @@ def _frozen(values: Mapping[str, V]) -> Mapping[str, V]:
     return MappingProxyType(dict(values))
 
 
+# The dollar and the stablecoins pegged one to one to it: an account may hold assets quoted in
+# any of them (BTC/USDT on Binance beside AAPL in USD), its money counted at par, 1 USDT = 1 USD,
+# which a run or backtest says (``Config.par_note``). SignalOps has no exchange rates: any other
+# mix (EUR and USD) is refused. A depeg is not modelled.
+DOLLARS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "TUSD", "FDUSD", "USDP", "PYUSD"})
+
+
 @dataclass(frozen=True, slots=True)
 class Venues:
     """The venue table of a configuration, and the routing of assets through it."""
@@ -171,9 +178,12 @@ class Venues:
 
     def quote_of(self, assets: Sequence[str]) -> str | None:
         """The currency money is in when trading ``assets``: their venues' quote, when they
-        share one; None when they do not (or no venue serves them)."""
+        share one; USD when they are all dollars (``DOLLARS``: BTC/USDT beside AAPL in USD,
+        at par); None when they are not (or no venue serves them)."""
         quotes = self.by_quote(assets)
-        return next(iter(quotes)) if len(quotes) == 1 else None
+        if len(quotes) == 1:
+            return next(iter(quotes))
+        return "USD" if quotes and set(quotes) <= DOLLARS else None
 
     def by_quote(self, assets: Sequence[str]) -> dict[str, dict[str, list[str]]]:
         """``assets`` by the quote of their venue, then by venue name, in the order named;

@@ -70,11 +70,11 @@ def test_a_coin_backtest_on_binance_says_its_starting_cash_in_usdt(
     ) in out
 
 
-def test_a_coin_and_a_stock_in_one_book_are_refused_not_left_unlabelled(
+def test_a_coin_in_usdt_and_a_stock_in_usd_share_one_usd_book_at_par_and_say_so(
     replay_dir: Path, tmp_path: Path
 ):
-    # BTC is quoted in USDT on Binance, AAPL in USD on yfinance: their money was added up
-    # unconverted and left unlabelled; one account holds one currency (``test_mixed_quotes``).
+    # BTC is quoted in USDT on Binance, AAPL in USD on yfinance: their money was added up and
+    # left unlabelled. Dollars and a dollar stablecoin are one currency, at par, and said.
     fixture = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
     strategy = tmp_path / "mixed.yaml"
     strategy.write_text(fixture.replace("assets: [AAPL]", "assets: [BTC, AAPL]"), encoding="utf-8")
@@ -84,10 +84,9 @@ def test_a_coin_and_a_stock_in_one_book_are_refused_not_left_unlabelled(
         "--to", "2023-03-10", "--report", str(tmp_path / "r"), "--config", str(EQUITIES),
     )  # fmt: skip
 
-    assert result.exit_code == 1
-    assert result.stderr.endswith(
-        "error: BTC is quoted in USDT (venue binance) and AAPL in USD (venue stocks), and "
-        "SignalOps converts no currency: one paper account cannot hold them; backtest or run "
-        "the assets of each currency apart, one account per currency\n"
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(
+        "warning: BTC in USDT (venue binance) and AAPL in USD (venue stocks) are added at par "
+        "in one USD account (1 USD = 1 USDT)"
     )
-    assert not (tmp_path / "r").exists()
+    assert "starting cash 10,000.00 USD\n" in result.stdout

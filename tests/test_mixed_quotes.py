@@ -145,3 +145,43 @@ def test_validate_of_the_config_alone_warns_of_the_assets_it_lists(folder: Path)
     assert result.stderr == (
         f"warning: signalops.yaml: {MIXED} (backtest and run refuse them together)\n"
     )
+
+
+DOLLARS_CONFIG = """\
+venues:
+  binance: {exchange: binance, quote: USDT}
+  stocks: {exchange: yfinance, quote: USD}
+assets:
+  AAPL: {venue: stocks}
+"""
+PAR = (
+    "warning: BTC in USDT (venue binance) and AAPL in USD (venue stocks) are added at par in "
+    "one USD account (1 USD = 1 USDT): SignalOps has no exchange rates, and a stablecoin's "
+    "depeg is not modelled\n"
+)
+
+
+def test_dollars_and_a_dollar_stablecoin_share_one_usd_account_at_par_and_say_so(
+    folder: Path, replay_dir: Path
+):
+    # Crypto on Binance (USDT) beside stocks (USD): refused as two currencies, which left no
+    # way to backtest or run a strategy over both. At par, in USD, and said.
+    (folder / "signalops.yaml").write_text(DOLLARS_CONFIG, encoding="utf-8")
+    (folder / "dip.yaml").write_text(STRATEGY.format(assets="BTC, AAPL"), encoding="utf-8")
+
+    result = invoke(
+        "backtest", "dip.yaml", "--config", "signalops.yaml", "--data", str(replay_dir),
+        "--from", "2022-03-01", "--to", "2022-06-30", "--report", "out",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(PAR)
+    assert "end equity (USD)" in result.stdout
+    assert loads_config(DOLLARS_CONFIG).account_quote(["BTC", "AAPL"]) == "USD"
+    assert loads_config(DOLLARS_CONFIG).par_note(["BTC"]) is None  # one currency: nothing to say
+
+
+def test_a_paper_quote_in_euros_over_dollars_at_par_is_still_refused() -> None:
+    config = loads_config(DOLLARS_CONFIG + PAPER_EUR)
+    with pytest.raises(InputError, match=r"^paper\.quote is EUR but BTC is quoted in USDT"):
+        config.check_quotes(["BTC", "AAPL"])

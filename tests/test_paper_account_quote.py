@@ -170,7 +170,7 @@ def test_account_quote_is_paper_quote_else_the_quote_the_assets_venues_share(
     assert venues_say.paper.quote is None
     assert venues_say.account_quote(["AAPL", "TSLA"]) == "USD"
     assert venues_say.account_quote(["BTC"]) == "USDT"
-    assert venues_say.account_quote(["AAPL", "BTC"]) is None  # the ledger's default, USDT
+    assert venues_say.account_quote(["AAPL", "BTC"]) == "USD"  # dollars at par (USD, USDT)
     assert venues_say.account_quote([]) is None
     file_says = load_config(config_with(tmp_path, "paper: {quote: EUR, fee_bps: 20}\n"))
     assert file_says.paper == PaperConfig(fee_bps=Decimal(20), quote="EUR")

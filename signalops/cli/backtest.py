@@ -347,6 +347,9 @@ def backtest_setup(
     if one_account:
         traded = ready.run_assets or [a for strategy in strategies for a in strategy.assets]
         settings.check_quotes(traded)
+        par = settings.par_note(traded)
+        if par is not None:
+            output.warnings([par])
     for file, compiled in zip(files, strategies, strict=True):
         warn_weekends(file, compiled, ready.run_assets, settings)
     return ready

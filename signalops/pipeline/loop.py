@@ -1001,6 +1001,9 @@ def run_plan(
             on_warning(warning)
         for warning in unset_webhooks(workspace.config):
             on_warning(warning)
+        par = workspace.config.par_note([a for strategy in strategies for a in strategy.assets])
+        if par is not None:  # the run goes on: said once, as it starts
+            on_warning(par)
     try:
         with workspace.audit.hold_runner(wait=plan.wait):
             summaries = _run_in(

@@ -124,11 +124,6 @@ def test_one_line_names_every_asset_in_sessions_and_its_venues(in_tmp: Path):
 
     assert result.exit_code == 0
     assert result.stderr == (
-        # BTC goes to the default venue, Binance, in USDT (``test_mixed_quotes``).
-        "warning: dip.yaml: AAPL and SPY are quoted in USD (venues stocks and etfs) and BTC in "
-        "USDT (venue binance), and SignalOps converts no currency: one paper account cannot hold "
-        "them; backtest or run the assets of each currency apart, one account per currency "
-        "(backtest and run refuse it)\n"
         "warning: dip.yaml: AAPL and SPY trade in sessions (venues stocks and etfs, yfinance): "
         f"their last close is 2 to 3 days old on {WEEKEND}2d max age of rsi(14) < 30 and 2 more "
         "leaves, which are then UNKNOWN; add defaults: {max_age: 4d} to the strategy\n"
