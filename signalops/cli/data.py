@@ -66,7 +66,12 @@ def data() -> None:
     help="With FILE: 1h, 1d... [default: the shortest step between rows when the rest are "
     "whole candles left out, else the most common]",
 )
-@click.option("--columns", help="With FILE: FIELD=COLUMN,... e.g. time=open_time,close=Close.")
+@click.option(
+    "--columns",
+    help="With FILE: FIELD=COLUMN,... a column by its header's name or its position from 1, "
+    "e.g. time=open_time,close=Close or (a file without a header row) "
+    "time=1,open=2,high=3,low=4,close=5,volume=6.",
+)
 @click.option(
     "--replace",
     is_flag=True,
@@ -91,7 +96,10 @@ def data_import(
     --asset and merged into the snapshot folder: the other series there are kept, and importing
     the same file twice changes nothing. Layouts are recognised: ccxt/Freqtrade candle arrays
     and CSVs, CryptoDataDownload (banner line, newest first), Yahoo (Date,Open,...,Adj
-    Close,Volume), columns in any order; a Polymarket CLOB prices-history or Gamma markets
+    Close,Volume), Binance Vision klines (no header row: open time in ms or µs, open, high,
+    low, close, volume, close time, ...), columns in any order; a file of other columns
+    without a header row needs them named by position (--columns time=1,open=2,...); a
+    Polymarket CLOB prices-history or Gamma markets
     response; an SEC companyfacts JSON, or a company's splits (ticker,ex_date,ratio_new_per_old)
     for --source fundamental. Candle rows are dated by their open; each lands at its close (open
     + timeframe), so no two rows may be closer than the timeframe (longer steps are candles left
@@ -111,6 +119,7 @@ def data_import(
       signalops data import Binance_BTCUSDT_d.csv --source technical --asset BTC
       signalops data import eth.parquet --source technical --asset ETH/USD --venue coinbaseexchange
       signalops data import AAPL.csv --source technical --asset AAPL --venue yfinance
+      signalops data import BTCUSDT-1h-2023-03.csv --source technical --asset BTC  (Binance Vision)
       signalops data import mine.csv --source technical --asset BTC --timeframe 1h \\
           --columns time=open_time,close=Close
       signalops data import prices-history.json --source polymarket --asset some-market-slug/yes

@@ -4,7 +4,8 @@ One file, one source, one asset. The layout is recognised from the file itself, 
 land in exactly the series a live run would have recorded, so a replay cannot tell them apart:
 
 technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt and Freqtrade
-    save them; Freqtrade/Yahoo/CryptoDataDownload/exchange exports with columns in any order)
+    save them; Freqtrade/Yahoo/CryptoDataDownload/exchange exports with columns in any order;
+    Binance Vision's kline files, which have no header row, ``_binance_klines``)
     -> ``candles/<venue>/<BASE>/<QUOTE>/<timeframe>``, ``t`` = the candle's *close* (its time
     column is the open, as in every one of these layouts, plus the timeframe), ``v`` =
     ``[open, high, low, close, volume]``. Venue and symbol are the ones the configuration
@@ -314,7 +315,10 @@ def _candles(
         "close": ("close", "c"),
         "volume": (f"volume {base}", f"volume_{base}", "volume", "vol", "v"),
     }
-    found = match_columns(table, CANDLE_FIELDS, aliases, parse_mapping(columns, CANDLE_FIELDS))
+    mapping = parse_mapping(columns, CANDLE_FIELDS)
+    if not mapping and _binance_klines(table):
+        mapping = dict(zip(CANDLE_FIELDS, "123456", strict=True))
+    found = match_columns(table, CANDLE_FIELDS, aliases, mapping)
     rows: list[tuple[float, list[float], Row]] = []
     first: dict[float, tuple[list[float], Row]] = {}  # the first row opening at each time
     for row in table.rows:
@@ -342,6 +346,21 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _binance_klines(table: Table) -> bool:
+    """Whether a file without a header row is in Binance's kline layout (data.binance.vision's
+    files, as ``/api/v3/klines`` answers): 12 columns, the open time first (ms; µs in spot
+    files from 2025), then open, high, low, close, volume, and the close time seventh, one ms
+    (µs) before the next candle opens."""
+    if not table.headerless or not table.rows:
+        return False
+    cells = [str(cell).strip() for cell in table.rows[0].cells]
+    if len(cells) != 12 or not (cells[0].isdigit() and cells[6].isdigit()):
+        return False
+    opened, closed = int(cells[0]), int(cells[6])
+    unit = 1000 if opened < 10**14 else 10**6
+    return opened >= 10**11 and closed > opened and (closed + 1 - opened) % unit == 0
 
 
 def _refuse_other_values(

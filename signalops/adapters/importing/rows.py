@@ -6,8 +6,11 @@ files (the physical line its record starts on, counting a skipped banner) and ``
 ``FILE:LINE:COLUMN: NAME`` in a text file (the 1-based column of its first character, as a
 strategy error's; NAME is its header's), ``FILE: row N: NAME`` elsewhere; a bad value is told
 there (``prices.csv:14:23: close: 'n/a' is not a number``). Columns are matched to fields by an
-explicit mapping first, then by common names (case, spaces, a BOM and non-breaking spaces
-ignored).
+explicit mapping first (a header's name, or a 1-based position: ``close=5``), then by common
+names (case, spaces, a BOM and non-breaking spaces ignored).
+
+A text file whose first row holds only values (numbers, ISO dates) has no header row (Binance
+Vision's kline files): every row is data, and its columns can be named by position only.
 
 A text file's fields are separated by ``,``, ``;`` or a tab: whichever its header line (the
 first line, or the second after a one-field banner) holds most of, ``,`` on a tie. A file
@@ -113,9 +116,16 @@ class Table:
     rows: Sequence[Row]
     yfinance: bool = False
     ticker: tuple[str, str] | None = None
+    headerless: bool = False  # the first row was data: columns are named by position only
 
     def shown_header(self) -> str:
         return ", ".join(self.header) if self.header else "(none)"
+
+    def width(self) -> int:
+        """How many columns the file has: its header's, else its first row's."""
+        if self.header or not self.rows:
+            return len(self.header)
+        return len(self.rows[0].cells)
 
 
 def normalized(name: str) -> str:
@@ -133,16 +143,18 @@ def csv_table(path: Path) -> Table:
     rows: list[Row] = []
     header: tuple[str, ...] = ()
     last = 0
-    yfinance = False
+    yfinance = headerless = False
     ticker: tuple[str, str] | None = None
     for cells in reader:
         line, last = last + 1, reader.line_num  # a quoted cell may hold line breaks
         if not any(cell.strip() for cell in cells):
             continue
-        if not header:
-            header = tuple(cells)
-            continue
-        if len(header) == 1 and len(cells) > 1 and not rows:
+        if not header and not headerless:
+            headerless = _values_only(cells)
+            if not headerless:
+                header = tuple(cells)
+                continue
+        elif len(header) == 1 and len(cells) > 1 and not rows:
             header = tuple(cells)  # the single field was a banner (CryptoDataDownload's URL)
             continue
         if not rows and _yfinance_header_row(header, cells):
@@ -156,7 +168,30 @@ def csv_table(path: Path) -> Table:
         rows.append(Row(f"{path}:{line}", cells, header, str(path), line, text, separator))
     if separator != ",":
         rows = _decimal_commas(rows)
-    return Table(path, header, rows, yfinance, ticker)
+    return Table(path, header, rows, yfinance, ticker, headerless)
+
+
+def _values_only(cells: Sequence[str]) -> bool:
+    """Whether a first row is data rather than a header: every cell it fills is a number or
+    an ISO date or time (no column is named ``1677628800000`` or ``2023-03-01``)."""
+    filled = [cell.strip() for cell in cells if cell.strip()]
+    return len(filled) > 1 and all(_value(cell) for cell in filled)
+
+
+def _value(text: str) -> bool:
+    """Whether a cell is a number (``60.10``, ``60,10``) or an ISO date or time."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        pass
+    if _DECIMAL_COMMA.fullmatch(text):
+        return True
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def dividend_adjusted(table: Table) -> str | None:
@@ -272,7 +307,8 @@ def json_table(path: Path, raw: Any, positional: Sequence[str]) -> Table | None:
 
 
 def parse_mapping(text: str | None, fields: Sequence[str]) -> dict[str, str]:
-    """``time=open_time,close=Close`` -> ``{"time": "open_time", "close": "Close"}``."""
+    """``time=open_time,close=5`` -> ``{"time": "open_time", "close": "5"}``: a column by its
+    header's name, or by its 1-based position (``match_columns`` tells them apart)."""
     mapping: dict[str, str] = {}
     for part in (text or "").split(","):
         if not part.strip():
@@ -285,6 +321,11 @@ def parse_mapping(text: str | None, fields: Sequence[str]) -> dict[str, str]:
             raise InputError(f"--columns: unknown field '{field}' (one of: {', '.join(fields)})")
         mapping[field] = column.strip()
     return mapping
+
+
+def by_position(fields: Sequence[str]) -> str:
+    """``time=1,open=2,...``: every field named by position, in order (an example to give)."""
+    return ",".join(f"{field}={i}" for i, field in enumerate(fields, 1))
 
 
 _CANDLE_COLUMNS = frozenset({"open", "high", "low", "close"})
@@ -304,19 +345,19 @@ def match_columns(
     found: dict[str, int] = {}
     for field in fields:
         if field in mapping:
-            index = position.get(normalized(mapping[field]))
-            if index is None:
-                raise InputError(
-                    f"{table.path}: --columns {field}={mapping[field]}: no such column "
-                    f"(the header is: {table.shown_header()})"
-                )
-            found[field] = index
+            found[field] = _mapped(table, field, mapping[field], position, fields)
             continue
         for alias in aliases[field]:
             if alias in position:
                 found[field] = position[alias]
                 break
     missing = [f for f in fields if f not in found]
+    if missing and table.headerless:
+        unnamed = f"{', '.join(missing)} not named: " if mapping else ""
+        raise InputError(
+            f"{table.path}: no header row: {unnamed}name the columns by position, e.g. "
+            f"--columns {by_position(fields)}"
+        )
     if missing:
         if "close" not in fields and set(position) >= _CANDLE_COLUMNS:
             # A price file given another source: the candles' columns say which it is.
@@ -332,6 +373,30 @@ def match_columns(
     if rows_needed and not table.rows:
         raise InputError(f"{table.path}: 0 points read: the header is there but no rows follow")
     return found
+
+
+def _mapped(
+    table: Table, field: str, column: str, position: Mapping[str, int], fields: Sequence[str]
+) -> int:
+    """The index of the column ``--columns FIELD=COLUMN`` names: by position when COLUMN is a
+    whole number (counted from 1), else by the header's name."""
+    given = f"{table.path}: --columns {field}={column}"
+    if column.isdigit():
+        index, width = int(column) - 1, table.width()
+        if index < 0:
+            raise InputError(f"{given}: columns are counted from 1")
+        if index >= width:
+            raise InputError(f"{given}: the file has {width} column{'s' * (width != 1)}")
+        return index
+    if table.headerless:
+        raise InputError(
+            f"{given}: no header row names it: name the columns by position, e.g. "
+            f"--columns {by_position(fields)}"
+        )
+    named = position.get(normalized(column))
+    if named is None:
+        raise InputError(f"{given}: no such column (the header is: {table.shown_header()})")
+    return named
 
 
 def cell(row: Row, index: int, field: str) -> Any:
