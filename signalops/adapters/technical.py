@@ -15,6 +15,11 @@ Gaps (missing candles, e.g. an exchange outage) are detected and reported in the
 detail; indicators are computed over the candles that exist, and a missing *latest* candle shows
 up as staleness, which the leaf's ``max_age`` turns into UNKNOWN.
 
+A series without volume (an index such as ^VIX or an exchange rate, which Yahoo gives with
+volume 0, or candles imported from a file without volume, stored as 0) has no volume to read:
+``volume`` and ``volume_z`` are NOT_APPLICABLE when no candle of the window they read has a
+volume other than 0 (``VOLUME_METRICS``), rather than a volume of 0 that ``volume < 1M`` passes.
+
 Equities and ETFs (an asset on a ``yfinance`` venue) have daily candles only, known at the US
 market's close, 16:00 New York, on each trading day (``signalops.adapters.equities``); weekends
 and holidays have no candle and are not gaps.
@@ -703,6 +708,27 @@ def _iso(epoch: float) -> str:
 
 # --- indicators --------------------------------------------------------------------------------
 
+# The metrics that read volumes: NOT_APPLICABLE on a window without any (module docstring).
+VOLUME_METRICS = frozenset({"volume", "volume_z"})
+
+
+def with_volume(volume: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each window ``[start, end)`` of the candles has a volume other than 0, as the
+    adapter asks of the window it reads (``volume.any()``), for every window at once."""
+    counts = np.concatenate(([0], np.cumsum(volume != 0)))
+    return np.asarray(counts[ends] > counts[starts])
+
+
+def no_volume(candles: Candles) -> str:
+    """Why the volume metrics do not apply to candles without volume."""
+    count = len(candles)
+    return (
+        f"no volume on any of the {count:,} {format_duration(candles.timeframe)} candle"
+        f"{'s' * (count != 1)} read (an index or exchange rate, or candles imported without "
+        "volume)"
+    )
+
+
 Indicator = Callable[[Candles, dict[str, Any]], float]
 
 
@@ -876,6 +902,8 @@ class TechnicalAdapter(BaseAdapter):
                 source=SOURCE,
                 reason=Code.INSUFFICIENT_HISTORY,
             )
+        if request.metric in VOLUME_METRICS and not candles.volume.any():
+            raise AdapterError(no_volume(candles), source=SOURCE, reason=Code.NOT_APPLICABLE)
         value = INDICATORS[request.metric](candles, params)
         if not math.isfinite(value):
             raise AdapterError(

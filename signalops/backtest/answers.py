@@ -16,9 +16,9 @@ bar of the run without asking the adapters bar by bar:
   adapter's own function (``technical.INDICATORS``) on each window. Gaps come from the
   adapter's own ``Candles.gaps`` (once per distinct set of gaps a window holds);
 - wherever that reading cannot give a clean observation (too few candles, a non-finite value,
-  an indicator that raised), and for every other source or feed, the real adapters answer, at
-  that bar, through the same calls as the pipeline (``gather``), so errors and their messages
-  are theirs.
+  an indicator that raised, a volume metric on a window without volume), and for every other
+  source or feed, the real adapters answer, at that bar, through the same calls as the
+  pipeline (``gather``), so errors and their messages are theirs.
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ from signalops.adapters.gather import gather
 from signalops.adapters.technical import (
     INDICATORS,
     SOURCE,
+    VOLUME_METRICS,
     Candles,
     ReplayCandleFeed,
     TechnicalAdapter,
     bars_needed,
+    with_volume,
 )
 from signalops.audit.record import detail_member, observation_entries
 from signalops.backtest.clock import epoch_seconds
@@ -426,6 +428,8 @@ class ReplayAnswers:
         with np.errstate(all="ignore"):
             compute(history, params, starts, ends, enough, bars, values)
         ok = enough & np.isfinite(values)
+        if request.metric in VOLUME_METRICS:  # a window without volume: NOT_APPLICABLE, said
+            ok &= with_volume(history.candles.volume, starts, ends)  # by the adapter itself
         return _Column(
             values.tolist(),
             ok.tolist(),

@@ -70,7 +70,8 @@ def data() -> None:
     "--columns",
     help="With FILE: FIELD=COLUMN,... a column by its header's name or its position from 1, "
     "e.g. time=open_time,close=Close or (a file without a header row) "
-    "time=1,open=2,high=3,low=4,close=5,volume=6.",
+    "time=1,open=2,high=3,low=4,close=5,volume=6; volume=none: candles without volume (read "
+    "so when no column speaks of volume).",
 )
 @click.option(
     "--replace",
@@ -99,19 +100,20 @@ def data_import(
     Close,Volume), Binance Vision klines (no header row: open time in ms or µs, open, high,
     low, close, volume, close time, ...), columns in any order; a file of other columns
     without a header row needs them named by position (--columns time=1,open=2,...); a
-    Polymarket CLOB prices-history or Gamma markets
-    response; an SEC companyfacts JSON, or a company's splits (ticker,ex_date,ratio_new_per_old)
-    for --source fundamental. Candle rows are dated by their open; each lands at its close (open
-    + timeframe), so no two rows may be closer than the timeframe (longer steps are candles left
-    out). Rows are checked as the live adapters check a response (prices above zero, high not
-    below low, volume not negative), a bad value named at FILE:LINE:COLUMN with its header's
-    name; two rows at one time must agree (a repeat is left out); a stored point the file
-    changes needs --replace. A file naming another market than the one its candles would be
-    stored as (a Symbol column, yfinance's Ticker line, a Yahoo export going to a crypto
-    exchange) is refused with the options that fit it. Nothing is written unless the whole file
-    reads. Candles missing
-    between the file's first and last rows are warned of (for stocks, the NYSE sessions with
-    no bar: weekends and holidays are not missing): a backtest's orders fill late across them.
+    Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
+    company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
+    are dated by their open; each lands at its close (open + timeframe), so no two rows may be
+    closer than the timeframe (longer steps are candles left out). Rows are checked as the
+    live adapters check a response (prices above zero, high not below low, volume not
+    negative), a bad value named at FILE:LINE:COLUMN with its header's name; two rows at one
+    time must agree (a repeat is left out); a stored point the file changes needs --replace.
+    A file with no column that speaks of volume (an index's, an exchange rate's) gives volume
+    0, and volume and volume_z are NOT_APPLICABLE on candles without any. A file naming
+    another market than the one its candles would be stored as (a Symbol column, yfinance's
+    Ticker line, a Yahoo export going to a crypto exchange) is refused with the options that
+    fit it. Nothing is written unless the whole file reads. Candles missing between the
+    file's first and last rows are warned of (for stocks, the NYSE sessions with no bar:
+    weekends and holidays are not missing): a backtest's orders fill late across them.
 
     \b
     Examples:
@@ -202,7 +204,8 @@ def _as_configured(asset: str, configured: Iterable[str]) -> str:
 
 
 def _import_notes(imported: list[SeriesImported], file: Path) -> None:
-    """What the summary's counts do not show: rows left out as repeats, stored points replaced."""
+    """What the summary's counts do not show: rows left out as repeats, stored points replaced,
+    candles without volume."""
     from signalops.adapters.importing.checks import short
 
     notes = []
@@ -217,6 +220,11 @@ def _import_notes(imported: list[SeriesImported], file: Path) -> None:
         if series.replaced:
             notes.append(
                 f"{series.series}: {output.count(series.replaced, 'stored point')} replaced"
+            )
+        if series.without_volume:
+            notes.append(
+                f"{series.series}: no candle has a volume (stored as 0): volume and volume_z "
+                "read NOT_APPLICABLE on these candles"
             )
     for note in notes:
         output.console(stderr=True).print(Text(f"note: {note}", style="yellow"))

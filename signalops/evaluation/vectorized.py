@@ -48,7 +48,13 @@ import talib
 from signalops.adapters.gather import gather
 from signalops.adapters.registry import replay_adapters
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.adapters.technical import SOURCE, bars_needed, series_key
+from signalops.adapters.technical import (
+    SOURCE,
+    VOLUME_METRICS,
+    bars_needed,
+    series_key,
+    with_volume,
+)
 from signalops.evaluation.hit_rate import PRICE_MAX_AGE_STEPS, price_request
 from signalops.evaluation.nodes import (
     ADAPTER_ERROR,
@@ -699,6 +705,8 @@ def _technical_series(
         else:
             value = _FULL[request.metric](candles, params)[last]
     ok = (end >= max(needed, 1)) & np.isfinite(value)
+    if request.metric in VOLUME_METRICS:  # the adapter's NOT_APPLICABLE: no volume in its window
+        ok &= with_volume(candles["volume"], np.maximum(end - bars, 0), end)
     errors = np.where(ok, Reason.OK, Reason.ADAPTER_ERROR).astype(np.int8)
     return SeriesInput(np.where(ok, value, np.nan), np.where(ok, close_time[last], np.nan), errors)
 

@@ -106,7 +106,8 @@ def test_a_headerless_file_in_another_layout_says_to_name_the_columns_by_positio
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
         f"error: {six}: no header row: name the columns by position, e.g. "
-        "--columns time=1,open=2,high=3,low=4,close=5,volume=6\n"
+        "--columns time=1,open=2,high=3,low=4,close=5,volume=6 (volume=none: a file without "
+        "volume)\n"
     )
     assert not (tmp_path / "out").exists()
 
@@ -117,7 +118,8 @@ def test_a_headerless_file_in_another_layout_says_to_name_the_columns_by_positio
         ("time=open_time", "--columns time=open_time: no header row names it: name the columns "
          "by position, e.g. --columns time=1,open=2,high=3,low=4,close=5,volume=6"),
         ("time=1,open=2", "no header row: high, low, close, volume not named: name the columns "
-         "by position, e.g. --columns time=1,open=2,high=3,low=4,close=5,volume=6"),
+         "by position, e.g. --columns time=1,open=2,high=3,low=4,close=5,volume=6 "
+         "(volume=none: a file without volume)"),
         ("time=7", "--columns time=7: the file has 6 columns"),
         ("time=0", "--columns time=0: columns are counted from 1"),
     ],

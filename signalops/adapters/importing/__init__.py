@@ -8,7 +8,9 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     Binance Vision's kline files, which have no header row, ``_binance_klines``)
     -> ``candles/<venue>/<BASE>/<QUOTE>/<timeframe>``, ``t`` = the candle's *close* (its time
     column is the open, as in every one of these layouts, plus the timeframe), ``v`` =
-    ``[open, high, low, close, volume]``. Venue and symbol are the ones the configuration
+    ``[open, high, low, close, volume]`` (volume 0 from a file with no column that speaks
+    of volume, an index's or an exchange rate's, or with ``--columns volume=none``: the volume
+    metrics read such candles as NOT_APPLICABLE). Venue and symbol are the ones the configuration
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
     replay feed reads them; a file naming another market is refused (``importing.market``).
     On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
@@ -85,6 +87,7 @@ from signalops.adapters.importing.rows import (
     json_table,
     load_json,
     match_columns,
+    normalized,
     number,
     parquet_table,
     parse_mapping,
@@ -115,7 +118,9 @@ class SeriesImported:
     """How many points of one series a file gave, and the snapshot file that now holds them:
     ``replaced`` stored points had other values, ``repeats`` rows were left out as repeats;
     ``missing``: the candles (or a stock's sessions) the stored series lacks between the file's
-    first and last rows."""
+    first and last rows; ``without_volume``: every candle the file gave has volume 0 (it has
+    no volume column, ``--columns volume=none``, or writes 0s), which the volume metrics read
+    as NOT_APPLICABLE (``technical.VOLUME_METRICS``)."""
 
     source: str
     series: str
@@ -124,6 +129,7 @@ class SeriesImported:
     replaced: int = 0
     repeats: tuple[Repeat, ...] = ()
     missing: Missing | None = None
+    without_volume: bool = False
 
 
 def import_file(
@@ -176,6 +182,7 @@ def import_file(
             replaced=sum(change.series == key for change in changed),
             repeats=tuple(r for r in points.repeats if r.series == key),
             missing=_missing(final, key, series, in_sessions) if source == "technical" else None,
+            without_volume=source == "technical" and not any(v[4] for v, _ in series.values()),
         )
         for key, series in sorted(points.by_series.items())
     ]
@@ -318,12 +325,18 @@ def _candles(
     mapping = parse_mapping(columns, CANDLE_FIELDS)
     if not mapping and _binance_klines(table):
         mapping = dict(zip(CANDLE_FIELDS, "123456", strict=True))
-    found = match_columns(table, CANDLE_FIELDS, aliases, mapping)
+    fields: tuple[str, ...] = CANDLE_FIELDS
+    if mapping.get("volume", "").lower() == "none":
+        fields = tuple(f for f in fields if f != "volume")
+        del mapping["volume"]
+    optional = () if _volume_like(table) else ("volume",)
+    found = match_columns(table, fields, aliases, mapping, optional=optional)
     rows: list[tuple[float, list[float], Row]] = []
     first: dict[float, tuple[list[float], Row]] = {}  # the first row opening at each time
     for row in table.rows:
         t = epoch(row, found["time"], "time")
-        candle = [number(row, found[f], f) for f in CANDLE_FIELDS[1:]]
+        candle = [number(row, found[f], f) for f in CANDLE_FIELDS[1:5]]
+        candle.append(number(row, found["volume"], "volume") if "volume" in found else 0.0)
         plausible(_cells_of(row, found), candle)
         rows.append((t, candle, row))
         earlier, earlier_row = first.setdefault(t, (candle, row))
@@ -346,6 +359,12 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _volume_like(table: Table) -> bool:
+    """Whether a column's name speaks of volume (``Vol.``, ``Volume USD``): a file with one
+    that is not read as the volume is refused rather than read as having none."""
+    return any("vol" in normalized(name) for name in table.header)
 
 
 def _binance_klines(table: Table) -> bool:

@@ -315,10 +315,13 @@ def parse_mapping(text: str | None, fields: Sequence[str]) -> dict[str, str]:
             continue
         field, sep, column = part.partition("=")
         field = field.strip().lower()
-        if not sep or not column.strip():
+        if not sep:
             raise InputError(f"--columns: '{part.strip()}' is not FIELD=COLUMN")
         if field not in fields:
             raise InputError(f"--columns: unknown field '{field}' (one of: {', '.join(fields)})")
+        if not column.strip():
+            hint = " (volume=none: candles without volume)" if field == "volume" else ""
+            raise InputError(f"--columns: '{part.strip()}' names no column{hint}")
         mapping[field] = column.strip()
     return mapping
 
@@ -338,9 +341,12 @@ def match_columns(
     mapping: Mapping[str, str],
     *,
     rows_needed: bool = True,
+    optional: Sequence[str] = (),
 ) -> dict[str, int]:
     """Each field's column index; every field must be found or the import reads 0 points, and
-    so must a row unless not ``rows_needed`` (a split history may list none)."""
+    so must a row unless not ``rows_needed`` (a split history may list none). An ``optional``
+    field no column matches is left out when every other field is found (a file with a
+    header row only: a file without one names its columns, ``FIELD=none`` for one it lacks)."""
     position = {normalized(name): i for i, name in reversed(list(enumerate(table.header)))}
     found: dict[str, int] = {}
     for field in fields:
@@ -354,10 +360,13 @@ def match_columns(
     missing = [f for f in fields if f not in found]
     if missing and table.headerless:
         unnamed = f"{', '.join(missing)} not named: " if mapping else ""
+        lacking = "".join(f" ({f}=none: a file without {f})" for f in optional if f in missing)
         raise InputError(
             f"{table.path}: no header row: {unnamed}name the columns by position, e.g. "
-            f"--columns {by_position(fields)}"
+            f"--columns {by_position(fields)}{lacking}"
         )
+    if set(missing) <= set(optional):
+        missing = []
     if missing:
         if "close" not in fields and set(position) >= _CANDLE_COLUMNS:
             # A price file given another source: the candles' columns say which it is.
