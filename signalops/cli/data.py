@@ -74,6 +74,12 @@ def data() -> None:
     "so when no column speaks of volume).",
 )
 @click.option(
+    "--date-format",
+    help="With FILE: how its time column writes dates ISO does not, in strptime's codes, e.g. "
+    "%m/%d/%Y (US), %d.%m.%Y %H:%M (EU): such dates are refused without it, as day and month "
+    "cannot be told apart.  [default: Unix times and ISO dates; UTC unless %z]",
+)
+@click.option(
     "--replace",
     is_flag=True,
     help="With FILE: let its rows replace stored points that have other values "
@@ -89,6 +95,7 @@ def data_import(
     timeframe: str | None,
     columns: str | None,
     config_file: Path | None,
+    date_format: str | None,
     replace: bool,
 ) -> None:
     """Turn the bundled real data, or one FILE of your own, into replay snapshots.
@@ -103,7 +110,9 @@ def data_import(
     Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
     company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
     are dated by their open; each lands at its close (open + timeframe), so no two rows may be
-    closer than the timeframe (longer steps are candles left out). Rows are checked as the
+    closer than the timeframe (longer steps are candles left out); times are Unix times or ISO
+    dates, others (03/09/2023: March 9 or 3 September?) are refused unless --date-format names
+    their format. Rows are checked as the
     live adapters check a response (prices above zero, high not below low, volume not
     negative), a bad value named at FILE:LINE:COLUMN with its header's name; two rows at one
     time must agree (a repeat is left out); a stored point the file changes needs --replace.
@@ -124,6 +133,8 @@ def data_import(
       signalops data import BTCUSDT-1h-2023-03.csv --source technical --asset BTC  (Binance Vision)
       signalops data import mine.csv --source technical --asset BTC --timeframe 1h \\
           --columns time=open_time,close=Close
+      signalops data import KO.csv --source technical --asset KO --venue yfinance \\
+          --date-format %m/%d/%Y
       signalops data import prices-history.json --source polymarket --asset some-market-slug/yes
       signalops data import CIK0000320193.json --source fundamental --asset AAPL
       signalops data import splits.csv --source fundamental --asset AAPL
@@ -135,6 +146,7 @@ def data_import(
             timeframe=timeframe,
             columns=columns,
             config=config_file,
+            date_format=date_format,
             replace=replace or None,
         )
         if data_dir is None and not DEFAULT_DATA_DIR.is_dir():  # installed, outside a checkout
@@ -179,6 +191,7 @@ def data_import(
         timeframe=timeframe,
         columns=columns,
         replace=replace,
+        date_format=date_format,
     )
     output.file_imported(imported)
     _import_notes(imported, file)
@@ -250,7 +263,7 @@ _SHOWN_RUNS = 5
 
 
 def _refuse_file_options(**given: object) -> None:
-    named = [f"--{name}" for name, value in given.items() if value is not None]
+    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
     if named:
         raise InputError(f"{', '.join(named)}: only with a FILE to import")
 

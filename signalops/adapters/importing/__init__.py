@@ -81,7 +81,9 @@ from signalops.adapters.importing.missing import Missing, missing_bars
 from signalops.adapters.importing.rows import (
     Row,
     Table,
+    check_date_format,
     csv_table,
+    dated,
     dividend_adjusted,
     epoch,
     json_table,
@@ -142,13 +144,15 @@ def import_file(
     timeframe: str | None = None,
     columns: str | None = None,
     replace: bool = False,
+    date_format: str | None = None,
 ) -> list[SeriesImported]:
     """Read ``path`` as ``source`` data about ``asset`` and merge it into ``out_dir``.
 
     Candles go to the series of the venue ``venues`` routes ``asset`` to (the configuration
     with the CLI's ``--venue`` applied: ``signalops.workspace.with_venue``), under the symbol it
     names there, so that the same configuration replays them. A stored point the file gives
-    other values for is refused unless ``replace``.
+    other values for is refused unless ``replace``. ``date_format`` (strptime's codes) reads
+    the time column of a table (candles, prices) as written in it (``%m/%d/%Y``).
     """
     path, out_dir = Path(path), Path(out_dir)
     if source not in SOURCES:
@@ -163,7 +167,16 @@ def import_file(
         raise InputError("--asset: empty name")
     if source != "technical" and timeframe:
         raise InputError("--timeframe is for candles (--source technical)")
-    points = unique(located_records(path, source, asset.strip(), venues, timeframe, columns), path)
+    if date_format is not None:
+        if source == "fundamental":
+            raise InputError(
+                "--date-format is for a time column (--source technical or polymarket)"
+            )
+        check_date_format(date_format)
+    located = located_records(
+        path, source, asset.strip(), venues, timeframe, columns, date_format=date_format
+    )
+    points = unique(located, path)
     if not points.by_series:
         raise InputError(f"{path}: 0 points read")
     final = SnapshotStore(out_dir)
@@ -244,6 +257,8 @@ def located_records(
     venues: Venues,
     timeframe: str | None,
     columns: str | None,
+    *,
+    date_format: str | None = None,
 ) -> list[Located]:
     """Every point of the file, in file order per series, each with the place of its row."""
     suffix = path.suffix.lower()
@@ -255,6 +270,11 @@ def located_records(
         if kind == "fundamental":
             return [(*record, str(path)) for record in companyfacts_records(path, raw, asset)]
         if kind == "polymarket":
+            if date_format is not None:
+                raise InputError(
+                    f"{path}: a Polymarket response has Unix times: --date-format is for the "
+                    "time column of a table"
+                )
             return list(_polymarket_json(path, raw, asset))
         positional = {"technical": CANDLE_FIELDS, "fundamental": SPLIT_FIELDS}.get(
             source, PRICE_FIELDS
@@ -272,9 +292,9 @@ def located_records(
     else:
         raise InputError(f"{path}: unknown format '{suffix}' (CSV, TSV, Parquet or JSON)")
     if source == "technical":
-        return list(_candles(table, asset, venues, timeframe, columns))
+        return list(_candles(table, asset, venues, timeframe, columns, date_format))
     if source == "polymarket":
-        return list(_price_rows(table, asset, columns))
+        return list(_price_rows(table, asset, columns, date_format))
     return list(split_rows(table, asset, columns))  # fundamental: a split history
 
 
@@ -302,7 +322,12 @@ def _json_kind(raw: Any) -> str | None:
 
 
 def _candles(
-    table: Table, asset: str, venues: Venues, timeframe: str | None, columns: str | None
+    table: Table,
+    asset: str,
+    venues: Venues,
+    timeframe: str | None,
+    columns: str | None,
+    date_format: str | None,
 ) -> Iterator[Located]:
     from signalops.adapters.technical import series_key
 
@@ -331,6 +356,8 @@ def _candles(
         del mapping["volume"]
     optional = () if _volume_like(table) else ("volume",)
     found = match_columns(table, fields, aliases, mapping, optional=optional)
+    if date_format is not None:
+        table = dated(table, found["time"], "time", date_format)
     rows: list[tuple[float, list[float], Row]] = []
     first: dict[float, tuple[list[float], Row]] = {}  # the first row opening at each time
     for row in table.rows:
@@ -485,12 +512,16 @@ def _market_and_outcome(asset: str) -> tuple[str, str]:
     return market, outcome
 
 
-def _price_rows(table: Table, asset: str, columns: str | None) -> Iterator[Located]:
+def _price_rows(
+    table: Table, asset: str, columns: str | None, date_format: str | None
+) -> Iterator[Located]:
     from signalops.adapters.polymarket import prices_key
 
     market, outcome = _market_and_outcome(asset)
     aliases = {"time": _TIME_ALIASES, "price": ("p", "price", outcome.lower())}
     found = match_columns(table, PRICE_FIELDS, aliases, parse_mapping(columns, PRICE_FIELDS))
+    if date_format is not None:
+        table = dated(table, found["time"], "time", date_format)
     key = prices_key(market, outcome)
     for row in table.rows:
         price = number(row, found["price"], "price")

@@ -449,6 +449,7 @@ def epoch(row: Row, index: int, field: str) -> float:
             except ValueError:
                 raise InputError(
                     f"{row.at(index, field)}: {text!r} is neither a Unix time nor an ISO date"
+                    + _format_hint(text)
                 ) from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InputError(f"{row.at(index, field)}: {value!r} is not a time")
@@ -459,6 +460,57 @@ def epoch(row: Row, index: int, field: str) -> float:
     if abs(t) >= 1e11:
         return t / 1e3
     return t
+
+
+_WRITTEN_DATE = re.compile(r"(\d{1,4})([./-])(\d{1,2})\2(\d{1,4})(?:[ T](\d{1,2}(?::\d\d){1,2}))?")
+
+
+def _format_hint(text: str) -> str:
+    """How to read a date ISO does not write (``03/09/2023``, ``09.03.2023 14:00``): name its
+    format, as day and month cannot be told apart by the file (refused rather than guessed)."""
+    written = _WRITTEN_DATE.fullmatch(text)
+    if written is None:
+        return ""
+    first, sep, second, _, clock = written.groups()
+    time = "" if clock is None else " %H:%M" + ":%S" * (clock.count(":") == 2)
+    us, eu = f"%m{sep}%d{sep}%Y{time}", f"%d{sep}%m{sep}%Y{time}"
+    if len(first) == 4:
+        formats = f"%Y{sep}%m{sep}%d{time}"
+    elif int(first) > 12 or int(second) > 12:  # this cell says which is the day
+        formats = eu if int(first) > 12 else us
+    else:  # a dot is Europe's mark, a slash more often the US's: both are given
+        formats = f"{eu} or {us}" if sep == "." else f"{us} or {eu}"
+    return f": name its format with --date-format, e.g. {formats}"
+
+
+def check_date_format(date_format: str) -> None:
+    """Refuse a ``--date-format`` strptime cannot use (``%Q``, a lone ``%``) before any row."""
+    if not date_format.strip():
+        raise InputError("--date-format: empty (strptime's codes, e.g. %m/%d/%Y)")
+    try:
+        datetime.strptime("", date_format)
+    except ValueError as exc:
+        if "does not match" not in str(exc):
+            raise InputError(f"--date-format {date_format}: {exc}") from None
+
+
+def dated(table: Table, index: int, field: str, date_format: str) -> Table:
+    """``table`` with the cells of column ``index`` read as times in ``date_format``
+    (``datetime.strptime``'s codes; UTC unless it has ``%z``), each a one-line error at its
+    cell when it does not match; the text of each row is kept for naming places."""
+    rows = []
+    for row in table.rows:
+        text = str(cell(row, index, field)).strip()
+        try:
+            moment = datetime.strptime(text, date_format)
+        except ValueError:
+            raise InputError(
+                f"{row.at(index, field)}: {text!r} does not match --date-format {date_format}"
+            ) from None
+        cells = list(row.cells)
+        cells[index] = moment
+        rows.append(replace(row, cells=cells))
+    return replace(table, rows=rows)
 
 
 def written_date(row: Row, index: int, field: str) -> date:
