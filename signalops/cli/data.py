@@ -100,22 +100,23 @@ def data_import(
 ) -> None:
     """Turn the bundled real data, or one FILE of your own, into replay snapshots.
 
-    A FILE (CSV, also ';'- or tab-separated, Parquet or JSON) is read as --source data about
-    --asset and merged into the snapshot folder: the other series there are kept, and importing
-    the same file twice changes nothing. Layouts are recognised: ccxt/Freqtrade candle arrays
-    and CSVs, CryptoDataDownload (banner line, newest first), Yahoo (Date,Open,...,Adj
-    Close,Volume), Binance Vision klines (no header row: open time in ms or µs, open, high,
-    low, close, volume, close time, ...), columns in any order; a file of other columns
-    without a header row needs them named by position (--columns time=1,open=2,...); a
+    A FILE (CSV, also ';'- or tab-separated with decimal commas, numbers grouped by commas
+    such as "20,187,300" where the decimal mark is '.'; Parquet or JSON) is read as --source
+    data about --asset and merged into the snapshot folder: the other series there are kept,
+    and importing the same file twice changes nothing. Layouts are recognised: ccxt/Freqtrade
+    candle arrays and CSVs, CryptoDataDownload (banner line, newest first), Yahoo
+    (Date,Open,...,Adj Close,Volume), Binance Vision klines (no header row: open time in ms or
+    µs, open, high, low, close, volume, close time, ...), columns in any order; a file of other
+    columns without a header row needs them named by position (--columns time=1,open=2,...); a
     Polymarket CLOB prices-history or Gamma markets response; an SEC companyfacts JSON, or a
     company's splits (ticker,ex_date,ratio_new_per_old) for --source fundamental. Candle rows
     are dated by their open; each lands at its close (open + timeframe), so no two rows may be
     closer than the timeframe (longer steps are candles left out); times are Unix times or ISO
     dates, others (03/09/2023: March 9 or 3 September?) are refused unless --date-format names
-    their format. Rows are checked as the
-    live adapters check a response (prices above zero, high not below low, volume not
-    negative), a bad value named at FILE:LINE:COLUMN with its header's name; two rows at one
-    time must agree (a repeat is left out); a stored point the file changes needs --replace.
+    their format. Rows are checked as the live adapters check a response (prices above zero,
+    high not below low, volume not negative), a bad value named at FILE:LINE:COLUMN with its
+    header's name; two rows at one time must agree (a repeat is left out); a stored point the
+    file changes needs --replace.
     A file with no column that speaks of volume (an index's, an exchange rate's) gives volume
     0, and volume and volume_z are NOT_APPLICABLE on candles without any. A file naming
     another market than the one its candles would be stored as (a Symbol column, yfinance's

@@ -149,3 +149,78 @@ def test_the_cryptodatadownload_banner_is_still_skipped(tmp_path: Path):
     )
     series = SnapshotStore(out).series("technical", "candles/binance/BTC/USDT/1d")
     assert series is not None and series.values[-1][3] == 28465.36
+
+
+# --- thousands separators ------------------------------------------------------------------------
+# Regression tests: a copy of Yahoo's web table writes volumes as "20,187,300" (quoted in a
+# comma-separated file), which was refused as "not a number".
+
+
+def grouped(volume: str) -> str:
+    """``55479000`` -> ``55,479,000``."""
+    return f"{int(volume):,}"
+
+
+def test_quoted_volumes_with_thousands_separators_read_as_the_plain_file(tmp_path: Path):
+    rows = [(*row[:5], f'"{grouped(row[5])}"') for row in ROWS]
+    web = write(tmp_path / "aapl_web.csv", ",", rows)
+    plain = write(tmp_path / "aapl.csv", ",", ROWS)
+
+    result = aapl(web, tmp_path / "web")
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert aapl(plain, tmp_path / "ref").exit_code == 0
+    expected = (tmp_path / "ref" / "technical.jsonl").read_bytes()
+    assert (tmp_path / "web" / "technical.jsonl").read_bytes() == expected
+
+
+def test_a_price_with_thousands_separators_and_decimals_is_read(tmp_path: Path):
+    """The S&P 500 as Yahoo's web table writes it (the bundled GSPC.csv's rows of 2023-03-01
+    and 03-02, grouped so): "3,951.39"."""
+    gspc = tmp_path / "gspc.csv"
+    gspc.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        '2023-03-01,"3,963.34","3,971.73","3,939.05","3,951.39","2,234,879,789"\n'
+        '2023-03-02,"3,938.68","3,990.84","3,928.16","3,981.35","2,252,768,227"\n'
+    )
+
+    result = invoke("data", "import", str(gspc), "--source", "technical", "--asset", "^GSPC",
+                    "--venue", "yfinance", "--to", str(tmp_path / "out"))  # fmt: skip
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    series = SnapshotStore(tmp_path / "out").series("technical", "candles/yfinance/^GSPC/1d")
+    assert series is not None
+    assert series.values == [
+        [3963.34, 3971.73, 3939.05, 3951.39, 2234879789.0],
+        [3938.68, 3990.84, 3928.16, 3981.35, 2252768227.0],
+    ]
+
+
+def test_a_semicolon_file_with_decimal_points_reads_thousands_separators(tmp_path: Path):
+    rows = [(*row[:5], grouped(row[5])) for row in ROWS]
+    dotted = write(tmp_path / "aapl.csv", ";", rows)
+
+    result = aapl(dotted, tmp_path / "out")
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    series = SnapshotStore(tmp_path / "out").series("technical", AAPL_1D)
+    assert series is not None and series.values[0][4] == 55479000.0
+
+
+def test_one_group_of_three_in_a_semicolon_file_of_decimal_points_stays_refused(tmp_path: Path):
+    """``52,238`` there is 52,238 shares or a decimal comma: refused, both cells named."""
+    mixed = write(tmp_path / "mixed.csv", ";", ROWS)
+    mixed.write_text(mixed.read_text().replace("52238100", "52,238"))
+
+    result = aapl(mixed, tmp_path / "out")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: {mixed}:2:12: Open: '146.83' and {mixed}:3:39: Volume: '52,238': numbers with "
+        "a '.' and with a ','"
+    )
+
+
+def test_help_says_numbers_grouped_by_commas_are_read():
+    text = " ".join(invoke("data", "import", "--help").stdout.split())
+    assert "numbers grouped by commas such as \"20,187,300\" where the decimal mark is '.'" in text

@@ -17,7 +17,11 @@ first line, or the second after a one-field banner) holds most of, ``,`` on a ti
 separated by ``;`` or tabs may write decimals with a comma (``92,25``, as a spreadsheet in a
 European locale saves it); those cells are read as ``92.25`` when the file holds no number
 with a ``.`` too, which could be a thousands separator (``10.220``) as well as a decimal point:
-such a file is refused rather than guessed.
+such a file is refused rather than guessed. Where the decimal mark is ``.`` (every
+comma-separated file, and a ``;`` or tab one without decimal commas), a number may group its
+digits by three with commas (``"20,187,300"``, ``"4,123.45"``, as a copy of Yahoo's web table
+writes them): read as ``20187300`` and ``4123.45``. ``"146,83"`` is no such number: in a
+comma-separated file it stays refused, as the decimal comma it is.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from signalops.extras import require
 SEPARATORS = (",", ";", "\t")  # the first wins a tie
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
 _DECIMAL_POINT = re.compile(r"\s*[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 
 
 @dataclass(frozen=True)
@@ -166,8 +171,7 @@ def csv_table(path: Path) -> Table:
             continue
         text = lines[line - 1] if line == last else "".join(lines[line - 1 : last])
         rows.append(Row(f"{path}:{line}", cells, header, str(path), line, text, separator))
-    if separator != ",":
-        rows = _decimal_commas(rows)
+    rows = _decimal_commas(rows) if separator != "," else _thousands(rows)
     return Table(path, header, rows, yfinance, ticker, headerless)
 
 
@@ -185,7 +189,7 @@ def _value(text: str) -> bool:
         return True
     except ValueError:
         pass
-    if _DECIMAL_COMMA.fullmatch(text):
+    if _DECIMAL_COMMA.fullmatch(text) or _THOUSANDS.fullmatch(text):
         return True
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -252,7 +256,7 @@ def _decimal_commas(rows: list[Row]) -> list[Row]:
                 "with one decimal mark and no thousands separators"
             )
     if "," not in found:
-        return rows
+        return _thousands(rows)  # the decimal mark is '.'
     return [
         replace(row, cells=[_point(v) if _DECIMAL_COMMA.fullmatch(v) else v for v in row.cells])
         for row in rows
@@ -261,6 +265,21 @@ def _decimal_commas(rows: list[Row]) -> list[Row]:
 
 def _point(value: str) -> str:
     return value.replace(",", ".")
+
+
+def _thousands(rows: list[Row]) -> list[Row]:
+    """``"20,187,300"`` cells as ``20187300`` in a file whose decimal mark is ``.``: digits
+    grouped by three, so a decimal comma (``146,83``) is not read as one."""
+    return [
+        replace(row, cells=[_ungrouped(v) if _THOUSANDS.fullmatch(v) else v for v in row.cells])
+        if any(_THOUSANDS.fullmatch(v) for v in row.cells)
+        else row
+        for row in rows
+    ]
+
+
+def _ungrouped(value: str) -> str:
+    return value.replace(",", "").strip()
 
 
 def parquet_table(path: Path) -> Table:
