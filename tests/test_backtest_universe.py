@@ -373,7 +373,10 @@ def test_a_stock_universe_with_point_in_time_fundamentals_has_no_look_ahead(
     source = SnapshotStore(replay_dir)
     keys = {
         "technical": tuple(f"candles/yfinance/{a}/1d" for a in STOCKS),
-        "fundamental": tuple(k for k in source.keys("fundamental") if k.startswith("edgar/")),
+        # The filings, and the split histories that put them in the closes' units.
+        "fundamental": tuple(
+            k for k in source.keys("fundamental") if k.startswith(("edgar/", "splits/"))
+        ),
     }
     changes = {
         "candles/yfinance/AAPL/1d": garbage_after(cut),
@@ -408,7 +411,10 @@ def test_point_in_time_price_to_sales_and_market_cap_have_no_look_ahead(
     source = SnapshotStore(replay_dir)
     keys = {
         "technical": tuple(f"candles/yfinance/{a}/1d" for a in STOCKS),
-        "fundamental": tuple(k for k in source.keys("fundamental") if k.startswith("edgar/")),
+        # The filings, and the split histories that put them in the closes' units.
+        "fundamental": tuple(
+            k for k in source.keys("fundamental") if k.startswith(("edgar/", "splits/"))
+        ),
     }
     changes = {
         "candles/yfinance/AAPL/1d": garbage_after(cut),
