@@ -548,7 +548,7 @@ def ccxt_errors(name: str, symbol: str) -> Iterator[None]:
         raise _ccxt_error(message, Code.HTTP_ERROR) from None
     except ccxt.InvalidNonce as exc:  # a signed request the exchange answered: no connection fault
         message = f"{name} refused the request's nonce (is this machine's clock right?): {exc}"
-        raise _ccxt_error(message[:400], Code.HTTP_ERROR) from None
+        raise _ccxt_error(message[:400], Code.CLOCK_SKEW) from None
     except ccxt.NetworkError as exc:
         # Its own message is the request's method and URL (a signed one carries its
         # signature); what went wrong is in the exceptions under it.

@@ -866,7 +866,7 @@ def test_replay_feed_returns_only_the_last_closed_candles(
         (ccxt.RateLimitExceeded("kraken {\"error\":[\"EAPI:Rate limit exceeded\"]}"),
          "RATE_LIMITED", "technical: kraken rate limited the request"),
         (ccxt.InvalidNonce("kraken {\"error\":[\"EAPI:Invalid nonce\"]}"),
-         "HTTP_ERROR", "technical: kraken refused the request's nonce (is this machine's clock "
+         "CLOCK_SKEW", "technical: kraken refused the request's nonce (is this machine's clock "
          "right?): kraken {\"error\":[\"EAPI:Invalid nonce\"]}"),
     ],
     ids=["429", "nonce"],
