@@ -14,7 +14,9 @@ from conftest import invoke
 from signalops.config import loads_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
-CDD_DAILY = FIXTURES / "cryptodatadownload_BTCUSDT_d_2022-06_2023-03.csv"
+# ccxt's candle arrays name no market (a CryptoDataDownload file names BTCUSDT, refused on a
+# EUR venue): the venue's pair is the one they land under.
+CCXT_HOURLY = FIXTURES / "ccxt_BTCUSDT_1h_2023-03-01.json"
 CONFIG = "venues:\n  kraken: {exchange: kraken, quote: eur}\nassets:\n  BTC: {venue: kraken}\n"
 
 
@@ -34,9 +36,9 @@ def test_candles_imported_for_it_land_under_the_upper_case_pair(tmp_path: Path):
     out = tmp_path / "out"
 
     result = invoke(
-        "data", "import", str(CDD_DAILY), "--source", "technical", "--asset", "BTC",
+        "data", "import", str(CCXT_HOURLY), "--source", "technical", "--asset", "BTC",
         "--config", str(tmp_path / "signalops.yaml"), "--to", str(out),
     )  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
-    assert " points in candles/kraken/BTC/EUR/1d " in result.stdout
+    assert " points in candles/kraken/BTC/EUR/1h " in result.stdout
