@@ -118,7 +118,8 @@ def data_import(
     header's name; two rows at one time must agree (a repeat is left out); a stored point the
     file changes needs --replace.
     A file with no column that speaks of volume (an index's, an exchange rate's) gives volume
-    0, and volume and volume_z are NOT_APPLICABLE on candles without any. A file naming
+    0, and volume and volume_z are NOT_APPLICABLE on candles without any; such a file into a
+    series stored with volume is refused, and so is the reverse. A file naming
     another market than the one its candles would be stored as (a Symbol column, yfinance's
     Ticker line, a Yahoo export going to a crypto exchange) is refused with the options that
     fit it. Nothing is written unless the whole file reads. Candles missing between the

@@ -127,3 +127,54 @@ def test_help_says_how_a_file_without_volume_is_read():
     text = " ".join(invoke("data", "import", "--help").stdout.split())
     assert "volume=none: candles without volume" in text
     assert "volume and volume_z are NOT_APPLICABLE on candles without any" in text
+
+
+# Three later sessions of KO, with a volume column (2022-01-06..10).
+LATER = (
+    "time,open,high,low,close,volume\n"
+    "2022-01-06,60.5,61,60.2,60.8,1000\n"
+    "2022-01-07,60.8,61.2,60.5,61,1100\n"
+    "2022-01-10,61,61.5,60.9,61.2,900\n"
+)
+
+
+def test_a_file_without_volume_into_a_series_stored_with_volume_is_refused(in_tmp: Path):
+    """The window of ``volume(1d) < 1000`` would mix the file's 0s with stored volumes and
+    read them as volumes: the condition would pass on candles that have no volume."""
+    assert ko("later.csv", LATER).exit_code == 0
+    before = Path("out/technical.jsonl").read_bytes()
+
+    result = ko("index.csv", NO_VOLUME)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: index.csv: {KO_1D} is stored with volume and this file has none (volume and "
+        "volume_z would read the 0s of a window mixing them as volumes): import it into "
+        "another folder (--to) or as another asset, or with its volume\n"
+    )
+    assert Path("out/technical.jsonl").read_bytes() == before
+
+
+def test_a_file_with_volume_into_a_series_stored_without_any_is_refused(in_tmp: Path):
+    assert ko("index.csv", NO_VOLUME).exit_code == 0
+
+    result = ko("later.csv", LATER)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: later.csv: {KO_1D} is stored without volume (all 0) and this file has volume "
+        "(volume and volume_z would read the 0s of a window mixing them as volumes): import it "
+        "into another folder (--to), or with --columns volume=none\n"
+    )
+    again = ko("later.csv", LATER, "--columns", "volume=none")
+    assert (again.exit_code, again.stderr) == (0, NOTE)
+
+
+def test_replacing_every_stored_candle_mixes_nothing(in_tmp: Path):
+    assert ko("index.csv", NO_VOLUME).exit_code == 0
+    with_volume = with_column("volume", ["5", "5", "5"])
+
+    result = ko("volume.csv", with_volume, "--replace")
+
+    assert result.exit_code == 0, result.stderr
+    assert [candle[4] for candle in stored()] == [5.0, 5.0, 5.0]

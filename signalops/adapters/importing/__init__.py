@@ -10,7 +10,9 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     column is the open, as in every one of these layouts, plus the timeframe), ``v`` =
     ``[open, high, low, close, volume]`` (volume 0 from a file with no column that speaks
     of volume, an index's or an exchange rate's, or with ``--columns volume=none``: the volume
-    metrics read such candles as NOT_APPLICABLE). Venue and symbol are the ones the configuration
+    metrics read such candles as NOT_APPLICABLE; such a file into a series stored with
+    volume, or a file with volume into one stored without, is refused:
+    ``checks.refuse_mixed_volume``). Venue and symbol are the ones the configuration
     routes the asset to (``signalops.venues``; without one, binance and ``BASE/USDT``), as the
     replay feed reads them; a file naming another market is refused (``importing.market``).
     On a yfinance venue (equities, ETFs) the symbol is the Yahoo one
@@ -72,6 +74,7 @@ from signalops.adapters.importing.checks import (
     default_timeframe,
     plausible,
     refuse_changes,
+    refuse_mixed_volume,
     short,
     slack,
     unique,
@@ -180,6 +183,8 @@ def import_file(
     if not points.by_series:
         raise InputError(f"{path}: 0 points read")
     final = SnapshotStore(out_dir)
+    if source == "technical":
+        refuse_mixed_volume(final, points, path)
     changed = changes(final, source, points)
     if not replace:
         refuse_changes(changed, final, source)

@@ -219,3 +219,38 @@ def aligned(gap: float, step: float) -> bool:
     """Whether ``gap`` is a whole number (one or more) of ``step`` candles, within ``slack``."""
     off, within = math.fmod(gap, step), slack(step)
     return gap >= step - within and (off <= within or step - off <= within)
+
+
+def refuse_mixed_volume(store: SnapshotStore, points: Points, path: Path) -> None:
+    """Refuse candles without volume (every one 0) into a series stored with volume, and
+    candles with volume into a series stored without any. The volume metrics read a window as
+    NOT_APPLICABLE only when no candle in it has a volume (``technical.VOLUME_METRICS``): a
+    window mixing the two reads the 0s as real volumes, and ``volume < 1000`` would pass. A
+    stored series of 0s cannot be told from one imported without volume (a real market never
+    trades nothing for its whole span), so it is taken as one. Only stored candles the file
+    does not give are compared: replacing them all (``--replace``) mixes nothing."""
+    for key, new in points.by_series.items():
+        series = store.series("technical", key)
+        if series is None:
+            continue
+        kept = [v for t, v in zip(series.times, series.values, strict=True) if t not in new]
+        if not kept:
+            continue
+        stored_volume = any(_volume(v) for v in kept)
+        file_volume = any(_volume(v) for v, _ in new.values())
+        if stored_volume == file_volume:
+            continue
+        if stored_volume:
+            said = "is stored with volume and this file has none"
+            hint = "import it into another folder (--to) or as another asset, or with its volume"
+        else:
+            said = "is stored without volume (all 0) and this file has volume"
+            hint = "import it into another folder (--to), or with --columns volume=none"
+        raise InputError(
+            f"{path}: {key} {said} (volume and volume_z would read the 0s of a window "
+            f"mixing them as volumes): {hint}"
+        )
+
+
+def _volume(candle: Any) -> bool:
+    return bool(candle[4]) if isinstance(candle, list | tuple) and len(candle) > 4 else False
