@@ -17,6 +17,7 @@ from conftest import invoke
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 REORDERED_HOURLY = FIXTURES / "BTCUSDT_1h_2023-03-01_reordered.csv"
 BTC_1H = "candles/binance/BTC/USDT/1h"
+BTC_1D = "candles/binance/BTC/USDT/1d"
 MARCH_1_MS = 1677628800000
 HOUR_MS = 3600000
 
@@ -147,3 +148,50 @@ def test_help_says_columns_may_be_named_by_position():
     result = invoke("data", "import", "--help")
     assert "its position from 1" in " ".join(result.stdout.split())
     assert "Binance Vision klines (no header row" in " ".join(result.stdout.split())
+
+
+# A headerless export with US dates (the reviewer's us.csv): its first row is data.
+US_DATES = (
+    "03/01/2023,100,101,99,100.5,1000\n"
+    "03/02/2023,100.5,102,100,101,1100\n"
+    "03/03/2023,101,103,100,102,900\n"
+)
+POSITIONS = "time=1,open=2,high=3,low=4,close=5,volume=6"
+
+
+@pytest.mark.parametrize(
+    ("text", "date_format"),
+    [(US_DATES, "%m/%d/%Y"), (US_DATES.replace("03/0", "Mar "), "%b %d/%Y")],
+    ids=["digits", "words"],
+)
+def test_a_first_row_with_written_dates_is_data_not_a_header(
+    tmp_path: Path, text: str, date_format: str
+):
+    """Regression: only ISO dates made a first row data; ``03/01/2023,100,...`` became the
+    header, and with positional --columns the file imported without its first candle."""
+    file = tmp_path / "us.csv"
+    file.write_text(text)
+
+    result = btc(file, tmp_path / "out", "--columns", POSITIONS, "--date-format", date_format)
+
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stdout
+        == f"technical           3 points in {BTC_1D}  {tmp_path}/out/technical.jsonl\n"
+    )
+
+
+def test_a_header_of_numbers_with_every_column_named_by_position_is_refused(tmp_path: Path):
+    """A date no rule knows as one (``Mar 1/2023`` without --date-format): the first row is
+    read as a header, but its prices are numbers, so it is a row that would be lost."""
+    file = tmp_path / "words.csv"
+    file.write_text(US_DATES.replace("03/0", "Mar "))
+
+    result = btc(file, tmp_path / "out", "--columns", POSITIONS)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {file}: the first row (Mar 1/2023, 100, 101, 99, 100.5, 1000) would be read "
+        "as a header, but its open, high, low, close are numbers: it is a row of data; name "
+        "the format of its dates with --date-format, or add a header row\n"
+    )

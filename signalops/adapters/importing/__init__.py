@@ -96,6 +96,7 @@ from signalops.adapters.importing.rows import (
     number,
     parquet_table,
     parse_mapping,
+    refuse_numeric_header,
     written_date,
 )
 from signalops.adapters.importing.splits import FIELDS as SPLIT_FIELDS
@@ -291,7 +292,7 @@ def located_records(
                 "objects, a CLOB prices-history, a Gamma markets response, SEC companyfacts)"
             )
     elif suffix in (".csv", ".tsv", ".txt"):
-        table = csv_table(path)
+        table = csv_table(path, date_format)
     elif suffix in (".parquet", ".pq"):
         table = parquet_table(path)
     else:
@@ -361,6 +362,7 @@ def _candles(
         del mapping["volume"]
     optional = () if _volume_like(table) else ("volume",)
     found = match_columns(table, fields, aliases, mapping, optional=optional)
+    refuse_numeric_header(table, found, mapping, CANDLE_FIELDS[1:5])
     if date_format is not None:
         table = dated(table, found["time"], "time", date_format)
     rows: list[tuple[float, list[float], Row]] = []

@@ -9,8 +9,9 @@ there (``prices.csv:14:23: close: 'n/a' is not a number``). Columns are matched 
 explicit mapping first (a header's name, or a 1-based position: ``close=5``), then by common
 names (case, spaces, a BOM and non-breaking spaces ignored).
 
-A text file whose first row holds only values (numbers, ISO dates) has no header row (Binance
-Vision's kline files): every row is data, and its columns can be named by position only.
+A text file whose first row holds only values (numbers, dates: ISO, written with digits such as
+``03/01/2023``, or in ``--date-format``) has no header row (Binance Vision's kline files): every
+row is data, and its columns can be named by position only.
 
 A text file's fields are separated by ``,``, ``;`` or a tab: whichever its header line (the
 first line, or the second after a one-field banner) holds most of, ``,`` on a tie. A file
@@ -137,9 +138,10 @@ def normalized(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").replace("\xa0", " ").split()).lower()
 
 
-def csv_table(path: Path) -> Table:
+def csv_table(path: Path, date_format: str | None = None) -> Table:
     """A CSV (or ``;``/tab separated) file; a first line of one field followed by a wider
-    header is a banner, skipped. Decimal commas are read as the module docstring says."""
+    header is a banner, skipped. Decimal commas are read as the module docstring says; a first
+    row whose dates are written in ``date_format`` is data too (``_values_only``)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         separator = _separator(handle)
         handle.seek(0)
@@ -155,7 +157,7 @@ def csv_table(path: Path) -> Table:
         if not any(cell.strip() for cell in cells):
             continue
         if not header and not headerless:
-            headerless = _values_only(cells)
+            headerless = _values_only(cells, date_format)
             if not headerless:
                 header = tuple(cells)
                 continue
@@ -175,15 +177,16 @@ def csv_table(path: Path) -> Table:
     return Table(path, header, rows, yfinance, ticker, headerless)
 
 
-def _values_only(cells: Sequence[str]) -> bool:
+def _values_only(cells: Sequence[str], date_format: str | None = None) -> bool:
     """Whether a first row is data rather than a header: every cell it fills is a number or
-    an ISO date or time (no column is named ``1677628800000`` or ``2023-03-01``)."""
+    a date or time: ISO, written with digits (``03/01/2023``, ``01.03.2023 14:00``) or in
+    ``date_format`` (no column is named ``1677628800000`` or ``03/01/2023``)."""
     filled = [cell.strip() for cell in cells if cell.strip()]
-    return len(filled) > 1 and all(_value(cell) for cell in filled)
+    return len(filled) > 1 and all(_value(cell, date_format) for cell in filled)
 
 
-def _value(text: str) -> bool:
-    """Whether a cell is a number (``60.10``, ``60,10``) or an ISO date or time."""
+def _value(text: str, date_format: str | None = None) -> bool:
+    """Whether a cell is a number (``60.10``, ``60,10``) or a date or time."""
     try:
         float(text)
         return True
@@ -191,6 +194,14 @@ def _value(text: str) -> bool:
         pass
     if _DECIMAL_COMMA.fullmatch(text) or _THOUSANDS.fullmatch(text):
         return True
+    if _WRITTEN_DATE.fullmatch(text):
+        return True
+    if date_format is not None:
+        try:
+            datetime.strptime(text, date_format)
+            return True
+        except ValueError:
+            pass
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -401,6 +412,32 @@ def match_columns(
     if rows_needed and not table.rows:
         raise InputError(f"{table.path}: 0 points read: the header is there but no rows follow")
     return found
+
+
+def refuse_numeric_header(
+    table: Table, found: Mapping[str, int], mapping: Mapping[str, str], prices: Sequence[str]
+) -> None:
+    """Refuse a first row read as the header whose ``prices`` cells are numbers, when every
+    field was named by position (no name of the header was needed): it is a row of data in
+    a layout ``_values_only`` did not know (a date written in words), and would be lost."""
+    if table.headerless or not mapping or not all(c.isdigit() for c in mapping.values()):
+        return
+    cells = [table.header[found[f]].strip() for f in prices if found[f] < len(table.header)]
+    if len(cells) < len(prices) or not all(_number_like(c) for c in cells):
+        return
+    raise InputError(
+        f"{table.path}: the first row ({', '.join(table.header)}) would be read as a header, "
+        f"but its {', '.join(prices)} are numbers: it is a row of data; name the format of "
+        "its dates with --date-format, or add a header row"
+    )
+
+
+def _number_like(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return bool(_DECIMAL_COMMA.fullmatch(text) or _THOUSANDS.fullmatch(text))
+    return True
 
 
 def _mapped(
