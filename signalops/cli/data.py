@@ -101,7 +101,8 @@ def data_import(
     """Turn the bundled real data, or one FILE of your own, into replay snapshots.
 
     A FILE (CSV, also ';'- or tab-separated with decimal commas, numbers grouped by commas
-    such as "20,187,300" where the decimal mark is '.'; Parquet or JSON) is read as --source
+    such as "20,187,300" where the decimal mark is '.' ("1,085" only in a file with a '.'
+    in its numbers, else refused as ambiguous); Parquet or JSON) is read as --source
     data about --asset and merged into the snapshot folder: the other series there are kept,
     and importing the same file twice changes nothing. Layouts are recognised: ccxt/Freqtrade
     candle arrays and CSVs, CryptoDataDownload (banner line, newest first), Yahoo

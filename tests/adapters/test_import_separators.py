@@ -224,3 +224,36 @@ def test_one_group_of_three_in_a_semicolon_file_of_decimal_points_stays_refused(
 def test_help_says_numbers_grouped_by_commas_are_read():
     text = " ".join(invoke("data", "import", "--help").stdout.split())
     assert "numbers grouped by commas such as \"20,187,300\" where the decimal mark is '.'" in text
+
+
+def test_one_group_of_three_in_a_comma_file_without_a_decimal_point_is_refused(tmp_path: Path):
+    """Regression: ``"1,085"`` in a comma-separated file (EUR/USD with decimal commas, the
+    reviewer's eu.csv) was read as 1085, a thousand times the price; a ``;`` file reads 1.085."""
+    eu = tmp_path / "eu.csv"
+    eu.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        '2023-03-01,"1,085","1,092","1,081","1,090",1000\n'
+        '2023-03-02,"1,090","1,095","1,088","1,093",1000\n'
+    )
+
+    result = invoke("data", "import", str(eu), "--source", "technical", "--asset", "BTC",
+                    "--to", str(tmp_path / "out"))  # fmt: skip
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {eu}:2:12: Open: '1,085' is 1085 with a thousands separator or 1.085 with a "
+        "decimal comma, and no number in the file has a '.' to tell which; save the numbers "
+        "without thousands separators\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_group_of_three_in_a_comma_file_with_decimal_points_is_a_thousand(tmp_path: Path):
+    rows = [(*row[:5], '"1,085"') for row in ROWS]
+    web = write(tmp_path / "aapl_web.csv", ",", rows)
+
+    result = aapl(web, tmp_path / "out")
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    series = SnapshotStore(tmp_path / "out").series("technical", AAPL_1D)
+    assert series is not None and series.values[0][4] == 1085.0

@@ -22,7 +22,9 @@ such a file is refused rather than guessed. Where the decimal mark is ``.`` (eve
 comma-separated file, and a ``;`` or tab one without decimal commas), a number may group its
 digits by three with commas (``"20,187,300"``, ``"4,123.45"``, as a copy of Yahoo's web table
 writes them): read as ``20187300`` and ``4123.45``. ``"146,83"`` is no such number: in a
-comma-separated file it stays refused, as the decimal comma it is.
+comma-separated file it stays refused, as the decimal comma it is. ``"1,085"`` (one group) is
+1085 only in a file that shows ``.`` as its decimal mark (a number with a ``.``), else it is as
+much 1.085: refused, naming the cell and both readings.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from signalops.extras import require
 SEPARATORS = (",", ";", "\t")  # the first wins a tie
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
 _DECIMAL_POINT = re.compile(r"\s*[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?\s*")
-_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
+_THOUSANDS = re.compile(r"\s*[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?\s*")
 
 
 @dataclass(frozen=True)
@@ -280,13 +282,36 @@ def _point(value: str) -> str:
 
 def _thousands(rows: list[Row]) -> list[Row]:
     """``"20,187,300"`` cells as ``20187300`` in a file whose decimal mark is ``.``: digits
-    grouped by three, so a decimal comma (``146,83``) is not read as one."""
-    return [
-        replace(row, cells=[_ungrouped(v) if _THOUSANDS.fullmatch(v) else v for v in row.cells])
-        if any(_THOUSANDS.fullmatch(v) for v in row.cells)
-        else row
-        for row in rows
-    ]
+    grouped by three, so a decimal comma (``146,83``) is not read as one. A single group
+    (``"1,085"``) is a thousand only where the file shows ``.`` as its decimal mark (a number
+    with a ``.`` in it); else it is as much a decimal comma, and refused naming both readings."""
+    point = any(_point_decimal(v) for row in rows for v in row.cells)
+    return [_ungrouped_row(row, point) for row in rows]
+
+
+def _point_decimal(value: Any) -> bool:
+    """Whether a cell is a number whose decimal mark is ``.`` (``146.83``, ``3,951.39``)."""
+    text = str(value)
+    return bool(_DECIMAL_POINT.fullmatch(text) or ("." in text and _THOUSANDS.fullmatch(text)))
+
+
+def _ungrouped_row(row: Row, point: bool) -> Row:
+    if not any(_THOUSANDS.fullmatch(v) for v in row.cells):
+        return row
+    cells = list(row.cells)
+    for index, value in enumerate(cells):
+        if not _THOUSANDS.fullmatch(value):
+            continue
+        if not point and value.count(",") == 1 and "." not in value:
+            grouped, comma = value.strip().replace(",", ""), value.strip().replace(",", ".")
+            raise InputError(
+                f"{row.at(index, 'a cell')}: {value.strip()!r} is {float(grouped):g} with a "
+                f"thousands separator or {float(comma):g} with a decimal comma, and no number "
+                "in the file has a '.' to tell which; save the numbers without thousands "
+                "separators"
+            )
+        cells[index] = _ungrouped(value)
+    return replace(row, cells=cells)
 
 
 def _ungrouped(value: str) -> str:
