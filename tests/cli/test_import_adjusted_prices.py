@@ -85,3 +85,39 @@ def test_a_yfinance_download_with_raw_closes_imports_its_close_not_adj_close(tmp
     assert series is not None
     assert series.times[0] == session_close(date(2023, 3, 6))
     assert series.values[0] == [256.43, 260.12, 255.98, 256.87, 24109800.0]
+
+
+# Regression tests: the refusal tested the venue (yfinance), so a coin's download (BTC-USD pays
+# no dividends) and an index's were refused with a message about P/E ratios; and the one-line
+# header of download(..., multi_level_index=False) was not known as yfinance's at all.
+BTC_DOWNLOAD = """Price,Close,High,Low,Open,Volume
+Ticker,BTC-USD,BTC-USD,BTC-USD,BTC-USD,BTC-USD
+Date,,,,,
+2024-01-01,44179.55,44184.1,42180.77,42283.58,27174
+2024-01-02,44946.91,45879.63,44148.34,44179.55,65146
+"""
+
+
+@pytest.mark.parametrize(
+    ("asset", "text"),
+    [("BTC-USD", BTC_DOWNLOAD), ("^GSPC", BTC_DOWNLOAD.replace("BTC-USD", "^GSPC"))],
+    ids=["coin", "index"],
+)
+def test_a_download_of_what_pays_no_dividends_imports(tmp_path: Path, asset: str, text: str):
+    _, result = imported(tmp_path, "download.csv", text, asset)
+
+    assert result.exit_code == 0, result.stderr
+    series = SnapshotStore(tmp_path / "out").series("technical", f"candles/yfinance/{asset}/1d")
+    assert series is not None and series.values[0][3] == 44179.55
+
+
+def test_a_flat_yfinance_download_with_its_default_adjusted_closes_is_refused(tmp_path: Path):
+    flat = DOWNLOAD_ADJUSTED.replace("Price,", "Date,").replace(
+        "Ticker,MSFT,MSFT,MSFT,MSFT,MSFT\nDate,,,,,\n", ""
+    )
+    file, result = imported(tmp_path, "MSFT_flat.csv", flat, "MSFT")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {file}: yfinance wrote these prices with ")
+    assert result.stderr.endswith("yf.download(..., auto_adjust=False).to_csv(FILE)\n")
+    assert not (tmp_path / "out").exists()

@@ -20,16 +20,17 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     timeframe: a weekly or intraday file is refused), and a daily bar is known at 16:00 New
     York on its date, the exchange's close: the date as written, in the row's own offset
     (``2023-03-09T00:00+09:00``, Tokyo's midnight, is March 9's bar, though March 8 in UTC),
-    UTC for Unix times; prices yfinance adjusted for dividends (``auto_adjust=True``, its
-    default) are refused. Yahoo's crypto (``BTC-USD``, ``venues.yahoo_crypto``) has a bar every
-    day, covering the UTC day, known at the next 00:00 UTC, as any other 24-hour candle: any
-    other candle opens at the moment written, converted to UTC: a
-    daily crypto candle written at ``00:00+02:00`` opens 22:00 UTC the day before and closes
-    when its written day ends. Longer steps between rows are candles left out (exchanges omit
-    empty ones); rows closer than the timeframe are refused, and so is a timeframe no step is
-    as long as (each candle would be known before its close). When not given, the timeframe
-    is the shortest step if the rows read as such candles with some left out, else the most
-    common step (``checks.default_timeframe``): a stray row does not make a daily file hourly.
+    UTC for Unix times; a stock's prices yfinance adjusted for dividends (``auto_adjust=True``,
+    its default) are refused (not a coin's, an index's, a rate's: they pay none).
+    Yahoo's crypto (``BTC-USD``, ``venues.yahoo_crypto``) has a bar every day, covering the
+    UTC day, known at the next 00:00 UTC, as any other 24-hour candle: any other candle opens
+    at the moment written, converted to UTC: a daily crypto candle written at ``00:00+02:00``
+    opens 22:00 UTC the day before and closes when its written day ends. Longer steps between
+    rows are candles left out (exchanges omit empty ones); rows closer than the timeframe are
+    refused, and so is a timeframe no step is as long as (each candle would be known before its
+    close). When not given, the timeframe is the shortest step if the rows read as such
+    candles with some left out, else the most common step (``checks.default_timeframe``): a
+    stray row does not make a daily file hourly.
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -341,7 +342,7 @@ def _candles(
     if venue is None or not venue.kind.serves_candles:
         raise InputError(f"--asset: no configured venue serves {asset}'s candles; give --venue")
     market = refuse_other_market(table, venues, asset, venue)
-    adjusted_by = dividend_adjusted(table) if venue.kind is VenueKind.YFINANCE else None
+    adjusted_by = dividend_adjusted(table) if _pays_dividends(venues, asset) else None
     if adjusted_by is not None:
         _refuse_dividend_adjusted(table.path, adjusted_by)
     symbol, base = market.symbol, market.base.lower()
@@ -393,6 +394,14 @@ def _candles(
             else t + step
         )
         yield key, close, candle, row.where
+
+
+def _pays_dividends(venues: Venues, asset: str) -> bool:
+    """Whether ``asset``'s prices can be adjusted for dividends: a stock or ETF (``trades_stock``),
+    not one of Yahoo's indexes (``^GSPC``), exchange rates (``EURUSD=X``) or futures (``CL=F``),
+    whose adjusted prices are their raw ones, nor a coin."""
+    symbol = venues.symbol_of(asset).strip().upper()
+    return venues.trades_stock(asset) and not symbol.startswith("^") and "=" not in symbol
 
 
 def _volume_like(table: Table) -> bool:

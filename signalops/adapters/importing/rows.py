@@ -211,16 +211,22 @@ def _value(text: str, date_format: str | None = None) -> bool:
     return True
 
 
+_DOWNLOAD_COLUMNS = ("close", "high", "low", "open", "volume")
+
+
 def dividend_adjusted(table: Table) -> str | None:
     """The yfinance call that wrote the file with ``auto_adjust=True``, its default for
     ``download`` and ``Ticker.history``, else None: those prices are adjusted for dividends,
     and the ``Adj Close`` column, written only with ``auto_adjust=False``, is absent. Known by
-    the layout: ``download()``'s three-line header, ``history()``'s ``Dividends`` and
-    ``Stock Splits`` columns."""
+    the layout: ``download()``'s three-line header, or its one-line one with
+    ``multi_level_index=False`` (the time column, then ``Close,High,Low,Open,Volume``:
+    yfinance's alphabetical order, which no exchange's export writes), ``history()``'s
+    ``Dividends`` and ``Stock Splits`` columns."""
     names = {normalized(name) for name in table.header}
     if "adj close" in names:
         return None
-    if table.yfinance:
+    flat = [normalized(name) for name in table.header[1:]] == list(_DOWNLOAD_COLUMNS)
+    if table.yfinance or flat:
         return "yf.download"
     return "Ticker.history" if {"dividends", "stock splits"} <= names else None
 
