@@ -64,7 +64,7 @@ def data() -> None:
 @click.option(
     "--timeframe",
     help="With FILE: 1h, 1d... [default: the shortest step between rows when the rest are "
-    "whole candles left out, else the most common]",
+    "whole candles left out, else the most common; a stock's steps counted in NYSE sessions]",
 )
 @click.option(
     "--columns",

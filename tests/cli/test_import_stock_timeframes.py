@@ -50,3 +50,26 @@ def test_a_stock_file_of_other_than_daily_candles_is_refused(tmp_path: Path, nam
         "candles, which no strategy can read; import its daily candles\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+# Regression: a stock's daily bars a weekend apart (Friday and Monday, the reviewer's two.csv)
+# were refused as "3d candles", and --timeframe 1d then as "known 2d before its close": the
+# step was measured in calendar days, not in NYSE sessions.
+FRIDAY_MONDAY = """Date,Open,High,Low,Close,Adj Close,Volume
+2023-03-10,100,101,99,100,99,1000
+2023-03-13,100,102,99,101,100,1000
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("--timeframe", "1d")], ids=["default", "1d"])
+def test_daily_stock_bars_a_weekend_apart_are_consecutive_sessions(tmp_path: Path, args):
+    file = tmp_path / "two.csv"
+    file.write_text(FRIDAY_MONDAY, encoding="utf-8")
+
+    result = invoke("data", "import", str(file), "--source", "technical", "--asset", "KO",
+                    "--venue", "yfinance", "--to", str(tmp_path / "out"), *args)  # fmt: skip
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"technical           2 points in candles/yfinance/KO/1d  {tmp_path}/out/technical.jsonl\n"
+    )

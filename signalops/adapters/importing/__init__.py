@@ -30,7 +30,8 @@ technical (CSV, Parquet, or JSON arrays ``[[ms, o, h, l, c, v], ...]`` as ccxt a
     refused, and so is a timeframe no step is as long as (each candle would be known before its
     close). When not given, the timeframe is the shortest step if the rows read as such
     candles with some left out, else the most common step (``checks.default_timeframe``): a
-    stray row does not make a daily file hourly.
+    stray row does not make a daily file hourly. A stock's daily rows are stepped in NYSE
+    sessions (``_daily_sessions``): Friday's bar and Monday's are consecutive.
 polymarket (a CLOB ``/prices-history`` response ``{"history": [{"t", "p"}]}``, a Gamma
     ``/markets`` response, or a table with time and price columns) -> ``prices/<market>/<outcome>``
     (``t`` as recorded, ``v`` = price) and ``markets/<market>`` (``t`` = Gamma's ``updatedAt``,
@@ -65,7 +66,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from signalops.adapters.calendar import session_close
+from signalops.adapters.calendar import is_session, session_close, sessions_between
 from signalops.adapters.importing.checks import (
     Located,
     Points,
@@ -378,7 +379,12 @@ def _candles(
         if earlier != candle:  # a repeat of the same values is left out (checks.unique)
             _refuse_other_values(table.path, earlier_row, row, found, earlier, candle)
     where = {t: row.where for t, (_, row) in first.items()}
-    step = _timeframe(table, sorted(where), where, timeframe)
+    step = None
+    if venues.trades_stock(asset):
+        days = [written_date(row, found["time"], "time") for _, (_, row) in sorted(first.items())]
+        step = _daily_sessions(days, timeframe)
+    if step is None:
+        step = _timeframe(table, sorted(where), where, timeframe)
     if venue.kind is VenueKind.YFINANCE and step != DAY:
         _refuse_not_daily(table.path, asset, step, stock=venues.trades_stock(asset))
     key = series_key(venue.exchange, symbol, step)
@@ -507,6 +513,23 @@ def _timeframe(
                 f"are not aligned to the timeframe"
             )
     return step
+
+
+def _daily_sessions(days: Sequence[date], given: str | None) -> int | None:
+    """``DAY`` when a stock's rows, by their dates (``days``, in time order), are daily bars
+    counted in NYSE sessions: every date a session, distinct, and one session apart as the
+    most common step (or, with ``--timeframe 1d``, some step): Friday's bar and Monday's are
+    consecutive, not a 3d candle. Else None: the steps in time tell (a weekly or intraday file,
+    refused as not daily)."""
+    if len(days) < 2 or (given is not None and parse_duration(given) != DAY):
+        return None
+    if not all(is_session(day) for day in days):
+        return None
+    gaps = [len(sessions_between(a, b)) + 1 for a, b in pairwise(days) if b > a]
+    if len(gaps) != len(days) - 1:
+        return None  # two rows on one date: intraday
+    daily = min(gaps) == 1 if given is not None else default_timeframe(gaps) == 1
+    return DAY if daily else None
 
 
 def _refuse_short_timeframe(path: Path, shortest: float, step: int) -> None:
