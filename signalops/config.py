@@ -351,18 +351,37 @@ class Config:
             f"paper.quote: {quote}, or leave it out (one account per currency)"
         )
 
-    def par_note(self, assets: Sequence[str]) -> str | None:
-        """The line a run or backtest of ``assets`` says when their money is in several dollars
-        (``venues.DOLLARS``) added at par; None when it is in one currency."""
+    def account_problem(self, assets: Sequence[str], account: str) -> str | None:
+        """Why ``assets`` cannot be traded in a paper account made earlier in ``account``, in
+        words that follow ``is in USDT, not EUR: ``; None when they can (their venues quote
+        ``account``, or dollars at par with it). An account keeps the currency it was made in,
+        and SignalOps has no exchange rates: a later run on venues in another currency would
+        book its prices as the account's."""
         quotes = self.venues.by_quote(assets)
-        wanted = self.paper.quote
+        if not quotes or set(quotes) == {account} or {account, *quotes} <= DOLLARS:
+            return None
+        parts = [_quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())]
+        their = "its" if sum(len(a) for v in quotes.values() for a in v.values()) == 1 else "their"
+        return (
+            f"{listed(parts)}, and SignalOps converts no currency: {their} prices would be "
+            f"booked as {account}"
+        )
+
+    def par_note(self, assets: Sequence[str], account: str | None = None) -> str | None:
+        """The line a run or backtest of ``assets`` says when their money is in several dollars
+        (``venues.DOLLARS``) added at par; None when it is in one currency. ``account``: the
+        currency of a paper account made earlier, which they are added in (USD stocks in a
+        USDT account a crypto run made)."""
+        quotes = self.venues.by_quote(assets)
+        wanted = account or self.paper.quote
         named = {*quotes, *([wanted] if wanted is not None else [])}
         if len(named) < 2 or not named <= DOLLARS or self.quote_problem(assets) is not None:
             return None
         parts = [_quoted(venues, quote, False) for quote, venues in quotes.items()]
-        account = wanted or self.venues.quote_of(assets)
+        many = len(parts) > 1 or sum(map(len, next(iter(quotes.values())).values())) > 1
         return (
-            f"{listed(parts)} are added at par in one {account} account "
+            f"{listed(parts)} {'are' if many else 'is'} added at par in one "
+            f"{wanted or self.venues.quote_of(assets)} account "
             f"({' = '.join(f'1 {q}' for q in sorted(named))}): SignalOps has no exchange rates, "
             "and a stablecoin's depeg is not modelled"
         )

@@ -123,7 +123,8 @@ def open_workspace(
     be it: ``ExecutionError``). Without one, ``paper.quote`` makes it now; else it is left
     ``undecided`` until ``build_pipeline`` knows what the strategies trade. ``trades``: the
     assets the run will trade, refused before the log is opened when their money is in
-    different currencies (``Config.check_quotes``: ``InputError``).
+    different currencies (``Config.check_quotes``: ``InputError``), and before anything is
+    appended when it is not the account's currency (``refuse_other_currency``).
     """
     from signalops.audit.interface import open_log
     from signalops.config import load_config
@@ -137,6 +138,8 @@ def open_workspace(
     log = open_log(audit_path(audit, settings), create=create, runner=runner_id(runner, settings))
     try:
         broker, undecided = _paper_broker(log, settings, ())
+        if not undecided:
+            refuse_other_currency(settings, broker, trades)
     except BaseException:
         log.close()
         raise
@@ -173,6 +176,17 @@ def open_audit(
             settings = load_config(config)
             named = settings.audit.path
     return open_log(_location(named), create=create, runner=runner_id(None, settings))
+
+
+def refuse_other_currency(settings: Config, broker: PaperBroker, assets: Sequence[str]) -> None:
+    """Refuse (``ExecutionError``) to trade ``assets`` in ``broker``'s account when their
+    venues quote another currency than the one it was made in, dollars at par aside
+    (``Config.account_problem``): a run routing BTC to Kraken in EUR into a log whose account a
+    Binance run made in USDT would book euros as USDT."""
+    quote = settings.venues.quote_of(assets)  # None: several currencies (``check_quotes``)
+    why = None if quote is None else settings.account_problem(assets, broker.quote)
+    if quote is not None and why is not None:
+        raise broker.other_currency(quote, why)
 
 
 def _config_file() -> str | None:
@@ -298,7 +312,10 @@ def build_pipeline(
     from signalops.pipeline import Pipeline
 
     refuse_unbuildable(strategies, mode=mode, live=live, replay=replay, record=record)
-    workspace.config.check_quotes([asset for strategy in strategies for asset in strategy.assets])
+    traded = [asset for strategy in strategies for asset in strategy.assets]
+    workspace.config.check_quotes(traded)
+    if not workspace.undecided:  # an approval trades here too, in the account made earlier
+        refuse_other_currency(workspace.config, workspace.broker, traded)
     auto = None
     venues = workspace.config.venues
     if live:

@@ -130,6 +130,86 @@ def test_paper_quote_that_is_not_the_accounts_currency_stops_the_run_before_a_cy
         assert log.head() == before
 
 
+KRAKEN_EUR = """\
+venues:
+  kraken: {exchange: kraken, quote: EUR}
+assets:
+  BTC: {venue: kraken}
+"""
+
+
+def ledger_in_usdt_not_eur(audit: Path) -> str:
+    return (
+        f"error: paper ledger in the audit log {audit} is in USDT, not EUR: BTC is quoted in "
+        "EUR (venue kraken), and SignalOps converts no currency: its prices would be booked as "
+        "USDT; an account keeps the currency it was made in; to start over, run with a new "
+        "--audit file\n"
+    )
+
+
+def test_a_run_whose_venues_quote_another_currency_than_the_account_stops_before_a_cycle(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """Regression: a BTC run on Binance made the account in USDT; a run with BTC on Kraken in
+    EUR into the same log then booked EUR prices in it (exit 0): only ``paper.quote`` was held
+    against an account made earlier, and that run's venues were never."""
+    audit, kraken = tmp_path / "a.db", tmp_path / "kraken.yaml"
+    kraken.write_text(KRAKEN_EUR, encoding="utf-8")
+    assert run(replay_dir, audit, config_with(tmp_path), CRYPTO).exit_code == 0
+    with AuditLog.open_readonly(audit) as log:
+        before = log.head()
+    result = run(replay_dir, audit, kraken, CRYPTO)
+    assert result.exit_code == 1
+    assert result.output == ledger_in_usdt_not_eur(audit)
+    with AuditLog.open_readonly(audit) as log:
+        assert log.head() == before
+
+
+def test_approving_on_venues_in_another_currency_than_the_account_is_refused_unanswered(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """An approval trades through the same pipeline: the notify run made the account in USDT,
+    and an approval answered with BTC on Kraken in EUR would have filled in it."""
+    audit, kraken = tmp_path / "a.db", tmp_path / "kraken.yaml"
+    kraken.write_text(KRAKEN_EUR, encoding="utf-8")
+    strategy = ROOT / "tests" / "fixtures" / "banking_crisis_pipeline.yaml"
+    made = CliRunner().invoke(
+        cli,
+        ["run", str(strategy), "--mode", "notify", "--replay", str(replay_dir), "--from",
+         "2023-03-10", "--audit", str(audit), "--config", str(config_with(tmp_path))],
+    )  # fmt: skip
+    assert "(1 awaiting approval)" in made.output, made.output
+    assert account_quote(audit) == "USDT"
+    with AuditLog.open_readonly(audit) as log:
+        (pending,) = log.pending_approvals(datetime(2023, 3, 10, 0, 1, tzinfo=UTC))
+        before = log.head()
+    result = CliRunner().invoke(
+        cli,
+        ["approve", str(pending.approval_id), "--replay", str(replay_dir), "--at",
+         "2023-03-10T00:05:00Z", "--audit", str(audit), "--config", str(kraken)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output == ledger_in_usdt_not_eur(audit)
+    with AuditLog.open_readonly(audit) as log:
+        assert log.head() == before
+
+
+def test_a_usdt_account_trading_stocks_in_usd_says_they_are_added_at_par_in_usdt(
+    replay_dir: Path, tmp_path: Path
+) -> None:
+    """Dollars at par: the stock run goes on in the USDT account a crypto run made, and says so
+    in the account's currency (it said nothing: the venues alone are in one currency)."""
+    audit, config = tmp_path / "a.db", config_with(tmp_path)
+    assert run(replay_dir, audit, config, CRYPTO).exit_code == 0
+    result = run(replay_dir, audit, config)
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: AAPL in USD (venue stocks) is added at par in one USDT account "
+        "(1 USD = 1 USDT): SignalOps has no exchange rates, and a stablecoin's depeg is not "
+        "modelled\n"
+    ) in result.output
+
+
 def test_a_starting_cash_that_is_not_the_accounts_names_the_log_and_how_to_start_over(
     replay_dir: Path, tmp_path: Path
 ) -> None:

@@ -516,11 +516,19 @@ class PaperBroker:
                 f"{self._start_over()}"
             )
         if quote is not None and quote != currency:
-            raise ExecutionError(
-                f"{self._ledger_words()} is in {currency}, not {quote}: an account keeps the "
-                f"currency it was made in; {self._start_over()}"
-            )
+            raise self._other_currency(currency, quote)
         return cash, currency
+
+    def other_currency(self, quote: str, why: str) -> ExecutionError:
+        """The error refusing to trade prices in ``quote`` in this account, in another
+        currency (``why``: whose prices they are, ``Config.account_problem``)."""
+        return self._other_currency(self.quote, quote, f"{why}; ")
+
+    def _other_currency(self, currency: str, quote: str, why: str = "") -> ExecutionError:
+        return ExecutionError(
+            f"{self._ledger_words()} is in {currency}, not {quote}: {why}an account keeps the "
+            f"currency it was made in; {self._start_over()}"
+        )
 
     def _ledger_words(self) -> str:
         """Where the ledger is: tables in the audit log (a run's), or a file of its own."""

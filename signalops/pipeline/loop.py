@@ -1001,7 +1001,10 @@ def run_plan(
             on_warning(warning)
         for warning in unset_webhooks(workspace.config):
             on_warning(warning)
-        par = workspace.config.par_note([a for strategy in strategies for a in strategy.assets])
+        par = workspace.config.par_note(
+            [a for strategy in strategies for a in strategy.assets],
+            None if workspace.undecided else workspace.broker.quote,
+        )
         if par is not None:  # the run goes on: said once, as it starts
             on_warning(par)
     try:
