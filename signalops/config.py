@@ -101,6 +101,7 @@ from signalops.venues import (
     Venues,
     default_quote,
     exchange_problem,
+    yahoo_crypto_quote,
 )
 
 __all__ = [
@@ -679,11 +680,14 @@ def _symbol_warnings(doc: Document, venues: Venues) -> list[StrategyError]:
     """A ccxt venue's symbol not written BASE/QUOTE (``BTCEUR``): it is taken as the exchange's
     own market id, which nothing offline can confirm, and its candles are read (and downloaded
     or imported) under it, beside data held under BASE/QUOTE; a BASE/QUOTE symbol in another
-    quote than its venue's, whose prices the account would book in the venue's."""
+    quote than its venue's, whose prices the account would book in the venue's; one of Yahoo's
+    crypto symbols in another currency than its yfinance venue's (``_yahoo_warning``)."""
     found = []
     for asset, spec in doc.data.get("assets", {}).items():
         venue = venues.named(spec["venue"])
         symbol = spec.get("symbol")
+        if symbol is not None and venue is not None and venue.kind is VenueKind.YFINANCE:
+            found.extend(_yahoo_warning(doc, asset, str(symbol), venue))
         if symbol is None or venue is None or venue.kind is not VenueKind.CCXT:
             continue
         symbol, path = str(symbol), ("assets", asset, "symbol")
@@ -711,6 +715,27 @@ def _symbol_warnings(doc: Document, venues: Venues) -> list[StrategyError]:
                 )
             )
     return found
+
+
+def _yahoo_warning(doc: Document, asset: str, symbol: str, venue: Venue) -> list[StrategyError]:
+    """``ETH-EUR`` on a yfinance venue whose quote is USD: Yahoo prices it in EUR, so its money
+    is counted in EUR (``Venues.asset_quote``), apart from the venue's USD stocks, which
+    one paper account cannot hold with it; most likely the venue's currency was meant. Dollars
+    (``ETH-USDT`` on a USD venue) are added at par, which a run says: nothing to warn of."""
+    quote = yahoo_crypto_quote(symbol)
+    if quote is None or {quote, venue.quote} <= DOLLARS:
+        return []
+    coin = symbol.strip().partition("-")[0].upper()
+    return [
+        doc.error(
+            f"'{symbol}' is priced in {quote}, not in venue {venue.name}'s quote "
+            f"{venue.quote}: {asset}'s money is in {quote}, which one paper account cannot hold "
+            f"beside the venue's {venue.quote}",
+            ("assets", asset, "symbol"),
+            hint=f"give {asset} a yfinance venue with quote: {quote}, or write "
+            f"{coin}-{venue.quote}",
+        )
+    ]
 
 
 def _unified(asset: str, symbol: str, quote: str) -> str:

@@ -21,7 +21,9 @@ On a yfinance venue, a symbol Yahoo names a cryptocurrency by (its coin, a dash 
 it is priced in: ``BTC-USD``, ``ETH-EUR``; ``yahoo_crypto``) is crypto, not a stock: Yahoo's
 daily bars of it run every day and cover the UTC day (exchange CCC, time zone UTC), so it
 trades around the clock (``Venues.in_sessions`` is false for it) and each bar closes at the
-next 00:00 UTC. Any other symbol there (``AAPL``, ``BRK-B``, ``7203.T``) trades in NYSE sessions.
+next 00:00 UTC, and its money is in that currency, not the venue's quote (``asset_quote``:
+``ETH-EUR`` is EUR on a USD venue, which ``validate`` warns of). Any other symbol there
+(``AAPL``, ``BRK-B``, ``7203.T``) trades in NYSE sessions.
 
 A symbol is kept as written, and so is the replay series it names:
 ``candles/<exchange>/<symbol>/<timeframe>``. On a ccxt exchange it is best ccxt's unified
@@ -56,6 +58,7 @@ __all__ = [
     "exchange_problem",
     "venue_for_option",
     "yahoo_crypto",
+    "yahoo_crypto_quote",
 ]
 
 # The currencies Yahoo prices a cryptocurrency in, as the end of its symbol (BTC-USD, ETH-EUR,
@@ -73,8 +76,14 @@ YAHOO_CRYPTO_QUOTES = frozenset(
 def yahoo_crypto(symbol: str) -> bool:
     """Whether ``symbol`` is how Yahoo names a cryptocurrency: ``COIN-CCY`` with ``CCY`` a
     currency it prices coins in (``BTC-USD``, ``SOL-EUR``), not a share class (``BRK-B``)."""
+    return yahoo_crypto_quote(symbol) is not None
+
+
+def yahoo_crypto_quote(symbol: str) -> str | None:
+    """The currency a Yahoo cryptocurrency symbol is priced in (``ETH-EUR``: EUR); None when
+    ``symbol`` is not one (``yahoo_crypto``)."""
     coin, dash, quote = symbol.strip().upper().partition("-")
-    return bool(dash) and coin.isalnum() and quote in YAHOO_CRYPTO_QUOTES
+    return quote if dash and coin.isalnum() and quote in YAHOO_CRYPTO_QUOTES else None
 
 
 class VenueKind(Enum):
@@ -186,14 +195,26 @@ class Venues:
         return "USD" if quotes and set(quotes) <= DOLLARS else None
 
     def by_quote(self, assets: Sequence[str]) -> dict[str, dict[str, list[str]]]:
-        """``assets`` by the quote of their venue, then by venue name, in the order named;
-        an asset no configured venue serves is left out."""
+        """``assets`` by the currency they are priced in (``asset_quote``), then by venue name,
+        in the order named; an asset no configured venue serves is left out."""
         found: dict[str, dict[str, list[str]]] = {}
         for asset in dict.fromkeys(assets):
-            venue = self.venue_of(asset)
-            if venue is not None:
-                found.setdefault(venue.quote, {}).setdefault(venue.name, []).append(asset)
+            venue, quote = self.venue_of(asset), self.asset_quote(asset)
+            if venue is not None and quote is not None:
+                found.setdefault(quote, {}).setdefault(venue.name, []).append(asset)
         return found
+
+    def asset_quote(self, asset: str) -> str | None:
+        """The currency ``asset``'s prices are in: its venue's quote, except on a yfinance
+        venue under one of Yahoo's crypto symbols, whose own currency it is (``ETH-EUR`` is in
+        EUR whatever the venue's quote: Yahoo serves it as written); None when no venue serves
+        it."""
+        venue = self.venue_of(asset)
+        if venue is None:
+            return None
+        if venue.kind is VenueKind.YFINANCE:
+            return yahoo_crypto_quote(self.symbol_of(asset)) or venue.quote
+        return venue.quote
 
     def trades_stock(self, asset: str) -> bool:
         """Whether ``asset`` is a stock or ETF: on a yfinance venue, under a symbol that is not

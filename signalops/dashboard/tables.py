@@ -36,11 +36,11 @@ def no_quote(asset: str) -> str | None:
 
 def quotes(config: Config, fallback: str | None = None) -> QuoteOf:
     """Each asset's quote currency: its venue's (``USDT`` on Binance, ``USD`` on Coinbase or
-    Yahoo), else ``fallback`` (the paper account's)."""
+    Yahoo; a Yahoo coin's own, ``Venues.asset_quote``), else ``fallback`` (the paper
+    account's)."""
 
     def quote(asset: str) -> str | None:
-        venue = config.venues.venue_of(asset)
-        return venue.quote if venue is not None else fallback
+        return config.venues.asset_quote(asset) or fallback
 
     return quote
 

@@ -26,7 +26,7 @@ from conftest import DATA, invoke
 from signalops import venues as routing
 from signalops.adapters import equities
 from signalops.adapters.snapshots import SnapshotStore
-from signalops.config import load_config
+from signalops.config import load_config, loads_config
 
 BINANCE_DAILY = DATA / "ohlcv" / "Binance_BTCUSDT_d.csv"
 CONFIG = """\
@@ -188,3 +188,61 @@ def test_btc_on_yahoo_has_no_company_fundamentals(tmp_path: Path):
     ]
     venues = load_config(config).venues
     assert venues.yahoo_crypto_assets() == frozenset({"BTC"})
+
+
+EUR_CONFIG = """\
+venues:
+  yahoo: {exchange: yfinance, quote: USD}
+assets:
+  ETH: {venue: yahoo, symbol: ETH-EUR}
+  AAPL: {venue: yahoo}
+default_venue: null
+"""
+EUROS_AND_DOLLARS = (
+    "ETH is quoted in EUR (venue yahoo) and AAPL in USD (venue yahoo), and SignalOps converts "
+    "no currency: one paper account cannot hold them; backtest or run the assets of each "
+    "currency apart, one account per currency"
+)
+
+
+def test_a_yahoo_coin_priced_in_euros_is_money_in_euros_not_in_its_venues_dollars():
+    """Regression: ``ETH-EUR`` on a USD yfinance venue was counted in USD: beside AAPL nothing
+    was refused, and its EUR closes went into a USD account (``account_quote`` was USD)."""
+    config = loads_config(EUR_CONFIG)
+    assert config.account_quote(["ETH"]) == "EUR"
+    assert config.quote_problem(["ETH"]) is None
+    assert config.quote_problem(["ETH", "AAPL"]) == EUROS_AND_DOLLARS
+    tether = loads_config(EUR_CONFIG.replace("ETH-EUR", "ETH-USDT"))
+    assert tether.quote_problem(["ETH", "AAPL"]) is None  # dollars at par
+    assert tether.par_note(["ETH", "AAPL"]) is not None
+
+
+def test_validate_warns_of_a_yahoo_coin_priced_in_another_currency_than_its_venue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    Path("signalops.yaml").write_text(EUR_CONFIG, encoding="utf-8")
+
+    result = invoke("validate", "signalops.yaml")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: signalops.yaml:4:31: assets.ETH.symbol: 'ETH-EUR' is priced in EUR, not in "
+        "venue yahoo's quote USD: ETH's money is in EUR, which one paper account cannot hold "
+        "beside the venue's USD (give ETH a yfinance venue with quote: EUR, or write ETH-USD)\n"
+        "    ETH: {venue: yahoo, symbol: ETH-EUR}\n"
+        "                                ^\n"
+        f"warning: signalops.yaml: {EUROS_AND_DOLLARS} (backtest and run refuse them together)\n"
+    )
+
+
+def test_a_yahoo_coin_in_a_dollar_stablecoin_on_a_usd_venue_is_not_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Dollars at par: one account holds ETH-USDT beside the venue's USD stocks (a run says so)."""
+    monkeypatch.chdir(tmp_path)
+    Path("signalops.yaml").write_text(EUR_CONFIG.replace("ETH-EUR", "ETH-USDT"), encoding="utf-8")
+
+    result = invoke("validate", "signalops.yaml")
+
+    assert (result.exit_code, result.stderr) == (0, "")
