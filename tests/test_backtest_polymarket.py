@@ -279,7 +279,7 @@ def test_a_gap_shock_on_an_outcome_says_a_prediction_jump_moves_it(
     )
 
 
-def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_no_currency(
+def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_currencies(
     replay_dir: Path, tmp_path: Path
 ):
     mixed = tmp_path / "mixed.yaml"
@@ -288,10 +288,11 @@ def test_each_asset_footer_of_a_coin_beside_an_outcome_names_both_fills_and_no_c
     period = "2024-11-03..2025-01-20"
     result = backtest_command(replay_dir, tmp_path, period, "--each-asset", strategy=mixed)
     assert result.exit_code == 0, result.output
-    # BTC's account is in USDT, TRUMP_YES's in USDC: no one currency to name.
+    # BTC's account is in USDT, TRUMP_YES's in USDC: no one currency for both, each its own.
     assert (
-        "each asset alone: starting cash 10,000.00; fills at the next bar's open (TRUMP_YES: at "
-        "the last recorded price at or before each decision), fee 10 bps, slippage 5 bps\n"
+        "each asset alone: starting cash 10,000.00 in its own currency (USDT: BTC; USDC: "
+        "TRUMP_YES); fills at the next bar's open (TRUMP_YES: at the last recorded price at or "
+        "before each decision), fee 10 bps, slippage 5 bps\n"
     ) in result.output
 
 

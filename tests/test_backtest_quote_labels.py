@@ -7,6 +7,7 @@ line in report.html, say so.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -90,3 +91,22 @@ def test_a_coin_in_usdt_and_a_stock_in_usd_share_one_usd_book_at_par_and_say_so(
         "in one USD account (1 USD = 1 USDT)"
     )
     assert "starting cash 10,000.00 USD\n" in result.stdout
+
+
+def test_each_asset_alone_names_each_ones_currency_not_one_for_all(
+    replay_dir: Path, tmp_path: Path
+):
+    """Regression: ``--each-asset`` over BTC (USDT on Binance) and AAPL (USD) said "starting
+    cash 10,000.00 USD" for both, the currency of one account holding them at par, though each
+    is backtested alone in its own: BTC's metrics.json says USDT."""
+    fixture = (ROOT / "tests" / "fixtures" / "aapl_trend.yaml").read_text(encoding="utf-8")
+    strategy = tmp_path / "mixed.yaml"
+    strategy.write_text(fixture.replace("assets: [AAPL]", "assets: [BTC, AAPL]"), encoding="utf-8")
+
+    out = backtest(strategy, replay_dir, tmp_path / "r", "--config", str(EQUITIES), "--each-asset")
+
+    assert (
+        "each asset alone: starting cash 10,000.00 in its own currency (USDT: BTC; USD: AAPL); "
+    ) in out
+    metrics = json.loads((tmp_path / "r" / "BTC" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["quote"] == "USDT"

@@ -294,8 +294,8 @@ def each_asset_notes(runs: EachAsset) -> None:
 
 
 def each_asset_table(runs: EachAsset, config: Config) -> None:
-    """The table of ``run_each_asset``, its footer in ``config``'s account currency (when the
-    assets' venues share one) and fills."""
+    """The table of ``run_each_asset``, its footer in each asset's account currency and
+    fills."""
     from signalops.backtest.report import fills_text
 
     if not runs.runs:
@@ -354,8 +354,7 @@ def each_asset_table(runs: EachAsset, config: Config) -> None:
     fill = first["fill"]
     assets = [run.asset for run in runs.runs]
     outcomes = [asset for asset in assets if config.venues.trades_outcome(asset)]
-    quote = config.account_quote(assets)
-    cash = _cash(first["starting_cash"]) + (f" {quote}" if quote else "")
+    cash = _cash(first["starting_cash"]) + _each_quote(runs)
     fills = fills_text(fill["rule"], outcomes, len(assets), None)
     out.print(
         f"each asset alone: starting cash {cash}; {fills}, fee {fill['fee_bps']} bps, "
@@ -565,6 +564,22 @@ def _money(value: Decimal) -> str:
 
 def _signed_money(value: Decimal) -> str:
     return f"{value:+,.2f}"
+
+
+def _each_quote(runs: EachAsset) -> str:
+    """The currency after the footer's starting cash: the one every asset's account is in, else
+    each one's (`` in its own currency (USDT: BTC; USD: AAPL)``). Each asset is backtested
+    alone, in its own account (its metrics.json's quote), so the currency of one account
+    holding them all at par (USD) would be no run's."""
+    by_quote: dict[str, list[str]] = {}
+    for run in runs.runs:
+        by_quote.setdefault(str(run.summary["quote"]), []).append(run.asset)
+    if len(by_quote) == 1:
+        return f" {next(iter(by_quote))}"
+    each = "; ".join(
+        f"{quote}: {numbers.listed(named, most=3)}" for quote, named in by_quote.items()
+    )
+    return f" in its own currency ({each})"
 
 
 def _cash(text: str) -> str:
