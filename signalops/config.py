@@ -659,7 +659,12 @@ def _check_venues(doc: Document, venues: Venues) -> list[StrategyError]:
         references.append((("default_venue",), doc.data["default_venue"]))
     for path, name in references:
         if name not in venues.venues:
-            errors.append(doc.error(f"unknown venue '{name}' (configured: {names})", path))
+            from signalops.textmatch import closest  # RE2 with it: only for a name to correct
+
+            near = closest(str(name), sorted(venues.venues))
+            hint = None if near is None else f"did you mean '{near}'?"
+            message = f"unknown venue '{name}' (configured: {names})"
+            errors.append(doc.error(message, path, hint=hint))
     executor = venues.executor_venue()
     if "executor" in doc.data and executor is not None and executor.kind is VenueKind.YFINANCE:
         errors.append(

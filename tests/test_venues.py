@@ -118,6 +118,17 @@ def test_an_asset_on_a_venue_that_is_not_configured_is_a_config_error():
                      "  ETH: {venue: coinbse}\n", "c.yaml")  # fmt: skip
 
 
+def test_a_mistyped_venue_name_is_told_the_one_it_likely_means():
+    with pytest.raises(ConfigError) as raised:
+        loads_config("venues: {kraken: {exchange: kraken, quote: EUR}}\nassets:\n"
+                     "  BTC: {venue: krakn}\n", "c.yaml")  # fmt: skip
+
+    assert str(raised.value) == (
+        "c.yaml:3:16: assets.BTC.venue: unknown venue 'krakn' (configured: binance, kraken, "
+        "polymarket) (did you mean 'kraken'?)"
+    )
+
+
 def test_a_yfinance_venue_cannot_be_the_executor():
     with pytest.raises(ConfigError, match="venue 'stocks' \\(yfinance\\) cannot place orders"):
         loads_config(EXAMPLE + "executor: stocks\n")
