@@ -94,13 +94,13 @@ from signalops.strategy.model import Strategy
 from signalops.strategy.schema import _listed, _non_finite, _translate, schema_path
 from signalops.venues import (
     DEFAULT_VENUES,
-    DOLLARS,
     AssetVenue,
     Venue,
     VenueKind,
     Venues,
     default_quote,
     exchange_problem,
+    one_money,
     yahoo_crypto_quote,
 )
 
@@ -323,7 +323,7 @@ class Config:
         ``paper.quote`` other than their venues', would have prices in one currency booked
         and added up as another (KO's USD closes beside BTC's EUR ones in a EUR account)."""
         quotes = self.venues.by_quote(assets)
-        if len(quotes) > 1 and not set(quotes) <= DOLLARS:
+        if not one_money(quotes):
             parts = [
                 _quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())
             ]
@@ -333,7 +333,7 @@ class Config:
                 "currency"
             )
         wanted = self.paper.quote
-        if wanted is None or not quotes or wanted in quotes or {wanted, *quotes} <= DOLLARS:
+        if wanted is None or not quotes or one_money({wanted, *quotes}):
             return None
         if len(quotes) > 1:  # dollars at par, in an account of another currency
             wanted_line = f"paper.quote is {wanted} but "
@@ -359,7 +359,7 @@ class Config:
         and SignalOps has no exchange rates: a later run on venues in another currency would
         book its prices as the account's."""
         quotes = self.venues.by_quote(assets)
-        if not quotes or set(quotes) == {account} or {account, *quotes} <= DOLLARS:
+        if not quotes or one_money({account, *quotes}):
             return None
         parts = [_quoted(venues, quote, i == 0) for i, (quote, venues) in enumerate(quotes.items())]
         their = "its" if sum(len(a) for v in quotes.values() for a in v.values()) == 1 else "their"
@@ -376,7 +376,7 @@ class Config:
         quotes = self.venues.by_quote(assets)
         wanted = account or self.paper.quote
         named = {*quotes, *([wanted] if wanted is not None else [])}
-        if len(named) < 2 or not named <= DOLLARS or self.quote_problem(assets) is not None:
+        if len(named) < 2 or not one_money(named) or self.quote_problem(assets) is not None:
             return None
         parts = [_quoted(venues, quote, False) for quote, venues in quotes.items()]
         many = len(parts) > 1 or sum(map(len, next(iter(quotes.values())).values())) > 1
@@ -728,7 +728,7 @@ def _yahoo_warning(doc: Document, asset: str, symbol: str, venue: Venue) -> list
     one paper account cannot hold with it; most likely the venue's currency was meant. Dollars
     (``ETH-USDT`` on a USD venue) are added at par, which a run says: nothing to warn of."""
     quote = yahoo_crypto_quote(symbol)
-    if quote is None or {quote, venue.quote} <= DOLLARS:
+    if quote is None or one_money({quote, venue.quote}):
         return []
     coin = symbol.strip().partition("-")[0].upper()
     return [

@@ -49,6 +49,7 @@ from signalops.extras import installed
 __all__ = [
     "BINANCE",
     "DEFAULT_VENUES",
+    "DOLLARS",
     "POLYMARKET",
     "AssetVenue",
     "Venue",
@@ -56,6 +57,7 @@ __all__ = [
     "Venues",
     "default_quote",
     "exchange_problem",
+    "one_money",
     "venue_for_option",
     "yahoo_crypto",
     "yahoo_crypto_quote",
@@ -158,6 +160,13 @@ def _frozen(values: Mapping[str, V]) -> Mapping[str, V]:
 DOLLARS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "TUSD", "FDUSD", "USDP", "PYUSD"})
 
 
+def one_money(quotes: Iterable[str]) -> bool:
+    """Whether money in ``quotes`` adds up without an exchange rate: one currency, or dollars
+    (``DOLLARS``) at par."""
+    found = set(quotes)
+    return len(found) <= 1 or found <= DOLLARS
+
+
 @dataclass(frozen=True, slots=True)
 class Venues:
     """The venue table of a configuration, and the routing of assets through it."""
@@ -192,7 +201,7 @@ class Venues:
         quotes = self.by_quote(assets)
         if len(quotes) == 1:
             return next(iter(quotes))
-        return "USD" if quotes and set(quotes) <= DOLLARS else None
+        return "USD" if quotes and one_money(quotes) else None
 
     def by_quote(self, assets: Sequence[str]) -> dict[str, dict[str, list[str]]]:
         """``assets`` by the currency they are priced in (``asset_quote``), then by venue name,
