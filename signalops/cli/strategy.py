@@ -238,10 +238,16 @@ def _recorded_markets(data_dir: Path, wanted: set[str]) -> set[str]:
     if wanted <= known:
         return known
     from signalops.adapters.polymarket import import_bundled
+
+    bundled = _bundled_data()
+    return known | recorded_names((key, value) for key, _, value in import_bundled(bundled))
+
+
+def _bundled_data() -> Path:
+    """The bundled real data: examples/data in a checkout, else the sample signalops carries."""
     from signalops.starter import sample_dir
 
-    bundled = DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir()
-    return known | recorded_names((key, value) for key, _, value in import_bundled(bundled))
+    return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir()
 
 
 def _unrecorded(
@@ -597,9 +603,8 @@ def _stocks_on_crypto(checks: Sequence[FileCheck], venues: Venues) -> dict[Path,
 def _bundled_stocks() -> frozenset[str]:
     """The stocks the bundled data knows (examples/data, else the sample signalops carries)."""
     from signalops.adapters.bundled import stock_tickers
-    from signalops.starter import sample_dir
 
-    return stock_tickers(DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else sample_dir())
+    return stock_tickers(_bundled_data())
 
 
 def _stock_warnings(stocks: Mapping[Path, Stocks], venues: Venues) -> Iterator[str]:
