@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sqlite3
 import sys
 import tempfile
 import textwrap
@@ -47,6 +46,7 @@ import numpy as np
 
 from signalops.adapters import technical
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.store import AuditLog
 from signalops.backtest.runner import BacktestResult, run_backtest
 from signalops.config import Config, PaperConfig
 from signalops.evaluation import vectorized
@@ -115,17 +115,19 @@ def entries_of(result: BacktestResult) -> tuple[Any, ...]:
     return tuple(pd.Timestamp(trade.entries[0].filled_at) for trade in result.trades)
 
 
-def log_rows(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT * FROM records ORDER BY seq").fetchall()
+def log_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of a log as the store gives it back (the fast engine's log keeps most in
+    runs, the pipeline's each in a row: ``signalops.audit.runs``)."""
+    with AuditLog.open_readonly(path) as log:
+        return list(log.records())
 
 
 def same_log(one: Path, other: Path) -> int:
     """How many records two logs share, raising when they differ anywhere."""
-    first, second = log_rows(one), log_rows(other)
+    first, second = log_records(one), log_records(other)
     for a, b in zip(first, second, strict=True):
         if a != b:
-            raise SystemExit(f"the fast engine's log differs from the pipeline's at seq {a[0]}")
+            raise SystemExit(f"the fast engine's log differs from the pipeline's at seq {a['seq']}")
     return len(first)
 
 

@@ -4,9 +4,11 @@
 decision with the pipeline's own gate, broker and record writer; ``engine="pipeline"`` runs
 ``Pipeline.cycle`` at every decision time. On every demo strategy that runs on the bundled data,
 the banking-crisis fixture (daily and hourly) and the hourly RSI strategy of the benchmark, the
-two engines must leave the same SQLite file contents (every record's columns, body and hash, the
-chain head, the paper ledger, the stored strategies and trees) and the same ``BacktestResult``
-(decisions, fills, trades, equity curve, metrics, filter accounting).
+two engines must leave the same log (every record as the store gives it back, its seq and hash
+with it; the chain head, the paper ledger, the stored strategies and trees, row for row) and the
+same ``BacktestResult`` (decisions, fills, trades, equity curve, metrics, filter accounting).
+How the records are kept differs: the fast engine's log keeps most in runs
+(``signalops.audit.runs``), the pipeline engine's each in a row.
 
 Below that, the pieces the fast engine reads data with are held to the adapters' answers: the
 replay adapters' observations at every bar (values to the bit, data times, details with gaps,
@@ -26,6 +28,7 @@ import numpy as np
 import pytest
 import talib
 from conftest import ROOT, STRATEGIES
+from log_contents import records, tables
 
 from signalops.adapters import registry
 from signalops.adapters.gather import gather
@@ -55,19 +58,14 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table of a log file, every row in key order."""
-    with sqlite3.connect(path) as db:
-        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: db.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall() for name in names}
-
-
 def assert_same_backtest(fast: BacktestResult, pipeline: BacktestResult) -> None:
     ours, theirs = tables(fast.audit_path), tables(pipeline.audit_path)
     assert ours.keys() == theirs.keys()
     for name, rows in theirs.items():
         for mine, reference in zip(ours[name], rows, strict=True):
             assert mine == reference, f"{name}: first difference at {reference[0]!r}"
+    for mine, reference in zip(records(fast.audit_path), records(pipeline.audit_path), strict=True):
+        assert mine == reference, f"records: first difference at seq {reference['seq']}"
     for field in ("decisions", "legs", "trades", "equity", "buy_and_hold", "metrics",
                   "benchmark", "blocked", "signals", "periods", "unknown"):  # fmt: skip
         assert getattr(fast, field) == getattr(pipeline, field), field

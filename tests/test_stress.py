@@ -18,7 +18,6 @@ hash for hash. The fast engine and the pipeline engine write the same log under 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, STRATEGIES
+from log_contents import log_contents
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -111,12 +111,6 @@ def chain(path: Path) -> list[tuple[datetime, dict[str, Any]]]:
 
 def before(path: Path, moment: datetime) -> list[dict[str, Any]]:
     return [record for at, record in chain(path) if at < moment]
-
-
-def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(path) as db:
-        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: db.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall() for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -481,7 +475,7 @@ def test_the_fast_and_pipeline_engines_write_the_same_log_under_shocks(
     slow = run_scenario(
         banking(), scenario, store=replay_store, out_dir=tmp_path / "slow", engine="pipeline"
     )
-    assert tables(fast.result.audit_path) == tables(slow.result.audit_path)
+    assert log_contents(fast.result.audit_path) == log_contents(slow.result.audit_path)
     assert fast.outcomes == slow.outcomes
     assert fast.result.equity == slow.result.equity
 
@@ -491,7 +485,7 @@ def test_without_shocks_a_scenario_is_the_plain_backtest(
 ):
     plain = run_backtest(banking(), store=replay_store, start=MARCH_2023[0], end=MARCH_2023[1],
                          out_dir=tmp_path)  # fmt: skip
-    assert tables(plain.audit_path) == tables(unshocked.result.audit_path)
+    assert log_contents(plain.audit_path) == log_contents(unshocked.result.audit_path)
     assert plain.decisions == unshocked.result.decisions
     assert plain.equity == unshocked.result.equity
     assert unshocked.pnl == plain.metrics.end_equity - plain.paper.starting_cash

@@ -16,7 +16,7 @@ and benches), ``grant_writer`` (PostgreSQL's roles).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from signalops.errors import InputError
 if TYPE_CHECKING:
     from signalops.audit.layout import Layout, Stored
     from signalops.audit.paper_ledger import PaperLedger
-    from signalops.audit.prepared import PreparedRecord
+    from signalops.audit.record import Appendable
     from signalops.audit.signing import SigningKey
     from signalops.audit.store import PendingApproval
     from signalops.strategy.model import Strategy
@@ -66,8 +66,8 @@ class AuditStore(Protocol):
     def local_file(self, suffix: str) -> Path: ...
 
     # writing
-    def append(self, record: Mapping[str, Any] | PreparedRecord) -> dict[str, Any]: ...
-    def append_many(self, records: Iterable[Mapping[str, Any] | PreparedRecord]) -> int: ...
+    def append(self, record: Appendable) -> dict[str, Any]: ...
+    def append_many(self, records: Iterable[Appendable]) -> int: ...
     def remember_strategy(self, strategy: Strategy) -> bool: ...
     def keep_documents(
         self, strategies: Iterable[tuple[str, str, str]], trees: Iterable[tuple[str, str, str]]

@@ -10,7 +10,9 @@ Legacy (a log's ``PRAGMA user_version`` 0): every column is text, ``body`` is th
 record's canonical JSON, whole. A writer keeps appending in this layout (compact decisions too),
 so an old log stays one file that old and new readers can read.
 
-Compact (``user_version`` 2), what a new log gets::
+Compact (``user_version`` 2, or 3 in a backtest's log that keeps runs of records beside its
+rows: ``signalops.audit.runs``, whose records are these rows, stored by column), what a new log
+gets::
 
     records  seq INTEGER PRIMARY KEY, id TEXT (the record's id), kind TEXT,
              decision_id TEXT      follow-ups only (a decision's decision_id is its id)
@@ -57,13 +59,17 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from signalops.audit.prepared import Shape
 from signalops.audit.record import (
     CONTEXT_KEYS,
     DECISION,
+    DECISION_SCHEMA,
+    VERDICTS,
     PreparedRecord,
     canonical_json_of_plain,
     loads_record,
 )
+from signalops.audit.runs import BODY_SLOTS, RUN_SLOTS, RUN_STATUS, RunPlan
 from signalops.canonical import json_safe, parse_iso
 from signalops.errors import Undecodable
 from signalops.observation import utc
@@ -71,7 +77,6 @@ from signalops.observation import utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _sha256 = hashlib.sha256
 _fromhex = bytes.fromhex
-VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")
 COMPACT_VERSION = 2
 
 # Bodies shorter than this stay plain JSON: deflating costs ~10 µs, and a short body (a HOLD
@@ -603,6 +608,7 @@ class CompactLayout:
         self._outcomes: dict[tuple[str, ...], int] = {}  # context and outcome members -> id
         self._seen_once: dict[tuple[str, ...], None] = {}
         self._outcome_counts: dict[str, int] = {}  # strategy hash -> its outcome contexts
+        self._plans: dict[int, tuple[Shape, RunPlan | None]] = {}  # id(shape) -> its plan
 
     # --- the side tables -------------------------------------------------------------------
 
@@ -820,6 +826,70 @@ class CompactLayout:
             packed,
         )
         return row, digest
+
+    def packed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row ``row(..., compress=False)`` made, with its body deflated as ``row`` would have
+        (for a record that was meant for a run and is stored as a row after all)."""
+        kind, context, asset = row[2], row[6], row[7]
+        key = f"{kind}|{context}|{asset if kind == DECISION else ''}"
+        return (*row[:13], self._pack(row[13], key))
+
+    def run_plan(self, shape: Shape, sample: Callable[[], PreparedRecord]) -> RunPlan | None:
+        """How records of ``shape`` are sealed and kept in a run (None: as rows); ``sample``
+        gives one of them, asked for the first time only.
+
+        Their outcome goes to a context at once (the shape exists because it repeats), unless
+        the strategy version has its ``OUTCOMES_PER_STRATEGY`` already; the body keeps the
+        observations and seq, as a row's of the same outcome would."""
+        found = self._plans.get(id(shape))
+        if found is not None and found[0] is shape:
+            return found[1]
+        plan = self._plan_of(sample(), shape)
+        _keep(self._plans, id(shape), (shape, plan), _OUTCOMES_KEPT)
+        return plan
+
+    def _plan_of(self, prepared: PreparedRecord, shape: Shape) -> RunPlan | None:
+        name = prepared.strategy_name
+        pick = _wide_pick(prepared.keys)
+        if (
+            prepared.kind != DECISION
+            or prepared.schema != DECISION_SCHEMA
+            or prepared.status != RUN_STATUS
+            or prepared.verdict not in VERDICTS
+            or not isinstance(prepared.asset, str)
+            or not isinstance(name, str)
+            or prepared.context is None
+            or pick is None
+        ):
+            return None
+        context = self._run_context(pick(shape.texts))
+        at = 31  # a decision with exact times and a context holding its outcome (_LEAVE_SETS)
+        if context is None:
+            context, at = self.context_id(prepared.context, create=True), 15
+        sealed, slots = shape.cut()
+        body, kept = shape.cut(_LEAVE_SETS[at])
+        name_id = self.name_id(name, create=True)
+        if slots != RUN_SLOTS or kept != BODY_SLOTS or context is None or name_id is None:
+            return None
+        return RunPlan(sealed, body, (prepared.asset, name_id, context, prepared.verdict))
+
+    def _run_context(self, members: tuple[str, ...]) -> int | None:
+        """``outcome_context``'s context of these outcome members, made at their first sight
+        (None: the strategy version has as many as it may)."""
+        found = self._outcomes.get(members)
+        if found is not None:
+            return found
+        text = "{" + ",".join(members) + "}"
+        rows = self._query("SELECT id FROM contexts WHERE json = ?", [text])
+        if not rows:
+            strategy = self._strategy_hash(members[_STRATEGY_AT])
+            if self._outcome_count(strategy) >= OUTCOMES_PER_STRATEGY:
+                return None
+            self._query("INSERT INTO contexts (json) VALUES (?)", [text])
+            rows = self._query("SELECT last_insert_rowid()", [])
+            self._outcome_counts[strategy] += 1
+        _keep(self._outcomes, members, rows[0][0], _OUTCOMES_KEPT)
+        return int(rows[0][0])
 
     def _pack(self, body: str, key: str) -> str | bytes:
         if len(body) < COMPRESS_AT:

@@ -62,7 +62,7 @@ import re
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -80,8 +80,9 @@ from signalops.audit.record import (
     EXPIRY,
     KINDS,
     SCHEMAS,
+    Appendable,
     PreparedRecord,
-    prepare,
+    as_prepared,
 )
 from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash, json_safe
@@ -498,7 +499,7 @@ class PostgresAuditLog:
             return None
         return int(rows[0][0]), rows[0][1]
 
-    def append(self, record: Mapping[str, Any] | PreparedRecord) -> dict[str, Any]:
+    def append(self, record: Appendable) -> dict[str, Any]:
         """Seal ``record`` after the last one (of any runner) and store it; the sealed record.
 
         ``DuplicateRecordError`` when its id is already in the log (nothing is written).
@@ -507,13 +508,13 @@ class PostgresAuditLog:
         self._append([record], kept)
         return kept[0]
 
-    def append_many(self, records: Iterable[Mapping[str, Any] | PreparedRecord]) -> int:
+    def append_many(self, records: Iterable[Appendable]) -> int:
         """Append records in order, in one transaction; how many. A duplicate rolls back all."""
         return self._append(records, None)
 
     def _append(
         self,
-        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        records: Iterable[Appendable],
         kept: list[dict[str, Any]] | None,
     ) -> int:
         try:
@@ -528,7 +529,7 @@ class PostgresAuditLog:
 
     def _append_locked(
         self,
-        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        records: Iterable[Appendable],
         kept: list[dict[str, Any]] | None,
     ) -> int:
         appended = 0
@@ -543,10 +544,7 @@ class PostgresAuditLog:
             seq, prev = int(head[0]), str(head[1])
             chunk: list[tuple[Any, ...]] = []
             for given in records:
-                if not isinstance(given, PreparedRecord):
-                    if not isinstance(given, Mapping):
-                        raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
-                    given = prepare(given)
+                given = as_prepared(given)
                 _check_appendable(given)
                 seq += 1
                 before = prev

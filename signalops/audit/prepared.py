@@ -74,6 +74,73 @@ def _key(key: str) -> str:
 CONTEXT_KEYS = ("mode", "schema", "strategy")
 
 
+# The members a repeat writes anew, and the ``PreparedRecord`` attribute each is written from.
+REPEATED = (
+    ("as_of", "as_of"),
+    ("decision_id", "id"),
+    ("id", "id"),
+    ("observations", "observed"),
+    ("recorded_at", "recorded_at"),
+)
+_SEALING = ("prev_hash", "seq")  # what the store splices into a record as it seals it
+_SLOT = re.compile("\x00([a-z_]+)\x00")  # canonical JSON writes a NUL as \u0000: never in text
+
+
+class Shape:
+    """What the records repeating one decision's outcome share: every member but those
+    ``REPEATED`` (their time, ids and observations), which each writes anew.
+
+    ``DecisionTemplate`` makes one per outcome it builds (a backtest's HOLD, its repeated "no
+    position" denial), and its repeats are ``PreparedRecord``s of this shape whose members are
+    written out only when asked for (``members``). A store that seals many of them cuts the
+    sealed record's text at its variable parts once (``cut``) and joins each record's values
+    in (``signalops.audit.runs``).
+    """
+
+    __slots__ = ("_at", "_cuts", "keys", "texts")
+
+    def __init__(self, keys: tuple[str, ...], texts: Sequence[str]) -> None:
+        self.keys = keys
+        self.texts = tuple(texts)
+        self._at = tuple(keys.index(key) for key, _ in REPEATED)
+        self._cuts: dict[frozenset[str] | None, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def members(self, record: PreparedRecord) -> list[str]:
+        """``record``'s members (a record of this shape)."""
+        texts = list(self.texts)
+        as_of, decision_id, ident, observations, recorded = self._at
+        texts[as_of] = f'"as_of":"{record.as_of}"'
+        texts[decision_id] = f'"decision_id":"{record.id}"'
+        texts[ident] = f'"id":"{record.id}"'
+        texts[observations] = f'"observations":{record.observed}'
+        texts[recorded] = f'"recorded_at":"{record.recorded_at}"'
+        return texts
+
+    def cut(self, leave: frozenset[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The canonical JSON of a sealed record of this shape (``prev_hash`` and ``seq``
+        spliced in), without the members ``leave`` names, as ``(pieces, slots)``: the text is
+        ``pieces[0] + value of slots[0] + pieces[1] + ...``, a slot naming a ``REPEATED`` key
+        or one of ``prev_hash`` and ``seq``, in the order the text has them."""
+        found = self._cuts.get(leave)
+        if found is None:
+            given = dict(zip(self.keys, self.texts, strict=True))
+            for key, _ in REPEATED:
+                given[key] = ""
+            members = []
+            for key in sorted((*self.keys, *_SEALING)):
+                if leave is not None and key in leave:
+                    continue
+                if given.get(key):
+                    members.append(given[key])
+                elif key in ("observations", "seq"):  # numbers and arrays: no quotes
+                    members.append(f"{_key(key)}:\x00{key}\x00")
+                else:
+                    members.append(f'{_key(key)}:"\x00{key}\x00"')
+            parts = _SLOT.split("{" + ",".join(members) + "}")
+            found = self._cuts[leave] = (tuple(parts[0::2]), tuple(parts[1::2]))
+        return found
+
+
 class PreparedRecord:
     """A record ready to seal: its canonical JSON member by member, and what the store indexes.
 
@@ -88,6 +155,7 @@ class PreparedRecord:
 
     __slots__ = (
         "_record",
+        "_texts",
         "as_of",
         "as_of_seconds",
         "asset",
@@ -96,19 +164,20 @@ class PreparedRecord:
         "id",
         "keys",
         "kind",
+        "observed",
         "recorded_at",
         "recorded_seconds",
         "schema",
+        "shape",
         "status",
         "strategy_name",
-        "texts",
         "verdict",
     )
 
     def __init__(
         self,
         keys: tuple[str, ...],
-        texts: Sequence[str],
+        texts: Sequence[str] | None,
         record: dict[str, Any] | Callable[[], dict[str, Any]] | None,
         kind: str | None,
         id: str | None,
@@ -123,9 +192,11 @@ class PreparedRecord:
         strategy_name: str | None,
         as_of_seconds: int | None = None,
         recorded_seconds: int | None = None,
+        shape: Shape | None = None,
+        observed: str | None = None,
     ) -> None:
         self.keys = keys
-        self.texts = texts
+        self._texts = texts
         self._record = record
         self.kind = kind
         self.id = id
@@ -140,6 +211,17 @@ class PreparedRecord:
         self.strategy_name = strategy_name
         self.as_of_seconds = as_of_seconds
         self.recorded_seconds = recorded_seconds
+        self.shape = shape
+        self.observed = observed
+
+    @property
+    def texts(self) -> Sequence[str]:
+        """The members, in key order (a repeat's, written out from its shape on first use)."""
+        found = self._texts
+        if found is None:
+            assert self.shape is not None  # no texts: a repeat, made with its shape
+            found = self._texts = self.shape.members(self)
+        return found
 
     @property
     def members(self) -> tuple[tuple[str, str], ...]:

@@ -39,13 +39,14 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
 from signalops.audit.prepared import (
     CONTEXT_KEYS,
     PreparedRecord,
+    Shape,
     _member,
     _value,
     _values,
@@ -73,6 +74,7 @@ SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written befo
 DECISION_SCHEMA = "signalops.audit/2"  # compact decisions
 SCHEMAS = (SCHEMA, DECISION_SCHEMA)
 DECISION = "decision"
+VERDICTS = ("BUY", "SELL", "HOLD", "BLOCKED")  # a decision's verdict: one of these
 ORDER_SUBMITTED = "order_submitted"
 ORDER_RESULT = "order_result"
 FILL = "fill"
@@ -335,7 +337,7 @@ _BULK = 64  # fewer moments are printed one by one (numpy's calls cost more than
 
 _NULL = "null"
 _ACTIONS = {None: '"action":null', "BUY": '"action":"BUY"', "SELL": '"action":"SELL"'}
-_VERDICTS = {v: f'"verdict":"{v}"' for v in ("BUY", "SELL", "HOLD", "BLOCKED")}
+_VERDICTS = {v: f'"verdict":"{v}"' for v in VERDICTS}
 
 
 class DecisionTemplate:
@@ -485,15 +487,17 @@ class DecisionTemplate:
         risk: RiskDecision | None,
         execution: ExecutionResult,
         recorded_at: datetime,
-    ) -> PreparedRecord:
+        *,
+        repeat: bool = False,
+    ) -> PreparedRecord | Repeat:
         """``prepare_decision`` of ``evaluation`` (of this template's asset), placing no order,
         when it was decided at ``times.moments[i]``: a decision recorded at that same moment
         (a backtest's clock) with an outcome built before takes its time, id, seconds and
-        (when given) observations' JSON from ``times`` instead of working them out; any other
-        goes ``prepare``'s way. ``times.observed[i]``, when given, must be the JSON this
-        template writes of ``evaluation.observations`` (``"[" + entries + "]"``, each of
-        ``observation_entries``: the caller made the observations from the same values, times
-        and details)."""
+        (when given) observations' JSON from ``times`` instead of working them out (``repeat``:
+        given as that ``Repeat``); any other goes ``prepare``'s way. ``times.observed[i]``,
+        when given, must be the JSON this template writes of ``evaluation.observations`` (``"["
+        + entries + "]"``, each of ``observation_entries``: the caller made the observations
+        from the same values, times and details)."""
         if evaluation.asset != self.asset:
             raise ValueError(f"an evaluation of {evaluation.asset}, not {self.asset}")
         as_of = evaluation.as_of
@@ -504,7 +508,7 @@ class DecisionTemplate:
             if outcome is not None:
                 found = self._again_at(outcome, times, i, evaluation.observations)
                 if found is not None:
-                    return found
+                    return found if repeat else found.prepared()
         return self.prepare(
             as_of=as_of,
             verdict=verdict,
@@ -519,7 +523,7 @@ class DecisionTemplate:
 
     def _again_at(
         self, outcome: _Outcome, times: DecisionTimes, i: int, observations: Sequence[Any]
-    ) -> PreparedRecord | None:
+    ) -> Repeat | None:
         """``_again`` of a decision at (and recorded at) ``times.moments[i]``, in the process's
         environment: the stamp, id, seconds and written observations are ``times``', checked
         for secrets once per ``times`` (``DecisionTimes.clean``)."""
@@ -538,20 +542,7 @@ class DecisionTemplate:
             # As ``_again`` checks them.
             if not _nothing_to_scrub(f"{stamp} {stamp} {ident} {observed}", secrets):
                 return None
-        seconds = times.seconds[i]
-        return self._again_record(
-            outcome,
-            as_of,
-            observations,
-            as_of,
-            None,
-            stamp,
-            stamp,
-            ident,
-            observed,
-            seconds,
-            seconds,
-        )
+        return Repeat(self, outcome, as_of, observations, stamp, ident, observed, times.seconds[i])
 
     def _outcome_of(
         self,
@@ -644,13 +635,8 @@ class DecisionTemplate:
     ) -> PreparedRecord:
         """``_again``'s record, given its new members' texts (checked to hold nothing to
         scrub: the stamps of ``as_of`` and ``recorded_at``, the id, the observations' JSON) and
-        the times' seconds."""
-        texts = list(outcome.texts)
-        texts[1] = f'"as_of":"{stamp}"'
-        texts[5] = f'"decision_id":"{ident}"'
-        texts[7] = f'"id":"{ident}"'
-        texts[10] = f'"observations":{observed}'
-        texts[12] = f'"recorded_at":"{recorded}"'
+        the times' seconds: a repeat of the outcome's shape, whose members are written out
+        when asked for (a backtest's log seals most without: ``signalops.audit.runs``)."""
 
         def record() -> dict[str, Any]:
             return self._prepare(
@@ -671,7 +657,7 @@ class DecisionTemplate:
         # naming them, for every record of a backtest).
         return PreparedRecord(
             DECISION_KEYS,
-            texts,
+            None,  # texts: the shape's, written out on first use
             record,
             DECISION,  # kind
             ident,  # id
@@ -686,6 +672,8 @@ class DecisionTemplate:
             self.reference["name"],  # strategy_name
             as_of_seconds,
             recorded_seconds,
+            outcome.shape,
+            observed,
         )
 
     def _digest(self, stamp: str) -> str:
@@ -819,7 +807,7 @@ class DecisionTemplate:
                     risk,
                     execution,
                     secrets,
-                    tuple(texts),
+                    Shape(DECISION_KEYS, texts),
                     verdict_value,
                     status,
                 )
@@ -967,6 +955,50 @@ def _outcome_key(
     return (verdict, action, id(risk), id(execution), blocked_by, conflicts)
 
 
+class Repeat(NamedTuple):
+    """A decision record repeating an outcome built before (``DecisionTemplate``'s), decided
+    and recorded at ``moment`` (a backtest's clock), kept as the values it writes anew: its
+    stamp, id, observations' JSON and seconds. A store that keeps runs seals it from its
+    outcome's ``shape`` without writing its members out (``signalops.audit.runs``);
+    ``prepared()`` is it as a ``PreparedRecord``, byte for byte what ``prepare_at`` gives."""
+
+    template: DecisionTemplate
+    outcome: _Outcome
+    moment: datetime
+    observations: Sequence[Any]
+    as_of: str
+    id: str
+    observed: str
+    seconds: int | None
+
+    @property
+    def shape(self) -> Shape:
+        return self.outcome.shape
+
+    def prepared(self) -> PreparedRecord:
+        moment, stamp, seconds = self.moment, self.as_of, self.seconds
+        return self.template._again_record(
+            self.outcome, moment, self.observations, moment, None, stamp, stamp, self.id,
+            self.observed, seconds, seconds,
+        )  # fmt: skip
+
+
+# What an audit store's ``append`` and ``append_many`` take.
+Appendable = Mapping[str, Any] | PreparedRecord | Repeat
+
+
+def as_prepared(given: Appendable) -> PreparedRecord:
+    """A record given to a store as a ``PreparedRecord``: a dict prepared, a repeat written
+    out (``TypeError`` for anything else)."""
+    if isinstance(given, PreparedRecord):
+        return given
+    if given.__class__ is Repeat:
+        return given.prepared()
+    if not isinstance(given, Mapping):
+        raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
+    return prepare(given)
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     """A decision's outcome as the general way built it: what it was built from (the same
@@ -980,7 +1012,7 @@ class _Outcome:
     risk: Any
     execution: Any
     secrets: tuple[str, ...]
-    texts: tuple[str, ...]
+    shape: Shape  # its record's members: what its repeats write anew left to them
     verdict_text: str
     status: str | None
 
@@ -1220,9 +1252,12 @@ __all__ = [
     "REDACTED",
     "SCHEMA",
     "SCHEMAS",
+    "Appendable",
     "DecisionTemplate",
     "DecisionTimes",
     "PreparedRecord",
+    "Repeat",
+    "as_prepared",
     "breaker_id",
     "build_breaker",
     "build_decision_record",

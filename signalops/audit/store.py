@@ -15,6 +15,9 @@ by this version, the text columns of older logs in those)::
                                             are re-derived from)
     chain_head    one row: seq and hash of the last record appended
     seals         record MACs of a signed log (``signalops.audit.signing``)
+    runs, run_ids a backtest's decisions that placed nothing, many to a row
+                                            (``signalops.audit.runs``; every reader below
+                                            gives their records as if they were rows)
 
 Every filter of ``decisions`` is an index range in the order of the answer (a filter without a
 verdict merges the four verdicts' ranges), on a log of any length. A writer's open adds the
@@ -55,19 +58,23 @@ for that, keep ``head()`` somewhere else (a notification, a signed export) and c
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from pathlib import Path
 from time import monotonic, sleep
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from signalops.audit import runs as record_runs
 from signalops.audit.chain import GENESIS
 from signalops.audit.layout import (
     COLUMNS,
@@ -89,9 +96,11 @@ from signalops.audit.record import (
     EXPIRY,
     KINDS,
     SCHEMAS,
+    Appendable,
     PreparedRecord,
+    Repeat,
+    as_prepared,
     json_safe,
-    prepare,
 )
 from signalops.audit.record import loads_record as _loads
 from signalops.canonical import canonical_json, content_hash, parse_iso
@@ -132,6 +141,8 @@ _APPEND_ONLY = (
     ("names", "strategy names"),
     ("contexts", "record contexts"),
     ("dictionaries", "body dictionaries"),
+    ("runs", "record runs"),
+    ("run_ids", "record run ids"),
 )
 
 
@@ -179,6 +190,11 @@ class PendingApproval:
 
 
 _NEWEST_FIRST = "ORDER BY as_of DESC, seq DESC"
+
+
+def _newest_first(row: Sequence[Any]) -> tuple[Any, Any]:
+    """``_NEWEST_FIRST``'s key of a compact row (sorted in reverse)."""
+    return row[4], row[0]
 
 
 def _merged_by_verdict(select: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
@@ -278,6 +294,8 @@ _ASSET_CONTEXT_INDEX = "records_asset_context_verdict_as_of"
 # verdicts of each mode's plain context and one per outcome context (OUTCOMES_PER_STRATEGY).
 _MOST_ARMS = 100
 _TABLES = ("records", "strategies", "chain_head")
+_COMPACT_VERSIONS = (COMPACT_VERSION, record_runs.RUNS_VERSION)
+_RUN_TABLES = ("runs", "run_ids")  # made when a log first keeps runs (``start_bulk_load``)
 
 
 def _legacy_index_sql() -> list[str]:
@@ -413,6 +431,8 @@ class AuditLog:
       and a WAL log stays readable while a writer appends.
     """
 
+    _runs: record_runs.Runs | None  # a log that holds runs (``signalops.audit.runs``)
+
     def __init__(
         self, path: str | Path, *, timeout: float = 30.0, key: SigningKey | object | None = _ENV
     ) -> None:
@@ -444,7 +464,7 @@ class AuditLog:
                 *compact_schema(),
                 *_COMMON,
                 *_compact_index_sql(),
-                *_triggers(name for name, _ in _APPEND_ONLY),
+                *_triggers(name for name, _ in _APPEND_ONLY if name not in _RUN_TABLES),
             ):
                 self.conn.execute(statement)
             self.conn.execute(f"PRAGMA user_version = {COMPACT_VERSION}")
@@ -452,7 +472,7 @@ class AuditLog:
     def _upgrade(self, tables: set[str]) -> None:
         """What a log written by an older version lacks: tables, triggers, indexes (a minute on
         a million records, once). Readers never do this: they read with what is there."""
-        compact = self._all("PRAGMA user_version")[0][0] == COMPACT_VERSION
+        compact = self._all("PRAGMA user_version")[0][0] in _COMPACT_VERSIONS
         present = {
             row[0] for row in self._all("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         }
@@ -487,10 +507,12 @@ class AuditLog:
 
     def _choose_layout(self) -> None:
         version = self._all("PRAGMA user_version")[0][0]
-        if version == COMPACT_VERSION:
+        if version in _COMPACT_VERSIONS:
             self.layout: Layout = CompactLayout(self._query)
         else:
             self.layout = LegacyLayout()
+        holds_runs = version == record_runs.RUNS_VERSION
+        self._runs = record_runs.Runs(self._query) if holds_runs else None
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self._execute(sql, params).fetchall()
@@ -502,7 +524,7 @@ class AuditLog:
         rows = self._all("SELECT key_id FROM seals ORDER BY seq LIMIT 1")
         signed_by = rows[0][0] if rows else None
         if signed_by is None:
-            unsigned = self._all("SELECT count(*) FROM records")[0][0]
+            unsigned = self.count()
             if self.key is not None and unsigned:
                 self.close()
                 raise AuditError(
@@ -590,6 +612,9 @@ class AuditLog:
         # Every decision that waited for approval below this seq has its answer in the log.
         self._answered_below = 0
         self._before_bulk: tuple[Any, ...] = ()  # the settings ``start_bulk_load`` changed
+        self._runs = None
+        self._packing = False  # appends keep their decisions that placed nothing in runs
+        self._row_decisions: set[str] | None = None  # while packing: the decisions in rows
 
     def _body_json(self, body: Any) -> str | None:
         """SQL ``record_body(body)``: the JSON text of a stored body (the record without what
@@ -843,9 +868,17 @@ class AuditLog:
             # Building the indexes at the end sorts every decision in the page cache (2 MB by
             # default): 64 MB at most keeps a long backtest's sort out of temporary runs.
             conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_KIB}")
+        runs = private and self.key is None  # a signed log keeps a MAC row per record
         with self._write():
             for name in _FILTER_INDEXES:
                 self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            if runs:
+                for statement in (*record_runs.SCHEMA, *_triggers(_RUN_TABLES)):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {record_runs.RUNS_VERSION}")
+        if runs:
+            self._runs = record_runs.Runs(self._query)
+            self._packing = True
         self._indexes = self._index_names()
         return True
 
@@ -853,6 +886,7 @@ class AuditLog:
         """``bulk_load``'s end, after a ``start_bulk_load`` that returned True: the filters'
         indexes built, the WAL copied into the file (a private load's file back in WAL mode),
         the usual settings back."""
+        self._packing = False
         with self._write():
             for statement in _compact_index_sql():
                 self.conn.execute(statement)
@@ -956,22 +990,35 @@ class AuditLog:
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """The records of rows selected with ``self.layout.select`` (a damaged row raises)."""
-        decode = self.layout.decode
         with self._lock, self._readable():
-            rows = self._execute(sql, list(params)).fetchall()
-            try:
-                return [decode(row) for row in rows]
-            except Undecodable as exc:
-                raise AuditIntegrityError(
-                    f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
-                    "lists every problem"
-                ) from None
+            return self._decoded(self._execute(sql, list(params)).fetchall())
+
+    def _decoded(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        """The records of rows (stored or a run's), a damaged one raising."""
+        decode = self.layout.decode
+        try:
+            return [decode(row) for row in rows]
+        except Undecodable as exc:
+            raise AuditIntegrityError(
+                f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
+                "lists every problem"
+            ) from None
+
+    def _run_row(self, *, id: str | None = None, seq: int | None = None) -> tuple[Any, ...] | None:
+        """The row of a record a run holds, by id or by seq (None: no run holds it)."""
+        if self._runs is None:
+            return None
+        with self._lock, self._readable():
+            return self._runs.by_id(id) if id is not None else self._runs.at(cast(int, seq))
 
     def _forget(self) -> None:
         """After a rollback: rows this connection wrote in it never existed."""
         layout = getattr(self, "layout", None)
         if layout is not None:
             layout.reset()
+        if self._runs is not None:
+            self._runs.reset()
+        self._row_decisions = None
         self._head = None
         self._answered_below = 0  # an answer rolled back: its decision waits again
 
@@ -990,12 +1037,15 @@ class AuditLog:
         if head is not None:
             return head[0], head[1]
         rows = self._all("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")
+        last = None if self._runs is None else self._runs.last()
+        if last is not None and (not rows or rows[0][0] < last[0]):
+            rows = [last]
         if not rows:
             return (0, GENESIS)
         digest = rows[0][1]
         return (rows[0][0], digest.hex() if isinstance(digest, bytes) else digest)
 
-    def append(self, record: Mapping[str, Any] | PreparedRecord) -> dict[str, Any]:
+    def append(self, record: Appendable) -> dict[str, Any]:
         """Seal ``record`` after the current last one and store it; returns the sealed record.
 
         ``record`` is a builder's dict or a ``PreparedRecord`` (``DecisionTemplate.prepare``).
@@ -1005,7 +1055,7 @@ class AuditLog:
         self._append([record], kept)
         return kept[0]
 
-    def append_many(self, records: Iterable[Mapping[str, Any] | PreparedRecord]) -> int:
+    def append_many(self, records: Iterable[Appendable]) -> int:
         """Append records in order, in one transaction; returns how many (the bulk path).
 
         Records are builders' dicts or ``PreparedRecord``s (sealed and stored without being
@@ -1017,9 +1067,11 @@ class AuditLog:
 
     def _append(
         self,
-        records: Iterable[Mapping[str, Any] | PreparedRecord],
+        records: Iterable[Appendable],
         kept: list[dict[str, Any]] | None,
     ) -> int:
+        if self._packing and kept is None:
+            return self._append_packing(records)
         appended = 0
         layout = self.layout
         compact = layout.compact
@@ -1027,10 +1079,7 @@ class AuditLog:
             seq, prev = self._tail()
             chunk: list[tuple[Any, ...]] = []
             for given in records:
-                if not isinstance(given, PreparedRecord):
-                    if not isinstance(given, Mapping):
-                        raise TypeError(f"an audit record is a dict, not {type(given).__name__}")
-                    given = prepare(given)
+                given = as_prepared(given)
                 _check_appendable(given, compact)
                 if given.kind != DECISION:
                     self._followups_appended += 1
@@ -1053,16 +1102,104 @@ class AuditLog:
             if chunk:
                 self._insert(chunk)
             if appended:
-                self.conn.execute(
-                    "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    [seq, prev],
-                )
-                self._pending = (seq, prev)
+                self._move_head(seq, prev)
         return appended
+
+    def _append_packing(self, records: Iterable[Appendable]) -> int:
+        """``append_many`` while packing (``start_bulk_load``): the decisions that placed
+        nothing go to runs (``signalops.audit.runs``), a repeat sealed from its shape, the
+        rest to rows."""
+        layout = self.layout
+        runs = self._runs
+        assert isinstance(layout, CompactLayout) and runs is not None  # packing logs are
+        appended = 0
+        with self._write():
+            rows = self._decision_rows()
+            run = record_runs.RunBuilder()
+            chunk: list[tuple[Any, ...]] = []
+            seq, prev = self._tail()
+            for item in records:
+                seq += 1
+                if item.__class__ is Repeat:
+                    repeat = item
+                    plan = layout.run_plan(repeat.shape, repeat.prepared)
+                    if plan is not None:
+                        if repeat.id in rows:
+                            raise DuplicateRecordError([repeat.id])
+                        if not run.takes(seq):
+                            self._store_run(run)
+                        as_of, seconds = repeat.as_of, repeat.seconds
+                        sealed = run.seal(
+                            plan, seq, prev, repeat.id, as_of, seconds, as_of, seconds,
+                            repeat.observed,
+                        )  # fmt: skip
+                        if sealed is not None:
+                            prev = sealed
+                            appended += 1
+                            continue
+                given = as_prepared(item)
+                _check_appendable(given, True)
+                if given.kind != DECISION:
+                    self._followups_appended += 1
+                row, prev = layout.row(given, seq, prev, compress=False)
+                appended += 1
+                if record_runs.fits(row):
+                    if row[1] in rows:
+                        raise DuplicateRecordError([row[1]])
+                    if not run.takes(seq):
+                        self._store_run(run)
+                    run.add(row)
+                    continue
+                if run:
+                    self._store_run(run)  # before the row: its id is checked against runs
+                row = layout.packed(row)
+                if row[2] == DECISION:
+                    rows.add(row[1])
+                chunk.append(row)
+                if len(chunk) >= _CHUNK:
+                    self._insert(chunk)
+                    chunk = []
+            if run:
+                self._store_run(run)
+            if chunk:
+                self._insert(chunk)
+            if appended:
+                self._move_head(seq, prev)
+        return appended
+
+    def _move_head(self, seq: int, prev: str) -> None:
+        self.conn.execute(
+            "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            [seq, prev],
+        )
+        self._pending = (seq, prev)
+
+    def _store_run(self, run: record_runs.RunBuilder) -> None:
+        """Insert ``run`` and start it over; an id a run holds already, or twice in this one,
+        is a ``DuplicateRecordError``."""
+        assert self._runs is not None
+        try:
+            self._runs.insert(run)
+        except sqlite3.IntegrityError:
+            taken = self._runs.taken(run.ids)
+            if not taken:
+                raise
+            raise DuplicateRecordError(taken) from None
+        run.clear()  # for the records that follow
+
+    def _decision_rows(self) -> set[str]:
+        """The ids of the decisions stored as rows (while packing: read once, then kept up to
+        date by the appends; a rollback reads them again)."""
+        if self._row_decisions is None:
+            rows = self._all("SELECT id FROM records WHERE kind = ?", [DECISION])
+            self._row_decisions = {row[0] for row in rows}
+        return self._row_decisions
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         compact = self.layout.compact
+        if self._runs is not None:
+            self._not_in_runs(rows)
         try:
             if len(rows) == 1:
                 self.conn.execute(self.layout.insert, rows[0])
@@ -1085,6 +1222,14 @@ class AuditLog:
             before = {r[0] for r in self._all(sql, [*ids, rows[0][0]])}
             repeated = {i for i, n in Counter(ids).items() if n > 1}
             raise DuplicateRecordError(sorted(before | repeated)) from None
+
+    def _not_in_runs(self, rows: list[tuple[Any, ...]]) -> None:
+        """Refuse rows of decisions a run already holds (a run's ids are not in the id index
+        of ``records``)."""
+        assert self._runs is not None
+        found = [row[1] for row in rows if row[2] == DECISION and self._runs.holds(row[1])]
+        if found:
+            raise DuplicateRecordError(sorted(found))
 
     def remember_strategy(self, strategy: Strategy) -> bool:
         """Store the strategy document under its content hash, and its compiled tree under the
@@ -1136,11 +1281,16 @@ class AuditLog:
     def get(self, id: str) -> dict[str, Any] | None:
         """The record with this id (for a decision: its decision id), or None."""
         found = self._rows(f"SELECT {self.layout.select} FROM records WHERE id = ?", [id])
-        return found[0] if found else None
+        if found:
+            return found[0]
+        row = self._run_row(id=id)
+        return None if row is None else self._decoded([row])[0]
 
     def has_decision(self, decision_id: str) -> bool:
         rows = self._all("SELECT kind FROM records WHERE id = ?", [decision_id])
-        return bool(rows) and rows[0][0] == DECISION
+        if rows:
+            return bool(rows[0][0] == DECISION)
+        return self._run_row(id=decision_id) is not None
 
     def decisions(
         self,
@@ -1211,7 +1361,61 @@ class AuditLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return self._rows(sql, params)
+        if self._runs is None:
+            return self._rows(sql, params)
+        kept = self._run_filter(asset, strategy, verdict, arms)
+        with self._lock, self._readable():
+            rows = self._execute(sql, params).fetchall()
+            if kept is not None:
+                rows += self._runs.newest(
+                    kept,
+                    since=None if since is None else bound(_moment(since)),
+                    until=None if until is None else bound(_moment(until, end=True)),
+                    until_inclusive=isinstance(until, datetime),
+                    limit=limit,
+                )
+        rows.sort(key=_newest_first, reverse=True)
+        return self._decoded(rows[:limit] if limit is not None else rows)
+
+    def _run_filter(
+        self,
+        asset: str | None,
+        strategy: str | None,
+        verdict: str | None,
+        arms: list[tuple[int, str]] | None,
+    ) -> Callable[[tuple[Any, ...]], bool] | None:
+        """Which of a run's rows ``decisions``' filters take (None: none can match)."""
+        layout = self.layout
+        assert isinstance(layout, CompactLayout)  # a log with runs is compact
+        name = None
+        contexts: frozenset[tuple[int, str]] | None = None
+        if strategy is not None:
+            if strategy.startswith("sha256:"):
+                cited = (
+                    arms
+                    if arms is not None
+                    else [
+                        (context, wanted)
+                        for context, holds in layout.contexts_citing(strategy)
+                        for wanted in ((holds,) if holds is not None else VERDICTS)
+                    ]
+                )
+                contexts = frozenset(cited)
+            else:
+                name = layout.name_id(strategy)
+                if name is None:
+                    return None
+        wanted = None if verdict is None else str(verdict)
+
+        def keep(row: tuple[Any, ...]) -> bool:
+            return (
+                (asset is None or row[7] == asset)
+                and (name is None or row[5] == name)
+                and (wanted is None or row[8] == wanted)
+                and (contexts is None or (row[6], row[8]) in contexts)
+            )
+
+        return keep
 
     def _context_arms(
         self, strategy: str, verdict: str | None, asset: str | None
@@ -1286,6 +1490,11 @@ class AuditLog:
             marks = ", ".join("?" * len(part))
             rows = self._all(f"SELECT id, strategy FROM records WHERE id IN ({marks})", part)
             found.update((ident, self.strategy_name_of(value)) for ident, value in rows)
+        if self._runs is not None:
+            for ident in ids:
+                row = None if ident in found else self._run_row(id=ident)
+                if row is not None:
+                    found[ident] = self.strategy_name_of(row[5])
         return found
 
     def _strategy_name(self, strategy_hash: str) -> str | None:
@@ -1363,6 +1572,26 @@ class AuditLog:
             yield stored(row)
 
     def _pages(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        """Every stored row after ``after_seq`` in seq order, the runs' records among them."""
+        if self._runs is None:
+            return self._row_pages(after_seq)
+        return heapq.merge(self._row_pages(after_seq), self._run_rows(after_seq), key=itemgetter(0))
+
+    def _run_rows(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        """The rows of the records runs hold after ``after_seq``, in seq order (a run at a
+        time, each read under the lock)."""
+        runs = self._runs
+        assert runs is not None
+        with self._lock, self._readable():
+            found = runs.after(after_seq)
+        while True:
+            with self._lock, self._readable():
+                page = list(itertools.islice(found, _PAGE))
+            yield from page
+            if len(page) < _PAGE:
+                return
+
+    def _row_pages(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
         sql = f"SELECT {self.layout.select} FROM records WHERE seq > ? ORDER BY seq LIMIT ?"
         last = after_seq
         while True:
@@ -1376,7 +1605,8 @@ class AuditLog:
         """The stored row at ``seq`` with its record decoded (``stored_rows``'s, one row read:
         ``why`` checks the record it shows against its indexed columns)."""
         rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
-        return self.layout.stored(rows[0]) if rows else None
+        row = rows[0] if rows else self._run_row(seq=seq)
+        return None if row is None else self.layout.stored(row)
 
     def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The stored rows as they are (columns by name, ``body`` as stored)."""
@@ -1408,12 +1638,13 @@ class AuditLog:
         """The canonical JSON of the record at ``seq`` as sealed (None: no such row; an
         unreadable row gives its stored body as it is, for checks)."""
         rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
-        if not rows:
+        row = rows[0] if rows else self._run_row(seq=seq)
+        if row is None:
             return None
         try:
-            return self.layout.text(rows[0])
+            return self.layout.text(row)
         except Undecodable:
-            body = rows[0][-1]
+            body = row[-1]
             return body if isinstance(body, str) else ""
 
     def seal_at(self, seq: int) -> tuple[int, str, str] | None:
@@ -1436,7 +1667,12 @@ class AuditLog:
             if known is not None and known[0] == marker and after_seq >= known[1]:
                 return []
         sql = f"SELECT {self.layout.select} FROM records WHERE {kind_filter(kinds)} ORDER BY seq"
-        rows = self._rows(sql, [*kinds, after_seq])
+        if self._runs is not None and DECISION in kinds:
+            stored = self._all(sql, [*kinds, after_seq])
+            stored = list(heapq.merge(stored, self._run_rows(after_seq), key=itemgetter(0)))
+            rows = self._decoded(stored)
+        else:
+            rows = self._rows(sql, [*kinds, after_seq])
         found = [(record["seq"], record) for record in rows]
         if marker is not None:
             self._none_after[kinds] = (marker, found[-1][0] if found else after_seq)
@@ -1459,13 +1695,23 @@ class AuditLog:
             "ORDER BY seq LIMIT ?"
         )
         stored = self.layout.stored
+        for row in self._kind_pages(sql, kind):
+            found = stored(row)
+            if found.record is not None:
+                yield found.seq, found.record
+
+    def _kind_pages(self, sql: str, kind: str) -> Iterator[tuple[Any, ...]]:
+        """The rows ``records_of_kind``'s query pages through, with the runs' decisions."""
+        pages = self._kind_rows(sql, kind)
+        if self._runs is None or kind != DECISION:
+            return pages
+        return heapq.merge(pages, self._run_rows(0), key=itemgetter(0))
+
+    def _kind_rows(self, sql: str, kind: str) -> Iterator[tuple[Any, ...]]:
         last = 0
         while True:
             page = self._all(sql, [kind, last, _PAGE])
-            for row in page:
-                found = stored(row)
-                if found.record is not None:
-                    yield found.seq, found.record
+            yield from page
             if len(page) < _PAGE:
                 return
             last = page[-1][0]
@@ -1476,12 +1722,18 @@ class AuditLog:
             f"SELECT {self.layout.select} FROM records WHERE {kind_filter([kind])} "
             "ORDER BY seq DESC"
         )
-        return self._rows(sql, [kind, 0])
+        if self._runs is None or kind != DECISION:
+            return self._rows(sql, [kind, 0])
+        rows = self._all(sql, [kind, 0])
+        rows += self._run_rows(0)
+        rows.sort(key=itemgetter(0), reverse=True)
+        return self._decoded(rows)
 
     def hash_at(self, seq: int) -> str | None:
         rows = self._all("SELECT hash FROM records WHERE seq = ?", [seq])
         if not rows:
-            return None
+            row = self._run_row(seq=seq)
+            return None if row is None else row[12].hex()
         value = rows[0][0]
         return value.hex() if isinstance(value, bytes) else value
 
@@ -1526,6 +1778,9 @@ class AuditLog:
             f" SELECT value FROM found WHERE value IS NOT NULL"
         )
         values = [row[0] for row in rows]
+        if self._runs is not None:
+            with self._lock, self._readable():
+                values = sorted(set(values) | self._runs.values(column))
         if column == "strategy" and self.compact:
             names = (self.strategy_name_of(value) for value in values)
             return sorted(name for name in names if name is not None)
@@ -1547,10 +1802,17 @@ class AuditLog:
         if value is None:
             return None
         rows = self._all("SELECT seq FROM records WHERE hash = ? LIMIT 1", [value])
-        return rows[0][0] if rows else None
+        if rows or self._runs is None or not isinstance(value, bytes):
+            return rows[0][0] if rows else None
+        with self._lock, self._readable():
+            return self._runs.seq_of_hash(value)
 
     def count(self) -> int:
-        return self._all("SELECT count(*) FROM records")[0][0]
+        counted: int = self._all("SELECT count(*) FROM records")[0][0]
+        if self._runs is not None:
+            with self._lock, self._readable():
+                counted += self._runs.count()
+        return counted
 
     def export_jsonl(self, target: str | Path | IO[str]) -> int:
         """Write every record, one canonical JSON object per line, in chain order.

@@ -61,6 +61,7 @@ from signalops.audit.record import (
     DecisionTemplate,
     DecisionTimes,
     PreparedRecord,
+    Repeat,
     prepare_decision,
     template_for,
 )
@@ -87,7 +88,7 @@ from signalops.orders import (
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, _why_not, not_executed
-from signalops.pipeline.records import Recorder, Writable, log_records
+from signalops.pipeline.records import Logged, Recorder, Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
 
@@ -268,8 +269,8 @@ class FastRun:
         self._broker = broker if isinstance(broker, FlatViewBroker) else None
         self.decisions: list[Decision] = []
         self.unknown = UnknownTally()  # the data the decisions could not read
-        self._held: list[PreparedRecord] = []
-        self._lines: list[Writable] = []  # records written in the open transaction, to log
+        self._held: list[PreparedRecord | Repeat] = []
+        self._lines: list[Logged] = []  # records written in the open transaction, to log
         self._logging = False
         self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
         # The account when last marked, kept while no fill changes it: (the broker's executions
@@ -351,7 +352,7 @@ class FastRun:
                 denials = self._denials_of(gate)
             else:
                 why = not_executed(_why_not(evaluation))
-                record = self._record(evaluation, None, None, why, i)
+                record = self._held_record(evaluation, None, why, i)
                 self._held.append(record)
                 status, denials = _NOT_EXECUTED, ()
             action = evaluation.action
@@ -381,24 +382,36 @@ class FastRun:
             self._denied = (gate, denials)
         return denials
 
-    def _record(
+    def _held_record(
         self,
         evaluation: Evaluation,
-        intent: OrderIntent | None,
         gate: RiskDecision | None,
         result: ExecutionResult,
         i: int,
+    ) -> PreparedRecord | Repeat:
+        """The record at ``moments[i]`` of a decision that placed nothing, built by its template
+        with the run's times worked out at once (``DecisionTemplate.prepare_at``): a repeat of
+        an outcome built before is kept as its values (``Repeat``), which the backtest's log
+        seals without writing its members out (``signalops.audit.runs``)."""
+        start = self._times_from
+        if not start <= i < self._times_to:
+            start = self._times_for(i)
+        assert evaluation.asset is not None  # evaluated for one of self.assets
+        template, times = self._times[evaluation.asset]
+        return template.prepare_at(
+            times, i - start, evaluation, gate, result, self.clock(), repeat=True
+        )
+
+    def _record(
+        self,
+        evaluation: Evaluation,
+        intent: OrderIntent,
+        gate: RiskDecision,
+        result: ExecutionResult,
+        i: int,
     ) -> PreparedRecord:
-        """The decision's record at ``moments[i]``: what ``Recorder.decision_record`` builds
-        (``prepare_decision``), kept ready to be sealed. One that places nothing is built by
-        its template with the run's times worked out at once (``DecisionTemplate.prepare_at``)."""
-        if intent is None:
-            start = self._times_from
-            if not start <= i < self._times_to:
-                start = self._times_for(i)
-            assert evaluation.asset is not None  # evaluated for one of self.assets
-            template, times = self._times[evaluation.asset]
-            return template.prepare_at(times, i - start, evaluation, gate, result, self.clock())
+        """The record at ``moments[i]`` of a decision that placed an order: what
+        ``Recorder.decision_record`` builds (``prepare_decision``), kept ready to be sealed."""
         return prepare_decision(
             strategy=self.strategy,
             evaluation=evaluation,
@@ -411,13 +424,13 @@ class FastRun:
 
     def _act(
         self, asset: str, moment: datetime, evaluation: Evaluation, i: int
-    ) -> tuple[PreparedRecord, RiskDecision, str]:
+    ) -> tuple[PreparedRecord | Repeat, RiskDecision, str]:
         """A BUY or SELL: the pipeline's gate, then its paper execution or the denial's record
         (the record, the gate's answer and the execution status)."""
         strategy, mode = self.strategy, self.mode
         flat = self._flat_sell(asset, moment, evaluation, i)
         if flat is not None:
-            record = self._record(evaluation, None, flat, not_executed(DENIED), i)
+            record = self._held_record(evaluation, flat, not_executed(DENIED), i)
             self._held.append(record)
             return record, flat, _NOT_EXECUTED
         did = make_decision_id(strategy.content_hash, asset, moment, mode.value)
@@ -428,7 +441,12 @@ class FastRun:
         if intent is not None and gate.approved:
             record, result = self._fill(intent, moment, evaluation, gate, i)
             return record, gate, result.status.value
-        record = self._record(evaluation, intent, gate, not_executed(DENIED), i)
+        denied = not_executed(DENIED)
+        record = (
+            self._held_record(evaluation, gate, denied, i)
+            if intent is None
+            else self._record(evaluation, intent, gate, denied, i)
+        )
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
 

@@ -63,6 +63,7 @@ from signalops.audit.record import (
     FILL,
     ORDER_RESULT,
     ORDER_SUBMITTED,
+    Repeat,
     build_followup,
     prepare_decision,
     prepare_followup,
@@ -82,6 +83,7 @@ from signalops.strategy.model import Strategy
 # A record as the Recorder writes it: a builder's dict, or a decision already encoded member by
 # member (``prepare_decision``), which the store seals without encoding it again.
 Writable = Mapping[str, Any] | PreparedRecord
+Logged = Writable | Repeat  # a record whose log lines are written (a backtest's repeats too)
 FirstRecord = Callable[[ExecutionResult], Writable]
 
 
@@ -641,15 +643,17 @@ _APPROVALS = logging.getLogger("signalops.approvals")
 _DETAILS_LIMIT = 300  # a denial's details in a log line: enough to read, not a whole portfolio
 
 
-def log_records(records: Iterable[Writable], *, simulated: bool = False) -> None:
+def log_records(records: Iterable[Logged], *, simulated: bool = False) -> None:
     for record in records:
         log_record(record, simulated=simulated)
 
 
-def log_record(record: Writable, *, simulated: bool = False) -> None:
+def log_record(record: Logged, *, simulated: bool = False) -> None:
     """The log lines of one committed record (a HOLD is DEBUG only); ``simulated``: a simulated
     run's record, whose failed order is an INFO line (the module docstring says why)."""
     failure_level = logging.INFO if simulated else logging.WARNING
+    if isinstance(record, Repeat):
+        record = record.prepared()
     if isinstance(record, PreparedRecord):
         if record.kind == DECISION and not _may_log_decision(record.status, failure_level):
             return  # no line would be written: its dict is not built for nothing

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from signalops.audit import runs
 from signalops.audit.chain import GENESIS
 from signalops.audit.layout import COMPACT_VERSION, CompactLayout, Layout, LegacyLayout
 from signalops.audit.record import prepare
@@ -31,7 +32,7 @@ def attacker(log: Path) -> sqlite3.Connection:
 
 def layout_of(db: sqlite3.Connection) -> Layout:
     """The log's layout, working on the attacker's connection."""
-    if db.execute("PRAGMA user_version").fetchone()[0] == COMPACT_VERSION:
+    if db.execute("PRAGMA user_version").fetchone()[0] in (COMPACT_VERSION, runs.RUNS_VERSION):
         return CompactLayout(lambda sql, params: db.execute(sql, params).fetchall())
     return LegacyLayout()
 
@@ -125,7 +126,31 @@ def edit_body(db: sqlite3.Connection, seq: int, edit: Callable[[dict[str, Any]],
     """The stored body at ``seq`` edited in place, not re-sealed (its hash stays as it was):
     a compact body is read, edited and written back as plain JSON."""
     layout = layout_of(db)
-    (body,) = db.execute("SELECT body FROM records WHERE seq = ?", (seq,)).fetchone()
+    found = db.execute("SELECT body FROM records WHERE seq = ?", (seq,)).fetchone()
+    if found is None:
+        edit_run(db, seq, lambda row: (*row[:13], _edited(layout, row[13], edit)))
+        return
+    db.execute("UPDATE records SET body = ? WHERE seq = ?", (_edited(layout, found[0], edit), seq))
+
+
+def _edited(layout: Layout, body: Any, edit: Callable[[dict[str, Any]], Any]) -> str:
     fields = layout.body(body) if isinstance(layout, CompactLayout) else json.loads(body)
     edit(fields)
-    db.execute("UPDATE records SET body = ? WHERE seq = ?", (canonical_json(fields), seq))
+    return canonical_json(fields)
+
+
+def edit_run(
+    db: sqlite3.Connection, seq: int, edit: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+) -> None:
+    """The record at ``seq`` that a run holds replaced in it by ``edit`` of its compact row
+    (the run written again with the project's own code, not re-sealed)."""
+    (first,) = db.execute(
+        "SELECT first FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1", (seq,)
+    ).fetchone()
+    stored = db.execute(f"SELECT {runs._SELECT} FROM runs WHERE first = ?", (first,)).fetchone()
+    run = runs.RunBuilder()
+    for row in runs.decode(stored):
+        run.add(edit(row) if row[0] == seq else row)
+    names = [name for (_, name, *_) in db.execute("PRAGMA table_info(runs)").fetchall()]
+    assignments = ", ".join(f"{name} = ?" for name in names[1:])
+    db.execute(f"UPDATE runs SET {assignments} WHERE first = ?", [*run.params()[1:], first])

@@ -5,13 +5,13 @@ gate), and the backtest's two engines still write the same log."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import STRATEGIES, invoke
+from log_contents import log_contents
 
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
@@ -82,12 +82,6 @@ def test_stress_ignores_the_kill_switch_file(tour: Path, replay_dir: Path):
     assert runs["banking_crisis_2023-03"]["filled"] == 3
 
 
-def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(path) as db:
-        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: db.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall() for name in names}
-
-
 def test_both_engines_ignore_it_and_still_write_the_same_log(
     replay_store: SnapshotStore, tmp_path: Path
 ):
@@ -107,7 +101,7 @@ def test_both_engines_ignore_it_and_still_write_the_same_log(
         for name, config in (("killed", killed), ("none", Config()))
     }  # fmt: skip
 
-    logs = {key: _tables(run.audit_path) for key, run in runs.items()}
+    logs = {key: log_contents(run.audit_path) for key, run in runs.items()}
     assert logs[("fast", "killed")] == logs[("pipeline", "killed")] == logs[("fast", "none")]
     assert {run.metrics for run in runs.values()} == {runs[("fast", "none")].metrics}
     assert runs[("fast", "killed")].metrics.trades == 1

@@ -1,0 +1,507 @@
+"""Runs: many decision records of a backtest's log in one stored row.
+
+A row per record costs a backtest ~8 µs of SQLite work per bar (the insert, then its six filter
+indexes), most of what a bar may take. A backtest's own log (``AuditLog.start_bulk_load`` with
+``private=True``) keeps the decisions that placed nothing (its HOLDs and denials, nearly all of
+its records) in runs instead: each ``append_many`` stores its stretch of them as one row of
+``runs``, their per-record values in columns. Every other record (an order's decision, a fill)
+is a row of ``records`` as before, and a log that holds runs says so with ``PRAGMA
+user_version`` 3 (``RUNS_VERSION``); an older version reading it takes it for a legacy log and
+fails to read its rows rather than miss the runs' records.
+
+Nothing about a record changes: it is sealed as a row would be (``CompactLayout.row``: the same
+canonical JSON, hash, context and body), and a run gives back exactly the row tuples it was made
+of (``Run.rows``), which the compact layout decodes as any row. So every reader of the store
+(``get``, ``decisions``, ``records``, ``verify``, export, copy) sees the same records whichever
+way they were kept. What a run leaves out is what its records share: the kind (decision), the
+execution status (``NOT_EXECUTED``: never a decision waiting for approval, which
+``pending_approvals`` finds by its status column), the seq (consecutive from ``first``), the
+``prev_hash`` (the hash before: the run's own for its first record).
+
+::
+
+    runs     first INTEGER PRIMARY KEY   the seq of its first record
+             last                        the seq of its last (the records are first..last)
+             since, until                the earliest and latest as_of (UTC seconds)
+             assets, names, contexts, verdicts
+                                         JSON arrays: the distinct assets, strategy name ids,
+                                         context ids and verdicts of its records (what a
+                                         ``decisions`` filter skips a run by)
+             prev_hash                   32 bytes: the hash before its first record
+             ids                         12 bytes per record: its id's 24 hex digits
+             hashes                      32 bytes per record
+             data                        deflated: per record, as_of and recorded_at (int64),
+                                         the index of its asset and of its name id in the run's
+                                         arrays (uint16), its context id (int64), its verdict
+                                         (a byte: its index in VERDICTS); then the bodies,
+                                         joined by newlines (canonical JSON has none)
+    run_ids  key INTEGER PRIMARY KEY     a record's id as a number (its first 15 hex digits)
+             first                       the run holding it: ``get(id)`` is one lookup
+
+Both tables are append-only like ``records`` (triggers refuse UPDATE and DELETE). ``verify``
+walks a run's records as rows: an edited body or hash breaks the chain where a row's would, a
+run deleted leaves a gap, and a run that no longer decodes is reported record by record.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import json
+import re
+import struct
+import sys
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+from signalops.audit.record import DECISION, VERDICTS
+from signalops.errors import Undecodable
+
+RUNS_VERSION = 3  # PRAGMA user_version of a compact log that holds runs
+RUN_MAX = 4096  # records per run at most (a run is read whole)
+RUN_STATUS = "NOT_EXECUTED"  # the execution status of every decision in a run
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS runs (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, "
+    "since INTEGER NOT NULL, until INTEGER NOT NULL, kinds TEXT NOT NULL, "
+    "prev_hash BLOB NOT NULL, ids BLOB NOT NULL, hashes BLOB NOT NULL, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS run_ids (id TEXT PRIMARY KEY, first INTEGER NOT NULL) "
+    "WITHOUT ROWID",
+)
+_INSERT = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The ids go in as one JSON array, unpacked by SQLite: no Python call per record.
+_INSERT_IDS = "INSERT INTO run_ids (id, first) SELECT value, ? FROM json_each(?)"
+_SELECT = "first, last, kinds, prev_hash, ids, hashes, data"
+
+_ID = re.compile(r"dec-[0-9a-f]{24}")
+_ID_BYTES, _HASH_BYTES = 12, 32
+_FORMAT = 1  # the layout of ``data`` (its first byte)
+_HEADER = struct.Struct("<BI")
+_SWAP = sys.byteorder == "big"  # the columns are little-endian
+_DAMAGED = "its run does not decode"
+_RUNS_KEPT = 8  # runs a connection keeps decoded (a walk in seq order reads each once)
+_sha256 = hashlib.sha256
+
+# What a run's records differ by besides their times, ids, hashes and bodies: (asset, strategy
+# name id, context id, verdict), one of a run's ``kinds``.
+Kind = tuple[str, int, int, str]
+
+
+class RunPlan(NamedTuple):
+    """How the repeats of one shape are sealed and kept in a run (``CompactLayout.run_plan``):
+    ``sealed`` and ``body`` are the pieces of the sealed record's text and of its body, cut
+    at ``RUN_SLOTS`` and ``BODY_SLOTS``."""
+
+    sealed: tuple[str, ...]
+    body: tuple[str, ...]
+    kind: Kind
+
+
+RUN_SLOTS = ("as_of", "decision_id", "id", "observations", "prev_hash", "recorded_at", "seq")
+BODY_SLOTS = ("observations", "seq")
+
+
+def fits(row: Sequence[Any]) -> bool:
+    """Whether a compact row (``CompactLayout.row``'s) can be kept in a run: a decision that
+    placed nothing, whose id, times, strategy, context and body the run's columns hold."""
+    return (
+        row[2] == DECISION
+        and row[3] is None
+        and row[9] == RUN_STATUS
+        and type(row[4]) is int
+        and type(row[10]) is int
+        and type(row[5]) is int
+        and type(row[6]) is int
+        and type(row[7]) is str
+        and row[8] in VERDICTS
+        and type(row[13]) is str
+        and "\n" not in row[13]
+        and _ID.fullmatch(row[1]) is not None
+    )
+
+
+class RunBuilder:
+    """The records of one run as they are added, in seq order; ``insert`` stores them."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.first = 0
+        self.prev = b""
+        self.ids: list[str] = []
+        self.hashes: list[bytes] = []
+        self.as_of: list[int] = []
+        self.recorded: list[int] = []
+        self.kinds: list[int] = []
+        self.bodies: list[str] = []
+        self._kinds: dict[Kind, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def takes(self, seq: int) -> bool:
+        """Whether the record at ``seq`` can follow: the next seq, and room."""
+        count = len(self.ids)
+        return not count or (seq == self.first + count and count < RUN_MAX)
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        """Add a compact row that ``fits`` (and ``takes`` its seq)."""
+        self._add(row[0], row[11], row[1], row[4], row[10], (row[7], row[5], row[6], row[8]),
+                  row[12], row[13])  # fmt: skip
+
+    def seal(
+        self,
+        plan: RunPlan,
+        seq: int,
+        prev: str,
+        ident: Any,
+        as_of: Any,
+        as_of_seconds: Any,
+        recorded_at: Any,
+        recorded_seconds: Any,
+        observed: Any,
+    ) -> str | None:
+        """Seal a record of the shape ``plan`` is of, with these values, at ``seq`` after
+        ``prev`` and add it; returns its hash, or None (nothing added) when its values do not
+        fit a run (times without their exact seconds, an id of another form)."""
+        if (
+            type(as_of_seconds) is not int
+            or type(recorded_seconds) is not int
+            or type(as_of) is not str
+            or type(recorded_at) is not str
+            or type(observed) is not str
+            or "\n" in observed
+            or type(ident) is not str
+            or _ID.fullmatch(ident) is None
+        ):
+            return None
+        p = plan.sealed
+        text = (
+            f"{p[0]}{as_of}{p[1]}{ident}{p[2]}{ident}{p[3]}{observed}{p[4]}{prev}"
+            f"{p[5]}{recorded_at}{p[6]}{seq}{p[7]}"
+        )
+        digest = _sha256(text.encode("utf-8")).digest()
+        b = plan.body
+        start = b"" if self.ids else bytes.fromhex(prev)
+        self._add(seq, start, ident, as_of_seconds, recorded_seconds, plan.kind, digest,
+                  f"{b[0]}{observed}{b[1]}{seq}{b[2]}")  # fmt: skip
+        return digest.hex()
+
+    def _add(
+        self,
+        seq: int,
+        prev: bytes,
+        ident: str,
+        as_of: int,
+        recorded: int,
+        kind: Kind,
+        digest: bytes,
+        body: str,
+    ) -> None:
+        if not self.ids:
+            self.first, self.prev = seq, prev
+        code = self._kinds.get(kind)
+        if code is None:
+            code = self._kinds[kind] = len(self._kinds)
+        self.ids.append(ident)
+        self.hashes.append(digest)
+        self.as_of.append(as_of)
+        self.recorded.append(recorded)
+        self.kinds.append(code)
+        self.bodies.append(body)
+
+    def params(self) -> tuple[Any, ...]:
+        """The run's ``runs`` row."""
+        columns = [array.array("q", self.as_of), array.array("q", self.recorded)]
+        columns.append(array.array("H", self.kinds))
+        if _SWAP:
+            for column in columns:
+                column.byteswap()
+        data = b"".join(
+            [
+                _HEADER.pack(_FORMAT, len(self.ids)),
+                *(column.tobytes() for column in columns),
+                "\n".join(self.bodies).encode("utf-8"),
+            ]
+        )
+        return (
+            self.first,
+            self.first + len(self.ids) - 1,
+            min(self.as_of),
+            max(self.as_of),
+            _json([list(kind) for kind in self._kinds]),
+            self.prev,
+            bytes.fromhex("".join([ident[4:] for ident in self.ids])),
+            b"".join(self.hashes),
+            zlib.compress(data, 1),
+        )
+
+    def ids_json(self) -> str:
+        return '["' + '","'.join(self.ids) + '"]'  # ids of hex digits: nothing to escape
+
+
+def _json(values: list[Any]) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
+def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The compact rows of a ``runs`` row selected with ``_SELECT`` (``Undecodable`` when it
+    does not give them back)."""
+    first, last, kinds_text, prev, ids, hashes, data = stored
+    try:
+        count = last - first + 1
+        kinds = [tuple(kind) for kind in json.loads(kinds_text)]
+        raw = zlib.decompress(data)
+        version, n = _HEADER.unpack_from(raw)
+    except (zlib.error, struct.error, ValueError, TypeError):
+        raise Undecodable(_DAMAGED) from None
+    if (
+        version != _FORMAT
+        or n != count
+        or not isinstance(prev, bytes)
+        or not isinstance(ids, bytes)
+        or not isinstance(hashes, bytes)
+        or len(ids) != n * _ID_BYTES
+        or len(hashes) != n * _HASH_BYTES
+        or not all(len(kind) == 4 for kind in kinds)
+    ):
+        raise Undecodable(_DAMAGED)
+    at = _HEADER.size
+    columns = []
+    for code, size in (("q", 8), ("q", 8), ("H", 2)):
+        column = array.array(code, raw[at : at + n * size])
+        if _SWAP:
+            column.byteswap()
+        columns.append(column)
+        at += n * size
+    as_of, recorded, kinds_of = columns
+    try:
+        bodies = raw[at:].decode("utf-8").split("\n")
+        if len(bodies) != n or len(kinds_of) != n:
+            raise ValueError
+        found = []
+        for i in range(n):
+            asset, name, context, verdict = kinds[kinds_of[i]]
+            digest = hashes[i * _HASH_BYTES : (i + 1) * _HASH_BYTES]
+            found.append(
+                (
+                    first + i,
+                    "dec-" + ids[i * _ID_BYTES : (i + 1) * _ID_BYTES].hex(),
+                    DECISION,
+                    None,
+                    as_of[i],
+                    name,
+                    context,
+                    asset,
+                    verdict,
+                    RUN_STATUS,
+                    recorded[i],
+                    prev,
+                    digest,
+                    bodies[i],
+                )
+            )
+            prev = digest
+    except (ValueError, IndexError, TypeError):
+        raise Undecodable(_DAMAGED) from None
+    return found
+
+
+def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
+    return row[4], row[0]
+
+
+def damaged(first: int, last: int) -> Iterator[tuple[Any, ...]]:
+    """Rows standing for the records of a run that does not decode: each fails to decode as a
+    record (``verify`` reports every one of them)."""
+    for seq in range(first, last + 1):
+        yield (seq, None, DECISION, None, None, None, None, None, None, RUN_STATUS, None,
+               b"", b"", b"\x00")  # fmt: skip
+
+
+class Runs:
+    """The runs of one log, read through ``query`` (the store's) and kept decoded a few at a
+    time. Runs never change once written; ``reset`` forgets them after a rollback."""
+
+    def __init__(self, query: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> None:
+        self._query = query
+        self._decoded: OrderedDict[int, list[tuple[Any, ...]]] = OrderedDict()
+
+    def reset(self) -> None:
+        self._decoded.clear()
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def insert(self, run: RunBuilder) -> None:
+        """Store ``run``: ``sqlite3.IntegrityError`` (nothing stored) when one of its ids is
+        another run's or twice in it (the ids go first: a failed statement undoes itself)."""
+        self._query(_INSERT_IDS, [run.first, run.ids_json()])
+        self._query(_INSERT, run.params())
+
+    def holds(self, ident: str) -> bool:
+        """Whether a run holds a record of this id."""
+        return bool(self._query("SELECT 1 FROM run_ids WHERE id = ?", [ident]))
+
+    def taken(self, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` that runs hold already, and those ``ids`` holds twice."""
+        found = {ident for ident, count in Counter(ids).items() if count > 1}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ", ".join("?" * len(part))
+            found.update(
+                row[0] for row in self._query(f"SELECT id FROM run_ids WHERE id IN ({marks})", part)
+            )
+        return sorted(found)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def rows(self, first: int) -> list[tuple[Any, ...]]:
+        """The rows of the run starting at ``first`` (none: no such run; a run that does not
+        decode gives ``damaged`` rows)."""
+        found = self._decoded.get(first)
+        if found is not None:
+            self._decoded.move_to_end(first)
+            return found
+        stored = self._query(f"SELECT {_SELECT} FROM runs WHERE first = ?", [first])
+        if not stored:
+            return []
+        try:
+            found = decode(stored[0])
+        except Undecodable:
+            found = list(damaged(stored[0][0], stored[0][1]))
+        self._decoded[first] = found
+        if len(self._decoded) > _RUNS_KEPT:
+            self._decoded.popitem(last=False)
+        return found
+
+    def last(self) -> tuple[int, bytes] | None:
+        """``(seq, hash)`` of the last record kept in a run."""
+        stored = self._query("SELECT first FROM runs ORDER BY first DESC LIMIT 1", [])
+        if not stored:
+            return None
+        rows = self.rows(stored[0][0])
+        return (rows[-1][0], rows[-1][12]) if rows else None
+
+    def count(self) -> int:
+        return int(self._query("SELECT coalesce(sum(last - first + 1), 0) FROM runs", [])[0][0])
+
+    def at(self, seq: int) -> tuple[Any, ...] | None:
+        """The row of the record at ``seq``, if a run holds it."""
+        stored = self._query(
+            "SELECT first, last FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1", [seq]
+        )
+        if not stored or stored[0][1] < seq:
+            return None
+        rows = self.rows(stored[0][0])
+        at = seq - stored[0][0]
+        return rows[at] if at < len(rows) else None
+
+    def by_id(self, ident: str) -> tuple[Any, ...] | None:
+        """The row of the decision with this id, if a run holds it."""
+        found = self._query("SELECT first FROM run_ids WHERE id = ?", [ident])
+        if not found:
+            return None
+        for row in self.rows(found[0][0]):
+            if row[1] == ident:
+                return row
+        return None
+
+    def after(self, seq: int) -> Iterator[tuple[Any, ...]]:
+        """The rows of every record kept in runs after ``seq``, in seq order."""
+        last = seq
+        while True:
+            stored = self._query(
+                "SELECT first, last FROM runs WHERE last > ? ORDER BY first LIMIT 1", [last]
+            )
+            if not stored:
+                return
+            for row in self.rows(stored[0][0]):
+                if row[0] > last:
+                    yield row
+            last = stored[0][1]
+
+    def newest(
+        self,
+        keep: Callable[[tuple[Any, ...]], bool],
+        *,
+        since: float | None,
+        until: float | None,
+        until_inclusive: bool,
+        limit: int | None,
+    ) -> list[tuple[Any, ...]]:
+        """The rows ``keep`` takes whose as_of is in ``[since, until]`` (or ``[since,
+        until)``), newest as_of first (then the higher seq), ``limit`` of them at most. Runs
+        are read latest first and stop once no earlier one can hold a newer record."""
+        where, params = [], []
+        if since is not None:
+            where.append("until >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("since <= ?" if until_inclusive else "since < ?")
+            params.append(until)
+        sql = "SELECT first, until FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        found: list[tuple[Any, ...]] = []
+        for first, latest in self._query(sql + " ORDER BY until DESC, first DESC", params):
+            if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
+                break
+            for row in self.rows(first):
+                as_of = row[4]
+                if as_of is None or not keep(row):
+                    continue
+                if since is not None and as_of < since:
+                    continue
+                if until is not None and (
+                    as_of > until or (as_of == until and not until_inclusive)
+                ):
+                    continue
+                found.append(row)
+            if limit is not None:
+                found.sort(key=_newest, reverse=True)
+                del found[limit:]
+        if limit is None:
+            found.sort(key=_newest, reverse=True)
+        return found
+
+    def values(self, column: str) -> set[Any]:
+        """The distinct assets (``column`` "asset") or strategy name ids ("strategy")."""
+        at = 0 if column == "asset" else 1  # in a Kind
+        found: set[Any] = set()
+        for (text,) in self._query("SELECT DISTINCT kinds FROM runs", []):
+            try:
+                found.update(kind[at] for kind in json.loads(text))
+            except (ValueError, TypeError, IndexError, KeyError):
+                continue
+        return found
+
+    def seq_of_hash(self, digest: bytes) -> int | None:
+        """Which record kept in a run carries this hash (a scan, as for rows)."""
+        for first, hashes in self._query("SELECT first, hashes FROM runs ORDER BY first", []):
+            if not isinstance(hashes, bytes):
+                continue
+            at = hashes.find(digest)
+            while at >= 0:
+                if at % _HASH_BYTES == 0:
+                    return int(first) + at // _HASH_BYTES
+                at = hashes.find(digest, at + 1)
+        return None
+
+
+__all__ = [
+    "BODY_SLOTS",
+    "RUNS_VERSION",
+    "RUN_MAX",
+    "RUN_SLOTS",
+    "RUN_STATUS",
+    "SCHEMA",
+    "Kind",
+    "RunBuilder",
+    "RunPlan",
+    "Runs",
+    "decode",
+    "fits",
+]

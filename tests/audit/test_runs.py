@@ -1,0 +1,275 @@
+"""A backtest's log keeps its decisions that placed nothing in runs (``signalops.audit.runs``),
+and every reader of the store answers from it what it answers from the same records in rows.
+
+The same 2,000 hours of the hourly RSI strategy are backtested by the fast engine (its log
+keeps runs) and the pipeline engine (a row per record): each reader is asked the same things
+of both logs. Tampering with a run is found by ``verify`` as with a row.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from attacks import attacker, edit_body, unsealed
+
+from signalops.audit import runs
+from signalops.audit.store import AuditLog
+from signalops.audit.verify import ProblemKind, verify
+from signalops.backtest import run_backtest
+from signalops.errors import DuplicateRecordError
+from signalops.strategy import loads
+
+HOURLY_RSI = (Path(__file__).parents[1] / "fixtures" / "hourly_rsi.yaml").read_text("utf-8")
+START, END = datetime(2023, 2, 20, tzinfo=UTC), datetime(2023, 5, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def logs(replay_store: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the fast engine's log, the pipeline engine's) of the same backtest."""
+    out = tmp_path_factory.mktemp("runs")
+    strategy = loads(HOURLY_RSI, "bench.yaml")
+    paths = []
+    for engine in ("fast", "pipeline"):
+        result = run_backtest(
+            strategy, store=replay_store, start=START, end=END, every=timedelta(hours=1),
+            out_dir=out / engine, engine=engine,
+        )  # fmt: skip
+        paths.append(result.audit_path)
+    return paths[0], paths[1]
+
+
+def copy_of(path: Path, tmp_path: Path) -> Path:
+    copied = tmp_path / "copy.db"
+    shutil.copyfile(path, copied)
+    return copied
+
+
+def run_seqs(path: Path) -> list[tuple[int, int]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT first, last FROM runs ORDER BY first").fetchall()
+
+
+def test_a_fast_backtest_keeps_every_decision_that_placed_nothing_in_runs(
+    logs: tuple[Path, Path],
+):
+    fast, pipeline = logs
+    with sqlite3.connect(fast) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        not_executed = db.execute(
+            "SELECT count(*) FROM records WHERE kind = 'decision' AND status = 'NOT_EXECUTED'"
+        ).fetchone()[0]
+        rows = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    kept = sum(last - first + 1 for first, last in run_seqs(fast))
+    with AuditLog.open_readonly(fast) as ours, AuditLog.open_readonly(pipeline) as theirs:
+        assert ours.count() == theirs.count() == rows + kept
+        assert ours.head() == theirs.head()
+    assert version == runs.RUNS_VERSION
+    assert not_executed == 0
+    assert kept > 10 * rows  # HOLDs and denials: nearly every record
+
+
+def test_records_and_lookups_by_id_seq_and_hash_are_the_same_from_runs_as_from_rows(
+    logs: tuple[Path, Path],
+):
+    with AuditLog.open_readonly(logs[0]) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        records = list(theirs.records())
+        assert list(ours.records()) == records
+        assert list(ours.records(after_seq=777)) == records[777:]
+        for record in records[::37]:
+            seq, ident = record["seq"], record["id"]
+            assert ours.get(ident) == theirs.get(ident) == record
+            assert ours.has_decision(ident) == theirs.has_decision(ident)
+            assert ours.hash_at(seq) == theirs.hash_at(seq) == record["hash"]
+            assert ours.body_at(seq) == theirs.body_at(seq)
+            stored = ours.stored_at(seq)
+            assert stored is not None and stored.record == record
+            assert ours.seq_of_hash(record["hash"]) == seq
+        assert ours.get("dec-000000000000000000000000") is None
+        assert ours.stored_at(len(records) + 1) is None
+        ids = [record["id"] for record in records]
+        assert ours.strategies_of(ids) == theirs.strategies_of(ids)
+
+
+def test_decision_filters_answer_the_same_from_runs_as_from_rows(logs: tuple[Path, Path]):
+    with AuditLog.open_readonly(logs[0]) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        content_hash = theirs.records().__next__()["strategy"]["hash"]
+        asked: list[dict[str, Any]] = [{}, {"limit": None}, {"limit": 1}, {"limit": 7}]
+        for verdict in ("BUY", "SELL", "HOLD", "BLOCKED"):
+            asked += [{"verdict": verdict}, {"verdict": verdict, "asset": "BTC", "limit": 5}]
+        asked += [
+            {"asset": "BTC", "strategy": "Hourly_RSI_Bench", "limit": 300},
+            {"strategy": content_hash, "verdict": "SELL", "limit": 40},
+            {"strategy": "Another", "limit": None},
+            {"asset": "ETH"},
+            {
+                "since": datetime(2023, 3, 1, 5, tzinfo=UTC),
+                "until": date(2023, 3, 3),
+                "limit": None,
+            },
+            {"since": date(2023, 4, 2), "until": datetime(2023, 4, 2, 7, tzinfo=UTC)},
+            {"until": datetime(2023, 2, 21, tzinfo=UTC), "verdict": "HOLD", "limit": 3},
+        ]
+        for filters in asked:
+            assert ours.decisions(**filters) == theirs.decisions(**filters), filters
+        when = datetime(2023, 4, 9, 13, 30, tzinfo=UTC)
+        assert ours.decision_at("BTC", when) == theirs.decision_at("BTC", when)
+        assert ours.decision_at("BTC", date(2023, 3, 9)) == theirs.decision_at(
+            "BTC", date(2023, 3, 9)
+        )
+        assert ours.records_since("decision", after_seq=1500) == theirs.records_since(
+            "decision", after_seq=1500
+        )
+        assert list(ours.records_of_kind("decision")) == list(theirs.records_of_kind("decision"))
+        assert ours.newest_first("decision") == theirs.newest_first("decision")
+        for column in ("asset", "strategy"):
+            assert ours.distinct_values(column) == theirs.distinct_values(column)
+
+
+def test_an_export_of_a_log_with_runs_is_the_export_of_the_same_records_in_rows(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    for path, name in zip(logs, ("ours.jsonl", "theirs.jsonl"), strict=True):
+        with AuditLog.open_readonly(path) as log:
+            log.export_jsonl(tmp_path / name)
+    assert (tmp_path / "ours.jsonl").read_bytes() == (tmp_path / "theirs.jsonl").read_bytes()
+
+
+def test_verify_finds_nothing_wrong_with_a_log_of_runs(logs: tuple[Path, Path]):
+    with AuditLog.open_readonly(logs[0]) as log:
+        report = verify(log)
+        count = log.count()
+    assert report.ok, str(report)
+    assert report.checked == count
+
+
+def test_an_edited_body_in_a_run_is_found_by_verify_at_its_seq(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    first, last = run_seqs(path)[3]
+    seq = (first + last) // 2
+    db = attacker(path)
+    edit_body(db, seq, lambda body: body["observations"][0].update(value=12.5))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    assert [(p.kind, p.seq) for p in report.problems][:1] == [(ProblemKind.EDITED, seq)]
+
+
+def test_a_deleted_run_is_found_by_verify_as_deleted_records(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    first, last = run_seqs(path)[5]
+    db = attacker(path)
+    db.execute("DELETE FROM runs WHERE first = ?", (first,))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    (problem,) = report.problems
+    assert (problem.kind, problem.seq) == (ProblemKind.DELETED, first)
+    assert problem.message.startswith(f"seqs {first}..{last} missing: seq {last + 1} ")
+
+
+def test_a_run_that_no_longer_decodes_is_reported_record_by_record(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    first, last = run_seqs(path)[2]
+    db = attacker(path)
+    db.execute("UPDATE runs SET data = ? WHERE first = ?", (b"not deflated", first))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+        with pytest.raises(Exception, match="damaged"):
+            list(log.records())
+    damaged = {p.seq for p in report.problems if p.kind is ProblemKind.EDITED}
+    assert set(range(first, last + 1)) <= damaged
+
+
+def test_runs_and_their_ids_refuse_updates_and_deletes(logs: tuple[Path, Path], tmp_path: Path):
+    path = copy_of(logs[0], tmp_path)
+    with sqlite3.connect(path) as db:
+        for sql in (
+            "UPDATE runs SET data = x'00'",
+            "DELETE FROM runs",
+            "UPDATE run_ids SET first = 1",
+            "DELETE FROM run_ids",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                db.execute(sql)
+
+
+def test_a_decision_a_run_holds_is_refused_again_as_a_row(logs: tuple[Path, Path], tmp_path: Path):
+    path = copy_of(logs[0], tmp_path)
+    first, _ = run_seqs(path)[1]
+    with AuditLog(path) as log:
+        stored = log.stored_at(first)
+        assert stored is not None and stored.record is not None
+        head = log.head()
+        with pytest.raises(DuplicateRecordError, match=stored.record["id"]):
+            log.append(unsealed(stored.record))
+        assert log.head() == head
+
+
+def test_a_decision_twice_in_one_packing_append_is_refused_and_nothing_is_written(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    with AuditLog.open_readonly(logs[0]) as source:
+        held = [unsealed(r) for r in source.decisions(verdict="HOLD", limit=3)]
+    with AuditLog(tmp_path / "new.db") as log:
+        assert log.start_bulk_load(private=True)
+        with pytest.raises(DuplicateRecordError, match=held[1]["id"]):
+            log.append_many([held[0], held[1], held[2], held[1]])
+        assert log.count() == 0 and log.head() is None
+        assert log.append_many(held) == 3
+        log.finish_bulk_load()
+        assert [r["id"] for r in log.records()] == [r["id"] for r in held]
+        assert verify(log).ok
+
+
+def test_a_run_appended_in_a_transaction_rolled_back_leaves_nothing_behind(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    with AuditLog.open_readonly(logs[0]) as source:
+        held = [unsealed(r) for r in source.decisions(verdict="HOLD", limit=4)]
+    with AuditLog(tmp_path / "new.db") as log:
+        log.start_bulk_load(private=True)
+        log.append_many(held[:2])
+        with pytest.raises(RuntimeError), log.transaction():
+            log.append_many(held[2:])
+            raise RuntimeError("a fill failed")
+        assert log.count() == 2
+        assert log.get(held[2]["id"]) is None
+        log.append_many(held[2:])
+        log.finish_bulk_load()
+        assert log.count() == 4 and verify(log).ok
+
+
+def test_a_writer_appends_rows_after_a_backtests_runs_and_the_chain_goes_on(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    with AuditLog.open_readonly(logs[0]) as source:
+        last = source.decisions(limit=1)[0]
+    later = unsealed(last)
+    later["id"] = later["decision_id"] = "dec-" + "f" * 24
+    with AuditLog(path) as log:
+        head = log.head()
+        assert head is not None
+        sealed = log.append(later)
+        assert (sealed["seq"], sealed["prev_hash"]) == (head[0] + 1, head[1])
+        assert log.get(later["id"]) == sealed
+        assert list(log.records(after_seq=head[0])) == [sealed]
+        assert verify(log).ok
