@@ -71,11 +71,13 @@ SCHEMA = (
     "WITHOUT ROWID",
 )
 _INSERT = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# The ids go in as one JSON array, unpacked by SQLite: no Python call per record.
-_INSERT_IDS = "INSERT INTO run_ids (id, first) SELECT value, ? FROM json_each(?)"
+# The id table, filled in one go from a JSON object of ids (``Runs.finish_packing``): no
+# Python call per record. Ids are hex digits after "dec-": nothing in them to escape.
+_INSERT_IDS = "INSERT INTO run_ids (id, first) SELECT key, value FROM json_each(?)"
 _SELECT = "first, last, kinds, prev_hash, ids, hashes, data"
 
 _ID = re.compile(r"dec-[0-9a-f]{24}")
+_HEX = re.compile(r"[0-9a-f]*")
 _ID_BYTES, _HASH_BYTES = 12, 32
 _FORMAT = 1  # the layout of ``data`` (its first byte)
 _HEADER = struct.Struct("<BI")
@@ -123,7 +125,7 @@ def fits(row: Sequence[Any]) -> bool:
 
 
 class RunBuilder:
-    """The records of one run as they are added, in seq order; ``insert`` stores them."""
+    """The records of one run as they are added, in seq order; ``Runs.insert`` stores them."""
 
     def __init__(self) -> None:
         self.clear()
@@ -138,6 +140,7 @@ class RunBuilder:
         self.kinds: list[int] = []
         self.bodies: list[str] = []
         self._kinds: dict[Kind, int] = {}
+        self._last: tuple[Kind | None, int] = (None, 0)  # the kind added last, and its code
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -149,34 +152,26 @@ class RunBuilder:
 
     def add(self, row: tuple[Any, ...]) -> None:
         """Add a compact row that ``fits`` (and ``takes`` its seq)."""
-        self._add(row[0], row[11], row[1], row[4], row[10], (row[7], row[5], row[6], row[8]),
-                  row[12], row[13])  # fmt: skip
+        if not self.ids:
+            self.first, self.prev = row[0], row[11]
+        self._append(row[1], row[12], row[4], row[10], (row[7], row[5], row[6], row[8]), row[13])
 
     def seal(
         self,
         plan: RunPlan,
         seq: int,
         prev: str,
-        ident: Any,
-        as_of: Any,
-        as_of_seconds: Any,
-        recorded_at: Any,
-        recorded_seconds: Any,
-        observed: Any,
+        ident: str,
+        as_of: str,
+        as_of_seconds: int | None,
+        recorded_at: str,
+        recorded_seconds: int | None,
+        observed: str,
     ) -> str | None:
         """Seal a record of the shape ``plan`` is of, with these values, at ``seq`` after
-        ``prev`` and add it; returns its hash, or None (nothing added) when its values do not
-        fit a run (times without their exact seconds, an id of another form)."""
-        if (
-            type(as_of_seconds) is not int
-            or type(recorded_seconds) is not int
-            or type(as_of) is not str
-            or type(recorded_at) is not str
-            or type(observed) is not str
-            or "\n" in observed
-            or type(ident) is not str
-            or _ID.fullmatch(ident) is None
-        ):
+        ``prev`` and add it; returns its hash, or None (nothing added) when its times have no
+        exact seconds. (Its id's form and its body are checked for the whole run: ``sound``.)"""
+        if type(as_of_seconds) is not int or type(recorded_seconds) is not int:
             return None
         p = plan.sealed
         text = (
@@ -184,28 +179,23 @@ class RunBuilder:
             f"{p[5]}{recorded_at}{p[6]}{seq}{p[7]}"
         )
         digest = _sha256(text.encode("utf-8")).digest()
+        if not self.ids:
+            self.first, self.prev = seq, bytes.fromhex(prev)
         b = plan.body
-        start = b"" if self.ids else bytes.fromhex(prev)
-        self._add(seq, start, ident, as_of_seconds, recorded_seconds, plan.kind, digest,
-                  f"{b[0]}{observed}{b[1]}{seq}{b[2]}")  # fmt: skip
+        self._append(ident, digest, as_of_seconds, recorded_seconds, plan.kind,
+                     f"{b[0]}{observed}{b[1]}{seq}{b[2]}")  # fmt: skip
         return digest.hex()
 
-    def _add(
-        self,
-        seq: int,
-        prev: bytes,
-        ident: str,
-        as_of: int,
-        recorded: int,
-        kind: Kind,
-        digest: bytes,
-        body: str,
+    def _append(
+        self, ident: str, digest: bytes, as_of: int, recorded: int, kind: Kind, body: str
     ) -> None:
-        if not self.ids:
-            self.first, self.prev = seq, prev
-        code = self._kinds.get(kind)
-        if code is None:
-            code = self._kinds[kind] = len(self._kinds)
+        last, code = self._last
+        if kind is not last:
+            found = self._kinds.get(kind)
+            if found is None:
+                found = self._kinds[kind] = len(self._kinds)
+            code = found
+            self._last = (kind, code)
         self.ids.append(ident)
         self.hashes.append(digest)
         self.as_of.append(as_of)
@@ -213,8 +203,34 @@ class RunBuilder:
         self.kinds.append(code)
         self.bodies.append(body)
 
-    def params(self) -> tuple[Any, ...]:
-        """The run's ``runs`` row."""
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The compact rows of its records (those ``decode`` gives back once it is stored)."""
+        kinds = list(self._kinds)
+        found, prev = [], self.prev
+        for i, ident in enumerate(self.ids):
+            asset, name, context, verdict = kinds[self.kinds[i]]
+            digest = self.hashes[i]
+            found.append((self.first + i, ident, DECISION, None, self.as_of[i], name, context,
+                          asset, verdict, RUN_STATUS, self.recorded[i], prev, digest,
+                          self.bodies[i]))  # fmt: skip
+            prev = digest
+        return found
+
+    def params(self) -> tuple[Any, ...] | None:
+        """The run's ``runs`` row; None when a record cannot be kept in a run after all: an id
+        not of the form ``ids`` keeps (``dec-`` and 24 hex digits), a body holding a newline
+        (newlines part the bodies in ``data``). Checked here for all of them at once."""
+        ids, bodies = self.ids, self.bodies
+        count = len(ids)
+        digits = "".join([ident[4:] for ident in ids])
+        text = "\n".join(bodies)
+        if (
+            len(digits) != 24 * count
+            or "".join([ident[:4] for ident in ids]) != "dec-" * count
+            or not _HEX.fullmatch(digits)
+            or text.count("\n") != count - 1
+        ):
+            return None
         columns = [array.array("q", self.as_of), array.array("q", self.recorded)]
         columns.append(array.array("H", self.kinds))
         if _SWAP:
@@ -222,25 +238,23 @@ class RunBuilder:
                 column.byteswap()
         data = b"".join(
             [
-                _HEADER.pack(_FORMAT, len(self.ids)),
+                _HEADER.pack(_FORMAT, count),
                 *(column.tobytes() for column in columns),
-                "\n".join(self.bodies).encode("utf-8"),
+                text.encode("utf-8"),
             ]
         )
+        deflate = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9)  # 9: faster than 8
         return (
             self.first,
-            self.first + len(self.ids) - 1,
+            self.first + count - 1,
             min(self.as_of),
             max(self.as_of),
             _json([list(kind) for kind in self._kinds]),
             self.prev,
-            bytes.fromhex("".join([ident[4:] for ident in self.ids])),
+            bytes.fromhex(digits),
             b"".join(self.hashes),
-            zlib.compress(data, 1),
+            deflate.compress(data) + deflate.flush(),
         )
-
-    def ids_json(self) -> str:
-        return '["' + '","'.join(self.ids) + '"]'  # ids of hex digits: nothing to escape
 
 
 def _json(values: list[Any]) -> str:
@@ -310,6 +324,15 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
     return found
 
 
+def _wanted(kinds: Any, keep: Callable[[Kind], bool]) -> set[Kind]:
+    """The kinds of a run's ``kinds`` column that ``keep`` takes (none of a damaged column: its
+    rows are read, and reported, by ``verify``)."""
+    try:
+        return {kind for kind in map(tuple, json.loads(kinds)) if len(kind) == 4 and keep(kind)}
+    except (ValueError, TypeError):
+        return set()
+
+
 def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[4], row[0]
 
@@ -324,37 +347,71 @@ def damaged(first: int, last: int) -> Iterator[tuple[Any, ...]]:
 
 class Runs:
     """The runs of one log, read through ``query`` (the store's) and kept decoded a few at a
-    time. Runs never change once written; ``reset`` forgets them after a rollback."""
+    time. Runs never change once written; ``reset`` forgets them after a rollback.
+
+    Runs are written while a backtest fills its own log (``start_packing`` ..
+    ``finish_packing``): their ids are kept here meanwhile, and the id table is written in one
+    go at the end (one random insert per record into its B-tree cost more than sealing one)."""
 
     def __init__(self, query: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> None:
         self._query = query
         self._decoded: OrderedDict[int, list[tuple[Any, ...]]] = OrderedDict()
+        self._packed: dict[str, int] | None = None  # while packing: id -> its run's first
+        self._stale = False  # a rollback may have undone runs: read their ids again
 
     def reset(self) -> None:
         self._decoded.clear()
+        if self._packed is not None:
+            self._stale = True
 
     # --- writing -------------------------------------------------------------------------------
 
-    def insert(self, run: RunBuilder) -> None:
-        """Store ``run``: ``sqlite3.IntegrityError`` (nothing stored) when one of its ids is
-        another run's or twice in it (the ids go first: a failed statement undoes itself)."""
-        self._query(_INSERT_IDS, [run.first, run.ids_json()])
-        self._query(_INSERT, run.params())
+    def start_packing(self) -> None:
+        """Runs are about to be written into a log that holds none (an empty one)."""
+        self._packed, self._stale = {}, False
+
+    def finish_packing(self) -> None:
+        """Write the id table of the runs written since ``start_packing``, in id order (each
+        appended at its B-tree's end), unpacked by SQLite from one JSON object."""
+        if self._packed is not None:
+            pairs = sorted(self._packing_ids().items())
+            text = "{" + ",".join([f'"{ident}":{first}' for ident, first in pairs]) + "}"
+            self._query(_INSERT_IDS, [text])
+        self._packed = None
+
+    def insert(self, run: RunBuilder) -> list[str] | None:
+        """Store ``run`` while packing: the ids another run holds, or that ``run`` holds twice
+        (sorted; then nothing is stored), or None when a run cannot keep its records
+        (``RunBuilder.params``: they are rows then)."""
+        packed = self._packing_ids()
+        ids = run.ids
+        taken = {ident for ident in ids if ident in packed}
+        if taken or len(set(ids)) != len(ids):
+            return sorted(taken | {i for i, count in Counter(ids).items() if count > 1})
+        params = run.params()
+        if params is None:
+            return None
+        self._query(_INSERT, params)
+        packed.update(dict.fromkeys(ids, run.first))
+        return []
+
+    def _packing_ids(self) -> dict[str, int]:
+        packed = self._packed
+        if packed is None:
+            raise RuntimeError("runs are written while a backtest fills its log (start_packing)")
+        if self._stale:
+            packed.clear()
+            for first, ids in self._query("SELECT first, ids FROM runs", []):
+                for at in range(0, len(ids), _ID_BYTES):
+                    packed["dec-" + ids[at : at + _ID_BYTES].hex()] = first
+            self._stale = False
+        return packed
 
     def holds(self, ident: str) -> bool:
         """Whether a run holds a record of this id."""
+        if self._packed is not None:
+            return ident in self._packing_ids()
         return bool(self._query("SELECT 1 FROM run_ids WHERE id = ?", [ident]))
-
-    def taken(self, ids: Sequence[str]) -> list[str]:
-        """Those of ``ids`` that runs hold already, and those ``ids`` holds twice."""
-        found = {ident for ident, count in Counter(ids).items() if count > 1}
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ", ".join("?" * len(part))
-            found.update(
-                row[0] for row in self._query(f"SELECT id FROM run_ids WHERE id IN ({marks})", part)
-            )
-        return sorted(found)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -401,10 +458,14 @@ class Runs:
 
     def by_id(self, ident: str) -> tuple[Any, ...] | None:
         """The row of the decision with this id, if a run holds it."""
-        found = self._query("SELECT first FROM run_ids WHERE id = ?", [ident])
-        if not found:
+        if self._packed is not None:
+            first = self._packing_ids().get(ident)
+        else:
+            found = self._query("SELECT first FROM run_ids WHERE id = ?", [ident])
+            first = found[0][0] if found else None
+        if first is None:
             return None
-        for row in self.rows(found[0][0]):
+        for row in self.rows(first):
             if row[1] == ident:
                 return row
         return None
@@ -425,16 +486,18 @@ class Runs:
 
     def newest(
         self,
-        keep: Callable[[tuple[Any, ...]], bool],
+        keep: Callable[[Kind], bool],
         *,
         since: float | None,
         until: float | None,
         until_inclusive: bool,
         limit: int | None,
     ) -> list[tuple[Any, ...]]:
-        """The rows ``keep`` takes whose as_of is in ``[since, until]`` (or ``[since,
-        until)``), newest as_of first (then the higher seq), ``limit`` of them at most. Runs
-        are read latest first and stop once no earlier one can hold a newer record."""
+        """The rows whose kind (asset, strategy name id, context id, verdict) ``keep`` takes
+        and whose as_of is in ``[since, until]`` (or ``[since, until)``), newest as_of first
+        (then the higher seq), ``limit`` of them at most. Runs are read latest first, skipped
+        by their kinds when none is wanted, and no more are read once no earlier one can hold
+        a newer record."""
         where, params = [], []
         if since is not None:
             where.append("until >= ?")
@@ -442,16 +505,19 @@ class Runs:
         if until is not None:
             where.append("since <= ?" if until_inclusive else "since < ?")
             params.append(until)
-        sql = "SELECT first, until FROM runs"
+        sql = "SELECT first, until, kinds FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         found: list[tuple[Any, ...]] = []
-        for first, latest in self._query(sql + " ORDER BY until DESC, first DESC", params):
+        for first, latest, kinds in self._query(sql + " ORDER BY until DESC, first DESC", params):
             if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
                 break
+            wanted = _wanted(kinds, keep)
+            if not wanted:
+                continue
             for row in self.rows(first):
                 as_of = row[4]
-                if as_of is None or not keep(row):
+                if as_of is None or (row[7], row[5], row[6], row[8]) not in wanted:
                     continue
                 if since is not None and as_of < since:
                     continue

@@ -878,6 +878,7 @@ class AuditLog:
                 self.conn.execute(f"PRAGMA user_version = {record_runs.RUNS_VERSION}")
         if runs:
             self._runs = record_runs.Runs(self._query)
+            self._runs.start_packing()
             self._packing = True
         self._indexes = self._index_names()
         return True
@@ -888,6 +889,8 @@ class AuditLog:
         the usual settings back."""
         self._packing = False
         with self._write():
+            if self._runs is not None:
+                self._runs.finish_packing()
             for statement in _compact_index_sql():
                 self.conn.execute(statement)
         self._indexes = self._index_names()
@@ -1118,21 +1121,22 @@ class AuditLog:
             run = record_runs.RunBuilder()
             chunk: list[tuple[Any, ...]] = []
             seq, prev = self._tail()
+            shape = plan = None  # the last repeat's shape, and how its kind is kept
             for item in records:
                 seq += 1
                 if item.__class__ is Repeat:
-                    repeat = item
-                    plan = layout.run_plan(repeat.shape, repeat.prepared)
+                    _, outcome, _, _, as_of, ident, observed, seconds = item
+                    if outcome.shape is not shape:
+                        shape = outcome.shape
+                        plan = layout.run_plan(shape, item.prepared)
                     if plan is not None:
-                        if repeat.id in rows:
-                            raise DuplicateRecordError([repeat.id])
+                        if ident in rows:
+                            raise DuplicateRecordError([ident])
                         if not run.takes(seq):
                             self._store_run(run)
-                        as_of, seconds = repeat.as_of, repeat.seconds
                         sealed = run.seal(
-                            plan, seq, prev, repeat.id, as_of, seconds, as_of, seconds,
-                            repeat.observed,
-                        )  # fmt: skip
+                            plan, seq, prev, ident, as_of, seconds, as_of, seconds, observed
+                        )
                         if sealed is not None:
                             prev = sealed
                             appended += 1
@@ -1177,15 +1181,16 @@ class AuditLog:
 
     def _store_run(self, run: record_runs.RunBuilder) -> None:
         """Insert ``run`` and start it over; an id a run holds already, or twice in this one,
-        is a ``DuplicateRecordError``."""
-        assert self._runs is not None
-        try:
-            self._runs.insert(run)
-        except sqlite3.IntegrityError:
-            taken = self._runs.taken(run.ids)
-            if not taken:
-                raise
-            raise DuplicateRecordError(taken) from None
+        is a ``DuplicateRecordError``. Records a run cannot keep after all (an id of another
+        form, a body with a newline) are rows."""
+        assert self._runs is not None and isinstance(self.layout, CompactLayout)
+        taken = self._runs.insert(run)
+        if taken:
+            raise DuplicateRecordError(taken)
+        if taken is None:
+            rows = [self.layout.packed(row) for row in run.rows()]
+            self._decision_rows().update(row[1] for row in rows)
+            self._insert(rows)
         run.clear()  # for the records that follow
 
     def _decision_rows(self) -> set[str]:
@@ -1383,8 +1388,8 @@ class AuditLog:
         strategy: str | None,
         verdict: str | None,
         arms: list[tuple[int, str]] | None,
-    ) -> Callable[[tuple[Any, ...]], bool] | None:
-        """Which of a run's rows ``decisions``' filters take (None: none can match)."""
+    ) -> Callable[[record_runs.Kind], bool] | None:
+        """Which kinds of a run's records ``decisions``' filters take (None: none can)."""
         layout = self.layout
         assert isinstance(layout, CompactLayout)  # a log with runs is compact
         name = None
@@ -1407,12 +1412,13 @@ class AuditLog:
                     return None
         wanted = None if verdict is None else str(verdict)
 
-        def keep(row: tuple[Any, ...]) -> bool:
+        def keep(kind: record_runs.Kind) -> bool:
+            held_asset, held_name, context, held_verdict = kind
             return (
-                (asset is None or row[7] == asset)
-                and (name is None or row[5] == name)
-                and (wanted is None or row[8] == wanted)
-                and (contexts is None or (row[6], row[8]) in contexts)
+                (asset is None or held_asset == asset)
+                and (name is None or held_name == name)
+                and (wanted is None or held_verdict == wanted)
+                and (contexts is None or (context, held_verdict) in contexts)
             )
 
         return keep

@@ -18,6 +18,7 @@ import pytest
 from attacks import attacker, edit_body, unsealed
 
 from signalops.audit import runs
+from signalops.audit.record import Repeat
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
 from signalops.backtest import run_backtest
@@ -272,4 +273,34 @@ def test_a_writer_appends_rows_after_a_backtests_runs_and_the_chain_goes_on(
         assert (sealed["seq"], sealed["prev_hash"]) == (head[0] + 1, head[1])
         assert log.get(later["id"]) == sealed
         assert list(log.records(after_seq=head[0])) == [sealed]
+        assert verify(log).ok
+
+
+def test_repeats_a_run_cannot_keep_are_stored_as_rows_and_read_back_alike(
+    replay_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repeats: list[Repeat] = []
+    append_many = AuditLog.append_many
+
+    def keeping(log: AuditLog, records: Any) -> int:
+        records = list(records)
+        repeats.extend(r for r in records if isinstance(r, Repeat))
+        return append_many(log, records)
+
+    monkeypatch.setattr(AuditLog, "append_many", keeping)
+    run_backtest(
+        loads(HOURLY_RSI, "bench.yaml"), store=replay_store, start=START,
+        end=START + timedelta(days=3), every=timedelta(hours=1), out_dir=tmp_path / "bt",
+    )  # fmt: skip
+    monkeypatch.undo()
+    odd = repeats[0]._replace(id="dec-" + "Z" * 24)  # not hex digits: ``ids`` cannot hold it
+    with AuditLog(tmp_path / "new.db") as log:
+        log.start_bulk_load(private=True)
+        assert log.append_many([odd, repeats[1]]) == 2
+        log.finish_bulk_load()
+        assert log.db.execute("SELECT count(*) FROM records").fetchone()[0] == 2
+        assert log.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert [r["id"] for r in log.records()] == [odd.id, repeats[1].id]
+        assert log.get(odd.id) == next(log.records())
+        assert next(log.records())["observations"] == odd.prepared().record["observations"]
         assert verify(log).ok
