@@ -21,9 +21,10 @@ from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
-from signalops.backtest.fast import day_starts
+from signalops.backtest.fast import FastRun, day_starts
 from signalops.backtest.ledger import Decision, EquityPoint, decision, equity_point
 from signalops.config import Config
+from signalops.evaluation.tree import Verdict
 from signalops.execution.paper import day_start_of
 from signalops.observation import Request
 from signalops.pipeline.cycle import price_requests, reference_price
@@ -146,3 +147,48 @@ def test_a_backtest_leaves_the_collector_thresholds_as_it_found_them(
     assert result.decisions and seen
     assert all(threshold[0] > 700 for threshold in seen)  # fewer collections while it ran
     assert after == (700, 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end", "every", "share"),
+    [
+        ("hourly_rsi", "2023-02-20", "2023-05-15", timedelta(hours=1), 0.8),
+        ("technical_baseline", "2022-01-01", "2023-12-31", None, 0.8),
+        # On-chain and news leaves are not candle columns: every bar is evaluated.
+        ("banking_crisis_dip", "2022-06-01", "2023-06-30", None, 0),
+    ],
+)
+def test_a_hold_recorded_without_evaluating_its_bar_is_what_the_evaluation_says(
+    replay_store: SnapshotStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    start: str,
+    end: str,
+    every: timedelta | None,
+    share: float,
+):
+    # The bars FastRun takes for a HOLD with nothing to tell (its vectorised reading of the
+    # columns) are evaluated here the scalar way, as Pipeline.cycle does, and must agree.
+    checked: list[int] = []
+    quiet_hold = FastRun._quiet_hold
+
+    def checking(run: FastRun, asset: str, moment: datetime, i: int) -> bool:
+        row = run.answers.row(run._requests[asset][0], i)
+        evaluation = run.strategy.tree.evaluate_aligned(row, moment, asset)
+        assert evaluation[:4] == (Verdict.HOLD, None, (), ()), (asset, moment)
+        assert not any(evaluation.reasons), (asset, moment)
+        checked.append(i)
+        return quiet_hold(run, asset, moment, i)
+
+    monkeypatch.setattr(FastRun, "_quiet_hold", checking)
+    folder = Path(__file__).parent / ("fixtures" if name == "hourly_rsi" else "../strategies")
+    path = folder / f"{name}.yaml"
+    strategy = loads(path.read_text("utf-8"), path.name)
+    result = run_backtest(
+        strategy, store=replay_store, out_dir=tmp_path, every=every,
+        start=datetime.fromisoformat(start).replace(tzinfo=UTC),
+        end=datetime.fromisoformat(end).replace(tzinfo=UTC),
+    )  # fmt: skip
+    holds = sum(d.verdict == "HOLD" for d in result.decisions)
+    assert share * holds <= len(checked) <= (holds if share else 0)

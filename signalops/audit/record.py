@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -521,13 +522,38 @@ class DecisionTemplate:
             recorded_at=recorded_at,
         )
 
+    def repeat_at(
+        self,
+        times: DecisionTimes,
+        i: int,
+        verdict: Any,
+        action: Any,
+        blocked_by: tuple[str, ...],
+        conflicts: tuple[str, ...],
+        risk: Any,
+        execution: Any,
+    ) -> Repeat | None:
+        """``prepare_at(..., repeat=True)`` of a decision at (and recorded at)
+        ``times.moments[i]`` with this outcome, known without its evaluation: the ``Repeat``
+        when the outcome was built before and ``times`` holds the observations' JSON; None
+        when only the evaluation can give the record (``prepare_at``)."""
+        outcome = self._outcome_of(verdict, action, blocked_by, conflicts, risk, execution)
+        if outcome is None or times.observed[i] is None:
+            return None
+        return self._again_at(outcome, times, i, None)
+
     def _again_at(
-        self, outcome: _Outcome, times: DecisionTimes, i: int, observations: Sequence[Any]
+        self,
+        outcome: _Outcome,
+        times: DecisionTimes,
+        i: int,
+        observations: Sequence[Any] | None,
     ) -> Repeat | None:
         """``_again`` of a decision at (and recorded at) ``times.moments[i]``, in the process's
         environment: the stamp, id, seconds and written observations are ``times``', checked
-        for secrets once per ``times`` (``DecisionTimes.clean``)."""
-        if len(observations) != len(self.requests):
+        for secrets once per ``times`` (``DecisionTimes.clean``). ``observations``: the
+        evaluation's, or None when ``times`` holds their JSON (``repeat_at``)."""
+        if observations is not None and len(observations) != len(self.requests):
             return None
         secrets = secret_values()
         if secrets is not outcome.secrets:
@@ -536,6 +562,8 @@ class DecisionTemplate:
         observed = times.observed[i]
         if observed is None or not times.clean(secrets):
             if observed is None:
+                if observations is None:
+                    return None
                 observed = self._observations_json(observations, as_of, stamp)
                 if observed is None:
                     return None
@@ -623,7 +651,7 @@ class DecisionTemplate:
         self,
         outcome: _Outcome,
         as_of: datetime,
-        observations: Sequence[Any],
+        observations: Sequence[Any] | None,
         recorded_at: datetime,
         environ: Mapping[str, str] | None,
         stamp: str,
@@ -638,7 +666,7 @@ class DecisionTemplate:
         the times' seconds: a repeat of the outcome's shape, whose members are written out
         when asked for (a backtest's log seals most without: ``signalops.audit.runs``)."""
 
-        def record() -> dict[str, Any]:
+        def record(observations: Sequence[Any]) -> dict[str, Any]:
             return self._prepare(
                 as_of=as_of,
                 verdict=outcome.verdict,
@@ -658,7 +686,8 @@ class DecisionTemplate:
         return PreparedRecord(
             DECISION_KEYS,
             None,  # texts: the shape's, written out on first use
-            record,
+            # The builder's dict of it; without the observations, read back from its text.
+            None if observations is None else partial(record, observations),
             DECISION,  # kind
             ident,  # id
             DECISION_SCHEMA,  # schema
@@ -965,7 +994,7 @@ class Repeat(NamedTuple):
     template: DecisionTemplate
     outcome: _Outcome
     moment: datetime
-    observations: Sequence[Any]
+    observations: Sequence[Any] | None  # None: known by their JSON only (``repeat_at``)
     as_of: str
     id: str
     observed: str

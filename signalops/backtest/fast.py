@@ -75,6 +75,9 @@ from signalops.backtest.unknowns import UnknownTally
 from signalops.codes import Code
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.evaluation.unread import unread_metrics
+from signalops.evaluation.vectorized import HOLD as HOLD_CODE
+from signalops.evaluation.vectorized import PASS as PASS_CODE
+from signalops.evaluation.vectorized import Reason, SeriesInput, evaluate_series
 from signalops.execution.paper import PaperBroker, day_start_of
 from signalops.observation import Request
 from signalops.orders import (
@@ -87,7 +90,7 @@ from signalops.orders import (
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
-from signalops.pipeline.cycle import DENIED, _why_not, not_executed
+from signalops.pipeline.cycle import DENIED, NO_SIGNAL, _why_not, not_executed
 from signalops.pipeline.records import Logged, Recorder, Writable, log_records
 from signalops.risk import RiskDecision
 from signalops.strategy.model import Strategy
@@ -98,6 +101,7 @@ BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nes
 # it saves.
 _TIMES_MIN = 32
 _ACTS = (Verdict.BUY, Verdict.SELL)
+_HOLD, _HOLD_TEXT = Verdict.HOLD, Verdict.HOLD.value
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
 
@@ -344,6 +348,9 @@ class FastRun:
             self._broker.at_day(moment, self._midnights[i])
         tree = self.strategy.tree
         for asset in self.assets:
+            quiet = self._quiet.get(asset)
+            if quiet is not None and quiet[i] and self._quiet_hold(asset, moment, i):
+                continue
             evaluation = tree.evaluate_aligned(
                 self.answers.row(self._requests[asset][0], i), moment, asset
             )
@@ -372,6 +379,65 @@ class FastRun:
                 )
             )
         return len(self.assets)
+
+    def _quiet_hold(self, asset: str, moment: datetime, i: int) -> bool:
+        """The decision at ``moments[i]`` of an asset whose tree is known to hold there with
+        nothing to tell (``_quiet``), recorded without evaluating it: its record repeats the
+        HOLD outcome built at an earlier bar. False (nothing done) when none was built yet or
+        the observations' JSON is not at hand: the bar is evaluated."""
+        start = self._times_from
+        if not start <= i < self._times_to:
+            start = self._times_for(i)
+        template, times = self._times[asset]
+        record = template.repeat_at(times, i - start, _HOLD, None, (), (), None, self._no_signal)
+        if record is None:
+            return False
+        self._held.append(record)
+        self.decisions.append(
+            make_decision(record.id, moment, asset, _HOLD_TEXT, None, (), _NOT_EXECUTED, ())
+        )
+        return True
+
+    @cached_property
+    def _no_signal(self) -> ExecutionResult:
+        """What became of a HOLD without a signal: ``Pipeline.cycle``'s own value for it."""
+        return not_executed(NO_SIGNAL)
+
+    @cached_property
+    def _quiet(self) -> dict[str, list[bool]]:
+        """For each asset whose every request is read from a candle column
+        (``ReplayAnswers.columns``): at each bar, whether its decision is a HOLD with nothing
+        to tell (no entry or exit signal, no vetoes, every leaf known), known without
+        evaluating it there. Every request is a clean reading of its column at such a bar,
+        and the tree evaluated over the columns all at once says so (``evaluate_series``,
+        which the vectorised evaluator's tests hold equal, bar by bar, to the scalar one that
+        ``Pipeline.cycle`` runs), from the same values and data times the observations
+        carry."""
+        found: dict[str, list[bool]] = {}
+        tree = self.strategy.tree
+        for asset in self.assets:
+            columns = [self.answers.columns.get(r) for r in self._requests[asset][0]]
+            if not columns or None in columns:
+                continue
+            inputs, clean = [], np.ones(len(self.moments), dtype=bool)
+            for column in columns:
+                assert column is not None
+                ok = np.array(column.ok, dtype=bool)
+                data_times = np.array(column.epochs, dtype=np.float64)[column.last]
+                inputs.append(
+                    SeriesInput(
+                        np.where(ok, column.values, np.nan),
+                        np.where(ok, data_times, np.nan),
+                        np.where(ok, Reason.OK, Reason.ADAPTER_ERROR).astype(np.int8),
+                    )
+                )
+                clean &= ok
+            result = evaluate_series(tree, inputs, self.answers.times)
+            entry = result.statuses[tree.entry.index]
+            known = ~result.reasons.any(axis=0)
+            quiet = clean & known & (result.verdicts == HOLD_CODE) & (entry != PASS_CODE)
+            found[asset] = quiet.tolist()
+        return found
 
     def _denials_of(self, gate: RiskDecision) -> tuple[str, ...]:
         """The codes of the checks ``gate`` failed (made once for the gate answer given again

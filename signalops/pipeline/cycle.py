@@ -989,15 +989,19 @@ def not_executed(message: str) -> ExecutionResult:
     return ExecutionResult(ExecutionStatus.NOT_EXECUTED, message)
 
 
+NO_SIGNAL = "no entry or exit signal"  # why a HOLD without conflicts placed nothing
+
+
 def _why_not(evaluation: Evaluation) -> str:
     if evaluation.verdict is Verdict.BLOCKED:
         return f"{evaluation.action} blocked by veto {', '.join(evaluation.blocked_by)}"
     if evaluation.conflicts:
         return evaluation.conflicts[0]
-    return "no entry or exit signal"
+    return NO_SIGNAL
 
 
 __all__ = [
+    "NO_SIGNAL",
     "PRICE_TIMEFRAMES",
     "Pipeline",
     "asset_price_requests",
