@@ -871,7 +871,7 @@ class CompactLayout:
         name_id = self.name_id(name, create=True)
         if slots != RUN_SLOTS or kept != BODY_SLOTS or context is None or name_id is None:
             return None
-        return RunPlan(sealed, body, (prepared.asset, name_id, context, prepared.verdict))
+        return RunPlan(shape, sealed, body, (prepared.asset, name_id, context, prepared.verdict))
 
     def _run_context(self, members: tuple[str, ...]) -> int | None:
         """``outcome_context``'s context of these outcome members, made at their first sight

@@ -56,8 +56,11 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from signalops.audit.record import DECISION, VERDICTS
-from signalops.errors import Undecodable
+from signalops.audit.prepared import Shape
+from signalops.audit.record import DECISION, VERDICTS, Repeat
+from signalops.errors import DuplicateRecordError, Undecodable
+
+_Repeat = Repeat  # what ``seal_repeats`` seals, by its exact class
 
 RUNS_VERSION = 3  # PRAGMA user_version of a compact log that holds runs
 RUN_MAX = 4096  # records per run at most (a run is read whole)
@@ -96,6 +99,7 @@ class RunPlan(NamedTuple):
     ``sealed`` and ``body`` are the pieces of the sealed record's text and of its body, cut
     at ``RUN_SLOTS`` and ``BODY_SLOTS``."""
 
+    shape: Shape
     sealed: tuple[str, ...]
     body: tuple[str, ...]
     kind: Kind
@@ -140,7 +144,6 @@ class RunBuilder:
         self.kinds: list[int] = []
         self.bodies: list[str] = []
         self._kinds: dict[Kind, int] = {}
-        self._last: tuple[Kind | None, int] = (None, 0)  # the kind added last, and its code
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -156,51 +159,65 @@ class RunBuilder:
             self.first, self.prev = row[0], row[11]
         self._append(row[1], row[12], row[4], row[10], (row[7], row[5], row[6], row[8]), row[13])
 
-    def seal(
-        self,
-        plan: RunPlan,
-        seq: int,
-        prev: str,
-        ident: str,
-        as_of: str,
-        as_of_seconds: int | None,
-        recorded_at: str,
-        recorded_seconds: int | None,
-        observed: str,
-    ) -> str | None:
-        """Seal a record of the shape ``plan`` is of, with these values, at ``seq`` after
-        ``prev`` and add it; returns its hash, or None (nothing added) when its times have no
-        exact seconds. (Its id's form and its body are checked for the whole run: ``sound``.)"""
-        if type(as_of_seconds) is not int or type(recorded_seconds) is not int:
-            return None
-        p = plan.sealed
-        text = (
-            f"{p[0]}{as_of}{p[1]}{ident}{p[2]}{ident}{p[3]}{observed}{p[4]}{prev}"
-            f"{p[5]}{recorded_at}{p[6]}{seq}{p[7]}"
+    def seal_repeats(
+        self, plan: RunPlan, items: Sequence[Any], at: int, seq: int, prev: str, rows: set[str]
+    ) -> tuple[int, str]:
+        """``seal`` the ``Repeat``s of ``items`` from ``at`` on while they are of ``plan``'s
+        shape, fit a run (times with exact seconds) and the run has room: ``(how many, the
+        last one's hash)``. A repeat of a decision stored as a row (its id in ``rows``) is a
+        ``DuplicateRecordError``. ``seq`` is the seq before the first."""
+        ids, hashes, as_ofs, recordeds, kinds, bodies = (
+            self.ids,
+            self.hashes,
+            self.as_of,
+            self.recorded,
+            self.kinds,
+            self.bodies,
         )
-        digest = _sha256(text.encode("utf-8")).digest()
-        if not self.ids:
-            self.first, self.prev = seq, bytes.fromhex(prev)
-        b = plan.body
-        self._append(ident, digest, as_of_seconds, recorded_seconds, plan.kind,
-                     f"{b[0]}{observed}{b[1]}{seq}{b[2]}")  # fmt: skip
-        return digest.hex()
+        shape, (p0, p1, p2, p3, p4, p5, p6, p7), (b0, b1, b2) = plan.shape, plan.sealed, plan.body
+        room = RUN_MAX - len(ids)
+        if not ids and room:
+            self.first, self.prev = seq + 1, bytes.fromhex(prev)
+        code = self._code(plan.kind) if room else 0
+        count, end, sha256 = 0, len(items), _sha256
+        while count < room and at + count < end:
+            item = items[at + count]
+            if item.__class__ is not _Repeat:
+                break
+            _, outcome, _, _, as_of, ident, observed, seconds = item
+            if outcome.shape is not shape or type(seconds) is not int:
+                break
+            if ident in rows:
+                raise DuplicateRecordError([ident])
+            seq += 1
+            digest = sha256(
+                f"{p0}{as_of}{p1}{ident}{p2}{ident}{p3}{observed}{p4}{prev}{p5}{as_of}{p6}{seq}{p7}"
+                .encode()
+            ).digest()  # fmt: skip
+            prev = digest.hex()
+            ids.append(ident)
+            hashes.append(digest)
+            as_ofs.append(seconds)
+            recordeds.append(seconds)
+            kinds.append(code)
+            bodies.append(f"{b0}{observed}{b1}{seq}{b2}")
+            count += 1
+        return count, prev
+
+    def _code(self, kind: Kind) -> int:
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = len(self._kinds)
+        return found
 
     def _append(
         self, ident: str, digest: bytes, as_of: int, recorded: int, kind: Kind, body: str
     ) -> None:
-        last, code = self._last
-        if kind is not last:
-            found = self._kinds.get(kind)
-            if found is None:
-                found = self._kinds[kind] = len(self._kinds)
-            code = found
-            self._last = (kind, code)
         self.ids.append(ident)
         self.hashes.append(digest)
         self.as_of.append(as_of)
         self.recorded.append(recorded)
-        self.kinds.append(code)
+        self.kinds.append(self._code(kind))
         self.bodies.append(body)
 
     def rows(self) -> list[tuple[Any, ...]]:

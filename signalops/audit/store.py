@@ -1121,26 +1121,25 @@ class AuditLog:
             run = record_runs.RunBuilder()
             chunk: list[tuple[Any, ...]] = []
             seq, prev = self._tail()
+            items = records if isinstance(records, list) else list(records)
             shape = plan = None  # the last repeat's shape, and how its kind is kept
-            for item in records:
-                seq += 1
+            at = 0
+            while at < len(items):
+                item = items[at]
                 if item.__class__ is Repeat:
-                    _, outcome, _, _, as_of, ident, observed, seconds = item
-                    if outcome.shape is not shape:
-                        shape = outcome.shape
+                    if item.outcome.shape is not shape:
+                        shape = item.outcome.shape
                         plan = layout.run_plan(shape, item.prepared)
                     if plan is not None:
-                        if ident in rows:
-                            raise DuplicateRecordError([ident])
-                        if not run.takes(seq):
+                        if not run.takes(seq + 1):
                             self._store_run(run)
-                        sealed = run.seal(
-                            plan, seq, prev, ident, as_of, seconds, as_of, seconds, observed
-                        )
-                        if sealed is not None:
-                            prev = sealed
-                            appended += 1
+                        count, sealed = run.seal_repeats(plan, items, at, seq, prev, rows)
+                        if count:
+                            at, seq, prev = at + count, seq + count, sealed
+                            appended += count
                             continue
+                at += 1
+                seq += 1
                 given = as_prepared(item)
                 _check_appendable(given, True)
                 if given.kind != DECISION:
