@@ -33,8 +33,11 @@ the p50 of ``get(id)`` (a primary-key read, the baseline) on the same log.
 (the new ones dropped; how an old log reads, opened read-only), then put them back (a write
 open creates them, as ``AuditLog`` does on every write open).
 
+``--runs``: build the logs as a backtest fills its own (``start_bulk_load(private=True)``): the
+decisions that placed nothing kept in runs (``signalops.audit.runs``), the rest in rows.
+
 Run:  .venv/bin/python bench/bench_queries.py [--sizes 10000,100000,1000000] [--keep DIR]
-      [--old-indexes] [--repeat 300]
+      [--old-indexes] [--runs] [--repeat 300]
       (--keep DIR: build each log in DIR once, later runs reuse it; 1M records take a few
       minutes and ~4 GB)
 """
@@ -204,7 +207,7 @@ def _followup(kind: str, ident: str, stamp: str, **fields: Any) -> dict[str, Any
     }
 
 
-def build(path: Path, n: int) -> None:
+def build(path: Path, n: int, *, runs: bool = False) -> None:
     if path.exists():
         return
     began = time.perf_counter()
@@ -212,7 +215,11 @@ def build(path: Path, n: int) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     with AuditLog(partial) as log:
+        if runs:  # as a backtest fills its own log: decisions that placed nothing in runs
+            log.start_bulk_load(private=True)
         log.append_many(records(n))
+        if runs:
+            log.finish_bulk_load()
     remember_strategies(partial)
     partial.rename(path)
     mb = path.stat().st_size / 1e6
@@ -400,14 +407,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--old-indexes", action="store_true")
     parser.add_argument("--budget", type=float, default=10.0, help="Seconds per query and log.")
+    parser.add_argument(
+        "--runs",
+        action="store_true",
+        help="Build the logs as a backtest does: decisions that placed nothing in runs.",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="signalops-queries-") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        paths = {n: folder / f"queries-{n}.db" for n in sizes}
+        kind = "runs-" if args.runs else ""
+        paths = {n: folder / f"queries-{kind}{n}.db" for n in sizes}
         for n, path in paths.items():
-            build(path, n)
+            build(path, n, runs=args.runs)
         print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, "
               f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")  # fmt: skip
         if args.old_indexes:
@@ -421,7 +434,8 @@ def main() -> None:
                 took = time.perf_counter() - began
                 print(f"\nwrite open of the old {_label(n)} log (adds the indexes): {took:.1f} s")
         new = {n: time_queries(path, args.repeat, args.budget) for n, path in paths.items()}
-        print_table("the log as this version writes it", sizes, new)
+        title = "a backtest's log (runs)" if args.runs else "the log as this version writes it"
+        print_table(title, sizes, new)
 
 
 if __name__ == "__main__":
