@@ -25,8 +25,9 @@ Accounting (average cost, fees in the cost basis)
   quantity. A SELL removes the average cost of what it sells and realises
   quantity x price - fee - that cost. So ``equity == starting_cash + realised + unrealised``
   (to the 28th digit), and a round trip's fees show up in its realised PnL. Replays are
-  incremental: each broker keeps the parsed ledger and its books and reads only new rows, so a
-  backtest asking for the portfolio every cycle does not replay the whole ledger each time.
+  incremental: each broker keeps the parsed ledger and its books and reads only new rows (its
+  own fills are applied to the kept books as they are written), so a backtest asking for the
+  portfolio every cycle does not replay the whole ledger each time.
 
   What is kept stays in step with what is committed: outside a transaction, the parsed ledger
   is trusted while its ``state()`` is unchanged -- neither another connection committed
@@ -191,6 +192,27 @@ class _FillRow:
             _amount(fee), _amount(ref), _parse_time(placed), _parse_time(filled),
         )  # fmt: skip
 
+    @classmethod
+    def written(
+        cls,
+        seq: int,
+        values: tuple[Any, ...],
+        amounts: tuple[Decimal, Decimal, Decimal, Decimal],
+        times: tuple[datetime, datetime],
+    ) -> _FillRow:
+        """``from_row((seq, *values))`` of the row ``execute`` just wrote, whose quantity,
+        price, fee and reference price are the texts of ``amounts`` and whose placed and filled
+        times are those of ``times``: each object itself where its text reads back as it, so
+        that nothing just printed is parsed again."""
+        (coid, decision, strategy, asset, side, qty, price, fee, ref, _, _, placed,
+         filled) = values  # fmt: skip
+        quantity, price_, fee_, reference = amounts
+        return cls(
+            seq, coid, decision, strategy, asset, Side(side), _as_read(quantity, qty),
+            _as_read(price_, price), _as_read(fee_, fee), _as_read(reference, ref),
+            _time_as_read(times[0], placed), _time_as_read(times[1], filled),
+        )  # fmt: skip
+
     def fill(self) -> Fill:
         return Fill(
             client_order_id=self.client_order_id,
@@ -203,6 +225,33 @@ class _FillRow:
             venue=VENUE,
             venue_order_id=f"paper-{self.seq}",
         )
+
+
+def _as_read(value: Decimal, text: str) -> Decimal:
+    """``_amount(text)`` where ``text`` is ``str(value)``: ``value`` itself when it is an exact,
+    finite ``Decimal`` of a sane size (its text reads back as the same sign, digits and
+    exponent), else the text read as a stored amount is."""
+    if (
+        value.__class__ is Decimal
+        and value.is_finite()
+        and (not value or -_MAX_EXPONENT < value.adjusted() < _MAX_EXPONENT)
+    ):
+        return value
+    return _amount(text)
+
+
+def _time_as_read(moment: datetime, text: str) -> datetime:
+    """``_parse_time(text)`` where ``text`` is ``iso(moment)``: ``moment`` itself when it is
+    an exact ``datetime`` in ``UTC`` (from year 1000 on, its first fold), which its text reads
+    back as, field for field and zone for zone."""
+    if (
+        moment.__class__ is datetime
+        and moment.tzinfo is UTC
+        and moment.year >= 1000
+        and not moment.fold
+    ):
+        return moment
+    return _parse_time(text)
 
 
 def _below(small: Decimal, large: Decimal) -> bool:
@@ -233,7 +282,9 @@ class _Book:
     holdings: dict[str, _Holding] = field(default_factory=dict)
 
     def apply(self, fill: _FillRow) -> None:
-        holding = self.holdings.setdefault(fill.asset, _Holding())
+        holding = self.holdings.get(fill.asset)
+        if holding is None:  # not ``setdefault``, which would make one to throw away each time
+            holding = self.holdings[fill.asset] = _Holding()
         notional = fill.quantity * fill.price
         if fill.side is Side.BUY:
             self.cash -= notional + fill.fee
@@ -286,7 +337,10 @@ class _Books:
 
     def apply(self, fill: _FillRow) -> None:
         self.account.apply(fill)
-        self.strategies.setdefault(fill.strategy, _Book(cash=Decimal(0))).apply(fill)
+        book = self.strategies.get(fill.strategy)
+        if book is None:
+            book = self.strategies[fill.strategy] = _Book(cash=Decimal(0))
+        book.apply(fill)
 
     def own(self, name: str) -> _Book:
         """The strategy's book as kept (not a copy: for a reader that changes nothing)."""
@@ -665,6 +719,16 @@ class PaperBroker:
         start when nothing was placed since) is the unfiltered one. ``rows``: the ledger as
         ``_rows`` just gave it.
         """
+        return self._replay(placed_before=placed_before, inclusive=inclusive, rows=rows).books
+
+    def _replay(
+        self,
+        *,
+        placed_before: datetime | None = None,
+        inclusive: bool = True,
+        rows: list[_FillRow] | None = None,
+    ) -> _Replay:
+        """The kept replay ``_books`` gives the books of, brought up to date."""
         if rows is None:
             rows = self._rows()
         placed_before = self._cut(rows, placed_before, inclusive)
@@ -685,7 +749,7 @@ class PaperBroker:
         self._replays[key] = replay  # most recently used last
         while len(self._replays) > _REPLAYS_KEPT:
             del self._replays[next(iter(self._replays))]
-        return replay.books
+        return replay
 
     def _cut(
         self, rows: list[_FillRow], placed_before: datetime | None, inclusive: bool
@@ -761,8 +825,8 @@ class PaperBroker:
             existing = self._by_order.get(intent.client_order_id)
             if existing is not None:
                 return self._already_filled(existing, intent)
-            books = self._books(rows=rows)
-            book, own = books.account.copy(), books.own(intent.strategy)  # only ``book`` changes
+            replay = self._replay(rows=rows)  # every row: kept, read only until the fill
+            book, own = replay.books.account, replay.books.own(intent.strategy)
             cash = self._cash_for(intent, book, own)
             quantity = intent.quantity
             if intent.side is Side.BUY and notional + fee > cash:
@@ -781,9 +845,10 @@ class PaperBroker:
             seq = self.ledger.insert_fill(values)
             # The row as the ledger holds it (TEXT stored as given), without reading it back.
             raw = (seq, *values)
-            row = _FillRow.from_row(raw)
-            book.apply(row)
+            amounts = (quantity, price, fee, intent.reference_price)
+            row = _FillRow.written(seq, values, amounts, (as_of, price_time))
             fresh = rows is self._cache  # the cache held every row before this one
+            book = self._applied(replay, row) if fresh else _after(book, row)
         if fresh:
             self._keep_written(row, raw)
         fill = row.fill()
@@ -815,6 +880,20 @@ class PaperBroker:
                 "position_after": book.held(intent.asset),
             },
         )
+
+    def _applied(self, replay: _Replay, row: _FillRow) -> _Book:
+        """The account's book after ``row``, the fill just written after every row ``replay``
+        has seen (the cache's, to which ``row`` is added): applied to the kept replay itself,
+        which is then up to date with the cache, as ``_books`` would bring it at the next read,
+        rather than to a copy made for it and to the replay again at that read."""
+        try:
+            replay.books.apply(row)
+        except BaseException:
+            self._replays.clear()  # half applied, maybe: replayed from the rows when next asked
+            raise
+        replay.seen += 1
+        replay.last = row
+        return replay.books.account
 
     def _base_price(self, intent: OrderIntent, as_of: datetime) -> tuple[Decimal, datetime]:
         if self.price is None:
@@ -1172,6 +1251,13 @@ class PaperBroker:
             day_start_equity=day_start,
             day_start_marks=marks,
         )
+
+
+def _after(book: _Book, row: _FillRow) -> _Book:
+    """A copy of ``book`` with ``row`` applied (``book`` itself is kept as it is)."""
+    after = book.copy()
+    after.apply(row)
+    return after
 
 
 def _held(positions: Mapping[str, Position], asset: str) -> Decimal:

@@ -7,7 +7,8 @@ arithmetic shows up as an inequality rather than a rounding difference hidden by
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -630,6 +631,90 @@ def test_a_different_fill_in_a_rolled_back_ledger_slot_is_seen_not_the_cached_on
     assert [f.venue_order_id for f in broker.fills()] == ["paper-1", "paper-2"]
     assert view.positions["BTC"].quantity == D("4")
     assert view.cash == D("99750")  # 100000 - 100 - 150
+
+
+def test_a_fill_rolled_back_before_any_read_leaves_the_kept_books_without_it(
+    db: sqlite_utils.Database,
+) -> None:
+    # A fill is applied to the kept books as it is written (not to a copy, and again at the
+    # next read): a rollback must still undo it there, read or not.
+    broker = PaperBroker(db, fee_bps=0, slippage_bps=0)
+    broker.execute(intent(Side.BUY, "1", "100", tag="kept"), as_of=T0)
+    assert broker.portfolio({}, T0).cash == D("99900")  # the books are kept from here on
+    db.conn.execute("BEGIN")
+    undone = broker.execute(intent(Side.SELL, "1", "150", tag="undone"), as_of=T0)
+    db.conn.execute("ROLLBACK")
+
+    assert undone.details["cash_after"] == D("100050")
+    assert undone.details["position_after"] == D("0")
+    view = broker.portfolio({}, T0)
+    assert view == PaperBroker(db).portfolio({}, T0)
+    assert view.positions["BTC"].quantity == D("1")
+    assert broker.book("Multi_Source_Momentum", {}, T0).positions["BTC"].quantity == D("1")
+
+
+def test_the_books_kept_through_fills_are_a_fresh_readers_of_the_ledger(
+    db: sqlite_utils.Database,
+) -> None:
+    # Two strategies (one with an allocation), two assets, buys and sells, inside one
+    # transaction whose only writer is the broker (a backtest's batch): each fill's account
+    # figures and every view after it are what a broker reading the ledger afresh finds.
+    broker = PaperBroker(db, fee_bps=10, slippage_bps=5)
+    broker.allocate({"Own": D(20_000)})
+    steps = [
+        ("Multi_Source_Momentum", Side.BUY, "0.3", "BTC", "60000"),
+        ("Own", Side.BUY, "2", "ETH", "3000"),
+        ("Multi_Source_Momentum", Side.BUY, "4", "ETH", "3100"),
+        ("Own", Side.SELL, "0.5", "ETH", "3200"),
+        ("Multi_Source_Momentum", Side.SELL, "0.3", "BTC", "61000"),
+        ("Own", Side.BUY, "0.1", "BTC", "59000"),
+    ]
+    db.conn.execute("BEGIN")
+    with broker.sole_writer():
+        for n, (strategy, side, quantity, asset, price) in enumerate(steps):
+            at = T0 + timedelta(hours=n)
+            order = replace(
+                intent(side, quantity, price, asset=asset, at=at, tag=strategy),
+                strategy=strategy,
+            )
+            result = broker.execute(order, as_of=at)
+            assert result.status is ExecutionStatus.FILLED, result.message
+            fresh = PaperBroker(db, fee_bps=10, slippage_bps=5)
+            fresh.allocate({"Own": D(20_000)})
+            marks = {"BTC": D(price) if asset == "BTC" else D(60_000), "ETH": D(3_000)}
+            account = fresh.portfolio(marks, at)
+            assert result.details["cash_after"] == account.cash
+            held = account.positions.get(asset)  # none: sold out
+            assert result.details["position_after"] == (D(0) if held is None else held.quantity)
+            assert broker.portfolio(marks, at) == account
+            for name in ("Multi_Source_Momentum", "Own"):
+                assert broker.book(name, marks, at) == fresh.book(name, marks, at)
+    db.conn.execute("COMMIT")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        T0.replace(microsecond=250),
+        T0.astimezone(timezone(timedelta(hours=-5))),  # stored in UTC, read back so
+        T0.replace(fold=1),
+    ],
+)
+@pytest.mark.parametrize(
+    ("quantity", "reference"), [("0.50", "100"), ("1E-120", "100"), ("2", "1E+120")]
+)
+def test_a_fill_kept_as_written_is_the_row_a_fresh_reader_parses(
+    db: sqlite_utils.Database, at: datetime, quantity: str, reference: str
+) -> None:
+    # The broker keeps the row it wrote made of the very amounts and times it printed into it:
+    # they must be what parsing the stored text gives (an amount of no sane size reads as NaN).
+    broker = PaperBroker(db, price=lambda _, when: (D("100.10"), when + timedelta(hours=1)))
+    order = replace(intent(Side.BUY, quantity, "100", at=at), reference_price=D(reference))
+    assert broker.execute(order, as_of=at).status is ExecutionStatus.FILLED
+
+    fresh = PaperBroker(db)
+    assert repr(broker._rows()) == repr(fresh._rows())  # every field, NaNs and zones alike
+    assert repr(broker.portfolio({}, at)) == repr(fresh.portfolio({}, at))
 
 
 def test_two_brokers_on_one_ledger_see_each_others_fills(tmp_path: Path) -> None:
