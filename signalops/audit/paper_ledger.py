@@ -24,8 +24,7 @@ audit records commit or roll back together), else in its own ``BEGIN IMMEDIATE``
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -70,6 +69,9 @@ FILL_COLUMNS = (
     "reference_price, fee_bps, slippage_bps, placed_at, filled_at"
 )
 _INSERTED = FILL_COLUMNS.removeprefix("seq, ")
+_INSERT = (
+    f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({', '.join('?' * len(_INSERTED.split(',')))})"
+)
 
 Row = tuple[Any, ...]
 
@@ -112,6 +114,34 @@ class PaperLedger(Protocol):
     def insert_fill(self, values: Row) -> int: ...
 
 
+class _Write:
+    """``SQLiteLedger.write``'s block (a class: one is opened at every fill, and a generator's
+    context manager costs several times this): a savepoint inside the transaction open on
+    ``conn``, else a transaction of its own."""
+
+    __slots__ = ("_conn", "_nested")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._nested = False
+
+    def __enter__(self) -> None:
+        conn = self._conn
+        self._nested = conn.in_transaction
+        conn.execute(f"SAVEPOINT {_SAVEPOINT}" if self._nested else "BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        conn = self._conn
+        if kind is None:
+            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}" if self._nested else "COMMIT")
+        elif conn.in_transaction:  # an error may already have ended the transaction
+            if self._nested:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            else:
+                conn.execute("ROLLBACK")
+
+
 class SQLiteLedger:
     """The two ledger tables in ``db`` (the audit log's database, or one of their own): a
     ``sqlite_utils.Database`` or the plain connection (what the audit log's readers give, so
@@ -139,29 +169,9 @@ class SQLiteLedger:
     def changes(self) -> int:
         return self.conn.total_changes
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self) -> AbstractContextManager[None]:
         """Inside the caller's transaction: a savepoint, never a commit. Else our own."""
-        conn = self.conn
-        if conn.in_transaction:
-            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
-            try:
-                yield
-            except BaseException:
-                if conn.in_transaction:  # an error may already have ended the transaction
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-                    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-                raise
-            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-        else:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        return _Write(self.conn)
 
     def create(self) -> None:
         """The tables and triggers, each only if missing (call inside ``write()``)."""
@@ -209,10 +219,7 @@ class SQLiteLedger:
 
     def insert_fill(self, values: Row) -> int:
         """Append a fill (every column but ``seq``, in order); returns its seq."""
-        marks = ", ".join("?" for _ in values)
-        cursor = self.conn.execute(
-            f"INSERT INTO paper_fills ({_INSERTED}) VALUES ({marks})", values
-        )
+        cursor = self.conn.execute(_INSERT, values)
         seq = cursor.lastrowid
         assert seq is not None
         return seq

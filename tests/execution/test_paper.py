@@ -742,6 +742,34 @@ def test_without_an_open_transaction_the_fill_is_committed_at_once(tmp_path: Pat
     assert sqlite3.connect(path).execute("SELECT count(*) FROM paper_fills").fetchone() == (1,)
 
 
+def test_an_error_inside_the_ledgers_write_undoes_its_rows_and_nothing_else(
+    db: sqlite_utils.Database,
+) -> None:
+    _audit_table(db)
+    ledger = PaperBroker(db).ledger
+    row = ("c-1", "dec-1", "s", "BTC", "BUY", "1", "100", "0", "100", "0", "0", "t", "t")
+
+    db.conn.execute("BEGIN")
+    db.conn.execute("INSERT INTO audit VALUES ('dec-1')")
+    with pytest.raises(RuntimeError), ledger.write():
+        ledger.insert_fill(row)
+        raise RuntimeError("after the insert")
+    assert db.conn.in_transaction  # the caller's, still open: only the savepoint was undone
+    db.conn.execute("COMMIT")
+    assert fills_in(db) == 0
+    assert db.conn.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+
+    with pytest.raises(RuntimeError), ledger.write():  # a transaction of its own
+        ledger.insert_fill(row)
+        raise RuntimeError("after the insert")
+    assert not db.conn.in_transaction
+    assert fills_in(db) == 0
+    with ledger.write():
+        ledger.insert_fill(row)
+    assert not db.conn.in_transaction
+    assert fills_in(db) == 1
+
+
 def test_result_is_json_ready_for_the_audit_record(broker: PaperBroker) -> None:
     result = broker.execute(intent(Side.BUY, "1", "100"), as_of=T0)
 
