@@ -15,10 +15,11 @@ Identifiers are derived, never random, so that a restart recomputes them:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from signalops.canonical import iso, json_safe
@@ -137,7 +138,14 @@ class Fill:
         return self.quantity * self.price
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({**self.__dict__, "notional": self.notional})
+        return dict(self._plain)  # a copy (of plain values): the caller's to change
+
+    @cached_property
+    def _plain(self) -> dict[str, Any]:
+        """The fill as plain values, made once: a paper fill is written into two records (its
+        decision's execution, and the fill record), and the fill is frozen."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # not ``_plain`` itself
+        return json_safe({**values, "notional": self.notional})
 
 
 @dataclass(frozen=True)

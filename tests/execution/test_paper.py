@@ -742,6 +742,26 @@ def test_without_an_open_transaction_the_fill_is_committed_at_once(tmp_path: Pat
     assert sqlite3.connect(path).execute("SELECT count(*) FROM paper_fills").fetchone() == (1,)
 
 
+def test_a_fills_dict_is_the_callers_to_change(broker: PaperBroker) -> None:
+    # Made once per fill (its decision's record and the fill record both hold it): each call
+    # still gives a dict of its own.
+    fill = broker.execute(intent(Side.BUY, "1", "100"), as_of=T0).fill
+    assert fill is not None
+    first = fill.to_dict()
+    first["price"] = "changed"
+    first["extra"] = True
+
+    again = fill.to_dict()
+
+    assert again["price"] == "100"
+    assert "extra" not in again
+    assert list(again) == [
+        "client_order_id", "asset", "side", "quantity", "price", "fee", "at", "venue",
+        "venue_order_id", "notional",
+    ]  # fmt: skip
+    assert again["notional"] == "100"
+
+
 def test_an_error_inside_the_ledgers_write_undoes_its_rows_and_nothing_else(
     db: sqlite_utils.Database,
 ) -> None:
