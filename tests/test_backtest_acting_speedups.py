@@ -388,6 +388,44 @@ def test_restarting_the_orders_reads_the_whole_log_again_inside_a_block(tmp_path
     log.close()
 
 
+def _chain_and_ledger(log: AuditLog) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    records = [(r["seq"], r["id"], r["hash"]) for r in log.records()]
+    return records, log.paper_fill_rows()
+
+
+def test_an_enclosed_paper_fill_writes_what_a_paper_fill_writes(tmp_path: Path):
+    # ``enclosed``: the fill's transaction is its caller's (a fast backtest's batch), with no
+    # savepoint of its own. The records, their chain and the ledger are those of ``paper``.
+    written = []
+    for enclosed in (False, True):
+        log, orders, noting, _ = _recorders(tmp_path / str(enclosed))
+        with log.transaction(), orders.sole_writer():
+            orders.update(log)
+            for hour in range(4):
+                at = T0 + hour * HOUR
+                order = _intent("Noting", Side.BUY if hour % 2 == 0 else Side.SELL, "0.01", at)
+                noting.paper(order, at, _approval(order, at), enclosed=enclosed)
+        assert _seen(orders) == _seen(_read_afresh(log))
+        written.append(_chain_and_ledger(log))
+        log.close()
+    assert written[0] == written[1]
+    assert len(written[0][0]) == 8 and len(written[0][1]) == 4
+
+
+def test_an_enclosed_paper_fill_that_fails_is_undone_by_its_callers_rollback(tmp_path: Path):
+    log, _, noting, _ = _recorders(tmp_path)
+    order = _intent("Noting", Side.BUY, "0.01", T0)
+
+    def failing(_: Any) -> Writable:
+        raise RuntimeError("the decision record cannot be made")
+
+    with pytest.raises(RuntimeError), log.transaction():
+        log.append(_submitted("before", T0))
+        noting.paper(order, T0, failing, enclosed=True)
+    assert _chain_and_ledger(log) == ([], [])
+    log.close()
+
+
 # --- a whole fast backtest ---------------------------------------------------------------------
 
 

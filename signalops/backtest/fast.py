@@ -573,7 +573,9 @@ class FastRun:
         i: int,
     ) -> tuple[PreparedRecord, ExecutionResult]:
         """The pipeline's paper execution (``Recorder.paper``: the decision record, the broker's
-        fill and the fill record in one transaction), after the held records."""
+        fill and the fill record in one transaction), after the held records. That transaction
+        is the batch's (``run``), which an error anywhere rolls back whole: the fill needs no
+        savepoint of its own (``enclosed``)."""
         self._flush()
         written: list[PreparedRecord] = []
 
@@ -581,7 +583,7 @@ class FastRun:
             written.append(self._record(evaluation, intent, gate, result, i))
             return written[-1]  # as ``Recorder.decision_record`` gives it
 
-        result = self._recorder.paper(intent, moment, first)
+        result = self._recorder.paper(intent, moment, first, enclosed=True)
         return written[-1], result
 
     @cached_property

@@ -48,7 +48,7 @@ import logging
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -267,10 +267,16 @@ class Recorder:
         if self.held is not None:
             self.held.take()
 
-    def paper(self, intent: OrderIntent, as_of: datetime, first: FirstRecord) -> ExecutionResult:
+    def paper(
+        self, intent: OrderIntent, as_of: datetime, first: FirstRecord, *, enclosed: bool = False
+    ) -> ExecutionResult:
         """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction
-        (the two records in one append: one read of the chain head, one write of it)."""
-        with self.audit.transaction():
+        (the two records in one append: one read of the chain head, one write of it).
+
+        ``enclosed``: the caller's open transaction is that one, and it is rolled back whole
+        if anything here fails (the fast backtest's batch, ``signalops.backtest.fast``): no
+        savepoint of its own is needed to undo a fill whose records failed."""
+        with nullcontext() if enclosed else self.audit.transaction():
             held = self._append_held()
             result = self.broker.execute(intent, as_of=as_of)
             written = [first(result)]
