@@ -23,7 +23,7 @@ at the price then, the last recorded at or before its decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -237,21 +237,72 @@ class Bars:
         """``close_at(m)[0]`` for each of ``moments`` at once; ``before`` for a moment before the
         first bar."""
         found = np.searchsorted(self.close_time, epoch_seconds(moments), side="right") - 1
-        if not len(found) or not len(self.close):  # no moment, or no bar to index
-            return [before] * len(found)
-        # One Decimal per distinct close. ``to_decimal`` of a float is ``Decimal(str(x))``, and a
-        # float's ``str`` is its ``repr``: both made by ``map``, without a Python call per close.
-        distinct, where = np.unique(found, return_inverse=True)
-        made: list[Any] = list(map(Decimal, map(repr, self.close[distinct].tolist())))
-        if distinct[0] < 0:
-            made[0] = before
-        return list(map(made.__getitem__, where.ravel().tolist()))
+        return _decimal_closes(self.close, found, before)
 
     def window(self, start: datetime, end: datetime) -> tuple[list[datetime], list[float]]:
         """Close times and closes of the bars closing in ``[start, end]`` (for charts)."""
         lo = int(np.searchsorted(self.close_time, start.timestamp(), side="left"))
         hi = int(np.searchsorted(self.close_time, end.timestamp(), side="right"))
         return [_utc(t) for t in self.close_time[lo:hi]], [float(c) for c in self.close[lo:hi]]
+
+
+def _decimal_closes(close: np.ndarray, found: np.ndarray, before: Any = None) -> list[Any]:
+    """``to_decimal(close[i])`` for each index ``i`` of ``found``; ``before`` for an index below 0
+    (a moment before the first bar)."""
+    if not len(found) or not len(close):  # no moment, or no bar to index
+        return [before] * len(found)
+    # One Decimal per distinct close. ``to_decimal`` of a float is ``Decimal(str(x))``, and a
+    # float's ``str`` is its ``repr``: both made by ``map``, without a Python call per close.
+    distinct, where = np.unique(found, return_inverse=True)
+    made: list[Any] = list(map(Decimal, map(repr, close[distinct].tolist())))
+    if distinct[0] < 0:
+        made[0] = before
+    return list(map(made.__getitem__, where.ravel().tolist()))
+
+
+class MarkCloses:
+    """One asset's last close at or before each of a run's marks (``bars.close_at(m)[0]`` for
+    each ``m`` of ``moments``, None before the first bar), by position.
+
+    The bars are found for every mark at once; the Decimals are made once, all together, when
+    first asked (``decimals``): the equity curve of a position held and the buy-and-hold
+    benchmark mark at the same moments and share them."""
+
+    def __init__(self, bars: Bars, moments: Sequence[datetime], seconds: np.ndarray) -> None:
+        """``seconds``: the Unix times of ``moments`` (``epoch_seconds``)."""
+        self.bars = bars
+        self.moments = moments
+        found = np.searchsorted(bars.close_time, seconds, side="right") - 1
+        self._found = found
+        self.index: list[int] = found.tolist()  # the bar of each mark; -1 before the first
+        before = np.flatnonzero(found < 0)
+        # From this mark on, every mark has a close (each one after a mark without one).
+        self.closed_from = int(before[-1]) + 1 if len(before) else 0
+        self._made: list[Decimal | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def at(self, i: int) -> Decimal | None:
+        """The close at the ``i``-th mark."""
+        if self._made is not None:
+            return self._made[i]
+        index = self.index[i]
+        return None if index < 0 else to_decimal(float(self.bars.close[index]))
+
+    def decimals(self) -> list[Decimal | None]:
+        """The close at every mark, in order (one Decimal per distinct close)."""
+        if self._made is None:
+            self._made = _decimal_closes(self.bars.close, self._found)
+        return self._made
+
+
+def closes_at_marks(
+    prices: Mapping[str, Bars], moments: Sequence[datetime]
+) -> dict[str, MarkCloses]:
+    """Each asset's ``MarkCloses`` at ``moments`` (their Unix times worked out once for all)."""
+    seconds = epoch_seconds(moments)
+    return {asset: MarkCloses(bars, moments, seconds) for asset, bars in prices.items()}
 
 
 def require_prices(

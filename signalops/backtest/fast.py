@@ -31,10 +31,12 @@ what cannot change an outcome:
   views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
   bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
   last reported at each bar's closes until the next fill (``PortfolioView.equity``'s sum, in
-  its order). Inside a batch's transaction on a SQLite log that holds the ledger too (a
-  backtest's own), nothing but this loop writes either, so the pipeline reads each once per
-  batch and keeps them up to date with its own writes (``Pipeline.sole_writer``), instead of
-  asking both again at every gate and fill.
+  its order), the points of the bars between two orders made together once the next order
+  is placed (``_Span``), from closes made Decimal once for the run and shared with the
+  buy-and-hold benchmark (``bars.MarkCloses``). Inside a batch's transaction on a SQLite log
+  that holds the ledger too (a backtest's own), nothing but this loop writes either, so the
+  pipeline reads each once per batch and keeps them up to date with its own writes
+  (``Pipeline.sole_writer``), instead of asking both again at every gate and fill.
 
 What the pipeline path does that this loop leaves out is what a fresh backtest log never
 needs: looking up each decision in the log before deciding it (none is there), expiring
@@ -49,13 +51,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
-
-import numpy as np
+from itertools import repeat
+from typing import Any, cast
 
 from signalops.audit.record import (
     DecisionTemplate,
@@ -67,9 +68,9 @@ from signalops.audit.record import (
 )
 from signalops.audit.store import AuditLog
 from signalops.backtest.answers import ReplayAnswers
-from signalops.backtest.bars import Bars
+from signalops.backtest.bars import Bars, MarkCloses, closes_at_marks
 from signalops.backtest.clock import SimulatedClock
-from signalops.backtest.ledger import Decision, EquityPoint, equity_point
+from signalops.backtest.ledger import Decision, EquityPoint, equity_point, equity_points
 from signalops.backtest.ledger import decision as make_decision
 from signalops.backtest.unknowns import UnknownTally
 from signalops.codes import Code
@@ -86,7 +87,6 @@ from signalops.orders import (
     Mode,
     OrderIntent,
     PortfolioView,
-    to_decimal,
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
@@ -248,7 +248,10 @@ class FastRun:
         *,
         clock: SimulatedClock,
         on_cycle: OnCycle | None = None,
+        closes: Mapping[str, MarkCloses] | None = None,
     ) -> None:
+        """``closes``: each asset's closes at ``ends`` (``bars.closes_at_marks``), when the
+        caller has them (the buy-and-hold benchmark marks at them too); else made here."""
         self.pipeline = pipeline
         self.strategy = strategy
         self.moments = list(moments)
@@ -276,10 +279,17 @@ class FastRun:
         self._held: list[PreparedRecord | Repeat] = []
         self._lines: list[Logged] = []  # records written in the open transaction, to log
         self._logging = False
+        self._closes = dict(closes) if closes is not None else closes_at_marks(prices, ends)
         self._flat_mark: tuple[Any, Decimal, Decimal] = (None, Decimal(0), Decimal(0))
         # The account when last marked, kept while no fill changes it: (the broker's executions
         # then, cash, (asset, quantity) of each position, whether any is held).
         self._holdings: tuple[int, Decimal, tuple[tuple[str, Decimal], ...], bool] | None = None
+        # The account ``_mark`` last marked, as ``_Span`` takes it (None: it cannot say).
+        self._marked: _Account | None = None
+        # The points not made yet: those after ``_span.start``, while the broker's executions
+        # are still ``_span_executions`` (-1: none, each bar is marked as it is decided).
+        self._span: _Span | None = None
+        self._span_executions = -1
         # asset -> (account view, book view, the gate's denial of a SELL given them)
         self._flat_sells: dict[str, tuple[PortfolioView, PortfolioView, RiskDecision]] = {}
         self._denied: tuple[RiskDecision | None, tuple[str, ...]] = (None, ())
@@ -295,6 +305,7 @@ class FastRun:
         self._logging = any(logging.getLogger(n).isEnabledFor(logging.INFO) for n in _LOGGERS)
         batch = 1 if self._logging else BATCH
         log, i, count = self.pipeline.audit, 0, len(self.moments)
+        broker = self._broker
         with fewer_collections():
             while i < count:
                 try:
@@ -302,7 +313,8 @@ class FastRun:
                         decided = 0
                         while i < count and decided < batch:
                             decided += self._cycle(i)
-                            curve.append(self._mark(i))
+                            if broker is None or broker.executions != self._span_executions:
+                                self._mark_from(i, curve)
                             if self.on_cycle is not None:
                                 self.on_cycle(i + 1, self.moments[i])
                             i += 1
@@ -311,6 +323,8 @@ class FastRun:
                     lines, self._lines = self._lines, []
                 # Only now that they are committed: the lines say what the log holds.
                 log_records(lines, simulated=self.pipeline.simulated)
+        if self._span is not None:
+            curve += self._span.points(count)
         return curve
 
     @contextmanager
@@ -595,6 +609,32 @@ class FastRun:
     def _wait_for_commit(self, records: list[Writable]) -> None:
         self._lines.extend(records)
 
+    def _mark_from(self, i: int, curve: list[EquityPoint]) -> None:
+        """The points of the bars since the last span began (``_Span``: the account they mark
+        is the one it began with), then ``moments[i]``'s by the broker (``_mark``), and a new
+        span after it when its account can be marked bar by bar from its values alone."""
+        if self._span is not None:
+            curve += self._span.points(i)
+        curve.append(self._mark(i))
+        self._span = span = self._span_after(i)
+        broker = self._broker
+        self._span_executions = -1 if span is None or broker is None else broker.executions
+
+    def _span_after(self, i: int) -> _Span | None:
+        """The span of the points after ``moments[i]`` while no order is placed: the account
+        ``_mark`` just marked (its cash and positions change only when the broker executes an
+        order). None when it does not know that account (a broker that is not a
+        ``FlatViewBroker``), or when a position could be without a close at a later mark (the
+        broker values it otherwise): those bars are marked one by one."""
+        account = self._marked
+        if account is None or self._broker is None:
+            return None
+        for asset, _ in account.holdings:
+            closes = self._closes.get(asset)
+            if closes is None or closes.closed_from > i + 1:
+                return None
+        return _Span(account, self._ends, self._closes, i + 1)
+
     def _mark(self, i: int) -> EquityPoint:
         """The portfolio after the decisions at ``moments[i]``, marked at the end of its period
         (``runner._mark``'s point: the broker's view at the last closes by then)."""
@@ -606,6 +646,7 @@ class FastRun:
             if flat is not kept_flat:
                 equity, cash = flat.equity, flat.cash
                 self._flat_mark = (flat, equity, cash)
+            self._marked = _Account(cash, (), False, equity)
             return equity_point(at, equity, cash, False)
         marks = {}
         for asset, closes in self._closes.items():
@@ -621,12 +662,15 @@ class FastRun:
             exposure = Decimal(0)
             for asset, quantity in holdings:
                 exposure += quantity * marks[asset]
+            self._marked = _Account(cash, holdings, held, cash + exposure)
             return equity_point(at, cash + exposure, cash, held)
         portfolio = self.pipeline.broker.portfolio(marks, moment)
         held = any(p.quantity > 0 for p in portfolio.positions.values())
+        self._marked = None
         if executions is not None:
             holdings = tuple((a, p.quantity) for a, p in portfolio.positions.items())
             self._holdings = (executions, portfolio.cash, holdings, held)
+            self._marked = _Account(portfolio.cash, holdings, held, portfolio.equity)
         return equity_point(at, portfolio.equity, portfolio.cash, held)
 
     def _times_for(self, i: int) -> int:
@@ -652,10 +696,6 @@ class FastRun:
         return {asset: template_for(self.strategy, asset, self.mode) for asset in self.assets}
 
     @cached_property
-    def _closes(self) -> dict[str, _Closes]:
-        return {asset: _Closes(bars, self._ends) for asset, bars in self.prices.items()}
-
-    @cached_property
     def _midnights(self) -> list[datetime]:
         return day_starts(self.moments)
 
@@ -677,17 +717,63 @@ def day_starts(moments: Iterable[datetime]) -> list[datetime]:
     return found
 
 
-class _Closes:
-    """``bars.close_at(ends[i])[0]`` by position, looked up at once and made Decimal on use."""
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """The account as ``FastRun._mark`` valued it: its cash, each position's (asset,
+    quantity) in the broker's order, whether any is held, and its equity then."""
 
-    def __init__(self, bars: Bars, ends: Sequence[datetime]) -> None:
-        at = np.array([end.timestamp() for end in ends], dtype=np.float64)
-        self._index = (np.searchsorted(bars.close_time, at, side="right") - 1).tolist()
-        self._close = bars.close.tolist()
+    cash: Decimal
+    holdings: tuple[tuple[str, Decimal], ...]
+    held: bool
+    equity: Decimal
 
-    def at(self, i: int) -> Decimal | None:
-        index = self._index[i]
-        return None if index < 0 else to_decimal(self._close[index])
+
+_ZERO = Decimal(0)
+
+
+class _Span:
+    """The equity points of the bars from ``start`` while the account stays ``account`` (no
+    order placed), made together when the span ends (``points``) rather than one per bar.
+
+    Each is the point ``FastRun._mark`` makes at its bar, to the digit: without positions, the
+    account's equity and cash (a flat account's value depends on no price); with positions,
+    cash + each quantity x its close at the mark, added in the same order from Decimal(0)
+    (``PortfolioView.equity``'s sum), each close ``MarkCloses.decimals``' (made once for the
+    run, and shared with the buy-and-hold benchmark)."""
+
+    def __init__(
+        self,
+        account: _Account,
+        ends: Sequence[datetime],
+        closes: Mapping[str, MarkCloses],
+        start: int,
+    ) -> None:
+        self.account = account
+        self.ends = ends
+        self.closes = closes
+        self.start = start
+
+    def points(self, stop: int) -> list[EquityPoint]:
+        """The points of the bars from ``start`` to ``stop`` (excluded)."""
+        start, account = self.start, self.account
+        if stop <= start:
+            return []
+        ends = self.ends[start:stop]
+        cash, held = repeat(account.cash), repeat(account.held)
+        if not account.holdings:
+            return equity_points(ends, repeat(account.equity), cash, held)
+        exposure: Iterator[Decimal] | None = None
+        for asset, quantity in account.holdings:
+            # None of them is None (``FastRun._span_after``).
+            closes = cast(list[Decimal], self.closes[asset].decimals()[start:stop])
+            worth = map(quantity.__mul__, closes)
+            exposure = (
+                map(_ZERO.__add__, worth)
+                if exposure is None
+                else map(Decimal.__add__, exposure, worth)
+            )
+        assert exposure is not None
+        return equity_points(ends, map(account.cash.__add__, exposure), cash, held)
 
 
 __all__ = ["BATCH", "FastRun", "FlatViewBroker", "day_starts", "fewer_collections"]

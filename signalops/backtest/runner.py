@@ -87,7 +87,7 @@ from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.files import PARTIAL, publish, remove
 from signalops.audit.store import AuditLog
-from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars
+from signalops.backtest.bars import FILL_RULES, NEXT_OPEN, Bars, MarkCloses, closes_at_marks
 from signalops.backtest.clock import (
     SimulatedClock,
     epoch_seconds,
@@ -104,7 +104,7 @@ from signalops.backtest.ledger import (
     Leg,
     Trade,
     book_trips,
-    equity_point,
+    equity_points,
     parse_time,
     round_trips,
 )
@@ -394,11 +394,15 @@ def run_backtest(
         curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
         last_fills = (bars.fill_close(times[-1]) for bars in prices.values())
         ends = period_ends(times, step, window_end(end, timeframe, last_fills))
+        closes = closes_at_marks(prices, ends)  # the curve's and buy-and-hold's marks
         bulk = False
         owners: dict[str, str] = {}
         if engine == FAST:
             on_cycle = None if progress is None else _reporting(progress, len(times))
-            run = FastRun(pipeline, strategy, times, ends, prices, clock=clock, on_cycle=on_cycle)
+            run = FastRun(
+                pipeline, strategy, times, ends, prices, clock=clock, on_cycle=on_cycle,
+                closes=closes,
+            )  # fmt: skip
             # It never filters decisions (it asks by id and kind), and its .partial file is its own.
             bulk = log.start_bulk_load(private=True)
             curve += run.run()
@@ -417,7 +421,7 @@ def run_backtest(
             built = indexing.submit(log.finish_bulk_load) if bulk else None
             outcome = _outcome(
                 curve, decisions, legs, prices, times, ends, step, paper, fill, horizon,
-                risk_free, sessions, owners,
+                risk_free, sessions, owners, closes,
             )  # fmt: skip
             if built is not None:
                 built.result()
@@ -461,10 +465,12 @@ def _outcome(
     risk_free: float,
     sessions: bool,
     owners: Mapping[str, str],
+    closes: Mapping[str, MarkCloses] | None = None,
 ) -> dict[str, Any]:
     """What a run's decisions and fills came to: the ``BacktestResult`` fields of its trades,
     metrics, buy-and-hold and filter accounting. ``owners``: the strategy of each decision
-    when several ran, whose trades are each book's round trips (``ledger.book_trips``)."""
+    when several ran, whose trades are each book's round trips (``ledger.book_trips``);
+    ``closes``: each asset's closes at ``ends``, if worked out already."""
     trades = book_trips(legs, owners) if owners else round_trips(legs)
     fees = sum((leg.fee for leg in legs), Decimal(0))
     seconds = step.total_seconds()
@@ -473,7 +479,7 @@ def _outcome(
         if sessions
         else None
     )
-    benchmark = buy_and_hold(prices, times, step, paper, fill, ends=ends)
+    benchmark = buy_and_hold(prices, times, step, paper, fill, ends=ends, closes=closes)
     blocked, acted = _accounted(decisions)
     return {
         "buy_and_hold": benchmark,
@@ -788,10 +794,12 @@ def buy_and_hold(
     fill: str = NEXT_OPEN,
     *,
     ends: Sequence[datetime] | None = None,
+    closes: Mapping[str, MarkCloses] | None = None,
 ) -> tuple[EquityPoint, ...]:
     """Equal parts of each asset bought at the first decision time's fill, held to the end,
     marked where the strategy is: at the end of each decision's period (``ends``, default
-    ``t + step``).
+    ``t + step``). ``closes``: each asset's closes at ``ends`` when the caller has them
+    (``bars.closes_at_marks``: the strategy's curve marks at them too).
 
     Bought like a strategy order (fill price x (1 + slippage), plus the fee), with all the cash:
     quantity = allocation / (price x (1 + fee)). Empty when some asset has no fill price then.
@@ -816,11 +824,13 @@ def buy_and_hold(
         cash -= cost
     curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
     marked = [moment + step for moment in times] if ends is None else list(ends)
-    values = _hold_values(cash, holdings, prices, marked)
+    # Closes made at these very marks only.
+    known = {a: found for a, found in (closes or {}).items() if found.moments is ends}
+    values = _hold_values(cash, holdings, prices, marked, known)
     # Held from the first purchase on (an asset whose data starts later is bought later).
     first = min(bisect_left(marked, held.bought_at) for held in holdings.values())
     held = chain(repeat(False, first), repeat(True))
-    curve += map(equity_point, marked, values, repeat(cash), held)
+    curve += equity_points(marked, values, repeat(cash), held)
     return tuple(curve)
 
 
@@ -832,7 +842,11 @@ class _Held:
 
 
 def _hold_values(
-    cash: Decimal, holdings: dict[str, _Held], prices: dict[str, Bars], marked: list[datetime]
+    cash: Decimal,
+    holdings: dict[str, _Held],
+    prices: dict[str, Bars],
+    marked: list[datetime],
+    known: Mapping[str, MarkCloses],
 ) -> list[Decimal]:
     """The held portfolio's value at each of ``marked``: ``cash + q1 x close1 + q2 x close2 ...``
     in the holdings' order; an asset not bought yet by a mark, or without a close by then,
@@ -842,7 +856,8 @@ def _hold_values(
     ``map`` per asset: a Python loop over the marks was half of buy-and-hold's time."""
     values: list[Decimal] | None = None
     for asset, held in holdings.items():
-        closes = prices[asset].closes_at(marked)
+        found = known.get(asset)
+        closes = prices[asset].closes_at(marked) if found is None else found.decimals()
         bought = bisect_left(marked, held.bought_at)
         worth: Iterable[Decimal]
         if bought == 0 and closes[0] is not None:
