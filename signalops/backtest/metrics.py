@@ -282,10 +282,12 @@ def sortino(returns: Curve, per_year: float, risk_free: float = 0.0) -> float | 
     if len(excess) < 2:
         return None
     # min(x, 0.0) is x unless x > 0.0 (NaN and -0.0 stay), and pow(x, 2) is x ** 2 itself: the
-    # Python definition's terms, summed by the same builtin ``sum`` over them in order.
+    # Python definition's terms, summed by the same builtin ``sum`` over them in order. The
+    # terms of x >= 0 (most of a curve that stays flat) are +0.0, which leave a sum of squares
+    # as it was: only the others are squared and added.
     with np.errstate(all="ignore"):
-        below = np.where(excess > 0.0, 0.0, excess).tolist()
-    downside = math.sqrt(sum(map(pow, below, repeat(2))) / len(below))
+        below = excess[~(excess >= 0.0)].tolist()  # x < 0, and NaN
+    downside = math.sqrt(sum(map(pow, below, repeat(2))) / len(excess))
     if downside <= 0:
         return None
     return sum(excess.tolist()) / len(excess) / downside * math.sqrt(per_year)

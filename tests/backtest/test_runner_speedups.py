@@ -377,6 +377,20 @@ def test_sortino_keeps_signed_zeros_and_nan_as_min_does():
     assert bits(sortino(calm, 365.0)) == bits(sortino_by_definition(calm, 365.0))
 
 
+@pytest.mark.parametrize("risk_free", [0.0, 0.04, -0.01])
+def test_sortino_of_a_mostly_flat_curve_squares_only_its_falls_yet_is_its_definition(
+    risk_free: float,
+):
+    # Flat periods (r = 0) and rises add +0.0 terms to the downside's sum, which are skipped.
+    rng = np.random.default_rng(7)
+    returns = np.where(rng.random(5000) < 0.8, 0.0, rng.normal(0, 0.01, 5000))
+    returns[[10, 11, 4000]] = [-0.0, float("-inf"), 1e-300]
+    for found in (returns, returns[:12], np.abs(returns[12:])):
+        assert outcome(sortino, found, 8760.0, risk_free) == outcome(
+            sortino_by_definition, found, 8760.0, risk_free
+        )
+
+
 # --- the candles' close times --------------------------------------------------------------------
 
 
