@@ -18,6 +18,7 @@ import pytest
 import talib
 
 from signalops.adapters import registry
+from signalops.adapters.gather import gather
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
@@ -97,6 +98,37 @@ def test_priced_of_a_source_no_column_serves_asks_the_adapter(replay_store: Snap
     for i, moment in enumerate(moments):
         expected = reference_price("BTC", answers.answers([odd], i), moment, None, [odd])
         assert answers.priced([odd], i, None) is (expected is not None)
+
+
+def test_requests_over_windows_of_one_length_share_them_and_answer_as_the_adapters(
+    replay_store: SnapshotStore,
+):
+    """Each bar's window (its candles, last index and gaps) is worked out once per series and
+    length: a close, an RSI and a volume z-score read the adapter's 250 candles, an SMA of 300
+    its own 300. Each answers at every bar what the adapter does, gaps and short history too."""
+    adapters = registry.replay_adapters(replay_store, venues=Config().venues)
+    series = replay_store.series("technical", HOURLY_1H)
+    assert series is not None
+    first = datetime.fromtimestamp(series.times[0], UTC) - timedelta(hours=3)
+    moments = [first + timedelta(hours=11 * k) for k in range(900)]
+    hourly = (("timeframe", HOUR),)
+    close = Request("technical", "close", hourly, "BTC")
+    rsi = Request("technical", "rsi", (("n", 14), *hourly), "BTC")
+    volume = Request("technical", "volume_z", (("n", 20), *hourly), "BTC")
+    longer = Request("technical", "sma", (("n", 300), *hourly), "BTC")
+    requests = [close, rsi, volume, longer]
+    answers = ReplayAnswers(requests, adapters, moments)
+    columns = [answers.columns[request] for request in requests]
+    assert all(c.last is columns[0].last and c.gaps is columns[0].gaps for c in columns[1:3])
+    assert columns[3].last is not columns[0].last
+    gapped = 0
+    for i, moment in enumerate(moments):
+        expected = gather(requests, adapters, moment)
+        for request in requests:
+            found = answers.answer(request, i)
+            assert found == expected[request], (moment, request)
+            gapped += "gaps" in (getattr(found, "detail", None) or {})
+    assert gapped > 20
 
 
 def test_day_starts_are_day_start_of_each_moment_in_utc_and_in_other_zones():

@@ -145,6 +145,20 @@ class _Column:
     history: _History
 
 
+@dataclass(frozen=True)
+class _Windows:
+    """Each bar's window of one length over one history: ``[starts, ends)`` of the candles
+    (arrays), how many it holds, and as lists the index of its last candle, its number of
+    candles and its gaps (None: none), which the columns reading such windows share."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    counts: np.ndarray
+    last: list[int]
+    count_list: list[int]
+    gaps: list[list[dict[str, Any]] | None]
+
+
 def _detail(exchange: str, candles: int, gaps: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The ``detail`` of a window's observation, as the adapter gives it (its gaps copied)."""
     detail: dict[str, Any] = {"exchange": exchange, "candles": candles}
@@ -257,6 +271,7 @@ class ReplayAnswers:
         self.times = epoch_seconds(self.moments)
         unique = list(dict.fromkeys(requests))
         self._histories: dict[tuple[str, int], _History | None] = {}
+        self._window_sets: dict[tuple[str, int, int], _Windows] = {}
         self.columns: dict[Request, _Column] = {}
         self.slow: list[Request] = []
         for request in unique:
@@ -419,9 +434,8 @@ class ReplayAnswers:
             return None
         needed = bars_needed(request.metric, params)
         bars = max(needed, MIN_WINDOW)
-        ends = np.searchsorted(history.close_time, self.times, side="right")
-        starts = np.maximum(ends - bars, 0)
-        counts = ends - starts
+        windows = self._windows(history, request.asset, timeframe, bars)
+        starts, ends, counts = windows.starts, windows.ends, windows.counts
         enough = counts >= max(needed, 1)
         values = np.full(len(ends), np.nan)
         compute = _VALUES[request.metric]
@@ -433,13 +447,28 @@ class ReplayAnswers:
         return _Column(
             values.tolist(),
             ok.tolist(),
-            (ends - 1).tolist(),
+            windows.last,
             *history.moments,
-            counts.tolist(),
-            history.gaps(starts, ends),
+            windows.count_list,
+            windows.gaps,
             feed.name,
             history,
         )
+
+    def _windows(self, history: _History, asset: str, timeframe: int, bars: int) -> _Windows:
+        """Each bar's window of ``bars`` candles of ``history`` (the last closed by its time),
+        worked out once for every request that reads windows of that length (a price's close
+        and an indicator of the same candles)."""
+        key = (asset, timeframe, bars)
+        found = self._window_sets.get(key)
+        if found is None:
+            ends = np.searchsorted(history.close_time, self.times, side="right")
+            starts = np.maximum(ends - bars, 0)
+            counts = ends - starts
+            gaps = history.gaps(starts, ends)
+            found = _Windows(starts, ends, counts, (ends - 1).tolist(), counts.tolist(), gaps)
+            self._window_sets[key] = found
+        return found
 
     def _history(self, feed: Any, asset: str, timeframe: int) -> _History | None:
         key = (asset, timeframe)
