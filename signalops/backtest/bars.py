@@ -133,7 +133,7 @@ class Bars:
     def first_close(self) -> datetime:
         return _utc(self.close_time[0])
 
-    @property
+    @cached_property
     def last_close(self) -> datetime:
         return _utc(self.close_time[-1])
 
@@ -154,14 +154,14 @@ class Bars:
         if self.points:
             # The price then. A later one would be booked at ``at``: the curve and the gate
             # would see a price recorded after the decision.
-            i = int(np.searchsorted(self.close_time, at.timestamp(), side="right")) - 1
+            i = int(self.close_time.searchsorted(at.timestamp(), side="right")) - 1
             if i < 0:
                 raise LookupError(
                     f"no {self.asset} price is recorded at or before {iso(at)}: the data starts "
                     f"with the price at {iso(self.first_close)}"
                 )
             return i
-        i = int(np.searchsorted(self.open_time, at.timestamp(), side="left"))
+        i = int(self.open_time.searchsorted(at.timestamp(), side="left"))
         if i >= len(self):
             raise LookupError(
                 f"no {format_duration(self.timeframe)} {self.asset} bar opens at or after "
@@ -206,7 +206,7 @@ class Bars:
         counted as cash until then)."""
         if not self.points:
             return self.fill(rule, at)
-        i = int(np.searchsorted(self.close_time, at.timestamp(), side="left"))
+        i = int(self.close_time.searchsorted(at.timestamp(), side="left"))
         if i >= len(self):
             raise LookupError(f"no {self.asset} price is recorded at or after {iso(at)}")
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])
@@ -220,7 +220,7 @@ class Bars:
 
     def close_at(self, at: datetime) -> tuple[Decimal, datetime] | None:
         """The last close at or before ``at`` (None before the first bar)."""
-        i = int(np.searchsorted(self.close_time, at.timestamp(), side="right")) - 1
+        i = int(self.close_time.searchsorted(at.timestamp(), side="right")) - 1
         if i < 0:
             return None
         return to_decimal(float(self.close[i])), _utc(self.close_time[i])

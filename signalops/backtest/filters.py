@@ -113,6 +113,28 @@ def play_out(
     fill: str = NEXT_OPEN,
 ) -> Counterfactual:
     """The trade ``decision`` asked for (its ``action``), entered and exited as described above."""
+    return _play_out(decision, bars, horizon, _Costs.of(paper), fill)
+
+
+@dataclass(frozen=True, slots=True)
+class _Costs:
+    """The slippage and fee factors of a trade played out: 1 - s, 1 - f, 1 + s, 1 + f."""
+
+    less_slip: Decimal
+    less_fee: Decimal
+    more_slip: Decimal
+    more_fee: Decimal
+
+    @classmethod
+    def of(cls, paper: PaperConfig) -> _Costs:
+        slip, fee = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
+        return cls(1 - slip, 1 - fee, 1 + slip, 1 + fee)
+
+
+def _play_out(
+    decision: Decision, bars: Bars, horizon: timedelta, costs: _Costs, fill: str
+) -> Counterfactual:
+    """``play_out`` with the costs' factors worked out (once for every decision accounted)."""
     action = decision.action or "BUY"
 
     def played(**outcome: Any) -> Counterfactual:
@@ -145,13 +167,18 @@ def play_out(
             note=f"no bar closes between the entry and {iso(exit_at)}",
         )
     exit_price, exit_time = found
-    slip, fee = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
     if action == "SELL":
         gross = entry_price / exit_price - 1
-        net = entry_price * (1 - slip) * (1 - fee) / (exit_price * (1 + slip) * (1 + fee)) - 1
+        net = (
+            entry_price * costs.less_slip * costs.less_fee
+            / (exit_price * costs.more_slip * costs.more_fee) - 1
+        )  # fmt: skip
     else:
         gross = exit_price / entry_price - 1
-        net = exit_price * (1 - slip) * (1 - fee) / (entry_price * (1 + slip) * (1 + fee)) - 1
+        net = (
+            exit_price * costs.less_slip * costs.less_fee
+            / (entry_price * costs.more_slip * costs.more_fee) - 1
+        )  # fmt: skip
     return played(
         entry_time=entry_time,
         entry_price=entry_price,
@@ -243,9 +270,9 @@ def account(
     fill: str = NEXT_OPEN,
 ) -> Accounting:
     """Play out each decision's trade (see ``play_out``); decisions without prices are skipped."""
-    paper = paper or PaperConfig()
+    costs = _Costs.of(paper or PaperConfig())
     items = tuple(
-        play_out(decision, bars[decision.asset], horizon, paper, fill)
+        _play_out(decision, bars[decision.asset], horizon, costs, fill)
         for decision in decisions
         if decision.asset in bars
     )
