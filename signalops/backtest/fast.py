@@ -58,6 +58,8 @@ from functools import cached_property
 from itertools import repeat
 from typing import Any, cast
 
+import numpy as np
+
 from signalops.audit.record import (
     DecisionTemplate,
     DecisionTimes,
