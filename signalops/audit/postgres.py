@@ -810,6 +810,10 @@ class PostgresAuditLog:
         rows = self._all("SELECT hash FROM records WHERE seq = %s", [seq])
         return rows[0][0] if rows else None
 
+    def storage_problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
+        """Nothing: a PostgreSQL log keeps each record in a row (``AuditLog.storage_problems``)."""
+        return []
+
     def seq_of_hash(self, hash: str) -> int | None:
         rows = self._all("SELECT seq FROM records WHERE hash = %s LIMIT 1", [hash])
         return int(rows[0][0]) if rows else None

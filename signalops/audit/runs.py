@@ -11,7 +11,9 @@ fails to read its rows rather than miss the runs' records.
 
 Nothing about a record changes: it is sealed as a row would be (``CompactLayout.row``: the same
 canonical JSON, hash, context and body), and a run gives back exactly the row tuples it was made
-of (``Run.rows``), which the compact layout decodes as any row. So every reader of the store
+of (``decode``), which the compact layout decodes as any row. Most are repeats of an outcome
+built before (``Repeat``), sealed from its ``Shape`` without writing their members out
+(``RunBuilder.seal_repeats``). So every reader of the store
 (``get``, ``decisions``, ``records``, ``verify``, export, copy) sees the same records whichever
 way they were kept. What a run leaves out is what its records share: the kind (decision), the
 execution status (``NOT_EXECUTED``: never a decision waiting for approval, which
@@ -23,24 +25,26 @@ execution status (``NOT_EXECUTED``: never a decision waiting for approval, which
     runs     first INTEGER PRIMARY KEY   the seq of its first record
              last                        the seq of its last (the records are first..last)
              since, until                the earliest and latest as_of (UTC seconds)
-             assets, names, contexts, verdicts
-                                         JSON arrays: the distinct assets, strategy name ids,
-                                         context ids and verdicts of its records (what a
-                                         ``decisions`` filter skips a run by)
+             kinds                       JSON array of its records' kinds: [asset, strategy
+                                         name id, context id, verdict] (a ``decisions``
+                                         filter skips a run none of whose kinds it wants)
              prev_hash                   32 bytes: the hash before its first record
              ids                         12 bytes per record: its id's 24 hex digits
              hashes                      32 bytes per record
-             data                        deflated: per record, as_of and recorded_at (int64),
-                                         the index of its asset and of its name id in the run's
-                                         arrays (uint16), its context id (int64), its verdict
-                                         (a byte: its index in VERDICTS); then the bodies,
-                                         joined by newlines (canonical JSON has none)
-    run_ids  key INTEGER PRIMARY KEY     a record's id as a number (its first 15 hex digits)
-             first                       the run holding it: ``get(id)`` is one lookup
+             data                        deflated: a format byte and the count, then per
+                                         record as_of and recorded_at (int64), the index of its
+                                         kind in ``kinds`` (uint16); then the bodies, joined by
+                                         newlines (canonical JSON has none)
+    run_ids  id TEXT PRIMARY KEY         a record's id -> the run holding it (``first``):
+             first                       ``get(id)`` is one lookup; written once, when the
+                                         backtest has filled its log, in id order
 
 Both tables are append-only like ``records`` (triggers refuse UPDATE and DELETE). ``verify``
 walks a run's records as rows: an edited body or hash breaks the chain where a row's would, a
-run deleted leaves a gap, and a run that no longer decodes is reported record by record.
+run deleted leaves a gap, a run that no longer decodes is reported record by record (and every
+lookup that meets it fails, as one meeting a damaged row does); and it checks what the runs'
+own columns say against their records (``Runs.problems``): runs that overlap, a time range or
+an id table that is not theirs.
 """
 
 from __future__ import annotations
@@ -59,8 +63,6 @@ from typing import Any, NamedTuple
 from signalops.audit.prepared import Shape
 from signalops.audit.record import DECISION, VERDICTS, Repeat
 from signalops.errors import DuplicateRecordError, Undecodable
-
-_Repeat = Repeat  # what ``seal_repeats`` seals, by its exact class
 
 RUNS_VERSION = 3  # PRAGMA user_version of a compact log that holds runs
 RUN_MAX = 4096  # records per run at most (a run is read whole)
@@ -182,7 +184,7 @@ class RunBuilder:
         count, end, sha256 = 0, len(items), _sha256
         while count < room and at + count < end:
             item = items[at + count]
-            if item.__class__ is not _Repeat:
+            if item.__class__ is not Repeat:
                 break
             _, outcome, _, _, as_of, ident, observed, seconds = item
             if outcome.shape is not shape or type(seconds) is not int:
@@ -342,12 +344,15 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def _wanted(kinds: Any, keep: Callable[[Kind], bool]) -> set[Kind]:
-    """The kinds of a run's ``kinds`` column that ``keep`` takes (none of a damaged column: its
-    rows are read, and reported, by ``verify``)."""
+    """The kinds of a run's ``kinds`` column that ``keep`` takes (``Undecodable``: a column
+    that cannot be read, whose run's records a filter must not pass over as not wanted)."""
     try:
-        return {kind for kind in map(tuple, json.loads(kinds)) if len(kind) == 4 and keep(kind)}
+        found = [tuple(kind) for kind in json.loads(kinds)]
     except (ValueError, TypeError):
-        return set()
+        raise Undecodable(_DAMAGED) from None
+    if not all(len(kind) == 4 for kind in found):
+        raise Undecodable(_DAMAGED)
+    return {kind for kind in found if keep(kind)}
 
 
 def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
@@ -434,7 +439,7 @@ class Runs:
 
     def rows(self, first: int) -> list[tuple[Any, ...]]:
         """The rows of the run starting at ``first`` (none: no such run; a run that does not
-        decode gives ``damaged`` rows)."""
+        decode gives ``damaged`` rows, which the walk of ``verify`` reports one by one)."""
         found = self._decoded.get(first)
         if found is not None:
             self._decoded.move_to_end(first)
@@ -451,6 +456,14 @@ class Runs:
             self._decoded.popitem(last=False)
         return found
 
+    def _sound(self, first: int) -> list[tuple[Any, ...]]:
+        """``rows`` of a run a lookup reads: ``Undecodable`` when it does not decode (a lookup
+        that skipped its records would answer as if they were not there)."""
+        found = self.rows(first)
+        if found and found[0][1] is None:
+            raise Undecodable(_DAMAGED)
+        return found
+
     def last(self) -> tuple[int, bytes] | None:
         """``(seq, hash)`` of the last record kept in a run."""
         stored = self._query("SELECT first FROM runs ORDER BY first DESC LIMIT 1", [])
@@ -462,16 +475,29 @@ class Runs:
     def count(self) -> int:
         return int(self._query("SELECT coalesce(sum(last - first + 1), 0) FROM runs", [])[0][0])
 
-    def at(self, seq: int) -> tuple[Any, ...] | None:
-        """The row of the record at ``seq``, if a run holds it."""
+    def at(self, seq: int, *, sound: bool = True) -> tuple[Any, ...] | None:
+        """The row of the record at ``seq``, if a run holds it (``sound``: ``Undecodable`` when
+        the run does not decode; else a ``damaged`` row, for a check that reports it)."""
         stored = self._query(
             "SELECT first, last FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1", [seq]
         )
         if not stored or stored[0][1] < seq:
             return None
-        rows = self.rows(stored[0][0])
+        rows = self._sound(stored[0][0]) if sound else self.rows(stored[0][0])
         at = seq - stored[0][0]
         return rows[at] if at < len(rows) else None
+
+    def hash_at(self, seq: int) -> bytes | None:
+        """The hash of the record at ``seq``, read from its run's hashes alone."""
+        stored = self._query(
+            "SELECT first, last, hashes FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1",
+            [seq],
+        )
+        if not stored or stored[0][1] < seq or not isinstance(stored[0][2], bytes):
+            return None
+        at = (seq - stored[0][0]) * _HASH_BYTES
+        digest: bytes = stored[0][2][at : at + _HASH_BYTES]
+        return digest if len(digest) == _HASH_BYTES else None
 
     def by_id(self, ident: str) -> tuple[Any, ...] | None:
         """The row of the decision with this id, if a run holds it."""
@@ -482,24 +508,31 @@ class Runs:
             first = found[0][0] if found else None
         if first is None:
             return None
-        for row in self.rows(first):
+        for row in self._sound(first):
             if row[1] == ident:
                 return row
         return None
 
     def after(self, seq: int) -> Iterator[tuple[Any, ...]]:
-        """The rows of every record kept in runs after ``seq``, in seq order."""
-        last = seq
+        """The rows of every record kept in runs after ``seq``, in seq order: every run's, a
+        run another one's seqs overlap too (written by no writer of the log: ``verify``'s
+        walk meets its seqs twice, and says so)."""
+        cursor = None
         while True:
-            stored = self._query(
-                "SELECT first, last FROM runs WHERE last > ? ORDER BY first LIMIT 1", [last]
-            )
+            if cursor is None:
+                sql, params = "SELECT first FROM runs WHERE last > ? ORDER BY first LIMIT 1", [seq]
+            else:
+                sql, params = (
+                    "SELECT first FROM runs WHERE first > ? ORDER BY first LIMIT 1",
+                    [cursor],
+                )
+            stored = self._query(sql, params)
             if not stored:
                 return
-            for row in self.rows(stored[0][0]):
-                if row[0] > last:
+            cursor = stored[0][0]
+            for row in self.rows(cursor):
+                if row[0] > seq:
                     yield row
-            last = stored[0][1]
 
     def newest(
         self,
@@ -526,15 +559,17 @@ class Runs:
         if where:
             sql += " WHERE " + " AND ".join(where)
         found: list[tuple[Any, ...]] = []
+        if limit is not None and limit <= 0:
+            return found
         for first, latest, kinds in self._query(sql + " ORDER BY until DESC, first DESC", params):
             if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
                 break
             wanted = _wanted(kinds, keep)
             if not wanted:
                 continue
-            for row in self.rows(first):
+            for row in self._sound(first):
                 as_of = row[4]
-                if as_of is None or (row[7], row[5], row[6], row[8]) not in wanted:
+                if (row[7], row[5], row[6], row[8]) not in wanted:
                     continue
                 if since is not None and as_of < since:
                     continue
@@ -548,6 +583,68 @@ class Runs:
                 del found[limit:]
         if limit is None:
             found.sort(key=_newest, reverse=True)
+        return found
+
+    def problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
+        """What in the runs' own columns disagrees with the records they hold, as ``verify``
+        reports it (kind, seq, id, message): a run whose seqs overlap another's (its records
+        kept twice), a time range that is not its decisions' (filters by time would pass
+        over them), an id table that does not name each record's run, or names one no run
+        holds (``get`` by id would miss them). Of the runs holding records after ``after_seq``
+        (runs never change: a check that goes on from an earlier one reads the new ones). A run
+        that does not decode is reported by the walk, record by record."""
+        found: list[tuple[str, int | None, str | None, str]] = []
+        reach = 0  # the last seq of the runs before
+        for first, last, since, until in self._query(
+            "SELECT first, last, since, until FROM runs WHERE last > ? ORDER BY first", [after_seq]
+        ):
+            where = f"the run of seqs {first}..{last}"
+            if first <= reach:
+                found.append(
+                    ("EDITED", first, None, f"{where} overlaps the runs before it (to seq {reach})")
+                )
+            reach = max(reach, last)
+            rows = self.rows(first)
+            if not rows or rows[0][1] is None:
+                continue
+            times = [row[4] for row in rows]
+            if (since, until) != (min(times), max(times)):
+                found.append(
+                    ("EDITED", first, None, f"{where} says its decisions are from {since} to "
+                     f"{until}; they are from {min(times)} to {max(times)}")
+                )  # fmt: skip
+            indexed = {
+                row[0] for row in self._query("SELECT id FROM run_ids WHERE first = ?", [first])
+            }
+            for row in rows:
+                if row[1] not in indexed:
+                    found.append(
+                        (
+                            "EDITED",
+                            row[0],
+                            row[1],
+                            f"the runs' id table does not name {where} for it",
+                        )
+                    )
+                indexed.discard(row[1])
+            for ident in sorted(indexed):
+                found.append(
+                    (
+                        "EDITED",
+                        first,
+                        ident,
+                        f"the runs' id table names {where} for it, which does not hold it",
+                    )
+                )
+        for first, count in self._query(
+            "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
+            "AND first > ? GROUP BY first ORDER BY first",
+            [after_seq],
+        ):
+            found.append(
+                ("EDITED", first, None, f"the runs' id table names {count:,} records of a run "
+                 f"from seq {first}, which is not there")
+            )  # fmt: skip
         return found
 
     def values(self, column: str) -> set[Any]:

@@ -1007,12 +1007,38 @@ class AuditLog:
                 "lists every problem"
             ) from None
 
-    def _run_row(self, *, id: str | None = None, seq: int | None = None) -> tuple[Any, ...] | None:
-        """The row of a record a run holds, by id or by seq (None: no run holds it)."""
+    def _run_row(
+        self, *, id: str | None = None, seq: int | None = None, sound: bool = True
+    ) -> tuple[Any, ...] | None:
+        """The row of a record a run holds, by id or by seq (None: no run holds it). A run
+        that does not decode is an ``AuditIntegrityError``, as a damaged row is, unless
+        ``sound`` is False: then its record's row is one that fails to decode."""
         if self._runs is None:
             return None
+        with self._lock, self._readable(), self._runs_sound():
+            if id is not None:
+                return self._runs.by_id(id)
+            return self._runs.at(cast(int, seq), sound=sound)
+
+    @contextmanager
+    def _runs_sound(self) -> Iterator[None]:
+        """A run that does not decode, met by a lookup, as a damaged row is (``_decoded``)."""
+        try:
+            yield
+        except Undecodable as exc:
+            raise AuditIntegrityError(
+                f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
+                "lists every problem"
+            ) from None
+
+    def storage_problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
+        """What in the log's storage disagrees with its records, beyond each record and the
+        chain (``verify``): the own columns of the runs holding records after ``after_seq``
+        (``Runs.problems``)."""
+        if self._runs is None:
+            return []
         with self._lock, self._readable():
-            return self._runs.by_id(id) if id is not None else self._runs.at(cast(int, seq))
+            return self._runs.problems(after_seq)
 
     def _forget(self) -> None:
         """After a rollback: rows this connection wrote in it never existed."""
@@ -1204,6 +1230,8 @@ class AuditLog:
         compact = self.layout.compact
         if self._runs is not None:
             self._not_in_runs(rows)
+            if self._row_decisions is not None:  # kept while packing (``_decision_rows``)
+                self._row_decisions.update(row[1] for row in rows if row[2] == DECISION)
         try:
             if len(rows) == 1:
                 self.conn.execute(self.layout.insert, rows[0])
@@ -1319,6 +1347,8 @@ class AuditLog:
         """
         if runner is not None:
             return []
+        if limit is not None and limit < 0:
+            limit = None  # as SQLite's LIMIT -1: no limit
         arms = None if strategy is None else self._context_arms(strategy, verdict, asset)
         where: list[str] = []
         params: list[Any] = []
@@ -1368,7 +1398,7 @@ class AuditLog:
         if self._runs is None:
             return self._rows(sql, params)
         kept = self._run_filter(asset, strategy, verdict, arms)
-        with self._lock, self._readable():
+        with self._lock, self._readable(), self._runs_sound():
             rows = self._execute(sql, params).fetchall()
             if kept is not None:
                 rows += self._runs.newest(
@@ -1610,7 +1640,7 @@ class AuditLog:
         """The stored row at ``seq`` with its record decoded (``stored_rows``'s, one row read:
         ``why`` checks the record it shows against its indexed columns)."""
         rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
-        row = rows[0] if rows else self._run_row(seq=seq)
+        row = rows[0] if rows else self._run_row(seq=seq, sound=False)
         return None if row is None else self.layout.stored(row)
 
     def raw_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
@@ -1643,7 +1673,7 @@ class AuditLog:
         """The canonical JSON of the record at ``seq`` as sealed (None: no such row; an
         unreadable row gives its stored body as it is, for checks)."""
         rows = self._all(f"SELECT {self.layout.select} FROM records WHERE seq = ?", [seq])
-        row = rows[0] if rows else self._run_row(seq=seq)
+        row = rows[0] if rows else self._run_row(seq=seq, sound=False)
         if row is None:
             return None
         try:
@@ -1737,8 +1767,11 @@ class AuditLog:
     def hash_at(self, seq: int) -> str | None:
         rows = self._all("SELECT hash FROM records WHERE seq = ?", [seq])
         if not rows:
-            row = self._run_row(seq=seq)
-            return None if row is None else row[12].hex()
+            if self._runs is None:
+                return None
+            with self._lock, self._readable():
+                digest = self._runs.hash_at(seq)
+            return None if digest is None else digest.hex()
         value = rows[0][0]
         return value.hex() if isinstance(value, bytes) else value
 

@@ -202,7 +202,7 @@ class _Walk:
     ) -> None:
         self.log = log
         self.key = key
-        start = since[0] if since is not None else 0
+        start = self.start = since[0] if since is not None else 0
         self.seals = iter(log.seals(start)) if key is not None else iter(())
         self.seal: tuple[int, str, str] | None = next(self.seals, None)
         self.witnessed = witnesses.Witnessed(witnesses.LedgerCheck(log, ledger_from))
@@ -474,6 +474,7 @@ def _witnesses(
     resume: bool,
 ) -> CheckpointsRead | None:
     findings = [
+        *log.storage_problems(walk.start),
         *(walk.witnessed.ledger.finish() if ledger else ()),
         *witnesses.strategies(log, walk.witnessed.cited),
         *witnesses.trees(log, walk.witnessed.trees),

@@ -22,7 +22,7 @@ from signalops.audit.record import Repeat
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
 from signalops.backtest import run_backtest
-from signalops.errors import DuplicateRecordError
+from signalops.errors import AuditIntegrityError, DuplicateRecordError
 from signalops.strategy import loads
 
 HOURLY_RSI = (Path(__file__).parents[1] / "fixtures" / "hourly_rsi.yaml").read_text("utf-8")
@@ -176,9 +176,15 @@ def test_a_deleted_run_is_found_by_verify_as_deleted_records(
 
     with AuditLog.open_readonly(path) as log:
         report = verify(log)
-    (problem,) = report.problems
-    assert (problem.kind, problem.seq) == (ProblemKind.DELETED, first)
-    assert problem.message.startswith(f"seqs {first}..{last} missing: seq {last + 1} ")
+    deleted, ids = report.problems
+    assert (deleted.kind, deleted.seq) == (ProblemKind.DELETED, first)
+    assert deleted.message.startswith(f"seqs {first}..{last} missing: seq {last + 1} ")
+    assert (ids.kind, ids.seq, ids.message) == (
+        ProblemKind.EDITED,
+        first,
+        f"the runs' id table names {last - first + 1} records of a run from seq {first}, "
+        "which is not there",
+    )
 
 
 def test_a_run_that_no_longer_decodes_is_reported_record_by_record(
@@ -304,3 +310,98 @@ def test_repeats_a_run_cannot_keep_are_stored_as_rows_and_read_back_alike(
         assert log.get(odd.id) == next(log.records())
         assert next(log.records())["observations"] == odd.prepared().record["observations"]
         assert verify(log).ok
+
+
+def _runs_row(db: sqlite3.Connection, first: int) -> tuple[Any, ...]:
+    found = db.execute(f"SELECT {runs._SELECT} FROM runs WHERE first = ?", (first,)).fetchone()
+    assert found is not None
+    return tuple(found)
+
+
+def test_a_run_slipped_inside_another_is_found_by_verify(logs: tuple[Path, Path], tmp_path: Path):
+    path = copy_of(logs[0], tmp_path)
+    first = next(f for f, last in run_seqs(path)[2:] if last - f > 10)
+    db = attacker(path)
+    nested = runs.RunBuilder()
+    for row in runs.decode(_runs_row(db, first))[3:9]:
+        nested.add(row)  # the same records again, as a run of their own (no writer makes one)
+    db.execute(runs._INSERT, nested.params())
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    assert not report.ok
+    assert (ProblemKind.EDITED, first + 3) in {(p.kind, p.seq) for p in report.problems}
+    assert any("overlaps the runs before it" in p.message for p in report.problems)
+
+
+def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    (first, last), (other, _) = run_seqs(path)[4], run_seqs(path)[6]
+    db = attacker(path)
+    db.execute("UPDATE runs SET since = 0, until = 0 WHERE first = ?", (first,))
+    (gone,) = db.execute("SELECT id FROM run_ids WHERE first = ? LIMIT 1", (other,)).fetchone()
+    db.execute("DELETE FROM run_ids WHERE id = ?", (gone,))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    found = {(p.kind, p.seq, p.id): p.message for p in report.problems}
+    assert found[(ProblemKind.EDITED, first, None)].startswith(
+        f"the run of seqs {first}..{last} says its decisions are from 0 to 0; they are from "
+    )
+    (missing,) = [key for key in found if key[2] == gone]
+    assert found[missing].startswith(f"the runs' id table does not name the run of seqs {other}..")
+
+
+def test_a_run_that_no_longer_decodes_fails_every_lookup_as_a_damaged_row_does(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    first, _ = run_seqs(path)[2]
+    with AuditLog.open_readonly(path) as log:
+        inside = log.stored_at(first + 1)
+        assert inside is not None and inside.record is not None
+        record = inside.record
+    db = attacker(path)
+    db.execute("UPDATE runs SET data = x'00' WHERE first = ?", (first,))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        for lookup in (
+            lambda: log.get(record["id"]),
+            lambda: log.has_decision(record["id"]),
+            lambda: log.decisions(limit=None),
+            lambda: log.decision_at("BTC", datetime.fromisoformat(record["as_of"])),
+        ):
+            with pytest.raises(AuditIntegrityError, match="its run does not decode"):
+                lookup()
+        assert log.hash_at(first + 1) == record["hash"]  # the hashes are a column of their own
+        stored = log.stored_at(first + 1)
+        assert stored is not None and stored.record is None
+
+
+def test_a_decision_appended_alone_while_packing_is_refused_again_in_a_run(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    with AuditLog.open_readonly(logs[0]) as source:
+        one, two = (unsealed(r) for r in source.decisions(verdict="HOLD", limit=2))
+    with AuditLog(tmp_path / "new.db") as log:
+        log.start_bulk_load(private=True)
+        log.append_many([one])
+        log.append(two)
+        with pytest.raises(DuplicateRecordError, match=two["id"]):
+            log.append_many([two])
+        assert log.count() == 2
+
+
+def test_decisions_with_no_room_or_a_negative_limit_answer_as_on_rows(logs: tuple[Path, Path]):
+    with AuditLog.open_readonly(logs[0]) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        for limit in (0, -1):
+            assert ours.decisions(limit=limit) == theirs.decisions(limit=limit)
+        assert len(ours.decisions(limit=-1)) == len(ours.decisions(limit=None)) > 100
