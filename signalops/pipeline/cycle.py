@@ -360,13 +360,12 @@ class Pipeline:
         intent = sizing.order
         if intent is None:
             if side is Side.SELL:
-                details: dict[str, Any] = {"asset": asset, "side": side.value}
-                if book is not None and self._shares_account(strategy.name):
-                    # Whose holding was looked at: this strategy's, not the others'. (Alone on
-                    # its account, the book is the account and the record as before.)
-                    details.update(book=strategy.name, actual=Decimal(0), unit="asset units")
-                return None, RiskDecision.denied(Code.NO_POSITION, details)
-            details = {"asset": asset, "equity": str(portfolio.equity)}
+                # Whose holding was looked at, when the account is shared: this strategy's, not
+                # the others'. (Alone on its account, the book is the account and the record
+                # as before.)
+                shared = book is not None and self._shares_account(strategy.name)
+                return None, _nothing_to_sell(asset, strategy.name if shared else None)
+            details: dict[str, Any] = {"asset": asset, "equity": str(portfolio.equity)}
             if kelly is not None:  # Kelly found no edge: the size it gave is zero
                 details["kelly"] = kelly.details()
             return None, RiskDecision.denied(Code.ZERO_SIZE, details)
@@ -854,6 +853,23 @@ def asset_price_requests(asset: str, venues: Venues) -> tuple[Request, ...]:
     from signalops.adapters.polymarket import asset_token, token_price_request
 
     return (token_price_request(asset_token(venues, asset)),)
+
+
+# A SELL that finds nothing to sell is denied with nothing but what was asked: one frozen value
+# per asset and book, given again at every such SELL. Its records then repeat the outcome their
+# template built first (``DecisionTemplate``: the same risk object), as a backtest's SELLs while
+# nothing is held do, instead of each being encoded anew.
+_DENIALS_KEPT = 4096
+
+
+@lru_cache(maxsize=_DENIALS_KEPT)
+def _nothing_to_sell(asset: str, book: str | None) -> RiskDecision:
+    """The NO_POSITION denial of a SELL of ``asset`` that sizing found nothing to sell in;
+    ``book``: the strategy whose book that is, named when the account is shared."""
+    details: dict[str, Any] = {"asset": asset, "side": Side.SELL.value}
+    if book is not None:
+        details.update(book=book, actual=Decimal(0), unit="asset units")
+    return RiskDecision.denied(Code.NO_POSITION, details)
 
 
 def _no_price(asset: str, sources: Sequence[Request]) -> dict[str, Any]:
