@@ -3,12 +3,19 @@
 - a SELL that finds nothing to sell is denied with one frozen value per asset and book, so that
   its records repeat the outcome their template built first, byte for byte what a new template
   builds the general way;
+- an order's JSON in a decision record is written from its fields at once (``_intent_json``):
+  what ``_plain`` and ``_values`` write of it, and those for anything but an ``OrderIntent``
+  of exact field types;
+- a risk decision's JSON with lists of sides (TRADING_STATE's allowed ones) is the canonical
+  JSON of its dict, whatever else the lists hold;
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +25,25 @@ from conftest import ROOT
 from signalops.adapters import registry
 from signalops.adapters.gather import gather
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.audit.prepared import _values
 from signalops.audit.record import (
     DecisionTemplate,
+    _intent_json,
+    _plain,
 )
 from signalops.audit.store import AuditLog
+from signalops.canonical import canonical_json, canonical_json_of_plain
+from signalops.codes import Code
 from signalops.config import Config
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker
-from signalops.orders import Mode, decision_id
+from signalops.observation import Observation
+from signalops.orders import Mode, OrderIntent, client_order_id, decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, not_executed
-from signalops.risk import RiskDecision
+from signalops.risk import CheckResult, RiskDecision, TradingState
+from signalops.risk.decision import _texts
+from signalops.side import Side
 from signalops.strategy import load
 
 STRATEGY = load(ROOT / "strategies" / "technical_baseline.yaml")
@@ -103,3 +118,128 @@ def test_a_sell_with_nothing_to_sell_is_denied_with_one_value_its_records_repeat
         assert built.text == general.text
         assert list(built.record.items()) == list(general.record.items())
     assert kept._last is not None and kept._last.risk is denied  # built on, the second time
+
+
+# --- an order's JSON --------------------------------------------------------------------------
+
+
+def _order(**changes: Any) -> OrderIntent:
+    did = decision_id(STRATEGY.content_hash, "BTC", AS_OF, "paper")
+    order = OrderIntent(
+        did, client_order_id(did), STRATEGY.name, "BTC", Side.BUY, D("0.02818513"),
+        D("17930.86"), D("0.02818513") * D("17930.86"), AS_OF, Mode.PAPER,
+    )  # fmt: skip
+    return replace(order, **changes)
+
+
+class Loud(str, Enum):  # noqa: UP042 (a str enum whose value is not its text)
+    BUY = "BUY"
+
+    def __new__(cls, value: str) -> Loud:
+        member = str.__new__(cls, value.lower())
+        member._value_ = value
+        return member
+
+
+@dataclass(frozen=True)
+class Intent(OrderIntent):
+    """An order of another class (its JSON is ``_plain``'s)."""
+
+
+WRITTEN = {
+    "plain": {},
+    "odd text": {"strategy": 'Quote "q" \\ back\nslash é \u2028 \x01', "asset": "ÉTH/€"},
+    "new york": {"as_of": datetime(2023, 3, 13, 7, 30, tzinfo=NEW_YORK)},
+    "microseconds": {"as_of": AS_OF.replace(microsecond=120)},
+    "year 999": {"as_of": datetime(999, 1, 1, tzinfo=UTC)},
+    "exponents": {"quantity": D("1E+3"), "reference_price": D("-0.0"), "notional": D("1e-9")},
+    "not numbers": {"quantity": D("NaN"), "reference_price": D("Infinity"), "notional": D("-0")},
+    "sell, notify": {"side": Side.SELL, "mode": Mode.NOTIFY},
+}
+GENERAL = {
+    "float quantity": {"quantity": 0.1},
+    "float notional": {"notional": 1e16},
+    "text side": {"side": "BUY"},
+    "odd enum side": {"side": Loud.BUY},
+    "text mode": {"mode": "paper"},
+    "int price": {"reference_price": 17930},
+}
+
+
+def _general(order: Any) -> str:
+    """What the record wrote as the order's JSON before ``_intent_json``."""
+    return _values([[], [], _plain(order)])[2]
+
+
+@pytest.mark.parametrize("changes", WRITTEN.values(), ids=WRITTEN.keys())
+def test_an_orders_json_is_written_from_its_fields_as_the_general_way_writes_it(changes):
+    order = _order(**changes)
+    written = _intent_json(order)
+    assert written is not None
+    assert written == _general(order)
+    assert written == canonical_json(_plain(order))
+
+
+@pytest.mark.parametrize("changes", GENERAL.values(), ids=GENERAL.keys())
+def test_an_order_of_other_types_is_left_to_the_general_way(changes):
+    assert _intent_json(_order(**changes)) is None
+
+
+def test_an_order_at_a_naive_time_is_refused_as_the_general_way_refuses_it():
+    order = _order(as_of=datetime(2023, 3, 13))
+    with pytest.raises(ValueError, match="has no time zone") as general:
+        _general(order)
+    with pytest.raises(ValueError, match="has no time zone") as written:
+        _intent_json(order)
+    assert str(written.value) == str(general.value)
+
+
+def test_an_order_of_another_class_or_with_more_attributes_is_left_to_the_general_way():
+    fields = vars(_order())
+    assert _intent_json(Intent(**fields)) is None
+    extra = _order()
+    object.__setattr__(extra, "venue", "x")  # json_safe of its __dict__ would write it
+    assert _intent_json(extra) is None
+    assert '"venue":"x"' in _general(extra)
+
+
+def test_a_decision_record_with_an_order_holds_the_general_ways_order_member():
+    kept = DecisionTemplate(STRATEGY, "BTC", "paper")
+    answers = [Observation(1.0, AS_OF, "technical", fetched_at=AS_OF)] * len(kept.requests)
+    risk = RiskDecision(False, (CheckResult(Code.MAX_POSITION, False, {"limit": D("0.1")}),))
+    for changes in (*WRITTEN.values(), *GENERAL.values()):
+        order = _order(**changes)
+        prepared = kept.prepare(
+            as_of=AS_OF, verdict="BUY", action=Side.BUY, observations=answers, risk=risk,
+            order=order, execution=not_executed(DENIED), recorded_at=AS_OF,
+        )  # fmt: skip
+        assert f'"order":{_general(order)}' in prepared.texts
+        assert prepared.record["order"] == _plain(order)
+
+
+# --- a risk decision's lists ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        [Side.BUY, Side.SELL],
+        [],
+        ["BUY", TradingState.ACTIVE, Code.NO_POSITION],
+        [Side.BUY, Loud.BUY],
+        [Side.BUY, 1, None, D("1.5")],
+        [Side.SELL, 1e16],
+        [[Side.BUY]],
+    ],
+    ids=["sides", "empty", "texts", "odd-enum", "mixed", "float", "nested"],
+)
+def test_a_risk_decisions_json_with_lists_is_the_canonical_json_of_its_dict(allowed):
+    details = {"limit": TradingState.ACTIVE, "actual": Side.BUY, "allowed": allowed}
+    decision = RiskDecision(True, (CheckResult(Code.TRADING_STATE, True, details),))
+    assert decision.to_json() == canonical_json_of_plain(decision.to_dict())
+    assert decision.to_dict()["checks"][0]["details"]["allowed"] is not allowed  # a copy
+
+
+def test_a_list_is_written_at_once_only_when_it_holds_nothing_but_text():
+    assert _texts([Side.BUY, Side.SELL]) and _texts([]) and _texts(["BUY", Code.NO_POSITION])
+    assert not _texts([Side.BUY, Loud.BUY]) and not _texts([Side.BUY, 1]) and not _texts([[]])

@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -64,11 +65,13 @@ from signalops.canonical import (
 )
 from signalops.codes import Code
 from signalops.observation import DataError, Observation, utc
+from signalops.orders import Mode, OrderIntent
 from signalops.risk.decision import RiskDecision
+from signalops.side import Side
 
 if TYPE_CHECKING:
     from signalops.evaluation.tree import Evaluation
-    from signalops.orders import ExecutionResult, OrderIntent
+    from signalops.orders import ExecutionResult
     from signalops.strategy.model import Strategy
 
 SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written before /2
@@ -747,16 +750,19 @@ class DecisionTemplate:
         blocked = list(blocked_by)
         notes = list(conflicts)
         risk_value, risk_json = self._encoded_value(risk)
-        order_value = _plain(order)
         execution_value, execution_json = self._encoded_value(execution)
         status = execution_value.get("status") if isinstance(execution_value, dict) else None
         fixed = self._fixed
         quoted_id = f'"{ident}"'
+        order_json = None if order is None else _intent_json(order)
+        order_value = None if order_json is not None else _plain(order)
         if blocked or notes or order_value is not None:
             blocked_json, notes_json, order_json = _values([blocked, notes, order_value])
-        else:
+        elif order_json is None:
             blocked_json = notes_json = "[]"
             order_json = _NULL
+        else:
+            blocked_json = notes_json = "[]"
         texts = [
             _ACTIONS.get(action_value) or _member("action", _value(action_value)),
             f'"as_of":"{stamp}"',
@@ -799,7 +805,7 @@ class DecisionTemplate:
                 # Remembered values are shared: each record gets its own copies (the risk
                 # checks' details in the gate's order: log lines show them).
                 "risk": _fresh(risk_value),
-                "order": order_value,
+                "order": order_value if order_value is not None else _plain(order),
                 "execution": _copy(execution_value, texts[6]),
             }
 
@@ -807,23 +813,24 @@ class DecisionTemplate:
         if not _nothing_to_scrub("{" + ",".join(texts) + "}", secrets):
             return prepare(scrub_secrets(record(), secrets))
         as_of_seconds = _seconds_of(as_of)
+        # By position, in the order of ``PreparedRecord``'s parameters (as ``_again_record``).
         prepared = PreparedRecord(
             DECISION_KEYS,
             texts,
             record,
-            kind=DECISION,
-            id=ident,
-            schema=DECISION_SCHEMA,
-            decision_id=ident,
-            as_of=stamp,
-            asset=self.asset,
-            verdict=verdict_value,
-            status=status,
-            recorded_at=recorded,
-            context=self._context,
-            strategy_name=reference["name"],
-            as_of_seconds=as_of_seconds,
-            recorded_seconds=as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
+            DECISION,  # kind
+            ident,  # id
+            DECISION_SCHEMA,  # schema
+            ident,  # decision_id
+            stamp,  # as_of
+            self.asset,  # asset
+            verdict_value,  # verdict
+            status,  # status
+            recorded,  # recorded_at
+            self._context,  # context
+            reference["name"],  # strategy_name
+            as_of_seconds,
+            as_of_seconds if recorded_at is as_of else _seconds_of(recorded_at),
         )
         plain = order is None and not isinstance(risk, Mapping)
         if remember and plain and not isinstance(execution, Mapping):
@@ -1064,6 +1071,45 @@ def _fresh(value: Any) -> Any:
 def _copy(value: Any, member: str) -> Any:
     """A fresh copy of a member's value (read back from its JSON), or None."""
     return None if value is None else loads_record("{" + member + "}").popitem()[1]
+
+
+_INTENT_FIELDS = len(OrderIntent.__dataclass_fields__)
+
+
+def _intent_json(order: Any) -> str | None:
+    """The canonical JSON of an ``OrderIntent`` whose fields all have their declared types
+    (``_plain(order)`` encoded), written from them at once: every order a gate sizes is in its
+    decision's record. None for anything else, which ``_plain`` and ``_values`` encode."""
+    if order.__class__ is not OrderIntent:
+        return None
+    fields = order.__dict__
+    if len(fields) != _INTENT_FIELDS:  # only the dataclass's fields are encoded as they are
+        return None
+    side, mode, as_of = order.side, order.mode, order.as_of
+    quantity, price, notional = order.quantity, order.reference_price, order.notional
+    texts = (order.asset, order.client_order_id, order.decision_id, order.strategy)
+    if (
+        side.__class__ is not Side
+        or mode.__class__ is not Mode
+        or as_of.__class__ is not datetime
+        or quantity.__class__ is not Decimal
+        or price.__class__ is not Decimal
+        or notional.__class__ is not Decimal
+        or any(text.__class__ is not str for text in texts)
+    ):
+        return None
+    asset, client_order_id, decision_id, strategy = map(_text_json, texts)
+    # The keys in canonical (sorted) order; a Decimal's text and a time's stamp need no escaping.
+    return (
+        f'{{"as_of":"{_stamp(as_of)}","asset":{asset},"client_order_id":{client_order_id},'
+        f'"decision_id":{decision_id},"mode":"{mode._value_}","notional":"{notional}",'
+        f'"quantity":"{quantity}","reference_price":"{price}","side":"{side._value_}",'
+        f'"strategy":{strategy}}}'
+    )
+
+
+def _text_json(text: str) -> str:
+    return orjson.dumps(text).decode()
 
 
 def _plain(value: Any) -> Any:

@@ -50,11 +50,23 @@ def _plain(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
             plain = value
             sure = sure and text_enum(kind)
+        elif kind is list and _texts(value):  # json_safe's copy: each item stays itself
+            plain = list(value)
         else:
             plain = json_safe(value)
             sure = sure and writes_as_stdlib(plain)
         out[key if type(key) is str else str(key)] = plain
     return out, sure
+
+
+def _texts(values: list[Any]) -> bool:
+    """Whether every one of ``values`` is text orjson writes as the stdlib does: a str, or a
+    member of a str enum whose value is its text (TRADING_STATE's allowed sides)."""
+    for value in values:
+        kind = value.__class__
+        if kind is not str and not (isinstance(value, str) and text_enum(kind)):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
