@@ -6,6 +6,9 @@
 - an order's JSON in a decision record is written from its fields at once (``_intent_json``):
   what ``_plain`` and ``_values`` write of it, and those for anything but an ``OrderIntent``
   of exact field types;
+- a backtest's denied order takes its stamp, id, seconds and observations' JSON from the times
+  worked out for its batch (``DecisionTemplate.prepare_order_at``): ``prepare_decision``'s
+  record, and ``prepare_decision``'s way when it was recorded at another time;
 - a risk decision's JSON with lists of sides (TRADING_STATE's allowed ones) is the canonical
   JSON of its dict, whatever else the lists hold;
 """
@@ -30,6 +33,8 @@ from signalops.audit.record import (
     DecisionTemplate,
     _intent_json,
     _plain,
+    observation_entries,
+    prepare_decision,
 )
 from signalops.audit.store import AuditLog
 from signalops.canonical import canonical_json, canonical_json_of_plain
@@ -215,6 +220,120 @@ def test_a_decision_record_with_an_order_holds_the_general_ways_order_member():
         )  # fmt: skip
         assert f'"order":{_general(order)}' in prepared.texts
         assert prepared.record["order"] == _plain(order)
+
+
+# --- a denied order's record at a batch's time ------------------------------------------------
+
+
+def _evaluation(moment: datetime, value: float = 25.0) -> Evaluation:
+    answers = {
+        request: Observation(value, moment, "technical", fetched_at=moment)
+        for request in STRATEGY.requests("BTC")
+    }
+    return STRATEGY.evaluate(answers, moment, "BTC")
+
+
+MOMENTS = tuple(AS_OF + timedelta(hours=k) for k in range(3))
+
+
+def _at(kept: DecisionTemplate, observed: bool) -> Any:
+    """``kept``'s times of ``MOMENTS``, with their observations' JSON written (as
+    ``ReplayAnswers.entries`` writes a run's) or not."""
+    times = kept.times(MOMENTS)
+    if not observed:
+        return times
+    count = len(kept.requests)
+    written = []
+    for moment, stamp in zip(MOMENTS, times.stamps, strict=True):
+        at = [moment] * count
+        entries = observation_entries([25.0] * count, at, at, [stamp] * count, [""] * count)
+        written.append("[" + ",".join(entries) + "]")
+    return times.with_observed(written)
+
+
+def _denied(moment: datetime, *, tag: str = "") -> tuple[OrderIntent, RiskDecision]:
+    order = _order(as_of=moment)
+    did = decision_id(STRATEGY.content_hash + tag, "BTC", moment, "paper")
+    order = replace(order, decision_id=did, client_order_id=client_order_id(did))
+    details = {"limit": D("0.10"), "actual": D("0.150395"), "as_of": moment}
+    risk = RiskDecision(False, (CheckResult(Code.MAX_POSITION, False, details),))
+    return order, risk
+
+
+def _same(found: Any, general: Any) -> None:
+    assert found.text == general.text
+    assert list(found.record.items()) == list(general.record.items())
+    for name in ("id", "as_of", "recorded_at", "as_of_seconds", "recorded_seconds", "status"):
+        assert getattr(found, name) == getattr(general, name), name
+    assert (found.verdict, found.context, found.strategy_name) == (
+        general.verdict,
+        general.context,
+        general.strategy_name,
+    )
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["observations", "observed-json"])
+@pytest.mark.parametrize("later", [False, True], ids=["at-its-time", "recorded-later"])
+def test_a_denied_orders_record_at_a_batch_time_is_prepare_decisions(observed, later):
+    kept = DecisionTemplate(STRATEGY, "BTC", "paper")
+    times = _at(kept, observed)
+    execution = not_executed(DENIED)
+    for i, moment in enumerate(MOMENTS):
+        evaluation = _evaluation(moment)
+        order, risk = _denied(moment)
+        recorded = moment + timedelta(minutes=5) if later else moment
+        found = kept.prepare_order_at(times, i, evaluation, order, risk, execution, recorded)
+        general = prepare_decision(
+            strategy=STRATEGY, evaluation=evaluation, mode="paper", intent=order, risk=risk,
+            execution=execution, recorded_at=recorded,
+        )  # fmt: skip
+        _same(found, general)
+
+
+def test_a_denied_order_at_an_equal_time_not_the_batchs_own_is_built_the_general_way():
+    kept = DecisionTemplate(STRATEGY, "BTC", "paper")
+    times = _at(kept, True)
+    moment = MOMENTS[1].astimezone(NEW_YORK)  # equal, but printed from its own fields
+    evaluation = _evaluation(moment)
+    order, risk = _denied(MOMENTS[1])
+    found = kept.prepare_order_at(times, 1, evaluation, order, risk, not_executed(DENIED), moment)
+    general = prepare_decision(
+        strategy=STRATEGY, evaluation=evaluation, mode="paper", intent=order, risk=risk,
+        execution=not_executed(DENIED), recorded_at=moment,
+    )  # fmt: skip
+    _same(found, general)
+
+
+def test_a_secret_in_a_batch_times_stamp_is_scrubbed_as_prepare_decision_scrubs_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    kept = DecisionTemplate(STRATEGY, "BTC", "paper")
+    times = _at(kept, True)
+    monkeypatch.setenv("VENUE_API_KEY", times.stamps[1])
+    evaluation = _evaluation(MOMENTS[1])
+    order, risk = _denied(MOMENTS[1])
+    found = kept.prepare_order_at(
+        times, 1, evaluation, order, risk, not_executed(DENIED), MOMENTS[1]
+    )
+    assert times.stamps[1] not in found.text
+    general = prepare_decision(
+        strategy=STRATEGY, evaluation=evaluation, mode="paper", intent=order, risk=risk,
+        execution=not_executed(DENIED), recorded_at=MOMENTS[1],
+    )  # fmt: skip
+    _same(found, general)
+
+
+def test_a_denied_order_of_another_decision_or_asset_is_refused():
+    kept = DecisionTemplate(STRATEGY, "BTC", "paper")
+    times = _at(kept, False)
+    evaluation = _evaluation(MOMENTS[0])
+    order, risk = _denied(MOMENTS[0], tag="other")
+    with pytest.raises(ValueError, match="order intent belongs to decision"):
+        kept.prepare_order_at(times, 0, evaluation, order, risk, not_executed(DENIED), MOMENTS[0])
+    with pytest.raises(ValueError, match="an evaluation of BTC, not ETH"):
+        DecisionTemplate(STRATEGY, "ETH", "paper").prepare_order_at(
+            times, 0, evaluation, *_denied(MOMENTS[0]), not_executed(DENIED), MOMENTS[0]
+        )
 
 
 # --- a risk decision's lists ------------------------------------------------------------------

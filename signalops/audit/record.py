@@ -545,6 +545,45 @@ class DecisionTemplate:
             return None
         return self._again_at(outcome, times, i, None)
 
+    def prepare_order_at(
+        self,
+        times: DecisionTimes,
+        i: int,
+        evaluation: Evaluation,
+        order: OrderIntent,
+        risk: RiskDecision,
+        execution: ExecutionResult,
+        recorded_at: datetime,
+    ) -> PreparedRecord:
+        """``prepare_decision`` of ``evaluation`` (of this template's asset) and the ``order``
+        it was sized to, decided at ``times.moments[i]`` (a backtest's BUY the gate denied):
+        the general way, with the time's stamp, id, seconds and (when given) observations' JSON
+        taken from ``times`` when it was recorded at that same moment too (``times.observed``
+        as ``prepare_at`` takes it)."""
+        if evaluation.asset != self.asset:
+            raise ValueError(f"an evaluation of {evaluation.asset}, not {self.asset}")
+        as_of = evaluation.as_of
+        prepared = self._prepare(
+            as_of=as_of,
+            verdict=evaluation.verdict,
+            action=evaluation.action,
+            blocked_by=evaluation.blocked_by,
+            conflicts=evaluation.conflicts,
+            observations=evaluation.observations,
+            risk=risk,
+            order=order,
+            execution=execution,
+            recorded_at=recorded_at,
+            remember=False,
+            at=(times, i) if as_of is times.moments[i] and recorded_at is as_of else None,
+        )
+        if order.decision_id != prepared.id:  # as ``prepare_decision`` checks it
+            raise ValueError(
+                f"order intent belongs to decision {order.decision_id}, not {prepared.id} "
+                f"({self.reference['name']} {self.asset} {prepared.as_of} {self.mode})"
+            )
+        return prepared
+
     def _again_at(
         self,
         outcome: _Outcome,
@@ -727,14 +766,24 @@ class DecisionTemplate:
         recorded_at: datetime,
         environ: Mapping[str, str] | None = None,
         remember: bool,
+        at: tuple[DecisionTimes, int] | None = None,
     ) -> PreparedRecord:
         """``prepare``'s general way; ``remember``: its outcome may be built on again
         (``_again``) when nothing in it is scrubbed and no member's value may be edited later
-        (an order, or a risk or execution given as a dict, is encoded afresh every time)."""
-        stamp = _stamp(as_of)
-        recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
+        (an order, or a risk or execution given as a dict, is encoded afresh every time).
+        ``at``: ``(times, i)`` when the decision was decided and recorded at exactly
+        ``times.moments[i]``, whose stamp, id, seconds and observations' JSON (when written)
+        are then taken from ``times`` (``prepare_order_at``)."""
+        if at is None:
+            stamp = _stamp(as_of)
+            recorded = stamp if recorded_at is as_of else _stamp(recorded_at)
+            ident = f"dec-{self._digest(stamp)[:24]}"
+            observed = None
+        else:
+            times, i = at
+            stamp = recorded = times.stamps[i]
+            ident, observed = times.ids[i], times.observed[i]
         reference = self.reference
-        ident = f"dec-{self._digest(stamp)[:24]}"
         verdict_value = str(getattr(verdict, "_value_", verdict))
         action_value = None if action is None else str(getattr(action, "_value_", action))
         if len(observations) != len(self.requests):
@@ -743,7 +792,8 @@ class DecisionTemplate:
                 f"{reference['name']} ({self.asset})"
             )
         entries = None
-        observed = self._observations_json(observations, as_of, stamp)
+        if observed is None:
+            observed = self._observations_json(observations, as_of, stamp)
         if observed is None:
             entries = [compact_observation(obs) for obs in observations]
             observed = _value(entries)
@@ -812,7 +862,7 @@ class DecisionTemplate:
         secrets = secret_values(environ)
         if not _nothing_to_scrub("{" + ",".join(texts) + "}", secrets):
             return prepare(scrub_secrets(record(), secrets))
-        as_of_seconds = _seconds_of(as_of)
+        as_of_seconds = _seconds_of(as_of) if at is None else at[0].seconds[at[1]]
         # By position, in the order of ``PreparedRecord``'s parameters (as ``_again_record``).
         prepared = PreparedRecord(
             DECISION_KEYS,

@@ -524,11 +524,16 @@ class FastRun:
             record, result = self._fill(intent, moment, evaluation, gate, i)
             return record, gate, result.status.value
         denied = not_executed(DENIED)
-        record = (
-            self._held_record(evaluation, gate, denied, i)
-            if intent is None
-            else self._record(evaluation, intent, gate, denied, i)
-        )
+        if intent is None:
+            record = self._held_record(evaluation, gate, denied, i)
+        else:  # ``_record``'s, with the times worked out for the batch (as ``_held_record``)
+            start = self._times_from
+            if not start <= i < self._times_to:
+                start = self._times_for(i)
+            template, times = self._times[asset]
+            record = template.prepare_order_at(
+                times, i - start, evaluation, intent, gate, denied, self.clock()
+            )
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
 
