@@ -11,10 +11,12 @@
   record, and ``prepare_decision``'s way when it was recorded at another time;
 - a risk decision's JSON with lists of sides (TRADING_STATE's allowed ones) is the canonical
   JSON of its dict, whatever else the lists hold;
+- the optional checks are worked out once per limits object, and never another one's.
 """
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -43,10 +45,11 @@ from signalops.config import Config
 from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.execution.paper import PaperBroker
 from signalops.observation import Observation
-from signalops.orders import Mode, OrderIntent, client_order_id, decision_id
+from signalops.orders import Mode, OrderIntent, PortfolioView, client_order_id, decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, not_executed
-from signalops.risk import CheckResult, RiskDecision, TradingState
+from signalops.risk import CheckResult, RiskDecision, RiskLimits, TradingState, check
+from signalops.risk.checks import RiskState, _checks
 from signalops.risk.decision import _texts
 from signalops.side import Side
 from signalops.strategy import load
@@ -362,3 +365,26 @@ def test_a_risk_decisions_json_with_lists_is_the_canonical_json_of_its_dict(allo
 def test_a_list_is_written_at_once_only_when_it_holds_nothing_but_text():
     assert _texts([Side.BUY, Side.SELL]) and _texts([]) and _texts(["BUY", Code.NO_POSITION])
     assert not _texts([Side.BUY, Loud.BUY]) and not _texts([Side.BUY, 1]) and not _texts([[]])
+
+
+# --- the optional checks ---------------------------------------------------------------------
+
+
+def test_the_optional_checks_of_a_limits_object_are_worked_out_once():
+    limits = RiskLimits(max_sector=D("0.5"))
+    found = _checks(limits)
+    assert found is _checks(limits)
+    assert [code for code, _ in found][-1] is Code.MAX_SECTOR
+
+
+def test_the_optional_checks_are_each_limits_objects_own():
+    state = RiskState(
+        portfolio=PortfolioView(cash=D(10_000), positions={}, realised_pnl=D(0),
+                                day_start_equity=D(10_000))
+    )  # fmt: skip
+    for k in range(40):  # made and dropped in turn: a new object may get a dropped one's id
+        limits = RiskLimits(max_sector=D("0.5")) if k % 2 else RiskLimits()
+        decision = check(_order(), state, limits, as_of=AS_OF, data_time=AS_OF)
+        assert (Code.MAX_SECTOR in [c.code for c in decision.checks]) == (k % 2 == 1)
+        del limits, decision
+        gc.collect()

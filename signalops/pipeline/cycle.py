@@ -597,6 +597,8 @@ class Pipeline:
         holding, in the strategy's candle timeframe, up to ``as_of``, through the technical
         source's candle feed (live: the venue; replay: the snapshots). An asset whose candles
         cannot be had is left out: the check then has no estimate and fails closed."""
+        if limits.max_var is None and limits.max_cvar is None:  # most strategies: asked no more
+            return _NO_HISTORY
         specs = [spec for spec in (limits.max_var, limits.max_cvar) if spec is not None]
         adapter = self.adapters.get("technical")
         if not specs or not isinstance(adapter, HasCandleFeeds):

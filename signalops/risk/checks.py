@@ -477,9 +477,21 @@ OPTIONAL: tuple[tuple[Code, str, Check], ...] = (
 
 
 def _checks(limits: RiskLimits) -> tuple[tuple[Code, Check], ...]:
-    """``CHECKS`` and the optional checks the limits set, in that order."""
+    """``CHECKS`` and the optional checks the limits set, in that order: worked out once per
+    limits object (frozen; a pipeline gives the same one to every decision of a strategy)."""
+    kept = _CHECKS_SEEN.get(id(limits))
+    if kept is not None and kept[0] is limits:
+        return kept[1]
     extra = tuple((code, run) for code, name, run in OPTIONAL if getattr(limits, name) is not None)
-    return CHECKS + extra if extra else CHECKS
+    found = CHECKS + extra if extra else CHECKS
+    if len(_CHECKS_SEEN) >= _CHECKS_KEPT:
+        _CHECKS_SEEN.clear()
+    _CHECKS_SEEN[id(limits)] = (limits, found)  # the limits too: their id stays theirs
+    return found
+
+
+_CHECKS_SEEN: dict[int, tuple[RiskLimits, tuple[tuple[Code, Check], ...]]] = {}
+_CHECKS_KEPT = 256
 
 
 def check(
@@ -501,7 +513,9 @@ def check(
     checks = []
     problems = _unvalued(state.portfolio)
     if state.book is not None:
-        problems += tuple(f"book {p}" for p in _unvalued(state.book))
+        in_book = _unvalued(state.book)
+        if in_book:
+            problems += tuple(f"book {p}" for p in in_book)
     if problems:
         details = {"limit": None, "actual": None, "unvalued": list(problems)}
         checks.append(CheckResult(Code.PORTFOLIO_UNVALUED, False, details))
@@ -509,6 +523,7 @@ def check(
     if context is None:
         context = _Unvalued(intent, state, limits, as_of, data_time)
     approved = not problems
+    append = checks.append
     for code, run in _checks(limits):
         try:
             denied, details = run(context)
@@ -516,7 +531,7 @@ def check(
         except (ArithmeticError, TypeError, ValueError):
             passed, details = False, _uncomputable()
         approved = approved and passed
-        checks.append(checked(code, passed, MappingProxyType(details)))
+        append(checked(code, passed, MappingProxyType(details)))
     return RiskDecision(approved, tuple(checks))
 
 
