@@ -659,6 +659,11 @@ class CompactLayout:
             _keep(seen, members, None, _OUTCOMES_SEEN)
             return None
         del seen[members]
+        return self._outcome_context_of(members)
+
+    def _outcome_context_of(self, members: tuple[str, ...]) -> int | None:
+        """The id of the context holding these outcome members, made when missing (None: the
+        strategy version has ``OUTCOMES_PER_STRATEGY`` already), and remembered."""
         text = "{" + ",".join(members) + "}"
         rows = self._query("SELECT id FROM contexts WHERE json = ?", [text])
         if not rows:
@@ -879,17 +884,7 @@ class CompactLayout:
         found = self._outcomes.get(members)
         if found is not None:
             return found
-        text = "{" + ",".join(members) + "}"
-        rows = self._query("SELECT id FROM contexts WHERE json = ?", [text])
-        if not rows:
-            strategy = self._strategy_hash(members[_STRATEGY_AT])
-            if self._outcome_count(strategy) >= OUTCOMES_PER_STRATEGY:
-                return None
-            self._query("INSERT INTO contexts (json) VALUES (?)", [text])
-            rows = self._query("SELECT last_insert_rowid()", [])
-            self._outcome_counts[strategy] += 1
-        _keep(self._outcomes, members, rows[0][0], _OUTCOMES_KEPT)
-        return int(rows[0][0])
+        return self._outcome_context_of(members)
 
     def _pack(self, body: str, key: str) -> str | bytes:
         if len(body) < COMPRESS_AT:

@@ -577,12 +577,16 @@ class DecisionTemplate:
             remember=False,
             at=(times, i) if as_of is times.moments[i] and recorded_at is as_of else None,
         )
-        if order.decision_id != prepared.id:  # as ``prepare_decision`` checks it
+        self.check_order(order, prepared)
+        return prepared
+
+    def check_order(self, order: OrderIntent, prepared: PreparedRecord) -> None:
+        """``ValueError`` unless ``order`` was sized for the decision ``prepared`` records."""
+        if order.decision_id != prepared.id:
             raise ValueError(
                 f"order intent belongs to decision {order.decision_id}, not {prepared.id} "
                 f"({self.reference['name']} {self.asset} {prepared.as_of} {self.mode})"
             )
-        return prepared
 
     def _again_at(
         self,
@@ -1253,11 +1257,8 @@ def prepare_decision(
         recorded_at=recorded_at,
         environ=environ,
     )
-    if intent is not None and intent.decision_id != prepared.id:
-        raise ValueError(
-            f"order intent belongs to decision {intent.decision_id}, not {prepared.id} "
-            f"({strategy.name} {asset} {prepared.as_of} {template.mode})"
-        )
+    if intent is not None:
+        template.check_order(intent, prepared)
     return prepared
 
 
