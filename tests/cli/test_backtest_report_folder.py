@@ -41,7 +41,14 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As from a terminal: a shell running the tests in the background without job control
+        # (`make test &` in a script) has SIGINT ignored, and a child would inherit that.
+        preexec_fn=_default_interrupt,
     )
+
+
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(folder: Path, pattern: str, run: subprocess.Popen[bytes]) -> None:
