@@ -29,6 +29,7 @@ from signalops.evaluation.tree import Verdict
 from signalops.execution.paper import day_start_of
 from signalops.observation import Request
 from signalops.pipeline.cycle import price_requests, reference_price
+from signalops.side import Side
 from signalops.strategy import loads
 
 HOUR, DAY = 3600, 86400
@@ -190,7 +191,7 @@ def test_a_backtest_leaves_the_collector_thresholds_as_it_found_them(
         ("banking_crisis_dip", "2022-06-01", "2023-06-30", None, 0),
     ],
 )
-def test_a_hold_recorded_without_evaluating_its_bar_is_what_the_evaluation_says(
+def test_a_bar_recorded_without_evaluating_it_is_what_the_evaluation_says(
     replay_store: SnapshotStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -200,20 +201,24 @@ def test_a_hold_recorded_without_evaluating_its_bar_is_what_the_evaluation_says(
     every: timedelta | None,
     share: float,
 ):
-    # The bars FastRun takes for a HOLD with nothing to tell (its vectorised reading of the
-    # columns) are evaluated here the scalar way, as Pipeline.cycle does, and must agree.
-    checked: list[int] = []
-    quiet_hold = FastRun._quiet_hold
+    # The bars FastRun takes for a HOLD with nothing to tell, or a SELL, from its vectorised
+    # reading of the columns are evaluated here the scalar way, as Pipeline.cycle does, and
+    # must agree; a SELL so taken is one the gate would deny (nothing held).
+    taken: dict[str, int] = {"HOLD": 0, "SELL": 0}
+    quietly = FastRun._quietly
 
-    def checking(run: FastRun, asset: str, moment: datetime, i: int) -> bool:
+    def checking(run: FastRun, quiet: int, asset: str, moment: datetime, i: int) -> bool:
         row = run.answers.row(run._requests[asset][0], i)
         evaluation = run.strategy.tree.evaluate_aligned(row, moment, asset)
-        assert evaluation[:4] == (Verdict.HOLD, None, (), ()), (asset, moment)
+        verdict = Verdict.HOLD if quiet == 1 else Verdict.SELL
+        action = None if quiet == 1 else Side.SELL
+        assert evaluation[:4] == (verdict, action, (), ()), (asset, moment)
         assert not any(evaluation.reasons), (asset, moment)
-        checked.append(i)
-        return quiet_hold(run, asset, moment, i)
+        done = quietly(run, quiet, asset, moment, i)
+        taken[verdict.value] += done
+        return done
 
-    monkeypatch.setattr(FastRun, "_quiet_hold", checking)
+    monkeypatch.setattr(FastRun, "_quietly", checking)
     folder = Path(__file__).parent / ("fixtures" if name == "hourly_rsi" else "../strategies")
     path = folder / f"{name}.yaml"
     strategy = loads(path.read_text("utf-8"), path.name)
@@ -223,4 +228,7 @@ def test_a_hold_recorded_without_evaluating_its_bar_is_what_the_evaluation_says(
         end=datetime.fromisoformat(end).replace(tzinfo=UTC),
     )  # fmt: skip
     holds = sum(d.verdict == "HOLD" for d in result.decisions)
-    assert share * holds <= len(checked) <= (holds if share else 0)
+    flat_sells = sum(d.denials == ("NO_POSITION",) for d in result.decisions)
+    assert share * holds <= taken["HOLD"] <= (holds if share else 0)
+    assert share * flat_sells <= taken["SELL"] <= (flat_sells if share else 0), (taken, flat_sells)
+    assert flat_sells > 10 or not share

@@ -80,6 +80,7 @@ from signalops.evaluation.tree import Evaluation, Verdict
 from signalops.evaluation.unread import unread_metrics
 from signalops.evaluation.vectorized import HOLD as HOLD_CODE
 from signalops.evaluation.vectorized import PASS as PASS_CODE
+from signalops.evaluation.vectorized import SELL as SELL_CODE
 from signalops.evaluation.vectorized import Reason, SeriesInput, evaluate_series
 from signalops.execution.paper import PaperBroker, day_start_of
 from signalops.observation import Request
@@ -95,6 +96,7 @@ from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, NO_SIGNAL, _why_not, not_executed
 from signalops.pipeline.records import Logged, Recorder, Writable, log_records
 from signalops.risk import RiskDecision
+from signalops.side import Side
 from signalops.strategy.model import Strategy
 
 BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nested in it)
@@ -103,7 +105,8 @@ BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nes
 # it saves.
 _TIMES_MIN = 32
 _ACTS = (Verdict.BUY, Verdict.SELL)
-_HOLD, _HOLD_TEXT = Verdict.HOLD, Verdict.HOLD.value
+_HOLD, _HOLD_TEXT, _SELL_TEXT = Verdict.HOLD, Verdict.HOLD.value, Verdict.SELL.value
+_QUIET_HOLD, _QUIET_SELL = 1, 2  # what ``FastRun._quiet`` knows a bar's decision to be
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
 
@@ -292,8 +295,11 @@ class FastRun:
         # are still ``_span_executions`` (-1: none, each bar is marked as it is decided).
         self._span: _Span | None = None
         self._span_executions = -1
-        # asset -> (account view, book view, the gate's denial of a SELL given them)
-        self._flat_sells: dict[str, tuple[PortfolioView, PortfolioView, RiskDecision]] = {}
+        # asset -> (account view, book view, the gate's denial of a SELL given them, the oldest
+        # price the SELL's limits take)
+        self._flat_sells: dict[
+            str, tuple[PortfolioView, PortfolioView, RiskDecision, float | None]
+        ] = {}
         self._denied: tuple[RiskDecision | None, tuple[str, ...]] = (None, ())
         # Each asset's template and times of the decisions at moments[from:to] (``_times_for``).
         self._times: dict[str, tuple[DecisionTemplate, DecisionTimes]] = {}
@@ -365,7 +371,7 @@ class FastRun:
         tree = self.strategy.tree
         for asset in self.assets:
             quiet = self._quiet.get(asset)
-            if quiet is not None and quiet[i] and self._quiet_hold(asset, moment, i):
+            if quiet is not None and quiet[i] and self._quietly(quiet[i], asset, moment, i):
                 continue
             evaluation = tree.evaluate_aligned(
                 self.answers.row(self._requests[asset][0], i), moment, asset
@@ -396,6 +402,38 @@ class FastRun:
             )
         return len(self.assets)
 
+    def _quietly(self, quiet: int, asset: str, moment: datetime, i: int) -> bool:
+        """The decision at ``moments[i]`` of a bar ``_quiet`` knows the outcome of, recorded
+        without evaluating it; False (nothing done) when the bar must be evaluated after all."""
+        if quiet == _QUIET_HOLD:
+            return self._quiet_hold(asset, moment, i)
+        return self._quiet_sell(asset, moment, i)
+
+    def _quiet_sell(self, asset: str, moment: datetime, i: int) -> bool:
+        """The decision at ``moments[i]`` of an asset whose tree is known to SELL there with
+        every leaf known (``_quiet``), while nothing is held: recorded without evaluating it,
+        with the gate's answer to the last SELL on the same flat views (``_flat_sell``'s,
+        once the bar has a price), its record repeating that denial's outcome. False (nothing
+        done) when the gate must be asked, or the outcome was not built yet."""
+        gate = self._flat_answer(asset, moment, i)
+        if gate is None:
+            return False
+        start = self._times_from
+        if not start <= i < self._times_to:
+            start = self._times_for(i)
+        template, times = self._times[asset]
+        record = template.repeat_at(
+            times, i - start, Verdict.SELL, Side.SELL, (), (), gate, not_executed(DENIED)
+        )
+        if record is None:
+            return False
+        self._held.append(record)
+        self.decisions.append(
+            make_decision(record.id, moment, asset, _SELL_TEXT, _SELL_TEXT, (), _NOT_EXECUTED,
+                          self._denials_of(gate))
+        )  # fmt: skip
+        return True
+
     def _quiet_hold(self, asset: str, moment: datetime, i: int) -> bool:
         """The decision at ``moments[i]`` of an asset whose tree is known to hold there with
         nothing to tell (``_quiet``), recorded without evaluating it: its record repeats the
@@ -420,16 +458,17 @@ class FastRun:
         return not_executed(NO_SIGNAL)
 
     @cached_property
-    def _quiet(self) -> dict[str, list[bool]]:
+    def _quiet(self) -> dict[str, list[int]]:
         """For each asset whose every request is read from a candle column
-        (``ReplayAnswers.columns``): at each bar, whether its decision is a HOLD with nothing
-        to tell (no entry or exit signal, no vetoes, every leaf known), known without
-        evaluating it there. Every request is a clean reading of its column at such a bar,
-        and the tree evaluated over the columns all at once says so (``evaluate_series``,
-        which the vectorised evaluator's tests hold equal, bar by bar, to the scalar one that
+        (``ReplayAnswers.columns``): at each bar, what its decision is known to be without
+        evaluating it there: a HOLD with nothing to tell (``_QUIET_HOLD``: no entry or exit
+        signal, no vetoes, every leaf known), a SELL with every leaf known (``_QUIET_SELL``),
+        or not known (0). Every request is a clean reading of its column at such a bar, and
+        the tree evaluated over the columns all at once says so (``evaluate_series``, which
+        the vectorised evaluator's tests hold equal, bar by bar, to the scalar one that
         ``Pipeline.cycle`` runs), from the same values and data times the observations
         carry."""
-        found: dict[str, list[bool]] = {}
+        found: dict[str, list[int]] = {}
         tree = self.strategy.tree
         for asset in self.assets:
             columns = [self.answers.columns.get(r) for r in self._requests[asset][0]]
@@ -450,9 +489,10 @@ class FastRun:
                 clean &= ok
             result = evaluate_series(tree, inputs, self.answers.times)
             entry = result.statuses[tree.entry.index]
-            known = ~result.reasons.any(axis=0)
-            quiet = clean & known & (result.verdicts == HOLD_CODE) & (entry != PASS_CODE)
-            found[asset] = quiet.tolist()
+            known = clean & ~result.reasons.any(axis=0)
+            hold = known & (result.verdicts == HOLD_CODE) & (entry != PASS_CODE)
+            sell = known & (result.verdicts == SELL_CODE)  # (SELL, SELL, no vetoes, no conflicts)
+            found[asset] = np.select([hold, sell], [_QUIET_HOLD, _QUIET_SELL], 0).tolist()
         return found
 
     def _denials_of(self, gate: RiskDecision) -> tuple[str, ...]:
@@ -519,7 +559,7 @@ class FastRun:
         answers = self.answers.answers(self._gate_requests(asset, moment), i)
         intent, gate = self.pipeline.gate(strategy, asset, moment, evaluation, answers, did, mode)
         if intent is None and evaluation.verdict is Verdict.SELL:
-            self._remember_flat_sell(asset, moment, gate)
+            self._remember_flat_sell(asset, moment, gate, evaluation)
         if intent is not None and gate.approved:
             record, result = self._fill(intent, moment, evaluation, gate, i)
             return record, gate, result.status.value
@@ -569,21 +609,31 @@ class FastRun:
         """
         if evaluation.verdict is not Verdict.SELL:
             return None
+        return self._flat_answer(asset, moment, i)
+
+    def _flat_answer(self, asset: str, moment: datetime, i: int) -> RiskDecision | None:
+        """``_flat_sell``'s answer to a SELL of ``asset`` at ``moments[i]``: the one kept for
+        the same flat views, when the bar has a price no older than the SELL's limits allow
+        (``reference_price``'s test); None when the gate must be asked."""
         views = self._flat_views(moment)
         found = self._flat_sells.get(asset)
         if views is None or found is None or found[0] is not views[0] or found[1] is not views[1]:
             return None
         sources = self.pipeline.price_requests_of(asset)
-        limits = self.pipeline.limits(self.strategy, evaluation)
-        if not self.answers.priced(sources, i, limits.max_data_age):  # ``reference_price``'s
+        if not self.answers.priced(sources, i, found[3]):
             return None
         return found[2]
 
-    def _remember_flat_sell(self, asset: str, moment: datetime, gate: RiskDecision) -> None:
-        """Keep the gate's denial of a SELL for the flat views it was given (``_flat_sell``)."""
+    def _remember_flat_sell(
+        self, asset: str, moment: datetime, gate: RiskDecision, evaluation: Evaluation
+    ) -> None:
+        """Keep the gate's denial of a SELL for the flat views it was given (``_flat_sell``),
+        with the oldest price the SELL's limits take (the same for every SELL of the tree:
+        ``Pipeline.limits`` makes them once per strategy, tree and side)."""
         views = self._flat_views(moment)
         if views is not None and not any(c.code is Code.NO_PRICE for c in gate.checks):
-            self._flat_sells[asset] = (*views, gate)
+            max_age = self.pipeline.limits(self.strategy, evaluation).max_data_age
+            self._flat_sells[asset] = (*views, gate, max_age)
 
     def _fill(
         self,
