@@ -71,7 +71,7 @@ from signalops.audit.record import (
 )
 from signalops.audit.runs import BODY_SLOTS, RUN_SLOTS, RUN_STATUS, RunPlan
 from signalops.canonical import json_safe, parse_iso
-from signalops.errors import Undecodable
+from signalops.errors import AuditIntegrityError, Undecodable
 from signalops.observation import utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -1038,6 +1038,20 @@ def _deflate(dictionary: _Dictionary, raw: bytes) -> bytes:
 
 Layout = LegacyLayout | CompactLayout
 
+
+def records_of(layout: Layout, rows: Iterable[Sequence[Any]], where: Any) -> list[dict[str, Any]]:
+    """The records of stored rows (a run's too), a row that does not give one back raising
+    ``AuditIntegrityError`` for the log at ``where`` (``verify`` says what is wrong)."""
+    decode = layout.decode
+    try:
+        return [decode(row) for row in rows]
+    except Undecodable as exc:
+        raise AuditIntegrityError(
+            f"{where}: a record cannot be read ({exc}); `signalops audit verify` lists every "
+            "problem"
+        ) from None
+
+
 __all__ = [
     "COLUMNS",
     "COMPACT_COLUMNS",
@@ -1052,6 +1066,7 @@ __all__ = [
     "Undecodable",
     "compact_schema",
     "index_columns",
+    "records_of",
     "seconds",
     "sortable_time",
     "stamp",

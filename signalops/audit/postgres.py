@@ -71,7 +71,7 @@ from urllib.parse import urlsplit
 
 from signalops.audit.chain import GENESIS
 from signalops.audit.interface import redacted, userinfo_problem
-from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable
+from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable, records_of
 from signalops.audit.paper_ledger import FILL_COLUMNS
 from signalops.audit.postgres_ledger import LEDGER_SCHEMA, LEDGER_TABLES, PostgresLedger
 from signalops.audit.record import (
@@ -480,15 +480,7 @@ class PostgresAuditLog:
             return self.conn.execute(sql, list(params)).fetchall()
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        decode = self.layout.decode
-        rows = self._all(sql, params)
-        try:
-            return [decode(row) for row in rows]
-        except Undecodable as exc:
-            raise AuditIntegrityError(
-                f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
-                "lists every problem"
-            ) from None
+        return records_of(self.layout, self._all(sql, params), self.path)
 
     # --- writing -------------------------------------------------------------------------------
 

@@ -88,6 +88,7 @@ from signalops.audit.layout import (
     Undecodable,
     compact_schema,
     index_columns,
+    records_of,
     sortable_time,
 )
 from signalops.audit.record import (
@@ -190,6 +191,19 @@ class PendingApproval:
 
 
 _NEWEST_FIRST = "ORDER BY as_of DESC, seq DESC"
+
+
+def _citing_arms(
+    layout: CompactLayout, strategy_hash: str, verdict: str | None
+) -> list[tuple[int, str]]:
+    """``(context, verdict)`` of the decisions a content hash's contexts hold (of ``verdict``,
+    if given): every verdict of a plain context, an outcome context's own."""
+    return [
+        (context, wanted)
+        for context, holds in layout.contexts_citing(strategy_hash)
+        for wanted in ((holds,) if holds is not None else VERDICTS)
+        if verdict is None or wanted == str(verdict)
+    ]
 
 
 def _newest_first(row: Sequence[Any]) -> tuple[Any, Any]:
@@ -998,14 +1012,7 @@ class AuditLog:
 
     def _decoded(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
         """The records of rows (stored or a run's), a damaged one raising."""
-        decode = self.layout.decode
-        try:
-            return [decode(row) for row in rows]
-        except Undecodable as exc:
-            raise AuditIntegrityError(
-                f"{self.path}: a record cannot be read ({exc}); `signalops audit verify` "
-                "lists every problem"
-            ) from None
+        return records_of(self.layout, rows, self.path)
 
     def _run_row(
         self, *, id: str | None = None, seq: int | None = None, sound: bool = True
@@ -1425,15 +1432,7 @@ class AuditLog:
         contexts: frozenset[tuple[int, str]] | None = None
         if strategy is not None:
             if strategy.startswith("sha256:"):
-                cited = (
-                    arms
-                    if arms is not None
-                    else [
-                        (context, wanted)
-                        for context, holds in layout.contexts_citing(strategy)
-                        for wanted in ((holds,) if holds is not None else VERDICTS)
-                    ]
-                )
+                cited = arms if arms is not None else _citing_arms(layout, strategy, None)
                 contexts = frozenset(cited)
             else:
                 name = layout.name_id(strategy)
@@ -1465,11 +1464,7 @@ class AuditLog:
             return None
         if index not in self._indexes:
             return None
-        arms = []
-        for context, holds in layout.contexts_citing(strategy):
-            for wanted in (holds,) if holds is not None else VERDICTS:
-                if verdict is None or wanted == str(verdict):
-                    arms.append((context, wanted))
+        arms = _citing_arms(layout, strategy, verdict)
         return arms if len(arms) <= _MOST_ARMS else None
 
     def _strategy_filter(self, strategy: str) -> tuple[list[str], list[Any]] | None:

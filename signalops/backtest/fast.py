@@ -105,7 +105,7 @@ BATCH = 4096  # decisions per transaction of the backtest's log (a fill's is nes
 # it saves.
 _TIMES_MIN = 32
 _ACTS = (Verdict.BUY, Verdict.SELL)
-_HOLD, _HOLD_TEXT, _SELL_TEXT = Verdict.HOLD, Verdict.HOLD.value, Verdict.SELL.value
+_HOLD, _SELL = Verdict.HOLD, Side.SELL
 _QUIET_HOLD, _QUIET_SELL = 1, 2  # what ``FastRun._quiet`` knows a bar's decision to be
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
@@ -418,39 +418,48 @@ class FastRun:
         gate = self._flat_answer(asset, moment, i)
         if gate is None:
             return False
-        start = self._times_from
-        if not start <= i < self._times_to:
-            start = self._times_for(i)
-        template, times = self._times[asset]
-        record = template.repeat_at(
-            times, i - start, Verdict.SELL, Side.SELL, (), (), gate, not_executed(DENIED)
-        )
-        if record is None:
-            return False
-        self._held.append(record)
-        self.decisions.append(
-            make_decision(record.id, moment, asset, _SELL_TEXT, _SELL_TEXT, (), _NOT_EXECUTED,
-                          self._denials_of(gate))
-        )  # fmt: skip
-        return True
+        return self._repeated(asset, moment, i, _SELL, gate, not_executed(DENIED))
 
     def _quiet_hold(self, asset: str, moment: datetime, i: int) -> bool:
         """The decision at ``moments[i]`` of an asset whose tree is known to hold there with
         nothing to tell (``_quiet``), recorded without evaluating it: its record repeats the
         HOLD outcome built at an earlier bar. False (nothing done) when none was built yet or
         the observations' JSON is not at hand: the bar is evaluated."""
+        return self._repeated(asset, moment, i, None, None, self._no_signal)
+
+    def _repeated(
+        self,
+        asset: str,
+        moment: datetime,
+        i: int,
+        action: Side | None,
+        gate: RiskDecision | None,
+        result: ExecutionResult,
+    ) -> bool:
+        """Record the decision at ``moments[i]`` as a repeat of the outcome built before with
+        this action (SELL: a SELL; None: a HOLD), no vetoes, ``gate``'s answer and ``result``
+        (``DecisionTemplate.repeat_at``); False (nothing done) when there is none to repeat."""
+        template, times, at = self._times_at(asset, i)
+        verdict = _HOLD if action is None else Verdict.SELL
+        record = template.repeat_at(times, at, verdict, action, (), (), gate, result)
+        if record is None:
+            return False
+        self._held.append(record)
+        denials = () if gate is None else self._denials_of(gate)
+        self.decisions.append(
+            make_decision(record.id, moment, asset, verdict.value,
+                          None if action is None else action.value, (), _NOT_EXECUTED, denials)
+        )  # fmt: skip
+        return True
+
+    def _times_at(self, asset: str, i: int) -> tuple[DecisionTemplate, DecisionTimes, int]:
+        """The asset's template, the times of the batch holding ``moments[i]`` (worked out
+        when the batch is not the current one: ``_times_for``) and ``i``'s place in them."""
         start = self._times_from
         if not start <= i < self._times_to:
             start = self._times_for(i)
         template, times = self._times[asset]
-        record = template.repeat_at(times, i - start, _HOLD, None, (), (), None, self._no_signal)
-        if record is None:
-            return False
-        self._held.append(record)
-        self.decisions.append(
-            make_decision(record.id, moment, asset, _HOLD_TEXT, None, (), _NOT_EXECUTED, ())
-        )
-        return True
+        return template, times, i - start
 
     @cached_property
     def _no_signal(self) -> ExecutionResult:
@@ -515,14 +524,9 @@ class FastRun:
         with the run's times worked out at once (``DecisionTemplate.prepare_at``): a repeat of
         an outcome built before is kept as its values (``Repeat``), which the backtest's log
         seals without writing its members out (``signalops.audit.runs``)."""
-        start = self._times_from
-        if not start <= i < self._times_to:
-            start = self._times_for(i)
         assert evaluation.asset is not None  # evaluated for one of self.assets
-        template, times = self._times[evaluation.asset]
-        return template.prepare_at(
-            times, i - start, evaluation, gate, result, self.clock(), repeat=True
-        )
+        template, times, at = self._times_at(evaluation.asset, i)
+        return template.prepare_at(times, at, evaluation, gate, result, self.clock(), repeat=True)
 
     def _record(
         self,
@@ -567,12 +571,9 @@ class FastRun:
         if intent is None:
             record = self._held_record(evaluation, gate, denied, i)
         else:  # ``_record``'s, with the times worked out for the batch (as ``_held_record``)
-            start = self._times_from
-            if not start <= i < self._times_to:
-                start = self._times_for(i)
-            template, times = self._times[asset]
+            template, times, at = self._times_at(asset, i)
             record = template.prepare_order_at(
-                times, i - start, evaluation, intent, gate, denied, self.clock()
+                times, at, evaluation, intent, gate, denied, self.clock()
             )
         self._held.append(record)
         return record, gate, _NOT_EXECUTED
@@ -733,8 +734,8 @@ class FastRun:
     def _times_for(self, i: int) -> int:
         """Work out the times of the decisions from ``moments[i]`` on, ``BATCH`` of them but
         at least ``_TIMES_MIN`` moments' (each asset's template's ``DecisionTimes`` of the same
-        moments) and the JSON of their observations (``ReplayAnswers.entries``), for
-        ``_record``; returns ``i``, where they start."""
+        moments) and the JSON of their observations (``ReplayAnswers.entries``), for the
+        bars' records (``_times_at``); returns ``i``, where they start."""
         stop = min(i + max(_TIMES_MIN, BATCH // len(self.assets)), len(self.moments))
         moments = tuple(self.moments[i:stop])
         found: dict[str, tuple[DecisionTemplate, DecisionTimes]] = {}
