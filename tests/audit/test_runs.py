@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import zlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from attacks import attacker, edit_body, unsealed
 
 from signalops.audit import runs
@@ -22,7 +24,7 @@ from signalops.audit.record import Repeat
 from signalops.audit.store import AuditLog
 from signalops.audit.verify import ProblemKind, verify
 from signalops.backtest import run_backtest
-from signalops.errors import AuditIntegrityError, DuplicateRecordError
+from signalops.errors import AuditIntegrityError, DuplicateRecordError, Undecodable
 from signalops.strategy import loads
 
 HOURLY_RSI = (Path(__file__).parents[1] / "fixtures" / "hourly_rsi.yaml").read_text("utf-8")
@@ -203,6 +205,41 @@ def test_a_run_that_no_longer_decodes_is_reported_record_by_record(
             list(log.records())
     damaged = {p.seq for p in report.problems if p.kind is ProblemKind.EDITED}
     assert set(range(first, last + 1)) <= damaged
+
+
+def test_runs_written_deflated_as_the_first_runs_were_read_back_the_same(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    db = attacker(path)
+    stored = db.execute("SELECT first, data FROM runs").fetchall()
+    for first, data in stored:
+        assert data[:4] == b"\x28\xb5\x2f\xfd"  # written as Zstandard frames
+        raw = zstandard.ZstdDecompressor().decompress(data)
+        assert raw[0] == 2
+        deflated = zlib.compress(b"\x01" + raw[1:], 1)  # format 1, as the first runs had it
+        db.execute("UPDATE runs SET data = ? WHERE first = ?", (deflated, first))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        assert list(ours.records()) == list(theirs.records())
+        assert verify(ours).ok
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x28\xb5\x2f\xfd" + b"not a frame",
+        b"\x28\xb5\x2f\xfd\x20\xff",  # a frame cut short
+        zlib.compress(b"\x02" + bytes(40)),  # deflated, but saying it is a Zstandard frame
+    ],
+    ids=["garbage", "cut short", "format mismatch"],
+)
+def test_a_run_whose_frame_is_damaged_fails_to_decode_as_a_damaged_run(data: bytes):
+    row = (1, 3, "[]", bytes(32), bytes(36), bytes(96), data)
+    with pytest.raises(Undecodable, match="does not decode"):
+        runs.decode(row)
 
 
 def test_runs_and_their_ids_refuse_updates_and_deletes(logs: tuple[Path, Path], tmp_path: Path):
