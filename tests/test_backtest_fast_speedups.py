@@ -58,6 +58,18 @@ def test_windowed_rsi_is_talib_to_the_bit_when_windows_repeat_and_skip(
         assert np.array_equal(found.view(np.int64), _talib_rsi(close, ends, 250, 14).view(np.int64))
 
 
+@pytest.mark.parametrize(("window", "n"), [(15, 14), (30, 2), (250, 14), (120, 30), (64, 63)])
+def test_windowed_rsi_is_talib_to_the_bit_for_other_lengths_and_flat_closes(
+    replay_store: SnapshotStore, window: int, n: int
+):
+    # Rounded closes repeat (changes of zero: neither gain nor loss), and the lengths make
+    # Wilder's recursion start and run for other counts of steps than the adapter's 250 / 14.
+    close = np.round(_closes(replay_store)[:6_000], -1)
+    ends = np.arange(window, len(close) + 1, 7)
+    found = windowed_rsi(close, ends, window, n)
+    assert np.array_equal(found.view(np.int64), _talib_rsi(close, ends, window, n).view(np.int64))
+
+
 def test_windowed_rsi_of_no_windows_is_empty_and_of_a_short_one_refused(
     replay_store: SnapshotStore,
 ):

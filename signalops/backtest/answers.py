@@ -101,7 +101,8 @@ def windowed_rsi(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np
         gain *= weight  # (gain * (n - 1) + up) * r
         gain += step(ups, k)
         gain *= r
-        loss = step(downs, k) + loss * weight  # (down + loss * (n - 1)) * r
+        loss *= weight  # (down + loss * (n - 1)) * r: a sum's order never changes its bits
+        loss += step(downs, k)
         loss *= r
     total = loss + gain
     with np.errstate(all="ignore"):
