@@ -426,7 +426,10 @@ def summarize(
         raise ValueError("an equity curve needs at least its starting point")
     times = list(map(_TIME, curve))
     values = equity_values(curve)
-    returns = period_returns(values)
+    # One array for the returns and the drawdown: each made its own of the list (a long
+    # curve's floats copied twice); the scalars below stay the list's Python floats.
+    array = np.asarray(values, dtype=np.float64)
+    returns = period_returns(array)
     per_year = periods_per_year(period) if per_year is None else per_year
     closed = [t for t in trades if t.closed]
     wins = sum(1 for t in closed if (t.pnl or 0) > 0)
@@ -435,7 +438,7 @@ def summarize(
         end_equity=curve[-1].equity,
         total_return=total_return(values),
         cagr=cagr(values[0], values[-1], times[-1] - times[0]),
-        drawdown=max_drawdown(times, values),
+        drawdown=max_drawdown(times, array),
         sharpe=sharpe(returns, per_year, risk_free),
         sortino=sortino(returns, per_year, risk_free),
         risk_free=risk_free,

@@ -285,6 +285,33 @@ def summary_by_hand(
     )
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    marks=st.lists(
+        st.one_of(
+            st.just("flat"),
+            st.sampled_from(["10000", "10000.0", "0.5", "9999.99999999999999999999", "1E+4"]),
+            st.decimals(min_value=1, max_value=50_000, places=6).map(str),
+        ),
+        max_size=60,
+    )
+)
+def test_a_summary_of_any_curve_is_the_one_by_hand(marks: list[str]):
+    # Plateaus at the high, falls to a peak's level, recoveries and shared flat equities: the
+    # drawdown and returns read one array of the floats, the by-hand summary the list.
+    curve = flat_then_held(marks)
+    found = outcome_of(summarize, curve, (), Decimal(0), timedelta(hours=1))
+    assert found == outcome_of(summary_by_hand, curve, (), Decimal(0), timedelta(hours=1))
+
+
+def outcome_of(compute: Any, *args: Any) -> str:
+    """``repr`` of what ``compute(*args)`` gives, or the error it raises."""
+    try:
+        return repr(compute(*args))
+    except ArithmeticError as exc:
+        return type(exc).__name__
+
+
 def sortino_by_definition(returns: Any, per_year: float, risk_free: float = 0.0) -> float | None:
     excess = _excess(returns, per_year, risk_free).tolist()
     if len(excess) < 2:
