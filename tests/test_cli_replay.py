@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -174,6 +175,27 @@ def test_an_entry_point_plugin_is_listed_and_its_metrics_compile(weather_plugin)
         catalogue=registry.catalogue(),
     )
     assert strategy.tree.metrics[0].source == "weather"
+
+
+def test_a_plugin_installed_after_a_scan_is_found_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    assert "weather" not in registry.adapter_classes()
+    (tmp_path / "weather_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "weather" not in registry.adapter_classes()  # on the path, not installed yet
+    info = tmp_path / "weather_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: weather-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[signalops.adapters]\nweather = weather_plugin:WeatherAdapter\n"
+    )
+    # As time passing would (a folder's time can tick more coarsely than these steps take).
+    os.utime(tmp_path, ns=(0, os.stat(tmp_path).st_mtime_ns + 1_000_000_000))
+    try:
+        assert "weather" in registry.adapter_classes()
+    finally:
+        sys.modules.pop("weather_plugin", None)
 
 
 def test_a_plugin_cannot_shadow_a_builtin_source(tmp_path: Path, monkeypatch, weather_plugin):

@@ -8,7 +8,9 @@ installed metric from here without importing ``signalops.adapters`` (ccxt, yfina
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import os
+import sys
+from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, cast
 
 from signalops.catalogue.builtin import BUILTIN
@@ -29,7 +31,7 @@ def plugin_classes() -> dict[str, HasCatalogue]:
     """The classes installed through entry points, by source (built-in names cannot be
     shadowed); each has a ``SourceCatalogue`` named ``catalogue``."""
     found: dict[str, HasCatalogue] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in _entry_points():
         if entry.name in BUILTIN.sources or entry.name in found:
             continue
         cls = entry.load()
@@ -41,6 +43,32 @@ def plugin_classes() -> dict[str, HasCatalogue]:
             )
         found[entry.name] = cast(HasCatalogue, cls)
     return found
+
+
+def _entry_points() -> tuple[EntryPoint, ...]:
+    """The group's entry points, scanned again only when the import path or one of its
+    folders changed (installing or removing a distribution adds or removes a folder in it).
+
+    A scan reads every installed distribution's metadata (~10 ms), and a backtest, a sweep's
+    every run and the compiler each ask: ``importlib.metadata`` itself keeps each folder's
+    listing by its modification time the same way, so this sees what it would."""
+    folders = [entry or os.getcwd() for entry in sys.path]  # "": the working folder
+    key = tuple((folder, _modified(folder)) for folder in folders)
+    cached = _scanned.get(key)
+    if cached is None:
+        _scanned.clear()
+        cached = _scanned[key] = tuple(entry_points(group=ENTRY_POINT_GROUP))
+    return cached
+
+
+def _modified(folder: str) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
+_scanned: dict[tuple[tuple[str, int | None], ...], tuple[EntryPoint, ...]] = {}
 
 
 def catalogue() -> Catalogue:
