@@ -49,6 +49,7 @@ from signalops.audit.prepared import (
     CONTEXT_KEYS,
     PreparedRecord,
     Shape,
+    _key,
     _member,
     _value,
     _values,
@@ -65,7 +66,7 @@ from signalops.canonical import (
 )
 from signalops.codes import Code
 from signalops.observation import DataError, Observation, utc
-from signalops.orders import Mode, OrderIntent
+from signalops.orders import Fill, Mode, OrderIntent
 from signalops.risk.decision import RiskDecision
 from signalops.side import Side
 
@@ -1314,6 +1315,80 @@ def prepare_followup(
     return _finish_prepared(_followup(kind, decision_id, recorded_at, n, fields), environ)
 
 
+def prepare_fill(
+    *, decision_id: str, client_order_id: str, fill: Fill, recorded_at: datetime
+) -> PreparedRecord:
+    """``prepare_followup("fill", decision_id=..., recorded_at=..., client_order_id=...,
+    fill=fill.to_dict())``: the same record and bytes, written from the fill's plain values
+    (``Fill.to_dict``, ``json_safe``'s already) without walking and sorting the record again
+    (a paper fill's record is written at every fill of a backtest). Anything else (a ``Fill``
+    subclass, ids that are not text, a member to scrub) goes ``prepare_followup``'s way."""
+    if (
+        fill.__class__ is not Fill
+        or decision_id.__class__ is not str
+        or client_order_id.__class__ is not str
+        or recorded_at.__class__ is not datetime
+        or recorded_at.tzinfo is None
+    ):
+        return _general_fill(decision_id, client_order_id, fill, recorded_at)
+    ident = followup_id(FILL, decision_id)
+    stamp = _stamp(recorded_at)
+    plain = fill.to_dict()
+    # In sorted key order, as ``prepare`` writes the members.
+    values = (client_order_id, decision_id, plain, ident, FILL, stamp, SCHEMA)
+    texts = [f"{key}:{text}" for key, text in zip(_FILL_KEYS, _values(values), strict=True)]
+    if not _nothing_to_scrub("{" + ",".join(texts) + "}", secret_values()):
+        return _general_fill(decision_id, client_order_id, fill, recorded_at)
+
+    def record() -> dict[str, Any]:
+        # The builder's key order (``_followup``), which ``prepare`` keeps in its dict.
+        return {
+            "schema": SCHEMA,
+            "kind": FILL,
+            "id": ident,
+            "decision_id": decision_id,
+            "recorded_at": stamp,
+            "client_order_id": client_order_id,
+            "fill": fill.to_dict(),
+        }
+
+    # By position, in the order of ``PreparedRecord``'s parameters; ``prepare``'s values for a
+    # record without those members (no strategy, verdict or status; its schema its context).
+    return PreparedRecord(
+        _FILL_KEY_NAMES,
+        texts,
+        record,
+        FILL,  # kind
+        ident,  # id
+        SCHEMA,  # schema
+        decision_id,  # decision_id
+        None,  # as_of
+        None,  # asset
+        None,  # verdict
+        None,  # status
+        stamp,  # recorded_at
+        _FILL_CONTEXT,  # context
+        None,  # strategy_name
+    )
+
+
+def _general_fill(
+    decision_id: str, client_order_id: str, fill: Fill, recorded_at: datetime
+) -> PreparedRecord:
+    return prepare_followup(
+        FILL,
+        decision_id=decision_id,
+        recorded_at=recorded_at,
+        client_order_id=client_order_id,
+        fill=fill.to_dict(),
+    )
+
+
+_FILL_KEY_NAMES = ("client_order_id", "decision_id", "fill", "id", "kind", "recorded_at", "schema")
+_FILL_KEYS = tuple(_key(key) for key in _FILL_KEY_NAMES)
+_FILL_CONTEXT = "{" + _member("schema", _value(SCHEMA)) + "}"  # its only ``CONTEXT_KEYS`` member
+
+
 def _followup(
     kind: str, decision_id: str, recorded_at: datetime, n: int, fields: dict[str, Any]
 ) -> dict[str, Any]:
@@ -1397,6 +1472,7 @@ __all__ = [
     "observation_entries",
     "prepare",
     "prepare_decision",
+    "prepare_fill",
     "prepare_followup",
     "scrub_secrets",
     "secret_values",

@@ -66,6 +66,7 @@ from signalops.audit.record import (
     Repeat,
     build_followup,
     prepare_decision,
+    prepare_fill,
     prepare_followup,
 )
 from signalops.canonical import canonical_json, iso
@@ -346,7 +347,14 @@ class Recorder:
         """The fill record of ``result``, if it filled (appended by the caller)."""
         if result.fill is None:
             return []
-        return [_order_record("fill", intent, at, fill=result.fill.to_dict())]
+        return [
+            prepare_fill(
+                decision_id=intent.decision_id,
+                client_order_id=intent.client_order_id,
+                fill=result.fill,
+                recorded_at=at,
+            )
+        ]
 
     def expire(self, now: datetime) -> int:
         """An ``expiry`` record for each pending approval past its expiry at ``now``."""

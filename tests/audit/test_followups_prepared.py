@@ -3,11 +3,14 @@ which the store then seals without encoding them again) is the builder's record 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from signalops.audit.prepared import PreparedRecord, prepare
-from signalops.audit.record import build_followup, prepare_followup
+from signalops.audit.record import build_followup, prepare_fill, prepare_followup
 from signalops.orders import (
     ExecutionStatus,
     Fill,
@@ -38,8 +41,9 @@ def _same(prepared: PreparedRecord, built: dict[str, object]) -> None:
     assert prepared.keys == expected.keys
     assert list(prepared.texts) == list(expected.texts)
     assert prepared.record == built
-    for name in ("kind", "id", "schema", "decision_id", "recorded_at", "context", "status"):
-        assert getattr(prepared, name) == getattr(expected, name), name
+    for name in PreparedRecord.__slots__:
+        if name not in ("_record", "_texts"):
+            assert getattr(prepared, name) == getattr(expected, name), name
 
 
 def test_a_fill_record_prepared_at_once_is_the_built_record_to_the_byte() -> None:
@@ -69,3 +73,43 @@ def test_a_prepared_follow_up_holding_a_secret_is_scrubbed_as_the_built_one_is()
     )
     _same(prepared, built)
     assert "s3cr3t-value-123" not in prepared.text
+
+
+@dataclass(frozen=True)
+class _OwnFill(Fill):
+    """A fill of another class: its ``to_dict`` is not known to be plain already."""
+
+
+def _prepared_fill(fill: Fill, at: datetime = T0, coid: str = "coid-1") -> PreparedRecord:
+    return prepare_fill(decision_id="dec-ab12", client_order_id=coid, fill=fill, recorded_at=at)
+
+
+def _built_fill(fill: Fill, at: datetime = T0, coid: str = "coid-1") -> dict[str, object]:
+    fields = {"client_order_id": coid, "fill": fill.to_dict()}
+    return build_followup("fill", decision_id="dec-ab12", recorded_at=at, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fill", "at", "coid"),
+    [
+        (_fill(), T0, "coid-1"),
+        (_fill(), T0 + timedelta(microseconds=250), "coid-1"),  # a fraction of a second
+        (_fill(), T0.astimezone(timezone(timedelta(hours=-5))), "coid-1"),  # another zone
+        (Fill("so-1", 'ÄBC "x"', Side.SELL, D("1E+2"), D("NaN"), D("0"), T0, "p"), T0, "c\n"),
+        (_OwnFill(**_fill().__dict__), T0, "coid-1"),  # the general way
+    ],
+)
+def test_a_fill_record_written_from_the_fill_is_the_built_record_to_the_byte(
+    fill: Fill, at: datetime, coid: str
+) -> None:
+    _same(_prepared_fill(fill, at, coid), _built_fill(fill, at, coid))
+
+
+def test_a_fill_record_holding_a_secret_is_scrubbed_as_the_built_one_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAPER_VENUE_TOKEN", "venue-secret-42")
+    fill = Fill("coid-1", "BTC", Side.BUY, D("1"), D("2"), D("0"), T0, "venue-secret-42")
+    prepared = _prepared_fill(fill)
+    _same(prepared, _built_fill(fill))
+    assert "venue-secret-42" not in prepared.text
