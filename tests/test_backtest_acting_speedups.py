@@ -14,7 +14,8 @@ Each is held to a fresh reader's answer (a new broker, a new ``OrdersSeen`` read
 log), through fills, days, allocations, rollbacks and other writers (on the same connection or
 another); a block's reads of the ledger are counted; and a fast backtest whose batches keep
 them writes the log of one that keeps nothing (its broker forgets all it read at every read,
-no ``sole_writer`` block, its fills' order records read back from the log).
+no ``sole_writer`` block, its fills' order records read back from the log) and builds its
+fills' records the general way (``prepare_decision``, ``prepare_followup``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
@@ -35,14 +36,27 @@ import sqlite_utils
 from signalops.adapters import registry
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.audit.paper_ledger import Row, SQLiteLedger
-from signalops.audit.record import build_followup
+from signalops.audit.record import (
+    PreparedRecord,
+    build_followup,
+    prepare_decision,
+    prepare_followup,
+)
 from signalops.audit.store import AuditLog
 from signalops.backtest.bars import NEXT_OPEN, Bars
 from signalops.backtest.clock import SimulatedClock
 from signalops.backtest.fast import FastRun, FlatViewBroker
 from signalops.config import Config
+from signalops.evaluation.tree import Evaluation
 from signalops.execution.paper import PaperBroker, _FillRow
-from signalops.orders import Mode, OrderIntent, Side, client_order_id, decision_id
+from signalops.orders import (
+    ExecutionResult,
+    Mode,
+    OrderIntent,
+    Side,
+    client_order_id,
+    decision_id,
+)
 from signalops.pipeline import Pipeline
 from signalops.pipeline.records import OrdersSeen, Recorder, Writable
 from signalops.strategy import loads
@@ -440,10 +454,30 @@ class _ForgettingBroker(FlatViewBroker):
         return super()._rows()
 
 
+class _GeneralRecorder(Recorder):
+    """The oracle's recorder: a fill's record built by the follow-up builder
+    (``prepare_followup``), not written from the fill's values at once (``prepare_fill``)."""
+
+    @staticmethod
+    def _fill_record(intent: OrderIntent, result: ExecutionResult, at: datetime) -> list[Writable]:
+        if result.fill is None:
+            return []
+        return [
+            prepare_followup(
+                "fill",
+                decision_id=intent.decision_id,
+                recorded_at=at,
+                client_order_id=intent.client_order_id,
+                fill=result.fill.to_dict(),
+            )
+        ]
+
+
 class _ReadingRun(FastRun):
     """The oracle's run: no ``sole_writer`` block (the broker and the gate's past orders read
-    again at every ask), and its fills' order records read back from the log by the gate
-    instead of noted as written (``orders=None``)."""
+    again at every ask), its fills' order records read back from the log by the gate instead
+    of noted as written (``orders=None``), and the records of its fills built the general way
+    (``prepare_decision``, not with the batch's times; ``_GeneralRecorder``)."""
 
     @contextmanager
     def _alone(self) -> Iterator[None]:
@@ -451,7 +485,22 @@ class _ReadingRun(FastRun):
 
     @cached_property
     def _recorder(self) -> Recorder:
-        return replace(self.pipeline.records, orders=None, lines=self._wait_for_commit)
+        given = self.pipeline.records
+        values = {f.name: getattr(given, f.name) for f in fields(Recorder)}
+        return _GeneralRecorder(**{**values, "orders": None, "lines": self._wait_for_commit})
+
+    def _record(
+        self,
+        evaluation: Evaluation,
+        intent: OrderIntent,
+        gate: Any,
+        result: ExecutionResult,
+        i: int,
+    ) -> PreparedRecord:
+        return prepare_decision(
+            strategy=self.strategy, evaluation=evaluation, mode=self.mode, intent=intent,
+            risk=gate, execution=result, recorded_at=self.clock(),
+        )  # fmt: skip
 
 
 def _fast_run(store: SnapshotStore, folder: Path, *, arm: str) -> dict[str, Any]:

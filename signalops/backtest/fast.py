@@ -65,7 +65,6 @@ from signalops.audit.record import (
     DecisionTimes,
     PreparedRecord,
     Repeat,
-    prepare_decision,
     template_for,
 )
 from signalops.audit.store import AuditLog
@@ -537,16 +536,11 @@ class FastRun:
         i: int,
     ) -> PreparedRecord:
         """The record at ``moments[i]`` of a decision that placed an order: what
-        ``Recorder.decision_record`` builds (``prepare_decision``), kept ready to be sealed."""
-        return prepare_decision(
-            strategy=self.strategy,
-            evaluation=evaluation,
-            mode=self.mode,
-            intent=intent,
-            risk=gate,
-            execution=result,
-            recorded_at=self.clock(),
-        )
+        ``Recorder.decision_record`` builds (``prepare_decision``), kept ready to be sealed,
+        with the times worked out for the batch (as a denied BUY's, ``_act``)."""
+        assert evaluation.asset is not None  # evaluated for one of self.assets
+        template, times, at = self._times_at(evaluation.asset, i)
+        return template.prepare_order_at(times, at, evaluation, intent, gate, result, self.clock())
 
     def _act(
         self, asset: str, moment: datetime, evaluation: Evaluation, i: int
