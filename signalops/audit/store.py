@@ -613,6 +613,8 @@ class AuditLog:
         conn.create_function("record_body", 1, self._body_json, deterministic=True)
         self._lock = threading.RLock()
         self._depth = 0
+        # The head this connection's open write transaction last wrote (None: not moved yet).
+        self._pending: tuple[int, str] | None = None
         self._closed = False
         self._unchecked: tuple[int, str] | None = None  # a head no checkpoint covers yet
         self._checkpointed = 0.0
@@ -787,12 +789,14 @@ class AuditLog:
                 name = f"audit_{self._depth}"
                 conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
+                pending = self._pending  # the head the savepoint goes back to
                 try:
                     yield
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                         conn.execute(f"RELEASE {name}")
+                    self._pending = pending
                     self._forget()
                     raise
                 else:
@@ -803,7 +807,7 @@ class AuditLog:
                 return
             conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
-            self._pending: tuple[int, str] | None = None
+            self._pending = None
             try:
                 with self._full_disk_is_one_error():
                     try:
@@ -1062,13 +1066,20 @@ class AuditLog:
 
     def head(self) -> tuple[int, str] | None:
         """(seq, hash) of the last record appended, as the chain head row remembers it."""
-        rows = self._all("SELECT seq, hash FROM chain_head WHERE id = 1")
+        with self._lock:
+            if self._depth and self._pending is not None:
+                return self._pending  # the row this transaction last wrote (``_move_head``)
+            rows = self._all("SELECT seq, hash FROM chain_head WHERE id = 1")
         return (rows[0][0], rows[0][1]) if rows else None
 
     def _tail(self) -> tuple[int, str]:
         # The head row, not the last record: after a (forbidden) delete of the last rows, the
         # next record still links to the deleted one, so ``verify`` reports the gap. Read in
-        # the write transaction (under the lock): no wrapper, this runs for every append.
+        # the write transaction (under the lock): no wrapper, this runs for every append. Once
+        # this transaction has moved it, the head is the one it wrote (a savepoint rolled back
+        # puts back the one before: ``_write``); no other writer moves it meanwhile.
+        if self._pending is not None:
+            return self._pending
         head = self.conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         if head is not None:
             return head[0], head[1]

@@ -74,6 +74,21 @@ def test_appends_get_consecutive_seqs_linked_by_prev_hash(log):
     assert log.head() == (2, second["hash"])
 
 
+def test_an_append_rolled_back_inside_a_transaction_leaves_the_head_and_chain_as_before(log):
+    batch = [SCENARIOS.record("hold", as_of=AS_OF + i * DAY) for i in range(3)]
+    with log.transaction():
+        first = log.append(batch[0])
+        assert log.head() == (1, first["hash"])  # this transaction's own head
+        with pytest.raises(RuntimeError), log.transaction():  # a savepoint, rolled back
+            log.append(batch[1])
+            raise RuntimeError("after the append")
+        assert log.head() == (1, first["hash"])
+        third = log.append(batch[2])
+    assert third["seq"] == 2 and third["prev_hash"] == first["hash"]
+    assert log.head() == (2, third["hash"])
+    assert verify(log).ok
+
+
 def test_get_returns_exactly_the_sealed_record(log):
     sealed = log.append(SCENARIOS.record("buy"))
     assert log.get(sealed["id"]) == sealed
