@@ -3,7 +3,10 @@
 Each shortcut is checked against the plain computation it stands for: the windowed RSI against
 TA-Lib window by window, the price check against ``reference_price`` over the adapters' answers,
 the day starts against ``day_start_of``, the values made without their dataclass ``__init__``
-against the constructor's; and a backtest leaves the garbage collector as it found it.
+against the constructor's; and a backtest leaves the garbage collector as it found it. The
+quiet bars recorded a stretch at a time give the pipeline engine's log and results: two assets'
+interleaved, flat SELLs up to a bar without a price, and a secret that ``on_cycle`` sets half way
+through a stretch.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
 from signalops.backtest.fast import FastRun, day_starts
 from signalops.backtest.ledger import Decision, EquityPoint, decision, equity_point
-from signalops.config import Config
+from signalops.config import Config, loads_config
 from signalops.evaluation.tree import Verdict
 from signalops.execution.paper import day_start_of
 from signalops.observation import Request
@@ -214,23 +217,37 @@ def test_a_bar_recorded_without_evaluating_it_is_what_the_evaluation_says(
     share: float,
 ):
     # The bars FastRun takes for a HOLD with nothing to tell, or a SELL, from its vectorised
-    # reading of the columns are evaluated here the scalar way, as Pipeline.cycle does, and
-    # must agree; a SELL so taken is one the gate would deny (nothing held).
+    # reading of the columns, one by one or a stretch at once, are evaluated here the scalar
+    # way, as Pipeline.cycle does, and must agree; a SELL so taken is one the gate would deny
+    # (nothing held).
     taken: dict[str, int] = {"HOLD": 0, "SELL": 0}
-    quietly = FastRun._quietly
+    quietly, stretch = FastRun._quietly, FastRun._stretch
 
-    def checking(run: FastRun, quiet: int, asset: str, moment: datetime, i: int) -> bool:
+    def check(run: FastRun, quiet: int, asset: str, i: int) -> str:
+        moment = run.moments[i]
         row = run.answers.row(run._requests[asset][0], i)
         evaluation = run.strategy.tree.evaluate_aligned(row, moment, asset)
         verdict = Verdict.HOLD if quiet == 1 else Verdict.SELL
         action = None if quiet == 1 else Side.SELL
         assert evaluation[:4] == (verdict, action, (), ()), (asset, moment)
         assert not any(evaluation.reasons), (asset, moment)
+        return verdict.value
+
+    def checking(run: FastRun, quiet: int, asset: str, moment: datetime, i: int) -> bool:
+        verdict = check(run, quiet, asset, i)
         done = quietly(run, quiet, asset, moment, i)
-        taken[verdict.value] += done
+        taken[verdict] += done
         return done
 
+    def checking_stretch(run: FastRun, i: int, stop: int) -> int:
+        bars = stretch(run, i, stop)
+        for k in range(i, i + bars):
+            for asset in run.assets:
+                taken[check(run, run._quiet[asset][k], asset, k)] += 1
+        return bars
+
     monkeypatch.setattr(FastRun, "_quietly", checking)
+    monkeypatch.setattr(FastRun, "_stretch", checking_stretch)
     folder = Path(__file__).parent / ("fixtures" if name == "hourly_rsi" else "../strategies")
     path = folder / f"{name}.yaml"
     strategy = loads(path.read_text("utf-8"), path.name)
@@ -244,3 +261,115 @@ def test_a_bar_recorded_without_evaluating_it_is_what_the_evaluation_says(
     assert share * holds <= taken["HOLD"] <= (holds if share else 0)
     assert share * flat_sells <= taken["SELL"] <= (flat_sells if share else 0), (taken, flat_sells)
     assert flat_sells > 10 or not share
+
+
+DAILY_RSI_TWO = """
+strategy:
+  name: "Daily_RSI_Two"
+  assets: ["BTC", "ETH"]
+  defaults:
+    params:
+      timeframe: 1d
+  rules:
+    - id: oversold
+      source: technical
+      conditions:
+        - when: "rsi(14) < 30"
+  exit:
+    rules:
+      - id: recovered
+        source: technical
+        conditions:
+          - when: "rsi(14) > 55"
+  execution:
+    position_size: 0.05
+    action_mode: paper
+"""
+
+
+def _stretches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Each stretch FastRun records at once: (its first bar, how many, each asset's kind)."""
+    found: list[tuple[int, int, tuple[int, ...]]] = []
+    stretch = FastRun._stretch
+
+    def counting(run: FastRun, i: int, stop: int) -> int:
+        bars = stretch(run, i, stop)
+        if bars:
+            found.append((i, bars, tuple(run._quiet[asset][i] for asset in run.assets)))
+        return bars
+
+    monkeypatch.setattr(FastRun, "_stretch", counting)
+    return found
+
+
+def test_quiet_stretches_of_two_assets_are_recorded_at_once_as_the_pipeline_records_them(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from test_backtest_fast_parity import assert_same_backtest, both_engines
+
+    stretches = _stretches(monkeypatch)
+    fast, pipeline = both_engines(
+        loads(DAILY_RSI_TWO, "two.yaml"), replay_store, tmp_path,
+        start=datetime(2021, 1, 1, tzinfo=UTC), end=datetime(2023, 12, 31, tzinfo=UTC),
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)  # the records of both assets in the pipeline's order
+    assert fast.legs and {d.asset for d in fast.decisions} == {"BTC", "ETH"}
+    at_once = sum(bars for _, bars, _ in stretches)
+    assert 2 * at_once >= len(fast.decisions) / 2  # most bars, two decisions each
+    assert {(1, 1), (1, 2), (2, 1), (2, 2)} <= {kinds for _, _, kinds in stretches}
+
+
+def test_quiet_flat_sells_are_recorded_at_once_up_to_a_bar_without_a_fresh_price(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Deciding every quarter hour with prices good for 40 minutes: the hourly close is too old
+    # at a quarter to, where the gate denies a SELL for NO_PRICE; the three bars before it are
+    # NO_POSITION denials recorded at once.
+    from test_backtest_fast_parity import assert_same_backtest, both_engines
+
+    stretches = _stretches(monkeypatch)
+    fast, pipeline = both_engines(
+        loads(STRATEGY, "speedups.yaml"), replay_store, tmp_path,
+        start=datetime(2023, 3, 1, tzinfo=UTC), end=datetime(2023, 4, 1, tzinfo=UTC),
+        every=timedelta(minutes=15), config=loads_config("risk: {max_data_age: 40m}\n"),
+    )  # fmt: skip
+    assert_same_backtest(fast, pipeline)
+    sells = [d for d in fast.decisions if d.verdict == "SELL" and d.status == "NOT_EXECUTED"]
+    assert {("NO_POSITION",), ("NO_PRICE",)} <= {d.denials for d in sells}
+    selling = [bars for _, bars, kinds in stretches if kinds == (2,)]
+    assert selling and max(selling) == 3
+    assert sum(selling) >= len(sells) / 2
+
+
+def test_secrets_set_by_on_cycle_in_a_quiet_stretch_scrub_the_bars_after_it_alike(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A stretch's records are made before on_cycle hears of its bars: a secret that on_cycle
+    # sets after one of them (ten hex digits of the next bar's id) must still be scrubbed from
+    # the next one, as the pipeline engine, which records bar after bar, scrubs it.
+    from test_backtest_fast_parity import assert_same_backtest
+
+    strategy = loads(STRATEGY, "speedups.yaml")
+    span = {"start": datetime(2023, 3, 1, tzinfo=UTC), "end": datetime(2023, 3, 15, tzinfo=UTC)}
+    monkeypatch.delenv("SIGNALOPS_TEST_KEY", raising=False)
+    stretches = _stretches(monkeypatch)
+    plain = run_backtest(strategy, store=replay_store, out_dir=tmp_path / "plain", **span)
+    first, _, _ = next(s for s in stretches if s[1] >= 4 and s[0] > 50)
+    bar = first + 2  # the third of the stretch: told of the second, the secret is set
+    secret = plain.decisions[bar].decision_id[4:14]
+
+    def setting(done: int, total: int) -> None:
+        if done == bar:
+            monkeypatch.setenv("SIGNALOPS_TEST_KEY", secret)
+
+    results = []
+    for engine in ("fast", "pipeline"):
+        monkeypatch.delenv("SIGNALOPS_TEST_KEY", raising=False)
+        out_dir = tmp_path / engine
+        results.append(
+            run_backtest(strategy, store=replay_store, out_dir=out_dir, engine=engine,
+                         progress=setting, **span)
+        )  # fmt: skip
+    assert_same_backtest(*results)
+    assert secret not in results[0].decisions[bar].decision_id
+    assert results[0].decisions[bar - 1] == plain.decisions[bar - 1]

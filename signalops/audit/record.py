@@ -36,12 +36,13 @@ import hashlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple
+from itertools import repeat as _repeat
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import orjson
 
@@ -317,6 +318,18 @@ class DecisionTimes:
 _YEAR_1000 = -30_610_224_000
 
 
+def _unscrubbed(
+    stamps: Sequence[str], ids: Sequence[str], observed: Sequence[str], secrets: tuple[str, ...]
+) -> Iterator[str]:
+    """``observed``, up to the first record whose new members (``_again_at`` checks its
+    stamp twice, as its time and its recording time, its id and its observations' JSON)
+    hold something to scrub given ``secrets``."""
+    for stamp, ident, written in zip(stamps, ids, observed, strict=True):
+        if not _nothing_to_scrub(f"{stamp} {stamp} {ident} {written}", secrets):
+            return
+        yield written
+
+
 def _stamps_and_seconds(moments: Sequence[datetime]) -> tuple[list[str], list[int | None]]:
     """``_stamp`` and ``_seconds_of`` of each of ``moments``: by numpy, all at once, when every
     one is a whole-second ``datetime`` in ``UTC`` from the year 1000 on (numpy prints such a
@@ -545,6 +558,47 @@ class DecisionTemplate:
         if outcome is None or times.observed[i] is None:
             return None
         return self._again_at(outcome, times, i, None)
+
+    def repeat_span(
+        self,
+        times: DecisionTimes,
+        start: int,
+        stop: int,
+        verdict: Any,
+        action: Any,
+        blocked_by: tuple[str, ...],
+        conflicts: tuple[str, ...],
+        risk: Any,
+        execution: Any,
+    ) -> list[Repeat]:
+        """``repeat_at`` of the decisions at ``times.moments[start:stop]`` with this outcome,
+        one after another with nothing else between them in this process, as far as each
+        gives a ``Repeat``: the first None ends the list (``[]`` when the first is None).
+
+        The outcome is looked up once: ``_outcome_of`` finds the same one for the same
+        members until a record is built the general way. The environment's secrets are read
+        once: ``secret_values`` gives the same tuple until the environment changes, and
+        nothing runs between these decisions that could change it (they are made here, one
+        after another; another thread that changes the environment meanwhile finds them
+        made before its change, as it could have with ``repeat_at`` at each). Then each
+        repeat is ``_again_at``'s: the times' stamp, id, seconds and observations' JSON,
+        checked once for the whole of ``times`` (``DecisionTimes.clean``) or else each."""
+        outcome = self._outcome_of(verdict, action, blocked_by, conflicts, risk, execution)
+        if outcome is None or secret_values() is not outcome.secrets:
+            return []
+        written = times.observed[start:stop]
+        if None in written:  # ``times`` could not write them: ``prepare_at`` must
+            stop = start + written.index(None)
+        observed = cast(list[str], written[: stop - start])
+        stamps, ids = times.stamps[start:stop], times.ids[start:stop]
+        if not times.clean(outcome.secrets):
+            observed = list(_unscrubbed(stamps, ids, observed, outcome.secrets))
+            stop = start + len(observed)
+        values = zip(
+            _repeat(self), _repeat(outcome), times.moments[start:stop], _repeat(None), stamps,
+            ids, observed, times.seconds[start:stop],
+        )  # fmt: skip
+        return list(map(_new_repeat, values))
 
     def prepare_order_at(
         self,
@@ -1073,6 +1127,9 @@ class Repeat(NamedTuple):
             self.observed, seconds, seconds,
         )  # fmt: skip
 
+
+# ``Repeat._make`` without its length check (``DecisionTemplate.repeat_span`` zips eight members).
+_new_repeat = partial(tuple.__new__, Repeat)
 
 # What an audit store's ``append`` and ``append_many`` take.
 Appendable = Mapping[str, Any] | PreparedRecord | Repeat

@@ -22,11 +22,13 @@ what cannot change an outcome:
   scrubbed the same way), and sealed into the chain by the log's ``append_many``. Those of
   decisions that place nothing take their times, ids and observations' JSON from what was
   worked out for a batch of bars at once (``DecisionTemplate.times``, ``ReplayAnswers.entries``,
-  ``DecisionTemplate.prepare_at``). They are held and appended in order before anything else
-  is written (a fill), ``BATCH`` decisions to a transaction: the log holds the pipeline's
-  records in the pipeline's order, hash for hash. Their log lines (shown: one cycle to a
-  transaction) are logged once the transaction has committed, in the order the records were
-  written;
+  ``DecisionTemplate.prepare_at``), and a stretch of bars known quiet for every asset (a
+  HOLD with nothing to tell, a flat SELL) has its records and decisions made at once, in the
+  order bar by bar makes them (``FastRun._stretch``). They are held and appended in order
+  before anything else is written (a fill), ``BATCH`` decisions to a transaction: the log
+  holds the pipeline's records in the pipeline's order, hash for hash. Their log lines (shown:
+  one cycle to a transaction) are logged once the transaction has committed, in the order the
+  records were written;
 - the broker is the pipeline's ``PaperBroker``, which while the account holds nothing gives the
   views it gave again (``FlatViewBroker``: they cannot depend on prices then; it is told each
   bar's UTC midnight, worked out once a day); the equity curve marks the positions the broker
@@ -55,8 +57,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
-from itertools import repeat
-from typing import Any, cast
+from itertools import chain, repeat
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -65,6 +67,7 @@ from signalops.audit.record import (
     DecisionTimes,
     PreparedRecord,
     Repeat,
+    secret_values,
     template_for,
 )
 from signalops.audit.store import AuditLog
@@ -106,6 +109,12 @@ _TIMES_MIN = 32
 _ACTS = (Verdict.BUY, Verdict.SELL)
 _HOLD, _SELL = Verdict.HOLD, Side.SELL
 _QUIET_HOLD, _QUIET_SELL = 1, 2  # what ``FastRun._quiet`` knows a bar's decision to be
+# Quiet bars recorded together at least (``FastRun._stretch``): one is decided as cheaply alone.
+_STRETCH_MIN = 2
+_NO_DENIALS: tuple[str, ...] = ()
+# A quiet bar's verdict and action as its Decision gives them (an enum's ``.value`` is a
+# Python-level lookup: once here, not once per stretch).
+_HOLD_TEXT, _SELL_TEXT = Verdict.HOLD.value, Verdict.SELL.value
 _NOT_EXECUTED = ExecutionStatus.NOT_EXECUTED.value
 _LOGGERS = ("signalops.pipeline", "signalops.adapters", "signalops.execution")
 
@@ -312,13 +321,24 @@ class FastRun:
         self._logging = any(logging.getLogger(n).isEnabledFor(logging.INFO) for n in _LOGGERS)
         batch = 1 if self._logging else BATCH
         log, i, count = self.pipeline.audit, 0, len(self.moments)
-        broker = self._broker
+        broker, width = self._broker, len(self.assets)
+        # Stretches of quiet bars are recorded at once (``_stretch``) unless log lines are
+        # shown: those go cycle by cycle.
+        quiet = not self._logging
         with fewer_collections():
             while i < count:
                 try:
                     with log.transaction(), self._alone():
                         decided = 0
                         while i < count and decided < batch:
+                            if quiet and self._spanning():
+                                # The bars left to this batch (one cycle decides each asset).
+                                left = -(-(batch - decided) // width)
+                                bars = self._stretch(i, min(count, i + left))
+                                if bars:
+                                    i += bars
+                                    decided += bars * width
+                                    continue
                             decided += self._cycle(i)
                             if broker is None or broker.executions != self._span_executions:
                                 self._mark_from(i, curve)
@@ -400,6 +420,139 @@ class FastRun:
                 )
             )
         return len(self.assets)
+
+    def _spanning(self) -> bool:
+        """Whether the bars from here on are marked by the span (``_Span``) until the broker
+        executes an order: then no bar's mark is due as it is decided."""
+        broker = self._broker
+        return broker is not None and broker.executions == self._span_executions
+
+    def _stretch(self, i: int, stop: int) -> int:
+        """Record the decisions of the quiet bars from ``moments[i]`` on, before ``stop`` (and
+        within the batch of times holding ``i``: ``_times_for``), all at once, when there are
+        at least ``_STRETCH_MIN`` of them; returns how many bars (0: none, ``_cycle`` decides
+        ``i``).
+
+        Each is what ``_cycle`` records at such a bar (``_quietly``: a repeat of the HOLD or
+        flat SELL outcome built before), asset by asset in bar order: the bars where every
+        asset keeps the quiet kind it has at ``i`` (``_quiet_runs``), as far as each asset's
+        outcome repeats (``DecisionTemplate.repeat_span``) and, for a SELL, the gate's answer
+        is the one kept for the flat views (``_flat_span``). Nothing a quiet bar does changes
+        what the next one reads: no order, no mark (the caller's span marks them: only while
+        ``_spanning``), no unknown leaf, no log line; the clock and the broker's day are left
+        as the last bar leaves them. ``on_cycle`` is still told of each bar, after their
+        records are made: when it changes the environment's secrets (a record's one input
+        from outside the run) before the last, the bars after it are taken back and decided
+        again (``_told``)."""
+        ends = self._quiet_runs
+        end = stop
+        for asset in self.assets:
+            runs = ends.get(asset)
+            if runs is None or not self._quiet[asset][i]:
+                return 0
+            end = min(end, runs[i])
+        if not self._times_from <= i < self._times_to:
+            self._times_for(i)
+        end = min(end, self._times_to)
+        if end - i < _STRETCH_MIN:
+            return 0
+        made = [self._quiet_span(asset, i, end) for asset in self.assets]
+        bars = min(len(records) for records, _ in made)
+        if bars < _STRETCH_MIN:
+            return 0
+        if len(made) == 1:
+            records, decisions = made[0]
+            self._held += records[:bars]
+            self.decisions += decisions[:bars]
+        else:  # bar by bar, asset by asset, as ``_cycle`` appends them
+            self._held += _interleaved([records[:bars] for records, _ in made])
+            self.decisions += _interleaved([decided[:bars] for _, decided in made])
+        last = i + bars - 1
+        self.clock.now = moment = self.moments[last]
+        broker = self._broker
+        if broker is not None:
+            broker.at_day(moment, self._midnights[last])
+        if self.on_cycle is None:
+            return bars
+        return self._told(i, bars)
+
+    def _told(self, i: int, bars: int) -> int:
+        """Tell ``on_cycle`` of each of the ``bars`` recorded from ``moments[i]`` on (the
+        clock at each); returns how many stay recorded: those up to the one after which the
+        environment's secrets changed (the records of the rest are taken back, and their bars
+        decided again: they would be scrubbed of the new secrets), or all."""
+        secrets, width = secret_values(), len(self.assets)
+        on_cycle, clock, moments = self.on_cycle, self.clock, self.moments
+        assert on_cycle is not None
+        told = 0
+        try:
+            while told < bars:
+                moment = moments[i + told]
+                clock.now = moment
+                on_cycle(i + told + 1, moment)
+                told += 1
+                if told < bars and secret_values() is not secrets:
+                    break
+        finally:
+            if told < bars:  # as ``_cycle`` leaves them when it stops there (or it raised)
+                del self._held[len(self._held) - (bars - told) * width :]
+                del self.decisions[len(self.decisions) - (bars - told) * width :]
+        return told
+
+    def _quiet_span(self, asset: str, i: int, end: int) -> tuple[list[Repeat], list[Decision]]:
+        """The records and decisions of ``asset`` at the quiet bars from ``moments[i]`` up to
+        ``end`` (one kind: ``_quiet_runs``), as far as ``_quietly`` would record them."""
+        template, times, at = self._times_at(asset, i)
+        if self._quiet[asset][i] == _QUIET_HOLD:
+            records = template.repeat_span(
+                times, at, at + end - i, _HOLD, None, (), (), None, self._no_signal
+            )
+            verdict, action, denials = _HOLD_TEXT, None, _NO_DENIALS
+        else:
+            gate, end = self._flat_span(asset, i, end)
+            if gate is None or end == i:
+                return [], []
+            records = template.repeat_span(
+                times, at, at + end - i, Verdict.SELL, _SELL, (), (), gate, not_executed(DENIED)
+            )
+            verdict, action, denials = _SELL_TEXT, _SELL_TEXT, self._denials_of(gate)
+        decisions = [
+            make_decision(record.id, moment, asset, verdict, action, (), _NOT_EXECUTED, denials)
+            for record, moment in zip(records, self.moments[i : i + len(records)], strict=True)
+        ]
+        return records, decisions
+
+    def _flat_span(self, asset: str, i: int, end: int) -> tuple[RiskDecision | None, int]:
+        """``_flat_answer`` of ``asset``'s SELLs at ``moments[i:end]``: the gate's answer kept
+        for the flat views, and where the bars it answers end (from ``i`` on, up to ``end``).
+
+        The same answer holds while the broker gives the same flat views (nothing executes
+        meanwhile: they change only with the day, asked once a day) and the bar has a price:
+        the first price source's clean column reading within the SELL's limits (what
+        ``ReplayAnswers.priced`` reads first), else ``priced`` itself."""
+        found = self._flat_sells.get(asset)
+        if found is None:
+            return None, i
+        sources = self.pipeline.price_requests_of(asset)
+        column = self.answers.columns.get(sources[0]) if sources else None
+        ok, last, stamps = (column.ok, column.last, column.stamps) if column else ((), (), ())
+        max_age, moments, midnights, broker = found[3], self.moments, self._midnights, self._broker
+        day = None
+        for k in range(i, end):
+            moment = moments[k]
+            if midnights[k] is not day:
+                day = midnights[k]
+                if broker is not None:
+                    broker.at_day(moment, day)
+                views = self._flat_views(moment)
+                if views is None or views[0] is not found[0] or views[1] is not found[1]:
+                    return found[2], k
+            fresh = column is not None and ok[k]
+            if fresh and (max_age is None or (moment - stamps[last[k]]).total_seconds() <= max_age):
+                continue
+            if not self.answers.priced(sources, k, max_age):
+                return found[2], k
+        return found[2], end
 
     def _quietly(self, quiet: int, asset: str, moment: datetime, i: int) -> bool:
         """The decision at ``moments[i]`` of a bar ``_quiet`` knows the outcome of, recorded
@@ -501,6 +654,18 @@ class FastRun:
             hold = known & (result.verdicts == HOLD_CODE) & (entry != PASS_CODE)
             sell = known & (result.verdicts == SELL_CODE)  # (SELL, SELL, no vetoes, no conflicts)
             found[asset] = np.select([hold, sell], [_QUIET_HOLD, _QUIET_SELL], 0).tolist()
+        return found
+
+    @cached_property
+    def _quiet_runs(self) -> dict[str, list[int]]:
+        """For each asset ``_quiet`` knows bars of: at each bar, where the run of bars with
+        its quiet kind there (the same value of ``_quiet``) ends."""
+        found: dict[str, list[int]] = {}
+        for asset, kinds in self._quiet.items():
+            values = np.asarray(kinds)
+            changes = np.flatnonzero(values[1:] != values[:-1]) + 1
+            ends = np.append(changes, len(values))
+            found[asset] = np.repeat(ends, np.diff(ends, prepend=0)).tolist()
         return found
 
     def _denials_of(self, gate: RiskDecision) -> tuple[str, ...]:
@@ -750,6 +915,14 @@ class FastRun:
     @cached_property
     def _midnights(self) -> list[datetime]:
         return day_starts(self.moments)
+
+
+_T = TypeVar("_T")
+
+
+def _interleaved(lists: Sequence[Sequence[_T]]) -> Iterator[_T]:
+    """The first of each list in turn, then the second of each, and so on (all as long)."""
+    return chain.from_iterable(zip(*lists, strict=True))
 
 
 def day_starts(moments: Iterable[datetime]) -> list[datetime]:

@@ -292,3 +292,41 @@ def test_a_runs_times_are_checked_for_secrets_once_per_environment(
     assert times.clean(secret_values())
     observed = times.with_observed(['[{"url":"https://x?api_key=abc"}]', *[None] * 99])
     assert not observed.clean(secret_values())  # a query-string secret in given JSON
+
+
+def test_a_stretch_of_repeats_is_each_repeat_up_to_the_first_the_times_cannot_give(
+    replay_store: SnapshotStore, monkeypatch: pytest.MonkeyPatch
+):
+    # ``repeat_span`` looks the outcome and the secrets up once for the stretch: each of its
+    # repeats is the one ``repeat_at`` gives at that bar, and it stops where ``repeat_at``
+    # gives none (no observations' JSON written; a secret in the times' members).
+    evaluations, answers = _evaluations(replay_store, 120)
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    times = _times(template, answers, 0, 120)
+    execution = not_executed("no entry or exit signal")
+    outcome = ("HOLD", None, (), (), None, execution)
+    assert template.repeat_span(times, 0, 120, *outcome) == []  # nothing built to repeat yet
+    hold = next(e for e in evaluations if (e.verdict.value, e.action) == ("HOLD", None))
+    monkeypatch.delenv("SIGNALOPS_TEST_KEY", raising=False)
+    gap = times.with_observed([*times.observed[:70], None, *times.observed[71:]])
+    for given, start, stop, secret, made in (
+        (times, 0, 120, None, 120),
+        (times, 30, 31, None, 1),
+        (gap, 10, 120, None, 60),  # up to the bar without its JSON
+        (gap, 70, 90, None, 0),
+        (times, 5, 120, times.ids[44][4:14], 39),  # up to the id quoting a secret
+    ):
+        if secret is not None:
+            monkeypatch.setenv("SIGNALOPS_TEST_KEY", secret)
+        # The outcome built under the environment's secrets (another one's is built again).
+        template.prepare(as_of=hold.as_of, verdict="HOLD", observations=hold.observations,
+                         execution=execution, recorded_at=hold.as_of)  # fmt: skip
+        span = template.repeat_span(given, start, stop, *outcome)
+        each = []
+        for i in range(start, stop):
+            found = template.repeat_at(given, i, *outcome)
+            if found is None:
+                break
+            each.append(found)
+        assert len(span) == made and span == each
+        assert [r.prepared().texts for r in span] == [r.prepared().texts for r in each]
