@@ -287,15 +287,17 @@ strategy:
 """
 
 
-def _stretches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, tuple[int, ...]]]:
-    """Each stretch FastRun records at once: (its first bar, how many, each asset's kind)."""
-    found: list[tuple[int, int, tuple[int, ...]]] = []
+def _stretches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, list[tuple[int, ...]]]]:
+    """Each stretch FastRun records at once: its first bar, and each bar's kinds (``_quiet``:
+    1 a HOLD, 2 a flat SELL), one per asset."""
+    found: list[tuple[int, list[tuple[int, ...]]]] = []
     stretch = FastRun._stretch
 
     def counting(run: FastRun, i: int, stop: int) -> int:
         bars = stretch(run, i, stop)
         if bars:
-            found.append((i, bars, tuple(run._quiet[asset][i] for asset in run.assets)))
+            kinds = [tuple(run._quiet[a][k] for a in run.assets) for k in range(i, i + bars)]
+            found.append((i, kinds))
         return bars
 
     monkeypatch.setattr(FastRun, "_stretch", counting)
@@ -314,17 +316,18 @@ def test_quiet_stretches_of_two_assets_are_recorded_at_once_as_the_pipeline_reco
     )  # fmt: skip
     assert_same_backtest(fast, pipeline)  # the records of both assets in the pipeline's order
     assert fast.legs and {d.asset for d in fast.decisions} == {"BTC", "ETH"}
-    at_once = sum(bars for _, bars, _ in stretches)
-    assert 2 * at_once >= len(fast.decisions) / 2  # most bars, two decisions each
-    assert {(1, 1), (1, 2), (2, 1), (2, 2)} <= {kinds for _, _, kinds in stretches}
+    bars = [kinds for _, stretch in stretches for kinds in stretch]
+    assert 2 * len(bars) >= len(fast.decisions) / 2  # most bars, two decisions each
+    assert {(1, 1), (1, 2), (2, 1), (2, 2)} <= set(bars)
+    assert any(len(set(stretch)) > 1 for _, stretch in stretches)  # kinds changing in one
 
 
 def test_quiet_flat_sells_are_recorded_at_once_up_to_a_bar_without_a_fresh_price(
     replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # Deciding every quarter hour with prices good for 40 minutes: the hourly close is too old
-    # at a quarter to, where the gate denies a SELL for NO_PRICE; the three bars before it are
-    # NO_POSITION denials recorded at once.
+    # at a quarter to, where the gate denies a SELL for NO_PRICE; the bars before it are
+    # NO_POSITION denials recorded at once, the stretch ending there.
     from test_backtest_fast_parity import assert_same_backtest, both_engines
 
     stretches = _stretches(monkeypatch)
@@ -336,9 +339,10 @@ def test_quiet_flat_sells_are_recorded_at_once_up_to_a_bar_without_a_fresh_price
     assert_same_backtest(fast, pipeline)
     sells = [d for d in fast.decisions if d.verdict == "SELL" and d.status == "NOT_EXECUTED"]
     assert {("NO_POSITION",), ("NO_PRICE",)} <= {d.denials for d in sells}
-    selling = [bars for _, bars, kinds in stretches if kinds == (2,)]
-    assert selling and max(selling) == 3
-    assert sum(selling) >= len(sells) / 2
+    assert sum(kinds.count((2,)) for _, kinds in stretches) >= len(sells) / 2
+    ends = [(first + len(kinds), kinds[-1]) for first, kinds in stretches]
+    denied = [last for end, last in ends[:-1] if fast.decisions[end].denials == ("NO_PRICE",)]
+    assert denied and set(denied) == {(2,)}  # a stretch of SELLs ends at the bar without a price
 
 
 def test_secrets_set_by_on_cycle_in_a_quiet_stretch_scrub_the_bars_after_it_alike(
@@ -354,7 +358,7 @@ def test_secrets_set_by_on_cycle_in_a_quiet_stretch_scrub_the_bars_after_it_alik
     monkeypatch.delenv("SIGNALOPS_TEST_KEY", raising=False)
     stretches = _stretches(monkeypatch)
     plain = run_backtest(strategy, store=replay_store, out_dir=tmp_path / "plain", **span)
-    first, _, _ = next(s for s in stretches if s[1] >= 4 and s[0] > 50)
+    first, _ = next(s for s in stretches if len(s[1]) >= 4 and s[0] > 50)
     bar = first + 2  # the third of the stretch: told of the second, the secret is set
     secret = plain.decisions[bar].decision_id[4:14]
 

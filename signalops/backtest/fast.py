@@ -429,45 +429,55 @@ class FastRun:
 
     def _stretch(self, i: int, stop: int) -> int:
         """Record the decisions of the quiet bars from ``moments[i]`` on, before ``stop`` (and
-        within the batch of times holding ``i``: ``_times_for``), all at once, when there are
-        at least ``_STRETCH_MIN`` of them; returns how many bars (0: none, ``_cycle`` decides
-        ``i``).
+        within the batch of times holding ``i``: ``_times_for``), all at once, when at least
+        ``_STRETCH_MIN`` bars are quiet for every asset; returns how many bars (0: none,
+        ``_cycle`` decides ``i``).
 
         Each is what ``_cycle`` records at such a bar (``_quietly``: a repeat of the HOLD or
-        flat SELL outcome built before), asset by asset in bar order: the bars where every
-        asset keeps the quiet kind it has at ``i`` (``_quiet_runs``), as far as each asset's
-        outcome repeats (``DecisionTemplate.repeat_span``) and, for a SELL, the gate's answer
-        is the one kept for the flat views (``_flat_span``). Nothing a quiet bar does changes
-        what the next one reads: no order, no mark (the caller's span marks them: only while
-        ``_spanning``), no unknown leaf, no log line; the clock and the broker's day are left
-        as the last bar leaves them. ``on_cycle`` is still told of each bar, after their
-        records are made: when it changes the environment's secrets (a record's one input
-        from outside the run) before the last, the bars after it are taken back and decided
-        again (``_told``)."""
-        ends = self._quiet_runs
-        end = stop
-        for asset in self.assets:
-            runs = ends.get(asset)
-            if runs is None or not self._quiet[asset][i]:
-                return 0
-            end = min(end, runs[i])
+        flat SELL outcome built before), asset by asset in bar order. They are made a segment
+        at a time (the bars where no asset's quiet kind changes: ``_quiet_runs``), in bar
+        order, each asset's as far as its outcome repeats (``DecisionTemplate.repeat_span``)
+        and, for a SELL, the gate's answer is the one kept for the flat views
+        (``_flat_span``); the stretch ends with the first segment an asset cannot make whole.
+        So each template looks its outcomes up in the order, and at the bars, that ``_cycle``
+        would. Nothing a quiet bar does changes what the next one reads: no order, no mark
+        (the caller's span marks them: only while ``_spanning``), no unknown leaf, no log line;
+        the clock and the broker's day are left as the last bar leaves them. ``on_cycle`` is
+        still told of each bar, after their records are made: when it changes the
+        environment's secrets (a record's one input from outside the run) before the last,
+        the bars after it are taken back and decided again (``_told``)."""
+        runs = self._quiet_runs
+        if runs is None or runs[0][i] - i < _STRETCH_MIN:
+            return 0
         if not self._times_from <= i < self._times_to:
             self._times_for(i)
-        end = min(end, self._times_to)
+        calm, segments = runs
+        end = min(stop, calm[i], self._times_to)
         if end - i < _STRETCH_MIN:
             return 0
-        made = [self._quiet_span(asset, i, end) for asset in self.assets]
-        bars = min(len(records) for records, _ in made)
-        if bars < _STRETCH_MIN:
+        made: list[tuple[list[Repeat], list[Decision]]] = [([], []) for _ in self.assets]
+        start = i
+        while start < end:
+            until = min(segments[start], end)
+            found = [self._quiet_span(asset, start, until) for asset in self.assets]
+            bars = min(len(records) for records, _ in found)
+            for (records, decisions), (more, decided) in zip(made, found, strict=True):
+                records += more[:bars]
+                decisions += decided[:bars]
+            start += bars
+            if start < until:  # an asset's outcome cannot be repeated there: _cycle decides it
+                break
+        bars = start - i
+        if not bars:
             return 0
         if len(made) == 1:
             records, decisions = made[0]
-            self._held += records[:bars]
-            self.decisions += decisions[:bars]
+            self._held += records
+            self.decisions += decisions
         else:  # bar by bar, asset by asset, as ``_cycle`` appends them
-            self._held += _interleaved([records[:bars] for records, _ in made])
-            self.decisions += _interleaved([decided[:bars] for _, decided in made])
-        last = i + bars - 1
+            self._held += _interleaved([records for records, _ in made])
+            self.decisions += _interleaved([decisions for _, decisions in made])
+        last = start - 1
         self.clock.now = moment = self.moments[last]
         broker = self._broker
         if broker is not None:
@@ -501,8 +511,10 @@ class FastRun:
 
     def _quiet_span(self, asset: str, i: int, end: int) -> tuple[list[Repeat], list[Decision]]:
         """The records and decisions of ``asset`` at the quiet bars from ``moments[i]`` up to
-        ``end`` (one kind: ``_quiet_runs``), as far as ``_quietly`` would record them."""
-        template, times, at = self._times_at(asset, i)
+        ``end`` (of one kind: a segment of ``_quiet_runs``), as far as ``_quietly`` would record
+        them (``_stretch`` has worked out the times of the batch holding them)."""
+        template, times = self._times[asset]
+        at = i - self._times_from
         if self._quiet[asset][i] == _QUIET_HOLD:
             records = template.repeat_span(
                 times, at, at + end - i, _HOLD, None, (), (), None, self._no_signal
@@ -657,16 +669,22 @@ class FastRun:
         return found
 
     @cached_property
-    def _quiet_runs(self) -> dict[str, list[int]]:
-        """For each asset ``_quiet`` knows bars of: at each bar, where the run of bars with
-        its quiet kind there (the same value of ``_quiet``) ends."""
-        found: dict[str, list[int]] = {}
-        for asset, kinds in self._quiet.items():
-            values = np.asarray(kinds)
-            changes = np.flatnonzero(values[1:] != values[:-1]) + 1
-            ends = np.append(changes, len(values))
-            found[asset] = np.repeat(ends, np.diff(ends, prepend=0)).tolist()
-        return found
+    def _quiet_runs(self) -> tuple[list[int], list[int]] | None:
+        """Where the runs of quiet bars end (``_quiet``), at each bar: the first bar from it on
+        where some asset's decision is not known quiet (itself when it is one), and the first
+        after it where some asset's quiet kind changes. None when some asset's never is."""
+        if any(asset not in self._quiet for asset in self.assets):
+            return None
+        kinds = np.array([self._quiet[asset] for asset in self.assets], dtype=np.int8)
+        calm = (kinds != 0).all(axis=0)
+        count = len(calm)
+        # The first bar from each on that is not calm: itself for those, else the next one's.
+        loud = np.where(calm, count, np.arange(count))
+        calm_ends = np.minimum.accumulate(loud[::-1])[::-1]
+        changes = np.flatnonzero((kinds[:, 1:] != kinds[:, :-1]).any(axis=0)) + 1
+        ends = np.append(changes, count)
+        segments = np.repeat(ends, np.diff(ends, prepend=0))
+        return calm_ends.tolist(), segments.tolist()
 
     def _denials_of(self, gate: RiskDecision) -> tuple[str, ...]:
         """The codes of the checks ``gate`` failed (made once for the gate answer given again
