@@ -289,6 +289,9 @@ class FastRun:
         self._broker = broker if isinstance(broker, FlatViewBroker) else None
         self.decisions: list[Decision] = []
         self.unknown = UnknownTally()  # the data the decisions could not read
+        # (decision id, decided at, the fill's plain values as its fill record has them) of
+        # each order filled: the run's legs without reading its fill records back.
+        self.fills: list[tuple[str, datetime, Mapping[str, Any]]] = []
         self._held: list[PreparedRecord | Repeat] = []
         self._lines: list[Logged] = []  # records written in the open transaction, to log
         self._logging = False
@@ -833,6 +836,8 @@ class FastRun:
             return written[-1]  # as ``Recorder.decision_record`` gives it
 
         result = self._recorder.paper(intent, moment, first, enclosed=True)
+        if result.fill is not None:
+            self.fills.append((intent.decision_id, moment, result.fill.to_dict()))
         return written[-1], result
 
     @cached_property

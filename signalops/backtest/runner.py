@@ -407,6 +407,7 @@ def run_backtest(
             bulk = log.start_bulk_load(private=True)
             curve += run.run()
             decisions, unknown = tuple(run.decisions), run.unknown
+            legs = tuple(_leg(*filled) for filled in run.fills)
         else:
             unknown = UnknownTally()
             curve += _pipeline_cycles(pipeline, clock, times, ends, prices, progress, unknown)
@@ -414,7 +415,7 @@ def run_backtest(
             decisions = tuple(Decision.from_record(r) for r in records)
             if others:
                 owners = {r["decision_id"]: r["strategy"]["name"] for r in records}
-        legs = _legs(log, decisions)
+            legs = _legs(log, decisions)
         with ThreadPoolExecutor(1, thread_name_prefix="signalops-indexes") as indexing:
             # SQLite builds the log's indexes without holding the GIL: on another core, while
             # the results are worked out here (they read the prices, never the log).
@@ -768,22 +769,24 @@ def _legs(log: AuditLog, decisions: Sequence[Decision]) -> tuple[Leg, ...]:
     # decision was half of this.
     filled = {record["decision_id"] for record in fills}
     decided = {d.decision_id: d.as_of for d in decisions if d.decision_id in filled}
-    legs = []
-    for record in fills:
-        fill = record["fill"]
-        legs.append(
-            Leg(
-                decision_id=record["decision_id"],
-                decided_at=decided[record["decision_id"]],
-                asset=fill["asset"],
-                side=Side(fill["side"]),
-                quantity=Decimal(fill["quantity"]),
-                price=Decimal(fill["price"]),
-                fee=Decimal(fill["fee"]),
-                filled_at=parse_time(fill["at"]),
-            )
-        )
-    return tuple(legs)
+    return tuple(
+        _leg(record["decision_id"], decided[record["decision_id"]], record["fill"])
+        for record in fills
+    )
+
+
+def _leg(decision_id: str, decided_at: datetime, fill: Mapping[str, Any]) -> Leg:
+    """The leg of a fill, from its values as its fill record has them (``Fill.to_dict``)."""
+    return Leg(
+        decision_id=decision_id,
+        decided_at=decided_at,
+        asset=fill["asset"],
+        side=Side(fill["side"]),
+        quantity=Decimal(fill["quantity"]),
+        price=Decimal(fill["price"]),
+        fee=Decimal(fill["fee"]),
+        filled_at=parse_time(fill["at"]),
+    )
 
 
 def buy_and_hold(
