@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -399,6 +399,29 @@ def test_restarting_the_orders_reads_the_whole_log_again_inside_a_block(tmp_path
         orders.restart()  # an approval dated back: the window's times are read again
         orders.update(log)
         assert _seen(orders) == _seen(_read_afresh(log))
+    log.close()
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["read between", "sole writer"])
+def test_records_given_before_a_paper_fill_go_ahead_of_its_own_and_its_orders_are_noted(
+    tmp_path: Path, alone: bool
+):
+    log, orders, noting, _ = _recorders(tmp_path)
+    with orders.sole_writer() if alone else nullcontext():
+        orders.update(log)
+        for hour in range(3):
+            at = T0 + hour * HOUR
+            before = [_approval(_intent("Held", Side.BUY, "0.01", at, str(k)), at)(None)
+                      for k in range(hour + 1)]  # fmt: skip
+            buy = _intent("Noting", Side.BUY, "0.01", at)
+            noting.paper(buy, at, _approval(buy, at), before=before)
+            kinds = [r["decision_id"] for r in log.records()][-len(before) - 2 :]
+            assert kinds == [*(r["decision_id"] for r in before), buy.decision_id, buy.decision_id]
+            orders.update(log)
+            read = log.read
+            assert _seen(orders) == _seen(_read_afresh(log))
+            log.read = read
+    assert log.read == 0  # each fill noted as written, none read back
     log.close()
 
 

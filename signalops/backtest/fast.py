@@ -828,14 +828,17 @@ class FastRun:
         fill and the fill record in one transaction), after the held records. That transaction
         is the batch's (``run``), which an error anywhere rolls back whole: the fill needs no
         savepoint of its own (``enclosed``)."""
-        self._flush()
+        # The held records go in the fill's append, ahead of its records (one append, not two).
+        held, self._held = self._held, []
+        if self._logging:
+            self._lines.extend(held)
         written: list[PreparedRecord] = []
 
         def first(result: ExecutionResult) -> PreparedRecord:
             written.append(self._record(evaluation, intent, gate, result, i))
             return written[-1]  # as ``Recorder.decision_record`` gives it
 
-        result = self._recorder.paper(intent, moment, first, enclosed=True)
+        result = self._recorder.paper(intent, moment, first, enclosed=True, before=held)
         if result.fill is not None:
             self.fills.append((intent.decision_id, moment, result.fill.to_dict()))
         return written[-1], result

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_right, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -269,45 +269,55 @@ class Recorder:
             self.held.take()
 
     def paper(
-        self, intent: OrderIntent, as_of: datetime, first: FirstRecord, *, enclosed: bool = False
+        self,
+        intent: OrderIntent,
+        as_of: datetime,
+        first: FirstRecord,
+        *,
+        enclosed: bool = False,
+        before: Sequence[Logged] = (),
     ) -> ExecutionResult:
         """Fill on paper; the fill, ``first(result)`` and the fill record in one transaction
         (the two records in one append: one read of the chain head, one write of it).
 
         ``enclosed``: the caller's open transaction is that one, and it is rolled back whole
         if anything here fails (the fast backtest's batch, ``signalops.backtest.fast``): no
-        savepoint of its own is needed to undo a fill whose records failed."""
+        savepoint of its own is needed to undo a fill whose records failed. ``before``: the
+        caller's records of decisions that placed nothing, appended ahead of these in the
+        same append (the fast backtest's held ones; its own to log)."""
         with nullcontext() if enclosed else self.audit.transaction():
             held = self._append_held()
             result = self.broker.execute(intent, as_of=as_of)
             written = [first(result)]
             written += self._fill_record(intent, result, self.clock())
-            first_seq = self._append_seen(written)
+            first_seq = self._append_seen(written, before)
         self._committed()
         if first_seq is not None and self.orders is not None:
             self.orders.note_written(first_seq, written, intent.strategy)
         self._log([*held, *written])
         return result
 
-    def _append_seen(self, written: list[Writable]) -> int | None:
-        """Append ``written`` (in the caller's transaction). When it holds an order record and
-        the gate's past orders are kept (``orders``): the seq of its first record, if they are
-        the only records appended since those were last read (so the orders need not read them
-        back); None otherwise (the next read brings them, as any other writer's)."""
+    def _append_seen(self, written: list[Writable], before: Sequence[Logged] = ()) -> int | None:
+        """Append ``before`` (no order records) then ``written`` (in the caller's transaction),
+        in one append. When ``written`` holds an order record and the gate's past orders are
+        kept (``orders``): the seq of its first record, if they are the only records appended
+        since those were last read (so the orders need not read them back); None otherwise
+        (the next read brings them, as any other writer's)."""
         orders = self.orders
+        appended = [*before, *written] if before else written
         if orders is None or not any(_kind(w) in ORDER_KINDS for w in written):
-            self.audit.append_many(written)
+            self.audit.append_many(appended)
             return None
         alone = orders.alone()  # read, and nothing else appends: the records are the last ones
-        before = None if alone else self.audit.head()
-        orders.update(self.audit)  # every order record up to ``before`` at least
-        self.audit.append_many(written)
+        head = None if alone else self.audit.head()
+        orders.update(self.audit)  # every order record up to ``head`` at least
+        self.audit.append_many(appended)
         after = self.audit.head()
         if after is None:
             return None
         if alone:
             return after[0] - len(written) + 1
-        start = 0 if before is None else before[0]
+        start = (0 if head is None else head[0]) + len(before)
         if after[0] != start + len(written):  # another's records among them
             return None
         return start + 1
