@@ -198,6 +198,17 @@ def test_a_plugin_installed_after_a_scan_is_found_by_the_next_one(
         sys.modules.pop("weather_plugin", None)
 
 
+def test_plugins_are_found_from_a_working_folder_that_was_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    assert "technical" in registry.adapter_classes()
+
+
 def test_a_plugin_cannot_shadow_a_builtin_source(tmp_path: Path, monkeypatch, weather_plugin):
     info = tmp_path / "shadow-1.0.dist-info"
     info.mkdir()

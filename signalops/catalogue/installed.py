@@ -50,15 +50,26 @@ def _entry_points() -> tuple[EntryPoint, ...]:
     folders changed (installing or removing a distribution adds or removes a folder in it).
 
     A scan reads every installed distribution's metadata (~10 ms), and a backtest, a sweep's
-    every run and the compiler each ask: ``importlib.metadata`` itself keeps each folder's
-    listing by its modification time the same way, so this sees what it would."""
-    folders = [entry or os.getcwd() for entry in sys.path]  # "": the working folder
-    key = tuple((folder, _modified(folder)) for folder in folders)
+    every run and the compiler each ask. ``importlib.metadata`` keeps each folder's listing by
+    its modification time the same way, but reads the files in it again: a distribution's
+    ``entry_points.txt`` rewritten in place (not reinstalled, which makes its folder anew) is
+    seen by the next process, not by this one."""
+    key = tuple((folder, _modified(folder)) for folder in map(_folder, sys.path))
     cached = _scanned.get(key)
     if cached is None:
         _scanned.clear()
         cached = _scanned[key] = tuple(entry_points(group=ENTRY_POINT_GROUP))
     return cached
+
+
+def _folder(entry: str) -> str:
+    """An import path entry's folder: "" is the working folder (which may be gone)."""
+    if entry:
+        return entry
+    try:
+        return os.getcwd()
+    except OSError:
+        return entry
 
 
 def _modified(folder: str) -> int | None:
