@@ -71,6 +71,7 @@ from signalops.audit.store import AuditLog  # noqa: E402
 from signalops.audit.verify import check_record  # noqa: E402
 from signalops.canonical import canonical_json, content_hash, iso  # noqa: E402
 from signalops.orders import client_order_id, decision_id  # noqa: E402
+from signalops.pipeline.cycle import NO_SIGNAL, not_executed  # noqa: E402
 
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "MATIC", "LTC", "BCH",
           "UNI", "ATOM", "XLM", "ETC", "FIL", "APT", "ARB", "OP")  # fmt: skip
@@ -217,13 +218,23 @@ def build(path: Path, n: int, *, runs: bool = False) -> None:
     with AuditLog(partial) as log:
         if runs:  # as a backtest fills its own log: decisions that placed nothing in runs
             log.start_bulk_load(private=True)
-        log.append_many(records(n))
+        log.append_many(backtest_records(records(n)) if runs else records(n))
         if runs:
             log.finish_bulk_load()
     remember_strategies(partial)
     partial.rename(path)
     mb = path.stat().st_size / 1e6
     print(f"built {path.name}: {n:,} records in {time.perf_counter() - began:.0f} s, {mb:,.0f} MB")
+
+
+def backtest_records(found: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``found`` as a backtest records them: a decision that placed nothing says so
+    (``NOT_EXECUTED``, as ``Pipeline.cycle`` writes it), which is what a run keeps."""
+    nothing = not_executed(NO_SIGNAL).to_dict()
+    for record in found:
+        if record["kind"] == "decision" and record["execution"] is None:
+            record = {**record, "execution": nothing}
+        yield record
 
 
 def remember_strategies(path: Path) -> None:

@@ -2,8 +2,9 @@
 back (with its seq and hash), and every table but those its records are kept in.
 
 The fast engine keeps most records in runs (``signalops.audit.runs``), the pipeline engine each
-in a row, so the ``records``, ``runs`` and ``run_ids`` tables and the layout's side tables
-(``names``, ``contexts``, ``dictionaries``: how bodies are shortened) differ by design.
+in a row, so the ``records``, ``runs``, ``run_ids`` and ``run_kinds`` tables and the layout's
+side tables (``names``, ``contexts``, ``dictionaries``: how bodies are shortened) differ by
+design.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from signalops.audit.store import AuditLog
 
 # Where the records are kept, and how: what two logs of the same records may differ by.
-STORAGE = {"records", "runs", "run_ids", "names", "contexts", "dictionaries"}
+STORAGE = {"records", "runs", "run_ids", "run_kinds", "names", "contexts", "dictionaries"}
 
 
 def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -39,19 +39,26 @@ execution status (``NOT_EXECUTED``: never a decision waiting for approval, which
     run_ids  id TEXT PRIMARY KEY         a record's id -> the run holding it (``first``):
              first                       ``get(id)`` is one lookup; written once, when the
                                          backtest has filled its log, in id order
+    run_kinds kind, until, first (KEY)   each kind of each run, with its since: a filter
+             since                       reads the runs of the kinds it wants latest first
+                                         (an index range per kind, or one for all of them
+                                         when it wants most), as a row filter reads an
+                                         index range per verdict; written with ``run_ids``
+                                         (a log written before it reads every run's kinds)
 
-Both tables are append-only like ``records`` (triggers refuse UPDATE and DELETE). ``verify``
+The tables are append-only like ``records`` (triggers refuse UPDATE and DELETE). ``verify``
 walks a run's records as rows: an edited body or hash breaks the chain where a row's would, a
 run deleted leaves a gap, a run that no longer decodes is reported record by record (and every
 lookup that meets it fails, as one meeting a damaged row does); and it checks what the runs'
-own columns say against their records (``Runs.problems``): runs that overlap, a time range or
-an id table that is not theirs.
+own columns say against their records (``Runs.problems``): runs that overlap, a time range, an
+id table or a kinds table that is not theirs.
 """
 
 from __future__ import annotations
 
 import array
 import hashlib
+import heapq
 import json
 import re
 import struct
@@ -60,7 +67,7 @@ import threading
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from signalops.audit.prepared import Shape
 from signalops.audit.record import DECISION, VERDICTS, Repeat
@@ -82,6 +89,31 @@ _INSERT = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 # Python call per record. Ids are hex digits after "dec-": nothing in them to escape.
 _INSERT_IDS = "INSERT INTO run_ids (id, first) SELECT key, value FROM json_each(?)"
 _SELECT = "first, last, kinds, prev_hash, ids, hashes, data"
+_NAMED_PER_RUN = "SELECT first, count(*) FROM run_ids WHERE first >= ? GROUP BY first"
+# Each kind's runs, newest first (``Runs.newest``: one index range per kind wanted, as a row
+# filter reads one per verdict), written when the backtest has filled its log: its presence
+# says it is whole. Logs written before it read every run's kinds instead.
+KINDS_TABLE = "run_kinds"
+_KINDS_SCHEMA = (
+    "CREATE TABLE run_kinds (kind TEXT NOT NULL, until INTEGER NOT NULL, "
+    "since INTEGER NOT NULL, first INTEGER NOT NULL, PRIMARY KEY (kind, until, first)) "
+    "WITHOUT ROWID",
+    "INSERT INTO run_kinds (kind, until, since, first) "
+    "SELECT value, until, since, first FROM runs, json_each(runs.kinds)",
+    # The longest run in time, one index step (a time filter starts that far after its end).
+    "CREATE INDEX runs_span ON runs(until - since)",
+    # Every kind's runs in one range, latest first: a filter that wants many kinds.
+    "CREATE INDEX run_kinds_until ON run_kinds(until, first)",
+)
+_KINDS_ROWS = "SELECT kind, until, since, first FROM run_kinds WHERE first >= ?"
+_KINDS_OF_RUNS = (
+    "SELECT value, until, since, first FROM runs, json_each(runs.kinds) WHERE first >= ?"
+)
+_PAGE = 64  # a kind's runs read at a time
+# Kinds wanted at most to read each one's runs apart (an index range each) whatever their
+# share; beyond, when they are most kinds, the runs of every kind are read in one range.
+_STREAMS_MAX = 16
+_LOOKUP_CHUNK = 500  # ids per lookup: under SQLite's 999 bound parameters of old builds
 
 _ID = re.compile(r"dec-[0-9a-f]{24}")
 _HEX = re.compile(r"[0-9a-f]*")
@@ -287,7 +319,10 @@ class _Codec:
     def __init__(self) -> None:
         import zstandard  # ~10 ms: only a command that writes or reads runs pays for it
 
-        self.compress = zstandard.ZstdCompressor(level=1).compress
+        # With its checksum: a frame that is damaged must not decode (it could to other rows
+        # without it; zlib's adler32 caught that in the first format).
+        self.compress = zstandard.ZstdCompressor(level=1, write_checksum=True).compress
+        self.parameters = zstandard.get_frame_parameters
         self.decompressor = zstandard.ZstdDecompressor()
         self.error = zstandard.ZstdError
 
@@ -314,6 +349,8 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
         count = last - first + 1
         kinds = [tuple(kind) for kind in json.loads(kinds_text)]
         zstd = data[:4] == _ZSTD_MAGIC
+        if zstd and not _codec().parameters(data).has_checksum:
+            raise ValueError("a frame without its checksum")
         raw = _codec().decompressor.decompress(data) if zstd else zlib.decompress(data)
         version, n = _HEADER.unpack_from(raw)
     except (zlib.error, struct.error, ValueError, TypeError, MemoryError, _codec().error):
@@ -407,9 +444,11 @@ class Runs:
         self._decoded: OrderedDict[int, list[tuple[Any, ...]]] = OrderedDict()
         self._packed: dict[str, int] | None = None  # while packing: id -> its run's first
         self._stale = False  # a rollback may have undone runs: read their ids again
+        self._kinds: list[tuple[str, Kind]] | None = None  # ``run_kinds``' kinds, once read
 
     def reset(self) -> None:
         self._decoded.clear()
+        self._kinds = None
         if self._packed is not None:
             self._stale = True
 
@@ -427,7 +466,10 @@ class Runs:
             # The ids alone sorted: strings compare at C speed, (id, first) pairs twice as slow.
             text = "{" + ",".join([f'"{ident}":{packed[ident]}' for ident in sorted(packed)]) + "}"
             self._query(_INSERT_IDS, [text])
+            for statement in _KINDS_SCHEMA:
+                self._query(statement, [])
         self._packed = None
+        self._kinds = None
 
     def insert(self, run: RunBuilder) -> list[str] | None:
         """Store ``run`` while packing: the ids another run holds, or that ``run`` holds twice
@@ -575,7 +617,19 @@ class Runs:
         and whose as_of is in ``[since, until]`` (or ``[since, until)``), newest as_of first
         (then the higher seq), ``limit`` of them at most. Runs are read latest first, skipped
         by their kinds when none is wanted, and no more are read once no earlier one can hold
-        a newer record."""
+        a newer record: found through ``run_kinds`` where the log has it."""
+        if limit is not None and limit <= 0:
+            return []
+        kinds = self._kind_list()
+        if kinds is not None:
+            wanted = {kind for _, kind in kinds if keep(kind)}
+            texts = [text for text, kind in kinds if kind in wanted]
+            # Most kinds wanted: one range for all, the others' runs passed over (an index
+            # range each would be a query each); fewer: a range each (the runs of a kind that
+            # stopped long ago, a strategy's old version, are found where they are).
+            one = len(texts) > _STREAMS_MAX and 2 * len(texts) > len(kinds)
+            ordered = self._runs_of_kinds(texts, since, until, one_range=one)
+            return self._read_newest(ordered, wanted, since, until, until_inclusive, limit)
         where, params = [], []
         if since is not None:
             where.append("until >= ?")
@@ -613,6 +667,114 @@ class Runs:
             found.sort(key=_newest, reverse=True)
         return found
 
+    def _kind_list(self) -> list[tuple[str, Kind]] | None:
+        """The kinds ``run_kinds`` holds (its text and the kind), one index step each; None
+        when the log has no such table (written before it, or still being filled)."""
+        if self._kinds is None:
+            if not self._query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [KINDS_TABLE]
+            ):
+                return None
+            found, last = [], ""
+            while True:
+                step = self._query(
+                    "SELECT kind FROM run_kinds WHERE kind > ? ORDER BY kind LIMIT 1", [last]
+                )
+                if not step:
+                    break
+                last = step[0][0]
+                kind = tuple(json.loads(last)) if isinstance(last, str) else ()
+                if len(kind) != 4:
+                    raise Undecodable(_DAMAGED)  # a filter must not pass over its runs
+                found.append((last, cast(Kind, kind)))
+            self._kinds = found
+        return self._kinds
+
+    def _runs_of_kinds(
+        self, texts: Sequence[str], since: float | None, until: float | None, *, one_range: bool
+    ) -> Iterator[tuple[int, int, int]]:
+        """``(until, first, since)`` of the runs holding any of these kinds, latest first
+        (each run once), from those ending by ``until`` plus the longest run's span (no run
+        ending later starts by ``until``) down to those ending at ``since``."""
+        top = None
+        if until is not None:
+            span = self._query("SELECT max(until - since) FROM runs", [])[0][0]
+            top = until + (span or 0)
+        streams: list[Iterator[tuple[Any, ...]]]
+        if one_range:
+            wanted = set(texts)
+            streams = [(f for f in self._runs_of_kind(None, since, top) if f[3] in wanted)]
+        else:
+            streams = [self._runs_of_kind(text, since, top) for text in texts]
+        last = None
+        for latest, first, earliest, _ in heapq.merge(*streams, reverse=True):
+            if first != last:  # a run holding two of the kinds comes once from each
+                last = first
+                yield latest, first, earliest
+
+    def _runs_of_kind(
+        self, text: str | None, since: float | None, top: float | None
+    ) -> Iterator[tuple[Any, ...]]:
+        """``(until, first, since, kind)`` of the runs holding ``text``'s kind (None: any),
+        latest first, a page at a time."""
+        where, params = ["1"], []
+        if text is not None:
+            where, params = ["kind = ?"], [cast(Any, text)]
+        if since is not None:
+            where.append("until >= ?")
+            params.append(since)
+        if top is not None:
+            where.append("until <= ?")
+            params.append(top)
+        sql = f"SELECT until, first, since, kind FROM run_kinds WHERE {' AND '.join(where)}"
+        after: list[Any] = []
+        while True:  # (until, first, kind): a run's kinds may be cut by a page's end
+            page = self._query(
+                sql + (" AND (until, first, kind) < (?, ?, ?)" if after else "")
+                + f" ORDER BY until DESC, first DESC, kind DESC LIMIT {_PAGE}",
+                [*params, *after],
+            )  # fmt: skip
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = [page[-1][0], page[-1][1], page[-1][3]]
+
+    def _read_newest(
+        self,
+        ordered: Iterator[tuple[int, int, int]],
+        wanted: set[Kind],
+        since: float | None,
+        until: float | None,
+        until_inclusive: bool,
+        limit: int | None,
+    ) -> list[tuple[Any, ...]]:
+        """``newest``'s rows from the runs ``ordered`` gives, latest first."""
+        found: list[tuple[Any, ...]] = []
+        for latest, first, earliest in ordered:
+            if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
+                break
+            if until is not None and (
+                earliest > until or (earliest == until and not until_inclusive)
+            ):
+                continue
+            for row in self._sound(first):
+                if (row[7], row[5], row[6], row[8]) not in wanted:
+                    continue
+                as_of = row[4]
+                if since is not None and as_of < since:
+                    continue
+                if until is not None and (
+                    as_of > until or (as_of == until and not until_inclusive)
+                ):
+                    continue
+                found.append(row)
+            if limit is not None:
+                found.sort(key=_newest, reverse=True)
+                del found[limit:]
+        if limit is None:
+            found.sort(key=_newest, reverse=True)
+        return found
+
     def problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
         """What in the runs' own columns disagrees with the records they hold, as ``verify``
         reports it (kind, seq, id, message): a run whose seqs overlap another's (its records
@@ -623,9 +785,14 @@ class Runs:
         that does not decode is reported by the walk, record by record."""
         found: list[tuple[str, int | None, str | None, str]] = []
         reach = 0  # the last seq of the runs before
-        for first, last, since, until in self._query(
+        runs = self._query(
             "SELECT first, last, since, until FROM runs WHERE last > ? ORDER BY first", [after_seq]
-        ):
+        )
+        # How many ids the table names each run for: one scan (a scan per run made verify
+        # quadratic in a backtest log's size: the table is keyed by id, not by run).
+        named = dict(self._query(_NAMED_PER_RUN, [runs[0][0]])) if runs else {}
+        sound: set[int] = set()  # the runs whose time range is their records'
+        for first, last, since, until in runs:
             where = f"the run of seqs {first}..{last}"
             if first <= reach:
                 found.append(
@@ -641,29 +808,28 @@ class Runs:
                     ("EDITED", first, None, f"{where} says its decisions are from {since} to "
                      f"{until}; they are from {min(times)} to {max(times)}")
                 )  # fmt: skip
-            indexed = {
-                row[0] for row in self._query("SELECT id FROM run_ids WHERE first = ?", [first])
-            }
+            else:
+                sound.add(first)
+            runs_of = self._runs_of([row[1] for row in rows])
+            kept: set[str] = set()  # its ids the table names it for (each id once)
             for row in rows:
-                if row[1] not in indexed:
-                    found.append(
-                        (
-                            "EDITED",
-                            row[0],
-                            row[1],
-                            f"the runs' id table does not name {where} for it",
-                        )
-                    )
-                indexed.discard(row[1])
-            for ident in sorted(indexed):
+                if runs_of.get(row[1]) == first and row[1] not in kept:
+                    kept.add(row[1])
+                    continue
                 found.append(
-                    (
-                        "EDITED",
-                        first,
-                        ident,
-                        f"the runs' id table names {where} for it, which does not hold it",
-                    )
+                    ("EDITED", row[0], row[1], f"the runs' id table does not name {where} for it")
                 )
+            if named.get(first, 0) > len(kept):  # ids it names this run for, not its own
+                for (ident,) in self._query(
+                    "SELECT id FROM run_ids WHERE first = ? ORDER BY id", [first]
+                ):
+                    if ident not in kept:
+                        found.append(
+                            ("EDITED", first, ident,
+                             f"the runs' id table names {where} for it, which does not hold it")
+                        )  # fmt: skip
+        if runs and self._kind_list() is not None:
+            found += self._kinds_problems(runs[0][0], sound)
         for first, count in self._query(
             "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
             "AND first > ? GROUP BY first ORDER BY first",
@@ -675,9 +841,43 @@ class Runs:
             )  # fmt: skip
         return found
 
+    def _kinds_problems(
+        self, lo: int, sound: set[int]
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """Where ``run_kinds`` is not the kinds and times of the runs from seq ``lo`` on (a
+        filter would pass over a run it leaves out, or read one it names wrongly), of the runs
+        in ``sound``: those whose own columns are their records' (the others are reported as
+        such, and a run that is not there by the walk)."""
+        found: list[tuple[str, int | None, str | None, str]] = []
+        for sql, says in (
+            (f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS}", "leaves out"),
+            (f"{_KINDS_ROWS} EXCEPT {_KINDS_OF_RUNS}", "names, which the run does not hold,"),
+        ):
+            for kind, until, since, first in self._query(sql + " ORDER BY 4, 1", [lo, lo]):
+                if first not in sound:
+                    continue
+                found.append(
+                    ("EDITED", first, None, f"the runs' kinds table {says} the kind {kind} "
+                     f"({since} to {until}) of the run from seq {first}")
+                )  # fmt: skip
+        return found
+
+    def _runs_of(self, ids: Sequence[str]) -> dict[str, int]:
+        """The run the id table names for each of ``ids`` (an id it does not name is left out),
+        a lookup by key per id, in chunks of SQLite's bound parameters."""
+        found: dict[str, int] = {}
+        for at in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[at : at + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.update(self._query(f"SELECT id, first FROM run_ids WHERE id IN ({marks})", chunk))
+        return found
+
     def values(self, column: str) -> set[Any]:
         """The distinct assets (``column`` "asset") or strategy name ids ("strategy")."""
         at = 0 if column == "asset" else 1  # in a Kind
+        kinds = self._kind_list()
+        if kinds is not None:
+            return {kind[at] for _, kind in kinds}
         found: set[Any] = set()
         for (text,) in self._query("SELECT DISTINCT kinds FROM runs", []):
             try:

@@ -15,7 +15,8 @@ by this version, the text columns of older logs in those)::
                                             are re-derived from)
     chain_head    one row: seq and hash of the last record appended
     seals         record MACs of a signed log (``signalops.audit.signing``)
-    runs, run_ids a backtest's decisions that placed nothing, many to a row
+    runs, run_ids, run_kinds
+                  a backtest's decisions that placed nothing, many to a row
                                             (``signalops.audit.runs``; every reader below
                                             gives their records as if they were rows)
 
@@ -144,6 +145,7 @@ _APPEND_ONLY = (
     ("dictionaries", "body dictionaries"),
     ("runs", "record runs"),
     ("run_ids", "record run ids"),
+    ("run_kinds", "record run kinds"),
 )
 
 
@@ -310,6 +312,7 @@ _MOST_ARMS = 100
 _TABLES = ("records", "strategies", "chain_head")
 _COMPACT_VERSIONS = (COMPACT_VERSION, record_runs.RUNS_VERSION)
 _RUN_TABLES = ("runs", "run_ids")  # made when a log first keeps runs (``start_bulk_load``)
+_LATER_TABLES = (*_RUN_TABLES, "run_kinds")  # run_kinds: when it has filled them
 
 
 def _legacy_index_sql() -> list[str]:
@@ -478,7 +481,7 @@ class AuditLog:
                 *compact_schema(),
                 *_COMMON,
                 *_compact_index_sql(),
-                *_triggers(name for name, _ in _APPEND_ONLY if name not in _RUN_TABLES),
+                *_triggers(name for name, _ in _APPEND_ONLY if name not in _LATER_TABLES),
             ):
                 self.conn.execute(statement)
             self.conn.execute(f"PRAGMA user_version = {COMPACT_VERSION}")
@@ -796,7 +799,9 @@ class AuditLog:
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                         conn.execute(f"RELEASE {name}")
-                    self._pending = pending
+                    # SQLite may have ended the whole transaction (a full disk, an I/O error):
+                    # then no head of it stands.
+                    self._pending = pending if conn.in_transaction else None
                     self._forget()
                     raise
                 else:
@@ -909,6 +914,8 @@ class AuditLog:
         with self._write():
             if self._runs is not None:
                 self._runs.finish_packing()
+                for statement in _triggers([record_runs.KINDS_TABLE]):
+                    self.conn.execute(statement)
             for statement in _compact_index_sql():
                 self.conn.execute(statement)
         self._indexes = self._index_names()
@@ -1067,7 +1074,7 @@ class AuditLog:
     def head(self) -> tuple[int, str] | None:
         """(seq, hash) of the last record appended, as the chain head row remembers it."""
         with self._lock:
-            if self._depth and self._pending is not None:
+            if self._depth and self._pending is not None and self.conn.in_transaction:
                 return self._pending  # the row this transaction last wrote (``_move_head``)
             rows = self._all("SELECT seq, hash FROM chain_head WHERE id = 1")
         return (rows[0][0], rows[0][1]) if rows else None

@@ -8,6 +8,7 @@ of both logs. Tampering with a run is found by ``verify`` as with a row.
 
 from __future__ import annotations
 
+import random
 import shutil
 import sqlite3
 import zlib
@@ -98,8 +99,24 @@ def test_records_and_lookups_by_id_seq_and_hash_are_the_same_from_runs_as_from_r
         assert ours.strategies_of(ids) == theirs.strategies_of(ids)
 
 
-def test_decision_filters_answer_the_same_from_runs_as_from_rows(logs: tuple[Path, Path]):
-    with AuditLog.open_readonly(logs[0]) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+def written_before_the_kinds_table(path: Path, tmp_path: Path) -> Path:
+    """A copy of the log as a backtest wrote it before ``run_kinds``: none, and no span index."""
+    copied = copy_of(path, tmp_path)
+    db = attacker(copied)
+    db.execute("DROP TABLE run_kinds")
+    db.execute("DROP INDEX runs_span")
+    db.commit()
+    db.close()
+    return copied
+
+
+@pytest.mark.parametrize("kinds_table", [True, False], ids=["run_kinds", "written before it"])
+def test_decision_filters_answer_the_same_from_runs_as_from_rows(
+    logs: tuple[Path, Path], tmp_path: Path, kinds_table: bool
+):
+    path = logs[0] if kinds_table else written_before_the_kinds_table(logs[0], tmp_path)
+    with AuditLog.open_readonly(path) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        assert verify(ours).ok
         content_hash = theirs.records().__next__()["strategy"]["hash"]
         asked: list[dict[str, Any]] = [{}, {"limit": None}, {"limit": 1}, {"limit": 7}]
         for verdict in ("BUY", "SELL", "HOLD", "BLOCKED"):
@@ -131,6 +148,52 @@ def test_decision_filters_answer_the_same_from_runs_as_from_rows(logs: tuple[Pat
         assert ours.newest_first("decision") == theirs.newest_first("decision")
         for column in ("asset", "strategy"):
             assert ours.distinct_values(column) == theirs.distinct_values(column)
+
+
+@pytest.mark.parametrize(
+    ("streams", "page"), [(16, 64), (0, 64), (16, 1), (0, 2)],
+    ids=["a range per kind", "one range for all kinds", "a run a page", "cut runs"],
+)  # fmt: skip
+def test_time_windows_with_any_limit_answer_the_same_from_runs_as_from_rows(
+    logs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, streams: int, page: int
+):
+    monkeypatch.setattr(runs, "_STREAMS_MAX", streams)
+    monkeypatch.setattr(runs, "_PAGE", page)
+    rng = random.Random(13)
+    with AuditLog.open_readonly(logs[0]) as ours, AuditLog.open_readonly(logs[1]) as theirs:
+        for _ in range(150):
+            since = START + timedelta(hours=rng.randrange(0, 2100))
+            until = since + timedelta(hours=rng.choice([0, 1, 5, 30, 200, 900]))
+            filters: dict[str, Any] = {
+                "since": since if rng.random() < 0.8 else None,
+                "until": until if rng.random() < 0.8 else None,
+                "limit": rng.choice([None, 1, 3, 50, 400]),
+            }
+            if rng.random() < 0.5:
+                filters["verdict"] = rng.choice(["HOLD", "SELL", "BUY"])
+            assert ours.decisions(**filters) == theirs.decisions(**filters), filters
+
+
+def test_verify_finds_a_kinds_table_that_leaves_out_or_adds_a_runs_kind(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    (first, _), (other, _) = run_seqs(path)[2], run_seqs(path)[8]
+    db = attacker(path)
+    (kind,) = db.execute("SELECT kind FROM run_kinds WHERE first = ? LIMIT 1", (first,)).fetchone()
+    db.execute("DELETE FROM run_kinds WHERE first = ? AND kind = ?", (first, kind))
+    db.execute("UPDATE run_kinds SET until = until + 1 WHERE first = ?", (other,))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    messages = [p.message for p in report.problems if p.kind is ProblemKind.EDITED]
+    assert f"the runs' kinds table leaves out the kind {kind} " in messages[0]
+    assert messages[0].endswith(f"of the run from seq {first}")
+    assert any(m.startswith("the runs' kinds table names, which the run does not hold,")
+               and m.endswith(f"of the run from seq {other}") for m in messages)  # fmt: skip
+    assert not report.ok
 
 
 def test_an_export_of_a_log_with_runs_is_the_export_of_the_same_records_in_rows(
@@ -227,6 +290,35 @@ def test_runs_written_deflated_as_the_first_runs_were_read_back_the_same(
         assert verify(ours).ok
 
 
+def test_a_bit_flipped_anywhere_in_a_runs_frame_never_decodes_to_other_records(
+    logs: tuple[Path, Path],
+):
+    with sqlite3.connect(logs[0]) as db:
+        stored = db.execute(f"SELECT {runs._SELECT} FROM runs ORDER BY length(data)").fetchone()
+    whole = runs.decode(stored)
+    data = stored[-1]
+    for at in range(len(data)):
+        for bit in range(8):
+            damaged = bytearray(data)
+            damaged[at] ^= 1 << bit
+            try:
+                rows = runs.decode((*stored[:-1], bytes(damaged)))
+            except Undecodable:
+                continue
+            assert rows == whole, f"byte {at} bit {bit}"  # a flip the frame does not hold
+
+
+def test_a_zstandard_frame_without_its_checksum_does_not_decode(logs: tuple[Path, Path]):
+    with sqlite3.connect(logs[0]) as db:
+        stored = db.execute(f"SELECT {runs._SELECT} FROM runs LIMIT 1").fetchone()
+    raw = zstandard.ZstdDecompressor().decompress(stored[-1])
+    unchecked = zstandard.ZstdCompressor(level=1, write_checksum=False).compress(raw)
+    assert runs.decode((*stored[:-1], zstandard.ZstdCompressor(level=1, write_checksum=True)
+                        .compress(raw))) == runs.decode(stored)  # fmt: skip
+    with pytest.raises(Undecodable, match="does not decode"):
+        runs.decode((*stored[:-1], unchecked))
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -250,6 +342,8 @@ def test_runs_and_their_ids_refuse_updates_and_deletes(logs: tuple[Path, Path], 
             "DELETE FROM runs",
             "UPDATE run_ids SET first = 1",
             "DELETE FROM run_ids",
+            "UPDATE run_kinds SET until = 0",
+            "DELETE FROM run_kinds",
         ):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 db.execute(sql)
@@ -393,6 +487,39 @@ def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
     )
     (missing,) = [key for key in found if key[2] == gone]
     assert found[missing].startswith(f"the runs' id table does not name the run of seqs {other}..")
+
+
+def test_verify_finds_an_id_table_naming_another_run_or_a_record_no_run_holds(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    (first, last), (other, other_last) = run_seqs(path)[3], run_seqs(path)[5]
+    db = attacker(path)
+    (moved,) = db.execute("SELECT id FROM run_ids WHERE first = ? LIMIT 1", (other,)).fetchone()
+    db.execute("UPDATE run_ids SET first = ? WHERE id = ?", (first, moved))
+    stray = "dec-" + "0" * 24
+    db.execute("INSERT INTO run_ids (id, first) VALUES (?, ?)", (stray, first))
+    db.execute("INSERT INTO run_ids (id, first) VALUES (?, ?)", ("dec-" + "1" * 24, 999_999))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        report = verify(log)
+    found = {(p.seq, p.id): p.message for p in report.problems if p.kind is ProblemKind.EDITED}
+    named = (
+        f"the runs' id table names the run of seqs {first}..{last} for it, which does not hold it"
+    )
+    assert found[(first, moved)] == found[(first, stray)] == named
+    (held,) = [key for key in found if key[1] == moved and key[0] != first]
+    assert other <= held[0] <= other_last
+    assert (
+        found[held]
+        == f"the runs' id table does not name the run of seqs {other}..{other_last} for it"
+    )
+    assert found[(999_999, None)] == (
+        "the runs' id table names 1 records of a run from seq 999999, which is not there"
+    )
+    assert len(found) == 4
 
 
 def test_a_run_that_no_longer_decodes_fails_every_lookup_as_a_damaged_row_does(
