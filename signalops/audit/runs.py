@@ -622,14 +622,14 @@ class Runs:
             return []
         kinds = self._kind_list()
         if kinds is not None:
-            wanted = {kind for _, kind in kinds if keep(kind)}
-            texts = [text for text, kind in kinds if kind in wanted]
+            taken = {kind for _, kind in kinds if keep(kind)}
+            texts = [text for text, kind in kinds if kind in taken]
             # Most kinds wanted: one range for all, the others' runs passed over (an index
             # range each would be a query each); fewer: a range each (the runs of a kind that
             # stopped long ago, a strategy's old version, are found where they are).
             one = len(texts) > _STREAMS_MAX and 2 * len(texts) > len(kinds)
             ordered = self._runs_of_kinds(texts, since, until, one_range=one)
-            return self._read_newest(ordered, wanted, since, until, until_inclusive, limit)
+            return self._read_newest(ordered, taken, since, until, until_inclusive, limit)
         where, params = [], []
         if since is not None:
             where.append("until >= ?")
@@ -637,35 +637,21 @@ class Runs:
         if until is not None:
             where.append("since <= ?" if until_inclusive else "since < ?")
             params.append(until)
-        sql = "SELECT first, until, kinds FROM runs"
+        sql = "SELECT until, first, since, kinds FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        found: list[tuple[Any, ...]] = []
-        if limit is not None and limit <= 0:
-            return found
-        for first, latest, kinds in self._query(sql + " ORDER BY until DESC, first DESC", params):
-            if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
-                break
-            wanted = _wanted(kinds, keep)
-            if not wanted:
-                continue
-            for row in self._sound(first):
-                as_of = row[4]
-                if (row[7], row[5], row[6], row[8]) not in wanted:
-                    continue
-                if since is not None and as_of < since:
-                    continue
-                if until is not None and (
-                    as_of > until or (as_of == until and not until_inclusive)
-                ):
-                    continue
-                found.append(row)
-            if limit is not None:
-                found.sort(key=_newest, reverse=True)
-                del found[limit:]
-        if limit is None:
-            found.sort(key=_newest, reverse=True)
-        return found
+        wanted: set[Kind] = set()  # a kind wanted in one run is wanted in all
+
+        def scanned() -> Iterator[tuple[int, int, int]]:
+            for latest, first, earliest, kinds in self._query(
+                sql + " ORDER BY until DESC, first DESC", params
+            ):
+                found = _wanted(kinds, keep)
+                if found:
+                    wanted.update(found)
+                    yield latest, first, earliest
+
+        return self._read_newest(scanned(), wanted, since, until, until_inclusive, limit)
 
     def _kind_list(self) -> list[tuple[str, Kind]] | None:
         """The kinds ``run_kinds`` holds (its text and the kind), one index step each; None
