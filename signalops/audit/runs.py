@@ -105,9 +105,13 @@ _KINDS_SCHEMA = (
     # Every kind's runs in one range, latest first: a filter that wants many kinds.
     "CREATE INDEX run_kinds_until ON run_kinds(until, first)",
 )
-_KINDS_ROWS = "SELECT kind, until, since, first FROM run_kinds WHERE first >= ?"
-_KINDS_OF_RUNS = (
-    "SELECT value, until, since, first FROM runs, json_each(runs.kinds) WHERE first >= ?"
+_KINDS_ROWS = "SELECT kind, first FROM run_kinds WHERE first >= ?"
+_KINDS_OF_RUNS = "SELECT value, first FROM runs, json_each(runs.kinds) WHERE first >= ?"
+_KINDS_TIMES = (
+    "SELECT k.kind, k.first, k.until, k.since, r.until, r.since FROM run_kinds k "
+    "JOIN runs r ON r.first = k.first WHERE k.first >= ? "
+    "AND (k.until IS NOT r.until OR k.since IS NOT r.since) "
+    "AND k.kind IN (SELECT value FROM json_each(r.kinds)) ORDER BY 2, 1"
 )
 _PAGE = 64  # a kind's runs read at a time
 # Kinds wanted at most to read each one's runs apart (an index range each) whatever their
@@ -669,9 +673,12 @@ class Runs:
                 if not step:
                     break
                 last = step[0][0]
-                kind = tuple(json.loads(last)) if isinstance(last, str) else ()
-                if len(kind) != 4:
-                    raise Undecodable(_DAMAGED)  # a filter must not pass over its runs
+                try:
+                    kind = tuple(json.loads(last))
+                except (ValueError, TypeError):
+                    kind = ()
+                if len(kind) != 4:  # a filter must not pass over runs it cannot tell
+                    raise Undecodable(f"the runs' kinds table holds {last!r}, not a kind")
                 found.append((last, cast(Kind, kind)))
             self._kinds = found
         return self._kinds
@@ -814,8 +821,8 @@ class Runs:
                             ("EDITED", first, ident,
                              f"the runs' id table names {where} for it, which does not hold it")
                         )  # fmt: skip
-        if runs and self._kind_list() is not None:
-            found += self._kinds_problems(runs[0][0], sound)
+        if runs:
+            found += self._kinds_table_problems(runs[0][0], sound)
         for first, count in self._query(
             "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
             "AND first > ? GROUP BY first ORDER BY first",
@@ -827,24 +834,49 @@ class Runs:
             )  # fmt: skip
         return found
 
+    def _kinds_table_problems(
+        self, lo: int, sound: set[int]
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """``_kinds_problems`` where the log has ``run_kinds``; a kind it cannot read, as one."""
+        try:
+            if self._kind_list() is None:
+                return []
+        except Undecodable as error:
+            return [("EDITED", None, None, str(error))]
+        return self._kinds_problems(lo, sound)
+
     def _kinds_problems(
         self, lo: int, sound: set[int]
     ) -> list[tuple[str, int | None, str | None, str]]:
         """Where ``run_kinds`` is not the kinds and times of the runs from seq ``lo`` on (a
-        filter would pass over a run it leaves out, or read one it names wrongly), of the runs
-        in ``sound``: those whose own columns are their records' (the others are reported as
-        such, and a run that is not there by the walk)."""
+        filter would pass over a run it leaves out, or read one it names wrongly): a kind left
+        out or added, a run that is not there, and times not the run's, of the runs in
+        ``sound`` (whose own time columns are their records'; the others are reported so)."""
         found: list[tuple[str, int | None, str | None, str]] = []
-        for sql, says in (
-            (f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS}", "leaves out"),
-            (f"{_KINDS_ROWS} EXCEPT {_KINDS_OF_RUNS}", "names, which the run does not hold,"),
+        where = "the runs' kinds table"
+        for kind, first in self._query(
+            f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", [lo, lo]
         ):
-            for kind, until, since, first in self._query(sql + " ORDER BY 4, 1", [lo, lo]):
-                if first not in sound:
-                    continue
+            found.append(
+                ("EDITED", first, None, f"{where} leaves out the kind {kind} of the run from "
+                 f"seq {first}")
+            )  # fmt: skip
+        for kind, first, there in self._query(
+            f"SELECT kind, first, first IN (SELECT first FROM runs) FROM ({_KINDS_ROWS} "
+            f"EXCEPT {_KINDS_OF_RUNS}) ORDER BY 2, 1",
+            [lo, lo],
+        ):
+            says = "which does not hold it" if there else "which is not there"
+            found.append(
+                ("EDITED", first, None, f"{where} names the kind {kind} of a run from seq "
+                 f"{first}, {says}")
+            )  # fmt: skip
+        for kind, first, until, since, run_until, run_since in self._query(_KINDS_TIMES, [lo]):
+            if first in sound:
                 found.append(
-                    ("EDITED", first, None, f"the runs' kinds table {says} the kind {kind} "
-                     f"({since} to {until}) of the run from seq {first}")
+                    ("EDITED", first, None, f"{where} says the kind {kind} of the run from seq "
+                     f"{first} is from {since} to {until}; the run is from {run_since} to "
+                     f"{run_until}")
                 )  # fmt: skip
         return found
 

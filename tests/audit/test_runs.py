@@ -174,7 +174,7 @@ def test_time_windows_with_any_limit_answer_the_same_from_runs_as_from_rows(
             assert ours.decisions(**filters) == theirs.decisions(**filters), filters
 
 
-def test_verify_finds_a_kinds_table_that_leaves_out_or_adds_a_runs_kind(
+def test_verify_finds_a_kinds_table_that_leaves_out_adds_or_misdates_a_runs_kind(
     logs: tuple[Path, Path], tmp_path: Path
 ):
     path = copy_of(logs[0], tmp_path)
@@ -182,18 +182,48 @@ def test_verify_finds_a_kinds_table_that_leaves_out_or_adds_a_runs_kind(
     db = attacker(path)
     (kind,) = db.execute("SELECT kind FROM run_kinds WHERE first = ? LIMIT 1", (first,)).fetchone()
     db.execute("DELETE FROM run_kinds WHERE first = ? AND kind = ?", (first, kind))
-    db.execute("UPDATE run_kinds SET until = until + 1 WHERE first = ?", (other,))
+    (dated, until, since) = db.execute(
+        "SELECT kind, until, since FROM run_kinds WHERE first = ? LIMIT 1", (other,)
+    ).fetchone()
+    db.execute(
+        "UPDATE run_kinds SET until = until + 1 WHERE first = ? AND kind = ?", (other, dated)
+    )
+    db.execute('INSERT INTO run_kinds VALUES (\'["PHANTOM",1,1,"HOLD"]\', 5, 5, ?)', (first,))
+    db.execute('INSERT INTO run_kinds VALUES (\'["PHANTOM",1,1,"HOLD"]\', 5, 5, 999999)')
     db.commit()
     db.close()
 
     with AuditLog.open_readonly(path) as log:
         report = verify(log)
-    messages = [p.message for p in report.problems if p.kind is ProblemKind.EDITED]
-    assert f"the runs' kinds table leaves out the kind {kind} " in messages[0]
-    assert messages[0].endswith(f"of the run from seq {first}")
-    assert any(m.startswith("the runs' kinds table names, which the run does not hold,")
-               and m.endswith(f"of the run from seq {other}") for m in messages)  # fmt: skip
-    assert not report.ok
+    found = [(p.seq, p.message) for p in report.problems if p.kind is ProblemKind.EDITED]
+    where = "the runs' kinds table"
+    phantom = '["PHANTOM",1,1,"HOLD"]'
+    assert found == [
+        (first, f"{where} leaves out the kind {kind} of the run from seq {first}"),
+        (first, f"{where} names the kind {phantom} of a run from seq {first}, which does not "
+                "hold it"),
+        (other, f"{where} says the kind {dated} of the run from seq {other} is from {since} to "
+                f"{until + 1}; the run is from {since} to {until}"),
+        (999999, f"{where} names the kind {phantom} of a run from seq 999999, which is not there"),
+    ]  # fmt: skip
+
+
+def test_a_kinds_table_holding_what_is_not_a_kind_fails_filters_and_is_reported_by_verify(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    path = copy_of(logs[0], tmp_path)
+    db = attacker(path)
+    db.execute("INSERT INTO run_kinds VALUES ('garbage', 5, 5, 50)")
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        with pytest.raises(AuditIntegrityError, match="holds 'garbage', not a kind"):
+            log.decisions()
+        report = verify(log)
+    assert [(p.kind, p.message) for p in report.problems] == [
+        (ProblemKind.EDITED, "the runs' kinds table holds 'garbage', not a kind")
+    ]
 
 
 def test_an_export_of_a_log_with_runs_is_the_export_of_the_same_records_in_rows(
@@ -241,7 +271,14 @@ def test_a_deleted_run_is_found_by_verify_as_deleted_records(
 
     with AuditLog.open_readonly(path) as log:
         report = verify(log)
-    deleted, ids = report.problems
+    kinds = [p for p in report.problems if p.message.startswith("the runs' kinds table")]
+    assert kinds and all(
+        (p.kind, p.seq) == (ProblemKind.EDITED, first)
+        and p.message.startswith("the runs' kinds table names the kind ")
+        and p.message.endswith(f"of a run from seq {first}, which is not there")
+        for p in kinds
+    )
+    deleted, ids = [p for p in report.problems if p not in kinds]
     assert (deleted.kind, deleted.seq) == (ProblemKind.DELETED, first)
     assert deleted.message.startswith(f"seqs {first}..{last} missing: seq {last + 1} ")
     assert (ids.kind, ids.seq, ids.message) == (
