@@ -528,15 +528,7 @@ class DecisionTemplate:
                 if found is not None:
                     return found if repeat else found.prepared()
         return self.prepare(
-            as_of=as_of,
-            verdict=verdict,
-            action=action,
-            blocked_by=blocked_by,
-            conflicts=conflicts,
-            observations=evaluation.observations,
-            risk=risk,
-            execution=execution,
-            recorded_at=recorded_at,
+            **_decided(evaluation), risk=risk, execution=execution, recorded_at=recorded_at
         )
 
     def repeat_at(
@@ -619,12 +611,7 @@ class DecisionTemplate:
             raise ValueError(f"an evaluation of {evaluation.asset}, not {self.asset}")
         as_of = evaluation.as_of
         prepared = self._prepare(
-            as_of=as_of,
-            verdict=evaluation.verdict,
-            action=evaluation.action,
-            blocked_by=evaluation.blocked_by,
-            conflicts=evaluation.conflicts,
-            observations=evaluation.observations,
+            **_decided(evaluation),
             risk=risk,
             order=order,
             execution=execution,
@@ -1303,12 +1290,7 @@ def prepare_decision(
         raise ValueError("a decision record needs the evaluation's asset")
     template = template_for(strategy, asset, mode)
     prepared = template.prepare(
-        as_of=evaluation.as_of,
-        verdict=evaluation.verdict,
-        action=evaluation.action,
-        blocked_by=evaluation.blocked_by,
-        conflicts=evaluation.conflicts,
-        observations=evaluation.observations,
+        **_decided(evaluation),
         risk=risk,
         order=intent,
         execution=execution,
@@ -1318,6 +1300,18 @@ def prepare_decision(
     if intent is not None:
         template.check_order(intent, prepared)
     return prepared
+
+
+def _decided(evaluation: Evaluation) -> dict[str, Any]:
+    """The members of a decision record its evaluation gives, as ``prepare`` takes them."""
+    return {
+        "as_of": evaluation.as_of,
+        "verdict": evaluation.verdict,
+        "action": evaluation.action,
+        "blocked_by": evaluation.blocked_by,
+        "conflicts": evaluation.conflicts,
+        "observations": evaluation.observations,
+    }
 
 
 def followup_id(kind: str, decision_id: str, n: int = 1) -> str:

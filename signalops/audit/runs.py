@@ -710,16 +710,18 @@ class Runs:
     ) -> Iterator[tuple[Any, ...]]:
         """``(until, first, since, kind)`` of the runs holding ``text``'s kind (None: any),
         latest first, a page at a time."""
-        where, params = ["1"], []
+        where: list[str] = []
+        params: list[Any] = []
         if text is not None:
-            where, params = ["kind = ?"], [cast(Any, text)]
+            where.append("kind = ?")
+            params.append(text)
         if since is not None:
             where.append("until >= ?")
             params.append(since)
         if top is not None:
             where.append("until <= ?")
             params.append(top)
-        sql = f"SELECT until, first, since, kind FROM run_kinds WHERE {' AND '.join(where)}"
+        sql = f"SELECT until, first, since, kind FROM run_kinds WHERE {' AND '.join(where) or 1}"
         after: list[Any] = []
         while True:  # (until, first, kind): a run's kinds may be cut by a page's end
             page = self._query(

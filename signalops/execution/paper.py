@@ -694,17 +694,6 @@ class PaperBroker:
         are checked each time."""
         return self.ledger.state()
 
-    def _book(
-        self,
-        *,
-        placed_before: datetime | None = None,
-        inclusive: bool = True,
-        rows: list[_FillRow] | None = None,
-    ) -> _Book:
-        """The account's book after the fills placed before (or at, when ``inclusive``) a moment."""
-        books = self._books(placed_before=placed_before, inclusive=inclusive, rows=rows)
-        return books.account.copy()
-
     def _books(
         self,
         *,
