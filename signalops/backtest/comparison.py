@@ -99,6 +99,21 @@ class Study:
             return frozenset()
         return failed_closed(self.result.audit_path)
 
+    @cached_property
+    def notes(self) -> tuple[str, ...]:
+        """``report.notes`` of the result, read in its audit log where the result says it is
+        (``run_study`` fills them in from its staging folder, before the files move)."""
+        from signalops.backtest.report import notes
+
+        return tuple(notes(self.result))
+
+    @cached_property
+    def sizing(self) -> tuple[str, ...]:
+        """``report.sizing_lines`` of the study, read as ``notes`` are."""
+        from signalops.backtest.report import sizing_lines
+
+        return tuple(sizing_lines(self))
+
     @property
     def blocked_by_kind(self) -> tuple[Accounting, Accounting]:
         """(blocks by a passing veto, blocks that failed closed): see ``filters``."""

@@ -1147,10 +1147,7 @@ def write_report(
         encoding="utf-8",
     )
     html_path = out / HTML
-    # The log is in ``out`` until the report is published: the notes and sizing lines that
-    # read it read it there (at ``study.result.audit_path`` they found none, or the last run's).
-    sizing, told = sizing_lines(study, out), notes(study.result, out)
-    html_path.write_text(render_html(study, drawn, data, sizing, told), encoding="utf-8")
+    html_path.write_text(render_html(study, drawn, data), encoding="utf-8")
     return ReportFiles(metrics_path, trades_path, html_path, charts_path)
 
 
@@ -1278,11 +1275,8 @@ def render_html(
     study: Study,
     drawn: Sequence[Chart],
     data: Mapping[str, Any] | None = None,
-    sizing: Sequence[str] | None = None,
-    told: Sequence[str] | None = None,
 ) -> str:
-    """The page: ``told`` (the notes, by default the study's ``notes``) above the table (and
-    under it ``sizing``: ``sizing_lines``, by default the study's),
+    """The page: the study's ``notes`` above the table (and under it its ``sizing`` lines),
     a portfolio's table by asset (``asset_table``), the charts, the extended measures of
     ``data`` (``metrics.json``'s content, when given), the filter accounting and the trades.
     plotly.js is inlined once at the top, so the file opens offline; the same study gives the
@@ -1298,10 +1292,10 @@ def render_html(
         f"<style>{_CSS}</style>",
         f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
-        *(f"<p class=note>note: {e(line)}</p>" for line in (notes(r) if told is None else told)),
+        *(f"<p class=note>note: {e(line)}</p>" for line in study.notes),
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
-        *(f"<p>{e(line)}</p>" for line in (sizing_lines(study) if sizing is None else sizing)),
+        *(f"<p>{e(line)}</p>" for line in study.sizing),
         *_strategies_section(study),
         *_assets_section(study),
         *(embed(chart, why) for chart in drawn),

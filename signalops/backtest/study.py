@@ -152,14 +152,20 @@ def run_study(
 def _published_as(study: Study, out: Path) -> Study:
     """``study`` with its logs where they will be published (in ``out``): the paths the report
     files and the terminal show. What it reads from the logs it reads now, from the staging
-    folder, before the files move."""
+    folder, before the files move: read after, a run publishing into the same folder
+    meanwhile could swap the log under the reader (and leave its WAL files there)."""
+    from signalops.backtest.report import notes, sizing_lines
+
     moved = replace(
         study,
         result=_moved(study.result, out),
         baseline=None if study.baseline is None else _moved(study.baseline, out),
         out_dir=out,
     )
-    vars(moved)["failed_closed"] = study.failed_closed  # its cached_property, filled in
+    # Its cached properties, filled in (the notes name the logs where they will be).
+    vars(moved)["failed_closed"] = study.failed_closed
+    vars(moved)["notes"] = tuple(notes(moved.result, study.out_dir))
+    vars(moved)["sizing"] = tuple(sizing_lines(moved, study.out_dir))
     return moved
 
 

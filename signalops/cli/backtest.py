@@ -366,7 +366,6 @@ def run_and_print(
     """Backtest ``strategies`` (one, or several together in one account) into ``out_dir``'s
     report and print it: the side-by-side table and its notes, the Kelly sizing that stopped
     BUYs (said, not just counted), of several the account by strategy, then the portfolio."""
-    from signalops.backtest.report import sizing_lines
     from signalops.backtest.study import run_study
     from signalops.cli.together import strategies_table
 
@@ -387,7 +386,7 @@ def run_and_print(
             universe=ready.universe,
         )
     output.backtest(study, out_dir)
-    for line in sizing_lines(study):
+    for line in study.sizing:
         output.console().print(line, markup=False, highlight=False)
     strategies_table(study)  # one strategy: none
     research_output.portfolio(study)

@@ -141,6 +141,28 @@ def test_two_backtests_into_one_folder_both_finish_and_the_last_ones_files_are_a
     assert traded and all(row.split(",")[10].split()[0] in ids for row in traded)
 
 
+def test_the_terminal_and_the_report_read_the_log_before_it_is_published(
+    replay_dir: Path, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Read after the move, another run publishing into the same folder meanwhile could swap the
+    # log under the reader and leave its WAL files beside the next run's log.
+    opened: list[Path] = []
+    open_readonly = AuditLog.open_readonly.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[AuditLog], path: Path, *args: object, **kwargs: object) -> AuditLog:
+        opened.append(Path(path).resolve())
+        return open_readonly(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(AuditLog, "open_readonly", classmethod(recording))
+    ran = invoke("backtest", HOURLY, "--data", str(replay_dir), "--report", "R",
+                 "--from", "2024-06-01", "--to", "2025-06-30")  # fmt: skip
+
+    assert ran.exit_code == 0, ran.stderr
+    assert opened  # the notes read the log: its filled BUYs' records
+    published = (in_tmp / "R").resolve()
+    assert [path for path in opened if path.parent == published] == []
+
+
 def test_a_run_without_a_baseline_removes_the_last_runs_and_keeps_other_reports(
     replay_dir: Path, in_tmp: Path
 ):

@@ -455,11 +455,10 @@ def backtest(study: Study, out_dir: Path) -> None:
         filter_lines,
         method_lines,
         metric_rows,
-        notes,
         title,
     )
 
-    for note in notes(study.result):
+    for note in study.notes:  # read before the report was published
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
