@@ -53,6 +53,10 @@ class Study:
     quote: str | None = None  # the quote currency of every asset's venue (None: they differ)
     # Of several strategies run together: the limits each ran under (``limits`` is None then).
     book_limits: Mapping[str, RiskLimits] = field(default_factory=lambda: MappingProxyType({}))
+    # What the report and the terminal tell from the logs (``report.notes``,
+    # ``report.sizing_lines``), read before the files moved (``run_study``; None: not read yet).
+    notes: tuple[str, ...] | None = None
+    sizing: tuple[str, ...] | None = None
 
     @cached_property
     def extended(self) -> ExtendedMetrics:
@@ -98,21 +102,6 @@ class Study:
         if not self.result.blocked.items:
             return frozenset()
         return failed_closed(self.result.audit_path)
-
-    @cached_property
-    def notes(self) -> tuple[str, ...]:
-        """``report.notes`` of the result, read in its audit log where the result says it is
-        (``run_study`` fills them in from its staging folder, before the files move)."""
-        from signalops.backtest.report import notes
-
-        return tuple(notes(self.result))
-
-    @cached_property
-    def sizing(self) -> tuple[str, ...]:
-        """``report.sizing_lines`` of the study, read as ``notes`` are."""
-        from signalops.backtest.report import sizing_lines
-
-        return tuple(sizing_lines(self))
 
     @property
     def blocked_by_kind(self) -> tuple[Accounting, Accounting]:

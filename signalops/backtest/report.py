@@ -1254,6 +1254,16 @@ _BOOKS = {
 # --- the page ----------------------------------------------------------------------------------
 
 
+def told(study: Study) -> Sequence[str]:
+    """The study's notes: as read before its files moved (``Study.notes``), else ``notes``."""
+    return notes(study.result) if study.notes is None else study.notes
+
+
+def sizing_told(study: Study) -> Sequence[str]:
+    """The study's Kelly sizing lines, as ``told`` gives its notes."""
+    return sizing_lines(study) if study.sizing is None else study.sizing
+
+
 def notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
     """Every note of a backtest, in the order the terminal and the report show them: what the
     table alone would not say (data that starts late or ends early, metrics that could not be
@@ -1292,10 +1302,10 @@ def render_html(
         f"<style>{_CSS}</style>",
         f"<script>{plotly_js()}</script></head><body>",
         f"<h1>{e(title(study))}</h1>",
-        *(f"<p class=note>note: {e(line)}</p>" for line in study.notes),
+        *(f"<p class=note>note: {e(line)}</p>" for line in told(study)),
         "<p>" + "<br>".join(e(line) for line in method_lines(study)) + "</p>",
         table(columns(study), metric_rows(study)),
-        *(f"<p>{e(line)}</p>" for line in study.sizing),
+        *(f"<p>{e(line)}</p>" for line in sizing_told(study)),
         *_strategies_section(study),
         *_assets_section(study),
         *(embed(chart, why) for chart in drawn),

@@ -30,7 +30,7 @@ from signalops.backtest.bars import NEXT_OPEN
 from signalops.backtest.comparison import Study
 from signalops.backtest.filters import DEFAULT_HORIZON, without_vetoes
 from signalops.backtest.folders import staged
-from signalops.backtest.report import REPORT_FILES, write_report
+from signalops.backtest.report import REPORT_FILES, notes, sizing_lines, write_report
 from signalops.backtest.runner import (
     AUDIT_FILE,
     BacktestResult,
@@ -154,18 +154,19 @@ def _published_as(study: Study, out: Path) -> Study:
     files and the terminal show. What it reads from the logs it reads now, from the staging
     folder, before the files move: read after, a run publishing into the same folder
     meanwhile could swap the log under the reader (and leave its WAL files there)."""
-    from signalops.backtest.report import notes, sizing_lines
-
     moved = replace(
         study,
         result=_moved(study.result, out),
         baseline=None if study.baseline is None else _moved(study.baseline, out),
         out_dir=out,
     )
-    # Its cached properties, filled in (the notes name the logs where they will be).
-    vars(moved)["failed_closed"] = study.failed_closed
-    vars(moved)["notes"] = tuple(notes(moved.result, study.out_dir))
-    vars(moved)["sizing"] = tuple(sizing_lines(moved, study.out_dir))
+    # The notes name the logs where they will be.
+    moved = replace(
+        moved,
+        notes=tuple(notes(moved.result, study.out_dir)),
+        sizing=tuple(sizing_lines(moved, study.out_dir)),
+    )
+    vars(moved)["failed_closed"] = study.failed_closed  # its cached_property, filled in
     return moved
 
 

@@ -366,6 +366,7 @@ def run_and_print(
     """Backtest ``strategies`` (one, or several together in one account) into ``out_dir``'s
     report and print it: the side-by-side table and its notes, the Kelly sizing that stopped
     BUYs (said, not just counted), of several the account by strategy, then the portfolio."""
+    from signalops.backtest.report import sizing_told
     from signalops.backtest.study import run_study
     from signalops.cli.together import strategies_table
 
@@ -386,7 +387,7 @@ def run_and_print(
             universe=ready.universe,
         )
     output.backtest(study, out_dir)
-    for line in study.sizing:
+    for line in sizing_told(study):
         output.console().print(line, markup=False, highlight=False)
     strategies_table(study)  # one strategy: none
     research_output.portfolio(study)

@@ -456,9 +456,10 @@ def backtest(study: Study, out_dir: Path) -> None:
         method_lines,
         metric_rows,
         title,
+        told,
     )
 
-    for note in study.notes:  # read before the report was published
+    for note in told(study):  # read before the report was published
         console(stderr=True).print(f"note: {note}", style="yellow", highlight=False)
     out = console()
     out.print(Text(title(study), style="bold"))
