@@ -120,7 +120,6 @@ _STREAMS_MAX = 16
 _LOOKUP_CHUNK = 500  # ids per lookup: under SQLite's 999 bound parameters of old builds
 
 _ID = re.compile(r"dec-[0-9a-f]{24}")
-_HEX = re.compile(r"[0-9a-f]*")
 _ID_BYTES, _HASH_BYTES = 12, 32
 # The layout of ``data`` (its first byte): 1, deflated (zlib), as the first runs were written;
 # 2, a Zstandard frame, as they are now (a third of zlib's time at level 1, and smaller).
@@ -280,40 +279,64 @@ class RunBuilder:
         """The run's ``runs`` row; None when a record cannot be kept in a run after all: an id
         not of the form ``ids`` keeps (``dec-`` and 24 hex digits), a body holding a newline
         (newlines part the bodies in ``data``). Checked here for all of them at once."""
-        ids, bodies = self.ids, self.bodies
-        count = len(ids)
-        digits = "".join([ident[4:] for ident in ids])
-        text = "\n".join(bodies)
-        if (
-            len(digits) != 24 * count
-            or "".join([ident[:4] for ident in ids]) != "dec-" * count
-            or not _HEX.fullmatch(digits)
-            or text.count("\n") != count - 1
-        ):
+        bodies = self.bodies
+        if not bodies:
             return None
-        columns = [array.array("q", self.as_of), array.array("q", self.recorded)]
-        columns.append(array.array("H", self.kinds))
-        if _SWAP:
-            for column in columns:
-                column.byteswap()
+        ids = _id_bytes(self.ids)
+        if ids is None or "\n" in "".join(bodies):  # one C scan each, not one per record
+            return None
+        as_of = _column("q", self.as_of)
+        # A repeat is recorded when it is decided: the same column twice, made once.
+        recorded = as_of if self.recorded == self.as_of else _column("q", self.recorded)
         data = b"".join(
             [
-                _HEADER.pack(_ZSTD, count),
-                *(column.tobytes() for column in columns),
-                text.encode("utf-8"),
+                _HEADER.pack(_ZSTD, len(bodies)),
+                as_of,
+                recorded,
+                _column("H", self.kinds),
+                "\n".join(bodies).encode("utf-8"),
             ]
         )
         return (
             self.first,
-            self.first + count - 1,
+            self.first + len(bodies) - 1,
             min(self.as_of),
             max(self.as_of),
             _json([list(kind) for kind in self._kinds]),
             self.prev,
-            bytes.fromhex(digits),
+            ids,
             b"".join(self.hashes),
             _codec().compress(data),
         )
+
+
+def _id_bytes(ids: list[str]) -> bytes | None:
+    """The ``ids`` column of these ids (each one's 24 hex digits as 12 bytes); None when one
+    is not ``dec-`` and 24 lowercase hex digits. Checked for all of them at once, in C: each is
+    28 characters long, their joined text has ``dec-`` at every 28th character, and what is
+    left without those (24 characters each: none inside was taken) reads back as hex."""
+    count = len(ids)
+    joined = "".join(ids)
+    if not count or len(joined) != 28 * count or min(map(len, ids)) != 28:
+        return None
+    for at, char in enumerate("dec-"):
+        if joined[at::28] != char * count:
+            return None
+    digits = joined.replace("dec-", "")
+    try:
+        found = bytes.fromhex(digits)
+    except ValueError:
+        return None
+    # ``fromhex`` also takes capitals and skips spaces: the hex it gives back must be the text.
+    return found if len(found) == 12 * count and found.hex() == digits else None
+
+
+def _column(code: str, values: list[int]) -> bytes:
+    """``values`` as a little-endian column of ``array`` items of type ``code``."""
+    column = array.array(code, values)
+    if _SWAP:
+        column.byteswap()
+    return column.tobytes()
 
 
 class _Codec:
@@ -341,8 +364,8 @@ def _codec() -> _Codec:
     return codec
 
 
-def _json(values: list[Any]) -> str:
-    return json.dumps(values, separators=(",", ":"))
+# ``json.dumps(values, separators=(",", ":"))`` without making an encoder per call (a run's kinds).
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -481,14 +504,15 @@ class Runs:
         (``RunBuilder.params``: they are rows then)."""
         packed = self._packing_ids()
         ids = run.ids
-        taken = packed.keys() & ids  # in C: a Python test per id was most of this
-        if taken or len(set(ids)) != len(ids):
+        added = dict.fromkeys(ids, run.first)  # fewer keys than ids: one is there twice
+        taken = packed.keys() & added.keys()  # in C: a Python test per id was most of this
+        if taken or len(added) != len(ids):
             return sorted(taken | {i for i, count in Counter(ids).items() if count > 1})
         params = run.params()
         if params is None:
             return None
         self._query(_INSERT, params)
-        packed.update(dict.fromkeys(ids, run.first))
+        packed.update(added)
         return []
 
     def _packing_ids(self) -> dict[str, int]:

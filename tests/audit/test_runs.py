@@ -486,6 +486,37 @@ def _runs_row(db: sqlite3.Connection, first: int) -> tuple[Any, ...]:
     return tuple(found)
 
 
+def test_repeats_whose_ids_are_not_24_hex_digits_each_are_rows_even_when_their_lengths_add_up(
+    replay_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two ids one digit short and one digit long hold 48 hex digits between them: cut into
+    12-byte ids they would read back as two other ids (``ids`` keeps 24 digits per record)."""
+    repeats: list[Repeat] = []
+    append_many = AuditLog.append_many
+
+    def keeping(log: AuditLog, records: Any) -> int:
+        records = list(records)
+        repeats.extend(r for r in records if isinstance(r, Repeat))
+        return append_many(log, records)
+
+    monkeypatch.setattr(AuditLog, "append_many", keeping)
+    run_backtest(
+        loads(HOURLY_RSI, "bench.yaml"), store=replay_store, start=START,
+        end=START + timedelta(days=3), every=timedelta(hours=1), out_dir=tmp_path / "bt",
+    )  # fmt: skip
+    monkeypatch.undo()
+    short = repeats[0]._replace(id="dec-" + "a" * 23)
+    long = repeats[1]._replace(id="dec-" + "b" * 25)
+    with AuditLog(tmp_path / "new.db") as log:
+        log.start_bulk_load(private=True)
+        assert log.append_many([short, long, repeats[2]]) == 3
+        log.finish_bulk_load()
+        assert [r["id"] for r in log.records()] == [short.id, long.id, repeats[2].id]
+        assert log.get(long.id) == list(log.records())[1]
+        assert verify(log).ok
+        assert log.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
 def test_a_run_slipped_inside_another_is_found_by_verify(logs: tuple[Path, Path], tmp_path: Path):
     path = copy_of(logs[0], tmp_path)
     first = next(f for f, last in run_seqs(path)[2:] if last - f > 10)
