@@ -473,6 +473,7 @@ class _ForgettingBroker(FlatViewBroker):
     def _rows(self) -> list[_FillRow]:
         self._cache, self._last_raw, self._trusted = [], None, None
         self._standings, self._views, self._checked = {}, None, False
+        self._asked, self._day_marked = None, {}
         self._replays.clear()
         return super()._rows()
 

@@ -146,6 +146,7 @@ VENUE = "paper"
 _REPLAYS_KEPT = 4  # "now", today's midnight, and a couple of past moments
 _MARKS_KEPT = 4096  # (asset, midnight) -> market mark: a universe's day, many times over
 _NAN = Decimal("NaN")
+_ZERO = Decimal(0)
 _MAX_EXPONENT = 100  # see ``_amount``
 
 
@@ -370,6 +371,9 @@ class _Standing:
     day_holdings: tuple[_DayHolding, ...] = ()
     held_at_midnight: bool = False
     filled: tuple[tuple[str, datetime | None], ...] = ()  # each open position's last fill time
+    # The assets held at midnight and still held: a view that does not price one values it at
+    # its last fill, at midnight too (``_day_start_marked``).
+    carried: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, book: _Book, day_book: _Book | None, capital: Decimal | None) -> _Standing:
@@ -387,8 +391,11 @@ class _Standing:
             (asset, h.quantity, h.last_price, h.last_time) for asset, h in day_book.holdings.items()
         )
         at_midnight = any(quantity != 0 for _, quantity, _, _ in day)
+        now = {asset for asset, _ in open_}
+        carried = tuple(asset for asset, quantity, _, _ in day if quantity != 0 and asset in now)
         return cls(
-            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight, filled
+            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight, filled,
+            carried,
         )  # fmt: skip
 
     def positions(self, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
@@ -396,12 +403,11 @@ class _Standing:
         positions = {}
         for asset, quantity, average, last in self.holdings:
             mark = prices.get(asset)
-            positions[asset] = Position(
-                asset=asset,
-                quantity=quantity,
-                average_price=average,
-                last_price=last if mark is None else to_decimal(mark),
-            )
+            if mark is None:
+                mark = last
+            elif mark.__class__ is not Decimal:  # a gate's marks are Decimals already
+                mark = to_decimal(mark)
+            positions[asset] = Position(asset, quantity, average, mark)
         return positions
 
 
@@ -522,6 +528,11 @@ class PaperBroker:
         self._standings: dict[
             str | None, tuple[list[_FillRow], int, tuple[Any, ...], _Standing]
         ] = {}
+        # (rows, how many, the time asked, its cuts): see ``_cuts``
+        self._asked: tuple[list[_FillRow], int, datetime, tuple[datetime | None, ...]] | None = None
+        # whose -> (figures, midnight, assets at their last fill, allocation, the day's start
+        # and its marks): see ``_day_start_marked``
+        self._day_marked: dict[str | None, tuple[Any, ...]] = {}
         self._last_day: tuple[datetime, datetime] | None = None  # see ``_day_start``
         self._midnight_marks = midnight_marks  # see ``midnight_marks``
         self._marks: dict[tuple[str, datetime], tuple[Decimal, datetime] | None] = {}
@@ -991,7 +1002,8 @@ class PaperBroker:
         ``day_start_marks`` says what each position held at midnight was valued at (empty
         without ``midnight_marks``: the positions are then all at their last fill).
         """
-        require_aware(as_of)
+        if as_of.tzinfo is not UTC:  # UTC is aware: no call to find out, at every view
+            require_aware(as_of)
         rows = self._rows()
         # The same view for the same question on the same ledger (``book`` asks what the
         # pipeline's gate just asked): made once. Views are not changed by their users.
@@ -1013,7 +1025,8 @@ class PaperBroker:
     def held_at(self, as_of: datetime) -> tuple[tuple[str, datetime | None], ...]:
         """The account's open positions as of ``as_of``: each asset, in asset order, with its
         last fill's time (what the gate weighs a market price of it against)."""
-        require_aware(as_of)
+        if as_of.tzinfo is not UTC:
+            require_aware(as_of)
         return self._standing(self._rows(), as_of, None).filled
 
     def starts_day_at_market(self, asset: str, as_of: datetime) -> bool:
@@ -1039,23 +1052,39 @@ class PaperBroker:
         ``rows`` (the cache), but for the marks: kept while the rows, the cuts at ``as_of`` and
         at its day's start, and the allocation are the same (the gate asks for the views at
         every decision, with new prices only)."""
-        midnight = self._day_start(as_of)
         capital = None if strategy is None else self.capital.get(strategy)
-        cuts = (self._cut(rows, as_of, True), self._cut(rows, midnight, False), capital)
+        cuts = (*self._cuts(rows, as_of), capital)
         kept = self._standings.get(strategy)
         if kept is not None and kept[0] is rows and kept[1] == len(rows) and kept[2] == cuts:
             return kept[3]
-        # Read only (no copies): the figures are taken out of the kept books at once.
-        books = self._books(placed_before=as_of, rows=rows)
-        at_midnight = self._books(placed_before=midnight, inclusive=False, rows=rows)
-        if strategy is None:
-            standing = _Standing.of(books.account, at_midnight.account, None)
-        else:
-            day_book = None if capital is None else at_midnight.own(strategy)
-            standing = _Standing.of(books.own(strategy), day_book, capital)
+        standing = self._standing_of(rows, as_of, strategy, capital)
         # The rows too (their id stays theirs), and how many: the cache grows in place.
         self._standings[strategy] = (rows, len(rows), cuts, standing)
         return standing
+
+    def _cuts(self, rows: list[_FillRow], as_of: datetime) -> tuple[datetime | None, ...]:
+        """The cuts of ``rows`` at ``as_of`` and at its day's start (``_cut``): worked out once
+        for the views asked at one time on the same rows (a gate asks for the holdings, the
+        account and the book at once), as they are a function of the rows and the time."""
+        kept = self._asked
+        if kept is not None and kept[0] is rows and kept[1] == len(rows) and kept[2] == as_of:
+            return kept[3]
+        midnight = self._day_start(as_of)
+        cuts = (self._cut(rows, as_of, True), self._cut(rows, midnight, False))
+        self._asked = (rows, len(rows), as_of, cuts)
+        return cuts
+
+    def _standing_of(
+        self, rows: list[_FillRow], as_of: datetime, strategy: str | None, capital: Decimal | None
+    ) -> _Standing:
+        """``_standing``'s figures, worked out from the kept replays."""
+        # Read only (no copies): the figures are taken out of the kept books at once.
+        books = self._books(placed_before=as_of, rows=rows)
+        at_midnight = self._books(placed_before=self._day_start(as_of), inclusive=False, rows=rows)
+        if strategy is None:
+            return _Standing.of(books.account, at_midnight.account, None)
+        day_book = None if capital is None else at_midnight.own(strategy)
+        return _Standing.of(books.own(strategy), day_book, capital)
 
     def _day_start(self, as_of: datetime) -> datetime:
         """``day_start_of(as_of)``, worked out once for the views asked at one time."""
@@ -1079,6 +1108,7 @@ class PaperBroker:
         self._midnight_marks = source
         self._marks = {}
         self._views = None  # made with the marks of the source before
+        self._day_marked = {}  # likewise
 
     def _day_start_marked(
         self,
@@ -1086,24 +1116,51 @@ class PaperBroker:
         prices: Mapping[str, Decimal | float | str],
         as_of: datetime,
         capital: Decimal | None,
+        whose: str | None = None,
     ) -> tuple[Decimal, tuple[DayStartMark, ...]]:
         """``standing``'s equity at the day's start, each position held at midnight at its
         market price then (see ``portfolio``), and what each was marked at. Without a source
-        of marks, or nothing held at midnight, the figure kept (last fill prices), no marks."""
+        of marks, or nothing held at midnight, the figure kept (last fill prices), no marks.
+
+        Worked out once per standing (``whose``: the account's, None, or that strategy's
+        book's), midnight and positions the view marks at their last fill: a gate asks at every
+        decision of the day with new prices, which change neither (each asset's mark is asked
+        once per midnight, and the source is the same until ``midnight_marks`` is set)."""
         day_start = standing.day_start
         assert day_start is not None  # the account's, or an allocated book's
         if self._midnight_marks is None or not standing.held_at_midnight:
             return day_start, ()
         midnight = self._day_start(as_of)
-        held_now = {asset for asset, *_ in standing.holdings}
+        at_fill = tuple(asset for asset in standing.carried if asset not in prices)
+        kept = self._day_marked.get(whose)
+        if (
+            kept is not None
+            and kept[0] is standing
+            and kept[1] == midnight
+            and kept[2] == at_fill
+            and kept[3] == capital
+        ):
+            return kept[4]
+        found = self._marked_day_start(standing, midnight, at_fill, capital)
+        self._day_marked[whose] = (standing, midnight, at_fill, capital, found)
+        return found
+
+    def _marked_day_start(
+        self,
+        standing: _Standing,
+        midnight: datetime,
+        at_fill: tuple[str, ...],
+        capital: Decimal | None,
+    ) -> tuple[Decimal, tuple[DayStartMark, ...]]:
+        """``_day_start_marked``'s figure and marks, ``at_fill`` the positions held then and
+        now that the view values at their last fill."""
         total, marks = Decimal(0), []
         # Summed as ``_Book.marked_equity`` sums: with every mark a last fill price, the figure
         # is the one kept, to the last digit.
         for asset, quantity, last, last_time in standing.day_holdings:
             price = last
             if quantity != 0:
-                at_fill = asset in held_now and asset not in prices
-                mark = self._day_mark(asset, quantity, last, last_time, midnight, at_fill)
+                mark = self._day_mark(asset, quantity, last, last_time, midnight, asset in at_fill)
                 marks.append(mark)
                 price = mark.price
             total += quantity * price
@@ -1207,7 +1264,8 @@ class PaperBroker:
         ``day_start_equity`` likewise: its own at midnight (marked as ``portfolio`` marks the
         account's), or the account's.
         """
-        require_aware(as_of)
+        if as_of.tzinfo is not UTC:  # UTC is aware: no call to find out, at every view
+            require_aware(as_of)
         rows = self._rows()
         # Figures, not the kept books: ``portfolio`` below may read newer rows into those.
         own = self._standing(rows, as_of, strategy)
@@ -1218,13 +1276,11 @@ class PaperBroker:
             # The others' holdings count as this book's cash: summed, not subtracted from the
             # account's equity, so that alone (the others hold 0) its cash is the account's to
             # the last digit and it sizes exactly as before books existed.
-            others = sum(
-                (
-                    (held.quantity - _held(positions, asset)) * held.last_price
-                    for asset, held in account.positions.items()
-                ),
-                Decimal(0),
-            )
+            others = Decimal(0)  # summed in the account's order, as ``sum`` would
+            for asset, held in account.positions.items():
+                mine = positions.get(asset)
+                own_quantity = _ZERO if mine is None else mine.quantity
+                others += (held.quantity - own_quantity) * held.last_price
             return PortfolioView(
                 cash=account.cash + others,
                 positions=positions,
@@ -1232,7 +1288,7 @@ class PaperBroker:
                 day_start_equity=account.day_start_equity,
                 day_start_marks=account.day_start_marks,
             )
-        day_start, marks = self._day_start_marked(own, prices, as_of, capital)
+        day_start, marks = self._day_start_marked(own, prices, as_of, capital, strategy)
         return PortfolioView(
             cash=capital + own.cash,
             positions=positions,
@@ -1247,11 +1303,6 @@ def _after(book: _Book, row: _FillRow) -> _Book:
     after = book.copy()
     after.apply(row)
     return after
-
-
-def _held(positions: Mapping[str, Position], asset: str) -> Decimal:
-    found = positions.get(asset)
-    return found.quantity if found is not None else Decimal(0)
 
 
 def day_start_of(as_of: datetime) -> datetime:

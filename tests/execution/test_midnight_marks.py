@@ -291,6 +291,84 @@ def test_a_noted_price_that_is_no_price_is_no_mark(db: sqlite_utils.Database):
     assert view.day_start_marks == (DayStartMark("BTC", D("2"), D("100"), WEEKS_AGO, "last fill"),)
 
 
+# --- the day's start kept while the ledger, the day and the source are the same --------------
+#
+# A gate asks for the views at every decision of the day with new prices: the day's start and
+# its marks are worked out once per book's figures, midnight and positions valued at their last
+# fill (``PaperBroker._day_start_marked``), and the cuts of the ledger once per time asked
+# (``_cuts``). Each test holds the broker that kept them to a fresh one reading the same ledger.
+
+
+def _fresh(db: sqlite_utils.Database, marks: MarkSource | None) -> PaperBroker:
+    return PaperBroker(db, fee_bps=10, slippage_bps=0, midnight_marks=marks)
+
+
+def test_a_new_source_of_marks_values_the_day_start_at_its_prices(db: sqlite_utils.Database):
+    broker = broker_with(db, Closes({"BTC": (D("80"), MIDNIGHT)}))
+    assert broker.portfolio({"BTC": D("78")}, NOON).day_start_equity == D("99799.8") + 2 * D("80")
+
+    other = Closes({"BTC": (D("90"), MIDNIGHT)})
+    broker.midnight_marks = other
+    view = broker.portfolio({"BTC": D("78")}, NOON + timedelta(minutes=1))
+
+    assert view.day_start_equity == D("99799.8") + 2 * D("90")
+    assert view == _fresh(db, other).portfolio({"BTC": D("78")}, NOON + timedelta(minutes=1))
+
+
+def test_a_holding_priced_in_one_view_and_not_the_next_is_marked_as_each_view_values_it(
+    db: sqlite_utils.Database,
+):
+    closes = Closes({"BTC": (D("80"), MIDNIGHT), "ETH": (D("40"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+    broker.execute(intent(Side.BUY, "1", "50", WEEKS_AGO, asset="ETH"), as_of=WEEKS_AGO)
+
+    priced = broker.portfolio({"BTC": D("78"), "ETH": D("41")}, NOON)
+    unpriced = broker.portfolio({"BTC": D("78")}, NOON + timedelta(minutes=1))
+    again = broker.portfolio({"BTC": D("78"), "ETH": D("41")}, NOON + timedelta(minutes=2))
+
+    assert [m.source for m in priced.day_start_marks] == ["market", "market"]
+    assert [m.source for m in unpriced.day_start_marks] == ["market", "last fill"]
+    assert again.day_start_marks == priced.day_start_marks
+    assert unpriced == _fresh(db, closes).portfolio({"BTC": D("78")}, NOON + timedelta(minutes=1))
+
+
+def test_a_fill_dated_before_midnight_written_after_the_days_view_counts_in_its_start(
+    db: sqlite_utils.Database,
+):
+    # An approval answered late, a second process: a fill placed yesterday, written today.
+    closes = Closes({"BTC": (D("80"), MIDNIGHT), "ETH": (D("40"), MIDNIGHT)})
+    broker = broker_with(db, closes)
+    broker.portfolio({"BTC": D("78")}, NOON)
+    yesterday = MIDNIGHT - timedelta(hours=2)
+    broker.execute(intent(Side.BUY, "1", "50", yesterday, asset="ETH"), as_of=yesterday)
+
+    view = broker.portfolio({"BTC": D("78"), "ETH": D("41")}, NOON + timedelta(minutes=1))
+
+    assert [m.asset for m in view.day_start_marks] == ["BTC", "ETH"]
+    fresh = _fresh(db, closes).portfolio({"BTC": D("78"), "ETH": D("41")}, NOON)
+    assert (view.day_start_equity, view.day_start_marks) == (
+        fresh.day_start_equity,
+        fresh.day_start_marks,
+    )
+
+
+def test_a_fill_at_the_time_just_asked_starts_the_next_days_views_with_it(
+    db: sqlite_utils.Database,
+):
+    # The ledger's cuts at a time asked again are kept: a fill placed at that very time must
+    # move the day's cut, or the next day's view would take today's start for its own.
+    broker = broker_with(db, None)
+    broker.portfolio({"BTC": D("78")}, NOON)
+    broker.execute(intent(Side.BUY, "1", "78", NOON), as_of=NOON)
+    broker.portfolio({"BTC": D("78")}, NOON)
+
+    tomorrow = NOON + timedelta(days=1)
+    view = broker.portfolio({"BTC": D("77")}, tomorrow)
+
+    assert view.day_start_equity == D("99799.8") - D("78.078") + 3 * D("78")  # all at last fill
+    assert view == _fresh(db, None).portfolio({"BTC": D("77")}, tomorrow)
+
+
 @pytest.fixture
 def pipeline_marks(tmp_path: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
