@@ -312,12 +312,6 @@ class _Book:
         holding = self.holdings.get(asset)
         return holding.quantity if holding else Decimal(0)
 
-    def marked_equity(self) -> Decimal:
-        """Cash plus every holding at its last fill price (the ledger knows no other price)."""
-        return self.cash + sum(
-            (h.quantity * h.last_price for h in self.holdings.values()), Decimal(0)
-        )
-
     def copy(self) -> _Book:
         holdings = {
             a: _Holding(h.quantity, h.cost, h.last_price, h.last_time)
@@ -378,24 +372,30 @@ class _Standing:
     @classmethod
     def of(cls, book: _Book, day_book: _Book | None, capital: Decimal | None) -> _Standing:
         """``book``'s figures, and ``day_book``'s (the book at midnight; None: it shares the
-        account's) as its day's start, ``capital`` added (None: none)."""
-        open_ = [(asset, h) for asset, h in sorted(book.holdings.items()) if h.quantity != 0]
-        held = tuple((asset, h.quantity, h.average_price, h.last_price) for asset, h in open_)
-        filled = tuple((asset, h.last_time) for asset, h in open_)
+        account's) as its day's start, ``capital`` added (None: none). Made again after every
+        fill and at every day's start a gate asks at: one pass over each book."""
+        held, filled = [], []
+        for asset, h in sorted(book.holdings.items()):
+            if h.quantity != 0:
+                held.append((asset, h.quantity, h.average_price, h.last_price))
+                filled.append((asset, h.last_time))
         if day_book is None:
-            return cls(book.cash, book.realised, None, held, filled=filled)
-        day_start = day_book.marked_equity()
+            return cls(book.cash, book.realised, None, tuple(held), filled=tuple(filled))
+        day, carried, total, at_midnight = [], [], Decimal(0), False
+        for asset, h in day_book.holdings.items():
+            day.append((asset, h.quantity, h.last_price, h.last_time))
+            total += h.quantity * h.last_price  # at its last fill: the ledger knows no other
+            if h.quantity != 0:
+                at_midnight = True
+                now = book.holdings.get(asset)
+                if now is not None and now.quantity != 0:
+                    carried.append(asset)
+        day_start = day_book.cash + total
         if capital is not None:
             day_start = capital + day_start
-        day = tuple(
-            (asset, h.quantity, h.last_price, h.last_time) for asset, h in day_book.holdings.items()
-        )
-        at_midnight = any(quantity != 0 for _, quantity, _, _ in day)
-        now = {asset for asset, _ in open_}
-        carried = tuple(asset for asset, quantity, _, _ in day if quantity != 0 and asset in now)
         return cls(
-            book.cash, book.realised, day_start, held, day_book.cash, day, at_midnight, filled,
-            carried,
+            book.cash, book.realised, day_start, tuple(held), day_book.cash, tuple(day),
+            at_midnight, tuple(filled), tuple(carried),
         )  # fmt: skip
 
     def positions(self, prices: Mapping[str, Decimal | float | str]) -> dict[str, Position]:
@@ -529,7 +529,7 @@ class PaperBroker:
             str | None, tuple[list[_FillRow], int, tuple[Any, ...], _Standing]
         ] = {}
         # (rows, how many, the time asked, its cuts): see ``_cuts``
-        self._asked: tuple[list[_FillRow], int, datetime, tuple[datetime | None, ...]] | None = None
+        self._asked: tuple[list[_FillRow], int, datetime, tuple[Any, ...]] | None = None
         # whose -> (figures, midnight, assets at their last fill, allocation, the day's start
         # and its marks): see ``_day_start_marked``
         self._day_marked: dict[str | None, tuple[Any, ...]] = {}
@@ -1053,16 +1053,19 @@ class PaperBroker:
         at its day's start, and the allocation are the same (the gate asks for the views at
         every decision, with new prices only)."""
         capital = None if strategy is None else self.capital.get(strategy)
-        cuts = (*self._cuts(rows, as_of), capital)
+        cut_now, cut_midnight = self._cuts(rows, as_of)
+        cuts = (cut_now, cut_midnight, capital)
         kept = self._standings.get(strategy)
         if kept is not None and kept[0] is rows and kept[1] == len(rows) and kept[2] == cuts:
             return kept[3]
-        standing = self._standing_of(rows, as_of, strategy, capital)
+        standing = self._standing_of(rows, as_of, strategy, cut_midnight, capital)
         # The rows too (their id stays theirs), and how many: the cache grows in place.
         self._standings[strategy] = (rows, len(rows), cuts, standing)
         return standing
 
-    def _cuts(self, rows: list[_FillRow], as_of: datetime) -> tuple[datetime | None, ...]:
+    def _cuts(
+        self, rows: list[_FillRow], as_of: datetime
+    ) -> tuple[datetime | None, datetime | None]:
         """The cuts of ``rows`` at ``as_of`` and at its day's start (``_cut``): worked out once
         for the views asked at one time on the same rows (a gate asks for the holdings, the
         account and the book at once), as they are a function of the rows and the time."""
@@ -1075,12 +1078,21 @@ class PaperBroker:
         return cuts
 
     def _standing_of(
-        self, rows: list[_FillRow], as_of: datetime, strategy: str | None, capital: Decimal | None
+        self,
+        rows: list[_FillRow],
+        as_of: datetime,
+        strategy: str | None,
+        cut_midnight: datetime | None,
+        capital: Decimal | None,
     ) -> _Standing:
-        """``_standing``'s figures, worked out from the kept replays."""
+        """``_standing``'s figures, worked out from the kept replays (``cut_midnight``: the cut
+        at the day's start, ``_cuts``'s)."""
         # Read only (no copies): the figures are taken out of the kept books at once.
         books = self._books(placed_before=as_of, rows=rows)
-        at_midnight = self._books(placed_before=self._day_start(as_of), inclusive=False, rows=rows)
+        # Every row placed before midnight (``_cut`` None): the day starts with the same books.
+        at_midnight = books
+        if cut_midnight is not None:
+            at_midnight = self._books(placed_before=cut_midnight, inclusive=False, rows=rows)
         if strategy is None:
             return _Standing.of(books.account, at_midnight.account, None)
         day_book = None if capital is None else at_midnight.own(strategy)
@@ -1155,7 +1167,7 @@ class PaperBroker:
         """``_day_start_marked``'s figure and marks, ``at_fill`` the positions held then and
         now that the view values at their last fill."""
         total, marks = Decimal(0), []
-        # Summed as ``_Book.marked_equity`` sums: with every mark a last fill price, the figure
+        # Summed as ``_Standing.of`` sums: with every mark a last fill price, the figure
         # is the one kept, to the last digit.
         for asset, quantity, last, last_time in standing.day_holdings:
             price = last
