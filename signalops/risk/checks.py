@@ -78,7 +78,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any
@@ -88,7 +88,7 @@ from signalops.observation import utc
 from signalops.orders import OrderIntent, PortfolioView
 from signalops.risk.decision import CheckResult, RiskDecision, checked
 from signalops.risk.limits import RiskLimits, TradingState
-from signalops.risk.valuation import unvalued
+from signalops.risk.valuation import all_usable, equity_and_others, unvalued
 from signalops.side import Side
 
 # What the exempt SELL checks say.
@@ -223,14 +223,12 @@ def _exempt(details: dict[str, Any], side: str = EXEMPT_SELL) -> Outcome:
     return False, details
 
 
-def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+def _shown_fraction(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """``numerator / denominator`` as details show it; None when the denominator is not
+    positive (no such fraction)."""
     if denominator <= 0:
         return None
-    return numerator / denominator
-
-
-def _shown(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(_SHOWN, rounding=ROUND_CEILING)
+    return (numerator / denominator).quantize(_SHOWN, rounding=ROUND_CEILING)
 
 
 def _seconds(delta: timedelta) -> Decimal:
@@ -317,7 +315,7 @@ def _fraction_of_equity(
     (the strategy's book's for its position, the account's for the exposure)."""
     details = {
         "limit": limit,
-        "actual": _shown(_fraction(after, equity)),
+        "actual": _shown_fraction(after, equity),
         "unit": "fraction of equity",
         name: after,
         "equity": equity,
@@ -335,7 +333,7 @@ def _max_daily_loss(c: _Context) -> Outcome:
     limit = c.limits.max_daily_loss
     details: dict[str, Any] = {
         "limit": limit,
-        "actual": _shown(_fraction(change, start)),
+        "actual": _shown_fraction(change, start),
         "unit": "fraction of day-start equity (change)",
         "equity": c.equity,
         "day_start_equity": start,
@@ -386,7 +384,9 @@ def _cooldown(c: _Context) -> Outcome:
     of 0 it passes; with any other it is denied, fail closed)."""
     state = c.state
     last = state.last_trade.get(c.intent.asset)
-    elapsed = None if last is None else max(_seconds(c.as_of - utc(last)), _ZERO)
+    elapsed = None
+    if last is not None:  # ``utc`` refuses a naive time (NOT_COMPUTABLE); UTC is none
+        elapsed = max(_seconds(c.as_of - (last if last.tzinfo is UTC else utc(last))), _ZERO)
     limit = Decimal(c.limits.cooldown)
     details = {"limit": limit, "actual": elapsed, "unit": _SINCE_TRADE, "last_trade": last}
     if state.book_name is not None:  # whose last trade: not another strategy's on the asset
@@ -509,7 +509,11 @@ def check(
     Never raises for what it finds: a portfolio that cannot be valued is a PORTFOLIO_UNVALUED
     denial, and a check that cannot compute its figure fails (fail closed).
     """
-    as_of, data_time = utc(as_of), utc(data_time)
+    # Both are UTC already at every gated decision: ``utc`` only for the others (a call each).
+    if as_of.tzinfo is not UTC:
+        as_of = utc(as_of)
+    if data_time.tzinfo is not UTC:
+        data_time = utc(data_time)
     checks = []
     problems = _unvalued(state.portfolio)
     if state.book is not None:
@@ -541,28 +545,9 @@ def _uncomputable() -> dict[str, Any]:
 
 def _unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
     try:
-        return unvalued(portfolio)
+        return () if all_usable(portfolio) else unvalued(portfolio)
     except (AttributeError, TypeError) as exc:  # not a portfolio's shape at all
         return (f"portfolio: {type(exc).__name__}",)
-
-
-_EQUITY, _EXPOSURE = PortfolioView.equity, PortfolioView.exposure
-
-
-def _equity(portfolio: PortfolioView, asset: str | None) -> tuple[Decimal, Decimal]:
-    """``portfolio.equity``, and the gross value of the positions other than ``asset`` (when
-    one is named), in one pass: each position valued once, summed in the same order as
-    ``PortfolioView`` sums them, so the figures are the same to the last digit."""
-    total = others = _ZERO
-    for name, position in portfolio.positions.items():
-        value = position.market_value
-        total = total + value
-        if asset is not None and name != asset:
-            others = others + abs(value)
-    kind = type(portfolio)
-    if kind.equity is _EQUITY and kind.exposure is _EXPOSURE:
-        return portfolio.cash + total, others
-    return portfolio.equity, others  # a view that values itself otherwise
 
 
 def _valued(
@@ -575,7 +560,7 @@ def _valued(
         asset, price = intent.asset, context.price
         account, book = state.portfolio, state.book
         position = account.positions.get(asset)
-        equity, others = _equity(account, asset)
+        equity, others = equity_and_others(account, asset)
         account_held = position.quantity if position is not None else _ZERO
         context.equity = _marked_equity(equity, position, price)
         context.exposure = others + abs(account_held * price)
@@ -584,7 +569,7 @@ def _valued(
         else:
             own = book.positions.get(asset)
             context.held = own.quantity if own is not None else _ZERO
-            context.book_equity = _marked_equity(_equity(book, None)[0], own, price)
+            context.book_equity = _marked_equity(equity_and_others(book, None)[0], own, price)
     except (ArithmeticError, TypeError, ValueError):
         return None
     return context

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from types import MappingProxyType
 
@@ -131,7 +131,8 @@ def sized_order(
     """
     side = side if type(side) is Side else Side(side)  # an enum call costs a microsecond
     mode = mode if type(mode) is Mode else Mode(mode)
-    price = to_decimal(reference_price)
+    # A gate passes Decimals and a UTC time: converted only when not (a call each).
+    price = reference_price if type(reference_price) is Decimal else to_decimal(reference_price)
     if not price.is_finite() or price <= 0 or unvalued(portfolio):
         return _NOTHING
     position = portfolio.positions.get(asset)
@@ -141,7 +142,7 @@ def sized_order(
         quantity = held
     else:
         equity = marked_equity(portfolio, position, price)
-        fraction = to_decimal(position_size)
+        fraction = position_size if type(position_size) is Decimal else to_decimal(position_size)
         if limits.kelly is not None:
             fraction = min(fraction, limits.kelly.cap)
         if kelly_cap is not None:  # Kelly from the strategy's own trades (the caller's estimate)
@@ -170,7 +171,7 @@ def sized_order(
         quantity=quantity,
         reference_price=price,
         notional=quantity * price,
-        as_of=utc(as_of),
+        as_of=as_of if as_of.tzinfo is UTC else utc(as_of),
         mode=mode,
     )
     return Sizing(order, cut)

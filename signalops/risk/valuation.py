@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from signalops.orders import PortfolioView, Position
 
+_ZERO = Decimal(0)
+
 
 def _problem(value: object) -> str | None:
     """Why ``value`` is not a usable amount, or None when it is one."""
@@ -26,7 +28,7 @@ def _problem(value: object) -> str | None:
 
 def unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
     """Every figure of ``portfolio`` that cannot be valued, as ``"what: why"``; () when none."""
-    if _all_usable(portfolio):
+    if all_usable(portfolio):
         return ()
     figures: list[tuple[str, object]] = [
         ("cash", portfolio.cash),
@@ -43,7 +45,7 @@ def unvalued(portfolio: PortfolioView) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _all_usable(portfolio: PortfolioView) -> bool:
+def all_usable(portfolio: PortfolioView) -> bool:
     """True when every figure is a finite Decimal or an int: the usual answer, found without
     sorting the positions or naming each figure (sizing and the gate ask it per decision).
     False sends ``unvalued`` the long way, which names what it finds."""
@@ -62,9 +64,29 @@ def _all_usable(portfolio: PortfolioView) -> bool:
 
 def marked_equity(portfolio: PortfolioView, position: Position | None, price: Decimal) -> Decimal:
     """Equity with ``position``'s asset marked at ``price`` instead of its last price."""
+    equity = equity_and_others(portfolio, None)[0]
     if position is None:
-        return portfolio.equity
-    return portfolio.equity - position.market_value + position.quantity * price
+        return equity
+    return equity - position.market_value + position.quantity * price
 
 
-__all__ = ["marked_equity", "unvalued"]
+_EQUITY, _EXPOSURE = PortfolioView.equity, PortfolioView.exposure
+
+
+def equity_and_others(portfolio: PortfolioView, asset: str | None) -> tuple[Decimal, Decimal]:
+    """``portfolio.equity``, and the gross value of the positions other than ``asset`` (when
+    one is named), in one pass: each position valued once, summed in the same order as
+    ``PortfolioView`` sums them, so the figures are the same to the last digit."""
+    total = others = _ZERO
+    for name, position in portfolio.positions.items():
+        value = position.market_value
+        total = total + value
+        if asset is not None and name != asset:
+            others = others + abs(value)
+    kind = type(portfolio)
+    if kind.equity is _EQUITY and kind.exposure is _EXPOSURE:
+        return portfolio.cash + total, others
+    return portfolio.equity, others  # a view that values itself otherwise
+
+
+__all__ = ["all_usable", "equity_and_others", "marked_equity", "unvalued"]
