@@ -1089,14 +1089,15 @@ class PaperBroker:
         at the day's start, ``_cuts``'s)."""
         # Read only (no copies): the figures are taken out of the kept books at once.
         books = self._books(placed_before=as_of, rows=rows)
+        if strategy is not None and capital is None:  # its day starts with the account's
+            return _Standing.of(books.own(strategy), None, None)
         # Every row placed before midnight (``_cut`` None): the day starts with the same books.
         at_midnight = books
         if cut_midnight is not None:
             at_midnight = self._books(placed_before=cut_midnight, inclusive=False, rows=rows)
         if strategy is None:
             return _Standing.of(books.account, at_midnight.account, None)
-        day_book = None if capital is None else at_midnight.own(strategy)
-        return _Standing.of(books.own(strategy), day_book, capital)
+        return _Standing.of(books.own(strategy), at_midnight.own(strategy), capital)
 
     def _day_start(self, as_of: datetime) -> datetime:
         """``day_start_of(as_of)``, worked out once for the views asked at one time."""
