@@ -51,6 +51,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -84,7 +85,7 @@ from signalops.evaluation.vectorized import HOLD as HOLD_CODE
 from signalops.evaluation.vectorized import PASS as PASS_CODE
 from signalops.evaluation.vectorized import SELL as SELL_CODE
 from signalops.evaluation.vectorized import Reason, SeriesInput, evaluate_series
-from signalops.execution.paper import PaperBroker, day_start_of
+from signalops.execution.paper import MarkSource, PaperBroker, day_start_of
 from signalops.observation import Request
 from signalops.orders import (
     ExecutionResult,
@@ -92,6 +93,7 @@ from signalops.orders import (
     Mode,
     OrderIntent,
     PortfolioView,
+    to_decimal,
 )
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
@@ -328,7 +330,7 @@ class FastRun:
         # Stretches of quiet bars are recorded at once (``_stretch``) unless log lines are
         # shown: those go cycle by cycle.
         quiet = not self._logging
-        with fewer_collections():
+        with fewer_collections(), self._column_marks():
             while i < count:
                 try:
                     with log.transaction(), self._alone():
@@ -356,6 +358,22 @@ class FastRun:
         if self._span is not None:
             curve += self._span.points(count)
         return curve
+
+    @contextmanager
+    def _column_marks(self) -> Iterator[None]:
+        """While the run decides, its paper broker values the positions held at a UTC midnight
+        at the replay's own closes then (``ColumnMarks``) rather than by asking the adapters,
+        which ``marks.MidnightMarks`` does; the source it had is given back after."""
+        broker = self.pipeline.broker
+        source = broker.midnight_marks
+        if source is None:
+            yield
+            return
+        broker.midnight_marks = ColumnMarks(self.pipeline, self.answers, source)
+        try:
+            yield
+        finally:
+            broker.midnight_marks = source
 
     @contextmanager
     def _alone(self) -> Iterator[None]:
@@ -943,6 +961,40 @@ class FastRun:
         return day_starts(self.moments)
 
 
+class ColumnMarks:
+    """A paper broker's midnight marks (``MarkSource``) read from a run's candle columns.
+
+    ``marks.MidnightMarks`` asks the pipeline's adapters for the asset's price requests at the
+    midnight and takes the freshest answer (``reference_price`` with no age bound). When the
+    midnight is one of the run's decision times and each of those requests is a clean reading
+    of its column there, the columns hold those very answers (``ReplayAnswers``: the adapters'
+    values and data times, to the bit), so the freshest is taken from them, without a fetch
+    (~70 us each, a few hundred a long backtest). Any other midnight, or asset, is asked of
+    ``fallback``, the source the broker had."""
+
+    def __init__(self, pipeline: Pipeline, answers: ReplayAnswers, fallback: MarkSource) -> None:
+        self._pipeline = pipeline
+        self._answers = answers
+        self._fallback = fallback
+
+    def __call__(self, asset: str, midnight: datetime) -> tuple[Decimal, datetime] | None:
+        answers = self._answers
+        moments = answers.moments
+        i = bisect_left(moments, midnight)
+        sources = self._pipeline.price_requests_of(asset)
+        columns = [answers.columns.get(request) for request in sources]
+        if i == len(moments) or moments[i] != midnight or not columns:
+            return self._fallback(asset, midnight)
+        best: tuple[Decimal, datetime] | None = None
+        for column in columns:
+            if column is None or not column.ok[i]:
+                return self._fallback(asset, midnight)
+            at = column.stamps[column.last[i]]
+            if best is None or at > best[1]:  # the first of the freshest, as reference_price
+                best = (to_decimal(column.values[i]), at)
+        return best
+
+
 _T = TypeVar("_T")
 
 
@@ -1027,4 +1079,4 @@ class _Span:
         return equity_points(ends, map(account.cash.__add__, exposure), cash, held)
 
 
-__all__ = ["BATCH", "FastRun", "FlatViewBroker", "day_starts", "fewer_collections"]
+__all__ = ["BATCH", "ColumnMarks", "FastRun", "FlatViewBroker", "day_starts", "fewer_collections"]

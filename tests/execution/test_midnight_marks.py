@@ -17,6 +17,8 @@ import pytest
 import sqlite_utils
 from conftest import STRATEGIES
 
+from signalops.backtest.answers import ReplayAnswers
+from signalops.backtest.fast import ColumnMarks
 from signalops.execution.marks import MidnightMarks
 from signalops.execution.paper import MarkSource, PaperBroker
 from signalops.orders import (
@@ -392,3 +394,38 @@ def test_a_pipeline_gives_its_broker_the_close_at_midnight_from_its_own_sources(
 
 def test_an_asset_no_source_prices_has_no_mark(pipeline_marks: MidnightMarks):
     assert pipeline_marks("NOSUCHCOIN", datetime(2022, 11, 8, tzinfo=UTC)) is None
+
+
+def test_a_fast_backtests_column_marks_are_the_sources_own_at_every_midnight(
+    pipeline_marks: MidnightMarks,
+):
+    # ``fast.ColumnMarks`` reads the replay's columns where the midnight is a decision time
+    # and each price request (BTC's 1h and 1d closes) a clean reading there; any other
+    # midnight is asked of the source it stands in for.
+    pipeline = pipeline_marks.pipeline
+    sources = pipeline.price_requests_of("BTC")
+    # Hourly from 2020-10-03, before the first hourly candle (2020-10-07 19:00: no 1h reading,
+    # the 1d close alone prices BTC), and from 2021-04-10 through Binance's outages of
+    # 2021-04-25 and 2021-08-13; days 20 and 21 of each month are left out, so their
+    # midnights are not decision times.
+    early, later = datetime(2020, 10, 3, tzinfo=UTC), datetime(2021, 4, 10, tzinfo=UTC)
+    hours = [early + timedelta(hours=h) for h in range(10 * 24)]
+    hours += [later + timedelta(hours=h) for h in range(144 * 24)]
+    moments = [moment for moment in hours if moment.day not in (20, 21)]
+    answers = ReplayAnswers(list(sources), pipeline.adapters, moments)
+    asked: list[datetime] = []
+
+    def fallback(asset: str, midnight: datetime) -> tuple[Decimal, datetime] | None:
+        asked.append(midnight)
+        return pipeline_marks(asset, midnight)
+
+    marks = ColumnMarks(pipeline, answers, fallback)
+    midnights = [early + timedelta(days=d) for d in range(10)]
+    midnights += [later + timedelta(days=d) for d in range(145)]
+    for midnight in midnights:
+        assert marks("BTC", midnight) == pipeline_marks("BTC", midnight), midnight
+    assert marks("NOSUCHCOIN", later) is None
+    not_decided = {m for m in midnights if m.day in (20, 21) or m > moments[-1]}
+    unread = {m for m in midnights if m < datetime(2020, 10, 7, 19, tzinfo=UTC)}
+    assert len(unread) == 5 and not_decided
+    assert sorted(asked) == sorted([*not_decided, *unread, later])  # later: NOSUCHCOIN's
