@@ -8,6 +8,7 @@ of both logs. Tampering with a run is found by ``verify`` as with a row.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
@@ -637,3 +638,71 @@ def test_decisions_with_no_room_or_a_negative_limit_answer_as_on_rows(logs: tupl
         for limit in (0, -1):
             assert ours.decisions(limit=limit) == theirs.decisions(limit=limit)
         assert len(ours.decisions(limit=-1)) == len(ours.decisions(limit=None)) > 100
+
+
+def test_the_id_table_names_each_record_of_each_run_with_its_run(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    # Written at the end from the runs' id columns, not from the map of ids kept while packing:
+    # the same pairs, every record's id (as its run decodes) with its run's first seq. A
+    # packing rolled back half way (a fill failed) leaves its runs, and its ids, out of both.
+    with sqlite3.connect(logs[0]) as db:
+        named = db.execute("SELECT id, first FROM run_ids").fetchall()
+        stored = db.execute(f"SELECT {runs._SELECT} FROM runs").fetchall()
+    decoded = sorted(
+        (row[1], stored_run[0]) for stored_run in stored for row in runs.decode(stored_run)
+    )
+    assert named == decoded and len(named) == sum(
+        last - first + 1 for first, last in run_seqs(logs[0])
+    )
+    with AuditLog.open_readonly(logs[0]) as source:
+        held = [unsealed(r) for r in source.decisions(verdict="HOLD", limit=6)]
+    with AuditLog(tmp_path / "new.db") as log:
+        log.start_bulk_load(private=True)
+        log.append_many(held[:2])
+        with pytest.raises(RuntimeError), log.transaction():
+            log.append_many(held[2:4])
+            raise RuntimeError("a fill failed")
+        log.append_many(held[4:])
+        log.finish_bulk_load()
+        assert verify(log).ok
+    with sqlite3.connect(tmp_path / "new.db") as db:
+        named = db.execute("SELECT id, first FROM run_ids").fetchall()
+        firsts = [first for first, _ in db.execute("SELECT first, last FROM runs ORDER BY first")]
+    assert len(firsts) == 2
+    expected = [(r["id"], firsts[0]) for r in held[:2]] + [(r["id"], firsts[1]) for r in held[4:]]
+    assert named == sorted(expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_id_tables_text_is_every_runs_ids_in_id_order_as_json_of_one_width(seed: int):
+    # Made as one block of bytes (the ids sorted as 12-byte strings): the text written out id
+    # by id, each run's first after spaces to the widest's width; for runs of one id, of many,
+    # of ids of any bytes (zeros at the end sort first, as their hex digits do).
+    rng = random.Random(seed)
+    edges = [
+        bytes(12),
+        b"\xff" * 12,
+        bytes(11) + b"\x01",
+        b"ab" + bytes(10),
+        b"ab" + bytes(9) + b"\x01",
+    ]
+    unique = {*edges, *(rng.randbytes(12) for _ in range(2000))}
+    pool = rng.sample(sorted(unique), len(unique))  # ids are unique across a log's runs
+    stored = []
+    for first in sorted(rng.sample(range(1, 10 ** rng.randint(2, 7)), 12)):
+        count = rng.choice([1, 2, 3, rng.randint(4, 150)])
+        stored.append((first, b"".join(pool.pop() for _ in range(count))))
+    by_id = {
+        "dec-" + ids[at : at + 12].hex(): first
+        for first, ids in stored
+        for at in range(0, len(ids), 12)
+    }
+    width = len(str(max(first for first, _ in stored)))
+    lines = [f'"{ident}":{by_id[ident]:>{width}}' for ident in sorted(by_id)]
+    sizes = [(first, len(ids) // 12) for first, ids in stored]
+    text = runs._ids_object(sizes, b"".join(ids for _, ids in stored))
+    assert text == "{" + ",".join(lines) + "}"
+    assert list(json.loads(text).items()) == sorted(by_id.items())
+    assert runs._ids_object([*sizes, (10**8, 0)], b"".join(ids for _, ids in stored)) == text
+    assert runs._ids_object([], b"") == runs._ids_object([(5, 0)], b"") == "{}"
