@@ -397,14 +397,19 @@ _UNSET = object()
 
 
 def equity_values(curve: Iterable[EquityPoint]) -> list[float]:
-    """``[float(p.equity) for p in curve]``. A Decimal's float is parsed from its text, most of
-    a summary's time: points that share one equity object, as a flat account's marks do one
-    after the other, share its float."""
+    """``[float(p.equity) for p in curve]``."""
+    return _floats(map(_EQUITY, curve))
+
+
+def _floats(equities: Iterable[Decimal]) -> list[float]:
+    """``[float(e) for e in equities]``. A Decimal's float is parsed from its text, most of a
+    summary's time: equities that are one object, as a flat account's marks are one after the
+    other, share its float."""
     values: list[float] = []
     append = values.append
     last: object = _UNSET
     value = 0.0
-    for equity in map(_EQUITY, curve):
+    for equity in equities:
         if equity is not last:
             last, value = equity, float(equity)
         append(value)
@@ -424,8 +429,70 @@ def summarize(
     are annualised with ``per_year`` periods (default: ``periods_per_year(period)``)."""
     if not curve:
         raise ValueError("an equity curve needs at least its starting point")
-    times = list(map(_TIME, curve))
-    values = equity_values(curve)
+    held = np.fromiter(map(_HELD, islice(curve, 1, None)), bool, len(curve) - 1)
+    return _summary(
+        list(map(_TIME, curve)),
+        equity_values(curve),
+        held,
+        (curve[0].equity, curve[-1].equity),
+        trades,
+        fees,
+        period,
+        risk_free,
+        per_year,
+    )
+
+
+def summarize_columns(
+    times: Sequence[datetime],
+    equities: Sequence[Decimal],
+    held: Sequence[bool] | np.ndarray,
+    trades: Sequence[Trade],
+    fees: Decimal,
+    period: timedelta,
+    *,
+    risk_free: float = 0.0,
+    per_year: float | None = None,
+) -> Metrics:
+    """``summarize`` of the curve whose points have these ``times`` and ``equities``, and
+    ``held`` of each point after the first (one fewer), for a caller that makes its points of
+    such columns (the buy-and-hold benchmark): the same metrics, without reading every point
+    back (three passes over tens of thousands of points just made)."""
+    if not times:
+        raise ValueError("an equity curve needs at least its starting point")
+    if not len(times) == len(equities) == len(held) + 1:
+        raise ValueError(
+            f"{len(times)} times, {len(equities)} equities and {len(held)} held flags: "
+            "a curve has one of each per point (held: but the first)"
+        )
+    # Each equity's own float: a column's are seldom one object after another (buy-and-hold's
+    # are each a sum of their own), which ``_floats`` would look for at every one.
+    return _summary(
+        times,
+        list(map(float, equities)),
+        np.asarray(held, dtype=bool),
+        (equities[0], equities[-1]),
+        trades,
+        fees,
+        period,
+        risk_free,
+        per_year,
+    )
+
+
+def _summary(
+    times: Sequence[datetime],
+    values: list[float],
+    held: np.ndarray,
+    ends: tuple[Decimal, Decimal],
+    trades: Sequence[Trade],
+    fees: Decimal,
+    period: timedelta,
+    risk_free: float,
+    per_year: float | None,
+) -> Metrics:
+    """The metrics of a curve's times, floats of its equities, held flags (after the first
+    point) and (first, last) equities."""
     # One array for the returns and the drawdown: each made its own of the list (a long
     # curve's floats copied twice); the scalars below stay the list's Python floats.
     array = np.asarray(values, dtype=np.float64)
@@ -434,8 +501,8 @@ def summarize(
     closed = [t for t in trades if t.closed]
     wins = sum(1 for t in closed if (t.pnl or 0) > 0)
     return Metrics(
-        start_equity=curve[0].equity,
-        end_equity=curve[-1].equity,
+        start_equity=ends[0],
+        end_equity=ends[1],
         total_return=total_return(values),
         cagr=cagr(values[0], values[-1], times[-1] - times[0]),
         drawdown=max_drawdown(times, array),
@@ -447,7 +514,7 @@ def summarize(
         trades=len(closed),
         open_trades=len(trades) - len(closed),
         win_rate=WinRate.of(wins, len(closed)),
-        exposure=exposure(np.fromiter(map(_HELD, islice(curve, 1, None)), bool, len(curve) - 1)),
+        exposure=exposure(held),
         fees=fees,
     )
 

@@ -82,6 +82,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
 
+import numpy as np
+
 from signalops.adapters import calendar, registry
 from signalops.adapters.base import Adapter
 from signalops.adapters.snapshots import SnapshotStore
@@ -108,7 +110,7 @@ from signalops.backtest.ledger import (
     parse_time,
     round_trips,
 )
-from signalops.backtest.metrics import Metrics, summarize
+from signalops.backtest.metrics import Metrics, summarize, summarize_columns
 from signalops.backtest.unknowns import UnknownData, UnknownTally
 from signalops.canonical import iso
 from signalops.catalogue.spec import format_duration
@@ -480,24 +482,13 @@ def _outcome(
         if sessions
         else None
     )
-    benchmark = buy_and_hold(prices, times, step, paper, fill, ends=ends, closes=closes)
+    hold = _hold(prices, times, step, paper, fill, ends, closes)
     blocked, acted = _accounted(decisions)
     return {
-        "buy_and_hold": benchmark,
+        "buy_and_hold": () if hold is None else hold.points,
         "trades": trades,
         "metrics": summarize(curve, trades, fees, step, risk_free=risk_free, per_year=per_year),
-        "benchmark": (
-            summarize(
-                benchmark,
-                (),
-                _benchmark_fees(benchmark, paper),
-                step,
-                risk_free=risk_free,
-                per_year=per_year,
-            )
-            if benchmark
-            else None
-        ),
+        "benchmark": None if hold is None else hold.summary(paper, step, risk_free, per_year),
         "blocked": account(blocked, prices, horizon, paper, fill),
         "signals": account(acted, prices, horizon, paper, fill),
     }
@@ -809,8 +800,57 @@ def buy_and_hold(
     Until an asset is bought and has a close (its data starts after the first decision time),
     its part counts as the cash set aside for it, not as nothing.
     """
+    hold = _hold(prices, times, step, paper, fill, ends, closes)
+    return () if hold is None else hold.points
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """A buy-and-hold curve as the columns its points are made of: a time and an equity per
+    point (the first: the starting cash at the first decision time), the cash left after
+    buying (every later point's), the first mark it held at. Its summary reads these
+    (``metrics.summarize_columns``), not every point made of them."""
+
+    times: list[datetime]
+    equities: list[Decimal]
+    cash: Decimal
+    bought: int  # the first mark (the points after the first) with an asset bought
+
+    @cached_property
+    def points(self) -> tuple[EquityPoint, ...]:
+        first = self.equities[0]
+        held = chain(repeat(False, self.bought), repeat(True))
+        marks = equity_points(self.times[1:], self.equities[1:], repeat(self.cash), held)
+        return (EquityPoint(self.times[0], first, first, held=False), *marks)
+
+    @property
+    def held(self) -> np.ndarray:
+        """Whether each point after the first holds an asset."""
+        return np.arange(len(self.times) - 1) >= self.bought
+
+    def summary(
+        self, paper: PaperConfig, step: timedelta, risk_free: float, per_year: float | None
+    ) -> Metrics:
+        """Its metrics (``summarize``'s of its points), its entry fee as its fees."""
+        fees = _benchmark_fees(self.points, paper)
+        return summarize_columns(
+            self.times, self.equities, self.held, (), fees, step,
+            risk_free=risk_free, per_year=per_year,
+        )  # fmt: skip
+
+
+def _hold(
+    prices: dict[str, Bars],
+    times: Sequence[datetime],
+    step: timedelta,
+    paper: PaperConfig,
+    fill: str,
+    ends: Sequence[datetime] | None,
+    closes: Mapping[str, MarkCloses] | None,
+) -> _Hold | None:
+    """``buy_and_hold``'s curve as columns; None when it is empty."""
     if not times:
-        return ()
+        return None
     slip, fee_rate = paper.slippage_bps / _BPS, paper.fee_bps / _BPS
     share = paper.starting_cash / len(prices)
     holdings: dict[str, _Held] = {}
@@ -819,22 +859,19 @@ def buy_and_hold(
         try:
             base, filled_at = bars.hold_entry(fill, times[0])
         except LookupError:
-            return ()
+            return None
         price = base * (1 + slip)
         quantity = share / (price * (1 + fee_rate))
         cost = quantity * price * (1 + fee_rate)
         holdings[asset] = _Held(quantity, cost, filled_at)
         cash -= cost
-    curve = [EquityPoint(times[0], paper.starting_cash, paper.starting_cash, held=False)]
     marked = [moment + step for moment in times] if ends is None else list(ends)
     # Closes made at these very marks only.
     known = {a: found for a, found in (closes or {}).items() if found.moments is ends}
     values = _hold_values(cash, holdings, prices, marked, known)
     # Held from the first purchase on (an asset whose data starts later is bought later).
     first = min(bisect_left(marked, held.bought_at) for held in holdings.values())
-    held = chain(repeat(False, first), repeat(True))
-    curve += equity_points(marked, values, repeat(cash), held)
-    return tuple(curve)
+    return _Hold([times[0], *marked], [paper.starting_cash, *values], cash, first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -925,19 +962,12 @@ def hold_benchmark(
     rule, fee, slippage and marks: the backtest's own buy-and-hold, of that one asset."""
     prices = {bars.asset: bars}
     ends = [point.time for point in result.equity[1:]]  # where the strategy is marked
-    curve = buy_and_hold(prices, result.times, result.every, result.paper, result.fill, ends=ends)
-    metrics = None
-    if curve:
-        fees = _benchmark_fees(curve, result.paper)
-        metrics = summarize(
-            curve,
-            (),
-            fees,
-            result.every,
-            risk_free=risk_free,
-            per_year=result.metrics.periods_per_year,
-        )
-    return BenchmarkHold(bars.asset, symbol, bars, curve, metrics)
+    hold = _hold(prices, result.times, result.every, result.paper, result.fill, ends, None)
+    if hold is None:
+        return BenchmarkHold(bars.asset, symbol, bars, (), None)
+    per_year = result.metrics.periods_per_year
+    metrics = hold.summary(result.paper, result.every, risk_free, per_year)
+    return BenchmarkHold(bars.asset, symbol, bars, hold.points, metrics)
 
 
 def _benchmark_fees(curve: Sequence[EquityPoint], paper: PaperConfig) -> Decimal:

@@ -49,9 +49,10 @@ from signalops.backtest.metrics import (
     sharpe,
     sortino,
     summarize,
+    summarize_columns,
     total_return,
 )
-from signalops.backtest.runner import _accounted, _legs, buy_and_hold
+from signalops.backtest.runner import _accounted, _benchmark_fees, _hold, _legs, buy_and_hold
 from signalops.canonical import iso
 from signalops.config import Config, PaperConfig
 from signalops.orders import Side, to_decimal
@@ -358,6 +359,79 @@ def test_a_summary_of_a_recorded_run_and_of_its_buy_and_hold_is_the_one_by_hand(
     assert result.benchmark is not None
     held = summary_by_hand(result.buy_and_hold, (), result.benchmark.fees, result.every)
     assert repr(result.benchmark) == repr(held)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    marks=st.lists(
+        st.one_of(
+            st.just("flat"),
+            st.sampled_from(["10000", "10000.0", "0.5", "9999.99999999999999999999", "1E+4"]),
+            st.decimals(min_value=1, max_value=50_000, places=6).map(str),
+        ),
+        max_size=60,
+    ),
+    risk_free=st.sampled_from([0.0, 0.04]),
+    per_year=st.sampled_from([None, 252.0]),
+)
+def test_a_summary_of_columns_is_the_summary_of_the_points_made_of_them(
+    marks: list[str], risk_free: float, per_year: float | None
+):
+    curve = flat_then_held(marks)
+    times, equities = [p.time for p in curve], [p.equity for p in curve]
+    held = [p.held for p in curve[1:]]
+    found = outcome_of(
+        lambda: summarize_columns(
+            times, equities, held, (), Decimal(1), timedelta(hours=1),
+            risk_free=risk_free, per_year=per_year,
+        )
+    )  # fmt: skip
+    assert found == outcome_of(
+        lambda: summarize(
+            curve, (), Decimal(1), timedelta(hours=1), risk_free=risk_free, per_year=per_year
+        )
+    )
+
+
+def test_a_summary_of_columns_needs_a_point_and_one_of_each_column_per_point():
+    with pytest.raises(ValueError, match="at least its starting point"):
+        summarize_columns([], [], [], (), Decimal(0), timedelta(hours=1))
+    with pytest.raises(ValueError, match="one of each per point"):
+        summarize_columns([T0, T0], [Decimal(1)] * 2, [True, True], (), Decimal(0), DAY_HORIZON)
+
+
+def buy_and_hold_cases() -> list[tuple[dict[str, Bars], list[datetime], timedelta, str]]:
+    """Buy-and-holds of one asset with gaps, of two (one with a later first close), bought
+    after the first decision, at each fill rule and steps shorter and longer than a bar."""
+    gaps = hourly([100.0 + k * 0.37 for k in range(60)], missing=(5, 6, 30))
+    early = hourly([50.0 + k for k in range(48)])
+    late = replace(hourly([7.25 * (k % 5 + 1) for k in range(48)], missing=(9,)), asset="Y")
+    late = replace(late, close_time=late.close_time + 3 * HOUR)
+    first = datetime.fromtimestamp(float(gaps.close_time[0]), UTC)
+    cases = []
+    for step in (timedelta(minutes=20), timedelta(hours=1), timedelta(hours=5)):
+        for fill in (NEXT_OPEN, NEXT_CLOSE):
+            for prices, start in (
+                ({"X": gaps}, first),
+                ({"X": early, "Y": late}, first - timedelta(hours=2)),
+                ({"X": gaps}, first - timedelta(hours=6)),  # before there is any data
+            ):
+                cases.append((prices, list(simulated_times(start, start + DAY_HORIZON, step)),
+                              step, fill))  # fmt: skip
+    return cases
+
+
+def test_a_buy_and_holds_summary_of_its_columns_is_the_summary_of_its_points():
+    for prices, times, step, fill in buy_and_hold_cases():
+        hold = _hold(prices, times, step, PAPER, fill, None, None)
+        assert hold is not None
+        curve = buy_and_hold(prices, times, step, PAPER, fill)
+        assert points(hold.points) == points(curve)
+        for risk_free, per_year in ((0.0, None), (0.03, 252.0)):
+            found = hold.summary(PAPER, step, risk_free, per_year)
+            fees = _benchmark_fees(curve, PAPER)
+            expected = summarize(curve, (), fees, step, risk_free=risk_free, per_year=per_year)
+            assert repr(found) == repr(expected)
 
 
 def test_equity_values_are_the_floats_of_shared_equal_and_distinct_equities():
