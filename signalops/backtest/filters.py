@@ -30,28 +30,31 @@ vetoes-removed baseline shows what the filter changed, on the same yardstick.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from signalops.audit.expand import veto_statuses
 from signalops.audit.store import AuditLog
-from signalops.backtest.bars import NEXT_OPEN, Bars
+from signalops.backtest.bars import NEXT_CLOSE, NEXT_OPEN, Bars
 from signalops.backtest.ledger import Decision
 from signalops.canonical import iso
 from signalops.catalogue import installed
 from signalops.catalogue.spec import Catalogue
 from signalops.config import PaperConfig
+from signalops.orders import to_decimal
 from signalops.strategy import loads
 from signalops.strategy.model import Strategy
 
 DEFAULT_HORIZON = timedelta(hours=72)
 _BPS = Decimal(10_000)
+_new = object.__new__
 
 # A counterfactual trade's outcome; for a block, LOSS means the block avoided a loss.
 LOSS = "loss"
@@ -167,6 +170,19 @@ def _play_out(
             note=f"no bar closes between the entry and {iso(exit_at)}",
         )
     exit_price, exit_time = found
+    return _resolved(decision, entry_price, entry_time, exit_price, exit_time, costs)
+
+
+def _resolved(
+    decision: Decision,
+    entry_price: Decimal,
+    entry_time: datetime,
+    exit_price: Decimal,
+    exit_time: datetime,
+    costs: _Costs,
+) -> Counterfactual:
+    """``decision``'s trade played out from its entry to its exit: its returns."""
+    action = decision.action or "BUY"
     if action == "SELL":
         gross = entry_price / exit_price - 1
         net = (
@@ -179,14 +195,87 @@ def _play_out(
             exit_price * costs.less_slip * costs.less_fee
             / (entry_price * costs.more_slip * costs.more_fee) - 1
         )  # fmt: skip
-    return played(
+    made = _new(Counterfactual)  # its fields set at once: its __init__ set each apart
+    vars(made).update(
+        decision_id=decision.decision_id,
+        as_of=decision.as_of,
+        asset=decision.asset,
+        action=action,
+        blocked_by=decision.blocked_by,
         entry_time=entry_time,
         entry_price=entry_price,
         exit_time=exit_time,
         exit_price=exit_price,
         gross_return=float(gross),
         net_return=float(net),
+        note=None,
     )
+    return made
+
+
+def _played(
+    decisions: Sequence[Decision],
+    bars: Mapping[str, Bars],
+    horizon: timedelta,
+    costs: _Costs,
+    fill: str,
+) -> list[Counterfactual]:
+    """``_play_out`` of each decision (its asset in ``bars``), in order: each asset's bars
+    searched for all of its decisions at once (a veto that blocks most bars blocks tens of
+    thousands: each one's searches, prices and times made alone, and its counterfactual made
+    field by field, were about a quarter of its accounting)."""
+    if fill not in (NEXT_OPEN, NEXT_CLOSE):  # refused by the first, as ``Bars.fill`` refuses it
+        return [_play_out(d, bars[d.asset], horizon, costs, fill) for d in decisions]
+    by_asset: dict[str, list[int]] = {}
+    for k, decision in enumerate(decisions):
+        by_asset.setdefault(decision.asset, []).append(k)
+    played: dict[int, Counterfactual] = {}
+    for asset, ks in by_asset.items():
+        items = _played_on([decisions[k] for k in ks], bars[asset], horizon, costs, fill)
+        played.update(zip(ks, items, strict=True))
+    return [played[k] for k in range(len(decisions))]
+
+
+def _played_on(
+    decisions: list[Decision], bars: Bars, horizon: timedelta, costs: _Costs, fill: str
+) -> list[Counterfactual]:
+    """``_play_out`` of each of one asset's decisions on its ``bars``. The entries and exits
+    are found by one search each of every decision, their prices and times made as ``Bars``
+    makes them (``to_decimal`` of the float, ``fromtimestamp``); a trade that is not played
+    out to its exit (no bar to enter, the data ends first, no bar closes by the exit) is
+    left to ``_play_out``, which says why."""
+    seconds = np.array([d.as_of.timestamp() for d in decisions], dtype=np.float64)
+    entries = bars.fill_bars(seconds).tolist()
+    price, moment = (
+        (bars.open, bars.open_time) if fill == NEXT_OPEN else (bars.close, bars.close_time)
+    )
+    count, last_close = len(bars), bars.last_close
+    entered = [(price[i], moment[i]) if i < count else None for i in entries]
+    exits: list[tuple[Decimal, datetime, datetime] | None] = []
+    for found in entered:
+        if found is None:
+            exits.append(None)
+            continue
+        entry_time = datetime.fromtimestamp(float(found[1]), UTC)
+        exit_at = entry_time + horizon
+        exits.append(
+            None if last_close < exit_at else (to_decimal(float(found[0])), entry_time, exit_at)
+        )
+    at = [0.0 if e is None else e[2].timestamp() for e in exits]
+    closing = (np.searchsorted(bars.close_time, at, side="right") - 1).tolist()
+    items = []
+    for decision, entry, j in zip(decisions, exits, closing, strict=True):
+        if entry is None or j < 0:
+            items.append(_play_out(decision, bars, horizon, costs, fill))
+            continue
+        entry_price, entry_time, _ = entry
+        exit_time = datetime.fromtimestamp(float(bars.close_time[j]), UTC)
+        if exit_time <= entry_time:  # a horizon shorter than a bar: no exit yet
+            items.append(_play_out(decision, bars, horizon, costs, fill))
+            continue
+        exit_price = to_decimal(float(bars.close[j]))
+        items.append(_resolved(decision, entry_price, entry_time, exit_price, exit_time, costs))
+    return items
 
 
 @dataclass(frozen=True)
@@ -271,12 +360,8 @@ def account(
 ) -> Accounting:
     """Play out each decision's trade (see ``play_out``); decisions without prices are skipped."""
     costs = _Costs.of(paper or PaperConfig())
-    items = tuple(
-        _play_out(decision, bars[decision.asset], horizon, costs, fill)
-        for decision in decisions
-        if decision.asset in bars
-    )
-    return Accounting(horizon, items)
+    priced = [decision for decision in decisions if decision.asset in bars]
+    return Accounting(horizon, tuple(_played(priced, bars, horizon, costs, fill)))
 
 
 def failed_closed(audit_path: Path) -> frozenset[str]:

@@ -55,6 +55,7 @@ from signalops.backtest.metrics import (
 from signalops.backtest.runner import _accounted, _benchmark_fees, _hold, _legs, buy_and_hold
 from signalops.canonical import iso
 from signalops.config import Config, PaperConfig
+from signalops.errors import InputError
 from signalops.orders import Side, to_decimal
 from signalops.pipeline import records_of_kind
 from signalops.pipeline.loop import simulated_times
@@ -768,3 +769,53 @@ def test_every_decision_played_out_is_the_counterfactual_replaced_by_hand(two_as
         for d in two_assets.decisions
     ]
     assert repr(blocked.items) == repr(tuple(expected))
+
+
+def accounted_cases() -> list[tuple[list[Decision], dict[str, Bars]]]:
+    """Decisions of two assets interleaved (and of one without prices), before the first bar,
+    between bars, on a gap, near and after the data's end, BUYs, SELLs and signals of none;
+    on candles and on recorded prices (which fill at the price then)."""
+    x = hourly([100.0 + 3 * math.sin(k / 3) + k * 0.1 for k in range(90)], missing=(4, 5, 40))
+    y = replace(hourly([20.0 + (k % 7) * 0.37 for k in range(70)], start=1.7e9 + 1800), asset="Y")
+    recorded = replace(x, asset="P", points=True)  # prices at moments: no candles
+    first = datetime.fromtimestamp(float(x.close_time[0]), UTC)
+    actions, assets = ["BUY", "SELL", None], ["X", "Y", "Z", "P"]
+    decisions: list[Decision] = []
+    for k in range(160):
+        moment, asset = first + timedelta(minutes=37 * k - 150), assets[k % 4]
+        blocked = ("veto",)
+        decision = Decision(f"dec-{k:024x}", moment, asset, "BLOCKED", actions[k % 3], blocked,
+                            "NOT_EXECUTED", ())  # fmt: skip
+        decisions.append(decision)
+    return [(decisions, {"X": x, "Y": y, "P": recorded})]
+
+
+@pytest.mark.parametrize(
+    "horizon", [timedelta(minutes=30), timedelta(hours=1), DAY_HORIZON, timedelta(days=3.5)]
+)
+@pytest.mark.parametrize("fill", [NEXT_OPEN, NEXT_CLOSE])
+def test_decisions_accounted_at_once_are_each_played_out_alone(horizon: timedelta, fill: str):
+    # The entries and exits searched for every decision at once give what ``play_out`` gives
+    # each: profits, losses, each kind of note (no entry, the data ends first, no bar by the
+    # exit), in the decisions' order; a decision of an asset without prices is left out.
+    for decisions, prices in accounted_cases():
+        found = account(decisions, prices, horizon, PAPER, fill)
+        expected = [
+            play_out_by_hand(d, prices[d.asset], horizon, PAPER, fill)
+            for d in decisions
+            if d.asset in prices
+        ]
+        assert repr(found.items) == repr(tuple(expected))
+        assert found.items == tuple(expected)
+        outcomes = {item.outcome for item in found.items}
+        assert len(found.items) == 120 and "unresolved" in outcomes
+        assert {"profit", "loss"} <= outcomes or horizon < timedelta(hours=1)
+
+
+def test_decisions_accounted_with_an_unknown_fill_rule_are_refused_as_play_out_refuses_them():
+    decisions, prices = accounted_cases()[0]
+    with pytest.raises(InputError, match="unknown fill rule 'at_noon'"):
+        play_out(decisions[0], prices["X"], DAY_HORIZON, PAPER, "at_noon")
+    with pytest.raises(InputError, match="unknown fill rule 'at_noon'"):
+        account(decisions, prices, DAY_HORIZON, PAPER, "at_noon")
+    assert account([], prices, DAY_HORIZON, PAPER, "at_noon").items == ()
