@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -140,6 +141,53 @@ def canonical_json_without_floats(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
     except TypeError:  # an int beyond 64 bits, a non-str key
         return canonical_json(value)
+
+
+def json_ready(mapping: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``(json_safe(mapping), sure)`` for encoding at once with orjson, ``sure`` when the
+    result ``writes_as_stdlib``: a copy of the mapping with only what JSON cannot write as it
+    is converted (a Decimal, a time, a value ``json_safe`` walks); its text, ints, None, lists
+    of text and plain values are kept as they are, shared with the mapping (nothing must edit
+    them before the result is encoded). A risk check's details and an execution's are encoded
+    so for every audit record.
+
+    Keys are kept as they are: one that is not exactly a str (which ``json_safe`` turns to
+    text) makes orjson refuse the copy (TypeError), and the caller then takes the general way.
+    """
+    # A view's copy is its dict's, made at once (``dict(view)`` asks for each key).
+    view = mapping.__class__ is MappingProxyType
+    out: Any = mapping.copy() if view else dict(mapping)  # type: ignore[attr-defined]
+    if out.__class__ is not dict:  # a view of another kind of mapping
+        out = dict(mapping)
+    sure = True
+    for key, value in out.items():  # values replaced in place: no key is added or removed
+        kind = value.__class__
+        if kind is Decimal:
+            out[key] = str(value)
+        elif kind is str or kind is int or kind is bool or value is None:
+            pass
+        elif kind is datetime:
+            out[key] = iso(value if value.tzinfo is UTC else utc(value))
+        elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
+            sure = sure and text_enum(kind)
+        elif kind is list and all_text(value):
+            pass
+        elif writes_as_stdlib(value):
+            pass  # plain already (the day's marks): json_safe would give an equal copy
+        else:
+            plain = out[key] = json_safe(value)
+            sure = sure and writes_as_stdlib(plain)
+    return out, sure
+
+
+def all_text(values: list[Any]) -> bool:
+    """Whether every one of ``values`` is text orjson writes as the stdlib does: a str, or a
+    member of a str enum whose value is its text (TRADING_STATE's allowed sides)."""
+    for value in values:
+        kind = value.__class__
+        if kind is not str and not (isinstance(value, str) and text_enum(kind)):
+            return False
+    return True
 
 
 _TEXT_ENUMS: dict[type, bool] = {}

@@ -39,7 +39,7 @@ from signalops.audit.record import (
     prepare_decision,
 )
 from signalops.audit.store import AuditLog
-from signalops.canonical import canonical_json, canonical_json_of_plain
+from signalops.canonical import all_text, canonical_json, canonical_json_of_plain
 from signalops.codes import Code
 from signalops.config import Config
 from signalops.evaluation.tree import Evaluation, Verdict
@@ -50,7 +50,6 @@ from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, not_executed
 from signalops.risk import CheckResult, RiskDecision, RiskLimits, TradingState, check
 from signalops.risk.checks import RiskState, _checks
-from signalops.risk.decision import _texts
 from signalops.side import Side
 from signalops.strategy import load
 
@@ -363,8 +362,9 @@ def test_a_risk_decisions_json_with_lists_is_the_canonical_json_of_its_dict(allo
 
 
 def test_a_list_is_written_at_once_only_when_it_holds_nothing_but_text():
-    assert _texts([Side.BUY, Side.SELL]) and _texts([]) and _texts(["BUY", Code.NO_POSITION])
-    assert not _texts([Side.BUY, Loud.BUY]) and not _texts([Side.BUY, 1]) and not _texts([[]])
+    assert all_text([Side.BUY, Side.SELL]) and all_text([]) and all_text(["BUY", Code.NO_POSITION])
+    assert not all_text([Side.BUY, Loud.BUY]) and not all_text([Side.BUY, 1])
+    assert not all_text([[]])
 
 
 # --- the optional checks ---------------------------------------------------------------------

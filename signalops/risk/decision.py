@@ -15,10 +15,15 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from signalops.canonical import (
+    _ORJSON_DIFFERS,
+    all_text,
+    canonical_json,
     canonical_json_of_plain,
-    canonical_json_without_floats,
     iso,
+    json_ready,
     json_safe,
     text_enum,
     writes_as_stdlib,
@@ -50,23 +55,13 @@ def _plain(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
             plain = value
             sure = sure and text_enum(kind)
-        elif kind is list and _texts(value):  # json_safe's copy: each item stays itself
+        elif kind is list and all_text(value):  # json_safe's copy: each item stays itself
             plain = list(value)
         else:
             plain = json_safe(value)
             sure = sure and writes_as_stdlib(plain)
         out[key if type(key) is str else str(key)] = plain
     return out, sure
-
-
-def _texts(values: list[Any]) -> bool:
-    """Whether every one of ``values`` is text orjson writes as the stdlib does: a str, or a
-    member of a str enum whose value is its text (TRADING_STATE's allowed sides)."""
-    for value in values:
-        kind = value.__class__
-        if kind is not str and not (isinstance(value, str) and text_enum(kind)):
-            return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +145,27 @@ class RiskDecision:
         return {"approved": self.approved, "checks": [c.to_dict() for c in self.checks]}
 
     def to_json(self) -> str:
-        """``canonical_json(self.to_dict())``: the details walked once, and orjson's bytes taken
-        as they are when nothing in them can differ from the stdlib's (no float, no odd enum):
-        the audit record of every gated decision holds it."""
+        """``canonical_json_of_plain(self.to_dict())``: the details walked once, and orjson's
+        bytes taken as they are when nothing in them can differ from the stdlib's (no float, no
+        odd enum): the audit record of every gated decision holds it. Only what JSON cannot
+        write as it is gets converted (``json_ready``), in a copy nobody else sees; a key that
+        is not text (which ``to_dict`` turns to text) sends it the general way."""
         checks = []
         sure = self.approved.__class__ is bool
         for check in self.checks:
-            plain, plain_sure = check._plain()
-            checks.append(plain)
-            sure = sure and plain_sure
+            details, plain_sure = json_ready(check.details)
+            passed = check.passed
+            # ``_value_`` is what ``Enum.value`` reads, without the property's call.
+            checks.append({"code": check.code._value_, "details": details, "passed": passed})
+            sure = sure and plain_sure and passed.__class__ is bool
         value = {"approved": self.approved, "checks": checks}
-        return canonical_json_without_floats(value) if sure else canonical_json_of_plain(value)
+        try:
+            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a key that is not text, an int beyond 64 bits: the general way
+            return canonical_json_of_plain(self.to_dict())
+        if sure or _ORJSON_DIFFERS.search(data) is None:
+            return data.decode()
+        return canonical_json(value)  # a number orjson writes apart: the stdlib's bytes
 
 
 __all__ = ["CheckResult", "RiskDecision", "RiskReason"]
