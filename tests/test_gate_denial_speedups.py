@@ -39,7 +39,7 @@ from signalops.audit.record import (
     prepare_decision,
 )
 from signalops.audit.store import AuditLog
-from signalops.canonical import all_text, canonical_json, canonical_json_of_plain
+from signalops.canonical import all_text, canonical_json, canonical_json_of_plain, iso
 from signalops.codes import Code
 from signalops.config import Config
 from signalops.evaluation.tree import Evaluation, Verdict
@@ -178,10 +178,25 @@ def _general(order: Any) -> str:
     return _values([[], [], _plain(order)])[2]
 
 
+def _written(order: Any, moment: datetime = AS_OF) -> str | None:
+    """``_intent_json`` of ``order`` in a record of a decision at ``moment``."""
+    return _intent_json(order, moment, str(iso(moment)))
+
+
+# The decision's time the order's as_of is written beside: most often that very time.
+MOMENTS = {
+    "its own time": None,
+    "an equal time": AS_OF.replace(),
+    "an equal time elsewhere": AS_OF.astimezone(NEW_YORK),
+    "another time": AS_OF + timedelta(hours=1),
+}
+
+
+@pytest.mark.parametrize("moment", MOMENTS.values(), ids=MOMENTS.keys())
 @pytest.mark.parametrize("changes", WRITTEN.values(), ids=WRITTEN.keys())
-def test_an_orders_json_is_written_from_its_fields_as_the_general_way_writes_it(changes):
+def test_an_orders_json_is_written_from_its_fields_as_the_general_way_writes_it(changes, moment):
     order = _order(**changes)
-    written = _intent_json(order)
+    written = _written(order, order.as_of if moment is None else moment)
     assert written is not None
     assert written == _general(order)
     assert written == canonical_json(_plain(order))
@@ -189,7 +204,7 @@ def test_an_orders_json_is_written_from_its_fields_as_the_general_way_writes_it(
 
 @pytest.mark.parametrize("changes", GENERAL.values(), ids=GENERAL.keys())
 def test_an_order_of_other_types_is_left_to_the_general_way(changes):
-    assert _intent_json(_order(**changes)) is None
+    assert _written(_order(**changes)) is None
 
 
 def test_an_order_at_a_naive_time_is_refused_as_the_general_way_refuses_it():
@@ -197,17 +212,36 @@ def test_an_order_at_a_naive_time_is_refused_as_the_general_way_refuses_it():
     with pytest.raises(ValueError, match="has no time zone") as general:
         _general(order)
     with pytest.raises(ValueError, match="has no time zone") as written:
-        _intent_json(order)
+        _written(order)
     assert str(written.value) == str(general.value)
 
 
 def test_an_order_of_another_class_or_with_more_attributes_is_left_to_the_general_way():
     fields = vars(_order())
-    assert _intent_json(Intent(**fields)) is None
+    assert _written(Intent(**fields)) is None
     extra = _order()
     object.__setattr__(extra, "venue", "x")  # json_safe of its __dict__ would write it
-    assert _intent_json(extra) is None
+    assert _written(extra) is None
     assert '"venue":"x"' in _general(extra)
+
+
+TEXTS = {
+    "a quote": 'say "hi"',
+    "a backslash": "a\\b",
+    "a new line": "a\nb",
+    "a control character": "a\x01b",
+    "a delete": "a\x7fb",
+    "not ascii": "ÉTH/€",
+    "a line separator": "a\u2028b",
+    "a lone surrogate": "a\ud800b",
+}
+
+
+@pytest.mark.parametrize("field", ["asset", "client_order_id", "decision_id", "strategy"])
+@pytest.mark.parametrize("text", TEXTS.values(), ids=TEXTS.keys())
+def test_an_orders_text_that_json_escapes_is_written_as_the_general_way_writes_it(field, text):
+    order = _order(**{field: text})
+    assert _written(order) == _general(order)
 
 
 def test_a_decision_record_with_an_order_holds_the_general_ways_order_member():

@@ -60,6 +60,7 @@ from signalops.audit.prepared import (
 from signalops.audit.trees import tree_hash
 from signalops.canonical import (
     _ORJSON_DIFFERS,
+    canonical_json,
     canonical_json_of_plain,
     is_plain_finite,
     iso,
@@ -850,7 +851,7 @@ class DecisionTemplate:
         status = execution_value.get("status") if isinstance(execution_value, dict) else None
         fixed = self._fixed
         quoted_id = f'"{ident}"'
-        order_json = None if order is None else _intent_json(order)
+        order_json = None if order is None else _intent_json(order, as_of, stamp)
         order_value = None if order_json is not None else _plain(order)
         if blocked or notes or order_value is not None:
             blocked_json, notes_json, order_json = _values([blocked, notes, order_value])
@@ -1175,10 +1176,11 @@ def _copy(value: Any, member: str) -> Any:
 _INTENT_FIELDS = len(OrderIntent.__dataclass_fields__)
 
 
-def _intent_json(order: Any) -> str | None:
+def _intent_json(order: Any, moment: datetime, stamp: str) -> str | None:
     """The canonical JSON of an ``OrderIntent`` whose fields all have their declared types
     (``_plain(order)`` encoded), written from them at once: every order a gate sizes is in its
-    decision's record. None for anything else, which ``_plain`` and ``_values`` encode."""
+    decision's record. None for anything else, which ``_plain`` and ``_values`` encode.
+    ``stamp`` is ``_stamp(moment)``, the decision's time: the order's is most often that one."""
     if order.__class__ is not OrderIntent:
         return None
     fields = order.__dict__
@@ -1186,7 +1188,8 @@ def _intent_json(order: Any) -> str | None:
         return None
     side, mode, as_of = order.side, order.mode, order.as_of
     quantity, price, notional = order.quantity, order.reference_price, order.notional
-    texts = (order.asset, order.client_order_id, order.decision_id, order.strategy)
+    asset, client_order_id = order.asset, order.client_order_id
+    decision_id, strategy = order.decision_id, order.strategy
     if (
         side.__class__ is not Side
         or mode.__class__ is not Mode
@@ -1194,21 +1197,34 @@ def _intent_json(order: Any) -> str | None:
         or quantity.__class__ is not Decimal
         or price.__class__ is not Decimal
         or notional.__class__ is not Decimal
-        or any(text.__class__ is not str for text in texts)
+        or asset.__class__ is not str
+        or client_order_id.__class__ is not str
+        or decision_id.__class__ is not str
+        or strategy.__class__ is not str
     ):
         return None
-    asset, client_order_id, decision_id, strategy = map(_text_json, texts)
+    if _written_as_is(f"{asset}{client_order_id}{decision_id}{strategy}"):
+        # Text JSON writes as it is, between quotes (ids, a ticker, a strategy's name).
+        asset, client_order_id = f'"{asset}"', f'"{client_order_id}"'
+        decision_id, strategy = f'"{decision_id}"', f'"{strategy}"'
+    else:
+        asset, client_order_id, decision_id, strategy = map(
+            _text_json, (asset, client_order_id, decision_id, strategy)
+        )
     # The keys in canonical (sorted) order; a Decimal's text and a time's stamp need no escaping.
     return (
-        f'{{"as_of":"{_stamp(as_of)}","asset":{asset},"client_order_id":{client_order_id},'
-        f'"decision_id":{decision_id},"mode":"{mode._value_}","notional":"{notional}",'
-        f'"quantity":"{quantity}","reference_price":"{price}","side":"{side._value_}",'
-        f'"strategy":{strategy}}}'
+        f'{{"as_of":"{_stamp_like(as_of, moment, stamp)}","asset":{asset},'
+        f'"client_order_id":{client_order_id},"decision_id":{decision_id},'
+        f'"mode":"{mode._value_}","notional":"{notional}","quantity":"{quantity}",'
+        f'"reference_price":"{price}","side":"{side._value_}","strategy":{strategy}}}'
     )
 
 
 def _text_json(text: str) -> str:
-    return orjson.dumps(text).decode()
+    try:
+        return orjson.dumps(text).decode()
+    except TypeError:  # a lone surrogate, which orjson refuses: written as the stdlib writes it
+        return canonical_json(text)
 
 
 def _plain(value: Any) -> Any:
