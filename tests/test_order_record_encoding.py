@@ -8,6 +8,8 @@ hour, text JSON escapes, secret-looking text):
 
 - ``json_ready`` (a copy with only what JSON cannot write converted) against ``json_safe``;
 - ``RiskDecision.to_json`` against ``canonical_json_of_plain(to_dict())``;
+- an ``ExecutionResult``'s encoding (``_execution_encoded``) against ``to_dict()`` encoded;
+- a whole order record, secrets in its checks included, against a new template's general way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalops.audit.record import canonical_json_of_plain
+from signalops.audit.record import (
+    REDACTED,
+    DecisionTemplate,
+    _execution_encoded,
+    canonical_json_of_plain,
+)
 from signalops.canonical import (
     canonical_json,
     canonical_json_without_floats,
@@ -35,7 +42,16 @@ from signalops.canonical import (
     writes_as_stdlib,
 )
 from signalops.codes import Code
-from signalops.orders import Mode, OrderIntent, client_order_id, decision_id
+from signalops.observation import Observation
+from signalops.orders import (
+    ExecutionResult,
+    ExecutionStatus,
+    Fill,
+    Mode,
+    OrderIntent,
+    client_order_id,
+    decision_id,
+)
 from signalops.risk import CheckResult, RiskDecision, TradingState
 from signalops.risk.decision import checked
 from signalops.side import Side
@@ -300,7 +316,7 @@ KEYS = {
 
 
 @pytest.mark.parametrize("key", KEYS.values(), ids=KEYS.keys())
-def test_a_key_that_is_not_text_is_written_as_to_dict_turns_it_to_text(key):
+def test_a_key_that_is_not_text_is_written_as_the_general_way_turns_it_to_text(key):
     checks = [(Code.MAX_POSITION, False, {key: Decimal("1.5"), "a": 2**70, "unit": "u"})]
     for as_gate in (False, True):
         made = (
@@ -309,6 +325,8 @@ def test_a_key_that_is_not_text_is_written_as_to_dict_turns_it_to_text(key):
             else RiskDecision(False, tuple(CheckResult(c, p, d) for c, p, d in checks))
         )
         assert made.to_json() == canonical_json_of_plain(made.to_dict())
+    result = ExecutionResult(ExecutionStatus.FILLED, "m", details={key: Decimal("2"), "b": 1})
+    assert _execution_encoded(result) == general_execution(result)
 
 
 def test_equal_times_of_a_fall_back_hour_each_print_their_own_utc_time():
@@ -331,3 +349,137 @@ def test_a_time_printed_again_in_the_next_decision_is_its_own():
     for moment in (AS_OF, AS_OF.replace(), earlier, AS_OF.replace(microsecond=7), AS_OF):
         decision = as_gate_makes([(Code.COOLDOWN, True, {"last_trade": moment})])
         assert decision.to_json() == canonical_json(decision.to_dict())
+
+
+# --- an execution ----------------------------------------------------------------------------
+
+
+def _fill(**changes: Any) -> Fill:
+    fill = Fill(
+        "so-1", "BTC", Side.BUY, Decimal("0.03814956"), Decimal("13106.31"),
+        Decimal("0.4999999597236"), AS_OF, "paper", "paper-1",
+    )  # fmt: skip
+    return replace(fill, **changes)
+
+
+class LaterFill(Fill):
+    """A fill of another class: ``to_dict`` walks its dict again."""
+
+
+PAPER_DETAILS = {
+    "base_price": Decimal("13106.31"),
+    "cash_after": Decimal("9499.5000403166764"),
+    "fee_bps": Decimal(10),
+    "position_after": Decimal("0E-8"),
+    "price_time": AS_OF,
+    "quote": "USDT",
+    "slippage_bps": Decimal(0),
+    "venue": "paper",
+}
+
+
+def general_execution(result: ExecutionResult) -> tuple[Any, str]:
+    plain = result.to_dict()
+    return plain, canonical_json_of_plain(plain)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([*ExecutionStatus, "FILLED", Shouted.LOUD, Named.BUY, Tag("SUBMITTED")]),
+    st.text(max_size=8) | st.sampled_from(['paper "BUY"', "token=abc", "a\\b\n"]),
+    st.sampled_from([None, "fill", "later fill", "odd fill"]),
+    st.none() | st.text(max_size=4),
+    st.none() | st.datetimes(timezones=st.sampled_from(ZONES)),
+    st.none() | st.text(max_size=4) | st.integers(),
+    details | st.just(PAPER_DETAILS),
+)
+def test_an_executions_json_is_what_its_dict_encodes_to(
+    status, message, fill, approval_id, expires_at, venue_order_id, venue_details
+):
+    fills = {
+        None: None,
+        "fill": _fill(),
+        "later fill": LaterFill(**vars(_fill())),
+        "odd fill": _fill(price=Decimal("NaN"), fee=1e-05),  # type: ignore[arg-type]
+    }
+    result = ExecutionResult(
+        status, message, fills[fill], approval_id, expires_at, venue_order_id, venue_details
+    )
+    plain, text = _execution_encoded(result)
+    assert (plain, text) == general_execution(result)
+    assert plain.get("status") is result.to_dict().get("status")
+
+
+def test_a_paper_fills_execution_is_encoded_without_the_scan_and_as_before():
+    result = ExecutionResult(
+        ExecutionStatus.FILLED, "paper BUY 0.03814956 BTC", _fill(), None, None, "paper-1",
+        dict(PAPER_DETAILS),
+    )  # fmt: skip
+    assert _execution_encoded(result) == general_execution(result)
+    assert _execution_encoded(result)[1] == canonical_json(result.to_dict())
+
+
+# --- a whole order record --------------------------------------------------------------------
+
+
+def _record_of(
+    template: DecisionTemplate, risk: RiskDecision, execution: ExecutionResult, **kw: Any
+) -> Any:
+    answers = [
+        Observation(28.4, AS_OF, "technical", fetched_at=AS_OF, detail={"candles": 250})
+        for _ in template.requests
+    ]
+    return template.prepare(
+        as_of=AS_OF,
+        verdict="BUY",
+        action=Side.BUY,
+        observations=answers,
+        risk=risk,
+        order=_order(),
+        execution=execution,
+        recorded_at=AS_OF,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("at_batch_time", [False, True], ids=["prepare", "prepare_order_at"])
+@pytest.mark.parametrize("filled", [False, True], ids=["denied", "filled"])
+def test_an_order_records_members_are_the_general_ways_member_by_member(filled, at_batch_time):
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    order = _order()
+    risk = as_gate_makes(gate_details(order, Decimal("9998.09"), AS_OF - timedelta(hours=3)))
+    execution = (
+        ExecutionResult(ExecutionStatus.FILLED, "paper", _fill(), None, None, "p-1", PAPER_DETAILS)
+        if filled
+        else ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied by the risk gate")
+    )
+    if at_batch_time:
+        times = template.times([AS_OF])
+        answers = {
+            request: Observation(25.0, AS_OF, "technical", fetched_at=AS_OF)
+            for request in STRATEGY.requests("BTC")
+        }
+        evaluation = STRATEGY.evaluate(answers, AS_OF, "BTC")
+        prepared = template.prepare_order_at(times, 0, evaluation, order, risk, execution, AS_OF)
+    else:
+        prepared = _record_of(template, risk, execution)
+    # The general way: the same record's plain dict, encoded whole.
+    assert prepared.text == canonical_json(prepared.record)
+    assert prepared.record["risk"] == risk.to_dict()
+    assert prepared.record["order"] == json_safe(order.__dict__)
+    assert prepared.record["execution"] == execution.to_dict()
+
+
+def test_a_secret_in_a_checks_details_is_scrubbed_from_the_order_record():
+    secret = "sk-live-0123456789abcdef"
+    order = _order()
+    checks = gate_details(order, Decimal(10000), None)
+    checks[0][2]["file"] = f"/run/{secret}/kill"  # the kill switch's file, named by a secret
+    template = DecisionTemplate(STRATEGY, "BTC", "paper")
+    execution = ExecutionResult(ExecutionStatus.NOT_EXECUTED, "denied", details={"why": secret})
+    prepared = _record_of(
+        template, as_gate_makes(checks), execution, environ={"VENUE_API_KEY": secret}
+    )
+    assert secret not in prepared.text
+    assert f"/run/{REDACTED}/kill" in prepared.text and '"why":"***"' in prepared.text
+    assert prepared.text == canonical_json(prepared.record)

@@ -64,17 +64,18 @@ from signalops.canonical import (
     canonical_json_of_plain,
     is_plain_finite,
     iso,
+    json_ready,
     json_safe,
+    writes_as_stdlib,
 )
 from signalops.codes import Code
 from signalops.observation import DataError, Observation, utc
-from signalops.orders import Fill, Mode, OrderIntent
+from signalops.orders import ExecutionResult, Fill, Mode, OrderIntent
 from signalops.risk.decision import RiskDecision
 from signalops.side import Side
 
 if TYPE_CHECKING:
     from signalops.evaluation.tree import Evaluation
-    from signalops.orders import ExecutionResult
     from signalops.strategy.model import Strategy
 
 SCHEMA = "signalops.audit/1"  # follow-ups, breakers, and decisions written before /2
@@ -1014,15 +1015,18 @@ class DecisionTemplate:
         thousands of records. A dict may be edited in place, so it is encoded every time."""
         if value is None:
             return None, _NULL
-        if isinstance(value, Mapping):
-            plain = json_safe(value)
-            return plain, _value(plain)
-        found = self._encoded.get(id(value))
+        found = self._encoded.get(id(value))  # never a dict's: those are not kept
         if found is not None and found[0] is value:
             return found[1], found[2]
-        if value.__class__ is RiskDecision:
+        kind = value.__class__
+        if kind is RiskDecision:
             # Frozen: its dict is made when a record is (``_fresh``), its JSON in one walk.
             plain, encoded = value, value.to_json()
+        elif kind is ExecutionResult and value.details.__class__ is dict:
+            plain, encoded = _execution_encoded(value)
+        elif isinstance(value, Mapping):
+            plain = json_safe(value)
+            return plain, _value(plain)
         else:
             plain = _plain(value)
             encoded = _value(plain)
@@ -1030,6 +1034,38 @@ class DecisionTemplate:
             self._encoded.clear()
         self._encoded[id(value)] = (value, plain, encoded)  # the object too: its id stays its
         return plain, encoded
+
+
+def _execution_encoded(execution: ExecutionResult) -> tuple[dict[str, Any], str]:
+    """``(execution.to_dict(), its canonical JSON)``, the dict encoded as it is made: only what
+    JSON cannot write as it is converted (``json_ready``), and orjson's bytes taken as they are
+    when nothing in it can differ from the stdlib's (every paper fill's decision holds one). A
+    detail's key that is not text (which ``to_dict`` turns to text) sends it the general way."""
+    plain, sure = json_ready(
+        {
+            "status": execution.status,
+            "message": execution.message,
+            "fill": None,
+            "approval_id": execution.approval_id,
+            "expires_at": execution.expires_at,
+            "venue_order_id": execution.venue_order_id,
+        }
+    )
+    details, details_sure = json_ready(execution.details)
+    plain["details"] = details
+    fill = execution.fill
+    if fill:  # as ``to_dict`` puts it in: a Fill's dict is json_safe's already
+        written = fill.to_dict()
+        plain["fill"] = written if fill.__class__ is Fill else json_safe(written)
+        sure = sure and writes_as_stdlib(plain["fill"])
+    try:
+        data = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a key that is not text, an int beyond 64 bits: the general way
+        general = execution.to_dict()
+        return general, canonical_json_of_plain(general)
+    if (sure and details_sure) or _ORJSON_DIFFERS.search(data) is None:
+        return plain, data.decode()
+    return plain, canonical_json(plain)  # a number orjson writes apart: the stdlib's bytes
 
 
 def detail_member(detail: Any) -> str:
