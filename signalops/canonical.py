@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -154,10 +155,13 @@ def json_ready(mapping: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     Keys are kept as they are: one that is not exactly a str (which ``json_safe`` turns to
     text) makes orjson refuse the copy (TypeError), and the caller then takes the general way.
     """
-    # A view's copy is its dict's, made at once (``dict(view)`` asks for each key).
-    view = mapping.__class__ is MappingProxyType
-    out: Any = mapping.copy() if view else dict(mapping)  # type: ignore[attr-defined]
-    if out.__class__ is not dict:  # a view of another kind of mapping
+    out: Any = None
+    if mapping.__class__ is MappingProxyType:
+        # A view's copy is its dict's, made at once (``dict(view)`` asks for each key); a view
+        # of another kind of mapping may have no ``copy``, or one that gives no dict.
+        with suppress(AttributeError):
+            out = mapping.copy()
+    if out.__class__ is not dict:
         out = dict(mapping)
     sure = True
     for key, value in out.items():  # values replaced in place: no key is added or removed

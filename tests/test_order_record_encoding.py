@@ -14,6 +14,7 @@ hour, text JSON escapes, secret-looking text):
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -327,6 +328,29 @@ def test_a_key_that_is_not_text_is_written_as_the_general_way_turns_it_to_text(k
         assert made.to_json() == canonical_json_of_plain(made.to_dict())
     result = ExecutionResult(ExecutionStatus.FILLED, "m", details={key: Decimal("2"), "b": 1})
     assert _execution_encoded(result) == general_execution(result)
+
+
+class _ReadOnly(Mapping[str, Any]):
+    """A mapping with no ``copy`` (a plugin's details may be one, seen through a view)."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def test_details_seen_through_a_view_of_a_mapping_without_copy_are_written_as_before():
+    details = MappingProxyType(_ReadOnly({"limit": Decimal("0.10"), "value": 2, "unit": "u"}))
+    made = RiskDecision(False, (CheckResult(Code.MAX_POSITION, False, details),))
+    assert made.to_json() == canonical_json_of_plain(made.to_dict())
+    assert json_ready(details) == ({"limit": "0.10", "value": 2, "unit": "u"}, True)
 
 
 def test_equal_times_of_a_fall_back_hour_each_print_their_own_utc_time():
