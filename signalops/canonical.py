@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -159,8 +158,10 @@ def json_ready(mapping: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     if mapping.__class__ is MappingProxyType:
         # A view's copy is its dict's, made at once (``dict(view)`` asks for each key); a view
         # of another kind of mapping may have no ``copy``, or one that gives no dict.
-        with suppress(AttributeError):
+        try:  # free unless it raises (``contextlib.suppress`` costs a call per check)
             out = mapping.copy()
+        except AttributeError:
+            out = None
     if out.__class__ is not dict:
         out = dict(mapping)
     sure = True
