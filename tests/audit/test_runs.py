@@ -451,9 +451,10 @@ def test_a_writer_appends_rows_after_a_backtests_runs_and_the_chain_goes_on(
         assert verify(log).ok
 
 
-def test_repeats_a_run_cannot_keep_are_stored_as_rows_and_read_back_alike(
+def backtest_repeats(
     replay_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> list[Repeat]:
+    """The ``Repeat``s three days of the hourly RSI backtest append to its log, in order."""
     repeats: list[Repeat] = []
     append_many = AuditLog.append_many
 
@@ -468,6 +469,13 @@ def test_repeats_a_run_cannot_keep_are_stored_as_rows_and_read_back_alike(
         end=START + timedelta(days=3), every=timedelta(hours=1), out_dir=tmp_path / "bt",
     )  # fmt: skip
     monkeypatch.undo()
+    return repeats
+
+
+def test_repeats_a_run_cannot_keep_are_stored_as_rows_and_read_back_alike(
+    replay_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repeats = backtest_repeats(replay_store, tmp_path, monkeypatch)
     odd = repeats[0]._replace(id="dec-" + "Z" * 24)  # not hex digits: ``ids`` cannot hold it
     with AuditLog(tmp_path / "new.db") as log:
         log.start_bulk_load(private=True)
@@ -492,20 +500,7 @@ def test_repeats_whose_ids_are_not_24_hex_digits_each_are_rows_even_when_their_l
 ):
     """Two ids one digit short and one digit long hold 48 hex digits between them: cut into
     12-byte ids they would read back as two other ids (``ids`` keeps 24 digits per record)."""
-    repeats: list[Repeat] = []
-    append_many = AuditLog.append_many
-
-    def keeping(log: AuditLog, records: Any) -> int:
-        records = list(records)
-        repeats.extend(r for r in records if isinstance(r, Repeat))
-        return append_many(log, records)
-
-    monkeypatch.setattr(AuditLog, "append_many", keeping)
-    run_backtest(
-        loads(HOURLY_RSI, "bench.yaml"), store=replay_store, start=START,
-        end=START + timedelta(days=3), every=timedelta(hours=1), out_dir=tmp_path / "bt",
-    )  # fmt: skip
-    monkeypatch.undo()
+    repeats = backtest_repeats(replay_store, tmp_path, monkeypatch)
     short = repeats[0]._replace(id="dec-" + "a" * 23)
     long = repeats[1]._replace(id="dec-" + "b" * 25)
     with AuditLog(tmp_path / "new.db") as log:

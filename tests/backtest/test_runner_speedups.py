@@ -287,17 +287,20 @@ def summary_by_hand(
     )
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    marks=st.lists(
-        st.one_of(
-            st.just("flat"),
-            st.sampled_from(["10000", "10000.0", "0.5", "9999.99999999999999999999", "1E+4"]),
-            st.decimals(min_value=1, max_value=50_000, places=6).map(str),
-        ),
-        max_size=60,
-    )
+# An equity curve's marks after its start (``flat_then_held``): "flat" (the starting cash,
+# nothing held) or the text of a held mark's equity.
+MARKS = st.lists(
+    st.one_of(
+        st.just("flat"),
+        st.sampled_from(["10000", "10000.0", "0.5", "9999.99999999999999999999", "1E+4"]),
+        st.decimals(min_value=1, max_value=50_000, places=6).map(str),
+    ),
+    max_size=60,
 )
+
+
+@settings(max_examples=150, deadline=None)
+@given(marks=MARKS)
 def test_a_summary_of_any_curve_is_the_one_by_hand(marks: list[str]):
     # Plateaus at the high, falls to a peak's level, recoveries and shared flat equities: the
     # drawdown and returns read one array of the floats, the by-hand summary the list.
@@ -364,14 +367,7 @@ def test_a_summary_of_a_recorded_run_and_of_its_buy_and_hold_is_the_one_by_hand(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    marks=st.lists(
-        st.one_of(
-            st.just("flat"),
-            st.sampled_from(["10000", "10000.0", "0.5", "9999.99999999999999999999", "1E+4"]),
-            st.decimals(min_value=1, max_value=50_000, places=6).map(str),
-        ),
-        max_size=60,
-    ),
+    marks=MARKS,
     risk_free=st.sampled_from([0.0, 0.04]),
     per_year=st.sampled_from([None, 252.0]),
 )
