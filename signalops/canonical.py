@@ -185,6 +185,20 @@ def json_ready(mapping: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, sure
 
 
+def ready_json(value: Any, sure: bool) -> str | None:
+    """``canonical_json`` of ``value``, data made of ``json_ready`` copies (``sure``: each
+    said so): orjson's bytes, scanned for the numbers it writes apart only when not ``sure``.
+    None when orjson refuses it (a key that is not text, an int beyond 64 bits): the caller
+    then encodes what ``json_safe`` makes of its source the general way."""
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    if sure or _ORJSON_DIFFERS.search(data) is None:
+        return data.decode()
+    return canonical_json(value)  # a number orjson writes apart: the stdlib's bytes
+
+
 def all_text(values: list[Any]) -> bool:
     """Whether every one of ``values`` is text orjson writes as the stdlib does: a str, or a
     member of a str enum whose value is its text (TRADING_STATE's allowed sides)."""

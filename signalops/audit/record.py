@@ -66,6 +66,7 @@ from signalops.canonical import (
     iso,
     json_ready,
     json_safe,
+    ready_json,
     writes_as_stdlib,
 )
 from signalops.codes import Code
@@ -1058,14 +1059,11 @@ def _execution_encoded(execution: ExecutionResult) -> tuple[dict[str, Any], str]
         written = fill.to_dict()
         plain["fill"] = written if fill.__class__ is Fill else json_safe(written)
         sure = sure and writes_as_stdlib(plain["fill"])
-    try:
-        data = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # a key that is not text, an int beyond 64 bits: the general way
+    text = ready_json(plain, sure and details_sure)
+    if text is None:  # a key that is not text, an int beyond 64 bits: the general way
         general = execution.to_dict()
         return general, canonical_json_of_plain(general)
-    if (sure and details_sure) or _ORJSON_DIFFERS.search(data) is None:
-        return plain, data.decode()
-    return plain, canonical_json(plain)  # a number orjson writes apart: the stdlib's bytes
+    return plain, text
 
 
 def detail_member(detail: Any) -> str:

@@ -15,18 +15,13 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-import orjson
-
 from signalops.canonical import (
-    _ORJSON_DIFFERS,
     all_text,
-    canonical_json,
     canonical_json_of_plain,
     iso,
     json_ready,
     json_safe,
-    text_enum,
-    writes_as_stdlib,
+    ready_json,
 )
 from signalops.codes import Code
 from signalops.observation import utc
@@ -36,14 +31,11 @@ def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
     return details if type(details) is MappingProxyType else MappingProxyType(dict(details))
 
 
-def _plain(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """``(json_safe(details), sure)``, with the values a check records (text, numbers, Decimals,
-    times, str enums) converted inline as ``json_safe`` converts them: a decision's JSON is built
-    for every audit record. ``sure`` when the plain details hold no float and no enum whose value
-    is not its text, so orjson writes them as the stdlib does without the scan for the numbers
-    it writes apart (``canonical_json_without_floats``)."""
+def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
+    """``json_safe(details)``, with the values a check records (text, numbers, Decimals, times,
+    str enums) converted inline as ``json_safe`` converts them, in a copy of its own (lists
+    too): the caller's to change. ``RiskDecision.to_json`` encodes from ``json_ready``."""
     out = {}
-    sure = True
     for key, value in details.items():
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
@@ -54,14 +46,12 @@ def _plain(details: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             plain = iso(value if value.tzinfo is UTC else utc(value))
         elif isinstance(value, str):  # a StrEnum member stays itself, as in json_safe
             plain = value
-            sure = sure and text_enum(kind)
         elif kind is list and all_text(value):  # json_safe's copy: each item stays itself
             plain = list(value)
         else:
             plain = json_safe(value)
-            sure = sure and writes_as_stdlib(plain)
         out[key if type(key) is str else str(key)] = plain
-    return out, sure
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +78,7 @@ class CheckResult:
             object.__setattr__(self, "details", _frozen(self.details))
 
     def to_dict(self) -> dict[str, Any]:
-        return self._plain()[0]
-
-    def _plain(self) -> tuple[dict[str, Any], bool]:
-        """``(to_dict(), sure)``, ``sure`` as ``_plain``'s (and ``passed`` a bool)."""
-        details, sure = _plain(self.details)
-        plain = {"code": self.code.value, "passed": self.passed, "details": details}
-        return plain, sure and self.passed.__class__ is bool
+        return {"code": self.code.value, "passed": self.passed, "details": _plain(self.details)}
 
 
 # The slots' own setters: what the frozen dataclass's __init__ does, without the call overhead.
@@ -159,13 +143,10 @@ class RiskDecision:
             checks.append({"code": check.code._value_, "details": details, "passed": passed})
             sure = sure and plain_sure and passed.__class__ is bool
         value = {"approved": self.approved, "checks": checks}
-        try:
-            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # a key that is not text, an int beyond 64 bits: the general way
+        text = ready_json(value, sure)
+        if text is None:  # a key that is not text, an int beyond 64 bits: the general way
             return canonical_json_of_plain(self.to_dict())
-        if sure or _ORJSON_DIFFERS.search(data) is None:
-            return data.decode()
-        return canonical_json(value)  # a number orjson writes apart: the stdlib's bytes
+        return text
 
 
 __all__ = ["CheckResult", "RiskDecision", "RiskReason"]
