@@ -20,9 +20,11 @@ whose every point is at 00:00 UTC (daily candles' closes and the indicators over
 marked after each day or session) holds at each point the close of the day that ended there,
 and is drawn on that day, as an exchange's daily chart draws a candle and as
 ``metrics.Drawdown.dates`` dates a drawdown: BTC's 2023-02-20 candle closes at 02-21 00:00 and is
-drawn on 02-20, the S&P 500's Friday session is marked at Saturday 00:00 and drawn on Friday, and
-the starting cash, valued at the first decision, on the day before it (the close that decision
-saw). Other lines (hourly closes, a stock session's 21:00 close) are drawn at their own times.
+drawn on 02-20, the S&P 500's Friday session is marked at Saturday 00:00 and drawn on Friday. The
+starting cash, which holds no close, is drawn at the first decision it is valued at, on that
+decision's day, as the tables date a drawdown that begins there: a run from 2023-03-10 that fell
+on its first day fell from 03-10's start to 03-10's close, both drawn on 03-10. Other lines
+(hourly closes, a stock session's 21:00 close) are drawn at their own times.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from itertools import cycle
 from typing import Any
@@ -56,6 +58,7 @@ from signalops.backtest.indicators import (
     values,
 )
 from signalops.backtest.ledger import EquityPoint, Leg
+from signalops.backtest.metrics import dated_mark
 
 STRATEGY, BASELINE, HOLD, BENCHMARK = "#1f77b4", "#ff7f0e", "#7f7f7f", "#8c564b"
 BUY, SELL, BLOCKED = "#2ca02c", "#d62728", "#9467bd"
@@ -121,7 +124,8 @@ def equity_chart(study: Study) -> Chart:
     unit = _unit(study.quote)
     data: list[dict[str, Any]] = []
     for name, curve, color, dash in curves:
-        times = [_closed(p.time, days) for p in curve]
+        # The first point is the starting cash (metrics.Drawdown.from_start).
+        times = [_closed(p.time, days, start=i == 0) for i, p in enumerate(curve)]
         line: dict[str, Any] = {"color": color, "width": 1.6, "dash": dash}
         data.append(
             {
@@ -455,17 +459,13 @@ def _midnight(moment: datetime) -> bool:
     return found.time() == datetime.min.time()
 
 
-_INSTANT = timedelta(microseconds=1)
-
-
-def _closed(moment: datetime, days: bool) -> str:
+def _closed(moment: datetime, days: bool, *, start: bool = False) -> str:
     """Where a point of a line marked at ``moment`` is drawn: with ``days``, on the day that
-    ended at it (``2023-02-21 00:00`` holds 02-20's close: ``2023-02-20``), as the tables date
-    it (``metrics.Drawdown.dates``); else at its own time."""
-    if not days:
-        return _x(moment)
-    found = moment if moment.tzinfo is None else moment.astimezone(UTC)
-    return (found - _INSTANT).date().isoformat()
+    ended at it (``2023-02-21 00:00`` holds 02-20's close: ``2023-02-20``), and the starting
+    cash (``start``) on the day it is valued, as the tables date them
+    (``metrics.dated_mark``); else at its own time."""
+    day = dated_mark(moment, days, start=start)
+    return day.isoformat() if days and day is not None else _x(moment)
 
 
 def _escape(text: str) -> str:

@@ -144,17 +144,20 @@ class Drawdown:
 
     def dates(self) -> tuple[date | datetime | None, ...]:
         """(peak, trough, recovered) as dated for people: days, or times for intraday marks."""
-        peak = _dated(self.peak, self.daily, start=self.from_start)
-        return peak, _dated(self.trough, self.daily), _dated(self.recovered, self.daily)
+        peak = dated_mark(self.peak, self.daily, start=self.from_start)
+        return peak, dated_mark(self.trough, self.daily), dated_mark(self.recovered, self.daily)
 
     def to_dict(self) -> dict[str, Any]:
         peak, trough, recovered = map(_dated_text, self.dates())
         return {"depth": self.depth, "peak": peak, "trough": trough, "recovered": recovered}
 
 
-def _dated(mark: datetime | None, daily: bool, *, start: bool = False) -> date | datetime | None:
-    """The day whose closes a daily mark holds: the day that ended at it (the starting cash,
-    which holds none, the day it starts); an intraday mark is its own time."""
+def dated_mark(
+    mark: datetime | None, daily: bool, *, start: bool = False
+) -> date | datetime | None:
+    """The day whose closes a daily mark holds: the day that ended at it (``start``: the
+    starting cash, which holds none, the day it starts); an intraday mark is its own time.
+    The report's charts draw each point of a curve where this dates it."""
     if mark is None or not daily:
         return mark
     return _utc(mark).date() if start else (_utc(mark) - _INSTANT).date()

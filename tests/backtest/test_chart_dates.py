@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,11 @@ def test_a_crypto_charts_closes_fall_on_the_days_the_table_gives_them(
     assert drawdown_days(line(figures["equity"], "Banking_Crisis_Dip")) == table_days(
         metrics["metrics"]
     )
-    # The starting cash is the close the first decision (2023-01-01 00:00) saw: 12-31's. Then
-    # one point a day, the day's close.
-    assert hold["x"][:3] == ["2022-12-31", "2023-01-01", "2023-01-02"]
-    assert hold["x"][-1] == "2023-06-30" and len(set(hold["x"])) == len(hold["x"])
+    # The starting cash is on the day of the first decision (2023-01-01 00:00) it is valued at,
+    # as the table dates a fall from it; then one point a day, the day's close, the first on the
+    # first day too (the starting cash is that day's start, the close its end).
+    assert hold["x"][:3] == ["2023-01-01", "2023-01-01", "2023-01-02"]
+    assert hold["x"][-1] == "2023-06-30" and len(set(hold["x"][1:])) == len(hold["x"]) - 1
 
     price = figures["price-0"]
     closes = dict(zip(line(price, "close")["x"], line(price, "close")["y"], strict=True))
@@ -115,9 +117,9 @@ def test_a_stock_charts_sessions_are_weekdays_and_the_benchmarks_drawdown_the_ta
     # first above the peak again on 08-18.
     assert table_days(metrics["benchmark"]["metrics"]) == ["2020-02-19", "2020-03-23", "2020-08-18"]
     assert drawdown_days(gspc) == ["2020-02-19", "2020-03-23", "2020-08-18"]
-    # Every session's mark on its weekday (the first point, the starting cash, is the day before
-    # the first decision: 2019-01-01).
-    assert gspc["x"][:2] == ["2019-01-01", "2019-01-02"]
+    # Every session's mark on its weekday (the first point, the starting cash, is on the day of
+    # the first decision, before 2019-01-02's session, as that session's close).
+    assert gspc["x"][:2] == ["2019-01-02", "2019-01-02"]
     weekdays = {date.fromisoformat(x).weekday() for x in gspc["x"][1:]}
     assert weekdays == {0, 1, 2, 3, 4}
     # A stock's closes are at the session's close, on its day, as before.
@@ -137,3 +139,52 @@ def test_a_stock_runs_equity_and_fees_are_in_its_accounts_currency(replay_dir: P
     assert line(equity, "Dip_Buyer_4d")["hovertemplate"] == "%{y:,.2f} USD"
     (buys,) = [t for t in figures["price-0"]["data"] if t["name"] == "buy (fill)"]
     assert all(text.endswith(" USD)") for text in buys["text"]), buys["text"]
+
+
+def html_rows(page: str, *names: str) -> list[list[str]]:
+    """The cells of report.html's table rows named ``names``."""
+    found = []
+    for name in names:
+        (row,) = re.findall(rf"<tr><td>{name}</td>(.*?)</tr>", page)
+        found.append(re.findall(r"<td>(.*?)</td>", row))
+    return found
+
+
+def embedded(page: str, chart_id: str) -> list[dict[str, Any]]:
+    """The traces report.html draws in its chart ``chart_id``."""
+    (data,) = re.findall(rf'Plotly\.newPlot\("{chart_id}", (\[.*?\]), \{{', page)
+    return list(json.loads(data))
+
+
+def fall_begins(drawdown: dict[str, Any]) -> str:
+    """Where a drawdown line shows its deepest fall beginning: its last point at 0 (at the
+    running peak) before its lowest."""
+    ys = drawdown["y"]
+    trough = ys.index(min(ys))
+    return str(drawdown["x"][max(i for i in range(trough) if ys[i] == 0)])
+
+
+def test_a_fall_from_the_starting_cash_begins_on_one_day_in_every_output(
+    replay_dir: Path, in_tmp: Path
+):
+    """Regression test: bought at the first decision (2023-03-10 00:00) and below its starting
+    cash at that day's close, the strategy's drawdown peaks at the start. The table,
+    metrics.json and report.html's table dated the peak 2023-03-10, the run's first day (the
+    day of the first decision, as ``metrics`` defines the starting cash's date), but the chart
+    drew the starting cash on 2023-03-09, so its fall began a day before the table's."""
+    result = run("backtest", DIP, "--from", "2023-03-10", "--to", "2023-06-30", "--no-baseline",
+                 "--data", str(replay_dir), "--report", "report")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    table = [line.split()[2] for line in result.stdout.splitlines() if line.startswith("drawdown")]
+    metrics = json.loads(Path("report", "metrics.json").read_text(encoding="utf-8"))
+    charts = json.loads(Path("report", "charts.json").read_text(encoding="utf-8"))
+    (chart,) = [c for c in charts if c["id"] == "equity"]
+    page = Path("report", "report.html").read_text(encoding="utf-8")
+    name = "Banking_Crisis_Dip"
+
+    assert table == ["2023-03-10", "2023-03-10"]  # the peak and the trough: the first day's fall
+    assert table_days(metrics["metrics"])[:2] == table
+    assert [cells[0] for cells in html_rows(page, "drawdown peak", "drawdown trough")] == table
+    for traces in (chart["figure"]["data"], embedded(page, "equity")):
+        assert fall_begins(line({"data": traces}, f"{name} drawdown")) == "2023-03-10"
+        assert drawdown_days(line({"data": traces}, name))[:2] == table
