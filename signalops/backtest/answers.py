@@ -24,11 +24,11 @@ bar of the run without asking the adapters bar by bar:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from operator import add
 from typing import Any
 
@@ -228,6 +228,8 @@ class _History:
 # Close times (Unix seconds) up to here are whole seconds below 2**53 microseconds: exact as
 # integers in int64, float64 and datetime arithmetic alike (the year 2255).
 _LAST_EXACT_SECOND = 2**53 // 10**6
+# A run of equal steps costs about as much as this many steps looked up one by one.
+_RUN_COST = 8
 
 
 def _whole_second_moments(close_time: np.ndarray) -> tuple[list[datetime], list[float]] | None:
@@ -247,10 +249,26 @@ def _whole_second_moments(close_time: np.ndarray) -> tuple[list[datetime], list[
     if not whole or not seconds.min() > 0 or not seconds.max() <= _LAST_EXACT_SECOND:
         return None
     first = datetime.fromtimestamp(float(seconds[0]), UTC)
-    steps = np.diff(seconds).astype(np.int64).tolist()
-    deltas = {step: timedelta(seconds=step) for step in set(steps)}
-    stamps = list(accumulate(map(deltas.__getitem__, steps), add, initial=first))
+    stamps = list(accumulate(_step_deltas(np.diff(seconds).astype(np.int64)), add, initial=first))
     return stamps, seconds.tolist()
+
+
+def _step_deltas(steps: np.ndarray) -> Iterator[timedelta]:
+    """``timedelta(seconds=s)`` for each of ``steps`` (one object per distinct step): a
+    ``repeat`` of it for each run of equal steps when they are few (candles of one timeframe
+    with a few gaps: no lookup per candle), else a lookup per step."""
+    if not len(steps):
+        return iter(())
+    changes = np.flatnonzero(steps[1:] != steps[:-1]) + 1
+    if len(changes) * _RUN_COST < len(steps):
+        bounds = np.concatenate(([0], changes, [len(steps)]))
+        firsts = steps[bounds[:-1]].tolist()
+        deltas = {step: timedelta(seconds=step) for step in set(firsts)}
+        runs = map(repeat, map(deltas.__getitem__, firsts), np.diff(bounds).tolist())
+        return chain.from_iterable(runs)
+    each = steps.tolist()
+    deltas = {step: timedelta(seconds=step) for step in set(each)}
+    return map(deltas.__getitem__, each)
 
 
 class ReplayAnswers:

@@ -508,6 +508,25 @@ def test_whole_second_close_times_are_fromtimestamps_and_their_own_timestamps(se
     assert [bits(e) for e in found[1]] == [bits(e) for e in epochs]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 2**33),
+    st.lists(st.tuples(st.sampled_from([60, 3600, 7200, 86400]), st.integers(1, 400)), max_size=6),
+)
+def test_close_times_of_a_few_runs_of_equal_steps_are_fromtimestamps_too(
+    first: int, runs: list[tuple[int, int]]
+):
+    """Candles of one timeframe with a few gaps: each run of equal steps is added as a run
+    (``_step_deltas``), with the same datetimes as one step at a time."""
+    steps = [step for step, count in runs for _ in range(count)]
+    close_time = np.array(np.cumsum([first, *steps]), dtype=np.float64)
+    found = _whole_second_moments(close_time)
+    assert found is not None
+    stamps, epochs = moments_by_hand(close_time)
+    assert found[0] == stamps and all(type(m) is datetime and m.tzinfo is UTC for m in found[0])
+    assert [bits(e) for e in found[1]] == [bits(e) for e in epochs]
+
+
 def test_close_times_that_are_not_whole_seconds_after_1970_take_the_general_way():
     for odd in ([1.7e9, 1.7e9 + 0.5], [0.0, 3600.0], [-3600.0, 0.0], [1.7e9, math.nan], [2**60]):
         assert _whole_second_moments(np.array(odd, dtype=np.float64)) is None
