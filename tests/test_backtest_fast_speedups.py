@@ -23,6 +23,7 @@ import talib
 from signalops.adapters import registry
 from signalops.adapters.gather import gather
 from signalops.adapters.snapshots import SnapshotStore
+from signalops.backtest import answers as answers_module
 from signalops.backtest import run_backtest
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
 from signalops.backtest.fast import FastRun, day_starts
@@ -80,6 +81,61 @@ def test_windowed_rsi_of_no_windows_is_empty_and_of_a_short_one_refused(
     assert windowed_rsi(close, np.array([], dtype=np.int64), 250, 14).shape == (0,)
     with pytest.raises(ValueError, match="whole window"):
         windowed_rsi(close, np.array([100]), 250, 14)
+
+
+def _hourly_rsi_column(store: SnapshotStore, hours: int) -> tuple[Request, ReplayAnswers]:
+    adapters = registry.replay_adapters(store, venues=Config().venues)
+    series = store.series("technical", HOURLY_1H)
+    assert series is not None
+    first = datetime.fromtimestamp(series.times[300], UTC)
+    moments = [first + timedelta(hours=k) for k in range(hours)]
+    rsi = Request("technical", "rsi", (("n", 14), ("timeframe", HOUR)), "BTC")
+    return rsi, ReplayAnswers([rsi], adapters, moments)
+
+
+def test_an_rsi_column_runs_the_windowed_recursion_once_and_checks_samples_of_it(
+    replay_store: SnapshotStore, monkeypatch: pytest.MonkeyPatch
+):
+    """TA-Lib's bits are checked on sample windows of the column's own result: the recursion
+    over a few windows costs as many array steps as over all of them, so it runs once."""
+    calls: list[int] = []
+
+    def counted(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np.ndarray:
+        calls.append(len(ends))
+        return windowed_rsi(close, ends, window, n)
+
+    monkeypatch.setattr(answers_module, "windowed_rsi", counted)
+    rsi, answers = _hourly_rsi_column(replay_store, 2_000)
+    assert calls == [2_000]
+    column = answers.columns[rsi]
+    assert all(column.ok)
+    ends = np.array(column.last) + 1
+    expected = _talib_rsi(_closes(replay_store), ends, 250, 14)
+    assert np.array_equal(np.array(column.values).view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize(
+    ("hours", "wrong"),
+    # Few windows: each is checked. Many: the first and last 64 and 64 spread between.
+    [(150, 0), (150, 100), (150, -1), (2_000, 0), (2_000, 63), (2_000, -64), (2_000, -1)],
+)
+def test_an_rsi_column_whose_windowed_values_are_not_talibs_takes_the_adapters_way(
+    replay_store: SnapshotStore, monkeypatch: pytest.MonkeyPatch, hours: int, wrong: int
+):
+    """One sampled window off by an ulp (a TA-Lib built with other arithmetic): every window
+    is the adapter's own ``talib.RSI``, none of the windowed values is kept."""
+
+    def off(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> np.ndarray:
+        found = windowed_rsi(close, ends, window, n)
+        found[wrong] = np.nextafter(found[wrong], np.inf)
+        return found
+
+    monkeypatch.setattr(answers_module, "windowed_rsi", off)
+    rsi, answers = _hourly_rsi_column(replay_store, hours)
+    column = answers.columns[rsi]
+    ends = np.array(column.last) + 1
+    expected = _talib_rsi(_closes(replay_store), ends, 250, 14)
+    assert np.array_equal(np.array(column.values).view(np.int64), expected.view(np.int64))
 
 
 def test_priced_says_whether_reference_price_finds_a_price_at_every_bar(

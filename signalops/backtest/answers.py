@@ -566,26 +566,32 @@ def _rsi(
     close = history.candles.close
     whole = enough & (ends - starts == bars)
     partial = enough & ~whole
-    if whole.any() and not _rsi_matches(close, ends[whole], bars, n):
-        partial = enough
-        whole = np.zeros_like(enough)
     if whole.any():
-        out[whole] = windowed_rsi(close, ends[whole], bars, n)
+        found = windowed_rsi(close, ends[whole], bars, n)
+        if _rsi_matches(close, ends[whole], found, bars, n):
+            out[whole] = found
+        else:  # not TA-Lib's bits: every window the adapter's own way
+            partial = enough
     if partial.any():
         _indicator("rsi")(history, params, starts, ends, partial, bars, out)
 
 
-def _rsi_matches(close: np.ndarray, ends: np.ndarray, window: int, n: int) -> bool:
-    """Whether ``windowed_rsi`` gives ``talib.RSI``'s bits on sample windows (the first and last
-    ones and others spread between): a TA-Lib built with other arithmetic fails this at once."""
+def _rsi_matches(
+    close: np.ndarray, ends: np.ndarray, found: np.ndarray, window: int, n: int
+) -> bool:
+    """Whether ``found`` (``windowed_rsi`` of the windows ending at ``ends``) holds
+    ``talib.RSI``'s bits on sample windows (the first and last ones and others spread
+    between): a TA-Lib built with other arithmetic fails this at once. The samples are read
+    from the whole result rather than worked out again: the recursion over a few windows
+    costs as many array steps as over all of them."""
     if len(ends) <= 3 * _SAMPLES:
-        picked = ends
+        picked = np.arange(len(ends))
     else:
         spread = np.linspace(0, len(ends) - 1, _SAMPLES).astype(np.int64)
-        picked = np.unique(np.concatenate([ends[:_SAMPLES], ends[-_SAMPLES:], ends[spread]]))
-    fast = windowed_rsi(close, picked, window, n)
-    slow = np.array([talib.RSI(close[e - window : e], timeperiod=n)[-1] for e in picked.tolist()])
-    return bool(np.array_equal(fast, slow, equal_nan=True))
+        last = np.arange(len(ends) - _SAMPLES, len(ends))
+        picked = np.unique(np.concatenate([np.arange(_SAMPLES), last, spread]))
+    slow = [talib.RSI(close[e - window : e], timeperiod=n)[-1] for e in ends[picked].tolist()]
+    return bool(np.array_equal(found[picked], np.array(slow), equal_nan=True))
 
 
 _VALUES: dict[str, _Values] = {
