@@ -511,7 +511,7 @@ class _ReadingRun(FastRun):
     def _recorder(self) -> Recorder:
         given = self.pipeline.records
         values = {f.name: getattr(given, f.name) for f in fields(Recorder)}
-        return _GeneralRecorder(**{**values, "orders": None, "lines": self._wait_for_commit})
+        return _GeneralRecorder(**{**values, "orders": None, "lines": self._lines.extend})
 
     def _record(
         self,

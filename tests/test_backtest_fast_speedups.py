@@ -12,6 +12,7 @@ through a stretch.
 from __future__ import annotations
 
 import gc
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ from signalops.adapters.gather import gather
 from signalops.adapters.snapshots import SnapshotStore
 from signalops.backtest import answers as answers_module
 from signalops.backtest import run_backtest
+from signalops.backtest import runner as runner_module
 from signalops.backtest.answers import ReplayAnswers, windowed_rsi
 from signalops.backtest.fast import FastRun, day_starts
 from signalops.backtest.ledger import Decision, EquityPoint, decision, equity_point
@@ -251,6 +253,37 @@ def test_a_backtest_leaves_the_collector_thresholds_as_it_found_them(
     assert result.decisions and seen
     assert all(threshold[0] > 700 for threshold in seen)  # fewer collections while it ran
     assert after == (700, 10, 10)
+
+
+def test_a_finished_fast_run_is_freed_without_the_collector(
+    replay_store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Nothing the run made refers back to it (its writer's lines go to a list's ``extend``):
+    once the backtest returns, the run, its answers and its decisions are freed as soon as
+    the caller lets go of the result, not when the collector next walks its old objects."""
+    runs: list[weakref.ref[FastRun]] = []
+
+    class Tracked(FastRun):
+        def run(self) -> list[EquityPoint]:
+            runs.append(weakref.ref(self))
+            return super().run()
+
+    monkeypatch.setattr(runner_module, "FastRun", Tracked)
+    gc.collect()
+    gc.disable()
+    try:
+        result = run_backtest(
+            loads(STRATEGY, "speedups.yaml"),
+            store=replay_store,
+            start=datetime(2023, 3, 1, tzinfo=UTC),
+            end=datetime(2023, 3, 8, tzinfo=UTC),
+            out_dir=tmp_path,
+        )
+        assert result.decisions and len(runs) == 1
+        del result
+        assert runs[0]() is None
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(

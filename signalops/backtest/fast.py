@@ -98,7 +98,7 @@ from signalops.orders import (
 from signalops.orders import decision_id as make_decision_id
 from signalops.pipeline import Pipeline
 from signalops.pipeline.cycle import DENIED, NO_SIGNAL, _why_not, not_executed
-from signalops.pipeline.records import Logged, Recorder, Writable, log_records
+from signalops.pipeline.records import Logged, Recorder, log_records
 from signalops.risk import RiskDecision
 from signalops.side import Side
 from signalops.strategy.model import Strategy
@@ -352,7 +352,8 @@ class FastRun:
                             i += 1
                         self._flush()
                 finally:
-                    lines, self._lines = self._lines, []
+                    lines = self._lines.copy()  # the list stays the writer's (``_recorder``)
+                    self._lines.clear()
                 # Only now that they are committed: the lines say what the log holds.
                 log_records(lines, simulated=self.pipeline.simulated)
         if self._span is not None:
@@ -864,11 +865,12 @@ class FastRun:
     @cached_property
     def _recorder(self) -> Recorder:
         """The pipeline's writer, its lines waiting for the batch's commit with the others'
-        (``run``): made once, not at every fill."""
-        return replace(self.pipeline.records, lines=self._wait_for_commit)
-
-    def _wait_for_commit(self, records: list[Writable]) -> None:
-        self._lines.extend(records)
+        (``run``): made once, not at every fill. It hands them to the list's own ``extend``,
+        not to a method of the run: a writer kept by the run and holding the run back was a
+        reference cycle, which kept the whole run (its answers, its decisions) alive after the
+        backtest until the collector's next pass over its older generations walked and freed
+        it (a sweep's memory grew by each run's until then)."""
+        return replace(self.pipeline.records, lines=self._lines.extend)
 
     def _mark_from(self, i: int, curve: list[EquityPoint]) -> None:
         """The points of the bars since the last span began (``_Span``: the account they mark
