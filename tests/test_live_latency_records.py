@@ -7,6 +7,7 @@ an executor (approved by the gate, not executed):
 
 - a decision whose log lines nobody would see is not turned back into a dict for them: at
   every logger level, a decision's lines from its prepared record are the lines from its dict;
+  a fill's too (its line is INFO: below that, its text and fields are not made either);
 - a decision's data time (the oldest data its acting side relied on) is read from the leaves'
   data times, not from each leaf's full view: the same time for every evaluation.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,11 @@ import pytest
 from conftest import ROOT
 
 from signalops.adapters import gather as engine
-from signalops.audit.prepared import prepare
+from signalops.audit.prepared import PreparedRecord, prepare
+from signalops.audit.record import prepare_fill
 from signalops.evaluation.nodes import Predicate, Status
 from signalops.evaluation.tree import Evaluation
-from signalops.orders import ExecutionStatus, Mode
+from signalops.orders import ExecutionStatus, Fill, Mode
 from signalops.pipeline import Pipeline, decision_data_time
 from signalops.pipeline.records import log_record
 from signalops.side import Side
@@ -101,6 +104,43 @@ def test_a_decision_logs_the_same_lines_from_its_prepared_record_as_from_its_dic
         assert _lines(caplog, prepare(record)) == expected, record["decision_id"]
         lines += len(expected)
     assert lines if level <= logging.WARNING else not lines  # FAILED orders are warnings
+
+
+def _fill_record() -> Any:
+    fill = Fill(
+        client_order_id="cli-1", asset="BTC", side=Side.BUY, quantity=Decimal("0.25"),
+        price=Decimal("20123.5"), fee=Decimal("5.03"), at=DAYS[1], venue="paper",
+    )  # fmt: skip
+    return prepare_fill(
+        decision_id="dec-1", client_order_id="cli-1", fill=fill, recorded_at=DAYS[1]
+    )
+
+
+@pytest.mark.parametrize("level", LEVELS, ids=logging.getLevelName)
+def test_a_fill_logs_the_same_lines_from_its_prepared_record_as_from_its_dict(
+    caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    caplog.set_level(level, logger="signalops")
+    expected = _lines(caplog, _fill_record().record)
+    assert _lines(caplog, _fill_record()) == expected
+    assert len(expected) == (level <= logging.INFO)
+
+
+def test_a_fill_whose_line_nobody_would_see_is_not_turned_back_into_a_dict_for_it(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str | None] = []
+    plain = PreparedRecord.record
+
+    def counted(self: PreparedRecord) -> dict[str, Any]:
+        built.append(self.kind)
+        return plain.fget(self)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(PreparedRecord, "record", property(counted))
+    caplog.set_level(logging.WARNING, logger="signalops")
+    assert _lines(caplog, _fill_record()) == [] and built == []
+    caplog.set_level(logging.INFO, logger="signalops")
+    assert len(_lines(caplog, _fill_record())) == 1 and built == ["fill"]
 
 
 def _from_readings(evaluation: Evaluation, price_time: datetime) -> datetime:

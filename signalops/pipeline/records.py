@@ -681,6 +681,8 @@ def log_record(record: Logged, *, simulated: bool = False) -> None:
     if isinstance(record, PreparedRecord):
         if record.kind == DECISION and not _may_log_decision(record.status, failure_level):
             return  # no line would be written: its dict is not built for nothing
+        if record.kind == FILL and not _EXECUTION.isEnabledFor(logging.INFO):
+            return  # nor a fill's line (INFO), its text and fields made for nothing
         record = record.record
     kind = record["kind"]
     if kind == "decision":
