@@ -488,6 +488,15 @@ def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[4], row[0]
 
 
+def _span(rows: Sequence[tuple[Any, ...]]) -> tuple[int, int] | None:
+    """The earliest and latest as_of of a run's ``rows``; None for a run that does not decode
+    (its ``damaged`` rows) or is not there."""
+    if not rows or rows[0][1] is None:
+        return None
+    times = [row[4] for row in rows]
+    return min(times), max(times)
+
+
 def damaged(first: int, last: int) -> Iterator[tuple[Any, ...]]:
     """Rows standing for the records of a run that does not decode: each fails to decode as a
     record (``verify`` reports every one of them)."""
@@ -510,10 +519,15 @@ class Runs:
         self._packed: dict[str, int] | None = None  # while packing: id -> its run's first
         self._stale = False  # a rollback may have undone runs: read their ids again
         self._kinds: list[tuple[str, Kind]] | None = None  # ``run_kinds``' kinds, once read
+        # The runs the last walk (``after``) decoded: the earliest and latest as_of of each
+        # one's records, None for one that does not decode. ``problems`` takes them, so that
+        # ``verify`` decodes each run once (its walk, then the runs' own columns).
+        self._walked: dict[int, tuple[int, int] | None] = {}
 
     def reset(self) -> None:
         self._decoded.clear()
         self._kinds = None
+        self._walked = {}
         if self._packed is not None:
             self._stale = True
 
@@ -655,6 +669,7 @@ class Runs:
         run another one's seqs overlap too (written by no writer of the log: ``verify``'s
         walk meets its seqs twice, and says so)."""
         cursor = None
+        walked = self._walked = {}
         while True:
             if cursor is None:
                 sql, params = "SELECT first FROM runs WHERE last > ? ORDER BY first LIMIT 1", [seq]
@@ -667,7 +682,9 @@ class Runs:
             if not stored:
                 return
             cursor = stored[0][0]
-            for row in self.rows(cursor):
+            rows = self.rows(cursor)
+            walked[cursor] = _span(rows)
+            for row in rows:
                 if row[0] > seq:
                     yield row
 
@@ -840,42 +857,47 @@ class Runs:
         over them), an id table that does not name each record's run, or names one no run
         holds (``get`` by id would miss them). Of the runs holding records after ``after_seq``
         (runs never change: a check that goes on from an earlier one reads the new ones). A run
-        that does not decode is reported by the walk, record by record."""
+        that does not decode is reported by the walk, record by record.
+
+        The walk just before (``after``, in the same read) decoded these runs: their records'
+        times are taken from it and their ids from their ``ids`` column, so that no run is
+        decoded twice; a run it did not read is decoded here."""
+        walked, self._walked = self._walked, {}
         found: list[tuple[str, int | None, str | None, str]] = []
         reach = 0  # the last seq of the runs before
-        runs = self._query(
-            "SELECT first, last, since, until FROM runs WHERE last > ? ORDER BY first", [after_seq]
-        )
+        lo: int | None = None  # the first seq of the first of them
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
-        named = dict(self._query(_NAMED_PER_RUN, [runs[0][0]])) if runs else {}
+        named: dict[int, int] = {}
         sound: set[int] = set()  # the runs whose time range is their records'
-        for first, last, since, until in runs:
+        for first, last, since, until, ids in self._runs_after(after_seq):
+            if lo is None:
+                lo, named = first, dict(self._query(_NAMED_PER_RUN, [first]))
             where = f"the run of seqs {first}..{last}"
             if first <= reach:
                 found.append(
                     ("EDITED", first, None, f"{where} overlaps the runs before it (to seq {reach})")
                 )
             reach = max(reach, last)
-            rows = self.rows(first)
-            if not rows or rows[0][1] is None:
+            held = self._held(first, ids, walked)
+            if held is None:
                 continue
-            times = [row[4] for row in rows]
-            if (since, until) != (min(times), max(times)):
+            (earliest, latest), own = held
+            if (since, until) != (earliest, latest):
                 found.append(
                     ("EDITED", first, None, f"{where} says its decisions are from {since} to "
-                     f"{until}; they are from {min(times)} to {max(times)}")
+                     f"{until}; they are from {earliest} to {latest}")
                 )  # fmt: skip
             else:
                 sound.add(first)
-            runs_of = self._runs_of([row[1] for row in rows])
+            runs_of = self._runs_of(own)
             kept: set[str] = set()  # its ids the table names it for (each id once)
-            for row in rows:
-                if runs_of.get(row[1]) == first and row[1] not in kept:
-                    kept.add(row[1])
+            for seq, ident in enumerate(own, first):
+                if runs_of.get(ident) == first and ident not in kept:
+                    kept.add(ident)
                     continue
                 found.append(
-                    ("EDITED", row[0], row[1], f"the runs' id table does not name {where} for it")
+                    ("EDITED", seq, ident, f"the runs' id table does not name {where} for it")
                 )
             if named.get(first, 0) > len(kept):  # ids it names this run for, not its own
                 for (ident,) in self._query(
@@ -886,8 +908,8 @@ class Runs:
                             ("EDITED", first, ident,
                              f"the runs' id table names {where} for it, which does not hold it")
                         )  # fmt: skip
-        if runs:
-            found += self._kinds_table_problems(runs[0][0], sound)
+        if lo is not None:
+            found += self._kinds_table_problems(lo, sound)
         for first, count in self._query(
             "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
             "AND first > ? GROUP BY first ORDER BY first",
@@ -898,6 +920,39 @@ class Runs:
                  f"from seq {first}, which is not there")
             )  # fmt: skip
         return found
+
+    def _runs_after(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        """``(first, last, since, until, ids)`` of the runs holding records after
+        ``after_seq``, in seq order, ``_PAGE`` runs at a time (their ids take 12 bytes a
+        record: not all of them at once)."""
+        sql = "SELECT first, last, since, until, ids FROM runs WHERE last > ?"
+        cursor: list[Any] = []
+        while True:
+            page = self._query(
+                sql + (" AND first > ?" if cursor else "") + f" ORDER BY first LIMIT {_PAGE}",
+                [after_seq, *cursor],
+            )
+            yield from page
+            if len(page) < _PAGE:
+                return
+            cursor = [page[-1][0]]
+
+    def _held(
+        self, first: int, ids: Any, walked: dict[int, tuple[int, int] | None]
+    ) -> tuple[tuple[int, int], list[str]] | None:
+        """The earliest and latest as_of of the records of the run from ``first``, and their
+        ids (its ``ids`` column, which decoding it checked): from the walk that decoded it, else
+        decoded here. None when it does not decode."""
+        if first in walked:
+            span = walked[first]
+            if span is None:
+                return None
+            digits = ids.hex()
+            step = 2 * _ID_BYTES
+            return span, ["dec-" + digits[at : at + step] for at in range(0, len(digits), step)]
+        rows = self.rows(first)
+        span = _span(rows)
+        return None if span is None else (span, [row[1] for row in rows])
 
     def _kinds_table_problems(
         self, lo: int, sound: set[int]

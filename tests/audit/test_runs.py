@@ -13,6 +13,7 @@ import random
 import shutil
 import sqlite3
 import zlib
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,23 @@ def test_verify_finds_nothing_wrong_with_a_log_of_runs(logs: tuple[Path, Path]):
         count = log.count()
     assert report.ok, str(report)
     assert report.checked == count
+
+
+def test_verify_decodes_each_run_once(logs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch):
+    # Its walk decodes every run; the check of the runs' own columns after it takes their
+    # records' times from the walk (decoding them again was a fifth of verify on small runs).
+    decoded: Counter[int] = Counter()
+    real = runs.decode
+
+    def counted(stored: Any) -> list[tuple[Any, ...]]:
+        decoded[stored[0]] += 1
+        return real(stored)
+
+    monkeypatch.setattr(runs, "decode", counted)
+    with AuditLog.open_readonly(logs[0]) as log:
+        assert verify(log).ok
+    assert sorted(decoded) == [first for first, _ in run_seqs(logs[0])]
+    assert set(decoded.values()) == {1}
 
 
 def test_an_edited_body_in_a_run_is_found_by_verify_at_its_seq(
@@ -551,6 +569,12 @@ def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
     )
     (missing,) = [key for key in found if key[2] == gone]
     assert found[missing].startswith(f"the runs' id table does not name the run of seqs {other}..")
+    with AuditLog.open_readonly(path) as log:
+        alone = log.storage_problems()  # no walk before it: it decodes the runs itself
+        with log.snapshot():
+            assert sum(1 for _ in log.stored_rows()) == report.checked
+            assert log.storage_problems() == alone  # the walk's times, the ids columns
+    assert len(alone) == 2
 
 
 def test_verify_finds_an_id_table_naming_another_run_or_a_record_no_run_holds(
