@@ -114,12 +114,11 @@ _KINDS_SCHEMA = (
     # Every kind's runs in one range, latest first: a filter that wants many kinds.
     "CREATE INDEX run_kinds_until ON run_kinds(until, first)",
 )
-_KINDS_ROWS = "SELECT kind, first FROM run_kinds WHERE first >= ?"
-_KINDS_OF_RUNS = "SELECT value, first FROM runs, json_each(runs.kinds) WHERE first >= ?"
+_KINDS_ROWS = "SELECT kind, first FROM run_kinds"
+_KINDS_OF_RUNS = "SELECT value, first FROM runs, json_each(runs.kinds)"
 _KINDS_TIMES = (
     "SELECT k.kind, k.first, k.until, k.since, r.until, r.since FROM run_kinds k "
-    "JOIN runs r ON r.first = k.first WHERE k.first >= ? "
-    "AND (k.until IS NOT r.until OR k.since IS NOT r.since) "
+    "JOIN runs r ON r.first = k.first WHERE (k.until IS NOT r.until OR k.since IS NOT r.since) "
     "AND k.kind IN (SELECT value FROM json_each(r.kinds)) ORDER BY 2, 1"
 )
 _PAGE = 64  # a kind's runs read at a time
@@ -859,20 +858,24 @@ class Runs:
         (runs never change: a check that goes on from an earlier one reads the new ones). A run
         that does not decode is reported by the walk, record by record.
 
+        And the kinds table, whole whatever ``after_seq`` (``_kinds_table_problems``): a row
+        added since the earlier check cannot be told from the others, an insert needs no
+        trigger dropped, and a wrong row makes a filter list a run's records twice or miss
+        them. Its rows are a few per run, its check milliseconds on a backtest's log.
+
         The walk just before (``after``, in the same read) decoded these runs: their records'
         times are taken from it and their ids from their ``ids`` column, so that no run is
         decoded twice; a run it did not read is decoded here."""
         walked, self._walked = self._walked, {}
         found: list[tuple[str, int | None, str | None, str]] = []
         reach = 0  # the last seq of the runs before
-        lo: int | None = None  # the first seq of the first of them
+        unsound: set[int] = set()  # of them, those whose time range is not their records'
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
-        named: dict[int, int] = {}
-        sound: set[int] = set()  # the runs whose time range is their records'
+        named: dict[int, int] | None = None
         for first, last, since, until, ids in self._runs_after(after_seq):
-            if lo is None:
-                lo, named = first, dict(self._query(_NAMED_PER_RUN, [first]))
+            if named is None:
+                named = dict(self._query(_NAMED_PER_RUN, [first]))
             where = f"the run of seqs {first}..{last}"
             if first <= reach:
                 found.append(
@@ -881,6 +884,7 @@ class Runs:
             reach = max(reach, last)
             held = self._held(first, ids, walked)
             if held is None:
+                unsound.add(first)
                 continue
             (earliest, latest), own = held
             if (since, until) != (earliest, latest):
@@ -888,8 +892,7 @@ class Runs:
                     ("EDITED", first, None, f"{where} says its decisions are from {since} to "
                      f"{until}; they are from {earliest} to {latest}")
                 )  # fmt: skip
-            else:
-                sound.add(first)
+                unsound.add(first)
             runs_of = self._runs_of(own)
             kept: set[str] = set()  # its ids the table names it for (each id once)
             for seq, ident in enumerate(own, first):
@@ -908,8 +911,7 @@ class Runs:
                             ("EDITED", first, ident,
                              f"the runs' id table names {where} for it, which does not hold it")
                         )  # fmt: skip
-        if lo is not None:
-            found += self._kinds_table_problems(lo, sound)
+        found += self._kinds_table_problems(unsound)
         for first, count in self._query(
             "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
             "AND first > ? GROUP BY first ORDER BY first",
@@ -955,7 +957,7 @@ class Runs:
         return None if span is None else (span, [row[1] for row in rows])
 
     def _kinds_table_problems(
-        self, lo: int, sound: set[int]
+        self, unsound: set[int]
     ) -> list[tuple[str, int | None, str | None, str]]:
         """``_kinds_problems`` where the log has ``run_kinds``; a kind it cannot read, as one."""
         try:
@@ -963,20 +965,17 @@ class Runs:
                 return []
         except Undecodable as error:
             return [("EDITED", None, None, str(error))]
-        return self._kinds_problems(lo, sound)
+        return self._kinds_problems(unsound)
 
-    def _kinds_problems(
-        self, lo: int, sound: set[int]
-    ) -> list[tuple[str, int | None, str | None, str]]:
-        """Where ``run_kinds`` is not the kinds and times of the runs from seq ``lo`` on (a
-        filter would pass over a run it leaves out, or read one it names wrongly): a kind left
-        out or added, a run that is not there, and times not the run's, of the runs in
-        ``sound`` (whose own time columns are their records'; the others are reported so)."""
+    def _kinds_problems(self, unsound: set[int]) -> list[tuple[str, int | None, str | None, str]]:
+        """Where ``run_kinds`` is not the kinds and times of the runs (a filter would pass
+        over a run it leaves out, or read one it names wrongly): a kind left out or added, a
+        run that is not there, and times not the run's, but for the runs in ``unsound`` (whose
+        own time columns are not their records': reported so). A run an earlier check read
+        is taken as it found it."""
         found: list[tuple[str, int | None, str | None, str]] = []
         where = "the runs' kinds table"
-        for kind, first in self._query(
-            f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", [lo, lo]
-        ):
+        for kind, first in self._query(f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", []):
             found.append(
                 ("EDITED", first, None, f"{where} leaves out the kind {kind} of the run from "
                  f"seq {first}")
@@ -984,15 +983,15 @@ class Runs:
         for kind, first, there in self._query(
             f"SELECT kind, first, first IN (SELECT first FROM runs) FROM ({_KINDS_ROWS} "
             f"EXCEPT {_KINDS_OF_RUNS}) ORDER BY 2, 1",
-            [lo, lo],
+            [],
         ):
             says = "which does not hold it" if there else "which is not there"
             found.append(
                 ("EDITED", first, None, f"{where} names the kind {kind} of a run from seq "
                  f"{first}, {says}")
             )  # fmt: skip
-        for kind, first, until, since, run_until, run_since in self._query(_KINDS_TIMES, [lo]):
-            if first in sound:
+        for kind, first, until, since, run_until, run_since in self._query(_KINDS_TIMES, []):
+            if first not in unsound:
                 found.append(
                     ("EDITED", first, None, f"{where} says the kind {kind} of the run from seq "
                      f"{first} is from {since} to {until}; the run is from {run_since} to "

@@ -385,7 +385,11 @@ def verify(
     the record at ``since`` must still carry that hash, or the whole log is checked again.
     The paper ledger is still compared in full: with the paper fills of the records up to
     ``since`` too, each fill record checked against its hash (and MAC), the account's cash
-    replayed through them (``_paper_fills_up_to``).
+    replayed through them (``_paper_fills_up_to``). So is a backtest log's kinds table (which
+    run holds which asset, strategy, context and verdict; what its filters read): a row added
+    since cannot be told from the others, and adding one needs no trigger dropped
+    (``Runs.problems``). An edit of a record up to ``since``, a fill's aside, is for a whole
+    check of the log to find.
 
     ``ledger_unchanged``: asked once inside the snapshot; True, when checking from ``since``,
     skips the paper-ledger comparison (a caller that compared this very ledger and these fills

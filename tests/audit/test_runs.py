@@ -210,6 +210,45 @@ def test_verify_finds_a_kinds_table_that_leaves_out_adds_or_misdates_a_runs_kind
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("how", ["inserted", "deleted"])
+def test_a_check_from_an_earlier_one_finds_a_kinds_row_of_a_run_before_it_added_or_taken_out(
+    logs: tuple[Path, Path], tmp_path: Path, how: str
+):
+    # The kinds table tells no row added since a check from another: it is read whole. An
+    # inserted row needs no trigger dropped, and one that dates a run later lists its records
+    # twice in a filter (``decisions --verdict HOLD``); one taken out makes it miss them.
+    path = copy_of(logs[0], tmp_path)
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+    assert earlier.ok
+    first, _ = run_seqs(path)[4]
+    db = sqlite3.connect(path) if how == "inserted" else attacker(path)
+    kind, until, since = db.execute(
+        "SELECT kind, until, since FROM run_kinds WHERE first = ? LIMIT 1", (first,)
+    ).fetchone()
+    where = "the runs' kinds table"
+    if how == "inserted":
+        db.execute("INSERT INTO run_kinds VALUES (?, ?, ?, ?)", (kind, until + 86400, since, first))
+        message = (
+            f"{where} says the kind {kind} of the run from seq {first} is from {since} to "
+            f"{until + 86400}; the run is from {since} to {until}"
+        )
+    else:
+        db.execute("DELETE FROM run_kinds WHERE first = ? AND kind = ?", (first, kind))
+        message = f"{where} leaves out the kind {kind} of the run from seq {first}"
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+    assert again.checked == 0  # no record after the point
+    assert [(p.kind, p.seq, p.message) for p in again.problems] == [
+        (ProblemKind.EDITED, first, message)
+    ]
+    assert again.problems == whole.problems
+
+
 def test_a_kinds_table_holding_what_is_not_a_kind_fails_filters_and_is_reported_by_verify(
     logs: tuple[Path, Path], tmp_path: Path
 ):
