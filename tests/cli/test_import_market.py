@@ -134,6 +134,37 @@ def test_a_yahoo_stock_export_without_venue_is_refused_from_the_crypto_default(t
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("adjusted", ["adj_close", "adjclose", "Adj-Close", "ADJ_CLOSE"])
+def test_every_spelling_of_adj_close_is_a_yahoo_export(tmp_path: Path, adjusted: str):
+    # The shared data's prices/daily/*.csv write ``date,...,adj_close,volume``: such a file was
+    # stored as binance's KO/USDT, said only by its weekends "missing".
+    header = f"date,open,high,low,close,{adjusted},volume"
+    file = write(tmp_path, "KO.csv", KO_YAHOO.replace(KO_YAHOO.splitlines()[0], header, 1))
+
+    result = imported(file, tmp_path / "out", "--asset", "KO")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {file}: a Yahoo export (its {adjusted} column) is not candles of binance, a "
+        "crypto exchange, where it would be stored as KO/USDT: import a stock's prices with "
+        "--venue yfinance (or a config venue with exchange: yfinance), a coin's from its "
+        "exchange's own export\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_with_adj_close_imports_its_close_on_yfinance(tmp_path: Path):
+    header = "date,open,high,low,close,adj_close,volume"
+    file = write(tmp_path, "KO.csv", KO_YAHOO.replace(KO_YAHOO.splitlines()[0], header, 1))
+
+    result = imported(file, tmp_path / "out", "--asset", "KO", "--venue", "yfinance")
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    series = SnapshotStore(tmp_path / "out").series("technical", "candles/yfinance/KO/1d")
+    assert series is not None
+    assert series.values[0] == [58.82, 59.310001, 58.380001, 59.299999, 20187300]
+
+
 def test_a_yfinance_download_of_another_ticker_is_refused(tmp_path: Path):
     file = write(tmp_path, "MSFT_yf_download.csv", MSFT_DOWNLOAD)
 

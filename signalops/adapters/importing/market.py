@@ -4,9 +4,10 @@ Candles land under the venue and symbol the configuration routes ``--asset`` to 
 binance and ``BASE/USDT``), where a replay reads them as that venue's prices. A file that names
 another market is refused rather than stored there:
 
-- a Yahoo export (an ``Adj Close`` column, yfinance's ``Dividends`` and ``Stock Splits``
-  columns, or its three-line header) going to a crypto exchange: Yahoo's prices, a stock's or
-  its own composite of a coin's, are not that exchange's candles;
+- a Yahoo export (an ``Adj Close`` column, however spelt: ``adj_close``, ``AdjClose``;
+  yfinance's ``Dividends`` and ``Stock Splits`` columns, or its three-line header) going to a
+  crypto exchange: Yahoo's prices, a stock's or its own composite of a coin's, are not that
+  exchange's candles;
 - a ``Symbol`` (``Ticker``, ``Pair``) column, or yfinance's ``Ticker`` line, naming another
   symbol (``BTCEUR`` for ``BTC/USDT``; case, separators, a TradingView ``EXCHANGE:`` prefix,
   ccxt's ``:SETTLE`` suffix and Kraken's ``XBT`` for BTC make no difference);
@@ -25,14 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from signalops.adapters.importing.rows import Table, cell, normalized
+from signalops.adapters.importing.rows import Table, adj_close_column, cell, normalized
 from signalops.errors import InputError
 from signalops.extras import installed
 from signalops.venues import Venue, VenueKind, Venues
 
 SYMBOL_COLUMNS = ("symbol", "ticker", "pair")
 _SEPARATORS = re.compile(r"[/\-_. ]")
-_VOLUME_IN = re.compile(r"volume[ _]([a-z]{2,6})")
+_VOLUME_IN = re.compile(r"volume ([a-z]{2,6})")  # a normalized name: ``Volume_BTC`` too
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ def _market(venue: Venue, symbol: str) -> Market:
 
 def _refuse_yahoo(table: Table, market: Market) -> None:
     names = {normalized(name) for name in table.header}
-    if "adj close" in names:
-        mark = "its Adj Close column"
+    if (adjusted := adj_close_column(table)) is not None:
+        mark = f"its {adjusted.strip()} column"
     elif {"dividends", "stock splits"} <= names:
         mark = "its Dividends and Stock Splits columns"
     elif table.yfinance:

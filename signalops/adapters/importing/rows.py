@@ -137,7 +137,21 @@ class Table:
 
 
 def normalized(name: str) -> str:
-    return " ".join(name.replace("\ufeff", "").replace("\xa0", " ").split()).lower()
+    """A header name (or an alias) as compared: case, a BOM, runs of spaces and ``_`` or ``-``
+    between words make no difference (``Adj Close``, ``adj_close`` and ``Adj-Close`` are one
+    name, as are ``open_time`` and ``Open Time``)."""
+    text = name.replace("\ufeff", "").replace("\xa0", " ").replace("_", " ").replace("-", " ")
+    return " ".join(text.split()).lower()
+
+
+# Yahoo's adjusted close, as its exports and the tools that rewrite them spell it.
+_ADJ_CLOSE = frozenset({"adj close", "adjclose"})
+
+
+def adj_close_column(table: Table) -> str | None:
+    """The header's adjusted-close column as written (``Adj Close``, ``adj_close``,
+    ``AdjClose``), else None."""
+    return next((name for name in table.header if normalized(name) in _ADJ_CLOSE), None)
 
 
 def csv_table(path: Path, date_format: str | None = None) -> Table:
@@ -222,9 +236,9 @@ def dividend_adjusted(table: Table) -> str | None:
     ``multi_level_index=False`` (the time column, then ``Close,High,Low,Open,Volume``:
     yfinance's alphabetical order, which no exchange's export writes), ``history()``'s
     ``Dividends`` and ``Stock Splits`` columns."""
-    names = {normalized(name) for name in table.header}
-    if "adj close" in names:
+    if adj_close_column(table) is not None:
         return None
+    names = {normalized(name) for name in table.header}
     flat = [normalized(name) for name in table.header[1:]] == list(_DOWNLOAD_COLUMNS)
     if table.yfinance or flat:
         return "yf.download"
@@ -414,7 +428,7 @@ def match_columns(
         if field in mapping:
             found[field] = _mapped(table, field, mapping[field], position, fields)
             continue
-        for alias in aliases[field]:
+        for alias in map(normalized, aliases[field]):
             if alias in position:
                 found[field] = position[alias]
                 break
