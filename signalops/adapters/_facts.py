@@ -139,6 +139,10 @@ class FactSet(Sequence[Fact]):
     def __len__(self) -> int:
         return len(self._facts)
 
+    def first_filed(self) -> date | None:
+        """The day of the earliest filing in the set; None for an empty set."""
+        return min((fact.filed for fact in self._facts), default=None)
+
     def book(self, as_of: float) -> FactBook:
         """The facts known at ``as_of``: those whose known-at time is at or before it."""
         # The count of known facts names the set: known-at times only grow past as_of.
@@ -182,6 +186,10 @@ class FactBook:
 
     def reported(self, taxonomy: str, concept: str) -> bool:
         return (taxonomy, concept) in self._table.by_concept
+
+    def empty(self) -> bool:
+        """Whether no fact at all is known (a moment before the company's first filing)."""
+        return not self._table.by_concept
 
     def units(self, taxonomy: str, concept: str) -> frozenset[str]:
         key = (taxonomy, concept)

@@ -206,6 +206,18 @@ def _error(message: str, reason: Code) -> AdapterError:
     return AdapterError(message, source=SOURCE, reason=reason)
 
 
+def _nothing_filed(symbol: str, as_of: float, first: date) -> AdapterError:
+    """NO_DATA at a moment before the company's first filing in its facts (a backtest from
+    before it listed, or before the CIK it files under existed): it reported nothing yet, which
+    no re-import changes."""
+    when = iso(datetime.fromtimestamp(as_of, UTC))
+    return _error(
+        f"no filing of {symbol.upper()} is known at {when}: the first in its company facts was "
+        f"filed on {first}",
+        Code.NO_DATA,
+    )
+
+
 def cik10(cik: int | str) -> str:
     return f"{int(cik):010d}"
 
@@ -437,6 +449,9 @@ class ReplayFactsFeed:
                 Code.NO_DATA,
             )
         end = series.end(as_of)
+        if end == 0 and len(series):
+            first = min(fact.filed for fact in self._day(cik, 0, series.values[0]))
+            raise _nothing_filed(symbol, as_of, first)
         known = self._known.get((cik, end))
         if known is None:
             facts: list[Fact] = []
@@ -1058,9 +1073,13 @@ def point_in_time(
     currency: str = "USD",
 ) -> PointInTime:
     facts, complete_until = known
+    recorded = FactSet.of(facts)
+    book = recorded.book(as_of)
+    if book.empty() and (first := recorded.first_filed()) is not None:
+        raise _nothing_filed(symbol, as_of, first)
     return PointInTime(
         symbol,
-        FactSet.of(facts).book(as_of),
+        book,
         complete_until=complete_until,
         splits=splits,
         currency=currency,

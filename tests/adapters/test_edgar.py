@@ -34,6 +34,7 @@ YAHOO_AAPL = (  # Yahoo's quoteSummary of AAPL recorded 2025-02-24 09:35 UTC (it
     Path(__file__).resolve().parents[2] / "examples" / "data" / "fundamentals"
 ) / "yahoo_quoteSummary_AAPL.json"
 AAPL, MSFT, JPM, WM = "0000320193", "0000789019", "0000019617", "0000823768"
+MRVL = "0001835632"  # Marvell Technology, Inc.: its first filing is a 10-Q of 2021-06-09
 UA = "SignalOps tests tests@example.com"
 CLOSES = {  # real daily closes (split-adjusted), prices/daily/{AAPL,MSFT}.csv
     ("AAPL", "2020-09-15"): 115.54,
@@ -600,3 +601,34 @@ def test_a_company_with_no_revenue_filed_says_when_and_what_an_older_recording_l
         "known at 2023-12-29T21:00:00Z (company facts recorded before SignalOps read "
         "revenue hold none: import or download them again)"
     )
+
+
+@pytest.mark.parametrize("metric", ["price_to_sales", "shares_outstanding", "debt_to_equity"])
+def test_before_the_first_filing_nothing_is_known_and_no_reimport_is_suggested(tmp_path, metric):
+    """A backtest of MRVL from 2000 was UNKNOWN at 5,268 of 6,063 decisions as NOT_REPORTED,
+    with the hint to import its facts again (they were imported a minute earlier): the CIK it
+    files under made its first filing on 2021-06-09. Live and replayed alike."""
+    store = SnapshotStore(tmp_path / "store")
+    adapter, _ = live(tmp_path, {MRVL: raw(MRVL)}, record=store)
+    ask(adapter, "shares_outstanding", "MRVL", close_of("2024-06-03"))  # records the facts
+    replayed = FundamentalAdapter.replay(SnapshotStore(tmp_path / "store"), splits={})
+
+    for source in (adapter, replayed):
+        answer = ask(source, metric, "MRVL", close_of("2000-07-03"))
+
+        assert isinstance(answer, DataError) and answer.reason == Code.NO_DATA
+        assert answer.message == (
+            "no filing of MRVL is known at 2000-07-03T20:00:00Z: the first in its company facts "
+            "was filed on 2021-06-09"
+        )
+
+
+def test_the_evening_of_the_first_filing_its_figures_are_known(tmp_path):
+    adapter, _ = live(tmp_path, {MRVL: raw(MRVL)})
+
+    on_the_day = ask(adapter, "shares_outstanding", "MRVL", close_of("2021-06-09"))
+    next_day = ask(adapter, "shares_outstanding", "MRVL", close_of("2021-06-10"))
+
+    assert isinstance(on_the_day, DataError) and on_the_day.reason == Code.NO_DATA
+    assert "the first in its company facts was filed on 2021-06-09" in on_the_day.message
+    assert value(next_day) > 800e6
