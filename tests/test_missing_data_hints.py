@@ -330,6 +330,19 @@ def test_a_backtests_price_hint_from_the_routing_names_what_the_replay_feed_name
     )
 
 
+def test_an_index_hint_routes_it_to_a_yfinance_venue_the_config_may_lack():
+    """``routed(..., index=True)``: a stock backtest's unrouted benchmark; without a yfinance
+    venue in the config the hint adds one, as ``examples/signalops.equities.yaml`` has it."""
+    assert hints.routed("GSPC", load_config().venues, 86400, index=True) == (
+        "an index's or a stock's candles come from Yahoo: route GSPC to a yfinance venue in the "
+        "config (venues: {stocks: {exchange: yfinance, quote: USD}}, assets: {GSPC: {venue: "
+        "stocks}}, with symbol: its Yahoo ticker when another, as ^GSPC for the S&P 500), then "
+        "download it with 'signalops data download --source technical --asset GSPC --timeframe "
+        "1d' or import a file with 'signalops data import FILE --source technical --asset GSPC "
+        "--timeframe 1d'"
+    )
+
+
 def test_a_question_about_the_whole_history_names_no_window():
     whole = hints.candles(
         "ETH", "ETH-USD", "coinbaseexchange", configured=True, timeframe=3600,

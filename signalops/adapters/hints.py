@@ -141,16 +141,41 @@ def routed(
     to: str | Path | None = None,
     since: float | None = None,
     until: float | None = None,
+    index: bool = False,
 ) -> str:
     """``provide`` for ``asset``'s candles where ``venues`` route them (a backtest's prices): the
-    same forms as ``candles`` gives the replay feed, worked out from the routing itself."""
+    same forms as ``candles`` gives the replay feed, worked out from the routing itself.
+
+    ``index``: the asset is read beside stocks (a stock backtest's ``--benchmark``) and no
+    ``assets:`` entry routes it, so it would be read as the default crypto venue's ``GSPC/USDT``:
+    the hint teaches what the README does for an index or a stock, routing it to a yfinance
+    venue in the config, then the commands for the asset as routed."""
     venue = venues.venue_of(asset)
     mapped = venues.assets.get(asset)
     options: dict[str, Any] = {"timeframe": format_duration(timeframe), "to": to}
     options.update(since=since, until=until)
+    if index and mapped is None:
+        return f"{_route_to_yahoo(asset, venues)}, then {provide('technical', asset, **options)}"
     if venue is None or (mapped is not None and mapped.symbol is not None):
         return provide("technical", asset, **options)
     return provide("technical", venues.symbol_of(asset), venue=venue.exchange, **options)
+
+
+def _route_to_yahoo(asset: str, venues: Venues) -> str:
+    """How the config routes an index or a stock to Yahoo (``examples/signalops.equities.yaml``):
+    to its yfinance venue, or to one it adds."""
+    from signalops.venues import VenueKind
+
+    named = (v.name for v in venues.venues.values() if v.kind is VenueKind.YFINANCE)
+    venue = next(named, None)
+    route = f"assets: {{{asset}: {{venue: {venue or 'stocks'}}}}}"
+    if venue is None:
+        route = f"venues: {{stocks: {{exchange: yfinance, quote: USD}}}}, {route}"
+    return (
+        f"an index's or a stock's candles come from Yahoo: route {asset} to a yfinance venue "
+        f"in the config ({route}, with symbol: its Yahoo ticker when another, as ^GSPC for the "
+        "S&P 500)"
+    )
 
 
 def feeds(urls: Iterable[str], *, to: str | Path | None = None) -> str:

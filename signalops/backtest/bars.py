@@ -74,14 +74,21 @@ class Bars:
 
     @classmethod
     def load(
-        cls, store: SnapshotStore, asset: str, timeframe: int, venues: Venues | None = None
+        cls,
+        store: SnapshotStore,
+        asset: str,
+        timeframe: int,
+        venues: Venues | None = None,
+        *,
+        index: bool = False,
     ) -> Bars:
         """``asset``'s candles from the series of the venue that serves it (``candle_key``).
 
-        Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded."""
+        Raises ``DataNotFound`` when no configured venue serves it or nothing is recorded
+        (``index``: an unrouted asset read beside stocks, ``hints.routed``)."""
         if (venues or Venues()).trades_outcome(asset):
             return cls.outcome_prices(store, asset, timeframe, venues or Venues())
-        series = _candles(store, asset, timeframe, venues or Venues())
+        series = _candles(store, asset, timeframe, venues or Venues(), index=index)
         closes = series.time_array
         daily_sessions = timeframe == _DAY and (venues or Venues()).in_sessions([asset])
         opens = _session_opens(closes) if daily_sessions else None
@@ -348,7 +355,9 @@ def as_recorded(
     return tuple(spelled(asset, known) for asset in assets)
 
 
-def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -> Series:
+def _candles(
+    store: SnapshotStore, asset: str, timeframe: int, venues: Venues, *, index: bool = False
+) -> Series:
     """``asset``'s recorded candles of ``timeframe`` where ``venues`` route it, or
     ``DataNotFound``: with the asset it most likely means when the data holds that one's
     (``eth``: ``ETH``), else the commands that would provide them."""
@@ -372,7 +381,7 @@ def _candles(store: SnapshotStore, asset: str, timeframe: int, venues: Venues) -
             f"{asset} to a venue of exchange {exchange} in the config (assets: {{{asset}: "
             f"{{venue: NAME}}}}), or pass --venue {exchange} (every asset there)"
         )
-    provide = hints.routed(asset, venues, timeframe, to=store.directory)
+    provide = hints.routed(asset, venues, timeframe, to=store.directory, index=index)
     from signalops.textmatch import closest  # RE2 with it: only for this message
 
     held = (

@@ -941,15 +941,20 @@ def benchmark_bars(
     start: datetime,
     end: datetime,
     config: Config | None = None,
+    assets: Sequence[str] = (),
 ) -> tuple[Bars, str]:
-    """The candles of a benchmark ``asset`` a backtest of ``strategy`` would be compared with
-    (its venue's series of the strategy's candle timeframe), and its symbol on that venue.
+    """The candles of a benchmark ``asset`` a backtest of ``strategy`` (of ``assets``, else its
+    own) would be compared with (its venue's series of the strategy's candle timeframe), and its
+    symbol on that venue.
 
     Raises ``DataNotFound`` when no venue serves ``asset`` or it has no candle for the period's
-    decisions to read (``_check_coverage``): checked before a long backtest, not after it.
+    decisions to read (``_check_coverage``): checked before a long backtest, not after it. Beside
+    stocks, an index the config does not route is named with how to route it to Yahoo, not as
+    the default crypto venue's ``GSPC/USDT``.
     """
     venues = (config or Config()).venues
-    bars = load_bars(store, asset, candle_timeframe(strategy), venues)
+    index = venues.in_sessions(assets or strategy.assets) and not venues.trades_stock(asset)
+    bars = Bars.load(store, asset, candle_timeframe(strategy), venues, index=index)
     _check_coverage({asset: bars}, utc(start), utc(end))
     # An outcome's symbol is its 77-digit CLOB token: its asset name says more.
     return bars, asset if bars.points else venues.symbol_of(asset)

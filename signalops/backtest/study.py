@@ -100,7 +100,13 @@ def run_study(
         # Bars of the candles the run's fills use: the shortest of the strategies' timeframes.
         shortest = min(strategies, key=candle_timeframe)
         index = benchmark_bars(
-            benchmark, shortest, store=store, start=start, end=end, config=config
+            benchmark,
+            shortest,
+            store=store,
+            start=start,
+            end=end,
+            config=config,
+            assets=assets or [a for s in strategies for a in s.assets],
         )
     with staged(out, replaces=STUDY_FILES) as work:
         common: dict[str, Any] = dict(
