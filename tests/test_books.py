@@ -54,13 +54,14 @@ def two_books(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     assert [line.split("  [")[0] for line in result.stdout.splitlines()] == [
         "2023-03-08T00:00:00Z  2 decisions: 2 HOLD",
         "2023-03-09T00:00:00Z  2 decisions: 2 HOLD",
-        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 denied by risk)",
-        "2023-03-11T00:00:00Z  2 decisions: 1 BUY, 1 SELL (2 denied by risk)",
+        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 with nothing to sell)",
+        "2023-03-11T00:00:00Z  2 decisions: 1 BUY, 1 SELL "
+        "(1 denied by risk, 1 with nothing to sell)",
         "2023-03-12T00:00:00Z  2 decisions: 1 BLOCKED, 1 HOLD",
         "2023-03-13T00:00:00Z  2 decisions: 1 BUY, 1 HOLD (1 filled)",
         "2023-03-14T00:00:00Z  2 decisions: 1 HOLD, 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  2 decisions: 2 SELL (1 filled, 1 denied by risk)",
-        "2023-03-16T00:00:00Z  2 decisions: 1 HOLD, 1 SELL (1 denied by risk)",
+        "2023-03-15T00:00:00Z  2 decisions: 2 SELL (1 filled, 1 with nothing to sell)",
+        "2023-03-16T00:00:00Z  2 decisions: 1 HOLD, 1 SELL (1 with nothing to sell)",
     ]
     return db
 
@@ -275,8 +276,9 @@ def test_without_capital_the_books_share_the_account_but_not_their_positions(
         "--to", "2023-03-11", "--every", "1d", "--audit", str(db),
     )  # fmt: skip
     assert [line.split("  [")[0] for line in result.stdout.splitlines()] == [
-        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 denied by risk)",
-        "2023-03-11T00:00:00Z  2 decisions: 1 BUY, 1 SELL (2 denied by risk)",
+        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 with nothing to sell)",
+        "2023-03-11T00:00:00Z  2 decisions: 1 BUY, 1 SELL "
+        "(1 denied by risk, 1 with nothing to sell)",
     ]
     # Sized on the whole 10,000 account, exactly as when it runs alone; nothing sold it.
     assert [row[:4] for row in fills(db)] == [

@@ -33,8 +33,8 @@ MARCH_CYCLES = [
     "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
     "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
     "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
-    "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
-    "2023-03-16T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+    "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)",
+    "2023-03-16T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)",
 ]
 
 

@@ -90,7 +90,11 @@ class CycleSummary:
         parts = [f"{n} {v}" for v, n in sorted(verdicts.items())] or ["nothing new"]
         filled = sum(o.status is ExecutionStatus.FILLED for o in done)
         pending = sum(o.status is ExecutionStatus.PENDING_APPROVAL for o in done)
-        denied = sum(bool(o.denials) for o in done)
+        flat = sum(o.verdict == Verdict.SELL and Code.NO_POSITION in o.denials for o in done)
+        # A SELL with nothing held is an exit rule passing while flat, not the gate blocking a
+        # trade: named apart, as a backtest's "BUYs denied" and stress's "risk denied" leave
+        # it out (``scenario_backtests.sell_while_flat``).
+        denied = sum(bool(o.denials) for o in done) - flat
         # Whole seconds, as every later cycle of a live run is on the grid: a run's first cycle
         # is at its start, with microseconds its records keep (``as_of``) and a line need not.
         stamp = iso(self.as_of.replace(microsecond=0))
@@ -102,6 +106,8 @@ class CycleSummary:
             extras.append(f"{pending} awaiting approval")
         if denied:
             extras.append(f"{denied} denied by risk")
+        if flat:
+            extras.append(f"{flat} with nothing to sell")
         if self.expired:
             extras.append(f"{numbers.counted(self.expired, 'approval')} expired")
         if self.reconciled:

@@ -234,7 +234,7 @@ def test_checks_between_cycles_compare_the_new_fills_and_an_old_row_edited_stops
         "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
         "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
         "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)",
     ]
     assert str(raised.value) == (
         "a.db FAILED verification, so trading stopped before 2023-03-16T00:00:00Z: LEDGER seq 4: "

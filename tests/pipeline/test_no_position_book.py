@@ -51,7 +51,7 @@ def denial(log: str) -> str:
 def test_an_empty_book_is_named_whenever_the_account_is_shared(replay_dir: Path, folder: Path):
     # Alone on a fresh account: the book is the account, the details as they always were.
     assert cycles(replay_dir, "alone.db", SECOND)[2] == (
-        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 denied by risk)"
+        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)"
     )
     assert denial("alone.db") == ALONE
 
@@ -61,11 +61,11 @@ def test_an_empty_book_is_named_whenever_the_account_is_shared(replay_dir: Path,
         "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
     )
     assert cycles(replay_dir, "shared.db", SECOND)[2] == (
-        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 denied by risk)"
+        "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)"
     )
     assert denial("shared.db") == NAMED
 
     assert cycles(replay_dir, "together.db", BANKING, SECOND)[2] == (
-        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 denied by risk)"
+        "2023-03-10T00:00:00Z  2 decisions: 1 BUY, 1 SELL (1 filled, 1 with nothing to sell)"
     )
     assert denial("together.db") == NAMED

@@ -94,7 +94,7 @@ def test_a_rename_while_the_old_name_holds_waits_until_it_holds_nothing(
         "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
         "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",  # the old name sold it
         f"reloaded {strategy} ({old} -> {new})",
-        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",  # nothing to sell
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)",  # nothing to sell
     ]
     assert held(db) == [
         ("Banking_Crisis_Pipeline", "BUY", "0.02455527"),
@@ -124,5 +124,5 @@ def test_a_waiting_rename_is_dropped_when_the_file_changes_again(
         "2023-03-12T00:00:00Z  1 decision: 1 BLOCKED",
         "2023-03-13T00:00:00Z  1 decision: 1 HOLD",
         "2023-03-14T00:00:00Z  1 decision: 1 SELL (1 filled)",
-        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 denied by risk)",
+        "2023-03-15T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)",
     ]
