@@ -5,6 +5,7 @@ The folder needs nothing from the source checkout::
     DIR/signalops.yaml        a commented config (the audit log and kill switch live in DIR)
     DIR/strategies/*.yaml     the example strategies
     DIR/examples/data/        a small sample of the bundled real data, with its provenance
+    DIR/examples/*.yaml       the README's example configs that run on that sample
 
 ``examples/data`` and the default snapshot folder ``examples/replay`` are the paths every
 command and the README already use, so the tour runs there as written. ``NEXT_STEPS`` is that
@@ -12,7 +13,8 @@ tour; the install test runs exactly these commands.
 
 Where the files come from: an installed wheel carries them under ``signalops/_bundled`` (the
 strategies are copied there from the checkout's ``strategies/`` when the wheel is built, as the
-schemas are); a checkout reads ``strategies/`` itself.
+schemas are, and the example configs from ``examples/``); a checkout reads ``strategies/`` and
+``examples/`` itself.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from signalops.errors import InputError
 CONFIG_FILE = "signalops.yaml"
 STRATEGIES = "strategies"
 SAMPLE_DIR = DEFAULT_DATA_DIR  # examples/data, where `signalops data import` looks
+EXAMPLES = "examples"
+# The README's example configs whose commands run on the sample (the equities and sectors ones
+# need data or history the sample leaves out): a README command names them by these paths.
+EXAMPLE_CONFIGS = ("signalops.together.yaml",)
 
 NEXT_STEPS = (
     "signalops validate signalops.yaml strategies/",
@@ -54,6 +60,11 @@ class Written:
         return sum(1 for f in self.files if f.parts[0] == STRATEGIES)
 
     @property
+    def examples(self) -> tuple[Path, ...]:
+        """The example configs, as ``examples/signalops.together.yaml``."""
+        return tuple(f for f in self.files if f.parent == Path(EXAMPLES))
+
+    @property
     def sample_files(self) -> int:
         return sum(1 for f in self.files if f.parts[: len(SAMPLE_DIR.parts)] == SAMPLE_DIR.parts)
 
@@ -77,6 +88,13 @@ def strategies_source() -> Traversable:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[1] / STRATEGIES  # a source checkout
+
+
+def examples_source() -> Traversable:
+    packaged = bundled() / EXAMPLES
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / EXAMPLES  # a source checkout
 
 
 def sample_dir() -> Path:
@@ -107,6 +125,8 @@ def _plan() -> Iterator[tuple[Path, Traversable]]:
     for strategy in sorted(strategies_source().iterdir(), key=lambda t: t.name):
         if strategy.name.endswith((".yaml", ".yml")):
             yield Path(STRATEGIES) / strategy.name, strategy
+    for name in EXAMPLE_CONFIGS:
+        yield Path(EXAMPLES) / name, examples_source() / name
     yield from _tree(bundled() / "sample", SAMPLE_DIR)
 
 

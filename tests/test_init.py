@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -130,6 +131,7 @@ def test_init_writes_config_strategies_and_sample_and_prints_the_next_commands(i
     assert result.stdout.splitlines() == [
         "wrote tour/signalops.yaml (commented: risk, paper, audit, venues)",
         f"wrote {len(strategies)} strategies to tour/strategies",
+        "wrote tour/examples/signalops.together.yaml (the README's example config)",
         f"wrote 13 files of sample data ({kb:,.0f} kB) to tour/examples/data (see its README.md)",
         "next:",
         "  cd tour",
@@ -182,6 +184,25 @@ def test_init_folder_runs_the_tour_validate_import_and_evaluate(in_tmp: Path):
     evaluated = invoke("evaluate", "strategies/banking_crisis_dip.yaml", "--at", "2023-03-13")
     assert evaluated.exit_code == 0, evaluated.output
     assert "stablecoin_net_flow('USDC', 2d) = -4.098B at 2023-03-13T00:00:00Z" in evaluated.stdout
+
+
+def test_init_folder_runs_the_readmes_strategies_together_backtest(in_tmp: Path):
+    """The README's "Several strategies in one account" command, as written, in a folder init
+    wrote: its --config examples/signalops.together.yaml is there, and the sample covers it."""
+    init(".")
+    together = Path("examples", "signalops.together.yaml")
+    assert together.read_bytes() == (ROOT / together).read_bytes()
+    assert invoke("data", "import").exit_code == 0
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme[readme.index("$ signalops backtest strategies/banking_crisis_dip.yaml strat") :]
+    shown = shown[: shown.index("```")].splitlines()
+    command = " ".join(line.strip().rstrip("\\") for line in shown[:2])
+    result = invoke(*shlex.split(command)[2:])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert shown[2:6] == lines[:4]
+    table = lines.index(next(line for line in shown if line.startswith("account by strategy")))
+    assert lines[table : table + 9] == shown[shown.index(lines[table]) :][:9]
 
 
 def test_data_import_outside_a_checkout_imports_the_sample_and_says_so(in_tmp: Path):

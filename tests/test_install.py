@@ -100,6 +100,8 @@ def test_readme_tour_runs_from_an_init_folder_outside_the_checkout(fresh, tmp_pa
     assert "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)" in outputs[NEXT_STEPS[4]]
     assert outputs[NEXT_STEPS[5]].startswith("BTC at 2023-03-10T00:00:00Z: BOUGHT")
     assert (tour / "reports" / "banking_crisis_dip" / "report.html").is_file()
+    # The README's example config for strategies run together, carried by the wheel.
+    assert (tour / "examples" / "signalops.together.yaml").is_file()
 
 
 def test_dashboard_from_the_wheel_serves_its_app(fresh, tmp_path):

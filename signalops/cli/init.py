@@ -33,6 +33,8 @@ def init_command(folder: Path, force: bool) -> None:
         f"wrote {output.count(written.strategies, 'strategy', 'strategies')} "
         f"to {folder / 'strategies'}"
     )
+    for example in written.examples:
+        console.print(f"wrote {folder / example} (the README's example config)")
     console.print(
         f"wrote {output.count(written.sample_files, 'file')} of sample data "
         f"({written.sample_bytes / 1000:,.0f} kB) to {folder / SAMPLE_DIR} (see its README.md)"
