@@ -329,7 +329,8 @@ def test_why_of_an_auto_fill_says_the_quote_currency_of_the_symbol_it_traded(
         f"  2023-03-11T00:00:00Z  order {coid} submitted",
         f"  2023-03-11T00:00:00Z  order {coid}: FILLED: binance:sandbox BUY 0.02481 BTC at "
         "20150.69 (closed)",
-        "  2023-03-11T00:00:00Z  filled 0.02481 BTC at 20,150.69 USDT, fee 0.50 USDT "
+        # When the venue filled it (its trade time), recorded at the cycle's time above.
+        "  2023-03-11T00:00:00.123000Z  filled 0.02481 BTC at 20,150.69 USDT, fee 0.50 USDT "
         "(binance:sandbox)",
     ]
 

@@ -432,8 +432,16 @@ def why(
     else:
         lines.append(Text("FOLLOW-UPS:", style="bold"))
         for item in followups:
-            lines.append(Text(f"  {item.get('recorded_at')}  {followup_summary(item, quote)}"))
+            lines.append(Text(f"  {followup_time(item)}  {followup_summary(item, quote)}"))
     return lines
+
+
+def followup_time(item: Record) -> Any:
+    """When a follow-up happened: a fill's own time, else when it was recorded. A backtest
+    records a fill at the decision's time but fills it at the next bar's open (a stock's next
+    session, a day and more later); a paper fill in a run is recorded as it fills."""
+    fill = item.get("fill") if item.get("kind") == FILL else None
+    return (fill or {}).get("at") or item.get("recorded_at")
 
 
 def why_json(
