@@ -165,7 +165,9 @@ def test_why_by_decision_id_and_json_come_from_the_record(audit_db: Path):
 def test_why_on_a_day_without_a_decision_says_so(audit_db: Path):
     result = run("why", "BTC", "--at", "2023-04-01", "--audit", str(audit_db))
     assert result.exit_code == 1
-    assert result.stderr == f"error: no decision for BTC at 2023-04-01 in {audit_db}\n"
+    assert result.stderr == (
+        f"error: no decision for BTC at 2023-04-01 in {audit_db}: the last is on 2023-03-16\n"
+    )
 
 
 def _tamper(db: Path, statement: str) -> None:

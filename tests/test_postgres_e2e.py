@@ -276,7 +276,9 @@ def test_a_missing_day_names_the_log_by_its_url_without_the_password(march: Marc
     assert result.exit_code == 1
     assert PASSWORD not in result.stderr
     redacted = march.database.writer_url.replace(f"{WRITER}@", f"{WRITER}:***@")
-    assert result.stderr == f"error: no decision for BTC at 2023-04-01 in {redacted}\n"
+    assert result.stderr == (
+        f"error: no decision for BTC at 2023-04-01 in {redacted}: the last is on 2023-03-16\n"
+    )
 
 
 def test_the_json_outputs_are_byte_for_byte_the_sqlite_runs(march: March):

@@ -24,7 +24,7 @@ Find the record with ``AuditLog.get(decision_id)`` or by asset and time with ``f
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -506,6 +506,68 @@ def find_decisions(
         found = [log.decision_at(asset, when)]
     records = sorted((r for r in found if r is not None), key=lambda r: r.get("seq") or 0)
     return [expanded(record, log) for record in records]
+
+
+def nearest_days(
+    log: AuditStore, asset: str, when: datetime | date, *, strategy: str | None = None
+) -> tuple[date | None, date | None]:
+    """The UTC days of the decisions on ``asset`` (``strategy``'s, if given) nearest ``when``,
+    which ``find_decisions`` found none at: the latest day before it and the earliest after
+    (None: the log has none on that side). A date with none is most often a stock's weekend or
+    holiday, or past either end of a backtest: these are the days to ask about instead."""
+    if isinstance(when, datetime):
+        # ``find_decisions`` found none at or before it: only later ones can be there.
+        return None, _first_day(log, asset, strategy, when)
+    before = log.decisions(asset=asset, strategy=strategy, until=when - timedelta(days=1), limit=1)
+    after = _first_day(log, asset, strategy, when + timedelta(days=1))
+    return (_day(before[0]["as_of"]) if before else None), after
+
+
+def nearest_text(before: date | None, after: date | None) -> str | None:
+    """``nearest_days`` in words: ``the nearest are on 2022-01-28 and 2022-01-31``."""
+    if before is not None and after is not None:
+        return f"the nearest are on {before} and {after}"
+    if before is not None:
+        return f"the last is on {before}"
+    if after is not None:
+        return f"the first is on {after}"
+    return None
+
+
+def _first_day(
+    log: AuditStore, asset: str, strategy: str | None, since: datetime | date
+) -> date | None:
+    """The first UTC day holding a decision at or after ``since``. The log reads decisions
+    newest first, so the day is found by asking whether ``[since, day]`` holds any (one index
+    seek each, ``limit=1``): spans doubling from ``since`` until one does, then halving inside
+    the last: a weekend's gap costs three or four seeks, a gap of years some twenty."""
+
+    def any_by(day: date) -> bool:
+        return bool(log.decisions(asset=asset, strategy=strategy, since=since, until=day, limit=1))
+
+    newest = log.decisions(asset=asset, strategy=strategy, since=since, limit=1)
+    if not newest:
+        return None
+    first = since.date() if isinstance(since, datetime) else since
+    low, high, span = first, _day(newest[0]["as_of"]), 1
+    while True:  # ends by the newest's day, which holds one
+        probe = min(first + timedelta(days=span - 1), high)
+        if any_by(probe):
+            high = probe
+            break
+        low, span = probe + timedelta(days=1), span * 2
+    while low < high:  # none before ``low``; one by ``high``
+        middle = low + (high - low) // 2
+        if any_by(middle):
+            high = middle
+        else:
+            low = middle + timedelta(days=1)
+    return high
+
+
+def _day(as_of: Any) -> date:
+    """The UTC day of a record's ``as_of`` (``2022-01-28T00:00:00Z``)."""
+    return date.fromisoformat(str(as_of)[:10])
 
 
 def why_grouped(stories: Sequence[tuple[Record, Sequence[Record]]]) -> list[Text]:

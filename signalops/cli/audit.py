@@ -179,6 +179,8 @@ def why_command(
         by = f" by {strategy}" if strategy is not None else ""
         at_text = f" at {at}" if at else ""
         hint = _strategy_hint(log, strategy) or (None if when is None else _asset_hint(log, ref))
+        if hint is None and when is not None:  # a weekend, a holiday, past a backtest's end
+            hint = why.nearest_text(*why.nearest_days(log, ref, when, strategy=strategy))
         told = f": {hint}" if hint else ""
         raise InputError(f"no decision for {ref}{at_text}{by} in {log.path}{told}")
     stories = [(record, log.followups(record["decision_id"])) for record in records]

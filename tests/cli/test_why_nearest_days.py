@@ -1,0 +1,64 @@
+"""``why ASSET --at DAY`` on a day without a decision names the nearest days with one.
+
+Regression test: ``why AAPL --at 2020-01-04`` (a Saturday, in a backtest of AAPL's sessions)
+said only ``no decision for AAPL at 2020-01-04``, leaving the trader to guess the days to ask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from signalops.cli import cli
+
+EQUITIES = ROOT / "examples" / "signalops.equities.yaml"
+AAPL_TREND = ROOT / "tests" / "fixtures" / "aapl_trend.yaml"
+
+
+@pytest.fixture(scope="module")
+def log(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """AAPL's sessions 2020-01-02 to 01-10."""
+    out = tmp_path_factory.mktemp("why_nearest") / "report"
+    result = CliRunner().invoke(
+        cli,
+        ["backtest", str(AAPL_TREND), "--config", str(EQUITIES), "--data", str(replay_dir),
+         "--from", "2020-01-01", "--to", "2020-01-10", "--report", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out / "backtest.db"
+
+
+def why(log: Path, at: str) -> tuple[int, list[str], str]:
+    result = CliRunner().invoke(cli, ["why", "AAPL", "--at", at, "--audit", str(log)])
+    return result.exit_code, result.stdout.splitlines(), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("at", "nearest"),
+    [
+        ("2020-01-04", "the nearest are on 2020-01-03 and 2020-01-06"),  # a Saturday
+        ("2020-01-05", "the nearest are on 2020-01-03 and 2020-01-06"),
+        ("2020-01-01", "the first is on 2020-01-02"),  # a holiday, before the first session
+        ("2015-06-01", "the first is on 2020-01-02"),  # years before
+        ("2020-01-01T12:00", "the first is on 2020-01-02"),  # a time: none at or before it
+        ("2020-01-11", "the last is on 2020-01-10"),  # after the backtest's end
+    ],
+)
+def test_a_day_without_a_decision_names_the_nearest_days_with_one(log: Path, at: str, nearest: str):
+    code, lines, stderr = why(log, at)
+    assert (code, lines) == (1, [])
+    assert stderr == f"error: no decision for AAPL at {at} in {log}: {nearest}\n"
+
+
+def test_a_strategy_named_narrows_the_nearest_days_to_its_decisions(log: Path):
+    result = CliRunner().invoke(
+        cli, ["why", "AAPL", "--at", "2020-01-04", "--strategy", "aapl_trend", "--audit", str(log)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: no decision for AAPL at 2020-01-04 by aapl_trend in {log}: "
+        "the nearest are on 2020-01-03 and 2020-01-06\n"
+    )
