@@ -851,24 +851,24 @@ class Runs:
 
     def problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
         """What in the runs' own columns disagrees with the records they hold, as ``verify``
-        reports it (kind, seq, id, message): a run whose seqs overlap another's (its records
-        kept twice), a time range that is not its decisions' (filters by time would pass
-        over them), an id table that does not name each record's run, or names one no run
-        holds (``get`` by id would miss them). Of the runs holding records after ``after_seq``
-        (runs never change: a check that goes on from an earlier one reads the new ones). A run
-        that does not decode is reported by the walk, record by record.
+        reports it (kind, seq, id, message): a time range that is not its decisions' (filters
+        by time would pass over them), an id table that does not name each record's run, or
+        names one no run holds (``get`` by id would miss them). Of the runs holding records
+        after ``after_seq`` (runs never change: a check that goes on from an earlier one reads
+        the new ones). A run that does not decode is reported by the walk, record by record.
 
-        And the kinds table, whole whatever ``after_seq`` (``_kinds_table_problems``): a row
-        added since the earlier check cannot be told from the others, an insert needs no
-        trigger dropped, and a wrong row makes a filter list a run's records twice or miss
-        them. Its rows are a few per run, its check milliseconds on a backtest's log.
+        And, whole whatever ``after_seq``, where the runs are (``_place_problems``) and the
+        kinds table (``_kinds_table_problems``): neither table refuses an INSERT, a row added
+        since the earlier check cannot be told from the others, and one out of place is read
+        by lookups by seq or by filters in place of the records it covers (or beside them).
+        A scan of the runs' seqs and a few rows of kinds per run: milliseconds on a
+        backtest's log.
 
         The walk just before (``after``, in the same read) decoded these runs: their records'
         times are taken from it and their ids from their ``ids`` column, so that no run is
         decoded twice; a run it did not read is decoded here."""
         walked, self._walked = self._walked, {}
-        found: list[tuple[str, int | None, str | None, str]] = []
-        reach = 0  # the last seq of the runs before
+        found = self._place_problems()
         unsound: set[int] = set()  # of them, those whose time range is not their records'
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
@@ -877,11 +877,6 @@ class Runs:
             if named is None:
                 named = dict(self._query(_NAMED_PER_RUN, [first]))
             where = f"the run of seqs {first}..{last}"
-            if first <= reach:
-                found.append(
-                    ("EDITED", first, None, f"{where} overlaps the runs before it (to seq {reach})")
-                )
-            reach = max(reach, last)
             held = self._held(first, ids, walked)
             if held is None:
                 unsound.add(first)
@@ -921,6 +916,29 @@ class Runs:
                 ("EDITED", first, None, f"the runs' id table names {count:,} records of a run "
                  f"from seq {first}, which is not there")
             )  # fmt: skip
+        return found
+
+    def _place_problems(self) -> list[tuple[str, int | None, str | None, str]]:
+        """The runs whose seqs are not theirs alone, over the whole table in one scan of its
+        key: one that overlaps the runs before it (its records kept twice: a lookup by seq
+        reads the run that starts last, and past its end finds nothing), starts before seq 1
+        (no walk reads it; filters do) or ends before it starts (it hides the records after
+        its first from lookups by seq, and holds none)."""
+        found: list[tuple[str, int | None, str | None, str]] = []
+        reach = 0  # the last seq of the runs before
+        for first, last in self._query("SELECT first, last FROM runs ORDER BY first", []):
+            if reach < first <= last:  # in its place (a run's text is made only for a problem)
+                reach = last
+                continue
+            where = f"the run of seqs {first}..{last}"
+            if last < first:
+                message = f"{where} ends before it starts"
+            elif first < 1:
+                message = f"{where} starts before seq 1, the chain's first"
+            else:
+                message = f"{where} overlaps the runs before it (to seq {reach})"
+            found.append(("EDITED", first, None, message))
+            reach = max(reach, last)
         return found
 
     def _runs_after(self, after_seq: int) -> Iterator[tuple[Any, ...]]:

@@ -385,9 +385,10 @@ def verify(
     the record at ``since`` must still carry that hash, or the whole log is checked again.
     The paper ledger is still compared in full: with the paper fills of the records up to
     ``since`` too, each fill record checked against its hash (and MAC), the account's cash
-    replayed through them (``_paper_fills_up_to``). So is a backtest log's kinds table (which
-    run holds which asset, strategy, context and verdict; what its filters read): a row added
-    since cannot be told from the others, and adding one needs no trigger dropped
+    replayed through them (``_paper_fills_up_to``). So are a backtest log's kinds table (which
+    run holds which asset, strategy, context and verdict; what its filters read) and where its
+    runs are (a run overlapping those before it, before seq 1, or ending before it starts): a
+    row added since cannot be told from the others, and adding one needs no trigger dropped
     (``Runs.problems``). An edit of a record up to ``since``, a fill's aside, is for a whole
     check of the log to find.
 

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 import zstandard
-from attacks import attacker, edit_body, unsealed
+from attacks import attacker, edit_body, layout_of, row_of, unsealed
 
 from signalops.audit import runs
+from signalops.audit.chain import GENESIS
 from signalops.audit.record import Repeat
 from signalops.audit.store import AuditLog
-from signalops.audit.verify import ProblemKind, verify
+from signalops.audit.verify import ProblemKind, check_record, verify
 from signalops.backtest import run_backtest
 from signalops.errors import AuditIntegrityError, DuplicateRecordError, Undecodable
 from signalops.strategy import loads
@@ -586,6 +587,85 @@ def test_a_run_slipped_inside_another_is_found_by_verify(logs: tuple[Path, Path]
     assert not report.ok
     assert (ProblemKind.EDITED, first + 3) in {(p.kind, p.seq) for p in report.problems}
     assert any("overlaps the runs before it" in p.message for p in report.problems)
+
+
+def forge_run(db: sqlite3.Connection, source: int, at: int, count: int, prev: str) -> list[str]:
+    """``count`` records of the run from seq ``source`` (from its fourth on), their observed
+    values changed and re-sealed at seqs from ``at`` on after ``prev``, INSERTed as a run of
+    their own with its kinds (no trigger dropped: the tables refuse UPDATE and DELETE only);
+    their ids."""
+    layout = layout_of(db)
+    forged = runs.RunBuilder()
+    for seq, row in enumerate(runs.decode(_runs_row(db, source))[3 : 3 + count], at):
+        record = unsealed(layout.decode(row))
+        record["observations"][0]["value"] += 0.5
+        sealed, prev = row_of(db, record, seq, prev)
+        forged.add(tuple(sealed.values()))
+    db.execute(runs._INSERT, forged.params())
+    kinds_of_run(db, at)
+    return forged.ids
+
+
+def kinds_of_run(db: sqlite3.Connection, first: int) -> None:
+    """The kinds of the run from ``first`` added to ``run_kinds``, as a writer adds them."""
+    db.execute(
+        "INSERT INTO run_kinds SELECT value, until, since, first FROM runs, json_each(kinds) "
+        "WHERE first = ?",
+        (first,),
+    )
+    db.commit()
+
+
+@pytest.mark.parametrize("where", ["inside a run", "before seq 1", "ending before it starts"])
+def test_a_check_from_an_earlier_one_finds_a_run_inserted_among_the_runs_before_it(
+    logs: tuple[Path, Path], tmp_path: Path, where: str
+):
+    # ``runs`` refuses UPDATE and DELETE, not INSERT. A run slipped in among those an earlier
+    # check read is read by lookups by seq in place of the records it covers (re-sealed, they
+    # check out one by one; past its end they are not found) and by filters; one before seq 1
+    # by filters only, and one that ends before it starts hides the records after its first
+    # from lookups by seq. Only a whole check walked them, and it found the first alone.
+    path = copy_of(logs[0], tmp_path)
+    first, last = next((f, last) for f, last in run_seqs(path)[4:] if last - f > 10)
+    at = -5 if where == "before seq 1" else first + 3
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+        prev = log.hash_at(at - 1) if at > 1 else GENESIS
+    db = sqlite3.connect(path)
+    if where == "ending before it starts":
+        db.execute(
+            "INSERT INTO runs SELECT ?, 0, since, until, kinds, prev_hash, ids, hashes, data "
+            "FROM runs WHERE first = ?",
+            (at, first),
+        )
+        kinds_of_run(db, at)
+        ids, end = [], 0
+    else:
+        ids, end = forge_run(db, first, at, 6, str(prev)), at + 5
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        found = Counter(r["id"] for r in log.decisions(limit=None))
+        assert [found[i] for i in ids] == [2] * len(ids)  # forged records beside the real ones
+        if where == "inside a run":
+            stored = log.stored_at(at + 2)
+            assert stored is not None and stored.record is not None
+            assert stored.record["id"] == ids[2]
+            assert check_record(log, stored.record) == []  # the forged one, and it checks out
+        if at > 0:
+            assert log.stored_at(last) is None  # the run's later records are not found
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+    run = f"the run of seqs {at}..{end}"
+    message = {
+        "inside a run": f"{run} overlaps the runs before it (to seq {last})",
+        "before seq 1": f"{run} starts before seq 1, the chain's first",
+        "ending before it starts": f"{run} ends before it starts",
+    }[where]
+    assert [(p.kind, p.seq, p.message) for p in again.problems] == [
+        (ProblemKind.EDITED, at, message)
+    ]
+    assert set(again.problems) <= set(whole.problems)
 
 
 def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
