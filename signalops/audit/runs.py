@@ -483,6 +483,13 @@ def _wanted(kinds: Any, keep: Callable[[Kind], bool]) -> set[Kind]:
     return {kind for kind in found if keep(kind)}
 
 
+def _ids_of(column: bytes) -> list[str]:
+    """The ids of a run's ``ids`` column, in seq order."""
+    digits = column.hex()
+    step = 2 * _ID_BYTES
+    return ["dec-" + digits[at : at + step] for at in range(0, len(digits), step)]
+
+
 def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[4], row[0]
 
@@ -857,18 +864,18 @@ class Runs:
         after ``after_seq`` (runs never change: a check that goes on from an earlier one reads
         the new ones). A run that does not decode is reported by the walk, record by record.
 
-        And, whole whatever ``after_seq``, where the runs are (``_place_problems``) and the
-        kinds table (``_kinds_table_problems``): neither table refuses an INSERT, a row added
-        since the earlier check cannot be told from the others, and one out of place is read
-        by lookups by seq or by filters in place of the records it covers (or beside them).
-        A scan of the runs' seqs and a few rows of kinds per run: milliseconds on a
-        backtest's log.
+        And, whole whatever ``after_seq``, where the runs are (``_place_problems``), the kinds
+        table (``_kinds_table_problems``) and the id table's rows for the other runs
+        (``_id_table_problems``): no table refuses an INSERT, a row added since the earlier
+        check cannot be told from the others, and one out of place is read by lookups by seq
+        or by filters in place of the records it covers (or beside them). A scan of the runs'
+        seqs, a few rows of kinds per run and a count of ids: milliseconds on a backtest's log.
 
         The walk just before (``after``, in the same read) decoded these runs: their records'
         times are taken from it and their ids from their ``ids`` column, so that no run is
         decoded twice; a run it did not read is decoded here."""
         walked, self._walked = self._walked, {}
-        found = self._place_problems()
+        found, held = self._place_problems()
         unsound: set[int] = set()  # of them, those whose time range is not their records'
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
@@ -876,41 +883,73 @@ class Runs:
         for first, last, since, until, ids in self._runs_after(after_seq):
             if named is None:
                 named = dict(self._query(_NAMED_PER_RUN, [first]))
-            where = f"the run of seqs {first}..{last}"
-            held = self._held(first, ids, walked)
-            if held is None:
+            kept = self._held(first, ids, walked)
+            if kept is None:
                 unsound.add(first)
                 continue
-            (earliest, latest), own = held
+            (earliest, latest), own = kept
             if (since, until) != (earliest, latest):
                 found.append(
-                    ("EDITED", first, None, f"{where} says its decisions are from {since} to "
-                     f"{until}; they are from {earliest} to {latest}")
+                    ("EDITED", first, None, f"the run of seqs {first}..{last} says its decisions "
+                     f"are from {since} to {until}; they are from {earliest} to {latest}")
                 )  # fmt: skip
                 unsound.add(first)
-            runs_of = self._runs_of(own)
-            kept: set[str] = set()  # its ids the table names it for (each id once)
-            for seq, ident in enumerate(own, first):
-                if runs_of.get(ident) == first and ident not in kept:
-                    kept.add(ident)
-                    continue
-                found.append(
-                    ("EDITED", seq, ident, f"the runs' id table does not name {where} for it")
-                )
-            if named.get(first, 0) > len(kept):  # ids it names this run for, not its own
-                for (ident,) in self._query(
-                    "SELECT id FROM run_ids WHERE first = ? ORDER BY id", [first]
-                ):
-                    if ident not in kept:
-                        found.append(
-                            ("EDITED", first, ident,
-                             f"the runs' id table names {where} for it, which does not hold it")
-                        )  # fmt: skip
+            found += self._id_problems(first, last, own, named.get(first, 0))
         found += self._kinds_table_problems(unsound)
+        found += self._id_table_problems(after_seq, held, suspect=bool(found))
+        return found
+
+    def _id_problems(
+        self, first: int, last: int, own: Sequence[str], named: int
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """Where the id table does not name the run of seqs ``first..last`` for each of its
+        ids ``own``, or names it for ids it does not hold (``named`` ids in all)."""
+        found: list[tuple[str, int | None, str | None, str]] = []
+        where = f"the run of seqs {first}..{last}"
+        runs_of = self._runs_of(own)
+        kept: set[str] = set()  # its ids the table names it for (each id once)
+        for seq, ident in enumerate(own, first):
+            if runs_of.get(ident) == first and ident not in kept:
+                kept.add(ident)
+                continue
+            found.append(("EDITED", seq, ident, f"the runs' id table does not name {where} for it"))
+        if named > len(kept):  # ids it names this run for, not its own
+            for (ident,) in self._query(
+                "SELECT id FROM run_ids WHERE first = ? ORDER BY id", [first]
+            ):
+                if ident not in kept:
+                    found.append(
+                        ("EDITED", first, ident,
+                         f"the runs' id table names {where} for it, which does not hold it")
+                    )  # fmt: skip
+        return found
+
+    def _id_table_problems(
+        self, after_seq: int, held: int, *, suspect: bool
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """The id table's rows that ``problems`` did not check against the ids of the runs
+        after ``after_seq``: those of the runs up to it (an earlier check read them) and those
+        naming a run that is not there. A row can be added without a trigger dropped (``get``
+        finds no record of its id, but a decision of that id is refused as already in the log),
+        and the table holds one row per record of the runs, ``held``: so they are searched for
+        only when it holds another number, or something is wrong already (``suspect``). Its
+        count is one step (7 ms at 818,750 ids); the search scans it (1.1 s)."""
+        (count,) = self._query("SELECT count(*) FROM run_ids", [])[0]
+        if count == held and not suspect:
+            return []
+        found: list[tuple[str, int | None, str | None, str]] = []
+        named = dict(self._query("SELECT first, count(*) FROM run_ids GROUP BY first", []))
+        for first, last in self._query(
+            "SELECT first, last FROM runs WHERE last <= ? ORDER BY first", [after_seq]
+        ):
+            if first <= last and named.get(first, 0) != last - first + 1:
+                (ids,) = self._query("SELECT ids FROM runs WHERE first = ?", [first])[0]
+                own = _ids_of(ids) if isinstance(ids, bytes) else []
+                found += self._id_problems(first, last, own, named.get(first, 0))
         for first, count in self._query(
             "SELECT first, count(*) FROM run_ids WHERE first NOT IN (SELECT first FROM runs) "
-            "AND first > ? GROUP BY first ORDER BY first",
-            [after_seq],
+            "GROUP BY first ORDER BY first",
+            [],
         ):
             found.append(
                 ("EDITED", first, None, f"the runs' id table names {count:,} records of a run "
@@ -918,15 +957,16 @@ class Runs:
             )  # fmt: skip
         return found
 
-    def _place_problems(self) -> list[tuple[str, int | None, str | None, str]]:
+    def _place_problems(self) -> tuple[list[tuple[str, int | None, str | None, str]], int]:
         """The runs whose seqs are not theirs alone, over the whole table in one scan of its
         key: one that overlaps the runs before it (its records kept twice: a lookup by seq
         reads the run that starts last, and past its end finds nothing), starts before seq 1
         (no walk reads it; filters do) or ends before it starts (it hides the records after
-        its first from lookups by seq, and holds none)."""
+        its first from lookups by seq, and holds none). And how many records the runs hold."""
         found: list[tuple[str, int | None, str | None, str]] = []
-        reach = 0  # the last seq of the runs before
+        reach = held = 0  # the last seq of the runs before; the records of all
         for first, last in self._query("SELECT first, last FROM runs ORDER BY first", []):
+            held += last - first + 1
             if reach < first <= last:  # in its place (a run's text is made only for a problem)
                 reach = last
                 continue
@@ -939,7 +979,7 @@ class Runs:
                 message = f"{where} overlaps the runs before it (to seq {reach})"
             found.append(("EDITED", first, None, message))
             reach = max(reach, last)
-        return found
+        return found, held
 
     def _runs_after(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
         """``(first, last, since, until, ids)`` of the runs holding records after
@@ -967,9 +1007,7 @@ class Runs:
             span = walked[first]
             if span is None:
                 return None
-            digits = ids.hex()
-            step = 2 * _ID_BYTES
-            return span, ["dec-" + digits[at : at + step] for at in range(0, len(digits), step)]
+            return span, _ids_of(ids)
         rows = self.rows(first)
         span = _span(rows)
         return None if span is None else (span, [row[1] for row in rows])

@@ -662,10 +662,49 @@ def test_a_check_from_an_earlier_one_finds_a_run_inserted_among_the_runs_before_
         "before seq 1": f"{run} starts before seq 1, the chain's first",
         "ending before it starts": f"{run} ends before it starts",
     }[where]
-    assert [(p.kind, p.seq, p.message) for p in again.problems] == [
+    # (and the id table names the real runs for the forged records' ids, reported per record)
+    assert [(p.kind, p.seq, p.message) for p in again.problems if p.id is None] == [
         (ProblemKind.EDITED, at, message)
     ]
+    assert [p.id for p in again.problems if p.id is not None] == ids
     assert set(again.problems) <= set(whole.problems)
+
+
+@pytest.mark.parametrize("names", ["a run before it", "no run"])
+def test_a_check_from_an_earlier_one_finds_an_id_row_added_for_a_run_before_it(
+    logs: tuple[Path, Path], tmp_path: Path, names: str
+):
+    # ``run_ids`` refuses UPDATE and DELETE, not INSERT: a row naming a run for an id it does
+    # not hold makes the log refuse a decision of that id as already there (``get`` finds
+    # none). Such a check read the rows of the runs after its point only.
+    path = copy_of(logs[0], tmp_path)
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+        (decision,) = log.decisions(verdict="HOLD", limit=1)
+    first, last = run_seqs(path)[4]
+    stray = "dec-" + "ab" * 12
+    named = first if names == "a run before it" else first + 1
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO run_ids VALUES (?, ?)", (stray, named))
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+    where = "the runs' id table names"
+    problem = (
+        (ProblemKind.EDITED, first, stray,
+         f"{where} the run of seqs {first}..{last} for it, which does not hold it")
+        if names == "a run before it"
+        else (ProblemKind.EDITED, named, None,
+              f"{where} 1 records of a run from seq {named}, which is not there")
+    )  # fmt: skip
+    assert [(p.kind, p.seq, p.id, p.message) for p in again.problems] == [problem]
+    assert again.problems == whole.problems
+    with AuditLog(path) as log:
+        assert log.get(stray) is None
+        with pytest.raises(DuplicateRecordError, match=stray):
+            log.append({**unsealed(decision), "id": stray, "decision_id": stray})
 
 
 def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
