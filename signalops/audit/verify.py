@@ -387,9 +387,10 @@ def verify(
     ``since`` too, each fill record checked against its hash (and MAC), the account's cash
     replayed through them (``_paper_fills_up_to``). So are a backtest log's kinds table (which
     run holds which asset, strategy, context and verdict; what its filters read) and where its
-    runs are (a run overlapping those before it, before seq 1, or ending before it starts) and
-    its id table's rows (counted; searched when the count is off): a row added since cannot be
-    told from the others, and adding one needs no trigger dropped (``Runs.problems``). An edit
+    runs are (a run overlapping those before it, before seq 1, or ending before it starts), its
+    id table's rows and the rows of ``records`` at seqs its runs hold (each counted; searched
+    when the count is off): a row added since cannot be told from the others, and adding one
+    needs no trigger dropped (``Runs.problems``). An edit
     of a record up to ``since``, a fill's aside, is for a whole check of the log to find.
 
     ``ledger_unchanged``: asked once inside the snapshot; True, when checking from ``since``,

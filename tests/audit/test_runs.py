@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from attacks import attacker, edit_body, layout_of, row_of, unsealed
+from attacks import attacker, edit_body, insert, layout_of, row_of, unsealed
 
 from signalops.audit import runs
 from signalops.audit.chain import GENESIS
@@ -705,6 +705,40 @@ def test_a_check_from_an_earlier_one_finds_an_id_row_added_for_a_run_before_it(
         assert log.get(stray) is None
         with pytest.raises(DuplicateRecordError, match=stray):
             log.append({**unsealed(decision), "id": stray, "decision_id": stray})
+
+
+def test_a_check_from_an_earlier_one_finds_a_row_inserted_at_a_seq_a_run_before_it_holds(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    # ``records`` refuses UPDATE and DELETE, not INSERT, and a seq a run holds is free in it: a
+    # row slipped in there is what a lookup by seq reads (rows first), and filters list it
+    # beside the run's record. Such a check read the rows after its point only.
+    path = copy_of(logs[0], tmp_path)
+    first, _ = run_seqs(path)[4]
+    seq = first + 3
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+        real = log.stored_at(seq)
+        prev = log.hash_at(seq - 1)
+    assert real is not None and real.record is not None
+    forged = unsealed(real.record)
+    forged["observations"][0]["value"] += 0.5
+    db = sqlite3.connect(path)
+    insert(db, forged, seq, str(prev))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        stored = log.stored_at(seq)
+        assert stored is not None and stored.record is not None
+        assert stored.record["observations"] == forged["observations"]  # the row, not the run's
+        assert Counter(r["id"] for r in log.decisions(limit=None))[forged["id"]] == 2
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+    assert [(p.kind, p.seq, p.id, p.message) for p in again.problems] == [
+        (ProblemKind.REORDERED, seq, forged["id"], f"seq {seq} appears more than once")
+    ]
+    assert set(again.problems) <= set(whole.problems)
 
 
 def test_verify_finds_a_runs_time_range_or_id_table_that_is_not_its_records(
