@@ -85,7 +85,7 @@ from signalops.codes import Code
 from signalops.config import Config, capital_by_strategy
 from signalops.errors import AuditIntegrityError, InputError, SignalOpsError, StrategyError
 from signalops.logs import event
-from signalops.orders import ExecutionStatus, Mode
+from signalops.orders import ExecutionStatus, Mode, decision_id
 from signalops.pipeline import CycleSummary, Pipeline
 from signalops.pipeline.cycle import reference_price
 
@@ -966,7 +966,8 @@ def run_plan(
     """Load, open, build and run: every cycle recorded in the plan's audit log. ``on_warning``
     is told, before the first cycle, of what the run will do that nobody may expect
     (``UNHEARD``; a stock strategy whose leaves are UNKNOWN every Monday,
-    ``signalops.sessions``)."""
+    ``signalops.sessions``). A replay that would decide before the log's newest decision is
+    refused (``InputError``) before that, nothing written (``_behind_the_log``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
     from signalops.setup_warnings import config_warnings, duplicate_names, unset_webhooks
     from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
@@ -992,6 +993,15 @@ def run_plan(
         runner=plan.runner,
         trades=[asset for strategy in strategies for asset in strategy.assets],
     )
+    if replay_clock is not None:
+        try:
+            behind = _behind_the_log(workspace, strategies, replay_clock, plan.mode)
+        except BaseException:
+            workspace.close()
+            raise
+        if behind is not None:  # before any warning: nothing of this run goes on
+            workspace.close()
+            raise InputError(behind)
     if on_warning is not None and _unheard(workspace.config, strategies, plan.mode):
         on_warning(UNHEARD)
     if on_warning is not None:
@@ -1070,6 +1080,67 @@ def session_times(
         return False
 
     return decides
+
+
+def _behind_the_log(
+    workspace: Workspace, strategies: Sequence[Strategy], clock: ReplayClock, mode: Mode | None
+) -> str | None:
+    """Why a replay cannot run into this log: one of its times would decide before the log's
+    newest decision (None when none would).
+
+    The risk gate reads the account from the whole log, every strategy's orders, and takes an
+    order dated after the time it decides at as made already (fail closed): an earlier month
+    replayed into a log that holds a later one was denied COOLDOWN "0s" after a trade from the
+    future, ORDER_RATE counted the later orders, and the paper cash and positions were the
+    later ones. So every strategy's decisions count; on a shared (PostgreSQL) log, this
+    runner's only: runners share it at once, each ahead of the others in turn (one restarted
+    after a crash finds the others' later cycles). A time whose decisions the log has all (a
+    restart of the same range: the run skips them) or that decides nothing (no US equity
+    session before the next time, as ``session_times`` passes over) decides nothing again; the
+    first time that would decide is the one compared."""
+    # A SQLite log has one writer and no runner names (``decisions(runner=...)`` finds none).
+    runner: str | None = getattr(workspace.audit, "runner", None)
+    newest = _newest_decision(workspace.audit, runner)
+    if newest is None or clock.start >= newest:
+        return None
+    assets = [asset for strategy in strategies for asset in strategy.assets]
+    sessions_only = workspace.config.venues.in_sessions(assets)
+    step = clock.every.total_seconds()
+    for as_of in simulated_times(clock.start, clock.end, clock.every):
+        if as_of >= newest:
+            return None
+        start = as_of.timestamp()
+        if sessions_only and not calendar.opens_within(start, start + step):
+            continue
+        if not _all_recorded(workspace.audit, strategies, as_of, mode):
+            first = "" if as_of == clock.start else f" first at {iso(as_of)},"
+            whose = "" if runner is None else f"runner {runner}'s "
+            return (
+                f"{workspace.audit.path} holds {whose}decisions up to {iso(newest)}, and a replay "
+                f"from {iso(clock.start)} would decide{first} before them: the risk gate would "
+                "take the later orders as made already (COOLDOWN, ORDER_RATE, the paper "
+                f"account): replay into another --audit, or from {iso(newest)} on"
+            )
+    return None
+
+
+def _newest_decision(audit: AuditStore, runner: str | None) -> datetime | None:
+    """The latest ``as_of`` of a decision in the log, any strategy's or asset's (``runner``'s
+    when given)."""
+    found = audit.decisions(limit=1, runner=runner)
+    return parse_iso(found[0]["as_of"]) if found else None
+
+
+def _all_recorded(
+    audit: AuditStore, strategies: Sequence[Strategy], as_of: datetime, mode: Mode | None
+) -> bool:
+    """Whether the log has every decision a cycle at ``as_of`` would take (it skips them)."""
+    for strategy in strategies:
+        chosen = (mode or Mode(strategy.execution.action_mode)).value
+        for asset in strategy.assets:
+            if not audit.has_decision(decision_id(strategy.content_hash, asset, as_of, chosen)):
+                return False
+    return True
 
 
 def _warn_weekends(

@@ -30,9 +30,11 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def cycles(replay_dir: Path, *strategies: str, config: str = "risk: {}\n") -> list[str]:
+def cycles(
+    replay_dir: Path, *strategies: str, config: str = "risk: {}\n", days: tuple[str, ...] = DAYS
+) -> list[str]:
     Path("signalops.yaml").write_text(config, encoding="utf-8")
-    result = run("run", *strategies, "--replay", str(replay_dir), *DAYS, "--audit", "s.db")
+    result = run("run", *strategies, "--replay", str(replay_dir), *days, "--audit", "s.db")
     assert result.exit_code == 0, result.output
     return [line.split("  [")[0] for line in result.stdout.splitlines()]
 
@@ -94,7 +96,8 @@ def test_a_strategy_is_still_held_back_by_its_own_last_trade(replay_dir: Path, f
 def test_alone_on_its_account_the_details_are_as_before_and_after_another_they_say_whose(
     replay_dir: Path, folder: Path
 ):
-    assert cycles(replay_dir, BANKING)[2:4] == [
+    until = ("--from", "2023-03-08", "--to", "2023-03-11", "--every", "1d")
+    assert cycles(replay_dir, BANKING, days=until)[2:4] == [
         "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
         "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 filled)",
     ]
@@ -102,13 +105,14 @@ def test_alone_on_its_account_the_details_are_as_before_and_after_another_they_s
         "  PASS    COOLDOWN: actual 1d, last trade 2023-03-10T00:00:00Z, limit 1h, unit time "
         "since the last trade on the asset"
     )
-    # The same log, another strategy alone: the account is shared now, and the other's trades
-    # at the same moments hold it back no more than in one run together.
-    assert cycles(replay_dir, BASELINE)[2:4] == [
-        "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)",
+    # The same log, another strategy alone, going on from the other's last time (a replay
+    # before a log's newest decision is refused): the account is shared now, and the other's
+    # trade at the same moment holds it back no more than in one run together.
+    after = ("--from", "2023-03-11", "--to", "2023-03-11", "--every", "1d")
+    assert cycles(replay_dir, BASELINE, days=after) == [
         "2023-03-11T00:00:00Z  1 decision: 1 BUY (1 filled)",
     ]
-    assert check(why("2023-03-10", "Technical_Baseline"), "COOLDOWN") == (
+    assert check(why("2023-03-11", "Technical_Baseline"), "COOLDOWN") == (
         "  PASS    COOLDOWN: actual no earlier trade, book Technical_Baseline, last trade none "
         f"yet, limit 1h, {OWN_UNIT}"
     )

@@ -72,12 +72,33 @@ def prepared_template(replay_dir: Path, tmp_path_factory: pytest.TempPathFactory
         "--from", "2023-03-08", "--to", "2023-03-16", "--audit", str(db),
     )  # fmt: skip
     assert "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)" in paper.stdout
-    notify = run_cli(
-        "run", str(NOTIFY_STRATEGY), "--mode", "notify", "--replay", str(replay_dir),
-        "--from", "2023-03-10", "--audit", str(db),
-    )  # fmt: skip
-    assert "1 BUY (1 awaiting approval)" in notify.stdout
+    assert notify_before_the_end(db, replay_dir) == "1 decision: 1 BUY (1 awaiting approval)"
     return db
+
+
+def notify_before_the_end(db: Path, replay_dir: Path) -> str:
+    """The notify run at 2023-03-10 into ``db``, built as ``signalops run`` builds it; its cycle
+    line. The dashboard's clock is fixed inside the paper run (03-10 00:05, the approval still
+    open), so this run comes after that run's later decisions, which ``run --replay`` refuses
+    (its gate takes them as made already): the log is made as before that refusal."""
+    from datetime import timedelta
+
+    from signalops.orders import Mode
+    from signalops.pipeline.loop import ReplayClock, run
+    from signalops.workspace import build_pipeline, load_strategies, open_workspace
+
+    strategies = load_strategies([NOTIFY_STRATEGY])
+    start = parse_time("2023-03-10T00:00:00Z")
+    clock = ReplayClock(start, start, timedelta(days=1))
+    workspace = open_workspace(audit=db, trades=[a for s in strategies for a in s.assets])
+    try:
+        pipeline = build_pipeline(
+            workspace, strategies, mode=Mode.NOTIFY, replay=replay_dir, clock=clock
+        )
+        (summary,) = run(pipeline, clock.times())
+    finally:
+        workspace.close()
+    return summary.line().split("  ", 1)[1].split("  [")[0]
 
 
 def copy_log(source: Path, target: Path) -> Path:

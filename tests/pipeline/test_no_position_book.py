@@ -36,8 +36,8 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def cycles(replay_dir: Path, log: str, *strategies: str) -> list[str]:
-    result = run("run", *strategies, "--replay", str(replay_dir), *DAYS, "--audit", log)
+def cycles(replay_dir: Path, log: str, *strategies: str, days: tuple[str, ...] = DAYS) -> list[str]:
+    result = run("run", *strategies, "--replay", str(replay_dir), *days, "--audit", log)
     assert result.exit_code == 0, result.output
     return [line.split("  [")[0] for line in result.stdout.splitlines()]
 
@@ -56,11 +56,14 @@ def test_an_empty_book_is_named_whenever_the_account_is_shared(replay_dir: Path,
     assert denial("alone.db") == ALONE
 
     # Alone, on an account the other strategy bought BTC in: its book is named, as in a run of
-    # both together (where it never filled either).
-    assert cycles(replay_dir, "shared.db", BANKING)[2] == (
+    # both together (where it never filled either). It goes on from the other's last time (a
+    # replay before a log's newest decision is refused).
+    until = ("--from", "2023-03-08", "--to", "2023-03-10", "--every", "1d")
+    assert cycles(replay_dir, "shared.db", BANKING, days=until)[2] == (
         "2023-03-10T00:00:00Z  1 decision: 1 BUY (1 filled)"
     )
-    assert cycles(replay_dir, "shared.db", SECOND)[2] == (
+    after = ("--from", "2023-03-10", "--to", "2023-03-11", "--every", "1d")
+    assert cycles(replay_dir, "shared.db", SECOND, days=after)[0] == (
         "2023-03-10T00:00:00Z  1 decision: 1 SELL (1 with nothing to sell)"
     )
     assert denial("shared.db") == NAMED
