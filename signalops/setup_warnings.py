@@ -8,7 +8,10 @@ together: mistakes that run silently until the moment they matter.
 - two strategy files of one name in a run: they would share one book, cooldown and positions
   (``duplicate_names``; ``run`` refuses it);
 - alerts with no webhook to post them to, and webhooks whose environment variable is not set:
-  the first sign was a halt nobody heard of.
+  the first sign was a halt nobody heard of;
+- a replay of stocks fills on paper at the decision's reference price (Friday's close for a
+  Monday 00:00 decision), where a backtest fills at the next session's open (``replay_fills``):
+  the same decisions' PnL differed by 11% on one Monday's gap.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from signalops.config import Config, capital_by_strategy
 from signalops.strategy.model import Strategy
 from signalops.textmatch import closest
 
-__all__ = ["config_warnings", "duplicate_names", "unset_webhooks"]
+__all__ = ["config_warnings", "duplicate_names", "replay_fills", "unset_webhooks"]
 
 
 def config_warnings(config: Config, names: Iterable[str]) -> Iterator[str]:
@@ -91,3 +94,24 @@ def unset_webhooks(config: Config, environ: Mapping[str, str] | None = None) -> 
                 f"notify webhook {hook.kind} reads ${hook.url_env}, which is not set: approvals "
                 "and alerts to it are not delivered"
             )
+
+
+def replay_fills(config: Config, strategies: Sequence[Strategy]) -> str | None:
+    """What a ``run --replay`` of stocks says of its paper fills; None with no stock in it.
+
+    The paper broker fills at the decision's reference price, the last close at or before it:
+    live, the next open has not happened when the order is placed. A backtest fills at the
+    next session's open, so that a decision taken on a close never trades at that close; a
+    replay runs the live pipeline on recorded data, so its stock fills and a backtest's differ
+    by each gap from a close to the next open (a stock decided at Monday 00:00 UTC fills at
+    Friday's close). Coins trade around the clock: their next open is their last close."""
+    assets = [asset for strategy in strategies for asset in strategy.assets]
+    stocks = list(dict.fromkeys(asset for asset in assets if config.venues.trades_stock(asset)))
+    if not stocks:
+        return None
+    return (
+        f"{numbers.listed(stocks, 3)} {'fills' if len(stocks) == 1 else 'fill'} on paper at each "
+        "decision's reference price, the last close (Friday's for a Monday 00:00 UTC decision), "
+        "not at the next session's open as in a backtest: a replay's PnL differs from a "
+        "backtest's of the same decisions by each gap from a close to the next open"
+    )

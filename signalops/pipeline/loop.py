@@ -969,7 +969,12 @@ def run_plan(
     ``signalops.sessions``). A replay that would decide before the log's newest decision is
     refused (``InputError``) before that, nothing written (``_behind_the_log``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
-    from signalops.setup_warnings import config_warnings, duplicate_names, unset_webhooks
+    from signalops.setup_warnings import (
+        config_warnings,
+        duplicate_names,
+        replay_fills,
+        unset_webhooks,
+    )
     from signalops.workspace import load_strategies, open_workspace, refuse_unbuildable
 
     stop = stop or threading.Event()
@@ -1011,6 +1016,9 @@ def run_plan(
             on_warning(warning)
         for warning in unset_webhooks(workspace.config):
             on_warning(warning)
+        fills = None if plan.replay is None else replay_fills(workspace.config, strategies)
+        if fills is not None:
+            on_warning(fills)
         par = workspace.config.par_note(
             [a for strategy in strategies for a in strategy.assets],
             None if workspace.undecided else workspace.broker.quote,

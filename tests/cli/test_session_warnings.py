@@ -175,7 +175,13 @@ def test_run_warns_once_as_it_starts(in_tmp: Path, replay_dir: Path):
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
-    assert result.stderr == DIP_WARNING
+    # And, a replay of a stock, how its paper fills are priced (test_replay_fills_note.py).
+    assert result.stderr == DIP_WARNING + (
+        "warning: AAPL fills on paper at each decision's reference price, the last close "
+        "(Friday's for a Monday 00:00 UTC decision), not at the next session's open as in a "
+        "backtest: a replay's PnL differs from a backtest's of the same decisions by each gap "
+        "from a close to the next open\n"
+    )
     assert [line.split("  [")[0] for line in result.stdout.splitlines()] == [
         "2022-06-15T00:00:00Z  2 decisions: 2 HOLD",
         "2022-06-16T00:00:00Z  2 decisions: 2 HOLD",
