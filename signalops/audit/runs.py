@@ -51,7 +51,7 @@ walks a run's records as rows: an edited body or hash breaks the chain where a r
 run deleted leaves a gap, a run that no longer decodes is reported record by record (and every
 lookup that meets it fails, as one meeting a damaged row does); and it checks what the runs'
 own columns say against their records (``Runs.problems``): runs that overlap, a time range, an
-id table or a kinds table that is not theirs.
+id table or a kinds table that is not theirs, a kinds column that does not decode.
 """
 
 from __future__ import annotations
@@ -115,11 +115,29 @@ _KINDS_SCHEMA = (
     "CREATE INDEX run_kinds_until ON run_kinds(until, first)",
 )
 _KINDS_ROWS = "SELECT kind, first FROM run_kinds"
+# A run's kinds column as SQL may read it (as none where it is not JSON text: json_each of it
+# would fail the whole statement). Its runs are ``_UNREAD_KINDS``, left out of the checks.
+_JSON_KINDS = "CASE WHEN typeof({0}) = 'text' AND json_valid({0}) THEN {0} ELSE '[]' END"
 _KINDS_OF_RUNS = "SELECT value, first FROM runs, json_each(runs.kinds)"
+# Where a run's column is not JSON text: the guard parses every column once more (80 ms a
+# query at 81,632 runs), so it is read only when ``_UNREAD_KINDS`` found one.
+_KINDS_OF_RUNS_GUARDED = (
+    f"SELECT value, first FROM runs, json_each({_JSON_KINDS.format('runs.kinds')})"
+)
 _KINDS_TIMES = (
-    "SELECT k.kind, k.first, k.until, k.since, r.until, r.since FROM run_kinds k "
+    "SELECT k.kind, k.first, k.until, k.since, r.until, r.since, r.last FROM run_kinds k "
     "JOIN runs r ON r.first = k.first WHERE (k.until IS NOT r.until OR k.since IS NOT r.since) "
-    "AND k.kind IN (SELECT value FROM json_each(r.kinds)) ORDER BY 2, 1"
+    f"AND k.kind IN (SELECT value FROM json_each({_JSON_KINDS.format('r.kinds')})) ORDER BY 2, 1"
+)
+# The runs whose kinds column is not JSON text of an array, which does not decode
+# (``_kinds_of``): one pass over the runs, parsing each column once (65 ms over the scan's 60
+# at 81,632 runs; checking each element too took 410). An element that is not a kind is not
+# in the kinds table, which holds kinds alone (``_kind_list``): ``_kinds_problems`` meets its
+# run and decodes it then. CASE, not AND: SQLite may evaluate both sides of an AND, and a
+# JSON function given what is not JSON fails the statement.
+_UNREAD_KINDS = (
+    "SELECT first, last FROM runs WHERE CASE WHEN typeof(kinds) = 'text' AND json_valid(kinds) "
+    "THEN json_type(kinds) IS NOT 'array' ELSE 1 END ORDER BY first"
 )
 _PAGE = 64  # a kind's runs read at a time
 # Kinds wanted at most to read each one's runs apart (an index range each) whatever their
@@ -411,7 +429,7 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
     first, last, kinds_text, prev, ids, hashes, data = stored
     try:
         count = last - first + 1
-        kinds = [tuple(kind) for kind in json.loads(kinds_text)]
+        kinds = _kinds_of(kinds_text)
         zstd = data[:4] == _ZSTD_MAGIC
         if zstd and not _codec().parameters(data).has_checksum:
             raise ValueError("a frame without its checksum")
@@ -427,7 +445,6 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
         or not isinstance(hashes, bytes)
         or len(ids) != n * _ID_BYTES
         or len(hashes) != n * _HASH_BYTES
-        or not all(len(kind) == 4 for kind in kinds)
     ):
         raise Undecodable(_DAMAGED)
     at = _HEADER.size
@@ -471,15 +488,28 @@ def decode(stored: Sequence[Any]) -> list[tuple[Any, ...]]:
     return found
 
 
+def _kinds_of(text: Any) -> list[Kind]:
+    """The kinds of a run's ``kinds`` column: JSON text of an array of arrays of four, as
+    ``RunBuilder.params`` writes it (``ValueError`` else; ``_UNREAD_KINDS`` finds the same runs
+    in SQL). Four letters of a string are not a kind."""
+    if type(text) is not str:
+        raise ValueError("a kinds column that is not text")
+    try:
+        found = json.loads(text)
+    except RecursionError:  # arrays nested deeper than Python's stack
+        raise ValueError("a kinds column nested too deep") from None
+    if type(found) is not list or not all(type(kind) is list and len(kind) == 4 for kind in found):
+        raise ValueError("a kinds column that is not a list of kinds")
+    return [cast(Kind, tuple(kind)) for kind in found]
+
+
 def _wanted(kinds: Any, keep: Callable[[Kind], bool]) -> set[Kind]:
     """The kinds of a run's ``kinds`` column that ``keep`` takes (``Undecodable``: a column
     that cannot be read, whose run's records a filter must not pass over as not wanted)."""
     try:
-        found = [tuple(kind) for kind in json.loads(kinds)]
-    except (ValueError, TypeError):
+        found = _kinds_of(kinds)
+    except ValueError:
         raise Undecodable(_DAMAGED) from None
-    if not all(len(kind) == 4 for kind in found):
-        raise Undecodable(_DAMAGED)
     return {kind for kind in found if keep(kind)}
 
 
@@ -488,6 +518,12 @@ def _ids_of(column: bytes) -> list[str]:
     digits = column.hex()
     step = 2 * _ID_BYTES
     return ["dec-" + digits[at : at + step] for at in range(0, len(digits), step)]
+
+
+def _unread(first: int, last: int) -> tuple[str, int | None, str | None, str]:
+    """The problem of a run whose kinds column does not decode."""
+    return ("EDITED", first, None, f"the kinds column of the run of seqs {first}..{last} does not "
+            "decode")  # fmt: skip
 
 
 def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
@@ -864,8 +900,9 @@ class Runs:
         after ``after_seq`` (runs never change: a check that goes on from an earlier one reads
         the new ones). A run that does not decode is reported by the walk, record by record.
 
-        And, whole whatever ``after_seq``, where the runs are (``_place_problems``), the kinds
-        table (``_kinds_table_problems``), the id table's rows for the other runs
+        And, whole whatever ``after_seq``, where the runs are (``_place_problems``), their kinds
+        columns (``_unread_kinds``: one that does not decode, once), the kinds table
+        (``_kinds_table_problems``), the id table's rows for the other runs
         (``_id_table_problems``) and the rows of ``records`` at their seqs (``_rows_in_runs``):
         no table refuses an INSERT, a row added since the earlier check cannot be told from the
         others, and one out of place is read by lookups by seq or by filters in place of the
@@ -877,6 +914,7 @@ class Runs:
         decoded twice; a run it did not read is decoded here."""
         walked, self._walked = self._walked, {}
         found, held, reach = self._place_problems()
+        unread = self._unread_kinds(found)
         unsound: set[int] = set()  # of them, those whose time range is not their records'
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
@@ -896,7 +934,7 @@ class Runs:
                 )  # fmt: skip
                 unsound.add(first)
             found += self._id_problems(first, last, own, named.get(first, 0))
-        found += self._kinds_table_problems(unsound)
+        found += self._kinds_table_problems(unsound, unread)
         suspect = bool(found)
         found += self._id_table_problems(after_seq, held, suspect=suspect)
         found += self._rows_in_runs(after_seq, held, reach, suspect=suspect)
@@ -1043,8 +1081,34 @@ class Runs:
         span = _span(rows)
         return None if span is None else (span, [row[1] for row in rows])
 
+    def _unread_kinds(self, found: list[tuple[str, int | None, str | None, str]]) -> set[int]:
+        """The runs whose kinds column does not decode, each reported once to ``found``, whole
+        whatever the check's point: a filter refuses such a run (``_wanted``, ``decode``), and
+        the kinds table cannot be checked against it (a walk that reads it reports its records
+        too). One pass over the runs' kinds."""
+        unread: set[int] = set()
+        for first, last in self._query(_UNREAD_KINDS, []):
+            found.append(_unread(first, last))
+            unread.add(first)
+        return unread
+
+    def _undecoded(
+        self, firsts: Sequence[int], unread: set[int]
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """Of the runs from ``firsts``, those whose kinds column does not decode after all
+        (JSON of an array, but of what is not a kind), added to ``unread`` and reported."""
+        found = []
+        for first in firsts:
+            for last, kinds in self._query("SELECT last, kinds FROM runs WHERE first = ?", [first]):
+                try:
+                    _kinds_of(kinds)
+                except ValueError:
+                    found.append(_unread(first, last))
+                    unread.add(first)
+        return found
+
     def _kinds_table_problems(
-        self, unsound: set[int]
+        self, unsound: set[int], unread: set[int]
     ) -> list[tuple[str, int | None, str | None, str]]:
         """``_kinds_problems`` where the log has ``run_kinds``; a kind it cannot read, as one."""
         try:
@@ -1052,33 +1116,42 @@ class Runs:
                 return []
         except Undecodable as error:
             return [("EDITED", None, None, str(error))]
-        return self._kinds_problems(unsound)
+        return self._kinds_problems(unsound, unread)
 
-    def _kinds_problems(self, unsound: set[int]) -> list[tuple[str, int | None, str | None, str]]:
+    def _kinds_problems(
+        self, unsound: set[int], unread: set[int]
+    ) -> list[tuple[str, int | None, str | None, str]]:
         """Where ``run_kinds`` is not the kinds and times of the runs (a filter would pass
         over a run it leaves out, or read one it names wrongly): a kind left out or added, a
         run that is not there, and times not the run's, but for the runs in ``unsound`` (whose
-        own time columns are not their records': reported so). A run an earlier check read
-        is taken as it found it."""
-        found: list[tuple[str, int | None, str | None, str]] = []
+        own time columns are not their records': reported so) and nothing of those in
+        ``unread`` (whose kinds column does not decode: reported so). A run an earlier check
+        read is taken as it found it."""
         where = "the runs' kinds table"
-        for kind, first in self._query(f"{_KINDS_OF_RUNS} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", []):
+        kinds_of_runs = _KINDS_OF_RUNS_GUARDED if unread else _KINDS_OF_RUNS
+        left_out = self._query(f"{kinds_of_runs} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", [])
+        found = self._undecoded(sorted({first for _, first in left_out} - unread), unread)
+        for kind, first in left_out:
+            if first in unread:
+                continue
             found.append(
                 ("EDITED", first, None, f"{where} leaves out the kind {kind} of the run from "
                  f"seq {first}")
             )  # fmt: skip
         for kind, first, there in self._query(
             f"SELECT kind, first, first IN (SELECT first FROM runs) FROM ({_KINDS_ROWS} "
-            f"EXCEPT {_KINDS_OF_RUNS}) ORDER BY 2, 1",
+            f"EXCEPT {kinds_of_runs}) ORDER BY 2, 1",
             [],
         ):
+            if first in unread:
+                continue
             says = "which does not hold it" if there else "which is not there"
             found.append(
                 ("EDITED", first, None, f"{where} names the kind {kind} of a run from seq "
                  f"{first}, {says}")
             )  # fmt: skip
-        for kind, first, until, since, run_until, run_since in self._query(_KINDS_TIMES, []):
-            if first not in unsound:
+        for kind, first, until, since, run_until, run_since, _ in self._query(_KINDS_TIMES, []):
+            if first not in unsound and first not in unread:
                 found.append(
                     ("EDITED", first, None, f"{where} says the kind {kind} of the run from seq "
                      f"{first} is from {since} to {until}; the run is from {run_since} to "

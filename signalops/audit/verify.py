@@ -386,7 +386,8 @@ def verify(
     The paper ledger is still compared in full: with the paper fills of the records up to
     ``since`` too, each fill record checked against its hash (and MAC), the account's cash
     replayed through them (``_paper_fills_up_to``). So are a backtest log's kinds table (which
-    run holds which asset, strategy, context and verdict; what its filters read) and where its
+    run holds which asset, strategy, context and verdict; what its filters read), its runs'
+    kinds columns (one that does not decode is reported, not raised) and where its
     runs are (a run overlapping those before it, before seq 1, or ending before it starts), its
     id table's rows and the rows of ``records`` at seqs its runs hold (each counted; searched
     when the count is off): a row added since cannot be told from the others, and adding one

@@ -250,6 +250,50 @@ def test_a_check_from_an_earlier_one_finds_a_kinds_row_of_a_run_before_it_added_
     assert again.problems == whole.problems
 
 
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        lambda own: "[[",
+        lambda own: '["abcd"]',  # four letters, as Python once took them
+        lambda own: json.dumps(dict(enumerate(json.loads(own)))),  # its own kinds, keyed
+    ],
+    ids=["not JSON", "not kinds", "an object"],
+)
+def test_a_run_whose_kinds_column_does_not_decode_is_reported_once_whole_or_from_a_point(
+    logs: tuple[Path, Path], tmp_path: Path, kinds: Any
+):
+    # The kinds table's check read every run's kinds column as JSON in SQL: one that was not
+    # made verify raise "malformed JSON" (a traceback from ``audit verify``, and from the
+    # dashboard's check from an earlier point). Its run is reported once and left out of the
+    # kinds table's check, as a run whose own times are wrong is; filters refuse it.
+    path = copy_of(logs[0], tmp_path)
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+    first, last = run_seqs(path)[4]
+    db = attacker(path)
+    (own,) = db.execute("SELECT kinds FROM runs WHERE first = ?", (first,)).fetchone()
+    db.execute("UPDATE runs SET kinds = ? WHERE first = ?", (kinds(own), first))
+    db.commit()
+    db.close()
+
+    with AuditLog.open_readonly(path) as log:
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+        with pytest.raises(AuditIntegrityError, match="its run does not decode"):
+            log.decisions(limit=None)
+    message = f"the kinds column of the run of seqs {first}..{last} does not decode"
+    assert [(p.kind, p.seq, p.id, p.message) for p in again.problems] == [
+        (ProblemKind.EDITED, first, None, message)
+    ]
+    # A whole check's walk also reports each of its records, as for any run that does not decode
+    assert [p for p in whole.problems if p.message == message] == list(again.problems)
+    others = [p for p in whole.problems if p.message != message]
+    assert [p.seq for p in others] == list(range(first, last + 1))
+    assert {(p.kind, p.message) for p in others} == {
+        (ProblemKind.EDITED, "the body is not a JSON record")
+    }
+
+
 def test_a_kinds_table_holding_what_is_not_a_kind_fails_filters_and_is_reported_by_verify(
     logs: tuple[Path, Path], tmp_path: Path
 ):
