@@ -526,6 +526,14 @@ def _unread(first: int, last: int) -> tuple[str, int | None, str | None, str]:
             "decode")  # fmt: skip
 
 
+def _times_problem(
+    first: int, last: int, since: int, until: int, span: tuple[int, int]
+) -> tuple[str, int | None, str | None, str]:
+    """The problem of a run whose own time columns are not its records' ``span``."""
+    return ("EDITED", first, None, f"the run of seqs {first}..{last} says its decisions are from "
+            f"{since} to {until}; they are from {span[0]} to {span[1]}")  # fmt: skip
+
+
 def _newest(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[4], row[0]
 
@@ -926,15 +934,12 @@ class Runs:
             if kept is None:
                 unsound.add(first)
                 continue
-            (earliest, latest), own = kept
-            if (since, until) != (earliest, latest):
-                found.append(
-                    ("EDITED", first, None, f"the run of seqs {first}..{last} says its decisions "
-                     f"are from {since} to {until}; they are from {earliest} to {latest}")
-                )  # fmt: skip
+            span, own = kept
+            if (since, until) != span:
+                found.append(_times_problem(first, last, since, until, span))
                 unsound.add(first)
             found += self._id_problems(first, last, own, named.get(first, 0))
-        found += self._kinds_table_problems(unsound, unread)
+        found += self._kinds_table_problems(after_seq, unsound, unread)
         suspect = bool(found)
         found += self._id_table_problems(after_seq, held, suspect=suspect)
         found += self._rows_in_runs(after_seq, held, reach, suspect=suspect)
@@ -1108,7 +1113,7 @@ class Runs:
         return found
 
     def _kinds_table_problems(
-        self, unsound: set[int], unread: set[int]
+        self, after_seq: int, unsound: set[int], unread: set[int]
     ) -> list[tuple[str, int | None, str | None, str]]:
         """``_kinds_problems`` where the log has ``run_kinds``; a kind it cannot read, as one."""
         try:
@@ -1116,17 +1121,17 @@ class Runs:
                 return []
         except Undecodable as error:
             return [("EDITED", None, None, str(error))]
-        return self._kinds_problems(unsound, unread)
+        return self._kinds_problems(after_seq, unsound, unread)
 
     def _kinds_problems(
-        self, unsound: set[int], unread: set[int]
+        self, after_seq: int, unsound: set[int], unread: set[int]
     ) -> list[tuple[str, int | None, str | None, str]]:
         """Where ``run_kinds`` is not the kinds and times of the runs (a filter would pass
         over a run it leaves out, or read one it names wrongly): a kind left out or added, a
         run that is not there, and times not the run's, but for the runs in ``unsound`` (whose
-        own time columns are not their records': reported so) and nothing of those in
-        ``unread`` (whose kinds column does not decode: reported so). A run an earlier check
-        read is taken as it found it."""
+        own time columns are not their records': reported so; ``_earlier_times`` finds those
+        up to ``after_seq``) and nothing of those in ``unread`` (whose kinds column does not
+        decode: reported so)."""
         where = "the runs' kinds table"
         kinds_of_runs = _KINDS_OF_RUNS_GUARDED if unread else _KINDS_OF_RUNS
         left_out = self._query(f"{kinds_of_runs} EXCEPT {_KINDS_ROWS} ORDER BY 2, 1", [])
@@ -1150,13 +1155,37 @@ class Runs:
                 ("EDITED", first, None, f"{where} names the kind {kind} of a run from seq "
                  f"{first}, {says}")
             )  # fmt: skip
-        for kind, first, until, since, run_until, run_since, _ in self._query(_KINDS_TIMES, []):
+        misdated = self._query(_KINDS_TIMES, [])
+        found += self._earlier_times(misdated, after_seq, unsound, unread)
+        for kind, first, until, since, run_until, run_since, _ in misdated:
             if first not in unsound and first not in unread:
                 found.append(
                     ("EDITED", first, None, f"{where} says the kind {kind} of the run from seq "
                      f"{first} is from {since} to {until}; the run is from {run_since} to "
                      f"{run_until}")
                 )  # fmt: skip
+        return found
+
+    def _earlier_times(
+        self,
+        misdated: Sequence[tuple[Any, ...]],
+        after_seq: int,
+        unsound: set[int],
+        unread: set[int],
+    ) -> list[tuple[str, int | None, str | None, str]]:
+        """The runs up to ``after_seq`` (``problems`` did not check their own columns) whose
+        times the kinds table does not give (``_KINDS_TIMES`` rows, ``misdated``), whose own
+        time columns are not their records' after all: added to ``unsound`` and reported as a
+        whole check reports them, where the table is right and was blamed, a line per kind.
+        Decoded only here: a run up to the point is met only when something is wrong."""
+        found = []
+        for first, last, since, until in sorted({(r[1], r[6], r[5], r[4]) for r in misdated}):
+            if last > after_seq or first in unsound or first in unread:
+                continue
+            span = _span(self.rows(first))
+            if span is not None and span != (since, until):  # (undecoded: the table is blamed)
+                found.append(_times_problem(first, last, since, until, span))
+                unsound.add(first)
         return found
 
     def _runs_of(self, ids: Sequence[str]) -> dict[str, int]:

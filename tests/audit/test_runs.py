@@ -211,18 +211,20 @@ def test_verify_finds_a_kinds_table_that_leaves_out_adds_or_misdates_a_runs_kind
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("how", ["inserted", "deleted"])
+@pytest.mark.parametrize("how", ["inserted", "deleted", "the run's own times edited"])
 def test_a_check_from_an_earlier_one_finds_a_kinds_row_of_a_run_before_it_added_or_taken_out(
     logs: tuple[Path, Path], tmp_path: Path, how: str
 ):
     # The kinds table tells no row added since a check from another: it is read whole. An
     # inserted row needs no trigger dropped, and one that dates a run later lists its records
-    # twice in a filter (``decisions --verdict HOLD``); one taken out makes it miss them.
+    # twice in a filter (``decisions --verdict HOLD``); one taken out makes it miss them. Where
+    # the run's own times were edited instead, the table is right: the check says what a whole
+    # one says of the run (it blamed the table, a line per kind).
     path = copy_of(logs[0], tmp_path)
     with AuditLog.open_readonly(path) as log:
         earlier = verify(log)
     assert earlier.ok
-    first, _ = run_seqs(path)[4]
+    first, last = run_seqs(path)[4]
     db = sqlite3.connect(path) if how == "inserted" else attacker(path)
     kind, until, since = db.execute(
         "SELECT kind, until, since FROM run_kinds WHERE first = ? LIMIT 1", (first,)
@@ -234,9 +236,18 @@ def test_a_check_from_an_earlier_one_finds_a_kinds_row_of_a_run_before_it_added_
             f"{where} says the kind {kind} of the run from seq {first} is from {since} to "
             f"{until + 86400}; the run is from {since} to {until}"
         )
-    else:
+    elif how == "deleted":
         db.execute("DELETE FROM run_kinds WHERE first = ? AND kind = ?", (first, kind))
         message = f"{where} leaves out the kind {kind} of the run from seq {first}"
+    else:
+        since, until = db.execute(
+            "SELECT since, until FROM runs WHERE first = ?", (first,)
+        ).fetchone()
+        db.execute("UPDATE runs SET since = 0, until = 0 WHERE first = ?", (first,))
+        message = (
+            f"the run of seqs {first}..{last} says its decisions are from 0 to 0; they are from "
+            f"{since} to {until}"
+        )
     db.commit()
     db.close()
 
