@@ -3,8 +3,9 @@
 Every scenario runs ``run_backtest`` on the bundled data (the session's import) with its shocks
 applied to what the run reads. The tests hold each shock to its definition:
 
-- a gap of X% at t: every candle closing after t is (1 + X/100) times the recorded one, and the
-  backtest's fills and marks use those candles;
+- a gap of X% at t: every candle opening at or after t is (1 + X/100) times the recorded one, one
+  that opens before t and closes after it keeps its open, and the backtest's fills and marks use
+  those candles;
 - an outage of N hours: exactly the decisions taken in that span fail closed, their leaves
   UNKNOWN with CONNECTION_ERROR;
 - a venue rejecting orders: every order placed in the span is rejected (ORDER_REJECTED), none
@@ -297,6 +298,70 @@ def test_a_gap_is_what_the_backtest_fills_and_marks_at(
     assert filled[at].price == open_after * (1 + run.result.paper.slippage_bps / Decimal(10_000))
 
 
+def test_a_gap_inside_a_candle_keeps_its_open_and_scales_what_trades_after_it(
+    replay_store: SnapshotStore,
+):
+    at = utc("2023-03-11T23:00")  # inside the daily candle of 03-11, at an hourly one's open
+    shocked = shocked_store(replay_store, [Gap("BTC", at, -20)], Config().venues)
+    daily = shocked.series("technical", "candles/binance/BTC/USDT/1d")
+    hourly = shocked.series("technical", "candles/binance/BTC/USDT/1h")
+    assert daily is not None and hourly is not None
+    day = daily.times.index(utc("2023-03-12").timestamp())  # the candle the gap falls in
+    assert daily.values[day - 1][:4] == [20_362.21, 20_367.78, 19_549.09, 20_150.69]  # as recorded
+    # Its open traded before the gap and stays; its close and low are the gapped ones; its high
+    # (20,686.51 recorded, 16,549.21 gapped) holds the open it traded at.
+    assert daily.values[day][:4] == [20_150.69, 20_150.69, 19_765.03 * 0.8, 20_455.73 * 0.8]
+    assert daily.values[day + 1][:4] == [
+        p * 0.8 for p in (20_455.73, 22_150.0, 20_270.6, 21_997.11)
+    ]
+    hour = hourly.times.index(at.timestamp())  # the hourly candle closing at the gap: recorded
+    assert hourly.values[hour][:4] == [20_353.91, 20_450.0, 20_300.0, 20_333.55]
+    assert hourly.values[hour + 1][:4] == [
+        p * 0.8 for p in (20_332.53, 20_529.91, 20_330.41, 20_455.73)
+    ]
+
+
+def test_a_stock_gap_before_a_session_opens_gaps_that_session_s_open(replay_store: SnapshotStore):
+    config = load_config(ROOT / "examples" / "signalops.equities.yaml")
+    key = "candles/yfinance/AAPL/1d"  # Monday 2022-01-10's bar: 14:30 to 21:00 UTC
+    monday = [169.08, 172.5, 168.17, 172.19]
+    recorded = replay_store.series("technical", key)
+    assert recorded is not None
+    day = recorded.times.index(utc("2022-01-10T21:00").timestamp())
+    assert recorded.values[day][:4] == monday
+    overnight = shocked_store(replay_store, [Gap("AAPL", utc("2022-01-10"), -20)], config.venues)
+    gapped = overnight.series("technical", key)
+    assert gapped is not None and gapped.values[day][:4] == [p * 0.8 for p in monday]
+    midday = shocked_store(replay_store, [Gap("AAPL", utc("2022-01-10T16:00"), -20)], config.venues)
+    gapped = midday.series("technical", key)
+    assert gapped is not None and gapped.values[day][:4] == [
+        169.08,
+        169.08,
+        168.17 * 0.8,
+        172.19 * 0.8,
+    ]
+
+
+def test_an_order_decided_before_a_gap_inside_its_bar_fills_at_the_recorded_open(
+    replay_store: SnapshotStore, unshocked: Any, tmp_path: Path
+):
+    at = utc("2023-03-11T23:00")
+    run = run_scenario(
+        banking(), march("late_gap", Gap("BTC", at, -20)), store=replay_store, out_dir=tmp_path
+    )
+    # The BUY decided at 03-11 00:00 fills at that day's open, 23 hours before the gap, as the
+    # unshocked run's did; the SELL comes later and lower, at 03-20's gapped open.
+    legs = [(leg.decided_at, leg.side.value, leg.price) for leg in run.result.legs]
+    assert legs == [
+        (utc("2023-03-10"), "BUY", Decimal("20372.391105")),
+        (utc("2023-03-11"), "BUY", Decimal("20160.765345")),
+        (utc("2023-03-20"), "SELL", Decimal("22367.1068520000019990")),
+    ]
+    assert [leg.price for leg in unshocked.result.legs[:2]] == [price for _, _, price in legs[:2]]
+    assert round(run.pnl, 2) == Decimal("101.59")  # 187.04 unshocked
+    assert before(run.result.audit_path, at) == before(unshocked.result.audit_path, at)
+
+
 def test_an_outage_makes_exactly_the_decisions_in_its_span_fail_closed(
     replay_store: SnapshotStore, tmp_path: Path
 ):
@@ -464,8 +529,9 @@ def test_a_prediction_jump_changes_no_record_before_it(replay_store: SnapshotSto
     [
         (VenueRejects(CRISIS, 48),),
         (Outage("technical", CRISIS, 24), Gap("BTC", CRISIS + timedelta(days=2), -20)),
+        (Gap("BTC", CRISIS + timedelta(hours=23), -20),),
     ],
-    ids=["venue_rejects", "outage_and_gap"],
+    ids=["venue_rejects", "outage_and_gap", "gap_inside_a_candle"],
 )
 def test_the_fast_and_pipeline_engines_write_the_same_log_under_shocks(
     shocks: tuple[Any, ...], replay_store: SnapshotStore, tmp_path: Path

@@ -20,7 +20,8 @@ HISTORICAL, SYNTHETIC = "historical", "synthetic"
 
 @dataclass(frozen=True)
 class Gap:
-    """``asset``'s candles closing after ``at`` scaled by ``factor`` (open, high, low, close)."""
+    """``asset``'s prices from ``at`` on scaled by ``factor``: the candles opening at or after
+    ``at`` whole (open, high, low, close), one open across ``at`` but its open (``gapped``)."""
 
     asset: str
     at: datetime

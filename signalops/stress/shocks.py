@@ -12,8 +12,9 @@
 - a venue rejecting orders (``VenueRejects``): the paper broker's venue refuses every order
   placed inside the span with ORDER_REJECTED (``refusal``, the backtest's ``refuse`` hook).
 
-A shock at ``t`` changes nothing a decision before ``t`` reads: a gap scales the candles that
-close after ``t``, a jump the prices dated at or after ``t``; outages and refusals act on
+A shock at ``t`` changes nothing a decision before ``t`` reads or fills at: a gap scales the
+prices from ``t`` on (the candles opening at or after ``t``, and the part after ``t`` of one that
+opens before it), a jump the prices dated at or after ``t``; outages and refusals act on
 decisions taken inside their span only.
 """
 
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from signalops.adapters import polymarket
+from signalops.adapters import calendar, polymarket
 from signalops.adapters.base import Adapter, Answer
 from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.adapters.technical import SOURCE as TECHNICAL
@@ -96,12 +97,11 @@ def _transforms(
     store: SnapshotStore, shock: Shock, venues: Venues
 ) -> list[tuple[tuple[str, str], Transform]]:
     if isinstance(shock, Gap):
-        at, factor = shock.at.timestamp(), shock.factor
-
-        def gap(series: Series) -> Series:
-            return gapped(series, at, factor)
-
-        return [((TECHNICAL, key), gap) for key in candle_keys(store, shock.asset, venues)]
+        sessions = venues.in_sessions([shock.asset])
+        return [
+            ((TECHNICAL, key), _gap(shock, candle_timeframe(key), sessions))
+            for key in candle_keys(store, shock.asset, venues)
+        ]
     if isinstance(shock, PredictionJump):
         return _jump_transforms(store, shock)
     return []
@@ -123,14 +123,45 @@ def candle_keys(store: SnapshotStore, asset: str, venues: Venues) -> list[str]:
     ]
 
 
-def gapped(series: Series, at: float, factor: float) -> Series:
-    """Candles ``[open, high, low, close, volume]`` closing after ``at`` with their prices
-    times ``factor`` (the volume as it was)."""
+def candle_timeframe(key: str) -> int:
+    """The timeframe of the candle series ``key`` (``candles/binance/BTC/USDT/1h``: 3600)."""
+    timeframe = parse_duration(key.rsplit("/", 1)[1])
+    assert timeframe is not None  # candle_keys lists only keys that end in one
+    return timeframe
+
+
+def _gap(shock: Gap, timeframe: float, sessions: bool) -> Transform:
+    at, factor = shock.at.timestamp(), shock.factor
+
+    def opens(close: float) -> float:
+        # When the candle closing at ``close`` opens, as the backtest's fills read it
+        # (``Bars.open_time``): a stock's daily bar at its session's 09:30 open.
+        if sessions and timeframe == DAY:
+            return calendar.session_open(calendar.trading_day(close))
+        return close - timeframe
+
+    def gap(series: Series) -> Series:
+        return gapped(series, at, factor, opens)
+
+    return gap
+
+
+def gapped(series: Series, at: float, factor: float, opens: Callable[[float], float]) -> Series:
+    """Candles ``[open, high, low, close, volume]`` with their prices from ``at`` on times
+    ``factor`` (the volume as it was); ``opens``: a candle's open time from its close time.
+
+    A candle opening at or after ``at`` is scaled whole. One that opens before ``at`` and closes
+    after it (a gap inside a day) keeps its open, traded before the gap and the price an order
+    decided before it fills at: its close is scaled, and its high and low are the scaled ones
+    stretched to hold the open (the candle traded there before the gap)."""
     times, values = series.times, series.values
-    first = bisect_right(times, at)
+    first = bisect_right(times, at)  # the first candle closing after ``at``
     shocked = [
         [v[0] * factor, v[1] * factor, v[2] * factor, v[3] * factor, *v[4:]] for v in values[first:]
     ]
+    if first < len(times) and opens(times[first]) < at:
+        o, high, low, close, *rest = values[first]
+        shocked[0] = [o, max(o, high * factor), min(o, low * factor), close * factor, *rest]
     return Series(series.key, list(times), [*values[:first], *shocked])
 
 
@@ -262,6 +293,7 @@ __all__ = [
     "OutageAdapter",
     "ShockedStore",
     "candle_keys",
+    "candle_timeframe",
     "gapped",
     "jumped_to",
     "market_key",
