@@ -105,6 +105,22 @@ def test_yaml_mistakes_point_at_the_key_or_value():
         parse_universe("just text\n", "u.yaml")
 
 
+def test_a_strategy_s_assets_key_in_a_universe_file_names_the_forms_a_universe_takes():
+    with pytest.raises(StrategyError) as caught:
+        parse_universe("assets: [BTC, ETH]\n", "u7.yaml")
+    assert str(caught.value) == (
+        "u7.yaml:1:9: assets: a sector is a name (or null), not a list: a universe is a list of "
+        "assets or a mapping of asset to sector (write the list without 'assets:': [BTC, ETH])"
+    )
+    with pytest.raises(StrategyError) as caught:
+        parse_universe("AAPL: tech\nJPM: {sector: financials}\n", "u.yaml")
+    assert str(caught.value) == (
+        "u.yaml:2:6: JPM: a sector is a name (or null), not a mapping: a universe is a list of "
+        "assets or a mapping of asset to sector (e.g. [AAPL, MSFT] or {AAPL: tech, JPM: "
+        "financials})"
+    )
+
+
 def test_a_plain_list_takes_comments_blank_lines_and_a_sector_after_the_asset():
     text = "# my universe\nBTC   layer 1  # the first\n\n  ETH\nDOGE memes\n"
     universe = parse_universe(text, "universe.txt")

@@ -338,6 +338,10 @@ def _column_of(line: str | None, cell: str) -> int:
     return found + 1 if found >= 0 else 1
 
 
+_FORMS = "a universe is a list of assets or a mapping of asset to sector"
+_FORMS_EXAMPLE = "e.g. [AAPL, MSFT] or {AAPL: tech, JPM: financials}"
+
+
 def _yaml_entries(doc: Document) -> Iterable[_Entry | StrategyError]:
     data = doc.data
     if isinstance(data, list):
@@ -347,12 +351,22 @@ def _yaml_entries(doc: Document) -> Iterable[_Entry | StrategyError]:
         for asset, sector in data.items():
             yield _yaml_pair(doc, asset, sector)
     else:
-        yield doc.error(
-            "a universe is a list of assets or a mapping of asset to sector",
-            (),
-            hint="e.g. [AAPL, MSFT] or {AAPL: tech, JPM: financials}",
-            strategy_relative=False,
-        )
+        yield doc.error(_FORMS, (), hint=_FORMS_EXAMPLE, strategy_relative=False)
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return str(value)
+
+
+def _forms_hint(key: Any, value: Any) -> str:
+    # ``assets: [BTC, ETH]``, as a strategy file writes its assets: the list alone is a universe.
+    if key == "assets" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return f"write the list without 'assets:': [{', '.join(value)}]"
+    return _FORMS_EXAMPLE
 
 
 def _yaml_item(doc: Document, i: int, item: Any) -> _Entry | StrategyError:
@@ -383,7 +397,12 @@ def _yaml_item(doc: Document, i: int, item: Any) -> _Entry | StrategyError:
 
 def _yaml_pair(doc: Document, asset: Any, sector: Any) -> _Entry | StrategyError:
     if sector is not None and not isinstance(sector, str):
-        return doc.error("a sector is a name (or null)", (asset,), strategy_relative=False)
+        return doc.error(
+            f"a sector is a name (or null), not {_what(sector)}: {_FORMS}",
+            (asset,),
+            hint=_forms_hint(asset, sector),
+            strategy_relative=False,
+        )
     mark = doc.key_mark((asset,))
     return _Entry(str(asset), _sector(sector), mark.line, mark.column, doc.line_text(mark.line))
 
