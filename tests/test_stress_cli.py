@@ -131,3 +131,27 @@ def test_stocks_on_a_dollar_venue_are_stressed_in_dollars(replay_dir: Path, tmp_
         "Graham_Value_Event_Filter · stress · 1 scenario run · starting cash 10,000.00 USD each"
     )
     assert columns.split()[:5] == ["scenario", "window", "PnL", "(USD)", "return"]
+
+
+def test_in_a_folder_init_wrote_the_sample_skips_the_windows_the_readme_says(in_tmp: Path):
+    assert invoke("init", ".").exit_code == 0
+    assert invoke("data", "import").exit_code == 0
+    result = invoke("stress", "strategies/banking_crisis_dip.yaml")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "Banking_Crisis_Dip · stress · 6 scenarios run, 3 skipped · "
+        "starting cash 10,000.00 USDT each"
+    )
+    skipped = [line.split(":")[0] for line in lines if line.startswith("skipped ")]
+    assert skipped == [
+        "skipped covid_crash_2020-03",
+        "skipped terra_luna_2022-05",
+        "skipped election_odds_collapse",
+    ]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme[readme.index("### Stress scenarios") :].split("```")[0].split())
+    assert (
+        "in a tour folder the March 2020 and May 2022 windows and `election_odds_collapse` "
+        "(November 2024) are skipped as not covered by the data (`6 scenarios run, 3 skipped`)"
+    ) in section
