@@ -421,6 +421,7 @@ def run_and_print(
 @RAY_OPTION
 @CHUNK_OPTION
 @CONFIG_OPTION
+@VENUE_OPTION
 def sweep_command(
     strategy: Path,
     grid_specs: tuple[str, ...],
@@ -432,6 +433,7 @@ def sweep_command(
     ray_address: str | None,
     chunk: int | None,
     config_file: Path | None,
+    venue: str | None,
 ) -> None:
     """Screen a grid of parameter values with the vectorised evaluator, best return first.
 
@@ -460,13 +462,14 @@ def sweep_command(
     from signalops.research.sweeps import run_sweep
     from signalops.research.tasks import Settings
     from signalops.strategy import load
+    from signalops.workspace import with_venue
 
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy), data_dir)
-    settings = load_config(config_file or default_config())
+    settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     assets = as_recorded(assets, store, settings)
     warn_weekends(strategy, compiled, assets, settings)
@@ -487,7 +490,7 @@ def sweep_command(
             every=interval,
             fee_bps=paper.fee_bps,
             slippage_bps=paper.slippage_bps,
-            settings=Settings.read(config_file or default_config()),
+            settings=Settings.read(config_file or default_config(), venue),
             chunk=chunk,
             progress=progress,
         )
@@ -559,6 +562,7 @@ def sweep_command(
 @RAY_OPTION
 @CHUNK_OPTION
 @CONFIG_OPTION
+@VENUE_OPTION
 def walkforward_command(
     strategy: Path,
     grid_specs: tuple[str, ...],
@@ -574,6 +578,7 @@ def walkforward_command(
     ray_address: str | None,
     chunk: int | None,
     config_file: Path | None,
+    venue: str | None,
 ) -> None:
     """Walk-forward: pick params on each training window, judge them on the window after it.
 
@@ -601,6 +606,7 @@ def walkforward_command(
     from signalops.research.tasks import Settings
     from signalops.research.walkforward import run_walkforward
     from signalops.strategy import load
+    from signalops.workspace import with_venue
 
     first, last = period_time("--from", start), period_time("--to", end)
     interval = period_interval("--every", every)
@@ -609,7 +615,7 @@ def walkforward_command(
     grid = parse_grid(grid_specs)
     compiled = load(strategy, installed.catalogue())
     _check_values(compiled, grid, installed.catalogue(), str(strategy), data_dir)
-    settings = load_config(config_file or default_config())
+    settings = with_venue(load_config(config_file or default_config()), venue)
     store = snapshots(data_dir)
     assets = as_recorded(assets, store, settings)
     warn_weekends(strategy, compiled, assets, settings)
@@ -634,7 +640,7 @@ def walkforward_command(
             every=interval,
             fee_bps=paper.fee_bps,
             slippage_bps=paper.slippage_bps,
-            settings=Settings.read(config_file or default_config()),
+            settings=Settings.read(config_file or default_config(), venue),
             chunk=chunk,
             progress=progress,
         )

@@ -128,6 +128,7 @@ class ScreenJob:
             self.slippage_bps,
             self.settings.text,
             self.settings.base,
+            self.settings.venue,
             None if self.until is None else self.until.isoformat(),
         )
 
