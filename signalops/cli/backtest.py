@@ -589,7 +589,9 @@ def walkforward_command(
     cash. The table shows each window's chosen set, its objective in-sample (IS) and
     out-of-sample (OOS) and the test window's metrics; 'stitched' chains the test windows into
     one out-of-sample record. Below it: how often each value was chosen, how often the chosen
-    set changed, and how much of the in-sample objective survived out-of-sample.
+    set changed, and how much of the in-sample objective survived out-of-sample. A set the
+    compiler refuses is left out of every window and listed once after the table (exit status
+    1); a grid of nothing else is refused before anything runs.
 
     \b
     Example: a year to choose the RSI entry, the next quarter to judge it, 2020 to 2024:
@@ -649,8 +651,7 @@ def walkforward_command(
         if i:
             output.console().print()
         research_output.walk_table(walk, asset, fees)
-    sets = walk.combinations * len(walk.assets) * len(walk.assets[0].windows)
-    research_output.failures(walk.failed, sets, "in-sample or out-of-sample screen")
+    research_output.walk_failures(walk)
 
 
 def _window(option: str, text: str, example: str) -> timedelta:

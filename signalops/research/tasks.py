@@ -51,6 +51,7 @@ __all__ = [
     "ScreenTask",
     "Settings",
     "backtest_asset",
+    "compile_failures",
     "label",
     "release",
     "screen_chunk",
@@ -188,6 +189,23 @@ def screen_chunk(market: Market, task: ScreenTask) -> list[Scored | Failed]:
             curve = Curve(run.equity, run.simulation.held, fills.wins(), fills.closed)
         out.append(Scored(index, run.row(), curve))
     return out
+
+
+def compile_failures(
+    document: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], file: str
+) -> tuple[Failed, ...]:
+    """The combinations of ``grid`` the compiler refuses, each as a screen task reports it (its
+    parameters, the error, its grid index), in grid order. A combination the template takes is
+    its constants checked, not compiled (``CompiledGrid``), so this costs a few compiles and a
+    check per combination: what one screen of the grid costs before its first bar."""
+    compiled = CompiledGrid(document, grid, installed.catalogue(), file or "<sweep>")
+    failed = []
+    for index, params in enumerate(compiled.points):
+        try:
+            compiled.combination(index)
+        except Exception as exc:  # as ``screen_chunk`` reports it
+            failed.append(Failed(label(params), describe_error(exc), index))
+    return tuple(failed)
 
 
 def _compile(job: ScreenJob) -> CompiledGrid:

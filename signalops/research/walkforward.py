@@ -18,6 +18,9 @@ on the test window. A span the asset's data does not reach at all is not screene
 span without data chooses nothing and a test span without data is not judged (the table says
 "no data", not cash); every window's share of data is shown when some span is not wholly
 covered, and an asset no training span of which has data is refused (``DataNotFound``).
+A parameter set the compiler refuses would fail alike in every window: it is left out of the
+walk and reported once (``WalkForward.uncompiled``), and a grid of nothing else is refused
+before anything is screened (``InputError``).
 Each test window starts flat with the starting cash; a position still open at its end is
 marked at the last close (not sold). The stitched out-of-sample curve chains the
 test windows' curves, each starting from the equity the last one ended with: a position open at
@@ -90,7 +93,7 @@ from signalops.research.sweeps import (
     run_screens,
     share_market,
 )
-from signalops.research.tasks import Curve, Failed, ScreenJob, Settings
+from signalops.research.tasks import Curve, Failed, ScreenJob, Settings, compile_failures
 from signalops.strategy.model import Strategy
 
 __all__ = [
@@ -421,13 +424,23 @@ class WalkForward:
     objective: Objective
     assets: tuple[AssetWalk, ...]
     tasks: int
+    # The combinations the compiler refuses, in grid order: left out of every window (not
+    # screened, never chosen), each reported once, not once a window.
+    uncompiled: tuple[Failed, ...] = ()
 
     @property
     def combinations(self) -> int:
         return len(grid_combinations(self.grid))
 
     @property
+    def walked(self) -> int:
+        """The combinations screened in every window: the grid's less those that fail to
+        compile."""
+        return self.combinations - len(self.uncompiled)
+
+    @property
     def failed(self) -> tuple[Failed, ...]:
+        """The screens that failed, each window's (its asset and number named)."""
         return tuple(f for a in self.assets for w in a.windows for f in w.failed)
 
 
@@ -538,6 +551,9 @@ def run_walkforward(
             until=until,
         )
 
+    # Before anything is screened: a set the compiler refuses would fail in every window.
+    uncompiled = compile_failures(document, grid, strategy.file)
+    compiled = _compiled_indices(uncompiled, len(grid_combinations(grid)))
     shared = share_market(executor, store, [strategy])
     places = [(asset, w) for asset in chosen_assets for w in found]
     data = [
@@ -555,7 +571,13 @@ def run_walkforward(
         job(places[k][0], *places[k][1].train, places[k][1].test_start, False) for k in with_data
     ]
     screened_trains, train_tasks = run_screens(
-        executor, shared, trains, chunk=chunk, progress=progress, what="in-sample"
+        executor,
+        shared,
+        trains,
+        chunk=chunk,
+        indices=None if compiled is None else [compiled] * len(trains),
+        progress=progress,
+        what="in-sample",
     )
     trained = [Screened({}, []) for _ in places]
     for k, screened in zip(with_data, screened_trains, strict=True):
@@ -616,7 +638,24 @@ def run_walkforward(
             for a, rs in by_asset.items()
         ),
         train_tasks + test_tasks,
+        uncompiled,
     )
+
+
+def _compiled_indices(uncompiled: Sequence[Failed], combinations: int) -> list[int] | None:
+    """The grid indices a walk screens: None (all) when every combination compiles, else
+    those that do; ``InputError`` when none does, naming the first failure (as the sweep says
+    it: "the only combination failed", "all N combinations failed")."""
+    if not uncompiled:
+        return None
+    refused = {failed.index for failed in uncompiled}
+    compiled = [index for index in range(combinations) if index not in refused]
+    if compiled:
+        return compiled
+    first = uncompiled[0].error
+    if combinations == 1:
+        raise InputError(f"the only combination failed: {first}")
+    raise InputError(f"all {counted(combinations, 'combination')} failed; the first: {first}")
 
 
 def _check_training_data(

@@ -37,6 +37,37 @@ def failures(failed: Sequence[Failed], total: int, what: str) -> None:
     no result is shown above); exit status 1 when there is one."""
     if not failed:
         return
+    _failed_lines(failed)
+    of_total = output.count(total, what)
+    if len(failed) < total:
+        output.fail(f"{len(failed)} of {of_total} failed; the rest are shown above")
+    output.fail(f"the only {what} failed" if total == 1 else f"all {of_total} failed")
+
+
+def walk_failures(walk: WalkForward) -> None:
+    """The combinations the compiler refused, each once (the walk left them out of every
+    window), then the screens that failed, and how many of each; exit status 1 when there is
+    one. A walk of no combination that compiles was refused before it ran."""
+    uncompiled, screens = walk.uncompiled, walk.failed
+    if not uncompiled and not screens:
+        return
+    _failed_lines([*uncompiled, *screens])
+    told = []
+    if uncompiled:
+        were = "was" if len(uncompiled) == 1 else "were"
+        told.append(
+            f"{len(uncompiled)} of {output.count(walk.combinations, 'combination')} failed and "
+            f"{were} left out of every window"
+        )
+    if screens:
+        total = walk.walked * len(walk.assets) * len(walk.assets[0].windows)
+        of_total = output.count(total, "in-sample or out-of-sample screen")
+        told.append(f"{len(screens)} of {of_total} failed")
+    output.fail(f"{'; '.join(told)}; the rest are shown above")
+
+
+def _failed_lines(failed: Sequence[Failed]) -> None:
+    """Each failure on stderr, what it was and why; past a few with one error, how many more."""
     err = output.console(stderr=True)
     shown: dict[str, int] = {}  # error -> lines printed with it
     for item in failed:
@@ -48,10 +79,6 @@ def failures(failed: Sequence[Failed], total: int, what: str) -> None:
         if times > _SAME_ERROR_SHOWN:
             more = times - _SAME_ERROR_SHOWN
             err.print(Text(f"failed: {more} more with the same error: {error}"))
-    of_total = output.count(total, what)
-    if len(failed) < total:
-        output.fail(f"{len(failed)} of {of_total} failed; the rest are shown above")
-    output.fail(f"the only {what} failed" if total == 1 else f"all {of_total} failed")
 
 
 # A whole task that fails (no data for a window) fails each of its parameter sets alike.
@@ -248,9 +275,11 @@ def _walk_lines(walk: WalkForward, asset: AssetWalk) -> list[str]:
         w for w in asset.windows if w.params is None and not w.unscreened and not w.test_data.none
     ]
     if without:
+        # Those that failed to compile were not screened: no Sharpe of theirs was missing.
+        sets = "no set that compiled" if walk.uncompiled else "no set"
         lines.append(
             f"{output.count(len(without), 'window')} without a choice "
-            f"(no set has a {walk.objective.title} in-sample) held cash"
+            f"({sets} has a {walk.objective.title} in-sample) held cash"
         )
     lines += _data_lines(asset)
     lines.append(_degradation(walk, asset))
