@@ -667,6 +667,21 @@ class PostgresAuditLog:
         rows = self._all("SELECT kind FROM records WHERE id = %s", [decision_id])
         return bool(rows) and rows[0][0] == DECISION
 
+    def newest_recorded(self, *kinds: str, runner: str | None = None) -> dict[str, Any] | None:
+        """The follow-up of these kinds recorded last (``AuditLog.newest_recorded``), of
+        ``runner`` when given."""
+        marks = ", ".join(["%s"] * len(kinds))
+        where, params = f"kind IN ({marks})", list(kinds)
+        if runner is not None:
+            where += " AND runner = %s"
+            params.append(runner)
+        sql = (
+            f"SELECT {_SELECT} FROM records WHERE {where} "
+            "ORDER BY recorded_at DESC, seq DESC LIMIT 1"
+        )
+        found = self._rows(sql, params)
+        return found[0] if found else None
+
     def decisions(
         self,
         *,

@@ -1349,6 +1349,22 @@ class AuditLog:
             return bool(rows[0][0] == DECISION)
         return self._run_row(id=decision_id) is not None
 
+    def newest_recorded(self, *kinds: str, runner: str | None = None) -> dict[str, Any] | None:
+        """The follow-up of these kinds recorded last (the latest ``recorded_at``, the last
+        appended of those), or None; ``runner``: as ``decisions``, none is a named runner's.
+
+        One read of the kinds' follow-up index: ``run --replay`` asks once, before its first
+        cycle. Its ``recorded_at`` column is time-ordered in either layout (seconds, or
+        fixed-width text); a compact row whose stamp did not fit it has none and is not found."""
+        if runner is not None:
+            return None
+        sql = (
+            f"SELECT {self.layout.select} FROM records WHERE {kind_filter(kinds)} "
+            "ORDER BY recorded_at DESC, seq DESC LIMIT 1"
+        )
+        found = self._rows(sql, [*kinds, 0])
+        return found[0] if found else None
+
     def decisions(
         self,
         *,

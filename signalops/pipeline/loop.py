@@ -78,6 +78,7 @@ from signalops.alerts import (
     stale_text,
     verify_failed_text,
 )
+from signalops.audit.record import FILL, ORDER_SUBMITTED
 from signalops.audit.signing import mac_matches
 from signalops.canonical import iso, parse_iso
 from signalops.catalogue.spec import format_duration
@@ -966,7 +967,7 @@ def run_plan(
     """Load, open, build and run: every cycle recorded in the plan's audit log. ``on_warning``
     is told, before the first cycle, of what the run will do that nobody may expect
     (``UNHEARD``; a stock strategy whose leaves are UNKNOWN every Monday,
-    ``signalops.sessions``). A replay that would decide before the log's newest decision is
+    ``signalops.sessions``). A replay that would decide before the log's newest decision or order is
     refused (``InputError``) before that, nothing written (``_behind_the_log``)."""
     # Imported here: the workspace builds pipelines, so it sits above this package.
     from signalops.setup_warnings import (
@@ -1094,13 +1095,14 @@ def _behind_the_log(
     workspace: Workspace, strategies: Sequence[Strategy], clock: ReplayClock, mode: Mode | None
 ) -> str | None:
     """Why a replay cannot run into this log: one of its times would decide before the log's
-    newest decision (None when none would).
+    newest decision, or its newest order (``_newest_order``: an approval's fill can be later
+    than every decision) (None when none would).
 
     The risk gate reads the account from the whole log, every strategy's orders, and takes an
     order dated after the time it decides at as made already (fail closed): an earlier month
     replayed into a log that holds a later one was denied COOLDOWN "0s" after a trade from the
     future, ORDER_RATE counted the later orders, and the paper cash and positions were the
-    later ones. So every strategy's decisions count; on a shared (PostgreSQL) log, this
+    later ones. So every strategy's decisions and orders count; on a shared (PostgreSQL) log, this
     runner's only: runners share it at once, each ahead of the others in turn (one restarted
     after a crash finds the others' later cycles). A time whose decisions the log has all (a
     restart of the same range: the run skips them) or that decides nothing (no US equity
@@ -1108,7 +1110,9 @@ def _behind_the_log(
     first time that would decide is the one compared."""
     # A SQLite log has one writer and no runner names (``decisions(runner=...)`` finds none).
     runner: str | None = getattr(workspace.audit, "runner", None)
-    newest = _newest_decision(workspace.audit, runner)
+    decided = _newest_decision(workspace.audit, runner)
+    order = _newest_order(workspace.audit, runner)
+    newest = max((t for t in (decided, order and order[1]) if t is not None), default=None)
     if newest is None or clock.start >= newest:
         return None
     assets = [asset for strategy in strategies for asset in strategy.assets]
@@ -1123,13 +1127,39 @@ def _behind_the_log(
         if not _all_recorded(workspace.audit, strategies, as_of, mode):
             first = "" if as_of == clock.start else f" first at {iso(as_of)},"
             whose = "" if runner is None else f"runner {runner}'s "
+            if order is not None and (decided is None or order[1] > decided):
+                what = order[0] if runner is None else f"{whose}{order[0].split(' ', 1)[1]}"
+                after = "" if decided is None else f", after its newest decision ({iso(decided)})"
+                held, them = f"{what} at {iso(newest)}{after}", "it"
+            else:
+                held, them = f"{whose}decisions up to {iso(newest)}", "them"
             return (
-                f"{workspace.audit.path} holds {whose}decisions up to {iso(newest)}, and a replay "
-                f"from {iso(clock.start)} would decide{first} before them: the risk gate would "
+                f"{workspace.audit.path} holds {held}, and a replay from "
+                f"{iso(clock.start)} would decide{first} before {them}: the risk gate would "
                 "take the later orders as made already (COOLDOWN, ORDER_RATE, the paper "
                 f"account): replay into another --audit, or from {iso(newest)} on"
             )
     return None
+
+
+# What the gate reads as the account's orders (``OrdersSeen``), named for the refusal.
+_ORDER_NAMES = {FILL: "a fill", ORDER_SUBMITTED: "an order sent"}
+
+
+def _newest_order(audit: AuditStore, runner: str | None) -> tuple[str, datetime] | None:
+    """What the log's last recorded order is (``_ORDER_NAMES``) and when it was recorded
+    (``runner``'s when given).
+
+    A replay records each on its clock, so ``recorded_at`` is when it happened there: a fill
+    of an approval answered ``--at`` a time after its decision is later than every decision.
+    It is not before the time the gate dates the order at (its decision's, or its fill's when
+    earlier), so no order taken as made already is missed. Approvals, expiries and breaker
+    records are left out: they change no order the gate reads, and ``reject`` and ``resume``
+    without ``--at`` record the wall clock, which would refuse every later replay."""
+    found = audit.newest_recorded(FILL, ORDER_SUBMITTED, runner=runner)
+    if found is None:
+        return None
+    return _ORDER_NAMES[found["kind"]], parse_iso(found["recorded_at"])
 
 
 def _newest_decision(audit: AuditStore, runner: str | None) -> datetime | None:

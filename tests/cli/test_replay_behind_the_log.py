@@ -92,6 +92,46 @@ def test_the_first_time_not_recorded_is_the_one_compared(in_tmp: Path, replay_di
     assert result.stderr == refusal("2023-03-31", "2023-03-01", " first at 2023-03-06T00:00:00Z,")
 
 
+def test_a_fill_later_than_the_newest_decision_counts_too(in_tmp: Path, replay_dir: Path):
+    """A notify decision approved ten minutes on fills then: a replay from between them would
+    decide before that fill, the gate taking it as made already (COOLDOWN "actual 0s, last
+    trade 2023-03-10T00:10:00Z"), though no decision is later."""
+    notify = run(
+        "run", DIP, "--mode", "notify", "--replay", str(replay_dir), "--from", "2023-03-10",
+        "--to", "2023-03-10", "--audit", "t.db",
+    )  # fmt: skip
+    assert notify.exit_code == 0, notify.stderr
+    waiting = run("approvals", "--at", "2023-03-10T00:01:00Z", "--audit", "t.db")
+    approval = waiting.stdout.split()[0]
+    approved = run(
+        "approve", approval, "--by", "bob", "--replay", str(replay_dir), "--at",
+        "2023-03-10T00:10:00Z", "--audit", "t.db",
+    )  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+    # (Not the WAL's shared-memory index, which a reader's open may touch.)
+    files = {path.name: path.read_bytes() for path in in_tmp.iterdir() if path.suffix != ".db-shm"}
+
+    def every_5m(start: str):
+        return run(
+            "run", DIP, "--replay", str(replay_dir), "--from", start, "--to",
+            "2023-03-10T00:10:00Z", "--every", "5m", "--audit", "t.db",
+        )  # fmt: skip
+
+    result = every_5m("2023-03-10T00:05:00Z")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: t.db holds a fill at 2023-03-10T00:10:00Z, after its newest decision "
+        "(2023-03-10T00:00:00Z), and a replay from 2023-03-10T00:05:00Z would decide before "
+        "it: the risk gate would take the later orders as made already (COOLDOWN, ORDER_RATE, "
+        "the paper account): replay into another --audit, or from 2023-03-10T00:10:00Z on\n"
+    )
+    assert {p.name: p.read_bytes() for p in in_tmp.iterdir() if p.suffix != ".db-shm"} == files
+    # From the fill's time on, it runs.
+    assert every_5m("2023-03-10T00:10:00Z").exit_code == 0
+
+
 def test_a_stock_restart_is_not_refused_for_the_weekends_it_passed_over(
     in_tmp: Path, replay_dir: Path
 ):
@@ -143,3 +183,42 @@ def test_on_a_shared_log_the_runners_own_decisions_count(
         "the later orders as made already (COOLDOWN, ORDER_RATE, the paper account): replay "
         "into another --audit, or from 2023-03-31T00:00:00Z on\n"
     )
+
+
+def test_on_a_shared_log_the_runners_own_fills_count(
+    postgres: Postgres, in_tmp: Path, replay_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """desk-1's approval fills ten minutes after its decision: a replay of desk-1 from between
+    them is refused, one of desk-2 is not (runners are each ahead of the others in turn)."""
+    url = postgres.log().writer_url
+    monkeypatch.setenv("SIGNALOPS_RUNNER", "desk-1")  # ``approve`` has no --runner
+    notify = run(
+        "run", DIP, "--mode", "notify", "--replay", str(replay_dir), "--from", "2023-03-10",
+        "--to", "2023-03-10", "--audit", url,
+    )  # fmt: skip
+    assert notify.exit_code == 0, notify.stderr
+    approval = run("approvals", "--at", "2023-03-10T00:01:00Z", "--audit", url).stdout.split()[0]
+    approved = run(
+        "approve", approval, "--by", "bob", "--replay", str(replay_dir), "--at",
+        "2023-03-10T00:10:00Z", "--audit", url,
+    )  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+
+    def on(runner: str):
+        return run(
+            "run", DIP, "--replay", str(replay_dir), "--from", "2023-03-10T00:05:00Z", "--to",
+            "2023-03-10T00:05:00Z", "--every", "5m", "--audit", url, "--runner", runner,
+        )  # fmt: skip
+
+    result = on("desk-1")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {url} holds runner desk-1's fill at 2023-03-10T00:10:00Z, after its newest "
+        "decision (2023-03-10T00:00:00Z), and a replay from 2023-03-10T00:05:00Z would decide "
+        "before it: the risk gate would take the later orders as made already (COOLDOWN, "
+        "ORDER_RATE, the paper account): replay into another --audit, or from "
+        "2023-03-10T00:10:00Z on\n"
+    )
+    other = on("desk-2")
+    assert other.exit_code == 0, other.stderr
