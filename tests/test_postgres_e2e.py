@@ -269,16 +269,22 @@ def test_decisions_and_the_export_are_the_sqlite_runs_and_every_record_names_its
         assert log.decisions(runner="desk-2") == []
 
 
-def test_a_missing_day_names_the_log_by_its_url_without_the_password(march: March):
-    result = invoke(
-        "why", "BTC", "--at", "2023-04-01", "--audit", march.database.url_with_password()
-    )
+@pytest.mark.parametrize(
+    ("day", "nearest"),
+    [
+        ("2023-04-01", "the last is on 2023-03-16"),
+        ("9999-12-31", "the last is on 2023-03-16"),  # a day with no next one to end at
+        ("0001-01-01", "the first is on 2023-03-08"),
+    ],
+)
+def test_a_missing_day_names_the_log_by_its_url_without_the_password(
+    march: March, day: str, nearest: str
+):
+    result = invoke("why", "BTC", "--at", day, "--audit", march.database.url_with_password())
     assert result.exit_code == 1
     assert PASSWORD not in result.stderr
     redacted = march.database.writer_url.replace(f"{WRITER}@", f"{WRITER}:***@")
-    assert result.stderr == (
-        f"error: no decision for BTC at 2023-04-01 in {redacted}: the last is on 2023-03-16\n"
-    )
+    assert result.stderr == f"error: no decision for BTC at {day} in {redacted}: {nearest}\n"
 
 
 def test_the_json_outputs_are_byte_for_byte_the_sqlite_runs(march: March):

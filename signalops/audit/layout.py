@@ -401,7 +401,10 @@ class LegacyLayout:
         return digest
 
     def time_bound(self, moment: datetime) -> Any:
-        return utc(moment).strftime(_SORTABLE)
+        # The year by hand: strftime's %Y leaves a year before 1000 unpadded ("2-12-31..."),
+        # which sorts after "2023-..." as text: a bound in year 2 read the log's days wrong.
+        moment = utc(moment)
+        return f"{moment.year:04d}{moment.strftime(_SORTABLE[2:])}"
 
 
 # --- the compact layout --------------------------------------------------------------------------

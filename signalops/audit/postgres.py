@@ -218,7 +218,10 @@ _TABLES = ("records", "strategies", "trees", "seals", "chain_head", "paper_accou
 def _moment(when: datetime | date, *, end: bool = False) -> datetime:
     if isinstance(when, datetime):
         return utc(when)
-    return datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
+    day = datetime.combine(when, time(), UTC)
+    if end and when == date.max:  # no next day to end at: its last microsecond, a bound < which
+        return datetime.max.replace(tzinfo=UTC)  # leaves out a decision at that microsecond only
+    return day + timedelta(days=1) if end else day
 
 
 def _check_appendable(record: PreparedRecord) -> None:

@@ -241,7 +241,10 @@ def _moment(when: datetime | date, *, end: bool = False) -> datetime:
     """A datetime as is, a date as its UTC day's start (or end)."""
     if isinstance(when, datetime):
         return utc(when)
-    return datetime.combine(when, time(), UTC) + (timedelta(days=1) if end else timedelta())
+    day = datetime.combine(when, time(), UTC)
+    if end and when == date.max:  # no next day to end at: its last microsecond, a bound < which
+        return datetime.max.replace(tzinfo=UTC)  # leaves out a decision at that microsecond only
+    return day + timedelta(days=1) if end else day
 
 
 def _env_key() -> SigningKey | None:

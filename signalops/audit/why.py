@@ -518,8 +518,13 @@ def nearest_days(
     if isinstance(when, datetime):
         # ``find_decisions`` found none at or before it: only later ones can be there.
         return None, _first_day(log, asset, strategy, when)
-    before = log.decisions(asset=asset, strategy=strategy, until=when - timedelta(days=1), limit=1)
-    after = _first_day(log, asset, strategy, when + timedelta(days=1))
+    # The first and last days a date can be have no day before or after them.
+    before = (
+        []
+        if when == date.min
+        else log.decisions(asset=asset, strategy=strategy, until=when - timedelta(days=1), limit=1)
+    )
+    after = None if when == date.max else _first_day(log, asset, strategy, when + timedelta(days=1))
     return (_day(before[0]["as_of"]) if before else None), after
 
 

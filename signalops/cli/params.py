@@ -123,6 +123,10 @@ def parse_time(text: str, option: str | None = None) -> datetime:
     moment = _time(text)
     if moment is None:
         raise _refused(option, text, f"is not {TIME_EXPECTED}")
+    try:  # every reader takes it to UTC: 9999-12-31T23:00-05:00 is past its last day
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise _refused(option, text, "is not a time UTC has (0001-01-01 to 9999-12-31)") from None
     return moment
 
 

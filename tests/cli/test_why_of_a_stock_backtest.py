@@ -6,6 +6,9 @@ Regression tests:
   decision's time), not the next session's open it filled at.
 - ``why AAPL --at 2020-01-04`` (a Saturday) said only ``no decision for AAPL at 2020-01-04``,
   leaving the trader to guess the days to ask: it names the nearest days with a decision.
+- ``why AAPL --at 0001-01-01`` and ``--at 9999-12-31`` raised OverflowError (the day before
+  the first, the end of the last), and a time past either end of UTC in its own zone the same:
+  the one-line "no decision" error, and a refused --at.
 """
 
 from __future__ import annotations
@@ -62,12 +65,22 @@ def test_a_backtest_fills_follow_up_is_at_the_time_it_filled(log: Path):
         ("2015-06-01", "the first is on 2020-01-02"),  # years before
         ("2020-01-01T12:00", "the first is on 2020-01-02"),  # a time: none at or before it
         ("2020-01-11", "the last is on 2020-01-10"),  # after the backtest's end
+        ("0001-01-01", "the first is on 2020-01-02"),  # the first day a date can be
+        ("9999-12-31", "the last is on 2020-01-10"),  # and the last
+        ("0001-01-01T00:00", "the first is on 2020-01-02"),
     ],
 )
 def test_a_day_without_a_decision_names_the_nearest_days_with_one(log: Path, at: str, nearest: str):
     code, lines, stderr = why(log, at)
     assert (code, lines) == (1, [])
     assert stderr == f"error: no decision for AAPL at {at} in {log}: {nearest}\n"
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_past_either_end_of_utc_is_refused_in_one_line(log: Path, at: str):
+    assert why(log, at) == (
+        1, [], f"error: --at: '{at}' is not a time UTC has (0001-01-01 to 9999-12-31)\n"
+    )  # fmt: skip
 
 
 def test_a_strategy_named_narrows_the_nearest_days_to_its_decisions(log: Path):
