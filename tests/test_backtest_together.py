@@ -143,8 +143,8 @@ def test_a_strategys_capital_from_the_config_is_its_book(replay_dir: Path, folde
         "+0.00%        0          —       0.0%             2",
     ]
     assert (
-        "risk gate denials of BUYs, by check: MAX_EXPOSURE 2 (Technical_Baseline 2)"
-        in by_strategy(lines)
+        "risk gate denials of BUYs, by check (a denied BUY may fail several): "
+        "MAX_EXPOSURE 2 (Technical_Baseline 2)" in by_strategy(lines)
     )
     with AuditLog.open_readonly(Path("report", "backtest.db")) as log:
         bought = [
@@ -177,7 +177,7 @@ def test_the_strategy_named_first_takes_the_room_first_and_the_table_says_the_or
     )
     assert order.format("Banking_Crisis_Dip then Technical_Baseline") in by_strategy(first)
     assert order.format("Technical_Baseline then Banking_Crisis_Dip") in by_strategy(swapped)
-    denied = "risk gate denials of BUYs, by check: MAX_EXPOSURE "
+    denied = "risk gate denials of BUYs, by check (a denied BUY may fail several): MAX_EXPOSURE "
     assert denied + "2 (Technical_Baseline 2)" in by_strategy(first)
     assert denied + "2 (Technical_Baseline 1, Banking_Crisis_Dip 1)" in by_strategy(swapped)
 

@@ -66,6 +66,7 @@ from signalops.venues import Venues
 
 __all__ = [
     "ACCOUNT",
+    "BY_CHECK",
     "COLUMNS",
     "DASH",
     "REPORT_FILES",
@@ -104,6 +105,9 @@ __all__ = [
 
 COLUMNS = ("metric", "strategy", "vetoes removed", "buy & hold")
 ACCOUNT = "account"  # the second column's name when several strategies ran together
+# The head of the line of a run's denied BUYs by check: one BUY may fail several checks (a
+# table's "BUYs denied" 9 beside MAX_SECTOR 9 and MAX_POSITION 1 is not 10 denials).
+BY_CHECK = "risk gate denials of BUYs, by check (a denied BUY may fail several)"
 METRICS, TRADES, CHARTS, HTML = "metrics.json", "trades.csv", "charts.json", "report.html"
 REPORT_FILES = (METRICS, TRADES, CHARTS, HTML)  # what ``write_report`` writes
 TRADE_FIELDS = (
@@ -413,7 +417,7 @@ class Account:
                 f"({', '.join(f'{name} {n:,}' for name, n in by.items())})"
                 for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
             )
-            lines.append(f"risk gate denials of BUYs, by check: {shown}")
+            lines.append(f"{BY_CHECK}: {shown}")
         return lines
 
 

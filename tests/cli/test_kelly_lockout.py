@@ -71,7 +71,9 @@ def test_a_backtest_says_from_when_kelly_sizing_stopped_every_buy(replay_dir: Pa
     at = lines.index("audit log: report/backtest.db")
     assert lines[at + 1] == SAID
     denials = "ZERO_SIZE 10 (AAPL 4, MSFT 5, JPM 1); MAX_POSITION 2 (JPM 2)"
-    assert f"risk gate denials of BUYs, by check: {denials}" in lines
+    assert (
+        f"risk gate denials of BUYs, by check (a denied BUY may fail several): {denials}" in lines
+    )
     page = Path("report", "report.html").read_text(encoding="utf-8")
     assert "<p>" + SAID.replace("'", "&#x27;") + "</p>" in page
     # The first of those denials recorded the estimate the line quotes.

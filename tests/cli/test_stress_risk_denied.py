@@ -36,8 +36,8 @@ def test_exit_signals_while_flat_are_not_counted_as_denied(in_tmp: Path, replay_
         "       31        3             0                0               0        n/a",
     ]
     assert (
-        "risk denied: orders the risk gate denied, by failed check (not SELLs with nothing to "
-        "sell: exit rules passing while flat)" in result.stdout
+        "risk denied: orders the risk gate denied, by failed check (an order may fail several; "
+        "not SELLs with nothing to sell: exit rules passing while flat)" in result.stdout
     )
     shown = stress(replay_dir, "--json")
     (scenario,) = json.loads(shown.stdout)["scenarios"]
@@ -52,6 +52,19 @@ def test_buys_the_gate_denies_are_counted(in_tmp: Path, replay_dir: Path):
     assert result.stdout.splitlines()[3] == (
         "banking_crisis_2023-03   2023-03-01 → 2023-03-31        +0.00   +0.00%    0.00%   "
         "       31        0   2 MAX_NOTIONAL                0               0        n/a"
+    )
+
+
+def test_an_order_failing_two_checks_reads_as_one_denial(in_tmp: Path, replay_dir: Path):
+    # One BUY, denied both COOLDOWN and MAX_POSITION, read "1 COOLDOWN 1, MAX_POSITION 1":
+    # as if two denials; the checks are now in brackets after the orders.
+    Path("c.yaml").write_text("risk:\n  max_position: 0.06\n  cooldown: 2d\n", encoding="utf-8")
+    result = stress(replay_dir, "--config", "c.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[3] == (
+        "banking_crisis_2023-03   2023-03-01 → 2023-03-31       +90.45   +0.90%   -0.06%   "
+        "       31        2   1 (COOLDOWN 1, MAX_POSITION 1)                0               0"
+        "        n/a"
     )
 
 

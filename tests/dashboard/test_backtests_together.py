@@ -98,7 +98,10 @@ def test_the_page_says_whose_account_and_shows_it_by_strategy_as_the_terminal_di
     captions = [c.value for c in at.caption]
     assert summary in captions
     assert all(line in captions for line in lines)
-    assert "risk gate denials of BUYs, by check: MAX_EXPOSURE 2 (Technical_Baseline 2)" in lines
+    assert (
+        "risk gate denials of BUYs, by check (a denied BUY may fail several): "
+        "MAX_EXPOSURE 2 (Technical_Baseline 2)" in lines
+    )
 
 
 def test_one_strategy_is_named_and_its_column_stays_strategy(

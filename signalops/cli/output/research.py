@@ -446,6 +446,8 @@ def _sectors_table(study: Study, parts: Breakdown) -> None:
 
 
 def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
+    from signalops.backtest.report import BY_CHECK
+
     lines = []
     alone = [p.asset for p in parts.assets if p.sector is None]
     if parts.sectors and alone:
@@ -487,7 +489,7 @@ def _assets_lines(study: Study, parts: Breakdown) -> list[str]:
             f"{code} {sum(by.values()):,} ({', '.join(f'{a} {n:,}' for a, n in by.items())})"
             for code, by in sorted(denials.items(), key=lambda kv: -sum(kv[1].values()))
         )
-        lines.append(f"risk gate denials of BUYs, by check: {shown}")
+        lines.append(f"{BY_CHECK}: {shown}")
     return lines
 
 

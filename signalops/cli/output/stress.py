@@ -81,13 +81,14 @@ def _row(run: ScenarioRun) -> list[str]:
 
 
 def _by_code(total: int, codes: Mapping[str, int]) -> str:
-    """``17 NO_POSITION``; ``3 NO_POSITION 2, COOLDOWN 1`` when several codes share the total
-    (a decision may fail several checks, so the counts are per check)."""
+    """``17 NO_POSITION``; ``3 (NO_POSITION 2, COOLDOWN 1)`` when several codes share the total:
+    the orders, then by check in brackets (an order may fail several checks, so one denied
+    order failing two reads ``1 (COOLDOWN 1, MAX_POSITION 1)``, not as two denials)."""
     if not total:
         return "0"
     if len(codes) == 1 and next(iter(codes.values())) == total:
         return f"{total} {next(iter(codes))}"
-    return f"{total} " + ", ".join(f"{code} {n}" for code, n in codes.items())
+    return f"{total} (" + ", ".join(f"{code} {n}" for code, n in codes.items()) + ")"
 
 
 def _breakers(run: ScenarioRun) -> str:
@@ -111,8 +112,9 @@ def _notes(report: StressReport, ran: Sequence[ScenarioRun]) -> list[str | Text]
     marked = "the last close or recorded price" if outcomes else "the last close"
     lines: list[str | Text] = [
         f"PnL: end equity (positions marked at {marked}) minus the starting cash; risk "
-        "denied: orders the risk gate denied, by failed check (not SELLs with nothing to sell: "
-        "exit rules passing while flat); venue rejected: orders the venue refused, by code",
+        "denied: orders the risk gate denied, by failed check (an order may fail several; not "
+        "SELLs with nothing to sell: exit rules passing while flat); venue rejected: orders the "
+        "venue refused, by code",
         "failed closed: decisions that missing data decided (a HOLD whose entry or exit rules "
         "were UNKNOWN, a BLOCKED decision whose every blocking veto was UNKNOWN)",
     ]
