@@ -79,6 +79,7 @@ __all__ = [
     "columns",
     "cut_buy_notes",
     "day",
+    "denial_lines",
     "denied_buy_notes",
     "early_fill_notes",
     "ended_data_notes",
@@ -1006,6 +1007,26 @@ def denied_buy_notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
     return [
         f"the risk gate denied {len(denied):,} of {_count(entries, 'BUY')} made while {book} "
         f"held none of the asset ({shown}; {why})"
+    ]
+
+
+def denial_lines(study: Study) -> list[str]:
+    """The run's denied BUYs by check, when no table under it says them: one strategy on one
+    asset (a universe's or several assets' table by asset, several strategies' by strategy, have
+    the line). A limit denies an order, never cuts it (``sized_order``): a tighter limit that
+    changes the result without changing the trades denied the BUYs adding to a position held,
+    which ``denied_buy_notes`` (the entries) does not count."""
+    r = study.result
+    if r.others or asset_table(study) is not None:
+        return []
+    (part,) = study.parts.assets
+    if not part.denied:
+        return []
+    shown = ", ".join(f"{code} {n:,}" for code, n in Counter(part.denials).most_common())
+    held = part.denied - len(_entries(r)[0])
+    return [
+        f"{BY_CHECK}: {shown}; {_count(part.denied, 'BUY')} denied, {held:,} of them adding to "
+        f"a position held"
     ]
 
 

@@ -402,13 +402,15 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def portfolio(study: Study) -> None:
     """Each asset's part (several assets), the extended metrics and the monthly returns."""
-    from signalops.backtest.report import asset_table
+    from signalops.backtest.report import asset_table, denial_lines
 
     out = output.console()
     found = asset_table(study)  # the page's table too
     if found is not None:
         out.print()
         _assets_table(study, found)
+    for line in denial_lines(study):  # one asset: no table to have it
+        out.print(line)
     out.print()
     for line in _extended_lines(study):
         out.print(line)
