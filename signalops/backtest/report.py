@@ -30,7 +30,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
@@ -78,6 +78,7 @@ __all__ = [
     "asset_table",
     "columns",
     "cut_buy_notes",
+    "daily_loss_notes",
     "day",
     "denial_lines",
     "denied_buy_notes",
@@ -109,6 +110,8 @@ ACCOUNT = "account"  # the second column's name when several strategies ran toge
 # The head of the line of a run's denied BUYs by check: one BUY may fail several checks (a
 # table's "BUYs denied" 9 beside MAX_SECTOR 9 and MAX_POSITION 1 is not 10 denials).
 BY_CHECK = "risk gate denials of BUYs, by check (a denied BUY may fail several)"
+MIDNIGHT = time(0)
+DAILY_LOSS_UNIT = "fraction of day-start equity (change)"  # MAX_DAILY_LOSS's, for limit_text
 METRICS, TRADES, CHARTS, HTML = "metrics.json", "trades.csv", "charts.json", "report.html"
 REPORT_FILES = (METRICS, TRADES, CHARTS, HTML)  # what ``write_report`` writes
 TRADE_FIELDS = (
@@ -1289,11 +1292,15 @@ def sizing_told(study: Study) -> Sequence[str]:
     return sizing_lines(study) if study.sizing is None else study.sizing
 
 
-def notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
+def notes(
+    r: BacktestResult, logs: Path | None = None, daily_loss: Sequence[RiskLimits] = ()
+) -> list[str]:
     """Every note of a backtest, in the order the terminal and the report show them: what the
     table alone would not say (data that starts late or ends early, metrics that could not be
-    read, late fills, entries denied, orders failed or cut). The notes that read the audit log
-    read it in ``logs`` (``audit_log``)."""
+    read, late fills, entries denied, a daily loss limit that cannot bind, orders failed or
+    cut). The notes that read the audit log read it in ``logs`` (``audit_log``);
+    ``daily_loss``: the limits of the strategies whose ``max_daily_loss`` the config or the
+    strategy sets (``daily_loss_notes``)."""
     return [
         *late_data_notes(r),
         *ended_data_notes(r),
@@ -1301,8 +1308,30 @@ def notes(r: BacktestResult, logs: Path | None = None) -> list[str]:
         *gap_fill_notes(r),
         *early_fill_notes(r),
         *denied_buy_notes(r, logs),
+        *daily_loss_notes(r, daily_loss),
         *failed_order_notes(r),
         *cut_buy_notes(r, logs),
+    ]
+
+
+def daily_loss_notes(r: BacktestResult, limits: Sequence[RiskLimits]) -> list[str]:
+    """A line when a ``max_daily_loss`` set in ``limits`` cannot deny a BUY: every decision of
+    the run is at 00:00 UTC, where the day's loss is measured from (the equity then), so each
+    decision has lost nothing yet that day (``MAX_DAILY_LOSS``'s change is 0). A strategy
+    deciding once a day at midnight otherwise reads as protected by a limit that never acts."""
+    if not limits or not r.decisions:
+        return []
+    if any(t.astimezone(UTC).time() != MIDNIGHT for t in r.times):
+        return []
+    shown = ", ".join(
+        dict.fromkeys(
+            limit_text({"limit": x.max_daily_loss, "unit": DAILY_LOSS_UNIT}) or "" for x in limits
+        )
+    )
+    return [
+        f"max_daily_loss {shown} cannot bind: every decision of the run is at 00:00 UTC, where "
+        "the day's loss is measured from, so none has lost anything yet that day; decide "
+        "within the day (--every 6h, say) for it to deny BUYs after a loss"
     ]
 
 

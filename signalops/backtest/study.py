@@ -43,6 +43,7 @@ from signalops.backtest.universe import Universe
 from signalops.config import Config, limits_for
 from signalops.errors import InputError
 from signalops.pipeline.cycle import candle_timeframe
+from signalops.risk.limits import RiskLimits
 from signalops.strategy.model import Strategy
 
 __all__ = ["BASELINE_AUDIT_FILE", "STUDY_FILES", "Study", "StudyProgress", "run_study"]
@@ -149,13 +150,20 @@ def run_study(
             if several
             else {},
         )
-        study = _published_as(written, out)
+        # The limits whose max_daily_loss the config or the strategy sets (the default 3% is
+        # not said to be idle at every daily run).
+        daily_loss = tuple(
+            limits_for(s, config)
+            for s in strategies
+            if "max_daily_loss" in config.risk or "max_daily_loss" in s.risk
+        )
+        study = _published_as(written, out, daily_loss)
         if report:
             write_report(study, store=store, venues=config.venues, into=work)
     return study
 
 
-def _published_as(study: Study, out: Path) -> Study:
+def _published_as(study: Study, out: Path, daily_loss: Sequence[RiskLimits] = ()) -> Study:
     """``study`` with its logs where they will be published (in ``out``): the paths the report
     files and the terminal show. What it reads from the logs it reads now, from the staging
     folder, before the files move: read after, a run publishing into the same folder
@@ -169,7 +177,7 @@ def _published_as(study: Study, out: Path) -> Study:
     # The notes name the logs where they will be.
     moved = replace(
         moved,
-        notes=tuple(notes(moved.result, study.out_dir)),
+        notes=tuple(notes(moved.result, study.out_dir, daily_loss)),
         sizing=tuple(sizing_lines(moved, study.out_dir)),
     )
     vars(moved)["failed_closed"] = study.failed_closed  # its cached_property, filled in
