@@ -308,9 +308,9 @@ def test_a_gap_inside_a_candle_keeps_its_open_and_scales_what_trades_after_it(
     assert daily is not None and hourly is not None
     day = daily.times.index(utc("2023-03-12").timestamp())  # the candle the gap falls in
     assert daily.values[day - 1][:4] == [20_362.21, 20_367.78, 19_549.09, 20_150.69]  # as recorded
-    # Its open traded before the gap and stays; its close and low are the gapped ones; its high
-    # (20,686.51 recorded, 16,549.21 gapped) holds the open it traded at.
-    assert daily.values[day][:4] == [20_150.69, 20_150.69, 19_765.03 * 0.8, 20_455.73 * 0.8]
+    # Its open traded before the gap and stays; its close is the gapped one; its range holds
+    # the recorded one (the hourly candles before 23:00 reach 20,686.51) and the gapped one.
+    assert daily.values[day][:4] == [20_150.69, 20_686.51, 19_765.03 * 0.8, 20_455.73 * 0.8]
     assert daily.values[day + 1][:4] == [
         p * 0.8 for p in (20_455.73, 22_150.0, 20_270.6, 21_997.11)
     ]
@@ -336,7 +336,7 @@ def test_a_stock_gap_before_a_session_opens_gaps_that_session_s_open(replay_stor
     gapped = midday.series("technical", key)
     assert gapped is not None and gapped.values[day][:4] == [
         169.08,
-        169.08,
+        172.5,  # the recorded high: it may have traded before 16:00
         168.17 * 0.8,
         172.19 * 0.8,
     ]

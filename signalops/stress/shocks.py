@@ -152,8 +152,9 @@ def gapped(series: Series, at: float, factor: float, opens: Callable[[float], fl
 
     A candle opening at or after ``at`` is scaled whole. One that opens before ``at`` and closes
     after it (a gap inside a day) keeps its open, traded before the gap and the price an order
-    decided before it fills at: its close is scaled, and its high and low are the scaled ones
-    stretched to hold the open (the candle traded there before the gap)."""
+    decided before it fills at: its close is scaled, and its range holds both the recorded one
+    (what traded before the gap, the open among it) and the scaled one (what may trade after
+    it): a bound, as one candle does not say which of its prices came before ``at``."""
     times, values = series.times, series.values
     first = bisect_right(times, at)  # the first candle closing after ``at``
     shocked = [
@@ -161,7 +162,7 @@ def gapped(series: Series, at: float, factor: float, opens: Callable[[float], fl
     ]
     if first < len(times) and opens(times[first]) < at:
         o, high, low, close, *rest = values[first]
-        shocked[0] = [o, max(o, high * factor), min(o, low * factor), close * factor, *rest]
+        shocked[0] = [o, max(high, high * factor), min(low, low * factor), close * factor, *rest]
     return Series(series.key, list(times), [*values[:first], *shocked])
 
 
