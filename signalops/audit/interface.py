@@ -134,6 +134,18 @@ class AuditStore(Protocol):
     def export_jsonl(self, target: str | Path | IO[str]) -> int: ...
 
 
+# The rows of ``records`` before seq 1, the chain's first: no walk reads them (it reads the seqs
+# after its point, which is 0 at least), lookups and filters do. A seek of the seq key; a table
+# refuses UPDATE and DELETE, not INSERT, so a row there needs no trigger dropped.
+BEFORE_FIRST = "SELECT seq, id FROM records WHERE seq < 1 ORDER BY seq"
+
+
+def before_first(seq: int, ident: Any) -> tuple[str, int | None, str | None, str]:
+    """The problem (``storage_problems``'s) of a record stored at ``seq`` < 1."""
+    name = ident if isinstance(ident, str) else None
+    return ("INSERTED", seq, name, f"a record at seq {seq}, before seq 1, the chain's first")
+
+
 # A password as a query parameter (``?password=``) or a keyword (``password=…``), quoted or not.
 _PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
 
@@ -228,7 +240,9 @@ def open_log(
 
 
 __all__ = [
+    "BEFORE_FIRST",
     "AuditStore",
+    "before_first",
     "is_postgres_url",
     "open_log",
     "redacted",

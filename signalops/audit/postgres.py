@@ -70,7 +70,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from signalops.audit.chain import GENESIS
-from signalops.audit.interface import redacted, userinfo_problem
+from signalops.audit.interface import BEFORE_FIRST, before_first, redacted, userinfo_problem
 from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable, records_of
 from signalops.audit.paper_ledger import FILL_COLUMNS
 from signalops.audit.postgres_ledger import LEDGER_SCHEMA, LEDGER_TABLES, PostgresLedger
@@ -821,8 +821,11 @@ class PostgresAuditLog:
         return rows[0][0] if rows else None
 
     def storage_problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
-        """Nothing: a PostgreSQL log keeps each record in a row (``AuditLog.storage_problems``)."""
-        return []
+        """Rows before seq 1, which no walk reads and lookups and filters do (``BEFORE_FIRST``:
+        the table refuses an INSERT after the chain head, not before its first; one seek of the
+        seq key, whatever ``after_seq``). A PostgreSQL log keeps each record in a row: nothing
+        else is stored apart from them (``AuditLog.storage_problems``)."""
+        return [before_first(int(seq), ident) for seq, ident in self._all(BEFORE_FIRST)]
 
     def seq_of_hash(self, hash: str) -> int | None:
         rows = self._all("SELECT seq FROM records WHERE hash = %s LIMIT 1", [hash])

@@ -900,7 +900,9 @@ class Runs:
             found.sort(key=_newest, reverse=True)
         return found
 
-    def problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
+    def problems(
+        self, after_seq: int = 0, *, before: int = 0
+    ) -> list[tuple[str, int | None, str | None, str]]:
         """What in the runs' own columns disagrees with the records they hold, as ``verify``
         reports it (kind, seq, id, message): a time range that is not its decisions' (filters
         by time would pass over them), an id table that does not name each record's run, or
@@ -919,7 +921,9 @@ class Runs:
 
         The walk just before (``after``, in the same read) decoded these runs: their records'
         times are taken from it and their ids from their ``ids`` column, so that no run is
-        decoded twice; a run it did not read is decoded here."""
+        decoded twice; a run it did not read is decoded here. ``before``: how many rows of
+        ``records`` are before seq 1 (the caller reported them: ``AuditLog.storage_problems``),
+        which the count of the rows takes as placed."""
         walked, self._walked = self._walked, {}
         found, held, reach = self._place_problems()
         unread = self._unread_kinds(found)
@@ -942,7 +946,7 @@ class Runs:
         found += self._kinds_table_problems(after_seq, unsound, unread)
         suspect = bool(found)
         found += self._id_table_problems(after_seq, held, suspect=suspect)
-        found += self._rows_in_runs(after_seq, held, reach, suspect=suspect)
+        found += self._rows_in_runs(after_seq, held, reach, before, suspect=suspect)
         return found
 
     def _id_problems(
@@ -1004,7 +1008,7 @@ class Runs:
         return found
 
     def _rows_in_runs(
-        self, after_seq: int, held: int, reach: int, *, suspect: bool
+        self, after_seq: int, held: int, reach: int, before: int, *, suspect: bool
     ) -> list[tuple[str, int | None, str | None, str]]:
         """Rows of ``records`` at a seq a run holds, up to ``after_seq`` (the walk meets the
         others twice and says so), as the walk says it: a seq is free in the table where a run
@@ -1012,9 +1016,15 @@ class Runs:
         reads (rows first). The rows and the runs' ``held`` records are the seqs from 1 to
         the last (``reach`` the runs') once each, so they are searched for only when their
         count is off or something is wrong already (``suspect``): a count of the rows is one
-        step (2 ms at 181,250 rows), the search a seek per run (60 ms at 81,632 runs)."""
+        step (2 ms at 181,250 rows), the search a seek per run (60 ms at 81,632 runs).
+
+        ``before`` of the rows are before seq 1 (reported by the caller). When there are more
+        rows than those, the search's and the walk's account for, the count itself is
+        reported: a row no check placed is one a lookup or a filter may read."""
         rows, last = self._query("SELECT count(*), max(seq) FROM records", [])[0]
-        if rows + held == max(last or 0, reach) and not suspect:
+        top = max(last or 0, reach)
+        more = rows + held - top  # rows beyond one per seq: twice at a seq, or before seq 1
+        if more == before and not suspect:
             return []
         found: list[tuple[str, int | None, str | None, str]] = []
         for seq, first, ids in self._query(
@@ -1028,7 +1038,26 @@ class Runs:
             ident = ids[at : at + _ID_BYTES] if isinstance(ids, bytes) else b""
             name = "dec-" + ident.hex() if len(ident) == _ID_BYTES else None
             found.append(("REORDERED", seq, name, f"seq {seq} appears more than once"))
+        if more > before + len(found) and not suspect:
+            unplaced = more - before - len(found) - self._rows_in_runs_after(after_seq)
+            if unplaced > 0:
+                found.append(
+                    ("INSERTED", None, None, f"the log stores {rows + held:,} records (rows and "
+                     f"the runs') for seqs 1 to {top:,}: {unplaced:,} more that no check places")
+                )  # fmt: skip
         return found
+
+    def _rows_in_runs_after(self, after_seq: int) -> int:
+        """How many rows of ``records`` are at seqs the runs hold after ``after_seq`` (the
+        walk meets each twice and says so): a seek per run after it, read only when the count
+        of the rows is off."""
+        return int(
+            self._query(
+                "SELECT count(*) FROM runs u CROSS JOIN records r "
+                "ON r.seq BETWEEN max(u.first, ? + 1) AND u.last WHERE u.last > ?",
+                [after_seq, after_seq],
+            )[0][0]
+        )
 
     def _place_problems(self) -> tuple[list[tuple[str, int | None, str | None, str]], int, int]:
         """The runs whose seqs are not theirs alone, over the whole table in one scan of its

@@ -77,6 +77,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from signalops.audit import runs as record_runs
 from signalops.audit.chain import GENESIS
+from signalops.audit.interface import BEFORE_FIRST, before_first
 from signalops.audit.layout import (
     COLUMNS,
     COMPACT_INDEXES,
@@ -1054,12 +1055,14 @@ class AuditLog:
 
     def storage_problems(self, after_seq: int = 0) -> list[tuple[str, int | None, str | None, str]]:
         """What in the log's storage disagrees with its records, beyond each record and the
-        chain (``verify``): the own columns of the runs holding records after ``after_seq``
-        (``Runs.problems``)."""
-        if self._runs is None:
-            return []
+        chain (``verify``): rows of ``records`` before seq 1, which no walk reads and lookups
+        and filters do (``BEFORE_FIRST``, whatever ``after_seq``: one seek); the own columns
+        of the runs holding records after ``after_seq`` (``Runs.problems``)."""
         with self._lock, self._readable():
-            return self._runs.problems(after_seq)
+            found = [before_first(seq, ident) for seq, ident in self._query(BEFORE_FIRST, [])]
+            if self._runs is not None:
+                found += self._runs.problems(after_seq, before=len(found))
+        return found
 
     def _forget(self) -> None:
         """After a rollback: rows this connection wrote in it never existed."""

@@ -18,7 +18,9 @@ REORDERED  a record is stored at a position other than the seq it was sealed wit
            renumbered rows), or its ``prev_hash`` names a record that exists but is not its
            predecessor.
 INSERTED   records after the chain head: sealed and linked, but not written by
-           ``AuditLog.append`` (which moves the head in the same transaction).
+           ``AuditLog.append`` (which moves the head in the same transaction); or before
+           seq 1, the chain's first, where no walk reads them and lookups and filters do
+           (``storage_problems``, whole or from ``since``).
 
 With the key (``SIGNALOPS_AUDIT_KEY``; ``signalops.audit.signing``), which no one without it can
 satisfy:

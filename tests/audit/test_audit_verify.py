@@ -6,6 +6,7 @@ someone holding the file could.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -225,3 +226,31 @@ def test_strict_verify_raises_the_integrity_error_only_when_broken(chain):
     tamper(path, "UPDATE records SET asset = 'ETH' WHERE seq = 1")
     with AuditLog(path) as log, pytest.raises(AuditIntegrityError, match="EDITED: seq 1"):
         verify(log, strict=True)
+
+
+@pytest.mark.parametrize("seq", [0, -7])
+def test_a_record_inserted_before_seq_1_is_reported_whole_and_from_a_point(chain, seq):
+    # ``records`` refuses UPDATE and DELETE, not INSERT, and the chain starts at seq 1: a row
+    # before it is read by lookups and filters, and no walk read it (the walk reads the seqs
+    # after its point, 0 at least). No trigger dropped.
+    path, records = chain
+    with AuditLog(path) as log:
+        earlier = verify(log)
+    forged = unsealed(records[1]) | {"id": "dec-" + "cd" * 12, "decision_id": "dec-" + "cd" * 12}
+    db = sqlite3.connect(path)
+    insert(db, forged, seq, GENESIS)
+    db.commit()
+    db.close()
+    with AuditLog(path) as log:
+        assert log.get(forged["id"]) is not None
+        assert forged["id"] in {r["id"] for r in log.decisions(limit=None)}
+        whole = verify(log)
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+    problem = (
+        INSERTED,
+        seq,
+        forged["id"],
+        f"a record at seq {seq}, before seq 1, the chain's first",
+    )
+    assert [(p.kind, p.seq, p.id, p.message) for p in whole.problems] == [problem]
+    assert again.problems == whole.problems

@@ -419,3 +419,37 @@ def test_a_paper_fill_rolled_back_leaves_no_gap_in_the_ledgers_seq(log):
     kept = PaperBroker(log.paper_ledger(), created_at=AS_OF)
     assert kept.execute(intent("kept"), as_of=AS_OF).venue_order_id == "paper-1"
     assert [row[0] for row in log.paper_ledger().fills_after(None)] == [1]
+
+
+@pytest.mark.parametrize("seq", [0, -7])
+def test_verify_finds_a_record_inserted_before_seq_1_whole_and_from_a_point(log, pg_url, seq):  # noqa: F811
+    # The triggers refuse a row anywhere but at the chain head; the owner can turn them off,
+    # as for an edit. A row before seq 1 is read by lookups and filters, and no walk read it
+    # (it reads the seqs after its point, 0 at least).
+    log.append(SCENARIOS.record("hold"))
+    log.append(SCENARIOS.record("hold", as_of=AS_OF + timedelta(days=1)))
+    earlier = verify(log)
+    forged = "dec-" + "cd" * 12
+    columns = (
+        "kind, decision_id, recorded_at, as_of, strategy, strategy_hash, asset, verdict, mode, "
+        "status, prev_hash, hash, body, runner"
+    )
+    with superuser(pg_url) as conn:
+        conn.execute("ALTER TABLE records DISABLE TRIGGER USER")
+        conn.execute(
+            f"INSERT INTO records (seq, id, {columns}) SELECT %s, %s, {columns} FROM records "
+            "WHERE seq = 2",
+            [seq, forged],
+        )
+    assert forged in {row["id"] for row in log.raw_rows(-10)}
+    whole = verify(log)
+    again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+    assert [(p.kind, p.seq, p.id, p.message) for p in whole.problems] == [
+        (
+            ProblemKind.INSERTED,
+            seq,
+            forged,
+            f"a record at seq {seq}, before seq 1, the chain's first",
+        )
+    ]
+    assert again.problems == whole.problems

@@ -972,3 +972,61 @@ def test_the_id_tables_text_is_every_runs_ids_in_id_order_as_json_of_one_width(s
     assert list(json.loads(text).items()) == sorted(by_id.items())
     assert runs._ids_object([*sizes, (10**8, 0)], b"".join(ids for _, ids in stored)) == text
     assert runs._ids_object([], b"") == runs._ids_object([(5, 0)], b"") == "{}"
+
+
+def insert_before_seq_1(path: Path, seq: int) -> dict[str, Any]:
+    """A HOLD of the log's re-sealed at ``seq`` (< 1) with an id of its own, INSERTed into
+    ``records`` (no trigger dropped); the record."""
+    with AuditLog.open_readonly(path) as log:
+        (decision,) = log.decisions(verdict="HOLD", limit=1)
+    forged = unsealed(decision) | {"id": "dec-" + "cd" * 12, "decision_id": "dec-" + "cd" * 12}
+    db = sqlite3.connect(path)
+    insert(db, forged, seq, GENESIS)
+    db.commit()
+    db.close()
+    return forged
+
+
+@pytest.mark.parametrize("seq", [0, -7])
+@pytest.mark.parametrize("engine", ["fast", "pipeline"])
+def test_a_record_inserted_before_seq_1_of_a_backtests_log_is_reported_whole_and_from_a_point(
+    logs: tuple[Path, Path], tmp_path: Path, engine: str, seq: int
+):
+    # Read by ``decisions``, ``get`` and ``why``, passed over by every walk (which reads the
+    # seqs after its point), and counted with the rows by ``Runs.problems``: the count came
+    # out one over, and its search, of the seqs the runs hold, found nothing.
+    path = copy_of(logs[0] if engine == "fast" else logs[1], tmp_path)
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+        before = len(log.decisions(limit=None))
+    forged = insert_before_seq_1(path, seq)
+    with AuditLog.open_readonly(path) as log:
+        assert len(log.decisions(limit=None)) == before + 1
+        assert log.get(forged["id"]) is not None
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+    assert [(p.kind, p.seq, p.id, p.message) for p in whole.problems] == [
+        (ProblemKind.INSERTED, seq, forged["id"], f"a record at seq {seq}, before seq 1, the "
+         "chain's first")
+    ]  # fmt: skip
+    assert again.problems == whole.problems
+
+
+def test_rows_the_runs_check_cannot_place_are_reported_by_their_count(
+    logs: tuple[Path, Path], tmp_path: Path
+):
+    # The runs' check counts the rows with the runs' records, one per seq; told of none before
+    # seq 1 (``before``), a row there is one more than the seqs, which its search of the seqs
+    # the runs hold does not find: it says so rather than nothing.
+    path = copy_of(logs[0], tmp_path)
+    insert_before_seq_1(path, 0)
+    db = sqlite3.connect(path)
+    held = runs.Runs(lambda sql, params: db.execute(sql, params).fetchall())
+    (head,) = db.execute("SELECT seq FROM chain_head").fetchone()
+    message = (
+        f"the log stores {head + 1:,} records (rows and the runs') for seqs 1 to {head:,}: 1 "
+        "more that no check places"
+    )
+    assert held.problems(head) == held.problems(0) == [("INSERTED", None, None, message)]
+    assert held.problems(head, before=1) == held.problems(0, before=1) == []
+    db.close()
