@@ -51,7 +51,9 @@ walks a run's records as rows: an edited body or hash breaks the chain where a r
 run deleted leaves a gap, a run that no longer decodes is reported record by record (and every
 lookup that meets it fails, as one meeting a damaged row does); and it checks what the runs'
 own columns say against their records (``Runs.problems``): runs that overlap, a time range, an
-id table or a kinds table that is not theirs, a kinds column that does not decode.
+id table or a kinds table that is not theirs, a kinds column that does not decode, a last seq or
+times that are not integers (such a run is left out of the walk and the other checks, and a lookup
+or filter that meets it fails).
 """
 
 from __future__ import annotations
@@ -154,6 +156,14 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # every Zstandard frame's first bytes; zlib's
 _HEADER = struct.Struct("<BI")
 _SWAP = sys.byteorder == "big"  # the columns are little-endian
 _DAMAGED = "its run does not decode"
+# A run whose last seq or times are not integers (SQLite's affinity keeps the text or the real
+# number an INSERT gives it; ``first`` is the rowid, always one): what its seqs or times are
+# cannot be told, so no walk or check reads it, and a lookup or filter that meets it fails.
+_UNPLACED = "a run's last seq or times are not whole numbers"
+_PLACED = (
+    "(typeof({0}last) = 'integer' AND typeof({0}since) = 'integer' "
+    "AND typeof({0}until) = 'integer')"
+)
 _RUNS_KEPT = 8  # runs a connection keeps decoded (a walk in seq order reads each once)
 _sha256 = hashlib.sha256
 
@@ -639,17 +649,29 @@ class Runs:
     # --- reading -------------------------------------------------------------------------------
 
     def rows(self, first: int) -> list[tuple[Any, ...]]:
-        """The rows of the run starting at ``first`` (none: no such run; a run that does not
+        """The rows of the run starting at ``first`` (none: no such run, or one whose last seq
+        or times are not integers, ``_UNPLACED``, which ``problems`` reports; a run that does not
         decode gives ``damaged`` rows, which the walk of ``verify`` reports one by one)."""
+        try:
+            return self._read(first)
+        except Undecodable:
+            return []
+
+    def _read(self, first: int) -> list[tuple[Any, ...]]:
+        """``rows``, ``Undecodable`` for a run whose last seq or times are not integers."""
         found = self._decoded.get(first)
         if found is not None:
             self._decoded.move_to_end(first)
             return found
-        stored = self._query(f"SELECT {_SELECT} FROM runs WHERE first = ?", [first])
+        stored = self._query(
+            f"SELECT {_SELECT}, {_PLACED.format('')} FROM runs WHERE first = ?", [first]
+        )
         if not stored:
             return []
+        if not stored[0][-1]:
+            raise Undecodable(_UNPLACED)
         try:
-            found = decode(stored[0])
+            found = decode(stored[0][:-1])
         except Undecodable:
             found = list(damaged(stored[0][0], stored[0][1]))
         self._decoded[first] = found
@@ -660,21 +682,28 @@ class Runs:
     def _sound(self, first: int) -> list[tuple[Any, ...]]:
         """``rows`` of a run a lookup reads: ``Undecodable`` when it does not decode (a lookup
         that skipped its records would answer as if they were not there)."""
-        found = self.rows(first)
+        found = self._read(first)
         if found and found[0][1] is None:
             raise Undecodable(_DAMAGED)
         return found
 
     def last(self) -> tuple[int, bytes] | None:
         """``(seq, hash)`` of the last record kept in a run."""
-        stored = self._query("SELECT first FROM runs ORDER BY first DESC LIMIT 1", [])
+        stored = self._query(
+            f"SELECT first FROM runs WHERE {_PLACED.format('')} ORDER BY first DESC LIMIT 1", []
+        )
         if not stored:
             return None
         rows = self.rows(stored[0][0])
         return (rows[-1][0], rows[-1][12]) if rows else None
 
     def count(self) -> int:
-        return int(self._query("SELECT coalesce(sum(last - first + 1), 0) FROM runs", [])[0][0])
+        return int(
+            self._query(
+                f"SELECT coalesce(sum(last - first + 1), 0) FROM runs WHERE {_PLACED.format('')}",
+                [],
+            )[0][0]
+        )
 
     def at(self, seq: int, *, sound: bool = True) -> tuple[Any, ...] | None:
         """The row of the record at ``seq``, if a run holds it (``sound``: ``Undecodable`` when
@@ -682,6 +711,10 @@ class Runs:
         stored = self._query(
             "SELECT first, last FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1", [seq]
         )
+        if stored and type(stored[0][1]) is not int:
+            if sound:
+                raise Undecodable(_UNPLACED)
+            return None
         if not stored or stored[0][1] < seq:
             return None
         rows = self._sound(stored[0][0]) if sound else self.rows(stored[0][0])
@@ -694,7 +727,12 @@ class Runs:
             "SELECT first, last, hashes FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1",
             [seq],
         )
-        if not stored or stored[0][1] < seq or not isinstance(stored[0][2], bytes):
+        if (
+            not stored
+            or type(stored[0][1]) is not int
+            or stored[0][1] < seq
+            or not isinstance(stored[0][2], bytes)
+        ):
             return None
         at = (seq - stored[0][0]) * _HASH_BYTES
         digest: bytes = stored[0][2][at : at + _HASH_BYTES]
@@ -859,7 +897,10 @@ class Runs:
                 + f" ORDER BY until DESC, first DESC, kind DESC LIMIT {_PAGE}",
                 [*params, *after],
             )  # fmt: skip
-            yield from page
+            for row in page:
+                if type(row[0]) is not int or type(row[2]) is not int:
+                    raise Undecodable(_UNPLACED)  # (before a merge compares them)
+                yield row
             if len(page) < _PAGE:
                 return
             after = [page[-1][0], page[-1][1], page[-1][3]]
@@ -876,6 +917,8 @@ class Runs:
         """``newest``'s rows from the runs ``ordered`` gives, latest first."""
         found: list[tuple[Any, ...]] = []
         for latest, first, earliest in ordered:
+            if type(latest) is not int or type(earliest) is not int:
+                raise Undecodable(_UNPLACED)  # (a filter must not pass over its records)
             if limit is not None and len(found) >= limit and found[limit - 1][4] > latest:
                 break
             if until is not None and (
@@ -925,13 +968,17 @@ class Runs:
         ``records`` are before seq 1 (the caller reported them: ``AuditLog.storage_problems``),
         which the count of the rows takes as placed."""
         walked, self._walked = self._walked, {}
-        found, held, reach = self._place_problems()
-        unread = self._unread_kinds(found)
+        found, held, reach, unplaced = self._place_problems()
+        # (a run that is not in place is left out of the kinds checks as one whose kinds column
+        # does not decode is: its times cannot be compared)
+        unread = self._unread_kinds(found) | unplaced
         unsound: set[int] = set()  # of them, those whose time range is not their records'
         # How many ids the table names each run for: one scan (a scan per run made verify
         # quadratic in a backtest log's size: the table is keyed by id, not by run).
         named: dict[int, int] | None = None
         for first, last, since, until, ids in self._runs_after(after_seq):
+            if first in unplaced:
+                continue
             if named is None:
                 named = dict(self._query(_NAMED_PER_RUN, [first]))
             kept = self._held(first, ids, walked)
@@ -990,7 +1037,8 @@ class Runs:
         found: list[tuple[str, int | None, str | None, str]] = []
         named = dict(self._query("SELECT first, count(*) FROM run_ids GROUP BY first", []))
         for first, last in self._query(
-            "SELECT first, last FROM runs WHERE last <= ? ORDER BY first", [after_seq]
+            f"SELECT first, last FROM runs WHERE last <= ? AND {_PLACED.format('')} ORDER BY first",
+            [after_seq],
         ):
             if first <= last and named.get(first, 0) != last - first + 1:
                 (ids,) = self._query("SELECT ids FROM runs WHERE first = ?", [first])[0]
@@ -1031,7 +1079,8 @@ class Runs:
             # Each run, then its seqs' rows (CROSS JOIN keeps that order: the other way round,
             # each row would look through every run before it).
             "SELECT r.seq, u.first, u.ids FROM runs u CROSS JOIN records r "
-            "ON r.seq BETWEEN u.first AND min(u.last, ?) ORDER BY u.first, r.seq",
+            f"ON r.seq BETWEEN u.first AND min(u.last, ?) WHERE {_PLACED.format('u.')} "
+            "ORDER BY u.first, r.seq",
             [after_seq],
         ):
             at = (seq - first) * _ID_BYTES  # the run's record there: the walk meets it second
@@ -1054,21 +1103,32 @@ class Runs:
         return int(
             self._query(
                 "SELECT count(*) FROM runs u CROSS JOIN records r "
-                "ON r.seq BETWEEN max(u.first, ? + 1) AND u.last WHERE u.last > ?",
+                "ON r.seq BETWEEN max(u.first, ? + 1) AND u.last "
+                f"WHERE u.last > ? AND {_PLACED.format('u.')}",
                 [after_seq, after_seq],
             )[0][0]
         )
 
-    def _place_problems(self) -> tuple[list[tuple[str, int | None, str | None, str]], int, int]:
+    def _place_problems(
+        self,
+    ) -> tuple[list[tuple[str, int | None, str | None, str]], int, int, set[int]]:
         """The runs whose seqs are not theirs alone, over the whole table in one scan of its
         key: one that overlaps the runs before it (its records kept twice: a lookup by seq
         reads the run that starts last, and past its end finds nothing), starts before seq 1
         (no walk reads it; filters do) or ends before it starts (it hides the records after
-        its first from lookups by seq, and holds none). And how many records the runs hold, and
-        the last seq they reach."""
+        its first from lookups by seq, and holds none). And how many records the runs hold, the
+        last seq they reach, and the runs whose last seq or times are not integers
+        (``_UNPLACED``: reported, and left out of the rest, as out of the walk)."""
         found: list[tuple[str, int | None, str | None, str]] = []
+        unplaced: set[int] = set()
         reach = held = 0  # the last seq of the runs before; the records of all
-        for first, last in self._query("SELECT first, last FROM runs ORDER BY first", []):
+        for first, last, placed in self._query(
+            f"SELECT first, last, {_PLACED.format('')} FROM runs ORDER BY first", []
+        ):
+            if not placed:
+                found.append(self._unplaced(first))
+                unplaced.add(first)
+                continue
             held += last - first + 1
             if reach < first <= last:  # in its place (a run's text is made only for a problem)
                 reach = last
@@ -1082,7 +1142,15 @@ class Runs:
                 message = f"{where} overlaps the runs before it (to seq {reach})"
             found.append(("EDITED", first, None, message))
             reach = max(reach, last)
-        return found, held, reach
+        return found, held, reach, unplaced
+
+    def _unplaced(self, first: int) -> tuple[str, int | None, str | None, str]:
+        """The problem of the run from ``first`` whose last seq or times are not integers."""
+        ((last, since, until),) = self._query(
+            "SELECT last, since, until FROM runs WHERE first = ?", [first]
+        )
+        return ("EDITED", first, None, f"the run from seq {first} has columns that are not seqs "
+                f"or times: last {last!r}, since {since!r}, until {until!r}")  # fmt: skip
 
     def _runs_after(self, after_seq: int) -> Iterator[tuple[Any, ...]]:
         """``(first, last, since, until, ids)`` of the runs holding records after
@@ -1209,7 +1277,7 @@ class Runs:
         Decoded only here: a run up to the point is met only when something is wrong."""
         found = []
         for first, last, since, until in sorted({(r[1], r[6], r[5], r[4]) for r in misdated}):
-            if last > after_seq or first in unsound or first in unread:
+            if first in unsound or first in unread or last > after_seq:
                 continue
             span = _span(self.rows(first))
             if span is not None and span != (since, until):  # (undecoded: the table is blamed)

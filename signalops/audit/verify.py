@@ -390,7 +390,8 @@ def verify(
     replayed through them (``_paper_fills_up_to``). So are a backtest log's kinds table (which
     run holds which asset, strategy, context and verdict; what its filters read), its runs'
     kinds columns (one that does not decode is reported, not raised) and where its
-    runs are (a run overlapping those before it, before seq 1, or ending before it starts), its
+    runs are (a run overlapping those before it, before seq 1, ending before it starts, or
+    whose last seq or times are not integers), the rows of ``records`` before seq 1, its
     id table's rows and the rows of ``records`` at seqs its runs hold (each counted; searched
     when the count is off): a row added since cannot be told from the others, and adding one
     needs no trigger dropped (``Runs.problems``). An edit

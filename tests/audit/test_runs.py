@@ -1030,3 +1030,45 @@ def test_rows_the_runs_check_cannot_place_are_reported_by_their_count(
     assert held.problems(head) == held.problems(0) == [("INSERTED", None, None, message)]
     assert held.problems(head, before=1) == held.problems(0, before=1) == []
     db.close()
+
+
+@pytest.mark.parametrize(
+    "column,value,shown",
+    [("last", "'zz'", "'zz'"), ("last", "1503.5", "1503.5"), ("since", "'zz'", "'zz'"),
+     ("until", "x'00'", "b'\\x00'")],
+)  # fmt: skip
+def test_a_run_whose_last_seq_or_times_are_not_integers_is_reported_and_fails_lookups(
+    logs: tuple[Path, Path], tmp_path: Path, column: str, value: str, shown: str
+):
+    # ``runs`` refuses UPDATE and DELETE, not INSERT, and SQLite's affinity keeps text or a
+    # real number in an INTEGER column: the walk took such a run's seqs for a range, and
+    # verify raised TypeError (a traceback from `signalops audit verify` and the dashboard's
+    # check). Its seqs and times cannot be told: it is reported, left out of the walk and the
+    # other checks, and a filter meeting it fails as one meeting a damaged run does.
+    path = copy_of(logs[0], tmp_path)
+    first, last = next((f, last) for f, last in run_seqs(path)[4:] if last - f > 10)
+    at = first + 3
+    with AuditLog.open_readonly(path) as log:
+        earlier = verify(log)
+    names = ["last", "since", "until", "kinds", "prev_hash", "ids", "hashes", "data"]
+    picked = ", ".join(value if name == column else name for name in names)
+    db = sqlite3.connect(path)
+    db.execute(f"INSERT INTO runs SELECT ?, {picked} FROM runs WHERE first = ?", (at, first))
+    kinds_of_run(db, at)  # as a writer adds them: filters read the run
+    (since, until) = db.execute(
+        "SELECT since, until FROM runs WHERE first = ?", (first,)
+    ).fetchone()
+    db.close()
+    own = {"last": last, "since": since, "until": until}
+    says = ", ".join(f"{name} {shown if name == column else own[name]}" for name in own)
+
+    with AuditLog.open_readonly(path) as log:
+        again = verify(log, since=(earlier.head_seq, earlier.head_hash))
+        whole = verify(log)
+        with pytest.raises(AuditIntegrityError, match="last seq or times are not whole numbers"):
+            log.decisions(limit=None)
+    assert [(p.kind, p.seq, p.id, p.message) for p in whole.problems] == [
+        (ProblemKind.EDITED, at, None, f"the run from seq {at} has columns that are not seqs or "
+         f"times: {says}")
+    ]  # fmt: skip
+    assert again.problems == whole.problems
