@@ -36,4 +36,29 @@ def handled(signals: Iterable[int], handler: Handler) -> Iterator[None]:
             signal.signal(sig, signal.SIG_DFL if before is None else before)
 
 
-__all__ = ["STOP_SIGNALS", "handled"]
+# The stops whose ``KeyboardInterrupt`` a finalizer dropped (``note_dropped``): process-wide, as
+# signals are. Python drops an exception raised in a weakref's callback or a ``__del__``, and a
+# run's objects are freed together (thousands of callbacks), so under load a Ctrl-C can land
+# there: the block goes on as if nothing had been pressed, unless it asks (``raise_dropped``).
+_DROPPED: list[int] = []
+
+
+def note_dropped(signum: int) -> None:
+    """A stop's ``KeyboardInterrupt`` was dropped in a finalizer: ``raise_dropped`` raises it."""
+    _DROPPED.append(signum)
+
+
+def raise_dropped() -> None:
+    """``KeyboardInterrupt`` for a stop a finalizer dropped since the last call (none: nothing).
+    Asked where a block would otherwise go on to what cannot be undone (publishing a folder)."""
+    if _DROPPED:
+        _DROPPED.clear()
+        raise KeyboardInterrupt
+
+
+def forget_dropped() -> None:
+    """Forget the stops noted: the block that kept them ended (by an error, say)."""
+    _DROPPED.clear()
+
+
+__all__ = ["STOP_SIGNALS", "forget_dropped", "handled", "note_dropped", "raise_dropped"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from signalops.audit.files import publish, remove
 from signalops.errors import InputError
-from signalops.signals import STOP_SIGNALS, handled
+from signalops.signals import STOP_SIGNALS, handled, raise_dropped
 
 
 @contextmanager
@@ -41,6 +41,7 @@ def staged(folder: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
     staging = _staging_folder(folder, given)
     try:
         yield staging
+        raise_dropped()  # a Ctrl-C a finalizer dropped in the block: not published
     except BaseException:
         with _held_interrupts():
             shutil.rmtree(staging, ignore_errors=True)

@@ -65,10 +65,10 @@ def error(exc: SignalOpsError) -> None:
 
 
 INTERRUPTED = 130  # the shell's status of a command stopped by SIGINT (128 + 2)
-# Stop signals the block turns into Ctrl-C: a service manager's or ``timeout``'s SIGTERM, a
-# closed terminal's SIGHUP would otherwise end the process without its cleanup (a backtest's
-# staging folder and partial log left behind).
-_STOPS = ("SIGTERM", "SIGHUP")
+# Stop signals the block turns into Ctrl-C (and notes): a service manager's or ``timeout``'s
+# SIGTERM, a closed terminal's SIGHUP would otherwise end the process without its cleanup (a
+# backtest's staging folder and partial log left behind).
+_STOPS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextmanager
@@ -78,7 +78,7 @@ def interruptible(folder: Path | None) -> Iterator[None]:
     status 128 + the signal (130 for Ctrl-C), instead of click's ``Aborted!`` and 1."""
     stopped: list[int] = []
     try:
-        with _stops_interrupting(stopped):
+        with _stops_interrupting(stopped), _interrupts_kept(stopped):
             yield
     except KeyboardInterrupt:
         where = "" if folder is None else f" ({folder} is as it was)"
@@ -87,8 +87,8 @@ def interruptible(folder: Path | None) -> Iterator[None]:
 
 
 def _stops_interrupting(stopped: list[int]) -> AbstractContextManager[None]:
-    """SIGTERM and SIGHUP raise ``KeyboardInterrupt`` in the block (their number noted in
-    ``stopped``)."""
+    """Ctrl-C, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` in the block (their number noted
+    in ``stopped``)."""
     import signal
 
     from signalops.signals import handled
@@ -98,6 +98,33 @@ def _stops_interrupting(stopped: list[int]) -> AbstractContextManager[None]:
         raise KeyboardInterrupt
 
     return handled([getattr(signal, name) for name in _STOPS if hasattr(signal, name)], stop)
+
+
+@contextmanager
+def _interrupts_kept(stopped: list[int]) -> Iterator[None]:
+    """A stop whose ``KeyboardInterrupt`` is raised while a finalizer runs (a weakref's callback,
+    a ``__del__``: a run's objects freed together) is dropped by Python, printed as "Exception
+    ignored in ...", and the block went on and published its folder (a stress run's Ctrl-C was
+    lost so under load). Here it is noted instead, without the message, and raised where the
+    block would go on to what cannot be undone (``folders.staged`` before it publishes) or, at
+    the latest, when the block ends (``signals.raise_dropped``)."""
+    from signalops.signals import forget_dropped, note_dropped, raise_dropped
+
+    before = sys.unraisablehook
+
+    def kept(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            note_dropped(stopped[-1] if stopped else INTERRUPTED - 128)
+            return
+        before(unraisable)
+
+    sys.unraisablehook = kept
+    try:
+        yield
+        raise_dropped()
+    finally:
+        sys.unraisablehook = before
+        forget_dropped()  # a block ended by another error: none is left for the next one
 
 
 def fail(message: str) -> NoReturn:
