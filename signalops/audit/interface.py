@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from signalops.errors import InputError
+from signalops.observation import utc
 
 if TYPE_CHECKING:
     from signalops.audit.layout import Layout, Stored
@@ -132,6 +133,18 @@ class AuditStore(Protocol):
 
     # export
     def export_jsonl(self, target: str | Path | IO[str]) -> int: ...
+
+
+def moment_of(when: datetime | date, *, end: bool = False) -> datetime:
+    """A filter's bound (``since``, ``until``): a datetime as is, in UTC; a date as its UTC
+    day's start, or its end (the next day's start; ``date.max``'s last microsecond, a bound <
+    which leaves out a decision at that microsecond only)."""
+    if isinstance(when, datetime):
+        return utc(when)
+    if end and when == date.max:  # no next day to end at
+        return datetime.max.replace(tzinfo=UTC)
+    day = datetime.combine(when, time(), UTC)
+    return day + timedelta(days=1) if end else day
 
 
 # The rows of ``records`` before seq 1, the chain's first: no walk reads them (it reads the seqs
@@ -244,6 +257,7 @@ __all__ = [
     "AuditStore",
     "before_first",
     "is_postgres_url",
+    "moment_of",
     "open_log",
     "redacted",
     "sqlite_file",

@@ -64,13 +64,19 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from signalops.audit.chain import GENESIS
-from signalops.audit.interface import BEFORE_FIRST, before_first, redacted, userinfo_problem
+from signalops.audit.interface import (
+    BEFORE_FIRST,
+    before_first,
+    moment_of,
+    redacted,
+    userinfo_problem,
+)
 from signalops.audit.layout import COLUMNS, LegacyLayout, Stored, Undecodable, records_of
 from signalops.audit.paper_ledger import FILL_COLUMNS
 from signalops.audit.postgres_ledger import LEDGER_SCHEMA, LEDGER_TABLES, PostgresLedger
@@ -213,15 +219,6 @@ _SCHEMA = (
     ),
 )
 _TABLES = ("records", "strategies", "trees", "seals", "chain_head", "paper_account", "paper_fills")
-
-
-def _moment(when: datetime | date, *, end: bool = False) -> datetime:
-    if isinstance(when, datetime):
-        return utc(when)
-    day = datetime.combine(when, time(), UTC)
-    if end and when == date.max:  # no next day to end at: its last microsecond, a bound < which
-        return datetime.max.replace(tzinfo=UTC)  # leaves out a decision at that microsecond only
-    return day + timedelta(days=1) if end else day
 
 
 def _check_appendable(record: PreparedRecord) -> None:
@@ -711,10 +708,10 @@ class PostgresAuditLog:
         bound = self.layout.time_bound
         if since is not None:
             where.append("as_of >= %s")
-            params.append(bound(_moment(since)))
+            params.append(bound(moment_of(since)))
         if until is not None:
             where.append("as_of <= %s" if isinstance(until, datetime) else "as_of < %s")
-            params.append(bound(_moment(until, end=True)))
+            params.append(bound(moment_of(until, end=True)))
         sql = f"SELECT {_SELECT} FROM records WHERE {' AND '.join(where)} {_NEWEST_FIRST}"
         if limit is not None:
             sql += " LIMIT %s"

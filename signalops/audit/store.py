@@ -69,7 +69,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from pathlib import Path
 from time import monotonic, sleep
@@ -77,7 +77,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from signalops.audit import runs as record_runs
 from signalops.audit.chain import GENESIS
-from signalops.audit.interface import BEFORE_FIRST, before_first
+from signalops.audit.interface import BEFORE_FIRST, before_first, moment_of
 from signalops.audit.layout import (
     COLUMNS,
     COMPACT_INDEXES,
@@ -236,16 +236,6 @@ def _merged_by_context(
     arm += "context = ? AND verdict = ?"
     sql = " UNION ALL ".join([arm] * len(arms)) + f" {_NEWEST_FIRST}"
     return sql, [value for context, verdict in arms for value in (*params, context, verdict)]
-
-
-def _moment(when: datetime | date, *, end: bool = False) -> datetime:
-    """A datetime as is, a date as its UTC day's start (or end)."""
-    if isinstance(when, datetime):
-        return utc(when)
-    day = datetime.combine(when, time(), UTC)
-    if end and when == date.max:  # no next day to end at: its last microsecond, a bound < which
-        return datetime.max.replace(tzinfo=UTC)  # leaves out a decision at that microsecond only
-    return day + timedelta(days=1) if end else day
 
 
 def _env_key() -> SigningKey | None:
@@ -1417,11 +1407,11 @@ class AuditLog:
         bound = self.layout.time_bound
         if since is not None:
             where.append("as_of >= ?")
-            params.append(bound(_moment(since)))
+            params.append(bound(moment_of(since)))
         if until is not None:
             exclusive = not isinstance(until, datetime)
             where.append("as_of < ?" if exclusive else "as_of <= ?")
-            params.append(bound(_moment(until, end=True)))
+            params.append(bound(moment_of(until, end=True)))
         select = self.layout.select
         if arms is not None:
             if not arms:
@@ -1450,8 +1440,8 @@ class AuditLog:
             if kept is not None:
                 rows += self._runs.newest(
                     kept,
-                    since=None if since is None else bound(_moment(since)),
-                    until=None if until is None else bound(_moment(until, end=True)),
+                    since=None if since is None else bound(moment_of(since)),
+                    until=None if until is None else bound(moment_of(until, end=True)),
                     until_inclusive=isinstance(until, datetime),
                     limit=limit,
                 )

@@ -1126,13 +1126,7 @@ def _behind_the_log(
             continue
         if not _all_recorded(workspace.audit, strategies, as_of, mode):
             first = "" if as_of == clock.start else f" first at {iso(as_of)},"
-            whose = "" if runner is None else f"runner {runner}'s "
-            if order is not None and (decided is None or order[1] > decided):
-                what = order[0] if runner is None else f"{whose}{order[0].split(' ', 1)[1]}"
-                after = "" if decided is None else f", after its newest decision ({iso(decided)})"
-                held, them = f"{what} at {iso(newest)}{after}", "it"
-            else:
-                held, them = f"{whose}decisions up to {iso(newest)}", "them"
+            held, them = _held_later(runner, decided, order, newest)
             return (
                 f"{workspace.audit.path} holds {held}, and a replay from "
                 f"{iso(clock.start)} would decide{first} before {them}: the risk gate would "
@@ -1142,11 +1136,27 @@ def _behind_the_log(
     return None
 
 
+def _held_later(
+    runner: str | None,
+    decided: datetime | None,
+    order: tuple[tuple[str, str], datetime] | None,
+    newest: datetime,
+) -> tuple[str, str]:
+    """What the log holds that a replay would decide before, in words (``runner``'s, on a
+    shared log), and the word for it: its decisions, or its order when that is later."""
+    whose = "" if runner is None else f"runner {runner}'s "
+    if order is None or (decided is not None and order[1] <= decided):
+        return f"{whose}decisions up to {iso(newest)}", "them"
+    (article, name), _ = order
+    after = "" if decided is None else f", after its newest decision ({iso(decided)})"
+    return f"{whose or article + ' '}{name} at {iso(newest)}{after}", "it"
+
+
 # What the gate reads as the account's orders (``OrdersSeen``), named for the refusal.
-_ORDER_NAMES = {FILL: "a fill", ORDER_SUBMITTED: "an order sent"}
+_ORDER_NAMES = {FILL: ("a", "fill"), ORDER_SUBMITTED: ("an", "order sent")}
 
 
-def _newest_order(audit: AuditStore, runner: str | None) -> tuple[str, datetime] | None:
+def _newest_order(audit: AuditStore, runner: str | None) -> tuple[tuple[str, str], datetime] | None:
     """What the log's last recorded order is (``_ORDER_NAMES``) and when it was recorded
     (``runner``'s when given).
 
