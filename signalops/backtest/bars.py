@@ -447,8 +447,16 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(float(epoch), UTC)
 
 
+def bar_open(close: float, timeframe: int, sessions: bool) -> float:
+    """When the bar closing at ``close`` opens (``Bars.open_time`` of one bar): a daily bar of an
+    exchange with sessions (``sessions``) at 09:30 New York on the date of its close, any other
+    ``timeframe`` seconds before its close."""
+    if sessions and timeframe == _DAY:
+        return calendar.session_open(calendar.trading_day(close))
+    return close - timeframe
+
+
 def _session_opens(closes: np.ndarray) -> np.ndarray:
-    """The opening time of each daily bar closing at ``closes``: 09:30 New York on the date of
-    its close."""
-    opens = [calendar.session_open(calendar.trading_day(float(t))) for t in closes.tolist()]
+    """The opening time of each daily bar closing at ``closes`` on an exchange with sessions."""
+    opens = [bar_open(float(t), _DAY, True) for t in closes.tolist()]
     return np.array(opens, dtype=np.float64)

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from signalops.adapters import calendar, polymarket
+from signalops.adapters import polymarket
 from signalops.adapters.base import Adapter, Answer
 from signalops.adapters.snapshots import Series, SnapshotStore
 from signalops.adapters.technical import SOURCE as TECHNICAL
+from signalops.backtest.bars import bar_open
 from signalops.canonical import iso
 from signalops.catalogue.builtin import DAY
 from signalops.catalogue.spec import SourceCatalogue, parse_duration
@@ -130,15 +131,11 @@ def candle_timeframe(key: str) -> int:
     return timeframe
 
 
-def _gap(shock: Gap, timeframe: float, sessions: bool) -> Transform:
+def _gap(shock: Gap, timeframe: int, sessions: bool) -> Transform:
     at, factor = shock.at.timestamp(), shock.factor
 
-    def opens(close: float) -> float:
-        # When the candle closing at ``close`` opens, as the backtest's fills read it
-        # (``Bars.open_time``): a stock's daily bar at its session's 09:30 open.
-        if sessions and timeframe == DAY:
-            return calendar.session_open(calendar.trading_day(close))
-        return close - timeframe
+    def opens(close: float) -> float:  # as the backtest's fills read a bar's open
+        return bar_open(close, timeframe, sessions)
 
     def gap(series: Series) -> Series:
         return gapped(series, at, factor, opens)
